@@ -1,0 +1,101 @@
+"""Design-directory files the workflow itself (not an agent) writes."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from temporalio import activity
+
+from contracts.build import BuildReport
+from contracts.design import AnswersFile
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write via a temp file and rename, so a cancelled step never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def render_answers(request: AnswersFile) -> str:
+    lines = [f"# Questions and answers: {request.feature}", ""]
+    for q in request.questions:
+        lines.append(f"## {q.id}: {q.text}")
+        lines.append("")
+        lines.append(f"- Asked by: {q.reviewer} (scope {q.scope})")
+        lines.append(f"- Options: {q.options_line()}")
+        if q.status == "answered":
+            lines.append(f"- Answer: {q.choice}) {q.answer_text()}")
+            lines.append(f"- Answered by: {q.answered_by}")
+            if q.reasoning:
+                lines.append(f"- Reasoning: {q.reasoning}")
+        else:
+            lines.append("- Answer: (open)")
+        lines.append("")
+    return "\n".join(lines)
+
+
+@activity.defn(name="design.write_answers")
+def write_answers(request: AnswersFile) -> str:
+    """Returns the file's path relative to the repository that holds it."""
+    path = Path(request.path)
+    write_atomic(path, render_answers(request))
+    root = path
+    while root.parent != root and not (root / ".git").exists():
+        root = root.parent
+    return str(path.relative_to(root)) if (root / ".git").exists() else str(path)
+
+
+def render_report(report: BuildReport) -> str:
+    m = report.metrics
+    lines = [
+        f"# Build report: {report.feature}",
+        "",
+        f"Result: **{report.result}**",
+        "",
+        "| subtask | status | rounds | lowest score | PR | notes |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in report.subtasks:
+        low = f"{min(r.scores.values()):.2f}" if r.scores else "-"
+        notes = r.notes.replace("|", "\\|")
+        lines.append(
+            f"| {r.subtask} | {r.status} | {r.rounds} | {low} | {r.pr_url or '-'} | {notes} |"
+        )
+    lines += [
+        "",
+        "## Metrics",
+        "",
+        f"- Duration: {m.elapsed_s:.0f} s",
+        f"- Agent calls: {m.agent_calls}, errors: {m.errors}",
+        f"- Tokens: {m.total.total_tokens} (input {m.total.input_tokens}, output "
+        f"{m.total.output_tokens}, cache write {m.total.cache_creation_input_tokens}, "
+        f"cache read {m.total.cache_read_input_tokens})",
+        f"- Cost: ${m.total.cost_usd:.4f}",
+        "",
+        "| role | tokens | cost (USD) | agent time (s) |",
+        "|---|---|---|---|",
+    ]
+    for role, u in sorted(m.by_role.items()):
+        lines.append(f"| {role} | {u.total_tokens} | {u.cost_usd:.4f} | {u.duration_s:.1f} |")
+    lines += ["", "| subtask | tokens | cost (USD) |", "|---|---|---|"]
+    for scope, u in sorted(m.by_scope.items()):
+        lines.append(f"| {scope} | {u.total_tokens} | {u.cost_usd:.4f} |")
+    return "\n".join(lines) + "\n"
+
+
+@activity.defn(name="build.write_report")
+def write_build_report(report: BuildReport) -> str:
+    write_atomic(Path(report.path), render_report(report))
+    return report.path
+
+
+ACTIVITIES = [write_answers, write_build_report]

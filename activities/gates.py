@@ -1,0 +1,99 @@
+"""Validation gates: the subtask's own commands plus configured test/lint commands.
+
+A gate is a shell command run in the worktree; its exit status is the verdict.
+Output goes to a log file beside the reviews, only its tail travels back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import time
+from pathlib import Path
+
+from temporalio import activity
+
+from contracts.build import GateCommand, GateRequest, GateResult
+
+SECRET_NAMES = re.compile(r"(TOKEN|SECRET|PASSWORD|API_KEY|_KEY)$|^ANTHROPIC_|^GITHUB_TOKEN$", re.I)
+
+
+def clean_env() -> dict[str, str]:
+    """The worker's environment minus anything that looks like a secret."""
+    return {k: v for k, v in os.environ.items() if not SECRET_NAMES.search(k)}
+
+
+def slug(command: str) -> str:
+    return re.sub(r"[^0-9a-zA-Z]+", "-", command).strip("-")[:60] or "command"
+
+
+async def run_one(request: GateRequest, index: int, command: str) -> GateCommand:
+    log_path = Path(request.log_dir) / f"{index:02d}-{slug(command)}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    proc = await asyncio.create_subprocess_shell(
+        command,
+        cwd=request.workdir,
+        env=clean_env(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,
+    )
+    chunks: list[bytes] = []
+    size = 0
+
+    async def read() -> None:
+        nonlocal size
+        assert proc.stdout
+        while data := await proc.stdout.read(65536):
+            if size < request.output_limit:
+                chunks.append(data[: request.output_limit - size])
+            size += len(data)
+
+    reader = asyncio.create_task(read())
+    exit_code: int | None
+    try:
+        deadline = started + request.timeout_s
+        while True:
+            try:
+                exit_code = await asyncio.wait_for(proc.wait(), timeout=5)
+                break
+            except TimeoutError:
+                activity.heartbeat(f"gate {command}")
+                if time.monotonic() > deadline:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    await proc.wait()
+                    exit_code = None
+                    chunks.append(f"\n[timed out after {request.timeout_s:.0f}s]\n".encode())
+                    break
+    except asyncio.CancelledError:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    await reader
+    output = b"".join(chunks).decode(errors="replace")
+    if size > request.output_limit:
+        output += f"\n[output truncated: {size} bytes]\n"
+    log_path.write_text(f"$ {command}\n{output}\n[exit {exit_code}]\n", encoding="utf-8")
+    return GateCommand(
+        command=command,
+        exit_code=exit_code,
+        passed=exit_code == 0,
+        duration_s=round(time.monotonic() - started, 3),
+        log_path=str(log_path),
+        tail="\n".join(output.strip().splitlines()[-15:]),
+    )
+
+
+@activity.defn(name="gates.run")
+async def run_gates(request: GateRequest) -> GateResult:
+    """Run every gate (sequentially: tests and linters often share caches)."""
+    results = []
+    for index, command in enumerate(request.commands, start=1):
+        activity.heartbeat(f"gate {index}/{len(request.commands)}: {command}")
+        results.append(await run_one(request, index, command))
+    return GateResult(results=results)
+
+
+ACTIVITIES = [run_gates]

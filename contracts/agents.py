@@ -1,0 +1,211 @@
+"""Inputs and results of agent activities.
+
+Only small values cross the workflow boundary: paths, scores, issues and
+usage. Review texts and transcripts stay on disk beside the work.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class Severity(StrEnum):
+    critical = "critical"
+    high = "high"
+    medium = "medium"
+    low = "low"
+
+
+class Fixer(StrEnum):
+    """Which role repairs what a review found (seed 002's fixer choice)."""
+
+    builder = "builder"  # missing implementation
+    fixer = "fixer"  # bugs, failing tests and gates
+    performance_fixer = "performance-fixer"  # performance issues
+    writer = "design-writer"  # design documents
+
+
+class ReviewIssue(BaseModel):
+    severity: Severity
+    description: str
+    location: str | None = Field(default=None, description="file:line when known")
+
+
+class HumanQuestion(BaseModel):
+    """A reviewer's question for the person; options are the multiple choices."""
+
+    id: str = Field(description="Q1, Q2, ... unique within one review")
+    text: str
+    options: list[str] = Field(min_length=2, description="choices, shown as A), B), ...")
+
+
+class Usage(BaseModel):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cost_usd: float = 0.0
+    requests: int = 0
+    duration_s: float = 0.0
+
+    @property
+    def total_tokens(self) -> int:
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_creation_input_tokens
+            + self.cache_read_input_tokens
+        )
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cache_creation_input_tokens=self.cache_creation_input_tokens
+            + other.cache_creation_input_tokens,
+            cache_read_input_tokens=self.cache_read_input_tokens + other.cache_read_input_tokens,
+            cost_usd=round(self.cost_usd + other.cost_usd, 6),
+            requests=self.requests + other.requests,
+            duration_s=round(self.duration_s + other.duration_s, 3),
+        )
+
+
+class AgentSettings(BaseModel):
+    """Per-run agent knobs resolved from orchestrator.toml by the workflow's config step."""
+
+    model: str | None = None  # overrides the role's model
+    max_turns: int = 40
+    max_tokens_per_turn: int = 8000
+    max_total_tokens: int = 2_000_000
+    command_timeout_s: float = 300.0
+    command_output_limit: int = 20_000
+    request_timeout_s: float = 600.0  # one Messages API request; a hang ends as a retryable error
+    agents_dir: str = ".orchestrator/agents"
+    prices: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description="model -> {input, output, cache_write, cache_read} USD per million tokens",
+    )
+
+
+class AgentCall(BaseModel):
+    """What every agent activity needs: who, where, on what, in which round.
+
+    `workdir` is the directory the agent's tools are confined to (the repository
+    root for design work, the subtask's worktree for build work). All other
+    paths are relative to it.
+    """
+
+    role: str
+    scope: str = Field(description="what is worked on: 'consistency', '02-parser', ...")
+    round: int = 1
+    workdir: str
+    focus_paths: list[str] = Field(default_factory=list, description="files to read first")
+    instructions: str = Field(default="", description="short task text from the workflow")
+    transcript_path: str = Field(description="where the resumable transcript is kept")
+    settings: AgentSettings = Field(default_factory=AgentSettings)
+
+
+class ReviewRequest(AgentCall):
+    review_path: str = Field(description="where the review file is written (relative to workdir)")
+    title: str = Field(description="'# Review: <title>'")
+
+
+class ReviewResult(BaseModel):
+    role: str
+    scope: str
+    round: int
+    score: float
+    issues: list[ReviewIssue] = Field(default_factory=list)
+    questions: list[HumanQuestion] = Field(default_factory=list)
+    recommended_fixer: Fixer | None = None
+    review_path: str
+    usage: Usage = Field(default_factory=Usage)
+
+
+class EditRequest(AgentCall):
+    """Writers, builders and fixers. They see issues and review paths, never scores."""
+
+    issues: list[ReviewIssue] = Field(default_factory=list)
+    review_paths: list[str] = Field(default_factory=list)
+    commit_message: str = Field(description="first line of the commit the activity makes")
+    commit: bool = True
+
+
+class EditResult(BaseModel):
+    role: str
+    scope: str
+    round: int
+    files_changed: list[str] = Field(default_factory=list)
+    summary: str = ""
+    commit: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+
+
+class QuestionAnswer(BaseModel):
+    id: str
+    answered: bool = Field(description="true only when the codebase settles the question")
+    choice: str | None = Field(default=None, description="the chosen option's letter, e.g. 'B'")
+    reasoning: str = ""
+
+
+class AnswerRequest(AgentCall):
+    questions: list[HumanQuestion]
+
+
+class AnswerResult(BaseModel):
+    answers: list[QuestionAnswer]
+    usage: Usage = Field(default_factory=Usage)
+
+
+class SubtaskDraftRequest(AgentCall):
+    """Fill the XML subtask model from a subplan; the activity writes the file."""
+
+    subplan_path: str
+    xml_path: str
+    draft: dict[str, Any] | None = Field(
+        default=None, description="a starting SubtaskSpec (JSON) parsed from the subplan, if any"
+    )
+
+
+class SubtaskDraftResult(BaseModel):
+    xml_path: str
+    usage: Usage = Field(default_factory=Usage)
+
+
+class TouchedSubtask(BaseModel):
+    """One subtask a spec change reaches, and what in it moves."""
+
+    subtask: str
+    reason: str
+    files: list[str] = Field(default_factory=list)
+    contracts: list[str] = Field(default_factory=list, description="interfaces/types that change")
+    tests: list[str] = Field(default_factory=list, description="tests to add or revisit")
+
+
+ChangeScope = Literal["Small", "Medium", "Large"]
+
+
+class ChangeAnalysis(BaseModel):
+    """The change-analyst's blast-radius report (seed 004's `!change`)."""
+
+    touched: list[TouchedSubtask] = Field(default_factory=list)
+    scope: ChangeScope
+    summary: str
+
+
+class ChangeRequest(AgentCall):
+    """Name the subtasks a spec change touches; the plan itself is never changed here."""
+
+    description: str = Field(description="the change as the person typed it")
+    design_dir: str = Field(description="the design directory, relative to workdir")
+    subtasks: list[str] = Field(default_factory=list, description="names of the existing subtasks")
+
+
+class ChangeAnalysisResult(BaseModel):
+    touched: list[TouchedSubtask] = Field(default_factory=list)
+    scope: ChangeScope
+    summary: str = ""
+    usage: Usage = Field(default_factory=Usage)

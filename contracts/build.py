@@ -1,0 +1,195 @@
+"""BuildWorkflow and SubtaskWorkflow: inputs, per-subtask state, status, results."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from contracts.config import ProjectContext
+from contracts.human import PendingDecision
+from contracts.metrics import Ledger, Metrics
+
+ALL_SUBTASKS_PR_CREATED = "ALL_SUBTASKS_PR_CREATED"
+SUBTASKS_INCOMPLETE = "SUBTASKS_INCOMPLETE"
+
+SubtaskStatus = Literal[
+    "pending", "in_progress", "pr_created", "blocked", "skipped", "stale", "cancelled"
+]
+
+
+class GateCommand(BaseModel):
+    command: str
+    exit_code: int | None
+    passed: bool
+    duration_s: float
+    log_path: str
+    tail: str = Field(default="", description="last lines of output, for the fixer's issue")
+
+
+class GateRequest(BaseModel):
+    workdir: str
+    commands: list[str]
+    log_dir: str
+    timeout_s: float = 900.0
+    output_limit: int = 20_000
+
+
+class GateResult(BaseModel):
+    results: list[GateCommand] = Field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.results)
+
+
+class BuildInput(BaseModel):
+    """Only `design_dir` is required; everything else defaults from orchestrator.toml."""
+
+    design_dir: str
+    max_concurrent_subtasks: int | None = None
+    threshold: float | None = None
+    max_cost_usd: float | None = None
+    max_tokens: int | None = None
+    forge: Literal["github", "none"] | None = None
+    base_branch: str | None = None
+    state: BuildState | None = None
+
+
+class SubtaskInput(BaseModel):
+    ctx: ProjectContext
+    subtask: str
+    title: str
+    summary: str = ""
+    files: list[str] = Field(default_factory=list)
+    commands: list[str] = Field(default_factory=list, description="the XML's gate commands")
+    batch: int
+    base_branch: str
+    forge: Literal["github", "none"] | None = None
+    dependency_branches: list[str] = Field(default_factory=list)
+    dependency_prs: dict[str, str] = Field(default_factory=dict)
+    threshold: float
+    parent_id: str | None = None
+    paused: bool = False
+    state: SubtaskState | None = None
+
+
+class RoundRecord(BaseModel):
+    round: int
+    scores: dict[str, float] = Field(default_factory=dict)
+    gates_passed: bool = True
+    commit: str | None = Field(default=None, description="head reviewed in this round")
+    fixer: str | None = None
+    fix_commit: str | None = None
+    review_paths: list[str] = Field(default_factory=list)
+
+
+class SubtaskState(BaseModel):
+    status: SubtaskStatus = "pending"
+    phase: str = "pending"
+    round: int = 0
+    worktree: str | None = None
+    branch: str | None = None
+    built: bool = False
+    scores: dict[str, float] = Field(default_factory=dict)
+    gates: list[GateCommand] = Field(default_factory=list)
+    rounds: list[RoundRecord] = Field(default_factory=list)
+    best: float = -1.0
+    rounds_without_progress: int = 0
+    round_cap: int = 0
+    decision: PendingDecision | None = None
+    pr_url: str | None = None
+    pr_number: int | None = None
+    notes: str = ""
+    ledger: Ledger = Field(default_factory=Ledger)
+    paused: bool = False
+
+
+class SubtaskProgress(BaseModel):
+    """Child -> parent signal after every change of state (feeds status and the tracker)."""
+
+    subtask: str
+    status: SubtaskStatus
+    phase: str
+    round: int
+    scores: dict[str, float] = Field(default_factory=dict)
+    gates_passed: bool | None = None
+    decision: PendingDecision | None = None
+    pr_url: str | None = None
+    notes: str = ""
+    ledger: Ledger = Field(default_factory=Ledger)
+
+
+class SubtaskResult(BaseModel):
+    subtask: str
+    status: SubtaskStatus
+    pr_url: str | None = None
+    pr_number: int | None = None
+    rounds: int = 0
+    scores: dict[str, float] = Field(default_factory=dict)
+    notes: str = ""
+    ledger: Ledger = Field(default_factory=Ledger)
+
+
+class SubtaskView(BaseModel):
+    name: str
+    batch: int
+    dependencies: list[str]
+    status: SubtaskStatus = "pending"
+    phase: str = "pending"
+    round: int = 0
+    scores: dict[str, float] = Field(default_factory=dict)
+    gates_passed: bool | None = None
+    decision: PendingDecision | None = None
+    pr_url: str | None = None
+    notes: str = ""
+    ledger: Ledger = Field(default_factory=Ledger)
+
+
+class BuildState(BaseModel):
+    subtasks: dict[str, SubtaskView] = Field(default_factory=dict)
+    paused: bool = False
+    max_cost_usd: float | None = None
+    max_tokens: int | None = None
+    budget_hold: bool = False
+    stopped: bool = False
+    started_at: str | None = None
+    max_running: int = 0
+
+
+class BuildStatus(BaseModel):
+    workflow: Literal["build"] = "build"
+    feature: str
+    phase: str
+    paused: bool
+    waiting_for: str
+    subtasks: list[SubtaskView]
+    running: list[str]
+    cost_usd: float
+    tokens: int
+    max_cost_usd: float | None
+    max_tokens: int | None
+
+
+class BuildResult(BaseModel):
+    result: str
+    feature: str
+    subtasks: list[SubtaskResult]
+    report_path: str | None = None
+    tokens: int = 0
+    cost_usd: float = 0.0
+    max_running: int = 0
+
+
+BuildInput.model_rebuild()
+SubtaskInput.model_rebuild()
+
+
+class BuildReport(BaseModel):
+    """Input of `build.write_report`: the final report beside the reviews."""
+
+    path: str
+    feature: str
+    result: str
+    subtasks: list[SubtaskResult]
+    metrics: Metrics

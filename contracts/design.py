@@ -1,0 +1,115 @@
+"""DesignReviewWorkflow's input, state, status and result."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from contracts.human import PendingDecision, TrackedQuestion
+from contracts.metrics import Ledger
+
+DESIGN_DOC_APPROVED = "DESIGN_DOC_APPROVED"
+CONSISTENCY = "consistency"
+
+Phase = Literal[
+    "starting",
+    "splitting",
+    "consistency-review",
+    "individual-review",
+    "questions",
+    "awaiting-approval",
+    "revising",
+    "artifacts",
+    "approved",
+    "cancelled",
+]
+
+
+class DesignInput(BaseModel):
+    """Only `design_dir` is required; everything else defaults from orchestrator.toml."""
+
+    design_dir: str
+    threshold: float | None = None
+    reviewers: list[str] | None = None
+    max_parallel_reviews: int | None = None
+    max_rounds: int | None = None
+    stuck_rounds: int | None = None
+    state: DesignState | None = Field(default=None, description="carried over by continue-as-new")
+
+
+class ScopeState(BaseModel):
+    """One reviewed scope: `consistency` (the whole set) or a subplan name."""
+
+    name: str
+    round: int = 0
+    state: Literal["pending", "reviewing", "revising", "passed", "accepted", "stuck", "waiting"] = (
+        "pending"
+    )
+    scores: dict[str, float] = Field(default_factory=dict, description="latest, per reviewer")
+    history: list[float] = Field(default_factory=list, description="lowest score per round")
+    best: float = 0.0
+    rounds_without_progress: int = 0
+    threshold: float | None = Field(default=None, description="lowered by `accept`")
+    review_paths: list[str] = Field(default_factory=list)
+
+    @property
+    def lowest(self) -> float:
+        return min(self.scores.values()) if self.scores else 0.0
+
+
+class DesignState(BaseModel):
+    """Everything the workflow knows; enough to continue as new from a round boundary."""
+
+    phase: Phase = "starting"
+    scopes: dict[str, ScopeState] = Field(default_factory=dict)
+    questions: list[TrackedQuestion] = Field(default_factory=list)
+    decisions: list[PendingDecision] = Field(default_factory=list)
+    approved: bool = False
+    feedback: list[str] = Field(default_factory=list, description="request_changes not yet applied")
+    applied_feedback: list[str] = Field(default_factory=list)
+    answers_applied: list[str] = Field(default_factory=list)
+    ledger: Ledger = Field(default_factory=Ledger)
+    paused: bool = False
+    reviews_cycle: int = 1
+    artifacts: list[str] = Field(default_factory=list)
+    started_at: str | None = None
+
+
+class DesignStatus(BaseModel):
+    workflow: Literal["design"] = "design"
+    feature: str
+    phase: Phase
+    paused: bool
+    waiting_for: str
+    threshold: float
+    scopes: list[ScopeState]
+    open_questions: list[TrackedQuestion]
+    answered_questions: list[TrackedQuestion]
+    decisions: list[PendingDecision]
+    cost_usd: float
+    tokens: int
+
+
+class DesignResult(BaseModel):
+    result: str = DESIGN_DOC_APPROVED
+    feature: str
+    rounds: dict[str, int]
+    final_scores: dict[str, dict[str, float]]
+    questions: list[TrackedQuestion]
+    subtasks: list[str]
+    artifacts: list[str]
+    commit: str | None
+    tokens: int
+    cost_usd: float
+
+
+DesignInput.model_rebuild()
+
+
+class AnswersFile(BaseModel):
+    """Input of `design.write_answers`: the questions and how each was settled."""
+
+    path: str
+    feature: str
+    questions: list[TrackedQuestion]

@@ -1,0 +1,89 @@
+"""A background worker for the local default, so `orchestrator design <dir>` just works.
+
+Workflows only advance while a worker polls the task queue. When the user
+runs against the embedded server and no worker is polling, the CLI starts one
+in the background (logging to the orchestrator home) rather than leaving a
+workflow silently stuck.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import Client
+
+from runtime.server import orchestrator_home
+
+
+async def has_pollers(client: Client, task_queue: str) -> bool:
+    response = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=client.namespace,
+            task_queue=TaskQueue(name=task_queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        )
+    )
+    return len(response.pollers) > 0
+
+
+def pid_file() -> Path:
+    return orchestrator_home() / "worker.pid"
+
+
+def spawn_worker(cwd: str | None = None) -> subprocess.Popen[bytes]:
+    log = open(orchestrator_home() / "worker.log", "ab")  # handed to the child
+    process = subprocess.Popen(
+        [sys.executable, "-m", "worker"],
+        cwd=cwd or os.getcwd(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    log.close()
+    pid_file().write_text(str(process.pid))
+    return process
+
+
+async def ensure_worker(client: Client, task_queue: str, wait_s: float = 30.0) -> bool:
+    """Start a background worker when nobody polls; True when one was started."""
+    if await has_pollers(client, task_queue):
+        return False
+    print(
+        f"No worker polls task queue {task_queue!r}: starting one in the background "
+        f"(log {orchestrator_home() / 'worker.log'}; stop it with `orchestrator stop`).",
+        file=sys.stderr,
+    )
+    process = spawn_worker()
+    deadline = asyncio.get_running_loop().time() + wait_s
+    while asyncio.get_running_loop().time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"the background worker exited ({process.returncode}); "
+                f"see {orchestrator_home() / 'worker.log'}"
+            )
+        if await has_pollers(client, task_queue):
+            return True
+        await asyncio.sleep(0.3)
+    raise RuntimeError("the background worker did not start polling in time; see worker.log")
+
+
+def stop_background_worker() -> bool:
+    path = pid_file()
+    if not path.exists():
+        return False
+    try:
+        os.kill(int(path.read_text().strip()), signal.SIGTERM)
+        stopped = True
+    except (ProcessLookupError, ValueError):
+        stopped = False
+    path.unlink(missing_ok=True)
+    return stopped

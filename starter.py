@@ -1,0 +1,55 @@
+"""The `orchestrator` command line.
+
+Every verb takes the design directory, never a workflow id: ids are derived
+from it (`design-<feature>`, `build-<feature>`), so nobody types them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.service import RPCError
+
+from cli import plan_cmd, server_cmd
+from cli.common import CliError, fail
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="orchestrator",
+        description="Durable design-review and build loops on Temporal.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    server_cmd.add_parsers(sub)
+    plan_cmd.add_parser(sub)
+    return p
+
+
+def root_cause(err: BaseException) -> str:
+    """The innermost message of a failed workflow or update (what the user must fix)."""
+    while err.__cause__ is not None:
+        err = err.__cause__
+    return str(err)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        if getattr(args, "sync", False):
+            return int(args.run(args))
+        return int(asyncio.run(args.run(args)))
+    except CliError as err:
+        return fail(str(err))
+    except (WorkflowFailureError, WorkflowUpdateFailedError) as err:
+        return fail(root_cause(err))
+    except RPCError as err:
+        return fail(f"Temporal: {err}")
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

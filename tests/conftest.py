@@ -1,0 +1,69 @@
+"""One place that chooses the Temporal environment for the whole suite.
+
+The embedded dev server is started from the packaged `temporal` binary, the
+same way the CLI starts it for users; the time-skipping server from the
+packaged `temporal-test-server` binary.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from runtime.server import DevServer, free_port, start_dev_server, temporal_binary
+
+
+@pytest.fixture(scope="session")
+def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+    home = tmp_path_factory.mktemp("orchestrator-home")
+    os.environ["ORCHESTRATOR_HOME"] = str(home)
+    server = start_dev_server(
+        port=free_port(),
+        ui_port=free_port(),
+        db_file=home / "temporal.db",
+        detach=False,
+        log_path=home / "temporal.log",
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+async def client(temporal_server: DevServer) -> Client:
+    return await Client.connect(temporal_server.address, data_converter=pydantic_data_converter)
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=temporal_binary("temporal-test-server"),
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+def task_queue() -> str:
+    """A queue per test, so one test's worker never picks up another's tasks."""
+    return f"test-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def temporal_env(temporal_server: DevServer) -> dict[str, str]:
+    """Environment for CLI subprocesses that must talk to the test server."""
+    env = dict(os.environ)
+    env["TEMPORAL_ADDRESS"] = temporal_server.address
+    env["TEMPORAL_NAMESPACE"] = "default"
+    return env
+
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO_ROOT / "examples" / "link-shortener"

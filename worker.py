@@ -1,0 +1,96 @@
+"""Run a worker: every workflow and activity of the orchestrator on one task queue.
+
+`python worker.py` or `orchestrator worker`. Secrets (ANTHROPIC_API_KEY,
+GITHUB_TOKEN) are read here, from this process's environment, by the
+activities that need them; they never travel through Temporal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.worker import Worker
+
+from runtime.client import TASK_QUEUE, settings_from_env
+from runtime.server import ensure_server
+
+
+def workflows() -> list[type]:
+    from workflows.plan import PlanWorkflow
+
+    return [PlanWorkflow]
+
+
+def activities() -> list[Any]:
+    from activities import config
+    from activities.plan import activities as plan
+
+    return [*config.ACTIVITIES, *plan.ACTIVITIES]
+
+
+def build_worker(client: Client, task_queue: str = TASK_QUEUE, max_threads: int = 32) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=workflows(),
+        activities=activities(),
+        activity_executor=ThreadPoolExecutor(max_workers=max_threads),
+        max_concurrent_activities=max_threads * 2,
+    )
+
+
+async def run(
+    task_queue: str = TASK_QUEUE, embedded: bool = True, metrics_port: int | None = None
+) -> None:
+    conn = settings_from_env()
+    ensure_server(conn.address, conn.namespace, embedded=embedded)
+    runtime = None
+    if metrics_port is not None:
+        runtime = Runtime(
+            telemetry=TelemetryConfig(
+                metrics=PrometheusConfig(bind_address=f"0.0.0.0:{metrics_port}")
+            )
+        )
+    client = await Client.connect(
+        conn.address,
+        namespace=conn.namespace,
+        data_converter=pydantic_data_converter,
+        **({"runtime": runtime} if runtime else {}),
+    )
+    worker = build_worker(client, task_queue)
+    logging.info("worker polling %s on %s (namespace %s)", task_queue, conn.address, conn.namespace)
+    print(
+        f"Worker polling task queue {task_queue!r} at {conn.address}", file=sys.stderr, flush=True
+    )
+    await worker.run()
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="orchestrator worker", description=__doc__)
+    p.add_argument("--task-queue", default=os.environ.get("ORCHESTRATOR_TASK_QUEUE", TASK_QUEUE))
+    p.add_argument("--no-embedded", action="store_true", help="never start the embedded server")
+    p.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=os.environ.get("ORCHESTRATOR_LOG_LEVEL", "INFO"))
+    try:
+        asyncio.run(run(args.task_queue, not args.no_embedded, args.metrics_port))
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

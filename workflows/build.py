@@ -1,0 +1,447 @@
+"""BuildWorkflow: schedule every subtask on the DAG, one child workflow each.
+
+No batch barrier: a subtask starts as soon as all of its own dependencies
+have pull requests, up to `max_concurrent_subtasks`. The tracker is rebuilt
+from this workflow's state after every change, so it cannot drift from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+
+with workflow.unsafe.imports_passed_through():
+    from contracts.build import (
+        ALL_SUBTASKS_PR_CREATED,
+        SUBTASKS_INCOMPLETE,
+        BuildInput,
+        BuildReport,
+        BuildResult,
+        BuildState,
+        BuildStatus,
+        SubtaskInput,
+        SubtaskProgress,
+        SubtaskResult,
+        SubtaskView,
+    )
+    from contracts.config import ConfigRequest, ProjectContext
+    from contracts.human import DecideInput, parse_command, parse_decide
+    from contracts.metrics import Ledger, Metrics
+    from contracts.plan import PlanRequest, PlanResult
+    from contracts.subtask import SubtaskSpec
+    from contracts.tracker import TrackerResult, TrackerRow, TrackerUpdate
+    from workflows import names, options
+    from workflows.subtask import SubtaskWorkflow
+
+DONE = ("pr_created", "blocked", "skipped", "cancelled")
+
+
+@workflow.defn(name="BuildWorkflow")
+class BuildWorkflow:
+    def __init__(self) -> None:
+        self.s = BuildState()
+        self.ctx: ProjectContext | None = None
+        self.specs: dict[str, SubtaskSpec] = {}
+        self.running: dict[str, workflow.ChildWorkflowHandle] = {}
+        self.changed = False
+        self.last_rows: list[TrackerRow] | None = None
+        self.inp: BuildInput | None = None
+        self.base_branch = ""
+        self.budget_answer: str | None = None
+
+    @workflow.run
+    async def run(self, inp: BuildInput) -> BuildResult:
+        self.inp = inp
+        if inp.state is not None:
+            self.s = inp.state
+        if self.s.started_at is None:
+            self.s.started_at = workflow.now().isoformat()
+        self.ctx = await self._resolve(inp.design_dir)
+        cfg = self.ctx.config
+        self.s.max_cost_usd = self.s.max_cost_usd or inp.max_cost_usd or cfg.budget.max_cost_usd
+        self.s.max_tokens = self.s.max_tokens or inp.max_tokens or cfg.budget.max_tokens
+        self.base_branch = inp.base_branch or cfg.forge.base_branch or self.ctx.branch
+        plan = await self._validate()
+        stage_of = plan.plan.stage_of()
+        for name in plan.plan.order:
+            spec = self.specs[name]
+            self.s.subtasks.setdefault(
+                name,
+                SubtaskView(name=name, batch=stage_of.get(name, 1), dependencies=spec.dependencies),
+            )
+        limit = inp.max_concurrent_subtasks or cfg.max_concurrent_subtasks
+        tasks: dict[str, asyncio.Task[None]] = {}
+        try:
+            while True:
+                self._block_orphans()
+                await self._write_tracker()
+                await self._check_budget()
+                if self.s.stopped:
+                    break
+                for name in self._ready():
+                    if len(self.running) >= limit or self.s.paused or self.s.budget_hold:
+                        break
+                    tasks[name] = asyncio.ensure_future(self._run_child(name))
+                    await workflow.wait_condition(lambda n=name: n in self.running)
+                self.s.max_running = max(self.s.max_running, len(self.running))
+                if not self.running and not self._ready():
+                    break
+                self._details()
+                self.changed = False
+                await workflow.wait_condition(lambda: self.changed)
+        except asyncio.CancelledError:
+            for view in self.s.subtasks.values():
+                if view.status in ("in_progress", "pending"):
+                    view.status, view.notes = "cancelled", "build cancelled; branch kept"
+            await asyncio.shield(asyncio.ensure_future(self._write_tracker(force=True)))
+            raise
+        if self.s.stopped:
+            for name, handle in list(self.running.items()):
+                handle.cancel()
+                self.s.subtasks[name].notes = "stopped at the budget limit"
+            await asyncio.gather(*tasks.values(), return_exceptions=True)
+        await self._write_tracker(force=True)
+        return await self._finish()
+
+    # ----------------------------------------------------------- the steps
+
+    async def _resolve(self, design_dir: str) -> ProjectContext:
+        return await workflow.execute_activity(
+            names.RESOLVE_PROJECT,
+            ConfigRequest(design_dir=design_dir),
+            result_type=ProjectContext,
+            summary=f"resolve {design_dir}",
+            **options.quick(),
+        )
+
+    async def _validate(self) -> PlanResult:
+        """XML subtasks present, valid, consistent with the plan — else: run the design loop."""
+        assert self.ctx
+        try:
+            specs: list[SubtaskSpec] = await workflow.execute_activity(
+                names.LOAD_SUBTASKS,
+                self.ctx.design_dir,
+                result_type=list[SubtaskSpec],
+                summary=f"load subtasks {self.ctx.feature}",
+                **options.quick(),
+            )
+            plan: PlanResult = await workflow.execute_activity(
+                names.PLAN_DESIGN,
+                PlanRequest(design_dir=self.ctx.design_dir),
+                result_type=PlanResult,
+                summary=f"plan {self.ctx.feature}",
+                **options.quick(),
+            )
+        except ActivityError as err:
+            raise ApplicationError(
+                str(err.cause) if err.cause else str(err), type="PlanError", non_retryable=True
+            ) from err
+        self.specs = {s.id: s for s in specs}
+        return plan
+
+    def _ready(self) -> list[str]:
+        """Pending subtasks whose own dependencies all have pull requests (DAG order)."""
+        ready = []
+        for name, view in self.s.subtasks.items():
+            if view.status != "pending" or name in self.running:
+                continue
+            if all(self.s.subtasks[d].status == "pr_created" for d in view.dependencies):
+                ready.append(name)
+        return ready
+
+    def _block_orphans(self) -> None:
+        """A subtask whose dependency was skipped or blocked cannot start: say so."""
+        changed = True
+        while changed:
+            changed = False
+            for view in self.s.subtasks.values():
+                if view.status != "pending":
+                    continue
+                stuck = [
+                    d
+                    for d in view.dependencies
+                    if self.s.subtasks[d].status in ("blocked", "skipped", "cancelled")
+                ]
+                if stuck:
+                    view.status = "blocked"
+                    view.notes = f"dependency {', '.join(stuck)} has no PR"
+                    changed = True
+
+    async def _run_child(self, name: str) -> None:
+        assert self.ctx
+        view = self.s.subtasks[name]
+        spec = self.specs[name]
+        deps = sorted(view.dependencies)
+        handle = await workflow.start_child_workflow(
+            SubtaskWorkflow.run,
+            SubtaskInput(
+                ctx=self.ctx,
+                subtask=name,
+                title=spec.title,
+                summary=spec.summary,
+                files=spec.files,
+                commands=spec.commands,
+                batch=view.batch,
+                base_branch=self.base_branch,
+                dependency_branches=[f"feat/{d}" for d in deps],
+                dependency_prs={d: self.s.subtasks[d].pr_url or "" for d in deps},
+                threshold=(self.inp.threshold if self.inp else None) or self.ctx.config.threshold,
+                parent_id=workflow.info().workflow_id,
+                paused=self.s.paused,
+                forge=self.inp.forge if self.inp else None,
+            ),
+            id=f"{workflow.info().workflow_id}-{name}",
+            static_summary=f"subtask {name}: {spec.title}",
+        )
+        self.running[name] = handle
+        view.status, view.phase = "in_progress", "starting"
+        self.changed = True
+        try:
+            result: SubtaskResult = await handle
+            self._apply_result(result)
+        except ChildWorkflowError as err:
+            view.status = "blocked"
+            cause = err.cause
+            view.notes = f"failed: {cause.message if hasattr(cause, 'message') else cause}"
+        finally:
+            self.running.pop(name, None)
+            self.changed = True
+
+    def _apply_result(self, result: SubtaskResult) -> None:
+        view = self.s.subtasks[result.subtask]
+        view.status = result.status
+        view.pr_url = result.pr_url or view.pr_url
+        view.scores = result.scores or view.scores
+        view.round = max(view.round, result.rounds)
+        view.notes = result.notes
+        view.ledger = result.ledger
+        view.decision = None
+        view.phase = result.status
+
+    async def _write_tracker(self, force: bool = False) -> None:
+        assert self.ctx
+        rows = [
+            TrackerRow(
+                subtask=v.name,
+                batch=v.batch,
+                status=v.status,
+                pr=v.pr_url,
+                notes=v.notes if v.status != "in_progress" else f"{v.phase}, round {v.round}",
+            )
+            for v in self.s.subtasks.values()
+        ]
+        if rows == self.last_rows and not force:
+            return
+        self.last_rows = rows
+        await workflow.execute_activity(
+            names.TRACKER_WRITE,
+            TrackerUpdate(
+                repo_root=self.ctx.repo_root,
+                feature=self.ctx.feature,
+                rows=rows,
+                tracker_path=self.ctx.config.tracker.path,
+            ),
+            result_type=TrackerResult,
+            summary="update pr_tracker.md",
+            **options.quick(),
+        )
+
+    async def _check_budget(self) -> None:
+        """One ledger across the build: at the limit, hold new agents and ask the person."""
+        total = self._ledger().total
+        over = (self.s.max_cost_usd is not None and total.cost_usd >= self.s.max_cost_usd) or (
+            self.s.max_tokens is not None and total.total_tokens >= self.s.max_tokens
+        )
+        if not over or self.s.budget_hold:
+            return
+        self.s.budget_hold = True
+        await self._signal_children("budget_hold", True)
+        self.budget_answer = None
+        self._details()
+        await workflow.wait_condition(lambda: self.budget_answer is not None)
+        if self.budget_answer == "stop":
+            self.s.stopped = True
+        self.s.budget_hold = False
+        self.budget_answer = None
+        await self._signal_children("budget_hold", False)
+
+    async def _finish(self) -> BuildResult:
+        assert self.ctx
+        results = [
+            SubtaskResult(
+                subtask=v.name,
+                status=v.status,
+                pr_url=v.pr_url,
+                rounds=v.round,
+                scores=v.scores,
+                notes=v.notes,
+                ledger=v.ledger,
+            )
+            for v in self.s.subtasks.values()
+        ]
+        ok = all(r.status == "pr_created" for r in results)
+        total = self._ledger().total
+        report: str = await workflow.execute_activity(
+            names.BUILD_WRITE_REPORT,
+            BuildReport(
+                path=f"{self.ctx.design_dir}/build-reviews/REPORT.md",
+                feature=self.ctx.feature,
+                result=ALL_SUBTASKS_PR_CREATED if ok else SUBTASKS_INCOMPLETE,
+                subtasks=results,
+                metrics=Metrics.of(self._ledger(), self._elapsed()),
+            ),
+            result_type=str,
+            summary="write build-reviews/REPORT.md",
+            **options.quick(),
+        )
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return BuildResult(
+            result=ALL_SUBTASKS_PR_CREATED if ok else SUBTASKS_INCOMPLETE,
+            feature=self.ctx.feature,
+            subtasks=results,
+            report_path=report,
+            tokens=total.total_tokens,
+            cost_usd=total.cost_usd,
+            max_running=self.s.max_running,
+        )
+
+    # ----------------------------------------------------------- messages
+
+    @workflow.signal(name="subtask_progress")
+    def subtask_progress(self, progress: SubtaskProgress) -> None:
+        view = self.s.subtasks.get(progress.subtask)
+        if view is None or (view.status in DONE and progress.status not in DONE):
+            return
+        view.status = progress.status
+        view.phase = progress.phase
+        view.round = progress.round
+        view.scores = progress.scores
+        view.gates_passed = progress.gates_passed
+        view.decision = progress.decision
+        view.pr_url = progress.pr_url or view.pr_url
+        view.notes = progress.notes
+        view.ledger = progress.ledger
+        self.changed = True
+
+    @workflow.signal(name="decide")
+    async def decide(self, decision: DecideInput) -> None:
+        if decision.scope == "budget" or (decision.scope is None and self.s.budget_hold):
+            if decision.choice.lower() in ("raise", "stop"):
+                self.budget_answer = decision.choice.lower()
+            return
+        waiting = [
+            n
+            for n, v in self.s.subtasks.items()
+            if v.decision is not None and decision.scope in (None, n) and n in self.running
+        ]
+        if not waiting:
+            workflow.logger.warning("ignored decide: no subtask waits (%s)", decision.scope)
+            return
+        await self.running[waiting[0]].signal("decide", decision.choice)
+
+    @workflow.signal(name="raise_budget")
+    def raise_budget(self, limits: dict[str, float]) -> None:
+        if "max_cost_usd" in limits:
+            self.s.max_cost_usd = float(limits["max_cost_usd"])
+        if "max_tokens" in limits:
+            self.s.max_tokens = int(limits["max_tokens"])
+        if self.s.budget_hold:
+            self.budget_answer = "raise"
+        self.changed = True
+
+    @workflow.signal(name="!pause")
+    async def pause(self) -> None:
+        self.s.paused = True
+        self.changed = True
+        await self._signal_children("!pause")
+
+    @workflow.signal(name="!resume")
+    async def resume(self) -> None:
+        self.s.paused = False
+        self.changed = True
+        await self._signal_children("!resume")
+
+    @workflow.signal(name="command")
+    async def command(self, line: str) -> None:
+        cmd = parse_command(line)
+        try:
+            if cmd.signal == "decide":
+                await self.decide(parse_decide(cmd.text))
+            elif cmd.signal == "!pause":
+                await self.pause()
+            elif cmd.signal == "!resume":
+                await self.resume()
+            else:
+                workflow.logger.warning("unknown command %r", line)
+        except ValueError as err:
+            workflow.logger.warning("ignored command %r: %s", line, err)
+
+    @workflow.query(name="status")
+    def status(self) -> BuildStatus:
+        total = self._ledger().total
+        return BuildStatus(
+            feature=self.ctx.feature if self.ctx else "",
+            phase="paused" if self.s.paused else ("budget" if self.s.budget_hold else "building"),
+            paused=self.s.paused,
+            waiting_for=self._waiting_for(),
+            subtasks=list(self.s.subtasks.values()),
+            running=sorted(self.running),
+            cost_usd=total.cost_usd,
+            tokens=total.total_tokens,
+            max_cost_usd=self.s.max_cost_usd,
+            max_tokens=self.s.max_tokens,
+        )
+
+    @workflow.query(name="metrics")
+    def metrics(self) -> Metrics:
+        return Metrics.of(self._ledger(), self._elapsed())
+
+    # ------------------------------------------------------------ helpers
+
+    async def _signal_children(self, signal: str, arg: object = None) -> None:
+        for handle in list(self.running.values()):
+            if arg is None:
+                await handle.signal(signal)
+            else:
+                await handle.signal(signal, arg)
+
+    def _ledger(self) -> Ledger:
+        ledger = Ledger()
+        for view in self.s.subtasks.values():
+            ledger.merge(view.ledger)
+        return ledger
+
+    def _elapsed(self) -> float:
+        from datetime import datetime
+
+        if not self.s.started_at:
+            return 0.0
+        return (workflow.now() - datetime.fromisoformat(self.s.started_at)).total_seconds()
+
+    def _waiting_for(self) -> str:
+        if self.s.budget_hold:
+            return "decide budget raise|stop (the budget is reached)"
+        if self.s.paused:
+            return "!resume (paused: no new agent starts)"
+        waiting = [
+            f"decide {n} {'/'.join(v.decision.options)}"
+            for n, v in self.s.subtasks.items()
+            if v.decision
+        ]
+        if waiting:
+            return "; ".join(waiting)
+        return "agents" if self.running else "nothing"
+
+    def _details(self) -> None:
+        lines = [
+            f"**build {self.ctx.feature if self.ctx else ''}** · waiting for: {self._waiting_for()}"
+        ]
+        for v in self.s.subtasks.values():
+            scores = ", ".join(f"{k} {s:.2f}" for k, s in v.scores.items()) or "-"
+            pr = f" · {v.pr_url}" if v.pr_url else ""
+            lines.append(f"- {v.name} (batch {v.batch}): {v.status}, {v.phase}, {scores}{pr}")
+        total = self._ledger().total
+        lines.append(f"tokens {total.total_tokens}, cost ${total.cost_usd:.4f}")
+        workflow.set_current_details("\n".join(lines))

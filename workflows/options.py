@@ -1,0 +1,69 @@
+"""Timeouts and retry policies, one preset per kind of activity.
+
+Let Temporal own retries so every attempt is visible in the event history;
+errors no retry can fix are raised non-retryable by the activities themselves.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio.common import RetryPolicy
+
+NON_RETRYABLE = ["PlanError", "ConfigError", "RepositoryError", "InvalidInput"]
+
+
+def quick(**extra: Any) -> dict[str, Any]:
+    """Local file and git steps: seconds, a few retries."""
+    return {
+        "start_to_close_timeout": timedelta(minutes=2),
+        "retry_policy": RetryPolicy(
+            initial_interval=timedelta(seconds=1),
+            maximum_interval=timedelta(seconds=20),
+            maximum_attempts=5,
+            non_retryable_error_types=NON_RETRYABLE,
+        ),
+        **extra,
+    }
+
+
+def network(**extra: Any) -> dict[str, Any]:
+    """Forge calls: transient 5xx and rate limits are retried for a while."""
+    return {
+        "start_to_close_timeout": timedelta(minutes=5),
+        "retry_policy": RetryPolicy(
+            initial_interval=timedelta(seconds=2),
+            backoff_coefficient=2.0,
+            maximum_interval=timedelta(minutes=2),
+            maximum_attempts=10,
+            non_retryable_error_types=NON_RETRYABLE,
+        ),
+        **extra,
+    }
+
+
+def agent(timeout_s: float = 3600.0, **extra: Any) -> dict[str, Any]:
+    """Model calls: long, heartbeating; the activity sets the server's retry-after delay."""
+    return {
+        "start_to_close_timeout": timedelta(seconds=timeout_s),
+        "heartbeat_timeout": timedelta(seconds=60),
+        "retry_policy": RetryPolicy(
+            initial_interval=timedelta(seconds=2),
+            backoff_coefficient=2.0,
+            maximum_interval=timedelta(minutes=5),
+            maximum_attempts=8,
+            non_retryable_error_types=NON_RETRYABLE,
+        ),
+        **extra,
+    }
+
+
+def commands(timeout_s: float = 900.0, **extra: Any) -> dict[str, Any]:
+    """Gate commands: as long as the configured timeout, heartbeating."""
+    return {
+        "start_to_close_timeout": timedelta(seconds=timeout_s + 60),
+        "heartbeat_timeout": timedelta(seconds=60),
+        "retry_policy": RetryPolicy(maximum_attempts=3, non_retryable_error_types=NON_RETRYABLE),
+        **extra,
+    }

@@ -1,0 +1,22 @@
+"""PlanWorkflow: the plan engine run durably (the first proof of the wiring)."""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.plan.activities import plan_design
+    from contracts.plan import PlanRequest, PlanResult
+    from workflows import options
+
+
+@workflow.defn(name="PlanWorkflow")
+class PlanWorkflow:
+    @workflow.run
+    async def run(self, request: PlanRequest) -> PlanResult:
+        return await workflow.execute_activity(
+            plan_design,
+            request,
+            summary=f"plan {request.design_dir}",
+            **options.quick(),
+        )

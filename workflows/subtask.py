@@ -1,0 +1,532 @@
+"""SubtaskWorkflow: seed 002's per-subtask state machine.
+
+SETUP_WORKTREE -> BUILD -> REVIEW (gates + reviewers, in parallel) -> EVALUATE
+-> FIX -> REVIEW ... -> CREATE_PR. Stuck: ask the person (skip / simplify /
+debug / continue). Every change of state is reported to the parent build,
+which owns the tracker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.forge import render_pr_body
+    from contracts.agents import (
+        AgentCall,
+        EditRequest,
+        EditResult,
+        Fixer,
+        ReviewIssue,
+        ReviewRequest,
+        ReviewResult,
+        Severity,
+    )
+    from contracts.build import (
+        GateRequest,
+        GateResult,
+        RoundRecord,
+        SubtaskInput,
+        SubtaskProgress,
+        SubtaskResult,
+        SubtaskState,
+    )
+    from contracts.forge import PrBodyInput, PullRequestRequest, PullRequestResult
+    from contracts.git import RepoInfo, WorktreeRequest, WorktreeResult
+    from contracts.human import BUILD_STUCK_OPTIONS, DecideInput, PendingDecision
+    from workflows import names, options
+    from workflows.design_review import stamp
+
+
+def choose_fixer(reviews: list[ReviewResult], gates_passed: bool, bar: float) -> str:
+    """Seed 002: missing code -> builder, bugs/failing gates -> fixer, performance -> perf fixer."""
+    votes = {r.recommended_fixer for r in reviews if r.score < bar and r.recommended_fixer}
+    if Fixer.builder in votes:
+        return Fixer.builder.value
+    if not gates_passed or Fixer.fixer in votes:
+        return Fixer.fixer.value
+    if Fixer.performance_fixer in votes:
+        return Fixer.performance_fixer.value
+    return Fixer.fixer.value
+
+
+@workflow.defn(name="SubtaskWorkflow")
+class SubtaskWorkflow:
+    def __init__(self) -> None:
+        self.s = SubtaskState()
+        self.inp: SubtaskInput | None = None
+        self.decision_answer: str | None = None
+        self.budget_hold = False
+
+    @workflow.run
+    async def run(self, inp: SubtaskInput) -> SubtaskResult:
+        self.inp = inp
+        if inp.state is not None:
+            self.s = inp.state
+        else:
+            self.s.paused = inp.paused
+            self.s.round_cap = inp.ctx.config.max_rounds
+        try:
+            if not await self._setup_worktree():
+                return self._result()
+            if not self.s.built:
+                await self._build()
+            while self.s.status != "pr_created":
+                await self._maybe_continue_as_new()
+                verdict = await self._review_round()
+                if verdict == "pass":
+                    await self._create_pr()
+                    break
+                if verdict == "stop":
+                    break
+        except asyncio.CancelledError:
+            self.s.status, self.s.phase = "cancelled", "cancelled"
+            self.s.notes = "cancelled; branch and worktree kept"
+            await asyncio.shield(asyncio.ensure_future(self._report()))
+            raise
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._result()
+
+    # ----------------------------------------------------------- the steps
+
+    async def _setup_worktree(self) -> bool:
+        inp = self._inp
+        while self.s.worktree is None:
+            self._phase("worktree")
+            wt: WorktreeResult = await workflow.execute_activity(
+                names.GIT_ENSURE_WORKTREE,
+                WorktreeRequest(
+                    repo_root=inp.ctx.repo_root,
+                    subtask=inp.subtask,
+                    base_branch=inp.base_branch,
+                    dependency_branches=inp.dependency_branches,
+                    remote=inp.ctx.config.forge.remote,
+                ),
+                result_type=WorktreeResult,
+                summary=f"worktree .worktrees/{inp.subtask}",
+                **options.quick(),
+            )
+            if wt.conflict:
+                choice = await self._ask(
+                    PendingDecision(
+                        scope=inp.subtask,
+                        kind="conflict",
+                        prompt=(
+                            f"Merging the dependencies of {inp.subtask} conflicts: {wt.conflict}. "
+                            f"Resolve it on branch feat/{inp.subtask} (merge the dependency "
+                            "branches yourself), then continue; or skip this subtask."
+                        ),
+                        options=["continue", "skip"],
+                    )
+                )
+                if choice == "skip":
+                    self._block(f"skipped: dependency merge conflict ({wt.conflict})")
+                    await self._report()
+                    return False
+                continue
+            self.s.worktree, self.s.branch = wt.path, wt.branch
+            self.s.built = self.s.built or wt.has_own_work
+        self.s.status = "in_progress"
+        await self._report()
+        return True
+
+    async def _build(self) -> None:
+        inp = self._inp
+        self._phase("building")
+        await self._report()
+        await self._edit(
+            "builder",
+            0,
+            instructions=(
+                f"Implement subtask {inp.subtask} as specified in {self._xml()}: every "
+                "implementation step, the tests it lists, and make its commands pass."
+            ),
+            issues=[],
+            review_paths=[],
+            message=f"feat({inp.subtask}): implement {inp.title}",
+        )
+        self.s.built = True
+
+    async def _review_round(self) -> str:
+        """One round: gates and reviewers in parallel, then evaluate; returns pass/fix/stop."""
+        inp = self._inp
+        cfg = inp.ctx.config
+        self.s.round += 1
+        rnd = self.s.round
+        self._phase("reviewing")
+        await self._report()
+        head: RepoInfo = await workflow.execute_activity(
+            names.GIT_REPO_INFO,
+            self._worktree,
+            result_type=RepoInfo,
+            summary=f"head of feat/{inp.subtask}",
+            **options.quick(),
+        )
+        gates_task = asyncio.ensure_future(self._gates(rnd))
+        reviews = await asyncio.gather(*(self._review(r, rnd) for r in cfg.reviewers.code))
+        gates = await gates_task
+        self.s.scores = {r.role: r.score for r in reviews}
+        self.s.gates = gates.results
+        record = RoundRecord(
+            round=rnd,
+            scores=dict(self.s.scores),
+            gates_passed=gates.passed,
+            commit=head.head,
+            review_paths=[r.review_path for r in reviews],
+        )
+        self.s.rounds.append(record)
+        lowest = min(self.s.scores.values()) if self.s.scores else 0.0
+        progress = lowest if gates.passed else lowest - 1.0
+        if progress > self.s.best + 1e-9:
+            self.s.best, self.s.rounds_without_progress = progress, 0
+        else:
+            self.s.rounds_without_progress += 1
+        if gates.passed and lowest >= inp.threshold:
+            return "pass"
+
+        stuck_after = cfg.stuck_rounds
+        if self.s.rounds_without_progress >= stuck_after or rnd >= self.s.round_cap:
+            why = (
+                f"{self.s.rounds_without_progress} rounds without a better score"
+                if self.s.rounds_without_progress >= stuck_after
+                else f"the round cap ({self.s.round_cap})"
+            )
+            choice = await self._ask(
+                PendingDecision(
+                    scope=inp.subtask,
+                    prompt=(
+                        f"Subtask {inp.subtask} is stuck after round {rnd} ({why}); lowest "
+                        f"score {lowest:.2f}, gates {'green' if gates.passed else 'red'}. "
+                        "Skip it, simplify its scope, debug it together, or continue?"
+                    ),
+                    options=list(BUILD_STUCK_OPTIONS),
+                )
+            )
+            self.s.rounds_without_progress = 0
+            self.s.round_cap = rnd + cfg.max_rounds
+            if choice == "skip":
+                self._block(f"skipped by a person after {rnd} rounds ({why})")
+                await self._report()
+                return "stop"
+            if choice == "simplify":
+                await self._simplify(rnd)
+                return "fix"
+            if choice == "debug":
+                self.s.status = "in_progress"
+                await self._ask(
+                    PendingDecision(
+                        scope=inp.subtask,
+                        kind="debug",
+                        prompt=(
+                            f"Paused {inp.subtask} for debugging. Push commits to "
+                            f"feat/{inp.subtask} (worktree {self.s.worktree}) if you like, "
+                            "then continue to re-review."
+                        ),
+                        options=["continue"],
+                    )
+                )
+                return "fix"  # re-review what the person left, no fixer pass
+
+        fixer = choose_fixer(reviews, gates.passed, inp.threshold)
+        issues = [i for r in reviews if r.score < inp.threshold for i in r.issues]
+        issues += [
+            ReviewIssue(
+                severity=Severity.high,
+                description=f"gate `{g.command}` failed (exit {g.exit_code}):\n{g.tail}",
+                location=g.log_path,
+            )
+            for g in gates.results
+            if not g.passed
+        ]
+        self._phase(f"fixing ({fixer})")
+        await self._report()
+        result = await self._edit(
+            fixer,
+            rnd,
+            instructions=(
+                f"Fix subtask {inp.subtask} ({self._xml()}): resolve the issues below. Read the "
+                "full reviews (below their `---`) and the gate logs for details."
+            ),
+            issues=issues
+            or [ReviewIssue(severity=Severity.medium, description="Address the reviews.")],
+            review_paths=record.review_paths + [g.log_path for g in gates.results if not g.passed],
+            message=f"fix({inp.subtask}): review round {rnd}",
+        )
+        record.fixer, record.fix_commit = fixer, result.commit
+        return "fix"
+
+    async def _simplify(self, rnd: int) -> None:
+        inp = self._inp
+        self._phase("simplifying")
+        await self._report()
+        await self._edit(
+            "design-writer",
+            rnd,
+            instructions=(
+                f"A person chose to simplify subtask {inp.subtask}. Reduce its scope in "
+                f"{self._xml()} to what can pass review now: move the hardest items to "
+                "<out> of scope, keep the XML valid, and note what was deferred."
+            ),
+            issues=[],
+            review_paths=self.s.rounds[-1].review_paths if self.s.rounds else [],
+            message=f"chore({inp.subtask}): simplify scope after round {rnd}",
+        )
+
+    async def _create_pr(self) -> None:
+        inp = self._inp
+        cfg = inp.ctx.config
+        self._phase("creating PR")
+        await self._report()
+        reviews_dir = f"{inp.ctx.design_rel}/build-reviews/{inp.subtask}"
+        body = render_pr_body(
+            PrBodyInput(
+                subtask=inp.subtask,
+                summary=inp.summary or inp.title,
+                scores=dict(self.s.scores),
+                gates={g.command: g.passed for g in self.s.gates},
+                evidence=[p for p in (self.s.rounds[-1].review_paths if self.s.rounds else [])],
+                design_doc=self._xml(),
+                subplan=f"{inp.ctx.design_rel}/subplans/{inp.subtask}.md",
+                dependency_prs=[f"{k}: {v}" for k, v in sorted(inp.dependency_prs.items())],
+                reviews_dir=reviews_dir,
+            )
+        )
+        pr: PullRequestResult = await workflow.execute_activity(
+            names.FORGE_OPEN_PR,
+            PullRequestRequest(
+                repo_root=inp.ctx.repo_root,
+                worktree=self._worktree,
+                branch=self.s.branch or f"feat/{inp.subtask}",
+                base=inp.base_branch,
+                title=f"feat({inp.subtask}): {inp.title}",
+                body=body,
+                design_dir=inp.ctx.design_dir,
+                subtask=inp.subtask,
+                forge=inp.forge or cfg.forge.kind,
+                repository=cfg.forge.repository,
+                api_url=cfg.forge.api_url,
+                remote=cfg.forge.remote,
+            ),
+            result_type=PullRequestResult,
+            summary=f"pull request feat/{inp.subtask}",
+            **options.network(),
+        )
+        self.s.pr_url, self.s.pr_number = pr.url, pr.number
+        self.s.status, self.s.phase = "pr_created", "pr_created"
+        self.s.notes = f"{len(self.s.rounds)} review round(s)"
+        await self._report()
+
+    # ------------------------------------------------------------- agents
+
+    async def _gates(self, rnd: int) -> GateResult:
+        inp = self._inp
+        cfg = inp.ctx.config
+        commands = [*inp.commands, *cfg.gates.commands]
+        if not commands:
+            return GateResult()
+        return await workflow.execute_activity(
+            names.GATES_RUN,
+            GateRequest(
+                workdir=self._worktree,
+                commands=commands,
+                log_dir=f"{self._reviews_dir()}/gates/round-{rnd}",
+                timeout_s=cfg.gates.timeout_s,
+                output_limit=cfg.gates.output_limit,
+            ),
+            result_type=GateResult,
+            summary=f"gates {inp.subtask} · round {rnd}",
+            **options.commands(cfg.gates.timeout_s * max(1, len(commands))),
+        )
+
+    def _call(self, role: str, rnd: int, instructions: str) -> AgentCall:
+        inp = self._inp
+        return AgentCall(
+            role=role,
+            scope=inp.subtask,
+            round=rnd,
+            workdir=self._worktree,
+            focus_paths=[self._xml(), *inp.files],
+            instructions=instructions,
+            transcript_path=(
+                f"{inp.ctx.repo_root}/.orchestrator/transcripts/{workflow.info().workflow_id}/"
+                f"{role}-r{rnd}-{len(self.s.rounds)}.json"
+            ),
+            settings=inp.ctx.config.agent_settings(role),
+        )
+
+    async def _review(self, reviewer: str, rnd: int) -> ReviewResult:
+        inp = self._inp
+        call = self._call(
+            reviewer,
+            rnd,
+            f"Review the implementation of subtask {inp.subtask} on this branch against "
+            f"{self._xml()}: correctness, tests, and your focus. Score from 0 to 1; 0.96 or "
+            "more means ready for a pull request. Cite file:line.",
+        )
+        request = ReviewRequest(
+            **call.model_dump(),
+            review_path=f"{self._reviews_dir()}/{stamp(workflow.now())}_{reviewer}.md",
+            title=inp.subtask,
+        )
+        return await self._agent(
+            names.AGENT_REVIEW, request, ReviewResult, f"review {inp.subtask} · {reviewer}"
+        )
+
+    async def _edit(
+        self,
+        role: str,
+        rnd: int,
+        instructions: str,
+        issues: list[ReviewIssue],
+        review_paths: list[str],
+        message: str,
+    ) -> EditResult:
+        request = EditRequest(
+            **self._call(role, rnd, instructions).model_dump(),
+            issues=issues,
+            review_paths=review_paths,
+            commit_message=message,
+            commit=True,
+        )
+        return await self._agent(
+            names.AGENT_EDIT, request, EditResult, f"{role} · {self._inp.subtask}"
+        )
+
+    async def _agent(self, name, request, result_type, summary):  # type: ignore[no-untyped-def]
+        await workflow.wait_condition(lambda: not self.s.paused and not self.budget_hold)
+        cfg = self._inp.ctx.config
+        result = await workflow.execute_activity(
+            name,
+            request,
+            result_type=result_type,
+            summary=summary,
+            **options.agent(cfg.agents.timeout_s),
+        )
+        self.s.ledger.add(request.role, self._inp.subtask, result.usage)
+        await self._report()
+        return result
+
+    # ------------------------------------------------------------- people
+
+    async def _ask(self, decision: PendingDecision) -> str:
+        self.decision_answer = None
+        self.s.decision = decision
+        self._phase(f"waiting for a decision ({decision.kind})")
+        await self._report()
+        await workflow.wait_condition(lambda: self.decision_answer is not None)
+        choice = self.decision_answer or ""
+        self.s.decision, self.decision_answer = None, None
+        self._phase("resuming")
+        await self._report()
+        return choice
+
+    @workflow.signal(name="decide")
+    def decide(self, decision: DecideInput | str) -> None:
+        choice = (decision.choice if isinstance(decision, DecideInput) else decision).strip()
+        if self.s.decision is None:
+            workflow.logger.warning("ignored decide %r: nothing is waiting", choice)
+            return
+        if choice.lower() not in self.s.decision.options:
+            workflow.logger.warning(
+                "ignored decide %r: options are %s", choice, self.s.decision.options
+            )
+            return
+        self.decision_answer = choice.lower()
+
+    @workflow.signal(name="!pause")
+    def pause(self) -> None:
+        self.s.paused = True
+
+    @workflow.signal(name="!resume")
+    def resume(self) -> None:
+        self.s.paused = False
+
+    @workflow.signal(name="budget_hold")
+    def set_budget_hold(self, hold: bool) -> None:
+        self.budget_hold = hold
+
+    @workflow.query(name="status")
+    def status(self) -> SubtaskState:
+        return self.s
+
+    # ------------------------------------------------------------ helpers
+
+    @property
+    def _inp(self) -> SubtaskInput:
+        assert self.inp is not None
+        return self.inp
+
+    @property
+    def _worktree(self) -> str:
+        if self.s.worktree is None:
+            raise ApplicationError("no worktree yet", non_retryable=True)
+        return self.s.worktree
+
+    def _xml(self) -> str:
+        return f"{self._inp.ctx.design_rel}/subtasks/{self._inp.subtask}.xml"
+
+    def _reviews_dir(self) -> str:
+        return f"{self._inp.ctx.design_dir}/build-reviews/{self._inp.subtask}"
+
+    def _phase(self, phase: str) -> None:
+        self.s.phase = phase
+        scores = ", ".join(f"{k} {v:.2f}" for k, v in self.s.scores.items()) or "-"
+        gates = ", ".join(f"`{g.command}` {'ok' if g.passed else 'FAIL'}" for g in self.s.gates)
+        lines = [
+            f"**{self._inp.subtask}** · {self.s.status} · {phase} · round {self.s.round}",
+            f"scores: {scores}",
+        ]
+        if gates:
+            lines.append(f"gates: {gates}")
+        if self.s.decision:
+            lines.append(f"waiting for you: {self.s.decision.prompt}")
+            lines.append(f"options: {' / '.join(self.s.decision.options)}")
+        if self.s.pr_url:
+            lines.append(f"PR: {self.s.pr_url}")
+        workflow.set_current_details("\n".join(lines))
+
+    def _block(self, reason: str) -> None:
+        self.s.status, self.s.phase, self.s.notes = "blocked", "blocked", reason
+
+    async def _report(self) -> None:
+        """Tell the parent build (it owns the tracker and the status table)."""
+        inp = self._inp
+        self._phase(self.s.phase)
+        if not inp.parent_id:
+            return
+        gates_passed = all(g.passed for g in self.s.gates) if self.s.gates else None
+        await workflow.get_external_workflow_handle(inp.parent_id).signal(
+            "subtask_progress",
+            SubtaskProgress(
+                subtask=inp.subtask,
+                status=self.s.status,
+                phase=self.s.phase,
+                round=self.s.round,
+                scores=dict(self.s.scores),
+                gates_passed=gates_passed,
+                decision=self.s.decision,
+                pr_url=self.s.pr_url,
+                notes=self.s.notes,
+                ledger=self.s.ledger,
+            ),
+        )
+
+    async def _maybe_continue_as_new(self) -> None:
+        if workflow.info().is_continue_as_new_suggested():
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            workflow.continue_as_new(self._inp.model_copy(update={"state": self.s}))
+
+    def _result(self) -> SubtaskResult:
+        return SubtaskResult(
+            subtask=self._inp.subtask,
+            status=self.s.status,
+            pr_url=self.s.pr_url,
+            pr_number=self.s.pr_number,
+            rounds=len(self.s.rounds),
+            scores=dict(self.s.scores),
+            notes=self.s.notes,
+            ledger=self.s.ledger,
+        )
