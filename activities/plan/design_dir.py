@@ -1,0 +1,297 @@
+"""Parse and validate a design directory: `overview.md` + `subplans/NN-name.md`.
+
+Structural problems (unreadable files, bad names, duplicates, unknown
+dependencies) are all collected and raised together as one `PlanError`, so a
+person fixes the directory in one pass. Cycles are the graph's business
+(`graph.py`). Nothing here writes.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from pathlib import Path
+
+from activities.plan import markdown as md
+from contracts.plan import (
+    MAX_SUBPLAN_HOURS,
+    MAX_SUBPLAN_TOKENS,
+    DesignDoc,
+    PlanError,
+    PlanIssue,
+    SubplanMeta,
+    slug_problem,
+    suggest_slug,
+)
+
+_NONE_VALUES = frozenset({"", "none", "-", "—", "–", "n/a", "na", "nothing", "no dependencies"})
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def display_path(design_dir: str, *parts: str) -> str:
+    """The path as the user would type it: their design-dir spelling plus the parts."""
+    return os.path.join(design_dir, *parts)
+
+
+def feature_name(design_dir: str) -> str:
+    """The feature is the design directory's own name (`design-docs/active/<feature>`)."""
+    return Path(design_dir).resolve().name
+
+
+def _read_text(path: Path, shown: str, issues: list[PlanIssue]) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        issues.append(
+            PlanIssue(
+                file=shown,
+                problem=f"cannot be read as UTF-8 text ({exc.reason} at byte {exc.start})",
+                fix="save the file as UTF-8 markdown",
+            )
+        )
+    except OSError as exc:
+        issues.append(
+            PlanIssue(
+                file=shown,
+                problem=f"cannot be read ({exc.strerror or exc})",
+                fix="check that the file exists and is readable",
+            )
+        )
+    return None
+
+
+def _first_title(text: str) -> str | None:
+    return md.parse_markdown(text).title
+
+
+def _parse_hours(value: str) -> float | None:
+    """`6`, `6h`, `4-6 hours` (upper bound), `1.5 days` (8h a day); None when not a number."""
+    numbers = [float(n) for n in _NUMBER.findall(value)]
+    if not numbers:
+        return None
+    hours = max(numbers)
+    return hours * 8 if re.search(r"\bdays?\b", value, re.IGNORECASE) else hours
+
+
+def _normalise_dep(value: str) -> str:
+    value = value.strip().lower()
+    for prefix in ("subplans/", "./subplans/", "subtasks/"):
+        if value.startswith(prefix):
+            value = value[len(prefix) :]
+    for suffix in (".md", ".xml"):
+        if value.endswith(suffix):
+            value = value[: -len(suffix)]
+    return value
+
+
+def _normalise_file(value: str) -> str:
+    value = value.strip().strip("`").replace("\\", "/")
+    while value.startswith("./"):
+        value = value[2:]
+    return value
+
+
+def _dedupe(values: list[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+def parse_subplan(name: str, rel_path: str, shown: str, text: str) -> tuple[SubplanMeta, list[str]]:
+    """One subplan's metadata and the warnings it deserves (named by `shown`)."""
+    parsed = md.parse_markdown(text)
+    sections = parsed.sections
+    warnings: list[str] = []
+
+    deps = [_normalise_dep(v) for v in md.section_values(sections.get("dependencies"))]
+    deps = _dedupe([d for d in deps if d not in _NONE_VALUES])
+    files = [_normalise_file(v) for v in md.section_values(sections.get("files_modified"))]
+    files = _dedupe([f for f in files if f.lower() not in _NONE_VALUES])
+
+    hours_text = md.section_scalar(sections.get("estimated_hours"))
+    hours = _parse_hours(hours_text) if hours_text else None
+    if hours_text and hours is None:
+        warnings.append(
+            f"{shown}: Estimated Hours {hours_text!r} is not a number; the critical path counts 1h"
+        )
+    if hours is not None and hours > MAX_SUBPLAN_HOURS:
+        warnings.append(
+            f"{shown}: estimated {hours:g}h is more than 1-2 days of work; consider splitting it"
+        )
+
+    complexity = md.section_scalar(sections.get("complexity")).strip().strip("`*").lower() or None
+    if complexity is not None:
+        complexity = complexity.split()[0].strip(".,;")
+        if complexity not in {"low", "medium", "high"}:
+            warnings.append(f"{shown}: Complexity {complexity!r} is not one of low, medium, high")
+
+    criteria = md.section_items(sections.get("acceptance_criteria"))
+    if not criteria:
+        warnings.append(
+            f"{shown}: no acceptance criteria; add an '## Acceptance Criteria' section"
+            " with '- [ ]' items"
+        )
+    tokens = len(text) // 4
+    if tokens > MAX_SUBPLAN_TOKENS:
+        warnings.append(
+            f"{shown}: about {tokens} tokens, over the {MAX_SUBPLAN_TOKENS // 1000}K-token limit;"
+            " split it into smaller subplans"
+        )
+    title = parsed.title
+    if not title:
+        warnings.append(f"{shown}: no '# ' title heading; using the name {name!r}")
+
+    meta = SubplanMeta(
+        name=name,
+        title=title or name,
+        path=rel_path,
+        goal=md.section_scalar(sections.get("goal")),
+        dependencies=deps,
+        files_modified=files,
+        estimated_hours=hours,
+        complexity=complexity,
+        implementation_steps=md.section_items(sections.get("implementation_steps")),
+        acceptance_criteria=criteria,
+        validation_gates=md.section_items(sections.get("validation_gates")),
+        scope_in=md.section_items(sections.get("scope_in")),
+        scope_out=md.section_items(sections.get("scope_out")),
+        safety_notes=md.section_items(sections.get("safety_notes")),
+        token_estimate=tokens,
+    )
+    return meta, warnings
+
+
+def _subplan_files(subplans_dir: Path) -> list[Path]:
+    """Markdown files of `subplans/` (any `.md` case); hidden files are editor droppings."""
+    if not subplans_dir.is_dir():
+        return []
+    return sorted(
+        (
+            p
+            for p in subplans_dir.iterdir()
+            if p.suffix.lower() == ".md" and not p.name.startswith(".")
+        ),
+        key=lambda p: p.name,
+    )
+
+
+def load_design(design_dir: str) -> DesignDoc:
+    """Parse and validate a design directory; raise one `PlanError` listing every problem."""
+    root = Path(design_dir)
+    if not root.exists():
+        raise PlanError(
+            design_dir,
+            "design directory does not exist",
+            "pass the path of a directory holding overview.md and subplans/NN-name.md",
+        )
+    if not root.is_dir():
+        raise PlanError(
+            design_dir,
+            "is not a directory",
+            "pass the design directory (the one holding overview.md), not a file",
+        )
+    overview_shown = display_path(design_dir, "overview.md")
+    issues: list[PlanIssue] = []
+    overview = root / "overview.md"
+    if not overview.is_file():
+        raise PlanError(
+            overview_shown,
+            "overview.md is missing",
+            "write the feature's overview in overview.md at the top of the design directory",
+        )
+    overview_text = _read_text(overview, overview_shown, issues)
+    if overview_text is not None and not overview_text.strip():
+        issues.append(
+            PlanIssue(
+                file=overview_shown,
+                problem="overview.md is empty",
+                fix="describe the feature in overview.md (a '# ' title, goals, design)",
+            )
+        )
+
+    if (root / "subplans").exists() and not (root / "subplans").is_dir():
+        issues.append(
+            PlanIssue(
+                file=display_path(design_dir, "subplans"),
+                problem="subplans is not a directory",
+                fix="make subplans/ a directory holding one NN-name.md file per subtask",
+            )
+        )
+    subplans: list[SubplanMeta] = []
+    warnings: list[str] = []
+    seen: dict[str, str] = {}
+    for path in _subplan_files(root / "subplans"):
+        rel = f"subplans/{path.name}"
+        shown = display_path(design_dir, "subplans", path.name)
+        name = path.name[: -len(path.suffix)]
+        problem = slug_problem(name)
+        if problem:
+            issues.append(
+                PlanIssue(
+                    file=shown,
+                    problem=problem,
+                    fix=f"rename it to subplans/{suggest_slug(name)}.md"
+                    " (names become git branches and paths)",
+                )
+            )
+        key = name.casefold()
+        if key in seen:
+            issues.append(
+                PlanIssue(
+                    file=shown,
+                    problem=f"subtask name {name!r} duplicates {seen[key]}",
+                    fix="rename or remove one of the two subplans",
+                )
+            )
+            continue
+        seen[key] = rel
+        text = _read_text(path, shown, issues)
+        if text is None:
+            continue
+        if not text.strip():
+            issues.append(
+                PlanIssue(
+                    file=shown,
+                    problem="subplan is empty",
+                    fix="write the subplan (title, dependencies, acceptance criteria) or delete it",
+                )
+            )
+            continue
+        meta, meta_warnings = parse_subplan(name, rel, shown, text)
+        subplans.append(meta)
+        warnings.extend(meta_warnings)
+
+    issues.extend(_unknown_dependencies(design_dir, subplans))
+    if issues:
+        raise PlanError.from_issues(issues)
+    if not subplans:
+        warnings.append(
+            f"{display_path(design_dir, 'subplans')}: no subplans yet; the design loop's writer"
+            " decomposes overview.md into subplans/NN-name.md"
+        )
+    return DesignDoc(
+        feature=feature_name(design_dir),
+        design_dir=design_dir,
+        title=(_first_title(overview_text or "") or feature_name(design_dir)),
+        subplans=subplans,
+        warnings=warnings,
+    )
+
+
+def _unknown_dependencies(design_dir: str, subplans: list[SubplanMeta]) -> list[PlanIssue]:
+    names = sorted(s.name for s in subplans)
+    valid = ", ".join(names) if names else "(no subplans)"
+    issues: list[PlanIssue] = []
+    for sub in subplans:
+        for dep in sub.dependencies:
+            if dep in names:
+                continue
+            close = difflib.get_close_matches(dep, names, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            issues.append(
+                PlanIssue(
+                    file=display_path(design_dir, sub.path),
+                    problem=f"depends on unknown subtask {dep!r}",
+                    fix=f"use one of the valid names: {valid}{hint}",
+                )
+            )
+    return issues
