@@ -1,0 +1,1 @@
+"""Link shortener: turns long URLs into short codes."""
