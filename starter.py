@@ -13,7 +13,7 @@ import sys
 from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
-from cli import plan_cmd, server_cmd
+from cli import demo, loop_cmds, plan_cmd, server_cmd
 from cli.common import CliError, fail
 
 
@@ -25,6 +25,8 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     server_cmd.add_parsers(sub)
     plan_cmd.add_parser(sub)
+    loop_cmds.add_parsers(sub)
+    demo.add_parser(sub)
     return p
 
 

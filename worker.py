@@ -25,16 +25,29 @@ from runtime.server import ensure_server
 
 
 def workflows() -> list[type]:
+    from workflows.build import BuildWorkflow
+    from workflows.design_review import DesignReviewWorkflow
     from workflows.plan import PlanWorkflow
+    from workflows.subtask import SubtaskWorkflow
 
-    return [PlanWorkflow]
+    return [PlanWorkflow, DesignReviewWorkflow, BuildWorkflow, SubtaskWorkflow]
 
 
 def activities() -> list[Any]:
-    from activities import config
+    from activities import config, design_files, forge, gates, git_ops, tracker
+    from activities.agents import activities as agents
     from activities.plan import activities as plan
 
-    return [*config.ACTIVITIES, *plan.ACTIVITIES]
+    return [
+        *config.ACTIVITIES,
+        *plan.ACTIVITIES,
+        *agents.ACTIVITIES,
+        *design_files.ACTIVITIES,
+        *gates.ACTIVITIES,
+        *git_ops.ACTIVITIES,
+        *forge.ACTIVITIES,
+        *tracker.ACTIVITIES,
+    ]
 
 
 def build_worker(client: Client, task_queue: str = TASK_QUEUE, max_threads: int = 32) -> Worker:
@@ -44,7 +57,7 @@ def build_worker(client: Client, task_queue: str = TASK_QUEUE, max_threads: int 
         workflows=workflows(),
         activities=activities(),
         activity_executor=ThreadPoolExecutor(max_workers=max_threads),
-        max_concurrent_activities=max_threads * 2,
+        max_concurrent_activities=max_threads,
     )
 
 

@@ -10,6 +10,7 @@ import asyncio
 import os
 import re
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -21,8 +22,16 @@ SECRET_NAMES = re.compile(r"(TOKEN|SECRET|PASSWORD|API_KEY|_KEY)$|^ANTHROPIC_|^G
 
 
 def clean_env() -> dict[str, str]:
-    """The worker's environment minus anything that looks like a secret."""
-    return {k: v for k, v in os.environ.items() if not SECRET_NAMES.search(k)}
+    """The worker's environment minus anything that looks like a secret.
+
+    The worker's own interpreter directory leads PATH, so `python` and `pytest`
+    in a gate mean the environment the orchestrator was installed into.
+    """
+    env = {k: v for k, v in os.environ.items() if not SECRET_NAMES.search(k)}
+    bindir = os.path.dirname(sys.executable)
+    env["PATH"] = os.pathsep.join([bindir, env.get("PATH", os.defpath)])
+    env.pop("PYTHONPATH", None)
+    return env
 
 
 def slug(command: str) -> str:

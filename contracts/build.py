@@ -103,6 +103,7 @@ class SubtaskState(BaseModel):
     notes: str = ""
     ledger: Ledger = Field(default_factory=Ledger)
     paused: bool = False
+    last_stamp: dict[str, str] = Field(default_factory=dict, description="reviewer -> stamp")
 
 
 class SubtaskProgress(BaseModel):

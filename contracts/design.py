@@ -74,6 +74,7 @@ class DesignState(BaseModel):
     reviews_cycle: int = 1
     artifacts: list[str] = Field(default_factory=list)
     started_at: str | None = None
+    last_stamp: dict[str, str] = Field(default_factory=dict, description="scope/reviewer -> stamp")
 
 
 class DesignStatus(BaseModel):

@@ -38,7 +38,8 @@ class TrackedQuestion(BaseModel):
     options: list[str]
     scope: str
     reviewer: str
-    status: Literal["open", "answered"] = "open"
+    # answering: the question answerer is looking in the codebase; open: a person must answer
+    status: Literal["answering", "open", "answered"] = "answering"
     choice: str | None = None  # letter
     answered_by: Literal["codebase", "human"] | None = None
     reasoning: str = ""

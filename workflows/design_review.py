@@ -11,6 +11,7 @@ refused), and nothing here ever advances past a gate on its own.
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -58,9 +59,21 @@ with workflow.unsafe.imports_passed_through():
     from workflows import names, options
 
 
-def stamp(now: object) -> str:
-    """UTC `YYYY-MM-DD-HH-MM-SS`, the seeds' review timestamp."""
-    return now.strftime("%Y-%m-%d-%H-%M-%S")  # type: ignore[attr-defined]
+STAMP = "%Y-%m-%d-%H-%M-%S"
+
+
+def stamp(now: datetime, after: str | None = None) -> str:
+    """UTC `YYYY-MM-DD-HH-MM-SS`, the seeds' review timestamp, strictly after `after`.
+
+    Two rounds of one scope can finish within a second; the file name
+    `<scope>_<timestamp>_<reviewer>.md` must still be new, never an overwrite.
+    """
+    if after is not None:
+        earliest = datetime.strptime(after, STAMP).replace(tzinfo=now.tzinfo) + timedelta(
+            seconds=1
+        )
+        now = max(now, earliest)
+    return now.strftime(STAMP)
 
 
 @workflow.defn(name="DesignReviewWorkflow")
@@ -204,6 +217,15 @@ class DesignReviewWorkflow:
         if oversized or missing_ac:
             plan = await self._plan()
         return plan
+
+    @staticmethod
+    def _warned(plan: PlanResult, sub: SubplanSummary, what: str) -> bool:
+        """Did the plan engine warn about this subplan (`token` limit, `acceptance` criteria)?"""
+        marker = "-token limit" if what == "token" else "no acceptance criteria"
+        return any(
+            marker in w and (f"/{sub.name}.md" in w or w.startswith(f"{sub.name}.md"))
+            for w in plan.plan.warnings
+        )
 
     async def _review_scope(self, name: str) -> None:
         """Review, revise, re-review (blind) until every reviewer clears the bar."""
@@ -353,6 +375,9 @@ class DesignReviewWorkflow:
                 continue
             q.status, q.choice, q.answered_by = "answered", letter, "codebase"
             q.reasoning = answer.reasoning
+        for q in new:
+            if q.status == "answering":
+                q.status = "open"
         self._details()
 
     async def _settle_questions(self) -> None:

@@ -368,7 +368,7 @@ class SubtaskWorkflow:
         )
         request = ReviewRequest(
             **call.model_dump(),
-            review_path=f"{self._reviews_dir()}/{stamp(workflow.now())}_{reviewer}.md",
+            review_path=f"{self._reviews_dir()}/{self._stamp(reviewer)}_{reviewer}.md",
             title=inp.subtask,
         )
         return await self._agent(
@@ -467,6 +467,10 @@ class SubtaskWorkflow:
 
     def _xml(self) -> str:
         return f"{self._inp.ctx.design_rel}/subtasks/{self._inp.subtask}.xml"
+
+    def _stamp(self, reviewer: str) -> str:
+        self.s.last_stamp[reviewer] = stamp(workflow.now(), self.s.last_stamp.get(reviewer))
+        return self.s.last_stamp[reviewer]
 
     def _reviews_dir(self) -> str:
         return f"{self._inp.ctx.design_dir}/build-reviews/{self._inp.subtask}"

@@ -1,0 +1,223 @@
+"""`orchestrator demo`: both loops end to end on the bundled example.
+
+Starts (or reuses) the embedded Temporal server, runs a worker in this
+process, the local Messages API and GitHub stand-ins, and a scratch copy of
+the example repository; runs the design loop, answers and approves the way a
+person would (printing the commands it uses), then builds every subtask to a
+pull request. With ANTHROPIC_API_KEY set (and --real), the same run uses the
+real model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.service import RPCError
+
+from cli.common import CliError
+from cli.demo_repo import DemoRepo, demo_config, prepare_demo_repo
+from cli.views import metrics_view, scores_text
+from contracts.build import BuildInput, BuildResult, BuildStatus
+from contracts.design import DesignInput, DesignResult, DesignStatus
+from contracts.human import AnswerInput
+from contracts.metrics import Ledger, Metrics
+from runtime.client import connect, settings_from_env
+from runtime.server import ServerError, orchestrator_home, temporal_binary
+
+BANNER = "SIMULATION: model answers are scripted by the local Messages API stand-in"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="run the design and build loops on the bundled example")
+    p.add_argument("--dir", default=None, help="scratch directory (default: ~/.orchestrator/demo)")
+    p.add_argument("--real", action="store_true", help="use ANTHROPIC_API_KEY's real model")
+    p.add_argument("--answer", default="A", help="option the demo picks for open questions")
+    p.add_argument("--no-embedded", action="store_true")
+    p.set_defaults(run=run)
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+async def run(args: argparse.Namespace) -> int:
+    simulated = not args.real
+    if args.real and not os.environ.get("ANTHROPIC_API_KEY"):
+        raise CliError("--real needs ANTHROPIC_API_KEY in the environment")
+    scratch = (
+        Path(args.dir)
+        if args.dir
+        else orchestrator_home() / "demo" / time.strftime("%Y%m%d-%H%M%S")
+    )
+    with contextlib.ExitStack() as stack:
+        from simulators.github_api import GitHubStandIn
+
+        github = stack.enter_context(GitHubStandIn(state_path=str(scratch / "github.json")))
+        os.environ["GITHUB_TOKEN"] = os.environ.get("DEMO_GITHUB_TOKEN", "sim-github-token")
+        os.environ["GITHUB_API_URL"] = github.url
+        if simulated:
+            from simulators.demo_scenario import link_shortener_scenario
+            from simulators.messages_api import MessagesStandIn
+
+            messages = stack.enter_context(MessagesStandIn(link_shortener_scenario()))
+            os.environ["ANTHROPIC_BASE_URL"] = messages.url
+            os.environ["ANTHROPIC_API_KEY"] = "sim-anthropic-key"
+            say(f"== {BANNER} ({messages.url})")
+        repo = prepare_demo_repo(scratch, demo_config(github.url))
+        say(f"== scratch repository {repo.root} (origin {repo.origin})")
+        say(f"== GitHub stand-in {github.url} (repository demo/link-shortener)")
+        try:
+            client = await connect(embedded=not args.no_embedded)
+        except ServerError as err:
+            raise CliError(str(err)) from err
+        from worker import build_worker
+
+        task_queue = f"orchestrator-demo-{uuid.uuid4().hex[:8]}"
+        async with build_worker(client, task_queue):
+            say(f"== worker polling {task_queue} in this process")
+            say(f"== Web UI {settings_from_env().ui_url}")
+            await design_phase(client, repo, task_queue, args.answer)
+            result = await build_phase(client, repo, task_queue)
+        say()
+        say(f"PRs on the GitHub stand-in: {len(github.pulls('demo/link-shortener'))}")
+        say(f"Tracker: {repo.root / 'design-docs/orchestration/pr_tracker.md'}")
+        if simulated:
+            say(f"({BANNER}; cost is what the price table says the tokens would cost)")
+        say(result.result)
+        return 0 if result.result == "ALL_SUBTASKS_PR_CREATED" else 1
+
+
+async def fresh_start(
+    client: Client, workflow: str, workflow_id: str, arg: Any, task_queue: str
+) -> WorkflowHandle:
+    """Terminate a leftover run of an earlier demo with the same id, then start."""
+    old = client.get_workflow_handle(workflow_id)
+    with contextlib.suppress(RPCError):
+        if (await old.describe()).status == WorkflowExecutionStatus.RUNNING:
+            await old.terminate("superseded by a new `orchestrator demo`")
+    return await client.start_workflow(
+        workflow,
+        arg,
+        id=workflow_id,
+        task_queue=task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+    )
+
+
+async def design_phase(client: Client, repo: DemoRepo, task_queue: str, pick: str) -> None:
+    wid = "design-link-shortener"
+    say(f"\n== design loop: {wid}")
+    handle = await fresh_start(
+        client,
+        "DesignReviewWorkflow",
+        wid,
+        DesignInput(design_dir=str(repo.design_dir)),
+        task_queue,
+    )
+    seen: set[tuple[str, int]] = set()
+    answered: set[str] = set()
+    codebase_seen: set[str] = set()
+    approved = False
+    while True:
+        desc = await handle.describe()
+        if desc.status != WorkflowExecutionStatus.RUNNING:
+            break
+        st = await handle.query("status", result_type=DesignStatus)
+        for sc in st.scopes:
+            if sc.scores and (sc.name, sc.round) not in seen and len(sc.scores) == 3:
+                seen.add((sc.name, sc.round))
+                say(f"  review {sc.name:<14} round {sc.round}: {scores_text(sc.scores)}")
+        for q in st.answered_questions:
+            if q.answered_by == "codebase" and q.id not in codebase_seen:
+                codebase_seen.add(q.id)
+                say(f"  {q.id} answered from the codebase: {q.choice}) {q.answer_text()}")
+                say(f"     reasoning: {q.reasoning}")
+        for q in st.open_questions:
+            if q.id in answered:
+                continue
+            answered.add(q.id)
+            say(f"  question {q.id}: {q.text} [{q.options_line()}]")
+            say(f"  -> as a person would: orchestrator answer {repo.design_dir} {q.id} {pick}")
+            reply = await handle.execute_update(
+                "answer_question", AnswerInput(question_id=q.id, choice=pick), result_type=str
+            )
+            say(f"     recorded {reply}")
+        if st.phase == "awaiting-approval" and not approved:
+            approved = True
+            address = settings_from_env().address
+            cmd = [
+                temporal_binary(),
+                "workflow",
+                "signal",
+                "--address",
+                address,
+                "--workflow-id",
+                wid,
+                "--name",
+                "approved",
+            ]
+            say("  every scope cleared the bar; approving at the gate as a person would:")
+            say(f"  $ temporal workflow signal --workflow-id {wid} --name approved")
+            proc = await asyncio.create_subprocess_exec(
+                *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+            )
+            output, _ = await proc.communicate()
+            if proc.returncode != 0:
+                raise CliError(f"temporal workflow signal failed: {output.decode()}")
+        await asyncio.sleep(0.3)
+    result = DesignResult.model_validate(await handle.result())
+    say(f"  artifacts: {len(result.artifacts)} files, commit {str(result.commit)[:10]}")
+    say(f"  {result.result}")
+
+
+async def build_phase(client: Client, repo: DemoRepo, task_queue: str) -> BuildResult:
+    wid = "build-link-shortener"
+    say(f"\n== build loop: {wid}")
+    handle = await fresh_start(
+        client, "BuildWorkflow", wid, BuildInput(design_dir=str(repo.design_dir)), task_queue
+    )
+    seen: set[tuple[str, str, int, str]] = set()
+    while True:
+        desc = await handle.describe()
+        if desc.status != WorkflowExecutionStatus.RUNNING:
+            break
+        try:
+            st = await handle.query("status", result_type=BuildStatus)
+        except RPCError:
+            await asyncio.sleep(0.3)
+            continue
+        for v in st.subtasks:
+            key = (v.name, v.status, v.round, scores_text(v.scores))
+            if key in seen or v.status == "pending":
+                continue
+            seen.add(key)
+            if v.status == "pr_created":
+                say(f"  {v.name:<12} PR {v.pr_url}")
+            elif v.scores and v.phase.startswith(("fixing", "creating")):
+                gates = "green" if v.gates_passed else "red"
+                say(f"  {v.name:<12} round {v.round}: {scores_text(v.scores)}; gates {gates}")
+            elif v.round == 0 and v.phase in ("building", "starting"):
+                say(f"  {v.name:<12} started (running now: {', '.join(st.running)})")
+        await asyncio.sleep(0.3)
+    result = BuildResult.model_validate(await handle.result())
+    metrics = Metrics.of(_ledger(result))
+    say("\n== tokens and cost (build)")
+    say(metrics_view(metrics))
+    say(f"\nmost subtasks running at once: {result.max_running}")
+    return result
+
+
+def _ledger(result: BuildResult) -> Ledger:
+    ledger = Ledger()
+    for sub in result.subtasks:
+        ledger.merge(sub.ledger)
+    return ledger

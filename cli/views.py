@@ -1,0 +1,117 @@
+"""Readable tables for `orchestrator status` and `--wait` (plain text, no dependencies)."""
+
+from __future__ import annotations
+
+from contracts.build import BuildStatus
+from contracts.design import DesignStatus
+from contracts.metrics import Metrics
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(out)
+
+
+def scores_text(scores: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.2f}" for k, v in scores.items()) or "-"
+
+
+def design_view(s: DesignStatus) -> str:
+    out = [
+        f"Design {s.feature}: phase {s.phase}{' (paused)' if s.paused else ''}; "
+        f"bar {s.threshold:.2f}; tokens {s.tokens}, cost ${s.cost_usd:.4f}",
+        f"Waiting for: {s.waiting_for}",
+        "",
+        table(
+            ["scope", "state", "round", "latest scores"],
+            [[sc.name, sc.state, str(sc.round), scores_text(sc.scores)] for sc in s.scopes],
+        ),
+    ]
+    if s.open_questions:
+        out += ["", "Open questions (orchestrator answer <dir> Q<n> <letter>):"]
+        out += [f"  {q.id}: {q.text}\n      {q.options_line()}" for q in s.open_questions]
+    if s.answered_questions:
+        out += ["", "Answered:"]
+        out += [
+            f"  {q.id}: {q.text} -> {q.choice}) {q.answer_text()} ({q.answered_by})"
+            for q in s.answered_questions
+        ]
+    for d in s.decisions:
+        out += [
+            "",
+            f"Decision needed on {d.scope}: {d.prompt}",
+            f"  options: {', '.join(d.options)}",
+        ]
+    return "\n".join(out)
+
+
+def build_view(s: BuildStatus) -> str:
+    budget = []
+    if s.max_cost_usd is not None:
+        budget.append(f"max ${s.max_cost_usd:.2f}")
+    if s.max_tokens is not None:
+        budget.append(f"max {s.max_tokens} tokens")
+    out = [
+        f"Build {s.feature}: {s.phase}; running {', '.join(s.running) or 'none'}; "
+        f"tokens {s.tokens}, cost ${s.cost_usd:.4f}"
+        + (f" ({', '.join(budget)})" if budget else ""),
+        f"Waiting for: {s.waiting_for}",
+        "",
+        table(
+            ["subtask", "batch", "status", "phase", "round", "scores", "gates", "PR", "tokens"],
+            [
+                [
+                    v.name,
+                    str(v.batch),
+                    v.status,
+                    v.phase,
+                    str(v.round),
+                    scores_text(v.scores),
+                    "-" if v.gates_passed is None else ("green" if v.gates_passed else "red"),
+                    v.pr_url or "-",
+                    str(v.ledger.total.total_tokens),
+                ]
+                for v in s.subtasks
+            ],
+        ),
+    ]
+    for v in s.subtasks:
+        if v.decision:
+            out += [
+                "",
+                f"Decision needed on {v.name}: {v.decision.prompt}",
+                f"  orchestrator decide <dir> {v.name} <{'|'.join(v.decision.options)}>",
+            ]
+        elif v.notes and v.status in ("blocked", "skipped", "cancelled", "stale"):
+            out.append(f"  {v.name}: {v.notes}")
+    return "\n".join(out)
+
+
+def metrics_view(m: Metrics) -> str:
+    t = m.total
+    out = [
+        f"Duration {m.elapsed_s:.0f}s; agent calls {m.agent_calls}; errors {m.errors}",
+        f"Tokens {t.total_tokens} (input {t.input_tokens}, output {t.output_tokens}, "
+        f"cache write {t.cache_creation_input_tokens}, cache read {t.cache_read_input_tokens}); "
+        f"cost ${t.cost_usd:.4f}",
+        "",
+        table(
+            ["role", "tokens", "cost USD", "agent time s"],
+            [
+                [r, str(u.total_tokens), f"{u.cost_usd:.4f}", f"{u.duration_s:.1f}"]
+                for r, u in sorted(m.by_role.items())
+            ],
+        ),
+        "",
+        table(
+            ["scope / subtask", "tokens", "cost USD"],
+            [[s, str(u.total_tokens), f"{u.cost_usd:.4f}"] for s, u in sorted(m.by_scope.items())],
+        ),
+    ]
+    return "\n".join(out)

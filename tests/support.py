@@ -1,0 +1,70 @@
+"""Shared helpers for the loop tests: a project repository, stand-ins, workers."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import WorkflowHandle
+
+from cli.demo_repo import DemoRepo, demo_config, prepare_demo_repo
+from runtime.server import temporal_binary
+
+SIM_ENV = {
+    "ANTHROPIC_API_KEY": "sim-anthropic-key-do-not-leak",
+    "GITHUB_TOKEN": "sim-github-token-do-not-leak",
+}
+
+
+def make_project(
+    tmp: Path,
+    github_url: str | None = None,
+    extra_config: str = "",
+    with_subplans: bool = True,
+    design_source: Path | None = None,
+) -> DemoRepo:
+    return prepare_demo_repo(
+        tmp, demo_config(github_url) + extra_config, with_subplans, design_source
+    )
+
+
+async def until(
+    probe: Callable[[], Any], limit: float = 60.0, interval: float = 0.2, what: str = ""
+) -> Any:
+    """Poll an async probe until it returns something truthy."""
+    deadline = asyncio.get_running_loop().time() + limit
+    last: Any = None
+    while asyncio.get_running_loop().time() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise TimeoutError(f"timed out waiting for {what or probe}; last: {last!r}")
+
+
+async def status_of(handle: WorkflowHandle, result_type: type) -> Any:
+    return await handle.query("status", result_type=result_type)
+
+
+def temporal_cli(address: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [temporal_binary(), *args, "--address", address],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def sim_environ(messages_url: str, github_url: str | None = None) -> dict[str, str]:
+    env = {**SIM_ENV, "ANTHROPIC_BASE_URL": messages_url}
+    if github_url:
+        env["GITHUB_API_URL"] = github_url
+    return env
+
+
+def review_files(design_dir: Path, sub: str = "design-reviews") -> list[Path]:
+    return sorted(p for p in (design_dir / sub).rglob("*.md") if p.name != "answers.md")
