@@ -1,0 +1,151 @@
+"""Git activities: worktrees, commits, pushes, resets, repository facts.
+
+Plain `def` activities (git blocks), so the worker runs them in its thread
+pool. Each is idempotent: retried after a crash, it finds what the first
+attempt did and reports it instead of doing it twice.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities import gitrepo
+from activities.gitrepo import GitError, GitInputError, current_branch, head_commit, repo_root_of
+from contracts.git import (
+    CommitPathsRequest,
+    CommitRequest,
+    CommitResult,
+    PushRequest,
+    PushResult,
+    RepoInfo,
+    ResetRequest,
+    ResetResult,
+    WorktreeRequest,
+    WorktreeResult,
+)
+
+__all__ = [
+    "ACTIVITIES",
+    "commit_paths",
+    "commit_worktree",
+    "current_branch",
+    "ensure_worktree",
+    "git_errors",
+    "git_repo_info",
+    "head_commit",
+    "heartbeating",
+    "push_branch",
+    "repo_root_of",
+    "reset_branch",
+]
+
+DEFAULT_HEARTBEAT_EVERY = 10.0
+
+
+@contextmanager
+def heartbeating(detail: str, every: float | None = None) -> Iterator[None]:
+    """Heartbeat in the background while a blocking step (fetch, push, API call) runs.
+
+    Outside an activity (plain function calls in tests) this does nothing.
+    """
+    if not activity.in_activity():
+        yield
+        return
+    if every is None:
+        timeout = activity.info().heartbeat_timeout
+        every = timeout.total_seconds() / 2 if timeout else DEFAULT_HEARTBEAT_EVERY
+    stop = threading.Event()
+    ctx = contextvars.copy_context()
+
+    def beat() -> None:
+        while not stop.wait(every):
+            ctx.run(activity.heartbeat, detail)
+
+    activity.heartbeat(detail)
+    thread = threading.Thread(target=beat, name=f"heartbeat:{detail}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+@contextmanager
+def git_errors() -> Iterator[None]:
+    """Turn git helper errors into Temporal errors: bad input stops, the rest retries."""
+    try:
+        yield
+    except GitInputError as exc:
+        raise ApplicationError(gitrepo.redact(str(exc)), type=exc.type, non_retryable=True) from exc
+    except GitError as exc:
+        raise ApplicationError(str(exc), type="GitCommandFailed") from exc
+
+
+@activity.defn(name="git.ensure_worktree")
+def ensure_worktree(req: WorktreeRequest) -> WorktreeResult:
+    """Worktree `.worktrees/<subtask>` on `feat/<subtask>`, created or reused."""
+    with heartbeating(f"worktree {req.subtask}"), git_errors():
+        return gitrepo.ensure_worktree(req)
+
+
+@activity.defn(name="git.commit_worktree")
+def commit_worktree(req: CommitRequest) -> CommitResult:
+    """Commit a worktree's changes as the orchestrator; `commit` is None if nothing changed."""
+    with heartbeating(f"commit {req.worktree}"), git_errors():
+        return gitrepo.commit_changes(req.worktree, req.message, req.paths)
+
+
+@activity.defn(name="git.commit_paths")
+def commit_paths(req: CommitPathsRequest) -> CommitResult:
+    """Commit design artifacts on the main checkout's current branch (only these paths)."""
+    with heartbeating(f"commit {len(req.paths)} paths"), git_errors():
+        return gitrepo.commit_changes(req.repo_root, req.message, req.paths)
+
+
+@activity.defn(name="git.push_branch")
+def push_branch(req: PushRequest) -> PushResult:
+    """Push a branch; a remote that already has the commit is left alone."""
+    with heartbeating(f"push {req.branch}"), git_errors():
+        return gitrepo.push_branch(req.path, req.branch, req.remote, req.force)
+
+
+@activity.defn(name="git.reset_branch")
+def reset_branch(req: ResetRequest) -> ResetResult:
+    """Hard-reset a worktree's branch to a commit (replay from an earlier iteration)."""
+    with heartbeating(f"reset {req.worktree}"), git_errors():
+        return gitrepo.reset_branch(req.worktree, req.commit, req.clean)
+
+
+@activity.defn(name="git.repo_info")
+def git_repo_info(design_dir: str) -> RepoInfo:
+    """Repository facts for a design directory, read once at workflow start."""
+    with git_errors():
+        root = repo_root_of(design_dir)
+        return RepoInfo(
+            repo_root=root,
+            branch=current_branch(root),
+            head=head_commit(root),
+            origin_url=_public_url(gitrepo.remote_url(root, "origin")),
+        )
+
+
+def _public_url(url: str | None) -> str | None:
+    # Workflow history is readable by anyone with UI access: no embedded credentials.
+    return gitrepo.redact(url) if url else None
+
+
+ACTIVITIES = [
+    ensure_worktree,
+    commit_worktree,
+    commit_paths,
+    push_branch,
+    reset_branch,
+    git_repo_info,
+]

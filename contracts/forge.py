@@ -1,0 +1,63 @@
+"""Inputs and results of the pull-request step.
+
+The token never appears here: the activity reads GITHUB_TOKEN from the
+worker's environment, so it stays out of workflow history.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Forge = Literal["github", "none"]
+
+
+class PullRequestRequest(BaseModel):
+    """Push `branch` and open (or update) its pull request against `base`."""
+
+    repo_root: str
+    worktree: str
+    branch: str
+    base: str
+    title: str
+    body: str
+    design_dir: str
+    subtask: str
+    forge: Forge = "github"
+    # "owner/name"; None = parsed from the `origin` remote URL.
+    repository: str | None = None
+    # None = env GITHUB_API_URL, else https://api.github.com.
+    api_url: str | None = None
+    remote: str = "origin"
+
+
+class PullRequestResult(BaseModel):
+    # The PR's web address, or `branch:<branch>` for forge "none".
+    url: str
+    number: int | None = None
+    # This call opened it.
+    created: bool
+    # It already existed (a retry, a rerun) and its title/body were brought up to date.
+    updated: bool
+    forge: Forge
+    # Where forge "none" wrote the PR text.
+    body_path: str | None = None
+
+
+class PrBodyInput(BaseModel):
+    """Plain facts for the PR description (seed 002's PR body, plus gates)."""
+
+    subtask: str
+    summary: str = ""
+    # reviewer -> score (0..1)
+    scores: dict[str, float] = Field(default_factory=dict)
+    # gate command -> passed
+    gates: dict[str, bool] = Field(default_factory=dict)
+    # review files (paths or links)
+    evidence: list[str] = Field(default_factory=list)
+    design_doc: str | None = None
+    subplan: str | None = None
+    # PR urls (or branch refs) of the dependencies this branch builds on
+    dependency_prs: list[str] = Field(default_factory=list)
+    reviews_dir: str | None = None

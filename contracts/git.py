@@ -1,0 +1,123 @@
+"""Inputs and results of the git activities (worktrees, commits, pushes).
+
+Paths are absolute strings and results carry commit ids, never file contents,
+so they stay small in workflow history.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, Field
+
+SUBTASK_SLUG = re.compile(r"^[0-9a-z][0-9a-z._-]*$")
+BRANCH_PREFIX = "feat/"
+WORKTREES_DIR = ".worktrees"
+ORCHESTRATOR_AUTHOR_NAME = "Orchestrator"
+ORCHESTRATOR_AUTHOR_EMAIL = "orchestrator@localhost"
+
+
+def subtask_slug_problem(name: str) -> str | None:
+    """Why `name` cannot be a subtask name (it becomes a branch and a path), or None."""
+    if not name:
+        return "the subtask name is empty"
+    if ".." in name:
+        return f"subtask name {name!r} contains '..'"
+    if name.endswith((".", ".lock")):
+        return f"subtask name {name!r} ends with '.' or '.lock', which git refuses in branch names"
+    if not SUBTASK_SLUG.match(name):
+        return (
+            f"subtask name {name!r} is not a slug: use lowercase letters, digits, '.', '_' "
+            "and '-', starting with a letter or digit (no '/', spaces or capitals)"
+        )
+    return None
+
+
+def branch_for(subtask: str) -> str:
+    """The branch a subtask is built on (`feat/<subtask>`, as the seeds name it)."""
+    return f"{BRANCH_PREFIX}{subtask}"
+
+
+class WorktreeRequest(BaseModel):
+    """Make sure `<repo_root>/.worktrees/<subtask>` exists on branch `feat/<subtask>`."""
+
+    repo_root: str
+    subtask: str
+    base_branch: str = "main"
+    # Branches whose work this subtask builds on; merged (no-ff, sorted) into a new branch.
+    dependency_branches: list[str] = Field(default_factory=list)
+    # Where a branch lost with its host can be fetched back from; None = local only.
+    remote: str | None = "origin"
+
+
+class WorktreeResult(BaseModel):
+    path: str
+    branch: str
+    head: str
+    # True when this call added the worktree (a reused one reports False).
+    created: bool
+    # The branch has non-merge commits that neither the base nor any dependency has.
+    has_own_work: bool
+    # Set (and nothing created) when merging the dependencies conflicts.
+    conflict: str | None = None
+
+
+class CommitRequest(BaseModel):
+    """Commit the changes in a worktree (all of them, or only `paths`)."""
+
+    worktree: str
+    message: str
+    paths: list[str] | None = None
+
+
+class CommitPathsRequest(BaseModel):
+    """Commit given files (design artifacts) on the current branch of the main checkout."""
+
+    repo_root: str
+    paths: list[str]
+    message: str
+
+
+class CommitResult(BaseModel):
+    # None when there was nothing to commit (e.g. a retried commit already happened).
+    commit: str | None
+    files: list[str] = Field(default_factory=list)
+    head: str = ""
+
+
+class PushRequest(BaseModel):
+    """Push `branch` from a worktree or the main checkout (`path`) to `remote`."""
+
+    path: str
+    branch: str
+    remote: str = "origin"
+    # Replace the remote branch (with a lease on what we last saw), after a replay reset.
+    force: bool = False
+
+
+class PushResult(BaseModel):
+    # False when the remote already had exactly this commit.
+    pushed: bool
+    remote_sha: str
+
+
+class ResetRequest(BaseModel):
+    """Move a worktree's branch (and files) back to `commit`, for replay."""
+
+    worktree: str
+    commit: str
+    # Also delete untracked files (not ignored ones), so a replay starts from the commit alone.
+    clean: bool = True
+
+
+class ResetResult(BaseModel):
+    head: str
+    # The commit the branch was on before the reset (equal to head when it was a no-op).
+    previous: str
+
+
+class RepoInfo(BaseModel):
+    repo_root: str
+    branch: str
+    head: str
+    origin_url: str | None = None

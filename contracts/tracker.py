@@ -1,0 +1,53 @@
+"""The PR tracker (`design-docs/orchestration/pr_tracker.md`) as data.
+
+The build workflow's state is the source of truth; the file is a view of it
+that people (and the seeds' grep one-liners) read.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+DEFAULT_TRACKER_PATH = "design-docs/orchestration/pr_tracker.md"
+
+TrackerStatus = Literal[
+    "pending", "in_progress", "pr_created", "blocked", "stale", "skipped", "cancelled"
+]
+TRACKER_STATUSES: tuple[str, ...] = (
+    "pending",
+    "in_progress",
+    "pr_created",
+    "blocked",
+    "stale",
+    "skipped",
+    "cancelled",
+)
+
+
+class TrackerRow(BaseModel):
+    subtask: str
+    batch: int
+    status: TrackerStatus
+    # PR url (or `branch:feat/x` for forge "none"); None is shown as "-".
+    pr: str | None = None
+    notes: str = ""
+
+
+class TrackerUpdate(BaseModel):
+    """Replace one feature's section of the tracker with these rows (in this order)."""
+
+    repo_root: str
+    feature: str
+    rows: list[TrackerRow] = Field(default_factory=list)
+    # Relative to repo_root (or absolute).
+    tracker_path: str = DEFAULT_TRACKER_PATH
+
+
+class TrackerResult(BaseModel):
+    path: str
+    # False when the section already said exactly this (a retried write).
+    changed: bool
+    # status -> number of rows, for logs and the final report.
+    counts: dict[str, int] = Field(default_factory=dict)

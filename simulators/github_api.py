@@ -1,0 +1,755 @@
+"""A local stand-in for the part of the GitHub REST API the orchestrator uses.
+
+Real HTTP on 127.0.0.1, so the real PyGithub client runs against it in tests
+and in the offline demo. It keeps repositories, pull requests and comments in
+memory (optionally mirrored to a JSON file for inspection), answers the way
+GitHub does (including the 422 for a second PR from one branch), and can be
+told to fail the next N matching requests to exercise retries.
+
+    with GitHubStandIn(repos=["acme/app"]) as gh:
+        Github(base_url=gh.url, auth=Auth.Token("t")) ...
+
+    python -m simulators.github_api --port 8765 --repo acme/app
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import html
+import http
+import json
+import os
+import re
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+DEFAULT_LOGIN = "orchestrator-bot"
+_REPO = r"(?P<owner>[A-Za-z0-9_.-]+)/(?P<name>[A-Za-z0-9_.-]+)"
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Fault:
+    method: str
+    pattern: re.Pattern[str]
+    status: int
+    remaining: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One request as the stand-in saw it (never the Authorization value)."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    status: int
+    authorized: bool
+    body: Any = None
+
+
+class _ApiError(Exception):
+    def __init__(self, status: int, body: Any, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
+        self.headers = dict(headers or {})
+
+
+def _validation_failed(*errors: dict[str, Any]) -> _ApiError:
+    return _ApiError(
+        422,
+        {
+            "message": "Validation Failed",
+            "errors": list(errors),
+            "documentation_url": "https://docs.github.com/rest/pulls/pulls#create-a-pull-request",
+        },
+    )
+
+
+def _not_found() -> _ApiError:
+    return _ApiError(
+        404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}
+    )
+
+
+class GitHubStandIn:
+    """In-memory GitHub REST API on a background ThreadingHTTPServer."""
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        repos: Iterable[str] = (),
+        auto_create: bool = True,
+        token: str | None = None,
+        login: str = DEFAULT_LOGIN,
+        state_path: str | None = None,
+        git_dirs: Mapping[str, str] | None = None,
+    ) -> None:
+        """`token`: when set, only that token is accepted (else any Authorization works).
+        `git_dirs`: owner/name -> a git directory (e.g. the bare `origin`); PRs for such a
+        repository must name pushed branches, and report their real head sha.
+        """
+        self._host = host
+        self._port = port
+        self.auto_create = auto_create
+        self.token = token
+        self.login = login
+        self.state_path = state_path
+        self._lock = threading.RLock()
+        self._faults: list[Fault] = []
+        self._log: list[RequestRecord] = []
+        self._repos: dict[str, dict[str, Any]] = {}
+        self._pulls: dict[str, list[dict[str, Any]]] = {}
+        self._comments: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        self._next_id = 1000
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        if state_path and os.path.exists(state_path):
+            self._load(state_path)
+        for full in repos:
+            self.add_repo(full)
+        for full, git_dir in (git_dirs or {}).items():
+            self.add_repo(full, git_dir=git_dir)
+
+    # --- lifecycle ----------------------------------------------------------
+
+    def start(self) -> GitHubStandIn:
+        if self._server is not None:
+            return self
+        server = ThreadingHTTPServer((self._host, self._port), _Handler)
+        server.daemon_threads = True
+        server.standin = self  # type: ignore[attr-defined]
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> GitHubStandIn:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the GitHub stand-in is not started; call start() first")
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """API base URL (pass as PyGithub's base_url / GITHUB_API_URL)."""
+        return f"http://{self._host}:{self.port}"
+
+    # --- test controls ------------------------------------------------------
+
+    def add_repo(
+        self, full_name: str, default_branch: str = "main", git_dir: str | None = None
+    ) -> None:
+        if not re.fullmatch(_REPO, full_name):
+            raise ValueError(f"repository {full_name!r} is not owner/name")
+        with self._lock:
+            repo = self._repos.get(full_name)
+            if repo is None:
+                self._next_id += 1
+                repo = {"id": self._next_id, "default_branch": default_branch, "git_dir": None}
+                self._repos[full_name] = repo
+                self._pulls.setdefault(full_name, [])
+                self._comments.setdefault(full_name, {})
+            if git_dir is not None:
+                repo["git_dir"] = os.path.abspath(git_dir)
+            self._save()
+
+    def inject(
+        self,
+        method: str,
+        path_regex: str,
+        status: int,
+        count: int = 1,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Fail the next `count` requests whose method ('*' = any) and path match."""
+        with self._lock:
+            self._faults.append(
+                Fault(
+                    method=method.upper(),
+                    pattern=re.compile(path_regex),
+                    status=status,
+                    remaining=count,
+                    body=body,
+                    headers=dict(headers or {}),
+                )
+            )
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def pulls(self, repo: str) -> list[dict[str, Any]]:
+        """The repository's pull requests as the API renders them (oldest first)."""
+        with self._lock:
+            return [self._render_pull(repo, pr) for pr in self._pulls.get(repo, [])]
+
+    def comments(self, repo: str, number: int) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(c) for c in self._comments.get(repo, {}).get(str(number), [])]
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        with self._lock:
+            return list(self._log)
+
+    def clear_requests(self) -> None:
+        with self._lock:
+            self._log.clear()
+
+    # --- persistence --------------------------------------------------------
+
+    def _load(self, path: str) -> None:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+        self._repos = data.get("repos", {})
+        self._pulls = data.get("pulls", {})
+        self._comments = data.get("comments", {})
+        self._next_id = int(data.get("next_id", self._next_id))
+
+    def _save(self) -> None:
+        if not self.state_path:
+            return
+        data = {
+            "repos": self._repos,
+            "pulls": self._pulls,
+            "comments": self._comments,
+            "next_id": self._next_id,
+        }
+        directory = os.path.dirname(os.path.abspath(self.state_path))
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(data, fh, indent=2, sort_keys=True)
+            os.replace(tmp, self.state_path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    # --- rendering ----------------------------------------------------------
+
+    def _user(self, login: str) -> dict[str, Any]:
+        return {
+            "login": login,
+            "id": abs(hash(login)) % 10_000_000,
+            "type": "User",
+            "url": f"{self.url}/users/{login}",
+            "html_url": f"{self.url}/{login}",
+        }
+
+    def _render_repo(self, full: str) -> dict[str, Any]:
+        owner, name = full.split("/", 1)
+        repo = self._repos[full]
+        api = f"{self.url}/repos/{full}"
+        return {
+            "id": repo["id"],
+            "node_id": f"R_{repo['id']}",
+            "name": name,
+            "full_name": full,
+            "owner": self._user(owner),
+            "private": False,
+            "fork": False,
+            "html_url": f"{self.url}/{full}",
+            "url": api,
+            "pulls_url": f"{api}/pulls{{/number}}",
+            "issues_url": f"{api}/issues{{/number}}",
+            "default_branch": repo["default_branch"],
+            "permissions": {"admin": True, "push": True, "pull": True},
+        }
+
+    def _branch_sha(self, full: str, ref: str) -> str | None:
+        git_dir = self._repos.get(full, {}).get("git_dir")
+        if not git_dir:
+            return None
+        proc = subprocess.run(
+            ["git", "--git-dir", git_dir, "rev-parse", "--verify", "--quiet", f"refs/heads/{ref}"],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={"PATH": os.environ.get("PATH", ""), "LC_ALL": "C"},
+        )
+        return proc.stdout.strip() if proc.returncode == 0 else None
+
+    def _commits_between(self, full: str, base: str, head: str) -> int:
+        git_dir = self._repos[full]["git_dir"]
+        proc = subprocess.run(
+            ["git", "--git-dir", git_dir, "rev-list", "--count", f"{base}..{head}"],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={"PATH": os.environ.get("PATH", ""), "LC_ALL": "C"},
+        )
+        return int(proc.stdout.strip() or 0) if proc.returncode == 0 else 0
+
+    def _render_pull(self, full: str, pr: dict[str, Any]) -> dict[str, Any]:
+        api = f"{self.url}/repos/{full}"
+        number = pr["number"]
+        repo_json = self._render_repo(full)
+        head_sha = self._branch_sha(full, pr["head_ref"]) or pr.get("head_sha")
+        base_sha = self._branch_sha(full, pr["base_ref"])
+        owner = full.split("/", 1)[0]
+        return {
+            "id": pr["id"],
+            "node_id": f"PR_{pr['id']}",
+            "number": number,
+            "state": pr["state"],
+            "locked": False,
+            "title": pr["title"],
+            "body": pr["body"],
+            "user": self._user(pr["user"]),
+            "html_url": f"{self.url}/{full}/pull/{number}",
+            "url": f"{api}/pulls/{number}",
+            "issue_url": f"{api}/issues/{number}",
+            "comments_url": f"{api}/issues/{number}/comments",
+            "head": {
+                "ref": pr["head_ref"],
+                "label": pr["head_label"],
+                "sha": head_sha,
+                "repo": repo_json,
+                "user": self._user(pr["head_label"].split(":", 1)[0]),
+            },
+            "base": {
+                "ref": pr["base_ref"],
+                "label": f"{owner}:{pr['base_ref']}",
+                "sha": base_sha,
+                "repo": repo_json,
+                "user": self._user(owner),
+            },
+            "created_at": pr["created_at"],
+            "updated_at": pr["updated_at"],
+            "closed_at": pr.get("closed_at"),
+            "merged_at": None,
+            "merged": False,
+            "mergeable": None,
+            "draft": bool(pr.get("draft", False)),
+            "comments": len(self._comments.get(full, {}).get(str(number), [])),
+        }
+
+    # --- request handling (called from handler threads) ---------------------
+
+    def _fault_for(self, method: str, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if (
+                    fault.remaining > 0
+                    and fault.method in ("*", method)
+                    and fault.pattern.search(path)
+                ):
+                    fault.remaining -= 1
+                    if fault.remaining == 0:
+                        self._faults.remove(fault)
+                    return fault
+        return None
+
+    def _record(self, record: RequestRecord) -> None:
+        with self._lock:
+            self._log.append(record)
+
+    def _check_auth(self, authorization: str | None) -> None:
+        if not authorization:
+            raise _ApiError(
+                401,
+                {
+                    "message": "Requires authentication",
+                    "documentation_url": "https://docs.github.com/rest",
+                },
+            )
+        if self.token is not None:
+            scheme, _, value = authorization.partition(" ")
+            if scheme.lower() not in ("token", "bearer") or value.strip() != self.token:
+                raise _ApiError(
+                    401,
+                    {
+                        "message": "Bad credentials",
+                        "documentation_url": "https://docs.github.com/rest",
+                    },
+                )
+
+    def _repo(self, owner: str, name: str) -> str:
+        full = f"{owner}/{name}"
+        with self._lock:
+            if full not in self._repos:
+                if not self.auto_create:
+                    raise _not_found()
+                self.add_repo(full)
+        return full
+
+    def handle(
+        self, method: str, path: str, query: dict[str, str], body: Any
+    ) -> tuple[int, Any, dict[str, str]]:
+        """Route one authorized API request: (status, JSON body, extra headers)."""
+        if method == "GET" and path == "/user":
+            return 200, self._user(self.login), {}
+        if method == "GET" and path == "/rate_limit":
+            core = {"limit": 5000, "remaining": 4999, "reset": int(time.time()) + 3600, "used": 1}
+            return 200, {"resources": {"core": core}, "rate": core}, {}
+        m = re.fullmatch(rf"/repos/{_REPO}(?P<rest>/.*)?", path)
+        if not m:
+            raise _not_found()
+        full = self._repo(m["owner"], m["name"])
+        rest = m["rest"] or ""
+        with self._lock:
+            if rest == "" and method == "GET":
+                return 200, self._render_repo(full), {}
+            if rest == "/pulls" and method == "GET":
+                return self._list_pulls(full, query)
+            if rest == "/pulls" and method == "POST":
+                return self._create_pull(full, body)
+            pm = re.fullmatch(r"/pulls/(\d+)", rest)
+            if pm and method == "GET":
+                return 200, self._render_pull(full, self._find(full, int(pm[1]))), {}
+            if pm and method == "PATCH":
+                return self._edit_pull(full, int(pm[1]), body)
+            cm = re.fullmatch(r"/issues/(\d+)/comments", rest)
+            if cm and method == "POST":
+                return self._add_comment(full, int(cm[1]), body)
+            if cm and method == "GET":
+                self._find(full, int(cm[1]))
+                return 200, self.comments(full, int(cm[1])), {}
+        raise _not_found()
+
+    def _find(self, full: str, number: int) -> dict[str, Any]:
+        for pr in self._pulls.get(full, []):
+            if pr["number"] == number:
+                return pr
+        raise _not_found()
+
+    def _list_pulls(self, full: str, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        state = query.get("state", "open")
+        head = query.get("head")
+        base = query.get("base")
+        found = []
+        for pr in self._pulls.get(full, []):
+            if state != "all" and pr["state"] != state:
+                continue
+            if head and (pr["head_label"] if ":" in head else pr["head_ref"]) != head:
+                continue
+            if base and pr["base_ref"] != base:
+                continue
+            found.append(pr)
+        if query.get("direction", "desc") == "desc":
+            found.reverse()
+        per_page = max(1, min(100, int(query.get("per_page", "30") or 30)))
+        page = max(1, int(query.get("page", "1") or 1))
+        last = max(1, -(-len(found) // per_page))
+        chunk = found[(page - 1) * per_page : page * per_page]
+        headers: dict[str, str] = {}
+        if page < last:
+
+            def link(p: int) -> str:
+                q = dict(query, page=str(p), per_page=str(per_page))
+                return f"{self.url}/repos/{full}/pulls?{urllib.parse.urlencode(q)}"
+
+            headers["Link"] = f'<{link(page + 1)}>; rel="next", <{link(last)}>; rel="last"'
+        return 200, [self._render_pull(full, pr) for pr in chunk], headers
+
+    def _create_pull(self, full: str, body: Any) -> tuple[int, Any, dict[str, str]]:
+        if not isinstance(body, dict):
+            raise _ApiError(400, {"message": "Problems parsing JSON"})
+        missing = [f for f in ("head", "base") if not body.get(f)]
+        if missing or not (body.get("title") or body.get("issue")):
+            fields = missing or ["title"]
+            raise _validation_failed(
+                *({"resource": "PullRequest", "field": f, "code": "missing_field"} for f in fields)
+            )
+        owner = full.split("/", 1)[0]
+        head = str(body["head"])
+        head_owner, _, head_ref = head.rpartition(":")
+        head_owner = head_owner or owner
+        head_label = f"{head_owner}:{head_ref}"
+        base_ref = str(body["base"])
+        head_sha = None
+        if self._repos[full].get("git_dir"):
+            head_sha = self._branch_sha(full, head_ref)
+            if head_sha is None:
+                raise _validation_failed(
+                    {"resource": "PullRequest", "field": "head", "code": "invalid"}
+                )
+            if self._branch_sha(full, base_ref) is None:
+                raise _validation_failed(
+                    {"resource": "PullRequest", "field": "base", "code": "invalid"}
+                )
+            if self._commits_between(full, base_ref, head_ref) == 0:
+                raise _validation_failed(
+                    {
+                        "resource": "PullRequest",
+                        "code": "custom",
+                        "message": f"No commits between {base_ref} and {head_ref}",
+                    }
+                )
+        for pr in self._pulls[full]:
+            if pr["state"] == "open" and pr["head_label"] == head_label:
+                raise _validation_failed(
+                    {
+                        "resource": "PullRequest",
+                        "code": "custom",
+                        "message": f"A pull request already exists for {head_label}.",
+                    }
+                )
+        self._next_id += 1
+        number = 1 + max((p["number"] for p in self._pulls[full]), default=0)
+        stamp = _now()
+        pr = {
+            "id": self._next_id,
+            "number": number,
+            "state": "open",
+            "title": str(body.get("title") or ""),
+            "body": body.get("body"),
+            "head_ref": head_ref,
+            "head_label": head_label,
+            "head_sha": head_sha,
+            "base_ref": base_ref,
+            "user": self.login,
+            "draft": bool(body.get("draft", False)),
+            "created_at": stamp,
+            "updated_at": stamp,
+            "closed_at": None,
+        }
+        self._pulls[full].append(pr)
+        self._save()
+        rendered = self._render_pull(full, pr)
+        return 201, rendered, {"Location": rendered["url"]}
+
+    def _edit_pull(self, full: str, number: int, body: Any) -> tuple[int, Any, dict[str, str]]:
+        pr = self._find(full, number)
+        if not isinstance(body, dict):
+            raise _ApiError(400, {"message": "Problems parsing JSON"})
+        if body.get("state") not in (None, "open", "closed"):
+            raise _validation_failed(
+                {"resource": "PullRequest", "field": "state", "code": "invalid"}
+            )
+        if body.get("state") == "open" and pr["state"] != "open":
+            for other in self._pulls[full]:
+                if (
+                    other is not pr
+                    and other["state"] == "open"
+                    and other["head_label"] == pr["head_label"]
+                ):
+                    raise _validation_failed(
+                        {
+                            "resource": "PullRequest",
+                            "code": "custom",
+                            "message": f"A pull request already exists for {pr['head_label']}.",
+                        }
+                    )
+        for key, target in (("title", "title"), ("body", "body"), ("base", "base_ref")):
+            if key in body and body[key] is not None:
+                pr[target] = str(body[key])
+        if "state" in body and body["state"] is not None:
+            pr["state"] = body["state"]
+            pr["closed_at"] = _now() if body["state"] == "closed" else None
+        pr["updated_at"] = _now()
+        self._save()
+        return 200, self._render_pull(full, pr), {}
+
+    def _add_comment(self, full: str, number: int, body: Any) -> tuple[int, Any, dict[str, str]]:
+        self._find(full, number)
+        if not isinstance(body, dict) or not body.get("body"):
+            raise _validation_failed(
+                {"resource": "IssueComment", "field": "body", "code": "missing_field"}
+            )
+        self._next_id += 1
+        api = f"{self.url}/repos/{full}"
+        comment = {
+            "id": self._next_id,
+            "body": str(body["body"]),
+            "user": self._user(self.login),
+            "created_at": _now(),
+            "updated_at": _now(),
+            "url": f"{api}/issues/comments/{self._next_id}",
+            "html_url": f"{self.url}/{full}/pull/{number}#issuecomment-{self._next_id}",
+            "issue_url": f"{api}/issues/{number}",
+        }
+        self._comments.setdefault(full, {}).setdefault(str(number), []).append(comment)
+        self._save()
+        return 201, comment, {}
+
+    def html_page(self, path: str) -> str | None:
+        """A minimal page for a PR's html_url, so links in the demo lead somewhere."""
+        m = re.fullmatch(rf"/{_REPO}/pull/(?P<n>\d+)", path)
+        if not m:
+            return None
+        full = f"{m['owner']}/{m['name']}"
+        with self._lock:
+            try:
+                pr = self._find(full, int(m["n"]))
+            except _ApiError:
+                return None
+            return (
+                "<!doctype html><meta charset=utf-8>"
+                f"<title>{html.escape(pr['title'])}</title>"
+                f"<h1>{html.escape(pr['title'])} #{pr['number']}</h1>"
+                f"<p>{html.escape(pr['state'])}: {html.escape(pr['head_label'])} "
+                f"&rarr; {html.escape(pr['base_ref'])}</p>"
+                f"<pre>{html.escape(pr['body'] or '')}</pre>"
+            )
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "GitHubStandIn/1.0"
+
+    @property
+    def standin(self) -> GitHubStandIn:
+        return self.server.standin  # type: ignore[attr-defined]
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the request log on the stand-in is the record."""
+
+    def _send(
+        self, status: int, payload: Any, headers: Mapping[str, str], content_type: str
+    ) -> None:
+        data = (
+            b""
+            if payload is None
+            else (payload.encode() if isinstance(payload, str) else json.dumps(payload).encode())
+        )
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("X-GitHub-Request-Id", f"standin-{id(self):x}")
+        lowered = {k.lower() for k in headers}
+        if "x-ratelimit-remaining" not in lowered:
+            self.send_header("X-RateLimit-Limit", "5000")
+            self.send_header("X-RateLimit-Remaining", "4999")
+            self.send_header("X-RateLimit-Reset", str(int(time.time()) + 3600))
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def _dispatch(self) -> None:
+        parsed = urllib.parse.urlsplit(self.path)
+        path = parsed.path.rstrip("/") or "/"
+        query = {k: v[-1] for k, v in urllib.parse.parse_qs(parsed.query).items()}
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        body: Any = None
+        if raw:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = raw.decode(errors="replace")
+        authorization = self.headers.get("Authorization")
+        status, reply, headers, content_type = self._respond(path, query, body, authorization)
+        # Logged before answering, so a test that got its reply sees the request in the log.
+        self.standin._record(
+            RequestRecord(
+                method=self.command,
+                path=path,
+                query=query,
+                status=status,
+                authorized=bool(authorization),
+                body=body,
+            )
+        )
+        self._send(status, reply, headers, content_type)
+
+    def _respond(
+        self, path: str, query: dict[str, str], body: Any, authorization: str | None
+    ) -> tuple[int, Any, Mapping[str, str], str]:
+        method = self.command
+        standin = self.standin
+        json_type = "application/json; charset=utf-8"
+        try:
+            fault = standin._fault_for(method, path)
+            if fault is not None:
+                reply = fault.body
+                if reply is None:
+                    reply = {"message": http.HTTPStatus(fault.status).phrase}
+                return fault.status, reply, fault.headers, json_type
+            page = standin.html_page(path) if method == "GET" else None
+            if page is not None:
+                return 200, page, {}, "text/html; charset=utf-8"
+            standin._check_auth(authorization)
+            status, reply, headers = standin.handle(method, path, query, body)
+            return status, reply, headers, json_type
+        except _ApiError as err:
+            return err.status, err.body, err.headers, json_type
+        except Exception as exc:  # a bug in the stand-in: answer like a server would
+            return 500, {"message": f"stand-in error: {exc}"}, {}, json_type
+
+    do_GET = _dispatch
+    do_POST = _dispatch
+    do_PATCH = _dispatch
+    do_PUT = _dispatch
+    do_DELETE = _dispatch
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Local GitHub REST API stand-in")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--repo", action="append", default=[], help="owner/name to pre-register")
+    parser.add_argument("--token", default=None, help="accept only this token (default: any)")
+    parser.add_argument("--state", default=None, help="JSON file mirroring the stand-in's state")
+    parser.add_argument(
+        "--git-dir",
+        action="append",
+        default=[],
+        metavar="OWNER/NAME=PATH",
+        help="check PR branches against this git directory (e.g. the bare origin)",
+    )
+    args = parser.parse_args(argv)
+    git_dirs = dict(item.split("=", 1) for item in args.git_dir)
+    standin = GitHubStandIn(
+        host=args.host,
+        port=args.port,
+        repos=args.repo,
+        token=args.token,
+        state_path=args.state,
+        git_dirs=git_dirs,
+    ).start()
+    print(f"GitHub stand-in listening at {standin.url} (GITHUB_API_URL={standin.url})", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        standin.stop()
+
+
+__all__ = ["Fault", "GitHubStandIn", "RequestRecord", "main"]
+
+if __name__ == "__main__":
+    main()

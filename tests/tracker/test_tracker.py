@@ -1,0 +1,220 @@
+"""pr_tracker.md: one section per feature, rebuilt from workflow state, never corrupted."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.tracker import parse_tracker, read_tracker, write_tracker
+from contracts.tracker import DEFAULT_TRACKER_PATH, TrackerRow, TrackerUpdate
+
+run = ActivityEnvironment().run
+
+
+def rows(*specs: tuple[str, int, str, str | None]) -> list[TrackerRow]:
+    return [TrackerRow(subtask=s, batch=b, status=st, pr=pr) for s, b, st, pr in specs]  # type: ignore[arg-type]
+
+
+def update(root: Path, feature: str, table: list[TrackerRow]) -> TrackerUpdate:
+    return TrackerUpdate(repo_root=str(root), feature=feature, rows=table)
+
+
+def section(text: str, feature: str) -> str:
+    start = text.index(f"## {feature}\n")
+    following = text.find("\n## ", start + 1)
+    return text[start : following + 1 if following != -1 else len(text)]
+
+
+def test_table_keeps_the_seed_format(tmp_path: Path) -> None:
+    result = run(
+        write_tracker,
+        update(
+            tmp_path,
+            "shop",
+            rows(
+                ("01-types", 1, "pr_created", "https://github.com/acme/app/pull/1"),
+                ("02-parser", 2, "in_progress", None),
+                ("03-api", 2, "pending", None),
+            ),
+        ),
+    )
+
+    path = tmp_path / DEFAULT_TRACKER_PATH
+    assert result.path == str(path) and result.changed
+    assert result.counts == {"pr_created": 1, "in_progress": 1, "pending": 1}
+    text = path.read_text()
+    assert (
+        "## shop\n\n"
+        "| subtask | batch | status | PR | notes |\n"
+        "|---------|-------|--------|----|-------|\n"
+        "| 01-types | 1 | pr_created | https://github.com/acme/app/pull/1 |  |\n"
+        "| 02-parser | 2 | in_progress | - |  |\n"
+    ) in text
+    # The seeds' grep for unfinished subtasks still works on it.
+    unfinished = [
+        line for line in text.splitlines() if re.match(r"^\| .* \| (in_progress|pending) \|", line)
+    ]
+    assert len(unfinished) == 2
+
+
+def test_two_features_share_the_file_and_keep_each_others_bytes(tmp_path: Path) -> None:
+    run(write_tracker, update(tmp_path, "shop", rows(("01-a", 1, "pending", None))))
+    run(write_tracker, update(tmp_path, "blog", rows(("01-b", 1, "pending", None))))
+    path = tmp_path / DEFAULT_TRACKER_PATH
+    before = path.read_text()
+
+    run(
+        write_tracker,
+        update(
+            tmp_path,
+            "shop",
+            rows(("01-a", 1, "pr_created", "https://x/pull/7"), ("02-c", 2, "blocked", None)),
+        ),
+    )
+
+    after = path.read_text()
+    assert section(after, "blog") == section(before, "blog")
+    assert after.startswith(before[: before.index("## shop")])  # header untouched
+    parsed = read_tracker(str(path))
+    assert [r.status for r in parsed["shop"]] == ["pr_created", "blocked"]
+    assert parsed["shop"][0].pr == "https://x/pull/7"
+    assert [r.subtask for r in parsed["blog"]] == ["01-b"]
+
+    run(write_tracker, update(tmp_path, "blog", rows(("01-b", 1, "skipped", None))))
+    assert section(path.read_text(), "shop") == section(after, "shop")
+
+
+def test_hand_written_preamble_and_foreign_sections_survive(tmp_path: Path) -> None:
+    path = tmp_path / DEFAULT_TRACKER_PATH
+    path.parent.mkdir(parents=True)
+    original = (
+        "# Our PRs\n\nSee the wiki.\n\n## legacy\n\n"
+        "| subtask | batch | status | PR | notes |\n|-|-|-|-|-|\n"
+        "| old | 1 | pr_created | #12 | by hand |\n"
+    )
+    path.write_text(original)
+
+    run(write_tracker, update(tmp_path, "shop", rows(("01-a", 1, "pending", None))))
+
+    text = path.read_text()
+    assert text.startswith(original)
+    assert read_tracker(str(path))["legacy"][0].notes == "by hand"
+
+
+def test_notes_with_pipes_and_newlines_cannot_break_the_table(tmp_path: Path) -> None:
+    table = [
+        TrackerRow(
+            subtask="01-a",
+            batch=1,
+            status="blocked",
+            notes="stuck: a | b\nsecond line",
+        )
+    ]
+    run(write_tracker, update(tmp_path, "shop", table))
+
+    text = (tmp_path / DEFAULT_TRACKER_PATH).read_text()
+    assert "| 01-a | 1 | blocked | - | stuck: a \\| b second line |" in text
+    assert read_tracker(str(tmp_path / DEFAULT_TRACKER_PATH))["shop"][0].notes == (
+        "stuck: a | b second line"
+    )
+
+
+def test_rewriting_the_same_state_changes_nothing(tmp_path: Path) -> None:
+    req = update(tmp_path, "shop", rows(("01-a", 1, "pending", None)))
+    run(write_tracker, req)
+    path = tmp_path / DEFAULT_TRACKER_PATH
+    stamp = path.stat().st_mtime_ns
+    inode = path.stat().st_ino
+
+    again = run(write_tracker, req)
+
+    assert not again.changed
+    assert path.stat().st_mtime_ns == stamp and path.stat().st_ino == inode
+
+
+def test_concurrent_writers_never_lose_or_corrupt_sections(tmp_path: Path) -> None:
+    path = tmp_path / DEFAULT_TRACKER_PATH
+    features = [f"feature-{i}" for i in range(6)]
+    rounds = 15
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def writer(feature: str) -> None:
+        try:
+            for n in range(rounds):
+                table = rows(*[(f"{k:02d}-task", k, "in_progress", f"pr-{n}") for k in range(4)])
+                write_tracker(update(tmp_path, feature, table))
+        except BaseException as exc:
+            errors.append(exc)
+
+    def reader() -> None:
+        # Every snapshot a reader sees is a whole file: complete tables only.
+        while not done.is_set():
+            if path.exists():
+                for table in parse_tracker(path.read_text()).values():
+                    if len(table) != 4 or len({r.pr for r in table}) != 1:
+                        errors.append(AssertionError(f"torn table: {table}"))
+
+    threads = [threading.Thread(target=writer, args=(f,)) for f in features]
+    watcher = threading.Thread(target=reader)
+    watcher.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    done.set()
+    watcher.join()
+
+    assert errors == []
+    parsed = read_tracker(str(path))
+    assert sorted(parsed) == features
+    assert all(r.pr == f"pr-{rounds - 1}" for table in parsed.values() for r in table)
+    assert path.read_text().count("# PR Tracker") == 1
+    assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_failed_write_leaves_the_previous_file_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(write_tracker, update(tmp_path, "shop", rows(("01-a", 1, "pending", None))))
+    path = tmp_path / DEFAULT_TRACKER_PATH
+    before = path.read_text()
+
+    def disk_full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(OSError):
+        run(write_tracker, update(tmp_path, "shop", rows(("01-a", 1, "pr_created", "u"))))
+
+    assert path.read_text() == before
+    assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_lock_file_stays_out_of_git_status(tmp_path: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+
+    run(write_tracker, update(tmp_path, "shop", rows(("01-a", 1, "pending", None))))
+
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert status.strip() == f"?? {DEFAULT_TRACKER_PATH}"
+
+
+@pytest.mark.parametrize("feature", ["", "two\nlines", "# heading", " padded"])
+def test_bad_feature_names_are_refused(tmp_path: Path, feature: str) -> None:
+    with pytest.raises(ApplicationError) as err:
+        run(write_tracker, update(tmp_path, feature, []))
+    assert err.value.non_retryable
