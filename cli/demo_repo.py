@@ -55,12 +55,15 @@ def prepare_demo_repo(
     return DemoRepo(root=root, origin=origin, design_dir=design_dir)
 
 
-def demo_config(github_api_url: str | None, repository: str = "demo/link-shortener") -> str:
+def demo_config(
+    github_api_url: str | None, repository: str = "demo/link-shortener", top: str = ""
+) -> str:
     """orchestrator.toml for the demo: fast models (simulated), the local GitHub stand-in."""
     lines = [
         "# Written by `orchestrator demo`: the design and build loops on the example.",
         "threshold = 0.96",
         "max_concurrent_subtasks = 2",
+        *([top] if top else []),
         "",
         "[models]",
         'default = "sim-model-1"',

@@ -25,10 +25,10 @@ def make_project(
     extra_config: str = "",
     with_subplans: bool = True,
     design_source: Path | None = None,
+    top_config: str = "",
 ) -> DemoRepo:
-    return prepare_demo_repo(
-        tmp, demo_config(github_url) + extra_config, with_subplans, design_source
-    )
+    config = demo_config(github_url, top=top_config) + extra_config
+    return prepare_demo_repo(tmp, config, with_subplans, design_source)
 
 
 async def until(

@@ -110,7 +110,7 @@ async def test_full_design_run_to_approval(
     text = reviews[0].read_text()
     assert text.startswith("# Review: ") and "## SCORE: 0." in text and "\n---\n" in text
     # The writer's revision and the approved artifacts are committed.
-    log = subprocess.run(  # noqa: ASYNC221 - a quick local git call
+    log = subprocess.run(
         ["git", "log", "--format=%s"], cwd=repo.root, capture_output=True, text=True, check=True
     ).stdout
     assert "approved — subtasks, plan and reviews" in log

@@ -1,0 +1,375 @@
+"""The build loop end to end: real Temporal, real git (a bare `origin`), the real anthropic
+client against the Messages API stand-in and PyGithub against the GitHub stand-in."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client, WorkflowExecutionStatus
+
+from activities.plan import run_plan
+from activities.plan.pipeline import seed_subtask_files
+from activities.tracker import read_tracker
+from contracts.build import BuildInput, BuildResult, BuildStatus
+from contracts.human import DecideInput
+from simulators.demo_scenario import link_shortener_scenario
+from simulators.github_api import GitHubStandIn
+from simulators.messages_api import MessagesStandIn
+from tests.support import make_project, sim_environ, status_of, until
+from worker import build_worker
+
+REPO = "demo/link-shortener"
+
+
+def approve_artifacts(design_dir: Path, root: Path) -> None:
+    """What an approved design leaves behind: XML subtasks and the plan, committed."""
+    seed_subtask_files(str(design_dir))
+    run_plan(str(design_dir), write=True)
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "approved"],
+        cwd=root,
+        check=True,
+    )
+
+
+def git_out(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, check=False
+    ).stdout.strip()
+
+
+@pytest.fixture
+def github() -> Iterator[GitHubStandIn]:
+    with GitHubStandIn() as standin:
+        yield standin
+
+
+def wid() -> str:
+    return f"build-link-shortener-{uuid.uuid4().hex[:6]}"
+
+
+async def test_example_builds_to_one_pr_per_subtask(
+    client: Client,
+    task_queue: str,
+    tmp_path: Path,
+    github: GitHubStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with MessagesStandIn(link_shortener_scenario()) as messages:
+        for key, value in sim_environ(messages.url, github.url).items():
+            monkeypatch.setenv(key, value)
+        repo = make_project(tmp_path, github.url)
+        approve_artifacts(repo.design_dir, repo.root)
+        async with build_worker(client, task_queue):
+            handle = await client.start_workflow(
+                "BuildWorkflow",
+                BuildInput(design_dir=str(repo.design_dir)),
+                id=wid(),
+                task_queue=task_queue,
+            )
+            result = BuildResult.model_validate(await handle.result())
+
+    assert result.result == "ALL_SUBTASKS_PR_CREATED", result
+    names = ["01-models", "02-storage", "03-codec", "04-service", "05-cli"]
+    assert [s.subtask for s in result.subtasks] == names
+    pulls = github.pulls(REPO)
+    assert sorted(p["head"]["ref"] for p in pulls) == [f"feat/{n}" for n in names]
+    assert all(p["state"] == "open" and p["base"]["ref"] == "main" for p in pulls)
+    body = next(p["body"] for p in pulls if p["head"]["ref"] == "feat/04-service")
+    assert "code-correctness" in body and "0.97" in body
+    # Dependencies: the diamond's join starts from both of its dependencies' work.
+    for dep in ("feat/02-storage", "feat/03-codec"):
+        merged = subprocess.run(
+            ["git", "merge-base", "--is-ancestor", dep, "feat/04-service"], cwd=repo.root
+        )
+        assert merged.returncode == 0, dep
+    assert (repo.root / ".worktrees/04-service/shortener/storage.py").exists()
+    # Each subtask: builder, a round below the bar, a fix, a round above it, and green gates.
+    for sub in result.subtasks:
+        assert sub.rounds == 2 and min(sub.scores.values()) >= 0.96, sub
+        reviews = sorted((repo.design_dir / "build-reviews" / sub.subtask).glob("*_code-*.md"))
+        assert len(reviews) == 6
+        assert (repo.design_dir / f"build-reviews/{sub.subtask}/gates/round-2").is_dir()
+    tracker = read_tracker(str(repo.root / "design-docs/orchestration/pr_tracker.md"))
+    rows = tracker["link-shortener"]
+    assert [r.status for r in rows] == ["pr_created"] * 5
+    assert [r.batch for r in rows] == [1, 2, 2, 3, 4]
+    assert [r.pr for r in rows] == [
+        next(p["html_url"] for p in pulls if p["head"]["ref"] == f"feat/{n}") for n in names
+    ]
+    report = (repo.design_dir / "build-reviews/REPORT.md").read_text()
+    assert "ALL_SUBTASKS_PR_CREATED" in report
+    # Order: nothing started before its dependencies had PRs.
+    first = {r.scope: r.at for r in reversed(messages.requests)}
+    last = {r.scope: r.at for r in messages.requests}
+    assert first["04-service"] > max(last["02-storage"], last["03-codec"])
+    assert first["02-storage"] > last["01-models"] and first["05-cli"] > last["04-service"]
+
+
+def tiny_design(root: Path, subplans: dict[str, list[str]]) -> Path:
+    """A design directory with the given subplans (name -> dependencies), no gates."""
+    design = root / "design"
+    (design / "subplans").mkdir(parents=True)
+    (design / "overview.md").write_text("# Tiny\n\nA tiny feature.\n")
+    for name, deps in subplans.items():
+        (design / "subplans" / f"{name}.md").write_text(
+            f"# {name}\n\n**Dependencies**: {', '.join(deps) or 'None'}\n"
+            f"**Files Modified**: src/{name}.txt\n\n## Acceptance Criteria\n\n- [ ] exists\n"
+        )
+    return design
+
+
+def writes_file_rule(name: str) -> dict:
+    return {
+        "match": {"role": "builder", "scope": name},
+        "steps": [{"tool": "write_file", "input": {"path": f"src/{name}.txt", "content": name}}],
+        "submit": {"summary": f"wrote {name}", "files_changed": [f"src/{name}.txt"]},
+    }
+
+
+async def test_dag_scheduling_beats_the_batch_barrier(
+    client: Client,
+    task_queue: str,
+    tmp_path: Path,
+    github: GitHubStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """a -> b and c -> d: b starts as soon as a has its PR, while c is still in review."""
+    design = tiny_design(tmp_path / "src", {"a": [], "b": ["a"], "c": [], "d": ["c"]})
+    slow_c = {  # c needs four rounds; a needs one
+        "match": {"role": "code-correctness", "scope": "c"},
+        "submit": {"score": 0.9, "recommended_fixer": "fixer"},
+    }
+    c_done = {"match": {"role": "code-correctness", "scope": "c", "round": 4}, "submit": {}}
+    fast = {"match": {"kind": "review", "scope": "a"}, "submit": {"score": 0.99}}
+    rules = [writes_file_rule(n) for n in "abcd"]
+    scenario = {"rules": [fast, c_done, slow_c, *rules]}
+    with MessagesStandIn(scenario) as messages:
+        for key, value in sim_environ(messages.url, github.url).items():
+            monkeypatch.setenv(key, value)
+        repo = make_project(
+            tmp_path / "p", github.url, "\n[reviewers]\ncode = [\"code-correctness\"]\n",
+            design_source=design,
+        )  # fmt: skip
+        approve_artifacts(repo.design_dir, repo.root)
+        async with build_worker(client, task_queue):
+            handle = await client.start_workflow(
+                "BuildWorkflow",
+                BuildInput(design_dir=str(repo.design_dir), max_concurrent_subtasks=3),
+                id=wid(),
+                task_queue=task_queue,
+            )
+            result = BuildResult.model_validate(await handle.result())
+    assert result.result == "ALL_SUBTASKS_PR_CREATED"
+    started = {r.scope: r.at for r in reversed(messages.requests) if r.role == "builder"}
+    c_reviews = [r.at for r in messages.requests if r.scope == "c" and r.kind == "review"]
+    # A batch barrier would hold b until every stage-1 subtask (c too) had its PR.
+    assert started["b"] < max(c_reviews)
+    assert result.max_running >= 2
+
+
+async def test_failing_gate_gets_a_fix_round(
+    client: Client,
+    task_queue: str,
+    tmp_path: Path,
+    github: GitHubStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    design = tiny_design(tmp_path / "src", {"a": []})
+    builder = writes_file_rule("a")
+    builder["steps"] = [{"tool": "write_file", "input": {"path": "src/a.txt", "content": "bad"}}]
+    fixer = {
+        "match": {"role": "fixer", "scope": "a"},
+        "steps": [{"tool": "write_file", "input": {"path": "src/a.txt", "content": "good"}}],
+        "submit": {"summary": "fixed the gate", "files_changed": ["src/a.txt"]},
+    }
+    approve_all = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
+    config = (
+        '\n[reviewers]\ncode = ["code-correctness"]\n\n'
+        '[gates]\ncommands = ["grep -q good src/a.txt"]\n'
+    )
+    with MessagesStandIn({"rules": [builder, fixer, approve_all]}) as messages:
+        for key, value in sim_environ(messages.url, github.url).items():
+            monkeypatch.setenv(key, value)
+        repo = make_project(tmp_path / "p", github.url, config, design_source=design)
+        approve_artifacts(repo.design_dir, repo.root)
+        async with build_worker(client, task_queue):
+            result = BuildResult.model_validate(
+                await client.execute_workflow(
+                    "BuildWorkflow",
+                    BuildInput(design_dir=str(repo.design_dir)),
+                    id=wid(),
+                    task_queue=task_queue,
+                )
+            )
+    assert result.result == "ALL_SUBTASKS_PR_CREATED"
+    assert result.subtasks[0].rounds == 2
+    fixer_prompt = next(r.prompt for r in messages.requests if r.role == "fixer")
+    assert "grep -q good src/a.txt" in fixer_prompt  # the failing gate is the fixer's issue
+    assert "0.99" not in fixer_prompt  # fixers never see scores
+    log = repo.design_dir / "build-reviews/a/gates/round-1"
+    assert any("[exit 1]" in p.read_text() for p in log.glob("*.log"))
+
+
+@pytest.mark.parametrize("choice", ["skip", "simplify", "debug", "continue"])
+async def test_stuck_subtask_asks_the_person(
+    client: Client,
+    task_queue: str,
+    tmp_path: Path,
+    github: GitHubStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+    choice: str,
+) -> None:
+    design = tiny_design(tmp_path / "src", {"a": [], "b": ["a"]})
+    low = {"match": {"kind": "review", "scope": "a"}, "submit": {"score": 0.5}}
+    rules = [low, {"match": {"kind": "review"}, "submit": {"score": 0.99}}]
+    config = '\n[reviewers]\ncode = ["code-correctness"]\n'
+    with MessagesStandIn({"rules": [*(writes_file_rule(n) for n in "ab"), *rules]}) as messages:
+        for key, value in sim_environ(messages.url, github.url).items():
+            monkeypatch.setenv(key, value)
+        repo = make_project(
+            tmp_path / "p", github.url, config, design_source=design, top_config="stuck_rounds = 2"
+        )
+        approve_artifacts(repo.design_dir, repo.root)
+        async with build_worker(client, task_queue):
+            handle = await client.start_workflow(
+                "BuildWorkflow",
+                BuildInput(design_dir=str(repo.design_dir)),
+                id=wid(),
+                task_queue=task_queue,
+            )
+
+            async def waiting(kind: str = "stuck", after: int = 0) -> BuildStatus | None:
+                st = await status_of(handle, BuildStatus)
+                if not st.subtasks:
+                    return None
+                a = st.subtasks[0]
+                asked = a.decision is not None and a.decision.kind == kind
+                return st if asked and a.round > after else None
+
+            st = await until(waiting, what="the stuck prompt")
+            assert st.subtasks[0].decision.options == ["skip", "simplify", "debug", "continue"]
+            assert "decide a" in st.waiting_for
+            if choice == "skip":
+                await handle.signal("decide", DecideInput(scope="a", choice="skip"))
+                result = BuildResult.model_validate(await handle.result())
+                assert result.result == "SUBTASKS_INCOMPLETE"
+                by = {s.subtask: s for s in result.subtasks}
+                assert by["a"].status == "blocked" and "skipped by a person" in by["a"].notes
+                assert by["b"].status == "blocked" and "dependency a" in by["b"].notes
+                assert github.pulls(REPO) == []
+                return
+            if choice == "simplify":
+                messages.reset({"rules": [*(writes_file_rule(n) for n in "ab"), rules[1]]})
+                await handle.signal("command", "decide a simplify")
+                result = BuildResult.model_validate(await handle.result())
+                assert any(r.role == "design-writer" for r in messages.requests)
+            elif choice == "debug":
+                await handle.signal("decide", DecideInput(scope="a", choice="debug"))
+                await until(lambda: waiting("debug"), what="the debug pause")
+                messages.reset({"rules": [*(writes_file_rule(n) for n in "ab"), rules[1]]})
+                await handle.signal("decide", DecideInput(scope="a", choice="continue"))
+                result = BuildResult.model_validate(await handle.result())
+                assert not any(r.role == "fixer" for r in messages.requests)
+            else:
+                await handle.signal("decide", DecideInput(scope="a", choice="continue"))
+                st = await until(lambda: waiting(after=3), what="the second stuck prompt")
+                assert st.subtasks[0].round == 5
+                messages.reset({"rules": [*(writes_file_rule(n) for n in "ab"), rules[1]]})
+                await handle.signal("decide", DecideInput(scope="a", choice="continue"))
+                result = BuildResult.model_validate(await handle.result())
+    assert result.result == "ALL_SUBTASKS_PR_CREATED"
+
+
+async def test_forge_faults_retry_and_existing_pr_is_reused(
+    client: Client,
+    task_queue: str,
+    tmp_path: Path,
+    github: GitHubStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    design = tiny_design(tmp_path / "src", {"a": []})
+    approve_all = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
+    config = '\n[reviewers]\ncode = ["code-correctness"]\n'
+    with MessagesStandIn({"rules": [writes_file_rule("a"), approve_all]}) as messages:
+        for key, value in sim_environ(messages.url, github.url).items():
+            monkeypatch.setenv(key, value)
+        repo = make_project(tmp_path / "p", github.url, config, design_source=design)
+        approve_artifacts(repo.design_dir, repo.root)
+        github.inject("POST", r"/pulls$", 502, count=1)
+        github.inject("POST", r"/pulls$", 422, count=1, body={
+            "message": "Validation Failed",
+            "errors": [{"resource": "PullRequest", "code": "custom",
+                        "message": "A pull request already exists for demo:feat/a."}],
+        })  # fmt: skip
+        async with build_worker(client, task_queue):
+            result = BuildResult.model_validate(
+                await client.execute_workflow(
+                    "BuildWorkflow",
+                    BuildInput(design_dir=str(repo.design_dir)),
+                    id=wid(),
+                    task_queue=task_queue,
+                )
+            )
+    assert result.result == "ALL_SUBTASKS_PR_CREATED"
+    assert len(github.pulls(REPO)) == 1
+    posts = [r for r in github.requests if r.method == "POST" and r.path.endswith("/pulls")]
+    assert [r.status for r in posts][:2] == [502, 422]
+
+
+async def test_pause_resume_and_cancel(
+    client: Client,
+    task_queue: str,
+    tmp_path: Path,
+    github: GitHubStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    design = tiny_design(tmp_path / "src", {"a": [], "b": ["a"]})
+    approve_all = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
+    config = '\n[reviewers]\ncode = ["code-correctness"]\n'
+    rules = [writes_file_rule("a"), writes_file_rule("b"), approve_all]
+    with MessagesStandIn({"rules": rules}) as messages:
+        for key, value in sim_environ(messages.url, github.url).items():
+            monkeypatch.setenv(key, value)
+        repo = make_project(tmp_path / "p", github.url, config, design_source=design)
+        approve_artifacts(repo.design_dir, repo.root)
+        async with build_worker(client, task_queue):
+            handle = await client.start_workflow(
+                "BuildWorkflow",
+                BuildInput(design_dir=str(repo.design_dir)),
+                id=wid(),
+                task_queue=task_queue,
+            )
+            await handle.signal("!pause")
+            await asyncio.sleep(2.0)  # an agent already running may finish
+            count = len(messages.requests)
+            await asyncio.sleep(1.5)
+            assert len(messages.requests) == count  # no new agent starts while paused
+            st = await status_of(handle, BuildStatus)
+            assert st.paused and st.waiting_for.startswith("!resume")
+            assert not any(r.scope == "b" for r in messages.requests)
+            await handle.signal("!resume")
+            await until(lambda: _started(messages, "b"), what="b to start after resume")
+            await handle.cancel()
+            await until(lambda: _closed(handle), what="the cancelled build")
+            assert (await handle.describe()).status == WorkflowExecutionStatus.CANCELED
+    rows = read_tracker(str(repo.root / "design-docs/orchestration/pr_tracker.md"))
+    statuses = {r.subtask: r.status for r in rows[repo.design_dir.name]}
+    assert statuses["b"] in ("cancelled", "pr_created")
+    # Cancelling never deletes work: branches and worktrees stay.
+    assert "feat/a" in git_out(repo.root, "branch", "--list", "feat/*")
+    assert (repo.root / ".worktrees/a").is_dir()
+
+
+async def _started(messages: MessagesStandIn, scope: str) -> bool:
+    return any(r.scope == scope for r in messages.requests)
+
+
+async def _closed(handle) -> bool:  # type: ignore[no-untyped-def]
+    return (await handle.describe()).status != WorkflowExecutionStatus.RUNNING
