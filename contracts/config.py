@@ -56,6 +56,9 @@ class AgentsConfig(_Strict):
     max_total_tokens: int = 2_000_000
     command_timeout_s: float = 300.0
     timeout_s: float = Field(default=3600.0, description="start-to-close of one agent activity")
+    heartbeat_timeout_s: float = Field(
+        default=60.0, ge=2.0, description="a silent agent is retried on another worker after this"
+    )
 
 
 class Price(_Strict):

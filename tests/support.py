@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -68,3 +70,18 @@ def sim_environ(messages_url: str, github_url: str | None = None) -> dict[str, s
 
 def review_files(design_dir: Path, sub: str = "design-reviews") -> list[Path]:
     return sorted(p for p in (design_dir / sub).rglob("*.md") if p.name != "answers.md")
+
+
+def spawn_worker(
+    address: str, task_queue: str, env_extra: dict[str, str], log: Path
+) -> subprocess.Popen[bytes]:
+    """A worker in its own process, so a test can SIGKILL it like a crashed host."""
+    env = {**os.environ, **env_extra, "TEMPORAL_ADDRESS": address}
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "worker", "--task-queue", task_queue, "--no-embedded"],
+            cwd=Path(__file__).resolve().parent.parent,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )

@@ -69,9 +69,7 @@ def stamp(now: datetime, after: str | None = None) -> str:
     `<scope>_<timestamp>_<reviewer>.md` must still be new, never an overwrite.
     """
     if after is not None:
-        earliest = datetime.strptime(after, STAMP).replace(tzinfo=now.tzinfo) + timedelta(
-            seconds=1
-        )
+        earliest = datetime.strptime(after, STAMP).replace(tzinfo=now.tzinfo) + timedelta(seconds=1)
         now = max(now, earliest)
     return now.strftime(STAMP)
 
@@ -537,7 +535,8 @@ class DesignReviewWorkflow:
 
     async def _review(self, scope: str, reviewer: str, round_: int) -> ReviewResult:
         assert self.ctx
-        ts = stamp(workflow.now())
+        key = f"{scope}/{reviewer}"
+        ts = self.s.last_stamp[key] = stamp(workflow.now(), self.s.last_stamp.get(key))
         instructions = (
             "Review the whole design for consistency between the overview and all subplans "
             "(interfaces, dependencies, naming, gaps)."
@@ -606,7 +605,7 @@ class DesignReviewWorkflow:
             request,
             result_type=result_type,
             summary=summary,
-            **options.agent(self.cfg.agents.timeout_s),
+            **options.agent(self.cfg.agents.timeout_s, self.cfg.agents.heartbeat_timeout_s),
         )
         self.s.ledger.add(role, scope, result.usage)
         return result

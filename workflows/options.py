@@ -43,11 +43,11 @@ def network(**extra: Any) -> dict[str, Any]:
     }
 
 
-def agent(timeout_s: float = 3600.0, **extra: Any) -> dict[str, Any]:
+def agent(timeout_s: float = 3600.0, heartbeat_s: float = 60.0, **extra: Any) -> dict[str, Any]:
     """Model calls: long, heartbeating; the activity sets the server's retry-after delay."""
     return {
         "start_to_close_timeout": timedelta(seconds=timeout_s),
-        "heartbeat_timeout": timedelta(seconds=60),
+        "heartbeat_timeout": timedelta(seconds=heartbeat_s),
         "retry_policy": RetryPolicy(
             initial_interval=timedelta(seconds=2),
             backoff_coefficient=2.0,
@@ -59,11 +59,11 @@ def agent(timeout_s: float = 3600.0, **extra: Any) -> dict[str, Any]:
     }
 
 
-def commands(timeout_s: float = 900.0, **extra: Any) -> dict[str, Any]:
+def commands(timeout_s: float = 900.0, heartbeat_s: float = 60.0, **extra: Any) -> dict[str, Any]:
     """Gate commands: as long as the configured timeout, heartbeating."""
     return {
         "start_to_close_timeout": timedelta(seconds=timeout_s + 60),
-        "heartbeat_timeout": timedelta(seconds=60),
+        "heartbeat_timeout": timedelta(seconds=heartbeat_s),
         "retry_policy": RetryPolicy(maximum_attempts=3, non_retryable_error_types=NON_RETRYABLE),
         **extra,
     }

@@ -338,7 +338,9 @@ class SubtaskWorkflow:
             ),
             result_type=GateResult,
             summary=f"gates {inp.subtask} · round {rnd}",
-            **options.commands(cfg.gates.timeout_s * max(1, len(commands))),
+            **options.commands(
+                cfg.gates.timeout_s * max(1, len(commands)), cfg.agents.heartbeat_timeout_s
+            ),
         )
 
     def _call(self, role: str, rnd: int, instructions: str) -> AgentCall:
@@ -403,7 +405,7 @@ class SubtaskWorkflow:
             request,
             result_type=result_type,
             summary=summary,
-            **options.agent(cfg.agents.timeout_s),
+            **options.agent(cfg.agents.timeout_s, cfg.agents.heartbeat_timeout_s),
         )
         self.s.ledger.add(request.role, self._inp.subtask, result.usage)
         await self._report()

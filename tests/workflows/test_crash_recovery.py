@@ -1,0 +1,116 @@
+"""A worker SIGKILLed mid-run and restarted: the loops finish as if nothing happened."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+from temporalio.client import Client
+
+from activities.tracker import read_tracker
+from contracts.build import BuildInput, BuildResult
+from contracts.design import DesignInput, DesignResult, DesignStatus
+from contracts.human import AnswerInput
+from runtime.server import DevServer
+from simulators.demo_scenario import link_shortener_scenario
+from simulators.github_api import GitHubStandIn
+from simulators.messages_api import MessagesStandIn
+from tests.support import (
+    make_project,
+    review_files,
+    sim_environ,
+    spawn_worker,
+    status_of,
+    until,
+)
+from tests.workflows.test_build_loop import approve_artifacts
+
+FAST_HEARTBEAT = "\n[agents]\nheartbeat_timeout_s = 3\n"
+
+
+async def test_design_loop_survives_a_killed_worker(
+    client: Client, temporal_server: DevServer, task_queue: str, tmp_path: Path
+) -> None:
+    with MessagesStandIn(link_shortener_scenario()) as messages:
+        env = sim_environ(messages.url)
+        repo = make_project(tmp_path, extra_config=FAST_HEARTBEAT)
+        log = tmp_path / "worker.log"
+        worker = spawn_worker(temporal_server.address, task_queue, env, log)
+        try:
+            handle = await client.start_workflow(
+                "DesignReviewWorkflow",
+                DesignInput(design_dir=str(repo.design_dir)),
+                id=f"design-crash-{task_queue}",
+                task_queue=task_queue,
+            )
+
+            async def mid_round() -> bool:
+                reviews = [r for r in messages.requests if r.kind == "review"]
+                return len(reviews) >= 25
+
+            await until(mid_round, what="reviews in flight")
+            worker.send_signal(signal.SIGKILL)
+            worker.wait()
+            worker = spawn_worker(temporal_server.address, task_queue, env, log)
+
+            async def gate() -> bool:
+                st = await status_of(handle, DesignStatus)
+                for q in st.open_questions:
+                    await handle.execute_update(
+                        "answer_question",
+                        AnswerInput(question_id=q.id, choice="A"),
+                        result_type=str,
+                    )
+                return st.phase == "awaiting-approval"
+
+            await until(gate, limit=120, what="the approval gate after the restart")
+            await handle.signal("approved")
+            result = DesignResult.model_validate(await handle.result())
+        finally:
+            worker.kill()
+            worker.wait()
+    assert result.result == "DESIGN_DOC_APPROVED"
+    files = review_files(repo.design_dir)
+    assert len(files) == 36  # each review written exactly once, none lost
+    per_scope_reviewer: dict[tuple[str, str], int] = {}
+    for f in files:
+        scope, _, reviewer = f.stem.split("_")
+        per_scope_reviewer[(scope, reviewer)] = per_scope_reviewer.get((scope, reviewer), 0) + 1
+    assert set(per_scope_reviewer.values()) == {2}
+    assert not list(repo.design_dir.rglob("*.tmp"))
+
+
+async def test_build_loop_survives_a_killed_worker(
+    client: Client, temporal_server: DevServer, task_queue: str, tmp_path: Path
+) -> None:
+    with GitHubStandIn() as github, MessagesStandIn(link_shortener_scenario()) as messages:
+        env = sim_environ(messages.url, github.url)
+        repo = make_project(tmp_path, github.url, extra_config=FAST_HEARTBEAT)
+        approve_artifacts(repo.design_dir, repo.root)
+        log = tmp_path / "worker.log"
+        worker = spawn_worker(temporal_server.address, task_queue, env, log)
+        try:
+            handle = await client.start_workflow(
+                "BuildWorkflow",
+                BuildInput(design_dir=str(repo.design_dir)),
+                id=f"build-crash-{task_queue}",
+                task_queue=task_queue,
+            )
+
+            async def first_pr() -> bool:
+                return len(github.pulls("demo/link-shortener")) >= 1
+
+            await until(first_pr, limit=120, what="the first PR")
+            worker.send_signal(signal.SIGKILL)
+            worker.wait()
+            worker = spawn_worker(temporal_server.address, task_queue, env, log)
+            result = BuildResult.model_validate(await handle.result())
+        finally:
+            worker.kill()
+            worker.wait()
+        pulls = github.pulls("demo/link-shortener")
+    assert result.result == "ALL_SUBTASKS_PR_CREATED"
+    heads = sorted(p["head"]["ref"] for p in pulls)
+    assert heads == sorted(f"feat/{s.subtask}" for s in result.subtasks)  # one PR each
+    rows = read_tracker(str(repo.root / "design-docs/orchestration/pr_tracker.md"))
+    assert [r.status for r in rows["link-shortener"]] == ["pr_created"] * 5
