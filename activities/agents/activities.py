@@ -1,0 +1,230 @@
+"""Agent activities: one durable Messages API tool-use loop per call.
+
+Each activity takes a small request (paths, role, round), runs the role's agent
+in its workdir, writes what the agent produced to disk (review file, commit,
+subtask XML) and returns a small result with token usage and cost. Retrying is
+always safe: a finished call is replayed from its transcript without calling
+the model again, and an unfinished one resumes from its last completed turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import string
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio import activity
+
+from activities import gitrepo
+from activities.agents import transcript as transcripts
+from activities.agents.commit import changed_paths, commit_agent_changes, trailer_for
+from activities.agents.errors import non_retryable
+from activities.agents.loop import run_agent
+from activities.agents.outputs import AnswerSubmission, EditSubmission, OutputKind, ReviewSubmission
+from activities.agents.review_file import write_review
+from activities.agents.roles import ResolvedRole, resolve_role
+from activities.agents.tools import Workspace
+from contracts.agents import (
+    AgentCall,
+    AnswerRequest,
+    AnswerResult,
+    ChangeAnalysis,
+    ChangeAnalysisResult,
+    ChangeRequest,
+    EditRequest,
+    EditResult,
+    ReviewRequest,
+    ReviewResult,
+    SubtaskDraftRequest,
+    SubtaskDraftResult,
+)
+
+
+async def _role(call: AgentCall, kind: OutputKind) -> ResolvedRole:
+    return await asyncio.to_thread(resolve_role, call.role, kind, Path(call.workdir), call.settings)
+
+
+def _in_workdir(call: AgentCall, path: str) -> Path:
+    candidate = Path(path)
+    return candidate if candidate.is_absolute() else Path(call.workdir) / candidate
+
+
+@activity.defn(name="agent.review")
+async def agent_review(req: ReviewRequest) -> ReviewResult:
+    """A blind review: the reviewer reads the work and submits; the activity writes the file."""
+    outcome = await run_agent(req, await _role(req, "review"), ReviewSubmission)
+    review = outcome.output
+    await asyncio.to_thread(write_review, _in_workdir(req, req.review_path), req.title, review)
+    return ReviewResult(
+        role=req.role,
+        scope=req.scope,
+        round=req.round,
+        score=review.score,
+        issues=review.issues,
+        questions=review.questions,
+        recommended_fixer=review.recommended_fixer,
+        review_path=req.review_path,
+        usage=outcome.usage,
+    )
+
+
+@activity.defn(name="agent.edit")
+async def agent_edit(req: EditRequest) -> EditResult:
+    """A writer, builder or fixer changes files; the activity (not the model) commits them."""
+    resolved = await _role(req, "edit")
+    outcome = await run_agent(req, resolved, EditSubmission)
+    workdir = Path(req.workdir)
+    claimed = {p for p in outcome.output.files_changed if not os.path.isabs(p)}
+    files = sorted(outcome.workspace.touched | _existing(workdir, claimed))
+    sha: str | None = None
+    if req.commit:
+        sha, files = await asyncio.to_thread(
+            _commit,
+            req,
+            resolved,
+            outcome.workspace,
+            outcome.transcript_path,
+            outcome.transcript.fingerprint,
+        )
+        if outcome.transcript.commit != sha:
+            outcome.transcript.commit = sha
+            await asyncio.to_thread(transcripts.save, outcome.transcript_path, outcome.transcript)
+    return EditResult(
+        role=req.role,
+        scope=req.scope,
+        round=req.round,
+        files_changed=files,
+        summary=outcome.output.summary,
+        commit=sha,
+        usage=outcome.usage,
+    )
+
+
+def _commit(
+    req: EditRequest,
+    resolved: ResolvedRole,
+    workspace: Workspace,
+    transcript_path: Path,
+    fingerprint: str,
+) -> tuple[str | None, list[str]]:
+    """Commit what changed: everything under workdir if the agent could run commands
+    (they create files too), otherwise exactly the files its tools wrote."""
+    workdir = Path(req.workdir).resolve()
+    top = Path(gitrepo.repo_root_of(str(workdir)))
+    if "run_command" in resolved.tools:
+        paths = changed_paths(workdir, exclude=[transcript_path])
+    else:
+        paths = sorted(os.path.relpath(workdir / p, top) for p in workspace.touched)
+    trailer = trailer_for(req.role, req.scope, req.round, fingerprint)
+    sha, files = commit_agent_changes(workdir, paths, req.commit_message, trailer)
+    return sha, sorted(os.path.relpath(top / f, workdir) for f in files)
+
+
+@activity.defn(name="agent.answer_questions")
+async def agent_answer_questions(req: AnswerRequest) -> AnswerResult:
+    """Settle reviewers' questions from the codebase where it can; the rest go to the person."""
+    ids = [q.id for q in req.questions]
+    letters = {q.id: string.ascii_uppercase[: len(q.options)] for q in req.questions}
+
+    def check(sub: AnswerSubmission) -> None:
+        given = [a.id for a in sub.answers]
+        if sorted(given) != sorted(ids):
+            raise ValueError(f"answer every question exactly once: expected ids {ids}, got {given}")
+        for a in sub.answers:
+            if a.answered and (a.choice or "").strip().upper() not in letters[a.id]:
+                raise ValueError(
+                    f"{a.id}: choice must be one of {', '.join(letters[a.id])} when answered"
+                )
+
+    outcome = await run_agent(req, await _role(req, "answer"), AnswerSubmission, check=check)
+    answers = [
+        a.model_copy(
+            update={"choice": a.choice.strip().upper() if a.answered and a.choice else None}
+        )
+        for a in outcome.output.answers
+    ]
+    return AnswerResult(answers=answers, usage=outcome.usage)
+
+
+@activity.defn(name="agent.draft_subtask")
+async def agent_draft_subtask(req: SubtaskDraftRequest) -> SubtaskDraftResult:
+    """Fill the subtask model from a subplan; the activity writes `subtasks/NN-name.xml`."""
+    try:
+        from activities.plan.subtask_xml import write_subtask
+        from contracts.subtask import SubtaskSpec
+    except ImportError as exc:  # pragma: no cover - only while the plan package is missing
+        raise non_retryable(
+            f"the subtask model is unavailable: {exc}", "SubtaskModelMissing"
+        ) from exc
+    expected = Path(req.xml_path).stem
+    if req.draft is None:
+        req = req.model_copy(update={"draft": await asyncio.to_thread(_seed_draft, req, expected)})
+
+    def check(spec: BaseModel) -> None:
+        if getattr(spec, "id", None) != expected:
+            raise ValueError(f"id must be {expected!r} (the subplan's and XML file's name)")
+
+    outcome = await run_agent(req, await _role(req, "draft"), SubtaskSpec, check=check)
+    try:
+        await asyncio.to_thread(write_subtask, _in_workdir(req, req.xml_path), outcome.output)
+    except (OSError, ValueError) as exc:
+        raise non_retryable(f"cannot write {req.xml_path}: {exc}", "SubtaskWriteFailed") from exc
+    return SubtaskDraftResult(xml_path=req.xml_path, usage=outcome.usage)
+
+
+@activity.defn(name="agent.analyze_change")
+async def agent_analyze_change(req: ChangeRequest) -> ChangeAnalysisResult:
+    """Report which subtasks a spec change touches (the `!change` blast radius)."""
+    known = set(req.subtasks)
+
+    def check(analysis: ChangeAnalysis) -> None:
+        unknown = sorted({t.subtask for t in analysis.touched} - known) if known else []
+        if unknown:
+            raise ValueError(f"unknown subtask(s) {unknown}; use names from {sorted(known)}")
+
+    outcome = await run_agent(req, await _role(req, "change"), ChangeAnalysis, check=check)
+    result = outcome.output
+    return ChangeAnalysisResult(
+        touched=result.touched, scope=result.scope, summary=result.summary, usage=outcome.usage
+    )
+
+
+def _seed_draft(req: SubtaskDraftRequest, name: str) -> dict[str, Any]:
+    """The deterministic parse of the subplan, as the drafter's starting point.
+
+    The model improves a correct skeleton instead of inventing the structure, and
+    the subplan's declared dependencies and gate commands are never lost.
+    """
+    from activities.plan.design_dir import parse_subplan
+    from activities.plan.subtask_xml import subtask_from_subplan
+    from contracts.plan import PlanError
+
+    path = _in_workdir(req, req.subplan_path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise non_retryable(
+            f"cannot read subplan {req.subplan_path}: {exc}; pass an existing subplan_path",
+            "PlanError",
+        ) from exc
+    try:
+        meta, _ = parse_subplan(name, req.subplan_path, req.subplan_path, text)
+        return subtask_from_subplan(meta).model_dump(mode="json")
+    except PlanError as exc:
+        raise non_retryable(str(exc), "PlanError") from exc
+
+
+def _existing(workdir: Path, paths: set[str]) -> set[str]:
+    return {p for p in paths if ".." not in Path(p).parts and (workdir / p).exists()}
+
+
+ACTIVITIES: list[Any] = [
+    agent_review,
+    agent_edit,
+    agent_answer_questions,
+    agent_draft_subtask,
+    agent_analyze_change,
+]

@@ -1,0 +1,350 @@
+"""The tool-use loop: ask the model, run the tools it calls, until it submits.
+
+One call of `run_agent` is one activity attempt. It resumes from the saved
+transcript (so a crashed worker does not pay for finished turns twice),
+heartbeats while it waits, and ends with the validated submission or an
+ApplicationError that says whether retrying can help.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import anthropic
+from pydantic import BaseModel, ValidationError
+from temporalio import activity
+
+from activities.agents import prompts
+from activities.agents import transcript as transcripts
+from activities.agents.errors import classify, non_retryable
+from activities.agents.pricing import cost_usd, price_for
+from activities.agents.roles import ResolvedRole
+from activities.agents.tools import Workspace, tool_definitions
+from contracts.agents import AgentCall, Usage
+
+Out = TypeVar("Out", bound=BaseModel)
+MAX_INVALID_SUBMISSIONS = 3
+DEFAULT_HEARTBEAT_S = 5.0
+API_KEY_ENV = "ANTHROPIC_API_KEY"
+BASE_URL_ENV = "ANTHROPIC_BASE_URL"
+EPHEMERAL = {"type": "ephemeral"}
+
+
+@dataclass
+class AgentOutcome(Generic[Out]):
+    output: Out
+    usage: Usage
+    transcript: transcripts.Transcript
+    transcript_path: Path
+    workspace: Workspace
+
+
+def resolve_in(workdir: Path, path: str) -> Path:
+    """An orchestrator-chosen path (absolute, or relative to workdir)."""
+    candidate = Path(path)
+    return candidate if candidate.is_absolute() else workdir / candidate
+
+
+def make_client(timeout_s: float) -> anthropic.AsyncAnthropic:
+    """A client with its own retries off: Temporal owns retries."""
+    key = os.environ.get(API_KEY_ENV)
+    if not key:
+        raise non_retryable(
+            f"{API_KEY_ENV} is not set in the worker's environment; set it (and "
+            f"{BASE_URL_ENV} for a Messages-compatible endpoint other than Anthropic's) "
+            "and restart the worker",
+            "MissingApiKey",
+        )
+    return anthropic.AsyncAnthropic(
+        api_key=key,
+        base_url=os.environ.get(BASE_URL_ENV) or None,
+        max_retries=0,
+        timeout=timeout_s,
+    )
+
+
+def submit_tool(kind: str, model: type[BaseModel]) -> dict[str, Any]:
+    """`submit_<kind>`: its input schema is the output model's JSON schema."""
+    return {
+        "name": f"submit_{kind}",
+        "description": f"Submit your final result. Call exactly once, when you are done. "
+        f"{(model.__doc__ or '').strip()}",
+        "input_schema": inline_refs(model.model_json_schema()),
+    }
+
+
+def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """Replace local `$ref`s by their definitions; endpoints differ in `$defs` support."""
+    defs = schema.get("$defs", {})
+
+    def expand(node: Any, seen: tuple[str, ...]) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                name = ref.removeprefix("#/$defs/")
+                if name in seen:  # recursive model: keep the reference
+                    raise _Recursive
+                merged = {**defs[name], **{k: v for k, v in node.items() if k != "$ref"}}
+                return expand(merged, (*seen, name))
+            return {k: expand(v, seen) for k, v in node.items() if k != "$defs"}
+        if isinstance(node, list):
+            return [expand(v, seen) for v in node]
+        return node
+
+    try:
+        return expand(schema, ())
+    except _Recursive:
+        return schema
+
+
+class _Recursive(Exception):
+    pass
+
+
+class Heartbeater:
+    """Heartbeats in the background so a slow model call is never taken for a dead worker."""
+
+    def __init__(self) -> None:
+        self.details: dict[str, Any] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Heartbeater:
+        if activity.in_activity():
+            timeout = activity.info().heartbeat_timeout
+            interval = timeout.total_seconds() / 2 if timeout else DEFAULT_HEARTBEAT_S
+            self._task = asyncio.create_task(self._run(max(0.1, interval)))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def beat(self, **details: Any) -> None:
+        self.details.update(details)
+        if activity.in_activity():
+            activity.heartbeat(dict(self.details))
+
+    async def _run(self, interval: float) -> None:
+        while True:
+            activity.heartbeat(dict(self.details))
+            await asyncio.sleep(interval)
+
+
+async def run_agent(
+    call: AgentCall,
+    resolved: ResolvedRole,
+    output_model: type[Out],
+    *,
+    check: Callable[[Out], None] | None = None,
+) -> AgentOutcome[Out]:
+    """Run (or resume, or replay) one agent call until it submits a valid `output_model`."""
+    workdir = Path(call.workdir)
+    if not workdir.is_dir():
+        raise non_retryable(
+            f"workdir {call.workdir!r} does not exist; create the worktree/checkout first",
+            "WorkdirMissing",
+        )
+    settings = call.settings
+    kind = resolved.kind
+    path = resolve_in(workdir, call.transcript_path)
+    workspace = Workspace(
+        root=workdir,
+        allowed=resolved.tools,
+        command_timeout_s=settings.command_timeout_s,
+        command_output_limit=settings.command_output_limit,
+        hide_reviews=kind == "review",
+        hidden_files=frozenset({Path(os.path.realpath(path))}),
+        extra_readable=frozenset(
+            Path(os.path.realpath(resolve_in(workdir, p)))
+            for p in [*call.focus_paths, *getattr(call, "review_paths", [])]
+        ),
+    )
+    fingerprint = transcripts.fingerprint(call)
+    record = transcripts.load(path, fingerprint) or transcripts.Transcript(
+        fingerprint=fingerprint,
+        role=call.role,
+        scope=call.scope,
+        round=call.round,
+        kind=kind,
+        model=resolved.model,
+        messages=[{"role": "user", "content": prompts.task_message(call, kind)}],
+    )
+    if record.complete and record.result is not None:
+        output = output_model.model_validate(record.result)
+        workspace.touched.update(record.files_touched)
+        return AgentOutcome(output, record.usage, record, path, workspace)
+
+    record.attempts += 1
+    submit = submit_tool(kind, output_model)
+    tools = [*tool_definitions(resolved.tools), submit]
+    system = [{"type": "text", "text": prompts.system_prompt(resolved), "cache_control": EPHEMERAL}]
+    price = price_for(resolved.model, settings.prices)
+    async with make_client(settings.request_timeout_s) as client, Heartbeater() as hb:
+        while True:
+            if record.turns >= settings.max_turns:
+                raise non_retryable(
+                    f"agent {call.role} ({call.scope}, round {call.round}) used all "
+                    f"{settings.max_turns} turns without submitting; raise settings.max_turns "
+                    "or narrow the task",
+                    "AgentTurnLimit",
+                )
+            turn = record.turns + 1
+            hb.beat(turn=turn, phase="waiting on model", tokens=record.usage.total_tokens)
+            started = time.monotonic()
+            try:
+                async with client.messages.stream(
+                    model=resolved.model,
+                    max_tokens=settings.max_tokens_per_turn,
+                    system=system,
+                    tools=tools,
+                    tool_choice={"type": "auto"},
+                    messages=_with_cache_marker(record.messages),
+                ) as stream:
+                    message = await stream.get_final_message()
+            except anthropic.APIError as exc:
+                raise classify(exc, resolved.model) from exc
+            content = [_block(b) for b in message.content]
+            record.messages.append({"role": "assistant", "content": content})
+            hb.beat(turn=turn, phase="running tools")
+
+            output, replies = await _handle_tools(
+                content, submit["name"], output_model, check, workspace, record
+            )
+            if output is None:
+                record.messages.append({"role": "user", "content": replies or prompts.nudge(kind)})
+            record.turns = turn
+            record.usage = record.usage + _usage(message.usage, price, time.monotonic() - started)
+            record.files_touched = sorted(set(record.files_touched) | workspace.touched)
+            if output is not None:
+                record.complete = True
+                record.result = output.model_dump(mode="json")
+            transcripts.save(path, record)
+            hb.beat(turn=turn, phase="turn complete", tokens=record.usage.total_tokens)
+            if output is not None:
+                return AgentOutcome(output, record.usage, record, path, workspace)
+            if record.invalid_submissions >= MAX_INVALID_SUBMISSIONS:
+                raise non_retryable(
+                    f"model kept submitting invalid output: {MAX_INVALID_SUBMISSIONS} invalid "
+                    f"submit_{kind} calls by {call.role} ({call.scope}, round {call.round}); last "
+                    f"error: {_last_error(record)}. Check the role's prompt or use a stronger "
+                    "model",
+                    "InvalidAgentOutput",
+                )
+            if record.usage.total_tokens > settings.max_total_tokens:
+                raise non_retryable(
+                    f"agent {call.role} ({call.scope}, round {call.round}) used "
+                    f"{record.usage.total_tokens} tokens, over settings.max_total_tokens="
+                    f"{settings.max_total_tokens}; raise the limit or narrow the task",
+                    "AgentTokenLimit",
+                )
+
+
+async def _handle_tools(
+    content: list[dict[str, Any]],
+    submit_name: str,
+    output_model: type[Out],
+    check: Callable[[Out], None] | None,
+    workspace: Workspace,
+    record: transcripts.Transcript,
+) -> tuple[Out | None, list[dict[str, Any]]]:
+    """Run every tool call of one assistant message; the first valid submission ends the loop."""
+    output: Out | None = None
+    replies: list[dict[str, Any]] = []
+    for block in content:
+        if block.get("type") != "tool_use":
+            continue
+        name, args = block["name"], block.get("input") or {}
+        if name == submit_name:
+            if output is not None:
+                text, is_error = "already submitted", False
+            else:
+                try:
+                    candidate = output_model.model_validate(args)
+                    if check is not None:
+                        check(candidate)
+                    output = candidate
+                    text, is_error = "accepted", False
+                except (ValidationError, ValueError) as exc:
+                    record.invalid_submissions += 1
+                    text = (
+                        f"{submit_name} rejected, nothing was recorded:\n{_describe(exc)}\n"
+                        f"Call {submit_name} again with corrected input."
+                    )
+                    is_error = True
+        else:
+            text, is_error = await workspace.call(name, args)
+        reply: dict[str, Any] = {"type": "tool_result", "tool_use_id": block["id"], "content": text}
+        if is_error:
+            reply["is_error"] = True
+        replies.append(reply)
+    return output, replies
+
+
+def _with_cache_marker(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mark the conversation's end as a cache breakpoint, so the next turn reads it from cache.
+
+    Only the request copy is marked; the stored transcript stays clean (the API
+    allows four breakpoints: the system prompt and this one).
+    """
+    marked = copy.deepcopy(messages)
+    last = marked[-1]
+    if isinstance(last["content"], str):
+        last["content"] = [{"type": "text", "text": last["content"]}]
+    if last["content"]:
+        last["content"][-1]["cache_control"] = EPHEMERAL
+    return marked
+
+
+_BLOCK_KEYS = {
+    "text": ("type", "text"),
+    "tool_use": ("type", "id", "name", "input"),
+    "thinking": ("type", "thinking", "signature"),
+    "redacted_thinking": ("type", "data"),
+}
+
+
+def _block(block: Any) -> dict[str, Any]:
+    """A response block as it must be sent back (only the fields the API accepts)."""
+    data = block.model_dump(mode="json", exclude_none=True)
+    keys = _BLOCK_KEYS.get(data.get("type", ""))
+    return {k: data[k] for k in keys if k in data} if keys else data
+
+
+def _usage(raw: Any, price: Mapping[str, float], duration_s: float) -> Usage:
+    usage = Usage(
+        input_tokens=raw.input_tokens or 0,
+        output_tokens=raw.output_tokens or 0,
+        cache_creation_input_tokens=getattr(raw, "cache_creation_input_tokens", None) or 0,
+        cache_read_input_tokens=getattr(raw, "cache_read_input_tokens", None) or 0,
+        requests=1,
+        duration_s=round(duration_s, 3),
+    )
+    return usage.model_copy(update={"cost_usd": cost_usd(usage, price)})
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "\n".join(
+            f"- {'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
+            for err in exc.errors(include_url=False)
+        )
+    return f"- {exc}"
+
+
+def _last_error(record: transcripts.Transcript) -> str:
+    for message in reversed(record.messages):
+        if message["role"] == "user" and isinstance(message["content"], list):
+            for block in message["content"]:
+                if block.get("is_error") and "rejected" in str(block.get("content", "")):
+                    return " ".join(str(block["content"]).split())[:500]
+    return "unknown"

@@ -1,0 +1,53 @@
+"""What each kind of agent submits through its `submit_<kind>` tool.
+
+These models are the tools' JSON schemas: the model's answer is validated
+structured data, never prose scraped for a score.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from contracts.agents import Fixer, HumanQuestion, QuestionAnswer, ReviewIssue
+
+OutputKind = Literal["review", "edit", "answer", "draft", "change"]
+KINDS: tuple[OutputKind, ...] = ("review", "edit", "answer", "draft", "change")
+
+
+class ReviewSubmission(BaseModel):
+    """A reviewer's verdict; the activity turns it into the seed-format review file."""
+
+    score: float = Field(ge=0.0, le=1.0, description="0..1; 0.96 or more means ready as it is")
+    summary: list[str] = Field(
+        min_length=1, max_length=8, description="2-5 short bullets for the orchestrator"
+    )
+    issues: list[ReviewIssue] = Field(default_factory=list, description="most severe first")
+    questions: list[HumanQuestion] = Field(
+        default_factory=list, description="only what a person must decide; multiple choice"
+    )
+    recommended_fixer: Fixer | None = Field(
+        default=None,
+        description="builder: missing implementation; fixer: bugs and failing tests; "
+        "performance-fixer: performance; design-writer: design documents",
+    )
+    full_review: str = Field(min_length=1, description="the detailed review in markdown")
+
+    @model_validator(mode="after")
+    def _unique_question_ids(self) -> ReviewSubmission:
+        ids = [q.id for q in self.questions]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"question ids must be unique, got {ids}")
+        return self
+
+
+class EditSubmission(BaseModel):
+    """What a writer, builder or fixer says it did; the activity checks git for the truth."""
+
+    summary: str = Field(min_length=1, description="2-5 sentences on what changed and why")
+    files_changed: list[str] = Field(default_factory=list, description="paths relative to workdir")
+
+
+class AnswerSubmission(BaseModel):
+    answers: list[QuestionAnswer]

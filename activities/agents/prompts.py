@@ -1,0 +1,128 @@
+"""The words an agent receives: a stable system prompt and one task message.
+
+The first line of the task message is a machine-readable header,
+`[orchestrator] role=... scope=... round=... kind=...`, which the local
+Messages API stand-in keys its scripts on. Reviews are blind by construction:
+nothing here can carry an earlier review or score, and an editor's task lists
+issues and review paths, never scores.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+from collections.abc import Iterable
+from typing import Any
+
+from activities.agents.roles import ResolvedRole
+from contracts.agents import (
+    AgentCall,
+    AnswerRequest,
+    ChangeRequest,
+    EditRequest,
+    ReviewRequest,
+    SubtaskDraftRequest,
+)
+
+HEADER_PREFIX = "[orchestrator]"
+FOCUS_HEADING = "Focus files (read these first):"
+
+_KIND_RULES = {
+    "review": (
+        "You review; you do not change files. This review is blind: judge the work as it is now, "
+        "on its own merits. Finish by calling submit_review once, with a score from 0 to 1 "
+        "(0.96 or more means ready as it is), 2-5 summary bullets, the issues (most severe "
+        "first, with file:line where you can), questions only a person can answer (multiple "
+        "choice), the fixer you recommend, and the full review in markdown."
+    ),
+    "edit": (
+        "Make the changes with write_file and edit_file. Do not run git commit: the orchestrator "
+        "commits your changes. Finish by calling submit_edit once with a short summary and the "
+        "files you changed."
+    ),
+    "answer": (
+        "You do not change files. Finish by calling submit_answer once, answering every question."
+    ),
+    "draft": (
+        "You do not change files. Finish by calling submit_draft once with the complete subtask."
+    ),
+    "change": "You do not change files. Finish by calling submit_change once with your analysis.",
+}
+
+
+def system_prompt(resolved: ResolvedRole) -> str:
+    """Role prompt plus the rules every agent shares; identical across calls, so cacheable."""
+    tools = ", ".join(sorted(resolved.tools)) or "none"
+    return (
+        f"{resolved.role.prompt.strip()}\n\n"
+        "## How you work here\n"
+        f"- Your tools: {tools}, and submit_{resolved.kind}.\n"
+        "- Every path is relative to the working directory; paths outside it are refused.\n"
+        "- Read files before you judge or change them; do not guess their contents.\n"
+        f"- {_KIND_RULES[resolved.kind]}\n"
+        "- If your submission is rejected as invalid, read the error and submit again, corrected."
+    )
+
+
+def header(call: AgentCall, kind: str) -> str:
+    return f"{HEADER_PREFIX} role={call.role} scope={call.scope} round={call.round} kind={kind}"
+
+
+def task_message(call: AgentCall, kind: str) -> str:
+    """The first user message: header, instructions, focus files, then what the kind needs."""
+    parts = [header(call, kind)]
+    if call.instructions.strip():
+        parts.append(call.instructions.strip())
+    if call.focus_paths:
+        parts.append(_list(FOCUS_HEADING, call.focus_paths))
+    if isinstance(call, ReviewRequest):
+        parts.append(f"You are reviewing: {call.title}")
+    elif isinstance(call, EditRequest):
+        if call.issues:
+            parts.append(
+                _list(
+                    "Issues to resolve:",
+                    (
+                        f"[{i.severity.value}] {i.description}"
+                        + (f" ({i.location})" if i.location else "")
+                        for i in call.issues
+                    ),
+                )
+            )
+        if call.review_paths:
+            parts.append(
+                _list("Review files (the full review is below the '---' line):", call.review_paths)
+            )
+    elif isinstance(call, AnswerRequest):
+        lines = []
+        for q in call.questions:
+            options = ", ".join(
+                f"{letter}) {text}"
+                for letter, text in zip(string.ascii_uppercase, q.options, strict=False)
+            )
+            lines.append(f"{q.id}: {q.text} | Options: {options}")
+        parts.append(_list("Questions:", lines))
+    elif isinstance(call, SubtaskDraftRequest):
+        parts.append(f"Subplan: {call.subplan_path}")
+        if call.draft is not None:
+            parts.append(
+                "Starting draft (parsed from the subplan's metadata):\n"
+                f"<draft>{json.dumps(call.draft, sort_keys=True)}</draft>"
+            )
+    elif isinstance(call, ChangeRequest):
+        parts.append(f"Design directory: {call.design_dir}")
+        parts.append(f"Requested change:\n{call.description.strip()}")
+        if call.subtasks:
+            parts.append(_list("Existing subtasks:", call.subtasks))
+    return "\n\n".join(parts)
+
+
+def nudge(kind: str) -> str:
+    return (
+        f"You ended your turn without calling submit_{kind}. Finish the task and call "
+        f"submit_{kind} now; it is the only way your work is recorded."
+    )
+
+
+def _list(title: str, items: Iterable[Any]) -> str:
+    return "\n".join([title, *(f"- {item}" for item in items)])

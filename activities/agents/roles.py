@@ -1,0 +1,247 @@
+"""Roles: who an agent is (prompt, model, tools) and what it hands back.
+
+Built-in roles live as markdown files in `builtin_roles/`, in the same format a
+repository uses to add or override roles (Claude Code agent files): YAML front
+matter with `name`, `description`, optional `model`, `tools` and `kind`, then
+the prompt as the body. Repository files come from `settings.agents_dir`
+(relative to the repository root of the workdir).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+from activities.agents.errors import non_retryable
+from activities.agents.outputs import KINDS, OutputKind
+from activities.agents.tools import ALL_TOOLS, COMMAND_TOOLS, READ_TOOLS
+from contracts.agents import AgentSettings
+
+DEFAULT_MODEL = "claude-sonnet-4-5"
+MODEL_ENV = "ORCHESTRATOR_MODEL"  # a worker-wide default model, below settings.model
+MODEL_ALIASES = {  # Claude Code's short names
+    "sonnet": "claude-sonnet-4-5",
+    "opus": "claude-opus-4-5",
+    "haiku": "claude-haiku-4-5",
+}
+# Claude Code tool names map onto ours, so its agent files work as they are.
+TOOL_ALIASES = {
+    "read": "read_file",
+    "write": "write_file",
+    "edit": "edit_file",
+    "multiedit": "edit_file",
+    "glob": "list_files",
+    "ls": "list_files",
+    "grep": "search_files",
+    "bash": "run_command",
+}
+# Claude Code tools we do not offer; listing them is not an error.
+IGNORED_TOOLS = frozenset(
+    {
+        "webfetch",
+        "websearch",
+        "todowrite",
+        "task",
+        "notebookedit",
+        "notebookread",
+        "bashoutput",
+        "killshell",
+        "killbash",
+        "exitplanmode",
+        "slashcommand",
+        "skill",
+    }
+)
+# What a kind may use at most: only editors change files.
+KIND_TOOLS: dict[str, frozenset[str]] = {
+    "review": frozenset(READ_TOOLS + COMMAND_TOOLS),
+    "edit": frozenset(ALL_TOOLS),
+    "answer": frozenset(READ_TOOLS + COMMAND_TOOLS),
+    "draft": frozenset(READ_TOOLS),
+    "change": frozenset(READ_TOOLS),
+}
+# What a kind gets when its role names no tools.
+DEFAULT_KIND_TOOLS: dict[str, tuple[str, ...]] = {
+    "review": READ_TOOLS,
+    "edit": ALL_TOOLS,
+    "answer": READ_TOOLS,
+    "draft": READ_TOOLS,
+    "change": READ_TOOLS,
+}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_FRONT = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)(.*)\Z", re.DOTALL)
+
+
+class Role(BaseModel):
+    name: str
+    description: str
+    model: str | None = None
+    prompt: str
+    tools: tuple[str, ...] | None = None  # None: the kind's defaults
+    kind: OutputKind | None = None  # None: whatever the activity asks for
+    source: str = "built-in"
+
+
+@dataclass(frozen=True)
+class ResolvedRole:
+    """A role ready to run as one kind of agent."""
+
+    role: Role
+    kind: OutputKind
+    model: str
+    tools: frozenset[str]
+
+
+def parse_role_file(text: str, source: str) -> Role:
+    """A Role from an agent file; a malformed one is a non-retryable error naming the fix."""
+    match = _FRONT.match(text.lstrip("\ufeff"))
+    if not match:
+        raise _bad(source, "it does not start with YAML front matter between '---' lines")
+    try:
+        meta = yaml.safe_load(match.group(1))
+    except yaml.YAMLError as exc:
+        raise _bad(source, f"its front matter is not valid YAML ({_first_line(exc)})") from exc
+    if not isinstance(meta, dict):
+        raise _bad(source, "its front matter must be a mapping of `key: value` lines")
+    name, description = meta.get("name"), meta.get("description")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise _bad(source, "`name` is missing or not a plain name (letters, digits, '.', '_', '-')")
+    if not isinstance(description, str) or not description.strip():
+        raise _bad(source, "`description` is missing; add one line saying what the role does")
+    model = meta.get("model")
+    if model is not None and not isinstance(model, str):
+        raise _bad(source, "`model` must be a model name such as claude-sonnet-4-5")
+    kind = meta.get("kind")
+    if kind is not None and kind not in KINDS:
+        raise _bad(source, f"`kind` is {kind!r}; use one of {', '.join(KINDS)}")
+    prompt = match.group(2).strip()
+    if not prompt:
+        raise _bad(source, "the prompt (the text after the front matter) is empty")
+    return Role(
+        name=name,
+        description=description.strip(),
+        model=model,
+        prompt=prompt,
+        tools=_parse_tools(meta.get("tools"), source),
+        kind=kind,
+        source=source,
+    )
+
+
+def builtin_roles() -> dict[str, Role]:
+    roles: dict[str, Role] = {}
+    for entry in sorted(resources.files("activities.agents.builtin_roles").iterdir(), key=str):
+        if entry.name.endswith(".md"):
+            role = parse_role_file(entry.read_text(encoding="utf-8"), f"built-in {entry.name}")
+            roles[role.name] = role
+    return roles
+
+
+def repository_root(workdir: Path) -> Path:
+    """The top of the git checkout (or worktree) holding workdir; workdir itself otherwise."""
+    for candidate in (workdir, *workdir.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return workdir
+
+
+def load_roles(workdir: Path, agents_dir: str) -> dict[str, Role]:
+    """Built-in roles overlaid with the repository's agent files."""
+    roles = builtin_roles()
+    folder = repository_root(workdir) / agents_dir
+    if not folder.is_dir():
+        return roles
+    for file in sorted(folder.glob("*.md")):
+        override = parse_role_file(file.read_text(encoding="utf-8"), str(file))
+        base = roles.get(override.name)
+        if base is not None:  # keep what the override does not say
+            override = override.model_copy(
+                update={
+                    "model": override.model or base.model,
+                    "tools": override.tools if override.tools is not None else base.tools,
+                    "kind": override.kind or base.kind,
+                }
+            )
+        roles[override.name] = override
+    return roles
+
+
+def resolve_role(
+    name: str, kind: OutputKind, workdir: Path, settings: AgentSettings
+) -> ResolvedRole:
+    """The role `name` as a `kind` agent: its model and the tools it may use."""
+    roles = load_roles(workdir, settings.agents_dir)
+    role = roles.get(name)
+    if role is None:
+        raise non_retryable(
+            f"unknown agent role {name!r}; known roles: {', '.join(sorted(roles))}. "
+            f"Add {settings.agents_dir}/{name}.md (YAML front matter with name and description, "
+            "then the prompt) to define it.",
+            "UnknownRole",
+        )
+    if role.kind is not None and role.kind != kind:
+        raise non_retryable(
+            f"role {name!r} ({role.source}) is a {role.kind!r} role and cannot act as {kind!r}; "
+            f"choose another role or set `kind: {kind}` in its front matter",
+            "RoleKindMismatch",
+        )
+    wanted = set(role.tools) if role.tools is not None else set(DEFAULT_KIND_TOOLS[kind])
+    tools = frozenset(wanted & KIND_TOOLS[kind])
+    return ResolvedRole(role=role, kind=kind, model=choose_model(role, settings), tools=tools)
+
+
+def choose_model(role: Role, settings: AgentSettings) -> str:
+    """settings.model (the run's choice) > the role's model > ORCHESTRATOR_MODEL > default."""
+    model = settings.model or role.model
+    if not model or model == "inherit":
+        model = os.environ.get(MODEL_ENV) or DEFAULT_MODEL
+    return MODEL_ALIASES.get(model, model)
+
+
+def _parse_tools(raw: Any, source: str) -> tuple[str, ...] | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        items = [t.strip() for t in raw.split(",")]
+    elif isinstance(raw, list) and all(isinstance(t, str) for t in raw):
+        items = [t.strip() for t in raw]
+    else:
+        raise _bad(source, "`tools` must be a list or a comma-separated string of tool names")
+    tools: list[str] = []
+    for item in filter(None, items):
+        key = item.lower()
+        if key in IGNORED_TOOLS or key.startswith("mcp__"):
+            continue
+        name = TOOL_ALIASES.get(key, key)
+        if name not in ALL_TOOLS:
+            raise _bad(
+                source,
+                f"unknown tool {item!r} in `tools`; use any of {', '.join(ALL_TOOLS)} "
+                f"(or Claude Code's {', '.join(sorted({k.capitalize() for k in TOOL_ALIASES}))})",
+            )
+        if name not in tools:
+            tools.append(name)
+    return tuple(tools)
+
+
+def _bad(source: str, problem: str) -> Exception:
+    return non_retryable(
+        f"agent file {source}: {problem}. Expected:\n---\nname: my-reviewer\n"
+        "description: what it does\nmodel: claude-sonnet-4-5   # optional\n"
+        "tools: read_file, search_files   # optional\n---\n<the prompt>",
+        "RoleDefinitionError",
+    )
+
+
+def _first_line(exc: yaml.YAMLError) -> str:
+    problem = getattr(exc, "problem", None) or str(exc).strip().splitlines()[0]
+    mark = getattr(exc, "problem_mark", None)
+    # +2: the mark counts from 0 inside the front matter, which starts after the opening '---'
+    return f"{problem} at line {mark.line + 2}" if mark is not None else str(problem)

@@ -1,0 +1,417 @@
+"""The file and command tools an agent may call, confined to its working directory.
+
+Every path is relative to the workdir; `..`, absolute paths and symlinks that
+resolve outside it are refused. A refusal is a tool error the model reads and
+recovers from, not an exception that fails the activity. Commands run with the
+workdir as cwd, a bounded time and output, and an environment stripped of the
+orchestrator's secrets. (Commands are not a sandbox: they can still reach the
+rest of the machine; confinement here is about mistakes, not malice.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import shutil
+import signal
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from activities.agents.files import atomic_write_text
+from activities.agents.transcript import is_transcript
+
+READ_TOOLS = ("list_files", "read_file", "search_files")
+WRITE_TOOLS = ("write_file", "edit_file")
+COMMAND_TOOLS = ("run_command",)
+ALL_TOOLS = READ_TOOLS + WRITE_TOOLS + COMMAND_TOOLS
+
+MAX_READ_LINES = 2000
+MAX_LINE_CHARS = 2000
+MAX_TOOL_OUTPUT = 60_000
+MAX_LIST_ENTRIES = 1000
+MAX_SEARCH_RESULTS = 200
+MAX_SEARCH_FILE_BYTES = 2_000_000
+SKIP_DIRS = frozenset(
+    {".git", "node_modules", "__pycache__", ".venv", ".mypy_cache", ".ruff_cache"}
+)
+REVIEW_DIRS = frozenset({"design-reviews", "build-reviews"})
+_SCORE_LINE = re.compile(r"^(##\s*SCORE:).*$", re.MULTILINE | re.IGNORECASE)
+_SECRET_NAME = re.compile(r"(_TOKEN|_KEY|SECRET|PASSWORD|PASSWD|CREDENTIAL)", re.IGNORECASE)
+_SECRET_EXACT = frozenset({"ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "GITHUB_TOKEN", "GH_TOKEN"})
+
+
+class ToolError(Exception):
+    """A problem the model should hear about and can fix (bad path, no match...)."""
+
+
+def command_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The worker's environment without secrets, for commands an agent runs."""
+    env = dict(os.environ if base is None else base)
+    for name in list(env):
+        if name in _SECRET_EXACT or _SECRET_NAME.search(name) or name.startswith("ANTHROPIC_"):
+            del env[name]
+    env.update({"GIT_TERMINAL_PROMPT": "0", "PAGER": "cat", "GIT_PAGER": "cat"})
+    return env
+
+
+def tool_definitions(allowed: Iterable[str]) -> list[dict[str, Any]]:
+    """Messages API tool definitions for the allowed tool names, in a stable order."""
+    allowed = set(allowed)
+    return [dict(name=name, **_SPECS[name]) for name in ALL_TOOLS if name in allowed]
+
+
+@dataclass
+class Workspace:
+    """The directory an agent works in, and what it may see and touch there."""
+
+    root: Path
+    allowed: frozenset[str]
+    command_timeout_s: float = 300.0
+    command_output_limit: int = 20_000
+    hide_reviews: bool = False  # blind reviewers never see earlier reviews
+    redact_scores: bool = True  # editors read reviews' issues, never their scores
+    hidden_files: frozenset[Path] = frozenset()
+    # Files the orchestrator handed over by path (review files, gate logs) that may lie
+    # outside the workdir, e.g. reviews kept in the main checkout while a fixer works in
+    # a worktree. Readable exactly as listed; never writable.
+    extra_readable: frozenset[Path] = frozenset()
+    touched: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.root = Path(os.path.realpath(self.root))
+
+    # -- confinement ---------------------------------------------------------------
+
+    def resolve(self, raw: object, *, must_exist: bool = True, write: bool = False) -> Path:
+        """The real path for a tool argument, or a ToolError saying why it is refused."""
+        if not isinstance(raw, str) or not raw.strip():
+            raise ToolError("path must be a non-empty string relative to the working directory")
+        text = raw.strip()
+        if not write and self.extra_readable:
+            given = Path(os.path.expanduser(text))
+            granted = Path(os.path.realpath(given if given.is_absolute() else self.root / given))
+            if granted in self.extra_readable and granted.is_file():
+                return granted
+        if text.startswith(("/", "\\", "~")) or re.match(r"^[A-Za-z]:", text):
+            raise ToolError(
+                f"refused {text!r}: absolute paths are not allowed; "
+                "use a path relative to the working directory"
+            )
+        parts = PurePosixPath(text.replace("\\", "/")).parts
+        if ".." in parts:
+            raise ToolError(
+                f"refused {text!r}: '..' may not be used; stay inside the working directory"
+            )
+        real = Path(os.path.realpath(self.root.joinpath(*parts)))
+        if real != self.root and self.root not in real.parents:
+            raise ToolError(
+                f"refused {text!r}: it resolves (through a symlink) outside the working directory"
+            )
+        rel = real.relative_to(self.root)
+        if ".git" in rel.parts or not self._allowed_file(real):
+            raise ToolError(f"refused {text!r}: that path is reserved for the orchestrator")
+        if self.hide_reviews and REVIEW_DIRS.intersection(rel.parts):
+            raise ToolError(f"refused {text!r}: reviews are blind, earlier reviews are hidden")
+        if must_exist and not real.exists():
+            raise ToolError(f"{text!r} does not exist")
+        return real
+
+    def rel(self, path: Path) -> str:
+        if path != self.root and self.root not in path.parents:
+            return str(path)  # a granted file outside the workdir: shown as given
+        return path.relative_to(self.root).as_posix() or "."
+
+    def _visible(self, path: Path) -> bool:
+        rel = path.relative_to(self.root)
+        if SKIP_DIRS.intersection(rel.parts) or not self._allowed_file(path):
+            return False
+        return not (self.hide_reviews and REVIEW_DIRS.intersection(rel.parts))
+
+    def _allowed_file(self, path: Path) -> bool:
+        """Transcripts hold other agents' conversations (and scores): never shown."""
+        return path not in self.hidden_files and not is_transcript(path)
+
+    def _inside(self, path: Path) -> bool:
+        real = Path(os.path.realpath(path))
+        return real == self.root or self.root in real.parents
+
+    def _redact(self, path: Path, text: str) -> str:
+        if self.redact_scores and REVIEW_DIRS.intersection(path.parts):
+            return _SCORE_LINE.sub(r"\1 (hidden)", text)
+        return text
+
+    # -- dispatch ------------------------------------------------------------------
+
+    async def call(self, name: str, args: Mapping[str, Any]) -> tuple[str, bool]:
+        """Run one tool call: (text for the model, is_error)."""
+        if name not in self.allowed:
+            return f"tool {name!r} is not available to this role", True
+        if not isinstance(args, Mapping):
+            return "tool input must be a JSON object", True
+        try:
+            if name == "run_command":
+                text = await self.run_command(**_only(args, "command", "timeout_s"))
+            else:
+                method = getattr(self, name)
+                text = await asyncio.to_thread(
+                    method, **_only(args, *_SPECS[name]["input_schema"]["properties"])
+                )
+        except ToolError as exc:
+            return str(exc), True
+        except TypeError as exc:
+            return f"bad arguments for {name}: {exc}", True
+        except (OSError, UnicodeError) as exc:
+            return f"{name} failed: {exc}", True
+        return _clip(text, MAX_TOOL_OUTPUT), False
+
+    # -- read tools ----------------------------------------------------------------
+
+    def list_files(self, path: str = ".", recursive: bool = True) -> str:
+        base = self.resolve(path)
+        if base.is_file():
+            return self.rel(base)
+        entries: list[str] = []
+        for current, dirs, files in os.walk(base):
+            here = Path(current)
+            dirs[:] = sorted(d for d in dirs if self._visible(here / d) and self._inside(here / d))
+            for name in dirs:
+                entries.append(self.rel(here / name) + "/")
+            for name in sorted(files):
+                if self._visible(here / name) and self._inside(here / name):
+                    entries.append(self.rel(here / name))
+            if not recursive or len(entries) >= MAX_LIST_ENTRIES:
+                break
+        entries.sort()
+        if len(entries) > MAX_LIST_ENTRIES:
+            return (
+                "\n".join(entries[:MAX_LIST_ENTRIES])
+                + f"\n... (more than {MAX_LIST_ENTRIES} entries; list a subdirectory)"
+            )
+        return "\n".join(entries) if entries else "(empty)"
+
+    def read_file(self, path: str, offset: int = 1, limit: int = MAX_READ_LINES) -> str:
+        target = self.resolve(path)
+        if target.is_dir():
+            raise ToolError(f"{path!r} is a directory; use list_files")
+        offset, limit = max(1, int(offset)), max(1, min(int(limit), MAX_READ_LINES))
+        text = self._redact(target, target.read_text(encoding="utf-8", errors="replace"))
+        lines = text.splitlines()
+        chunk = lines[offset - 1 : offset - 1 + limit]
+        out = [f"{n:6d}\t{line[:MAX_LINE_CHARS]}" for n, line in enumerate(chunk, start=offset)]
+        rest = len(lines) - (offset - 1 + len(chunk))
+        if rest > 0:
+            out.append(f"... ({rest} more lines; read on with offset={offset + len(chunk)})")
+        return (
+            "\n".join(out) if out else f"(no lines at offset {offset}; the file has {len(lines)})"
+        )
+
+    def search_files(
+        self, pattern: str, path: str = ".", regex: bool = True, max_results: int = 100
+    ) -> str:
+        base = self.resolve(path)
+        try:
+            needle = re.compile(pattern if regex else re.escape(pattern))
+        except re.error as exc:
+            raise ToolError(f"invalid regular expression {pattern!r}: {exc}") from exc
+        limit = max(1, min(int(max_results), MAX_SEARCH_RESULTS))
+        hits: list[str] = []
+        files = [base] if base.is_file() else self._walk_files(base)
+        for file in files:
+            try:
+                if file.stat().st_size > MAX_SEARCH_FILE_BYTES:
+                    continue
+                data = file.read_bytes()
+            except OSError:
+                continue
+            if b"\0" in data[:4096]:
+                continue
+            text = self._redact(file, data.decode("utf-8", errors="replace"))
+            for n, line in enumerate(text.splitlines(), start=1):
+                if needle.search(line):
+                    hits.append(f"{self.rel(file)}:{n}: {line[:300]}")
+                    if len(hits) >= limit:
+                        return (
+                            "\n".join(hits)
+                            + f"\n... (stopped at {limit} matches; narrow the search)"
+                        )
+        return "\n".join(hits) if hits else "no matches"
+
+    def _walk_files(self, base: Path) -> Iterable[Path]:
+        for current, dirs, files in os.walk(base):
+            here = Path(current)
+            dirs[:] = sorted(d for d in dirs if self._visible(here / d) and self._inside(here / d))
+            for name in sorted(files):
+                file = here / name
+                if self._visible(file) and self._inside(file):
+                    yield file
+
+    # -- write tools ---------------------------------------------------------------
+
+    def write_file(self, path: str, content: str) -> str:
+        target = self.resolve(path, must_exist=False, write=True)
+        if target.is_dir():
+            raise ToolError(f"{path!r} is a directory")
+        if not isinstance(content, str):
+            raise ToolError("content must be a string")
+        atomic_write_text(target, content)
+        self.touched.add(self.rel(target))
+        return f"wrote {len(content.encode())} bytes to {self.rel(target)}"
+
+    def edit_file(
+        self, path: str, old_string: str, new_string: str, replace_all: bool = False
+    ) -> str:
+        target = self.resolve(path, write=True)
+        if target.is_dir():
+            raise ToolError(f"{path!r} is a directory")
+        if not old_string:
+            raise ToolError("old_string must not be empty; use write_file to create a file")
+        text = target.read_text(encoding="utf-8")
+        count = text.count(old_string)
+        if count == 0:
+            raise ToolError(
+                f"old_string not found in {path!r}; read the file again and copy the text exactly "
+                "(without the line-number prefix)"
+            )
+        if count > 1 and not replace_all:
+            raise ToolError(
+                f"old_string occurs {count} times in {path!r}; add surrounding text to make it "
+                "unique, or set replace_all"
+            )
+        atomic_write_text(target, text.replace(old_string, new_string))
+        self.touched.add(self.rel(target))
+        return f"replaced {count if replace_all else 1} occurrence(s) in {self.rel(target)}"
+
+    # -- commands ------------------------------------------------------------------
+
+    async def run_command(self, command: str, timeout_s: float | None = None) -> str:
+        if not isinstance(command, str) or not command.strip():
+            raise ToolError("command must be a non-empty string")
+        limit_s = (
+            self.command_timeout_s
+            if timeout_s is None
+            else min(float(timeout_s), self.command_timeout_s)
+        )
+        shell = shutil.which("bash") or "/bin/sh"
+        proc = await asyncio.create_subprocess_exec(
+            shell,
+            "-c",
+            command,
+            cwd=self.root,
+            env=command_environment(),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,  # so a timeout or cancellation can kill the whole tree
+        )
+        try:
+            out, _ = await asyncio.wait_for(proc.communicate(), timeout=max(0.1, limit_s))
+        except TimeoutError:
+            await _kill(proc)
+            return f"command timed out after {limit_s:g}s and was killed: {command}"
+        except asyncio.CancelledError:
+            await _kill(proc)
+            raise
+        text = out.decode("utf-8", errors="replace")
+        return f"exit code: {proc.returncode}\n{_clip(text, self.command_output_limit)}"
+
+
+async def _kill(proc: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(Exception):
+        await asyncio.shield(proc.wait())
+
+
+def _clip(text: str, limit: int) -> str:
+    """Keep head and tail of long output: errors are usually at the end."""
+    if len(text) <= limit:
+        return text
+    head = limit * 2 // 5
+    tail = limit - head
+    return f"{text[:head]}\n... ({len(text) - limit} characters cut) ...\n{text[-tail:]}"
+
+
+def _only(args: Mapping[str, Any], *names: str) -> dict[str, Any]:
+    unknown = set(args) - set(names)
+    if unknown:
+        raise TypeError(f"unknown argument(s) {sorted(unknown)}; expected {list(names)}")
+    return {k: v for k, v in args.items() if k in names}
+
+
+def _schema(props: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": props,
+        "required": required,
+        "additionalProperties": False,
+    }
+
+
+_PATH = {"type": "string", "description": "path relative to the working directory"}
+_SPECS: dict[str, dict[str, Any]] = {
+    "list_files": {
+        "description": "List files and directories (recursively by default) under a path.",
+        "input_schema": _schema(
+            {"path": {**_PATH, "default": "."}, "recursive": {"type": "boolean", "default": True}},
+            [],
+        ),
+    },
+    "read_file": {
+        "description": "Read a text file; lines come numbered. Use offset/limit for long files.",
+        "input_schema": _schema(
+            {
+                "path": _PATH,
+                "offset": {"type": "integer", "minimum": 1, "description": "first line (1-based)"},
+                "limit": {"type": "integer", "minimum": 1, "maximum": MAX_READ_LINES},
+            },
+            ["path"],
+        ),
+    },
+    "search_files": {
+        "description": "Search file contents for a regular expression (or plain text); "
+        "returns path:line: text.",
+        "input_schema": _schema(
+            {
+                "pattern": {"type": "string"},
+                "path": {**_PATH, "default": "."},
+                "regex": {
+                    "type": "boolean",
+                    "default": True,
+                    "description": "false: plain substring",
+                },
+                "max_results": {"type": "integer", "minimum": 1, "maximum": MAX_SEARCH_RESULTS},
+            },
+            ["pattern"],
+        ),
+    },
+    "write_file": {
+        "description": "Create or overwrite a text file with the given content.",
+        "input_schema": _schema(
+            {"path": _PATH, "content": {"type": "string"}}, ["path", "content"]
+        ),
+    },
+    "edit_file": {
+        "description": "Replace an exact string in a file (must be unique unless replace_all).",
+        "input_schema": _schema(
+            {
+                "path": _PATH,
+                "old_string": {"type": "string"},
+                "new_string": {"type": "string"},
+                "replace_all": {"type": "boolean", "default": False},
+            },
+            ["path", "old_string", "new_string"],
+        ),
+    },
+    "run_command": {
+        "description": "Run a shell command in the working directory (bounded time and output). "
+        "Secrets are not in its environment.",
+        "input_schema": _schema(
+            {"command": {"type": "string"}, "timeout_s": {"type": "number", "minimum": 1}},
+            ["command"],
+        ),
+    },
+}

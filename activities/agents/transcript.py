@@ -1,0 +1,79 @@
+"""The resumable record of one agent call, kept on disk beside the work.
+
+Saved atomically after every completed turn. A retried attempt (the worker
+died, the model was overloaded) loads it and continues from the last completed
+turn; once the result is final, a retry returns it without calling the model.
+The transcript never crosses the workflow boundary: only its path does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path, PurePath
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+
+from activities.agents.files import atomic_write_text
+from contracts.agents import Usage
+
+log = logging.getLogger(__name__)
+
+VERSION = 1
+# Agents never see transcripts and the edit activity never commits them: files named
+# `*.transcript.json`, and anything under `.orchestrator/transcripts/`.
+TRANSCRIPT_SUFFIX = ".transcript.json"
+TRANSCRIPT_DIR = (".orchestrator", "transcripts")
+
+
+def is_transcript(path: PurePath | str) -> bool:
+    parts = PurePath(path).parts
+    if parts and parts[-1].endswith(TRANSCRIPT_SUFFIX):
+        return True
+    return any(parts[i : i + 2] == TRANSCRIPT_DIR for i in range(len(parts) - 1))
+
+
+class Transcript(BaseModel):
+    version: int = VERSION
+    fingerprint: str = Field(description="hash of the call; another call at this path starts over")
+    role: str
+    scope: str
+    round: int
+    kind: str
+    model: str
+    messages: list[dict[str, Any]] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    turns: int = 0
+    invalid_submissions: int = 0
+    attempts: int = 0
+    complete: bool = False
+    result: dict[str, Any] | None = None
+    files_touched: list[str] = Field(default_factory=list)
+    commit: str | None = None  # set once the edit activity has committed
+
+
+def fingerprint(call: BaseModel) -> str:
+    """Identity of a call: everything the model is asked, not where the transcript lives."""
+    data = call.model_dump(mode="json", exclude={"transcript_path"})
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def load(path: Path, expected_fingerprint: str) -> Transcript | None:
+    """The saved transcript of this same call, or None to start fresh."""
+    if not path.is_file():
+        return None
+    try:
+        transcript = Transcript.model_validate_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValidationError, ValueError) as exc:
+        log.warning("ignoring unreadable transcript %s: %s", path, exc)
+        return None
+    if transcript.version != VERSION or transcript.fingerprint != expected_fingerprint:
+        log.info("transcript %s belongs to another call; starting over", path)
+        return None
+    return transcript
+
+
+def save(path: Path, transcript: Transcript) -> None:
+    atomic_write_text(path, transcript.model_dump_json(indent=1))

@@ -1,0 +1,596 @@
+"""A local stand-in for the Anthropic Messages API: a scripted model over real HTTP.
+
+The real `anthropic` client talks to it (set ANTHROPIC_BASE_URL to `.url`), so
+every code path of the agents (tool use, streaming, errors, retries) runs as in
+production. It speaks the Messages API shape: `POST /v1/messages` with
+messages, system, tools, tool_choice and stream; answers carry `text` and
+`tool_use` blocks, a `stop_reason` and `usage` with deterministic token counts
+(characters / 4) including prompt caching (a `cache_control` prefix seen
+before is a cache read). What the "model" does is a scenario (see
+simulators/scenario.py). Every request is logged for assertions.
+
+    with MessagesStandIn({"rules": [...]}) as api:
+        os.environ["ANTHROPIC_BASE_URL"] = api.url
+        ...
+        assert [r.turn for r in api.requests] == [1, 2, 3]
+
+    python -m simulators.messages_api --port 8766 --scenario scenario.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import itertools
+import json
+import math
+import select
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from simulators.scenario import (
+    STATUS_ERROR_TYPES,
+    Fault,
+    Header,
+    Rule,
+    Scenario,
+    Step,
+    invalid_submission,
+    parse_header,
+    plan_actions,
+    submission,
+)
+
+MAX_CACHE_BREAKPOINTS = 4
+
+
+@dataclass
+class LoggedRequest:
+    """One request as the stand-in saw it (for test assertions)."""
+
+    role: str | None
+    scope: str | None
+    round: int | None
+    kind: str | None
+    turn: int
+    conversation: str
+    fault: str | None
+    action: str  # the tool the answer calls ("read_file", "submit_review"), "text", or "error"
+    stream: bool
+    model: str
+    tools: list[str]
+    system: str
+    prompt: str  # the first user message
+    tool_results: list[dict[str, Any]] = field(default_factory=list)  # of the last user message
+    last_text: str = ""  # text blocks of the last user message (e.g. a nudge to submit)
+    at: float = field(default_factory=time.monotonic)
+    usage: dict[str, int] = field(default_factory=dict)
+
+
+class ApiError(Exception):
+    def __init__(
+        self, status: int, error_type: str, message: str, headers: dict[str, str] | None = None
+    ):
+        super().__init__(message)
+        self.status, self.error_type, self.headers = status, error_type, headers or {}
+
+
+class MessagesStandIn:
+    """Scripted Messages API on 127.0.0.1; start/stop or use as a context manager."""
+
+    def __init__(
+        self,
+        scenario: Scenario | Mapping[str, Any] | str | Path | None = None,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        api_key: str | None = None,
+    ) -> None:
+        self.scenario = Scenario.load(scenario)
+        self.api_key = api_key  # None: any non-empty key is accepted
+        self._host, self._port = host, port
+        self._lock = threading.Lock()
+        self._log: list[LoggedRequest] = []
+        self._fault_counts: dict[tuple[str, int], int] = {}
+        self._cache: set[str] = set()
+        self._stopping = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def start(self) -> MessagesStandIn:
+        handler = type("Handler", (_Handler,), {"standin": self})
+        self._server = ThreadingHTTPServer((self._host, self._port), handler)
+        self._server.daemon_threads = True
+        self._stopping.clear()
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="messages-standin", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> MessagesStandIn:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the stand-in is not running; call start() first")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # -- inspection ----------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[LoggedRequest]:
+        with self._lock:
+            return list(self._log)
+
+    def reset(self, scenario: Scenario | Mapping[str, Any] | str | Path | None = None) -> None:
+        """Forget the log, fault counters and cache; optionally switch scenario."""
+        with self._lock:
+            self._log.clear()
+            self._fault_counts.clear()
+            self._cache.clear()
+            if scenario is not None:
+                self.scenario = Scenario.load(scenario)
+
+    def wait_for(
+        self, predicate: Callable[[LoggedRequest], bool], timeout: float = 30.0
+    ) -> LoggedRequest:
+        """Block until a logged request satisfies `predicate` (for tests)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for record in self.requests:
+                if predicate(record):
+                    return record
+            time.sleep(0.05)
+        raise TimeoutError("no matching request reached the Messages API stand-in")
+
+    # -- the model -----------------------------------------------------------------
+
+    def _authorize(self, headers: Mapping[str, str]) -> None:
+        key = headers.get("x-api-key") or ""
+        auth = headers.get("authorization") or ""
+        if not key and auth.lower().startswith("bearer "):
+            key = auth[7:].strip()
+        if not key:
+            raise ApiError(401, "authentication_error", "x-api-key header is required")
+        if self.api_key is not None and key != self.api_key:
+            raise ApiError(401, "authentication_error", "invalid x-api-key")
+
+    def _take_fault(self, conversation: str, turn: int, rule: Rule | None) -> Fault | None:
+        if rule is None:
+            return None
+        with self._lock:
+            for index, fault in enumerate(rule.faults):
+                if fault.type == "invalid_submission":
+                    continue
+                if fault.at_turn is not None and fault.at_turn != turn:
+                    continue
+                key = (conversation, index)
+                if self._fault_counts.get(key, 0) < fault.times:
+                    self._fault_counts[key] = self._fault_counts.get(key, 0) + 1
+                    return fault
+        return None
+
+    def _usage(self, body: Mapping[str, Any], output: list[dict[str, Any]]) -> dict[str, int]:
+        """Deterministic token counts (characters / 4) with prompt caching.
+
+        As in the real API, a `cache_control` breakpoint writes the prefix up to
+        it, and a later request reads the longest written prefix found at any
+        block boundary up to its own last breakpoint.
+        """
+        digest = hashlib.sha256()
+        total = 0
+        boundaries: list[tuple[str, int, bool]] = []  # (prefix hash, length, is breakpoint)
+        for seg in _segments(body):
+            text = json.dumps(
+                {k: v for k, v in seg.items() if k != "cache_control"}, sort_keys=True
+            )
+            digest.update(text.encode())
+            total += len(text)
+            boundaries.append((digest.hexdigest(), total, "cache_control" in seg))
+        marks = [i for i, (_, _, mark) in enumerate(boundaries) if mark]
+        read = created = 0
+        with self._lock:
+            if marks:
+                for key, length, _ in boundaries[: marks[-1] + 1]:
+                    if key in self._cache:
+                        read = length
+                last_key, last_length, _ = boundaries[marks[-1]]
+                if last_key not in self._cache:
+                    created = last_length - read
+                self._cache.update(boundaries[i][0] for i in marks)
+        return {
+            "input_tokens": max(1, _tokens(total) - _tokens(read) - _tokens(created)),
+            "output_tokens": max(1, _tokens(len(json.dumps(output)))),
+            "cache_creation_input_tokens": _tokens(created),
+            "cache_read_input_tokens": _tokens(read),
+        }
+
+    def respond(
+        self, headers: Mapping[str, str], body: Mapping[str, Any], gone: Callable[[float], bool]
+    ) -> tuple[dict[str, Any], Fault | None]:
+        """The answer to one request, or an ApiError; `gone(seconds)` waits for a disconnect."""
+        self._authorize(headers)
+        _validate(body)
+        messages = body["messages"]
+        prompt = _text_of(messages[0]["content"])
+        header = parse_header(prompt)
+        turn = 1 + sum(1 for m in messages if m["role"] == "assistant")
+        conversation = hashlib.sha256(prompt.encode()).hexdigest()[:12]
+        rule = self.scenario.rule_for(header) if header else None
+        fault = self._take_fault(conversation, turn, rule)
+        tools = [t.get("name", "") for t in body.get("tools") or []]
+        record = LoggedRequest(
+            role=header.role if header else None,
+            scope=header.scope if header else None,
+            round=header.round if header else None,
+            kind=header.kind if header else None,
+            turn=turn,
+            conversation=conversation,
+            fault=fault.type if fault else None,
+            action="error" if fault and fault.type not in ("hang", "sse_error") else "",
+            stream=bool(body.get("stream")),
+            model=str(body.get("model")),
+            tools=tools,
+            system=_text_of(body.get("system") or ""),
+            prompt=prompt,
+            tool_results=_tool_results(messages[-1]),
+            last_text=_text_of(messages[-1]["content"]),
+        )
+        with self._lock:
+            self._log.append(record)
+        if fault is not None and fault.status is not None:
+            status = fault.status
+            extra: dict[str, str] = {}
+            if fault.retry_after is not None:
+                extra["retry-after"] = f"{fault.retry_after:g}"
+            if fault.retry_after_ms is not None:
+                extra["retry-after-ms"] = f"{fault.retry_after_ms:g}"
+            raise ApiError(
+                status,
+                fault.error_type or STATUS_ERROR_TYPES.get(status, "api_error"),
+                fault.message or f"simulated {status}",
+                extra,
+            )
+        if fault is not None and fault.type == "hang" and gone(fault.seconds):
+            record.action = "disconnected"
+            return {}, fault
+        content, stop_reason = _answer(rule, header, prompt, turn, conversation)
+        record.action = next((b["name"] for b in content if b["type"] == "tool_use"), "text")
+        usage = self._usage(body, content)
+        record.usage = usage
+        message = {
+            "id": f"msg_sim_{uuid.uuid4().hex[:16]}",
+            "type": "message",
+            "role": "assistant",
+            "model": body.get("model"),
+            "content": content,
+            "stop_reason": stop_reason,
+            "stop_sequence": None,
+            "usage": usage,
+        }
+        return message, fault
+
+
+def _answer(
+    rule: Rule | None, header: Header | None, prompt: str, turn: int, conversation: str
+) -> tuple[list[dict[str, Any]], str]:
+    if header is None:
+        text = "I am a scripted stand-in; start the first message with an [orchestrator] header."
+        return [{"type": "text", "text": text}], "end_turn"
+    actions = plan_actions(rule, header, prompt)
+    what, step = actions[min(turn, len(actions)) - 1]
+    tool_id = f"toolu_sim_{conversation}_{turn}"
+    submit_name = f"submit_{header.kind}"
+    if what == "submit":
+        data = submission(rule, header, prompt)
+        return [{"type": "tool_use", "id": tool_id, "name": submit_name, "input": data}], "tool_use"
+    if what == "invalid":
+        data = invalid_submission(header)
+        return [{"type": "tool_use", "id": tool_id, "name": submit_name, "input": data}], "tool_use"
+    assert isinstance(step, Step)
+    content: list[dict[str, Any]] = []
+    if step.text:
+        content.append({"type": "text", "text": step.text})
+    if step.tool:
+        content.append({"type": "tool_use", "id": tool_id, "name": step.tool, "input": step.input})
+        return content, "tool_use"
+    return content or [{"type": "text", "text": "..."}], "end_turn"
+
+
+def _validate(body: Any) -> None:
+    """The checks the real API makes that a client bug would trip."""
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_request_error", "body must be a JSON object")
+    for name in ("model", "max_tokens", "messages"):
+        if name not in body:
+            raise ApiError(400, "invalid_request_error", f"{name}: Field required")
+    messages = body["messages"]
+    if not isinstance(messages, list) or not messages or messages[0].get("role") != "user":
+        raise ApiError(
+            400, "invalid_request_error", "messages: first message must use the user role"
+        )
+    for before, after in itertools.pairwise(messages):
+        if before.get("role") == after.get("role"):
+            raise ApiError(400, "invalid_request_error", "messages: roles must alternate")
+        if before.get("role") == "assistant":
+            wanted = {b["id"] for b in _blocks(before["content"]) if b.get("type") == "tool_use"}
+            given = {
+                b.get("tool_use_id")
+                for b in _blocks(after["content"])
+                if b.get("type") == "tool_result"
+            }
+            if wanted - given:
+                raise ApiError(
+                    400,
+                    "invalid_request_error",
+                    "messages: tool_use ids were found without tool_result blocks immediately "
+                    f"after: {sorted(wanted - given)}",
+                )
+    marks = sum(1 for seg in _segments(body) if "cache_control" in seg)
+    if marks > MAX_CACHE_BREAKPOINTS:
+        raise ApiError(
+            400,
+            "invalid_request_error",
+            f"A maximum of {MAX_CACHE_BREAKPOINTS} blocks with cache_control may be provided. "
+            f"Found {marks}.",
+        )
+
+
+def _blocks(content: Any) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    return [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
+
+
+def _segments(body: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Tools, system, then message blocks: the order the API caches prefixes in."""
+    segments: list[dict[str, Any]] = [dict(t) for t in body.get("tools") or []]
+    segments += _blocks(body.get("system") or [])
+    for message in body.get("messages") or []:
+        segments += [{"role": message.get("role"), **b} for b in _blocks(message.get("content"))]
+    return segments
+
+
+def _text_of(content: Any) -> str:
+    return "\n".join(b.get("text", "") for b in _blocks(content) if b.get("type") == "text")
+
+
+def _tool_results(message: Mapping[str, Any]) -> list[dict[str, Any]]:
+    results = []
+    for block in _blocks(message.get("content")):
+        if block.get("type") == "tool_result":
+            content = block.get("content")
+            text = content if isinstance(content, str) else _text_of(content or [])
+            results.append(
+                {
+                    "tool_use_id": block.get("tool_use_id"),
+                    "content": text,
+                    "is_error": bool(block.get("is_error")),
+                }
+            )
+    return results
+
+
+def _tokens(chars: int) -> int:
+    return math.ceil(chars / 4)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    standin: MessagesStandIn
+    server_version = "MessagesStandIn/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet by default
+        pass
+
+    def do_POST(self) -> None:
+        if self.path.split("?")[0].rstrip("/") != "/v1/messages":
+            self._error(ApiError(404, "not_found_error", f"no route for {self.path}"))
+            return
+        length = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw or b"null")
+        except ValueError:
+            self._error(ApiError(400, "invalid_request_error", "body is not valid JSON"))
+            return
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        try:
+            message, fault = self.standin.respond(headers, body, self._wait_for_disconnect)
+        except ApiError as exc:
+            self._error(exc)
+            return
+        if not message:  # the client left during a hang
+            self.close_connection = True
+            return
+        if isinstance(body, dict) and body.get("stream"):
+            stream_error = None
+            if fault is not None and fault.type == "sse_error":
+                stream_error = fault.error_type or "overloaded_error"
+            self._stream(message, sse_error=stream_error)
+        elif fault is not None and fault.type == "sse_error":
+            self._error(ApiError(529, "overloaded_error", "Overloaded"))
+        else:
+            self._json(200, message)
+
+    def _wait_for_disconnect(self, seconds: float) -> bool:
+        """Hang: True as soon as the client hangs up, False after `seconds`."""
+        deadline = time.monotonic() + seconds
+        conn = self.connection
+        while time.monotonic() < deadline and not self.standin._stopping.is_set():
+            readable, _, _ = select.select([conn], [], [], 0.1)
+            if readable:
+                try:
+                    if not conn.recv(1, socket.MSG_PEEK):
+                        return True
+                except OSError:
+                    return True
+                time.sleep(0.1)
+        return self.standin._stopping.is_set()
+
+    def _json(self, status: int, data: Any, headers: Mapping[str, str] | None = None) -> None:
+        payload = json.dumps(data).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(payload)))
+        self.send_header("request-id", f"req_sim_{uuid.uuid4().hex[:12]}")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        with contextlib.suppress(OSError):
+            self.wfile.write(payload)
+
+    def _error(self, exc: ApiError) -> None:
+        body = {"type": "error", "error": {"type": exc.error_type, "message": str(exc)}}
+        self._json(exc.status, body, exc.headers)
+
+    def _stream(self, message: dict[str, Any], *, sse_error: str | None) -> None:
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("cache-control", "no-cache")
+        self.send_header("request-id", f"req_sim_{uuid.uuid4().hex[:12]}")
+        self.end_headers()
+        self.close_connection = True
+        try:
+            for event, data in _events(message, sse_error=sse_error):
+                self.wfile.write(f"event: {event}\ndata: {json.dumps(data)}\n\n".encode())
+                self.wfile.flush()
+        except OSError:
+            pass
+
+
+def _events(
+    message: dict[str, Any], *, sse_error: str | None = None
+) -> list[tuple[str, dict[str, Any]]]:
+    """The Messages streaming protocol for one message; `sse_error` breaks it off midway."""
+    usage = message["usage"]
+    start = {**message, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}
+    events: list[tuple[str, dict[str, Any]]] = [
+        ("message_start", {"type": "message_start", "message": start}),
+        ("ping", {"type": "ping"}),
+    ]
+    if sse_error:
+        events.append(
+            (
+                "error",
+                {
+                    "type": "error",
+                    "error": {"type": sse_error, "message": f"simulated {sse_error}"},
+                },
+            )
+        )
+        return events
+    for index, block in enumerate(message["content"]):
+        if block["type"] == "text":
+            events.append(
+                (
+                    "content_block_start",
+                    {
+                        "type": "content_block_start",
+                        "index": index,
+                        "content_block": {"type": "text", "text": ""},
+                    },
+                )
+            )
+            for chunk in _chunks(block["text"]):
+                events.append(
+                    (
+                        "content_block_delta",
+                        {
+                            "type": "content_block_delta",
+                            "index": index,
+                            "delta": {"type": "text_delta", "text": chunk},
+                        },
+                    )
+                )
+        else:
+            events.append(
+                (
+                    "content_block_start",
+                    {
+                        "type": "content_block_start",
+                        "index": index,
+                        "content_block": {**block, "input": {}},
+                    },
+                )
+            )
+            for chunk in _chunks(json.dumps(block["input"])):
+                events.append(
+                    (
+                        "content_block_delta",
+                        {
+                            "type": "content_block_delta",
+                            "index": index,
+                            "delta": {"type": "input_json_delta", "partial_json": chunk},
+                        },
+                    )
+                )
+        events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
+    events.append(
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
+                "usage": {"output_tokens": usage["output_tokens"]},
+            },
+        )
+    )
+    events.append(("message_stop", {"type": "message_stop"}))
+    return events
+
+
+def _chunks(text: str, size: int = 200) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Scripted Anthropic Messages API on 127.0.0.1")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument(
+        "--scenario", help="YAML or JSON scenario file (default: built-in behaviour)"
+    )
+    parser.add_argument("--api-key", help="accept only this key (default: any non-empty key)")
+    args = parser.parse_args(argv)
+    standin = MessagesStandIn(args.scenario, port=args.port, host=args.host, api_key=args.api_key)
+    standin.start()
+    print(
+        f"Messages API stand-in on {standin.url} (export ANTHROPIC_BASE_URL={standin.url})",
+        flush=True,
+    )
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        standin.stop()
+
+
+if __name__ == "__main__":
+    main()

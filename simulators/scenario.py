@@ -1,0 +1,240 @@
+"""Scripts for the Messages API stand-in: what the scripted "model" does, turn by turn.
+
+A scenario is a list of rules. The stand-in reads the header line of the first
+user message (`[orchestrator] role=... scope=... round=... kind=...`), picks
+the first rule whose `match` fits, and plays it: one step (a tool call or a
+text-only answer) per turn, then `submit_<kind>` with the rule's `submit`
+merged over sensible defaults. Which step comes next is derived from the
+conversation itself (turn = assistant messages so far + 1), so a resumed
+conversation continues where it stopped, exactly as a real model would be
+asked to. Faults (rate limits, overload, server errors, hangs, stream errors,
+invalid submissions) are injected per rule.
+
+    rules:
+      - match: {role: builder, round: 1}
+        steps:
+          - {tool: write_file, input: {path: src/app.py, content: "print('hi')\\n"}}
+          - {tool: run_command, input: {command: "python src/app.py"}}
+        submit: {summary: "Added the app", files_changed: [src/app.py]}
+        faults:
+          - {type: "429", retry_after: 1}          # first request of the conversation
+          - {type: hang, at_turn: 2, seconds: 30}  # first request of turn 2
+          - {type: invalid_submission}             # first submission fails validation
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, Field, field_validator
+
+HEADER = re.compile(
+    r"^\[orchestrator\] role=(?P<role>\S+) scope=(?P<scope>\S+) round=(?P<round>\d+) "
+    r"kind=(?P<kind>\w+)"
+)
+FOCUS_HEADING = "Focus files (read these first):"
+QUESTION_LINE = re.compile(r"^- (?P<id>[A-Za-z0-9_.-]+): .* \| Options: ", re.MULTILINE)
+DRAFT = re.compile(r"<draft>(?P<json>.*?)</draft>", re.DOTALL)
+STATUS_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    408: "timeout_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    503: "api_error",
+    529: "overloaded_error",
+}
+
+
+class Match(BaseModel):
+    role: str | None = None
+    scope: str | None = None
+    round: int | None = None
+    kind: str | None = None
+
+    def fits(self, header: Header) -> bool:
+        return all(
+            want is None or want == have
+            for want, have in (
+                (self.role, header.role),
+                (self.scope, header.scope),
+                (self.round, header.round),
+                (self.kind, header.kind),
+            )
+        )
+
+
+class Step(BaseModel):
+    """One turn: a tool call (`tool` + `input`) and/or a text-only answer (`text`)."""
+
+    tool: str | None = None
+    input: dict[str, Any] = Field(default_factory=dict)
+    text: str | None = None
+
+
+class Fault(BaseModel):
+    """A failure injected on the first `times` requests (of a turn, when `at_turn` is set)."""
+
+    type: str = Field(description="429, 529, 500 (any status), hang, sse_error, invalid_submission")
+    times: int = 1
+    at_turn: int | None = None
+    retry_after: float | None = Field(default=None, description="seconds, sent as retry-after")
+    retry_after_ms: float | None = None
+    error_type: str | None = None  # status and sse_error faults; default from the status
+    message: str | None = None
+    seconds: float = Field(default=60.0, description="hang: how long, unless the client leaves")
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _as_text(cls, value: object) -> str:
+        return str(value)
+
+    @property
+    def status(self) -> int | None:
+        return int(self.type) if self.type.isdigit() else None
+
+
+class Rule(BaseModel):
+    match: Match = Field(default_factory=Match)
+    steps: list[Step] | None = None  # None: the kind's default steps
+    submit: dict[str, Any] = Field(default_factory=dict)
+    faults: list[Fault] = Field(default_factory=list)
+
+
+class Scenario(BaseModel):
+    rules: list[Rule] = Field(default_factory=list)
+
+    @classmethod
+    def load(cls, source: str | Path | Mapping[str, Any] | Scenario | None) -> Scenario:
+        """From a Scenario, a dict, or a YAML/JSON file."""
+        if source is None:
+            return cls()
+        if isinstance(source, Scenario):
+            return source
+        if isinstance(source, Mapping):
+            return cls.model_validate(dict(source))
+        text = Path(source).read_text(encoding="utf-8")
+        return cls.model_validate(yaml.safe_load(text) or {})
+
+    def rule_for(self, header: Header) -> Rule | None:
+        return next((r for r in self.rules if r.match.fits(header)), None)
+
+
+class Header(BaseModel):
+    role: str
+    scope: str
+    round: int
+    kind: str
+
+
+def parse_header(first_user_text: str) -> Header | None:
+    match = HEADER.match(first_user_text.strip())
+    if not match:
+        return None
+    return Header(
+        role=match["role"], scope=match["scope"], round=int(match["round"]), kind=match["kind"]
+    )
+
+
+Action = tuple[Literal["step", "invalid", "submit"], Step | None]
+
+
+def plan_actions(rule: Rule | None, header: Header, prompt: str) -> list[Action]:
+    """The whole script of a conversation: steps, invalid submissions, the submission."""
+    steps = (
+        rule.steps if rule is not None and rule.steps is not None else default_steps(header, prompt)
+    )
+    invalid = sum(f.times for f in (rule.faults if rule else []) if f.type == "invalid_submission")
+    return [
+        *(("step", s) for s in steps),
+        *(("invalid", None) for _ in range(invalid)),
+        ("submit", None),
+    ]
+
+
+def default_steps(header: Header, prompt: str) -> list[Step]:
+    if header.kind == "review":
+        return [Step(tool="read_file", input={"path": p}) for p in focus_paths(prompt)]
+    return []
+
+
+def focus_paths(prompt: str) -> list[str]:
+    lines = prompt.splitlines()
+    try:
+        start = lines.index(FOCUS_HEADING) + 1
+    except ValueError:
+        return []
+    paths = []
+    for line in lines[start:]:
+        if not line.startswith("- "):
+            break
+        paths.append(line[2:].strip())
+    return paths
+
+
+def submission(rule: Rule | None, header: Header, prompt: str) -> dict[str, Any]:
+    """The rule's `submit` merged over the kind's defaults."""
+    return {**default_submission(header, prompt), **(rule.submit if rule else {})}
+
+
+def invalid_submission(header: Header) -> dict[str, Any]:
+    if header.kind == "review":
+        return {"score": 7, "summary": [], "full_review": ""}
+    return {}
+
+
+def default_submission(header: Header, prompt: str) -> dict[str, Any]:
+    kind = header.kind
+    if kind == "review":
+        fixer = "design-writer" if "design" in header.role else "fixer"
+        if header.round >= 2:
+            return {
+                "score": 0.97,
+                "summary": [f"{header.scope} is ready", "No blocking issues remain"],
+                "issues": [],
+                "questions": [],
+                "recommended_fixer": None,
+                "full_review": f"Round {header.round}: the earlier findings are resolved.",
+            }
+        return {
+            "score": 0.85,
+            "summary": [f"{header.scope} is mostly complete", "One gap needs work"],
+            "issues": [
+                {
+                    "severity": "medium",
+                    "description": f"error handling in {header.scope} is underspecified",
+                    "location": None,
+                }
+            ],
+            "questions": [],
+            "recommended_fixer": fixer,
+            "full_review": "Error cases are not described; say what happens on invalid input.",
+        }
+    if kind == "edit":
+        return {"summary": "No changes were needed (simulated).", "files_changed": []}
+    if kind == "answer":
+        return {
+            "answers": [
+                {
+                    "id": m["id"],
+                    "answered": False,
+                    "choice": None,
+                    "reasoning": "The repository does not settle this.",
+                }
+                for m in QUESTION_LINE.finditer(prompt)
+            ]
+        }
+    if kind == "draft":
+        found = DRAFT.search(prompt)
+        return json.loads(found["json"]) if found else {}
+    if kind == "change":
+        return {"touched": [], "scope": "Small", "summary": "No subtask is affected (simulated)."}
+    return {}

@@ -1,0 +1,101 @@
+"""Fixtures for the agent tests: a scripted Messages API, a git repository, a worker."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import Client, WorkflowHandle
+from temporalio.worker import Worker
+
+from activities.agents import ACTIVITIES
+from simulators.messages_api import MessagesStandIn
+from tests.agents.agent_workflow import AgentActivityProbe, AgentJob
+
+API_KEY = "sk-ant-sim-SECRET-key-4711"
+MODEL = "sim-model-1"  # made up: real, deprecated names make the SDK warn
+
+
+@pytest.fixture
+def standin(monkeypatch: pytest.MonkeyPatch) -> Iterator[MessagesStandIn]:
+    """A scripted model; the real anthropic client reaches it through ANTHROPIC_BASE_URL."""
+    with MessagesStandIn() as api:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
+        yield api
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-c", "user.name=T", "-c", "user.email=t@t", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A git repository with one commit and a small design directory."""
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    root = tmp_path / "repo"
+    design = root / "design-docs" / "active" / "demo"
+    (design / "subplans").mkdir(parents=True)
+    (design / "overview.md").write_text("# Demo\n\nA tiny feature.\n## Requirements\n- R1\n")
+    (design / "subplans" / "01-core.md").write_text(
+        "# 01-core: Core\n\n**Dependencies**: None\n**Files Modified**: src/core.py\n"
+    )
+    (root / "src").mkdir()
+    (root / "src" / "core.py").write_text("def add(a, b):\n    return a + b\n")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "initial")
+    return root
+
+
+def request(repo: Path, role: str, scope: str = "demo", round: int = 1, **fields: Any) -> dict:
+    """A request dict for any agent activity (the worker turns it into the pydantic model)."""
+    settings = {"model": MODEL, **fields.pop("settings", {})}
+    return {
+        "role": role,
+        "scope": scope,
+        "round": round,
+        "workdir": str(repo),
+        "transcript_path": f".orchestrator/{role}-{scope}-{round}.transcript.json",
+        "settings": settings,
+        **fields,
+    }
+
+
+class Runner:
+    """Runs agent activities through a real worker and the test workflow."""
+
+    def __init__(self, client: Client, task_queue: str) -> None:
+        self.client, self.task_queue = client, task_queue
+
+    async def start(self, activity: str, req: dict, **job: Any) -> WorkflowHandle:
+        return await self.client.start_workflow(
+            AgentActivityProbe.run,
+            AgentJob(activity=activity, request=req, **job),
+            id=f"agent-test-{uuid.uuid4().hex[:10]}",
+            task_queue=self.task_queue,
+        )
+
+    async def run(self, activity: str, req: dict, **job: Any) -> dict:
+        handle = await self.start(activity, req, **job)
+        return await handle.result()
+
+
+@pytest.fixture
+async def runner(client: Client, task_queue: str) -> AsyncIterator[Runner]:
+    async with Worker(
+        client, task_queue=task_queue, workflows=[AgentActivityProbe], activities=ACTIVITIES
+    ):
+        yield Runner(client, task_queue)

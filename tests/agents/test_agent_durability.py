@@ -1,0 +1,129 @@
+"""A worker killed mid-agent resumes from its last completed turn; cancellation is prompt."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.worker import Worker
+
+from activities.agents import ACTIVITIES
+from runtime.server import DevServer
+from simulators.messages_api import MessagesStandIn
+from tests.agents.agent_workflow import AgentActivityProbe
+from tests.agents.conftest import Runner, git, request
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_worker(address: str, task_queue: str) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.agents.worker_process", address, task_queue],
+        cwd=REPO_ROOT,
+        env=dict(os.environ),  # carries ANTHROPIC_BASE_URL and the key, as a real worker's would
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "worker ready"
+    return proc
+
+
+async def test_a_worker_killed_mid_agent_resumes_from_its_last_completed_turn(
+    repo: Path,
+    standin: MessagesStandIn,
+    client: Client,
+    temporal_server: DevServer,
+    task_queue: str,
+) -> None:
+    steps = [
+        {"tool": "write_file", "input": {"path": f"src/part{n}.py", "content": f"N = {n}\n"}}
+        for n in (1, 2, 3)
+    ]
+    standin.reset(
+        {
+            "rules": [
+                {
+                    "match": {"role": "builder"},
+                    "steps": steps,
+                    "faults": [{"type": "hang", "at_turn": 3, "seconds": 60}],
+                }
+            ]
+        }
+    )
+    worker = start_worker(temporal_server.address, task_queue)
+    try:
+        handle = await Runner(client, task_queue).start(
+            "agent.edit",
+            request(repo, "builder", scope="01-core", commit_message="01-core: build"),
+            heartbeat_timeout_s=2.0,
+        )
+        await asyncio.to_thread(standin.wait_for, lambda r: r.turn == 3, 30)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=10)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+
+    # A fresh worker picks the activity up once the dead one misses its heartbeat.
+    async with Worker(
+        client, task_queue=task_queue, workflows=[AgentActivityProbe], activities=ACTIVITIES
+    ):
+        result = await handle.result()
+
+    turns = [(r.turn, r.fault) for r in standin.requests]
+    assert turns == [(1, None), (2, None), (3, "hang"), (3, None), (4, None)]
+    assert result["files_changed"] == ["src/part1.py", "src/part2.py", "src/part3.py"]
+    assert result["commit"] == git(repo, "rev-parse", "HEAD")
+    # Usage covers both attempts' completed turns (the killed request produced none).
+    assert result["usage"]["requests"] == 4
+
+
+async def test_cancelling_the_workflow_kills_the_agents_running_command(
+    repo: Path, standin: MessagesStandIn, runner: Runner
+) -> None:
+    standin.reset(
+        {
+            "rules": [
+                {
+                    "match": {"role": "builder"},
+                    "steps": [
+                        {
+                            "tool": "run_command",
+                            "input": {"command": "echo $$ > shell.pid; sleep 60"},
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+    handle = await runner.start(
+        "agent.edit",
+        request(repo, "builder", commit_message="x"),
+        heartbeat_timeout_s=1.0,
+    )
+    pid_file = repo / "shell.pid"
+    for _ in range(100):
+        if pid_file.is_file() and pid_file.read_text().strip():
+            break
+        await asyncio.sleep(0.1)
+    pid = int(pid_file.read_text())
+    await handle.cancel()
+    try:
+        await handle.result()
+    except WorkflowFailureError:
+        pass
+    for _ in range(50):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("the agent's command survived cancellation")

@@ -1,0 +1,162 @@
+"""Each kind of failure ends as it should: retried (honouring retry-after) or failed fast."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import WorkflowFailureError
+from temporalio.exceptions import ActivityError, ApplicationError
+
+from simulators.messages_api import MessagesStandIn
+from tests.agents.conftest import Runner, request
+
+
+def review_req(repo: Path, **fields: Any) -> dict:
+    return request(repo, "code-correctness", review_path="reviews/r.md", title="t", **fields)
+
+
+def scenario(*faults: dict, steps: list | None = None) -> dict:
+    rule: dict[str, Any] = {"match": {"role": "code-correctness"}, "faults": list(faults)}
+    rule["steps"] = steps if steps is not None else []
+    return {"rules": [rule]}
+
+
+async def failure(runner: Runner, activity: str, req: dict, **job: Any) -> ApplicationError:
+    with pytest.raises(WorkflowFailureError) as info:
+        await runner.run(activity, req, **job)
+    activity_error = info.value.cause
+    assert isinstance(activity_error, ActivityError)
+    assert isinstance(activity_error.cause, ApplicationError)
+    return activity_error.cause
+
+
+async def test_rate_limit_is_retried_after_the_servers_retry_after(
+    repo: Path, standin: MessagesStandIn, runner: Runner
+) -> None:
+    standin.reset(scenario({"type": "429", "retry_after": 1.5}))
+    result = await runner.run("agent.review", review_req(repo))
+    assert result["score"] == 0.85
+    limited, retried = standin.requests
+    assert limited.fault == "429" and retried.fault is None
+    # The retry policy's own interval is 0.1s: the wait is the server's.
+    assert retried.at - limited.at >= 1.4
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"type": "529"},
+        {"type": "500"},
+        {"type": "503", "retry_after_ms": 300},
+        {"type": "sse_error"},  # an `error` event inside a 200 stream: overloaded_error
+    ],
+    ids=["overloaded", "server-error", "unavailable", "stream-error"],
+)
+async def test_transient_failures_are_retried(
+    repo: Path, standin: MessagesStandIn, runner: Runner, fault: dict
+) -> None:
+    standin.reset(scenario(fault))
+    result = await runner.run("agent.review", review_req(repo))
+    assert result["score"] == 0.85
+    assert [r.fault for r in standin.requests] == [fault["type"], None]
+    assert result["usage"]["requests"] == 1  # only the successful request produced tokens
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [
+        ({"type": "400", "message": "tools.0: bad schema"}, "refused the request with 400"),
+        ({"type": "404", "message": "model: sim-model-1"}, "check the model name"),
+        ({"type": "413"}, "narrow the focus files"),
+    ],
+)
+async def test_client_errors_fail_fast_and_say_what_to_fix(
+    repo: Path, standin: MessagesStandIn, runner: Runner, fault: dict, expected: str
+) -> None:
+    standin.reset(scenario(fault))
+    error = await failure(runner, "agent.review", review_req(repo), max_attempts=5)
+    assert error.non_retryable and error.type == "ModelRequestRejected"
+    assert expected in error.message
+    assert len(standin.requests) == 1
+
+
+async def test_a_wrong_key_fails_fast_naming_the_variable(
+    repo: Path, standin: MessagesStandIn, runner: Runner
+) -> None:
+    standin.api_key = "the-right-key"
+    error = await failure(runner, "agent.review", review_req(repo), max_attempts=5)
+    assert error.non_retryable
+    assert "401" in error.message and "set ANTHROPIC_API_KEY" in error.message
+    assert len(standin.requests) == 0  # refused before the scripted model saw it
+
+
+async def test_a_missing_key_fails_fast(
+    repo: Path, standin: MessagesStandIn, runner: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    error = await failure(runner, "agent.review", review_req(repo), max_attempts=5)
+    assert error.non_retryable and error.type == "MissingApiKey"
+    assert "ANTHROPIC_API_KEY is not set" in error.message
+
+
+async def test_a_hung_request_times_out_and_resumes_from_the_last_completed_turn(
+    repo: Path, standin: MessagesStandIn, runner: Runner
+) -> None:
+    steps = [
+        {"tool": "list_files", "input": {}},
+        {"tool": "read_file", "input": {"path": "src/core.py"}},
+    ]
+    standin.reset(scenario({"type": "hang", "at_turn": 2, "seconds": 30}, steps=steps))
+    req = review_req(repo, settings={"request_timeout_s": 1.0})
+    result = await runner.run("agent.review", req)
+    assert result["score"] == 0.85
+    assert [(r.turn, r.fault) for r in standin.requests] == [
+        (1, None),
+        (2, "hang"),
+        (2, None),
+        (3, None),
+    ]
+    assert standin.requests[1].action == "disconnected"
+
+
+async def test_a_model_that_keeps_submitting_invalid_output_fails_for_good(
+    repo: Path, standin: MessagesStandIn, runner: Runner
+) -> None:
+    standin.reset(scenario({"type": "invalid_submission", "times": 5}))
+    error = await failure(runner, "agent.review", review_req(repo), max_attempts=5)
+    assert error.non_retryable and error.type == "InvalidAgentOutput"
+    assert "model kept submitting invalid output" in error.message
+    assert len(standin.requests) == 3
+
+
+async def test_turn_and_token_limits_stop_a_runaway_agent(
+    repo: Path, standin: MessagesStandIn, runner: Runner
+) -> None:
+    steps = [{"tool": "list_files", "input": {}}] * 5
+    standin.reset(scenario(steps=steps))
+    error = await failure(
+        runner, "agent.review", review_req(repo, settings={"max_turns": 2}), max_attempts=5
+    )
+    assert error.type == "AgentTurnLimit" and error.non_retryable
+    assert "used all 2 turns" in error.message and "max_turns" in error.message
+    assert len(standin.requests) == 2
+
+    standin.reset(scenario(steps=steps))
+    req = review_req(repo, round=2, settings={"max_total_tokens": 100})
+    error = await failure(runner, "agent.review", req, max_attempts=5)
+    assert error.type == "AgentTokenLimit" and error.non_retryable
+    assert "max_total_tokens=100" in error.message
+    assert len(standin.requests) == 1
+
+
+async def test_a_slow_model_is_not_taken_for_a_dead_worker(
+    repo: Path, standin: MessagesStandIn, runner: Runner
+) -> None:
+    # The model takes 3s to answer; the heartbeat timeout is 1s. Background heartbeats
+    # keep the attempt alive, so there is exactly one request and no retry.
+    standin.reset(scenario({"type": "hang", "seconds": 3}))
+    result = await runner.run("agent.review", review_req(repo), heartbeat_timeout_s=1.0)
+    assert result["score"] == 0.85
+    assert [(r.turn, r.fault) for r in standin.requests] == [(1, "hang")]
