@@ -38,6 +38,12 @@ def root_cause(err: BaseException) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["worker"]:
+        # The worker owns its flags (--task-queue, --host, --metrics-port, --no-embedded).
+        import worker
+
+        return worker.main(argv[1:])
     args = parser().parse_args(argv)
     try:
         if getattr(args, "sync", False):

@@ -22,9 +22,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ui-port", type=int, default=None)
     p.set_defaults(run=run_server, sync=True)
 
-    w = sub.add_parser("worker", help="run a worker (all workflows and activities)")
-    w.add_argument("rest", nargs=argparse.REMAINDER)
-    w.set_defaults(run=run_worker, sync=True)
+    # Listed for --help; `starter.main` hands `worker ...` to worker.main with its own flags.
+    sub.add_parser("worker", help="run a worker (see `orchestrator worker --help`)")
 
     s = sub.add_parser("stop", help="stop the background worker the CLI started")
     s.set_defaults(run=run_stop, sync=True)
@@ -59,13 +58,6 @@ def run_server(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         server.stop()
         return 0
-
-
-def run_worker(args: argparse.Namespace) -> int:
-    import worker
-
-    rest = [a for a in args.rest if a != "--"]
-    return worker.main(rest)
 
 
 def run_stop(args: argparse.Namespace) -> int:

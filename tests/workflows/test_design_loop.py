@@ -45,7 +45,7 @@ async def test_full_design_run_to_approval(
         handle = await client.start_workflow(
             "DesignReviewWorkflow",
             DesignInput(design_dir=str(repo.design_dir)),
-            id=wid(),
+            id="design-link-shortener",  # the id the CLI derives; recorded for replay
             task_queue=task_queue,
         )
 
