@@ -33,12 +33,14 @@ def workflows() -> list[type]:
     return [PlanWorkflow, DesignReviewWorkflow, BuildWorkflow, SubtaskWorkflow]
 
 
-def activities() -> list[Any]:
+def activities(host_queue: str = "") -> list[Any]:
     from activities import config, design_files, forge, gates, git_ops, tracker
     from activities.agents import activities as agents
+    from activities.host import HostClaim
     from activities.plan import activities as plan
 
     return [
+        HostClaim(host_queue).claim,
         *config.ACTIVITIES,
         *plan.ACTIVITIES,
         *agents.ACTIVITIES,
@@ -50,19 +52,36 @@ def activities() -> list[Any]:
     ]
 
 
-def build_worker(client: Client, task_queue: str = TASK_QUEUE, max_threads: int = 32) -> Worker:
+def build_worker(
+    client: Client, task_queue: str = TASK_QUEUE, max_threads: int = 32, host_queue: str = ""
+) -> Worker:
+    """The shared-queue worker; with `host_queue`, subtasks it claims are bound to that queue."""
     return Worker(
         client,
         task_queue=task_queue,
         workflows=workflows(),
-        activities=activities(),
+        activities=activities(host_queue),
+        activity_executor=ThreadPoolExecutor(max_workers=max_threads),
+        max_concurrent_activities=max_threads,
+    )
+
+
+def build_host_worker(client: Client, host_queue: str, max_threads: int = 32) -> Worker:
+    """Activities only, on this host's own queue: the steps that touch its worktrees."""
+    return Worker(
+        client,
+        task_queue=host_queue,
+        activities=activities(host_queue),
         activity_executor=ThreadPoolExecutor(max_workers=max_threads),
         max_concurrent_activities=max_threads,
     )
 
 
 async def run(
-    task_queue: str = TASK_QUEUE, embedded: bool = True, metrics_port: int | None = None
+    task_queue: str = TASK_QUEUE,
+    embedded: bool = True,
+    metrics_port: int | None = None,
+    host: str | None = None,
 ) -> None:
     conn = settings_from_env()
     ensure_server(conn.address, conn.namespace, embedded=embedded)
@@ -92,6 +111,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--task-queue", default=os.environ.get("ORCHESTRATOR_TASK_QUEUE", TASK_QUEUE))
     p.add_argument("--no-embedded", action="store_true", help="never start the embedded server")
     p.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics")
+    p.add_argument(
+        "--host",
+        default=None,
+        help="name of this host's own task queue (default: $ORCHESTRATOR_HOST or the hostname)",
+    )
     return p
 
 
@@ -99,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=os.environ.get("ORCHESTRATOR_LOG_LEVEL", "INFO"))
     try:
-        asyncio.run(run(args.task_queue, not args.no_embedded, args.metrics_port))
+        asyncio.run(run(args.task_queue, not args.no_embedded, args.metrics_port, args.host))
     except KeyboardInterrupt:
         return 130
     return 0

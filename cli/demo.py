@@ -29,7 +29,7 @@ from cli.views import metrics_view, scores_text
 from contracts.build import BuildInput, BuildResult, BuildStatus
 from contracts.design import DesignInput, DesignResult, DesignStatus
 from contracts.human import AnswerInput
-from contracts.metrics import Ledger, Metrics
+from contracts.metrics import Metrics
 from runtime.client import connect, settings_from_env
 from runtime.server import ServerError, orchestrator_home, temporal_binary
 
@@ -90,6 +90,7 @@ async def run(args: argparse.Namespace) -> int:
         say()
         say(f"PRs on the GitHub stand-in: {len(github.pulls('demo/link-shortener'))}")
         say(f"Tracker: {repo.root / 'design-docs/orchestration/pr_tracker.md'}")
+        say(f"Web UI: {settings_from_env().ui_url}")
         if simulated:
             say(f"({BANNER}; cost is what the price table says the tokens would cost)")
         say(result.result)
@@ -133,9 +134,10 @@ async def design_phase(client: Client, repo: DemoRepo, task_queue: str, pick: st
             break
         st = await handle.query("status", result_type=DesignStatus)
         for sc in st.scopes:
-            if sc.scores and (sc.name, sc.round) not in seen and len(sc.scores) == 3:
-                seen.add((sc.name, sc.round))
-                say(f"  review {sc.name:<14} round {sc.round}: {scores_text(sc.scores)}")
+            done = len(sc.history)  # completed rounds; `scores` are the latest one's
+            if done and (sc.name, done) not in seen:
+                seen.add((sc.name, done))
+                say(f"  review {sc.name:<14} round {done}: {scores_text(sc.scores)}")
         for q in st.answered_questions:
             if q.answered_by == "codebase" and q.id not in codebase_seen:
                 codebase_seen.add(q.id)
@@ -175,6 +177,11 @@ async def design_phase(client: Client, repo: DemoRepo, task_queue: str, pick: st
                 raise CliError(f"temporal workflow signal failed: {output.decode()}")
         await asyncio.sleep(0.3)
     result = DesignResult.model_validate(await handle.result())
+    design_metrics = await handle.query("metrics", result_type=Metrics)
+    say(
+        f"  tokens {result.tokens}, cost ${result.cost_usd:.4f} over "
+        f"{design_metrics.agent_calls} agent calls"
+    )
     say(f"  artifacts: {len(result.artifacts)} files, commit {str(result.commit)[:10]}")
     say(f"  {result.result}")
 
@@ -185,7 +192,7 @@ async def build_phase(client: Client, repo: DemoRepo, task_queue: str) -> BuildR
     handle = await fresh_start(
         client, "BuildWorkflow", wid, BuildInput(design_dir=str(repo.design_dir)), task_queue
     )
-    seen: set[tuple[str, str, int, str]] = set()
+    seen: set[tuple[str, object]] = set()
     while True:
         desc = await handle.describe()
         if desc.status != WorkflowExecutionStatus.RUNNING:
@@ -196,28 +203,22 @@ async def build_phase(client: Client, repo: DemoRepo, task_queue: str) -> BuildR
             await asyncio.sleep(0.3)
             continue
         for v in st.subtasks:
-            key = (v.name, v.status, v.round, scores_text(v.scores))
-            if key in seen or v.status == "pending":
-                continue
-            seen.add(key)
-            if v.status == "pr_created":
+            if v.status != "pending" and (v.name, "start") not in seen:
+                seen.add((v.name, "start"))
+                say(f"  {v.name:<12} started (running now: {', '.join(st.running) or '-'})")
+            for n, scores in enumerate(v.round_scores, start=1):
+                if (v.name, n) not in seen:
+                    seen.add((v.name, n))
+                    say(f"  {v.name:<12} round {n}: {scores_text(scores)}")
+            if v.pr_url and (v.name, "pr") not in seen:
+                seen.add((v.name, "pr"))
                 say(f"  {v.name:<12} PR {v.pr_url}")
-            elif v.scores and v.phase.startswith(("fixing", "creating")):
-                gates = "green" if v.gates_passed else "red"
-                say(f"  {v.name:<12} round {v.round}: {scores_text(v.scores)}; gates {gates}")
-            elif v.round == 0 and v.phase in ("building", "starting"):
-                say(f"  {v.name:<12} started (running now: {', '.join(st.running)})")
+            if v.status in ("blocked", "cancelled") and (v.name, "end") not in seen:
+                seen.add((v.name, "end"))
+                say(f"  {v.name:<12} {v.status}: {v.notes}")
         await asyncio.sleep(0.3)
     result = BuildResult.model_validate(await handle.result())
-    metrics = Metrics.of(_ledger(result))
-    say("\n== tokens and cost (build)")
-    say(metrics_view(metrics))
+    say("\n== tokens and cost (build, simulated prices)")
+    say(metrics_view(await handle.query("metrics", result_type=Metrics)))
     say(f"\nmost subtasks running at once: {result.max_running}")
     return result
-
-
-def _ledger(result: BuildResult) -> Ledger:
-    ledger = Ledger()
-    for sub in result.subtasks:
-        ledger.merge(sub.ledger)
-    return ledger

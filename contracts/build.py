@@ -104,6 +104,8 @@ class SubtaskState(BaseModel):
     ledger: Ledger = Field(default_factory=Ledger)
     paused: bool = False
     last_stamp: dict[str, str] = Field(default_factory=dict, description="reviewer -> stamp")
+    host_queue: str | None = Field(default=None, description="the claimed host's task queue")
+    hosts: list[str] = Field(default_factory=list, description="every host queue claimed")
 
 
 class SubtaskProgress(BaseModel):
@@ -114,6 +116,7 @@ class SubtaskProgress(BaseModel):
     phase: str
     round: int
     scores: dict[str, float] = Field(default_factory=dict)
+    round_scores: list[dict[str, float]] = Field(default_factory=list)
     gates_passed: bool | None = None
     decision: PendingDecision | None = None
     pr_url: str | None = None
@@ -140,6 +143,9 @@ class SubtaskView(BaseModel):
     phase: str = "pending"
     round: int = 0
     scores: dict[str, float] = Field(default_factory=dict)
+    round_scores: list[dict[str, float]] = Field(
+        default_factory=list, description="scores of every completed review round"
+    )
     gates_passed: bool | None = None
     decision: PendingDecision | None = None
     pr_url: str | None = None

@@ -76,6 +76,11 @@ class OrchestratorConfig(_Strict):
     max_parallel_reviews: int = Field(default=4, ge=1, description="design scopes at once")
     stuck_rounds: int = Field(default=3, ge=1, description="rounds without a better score")
     max_rounds: int = Field(default=8, ge=1)
+    host_timeout_s: float = Field(
+        default=600.0,
+        ge=1.0,
+        description="a worktree step waiting this long for its host moves the subtask elsewhere",
+    )
     reviewers: ReviewersConfig = Field(default_factory=ReviewersConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     gates: GatesConfig = Field(default_factory=GatesConfig)

@@ -318,6 +318,7 @@ class BuildWorkflow:
         view.phase = progress.phase
         view.round = progress.round
         view.scores = progress.scores
+        view.round_scores = progress.round_scores
         view.gates_passed = progress.gates_passed
         view.decision = progress.decision
         view.pr_url = progress.pr_url or view.pr_url

@@ -9,9 +9,12 @@ which owns the tracker.
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError, TimeoutType
 
 with workflow.unsafe.imports_passed_through():
     from activities.forge import render_pr_body
@@ -35,10 +38,17 @@ with workflow.unsafe.imports_passed_through():
         SubtaskState,
     )
     from contracts.forge import PrBodyInput, PullRequestRequest, PullRequestResult
-    from contracts.git import RepoInfo, WorktreeRequest, WorktreeResult
+    from contracts.git import PushRequest, PushResult, RepoInfo, WorktreeRequest, WorktreeResult
     from contracts.human import BUILD_STUCK_OPTIONS, DecideInput, PendingDecision
     from workflows import names, options
     from workflows.design_review import stamp
+
+
+HOST_AFFINITY = "host-affinity"
+
+
+class HostLost(Exception):
+    """The host holding the worktree stopped taking work; the subtask moves to another."""
 
 
 def choose_fixer(reviews: list[ReviewResult], gates_passed: bool, bar: float) -> str:
@@ -70,18 +80,27 @@ class SubtaskWorkflow:
             self.s.paused = inp.paused
             self.s.round_cap = inp.ctx.config.max_rounds
         try:
-            if not await self._setup_worktree():
-                return self._result()
-            if not self.s.built:
-                await self._build()
-            while self.s.status != "pr_created":
-                await self._maybe_continue_as_new()
-                verdict = await self._review_round()
-                if verdict == "pass":
-                    await self._create_pr()
+            while True:
+                try:
+                    await self._claim_host()
+                    if not await self._setup_worktree():
+                        return self._result()
+                    if not self.s.built:
+                        await self._build()
+                    while self.s.status != "pr_created":
+                        await self._maybe_continue_as_new()
+                        verdict = await self._review_round()
+                        if verdict == "pass":
+                            await self._create_pr()
+                            break
+                        if verdict == "stop":
+                            break
                     break
-                if verdict == "stop":
-                    break
+                except HostLost as lost:
+                    # Re-create the worktree from the pushed branch on whichever host claims it.
+                    workflow.logger.warning("subtask %s: %s", inp.subtask, lost)
+                    self.s.host_queue, self.s.worktree = None, None
+                    self.s.notes = f"moved off {lost}"
         except asyncio.CancelledError:
             self.s.status, self.s.phase = "cancelled", "cancelled"
             self.s.notes = "cancelled; branch and worktree kept"
@@ -92,11 +111,64 @@ class SubtaskWorkflow:
 
     # ----------------------------------------------------------- the steps
 
+    async def _claim_host(self) -> None:
+        """Bind the worktree's steps to one host (workers started with a host queue)."""
+        if self.s.host_queue is not None or not workflow.patched(HOST_AFFINITY):
+            return
+        self.s.host_queue = await workflow.execute_activity(
+            names.HOST_CLAIM,
+            self._inp.subtask,
+            result_type=str,
+            summary=f"claim a host for {self._inp.subtask}",
+            **options.quick(),
+        )
+        if self.s.host_queue:
+            self.s.hosts.append(self.s.host_queue)
+
+    def _host(self) -> dict[str, Any]:
+        """Activity options that send a worktree step to the claimed host."""
+        if not self.s.host_queue:
+            return {}
+        timeout = timedelta(seconds=self._inp.ctx.config.host_timeout_s)
+        return {"task_queue": self.s.host_queue, "schedule_to_start_timeout": timeout}
+
+    async def _on_host(
+        self, name: str, arg: Any, result_type: type, summary: str, **opts: Any
+    ) -> Any:
+        try:
+            return await workflow.execute_activity(
+                name, arg, result_type=result_type, summary=summary, **opts, **self._host()
+            )
+        except ActivityError as err:
+            cause = err.cause
+            if isinstance(cause, TimeoutError) and cause.type == TimeoutType.SCHEDULE_TO_START:
+                raise HostLost(f"{self.s.host_queue} (no worker took {name})") from err
+            raise
+
+    async def _push(self) -> None:
+        """Push each new commit so another host can pick the work up if this one dies."""
+        if not self.s.host_queue or not self.s.branch:
+            return
+        try:
+            await self._on_host(
+                names.GIT_PUSH,
+                PushRequest(
+                    path=self._worktree,
+                    branch=self.s.branch,
+                    remote=self._inp.ctx.config.forge.remote,
+                ),
+                PushResult,
+                f"push {self.s.branch}",
+                **options.quick(retry_policy=RetryPolicy(maximum_attempts=3)),
+            )
+        except ActivityError as err:
+            workflow.logger.warning("push of %s failed: %s", self.s.branch, err.cause)
+
     async def _setup_worktree(self) -> bool:
         inp = self._inp
         while self.s.worktree is None:
             self._phase("worktree")
-            wt: WorktreeResult = await workflow.execute_activity(
+            wt: WorktreeResult = await self._on_host(
                 names.GIT_ENSURE_WORKTREE,
                 WorktreeRequest(
                     repo_root=inp.ctx.repo_root,
@@ -105,8 +177,8 @@ class SubtaskWorkflow:
                     dependency_branches=inp.dependency_branches,
                     remote=inp.ctx.config.forge.remote,
                 ),
-                result_type=WorktreeResult,
-                summary=f"worktree .worktrees/{inp.subtask}",
+                WorktreeResult,
+                f"worktree .worktrees/{inp.subtask}",
                 **options.quick(),
             )
             if wt.conflict:
@@ -158,11 +230,11 @@ class SubtaskWorkflow:
         rnd = self.s.round
         self._phase("reviewing")
         await self._report()
-        head: RepoInfo = await workflow.execute_activity(
+        head: RepoInfo = await self._on_host(
             names.GIT_REPO_INFO,
             self._worktree,
-            result_type=RepoInfo,
-            summary=f"head of feat/{inp.subtask}",
+            RepoInfo,
+            f"head of feat/{inp.subtask}",
             **options.quick(),
         )
         gates_task = asyncio.ensure_future(self._gates(rnd))
@@ -294,7 +366,7 @@ class SubtaskWorkflow:
                 reviews_dir=reviews_dir,
             )
         )
-        pr: PullRequestResult = await workflow.execute_activity(
+        pr: PullRequestResult = await self._on_host(
             names.FORGE_OPEN_PR,
             PullRequestRequest(
                 repo_root=inp.ctx.repo_root,
@@ -310,8 +382,8 @@ class SubtaskWorkflow:
                 api_url=cfg.forge.api_url,
                 remote=cfg.forge.remote,
             ),
-            result_type=PullRequestResult,
-            summary=f"pull request feat/{inp.subtask}",
+            PullRequestResult,
+            f"pull request feat/{inp.subtask}",
             **options.network(),
         )
         self.s.pr_url, self.s.pr_number = pr.url, pr.number
@@ -327,7 +399,7 @@ class SubtaskWorkflow:
         commands = [*inp.commands, *cfg.gates.commands]
         if not commands:
             return GateResult()
-        return await workflow.execute_activity(
+        return await self._on_host(
             names.GATES_RUN,
             GateRequest(
                 workdir=self._worktree,
@@ -336,8 +408,8 @@ class SubtaskWorkflow:
                 timeout_s=cfg.gates.timeout_s,
                 output_limit=cfg.gates.output_limit,
             ),
-            result_type=GateResult,
-            summary=f"gates {inp.subtask} · round {rnd}",
+            GateResult,
+            f"gates {inp.subtask} · round {rnd}",
             **options.commands(
                 cfg.gates.timeout_s * max(1, len(commands)), cfg.agents.heartbeat_timeout_s
             ),
@@ -400,14 +472,16 @@ class SubtaskWorkflow:
     async def _agent(self, name, request, result_type, summary):  # type: ignore[no-untyped-def]
         await workflow.wait_condition(lambda: not self.s.paused and not self.budget_hold)
         cfg = self._inp.ctx.config
-        result = await workflow.execute_activity(
+        result = await self._on_host(
             name,
             request,
-            result_type=result_type,
-            summary=summary,
+            result_type,
+            summary,
             **options.agent(cfg.agents.timeout_s, cfg.agents.heartbeat_timeout_s),
         )
         self.s.ledger.add(request.role, self._inp.subtask, result.usage)
+        if isinstance(result, EditResult) and result.commit:
+            await self._push()
         await self._report()
         return result
 
@@ -512,6 +586,7 @@ class SubtaskWorkflow:
                 phase=self.s.phase,
                 round=self.s.round,
                 scores=dict(self.s.scores),
+                round_scores=[dict(r.scores) for r in self.s.rounds],
                 gates_passed=gates_passed,
                 decision=self.s.decision,
                 pr_url=self.s.pr_url,
