@@ -34,7 +34,7 @@ def workflows() -> list[type]:
 
 
 def activities(host_queue: str = "") -> list[Any]:
-    from activities import config, design_files, forge, gates, git_ops, tracker
+    from activities import change_files, config, design_files, forge, gates, git_ops, tracker
     from activities.agents import activities as agents
     from activities.host import HostClaim
     from activities.plan import activities as plan
@@ -45,6 +45,7 @@ def activities(host_queue: str = "") -> list[Any]:
         *plan.ACTIVITIES,
         *agents.ACTIVITIES,
         *design_files.ACTIVITIES,
+        *change_files.ACTIVITIES,
         *gates.ACTIVITIES,
         *git_ops.ACTIVITIES,
         *forge.ACTIVITIES,

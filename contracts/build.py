@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from contracts.change import PendingChange
 from contracts.config import ProjectContext
 from contracts.human import PendingDecision
 from contracts.metrics import Ledger, Metrics
@@ -71,6 +72,8 @@ class SubtaskInput(BaseModel):
     threshold: float
     parent_id: str | None = None
     paused: bool = False
+    generation: int = Field(default=1, description="bumped when a spec change restarts it")
+    rebuild: str | None = Field(default=None, description="an approved spec change to re-derive")
     state: SubtaskState | None = None
 
 
@@ -91,6 +94,7 @@ class SubtaskState(BaseModel):
     worktree: str | None = None
     branch: str | None = None
     built: bool = False
+    rebuilt: bool = False
     scores: dict[str, float] = Field(default_factory=dict)
     gates: list[GateCommand] = Field(default_factory=list)
     rounds: list[RoundRecord] = Field(default_factory=list)
@@ -112,6 +116,7 @@ class SubtaskProgress(BaseModel):
     """Child -> parent signal after every change of state (feeds status and the tracker)."""
 
     subtask: str
+    generation: int = 1
     status: SubtaskStatus
     phase: str
     round: int
@@ -139,6 +144,7 @@ class SubtaskView(BaseModel):
     name: str
     batch: int
     dependencies: list[str]
+    generation: int = 1
     status: SubtaskStatus = "pending"
     phase: str = "pending"
     round: int = 0
@@ -162,6 +168,10 @@ class BuildState(BaseModel):
     stopped: bool = False
     started_at: str | None = None
     max_running: int = 0
+    change: PendingChange | None = None
+    changes: int = 0
+    rebuild: dict[str, str] = Field(default_factory=dict, description="subtask -> change text")
+    ledger: Ledger = Field(default_factory=Ledger, description="the build's own agents")
 
 
 class BuildStatus(BaseModel):
@@ -176,6 +186,7 @@ class BuildStatus(BaseModel):
     tokens: int
     max_cost_usd: float | None
     max_tokens: int | None
+    change: PendingChange | None = None
 
 
 class BuildResult(BaseModel):

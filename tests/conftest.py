@@ -7,6 +7,7 @@ packaged `temporal-test-server` binary.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -37,7 +38,17 @@ def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevSer
 
 @pytest.fixture(scope="session")
 async def client(temporal_server: DevServer) -> Client:
-    return await Client.connect(temporal_server.address, data_converter=pydantic_data_converter)
+    # The port opens a moment before the frontend reports healthy: retry briefly.
+    for attempt in range(60):
+        try:
+            return await Client.connect(
+                temporal_server.address, data_converter=pydantic_data_converter
+            )
+        except RuntimeError:
+            if attempt == 59:
+                raise
+            await asyncio.sleep(0.5)
+    raise AssertionError("unreachable")
 
 
 @pytest.fixture(scope="session")

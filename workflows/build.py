@@ -13,6 +13,15 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
+    from contracts.agents import (
+        AgentCall,
+        ChangeAnalysisResult,
+        ChangeRequest,
+        EditRequest,
+        EditResult,
+        ReviewIssue,
+        Severity,
+    )
     from contracts.build import (
         ALL_SUBTASKS_PR_CREATED,
         SUBTASKS_INCOMPLETE,
@@ -26,13 +35,23 @@ with workflow.unsafe.imports_passed_through():
         SubtaskResult,
         SubtaskView,
     )
+    from contracts.change import (
+        Affected,
+        ChangeLogEntry,
+        ChangeReport,
+        PendingChange,
+        blast_radius,
+        scope_of,
+    )
     from contracts.config import ConfigRequest, ProjectContext
-    from contracts.human import DecideInput, parse_command, parse_decide
+    from contracts.git import CommitPathsRequest, CommitResult
+    from contracts.human import ChangeInput, DecideInput, parse_command, parse_decide
     from contracts.metrics import Ledger, Metrics
     from contracts.plan import PlanRequest, PlanResult
     from contracts.subtask import SubtaskSpec
     from contracts.tracker import TrackerResult, TrackerRow, TrackerUpdate
     from workflows import names, options
+    from workflows.design_review import stamp
     from workflows.subtask import SubtaskWorkflow
 
 DONE = ("pr_created", "blocked", "skipped", "cancelled")
@@ -50,6 +69,7 @@ class BuildWorkflow:
         self.inp: BuildInput | None = None
         self.base_branch = ""
         self.budget_answer: str | None = None
+        self.restarting: set[str] = set()
 
     @workflow.run
     async def run(self, inp: BuildInput) -> BuildResult:
@@ -75,6 +95,7 @@ class BuildWorkflow:
         tasks: dict[str, asyncio.Task[None]] = {}
         try:
             while True:
+                await self._handle_change()
                 self._block_orphans()
                 await self._write_tracker()
                 await self._check_budget()
@@ -86,7 +107,7 @@ class BuildWorkflow:
                     tasks[name] = asyncio.ensure_future(self._run_child(name))
                     await workflow.wait_condition(lambda n=name: n in self.running)
                 self.s.max_running = max(self.s.max_running, len(self.running))
-                if not self.running and not self._ready():
+                if not self.running and not self._ready() and self.s.change is None:
                     break
                 self._details()
                 self.changed = False
@@ -144,12 +165,22 @@ class BuildWorkflow:
     def _ready(self) -> list[str]:
         """Pending subtasks whose own dependencies all have pull requests (DAG order)."""
         ready = []
+        held = self._held_by_change()
         for name, view in self.s.subtasks.items():
-            if view.status != "pending" or name in self.running:
+            if view.status not in ("pending", "stale") or name in self.running or name in held:
                 continue
             if all(self.s.subtasks[d].status == "pr_created" for d in view.dependencies):
                 ready.append(name)
         return ready
+
+    def _held_by_change(self) -> set[str]:
+        """While a change is analysed or awaits its decision, what it reaches does not start."""
+        c = self.s.change
+        if c is None or c.state in ("done", "cancelled"):
+            return set()
+        if c.state == "analyzing":
+            return set(self.s.subtasks)
+        return {a.subtask for a in c.affected}
 
     def _block_orphans(self) -> None:
         """A subtask whose dependency was skipped or blocked cannot start: say so."""
@@ -191,6 +222,8 @@ class BuildWorkflow:
                 parent_id=workflow.info().workflow_id,
                 paused=self.s.paused,
                 forge=self.inp.forge if self.inp else None,
+                generation=view.generation,
+                rebuild=self.s.rebuild.pop(name, None),
             ),
             id=f"{workflow.info().workflow_id}-{name}",
             static_summary=f"subtask {name}: {spec.title}",
@@ -202,15 +235,22 @@ class BuildWorkflow:
             result: SubtaskResult = await handle
             self._apply_result(result)
         except ChildWorkflowError as err:
-            view.status = "blocked"
-            cause = err.cause
-            view.notes = f"failed: {cause.message if hasattr(cause, 'message') else cause}"
+            if name in self.restarting:
+                # Cancelled by an approved spec change: start again on the revised spec.
+                self.restarting.discard(name)
+                view.status, view.phase = "stale", "restarting after a spec change"
+            else:
+                view.status = "blocked"
+                cause = err.cause
+                view.notes = f"failed: {cause.message if hasattr(cause, 'message') else cause}"
         finally:
             self.running.pop(name, None)
             self.changed = True
 
     def _apply_result(self, result: SubtaskResult) -> None:
         view = self.s.subtasks[result.subtask]
+        if result.subtask in self.restarting:
+            return  # finished just before the restart reached it: the restart wins
         view.status = result.status
         view.pr_url = result.pr_url or view.pr_url
         view.scores = result.scores or view.scores
@@ -245,6 +285,178 @@ class BuildWorkflow:
             ),
             result_type=TrackerResult,
             summary="update pr_tracker.md",
+            **options.quick(),
+        )
+
+    # ------------------------------------------------------- spec changes
+
+    async def _handle_change(self) -> None:
+        c = self.s.change
+        if c is None:
+            return
+        if c.state == "analyzing":
+            await self._analyze_change(c)
+        elif c.state == "approved":
+            await self._apply_change(c)
+        elif c.state == "cancelled":
+            await self._log_change(c, "cancelled")
+            self.s.change = None
+        self._details()
+
+    def _agent_call(self, role: str, scope: str, focus: list[str], text: str) -> AgentCall:
+        assert self.ctx
+        return AgentCall(
+            role=role,
+            scope=scope,
+            round=self.s.changes,
+            workdir=self.ctx.repo_root,
+            focus_paths=focus,
+            instructions=text,
+            transcript_path=(
+                f"{self.ctx.repo_root}/.orchestrator/transcripts/{workflow.info().workflow_id}/"
+                f"change{self.s.changes}-{role}.json"
+            ),
+            settings=self.ctx.config.agent_settings(role),
+        )
+
+    def _spec_files(self, names: list[str]) -> list[str]:
+        assert self.ctx
+        rel = self.ctx.design_rel
+        return [p for n in names for p in (f"{rel}/subplans/{n}.md", f"{rel}/subtasks/{n}.xml")]
+
+    async def _analyze_change(self, c: PendingChange) -> None:
+        """The blast radius: what the analyst names, plus shared files and every dependent."""
+        assert self.ctx
+        cfg = self.ctx.config
+        names_ = list(self.s.subtasks)
+        call = self._agent_call(
+            "change-analyst",
+            "change",
+            [f"{self.ctx.design_rel}/overview.md", *self._spec_files(names_)],
+            f"A person asks for this spec change: {c.description}\nName every subtask it "
+            "touches, with the files, contracts and tests that move.",
+        )
+        result: ChangeAnalysisResult = await workflow.execute_activity(
+            names.AGENT_ANALYZE_CHANGE,
+            ChangeRequest(
+                **call.model_dump(),
+                description=c.description,
+                design_dir=self.ctx.design_rel,
+                subtasks=names_,
+            ),
+            result_type=ChangeAnalysisResult,
+            summary=f"blast radius of change {c.id}",
+            **options.agent(cfg.agents.timeout_s, cfg.agents.heartbeat_timeout_s),
+        )
+        self.s.ledger.add("change-analyst", "change", result.usage)
+        states = {n: v.status for n, v in self.s.subtasks.items()}
+        touched = {
+            t.subtask: Affected(
+                subtask=t.subtask,
+                state=states[t.subtask],
+                why=t.reason or "named by the change analyst",
+                files=t.files,
+                contracts=t.contracts,
+                tests=t.tests,
+            )
+            for t in result.touched
+            if t.subtask in self.s.subtasks
+        }
+        c.affected = blast_radius(
+            touched,
+            {n: v.dependencies for n, v in self.s.subtasks.items()},
+            {n: self.specs[n].files for n in self.s.subtasks},
+            states,
+        )
+        c.scope = scope_of(c.affected, len(self.s.subtasks), result.scope)
+        c.summary = result.summary
+        c.report_path = await workflow.execute_activity(
+            names.CHANGE_WRITE_REPORT,
+            ChangeReport(
+                path=f"{self.ctx.design_dir}/plan/changes/{stamp(workflow.now())}.md",
+                feature=self.ctx.feature,
+                change=c,
+            ),
+            result_type=str,
+            summary=f"blast-radius report of change {c.id}",
+            **options.quick(),
+        )
+        c.state = "awaiting-decision"
+
+    async def _apply_change(self, c: PendingChange) -> None:
+        """Approved: revise the affected specs, restart or reopen exactly the affected subtasks."""
+        assert self.ctx
+        cfg = self.ctx.config
+        c.state = "applying"
+        affected = [a.subtask for a in c.affected]
+        if affected:
+            call = self._agent_call(
+                "design-writer",
+                "change",
+                self._spec_files(affected),
+                f"Apply this approved spec change to the affected subplans and their XML "
+                f"subtasks ({', '.join(affected)}): {c.description}",
+            )
+            edit: EditResult = await workflow.execute_activity(
+                names.AGENT_EDIT,
+                EditRequest(
+                    **call.model_dump(),
+                    issues=[ReviewIssue(severity=Severity.high, description=c.description)],
+                    commit_message=f"design({self.ctx.feature}): change {c.id}: {c.description}",
+                    commit=False,
+                ),
+                result_type=EditResult,
+                summary=f"revise specs for change {c.id}",
+                **options.agent(cfg.agents.timeout_s, cfg.agents.heartbeat_timeout_s),
+            )
+            self.s.ledger.add("design-writer", "change", edit.usage)
+            await workflow.execute_activity(
+                names.GIT_COMMIT_PATHS,
+                CommitPathsRequest(
+                    repo_root=self.ctx.repo_root,
+                    paths=[self.ctx.design_rel],
+                    message=f"design({self.ctx.feature}): change {c.id}: {c.description}",
+                ),
+                result_type=CommitResult,
+                summary=f"commit change {c.id}",
+                **options.quick(),
+            )
+            specs: list[SubtaskSpec] = await workflow.execute_activity(
+                names.LOAD_SUBTASKS,
+                self.ctx.design_dir,
+                result_type=list[SubtaskSpec],
+                summary=f"reload subtasks after change {c.id}",
+                **options.quick(),
+            )
+            self.specs = {s.id: s for s in specs}
+        for name in affected:
+            view = self.s.subtasks[name]
+            view.generation += 1
+            view.notes = f"stale: change {c.id}"
+            self.s.rebuild[name] = c.description
+            if name in self.running:
+                self.restarting.add(name)
+                view.phase = "restarting after a spec change"
+                self.running[name].cancel()
+            else:
+                view.status, view.phase = "stale", "stale"
+        await self._log_change(c, "approved")
+        c.state = "done"
+        self.s.change = None
+
+    async def _log_change(self, c: PendingChange, decision: str) -> None:
+        assert self.ctx
+        await workflow.execute_activity(
+            names.CHANGE_APPEND_LOG,
+            ChangeLogEntry(
+                path=f"{self.ctx.design_dir}/CHANGE_LOG.md",
+                feature=self.ctx.feature,
+                change=c,
+                decision=decision,  # type: ignore[arg-type]
+                at=workflow.now().isoformat(timespec="seconds"),
+            ),
+            result_type=str,
+            summary=f"CHANGE_LOG.md: change {c.id} {decision}",
             **options.quick(),
         )
 
@@ -312,7 +524,9 @@ class BuildWorkflow:
     @workflow.signal(name="subtask_progress")
     def subtask_progress(self, progress: SubtaskProgress) -> None:
         view = self.s.subtasks.get(progress.subtask)
-        if view is None or (view.status in DONE and progress.status not in DONE):
+        if view is None or progress.generation != view.generation:
+            return  # a run a spec change replaced
+        if view.status in DONE and progress.status not in DONE:
             return
         view.status = progress.status
         view.phase = progress.phase
@@ -341,6 +555,34 @@ class BuildWorkflow:
             workflow.logger.warning("ignored decide: no subtask waits (%s)", decision.scope)
             return
         await self.running[waiting[0]].signal("decide", decision.choice)
+
+    @workflow.signal(name="!change")
+    def request_change(self, change: ChangeInput | str) -> None:
+        text = (change.description if isinstance(change, ChangeInput) else str(change)).strip()
+        open_change = self.s.change is not None and self.s.change.state not in ("done", "cancelled")
+        if not text or open_change:
+            workflow.logger.warning("ignored !change: %s", "a change is open" if text else "empty")
+            return
+        self.s.changes += 1
+        self.s.change = PendingChange(
+            id=self.s.changes,
+            description=text,
+            state="analyzing",
+            requested_at=workflow.now().isoformat(timespec="seconds"),
+        )
+        self.changed = True
+
+    @workflow.signal(name="!change-approve")
+    def approve_change(self) -> None:
+        if self.s.change is not None and self.s.change.state == "awaiting-decision":
+            self.s.change.state = "approved"
+            self.changed = True
+
+    @workflow.signal(name="!change-cancel")
+    def cancel_change(self) -> None:
+        if self.s.change is not None and self.s.change.state == "awaiting-decision":
+            self.s.change.state = "cancelled"
+            self.changed = True
 
     @workflow.signal(name="raise_budget")
     def raise_budget(self, limits: dict[str, float]) -> None:
@@ -374,6 +616,12 @@ class BuildWorkflow:
                 await self.pause()
             elif cmd.signal == "!resume":
                 await self.resume()
+            elif cmd.signal == "!change":
+                self.request_change(cmd.text)
+            elif cmd.signal == "!change-approve":
+                self.approve_change()
+            elif cmd.signal == "!change-cancel":
+                self.cancel_change()
             else:
                 workflow.logger.warning("unknown command %r", line)
         except ValueError as err:
@@ -393,6 +641,7 @@ class BuildWorkflow:
             tokens=total.total_tokens,
             max_cost_usd=self.s.max_cost_usd,
             max_tokens=self.s.max_tokens,
+            change=self.s.change,
         )
 
     @workflow.query(name="metrics")
@@ -410,6 +659,7 @@ class BuildWorkflow:
 
     def _ledger(self) -> Ledger:
         ledger = Ledger()
+        ledger.merge(self.s.ledger)
         for view in self.s.subtasks.values():
             ledger.merge(view.ledger)
         return ledger
@@ -422,6 +672,11 @@ class BuildWorkflow:
         return (workflow.now() - datetime.fromisoformat(self.s.started_at)).total_seconds()
 
     def _waiting_for(self) -> str:
+        c = self.s.change
+        if c is not None and c.state == "awaiting-decision":
+            return (
+                f"!change-approve or !change-cancel (change {c.id}: {c.scope}, see {c.report_path})"
+            )
         if self.s.budget_hold:
             return "decide budget raise|stop (the budget is reached)"
         if self.s.paused:

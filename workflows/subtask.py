@@ -85,7 +85,7 @@ class SubtaskWorkflow:
                     await self._claim_host()
                     if not await self._setup_worktree():
                         return self._result()
-                    if not self.s.built:
+                    if not self.s.built or (inp.rebuild and not self.s.rebuilt):
                         await self._build()
                     while self.s.status != "pr_created":
                         await self._maybe_continue_as_new()
@@ -209,18 +209,26 @@ class SubtaskWorkflow:
         inp = self._inp
         self._phase("building")
         await self._report()
+        instructions = (
+            f"Implement subtask {inp.subtask} as specified in {self._xml()}: every "
+            "implementation step, the tests it lists, and make its commands pass."
+        )
+        if inp.rebuild and self.s.built:
+            instructions = (
+                f"The specification of subtask {inp.subtask} changed (approved spec change: "
+                f"{inp.rebuild}). {self._xml()} is revised. Re-derive the implementation on "
+                "this branch so that it matches the revised specification, tests included."
+            )
         await self._edit(
             "builder",
             0,
-            instructions=(
-                f"Implement subtask {inp.subtask} as specified in {self._xml()}: every "
-                "implementation step, the tests it lists, and make its commands pass."
-            ),
+            instructions=instructions,
             issues=[],
             review_paths=[],
             message=f"feat({inp.subtask}): implement {inp.title}",
         )
         self.s.built = True
+        self.s.rebuilt = bool(inp.rebuild)
 
     async def _review_round(self) -> str:
         """One round: gates and reviewers in parallel, then evaluate; returns pass/fix/stop."""
@@ -426,7 +434,7 @@ class SubtaskWorkflow:
             instructions=instructions,
             transcript_path=(
                 f"{inp.ctx.repo_root}/.orchestrator/transcripts/{workflow.info().workflow_id}/"
-                f"{role}-r{rnd}-{len(self.s.rounds)}.json"
+                f"{role}-g{inp.generation}-r{rnd}-{len(self.s.rounds)}.json"
             ),
             settings=inp.ctx.config.agent_settings(role),
         )
@@ -582,6 +590,7 @@ class SubtaskWorkflow:
             "subtask_progress",
             SubtaskProgress(
                 subtask=inp.subtask,
+                generation=inp.generation,
                 status=self.s.status,
                 phase=self.s.phase,
                 round=self.s.round,
