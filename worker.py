@@ -99,12 +99,19 @@ async def run(
         data_converter=pydantic_data_converter,
         **({"runtime": runtime} if runtime else {}),
     )
-    worker = build_worker(client, task_queue)
-    logging.info("worker polling %s on %s (namespace %s)", task_queue, conn.address, conn.namespace)
+    from activities.host import default_host, host_queue
+
+    own = host_queue(host or default_host())
+    shared = build_worker(client, task_queue, host_queue=own)
+    local = build_host_worker(client, own)
+    logging.info("worker polling %s and %s on %s", task_queue, own, conn.address)
     print(
-        f"Worker polling task queue {task_queue!r} at {conn.address}", file=sys.stderr, flush=True
+        f"Worker polling task queues {task_queue!r} and {own!r} at {conn.address}"
+        + (f"; metrics on :{metrics_port}/metrics" if metrics_port else ""),
+        file=sys.stderr,
+        flush=True,
     )
-    await worker.run()
+    await asyncio.gather(shared.run(), local.run())
 
 
 def parser() -> argparse.ArgumentParser:

@@ -108,8 +108,8 @@ def link_shortener_scenario(
                     "input": {
                         "path": overview,
                         "old_string": "## Non-goals",
-                        "new_string": "## Decisions\n\n- Error cases are listed per subplan; invalid "
-                        "input raises a typed error.\n\n## Non-goals",
+                        "new_string": "## Decisions\n\n- Error cases are listed per subplan; "
+                        "invalid input raises a typed error.\n\n## Non-goals",
                     },
                 }
             ],

@@ -73,13 +73,13 @@ def review_files(design_dir: Path, sub: str = "design-reviews") -> list[Path]:
 
 
 def spawn_worker(
-    address: str, task_queue: str, env_extra: dict[str, str], log: Path
+    address: str, task_queue: str, env_extra: dict[str, str], log: Path, *args: str
 ) -> subprocess.Popen[bytes]:
     """A worker in its own process, so a test can SIGKILL it like a crashed host."""
     env = {**os.environ, **env_extra, "TEMPORAL_ADDRESS": address}
     with open(log, "ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "worker", "--task-queue", task_queue, "--no-embedded"],
+            [sys.executable, "-m", "worker", "--task-queue", task_queue, "--no-embedded", *args],
             cwd=Path(__file__).resolve().parent.parent,
             env=env,
             stdout=out,

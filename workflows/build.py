@@ -314,6 +314,7 @@ class BuildWorkflow:
             instructions=text,
             transcript_path=(
                 f"{self.ctx.repo_root}/.orchestrator/transcripts/{workflow.info().workflow_id}/"
+                f"{workflow.info().run_id}/"
                 f"change{self.s.changes}-{role}.json"
             ),
             settings=self.ctx.config.agent_settings(role),
@@ -494,6 +495,7 @@ class BuildWorkflow:
             for v in self.s.subtasks.values()
         ]
         ok = all(r.status == "pr_created" for r in results)
+        self._details()  # the Web UI's last word on the build: every subtask's final state
         total = self._ledger().total
         report: str = await workflow.execute_activity(
             names.BUILD_WRITE_REPORT,

@@ -519,7 +519,7 @@ class DesignReviewWorkflow:
         assert self.ctx
         wf = workflow.info().workflow_id
         transcript = (
-            f"{self.ctx.repo_root}/.orchestrator/transcripts/{wf}/"
+            f"{self.ctx.repo_root}/.orchestrator/transcripts/{wf}/{workflow.info().run_id}/"
             f"c{self.s.reviews_cycle}-{scope}-{role}-r{round_}.json"
         )
         return AgentCall(

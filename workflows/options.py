@@ -15,9 +15,15 @@ NON_RETRYABLE = ["PlanError", "ConfigError", "RepositoryError", "InvalidInput"]
 
 
 def quick(**extra: Any) -> dict[str, Any]:
-    """Local file and git steps: seconds, a few retries."""
+    """Local file and git steps: seconds, a few retries.
+
+    The heartbeat timeout is how fast a step on a dead worker is retried elsewhere;
+    git and forge steps heartbeat from a background thread, the rest finish in well
+    under it.
+    """
     return {
         "start_to_close_timeout": timedelta(minutes=2),
+        "heartbeat_timeout": timedelta(seconds=30),
         "retry_policy": RetryPolicy(
             initial_interval=timedelta(seconds=1),
             maximum_interval=timedelta(seconds=20),
@@ -32,6 +38,7 @@ def network(**extra: Any) -> dict[str, Any]:
     """Forge calls: transient 5xx and rate limits are retried for a while."""
     return {
         "start_to_close_timeout": timedelta(minutes=5),
+        "heartbeat_timeout": timedelta(seconds=30),
         "retry_policy": RetryPolicy(
             initial_interval=timedelta(seconds=2),
             backoff_coefficient=2.0,

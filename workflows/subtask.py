@@ -434,6 +434,7 @@ class SubtaskWorkflow:
             instructions=instructions,
             transcript_path=(
                 f"{inp.ctx.repo_root}/.orchestrator/transcripts/{workflow.info().workflow_id}/"
+                f"{workflow.info().run_id}/"
                 f"{role}-g{inp.generation}-r{rnd}-{len(self.s.rounds)}.json"
             ),
             settings=inp.ctx.config.agent_settings(role),

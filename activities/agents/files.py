@@ -16,7 +16,15 @@ def atomic_write_text(target: Path, content: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(content)
         os.replace(tmp, target)
+        _remove_leftovers(target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _remove_leftovers(target: Path) -> None:
+    """Temp files of an attempt killed mid-write (SIGKILL skips cleanup): the retry sweeps them."""
+    for stale in target.parent.glob(f".{target.name}.*.tmp"):
+        with contextlib.suppress(OSError):
+            stale.unlink()

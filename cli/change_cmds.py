@@ -1,0 +1,133 @@
+"""`orchestrator change | change-approve | change-cancel | replay` on a running build."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import uuid
+from typing import Any
+
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
+from temporalio.client import Client, WorkflowExecutionStatus
+
+from activities import gitrepo
+from cli.common import CliError, build_id, client_for
+from cli.loop_cmds import running
+from contracts.build import SubtaskState
+from contracts.human import ChangeInput
+
+FIXERS = {"builder", "fixer", "performance-fixer", "design-writer"}
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    def verb(name: str, help_: str, fn: Any, *args: tuple[str, dict[str, Any]]) -> None:
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("design_dir")
+        for flag, kw in args:
+            p.add_argument(flag, **kw)
+        p.add_argument("--no-embedded", action="store_true")
+        p.set_defaults(run=fn)
+
+    verb("change", "propose a spec change to a running build (`!change`)", change, ("text", {}))
+    verb("change-approve", "apply the pending spec change (`!change-approve`)", change_approve)
+    verb("change-cancel", "discard the pending spec change (`!change-cancel`)", change_cancel)
+    verb(
+        "replay",
+        "reset a subtask to the state after a review round (branch and workflow)",
+        replay,
+        ("subtask", {}),
+        ("round", {"type": int}),
+        ("--build-id", {"default": None, "help": "workflow id (default build-<feature>)"}),
+    )
+
+
+async def _build(args: argparse.Namespace) -> tuple[Client, Any]:
+    client = await client_for(embedded=not args.no_embedded, need_worker=False)
+    workflow_id = getattr(args, "build_id", None) or build_id(args.design_dir)
+    handle = await running(client, workflow_id)
+    if handle is None:
+        raise CliError(f"the build {workflow_id} is not running")
+    return client, handle
+
+
+async def change(args: argparse.Namespace) -> int:
+    _, handle = await _build(args)
+    await handle.signal("!change", ChangeInput(description=args.text))
+    print(f"sent !change to {handle.id}; the blast-radius report appears in `orchestrator status`")
+    return 0
+
+
+async def change_approve(args: argparse.Namespace) -> int:
+    _, handle = await _build(args)
+    await handle.signal("!change-approve")
+    print(f"sent !change-approve to {handle.id}")
+    return 0
+
+
+async def change_cancel(args: argparse.Namespace) -> int:
+    _, handle = await _build(args)
+    await handle.signal("!change-cancel")
+    print(f"sent !change-cancel to {handle.id}")
+    return 0
+
+
+async def replay(args: argparse.Namespace) -> int:
+    """Seed 004's `!replay`: the branch back to round N's commit, the workflow reset there."""
+    client, build = await _build(args)
+    child_id = f"{build.id}-{args.subtask}"
+    child = client.get_workflow_handle(child_id)
+    desc = await child.describe()
+    if desc.status != WorkflowExecutionStatus.RUNNING:
+        raise CliError(
+            f"{child_id} is not running ({desc.status.name if desc.status else '?'}); replay "
+            "resets a subtask that is still being built. To rework a finished one, use "
+            "`orchestrator change`"
+        )
+    state = await child.query("status", result_type=SubtaskState)
+    record = next((r for r in state.rounds if r.round == args.round), None)
+    if record is None or record.commit is None:
+        done = ", ".join(str(r.round) for r in state.rounds) or "none yet"
+        raise CliError(f"{args.subtask} has no review round {args.round} (rounds: {done})")
+    event_id = await reset_point(child, args.round)
+    if event_id is None:
+        raise CliError(
+            f"round {args.round} is {args.subtask}'s latest: there is no later work to discard"
+        )
+    if state.worktree is None or state.branch is None:
+        raise CliError(f"{args.subtask} has no worktree yet")
+    await asyncio.to_thread(gitrepo.reset_branch, state.worktree, record.commit)
+    remote = "origin"
+    if await asyncio.to_thread(gitrepo.has_remote, state.worktree, remote):
+        if await asyncio.to_thread(gitrepo.remote_branch_sha, state.worktree, remote, state.branch):
+            await asyncio.to_thread(gitrepo.push_branch, state.worktree, state.branch, remote, True)
+    await client.workflow_service.reset_workflow_execution(
+        ResetWorkflowExecutionRequest(
+            namespace=client.namespace,
+            workflow_execution=WorkflowExecution(workflow_id=child_id, run_id=desc.run_id),
+            reason=f"orchestrator replay {args.subtask} round {args.round}",
+            workflow_task_finish_event_id=event_id,
+            request_id=str(uuid.uuid4()),
+        )
+    )
+    print(
+        f"{args.subtask}: branch {state.branch} reset to {record.commit[:10]} (after review "
+        f"round {args.round}); {child_id} reset to event {event_id}; later work discarded"
+    )
+    return 0
+
+
+async def reset_point(child: Any, round_: int) -> int | None:
+    """The workflow task that scheduled the fix after review round N (None if none yet)."""
+    history = await child.fetch_history()
+    for event in history.events:
+        if not event.HasField("activity_task_scheduled_event_attributes"):
+            continue
+        attrs = event.activity_task_scheduled_event_attributes
+        if attrs.activity_type.name != "agent.edit" or not attrs.input.payloads:
+            continue
+        request = json.loads(attrs.input.payloads[0].data)
+        if request.get("round") == round_ and request.get("role") in FIXERS:
+            return int(attrs.workflow_task_completed_event_id)
+    return None

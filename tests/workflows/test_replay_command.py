@@ -1,0 +1,85 @@
+"""`orchestrator replay <dir> <subtask> <round>`: seed 004's `!replay` on a running build."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+
+from contracts.build import BuildInput, BuildResult, BuildStatus
+from simulators.github_api import GitHubStandIn
+from simulators.messages_api import MessagesStandIn
+from tests.conftest import REPO_ROOT
+from tests.support import make_project, sim_environ, status_of, until
+from tests.workflows.test_build_loop import approve_artifacts, tiny_design, writes_file_rule
+from worker import build_worker
+
+
+def fixer_rule(rnd: int) -> dict:
+    return {
+        "match": {"role": "fixer", "round": rnd},
+        "steps": [{"tool": "write_file", "input": {"path": f"src/r{rnd}.txt", "content": "x"}}],
+        "submit": {"summary": f"fix {rnd}", "files_changed": [f"src/r{rnd}.txt"]},
+    }
+
+
+async def test_replay_resets_branch_and_workflow_to_a_round(
+    client: Client,
+    task_queue: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    temporal_env: dict[str, str],
+) -> None:
+    design = tiny_design(tmp_path / "src", {"a": []})
+    low = {"match": {"kind": "review"}, "submit": {"score": 0.5}}
+    rules = [writes_file_rule("a"), fixer_rule(1), fixer_rule(2), fixer_rule(3), low]
+    config = '\n[reviewers]\ncode = ["code-correctness"]\n'
+    with GitHubStandIn() as github, MessagesStandIn({"rules": rules}) as messages:
+        for key, value in sim_environ(messages.url, github.url).items():
+            monkeypatch.setenv(key, value)
+        repo = make_project(
+            tmp_path / "p", github.url, config, design_source=design, top_config="stuck_rounds = 2"
+        )
+        approve_artifacts(repo.design_dir, repo.root)
+        build_wid = f"build-link-shortener-{uuid.uuid4().hex[:6]}"
+        async with build_worker(client, task_queue):
+            handle = await client.start_workflow(
+                "BuildWorkflow",
+                BuildInput(design_dir=str(repo.design_dir)),
+                id=build_wid,
+                task_queue=task_queue,
+            )
+
+            async def stuck() -> bool:
+                st = await status_of(handle, BuildStatus)
+                return bool(st.subtasks) and st.subtasks[0].decision is not None
+
+            await until(stuck, what="the stuck prompt after round 3")
+            worktree = repo.root / ".worktrees/a"
+            assert (worktree / "src/r2.txt").exists()
+            # From here on the reviewers are satisfied.
+            happy = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
+            messages.reset({"rules": [writes_file_rule("a"), fixer_rule(1), happy]})
+            env = {**temporal_env, "ORCHESTRATOR_BUILD_ID": build_wid}
+            done = await asyncio.to_thread(
+                subprocess.run,
+                [sys.executable, "-m", "starter", "replay", str(repo.design_dir), "a", "1",
+                 "--build-id", build_wid],
+                cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr
+            assert "reset to" in done.stdout and "round 1" in done.stdout
+            result = BuildResult.model_validate(await handle.result())
+    assert result.result == "ALL_SUBTASKS_PR_CREATED"
+    assert result.subtasks[0].rounds == 2  # rounds after 1 were discarded and redone
+    assert not (worktree / "src/r2.txt").exists()  # the discarded round's work is gone
+    assert (worktree / "src/r1.txt").exists()
+    log = subprocess.run(
+        ["git", "log", "--format=%s", "feat/a"], cwd=repo.root, capture_output=True, text=True
+    ).stdout
+    assert "review round 2" not in log
