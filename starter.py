@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 
 from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
@@ -60,5 +61,18 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def cli() -> None:
+    """Console entry point.
+
+    Exits without interpreter finalization: the Temporal client's native runtime
+    can abort the process while Python tears down its threads at exit, turning a
+    finished command into a crash report. Everything is flushed first.
+    """
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    cli()

@@ -121,7 +121,7 @@ def identity_env() -> dict[str, str]:
     }
 
 
-_IDENTITY_CONFIG = (
+IDENTITY_CONFIG = (
     "-c",
     f"user.name={ORCHESTRATOR_AUTHOR_NAME}",
     "-c",
@@ -507,7 +507,7 @@ def _new_branch(
     for dep, sha in dep_shas:
         proc = run_git(
             path,
-            *_IDENTITY_CONFIG,
+            *IDENTITY_CONFIG,
             "merge",
             "--no-ff",
             "--no-verify",
@@ -586,7 +586,7 @@ def commit_changes(path: str, message: str, paths: Sequence[str] | None = None) 
         return CommitResult(commit=None, files=[], head=head_commit(top))
     run_git(
         top,
-        *_IDENTITY_CONFIG,
+        *IDENTITY_CONFIG,
         "commit",
         "--quiet",
         "--no-verify",

@@ -13,7 +13,7 @@ from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from activities import gitrepo
-from cli.common import CliError, build_id, client_for
+from cli.common import CliError, add_verb, build_id, client_for
 from cli.loop_cmds import running
 from contracts.build import SubtaskState
 from contracts.human import ChangeInput
@@ -23,12 +23,7 @@ FIXERS = {"builder", "fixer", "performance-fixer", "design-writer"}
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     def verb(name: str, help_: str, fn: Any, *args: tuple[str, dict[str, Any]]) -> None:
-        p = sub.add_parser(name, help=help_)
-        p.add_argument("design_dir")
-        for flag, kw in args:
-            p.add_argument(flag, **kw)
-        p.add_argument("--no-embedded", action="store_true")
-        p.set_defaults(run=fn)
+        add_verb(sub, name, help_, fn, *args)
 
     verb("change", "propose a spec change to a running build (`!change`)", change, ("text", {}))
     verb("change-approve", "apply the pending spec change (`!change-approve`)", change_approve)

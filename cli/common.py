@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client
 
@@ -48,3 +50,19 @@ async def client_for(embedded: bool, need_worker: bool = True) -> Client:
 def fail(message: str) -> int:
     print(f"error: {message}", file=sys.stderr)
     return 2
+
+
+def add_verb(
+    sub: argparse._SubParsersAction,
+    name: str,
+    help_: str,
+    fn: Any,
+    *args: tuple[str, dict[str, Any]],
+) -> None:
+    """A verb on the design directory: `orchestrator <name> <design-dir> [args]`."""
+    p = sub.add_parser(name, help=help_)
+    p.add_argument("design_dir")
+    for flag, kw in args:
+        p.add_argument(flag, **kw)
+    p.add_argument("--no-embedded", action="store_true", help="never start the local server")
+    p.set_defaults(run=fn)

@@ -17,7 +17,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from cli import views
-from cli.common import CliError, build_id, client_for, design_id, feature_of
+from cli.common import CliError, add_verb, build_id, client_for, design_id, feature_of
 from contracts.build import BuildInput, BuildResult, BuildStatus
 from contracts.design import DesignInput, DesignResult, DesignStatus
 from contracts.human import AnswerInput, DecideInput, FeedbackInput
@@ -27,12 +27,7 @@ from runtime.client import TASK_QUEUE, settings_from_env
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     def verb(name: str, help_: str, fn: Any, *args: tuple[str, dict[str, Any]]) -> None:
-        p = sub.add_parser(name, help=help_)
-        p.add_argument("design_dir")
-        for flag, kw in args:
-            p.add_argument(flag, **kw)
-        p.add_argument("--no-embedded", action="store_true", help="never start the local server")
-        p.set_defaults(run=fn)
+        add_verb(sub, name, help_, fn, *args)
 
     wait = ("--wait", {"action": "store_true", "help": "follow progress until a human gate"})
     verb("design", "start (or attach to) the design-review loop", design, wait)
@@ -166,7 +161,7 @@ async def follow(handle: WorkflowHandle, kind: str) -> int:
         if desc.status != WorkflowExecutionStatus.RUNNING:
             if desc.status == WorkflowExecutionStatus.COMPLETED:
                 result_type = DesignResult if kind == "design" else BuildResult
-                result = await handle.result(result_type=result_type)
+                result = result_type.model_validate(await handle.result())
                 print(f"\n{result.result}")
                 return 0
             await handle.result()  # raises the failure, reported by main()

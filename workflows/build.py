@@ -70,6 +70,7 @@ class BuildWorkflow:
         self.base_branch = ""
         self.budget_answer: str | None = None
         self.restarting: set[str] = set()
+        self.cancelled = False
 
     @workflow.run
     async def run(self, inp: BuildInput) -> BuildResult:
@@ -113,10 +114,12 @@ class BuildWorkflow:
                 self.changed = False
                 await workflow.wait_condition(lambda: self.changed)
         except asyncio.CancelledError:
+            # The cancel is delivered once: the cleanup below still runs its activity.
+            self.cancelled = True
             for view in self.s.subtasks.values():
-                if view.status in ("in_progress", "pending"):
+                if view.status not in DONE:
                     view.status, view.notes = "cancelled", "build cancelled; branch kept"
-            await asyncio.shield(asyncio.ensure_future(self._write_tracker(force=True)))
+            await self._write_tracker(force=True)
             raise
         if self.s.stopped:
             for name, handle in list(self.running.items()):
@@ -526,7 +529,7 @@ class BuildWorkflow:
     @workflow.signal(name="subtask_progress")
     def subtask_progress(self, progress: SubtaskProgress) -> None:
         view = self.s.subtasks.get(progress.subtask)
-        if view is None or progress.generation != view.generation:
+        if self.cancelled or view is None or progress.generation != view.generation:
             return  # a run a spec change replaced
         if view.status in DONE and progress.status not in DONE:
             return

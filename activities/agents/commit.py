@@ -18,17 +18,9 @@ from temporalio.exceptions import ApplicationError
 from activities import gitrepo
 from activities.agents.errors import non_retryable
 from activities.agents.transcript import is_transcript
-from contracts.git import ORCHESTRATOR_AUTHOR_EMAIL, ORCHESTRATOR_AUTHOR_NAME
 
 TRAILER = "Orchestrator-Call"
-_IDENTITY = (
-    "-c",
-    f"user.name={ORCHESTRATOR_AUTHOR_NAME}",
-    "-c",
-    f"user.email={ORCHESTRATOR_AUTHOR_EMAIL}",
-    "-c",
-    "commit.gpgsign=false",
-)
+_IDENTITY = gitrepo.IDENTITY_CONFIG
 
 
 def trailer_for(role: str, scope: str, round: int, fingerprint: str) -> str:

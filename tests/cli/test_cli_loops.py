@@ -1,0 +1,161 @@
+"""The `orchestrator` verbs a person types, run as processes against a real server."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client, WorkflowExecutionStatus
+
+from contracts.design import DesignStatus
+from runtime.server import DevServer, free_port
+from simulators.demo_scenario import link_shortener_scenario
+from simulators.github_api import GitHubStandIn
+from simulators.messages_api import MessagesStandIn
+from tests.conftest import REPO_ROOT
+from tests.support import make_project, sim_environ, spawn_worker, until
+from worker import build_worker
+
+
+async def orchestrator(
+    env: dict[str, str], *args: str, limit: float = 300
+) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "starter", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=limit,
+        check=False,
+    )
+
+
+async def test_a_person_drives_both_loops_from_the_cli(
+    client: Client,
+    temporal_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with GitHubStandIn() as github, MessagesStandIn(link_shortener_scenario()) as messages:
+        for key, value in sim_environ(messages.url, github.url).items():
+            monkeypatch.setenv(key, value)
+        repo = make_project(tmp_path, github.url)
+        design = str(repo.design_dir)
+        # The CLI uses task queue "orchestrator": a worker serves it here, so none is spawned.
+        async with build_worker(client, "orchestrator"):
+            started = await orchestrator(temporal_env, "design", design, "--wait")
+            assert started.returncode == 0, started.stderr
+            assert "design-link-shortener" in started.stdout
+            assert "Q2" in started.stdout and "A person must decide now" in started.stdout
+
+            shown = await orchestrator(temporal_env, "status", design)
+            assert shown.returncode == 0, shown.stderr
+            assert "Open questions" in shown.stdout and "consistency" in shown.stdout
+
+            wrong = await orchestrator(temporal_env, "answer", design, "Q9", "B")
+            assert wrong.returncode == 2 and "unknown question id 'Q9'" in wrong.stderr
+            early = await orchestrator(temporal_env, "approve", design)
+            assert early.returncode == 2 and "not at the approval gate" in early.stderr
+
+            answered = await orchestrator(temporal_env, "answer", design, "Q2", "B")
+            assert answered.returncode == 0 and "Q2: B) In memory only" in answered.stdout
+
+            handle = client.get_workflow_handle("design-link-shortener")
+
+            async def gate() -> bool:
+                st = await handle.query("status", result_type=DesignStatus)
+                return st.phase == "awaiting-approval"
+
+            await until(gate, what="the approval gate")
+            approved = await orchestrator(temporal_env, "approve", design)
+            assert approved.returncode == 0, approved.stderr
+            await handle.result()
+
+            built = await orchestrator(temporal_env, "build", design, "--wait")
+            assert built.returncode == 0, built.stderr
+            assert built.stdout.rstrip().endswith("ALL_SUBTASKS_PR_CREATED")
+            metrics = await orchestrator(temporal_env, "status", design, "--json")
+            assert '"COMPLETED"' in metrics.stdout
+        assert len(github.pulls("demo/link-shortener")) == 5
+
+
+async def test_cancel_stops_the_design_loop_and_leaves_files_whole(
+    client: Client,
+    temporal_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hang = {
+        "match": {"role": "design-architecture", "scope": "consistency"},
+        "faults": [{"type": "hang", "at_turn": 2, "seconds": 120}],
+    }
+    scenario = {"rules": [hang, *link_shortener_scenario()["rules"]]}
+    with MessagesStandIn(scenario) as messages:
+        for key, value in sim_environ(messages.url).items():
+            monkeypatch.setenv(key, value)
+        repo = make_project(tmp_path, extra_config="\n[agents]\nheartbeat_timeout_s = 4\n")
+        design = str(repo.design_dir)
+        async with build_worker(client, "orchestrator"):
+            started = await orchestrator(temporal_env, "design", design)
+            assert started.returncode == 0, started.stderr
+            await asyncio.to_thread(messages.wait_for, lambda r: bool(r.fault), 60)
+            cancelled = await orchestrator(temporal_env, "cancel", design)
+            assert cancelled.returncode == 0 and "cancel requested" in cancelled.stdout
+            handle = client.get_workflow_handle("design-link-shortener")
+
+            async def closed() -> bool:
+                return (await handle.describe()).status != WorkflowExecutionStatus.RUNNING
+
+            began = asyncio.get_running_loop().time()
+            await until(closed, limit=60, what="the cancelled design loop")
+            assert asyncio.get_running_loop().time() - began < 30  # promptly, not after the hang
+            assert (await handle.describe()).status == WorkflowExecutionStatus.CANCELED
+    reviews = repo.design_dir / "design-reviews"
+    leftovers = list(reviews.glob("*.tmp")) if reviews.exists() else []
+    assert leftovers == []
+    for review in reviews.glob("*.md") if reviews.exists() else []:
+        assert review.read_text().count("## Full Review") == 1  # whole files only
+
+
+async def test_the_demo_runs_end_to_end(temporal_server: DevServer, tmp_path: Path) -> None:
+    env = {
+        **{k: v for k, v in __import__("os").environ.items()},
+        "TEMPORAL_ADDRESS": temporal_server.address,
+        "ORCHESTRATOR_HOME": str(tmp_path / "home"),
+    }
+    done = await orchestrator(env, "demo", "--dir", str(tmp_path / "demo"), limit=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    out = done.stdout
+    assert "SIMULATION" in out
+    assert "temporal workflow signal --workflow-id design-link-shortener --name approved" in out
+    assert "DESIGN_DOC_APPROVED" in out
+    assert out.count(" PR http://127.0.0.1:") == 5
+    assert "Web UI:" in out and "cost" in out
+    assert out.rstrip().splitlines()[-1] == "ALL_SUBTASKS_PR_CREATED"
+
+
+async def test_worker_serves_prometheus_metrics(temporal_server: DevServer, tmp_path: Path) -> None:
+    port = free_port()
+    worker = spawn_worker(
+        temporal_server.address, "metrics-test", {}, tmp_path / "w.log", "--metrics-port", str(port)
+    )
+    try:
+
+        async def scraped() -> str:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+                    return r.read().decode()
+            except OSError:
+                return ""
+
+        text = await until(scraped, limit=60, what="the metrics endpoint")
+        assert "temporal_" in text
+    finally:
+        worker.kill()
+        worker.wait()
