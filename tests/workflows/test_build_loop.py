@@ -384,3 +384,56 @@ async def _started(messages: MessagesStandIn, scope: str) -> bool:
 
 async def _closed(handle) -> bool:  # type: ignore[no-untyped-def]
     return (await handle.describe()).status != WorkflowExecutionStatus.RUNNING
+
+
+async def test_dependency_merge_conflict_is_put_to_the_person(
+    client: Client,
+    task_queue: str,
+    tmp_path: Path,
+    github: GitHubStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """a and b write the same file differently; c needs both: git cannot merge them."""
+    design = tiny_design(tmp_path / "src", {"a": [], "b": [], "c": ["a", "b"]})
+
+    def clash(name: str) -> dict:
+        return {
+            "match": {"role": "builder", "scope": name},
+            "steps": [{"tool": "write_file", "input": {"path": "src/shared.txt", "content": name}}],
+            "submit": {"summary": name, "files_changed": ["src/shared.txt"]},
+        }
+
+    approve_all = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
+    config = '\n[reviewers]\ncode = ["code-correctness"]\n'
+    rules = [clash("a"), clash("b"), writes_file_rule("c"), approve_all]
+    with MessagesStandIn({"rules": rules}) as messages:
+        for key, value in sim_environ(messages.url, github.url).items():
+            monkeypatch.setenv(key, value)
+        repo = make_project(tmp_path / "p", github.url, config, design_source=design)
+        approve_artifacts(repo.design_dir, repo.root)
+        async with build_worker(client, task_queue):
+            handle = await client.start_workflow(
+                "BuildWorkflow",
+                BuildInput(design_dir=str(repo.design_dir)),
+                id=wid(),
+                task_queue=task_queue,
+            )
+
+            async def conflict() -> BuildStatus | None:
+                st = await status_of(handle, BuildStatus)
+                c = next((v for v in st.subtasks if v.name == "c"), None)
+                ok = c is not None and c.decision is not None and c.decision.kind == "conflict"
+                return st if ok else None
+
+            st = await until(conflict, what="the merge-conflict prompt")
+            c = next(v for v in st.subtasks if v.name == "c")
+            assert c.decision is not None and "src/shared.txt" in c.decision.prompt
+            assert c.decision.options == ["continue", "skip"]
+            # Nothing half-merged is left behind: no branch for c yet, the checkout is clean.
+            assert git_out(repo.root, "branch", "--list", "feat/c") == ""
+            assert git_out(repo.root, "status", "--porcelain", "--untracked-files=no") == ""
+            await handle.signal("decide", DecideInput(scope="c", choice="skip"))
+            result = BuildResult.model_validate(await handle.result())
+    by = {s.subtask: s for s in result.subtasks}
+    assert by["a"].status == by["b"].status == "pr_created"
+    assert by["c"].status == "blocked" and "merge conflict" in by["c"].notes
