@@ -134,10 +134,10 @@ async def design_phase(client: Client, repo: DemoRepo, task_queue: str, pick: st
             break
         st = await handle.query("status", result_type=DesignStatus)
         for sc in st.scopes:
-            done = len(sc.history)  # completed rounds; `scores` are the latest one's
-            if done and (sc.name, done) not in seen:
-                seen.add((sc.name, done))
-                say(f"  review {sc.name:<14} round {done}: {scores_text(sc.scores)}")
+            for n, scores in enumerate(sc.round_scores, start=1):
+                if (sc.name, n) not in seen:
+                    seen.add((sc.name, n))
+                    say(f"  review {sc.name:<14} round {n}: {scores_text(scores)}")
         for q in st.answered_questions:
             if q.answered_by == "codebase" and q.id not in codebase_seen:
                 codebase_seen.add(q.id)

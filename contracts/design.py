@@ -48,6 +48,9 @@ class ScopeState(BaseModel):
     )
     scores: dict[str, float] = Field(default_factory=dict, description="latest, per reviewer")
     history: list[float] = Field(default_factory=list, description="lowest score per round")
+    round_scores: list[dict[str, float]] = Field(
+        default_factory=list, description="every reviewer's score, per completed round"
+    )
     best: float = 0.0
     rounds_without_progress: int = 0
     threshold: float | None = Field(default=None, description="lowered by `accept`")

@@ -246,6 +246,7 @@ class DesignReviewWorkflow:
             sc.review_paths = [r.review_path for r in results]
             lowest = min(sc.scores.values()) if sc.scores else 0.0
             sc.history.append(lowest)
+            sc.round_scores.append(dict(sc.scores))
             if lowest > sc.best + 1e-9:
                 sc.best = lowest
                 sc.rounds_without_progress = 0
