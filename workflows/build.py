@@ -45,12 +45,13 @@ with workflow.unsafe.imports_passed_through():
     )
     from contracts.config import ConfigRequest, ProjectContext
     from contracts.git import CommitPathsRequest, CommitResult
-    from contracts.human import ChangeInput, DecideInput, parse_command, parse_decide
+    from contracts.human import ChangeInput, DecideInput, parse_decide
     from contracts.metrics import Ledger, Metrics
     from contracts.plan import PlanRequest, PlanResult
     from contracts.subtask import SubtaskSpec
     from contracts.tracker import TrackerResult, TrackerRow, TrackerUpdate
     from workflows import names, options
+    from workflows.commands import run_command
     from workflows.design_review import stamp
     from workflows.subtask import SubtaskWorkflow
 
@@ -613,24 +614,17 @@ class BuildWorkflow:
 
     @workflow.signal(name="command")
     async def command(self, line: str) -> None:
-        cmd = parse_command(line)
-        try:
-            if cmd.signal == "decide":
-                await self.decide(parse_decide(cmd.text))
-            elif cmd.signal == "!pause":
-                await self.pause()
-            elif cmd.signal == "!resume":
-                await self.resume()
-            elif cmd.signal == "!change":
-                self.request_change(cmd.text)
-            elif cmd.signal == "!change-approve":
-                self.approve_change()
-            elif cmd.signal == "!change-cancel":
-                self.cancel_change()
-            else:
-                workflow.logger.warning("unknown command %r", line)
-        except ValueError as err:
-            workflow.logger.warning("ignored command %r: %s", line, err)
+        await run_command(
+            line,
+            {
+                "decide": lambda text: self.decide(parse_decide(text)),
+                "!pause": lambda _: self.pause(),
+                "!resume": lambda _: self.resume(),
+                "!change": self.request_change,
+                "!change-approve": lambda _: self.approve_change(),
+                "!change-cancel": lambda _: self.cancel_change(),
+            },
+        )
 
     @workflow.query(name="status")
     def status(self) -> BuildStatus:

@@ -51,12 +51,12 @@ with workflow.unsafe.imports_passed_through():
         PendingDecision,
         TrackedQuestion,
         parse_answer,
-        parse_command,
         parse_decide,
     )
     from contracts.metrics import Metrics
     from contracts.plan import PlanRequest, PlanResult, SubplanSummary
     from workflows import names, options
+    from workflows.commands import run_command
 
 
 STAMP = "%Y-%m-%d-%H-%M-%S"
@@ -722,25 +722,18 @@ class DesignReviewWorkflow:
         self._details()
 
     @workflow.signal(name="command")
-    def command(self, line: str) -> None:
-        cmd = parse_command(line)
-        try:
-            if cmd.signal == "approved":
-                self.approved()
-            elif cmd.signal == "request_changes":
-                self.request_changes(cmd.text)
-            elif cmd.signal == "answer":
-                self.answer(parse_answer(cmd.text))
-            elif cmd.signal == "decide":
-                self.decide(parse_decide(cmd.text))
-            elif cmd.signal == "!pause":
-                self.pause()
-            elif cmd.signal == "!resume":
-                self.resume()
-            else:
-                workflow.logger.warning("unknown command %r", line)
-        except ValueError as err:
-            workflow.logger.warning("ignored command %r: %s", line, err)
+    async def command(self, line: str) -> None:
+        await run_command(
+            line,
+            {
+                "approved": lambda _: self.approved(),
+                "request_changes": self.request_changes,
+                "answer": lambda text: self.answer(parse_answer(text)),
+                "decide": lambda text: self.decide(parse_decide(text)),
+                "!pause": lambda _: self.pause(),
+                "!resume": lambda _: self.resume(),
+            },
+        )
 
     @workflow.query(name="status")
     def status(self) -> DesignStatus:
