@@ -23,7 +23,7 @@ class ReviewersConfig(_Strict):
 
 
 class ModelsConfig(_Strict):
-    default: str = "claude-sonnet-4-5"
+    default: str = "claude-sonnet-4-6"
     roles: dict[str, str] = Field(default_factory=dict, description="role -> model")
 
 

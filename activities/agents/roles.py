@@ -24,10 +24,10 @@ from activities.agents.outputs import KINDS, OutputKind
 from activities.agents.tools import ALL_TOOLS, COMMAND_TOOLS, READ_TOOLS
 from contracts.agents import AgentSettings
 
-DEFAULT_MODEL = "claude-sonnet-4-5"
+DEFAULT_MODEL = "claude-sonnet-4-6"
 MODEL_ENV = "ORCHESTRATOR_MODEL"  # a worker-wide default model, below settings.model
 MODEL_ALIASES = {  # Claude Code's short names
-    "sonnet": "claude-sonnet-4-5",
+    "sonnet": "claude-sonnet-4-6",
     "opus": "claude-opus-4-5",
     "haiku": "claude-haiku-4-5",
 }
@@ -117,7 +117,7 @@ def parse_role_file(text: str, source: str) -> Role:
         raise _bad(source, "`description` is missing; add one line saying what the role does")
     model = meta.get("model")
     if model is not None and not isinstance(model, str):
-        raise _bad(source, "`model` must be a model name such as claude-sonnet-4-5")
+        raise _bad(source, "`model` must be a model name such as claude-sonnet-4-6")
     kind = meta.get("kind")
     if kind is not None and kind not in KINDS:
         raise _bad(source, f"`kind` is {kind!r}; use one of {', '.join(KINDS)}")
@@ -234,7 +234,7 @@ def _parse_tools(raw: Any, source: str) -> tuple[str, ...] | None:
 def _bad(source: str, problem: str) -> Exception:
     return non_retryable(
         f"agent file {source}: {problem}. Expected:\n---\nname: my-reviewer\n"
-        "description: what it does\nmodel: claude-sonnet-4-5   # optional\n"
+        "description: what it does\nmodel: claude-sonnet-4-6   # optional\n"
         "tools: read_file, search_files   # optional\n---\n<the prompt>",
         "RoleDefinitionError",
     )
