@@ -98,7 +98,12 @@ class DevServer:
 
 
 def server_command(
-    port: int, ui_port: int, db_file: Path | None, namespace: str, headless: bool = False
+    port: int,
+    ui_port: int,
+    db_file: Path | None,
+    namespace: str,
+    headless: bool = False,
+    dynamic_config: dict[str, str] | None = None,
 ) -> list[str]:
     cmd = [
         temporal_binary(),
@@ -119,6 +124,8 @@ def server_command(
         cmd += ["--db-filename", str(db_file)]
     if headless:
         cmd.append("--headless")
+    for key, value in (dynamic_config or {}).items():
+        cmd += ["--dynamic-config-value", f"{key}={value}"]
     return cmd
 
 
@@ -131,13 +138,14 @@ def start_dev_server(
     log_path: Path | None = None,
     wait_s: float = 60.0,
     headless: bool = False,
+    dynamic_config: dict[str, str] | None = None,
 ) -> DevServer:
     """Start `temporal server start-dev` and wait until its gRPC port answers."""
     ui = ui_port if ui_port is not None else port + 1000
     log_path = log_path or orchestrator_home() / f"temporal-server-{port}.log"
     log = open(log_path, "ab")  # handed to the child process
     process = subprocess.Popen(
-        server_command(port, ui, db_file, namespace, headless),
+        server_command(port, ui, db_file, namespace, headless, dynamic_config),
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,

@@ -103,8 +103,15 @@ class BuildWorkflow:
                 await self._check_budget()
                 if self.s.stopped:
                     break
+                # Long builds: stop starting children, let the running ones finish, then
+                # continue as new with the state (a child cannot outlive its parent's run).
+                draining = workflow.info().is_continue_as_new_suggested()
+                if draining and not self.running and self._ready():
+                    await workflow.wait_condition(workflow.all_handlers_finished)
+                    workflow.continue_as_new(inp.model_copy(update={"state": self.s}))
                 for name in self._ready():
-                    if len(self.running) >= limit or self.s.paused or self.s.budget_hold:
+                    held = self.s.paused or self.s.budget_hold or draining
+                    if len(self.running) >= limit or held:
                         break
                     tasks[name] = asyncio.ensure_future(self._run_child(name))
                     await workflow.wait_condition(lambda n=name: n in self.running)

@@ -1,0 +1,87 @@
+"""Long loops continue as new when Temporal suggests it, and still finish correctly.
+
+A dev server whose history-count threshold is lowered suggests continue-as-new
+after a few dozen events, so the example's build and subtasks all pass through it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from contracts.build import BuildInput, BuildResult
+from runtime.server import DevServer, free_port, start_dev_server
+from simulators.demo_scenario import link_shortener_scenario
+from simulators.github_api import GitHubStandIn
+from simulators.messages_api import MessagesStandIn
+from tests.support import make_project, sim_environ
+from tests.workflows.test_build_loop import approve_artifacts
+from worker import build_worker
+
+
+@pytest.fixture(scope="module")
+def eager_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+    home = tmp_path_factory.mktemp("eager")
+    server = start_dev_server(
+        port=free_port(),
+        ui_port=free_port(),
+        db_file=None,
+        detach=False,
+        log_path=home / "temporal.log",
+        headless=True,
+        dynamic_config={"limit.historyCount.suggestContinueAsNew": "60"},
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def eager_client(eager_server: DevServer) -> AsyncIterator[Client]:
+    for attempt in range(60):
+        try:
+            yield await Client.connect(eager_server.address, data_converter=pydantic_data_converter)
+            return
+        except RuntimeError:
+            if attempt == 59:
+                raise
+            import asyncio
+
+            await asyncio.sleep(0.5)
+
+
+async def runs_of(client: Client, workflow_id: str) -> int:
+    count = 0
+    async for _ in client.list_workflows(f"WorkflowId = '{workflow_id}'"):
+        count += 1
+    return count
+
+
+async def test_build_and_subtasks_continue_as_new(
+    eager_client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = eager_client
+    with GitHubStandIn() as github, MessagesStandIn(link_shortener_scenario()) as messages:
+        for key, value in sim_environ(messages.url, github.url).items():
+            monkeypatch.setenv(key, value)
+        repo = make_project(tmp_path, github.url)
+        approve_artifacts(repo.design_dir, repo.root)
+        async with build_worker(client, "can-queue"):
+            handle = await client.start_workflow(
+                "BuildWorkflow",
+                BuildInput(design_dir=str(repo.design_dir)),
+                id="build-can",
+                task_queue="can-queue",
+            )
+            result = BuildResult.model_validate(await handle.result())
+            build_runs = await runs_of(client, "build-can")
+            subtask_runs = await runs_of(client, "build-can-04-service")
+        pulls = github.pulls("demo/link-shortener")
+    assert result.result == "ALL_SUBTASKS_PR_CREATED"
+    assert sorted(p["head"]["ref"] for p in pulls) == [f"feat/{s.subtask}" for s in result.subtasks]
+    assert build_runs > 1  # the build continued as new between subtasks
+    assert subtask_runs > 1  # and a subtask between review rounds
+    assert all(s.rounds == 2 for s in result.subtasks)  # state carried over intact
