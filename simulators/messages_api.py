@@ -573,11 +573,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8766)
     parser.add_argument(
-        "--scenario", help="YAML or JSON scenario file (default: built-in behaviour)"
+        "--scenario",
+        help="YAML or JSON scenario file, or `link-shortener` for the bundled example's script "
+        "(default: built-in behaviour)",
     )
     parser.add_argument("--api-key", help="accept only this key (default: any non-empty key)")
     args = parser.parse_args(argv)
-    standin = MessagesStandIn(args.scenario, port=args.port, host=args.host, api_key=args.api_key)
+    scenario: Any = args.scenario
+    if scenario == "link-shortener":
+        from simulators.demo_scenario import link_shortener_scenario
+
+        scenario = link_shortener_scenario(design_rel="examples/link-shortener")
+    standin = MessagesStandIn(scenario, port=args.port, host=args.host, api_key=args.api_key)
     standin.start()
     print(
         f"Messages API stand-in on {standin.url} (export ANTHROPIC_BASE_URL={standin.url})",
