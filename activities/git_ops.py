@@ -21,6 +21,8 @@ from contracts.git import (
     CommitPathsRequest,
     CommitRequest,
     CommitResult,
+    MergeRequest,
+    MergeResult,
     PushRequest,
     PushResult,
     RepoInfo,
@@ -123,6 +125,15 @@ def reset_branch(req: ResetRequest) -> ResetResult:
         return gitrepo.reset_branch(req.worktree, req.commit, req.clean)
 
 
+@activity.defn(name="git.merge_dependencies")
+def merge_dependencies(req: MergeRequest) -> MergeResult:
+    with heartbeating(f"merge dependencies into {req.branch}"), git_errors():
+        merged, conflict = gitrepo.merge_dependencies(
+            req.worktree, req.branch, req.dependency_branches, req.remote
+        )
+        return MergeResult(head=gitrepo.head_commit(req.worktree), merged=merged, conflict=conflict)
+
+
 @activity.defn(name="git.repo_info")
 def git_repo_info(design_dir: str) -> RepoInfo:
     """Repository facts for a design directory, read once at workflow start."""
@@ -148,4 +159,5 @@ ACTIVITIES = [
     push_branch,
     reset_branch,
     git_repo_info,
+    merge_dependencies,
 ]

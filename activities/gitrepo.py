@@ -542,6 +542,48 @@ def _new_branch(
     return None
 
 
+def merge_dependencies(
+    worktree: str, branch: str, deps: list[str], remote: str | None
+) -> tuple[list[str], str | None]:
+    """Bring dependency branches that moved (a spec change reopened them) into `branch`.
+
+    Returns the branches merged and, on a conflict, what conflicts: the merge is
+    aborted so the branch is left exactly as it was.
+    """
+    root = repo_root_of(worktree)
+    merged: list[str] = []
+    for dep in sorted(deps):
+        sha = _resolve_or_refuse(
+            root, dep, remote, "dependency branch", "build it (and push it) first"
+        )
+        if is_ancestor(worktree, sha, "HEAD"):
+            continue
+        proc = run_git(
+            worktree,
+            *IDENTITY_CONFIG,
+            "merge",
+            "--no-ff",
+            "--no-verify",
+            "--no-edit",
+            "-m",
+            f"Merge branch '{dep}' into {branch}",
+            sha,
+            check=False,
+            env=identity_env(),
+        )
+        if proc.returncode != 0:
+            files = _conflicted_files(worktree)
+            run_git(worktree, "merge", "--abort", check=False)
+            if not files:
+                raise GitError(["git", "merge", dep], proc.returncode, proc.stdout, proc.stderr)
+            return merged, (
+                f"merging the updated dependency branch {dep} into {branch} conflicts in: "
+                f"{', '.join(files)}; merge it by hand on {branch} and continue, or skip"
+            )
+        merged.append(dep)
+    return merged, None
+
+
 # --- commits, pushes, resets ------------------------------------------------
 
 

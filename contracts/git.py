@@ -121,3 +121,19 @@ class RepoInfo(BaseModel):
     branch: str
     head: str
     origin_url: str | None = None
+
+
+class MergeRequest(BaseModel):
+    """Merge dependency branches that moved into a subtask's existing branch."""
+
+    worktree: str
+    branch: str
+    dependency_branches: list[str] = Field(default_factory=list)
+    remote: str | None = "origin"
+
+
+class MergeResult(BaseModel):
+    head: str
+    merged: list[str] = Field(default_factory=list)
+    # Set (and the branch left untouched) when a merge conflicts.
+    conflict: str | None = None

@@ -38,7 +38,15 @@ with workflow.unsafe.imports_passed_through():
         SubtaskState,
     )
     from contracts.forge import PrBodyInput, PullRequestRequest, PullRequestResult
-    from contracts.git import PushRequest, PushResult, RepoInfo, WorktreeRequest, WorktreeResult
+    from contracts.git import (
+        MergeRequest,
+        MergeResult,
+        PushRequest,
+        PushResult,
+        RepoInfo,
+        WorktreeRequest,
+        WorktreeResult,
+    )
     from contracts.human import BUILD_STUCK_OPTIONS, DecideInput, PendingDecision
     from workflows import names, options
     from workflows.design_review import stamp
@@ -86,7 +94,8 @@ class SubtaskWorkflow:
                     if not await self._setup_worktree():
                         return self._result()
                     if not self.s.built or (inp.rebuild and not self.s.rebuilt):
-                        await self._build()
+                        if not await self._build():
+                            return self._result()
                     while self.s.status != "pr_created":
                         await self._maybe_continue_as_new()
                         verdict = await self._review_round()
@@ -205,8 +214,12 @@ class SubtaskWorkflow:
         await self._report()
         return True
 
-    async def _build(self) -> None:
+    async def _build(self) -> bool:
+        """Build (or, after an approved spec change, re-derive); False when skipped."""
         inp = self._inp
+        if inp.rebuild and self.s.built and inp.dependency_branches:
+            if not await self._refresh_dependencies():
+                return False
         self._phase("building")
         await self._report()
         instructions = (
@@ -229,6 +242,39 @@ class SubtaskWorkflow:
         )
         self.s.built = True
         self.s.rebuilt = bool(inp.rebuild)
+        return True
+
+    async def _refresh_dependencies(self) -> bool:
+        """A reopened subtask takes in its dependencies' revised work before re-deriving."""
+        inp = self._inp
+        while True:
+            self._phase("merging updated dependencies")
+            merge: MergeResult = await self._on_host(
+                names.GIT_MERGE_DEPENDENCIES,
+                MergeRequest(
+                    worktree=self._worktree,
+                    branch=self.s.branch or f"feat/{inp.subtask}",
+                    dependency_branches=inp.dependency_branches,
+                    remote=inp.ctx.config.forge.remote,
+                ),
+                MergeResult,
+                f"merge updated dependencies into feat/{inp.subtask}",
+                **options.quick(),
+            )
+            if not merge.conflict:
+                return True
+            choice = await self._ask(
+                PendingDecision(
+                    scope=inp.subtask,
+                    kind="conflict",
+                    prompt=merge.conflict,
+                    options=["continue", "skip"],
+                )
+            )
+            if choice == "skip":
+                self._block(f"skipped: {merge.conflict}")
+                await self._report()
+                return False
 
     async def _review_round(self) -> str:
         """One round: gates and reviewers in parallel, then evaluate; returns pass/fix/stop."""
