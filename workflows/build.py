@@ -480,10 +480,11 @@ class BuildWorkflow:
         )
         if not over or self.s.budget_hold:
             return
-        self.s.budget_hold = True
-        await self._signal_children("budget_hold", True)
+        # Reset the answer before the hold is visible: a person may answer at once.
         self.budget_answer = None
+        self.s.budget_hold = True
         self._details()
+        await self._signal_children("budget_hold", True)
         await workflow.wait_condition(lambda: self.budget_answer is not None)
         if self.budget_answer == "stop":
             self.s.stopped = True
