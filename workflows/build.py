@@ -97,6 +97,9 @@ class BuildWorkflow:
         tasks: dict[str, asyncio.Task[None]] = {}
         try:
             while True:
+                # Cleared before looking at the state, so a change that lands while this
+                # iteration awaits something wakes the next wait instead of being lost.
+                self.changed = False
                 await self._handle_change()
                 self._block_orphans()
                 await self._write_tracker()
@@ -119,7 +122,6 @@ class BuildWorkflow:
                 if not self.running and not self._ready() and self.s.change is None:
                     break
                 self._details()
-                self.changed = False
                 await workflow.wait_condition(lambda: self.changed)
         except asyncio.CancelledError:
             # The cancel is delivered once: the cleanup below still runs its activity.
