@@ -476,6 +476,30 @@ def _resolve_or_refuse(root: str, name: str, remote: str | None, what: str, fix:
     return sha
 
 
+def _merge_or_conflicts(path: str, dep: str, sha: str, branch: str) -> list[str] | None:
+    """Merge `sha` (no-ff) into the checkout at `path`; on a conflict abort and name the files."""
+    proc = run_git(
+        path,
+        *IDENTITY_CONFIG,
+        "merge",
+        "--no-ff",
+        "--no-verify",
+        "--no-edit",
+        "-m",
+        f"Merge branch '{dep}' into {branch}",
+        sha,
+        check=False,
+        env=identity_env(),
+    )
+    if proc.returncode == 0:
+        return None
+    files = _conflicted_files(path)
+    run_git(path, "merge", "--abort", check=False)
+    if not files:
+        raise GitError(["git", "merge", dep], proc.returncode, proc.stdout, proc.stderr)
+    return files
+
+
 def _new_branch(
     root: str,
     path: str,
@@ -505,25 +529,9 @@ def _new_branch(
     _add_worktree(root, "--detach", path, base_sha)
     merged: list[str] = []
     for dep, sha in dep_shas:
-        proc = run_git(
-            path,
-            *IDENTITY_CONFIG,
-            "merge",
-            "--no-ff",
-            "--no-verify",
-            "--no-edit",
-            "-m",
-            f"Merge branch '{dep}' into {branch}",
-            sha,
-            check=False,
-            env=identity_env(),
-        )
-        if proc.returncode != 0:
-            files = _conflicted_files(path)
-            run_git(path, "merge", "--abort", check=False)
+        files = _merge_or_conflicts(path, dep, sha, branch)
+        if files is not None:
             _remove_worktree(root, path)
-            if not files:
-                raise GitError(["git", "merge", dep], proc.returncode, proc.stdout, proc.stderr)
             after = f" (after merging {', '.join(merged)})" if merged else ""
             return WorktreeResult(
                 path=path,
@@ -558,24 +566,8 @@ def merge_dependencies(
         )
         if is_ancestor(worktree, sha, "HEAD"):
             continue
-        proc = run_git(
-            worktree,
-            *IDENTITY_CONFIG,
-            "merge",
-            "--no-ff",
-            "--no-verify",
-            "--no-edit",
-            "-m",
-            f"Merge branch '{dep}' into {branch}",
-            sha,
-            check=False,
-            env=identity_env(),
-        )
-        if proc.returncode != 0:
-            files = _conflicted_files(worktree)
-            run_git(worktree, "merge", "--abort", check=False)
-            if not files:
-                raise GitError(["git", "merge", dep], proc.returncode, proc.stdout, proc.stderr)
+        files = _merge_or_conflicts(worktree, dep, sha, branch)
+        if files is not None:
             return merged, (
                 f"merging the updated dependency branch {dep} into {branch} conflicts in: "
                 f"{', '.join(files)}; merge it by hand on {branch} and continue, or skip"

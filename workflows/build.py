@@ -52,8 +52,8 @@ with workflow.unsafe.imports_passed_through():
     from contracts.tracker import TrackerResult, TrackerRow, TrackerUpdate
     from workflows import names, options
     from workflows.commands import run_command
-    from workflows.design_review import stamp
     from workflows.subtask import SubtaskWorkflow
+    from workflows.timestamps import stamp
 
 DONE = ("pr_created", "blocked", "skipped", "cancelled")
 

@@ -11,7 +11,6 @@ refused), and nothing here ever advances past a gate on its own.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -57,21 +56,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.plan import PlanRequest, PlanResult, SubplanSummary
     from workflows import names, options
     from workflows.commands import run_command
-
-
-STAMP = "%Y-%m-%d-%H-%M-%S"
-
-
-def stamp(now: datetime, after: str | None = None) -> str:
-    """UTC `YYYY-MM-DD-HH-MM-SS`, the seeds' review timestamp, strictly after `after`.
-
-    Two rounds of one scope can finish within a second; the file name
-    `<scope>_<timestamp>_<reviewer>.md` must still be new, never an overwrite.
-    """
-    if after is not None:
-        earliest = datetime.strptime(after, STAMP).replace(tzinfo=now.tzinfo) + timedelta(seconds=1)
-        now = max(now, earliest)
-    return now.strftime(STAMP)
+    from workflows.timestamps import stamp
 
 
 @workflow.defn(name="DesignReviewWorkflow")

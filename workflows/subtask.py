@@ -49,7 +49,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from contracts.human import BUILD_STUCK_OPTIONS, DecideInput, PendingDecision
     from workflows import names, options
-    from workflows.design_review import stamp
+    from workflows.timestamps import stamp
 
 
 HOST_AFFINITY = "host-affinity"
