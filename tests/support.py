@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from temporalio.client import WorkflowHandle
 
 from cli.demo_repo import DemoRepo, demo_config, prepare_demo_repo
 from runtime.server import temporal_binary
+from simulators.messages_api import MessagesStandIn
 
 SIM_ENV = {
     "ANTHROPIC_API_KEY": "sim-anthropic-key-do-not-leak",
@@ -85,3 +87,14 @@ def spawn_worker(
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+
+
+@contextlib.contextmanager
+def scripted_model(
+    scenario: Any, monkeypatch: Any, github_url: str | None = None
+) -> Iterator[MessagesStandIn]:
+    """The Messages API stand-in playing `scenario`, with the worker's environment pointed at it."""
+    with MessagesStandIn(scenario) as standin:
+        for key, value in sim_environ(standin.url, github_url).items():
+            monkeypatch.setenv(key, value)
+        yield standin

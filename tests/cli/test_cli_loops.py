@@ -15,9 +15,8 @@ from contracts.design import DesignStatus
 from runtime.server import DevServer, free_port
 from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
-from simulators.messages_api import MessagesStandIn
 from tests.conftest import REPO_ROOT
-from tests.support import make_project, sim_environ, spawn_worker, until
+from tests.support import make_project, scripted_model, spawn_worker, until
 from worker import build_worker
 
 
@@ -42,9 +41,10 @@ async def test_a_person_drives_both_loops_from_the_cli(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    with GitHubStandIn() as github, MessagesStandIn(link_shortener_scenario()) as messages:
-        for key, value in sim_environ(messages.url, github.url).items():
-            monkeypatch.setenv(key, value)
+    with (
+        GitHubStandIn() as github,
+        scripted_model(link_shortener_scenario(), monkeypatch, github.url),
+    ):
         repo = make_project(tmp_path, github.url)
         design = str(repo.design_dir)
         # The CLI uses task queue "orchestrator": a worker serves it here, so none is spawned.
@@ -96,9 +96,7 @@ async def test_cancel_stops_the_design_loop_and_leaves_files_whole(
         "faults": [{"type": "hang", "at_turn": 2, "seconds": 120}],
     }
     scenario = {"rules": [hang, *link_shortener_scenario()["rules"]]}
-    with MessagesStandIn(scenario) as messages:
-        for key, value in sim_environ(messages.url).items():
-            monkeypatch.setenv(key, value)
+    with scripted_model(scenario, monkeypatch) as messages:
         repo = make_project(tmp_path, extra_config="\n[agents]\nheartbeat_timeout_s = 4\n")
         design = str(repo.design_dir)
         async with build_worker(client, "orchestrator"):

@@ -24,8 +24,7 @@ from contracts.human import AnswerInput
 from runtime.server import DevServer
 from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
-from simulators.messages_api import MessagesStandIn
-from tests.support import make_project, sim_environ, status_of, until
+from tests.support import make_project, scripted_model, status_of, until
 from worker import build_worker
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -82,9 +81,10 @@ async def test_a_person_sees_the_loops_in_the_web_ui(
     ui = temporal_server.ui_url + "/namespaces/default/workflows"
     suffix = task_queue.removeprefix("test-")
     design_id, build_id = f"design-ui-{suffix}", f"build-ui-{suffix}"
-    with GitHubStandIn() as github, MessagesStandIn(link_shortener_scenario()) as messages:
-        for key, value in sim_environ(messages.url, github.url).items():
-            monkeypatch.setenv(key, value)
+    with (
+        GitHubStandIn() as github,
+        scripted_model(link_shortener_scenario(), monkeypatch, github.url),
+    ):
         repo = make_project(tmp_path, github.url)
         async with build_worker(client, task_queue):
             design = await client.start_workflow(

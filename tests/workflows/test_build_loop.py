@@ -21,7 +21,7 @@ from contracts.human import DecideInput
 from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
 from simulators.messages_api import MessagesStandIn
-from tests.support import make_project, sim_environ, status_of, until
+from tests.support import make_project, scripted_model, status_of, until
 from worker import build_worker
 
 REPO = "demo/link-shortener"
@@ -63,9 +63,7 @@ async def test_example_builds_to_one_pr_per_subtask(
     github: GitHubStandIn,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    with MessagesStandIn(link_shortener_scenario()) as messages:
-        for key, value in sim_environ(messages.url, github.url).items():
-            monkeypatch.setenv(key, value)
+    with scripted_model(link_shortener_scenario(), monkeypatch, github.url) as messages:
         repo = make_project(tmp_path, github.url)
         approve_artifacts(repo.design_dir, repo.root)
         async with build_worker(client, task_queue):
@@ -161,9 +159,7 @@ async def test_dag_scheduling_beats_the_batch_barrier(
     fast = {"match": {"kind": "review", "scope": "a"}, "submit": {"score": 0.99}}
     rules = [writes_file_rule(n) for n in "abcd"]
     scenario = {"rules": [fast, c_done, slow_c, *rules]}
-    with MessagesStandIn(scenario) as messages:
-        for key, value in sim_environ(messages.url, github.url).items():
-            monkeypatch.setenv(key, value)
+    with scripted_model(scenario, monkeypatch, github.url) as messages:
         repo = make_project(
             tmp_path / "p", github.url, "\n[reviewers]\ncode = [\"code-correctness\"]\n",
             design_source=design,
@@ -205,9 +201,9 @@ async def test_failing_gate_gets_a_fix_round(
         '\n[reviewers]\ncode = ["code-correctness"]\n\n'
         '[gates]\ncommands = ["grep -q good src/a.txt"]\n'
     )
-    with MessagesStandIn({"rules": [builder, fixer, approve_all]}) as messages:
-        for key, value in sim_environ(messages.url, github.url).items():
-            monkeypatch.setenv(key, value)
+    with scripted_model(
+        {"rules": [builder, fixer, approve_all]}, monkeypatch, github.url
+    ) as messages:
         repo = make_project(tmp_path / "p", github.url, config, design_source=design)
         approve_artifacts(repo.design_dir, repo.root)
         async with build_worker(client, task_queue):
@@ -241,9 +237,9 @@ async def test_stuck_subtask_asks_the_person(
     low = {"match": {"kind": "review", "scope": "a"}, "submit": {"score": 0.5}}
     rules = [low, {"match": {"kind": "review"}, "submit": {"score": 0.99}}]
     config = '\n[reviewers]\ncode = ["code-correctness"]\n'
-    with MessagesStandIn({"rules": [*(writes_file_rule(n) for n in "ab"), *rules]}) as messages:
-        for key, value in sim_environ(messages.url, github.url).items():
-            monkeypatch.setenv(key, value)
+    with scripted_model(
+        {"rules": [*(writes_file_rule(n) for n in "ab"), *rules]}, monkeypatch, github.url
+    ) as messages:
         repo = make_project(
             tmp_path / "p", github.url, config, design_source=design, top_config="stuck_rounds = 2"
         )
@@ -308,9 +304,7 @@ async def test_forge_faults_retry_and_existing_pr_is_reused(
     design = tiny_design(tmp_path / "src", {"a": []})
     approve_all = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
     config = '\n[reviewers]\ncode = ["code-correctness"]\n'
-    with MessagesStandIn({"rules": [writes_file_rule("a"), approve_all]}) as messages:
-        for key, value in sim_environ(messages.url, github.url).items():
-            monkeypatch.setenv(key, value)
+    with scripted_model({"rules": [writes_file_rule("a"), approve_all]}, monkeypatch, github.url):
         repo = make_project(tmp_path / "p", github.url, config, design_source=design)
         approve_artifacts(repo.design_dir, repo.root)
         github.inject("POST", r"/pulls$", 502, count=1)
@@ -345,9 +339,7 @@ async def test_pause_resume_and_cancel(
     approve_all = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
     config = '\n[reviewers]\ncode = ["code-correctness"]\n'
     rules = [writes_file_rule("a"), writes_file_rule("b"), approve_all]
-    with MessagesStandIn({"rules": rules}) as messages:
-        for key, value in sim_environ(messages.url, github.url).items():
-            monkeypatch.setenv(key, value)
+    with scripted_model({"rules": rules}, monkeypatch, github.url) as messages:
         repo = make_project(tmp_path / "p", github.url, config, design_source=design)
         approve_artifacts(repo.design_dir, repo.root)
         async with build_worker(client, task_queue):
@@ -406,9 +398,7 @@ async def test_dependency_merge_conflict_is_put_to_the_person(
     approve_all = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
     config = '\n[reviewers]\ncode = ["code-correctness"]\n'
     rules = [clash("a"), clash("b"), writes_file_rule("c"), approve_all]
-    with MessagesStandIn({"rules": rules}) as messages:
-        for key, value in sim_environ(messages.url, github.url).items():
-            monkeypatch.setenv(key, value)
+    with scripted_model({"rules": rules}, monkeypatch, github.url):
         repo = make_project(tmp_path / "p", github.url, config, design_source=design)
         approve_artifacts(repo.design_dir, repo.root)
         async with build_worker(client, task_queue):

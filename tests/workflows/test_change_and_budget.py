@@ -13,8 +13,7 @@ from contracts.build import BuildInput, BuildResult, BuildStatus
 from contracts.human import DecideInput
 from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
-from simulators.messages_api import MessagesStandIn
-from tests.support import make_project, sim_environ, status_of, until
+from tests.support import make_project, scripted_model, status_of, until
 from tests.workflows.test_build_loop import approve_artifacts, tiny_design, writes_file_rule
 from worker import build_worker
 
@@ -44,9 +43,7 @@ async def test_change_approve_reruns_exactly_the_affected_subtasks(
     client: Client, task_queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     scenario = {"rules": [ANALYST, *link_shortener_scenario()["rules"]]}
-    with GitHubStandIn() as github, MessagesStandIn(scenario) as messages:
-        for key, value in sim_environ(messages.url, github.url).items():
-            monkeypatch.setenv(key, value)
+    with GitHubStandIn() as github, scripted_model(scenario, monkeypatch, github.url) as messages:
         repo = make_project(tmp_path, github.url)
         approve_artifacts(repo.design_dir, repo.root)
         async with build_worker(client, task_queue):
@@ -116,9 +113,10 @@ async def test_change_cancel_changes_nothing(
     approve_all = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
     rules = [analyst, writes_file_rule("a"), writes_file_rule("b"), approve_all]
     config = '\n[reviewers]\ncode = ["code-correctness"]\n'
-    with GitHubStandIn() as github, MessagesStandIn({"rules": rules}) as messages:
-        for key, value in sim_environ(messages.url, github.url).items():
-            monkeypatch.setenv(key, value)
+    with (
+        GitHubStandIn() as github,
+        scripted_model({"rules": rules}, monkeypatch, github.url) as messages,
+    ):
         repo = make_project(tmp_path / "p", github.url, config, design_source=design)
         approve_artifacts(repo.design_dir, repo.root)
         async with build_worker(client, task_queue):
@@ -159,9 +157,10 @@ async def test_budget_gate_stops_or_raises(
     approve_all = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
     rules = [writes_file_rule("a"), writes_file_rule("b"), approve_all]
     config = '\n[reviewers]\ncode = ["code-correctness"]\n'
-    with GitHubStandIn() as github, MessagesStandIn({"rules": rules}) as messages:
-        for key, value in sim_environ(messages.url, github.url).items():
-            monkeypatch.setenv(key, value)
+    with (
+        GitHubStandIn() as github,
+        scripted_model({"rules": rules}, monkeypatch, github.url) as messages,
+    ):
         repo = make_project(tmp_path / "p", github.url, config, design_source=design)
         approve_artifacts(repo.design_dir, repo.root)
         async with build_worker(client, task_queue):

@@ -17,8 +17,7 @@ from contracts.build import BuildInput, BuildResult
 from runtime.server import DevServer, free_port, start_dev_server
 from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
-from simulators.messages_api import MessagesStandIn
-from tests.support import make_project, sim_environ
+from tests.support import make_project, scripted_model
 from tests.workflows.test_build_loop import approve_artifacts
 from worker import build_worker
 
@@ -64,9 +63,10 @@ async def test_build_and_subtasks_continue_as_new(
     eager_client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client = eager_client
-    with GitHubStandIn() as github, MessagesStandIn(link_shortener_scenario()) as messages:
-        for key, value in sim_environ(messages.url, github.url).items():
-            monkeypatch.setenv(key, value)
+    with (
+        GitHubStandIn() as github,
+        scripted_model(link_shortener_scenario(), monkeypatch, github.url),
+    ):
         repo = make_project(tmp_path, github.url)
         approve_artifacts(repo.design_dir, repo.root)
         async with build_worker(client, "can-queue"):

@@ -17,8 +17,14 @@ from contracts.design import DesignInput, DesignResult, DesignStatus
 from contracts.human import AnswerInput, DecideInput, FeedbackInput
 from runtime.server import DevServer
 from simulators.demo_scenario import link_shortener_scenario
-from simulators.messages_api import MessagesStandIn
-from tests.support import make_project, review_files, sim_environ, status_of, temporal_cli, until
+from tests.support import (
+    make_project,
+    review_files,
+    scripted_model,
+    status_of,
+    temporal_cli,
+    until,
+)
 from worker import build_worker
 
 REVIEW_NAME = re.compile(r"^[0-9a-z][0-9a-z._-]*_\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}_[a-z-]+\.md$")
@@ -27,9 +33,7 @@ HISTORIES = Path(__file__).parent / "histories"
 
 @pytest.fixture
 def sim(monkeypatch: pytest.MonkeyPatch):
-    with MessagesStandIn(link_shortener_scenario()) as standin:
-        for key, value in sim_environ(standin.url).items():
-            monkeypatch.setenv(key, value)
+    with scripted_model(link_shortener_scenario(), monkeypatch) as standin:
         yield standin
 
 
@@ -182,9 +186,7 @@ def stuck_scenario() -> dict:
 async def test_stuck_scope_asks_the_person(
     client: Client, task_queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, choice: str
 ) -> None:
-    with MessagesStandIn(stuck_scenario()) as standin:
-        for key, value in sim_environ(standin.url).items():
-            monkeypatch.setenv(key, value)
+    with scripted_model(stuck_scenario(), monkeypatch):
         repo = make_project(tmp_path)
         async with build_worker(client, task_queue):
             handle = await client.start_workflow(
@@ -269,9 +271,7 @@ async def test_directory_without_subplans_is_split(
         "submit": {"summary": "split into 2 subplans", "files_changed": []},
     }
     scenario = {"rules": [splitter, *link_shortener_scenario()["rules"]]}
-    with MessagesStandIn(scenario) as standin:
-        for key, value in sim_environ(standin.url).items():
-            monkeypatch.setenv(key, value)
+    with scripted_model(scenario, monkeypatch):
         repo = make_project(tmp_path, with_subplans=False)
         async with build_worker(client, task_queue):
             handle = await client.start_workflow(

@@ -13,9 +13,8 @@ from temporalio.client import Client
 
 from contracts.build import BuildInput, BuildResult, BuildStatus
 from simulators.github_api import GitHubStandIn
-from simulators.messages_api import MessagesStandIn
 from tests.conftest import REPO_ROOT
-from tests.support import make_project, sim_environ, status_of, until
+from tests.support import make_project, scripted_model, status_of, until
 from tests.workflows.test_build_loop import approve_artifacts, tiny_design, writes_file_rule
 from worker import build_worker
 
@@ -39,9 +38,10 @@ async def test_replay_resets_branch_and_workflow_to_a_round(
     low = {"match": {"kind": "review"}, "submit": {"score": 0.5}}
     rules = [writes_file_rule("a"), fixer_rule(1), fixer_rule(2), fixer_rule(3), low]
     config = '\n[reviewers]\ncode = ["code-correctness"]\n'
-    with GitHubStandIn() as github, MessagesStandIn({"rules": rules}) as messages:
-        for key, value in sim_environ(messages.url, github.url).items():
-            monkeypatch.setenv(key, value)
+    with (
+        GitHubStandIn() as github,
+        scripted_model({"rules": rules}, monkeypatch, github.url) as messages,
+    ):
         repo = make_project(
             tmp_path / "p", github.url, config, design_source=design, top_config="stuck_rounds = 2"
         )

@@ -12,8 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 from contracts.design import DesignInput, DesignResult, DesignStatus
 from contracts.human import AnswerInput
 from simulators.demo_scenario import link_shortener_scenario
-from simulators.messages_api import MessagesStandIn
-from tests.support import make_project, sim_environ, status_of, until
+from tests.support import make_project, scripted_model, status_of, until
 from worker import build_worker
 
 
@@ -22,9 +21,7 @@ async def test_the_approval_gate_waits_for_a_person_however_long(
 ) -> None:
     env = time_skipping_env
     task_queue = f"ts-{uuid.uuid4().hex[:8]}"
-    with MessagesStandIn(link_shortener_scenario()) as messages:
-        for key, value in sim_environ(messages.url).items():
-            monkeypatch.setenv(key, value)
+    with scripted_model(link_shortener_scenario(), monkeypatch):
         repo = make_project(tmp_path)
         async with build_worker(env.client, task_queue):
             handle = await env.client.start_workflow(
