@@ -194,31 +194,39 @@ async def build_phase(client: Client, repo: DemoRepo, task_queue: str) -> BuildR
     )
     seen: set[tuple[str, object]] = set()
     while True:
-        desc = await handle.describe()
-        if desc.status != WorkflowExecutionStatus.RUNNING:
-            break
+        running = (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
         try:
-            st = await handle.query("status", result_type=BuildStatus)
+            report_progress(await handle.query("status", result_type=BuildStatus), seen)
         except RPCError:
-            await asyncio.sleep(0.3)
-            continue
-        for v in st.subtasks:
-            if v.status != "pending" and (v.name, "start") not in seen:
-                seen.add((v.name, "start"))
-                say(f"  {v.name:<12} started (running now: {', '.join(st.running) or '-'})")
-            for n, scores in enumerate(v.round_scores, start=1):
-                if (v.name, n) not in seen:
-                    seen.add((v.name, n))
-                    say(f"  {v.name:<12} round {n}: {scores_text(scores)}")
-            if v.pr_url and (v.name, "pr") not in seen:
-                seen.add((v.name, "pr"))
-                say(f"  {v.name:<12} PR {v.pr_url}")
-            if v.status in ("blocked", "cancelled") and (v.name, "end") not in seen:
-                seen.add((v.name, "end"))
-                say(f"  {v.name:<12} {v.status}: {v.notes}")
+            pass
+        if not running:
+            # The poll that saw the run closed reported after it closed: the last
+            # subtask's PR, set between two polls, is printed too.
+            break
         await asyncio.sleep(0.3)
     result = BuildResult.model_validate(await handle.result())
+    for sub in result.subtasks:
+        if sub.pr_url and (sub.subtask, "pr") not in seen:
+            say(f"  {sub.subtask:<12} PR {sub.pr_url}")
     say("\n== tokens and cost (build, simulated prices)")
     say(metrics_view(await handle.query("metrics", result_type=Metrics)))
     say(f"\nmost subtasks running at once: {result.max_running}")
     return result
+
+
+def report_progress(st: BuildStatus, seen: set[tuple[str, object]]) -> None:
+    """Print what changed since the last poll: starts, rounds, PRs, blocked subtasks."""
+    for v in st.subtasks:
+        if v.status != "pending" and (v.name, "start") not in seen:
+            seen.add((v.name, "start"))
+            say(f"  {v.name:<12} started (running now: {', '.join(st.running) or '-'})")
+        for n, scores in enumerate(v.round_scores, start=1):
+            if (v.name, n) not in seen:
+                seen.add((v.name, n))
+                say(f"  {v.name:<12} round {n}: {scores_text(scores)}")
+        if v.pr_url and (v.name, "pr") not in seen:
+            seen.add((v.name, "pr"))
+            say(f"  {v.name:<12} PR {v.pr_url}")
+        if v.status in ("blocked", "cancelled") and (v.name, "end") not in seen:
+            seen.add((v.name, "end"))
+            say(f"  {v.name:<12} {v.status}: {v.notes}")
