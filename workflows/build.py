@@ -117,7 +117,11 @@ class BuildWorkflow:
                     if len(self.running) >= limit or held:
                         break
                     tasks[name] = asyncio.ensure_future(self._run_child(name))
-                    await workflow.wait_condition(lambda n=name: n in self.running)
+                    # Started, not "is running": a replay after a crash can start and
+                    # finish a child within one activation.
+                    await workflow.wait_condition(
+                        lambda n=name: n in self.running or tasks[n].done()
+                    )
                 self.s.max_running = max(self.s.max_running, len(self.running))
                 if not self.running and not self._ready() and self.s.change is None:
                     break
