@@ -21,6 +21,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from runtime.client import TASK_QUEUE, settings_from_env
+from runtime.path_map import NO_PATH_MAP, PathMap, PathMapError, PathMapInterceptor
 from runtime.server import ensure_server
 
 
@@ -53,8 +54,16 @@ def activities(host_queue: str = "") -> list[Any]:
     ]
 
 
+def _interceptors(path_map: PathMap) -> list[PathMapInterceptor]:
+    return [PathMapInterceptor(path_map)] if path_map else []
+
+
 def build_worker(
-    client: Client, task_queue: str = TASK_QUEUE, max_threads: int = 32, host_queue: str = ""
+    client: Client,
+    task_queue: str = TASK_QUEUE,
+    max_threads: int = 32,
+    host_queue: str = "",
+    path_map: PathMap = NO_PATH_MAP,
 ) -> Worker:
     """The shared-queue worker; with `host_queue`, subtasks it claims are bound to that queue."""
     return Worker(
@@ -64,10 +73,13 @@ def build_worker(
         activities=activities(host_queue),
         activity_executor=ThreadPoolExecutor(max_workers=max_threads),
         max_concurrent_activities=max_threads,
+        interceptors=_interceptors(path_map),
     )
 
 
-def build_host_worker(client: Client, host_queue: str, max_threads: int = 32) -> Worker:
+def build_host_worker(
+    client: Client, host_queue: str, max_threads: int = 32, path_map: PathMap = NO_PATH_MAP
+) -> Worker:
     """Activities only, on this host's own queue: the steps that touch its worktrees."""
     return Worker(
         client,
@@ -75,6 +87,7 @@ def build_host_worker(client: Client, host_queue: str, max_threads: int = 32) ->
         activities=activities(host_queue),
         activity_executor=ThreadPoolExecutor(max_workers=max_threads),
         max_concurrent_activities=max_threads,
+        interceptors=_interceptors(path_map),
     )
 
 
@@ -83,6 +96,7 @@ async def run(
     embedded: bool = True,
     metrics_port: int | None = None,
     host: str | None = None,
+    path_map: PathMap = NO_PATH_MAP,
 ) -> None:
     conn = settings_from_env()
     ensure_server(conn.address, conn.namespace, embedded=embedded)
@@ -102,12 +116,14 @@ async def run(
     from activities.host import default_host, host_queue
 
     own = host_queue(host or default_host())
-    shared = build_worker(client, task_queue, host_queue=own)
-    local = build_host_worker(client, own)
+    shared = build_worker(client, task_queue, host_queue=own, path_map=path_map)
+    local = build_host_worker(client, own, path_map=path_map)
     logging.info("worker polling %s and %s on %s", task_queue, own, conn.address)
+    mapped = "; ".join(f"{c} -> {lo}" for c, lo in path_map.pairs)
     print(
         f"Worker polling task queues {task_queue!r} and {own!r} at {conn.address}"
-        + (f"; metrics on :{metrics_port}/metrics" if metrics_port else ""),
+        + (f"; metrics on :{metrics_port}/metrics" if metrics_port else "")
+        + (f"; repository paths mapped {mapped}" if mapped else ""),
         file=sys.stderr,
         flush=True,
     )
@@ -124,6 +140,15 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="name of this host's own task queue (default: $ORCHESTRATOR_HOST or the hostname)",
     )
+    p.add_argument(
+        "--path-map",
+        action="append",
+        default=[],
+        metavar="CANONICAL=LOCAL",
+        help="this host's clone of a repository lives at LOCAL, not at the CANONICAL path "
+        "the loops were started with (repeatable; also $ORCHESTRATOR_PATH_MAP, "
+        "entries separated by ';')",
+    )
     return p
 
 
@@ -131,7 +156,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=os.environ.get("ORCHESTRATOR_LOG_LEVEL", "INFO"))
     try:
-        asyncio.run(run(args.task_queue, not args.no_embedded, args.metrics_port, args.host))
+        path_map = PathMap.from_env(args.path_map)
+    except PathMapError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(
+            run(args.task_queue, not args.no_embedded, args.metrics_port, args.host, path_map)
+        )
     except KeyboardInterrupt:
         return 130
     return 0

@@ -1,17 +1,22 @@
-"""Two worker processes on one machine, each with its own host queue.
+"""Two worker processes on one machine, each with its own host queue and its own clone.
 
 A subtask's worktree steps run on the host that claimed it; when that host
-disappears, the subtask is claimed again by another and finishes there.
+disappears, the subtask is claimed again by another and finishes there, its
+worktree re-created in that host's clone from the pushed branch. The build is
+started from a third checkout (the person's) that no worker touches: workers
+map its paths onto their clones with `--path-map`.
 """
 
 from __future__ import annotations
 
 import signal
+import subprocess
 from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from activities.tracker import read_tracker
 from contracts.build import BuildInput, BuildResult, SubtaskState
 from runtime.server import DevServer
 from simulators.demo_scenario import link_shortener_scenario
@@ -33,8 +38,22 @@ async def test_subtask_moves_to_another_host_when_its_host_dies(
             top_config="host_timeout_s = 5",
         )
         approve_artifacts(repo.design_dir, repo.root)
+        # What a team does before starting workers elsewhere: push, then clone per host.
+        subprocess.run(["git", "push", "-q", "origin", "main"], cwd=repo.root, check=True)
+        clones = {}
+        for host in ("alpha", "beta"):
+            clones[host] = tmp_path / f"{host}-clone"
+            subprocess.run(["git", "clone", "-q", str(repo.origin), str(clones[host])], check=True)
+
+        def host_worker(host: str):  # type: ignore[no-untyped-def]
+            mapping = f"{repo.root}={clones[host]}"
+            log = tmp_path / f"{host}.log"
+            return spawn_worker(
+                address, task_queue, env, log, "--host", host, "--path-map", mapping
+            )
+
         address = temporal_server.address
-        alpha = spawn_worker(address, task_queue, env, tmp_path / "alpha.log", "--host", "alpha")
+        alpha = host_worker("alpha")
         beta = None
         try:
             handle = await client.start_workflow(
@@ -53,7 +72,7 @@ async def test_subtask_moves_to_another_host_when_its_host_dies(
                 return st.host_queue == "orchestrator-host-alpha" and st.built
 
             await until(claimed_by_alpha, what="01-models claimed by alpha")
-            beta = spawn_worker(address, task_queue, env, tmp_path / "beta.log", "--host", "beta")
+            beta = host_worker("beta")
             alpha.send_signal(signal.SIGKILL)
             alpha.wait()
             result = BuildResult.model_validate(await handle.result())
@@ -70,3 +89,12 @@ async def test_subtask_moves_to_another_host_when_its_host_dies(
     assert moved.host_queue == "orchestrator-host-beta"
     # The builder's commit reached origin before the host died, so beta went on from it.
     assert "feat/01-models" in heads[0]
+    # History holds the person's paths; the work happened in the hosts' own clones.
+    assert moved.worktree == str(repo.root / ".worktrees/01-models")
+    assert not (repo.root / ".worktrees").exists()
+    assert (clones["alpha"] / ".worktrees/01-models").is_dir()
+    assert (clones["beta"] / ".worktrees/01-models").is_dir()
+    # Beta, alone after alpha died, wrote the last tracker: every subtask has its PR.
+    tracker = clones["beta"] / "design-docs/orchestration/pr_tracker.md"
+    rows = read_tracker(str(tracker))[repo.design_dir.name]
+    assert {r.status for r in rows} == {"pr_created"} and len(rows) == 5
