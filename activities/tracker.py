@@ -35,6 +35,7 @@ TABLE_HEAD = (
     "| subtask | batch | status | PR | notes |\n|---------|-------|--------|----|-------|\n"
 )
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")
+_REVISION = re.compile(r"^<!-- written by (.+), revision (\d+) -->$", re.MULTILINE)
 _SEPARATOR_CELL = re.compile(r"^:?-+:?$")
 
 
@@ -84,8 +85,13 @@ def _cell(text: str) -> str:
     return flat.replace("\\|", "|").replace("|", "\\|")
 
 
-def render_section(feature: str, rows: list[TrackerRow]) -> str:
-    lines = [f"## {feature}\n", "\n", TABLE_HEAD]
+def render_section(
+    feature: str, rows: list[TrackerRow], writer: str | None = None, revision: int = 0
+) -> str:
+    lines = [f"## {feature}\n", "\n"]
+    if writer:
+        lines += [f"<!-- written by {' '.join(writer.split())}, revision {revision} -->\n", "\n"]
+    lines.append(TABLE_HEAD)
     for row in rows:
         cells = [
             _cell(row.subtask),
@@ -135,6 +141,17 @@ def replace_section(text: str, feature: str, section: str) -> str:
             out.append("\n")
         out.append(section)
     return "".join(out)
+
+
+def _superseded(current: str, update: TrackerUpdate) -> bool:
+    """The section on file came from a later write of the same workflow run."""
+    if not update.writer:
+        return False
+    for name, body in split_sections(current)[1]:
+        if name == update.feature:
+            m = _REVISION.search(body)
+            return bool(m and m.group(1) == update.writer and int(m.group(2)) > update.revision)
+    return False
 
 
 def _split_row(line: str) -> list[str]:
@@ -232,7 +249,10 @@ def update_tracker(update: TrackerUpdate) -> TrackerResult:
                 current = fh.read()
         except FileNotFoundError:
             current = ""
-        new = replace_section(current, update.feature, render_section(update.feature, update.rows))
+        if _superseded(current, update):
+            return TrackerResult(path=path, changed=False, superseded=True, counts=counts)
+        section = render_section(update.feature, update.rows, update.writer, update.revision)
+        new = replace_section(current, update.feature, section)
         if new == current:
             return TrackerResult(path=path, changed=False, counts=counts)
         atomic_write_text(path, new)

@@ -43,11 +43,17 @@ class TrackerUpdate(BaseModel):
     rows: list[TrackerRow] = Field(default_factory=list)
     # Relative to repo_root (or absolute).
     tracker_path: str = DEFAULT_TRACKER_PATH
+    # Ordering of one workflow run's writes: a write older than the section on file
+    # (an attempt that outlived a cancel, a late retry) is dropped, never applied over it.
+    writer: str | None = Field(default=None, description="the writing workflow run")
+    revision: int = 0
 
 
 class TrackerResult(BaseModel):
     path: str
     # False when the section already said exactly this (a retried write).
     changed: bool
+    # True when a newer write of the same run was already on file: nothing written.
+    superseded: bool = False
     # status -> number of rows, for logs and the final report.
     counts: dict[str, int] = Field(default_factory=dict)

@@ -72,6 +72,7 @@ class BuildWorkflow:
         self.budget_answer: str | None = None
         self.restarting: set[str] = set()
         self.cancelled = False
+        self.tracker_revision = 0
 
     @workflow.run
     async def run(self, inp: BuildInput) -> BuildResult:
@@ -292,6 +293,8 @@ class BuildWorkflow:
         if rows == self.last_rows and not force:
             return
         self.last_rows = rows
+        # A write cut off by a cancel may still land after the cleanup's: ordered by revision.
+        self.tracker_revision += 1
         await workflow.execute_activity(
             names.TRACKER_WRITE,
             TrackerUpdate(
@@ -299,6 +302,8 @@ class BuildWorkflow:
                 feature=self.ctx.feature,
                 rows=rows,
                 tracker_path=self.ctx.config.tracker.path,
+                writer=workflow.info().run_id,
+                revision=self.tracker_revision,
             ),
             result_type=TrackerResult,
             summary="update pr_tracker.md",

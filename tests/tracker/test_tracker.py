@@ -139,6 +139,31 @@ def test_rewriting_the_same_state_changes_nothing(tmp_path: Path) -> None:
     assert path.stat().st_mtime_ns == stamp and path.stat().st_ino == inode
 
 
+def test_a_late_older_write_of_the_same_run_never_overwrites_a_newer_one(
+    tmp_path: Path,
+) -> None:
+    """A cancel leaves an `in_progress` write in flight while the cleanup writes `cancelled`."""
+
+    def write(status: str, writer: str, revision: int):  # type: ignore[no-untyped-def]
+        table = rows(("a", 1, status, None))
+        return run(
+            write_tracker,
+            update(tmp_path, "shop", table).model_copy(
+                update={"writer": writer, "revision": revision}
+            ),
+        )
+
+    assert write("cancelled", "run-1", 8).changed
+    late = write("in_progress", "run-1", 7)
+    assert late.superseded and not late.changed
+    path = tmp_path / DEFAULT_TRACKER_PATH
+    assert [r.status for r in read_tracker(str(path))["shop"]] == ["cancelled"]
+    # The same write retried is harmless; a new run (continue-as-new, reset) always wins.
+    assert not write("cancelled", "run-1", 8).superseded
+    assert write("pending", "run-2", 1).changed
+    assert [r.status for r in read_tracker(str(path))["shop"]] == ["pending"]
+
+
 def test_concurrent_writers_never_lose_or_corrupt_sections(tmp_path: Path) -> None:
     path = tmp_path / DEFAULT_TRACKER_PATH
     features = [f"feature-{i}" for i in range(6)]
