@@ -10,7 +10,12 @@ from __future__ import annotations
 import asyncio
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    ChildWorkflowError,
+    is_cancelled_exception,
+)
 
 with workflow.unsafe.imports_passed_through():
     from contracts.agents import (
@@ -128,7 +133,10 @@ class BuildWorkflow:
                     break
                 self._details()
                 await workflow.wait_condition(lambda: self.changed)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, ActivityError, ChildWorkflowError) as err:
+            # A cancel that lands while an activity is awaited arrives as an ActivityError.
+            if not is_cancelled_exception(err):
+                raise
             # The cancel is delivered once: the cleanup below still runs its activity.
             self.cancelled = True
             for view in self.s.subtasks.values():
@@ -174,6 +182,8 @@ class BuildWorkflow:
                 **options.quick(),
             )
         except ActivityError as err:
+            if is_cancelled_exception(err):
+                raise
             raise ApplicationError(
                 str(err.cause) if err.cause else str(err), type="PlanError", non_retryable=True
             ) from err

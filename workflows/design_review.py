@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from contracts.agents import (
@@ -134,6 +134,8 @@ class DesignReviewWorkflow:
                 **options.quick(),
             )
         except ActivityError as err:
+            if is_cancelled_exception(err):
+                raise
             # The plan engine's message names file, problem and fix: fail with exactly that.
             raise ApplicationError(
                 str(err.cause) if err.cause else str(err), type="PlanError", non_retryable=True

@@ -14,7 +14,13 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError, TimeoutType
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    TimeoutError,
+    TimeoutType,
+    is_cancelled_exception,
+)
 
 with workflow.unsafe.imports_passed_through():
     from activities.forge import render_pr_body
@@ -110,7 +116,10 @@ class SubtaskWorkflow:
                     workflow.logger.warning("subtask %s: %s", inp.subtask, lost)
                     self.s.host_queue, self.s.worktree = None, None
                     self.s.notes = f"moved off {lost}"
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, ActivityError) as err:
+            # A cancel that lands while an activity is awaited arrives as an ActivityError.
+            if not is_cancelled_exception(err):
+                raise
             self.s.status, self.s.phase = "cancelled", "cancelled"
             self.s.notes = "cancelled; branch and worktree kept"
             await asyncio.shield(asyncio.ensure_future(self._report()))
@@ -171,6 +180,8 @@ class SubtaskWorkflow:
                 **options.quick(retry_policy=RetryPolicy(maximum_attempts=3)),
             )
         except ActivityError as err:
+            if is_cancelled_exception(err):
+                raise
             workflow.logger.warning("push of %s failed: %s", self.s.branch, err.cause)
 
     async def _setup_worktree(self) -> bool:

@@ -16,7 +16,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from activities.plan import run_plan
 from activities.plan.pipeline import seed_subtask_files
 from activities.tracker import read_tracker
-from contracts.build import BuildInput, BuildResult, BuildStatus
+from contracts.build import BuildInput, BuildResult, BuildStatus, SubtaskState
 from contracts.human import DecideInput
 from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
@@ -432,3 +432,36 @@ async def test_dependency_merge_conflict_is_put_to_the_person(
     by = {s.subtask: s for s in result.subtasks}
     assert by["a"].status == by["b"].status == "pr_created"
     assert by["c"].status == "blocked" and "merge conflict" in by["c"].notes
+
+
+async def test_a_subtask_cancelled_mid_agent_says_so_and_keeps_its_work(
+    client: Client,
+    task_queue: str,
+    tmp_path: Path,
+    github: GitHubStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A cancel that lands while an activity runs arrives as an ActivityError: still cancelled."""
+    design = tiny_design(tmp_path / "src", {"a": []})
+    stalled = {**writes_file_rule("a"), "faults": [{"type": "hang", "seconds": 60}]}
+    config = '\n[reviewers]\ncode = ["code-correctness"]\n'
+    with scripted_model({"rules": [stalled]}, monkeypatch, github.url) as messages:
+        repo = make_project(tmp_path / "p", github.url, config, design_source=design)
+        approve_artifacts(repo.design_dir, repo.root)
+        async with build_worker(client, task_queue):
+            handle = await client.start_workflow(
+                "BuildWorkflow",
+                BuildInput(design_dir=str(repo.design_dir)),
+                id=wid(),
+                task_queue=task_queue,
+            )
+            await until(lambda: _started(messages, "a"), what="a's builder to be asked")
+            child = client.get_workflow_handle(f"{handle.id}-a")
+            await child.cancel()
+            await until(lambda: _closed(child), what="the cancelled subtask")
+            assert (await child.describe()).status == WorkflowExecutionStatus.CANCELED
+            st = await child.query("status", result_type=SubtaskState)
+            result = BuildResult.model_validate(await handle.result())
+    assert st.status == "cancelled" and "worktree kept" in st.notes
+    assert result.result == "SUBTASKS_INCOMPLETE"
+    assert (repo.root / ".worktrees/a").is_dir()
