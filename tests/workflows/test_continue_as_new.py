@@ -1,7 +1,8 @@
 """Long loops continue as new when Temporal suggests it, and still finish correctly.
 
 A dev server whose history-count threshold is lowered suggests continue-as-new
-after a few dozen events, so the example's build and subtasks all pass through it.
+after a few dozen events, so the example's build, its subtasks and a design loop
+with a change request all pass through it.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from contracts.build import BuildInput, BuildResult
+from contracts.design import DesignInput, DesignResult, DesignStatus
+from contracts.human import AnswerInput, FeedbackInput
 from runtime.server import DevServer, free_port, start_dev_server
 from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
-from tests.support import make_project, scripted_model
+from tests.support import make_project, scripted_model, until
 from tests.workflows.test_build_loop import approve_artifacts
 from worker import build_worker
 
@@ -85,3 +88,49 @@ async def test_build_and_subtasks_continue_as_new(
     assert build_runs > 1  # the build continued as new between subtasks
     assert subtask_runs > 1  # and a subtask between review rounds
     assert all(s.rounds == 2 for s in result.subtasks)  # state carried over intact
+
+
+async def test_design_loop_continues_as_new_after_a_change_request(
+    eager_client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each request_changes cycle may start a fresh run; answers and rounds carry over."""
+    client = eager_client
+    with scripted_model(link_shortener_scenario(), monkeypatch):
+        repo = make_project(tmp_path)
+        async with build_worker(client, "can-design"):
+            await client.start_workflow(
+                "DesignReviewWorkflow",
+                DesignInput(design_dir=str(repo.design_dir), reviewers=["design-requirements"]),
+                id="design-can",
+                task_queue="can-design",
+            )
+            latest = client.get_workflow_handle("design-can")  # follows the newest run
+
+            async def status() -> DesignStatus:
+                return await latest.query("status", result_type=DesignStatus)
+
+            async def open_q2() -> bool:
+                return any(q.id == "Q2" for q in (await status()).open_questions)
+
+            async def at_gate() -> bool:
+                return (await status()).phase == "awaiting-approval"
+
+            await until(open_q2, what="Q2 for the person")
+            await latest.execute_update(
+                "answer_question", AnswerInput(question_id="Q2", choice="A"), result_type=str
+            )
+            await until(at_gate, what="the approval gate")
+            await latest.signal("request_changes", FeedbackInput(feedback="Add rate limiting"))
+            await until(lambda: _runs_at_least(client, "design-can", 2), what="a second run")
+            await until(at_gate, what="the gate in the new run")
+            await latest.signal("approved")
+            result = DesignResult.model_validate(await latest.result())
+    assert result.result == "DESIGN_DOC_APPROVED"
+    assert result.rounds["consistency"] >= 3  # rounds of the first run were carried over
+    q2 = next(q for q in result.questions if q.id == "Q2")
+    assert q2.answered_by == "human" and q2.choice == "A"
+    assert (repo.design_dir / "subtasks").is_dir()
+
+
+async def _runs_at_least(client: Client, workflow_id: str, n: int) -> bool:
+    return await runs_of(client, workflow_id) >= n
