@@ -11,11 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 
 from activities.plan import run_plan
 from activities.plan.pipeline import seed_subtask_files
 from activities.tracker import read_tracker
+from cli.demo_repo import DemoRepo
 from contracts.build import BuildInput, BuildResult, BuildStatus, SubtaskState
 from contracts.human import DecideInput
 from simulators.demo_scenario import link_shortener_scenario
@@ -37,6 +38,15 @@ def approve_artifacts(design_dir: Path, root: Path) -> None:
         ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "approved"],
         cwd=root,
         check=True,
+    )
+
+
+async def start_build(client: Client, repo: DemoRepo, task_queue: str) -> WorkflowHandle:
+    return await client.start_workflow(
+        "BuildWorkflow",
+        BuildInput(design_dir=str(repo.design_dir)),
+        id=wid(),
+        task_queue=task_queue,
     )
 
 
@@ -245,12 +255,7 @@ async def test_stuck_subtask_asks_the_person(
         )
         approve_artifacts(repo.design_dir, repo.root)
         async with build_worker(client, task_queue):
-            handle = await client.start_workflow(
-                "BuildWorkflow",
-                BuildInput(design_dir=str(repo.design_dir)),
-                id=wid(),
-                task_queue=task_queue,
-            )
+            handle = await start_build(client, repo, task_queue)
 
             async def waiting(kind: str = "stuck", after: int = 0) -> BuildStatus | None:
                 st = await status_of(handle, BuildStatus)
@@ -343,12 +348,7 @@ async def test_pause_resume_and_cancel(
         repo = make_project(tmp_path / "p", github.url, config, design_source=design)
         approve_artifacts(repo.design_dir, repo.root)
         async with build_worker(client, task_queue):
-            handle = await client.start_workflow(
-                "BuildWorkflow",
-                BuildInput(design_dir=str(repo.design_dir)),
-                id=wid(),
-                task_queue=task_queue,
-            )
+            handle = await start_build(client, repo, task_queue)
             await handle.signal("!pause")
             await asyncio.sleep(2.0)  # an agent already running may finish its turns
             count = _agents_started(messages)
@@ -407,12 +407,7 @@ async def test_dependency_merge_conflict_is_put_to_the_person(
         repo = make_project(tmp_path / "p", github.url, config, design_source=design)
         approve_artifacts(repo.design_dir, repo.root)
         async with build_worker(client, task_queue):
-            handle = await client.start_workflow(
-                "BuildWorkflow",
-                BuildInput(design_dir=str(repo.design_dir)),
-                id=wid(),
-                task_queue=task_queue,
-            )
+            handle = await start_build(client, repo, task_queue)
 
             async def conflict() -> BuildStatus | None:
                 st = await status_of(handle, BuildStatus)
@@ -449,12 +444,7 @@ async def test_a_subtask_cancelled_mid_agent_says_so_and_keeps_its_work(
         repo = make_project(tmp_path / "p", github.url, config, design_source=design)
         approve_artifacts(repo.design_dir, repo.root)
         async with build_worker(client, task_queue):
-            handle = await client.start_workflow(
-                "BuildWorkflow",
-                BuildInput(design_dir=str(repo.design_dir)),
-                id=wid(),
-                task_queue=task_queue,
-            )
+            handle = await start_build(client, repo, task_queue)
             await until(lambda: _started(messages, "a"), what="a's builder to be asked")
             child = client.get_workflow_handle(f"{handle.id}-a")
             await child.cancel()
