@@ -14,6 +14,7 @@ from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
     ChildWorkflowError,
+    FailureError,
     is_cancelled_exception,
 )
 
@@ -679,11 +680,13 @@ class BuildWorkflow:
     # ------------------------------------------------------------ helpers
 
     async def _signal_children(self, signal: str, arg: object = None) -> None:
-        for handle in list(self.running.values()):
-            if arg is None:
-                await handle.signal(signal)
-            else:
-                await handle.signal(signal, arg)
+        for name, handle in list(self.running.items()):
+            try:
+                await (handle.signal(signal) if arg is None else handle.signal(signal, arg))
+            except FailureError as err:
+                # A child that reported its PR may close before the signal reaches it:
+                # nothing left to tell it, and a failed signal must not fail the build.
+                workflow.logger.info("%s to %s not delivered: %s", signal, name, err)
 
     def _ledger(self) -> Ledger:
         ledger = Ledger()
