@@ -10,9 +10,15 @@ import argparse
 import asyncio
 import json
 import os
+from datetime import timedelta
 from typing import Any
 
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -23,6 +29,8 @@ from contracts.design import DesignInput, DesignResult, DesignStatus
 from contracts.human import AnswerInput, DecideInput, FeedbackInput
 from contracts.metrics import Metrics
 from runtime.client import TASK_QUEUE, settings_from_env
+
+QUERY_TIMEOUT = timedelta(seconds=15)
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -181,10 +189,12 @@ async def follow(handle: WorkflowHandle, kind: str) -> int:
         await asyncio.sleep(1.5)
 
 
-async def status(args: argparse.Namespace) -> int:
-    client = await client_for(embedded=not args.no_embedded, need_worker=False)
-    out: dict[str, Any] = {}
-    for kind, wid in (("design", design_id(args.design_dir)), ("build", build_id(args.design_dir))):
+async def existing_loops(
+    client: Client, design_dir: str
+) -> list[tuple[str, WorkflowHandle, WorkflowExecutionStatus | None]]:
+    """The design and build loops that ran (or run) for `design_dir`, newest run of each."""
+    found = []
+    for kind, wid in (("design", design_id(design_dir)), ("build", build_id(design_dir))):
         handle = client.get_workflow_handle(wid)
         try:
             desc = await handle.describe()
@@ -192,31 +202,55 @@ async def status(args: argparse.Namespace) -> int:
             if err.status == RPCStatusCode.NOT_FOUND:
                 continue
             raise
-        if desc.status == WorkflowExecutionStatus.RUNNING:
+        found.append((kind, handle, desc.status))
+    if not found:
+        raise CliError(
+            f"nothing has run for {design_dir} yet; start with `orchestrator design {design_dir}`"
+        )
+    return found
+
+
+async def closed_query(handle: WorkflowHandle, name: str, result_type: type) -> Any | None:
+    """A finished loop answers queries too: a worker replays its history. None if none does."""
+    try:
+        return await handle.query(name, result_type=result_type, rpc_timeout=QUERY_TIMEOUT)
+    except (RPCError, WorkflowQueryFailedError):
+        return None
+
+
+async def status(args: argparse.Namespace) -> int:
+    client = await client_for(embedded=not args.no_embedded, need_worker=False)
+    out: dict[str, Any] = {}
+    for kind, handle, state in await existing_loops(client, args.design_dir):
+        if state == WorkflowExecutionStatus.RUNNING:
             st = await query_status(handle, kind)
             out[kind] = st.model_dump(mode="json")
             if not args.json:
                 print(views.design_view(st) if kind == "design" else views.build_view(st))  # type: ignore[arg-type]
                 print()
-        else:
-            name = desc.status.name if desc.status else "UNKNOWN"
-            out[kind] = {"workflow_id": wid, "status": name}
-            if not args.json:
-                print(f"{kind} ({wid}): {name}\n")
-    if not out:
-        raise CliError(
-            f"nothing has run for {args.design_dir} yet; start with `orchestrator design`"
-        )
+            continue
+        name = state.name if state else "UNKNOWN"
+        out[kind] = {"workflow_id": handle.id, "status": name}
+        if not args.json:
+            print(f"{kind} ({handle.id}): {name}\n")
     if args.json:
         print(json.dumps(out, indent=2))
     return 0
 
 
 async def metrics(args: argparse.Namespace) -> int:
-    client = await client_for(embedded=not args.no_embedded, need_worker=False)
-    for kind, handle in await running_loops(client, args.design_dir):
-        m = await handle.query("metrics", result_type=Metrics)
-        print(m.model_dump_json(indent=2) if args.json else f"{kind}:\n{views.metrics_view(m)}\n")
+    # A finished loop's metrics come from a worker replaying it: make sure one polls.
+    client = await client_for(embedded=not args.no_embedded)
+    for kind, handle, state in await existing_loops(client, args.design_dir):
+        closed = state != WorkflowExecutionStatus.RUNNING
+        label = f"{kind} ({state.name if state else 'UNKNOWN'})" if closed else kind
+        m = await closed_query(handle, "metrics", Metrics)
+        if m is None:
+            raise CliError(
+                f"no worker answered the metrics query of {handle.id}; start one with "
+                "`orchestrator worker` and try again"
+            )
+        print(m.model_dump_json(indent=2) if args.json else f"{label}:\n{views.metrics_view(m)}\n")
     return 0
 
 

@@ -80,8 +80,13 @@ async def test_a_person_drives_both_loops_from_the_cli(
             built = await orchestrator(temporal_env, "build", design, "--wait")
             assert built.returncode == 0, built.stderr
             assert built.stdout.rstrip().endswith("ALL_SUBTASKS_PR_CREATED")
-            metrics = await orchestrator(temporal_env, "status", design, "--json")
-            assert '"COMPLETED"' in metrics.stdout
+            finished = await orchestrator(temporal_env, "status", design, "--json")
+            assert '"COMPLETED"' in finished.stdout
+            # What did it cost? Answered after the loops have finished, per subtask and role.
+            spent = await orchestrator(temporal_env, "metrics", design)
+            assert spent.returncode == 0, spent.stderr
+            assert "design (COMPLETED):" in spent.stdout and "build (COMPLETED):" in spent.stdout
+            assert "04-service" in spent.stdout and "builder" in spent.stdout
         assert len(github.pulls("demo/link-shortener")) == 5
 
 
