@@ -279,7 +279,12 @@ class BuildWorkflow:
     def _apply_result(self, result: SubtaskResult) -> None:
         view = self.s.subtasks[result.subtask]
         if result.subtask in self.restarting:
-            return  # finished just before the restart reached it: the restart wins
+            # Finished just before the cancel reached it: the restart still wins, on the
+            # same branch (its PR, if any, is updated by the rebuilt one).
+            self.restarting.discard(result.subtask)
+            view.status, view.phase = "stale", "restarting after a spec change"
+            view.pr_url = result.pr_url or view.pr_url
+            return
         view.status = result.status
         view.pr_url = result.pr_url or view.pr_url
         view.scores = result.scores or view.scores
@@ -590,7 +595,7 @@ class BuildWorkflow:
         if not waiting:
             workflow.logger.warning("ignored decide: no subtask waits (%s)", decision.scope)
             return
-        await self.running[waiting[0]].signal("decide", decision.choice)
+        await self._tell(waiting[0], "decide", decision.choice)
 
     @workflow.signal(name="!change")
     def request_change(self, change: ChangeInput | str) -> None:
@@ -680,13 +685,20 @@ class BuildWorkflow:
     # ------------------------------------------------------------ helpers
 
     async def _signal_children(self, signal: str, arg: object = None) -> None:
-        for name, handle in list(self.running.items()):
-            try:
-                await (handle.signal(signal) if arg is None else handle.signal(signal, arg))
-            except FailureError as err:
-                # A child that reported its PR may close before the signal reaches it:
-                # nothing left to tell it, and a failed signal must not fail the build.
-                workflow.logger.info("%s to %s not delivered: %s", signal, name, err)
+        for name in list(self.running):
+            await self._tell(name, signal, arg)
+
+    async def _tell(self, name: str, signal: str, arg: object = None) -> None:
+        """Signal a running child from a signal handler, where an error would fail the build."""
+        handle = self.running.get(name)
+        if handle is None:
+            return
+        try:
+            await (handle.signal(signal) if arg is None else handle.signal(signal, arg))
+        except FailureError as err:
+            # A child that reported its PR may close before the signal reaches it:
+            # nothing is left to tell it.
+            workflow.logger.info("%s to %s not delivered: %s", signal, name, err)
 
     def _ledger(self) -> Ledger:
         ledger = Ledger()
