@@ -62,6 +62,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.timestamps import stamp
 
 DONE = ("pr_created", "blocked", "skipped", "cancelled")
+# Patch id: a subtask finishing as a spec change restarts it is restarted all the same.
+RESTART_WINS = "restart-wins-over-late-result"
 
 
 @workflow.defn(name="BuildWorkflow")
@@ -279,6 +281,8 @@ class BuildWorkflow:
     def _apply_result(self, result: SubtaskResult) -> None:
         view = self.s.subtasks[result.subtask]
         if result.subtask in self.restarting:
+            if not workflow.patched(RESTART_WINS):
+                return  # as recorded before the fix: the subtask was left as it was
             # Finished just before the cancel reached it: the restart still wins, on the
             # same branch (its PR, if any, is updated by the rebuilt one).
             self.restarting.discard(result.subtask)
