@@ -7,7 +7,7 @@ from pathlib import Path
 
 from temporalio import activity
 
-from activities.design_files import write_atomic
+from activities.files import atomic_write_text
 from contracts.change import ChangeLogEntry, ChangeReport, PendingChange
 
 
@@ -61,7 +61,7 @@ def render_report(report: ChangeReport) -> str:
 
 @activity.defn(name="change.write_report")
 def write_change_report(report: ChangeReport) -> str:
-    write_atomic(Path(report.path), render_report(report))
+    atomic_write_text(Path(report.path), render_report(report))
     return report.path
 
 

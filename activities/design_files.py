@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from temporalio import activity
 
+from activities.files import atomic_write_text
 from contracts.build import BuildReport
 from contracts.design import AnswersFile
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temp file and rename, so a cancelled step never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-        for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a killed attempt
-            stale.unlink(missing_ok=True)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def render_answers(request: AnswersFile) -> str:
@@ -49,7 +33,7 @@ def render_answers(request: AnswersFile) -> str:
 def write_answers(request: AnswersFile) -> str:
     """Returns the file's path relative to the repository that holds it."""
     path = Path(request.path)
-    write_atomic(path, render_answers(request))
+    atomic_write_text(path, render_answers(request))
     root = path
     while root.parent != root and not (root / ".git").exists():
         root = root.parent
@@ -96,7 +80,7 @@ def render_report(report: BuildReport) -> str:
 
 @activity.defn(name="build.write_report")
 def write_build_report(report: BuildReport) -> str:
-    write_atomic(Path(report.path), render_report(report))
+    atomic_write_text(Path(report.path), render_report(report))
     return report.path
 
 

@@ -13,8 +13,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import forge_github, gitrepo
+from activities.files import atomic_write_text
 from activities.git_ops import git_errors, heartbeating
-from activities.tracker import atomic_write_text
 from contracts.forge import PrBodyInput, PullRequestRequest, PullRequestResult
 from contracts.git import subtask_slug_problem
 

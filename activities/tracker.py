@@ -13,13 +13,13 @@ import contextlib
 import fcntl
 import os
 import re
-import tempfile
 from collections import Counter
 from collections.abc import Iterator
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.files import atomic_write_text
 from activities.gitrepo import GitError, GitInputError, ensure_excluded
 from contracts.tracker import TRACKER_STATUSES, TrackerResult, TrackerRow, TrackerUpdate
 
@@ -37,28 +37,6 @@ TABLE_HEAD = (
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")
 _REVISION = re.compile(r"^<!-- written by (.+), revision (\d+) -->$", re.MULTILINE)
 _SEPARATOR_CELL = re.compile(r"^:?-+:?$")
-
-
-def atomic_write_text(path: str, text: str) -> None:
-    """Write via a temp file in the same directory and os.replace: all or nothing."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    try:
-        mode = os.stat(path).st_mode & 0o777
-    except FileNotFoundError:
-        mode = 0o644
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def lock_path_for(path: str) -> str:

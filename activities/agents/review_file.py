@@ -10,8 +10,8 @@ from __future__ import annotations
 import string
 from pathlib import Path
 
-from activities.agents.files import atomic_write_text
 from activities.agents.outputs import ReviewSubmission
+from activities.files import atomic_write_text
 
 
 def render_review(title: str, review: ReviewSubmission) -> str:

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from activities.agents.files import atomic_write_text
 from activities.agents.transcript import is_transcript
+from activities.files import atomic_write_text
 
 READ_TOOLS = ("list_files", "read_file", "search_files")
 WRITE_TOOLS = ("write_file", "edit_file")

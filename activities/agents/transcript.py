@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from activities.agents.files import atomic_write_text
+from activities.files import atomic_write_text
 from contracts.agents import Usage
 
 log = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
+from activities.files import atomic_write_text
 from activities.plan.design_dir import display_path
-from activities.plan.files import atomic_write_text
 from activities.plan.graph import critical_path_hours
 from contracts.plan import DesignDoc, Plan
 

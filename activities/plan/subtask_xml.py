@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from activities.files import atomic_write_text
 from activities.plan.design_dir import display_path
-from activities.plan.files import atomic_write_text
 from contracts.plan import PlanError, PlanIssue, SubplanMeta, slug_problem
 from contracts.subtask import SubtaskSpec
 
