@@ -15,6 +15,7 @@ from typing import Any
 
 from temporalio.client import (
     Client,
+    WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowQueryFailedError,
@@ -70,15 +71,20 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     verb("cancel", "cancel the running loop(s); branches and worktrees are kept", cancel)
 
 
-async def running(client: Client, workflow_id: str) -> WorkflowHandle | None:
-    handle = client.get_workflow_handle(workflow_id)
+async def describe_or_none(handle: WorkflowHandle) -> WorkflowExecutionDescription | None:
+    """The newest run's description; None when nothing ever ran under this id."""
     try:
-        desc = await handle.describe()
+        return await handle.describe()
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             return None
         raise
-    return handle if desc.status == WorkflowExecutionStatus.RUNNING else None
+
+
+async def running(client: Client, workflow_id: str) -> WorkflowHandle | None:
+    handle = client.get_workflow_handle(workflow_id)
+    desc = await describe_or_none(handle)
+    return handle if desc and desc.status == WorkflowExecutionStatus.RUNNING else None
 
 
 async def running_loops(client: Client, design_dir: str) -> list[tuple[str, WorkflowHandle]]:
@@ -196,13 +202,9 @@ async def existing_loops(
     found = []
     for kind, wid in (("design", design_id(design_dir)), ("build", build_id(design_dir))):
         handle = client.get_workflow_handle(wid)
-        try:
-            desc = await handle.describe()
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                continue
-            raise
-        found.append((kind, handle, desc.status))
+        desc = await describe_or_none(handle)
+        if desc is not None:
+            found.append((kind, handle, desc.status))
     if not found:
         raise CliError(
             f"nothing has run for {design_dir} yet; start with `orchestrator design {design_dir}`"
@@ -210,7 +212,7 @@ async def existing_loops(
     return found
 
 
-async def closed_query(handle: WorkflowHandle, name: str, result_type: type) -> Any | None:
+async def query_or_none(handle: WorkflowHandle, name: str, result_type: type) -> Any | None:
     """A finished loop answers queries too: a worker replays its history. None if none does."""
     try:
         return await handle.query(name, result_type=result_type, rpc_timeout=QUERY_TIMEOUT)
@@ -244,7 +246,7 @@ async def metrics(args: argparse.Namespace) -> int:
     for kind, handle, state in await existing_loops(client, args.design_dir):
         closed = state != WorkflowExecutionStatus.RUNNING
         label = f"{kind} ({state.name if state else 'UNKNOWN'})" if closed else kind
-        m = await closed_query(handle, "metrics", Metrics)
+        m = await query_or_none(handle, "metrics", Metrics)
         if m is None:
             raise CliError(
                 f"no worker answered the metrics query of {handle.id}; start one with "
