@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 
 from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
@@ -16,6 +15,7 @@ from temporalio.service import RPCError
 
 from cli import change_cmds, demo, loop_cmds, plan_cmd, server_cmd
 from cli.common import CliError, fail
+from runtime.exit import exit_now
 
 
 def parser() -> argparse.ArgumentParser:
@@ -62,16 +62,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cli() -> None:
-    """Console entry point.
-
-    Exits without interpreter finalization: the Temporal client's native runtime
-    can abort the process while Python tears down its threads at exit, turning a
-    finished command into a crash report. Everything is flushed first.
-    """
-    code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    """Console entry point (see runtime.exit for why it skips finalization)."""
+    exit_now(main())
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from runtime.client import TASK_QUEUE, settings_from_env
+from runtime.exit import exit_now
 from runtime.path_map import NO_PATH_MAP, PathMap, PathMapError, PathMapInterceptor
 from runtime.server import ensure_server
 
@@ -54,26 +55,23 @@ def activities(host_queue: str = "") -> list[Any]:
     ]
 
 
-def _interceptors(path_map: PathMap) -> list[PathMapInterceptor]:
-    return [PathMapInterceptor(path_map)] if path_map else []
-
-
 def build_worker(
     client: Client,
     task_queue: str = TASK_QUEUE,
     max_threads: int = 32,
     host_queue: str = "",
     path_map: PathMap = NO_PATH_MAP,
+    with_workflows: bool = True,
 ) -> Worker:
     """The shared-queue worker; with `host_queue`, subtasks it claims are bound to that queue."""
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=workflows(),
+        workflows=workflows() if with_workflows else [],
         activities=activities(host_queue),
         activity_executor=ThreadPoolExecutor(max_workers=max_threads),
         max_concurrent_activities=max_threads,
-        interceptors=_interceptors(path_map),
+        interceptors=[PathMapInterceptor(path_map)] if path_map else [],
     )
 
 
@@ -81,14 +79,7 @@ def build_host_worker(
     client: Client, host_queue: str, max_threads: int = 32, path_map: PathMap = NO_PATH_MAP
 ) -> Worker:
     """Activities only, on this host's own queue: the steps that touch its worktrees."""
-    return Worker(
-        client,
-        task_queue=host_queue,
-        activities=activities(host_queue),
-        activity_executor=ThreadPoolExecutor(max_workers=max_threads),
-        max_concurrent_activities=max_threads,
-        interceptors=_interceptors(path_map),
-    )
+    return build_worker(client, host_queue, max_threads, host_queue, path_map, with_workflows=False)
 
 
 async def run(
@@ -170,7 +161,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)  # skip finalization: see starter.cli
+    exit_now(main())
