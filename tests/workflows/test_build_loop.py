@@ -41,6 +41,16 @@ def approve_artifacts(design_dir: Path, root: Path) -> None:
     )
 
 
+def tiny_project(
+    tmp_path: Path, github_url: str, subplans: dict[str, list[str]], config: str, top: str = ""
+) -> DemoRepo:
+    """A project on a tiny design (subplan name -> dependencies), its artifacts approved."""
+    design = tiny_design(tmp_path / "src", subplans)
+    repo = make_project(tmp_path / "p", github_url, config, design_source=design, top_config=top)
+    approve_artifacts(repo.design_dir, repo.root)
+    return repo
+
+
 async def start_build(client: Client, repo: DemoRepo, task_queue: str) -> WorkflowHandle:
     return await client.start_workflow(
         "BuildWorkflow",
@@ -198,7 +208,6 @@ async def test_failing_gate_gets_a_fix_round(
     github: GitHubStandIn,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    design = tiny_design(tmp_path / "src", {"a": []})
     builder = writes_file_rule("a")
     builder["steps"] = [{"tool": "write_file", "input": {"path": "src/a.txt", "content": "bad"}}]
     fixer = {
@@ -214,8 +223,7 @@ async def test_failing_gate_gets_a_fix_round(
     with scripted_model(
         {"rules": [builder, fixer, approve_all]}, monkeypatch, github.url
     ) as messages:
-        repo = make_project(tmp_path / "p", github.url, config, design_source=design)
-        approve_artifacts(repo.design_dir, repo.root)
+        repo = tiny_project(tmp_path, github.url, {"a": []}, config)
         async with build_worker(client, task_queue):
             result = BuildResult.model_validate(
                 await client.execute_workflow(
@@ -243,17 +251,15 @@ async def test_stuck_subtask_asks_the_person(
     monkeypatch: pytest.MonkeyPatch,
     choice: str,
 ) -> None:
-    design = tiny_design(tmp_path / "src", {"a": [], "b": ["a"]})
     low = {"match": {"kind": "review", "scope": "a"}, "submit": {"score": 0.5}}
     rules = [low, {"match": {"kind": "review"}, "submit": {"score": 0.99}}]
     config = '\n[reviewers]\ncode = ["code-correctness"]\n'
     with scripted_model(
         {"rules": [*(writes_file_rule(n) for n in "ab"), *rules]}, monkeypatch, github.url
     ) as messages:
-        repo = make_project(
-            tmp_path / "p", github.url, config, design_source=design, top_config="stuck_rounds = 2"
+        repo = tiny_project(
+            tmp_path, github.url, {"a": [], "b": ["a"]}, config, top="stuck_rounds = 2"
         )
-        approve_artifacts(repo.design_dir, repo.root)
         async with build_worker(client, task_queue):
             handle = await start_build(client, repo, task_queue)
 
@@ -306,12 +312,10 @@ async def test_forge_faults_retry_and_existing_pr_is_reused(
     github: GitHubStandIn,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    design = tiny_design(tmp_path / "src", {"a": []})
     approve_all = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
     config = '\n[reviewers]\ncode = ["code-correctness"]\n'
     with scripted_model({"rules": [writes_file_rule("a"), approve_all]}, monkeypatch, github.url):
-        repo = make_project(tmp_path / "p", github.url, config, design_source=design)
-        approve_artifacts(repo.design_dir, repo.root)
+        repo = tiny_project(tmp_path, github.url, {"a": []}, config)
         github.inject("POST", r"/pulls$", 502, count=1)
         github.inject("POST", r"/pulls$", 422, count=1, body={
             "message": "Validation Failed",
@@ -340,13 +344,11 @@ async def test_pause_resume_and_cancel(
     github: GitHubStandIn,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    design = tiny_design(tmp_path / "src", {"a": [], "b": ["a"]})
     approve_all = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
     config = '\n[reviewers]\ncode = ["code-correctness"]\n'
     rules = [writes_file_rule("a"), writes_file_rule("b"), approve_all]
     with scripted_model({"rules": rules}, monkeypatch, github.url) as messages:
-        repo = make_project(tmp_path / "p", github.url, config, design_source=design)
-        approve_artifacts(repo.design_dir, repo.root)
+        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, config)
         async with build_worker(client, task_queue):
             handle = await start_build(client, repo, task_queue)
             await handle.signal("!pause")
@@ -391,7 +393,6 @@ async def test_dependency_merge_conflict_is_put_to_the_person(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """a and b write the same file differently; c needs both: git cannot merge them."""
-    design = tiny_design(tmp_path / "src", {"a": [], "b": [], "c": ["a", "b"]})
 
     def clash(name: str) -> dict:
         return {
@@ -404,8 +405,7 @@ async def test_dependency_merge_conflict_is_put_to_the_person(
     config = '\n[reviewers]\ncode = ["code-correctness"]\n'
     rules = [clash("a"), clash("b"), writes_file_rule("c"), approve_all]
     with scripted_model({"rules": rules}, monkeypatch, github.url):
-        repo = make_project(tmp_path / "p", github.url, config, design_source=design)
-        approve_artifacts(repo.design_dir, repo.root)
+        repo = tiny_project(tmp_path, github.url, {"a": [], "b": [], "c": ["a", "b"]}, config)
         async with build_worker(client, task_queue):
             handle = await start_build(client, repo, task_queue)
 
@@ -437,12 +437,10 @@ async def test_a_subtask_cancelled_mid_agent_says_so_and_keeps_its_work(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A cancel that lands while an activity runs arrives as an ActivityError: still cancelled."""
-    design = tiny_design(tmp_path / "src", {"a": []})
     stalled = {**writes_file_rule("a"), "faults": [{"type": "hang", "seconds": 60}]}
     config = '\n[reviewers]\ncode = ["code-correctness"]\n'
     with scripted_model({"rules": [stalled]}, monkeypatch, github.url) as messages:
-        repo = make_project(tmp_path / "p", github.url, config, design_source=design)
-        approve_artifacts(repo.design_dir, repo.root)
+        repo = tiny_project(tmp_path, github.url, {"a": []}, config)
         async with build_worker(client, task_queue):
             handle = await start_build(client, repo, task_queue)
             await until(lambda: _started(messages, "a"), what="a's builder to be asked")

@@ -14,7 +14,7 @@ from contracts.human import DecideInput
 from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
 from tests.support import make_project, scripted_model, status_of, until
-from tests.workflows.test_build_loop import approve_artifacts, tiny_design, writes_file_rule
+from tests.workflows.test_build_loop import approve_artifacts, tiny_project, writes_file_rule
 from worker import build_worker
 
 ANALYST = {
@@ -104,7 +104,6 @@ async def test_change_approve_reruns_exactly_the_affected_subtasks(
 async def test_change_cancel_changes_nothing(
     client: Client, task_queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    design = tiny_design(tmp_path / "src", {"a": [], "b": ["a"]})
     analyst = {
         "match": {"role": "change-analyst"},
         "submit": {"touched": [{"subtask": "b", "reason": "b changes"}], "scope": "Small",
@@ -117,8 +116,7 @@ async def test_change_cancel_changes_nothing(
         GitHubStandIn() as github,
         scripted_model({"rules": rules}, monkeypatch, github.url) as messages,
     ):
-        repo = make_project(tmp_path / "p", github.url, config, design_source=design)
-        approve_artifacts(repo.design_dir, repo.root)
+        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, config)
         async with build_worker(client, task_queue):
             handle = await client.start_workflow(
                 "BuildWorkflow",
@@ -153,7 +151,6 @@ async def test_budget_gate_stops_or_raises(
     monkeypatch: pytest.MonkeyPatch,
     choice: str,
 ) -> None:
-    design = tiny_design(tmp_path / "src", {"a": [], "b": ["a"]})
     approve_all = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
     rules = [writes_file_rule("a"), writes_file_rule("b"), approve_all]
     config = '\n[reviewers]\ncode = ["code-correctness"]\n'
@@ -161,8 +158,7 @@ async def test_budget_gate_stops_or_raises(
         GitHubStandIn() as github,
         scripted_model({"rules": rules}, monkeypatch, github.url) as messages,
     ):
-        repo = make_project(tmp_path / "p", github.url, config, design_source=design)
-        approve_artifacts(repo.design_dir, repo.root)
+        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, config)
         async with build_worker(client, task_queue):
             handle = await client.start_workflow(
                 "BuildWorkflow",

@@ -14,8 +14,8 @@ from temporalio.client import Client
 from contracts.build import BuildInput, BuildResult, BuildStatus
 from simulators.github_api import GitHubStandIn
 from tests.conftest import REPO_ROOT
-from tests.support import make_project, scripted_model, status_of, until
-from tests.workflows.test_build_loop import approve_artifacts, tiny_design, writes_file_rule
+from tests.support import scripted_model, status_of, until
+from tests.workflows.test_build_loop import tiny_project, writes_file_rule
 from worker import build_worker
 
 
@@ -34,7 +34,6 @@ async def test_replay_resets_branch_and_workflow_to_a_round(
     monkeypatch: pytest.MonkeyPatch,
     temporal_env: dict[str, str],
 ) -> None:
-    design = tiny_design(tmp_path / "src", {"a": []})
     low = {"match": {"kind": "review"}, "submit": {"score": 0.5}}
     rules = [writes_file_rule("a"), fixer_rule(1), fixer_rule(2), fixer_rule(3), low]
     config = '\n[reviewers]\ncode = ["code-correctness"]\n'
@@ -42,10 +41,7 @@ async def test_replay_resets_branch_and_workflow_to_a_round(
         GitHubStandIn() as github,
         scripted_model({"rules": rules}, monkeypatch, github.url) as messages,
     ):
-        repo = make_project(
-            tmp_path / "p", github.url, config, design_source=design, top_config="stuck_rounds = 2"
-        )
-        approve_artifacts(repo.design_dir, repo.root)
+        repo = tiny_project(tmp_path, github.url, {"a": []}, config, top="stuck_rounds = 2")
         build_wid = f"build-link-shortener-{uuid.uuid4().hex[:6]}"
         async with build_worker(client, task_queue):
             handle = await client.start_workflow(
