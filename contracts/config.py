@@ -31,6 +31,11 @@ class GatesConfig(_Strict):
     commands: list[str] = Field(default_factory=list, description="run in every worktree")
     timeout_s: float = 900.0
     output_limit: int = 20_000
+    heartbeat_timeout_s: float = Field(
+        default=30.0,
+        ge=15.0,
+        description="gates heartbeat every 5 s; a gate silent this long is retried elsewhere",
+    )
 
 
 class ForgeConfig(_Strict):
@@ -58,6 +63,12 @@ class AgentsConfig(_Strict):
     timeout_s: float = Field(default=3600.0, description="start-to-close of one agent activity")
     heartbeat_timeout_s: float = Field(
         default=60.0, ge=2.0, description="a silent agent is retried on another worker after this"
+    )
+    retry_for_s: float = Field(
+        default=3600.0,
+        ge=0.0,
+        description="overload, 5xx and connection errors are retried this long before a person "
+        "is asked",
     )
 
 

@@ -389,7 +389,7 @@ class BuildWorkflow:
             ),
             result_type=ChangeAnalysisResult,
             summary=f"blast radius of change {c.id}",
-            **options.agent(cfg.agents.timeout_s, cfg.agents.heartbeat_timeout_s),
+            **options.agent_for(cfg.agents),
         )
         self.s.ledger.add("change-analyst", "change", result.usage)
         states = {n: v.status for n, v in self.s.subtasks.items()}
@@ -450,7 +450,7 @@ class BuildWorkflow:
                 ),
                 result_type=EditResult,
                 summary=f"revise specs for change {c.id}",
-                **options.agent(cfg.agents.timeout_s, cfg.agents.heartbeat_timeout_s),
+                **options.agent_for(cfg.agents),
             )
             self.s.ledger.add("design-writer", "change", edit.usage)
             await workflow.execute_activity(

@@ -593,7 +593,7 @@ class DesignReviewWorkflow:
             request,
             result_type=result_type,
             summary=summary,
-            **options.agent(self.cfg.agents.timeout_s, self.cfg.agents.heartbeat_timeout_s),
+            **options.agent_for(self.cfg.agents),
         )
         self.s.ledger.add(role, scope, result.usage)
         return result

@@ -11,6 +11,8 @@ from typing import Any
 
 from temporalio.common import RetryPolicy
 
+from contracts.config import AgentsConfig
+
 NON_RETRYABLE = ["PlanError", "ConfigError", "RepositoryError", "InvalidInput"]
 
 
@@ -50,20 +52,49 @@ def network(**extra: Any) -> dict[str, Any]:
     }
 
 
-def agent(timeout_s: float = 3600.0, heartbeat_s: float = 60.0, **extra: Any) -> dict[str, Any]:
-    """Model calls: long, heartbeating; the activity sets the server's retry-after delay."""
+def attempts_within(window_s: float, initial_s: float, coefficient: float, cap_s: float) -> int:
+    """How many attempts a backoff of `initial_s` * `coefficient`^n (capped) fits in `window_s`."""
+    attempts, waited, interval = 1, 0.0, initial_s
+    while waited + interval <= window_s:
+        waited += interval
+        attempts += 1
+        interval = min(interval * coefficient, cap_s)
+    return attempts
+
+
+AGENT_RETRY_CAP = timedelta(minutes=3)
+
+
+def agent(
+    timeout_s: float = 3600.0,
+    heartbeat_s: float = 60.0,
+    retry_for_s: float = 3600.0,
+    **extra: Any,
+) -> dict[str, Any]:
+    """Model calls: long, heartbeating; the activity sets the server's retry-after delay.
+
+    Overload, 5xx and connection errors are retried for `retry_for_s` (an hour by
+    default), as a person would keep trying, with the backoff capped at a few
+    minutes; after that the step holds for a person instead of failing the loop.
+    """
+    cap = AGENT_RETRY_CAP.total_seconds()
     return {
         "start_to_close_timeout": timedelta(seconds=timeout_s),
         "heartbeat_timeout": timedelta(seconds=heartbeat_s),
         "retry_policy": RetryPolicy(
             initial_interval=timedelta(seconds=2),
             backoff_coefficient=2.0,
-            maximum_interval=timedelta(minutes=5),
-            maximum_attempts=8,
+            maximum_interval=AGENT_RETRY_CAP,
+            maximum_attempts=attempts_within(retry_for_s, 2.0, 2.0, cap),
             non_retryable_error_types=NON_RETRYABLE,
         ),
         **extra,
     }
+
+
+def agent_for(agents: AgentsConfig, **extra: Any) -> dict[str, Any]:
+    """`agent()` with the project's `[agents]` timeouts and retry window."""
+    return agent(agents.timeout_s, agents.heartbeat_timeout_s, agents.retry_for_s, **extra)
 
 
 def commands(timeout_s: float = 900.0, heartbeat_s: float = 60.0, **extra: Any) -> dict[str, Any]:

@@ -476,7 +476,7 @@ class SubtaskWorkflow:
             GateResult,
             f"gates {inp.subtask} · round {rnd}",
             **options.commands(
-                cfg.gates.timeout_s * max(1, len(commands)), cfg.agents.heartbeat_timeout_s
+                cfg.gates.timeout_s * max(1, len(commands)), cfg.gates.heartbeat_timeout_s
             ),
         )
 
@@ -543,7 +543,7 @@ class SubtaskWorkflow:
             request,
             result_type,
             summary,
-            **options.agent(cfg.agents.timeout_s, cfg.agents.heartbeat_timeout_s),
+            **options.agent_for(cfg.agents),
         )
         self.s.ledger.add(request.role, self._inp.subtask, result.usage)
         if isinstance(result, EditResult) and result.commit:
