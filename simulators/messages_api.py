@@ -270,6 +270,7 @@ class MessagesStandIn:
                 extra["retry-after"] = f"{fault.retry_after:g}"
             if fault.retry_after_ms is not None:
                 extra["retry-after-ms"] = f"{fault.retry_after_ms:g}"
+            extra.update(fault.headers)
             raise ApiError(
                 status,
                 fault.error_type or STATUS_ERROR_TYPES.get(status, "api_error"),

@@ -20,6 +20,7 @@ invalid submissions) are injected per rule.
           - {type: "429", retry_after: 1}          # first request of the conversation
           - {type: hang, at_turn: 2, seconds: 30}  # first request of turn 2
           - {type: invalid_submission}             # first submission fails validation
+          - {type: "503", headers: {x-should-retry: "false"}}  # the server says: do not retry
 """
 
 from __future__ import annotations
@@ -88,6 +89,9 @@ class Fault(BaseModel):
     at_turn: int | None = None
     retry_after: float | None = Field(default=None, description="seconds, sent as retry-after")
     retry_after_ms: float | None = None
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="status faults: extra response headers (x-should-retry)"
+    )
     error_type: str | None = None  # status and sse_error faults; default from the status
     message: str | None = None
     seconds: float = Field(default=60.0, description="hang: how long, unless the client leaves")

@@ -3,7 +3,9 @@
 The HTTP client runs with its own retries off: every attempt is a Temporal
 attempt, visible in Event History, and the server's `retry-after` becomes the
 next attempt's delay. Failures that retrying cannot fix are non-retryable up
-front, so a wrong key is reported once instead of retried forever.
+front, so a wrong key is reported once instead of retried forever. The server
+has the last word, as it has for the SDK's own retries: `x-should-retry: true`
+makes any status retryable, `x-should-retry: false` makes any status final.
 """
 
 from __future__ import annotations
@@ -25,7 +27,11 @@ _FIXES: dict[int, str] = {
     403: "the API key may not use this model or endpoint; check its permissions",
     404: "check the model name (settings.model or the role's `model`) and ANTHROPIC_BASE_URL",
     413: "the request is too large; narrow the focus files or lower max_tokens_per_turn",
+    429: "the API key's rate or spend limit is exhausted; raise it in the Anthropic console "
+    "or wait until it resets",
+    529: "the API stays overloaded; wait for it to recover or use another model",
 }
+SHOULD_RETRY_HEADER = "x-should-retry"
 
 
 def non_retryable(message: str, type: str) -> ApplicationError:
@@ -57,6 +63,15 @@ def retry_after(headers: Mapping[str, str] | None) -> timedelta | None:
     return timedelta(seconds=max(0.0, when.timestamp() - time.time()))
 
 
+def should_retry(headers: Mapping[str, str] | None) -> bool | None:
+    """The server's explicit verdict (`x-should-retry: true|false`), else None."""
+    value = (headers or {}).get(SHOULD_RETRY_HEADER)
+    if value is None:
+        return None
+    value = value.strip().lower()
+    return True if value == "true" else False if value == "false" else None
+
+
 def classify(exc: anthropic.APIError, model: str) -> ApplicationError:
     """Turn an SDK error into a retryable or non-retryable ApplicationError."""
     if isinstance(exc, anthropic.APIConnectionError):  # includes APITimeoutError
@@ -78,7 +93,9 @@ def classify(exc: anthropic.APIError, model: str) -> ApplicationError:
                 f"Messages API stream failed with {error_type}: {detail} (model {model})",
                 "ModelRequestRejected",
             )
-        if status in RETRYABLE_STATUS:
+        verdict = should_retry(exc.response.headers)
+        retryable = status in RETRYABLE_STATUS if verdict is None else verdict
+        if retryable:
             delay = retry_after(exc.response.headers)
             return ApplicationError(
                 f"Messages API answered {status} {error_type or ''}: {detail}; retrying"
@@ -86,10 +103,17 @@ def classify(exc: anthropic.APIError, model: str) -> ApplicationError:
                 type="ModelUnavailable",
                 next_retry_delay=delay,
             )
-        fix = _FIXES.get(status, "fix the request; retrying will not help")
+        fix = _FIXES.get(status) or (
+            "the server failed and said retrying will not help; retry once the Messages API "
+            "is healthy again"
+            if status >= 500
+            else "fix the request; retrying will not help"
+        )
+        said = " (the server said not to retry)" if verdict is False else ""
+        verb = "refused the request with" if status < 500 else "failed with"
         return non_retryable(
-            f"Messages API refused the request with {status} {error_type or ''}: {detail} "
-            f"(model {model}). Fix: {fix}",
+            f"Messages API {verb} {status} {error_type or ''}: {detail} "
+            f"(model {model}){said}. Fix: {fix}",
             "ModelRequestRejected",
         )
     return non_retryable(

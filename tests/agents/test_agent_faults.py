@@ -64,6 +64,28 @@ async def test_transient_failures_are_retried(
     assert result["usage"]["requests"] == 1  # only the successful request produced tokens
 
 
+async def test_the_servers_x_should_retry_header_decides_over_the_status(
+    repo: Path, standin: MessagesStandIn, runner: Runner
+) -> None:
+    # true: even a 400 is retried, after the server's retry-after.
+    standin.reset(
+        scenario({"type": "400", "headers": {"x-should-retry": "true"}, "retry_after": 1})
+    )
+    result = await runner.run("agent.review", review_req(repo))
+    assert result["score"] == 0.85
+    refused, retried = standin.requests
+    assert (refused.fault, retried.fault) == ("400", None)
+    assert retried.at - refused.at >= 0.9
+
+    # false: even an overload is final at once, and still says what to do.
+    standin.reset(scenario({"type": "529", "headers": {"x-should-retry": "false"}}))
+    error = await failure(runner, "agent.review", review_req(repo, round=2), max_attempts=5)
+    assert error.non_retryable and error.type == "ModelRequestRejected"
+    assert "529" in error.message and "the server said not to retry" in error.message
+    assert "Fix: the API stays overloaded" in error.message
+    assert len(standin.requests) == 1
+
+
 @pytest.mark.parametrize(
     ("fault", "expected"),
     [

@@ -45,6 +45,11 @@ def test_prices_match_model_families_and_settings_override_them() -> None:
         ({"type": "429", "retry_after": 2}, True, 429),
         ({"type": "409"}, True, 409),
         ({"type": "403"}, False, 403),
+        # The server's x-should-retry overrides the status, as in the SDK's own retries.
+        ({"type": "400", "headers": {"x-should-retry": "true"}, "retry_after": 3}, True, 400),
+        ({"type": "503", "headers": {"x-should-retry": "false"}}, False, 503),
+        ({"type": "429", "headers": {"x-should-retry": "false"}, "retry_after": 9}, False, 429),
+        ({"type": "404", "headers": {"x-should-retry": "maybe"}}, False, 404),
     ],
 )
 async def test_real_client_errors_are_classified(fault: dict, retryable: bool, status: int) -> None:
@@ -60,5 +65,13 @@ async def test_real_client_errors_are_classified(fault: dict, retryable: bool, s
     assert info.value.status_code == status
     error = classify(info.value, "sim-model-1")
     assert error.non_retryable is not retryable
-    if fault.get("retry_after"):
+    if retryable and fault.get("retry_after"):
         assert error.next_retry_delay == timedelta(seconds=fault["retry_after"])
+    if not retryable:
+        assert error.next_retry_delay is None
+        if status != 200:
+            assert "Fix: " in error.message
+    if fault.get("headers", {}).get("x-should-retry") == "false":
+        assert "the server said not to retry" in error.message
+    if status == 429 and not retryable:
+        assert "rate or spend limit" in error.message
