@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+from pathlib import Path
+from types import FrameType
 
 from runtime.background import stop_background_worker
 from runtime.client import settings_from_env
@@ -29,6 +32,17 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(run=run_stop, sync=True)
 
 
+class Stop(BaseException):
+    """SIGTERM or SIGHUP: stop like Ctrl-C does (a BaseException, so nothing swallows it)."""
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    raise Stop(signal.Signals(signum).name)
+
+
 def run_server(args: argparse.Namespace) -> int:
     conn = settings_from_env()
     host, port = split_address(conn.address)
@@ -36,28 +50,40 @@ def run_server(args: argparse.Namespace) -> int:
         print(f"A Temporal server already answers at {conn.address}.", file=sys.stderr)
         return 0
     db = args.db_file or str(orchestrator_home() / "temporal.db")
+    # systemd, a container runtime and a closed terminal stop a service with SIGTERM or
+    # SIGHUP, not Ctrl-C: without these handlers this process died at once and left its
+    # dev server running, holding the port and the database.
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _stop)
+    server = None
     try:
         server = start_dev_server(
             port=port,
             ui_port=args.ui_port,
-            db_file=__import__("pathlib").Path(db),
+            db_file=Path(db),
             namespace=conn.namespace,
             detach=False,
         )
+        print(
+            f"Temporal dev server on {host}:{port}, Web UI {server.ui_url}, state in {db} "
+            f"(log {server.log_path}). Ctrl-C (or SIGTERM) stops it.",
+            file=sys.stderr,
+            flush=True,
+        )
+        assert server.process is not None
+        return server.process.wait()
     except ServerError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(
-        f"Temporal dev server on {host}:{port}, Web UI {server.ui_url}, state in {db} "
-        f"(log {server.log_path}). Ctrl-C stops it.",
-        file=sys.stderr,
-    )
-    try:
-        assert server.process is not None
-        return server.process.wait()
-    except KeyboardInterrupt:
-        server.stop()
+    except (KeyboardInterrupt, Stop) as why:
+        print(f"stopping the dev server ({why or 'interrupt'})", file=sys.stderr, flush=True)
         return 0
+    finally:
+        # Ignore further stop signals while the child shuts down (a second one is common).
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
+        if server is not None:
+            server.stop()
 
 
 def run_stop(args: argparse.Namespace) -> int:

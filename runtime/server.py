@@ -153,15 +153,23 @@ def start_dev_server(
     )
     log.close()
     address = f"127.0.0.1:{port}"
+    server = DevServer(address, f"http://localhost:{ui}", process, log_path)
     deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            tail = log_path.read_text(errors="replace")[-2000:]
-            raise ServerError(f"the embedded Temporal server exited early; log {log_path}:\n{tail}")
-        if is_listening(address):
-            return DevServer(address, f"http://localhost:{ui}", process, log_path)
-        time.sleep(0.2)
-    process.kill()
+    try:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                tail = log_path.read_text(errors="replace")[-2000:]
+                raise ServerError(
+                    f"the embedded Temporal server exited early; log {log_path}:\n{tail}"
+                )
+            if is_listening(address):
+                return server
+            time.sleep(0.2)
+    except BaseException:
+        # Ctrl-C or a stop signal while it starts: do not leave it running unowned.
+        server.stop()
+        raise
+    server.stop()
     raise ServerError(f"the embedded Temporal server did not answer on {address} within {wait_s}s")
 
 
