@@ -22,7 +22,7 @@ from activities import gitrepo
 from activities.agents import transcript as transcripts
 from activities.agents.commit import changed_paths, commit_agent_changes, trailer_for
 from activities.agents.errors import non_retryable
-from activities.agents.loop import run_agent
+from activities.agents.loop import reports_usage, run_agent
 from activities.agents.outputs import AnswerSubmission, EditSubmission, OutputKind, ReviewSubmission
 from activities.agents.review_file import write_review
 from activities.agents.roles import ResolvedRole, resolve_role
@@ -53,6 +53,7 @@ def _in_workdir(call: AgentCall, path: str) -> Path:
 
 
 @activity.defn(name="agent.review")
+@reports_usage
 async def agent_review(req: ReviewRequest) -> ReviewResult:
     """A blind review: the reviewer reads the work and submits; the activity writes the file."""
     outcome = await run_agent(req, await _role(req, "review"), ReviewSubmission)
@@ -72,6 +73,7 @@ async def agent_review(req: ReviewRequest) -> ReviewResult:
 
 
 @activity.defn(name="agent.edit")
+@reports_usage
 async def agent_edit(req: EditRequest) -> EditResult:
     """A writer, builder or fixer changes files; the activity (not the model) commits them."""
     resolved = await _role(req, "edit")
@@ -124,6 +126,7 @@ def _commit(
 
 
 @activity.defn(name="agent.answer_questions")
+@reports_usage
 async def agent_answer_questions(req: AnswerRequest) -> AnswerResult:
     """Settle reviewers' questions from the codebase where it can; the rest go to the person."""
     ids = [q.id for q in req.questions]
@@ -150,6 +153,7 @@ async def agent_answer_questions(req: AnswerRequest) -> AnswerResult:
 
 
 @activity.defn(name="agent.draft_subtask")
+@reports_usage
 async def agent_draft_subtask(req: SubtaskDraftRequest) -> SubtaskDraftResult:
     """Fill the subtask model from a subplan; the activity writes `subtasks/NN-name.xml`."""
     try:
@@ -176,6 +180,7 @@ async def agent_draft_subtask(req: SubtaskDraftRequest) -> SubtaskDraftResult:
 
 
 @activity.defn(name="agent.analyze_change")
+@reports_usage
 async def agent_analyze_change(req: ChangeRequest) -> ChangeAnalysisResult:
     """Report which subtasks a spec change touches (the `!change` blast radius)."""
     known = set(req.subtasks)

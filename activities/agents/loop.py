@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import copy
+import functools
 import os
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -31,6 +33,8 @@ from activities.agents.tools import Workspace, tool_definitions
 from contracts.agents import AgentCall, Usage
 
 Out = TypeVar("Out", bound=BaseModel)
+Req = TypeVar("Req", bound=AgentCall)
+Res = TypeVar("Res")
 MAX_INVALID_SUBMISSIONS = 3
 DEFAULT_HEARTBEAT_S = 5.0
 API_KEY_ENV = "ANTHROPIC_API_KEY"
@@ -45,6 +49,49 @@ class AgentOutcome(Generic[Out]):
     transcript: transcripts.Transcript
     transcript_path: Path
     workspace: Workspace
+
+
+@dataclass
+class Meter:
+    """What the running agent call has spent so far (the usage its result would report)."""
+
+    usage: Usage = field(default_factory=Usage)
+
+
+_METER: contextvars.ContextVar[Meter | None] = contextvars.ContextVar("agent_meter", default=None)
+
+
+def _spent(usage: Usage) -> None:
+    meter = _METER.get()
+    if meter is not None:
+        meter.usage = usage
+
+
+def reports_usage(
+    fn: Callable[[Req], Awaitable[Res]],
+) -> Callable[[Req], Awaitable[Res]]:
+    """Every exception leaving an agent activity carries `usage`: the call's spend so far.
+
+    The same figure a result's `usage` reports: every completed turn in the call's
+    transcript, earlier attempts' included, plus a turn whose answer arrived before
+    the failure. Zero when the failure came before any model request. A worker
+    interceptor copies it into the failure, so a workflow books failed calls too.
+    """
+
+    @functools.wraps(fn)
+    async def wrapper(req: Req) -> Res:
+        meter = Meter()
+        token = _METER.set(meter)
+        try:
+            return await fn(req)
+        except BaseException as exc:
+            with contextlib.suppress(AttributeError, TypeError):
+                exc.usage = meter.usage  # type: ignore[attr-defined]
+            raise
+        finally:
+            _METER.reset(token)
+
+    return wrapper
 
 
 def resolve_in(workdir: Path, path: str) -> Path:
@@ -179,6 +226,7 @@ async def run_agent(
         model=resolved.model,
         messages=[{"role": "user", "content": prompts.task_message(call, kind)}],
     )
+    _spent(record.usage)
     if record.complete and record.result is not None:
         output = output_model.model_validate(record.result)
         workspace.touched.update(record.files_touched)
@@ -213,6 +261,8 @@ async def run_agent(
                     message = await stream.get_final_message()
             except anthropic.APIError as exc:
                 raise classify(exc, resolved.model) from exc
+            spent = _usage(message.usage, price, time.monotonic() - started)
+            _spent(record.usage + spent)  # paid for, even if the tools below fail
             content = [_block(b) for b in message.content]
             record.messages.append({"role": "assistant", "content": content})
             hb.beat(turn=turn, phase="running tools")
@@ -223,7 +273,9 @@ async def run_agent(
             if output is None:
                 record.messages.append({"role": "user", "content": replies or prompts.nudge(kind)})
             record.turns = turn
-            record.usage = record.usage + _usage(message.usage, price, time.monotonic() - started)
+            took = round(time.monotonic() - started, 3)  # the turn: model and tools
+            record.usage = record.usage + spent.model_copy(update={"duration_s": took})
+            _spent(record.usage)
             record.files_touched = sorted(set(record.files_touched) | workspace.touched)
             if output is not None:
                 record.complete = True
