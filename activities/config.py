@@ -1,18 +1,25 @@
-"""Reading `orchestrator.toml` and locating the repository of a design directory."""
+"""Reading `orchestrator.toml` and locating the repository of a design directory.
+
+Every problem in the file is refused at workflow start (and by the CLI before it
+starts a loop) with the file, the key and the fix: a bad value found later would
+fail a step hours into a loop, or wedge the workflow task that schedules it.
+"""
 
 from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Any
 
 from git import InvalidGitRepositoryError, NoSuchPathError, Repo
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from contracts.config import ConfigRequest, OrchestratorConfig, ProjectContext
 
 CONFIG_FILE = "orchestrator.toml"
+README_HINT = "see the README's configuration table"
 
 
 def bad_input(message: str, kind: str = "InvalidInput") -> ApplicationError:
@@ -20,24 +27,184 @@ def bad_input(message: str, kind: str = "InvalidInput") -> ApplicationError:
     return ApplicationError(message, type=kind, non_retryable=True)
 
 
+def config_error(path: Path, problems: list[str]) -> ApplicationError:
+    return bad_input(f"{path}: {'; '.join(problems)} ({README_HINT})", "ConfigError")
+
+
+def key_name(loc: tuple[Any, ...]) -> str:
+    """A pydantic location as the user wrote it: `[agents] timeout_s`, `[prices.m] input`."""
+    index = ""
+    parts = list(loc)
+    while parts and isinstance(parts[-1], int):
+        index = f"[{parts.pop()}]{index}"
+    if not parts:
+        return "the file"
+    *tables, key = (str(p) for p in parts)
+    return (f"[{'.'.join(tables)}] " if tables else "") + f"{key}{index}"
+
+
+def _field_at(loc: tuple[Any, ...]) -> tuple[type[BaseModel] | None, str | None]:
+    """The model holding the key at `loc` and the key's name, when it is a known field."""
+    model: type[BaseModel] = OrchestratorConfig
+    names = [p for p in loc if isinstance(p, str)]
+    for i, name in enumerate(names):
+        field = model.model_fields.get(name)
+        if field is None:
+            return (model, None) if i == len(names) - 1 else (None, None)
+        if i == len(names) - 1:
+            return model, name
+        sub = field.annotation
+        if not (isinstance(sub, type) and issubclass(sub, BaseModel)):
+            return None, None
+        model = sub
+    return None, None
+
+
+def _default_text(loc: tuple[Any, ...]) -> str | None:
+    model, name = _field_at(loc)
+    if model is None or name is None:
+        return None
+    field = model.model_fields[name]
+    if field.default_factory is not None:
+        value = field.default_factory()  # type: ignore[call-arg]
+    else:
+        value = field.default
+    if value is None or isinstance(value, BaseModel):
+        return None
+    if isinstance(value, list):
+        return "[" + ", ".join(f'"{v}"' for v in value) + "]"
+    return f'"{value}"' if isinstance(value, str) else str(value)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        text = "[" + ", ".join(_shown(v) for v in value) + "]"
+    else:
+        text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+RANGE_FIX = {
+    "greater_than": "set it above {gt}",
+    "greater_than_equal": "set it to {ge} or more",
+    "less_than": "set it below {lt}",
+    "less_than_equal": "set it to {le} or less",
+    "finite_number": "use a finite number (TOML's inf and nan are not settings)",
+    "too_short": "list at least {min_length} role",
+}
+
+
+def describe_problem(error: Any) -> str:
+    """One pydantic error as `key = value: what is wrong. Fix: ...`."""
+    loc = tuple(error["loc"])
+    key = key_name(loc)
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        model, _ = _field_at(loc)
+        known = f" (keys here: {', '.join(model.model_fields)})" if model is not None else ""
+        return f"{key} is not a known key. Fix: correct its spelling{known} or delete the line"
+    if kind == "missing":
+        return f"{key} is missing. Fix: add it"
+    msg = str(error["msg"]).removeprefix("Value error, ")
+    wrong = (msg[:1].lower() + msg[1:]) or "invalid"
+    wrong = wrong.replace("input should", "it should").replace("list should", "it should")
+    if kind == "too_short" and not error.get("input"):
+        wrong = "it is empty"
+    if "Fix:" in wrong:
+        fix = ""
+    elif kind in RANGE_FIX:
+        ctx = {k: f"{v:g}" if isinstance(v, float) else v for k, v in error.get("ctx", {}).items()}
+        fix = "Fix: " + RANGE_FIX[kind].format(**ctx)
+    else:
+        fix = "Fix: give it a value of the right type"
+    default = _default_text(loc)
+    _, name = _field_at(loc)
+    if not fix:
+        pass
+    elif default is not None:
+        fix += f", or delete the line for the default ({default})"
+    elif name is not None and loc[:1] == ("budget",):
+        fix += ", or delete the line for no limit"
+    shown = f"{key} = {_shown(error.get('input'))}"
+    return f"{shown}: {wrong}. {fix}" if fix else f"{shown}: {wrong.rstrip('.')}"
+
+
 def read_config(repo_root: Path) -> tuple[OrchestratorConfig, str | None]:
     path = repo_root / CONFIG_FILE
     if not path.exists():
         return OrchestratorConfig(), None
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+    except OSError as err:
+        raise config_error(
+            path, [f"cannot be read ({err.strerror}). Fix: make it readable by the worker"]
+        ) from err
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        raise config_error(
+            path,
+            [
+                f"line {line} is not valid UTF-8 (byte 0x{raw[err.start]:02x}). Fix: save "
+                "the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"
+            ],
+        ) from err
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise bad_input(f"{path}: not valid TOML ({err}). Fix the syntax", "ConfigError") from err
     try:
-        return OrchestratorConfig.model_validate(data), str(path)
+        config = OrchestratorConfig.model_validate(data)
     except ValidationError as err:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()
-        )
-        raise bad_input(
-            f"{path}: {problems}. Fix these keys (see the README's configuration table)",
-            "ConfigError",
-        ) from err
+        raise config_error(path, [describe_problem(e) for e in err.errors()]) from err
+    check_roles(config, repo_root, path)
+    return config, str(path)
+
+
+def check_roles(config: OrchestratorConfig, repo_root: Path, path: Path) -> None:
+    """Reviewers must be review roles that exist: built-in or a file in `[agents] dir`."""
+    from activities.agents.roles import load_roles
+
+    roles = load_roles(repo_root, config.agents.dir)
+    reviewers = sorted(n for n, r in roles.items() if r.kind in (None, "review"))
+    where = f"{config.agents.dir}/<name>.md"
+    problems = []
+    for loop in ("design", "code"):
+        for name in getattr(config.reviewers, loop):
+            role = roles.get(name)
+            if role is None:
+                problems.append(
+                    f'[reviewers] {loop} names the unknown role "{name}". Fix: use one of the '
+                    f"known reviewer roles ({', '.join(reviewers)}) or add {where} (front matter "
+                    "with name and description, then the prompt)"
+                )
+            elif role.kind not in (None, "review"):
+                problems.append(
+                    f'[reviewers] {loop} names "{name}" ({role.source}), a role of kind '
+                    f"{role.kind!r} that cannot review. Fix: use one of the reviewer roles "
+                    f"({', '.join(reviewers)})"
+                )
+    for name in config.models.roles:
+        if name not in roles:
+            problems.append(
+                f"[models.roles] {name} is not a known role. Fix: use one of "
+                f"{', '.join(sorted(roles))}, or add {where}"
+            )
+    if problems:
+        raise config_error(path, problems)
+
+
+def repository_of(path: Path) -> Path | None:
+    try:
+        repo = Repo(path, search_parent_directories=True)
+    except (InvalidGitRepositoryError, NoSuchPathError):
+        return None
+    return Path(repo.working_tree_dir or path).resolve()
 
 
 def resolve_project(design_dir: str) -> ProjectContext:

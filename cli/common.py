@@ -3,19 +3,72 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
 
 from runtime.background import ensure_worker
 from runtime.client import TASK_QUEUE, connect, settings_from_env
+from runtime.path_map import PathMap, PathMapError
 from runtime.server import ServerError, is_local
+
+# Exit statuses of `design --wait` / `build --wait` (and 2 for every refused command).
+EXIT_DONE = 0  # the loop finished with its result
+EXIT_ENDED = 1  # the loop ended without it: incomplete, failed, cancelled, terminated
+EXIT_USAGE = 2  # the command was refused: fix what the message says
+EXIT_WAITING = 3  # the loop waits for a person: a question, the gate, a decision
 
 
 class CliError(Exception):
     """A user-facing error: printed to stderr, exit status 2."""
+
+
+def root_cause(err: BaseException) -> str:
+    """The innermost message of a failed workflow or update (what the user must fix)."""
+    while err.__cause__ is not None:
+        err = err.__cause__
+    return str(err)
+
+
+def check_project(design_dir: str) -> None:
+    """What a loop checks first (repository, orchestrator.toml, roles), checked before it starts.
+
+    The same function the `project.resolve` activity runs, so a mistake is refused
+    here with the same message instead of failing the workflow a moment later.
+    """
+    from activities.config import resolve_project
+
+    try:
+        resolve_project(design_dir)
+    except ApplicationError as err:
+        raise CliError(err.message) from err
+
+
+def check_config(design_dir: str) -> None:
+    """orchestrator.toml of the repository holding `design_dir`, if it is in one."""
+    from activities.config import read_config, repository_of
+
+    root = repository_of(Path(design_dir).expanduser().resolve())
+    if root is None:
+        return
+    try:
+        read_config(root)
+    except ApplicationError as err:
+        raise CliError(err.message) from err
+
+
+def same_dir(recorded: str, given: str) -> bool:
+    """Whether a loop's recorded design directory is the given one (symlinks, path maps)."""
+    candidates = {os.path.normpath(recorded)}
+    with contextlib.suppress(PathMapError):  # a loop started from another host's clone
+        candidates.add(os.path.normpath(PathMap.from_env().to_local(recorded)))
+    mine = {os.path.normpath(os.path.abspath(given)), os.path.realpath(given)}
+    return bool(candidates & mine) or any(os.path.realpath(c) in mine for c in candidates)
 
 
 def feature_of(design_dir: str) -> str:
@@ -49,7 +102,7 @@ async def client_for(embedded: bool, need_worker: bool = True) -> Client:
 
 def fail(message: str) -> int:
     print(f"error: {message}", file=sys.stderr)
-    return 2
+    return EXIT_USAGE
 
 
 def add_verb(

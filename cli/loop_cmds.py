@@ -24,7 +24,15 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from cli import views
-from cli.common import CliError, add_verb, build_id, client_for, design_id, feature_of
+from cli.common import (
+    CliError,
+    add_verb,
+    build_id,
+    check_project,
+    client_for,
+    design_id,
+    feature_of,
+)
 from contracts.build import BuildInput, BuildResult, BuildStatus
 from contracts.design import DesignInput, DesignResult, DesignStatus
 from contracts.human import AnswerInput, DecideInput, FeedbackInput
@@ -110,6 +118,9 @@ def ui_link(workflow_id: str) -> str:
 async def start_loop(
     args: argparse.Namespace, workflow: str, workflow_id: str, arg: Any
 ) -> WorkflowHandle:
+    # What the loop would fail on at its first step (no repository, a bad
+    # orchestrator.toml, an unknown role), refused before anything is started.
+    await asyncio.to_thread(check_project, arg.design_dir)
     client = await client_for(embedded=not args.no_embedded)
     handle = await client.start_workflow(
         workflow,

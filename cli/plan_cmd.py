@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 
 from activities.plan import run_plan
 from activities.plan.design_dir import PlanError
 from activities.plan.render import format_plan_text
-from cli.common import CliError, client_for, feature_of
+from cli.common import CliError, check_config, client_for, feature_of
 from contracts.plan import PlanRequest, PlanResult
 from runtime.client import TASK_QUEUE
 
@@ -25,6 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 async def run(args: argparse.Namespace) -> int:
+    # The loops read orchestrator.toml at their start: `plan` is where to hear about it first.
+    await asyncio.to_thread(check_config, args.design_dir)
     if args.durable:
         client = await client_for(embedded=not args.no_embedded)
         from temporalio.common import WorkflowIDConflictPolicy

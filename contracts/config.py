@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contracts.agents import AgentSettings
 
@@ -12,28 +12,48 @@ DEFAULT_DESIGN_REVIEWERS = ["design-requirements", "design-performance", "design
 DEFAULT_CODE_REVIEWERS = ["code-correctness", "code-performance", "code-architecture"]
 
 
+# Durations become Temporal timeouts: zero, negative, `inf` or `nan` would wedge the
+# workflow task that schedules the step, so they are refused when the file is read.
+YEAR_S = 365 * 24 * 3600.0
+Seconds = Annotated[float, Field(gt=0, le=YEAR_S)]
+Positive = Annotated[int, Field(ge=1)]
+RoleNames = Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
+
+
 class _Strict(BaseModel):
     # An unknown key is a typo the user wants to hear about, not silently ignore.
-    model_config = ConfigDict(extra="forbid")
+    # TOML allows `inf` and `nan`; no setting here means either.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class ReviewersConfig(_Strict):
-    design: list[str] = Field(default_factory=lambda: list(DEFAULT_DESIGN_REVIEWERS))
-    code: list[str] = Field(default_factory=lambda: list(DEFAULT_CODE_REVIEWERS))
+    design: RoleNames = Field(default_factory=lambda: list(DEFAULT_DESIGN_REVIEWERS))
+    code: RoleNames = Field(default_factory=lambda: list(DEFAULT_CODE_REVIEWERS))
+
+    @field_validator("design", "code")
+    @classmethod
+    def _once_each(cls, roles: list[str]) -> list[str]:
+        twice = sorted({r for r in roles if roles.count(r) > 1})
+        if twice:
+            raise ValueError(
+                f"{', '.join(twice)} is listed more than once. Fix: name each role once"
+            )
+        return roles
 
 
 class ModelsConfig(_Strict):
-    default: str = "claude-sonnet-4-6"
+    default: str = Field(default="claude-sonnet-4-6", min_length=1)
     roles: dict[str, str] = Field(default_factory=dict, description="role -> model")
 
 
 class GatesConfig(_Strict):
     commands: list[str] = Field(default_factory=list, description="run in every worktree")
-    timeout_s: float = 900.0
-    output_limit: int = 20_000
+    timeout_s: Seconds = 900.0
+    output_limit: Positive = Field(default=20_000, description="characters of output kept")
     heartbeat_timeout_s: float = Field(
         default=30.0,
         ge=15.0,
+        le=YEAR_S,
         description="gates heartbeat every 5 s; a gate silent this long is retried elsewhere",
     )
 
@@ -51,22 +71,28 @@ class TrackerConfig(_Strict):
 
 
 class BudgetConfig(_Strict):
-    max_cost_usd: float | None = None
-    max_tokens: int | None = None
+    # Above zero: a zero budget would hold the build before its first agent (leave the
+    # key out for no limit).
+    max_cost_usd: float | None = Field(default=None, gt=0)
+    max_tokens: int | None = Field(default=None, ge=1)
 
 
 class AgentsConfig(_Strict):
     dir: str = ".orchestrator/agents"
-    max_turns: int = 40
-    max_total_tokens: int = 2_000_000
-    command_timeout_s: float = 300.0
-    timeout_s: float = Field(default=3600.0, description="start-to-close of one agent activity")
+    max_turns: Positive = 40
+    max_total_tokens: Positive = 2_000_000
+    command_timeout_s: Seconds = 300.0
+    timeout_s: Seconds = Field(default=3600.0, description="start-to-close of one agent activity")
     heartbeat_timeout_s: float = Field(
-        default=60.0, ge=2.0, description="a silent agent is retried on another worker after this"
+        default=60.0,
+        ge=2.0,
+        le=YEAR_S,
+        description="a silent agent is retried on another worker after this",
     )
     retry_for_s: float = Field(
         default=3600.0,
         ge=0.0,
+        le=YEAR_S,
         description="overload, 5xx and connection errors are retried this long before a person "
         "is asked",
     )
@@ -75,10 +101,10 @@ class AgentsConfig(_Strict):
 class Price(_Strict):
     """USD per million tokens."""
 
-    input: float
-    output: float
-    cache_write: float | None = None
-    cache_read: float | None = None
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cache_write: float | None = Field(default=None, ge=0)
+    cache_read: float | None = Field(default=None, ge=0)
 
 
 class OrchestratorConfig(_Strict):
@@ -90,6 +116,7 @@ class OrchestratorConfig(_Strict):
     host_timeout_s: float = Field(
         default=600.0,
         ge=1.0,
+        le=YEAR_S,
         description="a worktree step waiting this long for its host moves the subtask elsewhere",
     )
     reviewers: ReviewersConfig = Field(default_factory=ReviewersConfig)
