@@ -7,6 +7,7 @@ Output goes to a log file beside the reviews, only its tail travels back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -18,6 +19,7 @@ from temporalio import activity
 
 from contracts.build import GateCommand, GateRequest, GateResult
 
+HEARTBEAT_S = 5.0
 SECRET_NAMES = re.compile(r"(TOKEN|SECRET|PASSWORD|API_KEY|_KEY)$|^ANTHROPIC_|^GITHUB_TOKEN$", re.I)
 
 
@@ -67,23 +69,26 @@ async def run_one(request: GateRequest, index: int, command: str) -> GateCommand
         deadline = started + request.timeout_s
         while True:
             try:
-                exit_code = await asyncio.wait_for(proc.wait(), timeout=5)
+                exit_code = await asyncio.wait_for(proc.wait(), timeout=_beat_interval())
                 break
             except TimeoutError:
-                activity.heartbeat(f"gate {command}")
+                activity.heartbeat(f"gate {command}")  # cancellation arrives with its answer
                 if time.monotonic() > deadline:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    await proc.wait()
+                    await _kill(proc)
                     exit_code = None
                     chunks.append(f"\n[timed out after {request.timeout_s:.0f}s]\n".encode())
                     break
+        await reader
     except asyncio.CancelledError:
-        os.killpg(proc.pid, signal.SIGKILL)
+        # Cancelled: the command's whole process group dies, and no log is written.
+        reader.cancel()
+        await _kill(proc)
         raise
-    await reader
     output = b"".join(chunks).decode(errors="replace")
     if size > request.output_limit:
         output += f"\n[output truncated: {size} bytes]\n"
+    if activity.is_cancelled():
+        raise asyncio.CancelledError("gates cancelled")
     log_path.write_text(f"$ {command}\n{output}\n[exit {exit_code}]\n", encoding="utf-8")
     return GateCommand(
         command=command,
@@ -95,11 +100,30 @@ async def run_one(request: GateRequest, index: int, command: str) -> GateCommand
     )
 
 
+def _beat_interval() -> float:
+    """Heartbeat often enough that a cancellation arrives within seconds."""
+    timeout = activity.info().heartbeat_timeout
+    return max(0.2, min(HEARTBEAT_S, timeout.total_seconds() / 2 if timeout else HEARTBEAT_S))
+
+
+async def _kill(proc: asyncio.subprocess.Process) -> None:
+    """SIGKILL the command's process group and reap it (a second cancel does not stop this)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    waiting = asyncio.ensure_future(proc.wait())
+    deadline = time.monotonic() + 5  # an unkillable process (D state) must not hang the worker
+    while not waiting.done() and time.monotonic() < deadline:
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait({waiting}, timeout=max(0.0, deadline - time.monotonic()))
+
+
 @activity.defn(name="gates.run")
 async def run_gates(request: GateRequest) -> GateResult:
     """Run every gate (sequentially: tests and linters often share caches)."""
     results = []
     for index, command in enumerate(request.commands, start=1):
+        if activity.is_cancelled():
+            raise asyncio.CancelledError("gates cancelled")
         activity.heartbeat(f"gate {index}/{len(request.commands)}: {command}")
         results.append(await run_one(request, index, command))
     return GateResult(results=results)

@@ -20,6 +20,7 @@ from temporalio import activity
 
 from activities import gitrepo
 from activities.agents import transcript as transcripts
+from activities.agents.cancel import cancel_requested, finish_in_thread
 from activities.agents.commit import changed_paths, commit_agent_changes, trailer_for
 from activities.agents.errors import non_retryable
 from activities.agents.loop import reports_usage, run_agent
@@ -58,7 +59,7 @@ async def agent_review(req: ReviewRequest) -> ReviewResult:
     """A blind review: the reviewer reads the work and submits; the activity writes the file."""
     outcome = await run_agent(req, await _role(req, "review"), ReviewSubmission)
     review = outcome.output
-    await asyncio.to_thread(write_review, _in_workdir(req, req.review_path), req.title, review)
+    await finish_in_thread(write_review, _in_workdir(req, req.review_path), req.title, review)
     return ReviewResult(
         role=req.role,
         scope=req.scope,
@@ -83,7 +84,7 @@ async def agent_edit(req: EditRequest) -> EditResult:
     files = sorted(outcome.workspace.touched | _existing(workdir, claimed))
     sha: str | None = None
     if req.commit:
-        sha, files = await asyncio.to_thread(
+        sha, files = await finish_in_thread(
             _commit,
             req,
             resolved,
@@ -93,7 +94,7 @@ async def agent_edit(req: EditRequest) -> EditResult:
         )
         if outcome.transcript.commit != sha:
             outcome.transcript.commit = sha
-            await asyncio.to_thread(transcripts.save, outcome.transcript_path, outcome.transcript)
+            await finish_in_thread(transcripts.save, outcome.transcript_path, outcome.transcript)
     return EditResult(
         role=req.role,
         scope=req.scope,
@@ -121,7 +122,9 @@ def _commit(
     else:
         paths = sorted(os.path.relpath(workdir / p, top) for p in workspace.touched)
     trailer = trailer_for(req.role, req.scope, req.round, fingerprint)
-    sha, files = commit_agent_changes(workdir, paths, req.commit_message, trailer)
+    sha, files = commit_agent_changes(
+        workdir, paths, req.commit_message, trailer, stop=cancel_requested
+    )
     return sha, sorted(os.path.relpath(top / f, workdir) for f in files)
 
 
@@ -173,7 +176,7 @@ async def agent_draft_subtask(req: SubtaskDraftRequest) -> SubtaskDraftResult:
 
     outcome = await run_agent(req, await _role(req, "draft"), SubtaskSpec, check=check)
     try:
-        await asyncio.to_thread(write_subtask, _in_workdir(req, req.xml_path), outcome.output)
+        await finish_in_thread(write_subtask, _in_workdir(req, req.xml_path), outcome.output)
     except (OSError, ValueError) as exc:
         raise non_retryable(f"cannot write {req.xml_path}: {exc}", "SubtaskWriteFailed") from exc
     return SubtaskDraftResult(xml_path=req.xml_path, usage=outcome.usage)

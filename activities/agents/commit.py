@@ -10,7 +10,7 @@ at HEAD and returns it instead of committing nothing (or twice).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from temporalio.exceptions import ApplicationError
@@ -20,6 +20,12 @@ from activities.agents.errors import non_retryable
 from activities.agents.transcript import is_transcript
 
 TRAILER = "Orchestrator-Call"
+
+
+class Cancelled(Exception):
+    """The activity was cancelled before its commit; nothing was committed."""
+
+
 _IDENTITY = gitrepo.IDENTITY_CONFIG
 
 
@@ -47,9 +53,17 @@ def changed_paths(workdir: Path, exclude: Iterable[Path] = ()) -> list[str]:
 
 
 def commit_agent_changes(
-    workdir: Path, paths: list[str], message: str, trailer: str
+    workdir: Path,
+    paths: list[str],
+    message: str,
+    trailer: str,
+    stop: Callable[[], bool] = lambda: False,
 ) -> tuple[str | None, list[str]]:
-    """Commit `paths` (relative to the checkout top): (sha, files); sha None if nothing changed."""
+    """Commit `paths` (relative to the checkout top): (sha, files); sha None if nothing changed.
+
+    `stop()` is asked before staging and again right before committing: a cancelled
+    activity commits nothing (what it staged is unstaged; the files stay as they are).
+    """
     try:
         top = gitrepo.repo_root_of(str(workdir))
         head = gitrepo.head_commit(top)
@@ -58,6 +72,8 @@ def commit_agent_changes(
             return head, sorted(f for f in files if f)
         if not paths:
             return None, []
+        if stop():
+            raise Cancelled("cancelled before committing")
         # Paths go to git as they are (not resolved): a symlink is content to commit,
         # even when it points outside the checkout.
         gitrepo.run_git(top, "add", "-A", "--", *paths)
@@ -68,6 +84,9 @@ def commit_agent_changes(
         if not files:
             return None, []
         full = f"{message.strip()}\n\nFiles: {', '.join(files)}\n\n{trailer}\n"
+        if stop():
+            gitrepo.run_git(top, "reset", "-q", "--", *paths, check=False)
+            raise Cancelled("cancelled before committing")
         gitrepo.run_git(
             top,
             *_IDENTITY,

@@ -26,6 +26,7 @@ from temporalio import activity
 
 from activities.agents import prompts
 from activities.agents import transcript as transcripts
+from activities.agents.cancel import raise_if_cancelled
 from activities.agents.errors import classify, non_retryable
 from activities.agents.pricing import cost_usd, price_for
 from activities.agents.roles import ResolvedRole
@@ -239,6 +240,7 @@ async def run_agent(
     price = price_for(resolved.model, settings.prices)
     async with make_client(settings.request_timeout_s) as client, Heartbeater() as hb:
         while True:
+            raise_if_cancelled()  # no new request once cancellation has arrived
             if record.turns >= settings.max_turns:
                 raise non_retryable(
                     f"agent {call.role} ({call.scope}, round {call.round}) used all "

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import re
 import shutil
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from activities.agents.cancel import finish_in_thread, raise_if_cancelled
 from activities.agents.transcript import is_transcript
 from activities.files import atomic_write_text
 
@@ -152,14 +154,18 @@ class Workspace:
             return f"tool {name!r} is not available to this role", True
         if not isinstance(args, Mapping):
             return "tool input must be a JSON object", True
+        raise_if_cancelled()
         try:
             if name == "run_command":
                 text = await self.run_command(**_only(args, "command", "timeout_s"))
             else:
-                method = getattr(self, name)
-                text = await asyncio.to_thread(
-                    method, **_only(args, *_SPECS[name]["input_schema"]["properties"])
+                method = functools.partial(
+                    getattr(self, name), **_only(args, *_SPECS[name]["input_schema"]["properties"])
                 )
+                # A write in progress finishes before a cancellation is reported: no file
+                # changes after the activity says it stopped.
+                run = finish_in_thread if name in WRITE_TOOLS else asyncio.to_thread
+                text = await run(method)
         except ToolError as exc:
             return str(exc), True
         except TypeError as exc:

@@ -22,6 +22,8 @@ class AgentJob:
     heartbeat_timeout_s: float = 10.0
     start_to_close_s: float = 60.0
     initial_interval_s: float = 0.1
+    # As the real loops do: a cancelled run waits until the activity has really stopped.
+    wait_for_cancel: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -40,4 +42,9 @@ class AgentActivityProbe:
                 maximum_attempts=job.max_attempts,
             ),
             result_type=dict,
+            cancellation_type=(
+                workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
+                if job.wait_for_cancel
+                else workflow.ActivityCancellationType.TRY_CANCEL
+            ),
         )
