@@ -111,6 +111,11 @@ class AgentCall(BaseModel):
 class ReviewRequest(AgentCall):
     review_path: str = Field(description="where the review file is written (relative to workdir)")
     title: str = Field(description="'# Review: <title>'")
+    reuse: bool = Field(
+        default=False,
+        description="return the earlier review of identical input (role, model, prompt, scope, "
+        "title, instructions, focus files' bytes) if its file still exists, without the model",
+    )
 
 
 class ReviewResult(BaseModel):

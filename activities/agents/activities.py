@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from activities import gitrepo
+from activities.agents import review_cache
 from activities.agents import transcript as transcripts
 from activities.agents.cancel import cancel_requested, finish_in_thread
 from activities.agents.commit import changed_paths, commit_agent_changes, trailer_for
@@ -41,6 +42,7 @@ from contracts.agents import (
     ReviewResult,
     SubtaskDraftRequest,
     SubtaskDraftResult,
+    Usage,
 )
 
 
@@ -56,11 +58,23 @@ def _in_workdir(call: AgentCall, path: str) -> Path:
 @activity.defn(name="agent.review")
 @reports_usage
 async def agent_review(req: ReviewRequest) -> ReviewResult:
-    """A blind review: the reviewer reads the work and submits; the activity writes the file."""
-    outcome = await run_agent(req, await _role(req, "review"), ReviewSubmission)
+    """A blind review: the reviewer reads the work and submits; the activity writes the file.
+
+    With `reuse`, a review of identical input made before (same role, model, prompt,
+    scope, title, instructions and focus-file bytes) is returned as it is, with no
+    model request and zero usage, while its review file still exists.
+    """
+    resolved = await _role(req, "review")
+    key: str | None = None
+    if req.reuse:
+        key = await asyncio.to_thread(review_cache.review_key, req, resolved)
+        cached = await asyncio.to_thread(review_cache.load, req, key)
+        if cached is not None:
+            return cached.model_copy(update={"round": req.round, "usage": Usage()})
+    outcome = await run_agent(req, resolved, ReviewSubmission)
     review = outcome.output
     await finish_in_thread(write_review, _in_workdir(req, req.review_path), req.title, review)
-    return ReviewResult(
+    result = ReviewResult(
         role=req.role,
         scope=req.scope,
         round=req.round,
@@ -71,6 +85,9 @@ async def agent_review(req: ReviewRequest) -> ReviewResult:
         review_path=req.review_path,
         usage=outcome.usage,
     )
+    if key is not None:
+        await finish_in_thread(review_cache.save, req, key, result)
+    return result
 
 
 @activity.defn(name="agent.edit")

@@ -26,13 +26,18 @@ VERSION = 1
 # `*.transcript.json`, and anything under `.orchestrator/transcripts/`.
 TRANSCRIPT_SUFFIX = ".transcript.json"
 TRANSCRIPT_DIR = (".orchestrator", "transcripts")
+# Reused reviews (see review_cache.py) hold scores: hidden and never committed, like transcripts.
+REVIEW_CACHE_DIR = (".orchestrator", "reviews")
 
 
 def is_transcript(path: PurePath | str) -> bool:
+    """A transcript or a cached review: orchestrator records no agent sees or commits."""
     parts = PurePath(path).parts
     if parts and parts[-1].endswith(TRANSCRIPT_SUFFIX):
         return True
-    return any(parts[i : i + 2] == TRANSCRIPT_DIR for i in range(len(parts) - 1))
+    return any(
+        parts[i : i + 2] in (TRANSCRIPT_DIR, REVIEW_CACHE_DIR) for i in range(len(parts) - 1)
+    )
 
 
 class Transcript(BaseModel):
@@ -56,7 +61,9 @@ class Transcript(BaseModel):
 
 def fingerprint(call: BaseModel) -> str:
     """Identity of a call: everything the model is asked, not where the transcript lives."""
-    data = call.model_dump(mode="json", exclude={"transcript_path"})
+    # `reuse` changes whether the model is asked, not what: transcripts written before
+    # the field existed keep their fingerprint and still resume.
+    data = call.model_dump(mode="json", exclude={"transcript_path", "reuse"})
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:24]
 
 
