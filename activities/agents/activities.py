@@ -22,7 +22,12 @@ from activities import gitrepo
 from activities.agents import review_cache
 from activities.agents import transcript as transcripts
 from activities.agents.cancel import cancel_requested, finish_in_thread
-from activities.agents.commit import changed_paths, commit_agent_changes, trailer_for
+from activities.agents.commit import (
+    changed_paths,
+    commit_agent_changes,
+    git_failures,
+    trailer_for,
+)
 from activities.agents.errors import non_retryable
 from activities.agents.loop import reports_usage, run_agent
 from activities.agents.outputs import AnswerSubmission, EditSubmission, OutputKind, ReviewSubmission
@@ -133,11 +138,12 @@ def _commit(
     """Commit what changed: everything under workdir if the agent could run commands
     (they create files too), otherwise exactly the files its tools wrote."""
     workdir = Path(req.workdir).resolve()
-    top = Path(gitrepo.repo_root_of(str(workdir)))
-    if "run_command" in resolved.tools:
-        paths = changed_paths(workdir, exclude=[transcript_path])
-    else:
-        paths = sorted(os.path.relpath(workdir / p, top) for p in workspace.touched)
+    with git_failures(workdir):
+        top = Path(gitrepo.repo_root_of(str(workdir)))
+        if "run_command" in resolved.tools:
+            paths = changed_paths(workdir, exclude=[transcript_path])
+        else:
+            paths = sorted(os.path.relpath(workdir / p, top) for p in workspace.touched)
     trailer = trailer_for(req.role, req.scope, req.round, fingerprint)
     sha, files = commit_agent_changes(
         workdir, paths, req.commit_message, trailer, stop=cancel_requested

@@ -9,8 +9,9 @@ at HEAD and returns it instead of committing nothing (or twice).
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from temporalio.exceptions import ApplicationError
@@ -31,6 +32,21 @@ _IDENTITY = gitrepo.IDENTITY_CONFIG
 
 def trailer_for(role: str, scope: str, round: int, fingerprint: str) -> str:
     return f"{TRAILER}: {role} {scope} round-{round} {fingerprint}"
+
+
+@contextlib.contextmanager
+def git_failures(workdir: Path) -> Iterator[None]:
+    """Git failures as Temporal sees them: a bad checkout is final, a lock may go away."""
+    try:
+        yield
+    except gitrepo.GitInputError as exc:
+        raise non_retryable(
+            f"cannot commit the agent's changes in {workdir}: {exc}; "
+            "or run the agent with commit=False",
+            exc.type,
+        ) from exc
+    except gitrepo.GitError as exc:  # a lock file or a full disk may go away: retry
+        raise ApplicationError(str(exc), type="GitCommandFailed") from exc
 
 
 def changed_paths(workdir: Path, exclude: Iterable[Path] = ()) -> list[str]:
@@ -64,7 +80,7 @@ def commit_agent_changes(
     `stop()` is asked before staging and again right before committing: a cancelled
     activity commits nothing (what it staged is unstaged; the files stay as they are).
     """
-    try:
+    with git_failures(workdir):
         top = gitrepo.repo_root_of(str(workdir))
         head = gitrepo.head_commit(top)
         if head and trailer in gitrepo.git_out(top, "log", "-1", "--format=%B", head):
@@ -100,11 +116,3 @@ def commit_agent_changes(
             env=gitrepo.identity_env(),
         )
         return gitrepo.head_commit(top), files
-    except gitrepo.GitInputError as exc:
-        raise non_retryable(
-            f"cannot commit the agent's changes in {workdir}: {exc}; "
-            "or run the agent with commit=False",
-            exc.type,
-        ) from exc
-    except gitrepo.GitError as exc:  # a lock file or a full disk may go away: retry
-        raise ApplicationError(str(exc), type="GitCommandFailed") from exc

@@ -123,6 +123,8 @@ async def test_a_failure_after_the_agent_finished_carries_its_whole_usage(
     standin.reset(rule("builder", steps=[write]))
     req = EditRequest.model_validate(request(plain, "builder", commit_message="build"))
     exc = await fails(agent_edit, req)
+    assert isinstance(exc, ApplicationError) and exc.non_retryable  # retrying cannot fix it
+    assert "commit=False" in exc.message
     assert spent(exc).requests == 2 and spent(exc).total_tokens > 0
 
 
