@@ -14,7 +14,7 @@ from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from cli import change_cmds, demo, loop_cmds, plan_cmd, server_cmd
-from cli.common import CliError, fail
+from cli.common import CliError, fail, root_cause
 from runtime.exit import exit_now
 
 
@@ -30,13 +30,6 @@ def parser() -> argparse.ArgumentParser:
     change_cmds.add_parsers(sub)
     demo.add_parser(sub)
     return p
-
-
-def root_cause(err: BaseException) -> str:
-    """The innermost message of a failed workflow or update (what the user must fix)."""
-    while err.__cause__ is not None:
-        err = err.__cause__
-    return str(err)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,8 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from activities import gitrepo
 from cli.common import CliError, add_verb, build_id, client_for
 from cli.loop_cmds import running
-from contracts.build import SubtaskState
+from contracts.build import BuildStatus, SubtaskState
+from contracts.change import PendingChange
 from contracts.human import ChangeInput
 
 FIXERS = {"builder", "fixer", "performance-fixer", "design-writer"}
@@ -41,31 +42,61 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 async def _build(args: argparse.Namespace) -> tuple[Client, Any]:
     client = await client_for(embedded=not args.no_embedded, need_worker=False)
     workflow_id = getattr(args, "build_id", None) or build_id(args.design_dir)
-    handle = await running(client, workflow_id)
+    handle = await running(client, workflow_id, args.design_dir)
     if handle is None:
         raise CliError(f"the build {workflow_id} is not running")
     return client, handle
 
 
+def _open(change: PendingChange | None) -> PendingChange | None:
+    return change if change is not None and change.state not in ("done", "cancelled") else None
+
+
 async def change(args: argparse.Namespace) -> int:
     _, handle = await _build(args)
+    if not args.text.strip():
+        raise CliError('the change is empty; describe it: orchestrator change <dir> "..."')
+    st = await handle.query("status", result_type=BuildStatus)
+    # The build takes one change at a time and drops a second one without a word.
+    current = _open(st.change)
+    if current is not None:
+        then = (
+            f"approve or cancel it first (`orchestrator change-approve {args.design_dir}` / "
+            f"`orchestrator change-cancel {args.design_dir}`; report {current.report_path})"
+            if current.state == "awaiting-decision"
+            else "wait until it is applied (see `orchestrator status`), then send yours"
+        )
+        raise CliError(
+            f"change {current.id} is still open ({current.state}): {current.description!r}. "
+            f"Fix: {then}"
+        )
     await handle.signal("!change", ChangeInput(description=args.text))
     print(f"sent !change to {handle.id}; the blast-radius report appears in `orchestrator status`")
     return 0
 
 
-async def change_approve(args: argparse.Namespace) -> int:
+async def _decide_change(args: argparse.Namespace, signal: str) -> int:
     _, handle = await _build(args)
-    await handle.signal("!change-approve")
-    print(f"sent !change-approve to {handle.id}")
+    st = await handle.query("status", result_type=BuildStatus)
+    current = _open(st.change)
+    if current is None or current.state != "awaiting-decision":
+        what = (
+            f"change {current.id} is {current.state}; its blast-radius report is not ready"
+            if current is not None
+            else "no change is open"
+        )
+        raise CliError(f"nothing to {signal.lstrip('!')}: {what} (see `orchestrator status`)")
+    await handle.signal(signal)
+    print(f"sent {signal} to {handle.id} (change {current.id})")
     return 0
+
+
+async def change_approve(args: argparse.Namespace) -> int:
+    return await _decide_change(args, "!change-approve")
 
 
 async def change_cancel(args: argparse.Namespace) -> int:
-    _, handle = await _build(args)
-    await handle.signal("!change-cancel")
-    print(f"sent !change-cancel to {handle.id}")
-    return 0
+    return await _decide_change(args, "!change-cancel")
 
 
 async def replay(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import os
+import sys
 from datetime import timedelta
 from typing import Any
 
@@ -17,14 +18,20 @@ from temporalio.client import (
     Client,
     WorkflowExecutionDescription,
     WorkflowExecutionStatus,
+    WorkflowFailureError,
     WorkflowHandle,
     WorkflowQueryFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import CancelledError, TerminatedError
+from temporalio.exceptions import TimeoutError as WorkflowTimeout
 from temporalio.service import RPCError, RPCStatusCode
 
 from cli import views
 from cli.common import (
+    EXIT_DONE,
+    EXIT_ENDED,
+    EXIT_WAITING,
     CliError,
     add_verb,
     build_id,
@@ -32,31 +39,56 @@ from cli.common import (
     client_for,
     design_id,
     feature_of,
+    root_cause,
+    same_dir,
 )
-from contracts.build import BuildInput, BuildResult, BuildStatus
-from contracts.design import DesignInput, DesignResult, DesignStatus
-from contracts.human import AnswerInput, DecideInput, FeedbackInput
+from contracts.build import ALL_SUBTASKS_PR_CREATED, BuildInput, BuildResult, BuildStatus
+from contracts.design import DESIGN_DOC_APPROVED, DesignInput, DesignResult, DesignStatus
+from contracts.human import AnswerInput, DecideInput, FeedbackInput, PendingDecision
 from contracts.metrics import Metrics
 from runtime.client import TASK_QUEUE, settings_from_env
 
 QUERY_TIMEOUT = timedelta(seconds=15)
 
 
+def positive(kind: type) -> Any:
+    """An argparse type: a number above zero (a zero limit reads as none in the loop)."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not value > 0 or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"{text} must be a number above 0")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     def verb(name: str, help_: str, fn: Any, *args: tuple[str, dict[str, Any]]) -> None:
         add_verb(sub, name, help_, fn, *args)
 
-    wait = ("--wait", {"action": "store_true", "help": "follow progress until a human gate"})
+    wait = (
+        "--wait",
+        {
+            "action": "store_true",
+            "help": "follow progress; exit 0 at the loop's result, 3 when a person must act, "
+            "1 when it ended without its result",
+        },
+    )
     verb("design", "start (or attach to) the design-review loop", design, wait)
     verb(
         "build",
         "start (or attach to) the build loop",
         build,
         wait,
-        ("--max-concurrent", {"type": int, "default": None}),
+        ("--max-concurrent", {"type": positive(int), "default": None}),
         ("--forge", {"choices": ["github", "none"], "default": None}),
-        ("--max-cost-usd", {"type": float, "default": None}),
-        ("--max-tokens", {"type": int, "default": None}),
+        ("--max-cost-usd", {"type": positive(float), "default": None}),
+        ("--max-tokens", {"type": positive(int), "default": None}),
     )
     verb(
         "status",
@@ -89,16 +121,56 @@ async def describe_or_none(handle: WorkflowHandle) -> WorkflowExecutionDescripti
         raise
 
 
-async def running(client: Client, workflow_id: str) -> WorkflowHandle | None:
+async def recorded_design_dir(handle: WorkflowHandle) -> str | None:
+    """The design directory the newest run was started with (its first event's input)."""
+    async for event in handle.fetch_history_events(page_size=1):
+        payloads = event.workflow_execution_started_event_attributes.input.payloads
+        try:
+            value = json.loads(payloads[0].data) if payloads else None
+        except ValueError:
+            return None
+        return value.get("design_dir") if isinstance(value, dict) else None
+    return None
+
+
+def not_yours(workflow_id: str, recorded: str, design_dir: str) -> str:
+    return (
+        f"{workflow_id} belongs to another design directory: it was started for {recorded}, "
+        f"not {os.path.abspath(design_dir)} (workflow ids come from the directory's name, so "
+        f"two repositories with a feature called {feature_of(design_dir)!r} share them)"
+    )
+
+
+async def foreign_dir(handle: WorkflowHandle, design_dir: str) -> str | None:
+    """The other directory a loop runs (or ran) for; None when it is `design_dir`'s."""
+    recorded = await recorded_design_dir(handle)
+    return None if recorded is None or same_dir(recorded, design_dir) else recorded
+
+
+async def check_owner(handle: WorkflowHandle, design_dir: str) -> None:
+    """Refuse to signal or attach to a loop another directory with the same name started."""
+    recorded = await foreign_dir(handle, design_dir)
+    if recorded is not None:
+        raise CliError(
+            f"{not_yours(handle.id, recorded, design_dir)}. Fix: finish or cancel the other "
+            f"loop (`orchestrator cancel {recorded}`), or rename this feature directory"
+        )
+
+
+async def running(client: Client, workflow_id: str, design_dir: str) -> WorkflowHandle | None:
+    """The running loop under `workflow_id`, if it runs for `design_dir` (refused otherwise)."""
     handle = client.get_workflow_handle(workflow_id)
     desc = await describe_or_none(handle)
-    return handle if desc and desc.status == WorkflowExecutionStatus.RUNNING else None
+    if desc is None or desc.status != WorkflowExecutionStatus.RUNNING:
+        return None
+    await check_owner(handle, design_dir)
+    return handle
 
 
 async def running_loops(client: Client, design_dir: str) -> list[tuple[str, WorkflowHandle]]:
     found = []
     for kind, wid in (("design", design_id(design_dir)), ("build", build_id(design_dir))):
-        handle = await running(client, wid)
+        handle = await running(client, wid, design_dir)
         if handle:
             found.append((kind, handle))
     if not found:
@@ -118,10 +190,16 @@ def ui_link(workflow_id: str) -> str:
 async def start_loop(
     args: argparse.Namespace, workflow: str, workflow_id: str, arg: Any
 ) -> WorkflowHandle:
-    # What the loop would fail on at its first step (no repository, a bad
-    # orchestrator.toml, an unknown role), refused before anything is started.
-    await asyncio.to_thread(check_project, arg.design_dir)
+    """Start the loop for this directory, or attach to the one running for it.
+
+    What the loop would fail on at its first step (no repository, a bad
+    orchestrator.toml, an unknown role) is refused first, before a server, a worker
+    or a workflow is started; so is a loop under the same id for another directory.
+    """
+    design_dir = arg.design_dir
+    await asyncio.to_thread(check_project, design_dir)
     client = await client_for(embedded=not args.no_embedded)
+    await running(client, workflow_id, design_dir)  # refuses another directory's loop
     handle = await client.start_workflow(
         workflow,
         arg,
@@ -131,7 +209,8 @@ async def start_loop(
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
     )
     print(f"{workflow} {workflow_id} running · {ui_link(workflow_id)}")
-    return handle
+    # Follow the id, not the run: a loop that continues as new keeps its id.
+    return client.get_workflow_handle(handle.id)
 
 
 async def design(args: argparse.Namespace) -> int:
@@ -143,7 +222,7 @@ async def design(args: argparse.Namespace) -> int:
     if args.wait:
         return await follow(handle, "design")
     print(f"Watch it: orchestrator status {args.design_dir} (or --wait)")
-    return 0
+    return EXIT_DONE
 
 
 async def build(args: argparse.Namespace) -> int:
@@ -164,7 +243,7 @@ async def build(args: argparse.Namespace) -> int:
     if args.wait:
         return await follow(handle, "build")
     print(f"Watch it: orchestrator status {args.design_dir} (or --wait)")
-    return 0
+    return EXIT_DONE
 
 
 async def query_status(handle: WorkflowHandle, kind: str) -> DesignStatus | BuildStatus:
@@ -172,54 +251,135 @@ async def query_status(handle: WorkflowHandle, kind: str) -> DesignStatus | Buil
     return await handle.query("status", result_type=result_type)
 
 
-def at_gate(kind: str, st: DesignStatus | BuildStatus) -> bool:
+def view(st: DesignStatus | BuildStatus) -> str:
+    return views.design_view(st) if isinstance(st, DesignStatus) else views.build_view(st)
+
+
+def pending_decisions(st: DesignStatus | BuildStatus) -> list[PendingDecision]:
+    """Every prompt that waits for `decide`, of any kind (stuck, conflict, budget, failure)."""
+    found: list[PendingDecision] = list(getattr(st, "decisions", None) or [])
+    if isinstance(st, BuildStatus):
+        found += [
+            v.decision.model_copy(update={"scope": v.name}) for v in st.subtasks if v.decision
+        ]
+        if st.phase == "budget" and not any(d.scope == "budget" for d in found):
+            found.append(
+                PendingDecision(
+                    scope="budget",
+                    prompt="the budget is reached",
+                    options=["raise", "stop"],
+                    kind="budget",
+                )
+            )
+    return found
+
+
+def person_needed(st: DesignStatus | BuildStatus) -> bool:
+    """Whether the loop waits for a person: a question, the gate, a decision, a pause."""
+    if st.paused or pending_decisions(st):
+        return True
     if isinstance(st, DesignStatus):
-        return bool(st.decisions or st.open_questions) or st.phase == "awaiting-approval"
-    return any(v.decision for v in st.subtasks) or st.paused or "budget" in st.waiting_for
+        return bool(st.open_questions) or st.phase == "awaiting-approval"
+    return st.change is not None and st.change.state == "awaiting-decision"
 
 
 async def follow(handle: WorkflowHandle, kind: str) -> int:
-    """Print each change of state until the next human gate or the end."""
+    """Print each change of state until the loop needs a person (3) or closes (0 or 1)."""
     last = ""
     while True:
         desc = await handle.describe()
         if desc.status != WorkflowExecutionStatus.RUNNING:
-            if desc.status == WorkflowExecutionStatus.COMPLETED:
-                result_type = DesignResult if kind == "design" else BuildResult
-                result = result_type.model_validate(await handle.result())
-                print(f"\n{result.result}")
-                return 0
-            await handle.result()  # raises the failure, reported by main()
-            return 1
+            return await report_end(handle, kind, last)
         try:
             st = await query_status(handle, kind)
-        except RPCError:
+        except (RPCError, WorkflowQueryFailedError):
             await asyncio.sleep(1)
             continue
-        text = views.design_view(st) if isinstance(st, DesignStatus) else views.build_view(st)
+        text = view(st)
         if text != last:
             print(text, "\n", flush=True)
             last = text
-        if at_gate(kind, st):
-            print(f"A person must decide now (see above). Web UI: {ui_link(handle.id)}")
-            return 0
+        if person_needed(st):
+            print(f"A person must act now: {st.waiting_for}. Web UI: {ui_link(handle.id)}")
+            return EXIT_WAITING
         await asyncio.sleep(1.5)
+
+
+async def report_end(handle: WorkflowHandle, kind: str, last: str) -> int:
+    """The closed loop's final table (if it changed since the last one) and how it ended."""
+    result_type = DesignStatus if kind == "design" else BuildStatus
+    st = await query_or_none(handle, "status", result_type)
+    if st is not None and view(st) != last:
+        print(view(st), "\n", flush=True)
+    code, line = await outcome(handle, kind)
+    if code == EXIT_DONE:
+        print(f"\n{line}")
+    else:
+        print(f"\n{handle.id}: {line}", flush=True)
+    return code
+
+
+async def outcome(handle: WorkflowHandle, kind: str) -> tuple[int, str]:
+    """How and why a closed loop ended: (0, its result) or (1, what happened instead)."""
+    try:
+        raw = await handle.result(rpc_timeout=QUERY_TIMEOUT)
+    except WorkflowFailureError as err:
+        cause = err.cause
+        if isinstance(cause, CancelledError):
+            return EXIT_ENDED, "cancelled (branches and worktrees are kept)"
+        if isinstance(cause, TerminatedError):
+            reason = cause.message if cause.message != "Workflow terminated" else ""
+            return EXIT_ENDED, f"terminated: {reason or 'no reason given'}"
+        if isinstance(cause, WorkflowTimeout):
+            return EXIT_ENDED, "timed out (its workflow execution timeout passed)"
+        return EXIT_ENDED, f"failed: {root_cause(err)}"
+    if kind == "design":
+        design_result = DesignResult.model_validate(raw)
+        if design_result.result == DESIGN_DOC_APPROVED:
+            return EXIT_DONE, design_result.result
+        return EXIT_ENDED, f"completed without its result: {design_result.result}"
+    build_result = BuildResult.model_validate(raw)
+    if build_result.result == ALL_SUBTASKS_PR_CREATED:
+        return EXIT_DONE, build_result.result
+    missing = [
+        f"{s.subtask} {s.status}" + (f" ({s.notes})" if s.notes else "")
+        for s in build_result.subtasks
+        if s.status != "pr_created"
+    ]
+    return EXIT_ENDED, f"completed without its result: {build_result.result}" + (
+        f"; {'; '.join(missing)}" if missing else ""
+    )
 
 
 async def existing_loops(
     client: Client, design_dir: str
-) -> list[tuple[str, WorkflowHandle, WorkflowExecutionStatus | None]]:
-    """The design and build loops that ran (or run) for `design_dir`, newest run of each."""
-    found = []
+) -> list[tuple[str, WorkflowHandle, WorkflowExecutionDescription]]:
+    """The design and build loops that ran (or run) for `design_dir`, newest run of each.
+
+    A loop under the same id that another directory started is not this one's: it is
+    named on stderr and left out.
+    """
+    found, foreign = [], []
     for kind, wid in (("design", design_id(design_dir)), ("build", build_id(design_dir))):
         handle = client.get_workflow_handle(wid)
         desc = await describe_or_none(handle)
-        if desc is not None:
-            found.append((kind, handle, desc.status))
+        if desc is None:
+            continue
+        other = await foreign_dir(handle, design_dir)
+        if other is None:
+            found.append((kind, handle, desc))
+        else:
+            foreign.append(not_yours(wid, other, design_dir))
+    for note in foreign if found else []:
+        print(f"note: {note}; not shown", file=sys.stderr)
     if not found:
-        raise CliError(
-            f"nothing has run for {design_dir} yet; start with `orchestrator design {design_dir}`"
-        )
+        start = f"start with `orchestrator design {design_dir}`"
+        if foreign:
+            raise CliError(
+                f"nothing has run for {design_dir} yet: {'; '.join(foreign)}. Fix: {start} "
+                "once the other loops have finished, or rename this feature directory"
+            )
+        raise CliError(f"nothing has run for {design_dir} yet; {start}")
     return found
 
 
@@ -234,18 +394,28 @@ async def query_or_none(handle: WorkflowHandle, name: str, result_type: type) ->
 async def status(args: argparse.Namespace) -> int:
     client = await client_for(embedded=not args.no_embedded, need_worker=False)
     out: dict[str, Any] = {}
-    for kind, handle, state in await existing_loops(client, args.design_dir):
-        if state == WorkflowExecutionStatus.RUNNING:
+    for kind, handle, desc in await existing_loops(client, args.design_dir):
+        if desc.status == WorkflowExecutionStatus.RUNNING:
             st = await query_status(handle, kind)
             out[kind] = st.model_dump(mode="json")
             if not args.json:
-                print(views.design_view(st) if kind == "design" else views.build_view(st))  # type: ignore[arg-type]
+                print(view(st))
                 print()
             continue
-        name = state.name if state else "UNKNOWN"
-        out[kind] = {"workflow_id": handle.id, "status": name}
+        # Closed: how and why it ended, from its close event (no worker needed).
+        name = desc.status.name if desc.status else "UNKNOWN"
+        code, line = await outcome(handle, kind)
+        closed = desc.close_time.isoformat(timespec="seconds") if desc.close_time else None
+        out[kind] = {
+            "workflow_id": handle.id,
+            "status": name,
+            "closed_at": closed,
+            "finished_with_result": code == EXIT_DONE,
+            "outcome": line,
+        }
         if not args.json:
-            print(f"{kind} ({handle.id}): {name}\n")
+            print(f"{kind} ({handle.id}): {name}" + (f" at {closed}" if closed else ""))
+            print(f"  {'completed: ' if code == EXIT_DONE else ''}{line}\n")
     if args.json:
         print(json.dumps(out, indent=2))
     return 0
@@ -254,7 +424,8 @@ async def status(args: argparse.Namespace) -> int:
 async def metrics(args: argparse.Namespace) -> int:
     # A finished loop's metrics come from a worker replaying it: make sure one polls.
     client = await client_for(embedded=not args.no_embedded)
-    for kind, handle, state in await existing_loops(client, args.design_dir):
+    for kind, handle, desc in await existing_loops(client, args.design_dir):
+        state = desc.status
         closed = state != WorkflowExecutionStatus.RUNNING
         label = f"{kind} ({state.name if state else 'UNKNOWN'})" if closed else kind
         m = await query_or_none(handle, "metrics", Metrics)
@@ -267,20 +438,22 @@ async def metrics(args: argparse.Namespace) -> int:
     return 0
 
 
-async def signal_design(args: argparse.Namespace, name: str, arg: Any = None) -> WorkflowHandle:
+async def running_design(args: argparse.Namespace) -> WorkflowHandle:
     client = await client_for(embedded=not args.no_embedded, need_worker=False)
-    handle = await running(client, design_id(args.design_dir))
+    handle = await running(client, design_id(args.design_dir), args.design_dir)
     if handle is None:
         raise CliError(f"the design loop {design_id(args.design_dir)} is not running")
+    return handle
+
+
+async def signal_design(args: argparse.Namespace, name: str, arg: Any = None) -> WorkflowHandle:
+    handle = await running_design(args)
     await (handle.signal(name) if arg is None else handle.signal(name, arg))
     return handle
 
 
 async def approve(args: argparse.Namespace) -> int:
-    client = await client_for(embedded=not args.no_embedded, need_worker=False)
-    handle = await running(client, design_id(args.design_dir))
-    if handle is None:
-        raise CliError(f"the design loop {design_id(args.design_dir)} is not running")
+    handle = await running_design(args)
     st = await handle.query("status", result_type=DesignStatus)
     if st.phase != "awaiting-approval":
         raise CliError(
@@ -293,10 +466,7 @@ async def approve(args: argparse.Namespace) -> int:
 
 
 async def answer(args: argparse.Namespace) -> int:
-    client = await client_for(embedded=not args.no_embedded, need_worker=False)
-    handle = await running(client, design_id(args.design_dir))
-    if handle is None:
-        raise CliError(f"the design loop {design_id(args.design_dir)} is not running")
+    handle = await running_design(args)
     reply = await handle.execute_update(
         "answer_question",
         AnswerInput(question_id=args.question_id, choice=args.choice),
@@ -314,26 +484,38 @@ async def request_changes(args: argparse.Namespace) -> int:
 
 async def decide(args: argparse.Namespace) -> int:
     words = args.words
+    if len(words) > 2:
+        raise CliError("expected `decide <dir> [scope|subtask] <choice>`")
     decision = DecideInput(choice=words[-1], scope=words[0] if len(words) > 1 else None)
     client = await client_for(embedded=not args.no_embedded, need_worker=False)
+    waiting: list[tuple[WorkflowHandle, PendingDecision]] = []
     for kind, handle in await running_loops(client, args.design_dir):
         st = await query_status(handle, kind)
-        pending = (
-            [d.scope for d in st.decisions]
-            if isinstance(st, DesignStatus)
-            else [v.name for v in st.subtasks if v.decision]
+        waiting += [(handle, d) for d in pending_decisions(st)]
+    listed = "; ".join(f"{d.scope} ({'/'.join(d.options)})" for _, d in waiting)
+    if not waiting:
+        raise CliError("no prompt waits for a decision; see `orchestrator status`")
+    if decision.scope is None:
+        if len(waiting) > 1:
+            raise CliError(
+                f"several prompts wait: {listed}. Name one: decide <dir> <scope> <choice>"
+            )
+        chosen = waiting
+    else:
+        chosen = [(h, d) for h, d in waiting if d.scope == decision.scope]
+        if not chosen:
+            raise CliError(f"no prompt waits on {decision.scope!r}; waiting: {listed}")
+    handle, pending = chosen[0]
+    # The loops compare the lower-cased choice with the options and ignore anything else.
+    if decision.choice.strip().lower() not in [o.lower() for o in pending.options]:
+        raise CliError(
+            f"{decision.choice!r} is not an option for {pending.scope} ({pending.prompt}); "
+            f"choose one of: {', '.join(pending.options)} "
+            f"(orchestrator decide {args.design_dir} {pending.scope} <choice>)"
         )
-        if decision.scope is None and len(pending) > 1:
-            raise CliError(f"several prompts wait ({', '.join(pending)}); name one")
-        if (
-            (decision.scope in pending)
-            or (decision.scope is None and pending)
-            or (kind == "build" and decision.scope == "budget")
-        ):
-            await handle.signal("decide", decision)
-            print(f"sent decide {decision.scope or pending[0]} {decision.choice} to {handle.id}")
-            return 0
-    raise CliError("no prompt waits for that decision; see `orchestrator status`")
+    await handle.signal("decide", DecideInput(choice=decision.choice, scope=pending.scope))
+    print(f"sent decide {pending.scope} {decision.choice} to {handle.id}")
+    return 0
 
 
 async def _both(args: argparse.Namespace, signal: str) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import urllib.request
@@ -50,9 +51,10 @@ async def test_a_person_drives_both_loops_from_the_cli(
         # The CLI uses task queue "orchestrator": a worker serves it here, so none is spawned.
         async with build_worker(client, "orchestrator"):
             started = await orchestrator(temporal_env, "design", design, "--wait")
-            assert started.returncode == 0, started.stderr
+            # 3: the loop waits for a person (here the open question Q2).
+            assert started.returncode == 3, started.stdout + started.stderr
             assert "design-link-shortener" in started.stdout
-            assert "Q2" in started.stdout and "A person must decide now" in started.stdout
+            assert "Q2" in started.stdout and "A person must act now" in started.stdout
 
             shown = await orchestrator(temporal_env, "status", design)
             assert shown.returncode == 0, shown.stderr
@@ -73,15 +75,34 @@ async def test_a_person_drives_both_loops_from_the_cli(
                 return st.phase == "awaiting-approval"
 
             await until(gate, what="the approval gate")
+            at_gate = await orchestrator(temporal_env, "design", design, "--wait")
+            assert at_gate.returncode == 3, at_gate.stdout + at_gate.stderr
+            assert "Waiting for: approved or request_changes" in at_gate.stdout
+            assert (
+                at_gate.stdout.rstrip()
+                .splitlines()[-1]
+                .startswith("A person must act now: approved or request_changes")
+            )
             approved = await orchestrator(temporal_env, "approve", design)
             assert approved.returncode == 0, approved.stderr
             await handle.result()
+            closed = await orchestrator(temporal_env, "status", design)
+            assert closed.returncode == 0, closed.stderr
+            assert "design (design-link-shortener): COMPLETED at " in closed.stdout
+            assert "  completed: DESIGN_DOC_APPROVED" in closed.stdout
 
             built = await orchestrator(temporal_env, "build", design, "--wait")
             assert built.returncode == 0, built.stderr
             assert built.stdout.rstrip().endswith("ALL_SUBTASKS_PR_CREATED")
+            # The last table is the closed loop's: every subtask has its PR.
+            final_table = built.stdout.rsplit("Build link-shortener:", 1)[1]
+            rows = [line.split() for line in final_table.splitlines() if line[:1].isdigit()]
+            assert [r[2] for r in rows] == ["pr_created"] * 5, built.stdout[-3000:]
             finished = await orchestrator(temporal_env, "status", design, "--json")
-            assert '"COMPLETED"' in finished.stdout
+            loops = json.loads(finished.stdout)
+            assert loops["build"]["status"] == "COMPLETED"
+            assert loops["build"]["finished_with_result"] is True
+            assert loops["build"]["outcome"] == "ALL_SUBTASKS_PR_CREATED"
             # What did it cost? Answered after the loops have finished, per subtask and role.
             spent = await orchestrator(temporal_env, "metrics", design)
             assert spent.returncode == 0, spent.stderr
@@ -105,12 +126,23 @@ async def test_cancel_stops_the_design_loop_and_leaves_files_whole(
         repo = make_project(tmp_path, extra_config="\n[agents]\nheartbeat_timeout_s = 4\n")
         design = str(repo.design_dir)
         async with build_worker(client, "orchestrator"):
-            started = await orchestrator(temporal_env, "design", design)
-            assert started.returncode == 0, started.stderr
+            # A person follows the loop; it is cancelled from another terminal.
+            following = asyncio.ensure_future(
+                orchestrator(temporal_env, "design", design, "--wait")
+            )
             await asyncio.to_thread(messages.wait_for, lambda r: bool(r.fault), 60)
             cancelled = await orchestrator(temporal_env, "cancel", design)
             assert cancelled.returncode == 0 and "cancel requested" in cancelled.stdout
             handle = client.get_workflow_handle("design-link-shortener")
+            followed = await following
+            # 1: the loop ended without its result; the last line says how.
+            assert followed.returncode == 1, followed.stdout + followed.stderr
+            assert followed.stdout.rstrip().splitlines()[-1] == (
+                "design-link-shortener: cancelled (branches and worktrees are kept)"
+            )
+            shown = await orchestrator(temporal_env, "status", design)
+            assert "design (design-link-shortener): CANCELED at " in shown.stdout
+            assert "  cancelled (branches and worktrees are kept)" in shown.stdout
 
             async def closed() -> bool:
                 return (await handle.describe()).status != WorkflowExecutionStatus.RUNNING
