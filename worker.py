@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
@@ -22,6 +23,7 @@ from temporalio.worker import Worker
 
 from runtime.client import TASK_QUEUE, settings_from_env
 from runtime.exit import exit_now
+from runtime.failure_details import FailureDetailsInterceptor
 from runtime.path_map import NO_PATH_MAP, PathMap, PathMapError, PathMapInterceptor
 from runtime.server import ensure_server
 
@@ -36,7 +38,16 @@ def workflows() -> list[type]:
 
 
 def activities(host_queue: str = "") -> list[Any]:
-    from activities import change_files, config, design_files, forge, gates, git_ops, tracker
+    from activities import (
+        change_files,
+        config,
+        design_files,
+        forge,
+        gates,
+        git_ops,
+        review_pass,
+        tracker,
+    )
     from activities.agents import activities as agents
     from activities.host import HostClaim
     from activities.plan import activities as plan
@@ -52,7 +63,11 @@ def activities(host_queue: str = "") -> list[Any]:
         *git_ops.ACTIVITIES,
         *forge.ACTIVITIES,
         *tracker.ACTIVITIES,
+        *review_pass.ACTIVITIES,
     ]
+
+
+HEARTBEAT_THROTTLE_S = 2.0
 
 
 def build_worker(
@@ -71,7 +86,13 @@ def build_worker(
         activities=activities(host_queue),
         activity_executor=ThreadPoolExecutor(max_workers=max_threads),
         max_concurrent_activities=max_threads,
-        interceptors=[PathMapInterceptor(path_map)] if path_map else [],
+        # Heartbeats reach the server every few seconds, so a cancel (the only way an
+        # activity hears of it) stops a running agent or gate within seconds.
+        max_heartbeat_throttle_interval=timedelta(seconds=HEARTBEAT_THROTTLE_S),
+        interceptors=[
+            FailureDetailsInterceptor(),
+            *([PathMapInterceptor(path_map)] if path_map else []),
+        ],
     )
 
 

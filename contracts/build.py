@@ -172,6 +172,8 @@ class BuildState(BaseModel):
     changes: int = 0
     rebuild: dict[str, str] = Field(default_factory=dict, description="subtask -> change text")
     ledger: Ledger = Field(default_factory=Ledger, description="the build's own agents")
+    stop_reason: str = Field(default="", description="why the build stopped early")
+    failure_hold: bool = Field(default=False, description="children told to start nothing new")
 
 
 class BuildStatus(BaseModel):
@@ -187,6 +189,10 @@ class BuildStatus(BaseModel):
     max_cost_usd: float | None
     max_tokens: int | None
     change: PendingChange | None = None
+    decisions: list[PendingDecision] = Field(
+        default_factory=list, description="failure holds: the build's own, one per cause across subtasks"
+    )
+    stop_reason: str = ""
 
 
 class BuildResult(BaseModel):
@@ -197,6 +203,7 @@ class BuildResult(BaseModel):
     tokens: int = 0
     cost_usd: float = 0.0
     max_running: int = 0
+    stop_reason: str = Field(default="", description="why the build ended early, if it did")
 
 
 BuildInput.model_rebuild()
@@ -211,3 +218,23 @@ class BuildReport(BaseModel):
     result: str
     subtasks: list[SubtaskResult]
     metrics: Metrics
+    stop_reason: str = ""
+
+
+class ReviewPass(BaseModel):
+    """The head that passed review and gates; a restarted build resumes from it."""
+
+    subtask: str
+    commit: str
+    scores: dict[str, float] = Field(default_factory=dict)
+    rounds: int = 0
+    review_paths: list[str] = Field(default_factory=list)
+
+
+class ReviewPassRequest(BaseModel):
+    """Find (or, with `record`, write) the review pass of a subtask's branch head."""
+
+    design_dir: str
+    subtask: str
+    worktree: str
+    record: ReviewPass | None = None

@@ -10,6 +10,7 @@ from contracts.human import PendingDecision, TrackedQuestion
 from contracts.metrics import Ledger
 
 DESIGN_DOC_APPROVED = "DESIGN_DOC_APPROVED"
+DESIGN_STOPPED = "DESIGN_STOPPED"
 CONSISTENCY = "consistency"
 
 Phase = Literal[
@@ -43,9 +44,9 @@ class ScopeState(BaseModel):
 
     name: str
     round: int = 0
-    state: Literal["pending", "reviewing", "revising", "passed", "accepted", "stuck", "waiting"] = (
-        "pending"
-    )
+    state: Literal[
+        "pending", "reviewing", "revising", "passed", "accepted", "stuck", "waiting", "skipped"
+    ] = "pending"
     scores: dict[str, float] = Field(default_factory=dict, description="latest, per reviewer")
     history: list[float] = Field(default_factory=list, description="lowest score per round")
     round_scores: list[dict[str, float]] = Field(
@@ -55,6 +56,7 @@ class ScopeState(BaseModel):
     rounds_without_progress: int = 0
     threshold: float | None = Field(default=None, description="lowered by `accept`")
     review_paths: list[str] = Field(default_factory=list)
+    notes: str = Field(default="", description="why it was skipped, if it was")
 
     @property
     def lowest(self) -> float:
@@ -78,6 +80,8 @@ class DesignState(BaseModel):
     artifacts: list[str] = Field(default_factory=list)
     started_at: str | None = None
     last_stamp: dict[str, str] = Field(default_factory=dict, description="scope/reviewer -> stamp")
+    stop_reason: str = ""
+    notice: str = Field(default="", description="the last signal refused, and why")
 
 
 class DesignStatus(BaseModel):
@@ -93,6 +97,7 @@ class DesignStatus(BaseModel):
     decisions: list[PendingDecision]
     cost_usd: float
     tokens: int
+    notice: str = ""
 
 
 class DesignResult(BaseModel):
@@ -106,6 +111,7 @@ class DesignResult(BaseModel):
     commit: str | None
     tokens: int
     cost_usd: float
+    stop_reason: str = ""
 
 
 DesignInput.model_rebuild()

@@ -68,17 +68,33 @@ class TrackedQuestion(BaseModel):
         )
 
 
+class FailureInfo(BaseModel):
+    """A step that failed for good: what it was, the real cause, and how hard it was tried."""
+
+    step: str = Field(description="the activity's summary, e.g. `review 02-parser · code-perf`")
+    scopes: list[str] = Field(default_factory=list, description="every scope held by this cause")
+    error: str = Field(description="the innermost error, as the activity phrased it (with its fix)")
+    error_type: str = ""
+    cause: str = Field(default="", description="steps failing with the same cause share a hold")
+    attempts: int | None = None
+    retry_state: str = ""
+
+
 class PendingDecision(BaseModel):
-    """A question the workflow itself asks (stuck loop, merge conflict, budget)."""
+    """A question the workflow itself asks (stuck loop, merge conflict, budget, a failure)."""
 
     scope: str
     prompt: str
     options: list[str]
-    kind: Literal["stuck", "conflict", "budget", "debug", "review-together"] = "stuck"
+    kind: Literal["stuck", "conflict", "budget", "debug", "review-together", "failure"] = "stuck"
+    failure: FailureInfo | None = None
 
 
 DESIGN_STUCK_OPTIONS = ["continue", "accept", "review-together"]
 BUILD_STUCK_OPTIONS = ["skip", "simplify", "debug", "continue"]
+FAILURE_OPTIONS = ["retry", "skip", "stop"]
+# Signal texts are kept in workflow state: bounded, so one signal cannot bloat every task.
+MAX_SIGNAL_TEXT = 20_000
 
 
 class ParsedCommand(BaseModel):

@@ -8,15 +8,16 @@ from this workflow's state after every change, so it cannot drift from it.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import (
     ActivityError,
-    ApplicationError,
     ChildWorkflowError,
     FailureError,
     is_cancelled_exception,
 )
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from contracts.agents import (
@@ -51,13 +52,14 @@ with workflow.unsafe.imports_passed_through():
     )
     from contracts.config import ConfigRequest, ProjectContext
     from contracts.git import CommitPathsRequest, CommitResult
-    from contracts.human import ChangeInput, DecideInput, parse_decide
+    from contracts.human import ChangeInput, DecideInput, PendingDecision, parse_decide
     from contracts.metrics import Ledger, Metrics
     from contracts.plan import PlanRequest, PlanResult
     from contracts.subtask import SubtaskSpec
     from contracts.tracker import TrackerResult, TrackerRow, TrackerUpdate
     from workflows import names, options
     from workflows.commands import run_command
+    from workflows.failures import FAILURE_SCOPE, FailureHolds, StepAbandoned, innermost_message
     from workflows.subtask import SubtaskWorkflow
     from workflows.timestamps import stamp
 
@@ -81,6 +83,7 @@ class BuildWorkflow:
         self.restarting: set[str] = set()
         self.cancelled = False
         self.tracker_revision = 0
+        self.holds = FailureHolds()
 
     @workflow.run
     async def run(self, inp: BuildInput) -> BuildResult:
@@ -89,6 +92,42 @@ class BuildWorkflow:
             self.s = inp.state
         if self.s.started_at is None:
             self.s.started_at = workflow.now().isoformat()
+        tasks: dict[str, asyncio.Task[None]] = {}
+        try:
+            try:
+                await self._prepare(inp)
+                await self._schedule(inp, tasks)
+            except StepAbandoned as abandoned:
+                # A person answered a failed step with `stop`: end cleanly, with the report.
+                self.s.stopped, self.s.stop_reason = True, abandoned.reason
+        except (asyncio.CancelledError, ActivityError, ChildWorkflowError) as err:
+            # A cancel that lands while an activity is awaited arrives as an ActivityError.
+            if not is_cancelled_exception(err):
+                raise
+            # The cancel is delivered once: the cleanup below still runs its activities.
+            self.cancelled = True
+            await self._stop_children(tasks)
+            for view in self.s.subtasks.values():
+                if view.status not in DONE:
+                    view.status, view.notes = "cancelled", "build cancelled; branch kept"
+            if self.ctx is not None:
+                await self._write_tracker(force=True, hold=False)
+            raise
+        if self.s.stopped:
+            await self._stop_children(tasks)
+        if self.ctx is None:  # stopped before the project could even be read
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            return BuildResult(
+                result=SUBTASKS_INCOMPLETE,
+                feature=inp.design_dir.rstrip("/").rsplit("/", 1)[-1],
+                subtasks=[],
+                stop_reason=self.s.stop_reason,
+            )
+        await self._write_tracker(force=True)
+        return await self._finish()
+
+    async def _prepare(self, inp: BuildInput) -> None:
+        """The project, its budget and the plan; a view per subtask."""
         self.ctx = await self._resolve(inp.design_dir)
         cfg = self.ctx.config
         self.s.max_cost_usd = self.s.max_cost_usd or inp.max_cost_usd or cfg.budget.max_cost_usd
@@ -102,63 +141,54 @@ class BuildWorkflow:
                 name,
                 SubtaskView(name=name, batch=stage_of.get(name, 1), dependencies=spec.dependencies),
             )
-        limit = inp.max_concurrent_subtasks or cfg.max_concurrent_subtasks
-        tasks: dict[str, asyncio.Task[None]] = {}
-        try:
-            while True:
-                # Cleared before looking at the state, so a change that lands while this
-                # iteration awaits something wakes the next wait instead of being lost.
-                self.changed = False
-                await self._handle_change()
-                self._block_orphans()
-                await self._write_tracker()
-                await self._check_budget()
-                if self.s.stopped:
+
+    async def _schedule(self, inp: BuildInput, tasks: dict[str, asyncio.Task[None]]) -> None:
+        """Start each subtask as soon as its dependencies have PRs, up to the limit."""
+        assert self.ctx
+        limit = inp.max_concurrent_subtasks or self.ctx.config.max_concurrent_subtasks
+        while True:
+            # Cleared before looking at the state, so a change that lands while this
+            # iteration awaits something wakes the next wait instead of being lost.
+            self.changed = False
+            await self._handle_change()
+            self._block_orphans()
+            await self._write_tracker()
+            await self._check_budget()
+            await self._hold_children_on_failure()
+            if self.s.stopped:
+                return
+            # Long builds: stop starting children, let the running ones finish, then
+            # continue as new with the state (a child cannot outlive its parent's run).
+            draining = workflow.info().is_continue_as_new_suggested()
+            if draining and not self.running and self._ready():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(inp.model_copy(update={"state": self.s}))
+            for name in self._ready():
+                held = self.s.paused or self.s.budget_hold or draining or self.s.failure_hold
+                if len(self.running) >= limit or held:
                     break
-                # Long builds: stop starting children, let the running ones finish, then
-                # continue as new with the state (a child cannot outlive its parent's run).
-                draining = workflow.info().is_continue_as_new_suggested()
-                if draining and not self.running and self._ready():
-                    await workflow.wait_condition(workflow.all_handlers_finished)
-                    workflow.continue_as_new(inp.model_copy(update={"state": self.s}))
-                for name in self._ready():
-                    held = self.s.paused or self.s.budget_hold or draining
-                    if len(self.running) >= limit or held:
-                        break
-                    tasks[name] = asyncio.ensure_future(self._run_child(name))
-                    # Started, not "is running": a replay after a crash can start and
-                    # finish a child within one activation.
-                    await workflow.wait_condition(
-                        lambda n=name: n in self.running or tasks[n].done()
-                    )
-                self.s.max_running = max(self.s.max_running, len(self.running))
-                if not self.running and not self._ready() and self.s.change is None:
-                    break
-                self._details()
-                await workflow.wait_condition(lambda: self.changed)
-        except (asyncio.CancelledError, ActivityError, ChildWorkflowError) as err:
-            # A cancel that lands while an activity is awaited arrives as an ActivityError.
-            if not is_cancelled_exception(err):
-                raise
-            # The cancel is delivered once: the cleanup below still runs its activity.
-            self.cancelled = True
-            for view in self.s.subtasks.values():
-                if view.status not in DONE:
-                    view.status, view.notes = "cancelled", "build cancelled; branch kept"
-            await self._write_tracker(force=True)
-            raise
-        if self.s.stopped:
-            for name, handle in list(self.running.items()):
-                handle.cancel()
-                self.s.subtasks[name].notes = "stopped at the budget limit"
-            await asyncio.gather(*tasks.values(), return_exceptions=True)
-        await self._write_tracker(force=True)
-        return await self._finish()
+                tasks[name] = asyncio.ensure_future(self._run_child(name))
+                # Started, not "is running": a replay after a crash can start and
+                # finish a child within one activation.
+                await workflow.wait_condition(lambda n=name: n in self.running or tasks[n].done())
+            self.s.max_running = max(self.s.max_running, len(self.running))
+            if not self.running and not self._ready() and self.s.change is None:
+                return
+            self._details()
+            await workflow.wait_condition(lambda: self.changed)
+
+    async def _stop_children(self, tasks: dict[str, asyncio.Task[None]]) -> None:
+        """Cancel every running subtask and wait until each has cleaned up."""
+        for name, handle in list(self.running.items()):
+            handle.cancel()
+            if self.s.stopped:
+                self.s.subtasks[name].notes = self.s.stop_reason or "stopped"
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
 
     # ----------------------------------------------------------- the steps
 
     async def _resolve(self, design_dir: str) -> ProjectContext:
-        return await workflow.execute_activity(
+        return await self._activity(
             names.RESOLVE_PROJECT,
             ConfigRequest(design_dir=design_dir),
             result_type=ProjectContext,
@@ -169,27 +199,20 @@ class BuildWorkflow:
     async def _validate(self) -> PlanResult:
         """XML subtasks present, valid, consistent with the plan — else: run the design loop."""
         assert self.ctx
-        try:
-            specs: list[SubtaskSpec] = await workflow.execute_activity(
-                names.LOAD_SUBTASKS,
-                self.ctx.design_dir,
-                result_type=list[SubtaskSpec],
-                summary=f"load subtasks {self.ctx.feature}",
-                **options.quick(),
-            )
-            plan: PlanResult = await workflow.execute_activity(
-                names.PLAN_DESIGN,
-                PlanRequest(design_dir=self.ctx.design_dir),
-                result_type=PlanResult,
-                summary=f"plan {self.ctx.feature}",
-                **options.quick(),
-            )
-        except ActivityError as err:
-            if is_cancelled_exception(err):
-                raise
-            raise ApplicationError(
-                str(err.cause) if err.cause else str(err), type="PlanError", non_retryable=True
-            ) from err
+        specs: list[SubtaskSpec] = await self._activity(
+            names.LOAD_SUBTASKS,
+            self.ctx.design_dir,
+            result_type=list[SubtaskSpec],
+            summary=f"load subtasks {self.ctx.feature}",
+            **options.quick(),
+        )
+        plan: PlanResult = await self._activity(
+            names.PLAN_DESIGN,
+            PlanRequest(design_dir=self.ctx.design_dir),
+            result_type=PlanResult,
+            summary=f"plan {self.ctx.feature}",
+            **options.quick(),
+        )
         self.specs = {s.id: s for s in specs}
         return plan
 
@@ -258,6 +281,8 @@ class BuildWorkflow:
             ),
             id=f"{workflow.info().workflow_id}-{name}",
             static_summary=f"subtask {name}: {spec.title}",
+            # Even a terminated build lets its subtasks clean up (tracker, agents stopped).
+            parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
         )
         self.running[name] = handle
         view.status, view.phase = "in_progress", "starting"
@@ -270,10 +295,12 @@ class BuildWorkflow:
                 # Cancelled by an approved spec change: start again on the revised spec.
                 self.restarting.discard(name)
                 view.status, view.phase = "stale", "restarting after a spec change"
+            elif self.cancelled or self.s.stopped:
+                view.status, view.phase = "cancelled", "cancelled"
+                view.notes = self.s.stop_reason or "build cancelled; branch kept"
             else:
                 view.status = "blocked"
-                cause = err.cause
-                view.notes = f"failed: {cause.message if hasattr(cause, 'message') else cause}"
+                view.notes = f"failed: {innermost_message(err)}"
         finally:
             self.running.pop(name, None)
             self.changed = True
@@ -298,7 +325,7 @@ class BuildWorkflow:
         view.decision = None
         view.phase = result.status
 
-    async def _write_tracker(self, force: bool = False) -> None:
+    async def _write_tracker(self, force: bool = False, hold: bool = True) -> None:
         assert self.ctx
         rows = [
             TrackerRow(
@@ -306,7 +333,7 @@ class BuildWorkflow:
                 batch=v.batch,
                 status=v.status,
                 pr=v.pr_url,
-                notes=v.notes if v.status != "in_progress" else f"{v.phase}, round {v.round}",
+                notes=self._tracker_note(v),
             )
             for v in self.s.subtasks.values()
         ]
@@ -315,7 +342,7 @@ class BuildWorkflow:
         self.last_rows = rows
         # A write cut off by a cancel may still land after the cleanup's: ordered by revision.
         self.tracker_revision += 1
-        await workflow.execute_activity(
+        await self._activity(
             names.TRACKER_WRITE,
             TrackerUpdate(
                 repo_root=self.ctx.repo_root,
@@ -327,6 +354,7 @@ class BuildWorkflow:
             ),
             result_type=TrackerResult,
             summary="update pr_tracker.md",
+            hold=hold,
             **options.quick(),
         )
 
@@ -379,7 +407,7 @@ class BuildWorkflow:
             f"A person asks for this spec change: {c.description}\nName every subtask it "
             "touches, with the files, contracts and tests that move.",
         )
-        result: ChangeAnalysisResult = await workflow.execute_activity(
+        result: ChangeAnalysisResult = await self._activity(
             names.AGENT_ANALYZE_CHANGE,
             ChangeRequest(
                 **call.model_dump(),
@@ -413,7 +441,7 @@ class BuildWorkflow:
         )
         c.scope = scope_of(c.affected, len(self.s.subtasks), result.scope)
         c.summary = result.summary
-        c.report_path = await workflow.execute_activity(
+        c.report_path = await self._activity(
             names.CHANGE_WRITE_REPORT,
             ChangeReport(
                 path=f"{self.ctx.design_dir}/plan/changes/{stamp(workflow.now())}.md",
@@ -440,7 +468,7 @@ class BuildWorkflow:
                 f"Apply this approved spec change to the affected subplans and their XML "
                 f"subtasks ({', '.join(affected)}): {c.description}",
             )
-            edit: EditResult = await workflow.execute_activity(
+            edit: EditResult = await self._activity(
                 names.AGENT_EDIT,
                 EditRequest(
                     **call.model_dump(),
@@ -453,7 +481,7 @@ class BuildWorkflow:
                 **options.agent_for(cfg.agents),
             )
             self.s.ledger.add("design-writer", "change", edit.usage)
-            await workflow.execute_activity(
+            await self._activity(
                 names.GIT_COMMIT_PATHS,
                 CommitPathsRequest(
                     repo_root=self.ctx.repo_root,
@@ -464,7 +492,7 @@ class BuildWorkflow:
                 summary=f"commit change {c.id}",
                 **options.quick(),
             )
-            specs: list[SubtaskSpec] = await workflow.execute_activity(
+            specs: list[SubtaskSpec] = await self._activity(
                 names.LOAD_SUBTASKS,
                 self.ctx.design_dir,
                 result_type=list[SubtaskSpec],
@@ -489,7 +517,7 @@ class BuildWorkflow:
 
     async def _log_change(self, c: PendingChange, decision: str) -> None:
         assert self.ctx
-        await workflow.execute_activity(
+        await self._activity(
             names.CHANGE_APPEND_LOG,
             ChangeLogEntry(
                 path=f"{self.ctx.design_dir}/CHANGE_LOG.md",
@@ -540,19 +568,24 @@ class BuildWorkflow:
         ok = all(r.status == "pr_created" for r in results)
         self._details()  # the Web UI's last word on the build: every subtask's final state
         total = self._ledger().total
-        report: str = await workflow.execute_activity(
-            names.BUILD_WRITE_REPORT,
-            BuildReport(
-                path=f"{self.ctx.design_dir}/build-reviews/REPORT.md",
-                feature=self.ctx.feature,
-                result=ALL_SUBTASKS_PR_CREATED if ok else SUBTASKS_INCOMPLETE,
-                subtasks=results,
-                metrics=Metrics.of(self._ledger(), self._elapsed()),
-            ),
-            result_type=str,
-            summary="write build-reviews/REPORT.md",
-            **options.quick(),
-        )
+        report: str | None = None
+        try:
+            report = await self._activity(
+                names.BUILD_WRITE_REPORT,
+                BuildReport(
+                    path=f"{self.ctx.design_dir}/build-reviews/REPORT.md",
+                    feature=self.ctx.feature,
+                    result=ALL_SUBTASKS_PR_CREATED if ok else SUBTASKS_INCOMPLETE,
+                    subtasks=results,
+                    metrics=Metrics.of(self._ledger(), self._elapsed()),
+                    stop_reason=self.s.stop_reason,
+                ),
+                result_type=str,
+                summary="write build-reviews/REPORT.md",
+                **options.quick(),
+            )
+        except StepAbandoned as abandoned:  # `stop` while the report could not be written
+            self.s.stop_reason = self.s.stop_reason or abandoned.reason
         await workflow.wait_condition(workflow.all_handlers_finished)
         return BuildResult(
             result=ALL_SUBTASKS_PR_CREATED if ok else SUBTASKS_INCOMPLETE,
@@ -562,6 +595,7 @@ class BuildWorkflow:
             tokens=total.total_tokens,
             cost_usd=total.cost_usd,
             max_running=self.s.max_running,
+            stop_reason=self.s.stop_reason,
         )
 
     # ----------------------------------------------------------- messages
@@ -587,9 +621,19 @@ class BuildWorkflow:
 
     @workflow.signal(name="decide")
     async def decide(self, decision: DecideInput) -> None:
+        choice = decision.choice.strip().lower()
         if decision.scope == "budget" or (decision.scope is None and self.s.budget_hold):
-            if decision.choice.lower() in ("raise", "stop"):
-                self.budget_answer = decision.choice.lower()
+            if choice in ("raise", "stop"):
+                self.budget_answer = choice
+            return
+        if self.holds.match(decision.scope) is not None:
+            refused = self.holds.answer(choice, decision.scope)
+            if refused:
+                workflow.logger.warning("ignored decide: %s", refused)
+            return
+        held = self._held_by_failure(decision.scope)
+        if held:
+            await self._decide_failure(held, choice)
             return
         waiting = [
             n
@@ -600,6 +644,23 @@ class BuildWorkflow:
             workflow.logger.warning("ignored decide: no subtask waits (%s)", decision.scope)
             return
         await self._tell(waiting[0], "decide", decision.choice)
+
+    async def _decide_failure(self, held: list[str], choice: str) -> None:
+        """One answer for every subtask held by one cause; `stop` ends the whole build."""
+        decision = self.s.subtasks[held[0]].decision
+        assert decision is not None
+        if choice not in decision.options:
+            workflow.logger.warning("ignored decide %r: options are %s", choice, decision.options)
+            return
+        if choice == "stop":
+            failure = decision.failure
+            what = f"{failure.step} failed: {failure.error}" if failure else decision.prompt
+            self.s.stopped = True
+            self.s.stop_reason = f"stopped by a person after {what}"
+            self.changed = True
+            return
+        for name in held:
+            await self._tell(name, "decide", choice)
 
     @workflow.signal(name="!change")
     def request_change(self, change: ChangeInput | str) -> None:
@@ -680,11 +741,83 @@ class BuildWorkflow:
             max_cost_usd=self.s.max_cost_usd,
             max_tokens=self.s.max_tokens,
             change=self.s.change,
+            decisions=[*self.holds.decisions(), *self._failure_decisions()],
+            stop_reason=self.s.stop_reason,
         )
 
     @workflow.query(name="metrics")
     def metrics(self) -> Metrics:
         return Metrics.of(self._ledger(), self._elapsed())
+
+    # ------------------------------------------------------------ failures
+
+    async def _activity(
+        self,
+        name: str,
+        arg: Any,
+        *,
+        result_type: Any,
+        summary: str,
+        hold: bool = True,
+        **opts: Any,
+    ) -> Any:
+        """A step of the build itself; one that fails for good holds for a person."""
+
+        def call() -> Any:
+            return workflow.execute_activity(
+                name, arg, result_type=result_type, summary=summary, **opts
+            )
+
+        if not hold:
+            return await call()
+        return await self.holds.run(
+            "build", summary, call, options=("retry", "stop"), notify=self._on_hold
+        )
+
+    async def _on_hold(self) -> None:
+        self.changed = True
+        self._details()
+
+    def _failure_decisions(self) -> list[PendingDecision]:
+        """The subtasks' failure holds, one per cause (one outage, one decision)."""
+        by_cause: dict[str, PendingDecision] = {}
+        for name, view in self.s.subtasks.items():
+            d = view.decision
+            if d is None or d.kind != "failure" or name not in self.running:
+                continue
+            cause = d.failure.cause if d.failure else d.prompt
+            if cause not in by_cause:
+                by_cause[cause] = d.model_copy(deep=True)
+                if by_cause[cause].failure is not None:
+                    by_cause[cause].failure.scopes = []  # type: ignore[union-attr]
+            merged = by_cause[cause].failure
+            if merged is not None and name not in merged.scopes:
+                merged.scopes.append(name)
+        return list(by_cause.values())
+
+    def _held_by_failure(self, scope: str | None) -> list[str]:
+        """The subtasks a `decide` answers: a named one, or every one held by the first cause."""
+        groups = self._failure_decisions()
+        if scope not in (None, FAILURE_SCOPE):
+            return (
+                [scope]
+                if any(scope in (g.failure.scopes if g.failure else []) for g in groups)
+                else []
+            )
+        return list(groups[0].failure.scopes) if groups and groups[0].failure else []
+
+    async def _hold_children_on_failure(self) -> None:
+        """While a failure holds, no subtask starts a new agent (and no new subtask starts)."""
+        want = self.holds.holding or bool(self._failure_decisions())
+        if want != self.s.failure_hold:
+            self.s.failure_hold = want
+            await self._signal_children("failure_hold", want)
+
+    def _tracker_note(self, v: SubtaskView) -> str:
+        if v.decision is not None and v.decision.kind == "failure" and v.decision.failure:
+            f = v.decision.failure
+            return f"held for a person: {f.step} failed: {f.error}"
+        return v.notes if v.status != "in_progress" else f"{v.phase}, round {v.round}"
 
     # ------------------------------------------------------------ helpers
 
@@ -726,6 +859,9 @@ class BuildWorkflow:
             )
         if self.s.budget_hold:
             return "decide budget raise|stop (the budget is reached)"
+        failures = [*self.holds.decisions(), *self._failure_decisions()]
+        if failures:
+            return "; ".join(f"decide {'/'.join(d.options)} ({d.prompt})" for d in failures)
         if self.s.paused:
             return "!resume (paused: no new agent starts)"
         waiting = [

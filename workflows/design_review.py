@@ -11,9 +11,11 @@ refused), and nothing here ever advances past a gate on its own.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from contracts.agents import (
@@ -34,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.design import (
         CONSISTENCY,
         DESIGN_DOC_APPROVED,
+        DESIGN_STOPPED,
         AnswersFile,
         DesignInput,
         DesignResult,
@@ -44,6 +47,8 @@ with workflow.unsafe.imports_passed_through():
     from contracts.git import CommitPathsRequest, CommitResult
     from contracts.human import (
         DESIGN_STUCK_OPTIONS,
+        FAILURE_OPTIONS,
+        MAX_SIGNAL_TEXT,
         AnswerInput,
         DecideInput,
         FeedbackInput,
@@ -56,6 +61,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.plan import PlanRequest, PlanResult, SubplanSummary
     from workflows import names, options
     from workflows.commands import run_command
+    from workflows.failures import FailureHolds, StepAbandoned, all_or_cancel
     from workflows.timestamps import stamp
 
 
@@ -69,8 +75,8 @@ class DesignReviewWorkflow:
         self.reviewers: list[str] = []
         self.subplans: list[SubplanSummary] = []
         self.answers: dict[str, str] = {}  # decision scope -> choice
-        self.lock = asyncio.Lock()
         self.inp: DesignInput | None = None
+        self.holds = FailureHolds()
 
     # ------------------------------------------------------------------ run
 
@@ -81,6 +87,16 @@ class DesignReviewWorkflow:
             self.s = inp.state
         if self.s.started_at is None:
             self.s.started_at = workflow.now().isoformat()
+        try:
+            return await self._loop(inp)
+        except StepAbandoned as abandoned:
+            # A person answered a failed step with `stop`: end cleanly, keeping all on record.
+            self.s.stop_reason = abandoned.reason
+            self._details(abandoned.reason)
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            return self._result(DESIGN_STOPPED, commit=None)
+
+    async def _loop(self, inp: DesignInput) -> DesignResult:
         self.ctx = await self._resolve(inp.design_dir)
         self.cfg = self.ctx.config
         self.threshold = inp.threshold if inp.threshold is not None else self.cfg.threshold
@@ -101,7 +117,7 @@ class DesignReviewWorkflow:
             self.s.phase = "individual-review"
             self._details()
 
-            await asyncio.gather(*(bounded(s.name) for s in self.subplans))
+            await all_or_cancel(*(bounded(s.name) for s in self.subplans))
             await self._settle_questions()
             self.s.phase = "awaiting-approval"
             self._details()
@@ -115,7 +131,7 @@ class DesignReviewWorkflow:
     # ----------------------------------------------------------- the steps
 
     async def _resolve(self, design_dir: str) -> ProjectContext:
-        return await workflow.execute_activity(
+        return await self._activity(
             names.RESOLVE_PROJECT,
             ConfigRequest(design_dir=design_dir),
             result_type=ProjectContext,
@@ -124,22 +140,15 @@ class DesignReviewWorkflow:
         )
 
     async def _plan(self, write: bool = False) -> PlanResult:
+        """The plan engine's checks; its message names file, problem and fix, and holds."""
         assert self.ctx
-        try:
-            return await workflow.execute_activity(
-                names.PLAN_DESIGN,
-                PlanRequest(design_dir=self.ctx.design_dir, write=write),
-                result_type=PlanResult,
-                summary=f"plan {self.ctx.feature}" + (" (write)" if write else ""),
-                **options.quick(),
-            )
-        except ActivityError as err:
-            if is_cancelled_exception(err):
-                raise
-            # The plan engine's message names file, problem and fix: fail with exactly that.
-            raise ApplicationError(
-                str(err.cause) if err.cause else str(err), type="PlanError", non_retryable=True
-            ) from err
+        return await self._activity(
+            names.PLAN_DESIGN,
+            PlanRequest(design_dir=self.ctx.design_dir, write=write),
+            result_type=PlanResult,
+            summary=f"plan {self.ctx.feature}" + (" (write)" if write else ""),
+            **options.quick(),
+        )
 
     async def _validate_and_split(self) -> PlanResult:
         """The plan engine's checks; a directory without subplans is split by the splitter."""
@@ -215,8 +224,18 @@ class DesignReviewWorkflow:
     async def _review_scope(self, name: str) -> None:
         """Review, revise, re-review (blind) until every reviewer clears the bar."""
         sc = self.s.scopes[name]
-        if sc.state in ("passed", "accepted"):
+        if sc.state in ("passed", "accepted", "skipped"):
             return
+        try:
+            await self._review_rounds(sc)
+        except StepAbandoned as abandoned:
+            if abandoned.choice != "skip":
+                raise
+            sc.state, sc.notes = "skipped", abandoned.reason
+            self._details()
+
+    async def _review_rounds(self, sc: ScopeState) -> None:
+        name = sc.name
         max_rounds = (self.inp and self.inp.max_rounds) or self.cfg.max_rounds
         stuck_after = (self.inp and self.inp.stuck_rounds) or self.cfg.stuck_rounds
         round_cap = max_rounds
@@ -226,7 +245,7 @@ class DesignReviewWorkflow:
             sc.round += 1
             sc.state = "reviewing"
             self._details()
-            results = await asyncio.gather(
+            results = await all_or_cancel(
                 *(self._review(name, reviewer, sc.round) for reviewer in self.reviewers)
             )
             sc.scores = {r.role: r.score for r in results}
@@ -354,7 +373,8 @@ class DesignReviewWorkflow:
         by_id = {q.id: q for q in new}
         for answer in result.answers:
             q = by_id.get(answer.id)
-            if q is None or not answer.answered or not answer.choice:
+            # A person's answer given while the answerer ran wins over the codebase's.
+            if q is None or q.status != "answering" or not answer.answered or not answer.choice:
                 continue
             letter = q.option_letter(answer.choice)
             if letter is None:
@@ -413,6 +433,7 @@ class DesignReviewWorkflow:
             instructions="A person requested changes to the design. Apply them.",
             issues=[ReviewIssue(severity=Severity.high, description=f) for f in feedback],
             message=f"design({self.ctx.feature}): apply requested changes",
+            choices=("retry", "stop"),
         )
         self.s.applied_feedback += feedback
         self.s.reviews_cycle += 1
@@ -457,7 +478,7 @@ class DesignReviewWorkflow:
         xml_paths = await asyncio.gather(*(draft(s) for s in self.subplans))
         plan = await self._plan(write=True)
         answers = [await self._write_answers()] if self.s.questions else []
-        commit: CommitResult = await workflow.execute_activity(
+        commit: CommitResult = await self._activity(
             names.GIT_COMMIT_PATHS,
             CommitPathsRequest(
                 repo_root=self.ctx.repo_root,
@@ -471,19 +492,23 @@ class DesignReviewWorkflow:
         self.s.artifacts = [*xml_paths, *plan.written, *answers]
         self.s.phase = "approved"
         self._details()
-        total = self.s.ledger.total
         await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._result(DESIGN_DOC_APPROVED, commit.commit)
+
+    def _result(self, result: str, commit: str | None) -> DesignResult:
+        total = self.s.ledger.total
         return DesignResult(
-            result=DESIGN_DOC_APPROVED,
-            feature=self.ctx.feature,
+            result=result,
+            feature=self.ctx.feature if self.ctx else "",
             rounds={n: sc.round for n, sc in self.s.scopes.items()},
             final_scores={n: dict(sc.scores) for n, sc in self.s.scopes.items()},
             questions=self.s.questions,
             subtasks=[s.name for s in self.subplans],
             artifacts=self.s.artifacts,
-            commit=commit.commit,
+            commit=commit,
             tokens=total.total_tokens,
             cost_usd=total.cost_usd,
+            stop_reason=self.s.stop_reason,
         )
 
     # ------------------------------------------------------------- agents
@@ -559,6 +584,7 @@ class DesignReviewWorkflow:
         message: str,
         issues: list[ReviewIssue] | None = None,
         review_paths: list[str] | None = None,
+        choices: Sequence[str] | None = None,
     ) -> EditResult:
         call = self._call(role, scope, round_, focus, instructions)
         request = EditRequest(
@@ -570,11 +596,11 @@ class DesignReviewWorkflow:
             commit=False,
         )
         result: EditResult = await self._agent(
-            names.AGENT_EDIT, request, EditResult, f"{role} · {scope}", role, scope
+            names.AGENT_EDIT, request, EditResult, f"{role} · {scope}", role, scope, choices
         )
         if result.files_changed:
             assert self.ctx
-            await workflow.execute_activity(
+            await self._activity(
                 names.GIT_COMMIT_PATHS,
                 CommitPathsRequest(
                     repo_root=self.ctx.repo_root, paths=[self.ctx.design_rel], message=message
@@ -585,22 +611,56 @@ class DesignReviewWorkflow:
             )
         return result
 
-    async def _agent(self, name, request, result_type, summary, role, scope):  # type: ignore[no-untyped-def]
-        """Run one agent activity once the workflow is not paused; book its usage."""
-        await self._wait(lambda: not self.s.paused)
-        result = await workflow.execute_activity(
-            name,
-            request,
-            result_type=result_type,
-            summary=summary,
-            **options.agent_for(self.cfg.agents),
+    async def _agent(self, name, request, result_type, summary, role, scope, choices=None):  # type: ignore[no-untyped-def]
+        """Run one agent activity once the workflow is not paused; book its usage.
+
+        A review scope's steps may be skipped by a person when they fail for good;
+        the other steps (split, answers, drafts) can only be retried or stopped.
+        """
+
+        async def once():  # type: ignore[no-untyped-def]
+            await self._wait(lambda: not self.s.paused)
+            return await workflow.execute_activity(
+                name,
+                request,
+                result_type=result_type,
+                summary=summary,
+                **options.agent_for(self.cfg.agents),
+            )
+
+        if choices is None:
+            choices = FAILURE_OPTIONS if scope in self.s.scopes else ("retry", "stop")
+        result = await self.holds.run(
+            scope,
+            summary,
+            once,
+            options=choices,
+            notify=self._on_hold,
+            book=lambda usage: self.s.ledger.add(role, scope, usage),
         )
         self.s.ledger.add(role, scope, result.usage)
         return result
 
+    async def _activity(
+        self, name: str, arg: Any, *, result_type: Any, summary: str, **opts: Any
+    ) -> Any:
+        """A file, git or plan step; one that fails for good holds for a person."""
+        return await self.holds.run(
+            "design",
+            summary,
+            lambda: workflow.execute_activity(
+                name, arg, result_type=result_type, summary=summary, **opts
+            ),
+            options=("retry", "stop"),
+            notify=self._on_hold,
+        )
+
+    async def _on_hold(self) -> None:
+        self._details()
+
     async def _write_answers(self) -> str:
         assert self.ctx
-        return await workflow.execute_activity(
+        return await self._activity(
             names.DESIGN_WRITE_ANSWERS,
             AnswersFile(
                 path=f"{self.ctx.repo_root}/{self._rel('design-reviews/answers.md')}",
@@ -640,11 +700,17 @@ class DesignReviewWorkflow:
         if self.s.phase == "awaiting-approval":
             self.s.approved = True
         else:
-            workflow.logger.warning("ignored approved: phase is %s, not the gate", self.s.phase)
+            self._refuse(f"approved: the phase is {self.s.phase}, not the approval gate")
 
     @workflow.signal(name="request_changes")
     def request_changes(self, feedback: FeedbackInput | str) -> None:
         text = feedback.feedback if isinstance(feedback, FeedbackInput) else str(feedback)
+        if len(text) > MAX_SIGNAL_TEXT:
+            self._refuse(
+                f"request_changes: {len(text)} characters, more than {MAX_SIGNAL_TEXT}; put the "
+                "details in a file in the design directory and refer to it"
+            )
+            return
         if text.strip():
             self.s.feedback.append(text.strip())
             self.s.approved = False
@@ -654,7 +720,7 @@ class DesignReviewWorkflow:
         try:
             self._validate_answer(answer)
         except ValueError as err:
-            workflow.logger.warning("ignored answer: %s", err)
+            self._refuse(f"answer: {err}")
             return
         self._apply_answer(answer)
 
@@ -683,18 +749,23 @@ class DesignReviewWorkflow:
 
     @workflow.signal(name="decide")
     def decide(self, decision: DecideInput) -> None:
+        if self.holds.match(decision.scope) is not None:
+            refused = self.holds.answer(decision.choice.strip().lower(), decision.scope)
+            if refused:
+                self._refuse(f"decide: {refused}")
+            return
         pending = [
             d
             for d in self.s.decisions
             if decision.scope in (None, d.scope) and d.scope not in self.answers
         ]
         if not pending:
-            workflow.logger.warning("ignored decide: nothing waits for %s", decision.scope)
+            self._refuse(f"decide: nothing waits for {decision.scope or 'a decision'}")
             return
         target = pending[0]
         choice = decision.choice.strip().lower()
         if choice not in target.options:
-            workflow.logger.warning("ignored decide %r: options are %s", choice, target.options)
+            self._refuse(f"decide {choice!r}: the options are {' / '.join(target.options)}")
             return
         self.answers[target.scope] = choice
 
@@ -734,9 +805,10 @@ class DesignReviewWorkflow:
             scopes=list(self.s.scopes.values()),
             open_questions=[q for q in self.s.questions if q.status == "open"],
             answered_questions=[q for q in self.s.questions if q.status == "answered"],
-            decisions=list(self.s.decisions),
+            decisions=[*self.holds.decisions(), *self.s.decisions],
             cost_usd=total.cost_usd,
             tokens=total.total_tokens,
+            notice=self.s.notice,
         )
 
     @workflow.query(name="metrics")
@@ -752,6 +824,8 @@ class DesignReviewWorkflow:
     def _waiting_for(self) -> str:
         if self.s.paused:
             return "!resume (paused: no new agent starts)"
+        for d in self.holds.decisions():
+            return f"decide {' / '.join(d.options)}: {d.prompt}"
         if self.s.decisions:
             d = self.s.decisions[0]
             return f"decide {d.scope}: {' / '.join(d.options)}"
@@ -763,6 +837,12 @@ class DesignReviewWorkflow:
         if self.s.phase == "approved":
             return "nothing (approved)"
         return "agents"
+
+    def _refuse(self, why: str) -> None:
+        """A refused signal: in `status` (and the log), not only in the worker's log."""
+        workflow.logger.warning("refused %s", why)
+        self.s.notice = f"refused {why}"
+        self._details()
 
     def _details(self, note: str = "") -> None:
         """The Web UI's current-details pane: a short markdown status."""
@@ -776,4 +856,6 @@ class DesignReviewWorkflow:
         open_q = [q for q in self.s.questions if q.status == "open"]
         for q in open_q:
             lines.append(f"- {q.id}: {q.text} ({q.options_line()})")
+        if self.s.notice:
+            lines.append(f"note: {self.s.notice}")
         workflow.set_current_details("\n".join(lines))

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.common import RetryPolicy
+from temporalio.workflow import ActivityCancellationType
 
 from contracts.config import AgentsConfig
 
@@ -79,6 +80,9 @@ def agent(
     """
     cap = AGENT_RETRY_CAP.total_seconds()
     return {
+        # A cancelled loop waits until the agent has really stopped: nothing it does
+        # (a commit, a review file) may land after the loop reports itself cancelled.
+        "cancellation_type": ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         "start_to_close_timeout": timedelta(seconds=timeout_s),
         "heartbeat_timeout": timedelta(seconds=heartbeat_s),
         "retry_policy": RetryPolicy(
@@ -98,8 +102,9 @@ def agent_for(agents: AgentsConfig, **extra: Any) -> dict[str, Any]:
 
 
 def commands(timeout_s: float = 900.0, heartbeat_s: float = 60.0, **extra: Any) -> dict[str, Any]:
-    """Gate commands: as long as the configured timeout, heartbeating."""
+    """Gate commands: as long as the configured timeout, heartbeating; cancelled like agents."""
     return {
+        "cancellation_type": ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         "start_to_close_timeout": timedelta(seconds=timeout_s + 60),
         "heartbeat_timeout": timedelta(seconds=heartbeat_s),
         "retry_policy": RetryPolicy(maximum_attempts=3, non_retryable_error_types=NON_RETRYABLE),

@@ -37,6 +37,8 @@ with workflow.unsafe.imports_passed_through():
     from contracts.build import (
         GateRequest,
         GateResult,
+        ReviewPass,
+        ReviewPassRequest,
         RoundRecord,
         SubtaskInput,
         SubtaskProgress,
@@ -55,10 +57,13 @@ with workflow.unsafe.imports_passed_through():
     )
     from contracts.human import BUILD_STUCK_OPTIONS, DecideInput, PendingDecision
     from workflows import names, options
+    from workflows.failures import FailureHolds, StepAbandoned, all_or_cancel
     from workflows.timestamps import stamp
 
 
 HOST_AFFINITY = "host-affinity"
+# Patch id: a restarted subtask whose branch head already passed review is not reviewed again.
+RESUME_FROM_PASS = "resume-from-review-pass"
 
 
 class HostLost(Exception):
@@ -84,6 +89,8 @@ class SubtaskWorkflow:
         self.inp: SubtaskInput | None = None
         self.decision_answer: str | None = None
         self.budget_hold = False
+        self.failure_hold = False  # the build holds a failure: start no new agent
+        self.holds = FailureHolds()
 
     @workflow.run
     async def run(self, inp: SubtaskInput) -> SubtaskResult:
@@ -99,6 +106,8 @@ class SubtaskWorkflow:
                     await self._claim_host()
                     if not await self._setup_worktree():
                         return self._result()
+                    if await self._resume_from_pass():
+                        break
                     if not self.s.built or (inp.rebuild and not self.s.rebuilt):
                         if not await self._build():
                             return self._result()
@@ -116,6 +125,11 @@ class SubtaskWorkflow:
                     workflow.logger.warning("subtask %s: %s", inp.subtask, lost)
                     self.s.host_queue, self.s.worktree = None, None
                     self.s.notes = f"moved off {lost}"
+        except StepAbandoned as abandoned:
+            # A person skipped (or stopped) a step that failed for good: everything done
+            # so far (branch, commits, reviews) stays; the build treats it as blocked.
+            self._block(abandoned.reason)
+            await self._report()
         except (asyncio.CancelledError, ActivityError) as err:
             # A cancel that lands while an activity is awaited arrives as an ActivityError.
             if not is_cancelled_exception(err):
@@ -133,12 +147,16 @@ class SubtaskWorkflow:
         """Bind the worktree's steps to one host (workers started with a host queue)."""
         if self.s.host_queue is not None or not workflow.patched(HOST_AFFINITY):
             return
-        self.s.host_queue = await workflow.execute_activity(
-            names.HOST_CLAIM,
-            self._inp.subtask,
-            result_type=str,
-            summary=f"claim a host for {self._inp.subtask}",
-            **options.quick(),
+        summary = f"claim a host for {self._inp.subtask}"
+        self.s.host_queue = await self._held(
+            summary,
+            lambda: workflow.execute_activity(
+                names.HOST_CLAIM,
+                self._inp.subtask,
+                result_type=str,
+                summary=summary,
+                **options.quick(),
+            ),
         )
         if self.s.host_queue:
             self.s.hosts.append(self.s.host_queue)
@@ -151,6 +169,14 @@ class SubtaskWorkflow:
         return {"task_queue": self.s.host_queue, "schedule_to_start_timeout": timeout}
 
     async def _on_host(
+        self, name: str, arg: Any, result_type: type, summary: str, **opts: Any
+    ) -> Any:
+        """A worktree step on the claimed host; a step that fails for good holds for a person."""
+        return await self._held(
+            summary, lambda: self._once_on_host(name, arg, result_type, summary, **opts)
+        )
+
+    async def _once_on_host(
         self, name: str, arg: Any, result_type: type, summary: str, **opts: Any
     ) -> Any:
         try:
@@ -168,7 +194,7 @@ class SubtaskWorkflow:
         if not self.s.host_queue or not self.s.branch:
             return
         try:
-            await self._on_host(
+            await self._once_on_host(
                 names.GIT_PUSH,
                 PushRequest(
                     path=self._worktree,
@@ -302,9 +328,9 @@ class SubtaskWorkflow:
             f"head of feat/{inp.subtask}",
             **options.quick(),
         )
-        gates_task = asyncio.ensure_future(self._gates(rnd))
-        reviews = await asyncio.gather(*(self._review(r, rnd) for r in cfg.reviewers.code))
-        gates = await gates_task
+        gates, *reviews = await all_or_cancel(
+            self._gates(rnd), *(self._review(r, rnd) for r in cfg.reviewers.code)
+        )
         self.s.scores = {r.role: r.score for r in reviews}
         self.s.gates = gates.results
         record = RoundRecord(
@@ -322,6 +348,7 @@ class SubtaskWorkflow:
         else:
             self.s.rounds_without_progress += 1
         if gates.passed and lowest >= inp.threshold:
+            await self._record_pass(record)
             return "pass"
 
         stuck_after = cfg.stuck_rounds
@@ -536,14 +563,20 @@ class SubtaskWorkflow:
         )
 
     async def _agent(self, name, request, result_type, summary):  # type: ignore[no-untyped-def]
-        await workflow.wait_condition(lambda: not self.s.paused and not self.budget_hold)
         cfg = self._inp.ctx.config
-        result = await self._on_host(
-            name,
-            request,
-            result_type,
+
+        async def once():  # type: ignore[no-untyped-def]
+            await workflow.wait_condition(
+                lambda: not self.s.paused and not self.budget_hold and not self.failure_hold
+            )
+            return await self._once_on_host(
+                name, request, result_type, summary, **options.agent_for(cfg.agents)
+            )
+
+        result = await self._held(
             summary,
-            **options.agent_for(cfg.agents),
+            once,
+            book=lambda usage: self.s.ledger.add(request.role, self._inp.subtask, usage),
         )
         self.s.ledger.add(request.role, self._inp.subtask, result.usage)
         if isinstance(result, EditResult) and result.commit:
@@ -568,6 +601,11 @@ class SubtaskWorkflow:
     @workflow.signal(name="decide")
     def decide(self, decision: DecideInput | str) -> None:
         choice = (decision.choice if isinstance(decision, DecideInput) else decision).strip()
+        if self.holds.holding:
+            refused = self.holds.answer(choice.lower(), None)
+            if refused:
+                workflow.logger.warning("ignored decide %r: %s", choice, refused)
+            return
         if self.s.decision is None:
             workflow.logger.warning("ignored decide %r: nothing is waiting", choice)
             return
@@ -590,9 +628,84 @@ class SubtaskWorkflow:
     def set_budget_hold(self, hold: bool) -> None:
         self.budget_hold = hold
 
+    @workflow.signal(name="failure_hold")
+    def set_failure_hold(self, hold: bool) -> None:
+        self.failure_hold = hold
+
     @workflow.query(name="status")
     def status(self) -> SubtaskState:
         return self.s
+
+    # ------------------------------------------------------------ failures
+
+    async def _held(self, summary: str, call, book=None):  # type: ignore[no-untyped-def]
+        return await self.holds.run(
+            self._inp.subtask, summary, call, notify=self._on_hold, book=book
+        )
+
+    async def _on_hold(self) -> None:
+        """A failure hold opened or closed: show it (status, Web UI, the build's tracker)."""
+        held = self.holds.decisions()
+        if held:
+            self.s.decision = held[0]
+            self._phase("waiting for a decision (failure)")
+        elif self.s.decision is not None and self.s.decision.kind == "failure":
+            self.s.decision = None
+            self._phase("resuming")
+        await self._report()
+
+    async def _resume_from_pass(self) -> bool:
+        """A restarted build: the head that passed review goes straight to its pull request."""
+        inp = self._inp
+        if self.s.rounds or inp.rebuild or not workflow.patched(RESUME_FROM_PASS):
+            return False
+        found: ReviewPass | None = await self._on_host(
+            names.REVIEW_PASS_FIND,
+            ReviewPassRequest(
+                design_dir=inp.ctx.design_dir, subtask=inp.subtask, worktree=self._worktree
+            ),
+            ReviewPass | None,  # type: ignore[arg-type]
+            f"find the review pass of feat/{inp.subtask}",
+            **options.quick(),
+        )
+        if found is None:
+            return False
+        self.s.built, self.s.scores, self.s.round = True, dict(found.scores), found.rounds
+        self.s.rounds.append(
+            RoundRecord(
+                round=found.rounds,
+                scores=dict(found.scores),
+                commit=found.commit,
+                review_paths=found.review_paths,
+            )
+        )
+        await self._create_pr()
+        self.s.notes = f"resumed: {found.commit[:10]} passed review in round {found.rounds}"
+        await self._report()
+        return True
+
+    async def _record_pass(self, record: RoundRecord) -> None:
+        inp = self._inp
+        if not record.commit or not workflow.patched(RESUME_FROM_PASS):
+            return
+        await self._on_host(
+            names.REVIEW_PASS_RECORD,
+            ReviewPassRequest(
+                design_dir=inp.ctx.design_dir,
+                subtask=inp.subtask,
+                worktree=self._worktree,
+                record=ReviewPass(
+                    subtask=inp.subtask,
+                    commit=record.commit,
+                    scores=dict(record.scores),
+                    rounds=record.round,
+                    review_paths=record.review_paths,
+                ),
+            ),
+            str,
+            f"record the review pass of feat/{inp.subtask}",
+            **options.quick(),
+        )
 
     # ------------------------------------------------------------ helpers
 

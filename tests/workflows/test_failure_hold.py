@@ -1,0 +1,231 @@
+"""A failure a person can fix holds the loop; `retry` finishes it with nothing redone.
+
+The Messages API stand-in starts refusing the key (401, as a revoked key is
+refused) in the middle of each loop, then accepts it again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+
+from activities.tracker import read_tracker
+from contracts.build import BuildInput, BuildResult, BuildStatus
+from contracts.design import DesignInput, DesignResult, DesignStatus
+from contracts.human import DecideInput, PendingDecision
+from simulators.demo_scenario import link_shortener_scenario
+from simulators.github_api import GitHubStandIn
+from simulators.messages_api import LoggedRequest, MessagesStandIn
+from tests.support import make_project, review_files, scripted_model, status_of, until
+from tests.workflows.test_build_loop import (
+    approve_artifacts,
+    git_out,
+    tiny_project,
+    writes_file_rule,
+)
+from worker import build_worker
+
+REVOKED = "a-key-nobody-holds"  # the stand-in now accepts only this: every request is a 401
+
+
+async def _failure(handle: WorkflowHandle, status_type: type) -> list[PendingDecision] | None:
+    st = await status_of(handle, status_type)
+    held = [d for d in st.decisions if d.kind == "failure"]
+    return held or None
+
+
+def _assert_revoked_key_decision(held: list[PendingDecision]) -> None:
+    assert len(held) == 1, held  # one outage, one decision
+    failure = held[0].failure
+    assert failure is not None and held[0].options == ["retry", "skip", "stop"]
+    assert "401" in failure.error and "ANTHROPIC_API_KEY" in failure.error  # cause and fix
+    assert failure.attempts == 1 and failure.retry_state == "non retryable failure"
+
+
+async def test_revoked_key_holds_the_design_and_retry_finishes_it(
+    client: Client, task_queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with scripted_model(link_shortener_scenario(), monkeypatch) as sim:
+        repo = make_project(tmp_path)
+        async with build_worker(client, task_queue):
+            handle = await client.start_workflow(
+                "DesignReviewWorkflow",
+                DesignInput(design_dir=str(repo.design_dir)),
+                id=f"design-link-shortener-{uuid.uuid4().hex[:6]}",
+                task_queue=task_queue,
+            )
+            # Mid-review: some scopes reviewed, the individual reviews under way.
+            await _seen(sim, lambda r: r.kind == "review" and r.scope == "03-codec")
+            sim.api_key = REVOKED
+            held = await until(lambda: _failure(handle, DesignStatus), what="a failure hold")
+            _assert_revoked_key_decision(held)
+            st = await status_of(handle, DesignStatus)
+            assert st.waiting_for.startswith("decide retry / skip / stop")
+            assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+
+            sim.api_key = None  # the person rotated the key
+            await handle.signal("decide", DecideInput(choice="retry"))
+
+            async def question_or_gate() -> DesignStatus | None:
+                st = await status_of(handle, DesignStatus)
+                return st if st.open_questions or st.phase == "awaiting-approval" else None
+
+            st = await until(question_or_gate, limit=120, what="Q2")
+            assert not [d for d in st.decisions if d.kind == "failure"]
+            await handle.signal("answer", {"question_id": "Q2", "choice": "B"})
+
+            async def at_gate() -> DesignStatus | None:
+                st = await status_of(handle, DesignStatus)
+                return st if st.phase == "awaiting-approval" else None
+
+            await until(at_gate, limit=120, what="the approval gate")
+            await handle.signal("approved")
+            result = DesignResult.model_validate(await handle.result())
+    assert result.result == "DESIGN_DOC_APPROVED"
+    # Every review written once, exactly as in an undisturbed run (6 scopes x 3 x 2 rounds).
+    assert len(review_files(repo.design_dir)) == 36
+    log = git_out(repo.root, "log", "--format=%s")
+    assert log.count("revise consistency after review round 1") == 1
+
+
+async def test_revoked_key_holds_the_build_and_retry_finishes_it(
+    client: Client, task_queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with (
+        GitHubStandIn() as github,
+        scripted_model(link_shortener_scenario(), monkeypatch, github.url) as sim,
+    ):
+        repo = make_project(tmp_path, github.url)
+        approve_artifacts(repo.design_dir, repo.root)
+        async with build_worker(client, task_queue):
+            handle = await client.start_workflow(
+                "BuildWorkflow",
+                BuildInput(design_dir=str(repo.design_dir)),
+                id=f"build-link-shortener-{uuid.uuid4().hex[:6]}",
+                task_queue=task_queue,
+            )
+            # 02-storage and 03-codec run side by side: both are hit by the revoked key.
+            await _seen(sim, lambda r: r.scope in ("02-storage", "03-codec"))
+            sim.api_key = REVOKED
+            held = await until(lambda: _failure(handle, BuildStatus), what="a failure hold")
+            _assert_revoked_key_decision(held)
+            st = await status_of(handle, BuildStatus)
+            assert st.waiting_for.startswith("decide retry/skip/stop")
+            tracker = read_tracker(str(repo.root / "design-docs/orchestration/pr_tracker.md"))
+
+            async def tracker_says_why() -> bool:
+                rows = read_tracker(str(repo.root / "design-docs/orchestration/pr_tracker.md"))
+                return any("401" in r.notes for r in rows[repo.design_dir.name])
+
+            await until(tracker_says_why, what="the tracker to carry the real cause")
+            assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+
+            sim.api_key = None
+            await handle.signal("decide", DecideInput(choice="retry"))
+            result = BuildResult.model_validate(await handle.result())
+        pulls = github.pulls("demo/link-shortener")
+    assert tracker  # read while held
+    assert result.result == "ALL_SUBTASKS_PR_CREATED", result
+    for sub in result.subtasks:
+        # Nothing reviewed twice: the two rounds of an undisturbed run, three reviewers each.
+        reviews = list((repo.design_dir / "build-reviews" / sub.subtask).glob("*_code-*.md"))
+        assert len(reviews) == 6, (sub.subtask, reviews)
+    assert len(pulls) == 5
+
+
+async def test_a_person_can_stop_a_held_design(
+    client: Client, task_queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broken design directory holds (the plan engine's message with its fix); `stop` ends it."""
+    with scripted_model(link_shortener_scenario(), monkeypatch):
+        repo = make_project(tmp_path)
+        (repo.design_dir / "overview.md").unlink()
+        async with build_worker(client, task_queue):
+            handle = await client.start_workflow(
+                "DesignReviewWorkflow",
+                DesignInput(design_dir=str(repo.design_dir)),
+                id=f"design-link-shortener-{uuid.uuid4().hex[:6]}",
+                task_queue=task_queue,
+            )
+            held = await until(lambda: _failure(handle, DesignStatus), what="a failure hold")
+            failure = held[0].failure
+            assert failure is not None
+            assert "overview.md" in failure.error and "Fix" in failure.error
+            assert held[0].options == ["retry", "stop"]
+            await handle.signal("decide", DecideInput(choice="stop"))
+            result = DesignResult.model_validate(await handle.result())
+    assert result.result == "DESIGN_STOPPED"
+    assert "overview.md" in result.stop_reason
+
+
+async def test_cancel_stops_the_agents_and_a_restart_redoes_nothing(
+    client: Client,
+    task_queue: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    approve_all = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
+    config = '\n[reviewers]\ncode = ["code-correctness"]\n'
+    slow_b = writes_file_rule("b")
+    slow_b["faults"] = [{"type": "hang", "at_turn": 2, "seconds": 120}]
+    rules = [writes_file_rule("a"), slow_b, approve_all]
+    with (
+        GitHubStandIn() as github,
+        scripted_model({"rules": rules}, monkeypatch, github.url) as sim,
+    ):
+        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, config)
+        async with build_worker(client, task_queue):
+            first = await client.start_workflow(
+                "BuildWorkflow",
+                BuildInput(design_dir=str(repo.design_dir)),
+                id=f"build-cancel-{uuid.uuid4().hex[:6]}",
+                task_queue=task_queue,
+            )
+            # b's builder is mid-conversation (its second request hangs) when the cancel lands.
+            await _seen(sim, lambda r: r.scope == "b" and r.turn == 2)
+            await first.cancel()
+            await until(lambda: _closed(first), what="the cancelled build")
+            assert (await first.describe()).status == WorkflowExecutionStatus.CANCELED
+            child = client.get_workflow_handle(f"{first.id}-b")
+            # The subtask was cancelled (its cleanup ran), not terminated.
+            assert (await child.describe()).status == WorkflowExecutionStatus.CANCELED
+            # Its agent was stopped, and the subtask waited for that before it closed.
+            events = [e.event_type async for e in child.fetch_history_events()]
+            assert EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED in events
+            rows = read_tracker(str(repo.root / "design-docs/orchestration/pr_tracker.md"))
+            statuses = {r.subtask: r.status for r in rows[repo.design_dir.name]}
+            assert statuses == {"a": "pr_created", "b": "cancelled"}
+            seen = len(sim.requests)
+
+            # Started again: a already has its PR and its head passed review.
+            second = await client.start_workflow(
+                "BuildWorkflow",
+                BuildInput(design_dir=str(repo.design_dir)),
+                id=f"build-cancel-{uuid.uuid4().hex[:6]}",
+                task_queue=task_queue,
+            )
+            result = BuildResult.model_validate(await second.result())
+        pulls = github.pulls("demo/link-shortener")
+    assert result.result == "ALL_SUBTASKS_PR_CREATED", result
+    assert not [r for r in sim.requests[seen:] if r.scope == "a"]  # a is not reviewed again
+    assert len(pulls) == 2  # and a's PR is not duplicated
+    a_reviews = list((repo.design_dir / "build-reviews/a").glob("*_code-*.md"))
+    assert len(a_reviews) == 1
+
+
+async def _closed(handle: WorkflowHandle) -> bool:
+    return (await handle.describe()).status != WorkflowExecutionStatus.RUNNING
+
+
+async def _seen(sim: MessagesStandIn, predicate: Callable[[LoggedRequest], bool]) -> None:
+    """Wait (without blocking the worker's event loop) for a request to reach the stand-in."""
+
+    async def probe() -> bool:
+        return any(predicate(r) for r in sim.requests)
+
+    await until(probe, limit=120, what="a request at the stand-in")
