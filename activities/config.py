@@ -142,7 +142,7 @@ def read_config(repo_root: Path) -> tuple[OrchestratorConfig, str | None]:
     except OSError as err:
         raise config_error(
             path, [f"cannot be read ({err.strerror}). Fix: make it readable by the worker"]
-        ) from err
+        ) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -153,15 +153,15 @@ def read_config(repo_root: Path) -> tuple[OrchestratorConfig, str | None]:
                 f"line {line} is not valid UTF-8 (byte 0x{raw[err.start]:02x}). Fix: save "
                 "the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"
             ],
-        ) from err
+        ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise bad_input(f"{path}: not valid TOML ({err}). Fix the syntax", "ConfigError") from err
+        raise bad_input(f"{path}: not valid TOML ({err}). Fix the syntax", "ConfigError") from None
     try:
         config = OrchestratorConfig.model_validate(data)
     except ValidationError as err:
-        raise config_error(path, [describe_problem(e) for e in err.errors()]) from err
+        raise config_error(path, [describe_problem(e) for e in err.errors()]) from None
     check_roles(config, repo_root, path)
     return config, str(path)
 
@@ -218,12 +218,12 @@ def resolve_project(design_dir: str) -> ProjectContext:
         )
     try:
         repo = Repo(path, search_parent_directories=True)
-    except (InvalidGitRepositoryError, NoSuchPathError) as err:
+    except (InvalidGitRepositoryError, NoSuchPathError):
         raise bad_input(
             f"{path}: not inside a git repository. Fix: run `git init` in the project "
             "(the orchestrator commits artifacts and builds on branches)",
             "RepositoryError",
-        ) from err
+        ) from None
     root = Path(repo.working_tree_dir or path).resolve()
     try:
         branch = repo.active_branch.name

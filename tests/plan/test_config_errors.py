@@ -7,17 +7,24 @@ it connects to anything (exit 2).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 
 from activities.config import resolve_project
+from cli.common import root_cause
+from contracts.design import DesignInput, DesignStatus
 from runtime.server import free_port
 from tests.conftest import REPO_ROOT
+from tests.support import until
+from worker import build_worker
 
 ROLE_FILE = """---
 name: security-reviewer
@@ -200,3 +207,44 @@ def test_the_cli_refuses_a_design_outside_a_repository(tmp_path: Path) -> None:
     done = cli("design", str(design), "--no-embedded")
     assert done.returncode == 2
     assert "not inside a git repository. Fix: run `git init`" in done.stderr
+
+
+async def test_a_loop_started_without_the_cli_is_refused_not_wedged(
+    client: Client, task_queue: str, repo: Path
+) -> None:
+    """From the plain `temporal` CLI nothing checks first: the loop's first step refuses it.
+
+    `[agents] timeout_s = -1` used to reach `execute_activity` and fail the workflow
+    task on every attempt, forever. Now the loop fails with the message, or holds it
+    for a person (a failure decision): either way the file, key and fix are shown.
+    """
+    (repo / "orchestrator.toml").write_text("[agents]\ntimeout_s = -1\n")
+    key = "[agents] timeout_s = -1"
+    async with build_worker(client, task_queue):
+        handle = await client.start_workflow(
+            "DesignReviewWorkflow",
+            DesignInput(design_dir=design_of(repo)),
+            id=f"config-{task_queue}",
+            task_queue=task_queue,
+        )
+
+        async def refused() -> str:
+            desc = await handle.describe()
+            if desc.status == WorkflowExecutionStatus.FAILED:
+                try:
+                    await handle.result()
+                except WorkflowFailureError as err:
+                    return root_cause(err)
+            if desc.status == WorkflowExecutionStatus.RUNNING:
+                st = await handle.query("status", result_type=DesignStatus)
+                held = [getattr(d, "failure", None) for d in st.decisions]
+                return " ".join(f.error for f in held if f is not None)
+            return ""
+
+        try:
+            message = await until(refused, limit=60, what="the refusal")
+        finally:
+            with contextlib.suppress(RPCError):
+                await handle.terminate("test done")
+    assert key in message and "Fix: set it above 0" in message, message
+    assert str(repo / "orchestrator.toml") in message
