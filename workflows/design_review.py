@@ -564,6 +564,9 @@ class DesignReviewWorkflow:
             **call.model_dump(),
             review_path=self._rel(f"design-reviews/{scope}_{ts}_{reviewer}.md"),
             title=title,
+            # A loop started again (after a stop, cancel or failure) reuses the reviews
+            # already written for this exact content; within a run every round is fresh.
+            reuse=round_ == 1,
         )
         return await self._agent(
             names.AGENT_REVIEW,
