@@ -116,6 +116,11 @@ class ReviewRequest(AgentCall):
         description="return the earlier review of identical input (role, model, prompt, scope, "
         "title, instructions, focus files' bytes) if its file still exists, without the model",
     )
+    remember: bool = Field(
+        default=False,
+        description="keep this review for a later `reuse` (the latest review of the same input "
+        "wins), without looking one up now",
+    )
 
 
 class ReviewResult(BaseModel):

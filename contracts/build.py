@@ -107,6 +107,8 @@ class SubtaskState(BaseModel):
     notes: str = ""
     ledger: Ledger = Field(default_factory=Ledger)
     paused: bool = False
+    budget_hold: bool = Field(default=False, description="the build's budget gate holds")
+    failure_hold: bool = Field(default=False, description="the build holds a failure")
     last_stamp: dict[str, str] = Field(default_factory=dict, description="reviewer -> stamp")
     host_queue: str | None = Field(default=None, description="the claimed host's task queue")
     hosts: list[str] = Field(default_factory=list, description="every host queue claimed")
@@ -173,6 +175,7 @@ class BuildState(BaseModel):
     rebuild: dict[str, str] = Field(default_factory=dict, description="subtask -> change text")
     ledger: Ledger = Field(default_factory=Ledger, description="the build's own agents")
     stop_reason: str = Field(default="", description="why the build stopped early")
+    notice: str = Field(default="", description="the last signal refused, and why")
     failure_hold: bool = Field(default=False, description="children told to start nothing new")
 
 
@@ -190,9 +193,11 @@ class BuildStatus(BaseModel):
     max_tokens: int | None
     change: PendingChange | None = None
     decisions: list[PendingDecision] = Field(
-        default_factory=list, description="failure holds: the build's own, one per cause across subtasks"
+        default_factory=list,
+        description="failure holds: the build's own, one per cause across subtasks",
     )
     stop_reason: str = ""
+    notice: str = ""
 
 
 class BuildResult(BaseModel):

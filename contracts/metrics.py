@@ -18,6 +18,11 @@ class Ledger(BaseModel):
         self.by_scope[scope] = self.by_scope.get(scope, Usage()) + usage
         self.agent_calls += 1
 
+    def add_failed(self, role: str, scope: str, usage: Usage) -> None:
+        """A call that failed for good: its tokens count against the budget all the same."""
+        self.add(role, scope, usage)
+        self.errors += 1
+
     def merge(self, other: Ledger) -> None:
         for role, usage in other.by_role.items():
             self.by_role[role] = self.by_role.get(role, Usage()) + usage

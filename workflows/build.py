@@ -52,7 +52,13 @@ with workflow.unsafe.imports_passed_through():
     )
     from contracts.config import ConfigRequest, ProjectContext
     from contracts.git import CommitPathsRequest, CommitResult
-    from contracts.human import ChangeInput, DecideInput, PendingDecision, parse_decide
+    from contracts.human import (
+        MAX_SIGNAL_TEXT,
+        ChangeInput,
+        DecideInput,
+        PendingDecision,
+        parse_decide,
+    )
     from contracts.metrics import Ledger, Metrics
     from contracts.plan import PlanRequest, PlanResult
     from contracts.subtask import SubtaskSpec
@@ -159,7 +165,7 @@ class BuildWorkflow:
                 return
             # Long builds: stop starting children, let the running ones finish, then
             # continue as new with the state (a child cannot outlive its parent's run).
-            draining = workflow.info().is_continue_as_new_suggested()
+            draining = workflow.info().is_continue_as_new_suggested() and not self._all_wait()
             if draining and not self.running and self._ready():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(inp.model_copy(update={"state": self.s}))
@@ -176,6 +182,12 @@ class BuildWorkflow:
                 return
             self._details()
             await workflow.wait_condition(lambda: self.changed)
+
+    def _all_wait(self) -> bool:
+        """Every running subtask waits for a person: draining would stall the others."""
+        return bool(self.running) and all(
+            self.s.subtasks[n].decision is not None for n in self.running
+        )
 
     async def _stop_children(self, tasks: dict[str, asyncio.Task[None]]) -> None:
         """Cancel every running subtask and wait until each has cleaned up."""
@@ -629,7 +641,7 @@ class BuildWorkflow:
         if self.holds.match(decision.scope) is not None:
             refused = self.holds.answer(choice, decision.scope)
             if refused:
-                workflow.logger.warning("ignored decide: %s", refused)
+                self._refuse(f"decide: {refused}")
             return
         held = self._held_by_failure(decision.scope)
         if held:
@@ -641,7 +653,7 @@ class BuildWorkflow:
             if v.decision is not None and decision.scope in (None, n) and n in self.running
         ]
         if not waiting:
-            workflow.logger.warning("ignored decide: no subtask waits (%s)", decision.scope)
+            self._refuse(f"decide: no subtask waits for a decision ({decision.scope or 'any'})")
             return
         await self._tell(waiting[0], "decide", decision.choice)
 
@@ -650,7 +662,7 @@ class BuildWorkflow:
         decision = self.s.subtasks[held[0]].decision
         assert decision is not None
         if choice not in decision.options:
-            workflow.logger.warning("ignored decide %r: options are %s", choice, decision.options)
+            self._refuse(f"decide {choice!r}: the options are {' / '.join(decision.options)}")
             return
         if choice == "stop":
             failure = decision.failure
@@ -666,8 +678,18 @@ class BuildWorkflow:
     def request_change(self, change: ChangeInput | str) -> None:
         text = (change.description if isinstance(change, ChangeInput) else str(change)).strip()
         open_change = self.s.change is not None and self.s.change.state not in ("done", "cancelled")
-        if not text or open_change:
-            workflow.logger.warning("ignored !change: %s", "a change is open" if text else "empty")
+        if not text or open_change or len(text) > MAX_SIGNAL_TEXT:
+            self._refuse(
+                "!change: "
+                + (
+                    f"change {self.s.change.id} is open; approve or cancel it first"
+                    if open_change and self.s.change
+                    else "empty"
+                    if not text
+                    else f"{len(text)} characters, more than {MAX_SIGNAL_TEXT}; put the "
+                    "details in a file and refer to it"
+                )
+            )
             return
         self.s.changes += 1
         self.s.change = PendingChange(
@@ -743,6 +765,7 @@ class BuildWorkflow:
             change=self.s.change,
             decisions=[*self.holds.decisions(), *self._failure_decisions()],
             stop_reason=self.s.stop_reason,
+            notice=self.s.notice,
         )
 
     @workflow.query(name="metrics")
@@ -873,6 +896,12 @@ class BuildWorkflow:
             return "; ".join(waiting)
         return "agents" if self.running else "nothing"
 
+    def _refuse(self, why: str) -> None:
+        """A refused signal: in `status` (and the log), not only in the worker's log."""
+        workflow.logger.warning("refused %s", why)
+        self.s.notice = f"refused {why}"
+        self.changed = True
+
     def _details(self) -> None:
         lines = [
             f"**build {self.ctx.feature if self.ctx else ''}** · waiting for: {self._waiting_for()}"
@@ -883,4 +912,8 @@ class BuildWorkflow:
             lines.append(f"- {v.name} (batch {v.batch}): {v.status}, {v.phase}, {scores}{pr}")
         total = self._ledger().total
         lines.append(f"tokens {total.total_tokens}, cost ${total.cost_usd:.4f}")
+        if self.s.stop_reason:
+            lines.append(f"stopped: {self.s.stop_reason}")
+        if self.s.notice:
+            lines.append(f"note: {self.s.notice}")
         workflow.set_current_details("\n".join(lines))

@@ -567,6 +567,7 @@ class DesignReviewWorkflow:
             # A loop started again (after a stop, cancel or failure) reuses the reviews
             # already written for this exact content; within a run every round is fresh.
             reuse=round_ == 1,
+            remember=True,
         )
         return await self._agent(
             names.AGENT_REVIEW,
@@ -639,7 +640,7 @@ class DesignReviewWorkflow:
             once,
             options=choices,
             notify=self._on_hold,
-            book=lambda usage: self.s.ledger.add(role, scope, usage),
+            book=lambda usage: self.s.ledger.add_failed(role, scope, usage),
         )
         self.s.ledger.add(role, scope, result.usage)
         return result

@@ -167,11 +167,13 @@ class FailureHolds:
                 if is_cancelled_exception(err):
                     raise
                 usage = failed_usage(err)
-                if book is not None and usage is not None:
-                    book(usage)
                 failure = describe(err, step, scope)
             choice = await self._hold(scope, failure, options, notify)
             if choice != "retry":
+                # Booked only now: a retried call resumes its transcript, and its result
+                # then counts the failed attempts' tokens itself.
+                if book is not None and usage is not None:
+                    book(usage)
                 raise StepAbandoned(choice, failure)
 
     async def _hold(

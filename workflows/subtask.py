@@ -88,8 +88,6 @@ class SubtaskWorkflow:
         self.s = SubtaskState()
         self.inp: SubtaskInput | None = None
         self.decision_answer: str | None = None
-        self.budget_hold = False
-        self.failure_hold = False  # the build holds a failure: start no new agent
         self.holds = FailureHolds()
 
     @workflow.run
@@ -567,7 +565,7 @@ class SubtaskWorkflow:
 
         async def once():  # type: ignore[no-untyped-def]
             await workflow.wait_condition(
-                lambda: not self.s.paused and not self.budget_hold and not self.failure_hold
+                lambda: not (self.s.paused or self.s.budget_hold or self.s.failure_hold)
             )
             return await self._once_on_host(
                 name, request, result_type, summary, **options.agent_for(cfg.agents)
@@ -576,7 +574,7 @@ class SubtaskWorkflow:
         result = await self._held(
             summary,
             once,
-            book=lambda usage: self.s.ledger.add(request.role, self._inp.subtask, usage),
+            book=lambda usage: self.s.ledger.add_failed(request.role, self._inp.subtask, usage),
         )
         self.s.ledger.add(request.role, self._inp.subtask, result.usage)
         if isinstance(result, EditResult) and result.commit:
@@ -626,11 +624,11 @@ class SubtaskWorkflow:
 
     @workflow.signal(name="budget_hold")
     def set_budget_hold(self, hold: bool) -> None:
-        self.budget_hold = hold
+        self.s.budget_hold = hold  # in the state: it holds across continue-as-new
 
     @workflow.signal(name="failure_hold")
     def set_failure_hold(self, hold: bool) -> None:
-        self.failure_hold = hold
+        self.s.failure_hold = hold
 
     @workflow.query(name="status")
     def status(self) -> SubtaskState:

@@ -71,8 +71,9 @@ async def agent_review(req: ReviewRequest) -> ReviewResult:
     """
     resolved = await _role(req, "review")
     key: str | None = None
-    if req.reuse:
+    if req.reuse or req.remember:
         key = await asyncio.to_thread(review_cache.review_key, req, resolved)
+    if req.reuse and key is not None:
         cached = await asyncio.to_thread(review_cache.load, req, key)
         if cached is not None:
             return cached.model_copy(update={"round": req.round, "usage": Usage()})

@@ -37,7 +37,7 @@ Out = TypeVar("Out", bound=BaseModel)
 Req = TypeVar("Req", bound=AgentCall)
 Res = TypeVar("Res")
 MAX_INVALID_SUBMISSIONS = 3
-DEFAULT_HEARTBEAT_S = 5.0
+HEARTBEAT_EVERY_S = 2.0
 API_KEY_ENV = "ANTHROPIC_API_KEY"
 BASE_URL_ENV = "ANTHROPIC_BASE_URL"
 EPHEMERAL = {"type": "ephemeral"}
@@ -167,7 +167,13 @@ class Heartbeater:
     async def __aenter__(self) -> Heartbeater:
         if activity.in_activity():
             timeout = activity.info().heartbeat_timeout
-            interval = timeout.total_seconds() / 2 if timeout else DEFAULT_HEARTBEAT_S
+            # Often enough that a cancel (it only arrives with a heartbeat's answer)
+            # stops the agent within seconds; the worker throttles what reaches the server.
+            interval = (
+                min(timeout.total_seconds() / 2, HEARTBEAT_EVERY_S)
+                if timeout
+                else HEARTBEAT_EVERY_S
+            )
             self._task = asyncio.create_task(self._run(max(0.1, interval)))
         return self
 

@@ -229,3 +229,62 @@ async def _seen(sim: MessagesStandIn, predicate: Callable[[LoggedRequest], bool]
         return any(predicate(r) for r in sim.requests)
 
     await until(probe, limit=120, what="a request at the stand-in")
+
+
+async def test_a_design_started_again_redoes_no_review(
+    client: Client, task_queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cancelled at the gate, then started again: no review of unchanged content, no revision
+    applied twice (only the consistency check of the revised set is asked again)."""
+    repo = make_project(tmp_path)
+    subplan = repo.design_dir / "subplans/03-codec.md"
+    revised = subplan.read_text() + "\nInvalid input raises ValueError naming the field.\n"
+    rules = [
+        {"match": {"kind": "review", "scope": "03-codec", "round": 1}, "submit": {"score": 0.8}},
+        {"match": {"kind": "review"}, "submit": {"score": 0.99}},
+        {
+            "match": {"role": "design-writer", "scope": "03-codec"},
+            "steps": [
+                {
+                    "tool": "write_file",
+                    "input": {"path": str(subplan.relative_to(repo.root)), "content": revised},
+                }
+            ],
+            "submit": {"summary": "error cases", "files_changed": [str(subplan)]},
+        },
+    ]
+    with scripted_model({"rules": rules}, monkeypatch) as sim:
+        async with build_worker(client, task_queue):
+
+            async def at_gate(handle: WorkflowHandle) -> DesignStatus | None:
+                st = await status_of(handle, DesignStatus)
+                return st if st.phase == "awaiting-approval" else None
+
+            first = await client.start_workflow(
+                "DesignReviewWorkflow",
+                DesignInput(design_dir=str(repo.design_dir)),
+                id=f"design-link-shortener-{uuid.uuid4().hex[:6]}",
+                task_queue=task_queue,
+            )
+            await until(lambda: at_gate(first), limit=120, what="the gate")
+            await first.cancel()
+            await until(lambda: _closed(first), what="the cancelled design")
+            reviews = len(review_files(repo.design_dir))
+            seen = len(sim.requests)
+
+            second = await client.start_workflow(
+                "DesignReviewWorkflow",
+                DesignInput(design_dir=str(repo.design_dir)),
+                id=f"design-link-shortener-{uuid.uuid4().hex[:6]}",
+                task_queue=task_queue,
+            )
+            st = await until(lambda: at_gate(second), limit=120, what="the gate again")
+            await second.terminate("test done")
+    # consistency + 5 subplans x 3 reviewers, plus 03-codec's second round.
+    assert reviews == 6 * 3 + 3
+    again = [r for r in sim.requests[seen:] if r.kind == "review"]
+    # Only the consistency of the set is looked at again: 03-codec changed after it passed.
+    assert {r.scope for r in again} == {"consistency"}
+    assert all(sc.state == "passed" and sc.round == 1 for sc in st.scopes), st.scopes
+    log = git_out(repo.root, "log", "--format=%s")
+    assert log.count("revise 03-codec after review round 1") == 1
