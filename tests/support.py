@@ -98,3 +98,21 @@ def scripted_model(
         for key, value in sim_environ(standin.url, github_url).items():
             monkeypatch.setenv(key, value)
         yield standin
+
+
+HISTORIES = Path(__file__).parent / "workflows" / "histories"
+
+
+async def record_history(handle: Any) -> None:
+    """With RECORD_HISTORIES=<label>, keep this run's history for the replay test.
+
+    Written as `histories/<label>/<workflow id>.json`: the id is part of what
+    replays (a build names its children after it).
+    """
+    label = os.environ.get("RECORD_HISTORIES")
+    if not label:
+        return
+    folder = HISTORIES / label
+    folder.mkdir(parents=True, exist_ok=True)
+    history = await handle.fetch_history()
+    (folder / f"{handle.id}.json").write_text(history.to_json())

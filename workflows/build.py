@@ -117,7 +117,10 @@ class BuildWorkflow:
                 if view.status not in DONE:
                     view.status, view.notes = "cancelled", "build cancelled; branch kept"
             if self.ctx is not None:
-                await self._write_tracker(force=True, hold=False)
+                try:
+                    await self._write_tracker(force=True, hold=False)
+                except ActivityError as failed:  # the cancel still wins; say why it is stale
+                    workflow.logger.warning("tracker not updated on cancel: %s", failed.cause)
             raise
         if self.s.stopped:
             await self._stop_children(tasks)

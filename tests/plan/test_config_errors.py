@@ -14,12 +14,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from activities.config import resolve_project
-from cli.common import root_cause
 from contracts.design import DesignInput, DesignStatus
 from runtime.server import free_port
 from tests.conftest import REPO_ROOT
@@ -215,8 +214,8 @@ async def test_a_loop_started_without_the_cli_is_refused_not_wedged(
     """From the plain `temporal` CLI nothing checks first: the loop's first step refuses it.
 
     `[agents] timeout_s = -1` used to reach `execute_activity` and fail the workflow
-    task on every attempt, forever. Now the loop fails with the message, or holds it
-    for a person (a failure decision): either way the file, key and fix are shown.
+    task on every attempt, forever. Now the loop holds it for a person (a failure
+    decision) with the file, key and fix: fix the file, then `retry`.
     """
     (repo / "orchestrator.toml").write_text("[agents]\ntimeout_s = -1\n")
     key = "[agents] timeout_s = -1"
@@ -229,17 +228,9 @@ async def test_a_loop_started_without_the_cli_is_refused_not_wedged(
         )
 
         async def refused() -> str:
-            desc = await handle.describe()
-            if desc.status == WorkflowExecutionStatus.FAILED:
-                try:
-                    await handle.result()
-                except WorkflowFailureError as err:
-                    return root_cause(err)
-            if desc.status == WorkflowExecutionStatus.RUNNING:
-                st = await handle.query("status", result_type=DesignStatus)
-                held = [getattr(d, "failure", None) for d in st.decisions]
-                return " ".join(f.error for f in held if f is not None)
-            return ""
+            st = await handle.query("status", result_type=DesignStatus)
+            held = [d.failure for d in st.decisions if d.kind == "failure" and d.failure]
+            return " ".join(f.error for f in held)
 
         try:
             message = await until(refused, limit=60, what="the refusal")

@@ -4,7 +4,6 @@ client against the Messages API stand-in and PyGithub against the GitHub stand-i
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -22,11 +21,10 @@ from contracts.human import DecideInput
 from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
 from simulators.messages_api import MessagesStandIn
-from tests.support import make_project, scripted_model, status_of, until
+from tests.support import make_project, record_history, scripted_model, status_of, until
 from worker import build_worker
 
 REPO = "demo/link-shortener"
-HISTORIES = Path(__file__).parent / "histories"
 
 
 def approve_artifacts(design_dir: Path, root: Path) -> None:
@@ -94,15 +92,8 @@ async def test_example_builds_to_one_pr_per_subtask(
                 task_queue=task_queue,
             )
             result = BuildResult.model_validate(await handle.result())
-            if os.environ.get("RECORD_HISTORIES"):
-                # Refresh the checked-in histories the replay test guards (test_replay.py).
-                HISTORIES.mkdir(exist_ok=True)
-                history = await handle.fetch_history()
-                (HISTORIES / "build_full.json").write_text(history.to_json())
-                child = client.get_workflow_handle(f"{handle.id}-04-service")
-                (HISTORIES / "subtask_04_service.json").write_text(
-                    (await child.fetch_history()).to_json()
-                )
+            await record_history(handle)
+            await record_history(client.get_workflow_handle(f"{handle.id}-04-service"))
 
     assert result.result == "ALL_SUBTASKS_PR_CREATED", result
     names = ["01-models", "02-storage", "03-codec", "04-service", "05-cli"]

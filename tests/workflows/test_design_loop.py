@@ -3,7 +3,6 @@ against the Messages API stand-in."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import uuid
@@ -19,6 +18,7 @@ from runtime.server import DevServer
 from simulators.demo_scenario import link_shortener_scenario
 from tests.support import (
     make_project,
+    record_history,
     review_files,
     scripted_model,
     status_of,
@@ -28,7 +28,6 @@ from tests.support import (
 from worker import build_worker
 
 REVIEW_NAME = re.compile(r"^[0-9a-z][0-9a-z._-]*_\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}_[a-z-]+\.md$")
-HISTORIES = Path(__file__).parent / "histories"
 
 
 @pytest.fixture
@@ -124,10 +123,7 @@ async def test_full_design_run_to_approval(
 
     history = await handle.fetch_history()
     assert "sim-anthropic-key-do-not-leak" not in history.to_json()
-    if os.environ.get("RECORD_HISTORIES"):
-        # Refresh the checked-in history the replay test guards (see test_replay.py).
-        HISTORIES.mkdir(exist_ok=True)
-        (HISTORIES / "design_full.json").write_text(history.to_json())
+    await record_history(handle)
 
 
 async def test_request_changes_revises_and_re_reviews(

@@ -15,22 +15,40 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 
 from activities.tracker import read_tracker
-from contracts.build import BuildInput, BuildResult, BuildStatus
+from cli.demo_repo import DemoRepo
+from contracts.build import BuildResult, BuildStatus
 from contracts.design import DesignInput, DesignResult, DesignStatus
 from contracts.human import DecideInput, PendingDecision
 from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
 from simulators.messages_api import LoggedRequest, MessagesStandIn
-from tests.support import make_project, review_files, scripted_model, status_of, until
+from tests.support import (
+    make_project,
+    record_history,
+    review_files,
+    scripted_model,
+    status_of,
+    until,
+)
 from tests.workflows.test_build_loop import (
     approve_artifacts,
     git_out,
+    start_build,
     tiny_project,
     writes_file_rule,
 )
 from worker import build_worker
 
 REVOKED = "a-key-nobody-holds"  # the stand-in now accepts only this: every request is a 401
+
+
+async def start_design(client: Client, repo: DemoRepo, task_queue: str) -> WorkflowHandle:
+    return await client.start_workflow(
+        "DesignReviewWorkflow",
+        DesignInput(design_dir=str(repo.design_dir)),
+        id=f"design-link-shortener-{uuid.uuid4().hex[:6]}",
+        task_queue=task_queue,
+    )
 
 
 async def _failure(handle: WorkflowHandle, status_type: type) -> list[PendingDecision] | None:
@@ -53,12 +71,7 @@ async def test_revoked_key_holds_the_design_and_retry_finishes_it(
     with scripted_model(link_shortener_scenario(), monkeypatch) as sim:
         repo = make_project(tmp_path)
         async with build_worker(client, task_queue):
-            handle = await client.start_workflow(
-                "DesignReviewWorkflow",
-                DesignInput(design_dir=str(repo.design_dir)),
-                id=f"design-link-shortener-{uuid.uuid4().hex[:6]}",
-                task_queue=task_queue,
-            )
+            handle = await start_design(client, repo, task_queue)
             # Mid-review: some scopes reviewed, the individual reviews under way.
             await _seen(sim, lambda r: r.kind == "review" and r.scope == "03-codec")
             sim.api_key = REVOKED
@@ -103,12 +116,7 @@ async def test_revoked_key_holds_the_build_and_retry_finishes_it(
         repo = make_project(tmp_path, github.url)
         approve_artifacts(repo.design_dir, repo.root)
         async with build_worker(client, task_queue):
-            handle = await client.start_workflow(
-                "BuildWorkflow",
-                BuildInput(design_dir=str(repo.design_dir)),
-                id=f"build-link-shortener-{uuid.uuid4().hex[:6]}",
-                task_queue=task_queue,
-            )
+            handle = await start_build(client, repo, task_queue)
             # 02-storage and 03-codec run side by side: both are hit by the revoked key.
             await _seen(sim, lambda r: r.scope in ("02-storage", "03-codec"))
             sim.api_key = REVOKED
@@ -128,6 +136,9 @@ async def test_revoked_key_holds_the_build_and_retry_finishes_it(
             sim.api_key = None
             await handle.signal("decide", DecideInput(choice="retry"))
             result = BuildResult.model_validate(await handle.result())
+            await record_history(handle)
+            for name in held[0].failure.scopes:  # type: ignore[union-attr]
+                await record_history(client.get_workflow_handle(f"{handle.id}-{name}"))
         pulls = github.pulls("demo/link-shortener")
     assert tracker  # read while held
     assert result.result == "ALL_SUBTASKS_PR_CREATED", result
@@ -146,12 +157,7 @@ async def test_a_person_can_stop_a_held_design(
         repo = make_project(tmp_path)
         (repo.design_dir / "overview.md").unlink()
         async with build_worker(client, task_queue):
-            handle = await client.start_workflow(
-                "DesignReviewWorkflow",
-                DesignInput(design_dir=str(repo.design_dir)),
-                id=f"design-link-shortener-{uuid.uuid4().hex[:6]}",
-                task_queue=task_queue,
-            )
+            handle = await start_design(client, repo, task_queue)
             held = await until(lambda: _failure(handle, DesignStatus), what="a failure hold")
             failure = held[0].failure
             assert failure is not None
@@ -180,12 +186,7 @@ async def test_cancel_stops_the_agents_and_a_restart_redoes_nothing(
     ):
         repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, config)
         async with build_worker(client, task_queue):
-            first = await client.start_workflow(
-                "BuildWorkflow",
-                BuildInput(design_dir=str(repo.design_dir)),
-                id=f"build-cancel-{uuid.uuid4().hex[:6]}",
-                task_queue=task_queue,
-            )
+            first = await start_build(client, repo, task_queue)
             # b's builder is mid-conversation (its second request hangs) when the cancel lands.
             await _seen(sim, lambda r: r.scope == "b" and r.turn == 2)
             await first.cancel()
@@ -203,12 +204,7 @@ async def test_cancel_stops_the_agents_and_a_restart_redoes_nothing(
             seen = len(sim.requests)
 
             # Started again: a already has its PR and its head passed review.
-            second = await client.start_workflow(
-                "BuildWorkflow",
-                BuildInput(design_dir=str(repo.design_dir)),
-                id=f"build-cancel-{uuid.uuid4().hex[:6]}",
-                task_queue=task_queue,
-            )
+            second = await start_build(client, repo, task_queue)
             result = BuildResult.model_validate(await second.result())
         pulls = github.pulls("demo/link-shortener")
     assert result.result == "ALL_SUBTASKS_PR_CREATED", result
@@ -260,24 +256,14 @@ async def test_a_design_started_again_redoes_no_review(
                 st = await status_of(handle, DesignStatus)
                 return st if st.phase == "awaiting-approval" else None
 
-            first = await client.start_workflow(
-                "DesignReviewWorkflow",
-                DesignInput(design_dir=str(repo.design_dir)),
-                id=f"design-link-shortener-{uuid.uuid4().hex[:6]}",
-                task_queue=task_queue,
-            )
+            first = await start_design(client, repo, task_queue)
             await until(lambda: at_gate(first), limit=120, what="the gate")
             await first.cancel()
             await until(lambda: _closed(first), what="the cancelled design")
             reviews = len(review_files(repo.design_dir))
             seen = len(sim.requests)
 
-            second = await client.start_workflow(
-                "DesignReviewWorkflow",
-                DesignInput(design_dir=str(repo.design_dir)),
-                id=f"design-link-shortener-{uuid.uuid4().hex[:6]}",
-                task_queue=task_queue,
-            )
+            second = await start_design(client, repo, task_queue)
             st = await until(lambda: at_gate(second), limit=120, what="the gate again")
             await second.terminate("test done")
     # consistency + 5 subplans x 3 reviewers, plus 03-codec's second round.
