@@ -259,8 +259,12 @@ def pending_decisions(st: DesignStatus | BuildStatus) -> list[PendingDecision]:
     """Every prompt that waits for `decide`, of any kind (stuck, conflict, budget, failure)."""
     found: list[PendingDecision] = list(getattr(st, "decisions", None) or [])
     if isinstance(st, BuildStatus):
+        # Subtasks held by one failure are answered together, through that one decision.
+        grouped = {s for d in found if d.failure for s in d.failure.scopes}
         found += [
-            v.decision.model_copy(update={"scope": v.name}) for v in st.subtasks if v.decision
+            v.decision.model_copy(update={"scope": v.name})
+            for v in st.subtasks
+            if v.decision and v.name not in grouped
         ]
         if st.phase == "budget" and not any(d.scope == "budget" for d in found):
             found.append(
@@ -503,6 +507,10 @@ async def decide(args: argparse.Namespace) -> int:
         chosen = waiting
     else:
         chosen = [(h, d) for h, d in waiting if d.scope == decision.scope]
+        # One held scope or subtask of a failure decision may be answered on its own.
+        chosen = chosen or [
+            (h, d) for h, d in waiting if d.failure and decision.scope in d.failure.scopes
+        ]
         if not chosen:
             raise CliError(f"no prompt waits on {decision.scope!r}; waiting: {listed}")
     handle, pending = chosen[0]
@@ -513,8 +521,9 @@ async def decide(args: argparse.Namespace) -> int:
             f"choose one of: {', '.join(pending.options)} "
             f"(orchestrator decide {args.design_dir} {pending.scope} <choice>)"
         )
-    await handle.signal("decide", DecideInput(choice=decision.choice, scope=pending.scope))
-    print(f"sent decide {pending.scope} {decision.choice} to {handle.id}")
+    scope = decision.scope or pending.scope
+    await handle.signal("decide", DecideInput(choice=decision.choice, scope=scope))
+    print(f"sent decide {scope} {decision.choice} to {handle.id}")
     return 0
 
 

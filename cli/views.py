@@ -48,6 +48,8 @@ def design_view(s: DesignStatus) -> str:
             f"Decision needed on {d.scope}: {d.prompt}",
             f"  options: {', '.join(d.options)}",
         ]
+    if s.notice:
+        out += ["", f"Note: {s.notice}"]
     return "\n".join(out)
 
 
@@ -81,8 +83,21 @@ def build_view(s: BuildStatus) -> str:
             ],
         ),
     ]
+    grouped = set()
+    for d in s.decisions:
+        held = d.failure.scopes if d.failure else []
+        grouped.update(held)
+        out += [
+            "",
+            f"Decision needed ({d.kind}{': ' + ', '.join(held) if held else ''}): {d.prompt}",
+            f"  orchestrator decide <dir> <{'|'.join(d.options)}>",
+        ]
+    if s.stop_reason:
+        out += ["", f"Stopped: {s.stop_reason}"]
+    if s.notice:
+        out += ["", f"Note: {s.notice}"]
     for v in s.subtasks:
-        if v.decision:
+        if v.decision and v.name not in grouped:
             out += [
                 "",
                 f"Decision needed on {v.name}: {v.decision.prompt}",
