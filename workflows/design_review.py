@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from contracts.agents import (
@@ -51,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         MAX_SIGNAL_TEXT,
         AnswerInput,
         DecideInput,
+        FailureInfo,
         FeedbackInput,
         PendingDecision,
         TrackedQuestion,
@@ -174,13 +174,21 @@ class DesignReviewWorkflow:
                 message=f"design({self.ctx.feature}): split overview into subplans",
             )
             plan = await self._plan()
-            if not plan.subtasks:
-                raise ApplicationError(
-                    f"{self._rel('subplans')}: the splitter wrote no subplans. Fix: write "
-                    "subplans/NN-name.md by hand or check the splitter role",
-                    type="PlanError",
-                    non_retryable=True,
+            while not plan.subtasks:
+                # Not a bug: a person can write the subplans, then retry.
+                await self.holds.ask(
+                    FailureInfo(
+                        step="split overview.md into subplans",
+                        scopes=["split"],
+                        error=f"{self._rel('subplans')}: the splitter wrote no subplans. Fix: "
+                        "write subplans/NN-name.md by hand or check the splitter role",
+                        error_type="PlanError",
+                        cause="PlanError:no-subplans",
+                    ),
+                    ("retry", "stop"),
+                    self._on_hold,
                 )
+                plan = await self._plan()
         oversized = [s for s in plan.subtasks if self._warned(plan, s, "token")]
         for sub in oversized:
             await self._edit(

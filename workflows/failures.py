@@ -176,6 +176,18 @@ class FailureHolds:
                     book(usage)
                 raise StepAbandoned(choice, failure)
 
+    async def ask(
+        self,
+        failure: FailureInfo,
+        options: Sequence[str] = FAILURE_OPTIONS,
+        notify: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Hold on a failure the workflow found itself; returns on `retry`."""
+        scope = failure.scopes[0] if failure.scopes else FAILURE_SCOPE
+        choice = await self._hold(scope, failure, options, notify)
+        if choice != "retry":
+            raise StepAbandoned(choice, failure)
+
     async def _hold(
         self,
         scope: str,

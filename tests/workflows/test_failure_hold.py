@@ -6,6 +6,7 @@ refused) in the middle of each loop, then accepts it again.
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +40,7 @@ from tests.workflows.test_build_loop import (
 )
 from worker import build_worker
 
+EXAMPLE_SUBPLANS = Path(__file__).resolve().parents[2] / "examples/link-shortener/subplans"
 REVOKED = "a-key-nobody-holds"  # the stand-in now accepts only this: every request is a 401
 
 
@@ -274,3 +276,25 @@ async def test_a_design_started_again_redoes_no_review(
     assert all(sc.state == "passed" and sc.round == 1 for sc in st.scopes), st.scopes
     log = git_out(repo.root, "log", "--format=%s")
     assert log.count("revise 03-codec after review round 1") == 1
+
+
+async def test_a_split_that_yields_no_subplans_holds_until_a_person_writes_them(
+    client: Client, task_queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with scripted_model(link_shortener_scenario(), monkeypatch):
+        repo = make_project(tmp_path, with_subplans=False)  # the scripted splitter writes none
+        async with build_worker(client, task_queue):
+            handle = await start_design(client, repo, task_queue)
+            held = await until(lambda: _failure(handle, DesignStatus), what="a failure hold")
+            failure = held[0].failure
+            assert failure is not None and "wrote no subplans" in failure.error
+            assert held[0].options == ["retry", "stop"]
+            shutil.copytree(EXAMPLE_SUBPLANS, repo.design_dir / "subplans")  # the person's fix
+            await handle.signal("decide", DecideInput(choice="retry"))
+
+            async def reviewing() -> DesignStatus | None:
+                st = await status_of(handle, DesignStatus)
+                return st if len(st.scopes) == 6 and not st.decisions else None
+
+            await until(reviewing, what="the reviews of the written subplans")
+            await handle.terminate("test done")
