@@ -124,6 +124,9 @@ class BuildWorkflow:
             raise
         if self.s.stopped:
             await self._stop_children(tasks)
+            for view in self.s.subtasks.values():
+                if view.status in ("pending", "stale"):
+                    view.status, view.notes = "blocked", "not started: the build was stopped"
         if self.ctx is None:  # stopped before the project could even be read
             await workflow.wait_condition(workflow.all_handlers_finished)
             return BuildResult(

@@ -298,3 +298,34 @@ async def test_a_split_that_yields_no_subplans_holds_until_a_person_writes_them(
 
             await until(reviewing, what="the reviews of the written subplans")
             await handle.terminate("test done")
+
+
+async def test_stop_ends_a_held_build_with_its_report(
+    client: Client, task_queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = '\n[reviewers]\ncode = ["code-correctness"]\n'
+    rules = [writes_file_rule("a"), writes_file_rule("b")]
+    with (
+        GitHubStandIn() as github,
+        scripted_model({"rules": rules}, monkeypatch, github.url) as sim,
+    ):
+        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, config)
+        sim.api_key = REVOKED
+        async with build_worker(client, task_queue):
+            handle = await start_build(client, repo, task_queue)
+            held = await until(lambda: _failure(handle, BuildStatus), what="a failure hold")
+            assert held[0].failure is not None and held[0].failure.scopes == ["a"]
+            await handle.signal("decide", DecideInput(choice="stop"))
+            result = BuildResult.model_validate(await handle.result())
+            child = client.get_workflow_handle(f"{handle.id}-a")
+            assert (await child.describe()).status == WorkflowExecutionStatus.CANCELED
+    assert result.result == "SUBTASKS_INCOMPLETE"
+    assert "stopped by a person" in result.stop_reason and "401" in result.stop_reason
+    assert {s.subtask: s.status for s in result.subtasks} == {"a": "cancelled", "b": "blocked"}
+    report = (repo.design_dir / "build-reviews/REPORT.md").read_text()
+    assert "Stopped: stopped by a person" in report
+    rows = read_tracker(str(repo.root / "design-docs/orchestration/pr_tracker.md"))
+    assert {r.subtask: r.status for r in rows[repo.design_dir.name]} == {
+        "a": "cancelled",
+        "b": "blocked",
+    }
