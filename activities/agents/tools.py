@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import os
 import re
 import shutil
@@ -150,10 +151,22 @@ class Workspace:
 
     async def call(self, name: str, args: Mapping[str, Any]) -> tuple[str, bool]:
         """Run one tool call: (text for the model, is_error)."""
-        if name not in self.allowed:
-            return f"tool {name!r} is not available to this role", True
+        if name not in self.allowed or name not in _SPECS:
+            tools = ", ".join(n for n in ALL_TOOLS if n in self.allowed) or "none"
+            return (
+                f"tool {name!r} is not available to this role; the tools you may call are: "
+                f"{tools}, and your submit tool"
+            ), True
         if not isinstance(args, Mapping):
-            return "tool input must be a JSON object", True
+            return f"bad arguments for {name}: the input must be a JSON object", True
+        problems = argument_problems(name, args)
+        if problems:
+            return (
+                f"bad arguments for {name}, nothing was run:\n"
+                + "\n".join(f"- {p}" for p in problems)
+                + f"\nCall {name} again with corrected arguments."
+            ), True
+        args = _normalized(name, args)
         raise_if_cancelled()
         try:
             if name == "run_command":
@@ -168,7 +181,9 @@ class Workspace:
                 text = await run(method)
         except ToolError as exc:
             return str(exc), True
-        except TypeError as exc:
+        except (TypeError, ValueError) as exc:  # UnicodeError is a ValueError: caught below
+            if isinstance(exc, UnicodeError):
+                return f"{name} failed: {exc}", True
             return f"bad arguments for {name}: {exc}", True
         except (OSError, UnicodeError) as exc:
             return f"{name} failed: {exc}", True
@@ -346,6 +361,65 @@ def _only(args: Mapping[str, Any], *names: str) -> dict[str, Any]:
     if unknown:
         raise TypeError(f"unknown argument(s) {sorted(unknown)}; expected {list(names)}")
     return {k: v for k, v in args.items() if k in names}
+
+
+_JSON_TYPES = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+}
+
+
+def argument_problems(name: str, args: Mapping[str, Any]) -> list[str]:
+    """What is wrong with a call's arguments by the tool's input schema, in words for the model.
+
+    The model's tool input is not validated by the API: wrong types, values out of
+    range, missing or unknown arguments and NUL bytes (which no path or command may
+    hold) all end here as a tool error, never as an exception.
+    """
+    schema = _SPECS[name]["input_schema"]
+    props: dict[str, Any] = schema["properties"]
+    problems = [f"{key!r} is required" for key in schema["required"] if key not in args]
+    for key, value in args.items():
+        spec = props.get(key)
+        if spec is None:
+            problems.append(f"unknown argument {key!r}; the arguments are {list(props)}")
+            continue
+        kind = spec["type"]
+        if not _is_type(value, kind):
+            shown = json.dumps(value)
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            problems.append(f"{key!r} must be {_JSON_TYPES.get(kind, kind)}, not {shown}")
+            continue
+        if kind == "string" and "\x00" in value:
+            problems.append(f"{key!r} contains a NUL byte (\\u0000); remove it")
+        if "minimum" in spec and value < spec["minimum"]:
+            problems.append(f"{key!r} must be at least {spec['minimum']}, not {value}")
+        if "maximum" in spec and value > spec["maximum"]:
+            problems.append(f"{key!r} must be at most {spec['maximum']}, not {value}")
+    return problems
+
+
+def _is_type(value: Any, kind: str) -> bool:
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if kind == "integer":
+        return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if kind == "number":
+        return isinstance(value, int | float)
+    return isinstance(value, str) if kind == "string" else True
+
+
+def _normalized(name: str, args: Mapping[str, Any]) -> dict[str, Any]:
+    """Whole numbers sent as 3.0 become 3 where the schema says integer."""
+    props = _SPECS[name]["input_schema"]["properties"]
+    return {
+        k: int(v) if props[k]["type"] == "integer" and isinstance(v, float) else v
+        for k, v in args.items()
+    }
 
 
 def _schema(props: dict[str, Any], required: list[str]) -> dict[str, Any]:

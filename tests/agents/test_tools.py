@@ -113,3 +113,45 @@ async def test_transcripts_are_invisible_to_agents(tmp_path: Path) -> None:
     assert "r1.json" not in listing and "mine.transcript.json" not in listing
     found, _ = await ws.call("search_files", {"pattern": "score"})
     assert found == "notes.md:1: score"
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "said"),
+    [
+        (
+            "read_file",
+            {"path": "a.txt", "offset": "abc"},
+            "'offset' must be an integer, not \"abc\"",
+        ),
+        ("read_file", {"path": "a.txt", "offset": True}, "'offset' must be an integer"),
+        ("read_file", {"path": "a\x00.txt"}, "'path' contains a NUL byte"),
+        ("read_file", {"path": "a.txt", "limit": 0}, "'limit' must be at least 1, not 0"),
+        ("read_file", {"path": "a.txt", "limit": 5000}, "'limit' must be at most 2000"),
+        ("read_file", {}, "'path' is required"),
+        ("read_file", {"path": ["a.txt"]}, "'path' must be a string"),
+        ("write_file", {"path": "b.txt", "content": 7}, "'content' must be a string"),
+        ("run_command", {"command": "true", "timeout_s": "soon"}, "'timeout_s' must be a number"),
+        ("run_command", {"command": "echo \x00"}, "'command' contains a NUL byte"),
+        ("list_files", {"recursive": "yes"}, "'recursive' must be true or false"),
+        ("search_files", {"pattern": "x", "max_results": 1e9}, "'max_results' must be at most"),
+        ("read_file", "a.txt", "the input must be a JSON object"),
+    ],
+)
+async def test_any_bad_argument_is_a_tool_error_saying_what_to_fix(
+    ws: Workspace, name: str, args: object, said: str
+) -> None:
+    text, err = await ws.call(name, args)  # type: ignore[arg-type]
+    assert err and said in text
+    assert text.startswith(f"bad arguments for {name}")
+    assert not (ws.root / "b.txt").exists()
+
+
+async def test_whole_numbers_sent_as_floats_are_accepted(ws: Workspace) -> None:
+    text, err = await ws.call("read_file", {"path": "a.txt", "offset": 2.0, "limit": 1})
+    assert not err and text.startswith("     2\tline 2")
+
+
+async def test_an_unknown_tool_names_the_tools_there_are(ws: Workspace) -> None:
+    text, err = await ws.call("browse_web", {"url": "x"})
+    assert err and "'browse_web' is not available" in text
+    assert "list_files, read_file, search_files, write_file, edit_file, run_command" in text
