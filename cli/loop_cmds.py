@@ -491,7 +491,8 @@ async def decide(args: argparse.Namespace) -> int:
     if len(words) > 2:
         raise CliError("expected `decide <dir> [scope|subtask] <choice>`")
     decision = DecideInput(choice=words[-1], scope=words[0] if len(words) > 1 else None)
-    client = await client_for(embedded=not args.no_embedded, need_worker=False)
+    # A decision resumes the loop, and reading what waits takes a worker: make sure one runs.
+    client = await client_for(embedded=not args.no_embedded)
     waiting: list[tuple[WorkflowHandle, PendingDecision]] = []
     for kind, handle in await running_loops(client, args.design_dir):
         st = await query_status(handle, kind)

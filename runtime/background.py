@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -31,7 +32,25 @@ async def has_pollers(client: Client, task_queue: str) -> bool:
             task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
         )
     )
-    return len(response.pollers) > 0
+    return any(_may_be_alive(p.identity) for p in response.pollers)
+
+
+def _may_be_alive(identity: str) -> bool:
+    """The server remembers a stopped worker's poller for minutes: rule out dead local ones.
+
+    A worker's identity is `<pid>@<host>`; one on this host whose process is gone
+    polls no more (the person stopped it, e.g. to restart it with a fixed key).
+    """
+    pid, _, host = identity.partition("@")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def pid_file() -> Path:

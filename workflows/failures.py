@@ -116,7 +116,7 @@ def _prompt(f: FailureInfo) -> str:
     held = ", ".join(f.scopes)
     return (
         f"{f.step} failed{tried}{why}: {f.error} — held: {held}. Fix the cause, then "
-        "`retry`; or `skip` what is held, or `stop` the loop (its report is written)."
+        "`retry`; or `skip` what is held, or `stop` the loop (all done so far is kept)."
     )
 
 
