@@ -16,7 +16,7 @@ from activities import forge_github, gitrepo
 from activities.files import atomic_write_text
 from activities.git_ops import git_errors, heartbeating
 from contracts.forge import PrBodyInput, PullRequestRequest, PullRequestResult
-from contracts.git import subtask_slug_problem
+from contracts.git import subtask_slug_problem, token_hosts_for
 
 PR_FILE = "PULL_REQUEST.md"
 
@@ -74,6 +74,11 @@ def _check(req: PullRequestRequest) -> None:
             )
 
 
+def _token_hosts(req: PullRequestRequest) -> list[str]:
+    """Hosts whose HTTPS remotes get GITHUB_TOKEN: github.com, the API's host, token_hosts."""
+    return token_hosts_for(req.api_url, req.token_hosts)
+
+
 def _checkout(req: PullRequestRequest) -> str:
     return req.worktree if req.worktree and os.path.isdir(req.worktree) else req.repo_root
 
@@ -82,7 +87,7 @@ def _open_without_forge(req: PullRequestRequest) -> PullRequestResult:
     path = _checkout(req)
     with git_errors():
         if gitrepo.has_remote(path, req.remote):
-            gitrepo.push_branch(path, req.branch, req.remote)
+            gitrepo.push_branch(path, req.branch, req.remote, token_hosts=_token_hosts(req))
         head = gitrepo.local_branch_sha(path, req.branch) or gitrepo.head_commit(path)
     target = pr_file_path(req.design_dir, req.subtask)
     text = _pr_file_text(req, head)
@@ -126,7 +131,7 @@ def _open_on_github(req: PullRequestRequest) -> PullRequestResult:
     repository = _repository(req)
     api_url = forge_github.resolve_api_url(req.api_url)
     with git_errors():
-        gitrepo.push_branch(_checkout(req), req.branch, req.remote)
+        gitrepo.push_branch(_checkout(req), req.branch, req.remote, token_hosts=_token_hosts(req))
     gh = forge_github.client(api_url, token)
     doing = f"opening the pull request for {req.branch} into {req.base}"
     try:

@@ -115,7 +115,7 @@ def commit_paths(req: CommitPathsRequest) -> CommitResult:
 def push_branch(req: PushRequest) -> PushResult:
     """Push a branch; a remote that already has the commit is left alone."""
     with heartbeating(f"push {req.branch}"), git_errors():
-        return gitrepo.push_branch(req.path, req.branch, req.remote, req.force)
+        return gitrepo.push_branch(req.path, req.branch, req.remote, req.force, req.token_hosts)
 
 
 @activity.defn(name="git.reset_branch")
@@ -129,7 +129,7 @@ def reset_branch(req: ResetRequest) -> ResetResult:
 def merge_dependencies(req: MergeRequest) -> MergeResult:
     with heartbeating(f"merge dependencies into {req.branch}"), git_errors():
         merged, conflict = gitrepo.merge_dependencies(
-            req.worktree, req.branch, req.dependency_branches, req.remote
+            req.worktree, req.branch, req.dependency_branches, req.remote, req.token_hosts
         )
         return MergeResult(head=gitrepo.head_commit(req.worktree), merged=merged, conflict=conflict)
 

@@ -6,6 +6,13 @@ helpers are repository code, and must never see ANTHROPIC_API_KEY or
 GITHUB_TOKEN. GitPython's executor always starts from the full `os.environ`
 and can only add variables, so commands go through `subprocess` directly.
 
+Commands that talk to a remote (fetch, ls-remote, push) go through
+`run_remote`: for an HTTPS remote on an allowed host (github.com, the
+GitHub API's host, `[forge] token_hosts`) git gets GITHUB_TOKEN from a
+credential helper given on that one command line, scoped to that host. The
+helper reads the token from the git process's environment, so the token is
+never in a URL, a config file, an argument list or a message.
+
 Bad input raises `GitInputError` (the activities turn it into a
 non-retryable ApplicationError); a failing command raises `GitError`
 (retryable: a lock file, a full disk or a flaky remote may go away).
@@ -18,10 +25,12 @@ import os
 import re
 import shutil
 import subprocess
+import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from contracts.git import (
+    GITHUB_GIT_HOST,
     ORCHESTRATOR_AUTHOR_EMAIL,
     ORCHESTRATOR_AUTHOR_NAME,
     WORKTREES_DIR,
@@ -31,6 +40,7 @@ from contracts.git import (
     WorktreeRequest,
     WorktreeResult,
     branch_for,
+    git_host_of_api_url,
     subtask_slug_problem,
 )
 
@@ -84,9 +94,17 @@ class GitInputError(Exception):
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
 
 
+TOKEN_ENV = "GITHUB_TOKEN"
+API_URL_ENV = "GITHUB_API_URL"
+
+
 def redact(text: str) -> str:
-    """Drop credentials embedded in URLs (https://user:token@host) from messages."""
-    return _URL_USERINFO.sub(r"\g<scheme>***@", text)
+    """Drop credentials from messages: URL user info (https://user:token@host) and the token."""
+    text = _URL_USERINFO.sub(r"\g<scheme>***@", text)
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if len(token) >= 4:
+        text = text.replace(token, "***")
+    return text
 
 
 def sanitized_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -251,46 +269,231 @@ def ensure_excluded(repo_root: str, pattern: str = f"/{WORKTREES_DIR}/") -> None
         fh.write(f"{sep}{pattern}\n")
 
 
+# --- remote authentication --------------------------------------------------
+
+# The helper prints the token from its own environment: argv holds only `$GITHUB_TOKEN`.
+CREDENTIAL_HELPER = (
+    '!f() { test "$1" = get && echo username=x-access-token && '
+    f'echo "password=${TOKEN_ENV}"; }}; f'
+)
+# Remote commands run no repository code (hooks, fsmonitor, askpass) and never prompt.
+_REMOTE_CONFIG = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false")
+
+
+def default_token_hosts() -> list[str]:
+    """github.com and the host of GITHUB_API_URL from the worker's environment."""
+    hosts = {GITHUB_GIT_HOST}
+    api_host = git_host_of_api_url(os.environ.get(API_URL_ENV))
+    if api_host:
+        hosts.add(api_host)
+    return sorted(hosts)
+
+
+def _remote_urls(path: str, remote: str) -> list[str]:
+    """Effective fetch and push URLs of `remote` (insteadOf applied); a URL stands for itself."""
+    urls: list[str] = []
+    for extra in ((), ("--push",)):
+        proc = run_git(path, "remote", "get-url", *extra, "--all", remote, check=False)
+        if proc.returncode != 0:
+            return [remote]
+        urls.extend(line.strip() for line in proc.stdout.splitlines() if line.strip())
+    return list(dict.fromkeys(urls))
+
+
+def _https_origin(url: str) -> tuple[str, str] | None:
+    """(`https://host[:port]`, host) of an HTTPS URL, without user info; None otherwise."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme.lower() != "https" or not parts.hostname:
+        return None
+    host = parts.hostname.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    return (f"https://{host}" + (f":{port}" if port else ""), host)
+
+
+@dataclass(frozen=True)
+class RemoteAuth:
+    """How one remote command authenticates: extra `-c` options and environment."""
+
+    remote: str
+    config: tuple[str, ...]
+    env: dict[str, str]
+    # HTTPS hosts of the remote, and those of them that get the token.
+    https_hosts: tuple[str, ...] = ()
+    token_hosts: tuple[str, ...] = ()
+    token_set: bool = False
+    # Some of the remote's URLs are not HTTPS (ssh, a path): no token for any of them.
+    mixed: bool = False
+
+    def advice(self) -> str:
+        """What to configure after the remote refused us."""
+        if self.https_hosts and self.mixed:
+            return (
+                f"remote {self.remote!r} mixes HTTPS and SSH/path URLs (url and pushurl), so "
+                f"{TOKEN_ENV} is not offered; make all of its URLs HTTPS, or all SSH with a key"
+            )
+        if not self.https_hosts:
+            return (
+                "give the worker an SSH key the remote accepts (ssh-agent via SSH_AUTH_SOCK, or "
+                "~/.ssh), or use an HTTPS remote with GITHUB_TOKEN set"
+            )
+        outside = [h for h in self.https_hosts if h not in self.token_hosts]
+        if outside:
+            return (
+                f"GITHUB_TOKEN is offered only to github.com, the host of `[forge] api_url` and "
+                f"hosts in `[forge] token_hosts`; add {', '.join(outside)} to `[forge] "
+                "token_hosts` in orchestrator.toml (and set GITHUB_TOKEN), or use an SSH remote"
+            )
+        if not self.token_set:
+            return (
+                f"set {TOKEN_ENV} in the worker's environment to a token with push (contents: "
+                "write) rights on the repository and restart the worker, or use an SSH remote"
+            )
+        return (
+            f"the remote refused {TOKEN_ENV}: set it to a valid, unexpired token with push "
+            "(contents: write) rights on this repository and restart the worker, or use an "
+            "SSH remote"
+        )
+
+
+def remote_auth(path: str, remote: str, token_hosts: Iterable[str] | None = None) -> RemoteAuth:
+    """Credential options for commands that talk to `remote` (a remote name or a URL)."""
+    allowed = set(default_token_hosts())
+    allowed.update(h.strip().lower() for h in token_hosts or () if h.strip())
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    # An empty helper first: no configured helper (repository code) is asked or told anything.
+    config: list[str] = [*_REMOTE_CONFIG, "-c", "credential.helper=", "-c", "core.askPass="]
+    env: dict[str, str] = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "SSH_ASKPASS": ""}
+    https: dict[str, str] = {}
+    urls = _remote_urls(path, remote)
+    for url in urls:
+        origin = _https_origin(url)
+        if origin:
+            https.setdefault(origin[0], origin[1])
+    given = sorted({host for host in https.values() if host in allowed})
+    # A remote that also fetches or pushes over ssh or a path would run programs the
+    # repository configures (core.sshCommand, remote.*.receivepack): no token near those.
+    only_https = all(_https_origin(url) for url in urls)
+    if token and given and only_https:
+        for prefix, host in sorted(https.items()):
+            if host in allowed:
+                # Scoped to this scheme, host and port: a redirect elsewhere gets nothing.
+                config += ["-c", f"credential.{prefix}.helper={CREDENTIAL_HELPER}"]
+        # Only https may carry the token (no insteadOf rewrite to ext::, file:// ...).
+        env.update({TOKEN_ENV: token, "GIT_ALLOW_PROTOCOL": "https"})
+    return RemoteAuth(
+        remote=remote,
+        config=tuple(config),
+        env=env,
+        https_hosts=tuple(sorted(set(https.values()))),
+        token_hosts=tuple(given),
+        token_set=bool(token),
+        mixed=bool(https) and not only_https,
+    )
+
+
+def run_remote(
+    path: str, auth: RemoteAuth, *args: str, timeout: float = NETWORK_TIMEOUT
+) -> subprocess.CompletedProcess[str]:
+    """Run a git command that talks to a remote, authenticated as `auth` says; never checks."""
+    return run_git(path, *auth.config, *args, check=False, timeout=timeout, env=auth.env)
+
+
+_AUTH = (
+    "authentication failed",
+    "permission denied",
+    "could not read username",
+    "could not read password",
+    "the requested url returned error: 403",
+    "the requested url returned error: 401",
+    "invalid username or password",
+    "terminal prompts disabled",
+)
+_NO_REPO = re.compile(
+    r"does not appear to be a git repository|repository not found|repository '[^']*' not found"
+    r"|the requested url returned error: 404"
+)
+
+
+def _is_local_path(url: str) -> bool:
+    return url.startswith(("/", "./", "../", "file:")) or (
+        "://" not in url and ":" not in url.split("/", 1)[0]
+    )
+
+
+def remote_failure(
+    path: str, auth: RemoteAuth, doing: str, proc: subprocess.CompletedProcess[str]
+) -> GitInputError | GitError:
+    """Why a remote command failed: refused credentials or no repository stop; the rest retries."""
+    text = f"{proc.stdout}\n{proc.stderr}".lower()
+    detail = redact(proc.stderr.strip() or proc.stdout.strip())
+    shown = redact(remote_url(path, auth.remote) or auth.remote)
+    if any(s in text for s in _AUTH):
+        return GitInputError(
+            f"{doing}: remote {auth.remote!r} ({shown}) refused the credentials "
+            f"(git: {detail}); {auth.advice()}",
+            "GitAuthFailed",
+        )
+    # A local path that vanished may be a disk that comes back: retry those.
+    if _NO_REPO.search(text) and not _is_local_path(remote_url(path, auth.remote) or auth.remote):
+        return GitInputError(
+            f"{doing}: remote {auth.remote!r} ({shown}) is not a reachable repository "
+            f"(git: {detail}); fix the remote URL (`git remote set-url {auth.remote} <url>`), "
+            "create the repository, or, if it is private, make sure the token or SSH key can "
+            f"see it ({auth.advice()})",
+            "RemoteNotFound",
+        )
+    return GitError(["git", *doing.split()], proc.returncode, proc.stdout, proc.stderr)
+
+
 # --- remotes ----------------------------------------------------------------
 
 _MISSING_REMOTE_REF = ("couldn't find remote ref", "could not find remote ref")
 
 
-def fetch_branch(path: str, remote: str, branch: str) -> str | None:
+def fetch_branch(
+    path: str, remote: str, branch: str, token_hosts: Iterable[str] | None = None
+) -> str | None:
     """Fetch `remote`'s `branch` into `refs/remotes/<remote>/<branch>`; None if it has none."""
     tracking = f"refs/remotes/{remote}/{branch}"
-    proc = run_git(
-        path,
-        "fetch",
-        "--quiet",
-        "--no-tags",
-        remote,
-        f"+refs/heads/{branch}:{tracking}",
-        check=False,
-        timeout=NETWORK_TIMEOUT,
+    auth = remote_auth(path, remote, token_hosts)
+    proc = run_remote(
+        path, auth, "fetch", "--quiet", "--no-tags", remote, f"+refs/heads/{branch}:{tracking}"
     )
     if proc.returncode != 0:
         if any(s in proc.stderr.lower() for s in _MISSING_REMOTE_REF):
             # The remote dropped the branch: forget our stale copy of it as well.
             run_git(path, "update-ref", "-d", tracking, check=False)
             return None
-        raise GitError(["git", "fetch", remote, branch], proc.returncode, proc.stdout, proc.stderr)
+        raise remote_failure(path, auth, f"fetch {remote} {branch}", proc)
     return resolve_commit(path, tracking)
 
 
-def remote_branch_sha(path: str, remote: str, branch: str) -> str | None:
+def remote_branch_sha(
+    path: str, remote: str, branch: str, token_hosts: Iterable[str] | None = None
+) -> str | None:
     """What the remote has for `branch` right now (asks the remote, no local refs)."""
-    out = git_out(
-        path, "ls-remote", "--heads", remote, f"refs/heads/{branch}", timeout=NETWORK_TIMEOUT
-    )
-    for line in out.splitlines():
+    auth = remote_auth(path, remote, token_hosts)
+    proc = run_remote(path, auth, "ls-remote", "--heads", remote, f"refs/heads/{branch}")
+    if proc.returncode != 0:
+        raise remote_failure(path, auth, f"ls-remote {remote} {branch}", proc)
+    for line in proc.stdout.strip().splitlines():
         sha, _, ref = line.partition("\t")
         if ref == f"refs/heads/{branch}":
             return sha
     return None
 
 
-def resolve_branch(path: str, name: str, remote: str | None, *, fetch: bool) -> str | None:
+def resolve_branch(
+    path: str,
+    name: str,
+    remote: str | None,
+    *,
+    fetch: bool,
+    token_hosts: Iterable[str] | None = None,
+) -> str | None:
     """Commit for a branch name: the local branch, or the remote's when it is strictly newer.
 
     A dependency built on another host exists here only as a pushed branch;
@@ -302,7 +505,7 @@ def resolve_branch(path: str, name: str, remote: str | None, *, fetch: bool) -> 
     if remote:
         if fetch:
             try:
-                tracked = fetch_branch(path, remote, name)
+                tracked = fetch_branch(path, remote, name, token_hosts)
             except GitError:
                 if local is None:
                     raise  # nothing to fall back on: let Temporal retry the fetch
@@ -423,7 +626,7 @@ def ensure_worktree(req: WorktreeRequest) -> WorktreeResult:
 
     if local_branch_sha(root, branch):
         _add_worktree(root, path, branch)
-    elif remote and fetch_branch(root, remote, branch):
+    elif remote and fetch_branch(root, remote, branch, req.token_hosts):
         # Pushed before, from this host or one that is gone: continue from that work.
         _add_worktree(root, "--track", "-b", branch, path, f"refs/remotes/{remote}/{branch}")
     else:
@@ -465,8 +668,15 @@ def _reusable(root: str, path: str, branch: str) -> bool:
     return False
 
 
-def _resolve_or_refuse(root: str, name: str, remote: str | None, what: str, fix: str) -> str:
-    sha = resolve_branch(root, name, remote, fetch=True)
+def _resolve_or_refuse(
+    root: str,
+    name: str,
+    remote: str | None,
+    what: str,
+    fix: str,
+    token_hosts: Iterable[str] | None = None,
+) -> str:
+    sha = resolve_branch(root, name, remote, fetch=True, token_hosts=token_hosts)
     if sha is None:
         where = f"{root}" + (f" nor on remote {remote!r}" if remote else "")
         raise GitInputError(
@@ -515,13 +725,23 @@ def _new_branch(
     branch behind for a retry to mistake for finished work.
     """
     base_sha = _resolve_or_refuse(
-        root, req.base_branch, remote, "base branch", "set the build's base to an existing branch"
+        root,
+        req.base_branch,
+        remote,
+        "base branch",
+        "set the build's base to an existing branch",
+        req.token_hosts,
     )
     dep_shas = [
         (
             dep,
             _resolve_or_refuse(
-                root, dep, remote, "dependency branch", "build it (and push it) first"
+                root,
+                dep,
+                remote,
+                "dependency branch",
+                "build it (and push it) first",
+                req.token_hosts,
             ),
         )
         for dep in deps
@@ -551,7 +771,11 @@ def _new_branch(
 
 
 def merge_dependencies(
-    worktree: str, branch: str, deps: list[str], remote: str | None
+    worktree: str,
+    branch: str,
+    deps: list[str],
+    remote: str | None,
+    token_hosts: Iterable[str] | None = None,
 ) -> tuple[list[str], str | None]:
     """Bring dependency branches that moved (a spec change reopened them) into `branch`.
 
@@ -562,7 +786,7 @@ def merge_dependencies(
     merged: list[str] = []
     for dep in sorted(deps):
         sha = _resolve_or_refuse(
-            root, dep, remote, "dependency branch", "build it (and push it) first"
+            root, dep, remote, "dependency branch", "build it (and push it) first", token_hosts
         )
         if is_ancestor(worktree, sha, "HEAD"):
             continue
@@ -634,18 +858,15 @@ def commit_changes(path: str, message: str, paths: Sequence[str] | None = None) 
 
 
 _NON_FF = ("non-fast-forward", "fetch first", "updates were rejected")
-_AUTH = (
-    "authentication failed",
-    "permission denied",
-    "could not read username",
-    "could not read password",
-    "the requested url returned error: 403",
-    "the requested url returned error: 401",
-)
-_NO_REPO = ("does not appear to be a git repository", "repository not found")
 
 
-def push_branch(path: str, branch: str, remote: str = "origin", force: bool = False) -> PushResult:
+def push_branch(
+    path: str,
+    branch: str,
+    remote: str = "origin",
+    force: bool = False,
+    token_hosts: Iterable[str] | None = None,
+) -> PushResult:
     """Push `branch` to `remote` unless it already has that commit."""
     if not has_remote(path, remote):
         raise GitInputError(
@@ -659,14 +880,16 @@ def push_branch(path: str, branch: str, remote: str = "origin", force: bool = Fa
             f"branch {branch!r} does not exist in {path}; create the subtask's worktree first",
             "UnknownBranch",
         )
-    current = remote_branch_sha(path, remote, branch)
+    token_hosts = list(token_hosts or ())
+    current = remote_branch_sha(path, remote, branch, token_hosts)
     if current == local:
         return PushResult(pushed=False, remote_sha=local)
     args = ["push", "--porcelain", "--no-verify", "--set-upstream"]
     if force:
         args.append(f"--force-with-lease=refs/heads/{branch}:{current or ''}")
     args += [remote, f"refs/heads/{branch}:refs/heads/{branch}"]
-    proc = run_git(path, *args, check=False, timeout=NETWORK_TIMEOUT)
+    auth = remote_auth(path, remote, token_hosts)
+    proc = run_remote(path, auth, *args)
     if proc.returncode != 0:
         text = f"{proc.stdout}\n{proc.stderr}".lower()
         if force and "stale info" in text:
@@ -679,19 +902,7 @@ def push_branch(path: str, branch: str, remote: str = "origin", force: bool = Fa
                 "or push with force=True after an intended reset",
                 "NonFastForward",
             )
-        if any(s in text for s in _AUTH):
-            raise GitInputError(
-                f"push to {remote} was refused for lack of credentials ({proc.stderr.strip()}); "
-                "configure git credentials (ssh key or credential helper) for the worker",
-                "GitAuthenticationFailed",
-            )
-        if any(s in text for s in _NO_REPO):
-            raise GitInputError(
-                f"remote {remote!r} ({remote_url(path, remote)}) is not a reachable repository: "
-                f"{proc.stderr.strip()}; fix the remote URL",
-                "RemoteNotFound",
-            )
-        raise GitError(["git", *args], proc.returncode, proc.stdout, proc.stderr)
+        raise remote_failure(path, auth, f"push {remote} {branch}", proc)
     return PushResult(pushed=True, remote_sha=local)
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contracts.agents import AgentSettings
+from contracts.git import host_name_problem
 
 DEFAULT_DESIGN_REVIEWERS = ["design-requirements", "design-performance", "design-architecture"]
 DEFAULT_CODE_REVIEWERS = ["code-correctness", "code-performance", "code-architecture"]
@@ -64,6 +65,23 @@ class ForgeConfig(_Strict):
     api_url: str | None = None
     remote: str = "origin"
     base_branch: str | None = Field(default=None, description="default: the current branch")
+    token_hosts: list[str] = Field(
+        default_factory=list,
+        description="hosts (besides github.com and api_url's) whose HTTPS remotes get "
+        "GITHUB_TOKEN through git's credential helper",
+    )
+
+    @field_validator("token_hosts")
+    @classmethod
+    def _bare_hosts(cls, hosts: list[str]) -> list[str]:
+        cleaned = [h.strip().lower() for h in hosts]
+        for host in cleaned:
+            problem = host_name_problem(host)
+            if problem:
+                raise ValueError(
+                    f'{problem}. Fix: list host names only, e.g. token_hosts = ["git.example.com"]'
+                )
+        return sorted(set(cleaned))
 
 
 class TrackerConfig(_Strict):

@@ -30,6 +30,9 @@ class PullRequestRequest(BaseModel):
     # None = env GITHUB_API_URL, else https://api.github.com.
     api_url: str | None = None
     remote: str = "origin"
+    # Hosts besides github.com and api_url's whose HTTPS remotes get GITHUB_TOKEN
+    # (`[forge] token_hosts`).
+    token_hosts: list[str] = Field(default_factory=list)
 
 
 class PullRequestResult(BaseModel):

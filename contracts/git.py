@@ -7,6 +7,7 @@ so they stay small in workflow history.
 from __future__ import annotations
 
 import re
+import urllib.parse
 
 from pydantic import BaseModel, Field
 
@@ -33,6 +34,49 @@ def subtask_slug_problem(name: str) -> str | None:
     return None
 
 
+GITHUB_GIT_HOST = "github.com"
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$"
+)
+
+
+def host_name_problem(host: str) -> str | None:
+    """Why `host` is not a bare host name (as `[forge] token_hosts` lists them), or None."""
+    if not _HOSTNAME.match(host):
+        return (
+            f"{host!r} is not a host name: write it bare and lowercase, like `github.com` or "
+            "`git.example.com` (no scheme, user, port or path)"
+        )
+    return None
+
+
+def git_host_of_api_url(api_url: str | None) -> str | None:
+    """The git host that goes with a GitHub API URL (api.github.com -> github.com)."""
+    if not api_url:
+        return None
+    host = (urllib.parse.urlsplit(api_url.strip()).hostname or "").lower()
+    if not host:
+        return None
+    if host == f"api.{GITHUB_GIT_HOST}":
+        return GITHUB_GIT_HOST
+    if host.startswith("api.") and host.endswith(".ghe.com"):
+        return host.removeprefix("api.")  # GitHub Enterprise Cloud with data residency
+    return host
+
+
+def token_hosts_for(api_url: str | None, extra: list[str] | None = None) -> list[str]:
+    """Hosts whose HTTPS remotes get GITHUB_TOKEN: github.com, the API's host, `extra`.
+
+    Pure (no environment): workflows may call it to fill a request's `token_hosts`
+    from `[forge] api_url` and `[forge] token_hosts`.
+    """
+    hosts = {GITHUB_GIT_HOST, *(h.strip().lower() for h in extra or [] if h.strip())}
+    api_host = git_host_of_api_url(api_url)
+    if api_host:
+        hosts.add(api_host)
+    return sorted(hosts)
+
+
 def branch_for(subtask: str) -> str:
     """The branch a subtask is built on (`feat/<subtask>`, as the seeds name it)."""
     return f"{BRANCH_PREFIX}{subtask}"
@@ -48,6 +92,9 @@ class WorktreeRequest(BaseModel):
     dependency_branches: list[str] = Field(default_factory=list)
     # Where a branch lost with its host can be fetched back from; None = local only.
     remote: str | None = "origin"
+    # Hosts (besides github.com and GITHUB_API_URL's) whose HTTPS remotes get GITHUB_TOKEN:
+    # pass token_hosts_for(cfg.forge.api_url, cfg.forge.token_hosts).
+    token_hosts: list[str] = Field(default_factory=list)
 
 
 class WorktreeResult(BaseModel):
@@ -93,6 +140,8 @@ class PushRequest(BaseModel):
     remote: str = "origin"
     # Replace the remote branch (with a lease on what we last saw), after a replay reset.
     force: bool = False
+    # See WorktreeRequest.token_hosts.
+    token_hosts: list[str] = Field(default_factory=list)
 
 
 class PushResult(BaseModel):
@@ -130,6 +179,8 @@ class MergeRequest(BaseModel):
     branch: str
     dependency_branches: list[str] = Field(default_factory=list)
     remote: str | None = "origin"
+    # See WorktreeRequest.token_hosts.
+    token_hosts: list[str] = Field(default_factory=list)
 
 
 class MergeResult(BaseModel):
