@@ -6,6 +6,8 @@ certificate) accepts only Basic auth with the token as password.
 
 from __future__ import annotations
 
+import logging
+import os
 import shutil
 import socket
 from collections.abc import Iterator
@@ -230,3 +232,37 @@ def test_a_remote_that_also_pushes_over_ssh_gets_no_token(
     auth = gitrepo.remote_auth(str(repos.root), "origin", [])
 
     assert "GITHUB_TOKEN" not in auth.env
+
+
+def test_no_git_command_line_or_log_holds_the_token(
+    repos: Repos,
+    server: GitHttpsServer,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Every git the orchestrator starts is recorded (a wrapper before the real git on PATH)."""
+    real_git = shutil.which("git")
+    assert real_git
+    bin_dir, record = tmp_path / "bin", tmp_path / "argv.log"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "git"
+    wrapper.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> {record}\nexec {real_git} "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    caplog.set_level(logging.DEBUG)
+    branch = _feature_branch(repos)
+
+    _push(repos, branch, ["localhost"])
+    git(repos.root, "switch", "-q", "main")
+    git(repos.root, "branch", "-q", "-D", branch)
+    git_ops.ensure_worktree(
+        WorktreeRequest(repo_root=str(repos.root), subtask="01-types", token_hosts=["localhost"])
+    )
+
+    argv = record.read_text()
+    assert " push " in argv and " fetch " in argv and " ls-remote " in argv
+    assert "$GITHUB_TOKEN" in argv and TOKEN not in argv
+    assert TOKEN not in caplog.text
+    assert _files_containing(repos.root / ".git", TOKEN) == []
