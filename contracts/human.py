@@ -93,6 +93,7 @@ class PendingDecision(BaseModel):
 DESIGN_STUCK_OPTIONS = ["continue", "accept", "review-together"]
 BUILD_STUCK_OPTIONS = ["skip", "simplify", "debug", "continue"]
 FAILURE_OPTIONS = ["retry", "skip", "stop"]
+FAILURE_SCOPE = "failure"  # `decide failure <choice>`: the failure decision, whatever it holds
 # Signal texts are kept in workflow state: bounded, so one signal cannot bloat every task.
 MAX_SIGNAL_TEXT = 20_000
 

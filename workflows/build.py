@@ -63,13 +63,13 @@ with workflow.unsafe.imports_passed_through():
     from contracts.plan import PlanRequest, PlanResult
     from contracts.subtask import SubtaskSpec
     from contracts.tracker import TrackerResult, TrackerRow, TrackerUpdate
-    from workflows import names, options
+    from workflows import build_state, names, options
+    from workflows.build_state import DONE
     from workflows.commands import run_command
-    from workflows.failures import FAILURE_SCOPE, FailureHolds, StepAbandoned, innermost_message
+    from workflows.failures import FailureHolds, StepAbandoned, innermost_message
     from workflows.subtask import SubtaskWorkflow
     from workflows.timestamps import stamp
 
-DONE = ("pr_created", "blocked", "skipped", "cancelled")
 # Patch id: a subtask finishing as a spec change restarts it is restarted all the same.
 RESTART_WINS = "restart-wins-over-late-result"
 
@@ -163,7 +163,7 @@ class BuildWorkflow:
             # iteration awaits something wakes the next wait instead of being lost.
             self.changed = False
             await self._handle_change()
-            self._block_orphans()
+            build_state.block_orphans(self.s)
             await self._write_tracker()
             await self._check_budget()
             await self._hold_children_on_failure()
@@ -171,7 +171,10 @@ class BuildWorkflow:
                 return
             # Long builds: stop starting children, let the running ones finish, then
             # continue as new with the state (a child cannot outlive its parent's run).
-            draining = workflow.info().is_continue_as_new_suggested() and not self._all_wait()
+            draining = (
+                workflow.info().is_continue_as_new_suggested()
+                and not build_state.all_wait_for_a_person(self.s, self.running)
+            )
             if draining and not self.running and self._ready():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(inp.model_copy(update={"state": self.s}))
@@ -188,12 +191,6 @@ class BuildWorkflow:
                 return
             self._details()
             await workflow.wait_condition(lambda: self.changed)
-
-    def _all_wait(self) -> bool:
-        """Every running subtask waits for a person: draining would stall the others."""
-        return bool(self.running) and all(
-            self.s.subtasks[n].decision is not None for n in self.running
-        )
 
     async def _stop_children(self, tasks: dict[str, asyncio.Task[None]]) -> None:
         """Cancel every running subtask and wait until each has cleaned up."""
@@ -235,42 +232,7 @@ class BuildWorkflow:
         return plan
 
     def _ready(self) -> list[str]:
-        """Pending subtasks whose own dependencies all have pull requests (DAG order)."""
-        ready = []
-        held = self._held_by_change()
-        for name, view in self.s.subtasks.items():
-            if view.status not in ("pending", "stale") or name in self.running or name in held:
-                continue
-            if all(self.s.subtasks[d].status == "pr_created" for d in view.dependencies):
-                ready.append(name)
-        return ready
-
-    def _held_by_change(self) -> set[str]:
-        """While a change is analysed or awaits its decision, what it reaches does not start."""
-        c = self.s.change
-        if c is None or c.state in ("done", "cancelled"):
-            return set()
-        if c.state == "analyzing":
-            return set(self.s.subtasks)
-        return {a.subtask for a in c.affected}
-
-    def _block_orphans(self) -> None:
-        """A subtask whose dependency was skipped or blocked cannot start: say so."""
-        changed = True
-        while changed:
-            changed = False
-            for view in self.s.subtasks.values():
-                if view.status != "pending":
-                    continue
-                stuck = [
-                    d
-                    for d in view.dependencies
-                    if self.s.subtasks[d].status in ("blocked", "skipped", "cancelled")
-                ]
-                if stuck:
-                    view.status = "blocked"
-                    view.notes = f"dependency {', '.join(stuck)} has no PR"
-                    changed = True
+        return build_state.ready(self.s, self.running)
 
     async def _run_child(self, name: str) -> None:
         assert self.ctx
@@ -334,27 +296,11 @@ class BuildWorkflow:
             view.status, view.phase = "stale", "restarting after a spec change"
             view.pr_url = result.pr_url or view.pr_url
             return
-        view.status = result.status
-        view.pr_url = result.pr_url or view.pr_url
-        view.scores = result.scores or view.scores
-        view.round = max(view.round, result.rounds)
-        view.notes = result.notes
-        view.ledger = result.ledger
-        view.decision = None
-        view.phase = result.status
+        build_state.apply_result(view, result)
 
     async def _write_tracker(self, force: bool = False, hold: bool = True) -> None:
         assert self.ctx
-        rows = [
-            TrackerRow(
-                subtask=v.name,
-                batch=v.batch,
-                status=v.status,
-                pr=v.pr_url,
-                notes=self._tracker_note(v),
-            )
-            for v in self.s.subtasks.values()
-        ]
+        rows = build_state.tracker_rows(self.s)
         if rows == self.last_rows and not force:
             return
         self.last_rows = rows
@@ -621,21 +567,10 @@ class BuildWorkflow:
     @workflow.signal(name="subtask_progress")
     def subtask_progress(self, progress: SubtaskProgress) -> None:
         view = self.s.subtasks.get(progress.subtask)
-        if self.cancelled or view is None or progress.generation != view.generation:
-            return  # a run a spec change replaced
-        if view.status in DONE and progress.status not in DONE:
+        if self.cancelled or view is None:
             return
-        view.status = progress.status
-        view.phase = progress.phase
-        view.round = progress.round
-        view.scores = progress.scores
-        view.round_scores = progress.round_scores
-        view.gates_passed = progress.gates_passed
-        view.decision = progress.decision
-        view.pr_url = progress.pr_url or view.pr_url
-        view.notes = progress.notes
-        view.ledger = progress.ledger
-        self.changed = True
+        if build_state.apply_progress(view, progress):
+            self.changed = True
 
     @workflow.signal(name="decide")
     async def decide(self, decision: DecideInput) -> None:
@@ -649,7 +584,7 @@ class BuildWorkflow:
             if refused:
                 self._refuse(f"decide: {refused}")
             return
-        held = self._held_by_failure(decision.scope)
+        held = build_state.held_by_failure(self.s, self.running, decision.scope)
         if held:
             await self._decide_failure(held, choice)
             return
@@ -808,32 +743,7 @@ class BuildWorkflow:
         self._details()
 
     def _failure_decisions(self) -> list[PendingDecision]:
-        """The subtasks' failure holds, one per cause (one outage, one decision)."""
-        by_cause: dict[str, PendingDecision] = {}
-        for name, view in self.s.subtasks.items():
-            d = view.decision
-            if d is None or d.kind != "failure" or name not in self.running:
-                continue
-            cause = d.failure.cause if d.failure else d.prompt
-            if cause not in by_cause:
-                by_cause[cause] = d.model_copy(deep=True)
-                if by_cause[cause].failure is not None:
-                    by_cause[cause].failure.scopes = []  # type: ignore[union-attr]
-            merged = by_cause[cause].failure
-            if merged is not None and name not in merged.scopes:
-                merged.scopes.append(name)
-        return list(by_cause.values())
-
-    def _held_by_failure(self, scope: str | None) -> list[str]:
-        """The subtasks a `decide` answers: a named one, or every one held by the first cause."""
-        groups = self._failure_decisions()
-        if scope not in (None, FAILURE_SCOPE):
-            return (
-                [scope]
-                if any(scope in (g.failure.scopes if g.failure else []) for g in groups)
-                else []
-            )
-        return list(groups[0].failure.scopes) if groups and groups[0].failure else []
+        return build_state.failure_decisions(self.s, self.running)
 
     async def _hold_children_on_failure(self) -> None:
         """While a failure holds, no subtask starts a new agent (and no new subtask starts)."""
@@ -841,12 +751,6 @@ class BuildWorkflow:
         if want != self.s.failure_hold:
             self.s.failure_hold = want
             await self._signal_children("failure_hold", want)
-
-    def _tracker_note(self, v: SubtaskView) -> str:
-        if v.decision is not None and v.decision.kind == "failure" and v.decision.failure:
-            f = v.decision.failure
-            return f"held for a person: {f.step} failed: {f.error}"
-        return v.notes if v.status != "in_progress" else f"{v.phase}, round {v.round}"
 
     # ------------------------------------------------------------ helpers
 
@@ -867,11 +771,7 @@ class BuildWorkflow:
             workflow.logger.info("%s to %s not delivered: %s", signal, name, err)
 
     def _ledger(self) -> Ledger:
-        ledger = Ledger()
-        ledger.merge(self.s.ledger)
-        for view in self.s.subtasks.values():
-            ledger.merge(view.ledger)
-        return ledger
+        return build_state.ledger(self.s)
 
     def _elapsed(self) -> float:
         from datetime import datetime
@@ -881,26 +781,7 @@ class BuildWorkflow:
         return (workflow.now() - datetime.fromisoformat(self.s.started_at)).total_seconds()
 
     def _waiting_for(self) -> str:
-        c = self.s.change
-        if c is not None and c.state == "awaiting-decision":
-            return (
-                f"!change-approve or !change-cancel (change {c.id}: {c.scope}, see {c.report_path})"
-            )
-        if self.s.budget_hold:
-            return "decide budget raise|stop (the budget is reached)"
-        failures = [*self.holds.decisions(), *self._failure_decisions()]
-        if failures:
-            return "; ".join(f"decide {'/'.join(d.options)} ({d.prompt})" for d in failures)
-        if self.s.paused:
-            return "!resume (paused: no new agent starts)"
-        waiting = [
-            f"decide {n} {'/'.join(v.decision.options)}"
-            for n, v in self.s.subtasks.items()
-            if v.decision
-        ]
-        if waiting:
-            return "; ".join(waiting)
-        return "agents" if self.running else "nothing"
+        return build_state.waiting_for(self.s, self.running, self.holds.decisions())
 
     def _refuse(self, why: str) -> None:
         """A refused signal: in `status` (and the log), not only in the worker's log."""
@@ -909,17 +790,5 @@ class BuildWorkflow:
         self.changed = True
 
     def _details(self) -> None:
-        lines = [
-            f"**build {self.ctx.feature if self.ctx else ''}** · waiting for: {self._waiting_for()}"
-        ]
-        for v in self.s.subtasks.values():
-            scores = ", ".join(f"{k} {s:.2f}" for k, s in v.scores.items()) or "-"
-            pr = f" · {v.pr_url}" if v.pr_url else ""
-            lines.append(f"- {v.name} (batch {v.batch}): {v.status}, {v.phase}, {scores}{pr}")
-        total = self._ledger().total
-        lines.append(f"tokens {total.total_tokens}, cost ${total.cost_usd:.4f}")
-        if self.s.stop_reason:
-            lines.append(f"stopped: {self.s.stop_reason}")
-        if self.s.notice:
-            lines.append(f"note: {self.s.notice}")
-        workflow.set_current_details("\n".join(lines))
+        feature = self.ctx.feature if self.ctx else ""
+        workflow.set_current_details(build_state.details(self.s, feature, self._waiting_for()))

@@ -27,10 +27,9 @@ from temporalio.exceptions import (
 
 with workflow.unsafe.imports_passed_through():
     from contracts.agents import Usage
-    from contracts.human import FAILURE_OPTIONS, FailureInfo, PendingDecision
+    from contracts.human import FAILURE_OPTIONS, FAILURE_SCOPE, FailureInfo, PendingDecision
 
 T = TypeVar("T")
-FAILURE_SCOPE = "failure"
 _STATUS = re.compile(r"\b([45]\d\d)\b")
 
 

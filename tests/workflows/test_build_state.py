@@ -1,0 +1,97 @@
+"""The build's bookkeeping, without a server: scheduling, reports, failure holds, waiting."""
+
+from __future__ import annotations
+
+from contracts.build import BuildState, SubtaskProgress, SubtaskView
+from contracts.change import Affected, PendingChange
+from contracts.human import FAILURE_OPTIONS, FailureInfo, PendingDecision
+from workflows import build_state
+
+
+def state(**deps: list[str]) -> BuildState:
+    """a diamond by default: a <- b, a <- c, (b, c) <- d."""
+    deps = deps or {"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"]}
+    return BuildState(
+        subtasks={n: SubtaskView(name=n, batch=1, dependencies=d) for n, d in deps.items()}
+    )
+
+
+def held(name: str, cause: str = "ModelRequestRejected:401") -> PendingDecision:
+    return PendingDecision(
+        scope="failure",
+        kind="failure",
+        prompt=f"{name} failed",
+        options=list(FAILURE_OPTIONS),
+        failure=FailureInfo(step=f"builder · {name}", scopes=[name], error="401", cause=cause),
+    )
+
+
+def test_a_subtask_is_ready_when_its_own_dependencies_have_prs() -> None:
+    s = state()
+    assert build_state.ready(s, running=[]) == ["a"]
+    s.subtasks["a"].status = "pr_created"
+    assert build_state.ready(s, running=["b"]) == ["c"]  # b runs already; d waits for both
+    s.subtasks["b"].status = s.subtasks["c"].status = "pr_created"
+    assert build_state.ready(s, running=[]) == ["d"]
+
+
+def test_a_change_holds_what_it_reaches() -> None:
+    s = state()
+    s.change = PendingChange(id=1, description="x", state="analyzing", requested_at="t")
+    assert build_state.ready(s, running=[]) == []
+    s.change.state = "awaiting-decision"
+    s.change.affected = [Affected(subtask="b", state="pending", why="named")]
+    s.subtasks["a"].status = "pr_created"
+    assert build_state.ready(s, running=[]) == ["c"]
+
+
+def test_a_blocked_dependency_blocks_its_dependents_transitively() -> None:
+    s = state()
+    s.subtasks["a"].status = "blocked"
+    build_state.block_orphans(s)
+    assert {n: v.status for n, v in s.subtasks.items()} == {
+        "a": "blocked",
+        "b": "blocked",
+        "c": "blocked",
+        "d": "blocked",
+    }
+    assert s.subtasks["d"].notes == "dependency b, c has no PR"
+
+
+def test_a_stale_or_late_report_changes_nothing() -> None:
+    view = SubtaskView(name="a", batch=1, dependencies=[], generation=2)
+    old = SubtaskProgress(subtask="a", generation=1, status="in_progress", phase="x", round=1)
+    assert not build_state.apply_progress(view, old) and view.status == "pending"
+    view.status = "pr_created"
+    late = SubtaskProgress(subtask="a", generation=2, status="in_progress", phase="y", round=2)
+    assert not build_state.apply_progress(view, late) and view.status == "pr_created"
+
+
+def test_one_cause_one_decision_and_decide_reaches_every_held_subtask() -> None:
+    s = state(a=[], b=[], c=[])
+    s.subtasks["a"].decision = held("a")
+    s.subtasks["b"].decision = held("b")
+    s.subtasks["c"].decision = held("c", cause="Timeout:heartbeat")
+    groups = build_state.failure_decisions(s, running=["a", "b", "c"])
+    assert [g.failure.scopes for g in groups if g.failure] == [["a", "b"], ["c"]]
+    assert build_state.held_by_failure(s, ["a", "b", "c"], None) == ["a", "b"]
+    assert build_state.held_by_failure(s, ["a", "b", "c"], "failure") == ["a", "b"]
+    assert build_state.held_by_failure(s, ["a", "b", "c"], "c") == ["c"]
+    assert build_state.held_by_failure(s, ["a", "b", "c"], "nope") == []
+    # A finished child's last report is not a hold.
+    assert build_state.failure_decisions(s, running=[]) == []
+
+
+def test_what_the_build_waits_for_and_the_tracker_carries_the_cause() -> None:
+    s = state(a=[], b=[])
+    assert build_state.waiting_for(s, running=[], own=[]) == "nothing"
+    s.subtasks["a"].status = "in_progress"
+    s.subtasks["a"].decision = held("a")
+    waiting = build_state.waiting_for(s, running=["a"], own=[])
+    assert waiting == "decide retry/skip/stop (a failed)"
+    s.budget_hold = True
+    assert build_state.waiting_for(s, running=["a"], own=[]).startswith("decide budget")
+    rows = build_state.tracker_rows(s)
+    assert rows[0].notes == "held for a person: builder · a failed: 401"
+    assert build_state.all_wait_for_a_person(s, ["a"])
+    assert not build_state.all_wait_for_a_person(s, ["a", "b"])

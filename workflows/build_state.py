@@ -1,0 +1,181 @@
+"""The build's bookkeeping as pure functions of its state (no Temporal, no I/O).
+
+Which subtask may start, what a subtask's report or result does to its view,
+which failures hold, and what the build waits for: decided here from
+`BuildState` alone, so it is unit-tested without a server, and the workflow
+module keeps only the steps that call activities and children.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from contracts.build import BuildState, SubtaskProgress, SubtaskResult, SubtaskView
+from contracts.human import FAILURE_SCOPE, PendingDecision
+from contracts.metrics import Ledger
+from contracts.tracker import TrackerRow
+
+DONE = ("pr_created", "blocked", "skipped", "cancelled")
+
+
+def held_by_change(s: BuildState) -> set[str]:
+    """While a change is analysed or awaits its decision, what it reaches does not start."""
+    c = s.change
+    if c is None or c.state in ("done", "cancelled"):
+        return set()
+    if c.state == "analyzing":
+        return set(s.subtasks)
+    return {a.subtask for a in c.affected}
+
+
+def ready(s: BuildState, running: Collection[str]) -> list[str]:
+    """Pending subtasks whose own dependencies all have pull requests (DAG order)."""
+    held = held_by_change(s)
+    return [
+        name
+        for name, view in s.subtasks.items()
+        if view.status in ("pending", "stale")
+        and name not in running
+        and name not in held
+        and all(s.subtasks[d].status == "pr_created" for d in view.dependencies)
+    ]
+
+
+def block_orphans(s: BuildState) -> None:
+    """A subtask whose dependency was skipped or blocked cannot start: say so."""
+    changed = True
+    while changed:
+        changed = False
+        for view in s.subtasks.values():
+            if view.status != "pending":
+                continue
+            stuck = [
+                d
+                for d in view.dependencies
+                if s.subtasks[d].status in ("blocked", "skipped", "cancelled")
+            ]
+            if stuck:
+                view.status = "blocked"
+                view.notes = f"dependency {', '.join(stuck)} has no PR"
+                changed = True
+
+
+def apply_progress(view: SubtaskView, progress: SubtaskProgress) -> bool:
+    """A subtask's report; False when it is stale (an older generation, or after its end)."""
+    if progress.generation != view.generation:
+        return False  # a run a spec change replaced
+    if view.status in DONE and progress.status not in DONE:
+        return False
+    view.status = progress.status
+    view.phase = progress.phase
+    view.round = progress.round
+    view.scores = progress.scores
+    view.round_scores = progress.round_scores
+    view.gates_passed = progress.gates_passed
+    view.decision = progress.decision
+    view.pr_url = progress.pr_url or view.pr_url
+    view.notes = progress.notes
+    view.ledger = progress.ledger
+    return True
+
+
+def apply_result(view: SubtaskView, result: SubtaskResult) -> None:
+    view.status = result.status
+    view.pr_url = result.pr_url or view.pr_url
+    view.scores = result.scores or view.scores
+    view.round = max(view.round, result.rounds)
+    view.notes = result.notes
+    view.ledger = result.ledger
+    view.decision = None
+    view.phase = result.status
+
+
+def failure_decisions(s: BuildState, running: Collection[str]) -> list[PendingDecision]:
+    """The subtasks' failure holds, one per cause (one outage, one decision)."""
+    by_cause: dict[str, PendingDecision] = {}
+    for name, view in s.subtasks.items():
+        d = view.decision
+        if d is None or d.kind != "failure" or name not in running:
+            continue
+        cause = d.failure.cause if d.failure else d.prompt
+        if cause not in by_cause:
+            by_cause[cause] = d.model_copy(deep=True)
+            if by_cause[cause].failure is not None:
+                by_cause[cause].failure.scopes = []  # type: ignore[union-attr]
+        merged = by_cause[cause].failure
+        if merged is not None and name not in merged.scopes:
+            merged.scopes.append(name)
+    return list(by_cause.values())
+
+
+def held_by_failure(s: BuildState, running: Collection[str], scope: str | None) -> list[str]:
+    """The subtasks a `decide` answers: a named one, or every one held by the first cause."""
+    groups = failure_decisions(s, running)
+    if scope not in (None, FAILURE_SCOPE):
+        held = {n for g in groups if g.failure for n in g.failure.scopes}
+        return [scope] if scope in held else []
+    return list(groups[0].failure.scopes) if groups and groups[0].failure else []
+
+
+def all_wait_for_a_person(s: BuildState, running: Collection[str]) -> bool:
+    """Every running subtask waits for a person: draining for continue-as-new would stall."""
+    return bool(running) and all(s.subtasks[n].decision is not None for n in running)
+
+
+def tracker_rows(s: BuildState) -> list[TrackerRow]:
+    return [
+        TrackerRow(subtask=v.name, batch=v.batch, status=v.status, pr=v.pr_url, notes=_note(v))
+        for v in s.subtasks.values()
+    ]
+
+
+def _note(v: SubtaskView) -> str:
+    if v.decision is not None and v.decision.kind == "failure" and v.decision.failure:
+        f = v.decision.failure
+        return f"held for a person: {f.step} failed: {f.error}"
+    return v.notes if v.status != "in_progress" else f"{v.phase}, round {v.round}"
+
+
+def ledger(s: BuildState) -> Ledger:
+    """One ledger across the build's own agents and every subtask's."""
+    total = Ledger()
+    total.merge(s.ledger)
+    for view in s.subtasks.values():
+        total.merge(view.ledger)
+    return total
+
+
+def waiting_for(s: BuildState, running: Collection[str], own: list[PendingDecision]) -> str:
+    """What the build waits for, most pressing first (`own`: the build's own failure holds)."""
+    c = s.change
+    if c is not None and c.state == "awaiting-decision":
+        return f"!change-approve or !change-cancel (change {c.id}: {c.scope}, see {c.report_path})"
+    if s.budget_hold:
+        return "decide budget raise|stop (the budget is reached)"
+    failures = [*own, *failure_decisions(s, running)]
+    if failures:
+        return "; ".join(f"decide {'/'.join(d.options)} ({d.prompt})" for d in failures)
+    if s.paused:
+        return "!resume (paused: no new agent starts)"
+    waiting = [
+        f"decide {n} {'/'.join(v.decision.options)}" for n, v in s.subtasks.items() if v.decision
+    ]
+    if waiting:
+        return "; ".join(waiting)
+    return "agents" if running else "nothing"
+
+
+def details(s: BuildState, feature: str, waiting: str) -> str:
+    """The Web UI's current-details pane: a short markdown status."""
+    lines = [f"**build {feature}** · waiting for: {waiting}"]
+    for v in s.subtasks.values():
+        scores = ", ".join(f"{k} {x:.2f}" for k, x in v.scores.items()) or "-"
+        pr = f" · {v.pr_url}" if v.pr_url else ""
+        lines.append(f"- {v.name} (batch {v.batch}): {v.status}, {v.phase}, {scores}{pr}")
+    total = ledger(s).total
+    lines.append(f"tokens {total.total_tokens}, cost ${total.cost_usd:.4f}")
+    if s.stop_reason:
+        lines.append(f"stopped: {s.stop_reason}")
+    if s.notice:
+        lines.append(f"note: {s.notice}")
+    return "\n".join(lines)
