@@ -266,3 +266,20 @@ def test_no_git_command_line_or_log_holds_the_token(
     assert "$GITHUB_TOKEN" in argv and TOKEN not in argv
     assert TOKEN not in caplog.text
     assert _files_containing(repos.root / ".git", TOKEN) == []
+
+
+def test_a_refused_fetch_stops_instead_of_using_a_stale_local_branch(
+    repos: Repos, server: GitHttpsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_expired_token_0000")
+
+    with pytest.raises(ApplicationError) as err:
+        git_ops.ensure_worktree(
+            WorktreeRequest(
+                repo_root=str(repos.root), subtask="01-types", token_hosts=["localhost"]
+            )
+        )
+
+    assert err.value.non_retryable and err.value.type == "GitAuthFailed"
+    assert "ghp_expired_token_0000" not in str(err.value)
+    assert git(repos.root, "branch", "--list", "feat/01-types") == ""
