@@ -37,6 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from simulators.scenario import (
+    FAULT_TEXT,
+    FAULT_TOOL_ID,
+    MISBEHAVIOURS,
     STATUS_ERROR_TYPES,
     Fault,
     Header,
@@ -50,6 +53,8 @@ from simulators.scenario import (
 )
 
 MAX_CACHE_BREAKPOINTS = 4
+STOP_SEQUENCE = "\n\nEND"
+PARTIAL_KEY = "_partial_json"  # not sent: a cut-off tool call's input, as far as it got
 
 
 @dataclass
@@ -73,6 +78,8 @@ class LoggedRequest:
     last_text: str = ""  # text blocks of the last user message (e.g. a nudge to submit)
     at: float = field(default_factory=time.monotonic)
     usage: dict[str, int] = field(default_factory=dict)
+    max_tokens: int = 0
+    stop_reason: str | None = None
 
 
 class ApiError(Exception):
@@ -237,9 +244,14 @@ class MessagesStandIn:
         self._authorize(headers)
         _validate(body)
         messages = body["messages"]
-        prompt = _text_of(messages[0]["content"])
+        # The task is the first block: a nudge added to the same message is not a new task.
+        prompt = _text_of(_blocks(messages[0]["content"])[:1])
         header = parse_header(prompt)
-        turn = 1 + sum(1 for m in messages if m["role"] == "assistant")
+        # A final assistant message is continued (after pause_turn), not answered anew.
+        turn = 1 + sum(1 for m in messages[:-1] if m["role"] == "assistant")
+        script_turn = 1 + sum(
+            1 for m in messages[:-1] if m["role"] == "assistant" and not _misbehaved(m)
+        )
         conversation = hashlib.sha256(prompt.encode()).hexdigest()[:12]
         rule = self.scenario.rule_for(header) if header else None
         fault = self._take_fault(conversation, turn, rule)
@@ -252,7 +264,7 @@ class MessagesStandIn:
             turn=turn,
             conversation=conversation,
             fault=fault.type if fault else None,
-            action="error" if fault and fault.type not in ("hang", "sse_error") else "",
+            action="error" if fault and fault.status is not None else "",
             stream=bool(body.get("stream")),
             model=str(body.get("model")),
             tools=tools,
@@ -277,13 +289,23 @@ class MessagesStandIn:
                 fault.message or f"simulated {status}",
                 extra,
             )
+        if fault is not None and fault.type == "html_error":
+            record.action = "error"
+            raise ApiError(fault.code, "", "html")
         if fault is not None and fault.type == "hang" and gone(fault.seconds):
             record.action = "disconnected"
             return {}, fault
-        content, stop_reason = _answer(rule, header, prompt, turn, conversation)
+        content, stop_reason = _answer(rule, header, prompt, script_turn, conversation)
+        partial: dict[int, str] = {}
+        if fault is not None and fault.type in MISBEHAVIOURS:
+            content, stop_reason, partial = _misbehave(fault.type, content, conversation, turn)
         record.action = next((b["name"] for b in content if b["type"] == "tool_use"), "text")
         usage = self._usage(body, content)
+        if stop_reason == "max_tokens":
+            usage["output_tokens"] = int(body["max_tokens"])
         record.usage = usage
+        record.max_tokens = int(body["max_tokens"])
+        record.stop_reason = stop_reason
         message = {
             "id": f"msg_sim_{uuid.uuid4().hex[:16]}",
             "type": "message",
@@ -291,10 +313,61 @@ class MessagesStandIn:
             "model": body.get("model"),
             "content": content,
             "stop_reason": stop_reason,
-            "stop_sequence": None,
+            "stop_sequence": STOP_SEQUENCE if stop_reason == "stop_sequence" else None,
             "usage": usage,
         }
+        if partial:  # what the stream sends of a cut-off tool call's input
+            message[PARTIAL_KEY] = partial
         return message, fault
+
+
+def _misbehaved(message: Mapping[str, Any]) -> bool:
+    """An assistant message that only holds a misbehaving answer (not a step of the script)."""
+    blocks = _blocks(message.get("content"))
+    return bool(blocks) and all(
+        str(b.get("text", "")).startswith(FAULT_TEXT)
+        if b.get("type") == "text"
+        else str(b.get("id", "")).startswith(FAULT_TOOL_ID)
+        for b in blocks
+    )
+
+
+def _misbehave(
+    kind: str, content: list[dict[str, Any]], conversation: str, turn: int
+) -> tuple[list[dict[str, Any]], str, dict[int, str]]:
+    """The answer a misbehaving model gives instead of `content` (docs: "Handling stop reasons")."""
+    tool_id = f"{FAULT_TOOL_ID}{conversation}_{turn}_{uuid.uuid4().hex[:6]}"
+    if kind == "empty_end_turn":
+        return [], "end_turn", {}
+    if kind == "text_only":
+        return [{"type": "text", "text": f"{FAULT_TEXT}I think I am done."}], "end_turn", {}
+    if kind == "stop_sequence":
+        return [{"type": "text", "text": f"{FAULT_TEXT}Let me think"}], "stop_sequence", {}
+    if kind == "refusal":
+        return [], "refusal", {}
+    if kind == "pause_turn":
+        return [{"type": "text", "text": f"{FAULT_TEXT}Working on it."}], "pause_turn", {}
+    if kind == "unknown_tool":
+        call = {"type": "tool_use", "id": tool_id, "name": "browse_web", "input": {"url": "x"}}
+        return [call], "tool_use", {}
+    if kind == "bad_arguments":
+        args = {"path": "src/\x00core.py", "offset": "abc", "limit": -3}
+        call = {"type": "tool_use", "id": tool_id, "name": "read_file", "input": args}
+        return [call], "tool_use", {}
+    # max_tokens: the answer cut off half-way; a tool call keeps what its input had so far
+    cut: list[dict[str, Any]] = []
+    partial: dict[int, str] = {}
+    for block in content:
+        if block["type"] == "text":
+            cut.append(
+                {"type": "text", "text": FAULT_TEXT + block["text"][: len(block["text"]) // 2]}
+            )
+        else:
+            text = json.dumps(block["input"])
+            partial[len(cut)] = text[: len(text) // 2]
+            cut.append({**block, "id": tool_id, "input": {}})
+            break
+    return cut or [{"type": "text", "text": f"{FAULT_TEXT}Let me"}], "max_tokens", partial
 
 
 def _answer(
@@ -323,42 +396,93 @@ def _answer(
     return content or [{"type": "text", "text": "..."}], "end_turn"
 
 
+def _invalid(message: str) -> ApiError:
+    return ApiError(400, "invalid_request_error", message)
+
+
 def _validate(body: Any) -> None:
-    """The checks the real API makes that a client bug would trip."""
+    """The checks the real API makes that a client bug would trip, with the API's messages.
+
+    From the Messages API reference (POST /v1/messages, `messages`): "Our models are
+    trained to operate on alternating user and assistant conversational turns";
+    the first message must use the user role; "all messages must have non-empty
+    content except for the optional final assistant message" (a final assistant
+    message is continued by the model); text blocks must be non-empty. From the
+    tool-use guide ("Handling tool use and tool results"): every `tool_use` block
+    must be answered by a `tool_result` with its id in the very next (user)
+    message, and "tool result blocks must come FIRST in the content array"; a
+    `tool_result` must answer a `tool_use` of the message before it. From the
+    prompt-caching guide: at most 4 blocks may carry `cache_control`.
+    """
     if not isinstance(body, dict):
-        raise ApiError(400, "invalid_request_error", "body must be a JSON object")
+        raise _invalid("body must be a JSON object")
     for name in ("model", "max_tokens", "messages"):
         if name not in body:
-            raise ApiError(400, "invalid_request_error", f"{name}: Field required")
+            raise _invalid(f"{name}: Field required")
     messages = body["messages"]
-    if not isinstance(messages, list) or not messages or messages[0].get("role") != "user":
-        raise ApiError(
-            400, "invalid_request_error", "messages: first message must use the user role"
-        )
-    for before, after in itertools.pairwise(messages):
-        if before.get("role") == after.get("role"):
-            raise ApiError(400, "invalid_request_error", "messages: roles must alternate")
-        if before.get("role") == "assistant":
-            wanted = {b["id"] for b in _blocks(before["content"]) if b.get("type") == "tool_use"}
-            given = {
-                b.get("tool_use_id")
-                for b in _blocks(after["content"])
-                if b.get("type") == "tool_result"
-            }
-            if wanted - given:
-                raise ApiError(
-                    400,
-                    "invalid_request_error",
-                    "messages: tool_use ids were found without tool_result blocks immediately "
-                    f"after: {sorted(wanted - given)}",
+    if not isinstance(messages, list) or not messages or not isinstance(messages[0], dict):
+        raise _invalid("messages: at least one message is required")
+    if messages[0].get("role") != "user":
+        raise _invalid("messages: first message must use the user role")
+    last = len(messages) - 1
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
+            raise _invalid(f"messages.{index}.role: Input should be 'user' or 'assistant'")
+        content = message.get("content")
+        empty = content == "" or content == [] or content is None
+        if empty and not (index == last and message["role"] == "assistant"):
+            raise _invalid(
+                "messages: all messages must have non-empty content except for the optional "
+                "final assistant message"
+            )
+        for n, block in enumerate(_blocks(content) if not isinstance(content, str) else []):
+            if block.get("type") == "text" and not str(block.get("text", "")).strip():
+                raise _invalid(
+                    f"messages.{index}.content.{n}.text: text content blocks must contain "
+                    "non-whitespace text"
                 )
+        if index == last and message["role"] == "assistant" and not empty:
+            final = _blocks(content)[-1]
+            if (
+                final.get("type") == "text"
+                and str(final.get("text", "")) != str(final.get("text", "")).rstrip()
+            ):
+                raise _invalid("final assistant content cannot end with trailing whitespace")
+    for index, (before, after) in enumerate(itertools.pairwise(messages), start=1):
+        if before["role"] == after["role"]:
+            raise _invalid(
+                'messages: roles must alternate between "user" and "assistant", but found '
+                f'multiple "{after["role"]}" roles in a row'
+            )
+        blocks = _blocks(after["content"])
+        given = [b.get("tool_use_id") for b in blocks if b.get("type") == "tool_result"]
+        if before["role"] == "assistant":
+            wanted = [
+                b.get("id") for b in _blocks(before["content"]) if b.get("type") == "tool_use"
+            ]
+            leading = list(itertools.takewhile(lambda b: b.get("type") == "tool_result", blocks))
+            answered = {b.get("tool_use_id") for b in leading}
+            missing = [w for w in wanted if w not in answered]
+            if missing:
+                raise _invalid(
+                    f"messages.{index - 1}: `tool_use` ids were found without `tool_result` blocks "
+                    f"immediately after: {', '.join(map(str, missing))}. Each `tool_use` block "
+                    "must have a corresponding `tool_result` block in the next message."
+                )
+            stray = [g for g in given if g not in wanted]
+        else:
+            stray = given
+        if stray:
+            raise _invalid(
+                f"messages.{index}.content.0: unexpected `tool_use_id` found in `tool_result` "
+                f"blocks: {', '.join(map(str, stray))}. Each `tool_result` block must have a "
+                "corresponding `tool_use` block in the previous message."
+            )
     marks = sum(1 for seg in _segments(body) if "cache_control" in seg)
     if marks > MAX_CACHE_BREAKPOINTS:
-        raise ApiError(
-            400,
-            "invalid_request_error",
+        raise _invalid(
             f"A maximum of {MAX_CACHE_BREAKPOINTS} blocks with cache_control may be provided. "
-            f"Found {marks}.",
+            f"Found {marks}."
         )
 
 
@@ -428,12 +552,14 @@ class _Handler(BaseHTTPRequestHandler):
         if not message:  # the client left during a hang
             self.close_connection = True
             return
-        if isinstance(body, dict) and body.get("stream"):
+        partial = message.pop(PARTIAL_KEY, {})
+        kind = fault.type if fault is not None else None
+        if isinstance(body, dict) and body.get("stream") and kind != "plain_json":
             stream_error = None
-            if fault is not None and fault.type == "sse_error":
-                stream_error = fault.error_type or "overloaded_error"
-            self._stream(message, sse_error=stream_error)
-        elif fault is not None and fault.type == "sse_error":
+            if kind == "sse_error":
+                stream_error = fault.error_type or "overloaded_error"  # type: ignore[union-attr]
+            self._stream(message, sse_error=stream_error, cut=kind == "stream_cut", partial=partial)
+        elif kind == "sse_error":
             self._error(ApiError(529, "overloaded_error", "Overloaded"))
         else:
             self._json(200, message)
@@ -466,18 +592,45 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(payload)
 
     def _error(self, exc: ApiError) -> None:
+        if not exc.error_type:  # a proxy's page, not the API's JSON
+            self._html(exc.status)
+            return
         body = {"type": "error", "error": {"type": exc.error_type, "message": str(exc)}}
         self._json(exc.status, body, exc.headers)
 
-    def _stream(self, message: dict[str, Any], *, sse_error: str | None) -> None:
+    def _html(self, status: int) -> None:
+        reason = self.responses.get(status, ("Error",))[0]
+        page = (
+            f"<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
+            f"<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n"
+            "</body>\r\n</html>\r\n"
+        ).encode()
+        self.send_response(status)
+        self.send_header("content-type", "text/html")
+        self.send_header("content-length", str(len(page)))
+        self.end_headers()
+        with contextlib.suppress(OSError):
+            self.wfile.write(page)
+
+    def _stream(
+        self,
+        message: dict[str, Any],
+        *,
+        sse_error: str | None,
+        cut: bool = False,
+        partial: Mapping[int, str] | None = None,
+    ) -> None:
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.send_header("cache-control", "no-cache")
         self.send_header("request-id", f"req_sim_{uuid.uuid4().hex[:12]}")
         self.end_headers()
         self.close_connection = True
+        events = _events(message, sse_error=sse_error, partial=partial)
+        if cut:  # the connection ends mid-message: no content_block_stop, no message_stop
+            events = events[: max(3, len(events) - 3)]
         try:
-            for event, data in _events(message, sse_error=sse_error):
+            for event, data in events:
                 self.wfile.write(f"event: {event}\ndata: {json.dumps(data)}\n\n".encode())
                 self.wfile.flush()
         except OSError:
@@ -485,7 +638,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _events(
-    message: dict[str, Any], *, sse_error: str | None = None
+    message: dict[str, Any],
+    *,
+    sse_error: str | None = None,
+    partial: Mapping[int, str] | None = None,
 ) -> list[tuple[str, dict[str, Any]]]:
     """The Messages streaming protocol for one message; `sse_error` breaks it off midway."""
     usage = message["usage"]
@@ -539,7 +695,8 @@ def _events(
                     },
                 )
             )
-            for chunk in _chunks(json.dumps(block["input"])):
+            sent = (partial or {}).get(index)
+            for chunk in _chunks(json.dumps(block["input"]) if sent is None else sent):
                 events.append(
                     (
                         "content_block_delta",
@@ -556,7 +713,10 @@ def _events(
             "message_delta",
             {
                 "type": "message_delta",
-                "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
+                "delta": {
+                    "stop_reason": message["stop_reason"],
+                    "stop_sequence": message.get("stop_sequence"),
+                },
                 "usage": {"output_tokens": usage["output_tokens"]},
             },
         )

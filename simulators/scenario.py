@@ -8,7 +8,10 @@ merged over sensible defaults. Which step comes next is derived from the
 conversation itself (turn = assistant messages so far + 1), so a resumed
 conversation continues where it stopped, exactly as a real model would be
 asked to. Faults (rate limits, overload, server errors, hangs, stream errors,
-invalid submissions) are injected per rule.
+invalid submissions) are injected per rule, and so is every way a real model
+or gateway misbehaves (see MISBEHAVIOURS and TRANSPORT_FAULTS): an answer the
+loop must cope with replaces the scripted one, and does not use up a step of
+the script (a real model, told what went wrong, would still do what it meant to).
 
     rules:
       - match: {role: builder, round: 1}
@@ -21,6 +24,9 @@ invalid submissions) are injected per rule.
           - {type: hang, at_turn: 2, seconds: 30}  # first request of turn 2
           - {type: invalid_submission}             # first submission fails validation
           - {type: "503", headers: {x-should-retry: "false"}}  # the server says: do not retry
+          - {type: empty_end_turn, at_turn: 3}     # no content, stop_reason end_turn
+          - {type: max_tokens}                     # the turn's answer cut off mid-way
+          - {type: html_error, code: 502}          # a proxy's HTML error page
 """
 
 from __future__ import annotations
@@ -41,6 +47,32 @@ HEADER = re.compile(
 FOCUS_HEADING = "Focus files (read these first):"
 QUESTION_LINE = re.compile(r"^- (?P<id>[A-Za-z0-9_.-]+): .* \| Options: ", re.MULTILINE)
 DRAFT = re.compile(r"<draft>(?P<json>.*?)</draft>", re.DOTALL)
+# What a real model does now and then (docs: "Handling stop reasons"); each replaces
+# the scripted answer of one request.
+MISBEHAVIOURS = frozenset(
+    {
+        "empty_end_turn",  # end_turn with no content (happens e.g. right after tool results)
+        "text_only",  # end_turn with text and no tool call
+        "max_tokens",  # the answer cut off at max_tokens, a tool call's input included
+        "pause_turn",  # a paused turn: send the content back to let the model continue
+        "refusal",  # stop_reason refusal
+        "stop_sequence",  # text ended by a stop sequence
+        "unknown_tool",  # a call of a tool the request did not offer
+        "bad_arguments",  # read_file with arguments of the wrong type and a NUL byte
+    }
+)
+# What a gateway or proxy in front of the API does now and then.
+TRANSPORT_FAULTS = frozenset(
+    {
+        "plain_json",  # a stream request answered with a plain JSON message
+        "stream_cut",  # the stream ends mid-message (no message_stop)
+        "html_error",  # an HTML error page (status `code`, 502 by default), not the API's JSON
+    }
+)
+# Text of misbehaving answers starts with this, and their tool ids with FAULT_TOOL_ID:
+# the stand-in does not count such answers as steps of its script.
+FAULT_TEXT = "[stand-in] "
+FAULT_TOOL_ID = "toolu_simfault_"
 STATUS_ERROR_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -84,7 +116,10 @@ class Step(BaseModel):
 class Fault(BaseModel):
     """A failure injected on the first `times` requests (of a turn, when `at_turn` is set)."""
 
-    type: str = Field(description="429, 529, 500 (any status), hang, sse_error, invalid_submission")
+    type: str = Field(
+        description="429, 529, 500 (any status), hang, sse_error, invalid_submission, "
+        "or one of MISBEHAVIOURS and TRANSPORT_FAULTS"
+    )
     times: int = 1
     at_turn: int | None = None
     retry_after: float | None = Field(default=None, description="seconds, sent as retry-after")
@@ -95,6 +130,7 @@ class Fault(BaseModel):
     error_type: str | None = None  # status and sse_error faults; default from the status
     message: str | None = None
     seconds: float = Field(default=60.0, description="hang: how long, unless the client leaves")
+    code: int = Field(default=502, description="html_error: the HTTP status of the page")
 
     @field_validator("type", mode="before")
     @classmethod

@@ -107,7 +107,7 @@ def test_requests_the_real_api_would_refuse_are_refused() -> None:
             ],
         }
         status, error = post(api.url, missing_result, {"x-api-key": "k"})
-        assert status == 400 and "without tool_result" in error["error"]["message"]
+        assert status == 400 and "without `tool_result` blocks" in error["error"]["message"]
         status, error = post(api.url, {"model": "m", "messages": []}, {"x-api-key": "k"})
         assert status == 400 and "max_tokens" in error["error"]["message"]
 
@@ -154,3 +154,162 @@ def test_the_command_line_serves_a_scenario_file(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def _tool_use(tool_id: str) -> dict:
+    return {"type": "tool_use", "id": tool_id, "name": "read_file", "input": {}}
+
+
+def _result(tool_id: str) -> dict:
+    return {"type": "tool_result", "tool_use_id": tool_id, "content": "ok"}
+
+
+@pytest.mark.parametrize(
+    ("messages", "said"),
+    [
+        (
+            [{"role": "assistant", "content": "hi"}],
+            "messages: first message must use the user role",
+        ),
+        (
+            [{"role": "user", "content": HEADER}, {"role": "user", "content": "more"}],
+            'roles must alternate between "user" and "assistant", but found multiple "user" '
+            "roles in a row",
+        ),
+        (
+            [
+                {"role": "user", "content": HEADER},
+                {"role": "assistant", "content": []},
+                {"role": "user", "content": "go on"},
+            ],
+            "messages: all messages must have non-empty content except for the optional final "
+            "assistant message",
+        ),
+        (
+            [{"role": "user", "content": ""}],
+            "messages: all messages must have non-empty content",
+        ),
+        (
+            [
+                {"role": "user", "content": HEADER},
+                {"role": "assistant", "content": [{"type": "text", "text": " "}]},
+                {"role": "user", "content": "go on"},
+            ],
+            "text content blocks must contain non-whitespace text",
+        ),
+        (
+            [
+                {"role": "user", "content": HEADER},
+                {"role": "assistant", "content": [_tool_use("t1"), _tool_use("t2")]},
+                {"role": "user", "content": [_result("t1")]},
+            ],
+            "messages.1: `tool_use` ids were found without `tool_result` blocks immediately "
+            "after: t2. Each `tool_use` block must have a corresponding `tool_result` block in "
+            "the next message.",
+        ),
+        (  # tool results must come first in their message
+            [
+                {"role": "user", "content": HEADER},
+                {"role": "assistant", "content": [_tool_use("t1")]},
+                {"role": "user", "content": [{"type": "text", "text": "note"}, _result("t1")]},
+            ],
+            "`tool_use` ids were found without `tool_result` blocks immediately after: t1",
+        ),
+        (
+            [
+                {"role": "user", "content": HEADER},
+                {"role": "assistant", "content": [_tool_use("t1")]},
+                {"role": "user", "content": [_result("t1"), _result("t9")]},
+            ],
+            "unexpected `tool_use_id` found in `tool_result` blocks: t9",
+        ),
+        (
+            [
+                {"role": "user", "content": HEADER},
+                {"role": "assistant", "content": [{"type": "text", "text": "So far \n"}]},
+            ],
+            "final assistant content cannot end with trailing whitespace",
+        ),
+    ],
+    ids=[
+        "first-not-user",
+        "not-alternating",
+        "empty-assistant",
+        "empty-user",
+        "blank-text-block",
+        "tool-use-unanswered",
+        "tool-result-not-first",
+        "stray-tool-result",
+        "final-trailing-space",
+    ],
+)
+def test_malformed_conversations_are_refused_with_the_apis_message(
+    messages: list, said: str
+) -> None:
+    body = {"model": "m", "max_tokens": 5, "messages": messages}
+    with MessagesStandIn() as api:
+        status, error = post(api.url, body, {"x-api-key": "k"})
+    assert status == 400 and error["error"]["type"] == "invalid_request_error"
+    assert said in error["error"]["message"]
+    assert api.requests == []  # refused before the scripted model saw it
+
+
+def test_what_the_api_accepts_is_accepted() -> None:
+    """A final assistant message may be empty (or partial: the model continues it)."""
+    with MessagesStandIn() as api:
+        for final in ([], [{"type": "text", "text": "Working on it."}]):
+            body = {
+                "model": "m",
+                "max_tokens": 5,
+                "messages": [
+                    {"role": "user", "content": HEADER},
+                    {"role": "assistant", "content": [_tool_use("t1")]},
+                    {"role": "user", "content": [_result("t1"), {"type": "text", "text": "go"}]},
+                    {"role": "assistant", "content": final},
+                ],
+            }
+            assert post(api.url, body, {"x-api-key": "k"})[0] == 200
+        # A continued turn is the same turn.
+        assert [r.turn for r in api.requests] == [2, 2]
+
+
+def test_at_most_four_cache_breakpoints() -> None:
+    marked = {"type": "text", "text": "x", "cache_control": {"type": "ephemeral"}}
+    body = {
+        "model": "m",
+        "max_tokens": 5,
+        "system": [marked, marked],
+        "messages": [{"role": "user", "content": [{**marked, "text": HEADER}, marked, marked]}],
+    }
+    with MessagesStandIn() as api:
+        status, error = post(api.url, body, {"x-api-key": "k"})
+        assert status == 400
+        assert error["error"]["message"] == (
+            "A maximum of 4 blocks with cache_control may be provided. Found 5."
+        )
+        body["system"] = [marked]
+        assert post(api.url, body, {"x-api-key": "k"})[0] == 200
+
+
+async def test_misbehaviours_reach_the_real_client_as_the_api_sends_them() -> None:
+    """Streamed, as the agents ask: a cut-off tool call keeps what its input had so far."""
+    scenario = {
+        "rules": [
+            {
+                "steps": [{"tool": "read_file", "input": {"path": "overview.md"}}],
+                "faults": [{"type": "max_tokens"}, {"type": "refusal"}],
+            }
+        ]
+    }
+    with MessagesStandIn(scenario) as api:
+        client = anthropic.AsyncAnthropic(api_key="k", base_url=api.url, max_retries=0)
+        ask = {"model": "m", "max_tokens": 50, "tools": TOOLS}
+        messages = [{"role": "user", "content": HEADER}]
+        async with client.messages.stream(messages=messages, **ask) as stream:
+            cut = await stream.get_final_message()
+        assert cut.stop_reason == "max_tokens" and cut.usage.output_tokens == 50
+        (call,) = cut.content
+        assert call.name == "read_file" and call.input == {}  # `{"path": "ove` parses to {}
+        refused = await client.messages.create(messages=messages, **ask)
+        assert refused.stop_reason == "refusal" and refused.content == []
+        await client.close()
