@@ -79,6 +79,9 @@ class AgentSettings(BaseModel):
     model: str | None = None  # overrides the role's model
     max_turns: int = 40
     max_tokens_per_turn: int = 8000
+    # The largest max_tokens the model accepts: a turn cut off at max_tokens is asked again
+    # with twice the limit, up to this (32,000 fits every current Claude model).
+    max_tokens_limit: int = 32_000
     max_total_tokens: int = 2_000_000
     command_timeout_s: float = 300.0
     command_output_limit: int = 20_000

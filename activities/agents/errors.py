@@ -11,9 +11,12 @@ makes any status retryable, `x-should-retry: false` makes any status final.
 from __future__ import annotations
 
 import email.utils
+import html
+import re
 import time
 from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 import anthropic
 from temporalio.exceptions import ApplicationError
@@ -93,6 +96,9 @@ def classify(exc: anthropic.APIError, model: str) -> ApplicationError:
                 f"Messages API stream failed with {error_type}: {detail} (model {model})",
                 "ModelRequestRejected",
             )
+        page = _foreign_page(exc.response)
+        if page is not None:  # not the API's JSON: a proxy or gateway answered
+            return _page_error(status, page, exc.response.headers, model)
         verdict = should_retry(exc.response.headers)
         retryable = status in RETRYABLE_STATUS if verdict is None else verdict
         if retryable:
@@ -119,6 +125,64 @@ def classify(exc: anthropic.APIError, model: str) -> ApplicationError:
     return non_retryable(
         f"Messages API returned something the client could not use: {exc.message} (model {model})",
         "ModelResponseInvalid",
+    )
+
+
+def incomplete_stream(response: Any, model: str) -> ApplicationError:
+    """A streaming request whose reply was not a complete event stream."""
+    headers = getattr(response, "headers", None) or {}
+    content_type = headers.get("content-type", "")
+    if response is not None and "text/event-stream" not in content_type:
+        return non_retryable(
+            f"the Messages endpoint answered a streaming request with "
+            f"{content_type or 'no content-type'} instead of an event stream "
+            f"(text/event-stream) (model {model}). Fix: the agents stream every request; point "
+            "ANTHROPIC_BASE_URL at an endpoint, or configure the gateway, so that requests with "
+            "stream=true are answered with server-sent events",
+            "ModelResponseInvalid",
+        )
+    return ApplicationError(
+        "the Messages API stream ended before the message was complete (no message_stop: "
+        "the connection was cut mid-message); retrying",
+        type="ModelUnavailable",
+    )
+
+
+def _foreign_page(response: Any) -> str | None:
+    """What an error page says, when the body is not JSON (e.g. a proxy's HTML); else None."""
+    content_type = (getattr(response, "headers", None) or {}).get("content-type", "")
+    if "json" in content_type:
+        return None
+    try:
+        text = response.text
+    except Exception:
+        return ""
+    title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+    if title:
+        text = title[1]
+    text = re.sub(r"<[^>]+>", " ", text)
+    return " ".join(html.unescape(text).split())[:200]
+
+
+def _page_error(status: int, page: str, headers: Mapping[str, str], model: str) -> ApplicationError:
+    said = f" ({page!r})" if page else ""
+    what = (
+        f"a proxy or gateway answered {status} with a page that is not the Messages API's "
+        f"JSON{said}"
+    )
+    verdict = should_retry(headers)
+    if status in RETRYABLE_STATUS if verdict is None else verdict:
+        delay = retry_after(headers)
+        return ApplicationError(
+            f"Messages API unreachable: {what}; retrying"
+            + (f" after {delay.total_seconds():g}s" if delay else ""),
+            type="ModelUnavailable",
+            next_retry_delay=delay,
+        )
+    return non_retryable(
+        f"Messages API request refused: {what} (model {model}). Fix: check ANTHROPIC_BASE_URL "
+        "and any proxy between the worker and the API",
+        "ModelRequestRejected",
     )
 
 

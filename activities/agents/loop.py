@@ -21,13 +21,15 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import anthropic
+import httpx2
 from pydantic import BaseModel, ValidationError
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.agents import prompts
 from activities.agents import transcript as transcripts
 from activities.agents.cancel import raise_if_cancelled
-from activities.agents.errors import classify, non_retryable
+from activities.agents.errors import classify, incomplete_stream, non_retryable
 from activities.agents.pricing import cost_usd, price_for
 from activities.agents.roles import ResolvedRole
 from activities.agents.tools import Workspace, tool_definitions
@@ -240,10 +242,13 @@ async def run_agent(
         return AgentOutcome(output, record.usage, record, path, workspace)
 
     record.attempts += 1
+    record.messages = _repaired(record.messages)
     submit = submit_tool(kind, output_model)
     tools = [*tool_definitions(resolved.tools), submit]
     system = [{"type": "text", "text": prompts.system_prompt(resolved), "cache_control": EPHEMERAL}]
     price = price_for(resolved.model, settings.prices)
+    max_tokens = settings.max_tokens_per_turn
+    max_tokens_limit = max(settings.max_tokens_limit, max_tokens)
     async with make_client(settings.request_timeout_s) as client, Heartbeater() as hb:
         while True:
             raise_if_cancelled()  # no new request once cancellation has arrived
@@ -254,32 +259,62 @@ async def run_agent(
                     "or narrow the task",
                     "AgentTurnLimit",
                 )
-            turn = record.turns + 1
+            turn = record.turns + 1  # every request is a turn: nothing loops unbounded
             hb.beat(turn=turn, phase="waiting on model", tokens=record.usage.total_tokens)
             started = time.monotonic()
-            try:
-                async with client.messages.stream(
-                    model=resolved.model,
-                    max_tokens=settings.max_tokens_per_turn,
-                    system=system,
-                    tools=tools,
-                    tool_choice={"type": "auto"},
-                    messages=_with_cache_marker(record.messages),
-                ) as stream:
-                    message = await stream.get_final_message()
-            except anthropic.APIError as exc:
-                raise classify(exc, resolved.model) from exc
+            message = await _ask(
+                client,
+                model=resolved.model,
+                max_tokens=max_tokens,
+                system=system,
+                tools=tools,
+                messages=_request_messages(record.messages),
+            )
             spent = _usage(message.usage, price, time.monotonic() - started)
             _spent(record.usage + spent)  # paid for, even if the tools below fail
-            content = [_block(b) for b in message.content]
-            record.messages.append({"role": "assistant", "content": content})
-            hb.beat(turn=turn, phase="running tools")
-
-            output, replies = await _handle_tools(
-                content, submit["name"], output_model, check, workspace, record
-            )
-            if output is None:
-                record.messages.append({"role": "user", "content": replies or prompts.nudge(kind)})
+            content = _clean([_block(b) for b in message.content])
+            stop = message.stop_reason
+            if stop == "refusal":
+                # Docs ("Handling stop reasons"): the refused turn is not kept; asking the
+                # same again will not help.
+                record.turns = turn
+                record.usage = record.usage + spent
+                _spent(record.usage)
+                transcripts.save(path, record)
+                raise non_retryable(
+                    f"the model ({resolved.model}) refused to go on with the task of agent "
+                    f"{call.role} ({call.scope}, round {call.round}) (stop_reason 'refusal'). "
+                    "Asking again will not help: reword the role's prompt or the task's "
+                    "instructions, take out of the focus files what may trip the model's "
+                    "safety filters, or use another model (settings.model or the role's "
+                    "`model`), then retry",
+                    "ModelRefused",
+                )
+            if stop == "max_tokens" and max_tokens < max_tokens_limit:
+                # Docs: raise max_tokens or continue. The cut-off answer is dropped and the
+                # turn asked again with twice the room, up to the model's maximum.
+                max_tokens = min(max_tokens_limit, max_tokens * 2)
+                output, replies = None, None
+            elif stop == "pause_turn" or not content:
+                # pause_turn: send the content back as it is and the model continues it.
+                # No content (an empty end_turn happens, e.g. right after tool results): it
+                # is never stored (the API refuses empty messages); the model is nudged.
+                if content:
+                    _add_assistant(record.messages, content)
+                else:
+                    _add_user_text(record.messages, prompts.nudge(kind))
+                output, replies = None, None
+            else:
+                _add_assistant(record.messages, content)
+                hb.beat(turn=turn, phase="running tools")
+                cut_off = stop in ("max_tokens", "model_context_window_exceeded")
+                output, replies = await _handle_tools(
+                    content, submit["name"], output_model, check, workspace, record, cut_off
+                )
+                if output is None:
+                    if not replies:
+                        replies = [{"type": "text", "text": _nudge(kind, cut_off, max_tokens)}]
+                    record.messages.append({"role": "user", "content": replies})
             record.turns = turn
             took = round(time.monotonic() - started, 3)  # the turn: model and tools
             record.usage = record.usage + spent.model_copy(update={"duration_s": took})
@@ -309,6 +344,102 @@ async def run_agent(
                 )
 
 
+async def _ask(client: anthropic.AsyncAnthropic, **request: Any) -> Any:
+    """One streamed request; its complete message, or a classified ApplicationError.
+
+    A reply that is not a complete event stream (a gateway answering with plain
+    JSON, a connection cut before `message_stop`) is an error the SDK does not
+    always raise: its accumulator is checked here.
+    """
+    model = request["model"]
+    response: httpx2.Response | None = None
+    try:
+        async with client.messages.stream(tool_choice={"type": "auto"}, **request) as stream:
+            response = stream.response
+            finished = False
+            async for event in stream:
+                finished = finished or event.type == "message_stop"
+            if finished:
+                return await stream.get_final_message()
+    except anthropic.APIError as exc:
+        raise classify(exc, model) from exc
+    except AssertionError:  # the SDK's accumulator saw no message_start
+        pass
+    except httpx2.TransportError as exc:
+        raise ApplicationError(
+            f"Messages API stream broke off ({type(exc).__name__}: {exc}); retrying",
+            type="ModelUnavailable",
+        ) from exc
+    raise incomplete_stream(response, model)
+
+
+def _request_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The transcript as sent: a cache breakpoint at its end; a final assistant message
+    (a paused turn being continued) without trailing whitespace, which the API refuses."""
+    marked = _with_cache_marker(messages)
+    last = marked[-1]
+    if last["role"] == "assistant" and last["content"][-1].get("type") == "text":
+        last["content"][-1]["text"] = last["content"][-1]["text"].rstrip()
+    return marked
+
+
+def _repaired(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A saved transcript made valid by the API's rules (one saved before they were kept
+    could hold an empty answer): no empty messages or blank text, roles alternating."""
+    fixed: list[dict[str, Any]] = []
+    for message in messages:
+        content = message["content"]
+        if not isinstance(content, str):
+            content = _clean(content)
+        if not content or (isinstance(content, str) and not content.strip()):
+            continue
+        if fixed and fixed[-1]["role"] == message["role"]:
+            before = fixed[-1]["content"]
+            if isinstance(before, str):
+                before = [{"type": "text", "text": before}]
+            if isinstance(content, str):
+                content = [{"type": "text", "text": content}]
+            fixed[-1] = {**fixed[-1], "content": [*before, *content]}
+        else:
+            fixed.append({**message, "content": content})
+    return fixed
+
+
+def _clean(content: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Without empty text blocks, which the API refuses when they are sent back."""
+    return [b for b in content if b.get("type") != "text" or str(b.get("text", "")).strip()]
+
+
+def _add_assistant(messages: list[dict[str, Any]], content: list[dict[str, Any]]) -> None:
+    """Append an answer; one that continues a paused turn joins that turn's message."""
+    if messages[-1]["role"] == "assistant":
+        messages[-1]["content"] = [*messages[-1]["content"], *content]
+    else:
+        messages.append({"role": "assistant", "content": content})
+
+
+def _add_user_text(messages: list[dict[str, Any]], text: str) -> None:
+    """Say something to the model without breaking the user/assistant alternation."""
+    last = messages[-1]
+    if last["role"] == "assistant":
+        messages.append({"role": "user", "content": [{"type": "text", "text": text}]})
+        return
+    if isinstance(last["content"], str):
+        last["content"] = [{"type": "text", "text": last["content"]}]
+    tail = last["content"][-1] if last["content"] else {}
+    if not (tail.get("type") == "text" and tail.get("text") == text):  # once is enough
+        last["content"] = [*last["content"], {"type": "text", "text": text}]
+
+
+def _nudge(kind: str, cut_off: bool, max_tokens: int) -> str:
+    if cut_off:
+        return (
+            f"Your answer was cut off at the output limit ({max_tokens} tokens). Go on from "
+            f"where it stopped, in shorter steps, and call submit_{kind} when you are done."
+        )
+    return prompts.nudge(kind)
+
+
 async def _handle_tools(
     content: list[dict[str, Any]],
     submit_name: str,
@@ -316,15 +447,27 @@ async def _handle_tools(
     check: Callable[[Out], None] | None,
     workspace: Workspace,
     record: transcripts.Transcript,
+    cut_off: bool = False,
 ) -> tuple[Out | None, list[dict[str, Any]]]:
-    """Run every tool call of one assistant message; the first valid submission ends the loop."""
+    """Run every tool call of one assistant message; the first valid submission ends the loop.
+
+    Every call gets its `tool_result` (the API refuses a `tool_use` left unanswered).
+    In an answer cut off at max_tokens the last call's input is incomplete: it is not
+    run, and not counted as invalid output; the model is told to make it again.
+    """
     output: Out | None = None
     replies: list[dict[str, Any]] = []
-    for block in content:
-        if block.get("type") != "tool_use":
-            continue
+    calls = [b for b in content if b.get("type") == "tool_use"]
+    for block in calls:
         name, args = block["name"], block.get("input") or {}
-        if name == submit_name:
+        if cut_off and block is calls[-1]:
+            text, is_error = (
+                f"your call of {name} was cut off at the output limit before its input was "
+                "complete; nothing was run. Make the call again, with a shorter input (write a "
+                "long file in parts: write_file, then edit_file to add to it)",
+                True,
+            )
+        elif name == submit_name:
             if output is not None:
                 text, is_error = "already submitted", False
             else:
