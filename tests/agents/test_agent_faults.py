@@ -182,3 +182,12 @@ async def test_a_slow_model_is_not_taken_for_a_dead_worker(
     result = await runner.run("agent.review", review_req(repo), heartbeat_timeout_s=1.0)
     assert result["score"] == 0.85
     assert [(r.turn, r.fault) for r in standin.requests] == [(1, "hang")]
+
+
+async def test_a_burst_of_overloaded_answers_is_ridden_out(
+    repo: Path, standin: MessagesStandIn, runner: Runner
+) -> None:
+    standin.reset(scenario({"type": "529", "times": 3}))
+    result = await runner.run("agent.review", review_req(repo), max_attempts=5)
+    assert result["score"] == 0.85
+    assert [r.fault for r in standin.requests] == ["529", "529", "529", None]
