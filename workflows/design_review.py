@@ -59,7 +59,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from contracts.metrics import Metrics
     from contracts.plan import PlanRequest, PlanResult, SubplanSummary
-    from workflows import names, options
+    from workflows import design_state, names, options
     from workflows.commands import run_command
     from workflows.failures import FailureHolds, StepAbandoned, all_or_cancel
     from workflows.timestamps import stamp
@@ -256,29 +256,16 @@ class DesignReviewWorkflow:
             results = await all_or_cancel(
                 *(self._review(name, reviewer, sc.round) for reviewer in self.reviewers)
             )
-            sc.scores = {r.role: r.score for r in results}
-            sc.review_paths = [r.review_path for r in results]
-            lowest = min(sc.scores.values()) if sc.scores else 0.0
-            sc.history.append(lowest)
-            sc.round_scores.append(dict(sc.scores))
-            if lowest > sc.best + 1e-9:
-                sc.best = lowest
-                sc.rounds_without_progress = 0
-            else:
-                sc.rounds_without_progress += 1
+            lowest = design_state.record_round(sc, results)
             await self._collect_questions(name, results)
             bar = sc.threshold if sc.threshold is not None else self.threshold
             if lowest >= bar:
                 sc.state = "passed"
                 self._details()
                 return
-            if sc.rounds_without_progress >= stuck_after or sc.round >= round_cap:
+            why = design_state.stuck_reason(sc, stuck_after, round_cap)
+            if why is not None:
                 sc.state = "stuck"
-                why = (
-                    f"{sc.rounds_without_progress} rounds without a better score"
-                    if sc.rounds_without_progress >= stuck_after
-                    else f"the round cap ({round_cap})"
-                )
                 choice = await self._ask(
                     PendingDecision(
                         scope=name,
@@ -341,22 +328,7 @@ class DesignReviewWorkflow:
 
     async def _collect_questions(self, scope: str, results: list[ReviewResult]) -> None:
         """Track new reviewer questions; let the codebase answer what it can first."""
-        known = {q.text.strip().lower() for q in self.s.questions}
-        new: list[TrackedQuestion] = []
-        for r in results:
-            for q in r.questions:
-                if q.text.strip().lower() in known:
-                    continue
-                known.add(q.text.strip().lower())
-                tracked = TrackedQuestion(
-                    id=f"Q{len(self.s.questions) + 1}",
-                    text=q.text,
-                    options=q.options,
-                    scope=scope,
-                    reviewer=r.role,
-                )
-                self.s.questions.append(tracked)
-                new.append(tracked)
+        new = design_state.track_questions(self.s, scope, results)
         if not new:
             return
         assert self.ctx
@@ -378,20 +350,7 @@ class DesignReviewWorkflow:
             "question-answerer",
             scope,
         )
-        by_id = {q.id: q for q in new}
-        for answer in result.answers:
-            q = by_id.get(answer.id)
-            # A person's answer given while the answerer ran wins over the codebase's.
-            if q is None or q.status != "answering" or not answer.answered or not answer.choice:
-                continue
-            letter = q.option_letter(answer.choice)
-            if letter is None:
-                continue
-            q.status, q.choice, q.answered_by = "answered", letter, "codebase"
-            q.reasoning = answer.reasoning
-        for q in new:
-            if q.status == "answering":
-                q.status = "open"
+        design_state.settle_from_codebase(new, result)
         self._details()
 
     async def _settle_questions(self) -> None:
@@ -743,19 +702,10 @@ class DesignReviewWorkflow:
 
     @answer_question.validator
     def _validate_answer(self, answer: AnswerInput) -> None:
-        q = next((q for q in self.s.questions if q.id.lower() == answer.question_id.lower()), None)
-        if q is None:
-            known = ", ".join(q.id for q in self.s.questions) or "none yet"
-            raise ValueError(f"unknown question id {answer.question_id!r}; known: {known}")
-        if q.option_letter(answer.choice) is None:
-            raise ValueError(
-                f"{q.id} has no option {answer.choice!r}; choose one of: {q.options_line()}"
-            )
+        design_state.check_answer(self.s, answer)
 
     def _apply_answer(self, answer: AnswerInput) -> TrackedQuestion:
-        q = next(q for q in self.s.questions if q.id.lower() == answer.question_id.lower())
-        q.choice = q.option_letter(answer.choice)
-        q.status, q.answered_by, q.reasoning = "answered", "human", "answered by a person"
+        q = design_state.apply_answer(self.s, answer)
         self._details()
         return q
 
@@ -834,21 +784,7 @@ class DesignReviewWorkflow:
         return Metrics.of(self.s.ledger, elapsed)
 
     def _waiting_for(self) -> str:
-        if self.s.paused:
-            return "!resume (paused: no new agent starts)"
-        for d in self.holds.decisions():
-            return f"decide {' / '.join(d.options)}: {d.prompt}"
-        if self.s.decisions:
-            d = self.s.decisions[0]
-            return f"decide {d.scope}: {' / '.join(d.options)}"
-        if self.s.phase == "questions":
-            open_ids = [q.id for q in self.s.questions if q.status == "open"]
-            return "answers to " + ", ".join(open_ids)
-        if self.s.phase == "awaiting-approval":
-            return "approved or request_changes"
-        if self.s.phase == "approved":
-            return "nothing (approved)"
-        return "agents"
+        return design_state.waiting_for(self.s, self.holds.decisions())
 
     def _refuse(self, why: str) -> None:
         """A refused signal: in `status` (and the log), not only in the worker's log."""
@@ -857,17 +793,7 @@ class DesignReviewWorkflow:
         self._details()
 
     def _details(self, note: str = "") -> None:
-        """The Web UI's current-details pane: a short markdown status."""
-        lines = [f"**{self.ctx.feature if self.ctx else 'design'}** · phase `{self.s.phase}`"]
-        if note:
-            lines.append(note)
-        lines.append(f"waiting for: {self._waiting_for()}")
-        for sc in self.s.scopes.values():
-            scores = ", ".join(f"{k} {v:.2f}" for k, v in sc.scores.items()) or "-"
-            lines.append(f"- {sc.name}: {sc.state}, round {sc.round}, {scores}")
-        open_q = [q for q in self.s.questions if q.status == "open"]
-        for q in open_q:
-            lines.append(f"- {q.id}: {q.text} ({q.options_line()})")
-        if self.s.notice:
-            lines.append(f"note: {self.s.notice}")
-        workflow.set_current_details("\n".join(lines))
+        feature = self.ctx.feature if self.ctx else ""
+        workflow.set_current_details(
+            design_state.details(self.s, feature, self._waiting_for(), note)
+        )

@@ -54,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
         RepoInfo,
         WorktreeRequest,
         WorktreeResult,
+        token_hosts_for,
     )
     from contracts.human import BUILD_STUCK_OPTIONS, DecideInput, PendingDecision
     from workflows import names, options
@@ -198,6 +199,7 @@ class SubtaskWorkflow:
                     path=self._worktree,
                     branch=self.s.branch,
                     remote=self._inp.ctx.config.forge.remote,
+                    token_hosts=self._token_hosts(),
                 ),
                 PushResult,
                 f"push {self.s.branch}",
@@ -220,6 +222,7 @@ class SubtaskWorkflow:
                     base_branch=inp.base_branch,
                     dependency_branches=inp.dependency_branches,
                     remote=inp.ctx.config.forge.remote,
+                    token_hosts=self._token_hosts(),
                 ),
                 WorktreeResult,
                 f"worktree .worktrees/{inp.subtask}",
@@ -291,6 +294,7 @@ class SubtaskWorkflow:
                     branch=self.s.branch or f"feat/{inp.subtask}",
                     dependency_branches=inp.dependency_branches,
                     remote=inp.ctx.config.forge.remote,
+                    token_hosts=self._token_hosts(),
                 ),
                 MergeResult,
                 f"merge updated dependencies into feat/{inp.subtask}",
@@ -471,6 +475,7 @@ class SubtaskWorkflow:
                 repository=cfg.forge.repository,
                 api_url=cfg.forge.api_url,
                 remote=cfg.forge.remote,
+                token_hosts=cfg.forge.token_hosts,
             ),
             PullRequestResult,
             f"pull request feat/{inp.subtask}",
@@ -717,6 +722,11 @@ class SubtaskWorkflow:
         if self.s.worktree is None:
             raise ApplicationError("no worktree yet", non_retryable=True)
         return self.s.worktree
+
+    def _token_hosts(self) -> list[str]:
+        """HTTPS hosts whose remotes get GITHUB_TOKEN (the token itself never enters history)."""
+        forge = self._inp.ctx.config.forge
+        return token_hosts_for(forge.api_url, forge.token_hosts)
 
     def _xml(self) -> str:
         return f"{self._inp.ctx.design_rel}/subtasks/{self._inp.subtask}.xml"
