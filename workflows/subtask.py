@@ -28,11 +28,9 @@ with workflow.unsafe.imports_passed_through():
         AgentCall,
         EditRequest,
         EditResult,
-        Fixer,
         ReviewIssue,
         ReviewRequest,
         ReviewResult,
-        Severity,
     )
     from contracts.build import (
         GateRequest,
@@ -41,7 +39,6 @@ with workflow.unsafe.imports_passed_through():
         ReviewPassRequest,
         RoundRecord,
         SubtaskInput,
-        SubtaskProgress,
         SubtaskResult,
         SubtaskState,
     )
@@ -57,7 +54,7 @@ with workflow.unsafe.imports_passed_through():
         token_hosts_for,
     )
     from contracts.human import BUILD_STUCK_OPTIONS, DecideInput, PendingDecision
-    from workflows import names, options
+    from workflows import names, options, subtask_state
     from workflows.failures import FailureHolds, StepAbandoned, all_or_cancel
     from workflows.timestamps import stamp
 
@@ -69,18 +66,6 @@ RESUME_FROM_PASS = "resume-from-review-pass"
 
 class HostLost(Exception):
     """The host holding the worktree stopped taking work; the subtask moves to another."""
-
-
-def choose_fixer(reviews: list[ReviewResult], gates_passed: bool, bar: float) -> str:
-    """Seed 002: missing code -> builder, bugs/failing gates -> fixer, performance -> perf fixer."""
-    votes = {r.recommended_fixer for r in reviews if r.score < bar and r.recommended_fixer}
-    if Fixer.builder in votes:
-        return Fixer.builder.value
-    if not gates_passed or Fixer.fixer in votes:
-        return Fixer.fixer.value
-    if Fixer.performance_fixer in votes:
-        return Fixer.performance_fixer.value
-    return Fixer.fixer.value
 
 
 @workflow.defn(name="SubtaskWorkflow")
@@ -333,33 +318,13 @@ class SubtaskWorkflow:
         gates, *reviews = await all_or_cancel(
             self._gates(rnd), *(self._review(r, rnd) for r in cfg.reviewers.code)
         )
-        self.s.scores = {r.role: r.score for r in reviews}
-        self.s.gates = gates.results
-        record = RoundRecord(
-            round=rnd,
-            scores=dict(self.s.scores),
-            gates_passed=gates.passed,
-            commit=head.head,
-            review_paths=[r.review_path for r in reviews],
-        )
-        self.s.rounds.append(record)
-        lowest = min(self.s.scores.values()) if self.s.scores else 0.0
-        progress = lowest if gates.passed else lowest - 1.0
-        if progress > self.s.best + 1e-9:
-            self.s.best, self.s.rounds_without_progress = progress, 0
-        else:
-            self.s.rounds_without_progress += 1
+        record, lowest = subtask_state.record_round(self.s, rnd, head.head, gates, reviews)
         if gates.passed and lowest >= inp.threshold:
             await self._record_pass(record)
             return "pass"
 
-        stuck_after = cfg.stuck_rounds
-        if self.s.rounds_without_progress >= stuck_after or rnd >= self.s.round_cap:
-            why = (
-                f"{self.s.rounds_without_progress} rounds without a better score"
-                if self.s.rounds_without_progress >= stuck_after
-                else f"the round cap ({self.s.round_cap})"
-            )
+        why = subtask_state.stuck_reason(self.s, rnd, cfg.stuck_rounds)
+        if why is not None:
             choice = await self._ask(
                 PendingDecision(
                     scope=inp.subtask,
@@ -396,17 +361,7 @@ class SubtaskWorkflow:
                 )
                 return "fix"  # re-review what the person left, no fixer pass
 
-        fixer = choose_fixer(reviews, gates.passed, inp.threshold)
-        issues = [i for r in reviews if r.score < inp.threshold for i in r.issues]
-        issues += [
-            ReviewIssue(
-                severity=Severity.high,
-                description=f"gate `{g.command}` failed (exit {g.exit_code}):\n{g.tail}",
-                location=g.log_path,
-            )
-            for g in gates.results
-            if not g.passed
-        ]
+        fixer = subtask_state.choose_fixer(reviews, gates.passed, inp.threshold)
         self._phase(f"fixing ({fixer})")
         await self._report()
         result = await self._edit(
@@ -416,8 +371,7 @@ class SubtaskWorkflow:
                 f"Fix subtask {inp.subtask} ({self._xml()}): resolve the issues below. Read the "
                 "full reviews (below their `---`) and the gate logs for details."
             ),
-            issues=issues
-            or [ReviewIssue(severity=Severity.medium, description="Address the reviews.")],
+            issues=subtask_state.fix_issues(reviews, gates, inp.threshold),
             review_paths=record.review_paths + [g.log_path for g in gates.results if not g.passed],
             message=f"fix({inp.subtask}): review round {rnd}",
         )
@@ -740,20 +694,7 @@ class SubtaskWorkflow:
 
     def _phase(self, phase: str) -> None:
         self.s.phase = phase
-        scores = ", ".join(f"{k} {v:.2f}" for k, v in self.s.scores.items()) or "-"
-        gates = ", ".join(f"`{g.command}` {'ok' if g.passed else 'FAIL'}" for g in self.s.gates)
-        lines = [
-            f"**{self._inp.subtask}** · {self.s.status} · {phase} · round {self.s.round}",
-            f"scores: {scores}",
-        ]
-        if gates:
-            lines.append(f"gates: {gates}")
-        if self.s.decision:
-            lines.append(f"waiting for you: {self.s.decision.prompt}")
-            lines.append(f"options: {' / '.join(self.s.decision.options)}")
-        if self.s.pr_url:
-            lines.append(f"PR: {self.s.pr_url}")
-        workflow.set_current_details("\n".join(lines))
+        workflow.set_current_details(subtask_state.details(self.s, self._inp.subtask))
 
     def _block(self, reason: str) -> None:
         self.s.status, self.s.phase, self.s.notes = "blocked", "blocked", reason
@@ -764,23 +705,8 @@ class SubtaskWorkflow:
         self._phase(self.s.phase)
         if not inp.parent_id:
             return
-        gates_passed = all(g.passed for g in self.s.gates) if self.s.gates else None
         await workflow.get_external_workflow_handle(inp.parent_id).signal(
-            "subtask_progress",
-            SubtaskProgress(
-                subtask=inp.subtask,
-                generation=inp.generation,
-                status=self.s.status,
-                phase=self.s.phase,
-                round=self.s.round,
-                scores=dict(self.s.scores),
-                round_scores=[dict(r.scores) for r in self.s.rounds],
-                gates_passed=gates_passed,
-                decision=self.s.decision,
-                pr_url=self.s.pr_url,
-                notes=self.s.notes,
-                ledger=self.s.ledger,
-            ),
+            "subtask_progress", subtask_state.progress(self.s, inp.subtask, inp.generation)
         )
 
     async def _maybe_continue_as_new(self) -> None:

@@ -1,0 +1,107 @@
+"""A subtask's bookkeeping as pure functions of its state (no Temporal, no I/O).
+
+Which fixer a round calls for, what a round's scores and gates mean for
+progress and for being stuck, what the fixer is told, and what the subtask
+reports to its build: decided here from `SubtaskState` alone, so it is
+unit-tested without a server.
+"""
+
+from __future__ import annotations
+
+from contracts.agents import Fixer, ReviewIssue, ReviewResult, Severity
+from contracts.build import GateResult, RoundRecord, SubtaskProgress, SubtaskState
+
+
+def choose_fixer(reviews: list[ReviewResult], gates_passed: bool, bar: float) -> str:
+    """Seed 002: missing code -> builder, bugs/failing gates -> fixer, performance -> perf fixer."""
+    votes = {r.recommended_fixer for r in reviews if r.score < bar and r.recommended_fixer}
+    if Fixer.builder in votes:
+        return Fixer.builder.value
+    if not gates_passed or Fixer.fixer in votes:
+        return Fixer.fixer.value
+    if Fixer.performance_fixer in votes:
+        return Fixer.performance_fixer.value
+    return Fixer.fixer.value
+
+
+def record_round(
+    s: SubtaskState, rnd: int, commit: str, gates: GateResult, reviews: list[ReviewResult]
+) -> tuple[RoundRecord, float]:
+    """Keep one round; returns its record and the lowest score.
+
+    Red gates count a full point below any green round, so fixing them is progress.
+    """
+    s.scores = {r.role: r.score for r in reviews}
+    s.gates = gates.results
+    record = RoundRecord(
+        round=rnd,
+        scores=dict(s.scores),
+        gates_passed=gates.passed,
+        commit=commit,
+        review_paths=[r.review_path for r in reviews],
+    )
+    s.rounds.append(record)
+    lowest = min(s.scores.values()) if s.scores else 0.0
+    progress = lowest if gates.passed else lowest - 1.0
+    if progress > s.best + 1e-9:
+        s.best, s.rounds_without_progress = progress, 0
+    else:
+        s.rounds_without_progress += 1
+    return record, lowest
+
+
+def stuck_reason(s: SubtaskState, rnd: int, stuck_after: int) -> str | None:
+    """Why the subtask is stuck (no progress, or the round cap), or None."""
+    if s.rounds_without_progress >= stuck_after:
+        return f"{s.rounds_without_progress} rounds without a better score"
+    if rnd >= s.round_cap:
+        return f"the round cap ({s.round_cap})"
+    return None
+
+
+def fix_issues(reviews: list[ReviewResult], gates: GateResult, bar: float) -> list[ReviewIssue]:
+    """What the fixer is told: the issues of reviews below the bar and every red gate."""
+    issues = [i for r in reviews if r.score < bar for i in r.issues]
+    issues += [
+        ReviewIssue(
+            severity=Severity.high,
+            description=f"gate `{g.command}` failed (exit {g.exit_code}):\n{g.tail}",
+            location=g.log_path,
+        )
+        for g in gates.results
+        if not g.passed
+    ]
+    return issues or [ReviewIssue(severity=Severity.medium, description="Address the reviews.")]
+
+
+def details(s: SubtaskState, subtask: str) -> str:
+    """The Web UI's current-details pane: a short markdown status."""
+    scores = ", ".join(f"{k} {v:.2f}" for k, v in s.scores.items()) or "-"
+    gates = ", ".join(f"`{g.command}` {'ok' if g.passed else 'FAIL'}" for g in s.gates)
+    lines = [f"**{subtask}** · {s.status} · {s.phase} · round {s.round}", f"scores: {scores}"]
+    if gates:
+        lines.append(f"gates: {gates}")
+    if s.decision:
+        lines.append(f"waiting for you: {s.decision.prompt}")
+        lines.append(f"options: {' / '.join(s.decision.options)}")
+    if s.pr_url:
+        lines.append(f"PR: {s.pr_url}")
+    return "\n".join(lines)
+
+
+def progress(s: SubtaskState, subtask: str, generation: int) -> SubtaskProgress:
+    """What the build is told (it owns the tracker and the status table)."""
+    return SubtaskProgress(
+        subtask=subtask,
+        generation=generation,
+        status=s.status,
+        phase=s.phase,
+        round=s.round,
+        scores=dict(s.scores),
+        round_scores=[dict(r.scores) for r in s.rounds],
+        gates_passed=all(g.passed for g in s.gates) if s.gates else None,
+        decision=s.decision,
+        pr_url=s.pr_url,
+        notes=s.notes,
+        ledger=s.ledger,
+    )
