@@ -20,15 +20,6 @@ from temporalio.exceptions import (
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from contracts.agents import (
-        AgentCall,
-        ChangeAnalysisResult,
-        ChangeRequest,
-        EditRequest,
-        EditResult,
-        ReviewIssue,
-        Severity,
-    )
     from contracts.build import (
         ALL_SUBTASKS_PR_CREATED,
         SUBTASKS_INCOMPLETE,
@@ -43,15 +34,9 @@ with workflow.unsafe.imports_passed_through():
         SubtaskView,
     )
     from contracts.change import (
-        Affected,
-        ChangeLogEntry,
-        ChangeReport,
         PendingChange,
-        blast_radius,
-        scope_of,
     )
     from contracts.config import ConfigRequest, ProjectContext
-    from contracts.git import CommitPathsRequest, CommitResult
     from contracts.human import (
         MAX_SIGNAL_TEXT,
         ChangeInput,
@@ -64,18 +49,18 @@ with workflow.unsafe.imports_passed_through():
     from contracts.subtask import SubtaskSpec
     from contracts.tracker import TrackerResult, TrackerRow, TrackerUpdate
     from workflows import build_state, names, options
+    from workflows.build_changes import SpecChangeSteps
     from workflows.build_state import DONE
     from workflows.commands import run_command
     from workflows.failures import FailureHolds, StepAbandoned, innermost_message
     from workflows.subtask import SubtaskWorkflow
-    from workflows.timestamps import stamp
 
 # Patch id: a subtask finishing as a spec change restarts it is restarted all the same.
 RESTART_WINS = "restart-wins-over-late-result"
 
 
 @workflow.defn(name="BuildWorkflow")
-class BuildWorkflow:
+class BuildWorkflow(SpecChangeSteps):
     def __init__(self) -> None:
         self.s = BuildState()
         self.ctx: ProjectContext | None = None
@@ -319,179 +304,6 @@ class BuildWorkflow:
             result_type=TrackerResult,
             summary="update pr_tracker.md",
             hold=hold,
-            **options.quick(),
-        )
-
-    # ------------------------------------------------------- spec changes
-
-    async def _handle_change(self) -> None:
-        c = self.s.change
-        if c is None:
-            return
-        if c.state == "analyzing":
-            await self._analyze_change(c)
-        elif c.state == "approved":
-            await self._apply_change(c)
-        elif c.state == "cancelled":
-            await self._log_change(c, "cancelled")
-            self.s.change = None
-        self._details()
-
-    def _agent_call(self, role: str, scope: str, focus: list[str], text: str) -> AgentCall:
-        assert self.ctx
-        return AgentCall(
-            role=role,
-            scope=scope,
-            round=self.s.changes,
-            workdir=self.ctx.repo_root,
-            focus_paths=focus,
-            instructions=text,
-            transcript_path=(
-                f"{self.ctx.repo_root}/.orchestrator/transcripts/{workflow.info().workflow_id}/"
-                f"{workflow.info().run_id}/"
-                f"change{self.s.changes}-{role}.json"
-            ),
-            settings=self.ctx.config.agent_settings(role),
-        )
-
-    def _spec_files(self, names: list[str]) -> list[str]:
-        assert self.ctx
-        rel = self.ctx.design_rel
-        return [p for n in names for p in (f"{rel}/subplans/{n}.md", f"{rel}/subtasks/{n}.xml")]
-
-    async def _analyze_change(self, c: PendingChange) -> None:
-        """The blast radius: what the analyst names, plus shared files and every dependent."""
-        assert self.ctx
-        cfg = self.ctx.config
-        names_ = list(self.s.subtasks)
-        call = self._agent_call(
-            "change-analyst",
-            "change",
-            [f"{self.ctx.design_rel}/overview.md", *self._spec_files(names_)],
-            f"A person asks for this spec change: {c.description}\nName every subtask it "
-            "touches, with the files, contracts and tests that move.",
-        )
-        result: ChangeAnalysisResult = await self._activity(
-            names.AGENT_ANALYZE_CHANGE,
-            ChangeRequest(
-                **call.model_dump(),
-                description=c.description,
-                design_dir=self.ctx.design_rel,
-                subtasks=names_,
-            ),
-            result_type=ChangeAnalysisResult,
-            summary=f"blast radius of change {c.id}",
-            **options.agent_for(cfg.agents),
-        )
-        self.s.ledger.add("change-analyst", "change", result.usage)
-        states = {n: v.status for n, v in self.s.subtasks.items()}
-        touched = {
-            t.subtask: Affected(
-                subtask=t.subtask,
-                state=states[t.subtask],
-                why=t.reason or "named by the change analyst",
-                files=t.files,
-                contracts=t.contracts,
-                tests=t.tests,
-            )
-            for t in result.touched
-            if t.subtask in self.s.subtasks
-        }
-        c.affected = blast_radius(
-            touched,
-            {n: v.dependencies for n, v in self.s.subtasks.items()},
-            {n: self.specs[n].files for n in self.s.subtasks},
-            states,
-        )
-        c.scope = scope_of(c.affected, len(self.s.subtasks), result.scope)
-        c.summary = result.summary
-        c.report_path = await self._activity(
-            names.CHANGE_WRITE_REPORT,
-            ChangeReport(
-                path=f"{self.ctx.design_dir}/plan/changes/{stamp(workflow.now())}.md",
-                feature=self.ctx.feature,
-                change=c,
-            ),
-            result_type=str,
-            summary=f"blast-radius report of change {c.id}",
-            **options.quick(),
-        )
-        c.state = "awaiting-decision"
-
-    async def _apply_change(self, c: PendingChange) -> None:
-        """Approved: revise the affected specs, restart or reopen exactly the affected subtasks."""
-        assert self.ctx
-        cfg = self.ctx.config
-        c.state = "applying"
-        affected = [a.subtask for a in c.affected]
-        if affected:
-            call = self._agent_call(
-                "design-writer",
-                "change",
-                self._spec_files(affected),
-                f"Apply this approved spec change to the affected subplans and their XML "
-                f"subtasks ({', '.join(affected)}): {c.description}",
-            )
-            edit: EditResult = await self._activity(
-                names.AGENT_EDIT,
-                EditRequest(
-                    **call.model_dump(),
-                    issues=[ReviewIssue(severity=Severity.high, description=c.description)],
-                    commit_message=f"design({self.ctx.feature}): change {c.id}: {c.description}",
-                    commit=False,
-                ),
-                result_type=EditResult,
-                summary=f"revise specs for change {c.id}",
-                **options.agent_for(cfg.agents),
-            )
-            self.s.ledger.add("design-writer", "change", edit.usage)
-            await self._activity(
-                names.GIT_COMMIT_PATHS,
-                CommitPathsRequest(
-                    repo_root=self.ctx.repo_root,
-                    paths=[self.ctx.design_rel],
-                    message=f"design({self.ctx.feature}): change {c.id}: {c.description}",
-                ),
-                result_type=CommitResult,
-                summary=f"commit change {c.id}",
-                **options.quick(),
-            )
-            specs: list[SubtaskSpec] = await self._activity(
-                names.LOAD_SUBTASKS,
-                self.ctx.design_dir,
-                result_type=list[SubtaskSpec],
-                summary=f"reload subtasks after change {c.id}",
-                **options.quick(),
-            )
-            self.specs = {s.id: s for s in specs}
-        for name in affected:
-            view = self.s.subtasks[name]
-            view.generation += 1
-            view.notes = f"stale: change {c.id}"
-            self.s.rebuild[name] = c.description
-            if name in self.running:
-                self.restarting.add(name)
-                view.phase = "restarting after a spec change"
-                self.running[name].cancel()
-            else:
-                view.status, view.phase = "stale", "stale"
-        await self._log_change(c, "approved")
-        c.state = "done"
-        self.s.change = None
-
-    async def _log_change(self, c: PendingChange, decision: str) -> None:
-        assert self.ctx
-        await self._activity(
-            names.CHANGE_APPEND_LOG,
-            ChangeLogEntry(
-                path=f"{self.ctx.design_dir}/CHANGE_LOG.md",
-                feature=self.ctx.feature,
-                change=c,
-                decision=decision,  # type: ignore[arg-type]
-                at=workflow.now().isoformat(timespec="seconds"),
-            ),
-            result_type=str,
-            summary=f"CHANGE_LOG.md: change {c.id} {decision}",
             **options.quick(),
         )
 
