@@ -15,7 +15,7 @@ from contracts.git import token_hosts_for
 from tests.forge.conftest import TOKEN
 from tests.forge.test_pull_requests import built_subtask, open_pr, request
 from tests.git.gitutil import Repos, git
-from tests.git.https_server import GitHttpsServer, serve
+from tests.git.https_server import GitHttpsServer, trusted
 
 needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
 
@@ -24,10 +24,7 @@ needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="need
 def https_origin(
     repos: Repos, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[GitHttpsServer]:
-    certs = tmp_path / "certs"
-    certs.mkdir()
-    with serve(repos.origin.parent, TOKEN, certs) as srv:
-        monkeypatch.setenv("GIT_SSL_CAINFO", str(srv.cert))
+    with trusted(repos.origin.parent, TOKEN, tmp_path, monkeypatch) as srv:
         yield srv
 
 

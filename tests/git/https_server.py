@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 
 def make_certificate(directory: Path) -> tuple[Path, Path]:
@@ -149,3 +150,13 @@ def serve(project_root: Path, token: str, cert_dir: Path) -> Iterator[GitHttpsSe
         httpd.shutdown()
         httpd.server_close()
         thread.join()
+
+
+@contextmanager
+def trusted(root: Path, token: str, tmp_path: Path, monkeypatch: Any) -> Iterator[GitHttpsServer]:
+    """`serve`, with git told to trust its self-signed certificate (GIT_SSL_CAINFO)."""
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    with serve(root, token, certs) as srv:
+        monkeypatch.setenv("GIT_SSL_CAINFO", str(srv.cert))
+        yield srv

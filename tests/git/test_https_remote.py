@@ -19,7 +19,7 @@ from temporalio.exceptions import ApplicationError
 from activities import git_ops, gitrepo
 from contracts.git import PushRequest, WorktreeRequest
 from tests.git.gitutil import Repos, commit_file, git
-from tests.git.https_server import GitHttpsServer, serve
+from tests.git.https_server import GitHttpsServer, trusted
 
 TOKEN = "ghp_test_token_1234567890abcdef"
 
@@ -30,10 +30,7 @@ pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs o
 def server(
     repos: Repos, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[GitHttpsServer]:
-    certs = tmp_path / "certs"
-    certs.mkdir()
-    with serve(repos.origin.parent, TOKEN, certs) as srv:
-        monkeypatch.setenv("GIT_SSL_CAINFO", str(srv.cert))
+    with trusted(repos.origin.parent, TOKEN, tmp_path, monkeypatch) as srv:
         monkeypatch.delenv("GITHUB_API_URL", raising=False)
         git(repos.root, "remote", "set-url", "origin", srv.url(repos.origin.name))
         yield srv
