@@ -11,12 +11,15 @@ from typing import Any
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.exceptions import ApplicationError
 
 from activities import gitrepo
+from activities.config import resolve_project
 from cli.common import CliError, add_verb, build_id, client_for
 from cli.loop_cmds import running
 from contracts.build import BuildStatus, SubtaskState
 from contracts.change import PendingChange
+from contracts.git import token_hosts_for
 from contracts.human import ChangeInput
 
 FIXERS = {"builder", "fixer", "performance-fixer", "design-writer"}
@@ -123,11 +126,21 @@ async def replay(args: argparse.Namespace) -> int:
         )
     if state.worktree is None or state.branch is None:
         raise CliError(f"{args.subtask} has no worktree yet")
+    # The project's remote and the hosts its HTTPS remote may get GITHUB_TOKEN for.
+    try:
+        forge = (await asyncio.to_thread(resolve_project, args.design_dir)).config.forge
+    except ApplicationError as err:  # a broken orchestrator.toml: its message names the fix
+        raise CliError(err.message) from None
+    remote, hosts = forge.remote, token_hosts_for(forge.api_url, forge.token_hosts)
     await asyncio.to_thread(gitrepo.reset_branch, state.worktree, record.commit)
-    remote = "origin"
     if await asyncio.to_thread(gitrepo.has_remote, state.worktree, remote):
-        if await asyncio.to_thread(gitrepo.remote_branch_sha, state.worktree, remote, state.branch):
-            await asyncio.to_thread(gitrepo.push_branch, state.worktree, state.branch, remote, True)
+        pushed = await asyncio.to_thread(
+            gitrepo.remote_branch_sha, state.worktree, remote, state.branch, hosts
+        )
+        if pushed:
+            await asyncio.to_thread(
+                gitrepo.push_branch, state.worktree, state.branch, remote, True, hosts
+            )
     await client.workflow_service.reset_workflow_execution(
         ResetWorkflowExecutionRequest(
             namespace=client.namespace,
