@@ -21,6 +21,7 @@ from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
     FailureError,
+    RetryState,
     TimeoutError,
     is_cancelled_exception,
 )
@@ -163,7 +164,9 @@ class FailureHolds:
             try:
                 return await call()
             except ActivityError as err:
-                if is_cancelled_exception(err):
+                # Cancelled by us (a sibling step failed, a stop, a cancel): not for a person,
+                # even when the activity's dead worker ended it with a timeout instead.
+                if is_cancelled_exception(err) or err.retry_state == RetryState.CANCEL_REQUESTED:
                     raise
                 usage = failed_usage(err)
                 failure = describe(err, step, scope)
