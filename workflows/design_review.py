@@ -434,7 +434,7 @@ class DesignReviewWorkflow(DesignSteps):
                 )
                 return result.xml_path
 
-        xml_paths = await asyncio.gather(*(draft(s) for s in self.subplans))
+        xml_paths = await all_or_cancel(*(draft(s) for s in self.subplans))
         plan = await self._plan(write=True)
         answers = [await self._write_answers()] if self.s.questions else []
         commit: CommitResult = await self._activity(
