@@ -74,6 +74,9 @@ class SubtaskInput(BaseModel):
     paused: bool = False
     generation: int = Field(default=1, description="bumped when a spec change restarts it")
     rebuild: str | None = Field(default=None, description="an approved spec change to re-derive")
+    budgeted: bool = Field(
+        default=False, description="the build has a budget: report each agent's tokens at once"
+    )
     state: SubtaskState | None = None
 
 

@@ -4,6 +4,8 @@ client against the Messages API stand-in and PyGithub against the GitHub stand-i
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -70,6 +72,19 @@ def github() -> Iterator[GitHubStandIn]:
         yield standin
 
 
+async def progress_reports(handle: WorkflowHandle) -> dict[str, list[dict]]:
+    """Each subtask's `subtask_progress` signals, in the order the build received them."""
+    found: dict[str, list[dict]] = {}
+    async for event in handle.fetch_history_events():
+        attrs = event.workflow_execution_signaled_event_attributes
+        if event.HasField("workflow_execution_signaled_event_attributes") and (
+            attrs.signal_name == "subtask_progress"
+        ):
+            report = json.loads(attrs.input.payloads[0].data)
+            found.setdefault(report["subtask"], []).append(report)
+    return found
+
+
 def wid() -> str:
     return f"build-link-shortener-{uuid.uuid4().hex[:6]}"
 
@@ -94,6 +109,7 @@ async def test_example_builds_to_one_pr_per_subtask(
             result = BuildResult.model_validate(await handle.result())
             await record_history(handle)
             await record_history(client.get_workflow_handle(f"{handle.id}-04-service"))
+            reports = await progress_reports(handle)
 
     assert result.result == "ALL_SUBTASKS_PR_CREATED", result
     names = ["01-models", "02-storage", "03-codec", "04-service", "05-cli"]
@@ -125,6 +141,14 @@ async def test_example_builds_to_one_pr_per_subtask(
     ]
     report = (repo.design_dir / "build-reviews/REPORT.md").read_text()
     assert "ALL_SUBTASKS_PR_CREATED" in report
+    # A subtask reports only what changes its row (status, round, scores, PR), not each
+    # phase or agent: 13 reports each before, 7 agents and 2 rounds each now.
+    for sub in result.subtasks:
+        shown = reports[sub.subtask]
+        assert [r["status"] for r in shown][-1] == "pr_created"
+        assert len(shown) <= 2 + 2 * sub.rounds + 1, shown
+        tracked = [{k: v for k, v in r.items() if k not in ("phase", "ledger")} for r in shown]
+        assert all(a != b for a, b in itertools.pairwise(tracked)), shown
     # Order: nothing started before its dependencies had PRs.
     first = {r.scope: r.at for r in reversed(messages.requests)}
     last = {r.scope: r.at for r in messages.requests}
