@@ -73,8 +73,6 @@ class AgentStep:
         role, scope = request.role, request.scope
 
         async def once() -> R:
-            # Paused, over budget or held by another failure: no new agent starts.
-            await workflow.wait_condition(self.may_start)
             opts = options.agent_for(self.agents())
             return await self.execute(activity, request, result_type, summary, opts)
 
@@ -85,6 +83,8 @@ class AgentStep:
             options=choices,
             notify=self.notify,
             book=lambda usage: self.ledger().add_failed(role, scope, usage),
+            # Paused, over budget or held by another failure: no new agent starts.
+            ready=self.may_start,
         )
         self.ledger().add(role, scope, result.usage)
         return result

@@ -85,6 +85,11 @@ class BuildMessages:
             return
         for name in held:
             await self._tell(name, "decide", choice)
+        if choice == "retry":
+            # A step another subtask had in flight during the outage may fail only now:
+            # this `retry` covers it too, so nobody is asked twice about one outage.
+            for name in [n for n in self.running if n not in held]:
+                await self._tell(name, "outage_retried")
 
     @workflow.signal(name="!change")
     def request_change(self, change: ChangeInput | str) -> None:

@@ -13,12 +13,14 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from contracts.config import ProjectContext
-    from contracts.design import DesignState, DesignStatus
+    from contracts.design import DesignState, DesignStatus, ScopeState
     from contracts.human import (
+        DESIGN_STUCK_OPTIONS,
         MAX_SIGNAL_TEXT,
         AnswerInput,
         DecideInput,
         FeedbackInput,
+        PendingDecision,
         TrackedQuestion,
         parse_answer,
         parse_decide,
@@ -30,13 +32,62 @@ with workflow.unsafe.imports_passed_through():
 
 
 class DesignMessages:
-    """Uses the loop's state, context, threshold, holds and `answers` (scope -> choice)."""
+    """Uses the loop's state, context, threshold, holds and `answers` (scope -> choice).
+    `_ask` and `_when_stuck` put a question to the person and wait for the answer."""
 
     s: DesignState
     ctx: ProjectContext | None
     threshold: float
     holds: FailureHolds
     answers: dict[str, str]
+
+    async def _ask(self, decision: PendingDecision) -> str:
+        """Put a question to the person and wait; never decided on their behalf."""
+        self.answers.pop(decision.scope, None)
+        self.s.decisions.append(decision)
+        self._details()
+        await workflow.wait_condition(lambda: decision.scope in self.answers)
+        self.s.decisions = [d for d in self.s.decisions if d.scope != decision.scope]
+        choice = self.answers.pop(decision.scope)
+        self._details()
+        return choice
+
+    async def _when_stuck(self, sc: ScopeState, why: str, lowest: float, bar: float) -> str:
+        """Ask the person about a stuck scope: `accept` (it passes as it is), `re-review`
+        (they edited it together) or `revise` (another writer round)."""
+        sc.state = "stuck"
+        choice = await self._ask(
+            PendingDecision(
+                scope=sc.name,
+                prompt=(
+                    f"Design scope {sc.name} is stuck after round {sc.round} ({why}); "
+                    f"lowest score {lowest:.2f}, bar {bar:.2f}. Continue, accept it as "
+                    "it is, or review it together?"
+                ),
+                options=list(DESIGN_STUCK_OPTIONS),
+            )
+        )
+        if choice == "review-together":
+            sc.state = "waiting"
+            choice = await self._ask(
+                PendingDecision(
+                    scope=sc.name,
+                    kind="review-together",
+                    prompt=(
+                        f"Paused on {sc.name} so you can review it together. Edit the "
+                        "files if you like, then continue (re-review) or accept."
+                    ),
+                    options=["continue", "accept"],
+                )
+            )
+            if choice != "accept":
+                return "re-review"
+        if choice == "accept":
+            sc.threshold = lowest
+            sc.state = "accepted"
+            self._details()
+            return "accept"
+        return "revise"
 
     @workflow.signal(name="approved")
     def approved(self, note: str | None = None) -> None:

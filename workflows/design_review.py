@@ -33,7 +33,6 @@ with workflow.unsafe.imports_passed_through():
         DesignState,
         ScopeState,
     )
-    from contracts.human import DESIGN_STUCK_OPTIONS, PendingDecision
     from contracts.plan import SubplanSummary
     from workflows import design_state, project_steps
     from workflows.agent_step import AgentStep
@@ -105,7 +104,7 @@ class DesignReviewWorkflow(DesignMessages, DesignPlanSteps):
             await self._settle_questions()
             self.s.phase = "awaiting-approval"
             self._details()
-            await self._wait(lambda: self.s.approved or bool(self.s.feedback))
+            await workflow.wait_condition(lambda: self.s.approved or bool(self.s.feedback))
             if self.s.feedback and not self.s.approved:
                 await self._apply_feedback()
                 self._maybe_continue_as_new()
@@ -150,46 +149,13 @@ class DesignReviewWorkflow(DesignMessages, DesignPlanSteps):
                 return
             why = design_state.stuck_reason(sc, stuck_after, round_cap)
             if why is not None:
-                sc.state = "stuck"
-                choice = await self._ask(
-                    PendingDecision(
-                        scope=name,
-                        prompt=(
-                            f"Design scope {name} is stuck after round {sc.round} ({why}); "
-                            f"lowest score {lowest:.2f}, bar {bar:.2f}. Continue, accept it as "
-                            "it is, or review it together?"
-                        ),
-                        options=list(DESIGN_STUCK_OPTIONS),
-                    )
-                )
-                if choice == "accept":
-                    sc.threshold = lowest
-                    sc.state = "accepted"
-                    self._details()
+                verdict = await self._when_stuck(sc, why, lowest, bar)
+                if verdict == "accept":
                     return
-                if choice == "review-together":
-                    sc.state = "waiting"
-                    choice = await self._ask(
-                        PendingDecision(
-                            scope=name,
-                            kind="review-together",
-                            prompt=(
-                                f"Paused on {name} so you can review it together. Edit the "
-                                "files if you like, then continue (re-review) or accept."
-                            ),
-                            options=["continue", "accept"],
-                        )
-                    )
-                    if choice == "accept":
-                        sc.threshold = lowest
-                        sc.state = "accepted"
-                        self._details()
-                        return
-                    sc.rounds_without_progress = 0
-                    round_cap = sc.round + max_rounds
-                    continue  # the person edited: re-review without a writer pass
                 sc.rounds_without_progress = 0
                 round_cap = sc.round + max_rounds
+                if verdict == "re-review":
+                    continue  # the person edited: re-review without a writer pass
             sc.state = "revising"
             self._details()
             issues = [i for r in results if r.score < bar for i in r.issues]
@@ -241,7 +207,9 @@ class DesignReviewWorkflow(DesignMessages, DesignPlanSteps):
         if any(q.status == "open" for q in self.s.questions):
             self.s.phase = "questions"
             self._details()
-            await self._wait(lambda: all(q.status == "answered" for q in self.s.questions))
+            await workflow.wait_condition(
+                lambda: all(q.status == "answered" for q in self.s.questions)
+            )
         assert self.ctx
         pending = [q for q in self.s.questions if q.id not in self.s.answers_applied]
         if not pending:
@@ -309,21 +277,7 @@ class DesignReviewWorkflow(DesignMessages, DesignPlanSteps):
             stop_reason=self.s.stop_reason,
         )
 
-    # ------------------------------------------------------------ waiting
-
-    async def _wait(self, condition) -> None:  # type: ignore[no-untyped-def]
-        await workflow.wait_condition(condition)
-
-    async def _ask(self, decision: PendingDecision) -> str:
-        """Put a question to the person and wait; never decided on their behalf."""
-        self.answers.pop(decision.scope, None)
-        self.s.decisions.append(decision)
-        self._details()
-        await self._wait(lambda: decision.scope in self.answers)
-        self.s.decisions = [d for d in self.s.decisions if d.scope != decision.scope]
-        choice = self.answers.pop(decision.scope)
-        self._details()
-        return choice
+    # ------------------------------------------------------- continue-as-new
 
     def _maybe_continue_as_new(self) -> None:
         if workflow.info().is_continue_as_new_suggested() and self.inp is not None:

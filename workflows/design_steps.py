@@ -34,8 +34,8 @@ with workflow.unsafe.imports_passed_through():
 
 
 class DesignSteps:
-    """Uses the loop's state, context, config, subplans and holds, and two of its
-    methods: `_wait` (a deterministic wait) and `_details` (the Web UI pane)."""
+    """Uses the loop's state, context, config, subplans, holds and agent step, and its
+    `_details` (the Web UI pane)."""
 
     s: DesignState
     ctx: ProjectContext | None

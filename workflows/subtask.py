@@ -13,7 +13,6 @@ import asyncio
 from temporalio import workflow
 from temporalio.exceptions import (
     ActivityError,
-    ApplicationError,
     is_cancelled_exception,
 )
 
@@ -27,21 +26,17 @@ with workflow.unsafe.imports_passed_through():
         RepoInfo,
         WorktreeRequest,
         WorktreeResult,
-        token_hosts_for,
     )
-    from contracts.human import BUILD_STUCK_OPTIONS, PendingDecision
+    from contracts.human import PendingDecision
     from workflows import options, subtask_state
     from workflows.agent_step import AgentStep
     from workflows.failures import FailureHolds, StepAbandoned, all_or_cancel
     from workflows.subtask_finish import SubtaskFinish
     from workflows.subtask_messages import SubtaskMessages
     from workflows.subtask_steps import HostLost
-    from workflows.timestamps import stamp
 
 
 HOST_AFFINITY = "host-affinity"
-# Patch id: a subtask signals its build only when what the build shows changes.
-REPORT_ON_CHANGE = "report-on-change"
 
 
 @workflow.defn(name="SubtaskWorkflow")
@@ -259,41 +254,9 @@ class SubtaskWorkflow(SubtaskMessages, SubtaskFinish):
 
         why = subtask_state.stuck_reason(self.s, rnd, cfg.stuck_rounds)
         if why is not None:
-            choice = await self._ask(
-                PendingDecision(
-                    scope=inp.subtask,
-                    prompt=(
-                        f"Subtask {inp.subtask} is stuck after round {rnd} ({why}); lowest "
-                        f"score {lowest:.2f}, gates {'green' if gates.passed else 'red'}. "
-                        "Skip it, simplify its scope, debug it together, or continue?"
-                    ),
-                    options=list(BUILD_STUCK_OPTIONS),
-                )
-            )
-            self.s.rounds_without_progress = 0
-            self.s.round_cap = rnd + cfg.max_rounds
-            if choice == "skip":
-                self._block(f"skipped by a person after {rnd} rounds ({why})")
-                await self._report()
-                return "stop"
-            if choice == "simplify":
-                await self._simplify(rnd)
-                return "fix"
-            if choice == "debug":
-                self.s.status = "in_progress"
-                await self._ask(
-                    PendingDecision(
-                        scope=inp.subtask,
-                        kind="debug",
-                        prompt=(
-                            f"Paused {inp.subtask} for debugging. Push commits to "
-                            f"feat/{inp.subtask} (worktree {self.s.worktree}) if you like, "
-                            "then continue to re-review."
-                        ),
-                        options=["continue"],
-                    )
-                )
-                return "fix"  # re-review what the person left, no fixer pass
+            verdict = await self._when_stuck(rnd, why, lowest, gates.passed)
+            if verdict is not None:
+                return verdict
 
         fixer = subtask_state.choose_fixer(reviews, gates.passed, inp.threshold)
         self._phase(f"fixing ({fixer})")
@@ -311,71 +274,6 @@ class SubtaskWorkflow(SubtaskMessages, SubtaskFinish):
         )
         record.fixer, record.fix_commit = fixer, result.commit
         return "fix"
-
-    async def _simplify(self, rnd: int) -> None:
-        inp = self._inp
-        self._phase("simplifying")
-        await self._report()
-        await self._edit(
-            "design-writer",
-            rnd,
-            instructions=(
-                f"A person chose to simplify subtask {inp.subtask}. Reduce its scope in "
-                f"{self._xml()} to what can pass review now: move the hardest items to "
-                "<out> of scope, keep the XML valid, and note what was deferred."
-            ),
-            issues=[],
-            review_paths=self.s.rounds[-1].review_paths if self.s.rounds else [],
-            message=f"chore({inp.subtask}): simplify scope after round {rnd}",
-        )
-
-    # ------------------------------------------------------------ helpers
-
-    @property
-    def _inp(self) -> SubtaskInput:
-        assert self.inp is not None
-        return self.inp
-
-    @property
-    def _worktree(self) -> str:
-        if self.s.worktree is None:
-            raise ApplicationError("no worktree yet", non_retryable=True)
-        return self.s.worktree
-
-    def _token_hosts(self) -> list[str]:
-        """HTTPS hosts whose remotes get GITHUB_TOKEN (the token itself never enters history)."""
-        forge = self._inp.ctx.config.forge
-        return token_hosts_for(forge.api_url, forge.token_hosts)
-
-    def _xml(self) -> str:
-        return f"{self._inp.ctx.design_rel}/subtasks/{self._inp.subtask}.xml"
-
-    def _stamp(self, reviewer: str) -> str:
-        self.s.last_stamp[reviewer] = stamp(workflow.now(), self.s.last_stamp.get(reviewer))
-        return self.s.last_stamp[reviewer]
-
-    def _reviews_dir(self) -> str:
-        return f"{self._inp.ctx.design_dir}/build-reviews/{self._inp.subtask}"
-
-    def _phase(self, phase: str) -> None:
-        self.s.phase = phase
-        workflow.set_current_details(subtask_state.details(self.s, self._inp.subtask))
-
-    def _block(self, reason: str) -> None:
-        self.s.status, self.s.phase, self.s.notes = "blocked", "blocked", reason
-
-    async def _report(self) -> None:
-        """Tell the parent build (it owns the tracker and the status table) what changed."""
-        inp = self._inp
-        self._phase(self.s.phase)
-        if not inp.parent_id:
-            return
-        now = subtask_state.progress(self.s, inp.subtask, inp.generation)
-        if workflow.patched(REPORT_ON_CHANGE):
-            if not subtask_state.report_due(self.reported, now, inp.budgeted):
-                return
-            self.reported = now
-        await workflow.get_external_workflow_handle(inp.parent_id).signal("subtask_progress", now)
 
     async def _maybe_continue_as_new(self) -> None:
         if workflow.info().is_continue_as_new_suggested():

@@ -1,7 +1,8 @@
 """What the build (or a person through it) can say to a subtask, and what it asks.
 
 A mixin of `SubtaskWorkflow`. A subtask asks a person only through its build,
-which shows the question in `status` and forwards the answer as `decide`.
+which shows the question in `status` and forwards the answer as `decide`: when
+it is stuck (skip / simplify / debug / continue), and on its failure holds.
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from contracts.build import SubtaskState
-    from contracts.human import DecideInput, PendingDecision
+    from contracts.human import BUILD_STUCK_OPTIONS, DecideInput, PendingDecision
     from workflows.failures import FailureHolds
+    from workflows.subtask_steps import SubtaskSteps
 
 
-class SubtaskMessages:
-    """Uses the subtask's state, holds and `decision_answer`, and its `_phase` and `_report`."""
+class SubtaskMessages(SubtaskSteps):
+    """Uses, besides `SubtaskSteps`'s, the subtask's `decision_answer`."""
 
     s: SubtaskState
     holds: FailureHolds
@@ -32,6 +34,65 @@ class SubtaskMessages:
         self._phase("resuming")
         await self._report()
         return choice
+
+    async def _when_stuck(self, rnd: int, why: str, lowest: float, green: bool) -> str | None:
+        """Ask the person (skip / simplify / debug / continue); the round's verdict, or
+        None to go on to the fixer (`continue`)."""
+        inp = self._inp
+        cfg = inp.ctx.config
+        choice = await self._ask(
+            PendingDecision(
+                scope=inp.subtask,
+                prompt=(
+                    f"Subtask {inp.subtask} is stuck after round {rnd} ({why}); lowest "
+                    f"score {lowest:.2f}, gates {'green' if green else 'red'}. "
+                    "Skip it, simplify its scope, debug it together, or continue?"
+                ),
+                options=list(BUILD_STUCK_OPTIONS),
+            )
+        )
+        self.s.rounds_without_progress = 0
+        self.s.round_cap = rnd + cfg.max_rounds
+        if choice == "skip":
+            self._block(f"skipped by a person after {rnd} rounds ({why})")
+            await self._report()
+            return "stop"
+        if choice == "simplify":
+            await self._simplify(rnd)
+            return "fix"
+        if choice == "debug":
+            self.s.status = "in_progress"
+            await self._ask(
+                PendingDecision(
+                    scope=inp.subtask,
+                    kind="debug",
+                    prompt=(
+                        f"Paused {inp.subtask} for debugging. Push commits to "
+                        f"feat/{inp.subtask} (worktree {self.s.worktree}) if you like, "
+                        "then continue to re-review."
+                    ),
+                    options=["continue"],
+                )
+            )
+            return "fix"  # re-review what the person left, no fixer pass
+        return None
+
+    async def _simplify(self, rnd: int) -> None:
+        inp = self._inp
+        self._phase("simplifying")
+        await self._report()
+        await self._edit(
+            "design-writer",
+            rnd,
+            instructions=(
+                f"A person chose to simplify subtask {inp.subtask}. Reduce its scope in "
+                f"{self._xml()} to what can pass review now: move the hardest items to "
+                "<out> of scope, keep the XML valid, and note what was deferred."
+            ),
+            issues=[],
+            review_paths=self.s.rounds[-1].review_paths if self.s.rounds else [],
+            message=f"chore({inp.subtask}): simplify scope after round {rnd}",
+        )
 
     @workflow.signal(name="decide")
     def decide(self, decision: DecideInput | str) -> None:
@@ -66,6 +127,12 @@ class SubtaskMessages:
     @workflow.signal(name="failure_hold")
     def set_failure_hold(self, hold: bool) -> None:
         self.s.failure_hold = hold
+
+    @workflow.signal(name="outage_retried")
+    def outage_retried(self) -> None:
+        """A person answered `retry` for another subtask's failure: a step of ours that
+        was in flight meanwhile is retried too when it fails."""
+        self.holds.retried()
 
     @workflow.query(name="status")
     def status(self) -> SubtaskState:

@@ -15,7 +15,13 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, TimeoutError, TimeoutType, is_cancelled_exception
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    TimeoutError,
+    TimeoutType,
+    is_cancelled_exception,
+)
 
 with workflow.unsafe.imports_passed_through():
     from activities.agents.activities import agent_edit, agent_review
@@ -32,15 +38,19 @@ with workflow.unsafe.imports_passed_through():
     from contracts.build import (
         GateRequest,
         GateResult,
+        SubtaskInput,
+        SubtaskProgress,
         SubtaskState,
     )
     from contracts.git import (
         PushRequest,
         PushResult,
+        token_hosts_for,
     )
-    from workflows import options
+    from workflows import options, subtask_state
     from workflows.agent_step import AgentStep, R
     from workflows.failures import FailureHolds
+    from workflows.timestamps import stamp
 
 
 T = TypeVar("T")
@@ -50,13 +60,68 @@ class HostLost(Exception):
     """The host holding the worktree stopped taking work; the subtask moves to another."""
 
 
+# Patch id: a subtask signals its build only when what the build shows changes.
+REPORT_ON_CHANGE = "report-on-change"
+
+
 class SubtaskSteps:
-    """Uses the subtask's state, input and holds, and its helpers (`_inp`, `_worktree`,
-    `_xml`, `_stamp`, `_reviews_dir`, `_phase`, `_report`)."""
+    """Uses the subtask's state, input, holds, agent step and last report."""
 
     s: SubtaskState
+    inp: SubtaskInput | None
     holds: FailureHolds
     agent: AgentStep
+    reported: SubtaskProgress | None
+
+    # ------------------------------------------------- state, paths, reporting
+
+    @property
+    def _inp(self) -> SubtaskInput:
+        assert self.inp is not None
+        return self.inp
+
+    @property
+    def _worktree(self) -> str:
+        if self.s.worktree is None:
+            raise ApplicationError("no worktree yet", non_retryable=True)
+        return self.s.worktree
+
+    def _token_hosts(self) -> list[str]:
+        """HTTPS hosts whose remotes get GITHUB_TOKEN (the token itself never enters history)."""
+        forge = self._inp.ctx.config.forge
+        return token_hosts_for(forge.api_url, forge.token_hosts)
+
+    def _xml(self) -> str:
+        return f"{self._inp.ctx.design_rel}/subtasks/{self._inp.subtask}.xml"
+
+    def _stamp(self, reviewer: str) -> str:
+        self.s.last_stamp[reviewer] = stamp(workflow.now(), self.s.last_stamp.get(reviewer))
+        return self.s.last_stamp[reviewer]
+
+    def _reviews_dir(self) -> str:
+        return f"{self._inp.ctx.design_dir}/build-reviews/{self._inp.subtask}"
+
+    def _phase(self, phase: str) -> None:
+        self.s.phase = phase
+        workflow.set_current_details(subtask_state.details(self.s, self._inp.subtask))
+
+    def _block(self, reason: str) -> None:
+        self.s.status, self.s.phase, self.s.notes = "blocked", "blocked", reason
+
+    async def _report(self) -> None:
+        """Tell the parent build (it owns the tracker and the status table) what changed."""
+        inp = self._inp
+        self._phase(self.s.phase)
+        if not inp.parent_id:
+            return
+        now = subtask_state.progress(self.s, inp.subtask, inp.generation)
+        if workflow.patched(REPORT_ON_CHANGE):
+            if not subtask_state.report_due(self.reported, now, inp.budgeted):
+                return
+            self.reported = now
+        await workflow.get_external_workflow_handle(inp.parent_id).signal("subtask_progress", now)
+
+    # ------------------------------------------------------------ running steps
 
     def _host(self) -> dict[str, Any]:
         """Activity options that send a worktree step to the claimed host."""

@@ -151,6 +151,92 @@ async def test_revoked_key_holds_the_build_and_retry_finishes_it(
     assert len(pulls) == 5
 
 
+async def test_a_seven_subtask_build_holds_once_and_retry_finishes_every_subtask(
+    client: Client, task_queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seven subtasks, three running side by side when the key is revoked: one decision."""
+    dag = {"a": [], "b": ["a"], "c": ["a"], "d": ["a"], "e": ["b", "c"], "f": ["d"]}
+    dag["g"] = ["e", "f"]
+    approve_all = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
+    config = '\n[reviewers]\ncode = ["code-correctness"]\n'
+    with (
+        GitHubStandIn() as github,
+        scripted_model(
+            {"rules": [*(writes_file_rule(n) for n in dag), approve_all]}, monkeypatch, github.url
+        ) as sim,
+    ):
+        repo = tiny_project(tmp_path, github.url, dag, config)
+        async with build_worker(client, task_queue):
+            handle = await start_build(client, repo, task_queue)
+            await _seen(sim, lambda r: r.scope in ("b", "c", "d"))
+            sim.api_key = REVOKED
+            held = await until(lambda: _failure(handle, BuildStatus), what="a failure hold")
+            _assert_revoked_key_decision(held)
+            sim.api_key = None
+            await handle.signal("decide", DecideInput(choice="retry"))
+            result = BuildResult.model_validate(await handle.result())
+        pulls = github.pulls("demo/link-shortener")
+    assert result.result == "ALL_SUBTASKS_PR_CREATED", result
+    assert sorted(p["head"]["ref"] for p in pulls) == [f"feat/{n}" for n in dag]
+    for name in dag:  # one round, one reviewer each: nothing reviewed twice
+        assert len(list((repo.design_dir / "build-reviews" / name).glob("*_code-*.md"))) == 1
+
+
+async def test_a_step_in_flight_during_the_outage_is_retried_with_the_others(
+    client: Client, task_queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """a's request was sent before the key was revoked and fails only after the person
+    answered `retry` for b: that answer covers a too, so nobody is asked twice."""
+    approve_all = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
+    config = '\n[reviewers]\ncode = ["code-correctness"]\n'
+    slow_a = writes_file_rule("a")
+    slow_a["faults"] = [
+        {
+            "type": 401,
+            "error_type": "authentication_error",
+            "message": "invalid x-api-key",
+            "until": "outage-answered",
+        }
+    ]
+    with (
+        GitHubStandIn() as github,
+        scripted_model(
+            {"rules": [slow_a, writes_file_rule("b"), approve_all]}, monkeypatch, github.url
+        ) as sim,
+    ):
+        repo = tiny_project(tmp_path, github.url, {"a": [], "b": []}, config)
+        async with build_worker(client, task_queue):
+            handle = await start_build(client, repo, task_queue)
+            await _seen(sim, lambda r: r.scope == "a")  # in flight, held by the stand-in
+            sim.api_key = REVOKED
+            held = await until(lambda: _failure(handle, BuildStatus), what="b's failure hold")
+            assert held[0].failure is not None and held[0].failure.scopes == ["b"]
+            sim.api_key = None
+            await handle.signal("decide", DecideInput(choice="retry"))
+            a = client.get_workflow_handle(f"{handle.id}-a")
+
+            async def told() -> bool:
+                async for event in a.fetch_history_events():
+                    attrs = event.workflow_execution_signaled_event_attributes
+                    if attrs.signal_name == "outage_retried":
+                        return True  # a takes the signal before any later failure
+                return False
+
+            await until(told, what="the build to tell a about the retry")
+            sim.release("outage-answered")  # now a's request fails with the outage's 401
+
+            async def ended_or_held_again() -> str | None:
+                if await _closed(handle):
+                    return "closed"
+                return "held again" if await _failure(handle, BuildStatus) else None
+
+            assert await until(ended_or_held_again, limit=120, what="the build") == "closed"
+            result = BuildResult.model_validate(await handle.result())
+    assert result.result == "ALL_SUBTASKS_PR_CREATED", result
+    a_turns = [r for r in sim.requests if r.scope == "a" and r.role == "builder" and r.turn == 1]
+    assert [r.action for r in a_turns][:1] == ["error"] and len(a_turns) == 2
+
+
 async def test_a_person_can_stop_a_held_design(
     client: Client, task_queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
