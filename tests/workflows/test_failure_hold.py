@@ -232,6 +232,8 @@ async def test_a_step_in_flight_during_the_outage_is_retried_with_the_others(
 
             assert await until(ended_or_held_again, limit=120, what="the build") == "closed"
             result = BuildResult.model_validate(await handle.result())
+            await record_history(handle)
+            await record_history(a)
     assert result.result == "ALL_SUBTASKS_PR_CREATED", result
     a_turns = [r for r in sim.requests if r.scope == "a" and r.role == "builder" and r.turn == 1]
     assert [r.action for r in a_turns][:1] == ["error"] and len(a_turns) == 2
