@@ -255,11 +255,34 @@ async def build(args: argparse.Namespace) -> int:
 async def query_status(
     client: Client, handle: WorkflowHandle, kind: str
 ) -> DesignStatus | BuildStatus:
+    st: DesignStatus | BuildStatus
     if kind == "design":
-        return await handle.query("status", result_type=DesignStatus)
+        st = await handle.query("status", result_type=DesignStatus)
+        st.retrying = await _retrying(handle)
+        return st
     st = await handle.query("status", result_type=BuildStatus)
     await asyncio.gather(*(_live_phase(client, handle, st, name) for name in st.running))
+    children = [client.get_workflow_handle(f"{handle.id}-{n}") for n in st.running]
+    for found in await asyncio.gather(*(_retrying(h) for h in [handle, *children])):
+        st.retrying += found
     return st
+
+
+async def _retrying(handle: WorkflowHandle) -> list[str]:
+    """Steps the server retries after a failure (overload, 5xx, a dead worker): their
+    attempt and last error, so a loop that seems to stand still says why."""
+    try:
+        desc = await handle.describe()
+    except RPCError:
+        return []  # closed meanwhile
+    out = []
+    for pending in desc.raw_description.pending_activities:
+        if pending.attempt > 1 and pending.HasField("last_failure"):
+            error = " ".join(pending.last_failure.message.split())[:300]
+            out.append(
+                f"{handle.id}: {pending.activity_type.name} attempt {pending.attempt}: {error}"
+            )
+    return out
 
 
 async def _live_phase(client: Client, handle: WorkflowHandle, st: BuildStatus, name: str) -> None:

@@ -201,6 +201,11 @@ class BuildStatus(BaseModel):
     )
     stop_reason: str = ""
     notice: str = ""
+    retrying: list[str] = Field(
+        default_factory=list,
+        description="steps the server is retrying, with their last failure (read by the CLI "
+        "from the pending activities; the workflow never sees a retry in progress)",
+    )
 
 
 class BuildResult(BaseModel):
