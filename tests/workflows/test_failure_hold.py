@@ -35,6 +35,7 @@ from tests.workflows.test_build_loop import (
     approve_artifacts,
     git_out,
     start_build,
+    tiny_design,
     tiny_project,
     writes_file_rule,
 )
@@ -151,34 +152,53 @@ async def test_revoked_key_holds_the_build_and_retry_finishes_it(
     assert len(pulls) == 5
 
 
-async def test_a_seven_subtask_build_holds_once_and_retry_finishes_every_subtask(
+async def test_a_seven_subtask_design_and_build_hold_once_each_and_retry_finishes_them(
     client: Client, task_queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Seven subtasks, three running side by side when the key is revoked: one decision."""
+    """The issue's bar: the key revoked mid-design and again mid-build of 7 subtasks."""
     dag = {"a": [], "b": ["a"], "c": ["a"], "d": ["a"], "e": ["b", "c"], "f": ["d"]}
     dag["g"] = ["e", "f"]
     approve_all = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
-    config = '\n[reviewers]\ncode = ["code-correctness"]\n'
+    config = '\n[reviewers]\ndesign = ["design-requirements"]\ncode = ["code-correctness"]\n'
     with (
         GitHubStandIn() as github,
         scripted_model(
             {"rules": [*(writes_file_rule(n) for n in dag), approve_all]}, monkeypatch, github.url
         ) as sim,
     ):
-        repo = tiny_project(tmp_path, github.url, dag, config)
+        design_src = tiny_design(tmp_path / "src", dag)
+        repo = make_project(tmp_path / "p", github.url, config, design_source=design_src)
         async with build_worker(client, task_queue):
-            handle = await start_build(client, repo, task_queue)
-            await _seen(sim, lambda r: r.scope in ("b", "c", "d"))
+            design = await start_design(client, repo, task_queue)
+            await _seen(sim, lambda r: r.kind == "review" and r.scope == "c")
             sim.api_key = REVOKED
-            held = await until(lambda: _failure(handle, BuildStatus), what="a failure hold")
+            held = await until(lambda: _failure(design, DesignStatus), what="the design's hold")
             _assert_revoked_key_decision(held)
             sim.api_key = None
-            await handle.signal("decide", DecideInput(choice="retry"))
-            result = BuildResult.model_validate(await handle.result())
+            await design.signal("decide", DecideInput(choice="retry"))
+
+            async def at_gate() -> bool:
+                return (await status_of(design, DesignStatus)).phase == "awaiting-approval"
+
+            await until(at_gate, limit=120, what="the approval gate")
+            await design.signal("approved")
+            designed = DesignResult.model_validate(await design.result())
+            assert designed.result == "DESIGN_DOC_APPROVED", designed
+
+            build = await start_build(client, repo, task_queue)
+            await _seen(sim, lambda r: r.scope in ("b", "c", "d") and r.role == "builder")
+            sim.api_key = REVOKED
+            held = await until(lambda: _failure(build, BuildStatus), what="the build's hold")
+            _assert_revoked_key_decision(held)
+            sim.api_key = None
+            await build.signal("decide", DecideInput(choice="retry"))
+            result = BuildResult.model_validate(await build.result())
         pulls = github.pulls("demo/link-shortener")
+    # Every earlier review kept, none redone: one reviewer, one round, per scope.
+    assert len(review_files(repo.design_dir)) == 1 + len(dag)
     assert result.result == "ALL_SUBTASKS_PR_CREATED", result
     assert sorted(p["head"]["ref"] for p in pulls) == [f"feat/{n}" for n in dag]
-    for name in dag:  # one round, one reviewer each: nothing reviewed twice
+    for name in dag:
         assert len(list((repo.design_dir / "build-reviews" / name).glob("*_code-*.md"))) == 1
 
 
