@@ -11,11 +11,11 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from git import InvalidGitRepositoryError, NoSuchPathError, Repo
 from pydantic import BaseModel, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import gitrepo
 from contracts.config import ConfigRequest, OrchestratorConfig, ProjectContext
 
 CONFIG_FILE = "orchestrator.toml"
@@ -200,11 +200,11 @@ def check_roles(config: OrchestratorConfig, repo_root: Path, path: Path) -> None
 
 
 def repository_of(path: Path) -> Path | None:
+    """The checkout holding `path` (git through `gitrepo`: no repository program runs)."""
     try:
-        repo = Repo(path, search_parent_directories=True)
-    except (InvalidGitRepositoryError, NoSuchPathError):
+        return Path(gitrepo.repo_root_of(str(path)))
+    except gitrepo.GitInputError:
         return None
-    return Path(repo.working_tree_dir or path).resolve()
 
 
 def resolve_project(design_dir: str) -> ProjectContext:
@@ -216,19 +216,15 @@ def resolve_project(design_dir: str) -> ProjectContext:
             "holding overview.md (e.g. design-docs/active/<feature>)",
             "PlanError",
         )
-    try:
-        repo = Repo(path, search_parent_directories=True)
-    except (InvalidGitRepositoryError, NoSuchPathError):
+    found = repository_of(path)
+    if found is None:
         raise bad_input(
             f"{path}: not inside a git repository. Fix: run `git init` in the project "
             "(the orchestrator commits artifacts and builds on branches)",
             "RepositoryError",
-        ) from None
-    root = Path(repo.working_tree_dir or path).resolve()
-    try:
-        branch = repo.active_branch.name
-    except TypeError:
-        branch = "HEAD"
+        )
+    root = found
+    branch = gitrepo.current_branch(str(root)) or "HEAD"
     config, config_path = read_config(root)
     return ProjectContext(
         repo_root=str(root),
