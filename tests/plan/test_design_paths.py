@@ -41,9 +41,7 @@ def refusal(design: Path) -> str:
     return str(err.value)
 
 
-def test_a_subplan_symlinked_out_of_the_repository_is_refused(
-    design: Path, tmp_path: Path
-) -> None:
+def test_a_subplan_symlinked_out_of_the_repository_is_refused(design: Path, tmp_path: Path) -> None:
     secret = tmp_path / "elsewhere" / "notes.md"
     secret.parent.mkdir()
     secret.write_text(subplan("Stolen", files="src/x.py"))
