@@ -313,6 +313,36 @@ def run_git(
     return proc
 
 
+def git_bytes(cwd: str, *args: str, timeout: float = LOCAL_TIMEOUT) -> bytes | None:
+    """Raw stdout of a git command (file contents as committed); None when it fails."""
+    argv = ["git", "--no-pager", *_FIXED_CONFIG, *args]
+    try:
+        proc = subprocess.run(
+            argv,
+            cwd=cwd,
+            env=git_env(cwd),
+            capture_output=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise GitError(argv, -1, "", f"timed out after {timeout:.0f}s") from exc
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def committed_files(top: str, commit: str, folder: str) -> list[str]:
+    """Regular files directly in `folder` at `commit` (paths from the top; no symlinks)."""
+    out = git_bytes(top, "ls-tree", "-z", "--full-tree", commit, "--", folder.rstrip("/") + "/")
+    files: list[str] = []
+    for entry in (out or b"").decode("utf-8", errors="surrogateescape").split("\0"):
+        meta, _, path = entry.partition("\t")
+        mode = meta.split(" ", 1)[0]
+        if path and mode in ("100644", "100755"):
+            files.append(path)
+    return sorted(files)
+
+
 def git_out(cwd: str, *args: str, timeout: float = LOCAL_TIMEOUT) -> str:
     """Stdout of a git command that must succeed, stripped."""
     return run_git(cwd, *args, timeout=timeout).stdout.strip()
@@ -377,6 +407,32 @@ def common_git_dir(path: str) -> str:
     """The repository's shared .git directory (the same from every worktree)."""
     out = git_out(path, "rev-parse", "--git-common-dir")
     return os.path.realpath(os.path.join(path, out))
+
+
+def main_checkout(path: str) -> str:
+    """The main checkout of the repository holding `path` (a worktree's lies above it)."""
+    common = common_git_dir(path)
+    if os.path.basename(common) == ".git":
+        return os.path.dirname(common)
+    return repo_root_of(path)  # a separate git directory: the checkout itself
+
+
+# Configuration the orchestrator reads and no agent may change (relative to a checkout's top).
+PROTECTED_PATHS = (".orchestrator", "orchestrator.toml")
+
+
+def is_protected(rel: str, extra: Iterable[str] = ()) -> bool:
+    """True when `rel` (relative to the checkout top) is configuration agents may not change."""
+    parts = _parts(rel)
+    for protected in (*PROTECTED_PATHS, *extra):
+        prefix = _parts(protected)
+        if prefix and parts[: len(prefix)] == prefix:
+            return True
+    return False
+
+
+def _parts(rel: str) -> list[str]:
+    return [p for p in rel.replace("\\", "/").split("/") if p not in ("", ".")]
 
 
 def ensure_excluded(repo_root: str, pattern: str = f"/{WORKTREES_DIR}/") -> None:

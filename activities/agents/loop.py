@@ -110,8 +110,7 @@ def resolve_in(workdir: Path, path: str) -> Path:
 def repository_boundary(workdir: Path) -> Path:
     """The main checkout that holds `workdir` (a worktree lies inside it), or the workdir."""
     try:
-        common = Path(gitrepo.common_git_dir(str(workdir)))
-        return common.parent if common.name == ".git" else Path(gitrepo.repo_root_of(str(workdir)))
+        return Path(gitrepo.main_checkout(str(workdir)))
     except (gitrepo.GitError, gitrepo.GitInputError):
         return Path(os.path.realpath(workdir))
 
@@ -135,6 +134,17 @@ def read_grants(workdir: Path, paths: Iterable[str]) -> frozenset[Path]:
             continue
         grants.add(real)
     return frozenset(grants)
+
+
+def protected_paths(workdir: Path, agents_dir: str) -> frozenset[Path]:
+    """The configuration an agent may not write, in the checkout it works in."""
+    try:
+        top = Path(gitrepo.repo_root_of(str(workdir)))
+    except (gitrepo.GitError, gitrepo.GitInputError):
+        top = Path(os.path.realpath(workdir))
+    return frozenset(
+        Path(os.path.realpath(top / rel)) for rel in (*gitrepo.PROTECTED_PATHS, agents_dir)
+    )
 
 
 def make_client(timeout_s: float) -> anthropic.AsyncAnthropic:
@@ -257,6 +267,10 @@ async def run_agent(
         extra_readable=read_grants(
             workdir, [*call.focus_paths, *getattr(call, "review_paths", [])]
         ),
+        protected=protected_paths(workdir, settings.agents_dir),
+        writable=frozenset(Path(os.path.realpath(resolve_in(workdir, p))) for p in call.write_scope)
+        if getattr(call, "write_scope", None)
+        else None,
     )
     fingerprint = transcripts.fingerprint(call)
     record = transcripts.load(path, fingerprint) or transcripts.Transcript(

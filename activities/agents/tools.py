@@ -95,6 +95,11 @@ class Workspace:
     # outside the workdir, e.g. reviews kept in the main checkout while a fixer works in
     # a worktree. Readable exactly as listed; never writable.
     extra_readable: frozenset[Path] = frozenset()
+    # The orchestrator's configuration (.orchestrator/, orchestrator.toml, the roles'
+    # folder): read from the commit the loop started from, never written by an agent.
+    protected: frozenset[Path] = frozenset()
+    # When set, the only directories writes may go to (a design writer: the design dir).
+    writable: frozenset[Path] | None = None
     touched: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -132,6 +137,8 @@ class Workspace:
             raise ToolError(f"refused {text!r}: that path is reserved for the orchestrator")
         if self.hide_reviews and REVIEW_DIRS.intersection(rel.parts):
             raise ToolError(f"refused {text!r}: reviews are blind, earlier reviews are hidden")
+        if write:
+            self._check_writable(real, text)
         try:
             mode = os.stat(real).st_mode
         except FileNotFoundError:
@@ -140,6 +147,20 @@ class Workspace:
             return real
         refuse_special(mode, text)
         return real
+
+    def _check_writable(self, real: Path, text: str) -> None:
+        if any(real == p or p in real.parents for p in self.protected):
+            raise ToolError(
+                f"refused {text!r}: the orchestrator's configuration (.orchestrator/, "
+                "orchestrator.toml, the roles) is read from the commit the loop started from "
+                "and no agent may change it; if it needs a change, say so in your summary "
+                "for a person to make"
+            )
+        if self.writable is not None and not any(
+            real == p or p in real.parents for p in self.writable
+        ):
+            allowed = ", ".join(sorted(self.rel(p) + "/" for p in self.writable)) or "nothing"
+            raise ToolError(f"refused {text!r}: this agent may only write under {allowed}")
 
     def rel(self, path: Path) -> str:
         if path != self.root and self.root not in path.parents:
