@@ -125,8 +125,18 @@ async def test_an_agent_that_tries_to_stall_the_worker_finishes_its_review(
         {"tool": "search_files", "input": {"pattern": "return", "path": "src"}},
     ]
     standin.reset({"rules": [{"match": {"role": "code-correctness"}, "steps": steps}]})
+    # Focus paths are hashed for review reuse: a FIFO or a device among them must not block.
     await runner.run(
-        "agent.review", request(repo, "code-correctness", review_path="r.md", title="t")
+        "agent.review",
+        request(
+            repo,
+            "code-correctness",
+            review_path="r.md",
+            title="t",
+            focus_paths=["src/pipe", "src/zero", "/dev/zero"],
+            reuse=True,
+            remember=True,
+        ),
     )
     results = [r.tool_results[0] for r in standin.requests[1:5]]
     assert [r["is_error"] for r in results] == [False, True, True, False]
