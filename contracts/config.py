@@ -146,9 +146,13 @@ class OrchestratorConfig(_Strict):
     agents: AgentsConfig = Field(default_factory=AgentsConfig)
     prices: dict[str, Price] = Field(default_factory=dict)
 
-    def agent_settings(self, role: str) -> AgentSettings:
-        """The knobs one agent call runs with; the role's model wins over the default."""
+    def agent_settings(self, role: str, config_commit: str | None = None) -> AgentSettings:
+        """The knobs one agent call runs with; the role's model wins over the default.
+
+        `config_commit` (ProjectContext.start_commit) is where the roles are read from.
+        """
         return AgentSettings(
+            config_commit=config_commit,
             model=self.models.roles.get(role, self.models.default),
             max_turns=self.agents.max_turns,
             max_total_tokens=self.agents.max_total_tokens,
@@ -177,3 +181,8 @@ class ProjectContext(BaseModel):
     branch: str
     config: OrchestratorConfig
     config_path: str | None = None
+    start_commit: str | None = Field(
+        default=None,
+        description="HEAD of the repository when the loop started: configuration and roles "
+        "come from this commit (None: a repository without commits yet)",
+    )
