@@ -81,7 +81,7 @@ class SpecChangeSteps:
                 f"{workflow.info().run_id}/"
                 f"change{self.s.changes}-{role}.json"
             ),
-            settings=self.ctx.config.agent_settings(role),
+            settings=self.ctx.config.agent_settings(role, self.ctx.start_commit),
         )
 
     def _spec_files(self, names: list[str]) -> list[str]:
@@ -166,6 +166,7 @@ class SpecChangeSteps:
                     issues=[ReviewIssue(severity=Severity.high, description=c.description)],
                     commit_message=f"design({self.ctx.feature}): change {c.id}: {c.description}",
                     commit=False,
+                    write_scope=[self.ctx.design_rel],
                 ),
                 EditResult,
                 f"revise specs for change {c.id}",

@@ -74,7 +74,7 @@ class DesignSteps:
             focus_paths=focus,
             instructions=instructions,
             transcript_path=transcript,
-            settings=self.cfg.agent_settings(role),
+            settings=self.cfg.agent_settings(role, self.ctx.start_commit),
         )
 
     async def _review(self, scope: str, reviewer: str, round_: int) -> ReviewResult:
@@ -122,8 +122,10 @@ class DesignSteps:
             issues=issues or [],
             review_paths=review_paths or [],
             commit_message=message,
-            # The main checkout may hold the user's own work: commit only the design dir.
+            # The main checkout may hold the user's own work: commit only the design dir,
+            # and the writer writes nowhere else.
             commit=False,
+            write_scope=[self.ctx.design_rel],
         )
         result = await self._agent(agent_edit, request, EditResult, f"{role} · {scope}", choices)
         if result.files_changed:

@@ -209,7 +209,7 @@ class SubtaskSteps:
                 f"{workflow.info().run_id}/"
                 f"{role}-g{inp.generation}-r{rnd}-{len(self.s.rounds)}.json"
             ),
-            settings=inp.ctx.config.agent_settings(role),
+            settings=inp.ctx.config.agent_settings(role, inp.ctx.start_commit),
         )
 
     async def _review(self, reviewer: str, rnd: int) -> ReviewResult:
