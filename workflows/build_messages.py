@@ -16,7 +16,13 @@ with workflow.unsafe.imports_passed_through():
     from contracts.build import BuildState, BuildStatus, SubtaskProgress
     from contracts.change import PendingChange
     from contracts.config import ProjectContext
-    from contracts.human import MAX_SIGNAL_TEXT, ChangeInput, DecideInput, parse_decide
+    from contracts.human import (
+        FAILURE_SCOPE,
+        MAX_SIGNAL_TEXT,
+        ChangeInput,
+        DecideInput,
+        parse_decide,
+    )
     from contracts.metrics import Ledger, Metrics
     from workflows import build_state
     from workflows.commands import run_command
@@ -57,7 +63,7 @@ class BuildMessages:
             return
         held = build_state.held_by_failure(self.s, self.running, decision.scope)
         if held:
-            await self._decide_failure(held, choice)
+            await self._decide_failure(held, choice, whole=decision.scope in (None, FAILURE_SCOPE))
             return
         waiting = [
             n
@@ -69,7 +75,7 @@ class BuildMessages:
             return
         await self._tell(waiting[0], "decide", decision.choice)
 
-    async def _decide_failure(self, held: list[str], choice: str) -> None:
+    async def _decide_failure(self, held: list[str], choice: str, whole: bool) -> None:
         """One answer for every subtask held by one cause; `stop` ends the whole build."""
         decision = self.s.subtasks[held[0]].decision
         assert decision is not None
@@ -85,11 +91,13 @@ class BuildMessages:
             return
         for name in held:
             await self._tell(name, "decide", choice)
-        if choice == "retry":
-            # A step another subtask had in flight during the outage may fail only now:
-            # this `retry` covers it too, so nobody is asked twice about one outage.
+        if choice == "retry" and whole:
+            # A step another subtask had in flight during the outage may fail only now (or
+            # just did, after this decision was read): this `retry` covers it too, so nobody
+            # is asked twice about one outage.
+            cause = decision.failure.cause if decision.failure else ""
             for name in [n for n in self.running if n not in held]:
-                await self._tell(name, "outage_retried")
+                await self._tell(name, "outage_retried", cause)
 
     @workflow.signal(name="!change")
     def request_change(self, change: ChangeInput | str) -> None:

@@ -140,8 +140,8 @@ class FailureHolds:
 
     def __init__(self) -> None:
         self.open: dict[str, _Hold] = {}
-        # When a person last answered `retry` (None: for every scope).
-        self.retried_at: dict[str | None, datetime] = {}
+        # When a person last answered `retry`, by cause ("": whatever the cause).
+        self.retried_at: dict[str, datetime] = {}
 
     @property
     def holding(self) -> bool:
@@ -177,7 +177,7 @@ class FailureHolds:
                     raise
                 usage = failed_usage(err)
                 failure = describe(err, step, scope)
-            if self._covered(scope, started) and workflow.patched(RETRY_COVERS_IN_FLIGHT):
+            if self._covered(failure.cause, started) and workflow.patched(RETRY_COVERS_IN_FLIGHT):
                 # It was running while the outage was answered: the person's `retry` meant it
                 # too. Once only: a step that fails again after it started holds as usual.
                 workflow.logger.warning("retrying %s with the others: %s", step, failure.error)
@@ -233,12 +233,17 @@ class FailureHolds:
             await notify()
         return choice
 
-    def retried(self, scope: str | None = None) -> None:
-        """A person answered `retry` (here, or to the build that held this workflow)."""
-        self.retried_at[scope] = workflow.now()
+    def retried(self, cause: str = "") -> None:
+        """A person answered `retry` for `cause` to the build that holds this workflow: a
+        step of ours held with that cause resumes, one in flight is retried when it fails."""
+        self.retried_at[cause] = workflow.now()
+        for key, hold in list(self.open.items()):
+            if cause in ("", key) and workflow.patched(RETRY_COVERS_IN_FLIGHT):
+                hold.answer = "retry"
+                del self.open[key]
 
-    def _covered(self, scope: str, started: datetime) -> bool:
-        return any(at > started for key, at in self.retried_at.items() if key in (None, scope))
+    def _covered(self, cause: str, started: datetime) -> bool:
+        return any(at > started for key, at in self.retried_at.items() if key in ("", cause))
 
     def match(self, scope: str | None) -> PendingDecision | None:
         """The open decision a `decide` for `scope` answers (None, `failure`, or a held scope)."""
@@ -255,8 +260,8 @@ class FailureHolds:
                 continue
             if choice not in hold.decision.options:
                 return f"{choice!r} is not an option; choose {' / '.join(hold.decision.options)}"
-            if choice == "retry":
-                self.retried(None if whole else scope)
+            if choice == "retry" and whole:
+                self.retried_at[cause] = workflow.now()
             if whole:
                 hold.answer = choice
                 del self.open[cause]

@@ -129,10 +129,10 @@ class SubtaskMessages(SubtaskSteps):
         self.s.failure_hold = hold
 
     @workflow.signal(name="outage_retried")
-    def outage_retried(self) -> None:
-        """A person answered `retry` for another subtask's failure: a step of ours that
-        was in flight meanwhile is retried too when it fails."""
-        self.holds.retried()
+    def outage_retried(self, cause: str = "") -> None:
+        """A person answered `retry` for another subtask's failure with this cause: ours
+        resumes too if it just failed the same way, or when it does while in flight."""
+        self.holds.retried(cause)
 
     @workflow.query(name="status")
     def status(self) -> SubtaskState:
