@@ -85,6 +85,13 @@ class AgentSettings(BaseModel):
     max_total_tokens: int = 2_000_000
     command_timeout_s: float = 300.0
     command_output_limit: int = 20_000
+    # A tool output longer than this (characters) is clipped in the conversation and kept
+    # whole in a file the model pages through with read_file.
+    tool_result_limit: int = 16_000
+    context_windows: dict[str, int] = Field(
+        default_factory=dict,
+        description="model (or name prefix) -> context window in tokens; built-in: 200,000",
+    )
     request_timeout_s: float = 600.0  # one Messages API request; a hang ends as a retryable error
     agents_dir: str = ".orchestrator/agents"
     prices: dict[str, dict[str, float]] = Field(

@@ -47,7 +47,7 @@ from simulators.scenario import (
     Scenario,
     Step,
     invalid_submission,
-    parse_header,
+    parse_caller,
     plan_actions,
     submission,
 )
@@ -213,13 +213,14 @@ class MessagesStandIn:
         total = 0
         boundaries: list[tuple[str, int, bool]] = []  # (prefix hash, length, is breakpoint)
         for seg in _segments(body):
-            text = json.dumps(
-                {k: v for k, v in seg.items() if k != "cache_control"}, sort_keys=True
-            )
+            text = _segment_text(seg)
             digest.update(text.encode())
             total += len(text)
             boundaries.append((digest.hexdigest(), total, "cache_control" in seg))
-        marks = [i for i, (_, _, mark) in enumerate(boundaries) if mark]
+        floor = self.scenario.min_cacheable_tokens
+        marks = [
+            i for i, (_, length, mark) in enumerate(boundaries) if mark and _tokens(length) >= floor
+        ]
         read = created = 0
         with self._lock:
             if marks:
@@ -243,16 +244,25 @@ class MessagesStandIn:
         """The answer to one request, or an ApiError; `gone(seconds)` waits for a disconnect."""
         self._authorize(headers)
         _validate(body)
+        prompt_tokens = _tokens(sum(len(_segment_text(seg)) for seg in _segments(body)))
+        if prompt_tokens > self.scenario.context_window:
+            # The API's answer to an over-long prompt (seen verbatim in the wild, e.g.
+            # github.com/earendil-works/pi/issues/102 with claude-opus-4-5).
+            raise _invalid(
+                f"prompt is too long: {prompt_tokens} tokens > "
+                f"{self.scenario.context_window} maximum"
+            )
         messages = body["messages"]
         # The task is the first block: a nudge added to the same message is not a new task.
         prompt = _text_of(_blocks(messages[0]["content"])[:1])
-        header = parse_header(prompt)
+        header = parse_caller(body.get("metadata"))
         # A final assistant message is continued (after pause_turn), not answered anew.
         turn = 1 + sum(1 for m in messages[:-1] if m["role"] == "assistant")
         script_turn = 1 + sum(
             1 for m in messages[:-1] if m["role"] == "assistant" and not _misbehaved(m)
         )
-        conversation = hashlib.sha256(prompt.encode()).hexdigest()[:12]
+        caller = json.dumps(body.get("metadata"), sort_keys=True)
+        conversation = hashlib.sha256(f"{caller}\n{prompt}".encode()).hexdigest()[:12]
         rule = self.scenario.rule_for(header) if header else None
         fault = self._take_fault(conversation, turn, rule)
         tools = [t.get("name", "") for t in body.get("tools") or []]
@@ -374,7 +384,10 @@ def _answer(
     rule: Rule | None, header: Header | None, prompt: str, turn: int, conversation: str
 ) -> tuple[list[dict[str, Any]], str]:
     if header is None:
-        text = "I am a scripted stand-in; start the first message with an [orchestrator] header."
+        text = (
+            "I am a scripted stand-in; name the agent call in metadata.user_id "
+            "(orchestrator:role:scope:round:kind)."
+        )
         return [{"type": "text", "text": text}], "end_turn"
     actions = plan_actions(rule, header, prompt)
     what, step = actions[min(turn, len(actions)) - 1]
@@ -419,6 +432,17 @@ def _validate(body: Any) -> None:
     for name in ("model", "max_tokens", "messages"):
         if name not in body:
             raise _invalid(f"{name}: Field required")
+    metadata = body.get("metadata")
+    if metadata is not None:
+        # Messages API reference: `metadata` is an object whose only field is `user_id`
+        # (a string or null); any other key is refused.
+        if not isinstance(metadata, dict):
+            raise _invalid("metadata: Input should be a valid dictionary")
+        for key in metadata:
+            if key != "user_id":
+                raise _invalid(f"metadata.{key}: Extra inputs are not permitted")
+        if metadata.get("user_id") is not None and not isinstance(metadata["user_id"], str):
+            raise _invalid("metadata.user_id: Input should be a valid string")
     messages = body["messages"]
     if not isinstance(messages, list) or not messages or not isinstance(messages[0], dict):
         raise _invalid("messages: at least one message is required")
@@ -499,6 +523,11 @@ def _segments(body: Mapping[str, Any]) -> list[dict[str, Any]]:
     for message in body.get("messages") or []:
         segments += [{"role": message.get("role"), **b} for b in _blocks(message.get("content"))]
     return segments
+
+
+def _segment_text(segment: Mapping[str, Any]) -> str:
+    """A segment as counted and cached: its content, whatever its cache marker."""
+    return json.dumps({k: v for k, v in segment.items() if k != "cache_control"}, sort_keys=True)
 
 
 def _text_of(content: Any) -> str:

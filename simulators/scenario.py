@@ -1,7 +1,8 @@
 """Scripts for the Messages API stand-in: what the scripted "model" does, turn by turn.
 
-A scenario is a list of rules. The stand-in reads the header line of the first
-user message (`[orchestrator] role=... scope=... round=... kind=...`), picks
+A scenario is a list of rules. The stand-in reads which agent call a request
+belongs to from its `metadata.user_id` (`orchestrator:role:scope:round:kind`,
+set by activities/agents/prompts.py; the model never sees it), picks
 the first rule whose `match` fits, and plays it: one step (a tool call or a
 text-only answer) per turn, then `submit_<kind>` with the rule's `submit`
 merged over sensible defaults. Which step comes next is derived from the
@@ -40,9 +41,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field, field_validator
 
-HEADER = re.compile(
-    r"^\[orchestrator\] role=(?P<role>\S+) scope=(?P<scope>\S+) round=(?P<round>\d+) "
-    r"kind=(?P<kind>\w+)"
+CALLER = re.compile(
+    r"^orchestrator:(?P<role>[^:]+):(?P<scope>.+):(?P<round>\d+):(?P<kind>\w+)$", re.DOTALL
 )
 FOCUS_HEADING = "Focus files (read these first):"
 QUESTION_LINE = re.compile(r"^- (?P<id>[A-Za-z0-9_.-]+): .* \| Options: ", re.MULTILINE)
@@ -151,6 +151,10 @@ class Rule(BaseModel):
 
 class Scenario(BaseModel):
     rules: list[Rule] = Field(default_factory=list)
+    # The model's window: a longer prompt gets the API's 400 "prompt is too long".
+    context_window: int = 200_000
+    # Prompt-caching guide: a breakpoint whose prefix is shorter is not cached (no error).
+    min_cacheable_tokens: int = 1024
 
     @classmethod
     def load(cls, source: str | Path | Mapping[str, Any] | Scenario | None) -> Scenario:
@@ -175,8 +179,10 @@ class Header(BaseModel):
     kind: str
 
 
-def parse_header(first_user_text: str) -> Header | None:
-    match = HEADER.match(first_user_text.strip())
+def parse_caller(metadata: object) -> Header | None:
+    """The agent call named by a request's `metadata.user_id`, or None."""
+    user_id = metadata.get("user_id") if isinstance(metadata, dict) else None
+    match = CALLER.match(user_id) if isinstance(user_id, str) else None
     if not match:
         return None
     return Header(

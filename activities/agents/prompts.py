@@ -1,8 +1,9 @@
 """The words an agent receives: a stable system prompt and one task message.
 
-The first line of the task message is a machine-readable header,
-`[orchestrator] role=... scope=... round=... kind=...`, which the local
-Messages API stand-in keys its scripts on. Reviews are blind by construction:
+Nothing in them is there for a machine: which agent call a request belongs to
+travels in the request's `metadata.user_id` (see `caller_id`), which the model
+never sees and the local Messages API stand-in keys its scripts on. Reviews are
+blind by construction:
 nothing here can carry an earlier review or score, and an editor's task lists
 issues and review paths, never scores.
 """
@@ -24,7 +25,8 @@ from contracts.agents import (
     SubtaskDraftRequest,
 )
 
-HEADER_PREFIX = "[orchestrator]"
+CALLER_PREFIX = "orchestrator"
+MAX_USER_ID = 256  # the API's limit on metadata.user_id
 FOCUS_HEADING = "Focus files (read these first):"
 
 _KIND_RULES = {
@@ -64,13 +66,17 @@ def system_prompt(resolved: ResolvedRole) -> str:
     )
 
 
-def header(call: AgentCall, kind: str) -> str:
-    return f"{HEADER_PREFIX} role={call.role} scope={call.scope} round={call.round} kind={kind}"
+def caller_id(call: AgentCall, kind: str) -> str:
+    """`metadata.user_id`: the agent call a request belongs to, `orchestrator:role:scope:
+    round:kind`. Opaque to the model (metadata is never part of the prompt) and free of
+    anything about a person, as the API asks of this field."""
+    text = f"{CALLER_PREFIX}:{call.role}:{call.scope}:{call.round}:{kind}"
+    return text[:MAX_USER_ID]
 
 
 def task_message(call: AgentCall, kind: str) -> str:
-    """The first user message: header, instructions, focus files, then what the kind needs."""
-    parts = [header(call, kind)]
+    """The first user message: instructions, focus files, then what the kind needs."""
+    parts: list[str] = []
     if call.instructions.strip():
         parts.append(call.instructions.strip())
     if call.focus_paths:
@@ -114,7 +120,7 @@ def task_message(call: AgentCall, kind: str) -> str:
         parts.append(f"Requested change:\n{call.description.strip()}")
         if call.subtasks:
             parts.append(_list("Existing subtasks:", call.subtasks))
-    return "\n\n".join(parts)
+    return "\n\n".join(parts) or f"Do your task, then call submit_{kind}."
 
 
 def nudge(kind: str) -> str:

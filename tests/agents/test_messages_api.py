@@ -14,7 +14,10 @@ import pytest
 
 from simulators.messages_api import MessagesStandIn
 
-HEADER = "[orchestrator] role=design-requirements scope=overview round=1 kind=review"
+HEADER = "Review the overview."
+# The agent call a request belongs to, in the metadata the model never sees.
+CALLER = {"user_id": "orchestrator:design-requirements:overview:1:review"}
+LONG_SYSTEM = "You review design documents for gaps and contradictions. " * 80
 TOOLS = [
     {"name": "read_file", "description": "read", "input_schema": {"type": "object"}},
     {"name": "submit_review", "description": "submit", "input_schema": {"type": "object"}},
@@ -42,10 +45,12 @@ async def test_plain_requests_get_messages_with_tool_use_and_cached_usage() -> N
         kwargs = {
             "model": "sim-model-1",
             "max_tokens": 100,
+            # Long enough to be cached: a prefix under 1024 tokens is not (see below).
             "system": [
-                {"type": "text", "text": "You review.", "cache_control": {"type": "ephemeral"}}
+                {"type": "text", "text": LONG_SYSTEM, "cache_control": {"type": "ephemeral"}}
             ],
             "tools": TOOLS,
+            "metadata": CALLER,
         }
         first = await client.messages.create(
             messages=[{"role": "user", "content": prompt}], **kwargs
@@ -118,7 +123,10 @@ async def test_rate_limits_carry_retry_after_and_reach_the_client_as_such() -> N
         client = anthropic.AsyncAnthropic(api_key="k", base_url=api.url, max_retries=0)
         with pytest.raises(anthropic.RateLimitError) as info:
             await client.messages.create(
-                model="m", max_tokens=5, messages=[{"role": "user", "content": HEADER}]
+                model="m",
+                max_tokens=5,
+                messages=[{"role": "user", "content": HEADER}],
+                metadata=CALLER,  # type: ignore[arg-type]
             )
         assert info.value.response.headers["retry-after"] == "7"
         assert info.value.type == "rate_limit_error"
@@ -148,7 +156,12 @@ def test_the_command_line_serves_a_scenario_file(tmp_path: Path) -> None:
         assert proc.stdout is not None
         line = proc.stdout.readline()
         url = line.split(" on ")[1].split()[0]
-        body = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": HEADER}]}
+        body = {
+            "model": "m",
+            "max_tokens": 5,
+            "messages": [{"role": "user", "content": HEADER}],
+            "metadata": CALLER,
+        }
         status, message = post(url, body, {"x-api-key": "k"})
         assert status == 200 and message["content"][0]["input"]["score"] == 0.5
     finally:
@@ -303,7 +316,7 @@ async def test_misbehaviours_reach_the_real_client_as_the_api_sends_them() -> No
     }
     with MessagesStandIn(scenario) as api:
         client = anthropic.AsyncAnthropic(api_key="k", base_url=api.url, max_retries=0)
-        ask = {"model": "m", "max_tokens": 50, "tools": TOOLS}
+        ask = {"model": "m", "max_tokens": 50, "tools": TOOLS, "metadata": CALLER}
         messages = [{"role": "user", "content": HEADER}]
         async with client.messages.stream(messages=messages, **ask) as stream:
             cut = await stream.get_final_message()
