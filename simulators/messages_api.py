@@ -107,6 +107,9 @@ class MessagesStandIn:
         self._log: list[LoggedRequest] = []
         self._fault_counts: dict[tuple[str, int], int] = {}
         self._cache: set[str] = set()
+        # Every request refused as the real API would refuse it (status 400): a client bug,
+        # or a request over the window. Tests assert on it; a strict run expects none.
+        self._refused: list[str] = []
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -154,10 +157,17 @@ class MessagesStandIn:
         with self._lock:
             return list(self._log)
 
+    @property
+    def refused(self) -> list[str]:
+        """The messages of the 400s the strict checks answered, oldest first."""
+        with self._lock:
+            return list(self._refused)
+
     def reset(self, scenario: Scenario | Mapping[str, Any] | str | Path | None = None) -> None:
         """Forget the log, fault counters and cache; optionally switch scenario."""
         with self._lock:
             self._log.clear()
+            self._refused.clear()
             self._fault_counts.clear()
             self._cache.clear()
             if scenario is not None:
@@ -238,11 +248,8 @@ class MessagesStandIn:
             "cache_read_input_tokens": _tokens(read),
         }
 
-    def respond(
-        self, headers: Mapping[str, str], body: Mapping[str, Any], gone: Callable[[float], bool]
-    ) -> tuple[dict[str, Any], Fault | None]:
-        """The answer to one request, or an ApiError; `gone(seconds)` waits for a disconnect."""
-        self._authorize(headers)
+    def _check(self, body: Any) -> None:
+        """Refuse what the real API refuses, with its status and message."""
         _validate(body)
         prompt_tokens = _tokens(sum(len(_segment_text(seg)) for seg in _segments(body)))
         if prompt_tokens > self.scenario.context_window:
@@ -252,6 +259,18 @@ class MessagesStandIn:
                 f"prompt is too long: {prompt_tokens} tokens > "
                 f"{self.scenario.context_window} maximum"
             )
+
+    def respond(
+        self, headers: Mapping[str, str], body: Mapping[str, Any], gone: Callable[[float], bool]
+    ) -> tuple[dict[str, Any], Fault | None]:
+        """The answer to one request, or an ApiError; `gone(seconds)` waits for a disconnect."""
+        self._authorize(headers)
+        try:
+            self._check(body)
+        except ApiError as exc:
+            with self._lock:
+                self._refused.append(str(exc))
+            raise
         messages = body["messages"]
         # The task is the first block: a nudge added to the same message is not a new task.
         prompt = _text_of(_blocks(messages[0]["content"])[:1])

@@ -38,7 +38,7 @@ def is_transcript(path: PurePath | str) -> bool:
     parts = PurePath(path).parts
     if parts and parts[-1].endswith(TRANSCRIPT_SUFFIX):
         return True
-    if any(part.endswith(OUTPUTS_SUFFIX) for part in parts[:-1]):
+    if any(part.endswith(OUTPUTS_SUFFIX) for part in parts):
         return True
     return any(
         parts[i : i + 2] in (TRANSCRIPT_DIR, REVIEW_CACHE_DIR) for i in range(len(parts) - 1)

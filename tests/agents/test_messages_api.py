@@ -326,3 +326,55 @@ async def test_misbehaviours_reach_the_real_client_as_the_api_sends_them() -> No
         refused = await client.messages.create(messages=messages, **ask)
         assert refused.stop_reason == "refusal" and refused.content == []
         await client.close()
+
+
+def test_a_prompt_over_the_window_gets_the_apis_400() -> None:
+    """As the API answers it: invalid_request_error, "prompt is too long: N tokens > M maximum"."""
+    body = {
+        "model": "m",
+        "max_tokens": 5,
+        "messages": [{"role": "user", "content": "x" * 4000}],
+        "metadata": CALLER,
+    }
+    with MessagesStandIn({"context_window": 500}) as api:
+        status, error = post(api.url, body, {"x-api-key": "k"})
+        assert status == 400 and error["error"]["type"] == "invalid_request_error"
+        assert error["error"]["message"] == "prompt is too long: 1011 tokens > 500 maximum"
+        assert api.refused == [error["error"]["message"]] and api.requests == []
+        body["messages"] = [{"role": "user", "content": "x" * 1000}]
+        assert post(api.url, body, {"x-api-key": "k"})[0] == 200
+
+
+def test_metadata_holds_only_a_user_id() -> None:
+    """Messages API reference: `metadata` has one field, `user_id`, a string."""
+    with MessagesStandIn() as api:
+        for metadata, said in (
+            ({"role": "x"}, "metadata.role: Extra inputs are not permitted"),
+            ({"user_id": 7}, "metadata.user_id: Input should be a valid string"),
+        ):
+            body = {
+                "model": "m",
+                "max_tokens": 5,
+                "messages": [{"role": "user", "content": "hi"}],
+                "metadata": metadata,
+            }
+            status, error = post(api.url, body, {"x-api-key": "k"})
+            assert status == 400 and error["error"]["message"] == said
+
+
+def test_a_breakpoint_under_the_minimum_cacheable_length_caches_nothing() -> None:
+    """Prompt-caching guide: a shorter prefix is processed uncached, without an error."""
+    marked = {"type": "text", "text": "short", "cache_control": {"type": "ephemeral"}}
+    body = {
+        "model": "m",
+        "max_tokens": 5,
+        "system": [marked],
+        "messages": [{"role": "user", "content": "hi"}],
+        "metadata": CALLER,
+    }
+    with MessagesStandIn() as api:
+        for _ in range(2):
+            status, message = post(api.url, body, {"x-api-key": "k"})
+            assert status == 200
+            assert message["usage"]["cache_creation_input_tokens"] == 0
+            assert message["usage"]["cache_read_input_tokens"] == 0
