@@ -42,6 +42,10 @@ class HumanQuestion(BaseModel):
     options: list[str] = Field(min_length=2, description="choices, shown as A), B), ...")
 
 
+CACHE_WRITE_WEIGHT = 1.25
+CACHE_READ_WEIGHT = 0.1
+
+
 class Usage(BaseModel):
     input_tokens: int = 0
     output_tokens: int = 0
@@ -58,6 +62,19 @@ class Usage(BaseModel):
             + self.output_tokens
             + self.cache_creation_input_tokens
             + self.cache_read_input_tokens
+        )
+
+    @property
+    def weighted_tokens(self) -> int:
+        """Tokens as a token cap counts them: cache writes and reads weighed by their price
+        relative to plain input (Anthropic's prompt-caching pricing: a 5-minute cache write
+        costs 1.25x input, a cache read 0.1x), so a long but mostly cached run is not
+        stopped as if every token were new."""
+        return round(
+            self.input_tokens
+            + self.output_tokens
+            + CACHE_WRITE_WEIGHT * self.cache_creation_input_tokens
+            + CACHE_READ_WEIGHT * self.cache_read_input_tokens
         )
 
     def __add__(self, other: Usage) -> Usage:

@@ -376,11 +376,13 @@ async def run_agent(
                     "model",
                     "InvalidAgentOutput",
                 )
-            if record.usage.total_tokens > settings.max_total_tokens:
+            if record.usage.weighted_tokens > settings.max_total_tokens:
                 raise non_retryable(
                     f"agent {call.role} ({call.scope}, round {call.round}) used "
-                    f"{record.usage.total_tokens} tokens, over settings.max_total_tokens="
-                    f"{settings.max_total_tokens}; raise the limit or narrow the task",
+                    f"{record.usage.weighted_tokens} tokens (cache reads weighed at 0.1, cache "
+                    f"writes at 1.25, as they are priced), over settings.max_total_tokens="
+                    f"{settings.max_total_tokens}; raise [agents] max_total_tokens or narrow "
+                    "the task",
                     "AgentTokenLimit",
                 )
 
