@@ -80,6 +80,8 @@ class LoggedRequest:
     usage: dict[str, int] = field(default_factory=dict)
     max_tokens: int = 0
     stop_reason: str | None = None
+    # Where the request put cache_control: "tools", "system" or "messages" per breakpoint.
+    breakpoints: list[str] = field(default_factory=list)
 
 
 class ApiError(Exception):
@@ -300,6 +302,7 @@ class MessagesStandIn:
             system=_text_of(body.get("system") or ""),
             prompt=prompt,
             tool_results=_tool_results(messages[-1]),
+            breakpoints=_breakpoints(body),
             last_text=_text_of(messages[-1]["content"]),
         )
         with self._lock:
@@ -542,6 +545,15 @@ def _segments(body: Mapping[str, Any]) -> list[dict[str, Any]]:
     for message in body.get("messages") or []:
         segments += [{"role": message.get("role"), **b} for b in _blocks(message.get("content"))]
     return segments
+
+
+def _breakpoints(body: Mapping[str, Any]) -> list[str]:
+    marks = [("tools", t) for t in body.get("tools") or []]
+    marks += [("system", b) for b in _blocks(body.get("system") or [])]
+    marks += [
+        ("messages", b) for m in body.get("messages") or [] for b in _blocks(m.get("content"))
+    ]
+    return [where for where, block in marks if "cache_control" in block]
 
 
 def _segment_text(segment: Mapping[str, Any]) -> str:

@@ -139,3 +139,28 @@ async def test_a_large_output_is_clipped_and_kept_whole_in_a_hidden_file(
     page, is_error = await workspace.call("read_file", {"path": saved, "offset": offset})
     assert not is_error and page.split("\t", 1)[0].strip() == str(offset)
     assert is_transcript(Path(saved).relative_to(repo))  # what the edit activity never commits
+
+
+async def test_cache_breakpoints_only_where_the_prefix_can_be_cached(
+    repo: Path, standin: MessagesStandIn, runner: Runner
+) -> None:
+    """Haiku 4.5 caches prefixes of 4,096 tokens or more (prompt-caching guide): shorter
+    ones are not marked, longer ones are, and never more than the API's four marks."""
+    long_files(repo)
+    steps = [{"tool": "read_file", "input": {"path": p}} for p in FILES[:3]]
+    standin.reset(
+        {
+            "min_cacheable_tokens": 4096,
+            "rules": [{"match": {"role": "code-correctness"}, "steps": steps}],
+        }
+    )
+    result = await runner.run(
+        "agent.review", review_req(repo, settings={"model": "claude-haiku-4-5"})
+    )
+    assert result["score"] == 0.85
+    marks = [r.breakpoints for r in standin.requests]
+    assert marks[0] == []  # tools, system and task: well under 4,096 tokens
+    assert marks[-1] == ["messages"]  # the conversation has grown past it
+    assert all(len(m) <= 4 for m in marks) and standin.refused == []
+    # What was marked was really cached and read back the next turn.
+    assert standin.requests[-1].usage["cache_read_input_tokens"] > 4096
