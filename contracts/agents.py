@@ -210,6 +210,11 @@ class SubtaskDraftRequest(AgentCall):
 class SubtaskDraftResult(BaseModel):
     xml_path: str
     usage: Usage = Field(default_factory=Usage)
+    note: str = Field(
+        default="",
+        description="set when the drafter's output was unusable and the deterministic draft "
+        "from the subplan was written instead: why",
+    )
 
 
 class TouchedSubtask(BaseModel):

@@ -96,6 +96,32 @@ def reports_usage(
     return wrapper
 
 
+def spent_so_far() -> Usage:
+    """What the running agent call has spent (inside a `reports_usage` activity)."""
+    meter = _METER.get()
+    return meter.usage if meter is not None else Usage()
+
+
+def settle(call: AgentCall, resolved: ResolvedRole, result: BaseModel, note: str) -> None:
+    """Make `result` the call's final result, chosen by code instead of the model (a
+    fallback): a retried activity replays it, note included, without asking the model."""
+    path = resolve_in(Path(call.workdir), call.transcript_path)
+    fingerprint = transcripts.fingerprint(call)
+    record = transcripts.load(path, fingerprint) or transcripts.Transcript(
+        fingerprint=fingerprint,
+        role=call.role,
+        scope=call.scope,
+        round=call.round,
+        kind=resolved.kind,
+        model=resolved.model,
+    )
+    record.complete = True
+    record.result = result.model_dump(mode="json")
+    record.note = note
+    record.usage = spent_so_far()
+    transcripts.save(path, record)
+
+
 def resolve_in(workdir: Path, path: str) -> Path:
     """An orchestrator-chosen path (absolute, or relative to workdir)."""
     candidate = Path(path)

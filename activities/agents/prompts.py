@@ -15,6 +15,7 @@ import string
 from collections.abc import Iterable
 from typing import Any
 
+from activities.agents.outputs import DRAFT_PINNED
 from activities.agents.roles import ResolvedRole
 from contracts.agents import (
     AgentCall,
@@ -111,9 +112,15 @@ def task_message(call: AgentCall, kind: str) -> str:
     elif isinstance(call, SubtaskDraftRequest):
         parts.append(f"Subplan: {call.subplan_path}")
         if call.draft is not None:
+            pinned = {k: v for k, v in call.draft.items() if k in DRAFT_PINNED}
+            editable = {k: v for k, v in call.draft.items() if k not in DRAFT_PINNED}
+            parts.append(
+                "Fixed by the plan (set by the orchestrator; do not restate):\n"
+                + json.dumps(pinned, sort_keys=True)
+            )
             parts.append(
                 "Starting draft (parsed from the subplan's metadata):\n"
-                f"<draft>{json.dumps(call.draft, sort_keys=True)}</draft>"
+                f"<draft>{json.dumps(editable, sort_keys=True)}</draft>"
             )
     elif isinstance(call, ChangeRequest):
         parts.append(f"Design directory: {call.design_dir}")

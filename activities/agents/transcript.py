@@ -66,6 +66,9 @@ class Transcript(BaseModel):
     # it counted, and the window it reported when it refused one as too long.
     tokens_per_char: float | None = None
     context_window: int | None = None
+    # Set when code, not the model, settled the result (the drafter's fallback): said again
+    # by a retry that replays it.
+    note: str | None = None
 
 
 def fingerprint(call: BaseModel) -> str:

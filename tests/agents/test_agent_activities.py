@@ -282,6 +282,7 @@ async def test_answers_drafts_and_change_analysis(
     draft = {
         "id": "01-core",
         "title": "Core",
+        "summary": "The core adder.",
         "dependencies": [],
         "files": ["src/core.py"],
         "commands": ["pytest -q"],
@@ -299,7 +300,7 @@ async def test_answers_drafts_and_change_analysis(
             draft=draft,
         ),
     )
-    assert drafted["xml_path"] == xml_path
+    assert drafted["xml_path"] == xml_path and drafted["note"] == ""
     from activities.plan.subtask_xml import read_subtask
 
     spec = read_subtask(repo / xml_path)
