@@ -318,7 +318,9 @@ class MessagesStandIn:
             raise ApiError(
                 status,
                 fault.error_type or STATUS_ERROR_TYPES.get(status, "api_error"),
-                fault.message or f"simulated {status}",
+                # The API's own words for an overload: {"type": "overloaded_error",
+                # "message": "Overloaded"} (Errors reference, HTTP 529).
+                fault.message or ("Overloaded" if status == 529 else f"simulated {status}"),
                 extra,
             )
         if fault is not None and fault.type == "html_error":

@@ -22,6 +22,7 @@ the script (a real model, told what went wrong, would still do what it meant to)
         submit: {summary: "Added the app", files_changed: [src/app.py]}
         faults:
           - {type: "429", retry_after: 1}          # first request of the conversation
+          - {type: "529", times: 6}                # a burst of overloaded_error answers
           - {type: hang, at_turn: 2, seconds: 30}  # first request of turn 2
           - {type: invalid_submission}             # first submission fails validation
           - {type: "503", headers: {x-should-retry: "false"}}  # the server says: do not retry

@@ -65,6 +65,21 @@ async def test_transient_failures_are_retried(
     assert result["usage"]["requests"] == 1  # only the successful request produced tokens
 
 
+async def test_a_burst_of_overloaded_answers_is_waited_out(
+    repo: Path, standin: MessagesStandIn, runner: Runner
+) -> None:
+    """529 overloaded_error, six times running (the API's answer under load): the agent
+    waits as the server asks each time and finishes; nothing is held for a person."""
+    standin.reset(scenario({"type": "529", "times": 6, "retry_after": 0.3}))
+    result = await runner.run("agent.review", review_req(repo), max_attempts=10)
+    assert result["score"] == 0.85
+    requests = standin.requests
+    assert [r.fault for r in requests] == ["529"] * 6 + [None]
+    gaps = [b.at - a.at for a, b in zip(requests, requests[1:], strict=False)]
+    assert all(gap >= 0.25 for gap in gaps)  # it waited every time, never hammered
+    assert result["usage"]["requests"] == 1
+
+
 async def test_the_servers_x_should_retry_header_decides_over_the_status(
     repo: Path, standin: MessagesStandIn, runner: Runner
 ) -> None:
