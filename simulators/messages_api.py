@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from simulators.scenario import (
+    CHAOS_BURST,
     FAULT_TEXT,
     FAULT_TOOL_ID,
     MISBEHAVIOURS,
@@ -108,6 +109,8 @@ class MessagesStandIn:
         self._lock = threading.Lock()
         self._log: list[LoggedRequest] = []
         self._fault_counts: dict[tuple[str, int], int] = {}
+        self._asked: dict[tuple[str, int], int] = {}  # chaos: how often each turn was asked
+        self._bursts: dict[str, int] = {}  # chaos: 529s still due in a conversation
         self._cache: set[str] = set()
         # Every request refused as the real API would refuse it (status 400): a client bug,
         # or a request over the window. Tests assert on it; a strict run expects none.
@@ -171,6 +174,8 @@ class MessagesStandIn:
             self._log.clear()
             self._refused.clear()
             self._fault_counts.clear()
+            self._asked.clear()
+            self._bursts.clear()
             self._cache.clear()
             if scenario is not None:
                 self.scenario = Scenario.load(scenario)
@@ -200,10 +205,8 @@ class MessagesStandIn:
             raise ApiError(401, "authentication_error", "invalid x-api-key")
 
     def _take_fault(self, conversation: str, turn: int, rule: Rule | None) -> Fault | None:
-        if rule is None:
-            return None
         with self._lock:
-            for index, fault in enumerate(rule.faults):
+            for index, fault in enumerate(rule.faults if rule else []):
                 if fault.type == "invalid_submission":
                     continue
                 if fault.at_turn is not None and fault.at_turn != turn:
@@ -212,7 +215,27 @@ class MessagesStandIn:
                 if self._fault_counts.get(key, 0) < fault.times:
                     self._fault_counts[key] = self._fault_counts.get(key, 0) + 1
                     return fault
-        return None
+            return self._chaos(conversation, turn)
+
+    def _chaos(self, conversation: str, turn: int) -> Fault | None:
+        """The scenario's random misbehaviour for this request, if any (see Chaos)."""
+        chaos = self.scenario.chaos
+        if chaos is None or not chaos.kinds:
+            return None
+        if self._bursts.get(conversation, 0) > 0:
+            self._bursts[conversation] -= 1
+            return Fault(type="529")
+        asked = self._asked.get((conversation, turn), 0)
+        self._asked[(conversation, turn)] = asked + 1
+        digest = hashlib.sha256(f"{chaos.seed}:{conversation}:{turn}:{asked}".encode())
+        draw = int(digest.hexdigest(), 16)
+        if draw % chaos.every:
+            return None
+        kind = chaos.kinds[(draw // chaos.every) % len(chaos.kinds)]
+        if kind == "529_burst":
+            self._bursts[conversation] = CHAOS_BURST - 1
+            kind = "529"
+        return Fault(type=kind)
 
     def _usage(self, body: Mapping[str, Any], output: list[dict[str, Any]]) -> dict[str, int]:
         """Deterministic token counts (characters / 4) with prompt caching.
@@ -285,7 +308,7 @@ class MessagesStandIn:
         caller = json.dumps(body.get("metadata"), sort_keys=True)
         conversation = hashlib.sha256(f"{caller}\n{prompt}".encode()).hexdigest()[:12]
         rule = self.scenario.rule_for(header) if header else None
-        fault = self._take_fault(conversation, turn, rule)
+        fault = self._take_fault(conversation, turn, rule) if header else None
         tools = [t.get("name", "") for t in body.get("tools") or []]
         record = LoggedRequest(
             role=header.role if header else None,

@@ -150,8 +150,34 @@ class Rule(BaseModel):
     faults: list[Fault] = Field(default_factory=list)
 
 
+# What `chaos` mixes in by default: every misbehaviour and transport fault a run must come
+# through on its own (a refusal and a plain-JSON gateway are final by design: a person
+# decides), plus overload, alone, inside a stream, or in a burst.
+CHAOS_KINDS = [
+    *sorted(
+        (MISBEHAVIOURS - {"refusal"}) | (TRANSPORT_FAULTS - {"plain_json"}) | {"529", "sse_error"}
+    ),
+    "529_burst",
+]
+CHAOS_BURST = 3  # a `529_burst` answers this many requests in a row with 529 overloaded_error
+
+
+class Chaos(BaseModel):
+    """Misbehave on about one answer in `every`, of a kind from `kinds`.
+
+    Which requests misbehave is a seeded hash of each request's place in its
+    conversation (turn, and how often that turn was asked), not of arrival order,
+    so parallel agents get the same mix on every run with the same seed.
+    """
+
+    every: int = Field(default=8, ge=2)
+    seed: int = 0
+    kinds: list[str] = Field(default_factory=lambda: list(CHAOS_KINDS))
+
+
 class Scenario(BaseModel):
     rules: list[Rule] = Field(default_factory=list)
+    chaos: Chaos | None = None
     # The model's window: a longer prompt gets the API's 400 "prompt is too long".
     context_window: int = 200_000
     # Prompt-caching guide: a breakpoint whose prefix is shorter is not cached (no error).

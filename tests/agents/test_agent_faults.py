@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +76,7 @@ async def test_a_burst_of_overloaded_answers_is_waited_out(
     assert result["score"] == 0.85
     requests = standin.requests
     assert [r.fault for r in requests] == ["529"] * 6 + [None]
-    gaps = [b.at - a.at for a, b in zip(requests, requests[1:], strict=False)]
+    gaps = [b.at - a.at for a, b in itertools.pairwise(requests)]
     assert all(gap >= 0.25 for gap in gaps)  # it waited every time, never hammered
     assert result["usage"]["requests"] == 1
 
