@@ -378,3 +378,34 @@ def test_a_breakpoint_under_the_minimum_cacheable_length_caches_nothing() -> Non
             assert status == 200
             assert message["usage"]["cache_creation_input_tokens"] == 0
             assert message["usage"]["cache_read_input_tokens"] == 0
+
+
+def test_chaos_misbehaves_on_about_one_answer_in_n_the_same_way_every_run() -> None:
+    """Seeded by each request's place in its conversation, not by arrival order."""
+    scenario = {"chaos": {"every": 4, "seed": 3}}
+
+    def faults() -> list[str | None]:
+        with MessagesStandIn(scenario) as api:
+            for n in range(40):  # 40 conversations, each asked its first turn once
+                body = {
+                    "model": "m",
+                    "max_tokens": 50,
+                    "messages": [{"role": "user", "content": f"task {n}"}],
+                    "metadata": CALLER,
+                }
+                req = urllib.request.Request(
+                    f"{api.url}/v1/messages",
+                    json.dumps(body).encode(),
+                    {"content-type": "application/json", "x-api-key": "k"},
+                )
+                try:  # answered as the fault has it: JSON, an HTML page, an error status
+                    urllib.request.urlopen(req, timeout=10).read()
+                except urllib.error.HTTPError as exc:
+                    exc.read()
+            return [r.fault for r in api.requests]
+
+    first = faults()
+    assert first == faults()  # same seed, same mix
+    assert 4 <= sum(f is not None for f in first) <= 20  # about one in four
+    assert len({f for f in first if f}) >= 3  # of several kinds
+    assert "refusal" not in first and "plain_json" not in first  # final by design: not mixed in
