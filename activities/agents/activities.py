@@ -226,7 +226,9 @@ async def agent_draft_subtask(req: SubtaskDraftRequest) -> SubtaskDraftResult:
     resolved = await _role(req, "draft")
     try:
         outcome = await run_agent(req, resolved, DraftSubmission, check=check)
-        spec, usage, note = spec_of(outcome.output), outcome.usage, outcome.transcript.note
+        usage, note = outcome.usage, outcome.transcript.note
+        # A settled fallback (note set) is replayed as the subplan's draft it was.
+        spec = subtask_from_subplan(meta) if note else spec_of(outcome.output)
     except ApplicationError as exc:
         if exc.type not in _DRAFT_FALLBACK_ON:
             raise

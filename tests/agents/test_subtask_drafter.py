@@ -89,6 +89,7 @@ async def test_a_draft_the_build_would_refuse_is_sent_back_then_replaced_by_the_
     before = len(standin.requests)
     again = await runner.run("agent.draft_subtask", draft_req(repo, draft=draft))
     assert again["note"] == result["note"] and len(standin.requests) == before
+    assert read_subtask(repo / XML) == spec
 
 
 async def test_invalid_submissions_end_in_the_seed_not_a_failed_design(
