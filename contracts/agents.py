@@ -42,6 +42,10 @@ class HumanQuestion(BaseModel):
     options: list[str] = Field(min_length=2, description="choices, shown as A), B), ...")
 
 
+CACHE_WRITE_WEIGHT = 1.25
+CACHE_READ_WEIGHT = 0.1
+
+
 class Usage(BaseModel):
     input_tokens: int = 0
     output_tokens: int = 0
@@ -58,6 +62,19 @@ class Usage(BaseModel):
             + self.output_tokens
             + self.cache_creation_input_tokens
             + self.cache_read_input_tokens
+        )
+
+    @property
+    def weighted_tokens(self) -> int:
+        """Tokens as a token cap counts them: cache writes and reads weighed by their price
+        relative to plain input (Anthropic's prompt-caching pricing: a 5-minute cache write
+        costs 1.25x input, a cache read 0.1x), so a long but mostly cached run is not
+        stopped as if every token were new."""
+        return round(
+            self.input_tokens
+            + self.output_tokens
+            + CACHE_WRITE_WEIGHT * self.cache_creation_input_tokens
+            + CACHE_READ_WEIGHT * self.cache_read_input_tokens
         )
 
     def __add__(self, other: Usage) -> Usage:
@@ -85,6 +102,13 @@ class AgentSettings(BaseModel):
     max_total_tokens: int = 2_000_000
     command_timeout_s: float = 300.0
     command_output_limit: int = 20_000
+    # A tool output longer than this (characters) is clipped in the conversation and kept
+    # whole in a file the model pages through with read_file.
+    tool_result_limit: int = 16_000
+    context_windows: dict[str, int] = Field(
+        default_factory=dict,
+        description="model (or name prefix) -> context window in tokens; built-in: 200,000",
+    )
     request_timeout_s: float = 600.0  # one Messages API request; a hang ends as a retryable error
     agents_dir: str = ".orchestrator/agents"
     config_commit: str | None = Field(
@@ -196,6 +220,11 @@ class SubtaskDraftRequest(AgentCall):
 class SubtaskDraftResult(BaseModel):
     xml_path: str
     usage: Usage = Field(default_factory=Usage)
+    note: str = Field(
+        default="",
+        description="set when the drafter's output was unusable and the deterministic draft "
+        "from the subplan was written instead: why",
+    )
 
 
 class TouchedSubtask(BaseModel):

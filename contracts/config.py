@@ -45,6 +45,10 @@ class ReviewersConfig(_Strict):
 class ModelsConfig(_Strict):
     default: str = Field(default="claude-sonnet-4-6", min_length=1)
     roles: dict[str, str] = Field(default_factory=dict, description="role -> model")
+    context_windows: dict[str, Positive] = Field(
+        default_factory=dict,
+        description="model (or name prefix) -> context window in tokens (default 200,000)",
+    )
 
 
 class GatesConfig(_Strict):
@@ -158,6 +162,7 @@ class OrchestratorConfig(_Strict):
             max_total_tokens=self.agents.max_total_tokens,
             command_timeout_s=self.agents.command_timeout_s,
             agents_dir=self.agents.dir,
+            context_windows=dict(self.models.context_windows),
             prices={
                 name: {k: v for k, v in p.model_dump().items() if v is not None}
                 for name, p in self.prices.items()

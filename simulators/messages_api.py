@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from simulators.scenario import (
+    CHAOS_BURST,
     FAULT_TEXT,
     FAULT_TOOL_ID,
     MISBEHAVIOURS,
@@ -47,7 +48,7 @@ from simulators.scenario import (
     Scenario,
     Step,
     invalid_submission,
-    parse_header,
+    parse_caller,
     plan_actions,
     submission,
 )
@@ -80,6 +81,8 @@ class LoggedRequest:
     usage: dict[str, int] = field(default_factory=dict)
     max_tokens: int = 0
     stop_reason: str | None = None
+    # Where the request put cache_control: "tools", "system" or "messages" per breakpoint.
+    breakpoints: list[str] = field(default_factory=list)
 
 
 class ApiError(Exception):
@@ -106,7 +109,12 @@ class MessagesStandIn:
         self._lock = threading.Lock()
         self._log: list[LoggedRequest] = []
         self._fault_counts: dict[tuple[str, int], int] = {}
+        self._asked: dict[tuple[str, int], int] = {}  # chaos: how often each turn was asked
+        self._bursts: dict[str, int] = {}  # chaos: 529s still due in a conversation
         self._cache: set[str] = set()
+        # Every request refused as the real API would refuse it (status 400): a client bug,
+        # or a request over the window. Tests assert on it; a strict run expects none.
+        self._refused: list[str] = []
         self._stopping = threading.Event()
         self._gates: dict[str, threading.Event] = {}
         self._server: ThreadingHTTPServer | None = None
@@ -155,11 +163,20 @@ class MessagesStandIn:
         with self._lock:
             return list(self._log)
 
+    @property
+    def refused(self) -> list[str]:
+        """The messages of the 400s the strict checks answered, oldest first."""
+        with self._lock:
+            return list(self._refused)
+
     def reset(self, scenario: Scenario | Mapping[str, Any] | str | Path | None = None) -> None:
         """Forget the log, fault counters and cache; optionally switch scenario."""
         with self._lock:
             self._log.clear()
+            self._refused.clear()
             self._fault_counts.clear()
+            self._asked.clear()
+            self._bursts.clear()
             self._cache.clear()
             if scenario is not None:
                 self.scenario = Scenario.load(scenario)
@@ -197,10 +214,8 @@ class MessagesStandIn:
             raise ApiError(401, "authentication_error", "invalid x-api-key")
 
     def _take_fault(self, conversation: str, turn: int, rule: Rule | None) -> Fault | None:
-        if rule is None:
-            return None
         with self._lock:
-            for index, fault in enumerate(rule.faults):
+            for index, fault in enumerate(rule.faults if rule else []):
                 if fault.type == "invalid_submission":
                     continue
                 if fault.at_turn is not None and fault.at_turn != turn:
@@ -209,7 +224,27 @@ class MessagesStandIn:
                 if self._fault_counts.get(key, 0) < fault.times:
                     self._fault_counts[key] = self._fault_counts.get(key, 0) + 1
                     return fault
-        return None
+            return self._chaos(conversation, turn)
+
+    def _chaos(self, conversation: str, turn: int) -> Fault | None:
+        """The scenario's random misbehaviour for this request, if any (see Chaos)."""
+        chaos = self.scenario.chaos
+        if chaos is None or not chaos.kinds:
+            return None
+        if self._bursts.get(conversation, 0) > 0:
+            self._bursts[conversation] -= 1
+            return Fault(type="529")
+        asked = self._asked.get((conversation, turn), 0)
+        self._asked[(conversation, turn)] = asked + 1
+        digest = hashlib.sha256(f"{chaos.seed}:{conversation}:{turn}:{asked}".encode())
+        draw = int(digest.hexdigest(), 16)
+        if draw % chaos.every:
+            return None
+        kind = chaos.kinds[(draw // chaos.every) % len(chaos.kinds)]
+        if kind == "529_burst":
+            self._bursts[conversation] = CHAOS_BURST - 1
+            kind = "529"
+        return Fault(type=kind)
 
     def _usage(self, body: Mapping[str, Any], output: list[dict[str, Any]]) -> dict[str, int]:
         """Deterministic token counts (characters / 4) with prompt caching.
@@ -222,13 +257,14 @@ class MessagesStandIn:
         total = 0
         boundaries: list[tuple[str, int, bool]] = []  # (prefix hash, length, is breakpoint)
         for seg in _segments(body):
-            text = json.dumps(
-                {k: v for k, v in seg.items() if k != "cache_control"}, sort_keys=True
-            )
+            text = _segment_text(seg)
             digest.update(text.encode())
             total += len(text)
             boundaries.append((digest.hexdigest(), total, "cache_control" in seg))
-        marks = [i for i, (_, _, mark) in enumerate(boundaries) if mark]
+        floor = self.scenario.min_cacheable_tokens
+        marks = [
+            i for i, (_, length, mark) in enumerate(boundaries) if mark and _tokens(length) >= floor
+        ]
         read = created = 0
         with self._lock:
             if marks:
@@ -246,24 +282,42 @@ class MessagesStandIn:
             "cache_read_input_tokens": _tokens(read),
         }
 
+    def _check(self, body: Any) -> None:
+        """Refuse what the real API refuses, with its status and message."""
+        _validate(body)
+        prompt_tokens = _tokens(sum(len(_segment_text(seg)) for seg in _segments(body)))
+        if prompt_tokens > self.scenario.context_window:
+            # The API's answer to an over-long prompt (seen verbatim in the wild, e.g.
+            # github.com/earendil-works/pi/issues/102 with claude-opus-4-5).
+            raise _invalid(
+                f"prompt is too long: {prompt_tokens} tokens > "
+                f"{self.scenario.context_window} maximum"
+            )
+
     def respond(
         self, headers: Mapping[str, str], body: Mapping[str, Any], gone: Callable[[float], bool]
     ) -> tuple[dict[str, Any], Fault | None]:
         """The answer to one request, or an ApiError; `gone(seconds)` waits for a disconnect."""
         self._authorize(headers)
-        _validate(body)
+        try:
+            self._check(body)
+        except ApiError as exc:
+            with self._lock:
+                self._refused.append(str(exc))
+            raise
         messages = body["messages"]
         # The task is the first block: a nudge added to the same message is not a new task.
         prompt = _text_of(_blocks(messages[0]["content"])[:1])
-        header = parse_header(prompt)
+        header = parse_caller(body.get("metadata"))
         # A final assistant message is continued (after pause_turn), not answered anew.
         turn = 1 + sum(1 for m in messages[:-1] if m["role"] == "assistant")
         script_turn = 1 + sum(
             1 for m in messages[:-1] if m["role"] == "assistant" and not _misbehaved(m)
         )
-        conversation = hashlib.sha256(prompt.encode()).hexdigest()[:12]
+        caller = json.dumps(body.get("metadata"), sort_keys=True)
+        conversation = hashlib.sha256(f"{caller}\n{prompt}".encode()).hexdigest()[:12]
         rule = self.scenario.rule_for(header) if header else None
-        fault = self._take_fault(conversation, turn, rule)
+        fault = self._take_fault(conversation, turn, rule) if header else None
         tools = [t.get("name", "") for t in body.get("tools") or []]
         record = LoggedRequest(
             role=header.role if header else None,
@@ -280,6 +334,7 @@ class MessagesStandIn:
             system=_text_of(body.get("system") or ""),
             prompt=prompt,
             tool_results=_tool_results(messages[-1]),
+            breakpoints=_breakpoints(body),
             last_text=_text_of(messages[-1]["content"]),
         )
         with self._lock:
@@ -299,7 +354,9 @@ class MessagesStandIn:
             raise ApiError(
                 status,
                 fault.error_type or STATUS_ERROR_TYPES.get(status, "api_error"),
-                fault.message or f"simulated {status}",
+                # The API's own words for an overload: {"type": "overloaded_error",
+                # "message": "Overloaded"} (Errors reference, HTTP 529).
+                fault.message or ("Overloaded" if status == 529 else f"simulated {status}"),
                 extra,
             )
         if fault is not None and fault.type == "html_error":
@@ -387,7 +444,10 @@ def _answer(
     rule: Rule | None, header: Header | None, prompt: str, turn: int, conversation: str
 ) -> tuple[list[dict[str, Any]], str]:
     if header is None:
-        text = "I am a scripted stand-in; start the first message with an [orchestrator] header."
+        text = (
+            "I am a scripted stand-in; name the agent call in metadata.user_id "
+            "(orchestrator:role:scope:round:kind)."
+        )
         return [{"type": "text", "text": text}], "end_turn"
     actions = plan_actions(rule, header, prompt)
     what, step = actions[min(turn, len(actions)) - 1]
@@ -432,6 +492,17 @@ def _validate(body: Any) -> None:
     for name in ("model", "max_tokens", "messages"):
         if name not in body:
             raise _invalid(f"{name}: Field required")
+    metadata = body.get("metadata")
+    if metadata is not None:
+        # Messages API reference: `metadata` is an object whose only field is `user_id`
+        # (a string or null); any other key is refused.
+        if not isinstance(metadata, dict):
+            raise _invalid("metadata: Input should be a valid dictionary")
+        for key in metadata:
+            if key != "user_id":
+                raise _invalid(f"metadata.{key}: Extra inputs are not permitted")
+        if metadata.get("user_id") is not None and not isinstance(metadata["user_id"], str):
+            raise _invalid("metadata.user_id: Input should be a valid string")
     messages = body["messages"]
     if not isinstance(messages, list) or not messages or not isinstance(messages[0], dict):
         raise _invalid("messages: at least one message is required")
@@ -512,6 +583,20 @@ def _segments(body: Mapping[str, Any]) -> list[dict[str, Any]]:
     for message in body.get("messages") or []:
         segments += [{"role": message.get("role"), **b} for b in _blocks(message.get("content"))]
     return segments
+
+
+def _breakpoints(body: Mapping[str, Any]) -> list[str]:
+    marks = [("tools", t) for t in body.get("tools") or []]
+    marks += [("system", b) for b in _blocks(body.get("system") or [])]
+    marks += [
+        ("messages", b) for m in body.get("messages") or [] for b in _blocks(m.get("content"))
+    ]
+    return [where for where, block in marks if "cache_control" in block]
+
+
+def _segment_text(segment: Mapping[str, Any]) -> str:
+    """A segment as counted and cached: its content, whatever its cache marker."""
+    return json.dumps({k: v for k, v in segment.items() if k != "cache_control"}, sort_keys=True)
 
 
 def _text_of(content: Any) -> str:

@@ -1,7 +1,8 @@
 """Scripts for the Messages API stand-in: what the scripted "model" does, turn by turn.
 
-A scenario is a list of rules. The stand-in reads the header line of the first
-user message (`[orchestrator] role=... scope=... round=... kind=...`), picks
+A scenario is a list of rules. The stand-in reads which agent call a request
+belongs to from its `metadata.user_id` (`orchestrator:role:scope:round:kind`,
+set by activities/agents/prompts.py; the model never sees it), picks
 the first rule whose `match` fits, and plays it: one step (a tool call or a
 text-only answer) per turn, then `submit_<kind>` with the rule's `submit`
 merged over sensible defaults. Which step comes next is derived from the
@@ -21,6 +22,7 @@ the script (a real model, told what went wrong, would still do what it meant to)
         submit: {summary: "Added the app", files_changed: [src/app.py]}
         faults:
           - {type: "429", retry_after: 1}          # first request of the conversation
+          - {type: "529", times: 6}                # a burst of overloaded_error answers
           - {type: hang, at_turn: 2, seconds: 30}  # first request of turn 2
           - {type: invalid_submission}             # first submission fails validation
           - {type: "503", headers: {x-should-retry: "false"}}  # the server says: do not retry
@@ -40,9 +42,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field, field_validator
 
-HEADER = re.compile(
-    r"^\[orchestrator\] role=(?P<role>\S+) scope=(?P<scope>\S+) round=(?P<round>\d+) "
-    r"kind=(?P<kind>\w+)"
+CALLER = re.compile(
+    r"^orchestrator:(?P<role>[^:]+):(?P<scope>.+):(?P<round>\d+):(?P<kind>\w+)$", re.DOTALL
 )
 FOCUS_HEADING = "Focus files (read these first):"
 QUESTION_LINE = re.compile(r"^- (?P<id>[A-Za-z0-9_.-]+): .* \| Options: ", re.MULTILINE)
@@ -154,8 +155,38 @@ class Rule(BaseModel):
     faults: list[Fault] = Field(default_factory=list)
 
 
+# What `chaos` mixes in by default: every misbehaviour and transport fault a run must come
+# through on its own (a refusal and a plain-JSON gateway are final by design: a person
+# decides), plus overload, alone, inside a stream, or in a burst.
+CHAOS_KINDS = [
+    *sorted(
+        (MISBEHAVIOURS - {"refusal"}) | (TRANSPORT_FAULTS - {"plain_json"}) | {"529", "sse_error"}
+    ),
+    "529_burst",
+]
+CHAOS_BURST = 3  # a `529_burst` answers this many requests in a row with 529 overloaded_error
+
+
+class Chaos(BaseModel):
+    """Misbehave on about one answer in `every`, of a kind from `kinds`.
+
+    Which requests misbehave is a seeded hash of each request's place in its
+    conversation (turn, and how often that turn was asked), not of arrival order,
+    so parallel agents get the same mix on every run with the same seed.
+    """
+
+    every: int = Field(default=8, ge=2)
+    seed: int = 0
+    kinds: list[str] = Field(default_factory=lambda: list(CHAOS_KINDS))
+
+
 class Scenario(BaseModel):
     rules: list[Rule] = Field(default_factory=list)
+    chaos: Chaos | None = None
+    # The model's window: a longer prompt gets the API's 400 "prompt is too long".
+    context_window: int = 200_000
+    # Prompt-caching guide: a breakpoint whose prefix is shorter is not cached (no error).
+    min_cacheable_tokens: int = 1024
 
     @classmethod
     def load(cls, source: str | Path | Mapping[str, Any] | Scenario | None) -> Scenario:
@@ -180,8 +211,10 @@ class Header(BaseModel):
     kind: str
 
 
-def parse_header(first_user_text: str) -> Header | None:
-    match = HEADER.match(first_user_text.strip())
+def parse_caller(metadata: object) -> Header | None:
+    """The agent call named by a request's `metadata.user_id`, or None."""
+    user_id = metadata.get("user_id") if isinstance(metadata, dict) else None
+    match = CALLER.match(user_id) if isinstance(user_id, str) else None
     if not match:
         return None
     return Header(

@@ -15,8 +15,8 @@ import string
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities import gitrepo
 from activities.agents import review_cache
@@ -30,11 +30,21 @@ from activities.agents.commit import (
     trailer_for,
 )
 from activities.agents.errors import non_retryable
-from activities.agents.loop import reports_usage, run_agent
-from activities.agents.outputs import AnswerSubmission, EditSubmission, OutputKind, ReviewSubmission
+from activities.agents.loop import reports_usage, run_agent, settle, spent_so_far
+from activities.agents.outputs import (
+    DRAFT_PINNED,
+    AnswerSubmission,
+    DraftSubmission,
+    EditSubmission,
+    OutputKind,
+    ReviewSubmission,
+)
 from activities.agents.review_file import write_review
 from activities.agents.roles import ResolvedRole, resolve_role
 from activities.agents.tools import Workspace
+from activities.plan.design_dir import parse_subplan
+from activities.plan.pipeline import subtask_issues
+from activities.plan.subtask_xml import subtask_from_subplan, write_subtask
 from contracts.agents import (
     AgentCall,
     AnswerRequest,
@@ -50,6 +60,8 @@ from contracts.agents import (
     SubtaskDraftResult,
     Usage,
 )
+from contracts.plan import PlanError, SubplanMeta
+from contracts.subtask import SubtaskSpec
 
 
 async def _role(call: AgentCall, kind: OutputKind) -> ResolvedRole:
@@ -204,28 +216,79 @@ async def agent_answer_questions(req: AnswerRequest) -> AnswerResult:
 @activity.defn(name="agent.draft_subtask")
 @reports_usage
 async def agent_draft_subtask(req: SubtaskDraftRequest) -> SubtaskDraftResult:
-    """Fill the subtask model from a subplan; the activity writes `subtasks/NN-name.xml`."""
-    try:
-        from activities.plan.subtask_xml import write_subtask
-        from contracts.subtask import SubtaskSpec
-    except ImportError as exc:  # pragma: no cover - only while the plan package is missing
-        raise non_retryable(
-            f"the subtask model is unavailable: {exc}", "SubtaskModelMissing"
-        ) from exc
-    expected = Path(req.xml_path).stem
+    """Fill the subtask model from a subplan; the activity writes `subtasks/NN-name.xml`.
+
+    What the plan knows (id, title, dependencies, files) is set from the subplan, never
+    taken from the model. The draft must pass the build's own plan check before it is
+    written; the model hears what fails and fixes it. A drafter that cannot get there
+    gives way to the deterministic draft from the subplan, and the result says so: an
+    approved design always builds.
+    """
+    name = Path(req.xml_path).stem
+    meta = await asyncio.to_thread(_subplan_meta, req, name)
     if req.draft is None:
-        req = req.model_copy(update={"draft": await asyncio.to_thread(_seed_draft, req, expected)})
+        seed = subtask_from_subplan(meta)
+        req = req.model_copy(update={"draft": seed.model_dump(mode="json")})
+    else:
+        seed = SubtaskSpec.model_validate(req.draft)
+    pinned = {k: getattr(seed, k) for k in DRAFT_PINNED}
+    design_dir = str(Path(req.xml_path).parent.parent)
 
-    def check(spec: BaseModel) -> None:
-        if getattr(spec, "id", None) != expected:
-            raise ValueError(f"id must be {expected!r} (the subplan's and XML file's name)")
+    def spec_of(sub: DraftSubmission) -> SubtaskSpec:
+        return SubtaskSpec.model_validate({**sub.model_dump(), **pinned})
 
-    outcome = await run_agent(req, await _role(req, "draft"), SubtaskSpec, check=check)
+    def check(sub: DraftSubmission) -> None:
+        issues = subtask_issues(design_dir, meta, spec_of(sub))
+        if issues:
+            raise ValueError(
+                "the subtask would not pass the build's plan check:\n"
+                + "\n".join(f"- {i.problem}" for i in issues)
+            )
+
+    resolved = await _role(req, "draft")
     try:
-        await finish_in_thread(write_subtask, _in_workdir(req, req.xml_path), outcome.output)
+        outcome = await run_agent(req, resolved, DraftSubmission, check=check)
+        usage, note = outcome.usage, outcome.transcript.note
+        # A settled fallback (note set) is replayed as the subplan's draft it was.
+        spec = subtask_from_subplan(meta) if note else spec_of(outcome.output)
+    except ApplicationError as exc:
+        if exc.type not in _DRAFT_FALLBACK_ON:
+            raise
+        spec, usage = subtask_from_subplan(meta), spent_so_far()
+        note = (
+            f"the subtask drafter did not produce a usable draft ({exc.type}: "
+            f"{str(exc.message).splitlines()[0][:300]}); the deterministic draft from "
+            f"{req.subplan_path} was written instead"
+        )
+        issues = subtask_issues(design_dir, meta, spec)
+        if issues:
+            raise non_retryable(
+                f"cannot write {req.xml_path}: {note}, and it fails the plan check too: "
+                + "; ".join(f"{i.problem} (fix: {i.fix})" for i in issues),
+                "PlanError",
+            ) from exc
+        await asyncio.to_thread(
+            settle, req, resolved, DraftSubmission.model_validate(spec.model_dump()), note
+        )
+        activity.logger.warning("%s: %s", req.xml_path, note)
+    try:
+        await finish_in_thread(write_subtask, _in_workdir(req, req.xml_path), spec)
     except (OSError, ValueError) as exc:
         raise non_retryable(f"cannot write {req.xml_path}: {exc}", "SubtaskWriteFailed") from exc
-    return SubtaskDraftResult(xml_path=req.xml_path, usage=outcome.usage)
+    return SubtaskDraftResult(xml_path=req.xml_path, usage=usage, note=note or "")
+
+
+# The model's output could not be used; anything else (a missing key, an endpoint that
+# refuses requests) is a person's to fix and holds like every other agent's failure.
+_DRAFT_FALLBACK_ON = frozenset(
+    {
+        "InvalidAgentOutput",
+        "AgentTurnLimit",
+        "AgentTokenLimit",
+        "ModelRefused",
+        "ContextWindowExceeded",
+    }
+)
 
 
 @activity.defn(name="agent.analyze_change")
@@ -246,16 +309,8 @@ async def agent_analyze_change(req: ChangeRequest) -> ChangeAnalysisResult:
     )
 
 
-def _seed_draft(req: SubtaskDraftRequest, name: str) -> dict[str, Any]:
-    """The deterministic parse of the subplan, as the drafter's starting point.
-
-    The model improves a correct skeleton instead of inventing the structure, and
-    the subplan's declared dependencies and gate commands are never lost.
-    """
-    from activities.plan.design_dir import parse_subplan
-    from activities.plan.subtask_xml import subtask_from_subplan
-    from contracts.plan import PlanError
-
+def _subplan_meta(req: SubtaskDraftRequest, name: str) -> SubplanMeta:
+    """The subplan as the plan parses it: the drafter's pinned facts and its fallback."""
     path = _in_workdir(req, req.subplan_path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -266,9 +321,9 @@ def _seed_draft(req: SubtaskDraftRequest, name: str) -> dict[str, Any]:
         ) from exc
     try:
         meta, _ = parse_subplan(name, req.subplan_path, req.subplan_path, text)
-        return subtask_from_subplan(meta).model_dump(mode="json")
     except PlanError as exc:
         raise non_retryable(str(exc), "PlanError") from exc
+    return meta
 
 
 def _existing(workdir: Path, paths: set[str]) -> set[str]:

@@ -28,7 +28,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import gitrepo
-from activities.agents import prompts
+from activities.agents import context, prompts
 from activities.agents import transcript as transcripts
 from activities.agents.cancel import raise_if_cancelled
 from activities.agents.errors import classify, incomplete_stream, non_retryable
@@ -46,7 +46,6 @@ MAX_INVALID_SUBMISSIONS = 3
 HEARTBEAT_EVERY_S = 2.0
 API_KEY_ENV = "ANTHROPIC_API_KEY"
 BASE_URL_ENV = "ANTHROPIC_BASE_URL"
-EPHEMERAL = {"type": "ephemeral"}
 
 
 @dataclass
@@ -99,6 +98,32 @@ def reports_usage(
             _METER.reset(token)
 
     return wrapper
+
+
+def spent_so_far() -> Usage:
+    """What the running agent call has spent (inside a `reports_usage` activity)."""
+    meter = _METER.get()
+    return meter.usage if meter is not None else Usage()
+
+
+def settle(call: AgentCall, resolved: ResolvedRole, result: BaseModel, note: str) -> None:
+    """Make `result` the call's final result, chosen by code instead of the model (a
+    fallback): a retried activity replays it, note included, without asking the model."""
+    path = resolve_in(Path(call.workdir), call.transcript_path)
+    fingerprint = transcripts.fingerprint(call)
+    record = transcripts.load(path, fingerprint) or transcripts.Transcript(
+        fingerprint=fingerprint,
+        role=call.role,
+        scope=call.scope,
+        round=call.round,
+        kind=resolved.kind,
+        model=resolved.model,
+    )
+    record.complete = True
+    record.result = result.model_dump(mode="json")
+    record.note = note
+    record.usage = spent_so_far()
+    transcripts.save(path, record)
 
 
 def resolve_in(workdir: Path, path: str) -> Path:
@@ -292,7 +317,16 @@ async def run_agent(
     record.messages = _repaired(record.messages)
     submit = submit_tool(kind, output_model)
     tools = [*tool_definitions(resolved.tools), submit]
-    system = [{"type": "text", "text": prompts.system_prompt(resolved), "cache_control": EPHEMERAL}]
+    system = [{"type": "text", "text": prompts.system_prompt(resolved)}]
+    fixed_chars = context.chars(tools) + context.chars(system)
+    window = record.context_window or context.context_window(
+        resolved.model, settings.context_windows
+    )
+    estimator = context.Estimator(record.tokens_per_char or context.DEFAULT_TOKENS_PER_CHAR)
+    outputs = context.Outputs(
+        transcripts.outputs_dir(path), settings.tool_result_limit, "read_file" in resolved.tools
+    )
+    workspace.extra_readable = workspace.extra_readable | outputs.saved()
     price = price_for(resolved.model, settings.prices)
     max_tokens = settings.max_tokens_per_turn
     max_tokens_limit = max(settings.max_tokens_limit, max_tokens)
@@ -307,16 +341,42 @@ async def run_agent(
                     "AgentTurnLimit",
                 )
             turn = record.turns + 1  # every request is a turn: nothing loops unbounded
+            room = window - max_tokens
+            context.clear_old(record.messages, fixed_chars, room, estimator)
+            _fits_or_fail(call, record.messages, fixed_chars, room, estimator, window)
             hb.beat(turn=turn, phase="waiting on model", tokens=record.usage.total_tokens)
             started = time.monotonic()
-            message = await _ask(
-                client,
-                model=resolved.model,
-                max_tokens=max_tokens,
-                system=system,
-                tools=tools,
-                messages=_request_messages(record.messages),
+            request = _request(system, tools, record.messages, resolved.model, estimator)
+            try:
+                message = await _ask(
+                    client,
+                    model=resolved.model,
+                    max_tokens=max_tokens,
+                    metadata={"user_id": prompts.caller_id(call, kind)},
+                    **request,
+                )
+            except context.ContextTooLong as exc:
+                # The API counted more than the estimate allowed for: learn its count and
+                # its window, clear what can be cleared, and ask again. The refused request
+                # is never stored as it was.
+                sent = context.chars(request["messages"]) + fixed_chars
+                estimator.calibrate(sent, exc.tokens)
+                window = min(window, exc.maximum)
+                record.context_window = window
+                record.tokens_per_char = estimator.tokens_per_char
+                goal = (window - max_tokens) * context.CLEAR_TO
+                if not context.clear_until(record.messages, fixed_chars, goal, estimator):
+                    raise _too_long(call, exc.tokens, window) from exc
+                record.turns = turn
+                transcripts.save(path, record)
+                continue
+            counted = (
+                (message.usage.input_tokens or 0)
+                + (getattr(message.usage, "cache_creation_input_tokens", None) or 0)
+                + (getattr(message.usage, "cache_read_input_tokens", None) or 0)
             )
+            estimator.calibrate(context.chars(request["messages"]) + fixed_chars, counted)
+            record.tokens_per_char = estimator.tokens_per_char
             spent = _usage(message.usage, price, time.monotonic() - started)
             _spent(record.usage + spent)  # paid for, even if the tools below fail
             content = _clean([_block(b) for b in message.content])
@@ -356,7 +416,14 @@ async def run_agent(
                 hb.beat(turn=turn, phase="running tools")
                 cut_off = stop in ("max_tokens", "model_context_window_exceeded")
                 output, replies = await _handle_tools(
-                    content, submit["name"], output_model, check, workspace, record, cut_off
+                    content,
+                    submit["name"],
+                    output_model,
+                    check,
+                    workspace,
+                    record,
+                    outputs,
+                    cut_off,
                 )
                 if output is None:
                     if not replies:
@@ -382,11 +449,13 @@ async def run_agent(
                     "model",
                     "InvalidAgentOutput",
                 )
-            if record.usage.total_tokens > settings.max_total_tokens:
+            if record.usage.weighted_tokens > settings.max_total_tokens:
                 raise non_retryable(
                     f"agent {call.role} ({call.scope}, round {call.round}) used "
-                    f"{record.usage.total_tokens} tokens, over settings.max_total_tokens="
-                    f"{settings.max_total_tokens}; raise the limit or narrow the task",
+                    f"{record.usage.weighted_tokens} tokens (cache reads weighed at 0.1, cache "
+                    f"writes at 1.25, as they are priced), over settings.max_total_tokens="
+                    f"{settings.max_total_tokens}; raise [agents] max_total_tokens or narrow "
+                    "the task",
                     "AgentTokenLimit",
                 )
 
@@ -408,6 +477,11 @@ async def _ask(client: anthropic.AsyncAnthropic, **request: Any) -> Any:
                 finished = finished or event.type == "message_stop"
             if finished:
                 return await stream.get_final_message()
+    except anthropic.BadRequestError as exc:
+        refusal = context.too_long(str(exc.api_message or exc.message))
+        if refusal is not None:
+            raise refusal from exc
+        raise classify(exc, model) from exc
     except anthropic.APIError as exc:
         raise classify(exc, model) from exc
     except AssertionError:  # the SDK's accumulator saw no message_start
@@ -420,14 +494,47 @@ async def _ask(client: anthropic.AsyncAnthropic, **request: Any) -> Any:
     raise incomplete_stream(response, model)
 
 
-def _request_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The transcript as sent: a cache breakpoint at its end; a final assistant message
-    (a paused turn being continued) without trailing whitespace, which the API refuses."""
-    marked = _with_cache_marker(messages)
-    last = marked[-1]
+def _request(
+    system: list[dict[str, Any]],
+    tools: list[dict[str, Any]],
+    messages: list[dict[str, Any]],
+    model: str,
+    estimator: context.Estimator,
+) -> dict[str, Any]:
+    """The request's system, tools and messages as sent: copies with cache breakpoints
+    (the stored transcript stays clean), and a final assistant message (a paused turn
+    being continued) without trailing whitespace, which the API refuses."""
+    sent_system, sent = copy.deepcopy(system), copy.deepcopy(messages)
+    last = sent[-1]
     if last["role"] == "assistant" and last["content"][-1].get("type") == "text":
         last["content"][-1]["text"] = last["content"][-1]["text"].rstrip()
-    return marked
+    context.place_breakpoints(sent_system, tools, sent, model, estimator)
+    return {"system": sent_system, "tools": tools, "messages": sent}
+
+
+def _fits_or_fail(
+    call: AgentCall,
+    messages: list[dict[str, Any]],
+    fixed_chars: int,
+    room: int,
+    estimator: context.Estimator,
+    window: int,
+) -> None:
+    """Still too long once old results are cleared: a person's problem, said before asking."""
+    size = estimator.tokens(fixed_chars + context.chars(messages))
+    if size > room:
+        raise _too_long(call, size, window)
+
+
+def _too_long(call: AgentCall, tokens: int, window: int) -> ApplicationError:
+    return non_retryable(
+        f"agent {call.role} ({call.scope}, round {call.round}) needs about {tokens} tokens of "
+        f"context, more than the model's window of {window} less the answer's room, even with "
+        "every old tool result cleared. Fix: narrow the task or its focus files, lower "
+        "max_tokens_per_turn, or use a model with a larger window (models.context_windows in "
+        "orchestrator.toml)",
+        "ContextWindowExceeded",
+    )
 
 
 def _repaired(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -494,6 +601,7 @@ async def _handle_tools(
     check: Callable[[Out], None] | None,
     workspace: Workspace,
     record: transcripts.Transcript,
+    outputs: context.Outputs,
     cut_off: bool = False,
 ) -> tuple[Out | None, list[dict[str, Any]]]:
     """Run every tool call of one assistant message; the first valid submission ends the loop.
@@ -533,26 +641,12 @@ async def _handle_tools(
                     is_error = True
         else:
             text, is_error = await workspace.call(name, args)
+            text = outputs.fit(text, block["id"], workspace)
         reply: dict[str, Any] = {"type": "tool_result", "tool_use_id": block["id"], "content": text}
         if is_error:
             reply["is_error"] = True
         replies.append(reply)
     return output, replies
-
-
-def _with_cache_marker(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mark the conversation's end as a cache breakpoint, so the next turn reads it from cache.
-
-    Only the request copy is marked; the stored transcript stays clean (the API
-    allows four breakpoints: the system prompt and this one).
-    """
-    marked = copy.deepcopy(messages)
-    last = marked[-1]
-    if isinstance(last["content"], str):
-        last["content"] = [{"type": "text", "text": last["content"]}]
-    if last["content"]:
-        last["content"][-1]["cache_control"] = EPHEMERAL
-    return marked
 
 
 _BLOCK_KEYS = {

@@ -51,3 +51,26 @@ class EditSubmission(BaseModel):
 
 class AnswerSubmission(BaseModel):
     answers: list[QuestionAnswer]
+
+
+# What the plan already says about a subtask: set by code from the subplan, never asked of
+# (or taken from) the drafter; a model that restated them wrongly broke approved designs.
+DRAFT_PINNED = ("id", "title", "dependencies", "files", "subplan")
+
+
+class DraftSubmission(BaseModel):
+    """The subtask's content. Its id, title, dependencies and files come from the plan and
+    are set by the orchestrator: do not restate them."""
+
+    summary: str = Field(min_length=1, description="what the subtask delivers, 1-3 sentences")
+    scope_in: list[str] = Field(default_factory=list)
+    scope_out: list[str] = Field(default_factory=list)
+    implementation_steps: list[str] = Field(default_factory=list)
+    tests_to_add: list[str] = Field(default_factory=list)
+    commands: list[str] = Field(
+        default_factory=list, description="shell commands run as gates, e.g. `pytest -q tests/x.py`"
+    )
+    acceptance_criteria: list[str] = Field(default_factory=list)
+    safety_notes: list[str] = Field(default_factory=list)
+    estimated_hours: float | None = None
+    complexity: str | None = None

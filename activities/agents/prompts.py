@@ -1,8 +1,9 @@
 """The words an agent receives: a stable system prompt and one task message.
 
-The first line of the task message is a machine-readable header,
-`[orchestrator] role=... scope=... round=... kind=...`, which the local
-Messages API stand-in keys its scripts on. Reviews are blind by construction:
+Nothing in them is there for a machine: which agent call a request belongs to
+travels in the request's `metadata.user_id` (see `caller_id`), which the model
+never sees and the local Messages API stand-in keys its scripts on. Reviews are
+blind by construction:
 nothing here can carry an earlier review or score, and an editor's task lists
 issues and review paths, never scores.
 """
@@ -14,6 +15,7 @@ import string
 from collections.abc import Iterable
 from typing import Any
 
+from activities.agents.outputs import DRAFT_PINNED
 from activities.agents.roles import ResolvedRole
 from contracts.agents import (
     AgentCall,
@@ -24,7 +26,8 @@ from contracts.agents import (
     SubtaskDraftRequest,
 )
 
-HEADER_PREFIX = "[orchestrator]"
+CALLER_PREFIX = "orchestrator"
+MAX_USER_ID = 256  # the API's limit on metadata.user_id
 FOCUS_HEADING = "Focus files (read these first):"
 
 _KIND_RULES = {
@@ -64,13 +67,17 @@ def system_prompt(resolved: ResolvedRole) -> str:
     )
 
 
-def header(call: AgentCall, kind: str) -> str:
-    return f"{HEADER_PREFIX} role={call.role} scope={call.scope} round={call.round} kind={kind}"
+def caller_id(call: AgentCall, kind: str) -> str:
+    """`metadata.user_id`: the agent call a request belongs to, `orchestrator:role:scope:
+    round:kind`. Opaque to the model (metadata is never part of the prompt) and free of
+    anything about a person, as the API asks of this field."""
+    text = f"{CALLER_PREFIX}:{call.role}:{call.scope}:{call.round}:{kind}"
+    return text[:MAX_USER_ID]
 
 
 def task_message(call: AgentCall, kind: str) -> str:
-    """The first user message: header, instructions, focus files, then what the kind needs."""
-    parts = [header(call, kind)]
+    """The first user message: instructions, focus files, then what the kind needs."""
+    parts: list[str] = []
     if call.instructions.strip():
         parts.append(call.instructions.strip())
     if call.focus_paths:
@@ -105,16 +112,22 @@ def task_message(call: AgentCall, kind: str) -> str:
     elif isinstance(call, SubtaskDraftRequest):
         parts.append(f"Subplan: {call.subplan_path}")
         if call.draft is not None:
+            pinned = {k: v for k, v in call.draft.items() if k in DRAFT_PINNED}
+            editable = {k: v for k, v in call.draft.items() if k not in DRAFT_PINNED}
+            parts.append(
+                "Fixed by the plan (set by the orchestrator; do not restate):\n"
+                + json.dumps(pinned, sort_keys=True)
+            )
             parts.append(
                 "Starting draft (parsed from the subplan's metadata):\n"
-                f"<draft>{json.dumps(call.draft, sort_keys=True)}</draft>"
+                f"<draft>{json.dumps(editable, sort_keys=True)}</draft>"
             )
     elif isinstance(call, ChangeRequest):
         parts.append(f"Design directory: {call.design_dir}")
         parts.append(f"Requested change:\n{call.description.strip()}")
         if call.subtasks:
             parts.append(_list("Existing subtasks:", call.subtasks))
-    return "\n\n".join(parts)
+    return "\n\n".join(parts) or f"Do your task, then call submit_{kind}."
 
 
 def nudge(kind: str) -> str:

@@ -25,6 +25,9 @@ VERSION = 1
 # Agents never see transcripts and the edit activity never commits them: files named
 # `*.transcript.json`, and anything under `.orchestrator/transcripts/`.
 TRANSCRIPT_SUFFIX = ".transcript.json"
+# Tool outputs too large for the conversation are kept beside the transcript (see
+# context.Outputs), in `<name>.outputs/`: as hidden as the transcript, never committed.
+OUTPUTS_SUFFIX = ".transcript.outputs"
 TRANSCRIPT_DIR = (".orchestrator", "transcripts")
 # Reused reviews (see review_cache.py) hold scores: hidden and never committed, like transcripts.
 REVIEW_CACHE_DIR = (".orchestrator", "reviews")
@@ -34,6 +37,8 @@ def is_transcript(path: PurePath | str) -> bool:
     """A transcript or a cached review: orchestrator records no agent sees or commits."""
     parts = PurePath(path).parts
     if parts and parts[-1].endswith(TRANSCRIPT_SUFFIX):
+        return True
+    if any(part.endswith(OUTPUTS_SUFFIX) for part in parts):
         return True
     return any(
         parts[i : i + 2] in (TRANSCRIPT_DIR, REVIEW_CACHE_DIR) for i in range(len(parts) - 1)
@@ -57,6 +62,13 @@ class Transcript(BaseModel):
     result: dict[str, Any] | None = None
     files_touched: list[str] = Field(default_factory=list)
     commit: str | None = None  # set once the edit activity has committed
+    # Context accounting (context.py): the API's tokens per character of the last request
+    # it counted, and the window it reported when it refused one as too long.
+    tokens_per_char: float | None = None
+    context_window: int | None = None
+    # Set when code, not the model, settled the result (the drafter's fallback): said again
+    # by a retry that replays it.
+    note: str | None = None
 
 
 def fingerprint(call: BaseModel) -> str:
@@ -65,6 +77,12 @@ def fingerprint(call: BaseModel) -> str:
     # the field existed keep their fingerprint and still resume.
     data = call.model_dump(mode="json", exclude={"transcript_path", "reuse", "remember"})
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def outputs_dir(path: Path) -> Path:
+    """Where the call's large tool outputs are kept: beside its transcript, as hidden."""
+    stem = path.name.removesuffix(TRANSCRIPT_SUFFIX).removesuffix(".json")
+    return path.with_name(stem + OUTPUTS_SUFFIX)
 
 
 def load(path: Path, expected_fingerprint: str) -> Transcript | None:

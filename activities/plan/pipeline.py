@@ -11,8 +11,14 @@ from pathlib import Path
 from activities.plan.design_dir import display_path, load_design
 from activities.plan.graph import analyze
 from activities.plan.render import write_plan_files
-from activities.plan.subtask_xml import read_subtasks, subtask_from_subplan, write_subtask
-from contracts.plan import DesignDoc, Plan, PlanError, PlanIssue
+from activities.plan.subtask_xml import (
+    parse_subtask_xml,
+    read_subtasks,
+    subtask_from_subplan,
+    subtask_to_xml,
+    write_subtask,
+)
+from contracts.plan import DesignDoc, Plan, PlanError, PlanIssue, SubplanMeta
 from contracts.subtask import SubtaskSpec
 
 
@@ -63,18 +69,8 @@ def load_checked_subtasks(design_dir: str) -> list[SubtaskSpec]:
                     fix=_design_first(design_dir),
                 )
             )
-        elif sorted(spec.dependencies) != sorted(sub.dependencies):
-            issues.append(
-                PlanIssue(
-                    file=display_path(design_dir, "subtasks", f"{sub.name}.xml"),
-                    problem=(
-                        f"<dependencies> lists {sorted(spec.dependencies) or 'none'} but"
-                        f" {sub.path} declares {sorted(sub.dependencies) or 'none'}"
-                    ),
-                    fix=f"make them agree, or re-run `orchestrator design {design_dir}`"
-                    " to regenerate the subtasks",
-                )
-            )
+        else:
+            issues.extend(subtask_issues(design_dir, sub, spec))
     names = {s.name for s in doc.subplans}
     for spec in specs:
         if spec.id not in names:
@@ -89,6 +85,30 @@ def load_checked_subtasks(design_dir: str) -> list[SubtaskSpec]:
     if issues:
         raise PlanError.from_issues(issues)
     return specs
+
+
+def subtask_issues(design_dir: str, sub: SubplanMeta, spec: SubtaskSpec) -> list[PlanIssue]:
+    """What the build refuses in one subtask against its subplan (see load_checked_subtasks);
+    the subtask drafter applies it before it writes an XML."""
+    issues: list[PlanIssue] = []
+    shown = display_path(design_dir, "subtasks", f"{sub.name}.xml")
+    try:  # the XML as written must read back as the build reads it
+        parse_subtask_xml(subtask_to_xml(spec).encode("utf-8"), shown, expected_id=sub.name)
+    except PlanError as exc:
+        issues.extend(exc.issues)
+    if sorted(spec.dependencies) != sorted(sub.dependencies):
+        issues.append(
+            PlanIssue(
+                file=shown,
+                problem=(
+                    f"<dependencies> lists {sorted(spec.dependencies) or 'none'} but"
+                    f" {sub.path} declares {sorted(sub.dependencies) or 'none'}"
+                ),
+                fix=f"make them agree, or re-run `orchestrator design {design_dir}`"
+                " to regenerate the subtasks",
+            )
+        )
+    return issues
 
 
 def seed_subtask_files(design_dir: str, overwrite: bool = False) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from contracts.agents import Usage
 from simulators.messages_api import MessagesStandIn
 from tests.agents.conftest import Runner, request
 
@@ -62,6 +64,21 @@ async def test_transient_failures_are_retried(
     assert result["score"] == 0.85
     assert [r.fault for r in standin.requests] == [fault["type"], None]
     assert result["usage"]["requests"] == 1  # only the successful request produced tokens
+
+
+async def test_a_burst_of_overloaded_answers_is_waited_out(
+    repo: Path, standin: MessagesStandIn, runner: Runner
+) -> None:
+    """529 overloaded_error, six times running (the API's answer under load): the agent
+    waits as the server asks each time and finishes; nothing is held for a person."""
+    standin.reset(scenario({"type": "529", "times": 6, "retry_after": 0.3}))
+    result = await runner.run("agent.review", review_req(repo), max_attempts=10)
+    assert result["score"] == 0.85
+    requests = standin.requests
+    assert [r.fault for r in requests] == ["529"] * 6 + [None]
+    gaps = [b.at - a.at for a, b in itertools.pairwise(requests)]
+    assert all(gap >= 0.25 for gap in gaps)  # it waited every time, never hammered
+    assert result["usage"]["requests"] == 1
 
 
 async def test_the_servers_x_should_retry_header_decides_over_the_status(
@@ -171,6 +188,30 @@ async def test_turn_and_token_limits_stop_a_runaway_agent(
     assert error.type == "AgentTokenLimit" and error.non_retryable
     assert "max_total_tokens=100" in error.message
     assert len(standin.requests) == 1
+
+
+async def test_the_token_cap_weighs_cached_tokens_by_their_price(
+    repo: Path, standin: MessagesStandIn, runner: Runner
+) -> None:
+    """A long run that mostly reads from the cache is not stopped as if it were all new."""
+    steps = [{"tool": "read_file", "input": {"path": "src/core.py"}}] * 6
+    standin.reset(scenario(steps=steps))
+    done = await runner.run("agent.review", review_req(repo))
+    usage = Usage.model_validate(done["usage"])
+    assert usage.cache_read_input_tokens > usage.input_tokens  # mostly cached
+    assert usage.weighted_tokens == round(
+        usage.input_tokens
+        + usage.output_tokens
+        + 1.25 * usage.cache_creation_input_tokens
+        + 0.1 * usage.cache_read_input_tokens
+    )
+    assert usage.weighted_tokens < usage.total_tokens
+    # A cap between the two: counted at full weight the run would stop, weighed it finishes.
+    cap = (usage.weighted_tokens + usage.total_tokens) // 2
+    standin.reset(scenario(steps=steps))
+    req = review_req(repo, settings={"max_total_tokens": cap}, transcript_path="again.json")
+    again = await runner.run("agent.review", req)
+    assert again["usage"] == {**done["usage"], "duration_s": again["usage"]["duration_s"]}
 
 
 async def test_a_slow_model_is_not_taken_for_a_dead_worker(

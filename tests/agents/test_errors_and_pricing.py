@@ -14,7 +14,8 @@ from activities.agents.pricing import cost_usd, price_for
 from contracts.agents import Usage
 from simulators.messages_api import MessagesStandIn
 
-HEADER = "[orchestrator] role=code-correctness scope=x round=1 kind=review"
+HEADER = "Review x."
+CALLER = {"user_id": "orchestrator:code-correctness:x:1:review"}
 
 
 def test_retry_after_in_seconds_milliseconds_or_http_date() -> None:
@@ -58,7 +59,10 @@ async def test_real_client_errors_are_classified(fault: dict, retryable: bool, s
         client = anthropic.AsyncAnthropic(api_key="k", base_url=api.url, max_retries=0)
         with pytest.raises(anthropic.APIStatusError) as info:
             async with client.messages.stream(
-                model="sim-model-1", max_tokens=5, messages=[{"role": "user", "content": HEADER}]
+                model="sim-model-1",
+                max_tokens=5,
+                messages=[{"role": "user", "content": HEADER}],
+                metadata=CALLER,  # type: ignore[arg-type]
             ) as stream:
                 await stream.get_final_message()
         await client.close()

@@ -14,7 +14,10 @@ import pytest
 
 from simulators.messages_api import MessagesStandIn
 
-HEADER = "[orchestrator] role=design-requirements scope=overview round=1 kind=review"
+HEADER = "Review the overview."
+# The agent call a request belongs to, in the metadata the model never sees.
+CALLER = {"user_id": "orchestrator:design-requirements:overview:1:review"}
+LONG_SYSTEM = "You review design documents for gaps and contradictions. " * 80
 TOOLS = [
     {"name": "read_file", "description": "read", "input_schema": {"type": "object"}},
     {"name": "submit_review", "description": "submit", "input_schema": {"type": "object"}},
@@ -42,10 +45,12 @@ async def test_plain_requests_get_messages_with_tool_use_and_cached_usage() -> N
         kwargs = {
             "model": "sim-model-1",
             "max_tokens": 100,
+            # Long enough to be cached: a prefix under 1024 tokens is not (see below).
             "system": [
-                {"type": "text", "text": "You review.", "cache_control": {"type": "ephemeral"}}
+                {"type": "text", "text": LONG_SYSTEM, "cache_control": {"type": "ephemeral"}}
             ],
             "tools": TOOLS,
+            "metadata": CALLER,
         }
         first = await client.messages.create(
             messages=[{"role": "user", "content": prompt}], **kwargs
@@ -118,7 +123,10 @@ async def test_rate_limits_carry_retry_after_and_reach_the_client_as_such() -> N
         client = anthropic.AsyncAnthropic(api_key="k", base_url=api.url, max_retries=0)
         with pytest.raises(anthropic.RateLimitError) as info:
             await client.messages.create(
-                model="m", max_tokens=5, messages=[{"role": "user", "content": HEADER}]
+                model="m",
+                max_tokens=5,
+                messages=[{"role": "user", "content": HEADER}],
+                metadata=CALLER,  # type: ignore[arg-type]
             )
         assert info.value.response.headers["retry-after"] == "7"
         assert info.value.type == "rate_limit_error"
@@ -148,7 +156,12 @@ def test_the_command_line_serves_a_scenario_file(tmp_path: Path) -> None:
         assert proc.stdout is not None
         line = proc.stdout.readline()
         url = line.split(" on ")[1].split()[0]
-        body = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": HEADER}]}
+        body = {
+            "model": "m",
+            "max_tokens": 5,
+            "messages": [{"role": "user", "content": HEADER}],
+            "metadata": CALLER,
+        }
         status, message = post(url, body, {"x-api-key": "k"})
         assert status == 200 and message["content"][0]["input"]["score"] == 0.5
     finally:
@@ -303,7 +316,7 @@ async def test_misbehaviours_reach_the_real_client_as_the_api_sends_them() -> No
     }
     with MessagesStandIn(scenario) as api:
         client = anthropic.AsyncAnthropic(api_key="k", base_url=api.url, max_retries=0)
-        ask = {"model": "m", "max_tokens": 50, "tools": TOOLS}
+        ask = {"model": "m", "max_tokens": 50, "tools": TOOLS, "metadata": CALLER}
         messages = [{"role": "user", "content": HEADER}]
         async with client.messages.stream(messages=messages, **ask) as stream:
             cut = await stream.get_final_message()
@@ -313,3 +326,86 @@ async def test_misbehaviours_reach_the_real_client_as_the_api_sends_them() -> No
         refused = await client.messages.create(messages=messages, **ask)
         assert refused.stop_reason == "refusal" and refused.content == []
         await client.close()
+
+
+def test_a_prompt_over_the_window_gets_the_apis_400() -> None:
+    """As the API answers it: invalid_request_error, "prompt is too long: N tokens > M maximum"."""
+    body = {
+        "model": "m",
+        "max_tokens": 5,
+        "messages": [{"role": "user", "content": "x" * 4000}],
+        "metadata": CALLER,
+    }
+    with MessagesStandIn({"context_window": 500}) as api:
+        status, error = post(api.url, body, {"x-api-key": "k"})
+        assert status == 400 and error["error"]["type"] == "invalid_request_error"
+        assert error["error"]["message"] == "prompt is too long: 1011 tokens > 500 maximum"
+        assert api.refused == [error["error"]["message"]] and api.requests == []
+        body["messages"] = [{"role": "user", "content": "x" * 1000}]
+        assert post(api.url, body, {"x-api-key": "k"})[0] == 200
+
+
+def test_metadata_holds_only_a_user_id() -> None:
+    """Messages API reference: `metadata` has one field, `user_id`, a string."""
+    with MessagesStandIn() as api:
+        for metadata, said in (
+            ({"role": "x"}, "metadata.role: Extra inputs are not permitted"),
+            ({"user_id": 7}, "metadata.user_id: Input should be a valid string"),
+        ):
+            body = {
+                "model": "m",
+                "max_tokens": 5,
+                "messages": [{"role": "user", "content": "hi"}],
+                "metadata": metadata,
+            }
+            status, error = post(api.url, body, {"x-api-key": "k"})
+            assert status == 400 and error["error"]["message"] == said
+
+
+def test_a_breakpoint_under_the_minimum_cacheable_length_caches_nothing() -> None:
+    """Prompt-caching guide: a shorter prefix is processed uncached, without an error."""
+    marked = {"type": "text", "text": "short", "cache_control": {"type": "ephemeral"}}
+    body = {
+        "model": "m",
+        "max_tokens": 5,
+        "system": [marked],
+        "messages": [{"role": "user", "content": "hi"}],
+        "metadata": CALLER,
+    }
+    with MessagesStandIn() as api:
+        for _ in range(2):
+            status, message = post(api.url, body, {"x-api-key": "k"})
+            assert status == 200
+            assert message["usage"]["cache_creation_input_tokens"] == 0
+            assert message["usage"]["cache_read_input_tokens"] == 0
+
+
+def test_chaos_misbehaves_on_about_one_answer_in_n_the_same_way_every_run() -> None:
+    """Seeded by each request's place in its conversation, not by arrival order."""
+    scenario = {"chaos": {"every": 4, "seed": 3}}
+
+    def faults() -> list[str | None]:
+        with MessagesStandIn(scenario) as api:
+            for n in range(40):  # 40 conversations, each asked its first turn once
+                body = {
+                    "model": "m",
+                    "max_tokens": 50,
+                    "messages": [{"role": "user", "content": f"task {n}"}],
+                    "metadata": CALLER,
+                }
+                req = urllib.request.Request(
+                    f"{api.url}/v1/messages",
+                    json.dumps(body).encode(),
+                    {"content-type": "application/json", "x-api-key": "k"},
+                )
+                try:  # answered as the fault has it: JSON, an HTML page, an error status
+                    urllib.request.urlopen(req, timeout=10).read()
+                except urllib.error.HTTPError as exc:
+                    exc.read()
+            return [r.fault for r in api.requests]
+
+    first = faults()
+    assert first == faults()  # same seed, same mix
+    assert 4 <= sum(f is not None for f in first) <= 20  # about one in four
+    assert len({f for f in first if f}) >= 3  # of several kinds
+    assert "refusal" not in first and "plain_json" not in first  # final by design: not mixed in

@@ -1,0 +1,251 @@
+"""Keep every request inside the model's context window, and its cache breakpoints useful.
+
+The transcript is re-sent every turn. Before each request its size is
+estimated in tokens (characters times a ratio calibrated on the API's own
+counts: the usage of the previous answer, or the numbers of a "prompt is too
+long" error) and weighed against the model's window less the answer's room.
+Near the limit the oldest tool results are cleared, as the API's context
+editing does (their `tool_use`/`tool_result` pairs stay, so the conversation
+stays valid), then the large inputs of old tool calls. What cannot be made to
+fit is a clear error for a person, never a request the API refuses.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from activities.agents.tools import Workspace
+from activities.files import atomic_write_text
+
+# Every current Claude model has a 200K window (the 1M window of some Sonnet models
+# needs a beta header the agents do not send). models.context_windows overrides this.
+DEFAULT_CONTEXT_WINDOW = 200_000
+CONTEXT_WINDOWS: dict[str, int] = {"claude-": DEFAULT_CONTEXT_WINDOW}
+# The shortest prefix the API caches (prompt-caching guide, "Cache limitations"): a
+# shorter one is processed uncached however it is marked, so a breakpoint there is wasted.
+MIN_CACHEABLE_TOKENS: dict[str, int] = {
+    "claude-opus-4-5": 4096,
+    "claude-opus-4-6": 4096,
+    "claude-haiku-4-5": 4096,
+    "claude-sonnet-4-6": 2048,
+    "claude-3-5-haiku": 2048,
+    "claude-3-haiku": 2048,
+    "claude-": 1024,  # Sonnet 4, 4.5, 3.7; Opus 4, 4.1
+    "default": 1024,
+}
+MAX_CACHE_BREAKPOINTS = 4  # the API refuses a fifth (prompt-caching guide)
+# Before calibration: about 3 characters a token, cautious for code and JSON.
+DEFAULT_TOKENS_PER_CHAR = 1 / 3
+CLEAR_AT = 0.8  # of the room: start clearing here ...
+CLEAR_TO = 0.5  # ... down to here, so the cached prefix is not broken every turn
+KEEP_RECENT = 2  # the results of the last tool rounds are never cleared
+CLEARED = (
+    "[tool result cleared to keep the conversation within the context window; "
+    "call the tool again if you still need it]"
+)
+CLEARED_INPUT = "[{n} characters cleared from the conversation to save context]"
+BIG_INPUT = 1000  # characters: old tool inputs longer than this may be cleared
+_TOO_LONG = re.compile(r"prompt is too long: (\d+) tokens > (\d+) maximum")
+
+
+class ContextTooLong(Exception):
+    """The API said the prompt exceeds the window ("prompt is too long: N tokens > M maximum")."""
+
+    def __init__(self, tokens: int, maximum: int, message: str) -> None:
+        super().__init__(message)
+        self.tokens, self.maximum = tokens, maximum
+
+
+def too_long(message: str) -> ContextTooLong | None:
+    """The API's prompt-too-long refusal parsed from its message, else None."""
+    found = _TOO_LONG.search(message)
+    return ContextTooLong(int(found[1]), int(found[2]), message) if found else None
+
+
+def by_model(model: str, *tables: Mapping[str, int]) -> int:
+    """A model's entry: exact name, then the longest known prefix, then "default"."""
+    for table in tables:
+        if model in table:
+            return int(table[model])
+    for table in tables:
+        prefixes = [p for p in table if p != "default" and model.startswith(p)]
+        if prefixes:
+            return int(table[max(prefixes, key=len)])
+    for table in tables:
+        if "default" in table:
+            return int(table["default"])
+    return DEFAULT_CONTEXT_WINDOW
+
+
+def context_window(model: str, overrides: Mapping[str, int] | None = None) -> int:
+    return by_model(model, overrides or {}, CONTEXT_WINDOWS, {"default": DEFAULT_CONTEXT_WINDOW})
+
+
+def min_cacheable(model: str) -> int:
+    return by_model(model, MIN_CACHEABLE_TOKENS)
+
+
+def chars(value: Any) -> int:
+    """The size the estimate is based on: the JSON as sent."""
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+
+
+@dataclass
+class Estimator:
+    """Tokens from characters, calibrated on what the API counted."""
+
+    tokens_per_char: float = DEFAULT_TOKENS_PER_CHAR
+
+    def tokens(self, n_chars: int) -> int:
+        return math.ceil(n_chars * self.tokens_per_char)
+
+    def calibrate(self, n_chars: int, counted: int) -> None:
+        """The API counted `counted` tokens for a request of `n_chars` characters."""
+        if n_chars > 0 and counted > 0:
+            self.tokens_per_char = counted / n_chars
+
+
+def clear_old(messages: list[dict[str, Any]], fixed_chars: int, room: int, est: Estimator) -> int:
+    """Clear old tool results (then old tool inputs) while the request is over `CLEAR_AT`
+    of `room` tokens, down to `CLEAR_TO`; the number of blocks cleared.
+
+    `fixed_chars` is what is sent besides the messages (system prompt, tools).
+    """
+    size = fixed_chars + chars(messages)
+    if est.tokens(size) <= room * CLEAR_AT:
+        return 0
+    return clear_until(messages, fixed_chars, room * CLEAR_TO, est)
+
+
+def clear_until(
+    messages: list[dict[str, Any]], fixed_chars: int, goal: float, est: Estimator
+) -> int:
+    """Clear what can be cleared until the estimate is at most `goal` tokens; how many."""
+    size = fixed_chars + chars(messages)
+    cleared = 0
+    for block in _clearable(messages):
+        if est.tokens(size) <= goal:
+            break
+        before = chars(block)
+        if block.get("type") == "tool_result":
+            block["content"] = CLEARED
+        else:
+            block["input"] = _cleared_input(block.get("input"))
+        size -= before - chars(block)
+        cleared += 1
+    return cleared
+
+
+def _clearable(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Old tool results, oldest first, then old tool inputs: never the latest rounds."""
+    users = [i for i, m in enumerate(messages) if m["role"] == "user"]
+    recent = set(users[-KEEP_RECENT:])
+    results: list[dict[str, Any]] = []
+    inputs: list[dict[str, Any]] = []
+    for index, message in enumerate(messages):
+        content = message["content"]
+        if isinstance(content, str) or index in recent or index >= len(messages) - KEEP_RECENT:
+            continue
+        for block in content:
+            if block.get("type") == "tool_result" and block.get("content") != CLEARED:
+                results.append(block)
+            elif block.get("type") == "tool_use" and _big(block.get("input")):
+                inputs.append(block)
+    return results + inputs
+
+
+def _big(value: Any) -> bool:
+    if isinstance(value, str):
+        return len(value) > BIG_INPUT
+    if isinstance(value, dict):
+        return any(_big(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_big(v) for v in value)
+    return False
+
+
+def _cleared_input(value: Any) -> Any:
+    if isinstance(value, str):
+        return CLEARED_INPUT.format(n=len(value)) if len(value) > BIG_INPUT else value
+    if isinstance(value, dict):
+        return {k: _cleared_input(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_cleared_input(v) for v in value]
+    return value
+
+
+def place_breakpoints(
+    system: list[dict[str, Any]],
+    tools: list[dict[str, Any]],
+    messages: list[dict[str, Any]],
+    model: str,
+    est: Estimator,
+) -> None:
+    """Mark (in place) the end of the system prompt and the end of the conversation as
+    cache breakpoints, each only where the prefix up to it is long enough to be cached.
+
+    Two breakpoints: the fixed prefix (tools and system, shared by every turn) and the
+    conversation so far (read back by the next turn). Never more than the API's four.
+    """
+    floor = min_cacheable(model)
+    marks = 0
+    prefix = chars(tools) + chars(system)
+    if system and est.tokens(prefix) >= floor:
+        system[-1]["cache_control"] = {"type": "ephemeral"}
+        marks += 1
+    last = messages[-1]
+    if isinstance(last["content"], str):
+        last["content"] = [{"type": "text", "text": last["content"]}]
+    if (
+        last["content"]
+        and marks < MAX_CACHE_BREAKPOINTS
+        and est.tokens(prefix + chars(messages)) >= floor
+    ):
+        last["content"][-1]["cache_control"] = {"type": "ephemeral"}
+
+
+@dataclass
+class Outputs:
+    """Tool outputs larger than `limit` characters: the model gets their head and the
+    path of a file holding all of it, which it pages through with read_file.
+
+    The files sit beside the transcript (hidden from listings, never committed) and are
+    readable by the exact path given, as the orchestrator's hand-outs are.
+    """
+
+    folder: Path
+    limit: int
+    pageable: bool
+
+    def saved(self) -> frozenset[Path]:
+        """Files an earlier attempt saved: still readable after a resume."""
+        if not self.folder.is_dir():
+            return frozenset()
+        return frozenset(Path(os.path.realpath(p)) for p in self.folder.iterdir() if p.is_file())
+
+    def fit(self, text: str, tool_use_id: str, workspace: Workspace) -> str:
+        if len(text) <= self.limit:
+            return text
+        head = text[: self.limit]
+        if "\n" in head:
+            head = head[: head.rindex("\n")]
+        rest = len(text) - len(head)
+        if not self.pageable:
+            return f"{head}\n... [{rest} more characters cut; ask for less output]"
+        name = re.sub(r"[^A-Za-z0-9_.-]", "_", tool_use_id) + ".txt"
+        file = self.folder / name
+        atomic_write_text(file, text)
+        workspace.extra_readable = workspace.extra_readable | {Path(os.path.realpath(file))}
+        offset = head.count("\n") + 2
+        return (
+            f"{head}\n... [output clipped: {rest} of its {len(text)} characters are not shown. "
+            f"All of it is saved in {file}; page through it with read_file(path={str(file)!r}, "
+            f"offset={offset})]"
+        )
