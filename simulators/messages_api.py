@@ -105,6 +105,7 @@ class MessagesStandIn:
     ) -> None:
         self.scenario = Scenario.load(scenario)
         self.api_key = api_key  # None: any non-empty key is accepted
+        self.latency_s = 0.0  # how long the "model" thinks before each answer
         self._host, self._port = host, port
         self._lock = threading.Lock()
         self._log: list[LoggedRequest] = []
@@ -305,6 +306,8 @@ class MessagesStandIn:
             with self._lock:
                 self._refused.append(str(exc))
             raise
+        if self.latency_s > 0:
+            time.sleep(self.latency_s)
         messages = body["messages"]
         # The task is the first block: a nudge added to the same message is not a new task.
         prompt = _text_of(_blocks(messages[0]["content"])[:1])
