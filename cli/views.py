@@ -33,6 +33,9 @@ def design_view(s: DesignStatus) -> str:
             [[sc.name, sc.state, str(sc.round), scores_text(sc.scores)] for sc in s.scopes],
         ),
     ]
+    notes = [f"  {sc.name}: {sc.notes}" for sc in s.scopes if sc.notes]
+    if notes:
+        out += ["", "Notes:", *notes]
     if s.open_questions:
         out += ["", "Open questions (orchestrator answer <dir> Q<n> <letter>):"]
         out += [f"  {q.id}: {q.text}\n      {q.options_line()}" for q in s.open_questions]
@@ -66,7 +69,7 @@ def build_view(s: BuildStatus) -> str:
     if s.max_cost_usd is not None:
         budget.append(f"max ${s.max_cost_usd:.2f}")
     if s.max_tokens is not None:
-        budget.append(f"max {s.max_tokens} tokens")
+        budget.append(f"{s.budget_tokens} of max {s.max_tokens} tokens, cache weighed by price")
     out = [
         f"Build {s.feature}: {s.phase}; running {', '.join(s.running) or 'none'}; "
         f"tokens {s.tokens}, cost ${s.cost_usd:.4f}"

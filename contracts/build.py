@@ -194,6 +194,9 @@ class BuildStatus(BaseModel):
     tokens: int
     max_cost_usd: float | None
     max_tokens: int | None
+    budget_tokens: int = Field(
+        default=0, description="tokens as max_tokens counts them (cache weighed by price)"
+    )
     change: PendingChange | None = None
     decisions: list[PendingDecision] = Field(
         default_factory=list,

@@ -56,7 +56,7 @@ class ScopeState(BaseModel):
     rounds_without_progress: int = 0
     threshold: float | None = Field(default=None, description="lowered by `accept`")
     review_paths: list[str] = Field(default_factory=list)
-    notes: str = Field(default="", description="why it was skipped, if it was")
+    notes: str = Field(default="", description="why it was skipped, or how it was drafted")
 
     @property
     def lowest(self) -> float:

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.design_files import write_build_report
     from activities.plan.activities import load_subtasks, plan_design
     from activities.tracker import write_tracker
+    from contracts.agents import Usage
     from contracts.build import (
         ALL_SUBTASKS_PR_CREATED,
         SUBTASKS_INCOMPLETE,
@@ -43,6 +44,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.build_messages import BuildMessages
     from workflows.build_state import DONE
     from workflows.failures import FailureHolds, StepAbandoned
+
+
+# Patch id: the build's max_tokens counts cache tokens by their price (Usage.weighted_tokens).
+WEIGHTED_BUDGET = "weighted-budget"
 
 
 @workflow.defn(name="BuildWorkflow")
@@ -225,7 +230,7 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
         """One ledger across the build: at the limit, hold new agents and ask the person."""
         total = self._ledger().total
         over = (self.s.max_cost_usd is not None and total.cost_usd >= self.s.max_cost_usd) or (
-            self.s.max_tokens is not None and total.total_tokens >= self.s.max_tokens
+            self.s.max_tokens is not None and self._budget_tokens(total) >= self.s.max_tokens
         )
         if not over or self.s.budget_hold:
             return
@@ -312,6 +317,12 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
         return await self.holds.run(
             "build", summary, call, options=("retry", "stop"), notify=self._on_hold
         )
+
+    def _budget_tokens(self, total: Usage) -> int:
+        """Cache reads and writes weighed by their price, as every token cap counts them."""
+        if workflow.patched(WEIGHTED_BUDGET):
+            return total.weighted_tokens
+        return total.total_tokens  # as builds recorded before the weighing decided
 
     def _config(self) -> OrchestratorConfig:
         return self.ctx.config if self.ctx else OrchestratorConfig()

@@ -185,6 +185,7 @@ class BuildMessages:
             running=sorted(self.running),
             cost_usd=total.cost_usd,
             tokens=total.total_tokens,
+            budget_tokens=total.weighted_tokens,
             max_cost_usd=self.s.max_cost_usd,
             max_tokens=self.s.max_tokens,
             change=self.s.change,

@@ -146,6 +146,9 @@ class DesignPlanSteps(DesignSteps):
                     SubtaskDraftResult,
                     f"draft subtasks/{sub.name}.xml",
                 )
+                if result.note:  # e.g. the model's drafts kept failing the plan check
+                    self.s.scopes[sub.name].notes = result.note
+                    self._details()
                 return result.xml_path
 
         xml_paths = await all_or_cancel(*(draft(s) for s in self.subplans))

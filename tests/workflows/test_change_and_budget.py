@@ -177,7 +177,7 @@ async def test_budget_gate_stops_or_raises(
                 return st if "budget" in st.waiting_for else None
 
             st = await until(held, what="the budget gate")
-            assert st.tokens >= 1000 and st.max_tokens == 1000
+            assert st.budget_tokens >= 1000 and st.max_tokens == 1000
             calls = len(messages.requests)
             if choice == "stop":
                 await handle.signal("decide", DecideInput(scope="budget", choice="stop"))
