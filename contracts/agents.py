@@ -205,6 +205,7 @@ class AnswerRequest(AgentCall):
 class AnswerResult(BaseModel):
     answers: list[QuestionAnswer]
     usage: Usage = Field(default_factory=Usage)
+    note: str = Field(default="", description="set when the answerer's output was unusable")
 
 
 class SubtaskDraftRequest(AgentCall):

@@ -54,6 +54,7 @@ from contracts.agents import (
     ChangeRequest,
     EditRequest,
     EditResult,
+    QuestionAnswer,
     ReviewRequest,
     ReviewResult,
     SubtaskDraftRequest,
@@ -189,28 +190,60 @@ def _commit(
 @activity.defn(name="agent.answer_questions")
 @reports_usage
 async def agent_answer_questions(req: AnswerRequest) -> AnswerResult:
-    """Settle reviewers' questions from the codebase where it can; the rest go to the person."""
-    ids = [q.id for q in req.questions]
+    """Settle reviewers' questions from the codebase where it can; the rest go to the person.
+
+    The question ids are the workflow's: an answer's id is matched to the asked one
+    whatever its case or spacing, and kept as asked. An answerer whose output cannot
+    be used leaves every question to the person (the result's note says why): it only
+    ever saves the person work, it never stops the design loop.
+    """
+    ids = {_answer_key(q.id): q.id for q in req.questions}
     letters = {q.id: string.ascii_uppercase[: len(q.options)] for q in req.questions}
 
+    def pinned(sub: AnswerSubmission) -> list[QuestionAnswer]:
+        return [a.model_copy(update={"id": ids.get(_answer_key(a.id), a.id)}) for a in sub.answers]
+
     def check(sub: AnswerSubmission) -> None:
-        given = [a.id for a in sub.answers]
-        if sorted(given) != sorted(ids):
-            raise ValueError(f"answer every question exactly once: expected ids {ids}, got {given}")
-        for a in sub.answers:
+        given = [a.id for a in pinned(sub)]
+        if sorted(given) != sorted(ids.values()):
+            raise ValueError(
+                f"answer every question exactly once: expected ids {list(ids.values())}, "
+                f"got {[a.id for a in sub.answers]}"
+            )
+        for a in pinned(sub):
             if a.answered and (a.choice or "").strip().upper() not in letters[a.id]:
                 raise ValueError(
                     f"{a.id}: choice must be one of {', '.join(letters[a.id])} when answered"
                 )
 
-    outcome = await run_agent(req, await _role(req, "answer"), AnswerSubmission, check=check)
+    resolved = await _role(req, "answer")
+    try:
+        outcome = await run_agent(req, resolved, AnswerSubmission, check=check)
+        given, usage, note = pinned(outcome.output), outcome.usage, outcome.transcript.note
+    except ApplicationError as exc:
+        if exc.type not in _OUTPUT_UNUSABLE:
+            raise
+        note = (
+            f"the question answerer gave no usable answer ({exc.type}: "
+            f"{str(exc.message).splitlines()[0][:300]}); every question goes to a person"
+        )
+        fallback = AnswerSubmission(
+            answers=[QuestionAnswer(id=i, answered=False, reasoning=note) for i in ids.values()]
+        )
+        await asyncio.to_thread(settle, req, resolved, fallback, note)
+        activity.logger.warning("%s: %s", req.scope, note)
+        given, usage = fallback.answers, spent_so_far()
     answers = [
         a.model_copy(
             update={"choice": a.choice.strip().upper() if a.answered and a.choice else None}
         )
-        for a in outcome.output.answers
+        for a in given
     ]
-    return AnswerResult(answers=answers, usage=outcome.usage)
+    return AnswerResult(answers=answers, usage=usage, note=note or "")
+
+
+def _answer_key(question_id: str) -> str:
+    return "".join(question_id.split()).upper()
 
 
 @activity.defn(name="agent.draft_subtask")
@@ -252,7 +285,7 @@ async def agent_draft_subtask(req: SubtaskDraftRequest) -> SubtaskDraftResult:
         # A settled fallback (note set) is replayed as the subplan's draft it was.
         spec = subtask_from_subplan(meta) if note else spec_of(outcome.output)
     except ApplicationError as exc:
-        if exc.type not in _DRAFT_FALLBACK_ON:
+        if exc.type not in _OUTPUT_UNUSABLE:
             raise
         spec, usage = subtask_from_subplan(meta), spent_so_far()
         note = (
@@ -278,9 +311,10 @@ async def agent_draft_subtask(req: SubtaskDraftRequest) -> SubtaskDraftResult:
     return SubtaskDraftResult(xml_path=req.xml_path, usage=usage, note=note or "")
 
 
-# The model's output could not be used; anything else (a missing key, an endpoint that
-# refuses requests) is a person's to fix and holds like every other agent's failure.
-_DRAFT_FALLBACK_ON = frozenset(
+# The model's output could not be used (the drafter and the answerer then fall back to
+# what code can do alone); anything else (a missing key, an endpoint that refuses
+# requests) is a person's to fix and holds like every other agent's failure.
+_OUTPUT_UNUSABLE = frozenset(
     {
         "InvalidAgentOutput",
         "AgentTurnLimit",

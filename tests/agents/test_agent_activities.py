@@ -246,7 +246,7 @@ async def test_answers_drafts_and_change_analysis(
                     "submit": {
                         "answers": [
                             {
-                                "id": "Q1",
+                                "id": " q1",  # the workflow's id is kept, not the model's
                                 "answered": True,
                                 "choice": "b",
                                 "reasoning": "src/core.py:1",
