@@ -24,6 +24,9 @@ DEFAULT_API_URL = "https://api.github.com"
 TOKEN_ENV = "GITHUB_TOKEN"
 API_URL_ENV = "GITHUB_API_URL"
 REQUEST_TIMEOUT = 30
+# GitHub asks every client to name itself in User-Agent (its name or the app's):
+# https://docs.github.com/en/rest/using-the-rest-api/getting-started-with-the-rest-api#user-agent
+USER_AGENT = "orchestrator-forge"
 
 _REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _SCP_LIKE = re.compile(r"^(?:[^@/\s]+@)?(?P<host>[A-Za-z0-9.-]+):(?P<path>[^/\\].*)$")
@@ -85,6 +88,7 @@ def client(api_url: str, token: str) -> Github:
         seconds_between_requests=0,
         seconds_between_writes=0,
         timeout=REQUEST_TIMEOUT,
+        user_agent=USER_AGENT,
     )
 
 

@@ -81,6 +81,7 @@ class RequestRecord:
     status: int
     authorized: bool
     body: Any = None
+    user_agent: str = ""
 
 
 class _ApiError(Exception):
@@ -153,6 +154,9 @@ def _check_query(query: Mapping[str, str]) -> None:
 class GitHubStandIn:
     """In-memory GitHub REST API on a background ThreadingHTTPServer."""
 
+    # Started stand-ins by URL, so set-up code given only the API URL can create repositories.
+    _serving: dict[str, GitHubStandIn] = {}  # noqa: RUF012
+
     def __init__(
         self,
         *,
@@ -209,11 +213,18 @@ class GitHubStandIn:
             target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
         )
         self._thread.start()
+        GitHubStandIn._serving[self.url] = self
         return self
+
+    @classmethod
+    def serving(cls, url: str | None) -> GitHubStandIn | None:
+        """The stand-in started in this process at `url`, if any."""
+        return cls._serving.get((url or "").rstrip("/"))
 
     def stop(self) -> None:
         if self._server is None:
             return
+        GitHubStandIn._serving.pop(self.url, None)
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:
@@ -514,6 +525,7 @@ class GitHubStandIn:
                         "query": record.query,
                         "status": record.status,
                         "body": record.body,
+                        "user_agent": record.user_agent,
                     }
                 )
                 with open(self.record_path, "a", encoding="utf-8") as fh:
@@ -864,6 +876,7 @@ class _Handler(BaseHTTPRequestHandler):
                 status=status,
                 authorized=bool(authorization),
                 body=body,
+                user_agent=self.headers.get("User-Agent") or "",
             )
         )
         self._send(status, reply, headers, content_type)
