@@ -84,13 +84,18 @@ async def test_seven_subtasks_push_over_https_and_the_token_is_nowhere(
                 for sub in SUBTASKS:
                     child = client.get_workflow_handle(f"{handle.id}-{sub}")
                     histories.append(await child.fetch_history())
+        pulls = github.pulls(REPO)
 
     assert result.result == "ALL_SUBTASKS_PR_CREATED", result
     # Every branch reached the HTTPS origin, through the token and nothing else.
     for sub in SUBTASKS:
         branch = f"feat/{sub}"
         assert git_out(repo.origin, "rev-parse", branch) == git_out(repo.root, "rev-parse", branch)
-    assert {p["head"]["ref"] for p in github.pulls(REPO)} == {f"feat/{s}" for s in SUBTASKS}
+    assert {p["head"]["ref"] for p in pulls} == {f"feat/{s}" for s in SUBTASKS}
+    # Review files are linked by repository path on the branch, never by a local path.
+    for pr in pulls:
+        assert str(tmp_path) not in pr["body"], pr["body"]
+        assert f"/{REPO}/blob/{pr['head']['ref']}/" in pr["body"], pr["body"]
     assert https.credentials_seen and all(
         c == f"x-access-token:{token}" for c in https.credentials_seen
     )
