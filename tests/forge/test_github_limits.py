@@ -12,9 +12,11 @@ from temporalio.testing import ActivityEnvironment
 
 from activities import forge_github
 from activities.forge import BODY_LIMIT, TITLE_LIMIT, open_pull_request
+from activities.review_pass import find_review_pass, record_review_pass
+from contracts.build import ReviewPass, ReviewPassRequest
 from simulators.github_api import ABUSE_DETECTION_MESSAGE, GitHubStandIn
 from tests.forge.conftest import REPOSITORY
-from tests.forge.test_pull_requests import built_subtask, open_pr, request
+from tests.forge.test_pull_requests import built_subtask, open_pr, request, run
 from tests.git.gitutil import Repos, commit_file, git, write
 
 
@@ -198,3 +200,25 @@ def test_review_files_are_linked_on_the_branch(repos: Repos, github: GitHubStand
     assert str(repos.root) not in pr["body"]
     assert f"- [{rel}]({github.url}/acme/app/blob/feat/01-types/{rel})" in pr["body"]
     assert git(repos.origin, "show", f"feat/01-types:{rel}") == "score: 0.97"
+
+
+def test_the_committed_record_keeps_the_review_pass(repos: Repos, github: GitHubStandIn) -> None:
+    """A build started again still finds its reviewed head after the PR step's record commit,
+    and only then: new work on the branch needs a new review."""
+    wt = built_subtask(repos)
+    design_dir = str(repos.root / "design-docs/active/shop")
+    reviewed = git(wt, "rev-parse", "HEAD")
+    passed = ReviewPass(
+        subtask="01-types", commit=reviewed, scores={"code-correctness": 0.99}, rounds=1
+    )
+    run(record_review_pass, ReviewPassRequest(
+        design_dir=design_dir, subtask="01-types", worktree=wt, record=passed
+    ))  # fmt: skip
+    find = ReviewPassRequest(design_dir=design_dir, subtask="01-types", worktree=wt)
+
+    open_pr(request(repos, wt, github.url))
+
+    assert git(wt, "rev-parse", "HEAD") != reviewed  # the record was committed
+    assert run(find_review_pass, find) == passed
+    commit_file(wt, "src/more.py", "M = 3\n", "more work")
+    assert run(find_review_pass, find) is None
