@@ -53,14 +53,11 @@ def pr_file_path(design_dir: str, subtask: str) -> str:
     return os.path.join(design_dir, "build-reviews", subtask, PR_FILE)
 
 
-def _pr_file_text(req: PullRequestRequest, head: str, base: str, body: str) -> str:
-    return (
-        f"# {req.title}\n\n"
-        f"- Branch: `{req.branch}`\n"
-        f"- Base: `{base}`\n"
-        f"- Head: `{head}`\n\n"
-        f"{body.rstrip()}\n"
-    )
+def _pr_file_text(req: PullRequestRequest, base: str, body: str, head: str | None) -> str:
+    """The PR as a file; `head` None in the copy committed on the branch (it moves the head)."""
+    lines = [f"# {req.title}", "", f"- Branch: `{req.branch}`", f"- Base: `{base}`"]
+    lines += [f"- Head: `{head}`"] if head else []
+    return "\n".join(lines) + f"\n\n{body.rstrip()}\n"
 
 
 def _check(req: PullRequestRequest) -> None:
@@ -198,7 +195,7 @@ def _open_without_forge(req: PullRequestRequest) -> PullRequestResult:
             gitrepo.push_branch(path, req.branch, req.remote, token_hosts=_token_hosts(req))
         head = gitrepo.local_branch_sha(path, req.branch) or gitrepo.head_commit(path)
     target = pr_file_path(req.design_dir, req.subtask)
-    text = _pr_file_text(req, head, base, relative_links(req.body, req, None))
+    text = _pr_file_text(req, base, relative_links(req.body, req, None), head)
     try:
         with open(target, encoding="utf-8") as fh:
             existed, same = True, fh.read() == text
@@ -262,8 +259,7 @@ def _open_on_github(req: PullRequestRequest) -> PullRequestResult:
         branch_url = f"{site}/{head_repo}/blob/{urllib.parse.quote(req.branch)}"
         body = relative_links(req.body, req, branch_url)
         with git_errors():
-            head = gitrepo.local_branch_sha(_checkout(req), req.branch) or ""
-            record = publish_record(req, base, _pr_file_text(req, head, base, body))
+            record = publish_record(req, base, _pr_file_text(req, base, body, None))
             gitrepo.push_branch(
                 _checkout(req), req.branch, req.remote, token_hosts=_token_hosts(req)
             )

@@ -222,3 +222,17 @@ def test_the_committed_record_keeps_the_review_pass(repos: Repos, github: GitHub
     assert run(find_review_pass, find) == passed
     commit_file(wt, "src/more.py", "M = 3\n", "more work")
     assert run(find_review_pass, find) is None
+
+
+def test_a_retried_pr_step_commits_its_record_once(repos: Repos, github: GitHubStandIn) -> None:
+    wt = built_subtask(repos)
+    github.inject("POST", r"/pulls$", 502)  # after the record was committed and pushed
+
+    with pytest.raises(ApplicationError):
+        open_pr(request(repos, wt, github.url))
+    assert open_pr(request(repos, wt, github.url)).created
+    open_pr(request(repos, wt, github.url))
+
+    # The subtask's work and one record commit; the retries added nothing.
+    assert git(repos.origin, "rev-list", "--count", "main..feat/01-types") == "2"
+    assert git(wt, "status", "--porcelain") == ""
