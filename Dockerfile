@@ -22,8 +22,12 @@ RUN groupadd --gid "${GID}" orchestrator \
     && useradd --uid "${UID}" --gid "${GID}" --create-home --shell /bin/sh orchestrator \
     && git config --system --add safe.directory '*'
 
+# Exactly the locked versions (hashes checked), then the project alone.
+COPY requirements.lock /tmp/requirements.lock
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+RUN pip install --no-cache-dir --require-hashes -r /tmp/requirements.lock \
+    && pip install --no-cache-dir --no-deps /wheels/*.whl \
+    && rm -rf /wheels /tmp/requirements.lock
 
 ENV PYTHONUNBUFFERED=1 \
     ORCHESTRATOR_HOME=/home/orchestrator/.orchestrator

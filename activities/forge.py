@@ -8,6 +8,9 @@ remote exists) and writes the PR text next to the subtask's reviews.
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import urllib.parse
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -19,6 +22,9 @@ from contracts.forge import PrBodyInput, PullRequestRequest, PullRequestResult
 from contracts.git import subtask_slug_problem, token_hosts_for
 
 PR_FILE = "PULL_REQUEST.md"
+# GitHub refuses longer ones with a 422 "is too long (maximum is N characters)".
+TITLE_LIMIT = 256
+BODY_LIMIT = 65_536
 
 
 def render_pr_body(data: PrBodyInput) -> str:
@@ -37,7 +43,7 @@ def render_pr_body(data: PrBodyInput) -> str:
     out += ["", "## Related", ""]
     related = [f"- Design doc: {data.design_doc}"] if data.design_doc else []
     related += [f"- Subplan: {data.subplan}"] if data.subplan else []
-    related += [f"- Depends on: {pr}" for pr in data.dependency_prs]
+    related += [f"- Depends on: {pr} (merge it first)" for pr in data.dependency_prs]
     out += related or ["- (none)"]
     out += ["", "_Opened by the orchestrator's build workflow._", ""]
     return "\n".join(out)
@@ -47,14 +53,11 @@ def pr_file_path(design_dir: str, subtask: str) -> str:
     return os.path.join(design_dir, "build-reviews", subtask, PR_FILE)
 
 
-def _pr_file_text(req: PullRequestRequest, head: str) -> str:
-    return (
-        f"# {req.title}\n\n"
-        f"- Branch: `{req.branch}`\n"
-        f"- Base: `{req.base}`\n"
-        f"- Head: `{head}`\n\n"
-        f"{req.body.rstrip()}\n"
-    )
+def _pr_file_text(req: PullRequestRequest, base: str, body: str, head: str | None) -> str:
+    """The PR as a file; `head` None in the copy committed on the branch (it moves the head)."""
+    lines = [f"# {req.title}", "", f"- Branch: `{req.branch}`", f"- Base: `{base}`"]
+    lines += [f"- Head: `{head}`"] if head else []
+    return "\n".join(lines) + f"\n\n{body.rstrip()}\n"
 
 
 def _check(req: PullRequestRequest) -> None:
@@ -83,14 +86,116 @@ def _checkout(req: PullRequestRequest) -> str:
     return req.worktree if req.worktree and os.path.isdir(req.worktree) else req.repo_root
 
 
+def choose_base(req: PullRequestRequest) -> str:
+    """A subtask with exactly one dependency is stacked on that dependency's branch."""
+    return req.dependency_branches[0] if len(req.dependency_branches) == 1 else req.base
+
+
+def limit_title(title: str) -> str:
+    return title if len(title) <= TITLE_LIMIT else title[: TITLE_LIMIT - 1] + "…"
+
+
+def limit_body(body: str, full_text: str) -> str:
+    """`body` cut to GitHub's limit, ending with a pointer to the committed full text."""
+    if len(body) <= BODY_LIMIT:
+        return body
+    pointer = (
+        "\n\n---\n\n_This description is cut at GitHub's limit of "
+        f"{BODY_LIMIT:,} characters; the full text is in {full_text}._\n"
+    )
+    return body[: BODY_LIMIT - len(pointer)].rstrip() + pointer
+
+
+def _real(path: str) -> str:
+    return os.path.realpath(path)
+
+
+def _roots(req: PullRequestRequest) -> list[str]:
+    """Checkouts whose absolute paths the body may name, the worktree (inside root) first."""
+    roots = [_real(p) for p in (req.worktree, req.repo_root) if p and os.path.isdir(p)]
+    return list(dict.fromkeys(roots))
+
+
+def relative_links(text: str, req: PullRequestRequest, link_base: str | None) -> str:
+    """Absolute local paths become repository-relative paths, linked on the branch.
+
+    A reader of the PR has no access to the worker's disk: review files are shown by their
+    path in the repository and linked to the copy committed on the branch.
+    """
+    for root in _roots(req):
+        pattern = re.compile(re.escape(root + os.sep) + r"[^\s()\[\]<>`'\"]+")
+
+        def link(m: re.Match[str], root: str = root) -> str:
+            rel = os.path.relpath(m.group(0), root).replace(os.sep, "/")
+            if not link_base:
+                return rel
+            return f"[{rel}]({link_base}/{urllib.parse.quote(rel)})"
+
+        text = pattern.sub(link, text)
+    return text
+
+
+def _record_dir(req: PullRequestRequest) -> str:
+    return os.path.join(_real(req.design_dir), "build-reviews", req.subtask)
+
+
+def _record_files(req: PullRequestRequest) -> list[str]:
+    """Review files the body names from this subtask's record (the main checkout's copy)."""
+    record = _record_dir(req) + os.sep
+    found = re.findall(re.escape(record) + r"[^\s()\[\]<>`'\"]+", req.body)
+    return [p for p in dict.fromkeys(found) if os.path.isfile(p)]
+
+
+def _has_own_commits(path: str, branch: str, base: str, remote: str) -> bool:
+    for ref in (f"refs/heads/{base}", f"refs/remotes/{remote}/{base}"):
+        if gitrepo.resolve_commit(path, ref):
+            out = gitrepo.git_out(path, "rev-list", "--count", f"{ref}..refs/heads/{branch}")
+            return int(out or 0) > 0
+    return True
+
+
+def publish_record(req: PullRequestRequest, base: str, text: str) -> str | None:
+    """Commit the review files and the full PR text on the branch, once; None if not possible.
+
+    Only on the subtask's own worktree (checked out on its branch) and only when the branch
+    has work of its own: a record alone must not turn "no commits" into a pull request.
+    """
+    wt = req.worktree
+    if not (wt and os.path.isdir(wt)) or gitrepo.current_branch(wt) != req.branch:
+        return None
+    if not _has_own_commits(wt, req.branch, base, req.remote):
+        return None
+    root, top = _real(req.repo_root), _real(wt)
+    targets: list[str] = []
+    for src in _record_files(req):
+        dest = os.path.join(top, os.path.relpath(src, root))
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        shutil.copyfile(src, dest)
+        targets.append(dest)
+    pr_file = os.path.join(top, os.path.relpath(_record_dir(req), root), PR_FILE)
+    try:
+        with open(pr_file, encoding="utf-8") as fh:
+            same = fh.read() == text
+    except FileNotFoundError:
+        same = False
+    if not same:
+        atomic_write_text(pr_file, text)
+    targets.append(pr_file)
+    gitrepo.commit_changes(
+        top, f"docs({req.subtask}): review record and pull request text", paths=targets
+    )
+    return os.path.relpath(pr_file, top).replace(os.sep, "/")
+
+
 def _open_without_forge(req: PullRequestRequest) -> PullRequestResult:
     path = _checkout(req)
+    base = choose_base(req)
     with git_errors():
         if gitrepo.has_remote(path, req.remote):
             gitrepo.push_branch(path, req.branch, req.remote, token_hosts=_token_hosts(req))
         head = gitrepo.local_branch_sha(path, req.branch) or gitrepo.head_commit(path)
     target = pr_file_path(req.design_dir, req.subtask)
-    text = _pr_file_text(req, head)
+    text = _pr_file_text(req, base, relative_links(req.body, req, None), head)
     try:
         with open(target, encoding="utf-8") as fh:
             existed, same = True, fh.read() == text
@@ -105,16 +210,23 @@ def _open_without_forge(req: PullRequestRequest) -> PullRequestResult:
         updated=existed,
         forge="none",
         body_path=target,
+        base=base,
     )
+
+
+def _remote_repository(req: PullRequestRequest) -> str | None:
+    with git_errors():
+        url = gitrepo.remote_url(req.repo_root, req.remote)
+    return forge_github.parse_repository(url)
 
 
 def _repository(req: PullRequestRequest) -> str:
     if req.repository:
         return forge_github.check_repository(req.repository)
-    with git_errors():
-        url = gitrepo.remote_url(req.repo_root, req.remote)
-    parsed = forge_github.parse_repository(url)
+    parsed = _remote_repository(req)
     if parsed is None:
+        with git_errors():
+            url = gitrepo.remote_url(req.repo_root, req.remote)
         shown = gitrepo.redact(url) if url else "not configured"
         raise ApplicationError(
             f"cannot tell which GitHub repository to open the pull request in: remote "
@@ -126,29 +238,73 @@ def _repository(req: PullRequestRequest) -> str:
     return parsed
 
 
+def head_repository(req: PullRequestRequest, repository: str) -> str:
+    """Where the branch lives: the remote's repository when it names one (a fork), else
+    `repository` itself (a local or unrecognised remote is taken to be the repository)."""
+    return _remote_repository(req) or repository
+
+
 def _open_on_github(req: PullRequestRequest) -> PullRequestResult:
     token = forge_github.read_token()
     repository = _repository(req)
+    head_repo = head_repository(req, repository)
+    head_owner = head_repo.split("/", 1)[0]
     api_url = forge_github.resolve_api_url(req.api_url)
-    with git_errors():
-        gitrepo.push_branch(_checkout(req), req.branch, req.remote, token_hosts=_token_hosts(req))
+    base = choose_base(req)
     gh = forge_github.client(api_url, token)
-    doing = f"opening the pull request for {req.branch} into {req.base}"
+    doing = f"opening the pull request for {req.branch} into {base}"
     try:
+        repo = gh.get_repo(repository)
+        site = repo.html_url.rsplit("/", 2)[0]
+        branch_url = f"{site}/{head_repo}/blob/{urllib.parse.quote(req.branch)}"
+        body = relative_links(req.body, req, branch_url)
+        with git_errors():
+            record = publish_record(req, base, _pr_file_text(req, base, body, None))
+            gitrepo.push_branch(
+                _checkout(req), req.branch, req.remote, token_hosts=_token_hosts(req)
+            )
+        record_rel = record or os.path.relpath(
+            os.path.join(_record_dir(req), PR_FILE), _real(req.repo_root)
+        )
+        full_text = f"[{record_rel}]({branch_url}/{urllib.parse.quote(record_rel)})"
         pr, created = forge_github.upsert_pull_request(
-            gh, repository, req.branch, req.base, req.title, req.body
+            repo,
+            req.branch,
+            base,
+            limit_title(req.title),
+            limit_body(body, full_text),
+            head_owner=head_owner,
         )
         return PullRequestResult(
-            url=pr.html_url, number=pr.number, created=created, updated=not created, forge="github"
+            url=pr.html_url,
+            number=pr.number,
+            created=created,
+            updated=not created,
+            forge="github",
+            base=base,
         )
     except ApplicationError:
         raise
     except Exception as exc:
         raise forge_github.classify(
-            exc, doing=doing, repository=repository, api_url=api_url
+            exc,
+            doing=doing,
+            repository=repository,
+            api_url=api_url,
+            attempt=_attempt(),
+            base=base,
+            head=f"{head_owner}:{req.branch}",
         ) from exc
     finally:
         gh.close()
+
+
+def _attempt() -> int:
+    """This activity attempt's number (1 outside an activity): rate-limit waits grow with it."""
+    try:
+        return activity.info().attempt
+    except RuntimeError:
+        return 1
 
 
 @activity.defn(name="forge.open_pull_request")

@@ -24,7 +24,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError
 
 from cli.common import CliError
-from cli.demo_repo import DemoRepo, demo_config, prepare_demo_repo
+from cli.demo_repo import DEMO_REPOSITORY, DemoRepo, demo_config, prepare_demo_repo
 from cli.views import metrics_view, scores_text
 from contracts.build import BuildInput, BuildResult, BuildStatus
 from contracts.design import DesignInput, DesignResult, DesignStatus
@@ -73,6 +73,7 @@ async def run(args: argparse.Namespace) -> int:
             os.environ["ANTHROPIC_API_KEY"] = "sim-anthropic-key"
             say(f"== {BANNER} ({messages.url})")
         repo = prepare_demo_repo(scratch, demo_config(github.url))
+        github.add_repo(DEMO_REPOSITORY, git_dir=str(repo.origin))
         say(f"== scratch repository {repo.root} (origin {repo.origin})")
         say(f"== GitHub stand-in {github.url} (repository demo/link-shortener)")
         try:

@@ -14,6 +14,7 @@ from pathlib import Path
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 FEATURE = "link-shortener"
 DESIGN_REL = f"design-docs/active/{FEATURE}"
+DEMO_REPOSITORY = "demo/link-shortener"
 GIT_IDENTITY = ["-c", "user.name=Orchestrator Demo", "-c", "user.email=demo@localhost"]
 
 
@@ -56,7 +57,7 @@ def prepare_demo_repo(
 
 
 def demo_config(
-    github_api_url: str | None, repository: str = "demo/link-shortener", top: str = ""
+    github_api_url: str | None, repository: str = DEMO_REPOSITORY, top: str = ""
 ) -> str:
     """orchestrator.toml for the demo: fast models (simulated), the local GitHub stand-in."""
     lines = [

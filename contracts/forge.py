@@ -33,6 +33,10 @@ class PullRequestRequest(BaseModel):
     # Hosts besides github.com and api_url's whose HTTPS remotes get GITHUB_TOKEN
     # (`[forge] token_hosts`).
     token_hosts: list[str] = Field(default_factory=list)
+    # The branches of the subtask's dependencies (`feat/<dep>`). With exactly one, the PR is
+    # stacked on it (its base is that branch, so it shows only this subtask's change); with
+    # none or several, its base is `base` and the body lists the PRs to merge first.
+    dependency_branches: list[str] = Field(default_factory=list)
 
 
 class PullRequestResult(BaseModel):
@@ -46,6 +50,8 @@ class PullRequestResult(BaseModel):
     forge: Forge
     # Where forge "none" wrote the PR text.
     body_path: str | None = None
+    # The base the PR was opened against (a dependency's branch when stacked).
+    base: str | None = None
 
 
 class PrBodyInput(BaseModel):

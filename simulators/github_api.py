@@ -33,6 +33,27 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 DEFAULT_LOGIN = "orchestrator-bot"
+# When set, every stand-in appends each request it receives to this JSON-lines file.
+RECORD_ENV = "GITHUB_STANDIN_RECORD"
+# GitHub's limits on a pull request's title and body; longer ones get a 422 "custom" error
+# "<field> is too long (maximum is N characters)".
+TITLE_LIMIT = 256
+BODY_LIMIT = 65_536
+# The texts GitHub answers a secondary rate limit with (github.com, and GitHub Enterprise
+# Server's older "abuse detection" wording): "Rate limits for the REST API",
+# https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api
+SECONDARY_LIMIT_MESSAGE = (
+    "You have exceeded a secondary rate limit. Please wait a few minutes before you try "
+    "again. If you reach out to GitHub Support for help, please include the request ID "
+    "0000:0000:0000000:0000000:00000000."
+)
+ABUSE_DETECTION_MESSAGE = (
+    "You have triggered an abuse detection mechanism. Please wait a few minutes before you "
+    "try again."
+)
+_RATE_DOCS = (
+    "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"
+)
 _REPO = r"(?P<owner>[A-Za-z0-9_.-]+)/(?P<name>[A-Za-z0-9_.-]+)"
 
 
@@ -60,6 +81,7 @@ class RequestRecord:
     status: int
     authorized: bool
     body: Any = None
+    user_agent: str = ""
 
 
 class _ApiError(Exception):
@@ -87,8 +109,53 @@ def _not_found() -> _ApiError:
     )
 
 
+def _check_lengths(body: dict[str, Any]) -> None:
+    """GitHub's 422 for an over-long title or body (a `custom` error naming the field)."""
+    for field_name, limit in (("title", TITLE_LIMIT), ("body", BODY_LIMIT)):
+        value = body.get(field_name)
+        if isinstance(value, str) and len(value) > limit:
+            raise _validation_failed(
+                {
+                    "resource": "PullRequest",
+                    "code": "custom",
+                    "field": field_name,
+                    "message": f"{field_name} is too long (maximum is {limit} characters)",
+                }
+            )
+
+
+# Query values of GET /repos/{owner}/{repo}/pulls as GitHub's OpenAPI description declares
+# them (https://docs.github.com/en/rest/pulls/pulls#list-pull-requests): enums, and
+# per_page 1..100. GitHub may quietly ignore some bad values; the stand-in refuses them all so
+# a wrong request fails here rather than on the real service.
+_QUERY_ENUMS = {
+    "state": ("open", "closed", "all"),
+    "sort": ("created", "updated", "popularity", "long-running"),
+    "direction": ("asc", "desc"),
+}
+
+
+def _check_query(query: Mapping[str, str]) -> None:
+    for name, allowed in _QUERY_ENUMS.items():
+        if name in query and query[name] not in allowed:
+            raise _validation_failed(
+                {"resource": "Search", "field": name, "code": "invalid", "value": query[name]}
+            )
+    for name, top in (("per_page", 100), ("page", None)):
+        if name not in query:
+            continue
+        value = query[name]
+        if not value.isdigit() or int(value) < 1 or (top is not None and int(value) > top):
+            raise _validation_failed(
+                {"resource": "Search", "field": name, "code": "invalid", "value": value}
+            )
+
+
 class GitHubStandIn:
     """In-memory GitHub REST API on a background ThreadingHTTPServer."""
+
+    # Started stand-ins by URL, so set-up code given only the API URL can create repositories.
+    _serving: dict[str, GitHubStandIn] = {}  # noqa: RUF012
 
     def __init__(
         self,
@@ -96,19 +163,18 @@ class GitHubStandIn:
         host: str = "127.0.0.1",
         port: int = 0,
         repos: Iterable[str] = (),
-        auto_create: bool = True,
         token: str | None = None,
         login: str = DEFAULT_LOGIN,
         state_path: str | None = None,
         git_dirs: Mapping[str, str] | None = None,
     ) -> None:
         """`token`: when set, only that token is accepted (else any Authorization works).
-        `git_dirs`: owner/name -> a git directory (e.g. the bare `origin`); PRs for such a
-        repository must name pushed branches, and report their real head sha.
+        `git_dirs`: owner/name -> a git directory (e.g. the bare `origin`); PRs name branches
+        that must exist there, as on GitHub. Like GitHub, a repository that was not added
+        (`repos`, `git_dirs` or add_repo) is 404.
         """
         self._host = host
         self._port = port
-        self.auto_create = auto_create
         self.token = token
         self.login = login
         self.state_path = state_path
@@ -119,6 +185,12 @@ class GitHubStandIn:
         self._pulls: dict[str, list[dict[str, Any]]] = {}
         self._comments: dict[str, dict[str, list[dict[str, Any]]]] = {}
         self._next_id = 1000
+        # A primary rate-limit window like GitHub's: `remaining` counts down per request.
+        self.rate_limit = 5000
+        self._rate_used = 0
+        self._rate_reset = int(time.time()) + 3600
+        # Where every request is also appended as a JSON line, for the OpenAPI contract test.
+        self.record_path = os.environ.get(RECORD_ENV) or None
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         if state_path and os.path.exists(state_path):
@@ -141,11 +213,18 @@ class GitHubStandIn:
             target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
         )
         self._thread.start()
+        GitHubStandIn._serving[self.url] = self
         return self
+
+    @classmethod
+    def serving(cls, url: str | None) -> GitHubStandIn | None:
+        """The stand-in started in this process at `url`, if any."""
+        return cls._serving.get((url or "").rstrip("/"))
 
     def stop(self) -> None:
         if self._server is None:
             return
+        GitHubStandIn._serving.pop(self.url, None)
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:
@@ -173,11 +252,18 @@ class GitHubStandIn:
     # --- test controls ------------------------------------------------------
 
     def add_repo(
-        self, full_name: str, default_branch: str = "main", git_dir: str | None = None
+        self,
+        full_name: str,
+        default_branch: str = "main",
+        git_dir: str | None = None,
+        fork_of: str | None = None,
     ) -> None:
+        """Create a repository (as a test's set-up would on GitHub); `fork_of`: its parent."""
         if not re.fullmatch(_REPO, full_name):
             raise ValueError(f"repository {full_name!r} is not owner/name")
         with self._lock:
+            if fork_of is not None and fork_of not in self._repos:
+                raise ValueError(f"add the parent {fork_of} before its fork {full_name}")
             repo = self._repos.get(full_name)
             if repo is None:
                 self._next_id += 1
@@ -187,7 +273,54 @@ class GitHubStandIn:
                 self._comments.setdefault(full_name, {})
             if git_dir is not None:
                 repo["git_dir"] = os.path.abspath(git_dir)
+            if fork_of is not None:
+                repo["fork_of"] = fork_of
             self._save()
+
+    def secondary_limit(
+        self,
+        method: str = "*",
+        path_regex: str = ".",
+        *,
+        status: int = 403,
+        retry_after: int | None = None,
+        message: str = SECONDARY_LIMIT_MESSAGE,
+        count: int = 1,
+    ) -> None:
+        """Answer the next matching requests as GitHub's secondary rate limit does: 403 or
+        429, the secondary-limit message, `retry-after` only sometimes, and primary-limit
+        headers that still show quota left."""
+        headers = {
+            "X-RateLimit-Limit": str(self.rate_limit),
+            "X-RateLimit-Remaining": str(max(0, self.rate_limit - self._rate_used - 1)),
+            "X-RateLimit-Reset": str(self._rate_reset),
+            "X-RateLimit-Used": str(self._rate_used + 1),
+            "X-RateLimit-Resource": "core",
+        }
+        if retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
+        body = {"message": message, "documentation_url": _RATE_DOCS}
+        self.inject(method, path_regex, status, count=count, body=body, headers=headers)
+
+    def primary_limit(
+        self, method: str = "*", path_regex: str = ".", *, reset_in: int = 60, count: int = 1
+    ) -> None:
+        """Answer as GitHub does when the hourly quota is spent: 403, remaining 0, reset."""
+        reset = int(time.time()) + reset_in
+        headers = {
+            "X-RateLimit-Limit": str(self.rate_limit),
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": str(reset),
+            "X-RateLimit-Used": str(self.rate_limit),
+            "X-RateLimit-Resource": "core",
+        }
+        body = {
+            "message": "API rate limit exceeded for user ID 1. If you reach out to GitHub "
+            "Support for help, please include the request ID 0000:0000:0000000:0000000.",
+            "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
+            "#about-the-primary-rate-limit",
+        }
+        self.inject(method, path_regex, 403, count=count, body=body, headers=headers)
 
     def inject(
         self,
@@ -286,7 +419,7 @@ class GitHubStandIn:
             "full_name": full,
             "owner": self._user(owner),
             "private": False,
-            "fork": False,
+            "fork": bool(repo.get("fork_of")),
             "html_url": f"{self.url}/{full}",
             "url": api,
             "pulls_url": f"{api}/pulls{{/number}}",
@@ -308,22 +441,24 @@ class GitHubStandIn:
         )
         return proc.stdout.strip() if proc.returncode == 0 else None
 
-    def _commits_between(self, full: str, base: str, head: str) -> int:
-        git_dir = self._repos[full]["git_dir"]
+    def _commits_between(self, head_repo: str, base_sha: str, head: str) -> int:
+        """Commits on `head` (in head_repo) that the base commit lacks (a fork shares history)."""
+        git_dir = self._repos[head_repo]["git_dir"]
         proc = subprocess.run(
-            ["git", "--git-dir", git_dir, "rev-list", "--count", f"{base}..{head}"],
+            ["git", "--git-dir", git_dir, "rev-list", "--count", f"{base_sha}..refs/heads/{head}"],
             capture_output=True,
             text=True,
             check=False,
             env={"PATH": os.environ.get("PATH", ""), "LC_ALL": "C"},
         )
-        return int(proc.stdout.strip() or 0) if proc.returncode == 0 else 0
+        return int(proc.stdout.strip() or 0) if proc.returncode == 0 else 1
 
     def _render_pull(self, full: str, pr: dict[str, Any]) -> dict[str, Any]:
         api = f"{self.url}/repos/{full}"
         number = pr["number"]
         repo_json = self._render_repo(full)
-        head_sha = self._branch_sha(full, pr["head_ref"]) or pr.get("head_sha")
+        head_repo = pr.get("head_repo") or full
+        head_sha = self._branch_sha(head_repo, pr["head_ref"]) or pr.get("head_sha")
         base_sha = self._branch_sha(full, pr["base_ref"])
         owner = full.split("/", 1)[0]
         return {
@@ -343,7 +478,7 @@ class GitHubStandIn:
                 "ref": pr["head_ref"],
                 "label": pr["head_label"],
                 "sha": head_sha,
-                "repo": repo_json,
+                "repo": self._render_repo(head_repo) if head_repo in self._repos else repo_json,
                 "user": self._user(pr["head_label"].split(":", 1)[0]),
             },
             "base": {
@@ -382,6 +517,34 @@ class GitHubStandIn:
     def _record(self, record: RequestRecord) -> None:
         with self._lock:
             self._log.append(record)
+            if self.record_path:
+                line = json.dumps(
+                    {
+                        "method": record.method,
+                        "path": record.path,
+                        "query": record.query,
+                        "status": record.status,
+                        "body": record.body,
+                        "user_agent": record.user_agent,
+                    }
+                )
+                with open(self.record_path, "a", encoding="utf-8") as fh:
+                    fh.write(line + "\n")
+
+    def rate_headers(self) -> dict[str, str]:
+        """This request's primary rate-limit headers: `remaining` counts down in a window."""
+        with self._lock:
+            now = int(time.time())
+            if now >= self._rate_reset:
+                self._rate_used, self._rate_reset = 0, now + 3600
+            self._rate_used += 1
+            return {
+                "X-RateLimit-Limit": str(self.rate_limit),
+                "X-RateLimit-Remaining": str(max(0, self.rate_limit - self._rate_used)),
+                "X-RateLimit-Reset": str(self._rate_reset),
+                "X-RateLimit-Used": str(self._rate_used),
+                "X-RateLimit-Resource": "core",
+            }
 
     def _check_auth(self, authorization: str | None) -> None:
         if not authorization:
@@ -407,9 +570,7 @@ class GitHubStandIn:
         full = f"{owner}/{name}"
         with self._lock:
             if full not in self._repos:
-                if not self.auto_create:
-                    raise _not_found()
-                self.add_repo(full)
+                raise _not_found()
         return full
 
     def handle(
@@ -419,7 +580,14 @@ class GitHubStandIn:
         if method == "GET" and path == "/user":
             return 200, self._user(self.login), {}
         if method == "GET" and path == "/rate_limit":
-            core = {"limit": 5000, "remaining": 4999, "reset": int(time.time()) + 3600, "used": 1}
+            with self._lock:
+                used = self._rate_used
+                core = {
+                    "limit": self.rate_limit,
+                    "remaining": max(0, self.rate_limit - used),
+                    "reset": self._rate_reset,
+                    "used": used,
+                }
             return 200, {"resources": {"core": core}, "rate": core}, {}
         m = re.fullmatch(rf"/repos/{_REPO}(?P<rest>/.*)?", path)
         if not m:
@@ -453,6 +621,7 @@ class GitHubStandIn:
         raise _not_found()
 
     def _list_pulls(self, full: str, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        _check_query(query)
         state = query.get("state", "open")
         head = query.get("head")
         base = query.get("base")
@@ -465,10 +634,12 @@ class GitHubStandIn:
             if base and pr["base_ref"] != base:
                 continue
             found.append(pr)
-        if query.get("direction", "desc") == "desc":
+        # GitHub: direction defaults to desc when sort is `created` (the default), else asc.
+        default = "desc" if query.get("sort", "created") == "created" else "asc"
+        if query.get("direction", default) == "desc":
             found.reverse()
-        per_page = max(1, min(100, int(query.get("per_page", "30") or 30)))
-        page = max(1, int(query.get("page", "1") or 1))
+        per_page = int(query.get("per_page", "30"))
+        page = int(query.get("page", "1"))
         last = max(1, -(-len(found) // per_page))
         chunk = found[(page - 1) * per_page : page * per_page]
         headers: dict[str, str] = {}
@@ -481,6 +652,15 @@ class GitHubStandIn:
             headers["Link"] = f'<{link(page + 1)}>; rel="next", <{link(last)}>; rel="last"'
         return 200, [self._render_pull(full, pr) for pr in chunk], headers
 
+    def _head_repo(self, full: str, head_owner: str) -> str | None:
+        """The repository `owner:branch` names: the base repository, or its owner's fork."""
+        if head_owner.lower() == full.split("/", 1)[0].lower():
+            return full
+        for name, repo in self._repos.items():
+            if repo.get("fork_of") == full and name.split("/", 1)[0].lower() == head_owner.lower():
+                return name
+        return None
+
     def _create_pull(self, full: str, body: Any) -> tuple[int, Any, dict[str, str]]:
         if not isinstance(body, dict):
             raise _ApiError(400, {"message": "Problems parsing JSON"})
@@ -490,31 +670,42 @@ class GitHubStandIn:
             raise _validation_failed(
                 *({"resource": "PullRequest", "field": f, "code": "missing_field"} for f in fields)
             )
+        _check_lengths(body)
         owner = full.split("/", 1)[0]
         head = str(body["head"])
         head_owner, _, head_ref = head.rpartition(":")
         head_owner = head_owner or owner
         head_label = f"{head_owner}:{head_ref}"
         base_ref = str(body["base"])
-        head_sha = None
-        if self._repos[full].get("git_dir"):
-            head_sha = self._branch_sha(full, head_ref)
-            if head_sha is None:
-                raise _validation_failed(
-                    {"resource": "PullRequest", "field": "head", "code": "invalid"}
-                )
-            if self._branch_sha(full, base_ref) is None:
-                raise _validation_failed(
-                    {"resource": "PullRequest", "field": "base", "code": "invalid"}
-                )
-            if self._commits_between(full, base_ref, head_ref) == 0:
-                raise _validation_failed(
-                    {
-                        "resource": "PullRequest",
-                        "code": "custom",
-                        "message": f"No commits between {base_ref} and {head_ref}",
-                    }
-                )
+        if not self._repos[full].get("git_dir"):
+            # Not leniency: without the repository's branches the stand-in cannot answer as
+            # GitHub would, so a test must say where they are.
+            raise _ApiError(
+                500,
+                {
+                    "message": f"stand-in set-up: {full} has no git_dir; add it with "
+                    "add_repo(..., git_dir=<its bare repository>) so PR branches can be checked"
+                },
+            )
+        head_repo = self._head_repo(full, head_owner)
+        head_sha = self._branch_sha(head_repo, head_ref) if head_repo else None
+        if head_repo is None or head_sha is None:
+            raise _validation_failed(
+                {"resource": "PullRequest", "field": "head", "code": "invalid"}
+            )
+        base_sha = self._branch_sha(full, base_ref)
+        if base_sha is None:
+            raise _validation_failed(
+                {"resource": "PullRequest", "field": "base", "code": "invalid"}
+            )
+        if self._commits_between(head_repo, base_sha, head_ref) == 0:
+            raise _validation_failed(
+                {
+                    "resource": "PullRequest",
+                    "code": "custom",
+                    "message": f"No commits between {base_ref} and {head}",
+                }
+            )
         for pr in self._pulls[full]:
             if pr["state"] == "open" and pr["head_label"] == head_label:
                 raise _validation_failed(
@@ -535,6 +726,7 @@ class GitHubStandIn:
             "body": body.get("body"),
             "head_ref": head_ref,
             "head_label": head_label,
+            "head_repo": head_repo,
             "head_sha": head_sha,
             "base_ref": base_ref,
             "user": self.login,
@@ -555,6 +747,11 @@ class GitHubStandIn:
         if body.get("state") not in (None, "open", "closed"):
             raise _validation_failed(
                 {"resource": "PullRequest", "field": "state", "code": "invalid"}
+            )
+        _check_lengths(body)
+        if body.get("base") is not None and self._branch_sha(full, str(body["base"])) is None:
+            raise _validation_failed(
+                {"resource": "PullRequest", "field": "base", "code": "invalid"}
             )
         if body.get("state") == "open" and pr["state"] != "open":
             for other in self._pulls[full]:
@@ -648,9 +845,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("X-GitHub-Request-Id", f"standin-{id(self):x}")
         lowered = {k.lower() for k in headers}
         if "x-ratelimit-remaining" not in lowered:
-            self.send_header("X-RateLimit-Limit", "5000")
-            self.send_header("X-RateLimit-Remaining", "4999")
-            self.send_header("X-RateLimit-Reset", str(int(time.time()) + 3600))
+            for key, value in self.standin.rate_headers().items():
+                self.send_header(key, value)
         for key, value in headers.items():
             self.send_header(key, value)
         self.end_headers()
@@ -680,6 +876,7 @@ class _Handler(BaseHTTPRequestHandler):
                 status=status,
                 authorized=bool(authorization),
                 body=body,
+                user_agent=self.headers.get("User-Agent") or "",
             )
         )
         self._send(status, reply, headers, content_type)

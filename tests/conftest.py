@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,6 +20,21 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from runtime.server import DevServer, free_port, start_dev_server, temporal_binary
+from simulators.github_api import RECORD_ENV
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every GitHub stand-in of the run (and of workers it spawns) records its requests, for
+    the OpenAPI contract test; `after_all` tests run last, to read the whole recording."""
+    config.addinivalue_line("markers", "after_all: run after every other test of the session")
+    if not os.environ.get(RECORD_ENV):
+        directory = tempfile.mkdtemp(prefix="github-requests-")
+        os.environ[RECORD_ENV] = os.path.join(directory, "requests.jsonl")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    last = [item for item in items if item.get_closest_marker("after_all")]
+    items[:] = [item for item in items if not item.get_closest_marker("after_all")] + last
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,9 @@ from typing import Any
 
 from temporalio.client import WorkflowHandle
 
-from cli.demo_repo import DemoRepo, demo_config, prepare_demo_repo
+from cli.demo_repo import DEMO_REPOSITORY, DemoRepo, demo_config, prepare_demo_repo
 from runtime.server import temporal_binary
+from simulators.github_api import GitHubStandIn
 from simulators.messages_api import MessagesStandIn
 
 SIM_ENV = {
@@ -32,7 +33,13 @@ def make_project(
     top_config: str = "",
 ) -> DemoRepo:
     config = demo_config(github_url, top=top_config) + extra_config
-    return prepare_demo_repo(tmp, config, with_subplans, design_source)
+    repo = prepare_demo_repo(tmp, config, with_subplans, design_source)
+    github = GitHubStandIn.serving(github_url)
+    if github is not None:
+        # As on GitHub, the repository exists before anyone opens a PR in it, and the PRs'
+        # branches must be on its git remote: the bare origin the build pushes to.
+        github.add_repo(DEMO_REPOSITORY, git_dir=str(repo.origin))
+    return repo
 
 
 async def until(

@@ -116,10 +116,10 @@ def ignored(relative: str, patterns: list[str]) -> bool:
 
 
 def needed_by_pip_install() -> list[str]:
-    """pyproject.toml, the readme, the py-modules and every file of the listed packages."""
+    """pyproject.toml, the lock, the readme, the py-modules and the listed packages' files."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     setuptools = project["tool"]["setuptools"]
-    needed = ["pyproject.toml", project["project"]["readme"]]
+    needed = ["pyproject.toml", "requirements.lock", project["project"]["readme"]]
     needed += [f"{m}.py" for m in setuptools["py-modules"]]
     for include in setuptools["packages"]["find"]["include"]:
         top = ROOT / include.rstrip("*")

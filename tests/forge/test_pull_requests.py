@@ -122,7 +122,7 @@ def test_rate_limit_is_retryable_after_the_reset(repos: Repos, github: GitHubSta
 
     assert not err.value.non_retryable and err.value.type == "GitHubRateLimited"
     assert err.value.next_retry_delay is not None
-    assert 30 <= err.value.next_retry_delay.total_seconds() <= 91
+    assert 89 <= err.value.next_retry_delay.total_seconds() <= 92
 
 
 def test_missing_token_stops_before_pushing(
@@ -154,7 +154,6 @@ def test_rejected_token_is_not_retried(
 
 
 def test_unknown_repository_names_what_to_fix(repos: Repos, github: GitHubStandIn) -> None:
-    github.auto_create = False
     wt = built_subtask(repos)
 
     with pytest.raises(ApplicationError) as err:
@@ -174,6 +173,9 @@ def test_branch_without_new_commits_is_a_validation_error(
 
     assert err.value.non_retryable and err.value.type == "GitHubValidationFailed"
     assert "No commits between main and feat/01-types" in err.value.message
+    assert "has no commits that main lacks; commit the subtask's work" in err.value.message
+    # No review record was committed to make the empty branch look like work.
+    assert git(repos.origin, "rev-parse", "feat/01-types") == git(repos.root, "rev-parse", "main")
 
 
 def test_unreachable_api_is_retryable(repos: Repos) -> None:
