@@ -101,6 +101,8 @@ class SubtaskFinish(SubtaskSteps):
                 worktree=self._worktree,
                 branch=self.s.branch or f"feat/{inp.subtask}",
                 base=inp.base_branch,
+                # One dependency: the PR stacks on its branch and shows only its own change.
+                dependency_branches=inp.dependency_branches,
                 title=f"feat({inp.subtask}): {inp.title}",
                 body=body,
                 design_dir=inp.ctx.design_dir,

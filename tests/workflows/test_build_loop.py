@@ -116,7 +116,16 @@ async def test_example_builds_to_one_pr_per_subtask(
     assert [s.subtask for s in result.subtasks] == names
     pulls = github.pulls(REPO)
     assert sorted(p["head"]["ref"] for p in pulls) == [f"feat/{n}" for n in names]
-    assert all(p["state"] == "open" and p["base"]["ref"] == "main" for p in pulls)
+    assert all(p["state"] == "open" for p in pulls)
+    # Stacked: a subtask with one dependency is reviewed against that dependency's branch.
+    bases = {p["head"]["ref"]: p["base"]["ref"] for p in pulls}
+    assert bases == {
+        "feat/01-models": "main",
+        "feat/02-storage": "feat/01-models",
+        "feat/03-codec": "feat/01-models",
+        "feat/04-service": "main",  # two dependencies: the body lists them to merge first
+        "feat/05-cli": "feat/04-service",
+    }
     body = next(p["body"] for p in pulls if p["head"]["ref"] == "feat/04-service")
     assert "code-correctness" in body and "0.97" in body
     # Dependencies: the diamond's join starts from both of its dependencies' work.
