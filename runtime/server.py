@@ -67,6 +67,22 @@ def is_listening(address: str, timeout: float = 0.5) -> bool:
         return False
 
 
+def is_serving(address: str) -> bool:
+    """The frontend answers as healthy, not only its port: a client connecting between the
+    two is refused with "Frontend is not healthy yet" (seen on a loaded machine)."""
+    try:
+        done = subprocess.run(
+            [temporal_binary(), "operator", "cluster", "health", "--address", address],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0 and "SERVING" in done.stdout
+
+
 def is_local(address: str) -> bool:
     host, _ = split_address(address)
     return host in LOCAL_HOSTS
@@ -162,7 +178,7 @@ def start_dev_server(
                 raise ServerError(
                     f"the embedded Temporal server exited early; log {log_path}:\n{tail}"
                 )
-            if is_listening(address):
+            if is_listening(address) and is_serving(address):
                 return server
             time.sleep(0.2)
     except BaseException:
