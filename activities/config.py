@@ -7,6 +7,7 @@ fail a step hours into a loop, or wedge the workflow task that schedules it.
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.sandbox.runner import NONE_WARNING
 from contracts.config import ConfigRequest, OrchestratorConfig, ProjectContext
 
 CONFIG_FILE = "orchestrator.toml"
@@ -163,6 +165,8 @@ def read_config(repo_root: Path) -> tuple[OrchestratorConfig, str | None]:
     except ValidationError as err:
         raise config_error(path, [describe_problem(e) for e in err.errors()]) from None
     check_roles(config, repo_root, path)
+    if config.sandbox.mode == "none":
+        logging.getLogger(__name__).warning("%s: %s", path, NONE_WARNING)
     return config, str(path)
 
 

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from contracts.sandbox import SandboxConfig
+
 
 class Severity(StrEnum):
     critical = "critical"
@@ -85,6 +87,7 @@ class AgentSettings(BaseModel):
     max_total_tokens: int = 2_000_000
     command_timeout_s: float = 300.0
     command_output_limit: int = 20_000
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     request_timeout_s: float = 600.0  # one Messages API request; a hang ends as a retryable error
     agents_dir: str = ".orchestrator/agents"
     prices: dict[str, dict[str, float]] = Field(

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import sandbox
 from activities.agents import prompts
 from activities.agents import transcript as transcripts
 from activities.agents.cancel import raise_if_cancelled
@@ -218,6 +219,7 @@ async def run_agent(
         allowed=resolved.tools,
         command_timeout_s=settings.command_timeout_s,
         command_output_limit=settings.command_output_limit,
+        sandbox=settings.sandbox,
         hide_reviews=kind == "review",
         hidden_files=frozenset({Path(os.path.realpath(path))}),
         extra_readable=frozenset(
@@ -225,6 +227,14 @@ async def run_agent(
             for p in [*call.focus_paths, *getattr(call, "review_paths", [])]
         ),
     )
+    if "run_command" in resolved.tools:
+        # A role with a shell runs only where its commands can be confined.
+        try:
+            await sandbox.ensure_available(settings.sandbox)
+        except sandbox.SandboxUnavailable as exc:
+            raise non_retryable(
+                f"{call.role} runs commands, and {exc}", "SandboxUnavailable"
+            ) from exc
     fingerprint = transcripts.fingerprint(call)
     record = transcripts.load(path, fingerprint) or transcripts.Transcript(
         fingerprint=fingerprint,
