@@ -37,7 +37,9 @@ async def run_one(request: GateRequest, log_path: Path, command: str) -> GateCom
         command=command,
         workdir=workdir,
         timeout_s=request.timeout_s,
-        config=request.sandbox,
+        config=request.sandbox.model_copy(
+            update={"output_limit_bytes": max(request.output_limit, 2)}
+        ),
         path_first=tuple(env.path_first),
         read_only=env.read_only,
     )

@@ -45,6 +45,8 @@ SKIP_DIRS = frozenset(
 )
 REVIEW_DIRS = frozenset({"design-reviews", "build-reviews"})
 _SCORE_LINE = re.compile(r"^(##\s*SCORE:).*$", re.MULTILINE | re.IGNORECASE)
+
+
 class ToolError(Exception):
     """A problem the model should hear about and can fix (bad path, no match...)."""
 

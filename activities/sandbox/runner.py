@@ -31,7 +31,7 @@ from contracts.sandbox import SandboxConfig
 log = logging.getLogger(__name__)
 
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-TAIL_BYTES = 256 * 1024  # the end of long output is kept (errors are usually there)
+TAIL_BYTES = 256 * 1024  # at most this much of the end is kept (errors are usually there)
 CHUNK = 65536
 KILL_WAIT_S = 5.0  # an unkillable process (D state) must not hang the worker
 SANDBOX_HOME = "/tmp/home"
@@ -344,8 +344,9 @@ async def _supervise(
 ) -> tuple[int | None, bool, int]:
     proc = sandbox.proc
     write = out.write
-    keep_head = max(0, spec.config.output_limit_bytes - TAIL_BYTES)
-    reader = asyncio.ensure_future(read_all(proc, write, keep_head))
+    limit = spec.config.output_limit_bytes
+    keep_tail = min(TAIL_BYTES, limit // 2)
+    reader = asyncio.ensure_future(read_all(proc, write, limit - keep_tail, keep_tail))
     waiter = asyncio.ensure_future(proc.wait())
     deadline = started + spec.timeout_s
     timed_out = False
@@ -373,19 +374,21 @@ async def _supervise(
         raise
     finished = reader.done() and not reader.cancelled()
     written, kept_tail, total = reader.result() if finished else (0, [], 0)
-    if total > written:
-        cut = total - written - sum(map(len, kept_tail))
-        if cut > 0:
-            write(f"\n... [{cut} bytes of output cut; the command printed {total}] ...\n".encode())
-        for chunk in kept_tail:
-            write(chunk)
+    end = b"".join(kept_tail)[-keep_tail:] if keep_tail else b""
+    cut = total - written - len(end)
+    if cut > 0:
+        write(f"\n... [{cut} bytes of output cut; the command printed {total}] ...\n".encode())
+    write(end)
     if timed_out:
         write(f"\n[timed out after {spec.timeout_s:g}s and killed]\n".encode())
     return (None if timed_out else proc.returncode), timed_out, total
 
 
 async def read_all(
-    proc: asyncio.subprocess.Process, write: Callable[[bytes], object], keep_head: int
+    proc: asyncio.subprocess.Process,
+    write: Callable[[bytes], object],
+    keep_head: int,
+    keep_tail: int,
 ) -> tuple[int, list[bytes], int]:
     """Stream stdout: the head goes to the file, a bounded tail stays in memory."""
     assert proc.stdout is not None
@@ -401,7 +404,7 @@ async def read_all(
         if data:
             tail.append(data)
             tail_size += len(data)
-            while tail and tail_size - len(tail[0]) >= TAIL_BYTES:
+            while tail and tail_size - len(tail[0]) >= keep_tail:
                 tail_size -= len(tail.popleft())
     return written, list(tail), total
 
