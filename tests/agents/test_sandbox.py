@@ -17,16 +17,18 @@ import json
 import os
 import re
 import resource
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
 from activities.agents import ACTIVITIES
 from activities.gates import run_gates
+from activities.sandbox import runner as runner_module
 from activities.sandbox.linux import pids_cgroup_root
 from runtime.server import DevServer
 from simulators.messages_api import MessagesStandIn
@@ -309,3 +311,56 @@ async def test_gates_run_in_the_repositorys_venv_and_setup_runs_once(
     assert prefix == str(repo / ".venv")
     assert "1 passed" in first["results"][1]["tail"]
     assert (worktree / "setup-runs.txt").read_text() == "setup\n"  # once, not twice
+
+
+@pytest.fixture
+def broken_bwrap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A bubblewrap that fails as it does in a container without the needed settings."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    fake = bindir / "bwrap"
+    fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    runner_module._self_test.cache_clear()
+    yield
+    runner_module._self_test.cache_clear()
+
+
+async def test_without_a_sandbox_gates_and_shell_roles_refuse_unless_mode_none(
+    repo: Path,
+    tmp_path: Path,
+    broken_bwrap: None,
+    standin: MessagesStandIn,
+    client: Client,
+    task_queue: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    gates = {"workdir": str(repo), "commands": ["echo ran"], "log_dir": str(tmp_path / "logs")}
+    standin.reset({"rules": [{"match": {"role": "builder"}, "submit": {"summary": "s"}}]})
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[AgentActivityProbe],
+        activities=[*ACTIVITIES, run_gates],
+    ):
+        runner = Runner(client, task_queue)
+        for activity, req in [
+            ("gates.run", gates),
+            ("agent.edit", request(repo, "builder", commit_message="x")),
+        ]:
+            with pytest.raises(WorkflowFailureError) as failure:
+                await runner.run(activity, req)
+            cause = failure.value.cause
+            while not isinstance(cause, ApplicationError) and cause.__cause__ is not None:
+                cause = cause.__cause__  # type: ignore[assignment]
+            assert isinstance(cause, ApplicationError) and cause.non_retryable
+            assert cause.type == "SandboxUnavailable"
+            assert "No permissions to create new namespace" in cause.message
+            assert "seccomp=unconfined" in cause.message and 'mode = "none"' in cause.message
+        assert not (repo / "ran").exists() and standin.requests == []  # nothing started
+        # A person chose to run unconfined: it runs, and says so in the log and the worker log.
+        result = await runner.run("gates.run", {**gates, "sandbox": {"mode": "none"}})
+    assert result["results"][0]["passed"]
+    assert 'mode = "none"' in Path(result["results"][0]["log_path"]).read_text()
+    assert any('mode = "none"' in r.getMessage() for r in caplog.records)
