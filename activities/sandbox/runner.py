@@ -184,7 +184,8 @@ def _limits(spec: Spec, bounded_by_cgroup: bool) -> str:
     ]
     if not bounded_by_cgroup and os.geteuid() != 0:
         # RLIMIT_NPROC counts every task of this uid on the host, the worker's included.
-        parts.append(f"ulimit -u {linux.tasks_of_user(os.geteuid()) + cfg.max_processes}")
+        flag = "-u" if _shell().endswith("bash") else "-p"  # dash calls it -p
+        parts.append(f"ulimit {flag} {linux.tasks_of_user(os.geteuid()) + cfg.max_processes}")
     return " && ".join(parts) + ' && exec "$0" -c "$1"'
 
 
@@ -194,15 +195,15 @@ def _argv(spec: Spec, tmp: Path, info_fd: int) -> tuple[list[str], dict[str, str
     network = bool(cfg.network)
     read_only = [*map(Path, cfg.read_only), *spec.read_only]
     if cfg.mode == "none":
-        inner = ["/bin/sh", "-c", _limits(spec, False), _shell(), spec.command]
+        inner = [_shell(), "-c", _limits(spec, False), _shell(), spec.command]
         return inner, environment(spec.path_first, str(tmp)), None
     if sys.platform == "darwin":
-        inner = ["/bin/sh", "-c", _limits(spec, False), _shell(), spec.command]
+        inner = [_shell(), "-c", _limits(spec, False), _shell(), spec.command]
         rules = macos.profile(spec.workdir, tmp, network=network, read_only=read_only)
         env = environment(spec.path_first, str(tmp)) | {"TMPDIR": str(tmp)}
         return ["sandbox-exec", "-p", rules, *inner], env, None
     group = linux.new_pids_cgroup(cfg.max_processes)
-    inner = ["/bin/sh", "-c", _limits(spec, group is not None), _shell(), spec.command]
+    inner = [_shell(), "-c", _limits(spec, group is not None), _shell(), spec.command]
     bwrap = shutil.which("bwrap") or "bwrap"
     argv = linux.bwrap_argv(
         bwrap,

@@ -7,7 +7,6 @@ loops do), the real client against the stand-in, real git and real processes.
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 import time
 from pathlib import Path
@@ -24,30 +23,7 @@ from activities.agents.commit import TRAILER, Cancelled, commit_agent_changes
 from activities.gates import run_gates
 from simulators.messages_api import MessagesStandIn
 from tests.agents.agent_workflow import AgentActivityProbe
-from tests.agents.conftest import Runner, git, request
-
-
-def alive(token: str) -> bool:
-    """A process on this machine whose command line holds `token` (a unique sleep length:
-    pids inside the sandbox's PID namespace mean nothing out here)."""
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                cmdline = Path(entry.path, "cmdline").read_bytes()
-            except OSError:
-                continue
-            if token.encode() in cmdline.split(b"\0"):
-                return True
-    return False
-
-
-async def started(token: str, within: float = 20.0) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if alive(token):
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no process with {token} ever started")
+from tests.agents.conftest import Runner, alive, git, request, started
 
 
 async def cancel_and_wait(handle) -> float:  # type: ignore[no-untyped-def]
