@@ -240,6 +240,8 @@ async def run(
     with tempfile.TemporaryDirectory(prefix="sandbox-") as tmp:
         info_read, info_write = os.pipe()
         argv, env, group = _argv(spec, Path(tmp), info_write)
+        # Only bubblewrap gets the pipe: an unconfined command's children must not hold it.
+        bwrap = spec.config.mode != "none" and sys.platform != "darwin"
         try:
             with log_path.open("wb") as out:
                 if header:
@@ -253,11 +255,12 @@ async def run(
                         stdout=asyncio.subprocess.PIPE,
                         stderr=asyncio.subprocess.STDOUT,
                         start_new_session=True,  # one process group to kill from outside
-                        pass_fds=(info_write,),
+                        pass_fds=(info_write,) if bwrap else (),
                     )
                 finally:
                     os.close(info_write)
-                sandbox = Sandbox(proc, asyncio.ensure_future(_sandbox_pid(info_read)))
+                init_pid = _sandbox_pid(info_read) if bwrap else _no_pid()
+                sandbox = Sandbox(proc, asyncio.ensure_future(init_pid))
                 exit_code, timed_out, size = await _supervise(
                     sandbox, out, spec, tick, tick_s, started
                 )
@@ -315,6 +318,11 @@ class Sandbox:
     async def _init_pid(self) -> int | None:
         done, _ = await asyncio.wait({self.init_pid}, timeout=KILL_WAIT_S)
         return self.init_pid.result() if done and not self.init_pid.cancelled() else None
+
+
+async def _no_pid() -> None:
+    """Unconfined or on macOS there is no PID namespace to wait for."""
+    return None
 
 
 async def _sandbox_pid(fd: int) -> int | None:
