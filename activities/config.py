@@ -12,13 +12,13 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from git import InvalidGitRepositoryError, NoSuchPathError, Repo
 from pydantic import BaseModel, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import gitrepo
 from activities.sandbox.runner import NONE_WARNING
-from contracts.config import ConfigRequest, OrchestratorConfig, ProjectContext
+from contracts.config import AgentsConfig, ConfigRequest, OrchestratorConfig, ProjectContext
 
 CONFIG_FILE = "orchestrator.toml"
 README_HINT = "see the README's configuration table"
@@ -135,9 +135,16 @@ def describe_problem(error: Any) -> str:
     return f"{shown}: {wrong}. {fix}" if fix else f"{shown}: {wrong.rstrip('.')}"
 
 
-def read_config(repo_root: Path) -> tuple[OrchestratorConfig, str | None]:
+def read_config(
+    repo_root: Path, commit: str | None = None
+) -> tuple[OrchestratorConfig, str | None]:
+    """orchestrator.toml and the roles it names, checked; with `commit`, as committed there."""
     path = repo_root / CONFIG_FILE
+    if commit:
+        _refuse_uncommitted(repo_root, path, commit)
     if not path.exists():
+        if commit:
+            check_roles(OrchestratorConfig(), repo_root, path, commit)
         return OrchestratorConfig(), None
     try:
         raw = path.read_bytes()
@@ -164,17 +171,48 @@ def read_config(repo_root: Path) -> tuple[OrchestratorConfig, str | None]:
         config = OrchestratorConfig.model_validate(data)
     except ValidationError as err:
         raise config_error(path, [describe_problem(e) for e in err.errors()]) from None
-    check_roles(config, repo_root, path)
+    if commit:
+        _refuse_uncommitted(repo_root, path, commit, config.agents.dir)
+    check_roles(config, repo_root, path, commit)
     if config.sandbox.mode == "none":
         logging.getLogger(__name__).warning("%s: %s", path, NONE_WARNING)
     return config, str(path)
 
 
-def check_roles(config: OrchestratorConfig, repo_root: Path, path: Path) -> None:
+def _refuse_uncommitted(
+    repo_root: Path, path: Path, commit: str, agents_dir: str | None = None
+) -> None:
+    """The loop reads configuration from `commit`: the files on disk must be just that.
+
+    An agent (or its commands) can write the checkout but not its commits, so
+    what differs from the commit is refused rather than read, and a person's own
+    edit is named so it can be committed.
+    """
+    rels = [CONFIG_FILE, AgentsConfig().dir, *([agents_dir] if agents_dir else [])]
+    out = gitrepo.run_git(
+        str(repo_root), "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *rels
+    ).stdout
+    changed = sorted({entry[3:] for entry in out.split("\0") if len(entry) > 3})
+    if changed:
+        raise config_error(
+            path,
+            [
+                f"{', '.join(changed)} differ from the commit {commit[:12]} the loop starts "
+                "from; configuration and roles are read only from that commit, where no agent "
+                "can change them. Fix: commit them (`git add "
+                f"{' '.join(changed)} && git commit`) or discard the changes "
+                f"(`git checkout -- {' '.join(changed)}`, delete new files), then start again"
+            ],
+        )
+
+
+def check_roles(
+    config: OrchestratorConfig, repo_root: Path, path: Path, commit: str | None = None
+) -> None:
     """Reviewers must be review roles that exist: built-in or a file in `[agents] dir`."""
     from activities.agents.roles import load_roles
 
-    roles = load_roles(repo_root, config.agents.dir)
+    roles = load_roles(repo_root, config.agents.dir, commit)
     reviewers = sorted(n for n, r in roles.items() if r.kind in (None, "review"))
     where = f"{config.agents.dir}/<name>.md"
     problems = []
@@ -204,11 +242,11 @@ def check_roles(config: OrchestratorConfig, repo_root: Path, path: Path) -> None
 
 
 def repository_of(path: Path) -> Path | None:
+    """The checkout holding `path` (git through `gitrepo`: no repository program runs)."""
     try:
-        repo = Repo(path, search_parent_directories=True)
-    except (InvalidGitRepositoryError, NoSuchPathError):
+        return Path(gitrepo.repo_root_of(str(path)))
+    except gitrepo.GitInputError:
         return None
-    return Path(repo.working_tree_dir or path).resolve()
 
 
 def resolve_project(design_dir: str) -> ProjectContext:
@@ -220,20 +258,17 @@ def resolve_project(design_dir: str) -> ProjectContext:
             "holding overview.md (e.g. design-docs/active/<feature>)",
             "PlanError",
         )
-    try:
-        repo = Repo(path, search_parent_directories=True)
-    except (InvalidGitRepositoryError, NoSuchPathError):
+    found = repository_of(path)
+    if found is None:
         raise bad_input(
             f"{path}: not inside a git repository. Fix: run `git init` in the project "
             "(the orchestrator commits artifacts and builds on branches)",
             "RepositoryError",
-        ) from None
-    root = Path(repo.working_tree_dir or path).resolve()
-    try:
-        branch = repo.active_branch.name
-    except TypeError:
-        branch = "HEAD"
-    config, config_path = read_config(root)
+        )
+    root = found
+    branch = gitrepo.current_branch(str(root)) or "HEAD"
+    start = gitrepo.head_commit(str(root)) or None
+    config, config_path = read_config(root, start)
     return ProjectContext(
         repo_root=str(root),
         design_dir=str(path),
@@ -242,6 +277,7 @@ def resolve_project(design_dir: str) -> ProjectContext:
         branch=branch,
         config=config,
         config_path=config_path,
+        start_commit=start,
     )
 
 

@@ -149,6 +149,125 @@ IDENTITY_CONFIG = (
 )
 
 
+# --- running nothing a repository configures ---------------------------------
+#
+# Hooks, fsmonitor, filters, merge and diff drivers, signature programs and the
+# transport commands are programs a repository's config names. The shared .git
+# of a checkout is within an agent's reach (`git rev-parse --git-common-dir`),
+# so the orchestrator's own git runs none of them: fixed settings switch off
+# what can be switched off for good, and every program-valued key set in the
+# repository's own config (local or worktree scope, includes followed) is
+# overridden on each call with the worker's own value (system or global config)
+# or a harmless one. The overrides travel in GIT_CONFIG_COUNT/KEY/VALUE, which
+# take any key as it is, and which git ranks above every config file.
+
+_FIXED_CONFIG = (
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "core.untrackedCache=false",
+    "-c",
+    "submodule.recurse=false",
+    "-c",
+    "log.showSignature=false",
+    "-c",
+    "merge.verifySignatures=false",
+    "-c",
+    "protocol.ext.allow=never",
+)
+_TRUSTED_SCOPES = frozenset({"system", "global", "command"})
+_TRANSPORT_DEFAULTS = {"uploadpack": "git-upload-pack", "receivepack": "git-receive-pack"}
+# Protocols the orchestrator's remotes may use; `ext::` and remote helpers are refused.
+DEFAULT_PROTOCOLS = "file:git:http:https:ssh"
+
+
+def _harmless_value(key: str) -> str | None:
+    """What a program-valued key becomes when only the repository set it; None: not one."""
+    section, _, rest = key.partition(".")
+    name = rest.rsplit(".", 1)[-1]
+    sub = "." in rest
+    if section == "filter" and sub and name in ("clean", "smudge", "process"):
+        return ""  # no filter: content is stored as it is in the worktree
+    if section == "merge" and sub and name == "driver":
+        return "git merge-file --marker-size=%L %A %O %B"  # git's own text merge
+    if section == "diff" and ((sub and name in ("textconv", "command")) or key == "diff.external"):
+        return ""
+    if section == "remote" and sub and name in _TRANSPORT_DEFAULTS:
+        return _TRANSPORT_DEFAULTS[name]  # applied as --receive-pack/--upload-pack (run_remote)
+    if key == "core.sshcommand":
+        return os.environ.get("GIT_SSH") or "ssh"
+    if key == "core.askpass":
+        return ""
+    if key == "core.alternaterefscommand":
+        return "true"  # no alternate refs advertised: fetches send a little more, run nothing
+    if key == "core.gitproxy":
+        return "none"
+    if (section == "gpg" and name == "program") or key == "gpg.ssh.defaultkeycommand":
+        return "false"
+    return None
+
+
+def repository_overrides(cwd: str) -> list[tuple[str, str]]:
+    """Overrides for the program-valued keys the repository's own config sets in `cwd`."""
+    proc = subprocess.run(
+        ["git", "--no-pager", *_FIXED_CONFIG, "config", "--show-scope", "-z", "--list"],
+        cwd=cwd,
+        env=_base_env(),
+        capture_output=True,
+        timeout=LOCAL_TIMEOUT,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    if proc.returncode != 0:
+        return []  # no repository here (or a broken config): the command itself will say so
+    trusted: dict[str, str] = {}
+    untrusted: dict[str, str] = {}
+    fields = proc.stdout.decode("utf-8", errors="surrogateescape").split("\0")
+    for scope, entry in zip(fields[0::2], fields[1::2], strict=False):
+        key, _, value = entry.partition("\n")
+        if _harmless_value(key) is None and not key.startswith("filter."):
+            continue
+        (trusted if scope in _TRUSTED_SCOPES else untrusted)[key] = value
+    overrides: dict[str, str] = {}
+    for key in untrusted:
+        harmless = _harmless_value(key)
+        if harmless is None:
+            continue
+        overrides[key] = trusted.get(key, harmless)
+        if key.startswith("filter.") and key not in trusted:
+            # Without its program a required filter would fail every checkout and commit.
+            driver = key.rsplit(".", 1)[0]
+            overrides[f"{driver}.required"] = trusted.get(f"{driver}.required", "false")
+    return sorted(overrides.items())
+
+
+def _base_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = sanitized_env(extra)
+    env.setdefault("GIT_ALLOW_PROTOCOL", DEFAULT_PROTOCOLS)
+    env.update({"GIT_PAGER": "cat", "PAGER": "cat", "GIT_SEQUENCE_EDITOR": "true"})
+    return env
+
+
+def git_env(cwd: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of one git command in `cwd`: no secrets, no repository programs."""
+    env = _base_env(extra)
+    overrides = repository_overrides(cwd)
+    count = int(env.get("GIT_CONFIG_COUNT", "0") or "0")
+    for key, value in overrides:
+        env[f"GIT_CONFIG_KEY_{count}"] = key
+        env[f"GIT_CONFIG_VALUE_{count}"] = value
+        count += 1
+    if overrides:
+        env["GIT_CONFIG_COUNT"] = str(count)
+    if any(key == "core.gitproxy" for key, _ in overrides):
+        # The first gitProxy that matches wins, so no later value undoes it: no git:// at all.
+        allowed = env["GIT_ALLOW_PROTOCOL"].split(":")
+        env["GIT_ALLOW_PROTOCOL"] = ":".join(p for p in allowed if p != "git")
+    return env
+
+
 def run_git(
     cwd: str,
     *args: str,
@@ -156,13 +275,22 @@ def run_git(
     timeout: float = LOCAL_TIMEOUT,
     env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `git args...` in `cwd` with a sanitized environment."""
-    argv = ["git", "-c", "core.quotepath=off", "-c", "advice.detachedHead=false", *args]
+    """Run `git args...` in `cwd`: sanitized environment, no program the repository names."""
+    argv = [
+        "git",
+        "--no-pager",
+        *_FIXED_CONFIG,
+        "-c",
+        "core.quotepath=off",
+        "-c",
+        "advice.detachedHead=false",
+        *args,
+    ]
     try:
         proc = subprocess.run(
             argv,
             cwd=cwd,
-            env=sanitized_env(env),
+            env=git_env(cwd, env),
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -183,6 +311,36 @@ def run_git(
     if check and proc.returncode != 0:
         raise GitError(argv, proc.returncode, proc.stdout, proc.stderr)
     return proc
+
+
+def git_bytes(cwd: str, *args: str, timeout: float = LOCAL_TIMEOUT) -> bytes | None:
+    """Raw stdout of a git command (file contents as committed); None when it fails."""
+    argv = ["git", "--no-pager", *_FIXED_CONFIG, *args]
+    try:
+        proc = subprocess.run(
+            argv,
+            cwd=cwd,
+            env=git_env(cwd),
+            capture_output=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise GitError(argv, -1, "", f"timed out after {timeout:.0f}s") from exc
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def committed_files(top: str, commit: str, folder: str) -> list[str]:
+    """Regular files directly in `folder` at `commit` (paths from the top; no symlinks)."""
+    out = git_bytes(top, "ls-tree", "-z", "--full-tree", commit, "--", folder.rstrip("/") + "/")
+    files: list[str] = []
+    for entry in (out or b"").decode("utf-8", errors="surrogateescape").split("\0"):
+        meta, _, path = entry.partition("\t")
+        mode = meta.split(" ", 1)[0]
+        if path and mode in ("100644", "100755"):
+            files.append(path)
+    return sorted(files)
 
 
 def git_out(cwd: str, *args: str, timeout: float = LOCAL_TIMEOUT) -> str:
@@ -251,6 +409,32 @@ def common_git_dir(path: str) -> str:
     return os.path.realpath(os.path.join(path, out))
 
 
+def main_checkout(path: str) -> str:
+    """The main checkout of the repository holding `path` (a worktree's lies above it)."""
+    common = common_git_dir(path)
+    if os.path.basename(common) == ".git":
+        return os.path.dirname(common)
+    return repo_root_of(path)  # a separate git directory: the checkout itself
+
+
+# Configuration the orchestrator reads and no agent may change (relative to a checkout's top).
+PROTECTED_PATHS = (".orchestrator", "orchestrator.toml")
+
+
+def is_protected(rel: str, extra: Iterable[str] = ()) -> bool:
+    """True when `rel` (relative to the checkout top) is configuration agents may not change."""
+    parts = _parts(rel)
+    for protected in (*PROTECTED_PATHS, *extra):
+        prefix = _parts(protected)
+        if prefix and parts[: len(prefix)] == prefix:
+            return True
+    return False
+
+
+def _parts(rel: str) -> list[str]:
+    return [p for p in rel.replace("\\", "/").split("/") if p not in ("", ".")]
+
+
 def ensure_excluded(repo_root: str, pattern: str = f"/{WORKTREES_DIR}/") -> None:
     """Keep worktrees out of `git status` without touching the tracked .gitignore."""
     info = os.path.join(common_git_dir(repo_root), "info")
@@ -276,8 +460,6 @@ CREDENTIAL_HELPER = (
     '!f() { test "$1" = get && echo username=x-access-token && '
     f'echo "password=${TOKEN_ENV}"; }}; f'
 )
-# Remote commands run no repository code (hooks, fsmonitor, askpass) and never prompt.
-_REMOTE_CONFIG = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false")
 
 
 def default_token_hosts() -> list[str]:
@@ -364,7 +546,7 @@ def remote_auth(path: str, remote: str, token_hosts: Iterable[str] | None = None
     allowed.update(h.strip().lower() for h in token_hosts or () if h.strip())
     token = os.environ.get(TOKEN_ENV, "").strip()
     # An empty helper first: no configured helper (repository code) is asked or told anything.
-    config: list[str] = [*_REMOTE_CONFIG, "-c", "credential.helper=", "-c", "core.askPass="]
+    config: list[str] = ["-c", "credential.helper=", "-c", "core.askPass="]
     env: dict[str, str] = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "SSH_ASKPASS": ""}
     https: dict[str, str] = {}
     urls = _remote_urls(path, remote)
@@ -398,7 +580,16 @@ def run_remote(
     path: str, auth: RemoteAuth, *args: str, timeout: float = NETWORK_TIMEOUT
 ) -> subprocess.CompletedProcess[str]:
     """Run a git command that talks to a remote, authenticated as `auth` says; never checks."""
-    return run_git(path, *auth.config, *args, check=False, timeout=timeout, env=auth.env)
+    command, *rest = args
+    program = {"push": "receivepack", "fetch": "uploadpack", "ls-remote": "uploadpack"}.get(command)
+    if program:
+        # The first remote.<name>.receivepack/uploadpack git reads wins, so no later config
+        # can undo the repository's: the command-line option can.
+        chosen = dict(repository_overrides(path)).get(f"remote.{auth.remote}.{program}")
+        if chosen is not None:
+            option = "--receive-pack" if program == "receivepack" else "--upload-pack"
+            rest = [f"{option}={chosen}", *rest]
+    return run_git(path, *auth.config, command, *rest, check=False, timeout=timeout, env=auth.env)
 
 
 _AUTH = (

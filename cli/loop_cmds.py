@@ -42,7 +42,13 @@ from cli.common import (
     root_cause,
     same_dir,
 )
-from contracts.build import ALL_SUBTASKS_PR_CREATED, BuildInput, BuildResult, BuildStatus
+from contracts.build import (
+    ALL_SUBTASKS_PR_CREATED,
+    BuildInput,
+    BuildResult,
+    BuildStatus,
+    SubtaskState,
+)
 from contracts.design import DESIGN_DOC_APPROVED, DesignInput, DesignResult, DesignStatus
 from contracts.human import AnswerInput, DecideInput, FeedbackInput, PendingDecision
 from contracts.metrics import Metrics
@@ -189,7 +195,7 @@ def ui_link(workflow_id: str) -> str:
 
 async def start_loop(
     args: argparse.Namespace, workflow: str, workflow_id: str, arg: Any
-) -> WorkflowHandle:
+) -> tuple[Client, WorkflowHandle]:
     """Start the loop for this directory, or attach to the one running for it.
 
     What the loop would fail on at its first step (no repository, a bad
@@ -210,17 +216,17 @@ async def start_loop(
     )
     print(f"{workflow} {workflow_id} running · {ui_link(workflow_id)}")
     # Follow the id, not the run: a loop that continues as new keeps its id.
-    return client.get_workflow_handle(handle.id)
+    return client, client.get_workflow_handle(handle.id)
 
 
 async def design(args: argparse.Namespace) -> int:
     design_dir = os.path.abspath(args.design_dir)
     feature_of(design_dir)
-    handle = await start_loop(
+    client, handle = await start_loop(
         args, "DesignReviewWorkflow", design_id(design_dir), DesignInput(design_dir=design_dir)
     )
     if args.wait:
-        return await follow(handle, "design")
+        return await follow(client, handle, "design")
     print(f"Watch it: orchestrator status {args.design_dir} (or --wait)")
     return EXIT_DONE
 
@@ -228,7 +234,7 @@ async def design(args: argparse.Namespace) -> int:
 async def build(args: argparse.Namespace) -> int:
     design_dir = os.path.abspath(args.design_dir)
     feature_of(design_dir)
-    handle = await start_loop(
+    client, handle = await start_loop(
         args,
         "BuildWorkflow",
         build_id(design_dir),
@@ -241,14 +247,55 @@ async def build(args: argparse.Namespace) -> int:
         ),
     )
     if args.wait:
-        return await follow(handle, "build")
+        return await follow(client, handle, "build")
     print(f"Watch it: orchestrator status {args.design_dir} (or --wait)")
     return EXIT_DONE
 
 
-async def query_status(handle: WorkflowHandle, kind: str) -> DesignStatus | BuildStatus:
-    result_type = DesignStatus if kind == "design" else BuildStatus
-    return await handle.query("status", result_type=result_type)
+async def query_status(
+    client: Client, handle: WorkflowHandle, kind: str
+) -> DesignStatus | BuildStatus:
+    st: DesignStatus | BuildStatus
+    if kind == "design":
+        st = await handle.query("status", result_type=DesignStatus)
+        st.retrying = await _retrying(handle)
+        return st
+    st = await handle.query("status", result_type=BuildStatus)
+    await asyncio.gather(*(_live_phase(client, handle, st, name) for name in st.running))
+    children = [client.get_workflow_handle(f"{handle.id}-{n}") for n in st.running]
+    for found in await asyncio.gather(*(_retrying(h) for h in [handle, *children])):
+        st.retrying += found
+    return st
+
+
+async def _retrying(handle: WorkflowHandle) -> list[str]:
+    """Steps the server retries after a failure (overload, 5xx, a dead worker): their
+    attempt and last error, so a loop that seems to stand still says why."""
+    try:
+        desc = await handle.describe()
+    except RPCError:
+        return []  # closed meanwhile
+    out = []
+    for pending in desc.raw_description.pending_activities:
+        if pending.attempt > 1 and pending.HasField("last_failure"):
+            error = " ".join(pending.last_failure.message.split())[:300]
+            out.append(
+                f"{handle.id}: {pending.activity_type.name} attempt {pending.attempt}: {error}"
+            )
+    return out
+
+
+async def _live_phase(client: Client, handle: WorkflowHandle, st: BuildStatus, name: str) -> None:
+    """A running subtask tells its build only what changes its row; its phase is read
+    from the subtask itself (workflow id `<build id>-<subtask>`)."""
+    child = client.get_workflow_handle(f"{handle.id}-{name}")
+    try:
+        live = await child.query("status", result_type=SubtaskState)
+    except (RPCError, WorkflowQueryFailedError):
+        return  # it closed between the two queries: the build's row is final
+    for view in st.subtasks:
+        if view.name == name:
+            view.phase = live.phase
 
 
 def view(st: DesignStatus | BuildStatus) -> str:
@@ -287,7 +334,7 @@ def person_needed(st: DesignStatus | BuildStatus) -> bool:
     return st.change is not None and st.change.state == "awaiting-decision"
 
 
-async def follow(handle: WorkflowHandle, kind: str) -> int:
+async def follow(client: Client, handle: WorkflowHandle, kind: str) -> int:
     """Print each change of state until the loop needs a person (3) or closes (0 or 1)."""
     last = ""
     while True:
@@ -295,7 +342,7 @@ async def follow(handle: WorkflowHandle, kind: str) -> int:
         if desc.status != WorkflowExecutionStatus.RUNNING:
             return await report_end(handle, kind, last)
         try:
-            st = await query_status(handle, kind)
+            st = await query_status(client, handle, kind)
         except (RPCError, WorkflowQueryFailedError):
             await asyncio.sleep(1)
             continue
@@ -400,7 +447,7 @@ async def status(args: argparse.Namespace) -> int:
     out: dict[str, Any] = {}
     for kind, handle, desc in await existing_loops(client, args.design_dir):
         if desc.status == WorkflowExecutionStatus.RUNNING:
-            st = await query_status(handle, kind)
+            st = await query_status(client, handle, kind)
             out[kind] = st.model_dump(mode="json")
             if not args.json:
                 print(view(st))
@@ -495,7 +542,7 @@ async def decide(args: argparse.Namespace) -> int:
     client = await client_for(embedded=not args.no_embedded)
     waiting: list[tuple[WorkflowHandle, PendingDecision]] = []
     for kind, handle in await running_loops(client, args.design_dir):
-        st = await query_status(handle, kind)
+        st = await query_status(client, handle, kind)
         waiting += [(handle, d) for d in pending_decisions(st)]
     listed = "; ".join(f"{d.scope} ({'/'.join(d.options)})" for _, d in waiting)
     if not waiting:

@@ -50,7 +50,15 @@ def design_view(s: DesignStatus) -> str:
         ]
     if s.notice:
         out += ["", f"Note: {s.notice}"]
-    return "\n".join(out)
+    return "\n".join(out + retrying_lines(s.retrying))
+
+
+def retrying_lines(retrying: list[str]) -> list[str]:
+    if not retrying:
+        return []
+    return ["", "Retrying (the server retries these by itself; nothing to decide):"] + [
+        f"  {line}" for line in retrying
+    ]
 
 
 def build_view(s: BuildStatus) -> str:
@@ -105,7 +113,7 @@ def build_view(s: BuildStatus) -> str:
             ]
         elif v.notes and v.status in ("blocked", "skipped", "cancelled", "stale"):
             out.append(f"  {v.name}: {v.notes}")
-    return "\n".join(out)
+    return "\n".join(out + retrying_lines(s.retrying))
 
 
 def metrics_view(m: Metrics) -> str:

@@ -90,6 +90,11 @@ class AgentSettings(BaseModel):
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     request_timeout_s: float = 600.0  # one Messages API request; a hang ends as a retryable error
     agents_dir: str = ".orchestrator/agents"
+    config_commit: str | None = Field(
+        default=None,
+        description="the commit roles are read from (the one the loop started from); None: "
+        "the main checkout's HEAD at the call. Never a worktree an agent writes",
+    )
     prices: dict[str, dict[str, float]] = Field(
         default_factory=dict,
         description="model -> {input, output, cache_write, cache_read} USD per million tokens",
@@ -148,6 +153,11 @@ class EditRequest(AgentCall):
     review_paths: list[str] = Field(default_factory=list)
     commit_message: str = Field(description="first line of the commit the activity makes")
     commit: bool = True
+    write_scope: list[str] = Field(
+        default_factory=list,
+        description="directories (relative to workdir) the agent may write under, e.g. the "
+        "design directory for a design writer; empty: anywhere in the workdir",
+    )
 
 
 class EditResult(BaseModel):

@@ -77,6 +77,9 @@ class SubtaskInput(BaseModel):
     paused: bool = False
     generation: int = Field(default=1, description="bumped when a spec change restarts it")
     rebuild: str | None = Field(default=None, description="an approved spec change to re-derive")
+    budgeted: bool = Field(
+        default=False, description="the build has a budget: report each agent's tokens at once"
+    )
     state: SubtaskState | None = None
 
 
@@ -201,6 +204,11 @@ class BuildStatus(BaseModel):
     )
     stop_reason: str = ""
     notice: str = ""
+    retrying: list[str] = Field(
+        default_factory=list,
+        description="steps the server is retrying, with their last failure (read by the CLI "
+        "from the pending activities; the workflow never sees a retry in progress)",
+    )
 
 
 class BuildResult(BaseModel):

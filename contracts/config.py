@@ -152,9 +152,13 @@ class OrchestratorConfig(_Strict):
     prices: dict[str, Price] = Field(default_factory=dict)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
 
-    def agent_settings(self, role: str) -> AgentSettings:
-        """The knobs one agent call runs with; the role's model wins over the default."""
+    def agent_settings(self, role: str, config_commit: str | None = None) -> AgentSettings:
+        """The knobs one agent call runs with; the role's model wins over the default.
+
+        `config_commit` (ProjectContext.start_commit) is where the roles are read from.
+        """
         return AgentSettings(
+            config_commit=config_commit,
             model=self.models.roles.get(role, self.models.default),
             max_turns=self.agents.max_turns,
             max_total_tokens=self.agents.max_total_tokens,
@@ -184,3 +188,8 @@ class ProjectContext(BaseModel):
     branch: str
     config: OrchestratorConfig
     config_path: str | None = None
+    start_commit: str | None = Field(
+        default=None,
+        description="HEAD of the repository when the loop started: configuration and roles "
+        "come from this commit (None: a repository without commits yet)",
+    )

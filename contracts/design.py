@@ -98,6 +98,11 @@ class DesignStatus(BaseModel):
     cost_usd: float
     tokens: int
     notice: str = ""
+    retrying: list[str] = Field(
+        default_factory=list,
+        description="steps the server is retrying, with their last failure (read by the CLI "
+        "from the pending activities; the workflow never sees a retry in progress)",
+    )
 
 
 class DesignResult(BaseModel):

@@ -108,6 +108,7 @@ class MessagesStandIn:
         self._fault_counts: dict[tuple[str, int], int] = {}
         self._cache: set[str] = set()
         self._stopping = threading.Event()
+        self._gates: dict[str, threading.Event] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -174,6 +175,14 @@ class MessagesStandIn:
                     return record
             time.sleep(0.05)
         raise TimeoutError("no matching request reached the Messages API stand-in")
+
+    def release(self, gate: str) -> None:
+        """Let every request held by a fault with `until: <gate>` answer."""
+        self._gate(gate).set()
+
+    def _gate(self, name: str) -> threading.Event:
+        with self._lock:
+            return self._gates.setdefault(name, threading.Event())
 
     # -- the model -----------------------------------------------------------------
 
@@ -275,6 +284,10 @@ class MessagesStandIn:
         )
         with self._lock:
             self._log.append(record)
+        if fault is not None and fault.until:
+            # The request is in flight until the test releases it: the answer (or error)
+            # lands exactly when the test wants it to.
+            self._gate(fault.until).wait(timeout=fault.seconds)
         if fault is not None and fault.status is not None:
             status = fault.status
             extra: dict[str, str] = {}

@@ -129,7 +129,12 @@ class Fault(BaseModel):
     )
     error_type: str | None = None  # status and sse_error faults; default from the status
     message: str | None = None
-    seconds: float = Field(default=60.0, description="hang: how long, unless the client leaves")
+    seconds: float = Field(
+        default=60.0, description="hang: how long, unless the client leaves; until: the cap"
+    )
+    until: str | None = Field(
+        default=None, description="hold the answer (or error) until the test calls release()"
+    )
     code: int = Field(default=502, description="html_error: the HTTP status of the page")
 
     @field_validator("type", mode="before")

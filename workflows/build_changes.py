@@ -14,6 +14,9 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from activities.agents.activities import agent_analyze_change, agent_edit
+    from activities.change_files import append_change_log, write_change_report
+    from activities.plan.activities import load_subtasks
     from contracts.agents import (
         AgentCall,
         ChangeAnalysisResult,
@@ -33,21 +36,23 @@ with workflow.unsafe.imports_passed_through():
         scope_of,
     )
     from contracts.config import ProjectContext
-    from contracts.git import CommitPathsRequest, CommitResult
     from contracts.subtask import SubtaskSpec
-    from workflows import names, options
+    from workflows import options, project_steps
+    from workflows.agent_step import AgentStep
     from workflows.timestamps import stamp
 
 
 class SpecChangeSteps:
     """Uses the build's state, context, specs and running children, and two of its methods:
-    `_activity` (a step that holds for a person when it fails) and `_details`."""
+    `_activity` (a step that holds for a person when it fails) and `_details`;
+    agents run through the shared `agent` step."""
 
     s: BuildState
     ctx: ProjectContext | None
     specs: dict[str, SubtaskSpec]
     running: dict[str, Any]
     restarting: set[str]
+    agent: AgentStep
 
     async def _handle_change(self) -> None:
         c = self.s.change
@@ -76,7 +81,7 @@ class SpecChangeSteps:
                 f"{workflow.info().run_id}/"
                 f"change{self.s.changes}-{role}.json"
             ),
-            settings=self.ctx.config.agent_settings(role),
+            settings=self.ctx.config.agent_settings(role, self.ctx.start_commit),
         )
 
     def _spec_files(self, names: list[str]) -> list[str]:
@@ -87,7 +92,6 @@ class SpecChangeSteps:
     async def _analyze_change(self, c: PendingChange) -> None:
         """The blast radius: what the analyst names, plus shared files and every dependent."""
         assert self.ctx
-        cfg = self.ctx.config
         names_ = list(self.s.subtasks)
         call = self._agent_call(
             "change-analyst",
@@ -96,19 +100,18 @@ class SpecChangeSteps:
             f"A person asks for this spec change: {c.description}\nName every subtask it "
             "touches, with the files, contracts and tests that move.",
         )
-        result: ChangeAnalysisResult = await self._activity(
-            names.AGENT_ANALYZE_CHANGE,
+        result = await self.agent(
+            agent_analyze_change,
             ChangeRequest(
                 **call.model_dump(),
                 description=c.description,
                 design_dir=self.ctx.design_rel,
                 subtasks=names_,
             ),
-            result_type=ChangeAnalysisResult,
-            summary=f"blast radius of change {c.id}",
-            **options.agent_for(cfg.agents),
+            ChangeAnalysisResult,
+            f"blast radius of change {c.id}",
+            choices=("retry", "stop"),
         )
-        self.s.ledger.add("change-analyst", "change", result.usage)
         states = {n: v.status for n, v in self.s.subtasks.items()}
         touched = {
             t.subtask: Affected(
@@ -131,7 +134,7 @@ class SpecChangeSteps:
         c.scope = scope_of(c.affected, len(self.s.subtasks), result.scope)
         c.summary = result.summary
         c.report_path = await self._activity(
-            names.CHANGE_WRITE_REPORT,
+            write_change_report,
             ChangeReport(
                 path=f"{self.ctx.design_dir}/plan/changes/{stamp(workflow.now())}.md",
                 feature=self.ctx.feature,
@@ -146,7 +149,6 @@ class SpecChangeSteps:
     async def _apply_change(self, c: PendingChange) -> None:
         """Approved: revise the affected specs, restart or reopen exactly the affected subtasks."""
         assert self.ctx
-        cfg = self.ctx.config
         c.state = "applying"
         affected = [a.subtask for a in c.affected]
         if affected:
@@ -157,32 +159,27 @@ class SpecChangeSteps:
                 f"Apply this approved spec change to the affected subplans and their XML "
                 f"subtasks ({', '.join(affected)}): {c.description}",
             )
-            edit: EditResult = await self._activity(
-                names.AGENT_EDIT,
+            await self.agent(
+                agent_edit,
                 EditRequest(
                     **call.model_dump(),
                     issues=[ReviewIssue(severity=Severity.high, description=c.description)],
                     commit_message=f"design({self.ctx.feature}): change {c.id}: {c.description}",
                     commit=False,
+                    write_scope=[self.ctx.design_rel],
                 ),
-                result_type=EditResult,
-                summary=f"revise specs for change {c.id}",
-                **options.agent_for(cfg.agents),
+                EditResult,
+                f"revise specs for change {c.id}",
+                choices=("retry", "stop"),
             )
-            self.s.ledger.add("design-writer", "change", edit.usage)
-            await self._activity(
-                names.GIT_COMMIT_PATHS,
-                CommitPathsRequest(
-                    repo_root=self.ctx.repo_root,
-                    paths=[self.ctx.design_rel],
-                    message=f"design({self.ctx.feature}): change {c.id}: {c.description}",
-                ),
-                result_type=CommitResult,
-                summary=f"commit change {c.id}",
-                **options.quick(),
+            await project_steps.commit_design(
+                self,
+                self.ctx,
+                f"design({self.ctx.feature}): change {c.id}: {c.description}",
+                f"commit change {c.id}",
             )
             specs: list[SubtaskSpec] = await self._activity(
-                names.LOAD_SUBTASKS,
+                load_subtasks,
                 self.ctx.design_dir,
                 result_type=list[SubtaskSpec],
                 summary=f"reload subtasks after change {c.id}",
@@ -207,7 +204,7 @@ class SpecChangeSteps:
     async def _log_change(self, c: PendingChange, decision: str) -> None:
         assert self.ctx
         await self._activity(
-            names.CHANGE_APPEND_LOG,
+            append_change_log,
             ChangeLogEntry(
                 path=f"{self.ctx.design_dir}/CHANGE_LOG.md",
                 feature=self.ctx.feature,

@@ -13,6 +13,8 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from activities.agents.activities import agent_edit, agent_review
+    from activities.design_files import write_answers
     from contracts.agents import (
         AgentCall,
         EditRequest,
@@ -23,23 +25,24 @@ with workflow.unsafe.imports_passed_through():
     )
     from contracts.config import OrchestratorConfig, ProjectContext
     from contracts.design import CONSISTENCY, AnswersFile, DesignState
-    from contracts.git import CommitPathsRequest, CommitResult
     from contracts.human import FAILURE_OPTIONS
     from contracts.plan import SubplanSummary
-    from workflows import names, options
+    from workflows import options, project_steps
+    from workflows.agent_step import AgentStep, R
     from workflows.failures import FailureHolds
     from workflows.timestamps import stamp
 
 
 class DesignSteps:
-    """Uses the loop's state, context, config, subplans and holds, and two of its
-    methods: `_wait` (a deterministic wait) and `_details` (the Web UI pane)."""
+    """Uses the loop's state, context, config, subplans, holds and agent step, and its
+    `_details` (the Web UI pane)."""
 
     s: DesignState
     ctx: ProjectContext | None
     cfg: OrchestratorConfig
     subplans: list[SubplanSummary]
     holds: FailureHolds
+    agent: AgentStep
 
     def _rel(self, path: str) -> str:
         """A path inside the design directory, relative to the repository root."""
@@ -71,7 +74,7 @@ class DesignSteps:
             focus_paths=focus,
             instructions=instructions,
             transcript_path=transcript,
-            settings=self.cfg.agent_settings(role),
+            settings=self.cfg.agent_settings(role, self.ctx.start_commit),
         )
 
     async def _review(self, scope: str, reviewer: str, round_: int) -> ReviewResult:
@@ -98,12 +101,7 @@ class DesignSteps:
             remember=True,
         )
         return await self._agent(
-            names.AGENT_REVIEW,
-            request,
-            ReviewResult,
-            f"review {scope} · {reviewer}",
-            reviewer,
-            scope,
+            agent_review, request, ReviewResult, f"review {scope} · {reviewer}"
         )
 
     async def _edit(
@@ -124,64 +122,40 @@ class DesignSteps:
             issues=issues or [],
             review_paths=review_paths or [],
             commit_message=message,
-            # The main checkout may hold the user's own work: commit only the design dir.
+            # The main checkout may hold the user's own work: commit only the design dir,
+            # and the writer writes nowhere else.
             commit=False,
+            write_scope=[self.ctx.design_rel],
         )
-        result: EditResult = await self._agent(
-            names.AGENT_EDIT, request, EditResult, f"{role} · {scope}", role, scope, choices
-        )
+        result = await self._agent(agent_edit, request, EditResult, f"{role} · {scope}", choices)
         if result.files_changed:
             assert self.ctx
-            await self._activity(
-                names.GIT_COMMIT_PATHS,
-                CommitPathsRequest(
-                    repo_root=self.ctx.repo_root, paths=[self.ctx.design_rel], message=message
-                ),
-                result_type=CommitResult,
-                summary=f"commit {scope} revision",
-                **options.quick(),
-            )
+            await project_steps.commit_design(self, self.ctx, message, f"commit {scope} revision")
         return result
 
-    async def _agent(self, name, request, result_type, summary, role, scope, choices=None):  # type: ignore[no-untyped-def]
-        """Run one agent activity once the workflow is not paused; book its usage.
-
-        A review scope's steps may be skipped by a person when they fail for good;
-        the other steps (split, answers, drafts) can only be retried or stopped.
-        """
-
-        async def once():  # type: ignore[no-untyped-def]
-            await self._wait(lambda: not self.s.paused)
-            return await workflow.execute_activity(
-                name,
-                request,
-                result_type=result_type,
-                summary=summary,
-                **options.agent_for(self.cfg.agents),
-            )
-
+    async def _agent(
+        self,
+        activity: Any,
+        request: AgentCall,
+        result_type: type[R],
+        summary: str,
+        choices: Sequence[str] | None = None,
+    ) -> R:
+        """A review scope's steps may be skipped by a person when they fail for good;
+        the other steps (split, answers, drafts) can only be retried or stopped."""
         if choices is None:
-            choices = FAILURE_OPTIONS if scope in self.s.scopes else ("retry", "stop")
-        result = await self.holds.run(
-            scope,
-            summary,
-            once,
-            options=choices,
-            notify=self._on_hold,
-            book=lambda usage: self.s.ledger.add_failed(role, scope, usage),
-        )
-        self.s.ledger.add(role, scope, result.usage)
-        return result
+            choices = FAILURE_OPTIONS if request.scope in self.s.scopes else ("retry", "stop")
+        return await self.agent(activity, request, result_type, summary, choices)
 
     async def _activity(
-        self, name: str, arg: Any, *, result_type: Any, summary: str, **opts: Any
+        self, activity: Any, arg: Any, *, result_type: Any, summary: str, **opts: Any
     ) -> Any:
         """A file, git or plan step; one that fails for good holds for a person."""
         return await self.holds.run(
             "design",
             summary,
             lambda: workflow.execute_activity(
-                name, arg, result_type=result_type, summary=summary, **opts
+                activity, arg, result_type=result_type, summary=summary, **opts
             ),
             options=("retry", "stop"),
             notify=self._on_hold,
@@ -193,7 +167,7 @@ class DesignSteps:
     async def _write_answers(self) -> str:
         assert self.ctx
         return await self._activity(
-            names.DESIGN_WRITE_ANSWERS,
+            write_answers,
             AnswersFile(
                 path=f"{self.ctx.repo_root}/{self._rel('design-reviews/answers.md')}",
                 feature=self.ctx.feature,

@@ -14,6 +14,7 @@ import asyncio
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 from temporalio import workflow
@@ -32,6 +33,8 @@ with workflow.unsafe.imports_passed_through():
 
 T = TypeVar("T")
 _STATUS = re.compile(r"\b([45]\d\d)\b")
+# Patch id: a step already running when a person answered `retry` is retried with the others.
+RETRY_COVERS_IN_FLIGHT = "retry-covers-in-flight"
 
 
 class StepAbandoned(Exception):
@@ -137,6 +140,8 @@ class FailureHolds:
 
     def __init__(self) -> None:
         self.open: dict[str, _Hold] = {}
+        # When a person last answered `retry` (None: for every scope).
+        self.retried_at: dict[str | None, datetime] = {}
 
     @property
     def holding(self) -> bool:
@@ -153,6 +158,7 @@ class FailureHolds:
         options: Sequence[str] = FAILURE_OPTIONS,
         notify: Callable[[], Awaitable[None]] | None = None,
         book: Callable[[Usage], None] | None = None,
+        ready: Callable[[], bool] = lambda: True,
     ) -> T:
         """Run `call`; when it fails for good, hold until a person answers.
 
@@ -160,7 +166,8 @@ class FailureHolds:
         StepAbandoned for `skip` / `stop`.
         """
         while True:
-            await workflow.wait_condition(lambda: not self.open)
+            await workflow.wait_condition(lambda: not self.open and ready())
+            started = workflow.now()
             try:
                 return await call()
             except ActivityError as err:
@@ -170,6 +177,11 @@ class FailureHolds:
                     raise
                 usage = failed_usage(err)
                 failure = describe(err, step, scope)
+            if self._covered(scope, started) and workflow.patched(RETRY_COVERS_IN_FLIGHT):
+                # It was running while the outage was answered: the person's `retry` meant it
+                # too. Once only: a step that fails again after it started holds as usual.
+                workflow.logger.warning("retrying %s with the others: %s", step, failure.error)
+                continue
             choice = await self._hold(scope, failure, options, notify)
             if choice != "retry":
                 # Booked only now: a retried call resumes its transcript, and its result
@@ -221,6 +233,13 @@ class FailureHolds:
             await notify()
         return choice
 
+    def retried(self, scope: str | None = None) -> None:
+        """A person answered `retry` (here, or to the build that held this workflow)."""
+        self.retried_at[scope] = workflow.now()
+
+    def _covered(self, scope: str, started: datetime) -> bool:
+        return any(at > started for key, at in self.retried_at.items() if key in (None, scope))
+
     def match(self, scope: str | None) -> PendingDecision | None:
         """The open decision a `decide` for `scope` answers (None, `failure`, or a held scope)."""
         for hold in self.open.values():
@@ -236,6 +255,8 @@ class FailureHolds:
                 continue
             if choice not in hold.decision.options:
                 return f"{choice!r} is not an option; choose {' / '.join(hold.decision.options)}"
+            if choice == "retry":
+                self.retried(None if whole else scope)
             if whole:
                 hold.answer = choice
                 del self.open[cause]

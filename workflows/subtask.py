@@ -13,43 +13,48 @@ import asyncio
 from temporalio import workflow
 from temporalio.exceptions import (
     ActivityError,
-    ApplicationError,
     is_cancelled_exception,
 )
 
 with workflow.unsafe.imports_passed_through():
-    from activities.forge import render_pr_body
-    from contracts.build import (
-        SubtaskInput,
-        SubtaskResult,
-        SubtaskState,
-    )
-    from contracts.forge import PrBodyInput, PullRequestRequest, PullRequestResult
+    from activities.git_ops import ensure_worktree, git_repo_info, merge_dependencies
+    from activities.host import HostClaim
+    from contracts.build import SubtaskInput, SubtaskProgress, SubtaskResult, SubtaskState
     from contracts.git import (
         MergeRequest,
         MergeResult,
         RepoInfo,
         WorktreeRequest,
         WorktreeResult,
-        token_hosts_for,
     )
-    from contracts.human import BUILD_STUCK_OPTIONS, DecideInput, PendingDecision
-    from workflows import names, options, subtask_state
+    from contracts.human import PendingDecision
+    from workflows import options, subtask_state
+    from workflows.agent_step import AgentStep
     from workflows.failures import FailureHolds, StepAbandoned, all_or_cancel
-    from workflows.subtask_steps import HostLost, SubtaskSteps
-    from workflows.timestamps import stamp
+    from workflows.subtask_finish import SubtaskFinish
+    from workflows.subtask_messages import SubtaskMessages
+    from workflows.subtask_steps import HostLost
 
 
 HOST_AFFINITY = "host-affinity"
 
 
 @workflow.defn(name="SubtaskWorkflow")
-class SubtaskWorkflow(SubtaskSteps):
+class SubtaskWorkflow(SubtaskMessages, SubtaskFinish):
     def __init__(self) -> None:
         self.s = SubtaskState()
         self.inp: SubtaskInput | None = None
         self.decision_answer: str | None = None
+        self.reported: SubtaskProgress | None = None
         self.holds = FailureHolds()
+        self.agent = AgentStep(
+            self.holds,
+            ledger=lambda: self.s.ledger,
+            may_start=lambda: not (self.s.paused or self.s.budget_hold or self.s.failure_hold),
+            agents=lambda: self._inp.ctx.config.agents,
+            notify=self._on_hold,
+            execute=self._execute_on_host,
+        )
 
     @workflow.run
     async def run(self, inp: SubtaskInput) -> SubtaskResult:
@@ -109,10 +114,9 @@ class SubtaskWorkflow(SubtaskSteps):
         summary = f"claim a host for {self._inp.subtask}"
         self.s.host_queue = await self._held(
             summary,
-            lambda: workflow.execute_activity(
-                names.HOST_CLAIM,
+            lambda: workflow.execute_activity_method(
+                HostClaim.claim,
                 self._inp.subtask,
-                result_type=str,
                 summary=summary,
                 **options.quick(),
             ),
@@ -125,7 +129,7 @@ class SubtaskWorkflow(SubtaskSteps):
         while self.s.worktree is None:
             self._phase("worktree")
             wt: WorktreeResult = await self._on_host(
-                names.GIT_ENSURE_WORKTREE,
+                ensure_worktree,
                 WorktreeRequest(
                     repo_root=inp.ctx.repo_root,
                     subtask=inp.subtask,
@@ -198,7 +202,7 @@ class SubtaskWorkflow(SubtaskSteps):
         while True:
             self._phase("merging updated dependencies")
             merge: MergeResult = await self._on_host(
-                names.GIT_MERGE_DEPENDENCIES,
+                merge_dependencies,
                 MergeRequest(
                     worktree=self._worktree,
                     branch=self.s.branch or f"feat/{inp.subtask}",
@@ -234,7 +238,7 @@ class SubtaskWorkflow(SubtaskSteps):
         self._phase("reviewing")
         await self._report()
         head: RepoInfo = await self._on_host(
-            names.GIT_REPO_INFO,
+            git_repo_info,
             self._worktree,
             RepoInfo,
             f"head of feat/{inp.subtask}",
@@ -250,41 +254,9 @@ class SubtaskWorkflow(SubtaskSteps):
 
         why = subtask_state.stuck_reason(self.s, rnd, cfg.stuck_rounds)
         if why is not None:
-            choice = await self._ask(
-                PendingDecision(
-                    scope=inp.subtask,
-                    prompt=(
-                        f"Subtask {inp.subtask} is stuck after round {rnd} ({why}); lowest "
-                        f"score {lowest:.2f}, gates {'green' if gates.passed else 'red'}. "
-                        "Skip it, simplify its scope, debug it together, or continue?"
-                    ),
-                    options=list(BUILD_STUCK_OPTIONS),
-                )
-            )
-            self.s.rounds_without_progress = 0
-            self.s.round_cap = rnd + cfg.max_rounds
-            if choice == "skip":
-                self._block(f"skipped by a person after {rnd} rounds ({why})")
-                await self._report()
-                return "stop"
-            if choice == "simplify":
-                await self._simplify(rnd)
-                return "fix"
-            if choice == "debug":
-                self.s.status = "in_progress"
-                await self._ask(
-                    PendingDecision(
-                        scope=inp.subtask,
-                        kind="debug",
-                        prompt=(
-                            f"Paused {inp.subtask} for debugging. Push commits to "
-                            f"feat/{inp.subtask} (worktree {self.s.worktree}) if you like, "
-                            "then continue to re-review."
-                        ),
-                        options=["continue"],
-                    )
-                )
-                return "fix"  # re-review what the person left, no fixer pass
+            verdict = await self._when_stuck(rnd, why, lowest, gates.passed)
+            if verdict is not None:
+                return verdict
 
         fixer = subtask_state.choose_fixer(reviews, gates.passed, inp.threshold)
         self._phase(f"fixing ({fixer})")
@@ -302,165 +274,6 @@ class SubtaskWorkflow(SubtaskSteps):
         )
         record.fixer, record.fix_commit = fixer, result.commit
         return "fix"
-
-    async def _simplify(self, rnd: int) -> None:
-        inp = self._inp
-        self._phase("simplifying")
-        await self._report()
-        await self._edit(
-            "design-writer",
-            rnd,
-            instructions=(
-                f"A person chose to simplify subtask {inp.subtask}. Reduce its scope in "
-                f"{self._xml()} to what can pass review now: move the hardest items to "
-                "<out> of scope, keep the XML valid, and note what was deferred."
-            ),
-            issues=[],
-            review_paths=self.s.rounds[-1].review_paths if self.s.rounds else [],
-            message=f"chore({inp.subtask}): simplify scope after round {rnd}",
-        )
-
-    async def _create_pr(self) -> None:
-        inp = self._inp
-        cfg = inp.ctx.config
-        self._phase("creating PR")
-        await self._report()
-        reviews_dir = f"{inp.ctx.design_rel}/build-reviews/{inp.subtask}"
-        body = render_pr_body(
-            PrBodyInput(
-                subtask=inp.subtask,
-                summary=inp.summary or inp.title,
-                scores=dict(self.s.scores),
-                gates={g.command: g.passed for g in self.s.gates},
-                evidence=[p for p in (self.s.rounds[-1].review_paths if self.s.rounds else [])],
-                design_doc=self._xml(),
-                subplan=f"{inp.ctx.design_rel}/subplans/{inp.subtask}.md",
-                dependency_prs=[f"{k}: {v}" for k, v in sorted(inp.dependency_prs.items())],
-                reviews_dir=reviews_dir,
-            )
-        )
-        pr: PullRequestResult = await self._on_host(
-            names.FORGE_OPEN_PR,
-            PullRequestRequest(
-                repo_root=inp.ctx.repo_root,
-                worktree=self._worktree,
-                branch=self.s.branch or f"feat/{inp.subtask}",
-                base=inp.base_branch,
-                title=f"feat({inp.subtask}): {inp.title}",
-                body=body,
-                design_dir=inp.ctx.design_dir,
-                subtask=inp.subtask,
-                forge=inp.forge or cfg.forge.kind,
-                repository=cfg.forge.repository,
-                api_url=cfg.forge.api_url,
-                remote=cfg.forge.remote,
-                token_hosts=cfg.forge.token_hosts,
-            ),
-            PullRequestResult,
-            f"pull request feat/{inp.subtask}",
-            **options.network(),
-        )
-        self.s.pr_url, self.s.pr_number = pr.url, pr.number
-        self.s.status, self.s.phase = "pr_created", "pr_created"
-        self.s.notes = f"{len(self.s.rounds)} review round(s)"
-        await self._report()
-
-    # ------------------------------------------------------------- people
-
-    async def _ask(self, decision: PendingDecision) -> str:
-        self.decision_answer = None
-        self.s.decision = decision
-        self._phase(f"waiting for a decision ({decision.kind})")
-        await self._report()
-        await workflow.wait_condition(lambda: self.decision_answer is not None)
-        choice = self.decision_answer or ""
-        self.s.decision, self.decision_answer = None, None
-        self._phase("resuming")
-        await self._report()
-        return choice
-
-    @workflow.signal(name="decide")
-    def decide(self, decision: DecideInput | str) -> None:
-        choice = (decision.choice if isinstance(decision, DecideInput) else decision).strip()
-        if self.holds.holding:
-            refused = self.holds.answer(choice.lower(), None)
-            if refused:
-                workflow.logger.warning("ignored decide %r: %s", choice, refused)
-            return
-        if self.s.decision is None:
-            workflow.logger.warning("ignored decide %r: nothing is waiting", choice)
-            return
-        if choice.lower() not in self.s.decision.options:
-            workflow.logger.warning(
-                "ignored decide %r: options are %s", choice, self.s.decision.options
-            )
-            return
-        self.decision_answer = choice.lower()
-
-    @workflow.signal(name="!pause")
-    def pause(self) -> None:
-        self.s.paused = True
-
-    @workflow.signal(name="!resume")
-    def resume(self) -> None:
-        self.s.paused = False
-
-    @workflow.signal(name="budget_hold")
-    def set_budget_hold(self, hold: bool) -> None:
-        self.s.budget_hold = hold  # in the state: it holds across continue-as-new
-
-    @workflow.signal(name="failure_hold")
-    def set_failure_hold(self, hold: bool) -> None:
-        self.s.failure_hold = hold
-
-    @workflow.query(name="status")
-    def status(self) -> SubtaskState:
-        return self.s
-
-    # ------------------------------------------------------------ helpers
-
-    @property
-    def _inp(self) -> SubtaskInput:
-        assert self.inp is not None
-        return self.inp
-
-    @property
-    def _worktree(self) -> str:
-        if self.s.worktree is None:
-            raise ApplicationError("no worktree yet", non_retryable=True)
-        return self.s.worktree
-
-    def _token_hosts(self) -> list[str]:
-        """HTTPS hosts whose remotes get GITHUB_TOKEN (the token itself never enters history)."""
-        forge = self._inp.ctx.config.forge
-        return token_hosts_for(forge.api_url, forge.token_hosts)
-
-    def _xml(self) -> str:
-        return f"{self._inp.ctx.design_rel}/subtasks/{self._inp.subtask}.xml"
-
-    def _stamp(self, reviewer: str) -> str:
-        self.s.last_stamp[reviewer] = stamp(workflow.now(), self.s.last_stamp.get(reviewer))
-        return self.s.last_stamp[reviewer]
-
-    def _reviews_dir(self) -> str:
-        return f"{self._inp.ctx.design_dir}/build-reviews/{self._inp.subtask}"
-
-    def _phase(self, phase: str) -> None:
-        self.s.phase = phase
-        workflow.set_current_details(subtask_state.details(self.s, self._inp.subtask))
-
-    def _block(self, reason: str) -> None:
-        self.s.status, self.s.phase, self.s.notes = "blocked", "blocked", reason
-
-    async def _report(self) -> None:
-        """Tell the parent build (it owns the tracker and the status table)."""
-        inp = self._inp
-        self._phase(self.s.phase)
-        if not inp.parent_id:
-            return
-        await workflow.get_external_workflow_handle(inp.parent_id).signal(
-            "subtask_progress", subtask_state.progress(self.s, inp.subtask, inp.generation)
-        )
 
     async def _maybe_continue_as_new(self) -> None:
         if workflow.info().is_continue_as_new_suggested():

@@ -105,3 +105,13 @@ def progress(s: SubtaskState, subtask: str, generation: int) -> SubtaskProgress:
         notes=s.notes,
         ledger=s.ledger,
     )
+
+
+def report_due(last: SubtaskProgress | None, now: SubtaskProgress, budgeted: bool) -> bool:
+    """Tell the build only what it shows or acts on: a change of status, round, scores,
+    gates, decision, PR or notes (not every phase), and tokens only when it keeps a
+    budget. Its timeline then shows what happened, not a stream of progress signals."""
+    if last is None:
+        return True
+    ignored = {"phase"} if budgeted else {"phase", "ledger"}
+    return last.model_dump(exclude=ignored) != now.model_dump(exclude=ignored)

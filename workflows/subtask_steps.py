@@ -9,14 +9,24 @@ paused or the build holds its budget or a failure.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, TimeoutError, TimeoutType, is_cancelled_exception
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    TimeoutError,
+    TimeoutType,
+    is_cancelled_exception,
+)
 
 with workflow.unsafe.imports_passed_through():
+    from activities.agents.activities import agent_edit, agent_review
+    from activities.gates import run_gates
+    from activities.git_ops import push_branch
     from contracts.agents import (
         AgentCall,
         EditRequest,
@@ -28,33 +38,90 @@ with workflow.unsafe.imports_passed_through():
     from contracts.build import (
         GateRequest,
         GateResult,
-        ReviewPass,
-        ReviewPassRequest,
-        RoundRecord,
+        SubtaskInput,
+        SubtaskProgress,
         SubtaskState,
     )
     from contracts.git import (
         PushRequest,
         PushResult,
+        token_hosts_for,
     )
-    from workflows import names, options
+    from workflows import options, subtask_state
+    from workflows.agent_step import AgentStep, R
     from workflows.failures import FailureHolds
+    from workflows.timestamps import stamp
+
+
+T = TypeVar("T")
 
 
 class HostLost(Exception):
     """The host holding the worktree stopped taking work; the subtask moves to another."""
 
 
-# Patch id: a restarted subtask whose branch head already passed review is not reviewed again.
-RESUME_FROM_PASS = "resume-from-review-pass"
+# Patch id: a subtask signals its build only when what the build shows changes.
+REPORT_ON_CHANGE = "report-on-change"
 
 
 class SubtaskSteps:
-    """Uses the subtask's state, input and holds, and its helpers (`_inp`, `_worktree`,
-    `_xml`, `_stamp`, `_reviews_dir`, `_phase`, `_report`)."""
+    """Uses the subtask's state, input, holds, agent step and last report."""
 
     s: SubtaskState
+    inp: SubtaskInput | None
     holds: FailureHolds
+    agent: AgentStep
+    reported: SubtaskProgress | None
+
+    # ------------------------------------------------- state, paths, reporting
+
+    @property
+    def _inp(self) -> SubtaskInput:
+        assert self.inp is not None
+        return self.inp
+
+    @property
+    def _worktree(self) -> str:
+        if self.s.worktree is None:
+            raise ApplicationError("no worktree yet", non_retryable=True)
+        return self.s.worktree
+
+    def _token_hosts(self) -> list[str]:
+        """HTTPS hosts whose remotes get GITHUB_TOKEN (the token itself never enters history)."""
+        forge = self._inp.ctx.config.forge
+        return token_hosts_for(forge.api_url, forge.token_hosts)
+
+    def _xml(self) -> str:
+        return f"{self._inp.ctx.design_rel}/subtasks/{self._inp.subtask}.xml"
+
+    def _stamp(self, reviewer: str) -> str:
+        self.s.last_stamp[reviewer] = stamp(workflow.now(), self.s.last_stamp.get(reviewer))
+        return self.s.last_stamp[reviewer]
+
+    def _reviews_dir(self) -> str:
+        return f"{self._inp.ctx.design_dir}/build-reviews/{self._inp.subtask}"
+
+    def _phase(self, phase: str) -> None:
+        self.s.phase = phase
+        workflow.set_current_details(subtask_state.details(self.s, self._inp.subtask))
+
+    def _block(self, reason: str) -> None:
+        self.s.status, self.s.phase, self.s.notes = "blocked", "blocked", reason
+
+    async def _report(self) -> None:
+        """Tell the parent build (it owns the tracker and the status table) what changed."""
+        inp = self._inp
+        self._phase(self.s.phase)
+        if not inp.parent_id:
+            return
+        now = subtask_state.progress(self.s, inp.subtask, inp.generation)
+        if workflow.patched(REPORT_ON_CHANGE):
+            if not subtask_state.report_due(self.reported, now, inp.budgeted):
+                return
+            self.reported = now
+        await workflow.get_external_workflow_handle(inp.parent_id).signal("subtask_progress", now)
+
+    # ------------------------------------------------------------ running steps
 
     def _host(self) -> dict[str, Any]:
         """Activity options that send a worktree step to the claimed host."""
@@ -64,24 +131,24 @@ class SubtaskSteps:
         return {"task_queue": self.s.host_queue, "schedule_to_start_timeout": timeout}
 
     async def _on_host(
-        self, name: str, arg: Any, result_type: type, summary: str, **opts: Any
+        self, activity: Any, arg: Any, result_type: type, summary: str, **opts: Any
     ) -> Any:
         """A worktree step on the claimed host; a step that fails for good holds for a person."""
         return await self._held(
-            summary, lambda: self._once_on_host(name, arg, result_type, summary, **opts)
+            summary, lambda: self._once_on_host(activity, arg, result_type, summary, **opts)
         )
 
     async def _once_on_host(
-        self, name: str, arg: Any, result_type: type, summary: str, **opts: Any
+        self, activity: Any, arg: Any, result_type: type, summary: str, **opts: Any
     ) -> Any:
         try:
             return await workflow.execute_activity(
-                name, arg, result_type=result_type, summary=summary, **opts, **self._host()
+                activity, arg, result_type=result_type, summary=summary, **opts, **self._host()
             )
         except ActivityError as err:
             cause = err.cause
             if isinstance(cause, TimeoutError) and cause.type == TimeoutType.SCHEDULE_TO_START:
-                raise HostLost(f"{self.s.host_queue} (no worker took {name})") from err
+                raise HostLost(f"{self.s.host_queue} (no worker took {summary})") from err
             raise
 
     async def _push(self) -> None:
@@ -90,7 +157,7 @@ class SubtaskSteps:
             return
         try:
             await self._once_on_host(
-                names.GIT_PUSH,
+                push_branch,
                 PushRequest(
                     path=self._worktree,
                     branch=self.s.branch,
@@ -113,7 +180,7 @@ class SubtaskSteps:
         if not commands:
             return GateResult()
         return await self._on_host(
-            names.GATES_RUN,
+            run_gates,
             GateRequest(
                 workdir=self._worktree,
                 commands=commands,
@@ -144,7 +211,7 @@ class SubtaskSteps:
                 f"{workflow.info().run_id}/"
                 f"{role}-g{inp.generation}-r{rnd}-{len(self.s.rounds)}.json"
             ),
-            settings=inp.ctx.config.agent_settings(role),
+            settings=inp.ctx.config.agent_settings(role, inp.ctx.start_commit),
         )
 
     async def _review(self, reviewer: str, rnd: int) -> ReviewResult:
@@ -162,7 +229,7 @@ class SubtaskSteps:
             title=inp.subtask,
         )
         return await self._agent(
-            names.AGENT_REVIEW, request, ReviewResult, f"review {inp.subtask} · {reviewer}"
+            agent_review, request, ReviewResult, f"review {inp.subtask} · {reviewer}"
         )
 
     async def _edit(
@@ -181,36 +248,30 @@ class SubtaskSteps:
             commit_message=message,
             commit=True,
         )
-        return await self._agent(
-            names.AGENT_EDIT, request, EditResult, f"{role} · {self._inp.subtask}"
-        )
+        return await self._agent(agent_edit, request, EditResult, f"{role} · {self._inp.subtask}")
 
-    async def _agent(self, name, request, result_type, summary):  # type: ignore[no-untyped-def]
-        cfg = self._inp.ctx.config
-
-        async def once():  # type: ignore[no-untyped-def]
-            await workflow.wait_condition(
-                lambda: not (self.s.paused or self.s.budget_hold or self.s.failure_hold)
-            )
-            return await self._once_on_host(
-                name, request, result_type, summary, **options.agent_for(cfg.agents)
-            )
-
-        result = await self._held(
-            summary,
-            once,
-            book=lambda usage: self.s.ledger.add_failed(request.role, self._inp.subtask, usage),
-        )
-        self.s.ledger.add(request.role, self._inp.subtask, result.usage)
+    async def _agent(
+        self, activity: Any, request: AgentCall, result_type: type[R], summary: str
+    ) -> R:
+        """The shared agent step, on the claimed host; a commit is pushed at once."""
+        result = await self.agent(activity, request, result_type, summary)
         if isinstance(result, EditResult) and result.commit:
             await self._push()
         await self._report()
         return result
 
-    async def _held(self, summary: str, call, book=None):  # type: ignore[no-untyped-def]
-        return await self.holds.run(
-            self._inp.subtask, summary, call, notify=self._on_hold, book=book
-        )
+    async def _execute_on_host(
+        self,
+        activity: Any,
+        request: AgentCall,
+        result_type: type,
+        summary: str,
+        opts: dict[str, Any],
+    ) -> Any:
+        return await self._once_on_host(activity, request, result_type, summary, **opts)
+
+    async def _held(self, summary: str, call: Callable[[], Awaitable[T]]) -> T:
+        return await self.holds.run(self._inp.subtask, summary, call, notify=self._on_hold)
 
     async def _on_hold(self) -> None:
         """A failure hold opened or closed: show it (status, Web UI, the build's tracker)."""
@@ -222,56 +283,3 @@ class SubtaskSteps:
             self.s.decision = None
             self._phase("resuming")
         await self._report()
-
-    async def _resume_from_pass(self) -> bool:
-        """A restarted build: the head that passed review goes straight to its pull request."""
-        inp = self._inp
-        if self.s.rounds or inp.rebuild or not workflow.patched(RESUME_FROM_PASS):
-            return False
-        found: ReviewPass | None = await self._on_host(
-            names.REVIEW_PASS_FIND,
-            ReviewPassRequest(
-                design_dir=inp.ctx.design_dir, subtask=inp.subtask, worktree=self._worktree
-            ),
-            ReviewPass | None,  # type: ignore[arg-type]
-            f"find the review pass of feat/{inp.subtask}",
-            **options.quick(),
-        )
-        if found is None:
-            return False
-        self.s.built, self.s.scores, self.s.round = True, dict(found.scores), found.rounds
-        self.s.rounds.append(
-            RoundRecord(
-                round=found.rounds,
-                scores=dict(found.scores),
-                commit=found.commit,
-                review_paths=found.review_paths,
-            )
-        )
-        await self._create_pr()
-        self.s.notes = f"resumed: {found.commit[:10]} passed review in round {found.rounds}"
-        await self._report()
-        return True
-
-    async def _record_pass(self, record: RoundRecord) -> None:
-        inp = self._inp
-        if not record.commit or not workflow.patched(RESUME_FROM_PASS):
-            return
-        await self._on_host(
-            names.REVIEW_PASS_RECORD,
-            ReviewPassRequest(
-                design_dir=inp.ctx.design_dir,
-                subtask=inp.subtask,
-                worktree=self._worktree,
-                record=ReviewPass(
-                    subtask=inp.subtask,
-                    commit=record.commit,
-                    scores=dict(record.scores),
-                    rounds=record.round,
-                    review_paths=record.review_paths,
-                ),
-            ),
-            str,
-            f"record the review pass of feat/{inp.subtask}",
-            **options.quick(),
-        )

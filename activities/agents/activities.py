@@ -25,6 +25,7 @@ from activities.agents.cancel import cancel_requested, finish_in_thread
 from activities.agents.commit import (
     changed_paths,
     commit_agent_changes,
+    discard_changes,
     git_failures,
     trailer_for,
 )
@@ -106,8 +107,9 @@ async def agent_edit(req: EditRequest) -> EditResult:
     claimed = {p for p in outcome.output.files_changed if not os.path.isabs(p)}
     files = sorted(outcome.workspace.touched | _existing(workdir, claimed))
     sha: str | None = None
+    summary = outcome.output.summary
     if req.commit:
-        sha, files = await finish_in_thread(
+        sha, files, refused = await finish_in_thread(
             _commit,
             req,
             resolved,
@@ -118,12 +120,23 @@ async def agent_edit(req: EditRequest) -> EditResult:
         if outcome.transcript.commit != sha:
             outcome.transcript.commit = sha
             await finish_in_thread(transcripts.save, outcome.transcript_path, outcome.transcript)
+        if refused:
+            activity.logger.warning(
+                "%s changed the orchestrator's configuration (%s): not committed, discarded",
+                req.role,
+                ", ".join(refused),
+            )
+            summary = (
+                f"{summary}\n\nRefused by the orchestrator, not committed and discarded: "
+                f"{', '.join(refused)} (agents may not change .orchestrator/ or "
+                "orchestrator.toml; configuration comes from the commit the loop started from)"
+            ).strip()
     return EditResult(
         role=req.role,
         scope=req.scope,
         round=req.round,
         files_changed=files,
-        summary=outcome.output.summary,
+        summary=summary,
         commit=sha,
         usage=outcome.usage,
     )
@@ -135,9 +148,14 @@ def _commit(
     workspace: Workspace,
     transcript_path: Path,
     fingerprint: str,
-) -> tuple[str | None, list[str]]:
+) -> tuple[str | None, list[str], list[str]]:
     """Commit what changed: everything under workdir if the agent could run commands
-    (they create files too), otherwise exactly the files its tools wrote."""
+    (they create files too), otherwise exactly the files its tools wrote.
+
+    Changes to the orchestrator's configuration (`.orchestrator/`, `orchestrator.toml`,
+    the roles' folder) are never committed: they are discarded from the worktree, so
+    no later commit takes them either, and returned to be reported.
+    """
     workdir = Path(req.workdir).resolve()
     with git_failures(workdir):
         top = Path(gitrepo.repo_root_of(str(workdir)))
@@ -145,11 +163,15 @@ def _commit(
             paths = changed_paths(workdir, exclude=[transcript_path])
         else:
             paths = sorted(os.path.relpath(workdir / p, top) for p in workspace.touched)
+        refused = [p for p in paths if gitrepo.is_protected(p, [req.settings.agents_dir])]
+        if refused:
+            discard_changes(top, refused)
+            paths = [p for p in paths if p not in refused]
     trailer = trailer_for(req.role, req.scope, req.round, fingerprint)
     sha, files = commit_agent_changes(
         workdir, paths, req.commit_message, trailer, stop=cancel_requested
     )
-    return sha, sorted(os.path.relpath(top / f, workdir) for f in files)
+    return sha, sorted(os.path.relpath(top / f, workdir) for f in files), refused
 
 
 @activity.defn(name="agent.answer_questions")

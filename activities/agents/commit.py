@@ -116,3 +116,17 @@ def commit_agent_changes(
             env=gitrepo.identity_env(),
         )
         return gitrepo.head_commit(top), files
+
+
+def discard_changes(top: Path, paths: list[str]) -> None:
+    """Put `paths` (relative to the checkout top) back as HEAD has them; new ones go away."""
+    tracked = [
+        p
+        for p in paths
+        if gitrepo.run_git(str(top), "cat-file", "-e", f"HEAD:{p}", check=False).returncode == 0
+    ]
+    if tracked:
+        gitrepo.run_git(str(top), "checkout", "--quiet", "HEAD", "--", *tracked)
+    for rel in set(paths) - set(tracked):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(top / rel)

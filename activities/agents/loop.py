@@ -13,9 +13,10 @@ import contextlib
 import contextvars
 import copy
 import functools
+import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -26,7 +27,7 @@ from pydantic import BaseModel, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import sandbox
+from activities import gitrepo, sandbox
 from activities.agents import prompts
 from activities.agents import transcript as transcripts
 from activities.agents.cancel import raise_if_cancelled
@@ -35,6 +36,8 @@ from activities.agents.pricing import cost_usd, price_for
 from activities.agents.roles import ResolvedRole
 from activities.agents.tools import Workspace, tool_definitions
 from contracts.agents import AgentCall, Usage
+
+log = logging.getLogger(__name__)
 
 Out = TypeVar("Out", bound=BaseModel)
 Req = TypeVar("Req", bound=AgentCall)
@@ -102,6 +105,46 @@ def resolve_in(workdir: Path, path: str) -> Path:
     """An orchestrator-chosen path (absolute, or relative to workdir)."""
     candidate = Path(path)
     return candidate if candidate.is_absolute() else workdir / candidate
+
+
+def repository_boundary(workdir: Path) -> Path:
+    """The main checkout that holds `workdir` (a worktree lies inside it), or the workdir."""
+    try:
+        return Path(gitrepo.main_checkout(str(workdir)))
+    except (gitrepo.GitError, gitrepo.GitInputError):
+        return Path(os.path.realpath(workdir))
+
+
+def read_grants(workdir: Path, paths: Iterable[str]) -> frozenset[Path]:
+    """Files handed over by path (focus files, reviews, gate logs) the agent may read.
+
+    Paths in design files end up here (Files Modified, `<file>`), so a grant is kept
+    only inside the repository, never in its git directory and never a transcript:
+    a design cannot open the worker's files to an agent.
+    """
+    boundary = repository_boundary(workdir)
+    grants: set[Path] = set()
+    for raw in paths:
+        real = Path(os.path.realpath(resolve_in(workdir, raw)))
+        if real == boundary or boundary not in real.parents:
+            log.warning("not granting %s to the agent: outside the repository %s", raw, boundary)
+            continue
+        if ".git" in real.relative_to(boundary).parts or transcripts.is_transcript(real):
+            log.warning("not granting %s to the agent: reserved for the orchestrator", raw)
+            continue
+        grants.add(real)
+    return frozenset(grants)
+
+
+def protected_paths(workdir: Path, agents_dir: str) -> frozenset[Path]:
+    """The configuration an agent may not write, in the checkout it works in."""
+    try:
+        top = Path(gitrepo.repo_root_of(str(workdir)))
+    except (gitrepo.GitError, gitrepo.GitInputError):
+        top = Path(os.path.realpath(workdir))
+    return frozenset(
+        Path(os.path.realpath(top / rel)) for rel in (*gitrepo.PROTECTED_PATHS, agents_dir)
+    )
 
 
 def make_client(timeout_s: float) -> anthropic.AsyncAnthropic:
@@ -222,10 +265,13 @@ async def run_agent(
         sandbox=settings.sandbox,
         hide_reviews=kind == "review",
         hidden_files=frozenset({Path(os.path.realpath(path))}),
-        extra_readable=frozenset(
-            Path(os.path.realpath(resolve_in(workdir, p)))
-            for p in [*call.focus_paths, *getattr(call, "review_paths", [])]
+        extra_readable=read_grants(
+            workdir, [*call.focus_paths, *getattr(call, "review_paths", [])]
         ),
+        protected=protected_paths(workdir, settings.agents_dir),
+        writable=frozenset(Path(os.path.realpath(resolve_in(workdir, p))) for p in call.write_scope)
+        if getattr(call, "write_scope", None)
+        else None,
     )
     if "run_command" in resolved.tools:
         # A role with a shell runs only where its commands can be confined.

@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from activities import gitrepo
 from activities.agents import prompts
 from activities.agents.roles import ResolvedRole
+from activities.agents.tools import ToolError, read_bounded
 from activities.agents.transcript import REVIEW_CACHE_DIR
 from activities.files import atomic_write_text
 from contracts.agents import ReviewRequest, ReviewResult
@@ -62,8 +63,10 @@ def review_key(req: ReviewRequest, resolved: ResolvedRole) -> str:
     for rel in sorted(files):
         part(rel.encode("utf-8"))
         try:
-            part(b"file:" + files[rel].read_bytes())
-        except OSError:
+            # Bounded, regular files only: a focus path a design names may be a FIFO or device.
+            data = read_bounded(Path(os.path.realpath(files[rel])), rel, "review")
+            part(b"file:" + data)
+        except (OSError, ToolError):
             part(b"missing")  # a focus file that is missing now differs from any content
     return digest.hexdigest()
 

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
+from activities import gitrepo
 from activities.agents.errors import non_retryable
 from activities.agents.outputs import KINDS, OutputKind
 from activities.agents.tools import ALL_TOOLS, COMMAND_TOOLS, READ_TOOLS
@@ -152,14 +153,55 @@ def repository_root(workdir: Path) -> Path:
     return workdir
 
 
-def load_roles(workdir: Path, agents_dir: str) -> dict[str, Role]:
-    """Built-in roles overlaid with the repository's agent files."""
+def trusted_commit(workdir: Path, commit: str | None) -> tuple[str, str] | None:
+    """(main checkout, commit) the roles are read from; None outside a repository with commits.
+
+    Never the working tree of a checkout an agent writes: a builder that writes
+    `.orchestrator/agents/code-correctness.md` must not become its own reviewer.
+    """
+    try:
+        top = gitrepo.main_checkout(str(workdir))
+        if commit:
+            sha = gitrepo.resolve_commit(top, commit)
+            if sha is None:
+                raise non_retryable(
+                    f"the configuration commit {commit} does not exist in {top}; restart the "
+                    "loop from the repository's current commit",
+                    "UnknownConfigCommit",
+                )
+            return top, sha
+        head = gitrepo.head_commit(top)
+    except (gitrepo.GitError, gitrepo.GitInputError):
+        return None
+    return (top, head) if head else None
+
+
+def role_files(workdir: Path, agents_dir: str, commit: str | None = None) -> list[tuple[str, str]]:
+    """(source, text) of the repository's agent files: as committed, or on disk without git."""
+    trusted = trusted_commit(workdir, commit)
+    if trusted is None:  # no repository, or no commit yet: nothing an agent has written to
+        folder = repository_root(workdir) / agents_dir
+        files = sorted(folder.glob("*.md")) if folder.is_dir() else []
+        return [(str(f), f.read_text(encoding="utf-8")) for f in files]
+    top, sha = trusted
+    found: list[tuple[str, str]] = []
+    for path in gitrepo.committed_files(top, sha, os.path.normpath(agents_dir)):
+        if not path.endswith(".md"):
+            continue
+        source = f"{path} (as committed in {sha[:12]})"
+        data = gitrepo.git_bytes(top, "cat-file", "blob", f"{sha}:{path}") or b""
+        try:
+            found.append((source, data.decode("utf-8")))
+        except UnicodeDecodeError as exc:
+            raise _bad(source, f"it is not UTF-8 text (byte {exc.start})") from None
+    return found
+
+
+def load_roles(workdir: Path, agents_dir: str, commit: str | None = None) -> dict[str, Role]:
+    """Built-in roles overlaid with the repository's agent files (from `commit`, see above)."""
     roles = builtin_roles()
-    folder = repository_root(workdir) / agents_dir
-    if not folder.is_dir():
-        return roles
-    for file in sorted(folder.glob("*.md")):
-        override = parse_role_file(file.read_text(encoding="utf-8"), str(file))
+    for source, text in role_files(workdir, agents_dir, commit):
+        override = parse_role_file(text, source)
         base = roles.get(override.name)
         if base is not None:  # keep what the override does not say
             override = override.model_copy(
@@ -177,7 +219,7 @@ def resolve_role(
     name: str, kind: OutputKind, workdir: Path, settings: AgentSettings
 ) -> ResolvedRole:
     """The role `name` as a `kind` agent: its model and the tools it may use."""
-    roles = load_roles(workdir, settings.agents_dir)
+    roles = load_roles(workdir, settings.agents_dir, settings.config_commit)
     role = roles.get(name)
     if role is None:
         raise non_retryable(

@@ -15,11 +15,15 @@ import functools
 import json
 import os
 import re
+import stat
 import tempfile
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
+
+import re2
 
 from activities import sandbox
 from activities.agents.cancel import finish_in_thread, raise_if_cancelled
@@ -40,6 +44,15 @@ MAX_TOOL_OUTPUT = 60_000
 MAX_LIST_ENTRIES = 1000
 MAX_SEARCH_RESULTS = 200
 MAX_SEARCH_FILE_BYTES = 2_000_000
+# A text file larger than this is not read whole into the worker's memory.
+MAX_READ_FILE_BYTES = 10_000_000
+# One search stops after this long or this much text, whatever the repository's size.
+SEARCH_TIME_BUDGET_S = 20.0
+MAX_SEARCH_TOTAL_BYTES = 200_000_000
+# RE2 (linear time, no backtracking) with a bounded automaton: no pattern can stall the worker.
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
+_RE2_OPTIONS.max_mem = 64 << 20
 SKIP_DIRS = frozenset(
     {".git", "node_modules", "__pycache__", ".venv", ".mypy_cache", ".ruff_cache"}
 )
@@ -73,6 +86,11 @@ class Workspace:
     # outside the workdir, e.g. reviews kept in the main checkout while a fixer works in
     # a worktree. Readable exactly as listed; never writable.
     extra_readable: frozenset[Path] = frozenset()
+    # The orchestrator's configuration (.orchestrator/, orchestrator.toml, the roles'
+    # folder): read from the commit the loop started from, never written by an agent.
+    protected: frozenset[Path] = frozenset()
+    # When set, the only directories writes may go to (a design writer: the design dir).
+    writable: frozenset[Path] | None = None
     touched: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -110,9 +128,30 @@ class Workspace:
             raise ToolError(f"refused {text!r}: that path is reserved for the orchestrator")
         if self.hide_reviews and REVIEW_DIRS.intersection(rel.parts):
             raise ToolError(f"refused {text!r}: reviews are blind, earlier reviews are hidden")
-        if must_exist and not real.exists():
-            raise ToolError(f"{text!r} does not exist")
+        if write:
+            self._check_writable(real, text)
+        try:
+            mode = os.stat(real).st_mode
+        except FileNotFoundError:
+            if must_exist:
+                raise ToolError(f"{text!r} does not exist") from None
+            return real
+        refuse_special(mode, text)
         return real
+
+    def _check_writable(self, real: Path, text: str) -> None:
+        if any(real == p or p in real.parents for p in self.protected):
+            raise ToolError(
+                f"refused {text!r}: the orchestrator's configuration (.orchestrator/, "
+                "orchestrator.toml, the roles) is read from the commit the loop started from "
+                "and no agent may change it; if it needs a change, say so in your summary "
+                "for a person to make"
+            )
+        if self.writable is not None and not any(
+            real == p or p in real.parents for p in self.writable
+        ):
+            allowed = ", ".join(sorted(self.rel(p) + "/" for p in self.writable)) or "nothing"
+            raise ToolError(f"refused {text!r}: this agent may only write under {allowed}")
 
     def rel(self, path: Path) -> str:
         if path != self.root and self.root not in path.parents:
@@ -193,8 +232,9 @@ class Workspace:
             for name in dirs:
                 entries.append(self.rel(here / name) + "/")
             for name in sorted(files):
-                if self._visible(here / name) and self._inside(here / name):
-                    entries.append(self.rel(here / name))
+                file = here / name
+                if self._visible(file) and self._inside(file) and _is_regular(file):
+                    entries.append(self.rel(file))
             if not recursive or len(entries) >= MAX_LIST_ENTRIES:
                 break
         entries.sort()
@@ -210,7 +250,8 @@ class Workspace:
         if target.is_dir():
             raise ToolError(f"{path!r} is a directory; use list_files")
         offset, limit = max(1, int(offset)), max(1, min(int(limit), MAX_READ_LINES))
-        text = self._redact(target, target.read_text(encoding="utf-8", errors="replace"))
+        data = read_bounded(target, path, "read_file")
+        text = self._redact(target, data.decode("utf-8", errors="replace"))
         lines = text.splitlines()
         chunk = lines[offset - 1 : offset - 1 + limit]
         out = [f"{n:6d}\t{line[:MAX_LINE_CHARS]}" for n, line in enumerate(chunk, start=offset)]
@@ -225,25 +266,35 @@ class Workspace:
         self, pattern: str, path: str = ".", regex: bool = True, max_results: int = 100
     ) -> str:
         base = self.resolve(path)
-        try:
-            needle = re.compile(pattern if regex else re.escape(pattern))
-        except re.error as exc:
-            raise ToolError(f"invalid regular expression {pattern!r}: {exc}") from exc
+        matches = _matcher(pattern, regex)
         limit = max(1, min(int(max_results), MAX_SEARCH_RESULTS))
+        deadline = time.monotonic() + SEARCH_TIME_BUDGET_S
+        scanned = 0
         hits: list[str] = []
         files = [base] if base.is_file() else self._walk_files(base)
-        for file in files:
-            try:
-                if file.stat().st_size > MAX_SEARCH_FILE_BYTES:
-                    continue
-                data = file.read_bytes()
-            except OSError:
+        for count, file in enumerate(files):
+            if time.monotonic() > deadline or scanned > MAX_SEARCH_TOTAL_BYTES:
+                return "\n".join(
+                    [
+                        *hits,
+                        f"... (search stopped after {count} files: it reached its budget of "
+                        f"{SEARCH_TIME_BUDGET_S:g}s / {MAX_SEARCH_TOTAL_BYTES // 1_000_000} MB; "
+                        "search a narrower path)",
+                    ]
+                )
+            real = Path(os.path.realpath(file))  # opened without following: resolve first
+            if not self._inside(real):
                 continue
+            try:
+                data = read_bounded(real, self.rel(file), "search_files", MAX_SEARCH_FILE_BYTES)
+            except (OSError, ToolError):
+                continue  # too large, unreadable or replaced by a special file: not text to search
+            scanned += len(data)
             if b"\0" in data[:4096]:
                 continue
             text = self._redact(file, data.decode("utf-8", errors="replace"))
             for n, line in enumerate(text.splitlines(), start=1):
-                if needle.search(line):
+                if matches(line):
                     hits.append(f"{self.rel(file)}:{n}: {line[:300]}")
                     if len(hits) >= limit:
                         return (
@@ -258,7 +309,7 @@ class Workspace:
             dirs[:] = sorted(d for d in dirs if self._visible(here / d) and self._inside(here / d))
             for name in sorted(files):
                 file = here / name
-                if self._visible(file) and self._inside(file):
+                if self._visible(file) and self._inside(file) and _is_regular(file):
                     yield file
 
     # -- write tools ---------------------------------------------------------------
@@ -281,7 +332,7 @@ class Workspace:
             raise ToolError(f"{path!r} is a directory")
         if not old_string:
             raise ToolError("old_string must not be empty; use write_file to create a file")
-        text = target.read_text(encoding="utf-8")
+        text = read_bounded(target, path, "edit_file").decode("utf-8")
         count = text.count(old_string)
         if count == 0:
             raise ToolError(
@@ -333,6 +384,86 @@ class Workspace:
         paths = [self.root.joinpath(*TRANSCRIPT_DIR), self.root.joinpath(*REVIEW_CACHE_DIR)]
         paths += [p for p in self.hidden_files if self.root in p.parents]
         return tuple(p for p in paths if p.exists())
+
+
+_SPECIAL = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def refuse_special(mode: int, shown: str) -> None:
+    """Only regular files and directories: a FIFO or a device would block or never end."""
+    for test, kind in _SPECIAL:
+        if test(mode):
+            raise ToolError(
+                f"refused {shown!r}: it is {kind}, not a regular file; "
+                "the file tools only read and write regular files"
+            )
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise ToolError(f"refused {shown!r}: it is not a regular file or a directory")
+
+
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC
+
+
+def read_bounded(path: Path, shown: str, tool: str, limit: int | None = None) -> bytes:
+    """A regular file's bytes, at most `limit` of them.
+
+    Opened non-blocking and checked again on the open descriptor, so a file swapped
+    for a FIFO after `resolve` still cannot block the worker, and a file that grows
+    while it is read still cannot fill its memory.
+    """
+    limit = MAX_READ_FILE_BYTES if limit is None else limit
+    fd = os.open(path, _OPEN_FLAGS)
+    try:
+        info = os.fstat(fd)
+        refuse_special(info.st_mode, shown)
+        if stat.S_ISDIR(info.st_mode):
+            raise ToolError(f"{shown!r} is a directory; use list_files")
+        too_big = ToolError(
+            f"refused {shown!r}: it is larger than {limit:,} bytes, more than {tool} handles; "
+            "search it with search_files, or read a part with run_command (`sed -n 1,200p`) "
+            "where your role has it"
+        )
+        if info.st_size > limit:
+            raise too_big
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := os.read(fd, 1 << 20):
+            size += len(chunk)
+            if size > limit:
+                raise too_big
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _matcher(pattern: str, regex: bool) -> Callable[[str], object]:
+    """A line test that runs in linear time: RE2 for regular expressions, `in` for text."""
+    if not regex:
+        return lambda line: pattern in line
+    try:
+        compiled = re2.compile(pattern, options=_RE2_OPTIONS)
+    except re2.error as exc:
+        detail = exc.args[0] if exc.args else exc
+        if isinstance(detail, bytes):
+            detail = detail.decode("utf-8", errors="replace")
+        raise ToolError(
+            f"invalid regular expression {pattern!r}: {detail}; the search uses RE2 syntax "
+            "(no backreferences or lookaround), or pass regex=false for plain text"
+        ) from exc
+    return compiled.search
 
 
 def _clip(text: str, limit: int) -> str:

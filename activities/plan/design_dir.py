@@ -11,7 +11,8 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from pathlib import Path
+import stat
+from pathlib import Path, PurePosixPath
 
 from activities.plan import markdown as md
 from contracts.plan import (
@@ -39,7 +40,61 @@ def feature_name(design_dir: str) -> str:
     return Path(design_dir).resolve().name
 
 
-def _read_text(path: Path, shown: str, issues: list[PlanIssue]) -> str | None:
+def repository_of(path: str | os.PathLike[str]) -> Path:
+    """The checkout holding `path` (its nearest parent with a `.git`), else `path` itself.
+
+    Design files may not lead out of it: whatever they name becomes an agent's
+    reading, so a symlink out of the repository would hand the agent the file it
+    points to. Pure: no git process runs.
+    """
+    start = Path(os.path.abspath(path))
+    for candidate in (start, *start.parents):
+        if (candidate / ".git").exists():
+            return Path(os.path.realpath(candidate))
+    return Path(os.path.realpath(start))
+
+
+def design_file_issue(path: Path, shown: str, boundary: Path) -> PlanIssue | None:
+    """Why a design file may not be read: a symlink out of `boundary`, or not a regular file."""
+    real = Path(os.path.realpath(path))
+    if real != boundary and boundary not in real.parents:
+        return PlanIssue(
+            file=shown,
+            problem=f"is a symlink to {real}, outside the repository {boundary}; design files "
+            "are read only from the repository",
+            fix=f'replace the link with the file itself (`cp --remove-destination "$(readlink -f '
+            f'{shown})" {shown}`), or move the file into the repository',
+        )
+    try:
+        mode = os.stat(real).st_mode
+    except OSError:
+        return None  # missing or unreadable: the read says so
+    if not stat.S_ISREG(mode):
+        return PlanIssue(
+            file=shown,
+            problem="is not a regular file (a directory, FIFO, socket or device)",
+            fix="replace it with a regular UTF-8 markdown file",
+        )
+    return None
+
+
+def repo_path_problem(value: str) -> str | None:
+    """Why a path a design names (Files Modified, `<file>`) is not a path in the repository."""
+    text = value.strip().replace("\\", "/")
+    if text.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", text):
+        return "is an absolute path"
+    if ".." in PurePosixPath(text).parts:
+        return "uses '..' to leave the repository"
+    return None
+
+
+def _read_text(
+    path: Path, shown: str, issues: list[PlanIssue], boundary: Path | None = None
+) -> str | None:
+    issue = design_file_issue(path, shown, boundary or repository_of(path.parent))
+    if issue is not None:
+        issues.append(issue)
+        return None
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -191,14 +246,15 @@ def load_design(design_dir: str) -> DesignDoc:
         )
     overview_shown = display_path(design_dir, "overview.md")
     issues: list[PlanIssue] = []
+    boundary = repository_of(root)
     overview = root / "overview.md"
-    if not overview.is_file():
+    if not overview.exists():
         raise PlanError(
             overview_shown,
             "overview.md is missing",
             "write the feature's overview in overview.md at the top of the design directory",
         )
-    overview_text = _read_text(overview, overview_shown, issues)
+    overview_text = _read_text(overview, overview_shown, issues, boundary)
     if overview_text is not None and not overview_text.strip():
         issues.append(
             PlanIssue(
@@ -244,7 +300,7 @@ def load_design(design_dir: str) -> DesignDoc:
             )
             continue
         seen[key] = rel
-        text = _read_text(path, shown, issues)
+        text = _read_text(path, shown, issues, boundary)
         if text is None:
             continue
         if not text.strip():
@@ -257,6 +313,15 @@ def load_design(design_dir: str) -> DesignDoc:
             )
             continue
         meta, meta_warnings = parse_subplan(name, rel, shown, text)
+        issues.extend(
+            PlanIssue(
+                file=shown,
+                problem=f"Files Modified names {f!r}, which {problem}",
+                fix="name files by their path relative to the repository root, inside it",
+            )
+            for f in meta.files_modified
+            if (problem := repo_path_problem(f))
+        )
         subplans.append(meta)
         warnings.extend(meta_warnings)
 

@@ -15,7 +15,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from activities.files import atomic_write_text
-from activities.plan.design_dir import display_path
+from activities.plan.design_dir import (
+    design_file_issue,
+    display_path,
+    repo_path_problem,
+    repository_of,
+)
 from contracts.plan import PlanError, PlanIssue, SubplanMeta, slug_problem
 from contracts.subtask import SubtaskSpec
 
@@ -180,6 +185,14 @@ def parse_subtask_xml(data: bytes, shown: str, expected_id: str | None = None) -
                 shown, f"<estimated_hours> must be a number, got {_text(hours)!r}"
             ) from None
     fields.update(_read_lists(shown, root))
+    for name in fields["files"]:
+        problem = repo_path_problem(name)
+        if problem:
+            raise _schema_error(
+                shown,
+                f"<files> names {name!r}, which {problem}",
+                "name files by their path relative to the repository root, inside it",
+            )
     try:
         return SubtaskSpec(**fields)
     except ValidationError as exc:  # pragma: no cover - the checks above cover the schema
@@ -192,6 +205,9 @@ def read_subtask(path: str | Path) -> SubtaskSpec:
     """Read one `subtasks/NN-name.xml`; its id must equal the file stem."""
     path = Path(path)
     shown = str(path)
+    issue = design_file_issue(path, shown, repository_of(path.parent))
+    if issue is not None:
+        raise PlanError.from_issues([issue])
     try:
         data = path.read_bytes()
     except OSError as exc:

@@ -154,7 +154,9 @@ async def test_an_editor_sees_issues_and_review_paths_but_never_scores(
 ) -> None:
     # Reviews live in the main checkout while the fixer works in a worktree: the listed
     # review files are readable by their absolute path, their neighbours are not.
-    reviews = tmp_path / "main" / "design-docs/active/demo/build-reviews/01-core"
+    worktree = repo / ".worktrees" / "01-core"
+    git(repo, "worktree", "add", "-q", "-b", "feat/01-core", str(worktree))
+    reviews = repo / "design-docs/active/demo/build-reviews/01-core"
     reviews.mkdir(parents=True)
     review = reviews / "r1_code-correctness.md"
     review.write_text("# Review: x\n\n## SCORE: 0.41\n\n## Summary\n- weak\n---\nDetails\n")
@@ -178,7 +180,7 @@ async def test_an_editor_sees_issues_and_review_paths_but_never_scores(
     result = await runner.run(
         "agent.edit",
         request(
-            repo,
+            worktree,
             "fixer",
             scope="01-core",
             round=2,

@@ -124,3 +124,33 @@ async def test_writers_cannot_write_outside_the_workdir(
     assert [r["is_error"] for r in results] == [True, True, True, False]
     assert not (tmp_path / "escape.txt").exists() and not (outside / "escape.txt").exists()
     assert result["files_changed"] == ["ok/inside.txt"]
+
+
+async def test_paths_a_design_names_grant_nothing_outside_the_repository(
+    repo: Path, tmp_path: Path, standin: MessagesStandIn, runner: Runner
+) -> None:
+    """Focus files come from designs (Files Modified, `<file>`): only the repository's count."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("OUTSIDE-CONTENT")
+    inside = repo / "design-docs/active/demo/overview.md"
+    focus = [str(outside / "secret.txt"), "../outside/secret.txt", str(repo / ".git/config")]
+    steps = [{"tool": "read_file", "input": {"path": p}} for p in [*focus, str(inside)]]
+    standin.reset({"rules": [{"match": {"role": "code-correctness"}, "steps": steps}]})
+    await runner.run(
+        "agent.review",
+        request(
+            repo,
+            "code-correctness",
+            review_path="r.md",
+            title="t",
+            focus_paths=[*focus, str(inside)],
+        ),
+    )
+    results = [r.tool_results[0] for r in standin.requests[1:5]]
+    assert [r["is_error"] for r in results] == [True, True, True, False]
+    assert "absolute paths are not allowed" in results[0]["content"]
+    assert "'..' may not be used" in results[1]["content"]
+    assert "absolute paths are not allowed" in results[2]["content"]
+    assert "A tiny feature." in results[3]["content"]
+    assert not any("OUTSIDE-CONTENT" in r["content"] for r in results)

@@ -3,7 +3,8 @@ client against the Messages API stand-in and PyGithub against the GitHub stand-i
 
 from __future__ import annotations
 
-import asyncio
+import itertools
+import json
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.service import RPCError
 
 from activities.plan import run_plan
 from activities.plan.pipeline import seed_subtask_files
@@ -70,6 +72,19 @@ def github() -> Iterator[GitHubStandIn]:
         yield standin
 
 
+async def progress_reports(handle: WorkflowHandle) -> dict[str, list[dict]]:
+    """Each subtask's `subtask_progress` signals, in the order the build received them."""
+    found: dict[str, list[dict]] = {}
+    async for event in handle.fetch_history_events():
+        attrs = event.workflow_execution_signaled_event_attributes
+        if event.HasField("workflow_execution_signaled_event_attributes") and (
+            attrs.signal_name == "subtask_progress"
+        ):
+            report = json.loads(attrs.input.payloads[0].data)
+            found.setdefault(report["subtask"], []).append(report)
+    return found
+
+
 def wid() -> str:
     return f"build-link-shortener-{uuid.uuid4().hex[:6]}"
 
@@ -94,6 +109,7 @@ async def test_example_builds_to_one_pr_per_subtask(
             result = BuildResult.model_validate(await handle.result())
             await record_history(handle)
             await record_history(client.get_workflow_handle(f"{handle.id}-04-service"))
+            reports = await progress_reports(handle)
 
     assert result.result == "ALL_SUBTASKS_PR_CREATED", result
     names = ["01-models", "02-storage", "03-codec", "04-service", "05-cli"]
@@ -125,6 +141,14 @@ async def test_example_builds_to_one_pr_per_subtask(
     ]
     report = (repo.design_dir / "build-reviews/REPORT.md").read_text()
     assert "ALL_SUBTASKS_PR_CREATED" in report
+    # A subtask reports only what changes its row (status, round, scores, PR), not each
+    # phase or agent: 13 reports each before, 7 agents and 2 rounds each now.
+    for sub in result.subtasks:
+        shown = reports[sub.subtask]
+        assert [r["status"] for r in shown][-1] == "pr_created"
+        assert len(shown) <= 2 + 2 * sub.rounds + 1, shown
+        tracked = [{k: v for k, v in r.items() if k not in ("phase", "ledger")} for r in shown]
+        assert all(a != b for a, b in itertools.pairwise(tracked)), shown
     # Order: nothing started before its dependencies had PRs.
     first = {r.scope: r.at for r in reversed(messages.requests)}
     last = {r.scope: r.at for r in messages.requests}
@@ -343,10 +367,18 @@ async def test_pause_resume_and_cancel(
         async with build_worker(client, task_queue):
             handle = await start_build(client, repo, task_queue)
             await handle.signal("!pause")
-            await asyncio.sleep(2.0)  # an agent already running may finish its turns
-            count = _agents_started(messages)
-            await asyncio.sleep(1.5)
-            assert _agents_started(messages) == count  # no new agent starts while paused
+            a = client.get_workflow_handle(f"{handle.id}-a")
+
+            async def quiet() -> bool:
+                """Paused, and the agent that was already running has finished."""
+                st = await status_of(handle, BuildStatus)
+                try:
+                    pending = (await a.describe()).raw_description.pending_activities
+                except RPCError:
+                    pending = []  # the pause came before a was started: it waits unstarted
+                return st.paused and not pending
+
+            await until(quiet, what="the paused build to go quiet")
             st = await status_of(handle, BuildStatus)
             assert st.paused and st.waiting_for.startswith("!resume")
             assert not any(r.scope == "b" for r in messages.requests)
@@ -355,17 +387,22 @@ async def test_pause_resume_and_cancel(
             await handle.cancel()
             await until(lambda: _closed(handle), what="the cancelled build")
             assert (await handle.describe()).status == WorkflowExecutionStatus.CANCELED
+            # From the pause to the resume, a started no agent (its history says so).
+            between, agents_while_paused = False, []
+            async for event in a.fetch_history_events():
+                signaled = event.workflow_execution_signaled_event_attributes.signal_name
+                if signaled in ("!pause", "!resume"):
+                    between = signaled == "!pause"
+                scheduled = event.activity_task_scheduled_event_attributes.activity_type.name
+                if between and scheduled.startswith("agent."):
+                    agents_while_paused.append(scheduled)
+            assert agents_while_paused == []
     rows = read_tracker(str(repo.root / "design-docs/orchestration/pr_tracker.md"))
     statuses = {r.subtask: r.status for r in rows[repo.design_dir.name]}
     assert statuses["b"] in ("cancelled", "pr_created")
     # Cancelling never deletes work: branches and worktrees stay.
     assert "feat/a" in git_out(repo.root, "branch", "--list", "feat/*")
     assert (repo.root / ".worktrees/a").is_dir()
-
-
-def _agents_started(messages: MessagesStandIn) -> int:
-    """Agents, not requests: one agent already running may still take several turns."""
-    return sum(1 for r in messages.requests if r.turn == 1)
 
 
 async def _started(messages: MessagesStandIn, scope: str) -> bool:

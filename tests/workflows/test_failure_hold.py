@@ -35,6 +35,7 @@ from tests.workflows.test_build_loop import (
     approve_artifacts,
     git_out,
     start_build,
+    tiny_design,
     tiny_project,
     writes_file_rule,
 )
@@ -149,6 +150,113 @@ async def test_revoked_key_holds_the_build_and_retry_finishes_it(
         reviews = list((repo.design_dir / "build-reviews" / sub.subtask).glob("*_code-*.md"))
         assert len(reviews) == 6, (sub.subtask, reviews)
     assert len(pulls) == 5
+
+
+async def test_a_seven_subtask_design_and_build_hold_once_each_and_retry_finishes_them(
+    client: Client, task_queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issue's bar: the key revoked mid-design and again mid-build of 7 subtasks."""
+    dag = {"a": [], "b": ["a"], "c": ["a"], "d": ["a"], "e": ["b", "c"], "f": ["d"]}
+    dag["g"] = ["e", "f"]
+    approve_all = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
+    config = '\n[reviewers]\ndesign = ["design-requirements"]\ncode = ["code-correctness"]\n'
+    with (
+        GitHubStandIn() as github,
+        scripted_model(
+            {"rules": [*(writes_file_rule(n) for n in dag), approve_all]}, monkeypatch, github.url
+        ) as sim,
+    ):
+        design_src = tiny_design(tmp_path / "src", dag)
+        repo = make_project(tmp_path / "p", github.url, config, design_source=design_src)
+        async with build_worker(client, task_queue):
+            design = await start_design(client, repo, task_queue)
+            await _seen(sim, lambda r: r.kind == "review" and r.scope == "c")
+            sim.api_key = REVOKED
+            held = await until(lambda: _failure(design, DesignStatus), what="the design's hold")
+            _assert_revoked_key_decision(held)
+            sim.api_key = None
+            await design.signal("decide", DecideInput(choice="retry"))
+
+            async def at_gate() -> bool:
+                return (await status_of(design, DesignStatus)).phase == "awaiting-approval"
+
+            await until(at_gate, limit=120, what="the approval gate")
+            await design.signal("approved")
+            designed = DesignResult.model_validate(await design.result())
+            assert designed.result == "DESIGN_DOC_APPROVED", designed
+
+            build = await start_build(client, repo, task_queue)
+            await _seen(sim, lambda r: r.scope in ("b", "c", "d") and r.role == "builder")
+            sim.api_key = REVOKED
+            held = await until(lambda: _failure(build, BuildStatus), what="the build's hold")
+            _assert_revoked_key_decision(held)
+            sim.api_key = None
+            await build.signal("decide", DecideInput(choice="retry"))
+            result = BuildResult.model_validate(await build.result())
+        pulls = github.pulls("demo/link-shortener")
+    # Every earlier review kept, none redone: one reviewer, one round, per scope.
+    assert len(review_files(repo.design_dir)) == 1 + len(dag)
+    assert result.result == "ALL_SUBTASKS_PR_CREATED", result
+    assert sorted(p["head"]["ref"] for p in pulls) == [f"feat/{n}" for n in dag]
+    for name in dag:
+        assert len(list((repo.design_dir / "build-reviews" / name).glob("*_code-*.md"))) == 1
+
+
+async def test_a_step_in_flight_during_the_outage_is_retried_with_the_others(
+    client: Client, task_queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """a's request was sent before the key was revoked and fails only after the person
+    answered `retry` for b: that answer covers a too, so nobody is asked twice."""
+    approve_all = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
+    config = '\n[reviewers]\ncode = ["code-correctness"]\n'
+    slow_a = writes_file_rule("a")
+    slow_a["faults"] = [
+        {
+            "type": 401,
+            "error_type": "authentication_error",
+            "message": "invalid x-api-key",
+            "until": "outage-answered",
+        }
+    ]
+    with (
+        GitHubStandIn() as github,
+        scripted_model(
+            {"rules": [slow_a, writes_file_rule("b"), approve_all]}, monkeypatch, github.url
+        ) as sim,
+    ):
+        repo = tiny_project(tmp_path, github.url, {"a": [], "b": []}, config)
+        async with build_worker(client, task_queue):
+            handle = await start_build(client, repo, task_queue)
+            await _seen(sim, lambda r: r.scope == "a")  # in flight, held by the stand-in
+            sim.api_key = REVOKED
+            held = await until(lambda: _failure(handle, BuildStatus), what="b's failure hold")
+            assert held[0].failure is not None and held[0].failure.scopes == ["b"]
+            sim.api_key = None
+            await handle.signal("decide", DecideInput(choice="retry"))
+            a = client.get_workflow_handle(f"{handle.id}-a")
+
+            async def told() -> bool:
+                async for event in a.fetch_history_events():
+                    attrs = event.workflow_execution_signaled_event_attributes
+                    if attrs.signal_name == "outage_retried":
+                        return True  # a takes the signal before any later failure
+                return False
+
+            await until(told, what="the build to tell a about the retry")
+            sim.release("outage-answered")  # now a's request fails with the outage's 401
+
+            async def ended_or_held_again() -> str | None:
+                if await _closed(handle):
+                    return "closed"
+                return "held again" if await _failure(handle, BuildStatus) else None
+
+            assert await until(ended_or_held_again, limit=120, what="the build") == "closed"
+            result = BuildResult.model_validate(await handle.result())
+            await record_history(handle)
+            await record_history(a)
+    assert result.result == "ALL_SUBTASKS_PR_CREATED", result
+    a_turns = [r for r in sim.requests if r.scope == "a" and r.role == "builder" and r.turn == 1]
+    assert [r.action for r in a_turns][:1] == ["error"] and len(a_turns) == 2
 
 
 async def test_a_person_can_stop_a_held_design(

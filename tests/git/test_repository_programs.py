@@ -1,0 +1,149 @@
+"""The orchestrator's own git runs no program a repository configures.
+
+An agent can reach the shared .git of its worktree, so every program the
+repository's config can name is planted here as a script that leaves a marker:
+hooks (in .git/hooks and through core.hooksPath), core.fsmonitor, clean, smudge
+and process filters (one from an included file), a merge driver and the
+transport programs. The worktree, commit, merge and push activities must run
+none of them, and still store exactly the content the worktree holds.
+"""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from temporalio.testing import ActivityEnvironment
+
+from activities.agents.commit import commit_agent_changes
+from activities.git_ops import commit_worktree, ensure_worktree, merge_dependencies, push_branch
+from activities.gitrepo import repository_overrides
+from contracts.git import CommitRequest, MergeRequest, PushRequest, WorktreeRequest
+from tests.git.gitutil import Repos, commit_file, git, write
+
+run = ActivityEnvironment().run
+
+HOOKS = (
+    "pre-commit",
+    "prepare-commit-msg",
+    "commit-msg",
+    "post-commit",
+    "pre-merge-commit",
+    "post-merge",
+    "post-checkout",
+    "post-rewrite",
+    "pre-push",
+    "reference-transaction",
+    "pre-auto-gc",
+)
+
+
+def plant(path: Path, markers: Path, name: str, then: str = "") -> str:
+    """An executable script that records that it ran, then does `then`."""
+    write(path, f'#!/bin/sh\necho "$0 $*" >> {markers / name}\n{then}\n')
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    return str(path)
+
+
+def plant_everything(repos: Repos, markers: Path, hooks_via_config: bool) -> None:
+    root = repos.root
+    tools = root.parent / "planted"
+    # Attributes first (as a person's commit), then the config that gives them programs.
+    write(root / ".gitattributes", "*.txt filter=upper merge=mine\n*.md filter=proc\n")
+    commit_file(root, "notes.txt", "one\ntwo\nthree\nfour\nfive\n", "notes")
+    git(root, "push", "-q", "origin", "main")
+    hook_dir = root / ".git" / "hooks"
+    if hooks_via_config:
+        hook_dir = tools / "hooks"
+        git(root, "config", "core.hooksPath", str(hook_dir))
+    for hook in HOOKS:
+        plant(hook_dir / hook, markers, f"hook-{hook}")
+    git(root, "config", "core.fsmonitor", plant(tools / "fsmonitor", markers, "fsmonitor"))
+    upper = plant(tools / "upper", markers, "filter", "tr a-z A-Z")
+    git(root, "config", "filter.upper.clean", upper)
+    git(root, "config", "filter.upper.smudge", upper)
+    git(root, "config", "filter.upper.required", "true")
+    write(
+        tools / "included.cfg",
+        f'[filter "proc"]\n\tprocess = {plant(tools / "proc", markers, "process")}\n',
+    )
+    git(root, "config", "include.path", str(tools / "included.cfg"))
+    git(root, "config", "merge.mine.driver", plant(tools / "merge", markers, "merge-driver"))
+    git(
+        root,
+        "config",
+        "remote.origin.receivepack",
+        plant(tools / "receive", markers, "receive-pack", 'exec git-receive-pack "$@"'),
+    )
+    git(
+        root,
+        "config",
+        "remote.origin.uploadpack",
+        plant(tools / "upload", markers, "upload-pack", 'exec git-upload-pack "$@"'),
+    )
+
+
+@pytest.mark.parametrize("hooks_via_config", [False, True], ids=["dot-git-hooks", "hooksPath"])
+def test_no_planted_program_runs_and_commits_hold_the_worktrees_content(
+    repos: Repos, tmp_path: Path, hooks_via_config: bool
+) -> None:
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    plant_everything(repos, markers, hooks_via_config)
+
+    a = run(ensure_worktree, WorktreeRequest(repo_root=str(repos.root), subtask="a")).path
+    assert Path(a, "notes.txt").read_text() == "one\ntwo\nthree\nfour\nfive\n"  # no smudge
+    write(f"{a}/notes.txt", "ONE-by-a\ntwo\nthree\nfour\nfive\n")
+    write(f"{a}/README.md", "# app, revised\n")
+    first = run(commit_worktree, CommitRequest(worktree=a, message="a: work"))
+    assert first.files == ["README.md", "notes.txt"]
+    b = run(
+        ensure_worktree,
+        WorktreeRequest(repo_root=str(repos.root), subtask="b", dependency_branches=["feat/a"]),
+    ).path
+    write(f"{b}/notes.txt", "ONE-by-a\ntwo\nthree\nfour\nfive-by-b\n")
+    trailer = "Orchestrator-Call: builder b round-1 x"
+    sha, files = commit_agent_changes(Path(b), ["notes.txt"], "b: work", trailer)
+    assert sha and files == ["notes.txt"]
+    write(f"{a}/notes.txt", "ONE-by-a\ntwo\nthree-by-a\nfour\nfive\n")
+    run(commit_worktree, CommitRequest(worktree=a, message="a: revised"))
+    merged = run(
+        merge_dependencies,
+        MergeRequest(worktree=b, branch="feat/b", dependency_branches=["feat/a"]),
+    )
+    pushed = run(push_branch, PushRequest(path=b, branch="feat/b"))
+
+    assert sorted(p.name for p in markers.iterdir()) == []
+    # A clean text merge (git's own), and every byte as the worktree held it: no clean filter.
+    assert merged.conflict is None and merged.merged == ["feat/a"]
+    assert (
+        git(repos.origin, "show", "feat/b:notes.txt")
+        == "ONE-by-a\ntwo\nthree-by-a\nfour\nfive-by-b"
+    )
+    assert git(repos.origin, "show", "feat/b:README.md") == "# app, revised"
+    assert pushed.pushed and git(repos.origin, "rev-parse", "feat/b") == pushed.remote_sha
+
+
+def test_programs_the_workers_own_config_names_still_run(
+    repos: Repos, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A filter from the worker's global config (git-lfs, say) is the worker's choice: kept."""
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    upper = plant(tmp_path / "upper", markers, "global-filter", "tr a-z A-Z")
+    global_config = tmp_path / "gitconfig"
+    write(global_config, f'[filter "upper"]\n\tclean = {upper}\n')
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(global_config))
+    write(repos.root / ".gitattributes", "*.txt filter=upper\n")
+    # The repository redefines the same filter: the worker's definition wins.
+    git(repos.root, "config", "filter.upper.clean", plant(tmp_path / "evil", markers, "repo"))
+    assert repository_overrides(str(repos.root)) == [("filter.upper.clean", upper)]
+
+    wt = run(ensure_worktree, WorktreeRequest(repo_root=str(repos.root), subtask="c")).path
+    write(f"{wt}/.gitattributes", "*.txt filter=upper\n")
+    write(f"{wt}/x.txt", "shout\n")
+    run(commit_worktree, CommitRequest(worktree=wt, message="c"))
+
+    assert git(wt, "show", "HEAD:x.txt") == "SHOUT"
+    assert sorted(p.name for p in markers.iterdir()) == ["global-filter"]

@@ -1,0 +1,140 @@
+"""The build's subtasks as child workflows: start one, take its result, stop or tell them.
+
+A mixin of `BuildWorkflow`. Each subtask runs as its own `SubtaskWorkflow` (its
+id is `<build id>-<subtask>`); the build starts it, applies what it returns, and
+forwards pause, budget and failure holds and a person's decisions to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio import workflow
+from temporalio.exceptions import ChildWorkflowError, FailureError
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from contracts.build import BuildInput, BuildState, SubtaskInput, SubtaskResult
+    from contracts.config import ProjectContext
+    from contracts.human import PendingDecision
+    from contracts.subtask import SubtaskSpec
+    from workflows import build_state
+    from workflows.failures import FailureHolds, innermost_message
+    from workflows.subtask import SubtaskWorkflow
+
+# Patch id: a subtask finishing as a spec change restarts it is restarted all the same.
+RESTART_WINS = "restart-wins-over-late-result"
+
+
+class BuildChildren:
+    """Uses the build's state, context, input, specs, holds and its bookkeeping of
+    running children (`running`, `restarting`, `changed`, `cancelled`)."""
+
+    s: BuildState
+    ctx: ProjectContext | None
+    inp: BuildInput | None
+    specs: dict[str, SubtaskSpec]
+    holds: FailureHolds
+    running: dict[str, workflow.ChildWorkflowHandle]
+    restarting: set[str]
+    changed: bool
+    cancelled: bool
+
+    async def _run_child(self, name: str) -> None:
+        assert self.ctx
+        view = self.s.subtasks[name]
+        spec = self.specs[name]
+        deps = sorted(view.dependencies)
+        handle = await workflow.start_child_workflow(
+            SubtaskWorkflow.run,
+            SubtaskInput(
+                ctx=self.ctx,
+                subtask=name,
+                title=spec.title,
+                summary=spec.summary,
+                files=spec.files,
+                commands=spec.commands,
+                batch=view.batch,
+                base_branch=self.base_branch,
+                dependency_branches=[f"feat/{d}" for d in deps],
+                dependency_prs={d: self.s.subtasks[d].pr_url or "" for d in deps},
+                threshold=(self.inp.threshold if self.inp else None) or self.ctx.config.threshold,
+                parent_id=workflow.info().workflow_id,
+                paused=self.s.paused,
+                forge=self.inp.forge if self.inp else None,
+                generation=view.generation,
+                rebuild=self.s.rebuild.pop(name, None),
+                budgeted=self.s.max_cost_usd is not None or self.s.max_tokens is not None,
+            ),
+            id=f"{workflow.info().workflow_id}-{name}",
+            static_summary=f"subtask {name}: {spec.title}",
+            # Even a terminated build lets its subtasks clean up (tracker, agents stopped).
+            parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
+        )
+        self.running[name] = handle
+        view.status, view.phase = "in_progress", "starting"
+        self.changed = True
+        try:
+            result: SubtaskResult = await handle
+            self._apply_result(result)
+        except ChildWorkflowError as err:
+            if name in self.restarting:
+                # Cancelled by an approved spec change: start again on the revised spec.
+                self.restarting.discard(name)
+                view.status, view.phase = "stale", "restarting after a spec change"
+            elif self.cancelled or self.s.stopped:
+                view.status, view.phase = "cancelled", "cancelled"
+                view.notes = self.s.stop_reason or "build cancelled; branch kept"
+            else:
+                view.status = "blocked"
+                view.notes = f"failed: {innermost_message(err)}"
+        finally:
+            self.running.pop(name, None)
+            self.changed = True
+
+    def _apply_result(self, result: SubtaskResult) -> None:
+        view = self.s.subtasks[result.subtask]
+        if result.subtask in self.restarting:
+            if not workflow.patched(RESTART_WINS):
+                return  # as recorded before the fix: the subtask was left as it was
+            # Finished just before the cancel reached it: the restart still wins, on the
+            # same branch (its PR, if any, is updated by the rebuilt one).
+            self.restarting.discard(result.subtask)
+            view.status, view.phase = "stale", "restarting after a spec change"
+            view.pr_url = result.pr_url or view.pr_url
+            return
+        build_state.apply_result(view, result)
+
+    async def _stop_children(self, tasks: dict[str, asyncio.Task[None]]) -> None:
+        """Cancel every running subtask and wait until each has cleaned up."""
+        for name, handle in list(self.running.items()):
+            handle.cancel()
+            if self.s.stopped:
+                self.s.subtasks[name].notes = self.s.stop_reason or "stopped"
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
+
+    def _failure_decisions(self) -> list[PendingDecision]:
+        return build_state.failure_decisions(self.s, self.running)
+
+    async def _hold_children_on_failure(self) -> None:
+        """While a failure holds, no subtask starts a new agent (and no new subtask starts)."""
+        want = self.holds.holding or bool(self._failure_decisions())
+        if want != self.s.failure_hold:
+            self.s.failure_hold = want
+            await self._signal_children("failure_hold", want)
+
+    async def _signal_children(self, signal: str, arg: object = None) -> None:
+        for name in list(self.running):
+            await self._tell(name, signal, arg)
+
+    async def _tell(self, name: str, signal: str, arg: object = None) -> None:
+        """Signal a running child from a signal handler, where an error would fail the build."""
+        handle = self.running.get(name)
+        if handle is None:
+            return
+        try:
+            await (handle.signal(signal) if arg is None else handle.signal(signal, arg))
+        except FailureError as err:
+            # A child that reported its PR may close before the signal reaches it:
+            # nothing is left to tell it.
+            workflow.logger.info("%s to %s not delivered: %s", signal, name, err)

@@ -1,0 +1,121 @@
+"""How a subtask ends: its passing review recorded, its pull request opened.
+
+A mixin of `SubtaskWorkflow`. The commit that passed review is recorded beside
+the reviews, so a restarted build sends that subtask straight to its
+(idempotent) pull request without running any agent again.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.forge import open_pull_request, render_pr_body
+    from activities.review_pass import find_review_pass, record_review_pass
+    from contracts.build import ReviewPass, ReviewPassRequest, RoundRecord
+    from contracts.forge import PrBodyInput, PullRequestRequest, PullRequestResult
+    from workflows import options
+    from workflows.subtask_steps import SubtaskSteps
+
+# Patch id: a restarted subtask whose branch head already passed review is not reviewed again.
+RESUME_FROM_PASS = "resume-from-review-pass"
+
+
+class SubtaskFinish(SubtaskSteps):
+    async def _resume_from_pass(self) -> bool:
+        """A restarted build: the head that passed review goes straight to its pull request."""
+        inp = self._inp
+        if self.s.rounds or inp.rebuild or not workflow.patched(RESUME_FROM_PASS):
+            return False
+        found: ReviewPass | None = await self._on_host(
+            find_review_pass,
+            ReviewPassRequest(
+                design_dir=inp.ctx.design_dir, subtask=inp.subtask, worktree=self._worktree
+            ),
+            ReviewPass | None,  # type: ignore[arg-type]
+            f"find the review pass of feat/{inp.subtask}",
+            **options.quick(),
+        )
+        if found is None:
+            return False
+        self.s.built, self.s.scores, self.s.round = True, dict(found.scores), found.rounds
+        self.s.rounds.append(
+            RoundRecord(
+                round=found.rounds,
+                scores=dict(found.scores),
+                commit=found.commit,
+                review_paths=found.review_paths,
+            )
+        )
+        await self._create_pr()
+        self.s.notes = f"resumed: {found.commit[:10]} passed review in round {found.rounds}"
+        await self._report()
+        return True
+
+    async def _record_pass(self, record: RoundRecord) -> None:
+        inp = self._inp
+        if not record.commit or not workflow.patched(RESUME_FROM_PASS):
+            return
+        await self._on_host(
+            record_review_pass,
+            ReviewPassRequest(
+                design_dir=inp.ctx.design_dir,
+                subtask=inp.subtask,
+                worktree=self._worktree,
+                record=ReviewPass(
+                    subtask=inp.subtask,
+                    commit=record.commit,
+                    scores=dict(record.scores),
+                    rounds=record.round,
+                    review_paths=record.review_paths,
+                ),
+            ),
+            str,
+            f"record the review pass of feat/{inp.subtask}",
+            **options.quick(),
+        )
+
+    async def _create_pr(self) -> None:
+        inp = self._inp
+        cfg = inp.ctx.config
+        self._phase("creating PR")
+        await self._report()
+        reviews_dir = f"{inp.ctx.design_rel}/build-reviews/{inp.subtask}"
+        body = render_pr_body(
+            PrBodyInput(
+                subtask=inp.subtask,
+                summary=inp.summary or inp.title,
+                scores=dict(self.s.scores),
+                gates={g.command: g.passed for g in self.s.gates},
+                evidence=[p for p in (self.s.rounds[-1].review_paths if self.s.rounds else [])],
+                design_doc=self._xml(),
+                subplan=f"{inp.ctx.design_rel}/subplans/{inp.subtask}.md",
+                dependency_prs=[f"{k}: {v}" for k, v in sorted(inp.dependency_prs.items())],
+                reviews_dir=reviews_dir,
+            )
+        )
+        pr: PullRequestResult = await self._on_host(
+            open_pull_request,
+            PullRequestRequest(
+                repo_root=inp.ctx.repo_root,
+                worktree=self._worktree,
+                branch=self.s.branch or f"feat/{inp.subtask}",
+                base=inp.base_branch,
+                title=f"feat({inp.subtask}): {inp.title}",
+                body=body,
+                design_dir=inp.ctx.design_dir,
+                subtask=inp.subtask,
+                forge=inp.forge or cfg.forge.kind,
+                repository=cfg.forge.repository,
+                api_url=cfg.forge.api_url,
+                remote=cfg.forge.remote,
+                token_hosts=cfg.forge.token_hosts,
+            ),
+            PullRequestResult,
+            f"pull request feat/{inp.subtask}",
+            **options.network(),
+        )
+        self.s.pr_url, self.s.pr_number = pr.url, pr.number
+        self.s.status, self.s.phase = "pr_created", "pr_created"
+        self.s.notes = f"{len(self.s.rounds)} review round(s)"
+        await self._report()
