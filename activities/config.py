@@ -7,6 +7,7 @@ fail a step hours into a loop, or wedge the workflow task that schedules it.
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import gitrepo
+from activities.sandbox.runner import NONE_WARNING
 from contracts.config import AgentsConfig, ConfigRequest, OrchestratorConfig, ProjectContext
 
 CONFIG_FILE = "orchestrator.toml"
@@ -172,6 +174,8 @@ def read_config(
     if commit:
         _refuse_uncommitted(repo_root, path, commit, config.agents.dir)
     check_roles(config, repo_root, path, commit)
+    if config.sandbox.mode == "none":
+        logging.getLogger(__name__).warning("%s: %s", path, NONE_WARNING)
     return config, str(path)
 
 

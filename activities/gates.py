@@ -1,102 +1,79 @@
 """Validation gates: the subtask's own commands plus configured test/lint commands.
 
-A gate is a shell command run in the worktree; its exit status is the verdict.
-Output goes to a log file beside the reviews, only its tail travels back.
+A gate is a shell command run in the worktree, inside the sandbox, in the target
+repository's own environment (its virtualenv; `[gates] setup` commands run once
+per worktree first); its exit status is the verdict. Output streams to a log
+file beside the reviews, only its tail travels back.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
+import hashlib
+import json
 import re
-import signal
-import sys
-import time
 from pathlib import Path
 
 from temporalio import activity
 
+from activities import sandbox
+from activities.agents.errors import non_retryable
+from activities.sandbox.paths import project_environment, worktree_git_dir
 from contracts.build import GateCommand, GateRequest, GateResult
 
 HEARTBEAT_S = 5.0
-SECRET_NAMES = re.compile(r"(TOKEN|SECRET|PASSWORD|API_KEY|_KEY)$|^ANTHROPIC_|^GITHUB_TOKEN$", re.I)
-
-
-def clean_env() -> dict[str, str]:
-    """The worker's environment minus anything that looks like a secret.
-
-    The worker's own interpreter directory leads PATH, so `python` and `pytest`
-    in a gate mean the environment the orchestrator was installed into.
-    """
-    env = {k: v for k, v in os.environ.items() if not SECRET_NAMES.search(k)}
-    bindir = os.path.dirname(sys.executable)
-    env["PATH"] = os.pathsep.join([bindir, env.get("PATH", os.defpath)])
-    env.pop("PYTHONPATH", None)
-    return env
+SETUP_MARK = "orchestrator-gates-setup"
 
 
 def slug(command: str) -> str:
     return re.sub(r"[^0-9a-zA-Z]+", "-", command).strip("-")[:60] or "command"
 
 
-async def run_one(request: GateRequest, index: int, command: str) -> GateCommand:
-    log_path = Path(request.log_dir) / f"{index:02d}-{slug(command)}.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    started = time.monotonic()
-    proc = await asyncio.create_subprocess_shell(
-        command,
-        cwd=request.workdir,
-        env=clean_env(),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        start_new_session=True,
+async def run_one(request: GateRequest, log_path: Path, command: str) -> GateCommand:
+    """One gate in the sandbox, in the repository's environment; its log is kept."""
+    workdir = Path(request.workdir)
+    env = await asyncio.to_thread(project_environment, workdir)
+    spec = sandbox.Spec(
+        command=command,
+        workdir=workdir,
+        timeout_s=request.timeout_s,
+        config=request.sandbox.model_copy(
+            update={"output_limit_bytes": max(request.output_limit, 2)}
+        ),
+        path_first=tuple(env.path_first),
+        read_only=env.read_only,
     )
-    chunks: list[bytes] = []
-    size = 0
-
-    async def read() -> None:
-        nonlocal size
-        assert proc.stdout
-        while data := await proc.stdout.read(65536):
-            if size < request.output_limit:
-                chunks.append(data[: request.output_limit - size])
-            size += len(data)
-
-    reader = asyncio.create_task(read())
-    exit_code: int | None
+    # Streamed to a partial file: a cancelled gate leaves no log behind.
+    partial = log_path.with_name(log_path.name + ".partial")
     try:
-        deadline = started + request.timeout_s
-        while True:
-            try:
-                exit_code = await asyncio.wait_for(proc.wait(), timeout=_beat_interval())
-                break
-            except TimeoutError:
-                activity.heartbeat(f"gate {command}")  # cancellation arrives with its answer
-                if time.monotonic() > deadline:
-                    await _kill(proc)
-                    exit_code = None
-                    chunks.append(f"\n[timed out after {request.timeout_s:.0f}s]\n".encode())
-                    break
-        await reader
-    except asyncio.CancelledError:
-        # Cancelled: the command's whole process group dies, and no log is written.
-        reader.cancel()
-        await _kill(proc)
+        outcome = await sandbox.run(
+            spec,
+            partial,
+            header=f"$ {command}\n",
+            tick=lambda: activity.heartbeat(f"gate {command}"),
+            tick_s=_beat_interval(),
+        )
+        if activity.is_cancelled():
+            raise asyncio.CancelledError("gates cancelled")
+    except sandbox.SandboxUnavailable as exc:
+        raise non_retryable(f"gates run commands, and {exc}", "SandboxUnavailable") from exc
+    except BaseException:
+        partial.unlink(missing_ok=True)
         raise
-    output = b"".join(chunks).decode(errors="replace")
-    if size > request.output_limit:
-        output += f"\n[output truncated: {size} bytes]\n"
-    if activity.is_cancelled():
-        raise asyncio.CancelledError("gates cancelled")
-    log_path.write_text(f"$ {command}\n{output}\n[exit {exit_code}]\n", encoding="utf-8")
+    exit_code = outcome.exit_code
+    tail = outcome.tail_lines(15)
+    with partial.open("a", encoding="utf-8") as log:
+        if outcome.notice:
+            log.write(f"\n[{outcome.notice}]\n")
+        log.write(f"\n[exit {exit_code}]\n")
+    partial.replace(log_path)
     return GateCommand(
         command=command,
         exit_code=exit_code,
         passed=exit_code == 0,
-        duration_s=round(time.monotonic() - started, 3),
+        duration_s=outcome.duration_s,
         log_path=str(log_path),
-        tail="\n".join(output.strip().splitlines()[-15:]),
+        tail=tail,
     )
 
 
@@ -106,26 +83,56 @@ def _beat_interval() -> float:
     return max(0.2, min(HEARTBEAT_S, timeout.total_seconds() / 2 if timeout else HEARTBEAT_S))
 
 
-async def _kill(proc: asyncio.subprocess.Process) -> None:
-    """SIGKILL the command's process group and reap it (a second cancel does not stop this)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    waiting = asyncio.ensure_future(proc.wait())
-    deadline = time.monotonic() + 5  # an unkillable process (D state) must not hang the worker
-    while not waiting.done() and time.monotonic() < deadline:
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait({waiting}, timeout=max(0.0, deadline - time.monotonic()))
+def _setup_mark(workdir: Path) -> Path | None:
+    """Where "setup ran here" is recorded: the worktree's own git directory, which no
+    command can write (it is read-only in the sandbox) and no commit carries."""
+    git_dir = worktree_git_dir(workdir)
+    return git_dir / SETUP_MARK if git_dir is not None else None
+
+
+def _setup_key(setup: list[str]) -> str:
+    return hashlib.sha256(json.dumps(setup).encode()).hexdigest()
+
+
+async def _setup(request: GateRequest) -> GateCommand | None:
+    """Run `[gates] setup` once per worktree (again only when the commands change).
+
+    Returns the failing setup command as a failed gate, or None when all is set up.
+    """
+    if not request.setup:
+        return None
+    mark = _setup_mark(Path(request.workdir))
+    key = _setup_key(request.setup)
+    if mark is not None and mark.is_file() and mark.read_text(encoding="utf-8").strip() == key:
+        return None
+    for index, command in enumerate(request.setup, start=1):
+        activity.heartbeat(f"gates setup {index}/{len(request.setup)}: {command}")
+        log_path = Path(request.log_dir) / f"setup-{index:02d}-{slug(command)}.log"
+        result = await run_one(request, log_path, command)
+        if not result.passed:
+            return result.model_copy(update={"command": f"[gates] setup: {command}"})
+    if mark is not None:
+        mark.write_text(key + "\n", encoding="utf-8")
+    return None
 
 
 @activity.defn(name="gates.run")
 async def run_gates(request: GateRequest) -> GateResult:
     """Run every gate (sequentially: tests and linters often share caches)."""
+    try:
+        await sandbox.ensure_available(request.sandbox)
+    except sandbox.SandboxUnavailable as exc:
+        raise non_retryable(f"gates run commands, and {exc}", "SandboxUnavailable") from exc
+    failed_setup = await _setup(request)
+    if failed_setup is not None:
+        return GateResult(results=[failed_setup])
     results = []
     for index, command in enumerate(request.commands, start=1):
         if activity.is_cancelled():
             raise asyncio.CancelledError("gates cancelled")
         activity.heartbeat(f"gate {index}/{len(request.commands)}: {command}")
-        results.append(await run_one(request, index, command))
+        log_path = Path(request.log_dir) / f"{index:02d}-{slug(command)}.log"
+        results.append(await run_one(request, log_path, command))
     return GateResult(results=results)
 
 

@@ -6,8 +6,11 @@ repository holding the example project and its design directory.
 
 from __future__ import annotations
 
+import importlib.metadata
 import shutil
 import subprocess
+import sys
+import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,7 +56,61 @@ def prepare_demo_repo(
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "Initial commit: link shortener project and its design")
     git(root, "push", "-q", "-u", "origin", "main")
+    make_test_venv(root / ".venv")
     return DemoRepo(root=root, origin=origin, design_dir=design_dir)
+
+
+def make_test_venv(venv: Path, requirements: tuple[str, ...] = ("pytest",)) -> None:
+    """The example project's own virtualenv (untracked, like a developer's `.venv`).
+
+    Gates and agent commands run in the target repository's environment inside
+    the sandbox, which has no network: instead of downloading pytest, the demo
+    copies it (and what it requires) from the orchestrator's own environment.
+    """
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    )
+    for name in _closure(requirements):
+        dist = importlib.metadata.distribution(name)
+        for file in dist.files or []:
+            source = Path(str(dist.locate_file(file)))
+            if file.parts[0] == ".." or "__pycache__" in file.parts or not source.is_file():
+                continue  # console scripts live outside site-packages; written below
+            target = site / file
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    script = venv / "bin" / "pytest"
+    script.write_text(
+        f"#!{python}\nimport pytest\n\nraise SystemExit(pytest.main())\n",
+        encoding="utf-8",
+    )
+    script.chmod(0o755)
+
+
+def _closure(requirements: tuple[str, ...]) -> list[str]:
+    """The distributions `requirements` need on this interpreter, themselves included."""
+    from packaging.requirements import Requirement
+
+    seen: list[str] = []
+    todo = list(requirements)
+    env = {"python_version": sysconfig.get_python_version(), "extra": ""}
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.append(name)
+        for text in importlib.metadata.requires(name) or []:
+            req = Requirement(text)
+            if req.marker is None or req.marker.evaluate(env):
+                todo.append(req.name)
+    return seen
 
 
 def demo_config(

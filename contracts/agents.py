@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from contracts.sandbox import SandboxConfig
+
 
 class Severity(StrEnum):
     critical = "critical"
@@ -109,6 +111,7 @@ class AgentSettings(BaseModel):
         default_factory=dict,
         description="model (or name prefix) -> context window in tokens; built-in: 200,000",
     )
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     request_timeout_s: float = 600.0  # one Messages API request; a hang ends as a retryable error
     agents_dir: str = ".orchestrator/agents"
     config_commit: str | None = Field(

@@ -10,6 +10,7 @@ from contracts.change import PendingChange
 from contracts.config import ProjectContext
 from contracts.human import PendingDecision
 from contracts.metrics import Ledger, Metrics
+from contracts.sandbox import SandboxConfig
 
 ALL_SUBTASKS_PR_CREATED = "ALL_SUBTASKS_PR_CREATED"
 SUBTASKS_INCOMPLETE = "SUBTASKS_INCOMPLETE"
@@ -34,6 +35,8 @@ class GateRequest(BaseModel):
     log_dir: str
     timeout_s: float = 900.0
     output_limit: int = 20_000
+    setup: list[str] = Field(default_factory=list, description="[gates] setup, once per worktree")
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
 
 
 class GateResult(BaseModel):

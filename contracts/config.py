@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contracts.agents import AgentSettings
 from contracts.git import host_name_problem
+from contracts.sandbox import SandboxConfig
 
 DEFAULT_DESIGN_REVIEWERS = ["design-requirements", "design-performance", "design-architecture"]
 DEFAULT_CODE_REVIEWERS = ["code-correctness", "code-performance", "code-architecture"]
@@ -53,6 +54,10 @@ class ModelsConfig(_Strict):
 
 class GatesConfig(_Strict):
     commands: list[str] = Field(default_factory=list, description="run in every worktree")
+    setup: list[str] = Field(
+        default_factory=list,
+        description="run once per worktree before its first gate (e.g. create the venv)",
+    )
     timeout_s: Seconds = 900.0
     output_limit: Positive = Field(default=20_000, description="characters of output kept")
     heartbeat_timeout_s: float = Field(
@@ -149,6 +154,7 @@ class OrchestratorConfig(_Strict):
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     agents: AgentsConfig = Field(default_factory=AgentsConfig)
     prices: dict[str, Price] = Field(default_factory=dict)
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
 
     def agent_settings(self, role: str, config_commit: str | None = None) -> AgentSettings:
         """The knobs one agent call runs with; the role's model wins over the default.
@@ -163,6 +169,7 @@ class OrchestratorConfig(_Strict):
             command_timeout_s=self.agents.command_timeout_s,
             agents_dir=self.agents.dir,
             context_windows=dict(self.models.context_windows),
+            sandbox=self.sandbox,
             prices={
                 name: {k: v for k, v in p.model_dump().items() if v is not None}
                 for name, p in self.prices.items()

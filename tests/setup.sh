@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Test prerequisites the Python packages cannot bring: Debian's Chromium for the Web UI test,
-# and GitHub's published OpenAPI description (npm's @octokit/openapi, pinned in
-# tests/openapi/package-lock.json) for the forge contract test.
+# bubblewrap (the sandbox every agent command and gate runs in), and GitHub's published
+# OpenAPI description (npm's @octokit/openapi, pinned in tests/openapi/package-lock.json)
+# for the forge contract test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,8 +23,11 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
 }
 
-if ! command -v chromium >/dev/null 2>&1; then
-  apt_install chromium
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+if [ "${#missing[@]}" -gt 0 ]; then
+  apt_install "${missing[@]}"
 fi
 
 # The OpenAPI description, reinstalled whenever the lock file changes.

@@ -187,6 +187,8 @@ class SubtaskSteps:
                 log_dir=f"{self._reviews_dir()}/gates/round-{rnd}",
                 timeout_s=cfg.gates.timeout_s,
                 output_limit=cfg.gates.output_limit,
+                setup=cfg.gates.setup,
+                sandbox=cfg.sandbox,
             ),
             GateResult,
             f"gates {inp.subtask} · round {rnd}",

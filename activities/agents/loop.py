@@ -27,7 +27,7 @@ from pydantic import BaseModel, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import gitrepo
+from activities import gitrepo, sandbox
 from activities.agents import context, prompts
 from activities.agents import transcript as transcripts
 from activities.agents.cancel import raise_if_cancelled
@@ -287,6 +287,7 @@ async def run_agent(
         allowed=resolved.tools,
         command_timeout_s=settings.command_timeout_s,
         command_output_limit=settings.command_output_limit,
+        sandbox=settings.sandbox,
         hide_reviews=kind == "review",
         hidden_files=frozenset({Path(os.path.realpath(path))}),
         extra_readable=read_grants(
@@ -297,6 +298,14 @@ async def run_agent(
         if getattr(call, "write_scope", None)
         else None,
     )
+    if "run_command" in resolved.tools:
+        # A role with a shell runs only where its commands can be confined.
+        try:
+            await sandbox.ensure_available(settings.sandbox)
+        except sandbox.SandboxUnavailable as exc:
+            raise non_retryable(
+                f"{call.role} runs commands, and {exc}", "SandboxUnavailable"
+            ) from exc
     fingerprint = transcripts.fingerprint(call)
     record = transcripts.load(path, fingerprint) or transcripts.Transcript(
         fingerprint=fingerprint,

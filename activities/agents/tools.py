@@ -2,23 +2,21 @@
 
 Every path is relative to the workdir; `..`, absolute paths and symlinks that
 resolve outside it are refused. A refusal is a tool error the model reads and
-recovers from, not an exception that fails the activity. Commands run with the
-workdir as cwd, a bounded time and output, and an environment stripped of the
-orchestrator's secrets. (Commands are not a sandbox: they can still reach the
-rest of the machine; confinement here is about mistakes, not malice.)
+recovers from, not an exception that fails the activity. Commands run in the
+OS sandbox (`activities.sandbox`): the workdir is the only writable place, the
+rest of the machine, the network and every secret are out of reach, and time,
+processes, memory and output are bounded.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import json
 import os
 import re
-import shutil
-import signal
 import stat
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -27,9 +25,13 @@ from typing import Any
 
 import re2
 
+from activities import sandbox
 from activities.agents.cancel import finish_in_thread, raise_if_cancelled
-from activities.agents.transcript import is_transcript
+from activities.agents.errors import non_retryable
+from activities.agents.transcript import REVIEW_CACHE_DIR, TRANSCRIPT_DIR, is_transcript
 from activities.files import atomic_write_text
+from activities.sandbox.paths import project_environment
+from contracts.sandbox import SandboxConfig
 
 READ_TOOLS = ("list_files", "read_file", "search_files")
 WRITE_TOOLS = ("write_file", "edit_file")
@@ -56,22 +58,10 @@ SKIP_DIRS = frozenset(
 )
 REVIEW_DIRS = frozenset({"design-reviews", "build-reviews"})
 _SCORE_LINE = re.compile(r"^(##\s*SCORE:).*$", re.MULTILINE | re.IGNORECASE)
-_SECRET_NAME = re.compile(r"(_TOKEN|_KEY|SECRET|PASSWORD|PASSWD|CREDENTIAL)", re.IGNORECASE)
-_SECRET_EXACT = frozenset({"ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "GITHUB_TOKEN", "GH_TOKEN"})
 
 
 class ToolError(Exception):
     """A problem the model should hear about and can fix (bad path, no match...)."""
-
-
-def command_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The worker's environment without secrets, for commands an agent runs."""
-    env = dict(os.environ if base is None else base)
-    for name in list(env):
-        if name in _SECRET_EXACT or _SECRET_NAME.search(name) or name.startswith("ANTHROPIC_"):
-            del env[name]
-    env.update({"GIT_TERMINAL_PROMPT": "0", "PAGER": "cat", "GIT_PAGER": "cat"})
-    return env
 
 
 def tool_definitions(allowed: Iterable[str]) -> list[dict[str, Any]]:
@@ -88,6 +78,7 @@ class Workspace:
     allowed: frozenset[str]
     command_timeout_s: float = 300.0
     command_output_limit: int = 20_000
+    sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     hide_reviews: bool = False  # blind reviewers never see earlier reviews
     redact_scores: bool = True  # editors read reviews' issues, never their scores
     hidden_files: frozenset[Path] = frozenset()
@@ -367,28 +358,32 @@ class Workspace:
             if timeout_s is None
             else min(float(timeout_s), self.command_timeout_s)
         )
-        shell = shutil.which("bash") or "/bin/sh"
-        proc = await asyncio.create_subprocess_exec(
-            shell,
-            "-c",
-            command,
-            cwd=self.root,
-            env=command_environment(),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,  # so a timeout or cancellation can kill the whole tree
+        env = await asyncio.to_thread(project_environment, self.root)
+        spec = sandbox.Spec(
+            command=command,
+            workdir=self.root,
+            timeout_s=max(0.1, limit_s),
+            config=self.sandbox,
+            path_first=tuple(env.path_first),
+            read_only=env.read_only,
+            hidden=self._hidden_from_commands(),
         )
-        try:
-            out, _ = await asyncio.wait_for(proc.communicate(), timeout=max(0.1, limit_s))
-        except TimeoutError:
-            await _kill(proc)
-            return f"command timed out after {limit_s:g}s and was killed: {command}"
-        except asyncio.CancelledError:
-            await _kill(proc)
-            raise
-        text = out.decode("utf-8", errors="replace")
-        return f"exit code: {proc.returncode}\n{_clip(text, self.command_output_limit)}"
+        with tempfile.TemporaryDirectory(prefix="command-") as tmp:
+            try:
+                outcome = await sandbox.run(spec, Path(tmp) / "output.log")
+            except sandbox.SandboxUnavailable as exc:
+                raise non_retryable(str(exc), "SandboxUnavailable") from exc
+            text = outcome.clipped(self.command_output_limit)
+        notice = f"[{outcome.notice}]\n" if outcome.notice else ""
+        if outcome.timed_out:
+            return f"{notice}command timed out after {limit_s:g}s and was killed: {command}\n{text}"
+        return f"{notice}exit code: {outcome.exit_code}\n{text}"
+
+    def _hidden_from_commands(self) -> tuple[Path, ...]:
+        """Orchestrator records inside the workdir that a command must not read either."""
+        paths = [self.root.joinpath(*TRANSCRIPT_DIR), self.root.joinpath(*REVIEW_CACHE_DIR)]
+        paths += [p for p in self.hidden_files if self.root in p.parents]
+        return tuple(p for p in paths if p.exists())
 
 
 _SPECIAL = (
@@ -469,13 +464,6 @@ def _matcher(pattern: str, regex: bool) -> Callable[[str], object]:
             "(no backreferences or lookaround), or pass regex=false for plain text"
         ) from exc
     return compiled.search
-
-
-async def _kill(proc: asyncio.subprocess.Process) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(Exception):
-        await asyncio.shield(proc.wait())
 
 
 def _clip(text: str, limit: int) -> str:

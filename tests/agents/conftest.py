@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -99,3 +101,37 @@ async def runner(client: Client, task_queue: str) -> AsyncIterator[Runner]:
         client, task_queue=task_queue, workflows=[AgentActivityProbe], activities=ACTIVITIES
     ):
         yield Runner(client, task_queue)
+
+
+def alive(token: str) -> bool:
+    """A process on this machine whose command line holds `token` (a unique sleep length:
+    pids inside the sandbox's PID namespace mean nothing out here)."""
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                cmdline = Path(entry.path, "cmdline").read_bytes()
+            except OSError:
+                continue
+            if token.encode() in cmdline.split(b"\0"):
+                return True
+    return False
+
+
+async def started(token: str, within: float = 20.0) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if alive(token):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no process with {token} ever started")
+
+
+async def ended(token: str, within: float = 10.0) -> bool:
+    """Whether every process with `token` ended within `within` seconds (a bound, not a
+    guess: a cancellation the workflow does not wait for lands a moment later)."""
+    deadline = time.monotonic() + within
+    while alive(token):
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True

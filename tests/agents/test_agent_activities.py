@@ -120,9 +120,7 @@ async def test_builder_writes_files_and_the_activity_commits_them(
                         },
                         {
                             "tool": "run_command",
-                            "input": {
-                                "command": "python -c 'import src.mul as m; print(m.mul(6, 7))'"
-                            },
+                            "input": {"command": "grep -c 'return a \\* b' src/mul.py"},
                         },
                     ],
                     "submit": {
@@ -136,7 +134,7 @@ async def test_builder_writes_files_and_the_activity_commits_them(
     req = request(repo, "builder", scope="01-core", commit_message="01-core: build")
     result = await runner.run("agent.edit", req)
 
-    assert standin.requests[3].tool_results[0]["content"] == "exit code: 0\n42\n"
+    assert standin.requests[3].tool_results[0]["content"] == "exit code: 0\n1\n"
     head = git(repo, "rev-parse", "HEAD")
     assert result["commit"] == head
     assert result["files_changed"] == ["src/core.py", "src/mul.py"]

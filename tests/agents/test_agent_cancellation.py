@@ -7,7 +7,6 @@ loops do), the real client against the stand-in, real git and real processes.
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 import time
 from pathlib import Path
@@ -24,24 +23,7 @@ from activities.agents.commit import TRAILER, Cancelled, commit_agent_changes
 from activities.gates import run_gates
 from simulators.messages_api import MessagesStandIn
 from tests.agents.agent_workflow import AgentActivityProbe
-from tests.agents.conftest import Runner, git, request
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-async def read_pid(path: Path, within: float = 20.0) -> int:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if path.is_file() and path.read_text().strip():
-            return int(path.read_text())
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{path} never appeared")
+from tests.agents.conftest import Runner, alive, git, request, started
 
 
 async def cancel_and_wait(handle) -> float:  # type: ignore[no-untyped-def]
@@ -106,7 +88,7 @@ async def test_a_cancelled_builder_stops_at_once_and_commits_nothing(
 async def test_a_cancelled_builder_kills_its_command_and_commits_nothing(
     repo: Path, standin: MessagesStandIn, runner: Runner
 ) -> None:
-    command = {"command": "echo $$ > shell.pid; sleep 60; echo late > late.txt"}
+    command = {"command": "sleep 60.4711; echo late > late.txt"}
     standin.reset(
         {
             "rules": [
@@ -124,10 +106,10 @@ async def test_a_cancelled_builder_kills_its_command_and_commits_nothing(
         heartbeat_timeout_s=1.0,
         wait_for_cancel=True,
     )
-    pid = await read_pid(repo / "shell.pid")
+    await started("60.4711")
     took = await cancel_and_wait(handle)
     assert took < 5, f"cancellation took {took:.1f}s"
-    assert not alive(pid), "the command survived the cancelled activity"
+    assert not alive("60.4711"), "the command survived the cancelled activity"
     seen = len(standin.requests)
     await asyncio.sleep(2)
     assert len(standin.requests) == seen == 1  # the command's result was never sent
@@ -172,7 +154,7 @@ async def test_a_cancelled_gate_is_killed_and_writes_no_log(
             "workdir": str(repo),
             "commands": [
                 "echo run >> runs.txt",
-                "echo $$ > gate.pid; sleep 60",
+                "sleep 60.4712",
                 "echo never > never.txt",
             ],
             "log_dir": str(logs),
@@ -180,11 +162,11 @@ async def test_a_cancelled_gate_is_killed_and_writes_no_log(
         heartbeat_timeout_s=1.0,
         wait_for_cancel=True,
     )
-    pid = await read_pid(repo / "gate.pid")
+    await started("60.4712")
     await asyncio.sleep(2)  # past the heartbeat timeout
     took = await cancel_and_wait(handle)
     assert took < 5, f"cancellation took {took:.1f}s"
-    assert not alive(pid), "the gate's command survived the cancelled activity"
+    assert not alive("60.4712"), "the gate's command survived the cancelled activity"
     await asyncio.sleep(1)
     assert sorted(p.name for p in logs.iterdir()) == ["01-echo-run-runs-txt.log"]  # finished one
     # Heartbeats kept the one attempt alive: the gates were not started twice.

@@ -39,7 +39,9 @@ async def test_commands_get_no_secrets_and_history_holds_none(
     await handle.result()
 
     env_output = standin.requests[1].tool_results[0]["content"]
-    assert "HARMLESS_SETTING=visible-value" in env_output and "PATH=" in env_output
+    # The sandbox starts from an allowlist: nothing of the worker's environment is inherited.
+    assert "PATH=" in env_output and "HOME=/tmp/home" in env_output
+    assert "HARMLESS_SETTING" not in env_output
     history = json.dumps((await handle.fetch_history()).to_json_dict())
     transcript = (repo / req["transcript_path"]).read_text()
     for secret in [API_KEY, *SECRETS.values()]:

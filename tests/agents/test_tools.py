@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from activities.agents.tools import ALL_TOOLS, Workspace, command_environment
+from activities.agents.tools import ALL_TOOLS, Workspace
 
 
 @pytest.fixture
@@ -69,35 +69,13 @@ async def test_unknown_arguments_and_unavailable_tools_are_errors_for_the_model(
 
 async def test_commands_are_bounded_in_time_and_output(ws: Workspace) -> None:
     text, err = await ws.call("run_command", {"command": "seq 1 100000"})
-    assert not err and text.startswith("exit code: 0\n1\n2\n") and "characters cut" in text
+    assert not err and text.startswith("exit code: 0\n1\n2\n") and "bytes cut" in text
     assert len(text) < 500 and text.rstrip().endswith("100000")
     started = time.monotonic()
     text, err = await ws.call("run_command", {"command": "sleep 30 & sleep 30"})
     assert "timed out after 2s" in text and time.monotonic() - started < 5
     text, _ = await ws.call("run_command", {"command": "pwd; exit 3"})
     assert text == f"exit code: 3\n{ws.root}\n"
-
-
-def test_command_environment_drops_secrets() -> None:
-    env = command_environment(
-        {
-            "PATH": "/bin",
-            "HOME": "/root",
-            "ANTHROPIC_API_KEY": "a",
-            "ANTHROPIC_BASE_URL": "http://x",
-            "GITHUB_TOKEN": "b",
-            "gh_token": "c",
-            "AWS_SECRET_ACCESS_KEY": "d",
-            "DB_PASSWORD": "e",
-            "SSH_PRIVATE_KEY": "f",
-            "MY_CLIENT_SECRET_FILE": "g",
-        }
-    )
-    assert {k: v for k, v in env.items() if k in ("PATH", "HOME")} == {
-        "PATH": "/bin",
-        "HOME": "/root",
-    }
-    assert not {"a", "b", "c", "d", "e", "f", "g", "http://x"} & set(env.values())
 
 
 async def test_transcripts_are_invisible_to_agents(tmp_path: Path) -> None:

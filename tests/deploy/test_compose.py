@@ -128,6 +128,12 @@ def test_worker_scales_with_docker_compose_up_scale(resolved: dict[str, Any]) ->
     assert "ORCHESTRATOR_HOST" not in env_of(worker)
 
 
+def test_worker_may_create_the_command_sandbox(resolved: dict[str, Any]) -> None:
+    """bubblewrap needs namespaces (seccomp), mounts (AppArmor) and a fresh /proc."""
+    options = set(resolved["services"]["worker"].get("security_opt", []))
+    assert {"seccomp=unconfined", "apparmor=unconfined", "systempaths=unconfined"} <= options
+
+
 def test_no_service_has_a_fixed_container_name(resolved: dict[str, Any]) -> None:
     named = [name for name, svc in resolved["services"].items() if "container_name" in svc]
     assert named == [], "container_name stops two deployments (or projects) on one host"

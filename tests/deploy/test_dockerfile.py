@@ -49,6 +49,7 @@ def container_args(final_stage: list[Any]) -> argparse.Namespace:
 def test_image_installs_git(final_stage: list[Any]) -> None:
     runs = " ".join(i.args for i in final_stage if i.keyword == "RUN")
     assert re.search(r"apt-get install[^&;]*\bgit\b", runs), "worktree activities need git"
+    assert re.search(r"apt-get install[^&;]*\bbubblewrap\b", runs), "commands run in bwrap"
     assert "rm -rf /var/lib/apt/lists" in runs
 
 

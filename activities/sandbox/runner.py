@@ -1,0 +1,436 @@
+"""Start a command in the sandbox, stream its output to a capped file, end every process.
+
+Used by agents' `run_command` and by the gates, so both get the same confinement,
+limits and process handling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import functools
+import json
+import logging
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from activities.sandbox import linux, macos
+from contracts.sandbox import SandboxConfig
+
+log = logging.getLogger(__name__)
+
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+TAIL_BYTES = 256 * 1024  # at most this much of the end is kept (errors are usually there)
+CHUNK = 65536
+KILL_WAIT_S = 5.0  # an unkillable process (D state) must not hang the worker
+SANDBOX_HOME = "/tmp/home"
+CONTAINER_FIX = (
+    "In a container, run it with `--security-opt seccomp=unconfined --security-opt "
+    "apparmor=unconfined --security-opt systempaths=unconfined` (docker) or the same "
+    "settings in docker-compose.yml; "
+)
+NONE_FIX = 'or set `[sandbox] mode = "none"` in orchestrator.toml to run commands unconfined'
+NONE_WARNING = (
+    '[sandbox] mode = "none": agent commands and gates run unconfined, as the worker itself; '
+    "a prompt-injected command can read everything the worker can"
+)
+
+
+class SandboxUnavailable(Exception):
+    """No sandbox can be made on this machine; the message names the fix."""
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One command: what, where, for how long, and what else it may see."""
+
+    command: str
+    workdir: Path
+    timeout_s: float
+    config: SandboxConfig
+    path_first: tuple[str, ...] = ()  # e.g. the project's venv bin
+    read_only: tuple[Path, ...] = ()  # e.g. the venv and its base interpreter
+    hidden: tuple[Path, ...] = ()  # inside the workdir, masked (transcripts)
+
+
+@dataclass
+class Outcome:
+    exit_code: int | None  # None: timed out and killed
+    timed_out: bool
+    output_bytes: int  # everything the command printed, kept or not
+    log_path: Path
+    notice: str = ""
+    duration_s: float = field(default=0.0)
+
+    def clipped(self, limit: int) -> str:
+        """Head and tail of the log within `limit` bytes, read without loading it whole."""
+        size = self.log_path.stat().st_size
+        with self.log_path.open("rb") as f:
+            if size <= limit:
+                return f.read().decode("utf-8", errors="replace")
+            head = f.read(limit * 2 // 5)
+            f.seek(size - (limit - len(head)))
+            tail = f.read()
+        cut = size - len(head) - len(tail)
+        return (
+            head.decode("utf-8", errors="replace")
+            + f"\n... ({cut} bytes cut) ...\n"
+            + tail.decode("utf-8", errors="replace")
+        )
+
+    def tail_lines(self, count: int) -> str:
+        size = self.log_path.stat().st_size
+        with self.log_path.open("rb") as f:
+            f.seek(max(0, size - 16384))
+            text = f.read().decode("utf-8", errors="replace")
+        return "\n".join(text.strip().splitlines()[-count:])
+
+
+def environment(path_first: tuple[str, ...] | list[str], home: str) -> dict[str, str]:
+    """The whole environment a command starts with: an allowlist, nothing inherited."""
+    return {
+        "PATH": os.pathsep.join([*path_first, SYSTEM_PATH]),
+        "HOME": home,
+        "TMPDIR": "/tmp",
+        "LANG": "C.UTF-8",
+        "TERM": "dumb",
+        "GIT_TERMINAL_PROMPT": "0",
+        "PAGER": "cat",
+        "GIT_PAGER": "cat",
+    }
+
+
+def _shell() -> str:
+    return "/bin/bash" if os.path.exists("/bin/bash") else "/bin/sh"
+
+
+@functools.cache
+def _self_test() -> str | None:
+    """Why bubblewrap cannot make a sandbox here, or None when it can (checked once)."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return (
+            "bubblewrap (bwrap) is not installed. Fix: install it (`apt-get install bubblewrap` "
+            "on Debian/Ubuntu, `dnf install bubblewrap` on Fedora), " + NONE_FIX
+        )
+    with tempfile.TemporaryDirectory(prefix="sandbox-self-test-") as tmp:
+        argv = linux.bwrap_argv(bwrap, Path(tmp), network=False, read_only=[], hidden=[], tmp_mb=16)
+        try:
+            done = subprocess.run(
+                [*argv, "--", "/bin/sh", "-c", "echo ok > probe"],
+                env=environment((), SANDBOX_HOME),
+                capture_output=True,
+                timeout=30,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"bubblewrap failed its self-test ({exc}). Fix: {CONTAINER_FIX}{NONE_FIX}"
+        if done.returncode != 0 or not (Path(tmp) / "probe").is_file():
+            err = done.stderr.decode(errors="replace").strip() or f"exit {done.returncode}"
+            return (
+                f"bubblewrap cannot create a sandbox here ({err}). Fix: allow unprivileged "
+                "user namespaces (sysctl kernel.unprivileged_userns_clone=1, and on Ubuntu "
+                "kernel.apparmor_restrict_unprivileged_userns=0). " + CONTAINER_FIX + NONE_FIX
+            )
+    if os.geteuid() == 0 and linux.pids_cgroup_root() is None:
+        log.warning(
+            "sandbox: the worker runs as root and cannot create a pids cgroup, so the number "
+            "of processes a command starts is not bounded (RLIMIT_NPROC does not apply to "
+            "root). Fix: run the worker as another user, or give it a writable cgroup"
+        )
+    return None
+
+
+async def ensure_available(config: SandboxConfig, *, warn: bool = True) -> str:
+    """Raise SandboxUnavailable unless commands can be confined; return a notice to show.
+
+    Unconfined (`mode = "none"`) is logged as a warning (once per agent or gate
+    activity, and when orchestrator.toml is read at each workflow start).
+    """
+    if config.mode == "none":
+        if warn:
+            log.warning(NONE_WARNING)
+        return NONE_WARNING
+    if sys.platform == "darwin":
+        if shutil.which("sandbox-exec") is None:
+            raise SandboxUnavailable("sandbox-exec is missing from this macOS; " + NONE_FIX)
+        return ""
+    if not sys.platform.startswith("linux"):
+        raise SandboxUnavailable(f"no sandbox is known for {sys.platform}; " + NONE_FIX)
+    problem = await asyncio.to_thread(_self_test)
+    if problem:
+        raise SandboxUnavailable(problem)
+    return ""
+
+
+def _limits(spec: Spec, bounded_by_cgroup: bool) -> str:
+    """Shell `ulimit`s applied inside, before the command (hard limits: it cannot raise them)."""
+    cfg = spec.config
+    parts = [
+        "ulimit -c 0",
+        f"ulimit -t {math.ceil(spec.timeout_s) + 5}",
+        f"ulimit -d {cfg.memory_mb * 1024}",
+    ]
+    if not bounded_by_cgroup and os.geteuid() != 0:
+        # RLIMIT_NPROC counts every task of this uid on the host, the worker's included.
+        flag = "-u" if _shell().endswith("bash") else "-p"  # dash calls it -p
+        parts.append(f"ulimit {flag} {linux.tasks_of_user(os.geteuid()) + cfg.max_processes}")
+    return " && ".join(parts) + ' && exec "$0" -c "$1"'
+
+
+def _argv(spec: Spec, tmp: Path, info_fd: int) -> tuple[list[str], dict[str, str], Path | None]:
+    """The launcher's argv and environment, and the command's cgroup (if any)."""
+    cfg = spec.config
+    network = bool(cfg.network)
+    read_only = [*map(Path, cfg.read_only), *spec.read_only]
+    if cfg.mode == "none":
+        inner = [_shell(), "-c", _limits(spec, False), _shell(), spec.command]
+        return inner, environment(spec.path_first, str(tmp)), None
+    if sys.platform == "darwin":
+        inner = [_shell(), "-c", _limits(spec, False), _shell(), spec.command]
+        rules = macos.profile(spec.workdir, tmp, network=network, read_only=read_only)
+        env = environment(spec.path_first, str(tmp)) | {"TMPDIR": str(tmp)}
+        return ["sandbox-exec", "-p", rules, *inner], env, None
+    group = linux.new_pids_cgroup(cfg.max_processes)
+    inner = [_shell(), "-c", _limits(spec, group is not None), _shell(), spec.command]
+    bwrap = shutil.which("bwrap") or "bwrap"
+    argv = linux.bwrap_argv(
+        bwrap,
+        spec.workdir,
+        network=network,
+        read_only=read_only,
+        hidden=list(spec.hidden),
+        tmp_mb=cfg.memory_mb,
+    )
+    argv = [*argv, "--info-fd", str(info_fd), "--", *inner]
+    if group is not None:
+        join = 'echo $$ > "$0" && exec "$@"'
+        argv = ["/bin/sh", "-c", join, str(group / "cgroup.procs"), *argv]
+    return argv, environment(spec.path_first, SANDBOX_HOME), group
+
+
+async def run(
+    spec: Spec,
+    log_path: Path,
+    *,
+    header: str = "",
+    tick: Callable[[], None] | None = None,
+    tick_s: float = 5.0,
+) -> Outcome:
+    """Run `spec` to its end (or its timeout), its output streamed into `log_path`.
+
+    The log keeps the first `output_limit_bytes` and the last 256 KiB of output;
+    memory use does not grow with the output. `tick` is called every `tick_s`
+    while the command runs (heartbeats). Cancelling kills every process.
+    """
+    notice = await ensure_available(spec.config, warn=False)
+    started = time.monotonic()
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="sandbox-") as tmp:
+        info_read, info_write = os.pipe()
+        argv, env, group = _argv(spec, Path(tmp), info_write)
+        # Only bubblewrap gets the pipe: an unconfined command's children must not hold it.
+        bwrap = spec.config.mode != "none" and sys.platform != "darwin"
+        try:
+            with log_path.open("wb") as out:
+                if header:
+                    out.write(header.encode())
+                try:
+                    proc = await asyncio.create_subprocess_exec(
+                        *argv,
+                        cwd=spec.workdir,
+                        env=env,
+                        stdin=asyncio.subprocess.DEVNULL,
+                        stdout=asyncio.subprocess.PIPE,
+                        stderr=asyncio.subprocess.STDOUT,
+                        start_new_session=True,  # one process group to kill from outside
+                        pass_fds=(info_write,) if bwrap else (),
+                    )
+                finally:
+                    os.close(info_write)
+                init_pid = _sandbox_pid(info_read) if bwrap else _no_pid()
+                sandbox = Sandbox(proc, asyncio.ensure_future(init_pid))
+                exit_code, timed_out, size = await _supervise(
+                    sandbox, out, spec, tick, tick_s, started
+                )
+        finally:
+            os.close(info_read)
+            await _remove_cgroup(group)
+    return Outcome(
+        exit_code=exit_code,
+        timed_out=timed_out,
+        output_bytes=size,
+        log_path=log_path,
+        notice=notice,
+        duration_s=round(time.monotonic() - started, 3),
+    )
+
+
+@dataclass
+class Sandbox:
+    """The launcher, and (from bwrap's --info-fd) the host pid of the sandbox's init."""
+
+    proc: asyncio.subprocess.Process
+    init_pid: asyncio.Future[int | None]
+
+    async def kill(self) -> None:
+        """SIGKILL the launcher's group and the sandbox's init (which takes every process
+        of its PID namespace with it), reap, and wait until the namespace is gone."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        pid = await self._init_pid()
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        await _bounded(self.proc.wait())
+        await self.gone()
+
+    async def gone(self) -> None:
+        """Wait (boundedly) until the sandbox's init, and so all its processes, ended."""
+        pid = await self._init_pid()
+        if pid is None:
+            return
+        try:
+            fd = os.pidfd_open(pid)
+        except OSError:  # already gone
+            return
+        ended = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.add_reader(fd, ended.set)  # a pidfd turns readable when its process ends
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ended.wait(), KILL_WAIT_S)
+        finally:
+            loop.remove_reader(fd)
+            os.close(fd)
+
+    async def _init_pid(self) -> int | None:
+        done, _ = await asyncio.wait({self.init_pid}, timeout=KILL_WAIT_S)
+        return self.init_pid.result() if done and not self.init_pid.cancelled() else None
+
+
+async def _no_pid() -> None:
+    """Unconfined or on macOS there is no PID namespace to wait for."""
+    return None
+
+
+async def _sandbox_pid(fd: int) -> int | None:
+    """bwrap writes `{"child-pid": N}` to --info-fd once the sandbox exists."""
+
+    def read() -> int | None:
+        data = b""
+        while b"}" not in data:
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            data += chunk
+        try:
+            return int(json.loads(data.decode())["child-pid"])
+        except (ValueError, KeyError, TypeError):
+            return None  # no bwrap (mode "none", macOS) or it failed to start
+
+    return await asyncio.to_thread(read)
+
+
+async def _supervise(
+    sandbox: Sandbox,
+    out: BinaryIO,
+    spec: Spec,
+    tick: Callable[[], None] | None,
+    tick_s: float,
+    started: float,
+) -> tuple[int | None, bool, int]:
+    proc = sandbox.proc
+    write = out.write
+    limit = spec.config.output_limit_bytes
+    keep_tail = min(TAIL_BYTES, limit // 2)
+    reader = asyncio.ensure_future(read_all(proc, write, limit - keep_tail, keep_tail))
+    waiter = asyncio.ensure_future(proc.wait())
+    deadline = started + spec.timeout_s
+    timed_out = False
+    try:
+        while not waiter.done():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                timed_out = True
+                await sandbox.kill()
+                break
+            await asyncio.wait({waiter}, timeout=min(tick_s, left))
+            if tick is not None and not waiter.done():
+                tick()
+        # The command's end ends the sandbox (its PID namespace): nothing holds the pipe.
+        # Unconfined (mode "none") a detached child could: its group is killed.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        await sandbox.gone()
+        done, _ = await asyncio.wait({reader}, timeout=KILL_WAIT_S)
+        if not done:
+            reader.cancel()
+    except asyncio.CancelledError:
+        reader.cancel()
+        await sandbox.kill()
+        raise
+    finished = reader.done() and not reader.cancelled()
+    written, kept_tail, total = reader.result() if finished else (0, [], 0)
+    end = b"".join(kept_tail)[-keep_tail:] if keep_tail else b""
+    cut = total - written - len(end)
+    if cut > 0:
+        write(f"\n... [{cut} bytes of output cut; the command printed {total}] ...\n".encode())
+    write(end)
+    if timed_out:
+        write(f"\n[timed out after {spec.timeout_s:g}s and killed]\n".encode())
+    return (None if timed_out else proc.returncode), timed_out, total
+
+
+async def read_all(
+    proc: asyncio.subprocess.Process,
+    write: Callable[[bytes], object],
+    keep_head: int,
+    keep_tail: int,
+) -> tuple[int, list[bytes], int]:
+    """Stream stdout: the head goes to the file, a bounded tail stays in memory."""
+    assert proc.stdout is not None
+    written = total = tail_size = 0
+    tail: collections.deque[bytes] = collections.deque()
+    while data := await proc.stdout.read(CHUNK):
+        total += len(data)
+        if written < keep_head:
+            part = data[: keep_head - written]
+            write(part)
+            written += len(part)
+            data = data[len(part) :]
+        if data:
+            tail.append(data)
+            tail_size += len(data)
+            while tail and tail_size - len(tail[0]) >= keep_tail:
+                tail_size -= len(tail.popleft())
+    return written, list(tail), total
+
+
+async def _remove_cgroup(group: Path | None) -> None:
+    """The cgroup goes once its last task (the sandbox's init, a zombie until reaped) has."""
+    for _ in range(100):  # 5 s at most: a reparented zombie init is reaped by then
+        if linux.remove_cgroup(group):
+            return
+        await asyncio.sleep(0.05)
+    log.warning("sandbox: cgroup %s still has tasks; left in place", group)
+
+
+async def _bounded(step: Awaitable[object]) -> None:
+    """Await `step` for at most KILL_WAIT_S, even through a second cancellation."""
+    waiting = asyncio.ensure_future(step)
+    deadline = time.monotonic() + KILL_WAIT_S
+    while not waiting.done() and time.monotonic() < deadline:
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait({waiting}, timeout=max(0.0, deadline - time.monotonic()))
