@@ -27,6 +27,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
 from activities.agents import ACTIVITIES
+from activities.agents.transcript import OUTPUTS_SUFFIX
 from activities.gates import run_gates
 from activities.sandbox import runner as runner_module
 from activities.sandbox.linux import pids_cgroup_root
@@ -165,8 +166,16 @@ def files_holding(root: Path, secrets: list[str]) -> list[str]:
 
 
 def assert_contained(s: Scene, outputs: list[str], planted: set[Path]) -> None:
-    """Every attack failed; `outputs` are what the model or the gate logs saw."""
-    seen = "\n".join(outputs)
+    """Every attack failed; `outputs` are what the model or the gate logs saw, together with
+    the long outputs the model pages through (kept whole beside its transcript)."""
+    paged = [
+        path.read_text(encoding="utf-8", errors="replace")
+        for root in {s.repo, s.worktree}
+        for folder in root.rglob(f"*{OUTPUTS_SUFFIX}")
+        for path in folder.iterdir()
+        if path.is_file()
+    ]
+    seen = "\n".join([*outputs, *paged])
     for secret in ENV_SECRETS + FILE_SECRETS:
         assert secret not in seen, f"{secret} reached a command's output"
     assert "common=" in seen and "survived-git" in seen  # git itself works, read-only
