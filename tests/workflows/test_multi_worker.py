@@ -17,6 +17,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from activities.tracker import read_tracker
+from cli.demo_repo import make_test_venv
 from contracts.build import BuildInput, BuildResult, SubtaskState
 from runtime.server import DevServer
 from simulators.demo_scenario import link_shortener_scenario
@@ -38,12 +39,14 @@ async def test_subtask_moves_to_another_host_when_its_host_dies(
             top_config="host_timeout_s = 5",
         )
         approve_artifacts(repo.design_dir, repo.root)
-        # What a team does before starting workers elsewhere: push, then clone per host.
+        # What a team does before starting workers elsewhere: push, then clone per host and
+        # give each clone the project's environment (the gates run in it, sandboxed).
         subprocess.run(["git", "push", "-q", "origin", "main"], cwd=repo.root, check=True)
         clones = {}
         for host in ("alpha", "beta"):
             clones[host] = tmp_path / f"{host}-clone"
             subprocess.run(["git", "clone", "-q", str(repo.origin), str(clones[host])], check=True)
+            make_test_venv(clones[host] / ".venv")
 
         def host_worker(host: str):  # type: ignore[no-untyped-def]
             mapping = f"{repo.root}={clones[host]}"
