@@ -151,7 +151,7 @@ async def test_example_builds_to_one_pr_per_subtask(
     report = (repo.design_dir / "build-reviews/REPORT.md").read_text()
     assert "ALL_SUBTASKS_PR_CREATED" in report
     # A subtask reports only what changes its row (status, round, scores, PR), not each
-    # phase or agent: 13 reports each before, 7 agents and 2 rounds each now.
+    # phase or agent (one signal per phase change and per agent before): 7 agents, 2 rounds each.
     for sub in result.subtasks:
         shown = reports[sub.subtask]
         assert [r["status"] for r in shown][-1] == "pr_created"
