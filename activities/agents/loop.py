@@ -110,20 +110,28 @@ def settle(call: AgentCall, resolved: ResolvedRole, result: BaseModel, note: str
     """Make `result` the call's final result, chosen by code instead of the model (a
     fallback): a retried activity replays it, note included, without asking the model."""
     path = resolve_in(Path(call.workdir), call.transcript_path)
+    record = _load_or_start(path, call, resolved, messages=[])
+    record.complete = True
+    record.result = result.model_dump(mode="json")
+    record.note = note
+    record.usage = spent_so_far()
+    transcripts.save(path, record)
+
+
+def _load_or_start(
+    path: Path, call: AgentCall, resolved: ResolvedRole, messages: list[dict[str, Any]]
+) -> transcripts.Transcript:
+    """The call's transcript on disk (same fingerprint), or a new one opening with `messages`."""
     fingerprint = transcripts.fingerprint(call)
-    record = transcripts.load(path, fingerprint) or transcripts.Transcript(
+    return transcripts.load(path, fingerprint) or transcripts.Transcript(
         fingerprint=fingerprint,
         role=call.role,
         scope=call.scope,
         round=call.round,
         kind=resolved.kind,
         model=resolved.model,
+        messages=messages,
     )
-    record.complete = True
-    record.result = result.model_dump(mode="json")
-    record.note = note
-    record.usage = spent_so_far()
-    transcripts.save(path, record)
 
 
 def resolve_in(workdir: Path, path: str) -> Path:
@@ -306,15 +314,8 @@ async def run_agent(
             raise non_retryable(
                 f"{call.role} runs commands, and {exc}", "SandboxUnavailable"
             ) from exc
-    fingerprint = transcripts.fingerprint(call)
-    record = transcripts.load(path, fingerprint) or transcripts.Transcript(
-        fingerprint=fingerprint,
-        role=call.role,
-        scope=call.scope,
-        round=call.round,
-        kind=kind,
-        model=resolved.model,
-        messages=[{"role": "user", "content": prompts.task_message(call, kind)}],
+    record = _load_or_start(
+        path, call, resolved, [{"role": "user", "content": prompts.task_message(call, kind)}]
     )
     _spent(record.usage)
     if record.complete and record.result is not None:

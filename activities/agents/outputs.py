@@ -6,11 +6,12 @@ structured data, never prose scraped for a score.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, create_model, model_validator
 
 from contracts.agents import Fixer, HumanQuestion, QuestionAnswer, ReviewIssue
+from contracts.subtask import SubtaskSpec
 
 OutputKind = Literal["review", "edit", "answer", "draft", "change"]
 KINDS: tuple[OutputKind, ...] = ("review", "edit", "answer", "draft", "change")
@@ -58,19 +59,23 @@ class AnswerSubmission(BaseModel):
 DRAFT_PINNED = ("id", "title", "dependencies", "files", "subplan")
 
 
-class DraftSubmission(BaseModel):
-    """The subtask's content. Its id, title, dependencies and files come from the plan and
-    are set by the orchestrator: do not restate them."""
-
-    summary: str = Field(min_length=1, description="what the subtask delivers, 1-3 sentences")
-    scope_in: list[str] = Field(default_factory=list)
-    scope_out: list[str] = Field(default_factory=list)
-    implementation_steps: list[str] = Field(default_factory=list)
-    tests_to_add: list[str] = Field(default_factory=list)
-    commands: list[str] = Field(
-        default_factory=list, description="shell commands run as gates, e.g. `pytest -q tests/x.py`"
+def _draft_fields() -> dict[str, Any]:
+    """SubtaskSpec's fields minus the pinned ones: a field added to the spec is asked for."""
+    fields: dict[str, Any] = {
+        name: (info.annotation, info)
+        for name, info in SubtaskSpec.model_fields.items()
+        if name not in DRAFT_PINNED
+    }
+    fields["summary"] = (
+        str,
+        Field(min_length=1, description="what the subtask delivers, 1-3 sentences"),
     )
-    acceptance_criteria: list[str] = Field(default_factory=list)
-    safety_notes: list[str] = Field(default_factory=list)
-    estimated_hours: float | None = None
-    complexity: str | None = None
+    return fields
+
+
+DraftSubmission = create_model(
+    "DraftSubmission",
+    __doc__="The subtask's content. Its id, title, dependencies and files come from the plan "
+    "and are set by the orchestrator: do not restate them.",
+    **_draft_fields(),
+)
