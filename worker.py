@@ -31,10 +31,11 @@ from runtime.server import ensure_server
 def workflows() -> list[type]:
     from workflows.build import BuildWorkflow
     from workflows.design_review import DesignReviewWorkflow
+    from workflows.integration import IntegrationWorkflow
     from workflows.plan import PlanWorkflow
     from workflows.subtask import SubtaskWorkflow
 
-    return [PlanWorkflow, DesignReviewWorkflow, BuildWorkflow, SubtaskWorkflow]
+    return [PlanWorkflow, DesignReviewWorkflow, BuildWorkflow, SubtaskWorkflow, IntegrationWorkflow]
 
 
 def activities(host_queue: str = "") -> list[Any]:
@@ -50,6 +51,7 @@ def activities(host_queue: str = "") -> list[Any]:
     )
     from activities.agents import activities as agents
     from activities.host import HostClaim
+    from activities.integration import activities as integration
     from activities.plan import activities as plan
 
     return [
@@ -64,6 +66,7 @@ def activities(host_queue: str = "") -> list[Any]:
         *forge.ACTIVITIES,
         *tracker.ACTIVITIES,
         *review_pass.ACTIVITIES,
+        *integration.ACTIVITIES,
     ]
 
 

@@ -57,6 +57,15 @@ def render_report(report: BuildReport) -> str:
         lines.append(
             f"| {r.subtask} | {r.status} | {r.rounds} | {low} | {r.pr_url or '-'} | {notes} |"
         )
+    i = report.integration
+    if i is not None:
+        reason = f": {i.reason}" if i.reason else ""
+        lines += [
+            "",
+            f"Integration (`{i.branch}`): **{i.status}**{reason}"
+            + (f" · {i.pr_url}" if i.pr_url else "")
+            + " · see build-reviews/INTEGRATION.md",
+        ]
     lines += [
         "",
         "## Metrics",

@@ -772,7 +772,7 @@ def _own_work(path: str, branch: str, bases: Iterable[str], remote: str | None) 
     return int(count or "0") > 0
 
 
-def _conflicted_files(path: str) -> list[str]:
+def conflicted_files(path: str) -> list[str]:
     out = run_git(path, "diff", "--name-only", "--diff-filter=U", check=False).stdout
     return sorted({line for line in out.splitlines() if line})
 
@@ -795,7 +795,7 @@ def ensure_worktree(req: WorktreeRequest) -> WorktreeResult:
     """Create or reuse the subtask's worktree; see contracts.git.WorktreeRequest."""
     _check_slug(req.subtask)
     root = repo_root_of(req.repo_root)
-    branch = branch_for(req.subtask)
+    branch = req.branch or branch_for(req.subtask)
     path = worktree_path(root, req.subtask)
     remote = req.remote if req.remote and has_remote(root, req.remote) else None
     deps = sorted({d for d in req.dependency_branches if d and d != branch})
@@ -894,7 +894,7 @@ def _merge_or_conflicts(path: str, dep: str, sha: str, branch: str) -> list[str]
     )
     if proc.returncode == 0:
         return None
-    files = _conflicted_files(path)
+    files = conflicted_files(path)
     run_git(path, "merge", "--abort", check=False)
     if not files:
         raise GitError(["git", "merge", dep], proc.returncode, proc.stdout, proc.stderr)

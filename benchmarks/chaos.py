@@ -7,6 +7,7 @@ moments, and each is restarted at once. Afterwards the invariants a user relies
 on are checked and printed with the retries and recovery times:
 
 - exactly one PR per subtask, and one branch each (local and on origin);
+- integration passed: one integration PR, its branch holds every subtask branch;
 - the tracker is complete and agrees with the workflow's result;
 - review files = rounds reviewed x code reviewers, for every subtask;
 - no leftover or dirty worktree; `git fsck` clean on the repository and origin;
@@ -233,12 +234,22 @@ def invariants(
         checks.append((what, str(seen), ok))
 
     check("result", result.result, result.result == "ALL_SUBTASKS_PR_CREATED")
+    integration = f"integration/{repo.design_dir.name}"
+    passed = result.integration is not None and result.integration.status == "passed"
+    check("integration passed", result.integration and result.integration.status, passed)
     heads = sorted(p["head"]["ref"] for p in github.pulls(REPOSITORY))
     check(
-        "one PR per subtask",
-        f"{len(heads)} PRs for {len(names)}",
-        heads == sorted(f"feat/{n}" for n in names),
+        "one PR per subtask (and one for integration)",
+        f"{len(heads)} PRs for {len(names)} + 1",
+        heads == sorted([*(f"feat/{n}" for n in names), integration]),
     )
+    merged = [
+        subprocess.run(["git", "merge-base", "--is-ancestor", f"feat/{n}", integration],
+                       cwd=repo.root).returncode == 0
+        for n in names
+    ]  # fmt: skip
+    check("integration branch holds every subtask branch", f"{sum(merged)} of {len(names)}",
+          all(merged))  # fmt: skip
     local = git(repo.root, "branch", "--list", "feat/*", "--format=%(refname:short)").split()
     remote = git(repo.origin, "branch", "--list", "feat/*", "--format=%(refname:short)").split()
     want = sorted(f"feat/{n}" for n in names)
@@ -252,7 +263,7 @@ def invariants(
     ]
     agree = [(r.subtask, r.status, r.pr) for r in rows] == [
         (s.subtask, s.status, s.pr_url) for s in result.subtasks
-    ]
+    ] + [("integration", "pr_created", result.integration and result.integration.pr_url)]
     check("tracker complete, agrees with the workflow", f"{len(rows)} rows", agree)
     reviewers = 3  # the demo's code reviewers
     counts = {
@@ -273,7 +284,7 @@ def invariants(
     check(
         "no leftover or dirty worktree",
         f"{listed} worktrees, {len(dirty)} dirty",
-        listed == len(names) and not dirty,
+        listed == len(names) + 1 and not dirty,  # the subtasks' and integration's
     )
     fsck = [
         subprocess.run(["git", "fsck", "--no-progress"], cwd=p, capture_output=True, text=True)

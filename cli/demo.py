@@ -25,7 +25,7 @@ from temporalio.service import RPCError
 
 from cli.common import CliError
 from cli.demo_repo import DEMO_REPOSITORY, DemoRepo, demo_config, prepare_demo_repo
-from cli.views import metrics_view, scores_text
+from cli.views import integration_line, metrics_view, scores_text
 from contracts.build import BuildInput, BuildResult, BuildStatus
 from contracts.design import DesignInput, DesignResult, DesignStatus
 from contracts.human import AnswerInput
@@ -209,6 +209,9 @@ async def build_phase(client: Client, repo: DemoRepo, task_queue: str) -> BuildR
     for sub in result.subtasks:
         if sub.pr_url and (sub.subtask, "pr") not in seen:
             say(f"  {sub.subtask:<12} PR {sub.pr_url}")
+    if result.integration is not None:
+        say(f"\n== integration: {integration_line(result.integration)}")
+        say(f"  report: {repo.design_dir / 'build-reviews' / 'INTEGRATION.md'}")
     say("\n== tokens and cost (build, simulated prices)")
     say(metrics_view(await handle.query("metrics", result_type=Metrics)))
     say(f"\nmost subtasks running at once: {result.max_running}")

@@ -391,6 +391,9 @@ async def outcome(handle: WorkflowHandle, kind: str) -> tuple[int, str]:
         return EXIT_ENDED, f"completed without its result: {design_result.result}"
     build_result = BuildResult.model_validate(raw)
     if build_result.result == ALL_SUBTASKS_PR_CREATED:
+        if build_result.integration is not None:
+            integration = views.integration_line(build_result.integration)
+            return EXIT_DONE, f"{build_result.result}; integration {integration}"
         return EXIT_DONE, build_result.result
     missing = [
         f"{s.subtask} {s.status}" + (f" ({s.notes})" if s.notes else "")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contracts.build import BuildStatus
 from contracts.design import DesignStatus
+from contracts.integration import IntegrationOutcome
 from contracts.metrics import Metrics
 
 
@@ -62,6 +63,12 @@ def retrying_lines(retrying: list[str]) -> list[str]:
     return ["", "Retrying (the server retries these by itself; nothing to decide):"] + [
         f"  {line}" for line in retrying
     ]
+
+
+def integration_line(i: IntegrationOutcome) -> str:
+    """`passed: integration/f (PR url)`, `failed: why`, `skipped: why`."""
+    where = f"{i.branch}" + (f" ({i.pr_url})" if i.pr_url else "")
+    return f"{i.status}: {where}" + (f"; {i.reason}" if i.reason else "")
 
 
 def build_view(s: BuildStatus) -> str:

@@ -182,6 +182,10 @@ class EditRequest(AgentCall):
         description="directories (relative to workdir) the agent may write under, e.g. the "
         "design directory for a design writer; empty: anywhere in the workdir",
     )
+    culprits: list[str] = Field(
+        default_factory=list,
+        description="integration: the subtasks a failure may be attributed to (`culprit`)",
+    )
 
 
 class EditResult(BaseModel):
@@ -192,6 +196,8 @@ class EditResult(BaseModel):
     summary: str = ""
     commit: str | None = None
     usage: Usage = Field(default_factory=Usage)
+    culprit: str | None = Field(default=None, description="integration: the subtask to reopen")
+    culprit_reason: str = ""
 
 
 class QuestionAnswer(BaseModel):

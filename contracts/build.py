@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from contracts.change import PendingChange
 from contracts.config import ProjectContext
 from contracts.human import PendingDecision
+from contracts.integration import IntegrationOutcome, IntegrationRound, MergeConflict
 from contracts.metrics import Ledger, Metrics
 from contracts.sandbox import SandboxConfig
 
@@ -77,10 +78,29 @@ class SubtaskInput(BaseModel):
     paused: bool = False
     generation: int = Field(default=1, description="bumped when a spec change restarts it")
     rebuild: str | None = Field(default=None, description="an approved spec change to re-derive")
+    rebuild_by: Literal["change", "integration"] = Field(
+        default="change", description="who reopened it: a spec change, or integration's finding"
+    )
     budgeted: bool = Field(
         default=False, description="the build has a budget: report each agent's tokens at once"
     )
     state: SubtaskState | None = None
+
+
+class IntegrationInput(SubtaskInput):
+    """The integration step runs like a subtask, over every subtask's branch."""
+
+    feature: str
+    merge_order: list[str] = Field(description="subtask names in DAG order")
+    promised_files: dict[str, list[str]] = Field(default_factory=dict)
+    subtask_prs: dict[str, str] = Field(default_factory=dict)
+    reopened: list[str] = Field(
+        default_factory=list, description="subtasks integration reopened before, and why"
+    )
+    earlier_rounds: list[IntegrationRound] = Field(
+        default_factory=list, description="rounds of earlier integration runs"
+    )
+    state: IntegrationState | None = None  # type: ignore[assignment]
 
 
 class RoundRecord(BaseModel):
@@ -120,6 +140,17 @@ class SubtaskState(BaseModel):
     hosts: list[str] = Field(default_factory=list, description="every host queue claimed")
 
 
+class IntegrationState(SubtaskState):
+    """A subtask's state plus what integration keeps for INTEGRATION.md."""
+
+    base: str | None = Field(default=None, description="the base commit integration started on")
+    merged: list[str] = Field(default_factory=list, description="branches merged so far")
+    conflicts: list[MergeConflict] = Field(default_factory=list)
+    resolutions: dict[str, str] = Field(default_factory=dict)
+    log: list[IntegrationRound] = Field(default_factory=list)
+    integrator_commits: int = Field(default=0, description="reviewers score the integrator's work")
+
+
 class SubtaskProgress(BaseModel):
     """Child -> parent signal after every change of state (feeds status and the tracker)."""
 
@@ -146,10 +177,18 @@ class SubtaskResult(BaseModel):
     scores: dict[str, float] = Field(default_factory=dict)
     notes: str = ""
     ledger: Ledger = Field(default_factory=Ledger)
+    reopen: str | None = Field(
+        default=None, description="integration: the subtask to reopen on its branch"
+    )
+    reopen_reason: str = ""
+    integration_rounds: list[IntegrationRound] = Field(
+        default_factory=list, description="integration: its rounds, for INTEGRATION.md"
+    )
 
 
 class SubtaskView(BaseModel):
     name: str
+    kind: Literal["subtask", "integration"] = "subtask"
     batch: int
     dependencies: list[str]
     generation: int = 1
@@ -179,6 +218,15 @@ class BuildState(BaseModel):
     change: PendingChange | None = None
     changes: int = 0
     rebuild: dict[str, str] = Field(default_factory=dict, description="subtask -> change text")
+    rebuild_by: dict[str, str] = Field(
+        default_factory=dict, description="subtask -> who reopened it (absent: a spec change)"
+    )
+    reopened: list[str] = Field(
+        default_factory=list, description="'subtask: why' for each reopening by integration"
+    )
+    integration_rounds: list[IntegrationRound] = Field(
+        default_factory=list, description="earlier integration runs' rounds"
+    )
     ledger: Ledger = Field(default_factory=Ledger, description="the build's own agents")
     stop_reason: str = Field(default="", description="why the build stopped early")
     notice: str = Field(default="", description="the last signal refused, and why")
@@ -223,10 +271,14 @@ class BuildResult(BaseModel):
     cost_usd: float = 0.0
     max_running: int = 0
     stop_reason: str = Field(default="", description="why the build ended early, if it did")
+    integration: IntegrationOutcome | None = Field(
+        default=None, description="the feature as a whole (None: integration is disabled)"
+    )
 
 
 BuildInput.model_rebuild()
 SubtaskInput.model_rebuild()
+IntegrationInput.model_rebuild()
 
 
 class BuildReport(BaseModel):
@@ -238,6 +290,7 @@ class BuildReport(BaseModel):
     subtasks: list[SubtaskResult]
     metrics: Metrics
     stop_reason: str = ""
+    integration: IntegrationOutcome | None = None
 
 
 class ReviewPass(BaseModel):

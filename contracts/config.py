@@ -60,12 +60,27 @@ class GatesConfig(_Strict):
     )
     timeout_s: Seconds = 900.0
     output_limit: Positive = Field(default=20_000, description="characters of output kept")
+    integration: list[str] | None = Field(
+        default=None,
+        description="the integrated branch's test suite; default: every subtask's commands",
+    )
     heartbeat_timeout_s: float = Field(
         default=30.0,
         ge=15.0,
         le=YEAR_S,
         description="gates heartbeat every 5 s; a gate silent this long is retried elsewhere",
     )
+
+
+class IntegrationConfig(_Strict):
+    """`[integration]`: the feature as a whole, after every subtask has its PR (seed 003)."""
+
+    enabled: bool = True
+    lint: list[str] = Field(
+        default_factory=list,
+        description="lint commands run on the integrated branch (e.g. `ruff check .`)",
+    )
+    max_rounds: int = Field(default=4, ge=1, description="integrator rounds before a person")
 
 
 class ForgeConfig(_Strict):
@@ -155,6 +170,7 @@ class OrchestratorConfig(_Strict):
     agents: AgentsConfig = Field(default_factory=AgentsConfig)
     prices: dict[str, Price] = Field(default_factory=dict)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    integration: IntegrationConfig = Field(default_factory=IntegrationConfig)
 
     def agent_settings(self, role: str, config_commit: str | None = None) -> AgentSettings:
         """The knobs one agent call runs with; the role's model wins over the default.

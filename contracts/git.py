@@ -88,6 +88,8 @@ class WorktreeRequest(BaseModel):
     repo_root: str
     subtask: str
     base_branch: str = "main"
+    # The branch to use instead of `feat/<subtask>` (integration: `integration/<feature>`).
+    branch: str | None = None
     # Branches whose work this subtask builds on; merged (no-ff, sorted) into a new branch.
     dependency_branches: list[str] = Field(default_factory=list)
     # Where a branch lost with its host can be fetched back from; None = local only.

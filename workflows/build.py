@@ -48,6 +48,8 @@ with workflow.unsafe.imports_passed_through():
 
 # Patch id: the build's max_tokens counts cache tokens by their price (Usage.weighted_tokens).
 WEIGHTED_BUDGET = "weighted-budget"
+# Patch id: after the last subtask's PR, the integration step merges and verifies them all.
+INTEGRATION_STEP = "integration-step"
 
 
 @workflow.defn(name="BuildWorkflow")
@@ -138,6 +140,10 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
                 name,
                 SubtaskView(name=name, batch=stage_of.get(name, 1), dependencies=spec.dependencies),
             )
+        if cfg.integration.enabled and workflow.patched(INTEGRATION_STEP):
+            refused = build_state.add_integration(self.s)
+            if refused:
+                self.s.notice = refused
 
     async def _schedule(self, inp: BuildInput, tasks: dict[str, asyncio.Task[None]]) -> None:
         """Start each subtask as soon as its dependencies have PRs, up to the limit."""
@@ -148,6 +154,7 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
             # iteration awaits something wakes the next wait instead of being lost.
             self.changed = False
             await self._handle_change()
+            build_state.integrate_again(self.s)
             build_state.block_orphans(self.s)
             await self._write_tracker()
             await self._check_budget()
@@ -258,9 +265,10 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
                 notes=v.notes,
                 ledger=v.ledger,
             )
-            for v in self.s.subtasks.values()
+            for v in build_state.subtask_views(self.s)
         ]
         ok = all(r.status == "pr_created" for r in results)
+        integration = build_state.integration_outcome(self.s, self.ctx.feature)
         self._details()  # the Web UI's last word on the build: every subtask's final state
         total = self._ledger().total
         report: str | None = None
@@ -274,6 +282,7 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
                     subtasks=results,
                     metrics=Metrics.of(self._ledger(), self._elapsed()),
                     stop_reason=self.s.stop_reason,
+                    integration=integration,
                 ),
                 result_type=str,
                 summary="write build-reviews/REPORT.md",
@@ -291,6 +300,7 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
             cost_usd=total.cost_usd,
             max_running=self.s.max_running,
             stop_reason=self.s.stop_reason,
+            integration=integration,
         )
 
     # ------------------------------------------------------------ failures

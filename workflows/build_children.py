@@ -14,12 +14,21 @@ from temporalio.exceptions import ChildWorkflowError, FailureError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from contracts.build import BuildInput, BuildState, SubtaskInput, SubtaskResult
+    from contracts.build import (
+        BuildInput,
+        BuildState,
+        IntegrationInput,
+        SubtaskInput,
+        SubtaskResult,
+        SubtaskView,
+    )
     from contracts.config import ProjectContext
     from contracts.human import PendingDecision
+    from contracts.integration import INTEGRATION
     from contracts.subtask import SubtaskSpec
     from workflows import build_state
     from workflows.failures import FailureHolds, innermost_message
+    from workflows.integration import IntegrationWorkflow
     from workflows.subtask import SubtaskWorkflow
 
 # Patch id: a subtask finishing as a spec change restarts it is restarted all the same.
@@ -43,6 +52,16 @@ class BuildChildren:
     async def _run_child(self, name: str) -> None:
         assert self.ctx
         view = self.s.subtasks[name]
+        if view.kind == "integration":
+            handle = await workflow.start_child_workflow(
+                IntegrationWorkflow.run,
+                self._integration_input(view),
+                id=f"{workflow.info().workflow_id}-{INTEGRATION}",
+                static_summary=f"integration of {self.ctx.feature}",
+                parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
+            )
+            await self._await_child(name, handle)
+            return
         spec = self.specs[name]
         deps = sorted(view.dependencies)
         handle = await workflow.start_child_workflow(
@@ -64,6 +83,7 @@ class BuildChildren:
                 forge=self.inp.forge if self.inp else None,
                 generation=view.generation,
                 rebuild=self.s.rebuild.pop(name, None),
+                rebuild_by=self.s.rebuild_by.pop(name, "change"),  # type: ignore[arg-type]
                 budgeted=self.s.max_cost_usd is not None or self.s.max_tokens is not None,
             ),
             id=f"{workflow.info().workflow_id}-{name}",
@@ -71,6 +91,10 @@ class BuildChildren:
             # Even a terminated build lets its subtasks clean up (tracker, agents stopped).
             parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
         )
+        await self._await_child(name, handle)
+
+    async def _await_child(self, name: str, handle: workflow.ChildWorkflowHandle) -> None:
+        view = self.s.subtasks[name]
         self.running[name] = handle
         view.status, view.phase = "in_progress", "starting"
         self.changed = True
@@ -92,8 +116,45 @@ class BuildChildren:
             self.running.pop(name, None)
             self.changed = True
 
+    def _integration_input(self, view: SubtaskView) -> IntegrationInput:
+        """Every subtask's branch in DAG order, their gates, promised files and PRs."""
+        assert self.ctx
+        cfg = self.ctx.config
+        order = [n for n, v in self.s.subtasks.items() if v.kind == "subtask"]
+        suite = cfg.gates.integration if cfg.gates.integration is not None else []
+        commands = [c for n in order for c in self.specs[n].commands] + suite + cfg.integration.lint
+        commands = [c for c in dict.fromkeys(commands) if c not in cfg.gates.commands]
+        files = sorted({f for n in order for f in self.specs[n].files})
+        return IntegrationInput(
+            ctx=self.ctx,
+            subtask=INTEGRATION,
+            title=f"integration of {self.ctx.feature}",
+            files=files[:40],
+            commands=commands,
+            batch=view.batch,
+            base_branch=self.base_branch,
+            threshold=(self.inp.threshold if self.inp else None) or cfg.threshold,
+            parent_id=workflow.info().workflow_id,
+            paused=self.s.paused,
+            forge=self.inp.forge if self.inp else None,
+            generation=view.generation,
+            budgeted=self.s.max_cost_usd is not None or self.s.max_tokens is not None,
+            feature=self.ctx.feature,
+            merge_order=order,
+            promised_files={n: self.specs[n].files for n in order},
+            subtask_prs={n: self.s.subtasks[n].pr_url or "" for n in order},
+            reopened=list(self.s.reopened),
+            earlier_rounds=list(self.s.integration_rounds),
+        )
+
     def _apply_result(self, result: SubtaskResult) -> None:
         view = self.s.subtasks[result.subtask]
+        if view.kind == "integration":
+            build_state.apply_result(view, result)
+            self.s.integration_rounds += result.integration_rounds
+            if result.reopen:
+                build_state.reopen_for_integration(self.s, result.reopen, result.reopen_reason)
+            return
         if result.subtask in self.restarting:
             if not workflow.patched(RESTART_WINS):
                 return  # as recorded before the fix: the subtask was left as it was

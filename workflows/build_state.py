@@ -12,6 +12,7 @@ from collections.abc import Collection
 
 from contracts.build import BuildState, SubtaskProgress, SubtaskResult, SubtaskView
 from contracts.human import FAILURE_SCOPE, PendingDecision
+from contracts.integration import INTEGRATION, IntegrationOutcome, integration_branch
 from contracts.metrics import Ledger
 from contracts.tracker import TrackerRow
 
@@ -77,6 +78,83 @@ def apply_progress(view: SubtaskView, progress: SubtaskProgress) -> bool:
     view.notes = progress.notes
     view.ledger = progress.ledger
     return True
+
+
+def integration_view(s: BuildState) -> SubtaskView | None:
+    return next((v for v in s.subtasks.values() if v.kind == "integration"), None)
+
+
+def subtask_views(s: BuildState) -> list[SubtaskView]:
+    """The subtasks proper (integration is a row of the tracker, not a subtask)."""
+    return [v for v in s.subtasks.values() if v.kind == "subtask"]
+
+
+def add_integration(s: BuildState) -> str | None:
+    """The integration row, after every subtask; why not, when a subtask has its name."""
+    if INTEGRATION in s.subtasks:
+        if s.subtasks[INTEGRATION].kind != "integration":
+            return (
+                f"integration is skipped: a subtask is named {INTEGRATION!r}, the name of the "
+                "integration step; rename that subplan to build with integration"
+            )
+        return None
+    views = subtask_views(s)
+    s.subtasks[INTEGRATION] = SubtaskView(
+        name=INTEGRATION,
+        kind="integration",
+        batch=max((v.batch for v in views), default=0) + 1,
+        dependencies=[v.name for v in views],
+    )
+    return None
+
+
+def reopen_for_integration(s: BuildState, name: str, why: str) -> None:
+    """Integration found a defect in one subtask's own work: rebuild it on its branch."""
+    view = s.subtasks.get(name)
+    if view is None or view.kind != "subtask":
+        return
+    view.generation += 1
+    view.status, view.phase = "stale", "stale"
+    view.notes = f"reopened by integration: {why}"
+    s.rebuild[name] = why
+    s.rebuild_by[name] = "integration"
+    s.reopened.append(f"{name}: {why}")
+    integ = integration_view(s)
+    if integ is not None:
+        integ.generation += 1
+        integ.status, integ.phase = "pending", f"waiting for {name} (reopened)"
+
+
+def integration_outcome(s: BuildState, feature: str) -> IntegrationOutcome | None:
+    """What the build's result says about integration (None: not part of this build)."""
+    v = integration_view(s)
+    if v is None:
+        return None
+    branch = integration_branch(feature)
+    if v.status == "pr_created":
+        return IntegrationOutcome(status="passed", branch=branch, pr_url=v.pr_url, rounds=v.round)
+    missing = [d for d in v.dependencies if s.subtasks[d].status != "pr_created"]
+    if v.status in ("skipped", "pending", "stale") or (v.status == "blocked" and missing):
+        reason = v.notes if v.status == "skipped" else f"not run: {', '.join(missing)} has no PR"
+        return IntegrationOutcome(status="skipped", reason=reason, branch=branch, rounds=v.round)
+    return IntegrationOutcome(
+        status="failed", reason=v.notes or v.status, branch=branch, rounds=v.round
+    )
+
+
+def integrate_again(s: BuildState) -> None:
+    """A subtask reopened (by a spec change) after integration ended: integrate again."""
+    integ = integration_view(s)
+    if integ is None or integ.status in ("pending", "in_progress", "skipped"):
+        return
+    if integ.status == "blocked" and any(
+        s.subtasks[d].status in ("blocked", "skipped", "cancelled") for d in integ.dependencies
+    ):
+        return
+    reopened = [d for d in integ.dependencies if s.subtasks[d].status in ("stale", "pending")]
+    if reopened:
+        integ.generation += 1
+        integ.status, integ.phase = "pending", f"waiting for {', '.join(reopened)}"
 
 
 def apply_result(view: SubtaskView, result: SubtaskResult) -> None:

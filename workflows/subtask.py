@@ -8,17 +8,10 @@ which owns the tracker.
 
 from __future__ import annotations
 
-import asyncio
-
 from temporalio import workflow
-from temporalio.exceptions import (
-    ActivityError,
-    is_cancelled_exception,
-)
 
 with workflow.unsafe.imports_passed_through():
     from activities.git_ops import ensure_worktree, git_repo_info, merge_dependencies
-    from activities.host import HostClaim
     from contracts.build import SubtaskInput, SubtaskProgress, SubtaskResult, SubtaskState
     from contracts.git import (
         MergeRequest,
@@ -29,14 +22,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from contracts.human import PendingDecision
     from workflows import options, subtask_state
-    from workflows.agent_step import AgentStep
-    from workflows.failures import FailureHolds, StepAbandoned, all_or_cancel
+    from workflows.failures import FailureHolds, all_or_cancel
     from workflows.subtask_finish import SubtaskFinish
     from workflows.subtask_messages import SubtaskMessages
-    from workflows.subtask_steps import HostLost
-
-
-HOST_AFFINITY = "host-affinity"
 
 
 @workflow.defn(name="SubtaskWorkflow")
@@ -47,14 +35,7 @@ class SubtaskWorkflow(SubtaskMessages, SubtaskFinish):
         self.decision_answer: str | None = None
         self.reported: SubtaskProgress | None = None
         self.holds = FailureHolds()
-        self.agent = AgentStep(
-            self.holds,
-            ledger=lambda: self.s.ledger,
-            may_start=lambda: not (self.s.paused or self.s.budget_hold or self.s.failure_hold),
-            agents=lambda: self._inp.ctx.config.agents,
-            notify=self._on_hold,
-            execute=self._execute_on_host,
-        )
+        self.agent = self._agent_step()
 
     @workflow.run
     async def run(self, inp: SubtaskInput) -> SubtaskResult:
@@ -64,65 +45,29 @@ class SubtaskWorkflow(SubtaskMessages, SubtaskFinish):
         else:
             self.s.paused = inp.paused
             self.s.round_cap = inp.ctx.config.max_rounds
-        try:
-            while True:
-                try:
-                    await self._claim_host()
-                    if not await self._setup_worktree():
-                        return self._result()
-                    if await self._resume_from_pass():
-                        break
-                    if not self.s.built or (inp.rebuild and not self.s.rebuilt):
-                        if not await self._build():
-                            return self._result()
-                    while self.s.status != "pr_created":
-                        await self._maybe_continue_as_new()
-                        verdict = await self._review_round()
-                        if verdict == "pass":
-                            await self._create_pr()
-                            break
-                        if verdict == "stop":
-                            break
-                    break
-                except HostLost as lost:
-                    # Re-create the worktree from the pushed branch on whichever host claims it.
-                    workflow.logger.warning("subtask %s: %s", inp.subtask, lost)
-                    self.s.host_queue, self.s.worktree = None, None
-                    self.s.notes = f"moved off {lost}"
-        except StepAbandoned as abandoned:
-            # A person skipped (or stopped) a step that failed for good: everything done
-            # so far (branch, commits, reviews) stays; the build treats it as blocked.
-            self._block(abandoned.reason)
-            await self._report()
-        except (asyncio.CancelledError, ActivityError) as err:
-            # A cancel that lands while an activity is awaited arrives as an ActivityError.
-            if not is_cancelled_exception(err):
-                raise
-            self.s.status, self.s.phase = "cancelled", "cancelled"
-            self.s.notes = "cancelled; branch and worktree kept"
-            await asyncio.shield(asyncio.ensure_future(self._report()))
-            raise
+        await self._run_on_host(self._steps, "branch and worktree")
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._result()
 
     # ----------------------------------------------------------- the steps
 
-    async def _claim_host(self) -> None:
-        """Bind the worktree's steps to one host (workers started with a host queue)."""
-        if self.s.host_queue is not None or not workflow.patched(HOST_AFFINITY):
+    async def _steps(self) -> None:
+        inp = self._inp
+        if not await self._setup_worktree():
             return
-        summary = f"claim a host for {self._inp.subtask}"
-        self.s.host_queue = await self._held(
-            summary,
-            lambda: workflow.execute_activity_method(
-                HostClaim.claim,
-                self._inp.subtask,
-                summary=summary,
-                **options.quick(),
-            ),
-        )
-        if self.s.host_queue:
-            self.s.hosts.append(self.s.host_queue)
+        if await self._resume_from_pass():
+            return
+        if not self.s.built or (inp.rebuild and not self.s.rebuilt):
+            if not await self._build():
+                return
+        while self.s.status != "pr_created":
+            await self._maybe_continue_as_new()
+            verdict = await self._review_round()
+            if verdict == "pass":
+                await self._create_pr()
+                return
+            if verdict == "stop":
+                return
 
     async def _setup_worktree(self) -> bool:
         inp = self._inp
@@ -178,7 +123,13 @@ class SubtaskWorkflow(SubtaskMessages, SubtaskFinish):
             f"Implement subtask {inp.subtask} as specified in {self._xml()}: every "
             "implementation step, the tests it lists, and make its commands pass."
         )
-        if inp.rebuild and self.s.built:
+        if inp.rebuild and self.s.built and inp.rebuild_by == "integration":
+            instructions = (
+                f"Integrating the whole feature found a defect in subtask {inp.subtask}'s own "
+                f"work: {inp.rebuild}. Fix it on this branch as {self._xml()} specifies, tests "
+                "included; its pull request is updated and integration runs again."
+            )
+        elif inp.rebuild and self.s.built:
             instructions = (
                 f"The specification of subtask {inp.subtask} changed (approved spec change: "
                 f"{inp.rebuild}). {self._xml()} is revised. Re-derive the implementation on "
@@ -274,11 +225,6 @@ class SubtaskWorkflow(SubtaskMessages, SubtaskFinish):
         )
         record.fixer, record.fix_commit = fixer, result.commit
         return "fix"
-
-    async def _maybe_continue_as_new(self) -> None:
-        if workflow.info().is_continue_as_new_suggested():
-            await workflow.wait_condition(workflow.all_handlers_finished)
-            workflow.continue_as_new(self._inp.model_copy(update={"state": self.s}))
 
     def _result(self) -> SubtaskResult:
         return SubtaskResult(

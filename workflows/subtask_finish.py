@@ -75,9 +75,37 @@ class SubtaskFinish(SubtaskSteps):
             **options.quick(),
         )
 
-    async def _create_pr(self) -> None:
+    async def _pull_request(
+        self, branch: str, title: str, body: str, dependency_branches: list[str]
+    ) -> PullRequestResult:
+        """Push `branch` and open (or find and update) its pull request against the base."""
         inp = self._inp
         cfg = inp.ctx.config
+        return await self._on_host(
+            open_pull_request,
+            PullRequestRequest(
+                repo_root=inp.ctx.repo_root,
+                worktree=self._worktree,
+                branch=branch,
+                base=inp.base_branch,
+                dependency_branches=dependency_branches,
+                title=title,
+                body=body,
+                design_dir=inp.ctx.design_dir,
+                subtask=inp.subtask,
+                forge=inp.forge or cfg.forge.kind,
+                repository=cfg.forge.repository,
+                api_url=cfg.forge.api_url,
+                remote=cfg.forge.remote,
+                token_hosts=cfg.forge.token_hosts,
+            ),
+            PullRequestResult,
+            f"pull request {branch}",
+            **options.network(),
+        )
+
+    async def _create_pr(self) -> None:
+        inp = self._inp
         self._phase("creating PR")
         await self._report()
         reviews_dir = f"{inp.ctx.design_rel}/build-reviews/{inp.subtask}"
@@ -94,28 +122,12 @@ class SubtaskFinish(SubtaskSteps):
                 reviews_dir=reviews_dir,
             )
         )
-        pr: PullRequestResult = await self._on_host(
-            open_pull_request,
-            PullRequestRequest(
-                repo_root=inp.ctx.repo_root,
-                worktree=self._worktree,
-                branch=self.s.branch or f"feat/{inp.subtask}",
-                base=inp.base_branch,
-                # One dependency: the PR stacks on its branch and shows only its own change.
-                dependency_branches=inp.dependency_branches,
-                title=f"feat({inp.subtask}): {inp.title}",
-                body=body,
-                design_dir=inp.ctx.design_dir,
-                subtask=inp.subtask,
-                forge=inp.forge or cfg.forge.kind,
-                repository=cfg.forge.repository,
-                api_url=cfg.forge.api_url,
-                remote=cfg.forge.remote,
-                token_hosts=cfg.forge.token_hosts,
-            ),
-            PullRequestResult,
-            f"pull request feat/{inp.subtask}",
-            **options.network(),
+        pr = await self._pull_request(
+            self.s.branch or f"feat/{inp.subtask}",
+            f"feat({inp.subtask}): {inp.title}",
+            body,
+            # One dependency: the PR stacks on its branch and shows only its own change.
+            inp.dependency_branches,
         )
         self.s.pr_url, self.s.pr_number = pr.url, pr.number
         self.s.status, self.s.phase = "pr_created", "pr_created"

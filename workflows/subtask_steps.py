@@ -9,6 +9,7 @@ paused or the build holds its budget or a failure.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -27,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.agents.activities import agent_edit, agent_review
     from activities.gates import run_gates
     from activities.git_ops import push_branch
+    from activities.host import HostClaim
     from contracts.agents import (
         AgentCall,
         EditRequest,
@@ -49,7 +51,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import options, subtask_state
     from workflows.agent_step import AgentStep, R
-    from workflows.failures import FailureHolds
+    from workflows.failures import FailureHolds, StepAbandoned
     from workflows.timestamps import stamp
 
 
@@ -62,6 +64,8 @@ class HostLost(Exception):
 
 # Patch id: a subtask signals its build only when what the build shows changes.
 REPORT_ON_CHANGE = "report-on-change"
+# Patch id: a subtask's worktree steps run on one claimed host.
+HOST_AFFINITY = "host-affinity"
 
 
 class SubtaskSteps:
@@ -122,6 +126,68 @@ class SubtaskSteps:
         await workflow.get_external_workflow_handle(inp.parent_id).signal("subtask_progress", now)
 
     # ------------------------------------------------------------ running steps
+
+    def _agent_step(self) -> AgentStep:
+        """Agents wait while paused or held, and run on the claimed host."""
+        return AgentStep(
+            self.holds,
+            ledger=lambda: self.s.ledger,
+            may_start=lambda: not (self.s.paused or self.s.budget_hold or self.s.failure_hold),
+            agents=lambda: self._inp.ctx.config.agents,
+            notify=self._on_hold,
+            execute=self._execute_on_host,
+        )
+
+    async def _run_on_host(self, steps: Callable[[], Awaitable[None]], kept: str) -> None:
+        """Run the steps on a claimed host, again on another when that host is lost.
+
+        A failed step a person skipped (or stopped) blocks, keeping everything done so
+        far; a cancel is reported (`kept` says what stays) and goes on up.
+        """
+        try:
+            while True:
+                try:
+                    await self._claim_host()
+                    await steps()
+                    return
+                except HostLost as lost:
+                    # Re-create the worktree from the pushed branch on whichever host claims it.
+                    workflow.logger.warning("%s: %s", self._inp.subtask, lost)
+                    self.s.host_queue, self.s.worktree = None, None
+                    self.s.notes = f"moved off {lost}"
+        except StepAbandoned as abandoned:
+            self._block(abandoned.reason)
+            await self._report()
+        except (asyncio.CancelledError, ActivityError) as err:
+            # A cancel that lands while an activity is awaited arrives as an ActivityError.
+            if not is_cancelled_exception(err):
+                raise
+            self.s.status, self.s.phase = "cancelled", "cancelled"
+            self.s.notes = f"cancelled; {kept} kept"
+            await asyncio.shield(asyncio.ensure_future(self._report()))
+            raise
+
+    async def _claim_host(self) -> None:
+        """Bind the worktree's steps to one host (workers started with a host queue)."""
+        if self.s.host_queue is not None or not workflow.patched(HOST_AFFINITY):
+            return
+        summary = f"claim a host for {self._inp.subtask}"
+        self.s.host_queue = await self._held(
+            summary,
+            lambda: workflow.execute_activity_method(
+                HostClaim.claim,
+                self._inp.subtask,
+                summary=summary,
+                **options.quick(),
+            ),
+        )
+        if self.s.host_queue:
+            self.s.hosts.append(self.s.host_queue)
+
+    async def _maybe_continue_as_new(self) -> None:
+        if workflow.info().is_continue_as_new_suggested():
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            workflow.continue_as_new(self._inp.model_copy(update={"state": self.s}))
 
     def _host(self) -> dict[str, Any]:
         """Activity options that send a worktree step to the claimed host."""
@@ -216,17 +282,23 @@ class SubtaskSteps:
 
     async def _review(self, reviewer: str, rnd: int) -> ReviewResult:
         inp = self._inp
-        call = self._call(
+        return await self._review_with(
             reviewer,
             rnd,
             f"Review the implementation of subtask {inp.subtask} on this branch against "
             f"{self._xml()}: correctness, tests, and your focus. Score from 0 to 1; 0.96 or "
             "more means ready for a pull request. Cite file:line.",
+            inp.subtask,
         )
+
+    async def _review_with(
+        self, reviewer: str, rnd: int, instructions: str, title: str
+    ) -> ReviewResult:
+        inp = self._inp
         request = ReviewRequest(
-            **call.model_dump(),
+            **self._call(reviewer, rnd, instructions).model_dump(),
             review_path=f"{self._reviews_dir()}/{self._stamp(reviewer)}_{reviewer}.md",
-            title=inp.subtask,
+            title=title,
         )
         return await self._agent(
             agent_review, request, ReviewResult, f"review {inp.subtask} · {reviewer}"
@@ -240,6 +312,7 @@ class SubtaskSteps:
         issues: list[ReviewIssue],
         review_paths: list[str],
         message: str,
+        culprits: list[str] | None = None,
     ) -> EditResult:
         request = EditRequest(
             **self._call(role, rnd, instructions).model_dump(),
@@ -247,6 +320,7 @@ class SubtaskSteps:
             review_paths=review_paths,
             commit_message=message,
             commit=True,
+            culprits=culprits or [],
         )
         return await self._agent(agent_edit, request, EditResult, f"{role} · {self._inp.subtask}")
 

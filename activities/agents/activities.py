@@ -38,6 +38,7 @@ from activities.agents.outputs import (
     EditSubmission,
     OutputKind,
     ReviewSubmission,
+    integrator_submission,
 )
 from activities.agents.review_file import write_review
 from activities.agents.roles import ResolvedRole, resolve_role
@@ -115,7 +116,8 @@ async def agent_review(req: ReviewRequest) -> ReviewResult:
 async def agent_edit(req: EditRequest) -> EditResult:
     """A writer, builder or fixer changes files; the activity (not the model) commits them."""
     resolved = await _role(req, "edit")
-    outcome = await run_agent(req, resolved, EditSubmission)
+    submission = integrator_submission(req.culprits) if req.culprits else EditSubmission
+    outcome = await run_agent(req, resolved, submission)
     workdir = Path(req.workdir)
     claimed = {p for p in outcome.output.files_changed if not os.path.isabs(p)}
     files = sorted(outcome.workspace.touched | _existing(workdir, claimed))
@@ -152,6 +154,8 @@ async def agent_edit(req: EditRequest) -> EditResult:
         summary=summary,
         commit=sha,
         usage=outcome.usage,
+        culprit=getattr(outcome.output, "culprit", None),
+        culprit_reason=getattr(outcome.output, "culprit_reason", ""),
     )
 
 

@@ -50,6 +50,24 @@ class EditSubmission(BaseModel):
     files_changed: list[str] = Field(default_factory=list, description="paths relative to workdir")
 
 
+def integrator_submission(subtasks: list[str]) -> type[EditSubmission]:
+    """An integrator's edit, plus the subtask a failure is attributed to: one of the build's
+    subtasks (the schema lists them; the workflow checks again) or none."""
+    names = Literal[tuple(subtasks)]  # type: ignore[valid-type]
+    return create_model(
+        "IntegratorSubmission",
+        __base__=EditSubmission,
+        culprit=(
+            names | None,  # type: ignore[operator]
+            Field(
+                default=None,
+                description="the subtask whose own work causes a failure, when you can tell",
+            ),
+        ),
+        culprit_reason=(str, Field(default="", description="why that subtask, in 1-3 sentences")),
+    )
+
+
 class AnswerSubmission(BaseModel):
     answers: list[QuestionAnswer]
 

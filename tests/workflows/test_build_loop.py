@@ -109,12 +109,15 @@ async def test_example_builds_to_one_pr_per_subtask(
             result = BuildResult.model_validate(await handle.result())
             await record_history(handle)
             await record_history(client.get_workflow_handle(f"{handle.id}-04-service"))
+            await record_history(client.get_workflow_handle(f"{handle.id}-integration"))
             reports = await progress_reports(handle)
 
     assert result.result == "ALL_SUBTASKS_PR_CREATED", result
     names = ["01-models", "02-storage", "03-codec", "04-service", "05-cli"]
     assert [s.subtask for s in result.subtasks] == names
     pulls = github.pulls(REPO)
+    integration = next(p for p in pulls if p["head"]["ref"] == "integration/link-shortener")
+    pulls.remove(integration)
     assert sorted(p["head"]["ref"] for p in pulls) == [f"feat/{n}" for n in names]
     assert all(p["state"] == "open" for p in pulls)
     # Stacked: a subtask with one dependency is reviewed against that dependency's branch.
@@ -143,13 +146,33 @@ async def test_example_builds_to_one_pr_per_subtask(
         assert (repo.design_dir / f"build-reviews/{sub.subtask}/gates/round-2").is_dir()
     tracker = read_tracker(str(repo.root / "design-docs/orchestration/pr_tracker.md"))
     rows = tracker["link-shortener"]
-    assert [r.status for r in rows] == ["pr_created"] * 5
-    assert [r.batch for r in rows] == [1, 2, 2, 3, 4]
+    assert [r.subtask for r in rows] == [*names, "integration"]
+    assert [r.status for r in rows] == ["pr_created"] * 6
+    assert [r.batch for r in rows] == [1, 2, 2, 3, 4, 5]
     assert [r.pr for r in rows] == [
         next(p["html_url"] for p in pulls if p["head"]["ref"] == f"feat/{n}") for n in names
-    ]
+    ] + [integration["html_url"]]
     report = (repo.design_dir / "build-reviews/REPORT.md").read_text()
-    assert "ALL_SUBTASKS_PR_CREATED" in report
+    assert "ALL_SUBTASKS_PR_CREATED" in report and "**passed**" in report
+    # Integration: every branch merged in DAG order onto integration/<feature> from main,
+    # verified (gates and smell checks), one PR against main that lists every subtask PR.
+    assert result.integration is not None and result.integration.status == "passed"
+    assert result.integration.pr_url == integration["html_url"]
+    assert integration["base"]["ref"] == "main"
+    assert all(p["html_url"] in integration["body"] for p in pulls)
+    for n in names:
+        ancestor = ["git", "merge-base", "--is-ancestor", f"feat/{n}", "integration/link-shortener"]
+        assert subprocess.run(ancestor, cwd=repo.root).returncode == 0, n
+        assert git_out(repo.origin, "rev-parse", "integration/link-shortener")
+    merged = git_out(
+        repo.root, "log", "--merges", "--format=%s", "main..integration/link-shortener"
+    )
+    order = [line.split("'")[1] for line in reversed(merged.splitlines()) if "into integ" in line]
+    assert order == [f"feat/{n}" for n in names]
+    text = (repo.design_dir / "build-reviews/INTEGRATION.md").read_text()
+    assert "- Outcome: **passed**" in text and "None: every branch merged cleanly." in text
+    assert text.index("`feat/01-models`") < text.index("`feat/05-cli`")
+    assert "| `smell: imports resolve` | pass |" in text
     # A subtask reports only what changes its row (status, round, scores, PR), not each
     # phase or agent (one signal per phase change and per agent before): 7 agents, 2 rounds each.
     for sub in result.subtasks:

@@ -1,0 +1,85 @@
+"""Integration activities: merge in DAG order, smell checks, INTEGRATION.md.
+
+Each is idempotent: a retried merge finds merged branches already in HEAD, the
+smell checks only read, the report is rewritten whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from temporalio import activity
+
+from activities import gates, sandbox
+from activities.agents.errors import non_retryable
+from activities.files import atomic_write_text
+from activities.git_ops import git_errors, heartbeating
+from activities.integration import merge, report, smells
+from contracts.build import GateCommand, GateRequest, GateResult
+from contracts.integration import IntegrateRequest, IntegrateResult, IntegrationReport, SmellRequest
+
+
+@activity.defn(name="integration.merge")
+def merge_branches(req: IntegrateRequest) -> IntegrateResult:
+    """Merge the subtask branches in order; a conflict is committed for the integrator."""
+    with heartbeating(f"merge into {req.branch}"), git_errors():
+        return merge.integrate(req)
+
+
+@activity.defn(name="integration.smells")
+async def smell_checks(req: SmellRequest) -> GateResult:
+    """Seed 003's smell checks; third-party imports are looked up in the sandbox."""
+    worktree = Path(req.worktree)
+    log_dir = Path(req.log_dir)
+    activity.heartbeat("smell checks")
+    with git_errors():
+        changed = await asyncio.to_thread(smells.changed_files, req.worktree, req.base)
+        markers = await asyncio.to_thread(smells.smell_markers, req.worktree, req.base, changed)
+    findings = [
+        *smells.promised_missing(worktree, req.promised_files),
+        *markers,
+        *smells.conflict_markers(worktree, changed),
+    ]
+    imports = smells.Imports(worktree)
+    for rel in changed:
+        if rel.endswith(".py"):
+            imports.check(rel)
+    findings += imports.findings
+    results = [
+        smells.as_gate(check, findings, log_dir / f"smell-{n}.log")
+        for n, check in enumerate(
+            (smells.CHECK_FILES, smells.CHECK_CONFLICTS, smells.CHECK_MARKERS), start=1
+        )
+    ]
+    imports_gate = smells.as_gate(smells.CHECK_IMPORTS, findings, log_dir / "smell-4.log")
+    if imports.external and imports_gate.passed:
+        imports_gate = await _external_imports(req, sorted(imports.external), log_dir)
+    return GateResult(results=[*results, imports_gate])
+
+
+async def _external_imports(req: SmellRequest, names: list[str], log_dir: Path) -> GateCommand:
+    """Third-party modules: found by the repository's own interpreter, in the sandbox."""
+    command = f'python3 -c "{smells.FIND_SPEC}" {" ".join(names)}'
+    request = GateRequest(
+        workdir=req.worktree,
+        commands=[command],
+        log_dir=str(log_dir),
+        timeout_s=req.timeout_s,
+        sandbox=req.sandbox,
+    )
+    try:
+        await sandbox.ensure_available(req.sandbox)
+        result = await gates.run_one(request, log_dir / "smell-4.log", command)
+    except sandbox.SandboxUnavailable as exc:
+        raise non_retryable(f"smell checks run commands, and {exc}", "SandboxUnavailable") from exc
+    return result.model_copy(update={"command": smells.CHECK_IMPORTS})
+
+
+@activity.defn(name="integration.write_report")
+def write_integration_report(r: IntegrationReport) -> str:
+    atomic_write_text(Path(r.path), report.render(r))
+    return r.path
+
+
+ACTIVITIES = [merge_branches, smell_checks, write_integration_report]

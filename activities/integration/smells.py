@@ -1,0 +1,301 @@
+"""Seed 003's smell checks on the integrated branch, over what the feature changed.
+
+- every file a subtask's XML promised exists;
+- Python imports resolve: modules and names inside the repository are checked
+  from the source (a subtask that renamed what another imports is the classic
+  integration failure), third-party ones in the repository's own environment,
+  inside the sandbox, like any gate;
+- no TODO, FIXME, placeholder or mock code outside tests, in the lines the
+  feature added (pre-existing ones are not the feature's doing);
+- no conflict markers left by a merge.
+
+Each check becomes one gate result, so the round's verdict, the integrator's
+issues and INTEGRATION.md treat it like any other gate.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+
+from activities import gitrepo
+from contracts.build import GateCommand
+from contracts.integration import SmellFinding
+
+CHECK_FILES = "smell: every promised file exists"
+CHECK_IMPORTS = "smell: imports resolve"
+CHECK_MARKERS = "smell: no TODO, FIXME, placeholder or mock code outside tests"
+CHECK_CONFLICTS = "smell: no merge conflict markers"
+
+SOURCE_SUFFIXES = frozenset(
+    ".py .pyi .js .jsx .ts .tsx .mjs .cjs .go .rs .java .kt .rb .c .h .cc .cpp .hpp .cs "
+    ".swift .php .scala .sh .bash".split()
+)
+TEST_DIRS = frozenset({"tests", "test", "testing", "__tests__", "spec", "specs", "fixtures"})
+TEST_NAME = re.compile(r"^(test_.*|.*_test\.\w+|.*\.(test|spec)\.\w+|conftest\.py)$")
+SMELL = re.compile(
+    r"\b(TODO|FIXME|XXX)\b|\bplaceholder\b(?!\s*[=:])|raise NotImplementedError|\bunittest\.mock\b"
+    r"|\bMagicMock\b|\bmock\b",
+    re.IGNORECASE,
+)
+CONFLICT_MARKER = re.compile(r"^(<{7}|>{7})( |$)")
+# Run in the repository's environment: which top-level modules cannot be found.
+FIND_SPEC = (
+    "import importlib.util as u, sys; "
+    "b = [n for n in sys.argv[1:] if u.find_spec(n) is None]; "
+    "print('cannot import: ' + ' '.join(b) if b else 'every import resolves'); "
+    "sys.exit(1 if b else 0)"
+)
+
+
+def is_test_path(rel: str) -> bool:
+    parts = PurePosixPath(rel).parts
+    return any(p in TEST_DIRS for p in parts[:-1]) or bool(TEST_NAME.match(parts[-1]))
+
+
+def changed_files(worktree: str, base: str) -> list[str]:
+    """Files the feature added or modified (deleted ones cannot smell)."""
+    out = gitrepo.git_out(worktree, "diff", "--name-only", "--no-renames", "--diff-filter=AM", base)
+    return sorted(line for line in out.splitlines() if line)
+
+
+def added_lines(worktree: str, base: str, rel: str) -> list[tuple[int, str]]:
+    """(line number, text) of each line the feature added to `rel`."""
+    out = gitrepo.git_out(worktree, "diff", "-U0", "--no-color", base, "--", rel)
+    lines: list[tuple[int, str]] = []
+    number = 0
+    for line in out.splitlines():
+        hunk = re.match(r"^@@ -\S+ \+(\d+)", line)
+        if hunk:
+            number = int(hunk.group(1))
+            continue
+        if line.startswith("+") and not line.startswith("+++"):
+            lines.append((number, line[1:]))
+            number += 1
+    return lines
+
+
+def promised_missing(worktree: Path, promised: dict[str, list[str]]) -> list[SmellFinding]:
+    return [
+        SmellFinding(
+            check=CHECK_FILES,
+            path=rel,
+            message=f"{subtask}'s XML promises {rel}, which is missing on the integrated branch",
+        )
+        for subtask, files in sorted(promised.items())
+        for rel in files
+        if not (worktree / rel).exists()
+    ]
+
+
+def smell_markers(worktree: str, base: str, files: Iterable[str]) -> list[SmellFinding]:
+    findings = []
+    for rel in files:
+        if is_test_path(rel) or PurePosixPath(rel).suffix not in SOURCE_SUFFIXES:
+            continue
+        for number, text in added_lines(worktree, base, rel):
+            found = SMELL.search(text)
+            if found:
+                findings.append(
+                    SmellFinding(
+                        check=CHECK_MARKERS,
+                        path=rel,
+                        line=number,
+                        message=f"`{found.group(0)}` outside tests: {text.strip()[:160]}",
+                    )
+                )
+    return findings
+
+
+def conflict_markers(worktree: Path, files: Iterable[str]) -> list[SmellFinding]:
+    findings = []
+    for rel in files:
+        text = _text(worktree / rel)
+        if text is None:
+            continue
+        for number, line in enumerate(text.splitlines(), start=1):
+            if CONFLICT_MARKER.match(line):
+                findings.append(
+                    SmellFinding(
+                        check=CHECK_CONFLICTS,
+                        path=rel,
+                        line=number,
+                        message=f"merge conflict marker `{line[:20]}`: resolve the conflict",
+                    )
+                )
+                break
+    return findings
+
+
+# ------------------------------------------------------------------ imports
+
+
+class Imports:
+    """Python imports of the changed files, resolved against the repository's source."""
+
+    def __init__(self, worktree: Path) -> None:
+        self.root = worktree
+        self.roots = [worktree, worktree / "src"]
+        self.external: set[str] = set()
+        self.findings: list[SmellFinding] = []
+
+    def check(self, rel: str) -> None:
+        path = self.root / rel
+        text = _text(path)
+        if text is None:
+            return
+        try:
+            tree = ast.parse(text, filename=rel)
+        except SyntaxError as err:
+            self._bad(rel, err.lineno, f"does not parse: {err.msg}")
+            return
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    self._module(rel, node.lineno, alias.name)
+            elif isinstance(node, ast.ImportFrom):
+                self._from(rel, node)
+
+    def _from(self, rel: str, node: ast.ImportFrom) -> None:
+        if node.level:
+            package = (self.root / rel).parent
+            for _ in range(node.level - 1):
+                package = package.parent
+            base = package.joinpath(*node.module.split(".")) if node.module else package
+            target = self._module_path(base)
+            if target is None and node.module:
+                self._bad(
+                    rel,
+                    node.lineno,
+                    f"relative import {'.' * node.level}{node.module} "
+                    "names no module in the repository",
+                )
+                return
+            self._names(rel, node, base, target)
+            return
+        assert node.module is not None
+        local = self._local(node.module)
+        if local is None:
+            self._module(rel, node.lineno, node.module)
+            return
+        self._names(rel, node, local, self._module_path(local))
+
+    def _names(self, rel: str, node: ast.ImportFrom, base: Path, target: Path | None) -> None:
+        defined = _defined_names(target) if target is not None else None
+        for alias in node.names:
+            if alias.name == "*" or self._module_path(base / alias.name) is not None:
+                continue
+            if defined is not None and alias.name not in defined:
+                where = target.relative_to(self.root) if target else base
+                self._bad(rel, node.lineno, f"imports {alias.name!r}, which {where} lacks")
+
+    def _module(self, rel: str, line: int, dotted: str) -> None:
+        top = dotted.split(".")[0]
+        if top in sys.stdlib_module_names or top == "__future__":
+            return
+        if self._local(top) is None:
+            self.external.add(top)
+            return
+        if self._local(dotted) is None:
+            self._bad(rel, line, f"imports {dotted}, which is no module in the repository")
+
+    def _local(self, dotted: str) -> Path | None:
+        """The repository path of a module (file or package), or None."""
+        for root in self.roots:
+            base = root.joinpath(*dotted.split("."))
+            if self._module_path(base) is not None:
+                return base
+        return None
+
+    @staticmethod
+    def _module_path(base: Path) -> Path | None:
+        """`base.py`, or `base/__init__.py`, or `base/` as a namespace package."""
+        if base.with_suffix(".py").is_file():
+            return base.with_suffix(".py")
+        if (base / "__init__.py").is_file():
+            return base / "__init__.py"
+        if base.is_dir() and any(base.glob("*.py")):
+            return base  # a namespace package: any name may be a submodule
+        return None
+
+    def _bad(self, rel: str, line: int | None, message: str) -> None:
+        finding = SmellFinding(check=CHECK_IMPORTS, path=rel, line=line, message=message)
+        self.findings.append(finding)
+
+
+def _defined_names(target: Path) -> set[str] | None:
+    """Top-level names a module defines (in every branch of a top-level `if`/`try`);
+    None when it cannot be told (star imports, a module `__getattr__`, a namespace
+    package, a file that does not parse)."""
+    if target.is_dir():
+        return None
+    try:
+        tree = ast.parse(_text(target) or "")
+    except SyntaxError:
+        return None
+    names: set[str] = set()
+
+    def collect(body: list[ast.stmt]) -> bool:
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                if node.name == "__getattr__":
+                    return False
+                names.add(node.name)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for t in targets:
+                    names.update(n.id for n in ast.walk(t) if isinstance(n, ast.Name))
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                for alias in node.names:
+                    if alias.name == "*":
+                        return False
+                    names.add((alias.asname or alias.name).split(".")[0])
+            else:
+                nested = [
+                    getattr(node, field, [])
+                    for field in ("body", "orelse", "finalbody", "handlers")
+                ]
+                for block in nested:
+                    inner = [getattr(h, "body", h) for h in block]
+                    flat = [x for b in inner for x in (b if isinstance(b, list) else [b])]
+                    if flat and not collect([x for x in flat if isinstance(x, ast.stmt)]):
+                        return False
+        return True
+
+    return names if collect(tree.body) else None
+
+
+def _text(path: Path) -> str | None:
+    """A regular file's text (None for binaries, special files and very large files)."""
+    try:
+        if not path.is_file() or path.is_symlink() or path.stat().st_size > 2_000_000:
+            return None
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if b"\0" in data[:8192]:
+        return None
+    return data.decode("utf-8", errors="replace")
+
+
+def as_gate(check: str, findings: list[SmellFinding], log_path: Path) -> GateCommand:
+    """One check's findings as a gate result with its log."""
+    lines = [
+        f"{f.path}{f':{f.line}' if f.line else ''}: {f.message}"
+        for f in findings
+        if f.check == check
+    ]
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    body = "\n".join(lines) if lines else "ok"
+    log_path.write_text(f"$ {check}\n{body}\n\n[exit {1 if lines else 0}]\n", encoding="utf-8")
+    return GateCommand(
+        command=check,
+        exit_code=1 if lines else 0,
+        passed=not lines,
+        duration_s=0.0,
+        log_path=str(log_path),
+        tail="\n".join(lines[:15]) + (f"\n... {len(lines) - 15} more" if len(lines) > 15 else ""),
+    )

@@ -1,0 +1,103 @@
+"""The integration step: every subtask branch merged into one and verified as a whole.
+
+Seed 003 ends its loop by merging every worktree, verifying the tests after the
+merge and running smell checks; these are the inputs and results of those steps.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from contracts.sandbox import SandboxConfig
+
+INTEGRATION = "integration"  # the tracker row, the child workflow's suffix, the worktree name
+IntegrationStatus = Literal["passed", "failed", "skipped"]
+
+
+def integration_branch(feature: str) -> str:
+    return f"integration/{feature}"
+
+
+class IntegrateRequest(BaseModel):
+    """Merge `branches`, in this order, into the integration worktree's branch."""
+
+    worktree: str
+    branch: str
+    base_branch: str
+    branches: list[str]
+    remote: str | None = "origin"
+    token_hosts: list[str] = Field(default_factory=list)
+
+
+class MergeConflict(BaseModel):
+    branch: str = Field(description="the subtask branch whose merge conflicted")
+    files: list[str]
+    commit: str = Field(description="the merge commit, conflict markers included")
+
+
+class IntegrateResult(BaseModel):
+    head: str
+    base: str = Field(description="where the integration branch left the base branch")
+    merged: list[str] = Field(default_factory=list, description="merged by this call")
+    # Set when a merge conflicted: it is committed with its markers (so the state is
+    # durable and any host can continue), and the branches after it are not merged yet.
+    conflict: MergeConflict | None = None
+
+
+class SmellRequest(BaseModel):
+    """Seed 003's smell checks over what the feature changed (base..HEAD)."""
+
+    worktree: str
+    base: str
+    promised_files: dict[str, list[str]] = Field(
+        default_factory=dict, description="subtask -> the files its XML names"
+    )
+    log_dir: str
+    timeout_s: float = 900.0
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+
+
+class SmellFinding(BaseModel):
+    check: str
+    path: str
+    line: int | None = None
+    message: str
+
+
+class IntegrationOutcome(BaseModel):
+    """What the build's result says about integration."""
+
+    status: IntegrationStatus
+    reason: str = ""
+    branch: str | None = None
+    pr_url: str | None = None
+    rounds: int = 0
+
+
+class IntegrationRound(BaseModel):
+    round: int
+    run: int = Field(default=1, description="integration runs again after a reopened subtask")
+    gates: dict[str, bool] = Field(default_factory=dict, description="command -> passed")
+    scores: dict[str, float] = Field(default_factory=dict)
+    fixer_summary: str = ""
+    culprit: str | None = None
+
+
+class IntegrationReport(BaseModel):
+    """Input of `integration.write_report`: build-reviews/INTEGRATION.md."""
+
+    path: str
+    feature: str
+    branch: str
+    base_branch: str
+    merge_order: list[str]
+    conflicts: list[MergeConflict] = Field(default_factory=list)
+    resolutions: dict[str, str] = Field(
+        default_factory=dict, description="conflicted branch -> how the integrator resolved it"
+    )
+    rounds: list[IntegrationRound] = Field(default_factory=list)
+    reopened: list[str] = Field(default_factory=list, description="subtask: why")
+    outcome: IntegrationOutcome
+    subtask_prs: dict[str, str] = Field(default_factory=dict)

@@ -1,0 +1,153 @@
+"""The integration step end to end (seed 003): every subtask branch merged in DAG order onto
+`integration/<feature>`, verified as a whole, repaired by the integrator or by reopening the
+subtask at fault. Real Temporal, real git, the real clients against the stand-ins."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+
+from activities.tracker import read_tracker
+from contracts.build import BuildInput, BuildResult
+from simulators.github_api import GitHubStandIn
+from tests.support import scripted_model
+from tests.workflows.test_build_loop import REPO, git_out, github, tiny_project
+from worker import build_worker
+
+__all__ = ["github"]  # the fixture, shared with the build loop's tests
+
+ONE_REVIEWER = '\n[reviewers]\ncode = ["code-correctness"]\n'
+
+
+def passes_review(scope: str) -> dict:
+    return {"match": {"kind": "review", "scope": scope}, "submit": {"score": 0.99}}
+
+
+def builder(name: str, steps: list[dict]) -> dict:
+    return {
+        "match": {"role": "builder", "scope": name},
+        "steps": steps,
+        "submit": {"summary": f"built {name}"},
+    }
+
+
+def write(path: str, content: str) -> dict:
+    return {"tool": "write_file", "input": {"path": path, "content": content}}
+
+
+async def build(client: Client, task_queue: str, design_dir: Path) -> BuildResult:
+    async with build_worker(client, task_queue):
+        handle = await client.start_workflow(
+            "BuildWorkflow",
+            BuildInput(design_dir=str(design_dir)),
+            id=f"build-tiny-{uuid.uuid4().hex[:6]}",
+            task_queue=task_queue,
+        )
+        return BuildResult.model_validate(await handle.result())
+
+
+def tracker_row(root: Path, name: str):  # type: ignore[no-untyped-def]
+    rows = read_tracker(str(root / "design-docs/orchestration/pr_tracker.md"))["link-shortener"]
+    return next(r for r in rows if r.subtask == name)
+
+
+async def test_two_subtasks_editing_one_file_are_merged_by_the_integrator(
+    client: Client,
+    task_queue: str,
+    tmp_path: Path,
+    github: GitHubStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """a and b both add src/shared.txt: the merge of b conflicts, the integrator keeps both."""
+    rules = [
+        builder("a", [write("src/a.txt", "a\n"), write("src/shared.txt", "alpha\n")]),
+        builder("b", [write("src/b.txt", "b\n"), write("src/shared.txt", "beta\n")]),
+        {
+            "match": {"role": "integrator"},
+            "steps": [write("src/shared.txt", "alpha\nbeta\n")],
+            "submit": {"summary": "Kept both subtasks' lines in src/shared.txt."},
+        },
+        passes_review("a"),
+        passes_review("b"),
+        passes_review("integration"),
+    ]
+    with scripted_model({"rules": rules}, monkeypatch, github.url) as messages:
+        repo = tiny_project(tmp_path, github.url, {"a": [], "b": []}, ONE_REVIEWER)
+        result = await build(client, task_queue, repo.design_dir)
+
+    assert result.result == "ALL_SUBTASKS_PR_CREATED", result
+    assert result.integration is not None and result.integration.status == "passed", result
+    branch = "integration/link-shortener"
+    assert git_out(repo.root, "show", f"{branch}:src/shared.txt") == "alpha\nbeta"
+    assert git_out(repo.origin, "rev-parse", branch) == git_out(repo.root, "rev-parse", branch)
+    # The integrator was called once, on the conflict; a reviewer scored its resolution.
+    integrators = {r.round for r in messages.requests if r.role == "integrator"}
+    assert integrators == {0}
+    reviews = list((repo.design_dir / "build-reviews/integration").glob("*_code-correctness.md"))
+    assert len(reviews) == 1
+    report = (repo.design_dir / "build-reviews/INTEGRATION.md").read_text()
+    assert "- `feat/b` in `src/shared.txt`" in report
+    assert "Kept both subtasks' lines in src/shared.txt." in report
+    assert "| `smell: no merge conflict markers` | pass |" in report
+    assert tracker_row(repo.root, "integration").status == "pr_created"
+    pulls = {p["head"]["ref"]: p for p in github.pulls(REPO)}
+    assert set(pulls) == {"feat/a", "feat/b", branch}
+
+
+async def test_an_integration_failure_caused_by_one_subtask_reopens_it(
+    client: Client,
+    task_queue: str,
+    tmp_path: Path,
+    github: GitHubStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """a's work is wrong only as a whole: the integration suite fails, the integrator names a,
+    a is rebuilt on its branch (its PR updated, not duplicated), and integration then passes."""
+    flip = (
+        "mkdir -p src; if [ -f src/a.txt ]; then echo fixed > src/a.txt; "
+        "else echo broken > src/a.txt; fi"
+    )
+    rules = [
+        builder("a", [{"tool": "run_command", "input": {"command": flip}}]),
+        builder("b", [write("src/b.txt", "b\n")]),
+        {
+            "match": {"role": "integrator"},
+            "submit": {
+                "summary": "The suite reads src/a.txt, which subtask a left broken.",
+                "culprit": "a",
+                "culprit_reason": "a wrote 'broken' into src/a.txt",
+            },
+        },
+        passes_review("a"),
+        passes_review("b"),
+    ]
+    suite = 'integration = ["grep -qx fixed src/a.txt"]'
+    config = ONE_REVIEWER + f"\n[gates]\n{suite}\n"
+    with scripted_model({"rules": rules}, monkeypatch, github.url) as messages:
+        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, config)
+        result = await build(client, task_queue, repo.design_dir)
+
+    assert result.result == "ALL_SUBTASKS_PR_CREATED", result
+    assert result.integration is not None and result.integration.status == "passed", result
+    assert git_out(repo.root, "show", "integration/link-shortener:src/a.txt") == "fixed"
+    # a was built twice (once reopened); b, which did nothing wrong, once.
+    builders = [r for r in messages.requests if r.role == "builder" and r.turn == 1]
+    assert sorted(r.scope for r in builders) == ["a", "a", "b"], builders
+    pulls = [p for p in github.pulls(REPO) if p["head"]["ref"] == "feat/a"]
+    assert len(pulls) == 1
+    assert git_out(repo.root, "show", "feat/a:src/a.txt") == "fixed"
+    report = (repo.design_dir / "build-reviews/INTEGRATION.md").read_text()
+    assert "a: a wrote 'broken' into src/a.txt" in report
+    # Both runs' rounds: the failing one, with the integrator's attribution, then the pass.
+    assert "### Run 1, round 1" in report and "### Run 2, round 1" in report
+    assert "| `grep -qx fixed src/a.txt` | FAIL |" in report
+    assert "Attributed to `a`, which was reopened." in report
+    assert "- Outcome: **passed**" in report
+    assert tracker_row(repo.root, "a").status == "pr_created"
+    assert tracker_row(repo.root, "integration").status == "pr_created"
+    ancestor = ["git", "merge-base", "--is-ancestor", "feat/a", "integration/link-shortener"]
+    assert subprocess.run(ancestor, cwd=repo.root).returncode == 0

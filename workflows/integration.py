@@ -1,0 +1,374 @@
+"""IntegrationWorkflow: the feature as a whole, after every subtask has its PR (seed 003).
+
+MERGE (every subtask branch, DAG order, onto `integration/<feature>` from the
+base; a conflict goes to the integrator) -> VERIFY (every subtask's gates, the
+integration suite, lint, smell checks; reviewers score whatever the integrator
+changed) -> FIX (integrator) ... -> PR and INTEGRATION.md. A failure the
+integrator attributes to one subtask reopens that subtask instead; stuck, the
+person decides (continue / skip / reopen:<subtask>). It runs as a child of the
+build, like a subtask, on a claimed host, and reports the `integration` row.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.git_ops import ensure_worktree, git_repo_info
+    from activities.integration.activities import (
+        merge_branches,
+        smell_checks,
+        write_integration_report,
+    )
+    from activities.integration.report import pr_body
+    from contracts.agents import EditResult, ReviewIssue, ReviewResult, Severity
+    from contracts.build import (
+        GateResult,
+        IntegrationInput,
+        IntegrationState,
+        SubtaskProgress,
+        SubtaskResult,
+    )
+    from contracts.git import RepoInfo, WorktreeRequest, WorktreeResult
+    from contracts.human import PendingDecision
+    from contracts.integration import (
+        INTEGRATION,
+        IntegrateRequest,
+        IntegrateResult,
+        IntegrationOutcome,
+        IntegrationReport,
+        IntegrationRound,
+        SmellRequest,
+        integration_branch,
+    )
+    from workflows import options, subtask_state
+    from workflows.failures import FailureHolds, all_or_cancel
+    from workflows.subtask_finish import SubtaskFinish
+    from workflows.subtask_messages import SubtaskMessages
+
+CONTINUE, SKIP, REOPEN = "continue", "skip", "reopen:"
+
+
+@workflow.defn(name="IntegrationWorkflow")
+class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
+    def __init__(self) -> None:
+        self.s = IntegrationState()
+        self.inp: IntegrationInput | None = None
+        self.decision_answer: str | None = None
+        self.reported: SubtaskProgress | None = None
+        self.reopen: tuple[str, str] | None = None
+        self.holds = FailureHolds()
+        self.agent = self._agent_step()
+
+    @workflow.run
+    async def run(self, inp: IntegrationInput) -> SubtaskResult:
+        self.inp = inp
+        if isinstance(inp.state, IntegrationState):
+            self.s = inp.state
+        else:
+            self.s.paused = inp.paused
+            self.s.round_cap = inp.ctx.config.integration.max_rounds
+        await self._run_on_host(self._steps, "integration branch and worktree")
+        await self._write_report()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._result()
+
+    # ----------------------------------------------------------- the steps
+
+    @property
+    def _integration(self) -> IntegrationInput:
+        assert self.inp is not None
+        return self.inp  # type: ignore[return-value]
+
+    def _branch(self) -> str:
+        return integration_branch(self._integration.feature)
+
+    def _xml(self) -> str:
+        """What reviewers and the integrator read first: the plan of the whole feature."""
+        return f"{self._inp.ctx.design_rel}/plan/dag.md"
+
+    async def _setup_worktree(self) -> None:
+        inp = self._inp
+        if self.s.worktree is not None:
+            return
+        self._phase("worktree")
+        wt: WorktreeResult = await self._on_host(
+            ensure_worktree,
+            WorktreeRequest(
+                repo_root=inp.ctx.repo_root,
+                subtask=INTEGRATION,
+                branch=self._branch(),
+                base_branch=inp.base_branch,
+                remote=inp.ctx.config.forge.remote,
+                token_hosts=self._token_hosts(),
+            ),
+            WorktreeResult,
+            f"worktree .worktrees/{INTEGRATION} on {self._branch()}",
+            **options.quick(),
+        )
+        self.s.worktree, self.s.branch = wt.path, wt.branch
+        self.s.status = "in_progress"
+        await self._report()
+
+    async def _steps(self) -> None:
+        await self._setup_worktree()
+        while True:
+            await self._maybe_continue_as_new()
+            await self._merge_all()
+            verdict = await self._verify()
+            if verdict == "pass":
+                await self._open_pr()
+                return
+            if verdict == "stop":
+                return
+
+    async def _merge_all(self) -> None:
+        """Merge every branch; each conflict is resolved by the integrator before the next."""
+        inp = self._integration
+        while True:
+            self._phase("merging")
+            await self._report()
+            result: IntegrateResult = await self._on_host(
+                merge_branches,
+                IntegrateRequest(
+                    worktree=self._worktree,
+                    branch=self._branch(),
+                    base_branch=inp.base_branch,
+                    branches=[f"feat/{n}" for n in inp.merge_order],
+                    remote=inp.ctx.config.forge.remote,
+                    token_hosts=self._token_hosts(),
+                ),
+                IntegrateResult,
+                f"merge {len(inp.merge_order)} subtask branches into {self._branch()}",
+                **options.network(),
+            )
+            self.s.base = self.s.base or result.base
+            self.s.merged += [b for b in result.merged if b not in self.s.merged]
+            await self._push()
+            conflict = result.conflict
+            if conflict is None:
+                return
+            self.s.merged.append(conflict.branch)
+            self.s.conflicts.append(conflict)
+            self._phase(f"resolving conflicts ({conflict.branch})")
+            edit = await self._integrator(
+                self.s.round,
+                (
+                    f"Merging {conflict.branch} into {self._branch()} conflicted in "
+                    f"{', '.join(conflict.files)}; the merge is committed with its conflict "
+                    "markers. Resolve every conflict so that both sides' intent is kept."
+                ),
+                [
+                    ReviewIssue(
+                        severity=Severity.high,
+                        description=f"merge conflict with {conflict.branch}",
+                        location=f,
+                    )
+                    for f in conflict.files
+                ],
+                [],
+                f"integration({inp.feature}): resolve conflicts with {conflict.branch}",
+                attribute=False,
+            )
+            self.s.resolutions[conflict.branch] = edit.summary
+
+    async def _verify(self) -> str:
+        """One round: gates, smell checks and (after the integrator's work) reviewers."""
+        inp = self._integration
+        cfg = inp.ctx.config
+        self.s.round += 1
+        rnd = self.s.round
+        self._phase("verifying")
+        await self._report()
+        head: RepoInfo = await self._on_host(
+            git_repo_info, self._worktree, RepoInfo, f"head of {self._branch()}", **options.quick()
+        )
+        reviewers = cfg.reviewers.code if self.s.integrator_commits else []
+        gates, smells, *reviews = await all_or_cancel(
+            self._gates(rnd), self._smells(rnd), *(self._review(r, rnd) for r in reviewers)
+        )
+        checks = GateResult(results=[*gates.results, *smells.results])
+        record, lowest = subtask_state.record_round(self.s, rnd, head.head, checks, reviews)
+        self.s.log.append(
+            IntegrationRound(
+                round=rnd,
+                run=max((r.run for r in inp.earlier_rounds), default=0) + 1,
+                gates={g.command: g.passed for g in checks.results},
+                scores=dict(record.scores),
+            )
+        )
+        if checks.passed and (not reviews or lowest >= inp.threshold):
+            return "pass"
+        why = subtask_state.stuck_reason(self.s, rnd, cfg.stuck_rounds)
+        if why is not None:
+            verdict = await self._when_integration_stuck(rnd, why, checks)
+            if verdict is not None:
+                return verdict
+        self._phase("fixing (integrator)")
+        edit = await self._integrator(
+            rnd,
+            (
+                f"The integrated branch {self._branch()} fails the checks below (round {rnd}). "
+                "Read the gate logs, fix what putting the subtasks together broke, or name the "
+                "subtask whose own work is at fault."
+            ),
+            subtask_state.fix_issues(reviews, checks, inp.threshold),
+            record.review_paths + [g.log_path for g in checks.results if not g.passed],
+            f"integration({inp.feature}): round {rnd}",
+        )
+        record.fixer, record.fix_commit = "integrator", edit.commit
+        self.s.log[-1].fixer_summary = edit.summary
+        culprit = edit.culprit if edit.culprit in inp.merge_order else None
+        if culprit:
+            self.s.log[-1].culprit = culprit
+            why = edit.culprit_reason or f"integration round {rnd} failed because of it"
+            return self._reopen(culprit, why)
+        return "fix"
+
+    async def _when_integration_stuck(self, rnd: int, why: str, checks: GateResult) -> str | None:
+        inp = self._integration
+        failing = ", ".join(g.command for g in checks.results if not g.passed) or "reviews"
+        choice = await self._ask(
+            PendingDecision(
+                scope=INTEGRATION,
+                prompt=(
+                    f"Integration of {inp.feature} is stuck after round {rnd} ({why}); failing: "
+                    f"{failing}. Fix it by hand on {self._branch()} (worktree "
+                    f"{self.s.worktree}) and continue, skip integration, or reopen a subtask."
+                ),
+                options=[CONTINUE, SKIP, *(f"{REOPEN}{n}" for n in inp.merge_order)],
+            )
+        )
+        self.s.rounds_without_progress = 0
+        self.s.round_cap = rnd + inp.ctx.config.integration.max_rounds
+        if choice == SKIP:
+            self.s.status, self.s.phase = "skipped", "skipped"
+            self.s.notes = f"skipped by a person after {rnd} rounds ({why})"
+            await self._report()
+            return "stop"
+        if choice.startswith(REOPEN):
+            name = choice[len(REOPEN) :]
+            return self._reopen(name, f"reopened by a person after integration round {rnd}")
+        return "fix"  # re-verify what the person left, no integrator pass
+
+    def _reopen(self, name: str, why: str) -> str:
+        self.reopen = (name, why)
+        self.s.status, self.s.phase = "stale", f"waiting for {name} (reopened)"
+        self.s.notes = f"reopened {name}: {why}"
+        return "stop"
+
+    async def _smells(self, rnd: int) -> GateResult:
+        inp = self._integration
+        cfg = inp.ctx.config
+        return await self._on_host(
+            smell_checks,
+            SmellRequest(
+                worktree=self._worktree,
+                base=self.s.base or inp.base_branch,
+                promised_files=inp.promised_files,
+                log_dir=f"{self._reviews_dir()}/gates/round-{rnd}",
+                timeout_s=cfg.gates.timeout_s,
+                sandbox=cfg.sandbox,
+            ),
+            GateResult,
+            f"smell checks · round {rnd}",
+            **options.commands(cfg.gates.timeout_s, cfg.gates.heartbeat_timeout_s),
+        )
+
+    async def _review(self, reviewer: str, rnd: int) -> ReviewResult:
+        return await self._review_with(
+            reviewer,
+            rnd,
+            f"Review the integrator's changes on {self._branch()} (git log and diff since "
+            f"the merges of the subtask branches): do they keep what each subtask meant to "
+            f"deliver, and does the feature work as a whole? Score from 0 to 1; 0.96 or more "
+            "means ready to merge. Cite file:line.",
+            f"integration {self._integration.feature}",
+        )
+
+    async def _integrator(
+        self,
+        rnd: int,
+        instructions: str,
+        issues: list[ReviewIssue],
+        review_paths: list[str],
+        message: str,
+        attribute: bool = True,
+    ) -> EditResult:
+        request_culprits = self._integration.merge_order if attribute else []
+        result = await self._edit(
+            "integrator", rnd, instructions, issues, review_paths, message, request_culprits
+        )
+        if result.commit:
+            self.s.integrator_commits += 1
+        return result
+
+    async def _open_pr(self) -> None:
+        inp = self._integration
+        self._phase("creating PR")
+        await self._report()
+        await self._push()
+        pr = await self._pull_request(
+            self._branch(),
+            f"integration({inp.feature}): every subtask merged and verified",
+            pr_body(
+                inp.feature,
+                inp.merge_order,
+                inp.subtask_prs,
+                {g.command: g.passed for g in self.s.gates},
+                f"{inp.ctx.design_rel}/build-reviews/INTEGRATION.md",
+            ),
+            [],
+        )
+        self.s.pr_url, self.s.pr_number = pr.url, pr.number
+        self.s.status, self.s.phase = "pr_created", "pr_created"
+        self.s.notes = f"passed in {len(self.s.rounds)} round(s)"
+        await self._report()
+
+    async def _write_report(self) -> None:
+        inp = self._integration
+        summary = "write build-reviews/INTEGRATION.md"
+        report = IntegrationReport(
+            path=f"{inp.ctx.design_dir}/build-reviews/INTEGRATION.md",
+            feature=inp.feature,
+            branch=self._branch(),
+            base_branch=inp.base_branch,
+            merge_order=inp.merge_order,
+            conflicts=self.s.conflicts,
+            resolutions=self.s.resolutions,
+            rounds=[*inp.earlier_rounds, *self.s.log],
+            reopened=[*inp.reopened, *([": ".join(self.reopen)] if self.reopen else [])],
+            outcome=self._outcome(),
+            subtask_prs=inp.subtask_prs,
+        )
+        await self._held(
+            summary,
+            lambda: workflow.execute_activity(
+                write_integration_report, report, summary=summary, **options.quick()
+            ),
+        )
+
+    def _outcome(self) -> IntegrationOutcome:
+        status = {"pr_created": "passed", "skipped": "skipped"}.get(self.s.status, "failed")
+        return IntegrationOutcome(
+            status=status,  # type: ignore[arg-type]
+            reason="" if status == "passed" else self.s.notes,
+            branch=self._branch(),
+            pr_url=self.s.pr_url,
+            rounds=len(self.s.rounds),
+        )
+
+    def _result(self) -> SubtaskResult:
+        return SubtaskResult(
+            subtask=INTEGRATION,
+            status=self.s.status,
+            pr_url=self.s.pr_url,
+            pr_number=self.s.pr_number,
+            rounds=len(self.s.rounds),
+            scores=dict(self.s.scores),
+            notes=self.s.notes,
+            ledger=self.s.ledger,
+            reopen=self.reopen[0] if self.reopen else None,
+            reopen_reason=self.reopen[1] if self.reopen else "",
+            integration_rounds=self.s.log,
+        )
