@@ -52,6 +52,7 @@ from simulators.scenario import (
     plan_actions,
     submission,
 )
+from simulators.strict_tools import refusal, strict_answer, strict_tools
 
 MAX_CACHE_BREAKPOINTS = 4
 STOP_SEQUENCE = "\n\nEND"
@@ -83,6 +84,7 @@ class LoggedRequest:
     stop_reason: str | None = None
     # Where the request put cache_control: "tools", "system" or "messages" per breakpoint.
     breakpoints: list[str] = field(default_factory=list)
+    strict: list[str] = field(default_factory=list)  # the tools sent with strict: true
 
 
 class ApiError(Exception):
@@ -286,6 +288,9 @@ class MessagesStandIn:
     def _check(self, body: Any) -> None:
         """Refuse what the real API refuses, with its status and message."""
         _validate(body)
+        strict_problem = refusal(body.get("tools"), str(body["model"]), self.scenario.strict_models)
+        if strict_problem:
+            raise _invalid(strict_problem)
         prompt_tokens = _tokens(sum(len(_segment_text(seg)) for seg in _segments(body)))
         if prompt_tokens > self.scenario.context_window:
             # The API's answer to an over-long prompt (seen verbatim in the wild, e.g.
@@ -322,6 +327,7 @@ class MessagesStandIn:
         rule = self.scenario.rule_for(header) if header else None
         fault = self._take_fault(conversation, turn, rule) if header else None
         tools = [t.get("name", "") for t in body.get("tools") or []]
+        strict = strict_tools(body.get("tools"))
         record = LoggedRequest(
             role=header.role if header else None,
             scope=header.scope if header else None,
@@ -339,6 +345,7 @@ class MessagesStandIn:
             tool_results=_tool_results(messages[-1]),
             breakpoints=_breakpoints(body),
             last_text=_text_of(messages[-1]["content"]),
+            strict=sorted(strict),
         )
         with self._lock:
             self._log.append(record)
@@ -369,9 +376,15 @@ class MessagesStandIn:
             record.action = "disconnected"
             return {}, fault
         content, stop_reason = _answer(rule, header, prompt, script_turn, conversation)
+        # A strict tool's calls fit its schema, whatever the script or a misbehaviour says.
+        instead = f"{FAULT_TEXT}I wanted a tool this request does not offer."
+        content = strict_answer(content, strict, set(tools), instead)
         partial: dict[int, str] = {}
         if fault is not None and fault.type in MISBEHAVIOURS:
             content, stop_reason, partial = _misbehave(fault.type, content, conversation, turn)
+            content = strict_answer(content, strict, set(tools), instead, partial)
+        if stop_reason == "tool_use" and not any(b["type"] == "tool_use" for b in content):
+            stop_reason = "end_turn"
         record.action = next((b["name"] for b in content if b["type"] == "tool_use"), "text")
         usage = self._usage(body, content)
         if stop_reason == "max_tokens":

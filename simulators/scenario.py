@@ -42,6 +42,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field, field_validator
 
+from simulators.strict_tools import STRICT_TOOL_MODELS
+
 CALLER = re.compile(
     r"^orchestrator:(?P<role>[^:]+):(?P<scope>.+):(?P<round>\d+):(?P<kind>\w+)$", re.DOTALL
 )
@@ -62,6 +64,10 @@ MISBEHAVIOURS = frozenset(
         "bad_arguments",  # read_file with arguments of the wrong type and a NUL byte
     }
 )
+# With strict tools a model can do neither of the last two as such (simulators/
+# strict_tools.py): its calls fit their schemas and name offered tools. bad_arguments
+# then keeps what the schema allows (the NUL byte, values out of range), and
+# unknown_tool becomes text.
 # What a gateway or proxy in front of the API does now and then.
 TRANSPORT_FAULTS = frozenset(
     {
@@ -187,6 +193,8 @@ class Scenario(BaseModel):
     context_window: int = 200_000
     # Prompt-caching guide: a breakpoint whose prefix is shorter is not cached (no error).
     min_cacheable_tokens: int = 1024
+    # Models that take strict tools (structured outputs guide); `strict` is refused elsewhere.
+    strict_models: list[str] = Field(default_factory=lambda: list(STRICT_TOOL_MODELS))
 
     @classmethod
     def load(cls, source: str | Path | Mapping[str, Any] | Scenario | None) -> Scenario:

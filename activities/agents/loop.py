@@ -28,7 +28,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import gitrepo, sandbox
-from activities.agents import context, prompts
+from activities.agents import context, prompts, strict
 from activities.agents import transcript as transcripts
 from activities.agents.cancel import raise_if_cancelled
 from activities.agents.errors import classify, incomplete_stream, non_retryable
@@ -326,7 +326,8 @@ async def run_agent(
     record.attempts += 1
     record.messages = _repaired(record.messages)
     submit = submit_tool(kind, output_model)
-    tools = [*tool_definitions(resolved.tools), submit]
+    # Strict where the model supports it: the API then guarantees schema-valid calls.
+    tools = strict.for_model([*tool_definitions(resolved.tools), submit], resolved.model)
     system = [{"type": "text", "text": prompts.system_prompt(resolved)}]
     fixed_chars = context.chars(tools) + context.chars(system)
     window = record.context_window or context.context_window(
