@@ -46,6 +46,9 @@ MAX_INVALID_SUBMISSIONS = 3
 HEARTBEAT_EVERY_S = 2.0
 API_KEY_ENV = "ANTHROPIC_API_KEY"
 BASE_URL_ENV = "ANTHROPIC_BASE_URL"
+# `readable`: send the readable caller id as metadata.user_id (for a local stand-in that
+# scripts on it); anything else, or unset: the opaque hash the API's guidance asks for.
+CALLER_IDS_ENV = "ORCHESTRATOR_CALLER_IDS"
 
 
 @dataclass
@@ -196,6 +199,11 @@ def make_client(timeout_s: float) -> anthropic.AsyncAnthropic:
         max_retries=0,
         timeout=timeout_s,
     )
+
+
+def _user_id(call: AgentCall, kind: str) -> str:
+    readable = os.environ.get(CALLER_IDS_ENV, "").strip().lower() == "readable"
+    return prompts.user_id(call, kind, readable=readable)
 
 
 def submit_tool(kind: str, model: type[BaseModel]) -> dict[str, Any]:
@@ -363,7 +371,7 @@ async def run_agent(
                     client,
                     model=resolved.model,
                     max_tokens=max_tokens,
-                    metadata={"user_id": prompts.caller_id(call, kind)},
+                    metadata={"user_id": _user_id(call, kind)},
                     **request,
                 )
             except context.ContextTooLong as exc:
