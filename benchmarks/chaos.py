@@ -46,7 +46,7 @@ from contracts.build import BuildInput, BuildResult  # noqa: E402
 from runtime.server import DevServer, free_port, start_dev_server  # noqa: E402
 from simulators.demo_scenario import link_shortener_scenario  # noqa: E402
 from simulators.github_api import GitHubStandIn  # noqa: E402
-from simulators.messages_api import MessagesStandIn  # noqa: E402
+from simulators.messages_api import READABLE_CALLERS, MessagesStandIn  # noqa: E402
 
 TASK_QUEUE = "chaos"
 REPOSITORY = "demo/link-shortener"
@@ -161,6 +161,7 @@ async def chaos(args: argparse.Namespace, work: Path) -> tuple[Run, list[tuple[s
             "GITHUB_TOKEN": "chaos-github-token",
             "ANTHROPIC_BASE_URL": messages.url,
             "GITHUB_API_URL": github.url,
+            **READABLE_CALLERS,
         }
         repo = prepare_demo_repo(work / "project", demo_config(github.url) + CONFIG)
         approve(repo)

@@ -66,11 +66,12 @@ async def run(args: argparse.Namespace) -> int:
         os.environ["GITHUB_API_URL"] = github.url
         if simulated:
             from simulators.demo_scenario import link_shortener_scenario
-            from simulators.messages_api import MessagesStandIn
+            from simulators.messages_api import READABLE_CALLERS, MessagesStandIn
 
             messages = stack.enter_context(MessagesStandIn(link_shortener_scenario()))
             os.environ["ANTHROPIC_BASE_URL"] = messages.url
             os.environ["ANTHROPIC_API_KEY"] = "sim-anthropic-key"
+            os.environ.update(READABLE_CALLERS)  # the scripted model keys on them
             say(f"== {BANNER} ({messages.url})")
         repo = prepare_demo_repo(scratch, demo_config(github.url))
         github.add_repo(DEMO_REPOSITORY, git_dir=str(repo.origin))

@@ -11,6 +11,7 @@ simulators/scenario.py). Every request is logged for assertions.
 
     with MessagesStandIn({"rules": [...]}) as api:
         os.environ["ANTHROPIC_BASE_URL"] = api.url
+        os.environ.update(READABLE_CALLERS)
         ...
         assert [r.turn for r in api.requests] == [1, 2, 3]
 
@@ -52,8 +53,13 @@ from simulators.scenario import (
     plan_actions,
     submission,
 )
+from simulators.strict_tools import refusal, strict_answer, strict_tools
 
 MAX_CACHE_BREAKPOINTS = 4
+# What a worker needs in its environment for this stand-in to know its calls: the
+# readable caller id in metadata.user_id (activities/agents/loop.py; the real API gets
+# an opaque one).
+READABLE_CALLERS = {"ORCHESTRATOR_CALLER_IDS": "readable"}
 STOP_SEQUENCE = "\n\nEND"
 PARTIAL_KEY = "_partial_json"  # not sent: a cut-off tool call's input, as far as it got
 
@@ -83,6 +89,8 @@ class LoggedRequest:
     stop_reason: str | None = None
     # Where the request put cache_control: "tools", "system" or "messages" per breakpoint.
     breakpoints: list[str] = field(default_factory=list)
+    strict: list[str] = field(default_factory=list)  # the tools sent with strict: true
+    user_id: str | None = None  # metadata.user_id as sent
 
 
 class ApiError(Exception):
@@ -286,6 +294,9 @@ class MessagesStandIn:
     def _check(self, body: Any) -> None:
         """Refuse what the real API refuses, with its status and message."""
         _validate(body)
+        strict_problem = refusal(body.get("tools"), str(body["model"]), self.scenario.strict_models)
+        if strict_problem:
+            raise _invalid(strict_problem)
         prompt_tokens = _tokens(sum(len(_segment_text(seg)) for seg in _segments(body)))
         if prompt_tokens > self.scenario.context_window:
             # The API's answer to an over-long prompt (seen verbatim in the wild, e.g.
@@ -311,7 +322,7 @@ class MessagesStandIn:
         messages = body["messages"]
         # The task is the first block: a nudge added to the same message is not a new task.
         prompt = _text_of(_blocks(messages[0]["content"])[:1])
-        header = parse_caller(body.get("metadata"))
+        header = parse_caller(body.get("metadata"), self.scenario.known_callers)
         # A final assistant message is continued (after pause_turn), not answered anew.
         turn = 1 + sum(1 for m in messages[:-1] if m["role"] == "assistant")
         script_turn = 1 + sum(
@@ -322,6 +333,8 @@ class MessagesStandIn:
         rule = self.scenario.rule_for(header) if header else None
         fault = self._take_fault(conversation, turn, rule) if header else None
         tools = [t.get("name", "") for t in body.get("tools") or []]
+        strict = strict_tools(body.get("tools"))
+        metadata = body.get("metadata") or {}
         record = LoggedRequest(
             role=header.role if header else None,
             scope=header.scope if header else None,
@@ -339,6 +352,8 @@ class MessagesStandIn:
             tool_results=_tool_results(messages[-1]),
             breakpoints=_breakpoints(body),
             last_text=_text_of(messages[-1]["content"]),
+            strict=sorted(strict),
+            user_id=metadata.get("user_id"),
         )
         with self._lock:
             self._log.append(record)
@@ -369,9 +384,15 @@ class MessagesStandIn:
             record.action = "disconnected"
             return {}, fault
         content, stop_reason = _answer(rule, header, prompt, script_turn, conversation)
+        # A strict tool's calls fit its schema, whatever the script or a misbehaviour says.
+        instead = f"{FAULT_TEXT}I wanted a tool this request does not offer."
+        content = strict_answer(content, strict, set(tools), instead)
         partial: dict[int, str] = {}
         if fault is not None and fault.type in MISBEHAVIOURS:
             content, stop_reason, partial = _misbehave(fault.type, content, conversation, turn)
+            content = strict_answer(content, strict, set(tools), instead, partial)
+        if stop_reason == "tool_use" and not any(b["type"] == "tool_use" for b in content):
+            stop_reason = "end_turn"
         record.action = next((b["name"] for b in content if b["type"] == "tool_use"), "text")
         usage = self._usage(body, content)
         if stop_reason == "max_tokens":
@@ -449,7 +470,8 @@ def _answer(
     if header is None:
         text = (
             "I am a scripted stand-in; name the agent call in metadata.user_id "
-            "(orchestrator:role:scope:round:kind)."
+            "(orchestrator:role:scope:round:kind: run the worker with "
+            "ORCHESTRATOR_CALLER_IDS=readable, or list the caller in known_callers)."
         )
         return [{"type": "text", "text": text}], "end_turn"
     actions = plan_actions(rule, header, prompt)

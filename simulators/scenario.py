@@ -1,8 +1,10 @@
 """Scripts for the Messages API stand-in: what the scripted "model" does, turn by turn.
 
 A scenario is a list of rules. The stand-in reads which agent call a request
-belongs to from its `metadata.user_id` (`orchestrator:role:scope:round:kind`,
-set by activities/agents/prompts.py; the model never sees it), picks
+belongs to from its `metadata.user_id`, which the model never sees: the readable
+caller id `orchestrator:role:scope:round:kind` a worker sends with
+ORCHESTRATOR_CALLER_IDS=readable, or the opaque id it sends otherwise (the caller
+id's SHA-256, see `opaque_caller`) of a caller listed in `known_callers`. It picks
 the first rule whose `match` fits, and plays it: one step (a tool call or a
 text-only answer) per turn, then `submit_<kind>` with the rule's `submit`
 merged over sensible defaults. Which step comes next is derived from the
@@ -33,6 +35,7 @@ the script (a real model, told what went wrong, would still do what it meant to)
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -41,6 +44,8 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, Field, field_validator
+
+from simulators.strict_tools import STRICT_TOOL_MODELS
 
 CALLER = re.compile(
     r"^orchestrator:(?P<role>[^:]+):(?P<scope>.+):(?P<round>\d+):(?P<kind>\w+)$", re.DOTALL
@@ -62,6 +67,10 @@ MISBEHAVIOURS = frozenset(
         "bad_arguments",  # read_file with arguments of the wrong type and a NUL byte
     }
 )
+# With strict tools a model can do neither of the last two as such (simulators/
+# strict_tools.py): its calls fit their schemas and name offered tools. bad_arguments
+# then keeps what the schema allows (the NUL byte, values out of range), and
+# unknown_tool becomes text.
 # What a gateway or proxy in front of the API does now and then.
 TRANSPORT_FAULTS = frozenset(
     {
@@ -187,6 +196,10 @@ class Scenario(BaseModel):
     context_window: int = 200_000
     # Prompt-caching guide: a breakpoint whose prefix is shorter is not cached (no error).
     min_cacheable_tokens: int = 1024
+    # Models that take strict tools (structured outputs guide); `strict` is refused elsewhere.
+    strict_models: list[str] = Field(default_factory=lambda: list(STRICT_TOOL_MODELS))
+    # Readable caller ids whose opaque form (see opaque_caller) the stand-in recognises.
+    known_callers: list[str] = Field(default_factory=list)
 
     @classmethod
     def load(cls, source: str | Path | Mapping[str, Any] | Scenario | None) -> Scenario:
@@ -211,9 +224,18 @@ class Header(BaseModel):
     kind: str
 
 
-def parse_caller(metadata: object) -> Header | None:
-    """The agent call named by a request's `metadata.user_id`, or None."""
+def opaque_caller(caller: str) -> str:
+    """The opaque `metadata.user_id` a worker sends for a caller id: the first 32 hex
+    digits of its SHA-256 (activities/agents/prompts.py `user_id`)."""
+    return hashlib.sha256(caller.encode()).hexdigest()[:32]
+
+
+def parse_caller(metadata: object, known: list[str] | None = None) -> Header | None:
+    """The agent call named by a request's `metadata.user_id` (readable, or the opaque id
+    of a caller in `known`), or None."""
     user_id = metadata.get("user_id") if isinstance(metadata, dict) else None
+    if isinstance(user_id, str):
+        user_id = {opaque_caller(c): c for c in known or []}.get(user_id, user_id)
     match = CALLER.match(user_id) if isinstance(user_id, str) else None
     if not match:
         return None

@@ -16,7 +16,7 @@ from temporalio.client import WorkflowHandle
 from cli.demo_repo import DEMO_REPOSITORY, DemoRepo, demo_config, prepare_demo_repo
 from runtime.server import temporal_binary
 from simulators.github_api import GitHubStandIn
-from simulators.messages_api import MessagesStandIn
+from simulators.messages_api import READABLE_CALLERS, MessagesStandIn
 
 SIM_ENV = {
     "ANTHROPIC_API_KEY": "sim-anthropic-key-do-not-leak",
@@ -71,7 +71,7 @@ def temporal_cli(address: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def sim_environ(messages_url: str, github_url: str | None = None) -> dict[str, str]:
-    env = {**SIM_ENV, "ANTHROPIC_BASE_URL": messages_url}
+    env = {**SIM_ENV, "ANTHROPIC_BASE_URL": messages_url, **READABLE_CALLERS}
     if github_url:
         env["GITHUB_API_URL"] = github_url
     return env

@@ -28,7 +28,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import gitrepo, sandbox
-from activities.agents import context, prompts
+from activities.agents import context, prompts, strict
 from activities.agents import transcript as transcripts
 from activities.agents.cancel import raise_if_cancelled
 from activities.agents.errors import classify, incomplete_stream, non_retryable
@@ -46,6 +46,9 @@ MAX_INVALID_SUBMISSIONS = 3
 HEARTBEAT_EVERY_S = 2.0
 API_KEY_ENV = "ANTHROPIC_API_KEY"
 BASE_URL_ENV = "ANTHROPIC_BASE_URL"
+# `readable`: send the readable caller id as metadata.user_id (for a local stand-in that
+# scripts on it); anything else, or unset: the opaque hash the API's guidance asks for.
+CALLER_IDS_ENV = "ORCHESTRATOR_CALLER_IDS"
 
 
 @dataclass
@@ -198,6 +201,11 @@ def make_client(timeout_s: float) -> anthropic.AsyncAnthropic:
     )
 
 
+def _user_id(call: AgentCall, kind: str) -> str:
+    readable = os.environ.get(CALLER_IDS_ENV, "").strip().lower() == "readable"
+    return prompts.user_id(call, kind, readable=readable)
+
+
 def submit_tool(kind: str, model: type[BaseModel]) -> dict[str, Any]:
     """`submit_<kind>`: its input schema is the output model's JSON schema."""
     return {
@@ -326,7 +334,8 @@ async def run_agent(
     record.attempts += 1
     record.messages = _repaired(record.messages)
     submit = submit_tool(kind, output_model)
-    tools = [*tool_definitions(resolved.tools), submit]
+    # Strict where the model supports it: the API then guarantees schema-valid calls.
+    tools = strict.for_model([*tool_definitions(resolved.tools), submit], resolved.model)
     system = [{"type": "text", "text": prompts.system_prompt(resolved)}]
     fixed_chars = context.chars(tools) + context.chars(system)
     window = record.context_window or context.context_window(
@@ -362,7 +371,7 @@ async def run_agent(
                     client,
                     model=resolved.model,
                     max_tokens=max_tokens,
-                    metadata={"user_id": prompts.caller_id(call, kind)},
+                    metadata={"user_id": _user_id(call, kind)},
                     **request,
                 )
             except context.ContextTooLong as exc:

@@ -1,15 +1,14 @@
 """The words an agent receives: a stable system prompt and one task message.
 
 Nothing in them is there for a machine: which agent call a request belongs to
-travels in the request's `metadata.user_id` (see `caller_id`), which the model
-never sees and the local Messages API stand-in keys its scripts on. Reviews are
-blind by construction:
-nothing here can carry an earlier review or score, and an editor's task lists
-issues and review paths, never scores.
+travels in the request's `metadata.user_id` (see `user_id`), which the model never
+sees. Reviews are blind by construction: nothing here can carry an earlier review
+or score, and an editor's task lists issues and review paths, never scores.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import string
 from collections.abc import Iterable
@@ -68,11 +67,18 @@ def system_prompt(resolved: ResolvedRole) -> str:
 
 
 def caller_id(call: AgentCall, kind: str) -> str:
-    """`metadata.user_id`: the agent call a request belongs to, `orchestrator:role:scope:
-    round:kind`. Opaque to the model (metadata is never part of the prompt) and free of
-    anything about a person, as the API asks of this field."""
+    """The agent call a request belongs to, readable: `orchestrator:role:scope:round:kind`."""
     text = f"{CALLER_PREFIX}:{call.role}:{call.scope}:{call.round}:{kind}"
     return text[:MAX_USER_ID]
+
+
+def user_id(call: AgentCall, kind: str, readable: bool = False) -> str:
+    """`metadata.user_id`, which the model never sees. The API reference asks for "a uuid,
+    hash value, or other opaque identifier" there: by default the first 32 hex digits of
+    the caller id's SHA-256, stable per call and saying nothing. `readable` sends the
+    caller id itself, for a local stand-in that scripts on it (never for the real API)."""
+    text = caller_id(call, kind)
+    return text if readable else hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def task_message(call: AgentCall, kind: str) -> str:

@@ -16,7 +16,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
 from activities.agents import ACTIVITIES
-from simulators.messages_api import MessagesStandIn
+from simulators.messages_api import READABLE_CALLERS, MessagesStandIn
 from tests.agents.agent_workflow import AgentActivityProbe, AgentJob
 
 API_KEY = "sk-ant-sim-SECRET-key-4711"
@@ -29,6 +29,8 @@ def standin(monkeypatch: pytest.MonkeyPatch) -> Iterator[MessagesStandIn]:
     with MessagesStandIn() as api:
         monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
         monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
+        for name, value in READABLE_CALLERS.items():
+            monkeypatch.setenv(name, value)
         yield api
 
 
