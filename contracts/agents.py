@@ -192,6 +192,11 @@ class EditResult(BaseModel):
     summary: str = ""
     commit: str | None = None
     usage: Usage = Field(default_factory=Usage)
+    refused: list[str] = Field(
+        default_factory=list,
+        description="the orchestrator's configuration the agent changed (.orchestrator/, "
+        "orchestrator.toml): discarded from the worktree, never committed",
+    )
 
 
 class QuestionAnswer(BaseModel):

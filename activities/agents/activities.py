@@ -121,6 +121,7 @@ async def agent_edit(req: EditRequest) -> EditResult:
     files = sorted(outcome.workspace.touched | _existing(workdir, claimed))
     sha: str | None = None
     summary = outcome.output.summary
+    refused: list[str] = []
     if req.commit:
         sha, files, refused = await finish_in_thread(
             _commit,
@@ -152,6 +153,7 @@ async def agent_edit(req: EditRequest) -> EditResult:
         summary=summary,
         commit=sha,
         usage=outcome.usage,
+        refused=refused,
     )
 
 
