@@ -198,6 +198,11 @@ class EditResult(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     culprit: str | None = Field(default=None, description="integration: the subtask to reopen")
     culprit_reason: str = ""
+    refused: list[str] = Field(
+        default_factory=list,
+        description="the orchestrator's configuration the agent changed (.orchestrator/, "
+        "orchestrator.toml): discarded from the worktree, never committed",
+    )
 
 
 class QuestionAnswer(BaseModel):

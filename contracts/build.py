@@ -131,6 +131,10 @@ class SubtaskState(BaseModel):
     pr_url: str | None = None
     pr_number: int | None = None
     notes: str = ""
+    refused: list[str] = Field(
+        default_factory=list,
+        description="configuration paths agents changed in the worktree (discarded)",
+    )
     ledger: Ledger = Field(default_factory=Ledger)
     paused: bool = False
     budget_hold: bool = Field(default=False, description="the build's budget gate holds")

@@ -8,6 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contracts.git import host_name_problem
 
+WEB_PORTS = (80, 443)  # what a listed bare host name opens
+
 
 class SandboxConfig(BaseModel):
     """Every agent command and every gate runs in an OS sandbox unless `mode = "none"`."""
@@ -21,8 +23,9 @@ class SandboxConfig(BaseModel):
     )
     network: list[str] = Field(
         default_factory=list,
-        description="destinations commands need (e.g. pypi.org). Empty: no network at all. "
-        "Non-empty: the sandbox shares the host's network, every destination included",
+        description="destinations commands may reach through the sandbox's HTTP/HTTPS proxy: "
+        "a host name (its ports 80 and 443, e.g. pypi.org) or host:port (that port only, "
+        "e.g. devpi.internal:3141). Empty: no network at all",
     )
     read_only: list[str] = Field(
         default_factory=list,
@@ -37,15 +40,27 @@ class SandboxConfig(BaseModel):
 
     @field_validator("network")
     @classmethod
-    def _hosts(cls, hosts: list[str]) -> list[str]:
-        cleaned = [h.strip().lower() for h in hosts]
-        for host in cleaned:
-            problem = host_name_problem(host)
+    def _hosts(cls, entries: list[str]) -> list[str]:
+        cleaned = [e.strip().lower().rstrip(".") for e in entries]
+        for entry in cleaned:
+            host, colon, port = entry.partition(":")
+            problem = None
+            if host_name_problem(host) or (colon and not port.isdigit()):
+                problem = f"{entry!r} is not a host name or host:port (no scheme, user or path)"
+            elif colon and not 0 < int(port) < 65536:
+                problem = f"{port} in {entry!r} is not a port number (1-65535)"
             if problem:
                 raise ValueError(
-                    f'{problem}. Fix: list host names only, e.g. network = ["pypi.org"]'
+                    f"{problem}. Fix: list host names, optionally with a port, e.g. "
+                    'network = ["pypi.org", "files.pythonhosted.org", "devpi.internal:3141"]'
                 )
         return sorted(set(cleaned))
+
+    def allows(self, host: str, port: int) -> bool:
+        """Whether the proxy may connect to `host:port`: a listed name on 80/443, or a
+        listed `host:port` exactly. Names are compared exactly (no wildcards)."""
+        host = host.strip().lower().rstrip(".")
+        return f"{host}:{port}" in self.network or (port in WEB_PORTS and host in self.network)
 
     @field_validator("read_only")
     @classmethod

@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.build import ReviewPass, ReviewPassRequest, RoundRecord
     from contracts.forge import PrBodyInput, PullRequestRequest, PullRequestResult
     from workflows import options
+    from workflows.subtask_state import with_refusals
     from workflows.subtask_steps import SubtaskSteps
 
 # Patch id: a restarted subtask whose branch head already passed review is not reviewed again.
@@ -131,5 +132,5 @@ class SubtaskFinish(SubtaskSteps):
         )
         self.s.pr_url, self.s.pr_number = pr.url, pr.number
         self.s.status, self.s.phase = "pr_created", "pr_created"
-        self.s.notes = f"{len(self.s.rounds)} review round(s)"
+        self.s.notes = with_refusals(self.s, f"{len(self.s.rounds)} review round(s)")
         await self._report()

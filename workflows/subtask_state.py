@@ -74,6 +74,24 @@ def fix_issues(reviews: list[ReviewResult], gates: GateResult, bar: float) -> li
     return issues or [ReviewIssue(severity=Severity.medium, description="Address the reviews.")]
 
 
+def refuse(s: SubtaskState, role: str, paths: list[str]) -> None:
+    """An agent changed the orchestrator's configuration (discarded, not committed):
+    the subtask's notes say so until the end, so a person sees it in status and the
+    tracker."""
+    s.refused = sorted({*s.refused, *paths})
+    s.notes = with_refusals(s, f"{role} changed configuration")
+
+
+def with_refusals(s: SubtaskState, notes: str) -> str:
+    """`notes`, followed by the configuration changes refused so far (if any)."""
+    if not s.refused:
+        return notes
+    return (
+        f"{notes}; refused agent changes to {', '.join(s.refused)} (discarded, not "
+        "committed: configuration comes from the commit the loop started from)"
+    )
+
+
 def details(s: SubtaskState, subtask: str) -> str:
     """The Web UI's current-details pane: a short markdown status."""
     scores = ", ".join(f"{k} {v:.2f}" for k, v in s.scores.items()) or "-"

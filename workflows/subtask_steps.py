@@ -329,6 +329,9 @@ class SubtaskSteps:
     ) -> R:
         """The shared agent step, on the claimed host; a commit is pushed at once."""
         result = await self.agent(activity, request, result_type, summary)
+        if isinstance(result, EditResult) and result.refused:
+            # Only results of this code carry `refused`: older histories replay unchanged.
+            subtask_state.refuse(self.s, result.role, result.refused)
         if isinstance(result, EditResult) and result.commit:
             await self._push()
         await self._report()

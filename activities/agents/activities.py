@@ -123,6 +123,7 @@ async def agent_edit(req: EditRequest) -> EditResult:
     files = sorted(outcome.workspace.touched | _existing(workdir, claimed))
     sha: str | None = None
     summary = outcome.output.summary
+    refused: list[str] = []
     if req.commit:
         sha, files, refused = await finish_in_thread(
             _commit,
@@ -156,6 +157,7 @@ async def agent_edit(req: EditRequest) -> EditResult:
         usage=outcome.usage,
         culprit=getattr(outcome.output, "culprit", None),
         culprit_reason=getattr(outcome.output, "culprit_reason", ""),
+        refused=refused,
     )
 
 

@@ -92,6 +92,7 @@ class Workspace:
     # When set, the only directories writes may go to (a design writer: the design dir).
     writable: frozenset[Path] | None = None
     touched: set[str] = field(default_factory=set)
+    _review_dirs: tuple[Path, ...] | None = None  # found once, for a blind reviewer's commands
 
     def __post_init__(self) -> None:
         self.root = Path(os.path.realpath(self.root))
@@ -380,10 +381,26 @@ class Workspace:
         return f"{notice}exit code: {outcome.exit_code}\n{text}"
 
     def _hidden_from_commands(self) -> tuple[Path, ...]:
-        """Orchestrator records inside the workdir that a command must not read either."""
+        """Orchestrator records inside the workdir that a command must not read either;
+        for a blind reviewer, every review folder too (a dependency's merged branch, or
+        a branch that already carries its review record, brings reviews and scores)."""
         paths = [self.root.joinpath(*TRANSCRIPT_DIR), self.root.joinpath(*REVIEW_CACHE_DIR)]
         paths += [p for p in self.hidden_files if self.root in p.parents]
+        if self.hide_reviews:
+            if self._review_dirs is None:
+                self._review_dirs = review_dirs(self.root)
+            paths += self._review_dirs
         return tuple(p for p in paths if p.exists())
+
+
+def review_dirs(root: Path) -> tuple[Path, ...]:
+    """Every `design-reviews` / `build-reviews` folder under `root` (symlinks not followed)."""
+    found = []
+    for here, dirs, _ in os.walk(root):
+        for name in REVIEW_DIRS.intersection(dirs):
+            found.append(Path(here, name))
+        dirs[:] = [d for d in dirs if d not in SKIP_DIRS and d not in REVIEW_DIRS]
+    return tuple(sorted(found))
 
 
 _SPECIAL = (

@@ -43,18 +43,26 @@ ETC = (
     "ssl",
 )
 CGROUP_NAME = "orchestrator-sandbox"
+# Where the worker's filtering proxy (activities/sandbox/proxy.py) appears inside, and the
+# loopback port the forwarder (forwarder.py) bridges to it: the sandbox's only way out.
+PROXY_SOCKET = "/run/orchestrator/proxy.sock"
+PROXY_PORT = 3128
 
 
 def bwrap_argv(
     bwrap: str,
     workdir: Path,
     *,
-    network: bool,
     read_only: list[Path],
     hidden: list[Path],
     tmp_mb: int,
+    proxy_socket: Path | None = None,
 ) -> list[str]:
-    """bwrap's options (everything before `--`) for a command run in `workdir`."""
+    """bwrap's options (everything before `--`) for a command run in `workdir`.
+
+    The network namespace is always the sandbox's own (loopback only); with
+    `proxy_socket` the worker's filtering proxy is bound in at PROXY_SOCKET.
+    """
     argv = [
         bwrap,
         "--unshare-all",
@@ -67,8 +75,6 @@ def bwrap_argv(
         "--hostname",
         "sandbox",
     ]
-    if network:
-        argv.append("--share-net")
     argv += ["--ro-bind", "/usr", "/usr"]
     for link in SYSTEM_LINKS:
         if os.path.islink(link):
@@ -80,6 +86,8 @@ def bwrap_argv(
     argv += ["--proc", "/proc", "--dev", "/dev"]
     argv += ["--size", str(tmp_mb * 1024 * 1024), "--tmpfs", "/tmp", "--dir", "/tmp/home"]
     argv += ["--tmpfs", "/var/tmp"]
+    if proxy_socket is not None:
+        argv += ["--ro-bind", str(proxy_socket), PROXY_SOCKET]
     for path in read_only:
         argv += ["--ro-bind-try", str(path), str(path)]
     argv += ["--bind", str(workdir), str(workdir)]

@@ -2,7 +2,8 @@
 
 Deny by default; read the system and the listed paths, write only the worktree
 (never its git directory) and a per-command temporary directory, no network
-unless the project lists destinations. Not exercised by the test suite (it
+but the worker's filtering proxy on one loopback port when the project lists
+destinations. Not exercised by the test suite (it
 runs on Linux); kept small so it can be read whole.
 """
 
@@ -31,7 +32,9 @@ def _q(path: Path | str) -> str:
     return json.dumps(str(path))  # SBPL strings take JSON's escapes
 
 
-def profile(workdir: Path, tmp: Path, *, network: bool, read_only: list[Path]) -> str:
+def profile(
+    workdir: Path, tmp: Path, *, read_only: list[Path], proxy_port: int | None = None
+) -> str:
     readable = [*SYSTEM_READ, *map(str, read_only), str(workdir), str(tmp)]
     locked = git_dirs(workdir)
     lines = [
@@ -53,6 +56,8 @@ def profile(workdir: Path, tmp: Path, *, network: bool, read_only: list[Path]) -
         + "".join(f" (require-not (subpath {_q(p)}))" for p in locked)
         + "))",
     ]
-    if network:
-        lines.append("(allow network-outbound) (allow system-socket)")
+    if proxy_port is not None:
+        lines.append(
+            f'(allow system-socket) (allow network-outbound (remote ip "localhost:{proxy_port}"))'
+        )
     return "\n".join(lines) + "\n"

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from activities.sandbox import linux, macos
+from activities.sandbox.proxy import FilteringProxy
 from contracts.sandbox import SandboxConfig
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,15 @@ CONTAINER_FIX = (
     "settings in docker-compose.yml; "
 )
 NONE_FIX = 'or set `[sandbox] mode = "none"` in orchestrator.toml to run commands unconfined'
+FORWARDER = Path(__file__).with_name("forwarder.py")
+PROXY_VARIABLES = (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+)
 NONE_WARNING = (
     '[sandbox] mode = "none": agent commands and gates run unconfined, as the worker itself; '
     "a prompt-injected command can read everything the worker can"
@@ -97,9 +107,13 @@ class Outcome:
         return "\n".join(text.strip().splitlines()[-count:])
 
 
-def environment(path_first: tuple[str, ...] | list[str], home: str) -> dict[str, str]:
-    """The whole environment a command starts with: an allowlist, nothing inherited."""
-    return {
+def environment(
+    path_first: tuple[str, ...] | list[str], home: str, proxy_port: int | None = None
+) -> dict[str, str]:
+    """The whole environment a command starts with: an allowlist, nothing inherited;
+    with `proxy_port`, the variables pip, uv, curl and git take their proxy from."""
+    proxy = {name: f"http://127.0.0.1:{proxy_port}" for name in PROXY_VARIABLES}
+    return (proxy if proxy_port is not None else {}) | {
         "PATH": os.pathsep.join([*path_first, SYSTEM_PATH]),
         "HOME": home,
         "TMPDIR": "/tmp",
@@ -115,6 +129,14 @@ def _shell() -> str:
     return "/bin/bash" if os.path.exists("/bin/bash") else "/bin/sh"
 
 
+def system_python() -> str | None:
+    """The system's python3 (under /usr, which every sandbox binds), for the forwarder."""
+    found = shutil.which("python3", path=SYSTEM_PATH)
+    if found is None or not os.path.realpath(found).startswith("/usr/"):
+        return None
+    return found
+
+
 @functools.cache
 def _self_test() -> str | None:
     """Why bubblewrap cannot make a sandbox here, or None when it can (checked once)."""
@@ -125,7 +147,7 @@ def _self_test() -> str | None:
             "on Debian/Ubuntu, `dnf install bubblewrap` on Fedora), " + NONE_FIX
         )
     with tempfile.TemporaryDirectory(prefix="sandbox-self-test-") as tmp:
-        argv = linux.bwrap_argv(bwrap, Path(tmp), network=False, read_only=[], hidden=[], tmp_mb=16)
+        argv = linux.bwrap_argv(bwrap, Path(tmp), read_only=[], hidden=[], tmp_mb=16)
         try:
             done = subprocess.run(
                 [*argv, "--", "/bin/sh", "-c", "echo ok > probe"],
@@ -168,14 +190,21 @@ async def ensure_available(config: SandboxConfig, *, warn: bool = True) -> str:
         return ""
     if not sys.platform.startswith("linux"):
         raise SandboxUnavailable(f"no sandbox is known for {sys.platform}; " + NONE_FIX)
+    if config.network and system_python() is None:
+        raise SandboxUnavailable(
+            "[sandbox] network needs the system's python3 under /usr (it bridges the "
+            "sandbox to the worker's filtering proxy). Fix: install it (`apt-get install "
+            "python3-minimal`), empty [sandbox] network, or " + NONE_FIX
+        )
     problem = await asyncio.to_thread(_self_test)
     if problem:
         raise SandboxUnavailable(problem)
     return ""
 
 
-def _limits(spec: Spec, bounded_by_cgroup: bool) -> str:
-    """Shell `ulimit`s applied inside, before the command (hard limits: it cannot raise them)."""
+def _limits(spec: Spec, bounded_by_cgroup: bool, forwarder: bool = False) -> str:
+    """Shell `ulimit`s applied inside, before the command (hard limits: it cannot raise them);
+    with `forwarder`, the proxy bridge (python "$2", code "$3") is started after them."""
     cfg = spec.config
     parts = [
         "ulimit -c 0",
@@ -186,38 +215,59 @@ def _limits(spec: Spec, bounded_by_cgroup: bool) -> str:
         # RLIMIT_NPROC counts every task of this uid on the host, the worker's included.
         flag = "-u" if _shell().endswith("bash") else "-p"  # dash calls it -p
         parts.append(f"ulimit {flag} {linux.tasks_of_user(os.geteuid()) + cfg.max_processes}")
+    if forwarder:
+        parts.append(f'"$2" -I -c "$3" {linux.PROXY_PORT} {linux.PROXY_SOCKET}')
     return " && ".join(parts) + ' && exec "$0" -c "$1"'
 
 
-def _argv(spec: Spec, tmp: Path, info_fd: int) -> tuple[list[str], dict[str, str], Path | None]:
+async def _start_proxy(spec: Spec, tmp: Path) -> FilteringProxy | None:
+    """The command's filtering proxy when `[sandbox] network` lists destinations:
+    a unix socket for bubblewrap's bind, a loopback port for sandbox-exec."""
+    if spec.config.mode == "none" or not spec.config.network:
+        return None
+    proxy = FilteringProxy(spec.config)
+    if sys.platform == "darwin":
+        await proxy.listen_tcp()
+    else:
+        await proxy.listen_unix(tmp / "proxy.sock")
+    return proxy
+
+
+def _argv(
+    spec: Spec, tmp: Path, info_fd: int, proxy: FilteringProxy | None = None
+) -> tuple[list[str], dict[str, str], Path | None]:
     """The launcher's argv and environment, and the command's cgroup (if any)."""
     cfg = spec.config
-    network = bool(cfg.network)
     read_only = [*map(Path, cfg.read_only), *spec.read_only]
     if cfg.mode == "none":
         inner = [_shell(), "-c", _limits(spec, False), _shell(), spec.command]
         return inner, environment(spec.path_first, str(tmp)), None
     if sys.platform == "darwin":
         inner = [_shell(), "-c", _limits(spec, False), _shell(), spec.command]
-        rules = macos.profile(spec.workdir, tmp, network=network, read_only=read_only)
-        env = environment(spec.path_first, str(tmp)) | {"TMPDIR": str(tmp)}
+        port = proxy.port if proxy is not None else None
+        rules = macos.profile(spec.workdir, tmp, read_only=read_only, proxy_port=port)
+        env = environment(spec.path_first, str(tmp), port) | {"TMPDIR": str(tmp)}
         return ["sandbox-exec", "-p", rules, *inner], env, None
     group = linux.new_pids_cgroup(cfg.max_processes)
-    inner = [_shell(), "-c", _limits(spec, group is not None), _shell(), spec.command]
+    script = _limits(spec, group is not None, forwarder=proxy is not None)
+    inner = [_shell(), "-c", script, _shell(), spec.command]
+    if proxy is not None:
+        inner += [system_python() or "python3", FORWARDER.read_text(encoding="utf-8")]
     bwrap = shutil.which("bwrap") or "bwrap"
     argv = linux.bwrap_argv(
         bwrap,
         spec.workdir,
-        network=network,
         read_only=read_only,
         hidden=list(spec.hidden),
         tmp_mb=cfg.memory_mb,
+        proxy_socket=tmp / "proxy.sock" if proxy is not None else None,
     )
     argv = [*argv, "--info-fd", str(info_fd), "--", *inner]
     if group is not None:
         join = 'echo $$ > "$0" && exec "$@"'
         argv = ["/bin/sh", "-c", join, str(group / "cgroup.procs"), *argv]
-    return argv, environment(spec.path_first, SANDBOX_HOME), group
+    port = linux.PROXY_PORT if proxy is not None else None
+    return argv, environment(spec.path_first, SANDBOX_HOME, port), group
 
 
 async def run(
@@ -237,9 +287,14 @@ async def run(
     notice = await ensure_available(spec.config, warn=False)
     started = time.monotonic()
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="sandbox-") as tmp:
+    async with contextlib.AsyncExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="sandbox-"))
+        # The proxy lives exactly as long as the command: started first, closed last.
+        proxy = await _start_proxy(spec, Path(tmp))
+        if proxy is not None:
+            stack.push_async_callback(proxy.close)
         info_read, info_write = os.pipe()
-        argv, env, group = _argv(spec, Path(tmp), info_write)
+        argv, env, group = _argv(spec, Path(tmp), info_write, proxy)
         # Only bubblewrap gets the pipe: an unconfined command's children must not hold it.
         bwrap = spec.config.mode != "none" and sys.platform != "darwin"
         try:
@@ -264,6 +319,8 @@ async def run(
                 exit_code, timed_out, size = await _supervise(
                     sandbox, out, spec, tick, tick_s, started
                 )
+                if proxy is not None:
+                    out.write(proxy.notes().encode())
         finally:
             os.close(info_read)
             await _remove_cgroup(group)

@@ -83,3 +83,14 @@ def test_the_build_hears_the_state() -> None:
         [{"r0.9": 0.9}],
     )
     assert "gates: `g0` ok, `g1` FAIL" in subtask_state.details(s, "a")
+
+
+def test_refused_configuration_changes_stay_in_the_notes_to_the_end() -> None:
+    s = SubtaskState(notes="building")
+    subtask_state.refuse(s, "builder", ["orchestrator.toml"])
+    subtask_state.refuse(s, "fixer", [".orchestrator/agents/x.md", "orchestrator.toml"])
+    assert s.refused == [".orchestrator/agents/x.md", "orchestrator.toml"]
+    assert s.notes.startswith("fixer changed configuration; refused agent changes to ")
+    final = subtask_state.with_refusals(s, "2 review round(s)")
+    assert final.startswith("2 review round(s); refused agent changes to .orchestrator/agents")
+    assert subtask_state.with_refusals(SubtaskState(), "2 review round(s)") == "2 review round(s)"
