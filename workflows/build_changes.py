@@ -37,7 +37,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from contracts.config import ProjectContext
     from contracts.subtask import SubtaskSpec
-    from workflows import options, project_steps
+    from workflows import build_state, options, project_steps
     from workflows.agent_step import AgentStep
     from workflows.timestamps import stamp
 
@@ -92,7 +92,9 @@ class SpecChangeSteps:
     async def _analyze_change(self, c: PendingChange) -> None:
         """The blast radius: what the analyst names, plus shared files and every dependent."""
         assert self.ctx
-        names_ = list(self.s.subtasks)
+        # The subtasks proper: integration follows them (it runs again when one reopens).
+        views = {v.name: v for v in build_state.subtask_views(self.s)}
+        names_ = list(views)
         call = self._agent_call(
             "change-analyst",
             "change",
@@ -112,7 +114,7 @@ class SpecChangeSteps:
             f"blast radius of change {c.id}",
             choices=("retry", "stop"),
         )
-        states = {n: v.status for n, v in self.s.subtasks.items()}
+        states = {n: v.status for n, v in views.items()}
         touched = {
             t.subtask: Affected(
                 subtask=t.subtask,
@@ -123,15 +125,15 @@ class SpecChangeSteps:
                 tests=t.tests,
             )
             for t in result.touched
-            if t.subtask in self.s.subtasks
+            if t.subtask in views
         }
         c.affected = blast_radius(
             touched,
-            {n: v.dependencies for n, v in self.s.subtasks.items()},
-            {n: self.specs[n].files for n in self.s.subtasks},
+            {n: v.dependencies for n, v in views.items()},
+            {n: self.specs[n].files for n in views},
             states,
         )
-        c.scope = scope_of(c.affected, len(self.s.subtasks), result.scope)
+        c.scope = scope_of(c.affected, len(views), result.scope)
         c.summary = result.summary
         c.report_path = await self._activity(
             write_change_report,

@@ -317,6 +317,11 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
                 inp.subtask_prs,
                 {g.command: g.passed for g in self.s.gates},
                 f"{inp.ctx.design_rel}/build-reviews/INTEGRATION.md",
+                # The last round's reviews and gate logs, committed on the branch with the PR.
+                [
+                    *(self.s.rounds[-1].review_paths if self.s.rounds else []),
+                    *(g.log_path for g in self.s.gates),
+                ],
             ),
             [],
         )

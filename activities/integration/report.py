@@ -58,6 +58,7 @@ def pr_body(
     subtask_prs: dict[str, str],
     gates: dict[str, bool],
     report_path: str,
+    evidence: list[str],
 ) -> str:
     """The integration PR's description. Pure: workflows may call it."""
     out = [
@@ -75,6 +76,8 @@ def pr_body(
     ] or ["(none)"]
     out += ["", "## Checks", ""]
     out += [f"- `{cmd}`: {'pass' if ok else 'fail'}" for cmd, ok in gates.items()] or ["- (none)"]
-    out += ["", "## Evidence", "", f"- {report_path}", ""]
+    out += ["", "## Evidence", ""]
+    out += [f"- {path}" for path in evidence]
+    out += [f"- {report_path} (the whole story, in the checkout the build ran from)", ""]
     out += ["_Opened by the orchestrator's integration step._", ""]
     return "\n".join(out)

@@ -379,7 +379,8 @@ async def test_forge_faults_retry_and_existing_pr_is_reused(
                 )
             )
     assert result.result == "ALL_SUBTASKS_PR_CREATED"
-    assert len(github.pulls(REPO)) == 1
+    heads = sorted(p["head"]["ref"] for p in github.pulls(REPO))
+    assert heads == ["feat/a", "integration/link-shortener"]  # feat/a's PR found, not doubled
     posts = [r for r in github.requests if r.method == "POST" and r.path.endswith("/pulls")]
     assert [r.status for r in posts][:2] == [502, 422]
 

@@ -101,7 +101,9 @@ async def test_change_approve_reruns_exactly_the_affected_subtasks(
     assert {r.scope for r in after} == {"03-codec", "04-service", "05-cli"}
     rebuild_prompts = [r.prompt for r in after if r.scope == "03-codec"]
     assert rebuild_prompts and "approved spec change" in rebuild_prompts[0]
-    assert len(heads) == len(set(heads)) == 5  # reopened PRs were updated, not duplicated
+    assert len(heads) == len(set(heads)) == 6  # reopened PRs updated, not duplicated
+    assert "integration/link-shortener" in heads  # integrated after the change
+    assert result.integration is not None and result.integration.status == "passed"
     log = (repo.design_dir / "CHANGE_LOG.md").read_text()
     assert "Change 1 — approved" in log and "Marked stale: 03-codec" in log
 

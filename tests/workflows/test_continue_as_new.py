@@ -84,7 +84,11 @@ async def test_build_and_subtasks_continue_as_new(
             subtask_runs = await runs_of(client, "build-can-04-service")
         pulls = github.pulls("demo/link-shortener")
     assert result.result == "ALL_SUBTASKS_PR_CREATED"
-    assert sorted(p["head"]["ref"] for p in pulls) == [f"feat/{s.subtask}" for s in result.subtasks]
+    assert sorted(p["head"]["ref"] for p in pulls) == [
+        *(f"feat/{s.subtask}" for s in result.subtasks),
+        "integration/link-shortener",
+    ]
+    assert result.integration is not None and result.integration.status == "passed"
     assert build_runs > 1  # the build continued as new between subtasks
     assert subtask_runs > 1  # and a subtask between review rounds
     assert all(s.rounds == 2 for s in result.subtasks)  # state carried over intact

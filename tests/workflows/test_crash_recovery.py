@@ -111,6 +111,7 @@ async def test_build_loop_survives_a_killed_worker(
         pulls = github.pulls("demo/link-shortener")
     assert result.result == "ALL_SUBTASKS_PR_CREATED"
     heads = sorted(p["head"]["ref"] for p in pulls)
-    assert heads == sorted(f"feat/{s.subtask}" for s in result.subtasks)  # one PR each
+    want = sorted([*(f"feat/{s.subtask}" for s in result.subtasks), "integration/link-shortener"])
+    assert heads == want  # one PR each, and one for the integration
     rows = read_tracker(str(repo.root / "design-docs/orchestration/pr_tracker.md"))
-    assert [r.status for r in rows["link-shortener"]] == ["pr_created"] * 5
+    assert [r.status for r in rows["link-shortener"]] == ["pr_created"] * 6

@@ -7,6 +7,7 @@ refused) in the middle of each loop, then accepts it again.
 from __future__ import annotations
 
 import shutil
+import subprocess
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -149,7 +150,7 @@ async def test_revoked_key_holds_the_build_and_retry_finishes_it(
         # Nothing reviewed twice: the two rounds of an undisturbed run, three reviewers each.
         reviews = list((repo.design_dir / "build-reviews" / sub.subtask).glob("*_code-*.md"))
         assert len(reviews) == 6, (sub.subtask, reviews)
-    assert len(pulls) == 5
+    assert len(pulls) == 5 + 1  # one per subtask, one for the integration
 
 
 async def test_a_seven_subtask_design_and_build_hold_once_each_and_retry_finishes_them(
@@ -197,9 +198,23 @@ async def test_a_seven_subtask_design_and_build_hold_once_each_and_retry_finishe
     # Every earlier review kept, none redone: one reviewer, one round, per scope.
     assert len(review_files(repo.design_dir)) == 1 + len(dag)
     assert result.result == "ALL_SUBTASKS_PR_CREATED", result
-    assert sorted(p["head"]["ref"] for p in pulls) == [f"feat/{n}" for n in dag]
+    integration = "integration/link-shortener"
+    assert sorted(p["head"]["ref"] for p in pulls) == [*(f"feat/{n}" for n in dag), integration]
     for name in dag:
         assert len(list((repo.design_dir / "build-reviews" / name).glob("*_code-*.md"))) == 1
+    # Issue 13's bar: the 7 subtasks integrated as a whole, pushed, reported, tracked.
+    assert result.integration is not None and result.integration.status == "passed", result
+    pushed = git_out(repo.origin, "rev-parse", integration)
+    assert pushed == git_out(repo.root, "rev-parse", integration)
+    for name in dag:
+        ancestor = ["git", "merge-base", "--is-ancestor", f"feat/{name}", pushed]
+        assert subprocess.run(ancestor, cwd=repo.origin).returncode == 0, name
+    report = (repo.design_dir / "build-reviews/INTEGRATION.md").read_text()
+    assert "- Outcome: **passed**" in report
+    assert all(f"`feat/{name}`" in report for name in dag)
+    rows = read_tracker(str(repo.root / "design-docs/orchestration/pr_tracker.md"))
+    row = next(r for r in rows["link-shortener"] if r.subtask == "integration")
+    assert row.status == "pr_created" and row.pr == result.integration.pr_url
 
 
 async def test_a_step_in_flight_during_the_outage_is_retried_with_the_others(
@@ -310,7 +325,8 @@ async def test_cancel_stops_the_agents_and_a_restart_redoes_nothing(
             assert EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED in events
             rows = read_tracker(str(repo.root / "design-docs/orchestration/pr_tracker.md"))
             statuses = {r.subtask: r.status for r in rows[repo.design_dir.name]}
-            assert statuses == {"a": "pr_created", "b": "cancelled"}
+            # Integration had not started (b has no PR): cancelled with the build.
+            assert statuses == {"a": "pr_created", "b": "cancelled", "integration": "cancelled"}
             seen = len(sim.requests)
 
             # Started again: a already has its PR and its head passed review.
@@ -319,7 +335,8 @@ async def test_cancel_stops_the_agents_and_a_restart_redoes_nothing(
         pulls = github.pulls("demo/link-shortener")
     assert result.result == "ALL_SUBTASKS_PR_CREATED", result
     assert not [r for r in sim.requests[seen:] if r.scope == "a"]  # a is not reviewed again
-    assert len(pulls) == 2  # and a's PR is not duplicated
+    heads = sorted(p["head"]["ref"] for p in pulls)
+    assert heads == ["feat/a", "feat/b", "integration/link-shortener"]  # a's not duplicated
     a_reviews = list((repo.design_dir / "build-reviews/a").glob("*_code-*.md"))
     assert len(a_reviews) == 1
 
@@ -436,4 +453,6 @@ async def test_stop_ends_a_held_build_with_its_report(
     assert {r.subtask: r.status for r in rows[repo.design_dir.name]} == {
         "a": "cancelled",
         "b": "blocked",
+        "integration": "blocked",
     }
+    assert result.integration is not None and result.integration.status == "skipped"

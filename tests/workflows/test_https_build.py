@@ -91,7 +91,11 @@ async def test_seven_subtasks_push_over_https_and_the_token_is_nowhere(
     for sub in SUBTASKS:
         branch = f"feat/{sub}"
         assert git_out(repo.origin, "rev-parse", branch) == git_out(repo.root, "rev-parse", branch)
-    assert {p["head"]["ref"] for p in pulls} == {f"feat/{s}" for s in SUBTASKS}
+    integration = "integration/link-shortener"
+    assert git_out(repo.origin, "rev-parse", integration) == git_out(
+        repo.root, "rev-parse", integration
+    )
+    assert {p["head"]["ref"] for p in pulls} == {*(f"feat/{s}" for s in SUBTASKS), integration}
     # Review files are linked by repository path on the branch, never by a local path.
     for pr in pulls:
         assert str(tmp_path) not in pr["body"], pr["body"]

@@ -104,8 +104,10 @@ async def test_design_and_build_come_through_a_misbehaving_model(
 
         assert result.result == "ALL_SUBTASKS_PR_CREATED", result
         assert sorted(p["head"]["ref"] for p in github.pulls("demo/link-shortener")) == [
-            f"feat/{n}" for n in NAMES
+            *(f"feat/{n}" for n in NAMES),
+            "integration/link-shortener",
         ]
+        assert result.integration is not None and result.integration.status == "passed"
         # No workflow of the run failed, children included.
         failed = [
             w.id
