@@ -13,7 +13,7 @@ from contracts.build import BuildInput, BuildResult, BuildStatus
 from contracts.human import DecideInput
 from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
-from tests.support import make_project, scripted_model, status_of, until
+from tests.support import make_project, record_history, scripted_model, status_of, until
 from tests.workflows.test_build_loop import approve_artifacts, tiny_project, writes_file_rule
 from worker import build_worker
 
@@ -89,6 +89,7 @@ async def test_change_approve_reruns_exactly_the_affected_subtasks(
 
             await until(stale_seen, what="03-codec reopened")
             result = BuildResult.model_validate(await handle.result())
+            await record_history(handle)  # a build with an approved spec change
         heads = sorted(p["head"]["ref"] for p in github.pulls("demo/link-shortener"))
 
     assert result.result == "ALL_SUBTASKS_PR_CREATED"

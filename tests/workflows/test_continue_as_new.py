@@ -20,7 +20,7 @@ from contracts.human import AnswerInput, FeedbackInput
 from runtime.server import DevServer, free_port, start_dev_server
 from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
-from tests.support import make_project, scripted_model, until
+from tests.support import make_project, record_history, scripted_model, until
 from tests.workflows.test_build_loop import approve_artifacts
 from worker import build_worker
 
@@ -80,6 +80,8 @@ async def test_build_and_subtasks_continue_as_new(
                 task_queue="can-queue",
             )
             result = BuildResult.model_validate(await handle.result())
+            # The first run, which ends by continuing as new with its state.
+            await record_history(client.get_workflow_handle("build-can", run_id=handle.run_id))
             build_runs = await runs_of(client, "build-can")
             subtask_runs = await runs_of(client, "build-can-04-service")
         pulls = github.pulls("demo/link-shortener")
@@ -102,7 +104,7 @@ async def test_design_loop_continues_as_new_after_a_change_request(
     with scripted_model(link_shortener_scenario(), monkeypatch):
         repo = make_project(tmp_path)
         async with build_worker(client, "can-design"):
-            await client.start_workflow(
+            first = await client.start_workflow(
                 "DesignReviewWorkflow",
                 DesignInput(design_dir=str(repo.design_dir), reviewers=["design-requirements"]),
                 id="design-can",
@@ -129,6 +131,8 @@ async def test_design_loop_continues_as_new_after_a_change_request(
             await until(at_gate, what="the gate in the new run")
             await latest.signal("approved")
             result = DesignResult.model_validate(await latest.result())
+            # A design with a change request, which continued as new.
+            await record_history(client.get_workflow_handle("design-can", run_id=first.run_id))
     assert result.result == "DESIGN_DOC_APPROVED"
     assert result.rounds["consistency"] >= 3  # rounds of the first run were carried over
     q2 = next(q for q in result.questions if q.id == "Q2")

@@ -23,7 +23,7 @@ from runtime.server import DevServer
 from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
 from simulators.messages_api import MessagesStandIn
-from tests.support import make_project, sim_environ, spawn_worker, until
+from tests.support import make_project, record_history, sim_environ, spawn_worker, until
 from tests.workflows.test_build_loop import approve_artifacts
 
 
@@ -80,6 +80,7 @@ async def test_subtask_moves_to_another_host_when_its_host_dies(
             alpha.wait()
             result = BuildResult.model_validate(await handle.result())
             moved = await child.query("status", result_type=SubtaskState)
+            await record_history(child)  # a subtask that moved hosts
         finally:
             for proc in (alpha, beta):
                 if proc is not None:
