@@ -7,8 +7,8 @@ recording, kept as long as executions like it may still be running; a change
 that must stay replay-compatible goes behind `workflow.patched`. Record a new
 set deliberately (the folder is the label, e.g. the date):
 
-    RECORD_HISTORIES=2026-12-01 ./run test tests/workflows \
-        -k "full_design or one_pr or holds_the_build"
+    RECORD_HISTORIES=2026-12-01 ./run test tests/workflows -k "full_design or one_pr or \
+        holds_the_build or change_approve or continue_as_new or moves_to_another_host"
 """
 
 from __future__ import annotations
@@ -52,5 +52,10 @@ def test_histories_are_checked_in() -> None:
         ]["name"]
         for p in HISTORIES
     }
-    assert {"DesignReviewWorkflow", "BuildWorkflow", "SubtaskWorkflow"} <= kinds
+    assert {
+        "DesignReviewWorkflow",
+        "BuildWorkflow",
+        "SubtaskWorkflow",
+        "IntegrationWorkflow",
+    } <= kinds
     assert len({p.parent for p in HISTORIES}) >= 1
