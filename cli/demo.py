@@ -228,7 +228,10 @@ def report_progress(st: BuildStatus, seen: set[tuple[str, object]]) -> None:
         for n, scores in enumerate(v.round_scores, start=1):
             if (v.name, n) not in seen:
                 seen.add((v.name, n))
-                say(f"  {v.name:<12} round {n}: {scores_text(scores)}")
+                # A round with no reviewer (integration's, before the integrator changed
+                # anything) is judged by its checks alone.
+                checks = "checks " + ("green" if v.gates_passed else "red")
+                say(f"  {v.name:<12} round {n}: {scores_text(scores) if scores else checks}")
         if v.pr_url and (v.name, "pr") not in seen:
             seen.add((v.name, "pr"))
             say(f"  {v.name:<12} PR {v.pr_url}")
