@@ -51,6 +51,7 @@ from contracts.build import (
 )
 from contracts.design import DESIGN_DOC_APPROVED, DesignInput, DesignResult, DesignStatus
 from contracts.human import AnswerInput, DecideInput, FeedbackInput, PendingDecision
+from contracts.integration import IntegrationOutcome
 from contracts.metrics import Metrics
 from runtime.client import TASK_QUEUE, settings_from_env
 
@@ -363,11 +364,23 @@ async def report_end(handle: WorkflowHandle, kind: str, last: str) -> int:
     if st is not None and view(st) != last:
         print(view(st), "\n", flush=True)
     code, line = await outcome(handle, kind)
+    integration = await integration_of(handle) if kind == "build" else None
+    if integration is not None:
+        print(f"\nIntegration {views.integration_line(integration)}")
     if code == EXIT_DONE:
         print(f"\n{line}")
     else:
         print(f"\n{handle.id}: {line}", flush=True)
     return code
+
+
+async def integration_of(handle: WorkflowHandle) -> IntegrationOutcome | None:
+    """A finished build's integration outcome (None: not finished, or no integration step)."""
+    try:
+        raw = await handle.result(rpc_timeout=QUERY_TIMEOUT)
+    except (WorkflowFailureError, RPCError):
+        return None
+    return BuildResult.model_validate(raw).integration
 
 
 async def outcome(handle: WorkflowHandle, kind: str) -> tuple[int, str]:
@@ -391,9 +404,6 @@ async def outcome(handle: WorkflowHandle, kind: str) -> tuple[int, str]:
         return EXIT_ENDED, f"completed without its result: {design_result.result}"
     build_result = BuildResult.model_validate(raw)
     if build_result.result == ALL_SUBTASKS_PR_CREATED:
-        if build_result.integration is not None:
-            integration = views.integration_line(build_result.integration)
-            return EXIT_DONE, f"{build_result.result}; integration {integration}"
         return EXIT_DONE, build_result.result
     missing = [
         f"{s.subtask} {s.status}" + (f" ({s.notes})" if s.notes else "")
@@ -467,9 +477,15 @@ async def status(args: argparse.Namespace) -> int:
             "finished_with_result": code == EXIT_DONE,
             "outcome": line,
         }
+        integration = await integration_of(handle) if kind == "build" else None
+        if integration is not None:
+            out[kind]["integration"] = integration.model_dump(mode="json")
         if not args.json:
             print(f"{kind} ({handle.id}): {name}" + (f" at {closed}" if closed else ""))
-            print(f"  {'completed: ' if code == EXIT_DONE else ''}{line}\n")
+            print(f"  {'completed: ' if code == EXIT_DONE else ''}{line}")
+            if integration is not None:
+                print(f"  integration {views.integration_line(integration)}")
+            print()
     if args.json:
         print(json.dumps(out, indent=2))
     return 0

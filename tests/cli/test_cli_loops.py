@@ -94,6 +94,7 @@ async def test_a_person_drives_both_loops_from_the_cli(
             built = await orchestrator(temporal_env, "build", design, "--wait")
             assert built.returncode == 0, built.stderr
             assert built.stdout.rstrip().endswith("ALL_SUBTASKS_PR_CREATED")
+            assert "Integration passed: integration/link-shortener (http" in built.stdout
             # The last table is the closed loop's: every subtask has its PR.
             final_table = built.stdout.rsplit("Build link-shortener:", 1)[1]
             rows = [line.split() for line in final_table.splitlines() if line[:1].isdigit()]
@@ -103,12 +104,13 @@ async def test_a_person_drives_both_loops_from_the_cli(
             assert loops["build"]["status"] == "COMPLETED"
             assert loops["build"]["finished_with_result"] is True
             assert loops["build"]["outcome"] == "ALL_SUBTASKS_PR_CREATED"
+            assert loops["build"]["integration"]["status"] == "passed"
             # What did it cost? Answered after the loops have finished, per subtask and role.
             spent = await orchestrator(temporal_env, "metrics", design)
             assert spent.returncode == 0, spent.stderr
             assert "design (COMPLETED):" in spent.stdout and "build (COMPLETED):" in spent.stdout
             assert "04-service" in spent.stdout and "builder" in spent.stdout
-        assert len(github.pulls("demo/link-shortener")) == 5
+        assert len(github.pulls("demo/link-shortener")) == 5 + 1  # + the integration PR
 
 
 async def test_cancel_stops_the_design_loop_and_leaves_files_whole(
@@ -170,7 +172,9 @@ async def test_the_demo_runs_end_to_end(temporal_server: DevServer, tmp_path: Pa
     assert "SIMULATION" in out
     assert "temporal workflow signal --workflow-id design-link-shortener --name approved" in out
     assert "DESIGN_DOC_APPROVED" in out
-    assert out.count(" PR http://127.0.0.1:") == 5
+    assert out.count(" PR http://127.0.0.1:") == 5 + 1  # five subtasks, then the integration
+    assert "== integration: passed: integration/link-shortener (http://127.0.0.1:" in out
+    assert "build-reviews/INTEGRATION.md" in out
     assert "Web UI:" in out and "cost" in out
     assert out.rstrip().splitlines()[-1] == "ALL_SUBTASKS_PR_CREATED"
 
