@@ -12,7 +12,7 @@ from contracts.git import host_name_problem
 class SandboxConfig(BaseModel):
     """Every agent command and every gate runs in an OS sandbox unless `mode = "none"`."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
     mode: Literal["os", "none"] = Field(
         default="os",
