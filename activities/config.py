@@ -97,6 +97,7 @@ RANGE_FIX = {
     "less_than_equal": "set it to {le} or less",
     "finite_number": "use a finite number (TOML's inf and nan are not settings)",
     "too_short": "list at least {min_length} role",
+    "string_too_short": "give it a value",
 }
 
 
@@ -121,6 +122,8 @@ def describe_problem(error: Any) -> str:
     elif kind in RANGE_FIX:
         ctx = {k: f"{v:g}" if isinstance(v, float) else v for k, v in error.get("ctx", {}).items()}
         fix = "Fix: " + RANGE_FIX[kind].format(**ctx)
+    elif kind == "list_type" and isinstance(error.get("input"), str):
+        fix = f"Fix: write it as a list, e.g. [{_shown(error['input'])}]"
     else:
         fix = "Fix: give it a value of the right type"
     default = _default_text(loc)
@@ -146,6 +149,14 @@ def read_config(
         if commit:
             check_roles(OrchestratorConfig(), repo_root, path, commit)
         return OrchestratorConfig(), None
+    if not path.is_file():
+        raise config_error(
+            path,
+            [
+                "is not a regular file (a directory?). Fix: make it a file, or remove it for "
+                "the defaults"
+            ],
+        )
     try:
         raw = path.read_bytes()
     except OSError as err:
@@ -163,10 +174,20 @@ def read_config(
                 "the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"
             ],
         ) from None
+    if text.startswith("\ufeff"):
+        raise config_error(
+            path,
+            [
+                "starts with a byte-order mark, which TOML does not allow. Fix: save it as "
+                "UTF-8 without BOM (e.g. `sed -i '1s/^\\xEF\\xBB\\xBF//' orchestrator.toml`)"
+            ],
+        )
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise bad_input(f"{path}: not valid TOML ({err}). Fix the syntax", "ConfigError") from None
+        raise config_error(
+            path, [f"is not valid TOML: {err}. Fix: correct the syntax at that line"]
+        ) from None
     try:
         config = OrchestratorConfig.model_validate(data)
     except ValidationError as err:
@@ -189,8 +210,16 @@ def _refuse_uncommitted(
     edit is named so it can be committed.
     """
     rels = [CONFIG_FILE, AgentsConfig().dir, *([agents_dir] if agents_dir else [])]
+    # A look, not a change: no refresh of git's index (the person may be using it).
     out = gitrepo.run_git(
-        str(repo_root), "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *rels
+        str(repo_root),
+        "status",
+        "--porcelain=v1",
+        "-z",
+        "--untracked-files=all",
+        "--",
+        *rels,
+        env={"GIT_OPTIONAL_LOCKS": "0"},
     ).stdout
     changed = sorted({entry[3:] for entry in out.split("\0") if len(entry) > 3})
     if changed:

@@ -16,11 +16,11 @@ from temporalio.exceptions import ApplicationError
 from activities import gitrepo
 from activities.config import resolve_project
 from cli.common import CliError, add_verb, build_id, client_for
-from cli.loop_cmds import running
+from cli.loop_cmds import describe_or_none, running
 from contracts.build import BuildStatus, SubtaskState
 from contracts.change import PendingChange
 from contracts.git import token_hosts_for
-from contracts.human import ChangeInput
+from contracts.human import MAX_SIGNAL_TEXT, ChangeInput
 
 FIXERS = {"builder", "fixer", "performance-fixer", "design-writer"}
 
@@ -47,7 +47,10 @@ async def _build(args: argparse.Namespace) -> tuple[Client, Any]:
     workflow_id = getattr(args, "build_id", None) or build_id(args.design_dir)
     handle = await running(client, workflow_id, args.design_dir)
     if handle is None:
-        raise CliError(f"the build {workflow_id} is not running")
+        raise CliError(
+            f"the build {workflow_id} is not running. Fix: start it with `orchestrator build "
+            f"{args.design_dir}` (`orchestrator status` says how the last one ended)"
+        )
     return client, handle
 
 
@@ -56,9 +59,15 @@ def _open(change: PendingChange | None) -> PendingChange | None:
 
 
 async def change(args: argparse.Namespace) -> int:
+    text = args.text.strip()
+    if not text:
+        raise CliError('the change is empty. Fix: describe it: orchestrator change <dir> "..."')
+    if len(text) > MAX_SIGNAL_TEXT:
+        raise CliError(
+            f"the change is {len(text)} characters, more than {MAX_SIGNAL_TEXT}. Fix: put the "
+            "details in a file in the design directory and refer to it"
+        )
     _, handle = await _build(args)
-    if not args.text.strip():
-        raise CliError('the change is empty; describe it: orchestrator change <dir> "..."')
     st = await handle.query("status", result_type=BuildStatus)
     # The build takes one change at a time and drops a second one without a word.
     current = _open(st.change)
@@ -84,11 +93,12 @@ async def _decide_change(args: argparse.Namespace, signal: str) -> int:
     current = _open(st.change)
     if current is None or current.state != "awaiting-decision":
         what = (
-            f"change {current.id} is {current.state}; its blast-radius report is not ready"
+            f"change {current.id} is {current.state}; its blast-radius report is not ready. "
+            "Fix: wait until `orchestrator status` shows it awaiting a decision"
             if current is not None
-            else "no change is open"
+            else 'no change is open. Fix: propose one first: orchestrator change <dir> "..."'
         )
-        raise CliError(f"nothing to {signal.lstrip('!')}: {what} (see `orchestrator status`)")
+        raise CliError(f"nothing to {signal.lstrip('!')}: {what}")
     await handle.signal(signal)
     print(f"sent {signal} to {handle.id} (change {current.id})")
     return 0
@@ -107,7 +117,13 @@ async def replay(args: argparse.Namespace) -> int:
     client, build = await _build(args)
     child_id = f"{build.id}-{args.subtask}"
     child = client.get_workflow_handle(child_id)
-    desc = await child.describe()
+    desc = await describe_or_none(child)
+    if desc is None:
+        names = [v.name for v in (await build.query("status", result_type=BuildStatus)).subtasks]
+        raise CliError(
+            f"the build has no subtask {args.subtask!r} that ever started ({child_id} not "
+            f"found). Fix: name one of {', '.join(names)}"
+        )
     if desc.status != WorkflowExecutionStatus.RUNNING:
         raise CliError(
             f"{child_id} is not running ({desc.status.name if desc.status else '?'}); replay "
@@ -118,7 +134,10 @@ async def replay(args: argparse.Namespace) -> int:
     record = next((r for r in state.rounds if r.round == args.round), None)
     if record is None or record.commit is None:
         done = ", ".join(str(r.round) for r in state.rounds) or "none yet"
-        raise CliError(f"{args.subtask} has no review round {args.round} (rounds: {done})")
+        raise CliError(
+            f"{args.subtask} has no review round {args.round} (rounds: {done}). Fix: name a "
+            "round it has finished"
+        )
     event_id = await reset_point(child, args.round)
     if event_id is None:
         raise CliError(

@@ -49,6 +49,28 @@ def check_project(design_dir: str) -> None:
         raise CliError(err.message) from err
 
 
+def check_design(design_dir: str) -> None:
+    """The design directory as the design loop's first step checks it (files, names, DAG)."""
+    from activities.plan import run_plan
+    from contracts.plan import PlanError
+
+    try:
+        run_plan(design_dir)
+    except PlanError as err:
+        raise CliError(str(err)) from err
+
+
+def check_subtasks(design_dir: str) -> None:
+    """The XML subtasks as the build's first step checks them (against subplans and DAG)."""
+    from activities.plan.pipeline import load_checked_subtasks
+    from contracts.plan import PlanError
+
+    try:
+        load_checked_subtasks(design_dir)
+    except PlanError as err:
+        raise CliError(str(err)) from err
+
+
 def check_config(design_dir: str) -> None:
     """orchestrator.toml of the repository holding `design_dir`, if it is in one."""
     from activities.config import read_config, repository_of

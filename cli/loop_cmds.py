@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -35,7 +36,9 @@ from cli.common import (
     CliError,
     add_verb,
     build_id,
+    check_design,
     check_project,
+    check_subtasks,
     client_for,
     design_id,
     feature_of,
@@ -50,7 +53,13 @@ from contracts.build import (
     SubtaskState,
 )
 from contracts.design import DESIGN_DOC_APPROVED, DesignInput, DesignResult, DesignStatus
-from contracts.human import AnswerInput, DecideInput, FeedbackInput, PendingDecision
+from contracts.human import (
+    MAX_SIGNAL_TEXT,
+    AnswerInput,
+    DecideInput,
+    FeedbackInput,
+    PendingDecision,
+)
 from contracts.integration import IntegrationOutcome
 from contracts.metrics import Metrics
 from runtime.client import TASK_QUEUE, settings_from_env
@@ -195,18 +204,26 @@ def ui_link(workflow_id: str) -> str:
 
 
 async def start_loop(
-    args: argparse.Namespace, workflow: str, workflow_id: str, arg: Any
+    args: argparse.Namespace,
+    workflow: str,
+    workflow_id: str,
+    arg: Any,
+    check_files: Callable[[str], object],
 ) -> tuple[Client, WorkflowHandle]:
     """Start the loop for this directory, or attach to the one running for it.
 
     What the loop would fail on at its first step (no repository, a bad
     orchestrator.toml, an unknown role) is refused first, before a server, a worker
     or a workflow is started; so is a loop under the same id for another directory.
+    What it would hold on at once (`check_files`: the design directory, the XML
+    subtasks) is refused before a new loop starts; a running one is attached to as
+    it is, since its own agents may be editing those files.
     """
     design_dir = arg.design_dir
     await asyncio.to_thread(check_project, design_dir)
     client = await client_for(embedded=not args.no_embedded)
-    await running(client, workflow_id, design_dir)  # refuses another directory's loop
+    if await running(client, workflow_id, design_dir) is None:  # refuses another's loop
+        await asyncio.to_thread(check_files, design_dir)
     handle = await client.start_workflow(
         workflow,
         arg,
@@ -224,7 +241,11 @@ async def design(args: argparse.Namespace) -> int:
     design_dir = os.path.abspath(args.design_dir)
     feature_of(design_dir)
     client, handle = await start_loop(
-        args, "DesignReviewWorkflow", design_id(design_dir), DesignInput(design_dir=design_dir)
+        args,
+        "DesignReviewWorkflow",
+        design_id(design_dir),
+        DesignInput(design_dir=design_dir),
+        check_design,
     )
     if args.wait:
         return await follow(client, handle, "design")
@@ -246,6 +267,7 @@ async def build(args: argparse.Namespace) -> int:
             max_cost_usd=args.max_cost_usd,
             max_tokens=args.max_tokens,
         ),
+        check_subtasks,
     )
     if args.wait:
         return await follow(client, handle, "build")
@@ -512,7 +534,11 @@ async def running_design(args: argparse.Namespace) -> WorkflowHandle:
     client = await client_for(embedded=not args.no_embedded, need_worker=False)
     handle = await running(client, design_id(args.design_dir), args.design_dir)
     if handle is None:
-        raise CliError(f"the design loop {design_id(args.design_dir)} is not running")
+        raise CliError(
+            f"the design loop {design_id(args.design_dir)} is not running. Fix: start it with "
+            f"`orchestrator design {args.design_dir}` (`orchestrator status` says how the last "
+            "one ended)"
+        )
     return handle
 
 
@@ -528,7 +554,8 @@ async def approve(args: argparse.Namespace) -> int:
     if st.phase != "awaiting-approval":
         raise CliError(
             f"the design is not at the approval gate yet (phase {st.phase}; "
-            f"waiting for {st.waiting_for})"
+            f"waiting for {st.waiting_for}). Fix: do what it waits for, then approve when "
+            "`orchestrator status` shows awaiting-approval"
         )
     await handle.signal("approved")
     print(f"approved {handle.id}")
@@ -547,6 +574,18 @@ async def answer(args: argparse.Namespace) -> int:
 
 
 async def request_changes(args: argparse.Namespace) -> int:
+    # What the loop would refuse is refused here, where the person can hear it.
+    text = args.feedback.strip()
+    if not text:
+        raise CliError(
+            "the feedback is empty. Fix: say what to change: "
+            'orchestrator request-changes <dir> "..."'
+        )
+    if len(text) > MAX_SIGNAL_TEXT:
+        raise CliError(
+            f"the feedback is {len(text)} characters, more than {MAX_SIGNAL_TEXT}. Fix: put the "
+            "details in a file in the design directory and refer to it"
+        )
     await signal_design(args, "request_changes", FeedbackInput(feedback=args.feedback))
     print("sent request_changes")
     return 0
@@ -555,7 +594,10 @@ async def request_changes(args: argparse.Namespace) -> int:
 async def decide(args: argparse.Namespace) -> int:
     words = args.words
     if len(words) > 2:
-        raise CliError("expected `decide <dir> [scope|subtask] <choice>`")
+        raise CliError(
+            f"{len(words)} words after the directory. Fix: send `decide <dir> [scope|subtask] "
+            "<choice>`, e.g. `decide <dir> 02-parser skip`"
+        )
     decision = DecideInput(choice=words[-1], scope=words[0] if len(words) > 1 else None)
     # A decision resumes the loop, and reading what waits takes a worker: make sure one runs.
     client = await client_for(embedded=not args.no_embedded)
@@ -565,11 +607,14 @@ async def decide(args: argparse.Namespace) -> int:
         waiting += [(handle, d) for d in pending_decisions(st)]
     listed = "; ".join(f"{d.scope} ({'/'.join(d.options)})" for _, d in waiting)
     if not waiting:
-        raise CliError("no prompt waits for a decision; see `orchestrator status`")
+        raise CliError(
+            "no prompt waits for a decision. Fix: see `orchestrator status` for what the loops "
+            "wait for"
+        )
     if decision.scope is None:
         if len(waiting) > 1:
             raise CliError(
-                f"several prompts wait: {listed}. Name one: decide <dir> <scope> <choice>"
+                f"several prompts wait: {listed}. Fix: name one: decide <dir> <scope> <choice>"
             )
         chosen = waiting
     else:
@@ -579,13 +624,15 @@ async def decide(args: argparse.Namespace) -> int:
             (h, d) for h, d in waiting if d.failure and decision.scope in d.failure.scopes
         ]
         if not chosen:
-            raise CliError(f"no prompt waits on {decision.scope!r}; waiting: {listed}")
+            raise CliError(
+                f"no prompt waits on {decision.scope!r}; waiting: {listed}. Fix: name one of them"
+            )
     handle, pending = chosen[0]
     # The loops compare the lower-cased choice with the options and ignore anything else.
     if decision.choice.strip().lower() not in [o.lower() for o in pending.options]:
         raise CliError(
-            f"{decision.choice!r} is not an option for {pending.scope} ({pending.prompt}); "
-            f"choose one of: {', '.join(pending.options)} "
+            f"{decision.choice!r} is not an option for {pending.scope} ({pending.prompt}). "
+            f"Fix: choose one of: {', '.join(pending.options)} "
             f"(orchestrator decide {args.design_dir} {pending.scope} <choice>)"
         )
     scope = decision.scope or pending.scope

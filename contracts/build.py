@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contracts.change import PendingChange
 from contracts.config import ProjectContext
+from contracts.git import ref_name_problem
 from contracts.human import PendingDecision
 from contracts.integration import IntegrationOutcome, IntegrationRound, MergeConflict
 from contracts.metrics import Ledger, Metrics
@@ -49,15 +50,30 @@ class GateResult(BaseModel):
 
 
 class BuildInput(BaseModel):
-    """Only `design_dir` is required; everything else defaults from orchestrator.toml."""
+    """Only `design_dir` is required; everything else defaults from orchestrator.toml.
 
-    design_dir: str
-    max_concurrent_subtasks: int | None = None
-    threshold: float | None = None
-    max_cost_usd: float | None = None
-    max_tokens: int | None = None
+    Checked as strictly as the file: a misspelt or out-of-range field is refused at the
+    start (a negative `max_concurrent_subtasks` used to leave the build idle forever).
+    """
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    design_dir: str = Field(min_length=1)
+    max_concurrent_subtasks: int | None = Field(default=None, ge=1)
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    max_cost_usd: float | None = Field(default=None, gt=0)
+    max_tokens: int | None = Field(default=None, ge=1)
     forge: Literal["github", "none"] | None = None
     base_branch: str | None = None
+
+    @field_validator("base_branch")
+    @classmethod
+    def _a_branch(cls, value: str | None) -> str | None:
+        problem = ref_name_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(f"{problem}; name a branch git accepts, e.g. main")
+        return value
+
     state: BuildState | None = None
 
 
@@ -142,6 +158,7 @@ class SubtaskState(BaseModel):
     last_stamp: dict[str, str] = Field(default_factory=dict, description="reviewer -> stamp")
     host_queue: str | None = Field(default=None, description="the claimed host's task queue")
     hosts: list[str] = Field(default_factory=list, description="every host queue claimed")
+    notice: str = Field(default="", description="the last signal refused, and why")
 
 
 class IntegrationState(SubtaskState):

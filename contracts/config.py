@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import PurePosixPath
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from contracts.agents import AgentSettings
-from contracts.git import host_name_problem
+from contracts.git import host_name_problem, ref_name_problem
 from contracts.sandbox import SandboxConfig
 
 DEFAULT_DESIGN_REVIEWERS = ["design-requirements", "design-performance", "design-architecture"]
@@ -22,10 +24,44 @@ Positive = Annotated[int, Field(ge=1)]
 RoleNames = Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
 
 
+def _no_blank(values: list[str]) -> list[str]:
+    if any(not v.strip() for v in values):
+        raise ValueError("an entry is empty. Fix: delete the empty string from the list")
+    return values
+
+
+Commands = Annotated[list[str], AfterValidator(_no_blank)]
+
+
+def _inside_repository(value: str) -> str:
+    """A path the loop reads or writes in the repository: relative, without '..'."""
+    if not value.strip():
+        raise ValueError("it is empty. Fix: name a path relative to the repository root")
+    if value.startswith(("/", "~")) or ".." in PurePosixPath(value).parts:
+        raise ValueError(
+            f"{value!r} leads out of the repository. Fix: name a path relative to the "
+            "repository root, without '..'"
+        )
+    return value
+
+
+def _git_name(example: str) -> AfterValidator:
+    """A branch or remote name git accepts (they end up on git's command line)."""
+
+    def check(value: str | None) -> str | None:
+        problem = ref_name_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(f'{problem}. Fix: use a name git accepts, e.g. "{example}"')
+        return value
+
+    return AfterValidator(check)
+
+
 class _Strict(BaseModel):
     # An unknown key is a typo the user wants to hear about, not silently ignore.
-    # TOML allows `inf` and `nan`; no setting here means either.
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    # TOML allows `inf` and `nan`; no setting here means either. Strict: TOML has types,
+    # so `threshold = true` or `timeout_s = "30"` is a mistake, not something to coerce.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
 
 class ReviewersConfig(_Strict):
@@ -45,7 +81,9 @@ class ReviewersConfig(_Strict):
 
 class ModelsConfig(_Strict):
     default: str = Field(default="claude-sonnet-4-6", min_length=1)
-    roles: dict[str, str] = Field(default_factory=dict, description="role -> model")
+    roles: dict[str, Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=dict, description="role -> model"
+    )
     context_windows: dict[str, Positive] = Field(
         default_factory=dict,
         description="model (or name prefix) -> context window in tokens (default 200,000)",
@@ -53,8 +91,8 @@ class ModelsConfig(_Strict):
 
 
 class GatesConfig(_Strict):
-    commands: list[str] = Field(default_factory=list, description="run in every worktree")
-    setup: list[str] = Field(
+    commands: Commands = Field(default_factory=list, description="run in every worktree")
+    setup: Commands = Field(
         default_factory=list,
         description="run once per worktree before its first gate (e.g. create the venv)",
     )
@@ -87,8 +125,10 @@ class ForgeConfig(_Strict):
     kind: Literal["github", "none"] = "github"
     repository: str | None = Field(default=None, description="owner/name; default from origin")
     api_url: str | None = None
-    remote: str = "origin"
-    base_branch: str | None = Field(default=None, description="default: the current branch")
+    remote: Annotated[str, _git_name("origin")] = "origin"
+    base_branch: Annotated[str | None, _git_name("main")] = Field(
+        default=None, description="default: the current branch"
+    )
     token_hosts: list[str] = Field(
         default_factory=list,
         description="hosts (besides github.com and api_url's) whose HTTPS remotes get "
@@ -107,9 +147,39 @@ class ForgeConfig(_Strict):
                 )
         return sorted(set(cleaned))
 
+    @field_validator("repository")
+    @classmethod
+    def _owner_name(cls, value: str | None) -> str | None:
+        if value is not None and not _OWNER_NAME.match(value):
+            raise ValueError(
+                f"{value!r} is not owner/name. Fix: write it as on GitHub, e.g. "
+                '"octo-org/my-repo", or delete the line to take it from the remote'
+            )
+        return value
+
+    @field_validator("api_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not _HTTP_URL.match(value):
+            raise ValueError(
+                f"{value!r} is not an http(s) URL. Fix: give the API's base URL, e.g. "
+                '"https://github.example.com/api/v3", or delete the line for api.github.com'
+            )
+        return value
+
+
+_OWNER_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_HTTP_URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$")
+
 
 class TrackerConfig(_Strict):
+    # Absolute: a tracker shared by several repositories; relative: inside this one.
     path: str = "design-docs/orchestration/pr_tracker.md"
+
+    @field_validator("path")
+    @classmethod
+    def _a_file_path(cls, value: str) -> str:
+        return value if value.startswith("/") else _inside_repository(value)
 
 
 class BudgetConfig(_Strict):
@@ -120,7 +190,8 @@ class BudgetConfig(_Strict):
 
 
 class AgentsConfig(_Strict):
-    dir: str = ".orchestrator/agents"
+    # Roles are read from the commit the loop starts from: the directory is in the repository.
+    dir: Annotated[str, AfterValidator(_inside_repository)] = ".orchestrator/agents"
     max_turns: Positive = 40
     max_total_tokens: Positive = 2_000_000
     command_timeout_s: Seconds = 300.0

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.human import PendingDecision, TrackedQuestion
 from contracts.metrics import Ledger
@@ -28,14 +28,20 @@ Phase = Literal[
 
 
 class DesignInput(BaseModel):
-    """Only `design_dir` is required; everything else defaults from orchestrator.toml."""
+    """Only `design_dir` is required; everything else defaults from orchestrator.toml.
 
-    design_dir: str
-    threshold: float | None = None
-    reviewers: list[str] | None = None
-    max_parallel_reviews: int | None = None
-    max_rounds: int | None = None
-    stuck_rounds: int | None = None
+    Checked as strictly as the file: a misspelt or out-of-range field is refused at the
+    start, not run with (a negative `max_parallel_reviews` used to wedge the loop).
+    """
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    design_dir: str = Field(min_length=1)
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    reviewers: list[Annotated[str, Field(min_length=1)]] | None = None
+    max_parallel_reviews: int | None = Field(default=None, ge=1)
+    max_rounds: int | None = Field(default=None, ge=1)
+    stuck_rounds: int | None = Field(default=None, ge=1)
     state: DesignState | None = Field(default=None, description="carried over by continue-as-new")
 
 

@@ -34,6 +34,27 @@ def subtask_slug_problem(name: str) -> str | None:
     return None
 
 
+_REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+
+
+def ref_name_problem(name: str) -> str | None:
+    """Why git would refuse `name` as a branch or remote name (`git check-ref-format`), or None.
+
+    A leading '-' is refused too: git would read the name as an option.
+    """
+    if not name:
+        return "it is empty"
+    if name.startswith("-"):
+        return f"{name!r} starts with '-', which git reads as an option"
+    if _REF_FORBIDDEN.search(name) or ".." in name or "@{" in name or "//" in name:
+        return f"{name!r} holds a character git refuses in names (space, ~ ^ : ? * [ \\, '..')"
+    if name.startswith("/") or name.endswith(("/", ".", ".lock")) or name == "@":
+        return f"{name!r} starts or ends in a way git refuses ('/', '.', '.lock', '@')"
+    if any(part.startswith(".") for part in name.split("/")):
+        return f"{name!r} has a part starting with '.', which git refuses"
+    return None
+
+
 GITHUB_GIT_HOST = "github.com"
 _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$"

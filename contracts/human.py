@@ -6,10 +6,15 @@ Signal names are the words users already type (`approved`, `!pause`, ...);
 
 from __future__ import annotations
 
+import difflib
+import functools
+import json
+import math
 import string
-from typing import Literal
+from collections.abc import Sequence
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 
 class AnswerInput(BaseModel):
@@ -30,6 +35,142 @@ class FeedbackInput(BaseModel):
 
 class ChangeInput(BaseModel):
     description: str
+
+
+class BudgetInput(BaseModel):
+    """`raise_budget`: new limits for the build; at least one, each above zero and finite."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    max_cost_usd: float | None = Field(default=None, gt=0)
+    max_tokens: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_at_least(self) -> BudgetInput:
+        if self.max_cost_usd is None and self.max_tokens is None:
+            raise ValueError("it names no limit")
+        return self
+
+
+# How each input is written from the plain `temporal` CLI (`--input '...'`), for refusals.
+EXAMPLES = {
+    "answer": '{"question_id": "Q1", "choice": "B"}',
+    "answer_question": '{"question_id": "Q1", "choice": "B"}',
+    "decide": '{"choice": "skip", "scope": "02-parser"}',
+    "request_changes": '"what to change" (or {"feedback": "what to change"})',
+    "!change": '"what to change" (or {"description": "what to change"})',
+    "raise_budget": '{"max_cost_usd": 20} or {"max_tokens": 5000000}',
+    "command": '"answer Q1 B" (one line of text)',
+    "approved": '"an optional note"',
+    **{
+        name: '{"design_dir": "/abs/path/design-docs/active/<feature>"}'
+        for name in ("DesignReviewWorkflow", "BuildWorkflow", "PlanWorkflow")
+    },
+}
+# What the loops send one another: nothing a person sends, so no form to show.
+INTERNAL = {
+    "subtask_progress": "a build's subtasks",
+    "budget_hold": "the build",
+    "failure_hold": "the build",
+    "outage_retried": "the build",
+}
+NO_INPUT = object()
+
+
+@functools.cache
+def _adapter(shape: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(shape)
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, float) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+_SAID = {
+    "missing": "is missing",
+    "extra_forbidden": "is not a field of this input",
+    "model_type": "should be a JSON object",
+    "dict_type": "should be a JSON object",
+    "string_type": "should be text",
+    "int_type": "should be a whole number",
+    "float_type": "should be a number",
+}
+
+
+def _problems(err: ValidationError) -> str:
+    """Pydantic's errors as `field: what is wrong` (the union's string branch left out)."""
+    found = []
+    for e in err.errors():
+        loc = [str(p) for p in e["loc"] if p not in ("str", "function-after[_one_at_least()]")]
+        loc = [p for p in loc if not p[:1].isupper()]  # the model's name in a union
+        msg = _SAID.get(e["type"]) or str(e["msg"]).removeprefix("Value error, ")
+        msg = msg.replace("Input should", "should")
+        text = f"{'.'.join(loc)} {msg}" if loc else msg
+        if text not in found:
+            found.append(text)
+    return "; ".join(found[:3])
+
+
+def signal_input(
+    signal: str, args: Sequence[Any], shape: Any = None, optional: bool = False
+) -> Any:
+    """The one input a signal or update was sent with, as `shape` (None: it takes none).
+
+    Raises ValueError saying what arrived, what was expected and how to send it, so a
+    handler can refuse visibly instead of failing its workflow task (a wrong count
+    of inputs) or being dropped by the SDK without a word (an input of the wrong shape).
+    A JSON `null` counts as no input.
+    """
+    values = [a for a in args if a is not None]
+    example = EXAMPLES.get(signal, "")
+    if signal in INTERNAL:
+        how = f"Fix: leave {signal} to {INTERNAL[signal]}, which sends it"
+    else:
+        how = f"Fix: send --input '{example}'"
+    if shape is None:
+        if values:
+            raise ValueError(
+                f"{signal} takes no input, got {_shown(values[0])}. Fix: send it without --input"
+            )
+        return NO_INPUT
+    if not values:
+        if optional:
+            return None
+        raise ValueError(f"{signal} needs an input. {how}")
+    if len(values) > 1:
+        raise ValueError(
+            f"{signal} takes one input, got {len(values)}. Fix: send one --input '{example}'"
+        )
+    value = values[0]
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{signal}: {value!r} is not a finite number. {how}")
+    try:
+        return _adapter(shape).validate_python(value)
+    except ValidationError as err:
+        raise ValueError(
+            f"{signal}: {_shown(value)} is not its input ({_problems(err)}). {how}"
+        ) from None
+
+
+def legacy_budget(raw: Any) -> dict[str, float] | None:
+    """`raise_budget`'s input as builds before its check read it (None: the SDK dropped it)."""
+    try:
+        return _adapter(dict[str, float]).validate_python(raw)
+    except ValidationError:
+        return None
+
+
+def unknown_message(kind: str, name: str, loop: str, known: Sequence[str]) -> str:
+    """A signal or update this loop has no handler for: its names, and the closest one."""
+    close = difflib.get_close_matches(name, known, n=1) or [
+        k for k in known if k.startswith(name) or name.startswith(k)
+    ]
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return (
+        f"the {loop} takes no {kind} {name!r}{hint}. Fix: use one of {', '.join(known)} "
+        "(the README lists each with its input)"
+    )
 
 
 class TrackedQuestion(BaseModel):
@@ -134,7 +275,10 @@ def parse_answer(text: str) -> AnswerInput:
     """`Q1 B` -> AnswerInput; raises ValueError with the expected form."""
     parts = text.split(maxsplit=1)
     if len(parts) != 2:
-        raise ValueError("expected `answer <question-id> <option>`, e.g. `answer Q1 B`")
+        raise ValueError(
+            "an answer names a question and an option. Fix: send `answer <question-id> "
+            "<option>`, e.g. `answer Q1 B`"
+        )
     return AnswerInput(question_id=parts[0], choice=parts[1])
 
 
@@ -142,7 +286,10 @@ def parse_decide(text: str) -> DecideInput:
     """`skip` or `<scope> <choice>`."""
     parts = text.split()
     if not parts:
-        raise ValueError("expected `decide [<scope>] <choice>`")
+        raise ValueError(
+            "a decision needs a choice. Fix: send `decide [<scope>] <choice>`, e.g. "
+            "`decide 02-parser skip`"
+        )
     if len(parts) == 1:
         return DecideInput(choice=parts[0])
     return DecideInput(scope=parts[0], choice=parts[1])

@@ -14,7 +14,7 @@ WEB_PORTS = (80, 443)  # what a listed bare host name opens
 class SandboxConfig(BaseModel):
     """Every agent command and every gate runs in an OS sandbox unless `mode = "none"`."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
     mode: Literal["os", "none"] = Field(
         default="os",

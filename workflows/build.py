@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.build_messages import BuildMessages
     from workflows.build_state import DONE
     from workflows.failures import FailureHolds, StepAbandoned
+    from workflows.inputs import run_input
 
 
 # Patch id: the build's max_tokens counts cache tokens by their price (Usage.weighted_tokens).
@@ -79,7 +80,8 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
         )
 
     @workflow.run
-    async def run(self, inp: BuildInput) -> BuildResult:
+    async def run(self, *args: Any) -> BuildResult:
+        inp = run_input("BuildWorkflow", args, BuildInput)
         self.inp = inp
         if inp.state is not None:
             self.s = inp.state

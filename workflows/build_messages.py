@@ -9,6 +9,7 @@ asked (a decision, a change, a budget, a pause) or refuse it visibly in
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from temporalio import workflow
 
@@ -19,19 +20,40 @@ with workflow.unsafe.imports_passed_through():
     from contracts.human import (
         FAILURE_SCOPE,
         MAX_SIGNAL_TEXT,
+        BudgetInput,
         ChangeInput,
         DecideInput,
+        legacy_budget,
         parse_decide,
+        signal_input,
     )
     from contracts.metrics import Ledger, Metrics
     from workflows import build_state
     from workflows.commands import run_command
     from workflows.failures import FailureHolds
+    from workflows.inputs import UnknownNames, checked_signal
+
+# Patch id: `raise_budget` refuses limits that raise nothing (none named, zero, negative).
+CHECKED_BUDGET = "checked-raise-budget"
+# Patch id: a subtask's decision is checked against its options before it is passed on.
+CHECKED_DECIDE = "checked-decide"
 
 
-class BuildMessages:
+class BuildMessages(UnknownNames):
     """Uses the build's state, context, holds, running children and budget answer, and
     its `_tell`, `_signal_children` and `_failure_decisions`."""
+
+    LOOP = "build"
+    SIGNALS = (
+        "decide",
+        "!change",
+        "!change-approve",
+        "!change-cancel",
+        "raise_budget",
+        "!pause",
+        "!resume",
+        "command",
+    )
 
     s: BuildState
     ctx: ProjectContext | None
@@ -41,7 +63,7 @@ class BuildMessages:
     changed: bool
     cancelled: bool
 
-    @workflow.signal(name="subtask_progress")
+    @checked_signal("subtask_progress", SubtaskProgress)
     def subtask_progress(self, progress: SubtaskProgress) -> None:
         view = self.s.subtasks.get(progress.subtask)
         if self.cancelled or view is None:
@@ -49,11 +71,21 @@ class BuildMessages:
         if build_state.apply_progress(view, progress):
             self.changed = True
 
-    @workflow.signal(name="decide")
+    @checked_signal("decide", DecideInput)
     async def decide(self, decision: DecideInput) -> None:
         choice = decision.choice.strip().lower()
         if decision.scope == "budget" or (decision.scope is None and self.s.budget_hold):
-            if choice in ("raise", "stop"):
+            if not self.s.budget_hold:
+                self._refuse(
+                    "decide budget: the budget is not reached, so nothing waits for it. Fix: "
+                    "decide only what `status` lists"
+                )
+            elif choice not in ("raise", "stop"):
+                self._refuse(
+                    f"decide {choice!r}: not an option for the budget. Fix: choose raise / stop "
+                    "(raise the limits first with the raise_budget signal)"
+                )
+            else:
                 self.budget_answer = choice
             return
         if self.holds.match(decision.scope) is not None:
@@ -71,7 +103,18 @@ class BuildMessages:
             if v.decision is not None and decision.scope in (None, n) and n in self.running
         ]
         if not waiting:
-            self._refuse(f"decide: no subtask waits for a decision ({decision.scope or 'any'})")
+            self._refuse(
+                f"decide: no subtask waits for a decision ({decision.scope or 'any'}). Fix: "
+                f"decide only what `status` lists (now waiting for: {self._waiting_for()})"
+            )
+            return
+        asked = self.s.subtasks[waiting[0]].decision
+        if asked is not None and choice not in asked.options and workflow.patched(CHECKED_DECIDE):
+            # Refused here, where `status` shows it: the subtask would only log it.
+            self._refuse(
+                f"decide {choice!r}: not an option for {waiting[0]}. Fix: choose "
+                f"{' / '.join(asked.options)}"
+            )
             return
         await self._tell(waiting[0], "decide", decision.choice)
 
@@ -80,7 +123,10 @@ class BuildMessages:
         decision = self.s.subtasks[held[0]].decision
         assert decision is not None
         if choice not in decision.options:
-            self._refuse(f"decide {choice!r}: the options are {' / '.join(decision.options)}")
+            self._refuse(
+                f"decide {choice!r}: not an option for the failure. Fix: choose "
+                f"{' / '.join(decision.options)}"
+            )
             return
         if choice == "stop":
             failure = decision.failure
@@ -99,7 +145,7 @@ class BuildMessages:
             for name in [n for n in self.running if n not in held]:
                 await self._tell(name, "outage_retried", cause)
 
-    @workflow.signal(name="!change")
+    @checked_signal("!change", ChangeInput | str)
     def request_change(self, change: ChangeInput | str) -> None:
         text = (change.description if isinstance(change, ChangeInput) else str(change)).strip()
         open_change = self.s.change is not None and self.s.change.state not in ("done", "cancelled")
@@ -107,11 +153,11 @@ class BuildMessages:
             self._refuse(
                 "!change: "
                 + (
-                    f"change {self.s.change.id} is open; approve or cancel it first"
+                    f"change {self.s.change.id} is open. Fix: approve or cancel it first"
                     if open_change and self.s.change
-                    else "empty"
+                    else 'the change is empty. Fix: describe it, e.g. "rename b to c"'
                     if not text
-                    else f"{len(text)} characters, more than {MAX_SIGNAL_TEXT}; put the "
+                    else f"{len(text)} characters, more than {MAX_SIGNAL_TEXT}. Fix: put the "
                     "details in a file and refer to it"
                 )
             )
@@ -125,20 +171,54 @@ class BuildMessages:
         )
         self.changed = True
 
-    @workflow.signal(name="!change-approve")
+    @checked_signal("!change-approve")
     def approve_change(self) -> None:
-        if self.s.change is not None and self.s.change.state == "awaiting-decision":
-            self.s.change.state = "approved"
-            self.changed = True
+        self._decide_change("!change-approve", "approved")
 
-    @workflow.signal(name="!change-cancel")
+    @checked_signal("!change-cancel")
     def cancel_change(self) -> None:
-        if self.s.change is not None and self.s.change.state == "awaiting-decision":
-            self.s.change.state = "cancelled"
-            self.changed = True
+        self._decide_change("!change-cancel", "cancelled")
 
-    @workflow.signal(name="raise_budget")
-    def raise_budget(self, limits: dict[str, float]) -> None:
+    def _decide_change(self, signal: str, state: str) -> None:
+        change = self.s.change
+        if change is not None and change.state == "awaiting-decision":
+            change.state = state  # type: ignore[assignment]
+            self.changed = True
+            return
+        open_change = change is not None and change.state not in ("done", "cancelled")
+        self._refuse(
+            f"{signal}: "
+            + (
+                f"change {change.id} is {change.state}, its report is not ready. Fix: wait "
+                "until `status` shows it awaiting a decision"
+                if open_change and change is not None
+                else "no change is open. Fix: propose one with !change first"
+            )
+        )
+
+    @checked_signal("raise_budget", Any)
+    def raise_budget(self, limits: Any) -> None:
+        if not workflow.patched(CHECKED_BUDGET):
+            self._raise_budget_unchecked(limits)
+            return
+        try:
+            budget = signal_input("raise_budget", (limits,), BudgetInput)
+        except ValueError as err:
+            self._refuse(str(err))
+            return
+        if budget.max_cost_usd is not None:
+            self.s.max_cost_usd = budget.max_cost_usd
+        if budget.max_tokens is not None:
+            self.s.max_tokens = budget.max_tokens
+        if self.s.budget_hold:
+            self.budget_answer = "raise"
+        self.changed = True
+
+    def _raise_budget_unchecked(self, raw: Any) -> None:
+        """As builds recorded before the check ran it (the SDK dropped a non-number)."""
+        limits = legacy_budget(raw)
+        if limits is None:
+            return
         if "max_cost_usd" in limits:
             self.s.max_cost_usd = float(limits["max_cost_usd"])
         if "max_tokens" in limits:
@@ -147,19 +227,19 @@ class BuildMessages:
             self.budget_answer = "raise"
         self.changed = True
 
-    @workflow.signal(name="!pause")
+    @checked_signal("!pause")
     async def pause(self) -> None:
         self.s.paused = True
         self.changed = True
         await self._signal_children("!pause")
 
-    @workflow.signal(name="!resume")
+    @checked_signal("!resume")
     async def resume(self) -> None:
         self.s.paused = False
         self.changed = True
         await self._signal_children("!resume")
 
-    @workflow.signal(name="command")
+    @checked_signal("command", str)
     async def command(self, line: str) -> None:
         await run_command(
             line,
@@ -171,6 +251,7 @@ class BuildMessages:
                 "!change-approve": lambda _: self.approve_change(),
                 "!change-cancel": lambda _: self.cancel_change(),
             },
+            self._refuse,
         )
 
     @workflow.query(name="status")

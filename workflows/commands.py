@@ -13,16 +13,28 @@ with workflow.unsafe.imports_passed_through():
 Handler = Callable[[str], object]
 
 
-async def run_command(line: str, handlers: Mapping[str, Handler]) -> None:
-    """`"!change add dark mode"` -> handlers["!change"]("add dark mode"); bad input is logged."""
+async def run_command(
+    line: str, handlers: Mapping[str, Handler], refuse: Callable[[str], None]
+) -> None:
+    """`"!change add dark mode"` -> handlers["!change"]("add dark mode").
+
+    A line that names no handler of this loop, or whose text does not parse, is
+    refused through `refuse` (shown in `status`), never dropped without a word.
+    """
     cmd = parse_command(line)
     handler = handlers.get(cmd.signal)
     if handler is None:
-        workflow.logger.warning("unknown command %r (known: %s)", line, ", ".join(handlers))
+        verb = line.strip().split(" ", 1)[0]
+        refuse(
+            f"command {line.strip()[:60]!r}: {verb!r} is not a command of this loop. Fix: start "
+            f'the line with one of {", ".join(handlers)} (e.g. "answer Q1 B")'
+            if verb
+            else f"command: the line is empty. Fix: send one of {', '.join(handlers)}"
+        )
         return
     try:
         result = handler(cmd.text)
         if inspect.isawaitable(result):
             await result
     except ValueError as err:
-        workflow.logger.warning("ignored command %r: %s", line, err)
+        refuse(f"command {line.strip()[:60]!r}: {err}")

@@ -8,6 +8,7 @@ itself acts on what they recorded.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from temporalio import workflow
 
@@ -24,16 +25,22 @@ with workflow.unsafe.imports_passed_through():
         TrackedQuestion,
         parse_answer,
         parse_decide,
+        signal_input,
     )
     from contracts.metrics import Metrics
     from workflows import design_state
     from workflows.commands import run_command
     from workflows.failures import FailureHolds
+    from workflows.inputs import UnknownNames, checked_signal
 
 
-class DesignMessages:
+class DesignMessages(UnknownNames):
     """Uses the loop's state, context, threshold, holds and `answers` (scope -> choice).
     `_ask` and `_when_stuck` put a question to the person and wait for the answer."""
+
+    LOOP = "design loop"
+    SIGNALS = ("approved", "request_changes", "answer", "decide", "!pause", "!resume", "command")
+    UPDATES = ("answer_question",)
 
     s: DesignState
     ctx: ProjectContext | None
@@ -89,51 +96,61 @@ class DesignMessages:
             return "accept"
         return "revise"
 
-    @workflow.signal(name="approved")
+    @checked_signal("approved", str, optional=True)
     def approved(self, note: str | None = None) -> None:
         # Only at the gate: an approval sent before the final reviews were seen is not one.
         if self.s.phase == "awaiting-approval":
             self.s.approved = True
         else:
-            self._refuse(f"approved: the phase is {self.s.phase}, not the approval gate")
+            self._refuse(
+                f"approved: the phase is {self.s.phase}, not the approval gate. Fix: approve "
+                f"when `status` shows awaiting-approval (now waiting for: {self._waiting_for()})"
+            )
 
-    @workflow.signal(name="request_changes")
+    @checked_signal("request_changes", FeedbackInput | str)
     def request_changes(self, feedback: FeedbackInput | str) -> None:
         text = feedback.feedback if isinstance(feedback, FeedbackInput) else str(feedback)
         if len(text) > MAX_SIGNAL_TEXT:
             self._refuse(
-                f"request_changes: {len(text)} characters, more than {MAX_SIGNAL_TEXT}; put the "
-                "details in a file in the design directory and refer to it"
+                f"request_changes: {len(text)} characters, more than {MAX_SIGNAL_TEXT}. Fix: put "
+                "the details in a file in the design directory and refer to it"
             )
             return
-        if text.strip():
-            self.s.feedback.append(text.strip())
-            self.s.approved = False
+        if not text.strip():
+            self._refuse(
+                "request_changes: the feedback is empty. Fix: say what to change, e.g. "
+                '"split 02-api in two"'
+            )
+            return
+        self.s.feedback.append(text.strip())
+        self.s.approved = False
 
-    @workflow.signal(name="answer")
+    @checked_signal("answer", AnswerInput)
     def answer(self, answer: AnswerInput) -> None:
         try:
-            self._validate_answer(answer)
+            design_state.check_answer(self.s, answer)
         except ValueError as err:
             self._refuse(f"answer: {err}")
             return
         self._apply_answer(answer)
 
     @workflow.update(name="answer_question")
-    def answer_question(self, answer: AnswerInput) -> str:
-        q = self._apply_answer(answer)
+    def answer_question(self, *args: Any) -> str:
+        q = self._apply_answer(signal_input("answer_question", args, AnswerInput))
         return f"{q.id}: {q.choice}) {q.answer_text()}"
 
     @answer_question.validator
-    def _validate_answer(self, answer: AnswerInput) -> None:
-        design_state.check_answer(self.s, answer)
+    def _validate_answer(self, *args: Any) -> None:
+        # Any input is taken here, so a malformed one is refused with what to send
+        # (typed, the SDK would refuse it as "Failed decoding arguments").
+        design_state.check_answer(self.s, signal_input("answer_question", args, AnswerInput))
 
     def _apply_answer(self, answer: AnswerInput) -> TrackedQuestion:
         q = design_state.apply_answer(self.s, answer)
         self._details()
         return q
 
-    @workflow.signal(name="decide")
+    @checked_signal("decide", DecideInput)
     def decide(self, decision: DecideInput) -> None:
         if self.holds.match(decision.scope) is not None:
             refused = self.holds.answer(decision.choice.strip().lower(), decision.scope)
@@ -146,26 +163,32 @@ class DesignMessages:
             if decision.scope in (None, d.scope) and d.scope not in self.answers
         ]
         if not pending:
-            self._refuse(f"decide: nothing waits for {decision.scope or 'a decision'}")
+            self._refuse(
+                f"decide: nothing waits for {decision.scope or 'a decision'}. Fix: decide only "
+                f"what `status` lists (now waiting for: {self._waiting_for()})"
+            )
             return
         target = pending[0]
         choice = decision.choice.strip().lower()
         if choice not in target.options:
-            self._refuse(f"decide {choice!r}: the options are {' / '.join(target.options)}")
+            self._refuse(
+                f"decide {choice!r}: not an option for {target.scope}. Fix: choose "
+                f"{' / '.join(target.options)}"
+            )
             return
         self.answers[target.scope] = choice
 
-    @workflow.signal(name="!pause")
+    @checked_signal("!pause")
     def pause(self) -> None:
         self.s.paused = True
         self._details()
 
-    @workflow.signal(name="!resume")
+    @checked_signal("!resume")
     def resume(self) -> None:
         self.s.paused = False
         self._details()
 
-    @workflow.signal(name="command")
+    @checked_signal("command", str)
     async def command(self, line: str) -> None:
         await run_command(
             line,
@@ -177,6 +200,7 @@ class DesignMessages:
                 "!pause": lambda _: self.pause(),
                 "!resume": lambda _: self.resume(),
             },
+            self._refuse,
         )
 
     @workflow.query(name="status")

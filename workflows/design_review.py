@@ -11,6 +11,7 @@ refused), and nothing here ever advances past a gate on its own.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from temporalio import workflow
 
@@ -39,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.design_messages import DesignMessages
     from workflows.design_plan import DesignPlanSteps
     from workflows.failures import FailureHolds, StepAbandoned, all_or_cancel
+    from workflows.inputs import run_input
 
 
 @workflow.defn(name="DesignReviewWorkflow")
@@ -64,7 +66,8 @@ class DesignReviewWorkflow(DesignMessages, DesignPlanSteps):
     # ------------------------------------------------------------------ run
 
     @workflow.run
-    async def run(self, inp: DesignInput) -> DesignResult:
+    async def run(self, *args: Any) -> DesignResult:
+        inp = run_input("DesignReviewWorkflow", args, DesignInput)
         self.inp = inp
         if inp.state is not None:
             self.s = inp.state

@@ -82,10 +82,13 @@ def check_answer(s: DesignState, answer: AnswerInput) -> TrackedQuestion:
     q = next((q for q in s.questions if q.id.lower() == answer.question_id.lower()), None)
     if q is None:
         known = ", ".join(q.id for q in s.questions) or "none yet"
-        raise ValueError(f"unknown question id {answer.question_id!r}; known: {known}")
+        raise ValueError(
+            f"unknown question id {answer.question_id!r}; known: {known}. Fix: answer one of "
+            "the open questions `status` lists"
+        )
     if q.option_letter(answer.choice) is None:
         raise ValueError(
-            f"{q.id} has no option {answer.choice!r}; choose one of: {q.options_line()}"
+            f"{q.id} has no option {answer.choice!r}. Fix: choose one of: {q.options_line()}"
         )
     return q
 

@@ -259,7 +259,9 @@ class FailureHolds:
             if not whole and scope not in hold.failure.scopes:
                 continue
             if choice not in hold.decision.options:
-                return f"{choice!r} is not an option; choose {' / '.join(hold.decision.options)}"
+                return (
+                    f"{choice!r} is not an option. Fix: choose {' / '.join(hold.decision.options)}"
+                )
             if choice == "retry" and whole:
                 self.retried_at[cause] = workflow.now()
             if whole:
@@ -271,7 +273,9 @@ class FailureHolds:
                 if not hold.failure.scopes:
                     del self.open[cause]
             return None
-        return f"no failure waits for {scope}" if scope else "no failure waits"
+        return (
+            f"no failure waits for {scope}" if scope else "no failure waits"
+        ) + ". Fix: decide only what `status` lists under its decisions"
 
 
 async def all_or_cancel(*steps: Awaitable[Any]) -> list[Any]:

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.plan.activities import plan_design
     from contracts.plan import PlanRequest, PlanResult
     from workflows import options
+    from workflows.inputs import run_input
 
 
 @workflow.defn(name="PlanWorkflow")
 class PlanWorkflow:
     @workflow.run
-    async def run(self, request: PlanRequest) -> PlanResult:
+    async def run(self, *args: Any) -> PlanResult:
+        request = run_input("PlanWorkflow", args, PlanRequest)
         return await workflow.execute_activity(
             plan_design,
             request,

@@ -13,11 +13,16 @@ with workflow.unsafe.imports_passed_through():
     from contracts.build import SubtaskState
     from contracts.human import BUILD_STUCK_OPTIONS, DecideInput, PendingDecision
     from workflows.failures import FailureHolds
+    from workflows.inputs import UnknownNames, checked_signal
     from workflows.subtask_steps import SubtaskSteps
 
 
-class SubtaskMessages(SubtaskSteps):
+class SubtaskMessages(SubtaskSteps, UnknownNames):
     """Uses, besides `SubtaskSteps`'s, the subtask's `decision_answer`."""
+
+    LOOP = "subtask"
+    # A person answers through the build; these are what the build sends its subtasks.
+    SIGNALS = ("decide", "!pause", "!resume", "budget_hold", "failure_hold", "outage_retried")
 
     s: SubtaskState
     holds: FailureHolds
@@ -94,45 +99,54 @@ class SubtaskMessages(SubtaskSteps):
             message=f"chore({inp.subtask}): simplify scope after round {rnd}",
         )
 
-    @workflow.signal(name="decide")
+    @checked_signal("decide", DecideInput | str)
     def decide(self, decision: DecideInput | str) -> None:
         choice = (decision.choice if isinstance(decision, DecideInput) else decision).strip()
         if self.holds.holding:
             refused = self.holds.answer(choice.lower(), None)
             if refused:
-                workflow.logger.warning("ignored decide %r: %s", choice, refused)
+                self._refuse(f"decide {choice!r}: {refused}")
             return
         if self.s.decision is None:
-            workflow.logger.warning("ignored decide %r: nothing is waiting", choice)
+            self._refuse(
+                f"decide {choice!r}: nothing is waiting. Fix: decide through the build "
+                "(`orchestrator decide <dir> <subtask> <choice>`) what its `status` lists"
+            )
             return
         if choice.lower() not in self.s.decision.options:
-            workflow.logger.warning(
-                "ignored decide %r: options are %s", choice, self.s.decision.options
+            self._refuse(
+                f"decide {choice!r}: not an option. Fix: choose "
+                f"{' / '.join(self.s.decision.options)}"
             )
             return
         self.decision_answer = choice.lower()
 
-    @workflow.signal(name="!pause")
+    @checked_signal("!pause")
     def pause(self) -> None:
         self.s.paused = True
 
-    @workflow.signal(name="!resume")
+    @checked_signal("!resume")
     def resume(self) -> None:
         self.s.paused = False
 
-    @workflow.signal(name="budget_hold")
+    @checked_signal("budget_hold", bool)
     def set_budget_hold(self, hold: bool) -> None:
         self.s.budget_hold = hold  # in the state: it holds across continue-as-new
 
-    @workflow.signal(name="failure_hold")
+    @checked_signal("failure_hold", bool)
     def set_failure_hold(self, hold: bool) -> None:
         self.s.failure_hold = hold
 
-    @workflow.signal(name="outage_retried")
-    def outage_retried(self, cause: str = "") -> None:
+    @checked_signal("outage_retried", str, optional=True)
+    def outage_retried(self, cause: str | None = "") -> None:
         """A person answered `retry` for another subtask's failure with this cause: ours
         resumes too if it just failed the same way, or when it does while in flight."""
-        self.holds.retried(cause)
+        self.holds.retried(cause or "")
+
+    def _refuse(self, why: str) -> None:
+        """A refused signal: in this subtask's `status` (and the log)."""
+        workflow.logger.warning("refused %s", why)
+        self.s.notice = f"refused {why}"
 
     @workflow.query(name="status")
     def status(self) -> SubtaskState:

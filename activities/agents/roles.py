@@ -275,7 +275,7 @@ def _parse_tools(raw: Any, source: str) -> tuple[str, ...] | None:
 
 def _bad(source: str, problem: str) -> Exception:
     return non_retryable(
-        f"agent file {source}: {problem}. Expected:\n---\nname: my-reviewer\n"
+        f"agent file {source}: {problem}. Fix: write it as\n---\nname: my-reviewer\n"
         "description: what it does\nmodel: claude-sonnet-4-6   # optional\n"
         "tools: read_file, search_files   # optional\n---\n<the prompt>",
         "RoleDefinitionError",

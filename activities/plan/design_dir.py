@@ -78,13 +78,22 @@ def design_file_issue(path: Path, shown: str, boundary: Path) -> PlanIssue | Non
     return None
 
 
+REPO_PATH_FIX = (
+    "name files by their path relative to the repository root, inside it and outside .git"
+)
+
+
 def repo_path_problem(value: str) -> str | None:
     """Why a path a design names (Files Modified, `<file>`) is not a path in the repository."""
     text = value.strip().replace("\\", "/")
     if text.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", text):
         return "is an absolute path"
-    if ".." in PurePosixPath(text).parts:
+    parts = PurePosixPath(text).parts
+    if ".." in parts:
         return "uses '..' to leave the repository"
+    if ".git" in parts:
+        # git's own files (hooks, config) are not the project's: no agent may write them.
+        return "is inside .git, git's own directory"
     return None
 
 
@@ -317,7 +326,7 @@ def load_design(design_dir: str) -> DesignDoc:
             PlanIssue(
                 file=shown,
                 problem=f"Files Modified names {f!r}, which {problem}",
-                fix="name files by their path relative to the repository root, inside it",
+                fix=REPO_PATH_FIX,
             )
             for f in meta.files_modified
             if (problem := repo_path_problem(f))

@@ -6,6 +6,7 @@ directory is never left with half-regenerated plan files.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from activities.plan.design_dir import display_path, load_design
@@ -53,6 +54,10 @@ def load_checked_subtasks(design_dir: str) -> list[SubtaskSpec]:
             display_path(design_dir, "subplans"),
             "no subplans, so there is nothing to build",
             _design_first(design_dir),
+        )
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise PlanError(
+            folder, "is not a directory", f"remove it, then {_design_first(design_dir)}"
         )
     specs = read_subtasks(design_dir)
     if not specs:

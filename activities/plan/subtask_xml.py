@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from activities.files import atomic_write_text
 from activities.plan.design_dir import (
+    REPO_PATH_FIX,
     design_file_issue,
     display_path,
     repo_path_problem,
@@ -116,6 +117,15 @@ def _single(shown: str, root: ET.Element, tag: str) -> ET.Element | None:
 
 def _items(shown: str, container: ET.Element, item_tag: str) -> list[str]:
     values = []
+    stray = [(container.text or "").strip(), *((c.tail or "").strip() for c in container)]
+    if any(stray):
+        # Text beside the items would be dropped without a word: part of the contract lost.
+        raise _schema_error(
+            shown,
+            f"text {next(s for s in stray if s)[:40]!r} in <{container.tag}> outside its"
+            f" <{item_tag}> elements",
+            f"put each entry in its own <{item_tag}> element",
+        )
     for child in container:
         if child.tag != item_tag:
             raise _schema_error(
@@ -179,11 +189,17 @@ def parse_subtask_xml(data: bytes, shown: str, expected_id: str | None = None) -
     hours = _single(shown, root, "estimated_hours")
     if hours is not None and _text(hours):
         try:
-            fields["estimated_hours"] = float(_text(hours))
+            value = float(_text(hours))
+            wrong = "" if 0 <= value < float("inf") else "a finite number of hours, 0 or more"
         except ValueError:
+            wrong = "a number"
+        if wrong:  # nan, inf and negative hours would skew the critical path
             raise _schema_error(
-                shown, f"<estimated_hours> must be a number, got {_text(hours)!r}"
-            ) from None
+                shown,
+                f"<estimated_hours> must be {wrong}, got {_text(hours)!r}",
+                f"write hours, e.g. <estimated_hours>6</estimated_hours>; or {_REGENERATE}",
+            )
+        fields["estimated_hours"] = value
     fields.update(_read_lists(shown, root))
     for name in fields["files"]:
         problem = repo_path_problem(name)
@@ -191,7 +207,7 @@ def parse_subtask_xml(data: bytes, shown: str, expected_id: str | None = None) -
             raise _schema_error(
                 shown,
                 f"<files> names {name!r}, which {problem}",
-                "name files by their path relative to the repository root, inside it",
+                REPO_PATH_FIX,
             )
     try:
         return SubtaskSpec(**fields)

@@ -1,0 +1,108 @@
+"""Signals as people send them from the plain `temporal` CLI: checked by the handler itself.
+
+Typed handler arguments let the SDK decide what happens to a malformed input, and
+it decides badly for a person: an input of the wrong shape is dropped with a line
+in the worker's log, and a wrong number of inputs raises a TypeError that fails
+the workflow task again and again (the loop is wedged). So every handler takes
+whatever arrived (`*args`), checks it with `contracts.human.signal_input`, and
+refuses what it cannot use through the loop's `_refuse`, which shows the reason
+and the fix in `status`. The decorated method keeps its typed body: calls from
+the loop's own code (the `command` signal) pass through the same check.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+from temporalio import workflow
+from temporalio.common import RawValue
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from contracts.human import NO_INPUT, signal_input, unknown_message
+
+
+def checked_signal(
+    name: str, shape: Any = None, optional: bool = False
+) -> Callable[[Callable[..., Any]], Any]:
+    """`@workflow.signal(name=name)` over a body that receives the checked input.
+
+    `shape` None: the signal takes no input and the body takes none. `optional`: the
+    body receives None when no input came.
+    """
+
+    def wrap(body: Callable[..., Any]) -> Any:
+        def checked(self: Any, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
+            try:
+                value = signal_input(name, args, shape, optional)
+            except ValueError as err:
+                self._refuse(str(err))
+                return None
+            return () if value is NO_INPUT else (value,)
+
+        if inspect.iscoroutinefunction(body):
+
+            async def handler(self: Any, *args: Any) -> None:
+                value = checked(self, args)
+                if value is not None:
+                    await body(self, *value)
+
+        else:
+
+            def handler(self: Any, *args: Any) -> None:  # type: ignore[misc]
+                value = checked(self, args)
+                if value is not None:
+                    body(self, *value)
+
+        # Not functools.wraps: the SDK would read the body's typed signature through
+        # __wrapped__ and decode (or drop) the input itself again.
+        handler.__name__ = body.__name__
+        handler.__qualname__ = body.__qualname__
+        handler.__doc__ = body.__doc__
+        return workflow.signal(name=name)(handler)
+
+    return wrap
+
+
+def run_input(workflow_name: str, args: tuple[Any, ...], shape: Any) -> Any:
+    """A loop's start input, checked the same way: one started (from the plain `temporal`
+    CLI) with a malformed input fails at once, saying what to send, instead of failing
+    its first workflow task over and over."""
+    try:
+        return signal_input(workflow_name, args, shape)
+    except ValueError as err:
+        raise ApplicationError(str(err), type="InvalidInput", non_retryable=True) from None
+
+
+class UnknownNames:
+    """A loop's answer to a signal or update it has no handler for.
+
+    Without it a misspelt signal (`approve` for `approved`) is kept unread and nobody
+    hears of it; a misspelt update gets the SDK's bare "not found". The loop names
+    itself, its signals and its updates; `_refuse` shows the note in `status`.
+    """
+
+    LOOP: ClassVar[str]
+    SIGNALS: ClassVar[tuple[str, ...]]
+    UPDATES: ClassVar[tuple[str, ...]] = ()
+
+    def _refuse(self, why: str) -> None: ...
+
+    @workflow.signal(dynamic=True)
+    def unknown_signal(self, name: str, args: Sequence[RawValue]) -> None:
+        self._refuse(unknown_message("signal", name, self.LOOP, self.SIGNALS))
+
+    @workflow.update(dynamic=True)
+    def unknown_update(self, name: str, args: Sequence[RawValue]) -> None:
+        self._no_such_update(name, args)
+
+    @unknown_update.validator
+    def _no_such_update(self, name: str, args: Sequence[RawValue]) -> None:
+        if self.UPDATES:
+            raise ValueError(unknown_message("update", name, self.LOOP, self.UPDATES))
+        raise ValueError(
+            f"the {self.LOOP} takes no updates, so not {name!r}. Fix: send a signal instead "
+            f"({', '.join(self.SIGNALS)}; the README lists each with its input)"
+        )
