@@ -250,7 +250,7 @@ CASES = [
         "sandbox-network-a-url",
         toml('[sandbox]\nnetwork = ["https://pypi.org/simple"]\n'),
         "'https://pypi.org/simple' is not a host name",
-        'list host names only, e.g. network = ["pypi.org"]',
+        "Fix: list host names, optionally with a port",
     ),
     Case(
         "sandbox-read-only-relative",
