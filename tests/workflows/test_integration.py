@@ -12,9 +12,10 @@ import pytest
 from temporalio.client import Client
 
 from activities.tracker import read_tracker
-from contracts.build import BuildInput, BuildResult
+from contracts.build import BuildInput, BuildResult, BuildStatus
+from contracts.human import DecideInput
 from simulators.github_api import GitHubStandIn
-from tests.support import scripted_model
+from tests.support import scripted_model, status_of, until
 from tests.workflows.test_build_loop import REPO, git_out, github, tiny_project
 from worker import build_worker
 
@@ -151,3 +152,46 @@ async def test_an_integration_failure_caused_by_one_subtask_reopens_it(
     assert tracker_row(repo.root, "integration").status == "pr_created"
     ancestor = ["git", "merge-base", "--is-ancestor", "feat/a", "integration/link-shortener"]
     assert subprocess.run(ancestor, cwd=repo.root).returncode == 0
+
+
+async def test_stuck_integration_asks_the_person_and_skip_keeps_every_pr(
+    client: Client,
+    task_queue: str,
+    tmp_path: Path,
+    github: GitHubStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A suite that keeps failing, an integrator that cannot tell why: the person decides."""
+    rules = [builder("a", [write("src/a.txt", "a\n")]), passes_review("a")]
+    config = ONE_REVIEWER + '\n[gates]\nintegration = ["false"]\n\n[integration]\nmax_rounds = 1\n'
+    with scripted_model({"rules": rules}, monkeypatch, github.url):
+        repo = tiny_project(tmp_path, github.url, {"a": []}, config)
+        async with build_worker(client, task_queue):
+            handle = await client.start_workflow(
+                "BuildWorkflow",
+                BuildInput(design_dir=str(repo.design_dir)),
+                id=f"build-tiny-{uuid.uuid4().hex[:6]}",
+                task_queue=task_queue,
+            )
+
+            async def asked() -> BuildStatus | None:
+                st = await status_of(handle, BuildStatus)
+                view = next((v for v in st.subtasks if v.name == "integration"), None)
+                return st if view is not None and view.decision is not None else None
+
+            st = await until(asked, limit=120, what="integration's question")
+            view = next(v for v in st.subtasks if v.name == "integration")
+            assert view.decision is not None
+            assert view.decision.options == ["continue", "skip", "reopen:a"]
+            assert "integration/link-shortener" in view.decision.prompt
+            assert "decide integration continue/skip/reopen:a" in st.waiting_for
+            await handle.signal("decide", DecideInput(scope="integration", choice="skip"))
+            result = BuildResult.model_validate(await handle.result())
+
+    assert result.result == "ALL_SUBTASKS_PR_CREATED"  # the subtasks' PRs stand
+    assert result.integration is not None and result.integration.status == "skipped"
+    assert "skipped by a person after 1 rounds" in result.integration.reason
+    report = (repo.design_dir / "build-reviews/INTEGRATION.md").read_text()
+    assert "- Outcome: **skipped**" in report and "| `false` | FAIL |" in report
+    assert tracker_row(repo.root, "integration").status == "skipped"
+    assert [p["head"]["ref"] for p in github.pulls(REPO)] == ["feat/a"]  # no integration PR
