@@ -232,6 +232,8 @@ def assert_nothing_leaked_ran_connected_or_survived(
     assert all(INJECTED not in r.system for r in messages.requests)
     rows = read_tracker(str(armed.repo.root / "design-docs/orchestration/pr_tracker.md"))
     for row in rows[armed.repo.design_dir.name]:
+        if row.subtask == "integration":  # no agent acted there: the merges were clean
+            continue
         assert "refused agent changes to" in row.notes, row
         assert "orchestrator.toml" in row.notes and ".orchestrator/agents" in row.notes
 
@@ -259,7 +261,7 @@ async def test_a_build_attacked_from_every_shell_finishes_and_nothing_leaks(
         history = await histories(client, "build-hostile")
 
     assert result.result == "ALL_SUBTASKS_PR_CREATED", result
-    assert len(pulls) == 5
+    assert len(pulls) == 5 + 1  # one per subtask, one for the integration (its gates attacked too)
     ran = {r.role for r in messages.requests for t in r.tool_results if "exit code" in str(t)}
     assert {"builder", *SHELL_ROLES} <= ran  # every shell-holding role attacked
     assert_nothing_leaked_ran_connected_or_survived(
@@ -343,7 +345,10 @@ async def test_done_when_a_seven_subtask_design_and_build_under_attack_finish(
 
     assert designed.result == "DESIGN_DOC_APPROVED", designed
     assert result.result == "ALL_SUBTASKS_PR_CREATED", result
-    assert sorted(p["head"]["ref"] for p in pulls) == [f"feat/{n}" for n in dag]
+    assert sorted(p["head"]["ref"] for p in pulls) == [
+        *(f"feat/{n}" for n in dag),
+        "integration/link-shortener",
+    ]
     ran = {r.role for r in messages.requests for t in r.tool_results if "exit code" in str(t)}
     assert ran == {"builder", "fixer", "code-correctness"}  # every shell attacked
     tried = [t for r in messages.requests if r.role.startswith("design-") for t in r.tool_results]
