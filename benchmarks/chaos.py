@@ -164,6 +164,8 @@ async def chaos(args: argparse.Namespace, work: Path) -> tuple[Run, list[tuple[s
             **READABLE_CALLERS,
         }
         repo = prepare_demo_repo(work / "project", demo_config(github.url) + CONFIG)
+        # As on GitHub, the repository exists (its branches on the bare origin) before any PR.
+        github.add_repo(REPOSITORY, git_dir=str(repo.origin))
         approve(repo)
         cluster = Cluster(work, env)
         cluster.start_server()
