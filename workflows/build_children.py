@@ -8,6 +8,7 @@ forwards pause, budget and failure holds and a person's decisions to it.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ChildWorkflowError, FailureError
@@ -73,18 +74,11 @@ class BuildChildren:
                 summary=spec.summary,
                 files=spec.files,
                 commands=spec.commands,
-                batch=view.batch,
-                base_branch=self.base_branch,
                 dependency_branches=[f"feat/{d}" for d in deps],
                 dependency_prs={d: self.s.subtasks[d].pr_url or "" for d in deps},
-                threshold=(self.inp.threshold if self.inp else None) or self.ctx.config.threshold,
-                parent_id=workflow.info().workflow_id,
-                paused=self.s.paused,
-                forge=self.inp.forge if self.inp else None,
-                generation=view.generation,
                 rebuild=self.s.rebuild.pop(name, None),
                 rebuild_by=self.s.rebuild_by.pop(name, "change"),  # type: ignore[arg-type]
-                budgeted=self.s.max_cost_usd is not None or self.s.max_tokens is not None,
+                **self._child_settings(view),
             ),
             id=f"{workflow.info().workflow_id}-{name}",
             static_summary=f"subtask {name}: {spec.title}",
@@ -116,11 +110,25 @@ class BuildChildren:
             self.running.pop(name, None)
             self.changed = True
 
+    def _child_settings(self, view: SubtaskView) -> dict[str, Any]:
+        """What every child (a subtask, integration) takes from the build as it starts."""
+        assert self.ctx
+        return {
+            "batch": view.batch,
+            "base_branch": self.base_branch,
+            "threshold": (self.inp.threshold if self.inp else None) or self.ctx.config.threshold,
+            "parent_id": workflow.info().workflow_id,
+            "paused": self.s.paused,
+            "forge": self.inp.forge if self.inp else None,
+            "generation": view.generation,
+            "budgeted": self.s.max_cost_usd is not None or self.s.max_tokens is not None,
+        }
+
     def _integration_input(self, view: SubtaskView) -> IntegrationInput:
         """Every subtask's branch in DAG order, their gates, promised files and PRs."""
         assert self.ctx
         cfg = self.ctx.config
-        order = [n for n, v in self.s.subtasks.items() if v.kind == "subtask"]
+        order = [v.name for v in build_state.subtask_views(self.s)]
         suite = cfg.gates.integration if cfg.gates.integration is not None else []
         commands = [c for n in order for c in self.specs[n].commands] + suite + cfg.integration.lint
         commands = [c for c in dict.fromkeys(commands) if c not in cfg.gates.commands]
@@ -131,14 +139,7 @@ class BuildChildren:
             title=f"integration of {self.ctx.feature}",
             files=files[:40],
             commands=commands,
-            batch=view.batch,
-            base_branch=self.base_branch,
-            threshold=(self.inp.threshold if self.inp else None) or cfg.threshold,
-            parent_id=workflow.info().workflow_id,
-            paused=self.s.paused,
-            forge=self.inp.forge if self.inp else None,
-            generation=view.generation,
-            budgeted=self.s.max_cost_usd is not None or self.s.max_tokens is not None,
+            **self._child_settings(view),
             feature=self.ctx.feature,
             merge_order=order,
             promised_files={n: self.specs[n].files for n in order},
