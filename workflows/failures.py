@@ -287,6 +287,10 @@ async def all_or_cancel(*steps: Awaitable[Any]) -> list[Any]:
     tasks = [asyncio.ensure_future(s) for s in steps]
     try:
         return list(await asyncio.gather(*tasks))
+    except GeneratorExit:
+        # The worker is evicting this run and closing its coroutines: a closed
+        # coroutine may not await again, and the siblings are closed with it.
+        raise
     except BaseException:
         for task in tasks:
             task.cancel()
