@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from activities.sandbox import linux, macos
+from activities.sandbox.paths import READ_ONLY_FIX, read_only_problems
 from activities.sandbox.proxy import FilteringProxy
 from contracts.sandbox import SandboxConfig
 
@@ -233,6 +234,16 @@ async def _start_proxy(spec: Spec, tmp: Path) -> FilteringProxy | None:
     return proxy
 
 
+def _check_read_only(spec: Spec) -> None:
+    """`[sandbox] read_only` is checked again where the command runs (homes, the repository
+    and ORCHESTRATOR_HOME are this host's): a bind that would show them is refused."""
+    if spec.config.mode == "none":
+        return
+    problems = read_only_problems(spec.config.read_only, spec.workdir)
+    if problems:
+        raise SandboxUnavailable(f"orchestrator.toml: {'; '.join(problems)}. {READ_ONLY_FIX}")
+
+
 def _argv(
     spec: Spec, tmp: Path, info_fd: int, proxy: FilteringProxy | None = None
 ) -> tuple[list[str], dict[str, str], Path | None]:
@@ -285,6 +296,7 @@ async def run(
     while the command runs (heartbeats). Cancelling kills every process.
     """
     notice = await ensure_available(spec.config, warn=False)
+    _check_read_only(spec)
     started = time.monotonic()
     log_path.parent.mkdir(parents=True, exist_ok=True)
     async with contextlib.AsyncExitStack() as stack:
