@@ -36,7 +36,6 @@ SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 TAIL_BYTES = 256 * 1024  # at most this much of the end is kept (errors are usually there)
 CHUNK = 65536
 KILL_WAIT_S = 5.0  # an unkillable process (D state) must not hang the worker
-SANDBOX_HOME = "/tmp/home"
 CONTAINER_FIX = (
     "In a container, run it with `--security-opt seccomp=unconfined --security-opt "
     "apparmor=unconfined --security-opt systempaths=unconfined` (docker) or the same "
@@ -152,7 +151,7 @@ def _self_test() -> str | None:
         try:
             done = subprocess.run(
                 [*argv, "--", "/bin/sh", "-c", "echo ok > probe"],
-                env=environment((), SANDBOX_HOME),
+                env=environment((), linux.SANDBOX_HOME),
                 capture_output=True,
                 timeout=30,
                 check=False,
@@ -203,15 +202,20 @@ async def ensure_available(config: SandboxConfig, *, warn: bool = True) -> str:
     return ""
 
 
-def _limits(spec: Spec, bounded_by_cgroup: bool, forwarder: bool = False) -> str:
+def _limits(
+    spec: Spec, bounded_by_cgroup: bool, forwarder: bool = False, file_cap: bool = False
+) -> str:
     """Shell `ulimit`s applied inside, before the command (hard limits: it cannot raise them);
-    with `forwarder`, the proxy bridge (python "$2", code "$3") is started after them."""
+    with `forwarder`, the proxy bridge (python "$2", code "$3") is started after them; with
+    `file_cap` (macOS, whose temporary directory is on disk), no file grows past `tmp_mb`."""
     cfg = spec.config
     parts = [
         "ulimit -c 0",
         f"ulimit -t {math.ceil(spec.timeout_s) + 5}",
         f"ulimit -d {cfg.memory_mb * 1024}",
     ]
+    if file_cap:  # bash counts KiB, a POSIX sh 512-byte blocks
+        parts.append(f"ulimit -f {cfg.tmp_mb * (1024 if _shell().endswith('bash') else 2048)}")
     if not bounded_by_cgroup and os.geteuid() != 0:
         # RLIMIT_NPROC counts every task of this uid on the host, the worker's included.
         flag = "-u" if _shell().endswith("bash") else "-p"  # dash calls it -p
@@ -254,7 +258,7 @@ def _argv(
         inner = [_shell(), "-c", _limits(spec, False), _shell(), spec.command]
         return inner, environment(spec.path_first, str(tmp)), None
     if sys.platform == "darwin":
-        inner = [_shell(), "-c", _limits(spec, False), _shell(), spec.command]
+        inner = [_shell(), "-c", _limits(spec, False, file_cap=True), _shell(), spec.command]
         port = proxy.port if proxy is not None else None
         rules = macos.profile(spec.workdir, tmp, read_only=read_only, proxy_port=port)
         env = environment(spec.path_first, str(tmp), port) | {"TMPDIR": str(tmp)}
@@ -270,7 +274,7 @@ def _argv(
         spec.workdir,
         read_only=read_only,
         hidden=list(spec.hidden),
-        tmp_mb=cfg.memory_mb,
+        tmp_mb=cfg.tmp_mb,
         proxy_socket=tmp / "proxy.sock" if proxy is not None else None,
     )
     argv = [*argv, "--info-fd", str(info_fd), "--", *inner]
@@ -278,7 +282,7 @@ def _argv(
         join = 'echo $$ > "$0" && exec "$@"'
         argv = ["/bin/sh", "-c", join, str(group / "cgroup.procs"), *argv]
     port = linux.PROXY_PORT if proxy is not None else None
-    return argv, environment(spec.path_first, SANDBOX_HOME, port), group
+    return argv, environment(spec.path_first, linux.SANDBOX_HOME, port), group
 
 
 async def run(

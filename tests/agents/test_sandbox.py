@@ -17,6 +17,7 @@ import json
 import os
 import re
 import resource
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ from activities.agents.transcript import OUTPUTS_SUFFIX
 from activities.gates import run_gates
 from activities.sandbox import runner as runner_module
 from activities.sandbox.linux import pids_cgroup_root
+from contracts.sandbox import SandboxConfig
 from runtime.server import DevServer
 from simulators.messages_api import MessagesStandIn
 from tests.agents.agent_workflow import AgentActivityProbe
@@ -467,6 +469,43 @@ async def test_read_only_entries_that_would_show_the_worker_are_refused(
     assert "ORCHESTRATOR_HOME" in message and "a socket, device or pipe" in message
     assert "/proc or lies under it" in message and "Fix: list only a toolchain's own" in message
     assert targets.connections == []
+
+
+async def test_scratch_space_is_private_and_bounded(
+    scene: Scene, client: Client, task_queue: str
+) -> None:
+    """/tmp, /var/tmp and /dev/shm hold `[sandbox] tmp_mb` each; the sandbox's root and /dev
+    (bubblewrap's own memory-backed mounts) take nothing at all."""
+    fill = (
+        "for d in /tmp /var/tmp /dev/shm; do head -c 8000000 /dev/zero > $d/fits && "
+        "echo $d-fits; head -c 20000000 /dev/zero 2>&1 > $d/more || echo $d-full; done"
+    )
+    outputs = await gate_outputs(
+        client,
+        task_queue,
+        scene.worktree,
+        [fill, "echo x > /stray; echo x > /dev/stray; echo x > /dev/null && echo null-ok"],
+        sandbox={"tmp_mb": 16},
+    )
+    for place in ("/tmp", "/var/tmp", "/dev/shm"):
+        assert f"{place}-fits" in outputs[0] and f"{place}-full" in outputs[0], outputs[0]
+    assert outputs[0].count("No space left on device") == 3
+    assert outputs[1].count("Read-only file system") == 2 and "null-ok" in outputs[1]
+
+
+def test_on_macos_no_file_outgrows_tmp_mb(tmp_path: Path) -> None:
+    """sandbox-exec cannot size a directory (its temporary one is on disk): the shell's own
+    limit, set before the command, stops every file at `tmp_mb` (run here by bash)."""
+    spec = runner_module.Spec(
+        "head -c 20000000 /dev/zero > big; echo went-on", tmp_path, 30, SandboxConfig(tmp_mb=16)
+    )
+    shell = runner_module._shell()
+    script = runner_module._limits(spec, True, file_cap=True)
+    done = subprocess.run(
+        [shell, "-c", script, shell, spec.command], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert (tmp_path / "big").stat().st_size == 16 * 1024 * 1024
+    assert "went-on" in done.stdout  # the writer is stopped, not the command
 
 
 async def test_a_venv_made_in_the_worktree_runs_from_inside(
