@@ -198,7 +198,7 @@ def project_environment(workdir: Path) -> ProjectEnv:
     """
     main = main_checkout(workdir)
     trusted = _venv_in(main) if main is not None else None
-    own = _venv_in(workdir) if main != workdir else None
+    own = _venv_in(workdir) if main != _real(workdir) else None
     first = own or trusted
     if trusted is None or main is None:
         return ProjectEnv(venv=first)
@@ -225,10 +225,10 @@ def _trusted_binds(venv: Path, main: Path, workdir: Path) -> tuple[list[Path], l
         )
         if key.strip() == "home"
     ]
-    if len(homes) != 1:
+    if len(homes) != 1 or not Path(homes[0]).is_absolute():
         return binds, [
-            f"{cfg} has {len(homes)} `home` lines where a venv has one; the interpreter it "
-            f"names is not bound. {fix}"
+            f"{cfg} has {len(homes)} `home` lines where a venv has one absolute path; the "
+            f"interpreter it names is not bound. {fix}"
         ]
     home = _real(homes[0])
     prefixes = [home.parent if home.name == "bin" else home]

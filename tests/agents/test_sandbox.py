@@ -440,7 +440,7 @@ async def test_the_main_checkouts_venv_binds_only_a_python_installation(
     targets.assert_nothing_reached(outputs)
     log = "\n".join(outputs)
     if lines == "several":
-        assert f"has {len(homes)} `home` lines where a venv has one" in log
+        assert f"has {len(homes)} `home` lines where a venv has one absolute path" in log
     else:
         assert f"the interpreter at {s.outside} is not bound: it is or holds" in log
     assert "Fix: recreate it from a Python installation (`python3 -m venv --clear" in log
