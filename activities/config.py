@@ -17,6 +17,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import gitrepo
+from activities.sandbox.paths import READ_ONLY_FIX, read_only_problems
 from activities.sandbox.runner import NONE_WARNING
 from contracts.config import AgentsConfig, ConfigRequest, OrchestratorConfig, ProjectContext
 
@@ -195,6 +196,9 @@ def read_config(
     if commit:
         _refuse_uncommitted(repo_root, path, commit, config.agents.dir)
     check_roles(config, repo_root, path, commit)
+    binds = read_only_problems(config.sandbox.read_only, repo_root)
+    if binds and config.sandbox.mode != "none":
+        raise config_error(path, [*binds[:-1], f"{binds[-1]}. {READ_ONLY_FIX}"])
     if config.sandbox.mode == "none":
         logging.getLogger(__name__).warning("%s: %s", path, NONE_WARNING)
     return config, str(path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from activities import sandbox
 from activities.agents.errors import non_retryable
 from activities.sandbox.paths import project_environment, worktree_git_dir
 from contracts.build import GateCommand, GateRequest, GateResult
+
+log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 5.0
 SETUP_MARK = "orchestrator-gates-setup"
@@ -45,11 +48,14 @@ async def run_one(request: GateRequest, log_path: Path, command: str) -> GateCom
     )
     # Streamed to a partial file: a cancelled gate leaves no log behind.
     partial = log_path.with_name(log_path.name + ".partial")
+    notes = "".join(f"[sandbox: {note}]\n" for note in env.notes)
+    for note in env.notes:
+        log.warning("gate %r: %s", command, note)
     try:
         outcome = await sandbox.run(
             spec,
             partial,
-            header=f"$ {command}\n",
+            header=f"$ {command}\n{notes}",
             tick=lambda: activity.heartbeat(f"gate {command}"),
             tick_s=_beat_interval(),
         )
@@ -62,10 +68,10 @@ async def run_one(request: GateRequest, log_path: Path, command: str) -> GateCom
         raise
     exit_code = outcome.exit_code
     tail = outcome.tail_lines(15)
-    with partial.open("a", encoding="utf-8") as log:
+    with partial.open("a", encoding="utf-8") as out:
         if outcome.notice:
-            log.write(f"\n[{outcome.notice}]\n")
-        log.write(f"\n[exit {exit_code}]\n")
+            out.write(f"\n[{outcome.notice}]\n")
+        out.write(f"\n[exit {exit_code}]\n")
     partial.replace(log_path)
     return GateCommand(
         command=command,

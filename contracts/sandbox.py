@@ -34,6 +34,12 @@ class SandboxConfig(BaseModel):
     )
     max_processes: int = Field(default=512, ge=8, le=1_000_000)
     memory_mb: int = Field(default=4096, ge=64, description="data memory per process")
+    tmp_mb: int = Field(
+        default=1024,
+        ge=16,
+        description="size of each of the command's private /tmp, /var/tmp and /dev/shm "
+        "(memory-backed; each file at most this on macOS)",
+    )
     output_limit_bytes: int = Field(
         default=5_000_000, ge=10_000, description="output kept on disk per command"
     )

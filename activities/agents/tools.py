@@ -46,6 +46,9 @@ MAX_SEARCH_RESULTS = 200
 MAX_SEARCH_FILE_BYTES = 2_000_000
 # A text file larger than this is not read whole into the worker's memory.
 MAX_READ_FILE_BYTES = 10_000_000
+# No write or edit leaves a file larger than this: far above any source file a model
+# writes in one call, far below what would fill the disk or the worker's memory.
+MAX_WRITE_FILE_BYTES = 2_000_000
 # One search stops after this long or this much text, whatever the repository's size.
 SEARCH_TIME_BUDGET_S = 20.0
 MAX_SEARCH_TOTAL_BYTES = 200_000_000
@@ -321,6 +324,7 @@ class Workspace:
             raise ToolError(f"{path!r} is a directory")
         if not isinstance(content, str):
             raise ToolError("content must be a string")
+        refuse_oversized(len(content.encode()), path, "write_file")
         atomic_write_text(target, content)
         self.touched.add(self.rel(target))
         return f"wrote {len(content.encode())} bytes to {self.rel(target)}"
@@ -345,6 +349,10 @@ class Workspace:
                 f"old_string occurs {count} times in {path!r}; add surrounding text to make it "
                 "unique, or set replace_all"
             )
+        # Sized before it is built: a short old_string replaced everywhere by a long
+        # new_string must not build a huge string in the worker's memory first.
+        growth = len(new_string.encode()) - len(old_string.encode())
+        refuse_oversized(len(text.encode()) + count * growth, path, "edit_file")
         atomic_write_text(target, text.replace(old_string, new_string))
         self.touched.add(self.rel(target))
         return f"replaced {count if replace_all else 1} occurrence(s) in {self.rel(target)}"
@@ -421,6 +429,16 @@ def refuse_special(mode: int, shown: str) -> None:
             )
     if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
         raise ToolError(f"refused {shown!r}: it is not a regular file or a directory")
+
+
+def refuse_oversized(size: int, shown: str, tool: str) -> None:
+    """A file the tools would leave larger than MAX_WRITE_FILE_BYTES is refused, unwritten."""
+    if size > MAX_WRITE_FILE_BYTES:
+        raise ToolError(
+            f"refused {shown!r}: {tool} would leave it {size:,} bytes, more than the "
+            f"{MAX_WRITE_FILE_BYTES:,} bytes a file tool may write; nothing was written. "
+            "Split the content into smaller files"
+        )
 
 
 def _is_regular(path: Path) -> bool:

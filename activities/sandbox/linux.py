@@ -1,10 +1,11 @@
 """bubblewrap's command line for one sandboxed command, and the process-count cgroup.
 
-The sandbox's root is empty; only what is bound here exists inside it. The
-system (/usr and the merged-/usr links, a few files of /etc) is read-only, the
-worktree is the one writable place besides a size-bounded /tmp, and the
-repository's git directory is bound read-only over it, so `git status` and
-`git diff` work while hooks and config cannot be written.
+The sandbox's root is empty and read-only; only what is bound here exists inside
+it. The system (/usr and the merged-/usr links, a few files of /etc) is
+read-only, the worktree is the one writable place besides size-bounded /tmp,
+/var/tmp and /dev/shm, and the repository's git directory is bound read-only
+over it, so `git status` and `git diff` work while hooks and config cannot be
+written.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ CGROUP_NAME = "orchestrator-sandbox"
 # loopback port the forwarder (forwarder.py) bridges to it: the sandbox's only way out.
 PROXY_SOCKET = "/run/orchestrator/proxy.sock"
 PROXY_PORT = 3128
+# The only writable places besides the worktree: private, memory-backed, `[sandbox] tmp_mb` each.
+SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")
+SANDBOX_HOME = "/tmp/home"
 
 
 def bwrap_argv(
@@ -84,8 +88,11 @@ def bwrap_argv(
     for name in ETC:
         argv += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
     argv += ["--proc", "/proc", "--dev", "/dev"]
-    argv += ["--size", str(tmp_mb * 1024 * 1024), "--tmpfs", "/tmp", "--dir", "/tmp/home"]
-    argv += ["--tmpfs", "/var/tmp"]
+    # `--size` bounds the next `--tmpfs` only; `--dev` would leave /dev/shm on its own
+    # unbounded /dev, so each scratch place gets its own bounded mount.
+    for scratch in SCRATCH:
+        argv += ["--size", str(tmp_mb * 1024 * 1024), "--tmpfs", scratch]
+    argv += ["--dir", SANDBOX_HOME]
     if proxy_socket is not None:
         argv += ["--ro-bind", str(proxy_socket), PROXY_SOCKET]
     for path in read_only:
@@ -95,9 +102,12 @@ def bwrap_argv(
         argv += ["--ro-bind", str(path), str(path)]
     for path in hidden:
         if path.is_dir():
-            argv += ["--tmpfs", str(path)]
+            argv += ["--tmpfs", str(path), "--remount-ro", str(path)]
         elif path.exists():
             argv += ["--ro-bind", "/dev/null", str(path)]
+    # The root and /dev are bubblewrap's own unbounded tmpfs: read-only once set up, so the
+    # worktree and the bounded scratch places are all a command can write.
+    argv += ["--remount-ro", "/dev", "--remount-ro", "/"]
     return [*argv, "--chdir", str(workdir)]
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from activities.sandbox import linux, macos
+from activities.sandbox.paths import READ_ONLY_FIX, read_only_problems
 from activities.sandbox.proxy import FilteringProxy
 from contracts.sandbox import SandboxConfig
 
@@ -35,7 +36,6 @@ SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 TAIL_BYTES = 256 * 1024  # at most this much of the end is kept (errors are usually there)
 CHUNK = 65536
 KILL_WAIT_S = 5.0  # an unkillable process (D state) must not hang the worker
-SANDBOX_HOME = "/tmp/home"
 CONTAINER_FIX = (
     "In a container, run it with `--security-opt seccomp=unconfined --security-opt "
     "apparmor=unconfined --security-opt systempaths=unconfined` (docker) or the same "
@@ -151,7 +151,7 @@ def _self_test() -> str | None:
         try:
             done = subprocess.run(
                 [*argv, "--", "/bin/sh", "-c", "echo ok > probe"],
-                env=environment((), SANDBOX_HOME),
+                env=environment((), linux.SANDBOX_HOME),
                 capture_output=True,
                 timeout=30,
                 check=False,
@@ -202,15 +202,20 @@ async def ensure_available(config: SandboxConfig, *, warn: bool = True) -> str:
     return ""
 
 
-def _limits(spec: Spec, bounded_by_cgroup: bool, forwarder: bool = False) -> str:
+def _limits(
+    spec: Spec, bounded_by_cgroup: bool, forwarder: bool = False, file_cap: bool = False
+) -> str:
     """Shell `ulimit`s applied inside, before the command (hard limits: it cannot raise them);
-    with `forwarder`, the proxy bridge (python "$2", code "$3") is started after them."""
+    with `forwarder`, the proxy bridge (python "$2", code "$3") is started after them; with
+    `file_cap` (macOS, whose temporary directory is on disk), no file grows past `tmp_mb`."""
     cfg = spec.config
     parts = [
         "ulimit -c 0",
         f"ulimit -t {math.ceil(spec.timeout_s) + 5}",
         f"ulimit -d {cfg.memory_mb * 1024}",
     ]
+    if file_cap:  # bash counts KiB, a POSIX sh 512-byte blocks
+        parts.append(f"ulimit -f {cfg.tmp_mb * (1024 if _shell().endswith('bash') else 2048)}")
     if not bounded_by_cgroup and os.geteuid() != 0:
         # RLIMIT_NPROC counts every task of this uid on the host, the worker's included.
         flag = "-u" if _shell().endswith("bash") else "-p"  # dash calls it -p
@@ -233,6 +238,16 @@ async def _start_proxy(spec: Spec, tmp: Path) -> FilteringProxy | None:
     return proxy
 
 
+def _check_read_only(spec: Spec) -> None:
+    """`[sandbox] read_only` is checked again where the command runs (homes, the repository
+    and ORCHESTRATOR_HOME are this host's): a bind that would show them is refused."""
+    if spec.config.mode == "none":
+        return
+    problems = read_only_problems(spec.config.read_only, spec.workdir)
+    if problems:
+        raise SandboxUnavailable(f"orchestrator.toml: {'; '.join(problems)}. {READ_ONLY_FIX}")
+
+
 def _argv(
     spec: Spec, tmp: Path, info_fd: int, proxy: FilteringProxy | None = None
 ) -> tuple[list[str], dict[str, str], Path | None]:
@@ -243,7 +258,7 @@ def _argv(
         inner = [_shell(), "-c", _limits(spec, False), _shell(), spec.command]
         return inner, environment(spec.path_first, str(tmp)), None
     if sys.platform == "darwin":
-        inner = [_shell(), "-c", _limits(spec, False), _shell(), spec.command]
+        inner = [_shell(), "-c", _limits(spec, False, file_cap=True), _shell(), spec.command]
         port = proxy.port if proxy is not None else None
         rules = macos.profile(spec.workdir, tmp, read_only=read_only, proxy_port=port)
         env = environment(spec.path_first, str(tmp), port) | {"TMPDIR": str(tmp)}
@@ -259,7 +274,7 @@ def _argv(
         spec.workdir,
         read_only=read_only,
         hidden=list(spec.hidden),
-        tmp_mb=cfg.memory_mb,
+        tmp_mb=cfg.tmp_mb,
         proxy_socket=tmp / "proxy.sock" if proxy is not None else None,
     )
     argv = [*argv, "--info-fd", str(info_fd), "--", *inner]
@@ -267,7 +282,7 @@ def _argv(
         join = 'echo $$ > "$0" && exec "$@"'
         argv = ["/bin/sh", "-c", join, str(group / "cgroup.procs"), *argv]
     port = linux.PROXY_PORT if proxy is not None else None
-    return argv, environment(spec.path_first, SANDBOX_HOME, port), group
+    return argv, environment(spec.path_first, linux.SANDBOX_HOME, port), group
 
 
 async def run(
@@ -285,6 +300,7 @@ async def run(
     while the command runs (heartbeats). Cancelling kills every process.
     """
     notice = await ensure_available(spec.config, warn=False)
+    _check_read_only(spec)
     started = time.monotonic()
     log_path.parent.mkdir(parents=True, exist_ok=True)
     async with contextlib.AsyncExitStack() as stack:

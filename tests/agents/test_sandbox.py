@@ -17,6 +17,7 @@ import json
 import os
 import re
 import resource
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ from activities.agents.transcript import OUTPUTS_SUFFIX
 from activities.gates import run_gates
 from activities.sandbox import runner as runner_module
 from activities.sandbox.linux import pids_cgroup_root
+from contracts.sandbox import SandboxConfig
 from runtime.server import DevServer
 from simulators.messages_api import MessagesStandIn
 from tests.agents.agent_workflow import AgentActivityProbe
@@ -289,6 +291,241 @@ async def test_hostile_gates_reach_nothing(
     history = json.dumps((await handle.fetch_history()).to_json_dict())
     for secret in ENV_SECRETS + FILE_SECRETS:
         assert secret not in history
+
+
+SHADOW_SECRET = "root:$6$SHADOW-SECRET-3317:19000:0:99999:7:::"
+
+
+@dataclass
+class Targets:
+    """What a planted bind would show: the main checkout (every worktree and transcript),
+    ORCHESTRATOR_HOME, another repository, a shadow file, /etc/shadow, a host socket."""
+
+    scene: Scene
+    socket: Path
+    connections: list[str]
+
+    @property
+    def paths(self) -> list[Path]:
+        s = self.scene
+        return [
+            s.repo,
+            s.outside / "orchestrator-home",
+            s.outside / "other-repo",
+            s.outside / "etc" / "shadow",
+            Path("/etc/shadow"),
+            self.socket,
+            s.outside,
+        ]
+
+    def commands(self) -> list[str]:
+        s = self.scene
+        return [
+            f"cat {s.repo}/.orchestrator/transcripts/other.json "
+            f"{s.outside}/orchestrator-home/state.txt {s.outside}/other-repo/secret.txt "
+            f"{s.outside}/etc/shadow 2>&1; echo read-tried",
+            "test -e /etc/shadow && echo HOST-SHADOW-VISIBLE; echo shadow-tried",
+            'python3 -c "import socket; s = socket.socket(socket.AF_UNIX); '
+            f"s.connect('{self.socket}'); print('CONNECTED')\" 2>&1; echo connect-tried",
+        ]
+
+    def assert_nothing_reached(self, outputs: list[str]) -> None:
+        seen = "\n".join(outputs)
+        for marker in ("read-tried", "shadow-tried", "connect-tried"):
+            assert marker in seen, seen  # every command ran
+        for secret in [*FILE_SECRETS, SHADOW_SECRET]:
+            assert secret not in seen, f"{secret} reached a command through a bind"
+        assert "HOST-SHADOW-VISIBLE" not in seen and "CONNECTED" not in seen
+        assert self.connections == []
+
+
+def poison_venv(venv: Path, homes: list[Path]) -> None:
+    """A virtualenv whose `pyvenv.cfg` names `homes` as its interpreter's, one line each."""
+    (venv / "bin").mkdir(parents=True, exist_ok=True)
+    (venv / "bin" / "activate").write_text("# committed with the branch\n")
+    lines = [f"home = {home}" for home in homes]
+    (venv / "pyvenv.cfg").write_text("\n".join([*lines, "version = 3.11.7"]) + "\n")
+
+
+@pytest.fixture
+async def targets(scene: Scene) -> AsyncIterator[Targets]:
+    shadow = scene.outside / "etc" / "shadow"
+    shadow.parent.mkdir()
+    shadow.write_text(SHADOW_SECRET + "\n")
+    socket_dir = scene.outside / "run"
+    socket_dir.mkdir()
+    connections: list[str] = []
+
+    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append("unix")
+        writer.close()
+
+    server = await asyncio.start_unix_server(accept, str(socket_dir / "agent.sock"))
+    async with server:
+        yield Targets(scene, socket_dir / "agent.sock", connections)
+
+
+async def gate_outputs(
+    client: Client, task_queue: str, workdir: Path, commands: list[str], **fields: object
+) -> list[str]:
+    """Run `commands` as gates; what they printed (each log starts with its command, `$ ...`,
+    which names the markers: only the output counts)."""
+    async with Worker(
+        client, task_queue=task_queue, workflows=[AgentActivityProbe], activities=[run_gates]
+    ):
+        result = await Runner(client, task_queue).run(
+            "gates.run",
+            {"workdir": str(workdir), "commands": commands, "log_dir": str(workdir.parent / "logs")}
+            | fields,
+        )
+    return [Path(r["log_path"]).read_text().split("\n", 1)[1] for r in result["results"]]
+
+
+async def test_an_agent_written_venv_config_binds_nothing_for_its_commands(
+    targets: Targets, standin: MessagesStandIn, client: Client, task_queue: str
+) -> None:
+    """The attack: a builder commits `.venv/pyvenv.cfg` with a `home =` line for each target;
+    the gate environment preferred the worktree's venv and bound every line. Its next
+    commands, in the worktree that holds the venv, see none of it."""
+    worktree = targets.scene.worktree
+    poison_venv(worktree / ".venv", targets.paths)
+    git(worktree, "add", "-A")
+    git(worktree, "commit", "-qm", "vendored environment")
+    commands = targets.commands()
+    standin.reset(
+        {
+            "rules": [
+                {
+                    "match": {"role": "builder"},
+                    "steps": [{"tool": "run_command", "input": {"command": c}} for c in commands],
+                    "submit": {"summary": "done", "files_changed": []},
+                }
+            ]
+        }
+    )
+    req = request(worktree, "builder", commit_message="next round")
+    async with Worker(
+        client, task_queue=task_queue, workflows=[AgentActivityProbe], activities=ACTIVITIES
+    ):
+        await Runner(client, task_queue).run("agent.edit", req)
+    results = [str(r["content"]) for q in standin.requests for r in q.tool_results]
+    assert len(results) == len(commands)
+    targets.assert_nothing_reached(results)
+
+
+async def test_an_inherited_venv_config_binds_nothing_for_gates(
+    targets: Targets, client: Client, task_queue: str
+) -> None:
+    """A dependent subtask's branch carries the builder's `.venv`: its gates see nothing."""
+    s = targets.scene
+    poison_venv(s.worktree / ".venv", targets.paths)
+    git(s.worktree, "add", "-A")
+    git(s.worktree, "commit", "-qm", "vendored environment")
+    git(s.repo, "worktree", "add", "-q", "-b", "feat/next", ".worktrees/next", "feat/core")
+    outputs = await gate_outputs(client, task_queue, s.repo / ".worktrees/next", targets.commands())
+    targets.assert_nothing_reached(outputs)
+
+
+@pytest.mark.parametrize("lines", ["several", "one"])
+async def test_the_main_checkouts_venv_binds_only_a_python_installation(
+    targets: Targets, client: Client, task_queue: str, lines: str
+) -> None:
+    """The main checkout's venv is the person's, so its interpreter is bound; but even a
+    tampered one (several `home` lines, or one naming a folder that holds the worker's
+    state) binds nothing but a Python installation, and the gate's log says why."""
+    s = targets.scene
+    homes = targets.paths if lines == "several" else [s.outside / "bin"]
+    poison_venv(s.repo / ".venv", homes)
+    outputs = await gate_outputs(client, task_queue, s.worktree, targets.commands())
+    targets.assert_nothing_reached(outputs)
+    log = "\n".join(outputs)
+    if lines == "several":
+        assert f"has {len(homes)} `home` lines where a venv has one absolute path" in log
+    else:
+        assert f"the interpreter at {s.outside} is not bound: it is or holds" in log
+    assert "Fix: recreate it from a Python installation (`python3 -m venv --clear" in log
+
+
+async def test_read_only_entries_that_would_show_the_worker_are_refused(
+    targets: Targets, client: Client, task_queue: str
+) -> None:
+    """`[sandbox] read_only` is a person's, but a path that is or holds the repository,
+    ORCHESTRATOR_HOME or a home directory, a socket or /proc is refused, not bound."""
+    s = targets.scene
+    listed = [str(s.repo), str(s.outside / "orchestrator-home"), str(targets.socket), "/proc/1"]
+    with pytest.raises(WorkflowFailureError) as failure:
+        await gate_outputs(
+            client, task_queue, s.worktree, targets.commands(), sandbox={"read_only": listed}
+        )
+    cause = failure.value.cause
+    while not isinstance(cause, ApplicationError) and cause.__cause__ is not None:
+        cause = cause.__cause__  # type: ignore[assignment]
+    assert isinstance(cause, ApplicationError) and cause.non_retryable
+    assert cause.type == "SandboxUnavailable"
+    message = cause.message
+    assert f"[sandbox] read_only lists {s.repo}, which is or holds {s.repo}, the repository" in (
+        message
+    )
+    assert "ORCHESTRATOR_HOME" in message and "a socket, device or pipe" in message
+    assert "/proc or lies under it" in message and "Fix: list only a toolchain's own" in message
+    assert targets.connections == []
+
+
+async def test_scratch_space_is_private_and_bounded(
+    scene: Scene, client: Client, task_queue: str
+) -> None:
+    """/tmp, /var/tmp and /dev/shm hold `[sandbox] tmp_mb` each; the sandbox's root and /dev
+    (bubblewrap's own memory-backed mounts) take nothing at all."""
+    fill = (
+        "for d in /tmp /var/tmp /dev/shm; do head -c 8000000 /dev/zero > $d/fits && "
+        "echo $d-fits; head -c 20000000 /dev/zero 2>&1 > $d/more || echo $d-full; done"
+    )
+    outputs = await gate_outputs(
+        client,
+        task_queue,
+        scene.worktree,
+        [fill, "echo x > /stray; echo x > /dev/stray; echo x > /dev/null && echo null-ok"],
+        sandbox={"tmp_mb": 16},
+    )
+    for place in ("/tmp", "/var/tmp", "/dev/shm"):
+        assert f"{place}-fits" in outputs[0] and f"{place}-full" in outputs[0], outputs[0]
+    assert outputs[0].count("No space left on device") == 3
+    assert outputs[1].count("Read-only file system") == 2 and "null-ok" in outputs[1]
+
+
+def test_on_macos_no_file_outgrows_tmp_mb(tmp_path: Path) -> None:
+    """sandbox-exec cannot size a directory (its temporary one is on disk): the shell's own
+    limit, set before the command, stops every file at `tmp_mb` (run here by bash)."""
+    spec = runner_module.Spec(
+        "head -c 20000000 /dev/zero > big; echo went-on", tmp_path, 30, SandboxConfig(tmp_mb=16)
+    )
+    shell = runner_module._shell()
+    script = runner_module._limits(spec, True, file_cap=True)
+    done = subprocess.run(
+        [shell, "-c", script, shell, spec.command], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert (tmp_path / "big").stat().st_size == 16 * 1024 * 1024
+    assert "went-on" in done.stdout  # the writer is stopped, not the command
+
+
+async def test_a_venv_made_in_the_worktree_runs_from_inside(
+    repo: Path, client: Client, task_queue: str
+) -> None:
+    """`[gates] setup` may make the worktree's own venv; it comes first on PATH, and runs on
+    the installation the main checkout's venv was made from (bound from there, not from it)."""
+    from cli.demo_repo import make_test_venv
+
+    make_test_venv(repo / ".venv")
+    git(repo, "worktree", "add", "-q", "-b", "feat/core", ".worktrees/core")
+    worktree = repo / ".worktrees" / "core"
+    outputs = await gate_outputs(
+        client,
+        task_queue,
+        worktree,
+        ['python -c "import sys; print(sys.prefix)"'],
+        setup=["python3 -m venv --without-pip .venv"],
+    )
+    assert outputs[0].splitlines()[0] == str(worktree / ".venv")
 
 
 async def test_gates_run_in_the_repositorys_venv_and_setup_runs_once(

@@ -144,3 +144,23 @@ async def test_an_agent_that_tries_to_stall_the_worker_finishes_its_review(
     assert "a FIFO (named pipe)" in results[1]["content"]
     assert "outside the working directory" in results[2]["content"]
     assert results[3]["content"] == "src/core.py:2:     return a + b"
+
+
+async def test_writes_and_edits_are_bounded_in_size(ws: Workspace) -> None:
+    """A model can send 20 MB of content in one call: no file tool leaves a file past the cap,
+    counted in bytes (é is two), and the model hears the limit; nothing is written."""
+    cap = tools.MAX_WRITE_FILE_BYTES
+    text, err = await ws.call("write_file", {"path": "blob.txt", "content": "é" * (cap // 2 + 1)})
+    assert err and f"{cap + 2:,} bytes, more than the {cap:,} bytes" in text
+    assert "nothing was written" in text and not (ws.root / "blob.txt").exists()
+    text, err = await ws.call("write_file", {"path": "fits.txt", "content": "a" * cap})
+    assert not err and (ws.root / "fits.txt").stat().st_size == cap
+    # An edit is sized before it is built: every `hello` becomes a megabyte.
+    before = (ws.root / "notes.txt").read_text()
+    (ws.root / "notes.txt").write_text(before * 3)
+    edit = {"path": "notes.txt", "old_string": "hello", "new_string": "x" * 1_000_000}
+    text, err = await ws.call("edit_file", {**edit, "replace_all": True})
+    assert err and f"edit_file would leave it {3 * 1_000_000 + 3 * 7:,} bytes" in text
+    assert (ws.root / "notes.txt").read_text() == before * 3
+    text, err = await ws.call("edit_file", {**edit, "new_string": "hi", "replace_all": True})
+    assert not err and (ws.root / "notes.txt").read_text() == "hi world\n" * 3

@@ -259,6 +259,26 @@ CASES = [
         'write it from the root, e.g. "/opt/node"',
     ),
     Case(
+        "sandbox-read-only-the-repository",
+        lambda root, design: write(
+            root / "orchestrator.toml", f'[sandbox]\nread_only = ["{root}"]\n'
+        ),
+        "[sandbox] read_only lists {root}, which is or holds {root}, the repository's main",
+        "Fix: list only a toolchain's own directory in [sandbox] read_only (e.g. /opt/node)",
+    ),
+    Case(
+        "sandbox-read-only-the-root",
+        toml('[sandbox]\nread_only = ["/opt/node", "/"]\n'),
+        "[sandbox] read_only lists /, which is the whole file system",
+        "Fix: list only a toolchain's own directory",
+    ),
+    Case(
+        "sandbox-read-only-live-system",
+        toml('[sandbox]\nread_only = ["/proc/self"]\n'),
+        "[sandbox] read_only lists /proc/self (really /proc/",
+        "Fix: list only a toolchain's own directory",
+    ),
+    Case(
         "sandbox-processes-a-string",
         toml('[sandbox]\nmax_processes = "512"\n'),
         '[sandbox] max_processes = "512": it should be a valid integer',
