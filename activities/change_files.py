@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import fcntl
+import os
 from pathlib import Path
 
 from temporalio import activity
 
-from activities.files import atomic_write_text
+from activities import files
 from contracts.change import ChangeLogEntry, ChangeReport, PendingChange
 
 
@@ -61,17 +62,16 @@ def render_report(report: ChangeReport) -> str:
 
 @activity.defn(name="change.write_report")
 def write_change_report(report: ChangeReport) -> str:
-    atomic_write_text(Path(report.path), render_report(report))
+    files.atomic_write_text(Path(report.path), render_report(report))
     return report.path
 
 
 @activity.defn(name="change.append_log")
 def append_change_log(entry: ChangeLogEntry) -> str:
     """Append once: a retried call finds its own entry and leaves the file alone."""
-    path = Path(entry.path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     marker = f"<!-- change {entry.change.id} {entry.decision} -->"
-    with open(path, "a+", encoding="utf-8") as f:
+    fd = files.open_file(entry.path, os.O_RDWR | os.O_CREAT | os.O_APPEND)
+    with os.fdopen(fd, "a+", encoding="utf-8") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         f.seek(0)
         existing = f.read()

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import urllib.parse
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import forge_github, gitrepo
-from activities.files import atomic_write_text
+from activities import files, forge_github, gitrepo
 from activities.git_ops import git_errors, heartbeating
 from contracts.forge import PrBodyInput, PullRequestRequest, PullRequestResult
 from contracts.git import subtask_slug_problem, token_hosts_for
@@ -159,6 +157,9 @@ def publish_record(req: PullRequestRequest, base: str, text: str) -> str | None:
 
     Only on the subtask's own worktree (checked out on its branch) and only when the branch
     has work of its own: a record alone must not turn "no commits" into a pull request.
+    The worktree is the builder's: every file is read from the main checkout and written
+    into the worktree without following a link, and a planted link refuses the step before
+    anything is written.
     """
     wt = req.worktree
     if not (wt and os.path.isdir(wt)) or gitrepo.current_branch(wt) != req.branch:
@@ -166,23 +167,18 @@ def publish_record(req: PullRequestRequest, base: str, text: str) -> str | None:
     if not _has_own_commits(wt, req.branch, base, req.remote):
         return None
     root, top = _real(req.repo_root), _real(wt)
-    targets: list[str] = []
-    for src in _record_files(req):
-        dest = os.path.join(top, os.path.relpath(src, root))
-        os.makedirs(os.path.dirname(dest), exist_ok=True)
-        shutil.copyfile(src, dest)
-        targets.append(dest)
+    record = {
+        os.path.join(top, os.path.relpath(src, root)): files.read_bytes(src, root=root)
+        for src in _record_files(req)
+    }
     pr_file = os.path.join(top, os.path.relpath(_record_dir(req), root), PR_FILE)
-    try:
-        with open(pr_file, encoding="utf-8") as fh:
-            same = fh.read() == text
-    except FileNotFoundError:
-        same = False
-    if not same:
-        atomic_write_text(pr_file, text)
-    targets.append(pr_file)
+    record[pr_file] = text.encode("utf-8")
+    for dest in record:
+        files.check_writable(dest, root=top)
+    for dest, data in record.items():
+        files.atomic_write_bytes(dest, data, root=top)
     gitrepo.commit_changes(
-        top, f"docs({req.subtask}): review record and pull request text", paths=targets
+        top, f"docs({req.subtask}): review record and pull request text", paths=list(record)
     )
     return os.path.relpath(pr_file, top).replace(os.sep, "/")
 
@@ -190,19 +186,15 @@ def publish_record(req: PullRequestRequest, base: str, text: str) -> str | None:
 def _open_without_forge(req: PullRequestRequest) -> PullRequestResult:
     path = _checkout(req)
     base = choose_base(req)
+    root = _real(req.repo_root)
+    target = pr_file_path(req.design_dir, req.subtask)
+    existed = files.check_writable(target, root=root)
     with git_errors():
         if gitrepo.has_remote(path, req.remote):
             gitrepo.push_branch(path, req.branch, req.remote, token_hosts=_token_hosts(req))
         head = gitrepo.local_branch_sha(path, req.branch) or gitrepo.head_commit(path)
-    target = pr_file_path(req.design_dir, req.subtask)
     text = _pr_file_text(req, base, relative_links(req.body, req, None), head)
-    try:
-        with open(target, encoding="utf-8") as fh:
-            existed, same = True, fh.read() == text
-    except FileNotFoundError:
-        existed, same = False, False
-    if not same:
-        atomic_write_text(target, text)
+    files.atomic_write_text(target, text, root=root)
     return PullRequestResult(
         url=f"branch:{req.branch}",
         number=None,

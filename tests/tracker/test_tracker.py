@@ -243,3 +243,31 @@ def test_bad_feature_names_are_refused(tmp_path: Path, feature: str) -> None:
     with pytest.raises(ApplicationError) as err:
         run(write_tracker, update(tmp_path, feature, []))
     assert err.value.non_retryable
+
+
+@pytest.mark.parametrize("linked", ["tracker", "lock", "directory"])
+def test_a_tracker_path_made_a_link_is_refused_and_its_target_left_alone(
+    tmp_path: Path, linked: str
+) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path / "repo")], check=True)
+    root = tmp_path / "repo"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "pr_tracker.md").write_text("not a tracker\n")
+    path = root / DEFAULT_TRACKER_PATH
+    path.parent.mkdir(parents=True)
+    if linked == "tracker":
+        path.symlink_to(elsewhere / "pr_tracker.md")
+    elif linked == "lock":
+        path.with_name(f".{path.name}.lock").symlink_to(elsewhere / "lock")
+    else:
+        path.parent.rmdir()
+        path.parent.symlink_to(elsewhere)
+
+    with pytest.raises(ApplicationError) as err:
+        run(write_tracker, update(root, "shop", rows(("01-a", 1, "pending", None))))
+
+    assert err.value.non_retryable and err.value.type == "UnsafeRecordPath"
+    assert "symbolic link" in err.value.message
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["pr_tracker.md"]
+    assert (elsewhere / "pr_tracker.md").read_text() == "not a tracker\n"
