@@ -9,6 +9,7 @@ from pathlib import Path
 from temporalio import activity
 
 from activities import files
+from activities.agent_text import block, cell
 from contracts.change import ChangeLogEntry, ChangeReport, PendingChange
 
 
@@ -26,7 +27,7 @@ def _table(change: PendingChange) -> list[str]:
             ", ".join(a.contracts) or "-",
             ", ".join(a.tests) or "-",
         ]
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        lines.append("| " + " | ".join(cell(c) for c in cells) + " |")
     return lines
 
 
@@ -41,7 +42,7 @@ def render_report(report: ChangeReport) -> str:
         f"Requested: {c.requested_at} · Scope: **{c.scope}** · "
         f"{len(c.affected)} subtask(s) affected",
         "",
-        c.summary,
+        block(c.summary),
         "",
         *_table(c),
         "",

@@ -15,6 +15,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import files, forge_github, gitrepo
+from activities.agent_text import block, inline, pr_text
 from activities.git_ops import git_errors, heartbeating
 from contracts.forge import PrBodyInput, PullRequestRequest, PullRequestResult
 from contracts.git import subtask_slug_problem, token_hosts_for
@@ -26,8 +27,11 @@ BODY_LIMIT = 65_536
 
 
 def render_pr_body(data: PrBodyInput) -> str:
-    """The PR description (seed 002's sections, plus gates). Pure: workflows may call it."""
-    out: list[str] = ["## Summary", "", data.summary.strip() or f"Implements `{data.subtask}`.", ""]
+    """The PR description (seed 002's sections, plus gates). Pure: workflows may call it.
+
+    The summary is an agent's (the subtask drafter's): text, never a section of its own."""
+    summary = block(data.summary) if data.summary.strip() else f"Implements `{data.subtask}`."
+    out: list[str] = ["## Summary", "", summary, ""]
     out += ["## Review Scores", ""]
     out += [f"- {name}: {score:.2f}" for name, score in data.scores.items()] or ["- (none)"]
     out += ["", "## Gates", ""]
@@ -53,7 +57,7 @@ def pr_file_path(design_dir: str, subtask: str) -> str:
 
 def _pr_file_text(req: PullRequestRequest, base: str, body: str, head: str | None) -> str:
     """The PR as a file; `head` None in the copy committed on the branch (it moves the head)."""
-    lines = [f"# {req.title}", "", f"- Branch: `{req.branch}`", f"- Base: `{base}`"]
+    lines = [f"# {inline(req.title)}", "", f"- Branch: `{req.branch}`", f"- Base: `{base}`"]
     lines += [f"- Head: `{head}`"] if head else []
     return "\n".join(lines) + f"\n\n{body.rstrip()}\n"
 
@@ -94,14 +98,28 @@ def limit_title(title: str) -> str:
 
 
 def limit_body(body: str, full_text: str) -> str:
-    """`body` cut to GitHub's limit, ending with a pointer to the committed full text."""
+    """`body` cut to GitHub's limit, ending with a pointer to the committed full text.
+
+    Cut after a line (or a word, in a very long line), and made text again: a code span
+    cut open (a wrapped mention) must not leave a mention bare."""
     if len(body) <= BODY_LIMIT:
         return body
     pointer = (
         "\n\n---\n\n_This description is cut at GitHub's limit of "
         f"{BODY_LIMIT:,} characters; the full text is in {full_text}._\n"
     )
-    return body[: BODY_LIMIT - len(pointer)].rstrip() + pointer
+    room = BODY_LIMIT - len(pointer)
+    while True:
+        kept = body[:room]
+        for boundary in ("\n", " "):
+            at = kept.rfind(boundary)
+            if at > room - 2_000:
+                kept = kept[:at]
+                break
+        kept = pr_text(kept.rstrip())
+        if len(kept) <= BODY_LIMIT - len(pointer):
+            return kept + pointer
+        room -= len(kept) - (BODY_LIMIT - len(pointer))
 
 
 def _real(path: str) -> str:
@@ -193,7 +211,7 @@ def _open_without_forge(req: PullRequestRequest) -> PullRequestResult:
         if gitrepo.has_remote(path, req.remote):
             gitrepo.push_branch(path, req.branch, req.remote, token_hosts=_token_hosts(req))
         head = gitrepo.local_branch_sha(path, req.branch) or gitrepo.head_commit(path)
-    text = _pr_file_text(req, base, relative_links(req.body, req, None), head)
+    text = _pr_file_text(req, base, pr_text(relative_links(req.body, req, None)), head)
     files.atomic_write_text(target, text, root=root)
     return PullRequestResult(
         url=f"branch:{req.branch}",
@@ -249,7 +267,7 @@ def _open_on_github(req: PullRequestRequest) -> PullRequestResult:
         repo = gh.get_repo(repository)
         site = repo.html_url.rsplit("/", 2)[0]
         branch_url = f"{site}/{head_repo}/blob/{urllib.parse.quote(req.branch)}"
-        body = relative_links(req.body, req, branch_url)
+        body = pr_text(relative_links(req.body, req, branch_url))
         with git_errors():
             record = publish_record(req, base, _pr_file_text(req, base, body, None))
             gitrepo.push_branch(
