@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import fcntl
+import os
 from pathlib import Path
 
 from temporalio import activity
 
-from activities.files import atomic_write_text
+from activities import files
+from activities.agent_text import block, cell
 from contracts.change import ChangeLogEntry, ChangeReport, PendingChange
 
 
@@ -25,7 +27,7 @@ def _table(change: PendingChange) -> list[str]:
             ", ".join(a.contracts) or "-",
             ", ".join(a.tests) or "-",
         ]
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        lines.append("| " + " | ".join(cell(c) for c in cells) + " |")
     return lines
 
 
@@ -40,7 +42,7 @@ def render_report(report: ChangeReport) -> str:
         f"Requested: {c.requested_at} · Scope: **{c.scope}** · "
         f"{len(c.affected)} subtask(s) affected",
         "",
-        c.summary,
+        block(c.summary),
         "",
         *_table(c),
         "",
@@ -61,17 +63,16 @@ def render_report(report: ChangeReport) -> str:
 
 @activity.defn(name="change.write_report")
 def write_change_report(report: ChangeReport) -> str:
-    atomic_write_text(Path(report.path), render_report(report))
+    files.atomic_write_text(Path(report.path), render_report(report))
     return report.path
 
 
 @activity.defn(name="change.append_log")
 def append_change_log(entry: ChangeLogEntry) -> str:
     """Append once: a retried call finds its own entry and leaves the file alone."""
-    path = Path(entry.path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     marker = f"<!-- change {entry.change.id} {entry.decision} -->"
-    with open(path, "a+", encoding="utf-8") as f:
+    fd = files.open_file(entry.path, os.O_RDWR | os.O_CREAT | os.O_APPEND)
+    with os.fdopen(fd, "a+", encoding="utf-8") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         f.seek(0)
         existing = f.read()

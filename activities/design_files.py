@@ -6,23 +6,26 @@ from pathlib import Path
 
 from temporalio import activity
 
+from activities.agent_text import cell, inline
 from activities.files import atomic_write_text
 from contracts.build import BuildReport
 from contracts.design import AnswersFile
 
 
 def render_answers(request: AnswersFile) -> str:
+    """Reviewers wrote the questions and options, an agent may have written the reasoning:
+    each is one line of text under the orchestrator's heading, never a heading itself."""
     lines = [f"# Questions and answers: {request.feature}", ""]
     for q in request.questions:
-        lines.append(f"## {q.id}: {q.text}")
+        lines.append(f"## {inline(q.id)}: {inline(q.text)}")
         lines.append("")
         lines.append(f"- Asked by: {q.reviewer} (scope {q.scope})")
-        lines.append(f"- Options: {q.options_line()}")
+        lines.append(f"- Options: {inline(q.options_line())}")
         if q.status == "answered":
-            lines.append(f"- Answer: {q.choice}) {q.answer_text()}")
+            lines.append(f"- Answer: {q.choice}) {inline(q.answer_text())}")
             lines.append(f"- Answered by: {q.answered_by}")
             if q.reasoning:
-                lines.append(f"- Reasoning: {q.reasoning}")
+                lines.append(f"- Reasoning: {inline(q.reasoning)}")
         else:
             lines.append("- Answer: (open)")
         lines.append("")
@@ -47,19 +50,17 @@ def render_report(report: BuildReport) -> str:
         "",
         f"Result: **{report.result}**",
         "",
-        *([f"Stopped: {report.stop_reason}", ""] if report.stop_reason else []),
+        *([f"Stopped: {inline(report.stop_reason)}", ""] if report.stop_reason else []),
         "| subtask | status | rounds | lowest score | PR | notes |",
         "|---|---|---|---|---|---|",
     ]
     for r in report.subtasks:
         low = f"{min(r.scores.values()):.2f}" if r.scores else "-"
-        notes = r.notes.replace("|", "\\|")
-        lines.append(
-            f"| {r.subtask} | {r.status} | {r.rounds} | {low} | {r.pr_url or '-'} | {notes} |"
-        )
+        pr = cell(r.pr_url or "-")
+        lines.append(f"| {r.subtask} | {r.status} | {r.rounds} | {low} | {pr} | {cell(r.notes)} |")
     i = report.integration
     if i is not None:
-        reason = f": {i.reason}" if i.reason else ""
+        reason = f": {inline(i.reason)}" if i.reason else ""
         lines += [
             "",
             f"Integration (`{i.branch}`): **{i.status}**{reason}"

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import urllib.parse
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import forge_github, gitrepo
-from activities.files import atomic_write_text
+from activities import files, forge_github, gitrepo
+from activities.agent_text import block, inline, pr_text
 from activities.git_ops import git_errors, heartbeating
 from contracts.forge import PrBodyInput, PullRequestRequest, PullRequestResult
 from contracts.git import subtask_slug_problem, token_hosts_for
@@ -28,8 +27,11 @@ BODY_LIMIT = 65_536
 
 
 def render_pr_body(data: PrBodyInput) -> str:
-    """The PR description (seed 002's sections, plus gates). Pure: workflows may call it."""
-    out: list[str] = ["## Summary", "", data.summary.strip() or f"Implements `{data.subtask}`.", ""]
+    """The PR description (seed 002's sections, plus gates). Pure: workflows may call it.
+
+    The summary is an agent's (the subtask drafter's): text, never a section of its own."""
+    summary = block(data.summary) if data.summary.strip() else f"Implements `{data.subtask}`."
+    out: list[str] = ["## Summary", "", summary, ""]
     out += ["## Review Scores", ""]
     out += [f"- {name}: {score:.2f}" for name, score in data.scores.items()] or ["- (none)"]
     out += ["", "## Gates", ""]
@@ -55,7 +57,7 @@ def pr_file_path(design_dir: str, subtask: str) -> str:
 
 def _pr_file_text(req: PullRequestRequest, base: str, body: str, head: str | None) -> str:
     """The PR as a file; `head` None in the copy committed on the branch (it moves the head)."""
-    lines = [f"# {req.title}", "", f"- Branch: `{req.branch}`", f"- Base: `{base}`"]
+    lines = [f"# {inline(req.title)}", "", f"- Branch: `{req.branch}`", f"- Base: `{base}`"]
     lines += [f"- Head: `{head}`"] if head else []
     return "\n".join(lines) + f"\n\n{body.rstrip()}\n"
 
@@ -96,14 +98,28 @@ def limit_title(title: str) -> str:
 
 
 def limit_body(body: str, full_text: str) -> str:
-    """`body` cut to GitHub's limit, ending with a pointer to the committed full text."""
+    """`body` cut to GitHub's limit, ending with a pointer to the committed full text.
+
+    Cut after a line (or a word, in a very long line), and made text again: a code span
+    cut open (a wrapped mention) must not leave a mention bare."""
     if len(body) <= BODY_LIMIT:
         return body
     pointer = (
         "\n\n---\n\n_This description is cut at GitHub's limit of "
         f"{BODY_LIMIT:,} characters; the full text is in {full_text}._\n"
     )
-    return body[: BODY_LIMIT - len(pointer)].rstrip() + pointer
+    room = BODY_LIMIT - len(pointer)
+    while True:
+        kept = body[:room]
+        for boundary in ("\n", " "):
+            at = kept.rfind(boundary)
+            if at > room - 2_000:
+                kept = kept[:at]
+                break
+        kept = pr_text(kept.rstrip())
+        if len(kept) <= BODY_LIMIT - len(pointer):
+            return kept + pointer
+        room -= len(kept) - (BODY_LIMIT - len(pointer))
 
 
 def _real(path: str) -> str:
@@ -159,6 +175,9 @@ def publish_record(req: PullRequestRequest, base: str, text: str) -> str | None:
 
     Only on the subtask's own worktree (checked out on its branch) and only when the branch
     has work of its own: a record alone must not turn "no commits" into a pull request.
+    The worktree is the builder's: every file is read from the main checkout and written
+    into the worktree without following a link, and a planted link refuses the step before
+    anything is written.
     """
     wt = req.worktree
     if not (wt and os.path.isdir(wt)) or gitrepo.current_branch(wt) != req.branch:
@@ -166,23 +185,18 @@ def publish_record(req: PullRequestRequest, base: str, text: str) -> str | None:
     if not _has_own_commits(wt, req.branch, base, req.remote):
         return None
     root, top = _real(req.repo_root), _real(wt)
-    targets: list[str] = []
-    for src in _record_files(req):
-        dest = os.path.join(top, os.path.relpath(src, root))
-        os.makedirs(os.path.dirname(dest), exist_ok=True)
-        shutil.copyfile(src, dest)
-        targets.append(dest)
+    record = {
+        os.path.join(top, os.path.relpath(src, root)): files.read_bytes(src, root=root)
+        for src in _record_files(req)
+    }
     pr_file = os.path.join(top, os.path.relpath(_record_dir(req), root), PR_FILE)
-    try:
-        with open(pr_file, encoding="utf-8") as fh:
-            same = fh.read() == text
-    except FileNotFoundError:
-        same = False
-    if not same:
-        atomic_write_text(pr_file, text)
-    targets.append(pr_file)
+    record[pr_file] = text.encode("utf-8")
+    for dest in record:
+        files.check_writable(dest, root=top)
+    for dest, data in record.items():
+        files.atomic_write_bytes(dest, data, root=top)
     gitrepo.commit_changes(
-        top, f"docs({req.subtask}): review record and pull request text", paths=targets
+        top, f"docs({req.subtask}): review record and pull request text", paths=list(record)
     )
     return os.path.relpath(pr_file, top).replace(os.sep, "/")
 
@@ -190,19 +204,15 @@ def publish_record(req: PullRequestRequest, base: str, text: str) -> str | None:
 def _open_without_forge(req: PullRequestRequest) -> PullRequestResult:
     path = _checkout(req)
     base = choose_base(req)
+    root = _real(req.repo_root)
+    target = pr_file_path(req.design_dir, req.subtask)
+    existed = files.check_writable(target, root=root)
     with git_errors():
         if gitrepo.has_remote(path, req.remote):
             gitrepo.push_branch(path, req.branch, req.remote, token_hosts=_token_hosts(req))
         head = gitrepo.local_branch_sha(path, req.branch) or gitrepo.head_commit(path)
-    target = pr_file_path(req.design_dir, req.subtask)
-    text = _pr_file_text(req, base, relative_links(req.body, req, None), head)
-    try:
-        with open(target, encoding="utf-8") as fh:
-            existed, same = True, fh.read() == text
-    except FileNotFoundError:
-        existed, same = False, False
-    if not same:
-        atomic_write_text(target, text)
+    text = _pr_file_text(req, base, pr_text(relative_links(req.body, req, None)), head)
+    files.atomic_write_text(target, text, root=root)
     return PullRequestResult(
         url=f"branch:{req.branch}",
         number=None,
@@ -257,7 +267,7 @@ def _open_on_github(req: PullRequestRequest) -> PullRequestResult:
         repo = gh.get_repo(repository)
         site = repo.html_url.rsplit("/", 2)[0]
         branch_url = f"{site}/{head_repo}/blob/{urllib.parse.quote(req.branch)}"
-        body = relative_links(req.body, req, branch_url)
+        body = pr_text(relative_links(req.body, req, branch_url))
         with git_errors():
             record = publish_record(req, base, _pr_file_text(req, base, body, None))
             gitrepo.push_branch(

@@ -2,8 +2,8 @@
 
 A gate is a shell command run in the worktree, inside the sandbox, in the target
 repository's own environment (its virtualenv; `[gates] setup` commands run once
-per worktree first); its exit status is the verdict. Output streams to a log
-file beside the reviews, only its tail travels back.
+per worktree first); its exit status is the verdict. Output streams to a private
+file and is kept beside the reviews (never through a link); only its tail travels back.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ import hashlib
 import json
 import logging
 import re
+import tempfile
 from pathlib import Path
 
 from temporalio import activity
 
-from activities import sandbox
+from activities import files, sandbox
 from activities.agents.errors import non_retryable
 from activities.sandbox.paths import project_environment, worktree_git_dir
 from contracts.build import GateCommand, GateRequest, GateResult
@@ -46,33 +47,34 @@ async def run_one(request: GateRequest, log_path: Path, command: str) -> GateCom
         path_first=tuple(env.path_first),
         read_only=env.read_only,
     )
-    # Streamed to a partial file: a cancelled gate leaves no log behind.
-    partial = log_path.with_name(log_path.name + ".partial")
+    # A record path an agent made a link is refused before the command runs.
+    await asyncio.to_thread(files.check_writable, log_path)
+    # Streamed to a private file, copied beside the reviews when the gate ends (without
+    # following links): a cancelled gate leaves no log behind.
     notes = "".join(f"[sandbox: {note}]\n" for note in env.notes)
     for note in env.notes:
         log.warning("gate %r: %s", command, note)
-    try:
-        outcome = await sandbox.run(
-            spec,
-            partial,
-            header=f"$ {command}\n{notes}",
-            tick=lambda: activity.heartbeat(f"gate {command}"),
-            tick_s=_beat_interval(),
-        )
-        if activity.is_cancelled():
-            raise asyncio.CancelledError("gates cancelled")
-    except sandbox.SandboxUnavailable as exc:
-        raise non_retryable(f"gates run commands, and {exc}", "SandboxUnavailable") from exc
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    exit_code = outcome.exit_code
-    tail = outcome.tail_lines(15)
-    with partial.open("a", encoding="utf-8") as out:
-        if outcome.notice:
-            out.write(f"\n[{outcome.notice}]\n")
-        out.write(f"\n[exit {exit_code}]\n")
-    partial.replace(log_path)
+    with tempfile.TemporaryDirectory(prefix="gate-") as scratch:
+        partial = Path(scratch) / "output.log"
+        try:
+            outcome = await sandbox.run(
+                spec,
+                partial,
+                header=f"$ {command}\n{notes}",
+                tick=lambda: activity.heartbeat(f"gate {command}"),
+                tick_s=_beat_interval(),
+            )
+            if activity.is_cancelled():
+                raise asyncio.CancelledError("gates cancelled")
+        except sandbox.SandboxUnavailable as exc:
+            raise non_retryable(f"gates run commands, and {exc}", "SandboxUnavailable") from exc
+        exit_code = outcome.exit_code
+        tail = outcome.tail_lines(15)
+        with partial.open("a", encoding="utf-8") as out:
+            if outcome.notice:
+                out.write(f"\n[{outcome.notice}]\n")
+            out.write(f"\n[exit {exit_code}]\n")
+        await asyncio.to_thread(files.atomic_write_bytes, log_path, partial.read_bytes())
     return GateCommand(
         command=command,
         exit_code=exit_code,

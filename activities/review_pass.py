@@ -12,8 +12,7 @@ import os
 from pydantic import ValidationError
 from temporalio import activity
 
-from activities import gitrepo
-from activities.files import atomic_write_text
+from activities import files, gitrepo
 from contracts.build import ReviewPass, ReviewPassRequest
 
 FILE = "review-pass.json"
@@ -27,7 +26,7 @@ def pass_path(design_dir: str, subtask: str) -> str:
 def record_review_pass(req: ReviewPassRequest) -> str:
     assert req.record is not None, "record_review_pass needs the record"
     path = pass_path(req.design_dir, req.subtask)
-    atomic_write_text(path, req.record.model_dump_json(indent=2) + "\n")
+    files.atomic_write_text(path, req.record.model_dump_json(indent=2) + "\n")
     return path
 
 
@@ -35,8 +34,9 @@ def record_review_pass(req: ReviewPassRequest) -> str:
 def find_review_pass(req: ReviewPassRequest) -> ReviewPass | None:
     """The recorded pass, if the worktree's head is still the commit that passed."""
     try:
-        with open(pass_path(req.design_dir, req.subtask), encoding="utf-8") as fh:
-            record = ReviewPass.model_validate_json(fh.read())
+        record = ReviewPass.model_validate_json(
+            files.read_bytes(pass_path(req.design_dir, req.subtask))
+        )
     except (FileNotFoundError, ValidationError, UnicodeDecodeError):
         return None  # nothing usable on record: review as usual
     if record.subtask != req.subtask:

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.files import atomic_write_text
+from activities import files
 from activities.gitrepo import GitError, GitInputError, ensure_excluded
 from contracts.tracker import TRACKER_STATUSES, TrackerResult, TrackerRow, TrackerUpdate
 
@@ -46,9 +46,7 @@ def lock_path_for(path: str) -> str:
 @contextlib.contextmanager
 def locked(path: str) -> Iterator[None]:
     """One writer at a time, across threads and processes (flock on `.<name>.lock`)."""
-    lock_path = lock_path_for(path)
-    os.makedirs(os.path.dirname(lock_path), exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = files.open_file(lock_path_for(path), os.O_RDWR | os.O_CREAT)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -170,8 +168,7 @@ def parse_tracker(text: str) -> dict[str, list[TrackerRow]]:
 def read_tracker(path: str) -> dict[str, list[TrackerRow]]:
     """Parse a tracker file; a missing file is an empty tracker."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            return parse_tracker(fh.read())
+        return parse_tracker(files.read_bytes(path).decode("utf-8"))
     except FileNotFoundError:
         return {}
 
@@ -223,8 +220,7 @@ def update_tracker(update: TrackerUpdate) -> TrackerResult:
     counts = dict(Counter(row.status for row in update.rows))
     with locked(path):
         try:
-            with open(path, encoding="utf-8", newline="") as fh:
-                current = fh.read()
+            current = files.read_bytes(path).decode("utf-8")
         except FileNotFoundError:
             current = ""
         if _superseded(current, update):
@@ -233,7 +229,7 @@ def update_tracker(update: TrackerUpdate) -> TrackerResult:
         new = replace_section(current, update.feature, section)
         if new == current:
             return TrackerResult(path=path, changed=False, counts=counts)
-        atomic_write_text(path, new)
+        files.atomic_write_text(path, new)
     return TrackerResult(path=path, changed=True, counts=counts)
 
 

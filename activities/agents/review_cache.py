@@ -23,12 +23,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from activities import gitrepo
+from activities import files, gitrepo
 from activities.agents import prompts
 from activities.agents.roles import ResolvedRole
 from activities.agents.tools import ToolError, read_bounded
 from activities.agents.transcript import REVIEW_CACHE_DIR
-from activities.files import atomic_write_text
 from contracts.agents import ReviewRequest, ReviewResult
 
 log = logging.getLogger(__name__)
@@ -79,7 +78,7 @@ def load(req: ReviewRequest, key: str) -> ReviewResult | None:
     """The earlier review of this input, if its entry is readable and its file still exists."""
     path = entry_path(req.workdir, key)
     try:
-        cached = ReviewResult.model_validate_json(path.read_text(encoding="utf-8"))
+        cached = ReviewResult.model_validate_json(files.read_bytes(path))
     except FileNotFoundError:
         return None
     except (OSError, ValidationError, ValueError) as exc:
@@ -96,4 +95,4 @@ def save(req: ReviewRequest, key: str, result: ReviewResult) -> None:
     workdir = req.workdir
     with contextlib.suppress(gitrepo.GitError, gitrepo.GitInputError, OSError):
         gitrepo.ensure_excluded(gitrepo.repo_root_of(workdir), EXCLUDE_PATTERN)
-    atomic_write_text(entry_path(workdir, key), result.model_dump_json(indent=1))
+    files.atomic_write_text(entry_path(workdir, key), result.model_dump_json(indent=1))

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from activities.files import atomic_write_text
+from activities import files
 from contracts.agents import Usage
 
 log = logging.getLogger(__name__)
@@ -91,10 +91,10 @@ def outputs_dir(path: Path) -> Path:
 
 def load(path: Path, expected_fingerprint: str) -> Transcript | None:
     """The saved transcript of this same call, or None to start fresh."""
-    if not path.is_file():
-        return None
     try:
-        transcript = Transcript.model_validate_json(path.read_text(encoding="utf-8"))
+        transcript = Transcript.model_validate_json(files.read_bytes(path))
+    except FileNotFoundError:
+        return None
     except (OSError, ValidationError, ValueError) as exc:
         log.warning("ignoring unreadable transcript %s: %s", path, exc)
         return None
@@ -105,4 +105,4 @@ def load(path: Path, expected_fingerprint: str) -> Transcript | None:
 
 
 def save(path: Path, transcript: Transcript) -> None:
-    atomic_write_text(path, transcript.model_dump_json(indent=1))
+    files.atomic_write_text(path, transcript.model_dump_json(indent=1))

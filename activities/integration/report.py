@@ -1,7 +1,12 @@
-"""build-reviews/INTEGRATION.md: how the feature came together, for the person merging it."""
+"""build-reviews/INTEGRATION.md: how the feature came together, for the person merging it.
+
+The integrator's words (its summaries, how it resolved a conflict, why it blamed a
+subtask) are text in the report: one line each, never a heading or a table row.
+"""
 
 from __future__ import annotations
 
+from activities.agent_text import inline
 from contracts.integration import IntegrationReport
 
 
@@ -13,7 +18,7 @@ def render(r: IntegrationReport) -> str:
         f"# Integration: {r.feature}",
         "",
         f"- Branch: `{r.branch}` (from `{r.base_branch}`)",
-        f"- Outcome: {verdict}" + (f": {o.reason}" if o.reason else ""),
+        f"- Outcome: {verdict}" + (f": {inline(o.reason)}" if o.reason else ""),
         f"- Pull request: {o.pr_url or '(none)'}",
         f"- Rounds: {len(r.rounds)}" + (f" in {runs} runs" if runs > 1 else ""),
         "",
@@ -27,7 +32,7 @@ def render(r: IntegrationReport) -> str:
     out += ["", "## Conflicts", ""]
     out += [
         f"- `{c.branch}` in {', '.join(f'`{f}`' for f in c.files)} (merge {c.commit[:10]}): "
-        + (r.resolutions.get(c.branch) or "not resolved yet")
+        + (inline(r.resolutions.get(c.branch) or "") or "not resolved yet")
         for c in r.conflicts
     ] or ["None: every branch merged cleanly."]
     out += ["", "## Rounds", ""]
@@ -38,7 +43,7 @@ def render(r: IntegrationReport) -> str:
         if rnd.scores:
             out += ["", "Scores: " + ", ".join(f"{k} {v:.2f}" for k, v in rnd.scores.items())]
         if rnd.fixer_summary:
-            out += ["", f"Integrator: {rnd.fixer_summary.strip()}"]
+            out += ["", f"Integrator: {inline(rnd.fixer_summary)}"]
         if rnd.culprit:
             out += ["", f"Attributed to `{rnd.culprit}`, which was reopened."]
         out.append("")
@@ -46,7 +51,7 @@ def render(r: IntegrationReport) -> str:
         out += ["(none)", ""]
     if r.reopened:
         out += ["## Reopened subtasks", ""]
-        out += [f"- {line}" for line in r.reopened]
+        out += [f"- {inline(line)}" for line in r.reopened]
         out.append("")
     out += ["_Written by the orchestrator's integration step._", ""]
     return "\n".join(out)

@@ -21,7 +21,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
-from activities import gitrepo
+from activities import files, gitrepo
 from contracts.build import GateCommand
 from contracts.integration import SmellFinding
 
@@ -288,9 +288,8 @@ def as_gate(check: str, findings: list[SmellFinding], log_path: Path) -> GateCom
         for f in findings
         if f.check == check
     ]
-    log_path.parent.mkdir(parents=True, exist_ok=True)
     body = "\n".join(lines) if lines else "ok"
-    log_path.write_text(f"$ {check}\n{body}\n\n[exit {1 if lines else 0}]\n", encoding="utf-8")
+    files.atomic_write_text(log_path, f"$ {check}\n{body}\n\n[exit {1 if lines else 0}]\n")
     return GateCommand(
         command=check,
         exit_code=1 if lines else 0,

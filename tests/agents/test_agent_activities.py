@@ -91,7 +91,8 @@ async def test_reviewer_reads_focus_files_and_writes_a_seed_format_review(
     assert parsed["issues"] == "- [high] no error cases (overview.md:3)\n"
     assert parsed["questions"] == "Q1: Persist links? | Options: A) File, B) Memory\n"
     assert parsed["fixer"] == "design-writer"
-    assert parsed["full"].startswith("## Detail")
+    # The reviewer's own heading is its text, not a section of the file.
+    assert parsed["full"].startswith("\\## Detail\nNothing says what happens on bad input.")
 
 
 async def test_builder_writes_files_and_the_activity_commits_them(

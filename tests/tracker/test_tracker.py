@@ -12,7 +12,10 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from activities.design_files import write_build_report
 from activities.tracker import parse_tracker, read_tracker, write_tracker
+from contracts.build import BuildReport, SubtaskResult
+from contracts.metrics import Ledger, Metrics
 from contracts.tracker import DEFAULT_TRACKER_PATH, TrackerRow, TrackerUpdate
 
 run = ActivityEnvironment().run
@@ -243,3 +246,58 @@ def test_bad_feature_names_are_refused(tmp_path: Path, feature: str) -> None:
     with pytest.raises(ApplicationError) as err:
         run(write_tracker, update(tmp_path, feature, []))
     assert err.value.non_retryable
+
+
+@pytest.mark.parametrize("linked", ["tracker", "lock", "directory"])
+def test_a_tracker_path_made_a_link_is_refused_and_its_target_left_alone(
+    tmp_path: Path, linked: str
+) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path / "repo")], check=True)
+    root = tmp_path / "repo"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "pr_tracker.md").write_text("not a tracker\n")
+    path = root / DEFAULT_TRACKER_PATH
+    path.parent.mkdir(parents=True)
+    if linked == "tracker":
+        path.symlink_to(elsewhere / "pr_tracker.md")
+    elif linked == "lock":
+        path.with_name(f".{path.name}.lock").symlink_to(elsewhere / "lock")
+    else:
+        path.parent.rmdir()
+        path.parent.symlink_to(elsewhere)
+
+    with pytest.raises(ApplicationError) as err:
+        run(write_tracker, update(root, "shop", rows(("01-a", 1, "pending", None))))
+
+    assert err.value.non_retryable and err.value.type == "UnsafeRecordPath"
+    assert "symbolic link" in err.value.message
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["pr_tracker.md"]
+    assert (elsewhere / "pr_tracker.md").read_text() == "not a tracker\n"
+
+
+def test_report_md_rows_hold_notes_with_pipes_and_newlines_in_one_cell(tmp_path: Path) -> None:
+    """REPORT.md shows the same notes as the tracker (a failure's message, an
+    integrator's reason): they must not add cells, rows or headings to its table."""
+    notes = "failed: a | b\n| forged | pr_created | 9 | 1.00 | - | ok |\n## Metrics\nend"
+    report = BuildReport(
+        path=str(tmp_path / "build-reviews" / "REPORT.md"),
+        feature="shop",
+        result="INCOMPLETE",
+        stop_reason="stopped\n## Metrics\n- Cost: $0",
+        subtasks=[SubtaskResult(subtask="01-a", status="blocked", notes=notes)],
+        metrics=Metrics.of(Ledger()),
+    )
+
+    run(write_build_report, report)
+
+    lines = Path(report.path).read_text().splitlines()
+    rows = [line for line in lines if line.startswith("| 01-a |") or "forged" in line]
+    assert rows == [
+        "| 01-a | blocked | 0 | - | - | failed: a \\| b \\| forged \\| pr_created \\| 9 \\| "
+        "1.00 \\| - \\| ok \\| ## Metrics end |"
+    ]
+    assert [line for line in lines if line.startswith("#")] == [
+        "# Build report: shop",
+        "## Metrics",
+    ]
