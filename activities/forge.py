@@ -15,7 +15,7 @@ import urllib.parse
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import forge_github, gitrepo
+from activities import forge_github, git_commit, gitrepo
 from activities.files import atomic_write_text
 from activities.git_ops import git_errors, heartbeating
 from contracts.forge import PrBodyInput, PullRequestRequest, PullRequestResult
@@ -181,7 +181,7 @@ def publish_record(req: PullRequestRequest, base: str, text: str) -> str | None:
     if not same:
         atomic_write_text(pr_file, text)
     targets.append(pr_file)
-    gitrepo.commit_changes(
+    git_commit.commit_changes(
         top, f"docs({req.subtask}): review record and pull request text", paths=targets
     )
     return os.path.relpath(pr_file, top).replace(os.sep, "/")

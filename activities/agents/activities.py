@@ -12,20 +12,20 @@ from __future__ import annotations
 import asyncio
 import os
 import string
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import gitrepo
+from activities import commit_guard, gitrepo
 from activities.agents import review_cache
 from activities.agents import transcript as transcripts
 from activities.agents.cancel import cancel_requested, finish_in_thread
 from activities.agents.commit import (
     changed_paths,
     commit_agent_changes,
-    discard_changes,
     git_failures,
     trailer_for,
 )
@@ -43,6 +43,7 @@ from activities.agents.outputs import (
 from activities.agents.review_file import write_review
 from activities.agents.roles import ResolvedRole, resolve_role
 from activities.agents.tools import Workspace
+from activities.git_commit import discard_changes, discard_refused
 from activities.plan.design_dir import parse_subplan
 from activities.plan.pipeline import subtask_issues
 from activities.plan.subtask_xml import subtask_from_subplan, write_subtask
@@ -117,7 +118,8 @@ async def agent_edit(req: EditRequest) -> EditResult:
     """A writer, builder or fixer changes files; the activity (not the model) commits them."""
     resolved = await _role(req, "edit")
     submission = integrator_submission(req.culprits) if req.culprits else EditSubmission
-    outcome = await run_agent(req, resolved, submission)
+    check = _commit_check(req, resolved) if req.commit else None
+    outcome = await run_agent(req, resolved, submission, check=check)
     workdir = Path(req.workdir)
     claimed = {p for p in outcome.output.files_changed if not os.path.isabs(p)}
     files = sorted(outcome.workspace.touched | _existing(workdir, claimed))
@@ -138,14 +140,15 @@ async def agent_edit(req: EditRequest) -> EditResult:
             await finish_in_thread(transcripts.save, outcome.transcript_path, outcome.transcript)
         if refused:
             activity.logger.warning(
-                "%s changed the orchestrator's configuration (%s): not committed, discarded",
+                "%s left changes the orchestrator refuses (%s): not committed, discarded",
                 req.role,
                 ", ".join(refused),
             )
             summary = (
                 f"{summary}\n\nRefused by the orchestrator, not committed and discarded: "
-                f"{', '.join(refused)} (agents may not change .orchestrator/ or "
-                "orchestrator.toml; configuration comes from the commit the loop started from)"
+                f"{', '.join(refused)} (agents may not change .orchestrator/, "
+                "orchestrator.toml or .gitmodules: configuration comes from the commit the loop "
+                "started from; nor commit nested repositories or files git cannot store)"
             ).strip()
     return EditResult(
         role=req.role,
@@ -172,8 +175,10 @@ def _commit(
     (they create files too), otherwise exactly the files its tools wrote.
 
     Changes to the orchestrator's configuration (`.orchestrator/`, `orchestrator.toml`,
-    the roles' folder) are never committed: they are discarded from the worktree, so
-    no later commit takes them either, and returned to be reported.
+    the roles' folder) and what `commit_guard` refuses (nested repositories,
+    `.gitmodules`, special files) are never committed: they are discarded from the
+    worktree, so no later commit takes them either, and returned to be reported. A
+    worktree over its budget is not committed at all: a person decides.
     """
     workdir = Path(req.workdir).resolve()
     with git_failures(workdir):
@@ -186,11 +191,61 @@ def _commit(
         if refused:
             discard_changes(top, refused)
             paths = [p for p in paths if p not in refused]
+        unsafe = commit_guard.refusals(str(top), paths)
+        if unsafe:
+            discard_refused(str(top), unsafe)
+            named = {r.path.rstrip("/") for r in unsafe}
+            paths = [p for p in paths if p.rstrip("/") not in named]
+            refused += [r.note() for r in unsafe]
+        over = commit_guard.budget_problems(str(top), req.settings.sandbox)
+        if over:
+            raise non_retryable(
+                f"{req.role}'s work in {workdir} is not committed: "
+                + " ".join(over)
+                + " Then choose retry (a retry commits what is there).",
+                "WorktreeOverBudget",
+            )
     trailer = trailer_for(req.role, req.scope, req.round, fingerprint)
     sha, files = commit_agent_changes(
         workdir, paths, req.commit_message, trailer, stop=cancel_requested
     )
     return sha, sorted(os.path.relpath(top / f, workdir) for f in files), refused
+
+
+# How often the agent hears what the commit would refuse before it is refused for good.
+CONTENT_REJECTIONS = 2
+
+
+def _commit_check(req: EditRequest, resolved: ResolvedRole) -> Callable[[Any], Awaitable[None]]:
+    """Before a submission is accepted: what the commit would refuse, told to the agent
+    (its tools and commands can fix it). Said twice at most; what is left then is refused
+    at the commit (and named), or holds for a person when the budget is exceeded."""
+    said = 0
+
+    async def check(_: Any) -> None:
+        nonlocal said
+        if said >= CONTENT_REJECTIONS:
+            return
+        problems = await asyncio.to_thread(_commit_problems, req, resolved)
+        if problems:
+            said += 1
+            raise ValueError(
+                "the orchestrator will not commit your changes as they are:\n"
+                + "\n".join(f"  - {p}" for p in problems)
+                + "\nFix these with your tools or commands, then submit again"
+            )
+
+    return check
+
+
+def _commit_problems(req: EditRequest, resolved: ResolvedRole) -> list[str]:
+    workdir = Path(req.workdir).resolve()
+    top = gitrepo.repo_root_of(str(workdir))
+    paths = changed_paths(workdir)
+    if "run_command" not in resolved.tools:  # only what its tools wrote is committed
+        paths = [p for p in paths if not p.endswith("/")]
+    refused = commit_guard.refusals(top, paths)
+    return [r.line() for r in refused] + commit_guard.budget_problems(top, req.settings.sandbox)
 
 
 @activity.defn(name="agent.answer_questions")
