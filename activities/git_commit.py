@@ -128,6 +128,14 @@ def discard_changes(top: Path, paths: list[str]) -> None:
         else:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(target)
+        # Folders that held only what went away go too (git never has empty folders).
+        for parent in target.parents:
+            if parent == top or top not in parent.parents:
+                break
+            try:
+                parent.rmdir()
+            except OSError:
+                break
 
 
 def discard_refused(top: str, refused: Sequence[Refusal]) -> list[str]:

@@ -20,7 +20,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import commit_guard, gitrepo
-from activities.agents import review_cache
+from activities.agents import review_cache, strays
 from activities.agents import transcript as transcripts
 from activities.agents.cancel import cancel_requested, finish_in_thread
 from activities.agents.commit import (
@@ -30,7 +30,7 @@ from activities.agents.commit import (
     trailer_for,
 )
 from activities.agents.errors import non_retryable
-from activities.agents.loop import reports_usage, run_agent, settle, spent_so_far
+from activities.agents.loop import reports_usage, resolve_in, run_agent, settle, spent_so_far
 from activities.agents.outputs import (
     DRAFT_PINNED,
     AnswerSubmission,
@@ -93,9 +93,20 @@ async def agent_review(req: ReviewRequest) -> ReviewResult:
         cached = await asyncio.to_thread(review_cache.load, req, key)
         if cached is not None:
             return cached.model_copy(update={"round": req.round, "usage": Usage()})
-    outcome = await run_agent(req, resolved, ReviewSubmission)
-    review = outcome.output
-    await finish_in_thread(write_review, _in_workdir(req, req.review_path), req.title, review)
+    workdir, review_file = Path(req.workdir), _in_workdir(req, req.review_path)
+    start: dict[str, str] | None = None
+    if "run_command" in resolved.tools and await asyncio.to_thread(strays.in_own_worktree, workdir):
+        transcript = resolve_in(workdir, req.transcript_path)
+        start = await asyncio.to_thread(strays.before, workdir, transcript)
+    try:
+        outcome = await run_agent(req, resolved, ReviewSubmission)
+        review = outcome.output
+        await finish_in_thread(write_review, review_file, req.title, review)
+    finally:
+        if start is not None:  # what its commands left is never the next editor's to commit
+            await finish_in_thread(
+                strays.discard, workdir, start, req.role, {review_file}, tidy=True
+            )
     result = ReviewResult(
         role=req.role,
         scope=req.scope,
@@ -226,7 +237,10 @@ def _commit_check(req: EditRequest, resolved: ResolvedRole) -> Callable[[Any], A
         nonlocal said
         if said >= CONTENT_REJECTIONS:
             return
-        problems = await asyncio.to_thread(_commit_problems, req, resolved)
+        try:
+            problems = await asyncio.to_thread(_commit_problems, req, resolved)
+        except (gitrepo.GitError, gitrepo.GitInputError):
+            return  # the commit itself says what is wrong, to a person
         if problems:
             said += 1
             raise ValueError(

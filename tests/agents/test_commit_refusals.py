@@ -170,3 +170,30 @@ async def test_a_worktree_over_its_budget_is_told_then_held_for_a_person(
         assert "over the budget of 20 ([sandbox] worktree_max_files)" in text
         assert "data.bin is 2.0 MB, over the limit of 1 MB" in text and "Fix:" in text
     assert git(wt, "log", "-1", "--format=%s") == "initial"  # nothing committed
+
+
+async def test_a_reviewers_stray_files_are_discarded_never_committed_by_the_next_editor(
+    repo: Path, standin: MessagesStandIn, runner: Runner, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A reviewer runs the tests; the files they (or it) leave are not the fixer's work."""
+    wt = worktree(repo)
+    (wt / "notes.txt").write_text("already here before the review\n")
+    stray = (
+        "echo 'coverage: 91%' > coverage.out && echo '# reviewed' >> src/core.py && "
+        "mkdir -p build/obj && echo obj > build/obj/core.o && "
+        "rm design-docs/active/demo/overview.md"
+    )
+    script(standin, **{"code-correctness": [shell(stray)], "fixer": [write("src/mul.py", "M=1\n")]})
+    review = request(wt, "code-correctness", scope="01-core", review_path="review.md", title="t")
+    await runner.run("agent.review", review)
+
+    assert (wt / "review.md").is_file()  # its own record stays
+    assert not (wt / "coverage.out").exists() and not (wt / "build").exists()
+    # What was there before, its review and its transcript stay; nothing else changed.
+    assert git(wt, "status", "--porcelain") == "?? .orchestrator/\n?? notes.txt\n?? review.md"
+    assert "left files in" in caplog.text and "coverage.out" in caplog.text
+    (wt / "notes.txt").unlink()
+    (wt / "review.md").unlink()
+    fixed = await edit(runner, wt, "fixer")
+    assert fixed["files_changed"] == ["src/mul.py"]
+    assert git(wt, "show", "--name-only", "--format=", "HEAD") == "src/mul.py"
