@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from activities import gitrepo
@@ -119,16 +119,17 @@ class Usage:
     largest: list[tuple[int, str]]  # (bytes, path), the largest first
 
 
-def usage(top: str, biggest: int = 3) -> Usage:
+def usage(top: str, biggest: int = 3, skip: Collection[str] = ()) -> Usage:
     """What git would commit from the worktree: tracked files still there and new ones
-    not ignored (a nested repository counts as one entry; nothing inside it)."""
+    not ignored (a nested repository counts as one entry; nothing inside it), but for
+    `skip` (new files that are not the agent's: the gates' output)."""
     out = gitrepo.run_git(
         top, "ls-files", "-z", "--cached", "--others", "--exclude-standard", check=False
     ).stdout
     files = size = 0
     sizes: list[tuple[int, str]] = []
     for path in set(out.split("\0")):
-        if not path:
+        if not path or path in skip:
             continue
         try:
             st = os.lstat(os.path.join(top, path))
@@ -140,9 +141,9 @@ def usage(top: str, biggest: int = 3) -> Usage:
     return Usage(files, size, sorted(sizes, reverse=True)[:biggest])
 
 
-def budget_problems(top: str, config: SandboxConfig) -> list[str]:
+def budget_problems(top: str, config: SandboxConfig, skip: Collection[str] = ()) -> list[str]:
     """How the worktree exceeds its budget, with the numbers and the fix; [] when it fits."""
-    used = usage(top)
+    used = usage(top, skip=skip)
     problems: list[str] = []
     fix = (
         "delete what does not belong in the change (generated files, downloads, data, "

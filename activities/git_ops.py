@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import git_commit, gitrepo
+from activities import git_commit, gitrepo, worktree_changes
 from activities.gitrepo import GitError, GitInputError, current_branch, head_commit, repo_root_of
 from contracts.git import (
     CommitPathsRequest,
@@ -23,6 +23,7 @@ from contracts.git import (
     CommitResult,
     MergeRequest,
     MergeResult,
+    OwnFilesRequest,
     PushRequest,
     PushResult,
     RepoInfo,
@@ -121,6 +122,14 @@ def commit_paths(req: CommitPathsRequest) -> CommitResult:
         return git_commit.commit_changes(req.repo_root, req.message, req.paths)
 
 
+@activity.defn(name="git.refuse_persons_changes")
+def refuse_persons_changes(req: OwnFilesRequest) -> None:
+    """Before a loop writes into a folder of the main checkout: nothing of a person's
+    (uncommitted) may be there, or a later commit of the loop's files would sit beside it."""
+    with git_errors():
+        worktree_changes.refuse_persons_in_folder(req.repo_root, req.folder)
+
+
 @activity.defn(name="git.push_branch")
 def push_branch(req: PushRequest) -> PushResult:
     """Push a branch; a remote that already has the commit is left alone."""
@@ -170,4 +179,5 @@ ACTIVITIES = [
     reset_branch,
     git_repo_info,
     merge_dependencies,
+    refuse_persons_changes,
 ]

@@ -19,11 +19,12 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import commit_guard, gitrepo
-from activities.agents import review_cache, strays
+from activities import commit_guard, gitrepo, worktree_changes
+from activities.agents import review_cache
 from activities.agents import transcript as transcripts
 from activities.agents.cancel import cancel_requested, finish_in_thread
 from activities.agents.commit import (
+    Cancelled,
     changed_paths,
     commit_agent_changes,
     git_failures,
@@ -94,10 +95,9 @@ async def agent_review(req: ReviewRequest) -> ReviewResult:
         if cached is not None:
             return cached.model_copy(update={"round": req.round, "usage": Usage()})
     workdir, review_file = Path(req.workdir), _in_workdir(req, req.review_path)
-    start: dict[str, str] | None = None
-    if "run_command" in resolved.tools and await asyncio.to_thread(strays.in_own_worktree, workdir):
-        transcript = resolve_in(workdir, req.transcript_path)
-        start = await asyncio.to_thread(strays.before, workdir, transcript)
+    start: worktree_changes.Changes | None = None
+    if "run_command" in resolved.tools:
+        start = await asyncio.to_thread(_noted_in_own_worktree, req)
     try:
         outcome = await run_agent(req, resolved, ReviewSubmission)
         review = outcome.output
@@ -105,7 +105,7 @@ async def agent_review(req: ReviewRequest) -> ReviewResult:
     finally:
         if start is not None:  # what its commands left is never the next editor's to commit
             await finish_in_thread(
-                strays.discard, workdir, start, req.role, {review_file}, tidy=True
+                worktree_changes.discard, workdir, start, req.role, {review_file}, tidy=True
             )
     result = ReviewResult(
         role=req.role,
@@ -129,7 +129,27 @@ async def agent_edit(req: EditRequest) -> EditResult:
     """A writer, builder or fixer changes files; the activity (not the model) commits them."""
     resolved = await _role(req, "edit")
     submission = integrator_submission(req.culprits) if req.culprits else EditSubmission
+    start = await asyncio.to_thread(_noted_in_own_worktree, req) if req.commit else None
+    if start:  # a person's changes hold the subtask before the model is asked
+        await asyncio.to_thread(_refuse_persons_changes, req, start)
     check = _commit_check(req, resolved) if req.commit else None
+    try:
+        return await _edit_and_commit(req, resolved, submission, check, start)
+    except (asyncio.CancelledError, Cancelled):
+        if start is not None and cancel_requested():
+            # Work never committed is no one's to keep: the worktree goes back to how the
+            # call found it, so a restarted subtask does not take it for a person's.
+            await finish_in_thread(_discard_since, req, start, tidy=True)
+        raise
+
+
+async def _edit_and_commit(
+    req: EditRequest,
+    resolved: ResolvedRole,
+    submission: type[Any],
+    check: Callable[[Any], Awaitable[None]] | None,
+    start: worktree_changes.Changes | None,
+) -> EditResult:
     outcome = await run_agent(req, resolved, submission, check=check)
     workdir = Path(req.workdir)
     claimed = {p for p in outcome.output.files_changed if not os.path.isabs(p)}
@@ -143,8 +163,8 @@ async def agent_edit(req: EditRequest) -> EditResult:
             req,
             resolved,
             outcome.workspace,
-            outcome.transcript_path,
             outcome.transcript.fingerprint,
+            start or {},
         )
         if outcome.transcript.commit != sha:
             outcome.transcript.commit = sha
@@ -175,15 +195,61 @@ async def agent_edit(req: EditRequest) -> EditResult:
     )
 
 
+def _noted_in_own_worktree(req: AgentCall) -> worktree_changes.Changes | None:
+    """In a subtask's worktree: its changes when this call first started (noted then).
+
+    None elsewhere (the main checkout: the design loop commits only what it wrote), and
+    for a call an older worker started without noting them (it ran, or is resuming)."""
+    workdir = Path(req.workdir)
+    if not worktree_changes.in_own_worktree(workdir):
+        return None
+    transcript = resolve_in(workdir, req.transcript_path)
+    record = worktree_changes.record_of(transcript)
+    if transcript.exists() and not record.exists():
+        return None
+    return worktree_changes.noted(workdir, record)
+
+
+def _discard_since(req: AgentCall, start: worktree_changes.Changes) -> None:
+    top = gitrepo.repo_root_of(req.workdir)
+    left = worktree_changes.since(top, start)
+    if left:
+        discard_changes(Path(top), left)
+        activity.logger.warning(
+            "%s was cancelled before its commit; its changes are discarded: %s",
+            req.role,
+            ", ".join(left),
+        )
+    worktree_changes.forget(
+        worktree_changes.record_of(resolve_in(Path(req.workdir), req.transcript_path))
+    )
+
+
+def _refuse_persons_changes(req: AgentCall, start: worktree_changes.Changes) -> None:
+    """A person's files or edits in the worktree hold the subtask before the agent runs:
+    the orchestrator never commits them, and an agent must not build on them unseen."""
+    top = gitrepo.repo_root_of(req.workdir)
+    theirs = worktree_changes.persons(top, start)
+    if theirs:
+        # Noted again on the retry, once the person has dealt with them.
+        worktree_changes.forget(
+            worktree_changes.record_of(resolve_in(Path(req.workdir), req.transcript_path))
+        )
+        raise non_retryable(
+            worktree_changes.persons_message(top, theirs, req.role), "PersonsChangesInWorktree"
+        )
+
+
 def _commit(
     req: EditRequest,
     resolved: ResolvedRole,
     workspace: Workspace,
-    transcript_path: Path,
     fingerprint: str,
+    start: worktree_changes.Changes,
 ) -> tuple[str | None, list[str], list[str]]:
-    """Commit what changed: everything under workdir if the agent could run commands
-    (they create files too), otherwise exactly the files its tools wrote.
+    """Commit what changed: everything under workdir that changed while the agent ran if
+    it could run commands (they create files too), otherwise exactly the files its tools
+    wrote. What was changed before it started (`start`: the gates' output) is not its.
 
     Changes to the orchestrator's configuration (`.orchestrator/`, `orchestrator.toml`,
     the roles' folder) and what `commit_guard` refuses (nested repositories,
@@ -195,7 +261,8 @@ def _commit(
     with git_failures(workdir):
         top = Path(gitrepo.repo_root_of(str(workdir)))
         if "run_command" in resolved.tools:
-            paths = changed_paths(workdir, exclude=[transcript_path])
+            inside = set(changed_paths(workdir))
+            paths = [p for p in worktree_changes.since(str(top), start) if p in inside]
         else:
             paths = sorted(os.path.relpath(workdir / p, top) for p in workspace.touched)
         refused = [p for p in paths if gitrepo.is_protected(p, [req.settings.agents_dir])]
@@ -208,7 +275,9 @@ def _commit(
             named = {r.path.rstrip("/") for r in unsafe}
             paths = [p for p in paths if p.rstrip("/") not in named]
             refused += [r.note() for r in unsafe]
-        over = commit_guard.budget_problems(str(top), req.settings.sandbox)
+        over = commit_guard.budget_problems(
+            str(top), req.settings.sandbox, skip=worktree_changes.owned(str(top))
+        )
         if over:
             raise non_retryable(
                 f"{req.role}'s work in {workdir} is not committed: "
@@ -259,7 +328,8 @@ def _commit_problems(req: EditRequest, resolved: ResolvedRole) -> list[str]:
     if "run_command" not in resolved.tools:  # only what its tools wrote is committed
         paths = [p for p in paths if not p.endswith("/")]
     refused = commit_guard.refusals(top, paths)
-    return [r.line() for r in refused] + commit_guard.budget_problems(top, req.settings.sandbox)
+    over = commit_guard.budget_problems(top, req.settings.sandbox, skip=worktree_changes.owned(top))
+    return [r.line() for r in refused] + over
 
 
 @activity.defn(name="agent.answer_questions")
