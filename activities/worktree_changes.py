@@ -157,12 +157,25 @@ def review_records(repo_root: str) -> set[str]:
     return found
 
 
+# What a build leaves in the design directory of the checkout it runs from: review
+# records, gate logs, the report and pull request texts (committed on the subtasks'
+# branches), and the change log: the loops' own, never the design loop's to commit.
+BUILD_RECORDS_DIR = "build-reviews/"
+CHANGE_LOG = "CHANGE_LOG.md"
+
+
 def persons_in_folder(repo_root: str, folder: str) -> list[str]:
-    """What is uncommitted under `folder` (from the top) and not the loop's own records."""
+    """What is uncommitted under `folder` (from the top) and not the loops' own records."""
     top = gitrepo.repo_root_of(repo_root)
     ours = review_records(top)
+    base = folder.strip("/") + "/" if folder.strip("/") not in ("", ".") else ""
+
+    def build_record(path: str) -> bool:
+        inside = path.removeprefix(base)
+        return inside.startswith(BUILD_RECORDS_DIR) or inside == CHANGE_LOG
+
     paths = git_commit.status_paths(top, [folder])
-    return [p for p in paths if not is_transcript(p) and p not in ours]
+    return [p for p in paths if not (is_transcript(p) or p in ours or build_record(p))]
 
 
 def refuse_persons_in_folder(repo_root: str, folder: str) -> None:
