@@ -32,17 +32,17 @@ class Refusal:
     """One path the orchestrator will not commit: what it is and what to do about it."""
 
     path: str  # from the checkout's top; a directory ends with '/'
+    what: str  # in a few words, for the subtask's notes and the tracker
     why: str
     fix: str
     # Removed from the worktree when refused at the commit, so no later commit meets it.
     discard: bool = True
 
     def line(self) -> str:
-        return f"{self.path}: {self.why}. Fix: {self.fix}"
+        return f"{self.path}: {self.what}{self.why}. Fix: {self.fix}"
 
     def note(self) -> str:
-        """The short form for the subtask's notes and the tracker."""
-        return f"{self.path} ({self.why.split(':')[0].split(' (')[0]})"
+        return f"{self.path} ({self.what})"
 
 
 def refusals(top: str, paths: Sequence[str]) -> list[Refusal]:
@@ -60,14 +60,15 @@ def _refusal(top: str, path: str, links: set[str]) -> Refusal | None:
     parts = [p for p in path.rstrip("/").split("/") if p]
     full = os.path.join(top, *parts)
     if any(p.lower() == ".git" for p in parts):
-        return Refusal(path, "a path inside a .git, which git never stores", f"delete {path}")
+        return Refusal(path, "a path inside a .git", ", which git never stores", f"delete {path}")
     link = next(
         ("/".join(parts[:i]) for i in range(1, len(parts)) if "/".join(parts[:i]) in links), None
     )
     if link is not None:
         return Refusal(
             path,
-            f"inside {link}, a submodule (gitlink) the orchestrator never commits into",
+            f"inside the submodule {link}",
+            " (a gitlink), which the orchestrator never commits into",
             f"write outside {link}/",
             discard=False,
         )
@@ -79,7 +80,8 @@ def _refusal(top: str, path: str, links: set[str]) -> Refusal | None:
         name = path.rstrip("/")
         return Refusal(
             f"{name}/",
-            "a nested git repository (it holds its own .git); the orchestrator commits no "
+            "a nested git repository",
+            " (it holds its own .git); the orchestrator commits no "
             "nested repository or submodule, since git would run that repository's programs",
             f"delete {name}/.git to keep its files as plain files (`rm -rf {name}/.git`), "
             f"or delete {name}/",
@@ -87,7 +89,8 @@ def _refusal(top: str, path: str, links: set[str]) -> Refusal | None:
     if len(parts) == 1 and parts[0].lower() == ".gitmodules":
         return Refusal(
             path,
-            "a change to .gitmodules: submodules are not allowed (git runs what .gitmodules "
+            "a change to .gitmodules",
+            ": submodules are not allowed (git runs what .gitmodules "
             "names, and an invalid one stops every git command)",
             "restore .gitmodules as the branch has it (`git checkout -- .gitmodules`, or "
             "delete it if it is new)",
@@ -95,7 +98,8 @@ def _refusal(top: str, path: str, links: set[str]) -> Refusal | None:
     if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
         return Refusal(
             path,
-            "not a regular file or symlink (a FIFO, socket or device), which git cannot store",
+            "not a regular file or symlink",
+            " (a FIFO, socket or device), which git cannot store",
             f"delete {path}",
         )
     return None
