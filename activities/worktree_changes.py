@@ -202,13 +202,19 @@ def discard(workdir: Path, start: Changes, role: str, keep: Iterable[Path]) -> l
     """Put back every path clean at `start` and changed now (except the files `keep`), as
     HEAD has it; log them, and the paths changed before and again since, which stay.
 
-    Gates run beside the reviewers and may write the worktree in the same minutes: their
-    files, if git would commit them, count as strays too. Ignored files are never touched.
+    Gates run beside the reviewers and may write the worktree in the same minutes: what
+    a gate that finished first recorded as its output stays; a running gate's files, if
+    git would commit them, count as strays. Ignored files are never touched.
     """
     top = gitrepo.repo_root_of(str(workdir))
     kept = {os.path.relpath(os.path.realpath(p), top) for p in keep}
+    gates = owned(top)  # a gate that finished first already claimed its output
     now = changes(top)
-    strays = sorted(p for p in now if p not in start and p.rstrip("/") not in kept)
+    strays = sorted(
+        p
+        for p, look in now.items()
+        if p not in start and p.rstrip("/") not in kept and gates.get(p) != look
+    )
     again = sorted(p for p in now if p in start and now[p] != start[p])
     if strays:
         git_commit.discard_changes(Path(top), strays)
