@@ -14,7 +14,7 @@ import urllib.parse
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import files, forge_github, gitrepo
+from activities import files, forge_github, git_commit, gitrepo
 from activities.agent_text import block, inline, pr_text
 from activities.git_ops import git_errors, heartbeating
 from contracts.forge import PrBodyInput, PullRequestRequest, PullRequestResult
@@ -195,7 +195,7 @@ def publish_record(req: PullRequestRequest, base: str, text: str) -> str | None:
         files.check_writable(dest, root=top)
     for dest, data in record.items():
         files.atomic_write_bytes(dest, data, root=top)
-    gitrepo.commit_changes(
+    git_commit.commit_changes(
         top, f"docs({req.subtask}): review record and pull request text", paths=list(record)
     )
     return os.path.relpath(pr_file, top).replace(os.sep, "/")

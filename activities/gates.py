@@ -18,7 +18,7 @@ from pathlib import Path
 
 from temporalio import activity
 
-from activities import files, sandbox
+from activities import files, sandbox, worktree_changes
 from activities.agents.errors import non_retryable
 from activities.sandbox.paths import project_environment, worktree_git_dir
 from contracts.build import GateCommand, GateRequest, GateResult
@@ -126,11 +126,43 @@ async def _setup(request: GateRequest) -> GateCommand | None:
 
 @activity.defn(name="gates.run")
 async def run_gates(request: GateRequest) -> GateResult:
-    """Run every gate (sequentially: tests and linters often share caches)."""
+    """Run every gate (sequentially: tests and linters often share caches).
+
+    What the gates leave in a subtask's worktree (a coverage file, a build, a venv
+    git would commit) is recorded as the orchestrator's: the next editor neither
+    commits it nor takes it for a person's work.
+    """
     try:
         await sandbox.ensure_available(request.sandbox)
     except sandbox.SandboxUnavailable as exc:
         raise non_retryable(f"gates run commands, and {exc}", "SandboxUnavailable") from exc
+    workdir = Path(request.workdir)
+    record = await asyncio.to_thread(_start_record, request)
+    start = await asyncio.to_thread(worktree_changes.noted, workdir, record) if record else None
+    try:
+        return await _run_gates(request)
+    finally:
+        if record is not None and start is not None:  # a failed or cancelled run's too
+            await asyncio.shield(asyncio.to_thread(_own, workdir, start, record))
+
+
+def _own(workdir: Path, start: worktree_changes.Changes, record: Path) -> None:
+    worktree_changes.own(workdir, start)
+    record.unlink(missing_ok=True)
+
+
+def _start_record(request: GateRequest) -> Path | None:
+    """Where this run notes the worktree's changes before its first gate (a retried run
+    compares against the same start): the worktree's own git directory."""
+    workdir = Path(request.workdir)
+    git_dir = worktree_git_dir(workdir)
+    if git_dir is None or not worktree_changes.in_own_worktree(workdir):
+        return None
+    run = hashlib.sha256(request.log_dir.encode()).hexdigest()[:16]
+    return git_dir / f"orchestrator-gates-{run}.json"
+
+
+async def _run_gates(request: GateRequest) -> GateResult:
     failed_setup = await _setup(request)
     if failed_setup is not None:
         return GateResult(results=[failed_setup])

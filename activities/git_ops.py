@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import gitrepo
+from activities import git_commit, gitrepo, worktree_changes
 from activities.gitrepo import GitError, GitInputError, current_branch, head_commit, repo_root_of
 from contracts.git import (
     CommitPathsRequest,
@@ -23,6 +23,7 @@ from contracts.git import (
     CommitResult,
     MergeRequest,
     MergeResult,
+    OwnFilesRequest,
     PushRequest,
     PushResult,
     RepoInfo,
@@ -81,12 +82,22 @@ def heartbeating(detail: str, every: float | None = None) -> Iterator[None]:
 
 @contextmanager
 def git_errors() -> Iterator[None]:
-    """Turn git helper errors into Temporal errors: bad input stops, the rest retries."""
+    """Turn git helper errors into Temporal errors: bad input or content stops, the rest
+    retries."""
     try:
         yield
     except GitInputError as exc:
         raise ApplicationError(gitrepo.redact(str(exc)), type=exc.type, non_retryable=True) from exc
     except GitError as exc:
+        if exc.content_caused:
+            # The repository's content (an invalid .gitmodules, a path git refuses): the
+            # same on every attempt, so a person decides at once instead of after an hour.
+            raise ApplicationError(
+                f"{exc}. This comes from the files in the repository and fails the same way "
+                "on every retry. Fix: repair or remove the file git names, then retry",
+                type="GitContentRefused",
+                non_retryable=True,
+            ) from exc
         raise ApplicationError(str(exc), type="GitCommandFailed") from exc
 
 
@@ -101,14 +112,22 @@ def ensure_worktree(req: WorktreeRequest) -> WorktreeResult:
 def commit_worktree(req: CommitRequest) -> CommitResult:
     """Commit a worktree's changes as the orchestrator; `commit` is None if nothing changed."""
     with heartbeating(f"commit {req.worktree}"), git_errors():
-        return gitrepo.commit_changes(req.worktree, req.message, req.paths)
+        return git_commit.commit_changes(req.worktree, req.message, req.paths)
 
 
 @activity.defn(name="git.commit_paths")
 def commit_paths(req: CommitPathsRequest) -> CommitResult:
     """Commit design artifacts on the main checkout's current branch (only these paths)."""
     with heartbeating(f"commit {len(req.paths)} paths"), git_errors():
-        return gitrepo.commit_changes(req.repo_root, req.message, req.paths)
+        return git_commit.commit_changes(req.repo_root, req.message, req.paths)
+
+
+@activity.defn(name="git.refuse_persons_changes")
+def refuse_persons_changes(req: OwnFilesRequest) -> None:
+    """Before a loop writes into a folder of the main checkout: nothing of a person's
+    (uncommitted) may be there, or a later commit of the loop's files would sit beside it."""
+    with git_errors():
+        worktree_changes.refuse_persons_in_folder(req.repo_root, req.folder)
 
 
 @activity.defn(name="git.push_branch")
@@ -160,4 +179,5 @@ ACTIVITIES = [
     reset_branch,
     git_repo_info,
     merge_dependencies,
+    refuse_persons_changes,
 ]

@@ -34,7 +34,6 @@ from contracts.git import (
     ORCHESTRATOR_AUTHOR_EMAIL,
     ORCHESTRATOR_AUTHOR_NAME,
     WORKTREES_DIR,
-    CommitResult,
     PushResult,
     ResetResult,
     WorktreeRequest,
@@ -70,6 +69,26 @@ _GIT_LOCATION_VARS = frozenset(
 _KEEP = frozenset({"SSH_AUTH_SOCK"})
 
 
+# Failures that go away by themselves: a lock another git holds, a full disk or exhausted
+# memory someone frees, a network or remote that comes back, a command that ran too long.
+_TRANSIENT = re.compile(
+    r"\.lock'?: File exists|unable to create '[^']*\.lock'|another git process|"
+    r"cannot lock ref|no space left on device|disk quota exceeded|cannot allocate memory|"
+    r"out of memory|resource temporarily unavailable|input/output error|timed out|"
+    r"could not resolve host|connection (?:refused|reset|timed out)|early eof|rpc failed|"
+    r"remote end hung up|could not read from remote repository|unable to access '",
+    re.IGNORECASE,
+)
+# Failures caused by what is in the repository (an agent's or a person's files): the same
+# content fails the same way on every retry.
+_CONTENT = re.compile(
+    r"\.gitmodules|invalid value for 'submodule\.|invalid path '|beyond a symbolic link|"
+    r"unsupported file type|unable to index file|appears as both a file and as a directory|"
+    r"does not have a commit checked out|embedded git repository|is a directory - add files",
+    re.IGNORECASE,
+)
+
+
 class GitError(Exception):
     """A git command failed; retryable unless the caller knows better."""
 
@@ -79,8 +98,21 @@ class GitError(Exception):
         self.stdout = stdout
         self.stderr = stderr
         detail = redact((stderr or stdout).strip())
-        command = redact(" ".join(self.argv))
+        shown = self.argv
+        if shown[: len(_PREFIX)] == _PREFIX:  # the same on every command: it hides what failed
+            shown = ["git", *(a for a in shown[len(_PREFIX) :] if a != _NO_SUBMODULES)]
+        command = redact(" ".join(shown))
         super().__init__(f"`{command}` failed (exit {returncode}): {detail}")
+
+    @property
+    def transient(self) -> bool:
+        """Likely to pass on a later attempt: a lock, a full disk, the network, a timeout."""
+        return self.returncode == -1 or bool(_TRANSIENT.search(f"{self.stderr}\n{self.stdout}"))
+
+    @property
+    def content_caused(self) -> bool:
+        """Caused by the repository's content: the same files fail the same way again."""
+        return not self.transient and bool(_CONTENT.search(f"{self.stderr}\n{self.stdout}"))
 
 
 class GitInputError(Exception):
@@ -176,7 +208,36 @@ _FIXED_CONFIG = (
     "merge.verifySignatures=false",
     "-c",
     "protocol.ext.allow=never",
+    # A nested repository (a gitlink, or a directory holding its own .git) is another
+    # repository with its own config: looking inside it (status, diff, add, the commit's
+    # summary) runs that config's filters and fsmonitor, and reading its .gitmodules
+    # entry dies on `update = !cmd`. The orchestrator never looks inside one.
+    "-c",
+    "diff.ignoreSubmodules=all",
+    "-c",
+    "status.submoduleSummary=false",
+    "-c",
+    "diff.submodule=short",
+    "-c",
+    "fetch.recurseSubmodules=false",
+    "-c",
+    "push.recurseSubmodules=no",
 )
+# Commands that compare trees or worktrees: `.gitmodules` may set `ignore = none` per
+# submodule, which beats `diff.ignoreSubmodules`; only the option beats `.gitmodules`.
+_DIFF_COMMANDS = frozenset(
+    {"status", "diff", "diff-index", "diff-files", "diff-tree", "log", "show"}
+)
+_NO_SUBMODULES = "--ignore-submodules=all"
+_PREFIX = [
+    "git",
+    "--no-pager",
+    *_FIXED_CONFIG,
+    "-c",
+    "core.quotepath=off",
+    "-c",
+    "advice.detachedHead=false",
+]
 _TRUSTED_SCOPES = frozenset({"system", "global", "command"})
 _TRANSPORT_DEFAULTS = {"uploadpack": "git-upload-pack", "receivepack": "git-receive-pack"}
 # Protocols the orchestrator's remotes may use; `ext::` and remote helpers are refused.
@@ -209,10 +270,10 @@ def _harmless_value(key: str) -> str | None:
     return None
 
 
-def repository_overrides(cwd: str) -> list[tuple[str, str]]:
-    """Overrides for the program-valued keys the repository's own config sets in `cwd`."""
+def _read_config(cwd: str, *args: str) -> str | None:
+    """`git config -z args...` (reading only: no program runs); None when it fails."""
     proc = subprocess.run(
-        ["git", "--no-pager", *_FIXED_CONFIG, "config", "--show-scope", "-z", "--list"],
+        ["git", "--no-pager", *_FIXED_CONFIG, "config", "-z", *args],
         cwd=cwd,
         env=_base_env(),
         capture_output=True,
@@ -220,11 +281,17 @@ def repository_overrides(cwd: str) -> list[tuple[str, str]]:
         stdin=subprocess.DEVNULL,
         check=False,
     )
-    if proc.returncode != 0:
+    return proc.stdout.decode("utf-8", errors="surrogateescape") if proc.returncode == 0 else None
+
+
+def repository_overrides(cwd: str) -> list[tuple[str, str]]:
+    """Overrides for the program-valued keys the repository's own config sets in `cwd`."""
+    listing = _read_config(cwd, "--show-scope", "--list")
+    if listing is None:
         return []  # no repository here (or a broken config): the command itself will say so
     trusted: dict[str, str] = {}
     untrusted: dict[str, str] = {}
-    fields = proc.stdout.decode("utf-8", errors="surrogateescape").split("\0")
+    fields = listing.split("\0")
     for scope, entry in zip(fields[0::2], fields[1::2], strict=False):
         key, _, value = entry.partition("\n")
         if _harmless_value(key) is None and not key.startswith("filter."):
@@ -247,13 +314,60 @@ def _base_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = sanitized_env(extra)
     env.setdefault("GIT_ALLOW_PROTOCOL", DEFAULT_PROTOCOLS)
     env.update({"GIT_PAGER": "cat", "PAGER": "cat", "GIT_SEQUENCE_EDITOR": "true"})
+    # Paths are names, never patterns: a file an agent calls `*` or `:(glob)**` means itself.
+    env["GIT_LITERAL_PATHSPECS"] = "1"
     return env
 
 
-def git_env(cwd: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment of one git command in `cwd`: no secrets, no repository programs."""
+# Porcelain that checks whether a gitlink's checkout is dirty when `.gitmodules` says
+# `ignore = none` for it (a per-submodule setting that beats `diff.ignoreSubmodules`, and
+# which only `submodule.<name>.ignore` in config beats in turn).
+_CHECKS_SUBMODULES = frozenset(
+    {
+        "add",
+        "checkout",
+        "cherry-pick",
+        "commit",
+        "merge",
+        "mv",
+        "pull",
+        "rebase",
+        "reset",
+        "restore",
+        "revert",
+        "rm",
+        "stash",
+        "switch",
+        "worktree",
+    }
+)
+
+
+def submodule_overrides(cwd: str) -> list[tuple[str, str]]:
+    """`submodule.<name>.ignore=all` for every submodule `.gitmodules` names in `cwd` (the
+    checkout's file and HEAD's), so no porcelain looks into one."""
+    names: set[str] = set()
+    sources = [["--blob", "HEAD:.gitmodules"]]
+    if os.path.lexists(os.path.join(cwd, ".gitmodules")):
+        sources.append(["--file", os.path.join(cwd, ".gitmodules")])
+    for source in sources:
+        for key in (_read_config(cwd, *source, "--name-only", "--list") or "").split("\0"):
+            section, _, rest = key.partition(".")
+            name = rest.rpartition(".")[0]
+            if section.lower() == "submodule" and name:
+                names.add(name)
+    return [(f"submodule.{name}.ignore", "all") for name in sorted(names)]
+
+
+def git_env(
+    cwd: str, extra: Mapping[str, str] | None = None, args: Sequence[str] = ()
+) -> dict[str, str]:
+    """The environment of one git command (`args`) in `cwd`: no secrets, no repository
+    programs, no look into a submodule."""
     env = _base_env(extra)
     overrides = repository_overrides(cwd)
+    if _subcommand(args) in _CHECKS_SUBMODULES:
+        overrides += submodule_overrides(cwd)
     count = int(env.get("GIT_CONFIG_COUNT", "0") or "0")
     for key, value in overrides:
         env[f"GIT_CONFIG_KEY_{count}"] = key
@@ -268,33 +382,53 @@ def git_env(cwd: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def git_argv(*args: str) -> list[str]:
+    """The full command line of `git args...`: fixed settings first, and every command that
+    compares trees or worktrees told to ignore submodules outright."""
+    args_list = list(args)
+    i = _subcommand_index(args_list)
+    if i < len(args_list) and args_list[i] in _DIFF_COMMANDS:
+        args_list.insert(i + 1, _NO_SUBMODULES)
+    return [*_PREFIX, *args_list]
+
+
+def _subcommand_index(args: Sequence[str]) -> int:
+    i = 0
+    while i < len(args) - 1 and args[i] == "-c":
+        i += 2  # per-call settings (identity, credentials) come before the subcommand
+    return i
+
+
+def _subcommand(args: Sequence[str]) -> str:
+    i = _subcommand_index(args)
+    return args[i] if i < len(args) else ""
+
+
 def run_git(
     cwd: str,
     *args: str,
     check: bool = True,
     timeout: float = LOCAL_TIMEOUT,
     env: Mapping[str, str] | None = None,
+    input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `git args...` in `cwd`: sanitized environment, no program the repository names."""
-    argv = [
-        "git",
-        "--no-pager",
-        *_FIXED_CONFIG,
-        "-c",
-        "core.quotepath=off",
-        "-c",
-        "advice.detachedHead=false",
-        *args,
-    ]
+    """Run `git args...` in `cwd`: sanitized environment, no program the repository names.
+
+    `input` goes to the command's stdin (path lists: never an argument list that grows
+    with the number of files)."""
+    argv = git_argv(*args)
     try:
         proc = subprocess.run(
             argv,
             cwd=cwd,
-            env=git_env(cwd, env),
+            env=git_env(cwd, env, args),
             capture_output=True,
             text=True,
+            encoding="utf-8",
+            errors="surrogateescape",
             timeout=timeout,
-            stdin=subprocess.DEVNULL,
+            input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
@@ -315,12 +449,12 @@ def run_git(
 
 def git_bytes(cwd: str, *args: str, timeout: float = LOCAL_TIMEOUT) -> bytes | None:
     """Raw stdout of a git command (file contents as committed); None when it fails."""
-    argv = ["git", "--no-pager", *_FIXED_CONFIG, *args]
+    argv = git_argv(*args)
     try:
         proc = subprocess.run(
             argv,
             cwd=cwd,
-            env=git_env(cwd),
+            env=git_env(cwd, None, args),
             capture_output=True,
             timeout=timeout,
             stdin=subprocess.DEVNULL,
@@ -343,9 +477,11 @@ def committed_files(top: str, commit: str, folder: str) -> list[str]:
     return sorted(files)
 
 
-def git_out(cwd: str, *args: str, timeout: float = LOCAL_TIMEOUT) -> str:
+def git_out(
+    cwd: str, *args: str, timeout: float = LOCAL_TIMEOUT, env: Mapping[str, str] | None = None
+) -> str:
     """Stdout of a git command that must succeed, stripped."""
-    return run_git(cwd, *args, timeout=timeout).stdout.strip()
+    return run_git(cwd, *args, timeout=timeout, env=env).stdout.strip()
 
 
 # --- repository facts -------------------------------------------------------
@@ -992,60 +1128,6 @@ def merge_dependencies(
 
 
 # --- commits, pushes, resets ------------------------------------------------
-
-
-def _relative_paths(top: str, paths: Iterable[str]) -> list[str]:
-    rel: list[str] = []
-    for p in paths:
-        full = os.path.realpath(p if os.path.isabs(p) else os.path.join(top, p))
-        r = os.path.relpath(full, top)
-        if r == ".." or r.startswith(".." + os.sep):
-            raise GitInputError(
-                f"path {p!r} is outside the checkout {top}; pass paths inside it",
-                "PathOutsideRepository",
-            )
-        rel.append(r)
-    return rel
-
-
-def _known_or_present(top: str, rel: str) -> bool:
-    if os.path.lexists(os.path.join(top, rel)):
-        return True
-    return bool(git_out(top, "ls-files", "--", rel)) or bool(
-        run_git(top, "ls-tree", "-r", "--name-only", "HEAD", "--", rel, check=False).stdout.strip()
-    )
-
-
-def commit_changes(path: str, message: str, paths: Sequence[str] | None = None) -> CommitResult:
-    """Stage everything (or `paths`) and commit as the orchestrator; None when nothing changed."""
-    if not message.strip():
-        raise GitInputError("the commit message is empty; pass a message", "EmptyCommitMessage")
-    top = repo_root_of(path)
-    if paths is None:
-        spec: list[str] = []
-    else:
-        spec = [r for r in _relative_paths(top, paths) if _known_or_present(top, r)]
-        if not spec:
-            return CommitResult(commit=None, files=[], head=head_commit(top))
-    pathspec = ["--", *spec] if spec else []
-    run_git(top, "add", "-A", *pathspec)
-    staged = git_out(top, "diff", "--cached", "--name-only", "--no-renames", *pathspec)
-    files = sorted(line for line in staged.splitlines() if line)
-    if not files:
-        return CommitResult(commit=None, files=[], head=head_commit(top))
-    run_git(
-        top,
-        *IDENTITY_CONFIG,
-        "commit",
-        "--quiet",
-        "--no-verify",
-        "-m",
-        message,
-        *pathspec,
-        env=identity_env(),
-    )
-    head = head_commit(top)
-    return CommitResult(commit=head, files=files, head=head)
 
 
 _NON_FF = ("non-fast-forward", "fetch first", "updates were rejected")

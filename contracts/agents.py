@@ -200,8 +200,9 @@ class EditResult(BaseModel):
     culprit_reason: str = ""
     refused: list[str] = Field(
         default_factory=list,
-        description="the orchestrator's configuration the agent changed (.orchestrator/, "
-        "orchestrator.toml): discarded from the worktree, never committed",
+        description="changes the orchestrator refuses, discarded from the worktree and never "
+        "committed: its configuration (.orchestrator/, orchestrator.toml) as paths; "
+        "`path (why)` for .gitmodules, nested repositories and files git cannot store",
     )
 
 

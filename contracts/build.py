@@ -149,7 +149,8 @@ class SubtaskState(BaseModel):
     notes: str = ""
     refused: list[str] = Field(
         default_factory=list,
-        description="configuration paths agents changed in the worktree (discarded)",
+        description="agent changes refused in the worktree (discarded): configuration, "
+        ".gitmodules, nested repositories, files git cannot store",
     )
     ledger: Ledger = Field(default_factory=Ledger)
     paused: bool = False

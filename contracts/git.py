@@ -148,6 +148,14 @@ class CommitPathsRequest(BaseModel):
     message: str
 
 
+class OwnFilesRequest(BaseModel):
+    """A folder of the main checkout a loop writes into must hold nothing uncommitted but
+    the orchestrator's own records: the rest is a person's, never to be committed."""
+
+    repo_root: str
+    folder: str = Field(description="relative to repo_root, e.g. the design directory")
+
+
 class CommitResult(BaseModel):
     # None when there was nothing to commit (e.g. a retried commit already happened).
     commit: str | None

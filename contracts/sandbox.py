@@ -43,6 +43,16 @@ class SandboxConfig(BaseModel):
     output_limit_bytes: int = Field(
         default=5_000_000, ge=10_000, description="output kept on disk per command"
     )
+    # What git would commit from a worktree (tracked files and new ones not ignored) is
+    # checked before every commit of an agent's work: over budget, the agent is told to
+    # clean up, and a commit still over it holds for a person.
+    worktree_max_files: int = Field(
+        default=50_000, ge=1, description="files git would commit from a worktree"
+    )
+    worktree_max_mb: int = Field(default=1_000, ge=1, description="their total size, in MiB")
+    worktree_max_file_mb: int = Field(
+        default=50, ge=1, description="the largest single file, in MiB"
+    )
 
     @field_validator("network")
     @classmethod

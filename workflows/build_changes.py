@@ -161,7 +161,7 @@ class SpecChangeSteps:
                 f"Apply this approved spec change to the affected subplans and their XML "
                 f"subtasks ({', '.join(affected)}): {c.description}",
             )
-            await self.agent(
+            revised: EditResult = await self.agent(
                 agent_edit,
                 EditRequest(
                     **call.model_dump(),
@@ -179,6 +179,14 @@ class SpecChangeSteps:
                 self.ctx,
                 f"design({self.ctx.feature}): change {c.id}: {c.description}",
                 f"commit change {c.id}",
+                # The files the build wrote only: the checkout it runs from is the user's.
+                [
+                    *revised.files_changed,
+                    *([c.report_path] if c.report_path else []),
+                    f"{self.ctx.design_dir}/CHANGE_LOG.md",  # earlier changes' entries
+                ]
+                if workflow.patched(project_steps.OWN_PATHS)
+                else None,
             )
             specs: list[SubtaskSpec] = await self._activity(
                 load_subtasks,

@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.design import DESIGN_DOC_APPROVED, DesignResult
     from contracts.human import FailureInfo
     from contracts.plan import PlanRequest, PlanResult, SubplanSummary
-    from workflows import options, project_steps
+    from workflows import options
     from workflows.design_steps import DesignSteps
     from workflows.failures import all_or_cancel
 
@@ -149,14 +149,14 @@ class DesignPlanSteps(DesignSteps):
                 if result.note:  # e.g. the model's drafts kept failing the plan check
                     self.s.scopes[sub.name].notes = result.note
                     self._details()
+                self._wrote(result.xml_path)
                 return result.xml_path
 
         xml_paths = await all_or_cancel(*(draft(s) for s in self.subplans))
         plan = await self._plan(write=True)
+        self._wrote(*plan.written)
         answers = [await self._write_answers()] if self.s.questions else []
-        commit = await project_steps.commit_design(
-            self,
-            self.ctx,
+        commit = await self._commit_design(
             f"design({self.ctx.feature}): approved — subtasks, plan and reviews",
             f"commit design artifacts · {self.ctx.feature}",
         )

@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from contracts.config import OrchestratorConfig, ProjectContext
     from contracts.design import CONSISTENCY, AnswersFile, DesignState
+    from contracts.git import CommitResult
     from contracts.human import FAILURE_OPTIONS
     from contracts.plan import SubplanSummary
     from workflows import options, project_steps
@@ -100,9 +101,11 @@ class DesignSteps:
             reuse=round_ == 1,
             remember=True,
         )
-        return await self._agent(
+        result = await self._agent(
             agent_review, request, ReviewResult, f"review {scope} · {reviewer}"
         )
+        self._wrote(result.review_path)
+        return result
 
     async def _edit(
         self,
@@ -129,9 +132,23 @@ class DesignSteps:
         )
         result = await self._agent(agent_edit, request, EditResult, f"{role} · {scope}", choices)
         if result.files_changed:
-            assert self.ctx
-            await project_steps.commit_design(self, self.ctx, message, f"commit {scope} revision")
+            self._wrote(*result.files_changed)
+            await self._commit_design(message, f"commit {scope} revision")
         return result
+
+    def _wrote(self, *paths: str) -> None:
+        """Files the loop wrote (from the repository root): its next commit takes them."""
+        if self.s.own_paths:
+            self.s.written = sorted({*self.s.written, *paths})
+
+    async def _commit_design(self, message: str, summary: str) -> CommitResult:
+        """Commit what the loop wrote since its last commit: never a person's files."""
+        assert self.ctx
+        paths = list(self.s.written) if self.s.own_paths else None
+        commit = await project_steps.commit_design(self, self.ctx, message, summary, paths)
+        if paths is not None:
+            self.s.written = [p for p in self.s.written if p not in paths]
+        return commit
 
     async def _agent(
         self,
@@ -166,7 +183,7 @@ class DesignSteps:
 
     async def _write_answers(self) -> str:
         assert self.ctx
-        return await self._activity(
+        path: str = await self._activity(
             write_answers,
             AnswersFile(
                 path=f"{self.ctx.repo_root}/{self._rel('design-reviews/answers.md')}",
@@ -177,3 +194,5 @@ class DesignSteps:
             summary="write design-reviews/answers.md",
             **options.quick(),
         )
+        self._wrote(path)
+        return path

@@ -12,10 +12,13 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.config import resolve_project_activity
-    from activities.git_ops import commit_paths
+    from activities.git_ops import commit_paths, refuse_persons_changes
     from contracts.config import ConfigRequest, ProjectContext
-    from contracts.git import CommitPathsRequest, CommitResult
+    from contracts.git import CommitPathsRequest, CommitResult, OwnFilesRequest
     from workflows import options
+
+# Patch id: a loop commits exactly the files it wrote, never a person's beside them.
+OWN_PATHS = "commit-own-paths"
 
 
 class RunsActivities(Protocol):
@@ -35,13 +38,33 @@ async def resolve(loop: RunsActivities, design_dir: str) -> ProjectContext:
     )
 
 
+async def hold_for_persons_changes(loop: RunsActivities, ctx: ProjectContext) -> None:
+    """Hold (naming them) while the design directory holds a person's uncommitted files."""
+    await loop._activity(
+        refuse_persons_changes,
+        OwnFilesRequest(repo_root=ctx.repo_root, folder=ctx.design_rel),
+        result_type=None,
+        summary=f"no uncommitted files of a person in {ctx.design_rel}",
+        **options.quick(),
+    )
+
+
 async def commit_design(
-    loop: RunsActivities, ctx: ProjectContext, message: str, summary: str
+    loop: RunsActivities,
+    ctx: ProjectContext,
+    message: str,
+    summary: str,
+    paths: list[str] | None = None,
 ) -> CommitResult:
-    """Commit the design directory only: the main checkout may hold the user's own work."""
+    """Commit `paths` (the files the loop wrote), or, for runs that predate that, the
+    design directory: never anything else of the main checkout, which is the user's."""
     return await loop._activity(
         commit_paths,
-        CommitPathsRequest(repo_root=ctx.repo_root, paths=[ctx.design_rel], message=message),
+        CommitPathsRequest(
+            repo_root=ctx.repo_root,
+            paths=paths if paths is not None else [ctx.design_rel],
+            message=message,
+        ),
         result_type=CommitResult,
         summary=summary,
         **options.quick(),

@@ -75,21 +75,18 @@ def fix_issues(reviews: list[ReviewResult], gates: GateResult, bar: float) -> li
 
 
 def refuse(s: SubtaskState, role: str, paths: list[str]) -> None:
-    """An agent changed the orchestrator's configuration (discarded, not committed):
-    the subtask's notes say so until the end, so a person sees it in status and the
-    tracker."""
+    """An agent changed what it may not (the orchestrator's configuration, .gitmodules,
+    a nested repository: discarded, not committed): the subtask's notes say so until the
+    end, so a person sees it in status and the tracker."""
     s.refused = sorted({*s.refused, *paths})
-    s.notes = with_refusals(s, f"{role} changed configuration")
+    s.notes = with_refusals(s, f"{role} left changes the orchestrator refuses")
 
 
 def with_refusals(s: SubtaskState, notes: str) -> str:
-    """`notes`, followed by the configuration changes refused so far (if any)."""
+    """`notes`, followed by the agent changes refused so far (if any)."""
     if not s.refused:
         return notes
-    return (
-        f"{notes}; refused agent changes to {', '.join(s.refused)} (discarded, not "
-        "committed: configuration comes from the commit the loop started from)"
-    )
+    return f"{notes}; refused agent changes to {', '.join(s.refused)} (discarded, not committed)"
 
 
 def details(s: SubtaskState, subtask: str) -> str:

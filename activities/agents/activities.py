@@ -12,22 +12,19 @@ from __future__ import annotations
 import asyncio
 import os
 import string
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import gitrepo
-from activities.agents import review_cache
+from activities import worktree_changes
+from activities.agents import edit_worktree, review_cache
 from activities.agents import transcript as transcripts
 from activities.agents.cancel import cancel_requested, finish_in_thread
 from activities.agents.commit import (
-    changed_paths,
-    commit_agent_changes,
-    discard_changes,
-    git_failures,
-    trailer_for,
+    Cancelled,
 )
 from activities.agents.errors import non_retryable
 from activities.agents.loop import reports_usage, run_agent, settle, spent_so_far
@@ -42,7 +39,6 @@ from activities.agents.outputs import (
 )
 from activities.agents.review_file import write_review
 from activities.agents.roles import ResolvedRole, resolve_role
-from activities.agents.tools import Workspace
 from activities.plan.design_dir import parse_subplan
 from activities.plan.pipeline import subtask_issues
 from activities.plan.subtask_xml import subtask_from_subplan, write_subtask
@@ -92,9 +88,19 @@ async def agent_review(req: ReviewRequest) -> ReviewResult:
         cached = await asyncio.to_thread(review_cache.load, req, key)
         if cached is not None:
             return cached.model_copy(update={"round": req.round, "usage": Usage()})
-    outcome = await run_agent(req, resolved, ReviewSubmission)
-    review = outcome.output
-    await finish_in_thread(write_review, _in_workdir(req, req.review_path), req.title, review)
+    workdir, review_file = Path(req.workdir), _in_workdir(req, req.review_path)
+    start: worktree_changes.Changes | None = None
+    if "run_command" in resolved.tools:
+        start = await asyncio.to_thread(edit_worktree.noted_in_own_worktree, req)
+    try:
+        outcome = await run_agent(req, resolved, ReviewSubmission)
+        review = outcome.output
+        await finish_in_thread(write_review, review_file, req.title, review)
+    finally:
+        if start is not None:  # what its commands left is never the next editor's to commit
+            await finish_in_thread(
+                worktree_changes.discard, workdir, start, req.role, {review_file}, tidy=True
+            )
     result = ReviewResult(
         role=req.role,
         scope=req.scope,
@@ -117,7 +123,30 @@ async def agent_edit(req: EditRequest) -> EditResult:
     """A writer, builder or fixer changes files; the activity (not the model) commits them."""
     resolved = await _role(req, "edit")
     submission = integrator_submission(req.culprits) if req.culprits else EditSubmission
-    outcome = await run_agent(req, resolved, submission)
+    start = (
+        await asyncio.to_thread(edit_worktree.noted_in_own_worktree, req) if req.commit else None
+    )
+    if start:  # a person's changes hold the subtask before the model is asked
+        await asyncio.to_thread(edit_worktree.refuse_persons_changes, req, start)
+    check = edit_worktree.commit_check(req, resolved) if req.commit else None
+    try:
+        return await _edit_and_commit(req, resolved, submission, check, start)
+    except (asyncio.CancelledError, Cancelled):
+        if start is not None and cancel_requested():
+            # Work never committed is no one's to keep: the worktree goes back to how the
+            # call found it, so a restarted subtask does not take it for a person's.
+            await finish_in_thread(edit_worktree.discard_since, req, start, tidy=True)
+        raise
+
+
+async def _edit_and_commit(
+    req: EditRequest,
+    resolved: ResolvedRole,
+    submission: type[Any],
+    check: Callable[[Any], Awaitable[None]] | None,
+    start: worktree_changes.Changes | None,
+) -> EditResult:
+    outcome = await run_agent(req, resolved, submission, check=check)
     workdir = Path(req.workdir)
     claimed = {p for p in outcome.output.files_changed if not os.path.isabs(p)}
     files = sorted(outcome.workspace.touched | _existing(workdir, claimed))
@@ -126,26 +155,27 @@ async def agent_edit(req: EditRequest) -> EditResult:
     refused: list[str] = []
     if req.commit:
         sha, files, refused = await finish_in_thread(
-            _commit,
+            edit_worktree.commit,
             req,
             resolved,
             outcome.workspace,
-            outcome.transcript_path,
             outcome.transcript.fingerprint,
+            start or {},
         )
         if outcome.transcript.commit != sha:
             outcome.transcript.commit = sha
             await finish_in_thread(transcripts.save, outcome.transcript_path, outcome.transcript)
         if refused:
             activity.logger.warning(
-                "%s changed the orchestrator's configuration (%s): not committed, discarded",
+                "%s left changes the orchestrator refuses (%s): not committed, discarded",
                 req.role,
                 ", ".join(refused),
             )
             summary = (
                 f"{summary}\n\nRefused by the orchestrator, not committed and discarded: "
-                f"{', '.join(refused)} (agents may not change .orchestrator/ or "
-                "orchestrator.toml; configuration comes from the commit the loop started from)"
+                f"{', '.join(refused)} (agents may not change .orchestrator/, "
+                "orchestrator.toml or .gitmodules: configuration comes from the commit the loop "
+                "started from; nor commit nested repositories or files git cannot store)"
             ).strip()
     return EditResult(
         role=req.role,
@@ -159,38 +189,6 @@ async def agent_edit(req: EditRequest) -> EditResult:
         culprit_reason=getattr(outcome.output, "culprit_reason", ""),
         refused=refused,
     )
-
-
-def _commit(
-    req: EditRequest,
-    resolved: ResolvedRole,
-    workspace: Workspace,
-    transcript_path: Path,
-    fingerprint: str,
-) -> tuple[str | None, list[str], list[str]]:
-    """Commit what changed: everything under workdir if the agent could run commands
-    (they create files too), otherwise exactly the files its tools wrote.
-
-    Changes to the orchestrator's configuration (`.orchestrator/`, `orchestrator.toml`,
-    the roles' folder) are never committed: they are discarded from the worktree, so
-    no later commit takes them either, and returned to be reported.
-    """
-    workdir = Path(req.workdir).resolve()
-    with git_failures(workdir):
-        top = Path(gitrepo.repo_root_of(str(workdir)))
-        if "run_command" in resolved.tools:
-            paths = changed_paths(workdir, exclude=[transcript_path])
-        else:
-            paths = sorted(os.path.relpath(workdir / p, top) for p in workspace.touched)
-        refused = [p for p in paths if gitrepo.is_protected(p, [req.settings.agents_dir])]
-        if refused:
-            discard_changes(top, refused)
-            paths = [p for p in paths if p not in refused]
-    trailer = trailer_for(req.role, req.scope, req.round, fingerprint)
-    sha, files = commit_agent_changes(
-        workdir, paths, req.commit_message, trailer, stop=cancel_requested
-    )
-    return sha, sorted(os.path.relpath(top / f, workdir) for f in files), refused
 
 
 @activity.defn(name="agent.answer_questions")

@@ -31,9 +31,12 @@ def raise_if_cancelled() -> None:
         raise asyncio.CancelledError("activity cancelled")
 
 
-async def finish_in_thread(fn: Callable[..., T], *args: Any) -> T:
-    """Run `fn(*args)` in a thread; a cancellation waits for it instead of leaving it running."""
-    raise_if_cancelled()
+async def finish_in_thread(fn: Callable[..., T], *args: Any, tidy: bool = False) -> T:
+    """Run `fn(*args)` in a thread; a cancellation waits for it instead of leaving it running.
+
+    `tidy`: a clean-up that runs even when the cancellation has already arrived."""
+    if not tidy:
+        raise_if_cancelled()
     future = asyncio.ensure_future(asyncio.to_thread(fn, *args))
     try:
         return await asyncio.shield(future)

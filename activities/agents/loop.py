@@ -13,6 +13,7 @@ import contextlib
 import contextvars
 import copy
 import functools
+import inspect
 import logging
 import os
 import time
@@ -42,6 +43,9 @@ log = logging.getLogger(__name__)
 Out = TypeVar("Out", bound=BaseModel)
 Req = TypeVar("Req", bound=AgentCall)
 Res = TypeVar("Res")
+# Checks a submission must pass before it is accepted (a ValueError goes back to the
+# model); one that reads files returns an awaitable, so the worker's event loop is free.
+Check = Callable[[Out], Awaitable[None] | None]
 MAX_INVALID_SUBMISSIONS = 3
 HEARTBEAT_EVERY_S = 2.0
 API_KEY_ENV = "ANTHROPIC_API_KEY"
@@ -286,7 +290,7 @@ async def run_agent(
     resolved: ResolvedRole,
     output_model: type[Out],
     *,
-    check: Callable[[Out], None] | None = None,
+    check: Check[Out] | None = None,
 ) -> AgentOutcome[Out]:
     """Run (or resume, or replay) one agent call until it submits a valid `output_model`."""
     workdir = Path(call.workdir)
@@ -617,7 +621,7 @@ async def _handle_tools(
     content: list[dict[str, Any]],
     submit_name: str,
     output_model: type[Out],
-    check: Callable[[Out], None] | None,
+    check: Check[Out] | None,
     workspace: Workspace,
     record: transcripts.Transcript,
     outputs: context.Outputs,
@@ -648,7 +652,9 @@ async def _handle_tools(
                 try:
                     candidate = output_model.model_validate(args)
                     if check is not None:
-                        check(candidate)
+                        pending = check(candidate)
+                        if inspect.isawaitable(pending):  # a check that looks at the disk
+                            await pending
                     output = candidate
                     text, is_error = "accepted", False
                 except (ValidationError, ValueError) as exc:

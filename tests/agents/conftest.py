@@ -105,6 +105,20 @@ async def runner(client: Client, task_queue: str) -> AsyncIterator[Runner]:
         yield Runner(client, task_queue)
 
 
+@pytest.fixture
+async def gate_runner(client: Client, task_queue: str) -> AsyncIterator[Runner]:
+    """Agents and gates, as a subtask runs them in its worktree."""
+    from activities.gates import run_gates
+
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[AgentActivityProbe],
+        activities=[*ACTIVITIES, run_gates],
+    ):
+        yield Runner(client, task_queue)
+
+
 def alive(token: str) -> bool:
     """A process on this machine whose command line holds `token` (a unique sleep length:
     pids inside the sandbox's PID namespace mean nothing out here)."""

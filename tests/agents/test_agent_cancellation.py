@@ -13,16 +13,12 @@ from pathlib import Path
 
 import pytest
 from temporalio import activity
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import WorkflowFailureError
 from temporalio.testing import ActivityEnvironment
-from temporalio.worker import Worker
 
-from activities.agents import ACTIVITIES
 from activities.agents.cancel import cancel_requested, finish_in_thread
 from activities.agents.commit import TRAILER, Cancelled, commit_agent_changes
-from activities.gates import run_gates
 from simulators.messages_api import MessagesStandIn
-from tests.agents.agent_workflow import AgentActivityProbe
 from tests.agents.conftest import Runner, alive, git, request, started
 
 
@@ -33,17 +29,6 @@ async def cancel_and_wait(handle) -> float:  # type: ignore[no-untyped-def]
     with pytest.raises(WorkflowFailureError):
         await handle.result()
     return time.monotonic() - started
-
-
-@pytest.fixture
-async def gate_runner(client: Client, task_queue: str):  # type: ignore[no-untyped-def]
-    async with Worker(
-        client,
-        task_queue=task_queue,
-        workflows=[AgentActivityProbe],
-        activities=[*ACTIVITIES, run_gates],
-    ):
-        yield Runner(client, task_queue)
 
 
 async def test_a_cancelled_builder_stops_at_once_and_commits_nothing(

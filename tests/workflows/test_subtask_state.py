@@ -90,7 +90,9 @@ def test_refused_configuration_changes_stay_in_the_notes_to_the_end() -> None:
     subtask_state.refuse(s, "builder", ["orchestrator.toml"])
     subtask_state.refuse(s, "fixer", [".orchestrator/agents/x.md", "orchestrator.toml"])
     assert s.refused == [".orchestrator/agents/x.md", "orchestrator.toml"]
-    assert s.notes.startswith("fixer changed configuration; refused agent changes to ")
+    assert s.notes.startswith(
+        "fixer left changes the orchestrator refuses; refused agent changes to "
+    )
     final = subtask_state.with_refusals(s, "2 review round(s)")
     assert final.startswith("2 review round(s); refused agent changes to .orchestrator/agents")
     assert subtask_state.with_refusals(SubtaskState(), "2 review round(s)") == "2 review round(s)"
