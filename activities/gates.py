@@ -138,7 +138,9 @@ async def run_gates(request: GateRequest) -> GateResult:
         raise non_retryable(f"gates run commands, and {exc}", "SandboxUnavailable") from exc
     workdir = Path(request.workdir)
     record = await asyncio.to_thread(_start_record, request)
-    start = await asyncio.to_thread(worktree_changes.noted, workdir, record) if record else None
+    start = None
+    if record is not None:
+        start = await asyncio.to_thread(worktree_changes.noted, workdir, record, in_git_dir=True)
     try:
         return await _run_gates(request)
     finally:

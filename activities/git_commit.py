@@ -170,7 +170,15 @@ def commit_exact(
     try:
         run_git(top, "read-tree", *([head] if head else ["--empty"]), env=private)
         run_git(
-            top, "update-index", "--add", "--remove", "-z", "--stdin", env=private, input=listing
+            top,
+            "update-index",
+            "--add",
+            "--remove",
+            "--replace",
+            "-z",
+            "--stdin",
+            env=private,
+            input=listing,
         )
         if head:
             out = git_out(
@@ -217,7 +225,9 @@ def sync_index(top: str, files: Sequence[str]) -> None:
     shows them clean; every other entry (a person's staged work) stays as it was."""
     if files:
         listing = "".join(f"{f}\0" for f in files)
-        run_git(top, "update-index", "--add", "--remove", "-z", "--stdin", input=listing)
+        run_git(
+            top, "update-index", "--add", "--remove", "--replace", "-z", "--stdin", input=listing
+        )
 
 
 def _refuse_new_gitlinks(top: str, head: str, private: dict[str, str]) -> None:

@@ -72,15 +72,19 @@ def record_of(transcript: Path) -> Path:
     return outputs_dir(transcript) / BEFORE_FILE
 
 
-def noted(workdir: Path, record: Path) -> Changes:
-    """The changes noted in `record`; noted now (and kept there) if they were not."""
+def noted(workdir: Path, record: Path, *, in_git_dir: bool = False) -> Changes:
+    """The changes noted in `record`; noted now (and kept there) if they were not.
+
+    `in_git_dir`: the record lies in the worktree's own git directory, which no command
+    can write, so it is written from there (a record path never goes through a `.git`)."""
     try:
         return dict(json.loads(record.read_text(encoding="utf-8")))
     except (FileNotFoundError, ValueError):
         pass
     seen = changes(gitrepo.repo_root_of(str(workdir)))
     record.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(record, json.dumps(seen, sort_keys=True))
+    root = record.parent if in_git_dir else None
+    atomic_write_text(record, json.dumps(seen, sort_keys=True), root=root)
     return seen
 
 
@@ -117,7 +121,8 @@ def own(workdir: Path, start: Changes) -> list[str]:
     made = {p: look for p, look in now.items() if start.get(p) != look}
     # Still changed as recorded, or made now; a path clean again is no one's any more.
     kept = {p: look for p, look in owned(top).items() if now.get(p) == look}
-    atomic_write_text(ledger, json.dumps({**kept, **made}, sort_keys=True))
+    # In the worktree's own git directory, which no command can write: the root is trusted.
+    atomic_write_text(ledger, json.dumps({**kept, **made}, sort_keys=True), root=ledger.parent)
     return sorted(made)
 
 
