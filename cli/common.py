@@ -12,6 +12,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
+from contracts.config import BuildChecks
 from runtime.background import ensure_worker
 from runtime.client import TASK_QUEUE, connect, settings_from_env
 from runtime.path_map import PathMap, PathMapError
@@ -35,16 +36,17 @@ def root_cause(err: BaseException) -> str:
     return str(err)
 
 
-def check_project(design_dir: str) -> None:
-    """What a loop checks first (repository, orchestrator.toml, roles), checked before it starts.
+def check_project(design_dir: str, build: BuildChecks | None = None) -> None:
+    """What a loop checks first (repository, orchestrator.toml, roles; for a build its
+    remote, base and forge), checked before it starts.
 
     The same function the `project.resolve` activity runs, so a mistake is refused
-    here with the same message instead of failing the workflow a moment later.
+    here with the same message instead of holding the loop a moment later.
     """
     from activities.config import resolve_project
 
     try:
-        resolve_project(design_dir)
+        resolve_project(design_dir, build)
     except ApplicationError as err:
         raise CliError(err.message) from err
 

@@ -52,6 +52,7 @@ from contracts.build import (
     BuildStatus,
     SubtaskState,
 )
+from contracts.config import BuildChecks
 from contracts.design import DESIGN_DOC_APPROVED, DesignInput, DesignResult, DesignStatus
 from contracts.human import (
     MAX_SIGNAL_TEXT,
@@ -209,6 +210,7 @@ async def start_loop(
     workflow_id: str,
     arg: Any,
     check_files: Callable[[str], object],
+    build: BuildChecks | None = None,
 ) -> tuple[Client, WorkflowHandle]:
     """Start the loop for this directory, or attach to the one running for it.
 
@@ -220,7 +222,7 @@ async def start_loop(
     it is, since its own agents may be editing those files.
     """
     design_dir = arg.design_dir
-    await asyncio.to_thread(check_project, design_dir)
+    await asyncio.to_thread(check_project, design_dir, build)
     client = await client_for(embedded=not args.no_embedded)
     if await running(client, workflow_id, design_dir) is None:  # refuses another's loop
         await asyncio.to_thread(check_files, design_dir)
@@ -268,6 +270,7 @@ async def build(args: argparse.Namespace) -> int:
             max_tokens=args.max_tokens,
         ),
         check_subtasks,
+        BuildChecks(forge=args.forge),
     )
     if args.wait:
         return await follow(client, handle, "build")

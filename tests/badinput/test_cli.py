@@ -18,6 +18,7 @@ import contextlib
 import io
 import json
 import shutil
+import subprocess
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,7 @@ from contracts.human import MAX_SIGNAL_TEXT
 from runtime.client import TASK_QUEUE
 from runtime.server import DevServer
 from tests.badinput.loops import Held, held_loops, still_sound
-from tests.badinput.support import make_repo, snapshot, subplan, write
+from tests.badinput.support import git, make_repo, snapshot, subplan, write
 
 LONG = "x" * (MAX_SIGNAL_TEXT + 1)
 
@@ -48,10 +49,13 @@ class Command:
     where: str
     fix: str
     arrange: Callable[[Path, Path], object] = lambda root, design: None
+    commit: bool = True  # commit the arranged project (as a person would before a loop)
 
 
-def cmd(id_: str, *argv: str, where: str, fix: str, arrange: object = None) -> Command:
-    return Command(id_, argv, where, fix, arrange or (lambda root, design: None))  # type: ignore[arg-type]
+def cmd(
+    id_: str, *argv: str, where: str, fix: str, arrange: object = None, commit: bool = True
+) -> Command:
+    return Command(id_, argv, where, fix, arrange or (lambda root, design: None), commit)  # type: ignore[arg-type]
 
 
 def seeded(root: Path, design: Path) -> None:
@@ -238,7 +242,15 @@ async def test_a_bad_command_is_refused_before_anything_starts(
 ) -> None:
     root = tmp_path / "repo"
     design = make_repo(root)
+    # A project a build could start on (a forge repository, an origin), committed with
+    # the case's mistake: the loops read their configuration from a commit.
+    write(root / "orchestrator.toml", '[forge]\nrepository = "octo/feat"\n')
+    subprocess.run(["git", "init", "-q", "--bare", str(tmp_path / "origin.git")], check=True)
+    git(root, "remote", "add", "origin", str(tmp_path / "origin.git"))
     case.arrange(root, design)
+    if (root / ".git").is_dir() and case.commit:
+        git(root, "add", "-A")
+        git(root, "commit", "-qm", "the project, with the mistake")
     before = snapshot(tmp_path)
     await refused(case, feat=design, loose=tmp_path / "loose")
     assert snapshot(tmp_path) == before, f"{case.id}: the refusal wrote to the tree"
