@@ -44,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.build_messages import BuildMessages
     from workflows.build_state import DONE
     from workflows.failures import FailureHolds, StepAbandoned
-    from workflows.inputs import run_input
+    from workflows.inputs import absolute_design_dir, run_input
 
 
 # Patch id: the build's max_tokens counts cache tokens by their price (Usage.weighted_tokens).
@@ -82,6 +82,7 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
     @workflow.run
     async def run(self, *args: Any) -> BuildResult:
         inp = run_input("BuildWorkflow", args, BuildInput)
+        absolute_design_dir("BuildWorkflow", inp.design_dir)
         self.inp = inp
         if inp.state is not None:
             self.s = inp.state
