@@ -29,6 +29,7 @@ from temporalio.exceptions import TimeoutError as WorkflowTimeout
 from temporalio.service import RPCError, RPCStatusCode
 
 from cli import views
+from cli.bounds import MAX_WORD, bounded
 from cli.common import (
     EXIT_DONE,
     EXIT_ENDED,
@@ -115,7 +116,17 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     verb("metrics", "tokens, cost and agent time", metrics, ("--json", {"action": "store_true"}))
     verb("approve", "approve the design at the gate (signal `approved`)", approve)
-    verb("answer", "answer a reviewer question", answer, ("question_id", {}), ("choice", {}))
+    verb(
+        "answer",
+        "answer a reviewer question",
+        answer,
+        ("question_id", {}),
+        ("choice", {}),
+        (
+            "--replace",
+            {"action": "store_true", "help": "change an answer already given (else refused)"},
+        ),
+    )
     verb("request-changes", "send the design back with feedback", request_changes, ("feedback", {}))
     verb(
         "decide",
@@ -566,12 +577,13 @@ async def approve(args: argparse.Namespace) -> int:
 
 
 async def answer(args: argparse.Namespace) -> int:
-    handle = await running_design(args)
-    reply = await handle.execute_update(
-        "answer_question",
-        AnswerInput(question_id=args.question_id, choice=args.choice),
-        result_type=str,
+    sent = AnswerInput(
+        question_id=bounded("the question id", args.question_id, MAX_WORD),
+        choice=bounded("the choice", args.choice),
+        replace=args.replace,
     )
+    handle = await running_design(args)
+    reply = await handle.execute_update("answer_question", sent, result_type=str)
     print(f"recorded {reply}")
     return 0
 
@@ -595,7 +607,7 @@ async def request_changes(args: argparse.Namespace) -> int:
 
 
 async def decide(args: argparse.Namespace) -> int:
-    words = args.words
+    words = [bounded("a word of the decision", w, MAX_WORD) for w in args.words]
     if len(words) > 2:
         raise CliError(
             f"{len(words)} words after the directory. Fix: send `decide <dir> [scope|subtask] "

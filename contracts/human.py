@@ -20,6 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 class AnswerInput(BaseModel):
     question_id: str = Field(description="Q1, Q2, ... as shown by `status`")
     choice: str = Field(description="the option's letter (B) or its text")
+    replace: bool = Field(
+        default=False, description="change an answer already on record (else refused)"
+    )
 
 
 class DecideInput(BaseModel):
