@@ -12,14 +12,24 @@ import os
 import tempfile
 from pathlib import Path
 
+from activities.os_errors import raise_permanent
+
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     """Write `text` as UTF-8 via a temp file in the same directory and `os.replace`.
 
     Unchanged content is left alone (a retried step does not touch mtimes); an
-    existing file keeps its mode, a new one is 0644 rather than mkstemp's 0600.
+    existing file keeps its mode, a new one is 0644 rather than mkstemp's 0600. A
+    write no retry can make pass (a name too long, a read-only disk) fails for good.
     """
-    target = Path(path)
+    try:
+        _write(Path(path), text)
+    except OSError as err:
+        raise_permanent(err, f"writing {path}")
+        raise
+
+
+def _write(target: Path, text: str) -> None:
     data = text.encode("utf-8")
     try:
         if target.read_bytes() == data:

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from activities.files import atomic_write_text
+from activities.os_errors import raise_permanent
 from contracts.agents import Usage
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,12 @@ def outputs_dir(path: Path) -> Path:
 
 def load(path: Path, expected_fingerprint: str) -> Transcript | None:
     """The saved transcript of this same call, or None to start fresh."""
-    if not path.is_file():
+    try:
+        found = path.is_file()
+    except OSError as err:  # a name too long, a path through a file: no retry passes
+        raise_permanent(err, "reading the agent's transcript")
+        raise
+    if not found:
         return None
     try:
         transcript = Transcript.model_validate_json(path.read_text(encoding="utf-8"))
