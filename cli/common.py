@@ -77,7 +77,7 @@ def check_config(design_dir: str) -> None:
     """orchestrator.toml of the repository holding `design_dir`, if it is in one."""
     from activities.config import read_config, repository_of
 
-    root = repository_of(Path(design_dir).expanduser().resolve())
+    root = repository_of(resolved(design_dir))
     if root is None:
         return
     try:
@@ -96,13 +96,23 @@ def same_dir(recorded: str, given: str) -> bool:
 
 
 def feature_of(design_dir: str) -> str:
-    path = Path(design_dir).expanduser().resolve()
+    path = resolved(design_dir)
     if not path.is_dir():
         raise CliError(
             f"{design_dir}: design directory not found. Fix: pass the path of a directory "
             "holding overview.md and subplans/"
         )
     return path.name
+
+
+def resolved(design_dir: str) -> Path:
+    """The design directory resolved, or what stops it being one (a symlink loop, `/`)."""
+    from activities.project_checks import design_path
+
+    try:
+        return design_path(design_dir)
+    except ApplicationError as err:
+        raise CliError(err.message) from None
 
 
 def design_id(design_dir: str) -> str:

@@ -29,7 +29,15 @@ def orchestrator_home() -> Path:
     """Where local state lives (server database, logs, background worker pid)."""
     home = os.environ.get("ORCHESTRATOR_HOME") or str(Path.home() / ".orchestrator")
     path = Path(home)
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        what = "a file, not a directory" if path.exists() or path.is_symlink() else err.strerror
+        raise ServerError(
+            f"ORCHESTRATOR_HOME {home} cannot hold the orchestrator's local state: it is "
+            f"{what}. Fix: point ORCHESTRATOR_HOME at a directory (or unset it for "
+            "~/.orchestrator)"
+        ) from None
     return path
 
 
@@ -52,9 +60,18 @@ def temporal_binary(name: str = "temporal") -> str:
 
 
 def split_address(address: str) -> tuple[str, int]:
+    scheme, sep, rest = address.partition("://")
+    if sep:
+        raise ServerError(
+            f"TEMPORAL_ADDRESS {address!r} has a scheme ({scheme}://); Temporal's address is "
+            "host:port, spoken over gRPC. Fix: drop the scheme: "
+            f"TEMPORAL_ADDRESS={rest.rstrip('/')}"
+        )
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
-        raise ServerError(f"TEMPORAL_ADDRESS {address!r} is not host:port (e.g. localhost:7233)")
+        raise ServerError(
+            f"TEMPORAL_ADDRESS {address!r} is not host:port. Fix: set it like localhost:7233"
+        )
     return host.strip("[]"), int(port)
 
 
