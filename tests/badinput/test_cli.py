@@ -70,6 +70,29 @@ def seeded_then(change: Callable[[Path], object]) -> Callable[[Path, Path], None
     return go
 
 
+def symlink_loop(root: Path, design: Path) -> None:
+    (root.parent / "loop-a").symlink_to(root.parent / "loop-b")
+    (root.parent / "loop-b").symlink_to(root.parent / "loop-a")
+
+
+def detached(root: Path, design: Path) -> None:
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "project")
+    git(root, "checkout", "-q", "--detach")
+
+
+def without_origin(root: Path, design: Path) -> None:
+    seed_subtask_files(str(design))
+    git(root, "remote", "remove", "origin")
+
+
+def named_with_a_space(root: Path, design: Path) -> None:
+    shutil.copytree(design, design.parent / "my feat")
+
+
+LOOP = "loop-a: cannot be resolved (Too many levels of symbolic links: symbolic links that lead"
+
+
 def loose(root: Path, design: Path) -> None:
     """The design directory moved out of any repository."""
     shutil.move(str(design), str(root.parent / "loose"))
@@ -156,6 +179,34 @@ SCRATCH = [
         where="the change is empty", fix='describe it: orchestrator change <dir> "..."'),
     cmd("change-too-long", "change", "{feat}", LONG,
         where=f"the change is {MAX_SIGNAL_TEXT + 1} characters", fix="put the details in a file"),
+    cmd("plan-of-a-symlink-loop", "plan", "{loop}", arrange=symlink_loop,
+        where=LOOP, fix="pass the design directory itself"),
+    cmd("design-of-a-symlink-loop", "design", "{loop}", arrange=symlink_loop,
+        where=LOOP, fix="pass the design directory itself"),
+    cmd("status-of-a-symlink-loop", "status", "{loop}", arrange=symlink_loop,
+        where=LOOP, fix="pass the design directory itself"),
+    cmd("design-of-the-file-system-root", "design", "/",
+        where="/: is the file system's root, not a design directory",
+        fix="pass the directory holding overview.md"),
+    cmd("plan-of-the-file-system-root", "plan", "/",
+        where="/: is the file system's root", fix="pass the directory holding overview.md"),
+    cmd("design-on-a-detached-head", "design", "{feat}", arrange=detached, commit=False,
+        where="HEAD is detached at", fix="`git switch <branch>`"),
+    cmd("design-of-a-feature-with-a-space", "design", "{feat}/../my feat",
+        arrange=named_with_a_space,
+        where="the feature name 'my feat' (the design directory's name) is not a plain name",
+        fix="rename the directory, e.g. to"),
+    cmd("build-without-origin", "build", "{feat}", arrange=without_origin,
+        where="the remote 'origin' is not configured", fix="`git remote add origin <url>`"),
+    cmd("answer-with-a-choice-too-long", "answer", "{feat}", "Q1", LONG,
+        where=f"the choice is {MAX_SIGNAL_TEXT + 1} characters, more than {MAX_SIGNAL_TEXT}",
+        fix="put the details in a file"),
+    cmd("answer-with-an-id-too-long", "answer", "{feat}", "Q" * 101, "B",
+        where="the question id is 101 characters, more than 100",
+        fix="give the name `orchestrator status` shows"),
+    cmd("decide-with-a-word-too-long", "decide", "{feat}", "s" * 5000,
+        where="a word of the decision is 5000 characters, more than 100",
+        fix="give the name `orchestrator status` shows"),
 ]  # fmt: skip
 
 HELD = [
@@ -252,7 +303,7 @@ async def test_a_bad_command_is_refused_before_anything_starts(
         git(root, "add", "-A")
         git(root, "commit", "-qm", "the project, with the mistake")
     before = snapshot(tmp_path)
-    await refused(case, feat=design, loose=tmp_path / "loose")
+    await refused(case, feat=design, loose=tmp_path / "loose", loop=tmp_path / "loop-a")
     assert snapshot(tmp_path) == before, f"{case.id}: the refusal wrote to the tree"
     for workflow_id in ("design-feat", "build-feat", "plan-feat"):
         assert not await started(client, workflow_id), f"{case.id}: {workflow_id} started"
@@ -291,3 +342,20 @@ def _stdout(argv: list[str]) -> str:
     with contextlib.redirect_stdout(out):
         assert starter.main([*argv, "--no-embedded"]) == 0
     return out.getvalue()
+
+
+async def test_an_answer_on_record_changes_only_with_replace(held: Held) -> None:
+    """Run after the test above, which answered Q1 with A."""
+    design_dir = str(held.repo.design_dir)
+    code, err = await asyncio.to_thread(run_cli, ["answer", design_dir, "Q1", "B", "--no-embedded"])
+    assert code == 2 and "Q1 is already answered (A) Yes: the base62" in err, err
+    assert "Fix: to change the answer, send it again with replace: `orchestrator answer" in err
+    assert "Q1 B --replace`" in err
+    st = await still_sound(held.design, DesignStatus)
+    assert [(q.id, q.choice) for q in st.answered_questions] == [("Q1", "A")]  # type: ignore[attr-defined]
+    code, err = await asyncio.to_thread(
+        run_cli, ["answer", design_dir, "Q1", "B", "--replace", "--no-embedded"]
+    )
+    assert code == 0, err
+    st = await still_sound(held.design, DesignStatus)
+    assert [(q.id, q.choice) for q in st.answered_questions] == [("Q1", "B")]  # type: ignore[attr-defined]
