@@ -4,7 +4,8 @@ What a signal carries is written to the loop's history for good, even when the l
 then refuses it; a person's typo should not make a history megabytes larger. So
 every argument that becomes a signal or update input is bounded here, below what
 the loop itself accepts, and the Temporal server refuses anything over
-`MAX_PAYLOAD_BYTES` from any client (runtime/server.py, docker-compose.yml).
+`MAX_PAYLOAD_BYTES` from any client (runtime/server.py, docker-compose.yml), so a raw
+`temporal workflow signal` cannot grow a history past it either.
 """
 
 from __future__ import annotations

@@ -19,6 +19,16 @@ from pathlib import Path
 DEFAULT_ADDRESS = "localhost:7233"
 DEFAULT_UI_PORT = 8233
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+# The largest payload (a signal's input, an activity's input or result) the server keeps.
+# Temporal's default is 2 MiB, so a raw signal of 1.5 MB, refused by the loop, still grew
+# its history by that much. The loops' own largest payload is the build's report and state
+# (about 2 KB per subtask), so 1 MiB holds a build of some 400 subtasks. The same limits
+# are in docker-compose.yml.
+MAX_PAYLOAD_BYTES = 1024 * 1024
+BLOB_LIMITS = {
+    "limit.blobSize.error": str(MAX_PAYLOAD_BYTES),
+    "limit.blobSize.warn": str(MAX_PAYLOAD_BYTES // 4),
+}
 
 
 class ServerError(RuntimeError):
@@ -157,7 +167,7 @@ def server_command(
         cmd += ["--db-filename", str(db_file)]
     if headless:
         cmd.append("--headless")
-    for key, value in (dynamic_config or {}).items():
+    for key, value in {**BLOB_LIMITS, **(dynamic_config or {})}.items():
         cmd += ["--dynamic-config-value", f"{key}={value}"]
     return cmd
 

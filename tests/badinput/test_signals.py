@@ -15,6 +15,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from temporalio.client import Client, WorkflowFailureError
@@ -464,3 +465,21 @@ async def test_a_name_too_long_for_the_file_system_holds_at_once(
     failure = await first_hold(client, temporal_server, held.queue, "d" * 300, design_dir)
     assert "File name too long" in failure.error, failure.error
     assert "(a name of 300 bytes; a file name holds 255). Fix: shorten" in failure.error
+
+
+async def test_a_signal_of_megabytes_never_reaches_the_history(
+    held: Held, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    """The loop refuses a 1.5 MB `approved` note, but the server kept it in the history;
+    with the server's payload limit (runtime/server.py) it refuses the signal itself."""
+    count = [e async for e in held.design.fetch_history_events()]
+    big = tmp_path / "note.json"
+    big.write_text(json.dumps("x" * 1_500_000))
+    sent = await asyncio.to_thread(
+        temporal_cli,
+        temporal_server.address, "workflow", "signal", "--workflow-id", held.design.id,
+        "--name", "approved", "--input-file", str(big),
+    )  # fmt: skip
+    assert sent.returncode != 0 and "exceeds" in sent.stderr.lower(), sent.stderr
+    assert [e async for e in held.design.fetch_history_events()] == count
+    await still_sound(held.design, DesignStatus)
