@@ -64,6 +64,7 @@ from contracts.human import (
 )
 from contracts.integration import IntegrationOutcome
 from contracts.metrics import Metrics
+from contracts.names import with_odd_characters
 from runtime.client import TASK_QUEUE, settings_from_env
 
 QUERY_TIMEOUT = timedelta(seconds=15)
@@ -645,8 +646,9 @@ async def decide(args: argparse.Namespace) -> int:
     handle, pending = chosen[0]
     # The loops compare the lower-cased choice with the options and ignore anything else.
     if decision.choice.strip().lower() not in [o.lower() for o in pending.options]:
+        said = with_odd_characters(f"{decision.choice!r} is not an option", decision.choice)
         raise CliError(
-            f"{decision.choice!r} is not an option for {pending.scope} ({pending.prompt}). "
+            f"{said} for {pending.scope} ({pending.prompt}). "
             f"Fix: choose one of: {', '.join(pending.options)} "
             f"(orchestrator decide {args.design_dir} {pending.scope} <choice>)"
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from contracts.agents import AnswerResult, ReviewResult
 from contracts.design import DesignState, ScopeState
 from contracts.human import AnswerInput, PendingDecision, TrackedQuestion
+from contracts.names import with_odd_characters
 
 
 def record_round(sc: ScopeState, results: list[ReviewResult]) -> float:
@@ -88,7 +89,8 @@ def check_answer(s: DesignState, answer: AnswerInput) -> TrackedQuestion:
         )
     if q.option_letter(answer.choice) is None:
         raise ValueError(
-            f"{q.id} has no option {answer.choice!r}. Fix: choose one of: {q.options_line()}"
+            with_odd_characters(f"{q.id} has no option {answer.choice!r}", answer.choice)
+            + f". Fix: choose one of: {q.options_line()}"
         )
     return q
 

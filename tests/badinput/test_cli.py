@@ -219,6 +219,9 @@ HELD = [
         fix="approve when `orchestrator status` shows awaiting-approval"),
     cmd("decide-not-an-option", "decide", "{held}", "a", "maybe",
         where="'maybe' is not an option for a", fix="choose one of: skip, simplify, debug"),
+    cmd("decide-with-a-look-alike", "decide", "{held}", "a", "\u0455kip",
+        where="'\u0455kip' is not an option (it holds U+0455 CYRILLIC SMALL LETTER DZE where 's' "
+        "(U+0073) looks the same) for a", fix="choose one of: skip, simplify, debug"),
     cmd("decide-what-does-not-wait", "decide", "{held}", "zz", "stop",
         where="no prompt waits on 'zz'; waiting: a (skip/simplify/debug/continue)",
         fix="name one of them"),

@@ -123,6 +123,13 @@ DESIGN = [
     sig("signal-misspelt", "design", "approve",
         where="the design loop takes no signal 'approve' (did you mean 'approved'?)",
         fix="use one of approved, request_changes, answer"),
+    sig("signal-with-a-look-alike", "design", "\u0430pproved",
+        where="(it holds U+0430 CYRILLIC SMALL LETTER A where 'a' (U+0061) looks the same; did "
+        "you mean 'approved'?)", fix="use one of approved"),
+    sig("answer-with-a-look-alike-option", "design", "answer",
+        '{"question_id": "Q2", "choice": "\u0412"}',
+        where="Q2 has no option '\u0412' (it holds U+0412 CYRILLIC CAPITAL LETTER VE where 'B' "
+        "(U+0042) looks the same)", fix="choose one of: A) A JSON file"),
     sig("signal-of-the-build", "design", "!change", '"add dark mode"',
         where="the design loop takes no signal '!change'", fix="use one of approved"),
     upd("update-unknown-question", "design", "answer_question",
