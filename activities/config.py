@@ -249,6 +249,16 @@ def _refuse_uncommitted(
         env={"GIT_OPTIONAL_LOCKS": "0"},
     ).stdout
     changed = sorted({entry[3:] for entry in out.split("\0") if len(entry) > 3})
+    # git lists a file it cannot read as changed: that one is not to be committed.
+    unreadable = [rel for rel in changed if not _readable(repo_root / rel)]
+    if unreadable:
+        raise config_error(
+            repo_root / unreadable[0],
+            [
+                "is unreadable (Permission denied). Fix: make it readable by the user running "
+                f"the orchestrator (`chmod a+r {' '.join(unreadable)}`)"
+            ],
+        )
     if changed:
         raise config_error(
             path,
@@ -260,6 +270,17 @@ def _refuse_uncommitted(
                 f"(`git checkout -- {' '.join(changed)}`, delete new files), then start again"
             ],
         )
+
+
+def _readable(path: Path) -> bool:
+    try:
+        if path.is_file():
+            path.open("rb").close()
+    except PermissionError:
+        return False
+    except OSError:
+        pass  # gone, or a directory: git's own listing says what it is
+    return True
 
 
 def check_roles(

@@ -122,21 +122,30 @@ def test_a_reader_that_stops_reading_is_no_crash(design: Path) -> None:
 
 
 @pytest.mark.skipif(os.geteuid() == 0 and not Path("/usr/bin/setpriv").exists(), reason="setpriv")
-@pytest.mark.parametrize("verb", ["plan", "design"])
-def test_an_unreadable_config_is_said_to_be_unreadable(design: Path, verb: str) -> None:
+@pytest.mark.parametrize(
+    ("verb", "rel"),
+    [
+        ("plan", "orchestrator.toml"),
+        ("design", "orchestrator.toml"),
+        ("design", ".orchestrator/agents/security.md"),
+    ],
+)
+def test_an_unreadable_config_is_said_to_be_unreadable(design: Path, verb: str, rel: str) -> None:
     """It was told to commit the file: git saw it as changed because it could not read it."""
     root = design.parents[2]
-    write(root / "orchestrator.toml", "threshold = 0.9\n")
+    write(root / "orchestrator.toml", '[reviewers]\ncode = ["security"]\n')
+    role = "---\nname: security\ndescription: x\n---\nReview.\n"
+    write(root / ".orchestrator/agents/security.md", role)
     git(root, "add", "-A")
     git(root, "commit", "-qm", "config")
-    (root / "orchestrator.toml").chmod(0)
+    (root / rel).chmod(0)
     try:
         done = orchestrator(verb, str(design), "--no-embedded", prefix=AS_A_USER)
     finally:
-        (root / "orchestrator.toml").chmod(0o644)
+        (root / rel).chmod(0o644)
     one_line(
         done,
-        f"{root}/orchestrator.toml: is unreadable (Permission denied)",
+        f"{root}/{rel}: is unreadable (Permission denied)",
         "Fix: make it readable by the user running the orchestrator",
     )
     assert "commit" not in done.stderr
