@@ -21,6 +21,7 @@ started from the plain `temporal` CLI. Each was found only hours into a loop:
 from __future__ import annotations
 
 import os
+import re
 from errno import ELOOP
 from pathlib import Path
 
@@ -33,7 +34,12 @@ from contracts.git import WORKTREES_DIR
 from contracts.names import feature_name_problem, suggest_name
 
 PRIVATE_DIRS = (WORKTREES_DIR, ".orchestrator")  # agents' worktrees; transcripts, roles
-TRACKER_MARKS = ("# PR Tracker", "| subtask | batch | status |")
+# What a tracker holds (the seeds' table head, in any case and spacing, or our title):
+# a file without either is a person's own, which the build must not add tables to.
+TRACKER_MARK = re.compile(
+    r"^#\s*PR Tracker\b|^\|\s*subtask\s*\|\s*batch\s*\|\s*status\s*\|",
+    re.IGNORECASE | re.MULTILINE,
+)
 
 
 def refused(message: str, kind: str) -> ApplicationError:
@@ -175,7 +181,7 @@ def _tracker_target(
         return None
     except OSError as err:
         return f"is unreadable ({err.strerror})"
-    if head.strip() and not any(mark in head for mark in TRACKER_MARKS):
+    if head.strip() and not TRACKER_MARK.search(head):
         return (
             f"is {rel}, an existing file that is not a tracker (no '| subtask | batch | status |' "
             "table): the build would add its tables to it"

@@ -171,3 +171,15 @@ def test_a_build_without_a_forge_needs_no_remote(tmp_path: Path) -> None:
     git(root, "remote", "remove", "origin")
     shutil.rmtree(tmp_path / "origin.git")
     assert resolve_project(str(design), BuildChecks(forge="none")).feature == "feat"
+
+
+def test_a_tracker_the_team_already_keeps_is_written_to(tmp_path: Path) -> None:
+    """Only a file that is not a tracker is refused: the seeds' own table, in any case, is one."""
+    root, design = project(tmp_path)
+    write(
+        root / "design-docs/orchestration/pr_tracker.md",
+        "# Our PRs\n\n## older-feature\n\n| Subtask | Batch | Status | PR | Notes |\n",
+    )
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "tracker")
+    assert resolve_project(str(design), BUILD).config.tracker.path.endswith("pr_tracker.md")
