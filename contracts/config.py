@@ -79,7 +79,7 @@ def _inside_repository(value: str, info: ValidationInfo) -> str:
     """
     if not value.strip():
         raise ValueError("it is empty. Fix: name a path relative to the repository root")
-    parts = PurePosixPath(value.replace("\\", "/")).parts
+    parts = PurePosixPath(value).parts
     if value.startswith(("/", "~")) or ".." in parts:
         raise ValueError(
             f"{value!r} leads out of the repository. Fix: name a path relative to the "

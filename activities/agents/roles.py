@@ -213,7 +213,7 @@ def role_files(workdir: Path, agents_dir: str, commit: str | None = None) -> lis
             raise _bad(str(folder), f"a file is not UTF-8 text (byte {err.start})") from None
     top, sha = trusted
     for path, target in committed_links(top, sha, os.path.normpath(agents_dir)):
-        raise _linked(f"{path} (as committed in {sha[:12]})", target)
+        raise _linked(os.path.join(top, path), target, f" (as committed in {sha[:12]})")
     found: list[tuple[str, str]] = []
     for path in gitrepo.committed_files(top, sha, os.path.normpath(agents_dir)):
         if not path.endswith(".md"):
@@ -242,12 +242,11 @@ def committed_links(top: str, sha: str, folder: str) -> list[tuple[str, str]]:
     return links
 
 
-def _linked(source: str, target: str) -> Exception:
+def _linked(path: str, target: str, where: str = "") -> Exception:
     return non_retryable(
-        f"agent file {source} is a symbolic link (to {target}): a role's prompt is read only "
-        "from a file the repository itself holds. Fix: replace the link with the file (`cp "
-        f'--remove-destination "$(readlink -f {source.split(" ")[0]})" {source.split(" ")[0]}`'
-        ") and commit it",
+        f"agent file {path}{where} is a symbolic link (to {target}): a role's prompt is read "
+        "only from a file the repository itself holds. Fix: replace the link with the file "
+        f'(`cp --remove-destination "$(readlink -f {path})" {path}`) and commit it',
         "RoleDefinitionError",
     )
 

@@ -56,6 +56,17 @@ def linked(rel: str, text: str, config: str = "") -> object:
     return go
 
 
+def committed(arrange: object) -> object:
+    """`arrange`, then everything committed: the loop reads roles from the commit."""
+
+    def go(root: Path, design: Path) -> None:
+        arrange(root, design)  # type: ignore[operator]
+        git(root, "add", "-A")
+        git(root, "commit", "-qm", "project")
+
+    return go
+
+
 def tracker_through_a_link_into_git(root: Path, design: Path) -> None:
     (root / "notes").symlink_to(".git")
     write(root / "orchestrator.toml", '[tracker]\npath = "notes/config"\n')
@@ -399,6 +410,16 @@ CASES = [
             ".orchestrator/agents/security.md", ROLE.format(name="security", extra=""), SECURITY
         ),
         "agent file {root}/.orchestrator/agents/security.md is a symbolic link",
+        "replace the link with the file",
+    ),
+    Case(
+        "role-file-a-committed-symlink",
+        committed(
+            linked(
+                ".orchestrator/agents/security.md", ROLE.format(name="security", extra=""), SECURITY
+            )
+        ),
+        "agent file {root}/.orchestrator/agents/security.md (as committed in ",
         "replace the link with the file",
     ),
     Case(
