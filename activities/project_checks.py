@@ -49,6 +49,12 @@ def refused(message: str, kind: str) -> ApplicationError:
 
 def design_path(design_dir: str) -> Path:
     """The design directory, absolute and resolved; refused when it cannot be one."""
+    if "\0" in design_dir:  # the OS takes no path with a NUL (Python raises ValueError)
+        raise refused(
+            f"{design_dir!r}: holds a NUL character, which no path on disk has. Fix: pass the "
+            "path as it is on disk, e.g. design-docs/active/<feature>",
+            "PlanError",
+        )
     given = Path(design_dir).expanduser()
     try:
         path = Path(os.path.realpath(given, strict=True))
@@ -105,6 +111,7 @@ def check_start(ctx: ProjectContext, build: BuildChecks | None = None) -> None:
         )
     _check_config_paths(ctx)
     _check_head(root, ctx)
+    _check_not_ignored(root, ctx)
     if build is not None:
         _check_build(root, ctx, build)
 
@@ -198,7 +205,44 @@ def _config_problem(shown: Path, where: str, problem: str, what: str) -> Applica
     )
 
 
+# An operation git left half done, and how to end it (`git status` says the same).
+IN_PROGRESS = (
+    (
+        "rebase-merge",
+        "a rebase",
+        "`git rebase --continue` after resolving, or `git rebase --abort`",
+    ),
+    (
+        "rebase-apply",
+        "a rebase or `git am`",
+        "`git rebase --continue`/`git am --continue`, or `--abort`",
+    ),
+    ("MERGE_HEAD", "a merge", "`git commit` after resolving, or `git merge --abort`"),
+    ("CHERRY_PICK_HEAD", "a cherry-pick", "`git cherry-pick --continue`, or `--abort`"),
+    ("REVERT_HEAD", "a revert", "`git revert --continue`, or `--abort`"),
+    ("BISECT_LOG", "a bisect", "`git bisect reset`"),
+)
+# Files the design loop creates in the design directory and commits as the approval.
+WRITTEN = ("subtasks/01-x.xml", "plan/dag.md", "design-reviews/answers.md")
+
+
 def _check_head(root: Path, ctx: ProjectContext) -> None:
+    for name, what, fix in IN_PROGRESS:
+        marker = gitrepo.git_out(str(root), "rev-parse", "--git-path", name)
+        if os.path.exists(os.path.join(root, marker)):
+            raise refused(
+                f"{root}: {what} is in progress; the loop would commit on top of it, or fail "
+                f"to. Fix: finish it ({fix}), then start again",
+                "RepositoryError",
+            )
+    unmerged = gitrepo.git_out(str(root), "ls-files", "--unmerged", "--", ".")
+    if unmerged:
+        path = unmerged.splitlines()[0].split("\t", 1)[-1]
+        raise refused(
+            f"{root}: {path} has unresolved merge conflicts. Fix: resolve them and `git add` the "
+            "files (or `git checkout --ours/--theirs`), then start again",
+            "RepositoryError",
+        )
     if ctx.start_commit is None:
         branch = gitrepo.run_git(str(root), "symbolic-ref", "--short", "HEAD", check=False)
         raise refused(
@@ -213,6 +257,23 @@ def _check_head(root: Path, ctx: ProjectContext) -> None:
             "loop would commit the approved design on no branch, lost at the next checkout, "
             "and a build would start from no branch. Fix: `git switch <branch>`, or `git "
             "switch -c <new-branch>` to keep this commit, then start again",
+            "RepositoryError",
+        )
+
+
+def _check_not_ignored(root: Path, ctx: ProjectContext) -> None:
+    """The files the design loop writes must be ones git will commit: an ignored design
+    directory (or its subtasks/, plan/) lost the approval with nothing said."""
+    probes = [f"{ctx.design_rel}/{rel}" for rel in WRITTEN]
+    found = gitrepo.run_git(
+        str(root), "check-ignore", "--no-index", "-v", "--", *probes, check=False
+    ).stdout.strip()
+    if found:
+        source, _, path = found.splitlines()[0].partition("\t")
+        raise refused(
+            f"{root}: {path} would be ignored by git ({source}: the rule at that line), so the "
+            "approved design the loop writes there would never be committed. Fix: take the "
+            "design directory out of that rule (or add a `!` rule for it), then start again",
             "RepositoryError",
         )
 

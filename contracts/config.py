@@ -85,6 +85,11 @@ def _inside_repository(value: str, info: ValidationInfo) -> str:
             f"{value!r} leads out of the repository. Fix: name a path relative to the "
             "repository root, without '..'"
         )
+    if from_file(info) and any(ord(c) < 32 or c == "\x7f" for c in value):
+        raise ValueError(
+            f"{value!r} holds a control character (a newline, a NUL). Fix: name a path "
+            "relative to the repository root, as it is on disk"
+        )
     if from_file(info) and any(part.casefold() == ".git" for part in parts):
         raise ValueError(
             f"{value!r} is inside .git, git's own directory: a write there breaks every git "

@@ -8,8 +8,10 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
 
 from runtime.server import (
     DEFAULT_ADDRESS,
@@ -53,7 +55,7 @@ async def open_client(conn: Connection, **options: Any) -> Client:
     """The client, or a ServerError saying what answered at the address when Temporal did
     not (the SDK's own error is a Rust transport message in a traceback)."""
     try:
-        return await Client.connect(
+        client = await Client.connect(
             conn.address,
             namespace=conn.namespace,
             data_converter=pydantic_data_converter,
@@ -67,6 +69,26 @@ async def open_client(conn: Connection, **options: Any) -> Client:
             f"not a Temporal server's gRPC frontend (the client said: {said}). Fix: point "
             "TEMPORAL_ADDRESS at the Temporal server (host:port of its frontend; the embedded "
             f"one's is {DEFAULT_ADDRESS}, and {DEFAULT_UI_PORT} is its Web UI), or unset it"
+        ) from None
+    await _namespace_exists(client, conn)
+    return client
+
+
+async def _namespace_exists(client: Client, conn: Connection) -> None:
+    """A namespace the server does not have: every later call would say "not found", which
+    the CLI reads as "no loop ran here"."""
+    try:
+        await client.workflow_service.describe_namespace(
+            DescribeNamespaceRequest(namespace=conn.namespace)
+        )
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        raise ServerError(
+            f"TEMPORAL_NAMESPACE {conn.namespace!r} does not exist on the server at "
+            f"{conn.address}. Fix: set TEMPORAL_NAMESPACE to an existing one (`temporal "
+            "operator namespace list`), create it (`temporal operator namespace create "
+            f"--namespace {conn.namespace}`), or unset it for default"
         ) from None
 
 

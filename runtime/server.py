@@ -78,9 +78,10 @@ def split_address(address: str) -> tuple[str, int]:
             f"TEMPORAL_ADDRESS={rest.rstrip('/')}"
         )
     host, _, port = address.rpartition(":")
-    if not host or not port.isdigit():
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ServerError(
-            f"TEMPORAL_ADDRESS {address!r} is not host:port. Fix: set it like localhost:7233"
+            f"TEMPORAL_ADDRESS {address!r} is not host:port (a port from 1 to 65535). Fix: set "
+            "it like localhost:7233"
         )
     return host.strip("[]"), int(port)
 

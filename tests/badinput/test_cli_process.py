@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.server import free_port
+from runtime.server import DevServer, free_port
 from tests.badinput.support import git, make_repo, snapshot, write
 from tests.conftest import REPO_ROOT
 
@@ -51,6 +51,12 @@ def one_line(done: subprocess.CompletedProcess[str], *said: str) -> None:
     assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
     for part in said:
         assert part in lines[0], f"{part!r} not in {lines[0]!r}"
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A command that got past its refusal must not touch the person's ~/.orchestrator."""
+    monkeypatch.setenv("ORCHESTRATOR_HOME", str(tmp_path / "orchestrator-home"))
 
 
 @pytest.fixture
@@ -149,3 +155,23 @@ def test_an_unreadable_config_is_said_to_be_unreadable(design: Path, verb: str, 
         "Fix: make it readable by the user running the orchestrator",
     )
     assert "commit" not in done.stderr
+
+
+def test_an_address_with_a_port_past_65535_is_refused(design: Path) -> None:
+    """It was taken for a local address with no server, and the embedded server was started
+    on port 99999 (its own error, three lines, and a log in ORCHESTRATOR_HOME)."""
+    done = orchestrator("status", str(design), env={"TEMPORAL_ADDRESS": "localhost:99999"})
+    one_line(done, "TEMPORAL_ADDRESS 'localhost:99999' is not host:port (a port from 1 to 65535)")
+
+
+def test_a_namespace_the_server_does_not_have_is_named(
+    design: Path, temporal_server: DevServer
+) -> None:
+    """It read as "nothing has run for <dir>": every call answered "not found"."""
+    env = {"TEMPORAL_ADDRESS": temporal_server.address, "TEMPORAL_NAMESPACE": "no-such-space"}
+    done = orchestrator("status", str(design), "--no-embedded", env=env)
+    one_line(
+        done,
+        "TEMPORAL_NAMESPACE 'no-such-space' does not exist on the server at",
+        "Fix: set TEMPORAL_NAMESPACE to an existing one",
+    )

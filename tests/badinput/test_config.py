@@ -345,6 +345,12 @@ CASES = [
         "name a path outside .git",
     ),
     Case(
+        "tracker-path-with-a-newline",
+        toml('[tracker]\npath = "pr_tracker.md\\n.md"\n'),
+        "'pr_tracker.md\\n.md' holds a control character",
+        "name a path relative to the repository root",
+    ),
+    Case(
         "tracker-path-onto-the-config",
         toml('[tracker]\npath = "orchestrator.toml"\n'),
         '[tracker] path = "orchestrator.toml": is orchestrator.toml, the configuration itself',

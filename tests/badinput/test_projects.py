@@ -88,6 +88,43 @@ def elsewhere(root: Path, design: Path) -> Path:
     return root.parent / "downloads"
 
 
+def conflicting(root: Path) -> None:
+    """A branch `other` and main, each changing the overview's first line."""
+    git(root, "checkout", "-q", "-b", "other")
+    write(root / "design-docs/active/feat/overview.md", "# Other\n")
+    git(root, "commit", "-qam", "other")
+    git(root, "checkout", "-q", "main")
+    write(root / "design-docs/active/feat/overview.md", "# Main\n")
+    git(root, "commit", "-qam", "main")
+
+
+def mid_merge(root: Path, design: Path) -> None:
+    conflicting(root)
+    subprocess.run(["git", "-C", str(root), "merge", "-q", "other"], capture_output=True)
+
+
+def mid_rebase(root: Path, design: Path) -> None:
+    conflicting(root)
+    subprocess.run(
+        ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t", "rebase", "other"],
+        capture_output=True,
+    )
+
+
+def stash_conflict(root: Path, design: Path) -> None:
+    write(design / "overview.md", "# Mine\n")
+    git(root, "stash", "-q")
+    write(design / "overview.md", "# Theirs\n")
+    git(root, "commit", "-qam", "theirs")
+    subprocess.run(["git", "-C", str(root), "stash", "pop", "-q"], capture_output=True)
+
+
+def ignored_design(root: Path, design: Path) -> None:
+    write(root / ".gitignore", "design-docs/active/*/subtasks/\n")
+    git(root, "add", ".gitignore")
+    git(root, "commit", "-qm", "ignore generated files")
+
+
 BUILD = BuildChecks()
 RENAME = "rename the directory, e.g. to {design_parent}/"
 STARTS = [
@@ -96,6 +133,18 @@ STARTS = [
     Start("unborn-branch", lambda root, design: git(root, "checkout", "-q", "--orphan", "fresh"),
           "{root}: the branch fresh has no commit yet",
           "commit the project first (`git add <files> && git commit"),
+    Start("merge-in-progress", mid_merge,
+          "{root}: a merge is in progress", "`git merge --abort`"),
+    Start("rebase-in-progress", mid_rebase,
+          "{root}: a rebase is in progress", "`git rebase --continue` after resolving"),
+    Start("unresolved-conflicts", stash_conflict,
+          "{root}: design-docs/active/feat/overview.md has unresolved merge conflicts",
+          "resolve them and `git add` the files"),
+    Start("design-dir-ignored-by-git", ignored_design,
+          "{root}: design-docs/active/feat/subtasks/01-x.xml would be ignored by git "
+          "(.gitignore:1:", "take the design directory out of that rule"),
+    Start("design-dir-with-a-nul", lambda root, design: Path(f"{design}\0x"),
+          "holds a NUL character", "pass the path as it is on disk"),
     Start("feature-name-with-a-space", renamed("my feat"),
           "the feature name 'my feat' (the design directory's name) is not a plain name",
           RENAME + "my-feat"),
