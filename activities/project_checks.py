@@ -227,8 +227,9 @@ WRITTEN = ("subtasks/01-x.xml", "plan/dag.md", "design-reviews/answers.md")
 
 
 def _check_head(root: Path, ctx: ProjectContext) -> None:
-    for name, what, fix in IN_PROGRESS:
-        marker = gitrepo.git_out(str(root), "rev-parse", "--git-path", name)
+    asked = [arg for name, _, _ in IN_PROGRESS for arg in ("--git-path", name)]
+    markers = gitrepo.git_out(str(root), "rev-parse", *asked).splitlines()
+    for marker, (_, what, fix) in zip(markers, IN_PROGRESS, strict=True):
         if os.path.exists(os.path.join(root, marker)):
             raise refused(
                 f"{root}: {what} is in progress; the loop would commit on top of it, or fail "
