@@ -20,7 +20,12 @@ from temporalio.exceptions import ApplicationError
 
 from activities import gitrepo
 from activities.agents.model_names import model_problem
-from activities.project_checks import check_start, design_path, not_a_repository
+from activities.project_checks import (
+    check_start,
+    design_path,
+    linked_elsewhere,
+    not_a_repository,
+)
 from activities.sandbox.runner import NONE_WARNING
 from contracts.config import (
     AgentsConfig,
@@ -357,6 +362,9 @@ def resolve_project(design_dir: str, build: BuildChecks | None = None) -> Projec
     if found is None:
         raise not_a_repository(path)
     root = found
+    elsewhere = linked_elsewhere(design_dir, path, root)
+    if elsewhere is not None:
+        raise elsewhere
     branch = gitrepo.current_branch(str(root)) or "HEAD"
     start = gitrepo.head_commit(str(root)) or None
     config, config_path = read_config(root, start)

@@ -82,6 +82,26 @@ def design_path(design_dir: str) -> Path:
     return path
 
 
+def linked_elsewhere(design_dir: str, path: Path, root: Path) -> ApplicationError | None:
+    """A design directory given through a symbolic link whose target lies in another
+    repository: the loop would commit to and build in that one, not the one named."""
+    given = Path(os.path.abspath(Path(design_dir).expanduser()))
+    if given == path:
+        return None
+    try:
+        here = Path(gitrepo.repo_root_of(str(given.parent)))
+    except gitrepo.GitInputError:
+        return None  # the link lives outside any repository: only its target has one
+    if here == root:
+        return None
+    return refused(
+        f"{design_dir}: is a symbolic link to {path}, in another repository ({root}, not "
+        f"{here}); the loop would commit to and build in that one. Fix: pass the design "
+        f"directory in the repository it belongs to ({path})",
+        "PlanError",
+    )
+
+
 def not_a_repository(path: Path) -> ApplicationError:
     """No repository around `path`: say `git init` only when it is a design directory."""
     if not (path / "overview.md").is_file():
@@ -292,6 +312,14 @@ def _check_build(root: Path, ctx: ProjectContext, build: BuildChecks) -> None:
             'build without a forge ([forge] kind = "none", or `build --forge none`)',
             "RepositoryError",
         )
+    for folder in ("feat", "integration"):
+        if gitrepo.resolve_commit(str(root), f"refs/heads/{folder}"):
+            raise refused(
+                f"{root}: a branch is named {folder!r}, so git cannot create the build's "
+                f"branches {folder}/<name> beside it. Fix: rename it (`git branch -m {folder} "
+                f"{folder}-old`), then start again",
+                "RepositoryError",
+            )
     base = build.base_branch or forge.base_branch or ctx.branch
     tracked = f"refs/remotes/{forge.remote}/{base}"
     if not any(

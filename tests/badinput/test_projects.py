@@ -125,6 +125,12 @@ def ignored_design(root: Path, design: Path) -> None:
     git(root, "commit", "-qm", "ignore generated files")
 
 
+def linked_to_another_repository(root: Path, design: Path) -> Path:
+    other = make_repo(root.parent / "other")
+    (root / "design-docs/active/theirs").symlink_to(other)
+    return root / "design-docs/active/theirs"
+
+
 BUILD = BuildChecks()
 RENAME = "rename the directory, e.g. to {design_parent}/"
 STARTS = [
@@ -143,6 +149,13 @@ STARTS = [
     Start("design-dir-ignored-by-git", ignored_design,
           "{root}: design-docs/active/feat/subtasks/01-x.xml would be ignored by git "
           "(.gitignore:1:", "take the design directory out of that rule"),
+    Start("design-dir-a-link-into-another-repository", linked_to_another_repository,
+          "{root}/design-docs/active/theirs: is a symbolic link to ", 
+          "Fix: pass the design directory in the repository it belongs to"),
+    Start("build-beside-a-branch-named-feat",
+          lambda root, design: git(root, "branch", "feat"),
+          "{root}: a branch is named 'feat', so git cannot create the build's branches "
+          "feat/<name>", "(`git branch -m feat feat-old`)", build=BUILD),
     Start("design-dir-with-a-nul", lambda root, design: Path(f"{design}\0x"),
           "holds a NUL character", "pass the path as it is on disk"),
     Start("feature-name-with-a-space", renamed("my feat"),
