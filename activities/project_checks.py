@@ -2,20 +2,24 @@
 
 Run by `resolve_project`, so the CLI refuses these before it starts anything and
 the `project.resolve` activity holds on them at once (non-retryable) for a loop
-started from the plain `temporal` CLI. Each was found only hours into a loop:
+started from the plain `temporal` CLI. Each was found only hours into a loop, or
+lost work:
 
-- the design directory: a symlink loop, the file system's root, inside `.git`, a
-  worktree of the orchestrator's or its private folder, or the repository root (whose
-  commit of "the design directory" would take every file of the repository);
+- the design directory: a symlink loop, a link into another repository, the file
+  system's root, inside `.git`, a worktree of the orchestrator's or its private
+  folder, the repository root (whose commit of "the design directory" would take
+  every file of the repository), or one whose generated files git ignores;
 - the repository's state: a detached HEAD (the approval committed on no branch,
-  lost at the next checkout) or a branch without commits;
+  lost at the next checkout), a branch without commits, a merge, rebase or other
+  operation in progress, unresolved conflicts;
 - the feature's name (the directory's): git, the tracker and the file system refuse
   spaces, '#', newlines and over-long names only later;
 - where `[tracker] path` and `[agents] dir` lead once symlinks are followed: into
   `.git`, onto orchestrator.toml, a role file, the design's own files or a file of
   the person's that is not a tracker;
-- for a build: the remote it pushes to, the base branch it starts from, and the
-  GitHub repository its pull requests go to.
+- for a build: the remote it pushes to, the base branch it starts from, the GitHub
+  repository its pull requests go to, and no branch named `feat` or `integration`
+  in the way of its own.
 """
 
 from __future__ import annotations
