@@ -95,6 +95,10 @@ def check_answer(s: DesignState, answer: AnswerInput) -> TrackedQuestion:
     return q
 
 
+def _who(q: TrackedQuestion) -> str:
+    return "a person" if q.answered_by == "human" else "the codebase"
+
+
 def changes_an_answer(s: DesignState, answer: AnswerInput) -> bool:
     """Whether `answer` (already checked) would replace a different answer on record."""
     q = check_answer(s, answer)
@@ -107,8 +111,7 @@ def check_change(s: DesignState, answer: AnswerInput) -> None:
     if not changes_an_answer(s, answer):
         return
     q = check_answer(s, answer)
-    by = "a person" if q.answered_by == "human" else "the codebase"
-    given = f"{q.choice}) {q.answer_text()}, by {by}"
+    given = f"{q.choice}) {q.answer_text()}, by {_who(q)}"
     if q.id in s.answers_applied:
         raise ValueError(
             f"{q.id} is already answered ({given}) and the writer has put that answer into the "
@@ -124,8 +127,9 @@ def check_change(s: DesignState, answer: AnswerInput) -> None:
 
 
 def apply_answer(s: DesignState, answer: AnswerInput) -> TrackedQuestion:
+    changed = changes_an_answer(s, answer)
     q = check_answer(s, answer)
-    before = f" (replacing {q.choice}, by {q.answered_by})" if q.status == "answered" else ""
+    before = f" (replacing {q.choice}, given by {_who(q)})" if changed else ""
     q.choice = q.option_letter(answer.choice)
     q.status, q.answered_by, q.reasoning = "answered", "human", f"answered by a person{before}"
     return q

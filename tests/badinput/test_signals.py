@@ -338,7 +338,8 @@ async def test_an_answer_on_record_changes_only_when_the_sender_says_replace(
     assert reply == "Q2: A) A JSON file in the current directory"
     st = await still_sound(held.design, DesignStatus)
     q2 = st.answered_questions[0]  # type: ignore[attr-defined]
-    assert (q2.choice, q2.reasoning) == ("A", "answered by a person (replacing B, by human)")
+    replaced = "answered by a person (replacing B, given by a person)"
+    assert (q2.choice, q2.reasoning) == ("A", replaced)
 
 
 @dataclass(frozen=True)
