@@ -32,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
         SubtaskResult,
         SubtaskView,
     )
-    from contracts.config import OrchestratorConfig, ProjectContext
+    from contracts.config import BuildChecks, OrchestratorConfig, ProjectContext
     from contracts.metrics import Metrics
     from contracts.plan import PlanRequest, PlanResult
     from contracts.subtask import SubtaskSpec
@@ -44,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.build_messages import BuildMessages
     from workflows.build_state import DONE
     from workflows.failures import FailureHolds, StepAbandoned
-    from workflows.inputs import run_input
+    from workflows.inputs import absolute_design_dir, run_input
 
 
 # Patch id: the build's max_tokens counts cache tokens by their price (Usage.weighted_tokens).
@@ -82,6 +82,7 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
     @workflow.run
     async def run(self, *args: Any) -> BuildResult:
         inp = run_input("BuildWorkflow", args, BuildInput)
+        absolute_design_dir("BuildWorkflow", inp.design_dir)
         self.inp = inp
         if inp.state is not None:
             self.s = inp.state
@@ -129,7 +130,8 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
 
     async def _prepare(self, inp: BuildInput) -> None:
         """The project, its budget and the plan; a view per subtask."""
-        self.ctx = await project_steps.resolve(self, inp.design_dir)
+        checks = BuildChecks(forge=inp.forge, base_branch=inp.base_branch)
+        self.ctx = await project_steps.resolve(self, inp.design_dir, checks)
         cfg = self.ctx.config
         self.s.max_cost_usd = self.s.max_cost_usd or inp.max_cost_usd or cfg.budget.max_cost_usd
         self.s.max_tokens = self.s.max_tokens or inp.max_tokens or cfg.budget.max_tokens

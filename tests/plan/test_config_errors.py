@@ -50,6 +50,14 @@ def design_of(root: Path) -> str:
     return str(root / "design-docs/active/feat")
 
 
+def committed(root: Path) -> Path:
+    """The repository with everything committed: a loop starts only from a commit."""
+    git = ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "project", "--allow-empty"], check=True)
+    return root
+
+
 def refusal(root: Path, toml: str | bytes) -> str:
     path = root / "orchestrator.toml"
     if isinstance(toml, bytes):
@@ -145,10 +153,13 @@ def test_a_reviewer_defined_by_the_repository_is_accepted(repo: Path) -> None:
         '[reviewers]\ncode = ["security-reviewer", "code-correctness"]\n'
         '[agents]\ndir = "review-roles"\n'
     )
-    ctx = resolve_project(design_of(repo))
+    ctx = resolve_project(design_of(committed(repo)))
     assert ctx.config.reviewers.code == ["security-reviewer", "code-correctness"]
     # ...and only from the configured directory.
-    message = refusal(repo, '[reviewers]\ncode = ["security-reviewer"]\n')
+    (repo / "orchestrator.toml").write_text('[reviewers]\ncode = ["security-reviewer"]\n')
+    with pytest.raises(ApplicationError) as refused:
+        resolve_project(design_of(committed(repo)))
+    message = refused.value.message
     assert "security-reviewer" in message and "add .orchestrator/agents/<name>.md" in message
 
 
@@ -165,11 +176,11 @@ def test_good_values_and_defaults_still_load(repo: Path) -> None:
         "[budget]\nmax_cost_usd = 0.01\nmax_tokens = 1\n"
         "[prices.free]\ninput = 0\noutput = 0\n"
     )
-    cfg = resolve_project(design_of(repo)).config
+    cfg = resolve_project(design_of(committed(repo))).config
     assert cfg.agents.timeout_s == 0.5 and cfg.agents.retry_for_s == 0
     assert cfg.budget.max_cost_usd == 0.01 and cfg.prices["free"].input == 0
     (repo / "orchestrator.toml").unlink()
-    cfg = resolve_project(design_of(repo)).config
+    cfg = resolve_project(design_of(committed(repo))).config
     assert cfg.agents.timeout_s == 3600.0 and cfg.gates.heartbeat_timeout_s == 30.0
 
 
