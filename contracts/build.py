@@ -10,7 +10,12 @@ from contracts.change import PendingChange
 from contracts.config import ProjectContext
 from contracts.git import ref_name_problem
 from contracts.human import PendingDecision
-from contracts.integration import IntegrationOutcome, IntegrationRound, MergeConflict
+from contracts.integration import (
+    IntegrationOutcome,
+    IntegrationRound,
+    MergeConflict,
+    ReopenRecord,
+)
 from contracts.metrics import Ledger, Metrics
 from contracts.sandbox import SandboxConfig
 
@@ -29,6 +34,11 @@ class GateCommand(BaseModel):
     duration_s: float
     log_path: str
     tail: str = Field(default="", description="last lines of output, for the fixer's issue")
+    culprits: list[str] = Field(
+        default_factory=list,
+        description="smell checks: the subtasks whose own work a finding is in (a file one "
+        "promised, a line one's commits wrote)",
+    )
 
 
 class GateRequest(BaseModel):
@@ -116,6 +126,9 @@ class IntegrationInput(SubtaskInput):
     earlier_rounds: list[IntegrationRound] = Field(
         default_factory=list, description="rounds of earlier integration runs"
     )
+    reopens: list[ReopenRecord] = Field(
+        default_factory=list, description="every reopening so far (bounded: max_reopens)"
+    )
     state: IntegrationState | None = None  # type: ignore[assignment]
 
 
@@ -170,6 +183,10 @@ class IntegrationState(SubtaskState):
     resolutions: dict[str, str] = Field(default_factory=dict)
     log: list[IntegrationRound] = Field(default_factory=list)
     integrator_commits: int = Field(default=0, description="reviewers score the integrator's work")
+    kept: list[str] = Field(
+        default_factory=list,
+        description="subtasks a person chose not to reopen in this run (not asked again)",
+    )
 
 
 class SubtaskProgress(BaseModel):
@@ -202,6 +219,7 @@ class SubtaskResult(BaseModel):
         default=None, description="integration: the subtask to reopen on its branch"
     )
     reopen_reason: str = ""
+    reopen_record: ReopenRecord | None = None
     integration_rounds: list[IntegrationRound] = Field(
         default_factory=list, description="integration: its rounds, for INTEGRATION.md"
     )
@@ -245,6 +263,7 @@ class BuildState(BaseModel):
     reopened: list[str] = Field(
         default_factory=list, description="'subtask: why' for each reopening by integration"
     )
+    reopens: list[ReopenRecord] = Field(default_factory=list, description="the same, with checks")
     integration_rounds: list[IntegrationRound] = Field(
         default_factory=list, description="earlier integration runs' rounds"
     )

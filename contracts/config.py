@@ -119,6 +119,9 @@ class IntegrationConfig(_Strict):
         description="lint commands run on the integrated branch (e.g. `ruff check .`)",
     )
     max_rounds: int = Field(default=4, ge=1, description="integrator rounds before a person")
+    max_reopens: int = Field(
+        default=2, ge=0, description="subtasks reopened by integration, per build, before a person"
+    )
 
 
 class ForgeConfig(_Strict):

@@ -145,6 +145,7 @@ class BuildChildren:
             promised_files={n: self.specs[n].files for n in order},
             subtask_prs={n: self.s.subtasks[n].pr_url or "" for n in order},
             reopened=list(self.s.reopened),
+            reopens=list(self.s.reopens),
             earlier_rounds=list(self.s.integration_rounds),
         )
 
@@ -154,7 +155,9 @@ class BuildChildren:
             build_state.apply_result(view, result)
             self.s.integration_rounds += result.integration_rounds
             if result.reopen:
-                build_state.reopen_for_integration(self.s, result.reopen, result.reopen_reason)
+                build_state.reopen_for_integration(
+                    self.s, result.reopen, result.reopen_reason, result.reopen_record
+                )
             return
         if result.subtask in self.restarting:
             if not workflow.patched(RESTART_WINS):

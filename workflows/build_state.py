@@ -12,7 +12,12 @@ from collections.abc import Collection
 
 from contracts.build import BuildState, SubtaskProgress, SubtaskResult, SubtaskView
 from contracts.human import FAILURE_SCOPE, PendingDecision
-from contracts.integration import INTEGRATION, IntegrationOutcome, integration_branch
+from contracts.integration import (
+    INTEGRATION,
+    IntegrationOutcome,
+    ReopenRecord,
+    integration_branch,
+)
 from contracts.metrics import Ledger
 from contracts.tracker import TrackerRow
 
@@ -108,11 +113,15 @@ def add_integration(s: BuildState) -> str | None:
     return None
 
 
-def reopen_for_integration(s: BuildState, name: str, why: str) -> None:
+def reopen_for_integration(
+    s: BuildState, name: str, why: str, record: ReopenRecord | None = None
+) -> None:
     """Integration found a defect in one subtask's own work: rebuild it on its branch."""
     view = s.subtasks.get(name)
     if view is None or view.kind != "subtask":
         return
+    if record is not None:
+        s.reopens.append(record)
     view.generation += 1
     view.status, view.phase = "stale", "stale"
     view.notes = f"reopened by integration: {why}"

@@ -46,6 +46,10 @@ async def smell_checks(req: SmellRequest) -> GateResult:
         if rel.endswith(".py"):
             imports.check(rel)
     findings += imports.findings
+    with git_errors():
+        await asyncio.to_thread(
+            smells.attribute, findings, req.worktree, req.base, req.branches, req.promised_files
+        )
     results = [
         smells.as_gate(check, findings, log_dir / f"smell-{n}.log")
         for n, check in enumerate(

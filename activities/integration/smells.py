@@ -281,13 +281,82 @@ def _text(path: Path) -> str | None:
     return data.decode("utf-8", errors="replace")
 
 
+# ------------------------------------------------------------ attribution
+
+
+class Attribution:
+    """Which subtask's own work a finding is in: the first branch, in DAG order, that holds
+    the commit which wrote the line (or took the file away). A dependent's branch holds its
+    dependencies' commits too, so the first one is where the work was done; a commit no
+    subtask branch holds (the integrator's, a conflicting merge) is nobody's."""
+
+    def __init__(self, worktree: str, base: str, branches: dict[str, str]) -> None:
+        self.worktree, self.base = worktree, base
+        self.refs = {name: _branch_ref(worktree, b) for name, b in branches.items()}
+        self._owners: dict[str, str | None] = {}
+
+    def of_line(self, rel: str, line: int) -> str | None:
+        return self._owner("blame", "--porcelain", "-L", f"{line},{line}", "HEAD", "--", rel)
+
+    def of_deletion(self, rel: str) -> str | None:
+        return self._owner(
+            "log", "-n1", "--format=%H", "--diff-filter=D", f"{self.base}..HEAD", "--", rel
+        )
+
+    def _owner(self, *git_args: str) -> str | None:
+        """The subtask owning the commit git names first in its output (blame, log)."""
+        if not any(self.refs.values()):
+            return None
+        out = gitrepo.run_git(self.worktree, *git_args, check=False).stdout
+        commit = out.split(maxsplit=1)[0] if out.split() else ""
+        if not re.fullmatch(r"[0-9a-f]{40}", commit):
+            return None
+        if commit not in self._owners:
+            self._owners[commit] = next(
+                (
+                    name
+                    for name, ref in self.refs.items()
+                    if ref and gitrepo.is_ancestor(self.worktree, commit, ref)
+                ),
+                None,
+            )
+        return self._owners[commit]
+
+
+def _branch_ref(worktree: str, branch: str) -> str | None:
+    """The branch's commit here: the local branch, else a remote-tracking copy."""
+    found = gitrepo.resolve_commit(worktree, f"refs/heads/{branch}")
+    if found:
+        return found
+    out = gitrepo.git_out(
+        worktree, "for-each-ref", "--format=%(objectname)", f"refs/remotes/*/{branch}"
+    )
+    return out.split()[0] if out.split() else None
+
+
+def attribute(
+    findings: list[SmellFinding],
+    worktree: str,
+    base: str,
+    branches: dict[str, str],
+    promised: dict[str, list[str]],
+) -> list[SmellFinding]:
+    """Name the subtask at fault where the checks can tell: a promised file that is missing
+    (whoever deleted it, else whoever promised it) and a marker a subtask's commit wrote."""
+    who = Attribution(worktree, base, branches)
+    promiser = {rel: name for name, files in promised.items() for rel in files}
+    for f in findings:
+        if f.check == CHECK_FILES:
+            f.subtask = who.of_deletion(f.path) or promiser.get(f.path)
+        elif f.check in (CHECK_MARKERS, CHECK_CONFLICTS) and f.line is not None:
+            f.subtask = who.of_line(f.path, f.line)
+    return findings
+
+
 def as_gate(check: str, findings: list[SmellFinding], log_path: Path) -> GateCommand:
     """One check's findings as a gate result with its log."""
-    lines = [
-        f"{f.path}{f':{f.line}' if f.line else ''}: {f.message}"
-        for f in findings
-        if f.check == check
-    ]
+    mine = [f for f in findings if f.check == check]
+    lines = [f"{f.path}{f':{f.line}' if f.line else ''}: {f.message}" for f in mine]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     body = "\n".join(lines) if lines else "ok"
     log_path.write_text(f"$ {check}\n{body}\n\n[exit {1 if lines else 0}]\n", encoding="utf-8")
@@ -298,4 +367,5 @@ def as_gate(check: str, findings: list[SmellFinding], log_path: Path) -> GateCom
         duration_s=0.0,
         log_path=str(log_path),
         tail="\n".join(lines[:15]) + (f"\n... {len(lines) - 15} more" if len(lines) > 15 else ""),
+        culprits=list(dict.fromkeys(f.subtask for f in mine if f.subtask)),
     )
