@@ -39,6 +39,9 @@ class GateCommand(BaseModel):
         description="smell checks: the subtasks whose own work a finding is in (a file one "
         "promised, a line one's commits wrote)",
     )
+    kind: Literal["command", "smell", "lint"] = Field(
+        default="command", description="a gate command, a smell check or a linter"
+    )
 
 
 class GateRequest(BaseModel):

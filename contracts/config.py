@@ -97,6 +97,15 @@ class GatesConfig(_Strict):
         description="run once per worktree before its first gate (e.g. create the venv)",
     )
     timeout_s: Seconds = 900.0
+    smells: bool = Field(
+        default=True,
+        description="seed 003's smell checks on each subtask's own work, in its review rounds",
+    )
+    lint: list[Literal["ruff", "flake8", "eslint", "golangci-lint"]] | None = Field(
+        default=None,
+        description="linters run on each subtask's changed files; default: every one the "
+        "repository configures; [] turns lint off",
+    )
     output_limit: Positive = Field(default=20_000, description="characters of output kept")
     integration: list[str] | None = Field(
         default=None,

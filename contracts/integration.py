@@ -51,6 +51,10 @@ class SmellRequest(BaseModel):
 
     worktree: str
     base: str
+    bases: list[str] = Field(
+        default_factory=list,
+        description="more branches whose work is not this work's (a subtask's dependencies)",
+    )
     promised_files: dict[str, list[str]] = Field(
         default_factory=dict, description="subtask -> the files its XML names"
     )

@@ -196,7 +196,7 @@ class SubtaskWorkflow(SubtaskMessages, SubtaskFinish):
             **options.quick(),
         )
         gates, *reviews = await all_or_cancel(
-            self._gates(rnd), *(self._review(r, rnd) for r in cfg.reviewers.code)
+            self._gates_and_checks(rnd), *(self._review(r, rnd) for r in cfg.reviewers.code)
         )
         record, lowest = subtask_state.record_round(self.s, rnd, head.head, gates, reviews)
         if gates.passed and lowest >= inp.threshold:

@@ -74,6 +74,19 @@ def fix_issues(reviews: list[ReviewResult], gates: GateResult, bar: float) -> li
     return issues or [ReviewIssue(severity=Severity.medium, description="Address the reviews.")]
 
 
+def failing_gates(s: SubtaskState, limit: int = 800) -> str:
+    """`: <gate> (<what it found>); ...` for the red gates of the last round, so a person
+    asked about a stuck subtask reads which file or test it is."""
+    red = []
+    for g in (g for g in s.gates if not g.passed):
+        lines = g.tail.strip().splitlines()
+        # A smell check lists its findings first; a command's verdict is at its end.
+        shown = lines[:2] if g.command.startswith("smell:") else lines[-2:]
+        red.append(f"{g.command} ({'; '.join(shown) or f'exit {g.exit_code}'})")
+    text = "; ".join(red)
+    return f": {text[:limit]}{'...' if len(text) > limit else ''}" if red else ""
+
+
 def refuse(s: SubtaskState, role: str, paths: list[str]) -> None:
     """An agent changed the orchestrator's configuration (discarded, not committed):
     the subtask's notes say so until the end, so a person sees it in status and the

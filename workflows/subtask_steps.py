@@ -26,6 +26,7 @@ from temporalio.exceptions import (
 
 with workflow.unsafe.imports_passed_through():
     from activities.agents.activities import agent_edit, agent_review
+    from activities.checks import run_checks
     from activities.gates import run_gates
     from activities.git_ops import push_branch
     from activities.host import HostClaim
@@ -44,11 +45,13 @@ with workflow.unsafe.imports_passed_through():
         SubtaskProgress,
         SubtaskState,
     )
+    from contracts.checks import ChecksRequest, LintRequest
     from contracts.git import (
         PushRequest,
         PushResult,
         token_hosts_for,
     )
+    from contracts.integration import SmellRequest
     from workflows import options, subtask_state
     from workflows.agent_step import AgentStep, R
     from workflows.failures import FailureHolds, StepAbandoned
@@ -66,6 +69,8 @@ class HostLost(Exception):
 REPORT_ON_CHANGE = "report-on-change"
 # Patch id: a subtask's worktree steps run on one claimed host.
 HOST_AFFINITY = "host-affinity"
+# Patch id: seed 003's checks (smells, lint) are gates of every review round.
+SUBTASK_CHECKS = "subtask-checks"
 
 
 class SubtaskSteps:
@@ -261,6 +266,48 @@ class SubtaskSteps:
             **options.commands(
                 cfg.gates.timeout_s * max(1, len(commands)), cfg.gates.heartbeat_timeout_s
             ),
+        )
+
+    async def _gates_and_checks(self, rnd: int) -> GateResult:
+        """The round's gates, then seed 003's checks (after `[gates] setup` made the
+        environment the linters and import lookups run in)."""
+        gates = await self._gates(rnd)
+        checks = await self._checks(rnd)
+        return GateResult(results=[*gates.results, *checks.results])
+
+    async def _checks(self, rnd: int) -> GateResult:
+        """Seed 003's checks on this subtask's own work, as gates of its review round."""
+        inp = self._inp
+        cfg = inp.ctx.config
+        if not (cfg.gates.smells or cfg.gates.lint != []) or not workflow.patched(SUBTASK_CHECKS):
+            return GateResult()
+        where = {
+            "worktree": self._worktree,
+            "base": inp.base_branch,
+            "bases": inp.dependency_branches,
+            "log_dir": f"{self._reviews_dir()}/gates/round-{rnd}",
+            "timeout_s": cfg.gates.timeout_s,
+            "sandbox": cfg.sandbox,
+        }
+        request = ChecksRequest(
+            smells=(
+                SmellRequest(**where, promised_files={inp.subtask: inp.files})
+                if cfg.gates.smells
+                else None
+            ),
+            lint=(
+                LintRequest(**where, linters=cfg.gates.lint, output_limit=cfg.gates.output_limit)
+                if cfg.gates.lint != []
+                else None
+            ),
+        )
+        return await self._on_host(
+            run_checks,
+            request,
+            GateResult,
+            f"checks {inp.subtask} · round {rnd}",
+            # The smells' import lookup, then each linter, one after another.
+            **options.commands(cfg.gates.timeout_s * 5, cfg.gates.heartbeat_timeout_s),
         )
 
     def _call(self, role: str, rnd: int, instructions: str) -> AgentCall:

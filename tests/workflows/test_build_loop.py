@@ -458,11 +458,11 @@ async def test_dependency_merge_conflict_is_put_to_the_person(
     """a and b write the same file differently; c needs both: git cannot merge them."""
 
     def clash(name: str) -> dict:
-        return {
-            "match": {"role": "builder", "scope": name},
-            "steps": [{"tool": "write_file", "input": {"path": "src/shared.txt", "content": name}}],
-            "submit": {"summary": name, "files_changed": ["src/shared.txt"]},
-        }
+        rule = writes_file_rule(name)  # its promised file, and the one both write
+        rule["steps"].append(
+            {"tool": "write_file", "input": {"path": "src/shared.txt", "content": name}}
+        )
+        return rule
 
     approve_all = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
     config = '\n[reviewers]\ncode = ["code-correctness"]\n'
