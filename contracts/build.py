@@ -27,6 +27,16 @@ SubtaskStatus = Literal[
 ]
 
 
+class SuiteCounts(BaseModel):
+    """Tests a gate ran, read from its runner's summary (activities/test_counts.py)."""
+
+    runner: str
+    unit: Literal["tests", "packages"] = "tests"
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+
 class GateCommand(BaseModel):
     command: str
     exit_code: int | None
@@ -41,6 +51,9 @@ class GateCommand(BaseModel):
     )
     kind: Literal["command", "smell", "lint"] = Field(
         default="command", description="a gate command, a smell check or a linter"
+    )
+    tests: SuiteCounts | None = Field(
+        default=None, description="tests run, passed, failed, skipped (a known test runner)"
     )
 
 

@@ -131,6 +131,10 @@ async def test_example_builds_to_one_pr_per_subtask(
     }
     body = next(p["body"] for p in pulls if p["head"]["ref"] == "feat/04-service")
     assert "code-correctness" in body and "0.97" in body
+    # Seed 002's Testing section: the subtask's pytest gate, counted from its output.
+    assert "- `pytest -q tests/test_service.py` (pytest): " in body, body
+    assert " passed, 0 failed, 0 skipped" in body
+    assert "review record `design-docs/active/link-shortener/build-reviews/04-service`" in body
     # Dependencies: the diamond's join starts from both of its dependencies' work.
     for dep in ("feat/02-storage", "feat/03-codec"):
         merged = subprocess.run(
