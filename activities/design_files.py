@@ -48,6 +48,7 @@ def render_report(report: BuildReport) -> str:
         f"Result: **{report.result}**",
         "",
         *([f"Stopped: {report.stop_reason}", ""] if report.stop_reason else []),
+        *([f"Notes: {report.notes}", ""] if report.notes else []),
         "| subtask | status | rounds | lowest score | PR | notes |",
         "|---|---|---|---|---|---|",
     ]

@@ -105,6 +105,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         ("--forge", {"choices": ["github", "none"], "default": None}),
         ("--max-cost-usd", {"type": positive(float), "default": None}),
         ("--max-tokens", {"type": positive(int), "default": None}),
+        ("--notes", {"default": "", "help": "context for this build, given to every agent"}),
     )
     verb(
         "status",
@@ -266,6 +267,7 @@ async def build(args: argparse.Namespace) -> int:
             forge=args.forge,
             max_cost_usd=args.max_cost_usd,
             max_tokens=args.max_tokens,
+            notes=checked_notes(args.notes),
         ),
         check_subtasks,
     )
@@ -273,6 +275,16 @@ async def build(args: argparse.Namespace) -> int:
         return await follow(client, handle, "build")
     print(f"Watch it: orchestrator status {args.design_dir} (or --wait)")
     return EXIT_DONE
+
+
+def checked_notes(text: str) -> str:
+    """`--notes`, refused here when the loop would refuse it."""
+    if len(text.strip()) > MAX_SIGNAL_TEXT:
+        raise CliError(
+            f"--notes is {len(text.strip())} characters, more than {MAX_SIGNAL_TEXT}. Fix: put "
+            "the details in a file in the design directory and refer to it"
+        )
+    return text.strip()
 
 
 async def query_status(

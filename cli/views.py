@@ -110,6 +110,8 @@ def build_view(s: BuildStatus) -> str:
             f"Decision needed ({d.kind}{': ' + ', '.join(held) if held else ''}): {d.prompt}",
             f"  orchestrator decide <dir> <{'|'.join(d.options)}>",
         ]
+    if s.notes:
+        out += ["", f"Notes: {s.notes}"]
     if s.stop_reason:
         out += ["", f"Stopped: {s.stop_reason}"]
     if s.notice:

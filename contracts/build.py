@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from contracts.change import PendingChange
 from contracts.config import ProjectContext
 from contracts.git import ref_name_problem
-from contracts.human import PendingDecision
+from contracts.human import MAX_SIGNAL_TEXT, PendingDecision
 from contracts.integration import (
     IntegrationOutcome,
     IntegrationRound,
@@ -91,6 +91,11 @@ class BuildInput(BaseModel):
     max_tokens: int | None = Field(default=None, ge=1)
     forge: Literal["github", "none"] | None = None
     base_branch: str | None = None
+    notes: str = Field(
+        default="",
+        max_length=MAX_SIGNAL_TEXT,
+        description="the person's notes for this build: given to builders, reviewers, fixers",
+    )
 
     @field_validator("base_branch")
     @classmethod
@@ -126,6 +131,7 @@ class SubtaskInput(BaseModel):
     budgeted: bool = Field(
         default=False, description="the build has a budget: report each agent's tokens at once"
     )
+    notes: str = Field(default="", description="the build's notes, for every agent")
     state: SubtaskState | None = None
 
 
@@ -311,6 +317,7 @@ class BuildStatus(BaseModel):
     )
     stop_reason: str = ""
     notice: str = ""
+    notes: str = Field(default="", description="the notes the build was started with")
     retrying: list[str] = Field(
         default_factory=list,
         description="steps the server is retrying, with their last failure (read by the CLI "
@@ -347,6 +354,7 @@ class BuildReport(BaseModel):
     metrics: Metrics
     stop_reason: str = ""
     integration: IntegrationOutcome | None = None
+    notes: str = ""
 
 
 class ReviewPass(BaseModel):

@@ -285,6 +285,7 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
                     metrics=Metrics.of(self._ledger(), self._elapsed()),
                     stop_reason=self.s.stop_reason,
                     integration=integration,
+                    notes=self.inp.notes if self.inp else "",
                 ),
                 result_type=str,
                 summary="write build-reviews/REPORT.md",

@@ -122,6 +122,7 @@ class BuildChildren:
             "forge": self.inp.forge if self.inp else None,
             "generation": view.generation,
             "budgeted": self.s.max_cost_usd is not None or self.s.max_tokens is not None,
+            "notes": self.inp.notes if self.inp else "",
         }
 
     def _integration_input(self, view: SubtaskView) -> IntegrationInput:

@@ -273,6 +273,7 @@ class BuildMessages(UnknownNames):
             decisions=[*self.holds.decisions(), *self._failure_decisions()],
             stop_reason=self.s.stop_reason,
             notice=self.s.notice,
+            notes=self.inp.notes if self.inp else "",
         )
 
     @workflow.query(name="metrics")

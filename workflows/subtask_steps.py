@@ -312,6 +312,8 @@ class SubtaskSteps:
 
     def _call(self, role: str, rnd: int, instructions: str) -> AgentCall:
         inp = self._inp
+        if inp.notes:
+            instructions += f"\n\nNotes from the person who started this build:\n{inp.notes}"
         return AgentCall(
             role=role,
             scope=inp.subtask,
