@@ -32,7 +32,11 @@ def render_pr_body(data: PrBodyInput) -> str:
     """The PR description (seed 002's sections, plus gates). Pure: workflows may call it."""
     out: list[str] = ["## Summary", "", data.summary.strip() or f"Implements `{data.subtask}`.", ""]
     out += ["## Review Scores", ""]
-    out += [f"- {name}: {score:.2f}" for name, score in data.scores.items()] or ["- (none)"]
+    out += [f"- {name}: {score:.2f}" for name, score in data.scores.items()]
+    out += [
+        f"- {name}: skipped by a person ({why})" for name, why in data.skipped_reviewers.items()
+    ]
+    out += [] if data.scores or data.skipped_reviewers else ["- (none)"]
     out += ["", "## Gates", ""]
     out += [f"- `{command}`: {'pass' if ok else 'fail'}" for command, ok in data.gates.items()] or [
         "- (none)"

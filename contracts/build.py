@@ -194,6 +194,9 @@ class SubtaskState(BaseModel):
     host_queue: str | None = Field(default=None, description="the claimed host's task queue")
     hosts: list[str] = Field(default_factory=list, description="every host queue claimed")
     notice: str = Field(default="", description="the last signal refused, and why")
+    skipped_reviewers: dict[str, str] = Field(
+        default_factory=dict, description="reviewer -> why a person chose skip-reviewer"
+    )
 
 
 class IntegrationState(SubtaskState):

@@ -76,3 +76,5 @@ class PrBodyInput(BaseModel):
     gate_results: list[GateCommand] = Field(default_factory=list)
     # the design directory, relative to the repository (the body's footer names it)
     design_dir: str | None = None
+    # reviewer -> why a person skipped it (the failure it was held on)
+    skipped_reviewers: dict[str, str] = Field(default_factory=dict)

@@ -234,6 +234,7 @@ class PendingDecision(BaseModel):
 DESIGN_STUCK_OPTIONS = ["continue", "accept", "review-together"]
 BUILD_STUCK_OPTIONS = ["skip", "simplify", "debug", "continue"]
 FAILURE_OPTIONS = ["retry", "skip", "stop"]
+SKIP_REVIEWER = "skip-reviewer"  # a held reviewer: the round goes on without its score
 FAILURE_SCOPE = "failure"  # `decide failure <choice>`: the failure decision, whatever it holds
 # Signal texts are kept in workflow state: bounded, so one signal cannot bloat every task.
 MAX_SIGNAL_TEXT = 20_000

@@ -122,10 +122,11 @@ class BuildMessages(UnknownNames):
         """One answer for every subtask held by one cause; `stop` ends the whole build."""
         decision = self.s.subtasks[held[0]].decision
         assert decision is not None
-        if choice not in decision.options:
+        offered = [o for o in decision.options if all(self._offers(n, o) for n in held)]
+        if choice not in offered:
             self._refuse(
                 f"decide {choice!r}: not an option for the failure. Fix: choose "
-                f"{' / '.join(decision.options)}"
+                f"{' / '.join(offered)}"
             )
             return
         if choice == "stop":
@@ -144,6 +145,10 @@ class BuildMessages(UnknownNames):
             cause = decision.failure.cause if decision.failure else ""
             for name in [n for n in self.running if n not in held]:
                 await self._tell(name, "outage_retried", cause)
+
+    def _offers(self, name: str, option: str) -> bool:
+        decision = self.s.subtasks[name].decision
+        return decision is not None and option in decision.options
 
     @checked_signal("!change", ChangeInput | str)
     def request_change(self, change: ChangeInput | str) -> None:

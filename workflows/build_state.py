@@ -192,6 +192,9 @@ def failure_decisions(s: BuildState, running: Collection[str]) -> list[PendingDe
         merged = by_cause[cause].failure
         if merged is not None and name not in merged.scopes:
             merged.scopes.append(name)
+        # One answer goes to every held subtask: offer what all of them can do.
+        held = by_cause[cause]
+        held.options = [o for o in held.options if o in d.options]
     return list(by_cause.values())
 
 

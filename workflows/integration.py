@@ -188,10 +188,11 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
         head: RepoInfo = await self._on_host(
             git_repo_info, self._worktree, RepoInfo, f"head of {self._branch()}", **options.quick()
         )
-        reviewers = cfg.reviewers.code if self.s.integrator_commits else []
-        gates, smells, *reviews = await all_or_cancel(
+        reviewers = self._reviewers() if self.s.integrator_commits else []
+        gates, smells, *asked = await all_or_cancel(
             self._gates(rnd), self._smells(rnd), *(self._review(r, rnd) for r in reviewers)
         )
+        reviews = [r for r in asked if r is not None]  # a person may skip a held reviewer
         checks = GateResult(results=[*gates.results, *smells.results])
         record, lowest = subtask_state.record_round(self.s, rnd, head.head, checks, reviews)
         self.s.log.append(
@@ -360,7 +361,7 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
             **options.commands(cfg.gates.timeout_s, cfg.gates.heartbeat_timeout_s),
         )
 
-    async def _review(self, reviewer: str, rnd: int) -> ReviewResult:
+    async def _review(self, reviewer: str, rnd: int) -> ReviewResult | None:
         return await self._review_with(
             reviewer,
             rnd,

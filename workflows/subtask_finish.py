@@ -122,6 +122,7 @@ class SubtaskFinish(SubtaskSteps):
                 dependency_prs=[f"{k}: {v}" for k, v in sorted(inp.dependency_prs.items())],
                 reviews_dir=reviews_dir,
                 gate_results=list(self.s.gates),
+                skipped_reviewers=dict(self.s.skipped_reviewers),
                 design_dir=inp.ctx.design_rel,
             )
         )

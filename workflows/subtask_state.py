@@ -41,7 +41,8 @@ def record_round(
         review_paths=[r.review_path for r in reviews],
     )
     s.rounds.append(record)
-    lowest = min(s.scores.values()) if s.scores else 0.0
+    # No score at all: 0, unless a person skipped every reviewer (then the gates decide).
+    lowest = min(s.scores.values()) if s.scores else (1.0 if s.skipped_reviewers else 0.0)
     progress = lowest if gates.passed else lowest - 1.0
     if progress > s.best + 1e-9:
         s.best, s.rounds_without_progress = progress, 0
@@ -96,7 +97,10 @@ def refuse(s: SubtaskState, role: str, paths: list[str]) -> None:
 
 
 def with_refusals(s: SubtaskState, notes: str) -> str:
-    """`notes`, followed by the configuration changes refused so far (if any)."""
+    """`notes`, followed by the reviewers a person skipped and the configuration changes
+    refused so far (if any)."""
+    if s.skipped_reviewers:
+        notes = f"{notes}; reviewer(s) skipped by a person: {', '.join(s.skipped_reviewers)}"
     if not s.refused:
         return notes
     return (

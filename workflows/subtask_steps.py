@@ -10,7 +10,7 @@ paused or the build holds its budget or a failure.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -51,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
         PushResult,
         token_hosts_for,
     )
+    from contracts.human import FAILURE_OPTIONS, SKIP_REVIEWER
     from contracts.integration import SmellRequest
     from workflows import options, subtask_state
     from workflows.agent_step import AgentStep, R
@@ -329,7 +330,11 @@ class SubtaskSteps:
             settings=inp.ctx.config.agent_settings(role, inp.ctx.start_commit),
         )
 
-    async def _review(self, reviewer: str, rnd: int) -> ReviewResult:
+    def _reviewers(self) -> list[str]:
+        """The code reviewers of this round: those a person skipped are not asked again."""
+        return [r for r in self._inp.ctx.config.reviewers.code if r not in self.s.skipped_reviewers]
+
+    async def _review(self, reviewer: str, rnd: int) -> ReviewResult | None:
         inp = self._inp
         return await self._review_with(
             reviewer,
@@ -342,16 +347,29 @@ class SubtaskSteps:
 
     async def _review_with(
         self, reviewer: str, rnd: int, instructions: str, title: str
-    ) -> ReviewResult:
+    ) -> ReviewResult | None:
         inp = self._inp
         request = ReviewRequest(
             **self._call(reviewer, rnd, instructions).model_dump(),
             review_path=f"{self._reviews_dir()}/{self._stamp(reviewer)}_{reviewer}.md",
             title=title,
         )
-        return await self._agent(
-            agent_review, request, ReviewResult, f"review {inp.subtask} · {reviewer}"
-        )
+        try:
+            return await self._agent(
+                agent_review,
+                request,
+                ReviewResult,
+                f"review {inp.subtask} · {reviewer}",
+                choices=[*FAILURE_OPTIONS, SKIP_REVIEWER],
+            )
+        except StepAbandoned as abandoned:
+            if abandoned.choice != SKIP_REVIEWER:
+                raise
+            # The round goes on without this reviewer (and so do the later ones).
+            self.s.skipped_reviewers[reviewer] = abandoned.failure.error
+            self.s.notes = subtask_state.with_refusals(self.s, f"round {rnd}")
+            await self._report()
+            return None
 
     async def _edit(
         self,
@@ -374,10 +392,15 @@ class SubtaskSteps:
         return await self._agent(agent_edit, request, EditResult, f"{role} · {self._inp.subtask}")
 
     async def _agent(
-        self, activity: Any, request: AgentCall, result_type: type[R], summary: str
+        self,
+        activity: Any,
+        request: AgentCall,
+        result_type: type[R],
+        summary: str,
+        choices: Sequence[str] = FAILURE_OPTIONS,
     ) -> R:
         """The shared agent step, on the claimed host; a commit is pushed at once."""
-        result = await self.agent(activity, request, result_type, summary)
+        result = await self.agent(activity, request, result_type, summary, choices)
         if isinstance(result, EditResult) and result.refused:
             # Only results of this code carry `refused`: older histories replay unchanged.
             subtask_state.refuse(self.s, result.role, result.refused)
