@@ -17,6 +17,7 @@ from contracts.integration import (
     ReopenRecord,
 )
 from contracts.metrics import Ledger, Metrics
+from contracts.plan import Conflict
 from contracts.sandbox import SandboxConfig
 
 ALL_SUBTASKS_PR_CREATED = "ALL_SUBTASKS_PR_CREATED"
@@ -293,6 +294,16 @@ class BuildState(BaseModel):
         default_factory=list, description="earlier integration runs' rounds"
     )
     ledger: Ledger = Field(default_factory=Ledger, description="the build's own agents")
+    file_conflicts: list[Conflict] = Field(
+        default_factory=list, description="subtasks of one stage changing the same file"
+    )
+    conflict_decision: PendingDecision | None = Field(
+        default=None, description="asked before anything starts: continue / serialize / stop"
+    )
+    conflict_choice: str | None = None
+    serialized: dict[str, list[str]] = Field(
+        default_factory=dict, description="subtask -> the conflicting ones it now waits for"
+    )
     stop_reason: str = Field(default="", description="why the build stopped early")
     notice: str = Field(default="", description="the last signal refused, and why")
     failure_hold: bool = Field(default=False, description="children told to start nothing new")
@@ -321,6 +332,10 @@ class BuildStatus(BaseModel):
     stop_reason: str = ""
     notice: str = ""
     notes: str = Field(default="", description="the notes the build was started with")
+    file_conflicts: list[Conflict] = Field(default_factory=list)
+    conflict_choice: str | None = Field(
+        default=None, description="continue / serialize / stop, once a person chose"
+    )
     retrying: list[str] = Field(
         default_factory=list,
         description="steps the server is retrying, with their last failure (read by the CLI "

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         SubtaskView,
     )
     from contracts.config import OrchestratorConfig, ProjectContext
+    from contracts.human import FILE_CONFLICT_OPTIONS, FILE_CONFLICTS, PendingDecision
     from contracts.metrics import Metrics
     from contracts.plan import PlanRequest, PlanResult
     from contracts.subtask import SubtaskSpec
@@ -51,6 +52,8 @@ with workflow.unsafe.imports_passed_through():
 WEIGHTED_BUDGET = "weighted-budget"
 # Patch id: after the last subtask's PR, the integration step merges and verifies them all.
 INTEGRATION_STEP = "integration-step"
+# Patch id: a new build asks about file conflicts in one stage before anything starts.
+ASK_FILE_CONFLICTS = "ask-file-conflicts"
 
 
 @workflow.defn(name="BuildWorkflow")
@@ -65,6 +68,7 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
         self.inp: BuildInput | None = None
         self.base_branch = ""
         self.budget_answer: str | None = None
+        self.conflict_answer: str | None = None
         self.restarting: set[str] = set()
         self.cancelled = False
         self.tracker_revision = 0
@@ -146,6 +150,30 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
             refused = build_state.add_integration(self.s)
             if refused:
                 self.s.notice = refused
+        await self._ask_about_conflicts(plan)
+
+    async def _ask_about_conflicts(self, plan: PlanResult) -> None:
+        """Seed 001: subtasks of one stage that change the same file are put to a person
+        before anything starts (once per build: the choice is kept in its state)."""
+        conflicts = plan.plan.conflicts
+        if not conflicts or self.s.conflict_choice or not workflow.patched(ASK_FILE_CONFLICTS):
+            return
+        self.s.file_conflicts = conflicts
+        self.conflict_answer = None
+        self.s.conflict_decision = PendingDecision(
+            scope=FILE_CONFLICTS,
+            kind="conflict",
+            prompt=build_state.conflicts_prompt(conflicts),
+            options=list(FILE_CONFLICT_OPTIONS),
+        )
+        self._details()
+        await workflow.wait_condition(lambda: self.conflict_answer is not None)
+        self.s.conflict_choice, self.s.conflict_decision = self.conflict_answer, None
+        if self.conflict_answer == "serialize":
+            build_state.serialize(self.s, conflicts, plan.plan.order)
+        elif self.conflict_answer == "stop":
+            self.s.stopped = True
+            self.s.stop_reason = "stopped by a person before it started: file conflicts"
 
     async def _schedule(self, inp: BuildInput, tasks: dict[str, asyncio.Task[None]]) -> None:
         """Start each subtask as soon as its dependencies have PRs, up to the limit."""

@@ -8,6 +8,7 @@ module keeps only the steps that call activities and children.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Collection
 
 from contracts.build import BuildState, SubtaskProgress, SubtaskResult, SubtaskView
@@ -19,6 +20,7 @@ from contracts.integration import (
     integration_branch,
 )
 from contracts.metrics import Ledger
+from contracts.plan import Conflict
 from contracts.tracker import TrackerRow
 
 DONE = ("pr_created", "blocked", "skipped", "cancelled")
@@ -45,6 +47,31 @@ def ready(s: BuildState, running: Collection[str]) -> list[str]:
         and name not in held
         and all(s.subtasks[d].status == "pr_created" for d in view.dependencies)
     ]
+
+
+def conflicts_prompt(conflicts: list[Conflict]) -> str:
+    listed = "; ".join(
+        f"stage {c.stage}: {c.file} ({', '.join(c.subtasks)})" for c in conflicts[:20]
+    ) + (f"; ... {len(conflicts) - 20} more" if len(conflicts) > 20 else "")
+    return (
+        f"Subtasks of one stage change the same files: {listed}. continue: build them in "
+        "parallel (integration merges them); serialize: build them one after another (each "
+        "starts from the work of the one before, as from a dependency); stop: end the build "
+        "before anything starts."
+    )
+
+
+def serialize(s: BuildState, conflicts: list[Conflict], order: list[str]) -> None:
+    """`serialize`: each conflicting subtask waits for the one before it in plan order, and
+    starts from its work, as from a dependency (edges follow the plan order: no cycle)."""
+    rank = {name: i for i, name in enumerate(order)}
+    for c in conflicts:
+        chain = sorted(c.subtasks, key=lambda n: rank.get(n, len(rank)))
+        for before, after in itertools.pairwise(chain):
+            view = s.subtasks[after]
+            if before not in view.dependencies:
+                view.dependencies.append(before)
+                s.serialized.setdefault(after, []).append(before)
 
 
 def block_orphans(s: BuildState) -> None:
