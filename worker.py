@@ -42,6 +42,7 @@ def activities(host_queue: str = "") -> list[Any]:
     from activities import (
         change_files,
         checks,
+        cleanup,
         config,
         design_files,
         forge,
@@ -69,6 +70,7 @@ def activities(host_queue: str = "") -> list[Any]:
         *review_pass.ACTIVITIES,
         *integration.ACTIVITIES,
         *checks.ACTIVITIES,
+        *cleanup.ACTIVITIES,
     ]
 
 

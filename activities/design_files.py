@@ -67,6 +67,12 @@ def render_report(report: BuildReport) -> str:
             + (f" · {i.pr_url}" if i.pr_url else "")
             + " · see build-reviews/INTEGRATION.md",
         ]
+    c = report.cleanup
+    if c is not None:
+        lines += ["", "## Worktrees", ""]
+        if c.removed:
+            lines.append(f"- Removed: {', '.join(c.removed)} ({c.freed_bytes / 1e6:.1f} MB freed)")
+        lines += [f"- Kept `{name}`: {why}" for name, why in c.kept.items()]
     lines += [
         "",
         "## Metrics",

@@ -28,7 +28,7 @@ from temporalio.exceptions import CancelledError, TerminatedError
 from temporalio.exceptions import TimeoutError as WorkflowTimeout
 from temporalio.service import RPCError, RPCStatusCode
 
-from cli import views
+from cli import clean_cmd, views
 from cli.common import (
     EXIT_DONE,
     EXIT_ENDED,
@@ -520,6 +520,11 @@ async def status(args: argparse.Namespace) -> int:
             if integration is not None:
                 print(f"  integration {views.integration_line(integration)}")
             print()
+    if "build" in out:
+        used = await asyncio.to_thread(clean_cmd.worktrees_used, args.design_dir)
+        out["worktrees"] = used
+        if not args.json:
+            print(clean_cmd.worktrees_line(used))
     if args.json:
         print(json.dumps(out, indent=2))
     return 0

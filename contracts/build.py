@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contracts.change import PendingChange
+from contracts.cleanup import CleanResult
 from contracts.config import ProjectContext
 from contracts.git import ref_name_problem
 from contracts.human import MAX_SIGNAL_TEXT, PendingDecision
@@ -355,6 +356,9 @@ class BuildResult(BaseModel):
     integration: IntegrationOutcome | None = Field(
         default=None, description="the feature as a whole (None: integration is disabled)"
     )
+    cleanup: CleanResult | None = Field(
+        default=None, description="worktrees removed at the end, and those kept (and why)"
+    )
 
 
 BuildInput.model_rebuild()
@@ -373,6 +377,7 @@ class BuildReport(BaseModel):
     stop_reason: str = ""
     integration: IntegrationOutcome | None = None
     notes: str = ""
+    cleanup: CleanResult | None = None
 
 
 class ReviewPass(BaseModel):

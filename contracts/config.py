@@ -133,6 +133,16 @@ class IntegrationConfig(_Strict):
     )
 
 
+class BuildConfig(_Strict):
+    """`[build]`: what the build leaves behind."""
+
+    keep_worktrees: bool = Field(
+        default=False,
+        description="keep every worktree after the build; by default one is removed once "
+        "integration passed (clean and pushed only) and re-created from its branch if needed",
+    )
+
+
 class ForgeConfig(_Strict):
     kind: Literal["github", "none"] = "github"
     repository: str | None = Field(default=None, description="owner/name; default from origin")
@@ -254,6 +264,7 @@ class OrchestratorConfig(_Strict):
     prices: dict[str, Price] = Field(default_factory=dict)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     integration: IntegrationConfig = Field(default_factory=IntegrationConfig)
+    build: BuildConfig = Field(default_factory=BuildConfig)
 
     def agent_settings(self, role: str, config_commit: str | None = None) -> AgentSettings:
         """The knobs one agent call runs with; the role's model wins over the default.

@@ -141,7 +141,12 @@ async def test_example_builds_to_one_pr_per_subtask(
             ["git", "merge-base", "--is-ancestor", dep, "feat/04-service"], cwd=repo.root
         )
         assert merged.returncode == 0, dep
-    assert (repo.root / ".worktrees/04-service/shortener/storage.py").exists()
+    assert git_out(repo.root, "show", "feat/04-service:shortener/storage.py")
+    # Integration passed: nothing more will be done in the worktrees, so they are gone
+    # (their work is on origin); the report says what was freed.
+    assert not any((repo.root / ".worktrees").iterdir())
+    assert result.cleanup is not None and result.cleanup.kept == {}
+    assert sorted(result.cleanup.removed) == [*names, "integration"]
     # Each subtask: builder, a round below the bar, a fix, a round above it, and green gates.
     for sub in result.subtasks:
         assert sub.rounds == 2 and min(sub.scores.values()) >= 0.96, sub
@@ -158,6 +163,7 @@ async def test_example_builds_to_one_pr_per_subtask(
     ] + [integration["html_url"]]
     report = (repo.design_dir / "build-reviews/REPORT.md").read_text()
     assert "ALL_SUBTASKS_PR_CREATED" in report and "**passed**" in report
+    assert "- Removed: 01-models, 02-storage," in report and " MB freed)" in report
     # Integration: every branch merged in DAG order onto integration/<feature> from main,
     # verified (gates and smell checks), one PR against main that lists every subtask PR.
     assert result.integration is not None and result.integration.status == "passed"
