@@ -195,6 +195,7 @@ class SubtaskState(BaseModel):
     last_stamp: dict[str, str] = Field(default_factory=dict, description="reviewer -> stamp")
     host_queue: str | None = Field(default=None, description="the claimed host's task queue")
     hosts: list[str] = Field(default_factory=list, description="every host queue claimed")
+    host_moves: int = Field(default=0, description="hosts lost since a person last decided")
     notice: str = Field(default="", description="the last signal refused, and why")
     skipped_reviewers: dict[str, str] = Field(
         default_factory=dict, description="reviewer -> why a person chose skip-reviewer"

@@ -51,7 +51,7 @@ with workflow.unsafe.imports_passed_through():
         PushResult,
         token_hosts_for,
     )
-    from contracts.human import FAILURE_OPTIONS, SKIP_REVIEWER
+    from contracts.human import FAILURE_OPTIONS, SKIP_REVIEWER, FailureInfo
     from contracts.integration import SmellRequest
     from workflows import options, subtask_state
     from workflows.agent_step import AgentStep, R
@@ -72,6 +72,9 @@ REPORT_ON_CHANGE = "report-on-change"
 HOST_AFFINITY = "host-affinity"
 # Patch id: seed 003's checks (smells, lint) are gates of every review round.
 SUBTASK_CHECKS = "subtask-checks"
+# Patch id: after MAX_HOST_MOVES host moves in a row, a person decides.
+BOUNDED_HOST_MOVES = "bounded-host-moves"
+MAX_HOST_MOVES = 3
 
 
 class SubtaskSteps:
@@ -161,6 +164,7 @@ class SubtaskSteps:
                     workflow.logger.warning("%s: %s", self._inp.subtask, lost)
                     self.s.host_queue, self.s.worktree = None, None
                     self.s.notes = f"moved off {lost}"
+                    await self._bound_host_moves(str(lost))
         except StepAbandoned as abandoned:
             self._block(abandoned.reason)
             await self._report()
@@ -172,6 +176,30 @@ class SubtaskSteps:
             self.s.notes = f"cancelled; {kept} kept"
             await asyncio.shield(asyncio.ensure_future(self._report()))
             raise
+
+    async def _bound_host_moves(self, lost: str) -> None:
+        """Moving hosts is a retry: after MAX_HOST_MOVES in a row a person decides (retry
+        once a worker serves its host queue, skip, stop) instead of moving forever."""
+        self.s.host_moves += 1
+        if self.s.host_moves < MAX_HOST_MOVES or not workflow.patched(BOUNDED_HOST_MOVES):
+            return
+        subtask = self._inp.subtask
+        await self.holds.ask(
+            FailureInfo(
+                step=f"claim a host for {subtask}",
+                scopes=[subtask],
+                error=(
+                    f"{subtask} moved hosts {self.s.host_moves} times: no worker took its "
+                    f"worktree steps within host_timeout_s (last: {lost}). Fix: start a worker "
+                    "that serves its host queue (`orchestrator worker`, with ORCHESTRATOR_HOST "
+                    "or --host), or raise host_timeout_s in orchestrator.toml, then retry"
+                ),
+                error_type="HostsLost",
+                cause="HostsLost",
+            ),
+            notify=self._on_hold,
+        )
+        self.s.host_moves = 0
 
     async def _claim_host(self) -> None:
         """Bind the worktree's steps to one host (workers started with a host queue)."""
