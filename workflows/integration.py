@@ -249,7 +249,8 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
         for name in self._integration.merge_order:
             found = [g for g in failing if name in g.culprits]
             if found:
-                return name, "; ".join(f"{g.command}: {g.tail.strip()}" for g in found)
+                said = "; ".join(f"{g.command}: {g.tail.strip()}" for g in found)
+                return name, said if len(said) <= 800 else said[:799] + "…"
         return None
 
     async def _reopen_bounded(
