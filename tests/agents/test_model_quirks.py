@@ -5,6 +5,10 @@ anthropic client, as the loops meet them."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -99,3 +103,39 @@ def test_the_integrator_blames_the_chosen_subtask_when_it_may_name_one() -> None
         # Resolving a merge conflict it may name no one: its submission has no culprit.
         (plain,) = conversation(client, caller, "Resolve the conflict.", [SUBMIT_EDIT])
         assert "culprit" not in plain[1]
+
+
+def test_the_command_line_takes_the_quirks(tmp_path: Path) -> None:
+    """What a check outside the project starts: the stand-in with quirks on its command line."""
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(json.dumps({"rules": [BUILDER]}))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "simulators.messages_api",
+            "--port",
+            "0",
+            "--scenario",
+            str(scenario),
+            "--omit-file",
+            "migrations/001_init.sql",
+            "--first-write-marker",
+            "TODO: finish this",
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().split(" on ")[1].split()[0]
+        client = anthropic.Anthropic(api_key="k", base_url=url, max_retries=0)
+        caller = "orchestrator:builder:02-storage:0:edit"
+        calls = conversation(client, caller, "Implement 02-storage.", [WRITE, SUBMIT_EDIT])
+        writes = {c[1]["path"]: c[1]["content"] for c in calls if c[0] == "write_file"}
+        assert set(writes) == {"src/store.py", "src/index.ts"}
+        assert writes["src/store.py"].endswith("# TODO: finish this\n")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
