@@ -40,6 +40,8 @@ def workflows() -> list[type]:
 def activities(host_queue: str = "") -> list[Any]:
     from activities import (
         change_files,
+        checks,
+        cleanup,
         config,
         design_files,
         forge,
@@ -66,6 +68,8 @@ def activities(host_queue: str = "") -> list[Any]:
         *tracker.ACTIVITIES,
         *review_pass.ACTIVITIES,
         *integration.ACTIVITIES,
+        *checks.ACTIVITIES,
+        *cleanup.ACTIVITIES,
     ]
 
 

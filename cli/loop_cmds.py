@@ -28,7 +28,7 @@ from temporalio.exceptions import CancelledError, TerminatedError
 from temporalio.exceptions import TimeoutError as WorkflowTimeout
 from temporalio.service import RPCError, RPCStatusCode
 
-from cli import views
+from cli import clean_cmd, views
 from cli.bounds import MAX_WORD, bounded
 from cli.common import (
     EXIT_DONE,
@@ -108,6 +108,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         ("--forge", {"choices": ["github", "none"], "default": None}),
         ("--max-cost-usd", {"type": positive(float), "default": None}),
         ("--max-tokens", {"type": positive(int), "default": None}),
+        ("--notes", {"default": "", "help": "context for this build, given to every agent"}),
     )
     verb(
         "status",
@@ -280,6 +281,7 @@ async def build(args: argparse.Namespace) -> int:
             forge=args.forge,
             max_cost_usd=args.max_cost_usd,
             max_tokens=args.max_tokens,
+            notes=checked_notes(args.notes),
         ),
         check_subtasks,
         BuildChecks(forge=args.forge),
@@ -288,6 +290,16 @@ async def build(args: argparse.Namespace) -> int:
         return await follow(client, handle, "build")
     print(f"Watch it: orchestrator status {args.design_dir} (or --wait)")
     return EXIT_DONE
+
+
+def checked_notes(text: str) -> str:
+    """`--notes`, refused here when the loop would refuse it."""
+    if len(text.strip()) > MAX_SIGNAL_TEXT:
+        raise CliError(
+            f"--notes is {len(text.strip())} characters, more than {MAX_SIGNAL_TEXT}. Fix: put "
+            "the details in a file in the design directory and refer to it"
+        )
+    return text.strip()
 
 
 async def query_status(
@@ -523,6 +535,11 @@ async def status(args: argparse.Namespace) -> int:
             if integration is not None:
                 print(f"  integration {views.integration_line(integration)}")
             print()
+    if "build" in out:
+        used = await asyncio.to_thread(clean_cmd.worktrees_used, args.design_dir)
+        out["worktrees"] = used
+        if not args.json:
+            print(clean_cmd.worktrees_line(used))
     if args.json:
         print(json.dumps(out, indent=2))
     return 0

@@ -150,6 +150,15 @@ class GatesConfig(_Strict):
         description="run once per worktree before its first gate (e.g. create the venv)",
     )
     timeout_s: Seconds = 900.0
+    smells: bool = Field(
+        default=True,
+        description="seed 003's smell checks on each subtask's own work, in its review rounds",
+    )
+    lint: list[Literal["ruff", "flake8", "eslint", "golangci-lint"]] | None = Field(
+        default=None,
+        description="linters run on each subtask's changed files; default: every one the "
+        "repository configures; [] turns lint off",
+    )
     output_limit: Positive = Field(default=20_000, description="characters of output kept")
     integration: list[str] | None = Field(
         default=None,
@@ -172,6 +181,19 @@ class IntegrationConfig(_Strict):
         description="lint commands run on the integrated branch (e.g. `ruff check .`)",
     )
     max_rounds: int = Field(default=4, ge=1, description="integrator rounds before a person")
+    max_reopens: int = Field(
+        default=2, ge=0, description="subtasks reopened by integration, per build, before a person"
+    )
+
+
+class BuildConfig(_Strict):
+    """`[build]`: what the build leaves behind."""
+
+    keep_worktrees: bool = Field(
+        default=False,
+        description="keep every worktree after the build; by default one is removed once "
+        "integration passed (clean and pushed only) and re-created from its branch if needed",
+    )
 
 
 class ForgeConfig(_Strict):
@@ -319,6 +341,7 @@ class OrchestratorConfig(_Strict):
     prices: dict[str, Price] = Field(default_factory=dict)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     integration: IntegrationConfig = Field(default_factory=IntegrationConfig)
+    build: BuildConfig = Field(default_factory=BuildConfig)
 
     def agent_settings(self, role: str, config_commit: str | None = None) -> AgentSettings:
         """The knobs one agent call runs with; the role's model wins over the default.

@@ -244,6 +244,9 @@ class PendingDecision(BaseModel):
 DESIGN_STUCK_OPTIONS = ["continue", "accept", "review-together"]
 BUILD_STUCK_OPTIONS = ["skip", "simplify", "debug", "continue"]
 FAILURE_OPTIONS = ["retry", "skip", "stop"]
+SKIP_REVIEWER = "skip-reviewer"  # a held reviewer: the round goes on without its score
+FILE_CONFLICTS = "file-conflicts"  # `decide <dir> file-conflicts <choice>`, before a build starts
+FILE_CONFLICT_OPTIONS = ["continue", "serialize", "stop"]
 FAILURE_SCOPE = "failure"  # `decide failure <choice>`: the failure decision, whatever it holds
 # Signal texts are kept in workflow state: bounded, so one signal cannot bloat every task.
 MAX_SIGNAL_TEXT = 20_000

@@ -96,6 +96,8 @@ CASES = [
     ("max_concurrent_subtasks = 0\n", "max_concurrent_subtasks = 0", "set it to 1 or more"),
     ("[agents]\ntimout_s = 5\n", "[agents] timout_s is not a known key", "correct its spelling"),
     ('[gates]\ntimeout_s = "ten"\n', '[gates] timeout_s = "ten"', "right type"),
+    ('[gates]\nlint = ["pylint"]\n', '[gates] lint[0] = "pylint"', "'ruff', 'flake8', 'eslint'"),
+    ("[integration]\nmax_reopens = -1\n", "[integration] max_reopens = -1", "0 or more"),
 ]
 
 
