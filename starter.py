@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import signal
 import sys
 
 from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from cli import change_cmds, demo, loop_cmds, plan_cmd, server_cmd
+from cli import change_cmds, clean_cmd, demo, loop_cmds, plan_cmd, server_cmd
 from cli.common import CliError, fail, root_cause
 from runtime.exit import exit_now
+from runtime.server import ServerError
 
 
 def parser() -> argparse.ArgumentParser:
@@ -28,6 +32,7 @@ def parser() -> argparse.ArgumentParser:
     plan_cmd.add_parser(sub)
     loop_cmds.add_parsers(sub)
     change_cmds.add_parsers(sub)
+    clean_cmd.add_parsers(sub)
     demo.add_parser(sub)
     return p
 
@@ -50,8 +55,22 @@ def main(argv: list[str] | None = None) -> int:
         return fail(root_cause(err))
     except RPCError as err:
         return fail(f"Temporal: {err}")
+    except ServerError as err:  # TEMPORAL_ADDRESS, the server, ORCHESTRATOR_HOME
+        return fail(str(err))
+    except ApplicationError as err:  # a check shared with the activities refused it
+        return fail(err.message)
+    except BrokenPipeError:
+        return closed_pipe()
     except KeyboardInterrupt:
         return 130
+
+
+def closed_pipe() -> int:
+    """The reader of our output went away (`orchestrator plan ... | head -1`): stop quietly,
+    as `cat` does, with the status a process ended by SIGPIPE has."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # nothing more to flush into the closed pipe
+    return 128 + signal.SIGPIPE
 
 
 def cli() -> None:

@@ -17,15 +17,14 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
-from runtime.client import TASK_QUEUE, settings_from_env
+from runtime.client import TASK_QUEUE, open_client, settings_from_env
 from runtime.exit import exit_now
 from runtime.failure_details import FailureDetailsInterceptor
 from runtime.path_map import NO_PATH_MAP, PathMap, PathMapError, PathMapInterceptor
-from runtime.server import ensure_server
+from runtime.server import ServerError, ensure_server
 
 
 def workflows() -> list[type]:
@@ -41,6 +40,8 @@ def workflows() -> list[type]:
 def activities(host_queue: str = "") -> list[Any]:
     from activities import (
         change_files,
+        checks,
+        cleanup,
         config,
         design_files,
         forge,
@@ -67,6 +68,8 @@ def activities(host_queue: str = "") -> list[Any]:
         *tracker.ACTIVITIES,
         *review_pass.ACTIVITIES,
         *integration.ACTIVITIES,
+        *checks.ACTIVITIES,
+        *cleanup.ACTIVITIES,
     ]
 
 
@@ -122,12 +125,7 @@ async def run(
                 metrics=PrometheusConfig(bind_address=f"0.0.0.0:{metrics_port}")
             )
         )
-    client = await Client.connect(
-        conn.address,
-        namespace=conn.namespace,
-        data_converter=pydantic_data_converter,
-        **({"runtime": runtime} if runtime else {}),
-    )
+    client = await open_client(conn, **({"runtime": runtime} if runtime else {}))
     from activities.host import default_host, host_queue
 
     own = host_queue(host or default_host())
@@ -181,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     except KeyboardInterrupt:
         return 130
+    except ServerError as err:  # the address, the server or ORCHESTRATOR_HOME: one line
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     return 0
 
 

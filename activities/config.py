@@ -8,18 +8,36 @@ fail a step hours into a loop, or wedge the workflow task that schedules it.
 from __future__ import annotations
 
 import logging
+import os
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import gitrepo
+from activities.agents.model_names import model_problem
+from activities.project_checks import (
+    check_start,
+    design_path,
+    linked_elsewhere,
+    not_a_repository,
+)
 from activities.sandbox.paths import READ_ONLY_FIX, read_only_problems
 from activities.sandbox.runner import NONE_WARNING
-from contracts.config import AgentsConfig, ConfigRequest, OrchestratorConfig, ProjectContext
+from contracts.config import (
+    AgentsConfig,
+    BuildChecks,
+    ConfigRequest,
+    OrchestratorConfig,
+    ProjectContext,
+)
+
+if TYPE_CHECKING:
+    from activities.agents.roles import Role
 
 CONFIG_FILE = "orchestrator.toml"
 README_HINT = "see the README's configuration table"
@@ -144,13 +162,17 @@ def read_config(
 ) -> tuple[OrchestratorConfig, str | None]:
     """orchestrator.toml and the roles it names, checked; with `commit`, as committed there."""
     path = repo_root / CONFIG_FILE
-    if commit:
-        _refuse_uncommitted(repo_root, path, commit)
-    if not path.exists():
-        if commit:
-            check_roles(OrchestratorConfig(), repo_root, path, commit)
-        return OrchestratorConfig(), None
-    if not path.is_file():
+    if path.is_symlink():
+        raise config_error(
+            path,
+            [
+                f"is a symbolic link (to {os.readlink(path)}): the configuration is read only "
+                "from the repository's own file, which an edit elsewhere cannot change. Fix: "
+                f'replace the link with the file (`cp --remove-destination "$(readlink -f '
+                f'{CONFIG_FILE})" {CONFIG_FILE}`) and commit it'
+            ],
+        )
+    if path.exists() and not path.is_file():
         raise config_error(
             path,
             [
@@ -159,11 +181,21 @@ def read_config(
             ],
         )
     try:
-        raw = path.read_bytes()
+        raw = path.read_bytes() if path.exists() else None
     except OSError as err:
         raise config_error(
-            path, [f"cannot be read ({err.strerror}). Fix: make it readable by the worker"]
+            path,
+            [
+                f"is unreadable ({err.strerror}). Fix: make it readable by the user running "
+                f"the orchestrator (`chmod a+r {CONFIG_FILE}`)"
+            ],
         ) from None
+    if commit:
+        _refuse_uncommitted(repo_root, path, commit)
+    if raw is None:
+        if commit:
+            check_roles(OrchestratorConfig(), repo_root, path, commit)
+        return OrchestratorConfig(), None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -190,7 +222,7 @@ def read_config(
             path, [f"is not valid TOML: {err}. Fix: correct the syntax at that line"]
         ) from None
     try:
-        config = OrchestratorConfig.model_validate(data)
+        config = OrchestratorConfig.model_validate(data, context={"file": True})
     except ValidationError as err:
         raise config_error(path, [describe_problem(e) for e in err.errors()]) from None
     if commit:
@@ -226,6 +258,16 @@ def _refuse_uncommitted(
         env={"GIT_OPTIONAL_LOCKS": "0"},
     ).stdout
     changed = sorted({entry[3:] for entry in out.split("\0") if len(entry) > 3})
+    # git lists a file it cannot read as changed: that one is not to be committed.
+    unreadable = [rel for rel in changed if not _readable(repo_root / rel)]
+    if unreadable:
+        raise config_error(
+            repo_root / unreadable[0],
+            [
+                "is unreadable (Permission denied). Fix: make it readable by the user running "
+                f"the orchestrator (`chmod a+r {' '.join(unreadable)}`)"
+            ],
+        )
     if changed:
         raise config_error(
             path,
@@ -237,6 +279,17 @@ def _refuse_uncommitted(
                 f"(`git checkout -- {' '.join(changed)}`, delete new files), then start again"
             ],
         )
+
+
+def _readable(path: Path) -> bool:
+    try:
+        if path.is_file():
+            path.open("rb").close()
+    except PermissionError:
+        return False
+    except OSError:
+        pass  # gone, or a directory: git's own listing says what it is
+    return True
 
 
 def check_roles(
@@ -270,8 +323,25 @@ def check_roles(
                 f"[models.roles] {name} is not a known role. Fix: use one of "
                 f"{', '.join(sorted(roles))}, or add {where}"
             )
+    problems += model_problems(config, roles.values())
     if problems:
         raise config_error(path, problems)
+
+
+def model_problems(config: OrchestratorConfig, roles: Iterable[Role]) -> list[str]:
+    """Every model name the configuration and the role files give, checked (see model_names)."""
+    declared = [*config.prices, *config.models.context_windows]
+    named = [
+        ("[models] default", config.models.default),
+        *((f"[models.roles] {role}", model) for role, model in config.models.roles.items()),
+        *((f"model in {r.source}", r.model) for r in roles if r.model and r.source != "built-in"),
+    ]
+    problems = []
+    for where, model in named:
+        problem = model_problem(model, declared)
+        if problem:
+            problems.append(f'{where} = "{model}": {problem}')
+    return problems
 
 
 def repository_of(path: Path) -> Path | None:
@@ -282,9 +352,10 @@ def repository_of(path: Path) -> Path | None:
         return None
 
 
-def resolve_project(design_dir: str) -> ProjectContext:
-    """Resolve the design directory, its git repository and the config, or explain what is wrong."""
-    path = Path(design_dir).expanduser().resolve()
+def resolve_project(design_dir: str, build: BuildChecks | None = None) -> ProjectContext:
+    """Resolve the design directory, its git repository and the config, or explain what is
+    wrong; `build`: also what a build needs (its remote, base branch and forge)."""
+    path = design_path(design_dir)
     if not path.is_dir():
         raise bad_input(
             f"{design_dir}: design directory not found. Fix: pass the path of a directory "
@@ -293,16 +364,15 @@ def resolve_project(design_dir: str) -> ProjectContext:
         )
     found = repository_of(path)
     if found is None:
-        raise bad_input(
-            f"{path}: not inside a git repository. Fix: run `git init` in the project "
-            "(the orchestrator commits artifacts and builds on branches)",
-            "RepositoryError",
-        )
+        raise not_a_repository(path)
     root = found
+    elsewhere = linked_elsewhere(design_dir, path, root)
+    if elsewhere is not None:
+        raise elsewhere
     branch = gitrepo.current_branch(str(root)) or "HEAD"
     start = gitrepo.head_commit(str(root)) or None
     config, config_path = read_config(root, start)
-    return ProjectContext(
+    ctx = ProjectContext(
         repo_root=str(root),
         design_dir=str(path),
         design_rel=str(path.relative_to(root)) if path.is_relative_to(root) else str(path),
@@ -312,11 +382,13 @@ def resolve_project(design_dir: str) -> ProjectContext:
         config_path=config_path,
         start_commit=start,
     )
+    check_start(ctx, build)
+    return ctx
 
 
 @activity.defn(name="project.resolve")
 def resolve_project_activity(request: ConfigRequest) -> ProjectContext:
-    return resolve_project(request.design_dir)
+    return resolve_project(request.design_dir, request.build)
 
 
 ACTIVITIES = [resolve_project_activity]

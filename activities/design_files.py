@@ -51,6 +51,7 @@ def render_report(report: BuildReport) -> str:
         f"Result: **{report.result}**",
         "",
         *([f"Stopped: {inline(report.stop_reason)}", ""] if report.stop_reason else []),
+        *([f"Notes: {inline(report.notes)}", ""] if report.notes else []),
         "| subtask | status | rounds | lowest score | PR | notes |",
         "|---|---|---|---|---|---|",
     ]
@@ -67,6 +68,12 @@ def render_report(report: BuildReport) -> str:
             + (f" · {i.pr_url}" if i.pr_url else "")
             + " · see build-reviews/INTEGRATION.md",
         ]
+    c = report.cleanup
+    if c is not None:
+        lines += ["", "## Worktrees", ""]
+        if c.removed:
+            lines.append(f"- Removed: {', '.join(c.removed)} ({c.freed_bytes / 1e6:.1f} MB freed)")
+        lines += [f"- Kept `{name}`: {why}" for name, why in c.kept.items()]
     lines += [
         "",
         "## Metrics",

@@ -30,6 +30,8 @@ from pathlib import Path, PurePath
 
 from temporalio.exceptions import ApplicationError
 
+from activities.os_errors import raise_permanent
+
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 StrPath = str | os.PathLike[str]
@@ -65,8 +67,17 @@ def atomic_write_bytes(path: StrPath, data: bytes, *, root: StrPath | None = Non
     """Write `data` to `path` (inside `root`, no link on the way) via a temp file and rename.
 
     Unchanged content is left alone (a retried step does not touch mtimes); an existing
-    file keeps its mode, a new one is 0644; missing directories are created.
+    file keeps its mode, a new one is 0644; missing directories are created. A write no
+    retry can make pass (a name too long, a read-only disk) fails for good.
     """
+    try:
+        _write_bytes(path, data, root)
+    except OSError as err:
+        raise_permanent(err, f"writing {os.fspath(path)}")
+        raise
+
+
+def _write_bytes(path: StrPath, data: bytes, root: StrPath | None) -> None:
     with _parent(path, root, create=True) as (parent, name):
         mode = 0o644
         try:

@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 from activities import files, forge_github, git_commit, gitrepo
 from activities.agent_text import block, inline, pr_text
 from activities.git_ops import git_errors, heartbeating
+from contracts.build import SuiteCounts
 from contracts.forge import PrBodyInput, PullRequestRequest, PullRequestResult
 from contracts.git import subtask_slug_problem, token_hosts_for
 
@@ -33,7 +34,11 @@ def render_pr_body(data: PrBodyInput) -> str:
     summary = block(data.summary) if data.summary.strip() else f"Implements `{data.subtask}`."
     out: list[str] = ["## Summary", "", summary, ""]
     out += ["## Review Scores", ""]
-    out += [f"- {name}: {score:.2f}" for name, score in data.scores.items()] or ["- (none)"]
+    out += [f"- {name}: {score:.2f}" for name, score in data.scores.items()]
+    out += [
+        f"- {name}: skipped by a person ({why})" for name, why in data.skipped_reviewers.items()
+    ]
+    out += [] if data.scores or data.skipped_reviewers else ["- (none)"]
     out += ["", "## Gates", ""]
     out += [f"- `{command}`: {'pass' if ok else 'fail'}" for command, ok in data.gates.items()] or [
         "- (none)"
@@ -42,13 +47,73 @@ def render_pr_body(data: PrBodyInput) -> str:
     evidence = [f"- Reviews: {data.reviews_dir}"] if data.reviews_dir else []
     evidence += [f"- {item}" for item in data.evidence]
     out += evidence or ["- (none)"]
+    out += ["", *render_testing(data)]
     out += ["", "## Related", ""]
     related = [f"- Design doc: {data.design_doc}"] if data.design_doc else []
     related += [f"- Subplan: {data.subplan}"] if data.subplan else []
     related += [f"- Depends on: {pr} (merge it first)" for pr in data.dependency_prs]
     out += related or ["- (none)"]
-    out += ["", "_Opened by the orchestrator's build workflow._", ""]
+    out += ["", render_footer(data), ""]
     return "\n".join(out)
+
+
+BENCHMARK = re.compile(r"\bbench", re.IGNORECASE)
+MAX_TEST_LINES = 30  # the section stays a small part of GitHub's 65,536 characters
+
+
+def render_testing(data: PrBodyInput) -> list[str]:
+    """Seed 002's Testing section: each test gate with the tests it ran, passed, failed and
+    skipped (its raw result when the runner is not recognised), the benchmark gates, and
+    the totals. Smell checks and linters are under Gates."""
+    runs = [g for g in data.gate_results if g.kind == "command"]
+    benches = [g for g in runs if BENCHMARK.search(g.command)]
+    suites = [g for g in runs if g not in benches]
+    out = ["## Testing", ""]
+    for g in suites[:MAX_TEST_LINES]:
+        t = g.tests
+        if t is None:
+            out.append(
+                f"- `{_shown(g.command)}`: {'pass' if g.passed else 'fail'} (exit "
+                f"{g.exit_code}; no test counts in its output)"
+            )
+            continue
+        out.append(f"- `{_shown(g.command)}` ({t.runner}): {_counts(t)}")
+    if len(suites) > MAX_TEST_LINES:
+        out.append(f"- ... {len(suites) - MAX_TEST_LINES} more (see the gate logs)")
+    counted = [g.tests for g in suites if g.tests is not None and g.tests.unit == "tests"]
+    if len(counted) > 1:
+        total = SuiteCounts(
+            runner="all",
+            passed=sum(t.passed for t in counted),
+            failed=sum(t.failed for t in counted),
+            skipped=sum(t.skipped for t in counted),
+        )
+        out.append(f"- Total: {_counts(total)}")
+    if not suites:
+        out.append("- Tests: (no test gate ran)")
+    out += [
+        f"- Benchmarks: `{_shown(g.command)}`: {'pass' if g.passed else 'fail'}"
+        + (f" ({_shown(g.tail.strip().splitlines()[-1])})" if g.tail.strip() else "")
+        for g in benches[:MAX_TEST_LINES]
+    ] or ["- Benchmarks: (none)"]
+    return out
+
+
+def _counts(t: SuiteCounts) -> str:
+    run = t.passed + t.failed + t.skipped
+    return f"{run} {t.unit} run: {t.passed} passed, {t.failed} failed, {t.skipped} skipped"
+
+
+def _shown(text: str, limit: int = 200) -> str:
+    """One line of a command or output inside backticks, kept short."""
+    line = " ".join(text.split()).replace("`", "'")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def render_footer(data: PrBodyInput) -> str:
+    where = [f"design `{data.design_dir}`"] if data.design_dir else []
+    where += [f"review record `{data.reviews_dir}`"] if data.reviews_dir else []
+    return f"_Opened by the orchestrator's build workflow ({', '.join(where) or 'no design'})._"
 
 
 def pr_file_path(design_dir: str, subtask: str) -> str:

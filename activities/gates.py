@@ -18,7 +18,7 @@ from pathlib import Path
 
 from temporalio import activity
 
-from activities import files, sandbox, worktree_changes
+from activities import files, sandbox, test_counts, worktree_changes
 from activities.agents.errors import non_retryable
 from activities.sandbox.paths import project_environment, worktree_git_dir
 from contracts.build import GateCommand, GateRequest, GateResult
@@ -82,6 +82,7 @@ async def run_one(request: GateRequest, log_path: Path, command: str) -> GateCom
         duration_s=outcome.duration_s,
         log_path=str(log_path),
         tail=tail,
+        tests=await asyncio.to_thread(test_counts.of_log, command, log_path),
     )
 
 

@@ -10,7 +10,8 @@ on are checked and printed with the retries and recovery times:
 - integration passed: one integration PR, its branch holds every subtask branch;
 - the tracker is complete and agrees with the workflow's result;
 - review files = rounds reviewed x code reviewers, for every subtask;
-- no leftover or dirty worktree; `git fsck` clean on the repository and origin;
+- no leftover or dirty worktree (every one removed once integration passed); `git fsck`
+  clean on the repository and origin;
 - activity retries (attempts after the first) and, per restart, the seconds until
   work resumed (the next model request reached the stand-in).
 
@@ -278,16 +279,17 @@ def invariants(
         f"{sum(counts.values())} = {sum(rounds.values())}",
         counts == rounds,
     )
+    left = [n for n in [*names, "integration"] if (repo.root / ".worktrees" / n).is_dir()]
     dirty = [
         n
-        for n in names
+        for n in left
         if git(repo.root / ".worktrees" / n, "status", "--porcelain", "--untracked-files=no")
     ]
     listed = git(repo.root, "worktree", "list", "--porcelain").count("worktree ") - 1
     check(
-        "no leftover or dirty worktree",
+        "no leftover or dirty worktree (removed once integration passed)",
         f"{listed} worktrees, {len(dirty)} dirty",
-        listed == len(names) + 1 and not dirty,  # the subtasks' and integration's
+        listed == 0 and not dirty,
     )
     fsck = [
         subprocess.run(["git", "fsck", "--no-progress"], cwd=p, capture_output=True, text=True)

@@ -12,6 +12,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
+from contracts.config import BuildChecks
 from runtime.background import ensure_worker
 from runtime.client import TASK_QUEUE, connect, settings_from_env
 from runtime.path_map import PathMap, PathMapError
@@ -35,16 +36,17 @@ def root_cause(err: BaseException) -> str:
     return str(err)
 
 
-def check_project(design_dir: str) -> None:
-    """What a loop checks first (repository, orchestrator.toml, roles), checked before it starts.
+def check_project(design_dir: str, build: BuildChecks | None = None) -> None:
+    """What a loop checks first (repository, orchestrator.toml, roles; for a build its
+    remote, base and forge), checked before it starts.
 
     The same function the `project.resolve` activity runs, so a mistake is refused
-    here with the same message instead of failing the workflow a moment later.
+    here with the same message instead of holding the loop a moment later.
     """
     from activities.config import resolve_project
 
     try:
-        resolve_project(design_dir)
+        resolve_project(design_dir, build)
     except ApplicationError as err:
         raise CliError(err.message) from err
 
@@ -75,7 +77,7 @@ def check_config(design_dir: str) -> None:
     """orchestrator.toml of the repository holding `design_dir`, if it is in one."""
     from activities.config import read_config, repository_of
 
-    root = repository_of(Path(design_dir).expanduser().resolve())
+    root = repository_of(resolved(design_dir))
     if root is None:
         return
     try:
@@ -94,13 +96,23 @@ def same_dir(recorded: str, given: str) -> bool:
 
 
 def feature_of(design_dir: str) -> str:
-    path = Path(design_dir).expanduser().resolve()
+    path = resolved(design_dir)
     if not path.is_dir():
         raise CliError(
             f"{design_dir}: design directory not found. Fix: pass the path of a directory "
             "holding overview.md and subplans/"
         )
     return path.name
+
+
+def resolved(design_dir: str) -> Path:
+    """The design directory resolved, or what stops it being one (a symlink loop, `/`)."""
+    from activities.project_checks import design_path
+
+    try:
+        return design_path(design_dir)
+    except ApplicationError as err:
+        raise CliError(err.message) from None
 
 
 def design_id(design_dir: str) -> str:

@@ -28,7 +28,8 @@ from temporalio.exceptions import CancelledError, TerminatedError
 from temporalio.exceptions import TimeoutError as WorkflowTimeout
 from temporalio.service import RPCError, RPCStatusCode
 
-from cli import views
+from cli import clean_cmd, views
+from cli.bounds import MAX_WORD, bounded
 from cli.common import (
     EXIT_DONE,
     EXIT_ENDED,
@@ -52,6 +53,7 @@ from contracts.build import (
     BuildStatus,
     SubtaskState,
 )
+from contracts.config import BuildChecks
 from contracts.design import DESIGN_DOC_APPROVED, DesignInput, DesignResult, DesignStatus
 from contracts.human import (
     MAX_SIGNAL_TEXT,
@@ -62,6 +64,7 @@ from contracts.human import (
 )
 from contracts.integration import IntegrationOutcome
 from contracts.metrics import Metrics
+from contracts.names import with_odd_characters
 from runtime.client import TASK_QUEUE, settings_from_env
 
 QUERY_TIMEOUT = timedelta(seconds=15)
@@ -105,6 +108,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         ("--forge", {"choices": ["github", "none"], "default": None}),
         ("--max-cost-usd", {"type": positive(float), "default": None}),
         ("--max-tokens", {"type": positive(int), "default": None}),
+        ("--notes", {"default": "", "help": "context for this build, given to every agent"}),
     )
     verb(
         "status",
@@ -114,7 +118,17 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     verb("metrics", "tokens, cost and agent time", metrics, ("--json", {"action": "store_true"}))
     verb("approve", "approve the design at the gate (signal `approved`)", approve)
-    verb("answer", "answer a reviewer question", answer, ("question_id", {}), ("choice", {}))
+    verb(
+        "answer",
+        "answer a reviewer question",
+        answer,
+        ("question_id", {}),
+        ("choice", {}),
+        (
+            "--replace",
+            {"action": "store_true", "help": "change an answer already given (else refused)"},
+        ),
+    )
     verb("request-changes", "send the design back with feedback", request_changes, ("feedback", {}))
     verb(
         "decide",
@@ -209,6 +223,7 @@ async def start_loop(
     workflow_id: str,
     arg: Any,
     check_files: Callable[[str], object],
+    build: BuildChecks | None = None,
 ) -> tuple[Client, WorkflowHandle]:
     """Start the loop for this directory, or attach to the one running for it.
 
@@ -220,7 +235,7 @@ async def start_loop(
     it is, since its own agents may be editing those files.
     """
     design_dir = arg.design_dir
-    await asyncio.to_thread(check_project, design_dir)
+    await asyncio.to_thread(check_project, design_dir, build)
     client = await client_for(embedded=not args.no_embedded)
     if await running(client, workflow_id, design_dir) is None:  # refuses another's loop
         await asyncio.to_thread(check_files, design_dir)
@@ -266,13 +281,25 @@ async def build(args: argparse.Namespace) -> int:
             forge=args.forge,
             max_cost_usd=args.max_cost_usd,
             max_tokens=args.max_tokens,
+            notes=checked_notes(args.notes),
         ),
         check_subtasks,
+        BuildChecks(forge=args.forge),
     )
     if args.wait:
         return await follow(client, handle, "build")
     print(f"Watch it: orchestrator status {args.design_dir} (or --wait)")
     return EXIT_DONE
+
+
+def checked_notes(text: str) -> str:
+    """`--notes`, refused here when the loop would refuse it."""
+    if len(text.strip()) > MAX_SIGNAL_TEXT:
+        raise CliError(
+            f"--notes is {len(text.strip())} characters, more than {MAX_SIGNAL_TEXT}. Fix: put "
+            "the details in a file in the design directory and refer to it"
+        )
+    return text.strip()
 
 
 async def query_status(
@@ -508,6 +535,11 @@ async def status(args: argparse.Namespace) -> int:
             if integration is not None:
                 print(f"  integration {views.integration_line(integration)}")
             print()
+    if "build" in out:
+        used = await asyncio.to_thread(clean_cmd.worktrees_used, args.design_dir)
+        out["worktrees"] = used
+        if not args.json:
+            print(clean_cmd.worktrees_line(used))
     if args.json:
         print(json.dumps(out, indent=2))
     return 0
@@ -563,12 +595,13 @@ async def approve(args: argparse.Namespace) -> int:
 
 
 async def answer(args: argparse.Namespace) -> int:
-    handle = await running_design(args)
-    reply = await handle.execute_update(
-        "answer_question",
-        AnswerInput(question_id=args.question_id, choice=args.choice),
-        result_type=str,
+    sent = AnswerInput(
+        question_id=bounded("the question id", args.question_id, MAX_WORD),
+        choice=bounded("the choice", args.choice),
+        replace=args.replace,
     )
+    handle = await running_design(args)
+    reply = await handle.execute_update("answer_question", sent, result_type=str)
     print(f"recorded {reply}")
     return 0
 
@@ -592,7 +625,7 @@ async def request_changes(args: argparse.Namespace) -> int:
 
 
 async def decide(args: argparse.Namespace) -> int:
-    words = args.words
+    words = [bounded("a word of the decision", w, MAX_WORD) for w in args.words]
     if len(words) > 2:
         raise CliError(
             f"{len(words)} words after the directory. Fix: send `decide <dir> [scope|subtask] "
@@ -630,8 +663,9 @@ async def decide(args: argparse.Namespace) -> int:
     handle, pending = chosen[0]
     # The loops compare the lower-cased choice with the options and ignore anything else.
     if decision.choice.strip().lower() not in [o.lower() for o in pending.options]:
+        said = with_odd_characters(f"{decision.choice!r} is not an option", decision.choice)
         raise CliError(
-            f"{decision.choice!r} is not an option for {pending.scope} ({pending.prompt}). "
+            f"{said} for {pending.scope} ({pending.prompt}). "
             f"Fix: choose one of: {', '.join(pending.options)} "
             f"(orchestrator decide {args.design_dir} {pending.scope} <choice>)"
         )

@@ -110,6 +110,13 @@ def build_view(s: BuildStatus) -> str:
             f"Decision needed ({d.kind}{': ' + ', '.join(held) if held else ''}): {d.prompt}",
             f"  orchestrator decide <dir> <{'|'.join(d.options)}>",
         ]
+    if s.notes:
+        out += ["", f"Notes: {s.notes}"]
+    if s.file_conflicts:
+        listed = "; ".join(
+            f"stage {c.stage}: {c.file} ({', '.join(c.subtasks)})" for c in s.file_conflicts
+        )
+        out += ["", f"File conflicts: {listed}; chosen: {s.conflict_choice or 'not yet'}"]
     if s.stop_reason:
         out += ["", f"Stopped: {s.stop_reason}"]
     if s.notice:

@@ -7,11 +7,18 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contracts.change import PendingChange
+from contracts.cleanup import CleanResult
 from contracts.config import ProjectContext
 from contracts.git import ref_name_problem
-from contracts.human import PendingDecision
-from contracts.integration import IntegrationOutcome, IntegrationRound, MergeConflict
+from contracts.human import MAX_SIGNAL_TEXT, PendingDecision
+from contracts.integration import (
+    IntegrationOutcome,
+    IntegrationRound,
+    MergeConflict,
+    ReopenRecord,
+)
 from contracts.metrics import Ledger, Metrics
+from contracts.plan import Conflict
 from contracts.sandbox import SandboxConfig
 
 ALL_SUBTASKS_PR_CREATED = "ALL_SUBTASKS_PR_CREATED"
@@ -22,6 +29,16 @@ SubtaskStatus = Literal[
 ]
 
 
+class SuiteCounts(BaseModel):
+    """Tests a gate ran, read from its runner's summary (activities/test_counts.py)."""
+
+    runner: str
+    unit: Literal["tests", "packages"] = "tests"
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+
 class GateCommand(BaseModel):
     command: str
     exit_code: int | None
@@ -29,6 +46,17 @@ class GateCommand(BaseModel):
     duration_s: float
     log_path: str
     tail: str = Field(default="", description="last lines of output, for the fixer's issue")
+    culprits: list[str] = Field(
+        default_factory=list,
+        description="smell checks: the subtasks whose own work a finding is in (a file one "
+        "promised, a line one's commits wrote)",
+    )
+    kind: Literal["command", "smell", "lint"] = Field(
+        default="command", description="a gate command, a smell check or a linter"
+    )
+    tests: SuiteCounts | None = Field(
+        default=None, description="tests run, passed, failed, skipped (a known test runner)"
+    )
 
 
 class GateRequest(BaseModel):
@@ -65,6 +93,11 @@ class BuildInput(BaseModel):
     max_tokens: int | None = Field(default=None, ge=1)
     forge: Literal["github", "none"] | None = None
     base_branch: str | None = None
+    notes: str = Field(
+        default="",
+        max_length=MAX_SIGNAL_TEXT,
+        description="the person's notes for this build: given to builders, reviewers, fixers",
+    )
 
     @field_validator("base_branch")
     @classmethod
@@ -100,6 +133,7 @@ class SubtaskInput(BaseModel):
     budgeted: bool = Field(
         default=False, description="the build has a budget: report each agent's tokens at once"
     )
+    notes: str = Field(default="", description="the build's notes, for every agent")
     state: SubtaskState | None = None
 
 
@@ -115,6 +149,9 @@ class IntegrationInput(SubtaskInput):
     )
     earlier_rounds: list[IntegrationRound] = Field(
         default_factory=list, description="rounds of earlier integration runs"
+    )
+    reopens: list[ReopenRecord] = Field(
+        default_factory=list, description="every reopening so far (bounded: max_reopens)"
     )
     state: IntegrationState | None = None  # type: ignore[assignment]
 
@@ -159,7 +196,11 @@ class SubtaskState(BaseModel):
     last_stamp: dict[str, str] = Field(default_factory=dict, description="reviewer -> stamp")
     host_queue: str | None = Field(default=None, description="the claimed host's task queue")
     hosts: list[str] = Field(default_factory=list, description="every host queue claimed")
+    host_moves: int = Field(default=0, description="hosts lost since a person last decided")
     notice: str = Field(default="", description="the last signal refused, and why")
+    skipped_reviewers: dict[str, str] = Field(
+        default_factory=dict, description="reviewer -> why a person chose skip-reviewer"
+    )
 
 
 class IntegrationState(SubtaskState):
@@ -171,6 +212,10 @@ class IntegrationState(SubtaskState):
     resolutions: dict[str, str] = Field(default_factory=dict)
     log: list[IntegrationRound] = Field(default_factory=list)
     integrator_commits: int = Field(default=0, description="reviewers score the integrator's work")
+    kept: list[str] = Field(
+        default_factory=list,
+        description="subtasks a person chose not to reopen in this run (not asked again)",
+    )
 
 
 class SubtaskProgress(BaseModel):
@@ -203,6 +248,7 @@ class SubtaskResult(BaseModel):
         default=None, description="integration: the subtask to reopen on its branch"
     )
     reopen_reason: str = ""
+    reopen_record: ReopenRecord | None = None
     integration_rounds: list[IntegrationRound] = Field(
         default_factory=list, description="integration: its rounds, for INTEGRATION.md"
     )
@@ -246,10 +292,21 @@ class BuildState(BaseModel):
     reopened: list[str] = Field(
         default_factory=list, description="'subtask: why' for each reopening by integration"
     )
+    reopens: list[ReopenRecord] = Field(default_factory=list, description="the same, with checks")
     integration_rounds: list[IntegrationRound] = Field(
         default_factory=list, description="earlier integration runs' rounds"
     )
     ledger: Ledger = Field(default_factory=Ledger, description="the build's own agents")
+    file_conflicts: list[Conflict] = Field(
+        default_factory=list, description="subtasks of one stage changing the same file"
+    )
+    conflict_decision: PendingDecision | None = Field(
+        default=None, description="asked before anything starts: continue / serialize / stop"
+    )
+    conflict_choice: str | None = None
+    serialized: dict[str, list[str]] = Field(
+        default_factory=dict, description="subtask -> the conflicting ones it now waits for"
+    )
     stop_reason: str = Field(default="", description="why the build stopped early")
     notice: str = Field(default="", description="the last signal refused, and why")
     failure_hold: bool = Field(default=False, description="children told to start nothing new")
@@ -277,6 +334,11 @@ class BuildStatus(BaseModel):
     )
     stop_reason: str = ""
     notice: str = ""
+    notes: str = Field(default="", description="the notes the build was started with")
+    file_conflicts: list[Conflict] = Field(default_factory=list)
+    conflict_choice: str | None = Field(
+        default=None, description="continue / serialize / stop, once a person chose"
+    )
     retrying: list[str] = Field(
         default_factory=list,
         description="steps the server is retrying, with their last failure (read by the CLI "
@@ -296,6 +358,9 @@ class BuildResult(BaseModel):
     integration: IntegrationOutcome | None = Field(
         default=None, description="the feature as a whole (None: integration is disabled)"
     )
+    cleanup: CleanResult | None = Field(
+        default=None, description="worktrees removed at the end, and those kept (and why)"
+    )
 
 
 BuildInput.model_rebuild()
@@ -313,6 +378,8 @@ class BuildReport(BaseModel):
     metrics: Metrics
     stop_reason: str = ""
     integration: IntegrationOutcome | None = None
+    notes: str = ""
+    cleanup: CleanResult | None = None
 
 
 class ReviewPass(BaseModel):

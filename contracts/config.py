@@ -6,7 +6,14 @@ import re
 from pathlib import PurePosixPath
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 from contracts.agents import AgentSettings
 from contracts.git import host_name_problem, ref_name_problem
@@ -24,6 +31,36 @@ Positive = Annotated[int, Field(ge=1)]
 RoleNames = Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
 
 
+def from_file(info: ValidationInfo) -> bool:
+    """Whether the config is being read from orchestrator.toml (`read_config` says so).
+
+    Rules added after loops were already running apply to the file only: the same
+    model is decoded from their histories (ProjectContext), where a value a newer rule
+    refuses would fail the workflow task on every replay instead of being reported.
+    """
+    return bool(info.context and info.context.get("file"))
+
+
+# The answer alone takes up to `AgentSettings.max_tokens_per_turn` (8,000) tokens of a
+# window, and no Claude model has one below 100,000 or above a few million: a window
+# outside these bounds is a typo (a dropped digit, thousands for tokens).
+MIN_CONTEXT_WINDOW = 16_000
+MAX_CONTEXT_WINDOW = 10_000_000
+
+
+def _a_window(value: int, info: ValidationInfo) -> int:
+    if from_file(info) and not MIN_CONTEXT_WINDOW <= value <= MAX_CONTEXT_WINDOW:
+        raise ValueError(
+            f"{value} tokens is no model's context window (the answer alone may take 8000). "
+            f"Fix: give the window in tokens, between {MIN_CONTEXT_WINDOW} and "
+            f"{MAX_CONTEXT_WINDOW} (Claude's is 200000), or delete the line for 200000"
+        )
+    return value
+
+
+ContextWindow = Annotated[int, Field(ge=1), AfterValidator(_a_window)]
+
+
 def _no_blank(values: list[str]) -> list[str]:
     if any(not v.strip() for v in values):
         raise ValueError("an entry is empty. Fix: delete the empty string from the list")
@@ -33,14 +70,30 @@ def _no_blank(values: list[str]) -> list[str]:
 Commands = Annotated[list[str], AfterValidator(_no_blank)]
 
 
-def _inside_repository(value: str) -> str:
-    """A path the loop reads or writes in the repository: relative, without '..'."""
+def _inside_repository(value: str, info: ValidationInfo) -> str:
+    """A path the loop reads or writes in the repository: relative, without '..', outside
+    .git (a tracker written to `.git/config` breaks every git command in the repository).
+
+    Only what the text says; where it leads on disk (symlinks, the design directory, the
+    files the loop reads) is checked at the start, by activities/project_checks.py.
+    """
     if not value.strip():
         raise ValueError("it is empty. Fix: name a path relative to the repository root")
-    if value.startswith(("/", "~")) or ".." in PurePosixPath(value).parts:
+    parts = PurePosixPath(value).parts
+    if value.startswith(("/", "~")) or ".." in parts:
         raise ValueError(
             f"{value!r} leads out of the repository. Fix: name a path relative to the "
             "repository root, without '..'"
+        )
+    if from_file(info) and any(ord(c) < 32 or c == "\x7f" for c in value):
+        raise ValueError(
+            f"{value!r} holds a control character (a newline, a NUL). Fix: name a path "
+            "relative to the repository root, as it is on disk"
+        )
+    if from_file(info) and any(part.casefold() == ".git" for part in parts):
+        raise ValueError(
+            f"{value!r} is inside .git, git's own directory: a write there breaks every git "
+            "command in the repository. Fix: name a path outside .git"
         )
     return value
 
@@ -84,7 +137,7 @@ class ModelsConfig(_Strict):
     roles: dict[str, Annotated[str, Field(min_length=1)]] = Field(
         default_factory=dict, description="role -> model"
     )
-    context_windows: dict[str, Positive] = Field(
+    context_windows: dict[str, ContextWindow] = Field(
         default_factory=dict,
         description="model (or name prefix) -> context window in tokens (default 200,000)",
     )
@@ -97,6 +150,15 @@ class GatesConfig(_Strict):
         description="run once per worktree before its first gate (e.g. create the venv)",
     )
     timeout_s: Seconds = 900.0
+    smells: bool = Field(
+        default=True,
+        description="seed 003's smell checks on each subtask's own work, in its review rounds",
+    )
+    lint: list[Literal["ruff", "flake8", "eslint", "golangci-lint"]] | None = Field(
+        default=None,
+        description="linters run on each subtask's changed files; default: every one the "
+        "repository configures; [] turns lint off",
+    )
     output_limit: Positive = Field(default=20_000, description="characters of output kept")
     integration: list[str] | None = Field(
         default=None,
@@ -119,6 +181,19 @@ class IntegrationConfig(_Strict):
         description="lint commands run on the integrated branch (e.g. `ruff check .`)",
     )
     max_rounds: int = Field(default=4, ge=1, description="integrator rounds before a person")
+    max_reopens: int = Field(
+        default=2, ge=0, description="subtasks reopened by integration, per build, before a person"
+    )
+
+
+class BuildConfig(_Strict):
+    """`[build]`: what the build leaves behind."""
+
+    keep_worktrees: bool = Field(
+        default=False,
+        description="keep every worktree after the build; by default one is removed once "
+        "integration passed (clean and pushed only) and re-created from its branch if needed",
+    )
 
 
 class ForgeConfig(_Strict):
@@ -149,10 +224,13 @@ class ForgeConfig(_Strict):
 
     @field_validator("repository")
     @classmethod
-    def _owner_name(cls, value: str | None) -> str | None:
-        if value is not None and not _OWNER_NAME.match(value):
+    def _owner_name(cls, value: str | None, info: ValidationInfo) -> str | None:
+        problem = repository_problem(value) if value is not None else None
+        if problem and not from_file(info) and _LOOSE_OWNER_NAME.match(value or ""):
+            return value  # accepted before the rule got stricter (see `from_file`)
+        if problem:
             raise ValueError(
-                f"{value!r} is not owner/name. Fix: write it as on GitHub, e.g. "
+                f"{problem}. Fix: write it as on GitHub, e.g. "
                 '"octo-org/my-repo", or delete the line to take it from the remote'
             )
         return value
@@ -168,18 +246,39 @@ class ForgeConfig(_Strict):
         return value
 
 
-_OWNER_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_LOOSE_OWNER_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+# GitHub's rules: an owner is letters, digits and '-' (managed users add '_shortcode'), at
+# most 39; a repository name letters, digits, '.', '_' and '-', at most 100, not '.' or '..'.
+_OWNER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,38}/[A-Za-z0-9._-]{1,100}$")
+
+
+def repository_problem(value: str) -> str | None:
+    """Why `value` is not a GitHub `owner/name`, or None."""
+    name = value.rpartition("/")[2]
+    if value.endswith(".git"):
+        return (
+            f"{value!r} ends in .git, the ending of a clone URL, not of the repository's name "
+            f"(write {value.removesuffix('.git')!r})"
+        )
+    if not _OWNER_NAME.match(value) or name in (".", ".."):
+        return f"{value!r} is not owner/name"
+    return None
+
+
 _HTTP_URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$")
 
 
 class TrackerConfig(_Strict):
-    # Absolute: a tracker shared by several repositories; relative: inside this one.
+    # Inside this repository: a path outside it (a tracker "shared" by absolute path) could
+    # be any file of the person's, and the build rewrites a section of it on every change.
     path: str = "design-docs/orchestration/pr_tracker.md"
 
     @field_validator("path")
     @classmethod
-    def _a_file_path(cls, value: str) -> str:
-        return value if value.startswith("/") else _inside_repository(value)
+    def _a_file_path(cls, value: str, info: ValidationInfo) -> str:
+        if value.startswith("/") and not from_file(info):
+            return value  # accepted before the rule got stricter (see `from_file`)
+        return _inside_repository(value, info)
 
 
 class BudgetConfig(_Strict):
@@ -242,6 +341,7 @@ class OrchestratorConfig(_Strict):
     prices: dict[str, Price] = Field(default_factory=dict)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     integration: IntegrationConfig = Field(default_factory=IntegrationConfig)
+    build: BuildConfig = Field(default_factory=BuildConfig)
 
     def agent_settings(self, role: str, config_commit: str | None = None) -> AgentSettings:
         """The knobs one agent call runs with; the role's model wins over the default.
@@ -264,10 +364,19 @@ class OrchestratorConfig(_Strict):
         )
 
 
+class BuildChecks(BaseModel):
+    """What a build's start checks besides a design's: it pushes and opens pull requests
+    (the build's own overrides of orchestrator.toml, from BuildInput)."""
+
+    forge: Literal["github", "none"] | None = None
+    base_branch: str | None = None
+
+
 class ConfigRequest(BaseModel):
     """Find the repository of a design directory and read its orchestrator.toml."""
 
     design_dir: str
+    build: BuildChecks | None = Field(default=None, description="set by a build's start")
 
 
 class ProjectContext(BaseModel):

@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from contracts.build import GateCommand
+
 Forge = Literal["github", "none"]
 
 
@@ -70,3 +72,9 @@ class PrBodyInput(BaseModel):
     # PR urls (or branch refs) of the dependencies this branch builds on
     dependency_prs: list[str] = Field(default_factory=list)
     reviews_dir: str | None = None
+    # every gate of the passing round, with test counts where the runner was recognised
+    gate_results: list[GateCommand] = Field(default_factory=list)
+    # the design directory, relative to the repository (the body's footer names it)
+    design_dir: str | None = None
+    # reviewer -> why a person skipped it (the failure it was held on)
+    skipped_reviewers: dict[str, str] = Field(default_factory=dict)

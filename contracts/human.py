@@ -16,10 +16,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
+from contracts.names import ascii_twin, odd_characters
+
 
 class AnswerInput(BaseModel):
     question_id: str = Field(description="Q1, Q2, ... as shown by `status`")
     choice: str = Field(description="the option's letter (B) or its text")
+    replace: bool = Field(
+        default=False, description="change an answer already on record (else refused)"
+    )
 
 
 class DecideInput(BaseModel):
@@ -163,10 +168,15 @@ def legacy_budget(raw: Any) -> dict[str, float] | None:
 
 def unknown_message(kind: str, name: str, loop: str, known: Sequence[str]) -> str:
     """A signal or update this loop has no handler for: its names, and the closest one."""
-    close = difflib.get_close_matches(name, known, n=1) or [
-        k for k in known if k.startswith(name) or name.startswith(k)
-    ]
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    twin = ascii_twin(name)
+    close = (
+        ([twin] if twin in known else [])
+        or difflib.get_close_matches(name, known, n=1)
+        or [k for k in known if k.startswith(name) or name.startswith(k)]
+    )
+    said = [f"it holds {odd}"] if (odd := odd_characters(name)) else []
+    said += [f"did you mean {close[0]!r}?"] if close else []
+    hint = f" ({'; '.join(said)})" if said else ""
     return (
         f"the {loop} takes no {kind} {name!r}{hint}. Fix: use one of {', '.join(known)} "
         "(the README lists each with its input)"
@@ -234,6 +244,9 @@ class PendingDecision(BaseModel):
 DESIGN_STUCK_OPTIONS = ["continue", "accept", "review-together"]
 BUILD_STUCK_OPTIONS = ["skip", "simplify", "debug", "continue"]
 FAILURE_OPTIONS = ["retry", "skip", "stop"]
+SKIP_REVIEWER = "skip-reviewer"  # a held reviewer: the round goes on without its score
+FILE_CONFLICTS = "file-conflicts"  # `decide <dir> file-conflicts <choice>`, before a build starts
+FILE_CONFLICT_OPTIONS = ["continue", "serialize", "stop"]
 FAILURE_SCOPE = "failure"  # `decide failure <choice>`: the failure decision, whatever it holds
 # Signal texts are kept in workflow state: bounded, so one signal cannot bloat every task.
 MAX_SIGNAL_TEXT = 20_000

@@ -51,8 +51,17 @@ class SmellRequest(BaseModel):
 
     worktree: str
     base: str
+    bases: list[str] = Field(
+        default_factory=list,
+        description="more branches whose work is not this work's (a subtask's dependencies)",
+    )
     promised_files: dict[str, list[str]] = Field(
         default_factory=dict, description="subtask -> the files its XML names"
+    )
+    branches: dict[str, str] = Field(
+        default_factory=dict,
+        description="subtask -> its branch, in DAG order: a finding is attributed to the first "
+        "whose branch holds the commit that wrote it",
     )
     log_dir: str
     timeout_s: float = 900.0
@@ -64,6 +73,17 @@ class SmellFinding(BaseModel):
     path: str
     line: int | None = None
     message: str
+    subtask: str | None = Field(default=None, description="the subtask whose own work it is in")
+
+
+class ReopenRecord(BaseModel):
+    """One reopening of a subtask by integration: the same check failing again after it asks
+    a person instead of reopening once more."""
+
+    subtask: str
+    why: str
+    checks: list[str] = Field(default_factory=list, description="the checks that failed")
+    by: Literal["checks", "integrator", "person"] = "integrator"
 
 
 class IntegrationOutcome(BaseModel):
@@ -83,6 +103,7 @@ class IntegrationRound(BaseModel):
     scores: dict[str, float] = Field(default_factory=dict)
     fixer_summary: str = ""
     culprit: str | None = None
+    culprit_by: str = Field(default="integrator", description="who named it: checks, integrator")
 
 
 class IntegrationReport(BaseModel):

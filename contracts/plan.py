@@ -13,6 +13,8 @@ from collections.abc import Iterable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.names import MAX_NAME
+
 # Subtask names become branch names (`feat/<name>`) and paths, so they are slugs.
 SLUG_RE = re.compile(r"^[0-9a-z][0-9a-z._-]*$")
 
@@ -48,7 +50,7 @@ def suggest_slug(name: str) -> str:
     slug = re.sub(r"-{2,}", "-", slug).strip("-._")
     if slug.endswith(".lock"):
         slug = slug[: -len(".lock")]
-    return slug or "01-subtask"
+    return slug[:MAX_NAME].rstrip("-._") or "01-subtask"
 
 
 class PlanIssue(BaseModel):

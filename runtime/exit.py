@@ -12,6 +12,9 @@ from typing import NoReturn
 
 
 def exit_now(code: int) -> NoReturn:
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, ValueError):  # the reader went away; nothing to keep
+            code = code or 128 + 13  # SIGPIPE's status, as a process killed by it has
     os._exit(code)

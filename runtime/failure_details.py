@@ -3,7 +3,9 @@
 The workflow's failure hold shows a person how hard a step was tried, and
 books the tokens a failed attempt spent; neither is on the failure Temporal
 records by itself. Messages and types stay exactly as the activity raised
-them, so retry decisions (non-retryable types, `next_retry_delay`) are unchanged.
+them, so retry decisions (non-retryable types, `next_retry_delay`) are unchanged; an
+OS error no retry can fix (activities/os_errors.py) that reached here unclassified
+becomes non-retryable.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
+
+from activities.os_errors import permanent
 
 
 def _detail(exc: BaseException) -> dict[str, Any]:
@@ -38,6 +42,12 @@ def annotated(exc: Exception) -> ApplicationError:
             non_retryable=exc.non_retryable,
             next_retry_delay=exc.next_retry_delay,
         )
+    if isinstance(exc, OSError):  # one the activity did not classify where it happened
+        failure = permanent(exc, activity.info().activity_type)
+        if failure is not None:
+            return ApplicationError(
+                failure.message, _detail(exc), type=failure.type, non_retryable=True
+            )
     return ApplicationError(str(exc) or repr(exc), _detail(exc), type=type(exc).__name__)
 
 

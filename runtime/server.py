@@ -19,6 +19,16 @@ from pathlib import Path
 DEFAULT_ADDRESS = "localhost:7233"
 DEFAULT_UI_PORT = 8233
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+# The largest payload (a signal's input, an activity's input or result) the server keeps.
+# Temporal's default is 2 MiB, so a raw signal of 1.5 MB, refused by the loop, still grew
+# its history by that much. The loops' own largest payload is the build's report and state
+# (about 2 KB per subtask), so 1 MiB holds a build of some 400 subtasks. The same limits
+# are in docker-compose.yml.
+MAX_PAYLOAD_BYTES = 1024 * 1024
+BLOB_LIMITS = {
+    "limit.blobSize.error": str(MAX_PAYLOAD_BYTES),
+    "limit.blobSize.warn": str(MAX_PAYLOAD_BYTES // 4),
+}
 
 
 class ServerError(RuntimeError):
@@ -29,7 +39,15 @@ def orchestrator_home() -> Path:
     """Where local state lives (server database, logs, background worker pid)."""
     home = os.environ.get("ORCHESTRATOR_HOME") or str(Path.home() / ".orchestrator")
     path = Path(home)
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        what = "a file, not a directory" if path.exists() or path.is_symlink() else err.strerror
+        raise ServerError(
+            f"ORCHESTRATOR_HOME {home} cannot hold the orchestrator's local state: it is "
+            f"{what}. Fix: point ORCHESTRATOR_HOME at a directory (or unset it for "
+            "~/.orchestrator)"
+        ) from None
     return path
 
 
@@ -52,9 +70,19 @@ def temporal_binary(name: str = "temporal") -> str:
 
 
 def split_address(address: str) -> tuple[str, int]:
+    scheme, sep, rest = address.partition("://")
+    if sep:
+        raise ServerError(
+            f"TEMPORAL_ADDRESS {address!r} has a scheme ({scheme}://); Temporal's address is "
+            "host:port, spoken over gRPC. Fix: drop the scheme: "
+            f"TEMPORAL_ADDRESS={rest.rstrip('/')}"
+        )
     host, _, port = address.rpartition(":")
-    if not host or not port.isdigit():
-        raise ServerError(f"TEMPORAL_ADDRESS {address!r} is not host:port (e.g. localhost:7233)")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ServerError(
+            f"TEMPORAL_ADDRESS {address!r} is not host:port (a port from 1 to 65535). Fix: set "
+            "it like localhost:7233"
+        )
     return host.strip("[]"), int(port)
 
 
@@ -140,7 +168,7 @@ def server_command(
         cmd += ["--db-filename", str(db_file)]
     if headless:
         cmd.append("--headless")
-    for key, value in (dynamic_config or {}).items():
+    for key, value in {**BLOB_LIMITS, **(dynamic_config or {})}.items():
         cmd += ["--dynamic-config-value", f"{key}={value}"]
     return cmd
 

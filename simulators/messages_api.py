@@ -37,6 +37,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from simulators.quirks import QuirkState
 from simulators.scenario import (
     CHAOS_BURST,
     FAULT_TEXT,
@@ -112,6 +113,7 @@ class MessagesStandIn:
         api_key: str | None = None,
     ) -> None:
         self.scenario = Scenario.load(scenario)
+        self._quirks = QuirkState(self.scenario.quirks)
         self.api_key = api_key  # None: any non-empty key is accepted
         self.latency_s = 0.0  # how long the "model" thinks before each answer
         self._host, self._port = host, port
@@ -189,6 +191,7 @@ class MessagesStandIn:
             self._cache.clear()
             if scenario is not None:
                 self.scenario = Scenario.load(scenario)
+            self._quirks = QuirkState(self.scenario.quirks)
 
     def wait_for(
         self, predicate: Callable[[LoggedRequest], bool], timeout: float = 30.0
@@ -383,7 +386,9 @@ class MessagesStandIn:
         if fault is not None and fault.type == "hang" and gone(fault.seconds):
             record.action = "disconnected"
             return {}, fault
-        content, stop_reason = _answer(rule, header, prompt, script_turn, conversation)
+        content, stop_reason = _answer(
+            rule, header, prompt, script_turn, conversation, self._quirks, body.get("tools")
+        )
         # A strict tool's calls fit its schema, whatever the script or a misbehaviour says.
         instead = f"{FAULT_TEXT}I wanted a tool this request does not offer."
         content = strict_answer(content, strict, set(tools), instead)
@@ -465,7 +470,13 @@ def _misbehave(
 
 
 def _answer(
-    rule: Rule | None, header: Header | None, prompt: str, turn: int, conversation: str
+    rule: Rule | None,
+    header: Header | None,
+    prompt: str,
+    turn: int,
+    conversation: str,
+    quirks: QuirkState | None = None,
+    tools: Any = None,
 ) -> tuple[list[dict[str, Any]], str]:
     if header is None:
         text = (
@@ -474,12 +485,15 @@ def _answer(
             "ORCHESTRATOR_CALLER_IDS=readable, or list the caller in known_callers)."
         )
         return [{"type": "text", "text": text}], "end_turn"
-    actions = plan_actions(rule, header, prompt)
+    actions = plan_actions(rule, header, prompt, quirks)
     what, step = actions[min(turn, len(actions)) - 1]
     tool_id = f"toolu_sim_{conversation}_{turn}"
     submit_name = f"submit_{header.kind}"
     if what == "submit":
         data = submission(rule, header, prompt)
+        if quirks is not None:
+            schema = next((t for t in tools or [] if t.get("name") == submit_name), {})
+            data = quirks.submission(header.role, data, schema.get("input_schema") or {})
         return [{"type": "tool_use", "id": tool_id, "name": submit_name, "input": data}], "tool_use"
     if what == "invalid":
         data = invalid_submission(header)
@@ -489,7 +503,10 @@ def _answer(
     if step.text:
         content.append({"type": "text", "text": step.text})
     if step.tool:
-        content.append({"type": "tool_use", "id": tool_id, "name": step.tool, "input": step.input})
+        data = step.input
+        if quirks is not None:
+            data = quirks.step_input(header.scope, step.tool, data, conversation, turn)
+        content.append({"type": "tool_use", "id": tool_id, "name": step.tool, "input": data})
         return content, "tool_use"
     return content or [{"type": "text", "text": "..."}], "end_turn"
 
@@ -862,12 +879,23 @@ def main(argv: list[str] | None = None) -> None:
         "(default: built-in behaviour)",
     )
     parser.add_argument("--api-key", help="accept only this key (default: any non-empty key)")
+    parser.add_argument(
+        "--omit-file", action="append", default=[], help="a quirk: never write this path"
+    )
+    parser.add_argument("--first-write-marker", help="a quirk: a TODO on each file's first write")
+    parser.add_argument("--blame", help="a quirk: the integrator always names this subtask")
     args = parser.parse_args(argv)
     scenario: Any = args.scenario
     if scenario == "link-shortener":
         from simulators.demo_scenario import link_shortener_scenario
 
         scenario = link_shortener_scenario(design_rel="examples/link-shortener")
+    scenario = Scenario.load(scenario)
+    habits = {"first_write_marker": args.first_write_marker, "blame": args.blame}
+    scenario.quirks = scenario.quirks.model_copy(
+        update={k: v for k, v in habits.items() if v}
+        | ({"omit_files": args.omit_file} if args.omit_file else {})
+    )
     standin = MessagesStandIn(scenario, port=args.port, host=args.host, api_key=args.api_key)
     standin.start()
     print(

@@ -45,6 +45,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field, field_validator
 
+from simulators.quirks import Quirks, QuirkState
 from simulators.strict_tools import STRICT_TOOL_MODELS
 
 CALLER = re.compile(
@@ -192,6 +193,7 @@ class Chaos(BaseModel):
 class Scenario(BaseModel):
     rules: list[Rule] = Field(default_factory=list)
     chaos: Chaos | None = None
+    quirks: Quirks = Field(default_factory=Quirks)  # habits across every rule (quirks.py)
     # The model's window: a longer prompt gets the API's 400 "prompt is too long".
     context_window: int = 200_000
     # Prompt-caching guide: a breakpoint whose prefix is shorter is not cached (no error).
@@ -247,11 +249,15 @@ def parse_caller(metadata: object, known: list[str] | None = None) -> Header | N
 Action = tuple[Literal["step", "invalid", "submit"], Step | None]
 
 
-def plan_actions(rule: Rule | None, header: Header, prompt: str) -> list[Action]:
+def plan_actions(
+    rule: Rule | None, header: Header, prompt: str, quirks: QuirkState | None = None
+) -> list[Action]:
     """The whole script of a conversation: steps, invalid submissions, the submission."""
     steps = (
         rule.steps if rule is not None and rule.steps is not None else default_steps(header, prompt)
     )
+    if quirks is not None:
+        steps = quirks.steps(header.scope, header.kind, prompt, steps)
     invalid = sum(f.times for f in (rule.faults if rule else []) if f.type == "invalid_submission")
     return [
         *(("step", s) for s in steps),

@@ -18,6 +18,7 @@ from temporalio.exceptions import (
 )
 
 with workflow.unsafe.imports_passed_through():
+    from activities.cleanup import clean_worktrees
     from activities.design_files import write_build_report
     from activities.plan.activities import load_subtasks, plan_design
     from activities.tracker import write_tracker
@@ -32,7 +33,11 @@ with workflow.unsafe.imports_passed_through():
         SubtaskResult,
         SubtaskView,
     )
-    from contracts.config import OrchestratorConfig, ProjectContext
+    from contracts.cleanup import CleanRequest, CleanResult
+    from contracts.config import BuildChecks, OrchestratorConfig, ProjectContext
+    from contracts.git import token_hosts_for
+    from contracts.human import FILE_CONFLICT_OPTIONS, FILE_CONFLICTS, PendingDecision
+    from contracts.integration import INTEGRATION, IntegrationOutcome
     from contracts.metrics import Metrics
     from contracts.plan import PlanRequest, PlanResult
     from contracts.subtask import SubtaskSpec
@@ -44,13 +49,17 @@ with workflow.unsafe.imports_passed_through():
     from workflows.build_messages import BuildMessages
     from workflows.build_state import DONE
     from workflows.failures import FailureHolds, StepAbandoned
-    from workflows.inputs import run_input
+    from workflows.inputs import absolute_design_dir, run_input
 
 
 # Patch id: the build's max_tokens counts cache tokens by their price (Usage.weighted_tokens).
 WEIGHTED_BUDGET = "weighted-budget"
 # Patch id: after the last subtask's PR, the integration step merges and verifies them all.
 INTEGRATION_STEP = "integration-step"
+# Patch id: a new build asks about file conflicts in one stage before anything starts.
+ASK_FILE_CONFLICTS = "ask-file-conflicts"
+# Patch id: the build removes the worktrees nothing more will be done in.
+CLEAN_WORKTREES = "clean-worktrees"
 
 
 @workflow.defn(name="BuildWorkflow")
@@ -65,6 +74,7 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
         self.inp: BuildInput | None = None
         self.base_branch = ""
         self.budget_answer: str | None = None
+        self.conflict_answer: str | None = None
         self.restarting: set[str] = set()
         self.cancelled = False
         self.tracker_revision = 0
@@ -82,6 +92,7 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
     @workflow.run
     async def run(self, *args: Any) -> BuildResult:
         inp = run_input("BuildWorkflow", args, BuildInput)
+        absolute_design_dir("BuildWorkflow", inp.design_dir)
         self.inp = inp
         if inp.state is not None:
             self.s = inp.state
@@ -129,7 +140,8 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
 
     async def _prepare(self, inp: BuildInput) -> None:
         """The project, its budget and the plan; a view per subtask."""
-        self.ctx = await project_steps.resolve(self, inp.design_dir)
+        checks = BuildChecks(forge=inp.forge, base_branch=inp.base_branch)
+        self.ctx = await project_steps.resolve(self, inp.design_dir, checks)
         cfg = self.ctx.config
         self.s.max_cost_usd = self.s.max_cost_usd or inp.max_cost_usd or cfg.budget.max_cost_usd
         self.s.max_tokens = self.s.max_tokens or inp.max_tokens or cfg.budget.max_tokens
@@ -146,6 +158,30 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
             refused = build_state.add_integration(self.s)
             if refused:
                 self.s.notice = refused
+        await self._ask_about_conflicts(plan)
+
+    async def _ask_about_conflicts(self, plan: PlanResult) -> None:
+        """Seed 001: subtasks of one stage that change the same file are put to a person
+        before anything starts (once per build: the choice is kept in its state)."""
+        conflicts = plan.plan.conflicts
+        if not conflicts or self.s.conflict_choice or not workflow.patched(ASK_FILE_CONFLICTS):
+            return
+        self.s.file_conflicts = conflicts
+        self.conflict_answer = None
+        self.s.conflict_decision = PendingDecision(
+            scope=FILE_CONFLICTS,
+            kind="conflict",
+            prompt=build_state.conflicts_prompt(conflicts),
+            options=list(FILE_CONFLICT_OPTIONS),
+        )
+        self._details()
+        await workflow.wait_condition(lambda: self.conflict_answer is not None)
+        self.s.conflict_choice, self.s.conflict_decision = self.conflict_answer, None
+        if self.conflict_answer == "serialize":
+            build_state.serialize(self.s, conflicts, plan.plan.order)
+        elif self.conflict_answer == "stop":
+            self.s.stopped = True
+            self.s.stop_reason = "stopped by a person before it started: file conflicts"
 
     async def _schedule(self, inp: BuildInput, tasks: dict[str, asyncio.Task[None]]) -> None:
         """Start each subtask as soon as its dependencies have PRs, up to the limit."""
@@ -271,6 +307,7 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
         ]
         ok = all(r.status == "pr_created" for r in results)
         integration = build_state.integration_outcome(self.s, self.ctx.feature)
+        cleanup = await self._clean_worktrees(integration)
         self._details()  # the Web UI's last word on the build: every subtask's final state
         total = self._ledger().total
         report: str | None = None
@@ -285,6 +322,8 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
                     metrics=Metrics.of(self._ledger(), self._elapsed()),
                     stop_reason=self.s.stop_reason,
                     integration=integration,
+                    notes=self.inp.notes if self.inp else "",
+                    cleanup=cleanup,
                 ),
                 result_type=str,
                 summary="write build-reviews/REPORT.md",
@@ -303,7 +342,43 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
             max_running=self.s.max_running,
             stop_reason=self.s.stop_reason,
             integration=integration,
+            cleanup=cleanup,
         )
+
+    async def _clean_worktrees(self, integration: IntegrationOutcome | None) -> CleanResult | None:
+        """Remove the worktrees nothing more will be done in: every one once integration
+        passed (without integration: those whose subtask has its PR). The activity keeps,
+        naming it, any with uncommitted or unpushed work; a later fix re-creates one from
+        its branch. It only tidies up, so its failure is logged, never held."""
+        assert self.ctx
+        cfg = self.ctx.config
+        if cfg.build.keep_worktrees or self.s.stopped or not workflow.patched(CLEAN_WORKTREES):
+            return None
+        views = build_state.subtask_views(self.s)
+        if integration is not None and integration.status != "passed":
+            return None
+        names = [v.name for v in views if v.status == "pr_created"]
+        if not names:
+            return None
+        try:
+            return await self._activity(
+                clean_worktrees,
+                CleanRequest(
+                    repo_root=self.ctx.repo_root,
+                    names=[*names, *([INTEGRATION] if integration is not None else [])],
+                    remote=cfg.forge.remote,
+                    token_hosts=token_hosts_for(cfg.forge.api_url, cfg.forge.token_hosts),
+                ),
+                result_type=CleanResult,
+                summary=f"remove the finished worktrees of {self.ctx.feature}",
+                hold=False,
+                **options.network(),
+            )
+        except ActivityError as err:
+            if is_cancelled_exception(err):
+                raise
+            workflow.logger.warning("worktrees not removed: %s", err.cause)
+            return None
 
     # ------------------------------------------------------------ failures
 

@@ -122,6 +122,7 @@ class BuildChildren:
             "forge": self.inp.forge if self.inp else None,
             "generation": view.generation,
             "budgeted": self.s.max_cost_usd is not None or self.s.max_tokens is not None,
+            "notes": self.inp.notes if self.inp else "",
         }
 
     def _integration_input(self, view: SubtaskView) -> IntegrationInput:
@@ -145,6 +146,7 @@ class BuildChildren:
             promised_files={n: self.specs[n].files for n in order},
             subtask_prs={n: self.s.subtasks[n].pr_url or "" for n in order},
             reopened=list(self.s.reopened),
+            reopens=list(self.s.reopens),
             earlier_rounds=list(self.s.integration_rounds),
         )
 
@@ -154,7 +156,9 @@ class BuildChildren:
             build_state.apply_result(view, result)
             self.s.integration_rounds += result.integration_rounds
             if result.reopen:
-                build_state.reopen_for_integration(self.s, result.reopen, result.reopen_reason)
+                build_state.reopen_for_integration(
+                    self.s, result.reopen, result.reopen_reason, result.reopen_record
+                )
             return
         if result.subtask in self.restarting:
             if not workflow.patched(RESTART_WINS):

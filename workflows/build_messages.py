@@ -19,10 +19,12 @@ with workflow.unsafe.imports_passed_through():
     from contracts.config import ProjectContext
     from contracts.human import (
         FAILURE_SCOPE,
+        FILE_CONFLICTS,
         MAX_SIGNAL_TEXT,
         BudgetInput,
         ChangeInput,
         DecideInput,
+        PendingDecision,
         legacy_budget,
         parse_decide,
         signal_input,
@@ -74,6 +76,16 @@ class BuildMessages(UnknownNames):
     @checked_signal("decide", DecideInput)
     async def decide(self, decision: DecideInput) -> None:
         choice = decision.choice.strip().lower()
+        asked = self.s.conflict_decision
+        if asked is not None and decision.scope in (None, FILE_CONFLICTS):
+            if choice not in asked.options:
+                self._refuse(
+                    f"decide {choice!r}: not an option for the file conflicts. Fix: choose "
+                    f"{' / '.join(asked.options)}"
+                )
+            else:
+                self.conflict_answer = choice
+            return
         if decision.scope == "budget" or (decision.scope is None and self.s.budget_hold):
             if not self.s.budget_hold:
                 self._refuse(
@@ -122,10 +134,11 @@ class BuildMessages(UnknownNames):
         """One answer for every subtask held by one cause; `stop` ends the whole build."""
         decision = self.s.subtasks[held[0]].decision
         assert decision is not None
-        if choice not in decision.options:
+        offered = [o for o in decision.options if all(self._offers(n, o) for n in held)]
+        if choice not in offered:
             self._refuse(
                 f"decide {choice!r}: not an option for the failure. Fix: choose "
-                f"{' / '.join(decision.options)}"
+                f"{' / '.join(offered)}"
             )
             return
         if choice == "stop":
@@ -144,6 +157,10 @@ class BuildMessages(UnknownNames):
             cause = decision.failure.cause if decision.failure else ""
             for name in [n for n in self.running if n not in held]:
                 await self._tell(name, "outage_retried", cause)
+
+    def _offers(self, name: str, option: str) -> bool:
+        decision = self.s.subtasks[name].decision
+        return decision is not None and option in decision.options
 
     @checked_signal("!change", ChangeInput | str)
     def request_change(self, change: ChangeInput | str) -> None:
@@ -270,9 +287,12 @@ class BuildMessages(UnknownNames):
             max_cost_usd=self.s.max_cost_usd,
             max_tokens=self.s.max_tokens,
             change=self.s.change,
-            decisions=[*self.holds.decisions(), *self._failure_decisions()],
+            decisions=[*self._own_decisions(), *self._failure_decisions()],
             stop_reason=self.s.stop_reason,
             notice=self.s.notice,
+            notes=self.inp.notes if self.inp else "",
+            file_conflicts=self.s.file_conflicts,
+            conflict_choice=self.s.conflict_choice,
         )
 
     @workflow.query(name="metrics")
@@ -287,8 +307,13 @@ class BuildMessages(UnknownNames):
             return 0.0
         return (workflow.now() - datetime.fromisoformat(self.s.started_at)).total_seconds()
 
+    def _own_decisions(self) -> list[PendingDecision]:
+        """What the build itself asks: its failure holds, the file conflicts."""
+        asked = self.s.conflict_decision
+        return [*self.holds.decisions(), *([asked] if asked is not None else [])]
+
     def _waiting_for(self) -> str:
-        return build_state.waiting_for(self.s, self.running, self.holds.decisions())
+        return build_state.waiting_for(self.s, self.running, self._own_decisions())
 
     def _refuse(self, why: str) -> None:
         """A refused signal: in `status` (and the log), not only in the worker's log."""

@@ -8,12 +8,19 @@ module keeps only the steps that call activities and children.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Collection
 
 from contracts.build import BuildState, SubtaskProgress, SubtaskResult, SubtaskView
 from contracts.human import FAILURE_SCOPE, PendingDecision
-from contracts.integration import INTEGRATION, IntegrationOutcome, integration_branch
+from contracts.integration import (
+    INTEGRATION,
+    IntegrationOutcome,
+    ReopenRecord,
+    integration_branch,
+)
 from contracts.metrics import Ledger
+from contracts.plan import Conflict
 from contracts.tracker import TrackerRow
 
 DONE = ("pr_created", "blocked", "skipped", "cancelled")
@@ -40,6 +47,31 @@ def ready(s: BuildState, running: Collection[str]) -> list[str]:
         and name not in held
         and all(s.subtasks[d].status == "pr_created" for d in view.dependencies)
     ]
+
+
+def conflicts_prompt(conflicts: list[Conflict]) -> str:
+    listed = "; ".join(
+        f"stage {c.stage}: {c.file} ({', '.join(c.subtasks)})" for c in conflicts[:20]
+    ) + (f"; ... {len(conflicts) - 20} more" if len(conflicts) > 20 else "")
+    return (
+        f"Subtasks of one stage change the same files: {listed}. continue: build them in "
+        "parallel (integration merges them); serialize: build them one after another (each "
+        "starts from the work of the one before, as from a dependency); stop: end the build "
+        "before anything starts."
+    )
+
+
+def serialize(s: BuildState, conflicts: list[Conflict], order: list[str]) -> None:
+    """`serialize`: each conflicting subtask waits for the one before it in plan order, and
+    starts from its work, as from a dependency (edges follow the plan order: no cycle)."""
+    rank = {name: i for i, name in enumerate(order)}
+    for c in conflicts:
+        chain = sorted(c.subtasks, key=lambda n: rank.get(n, len(rank)))
+        for before, after in itertools.pairwise(chain):
+            view = s.subtasks[after]
+            if before not in view.dependencies:
+                view.dependencies.append(before)
+                s.serialized.setdefault(after, []).append(before)
 
 
 def block_orphans(s: BuildState) -> None:
@@ -108,11 +140,15 @@ def add_integration(s: BuildState) -> str | None:
     return None
 
 
-def reopen_for_integration(s: BuildState, name: str, why: str) -> None:
+def reopen_for_integration(
+    s: BuildState, name: str, why: str, record: ReopenRecord | None = None
+) -> None:
     """Integration found a defect in one subtask's own work: rebuild it on its branch."""
     view = s.subtasks.get(name)
     if view is None or view.kind != "subtask":
         return
+    if record is not None:
+        s.reopens.append(record)
     view.generation += 1
     view.status, view.phase = "stale", "stale"
     view.notes = f"reopened by integration: {why}"
@@ -183,6 +219,9 @@ def failure_decisions(s: BuildState, running: Collection[str]) -> list[PendingDe
         merged = by_cause[cause].failure
         if merged is not None and name not in merged.scopes:
             merged.scopes.append(name)
+        # One answer goes to every held subtask: offer what all of them can do.
+        held = by_cause[cause]
+        held.options = [o for o in held.options if o in d.options]
     return list(by_cause.values())
 
 

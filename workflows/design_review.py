@@ -40,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.design_messages import DesignMessages
     from workflows.design_plan import DesignPlanSteps
     from workflows.failures import FailureHolds, StepAbandoned, all_or_cancel
-    from workflows.inputs import run_input
+    from workflows.inputs import absolute_design_dir, run_input
 
 
 @workflow.defn(name="DesignReviewWorkflow")
@@ -68,6 +68,7 @@ class DesignReviewWorkflow(DesignMessages, DesignPlanSteps):
     @workflow.run
     async def run(self, *args: Any) -> DesignResult:
         inp = run_input("DesignReviewWorkflow", args, DesignInput)
+        absolute_design_dir("DesignReviewWorkflow", inp.design_dir)
         self.inp = inp
         if inp.state is not None:
             self.s = inp.state

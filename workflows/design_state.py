@@ -11,6 +11,7 @@ from __future__ import annotations
 from contracts.agents import AnswerResult, ReviewResult
 from contracts.design import DesignState, ScopeState
 from contracts.human import AnswerInput, PendingDecision, TrackedQuestion
+from contracts.names import with_odd_characters
 
 
 def record_round(sc: ScopeState, results: list[ReviewResult]) -> float:
@@ -88,15 +89,49 @@ def check_answer(s: DesignState, answer: AnswerInput) -> TrackedQuestion:
         )
     if q.option_letter(answer.choice) is None:
         raise ValueError(
-            f"{q.id} has no option {answer.choice!r}. Fix: choose one of: {q.options_line()}"
+            with_odd_characters(f"{q.id} has no option {answer.choice!r}", answer.choice)
+            + f". Fix: choose one of: {q.options_line()}"
         )
     return q
 
 
-def apply_answer(s: DesignState, answer: AnswerInput) -> TrackedQuestion:
+def _who(q: TrackedQuestion) -> str:
+    return "a person" if q.answered_by == "human" else "the codebase"
+
+
+def changes_an_answer(s: DesignState, answer: AnswerInput) -> bool:
+    """Whether `answer` (already checked) would replace a different answer on record."""
     q = check_answer(s, answer)
+    return q.status == "answered" and q.option_letter(answer.choice) != q.choice
+
+
+def check_change(s: DesignState, answer: AnswerInput) -> None:
+    """A person's answer replaces one on record only when they say so (`replace`), and
+    only while the writer has not folded it into the design yet; ValueError otherwise."""
+    if not changes_an_answer(s, answer):
+        return
+    q = check_answer(s, answer)
+    given = f"{q.choice}) {q.answer_text()}, by {_who(q)}"
+    if q.id in s.answers_applied:
+        raise ValueError(
+            f"{q.id} is already answered ({given}) and the writer has put that answer into the "
+            "design. Fix: send request_changes saying what to decide instead"
+        )
+    if not answer.replace:
+        raise ValueError(
+            f"{q.id} is already answered ({given}). Fix: to change the answer, send it again "
+            f"with replace: `orchestrator answer <dir> {q.id} {answer.choice} --replace`, or "
+            f'--input \'{{"question_id": "{q.id}", "choice": "{answer.choice}", '
+            '"replace": true}\''
+        )
+
+
+def apply_answer(s: DesignState, answer: AnswerInput) -> TrackedQuestion:
+    changed = changes_an_answer(s, answer)
+    q = check_answer(s, answer)
+    before = f" (replacing {q.choice}, given by {_who(q)})" if changed else ""
     q.choice = q.option_letter(answer.choice)
-    q.status, q.answered_by, q.reasoning = "answered", "human", "answered by a person"
+    q.status, q.answered_by, q.reasoning = "answered", "human", f"answered by a person{before}"
     return q
 
 

@@ -13,6 +13,7 @@ the loop's own code (the `command` signal) pass through the same check.
 from __future__ import annotations
 
 import inspect
+import posixpath
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -21,7 +22,10 @@ from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from contracts.human import NO_INPUT, signal_input, unknown_message
+    from contracts.human import EXAMPLES, NO_INPUT, signal_input, unknown_message
+
+# Patch id: a loop started with a relative design_dir fails at once instead of running.
+ABSOLUTE_DESIGN_DIR = "absolute-design-dir"
 
 
 def checked_signal(
@@ -74,6 +78,21 @@ def run_input(workflow_name: str, args: tuple[Any, ...], shape: Any) -> Any:
         return signal_input(workflow_name, args, shape)
     except ValueError as err:
         raise ApplicationError(str(err), type="InvalidInput", non_retryable=True) from None
+
+
+def absolute_design_dir(workflow_name: str, design_dir: str) -> None:
+    """Refuse a relative `design_dir`: a worker resolves it against its own working
+    directory, so the loop ran on the worker's repository instead of the person's. Only
+    the plain `temporal` CLI can send one (ours sends absolute paths). Pure path logic:
+    whether it is a git repository is the first activity's to say."""
+    if not posixpath.isabs(design_dir) and workflow.patched(ABSOLUTE_DESIGN_DIR):
+        raise ApplicationError(
+            f"{workflow_name}: design_dir {design_dir!r} is not an absolute path, and a worker "
+            "would read it from its own working directory. Fix: send --input "
+            f"'{EXAMPLES[workflow_name]}'",
+            type="InvalidInput",
+            non_retryable=True,
+        )
 
 
 class UnknownNames:

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.integration.report import pr_body
     from contracts.agents import EditResult, ReviewIssue, ReviewResult, Severity
     from contracts.build import (
+        GateCommand,
         GateResult,
         IntegrationInput,
         IntegrationState,
@@ -38,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         IntegrationOutcome,
         IntegrationReport,
         IntegrationRound,
+        ReopenRecord,
         SmellRequest,
         integration_branch,
     )
@@ -47,6 +49,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.subtask_messages import SubtaskMessages
 
 CONTINUE, SKIP, REOPEN = "continue", "skip", "reopen:"
+# Patch id: the checks' own attribution reopens a subtask, and reopens are bounded.
+BOUNDED_REOPENS = "bounded-reopens"
 
 
 @workflow.defn(name="IntegrationWorkflow")
@@ -57,6 +61,7 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
         self.decision_answer: str | None = None
         self.reported: SubtaskProgress | None = None
         self.reopen: tuple[str, str] | None = None
+        self.reopen_record: ReopenRecord | None = None
         self.holds = FailureHolds()
         self.agent = self._agent_step()
 
@@ -183,10 +188,11 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
         head: RepoInfo = await self._on_host(
             git_repo_info, self._worktree, RepoInfo, f"head of {self._branch()}", **options.quick()
         )
-        reviewers = cfg.reviewers.code if self.s.integrator_commits else []
-        gates, smells, *reviews = await all_or_cancel(
+        reviewers = self._reviewers() if self.s.integrator_commits else []
+        gates, smells, *asked = await all_or_cancel(
             self._gates(rnd), self._smells(rnd), *(self._review(r, rnd) for r in reviewers)
         )
+        reviews = [r for r in asked if r is not None]  # a person may skip a held reviewer
         checks = GateResult(results=[*gates.results, *smells.results])
         record, lowest = subtask_state.record_round(self.s, rnd, head.head, checks, reviews)
         self.s.log.append(
@@ -199,6 +205,16 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
         )
         if checks.passed and (not reviews or lowest >= inp.threshold):
             return "pass"
+        failing = [g for g in checks.results if not g.passed]
+        named = self._named_by_checks(failing)
+        attribute = True
+        if named is not None and workflow.patched(BOUNDED_REOPENS):
+            # The checks say whose work it is (a file it promised, a line it wrote): reopen
+            # that subtask; the integrator's attribution counts only where they do not say.
+            verdict = await self._reopen_bounded(*named, failing, rnd, "checks")
+            if verdict is not None:
+                return verdict
+            attribute = False  # a person said continue: the integrator fixes it here
         why = subtask_state.stuck_reason(self.s, rnd, cfg.stuck_rounds)
         if why is not None:
             verdict = await self._when_integration_stuck(rnd, why, checks)
@@ -215,15 +231,80 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
             subtask_state.fix_issues(reviews, checks, inp.threshold),
             record.review_paths + [g.log_path for g in checks.results if not g.passed],
             f"integration({inp.feature}): round {rnd}",
+            attribute=attribute,
         )
         record.fixer, record.fix_commit = "integrator", edit.commit
         self.s.log[-1].fixer_summary = edit.summary
         culprit = edit.culprit if edit.culprit in inp.merge_order else None
         if culprit:
-            self.s.log[-1].culprit = culprit
             why = edit.culprit_reason or f"integration round {rnd} failed because of it"
-            return self._reopen(culprit, why)
+            if not workflow.patched(BOUNDED_REOPENS):
+                self.s.log[-1].culprit = culprit
+                return self._reopen(culprit, why)
+            return await self._reopen_bounded(culprit, why, failing, rnd, "integrator") or "fix"
         return "fix"
+
+    def _named_by_checks(self, failing: list[GateCommand]) -> tuple[str, str] | None:
+        """The first subtask (DAG order) a failing check names, and what it found."""
+        for name in self._integration.merge_order:
+            found = [g for g in failing if name in g.culprits]
+            if found:
+                said = "; ".join(f"{g.command}: {g.tail.strip()}" for g in found)
+                return name, said if len(said) <= 800 else said[:799] + "…"
+        return None
+
+    async def _reopen_bounded(
+        self, name: str, why: str, failing: list[GateCommand], rnd: int, by: str
+    ) -> str | None:
+        """Reopen `name`, unless a person must decide: the same check failed after it was
+        reopened before, or the build has used its `max_reopens`. None: `continue` (no
+        reopen; the integrator goes on on the integrated branch)."""
+        inp = self._integration
+        checks = [g.command for g in failing]
+        limit = inp.ctx.config.integration.max_reopens
+        again = next(
+            (r for r in inp.reopens if r.subtask == name and set(r.checks) & set(checks)), None
+        )
+        if again is None and len(inp.reopens) < limit:
+            return self._reopen(name, why, checks, by)
+        if name in self.s.kept:
+            return None
+        reason = (
+            f"{name} was reopened before for "
+            f"{', '.join(c for c in again.checks if c in checks)}, which fails again"
+            if again is not None
+            else f"the build has reopened subtasks {len(inp.reopens)} time(s), "
+            f"[integration] max_reopens = {limit}"
+        )
+        choice = await self._ask(
+            PendingDecision(
+                scope=INTEGRATION,
+                prompt=(
+                    f"Integration of {inp.feature}, round {rnd}: "
+                    f"{'the checks name' if by == 'checks' else 'the integrator names'} {name} "
+                    "at fault "
+                    f"({why}), but {reason}. Continue (the integrator fixes it on "
+                    f"{self._branch()}, worktree {self.s.worktree}, after anything you fix "
+                    f"there), skip integration, or reopen a subtask."
+                ),
+                options=[CONTINUE, SKIP, *(f"{REOPEN}{n}" for n in inp.merge_order)],
+            )
+        )
+        verdict = self._chosen(choice, rnd, reason, checks)
+        if verdict is None:
+            self.s.kept.append(name)
+        return verdict
+
+    def _chosen(self, choice: str, rnd: int, why: str, checks: list[str]) -> str | None:
+        """A person's answer: skip and reopen end this run ("stop"); None for continue."""
+        if choice == SKIP:
+            self.s.status, self.s.phase = "skipped", "skipped"
+            self.s.notes = f"skipped by a person after {rnd} rounds ({why})"
+            return "stop"
+        if choice.startswith(REOPEN):
+            why = f"reopened by a person after integration round {rnd}"
+            return self._reopen(choice[len(REOPEN) :], why, checks, "person")
+        return None
 
     async def _when_integration_stuck(self, rnd: int, why: str, checks: GateResult) -> str | None:
         inp = self._integration
@@ -241,18 +322,23 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
         )
         self.s.rounds_without_progress = 0
         self.s.round_cap = rnd + inp.ctx.config.integration.max_rounds
-        if choice == SKIP:
-            self.s.status, self.s.phase = "skipped", "skipped"
-            self.s.notes = f"skipped by a person after {rnd} rounds ({why})"
+        checks = [g.command for g in checks.results if not g.passed]
+        verdict = self._chosen(choice, rnd, why, checks)
+        if self.s.status == "skipped":
             await self._report()
-            return "stop"
-        if choice.startswith(REOPEN):
-            name = choice[len(REOPEN) :]
-            return self._reopen(name, f"reopened by a person after integration round {rnd}")
-        return "fix"  # re-verify what the person left, no integrator pass
+        return verdict or "fix"  # continue: re-verify what the person left, no integrator pass
 
-    def _reopen(self, name: str, why: str) -> str:
+    def _reopen(self, name: str, why: str, checks: list[str] | None = None, by: str = "") -> str:
         self.reopen = (name, why)
+        if by:
+            self.reopen_record = ReopenRecord(
+                subtask=name,
+                why=why,
+                checks=checks or [],
+                by=by,  # type: ignore[arg-type]
+            )
+            if self.s.log:
+                self.s.log[-1].culprit, self.s.log[-1].culprit_by = name, by
         self.s.status, self.s.phase = "stale", f"waiting for {name} (reopened)"
         self.s.notes = f"reopened {name}: {why}"
         return "stop"
@@ -266,6 +352,7 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
                 worktree=self._worktree,
                 base=self.s.base or inp.base_branch,
                 promised_files=inp.promised_files,
+                branches={n: f"feat/{n}" for n in inp.merge_order},
                 log_dir=f"{self._reviews_dir()}/gates/round-{rnd}",
                 timeout_s=cfg.gates.timeout_s,
                 sandbox=cfg.sandbox,
@@ -275,7 +362,7 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
             **options.commands(cfg.gates.timeout_s, cfg.gates.heartbeat_timeout_s),
         )
 
-    async def _review(self, reviewer: str, rnd: int) -> ReviewResult:
+    async def _review(self, reviewer: str, rnd: int) -> ReviewResult | None:
         return await self._review_with(
             reviewer,
             rnd,
@@ -375,5 +462,6 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
             ledger=self.s.ledger,
             reopen=self.reopen[0] if self.reopen else None,
             reopen_reason=self.reopen[1] if self.reopen else "",
+            reopen_record=self.reopen_record,
             integration_rounds=self.s.log,
         )

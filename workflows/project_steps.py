@@ -13,7 +13,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.config import resolve_project_activity
     from activities.git_ops import commit_paths, refuse_persons_changes
-    from contracts.config import ConfigRequest, ProjectContext
+    from contracts.config import BuildChecks, ConfigRequest, ProjectContext
     from contracts.git import CommitPathsRequest, CommitResult, OwnFilesRequest
     from workflows import options
 
@@ -27,11 +27,14 @@ class RunsActivities(Protocol):
     ) -> Any: ...
 
 
-async def resolve(loop: RunsActivities, design_dir: str) -> ProjectContext:
-    """The repository, the design directory and its `orchestrator.toml`, checked."""
+async def resolve(
+    loop: RunsActivities, design_dir: str, build: BuildChecks | None = None
+) -> ProjectContext:
+    """The repository, the design directory and its `orchestrator.toml`, checked (with
+    `build`: also the remote, base branch and forge a build needs)."""
     return await loop._activity(
         resolve_project_activity,
-        ConfigRequest(design_dir=design_dir),
+        ConfigRequest(design_dir=design_dir, build=build),
         result_type=ProjectContext,
         summary=f"resolve {design_dir}",
         **options.quick(),

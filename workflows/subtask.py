@@ -195,9 +195,10 @@ class SubtaskWorkflow(SubtaskMessages, SubtaskFinish):
             f"head of feat/{inp.subtask}",
             **options.quick(),
         )
-        gates, *reviews = await all_or_cancel(
-            self._gates(rnd), *(self._review(r, rnd) for r in cfg.reviewers.code)
+        gates, *asked = await all_or_cancel(
+            self._gates_and_checks(rnd), *(self._review(r, rnd) for r in self._reviewers())
         )
+        reviews = [r for r in asked if r is not None]  # a person may skip a held reviewer
         record, lowest = subtask_state.record_round(self.s, rnd, head.head, gates, reviews)
         if gates.passed and lowest >= inp.threshold:
             await self._record_pass(record)

@@ -121,6 +121,9 @@ class SubtaskFinish(SubtaskSteps):
                 subplan=f"{inp.ctx.design_rel}/subplans/{inp.subtask}.md",
                 dependency_prs=[f"{k}: {v}" for k, v in sorted(inp.dependency_prs.items())],
                 reviews_dir=reviews_dir,
+                gate_results=list(self.s.gates),
+                skipped_reviewers=dict(self.s.skipped_reviewers),
+                design_dir=inp.ctx.design_rel,
             )
         )
         pr = await self._pull_request(

@@ -12,6 +12,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from contracts.build import SubtaskState
     from contracts.human import BUILD_STUCK_OPTIONS, DecideInput, PendingDecision
+    from workflows import subtask_state
     from workflows.failures import FailureHolds
     from workflows.inputs import UnknownNames, checked_signal
     from workflows.subtask_steps import SubtaskSteps
@@ -50,7 +51,8 @@ class SubtaskMessages(SubtaskSteps, UnknownNames):
                 scope=inp.subtask,
                 prompt=(
                     f"Subtask {inp.subtask} is stuck after round {rnd} ({why}); lowest "
-                    f"score {lowest:.2f}, gates {'green' if green else 'red'}. "
+                    f"score {lowest:.2f}, gates {'green' if green else 'red'}"
+                    f"{subtask_state.failing_gates(self.s)}. "
                     "Skip it, simplify its scope, debug it together, or continue?"
                 ),
                 options=list(BUILD_STUCK_OPTIONS),

@@ -41,7 +41,8 @@ def record_round(
         review_paths=[r.review_path for r in reviews],
     )
     s.rounds.append(record)
-    lowest = min(s.scores.values()) if s.scores else 0.0
+    # No score at all: 0, unless a person skipped every reviewer (then the gates decide).
+    lowest = min(s.scores.values()) if s.scores else (1.0 if s.skipped_reviewers else 0.0)
     progress = lowest if gates.passed else lowest - 1.0
     if progress > s.best + 1e-9:
         s.best, s.rounds_without_progress = progress, 0
@@ -74,6 +75,19 @@ def fix_issues(reviews: list[ReviewResult], gates: GateResult, bar: float) -> li
     return issues or [ReviewIssue(severity=Severity.medium, description="Address the reviews.")]
 
 
+def failing_gates(s: SubtaskState, limit: int = 800) -> str:
+    """`: <gate> (<what it found>); ...` for the red gates of the last round, so a person
+    asked about a stuck subtask reads which file or test it is."""
+    red = []
+    for g in (g for g in s.gates if not g.passed):
+        lines = g.tail.strip().splitlines()
+        # A smell check lists its findings first; a command's verdict is at its end.
+        shown = lines[:2] if g.command.startswith("smell:") else lines[-2:]
+        red.append(f"{g.command} ({'; '.join(shown) or f'exit {g.exit_code}'})")
+    text = "; ".join(red)
+    return f": {text[:limit]}{'...' if len(text) > limit else ''}" if red else ""
+
+
 def refuse(s: SubtaskState, role: str, paths: list[str]) -> None:
     """An agent changed what it may not (the orchestrator's configuration, .gitmodules,
     a nested repository: discarded, not committed): the subtask's notes say so until the
@@ -83,7 +97,10 @@ def refuse(s: SubtaskState, role: str, paths: list[str]) -> None:
 
 
 def with_refusals(s: SubtaskState, notes: str) -> str:
-    """`notes`, followed by the agent changes refused so far (if any)."""
+    """`notes`, followed by the reviewers a person skipped and the agent changes refused
+    so far (if any)."""
+    if s.skipped_reviewers:
+        notes = f"{notes}; reviewer(s) skipped by a person: {', '.join(s.skipped_reviewers)}"
     if not s.refused:
         return notes
     return f"{notes}; refused agent changes to {', '.join(s.refused)} (discarded, not committed)"

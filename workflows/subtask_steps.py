@@ -10,7 +10,7 @@ paused or the build holds its budget or a failure.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -26,6 +26,7 @@ from temporalio.exceptions import (
 
 with workflow.unsafe.imports_passed_through():
     from activities.agents.activities import agent_edit, agent_review
+    from activities.checks import run_checks
     from activities.gates import run_gates
     from activities.git_ops import push_branch
     from activities.host import HostClaim
@@ -44,11 +45,14 @@ with workflow.unsafe.imports_passed_through():
         SubtaskProgress,
         SubtaskState,
     )
+    from contracts.checks import ChecksRequest, LintRequest
     from contracts.git import (
         PushRequest,
         PushResult,
         token_hosts_for,
     )
+    from contracts.human import FAILURE_OPTIONS, SKIP_REVIEWER, FailureInfo
+    from contracts.integration import SmellRequest
     from workflows import options, subtask_state
     from workflows.agent_step import AgentStep, R
     from workflows.failures import FailureHolds, StepAbandoned
@@ -66,6 +70,11 @@ class HostLost(Exception):
 REPORT_ON_CHANGE = "report-on-change"
 # Patch id: a subtask's worktree steps run on one claimed host.
 HOST_AFFINITY = "host-affinity"
+# Patch id: seed 003's checks (smells, lint) are gates of every review round.
+SUBTASK_CHECKS = "subtask-checks"
+# Patch id: after MAX_HOST_MOVES host moves in a row, a person decides.
+BOUNDED_HOST_MOVES = "bounded-host-moves"
+MAX_HOST_MOVES = 3
 
 
 class SubtaskSteps:
@@ -155,6 +164,7 @@ class SubtaskSteps:
                     workflow.logger.warning("%s: %s", self._inp.subtask, lost)
                     self.s.host_queue, self.s.worktree = None, None
                     self.s.notes = f"moved off {lost}"
+                    await self._bound_host_moves(str(lost))
         except StepAbandoned as abandoned:
             self._block(abandoned.reason)
             await self._report()
@@ -166,6 +176,30 @@ class SubtaskSteps:
             self.s.notes = f"cancelled; {kept} kept"
             await asyncio.shield(asyncio.ensure_future(self._report()))
             raise
+
+    async def _bound_host_moves(self, lost: str) -> None:
+        """Moving hosts is a retry: after MAX_HOST_MOVES in a row a person decides (retry
+        once a worker serves its host queue, skip, stop) instead of moving forever."""
+        self.s.host_moves += 1
+        if self.s.host_moves < MAX_HOST_MOVES or not workflow.patched(BOUNDED_HOST_MOVES):
+            return
+        subtask = self._inp.subtask
+        await self.holds.ask(
+            FailureInfo(
+                step=f"claim a host for {subtask}",
+                scopes=[subtask],
+                error=(
+                    f"{subtask} moved hosts {self.s.host_moves} times: no worker took its "
+                    f"worktree steps within host_timeout_s (last: {lost}). Fix: start a worker "
+                    "that serves its host queue (`orchestrator worker`, with ORCHESTRATOR_HOST "
+                    "or --host), or raise host_timeout_s in orchestrator.toml, then retry"
+                ),
+                error_type="HostsLost",
+                cause="HostsLost",
+            ),
+            notify=self._on_hold,
+        )
+        self.s.host_moves = 0
 
     async def _claim_host(self) -> None:
         """Bind the worktree's steps to one host (workers started with a host queue)."""
@@ -263,8 +297,52 @@ class SubtaskSteps:
             ),
         )
 
+    async def _gates_and_checks(self, rnd: int) -> GateResult:
+        """The round's gates, then seed 003's checks (after `[gates] setup` made the
+        environment the linters and import lookups run in)."""
+        gates = await self._gates(rnd)
+        checks = await self._checks(rnd)
+        return GateResult(results=[*gates.results, *checks.results])
+
+    async def _checks(self, rnd: int) -> GateResult:
+        """Seed 003's checks on this subtask's own work, as gates of its review round."""
+        inp = self._inp
+        cfg = inp.ctx.config
+        if not (cfg.gates.smells or cfg.gates.lint != []) or not workflow.patched(SUBTASK_CHECKS):
+            return GateResult()
+        where = {
+            "worktree": self._worktree,
+            "base": inp.base_branch,
+            "bases": inp.dependency_branches,
+            "log_dir": f"{self._reviews_dir()}/gates/round-{rnd}",
+            "timeout_s": cfg.gates.timeout_s,
+            "sandbox": cfg.sandbox,
+        }
+        request = ChecksRequest(
+            smells=(
+                SmellRequest(**where, promised_files={inp.subtask: inp.files})
+                if cfg.gates.smells
+                else None
+            ),
+            lint=(
+                LintRequest(**where, linters=cfg.gates.lint, output_limit=cfg.gates.output_limit)
+                if cfg.gates.lint != []
+                else None
+            ),
+        )
+        return await self._on_host(
+            run_checks,
+            request,
+            GateResult,
+            f"checks {inp.subtask} · round {rnd}",
+            # The smells' import lookup, then each linter, one after another.
+            **options.commands(cfg.gates.timeout_s * 5, cfg.gates.heartbeat_timeout_s),
+        )
+
     def _call(self, role: str, rnd: int, instructions: str) -> AgentCall:
         inp = self._inp
+        if inp.notes:
+            instructions += f"\n\nNotes from the person who started this build:\n{inp.notes}"
         return AgentCall(
             role=role,
             scope=inp.subtask,
@@ -280,7 +358,11 @@ class SubtaskSteps:
             settings=inp.ctx.config.agent_settings(role, inp.ctx.start_commit),
         )
 
-    async def _review(self, reviewer: str, rnd: int) -> ReviewResult:
+    def _reviewers(self) -> list[str]:
+        """The code reviewers of this round: those a person skipped are not asked again."""
+        return [r for r in self._inp.ctx.config.reviewers.code if r not in self.s.skipped_reviewers]
+
+    async def _review(self, reviewer: str, rnd: int) -> ReviewResult | None:
         inp = self._inp
         return await self._review_with(
             reviewer,
@@ -293,16 +375,29 @@ class SubtaskSteps:
 
     async def _review_with(
         self, reviewer: str, rnd: int, instructions: str, title: str
-    ) -> ReviewResult:
+    ) -> ReviewResult | None:
         inp = self._inp
         request = ReviewRequest(
             **self._call(reviewer, rnd, instructions).model_dump(),
             review_path=f"{self._reviews_dir()}/{self._stamp(reviewer)}_{reviewer}.md",
             title=title,
         )
-        return await self._agent(
-            agent_review, request, ReviewResult, f"review {inp.subtask} · {reviewer}"
-        )
+        try:
+            return await self._agent(
+                agent_review,
+                request,
+                ReviewResult,
+                f"review {inp.subtask} · {reviewer}",
+                choices=[*FAILURE_OPTIONS, SKIP_REVIEWER],
+            )
+        except StepAbandoned as abandoned:
+            if abandoned.choice != SKIP_REVIEWER:
+                raise
+            # The round goes on without this reviewer (and so do the later ones).
+            self.s.skipped_reviewers[reviewer] = abandoned.failure.error
+            self.s.notes = subtask_state.with_refusals(self.s, f"round {rnd}")
+            await self._report()
+            return None
 
     async def _edit(
         self,
@@ -325,10 +420,15 @@ class SubtaskSteps:
         return await self._agent(agent_edit, request, EditResult, f"{role} · {self._inp.subtask}")
 
     async def _agent(
-        self, activity: Any, request: AgentCall, result_type: type[R], summary: str
+        self,
+        activity: Any,
+        request: AgentCall,
+        result_type: type[R],
+        summary: str,
+        choices: Sequence[str] = FAILURE_OPTIONS,
     ) -> R:
         """The shared agent step, on the claimed host; a commit is pushed at once."""
-        result = await self.agent(activity, request, result_type, summary)
+        result = await self.agent(activity, request, result_type, summary, choices)
         if isinstance(result, EditResult) and result.refused:
             # Only results of this code carry `refused`: older histories replay unchanged.
             subtask_state.refuse(self.s, result.role, result.refused)

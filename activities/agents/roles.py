@@ -24,6 +24,7 @@ from activities.agents.errors import non_retryable
 from activities.agents.outputs import KINDS, OutputKind
 from activities.agents.tools import ALL_TOOLS, COMMAND_TOOLS, READ_TOOLS
 from contracts.agents import AgentSettings
+from contracts.names import MAX_ROLE_NAME
 
 DEFAULT_MODEL = "claude-sonnet-4-6"
 MODEL_ENV = "ORCHESTRATOR_MODEL"  # a worker-wide default model, below settings.model
@@ -88,6 +89,7 @@ class Role(BaseModel):
     tools: tuple[str, ...] | None = None  # None: the kind's defaults
     kind: OutputKind | None = None  # None: whatever the activity asks for
     source: str = "built-in"
+    replaces: str | None = None  # the built-in role this file replaces, said explicitly
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,15 @@ def parse_role_file(text: str, source: str) -> Role:
     name, description = meta.get("name"), meta.get("description")
     if not isinstance(name, str) or not _NAME.match(name):
         raise _bad(source, "`name` is missing or not a plain name (letters, digits, '.', '_', '-')")
+    if len(name) > MAX_ROLE_NAME:
+        raise _bad(
+            source,
+            f"`name` is {len(name)} characters, more than {MAX_ROLE_NAME} (it becomes part of "
+            "review and transcript file names)",
+        )
+    replaces = meta.get("replaces")
+    if replaces is not None and not isinstance(replaces, str):
+        raise _bad(source, "`replaces` must be the name of the built-in role it replaces")
     if not isinstance(description, str) or not description.strip():
         raise _bad(source, "`description` is missing; add one line saying what the role does")
     model = meta.get("model")
@@ -133,6 +144,7 @@ def parse_role_file(text: str, source: str) -> Role:
         tools=_parse_tools(meta.get("tools"), source),
         kind=kind,
         source=source,
+        replaces=replaces,
     )
 
 
@@ -177,13 +189,31 @@ def trusted_commit(workdir: Path, commit: str | None) -> tuple[str, str] | None:
 
 
 def role_files(workdir: Path, agents_dir: str, commit: str | None = None) -> list[tuple[str, str]]:
-    """(source, text) of the repository's agent files: as committed, or on disk without git."""
+    """(source, text) of the repository's agent files: as committed, or on disk without git.
+
+    A role file (or the folder) that is a symbolic link is refused: its prompt would
+    come from wherever the link points, outside what the repository holds.
+    """
     trusted = trusted_commit(workdir, commit)
     if trusted is None:  # no repository, or no commit yet: nothing an agent has written to
         folder = repository_root(workdir) / agents_dir
+        for link in [folder, *(sorted(folder.glob("*.md")) if folder.is_dir() else [])]:
+            if link.is_symlink():
+                raise _linked(str(link), os.readlink(link))
         files = sorted(folder.glob("*.md")) if folder.is_dir() else []
-        return [(str(f), f.read_text(encoding="utf-8")) for f in files]
+        try:
+            return [(str(f), f.read_text(encoding="utf-8")) for f in files]
+        except OSError as err:
+            raise non_retryable(
+                f"agent file {err.filename} is unreadable ({err.strerror}). Fix: make it "
+                f"readable by the user running the orchestrator (`chmod a+r {err.filename}`)",
+                "RoleDefinitionError",
+            ) from None
+        except UnicodeDecodeError as err:
+            raise _bad(str(folder), f"a file is not UTF-8 text (byte {err.start})") from None
     top, sha = trusted
+    for path, target in committed_links(top, sha, os.path.normpath(agents_dir)):
+        raise _linked(os.path.join(top, path), target, f" (as committed in {sha[:12]})")
     found: list[tuple[str, str]] = []
     for path in gitrepo.committed_files(top, sha, os.path.normpath(agents_dir)):
         if not path.endswith(".md"):
@@ -197,11 +227,62 @@ def role_files(workdir: Path, agents_dir: str, commit: str | None = None) -> lis
     return found
 
 
+def committed_links(top: str, sha: str, folder: str) -> list[tuple[str, str]]:
+    """(path, target) of the symbolic links at `folder` or directly in it, at commit `sha`."""
+    out = gitrepo.git_bytes(
+        top, "ls-tree", "-z", "--full-tree", sha, "--", folder, folder.rstrip("/") + "/"
+    )
+    links = []
+    for entry in (out or b"").decode("utf-8", errors="surrogateescape").split("\0"):
+        meta, _, path = entry.partition("\t")
+        if meta.startswith("120000 ") and (path == folder or path.endswith(".md")):
+            blob = meta.split()[2]
+            target = gitrepo.git_bytes(top, "cat-file", "blob", blob) or b""
+            links.append((path, target.decode("utf-8", errors="replace")))
+    return links
+
+
+def _linked(path: str, target: str, where: str = "") -> Exception:
+    return non_retryable(
+        f"agent file {path}{where} is a symbolic link (to {target}): a role's prompt is read "
+        "only from a file the repository itself holds. Fix: replace the link with the file "
+        f'(`cp --remove-destination "$(readlink -f {path})" {path}`) and commit it',
+        "RoleDefinitionError",
+    )
+
+
+def _replacing(override: Role, builtins: dict[str, Role]) -> None:
+    """A file replaces a built-in role only when it says so (`replaces: <name>`): a file
+    that merely happens to share the name would otherwise swap the builder, a
+    reviewer or the writer without anyone noticing."""
+    name, says = override.name, override.replaces
+    if says is None and name in builtins:
+        raise non_retryable(
+            f"agent file {override.source}: `name: {name}` is the name of a built-in role. Fix: "
+            f"to replace the built-in {name}, add `replaces: {name}` to its front matter; to "
+            "add a role of your own, give it another name",
+            "RoleDefinitionError",
+        )
+    if says is not None and (says != name or says not in builtins):
+        wanted = (
+            f"name it {says} too (`name: {says}`)"
+            if says in builtins
+            else f"name one of the built-in roles ({', '.join(sorted(builtins))}), or delete "
+            "the line to add a role of your own"
+        )
+        raise non_retryable(
+            f"agent file {override.source}: `replaces: {says}` with `name: {name}`. Fix: {wanted}",
+            "RoleDefinitionError",
+        )
+
+
 def load_roles(workdir: Path, agents_dir: str, commit: str | None = None) -> dict[str, Role]:
     """Built-in roles overlaid with the repository's agent files (from `commit`, see above)."""
     roles = builtin_roles()
+    builtins = dict(roles)
     for source, text in role_files(workdir, agents_dir, commit):
         override = parse_role_file(text, source)
+        _replacing(override, builtins)
         base = roles.get(override.name)
         if base is not None:  # keep what the override does not say
             override = override.model_copy(

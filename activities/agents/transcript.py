@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from activities import files
+from activities.os_errors import raise_permanent
 from contracts.agents import Usage
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,13 @@ def outputs_dir(path: Path) -> Path:
 
 def load(path: Path, expected_fingerprint: str) -> Transcript | None:
     """The saved transcript of this same call, or None to start fresh."""
+    try:
+        found = path.is_file()
+    except OSError as err:  # a name too long, a path through a file: no retry passes
+        raise_permanent(err, "reading the agent's transcript")
+        raise
+    if not found:
+        return None
     try:
         transcript = Transcript.model_validate_json(files.read_bytes(path))
     except FileNotFoundError:

@@ -13,11 +13,18 @@ from temporalio import activity
 
 from activities import gates, sandbox
 from activities.agents.errors import non_retryable
+from activities.agents.loop import Heartbeater
 from activities.files import atomic_write_text
 from activities.git_ops import git_errors, heartbeating
 from activities.integration import merge, report, smells
 from contracts.build import GateCommand, GateRequest, GateResult
-from contracts.integration import IntegrateRequest, IntegrateResult, IntegrationReport, SmellRequest
+from contracts.integration import (
+    IntegrateRequest,
+    IntegrateResult,
+    IntegrationReport,
+    SmellFinding,
+    SmellRequest,
+)
 
 
 @activity.defn(name="integration.merge")
@@ -30,22 +37,19 @@ def merge_branches(req: IntegrateRequest) -> IntegrateResult:
 @activity.defn(name="integration.smells")
 async def smell_checks(req: SmellRequest) -> GateResult:
     """Seed 003's smell checks; third-party imports are looked up in the sandbox."""
-    worktree = Path(req.worktree)
+    return GateResult(results=await smell_gates(req))
+
+
+async def smell_gates(
+    req: SmellRequest, where: str = "on the integrated branch"
+) -> list[GateCommand]:
+    """The four smell checks over what the work changed since `req.base` (and `req.bases`),
+    each as a gate: promised files, conflict markers, TODO/FIXME markers, imports."""
     log_dir = Path(req.log_dir)
-    activity.heartbeat("smell checks")
-    with git_errors():
-        changed = await asyncio.to_thread(smells.changed_files, req.worktree, req.base)
-        markers = await asyncio.to_thread(smells.smell_markers, req.worktree, req.base, changed)
-    findings = [
-        *smells.promised_missing(worktree, req.promised_files),
-        *markers,
-        *smells.conflict_markers(worktree, changed),
-    ]
-    imports = smells.Imports(worktree)
-    for rel in changed:
-        if rel.endswith(".py"):
-            imports.check(rel)
-    findings += imports.findings
+    async with Heartbeater() as beat:
+        beat.beat(step="smell checks")
+        with git_errors():
+            findings, imports = await asyncio.to_thread(_findings, req, where)
     results = [
         smells.as_gate(check, findings, log_dir / f"smell-{n}.log")
         for n, check in enumerate(
@@ -55,7 +59,26 @@ async def smell_checks(req: SmellRequest) -> GateResult:
     imports_gate = smells.as_gate(smells.CHECK_IMPORTS, findings, log_dir / "smell-4.log")
     if imports.external and imports_gate.passed:
         imports_gate = await _external_imports(req, sorted(imports.external), log_dir)
-    return GateResult(results=[*results, imports_gate])
+    return [*results, imports_gate]
+
+
+def _findings(req: SmellRequest, where: str) -> tuple[list[SmellFinding], smells.Imports]:
+    worktree = Path(req.worktree)
+    bases = smells.resolve_bases(req.worktree, [req.base, *req.bases])
+    changed = smells.changed_files(req.worktree, bases)
+    findings = [
+        *smells.promised_missing(worktree, req.promised_files, where),
+        *smells.smell_markers(req.worktree, bases, changed),
+        *smells.conflict_markers(worktree, changed),
+    ]
+    imports = smells.Imports(worktree)
+    for rel in changed:
+        imports.check(rel)
+    findings += imports.findings
+    smells.attribute(
+        findings, req.worktree, bases[0] if bases else req.base, req.branches, req.promised_files
+    )
+    return findings, imports
 
 
 async def _external_imports(req: SmellRequest, names: list[str], log_dir: Path) -> GateCommand:
@@ -73,7 +96,7 @@ async def _external_imports(req: SmellRequest, names: list[str], log_dir: Path) 
         result = await gates.run_one(request, log_dir / "smell-4.log", command)
     except sandbox.SandboxUnavailable as exc:
         raise non_retryable(f"smell checks run commands, and {exc}", "SandboxUnavailable") from exc
-    return result.model_copy(update={"command": smells.CHECK_IMPORTS})
+    return result.model_copy(update={"command": smells.CHECK_IMPORTS, "kind": "smell"})
 
 
 @activity.defn(name="integration.write_report")

@@ -45,7 +45,8 @@ def render(r: IntegrationReport) -> str:
         if rnd.fixer_summary:
             out += ["", f"Integrator: {inline(rnd.fixer_summary)}"]
         if rnd.culprit:
-            out += ["", f"Attributed to `{rnd.culprit}`, which was reopened."]
+            by = {"checks": " by the checks", "person": " by a person"}.get(rnd.culprit_by, "")
+            out += ["", f"Attributed to `{rnd.culprit}`{by}, which was reopened."]
         out.append("")
     if not r.rounds:
         out += ["(none)", ""]

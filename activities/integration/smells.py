@@ -1,10 +1,11 @@
 """Seed 003's smell checks on the integrated branch, over what the feature changed.
 
 - every file a subtask's XML promised exists;
-- Python imports resolve: modules and names inside the repository are checked
+- imports resolve: Python modules and names inside the repository are checked
   from the source (a subtask that renamed what another imports is the classic
   integration failure), third-party ones in the repository's own environment,
-  inside the sandbox, like any gate;
+  inside the sandbox, like any gate; JavaScript/TypeScript (js_imports.py) and
+  Go (go_imports.py) against the repository's files and manifests;
 - no TODO, FIXME, placeholder or mock code outside tests, in the lines the
   feature added (pre-existing ones are not the feature's doing);
 - no conflict markers left by a merge.
@@ -18,10 +19,11 @@ from __future__ import annotations
 import ast
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 
 from activities import files, gitrepo
+from activities.integration import go_imports, js_imports
 from contracts.build import GateCommand
 from contracts.integration import SmellFinding
 
@@ -56,15 +58,41 @@ def is_test_path(rel: str) -> bool:
     return any(p in TEST_DIRS for p in parts[:-1]) or bool(TEST_NAME.match(parts[-1]))
 
 
-def changed_files(worktree: str, base: str) -> list[str]:
-    """Files the feature added or modified (deleted ones cannot smell)."""
-    out = gitrepo.git_out(worktree, "diff", "--name-only", "--no-renames", "--diff-filter=AM", base)
-    return sorted(line for line in out.splitlines() if line)
+Bases = str | Sequence[str]
 
 
-def added_lines(worktree: str, base: str, rel: str) -> list[tuple[int, str]]:
-    """(line number, text) of each line the feature added to `rel`."""
-    out = gitrepo.git_out(worktree, "diff", "-U0", "--no-color", base, "--", rel)
+def _refs(bases: Bases) -> list[str]:
+    return [bases] if isinstance(bases, str) else list(bases)
+
+
+def changed_files(worktree: str, bases: Bases) -> list[str]:
+    """Files the work added or modified (deleted ones cannot smell).
+
+    One base (integration: the base commit): the diff against it. Several (a subtask: its
+    base branch and its dependencies' branches): the files its own commits touched, and
+    what is not committed yet.
+    """
+    refs = _refs(bases)
+    untracked = gitrepo.git_out(worktree, "ls-files", "--others", "--exclude-standard")
+    if len(refs) == 1:
+        out = gitrepo.git_out(
+            worktree, "diff", "--name-only", "--no-renames", "--diff-filter=AM", refs[0]
+        )
+    else:
+        out = gitrepo.git_out(
+            worktree, "log", "--format=", "--name-only", "--no-renames", "HEAD", "--not", *refs
+        )
+        out += "\n" + gitrepo.git_out(worktree, "diff", "--name-only", "--no-renames", "HEAD")
+    names = {line for line in f"{out}\n{untracked}".splitlines() if line}
+    return sorted(n for n in names if (Path(worktree) / n).is_file())
+
+
+def added_lines(worktree: str, bases: Bases, rel: str) -> list[tuple[int, str]]:
+    """(line number, text) of each line the work added to `rel`."""
+    refs = _refs(bases)
+    if len(refs) > 1 or not gitrepo.git_out(worktree, "ls-files", "--", rel):
+        return _own_lines(worktree, refs, rel)  # (an untracked file: every line is new)
+    out = gitrepo.git_out(worktree, "diff", "-U0", "--no-color", refs[0], "--", rel)
     lines: list[tuple[int, str]] = []
     number = 0
     for line in out.splitlines():
@@ -78,12 +106,36 @@ def added_lines(worktree: str, base: str, rel: str) -> list[tuple[int, str]]:
     return lines
 
 
-def promised_missing(worktree: Path, promised: dict[str, list[str]]) -> list[SmellFinding]:
+_BLAME_HEAD = re.compile(r"^([0-9a-f]{40}) \d+ (\d+)")
+UNCOMMITTED = "0" * 40
+
+
+def _own_lines(worktree: str, refs: list[str], rel: str) -> list[tuple[int, str]]:
+    """Lines of `rel` written by commits none of `refs` holds (or not committed yet)."""
+    own = set(gitrepo.git_out(worktree, "rev-list", "HEAD", "--not", *refs).split())
+    proc = gitrepo.run_git(worktree, "blame", "--porcelain", "--", rel, check=False)
+    if proc.returncode != 0:  # not in HEAD: every line is new
+        text = _text(Path(worktree) / rel) or ""
+        return list(enumerate(text.splitlines(), start=1))
+    lines: list[tuple[int, str]] = []
+    commit, number = "", 0
+    for line in proc.stdout.splitlines():
+        head = _BLAME_HEAD.match(line)
+        if head:
+            commit, number = head.group(1), int(head.group(2))
+        elif line.startswith("\t") and (commit in own or commit == UNCOMMITTED):
+            lines.append((number, line[1:]))
+    return lines
+
+
+def promised_missing(
+    worktree: Path, promised: dict[str, list[str]], where: str = "on the integrated branch"
+) -> list[SmellFinding]:
     return [
         SmellFinding(
             check=CHECK_FILES,
             path=rel,
-            message=f"{subtask}'s XML promises {rel}, which is missing on the integrated branch",
+            message=f"{subtask}'s XML promises {rel}, which is missing {where}",
         )
         for subtask, files in sorted(promised.items())
         for rel in files
@@ -91,12 +143,12 @@ def promised_missing(worktree: Path, promised: dict[str, list[str]]) -> list[Sme
     ]
 
 
-def smell_markers(worktree: str, base: str, files: Iterable[str]) -> list[SmellFinding]:
+def smell_markers(worktree: str, bases: Bases, files: Iterable[str]) -> list[SmellFinding]:
     findings = []
     for rel in files:
         if is_test_path(rel) or PurePosixPath(rel).suffix not in SOURCE_SUFFIXES:
             continue
-        for number, text in added_lines(worktree, base, rel):
+        for number, text in added_lines(worktree, bases, rel):
             found = SMELL.search(text)
             if found:
                 findings.append(
@@ -134,19 +186,38 @@ def conflict_markers(worktree: Path, files: Iterable[str]) -> list[SmellFinding]
 
 
 class Imports:
-    """Python imports of the changed files, resolved against the repository's source."""
+    """Imports of the changed files: Python resolved against the repository's source (and
+    third-party modules, `external`, in its environment); JavaScript/TypeScript against
+    its files and package.json; Go against its go.mod."""
 
     def __init__(self, worktree: Path) -> None:
         self.root = worktree
         self.roots = [worktree, worktree / "src"]
         self.external: set[str] = set()
         self.findings: list[SmellFinding] = []
+        self._manifests: js_imports.Manifests | None = None
+        self._go_modules: dict[Path, go_imports.Module | None] = {}
 
     def check(self, rel: str) -> None:
-        path = self.root / rel
-        text = _text(path)
+        suffix = PurePosixPath(rel).suffix
+        if suffix not in (".py", ".go") and suffix not in js_imports.SUFFIXES:
+            return
+        text = _text(self.root / rel)
         if text is None:
             return
+        if suffix == ".py":
+            self._python(rel, text)
+            return
+        if suffix == ".go":
+            module = go_imports.module_of(self.root, rel, self._go_modules)
+            found = go_imports.check(rel, text, module) if module else []
+        else:
+            self._manifests = self._manifests or js_imports.Manifests(self.root)
+            found = js_imports.check(self.root, rel, text, self._manifests)
+        for line, message in found:
+            self._bad(rel, line, message)
+
+    def _python(self, rel: str, text: str) -> None:
         try:
             tree = ast.parse(text, filename=rel)
         except SyntaxError as err:
@@ -281,20 +352,118 @@ def _text(path: Path) -> str | None:
     return data.decode("utf-8", errors="replace")
 
 
-def as_gate(check: str, findings: list[SmellFinding], log_path: Path) -> GateCommand:
-    """One check's findings as a gate result with its log."""
-    lines = [
-        f"{f.path}{f':{f.line}' if f.line else ''}: {f.message}"
-        for f in findings
-        if f.check == check
+# ------------------------------------------------------------ attribution
+
+
+class Attribution:
+    """Which subtask's own work a finding is in: the first branch, in DAG order, that holds
+    the commit which wrote the line (or took the file away). A dependent's branch holds its
+    dependencies' commits too, so the first one is where the work was done; a commit no
+    subtask branch holds (the integrator's, a conflicting merge) is nobody's."""
+
+    def __init__(self, worktree: str, base: str, branches: dict[str, str]) -> None:
+        self.worktree, self.base = worktree, base
+        self.refs = {name: _branch_ref(worktree, b) for name, b in branches.items()}
+        self._owners: dict[str, str | None] = {}
+
+    def of_line(self, rel: str, line: int) -> str | None:
+        return self._owner("blame", "--porcelain", "-L", f"{line},{line}", "HEAD", "--", rel)
+
+    def of_deletion(self, rel: str) -> str | None:
+        return self._owner(
+            "log", "-n1", "--format=%H", "--diff-filter=D", f"{self.base}..HEAD", "--", rel
+        )
+
+    def _owner(self, *git_args: str) -> str | None:
+        """The subtask owning the commit git names first in its output (blame, log)."""
+        if not any(self.refs.values()):
+            return None
+        out = gitrepo.run_git(self.worktree, *git_args, check=False).stdout
+        commit = out.split(maxsplit=1)[0] if out.split() else ""
+        if not re.fullmatch(r"[0-9a-f]{40}", commit):
+            return None
+        if commit not in self._owners:
+            self._owners[commit] = next(
+                (
+                    name
+                    for name, ref in self.refs.items()
+                    if ref and gitrepo.is_ancestor(self.worktree, commit, ref)
+                ),
+                None,
+            )
+        return self._owners[commit]
+
+
+def _branch_ref(worktree: str, branch: str) -> str | None:
+    """The branch's commit here: the local branch, else a remote-tracking copy."""
+    found = gitrepo.resolve_commit(worktree, f"refs/heads/{branch}")
+    if found:
+        return found
+    out = gitrepo.git_out(
+        worktree, "for-each-ref", "--format=%(objectname)", f"refs/remotes/*/{branch}"
+    )
+    return out.split()[0] if out.split() else None
+
+
+def attribute(
+    findings: list[SmellFinding],
+    worktree: str,
+    base: str,
+    branches: dict[str, str],
+    promised: dict[str, list[str]],
+) -> list[SmellFinding]:
+    """Name the subtask at fault where the checks can tell: a promised file that is missing
+    (whoever deleted it, else whoever promised it) and a marker a subtask's commit wrote."""
+    who = Attribution(worktree, base, branches)
+    promiser = {rel: name for name, files in promised.items() for rel in files}
+    for f in findings:
+        if f.check == CHECK_FILES:
+            f.subtask = who.of_deletion(f.path) or promiser.get(f.path)
+        elif f.check in (CHECK_MARKERS, CHECK_CONFLICTS) and f.line is not None:
+            f.subtask = who.of_line(f.path, f.line)
+    return findings
+
+
+FIXES = {
+    CHECK_FILES: "write each promised file (if the plan changed, change the subtask's XML "
+    "with `orchestrator change`)",
+    CHECK_CONFLICTS: "resolve each conflict and delete its markers",
+    CHECK_MARKERS: "finish what each marker stands for and delete the marker (tests may keep "
+    "theirs)",
+    CHECK_IMPORTS: "import only what the repository has or its manifest (pyproject.toml or "
+    "requirements, package.json, go.mod) declares and its environment installs",
+}
+
+
+def resolve_bases(worktree: str, names: Sequence[str]) -> list[str]:
+    """The commits of `names` (branches, local or remote-tracking, or commit ids); one
+    branch alone becomes its merge base with HEAD, so a base that moved on since is not
+    read as this work's change."""
+    refs = [
+        r
+        for r in (_branch_ref(worktree, n) or gitrepo.resolve_commit(worktree, n) for n in names)
+        if r
     ]
-    body = "\n".join(lines) if lines else "ok"
+    if len(refs) == 1:
+        refs = [gitrepo.git_out(worktree, "merge-base", "HEAD", refs[0]).strip() or refs[0]]
+    return refs
+
+
+def as_gate(check: str, findings: list[SmellFinding], log_path: Path) -> GateCommand:
+    """One check's findings as a gate result with its log; each names file:line, the
+    check's fix closes the list."""
+    mine = [f for f in findings if f.check == check]
+    lines = [f"{f.path}{f':{f.line}' if f.line else ''}: {f.message}" for f in mine]
+    body = "\n".join([*lines, f"Fix: {FIXES[check]}"]) if lines else "ok"
     files.atomic_write_text(log_path, f"$ {check}\n{body}\n\n[exit {1 if lines else 0}]\n")
+    shown = lines[:15] + ([f"... {len(lines) - 15} more"] if len(lines) > 15 else [])
     return GateCommand(
         command=check,
         exit_code=1 if lines else 0,
         passed=not lines,
         duration_s=0.0,
         log_path=str(log_path),
-        tail="\n".join(lines[:15]) + (f"\n... {len(lines) - 15} more" if len(lines) > 15 else ""),
+        tail="\n".join([*shown, f"Fix: {FIXES[check]}"]) if lines else "",
+        culprits=list(dict.fromkeys(f.subtask for f in mine if f.subtask)),
+        kind="smell",
     )

@@ -15,6 +15,7 @@ import stat
 from pathlib import Path, PurePosixPath
 
 from activities.plan import markdown as md
+from contracts.names import ascii_twin, length_problem, with_odd_characters
 from contracts.plan import (
     MAX_SUBPLAN_HOURS,
     MAX_SUBPLAN_TOKENS,
@@ -27,7 +28,6 @@ from contracts.plan import (
 )
 
 _NONE_VALUES = frozenset({"", "none", "-", "—", "–", "n/a", "na", "nothing", "no dependencies"})
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
 def display_path(design_dir: str, *parts: str) -> str:
@@ -105,7 +105,9 @@ def _read_text(
         issues.append(issue)
         return None
     try:
-        return path.read_text(encoding="utf-8")
+        # A byte-order mark (some Windows editors write one) would hide the first line's
+        # title or metadata key: it is read past, as markdown renderers do.
+        return path.read_text(encoding="utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
         issues.append(
             PlanIssue(
@@ -129,13 +131,32 @@ def _first_title(text: str) -> str | None:
     return md.parse_markdown(text).title
 
 
+# What an estimate may say: `6`, `6h`, `~3`, `4-6 hours`, `1.5 days`, `8 (one day)`. A value
+# with digits in any other shape (`-5`, `1e3`, `1,5`) is refused: read loosely, `-5` was 5
+# hours and `1e3` was 3, and the critical path silently came out wrong.
+_HOURS = re.compile(
+    r"^(?:~|≈|about|around|approx\.?|approximately|roughly)?\s*"
+    r"(?P<low>[0-9]+(?:\.[0-9]+)?)"
+    r"(?:\s*(?:-|–|—|to)\s*(?P<high>[0-9]+(?:\.[0-9]+)?))?"
+    r"\s*(?P<unit>h|hrs?|hours?|d|days?)?\.?"
+    r"(?:\s+[^0-9\s].*|\s*\(.*)?$",
+    re.IGNORECASE,
+)
+
+
 def _parse_hours(value: str) -> float | None:
-    """`6`, `6h`, `4-6 hours` (upper bound), `1.5 days` (8h a day); None when not a number."""
-    numbers = [float(n) for n in _NUMBER.findall(value)]
-    if not numbers:
+    """`6`, `6h`, `4-6 hours` (upper bound), `1.5 days` (8h a day); None when not a number.
+
+    Raises ValueError for digits in a shape that is not an estimate (see `_HOURS`).
+    """
+    text = value.strip().strip("`*_").strip()
+    if not re.search(r"[0-9]", text):
         return None
-    hours = max(numbers)
-    return hours * 8 if re.search(r"\bdays?\b", value, re.IGNORECASE) else hours
+    found = _HOURS.match(text)
+    if found is None:
+        raise ValueError(text)
+    hours = float(found["high"] or found["low"])
+    return hours * 8 if (found["unit"] or "").lower().startswith("d") else hours
 
 
 def _normalise_dep(value: str) -> str:
@@ -160,8 +181,11 @@ def _dedupe(values: list[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
-def parse_subplan(name: str, rel_path: str, shown: str, text: str) -> tuple[SubplanMeta, list[str]]:
-    """One subplan's metadata and the warnings it deserves (named by `shown`)."""
+def parse_subplan(
+    name: str, rel_path: str, shown: str, text: str, issues: list[PlanIssue] | None = None
+) -> tuple[SubplanMeta, list[str]]:
+    """One subplan's metadata and the warnings it deserves (named by `shown`); what must be
+    fixed first goes to `issues` when given (else it is a warning too)."""
     parsed = md.parse_markdown(text)
     sections = parsed.sections
     warnings: list[str] = []
@@ -172,8 +196,20 @@ def parse_subplan(name: str, rel_path: str, shown: str, text: str) -> tuple[Subp
     files = _dedupe([f for f in files if f.lower() not in _NONE_VALUES])
 
     hours_text = md.section_scalar(sections.get("estimated_hours"))
-    hours = _parse_hours(hours_text) if hours_text else None
-    if hours_text and hours is None:
+    try:
+        hours = _parse_hours(hours_text) if hours_text else None
+    except ValueError:
+        hours = None
+        problem = (
+            f"Estimated Hours {hours_text!r} is not a number of hours (read loosely, its "
+            "digits would give a wrong estimate)"
+        )
+        fix = "write a positive number, e.g. 4, 4h, 4-6 hours or 1.5 days"
+        if issues is None:
+            warnings.append(f"{shown}: {problem}. Fix: {fix}")
+        else:
+            issues.append(PlanIssue(file=shown, problem=problem, fix=fix))
+    if hours_text and hours is None and not re.search(r"[0-9]", hours_text):
         warnings.append(
             f"{shown}: Estimated Hours {hours_text!r} is not a number; the critical path counts 1h"
         )
@@ -288,8 +324,9 @@ def load_design(design_dir: str) -> DesignDoc:
         rel = f"subplans/{path.name}"
         shown = display_path(design_dir, "subplans", path.name)
         name = path.name[: -len(path.suffix)]
-        problem = slug_problem(name)
+        problem = slug_problem(name) or length_problem("subtask name", name)
         if problem:
+            problem = with_odd_characters(problem, name)
             issues.append(
                 PlanIssue(
                     file=shown,
@@ -321,7 +358,7 @@ def load_design(design_dir: str) -> DesignDoc:
                 )
             )
             continue
-        meta, meta_warnings = parse_subplan(name, rel, shown, text)
+        meta, meta_warnings = parse_subplan(name, rel, shown, text, issues)
         issues.extend(
             PlanIssue(
                 file=shown,
@@ -359,12 +396,15 @@ def _unknown_dependencies(design_dir: str, subplans: list[SubplanMeta]) -> list[
         for dep in sub.dependencies:
             if dep in names:
                 continue
-            close = difflib.get_close_matches(dep, names, n=1)
+            twin = ascii_twin(dep)
+            close = [twin] if twin in names else difflib.get_close_matches(dep, names, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
+            if twin != dep and close:
+                hint = f" (did you mean {close[0]!r}? The two look alike: retype it in ASCII)"
             issues.append(
                 PlanIssue(
                     file=display_path(design_dir, sub.path),
-                    problem=f"depends on unknown subtask {dep!r}",
+                    problem=with_odd_characters(f"depends on unknown subtask {dep!r}", dep),
                     fix=f"use one of the valid names: {valid}{hint}",
                 )
             )

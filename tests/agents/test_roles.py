@@ -49,7 +49,7 @@ def test_a_repository_overrides_a_role_and_keeps_its_kind(tmp_path: Path) -> Non
     agent_file(
         tmp_path,
         "fixer",
-        "---\nname: fixer\ndescription: Our fixer\nmodel: opus\n"
+        "---\nname: fixer\nreplaces: fixer\ndescription: Our fixer\nmodel: opus\n"
         "tools: Read, Grep, Edit, Bash, WebFetch\n---\nFix it our way.\n",
     )
     resolved = resolve_role("fixer", "edit", tmp_path, AgentSettings())

@@ -18,6 +18,7 @@ import contextlib
 import io
 import json
 import shutil
+import subprocess
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,7 @@ from contracts.human import MAX_SIGNAL_TEXT
 from runtime.client import TASK_QUEUE
 from runtime.server import DevServer
 from tests.badinput.loops import Held, held_loops, still_sound
-from tests.badinput.support import make_repo, snapshot, subplan, write
+from tests.badinput.support import git, make_repo, snapshot, subplan, write
 
 LONG = "x" * (MAX_SIGNAL_TEXT + 1)
 
@@ -48,10 +49,13 @@ class Command:
     where: str
     fix: str
     arrange: Callable[[Path, Path], object] = lambda root, design: None
+    commit: bool = True  # commit the arranged project (as a person would before a loop)
 
 
-def cmd(id_: str, *argv: str, where: str, fix: str, arrange: object = None) -> Command:
-    return Command(id_, argv, where, fix, arrange or (lambda root, design: None))  # type: ignore[arg-type]
+def cmd(
+    id_: str, *argv: str, where: str, fix: str, arrange: object = None, commit: bool = True
+) -> Command:
+    return Command(id_, argv, where, fix, arrange or (lambda root, design: None), commit)  # type: ignore[arg-type]
 
 
 def seeded(root: Path, design: Path) -> None:
@@ -64,6 +68,29 @@ def seeded_then(change: Callable[[Path], object]) -> Callable[[Path, Path], None
         change(design)
 
     return go
+
+
+def symlink_loop(root: Path, design: Path) -> None:
+    (root.parent / "loop-a").symlink_to(root.parent / "loop-b")
+    (root.parent / "loop-b").symlink_to(root.parent / "loop-a")
+
+
+def detached(root: Path, design: Path) -> None:
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "project")
+    git(root, "checkout", "-q", "--detach")
+
+
+def without_origin(root: Path, design: Path) -> None:
+    seed_subtask_files(str(design))
+    git(root, "remote", "remove", "origin")
+
+
+def named_with_a_space(root: Path, design: Path) -> None:
+    shutil.copytree(design, design.parent / "my feat")
+
+
+LOOP = "loop-a: cannot be resolved (Too many levels of symbolic links: symbolic links that lead"
 
 
 def loose(root: Path, design: Path) -> None:
@@ -152,6 +179,34 @@ SCRATCH = [
         where="the change is empty", fix='describe it: orchestrator change <dir> "..."'),
     cmd("change-too-long", "change", "{feat}", LONG,
         where=f"the change is {MAX_SIGNAL_TEXT + 1} characters", fix="put the details in a file"),
+    cmd("plan-of-a-symlink-loop", "plan", "{loop}", arrange=symlink_loop,
+        where=LOOP, fix="pass the design directory itself"),
+    cmd("design-of-a-symlink-loop", "design", "{loop}", arrange=symlink_loop,
+        where=LOOP, fix="pass the design directory itself"),
+    cmd("status-of-a-symlink-loop", "status", "{loop}", arrange=symlink_loop,
+        where=LOOP, fix="pass the design directory itself"),
+    cmd("design-of-the-file-system-root", "design", "/",
+        where="/: is the file system's root, not a design directory",
+        fix="pass the directory holding overview.md"),
+    cmd("plan-of-the-file-system-root", "plan", "/",
+        where="/: is the file system's root", fix="pass the directory holding overview.md"),
+    cmd("design-on-a-detached-head", "design", "{feat}", arrange=detached, commit=False,
+        where="HEAD is detached at", fix="`git switch <branch>`"),
+    cmd("design-of-a-feature-with-a-space", "design", "{feat}/../my feat",
+        arrange=named_with_a_space,
+        where="the feature name 'my feat' (the design directory's name) is not a plain name",
+        fix="rename the directory, e.g. to"),
+    cmd("build-without-origin", "build", "{feat}", arrange=without_origin,
+        where="the remote 'origin' is not configured", fix="`git remote add origin <url>`"),
+    cmd("answer-with-a-choice-too-long", "answer", "{feat}", "Q1", LONG,
+        where=f"the choice is {MAX_SIGNAL_TEXT + 1} characters, more than {MAX_SIGNAL_TEXT}",
+        fix="put the details in a file"),
+    cmd("answer-with-an-id-too-long", "answer", "{feat}", "Q" * 101, "B",
+        where="the question id is 101 characters, more than 100",
+        fix="give the name `orchestrator status` shows"),
+    cmd("decide-with-a-word-too-long", "decide", "{feat}", "s" * 5000,
+        where="a word of the decision is 5000 characters, more than 100",
+        fix="give the name `orchestrator status` shows"),
 ]  # fmt: skip
 
 HELD = [
@@ -164,6 +219,9 @@ HELD = [
         fix="approve when `orchestrator status` shows awaiting-approval"),
     cmd("decide-not-an-option", "decide", "{held}", "a", "maybe",
         where="'maybe' is not an option for a", fix="choose one of: skip, simplify, debug"),
+    cmd("decide-with-a-look-alike", "decide", "{held}", "a", "\u0455kip",
+        where="'\u0455kip' is not an option (it holds U+0455 CYRILLIC SMALL LETTER DZE where 's' "
+        "(U+0073) looks the same) for a", fix="choose one of: skip, simplify, debug"),
     cmd("decide-what-does-not-wait", "decide", "{held}", "zz", "stop",
         where="no prompt waits on 'zz'; waiting: a (skip/simplify/debug/continue)",
         fix="name one of them"),
@@ -238,9 +296,17 @@ async def test_a_bad_command_is_refused_before_anything_starts(
 ) -> None:
     root = tmp_path / "repo"
     design = make_repo(root)
+    # A project a build could start on (a forge repository, an origin), committed with
+    # the case's mistake: the loops read their configuration from a commit.
+    write(root / "orchestrator.toml", '[forge]\nrepository = "octo/feat"\n')
+    subprocess.run(["git", "init", "-q", "--bare", str(tmp_path / "origin.git")], check=True)
+    git(root, "remote", "add", "origin", str(tmp_path / "origin.git"))
     case.arrange(root, design)
+    if (root / ".git").is_dir() and case.commit:
+        git(root, "add", "-A")
+        git(root, "commit", "-qm", "the project, with the mistake")
     before = snapshot(tmp_path)
-    await refused(case, feat=design, loose=tmp_path / "loose")
+    await refused(case, feat=design, loose=tmp_path / "loose", loop=tmp_path / "loop-a")
     assert snapshot(tmp_path) == before, f"{case.id}: the refusal wrote to the tree"
     for workflow_id in ("design-feat", "build-feat", "plan-feat"):
         assert not await started(client, workflow_id), f"{case.id}: {workflow_id} started"
@@ -279,3 +345,20 @@ def _stdout(argv: list[str]) -> str:
     with contextlib.redirect_stdout(out):
         assert starter.main([*argv, "--no-embedded"]) == 0
     return out.getvalue()
+
+
+async def test_an_answer_on_record_changes_only_with_replace(held: Held) -> None:
+    """Run after the test above, which answered Q1 with A."""
+    design_dir = str(held.repo.design_dir)
+    code, err = await asyncio.to_thread(run_cli, ["answer", design_dir, "Q1", "B", "--no-embedded"])
+    assert code == 2 and "Q1 is already answered (A) Yes: the base62" in err, err
+    assert "Fix: to change the answer, send it again with replace: `orchestrator answer" in err
+    assert "Q1 B --replace`" in err
+    st = await still_sound(held.design, DesignStatus)
+    assert [(q.id, q.choice) for q in st.answered_questions] == [("Q1", "A")]  # type: ignore[attr-defined]
+    code, err = await asyncio.to_thread(
+        run_cli, ["answer", design_dir, "Q1", "B", "--replace", "--no-embedded"]
+    )
+    assert code == 0, err
+    st = await still_sound(held.design, DesignStatus)
+    assert [(q.id, q.choice) for q in st.answered_questions] == [("Q1", "B")]  # type: ignore[attr-defined]

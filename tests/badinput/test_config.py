@@ -12,8 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from activities.config import resolve_project
+from contracts.config import OrchestratorConfig, ProjectContext
 from tests.badinput.support import Case, git, ids, refused_untouched, write
 
 
@@ -38,6 +40,46 @@ def committed_then_edited(root: Path, design: Path) -> None:
 
 def a_directory(root: Path, design: Path) -> None:
     (root / "orchestrator.toml").mkdir()
+
+
+def linked(rel: str, text: str, config: str = "") -> object:
+    """`rel` in the repository is a symbolic link to a file outside it holding `text`."""
+
+    def go(root: Path, design: Path) -> None:
+        outside = root.parent / f"outside-{Path(rel).name}"
+        write(outside, text)
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).symlink_to(outside)
+        if config:
+            write(root / "orchestrator.toml", config)
+
+    return go
+
+
+def committed(arrange: object) -> object:
+    """`arrange`, then everything committed: the loop reads roles from the commit."""
+
+    def go(root: Path, design: Path) -> None:
+        arrange(root, design)  # type: ignore[operator]
+        git(root, "add", "-A")
+        git(root, "commit", "-qm", "project")
+
+    return go
+
+
+def tracker_through_a_link_into_git(root: Path, design: Path) -> None:
+    (root / "notes").symlink_to(".git")
+    write(root / "orchestrator.toml", '[tracker]\npath = "notes/config"\n')
+
+
+def tracker_onto_the_readme(root: Path, design: Path) -> None:
+    write(root / "README.md", "# My project\n\nHow to run it.\n")
+    write(root / "orchestrator.toml", '[tracker]\npath = "README.md"\n')
+
+
+ROLE = "---\nname: {name}\n{extra}description: x\n---\nDo the work.\n"
+SECURITY = '[reviewers]\ncode = ["security"]\n'
+TRACKER_FIX = "name a file of its own inside the repository, outside .git"
 
 
 CASES = [
@@ -311,6 +353,173 @@ CASES = [
         "use one of the known reviewer roles (code-architecture, code-correctness",
     ),
     Case(
+        "tracker-path-into-git",
+        toml('[tracker]\npath = ".git/config"\n'),
+        "[tracker] path = \".git/config\": '.git/config' is inside .git, git's own directory",
+        "name a path outside .git",
+    ),
+    Case(
+        "tracker-path-into-git-in-capitals",
+        toml('[tracker]\npath = "sub/.GIT/config"\n'),
+        "'sub/.GIT/config' is inside .git",
+        "name a path outside .git",
+    ),
+    Case(
+        "tracker-path-with-a-newline",
+        toml('[tracker]\npath = "pr_tracker.md\\n.md"\n'),
+        "'pr_tracker.md\\n.md' holds a control character",
+        "name a path relative to the repository root",
+    ),
+    Case(
+        "tracker-path-onto-the-config",
+        toml('[tracker]\npath = "orchestrator.toml"\n'),
+        '[tracker] path = "orchestrator.toml": is orchestrator.toml, the configuration itself',
+        TRACKER_FIX,
+    ),
+    Case(
+        "tracker-path-onto-a-role-file",
+        toml('[tracker]\npath = ".orchestrator/agents/builder.md"\n'),
+        '[tracker] path = ".orchestrator/agents/builder.md": is inside [agents] dir',
+        TRACKER_FIX,
+    ),
+    Case(
+        "tracker-path-onto-the-design",
+        toml('[tracker]\npath = "design-docs/active/feat/overview.md"\n'),
+        "is inside the design directory, whose files the loops read and commit",
+        TRACKER_FIX,
+    ),
+    Case(
+        "tracker-path-into-a-worktree",
+        toml('[tracker]\npath = ".worktrees/01-core/pr_tracker.md"\n'),
+        "is inside .worktrees/, the orchestrator's own folder",
+        TRACKER_FIX,
+    ),
+    Case(
+        "tracker-path-absolute",
+        toml('[tracker]\npath = "/tmp/pr_tracker.md"\n'),
+        "[tracker] path = \"/tmp/pr_tracker.md\": '/tmp/pr_tracker.md' leads out of the repository",
+        "name a path relative to the repository root",
+    ),
+    Case(
+        "tracker-path-through-a-link-into-git",
+        tracker_through_a_link_into_git,
+        '[tracker] path = "notes/config": leads into .git',
+        TRACKER_FIX,
+    ),
+    Case(
+        "tracker-path-onto-a-file-of-the-persons",
+        tracker_onto_the_readme,
+        '[tracker] path = "README.md": is README.md, an existing file that is not a tracker',
+        "the default design-docs/orchestration/pr_tracker.md",
+    ),
+    Case(
+        "agents-dir-into-git",
+        toml('[agents]\ndir = ".git/hooks"\n'),
+        "[agents] dir = \".git/hooks\": '.git/hooks' is inside .git",
+        "name a path outside .git",
+    ),
+    Case(
+        "agents-dir-inside-the-design",
+        toml('[agents]\ndir = "design-docs/active/feat/roles"\n'),
+        '[agents] dir = "design-docs/active/feat/roles": overlaps the design directory',
+        "name a folder of its own",
+    ),
+    Case(
+        "config-a-symlink-out-of-the-repository",
+        linked("orchestrator.toml", "threshold = 0.5\n"),
+        "orchestrator.toml: is a symbolic link (to ",
+        "replace the link with the file",
+    ),
+    Case(
+        "role-file-a-symlink",
+        linked(
+            ".orchestrator/agents/security.md", ROLE.format(name="security", extra=""), SECURITY
+        ),
+        "agent file {root}/.orchestrator/agents/security.md is a symbolic link",
+        "replace the link with the file",
+    ),
+    Case(
+        "role-file-a-committed-symlink",
+        committed(
+            linked(
+                ".orchestrator/agents/security.md", ROLE.format(name="security", extra=""), SECURITY
+            )
+        ),
+        "agent file {root}/.orchestrator/agents/security.md (as committed in ",
+        "replace the link with the file",
+    ),
+    Case(
+        "role-named-like-a-built-in",
+        role("builder", ROLE.format(name="builder", extra=""), "threshold = 0.9\n"),
+        "{root}/.orchestrator/agents/builder.md: `name: builder` is the name of a built-in role",
+        "add `replaces: builder` to its front matter",
+    ),
+    Case(
+        "role-replaces-under-another-name",
+        role("my-builder", ROLE.format(name="my-builder", extra="replaces: builder\n"), ""),
+        "my-builder.md: `replaces: builder` with `name: my-builder`",
+        "name it builder too",
+    ),
+    Case(
+        "role-replaces-no-built-in",
+        role("security", ROLE.format(name="security", extra="replaces: security\n"), SECURITY),
+        "security.md: `replaces: security` with `name: security`",
+        "name one of the built-in roles (builder, change-analyst",
+    ),
+    Case(
+        "role-name-too-long",
+        role("r", ROLE.format(name="r" * 65, extra=""), ""),
+        "`name` is 65 characters, more than 64",
+        "write it as",
+    ),
+    Case(
+        "model-misspelt",
+        toml('[models]\ndefault = "claude-sonet-4-6"\n'),
+        "[models] default = \"claude-sonet-4-6\": 'claude-sonet-4-6' is not a model the Messages "
+        "API knows (did you mean 'claude-sonnet-4-6'?)",
+        'declare its prices in [prices."claude-sonet-4-6"]',
+    ),
+    Case(
+        "role-model-of-another-vendor",
+        toml('[models.roles]\nbuilder = "gpt-4o"\n'),
+        "[models.roles] builder = \"gpt-4o\": 'gpt-4o' is not a model",
+        "use one of claude-",
+    ),
+    Case(
+        "role-file-model-unknown",
+        role(
+            "security",
+            ROLE.format(name="security", extra="model: claude-opus-9\n"),
+            SECURITY,
+        ),
+        'model in {root}/.orchestrator/agents/security.md = "claude-opus-9"',
+        "use one of claude-",
+    ),
+    Case(
+        "context-window-one-token",
+        toml("[models.context_windows]\nclaude = 1\n"),
+        "[models.context_windows] claude = 1: 1 tokens is no model's context window",
+        "give the window in tokens, between 16000 and 10000000",
+    ),
+    Case(
+        "context-window-in-thousands",
+        toml('[models.context_windows]\n"claude-sonnet-4-6" = 200\n'),
+        "200 tokens is no model's context window",
+        "(Claude's is 200000)",
+    ),
+    Case(
+        "forge-repository-a-relative-path",
+        toml('[forge]\nrepository = "../.."\n'),
+        "[forge] repository = \"../..\": '../..' is not owner/name",
+        'write it as on GitHub, e.g. "octo-org/my-repo"',
+    ),
+    Case(
+        "forge-repository-with-dot-git",
+        toml('[forge]\nrepository = "org/repo.git"\n'),
+        "'org/repo.git' ends in .git, the ending of a clone URL",
+        'write it as on GitHub, e.g. "octo-org/my-repo"',
+    ),
+    Case(
         "edited-after-the-commit-the-loop-starts-from",
         committed_then_edited,
         "orchestrator.toml differ from the commit",
@@ -330,3 +539,24 @@ def test_a_bad_orchestrator_toml_is_refused_and_nothing_is_written(
         ("ConfigError", "RoleDefinitionError"),
     )
     assert f"{tmp_path}/repo/" in message.split(": ", 1)[0], message  # the file comes first
+
+
+def test_a_context_recorded_before_a_rule_still_decodes() -> None:
+    """The stricter rules apply to the file: a running loop's recorded ProjectContext (what
+    its history replays) keeps decoding, or every workflow task of it would fail."""
+    recorded = {
+        "repo_root": "/r",
+        "design_dir": "/r/d/feat",
+        "design_rel": "d/feat",
+        "feature": "feat",
+        "branch": "main",
+        "config": {
+            "tracker": {"path": "/srv/shared/pr_tracker.md"},
+            "forge": {"repository": "org/repo.git"},
+            "models": {"context_windows": {"claude": 1000}},
+        },
+    }
+    ctx = ProjectContext.model_validate(recorded)
+    assert ctx.config.tracker.path == "/srv/shared/pr_tracker.md"
+    with pytest.raises(ValidationError):
+        OrchestratorConfig.model_validate(recorded["config"], context={"file": True})

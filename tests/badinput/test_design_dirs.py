@@ -16,6 +16,7 @@ import pytest
 from temporalio.testing import ActivityEnvironment
 
 from activities.plan import plan_design
+from activities.plan.design_dir import load_design
 from contracts.plan import PlanRequest
 from tests.badinput.support import Case, ids, make_repo, refused_untouched, subplan, write
 
@@ -47,6 +48,13 @@ def swap(path: str, make: object) -> object:
         make(target, root)  # type: ignore[operator]
 
     return go
+
+
+def with_hours(hours: str) -> object:
+    return add("03-x.md", subplan("X").replace("\n\n", f"\n\n**Estimated Hours**: {hours}\n", 1))
+
+
+LONG = "03-" + "a" * 230  # 233 characters: `plan` took it, the loop then failed on file names
 
 
 def outside_link(target: Path, root: Path) -> None:
@@ -236,6 +244,51 @@ CASES = [
         f"{SUB}/03-x.md: Files Modified names '.git/hooks/pre-commit', which is inside .git",
         "relative to the repository root, inside it and outside .git",
     ),
+    Case(
+        "subplan-name-too-long",
+        add(f"{LONG}.md", subplan("Long")),
+        f"{SUB}/{LONG}.md: subtask name '{LONG[:40]}'... is 233 characters, more than 100",
+        f"rename it to subplans/{LONG[:100]}.md",
+    ),
+    Case(
+        "subplan-name-with-a-look-alike-hyphen",
+        add("03\u2010x.md", subplan("X")),
+        "is not a slug (only lower-case letters, digits, '.', '_', '-', starting with a letter "
+        "or digit) (it holds U+2010 HYPHEN where '-' (U+002D) looks the same)",
+        "rename it to subplans/03-x.md",
+    ),
+    Case(
+        "dependency-with-a-look-alike-hyphen",
+        add("03-x.md", subplan("X", deps="01\u2010core")),
+        f"{SUB}/03-x.md: depends on unknown subtask '01\u2010core' (it holds U+2010 HYPHEN where "
+        "'-' (U+002D) looks the same)",
+        "(did you mean '01-core'? The two look alike: retype it in ASCII)",
+    ),
+    Case(
+        "dependency-with-a-byte-order-mark",
+        add("03-x.md", subplan("X", deps="02-api, \ufeff01-core")),
+        f"{SUB}/03-x.md: depends on unknown subtask '\\ufeff01-core' (it holds U+FEFF ZERO WIDTH "
+        "NO-BREAK SPACE (a byte-order mark), which is invisible)",
+        "(did you mean '01-core'?",
+    ),
+    Case(
+        "hours-negative",
+        with_hours("-5"),
+        f"{SUB}/03-x.md: Estimated Hours '-5' is not a number of hours",
+        "write a positive number, e.g. 4, 4h, 4-6 hours or 1.5 days",
+    ),
+    Case(
+        "hours-in-exponent-notation",
+        with_hours("1e3"),
+        f"{SUB}/03-x.md: Estimated Hours '1e3' is not a number of hours",
+        "write a positive number",
+    ),
+    Case(
+        "hours-with-a-decimal-comma",
+        with_hours("1,5 days"),
+        f"{SUB}/03-x.md: Estimated Hours '1,5 days' is not a number of hours",
+        "1.5 days",
+    ),
 ]
 
 
@@ -244,6 +297,33 @@ def test_a_bad_design_directory_is_refused_and_nothing_is_written(
     case: Case, tmp_path: Path
 ) -> None:
     refused_untouched(case, tmp_path, plan_written, ("PlanError",))
+
+
+def test_a_subplan_saved_with_a_byte_order_mark_keeps_its_title_and_dependencies(
+    tmp_path: Path,
+) -> None:
+    """A BOM before the first line hid `# Title` (or a first-line `**Dependencies**`): the
+    title fell back to the name and the dependency was dropped without a word."""
+    design = make_repo(tmp_path / "repo")
+    write(design / "subplans" / "03-x.md", "\ufeff**Dependencies**: 02-api\n\n# X\n")
+    write(design / "subplans" / "04-y.md", "\ufeff" + subplan("Why", deps="01-core"))
+    result = ActivityEnvironment().run(plan_design, PlanRequest(design_dir=str(design)))
+    subplans = {s.name: s for s in result.subtasks}
+    assert subplans["03-x"].dependencies == ["02-api"]
+    assert (subplans["04-y"].title, subplans["04-y"].dependencies) == ("Why", ["01-core"])
+
+
+def test_an_estimate_is_read_as_written(tmp_path: Path) -> None:
+    design = make_repo(tmp_path / "repo")
+    for name, hours in (("03-a", "4-6 hours"), ("04-b", "~3"), ("05-c", "1.5 days")):
+        text = subplan(name).replace("\n\n", f"\n\n**Estimated Hours**: {hours}\n", 1)
+        write(design / "subplans" / f"{name}.md", text)
+    doc = load_design(str(design))
+    assert {s.name: s.estimated_hours for s in doc.subplans if s.name[:2] > "02"} == {
+        "03-a": 6,
+        "04-b": 3,
+        "05-c": 12,
+    }
 
 
 def test_the_good_design_these_cases_break_is_planned(tmp_path: Path) -> None:

@@ -15,16 +15,17 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from temporalio.client import Client, WorkflowFailureError
 
 from contracts.build import BuildResult, BuildStatus, SubtaskState
 from contracts.design import DesignStatus
-from contracts.human import MAX_SIGNAL_TEXT, AnswerInput
+from contracts.human import MAX_SIGNAL_TEXT, AnswerInput, FailureInfo
 from runtime.server import DevServer
 from tests.badinput.loops import Held, held_loops, no_failed_task, still_sound
-from tests.support import status_of, temporal_cli
+from tests.support import status_of, temporal_cli, until
 
 LONG = json.dumps("x" * (MAX_SIGNAL_TEXT + 1))
 SKIP_A = '{"choice": "skip", "scope": "a"}'
@@ -122,6 +123,13 @@ DESIGN = [
     sig("signal-misspelt", "design", "approve",
         where="the design loop takes no signal 'approve' (did you mean 'approved'?)",
         fix="use one of approved, request_changes, answer"),
+    sig("signal-with-a-look-alike", "design", "\u0430pproved",
+        where="(it holds U+0430 CYRILLIC SMALL LETTER A where 'a' (U+0061) looks the same; did "
+        "you mean 'approved'?)", fix="use one of approved"),
+    sig("answer-with-a-look-alike-option", "design", "answer",
+        '{"question_id": "Q2", "choice": "\u0412"}',
+        where="Q2 has no option '\u0412' (it holds U+0412 CYRILLIC CAPITAL LETTER VE where 'B' "
+        "(U+0042) looks the same)", fix="choose one of: A) A JSON file"),
     sig("signal-of-the-build", "design", "!change", '"add dark mode"',
         where="the design loop takes no signal '!change'", fix="use one of approved"),
     upd("update-unknown-question", "design", "answer_question",
@@ -296,6 +304,44 @@ async def test_after_every_bad_message_the_loops_run_and_take_a_good_one(
     assert (await status_of(held.build, BuildStatus)).max_tokens == 50_000_000
 
 
+async def test_an_answer_on_record_changes_only_when_the_sender_says_replace(
+    held: Held, temporal_server: DevServer
+) -> None:
+    """Run after the test above, which answered Q2 with B: a different answer to Q2 was
+    taken silently, replacing the person's; now it is refused (the signal's refusal in
+    `status`, the update's to its sender) unless it says `replace`."""
+    refusal = "Q2 is already answered (B) In memory only, by a person)"
+    fix = "Fix: to change the answer, send it again with replace"
+    for name, text in (
+        ("answer", '{"question_id": "Q2", "choice": "A"}'),
+        ("command", '"answer Q2 A"'),
+    ):
+        sent = await asyncio.to_thread(
+            temporal_cli,
+            temporal_server.address, "workflow", "signal", "--workflow-id", held.design.id,
+            "--name", name, "--input", text,
+        )  # fmt: skip
+        assert sent.returncode == 0, sent.stderr
+        st = await status_of(held.design, DesignStatus)
+        assert refusal in st.notice and fix in st.notice, (name, st.notice)
+        assert [(q.id, q.choice) for q in st.answered_questions] == [("Q2", "B")]
+    rejected = await asyncio.to_thread(
+        temporal_cli,
+        temporal_server.address, "workflow", "update", "execute", "--workflow-id",
+        held.design.id, "--name", "answer_question", "--input",
+        '{"question_id": "Q2", "choice": "A"}',
+    )  # fmt: skip
+    assert rejected.returncode != 0 and refusal in rejected.stderr, rejected.stderr
+    reply = await held.design.execute_update(
+        "answer_question", AnswerInput(question_id="Q2", choice="A", replace=True), result_type=str
+    )
+    assert reply == "Q2: A) A JSON file in the current directory"
+    st = await still_sound(held.design, DesignStatus)
+    q2 = st.answered_questions[0]  # type: ignore[attr-defined]
+    replaced = "answered by a person (replacing B, given by a person)"
+    assert (q2.choice, q2.reasoning) == ("A", replaced)
+
+
 @dataclass(frozen=True)
 class Start:
     """`temporal workflow start --type <workflow> [--input ...]`: it fails at once, saying why."""
@@ -340,6 +386,13 @@ STARTS = [
           "BuildWorkflow takes one input, got 2"),
     Start("plan-dir-a-list", "PlanWorkflow", ('{"design_dir": ["/x"]}',),
           "(design_dir should be text)"),
+    Start("design-dir-relative", "DesignReviewWorkflow",
+          ('{"design_dir": "design-docs/active/feat"}',),
+          "DesignReviewWorkflow: design_dir 'design-docs/active/feat' is not an absolute path"),
+    Start("build-dir-relative", "BuildWorkflow", ('{"design_dir": "./feat"}',),
+          "BuildWorkflow: design_dir './feat' is not an absolute path"),
+    Start("plan-dir-from-home", "PlanWorkflow", ('{"design_dir": "~/feat"}',),
+          "PlanWorkflow: design_dir '~/feat' is not an absolute path"),
 ]  # fmt: skip
 
 
@@ -362,3 +415,79 @@ async def test_a_bad_start_fails_at_once_with_the_fix(
     said = str(failed.value.cause)
     assert case.where in said and FIX_START in said, f"{case.id}: {said!r}"
     await no_failed_task(handle)
+
+
+async def first_hold(
+    client: Client, server: DevServer, queue: str, workflow_id: str, design_dir: str
+) -> FailureInfo:
+    """Start a design loop from the plain `temporal` CLI; the failure it holds on first,
+    which must come at the step's first attempt. The loop is terminated afterwards."""
+    started = await asyncio.to_thread(
+        temporal_cli,
+        server.address, "workflow", "start", "--type", "DesignReviewWorkflow",
+        "--task-queue", queue, "--workflow-id", workflow_id,
+        "--input", json.dumps({"design_dir": design_dir}),
+    )  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+
+        async def held_on_it() -> DesignStatus | None:
+            st = await status_of(handle, DesignStatus)
+            return st if st.decisions else None
+
+        st = await until(held_on_it, limit=60, what=f"the hold of {workflow_id[:40]}")
+        failure = st.decisions[0].failure
+        assert failure is not None and failure.attempts == 1, st.decisions
+        assert "Fix: " in failure.error, failure.error
+        await no_failed_task(handle)
+        return failure
+    finally:
+        await handle.terminate("bad-input corpus done")
+
+
+@pytest.mark.parametrize(
+    ("design_dir", "said"),
+    [
+        ("/", "/: is the file system's root, not a design directory"),
+        ("/nonexistent/design-docs/active/feat", "design directory not found"),
+    ],
+)
+async def test_a_start_on_no_design_holds_at_once_with_the_fix(
+    held: Held, client: Client, temporal_server: DevServer, design_dir: str, said: str
+) -> None:
+    """An absolute path the loop cannot use is refused by its first activity, at once
+    (non-retryable): the loop holds, visible in `status`, instead of retrying or running."""
+    workflow_id = f"bad-dir-{abs(hash(design_dir))}"
+    failure = await first_hold(client, temporal_server, held.queue, workflow_id, design_dir)
+    assert said in failure.error, failure.error
+
+
+async def test_a_name_too_long_for_the_file_system_holds_at_once(
+    held: Held, client: Client, temporal_server: DevServer
+) -> None:
+    """A workflow id of 300 characters (the plain `temporal` CLI takes it) names the
+    directory of its agents' transcripts: the file system refuses it with ENAMETOOLONG,
+    which was retried for an hour. Now the step holds at its first attempt, with the fix."""
+    design_dir = str(held.repo.design_dir)
+    failure = await first_hold(client, temporal_server, held.queue, "d" * 300, design_dir)
+    assert "File name too long" in failure.error, failure.error
+    assert "(a name of 300 bytes; a file name holds 255). Fix: shorten" in failure.error
+
+
+async def test_a_signal_of_megabytes_never_reaches_the_history(
+    held: Held, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    """The loop refuses a 1.5 MB `approved` note, but the server kept it in the history;
+    with the server's payload limit (runtime/server.py) it refuses the signal itself."""
+    count = [e async for e in held.design.fetch_history_events()]
+    big = tmp_path / "note.json"
+    big.write_text(json.dumps("x" * 1_500_000))
+    sent = await asyncio.to_thread(
+        temporal_cli,
+        temporal_server.address, "workflow", "signal", "--workflow-id", held.design.id,
+        "--name", "approved", "--input-file", str(big),
+    )  # fmt: skip
+    assert sent.returncode != 0 and "exceeds" in sent.stderr.lower(), sent.stderr
+    assert [e async for e in held.design.fetch_history_events()] == count
+    await still_sound(held.design, DesignStatus)

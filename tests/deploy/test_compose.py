@@ -15,6 +15,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+import yaml
 
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?message}, ${NAME?message}
 _VAR = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
@@ -214,3 +215,11 @@ def test_worker_mounts_the_clones_at_the_same_path(resolved: dict[str, Any]) -> 
     assert binds, "the worker needs the repositories it works on mounted"
     assert any(v["source"] == v["target"] == "/work" for v in binds)
     assert all(v.get("bind", {}).get("create_host_path") is False for v in binds)
+
+
+def test_the_server_keeps_payloads_as_small_as_the_embedded_one(compose: dict[str, Any]) -> None:
+    """A raw signal of megabytes must not land in a history on either server."""
+    from runtime.server import BLOB_LIMITS
+
+    dynamic = yaml.safe_load(compose["configs"]["temporal-dynamicconfig"]["content"])
+    assert {key: str(dynamic[key][0]["value"]) for key in BLOB_LIMITS} == BLOB_LIMITS

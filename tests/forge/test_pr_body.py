@@ -33,7 +33,14 @@ def test_pr_body_has_the_seed_sections_in_order() -> None:
     )
 
     headings = [line for line in body.splitlines() if line.startswith("## ")]
-    assert headings == ["## Summary", "## Review Scores", "## Gates", "## Evidence", "## Related"]
+    assert headings == [
+        "## Summary",
+        "## Review Scores",
+        "## Gates",
+        "## Evidence",
+        "## Testing",
+        "## Related",
+    ]
     assert "Parse the config file." in body
     assert "- correctness: 0.97\n- performance: 0.98" in body
     assert "- `pytest -q`: pass\n- `ruff check`: fail" in body

@@ -152,3 +152,32 @@ def test_third_party_imports_are_looked_up_in_the_repository_environment(repos: 
     gate = next(g for g in result.results if g.command == smells.CHECK_IMPORTS)
     assert not gate.passed and "cannot import: nosuchlib_xyz" in gate.tail
     assert [g.passed for g in result.results if g.command != smells.CHECK_IMPORTS] == [True] * 3
+
+
+def test_smells_name_the_subtask_whose_own_work_is_at_fault(repos: Repos) -> None:
+    """A missing promised file is the fault of whoever deleted it, else of whoever promised
+    it; a marker, of the subtask whose commit wrote it; the integrator's own lines, nobody's."""
+    subtask_branch(repos, "a", {"src/a.py": "A = 1  # TODO: finish\n", "src/keep.py": "KEEP = 1\n"})
+    git(repos.root, "switch", "-q", "-c", "feat/b", "feat/a")  # b depends on a
+    git(repos.root, "rm", "-q", "src/keep.py")
+    git(repos.root, "commit", "-qm", "feat(b): drop keep.py")
+    commit_file(repos.root, "src/b.py", "B = 1  # FIXME\n", "feat(b)")
+    git(repos.root, "switch", "-q", "main")
+    path = integration_worktree(repos)
+    base = integrate(request(path, "a", "b")).base
+    commit_file(path, "src/glue.py", "G = 1  # TODO: the integrator's\n", "integrator")
+    req = SmellRequest(
+        worktree=path,
+        base=base,
+        promised_files={"a": ["src/a.py", "src/keep.py", "docs/a.md"], "b": ["src/b.py"]},
+        branches={"a": "feat/a", "b": "feat/b"},
+        log_dir=str(repos.root.parent / "logs"),
+    )
+    result = asyncio.run(ActivityEnvironment().run(smell_checks, req))
+    gates = {g.command: g for g in result.results}
+    files = gates[smells.CHECK_FILES]
+    assert not files.passed and files.culprits == ["b", "a"]  # b deleted keep.py; a never wrote
+    assert "src/keep.py: a's XML promises src/keep.py" in files.tail
+    markers = gates[smells.CHECK_MARKERS]
+    assert not markers.passed and markers.culprits == ["a", "b"]
+    assert "src/glue.py:1" in markers.tail  # found, but blamed on no subtask

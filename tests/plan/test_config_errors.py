@@ -50,6 +50,14 @@ def design_of(root: Path) -> str:
     return str(root / "design-docs/active/feat")
 
 
+def committed(root: Path) -> Path:
+    """The repository with everything committed: a loop starts only from a commit."""
+    git = ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "project", "--allow-empty"], check=True)
+    return root
+
+
 def refusal(root: Path, toml: str | bytes) -> str:
     path = root / "orchestrator.toml"
     if isinstance(toml, bytes):
@@ -88,6 +96,8 @@ CASES = [
     ("max_concurrent_subtasks = 0\n", "max_concurrent_subtasks = 0", "set it to 1 or more"),
     ("[agents]\ntimout_s = 5\n", "[agents] timout_s is not a known key", "correct its spelling"),
     ('[gates]\ntimeout_s = "ten"\n', '[gates] timeout_s = "ten"', "right type"),
+    ('[gates]\nlint = ["pylint"]\n', '[gates] lint[0] = "pylint"', "'ruff', 'flake8', 'eslint'"),
+    ("[integration]\nmax_reopens = -1\n", "[integration] max_reopens = -1", "0 or more"),
 ]
 
 
@@ -145,10 +155,13 @@ def test_a_reviewer_defined_by_the_repository_is_accepted(repo: Path) -> None:
         '[reviewers]\ncode = ["security-reviewer", "code-correctness"]\n'
         '[agents]\ndir = "review-roles"\n'
     )
-    ctx = resolve_project(design_of(repo))
+    ctx = resolve_project(design_of(committed(repo)))
     assert ctx.config.reviewers.code == ["security-reviewer", "code-correctness"]
     # ...and only from the configured directory.
-    message = refusal(repo, '[reviewers]\ncode = ["security-reviewer"]\n')
+    (repo / "orchestrator.toml").write_text('[reviewers]\ncode = ["security-reviewer"]\n')
+    with pytest.raises(ApplicationError) as refused:
+        resolve_project(design_of(committed(repo)))
+    message = refused.value.message
     assert "security-reviewer" in message and "add .orchestrator/agents/<name>.md" in message
 
 
@@ -165,11 +178,11 @@ def test_good_values_and_defaults_still_load(repo: Path) -> None:
         "[budget]\nmax_cost_usd = 0.01\nmax_tokens = 1\n"
         "[prices.free]\ninput = 0\noutput = 0\n"
     )
-    cfg = resolve_project(design_of(repo)).config
+    cfg = resolve_project(design_of(committed(repo))).config
     assert cfg.agents.timeout_s == 0.5 and cfg.agents.retry_for_s == 0
     assert cfg.budget.max_cost_usd == 0.01 and cfg.prices["free"].input == 0
     (repo / "orchestrator.toml").unlink()
-    cfg = resolve_project(design_of(repo)).config
+    cfg = resolve_project(design_of(committed(repo))).config
     assert cfg.agents.timeout_s == 3600.0 and cfg.gates.heartbeat_timeout_s == 30.0
 
 

@@ -219,8 +219,10 @@ def test_a_failed_write_leaves_the_previous_file_whole(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", disk_full)
-    with pytest.raises(OSError):
+    # A full disk stays full until a person frees space: the step holds at once, saying so.
+    with pytest.raises(ApplicationError) as failed:
         run(write_tracker, update(tmp_path, "shop", rows(("01-a", 1, "pr_created", "u"))))
+    assert failed.value.non_retryable and "Fix: the disk is full" in failed.value.message
 
     assert path.read_text() == before
     assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]

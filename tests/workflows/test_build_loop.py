@@ -131,13 +131,22 @@ async def test_example_builds_to_one_pr_per_subtask(
     }
     body = next(p["body"] for p in pulls if p["head"]["ref"] == "feat/04-service")
     assert "code-correctness" in body and "0.97" in body
+    # Seed 002's Testing section: the subtask's pytest gate, counted from its output.
+    assert "- `pytest -q tests/test_service.py` (pytest): " in body, body
+    assert " passed, 0 failed, 0 skipped" in body
+    assert "review record `design-docs/active/link-shortener/build-reviews/04-service`" in body
     # Dependencies: the diamond's join starts from both of its dependencies' work.
     for dep in ("feat/02-storage", "feat/03-codec"):
         merged = subprocess.run(
             ["git", "merge-base", "--is-ancestor", dep, "feat/04-service"], cwd=repo.root
         )
         assert merged.returncode == 0, dep
-    assert (repo.root / ".worktrees/04-service/shortener/storage.py").exists()
+    assert git_out(repo.root, "show", "feat/04-service:shortener/storage.py")
+    # Integration passed: nothing more will be done in the worktrees, so they are gone
+    # (their work is on origin); the report says what was freed.
+    assert not any((repo.root / ".worktrees").iterdir())
+    assert result.cleanup is not None and result.cleanup.kept == {}
+    assert sorted(result.cleanup.removed) == [*names, "integration"]
     # Each subtask: builder, a round below the bar, a fix, a round above it, and green gates.
     for sub in result.subtasks:
         assert sub.rounds == 2 and min(sub.scores.values()) >= 0.96, sub
@@ -154,6 +163,7 @@ async def test_example_builds_to_one_pr_per_subtask(
     ] + [integration["html_url"]]
     report = (repo.design_dir / "build-reviews/REPORT.md").read_text()
     assert "ALL_SUBTASKS_PR_CREATED" in report and "**passed**" in report
+    assert "- Removed: 01-models, 02-storage," in report and " MB freed)" in report
     # Integration: every branch merged in DAG order onto integration/<feature> from main,
     # verified (gates and smell checks), one PR against main that lists every subtask PR.
     assert result.integration is not None and result.integration.status == "passed"
@@ -458,11 +468,11 @@ async def test_dependency_merge_conflict_is_put_to_the_person(
     """a and b write the same file differently; c needs both: git cannot merge them."""
 
     def clash(name: str) -> dict:
-        return {
-            "match": {"role": "builder", "scope": name},
-            "steps": [{"tool": "write_file", "input": {"path": "src/shared.txt", "content": name}}],
-            "submit": {"summary": name, "files_changed": ["src/shared.txt"]},
-        }
+        rule = writes_file_rule(name)  # its promised file, and the one both write
+        rule["steps"].append(
+            {"tool": "write_file", "input": {"path": "src/shared.txt", "content": name}}
+        )
+        return rule
 
     approve_all = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
     config = '\n[reviewers]\ncode = ["code-correctness"]\n'

@@ -5,6 +5,7 @@ from __future__ import annotations
 from contracts.build import BuildState, SubtaskProgress, SubtaskView
 from contracts.change import Affected, PendingChange
 from contracts.human import FAILURE_OPTIONS, FailureInfo, PendingDecision
+from contracts.plan import Conflict
 from workflows import build_state
 
 
@@ -95,3 +96,22 @@ def test_what_the_build_waits_for_and_the_tracker_carries_the_cause() -> None:
     assert rows[0].notes == "held for a person: builder · a failed: 401"
     assert build_state.all_wait_for_a_person(s, ["a"])
     assert not build_state.all_wait_for_a_person(s, ["a", "b"])
+
+
+def test_serialize_chains_the_subtasks_of_each_conflict_in_plan_order() -> None:
+    s = state(a=[], b=[], c=[], d=[])
+    conflicts = [
+        Conflict(stage=1, file="x.py", subtasks=["a", "b", "c"]),
+        Conflict(stage=1, file="y.py", subtasks=["c", "b"]),
+    ]
+    build_state.serialize(s, conflicts, order=["a", "b", "c", "d"])
+    assert {n: v.dependencies for n, v in s.subtasks.items()} == {
+        "a": [],
+        "b": ["a"],
+        "c": ["b"],
+        "d": [],
+    }
+    assert s.serialized == {"b": ["a"], "c": ["b"]}
+    assert build_state.ready(s, running=[]) == ["a", "d"]
+    prompt = build_state.conflicts_prompt(conflicts)
+    assert prompt.startswith("Subtasks of one stage change the same files: stage 1: x.py (a, b, c)")

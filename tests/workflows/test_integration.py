@@ -9,14 +9,14 @@ import uuid
 from pathlib import Path
 
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 
 from activities.tracker import read_tracker
 from contracts.build import BuildInput, BuildResult, BuildStatus
-from contracts.human import DecideInput
+from contracts.human import DecideInput, PendingDecision
 from simulators.github_api import GitHubStandIn
 from tests.support import scripted_model, status_of, until
-from tests.workflows.test_build_loop import REPO, git_out, github, tiny_project
+from tests.workflows.test_build_loop import REPO, git_out, github, start_build, tiny_project
 from worker import build_worker
 
 __all__ = ["github"]  # the fixture, shared with the build loop's tests
@@ -168,23 +168,11 @@ async def test_stuck_integration_asks_the_person_and_skip_keeps_every_pr(
     with scripted_model({"rules": rules}, monkeypatch, github.url):
         repo = tiny_project(tmp_path, github.url, {"a": []}, config)
         async with build_worker(client, task_queue):
-            handle = await client.start_workflow(
-                "BuildWorkflow",
-                BuildInput(design_dir=str(repo.design_dir)),
-                id=f"build-tiny-{uuid.uuid4().hex[:6]}",
-                task_queue=task_queue,
-            )
-
-            async def asked() -> BuildStatus | None:
-                st = await status_of(handle, BuildStatus)
-                view = next((v for v in st.subtasks if v.name == "integration"), None)
-                return st if view is not None and view.decision is not None else None
-
-            st = await until(asked, limit=120, what="integration's question")
-            view = next(v for v in st.subtasks if v.name == "integration")
-            assert view.decision is not None
-            assert view.decision.options == ["continue", "skip", "reopen:a"]
-            assert "integration/link-shortener" in view.decision.prompt
+            handle = await start_build(client, repo, task_queue)
+            question = await integration_question(handle)
+            assert question.options == ["continue", "skip", "reopen:a"]
+            assert "integration/link-shortener" in question.prompt
+            st = await status_of(handle, BuildStatus)
             assert "decide integration continue/skip/reopen:a" in st.waiting_for
             await handle.signal("decide", DecideInput(scope="integration", choice="skip"))
             result = BuildResult.model_validate(await handle.result())
@@ -246,3 +234,100 @@ async def test_the_integrators_words_cannot_forge_sections_or_rows_of_integratio
     assert integrator.startswith("Integrator: The suite reads src/a.txt. ## Outcome - Outcome")
     (reopened,) = [line for line in lines if line.startswith("- a: a wrote 'broken'")]
     assert "|---|---| @octocat look" in reopened
+
+
+async def integration_question(handle: WorkflowHandle) -> PendingDecision:
+    """Wait until integration asks a person; its question."""
+
+    async def asked() -> PendingDecision | None:
+        st = await status_of(handle, BuildStatus)
+        view = next((v for v in st.subtasks if v.name == "integration"), None)
+        return view.decision if view is not None else None
+
+    return await until(asked, limit=180, what="integration's question")
+
+
+def deleting_build() -> list[dict]:
+    """b (which depends on a) deletes src/a.txt, which a's XML promises; the model's
+    integrator blames a whatever it is told."""
+    return [
+        builder("a", [write("src/a.txt", "a\n")]),
+        builder(
+            "b",
+            [
+                write("src/b.txt", "b\n"),
+                {"tool": "run_command", "input": {"command": "rm -f src/a.txt"}},
+            ],
+        ),
+        passes_review("a"),
+        passes_review("b"),
+        passes_review("integration"),
+    ]
+
+
+async def test_the_checks_name_the_subtask_at_fault_and_a_repeat_asks_a_person(
+    client: Client,
+    task_queue: str,
+    tmp_path: Path,
+    github: GitHubStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 23: the smell check says b deleted the file a promised; the integrator would blame
+    a. b is reopened (a is not), the same check fails again, and a person is asked, with the
+    file named, instead of a second reopen."""
+    scenario = {"rules": deleting_build(), "quirks": {"blame": "a"}}
+    with scripted_model(scenario, monkeypatch, github.url) as messages:
+        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, ONE_REVIEWER)
+        async with build_worker(client, task_queue):
+            handle = await start_build(client, repo, task_queue)
+            question = await integration_question(handle)
+            assert question.options == ["continue", "skip", "reopen:a", "reopen:b"]
+            prompt = question.prompt
+            assert "the checks name b at fault" in prompt and "src/a.txt" in prompt, prompt
+            assert "b was reopened before for smell: every promised file exists" in prompt
+            await handle.signal("decide", DecideInput(scope="integration", choice="skip"))
+            result = BuildResult.model_validate(await handle.result())
+
+    assert result.integration is not None and result.integration.status == "skipped", result
+    # b was built twice (reopened once), a once: the integrator's blame was never followed,
+    # and with the checks naming the culprit the integrator was not even asked.
+    builders = [r.scope for r in messages.requests if r.role == "builder" and r.turn == 1]
+    assert sorted(builders) == ["a", "b", "b"], builders
+    assert not [r for r in messages.requests if r.role == "integrator"]
+    report = (repo.design_dir / "build-reviews/INTEGRATION.md").read_text()
+    assert "Attributed to `b` by the checks, which was reopened." in report
+    assert "| `smell: every promised file exists` | FAIL |" in report
+
+
+async def test_max_reopens_asks_a_person_before_any_reopen_beyond_it(
+    client: Client,
+    task_queue: str,
+    tmp_path: Path,
+    github: GitHubStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`[integration] max_reopens = 0`: the first subtask at fault is put to a person; `continue`
+    lets the integrator fix it on the integrated branch, and integration passes."""
+    rules = [
+        *deleting_build(),
+        {
+            "match": {"role": "integrator"},
+            "steps": [write("src/a.txt", "a\n")],
+            "submit": {"summary": "Put src/a.txt back."},
+        },
+    ]
+    config = ONE_REVIEWER + "\n[integration]\nmax_reopens = 0\n"
+    with scripted_model({"rules": rules}, monkeypatch, github.url) as messages:
+        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, config)
+        async with build_worker(client, task_queue):
+            handle = await start_build(client, repo, task_queue)
+            question = await integration_question(handle)
+            assert "[integration] max_reopens = 0" in question.prompt
+            await handle.signal("decide", DecideInput(scope="integration", choice="continue"))
+            result = BuildResult.model_validate(await handle.result())
+
+    assert result.integration is not None and result.integration.status == "passed", result
+    builders = [r.scope for r in messages.requests if r.role == "builder" and r.turn == 1]
+    assert sorted(builders) == ["a", "b"], builders  # nothing reopened
+    assert [r.round for r in messages.requests if r.role == "integrator" and r.turn == 1] == [1]
+    assert git_out(repo.root, "show", "integration/link-shortener:src/a.txt") == "a"
