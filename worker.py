@@ -41,6 +41,7 @@ def workflows() -> list[type]:
 def activities(host_queue: str = "") -> list[Any]:
     from activities import (
         change_files,
+        child_workflows,
         config,
         design_files,
         forge,
@@ -67,6 +68,7 @@ def activities(host_queue: str = "") -> list[Any]:
         *tracker.ACTIVITIES,
         *review_pass.ACTIVITIES,
         *integration.ACTIVITIES,
+        *child_workflows.ACTIVITIES,
     ]
 
 

@@ -11,46 +11,20 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
-from temporalio.api.enums.v1 import TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
+from activities.child_workflows import live_pollers
 from runtime.server import orchestrator_home
 
 
 async def has_pollers(client: Client, task_queue: str) -> bool:
-    response = await client.workflow_service.describe_task_queue(
-        DescribeTaskQueueRequest(
-            namespace=client.namespace,
-            task_queue=TaskQueue(name=task_queue),
-            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-        )
-    )
-    return any(_may_be_alive(p.identity) for p in response.pollers)
-
-
-def _may_be_alive(identity: str) -> bool:
-    """The server remembers a stopped worker's poller for minutes: rule out dead local ones.
-
-    A worker's identity is `<pid>@<host>`; one on this host whose process is gone
-    polls no more (the person stopped it, e.g. to restart it with a fixed key).
-    """
-    pid, _, host = identity.partition("@")
-    if host != socket.gethostname() or not pid.isdigit():
-        return True
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    """Whether a worker may still poll `task_queue` (the server remembers a stopped one's
+    poller for minutes; dead local ones and stale entries are ruled out)."""
+    return bool(await live_pollers(client, task_queue))
 
 
 def pid_file() -> Path:

@@ -42,7 +42,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.build_changes import SpecChangeSteps
     from workflows.build_children import BuildChildren
     from workflows.build_messages import BuildMessages
-    from workflows.build_state import DONE
+    from workflows.build_state import DONE, stall_failure
     from workflows.failures import FailureHolds, StepAbandoned
     from workflows.inputs import run_input
 
@@ -51,6 +51,8 @@ with workflow.unsafe.imports_passed_through():
 WEIGHTED_BUDGET = "weighted-budget"
 # Patch id: after the last subtask's PR, the integration step merges and verifies them all.
 INTEGRATION_STEP = "integration-step"
+# Patch id: pending work with nothing running and nothing awaited holds for a person.
+STALL_GUARD = "stall-guard"
 
 
 @workflow.defn(name="BuildWorkflow")
@@ -66,6 +68,7 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
         self.base_branch = ""
         self.budget_answer: str | None = None
         self.restarting: set[str] = set()
+        self.starting: set[str] = set()
         self.cancelled = False
         self.tracker_revision = 0
         self.holds = FailureHolds()
@@ -174,14 +177,21 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
                 workflow.continue_as_new(inp.model_copy(update={"state": self.s}))
             for name in self._ready():
                 held = self.s.paused or self.s.budget_hold or draining or self.s.failure_hold
-                if len(self.running) >= limit or held:
+                if len(self.running) >= limit or held or self.holds.holding:
                     break
                 tasks[name] = asyncio.ensure_future(self._run_child(name))
                 # Started, not "is running": a replay after a crash can start and
-                # finish a child within one activation.
-                await workflow.wait_condition(lambda n=name: n in self.running or tasks[n].done())
+                # finish a child within one activation (or its start holds for a person).
+                await workflow.wait_condition(
+                    lambda n=name: n in self.running or tasks[n].done() or self.holds.holding
+                )
             self.s.max_running = max(self.s.max_running, len(self.running))
-            if not self.running and not self._ready() and self.s.change is None:
+            found = self._stalled(tasks, held=draining or bool(self.starting))
+            if found:
+                await self.holds.ask(stall_failure(found), ("retry", "stop"), self._on_hold)
+                continue
+            idle = not self.running and not self.starting and not self._ready()
+            if idle and self.s.change is None:
                 return
             self._details()
             await workflow.wait_condition(lambda: self.changed)
@@ -209,7 +219,17 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
         return plan
 
     def _ready(self) -> list[str]:
-        return build_state.ready(self.s, self.running)
+        return build_state.ready(self.s, {*self.running, *self.starting})
+
+    def _stalled(self, tasks: dict[str, asyncio.Task[None]], held: bool) -> str:
+        """Work left, nothing running and nothing awaited: what was found ("" when all is well)."""
+        held = held or self.s.paused or self.s.budget_hold or self.s.failure_hold
+        held = held or self.holds.holding
+        found = build_state.stalled(self.s, self.running, held)
+        if not found or not workflow.patched(STALL_GUARD):
+            return ""
+        failed = [(n, t.exception()) for n, t in tasks.items() if t.done() and not t.cancelled()]
+        return found + "".join(f"; starting {n} raised {e!r}" for n, e in failed if e)
 
     async def _write_tracker(self, force: bool = False, hold: bool = True) -> None:
         assert self.ctx
