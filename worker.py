@@ -21,6 +21,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
+from activities.sandbox.runner import unavailable as sandbox_unavailable
 from runtime.client import TASK_QUEUE, settings_from_env
 from runtime.exit import exit_now
 from runtime.failure_details import FailureDetailsInterceptor
@@ -166,6 +167,12 @@ def parser() -> argparse.ArgumentParser:
         "the loops were started with (repeatable; also $ORCHESTRATOR_PATH_MAP, "
         "entries separated by ';')",
     )
+    p.add_argument(
+        "--without-sandbox",
+        action="store_true",
+        help="start although no sandbox can be made here (every loop it serves must set "
+        '[sandbox] mode = "none"; the others hold at their first command)',
+    )
     return p
 
 
@@ -176,6 +183,15 @@ def main(argv: list[str] | None = None) -> int:
         path_map = PathMap.from_env(args.path_map)
     except PathMapError as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    problem = None if args.without_sandbox else sandbox_unavailable()
+    if problem:
+        # Before any workflow task: a worker without a sandbox would hold every build.
+        print(
+            f"error: this worker cannot confine agent commands and gates: {problem} "
+            '(a worker only for repositories with mode = "none" starts with --without-sandbox)',
+            file=sys.stderr,
+        )
         return 2
     try:
         asyncio.run(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 from temporalio.client import Client
 
 from activities.child_workflows import live_pollers
-from runtime.server import orchestrator_home
+from runtime.server import orchestrator_home, stop_process
 
 
 async def has_pollers(client: Client, task_queue: str) -> bool:
@@ -34,7 +33,9 @@ def pid_file() -> Path:
 def spawn_worker(cwd: str | None = None) -> subprocess.Popen[bytes]:
     log = open(orchestrator_home() / "worker.log", "ab")  # handed to the child
     process = subprocess.Popen(
-        [sys.executable, "-m", "worker"],
+        # The CLI checked the sandbox for the loop it starts; a step that still lacks one
+        # holds visibly, so this worker need not refuse to start.
+        [sys.executable, "-m", "worker", "--without-sandbox"],
         cwd=cwd or os.getcwd(),
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -69,14 +70,6 @@ async def ensure_worker(client: Client, task_queue: str, wait_s: float = 30.0) -
     raise RuntimeError("the background worker did not start polling in time; see worker.log")
 
 
-def stop_background_worker() -> bool:
-    path = pid_file()
-    if not path.exists():
-        return False
-    try:
-        os.kill(int(path.read_text().strip()), signal.SIGTERM)
-        stopped = True
-    except (ProcessLookupError, ValueError):
-        stopped = False
-    path.unlink(missing_ok=True)
-    return stopped
+def stop_background_worker() -> int | None:
+    """Stop the worker the CLI started in the background; its pid, or None when none ran."""
+    return stop_process(pid_file(), "worker")

@@ -192,6 +192,16 @@ def _probe() -> str | None:
     return None
 
 
+def unavailable() -> str | None:
+    """Why no command can be confined on this machine, with the fix; None when one can.
+    (What the CLI and a starting worker check before any loop starts.)"""
+    if sys.platform == "darwin":
+        return None if shutil.which("sandbox-exec") else "sandbox-exec is missing; " + NONE_FIX
+    if not sys.platform.startswith("linux"):
+        return f"no sandbox is known for {sys.platform}; " + NONE_FIX
+    return _self_test()
+
+
 async def ensure_available(config: SandboxConfig, *, warn: bool = True) -> str:
     """Raise SandboxUnavailable unless commands can be confined; return a notice to show.
 
