@@ -312,6 +312,11 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
             )
         except StepAbandoned as abandoned:  # `stop` while the report could not be written
             self.s.stop_reason = self.s.stop_reason or abandoned.reason
+        # Kept after the end (a worker answers for a closed run): the result, PRs, report.
+        result = ALL_SUBTASKS_PR_CREATED if ok else SUBTASKS_INCOMPLETE
+        workflow.set_current_details(
+            build_state.final_details(self.s, self.ctx.feature, result, report)
+        )
         await workflow.wait_condition(workflow.all_handlers_finished)
         return BuildResult(
             result=ALL_SUBTASKS_PR_CREATED if ok else SUBTASKS_INCOMPLETE,

@@ -281,6 +281,13 @@ def stall_failure(found: str) -> FailureInfo:
     )
 
 
+def final_details(s: BuildState, feature: str, result: str, report: str | None) -> str:
+    """The Web UI's details once the build has ended: its result, every PR, the report."""
+    lines = details(s, feature, "nothing: the build has ended").splitlines()
+    lines[0] = f"**build {feature}** · ended: **{result}**"
+    return "\n".join([*lines, f"report: {report or 'not written'}"])
+
+
 def details(s: BuildState, feature: str, waiting: str) -> str:
     """The Web UI's current-details pane: a short markdown status."""
     lines = [f"**build {feature}** · waiting for: {waiting}"]

@@ -364,6 +364,7 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
         )
 
     def _result(self) -> SubtaskResult:
+        self._phase(self.s.phase)  # the Web UI's details after the end: status, scores, PR
         return SubtaskResult(
             subtask=INTEGRATION,
             status=self.s.status,

@@ -227,6 +227,7 @@ class SubtaskWorkflow(SubtaskMessages, SubtaskFinish):
         return "fix"
 
     def _result(self) -> SubtaskResult:
+        self._phase(self.s.phase)  # the Web UI's details after the end: status, scores, PR
         return SubtaskResult(
             subtask=self._inp.subtask,
             status=self.s.status,
