@@ -84,6 +84,7 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
 
     @workflow.run
     async def run(self, *args: Any) -> BuildResult:
+        self.main = asyncio.current_task()  # where a workflow cancel lands
         inp = run_input("BuildWorkflow", args, BuildInput)
         self.inp = inp
         if inp.state is not None:

@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.human import PendingDecision
     from contracts.integration import INTEGRATION
     from contracts.subtask import SubtaskSpec
-    from workflows import build_state
+    from workflows import build_state, cancel_guard
     from workflows.build_starts import EXISTING_CHILD, ChildStarts
     from workflows.failures import FailureHolds, StepAbandoned, innermost_message
     from workflows.integration import IntegrationWorkflow
@@ -51,6 +51,7 @@ class BuildChildren(ChildStarts):
     restarting: set[str]
     changed: bool
     cancelled: bool
+    main: asyncio.Task[Any] | None = None  # the run's task, set as it starts
 
     async def _run_child(self, name: str) -> None:
         assert self.ctx
@@ -215,7 +216,8 @@ class BuildChildren(ChildStarts):
         if handle is None:
             return
         try:
-            await (handle.signal(signal) if arg is None else handle.signal(signal, arg))
+            sent = handle.signal(signal) if arg is None else handle.signal(signal, arg)
+            await cancel_guard.send(sent, self.main)
         except FailureError as err:
             # A child that reported its PR may close before the signal reaches it:
             # nothing is left to tell it.

@@ -49,7 +49,7 @@ with workflow.unsafe.imports_passed_through():
         PushResult,
         token_hosts_for,
     )
-    from workflows import options, subtask_state
+    from workflows import cancel_guard, options, subtask_state
     from workflows.agent_step import AgentStep, R
     from workflows.failures import FailureHolds, StepAbandoned
     from workflows.timestamps import stamp
@@ -76,6 +76,7 @@ class SubtaskSteps:
     holds: FailureHolds
     agent: AgentStep
     reported: SubtaskProgress | None
+    main: asyncio.Task[Any] | None = None  # the run's task, set as it starts
 
     # ------------------------------------------------- state, paths, reporting
 
@@ -123,7 +124,8 @@ class SubtaskSteps:
             if not subtask_state.report_due(self.reported, now, inp.budgeted):
                 return
             self.reported = now
-        await workflow.get_external_workflow_handle(inp.parent_id).signal("subtask_progress", now)
+        parent = workflow.get_external_workflow_handle(inp.parent_id)
+        await cancel_guard.send(parent.signal("subtask_progress", now), self.main)
 
     # ------------------------------------------------------------ running steps
 
