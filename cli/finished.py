@@ -11,19 +11,34 @@ import os
 import shlex
 
 
-def what_next(kind: str, workflow_id: str, done: bool, line: str, design_dir: str) -> str:
-    """`<id> has ended: <how>. Next: <command>` for a closed design or build loop."""
+def what_next(
+    kind: str,
+    workflow_id: str,
+    done: bool,
+    line: str,
+    design_dir: str,
+    build: tuple[bool, str] | None = None,
+) -> str:
+    """`<id> ended: <how>. Next: <command>` for a closed design or build loop
+    (`build`: how the build after an approved design ended, if one ran)."""
     where = shlex.quote(os.path.abspath(design_dir))
-    if kind == "design" and done:
+    if kind == "design" and done and build is not None:
+        how = f"is approved already ({line})"
+        nxt = (
+            f"the build has finished too ({build[1]}); see `orchestrator status {where}`"
+            if build[0]
+            else f"the build ended {build[1]}; `orchestrator build {where}` resumes it"
+        )
+    elif kind == "design" and done:
         nxt = f"build it: `orchestrator build {where}`"
-        how = f"approved already ({line})"
+        how = f"is approved already ({line})"
     elif kind == "design":
         nxt = f"`orchestrator design {where}` starts it again, resuming from what is on record"
-        how = f"ended {line}" if line.startswith("completed") else line
+        how = f"ended: {line}"
     elif done:
         nxt = f"nothing is left to build; see `orchestrator status {where}` for the PRs"
-        how = f"finished ({line})"
+        how = f"has finished ({line})"
     else:
         nxt = f"`orchestrator build {where}` starts it again, resuming from what is on record"
-        how = f"ended {line}" if line.startswith("completed") else line
-    return f"{workflow_id} has {how}. Next: {nxt}"
+        how = f"ended: {line}"
+    return f"{workflow_id} {how}. Next: {nxt}"

@@ -272,12 +272,20 @@ async def running_loops(client: Client, design_dir: str) -> list[tuple[str, Work
 async def refuse_ended(client: Client, loops: list[tuple[str, str]], design_dir: str) -> None:
     """Nothing runs: when one of `loops` (kind, id) ran for this directory, say how the
     newest ended and what comes next (refused, exit 2)."""
-    for kind, wid in loops:
+    ended: dict[str, tuple[bool, str]] = {}
+    for kind, wid in (("design", design_id(design_dir)), ("build", build_id(design_dir))):
         handle = client.get_workflow_handle(wid)
-        if await describe_or_none(handle) is None or await foreign_dir(handle, design_dir):
+        desc = await describe_or_none(handle)
+        if desc is None or desc.status == WorkflowExecutionStatus.RUNNING:
             continue
-        code, line = await outcome(handle, kind)
-        raise CliError(finished.what_next(kind, wid, code == EXIT_DONE, line, design_dir))
+        if not await foreign_dir(handle, design_dir):
+            code, line = await outcome(handle, kind)
+            ended[kind] = (code == EXIT_DONE, line)
+    for kind, wid in loops:
+        if kind in ended:
+            done, line = ended[kind]
+            after = ended.get("build") if kind == "design" else None
+            raise CliError(finished.what_next(kind, wid, done, line, design_dir, after))
 
 
 def ui_link(workflow_id: str) -> str:
