@@ -20,6 +20,7 @@ from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
+from activities.sandbox.runner import unavailable as sandbox_unavailable
 from runtime.client import TASK_QUEUE, open_client, settings_from_env
 from runtime.exit import exit_now
 from runtime.failure_details import FailureDetailsInterceptor
@@ -41,6 +42,7 @@ def activities(host_queue: str = "") -> list[Any]:
     from activities import (
         change_files,
         checks,
+        child_workflows,
         cleanup,
         config,
         design_files,
@@ -70,6 +72,7 @@ def activities(host_queue: str = "") -> list[Any]:
         *integration.ACTIVITIES,
         *checks.ACTIVITIES,
         *cleanup.ACTIVITIES,
+        *child_workflows.ACTIVITIES,
     ]
 
 
@@ -162,6 +165,12 @@ def parser() -> argparse.ArgumentParser:
         "the loops were started with (repeatable; also $ORCHESTRATOR_PATH_MAP, "
         "entries separated by ';')",
     )
+    p.add_argument(
+        "--without-sandbox",
+        action="store_true",
+        help="start although no sandbox can be made here (every loop it serves must set "
+        '[sandbox] mode = "none"; the others hold at their first command)',
+    )
     return p
 
 
@@ -172,6 +181,15 @@ def main(argv: list[str] | None = None) -> int:
         path_map = PathMap.from_env(args.path_map)
     except PathMapError as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    problem = None if args.without_sandbox else sandbox_unavailable()
+    if problem:
+        # Before any workflow task: a worker without a sandbox would hold every build.
+        print(
+            f"error: this worker cannot confine agent commands and gates: {problem} "
+            '(a worker only for repositories with mode = "none" starts with --without-sandbox)',
+            file=sys.stderr,
+        )
         return 2
     try:
         asyncio.run(

@@ -29,15 +29,20 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     def verb(name: str, help_: str, fn: Any, *args: tuple[str, dict[str, Any]]) -> None:
         add_verb(sub, name, help_, fn, *args)
 
-    verb("change", "propose a spec change to a running build (`!change`)", change, ("text", {}))
+    verb(
+        "change",
+        "propose a spec change to a running build (`!change`)",
+        change,
+        ("text", {"help": "the change, in words (at most 20,000 characters)"}),
+    )
     verb("change-approve", "apply the pending spec change (`!change-approve`)", change_approve)
     verb("change-cancel", "discard the pending spec change (`!change-cancel`)", change_cancel)
     verb(
         "replay",
         "reset a subtask to the state after a review round (branch and workflow)",
         replay,
-        ("subtask", {}),
-        ("round", {"type": int}),
+        ("subtask", {"help": "the subtask's name, e.g. 02-parser"}),
+        ("round", {"type": int, "help": "the review round to go back to (1 is the first)"}),
         ("--build-id", {"default": None, "help": "workflow id (default build-<feature>)"}),
     )
 

@@ -23,6 +23,14 @@ EXIT_DONE = 0  # the loop finished with its result
 EXIT_ENDED = 1  # the loop ended without it: incomplete, failed, cancelled, terminated
 EXIT_USAGE = 2  # the command was refused: fix what the message says
 EXIT_WAITING = 3  # the loop waits for a person: a question, the gate, a decision
+EXIT_INTERRUPTED = 130  # Ctrl-C: the loop itself goes on
+
+
+DIR_HELP = (
+    "the design directory (e.g. design-docs/active/my-feature); the loops' workflow ids come "
+    "from its name"
+)
+NO_EMBEDDED_HELP = "never start the embedded Temporal server; fail if none answers"
 
 
 class CliError(Exception):
@@ -129,13 +137,28 @@ async def client_for(embedded: bool, need_worker: bool = True) -> Client:
         client = await connect(embedded=embedded)
     except ServerError as err:
         raise CliError(str(err)) from err
-    if need_worker and embedded and is_local(settings_from_env().address):
-        await ensure_worker(client, TASK_QUEUE)
+    if need_worker:
+        await worker_for(client, embedded)
     return client
+
+
+async def worker_for(client: Client, embedded: bool) -> None:
+    """The local default: a background worker when nobody polls the task queue."""
+    if embedded and is_local(settings_from_env().address):
+        await ensure_worker(client, TASK_QUEUE)
 
 
 def fail(message: str) -> int:
     print(f"error: {message}", file=sys.stderr)
+    from cli.output import orchestrator_prog
+
+    prog = orchestrator_prog()
+    if "`orchestrator " in message and prog != "orchestrator":
+        # Pasteable as it is: `orchestrator` is in .venv/bin, rarely on PATH.
+        print(
+            f"(here `orchestrator` is {prog}; or run the README's `export PATH=...` line)",
+            file=sys.stderr,
+        )
     return EXIT_USAGE
 
 
@@ -145,11 +168,12 @@ def add_verb(
     help_: str,
     fn: Any,
     *args: tuple[str, dict[str, Any]],
+    usage: str | None = None,
 ) -> None:
     """A verb on the design directory: `orchestrator <name> <design-dir> [args]`."""
-    p = sub.add_parser(name, help=help_)
-    p.add_argument("design_dir")
+    p = sub.add_parser(name, help=help_, description=help_, usage=usage)
+    p.add_argument("design_dir", metavar="<dir>", help=DIR_HELP)
     for flag, kw in args:
         p.add_argument(flag, **kw)
-    p.add_argument("--no-embedded", action="store_true", help="never start the local server")
+    p.add_argument("--no-embedded", action="store_true", help=NO_EMBEDDED_HELP)
     p.set_defaults(run=fn)

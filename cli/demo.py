@@ -6,6 +6,10 @@ the example repository; runs the design loop, answers and approves the way a
 person would (printing the commands it uses), then builds every subtask to a
 pull request. With ANTHROPIC_API_KEY set (and --real), the same run uses the
 real model.
+
+Nothing is silent: a hold is printed the moment it appears, with its reason and
+the commands that answer it; the worker's log goes to a file, not the terminal;
+Ctrl-C ends the demo's loops (they cannot go on without this process) and says so.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
+import logging
 import os
 import time
 import uuid
@@ -21,43 +27,143 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
 from temporalio.service import RPCError
 
-from cli.common import CliError
+from activities.sandbox.runner import unavailable
+from cli import demo_clean
+from cli.common import EXIT_INTERRUPTED, NO_EMBEDDED_HELP, CliError
+from cli.demo_clean import MARKER, QUEUE_PREFIX
 from cli.demo_repo import DEMO_REPOSITORY, DemoRepo, demo_config, prepare_demo_repo
+from cli.holds import answers
+from cli.loop_cmds import pending_decisions
+from cli.output import Clock, Commands, orchestrator_prog, paint, temporal_command
+from cli.summaries import loop_metadata
 from cli.views import integration_line, metrics_view, scores_text
 from contracts.build import BuildInput, BuildResult, BuildStatus
 from contracts.design import DesignInput, DesignResult, DesignStatus
-from contracts.human import AnswerInput
+from contracts.human import AnswerInput, PendingDecision
 from contracts.metrics import Metrics
 from runtime.client import connect, settings_from_env
 from runtime.server import ServerError, orchestrator_home, temporal_binary
 
 BANNER = "SIMULATION: model answers are scripted by the local Messages API stand-in"
+DESIGN_ID, BUILD_ID = "design-link-shortener", "build-link-shortener"
+CANCEL_WAIT_S = 15.0
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="run the design and build loops on the bundled example")
+    p = sub.add_parser(
+        "demo",
+        help="run the design and build loops on the bundled example",
+        description="Both loops end to end on examples/link-shortener, against local "
+        "stand-ins for the Anthropic and GitHub APIs (a scripted model), in a scratch "
+        "repository under ~/.orchestrator/demo/.",
+    )
     p.add_argument("--dir", default=None, help="scratch directory (default: ~/.orchestrator/demo)")
     p.add_argument("--real", action="store_true", help="use ANTHROPIC_API_KEY's real model")
-    p.add_argument("--answer", default="A", help="option the demo picks for open questions")
-    p.add_argument("--no-embedded", action="store_true")
+    p.add_argument(
+        "--answer", default="A", help="the option the demo picks for open questions (default A)"
+    )
+    p.add_argument(
+        "--sandbox",
+        choices=["os", "none"],
+        default="os",
+        help='the example\'s [sandbox] mode: "os" (bubblewrap; the default) or "none" '
+        "(commands run unconfined, for a machine where bubblewrap cannot run)",
+    )
+    p.add_argument(
+        "--clean",
+        action="store_true",
+        help="remove earlier demo directories and end what earlier demos left running, then exit",
+    )
+    p.add_argument("--no-embedded", action="store_true", help=NO_EMBEDDED_HELP)
     p.set_defaults(run=run)
 
 
-def say(text: str = "") -> None:
-    print(text, flush=True)
+class Demo:
+    """The demo's voice: progress lines with elapsed time, pasteable commands."""
+
+    def __init__(self, repo: DemoRepo | None = None) -> None:
+        self.clock = Clock()
+        self.cmds = Commands.for_dir(str(repo.design_dir)) if repo else Commands("<dir>")
+        self.holds_seen: set[str] = set()
+
+    def say(self, text: str = "") -> None:
+        print(f"{self.clock.stamp()} {text}" if text else "", flush=True)
+
+    def holds(self, st: DesignStatus | BuildStatus, decisions: list[PendingDecision]) -> None:
+        """Each new hold at once, with the commands that answer it; the demo keeps going
+        (its worker lives in this process) until a person answers from another terminal."""
+        fresh = [d for d in decisions if d.prompt not in self.holds_seen]
+        if not fresh and not (st.paused and "paused" not in self.holds_seen):
+            return
+        self.holds_seen.update(d.prompt for d in fresh)
+        if st.paused:
+            self.holds_seen.add("paused")
+        self.say(
+            paint(
+                "A person must act: the demo waits for this (answer it from another "
+                "terminal, or Ctrl-C to end the demo):",
+                "bold",
+            )
+        )
+        for line in answers(st, fresh, self.cmds, decisions_only=True):
+            print(f"    {line}", flush=True)
+
+
+def check_sandbox(args: argparse.Namespace) -> None:
+    """Before anything starts: the builders and gates run in the sandbox."""
+    if args.sandbox == "none":
+        return
+    problem = unavailable()
+    if problem:
+        raise CliError(
+            "the demo stops before starting anything: its builders and gates run in a "
+            f"sandbox, and {problem} (for the demo: `{orchestrator_prog()} demo --sandbox none`)"
+        )
+
+
+def log_to(path: Path) -> None:
+    """The in-process worker's log (and the Temporal core's) goes to `path`, not the terminal."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(os.environ.get("ORCHESTRATOR_LOG_LEVEL", "INFO"))
+    logging.captureWarnings(True)
+    core = LoggingConfig(
+        filter=TelemetryFilter(core_level="WARN", other_level="WARN"),
+        forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
+    )
+    with contextlib.suppress(RuntimeError):  # a runtime already in use keeps its logging
+        Runtime.set_default(Runtime(telemetry=TelemetryConfig(logging=core)))
 
 
 async def run(args: argparse.Namespace) -> int:
+    if args.clean:
+        return await demo_clean.clean(not args.no_embedded)
     simulated = not args.real
     if args.real and not os.environ.get("ANTHROPIC_API_KEY"):
         raise CliError("--real needs ANTHROPIC_API_KEY in the environment")
+    check_sandbox(args)
     scratch = (
         Path(args.dir)
         if args.dir
         else orchestrator_home() / "demo" / time.strftime("%Y%m%d-%H%M%S")
     )
+    task_queue = f"{QUEUE_PREFIX}{uuid.uuid4().hex[:8]}"
+    scratch.mkdir(parents=True, exist_ok=True)
+    (scratch / MARKER).write_text(json.dumps({"pid": os.getpid(), "task_queue": task_queue}))
+    log_to(scratch / "worker.log")
+    demo = Demo()
     with contextlib.ExitStack() as stack:
         from simulators.github_api import GitHubStandIn
 
@@ -72,35 +178,88 @@ async def run(args: argparse.Namespace) -> int:
             os.environ["ANTHROPIC_BASE_URL"] = messages.url
             os.environ["ANTHROPIC_API_KEY"] = "sim-anthropic-key"
             os.environ.update(READABLE_CALLERS)  # the scripted model keys on them
-            say(f"== {BANNER} ({messages.url})")
-        repo = prepare_demo_repo(scratch, demo_config(github.url))
+            demo.say(f"== {BANNER} ({messages.url})")
+        config = demo_config(github.url) + (
+            '\n[sandbox]\nmode = "none"\n' if args.sandbox == "none" else ""
+        )
+        repo = prepare_demo_repo(scratch, config)
+        demo.cmds = Commands.for_dir(str(repo.design_dir))
         github.add_repo(DEMO_REPOSITORY, git_dir=str(repo.origin))
-        say(f"== scratch repository {repo.root} (origin {repo.origin})")
-        say(f"== GitHub stand-in {github.url} (repository demo/link-shortener)")
+        demo.say(f"== scratch repository {repo.root} (origin {repo.origin})")
+        demo.say(f"== GitHub stand-in {github.url} (repository demo/link-shortener)")
         try:
             client = await connect(embedded=not args.no_embedded)
         except ServerError as err:
             raise CliError(str(err)) from err
         from worker import build_worker
 
-        task_queue = f"orchestrator-demo-{uuid.uuid4().hex[:8]}"
         async with build_worker(client, task_queue):
-            say(f"== worker polling {task_queue} in this process")
-            say(f"== Web UI {settings_from_env().ui_url}")
-            await design_phase(client, repo, task_queue, args.answer)
-            result = await build_phase(client, repo, task_queue)
-        say()
-        say(f"PRs on the GitHub stand-in: {len(github.pulls('demo/link-shortener'))}")
-        say(f"Tracker: {repo.root / 'design-docs/orchestration/pr_tracker.md'}")
-        say(f"Web UI: {settings_from_env().ui_url}")
+            demo.say(
+                f"== worker polling {task_queue} in this process (log {scratch / 'worker.log'})"
+            )
+            demo.say(f"== Web UI {settings_from_env().ui_url}")
+            try:
+                await design_phase(demo, client, repo, task_queue, args.answer)
+                result = await build_phase(demo, client, repo, task_queue)
+            except asyncio.CancelledError:  # Ctrl-C: asyncio.run cancels this task
+                task = asyncio.current_task()
+                if task is not None:
+                    task.uncancel()
+                await interrupted(demo, client, scratch, task_queue)
+                return EXIT_INTERRUPTED
+        demo.say()
+        demo.say(f"PRs on the GitHub stand-in: {len(github.pulls('demo/link-shortener'))}")
+        demo.say(
+            "  (the stand-in stops with the demo, so those links stop answering; the "
+            f"branches stay in {repo.origin}: git -C {repo.origin} branch)"
+        )
+        demo.say(f"Tracker: {repo.root / 'design-docs/orchestration/pr_tracker.md'}")
+        demo.say(f"Web UI: {settings_from_env().ui_url}")
+        demo.say(
+            f"Afterwards: {demo.cmds.verb('status')}; {demo.cmds.verb('metrics')}. "
+            f"Stop the server: {orchestrator_prog()} stop. Remove demo directories: "
+            f"{orchestrator_prog()} demo --clean"
+        )
         if simulated:
-            say(f"({BANNER}; cost is what the price table says the tokens would cost)")
-        say(result.result)
+            demo.say(f"({BANNER}; cost is what the price table says the tokens would cost)")
+        print(result.result, flush=True)
         return 0 if result.result == "ALL_SUBTASKS_PR_CREATED" else 1
 
 
+async def interrupted(demo: Demo, client: Client, scratch: Path, task_queue: str) -> None:
+    """Ctrl-C: the loops cannot go on without this process (its worker and stand-ins end
+    with it), so cancel them while the worker still runs, and end what does not stop."""
+    demo.say(paint("Interrupted: ending the demo's loops (a second Ctrl-C skips this).", "bold"))
+    ended = []
+    for wid in (BUILD_ID, DESIGN_ID):
+        handle = client.get_workflow_handle(wid)
+        with contextlib.suppress(RPCError):
+            desc = await handle.describe()
+            if desc.status == WorkflowExecutionStatus.RUNNING and desc.task_queue == task_queue:
+                await handle.cancel()  # this demo's: its worker still runs to clean up
+                ended.append(handle)
+    deadline = time.monotonic() + CANCEL_WAIT_S
+    for handle in ended:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(RPCError):
+                if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
+                    break
+            await asyncio.sleep(0.3)
+    left = await demo_clean.end_leftovers(client, task_queue)
+    for line in left:
+        demo.say(f"  {line}")
+    demo.say(
+        f"The demo's loops are cancelled; nothing of the demo keeps running except the "
+        f"embedded Temporal server. Its files stay in {scratch}."
+    )
+    prog = orchestrator_prog()
+    demo.say(f"  run it again:        {prog} demo")
+    demo.say(f"  remove old demos:    {prog} demo --clean")
+    demo.say(f"  stop the server:     {prog} stop")
+
+
 async def fresh_start(
-    client: Client, workflow: str, workflow_id: str, arg: Any, task_queue: str
+    client: Client, workflow: str, workflow_id: str, arg: Any, task_queue: str, kind: str
 ) -> WorkflowHandle:
     """Terminate a leftover run of an earlier demo with the same id, then start."""
     old = client.get_workflow_handle(workflow_id)
@@ -113,18 +272,22 @@ async def fresh_start(
         id=workflow_id,
         task_queue=task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        **loop_metadata(kind, arg.design_dir),
     )
 
 
-async def design_phase(client: Client, repo: DemoRepo, task_queue: str, pick: str) -> None:
-    wid = "design-link-shortener"
-    say(f"\n== design loop: {wid}")
+async def design_phase(
+    demo: Demo, client: Client, repo: DemoRepo, task_queue: str, pick: str
+) -> None:
+    say = demo.say
+    say(f"== design loop: {DESIGN_ID}")
     handle = await fresh_start(
         client,
         "DesignReviewWorkflow",
-        wid,
+        DESIGN_ID,
         DesignInput(design_dir=str(repo.design_dir)),
         task_queue,
+        "design",
     )
     seen: set[tuple[str, int]] = set()
     answered: set[str] = set()
@@ -150,33 +313,15 @@ async def design_phase(client: Client, repo: DemoRepo, task_queue: str, pick: st
                 continue
             answered.add(q.id)
             say(f"  question {q.id}: {q.text} [{q.options_line()}]")
-            say(f"  -> as a person would: orchestrator answer {repo.design_dir} {q.id} {pick}")
+            say(f"  -> as a person would: {demo.cmds.verb('answer', q.id, pick)}")
             reply = await handle.execute_update(
                 "answer_question", AnswerInput(question_id=q.id, choice=pick), result_type=str
             )
             say(f"     recorded {reply}")
         if st.phase == "awaiting-approval" and not approved:
             approved = True
-            address = settings_from_env().address
-            cmd = [
-                temporal_binary(),
-                "workflow",
-                "signal",
-                "--address",
-                address,
-                "--workflow-id",
-                wid,
-                "--name",
-                "approved",
-            ]
-            say("  every scope cleared the bar; approving at the gate as a person would:")
-            say(f"  $ temporal workflow signal --workflow-id {wid} --name approved")
-            proc = await asyncio.create_subprocess_exec(
-                *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-            )
-            output, _ = await proc.communicate()
-            if proc.returncode != 0:
-                raise CliError(f"temporal workflow signal failed: {output.decode()}")
+            await approve_as_a_person(demo)
+        demo.holds(st, pending_decisions(st))
         await asyncio.sleep(0.3)
     result = DesignResult.model_validate(await handle.result())
     design_metrics = await handle.query("metrics", result_type=Metrics)
@@ -188,19 +333,49 @@ async def design_phase(client: Client, repo: DemoRepo, task_queue: str, pick: st
     say(f"  {result.result}")
 
 
-async def build_phase(client: Client, repo: DemoRepo, task_queue: str) -> BuildResult:
-    wid = "build-link-shortener"
-    say(f"\n== build loop: {wid}")
+async def approve_as_a_person(demo: Demo) -> None:
+    """The `temporal` CLI's signal, as a person would type it (and paste it: the binary's
+    path when it is not on PATH, the server's address when it is not the default)."""
+    words = ["workflow", "signal", "--workflow-id", DESIGN_ID, "--name", "approved"]
+    demo.say("  every scope cleared the bar; approving at the gate as a person would:")
+    demo.say(f"  $ {temporal_command(*words)}")
+    address = settings_from_env().address
+    proc = await asyncio.create_subprocess_exec(
+        temporal_binary(),
+        *words,
+        "--address",
+        address,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await proc.communicate()
+    if proc.returncode != 0:
+        raise CliError(f"temporal workflow signal failed: {output.decode()}")
+
+
+async def build_phase(demo: Demo, client: Client, repo: DemoRepo, task_queue: str) -> BuildResult:
+    say = demo.say
+    say("")
+    say(f"== build loop: {BUILD_ID}")
     handle = await fresh_start(
-        client, "BuildWorkflow", wid, BuildInput(design_dir=str(repo.design_dir)), task_queue
+        client,
+        "BuildWorkflow",
+        BUILD_ID,
+        BuildInput(design_dir=str(repo.design_dir)),
+        task_queue,
+        "build",
     )
     seen: set[tuple[str, object]] = set()
     while True:
         running = (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
         try:
-            report_progress(await handle.query("status", result_type=BuildStatus), seen)
+            st = await handle.query("status", result_type=BuildStatus)
         except RPCError:
-            pass
+            st = None
+        if st is not None:
+            report_progress(demo, st, seen)
+            if running:
+                demo.holds(st, pending_decisions(st))
         if not running:
             # The poll that saw the run closed reported after it closed: the last
             # subtask's PR, set between two polls, is printed too.
@@ -211,16 +386,17 @@ async def build_phase(client: Client, repo: DemoRepo, task_queue: str) -> BuildR
         if sub.pr_url and (sub.subtask, "pr") not in seen:
             say(f"  {sub.subtask:<12} PR {sub.pr_url}")
     if result.integration is not None:
-        say(f"\n== integration: {integration_line(result.integration)}")
+        say(f"== integration: {integration_line(result.integration)}")
         say(f"  report: {repo.design_dir / 'build-reviews' / 'INTEGRATION.md'}")
-    say("\n== tokens and cost (build, simulated prices)")
-    say(metrics_view(await handle.query("metrics", result_type=Metrics)))
-    say(f"\nmost subtasks running at once: {result.max_running}")
+    say("== tokens and cost (build, simulated prices)")
+    print(metrics_view(await handle.query("metrics", result_type=Metrics)), flush=True)
+    say(f"most subtasks running at once: {result.max_running}")
     return result
 
 
-def report_progress(st: BuildStatus, seen: set[tuple[str, object]]) -> None:
+def report_progress(demo: Demo, st: BuildStatus, seen: set[tuple[str, object]]) -> None:
     """Print what changed since the last poll: starts, rounds, PRs, blocked subtasks."""
+    say = demo.say
     for v in st.subtasks:
         if v.status != "pending" and (v.name, "start") not in seen:
             seen.add((v.name, "start"))
@@ -238,3 +414,6 @@ def report_progress(st: BuildStatus, seen: set[tuple[str, object]]) -> None:
         if v.status in ("blocked", "cancelled") and (v.name, "end") not in seen:
             seen.add((v.name, "end"))
             say(f"  {v.name:<12} {v.status}: {v.notes}")
+    if st.notice and ("notice", st.notice) not in seen:
+        seen.add(("notice", st.notice))
+        say(f"  note: {st.notice}")

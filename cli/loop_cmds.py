@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -28,11 +29,13 @@ from temporalio.exceptions import CancelledError, TerminatedError
 from temporalio.exceptions import TimeoutError as WorkflowTimeout
 from temporalio.service import RPCError, RPCStatusCode
 
-from cli import clean_cmd, views
+from activities.child_workflows import live_pollers
+from cli import clean_cmd, finished, holds, prereqs, queues, views
 from cli.bounds import MAX_WORD, bounded
 from cli.common import (
     EXIT_DONE,
     EXIT_ENDED,
+    EXIT_INTERRUPTED,
     EXIT_WAITING,
     CliError,
     add_verb,
@@ -45,7 +48,10 @@ from cli.common import (
     feature_of,
     root_cause,
     same_dir,
+    worker_for,
 )
+from cli.output import Clock, Commands
+from cli.summaries import loop_metadata
 from contracts.build import (
     ALL_SUBTASKS_PR_CREATED,
     BuildInput,
@@ -56,7 +62,12 @@ from contracts.build import (
 from contracts.config import BuildChecks
 from contracts.design import DESIGN_DOC_APPROVED, DesignInput, DesignResult, DesignStatus
 from contracts.human import (
+    BUILD_STUCK_OPTIONS,
+    DESIGN_STUCK_OPTIONS,
+    FAILURE_OPTIONS,
+    FILE_CONFLICT_OPTIONS,
     MAX_SIGNAL_TEXT,
+    SKIP_REVIEWER,
     AnswerInput,
     DecideInput,
     FeedbackInput,
@@ -65,9 +76,25 @@ from contracts.human import (
 from contracts.integration import IntegrationOutcome
 from contracts.metrics import Metrics
 from contracts.names import with_odd_characters
-from runtime.client import TASK_QUEUE, settings_from_env
+from runtime.client import TASK_QUEUE, connect, settings_from_env
+from runtime.server import is_listening
 
 QUERY_TIMEOUT = timedelta(seconds=15)
+# `decide`'s one form, in its usage, its help, its errors and the README.
+DECIDE_USAGE = "decide <dir> [scope|subtask] <choice>"
+# Every choice some prompt offers (integration's stuck prompt adds reopen:<subtask>).
+KNOWN_CHOICES = list(
+    dict.fromkeys(
+        [
+            *FAILURE_OPTIONS,
+            SKIP_REVIEWER,
+            *BUILD_STUCK_OPTIONS,
+            *DESIGN_STUCK_OPTIONS,
+            *FILE_CONFLICT_OPTIONS,
+            "raise",
+        ]
+    )
+)
 
 
 def positive(kind: type) -> Any:
@@ -87,8 +114,10 @@ def positive(kind: type) -> Any:
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    def verb(name: str, help_: str, fn: Any, *args: tuple[str, dict[str, Any]]) -> None:
-        add_verb(sub, name, help_, fn, *args)
+    def verb(
+        name: str, help_: str, fn: Any, *args: tuple[str, dict[str, Any]], usage: str | None = None
+    ) -> None:
+        add_verb(sub, name, help_, fn, *args, usage=usage)
 
     wait = (
         "--wait",
@@ -104,37 +133,89 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "start (or attach to) the build loop",
         build,
         wait,
-        ("--max-concurrent", {"type": positive(int), "default": None}),
-        ("--forge", {"choices": ["github", "none"], "default": None}),
-        ("--max-cost-usd", {"type": positive(float), "default": None}),
-        ("--max-tokens", {"type": positive(int), "default": None}),
-        ("--notes", {"default": "", "help": "context for this build, given to every agent"}),
+        (
+            "--max-concurrent",
+            {
+                "type": positive(int),
+                "default": None,
+                "metavar": "N",
+                "help": "subtasks building at once (default: max_concurrent_subtasks, 2)",
+            },
+        ),
+        (
+            "--forge",
+            {
+                "choices": ["github", "none"],
+                "default": None,
+                "help": "where pull requests go: github, or none (push only, PR text in a file)",
+            },
+        ),
+        (
+            "--max-cost-usd",
+            {
+                "type": positive(float),
+                "default": None,
+                "metavar": "X",
+                "help": "budget in USD for the build and its subtasks; at it, the build asks",
+            },
+        ),
+        (
+            "--max-tokens",
+            {
+                "type": positive(int),
+                "default": None,
+                "metavar": "N",
+                "help": "budget in tokens (cache weighed by price); at it, the build asks",
+            },
+        ),
+        (
+            "--notes",
+            {
+                "default": "",
+                "help": "context for this build: every builder, reviewer and fixer reads it",
+            },
+        ),
     )
-    verb(
-        "status",
-        "phase, scores, questions and decisions",
-        status,
-        ("--json", {"action": "store_true"}),
-    )
-    verb("metrics", "tokens, cost and agent time", metrics, ("--json", {"action": "store_true"}))
+    as_json = ("--json", {"action": "store_true", "help": "machine-readable output"})
+    verb("status", "phase, scores, questions and decisions", status, as_json)
+    verb("metrics", "tokens, cost and agent time", metrics, as_json)
     verb("approve", "approve the design at the gate (signal `approved`)", approve)
     verb(
         "answer",
         "answer a reviewer question",
         answer,
-        ("question_id", {}),
-        ("choice", {}),
+        ("question_id", {"help": "the question's id, e.g. Q2 (`status` lists them)"}),
+        ("choice", {"help": "the option's letter, e.g. B"}),
         (
             "--replace",
             {"action": "store_true", "help": "change an answer already given (else refused)"},
         ),
     )
-    verb("request-changes", "send the design back with feedback", request_changes, ("feedback", {}))
+    verb(
+        "request-changes",
+        "send the design back with feedback",
+        request_changes,
+        ("feedback", {"help": "what to change, in words (at most 20,000 characters)"}),
+    )
     verb(
         "decide",
-        "answer a stuck prompt: [scope|subtask] choice",
+        "answer a prompt that waits for a decision (`status` lists them)",
         decide,
-        ("words", {"nargs": "+", "metavar": "[SCOPE] CHOICE"}),
+        (
+            "words",
+            {
+                "nargs": "+",
+                "metavar": "[scope|subtask] <choice>",
+                "help": "the scope or subtask the prompt is about (needed when several wait), "
+                "then the choice: a failure: retry / skip / stop (a held reviewer also "
+                "skip-reviewer); design stuck: continue / accept / review-together; build "
+                "stuck: skip / simplify / debug / continue; a merge conflict: continue / skip; "
+                "the budget: raise / stop (scope budget); file conflicts: continue / serialize "
+                "/ stop (scope file-conflicts); integration stuck: continue / skip / "
+                "reopen:<subtask>",
+            },
+        ),
+        usage=f"orchestrator {DECIDE_USAGE} [--no-embedded]",
     )
     verb("pause", "no new agent starts until resume (signal `!pause`)", pause)
     verb("resume", "resume after pause (signal `!resume`)", resume)
@@ -204,12 +285,34 @@ async def running_loops(client: Client, design_dir: str) -> list[tuple[str, Work
         if handle:
             found.append((kind, handle))
     if not found:
+        await refuse_ended(
+            client, [("build", build_id(design_dir)), ("design", design_id(design_dir))], design_dir
+        )
         raise CliError(
             f"no design or build loop is running for {design_dir} "
             f"(ids {design_id(design_dir)}, {build_id(design_dir)}). Start one with "
             f"`orchestrator design {design_dir}` or `orchestrator build {design_dir}`"
         )
     return found
+
+
+async def refuse_ended(client: Client, loops: list[tuple[str, str]], design_dir: str) -> None:
+    """Nothing runs: when one of `loops` (kind, id) ran for this directory, say how the
+    newest ended and what comes next (refused, exit 2)."""
+    ended: dict[str, tuple[bool, str]] = {}
+    for kind, wid in (("design", design_id(design_dir)), ("build", build_id(design_dir))):
+        handle = client.get_workflow_handle(wid)
+        desc = await describe_or_none(handle)
+        if desc is None or desc.status == WorkflowExecutionStatus.RUNNING:
+            continue
+        if not await foreign_dir(handle, design_dir):
+            code, line = await outcome(handle, kind)
+            ended[kind] = (code == EXIT_DONE, line)
+    for kind, wid in loops:
+        if kind in ended:
+            done, line = ended[kind]
+            after = ended.get("build") if kind == "design" else None
+            raise CliError(finished.what_next(kind, wid, done, line, design_dir, after))
 
 
 def ui_link(workflow_id: str) -> str:
@@ -236,9 +339,13 @@ async def start_loop(
     """
     design_dir = arg.design_dir
     await asyncio.to_thread(check_project, design_dir, build)
-    client = await client_for(embedded=not args.no_embedded)
+    client = await client_for(embedded=not args.no_embedded, need_worker=False)
     if await running(client, workflow_id, design_dir) is None:  # refuses another's loop
         await asyncio.to_thread(check_files, design_dir)
+        refused = await prereqs.check_sandbox(client, design_dir, args.command)
+        if refused:
+            raise CliError(refused)
+    await worker_for(client, not args.no_embedded)
     handle = await client.start_workflow(
         workflow,
         arg,
@@ -246,6 +353,7 @@ async def start_loop(
         task_queue=TASK_QUEUE,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        **loop_metadata(args.command, design_dir),
     )
     print(f"{workflow} {workflow_id} running · {ui_link(workflow_id)}")
     # Follow the id, not the run: a loop that continues as new keeps its id.
@@ -263,8 +371,8 @@ async def design(args: argparse.Namespace) -> int:
         check_design,
     )
     if args.wait:
-        return await follow(client, handle, "design")
-    print(f"Watch it: orchestrator status {args.design_dir} (or --wait)")
+        return await follow(client, handle, "design", design_dir)
+    print(f"Watch it: {Commands.for_dir(design_dir).verb('status')} (or --wait)")
     return EXIT_DONE
 
 
@@ -287,8 +395,8 @@ async def build(args: argparse.Namespace) -> int:
         BuildChecks(forge=args.forge),
     )
     if args.wait:
-        return await follow(client, handle, "build")
-    print(f"Watch it: orchestrator status {args.design_dir} (or --wait)")
+        return await follow(client, handle, "build", design_dir)
+    print(f"Watch it: {Commands.for_dir(design_dir).verb('status')} (or --wait)")
     return EXIT_DONE
 
 
@@ -375,6 +483,10 @@ def pending_decisions(st: DesignStatus | BuildStatus) -> list[PendingDecision]:
     return found
 
 
+def answers(st: DesignStatus | BuildStatus, cmds: Commands) -> list[str]:
+    return holds.answers(st, pending_decisions(st), cmds)
+
+
 def person_needed(st: DesignStatus | BuildStatus) -> bool:
     """Whether the loop waits for a person: a question, the gate, a decision, a pause."""
     if st.paused or pending_decisions(st):
@@ -384,26 +496,35 @@ def person_needed(st: DesignStatus | BuildStatus) -> bool:
     return st.change is not None and st.change.state == "awaiting-decision"
 
 
-async def follow(client: Client, handle: WorkflowHandle, kind: str) -> int:
-    """Print each change of state until the loop needs a person (3) or closes (0 or 1)."""
-    last = ""
-    while True:
-        desc = await handle.describe()
-        if desc.status != WorkflowExecutionStatus.RUNNING:
-            return await report_end(handle, kind, last)
-        try:
-            st = await query_status(client, handle, kind)
-        except (RPCError, WorkflowQueryFailedError):
-            await asyncio.sleep(1)
-            continue
-        text = view(st)
-        if text != last:
-            print(text, "\n", flush=True)
-            last = text
-        if person_needed(st):
-            print(f"A person must act now: {st.waiting_for}. Web UI: {ui_link(handle.id)}")
-            return EXIT_WAITING
-        await asyncio.sleep(1.5)
+async def follow(client: Client, handle: WorkflowHandle, kind: str, design_dir: str) -> int:
+    """Print each change of state until the loop needs a person (3) or closes (0 or 1).
+
+    A hold is printed the moment it appears, with the commands that answer it; Ctrl-C
+    stops following (130) and says what keeps running and how to act on it.
+    """
+    last, clock, cmds = "", Clock(), Commands.for_dir(design_dir)
+    try:
+        while True:
+            desc = await handle.describe()
+            if desc.status != WorkflowExecutionStatus.RUNNING:
+                return await report_end(handle, kind, last)
+            try:
+                st = await query_status(client, handle, kind)
+            except (RPCError, WorkflowQueryFailedError):
+                await asyncio.sleep(1)
+                continue
+            text = view(st)
+            if text != last:
+                print(f"{clock.stamp()} {text}", "\n", flush=True)
+                last = text
+            if person_needed(st):
+                print("\n".join(answers(st, cmds)), flush=True)
+                print(f"A person must act now: {st.waiting_for}. Web UI: {ui_link(handle.id)}")
+                return EXIT_WAITING
+            await asyncio.sleep(1.5)
+    except asyncio.CancelledError:  # Ctrl-C: asyncio.run cancels this task
+        print(holds.still_running(handle.id, kind, cmds), file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
 
 
 async def report_end(handle: WorkflowHandle, kind: str, last: str) -> int:
@@ -507,12 +628,21 @@ async def query_or_none(handle: WorkflowHandle, name: str, result_type: type) ->
 async def status(args: argparse.Namespace) -> int:
     client = await client_for(embedded=not args.no_embedded, need_worker=False)
     out: dict[str, Any] = {}
+    cmds = Commands.for_dir(args.design_dir)
     for kind, handle, desc in await existing_loops(client, args.design_dir):
         if desc.status == WorkflowExecutionStatus.RUNNING:
+            if desc.task_queue == TASK_QUEUE:
+                await worker_for(client, not args.no_embedded)  # it needs one to answer
+            unserved = await queues.unserved(client, desc)
+            if unserved:  # a query would wait for a worker that never comes
+                out[kind] = {"workflow_id": handle.id, "status": "RUNNING", "unserved": unserved}
+                if not args.json:
+                    print(f"{kind} ({handle.id}): RUNNING, but nothing serves it\n  {unserved}\n")
+                continue
             st = await query_status(client, handle, kind)
             out[kind] = st.model_dump(mode="json")
             if not args.json:
-                print(view(st))
+                print("\n\n".join(filter(None, [view(st), "\n".join(answers(st, cmds))])))
                 print()
             continue
         # Closed: how and why it ended, from its close event (no worker needed).
@@ -546,19 +676,28 @@ async def status(args: argparse.Namespace) -> int:
 
 
 async def metrics(args: argparse.Namespace) -> int:
-    # A finished loop's metrics come from a worker replaying it: make sure one polls.
-    client = await client_for(embedded=not args.no_embedded)
-    for kind, handle, desc in await existing_loops(client, args.design_dir):
-        state = desc.status
-        closed = state != WorkflowExecutionStatus.RUNNING
-        label = f"{kind} ({state.name if state else 'UNKNOWN'})" if closed else kind
-        m = await query_or_none(handle, "metrics", Metrics)
-        if m is None:
-            raise CliError(
-                f"no worker answered the metrics query of {handle.id}; start one with "
-                "`orchestrator worker` and try again"
+    # A finished loop's metrics come from a worker replaying it, on the loop's own queue.
+    client = await client_for(embedded=not args.no_embedded, need_worker=False)
+    async with contextlib.AsyncExitStack() as stack:
+        for kind, handle, desc in await existing_loops(client, args.design_dir):
+            if desc.task_queue == TASK_QUEUE:
+                await worker_for(client, not args.no_embedded)
+            state = desc.status
+            closed = state != WorkflowExecutionStatus.RUNNING
+            label = f"{kind} ({state.name if state else 'UNKNOWN'})" if closed else kind
+            unserved = await queues.serve_queries(client, desc, stack)  # the loop's own queue
+            m = None if unserved else await query_or_none(handle, "metrics", Metrics)
+            if m is None:
+                raise CliError(
+                    unserved
+                    or f"no worker answered the metrics query of {handle.id} (task queue "
+                    f"{desc.task_queue}); start one with `orchestrator worker --task-queue "
+                    f"{desc.task_queue}` and try again"
+                )
+            text = (
+                m.model_dump_json(indent=2) if args.json else f"{label}:\n{views.metrics_view(m)}\n"
             )
-        print(m.model_dump_json(indent=2) if args.json else f"{label}:\n{views.metrics_view(m)}\n")
+            print(text)
     return 0
 
 
@@ -566,6 +705,7 @@ async def running_design(args: argparse.Namespace) -> WorkflowHandle:
     client = await client_for(embedded=not args.no_embedded, need_worker=False)
     handle = await running(client, design_id(args.design_dir), args.design_dir)
     if handle is None:
+        await refuse_ended(client, [("design", design_id(args.design_dir))], args.design_dir)
         raise CliError(
             f"the design loop {design_id(args.design_dir)} is not running. Fix: start it with "
             f"`orchestrator design {args.design_dir}` (`orchestrator status` says how the last "
@@ -628,10 +768,19 @@ async def decide(args: argparse.Namespace) -> int:
     words = [bounded("a word of the decision", w, MAX_WORD) for w in args.words]
     if len(words) > 2:
         raise CliError(
-            f"{len(words)} words after the directory. Fix: send `decide <dir> [scope|subtask] "
-            "<choice>`, e.g. `decide <dir> 02-parser skip`"
+            f"{len(words)} words after the directory. Fix: send `{DECIDE_USAGE}`, "
+            "e.g. `decide <dir> 02-parser skip`"
         )
     decision = DecideInput(choice=words[-1], scope=words[0] if len(words) > 1 else None)
+    choice = decision.choice.strip().lower()
+    known = choice in KNOWN_CHOICES or choice.startswith("reopen:")
+    if not known and await starts_something(args.design_dir):
+        # Refused before a server or a worker is started: a typo is only a typo.
+        raise CliError(
+            f"{decision.choice!r} is not a choice any prompt offers. Fix: choose one of: "
+            f"{', '.join(KNOWN_CHOICES)}, reopen:<subtask> ({DECIDE_USAGE}; "
+            f"`orchestrator status {args.design_dir}` lists what waits)"
+        )
     # A decision resumes the loop, and reading what waits takes a worker: make sure one runs.
     client = await client_for(embedded=not args.no_embedded)
     waiting: list[tuple[WorkflowHandle, PendingDecision]] = []
@@ -673,6 +822,19 @@ async def decide(args: argparse.Namespace) -> int:
     await handle.signal("decide", DecideInput(choice=decision.choice, scope=scope))
     print(f"sent decide {scope} {decision.choice} to {handle.id}")
     return 0
+
+
+async def starts_something(design_dir: str) -> bool:
+    """Whether reading what waits would start a server or a worker (none answers now)."""
+    if not is_listening(settings_from_env().address):
+        return True
+    client = await connect(embedded=False)
+    for wid in (design_id(design_dir), build_id(design_dir)):
+        desc = await describe_or_none(client.get_workflow_handle(wid))
+        running = desc is not None and desc.status == WorkflowExecutionStatus.RUNNING
+        if running and desc is not None and await live_pollers(client, desc.task_queue):
+            return False
+    return True
 
 
 async def _both(args: argparse.Namespace, signal: str) -> int:

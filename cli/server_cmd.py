@@ -14,21 +14,34 @@ from runtime.server import (
     ServerError,
     is_listening,
     orchestrator_home,
+    server_pid_file,
     split_address,
     start_dev_server,
+    stop_process,
 )
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("server", help="run the embedded Temporal dev server in the foreground")
     p.add_argument("--db-file", default=None, help="state file (default: ~/.orchestrator/)")
-    p.add_argument("--ui-port", type=int, default=None)
+    p.add_argument(
+        "--ui-port", type=int, default=None, help="Web UI port (default: the gRPC port + 1000)"
+    )
     p.set_defaults(run=run_server, sync=True)
 
     # Listed for --help; `starter.main` hands `worker ...` to worker.main with its own flags.
     sub.add_parser("worker", help="run a worker (see `orchestrator worker --help`)")
 
-    s = sub.add_parser("stop", help="stop the background worker the CLI started")
+    s = sub.add_parser(
+        "stop",
+        help="stop the background worker and the embedded server the CLI started",
+        description="Stop what the CLI started in the background: the worker, and the "
+        "embedded Temporal server (its state stays in ~/.orchestrator/temporal.db, so the "
+        "loops resume when it starts again). Loops keep their place; nothing is cancelled.",
+    )
+    s.add_argument(
+        "--keep-server", action="store_true", help="stop only the worker; keep the server running"
+    )
     s.set_defaults(run=run_stop, sync=True)
 
 
@@ -87,5 +100,16 @@ def run_server(args: argparse.Namespace) -> int:
 
 
 def run_stop(args: argparse.Namespace) -> int:
-    print("stopped the background worker" if stop_background_worker() else "no background worker")
+    worker = stop_background_worker()
+    print(f"stopped the background worker (pid {worker})" if worker else "no background worker")
+    if args.keep_server:
+        return 0
+    server = stop_process(server_pid_file(), "start-dev")
+    if server:
+        print(
+            f"stopped the embedded Temporal server (pid {server}); its state stays in "
+            f"{orchestrator_home() / 'temporal.db'}"
+        )
+    else:
+        print("no embedded server that the CLI started")
     return 0

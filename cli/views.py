@@ -38,19 +38,13 @@ def design_view(s: DesignStatus) -> str:
     if notes:
         out += ["", "Notes:", *notes]
     if s.open_questions:
-        out += ["", "Open questions (orchestrator answer <dir> Q<n> <letter>):"]
+        out += ["", "Open questions:"]
         out += [f"  {q.id}: {q.text}\n      {q.options_line()}" for q in s.open_questions]
     if s.answered_questions:
         out += ["", "Answered:"]
         out += [
             f"  {q.id}: {q.text} -> {q.choice}) {q.answer_text()} ({q.answered_by})"
             for q in s.answered_questions
-        ]
-    for d in s.decisions:
-        out += [
-            "",
-            f"Decision needed on {d.scope}: {d.prompt}",
-            f"  options: {', '.join(d.options)}",
         ]
     if s.notice:
         out += ["", f"Note: {s.notice}"]
@@ -101,15 +95,6 @@ def build_view(s: BuildStatus) -> str:
             ],
         ),
     ]
-    grouped = set()
-    for d in s.decisions:
-        held = d.failure.scopes if d.failure else []
-        grouped.update(held)
-        out += [
-            "",
-            f"Decision needed ({d.kind}{': ' + ', '.join(held) if held else ''}): {d.prompt}",
-            f"  orchestrator decide <dir> <{'|'.join(d.options)}>",
-        ]
     if s.notes:
         out += ["", f"Notes: {s.notes}"]
     if s.file_conflicts:
@@ -121,14 +106,9 @@ def build_view(s: BuildStatus) -> str:
         out += ["", f"Stopped: {s.stop_reason}"]
     if s.notice:
         out += ["", f"Note: {s.notice}"]
+    # What waits for a person, with the commands that answer it, follows (cli/holds.py).
     for v in s.subtasks:
-        if v.decision and v.name not in grouped:
-            out += [
-                "",
-                f"Decision needed on {v.name}: {v.decision.prompt}",
-                f"  orchestrator decide <dir> {v.name} <{'|'.join(v.decision.options)}>",
-            ]
-        elif v.notes and v.status in ("blocked", "skipped", "cancelled", "stale"):
+        if v.notes and v.status in ("blocked", "skipped", "cancelled", "stale"):
             out.append(f"  {v.name}: {v.notes}")
     return "\n".join(out + retrying_lines(s.retrying))
 

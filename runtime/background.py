@@ -10,47 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
-from temporalio.api.enums.v1 import TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
-from runtime.server import orchestrator_home
+from activities.child_workflows import live_pollers
+from runtime.server import orchestrator_home, stop_process
 
 
 async def has_pollers(client: Client, task_queue: str) -> bool:
-    response = await client.workflow_service.describe_task_queue(
-        DescribeTaskQueueRequest(
-            namespace=client.namespace,
-            task_queue=TaskQueue(name=task_queue),
-            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-        )
-    )
-    return any(_may_be_alive(p.identity) for p in response.pollers)
-
-
-def _may_be_alive(identity: str) -> bool:
-    """The server remembers a stopped worker's poller for minutes: rule out dead local ones.
-
-    A worker's identity is `<pid>@<host>`; one on this host whose process is gone
-    polls no more (the person stopped it, e.g. to restart it with a fixed key).
-    """
-    pid, _, host = identity.partition("@")
-    if host != socket.gethostname() or not pid.isdigit():
-        return True
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    """Whether a worker may still poll `task_queue` (the server remembers a stopped one's
+    poller for minutes; dead local ones and stale entries are ruled out)."""
+    return bool(await live_pollers(client, task_queue))
 
 
 def pid_file() -> Path:
@@ -60,7 +33,9 @@ def pid_file() -> Path:
 def spawn_worker(cwd: str | None = None) -> subprocess.Popen[bytes]:
     log = open(orchestrator_home() / "worker.log", "ab")  # handed to the child
     process = subprocess.Popen(
-        [sys.executable, "-m", "worker"],
+        # The CLI checked the sandbox for the loop it starts; a step that still lacks one
+        # holds visibly, so this worker need not refuse to start.
+        [sys.executable, "-m", "worker", "--without-sandbox"],
         cwd=cwd or os.getcwd(),
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -95,14 +70,6 @@ async def ensure_worker(client: Client, task_queue: str, wait_s: float = 30.0) -
     raise RuntimeError("the background worker did not start polling in time; see worker.log")
 
 
-def stop_background_worker() -> bool:
-    path = pid_file()
-    if not path.exists():
-        return False
-    try:
-        os.kill(int(path.read_text().strip()), signal.SIGTERM)
-        stopped = True
-    except (ProcessLookupError, ValueError):
-        stopped = False
-    path.unlink(missing_ok=True)
-    return stopped
+def stop_background_worker() -> int | None:
+    """Stop the worker the CLI started in the background; its pid, or None when none ran."""
+    return stop_process(pid_file(), "worker")

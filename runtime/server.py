@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -238,7 +239,46 @@ def ensure_server(address: str, namespace: str, embedded: bool = True) -> DevSer
     db = orchestrator_home() / "temporal.db"
     print(
         f"No Temporal server at {address}: starting the embedded dev server "
-        f"(state in {db}, Web UI http://localhost:{port + 1000}).",
+        f"(state in {db}, Web UI http://localhost:{port + 1000}; `orchestrator stop` stops it).",
         file=sys.stderr,
     )
-    return start_dev_server(port=port, db_file=db, namespace=namespace, detach=True)
+    server = start_dev_server(port=port, db_file=db, namespace=namespace, detach=True)
+    if server.process is not None:
+        server_pid_file().write_text(str(server.process.pid))  # for `orchestrator stop`
+    return server
+
+
+def server_pid_file() -> Path:
+    """The embedded server the CLI started in the background (not one run in the foreground)."""
+    return orchestrator_home() / "server.pid"
+
+
+def stop_process(pid_file: Path, marker: str, wait_s: float = 15.0) -> int | None:
+    """SIGTERM the process `pid_file` names, if its command line holds `marker` (a recycled
+    pid is left alone), and wait until it is gone; the pid it stopped, or None."""
+    try:
+        pid = int(pid_file.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except (OSError, ValueError):
+        pid_file.unlink(missing_ok=True)
+        return None
+    pid_file.unlink(missing_ok=True)
+    if marker not in cmdline:
+        return None
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if not process_alive(pid):
+            return pid
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+    return pid
+
+
+def process_alive(pid: int) -> bool:
+    """Running, and not a zombie waiting for its parent to read its status."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"

@@ -107,6 +107,20 @@ def scripted_model(
         yield standin
 
 
+def break_bubblewrap(tmp_path: Path, monkeypatch: Any) -> None:
+    """A bubblewrap that fails as it does without user namespaces (or in a container without
+    the needed settings), first on PATH; the sandbox's self-test runs again."""
+    from activities.sandbox import runner
+
+    bindir = tmp_path / "broken-bin"
+    bindir.mkdir()
+    fake = bindir / "bwrap"
+    fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    runner.forget_self_test()
+
+
 HISTORIES = Path(__file__).parent / "workflows" / "histories"
 
 

@@ -47,7 +47,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.build_changes import SpecChangeSteps
     from workflows.build_children import BuildChildren
     from workflows.build_messages import BuildMessages
-    from workflows.build_state import DONE
+    from workflows.build_state import DONE, stall_failure
     from workflows.failures import FailureHolds, StepAbandoned
     from workflows.inputs import absolute_design_dir, run_input
 
@@ -60,6 +60,8 @@ INTEGRATION_STEP = "integration-step"
 ASK_FILE_CONFLICTS = "ask-file-conflicts"
 # Patch id: the build removes the worktrees nothing more will be done in.
 CLEAN_WORKTREES = "clean-worktrees"
+# Patch id: pending work with nothing running and nothing awaited holds for a person.
+STALL_GUARD = "stall-guard"
 
 
 @workflow.defn(name="BuildWorkflow")
@@ -76,6 +78,7 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
         self.budget_answer: str | None = None
         self.conflict_answer: str | None = None
         self.restarting: set[str] = set()
+        self.starting: set[str] = set()
         self.cancelled = False
         self.tracker_revision = 0
         self.holds = FailureHolds()
@@ -91,6 +94,7 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
 
     @workflow.run
     async def run(self, *args: Any) -> BuildResult:
+        self.main = asyncio.current_task()  # where a workflow cancel lands
         inp = run_input("BuildWorkflow", args, BuildInput)
         absolute_design_dir("BuildWorkflow", inp.design_dir)
         self.inp = inp
@@ -210,14 +214,21 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
                 workflow.continue_as_new(inp.model_copy(update={"state": self.s}))
             for name in self._ready():
                 held = self.s.paused or self.s.budget_hold or draining or self.s.failure_hold
-                if len(self.running) >= limit or held:
+                if len(self.running) >= limit or held or self.holds.holding:
                     break
                 tasks[name] = asyncio.ensure_future(self._run_child(name))
                 # Started, not "is running": a replay after a crash can start and
-                # finish a child within one activation.
-                await workflow.wait_condition(lambda n=name: n in self.running or tasks[n].done())
+                # finish a child within one activation (or its start holds for a person).
+                await workflow.wait_condition(
+                    lambda n=name: n in self.running or tasks[n].done() or self.holds.holding
+                )
             self.s.max_running = max(self.s.max_running, len(self.running))
-            if not self.running and not self._ready() and self.s.change is None:
+            found = self._stalled(tasks, held=draining or bool(self.starting))
+            if found:
+                await self.holds.ask(stall_failure(found), ("retry", "stop"), self._on_hold)
+                continue
+            idle = not self.running and not self.starting and not self._ready()
+            if idle and self.s.change is None:
                 return
             self._details()
             await workflow.wait_condition(lambda: self.changed)
@@ -245,7 +256,17 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
         return plan
 
     def _ready(self) -> list[str]:
-        return build_state.ready(self.s, self.running)
+        return build_state.ready(self.s, {*self.running, *self.starting})
+
+    def _stalled(self, tasks: dict[str, asyncio.Task[None]], held: bool) -> str:
+        """Work left, nothing running and nothing awaited: what was found ("" when all is well)."""
+        held = held or self.s.paused or self.s.budget_hold or self.s.failure_hold
+        held = held or self.holds.holding
+        found = build_state.stalled(self.s, self.running, held)
+        if not found or not workflow.patched(STALL_GUARD):
+            return ""
+        failed = [(n, t.exception()) for n, t in tasks.items() if t.done() and not t.cancelled()]
+        return found + "".join(f"; starting {n} raised {e!r}" for n, e in failed if e)
 
     async def _write_tracker(self, force: bool = False, hold: bool = True) -> None:
         assert self.ctx
@@ -331,6 +352,11 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
             )
         except StepAbandoned as abandoned:  # `stop` while the report could not be written
             self.s.stop_reason = self.s.stop_reason or abandoned.reason
+        # Kept after the end (a worker answers for a closed run): the result, PRs, report.
+        result = ALL_SUBTASKS_PR_CREATED if ok else SUBTASKS_INCOMPLETE
+        workflow.set_current_details(
+            build_state.final_details(self.s, self.ctx.feature, result, report)
+        )
         await workflow.wait_condition(workflow.all_handlers_finished)
         return BuildResult(
             result=ALL_SUBTASKS_PR_CREATED if ok else SUBTASKS_INCOMPLETE,

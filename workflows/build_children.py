@@ -27,8 +27,9 @@ with workflow.unsafe.imports_passed_through():
     from contracts.human import PendingDecision
     from contracts.integration import INTEGRATION
     from contracts.subtask import SubtaskSpec
-    from workflows import build_state
-    from workflows.failures import FailureHolds, innermost_message
+    from workflows import build_state, cancel_guard
+    from workflows.build_starts import EXISTING_CHILD, ChildStarts
+    from workflows.failures import FailureHolds, StepAbandoned, innermost_message
     from workflows.integration import IntegrationWorkflow
     from workflows.subtask import SubtaskWorkflow
 
@@ -36,7 +37,7 @@ with workflow.unsafe.imports_passed_through():
 RESTART_WINS = "restart-wins-over-late-result"
 
 
-class BuildChildren:
+class BuildChildren(ChildStarts):
     """Uses the build's state, context, input, specs, holds and its bookkeeping of
     running children (`running`, `restarting`, `changed`, `cancelled`)."""
 
@@ -45,29 +46,25 @@ class BuildChildren:
     inp: BuildInput | None
     specs: dict[str, SubtaskSpec]
     holds: FailureHolds
-    running: dict[str, workflow.ChildWorkflowHandle]
+    running: dict[str, Any]
+    starting: set[str]
     restarting: set[str]
     changed: bool
     cancelled: bool
+    main: asyncio.Task[Any] | None = None  # the run's task, set as it starts
 
     async def _run_child(self, name: str) -> None:
         assert self.ctx
         view = self.s.subtasks[name]
+        run: Any
         if view.kind == "integration":
-            handle = await workflow.start_child_workflow(
-                IntegrationWorkflow.run,
-                self._integration_input(view),
-                id=f"{workflow.info().workflow_id}-{INTEGRATION}",
-                static_summary=f"integration of {self.ctx.feature}",
-                parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
-            )
-            await self._await_child(name, handle)
-            return
-        spec = self.specs[name]
-        deps = sorted(view.dependencies)
-        handle = await workflow.start_child_workflow(
-            SubtaskWorkflow.run,
-            SubtaskInput(
+            run, arg = IntegrationWorkflow.run, self._integration_input(view)
+            summary = f"integration of {self.ctx.feature}"
+        else:
+            spec = self.specs[name]
+            deps = sorted(view.dependencies)
+            run, summary = SubtaskWorkflow.run, f"subtask {name}: {spec.title}"
+            arg = SubtaskInput(
                 ctx=self.ctx,
                 subtask=name,
                 title=spec.title,
@@ -79,13 +76,29 @@ class BuildChildren:
                 rebuild=self.s.rebuild.pop(name, None),
                 rebuild_by=self.s.rebuild_by.pop(name, "change"),  # type: ignore[arg-type]
                 **self._child_settings(view),
-            ),
-            id=f"{workflow.info().workflow_id}-{name}",
-            static_summary=f"subtask {name}: {spec.title}",
-            # Even a terminated build lets its subtasks clean up (tracker, agents stopped).
-            parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
-        )
-        await self._await_child(name, handle)
+            )
+
+        def start() -> Any:
+            return workflow.start_child_workflow(
+                run,
+                arg,
+                id=f"{workflow.info().workflow_id}-{name}",
+                static_summary=summary,
+                # Even a terminated build lets its subtasks clean up (tracker, agents stopped).
+                parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
+            )
+
+        try:
+            handle = await self._start(name, start)
+        except StepAbandoned as abandoned:  # a person skipped it, or stopped the build
+            if abandoned.choice == "stop":
+                self.s.stopped, self.s.stop_reason = True, abandoned.reason
+            else:
+                view.status, view.notes = "blocked", abandoned.reason
+            self.changed = True
+            return
+        if handle is not None:
+            await self._await_child(name, handle)
 
     async def _await_child(self, name: str, handle: workflow.ChildWorkflowHandle) -> None:
         view = self.s.subtasks[name]
@@ -96,19 +109,24 @@ class BuildChildren:
             result: SubtaskResult = await handle
             self._apply_result(result)
         except ChildWorkflowError as err:
-            if name in self.restarting:
-                # Cancelled by an approved spec change: start again on the revised spec.
-                self.restarting.discard(name)
-                view.status, view.phase = "stale", "restarting after a spec change"
-            elif self.cancelled or self.s.stopped:
-                view.status, view.phase = "cancelled", "cancelled"
-                view.notes = self.s.stop_reason or "build cancelled; branch kept"
-            else:
-                view.status = "blocked"
-                view.notes = f"failed: {innermost_message(err)}"
+            self._child_failed(name, innermost_message(err))
         finally:
             self.running.pop(name, None)
             self.changed = True
+
+    def _child_failed(self, name: str, why: str) -> None:
+        """A child that ended without a result: restarted, cancelled, or blocked with why."""
+        view = self.s.subtasks[name]
+        if name in self.restarting:
+            # Cancelled by an approved spec change: start again on the revised spec.
+            self.restarting.discard(name)
+            view.status, view.phase = "stale", "restarting after a spec change"
+        elif self.cancelled or self.s.stopped:
+            view.status, view.phase = "cancelled", "cancelled"
+            view.notes = self.s.stop_reason or "build cancelled; branch kept"
+        else:
+            view.status = "blocked"
+            view.notes = f"failed: {why}"
 
     def _child_settings(self, view: SubtaskView) -> dict[str, Any]:
         """What every child (a subtask, integration) takes from the build as it starts."""
@@ -177,6 +195,9 @@ class BuildChildren:
             handle.cancel()
             if self.s.stopped:
                 self.s.subtasks[name].notes = self.s.stop_reason or "stopped"
+        for name in list(self.starting):  # a start that asks the server or holds for a person
+            if workflow.patched(EXISTING_CHILD):
+                tasks[name].cancel()
         await asyncio.gather(*tasks.values(), return_exceptions=True)
 
     def _failure_decisions(self) -> list[PendingDecision]:
@@ -199,7 +220,8 @@ class BuildChildren:
         if handle is None:
             return
         try:
-            await (handle.signal(signal) if arg is None else handle.signal(signal, arg))
+            sent = handle.signal(signal) if arg is None else handle.signal(signal, arg)
+            await cancel_guard.send(sent, self.main)
         except FailureError as err:
             # A child that reported its PR may close before the signal reaches it:
             # nothing is left to tell it.

@@ -12,7 +12,7 @@ import itertools
 from collections.abc import Collection
 
 from contracts.build import BuildState, SubtaskProgress, SubtaskResult, SubtaskView
-from contracts.human import FAILURE_SCOPE, PendingDecision
+from contracts.human import FAILURE_SCOPE, FailureInfo, PendingDecision
 from contracts.integration import (
     INTEGRATION,
     IntegrationOutcome,
@@ -280,6 +280,51 @@ def waiting_for(s: BuildState, running: Collection[str], own: list[PendingDecisi
     if waiting:
         return "; ".join(waiting)
     return "agents" if running else "nothing"
+
+
+def stalled(s: BuildState, running: Collection[str], held: bool) -> str:
+    """Work left, yet nothing runs and nothing is awaited ("" when all is well).
+
+    A bug state (an unread error, a child nobody follows): the build holds with what
+    it found instead of waiting for nothing.
+    """
+    c = s.change
+    if running or held or (c is not None and c.state not in ("done", "cancelled")):
+        return ""
+    left = [(n, v) for n, v in s.subtasks.items() if v.status not in DONE]
+    if not left:
+        return ""
+    ready_now = set(ready(s, running))
+
+    def why(name: str, v: SubtaskView) -> str:
+        if name in ready_now:
+            return f"{name} {v.status}, ready to start"
+        deps = [f"{d} {s.subtasks[d].status}" for d in v.dependencies if d in s.subtasks]
+        return f"{name} {v.status}, waiting for {', '.join(deps) or 'nothing'}"
+
+    return "nothing runs and nothing is awaited, yet work is left: " + "; ".join(
+        why(n, v) for n, v in left
+    )
+
+
+def stall_failure(found: str) -> FailureInfo:
+    return FailureInfo(
+        step="schedule subtasks",
+        scopes=["build"],
+        error=(
+            f"{found}. Fix: look at the worker log (~/.orchestrator/worker.log) and at "
+            "`temporal workflow list` for leftovers of this build, then retry"
+        ),
+        error_type="Stalled",
+        cause="Stalled",
+    )
+
+
+def final_details(s: BuildState, feature: str, result: str, report: str | None) -> str:
+    """The Web UI's details once the build has ended: its result, every PR, the report."""
+    lines = details(s, feature, "nothing: the build has ended").splitlines()
+    lines[0] = f"**build {feature}** · ended: **{result}**"
+    return "\n".join([*lines, f"report: {report or 'not written'}"])
 
 
 def details(s: BuildState, feature: str, waiting: str) -> str:

@@ -272,6 +272,12 @@ class DesignReviewWorkflow(DesignMessages, DesignPlanSteps):
             sc.threshold = None
 
     def _result(self, result: str, commit: str | None) -> DesignResult:
+        # Kept after the end (a worker answers for a closed run): the result and what it wrote.
+        self._details(
+            f"ended: **{result}**; commit {commit or '-'}; "
+            f"{len(self.s.artifacts)} files written: {', '.join(self.s.artifacts[:8])}"
+            + (f"; {self.s.stop_reason}" if self.s.stop_reason else "")
+        )
         total = self.s.ledger.total
         return DesignResult(
             result=result,

@@ -11,6 +11,8 @@ build, like a subtask, on a claimed host, and reports the `integration` row.
 
 from __future__ import annotations
 
+import asyncio
+
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -67,6 +69,7 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
 
     @workflow.run
     async def run(self, inp: IntegrationInput) -> SubtaskResult:
+        self.main = asyncio.current_task()  # where a workflow cancel lands
         self.inp = inp
         if isinstance(inp.state, IntegrationState):
             self.s = inp.state
@@ -451,6 +454,7 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
         )
 
     def _result(self) -> SubtaskResult:
+        self._phase(self.s.phase)  # the Web UI's details after the end: status, scores, PR
         return SubtaskResult(
             subtask=INTEGRATION,
             status=self.s.status,

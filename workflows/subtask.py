@@ -8,6 +8,8 @@ which owns the tracker.
 
 from __future__ import annotations
 
+import asyncio
+
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -39,6 +41,7 @@ class SubtaskWorkflow(SubtaskMessages, SubtaskFinish):
 
     @workflow.run
     async def run(self, inp: SubtaskInput) -> SubtaskResult:
+        self.main = asyncio.current_task()  # where a workflow cancel lands
         self.inp = inp
         if inp.state is not None:
             self.s = inp.state
@@ -228,6 +231,7 @@ class SubtaskWorkflow(SubtaskMessages, SubtaskFinish):
         return "fix"
 
     def _result(self) -> SubtaskResult:
+        self._phase(self.s.phase)  # the Web UI's details after the end: status, scores, PR
         return SubtaskResult(
             subtask=self._inp.subtask,
             status=self.s.status,

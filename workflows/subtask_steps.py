@@ -53,7 +53,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from contracts.human import FAILURE_OPTIONS, SKIP_REVIEWER, FailureInfo
     from contracts.integration import SmellRequest
-    from workflows import options, subtask_state
+    from workflows import cancel_guard, options, subtask_state
     from workflows.agent_step import AgentStep, R
     from workflows.failures import FailureHolds, StepAbandoned
     from workflows.timestamps import stamp
@@ -85,6 +85,7 @@ class SubtaskSteps:
     holds: FailureHolds
     agent: AgentStep
     reported: SubtaskProgress | None
+    main: asyncio.Task[Any] | None = None  # the run's task, set as it starts
 
     # ------------------------------------------------- state, paths, reporting
 
@@ -132,7 +133,8 @@ class SubtaskSteps:
             if not subtask_state.report_due(self.reported, now, inp.budgeted):
                 return
             self.reported = now
-        await workflow.get_external_workflow_handle(inp.parent_id).signal("subtask_progress", now)
+        parent = workflow.get_external_workflow_handle(inp.parent_id)
+        await cancel_guard.send(parent.signal("subtask_progress", now), self.main)
 
     # ------------------------------------------------------------ running steps
 

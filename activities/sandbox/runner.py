@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import functools
 import json
 import logging
 import math
@@ -19,6 +18,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -137,9 +137,27 @@ def system_python() -> str | None:
     return found
 
 
-@functools.cache
+# Set once bubblewrap made a sandbox in this process. A failure is never remembered: the
+# person's `decide retry` after installing bubblewrap (or fixing namespaces) checks again.
+_SANDBOX_WORKS = threading.Event()
+
+
 def _self_test() -> str | None:
-    """Why bubblewrap cannot make a sandbox here, or None when it can (checked once)."""
+    """Why bubblewrap cannot make a sandbox here, or None when it can."""
+    if _SANDBOX_WORKS.is_set():
+        return None
+    problem = _probe()
+    if problem is None:
+        _SANDBOX_WORKS.set()
+    return problem
+
+
+def forget_self_test() -> None:
+    """Check again at the next command (a test that breaks bubblewrap on purpose)."""
+    _SANDBOX_WORKS.clear()
+
+
+def _probe() -> str | None:
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         return (
@@ -172,6 +190,16 @@ def _self_test() -> str | None:
             "root). Fix: run the worker as another user, or give it a writable cgroup"
         )
     return None
+
+
+def unavailable() -> str | None:
+    """Why no command can be confined on this machine, with the fix; None when one can.
+    (What the CLI and a starting worker check before any loop starts.)"""
+    if sys.platform == "darwin":
+        return None if shutil.which("sandbox-exec") else "sandbox-exec is missing; " + NONE_FIX
+    if not sys.platform.startswith("linux"):
+        return f"no sandbox is known for {sys.platform}; " + NONE_FIX
+    return _self_test()
 
 
 async def ensure_available(config: SandboxConfig, *, warn: bool = True) -> str:

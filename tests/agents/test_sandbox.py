@@ -37,6 +37,7 @@ from runtime.server import DevServer
 from simulators.messages_api import MessagesStandIn
 from tests.agents.agent_workflow import AgentActivityProbe
 from tests.agents.conftest import API_KEY, Runner, git, request
+from tests.support import break_bubblewrap
 
 GITHUB_SECRET = "ghp_SANDBOX_SECRET_github_5150"
 FILE_SECRET = "FILE-SECRET-in-home-9931"
@@ -562,15 +563,9 @@ async def test_gates_run_in_the_repositorys_venv_and_setup_runs_once(
 @pytest.fixture
 def broken_bwrap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A bubblewrap that fails as it does in a container without the needed settings."""
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    fake = bindir / "bwrap"
-    fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
-    fake.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
-    runner_module._self_test.cache_clear()
+    break_bubblewrap(tmp_path, monkeypatch)
     yield
-    runner_module._self_test.cache_clear()
+    runner_module.forget_self_test()
 
 
 async def test_without_a_sandbox_gates_and_shell_roles_refuse_unless_mode_none(

@@ -99,7 +99,7 @@ async def test_budget_gate_exit_codes_and_refused_decisions(
 
             # `--wait` on a build that ended without its result: 1, and the last line says why.
             capsys.readouterr()
-            assert await follow(client, handle, "build") == 1
+            assert await follow(client, handle, "build", design) == 1
             shown = capsys.readouterr().out.rstrip().splitlines()
             assert shown[-1].startswith(
                 "build-link-shortener: completed without its result: SUBTASKS_INCOMPLETE; "

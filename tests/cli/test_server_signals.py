@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.server import free_port, is_listening
+from runtime.server import free_port, is_listening, process_alive
 from tests.conftest import REPO_ROOT
 
 
@@ -34,14 +34,6 @@ def children_of(pid: int) -> list[int]:
         if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
             found.append(int(entry.name))
     return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def holders_of(path: Path) -> list[int]:
@@ -101,7 +93,7 @@ def test_server_stops_its_dev_server_when_signalled(signum: int, tmp_path: Path)
         _, err = server.communicate(timeout=10)
         assert code == 0, err.decode(errors="replace")
         assert "stopping the dev server" in err.decode(errors="replace")
-        assert [pid for pid in dev if alive(pid)] == []
+        assert [pid for pid in dev if process_alive(pid)] == []
         assert not is_listening(address)
         assert holders_of(db) == []
     finally:
@@ -109,5 +101,5 @@ def test_server_stops_its_dev_server_when_signalled(signum: int, tmp_path: Path)
             server.kill()
             server.wait()
         for pid in dev:  # never leave a server behind, even when the test fails
-            if alive(pid):
+            if process_alive(pid):
                 os.kill(pid, signal.SIGKILL)

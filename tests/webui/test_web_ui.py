@@ -18,6 +18,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 from temporalio.client import Client
 
+from cli.summaries import loop_metadata
 from contracts.build import BuildInput, BuildResult
 from contracts.design import DesignInput, DesignResult, DesignStatus
 from contracts.human import AnswerInput
@@ -120,6 +121,7 @@ async def test_a_person_sees_the_loops_in_the_web_ui(
                 BuildInput(design_dir=str(repo.design_dir)),
                 id=build_id,
                 task_queue=task_queue,
+                **loop_metadata("build", str(repo.design_dir)),  # as the CLI starts it
             )
             BuildResult.model_validate(await build.result())
 
@@ -152,3 +154,7 @@ async def test_a_person_sees_the_loops_in_the_web_ui(
             )
             assert "01-models (batch 1): pr_created" in status
             assert "05-cli (batch 4): pr_created" in status
+            # Once it has ended: its result and report stay, and the summary set at its start.
+            assert "ended: ALL_SUBTASKS_PR_CREATED" in status
+            assert "build-reviews/REPORT.md" in status
+            assert "build link-shortener in repo: every subtask to a pull request" in status

@@ -1,0 +1,58 @@
+"""A loop's queries need a worker on the loop's own task queue.
+
+The demo runs its loops on a task queue of its own, served by a worker inside the
+demo's process; after the demo, `metrics` advised starting a worker although one
+ran (on the default queue), and `status` of a loop left running there waited on a
+query nobody could answer. Here the CLI finds the loop's queue and serves a
+finished loop's queries itself, or names the queue and what to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shlex
+
+from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus
+from temporalio.worker import Worker
+
+from activities.child_workflows import live_pollers
+from cli.output import orchestrator_prog
+from runtime.client import TASK_QUEUE
+
+
+async def unserved(client: Client, desc: WorkflowExecutionDescription) -> str | None:
+    """What stops a running loop's queries (no worker polls its queue, which is not the
+    default one the CLI starts a worker for); None when nothing does."""
+    queue = desc.task_queue
+    if queue == TASK_QUEUE or await live_pollers(client, queue):
+        return None
+    prog = orchestrator_prog()
+    return (
+        f"{desc.id} runs on task queue {queue}, which no worker polls (the process that "
+        "started it, such as `orchestrator demo`, has ended): nothing advances it or answers "
+        f"for it. Fix: `{prog} demo --clean` ends what a demo left running; or serve it: "
+        f"`{prog} worker --task-queue {shlex.quote(queue)}`"
+    )
+
+
+async def serve_queries(
+    client: Client, desc: WorkflowExecutionDescription, stack: contextlib.AsyncExitStack
+) -> str | None:
+    """Let a finished loop on another queue answer queries (a worker of workflows only, in
+    this process, while the command runs). None when served; else why not, with the fix."""
+    queue = desc.task_queue
+    if queue == TASK_QUEUE or await live_pollers(client, queue):
+        return None
+    if desc.status == WorkflowExecutionStatus.RUNNING:
+        return await unserved(client, desc)
+    query = f"TaskQueue = '{queue}' AND ExecutionStatus = 'Running'"
+    async for other in client.list_workflows(query, limit=1):
+        # A worker here would resume it, without the stand-ins and settings it ran with.
+        return f"task queue {queue} of {desc.id} also holds {other.id}, still running. " + (
+            f"Fix: `{orchestrator_prog()} demo --clean`, then ask again"
+        )
+    from worker import workflows
+
+    # Workflows only: replaying a closed loop runs no activity, and none may run here.
+    await stack.enter_async_context(Worker(client, task_queue=queue, workflows=workflows()))
+    return None

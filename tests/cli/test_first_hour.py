@@ -1,0 +1,486 @@
+"""The first hour of a new user (issue 21): nothing silent, nothing stuck, advice that works.
+
+Real processes: `./run`, `orchestrator ...` and the demo as a person starts them, each
+with its own ORCHESTRATOR_HOME, against the suite's dev server (or a port where none
+answers); a real bubblewrap, or a broken one first on PATH.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pty
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.service import RPCError
+
+import starter
+from runtime.client import TASK_QUEUE
+from runtime.server import DevServer, free_port, is_listening, process_alive
+from simulators.github_api import GitHubStandIn
+from tests.cli.test_cli_gates import no_leftovers  # noqa: F401 - a fixture
+from tests.cli.test_cli_loops import orchestrator
+from tests.conftest import REPO_ROOT
+from tests.support import make_project, scripted_model, until
+from tests.workflows.test_build_loop import tiny_project, writes_file_rule
+from worker import build_worker
+
+BROKEN_BWRAP = "#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n"
+APPROVE_ALL = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
+ONE_REVIEWER = '\n[reviewers]\ncode = ["code-correctness"]\n'
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def broken_path(tmp_path: Path) -> str:
+    """PATH with a bubblewrap first that fails as it does without user namespaces."""
+    bindir = tmp_path / "broken-bin"
+    bindir.mkdir(exist_ok=True)
+    (bindir / "bwrap").write_text(BROKEN_BWRAP)
+    (bindir / "bwrap").chmod(0o755)
+    return f"{bindir}{os.pathsep}{os.environ['PATH']}"
+
+
+def own_home(tmp_path: Path, address: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "ORCHESTRATOR_RUN"}
+    home = str(tmp_path / "home")
+    return {**env, "ORCHESTRATOR_HOME": home, "TEMPORAL_ADDRESS": address, **extra}
+
+
+def dead_address() -> str:
+    return f"127.0.0.1:{free_port()}"
+
+
+def processes_of(home: Path) -> list[str]:
+    """Processes that belong to this home: started with it in their environment or arguments."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            blob = (entry / "cmdline").read_bytes() + (entry / "environ").read_bytes()
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if str(home).encode() in blob and stat.rsplit(")", 1)[1].split()[0] != "Z":
+            found.append(f"{entry.name}: {(entry / 'cmdline').read_bytes()[:200]!r}")
+    return found
+
+
+async def latest_run(handle: WorkflowHandle) -> str | None:
+    try:
+        return (await handle.describe()).run_id
+    except RPCError:
+        return None
+
+
+# ------------------------------------------------------------------ ./run and --help
+
+
+def test_run_without_arguments_prints_the_two_commands(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [str(REPO_ROOT / "run")],
+        env={**os.environ, "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert any(line.split()[:2] == [str(REPO_ROOT / "run"), "demo"] for line in lines), lines
+    assert any(line.split()[:2] == [str(REPO_ROOT / "run"), "test"] for line in lines), lines
+    assert not (tmp_path / ".orchestrator").exists()  # nothing was started
+
+
+def test_every_verb_describes_its_arguments_and_decide_its_choices(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "400")  # no line wrapped inside a choice
+    parser = starter.parser()
+    verbs = next(a for a in parser._actions if a.dest == "command").choices
+    undescribed = [
+        f"{name} {arg.dest}"
+        for name, sub in verbs.items()  # type: ignore[union-attr]
+        for arg in sub._actions
+        if arg.dest != "help" and not arg.help
+    ]
+    assert undescribed == []
+    decide = verbs["decide"].format_help()  # type: ignore[index]
+    assert decide.startswith("usage: orchestrator decide <dir> [scope|subtask] <choice>")
+    for choice in ("retry", "skip", "stop", "simplify", "debug", "review-together", "raise"):
+        assert choice in decide, choice
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 and subprocess.run(["sudo", "-n", "true"], check=False).returncode != 0,
+    reason="installs only as root or with sudo without a password",
+)
+def test_run_demo_installs_bubblewrap_when_it_is_missing(tmp_path: Path) -> None:
+    """`./run demo` installs Debian's bubblewrap as `./run test` does (here a stand-in apt-get
+    on a PATH without bwrap records what it was asked and provides it)."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    tools = ("bash", "cat", "sha256sum", "cut", "uname", "id", "dirname", "rm", "touch", "sudo")
+    for tool in tools:
+        found = shutil.which(tool)
+        if found:
+            (bindir / tool).symlink_to(found)
+    asked = tmp_path / "apt-get.log"
+    (bindir / "apt-get").write_text(
+        f'#!{shutil.which("bash")}\necho "$@" >> {asked}\n'
+        f'[ "$1" = install ] && {shutil.which("ln")} -sf {shutil.which("bwrap")} {bindir}/bwrap\n'
+        "exit 0\n"
+    )
+    (bindir / "apt-get").chmod(0o755)
+    done = subprocess.run(
+        [shutil.which("bash") or "bash", str(REPO_ROOT / "run"), "demo", "--help"],
+        env={"PATH": str(bindir), "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "installing Debian's bubblewrap" in done.stderr
+    assert asked.read_text().splitlines()[-1].split() == ["install", "-y", "-qq", "bubblewrap"]
+    assert (bindir / "bwrap").exists() and "usage: orchestrator demo" in done.stdout
+
+
+# -------------------------------------------------------------- prerequisites first
+
+
+async def test_the_demo_stops_at_once_without_a_sandbox(tmp_path: Path) -> None:
+    address = dead_address()
+    env = own_home(tmp_path, address, PATH=broken_path(tmp_path))
+    began = time.monotonic()
+    done = await orchestrator(env, "demo", limit=120)
+    assert time.monotonic() - began < 60
+    assert done.returncode == 2, done.stdout + done.stderr
+    errors = done.stderr.strip().splitlines()
+    assert len(errors) == 1, errors  # one line
+    assert errors[0].startswith("error: the demo stops before starting anything")
+    assert "bubblewrap" in errors[0] and 'mode = "none"' in errors[0]
+    assert "demo --sandbox none" in errors[0] and "Fix: " in errors[0]
+    assert not is_listening(address)  # no server was started, nor anything else
+    assert not (tmp_path / "home" / "demo").exists()
+
+
+async def test_build_and_worker_stop_before_starting_anything_without_a_sandbox(
+    client: Client,
+    temporal_server: DevServer,
+    temporal_env: dict[str, str],
+    tmp_path: Path,
+    no_leftovers: None,  # noqa: F811
+) -> None:
+    with GitHubStandIn() as github:
+        repo = tiny_project(tmp_path, github.url, {"a": []}, ONE_REVIEWER)
+        env = {**temporal_env, "PATH": broken_path(tmp_path)}
+        build = client.get_workflow_handle("build-link-shortener")
+        before = await latest_run(build)  # another test's build may have run under this id
+        async with build_worker(client, TASK_QUEUE):  # a worker of this machine polls
+            refused = await orchestrator(env, "build", str(repo.design_dir))
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        line = refused.stderr.strip().splitlines()[0]
+        assert line.startswith("error: `build` stops before starting anything")
+        assert "bubblewrap cannot create a sandbox here" in line and 'mode = "none"' in line
+        assert await latest_run(build) == before  # no workflow was started
+
+        worker = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "worker", "--no-embedded", "--task-queue", "never-polled"],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert worker.returncode == 2, worker.stdout + worker.stderr
+    errors = worker.stderr.strip().splitlines()
+    assert len(errors) == 1 and "bubblewrap" in errors[0] and "--without-sandbox" in errors[0]
+
+
+# ---------------------------------------------------------------- holds are never silent
+
+
+async def test_wait_prints_a_hold_at_once_with_commands_that_work(
+    client: Client,
+    temporal_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    no_leftovers: None,  # noqa: F811
+) -> None:
+    """A revoked key holds the build: `--wait` prints the hold, its reason and one pasteable
+    command per choice, with elapsed time on its progress and no colour into a pipe."""
+    rules = [writes_file_rule("a"), APPROVE_ALL]
+    with (
+        GitHubStandIn() as github,
+        scripted_model({"rules": rules}, monkeypatch, github.url) as model,
+    ):
+        model.api_key = "a-key-nobody-holds"  # every request: 401, as for a revoked key
+        repo = tiny_project(tmp_path, github.url, {"a": []}, ONE_REVIEWER)
+        design = str(repo.design_dir)
+        async with build_worker(client, TASK_QUEUE):
+            held = await orchestrator(temporal_env, "build", design, "--wait")
+            assert held.returncode == 3, held.stdout + held.stderr
+            out = held.stdout
+            assert re.search(r"^\[0:\d\d\] Build link-shortener: ", out, re.M), out
+            assert ANSI.search(out) is None  # a pipe gets no colour
+            assert "Held (failure: a): builder · a failed" in out and "401" in out
+            commands = re.findall(r"^  (retry|skip|stop): (.+)$", out, re.M)
+            assert [c for c, _ in commands] == ["retry", "skip", "stop"]
+            retry = shlex.split(dict(commands)["retry"])
+            assert retry[0].endswith("orchestrator") and retry[1:] == ["decide", design, "retry"]
+
+            # On a terminal the hold is coloured, unless NO_COLOR says otherwise.
+            shown = await asyncio.to_thread(on_a_terminal, temporal_env, "status", design)
+            assert ANSI.search(shown), shown
+            plain = await asyncio.to_thread(
+                on_a_terminal, {**temporal_env, "NO_COLOR": "1"}, "status", design
+            )
+            assert ANSI.search(plain) is None and "Held (failure: a)" in plain
+
+            model.api_key = None  # the person fixed the key, then pastes the command
+            sent = await asyncio.to_thread(
+                subprocess.run, retry, env=temporal_env, capture_output=True, text=True,
+                timeout=120, check=False,
+            )  # fmt: skip
+            assert sent.returncode == 0, sent.stdout + sent.stderr
+            assert "sent decide failure retry to build-link-shortener" in sent.stdout
+            finished = await orchestrator(temporal_env, "build", design, "--wait")
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+
+
+def on_a_terminal(env: dict[str, str], *args: str) -> str:
+    """`orchestrator <args>` with its output on a pseudo-terminal, as a person sees it."""
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "starter", *args],
+        cwd=REPO_ROOT,
+        env={**env, "TERM": "xterm"},
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=follower,
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the other side closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    proc.wait(timeout=120)
+    os.close(leader)
+    return b"".join(chunks).decode(errors="replace")
+
+
+# ------------------------------------------------------- decide, finished loops, stop
+
+
+async def test_decide_refuses_a_typo_before_starting_anything(tmp_path: Path) -> None:
+    address = dead_address()
+    repo = make_project(tmp_path / "p")
+    env = own_home(tmp_path, address)
+    refused = await orchestrator(env, "decide", str(repo.design_dir), "retyr")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "'retyr' is not a choice any prompt offers" in refused.stderr
+    assert "retry, skip, stop" in refused.stderr
+    assert not is_listening(address)  # no server started
+    assert not (tmp_path / "home" / "worker.pid").exists()  # no worker either
+
+
+async def test_stop_stops_the_worker_and_the_server_the_cli_started(tmp_path: Path) -> None:
+    address = dead_address()
+    home = tmp_path / "home"
+    env = own_home(tmp_path, address, ANTHROPIC_API_KEY="")
+    repo = make_project(tmp_path / "p")
+    try:
+        # `design` starts the embedded server and a background worker, then the loop.
+        started = await orchestrator(env, "design", str(repo.design_dir), limit=180)
+        assert started.returncode == 0, started.stdout + started.stderr
+        assert is_listening(address)
+        worker_pid = int((home / "worker.pid").read_text())
+
+        kept = await orchestrator(env, "stop", "--keep-server")
+        assert kept.returncode == 0 and f"stopped the background worker (pid {worker_pid})" in (
+            kept.stdout
+        )
+        assert not process_alive(worker_pid)
+        assert is_listening(address)
+
+        stopped = await orchestrator(env, "stop")
+        assert stopped.returncode == 0, stopped.stderr
+        assert "stopped the embedded Temporal server" in stopped.stdout
+        assert not is_listening(address)
+        assert processes_of(home) == []  # nothing of its own is left
+    finally:
+        for line in processes_of(home):
+            os.kill(int(line.split(":")[0]), signal.SIGKILL)
+
+
+# --------------------------------------------------------------------------- the demo
+
+
+@pytest.fixture
+def demo_env(temporal_server: DevServer, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """The demo as a person runs it, against the suite's server, with a home of its own."""
+    env = own_home(tmp_path, temporal_server.address)
+    yield env
+    for line in processes_of(tmp_path / "home"):
+        os.kill(int(line.split(":")[0]), signal.SIGKILL)
+
+
+def start_demo(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[bytes]:
+    """In its own process group, SIGINT at its default: as a terminal starts it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "starter", "demo", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+
+async def wait_for_text(log: Path, text: str, limit: float = 300) -> str:
+    async def seen() -> str:
+        out = log.read_text(errors="replace")
+        return out if text in out else ""
+
+    return str(await until(seen, limit=limit, interval=0.3, what=f"{text!r} in {log}"))
+
+
+def demo_dir(home: Path, log: Path) -> str:
+    found = re.search(r"scratch repository (\S+) ", log.read_text())
+    assert found, log.read_text()
+    return f"{found.group(1)}/design-docs/active/link-shortener"
+
+
+async def test_ctrl_c_on_the_demo_ends_its_loops_and_a_rerun_finishes(
+    client: Client, demo_env: dict[str, str], tmp_path: Path
+) -> None:
+    home = Path(demo_env["ORCHESTRATOR_HOME"])
+    first_log = tmp_path / "first.log"
+    first = start_demo(demo_env, first_log)
+    await wait_for_text(first_log, " started (running now:")
+    os.killpg(first.pid, signal.SIGINT)  # Ctrl-C reaches the terminal's foreground group
+    code = await asyncio.to_thread(first.wait, 120)
+    out = first_log.read_text()
+    assert code == 130, out[-3000:]
+    assert "Interrupted: ending the demo's loops" in out
+    assert "The demo's loops are cancelled" in out and "demo --clean" in out
+    assert "Traceback" not in out  # the worker's log went to its file
+    build = await client.get_workflow_handle("build-link-shortener").describe()
+    assert build.status == WorkflowExecutionStatus.CANCELED
+    queue = build.task_queue
+    running = f"TaskQueue = '{queue}' AND ExecutionStatus = 'Running'"
+    assert [w.id async for w in client.list_workflows(running)] == []
+
+    second_log = tmp_path / "second.log"
+    second = start_demo(demo_env, second_log)
+    assert await asyncio.to_thread(second.wait, 600) == 0, second_log.read_text()[-3000:]
+    out = second_log.read_text()
+    assert out.rstrip().splitlines()[-1] == "ALL_SUBTASKS_PR_CREATED"
+    assert re.search(r"^\[0:\d\d\]   01-models    started", out, re.M)  # elapsed time
+
+    # After the demo, its loops answer `status` and `metrics`: the CLI serves the demo's own
+    # task queue itself (no background worker is started on the default one).
+    design = demo_dir(home, second_log)
+    metrics = await orchestrator(demo_env, "metrics", design)
+    assert metrics.returncode == 0, metrics.stdout + metrics.stderr
+    assert "build (COMPLETED):" in metrics.stdout and "No worker polls" not in metrics.stderr
+    assert not (home / "worker.pid").exists()
+    # Verbs on finished loops say what happened and what comes next.
+    approve = await orchestrator(demo_env, "approve", design)
+    assert approve.returncode == 2
+    assert "design-link-shortener is approved already (DESIGN_DOC_APPROVED)" in approve.stderr
+    assert "Next: the build has finished too (ALL_SUBTASKS_PR_CREATED)" in approve.stderr
+    pause = await orchestrator(demo_env, "pause", design)
+    assert "build-link-shortener has finished (ALL_SUBTASKS_PR_CREATED)" in pause.stderr
+    # The Web UI's summary of each loop, set at its start.
+    described = await client.get_workflow_handle("build-link-shortener").describe()
+    summary = await described.static_summary()
+    assert summary == (
+        "build link-shortener in repo: every subtask to a pull request, then integration"
+    )
+    assert f"design directory: `{design}`" in (await described.static_details() or "")
+
+    cleaned = await orchestrator(demo_env, "demo", "--clean")
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert "removed 2 demo directories" in cleaned.stdout
+    assert list((home / "demo").iterdir()) == []
+
+
+async def test_a_killed_demo_leaves_nothing_that_stops_the_next_one(
+    client: Client, demo_env: dict[str, str], tmp_path: Path
+) -> None:
+    """SIGKILL mid-build: the loops stay on a queue nobody polls. `status` says so, and the
+    next demo replaces the stale subtask instead of waiting for nothing."""
+    home = Path(demo_env["ORCHESTRATOR_HOME"])
+    first_log = tmp_path / "first.log"
+    first = start_demo(demo_env, first_log)
+    await wait_for_text(first_log, " started (running now:")
+    os.killpg(first.pid, signal.SIGKILL)
+    await asyncio.to_thread(first.wait, 60)
+
+    shown = await orchestrator(demo_env, "status", demo_dir(home, first_log))
+    assert shown.returncode == 0, shown.stderr
+    assert "build (build-link-shortener): RUNNING, but nothing serves it" in shown.stdout
+    assert "which no worker polls" in shown.stdout and "demo --clean" in shown.stdout
+
+    second_log = tmp_path / "second.log"
+    second = start_demo(demo_env, second_log)
+    assert await asyncio.to_thread(second.wait, 600) == 0, second_log.read_text()[-3000:]
+    out = second_log.read_text()
+    assert re.search(r"note: terminated stale build-link-shortener-\S+ \(run ", out), out
+    assert out.rstrip().splitlines()[-1] == "ALL_SUBTASKS_PR_CREATED"
+
+
+async def test_a_hold_in_the_demo_is_printed_and_its_command_works(
+    demo_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The model refuses the key: the demo says so at once, with the commands, and keeps
+    its loops alive; the printed `retry`, pasted after the fix, lets it finish."""
+    from simulators.demo_scenario import link_shortener_scenario
+    from simulators.messages_api import READABLE_CALLERS, MessagesStandIn
+
+    with MessagesStandIn(link_shortener_scenario(), api_key="a-key-nobody-holds") as model:
+        env = {
+            **demo_env,
+            **READABLE_CALLERS,
+            "ANTHROPIC_API_KEY": "sim-key",
+            "ANTHROPIC_BASE_URL": model.url,
+        }
+        log = tmp_path / "demo.log"
+        demo = start_demo(env, log, "--real")
+        try:
+            out = await wait_for_text(log, "  retry: ", limit=180)
+            assert "A person must act: the demo waits for this" in out
+            assert "Held (failure: consistency" in out and "401" in out
+            retry = shlex.split(re.findall(r"^ +retry: (.+)$", out, re.M)[0])
+            model.api_key = None  # the person fixed the key
+            sent = await asyncio.to_thread(
+                subprocess.run, retry, env=demo_env, capture_output=True, text=True,
+                timeout=120, check=False,
+            )  # fmt: skip
+            assert sent.returncode == 0, sent.stdout + sent.stderr
+            assert await asyncio.to_thread(demo.wait, 600) == 0, log.read_text()[-3000:]
+        finally:
+            if demo.poll() is None:
+                os.killpg(demo.pid, signal.SIGKILL)
+    assert log.read_text().rstrip().splitlines()[-1] == "ALL_SUBTASKS_PR_CREATED"
+    assert "Traceback" not in log.read_text()
