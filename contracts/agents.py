@@ -95,7 +95,12 @@ class Usage(BaseModel):
 class AgentSettings(BaseModel):
     """Per-run agent knobs resolved from orchestrator.toml by the workflow's config step."""
 
-    model: str | None = None  # overrides the role's model
+    model: str | None = Field(
+        default=None, description="overrides the role file's model ([models.roles] <role>)"
+    )
+    default_model: str | None = Field(
+        default=None, description="used when the role file names no model ([models] default)"
+    )
     max_turns: int = 40
     max_tokens_per_turn: int = 8000
     # The largest max_tokens the model accepts: a turn cut off at max_tokens is asked again
