@@ -37,6 +37,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from simulators import thinking_rules
 from simulators.scenario import (
     CHAOS_BURST,
     FAULT_TEXT,
@@ -91,6 +92,10 @@ class LoggedRequest:
     breakpoints: list[str] = field(default_factory=list)
     strict: list[str] = field(default_factory=list)  # the tools sent with strict: true
     user_id: str | None = None  # metadata.user_id as sent
+    thinking: dict[str, Any] | None = None  # the request's `thinking`, as sent
+    effort: str | None = None  # output_config.effort
+    # Thinking blocks the request sent back (type, signature present), oldest first.
+    thinking_sent: list[str] = field(default_factory=list)
 
 
 class ApiError(Exception):
@@ -291,12 +296,18 @@ class MessagesStandIn:
             "cache_read_input_tokens": _tokens(read),
         }
 
-    def _check(self, body: Any) -> None:
+    def _check(self, body: Any, headers: Mapping[str, str]) -> None:
         """Refuse what the real API refuses, with its status and message."""
         _validate(body)
         strict_problem = refusal(body.get("tools"), str(body["model"]), self.scenario.strict_models)
-        if strict_problem:
-            raise _invalid(strict_problem)
+        problem = (
+            strict_problem
+            or thinking_rules.refusal(body, headers)
+            or thinking_rules.prefill_refusal(body)
+        )
+        _, blocks_problem = thinking_rules.checked(body, headers)
+        if problem or blocks_problem:
+            raise _invalid(str(problem or blocks_problem))
         prompt_tokens = _tokens(sum(len(_segment_text(seg)) for seg in _segments(body)))
         if prompt_tokens > self.scenario.context_window:
             # The API's answer to an over-long prompt (seen verbatim in the wild, e.g.
@@ -312,7 +323,7 @@ class MessagesStandIn:
         """The answer to one request, or an ApiError; `gone(seconds)` waits for a disconnect."""
         self._authorize(headers)
         try:
-            self._check(body)
+            self._check(body, headers)
         except ApiError as exc:
             with self._lock:
                 self._refused.append(str(exc))
@@ -354,6 +365,15 @@ class MessagesStandIn:
             last_text=_text_of(messages[-1]["content"]),
             strict=sorted(strict),
             user_id=metadata.get("user_id"),
+            thinking=body.get("thinking") if isinstance(body.get("thinking"), dict) else None,
+            effort=(body.get("output_config") or {}).get("effort"),
+            thinking_sent=[
+                b.get("type", "")
+                for m in messages
+                if m.get("role") == "assistant"
+                for b in _blocks(m.get("content"))
+                if b.get("type") in ("thinking", "redacted_thinking")
+            ],
         )
         with self._lock:
             self._log.append(record)
@@ -391,6 +411,10 @@ class MessagesStandIn:
         if fault is not None and fault.type in MISBEHAVIOURS:
             content, stop_reason, partial = _misbehave(fault.type, content, conversation, turn)
             content = strict_answer(content, strict, set(tools), instead, partial)
+        if content and stop_reason not in ("refusal",) and thinking_rules.thinks(body):
+            display = (body.get("thinking") or {}).get("display")
+            content = [thinking_rules.thinking_block(body, display), *content]
+            partial = {index + 1: text for index, text in partial.items()}
         if stop_reason == "tool_use" and not any(b["type"] == "tool_use" for b in content):
             stop_reason = "end_turn"
         record.action = next((b["name"] for b in content if b["type"] == "tool_use"), "text")
@@ -417,7 +441,7 @@ class MessagesStandIn:
 
 def _misbehaved(message: Mapping[str, Any]) -> bool:
     """An assistant message that only holds a misbehaving answer (not a step of the script)."""
-    blocks = _blocks(message.get("content"))
+    blocks = [b for b in _blocks(message.get("content")) if b.get("type") != "thinking"]
     return bool(blocks) and all(
         str(b.get("text", "")).startswith(FAULT_TEXT)
         if b.get("type") == "text"
@@ -785,6 +809,9 @@ def _events(
         )
         return events
     for index, block in enumerate(message["content"]):
+        if block["type"] == "thinking":
+            events += _thinking_events(index, block)
+            continue
         if block["type"] == "text":
             events.append(
                 (
@@ -846,6 +873,27 @@ def _events(
     )
     events.append(("message_stop", {"type": "message_stop"}))
     return events
+
+
+def _thinking_events(index: int, block: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """A thinking block as the API streams it: its text, then its signature."""
+    start = {"type": "thinking", "thinking": "", "signature": ""}
+    deltas = [{"type": "thinking_delta", "thinking": c} for c in _chunks(block["thinking"])]
+    deltas.append({"type": "signature_delta", "signature": block["signature"]})
+    return [
+        (
+            "content_block_start",
+            {"type": "content_block_start", "index": index, "content_block": start},
+        ),
+        *(
+            (
+                "content_block_delta",
+                {"type": "content_block_delta", "index": index, "delta": delta},
+            )
+            for delta in deltas
+        ),
+        ("content_block_stop", {"type": "content_block_stop", "index": index}),
+    ]
 
 
 def _chunks(text: str, size: int = 200) -> list[str]:

@@ -28,7 +28,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import gitrepo, sandbox
-from activities.agents import context, prompts, strict
+from activities.agents import context, prompts, strict, thinking
 from activities.agents import transcript as transcripts
 from activities.agents.cancel import raise_if_cancelled
 from activities.agents.errors import classify, incomplete_stream, non_retryable
@@ -347,8 +347,10 @@ async def run_agent(
     )
     workspace.extra_readable = workspace.extra_readable | outputs.saved()
     price = price_for(resolved.model, settings.prices)
-    max_tokens = settings.max_tokens_per_turn
-    max_tokens_limit = max(settings.max_tokens_limit, max_tokens)
+    plan = thinking.plan(
+        resolved.model, resolved.effort, settings.max_tokens_per_turn, settings.max_tokens_limit
+    )
+    max_tokens, max_tokens_limit = plan.max_tokens, plan.max_tokens_limit
     async with make_client(settings.request_timeout_s) as client, Heartbeater() as hb:
         while True:
             raise_if_cancelled()  # no new request once cancellation has arrived
@@ -361,7 +363,7 @@ async def run_agent(
                 )
             turn = record.turns + 1  # every request is a turn: nothing loops unbounded
             room = window - max_tokens
-            context.clear_old(record.messages, fixed_chars, room, estimator)
+            _unbind(record, context.clear_old(record.messages, fixed_chars, room, estimator), plan)
             _fits_or_fail(call, record.messages, fixed_chars, room, estimator, window)
             hb.beat(turn=turn, phase="waiting on model", tokens=record.usage.total_tokens)
             started = time.monotonic()
@@ -372,6 +374,7 @@ async def run_agent(
                     model=resolved.model,
                     max_tokens=max_tokens,
                     metadata={"user_id": _user_id(call, kind)},
+                    **plan.params,
                     **request,
                 )
             except context.ContextTooLong as exc:
@@ -384,8 +387,10 @@ async def run_agent(
                 record.context_window = window
                 record.tokens_per_char = estimator.tokens_per_char
                 goal = (window - max_tokens) * context.CLEAR_TO
-                if not context.clear_until(record.messages, fixed_chars, goal, estimator):
+                touched = context.clear_until(record.messages, fixed_chars, goal, estimator)
+                if not touched:
                     raise _too_long(call, exc.tokens, window) from exc
+                _unbind(record, touched, plan)
                 record.turns = turn
                 transcripts.save(path, record)
                 continue
@@ -427,6 +432,8 @@ async def run_agent(
                 # is never stored (the API refuses empty messages); the model is nudged.
                 if content:
                     _add_assistant(record.messages, content)
+                    if not plan.prefill:  # the model takes no final assistant message
+                        _add_user_text(record.messages, prompts.CONTINUE)
                 else:
                     _add_user_text(record.messages, prompts.nudge(kind))
                 output, replies = None, None
@@ -529,6 +536,14 @@ def _request(
         last["content"][-1]["text"] = last["content"][-1]["text"].rstrip()
     context.place_breakpoints(sent_system, tools, sent, model, estimator)
     return {"system": sent_system, "tools": tools, "messages": sent}
+
+
+def _unbind(record: transcripts.Transcript, touched: list[int], plan: thinking.Plan) -> None:
+    """After clearing changed earlier turns: on a model that binds thinking blocks to what
+    precedes them, drop the blocks from the first changed message on (see
+    context.unbind_thinking), and any message that held nothing else."""
+    if touched and plan.binds_prefix and context.unbind_thinking(record.messages, touched[0]):
+        record.messages = _repaired(record.messages)
 
 
 def _fits_or_fail(

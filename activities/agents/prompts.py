@@ -28,6 +28,8 @@ from contracts.agents import (
 CALLER_PREFIX = "orchestrator"
 MAX_USER_ID = 256  # the API's limit on metadata.user_id
 FOCUS_HEADING = "Focus files (read these first):"
+# A paused turn on a model that takes no final assistant message: asked to go on.
+CONTINUE = "Continue from where you stopped."
 
 _KIND_RULES = {
     "review": (
