@@ -34,6 +34,18 @@ class ReviewIssue(BaseModel):
     severity: Severity
     description: str
     location: str | None = Field(default=None, description="file:line when known")
+    quote: str = Field(default="", description="the line(s) at location, as the reviewer quoted")
+    failure: str = Field(default="", description="a case where it goes wrong")
+    verified: bool = Field(
+        default=True,
+        description="False: a reviewer's finding whose quote is not in the file it names; it "
+        "does not count toward the score (issues made by code are verified by nature)",
+    )
+
+    @property
+    def blocking(self) -> bool:
+        """What a fixer is given and what holds a pull request: verified, above low."""
+        return self.verified and self.severity != Severity.low
 
 
 class HumanQuestion(BaseModel):
@@ -151,6 +163,9 @@ class AgentCall(BaseModel):
 class ReviewRequest(AgentCall):
     review_path: str = Field(description="where the review file is written (relative to workdir)")
     title: str = Field(description="'# Review: <title>'")
+    threshold: float = Field(
+        default=0.96, ge=0.0, le=1.0, description="the loop's bar: the top score band starts here"
+    )
     reuse: bool = Field(
         default=False,
         description="return the earlier review of identical input (role, model, prompt, scope, "

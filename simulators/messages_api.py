@@ -403,7 +403,9 @@ class MessagesStandIn:
         if fault is not None and fault.type == "hang" and gone(fault.seconds):
             record.action = "disconnected"
             return {}, fault
-        content, stop_reason = _answer(rule, header, prompt, script_turn, conversation)
+        content, stop_reason = _answer(
+            rule, header, prompt, script_turn, conversation, _reads(messages)
+        )
         # A strict tool's calls fit its schema, whatever the script or a misbehaviour says.
         instead = f"{FAULT_TEXT}I wanted a tool this request does not offer."
         content = strict_answer(content, strict, set(tools), instead)
@@ -488,8 +490,30 @@ def _misbehave(
     return cut or [{"type": "text", "text": f"{FAULT_TEXT}Let me"}], "max_tokens", partial
 
 
+def _reads(messages: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(path, result) of each read_file call in the conversation that succeeded."""
+    paths: dict[str, str] = {}
+    found: list[tuple[str, str]] = []
+    for message in messages:
+        for block in _blocks(message.get("content")):
+            if block.get("type") == "tool_use" and block.get("name") == "read_file":
+                paths[str(block.get("id"))] = str((block.get("input") or {}).get("path", ""))
+            elif block.get("type") == "tool_result" and not block.get("is_error"):
+                path = paths.get(str(block.get("tool_use_id")))
+                content = block.get("content")
+                text = content if isinstance(content, str) else _text_of(content or [])
+                if path:
+                    found.append((path, text))
+    return found
+
+
 def _answer(
-    rule: Rule | None, header: Header | None, prompt: str, turn: int, conversation: str
+    rule: Rule | None,
+    header: Header | None,
+    prompt: str,
+    turn: int,
+    conversation: str,
+    reads: list[tuple[str, str]],
 ) -> tuple[list[dict[str, Any]], str]:
     if header is None:
         text = (
@@ -503,7 +527,7 @@ def _answer(
     tool_id = f"toolu_sim_{conversation}_{turn}"
     submit_name = f"submit_{header.kind}"
     if what == "submit":
-        data = submission(rule, header, prompt)
+        data = submission(rule, header, prompt, reads)
         return [{"type": "tool_use", "id": tool_id, "name": submit_name, "input": data}], "tool_use"
     if what == "invalid":
         data = invalid_submission(header)

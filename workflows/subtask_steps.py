@@ -286,8 +286,8 @@ class SubtaskSteps:
             reviewer,
             rnd,
             f"Review the implementation of subtask {inp.subtask} on this branch against "
-            f"{self._xml()}: correctness, tests, and your focus. Score from 0 to 1; 0.96 or "
-            "more means ready for a pull request. Cite file:line.",
+            f"{self._xml()}: correctness, tests, and your focus. Verify each finding and "
+            "score by the rubric.",
             inp.subtask,
         )
 
@@ -299,6 +299,7 @@ class SubtaskSteps:
             **self._call(reviewer, rnd, instructions).model_dump(),
             review_path=f"{self._reviews_dir()}/{self._stamp(reviewer)}_{reviewer}.md",
             title=title,
+            threshold=inp.threshold,
         )
         return await self._agent(
             agent_review, request, ReviewResult, f"review {inp.subtask} · {reviewer}"

@@ -19,7 +19,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import gitrepo
-from activities.agents import review_cache
+from activities.agents import review_cache, rubric
 from activities.agents import transcript as transcripts
 from activities.agents.cancel import cancel_requested, finish_in_thread
 from activities.agents.commit import (
@@ -78,7 +78,9 @@ def _in_workdir(call: AgentCall, path: str) -> Path:
 @activity.defn(name="agent.review")
 @reports_usage
 async def agent_review(req: ReviewRequest) -> ReviewResult:
-    """A blind review: the reviewer reads the work and submits; the activity writes the file.
+    """A blind review: the reviewer reads the work and submits; the activity checks each
+    finding's quote in the file it names, derives the score from the worst verified open
+    issue (rubric.py) and writes the file.
 
     With `reuse`, a review of identical input made before (same role, model, prompt,
     scope, title, instructions and focus-file bytes) is returned as it is, with no
@@ -94,13 +96,16 @@ async def agent_review(req: ReviewRequest) -> ReviewResult:
             return cached.model_copy(update={"round": req.round, "usage": Usage()})
     outcome = await run_agent(req, resolved, ReviewSubmission)
     review = outcome.output
-    await finish_in_thread(write_review, _in_workdir(req, req.review_path), req.title, review)
+    verdict = await asyncio.to_thread(rubric.judge, Path(req.workdir), review, req.threshold)
+    await finish_in_thread(
+        write_review, _in_workdir(req, req.review_path), req.title, review, verdict
+    )
     result = ReviewResult(
         role=req.role,
         scope=req.scope,
         round=req.round,
-        score=review.score,
-        issues=review.issues,
+        score=verdict.score,
+        issues=verdict.issues,
         questions=review.questions,
         recommended_fixer=review.recommended_fixer,
         review_path=req.review_path,

@@ -336,7 +336,7 @@ async def run_agent(
     submit = submit_tool(kind, output_model)
     # Strict where the model supports it: the API then guarantees schema-valid calls.
     tools = strict.for_model([*tool_definitions(resolved.tools), submit], resolved.model)
-    system = [{"type": "text", "text": prompts.system_prompt(resolved)}]
+    system = [{"type": "text", "text": prompts.system_prompt(resolved, call)}]
     fixed_chars = context.chars(tools) + context.chars(system)
     window = record.context_window or context.context_window(
         resolved.model, settings.context_windows

@@ -16,11 +16,13 @@ from typing import Any
 
 from activities.agents.outputs import DRAFT_PINNED
 from activities.agents.roles import ResolvedRole
+from activities.agents.rubric import DEFAULT_THRESHOLD, rubric_text
 from contracts.agents import (
     AgentCall,
     AnswerRequest,
     ChangeRequest,
     EditRequest,
+    ReviewIssue,
     ReviewRequest,
     SubtaskDraftRequest,
 )
@@ -34,10 +36,9 @@ CONTINUE = "Continue from where you stopped."
 _KIND_RULES = {
     "review": (
         "You review; you do not change files. This review is blind: judge the work as it is now, "
-        "on its own merits. Finish by calling submit_review once, with a score from 0 to 1 "
-        "(0.96 or more means ready as it is), 2-5 summary bullets, the issues (most severe "
-        "first, with file:line where you can), questions only a person can answer (multiple "
-        "choice), the fixer you recommend, and the full review in markdown."
+        "on its own merits. Finish by calling submit_review once: a short summary, the issues "
+        "(verified, most severe first, each once), questions only a person can answer "
+        "(multiple choice), the fixer you recommend, and last the score, by the rubric below."
     ),
     "edit": (
         "Make the changes with write_file and edit_file. Do not run git commit: the orchestrator "
@@ -54,9 +55,14 @@ _KIND_RULES = {
 }
 
 
-def system_prompt(resolved: ResolvedRole) -> str:
-    """Role prompt plus the rules every agent shares; identical across calls, so cacheable."""
+def system_prompt(resolved: ResolvedRole, call: AgentCall | None = None) -> str:
+    """Role prompt plus the rules every agent shares (and a reviewer's rubric, at the run's
+    threshold); identical across a run's calls of a role, so cacheable."""
     tools = ", ".join(sorted(resolved.tools)) or "none"
+    rubric_part = ""
+    if resolved.kind == "review":
+        threshold = call.threshold if isinstance(call, ReviewRequest) else DEFAULT_THRESHOLD
+        rubric_part = "\n\n" + rubric_text(threshold)
     return (
         f"{resolved.role.prompt.strip()}\n\n"
         "## How you work here\n"
@@ -65,6 +71,7 @@ def system_prompt(resolved: ResolvedRole) -> str:
         "- Read files before you judge or change them; do not guess their contents.\n"
         f"- {_KIND_RULES[resolved.kind]}\n"
         "- If your submission is rejected as invalid, read the error and submit again, corrected."
+        f"{rubric_part}"
     )
 
 
@@ -94,16 +101,7 @@ def task_message(call: AgentCall, kind: str) -> str:
         parts.append(f"You are reviewing: {call.title}")
     elif isinstance(call, EditRequest):
         if call.issues:
-            parts.append(
-                _list(
-                    "Issues to resolve:",
-                    (
-                        f"[{i.severity.value}] {i.description}"
-                        + (f" ({i.location})" if i.location else "")
-                        for i in call.issues
-                    ),
-                )
-            )
+            parts.append(_list("Issues to resolve:", (_issue(i) for i in call.issues)))
         if call.review_paths:
             parts.append(
                 _list("Review files (the full review is below the '---' line):", call.review_paths)
@@ -143,6 +141,17 @@ def nudge(kind: str) -> str:
         f"You ended your turn without calling submit_{kind}. Finish the task and call "
         f"submit_{kind} now; it is the only way your work is recorded."
     )
+
+
+def _issue(issue: ReviewIssue) -> str:
+    """One issue for a fixer: what, where, the line the reviewer quoted, how it fails."""
+    text = f"[{issue.severity.value}] {issue.description}"
+    text += f" ({issue.location})" if issue.location else ""
+    if issue.failure.strip():
+        text += f"\n  Fails when: {' '.join(issue.failure.split())}"
+    if issue.quote.strip():
+        text += "\n  Quoted: " + " / ".join(line.strip() for line in issue.quote.splitlines())
+    return text
 
 
 def _list(title: str, items: Iterable[Any]) -> str:

@@ -12,7 +12,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 from contracts.agents import Usage
 from simulators.messages_api import MessagesStandIn
-from tests.agents.conftest import Runner, request
+from tests.agents.conftest import UNREAD_SCORE, Runner, request
 
 
 def review_req(repo: Path, **fields: Any) -> dict:
@@ -39,7 +39,7 @@ async def test_rate_limit_is_retried_after_the_servers_retry_after(
 ) -> None:
     standin.reset(scenario({"type": "429", "retry_after": 1.5}))
     result = await runner.run("agent.review", review_req(repo))
-    assert result["score"] == 0.85
+    assert result["score"] == UNREAD_SCORE
     limited, retried = standin.requests
     assert limited.fault == "429" and retried.fault is None
     # The retry policy's own interval is 0.1s: the wait is the server's.
@@ -61,7 +61,7 @@ async def test_transient_failures_are_retried(
 ) -> None:
     standin.reset(scenario(fault))
     result = await runner.run("agent.review", review_req(repo))
-    assert result["score"] == 0.85
+    assert result["score"] == UNREAD_SCORE
     assert [r.fault for r in standin.requests] == [fault["type"], None]
     assert result["usage"]["requests"] == 1  # only the successful request produced tokens
 
@@ -73,7 +73,7 @@ async def test_a_burst_of_overloaded_answers_is_waited_out(
     waits as the server asks each time and finishes; nothing is held for a person."""
     standin.reset(scenario({"type": "529", "times": 6, "retry_after": 0.3}))
     result = await runner.run("agent.review", review_req(repo), max_attempts=10)
-    assert result["score"] == 0.85
+    assert result["score"] == UNREAD_SCORE
     requests = standin.requests
     assert [r.fault for r in requests] == ["529"] * 6 + [None]
     gaps = [b.at - a.at for a, b in itertools.pairwise(requests)]
@@ -89,7 +89,7 @@ async def test_the_servers_x_should_retry_header_decides_over_the_status(
         scenario({"type": "400", "headers": {"x-should-retry": "true"}, "retry_after": 1})
     )
     result = await runner.run("agent.review", review_req(repo))
-    assert result["score"] == 0.85
+    assert result["score"] == UNREAD_SCORE
     refused, retried = standin.requests
     assert (refused.fault, retried.fault) == ("400", None)
     assert retried.at - refused.at >= 0.9
@@ -221,7 +221,7 @@ async def test_a_slow_model_is_not_taken_for_a_dead_worker(
     # keep the attempt alive, so there is exactly one request and no retry.
     standin.reset(scenario({"type": "hang", "seconds": 3}))
     result = await runner.run("agent.review", review_req(repo), heartbeat_timeout_s=1.0)
-    assert result["score"] == 0.85
+    assert result["score"] == UNREAD_SCORE
     assert [(r.turn, r.fault) for r in standin.requests] == [(1, "hang")]
 
 
@@ -230,5 +230,5 @@ async def test_a_burst_of_overloaded_answers_is_ridden_out(
 ) -> None:
     standin.reset(scenario({"type": "529", "times": 3}))
     result = await runner.run("agent.review", review_req(repo), max_attempts=5)
-    assert result["score"] == 0.85
+    assert result["score"] == UNREAD_SCORE
     assert [r.fault for r in standin.requests] == ["529", "529", "529", None]
