@@ -220,8 +220,9 @@ def place_breakpoints(
 
 @dataclass
 class Outputs:
-    """Tool outputs larger than `limit` characters: the model gets their head and the
-    path of a file holding all of it, which it pages through with read_file.
+    """Tool outputs larger than `limit` characters: the model gets their head and their
+    tail (a test run's summary and a traceback are at the end) and the path of a file
+    holding all of it, whose middle it reads with read_file.
 
     The files sit beside the transcript (hidden from listings, never committed) and are
     readable by the exact path given, as the orchestrator's hand-outs are.
@@ -240,19 +241,22 @@ class Outputs:
     def fit(self, text: str, tool_use_id: str, workspace: Workspace) -> str:
         if len(text) <= self.limit:
             return text
-        head = text[: self.limit]
+        head, tail = text[: self.limit // 3], text[-(self.limit - self.limit // 3) :]
         if "\n" in head:
             head = head[: head.rindex("\n")]
-        rest = len(text) - len(head)
+        if "\n" in tail:
+            tail = tail[tail.index("\n") + 1 :]
+        cut = len(text) - len(head) - len(tail)
         if not self.pageable:
-            return f"{head}\n... [{rest} more characters cut; ask for less output]"
+            return f"{head}\n... [{cut} characters cut here; ask for less output]\n{tail}"
         name = re.sub(r"[^A-Za-z0-9_.-]", "_", tool_use_id) + ".txt"
         file = self.folder / name
         atomic_write_text(file, text)
         workspace.extra_readable = workspace.extra_readable | {Path(os.path.realpath(file))}
-        offset = head.count("\n") + 2
+        first = head.count("\n") + 2
+        last = text.count("\n") - tail.count("\n") + (0 if text.endswith("\n") else 1)
         return (
-            f"{head}\n... [output clipped: {rest} of its {len(text)} characters are not shown. "
-            f"All of it is saved in {file}; page through it with read_file(path={str(file)!r}, "
-            f"offset={offset})]"
+            f"{head}\n... [output shortened: {cut} of its {len(text)} characters, lines "
+            f"{first}-{last}, are not shown here. All of it is saved in {file}; read them with "
+            f"read_file(path={str(file)!r}, offset={first})]\n{tail}"
         )

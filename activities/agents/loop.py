@@ -34,7 +34,7 @@ from activities.agents.cancel import raise_if_cancelled
 from activities.agents.errors import classify, incomplete_stream, non_retryable
 from activities.agents.pricing import cost_usd, price_for
 from activities.agents.roles import ResolvedRole
-from activities.agents.tools import Workspace, tool_definitions
+from activities.agents.tools import ToolLimits, Workspace, tool_definitions
 from contracts.agents import AgentCall, Usage
 
 log = logging.getLogger(__name__)
@@ -303,6 +303,8 @@ async def run_agent(
         allowed=resolved.tools,
         command_timeout_s=settings.command_timeout_s,
         command_output_limit=settings.command_output_limit,
+        # A read_file page (and its closing notice) stays under the clip below.
+        read_chars=max(1000, settings.tool_result_limit - 1000),
         sandbox=settings.sandbox,
         hide_reviews=kind == "review",
         hidden_files=frozenset({Path(os.path.realpath(path))}),
@@ -335,7 +337,10 @@ async def run_agent(
     record.messages = _repaired(record.messages)
     submit = submit_tool(kind, output_model)
     # Strict where the model supports it: the API then guarantees schema-valid calls.
-    tools = strict.for_model([*tool_definitions(resolved.tools), submit], resolved.model)
+    limits = ToolLimits(
+        settings.command_timeout_s, settings.command_output_limit, settings.tool_result_limit
+    )
+    tools = strict.for_model([*tool_definitions(resolved.tools, limits), submit], resolved.model)
     system = [{"type": "text", "text": prompts.system_prompt(resolved, call)}]
     fixed_chars = context.chars(tools) + context.chars(system)
     window = record.context_window or context.context_window(
@@ -357,11 +362,13 @@ async def run_agent(
             if record.turns >= settings.max_turns:
                 raise non_retryable(
                     f"agent {call.role} ({call.scope}, round {call.round}) used all "
-                    f"{settings.max_turns} turns without submitting; raise settings.max_turns "
-                    "or narrow the task",
+                    f"{settings.max_turns} turns without submitting, though its last turn asked "
+                    "for the submission. Fix: raise [agents] max_turns in orchestrator.toml, or "
+                    "narrow the task, then retry",
                     "AgentTurnLimit",
                 )
             turn = record.turns + 1  # every request is a turn: nothing loops unbounded
+            _count_down(record.messages, kind, settings.max_turns - turn + 1, settings.max_turns)
             room = window - max_tokens
             _unbind(record, context.clear_old(record.messages, fixed_chars, room, estimator), plan)
             _fits_or_fail(call, record.messages, fixed_chars, room, estimator, window)
@@ -617,6 +624,13 @@ def _add_user_text(messages: list[dict[str, Any]], text: str) -> None:
     tail = last["content"][-1] if last["content"] else {}
     if not (tail.get("type") == "text" and tail.get("text") == text):  # once is enough
         last["content"] = [*last["content"], {"type": "text", "text": text}]
+
+
+def _count_down(messages: list[dict[str, Any]], kind: str, left: int, total: int) -> None:
+    """Near the end of its turns, the model hears how many remain (in the message its
+    next answer replies to); the last one asks for the submission instead of failing."""
+    if messages[-1]["role"] == "user" and left <= prompts.countdown_from(total):
+        _add_user_text(messages, prompts.turns_left(kind, left, total))
 
 
 def _nudge(kind: str, cut_off: bool, max_tokens: int) -> str:

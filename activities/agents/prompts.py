@@ -19,6 +19,7 @@ from activities.agents.roles import ResolvedRole
 from activities.agents.rubric import DEFAULT_THRESHOLD, rubric_text
 from contracts.agents import (
     AgentCall,
+    AgentSettings,
     AnswerRequest,
     ChangeRequest,
     EditRequest,
@@ -59,6 +60,7 @@ def system_prompt(resolved: ResolvedRole, call: AgentCall | None = None) -> str:
     """Role prompt plus the rules every agent shares (and a reviewer's rubric, at the run's
     threshold); identical across a run's calls of a role, so cacheable."""
     tools = ", ".join(sorted(resolved.tools)) or "none"
+    turns = call.settings.max_turns if call is not None else AgentSettings().max_turns
     rubric_part = ""
     if resolved.kind == "review":
         threshold = call.threshold if isinstance(call, ReviewRequest) else DEFAULT_THRESHOLD
@@ -69,6 +71,10 @@ def system_prompt(resolved: ResolvedRole, call: AgentCall | None = None) -> str:
         f"- Your tools: {tools}, and submit_{resolved.kind}.\n"
         "- Every path is relative to the working directory; paths outside it are refused.\n"
         "- Read files before you judge or change them; do not guess their contents.\n"
+        "- When tool calls do not depend on each other (reading three files, two searches), "
+        "make them together in one answer: they all run, and it saves turns.\n"
+        f"- You have {turns} turns (each answer is one); near the end you are told how many "
+        "remain.\n"
         f"- {_KIND_RULES[resolved.kind]}\n"
         "- If your submission is rejected as invalid, read the error and submit again, corrected."
         f"{rubric_part}"
@@ -134,6 +140,23 @@ def task_message(call: AgentCall, kind: str) -> str:
         if call.subtasks:
             parts.append(_list("Existing subtasks:", call.subtasks))
     return "\n\n".join(parts) or f"Do your task, then call submit_{kind}."
+
+
+def countdown_from(total: int) -> int:
+    """How many turns before the limit the model starts hearing the count."""
+    return max(3, total // 8)
+
+
+def turns_left(kind: str, left: int, total: int) -> str:
+    if left <= 1:
+        return (
+            f"This is your last turn of {total}: call submit_{kind} now with what you have, "
+            "and say in it what is unfinished. No other tool call can be answered."
+        )
+    return (
+        f"[{left} turns left of {total}; every request is a turn. Finish what matters most and "
+        f"call submit_{kind} before they run out.]"
+    )
 
 
 def nudge(kind: str) -> str:

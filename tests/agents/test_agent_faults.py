@@ -170,6 +170,24 @@ async def test_a_model_that_keeps_submitting_invalid_output_fails_for_good(
     assert len(standin.requests) == 3
 
 
+async def test_the_model_hears_its_remaining_turns_and_submits_on_the_last(
+    repo: Path, standin: MessagesStandIn, runner: Runner
+) -> None:
+    """Near the limit every turn says how many remain; the last one asks for the submission,
+    and a model that submits then is done, not failed."""
+    standin.reset(scenario(steps=[{"tool": "list_files", "input": {}}] * 9))
+    result = await runner.run("agent.review", review_req(repo, settings={"max_turns": 10}))
+    assert result["score"] == UNREAD_SCORE
+    said = [r.last_text for r in standin.requests]
+    assert len(said) == 10 and not any("turns left" in t for t in said[:7])
+    assert [t.split(";")[0] for t in said[7:9]] == [
+        "[3 turns left of 10",
+        "[2 turns left of 10",
+    ]
+    assert said[9].startswith("This is your last turn of 10: call submit_review now")
+    assert "You have 10 turns" in standin.requests[0].system
+
+
 async def test_turn_and_token_limits_stop_a_runaway_agent(
     repo: Path, standin: MessagesStandIn, runner: Runner
 ) -> None:
@@ -181,6 +199,7 @@ async def test_turn_and_token_limits_stop_a_runaway_agent(
     assert error.type == "AgentTurnLimit" and error.non_retryable
     assert "used all 2 turns" in error.message and "max_turns" in error.message
     assert len(standin.requests) == 2
+    assert "This is your last turn of 2: call submit_review now" in standin.requests[1].last_text
 
     standin.reset(scenario(steps=steps))
     req = review_req(repo, round=2, settings={"max_total_tokens": 100})
