@@ -156,8 +156,26 @@ class AgentCall(BaseModel):
     workdir: str
     focus_paths: list[str] = Field(default_factory=list, description="files to read first")
     instructions: str = Field(default="", description="short task text from the workflow")
+    spec_path: str = Field(
+        default="",
+        description="the subtask's XML (relative to workdir): its steps, criteria and files "
+        "are put in the first message",
+    )
+    gate_commands: list[str] = Field(
+        default_factory=list,
+        description="every gate command the work must pass (the subtask's and [gates]')",
+    )
     transcript_path: str = Field(description="where the resumable transcript is kept")
     settings: AgentSettings = Field(default_factory=AgentSettings)
+
+
+class GateOutcome(BaseModel):
+    """One gate of the round, as a reviewer is told it (its log is readable by path)."""
+
+    command: str
+    passed: bool
+    exit_code: int | None = None
+    log_path: str = ""
 
 
 class ReviewRequest(AgentCall):
@@ -165,6 +183,15 @@ class ReviewRequest(AgentCall):
     title: str = Field(description="'# Review: <title>'")
     threshold: float = Field(
         default=0.96, ge=0.0, le=1.0, description="the loop's bar: the top score band starts here"
+    )
+    head: str = Field(default="", description="the commit reviewed (set with diff_base_refs)")
+    diff_base_refs: list[str] = Field(
+        default_factory=list,
+        description="branches whose commits are not the subtask's own work (base, dependencies): "
+        "the review range starts where its own commits do",
+    )
+    gates: list[GateOutcome] = Field(
+        default_factory=list, description="the round's gates, run before the review"
     )
     reuse: bool = Field(
         default=False,

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         AgentCall,
         EditRequest,
         EditResult,
+        GateOutcome,
         ReviewIssue,
         ReviewRequest,
         ReviewResult,
@@ -66,6 +67,8 @@ class HostLost(Exception):
 REPORT_ON_CHANGE = "report-on-change"
 # Patch id: a subtask's worktree steps run on one claimed host.
 HOST_AFFINITY = "host-affinity"
+# Patch id: reviewers run after the gates, told the diff range and the gates' results.
+REVIEW_AFTER_GATES = "review-after-gates"
 
 
 class SubtaskSteps:
@@ -272,6 +275,8 @@ class SubtaskSteps:
             workdir=self._worktree,
             focus_paths=[self._xml(), *inp.files],
             instructions=instructions,
+            spec_path=self._xml(),
+            gate_commands=[*inp.commands, *inp.ctx.config.gates.commands],
             transcript_path=(
                 f"{inp.ctx.repo_root}/.orchestrator/transcripts/{workflow.info().workflow_id}/"
                 f"{workflow.info().run_id}/"
@@ -280,7 +285,9 @@ class SubtaskSteps:
             settings=inp.ctx.config.agent_settings(role, inp.ctx.start_commit),
         )
 
-    async def _review(self, reviewer: str, rnd: int) -> ReviewResult:
+    async def _review(
+        self, reviewer: str, rnd: int, head: str = "", gates: GateResult | None = None
+    ) -> ReviewResult:
         inp = self._inp
         return await self._review_with(
             reviewer,
@@ -289,17 +296,35 @@ class SubtaskSteps:
             f"{self._xml()}: correctness, tests, and your focus. Verify each finding and "
             "score by the rubric.",
             inp.subtask,
+            head,
+            gates,
         )
 
     async def _review_with(
-        self, reviewer: str, rnd: int, instructions: str, title: str
+        self,
+        reviewer: str,
+        rnd: int,
+        instructions: str,
+        title: str,
+        head: str = "",
+        gates: GateResult | None = None,
     ) -> ReviewResult:
+        """A review; with `head` (and the round's gates) it is told the exact range of the
+        branch's own work and what the gates found, which ran before it."""
         inp = self._inp
         request = ReviewRequest(
             **self._call(reviewer, rnd, instructions).model_dump(),
             review_path=f"{self._reviews_dir()}/{self._stamp(reviewer)}_{reviewer}.md",
             title=title,
             threshold=inp.threshold,
+            head=head,
+            diff_base_refs=[inp.base_branch, *inp.dependency_branches] if head else [],
+            gates=[
+                GateOutcome(
+                    command=g.command, passed=g.passed, exit_code=g.exit_code, log_path=g.log_path
+                )
+                for g in (gates.results if gates else [])
+            ],
         )
         return await self._agent(
             agent_review, request, ReviewResult, f"review {inp.subtask} · {reviewer}"

@@ -28,7 +28,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import gitrepo, sandbox
-from activities.agents import context, prompts, strict, thinking
+from activities.agents import briefing, context, prompts, strict, thinking
 from activities.agents import transcript as transcripts
 from activities.agents.cancel import raise_if_cancelled
 from activities.agents.errors import classify, incomplete_stream, non_retryable
@@ -309,7 +309,12 @@ async def run_agent(
         hide_reviews=kind == "review",
         hidden_files=frozenset({Path(os.path.realpath(path))}),
         extra_readable=read_grants(
-            workdir, [*call.focus_paths, *getattr(call, "review_paths", [])]
+            workdir,
+            [
+                *call.focus_paths,
+                *getattr(call, "review_paths", []),
+                *(g.log_path for g in getattr(call, "gates", []) if g.log_path),
+            ],
         ),
         protected=protected_paths(workdir, settings.agents_dir),
         writable=frozenset(Path(os.path.realpath(resolve_in(workdir, p))) for p in call.write_scope)
@@ -324,14 +329,15 @@ async def run_agent(
             raise non_retryable(
                 f"{call.role} runs commands, and {exc}", "SandboxUnavailable"
             ) from exc
-    record = _load_or_start(
-        path, call, resolved, [{"role": "user", "content": prompts.task_message(call, kind)}]
-    )
+    record = _load_or_start(path, call, resolved, messages=[])
     _spent(record.usage)
     if record.complete and record.result is not None:
         output = output_model.model_validate(record.result)
         workspace.touched.update(record.files_touched)
         return AgentOutcome(output, record.usage, record, path, workspace)
+    if not record.messages:  # a new call: its first message, written once
+        first = prompts.task_message(call, kind, await asyncio.to_thread(briefing.brief, call))
+        record.messages = [{"role": "user", "content": first}]
 
     record.attempts += 1
     record.messages = _repaired(record.messages)

@@ -96,13 +96,16 @@ def user_id(call: AgentCall, kind: str, readable: bool = False) -> str:
     return text if readable else hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def task_message(call: AgentCall, kind: str) -> str:
-    """The first user message: instructions, focus files, then what the kind needs."""
+def task_message(call: AgentCall, kind: str, brief: str = "") -> str:
+    """The first user message: instructions, focus files, the brief (the subtask, its
+    gates, a reviewer's range; see briefing.py), then what the kind needs."""
     parts: list[str] = []
     if call.instructions.strip():
         parts.append(call.instructions.strip())
     if call.focus_paths:
         parts.append(_list(FOCUS_HEADING, call.focus_paths))
+    if brief.strip():
+        parts.append(brief.strip())
     if isinstance(call, ReviewRequest):
         parts.append(f"You are reviewing: {call.title}")
     elif isinstance(call, EditRequest):
