@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,12 +27,6 @@ CONFIG = '\n[reviewers]\ncode = ["code-correctness"]\n[gates]\ncommands = ' + (
     "[" + ", ".join(f'"{g}"' for g in GATES) + "]\n"
 )
 RANGE = re.compile(r"range `(?P<base>[0-9a-f]{12})\.\.(?P<head>[0-9a-f]{12})`")
-
-
-@pytest.fixture
-def github() -> Iterator[GitHubStandIn]:
-    with GitHubStandIn() as standin:
-        yield standin
 
 
 def git(cwd: Path, *args: str) -> str:

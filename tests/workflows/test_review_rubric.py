@@ -7,7 +7,6 @@ playing the reviewer, and PyGithub against the GitHub stand-in.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +21,6 @@ from worker import build_worker
 
 CONFIG = '\n[reviewers]\ncode = ["code-correctness"]\n'
 READ_A = [{"tool": "read_file", "input": {"path": "src/a.txt"}}]
-
-
-@pytest.fixture
-def github() -> Iterator[GitHubStandIn]:
-    with GitHubStandIn() as standin:
-        yield standin
 
 
 def finding(severity: str, quote: str, **more: Any) -> dict[str, Any]:
