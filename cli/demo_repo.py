@@ -116,7 +116,9 @@ def _closure(requirements: tuple[str, ...]) -> list[str]:
 def demo_config(
     github_api_url: str | None, repository: str = DEMO_REPOSITORY, top: str = ""
 ) -> str:
-    """orchestrator.toml for the demo: fast models (simulated), the local GitHub stand-in."""
+    """orchestrator.toml for the demo: the default model (played by the local Messages
+    stand-in, which checks its thinking, tool and caching rules as the API would), the
+    local GitHub stand-in."""
     lines = [
         "# Written by `orchestrator demo`: the design and build loops on the example.",
         "threshold = 0.96",
@@ -124,7 +126,7 @@ def demo_config(
         *([top] if top else []),
         "",
         "[models]",
-        'default = "sim-model-1"',
+        'default = "claude-sonnet-5-5"',
         "",
         "[forge]",
         f'kind = "{"github" if github_api_url else "none"}"',
@@ -132,13 +134,4 @@ def demo_config(
     ]
     if github_api_url:
         lines.append(f'api_url = "{github_api_url}"')
-    lines += [
-        "",
-        "[prices.sim-model-1]",
-        "input = 3.0",
-        "output = 15.0",
-        "cache_write = 3.75",
-        "cache_read = 0.3",
-        "",
-    ]
-    return "\n".join(lines)
+    return "\n".join([*lines, ""])

@@ -34,6 +34,18 @@ class ReviewIssue(BaseModel):
     severity: Severity
     description: str
     location: str | None = Field(default=None, description="file:line when known")
+    quote: str = Field(default="", description="the line(s) at location, as the reviewer quoted")
+    failure: str = Field(default="", description="a case where it goes wrong")
+    verified: bool = Field(
+        default=True,
+        description="False: a reviewer's finding whose quote is not in the file it names; it "
+        "does not count toward the score (issues made by code are verified by nature)",
+    )
+
+    @property
+    def blocking(self) -> bool:
+        """What a fixer is given and what holds a pull request: verified, above low."""
+        return self.verified and self.severity != Severity.low
 
 
 class HumanQuestion(BaseModel):
@@ -95,7 +107,12 @@ class Usage(BaseModel):
 class AgentSettings(BaseModel):
     """Per-run agent knobs resolved from orchestrator.toml by the workflow's config step."""
 
-    model: str | None = None  # overrides the role's model
+    model: str | None = Field(
+        default=None, description="overrides the role file's model ([models.roles] <role>)"
+    )
+    default_model: str | None = Field(
+        default=None, description="used when the role file names no model ([models] default)"
+    )
     max_turns: int = 40
     max_tokens_per_turn: int = 8000
     # The largest max_tokens the model accepts: a turn cut off at max_tokens is asked again
@@ -139,13 +156,43 @@ class AgentCall(BaseModel):
     workdir: str
     focus_paths: list[str] = Field(default_factory=list, description="files to read first")
     instructions: str = Field(default="", description="short task text from the workflow")
+    spec_path: str = Field(
+        default="",
+        description="the subtask's XML (relative to workdir): its steps, criteria and files "
+        "are put in the first message",
+    )
+    gate_commands: list[str] = Field(
+        default_factory=list,
+        description="every gate command the work must pass (the subtask's and [gates]')",
+    )
     transcript_path: str = Field(description="where the resumable transcript is kept")
     settings: AgentSettings = Field(default_factory=AgentSettings)
+
+
+class GateOutcome(BaseModel):
+    """One gate of the round, as a reviewer is told it (its log is readable by path)."""
+
+    command: str
+    passed: bool
+    exit_code: int | None = None
+    log_path: str = ""
 
 
 class ReviewRequest(AgentCall):
     review_path: str = Field(description="where the review file is written (relative to workdir)")
     title: str = Field(description="'# Review: <title>'")
+    threshold: float = Field(
+        default=0.96, ge=0.0, le=1.0, description="the loop's bar: the top score band starts here"
+    )
+    head: str = Field(default="", description="the commit reviewed (set with diff_base_refs)")
+    diff_base_refs: list[str] = Field(
+        default_factory=list,
+        description="branches whose commits are not the subtask's own work (base, dependencies): "
+        "the review range starts where its own commits do",
+    )
+    gates: list[GateOutcome] = Field(
+        default_factory=list, description="the round's gates, run before the review"
+    )
     reuse: bool = Field(
         default=False,
         description="return the earlier review of identical input (role, model, prompt, scope, "

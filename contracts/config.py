@@ -133,7 +133,8 @@ class ReviewersConfig(_Strict):
 
 
 class ModelsConfig(_Strict):
-    default: str = Field(default="claude-sonnet-4-6", min_length=1)
+    # None: the role file's `model:`, else the built-in default (models.DEFAULT_MODEL).
+    default: str | None = Field(default=None, min_length=1)
     roles: dict[str, Annotated[str, Field(min_length=1)]] = Field(
         default_factory=dict, description="role -> model"
     )
@@ -344,13 +345,15 @@ class OrchestratorConfig(_Strict):
     build: BuildConfig = Field(default_factory=BuildConfig)
 
     def agent_settings(self, role: str, config_commit: str | None = None) -> AgentSettings:
-        """The knobs one agent call runs with; the role's model wins over the default.
+        """The knobs one agent call runs with: `[models.roles]` wins over the role file's
+        `model:`, which wins over `[models] default`.
 
         `config_commit` (ProjectContext.start_commit) is where the roles are read from.
         """
         return AgentSettings(
             config_commit=config_commit,
-            model=self.models.roles.get(role, self.models.default),
+            model=self.models.roles.get(role),
+            default_model=self.models.default,
             max_turns=self.agents.max_turns,
             max_total_tokens=self.agents.max_total_tokens,
             command_timeout_s=self.agents.command_timeout_s,

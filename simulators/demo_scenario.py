@@ -70,13 +70,15 @@ def link_shortener_scenario(
                         "severity": "high",
                         "description": "The overview does not say how codes are matched "
                         "(case) nor where the CLI stores links.",
-                        "location": f"{overview}:22",
+                        "location": f"{overview}:13",
+                        "quote": "- Resolve a code to its URL and count the visit.",
+                        "failure": "resolving `AbC` after shortening to `abc`: nothing says "
+                        "whether it finds the link",
                     }
                 ],
                 "questions": QUESTIONS,
                 "recommended_fixer": "design-writer",
-                "full_review": "The design section leaves two product decisions open; see the "
-                "questions.",
+                "notes": "The design section leaves two product decisions open; see the questions.",
             },
         },
         {

@@ -37,6 +37,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from simulators import thinking_rules
 from simulators.quirks import QuirkState
 from simulators.scenario import (
     CHAOS_BURST,
@@ -92,6 +93,10 @@ class LoggedRequest:
     breakpoints: list[str] = field(default_factory=list)
     strict: list[str] = field(default_factory=list)  # the tools sent with strict: true
     user_id: str | None = None  # metadata.user_id as sent
+    thinking: dict[str, Any] | None = None  # the request's `thinking`, as sent
+    effort: str | None = None  # output_config.effort
+    # Thinking blocks the request sent back (type, signature present), oldest first.
+    thinking_sent: list[str] = field(default_factory=list)
 
 
 class ApiError(Exception):
@@ -294,12 +299,18 @@ class MessagesStandIn:
             "cache_read_input_tokens": _tokens(read),
         }
 
-    def _check(self, body: Any) -> None:
+    def _check(self, body: Any, headers: Mapping[str, str]) -> None:
         """Refuse what the real API refuses, with its status and message."""
         _validate(body)
         strict_problem = refusal(body.get("tools"), str(body["model"]), self.scenario.strict_models)
-        if strict_problem:
-            raise _invalid(strict_problem)
+        problem = (
+            strict_problem
+            or thinking_rules.refusal(body, headers)
+            or thinking_rules.prefill_refusal(body)
+        )
+        _, blocks_problem = thinking_rules.checked(body, headers)
+        if problem or blocks_problem:
+            raise _invalid(str(problem or blocks_problem))
         prompt_tokens = _tokens(sum(len(_segment_text(seg)) for seg in _segments(body)))
         if prompt_tokens > self.scenario.context_window:
             # The API's answer to an over-long prompt (seen verbatim in the wild, e.g.
@@ -315,7 +326,7 @@ class MessagesStandIn:
         """The answer to one request, or an ApiError; `gone(seconds)` waits for a disconnect."""
         self._authorize(headers)
         try:
-            self._check(body)
+            self._check(body, headers)
         except ApiError as exc:
             with self._lock:
                 self._refused.append(str(exc))
@@ -357,6 +368,15 @@ class MessagesStandIn:
             last_text=_text_of(messages[-1]["content"]),
             strict=sorted(strict),
             user_id=metadata.get("user_id"),
+            thinking=body.get("thinking") if isinstance(body.get("thinking"), dict) else None,
+            effort=(body.get("output_config") or {}).get("effort"),
+            thinking_sent=[
+                b.get("type", "")
+                for m in messages
+                if m.get("role") == "assistant"
+                for b in _blocks(m.get("content"))
+                if b.get("type") in ("thinking", "redacted_thinking")
+            ],
         )
         with self._lock:
             self._log.append(record)
@@ -387,7 +407,14 @@ class MessagesStandIn:
             record.action = "disconnected"
             return {}, fault
         content, stop_reason = _answer(
-            rule, header, prompt, script_turn, conversation, self._quirks, body.get("tools")
+            rule,
+            header,
+            prompt,
+            script_turn,
+            conversation,
+            _reads(messages),
+            self._quirks,
+            body.get("tools"),
         )
         # A strict tool's calls fit its schema, whatever the script or a misbehaviour says.
         instead = f"{FAULT_TEXT}I wanted a tool this request does not offer."
@@ -396,6 +423,10 @@ class MessagesStandIn:
         if fault is not None and fault.type in MISBEHAVIOURS:
             content, stop_reason, partial = _misbehave(fault.type, content, conversation, turn)
             content = strict_answer(content, strict, set(tools), instead, partial)
+        if content and stop_reason not in ("refusal",) and thinking_rules.thinks(body):
+            display = (body.get("thinking") or {}).get("display")
+            content = [thinking_rules.thinking_block(body, display), *content]
+            partial = {index + 1: text for index, text in partial.items()}
         if stop_reason == "tool_use" and not any(b["type"] == "tool_use" for b in content):
             stop_reason = "end_turn"
         record.action = next((b["name"] for b in content if b["type"] == "tool_use"), "text")
@@ -422,7 +453,7 @@ class MessagesStandIn:
 
 def _misbehaved(message: Mapping[str, Any]) -> bool:
     """An assistant message that only holds a misbehaving answer (not a step of the script)."""
-    blocks = _blocks(message.get("content"))
+    blocks = [b for b in _blocks(message.get("content")) if b.get("type") != "thinking"]
     return bool(blocks) and all(
         str(b.get("text", "")).startswith(FAULT_TEXT)
         if b.get("type") == "text"
@@ -469,12 +500,30 @@ def _misbehave(
     return cut or [{"type": "text", "text": f"{FAULT_TEXT}Let me"}], "max_tokens", partial
 
 
+def _reads(messages: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(path, result) of each read_file call in the conversation that succeeded."""
+    paths: dict[str, str] = {}
+    found: list[tuple[str, str]] = []
+    for message in messages:
+        for block in _blocks(message.get("content")):
+            if block.get("type") == "tool_use" and block.get("name") == "read_file":
+                paths[str(block.get("id"))] = str((block.get("input") or {}).get("path", ""))
+            elif block.get("type") == "tool_result" and not block.get("is_error"):
+                path = paths.get(str(block.get("tool_use_id")))
+                content = block.get("content")
+                text = content if isinstance(content, str) else _text_of(content or [])
+                if path:
+                    found.append((path, text))
+    return found
+
+
 def _answer(
     rule: Rule | None,
     header: Header | None,
     prompt: str,
     turn: int,
     conversation: str,
+    reads: list[tuple[str, str]],
     quirks: QuirkState | None = None,
     tools: Any = None,
 ) -> tuple[list[dict[str, Any]], str]:
@@ -490,7 +539,7 @@ def _answer(
     tool_id = f"toolu_sim_{conversation}_{turn}"
     submit_name = f"submit_{header.kind}"
     if what == "submit":
-        data = submission(rule, header, prompt)
+        data = submission(rule, header, prompt, reads)
         if quirks is not None:
             schema = next((t for t in tools or [] if t.get("name") == submit_name), {})
             data = quirks.submission(header.role, data, schema.get("input_schema") or {})
@@ -802,6 +851,9 @@ def _events(
         )
         return events
     for index, block in enumerate(message["content"]):
+        if block["type"] == "thinking":
+            events += _thinking_events(index, block)
+            continue
         if block["type"] == "text":
             events.append(
                 (
@@ -863,6 +915,27 @@ def _events(
     )
     events.append(("message_stop", {"type": "message_stop"}))
     return events
+
+
+def _thinking_events(index: int, block: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """A thinking block as the API streams it: its text, then its signature."""
+    start = {"type": "thinking", "thinking": "", "signature": ""}
+    deltas = [{"type": "thinking_delta", "thinking": c} for c in _chunks(block["thinking"])]
+    deltas.append({"type": "signature_delta", "signature": block["signature"]})
+    return [
+        (
+            "content_block_start",
+            {"type": "content_block_start", "index": index, "content_block": start},
+        ),
+        *(
+            (
+                "content_block_delta",
+                {"type": "content_block_delta", "index": index, "delta": delta},
+            )
+            for delta in deltas
+        ),
+        ("content_block_stop", {"type": "content_block_stop", "index": index}),
+    ]
 
 
 def _chunks(text: str, size: int = 200) -> list[str]:

@@ -38,7 +38,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -54,6 +54,7 @@ CALLER = re.compile(
 FOCUS_HEADING = "Focus files (read these first):"
 QUESTION_LINE = re.compile(r"^- (?P<id>[A-Za-z0-9_.-]+): .* \| Options: ", re.MULTILINE)
 DRAFT = re.compile(r"<draft>(?P<json>.*?)</draft>", re.DOTALL)
+NUMBERED = re.compile(r"^\s*(\d+)\t")  # read_file's line-number prefix
 # What a real model does now and then (docs: "Handling stop reasons"); each replaces
 # the scripted answer of one request.
 MISBEHAVIOURS = frozenset(
@@ -286,43 +287,84 @@ def focus_paths(prompt: str) -> list[str]:
     return paths
 
 
-def submission(rule: Rule | None, header: Header, prompt: str) -> dict[str, Any]:
-    """The rule's `submit` merged over the kind's defaults."""
-    return {**default_submission(header, prompt), **(rule.submit if rule else {})}
+def submission(
+    rule: Rule | None, header: Header, prompt: str, reads: Sequence[tuple[str, str]] = ()
+) -> dict[str, Any]:
+    """The rule's `submit` merged over the kind's defaults. A review that names a score but
+    no issues gets issues that fit the score's band, verified against what it read."""
+    given = rule.submit if rule else {}
+    merged = {**default_submission(header, prompt, reads), **given}
+    if header.kind == "review" and "score" in given and "issues" not in given:
+        merged["issues"] = calibrated_issues(float(given["score"]), header, reads)
+    return merged
 
 
 def invalid_submission(header: Header) -> dict[str, Any]:
     if header.kind == "review":
-        return {"score": 7, "summary": [], "full_review": ""}
+        return {"score": 7, "summary": []}
     return {}
 
 
-def default_submission(header: Header, prompt: str) -> dict[str, Any]:
+# A calibrated reviewer (activities/agents/rubric.py): the score follows from the worst
+# verified open issue. Bands at the default threshold 0.96.
+BAND_SEVERITY = ((0.96, None), (0.80, "medium"), (0.50, "high"), (0.0, "critical"))
+
+
+def calibrated_issues(
+    score: float, header: Header, reads: Sequence[tuple[str, str]]
+) -> list[dict[str, Any]]:
+    """The issues a calibrated reviewer giving `score` reports: none in the top band, else
+    one of the band's severity, quoting the first non-empty line it read (so it is
+    verified); without a read file, nothing it could quote."""
+    severity = next(sev for floor, sev in BAND_SEVERITY if score >= floor)
+    if severity is None:
+        return []
+    path, number, line = first_line(reads)
+    return [
+        {
+            "severity": severity,
+            "location": f"{path}:{number}" if path else "",
+            "quote": line,
+            "failure": "an empty or malformed input: nothing says what happens",
+            "description": f"error handling in {header.scope} is underspecified",
+        }
+    ]
+
+
+def first_line(reads: Sequence[tuple[str, str]]) -> tuple[str, int, str]:
+    """(path, line number, text) of the first non-empty line of the first file read whose
+    result is still in the conversation (a cleared one holds nothing to quote)."""
+    for path, text in reads:
+        if text.startswith("[tool result cleared"):
+            continue
+        for number, line in enumerate(text.splitlines(), start=1):
+            match = NUMBERED.match(line)
+            body = line[match.end() :] if match else line
+            if body.strip() and not body.startswith("... ("):
+                return path, int(match[1]) if match else number, body
+    return "", 0, ""
+
+
+def default_submission(
+    header: Header, prompt: str, reads: Sequence[tuple[str, str]] = ()
+) -> dict[str, Any]:
     kind = header.kind
     if kind == "review":
         fixer = "design-writer" if "design" in header.role else "fixer"
         if header.round >= 2:
             return {
-                "score": 0.97,
                 "summary": [f"{header.scope} is ready", "No blocking issues remain"],
                 "issues": [],
                 "questions": [],
                 "recommended_fixer": None,
-                "full_review": f"Round {header.round}: the earlier findings are resolved.",
+                "score": 0.97,
             }
         return {
-            "score": 0.85,
             "summary": [f"{header.scope} is mostly complete", "One gap needs work"],
-            "issues": [
-                {
-                    "severity": "medium",
-                    "description": f"error handling in {header.scope} is underspecified",
-                    "location": None,
-                }
-            ],
+            "issues": calibrated_issues(0.85, header, reads),
             "questions": [],
             "recommended_fixer": fixer,
-            "full_review": "Error cases are not described; say what happens on invalid input.",
+            "score": 0.85,
         }
     if kind == "edit":
         return {"summary": "No changes were needed (simulated).", "files_changed": []}

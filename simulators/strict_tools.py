@@ -32,8 +32,20 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-# Structured outputs guide: generally available for these (dated snapshots included).
+# Structured outputs guide: available on every model of the 4.5 generation and later
+# (dated snapshots included); Google's partner-model page says the same ("all Anthropic
+# Claude 4.5 and later models").
 STRICT_TOOL_MODELS = (
+    "claude-fable-5-2",
+    "claude-fable-5-1",
+    "claude-fable-5",
+    "claude-opus-5-5",
+    "claude-sonnet-5-5",
+    "claude-haiku-5-5",
+    "claude-opus-5",
+    "claude-sonnet-5",
+    "claude-opus-4-8",
+    "claude-opus-4-7",
     "claude-opus-4-6",
     "claude-sonnet-4-6",
     "claude-sonnet-4-5",

@@ -168,7 +168,7 @@ class DesignReviewWorkflow(DesignMessages, DesignPlanSteps):
                     continue  # the person edited: re-review without a writer pass
             sc.state = "revising"
             self._details()
-            issues = [i for r in results if r.score < bar for i in r.issues]
+            issues = [i for r in results if r.score < bar for i in r.issues if i.blocking]
             await self._edit(
                 "design-writer",
                 name,

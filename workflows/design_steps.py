@@ -44,6 +44,12 @@ class DesignSteps:
     subplans: list[SubplanSummary]
     holds: FailureHolds
     agent: AgentStep
+    threshold: float
+
+    def _bar(self, scope: str) -> float:
+        """The score a scope must reach: its own (a person set it), else the loop's."""
+        sc = self.s.scopes.get(scope)
+        return sc.threshold if sc is not None and sc.threshold is not None else self.threshold
 
     def _rel(self, path: str) -> str:
         """A path inside the design directory, relative to the repository root."""
@@ -87,7 +93,7 @@ class DesignSteps:
             "(interfaces, dependencies, naming, gaps)."
             if scope == CONSISTENCY
             else f"Review the subplan {scope} against the overview."
-        ) + " Score from 0 to 1; 0.96 or more means ready to build."
+        ) + " Verify each finding and score by the rubric."
         call = self._call(reviewer, scope, round_, self._scope_files(scope), instructions)
         title = (
             f"{self.ctx.feature} (consistency of the whole set)" if scope == CONSISTENCY else scope
@@ -96,6 +102,7 @@ class DesignSteps:
             **call.model_dump(),
             review_path=self._rel(f"design-reviews/{scope}_{ts}_{reviewer}.md"),
             title=title,
+            threshold=self._bar(scope),
             # A loop started again (after a stop, cancel or failure) reuses the reviews
             # already written for this exact content; within a run every round is fresh.
             reuse=round_ == 1,

@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.failures import FailureHolds, all_or_cancel
     from workflows.subtask_finish import SubtaskFinish
     from workflows.subtask_messages import SubtaskMessages
+    from workflows.subtask_steps import REVIEW_AFTER_GATES
 
 CONTINUE, SKIP, REOPEN = "continue", "skip", "reopen:"
 # Patch id: the checks' own attribution reopens a subtask, and reopens are bounded.
@@ -192,9 +193,14 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
             git_repo_info, self._worktree, RepoInfo, f"head of {self._branch()}", **options.quick()
         )
         reviewers = self._reviewers() if self.s.integrator_commits else []
-        gates, smells, *asked = await all_or_cancel(
-            self._gates(rnd), self._smells(rnd), *(self._review(r, rnd) for r in reviewers)
-        )
+        if workflow.patched(REVIEW_AFTER_GATES):
+            gates, smells = await all_or_cancel(self._gates(rnd), self._smells(rnd))
+            ran = GateResult(results=[*gates.results, *smells.results])
+            asked = await all_or_cancel(*(self._review(r, rnd, head.head, ran) for r in reviewers))
+        else:
+            gates, smells, *asked = await all_or_cancel(
+                self._gates(rnd), self._smells(rnd), *(self._review(r, rnd) for r in reviewers)
+            )
         reviews = [r for r in asked if r is not None]  # a person may skip a held reviewer
         checks = GateResult(results=[*gates.results, *smells.results])
         record, lowest = subtask_state.record_round(self.s, rnd, head.head, checks, reviews)
@@ -365,15 +371,19 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
             **options.commands(cfg.gates.timeout_s, cfg.gates.heartbeat_timeout_s),
         )
 
-    async def _review(self, reviewer: str, rnd: int) -> ReviewResult | None:
+    async def _review(
+        self, reviewer: str, rnd: int, head: str = "", gates: GateResult | None = None
+    ) -> ReviewResult | None:
         return await self._review_with(
             reviewer,
             rnd,
             f"Review the integrator's changes on {self._branch()} (git log and diff since "
             f"the merges of the subtask branches): do they keep what each subtask meant to "
-            f"deliver, and does the feature work as a whole? Score from 0 to 1; 0.96 or more "
-            "means ready to merge. Cite file:line.",
+            f"deliver, and does the feature work as a whole? Verify each finding and score by "
+            "the rubric.",
             f"integration {self._integration.feature}",
+            head,
+            gates,
         )
 
     async def _integrator(

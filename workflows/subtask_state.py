@@ -61,8 +61,9 @@ def stuck_reason(s: SubtaskState, rnd: int, stuck_after: int) -> str | None:
 
 
 def fix_issues(reviews: list[ReviewResult], gates: GateResult, bar: float) -> list[ReviewIssue]:
-    """What the fixer is told: the issues of reviews below the bar and every red gate."""
-    issues = [i for r in reviews if r.score < bar for i in r.issues]
+    """What the fixer is told: the verified critical, high and medium issues of reviews
+    below the bar (a low one never blocks) and every red gate."""
+    issues = [i for r in reviews if r.score < bar for i in r.issues if i.blocking]
     issues += [
         ReviewIssue(
             severity=Severity.high,

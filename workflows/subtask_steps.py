@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         AgentCall,
         EditRequest,
         EditResult,
+        GateOutcome,
         ReviewIssue,
         ReviewRequest,
         ReviewResult,
@@ -75,6 +76,8 @@ SUBTASK_CHECKS = "subtask-checks"
 # Patch id: after MAX_HOST_MOVES host moves in a row, a person decides.
 BOUNDED_HOST_MOVES = "bounded-host-moves"
 MAX_HOST_MOVES = 3
+# Patch id: reviewers run after the gates, told the diff range and the gates' results.
+REVIEW_AFTER_GATES = "review-after-gates"
 
 
 class SubtaskSteps:
@@ -352,6 +355,8 @@ class SubtaskSteps:
             workdir=self._worktree,
             focus_paths=[self._xml(), *inp.files],
             instructions=instructions,
+            spec_path=self._xml(),
+            gate_commands=[*inp.commands, *inp.ctx.config.gates.commands],
             transcript_path=(
                 f"{inp.ctx.repo_root}/.orchestrator/transcripts/{workflow.info().workflow_id}/"
                 f"{workflow.info().run_id}/"
@@ -364,25 +369,47 @@ class SubtaskSteps:
         """The code reviewers of this round: those a person skipped are not asked again."""
         return [r for r in self._inp.ctx.config.reviewers.code if r not in self.s.skipped_reviewers]
 
-    async def _review(self, reviewer: str, rnd: int) -> ReviewResult | None:
+    async def _review(
+        self, reviewer: str, rnd: int, head: str = "", gates: GateResult | None = None
+    ) -> ReviewResult | None:
         inp = self._inp
         return await self._review_with(
             reviewer,
             rnd,
             f"Review the implementation of subtask {inp.subtask} on this branch against "
-            f"{self._xml()}: correctness, tests, and your focus. Score from 0 to 1; 0.96 or "
-            "more means ready for a pull request. Cite file:line.",
+            f"{self._xml()}: correctness, tests, and your focus. Verify each finding and "
+            "score by the rubric.",
             inp.subtask,
+            head,
+            gates,
         )
 
     async def _review_with(
-        self, reviewer: str, rnd: int, instructions: str, title: str
+        self,
+        reviewer: str,
+        rnd: int,
+        instructions: str,
+        title: str,
+        head: str = "",
+        gates: GateResult | None = None,
     ) -> ReviewResult | None:
+        """A review; with `head` (and the round's gates) it is told the exact range of the
+        branch's own work and what the gates found, which ran before it. None: a person
+        skipped this reviewer."""
         inp = self._inp
         request = ReviewRequest(
             **self._call(reviewer, rnd, instructions).model_dump(),
             review_path=f"{self._reviews_dir()}/{self._stamp(reviewer)}_{reviewer}.md",
             title=title,
+            threshold=inp.threshold,
+            head=head,
+            diff_base_refs=[inp.base_branch, *inp.dependency_branches] if head else [],
+            gates=[
+                GateOutcome(
+                    command=g.command, passed=g.passed, exit_code=g.exit_code, log_path=g.log_path
+                )
+                for g in (gates.results if gates else [])
+            ],
         )
         try:
             return await self._agent(

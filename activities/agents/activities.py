@@ -20,7 +20,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import worktree_changes
-from activities.agents import edit_worktree, review_cache
+from activities.agents import edit_worktree, review_cache, rubric
 from activities.agents import transcript as transcripts
 from activities.agents.cancel import cancel_requested, finish_in_thread
 from activities.agents.commit import (
@@ -74,7 +74,9 @@ def _in_workdir(call: AgentCall, path: str) -> Path:
 @activity.defn(name="agent.review")
 @reports_usage
 async def agent_review(req: ReviewRequest) -> ReviewResult:
-    """A blind review: the reviewer reads the work and submits; the activity writes the file.
+    """A blind review: the reviewer reads the work and submits; the activity checks each
+    finding's quote in the file it names, derives the score from the worst verified open
+    issue (rubric.py) and writes the file.
 
     With `reuse`, a review of identical input made before (same role, model, prompt,
     scope, title, instructions and focus-file bytes) is returned as it is, with no
@@ -95,7 +97,8 @@ async def agent_review(req: ReviewRequest) -> ReviewResult:
     try:
         outcome = await run_agent(req, resolved, ReviewSubmission)
         review = outcome.output
-        await finish_in_thread(write_review, review_file, req.title, review)
+        verdict = await asyncio.to_thread(rubric.judge, workdir, review, req.threshold)
+        await finish_in_thread(write_review, review_file, req.title, review, verdict)
     finally:
         if start is not None:  # what its commands left is never the next editor's to commit
             await finish_in_thread(
@@ -105,8 +108,8 @@ async def agent_review(req: ReviewRequest) -> ReviewResult:
         role=req.role,
         scope=req.scope,
         round=req.round,
-        score=review.score,
-        issues=review.issues,
+        score=verdict.score,
+        issues=verdict.issues,
         questions=review.questions,
         recommended_fixer=review.recommended_fixer,
         review_path=req.review_path,

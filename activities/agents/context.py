@@ -21,25 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from activities.agents import models
 from activities.agents.tools import Workspace
 from activities.files import atomic_write_text
 
-# Every current Claude model has a 200K window (the 1M window of some Sonnet models
-# needs a beta header the agents do not send). models.context_windows overrides this.
-DEFAULT_CONTEXT_WINDOW = 200_000
-CONTEXT_WINDOWS: dict[str, int] = {"claude-": DEFAULT_CONTEXT_WINDOW}
-# The shortest prefix the API caches (prompt-caching guide, "Cache limitations"): a
-# shorter one is processed uncached however it is marked, so a breakpoint there is wasted.
-MIN_CACHEABLE_TOKENS: dict[str, int] = {
-    "claude-opus-4-5": 4096,
-    "claude-opus-4-6": 4096,
-    "claude-haiku-4-5": 4096,
-    "claude-sonnet-4-6": 2048,
-    "claude-3-5-haiku": 2048,
-    "claude-3-haiku": 2048,
-    "claude-": 1024,  # Sonnet 4, 4.5, 3.7; Opus 4, 4.1
-    "default": 1024,
-}
+# A model's window and shortest cacheable prefix come from the model table
+# (activities/agents/models.py); models.context_windows in orchestrator.toml overrides
+# the window. A model the table does not know gets 200K and a 1,024-token floor.
+DEFAULT_CONTEXT_WINDOW = models.DEFAULT_CONTEXT_WINDOW
+DEFAULT_MIN_CACHEABLE = 1024
 MAX_CACHE_BREAKPOINTS = 4  # the API refuses a fifth (prompt-caching guide)
 # Before calibration: about 3 characters a token, cautious for code and JSON.
 DEFAULT_TOKENS_PER_CHAR = 1 / 3
@@ -52,6 +42,7 @@ CLEARED = (
 )
 CLEARED_INPUT = "[{n} characters cleared from the conversation to save context]"
 BIG_INPUT = 1000  # characters: old tool inputs longer than this may be cleared
+THINKING_BLOCKS = ("thinking", "redacted_thinking")
 _TOO_LONG = re.compile(r"prompt is too long: (\d+) tokens > (\d+) maximum")
 
 
@@ -69,27 +60,21 @@ def too_long(message: str) -> ContextTooLong | None:
     return ContextTooLong(int(found[1]), int(found[2]), message) if found else None
 
 
-def by_model(model: str, *tables: Mapping[str, int]) -> int:
-    """A model's entry: exact name, then the longest known prefix, then "default"."""
-    for table in tables:
-        if model in table:
-            return int(table[model])
-    for table in tables:
-        prefixes = [p for p in table if p != "default" and model.startswith(p)]
-        if prefixes:
-            return int(table[max(prefixes, key=len)])
-    for table in tables:
-        if "default" in table:
-            return int(table["default"])
-    return DEFAULT_CONTEXT_WINDOW
-
-
 def context_window(model: str, overrides: Mapping[str, int] | None = None) -> int:
-    return by_model(model, overrides or {}, CONTEXT_WINDOWS, {"default": DEFAULT_CONTEXT_WINDOW})
+    """The window requests to `model` are kept inside: an override, else the table's."""
+    found = models.by_prefix(model, dict(overrides or {}))
+    if found is not None:
+        return found
+    info = models.lookup(model)
+    if info is not None:
+        return info.context_window
+    return int((overrides or {}).get("default", DEFAULT_CONTEXT_WINDOW))
 
 
 def min_cacheable(model: str) -> int:
-    return by_model(model, MIN_CACHEABLE_TOKENS)
+    """The shortest prefix the API caches for `model` (prompt-caching guide)."""
+    info = models.lookup(model)
+    return info.min_cacheable if info is not None else DEFAULT_MIN_CACHEABLE
 
 
 def chars(value: Any) -> int:
@@ -112,25 +97,28 @@ class Estimator:
             self.tokens_per_char = counted / n_chars
 
 
-def clear_old(messages: list[dict[str, Any]], fixed_chars: int, room: int, est: Estimator) -> int:
+def clear_old(
+    messages: list[dict[str, Any]], fixed_chars: int, room: int, est: Estimator
+) -> list[int]:
     """Clear old tool results (then old tool inputs) while the request is over `CLEAR_AT`
-    of `room` tokens, down to `CLEAR_TO`; the number of blocks cleared.
+    of `room` tokens, down to `CLEAR_TO`; the indexes of the messages changed.
 
     `fixed_chars` is what is sent besides the messages (system prompt, tools).
     """
     size = fixed_chars + chars(messages)
     if est.tokens(size) <= room * CLEAR_AT:
-        return 0
+        return []
     return clear_until(messages, fixed_chars, room * CLEAR_TO, est)
 
 
 def clear_until(
     messages: list[dict[str, Any]], fixed_chars: int, goal: float, est: Estimator
-) -> int:
-    """Clear what can be cleared until the estimate is at most `goal` tokens; how many."""
+) -> list[int]:
+    """Clear what can be cleared until the estimate is at most `goal` tokens; the indexes
+    of the messages changed (empty: nothing could be cleared)."""
     size = fixed_chars + chars(messages)
-    cleared = 0
-    for block in _clearable(messages):
+    touched: set[int] = set()
+    for index, block in _clearable(messages):
         if est.tokens(size) <= goal:
             break
         before = chars(block)
@@ -139,25 +127,44 @@ def clear_until(
         else:
             block["input"] = _cleared_input(block.get("input"))
         size -= before - chars(block)
-        cleared += 1
-    return cleared
+        touched.add(index)
+    return sorted(touched)
 
 
-def _clearable(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def unbind_thinking(messages: list[dict[str, Any]], since: int) -> int:
+    """Drop the thinking blocks of every assistant message from `since` on; how many.
+
+    A model with preserved thinking binds each thinking block to everything before it
+    and refuses a request whose earlier turns changed ("The block is bound to a different
+    conversation", preserved-thinking guide); clearing an old tool result changes them.
+    The guide's remedy for a prefix the client changed on purpose is to remove those
+    blocks: the model thinks afresh on the next turn.
+    """
+    dropped = 0
+    for message in messages[since:]:
+        if message["role"] != "assistant" or isinstance(message["content"], str):
+            continue
+        kept = [b for b in message["content"] if b.get("type") not in THINKING_BLOCKS]
+        dropped += len(message["content"]) - len(kept)
+        message["content"] = kept
+    return dropped
+
+
+def _clearable(messages: Sequence[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
     """Old tool results, oldest first, then old tool inputs: never the latest rounds."""
     users = [i for i, m in enumerate(messages) if m["role"] == "user"]
     recent = set(users[-KEEP_RECENT:])
-    results: list[dict[str, Any]] = []
-    inputs: list[dict[str, Any]] = []
+    results: list[tuple[int, dict[str, Any]]] = []
+    inputs: list[tuple[int, dict[str, Any]]] = []
     for index, message in enumerate(messages):
         content = message["content"]
         if isinstance(content, str) or index in recent or index >= len(messages) - KEEP_RECENT:
             continue
         for block in content:
             if block.get("type") == "tool_result" and block.get("content") != CLEARED:
-                results.append(block)
+                results.append((index, block))
             elif block.get("type") == "tool_use" and _big(block.get("input")):
-                inputs.append(block)
+                inputs.append((index, block))
     return results + inputs
 
 
@@ -213,8 +220,9 @@ def place_breakpoints(
 
 @dataclass
 class Outputs:
-    """Tool outputs larger than `limit` characters: the model gets their head and the
-    path of a file holding all of it, which it pages through with read_file.
+    """Tool outputs larger than `limit` characters: the model gets their head and their
+    tail (a test run's summary and a traceback are at the end) and the path of a file
+    holding all of it, whose middle it reads with read_file.
 
     The files sit beside the transcript (hidden from listings, never committed) and are
     readable by the exact path given, as the orchestrator's hand-outs are.
@@ -233,19 +241,22 @@ class Outputs:
     def fit(self, text: str, tool_use_id: str, workspace: Workspace) -> str:
         if len(text) <= self.limit:
             return text
-        head = text[: self.limit]
+        head, tail = text[: self.limit // 3], text[-(self.limit - self.limit // 3) :]
         if "\n" in head:
             head = head[: head.rindex("\n")]
-        rest = len(text) - len(head)
+        if "\n" in tail:
+            tail = tail[tail.index("\n") + 1 :]
+        cut = len(text) - len(head) - len(tail)
         if not self.pageable:
-            return f"{head}\n... [{rest} more characters cut; ask for less output]"
+            return f"{head}\n... [{cut} characters cut here; ask for less output]\n{tail}"
         name = re.sub(r"[^A-Za-z0-9_.-]", "_", tool_use_id) + ".txt"
         file = self.folder / name
         atomic_write_text(file, text)
         workspace.extra_readable = workspace.extra_readable | {Path(os.path.realpath(file))}
-        offset = head.count("\n") + 2
+        first = head.count("\n") + 2
+        last = text.count("\n") - tail.count("\n") + (0 if text.endswith("\n") else 1)
         return (
-            f"{head}\n... [output clipped: {rest} of its {len(text)} characters are not shown. "
-            f"All of it is saved in {file}; page through it with read_file(path={str(file)!r}, "
-            f"offset={offset})]"
+            f"{head}\n... [output shortened: {cut} of its {len(text)} characters, lines "
+            f"{first}-{last}, are not shown here. All of it is saved in {file}; read them with "
+            f"read_file(path={str(file)!r}, offset={first})]\n{tail}"
         )

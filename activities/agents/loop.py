@@ -29,13 +29,13 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import gitrepo, sandbox
-from activities.agents import context, prompts, strict
+from activities.agents import briefing, context, prompts, strict, thinking
 from activities.agents import transcript as transcripts
 from activities.agents.cancel import raise_if_cancelled
 from activities.agents.errors import classify, incomplete_stream, non_retryable
 from activities.agents.pricing import cost_usd, price_for
 from activities.agents.roles import ResolvedRole
-from activities.agents.tools import Workspace, tool_definitions
+from activities.agents.tools import ToolLimits, Workspace, tool_definitions
 from contracts.agents import AgentCall, Usage
 
 log = logging.getLogger(__name__)
@@ -307,11 +307,18 @@ async def run_agent(
         allowed=resolved.tools,
         command_timeout_s=settings.command_timeout_s,
         command_output_limit=settings.command_output_limit,
+        # A read_file page (and its closing notice) stays under the clip below.
+        read_chars=max(1000, settings.tool_result_limit - 1000),
         sandbox=settings.sandbox,
         hide_reviews=kind == "review",
         hidden_files=frozenset({Path(os.path.realpath(path))}),
         extra_readable=read_grants(
-            workdir, [*call.focus_paths, *getattr(call, "review_paths", [])]
+            workdir,
+            [
+                *call.focus_paths,
+                *getattr(call, "review_paths", []),
+                *(g.log_path for g in getattr(call, "gates", []) if g.log_path),
+            ],
         ),
         protected=protected_paths(workdir, settings.agents_dir),
         writable=frozenset(Path(os.path.realpath(resolve_in(workdir, p))) for p in call.write_scope)
@@ -326,21 +333,25 @@ async def run_agent(
             raise non_retryable(
                 f"{call.role} runs commands, and {exc}", "SandboxUnavailable"
             ) from exc
-    record = _load_or_start(
-        path, call, resolved, [{"role": "user", "content": prompts.task_message(call, kind)}]
-    )
+    record = _load_or_start(path, call, resolved, messages=[])
     _spent(record.usage)
     if record.complete and record.result is not None:
         output = output_model.model_validate(record.result)
         workspace.touched.update(record.files_touched)
         return AgentOutcome(output, record.usage, record, path, workspace)
+    if not record.messages:  # a new call: its first message, written once
+        first = prompts.task_message(call, kind, await asyncio.to_thread(briefing.brief, call))
+        record.messages = [{"role": "user", "content": first}]
 
     record.attempts += 1
     record.messages = _repaired(record.messages)
     submit = submit_tool(kind, output_model)
     # Strict where the model supports it: the API then guarantees schema-valid calls.
-    tools = strict.for_model([*tool_definitions(resolved.tools), submit], resolved.model)
-    system = [{"type": "text", "text": prompts.system_prompt(resolved)}]
+    limits = ToolLimits(
+        settings.command_timeout_s, settings.command_output_limit, settings.tool_result_limit
+    )
+    tools = strict.for_model([*tool_definitions(resolved.tools, limits), submit], resolved.model)
+    system = [{"type": "text", "text": prompts.system_prompt(resolved, call)}]
     fixed_chars = context.chars(tools) + context.chars(system)
     window = record.context_window or context.context_window(
         resolved.model, settings.context_windows
@@ -351,21 +362,25 @@ async def run_agent(
     )
     workspace.extra_readable = workspace.extra_readable | outputs.saved()
     price = price_for(resolved.model, settings.prices)
-    max_tokens = settings.max_tokens_per_turn
-    max_tokens_limit = max(settings.max_tokens_limit, max_tokens)
+    plan = thinking.plan(
+        resolved.model, resolved.effort, settings.max_tokens_per_turn, settings.max_tokens_limit
+    )
+    max_tokens, max_tokens_limit = plan.max_tokens, plan.max_tokens_limit
     async with make_client(settings.request_timeout_s) as client, Heartbeater() as hb:
         while True:
             raise_if_cancelled()  # no new request once cancellation has arrived
             if record.turns >= settings.max_turns:
                 raise non_retryable(
                     f"agent {call.role} ({call.scope}, round {call.round}) used all "
-                    f"{settings.max_turns} turns without submitting; raise settings.max_turns "
-                    "or narrow the task",
+                    f"{settings.max_turns} turns without submitting, though its last turn asked "
+                    "for the submission. Fix: raise [agents] max_turns in orchestrator.toml, or "
+                    "narrow the task, then retry",
                     "AgentTurnLimit",
                 )
             turn = record.turns + 1  # every request is a turn: nothing loops unbounded
+            _count_down(record.messages, kind, settings.max_turns - turn + 1, settings.max_turns)
             room = window - max_tokens
-            context.clear_old(record.messages, fixed_chars, room, estimator)
+            _unbind(record, context.clear_old(record.messages, fixed_chars, room, estimator), plan)
             _fits_or_fail(call, record.messages, fixed_chars, room, estimator, window)
             hb.beat(turn=turn, phase="waiting on model", tokens=record.usage.total_tokens)
             started = time.monotonic()
@@ -376,6 +391,7 @@ async def run_agent(
                     model=resolved.model,
                     max_tokens=max_tokens,
                     metadata={"user_id": _user_id(call, kind)},
+                    **plan.params,
                     **request,
                 )
             except context.ContextTooLong as exc:
@@ -388,8 +404,10 @@ async def run_agent(
                 record.context_window = window
                 record.tokens_per_char = estimator.tokens_per_char
                 goal = (window - max_tokens) * context.CLEAR_TO
-                if not context.clear_until(record.messages, fixed_chars, goal, estimator):
+                touched = context.clear_until(record.messages, fixed_chars, goal, estimator)
+                if not touched:
                     raise _too_long(call, exc.tokens, window) from exc
+                _unbind(record, touched, plan)
                 record.turns = turn
                 transcripts.save(path, record)
                 continue
@@ -431,6 +449,8 @@ async def run_agent(
                 # is never stored (the API refuses empty messages); the model is nudged.
                 if content:
                     _add_assistant(record.messages, content)
+                    if not plan.prefill:  # the model takes no final assistant message
+                        _add_user_text(record.messages, prompts.CONTINUE)
                 else:
                     _add_user_text(record.messages, prompts.nudge(kind))
                 output, replies = None, None
@@ -535,6 +555,14 @@ def _request(
     return {"system": sent_system, "tools": tools, "messages": sent}
 
 
+def _unbind(record: transcripts.Transcript, touched: list[int], plan: thinking.Plan) -> None:
+    """After clearing changed earlier turns: on a model that binds thinking blocks to what
+    precedes them, drop the blocks from the first changed message on (see
+    context.unbind_thinking), and any message that held nothing else."""
+    if touched and plan.binds_prefix and context.unbind_thinking(record.messages, touched[0]):
+        record.messages = _repaired(record.messages)
+
+
 def _fits_or_fail(
     call: AgentCall,
     messages: list[dict[str, Any]],
@@ -606,6 +634,13 @@ def _add_user_text(messages: list[dict[str, Any]], text: str) -> None:
     tail = last["content"][-1] if last["content"] else {}
     if not (tail.get("type") == "text" and tail.get("text") == text):  # once is enough
         last["content"] = [*last["content"], {"type": "text", "text": text}]
+
+
+def _count_down(messages: list[dict[str, Any]], kind: str, left: int, total: int) -> None:
+    """Near the end of its turns, the model hears how many remain (in the message its
+    next answer replies to); the last one asks for the submission instead of failing."""
+    if messages[-1]["role"] == "user" and left <= prompts.countdown_from(total):
+        _add_user_text(messages, prompts.turns_left(kind, left, total))
 
 
 def _nudge(kind: str, cut_off: bool, max_tokens: int) -> str:

@@ -10,21 +10,40 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, create_model, model_validator
 
-from contracts.agents import Fixer, HumanQuestion, QuestionAnswer, ReviewIssue
+from contracts.agents import Fixer, HumanQuestion, QuestionAnswer, Severity
 from contracts.subtask import SubtaskSpec
 
 OutputKind = Literal["review", "edit", "answer", "draft", "change"]
 KINDS: tuple[OutputKind, ...] = ("review", "edit", "answer", "draft", "change")
 
 
-class ReviewSubmission(BaseModel):
-    """A reviewer's verdict; the activity turns it into the seed-format review file."""
+class Finding(BaseModel):
+    """One problem, verified: where it is, the line itself, and how it fails."""
 
-    score: float = Field(ge=0.0, le=1.0, description="0..1; 0.96 or more means ready as it is")
-    summary: list[str] = Field(
-        min_length=1, max_length=8, description="2-5 short bullets for the orchestrator"
+    severity: Severity = Field(
+        description="critical, high, medium or low as the rubric defines them; low never blocks"
     )
-    issues: list[ReviewIssue] = Field(default_factory=list, description="most severe first")
+    location: str = Field(description="path:line of the file you read, e.g. src/app.py:42")
+    quote: str = Field(
+        description="the line(s) at location copied exactly, without read_file's line number"
+    )
+    failure: str = Field(
+        description="a concrete case where it goes wrong: an input and what happens"
+    )
+    description: str = Field(description="what is wrong and what would fix it, 1-3 sentences")
+
+
+class ReviewSubmission(BaseModel):
+    """A reviewer's verdict: issues first, the score last (it follows from them)."""
+
+    summary: list[str] = Field(
+        min_length=1,
+        max_length=5,
+        description="1-3 short bullets on the overall state; do not repeat the issues",
+    )
+    issues: list[Finding] = Field(
+        default_factory=list, description="each problem once, most severe first"
+    )
     questions: list[HumanQuestion] = Field(
         default_factory=list, description="only what a person must decide; multiple choice"
     )
@@ -33,7 +52,13 @@ class ReviewSubmission(BaseModel):
         description="builder: missing implementation; fixer: bugs and failing tests; "
         "performance-fixer: performance; design-writer: design documents",
     )
-    full_review: str = Field(min_length=1, description="the detailed review in markdown")
+    notes: str = Field(
+        default="",
+        description="optional: what you checked that the issues do not say; never the issues again",
+    )
+    score: float = Field(
+        ge=0.0, le=1.0, description="0..1 in the band of your worst verified open issue"
+    )
 
     @model_validator(mode="after")
     def _unique_question_ids(self) -> ReviewSubmission:

@@ -1,58 +1,83 @@
-"""What a model call costs, from a per-model price table (USD per million tokens).
+"""What a model call costs, from the model table (USD per million tokens).
 
-`settings.prices` overrides or extends the built-in table; a model is matched
-exactly first, then by the longest known prefix (so dated snapshots such as
-`claude-sonnet-4-5-20250929` find their family), then `"default"`.
+`settings.prices` overrides or extends the table (`[prices.<model>]` in
+orchestrator.toml); an override is matched exactly first, then by the longest
+prefix, then `"default"`. Without one the model table prices the model (by id,
+alias or dated snapshot, see models.lookup), and a model it does not know gets
+`models.DEFAULT_PRICE`.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
+from activities.agents import models
 from contracts.agents import Usage
 
-Price = Mapping[str, float]  # input, output, cache_write, cache_read
+log = logging.getLogger(__name__)
 
+Price = Mapping[str, float]  # input, output, cache_write, cache_read (+ long_prompt_*)
+
+# Every entry of the model table, by id: what `price_for` finds for a known model.
 DEFAULT_PRICES: dict[str, dict[str, float]] = {
-    "claude-opus-4-5": {"input": 5.0, "output": 25.0, "cache_write": 6.25, "cache_read": 0.5},
-    "claude-opus-4-6": {"input": 5.0, "output": 25.0, "cache_write": 6.25, "cache_read": 0.5},
-    "claude-opus-4": {"input": 15.0, "output": 75.0, "cache_write": 18.75, "cache_read": 1.5},
-    "claude-sonnet-4": {"input": 3.0, "output": 15.0, "cache_write": 3.75, "cache_read": 0.3},
-    "claude-haiku-4-5": {"input": 1.0, "output": 5.0, "cache_write": 1.25, "cache_read": 0.1},
-    "claude-3-5-haiku": {"input": 0.8, "output": 4.0, "cache_write": 1.0, "cache_read": 0.08},
-    "default": {"input": 3.0, "output": 15.0, "cache_write": 3.75, "cache_read": 0.3},
+    **{m.id: m.price.as_dict() for m in models.MODELS},
+    "default": models.DEFAULT_PRICE.as_dict(),
 }
+_WARNED: set[str] = set()
 
 
 def price_for(model: str, overrides: Mapping[str, Mapping[str, float]] | None = None) -> Price:
-    """The price entry for `model`; overrides win over built-ins at every step."""
-    tables = [overrides or {}, DEFAULT_PRICES]
-    for table in tables:
-        if model in table:
-            return _complete(table[model])
-    for table in tables:
-        prefixes = [p for p in table if p != "default" and model.startswith(p)]
-        if prefixes:
-            return _complete(table[max(prefixes, key=len)])
-    for table in tables:
-        if "default" in table:
-            return _complete(table["default"])
-    raise AssertionError("DEFAULT_PRICES has a default entry")
+    """The price entry for `model`; an override of the settings wins over the table."""
+    table = overrides or {}
+    if model in table:
+        return _complete(table[model])
+    prefixes = [p for p in table if p != "default" and model.startswith(p)]
+    if prefixes:
+        return _complete(table[max(prefixes, key=len)])
+    info = models.lookup(model)
+    if info is not None:
+        price = info.price.as_dict()
+        if info.long_prompt is not None:
+            price["long_prompt_tokens"], price["long_prompt_factor"] = info.long_prompt
+        return price
+    if "default" in table:
+        return _complete(table["default"])
+    if model not in _WARNED and model != "default":
+        _WARNED.add(model)
+        log.warning(
+            "no price known for model %r: costs are estimated at %s; add [prices.%s] to "
+            "orchestrator.toml",
+            model,
+            models.DEFAULT_PRICE,
+            model,
+        )
+    return models.DEFAULT_PRICE.as_dict()
 
 
 def cost_usd(usage: Usage, price: Price) -> float:
-    """Cost of the tokens in `usage` (its own cost field is ignored)."""
+    """Cost of one request's tokens in `usage` (its own cost field is ignored).
+
+    A model billed by prompt length (Haiku 5.5: over 100,000 prompt tokens, five times
+    every rate, output included) is priced by this request's prompt: input, cache
+    reads and cache writes together.
+    """
+    factor = 1.0
+    threshold = price.get("long_prompt_tokens")
+    prompt = usage.input_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens
+    if threshold and prompt > threshold:
+        factor = float(price.get("long_prompt_factor", 1.0))
     total = (
         usage.input_tokens * price["input"]
         + usage.output_tokens * price["output"]
         + usage.cache_creation_input_tokens * price["cache_write"]
         + usage.cache_read_input_tokens * price["cache_read"]
     )
-    return round(total / 1_000_000, 6)
+    return round(total * factor / 1_000_000, 6)
 
 
 def _complete(entry: Mapping[str, float]) -> dict[str, float]:
-    """Fill missing cache prices the way Anthropic sets them: write 1.25x, read 0.1x input."""
+    """Fill missing cache prices the way Anthropic sets most: write 1.25x, read 0.1x input."""
     out = {k: float(v) for k, v in entry.items()}
     out.setdefault("input", 3.0)
     out.setdefault("output", out["input"] * 5)

@@ -32,7 +32,8 @@ from contracts.agents import ReviewRequest, ReviewResult
 
 log = logging.getLogger(__name__)
 
-KEY_VERSION = b"review-cache-v1"
+# v2: scores derived from verified issues (rubric.py); a v1 entry holds a raw score.
+KEY_VERSION = b"review-cache-v2"
 EXCLUDE_PATTERN = "/".join(REVIEW_CACHE_DIR) + "/"
 
 
@@ -49,7 +50,7 @@ def review_key(req: ReviewRequest, resolved: ResolvedRole) -> str:
         KEY_VERSION.decode(),
         req.role,
         resolved.model,
-        prompts.system_prompt(resolved),
+        prompts.system_prompt(resolved, req),
         req.scope,
         req.title,
         req.instructions,

@@ -2,8 +2,8 @@
 
 Built-in roles live as markdown files in `builtin_roles/`, in the same format a
 repository uses to add or override roles (Claude Code agent files): YAML front
-matter with `name`, `description`, optional `model`, `tools` and `kind`, then
-the prompt as the body. Repository files come from `settings.agents_dir`
+matter with `name`, `description`, optional `model`, `effort`, `tools` and `kind`,
+then the prompt as the body. Repository files come from `settings.agents_dir`
 (relative to the repository root of the workdir).
 """
 
@@ -20,18 +20,26 @@ import yaml
 from pydantic import BaseModel
 
 from activities import gitrepo
+from activities.agents import models
 from activities.agents.errors import non_retryable
 from activities.agents.outputs import KINDS, OutputKind
 from activities.agents.tools import ALL_TOOLS, COMMAND_TOOLS, READ_TOOLS
 from contracts.agents import AgentSettings
 from contracts.names import MAX_ROLE_NAME
 
-DEFAULT_MODEL = "claude-sonnet-4-6"
-MODEL_ENV = "ORCHESTRATOR_MODEL"  # a worker-wide default model, below settings.model
-MODEL_ALIASES = {  # Claude Code's short names
-    "sonnet": "claude-sonnet-4-6",
-    "opus": "claude-opus-4-5",
-    "haiku": "claude-haiku-4-5",
+DEFAULT_MODEL = models.DEFAULT_MODEL
+MODEL_ENV = "ORCHESTRATOR_MODEL"  # a worker-wide default model, below [models] default
+# Claude Code's short names (and dated ids) -> the model table's ids.
+MODEL_ALIASES = {alias: m.id for m in models.MODELS for alias in m.aliases}
+# How hard a role thinks when its file names no `effort` (adaptive thinking's effort
+# parameter): builders, fixers and reviewers think hard; the short, formulaic kinds
+# (drafting a subtask, answering from the code, naming a change's reach) do not.
+KIND_EFFORT: dict[str, str] = {
+    "review": "high",
+    "edit": "high",
+    "answer": "low",
+    "draft": "low",
+    "change": "low",
 }
 # Claude Code tool names map onto ours, so its agent files work as they are.
 TOOL_ALIASES = {
@@ -85,6 +93,7 @@ class Role(BaseModel):
     name: str
     description: str
     model: str | None = None
+    effort: str | None = None  # None: the kind's (KIND_EFFORT)
     prompt: str
     tools: tuple[str, ...] | None = None  # None: the kind's defaults
     kind: OutputKind | None = None  # None: whatever the activity asks for
@@ -100,6 +109,7 @@ class ResolvedRole:
     kind: OutputKind
     model: str
     tools: frozenset[str]
+    effort: str = "high"
 
 
 def parse_role_file(text: str, source: str) -> Role:
@@ -129,7 +139,10 @@ def parse_role_file(text: str, source: str) -> Role:
         raise _bad(source, "`description` is missing; add one line saying what the role does")
     model = meta.get("model")
     if model is not None and not isinstance(model, str):
-        raise _bad(source, "`model` must be a model name such as claude-sonnet-4-6")
+        raise _bad(source, "`model` must be a model name such as claude-sonnet-5-5")
+    effort = meta.get("effort")
+    if effort is not None and effort not in models.EFFORTS:
+        raise _bad(source, f"`effort` is {effort!r}; use one of {', '.join(models.EFFORTS)}")
     kind = meta.get("kind")
     if kind is not None and kind not in KINDS:
         raise _bad(source, f"`kind` is {kind!r}; use one of {', '.join(KINDS)}")
@@ -140,6 +153,7 @@ def parse_role_file(text: str, source: str) -> Role:
         name=name,
         description=description.strip(),
         model=model,
+        effort=effort,
         prompt=prompt,
         tools=_parse_tools(meta.get("tools"), source),
         kind=kind,
@@ -288,6 +302,7 @@ def load_roles(workdir: Path, agents_dir: str, commit: str | None = None) -> dic
             override = override.model_copy(
                 update={
                     "model": override.model or base.model,
+                    "effort": override.effort or base.effort,
                     "tools": override.tools if override.tools is not None else base.tools,
                     "kind": override.kind or base.kind,
                 }
@@ -317,15 +332,23 @@ def resolve_role(
         )
     wanted = set(role.tools) if role.tools is not None else set(DEFAULT_KIND_TOOLS[kind])
     tools = frozenset(wanted & KIND_TOOLS[kind])
-    return ResolvedRole(role=role, kind=kind, model=choose_model(role, settings), tools=tools)
+    return ResolvedRole(
+        role=role,
+        kind=kind,
+        model=choose_model(role, settings),
+        tools=tools,
+        effort=role.effort or KIND_EFFORT[kind],
+    )
 
 
 def choose_model(role: Role, settings: AgentSettings) -> str:
-    """settings.model (the run's choice) > the role's model > ORCHESTRATOR_MODEL > default."""
-    model = settings.model or role.model
-    if not model or model == "inherit":
-        model = os.environ.get(MODEL_ENV) or DEFAULT_MODEL
-    return MODEL_ALIASES.get(model, model)
+    """The most specific choice wins: settings.model (`[models.roles] <role>`) > the role
+    file's `model:` > settings.default_model (`[models] default`) > ORCHESTRATOR_MODEL >
+    the built-in default. `inherit` (Claude Code's word) means "no choice here"."""
+    for model in (settings.model, role.model, settings.default_model):
+        if model and model != "inherit":
+            return models.resolve_alias(model)
+    return models.resolve_alias(os.environ.get(MODEL_ENV) or DEFAULT_MODEL)
 
 
 def _parse_tools(raw: Any, source: str) -> tuple[str, ...] | None:
@@ -357,7 +380,8 @@ def _parse_tools(raw: Any, source: str) -> tuple[str, ...] | None:
 def _bad(source: str, problem: str) -> Exception:
     return non_retryable(
         f"agent file {source}: {problem}. Fix: write it as\n---\nname: my-reviewer\n"
-        "description: what it does\nmodel: claude-sonnet-4-6   # optional\n"
+        "description: what it does\nmodel: claude-sonnet-5-5   # optional\n"
+        "effort: high   # optional: low, medium, high, xhigh, max\n"
         "tools: read_file, search_files   # optional\n---\n<the prompt>",
         "RoleDefinitionError",
     )

@@ -4,10 +4,10 @@ With `"strict": true` on a tool definition the API constrains the model's sampli
 to the tool's input schema: a call of it never has a wrong type, a missing required
 field, an unknown field, or an unknown tool name (strict tool use guide,
 https://platform.claude.com/docs/en/agents-and-tools/tool-use/strict-tool-use).
-It is generally available, without a beta header, for Claude Opus 4.6, Sonnet 4.6,
-Sonnet 4.5, Opus 4.5 and Haiku 4.5 (structured outputs guide,
-https://platform.claude.com/docs/en/build-with-claude/structured-outputs); any other
-model gets the plain schema, as before.
+It is available, without a beta header, on every Claude model from the 4.5
+generation on (structured outputs guide,
+https://platform.claude.com/docs/en/build-with-claude/structured-outputs; the model
+table's `strict_tools`); any other model gets the plain schema.
 
 A strict schema uses a subset of JSON Schema ("JSON Schema limitations" in the
 structured outputs guide): every object closed with `additionalProperties: false`;
@@ -30,18 +30,11 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from activities.agents.context import by_model
+from activities.agents import models
 
-# Models that take `strict: true` (1) or not (0): exact name, then the longest known
-# prefix, then "default"; dated snapshots find their family.
-STRICT_TOOL_MODELS: dict[str, int] = {
-    "claude-opus-4-6": 1,
-    "claude-sonnet-4-6": 1,
-    "claude-sonnet-4-5": 1,
-    "claude-opus-4-5": 1,
-    "claude-haiku-4-5": 1,
-    "default": 0,  # older models, and names we do not know: the plain schema is safe
-}
+# Which models take `strict: true` (1) or not (0), by id; dated snapshots and aliases
+# find their model (models.lookup). Names the table does not know: the plain schema.
+STRICT_TOOL_MODELS: dict[str, int] = {m.id: int(m.strict_tools) for m in models.MODELS}
 MAX_STRICT_TOOLS = 20
 MAX_OPTIONAL_PARAMETERS = 24
 MAX_UNION_PARAMETERS = 16
@@ -58,7 +51,8 @@ class _NotStrict(Exception):
 
 
 def supports_strict(model: str) -> bool:
-    return bool(by_model(model, STRICT_TOOL_MODELS))
+    info = models.lookup(model)
+    return info is not None and info.strict_tools
 
 
 def strict_schema(schema: Mapping[str, Any]) -> dict[str, Any] | None:

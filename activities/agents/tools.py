@@ -10,7 +10,9 @@ processes, memory and output are bounded.
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import fnmatch
 import functools
 import json
 import os
@@ -18,12 +20,14 @@ import re
 import stat
 import tempfile
 import time
+import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import re2
+import yaml
 
 from activities import sandbox
 from activities.agents.cancel import finish_in_thread, raise_if_cancelled
@@ -40,6 +44,15 @@ ALL_TOOLS = READ_TOOLS + WRITE_TOOLS + COMMAND_TOOLS
 
 MAX_READ_LINES = 2000
 MAX_LINE_CHARS = 2000
+READ_CHARS = 15_000  # default page size of read_file, in characters
+SNIPPET_CONTEXT = 3  # lines shown around an edit
+SYNTAX_CHECKED = {
+    ".py": "Python",
+    ".json": "JSON",
+    ".toml": "TOML",
+    ".yaml": "YAML",
+    ".yml": "YAML",
+}
 MAX_TOOL_OUTPUT = 60_000
 MAX_LIST_ENTRIES = 1000
 MAX_SEARCH_RESULTS = 200
@@ -67,10 +80,26 @@ class ToolError(Exception):
     """A problem the model should hear about and can fix (bad path, no match...)."""
 
 
-def tool_definitions(allowed: Iterable[str]) -> list[dict[str, Any]]:
-    """Messages API tool definitions for the allowed tool names, in a stable order."""
-    allowed = set(allowed)
-    return [dict(name=name, **_SPECS[name]) for name in ALL_TOOLS if name in allowed]
+def tool_definitions(
+    allowed: Iterable[str], limits: ToolLimits | None = None
+) -> list[dict[str, Any]]:
+    """Messages API tool definitions for the allowed tool names, in a stable order, their
+    descriptions stating the limits this run applies."""
+    allowed, limits = set(allowed), limits or ToolLimits()
+    return [
+        {"name": name, **_SPECS[name], "description": describe(name, limits)}
+        for name in ALL_TOOLS
+        if name in allowed
+    ]
+
+
+@dataclass(frozen=True)
+class ToolLimits:
+    """The per-run limits a tool description states (the rest are constants here)."""
+
+    command_timeout_s: float = 300.0
+    command_output_limit: int = 20_000
+    result_limit: int = 16_000  # characters of one tool result in the conversation
 
 
 @dataclass
@@ -81,6 +110,9 @@ class Workspace:
     allowed: frozenset[str]
     command_timeout_s: float = 300.0
     command_output_limit: int = 20_000
+    # read_file stops before its answer reaches this many characters and says where to
+    # go on, so a page always reaches the model whole (the conversation clips longer ones).
+    read_chars: int = READ_CHARS
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     hide_reviews: bool = False  # blind reviewers never see earlier reviews
     redact_scores: bool = True  # editors read reviews' issues, never their scores
@@ -225,7 +257,7 @@ class Workspace:
 
     # -- read tools ----------------------------------------------------------------
 
-    def list_files(self, path: str = ".", recursive: bool = True) -> str:
+    def list_files(self, path: str = ".", recursive: bool = False) -> str:
         base = self.resolve(path)
         if base.is_file():
             return self.rel(base)
@@ -257,17 +289,32 @@ class Workspace:
         data = read_bounded(target, path, "read_file")
         text = self._redact(target, data.decode("utf-8", errors="replace"))
         lines = text.splitlines()
-        chunk = lines[offset - 1 : offset - 1 + limit]
-        out = [f"{n:6d}\t{line[:MAX_LINE_CHARS]}" for n, line in enumerate(chunk, start=offset)]
-        rest = len(lines) - (offset - 1 + len(chunk))
-        if rest > 0:
-            out.append(f"... ({rest} more lines; read on with offset={offset + len(chunk)})")
-        return (
-            "\n".join(out) if out else f"(no lines at offset {offset}; the file has {len(lines)})"
-        )
+        out: list[str] = []
+        size = 0
+        for n, line in enumerate(lines[offset - 1 : offset - 1 + limit], start=offset):
+            numbered = f"{n:6d}\t{line[:MAX_LINE_CHARS]}"
+            if out and size + len(numbered) + 1 > self.read_chars:
+                break
+            out.append(numbered)
+            size += len(numbered) + 1
+        if not out:
+            return f"(no lines at offset {offset}; the file has {len(lines)})"
+        shown = offset + len(out) - 1
+        if shown < len(lines):
+            out.append(
+                f"... (lines {offset}-{shown} of {len(lines)}; read on with "
+                f"read_file(path={path!r}, offset={shown + 1}))"
+            )
+        return "\n".join(out)
 
     def search_files(
-        self, pattern: str, path: str = ".", regex: bool = True, max_results: int = 100
+        self,
+        pattern: str,
+        path: str = ".",
+        regex: bool = True,
+        max_results: int = 100,
+        glob: str = "",
+        files_only: bool = False,
     ) -> str:
         base = self.resolve(path)
         matches = _matcher(pattern, regex)
@@ -276,14 +323,14 @@ class Workspace:
         scanned = 0
         hits: list[str] = []
         files = [base] if base.is_file() else self._walk_files(base)
-        for count, file in enumerate(files):
+        for count, file in enumerate(f for f in files if _globbed(self.rel(f), glob)):
             if time.monotonic() > deadline or scanned > MAX_SEARCH_TOTAL_BYTES:
                 return "\n".join(
                     [
                         *hits,
                         f"... (search stopped after {count} files: it reached its budget of "
                         f"{SEARCH_TIME_BUDGET_S:g}s / {MAX_SEARCH_TOTAL_BYTES // 1_000_000} MB; "
-                        "search a narrower path)",
+                        "search a narrower path or glob)",
                     ]
                 )
             real = Path(os.path.realpath(file))  # opened without following: resolve first
@@ -299,12 +346,17 @@ class Workspace:
             text = self._redact(file, data.decode("utf-8", errors="replace"))
             for n, line in enumerate(text.splitlines(), start=1):
                 if matches(line):
-                    hits.append(f"{self.rel(file)}:{n}: {line[:300]}")
+                    hits.append(
+                        self.rel(file) if files_only else f"{self.rel(file)}:{n}: {line[:300]}"
+                    )
                     if len(hits) >= limit:
                         return (
                             "\n".join(hits)
-                            + f"\n... (stopped at {limit} matches; narrow the search)"
+                            + f"\n... (stopped at {limit} {'files' if files_only else 'matches'}; "
+                            "narrow the search)"
                         )
+                    if files_only:
+                        break
         return "\n".join(hits) if hits else "no matches"
 
     def _walk_files(self, base: Path) -> Iterable[Path]:
@@ -325,9 +377,15 @@ class Workspace:
         if not isinstance(content, str):
             raise ToolError("content must be a string")
         refuse_oversized(len(content.encode()), path, "write_file")
+        created = not target.exists()
         atomic_write_text(target, content)
         self.touched.add(self.rel(target))
-        return f"wrote {len(content.encode())} bytes to {self.rel(target)}"
+        lines = content.count("\n") + (0 if content.endswith("\n") or not content else 1)
+        verb = "created" if created else "overwrote"
+        return (
+            f"{verb} {self.rel(target)}: {len(content.encode())} bytes, {lines} lines"
+            + syntax_note(target, content)
+        )
 
     def edit_file(
         self, path: str, old_string: str, new_string: str, replace_all: bool = False
@@ -353,9 +411,17 @@ class Workspace:
         # new_string must not build a huge string in the worker's memory first.
         growth = len(new_string.encode()) - len(old_string.encode())
         refuse_oversized(len(text.encode()) + count * growth, path, "edit_file")
-        atomic_write_text(target, text.replace(old_string, new_string))
+        first = text.index(old_string)
+        updated = text.replace(old_string, new_string)
+        atomic_write_text(target, updated)
         self.touched.add(self.rel(target))
-        return f"replaced {count if replace_all else 1} occurrence(s) in {self.rel(target)}"
+        start = text.count("\n", 0, first) + 1
+        shown = snippet(updated, start, new_string.count("\n") + 1)
+        where = f"{count} occurrences" if replace_all and count > 1 else "1 occurrence"
+        return (
+            f"replaced {where} in {self.rel(target)}; the first, as the file now reads:\n"
+            f"{shown}" + syntax_note(target, updated)
+        )
 
     # -- commands ------------------------------------------------------------------
 
@@ -501,6 +567,52 @@ def _matcher(pattern: str, regex: bool) -> Callable[[str], object]:
     return compiled.search
 
 
+def _globbed(rel: str, glob: str) -> bool:
+    """Whether a relative path fits a glob: `*.py` matches a file name at any depth,
+    `src/**/*.py` (a pattern with a slash) the whole path; no glob: every file."""
+    if not glob.strip():
+        return True
+    pattern = glob.strip().removeprefix("./")
+    if "/" not in pattern:
+        return fnmatch.fnmatch(PurePosixPath(rel).name, pattern)
+    return fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(rel, pattern.replace("**/", ""))
+
+
+def snippet(text: str, start: int, count: int, context: int = SNIPPET_CONTEXT) -> str:
+    """Lines `start`..`start+count-1` of `text` with `context` lines around, numbered as
+    read_file numbers them (a long region shows its ends)."""
+    lines = text.splitlines()
+    first, last = max(1, start - context), min(len(lines), start + count - 1 + context)
+    numbered = [f"{n:6d}\t{lines[n - 1][:MAX_LINE_CHARS]}" for n in range(first, last + 1)]
+    if len(numbered) > 40:
+        numbered = [*numbered[:20], f"   ... ({len(numbered) - 40} lines)", *numbered[-20:]]
+    return "\n".join(numbered) if numbered else "(the file is empty)"
+
+
+def syntax_note(path: Path, text: str) -> str:
+    """A syntax check for the languages it knows (Python, JSON, TOML, YAML), as a line to
+    append to a write's answer; nothing for other files."""
+    kind = SYNTAX_CHECKED.get(path.suffix.lower())
+    if kind is None:
+        return ""
+    try:
+        if kind == "Python":
+            ast.parse(text, filename=path.name)
+        elif kind == "JSON":
+            json.loads(text)
+        elif kind == "TOML":
+            tomllib.loads(text)
+        else:
+            yaml.safe_load(text)
+    except SyntaxError as exc:
+        where = f"line {exc.lineno}" if exc.lineno else "somewhere"
+        return f"\nsyntax check ({kind}): ERROR at {where}: {exc.msg}. The file is saved; fix it."
+    except (ValueError, yaml.YAMLError) as exc:  # JSONDecodeError, TOMLDecodeError
+        detail = " ".join(str(exc).split())[:300]
+        return f"\nsyntax check ({kind}): ERROR: {detail}. The file is saved; fix it."
+    return f"\nsyntax check ({kind}): OK"
+
+
 def _clip(text: str, limit: int) -> str:
     """Keep head and tail of long output: errors are usually at the end."""
     if len(text) <= limit:
@@ -588,29 +700,37 @@ def _schema(props: dict[str, Any], required: list[str]) -> dict[str, Any]:
 _PATH = {"type": "string", "description": "path relative to the working directory"}
 _SPECS: dict[str, dict[str, Any]] = {
     "list_files": {
-        "description": "List files and directories (recursively by default) under a path.",
         "input_schema": _schema(
-            {"path": {**_PATH, "default": "."}, "recursive": {"type": "boolean", "default": True}},
+            {
+                "path": {**_PATH, "default": "."},
+                "recursive": {
+                    "type": "boolean",
+                    "default": False,
+                    "description": "true: the whole tree below path",
+                },
+            },
             [],
         ),
     },
     "read_file": {
-        "description": "Read a text file; lines come numbered. Use offset/limit for long files.",
         "input_schema": _schema(
             {
                 "path": _PATH,
                 "offset": {"type": "integer", "minimum": 1, "description": "first line (1-based)"},
-                "limit": {"type": "integer", "minimum": 1, "maximum": MAX_READ_LINES},
+                "limit": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": MAX_READ_LINES,
+                    "description": "how many lines at most",
+                },
             },
             ["path"],
         ),
     },
     "search_files": {
-        "description": "Search file contents for a regular expression (or plain text); "
-        "returns path:line: text.",
         "input_schema": _schema(
             {
-                "pattern": {"type": "string"},
+                "pattern": {"type": "string", "description": "RE2 regular expression or text"},
                 "path": {**_PATH, "default": "."},
                 "regex": {
                     "type": "boolean",
@@ -618,22 +738,31 @@ _SPECS: dict[str, dict[str, Any]] = {
                     "description": "false: plain substring",
                 },
                 "max_results": {"type": "integer", "minimum": 1, "maximum": MAX_SEARCH_RESULTS},
+                "glob": {
+                    "type": "string",
+                    "default": "",
+                    "description": "only files whose name (or, with a slash, path) fits, "
+                    "e.g. *.py or tests/**/*.py",
+                },
+                "files_only": {
+                    "type": "boolean",
+                    "default": False,
+                    "description": "true: each matching file once, without the lines",
+                },
             },
             ["pattern"],
         ),
     },
     "write_file": {
-        "description": "Create or overwrite a text file with the given content.",
         "input_schema": _schema(
             {"path": _PATH, "content": {"type": "string"}}, ["path", "content"]
         ),
     },
     "edit_file": {
-        "description": "Replace an exact string in a file (must be unique unless replace_all).",
         "input_schema": _schema(
             {
                 "path": _PATH,
-                "old_string": {"type": "string"},
+                "old_string": {"type": "string", "description": "exact text, without line numbers"},
                 "new_string": {"type": "string"},
                 "replace_all": {"type": "boolean", "default": False},
             },
@@ -641,11 +770,76 @@ _SPECS: dict[str, dict[str, Any]] = {
         ),
     },
     "run_command": {
-        "description": "Run a shell command in the working directory (bounded time and output). "
-        "Secrets are not in its environment.",
         "input_schema": _schema(
-            {"command": {"type": "string"}, "timeout_s": {"type": "number", "minimum": 1}},
+            {
+                "command": {"type": "string", "description": "a shell command line (bash -c)"},
+                "timeout_s": {
+                    "type": "number",
+                    "minimum": 1,
+                    "description": "seconds, at most the limit",
+                },
+            },
             ["command"],
         ),
     },
 }
+
+
+def describe(name: str, limits: ToolLimits) -> str:
+    """A tool's description: what it does, its limits, an example (SWE-agent's and Claude
+    Code's tools describe themselves this way: the model plans around the limits)."""
+    result = limits.result_limit
+    timeout = f"{limits.command_timeout_s:g}"
+    texts = {
+        "list_files": (
+            "List the files and directories directly under a path (directories end in /). "
+            "Set recursive=true for the whole tree below it; hidden tool folders (.git, "
+            "node_modules, caches) are left out. At most "
+            f"{MAX_LIST_ENTRIES} entries: for a big tree, list a subdirectory or use "
+            "search_files with a glob and files_only=true instead. Example: "
+            '{"path": "src"}.'
+        ),
+        "read_file": (
+            "Read a text file; each line comes with its number and a tab, which are not part "
+            f"of the file. One call returns at most {MAX_READ_LINES} lines and about "
+            f"{limits.result_limit:,} characters (lines over {MAX_LINE_CHARS} characters are "
+            "cut); when there is more, the answer ends by naming the offset to read on with, "
+            "on the same path. Files over 10 MB are refused. Example: "
+            '{"path": "src/app.py", "offset": 120, "limit": 80}.'
+        ),
+        "search_files": (
+            "Search file contents line by line for a regular expression (RE2 syntax: no "
+            "backreferences or lookaround) or, with regex=false, plain text; answers "
+            "`path:line: text`. Narrow it with glob (`*.py`, `tests/**/*.py`); files_only=true "
+            "lists each matching file once. At most "
+            f"{MAX_SEARCH_RESULTS} results; one search stops after {SEARCH_TIME_BUDGET_S:g} s "
+            f"or {MAX_SEARCH_TOTAL_BYTES // 1_000_000} MB and says so; files over 2 MB and "
+            'binary files are skipped. Example: {"pattern": "def parse_", "glob": "*.py"}.'
+        ),
+        "write_file": (
+            "Create a text file, or replace its whole content. Prefer edit_file to change part "
+            f"of an existing file. A file may not exceed {MAX_WRITE_FILE_BYTES // 1_000_000} MB; "
+            "write a long file in parts (write_file, then edit_file to add). The answer gives "
+            "its size and, for Python, JSON, TOML and YAML, a syntax check. Example: "
+            '{"path": "tests/test_app.py", "content": "import app\\n"}.'
+        ),
+        "edit_file": (
+            "Replace an exact piece of a file: old_string must match the file's text exactly "
+            "(copy it from read_file without the line-number prefix, whitespace included) and "
+            "occur once, unless replace_all=true. The answer shows the changed region with "
+            "line numbers and, for Python, JSON, TOML and YAML, a syntax check, so you need "
+            "not read the file again. Example: "
+            '{"path": "src/app.py", "old_string": "return a + b", "new_string": "return a - b"}.'
+        ),
+        "run_command": (
+            "Run a shell command in the working directory, in a sandbox: no network, no "
+            "secrets, only the working directory writable, no process outliving it. It is "
+            f"killed after {timeout} s (or timeout_s, if lower). The answer is the exit code "
+            f"and the output (stdout and stderr together): at most {limits.command_output_limit:,} "
+            "bytes are kept, the head and the tail (where test summaries and errors are), and "
+            f"a result over {result:,} characters is shortened the same way, the whole saved "
+            "to a file you can read_file. Example: "
+            '{"command": "python -m pytest -q tests/test_app.py -x"}.'
+        ),
+    }
+    return texts[name]

@@ -21,6 +21,10 @@ from tests.agents.agent_workflow import AgentActivityProbe, AgentJob
 
 API_KEY = "sk-ant-sim-SECRET-key-4711"
 MODEL = "sim-model-1"  # made up: real, deprecated names make the SDK warn
+# The stand-in's default reviewer scores 0.85 with a medium issue quoting the first file
+# it read; one that read no file has nothing to quote, so its issue is unverified, does
+# not count, and the score is derived into the top band (activities/agents/rubric.py).
+UNREAD_SCORE = 0.96
 
 
 @pytest.fixture

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from simulators.messages_api import MessagesStandIn
-from tests.agents.conftest import Runner, git, request
+from tests.agents.conftest import UNREAD_SCORE, Runner, git, request
 
 REVIEW_FORMAT = re.compile(
-    r"\A# Review: (?P<title>.+)\n\n## SCORE: (?P<score>[01]\.\d\d)\n\n"
+    r"\A# Review: (?P<title>.+)\n\n## SCORE: (?P<score>[01]\.\d\d)\n(?P<bands>Score bands: .+\n)"
+    r"(?P<derived>Derived: .+\n)?\n"
     r"## Summary \(for orchestrator\)\n(?P<summary>(- .+\n)+)\n"
     r"### Key Issues\n(?P<issues>(- .+\n)+)\n"
     r"### Questions for Human\n(?P<questions>(.+\n)+)\n"
@@ -29,20 +30,22 @@ async def test_reviewer_reads_focus_files_and_writes_a_seed_format_review(
                 {
                     "match": {"role": "design-requirements"},
                     "submit": {
-                        "score": 0.82,
+                        "score": 0.7,
                         "summary": ["Covers R1", "Error cases missing"],
                         "issues": [
                             {
                                 "severity": "high",
                                 "description": "no error cases",
-                                "location": "overview.md:3",
+                                "location": "design-docs/active/demo/overview.md:3",
+                                "quote": "A tiny feature.",
+                                "failure": "an empty request: nothing says what is answered",
                             }
                         ],
                         "questions": [
                             {"id": "Q1", "text": "Persist links?", "options": ["File", "Memory"]}
                         ],
                         "recommended_fixer": "design-writer",
-                        "full_review": "## Detail\nNothing says what happens on bad input.",
+                        "notes": "## Detail\nNothing says what happens on bad input.",
                     },
                 }
             ]
@@ -60,7 +63,7 @@ async def test_reviewer_reads_focus_files_and_writes_a_seed_format_review(
         ),
     )
 
-    assert result["score"] == 0.82
+    assert result["score"] == 0.7
     assert result["recommended_fixer"] == "design-writer"
     assert result["questions"][0]["id"] == "Q1"
     assert result["usage"]["requests"] == 2 and result["usage"]["cost_usd"] > 0
@@ -86,13 +89,17 @@ async def test_reviewer_reads_focus_files_and_writes_a_seed_format_review(
     text = (repo / result["review_path"]).read_text()
     parsed = REVIEW_FORMAT.match(text)
     assert parsed, text
-    assert parsed["title"] == "demo overview" and parsed["score"] == "0.82"
+    assert parsed["title"] == "demo overview" and parsed["score"] == "0.70"
     assert parsed["summary"] == "- Covers R1\n- Error cases missing\n"
-    assert parsed["issues"] == "- [high] no error cases (overview.md:3)\n"
+    assert parsed["issues"] == "- [high] no error cases (design-docs/active/demo/overview.md:3)\n"
     assert parsed["questions"] == "Q1: Persist links? | Options: A) File, B) Memory\n"
     assert parsed["fixer"] == "design-writer"
-    # The reviewer's own heading is its text, not a section of the file.
-    assert parsed["full"].startswith("\\## Detail\nNothing says what happens on bad input.")
+    assert not parsed["derived"]  # 0.82 is in the high band: kept as given
+    # Below the line each finding once, in full; the reviewer's notes can forge no score line.
+    assert parsed["full"].startswith("### 1. [high] no error cases\n")
+    assert "- Fails when: an empty request" in parsed["full"]
+    assert "    A tiny feature." in parsed["full"]
+    assert "> ## Detail" in parsed["full"] and "\n## Detail" not in parsed["full"]
 
 
 async def test_builder_writes_files_and_the_activity_commits_them(
@@ -225,7 +232,7 @@ async def test_an_invalid_submission_is_returned_to_the_model_and_corrected(
         "agent.review",
         request(repo, "code-correctness", review_path="reviews/r.md", title="t"),
     )
-    assert result["score"] == 0.85
+    assert result["score"] == UNREAD_SCORE
     first, second = standin.requests
     assert first.action == second.action == "submit_review"
     rejection = second.tool_results[0]
@@ -372,7 +379,7 @@ async def test_a_model_that_stops_without_submitting_is_asked_to_submit(
     result = await runner.run(
         "agent.review", request(repo, "code-performance", review_path="r.md", title="t")
     )
-    assert result["score"] == 0.85
+    assert result["score"] == UNREAD_SCORE
     stopped, nudged = standin.requests
     assert stopped.action == "text" and nudged.action == "submit_review"
     assert "without calling submit_review" in nudged.last_text

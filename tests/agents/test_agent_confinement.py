@@ -86,7 +86,7 @@ async def test_paths_that_escape_the_workdir_are_refused_to_the_model(
     steps += [
         {"tool": "read_file", "input": {"path": "src/alias.py"}},
         {"tool": "search_files", "input": {"pattern": "OUTSIDE|SCORE", "path": "."}},
-        {"tool": "list_files", "input": {}},
+        {"tool": "list_files", "input": {"recursive": True}},
     ]
     standin.reset({"rules": [{"match": {"role": "code-correctness"}, "steps": steps}]})
     await runner.run(

@@ -12,7 +12,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 from contracts.agents import Usage
 from simulators.messages_api import MessagesStandIn
-from tests.agents.conftest import Runner, request
+from tests.agents.conftest import UNREAD_SCORE, Runner, request
 
 
 def review_req(repo: Path, **fields: Any) -> dict:
@@ -39,7 +39,7 @@ async def test_rate_limit_is_retried_after_the_servers_retry_after(
 ) -> None:
     standin.reset(scenario({"type": "429", "retry_after": 1.5}))
     result = await runner.run("agent.review", review_req(repo))
-    assert result["score"] == 0.85
+    assert result["score"] == UNREAD_SCORE
     limited, retried = standin.requests
     assert limited.fault == "429" and retried.fault is None
     # The retry policy's own interval is 0.1s: the wait is the server's.
@@ -61,7 +61,7 @@ async def test_transient_failures_are_retried(
 ) -> None:
     standin.reset(scenario(fault))
     result = await runner.run("agent.review", review_req(repo))
-    assert result["score"] == 0.85
+    assert result["score"] == UNREAD_SCORE
     assert [r.fault for r in standin.requests] == [fault["type"], None]
     assert result["usage"]["requests"] == 1  # only the successful request produced tokens
 
@@ -73,7 +73,7 @@ async def test_a_burst_of_overloaded_answers_is_waited_out(
     waits as the server asks each time and finishes; nothing is held for a person."""
     standin.reset(scenario({"type": "529", "times": 6, "retry_after": 0.3}))
     result = await runner.run("agent.review", review_req(repo), max_attempts=10)
-    assert result["score"] == 0.85
+    assert result["score"] == UNREAD_SCORE
     requests = standin.requests
     assert [r.fault for r in requests] == ["529"] * 6 + [None]
     gaps = [b.at - a.at for a, b in itertools.pairwise(requests)]
@@ -89,7 +89,7 @@ async def test_the_servers_x_should_retry_header_decides_over_the_status(
         scenario({"type": "400", "headers": {"x-should-retry": "true"}, "retry_after": 1})
     )
     result = await runner.run("agent.review", review_req(repo))
-    assert result["score"] == 0.85
+    assert result["score"] == UNREAD_SCORE
     refused, retried = standin.requests
     assert (refused.fault, retried.fault) == ("400", None)
     assert retried.at - refused.at >= 0.9
@@ -170,6 +170,24 @@ async def test_a_model_that_keeps_submitting_invalid_output_fails_for_good(
     assert len(standin.requests) == 3
 
 
+async def test_the_model_hears_its_remaining_turns_and_submits_on_the_last(
+    repo: Path, standin: MessagesStandIn, runner: Runner
+) -> None:
+    """Near the limit every turn says how many remain; the last one asks for the submission,
+    and a model that submits then is done, not failed."""
+    standin.reset(scenario(steps=[{"tool": "list_files", "input": {}}] * 9))
+    result = await runner.run("agent.review", review_req(repo, settings={"max_turns": 10}))
+    assert result["score"] == UNREAD_SCORE
+    said = [r.last_text for r in standin.requests]
+    assert len(said) == 10 and not any("turns left" in t for t in said[:7])
+    assert [t.split(";")[0] for t in said[7:9]] == [
+        "[3 turns left of 10",
+        "[2 turns left of 10",
+    ]
+    assert said[9].startswith("This is your last turn of 10: call submit_review now")
+    assert "You have 10 turns" in standin.requests[0].system
+
+
 async def test_turn_and_token_limits_stop_a_runaway_agent(
     repo: Path, standin: MessagesStandIn, runner: Runner
 ) -> None:
@@ -181,6 +199,7 @@ async def test_turn_and_token_limits_stop_a_runaway_agent(
     assert error.type == "AgentTurnLimit" and error.non_retryable
     assert "used all 2 turns" in error.message and "max_turns" in error.message
     assert len(standin.requests) == 2
+    assert "This is your last turn of 2: call submit_review now" in standin.requests[1].last_text
 
     standin.reset(scenario(steps=steps))
     req = review_req(repo, round=2, settings={"max_total_tokens": 100})
@@ -221,7 +240,7 @@ async def test_a_slow_model_is_not_taken_for_a_dead_worker(
     # keep the attempt alive, so there is exactly one request and no retry.
     standin.reset(scenario({"type": "hang", "seconds": 3}))
     result = await runner.run("agent.review", review_req(repo), heartbeat_timeout_s=1.0)
-    assert result["score"] == 0.85
+    assert result["score"] == UNREAD_SCORE
     assert [(r.turn, r.fault) for r in standin.requests] == [(1, "hang")]
 
 
@@ -230,5 +249,5 @@ async def test_a_burst_of_overloaded_answers_is_ridden_out(
 ) -> None:
     standin.reset(scenario({"type": "529", "times": 3}))
     result = await runner.run("agent.review", review_req(repo), max_attempts=5)
-    assert result["score"] == 0.85
+    assert result["score"] == UNREAD_SCORE
     assert [r.fault for r in standin.requests] == ["529", "529", "529", None]

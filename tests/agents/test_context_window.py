@@ -112,32 +112,42 @@ async def test_a_task_that_cannot_fit_fails_once_with_the_fix(
     assert standin.requests == [] and standin.refused == []  # nothing was sent in vain
 
 
-async def test_a_large_output_is_clipped_and_kept_whole_in_a_hidden_file(
+async def test_a_large_output_keeps_its_head_and_tail_and_is_kept_whole_in_a_hidden_file(
     repo: Path, standin: MessagesStandIn, runner: Runner
 ) -> None:
+    """A long read pages on the file itself; a long command output reaches the model as its
+    head and its tail (where a test run's summary is), the whole kept in a hidden file."""
     long_files(repo, chars=30_000)
-    steps = [{"tool": "read_file", "input": {"path": FILES[0]}}]
+    command = f"cat {FILES[0]} && echo '=== 3 passed, 1 failed in 0.2s ==='"
+    steps = [
+        {"tool": "read_file", "input": {"path": FILES[0]}},
+        {"tool": "run_command", "input": {"command": command}},
+    ]
     standin.reset({"rules": [{"match": {"role": "code-correctness"}, "steps": steps}]})
-    settings = {"tool_result_limit": 4000}
+    settings = {"tool_result_limit": 4000, "command_output_limit": 100_000}
     result = await runner.run("agent.review", review_req(repo, settings=settings))
     assert result["score"] == 0.85
-    shown = standin.requests[1].tool_results[0]["content"]
-    assert len(shown) < 4500 and "part 0 line 0" in shown
-    saved = shown.rsplit("All of it is saved in ", 1)[1].split(";")[0]
-    assert "page through it with read_file" in shown
+    page = standin.requests[1].tool_results[0]["content"]
+    assert len(page) < 4000 and page.startswith("     1\tpart 0 line 0")
+    assert f"read on with read_file(path='{FILES[0]}', offset=" in page
+    shown = standin.requests[2].tool_results[0]["content"]
+    assert len(shown) < 4500 and shown.startswith("exit code: 0\npart 0 line 0")
+    assert shown.rstrip().endswith("=== 3 passed, 1 failed in 0.2s ===")  # the summary
+    saved = shown.split("All of it is saved in ", 1)[1].split(";")[0]
     whole = Path(saved).read_text()
     assert whole.count("\n") > 400 and "part 0 line 460" in whole
     # Beside the transcript: hidden from listings and commits, readable by its exact path
     # once granted, as the loop grants it.
     assert Path(saved).parent.name.endswith(".transcript.outputs")
-    offset = int(shown.rsplit("offset=", 1)[1].rstrip(")]"))
+    offset = int(shown.split("offset=", 1)[1].split(")")[0])
     workspace = Workspace(repo, frozenset({"read_file", "list_files"}))
     assert "transcript.outputs" not in (await workspace.call("list_files", {"path": "."}))[0]
     refused, is_error = await workspace.call("read_file", {"path": saved})
     assert is_error and "refused" in refused  # not granted: as hidden as a transcript
     workspace.extra_readable = frozenset({Path(saved).resolve()})
-    page, is_error = await workspace.call("read_file", {"path": saved, "offset": offset})
-    assert not is_error and page.split("\t", 1)[0].strip() == str(offset)
+    middle, is_error = await workspace.call("read_file", {"path": saved, "offset": offset})
+    assert not is_error and middle.split("\t", 1)[0].strip() == str(offset)
+    assert whole.splitlines()[offset - 1] == middle.splitlines()[0].split("\t", 1)[1]
     assert is_transcript(Path(saved).relative_to(repo))  # what the edit activity never commits
 
 

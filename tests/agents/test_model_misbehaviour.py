@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from simulators.messages_api import MessagesStandIn
-from tests.agents.conftest import Runner
+from tests.agents.conftest import UNREAD_SCORE, Runner
 from tests.agents.test_agent_faults import failure, review_req, scenario
 
 READ = {"tool": "read_file", "input": {"path": "src/core.py"}}
@@ -62,7 +62,7 @@ async def test_a_cut_off_answer_is_asked_again_with_more_room(
     # The submission itself is cut off mid-input: not invalid output, just asked again.
     standin.reset(scenario({"type": "max_tokens", "times": 2}))
     result = await runner.run("agent.review", review_req(repo))
-    assert result["score"] == 0.85
+    assert result["score"] == UNREAD_SCORE
     assert [(r.max_tokens, r.stop_reason) for r in standin.requests] == [
         (8000, "max_tokens"),
         (16000, "max_tokens"),
@@ -79,7 +79,7 @@ async def test_at_the_models_limit_a_cut_off_call_is_answered_and_not_invalid(
     standin.reset(scenario({"type": "max_tokens", "times": 3}))
     settings = {"max_tokens_per_turn": 1000, "max_tokens_limit": 1000}
     result = await runner.run("agent.review", review_req(repo, settings=settings))
-    assert result["score"] == 0.85
+    assert result["score"] == UNREAD_SCORE
     assert [r.stop_reason for r in standin.requests] == ["max_tokens"] * 3 + ["tool_use"]
     for later in standin.requests[1:]:
         (reply,) = later.tool_results
@@ -203,7 +203,7 @@ async def test_an_empty_first_answer_nudges_in_the_task_message(
 ) -> None:
     standin.reset(scenario({"type": "empty_end_turn", "times": 2}))
     result = await runner.run("agent.review", review_req(repo))
-    assert result["score"] == 0.85
+    assert result["score"] == UNREAD_SCORE
     assert [(r.turn, r.fault) for r in standin.requests] == [
         (1, "empty_end_turn"),
         (1, "empty_end_turn"),

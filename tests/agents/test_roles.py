@@ -55,7 +55,7 @@ def test_a_repository_overrides_a_role_and_keeps_its_kind(tmp_path: Path) -> Non
     resolved = resolve_role("fixer", "edit", tmp_path, AgentSettings())
     assert resolved.role.prompt == "Fix it our way."
     assert resolved.kind == "edit" and resolved.role.kind == "edit"
-    assert resolved.model == "claude-opus-4-5"  # Claude Code's alias
+    assert resolved.model == "claude-opus-5-5"  # Claude Code's alias: the current Opus
     assert resolved.tools == {"read_file", "search_files", "edit_file", "run_command"}
     # The run's model setting wins over the file's.
     assert (

@@ -25,7 +25,7 @@ from activities.agents.tools import ALL_TOOLS, tool_definitions
 from contracts.agents import ChangeAnalysis
 from simulators.messages_api import MessagesStandIn
 from simulators.strict_tools import fits
-from tests.agents.conftest import Runner, git, request
+from tests.agents.conftest import UNREAD_SCORE, Runner, git, request
 from tests.agents.test_agent_faults import review_req, scenario
 from tests.agents.test_messages_api import post
 
@@ -97,7 +97,8 @@ def test_what_strict_mode_cannot_say_is_dropped_from_the_schema_and_still_checke
     assert "(minimum 1, maximum 2000)" in limit["description"]
     score = sent_tools("review")[-1]["input_schema"]["properties"]["score"]
     assert score == {
-        "description": "0..1; 0.96 or more means ready as it is (maximum 1.0, minimum 0.0)",
+        "description": "0..1 in the band of your worst verified open issue "
+        "(maximum 1.0, minimum 0.0)",
         "title": "Score",
         "type": "number",
     }
@@ -305,11 +306,10 @@ async def test_an_invalid_strict_submission_fits_the_schema_and_pydantic_still_r
     standin.reset(scenario({"type": "invalid_submission"}))
     req = review_req(repo, settings={"model": STRICT_MODEL})
     result = await runner.run("agent.review", req)
-    assert result["score"] == 0.85
+    assert result["score"] == UNREAD_SCORE
     invalid, valid = tool_inputs(repo, req, "submit_review")
     schema = sent_tools("review")[-1]["input_schema"]
     assert fits(invalid, schema) and fits(valid, schema) and invalid["score"] == 7
     rejection = standin.requests[1].tool_results[0]
     assert rejection["is_error"] and "submit_review rejected" in rejection["content"]
     assert "score: Input should be less than or equal to 1" in rejection["content"]
-    assert "full_review: String should have at least 1 character" in rejection["content"]

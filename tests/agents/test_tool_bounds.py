@@ -109,7 +109,7 @@ async def test_reads_are_bounded_in_size(ws: Workspace, monkeypatch: pytest.Monk
     assert err and "larger than 1,000 bytes" in text
     big.write_bytes(b"x\n" * 500)
     text, err = await ws.call("read_file", {"path": "big.log", "limit": 1})
-    assert not err and text.startswith("     1\tx\n... (499 more lines")
+    assert not err and text.startswith("     1\tx\n... (lines 1-1 of 500; read on")
 
 
 async def test_an_agent_that_tries_to_stall_the_worker_finishes_its_review(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from activities.agents.tools import ALL_TOOLS, Workspace
+from activities.agents.tools import ALL_TOOLS, ToolLimits, Workspace, tool_definitions
 
 
 @pytest.fixture
@@ -23,7 +23,10 @@ def ws(tmp_path: Path) -> Workspace:
 async def test_read_file_pages_with_offset_and_limit(ws: Workspace) -> None:
     text, err = await ws.call("read_file", {"path": "a.txt", "offset": 4, "limit": 2})
     assert not err
-    assert text == "     4\tline 4\n     5\tline 5\n... (5 more lines; read on with offset=6)"
+    assert text == (
+        "     4\tline 4\n     5\tline 5\n"
+        "... (lines 4-5 of 10; read on with read_file(path='a.txt', offset=6))"
+    )
 
 
 async def test_search_is_regex_or_plain_and_bounded(ws: Workspace) -> None:
@@ -133,3 +136,69 @@ async def test_an_unknown_tool_names_the_tools_there_are(ws: Workspace) -> None:
     text, err = await ws.call("browse_web", {"url": "x"})
     assert err and "'browse_web' is not available" in text
     assert "list_files, read_file, search_files, write_file, edit_file, run_command" in text
+
+
+async def test_a_long_file_pages_on_the_same_path_within_the_result_size(tmp_path: Path) -> None:
+    """A page stops before the conversation would clip it and names the next offset on the
+    same file: no saved copy whose lines already carry numbers."""
+    (tmp_path / "big.py").write_text("".join(f"x{n} = {'y' * 60}\n" for n in range(1, 401)))
+    ws = Workspace(root=tmp_path, allowed=frozenset(ALL_TOOLS), read_chars=2000)
+    page, err = await ws.call("read_file", {"path": "big.py"})
+    assert not err and len(page) < 2200
+    last = page.splitlines()[-2].split("\t")[0].strip()
+    assert page.endswith(f"read on with read_file(path='big.py', offset={int(last) + 1}))")
+    following, _ = await ws.call("read_file", {"path": "big.py", "offset": int(last) + 1})
+    assert following.startswith(f"{int(last) + 1:6d}\tx{int(last) + 1} = ")
+
+
+async def test_list_files_is_one_level_unless_asked(ws: Workspace) -> None:
+    listing, _ = await ws.call("list_files", {})
+    assert listing.splitlines() == ["a.txt", "pkg/"]
+    deep, _ = await ws.call("list_files", {"recursive": True})
+    assert deep.splitlines() == ["a.txt", "pkg/", "pkg/m.py"]
+
+
+async def test_search_narrows_by_glob_and_lists_files_only(ws: Workspace) -> None:
+    (ws.root / "pkg" / "n.txt").write_text("return 1\n")
+    text, _ = await ws.call("search_files", {"pattern": "return", "glob": "*.py"})
+    assert text.splitlines() == ["pkg/m.py:2:     return 1", "pkg/m.py:5:     return 1"]
+    text, _ = await ws.call("search_files", {"pattern": "return", "files_only": True})
+    assert text.splitlines() == ["pkg/m.py", "pkg/n.txt"]
+    text, _ = await ws.call("search_files", {"pattern": "return", "glob": "pkg/*.txt"})
+    assert text == "pkg/n.txt:1: return 1"
+
+
+async def test_edits_answer_with_the_changed_region_and_a_syntax_check(ws: Workspace) -> None:
+    text, err = await ws.call(
+        "edit_file",
+        {"path": "pkg/m.py", "old_string": "def g():\n    return 1", "new_string": "def g():\n"
+         "    return 2"},
+    )  # fmt: skip
+    assert not err
+    assert "     4\tdef g():\n     5\t    return 2" in text
+    assert text.endswith("syntax check (Python): OK")
+    text, err = await ws.call(
+        "edit_file", {"path": "pkg/m.py", "old_string": "return 2", "new_string": "return (2"}
+    )
+    assert not err and "syntax check (Python): ERROR at line 5" in text
+    assert "(2" in (ws.root / "pkg" / "m.py").read_text()  # saved: the model fixes it
+    text, _ = await ws.call("write_file", {"path": "conf.json", "content": '{"a": 1,}'})
+    assert text.startswith("created conf.json") and "syntax check (JSON): ERROR" in text
+    text, _ = await ws.call("write_file", {"path": "notes.md", "content": "# x\n"})
+    assert text == "created notes.md: 4 bytes, 1 lines"
+
+
+def test_tool_descriptions_state_their_limits_with_an_example() -> None:
+    limits = ToolLimits(command_timeout_s=120, command_output_limit=9000, result_limit=7000)
+    by_name = {t["name"]: t["description"] for t in tool_definitions(ALL_TOOLS, limits)}
+    assert set(by_name) == set(ALL_TOOLS)
+    for name, text in by_name.items():
+        sentences = [s for s in text.replace("e.g.", "eg").split(". ") if s.strip()]
+        assert 3 <= len(sentences) <= 7, (name, sentences)
+        assert "Example: {" in text, name
+    assert "2000 lines" in by_name["read_file"] and "7,000 characters" in by_name["read_file"]
+    assert "RE2" in by_name["search_files"] and "200 results" in by_name["search_files"]
+    assert "120 s" in by_name["run_command"] and "9,000" in by_name["run_command"]
+    assert "no network" in by_name["run_command"] and "tail" in by_name["run_command"]
+    assert "1000 entries" in by_name["list_files"] and "recursive=true" in by_name["list_files"]
+    assert "2 MB" in by_name["write_file"] and "syntax check" in by_name["edit_file"]

@@ -176,7 +176,7 @@ CASES = [
         "model-empty",
         toml('[models]\ndefault = ""\n'),
         '[models] default = ""',
-        'give it a value, or delete the line for the default ("claude-sonnet-4-6")',
+        "give it a value",
     ),
     Case(
         "role-model-empty",

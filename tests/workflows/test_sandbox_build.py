@@ -33,6 +33,7 @@ from tests.workflows.test_build_loop import approve_artifacts, tiny_design, writ
 from worker import build_worker
 
 SHELL_ROLES = ["fixer", "code-correctness", "code-performance", "code-architecture"]
+READ_README = {"tool": "read_file", "input": {"path": "README.md"}}
 SURVIVOR = "1000.5151"
 INJECTED = "INJECTED-ROLE-PROMPT-2323"
 
@@ -79,7 +80,9 @@ def hostile_scenario(command: str) -> dict[str, Any]:
         if rule["match"].get("role") == "builder":
             rule["steps"] = [step, *rule["steps"]]
     scenario["rules"] = [
-        *({"match": {"role": role}, "steps": [step]} for role in SHELL_ROLES),
+        # Reviewers read a file too: a calibrated reviewer's blocking issue quotes it, so a
+        # fix round (and its fixer's shell) runs.
+        *({"match": {"role": role}, "steps": [step, READ_README]} for role in SHELL_ROLES),
         *scenario["rules"],
     ]
     return scenario
@@ -319,7 +322,7 @@ async def test_done_when_a_seven_subtask_design_and_build_under_attack_finish(
             rule["steps"].insert(0, shell)
         rules += [
             {"match": {"role": "fixer"}, "steps": [shell]},
-            {"match": {"role": "code-correctness"}, "steps": [shell]},
+            {"match": {"role": "code-correctness"}, "steps": [shell, READ_README]},
             {"match": {"role": "design-requirements"}, "steps": design_attacks(tmp_path)},
             {"match": {"role": "design-writer"}, "steps": writer_attacks()},
         ]
