@@ -223,7 +223,9 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
                     lambda n=name: n in self.running or tasks[n].done() or self.holds.holding
                 )
             self.s.max_running = max(self.s.max_running, len(self.running))
-            found = self._stalled(tasks, held=draining or bool(self.starting))
+            # A change during this pass (a child that just ended) is looked at by the next
+            # one first: until then the state is not settled, so it cannot show a stall.
+            found = "" if self.changed else self._stalled(tasks, draining or bool(self.starting))
             if found:
                 await self.holds.ask(stall_failure(found), ("retry", "stop"), self._on_hold)
                 continue

@@ -108,7 +108,14 @@ def test_a_summary_with_mentions_and_fake_sections_reaches_github_as_text(
     assert _notified(sent) == []
     assert "`@user0`" in sent and "`@user1499`" in sent and "`@acme/everyone`" in sent
     headings = [line for line in sent.splitlines() if line.startswith("#")]
-    assert headings == ["## Summary", "## Review Scores", "## Gates", "## Evidence", "## Related"]
+    assert headings == [
+        "## Summary",
+        "## Review Scores",
+        "## Gates",
+        "## Evidence",
+        "## Testing",
+        "## Related",
+    ]
     assert "- code-correctness: 0.50" in sent and "\n---\n" not in sent
     lines = sent.splitlines()
     assert "\\|---|---|" in lines and "\\<!-- the real sections are hidden from here on" in lines
