@@ -17,14 +17,31 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
-from activities import gitrepo
+from activities.git.command import run_git
 from contracts.sandbox import SandboxConfig
 
 MB = 1024 * 1024
 GITLINK = "160000"
+
+# Configuration the orchestrator reads and no agent may change (relative to a checkout's top).
+PROTECTED_PATHS = (".orchestrator", "orchestrator.toml")
+
+
+def is_protected(rel: str, extra: Iterable[str] = ()) -> bool:
+    """True when `rel` (relative to the checkout top) is configuration agents may not change."""
+    parts = _parts(rel)
+    for protected in (*PROTECTED_PATHS, *extra):
+        prefix = _parts(protected)
+        if prefix and parts[: len(prefix)] == prefix:
+            return True
+    return False
+
+
+def _parts(rel: str) -> list[str]:
+    return [p for p in rel.replace("\\", "/").split("/") if p not in ("", ".")]
 
 
 @dataclass(frozen=True)
@@ -107,7 +124,7 @@ def _refusal(top: str, path: str, links: set[str]) -> Refusal | None:
 
 def _gitlinks(top: str) -> set[str]:
     """Paths HEAD records as gitlinks (submodules), e.g. merged in from a dependency."""
-    out = gitrepo.run_git(top, "ls-tree", "-r", "-z", "HEAD", check=False).stdout
+    out = run_git(top, "ls-tree", "-r", "-z", "HEAD", check=False).stdout
     links: set[str] = set()
     for entry in out.split("\0"):
         meta, _, path = entry.partition("\t")
@@ -127,7 +144,7 @@ def usage(top: str, biggest: int = 3, skip: Collection[str] = ()) -> Usage:
     """What git would commit from the worktree: tracked files still there and new ones
     not ignored (a nested repository counts as one entry; nothing inside it), but for
     `skip` (new files that are not the agent's: the gates' output)."""
-    out = gitrepo.run_git(
+    out = run_git(
         top, "ls-files", "-z", "--cached", "--others", "--exclude-standard", check=False
     ).stdout
     files = size = 0

@@ -14,8 +14,18 @@ import urllib.parse
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import files, forge_github, git_commit, gitrepo
+from activities import files, forge_github, git_commit
 from activities.agent_text import block, inline, pr_text
+from activities.git.branches import push_branch
+from activities.git.command import git_out, redact
+from activities.git.queries import (
+    current_branch,
+    has_remote,
+    head_commit,
+    local_branch_sha,
+    remote_url,
+    resolve_commit,
+)
 from activities.git_ops import git_errors, heartbeating
 from contracts.build import SuiteCounts
 from contracts.forge import PrBodyInput, PullRequestRequest, PullRequestResult
@@ -229,8 +239,8 @@ def _record_files(req: PullRequestRequest) -> list[str]:
 
 def _has_own_commits(path: str, branch: str, base: str, remote: str) -> bool:
     for ref in (f"refs/heads/{base}", f"refs/remotes/{remote}/{base}"):
-        if gitrepo.resolve_commit(path, ref):
-            out = gitrepo.git_out(path, "rev-list", "--count", f"{ref}..refs/heads/{branch}")
+        if resolve_commit(path, ref):
+            out = git_out(path, "rev-list", "--count", f"{ref}..refs/heads/{branch}")
             return int(out or 0) > 0
     return True
 
@@ -245,7 +255,7 @@ def publish_record(req: PullRequestRequest, base: str, text: str) -> str | None:
     anything is written.
     """
     wt = req.worktree
-    if not (wt and os.path.isdir(wt)) or gitrepo.current_branch(wt) != req.branch:
+    if not (wt and os.path.isdir(wt)) or current_branch(wt) != req.branch:
         return None
     if not _has_own_commits(wt, req.branch, base, req.remote):
         return None
@@ -273,9 +283,9 @@ def _open_without_forge(req: PullRequestRequest) -> PullRequestResult:
     target = pr_file_path(req.design_dir, req.subtask)
     existed = files.check_writable(target, root=root)
     with git_errors():
-        if gitrepo.has_remote(path, req.remote):
-            gitrepo.push_branch(path, req.branch, req.remote, token_hosts=_token_hosts(req))
-        head = gitrepo.local_branch_sha(path, req.branch) or gitrepo.head_commit(path)
+        if has_remote(path, req.remote):
+            push_branch(path, req.branch, req.remote, token_hosts=_token_hosts(req))
+        head = local_branch_sha(path, req.branch) or head_commit(path)
     text = _pr_file_text(req, base, pr_text(relative_links(req.body, req, None)), head)
     files.atomic_write_text(target, text, root=root)
     return PullRequestResult(
@@ -291,7 +301,7 @@ def _open_without_forge(req: PullRequestRequest) -> PullRequestResult:
 
 def _remote_repository(req: PullRequestRequest) -> str | None:
     with git_errors():
-        url = gitrepo.remote_url(req.repo_root, req.remote)
+        url = remote_url(req.repo_root, req.remote)
     return forge_github.parse_repository(url)
 
 
@@ -301,8 +311,8 @@ def _repository(req: PullRequestRequest) -> str:
     parsed = _remote_repository(req)
     if parsed is None:
         with git_errors():
-            url = gitrepo.remote_url(req.repo_root, req.remote)
-        shown = gitrepo.redact(url) if url else "not configured"
+            url = remote_url(req.repo_root, req.remote)
+        shown = redact(url) if url else "not configured"
         raise ApplicationError(
             f"cannot tell which GitHub repository to open the pull request in: remote "
             f"{req.remote!r} is {shown}; set `repository` (owner/name) in orchestrator.toml "
@@ -335,9 +345,7 @@ def _open_on_github(req: PullRequestRequest) -> PullRequestResult:
         body = pr_text(relative_links(req.body, req, branch_url))
         with git_errors():
             record = publish_record(req, base, _pr_file_text(req, base, body, None))
-            gitrepo.push_branch(
-                _checkout(req), req.branch, req.remote, token_hosts=_token_hosts(req)
-            )
+            push_branch(_checkout(req), req.branch, req.remote, token_hosts=_token_hosts(req))
         record_rel = record or os.path.relpath(
             os.path.join(_record_dir(req), PR_FILE), _real(req.repo_root)
         )

@@ -20,15 +20,9 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from activities.commit_guard import GITLINK, Refusal, refusals
-from activities.gitrepo import (
-    IDENTITY_CONFIG,
-    GitInputError,
-    git_out,
-    head_commit,
-    identity_env,
-    repo_root_of,
-    run_git,
-)
+from activities.git.command import GitInputError, git_out, run_git
+from activities.git.hygiene import IDENTITY_CONFIG, identity_env
+from activities.git.queries import head_commit, repo_root_of
 from contracts.git import CommitResult
 
 _NO_COMMIT = "0" * 40

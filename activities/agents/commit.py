@@ -1,6 +1,6 @@
 """Commit what an editing agent changed: the activity commits, never the model.
 
-Git runs through `activities.gitrepo` (sanitized environment, fixed
+Git runs through `activities.git` (sanitized environment, fixed
 orchestrator identity), so hooks never see the worker's secrets. A trailer
 names the agent call, which makes the commit idempotent: a retry after a
 crash between the commit and the activity's return finds the commit already
@@ -16,9 +16,11 @@ from pathlib import Path
 
 from temporalio.exceptions import ApplicationError
 
-from activities import git_commit, gitrepo
+from activities import git_commit
 from activities.agents.errors import non_retryable
 from activities.agents.transcript import is_transcript
+from activities.git.command import GitError, GitInputError, git_out
+from activities.git.queries import head_commit, repo_root_of
 
 TRAILER = "Orchestrator-Call"
 
@@ -37,13 +39,13 @@ def git_failures(workdir: Path) -> Iterator[None]:
     away."""
     try:
         yield
-    except gitrepo.GitInputError as exc:
+    except GitInputError as exc:
         raise non_retryable(
             f"cannot commit the agent's changes in {workdir}: {exc}; "
             "or run the agent with commit=False",
             exc.type,
         ) from exc
-    except gitrepo.GitError as exc:
+    except GitError as exc:
         if exc.transient:  # a lock file, a full disk, a timeout: they go away
             raise ApplicationError(str(exc), type="GitCommandFailed") from exc
         # Anything else, committing what an agent left, is that content: the same files
@@ -61,7 +63,7 @@ def changed_paths(workdir: Path, exclude: Iterable[Path] = ()) -> list[str]:
 
     A nested repository shows as its directory, with a trailing '/'.
     """
-    top = gitrepo.repo_root_of(str(workdir))
+    top = repo_root_of(str(workdir))
     rel_workdir = os.path.relpath(os.path.realpath(workdir), top)
     skip = {os.path.relpath(os.path.realpath(p), top) for p in exclude}
     paths = git_commit.status_paths(top, [rel_workdir])
@@ -81,10 +83,10 @@ def commit_agent_changes(
     activity commits nothing (the files stay as they are).
     """
     with git_failures(workdir):
-        top = gitrepo.repo_root_of(str(workdir))
-        head = gitrepo.head_commit(top)
-        if head and trailer in gitrepo.git_out(top, "log", "-1", "--format=%B", head):
-            out = gitrepo.git_out(top, "show", "-z", "--name-only", "--format=", head)
+        top = repo_root_of(str(workdir))
+        head = head_commit(top)
+        if head and trailer in git_out(top, "log", "-1", "--format=%B", head):
+            out = git_out(top, "show", "-z", "--name-only", "--format=", head)
             files = sorted(f for f in out.split("\0") if f)
             git_commit.sync_index(top, files)  # a crash may have come between the two
             return head, files
