@@ -18,6 +18,7 @@ from pathlib import Path
 
 from temporalio import activity
 
+from activities.git.activities import git_errors, heartbeating
 from activities.git.branches import fetch_branch
 from activities.git.command import GitError, run_git
 from activities.git.queries import (
@@ -28,7 +29,6 @@ from activities.git.queries import (
     repo_root_of,
 )
 from activities.git.worktrees import list_worktrees
-from activities.git_ops import git_errors, heartbeating
 from contracts.cleanup import CleanRequest, CleanResult
 from contracts.git import WORKTREES_DIR
 

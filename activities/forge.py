@@ -14,8 +14,10 @@ import urllib.parse
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import files, forge_github, git_commit
+from activities import files, forge_github
 from activities.agent_text import block, inline, pr_text
+from activities.git import commits
+from activities.git.activities import git_errors, heartbeating
 from activities.git.branches import push_branch
 from activities.git.command import git_out, redact
 from activities.git.queries import (
@@ -26,7 +28,6 @@ from activities.git.queries import (
     remote_url,
     resolve_commit,
 )
-from activities.git_ops import git_errors, heartbeating
 from contracts.build import SuiteCounts
 from contracts.forge import PrBodyInput, PullRequestRequest, PullRequestResult
 from contracts.git import subtask_slug_problem, token_hosts_for
@@ -270,7 +271,7 @@ def publish_record(req: PullRequestRequest, base: str, text: str) -> str | None:
         files.check_writable(dest, root=top)
     for dest, data in record.items():
         files.atomic_write_bytes(dest, data, root=top)
-    git_commit.commit_changes(
+    commits.commit_changes(
         top, f"docs({req.subtask}): review record and pull request text", paths=list(record)
     )
     return os.path.relpath(pr_file, top).replace(os.sep, "/")

@@ -24,9 +24,9 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from activities import git_commit
 from activities.agents.transcript import REVIEW_CACHE_DIR, is_transcript, outputs_dir
 from activities.files import atomic_write_text
+from activities.git import commits
 from activities.git.command import GitError, GitInputError
 from activities.git.queries import main_checkout, repo_root_of
 from activities.sandbox.paths import worktree_git_dir
@@ -53,7 +53,7 @@ def in_own_worktree(workdir: Path) -> bool:
 def changes(top: str) -> Changes:
     """Every path git would commit that differs from HEAD, and how it looks now."""
     seen: Changes = {}
-    for path in git_commit.status_paths(top):
+    for path in commits.status_paths(top):
         if is_transcript(path):
             continue
         try:
@@ -181,7 +181,7 @@ def persons_in_folder(repo_root: str, folder: str) -> list[str]:
         inside = path.removeprefix(base)
         return inside.startswith(BUILD_RECORDS_DIR) or inside == CHANGE_LOG
 
-    paths = git_commit.status_paths(top, [folder])
+    paths = commits.status_paths(top, [folder])
     return [p for p in paths if not (is_transcript(p) or p in ours or build_record(p))]
 
 
@@ -224,7 +224,7 @@ def discard(workdir: Path, start: Changes, role: str, keep: Iterable[Path]) -> l
     )
     again = sorted(p for p in now if p in start and now[p] != start[p])
     if strays:
-        git_commit.discard_changes(Path(top), strays)
+        commits.discard_changes(Path(top), strays)
         log.warning(
             "%s (a read-only role) left files in %s; discarded, never committed: %s",
             role,

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from temporalio.exceptions import ApplicationError
 
-from activities import git_commit
 from activities.agents.errors import non_retryable
 from activities.agents.transcript import is_transcript
+from activities.git import commits
 from activities.git.command import GitError, GitInputError, git_out
 from activities.git.queries import head_commit, repo_root_of
 
@@ -66,7 +66,7 @@ def changed_paths(workdir: Path, exclude: Iterable[Path] = ()) -> list[str]:
     top = repo_root_of(str(workdir))
     rel_workdir = os.path.relpath(os.path.realpath(workdir), top)
     skip = {os.path.relpath(os.path.realpath(p), top) for p in exclude}
-    paths = git_commit.status_paths(top, [rel_workdir])
+    paths = commits.status_paths(top, [rel_workdir])
     return sorted(p for p in paths if p not in skip and not is_transcript(p))
 
 
@@ -88,13 +88,13 @@ def commit_agent_changes(
         if head and trailer in git_out(top, "log", "-1", "--format=%B", head):
             out = git_out(top, "show", "-z", "--name-only", "--format=", head)
             files = sorted(f for f in out.split("\0") if f)
-            git_commit.sync_index(top, files)  # a crash may have come between the two
+            commits.sync_index(top, files)  # a crash may have come between the two
             return head, files
         if not paths:
             return None, []
         if stop():
             raise Cancelled("cancelled before committing")
-        git_commit.refuse_unsafe(top, paths)
+        commits.refuse_unsafe(top, paths)
 
         # Paths go to git as they are (not resolved): a symlink is content to commit,
         # even when it points outside the checkout.
@@ -102,8 +102,8 @@ def commit_agent_changes(
             return f"{message.strip()}\n\nFiles: {_listed(files)}\n\n{trailer}\n"
 
         try:
-            return git_commit.commit_exact(top, paths, full, stop=stop)
-        except git_commit.CommitCancelled as exc:
+            return commits.commit_exact(top, paths, full, stop=stop)
+        except commits.CommitCancelled as exc:
             raise Cancelled(str(exc)) from exc
 
 

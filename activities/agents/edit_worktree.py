@@ -19,17 +19,18 @@ from typing import Any
 
 from temporalio import activity
 
-from activities import commit_guard, worktree_changes
+from activities import worktree_changes
 from activities.agents.cancel import cancel_requested
 from activities.agents.commit import changed_paths, commit_agent_changes, git_failures, trailer_for
 from activities.agents.errors import non_retryable
 from activities.agents.loop import resolve_in
 from activities.agents.roles import ResolvedRole
 from activities.agents.tools import Workspace
-from activities.commit_guard import is_protected
+from activities.git import commit_guard
 from activities.git.command import GitError, GitInputError
+from activities.git.commit_guard import is_protected
+from activities.git.commits import discard_changes, discard_refused
 from activities.git.queries import repo_root_of
-from activities.git_commit import discard_changes, discard_refused
 from contracts.agents import AgentCall, EditRequest
 
 

@@ -36,8 +36,8 @@ from activities.agents.errors import classify, incomplete_stream, non_retryable
 from activities.agents.pricing import cost_usd, price_for
 from activities.agents.roles import ResolvedRole
 from activities.agents.tools import Workspace, tool_definitions
-from activities.commit_guard import PROTECTED_PATHS
 from activities.git.command import GitError, GitInputError
+from activities.git.commit_guard import PROTECTED_PATHS
 from activities.git.queries import main_checkout, repo_root_of
 from contracts.agents import AgentCall, Usage
 

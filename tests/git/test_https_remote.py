@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from temporalio.exceptions import ApplicationError
 
-from activities import git_ops
+from activities.git import activities as git_activities
 from activities.git.remote import CREDENTIAL_HELPER, remote_auth
 from contracts.git import PushRequest, WorktreeRequest
 from tests.git.gitutil import Repos, commit_file, git
@@ -44,7 +44,9 @@ def _feature_branch(repos: Repos) -> str:
 
 
 def _push(repos: Repos, branch: str, token_hosts: list[str]) -> None:
-    git_ops.push_branch(PushRequest(path=str(repos.root), branch=branch, token_hosts=token_hosts))
+    git_activities.push_branch(
+        PushRequest(path=str(repos.root), branch=branch, token_hosts=token_hosts)
+    )
 
 
 def _files_containing(root: Path, needle: str) -> list[str]:
@@ -82,7 +84,7 @@ def test_fetch_over_https_restores_a_pushed_branch(
     git(repos.root, "switch", "-q", "main")
     git(repos.root, "branch", "-q", "-D", branch)
 
-    wt = git_ops.ensure_worktree(
+    wt = git_activities.ensure_worktree(
         WorktreeRequest(repo_root=str(repos.root), subtask="01-types", token_hosts=["localhost"])
     )
 
@@ -255,7 +257,7 @@ def test_no_git_command_line_or_log_holds_the_token(
     _push(repos, branch, ["localhost"])
     git(repos.root, "switch", "-q", "main")
     git(repos.root, "branch", "-q", "-D", branch)
-    git_ops.ensure_worktree(
+    git_activities.ensure_worktree(
         WorktreeRequest(repo_root=str(repos.root), subtask="01-types", token_hosts=["localhost"])
     )
 
@@ -272,7 +274,7 @@ def test_a_refused_fetch_stops_instead_of_using_a_stale_local_branch(
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_expired_token_0000")
 
     with pytest.raises(ApplicationError) as err:
-        git_ops.ensure_worktree(
+        git_activities.ensure_worktree(
             WorktreeRequest(
                 repo_root=str(repos.root), subtask="01-types", token_hosts=["localhost"]
             )

@@ -1,8 +1,8 @@
-"""Git activities: worktrees, commits, pushes, resets, repository facts.
-
-Plain `def` activities (git blocks), so the worker runs them in its thread
-pool. Each is idempotent: retried after a crash, it finds what the first
-attempt did and reports it instead of doing it twice.
+"""The git activities the workflows call: worktrees, commits, pushes, resets, repository
+facts. Plain `def` activities (git blocks), so the worker runs them in its thread pool;
+each is idempotent (retried after a crash, it finds what the first attempt did and
+reports it instead of doing it twice), and `git_errors` turns the helpers' errors into
+Temporal's: bad input or the repository's content stops for a person, the rest retries.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from contextlib import contextmanager
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import git_commit, worktree_changes
-from activities.git import branches, worktrees
+from activities import worktree_changes
+from activities.git import branches, commits, worktrees
 from activities.git.command import GitError, GitInputError, redact
 from activities.git.queries import current_branch, head_commit, remote_url, repo_root_of
 from contracts.git import (
@@ -39,14 +39,13 @@ __all__ = [
     "ACTIVITIES",
     "commit_paths",
     "commit_worktree",
-    "current_branch",
     "ensure_worktree",
     "git_errors",
     "git_repo_info",
-    "head_commit",
     "heartbeating",
+    "merge_dependencies",
     "push_branch",
-    "repo_root_of",
+    "refuse_persons_changes",
     "reset_branch",
 ]
 
@@ -114,14 +113,14 @@ def ensure_worktree(req: WorktreeRequest) -> WorktreeResult:
 def commit_worktree(req: CommitRequest) -> CommitResult:
     """Commit a worktree's changes as the orchestrator; `commit` is None if nothing changed."""
     with heartbeating(f"commit {req.worktree}"), git_errors():
-        return git_commit.commit_changes(req.worktree, req.message, req.paths)
+        return commits.commit_changes(req.worktree, req.message, req.paths)
 
 
 @activity.defn(name="git.commit_paths")
 def commit_paths(req: CommitPathsRequest) -> CommitResult:
     """Commit design artifacts on the main checkout's current branch (only these paths)."""
     with heartbeating(f"commit {len(req.paths)} paths"), git_errors():
-        return git_commit.commit_changes(req.repo_root, req.message, req.paths)
+        return commits.commit_changes(req.repo_root, req.message, req.paths)
 
 
 @activity.defn(name="git.refuse_persons_changes")

@@ -1,16 +1,14 @@
 """What an agent left in a worktree, checked before the orchestrator commits any of it.
-
-Refused, whatever the agent meant by it: a nested repository (a directory with
-its own `.git`, which git would record as a gitlink and later commands would
-look into, running that repository's programs), a change to `.gitmodules`, a
-path inside a `.git` or inside a submodule, and what git cannot store (a FIFO,
-a socket, a device). And the worktree's budget: the files git would commit
-(tracked ones and new ones not ignored), their count, their total size and the
-largest single file, bounded by `[sandbox] worktree_*` in orchestrator.toml.
-
-The agent hears the same words when it submits (so it can remove what is
-refused), the subtask's notes and the tracker name what was refused, and a
-budget still exceeded at the commit holds for a person.
+Refused, whatever the agent meant by it: a change to the configuration the orchestrator
+reads (`PROTECTED_PATHS`), a nested repository (a directory with its own `.git`, which
+git would record as a gitlink and later commands would look into, running that
+repository's programs), a change to `.gitmodules`, a path inside a `.git` or inside a
+submodule, and what git cannot store (a FIFO, a socket, a device); and the worktree's
+budget: the files git would commit (tracked ones and new ones not ignored), their count,
+their total size and the largest single file, bounded by `[sandbox] worktree_*` in
+orchestrator.toml. The agent hears the same words when it submits (so it can remove what
+is refused), the subtask's notes and the tracker name what was refused, and a budget
+still exceeded at the commit holds for a person.
 """
 
 from __future__ import annotations
