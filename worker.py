@@ -48,11 +48,11 @@ def activities(host_queue: str = "") -> list[Any]:
         design_files,
         forge,
         gates,
-        git_ops,
         review_pass,
         tracker,
     )
     from activities.agents import activities as agents
+    from activities.git import activities as git
     from activities.host import HostClaim
     from activities.integration import activities as integration
     from activities.plan import activities as plan
@@ -65,7 +65,7 @@ def activities(host_queue: str = "") -> list[Any]:
         *design_files.ACTIVITIES,
         *change_files.ACTIVITIES,
         *gates.ACTIVITIES,
-        *git_ops.ACTIVITIES,
+        *git.ACTIVITIES,
         *forge.ACTIVITIES,
         *tracker.ACTIVITIES,
         *review_pass.ACTIVITIES,

@@ -17,7 +17,7 @@ from temporalio import activity
 from activities import gates, lint, sandbox
 from activities.agents.errors import non_retryable
 from activities.agents.loop import Heartbeater
-from activities.git_ops import git_errors
+from activities.git.activities import git_errors
 from activities.integration import smells
 from activities.integration.activities import smell_gates
 from contracts.build import GateCommand, GateRequest, GateResult

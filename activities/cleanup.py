@@ -18,8 +18,17 @@ from pathlib import Path
 
 from temporalio import activity
 
-from activities import gitrepo
-from activities.git_ops import git_errors, heartbeating
+from activities.git.activities import git_errors, heartbeating
+from activities.git.branches import fetch_branch
+from activities.git.command import GitError, run_git
+from activities.git.queries import (
+    current_branch,
+    has_remote,
+    is_ancestor,
+    local_branch_sha,
+    repo_root_of,
+)
+from activities.git.worktrees import list_worktrees
 from contracts.cleanup import CleanRequest, CleanResult
 from contracts.git import WORKTREES_DIR
 
@@ -46,21 +55,21 @@ def unpushed(
     root: str, branch: str, remote: str | None, token_hosts: list[str], local: str | None
 ) -> str | None:
     """Why `branch` (at `local`) is not safe on the remote, or None when the remote has it."""
-    if not remote or not gitrepo.has_remote(root, remote):
+    if not remote or not has_remote(root, remote):
         return f"{branch} is not pushed: the repository has no remote {remote!r}"
     try:
-        theirs = gitrepo.fetch_branch(root, remote, branch, token_hosts)
-    except gitrepo.GitError as err:
+        theirs = fetch_branch(root, remote, branch, token_hosts)
+    except GitError as err:
         return f"cannot tell whether {remote} has {branch} ({err})"
     if theirs is None:
         return f"{branch} was never pushed to {remote}"
-    if local and not gitrepo.is_ancestor(root, local, theirs):
+    if local and not is_ancestor(root, local, theirs):
         return f"{branch} has commits {remote} does not have"
     return None
 
 
 def _uncommitted(path: Path) -> str | None:
-    out = gitrepo.run_git(str(path), "status", "--porcelain", "--untracked-files=normal").stdout
+    out = run_git(str(path), "status", "--porcelain", "--untracked-files=normal").stdout
     changed = [line[3:] for line in out.splitlines() if line.strip()]
     if not changed:
         return None
@@ -71,8 +80,8 @@ def _uncommitted(path: Path) -> str | None:
 def clean(req: CleanRequest) -> CleanResult:
     """Remove the named worktrees that are clean and pushed (and, with `branches`, their
     local branches and those of `extra_branches` the remote has)."""
-    root = gitrepo.repo_root_of(req.repo_root)
-    on = {w.path: w for w in gitrepo.list_worktrees(root)}
+    root = repo_root_of(req.repo_root)
+    on = {w.path: w for w in list_worktrees(root)}
     result = CleanResult()
     for name, path in feature_worktrees(root, req.names).items():
         entry = on.get(os.path.realpath(path))
@@ -89,12 +98,12 @@ def clean(req: CleanRequest) -> CleanResult:
             result.kept[name] = why
             continue
         size = disk_usage(path)
-        gitrepo.run_git(root, "worktree", "remove", "--force", str(path))
+        run_git(root, "worktree", "remove", "--force", str(path))
         result.removed.append(name)
         result.freed_bytes += size
         if req.branches:
             _delete_branch(root, branch, req, result)
-    gitrepo.run_git(root, "worktree", "prune")
+    run_git(root, "worktree", "prune")
     for branch in req.extra_branches if req.branches else []:
         if branch not in result.branches_deleted:
             _delete_branch(root, branch, req, result)
@@ -102,16 +111,16 @@ def clean(req: CleanRequest) -> CleanResult:
 
 
 def _delete_branch(root: str, branch: str, req: CleanRequest, result: CleanResult) -> None:
-    local = gitrepo.local_branch_sha(root, branch)
-    if local is None or branch == gitrepo.current_branch(root):
+    local = local_branch_sha(root, branch)
+    if local is None or branch == current_branch(root):
         return
-    if any(w.branch == f"refs/heads/{branch}" for w in gitrepo.list_worktrees(root)):
+    if any(w.branch == f"refs/heads/{branch}" for w in list_worktrees(root)):
         return  # still checked out in a worktree that was kept
     why = unpushed(root, branch, req.remote, req.token_hosts, local)
     if why:
         result.branches_kept[branch] = why
         return
-    gitrepo.run_git(root, "branch", "-D", branch)
+    run_git(root, "branch", "-D", branch)
     result.branches_deleted.append(branch)
 
 

@@ -18,8 +18,9 @@ from pydantic import BaseModel, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import gitrepo
 from activities.agents.model_names import model_problem
+from activities.git.command import GitInputError, run_git
+from activities.git.queries import current_branch, head_commit, repo_root_of
 from activities.project_checks import (
     check_start,
     design_path,
@@ -247,7 +248,7 @@ def _refuse_uncommitted(
     """
     rels = [CONFIG_FILE, AgentsConfig().dir, *([agents_dir] if agents_dir else [])]
     # A look, not a change: no refresh of git's index (the person may be using it).
-    out = gitrepo.run_git(
+    out = run_git(
         str(repo_root),
         "status",
         "--porcelain=v1",
@@ -345,10 +346,10 @@ def model_problems(config: OrchestratorConfig, roles: Iterable[Role]) -> list[st
 
 
 def repository_of(path: Path) -> Path | None:
-    """The checkout holding `path` (git through `gitrepo`: no repository program runs)."""
+    """The checkout holding `path` (git through `activities.git`: no repository program runs)."""
     try:
-        return Path(gitrepo.repo_root_of(str(path)))
-    except gitrepo.GitInputError:
+        return Path(repo_root_of(str(path)))
+    except GitInputError:
         return None
 
 
@@ -369,8 +370,8 @@ def resolve_project(design_dir: str, build: BuildChecks | None = None) -> Projec
     elsewhere = linked_elsewhere(design_dir, path, root)
     if elsewhere is not None:
         raise elsewhere
-    branch = gitrepo.current_branch(str(root)) or "HEAD"
-    start = gitrepo.head_commit(str(root)) or None
+    branch = current_branch(str(root)) or "HEAD"
+    start = head_commit(str(root)) or None
     config, config_path = read_config(root, start)
     ctx = ProjectContext(
         repo_root=str(root),

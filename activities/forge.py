@@ -14,9 +14,20 @@ import urllib.parse
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import files, forge_github, git_commit, gitrepo
+from activities import files, forge_github
 from activities.agent_text import block, inline, pr_text
-from activities.git_ops import git_errors, heartbeating
+from activities.git import commits
+from activities.git.activities import git_errors, heartbeating
+from activities.git.branches import push_branch
+from activities.git.command import git_out, redact
+from activities.git.queries import (
+    current_branch,
+    has_remote,
+    head_commit,
+    local_branch_sha,
+    remote_url,
+    resolve_commit,
+)
 from contracts.build import SuiteCounts
 from contracts.forge import PrBodyInput, PullRequestRequest, PullRequestResult
 from contracts.git import subtask_slug_problem, token_hosts_for
@@ -229,8 +240,8 @@ def _record_files(req: PullRequestRequest) -> list[str]:
 
 def _has_own_commits(path: str, branch: str, base: str, remote: str) -> bool:
     for ref in (f"refs/heads/{base}", f"refs/remotes/{remote}/{base}"):
-        if gitrepo.resolve_commit(path, ref):
-            out = gitrepo.git_out(path, "rev-list", "--count", f"{ref}..refs/heads/{branch}")
+        if resolve_commit(path, ref):
+            out = git_out(path, "rev-list", "--count", f"{ref}..refs/heads/{branch}")
             return int(out or 0) > 0
     return True
 
@@ -245,7 +256,7 @@ def publish_record(req: PullRequestRequest, base: str, text: str) -> str | None:
     anything is written.
     """
     wt = req.worktree
-    if not (wt and os.path.isdir(wt)) or gitrepo.current_branch(wt) != req.branch:
+    if not (wt and os.path.isdir(wt)) or current_branch(wt) != req.branch:
         return None
     if not _has_own_commits(wt, req.branch, base, req.remote):
         return None
@@ -260,7 +271,7 @@ def publish_record(req: PullRequestRequest, base: str, text: str) -> str | None:
         files.check_writable(dest, root=top)
     for dest, data in record.items():
         files.atomic_write_bytes(dest, data, root=top)
-    git_commit.commit_changes(
+    commits.commit_changes(
         top, f"docs({req.subtask}): review record and pull request text", paths=list(record)
     )
     return os.path.relpath(pr_file, top).replace(os.sep, "/")
@@ -273,9 +284,9 @@ def _open_without_forge(req: PullRequestRequest) -> PullRequestResult:
     target = pr_file_path(req.design_dir, req.subtask)
     existed = files.check_writable(target, root=root)
     with git_errors():
-        if gitrepo.has_remote(path, req.remote):
-            gitrepo.push_branch(path, req.branch, req.remote, token_hosts=_token_hosts(req))
-        head = gitrepo.local_branch_sha(path, req.branch) or gitrepo.head_commit(path)
+        if has_remote(path, req.remote):
+            push_branch(path, req.branch, req.remote, token_hosts=_token_hosts(req))
+        head = local_branch_sha(path, req.branch) or head_commit(path)
     text = _pr_file_text(req, base, pr_text(relative_links(req.body, req, None)), head)
     files.atomic_write_text(target, text, root=root)
     return PullRequestResult(
@@ -291,7 +302,7 @@ def _open_without_forge(req: PullRequestRequest) -> PullRequestResult:
 
 def _remote_repository(req: PullRequestRequest) -> str | None:
     with git_errors():
-        url = gitrepo.remote_url(req.repo_root, req.remote)
+        url = remote_url(req.repo_root, req.remote)
     return forge_github.parse_repository(url)
 
 
@@ -301,8 +312,8 @@ def _repository(req: PullRequestRequest) -> str:
     parsed = _remote_repository(req)
     if parsed is None:
         with git_errors():
-            url = gitrepo.remote_url(req.repo_root, req.remote)
-        shown = gitrepo.redact(url) if url else "not configured"
+            url = remote_url(req.repo_root, req.remote)
+        shown = redact(url) if url else "not configured"
         raise ApplicationError(
             f"cannot tell which GitHub repository to open the pull request in: remote "
             f"{req.remote!r} is {shown}; set `repository` (owner/name) in orchestrator.toml "
@@ -335,9 +346,7 @@ def _open_on_github(req: PullRequestRequest) -> PullRequestResult:
         body = pr_text(relative_links(req.body, req, branch_url))
         with git_errors():
             record = publish_record(req, base, _pr_file_text(req, base, body, None))
-            gitrepo.push_branch(
-                _checkout(req), req.branch, req.remote, token_hosts=_token_hosts(req)
-            )
+            push_branch(_checkout(req), req.branch, req.remote, token_hosts=_token_hosts(req))
         record_rel = record or os.path.relpath(
             os.path.join(_record_dir(req), PR_FILE), _real(req.repo_root)
         )

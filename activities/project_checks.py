@@ -31,8 +31,17 @@ from pathlib import Path
 
 from temporalio.exceptions import ApplicationError
 
-from activities import gitrepo
 from activities.forge_github import parse_repository
+from activities.git.command import GitInputError, git_out, redact, run_git
+from activities.git.queries import (
+    common_git_dir,
+    current_branch,
+    has_remote,
+    main_checkout,
+    remote_url,
+    repo_root_of,
+    resolve_commit,
+)
 from contracts.config import BuildChecks, ProjectContext
 from contracts.git import WORKTREES_DIR
 from contracts.names import feature_name_problem, suggest_name
@@ -93,8 +102,8 @@ def linked_elsewhere(design_dir: str, path: Path, root: Path) -> ApplicationErro
     if given == path:
         return None
     try:
-        here = Path(gitrepo.repo_root_of(str(given.parent)))
-    except gitrepo.GitInputError:
+        here = Path(repo_root_of(str(given.parent)))
+    except GitInputError:
         return None  # the link lives outside any repository: only its target has one
     if here == root:
         return None
@@ -141,7 +150,7 @@ def check_start(ctx: ProjectContext, build: BuildChecks | None = None) -> None:
 
 
 def _check_design_place(root: Path, design: Path) -> None:
-    main = Path(gitrepo.main_checkout(str(root)))
+    main = Path(main_checkout(str(root)))
     rel = design.relative_to(main) if design.is_relative_to(main) else None
     if design == root:
         raise refused(
@@ -169,7 +178,7 @@ def _check_config_paths(ctx: ProjectContext) -> None:
     cfg = ctx.config
     shown = Path(ctx.config_path or root / "orchestrator.toml")
     agents = Path(os.path.realpath(root / cfg.agents.dir))
-    git_dir = Path(gitrepo.common_git_dir(str(root)))
+    git_dir = Path(common_git_dir(str(root)))
     where = f'[agents] dir = "{cfg.agents.dir}"'
     if not _within(agents, root) or _within(agents, git_dir):
         outside = "into .git" if _within(agents, git_dir) else "out of the repository"
@@ -252,7 +261,7 @@ WRITTEN = ("subtasks/01-x.xml", "plan/dag.md", "design-reviews/answers.md")
 
 def _check_head(root: Path, ctx: ProjectContext) -> None:
     asked = [arg for name, _, _ in IN_PROGRESS for arg in ("--git-path", name)]
-    markers = gitrepo.git_out(str(root), "rev-parse", *asked).splitlines()
+    markers = git_out(str(root), "rev-parse", *asked).splitlines()
     for marker, (_, what, fix) in zip(markers, IN_PROGRESS, strict=True):
         if os.path.exists(os.path.join(root, marker)):
             raise refused(
@@ -260,7 +269,7 @@ def _check_head(root: Path, ctx: ProjectContext) -> None:
                 f"to. Fix: finish it ({fix}), then start again",
                 "RepositoryError",
             )
-    unmerged = gitrepo.git_out(str(root), "ls-files", "--unmerged", "--", ".")
+    unmerged = git_out(str(root), "ls-files", "--unmerged", "--", ".")
     if unmerged:
         path = unmerged.splitlines()[0].split("\t", 1)[-1]
         raise refused(
@@ -269,14 +278,14 @@ def _check_head(root: Path, ctx: ProjectContext) -> None:
             "RepositoryError",
         )
     if ctx.start_commit is None:
-        branch = gitrepo.run_git(str(root), "symbolic-ref", "--short", "HEAD", check=False)
+        branch = run_git(str(root), "symbolic-ref", "--short", "HEAD", check=False)
         raise refused(
             f"{root}: the branch {branch.stdout.strip() or 'HEAD'} has no commit yet; the loops "
             "read their configuration from a commit and build on it. Fix: commit the project "
             "first (`git add <files> && git commit -m 'Initial commit'`), then start again",
             "RepositoryError",
         )
-    if not gitrepo.current_branch(str(root)):
+    if not current_branch(str(root)):
         raise refused(
             f"{root}: HEAD is detached at {ctx.start_commit[:12]} (not on a branch): the design "
             "loop would commit the approved design on no branch, lost at the next checkout, "
@@ -290,7 +299,7 @@ def _check_not_ignored(root: Path, ctx: ProjectContext) -> None:
     """The files the design loop writes must be ones git will commit: an ignored design
     directory (or its subtasks/, plan/) lost the approval with nothing said."""
     probes = [f"{ctx.design_rel}/{rel}" for rel in WRITTEN]
-    found = gitrepo.run_git(
+    found = run_git(
         str(root), "check-ignore", "--no-index", "-v", "--", *probes, check=False
     ).stdout.strip()
     if found:
@@ -307,8 +316,8 @@ def _check_build(root: Path, ctx: ProjectContext, build: BuildChecks) -> None:
     forge = ctx.config.forge
     kind = build.forge or forge.kind
     shown = Path(ctx.config_path or root / "orchestrator.toml")
-    has_remote = gitrepo.has_remote(str(root), forge.remote)
-    if kind == "github" and not has_remote:
+    remote_configured = has_remote(str(root), forge.remote)
+    if kind == "github" and not remote_configured:
         raise refused(
             f"{root}: the remote {forge.remote!r} is not configured; the build pushes every "
             "subtask's branch there and opens its pull request on GitHub. Fix: `git remote add "
@@ -317,7 +326,7 @@ def _check_build(root: Path, ctx: ProjectContext, build: BuildChecks) -> None:
             "RepositoryError",
         )
     for folder in ("feat", "integration"):
-        if gitrepo.resolve_commit(str(root), f"refs/heads/{folder}"):
+        if resolve_commit(str(root), f"refs/heads/{folder}"):
             raise refused(
                 f"{root}: a branch is named {folder!r}, so git cannot create the build's "
                 f"branches {folder}/<name> beside it. Fix: rename it (`git branch -m {folder} "
@@ -326,9 +335,7 @@ def _check_build(root: Path, ctx: ProjectContext, build: BuildChecks) -> None:
             )
     base = build.base_branch or forge.base_branch or ctx.branch
     tracked = f"refs/remotes/{forge.remote}/{base}"
-    if not any(
-        gitrepo.resolve_commit(str(root), ref) for ref in (f"refs/heads/{base}", tracked, base)
-    ):
+    if not any(resolve_commit(str(root), ref) for ref in (f"refs/heads/{base}", tracked, base)):
         raise refused(
             f"{root}: the base branch {base!r} exists neither here nor as "
             f"{forge.remote}/{base}; every subtask's branch starts from it. Fix: create it "
@@ -337,11 +344,11 @@ def _check_build(root: Path, ctx: ProjectContext, build: BuildChecks) -> None:
             "RepositoryError",
         )
     if kind == "github" and not forge.repository:
-        url = gitrepo.remote_url(str(root), forge.remote)
+        url = remote_url(str(root), forge.remote)
         if parse_repository(url) is None:
             raise refused(
                 f"{shown}: [forge] repository is not set and the remote {forge.remote!r} "
-                f"({gitrepo.redact(url or '')}) names no GitHub repository, so no pull request "
+                f"({redact(url or '')}) names no GitHub repository, so no pull request "
                 'could be opened. Fix: set [forge] repository = "owner/name", point the remote '
                 'at GitHub, or build without a forge ([forge] kind = "none")',
                 "ConfigError",

@@ -12,7 +12,9 @@ import os
 from pydantic import ValidationError
 from temporalio import activity
 
-from activities import files, gitrepo
+from activities import files
+from activities.git.command import git_out
+from activities.git.queries import head_commit, is_ancestor, repo_root_of
 from contracts.build import ReviewPass, ReviewPassRequest
 
 FILE = "review-pass.json"
@@ -41,7 +43,7 @@ def find_review_pass(req: ReviewPassRequest) -> ReviewPass | None:
         return None  # nothing usable on record: review as usual
     if record.subtask != req.subtask:
         return None
-    head = gitrepo.head_commit(req.worktree)
+    head = head_commit(req.worktree)
     if head != record.commit and not _only_the_record_since(req, record.commit, head):
         return None
     return record
@@ -50,13 +52,13 @@ def find_review_pass(req: ReviewPassRequest) -> ReviewPass | None:
 def _only_the_record_since(req: ReviewPassRequest, passed: str, head: str) -> bool:
     """The pull-request step commits the review record (reviews, PULL_REQUEST.md) on the
     branch after the pass: a head that adds only that still is the reviewed work."""
-    if not head or not gitrepo.is_ancestor(req.worktree, passed, head):
+    if not head or not is_ancestor(req.worktree, passed, head):
         return False
-    main_root = gitrepo.repo_root_of(req.design_dir)
+    main_root = repo_root_of(req.design_dir)
     record_dir = os.path.dirname(pass_path(req.design_dir, req.subtask))
     rel = os.path.relpath(os.path.realpath(record_dir), os.path.realpath(main_root))
     prefix = rel.replace(os.sep, "/") + "/"
-    changed = gitrepo.git_out(req.worktree, "diff", "--name-only", "--no-renames", passed, head)
+    changed = git_out(req.worktree, "diff", "--name-only", "--no-renames", passed, head)
     return all(name.startswith(prefix) for name in changed.splitlines() if name)
 
 

@@ -20,7 +20,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import files
-from activities.gitrepo import GitError, GitInputError, ensure_excluded
+from activities.git.command import GitError, GitInputError
+from activities.git.worktrees import ensure_excluded
 from contracts.tracker import TRACKER_STATUSES, TrackerResult, TrackerRow, TrackerUpdate
 
 HEADER = (

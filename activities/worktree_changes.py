@@ -24,9 +24,11 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from activities import git_commit, gitrepo
 from activities.agents.transcript import REVIEW_CACHE_DIR, is_transcript, outputs_dir
 from activities.files import atomic_write_text
+from activities.git import commits
+from activities.git.command import GitError, GitInputError
+from activities.git.queries import main_checkout, repo_root_of
 from activities.sandbox.paths import worktree_git_dir
 
 log = logging.getLogger(__name__)
@@ -42,16 +44,16 @@ def in_own_worktree(workdir: Path) -> bool:
     """A subtask's linked worktree (the orchestrator's), not the main checkout where a
     person may be working at the same time."""
     try:
-        top = gitrepo.repo_root_of(str(workdir))
-        return os.path.realpath(gitrepo.main_checkout(top)) != os.path.realpath(top)
-    except (gitrepo.GitError, gitrepo.GitInputError):
+        top = repo_root_of(str(workdir))
+        return os.path.realpath(main_checkout(top)) != os.path.realpath(top)
+    except (GitError, GitInputError):
         return False
 
 
 def changes(top: str) -> Changes:
     """Every path git would commit that differs from HEAD, and how it looks now."""
     seen: Changes = {}
-    for path in git_commit.status_paths(top):
+    for path in commits.status_paths(top):
         if is_transcript(path):
             continue
         try:
@@ -81,7 +83,7 @@ def noted(workdir: Path, record: Path, *, in_git_dir: bool = False) -> Changes:
         return dict(json.loads(record.read_text(encoding="utf-8")))
     except (FileNotFoundError, ValueError):
         pass
-    seen = changes(gitrepo.repo_root_of(str(workdir)))
+    seen = changes(repo_root_of(str(workdir)))
     record.parent.mkdir(parents=True, exist_ok=True)
     root = record.parent if in_git_dir else None
     atomic_write_text(record, json.dumps(seen, sort_keys=True), root=root)
@@ -113,7 +115,7 @@ def owned(top: str) -> Changes:
 
 def own(workdir: Path, start: Changes) -> list[str]:
     """Record what changed since `start` (a gate run) as the orchestrator's; the paths."""
-    top = gitrepo.repo_root_of(str(workdir))
+    top = repo_root_of(str(workdir))
     ledger = _ledger(top)
     if ledger is None:
         return []
@@ -171,7 +173,7 @@ CHANGE_LOG = "CHANGE_LOG.md"
 
 def persons_in_folder(repo_root: str, folder: str) -> list[str]:
     """What is uncommitted under `folder` (from the top) and not the loops' own records."""
-    top = gitrepo.repo_root_of(repo_root)
+    top = repo_root_of(repo_root)
     ours = review_records(top)
     base = folder.strip("/") + "/" if folder.strip("/") not in ("", ".") else ""
 
@@ -179,7 +181,7 @@ def persons_in_folder(repo_root: str, folder: str) -> list[str]:
         inside = path.removeprefix(base)
         return inside.startswith(BUILD_RECORDS_DIR) or inside == CHANGE_LOG
 
-    paths = git_commit.status_paths(top, [folder])
+    paths = commits.status_paths(top, [folder])
     return [p for p in paths if not (is_transcript(p) or p in ours or build_record(p))]
 
 
@@ -191,7 +193,7 @@ def refuse_persons_in_folder(repo_root: str, folder: str) -> None:
     shown = ", ".join(theirs[:SHOWN]) + (
         f" and {len(theirs) - SHOWN} more" if len(theirs) > SHOWN else ""
     )
-    raise gitrepo.GitInputError(
+    raise GitInputError(
         f"{folder} holds changes that are not committed: {shown}. The loop commits the "
         "files it writes there, and never a person's uncommitted work, so it does not start "
         f"on them. Fix: commit them (`git add -- {folder} && git commit`), stash them "
@@ -211,7 +213,7 @@ def discard(workdir: Path, start: Changes, role: str, keep: Iterable[Path]) -> l
     a gate that finished first recorded as its output stays; a running gate's files, if
     git would commit them, count as strays. Ignored files are never touched.
     """
-    top = gitrepo.repo_root_of(str(workdir))
+    top = repo_root_of(str(workdir))
     kept = {os.path.relpath(os.path.realpath(p), top) for p in keep}
     gates = owned(top)  # a gate that finished first already claimed its output
     now = changes(top)
@@ -222,7 +224,7 @@ def discard(workdir: Path, start: Changes, role: str, keep: Iterable[Path]) -> l
     )
     again = sorted(p for p in now if p in start and now[p] != start[p])
     if strays:
-        git_commit.discard_changes(Path(top), strays)
+        commits.discard_changes(Path(top), strays)
         log.warning(
             "%s (a read-only role) left files in %s; discarded, never committed: %s",
             role,

@@ -13,8 +13,9 @@ from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
 
-from activities import gitrepo
 from activities.config import resolve_project
+from activities.git.branches import push_branch, remote_branch_sha, reset_branch
+from activities.git.queries import has_remote
 from cli.common import CliError, add_verb, build_id, client_for
 from cli.loop_cmds import describe_or_none, running
 from contracts.build import BuildStatus, SubtaskState
@@ -156,15 +157,13 @@ async def replay(args: argparse.Namespace) -> int:
     except ApplicationError as err:  # a broken orchestrator.toml: its message names the fix
         raise CliError(err.message) from None
     remote, hosts = forge.remote, token_hosts_for(forge.api_url, forge.token_hosts)
-    await asyncio.to_thread(gitrepo.reset_branch, state.worktree, record.commit)
-    if await asyncio.to_thread(gitrepo.has_remote, state.worktree, remote):
+    await asyncio.to_thread(reset_branch, state.worktree, record.commit)
+    if await asyncio.to_thread(has_remote, state.worktree, remote):
         pushed = await asyncio.to_thread(
-            gitrepo.remote_branch_sha, state.worktree, remote, state.branch, hosts
+            remote_branch_sha, state.worktree, remote, state.branch, hosts
         )
         if pushed:
-            await asyncio.to_thread(
-                gitrepo.push_branch, state.worktree, state.branch, remote, True, hosts
-            )
+            await asyncio.to_thread(push_branch, state.worktree, state.branch, remote, True, hosts)
     await client.workflow_service.reset_workflow_execution(
         ResetWorkflowExecutionRequest(
             namespace=client.namespace,

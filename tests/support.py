@@ -137,3 +137,24 @@ async def record_history(handle: Any) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     history = await handle.fetch_history()
     (folder / f"{handle.id}.json").write_text(history.to_json())
+
+
+def holders_of(path: Path) -> list[int]:
+    """Processes with `path` open (the dev server keeps its SQLite file open)."""
+    target = str(path)
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fds = list((entry / "fd").iterdir())
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(fd).startswith(target):
+                    found.append(int(entry.name))
+                    break
+            except OSError:
+                continue
+    return found

@@ -16,7 +16,7 @@ import asyncio
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.git_ops import ensure_worktree, git_repo_info
+    from activities.git.activities import ensure_worktree, git_repo_info
     from activities.integration.activities import (
         merge_branches,
         smell_checks,

@@ -12,7 +12,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.config import resolve_project_activity
-    from activities.git_ops import commit_paths, refuse_persons_changes
+    from activities.git.activities import commit_paths, refuse_persons_changes
     from contracts.config import BuildChecks, ConfigRequest, ProjectContext
     from contracts.git import CommitPathsRequest, CommitResult, OwnFilesRequest
     from workflows import options

@@ -13,7 +13,7 @@ import asyncio
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.git_ops import ensure_worktree, git_repo_info, merge_dependencies
+    from activities.git.activities import ensure_worktree, git_repo_info, merge_dependencies
     from contracts.build import SubtaskInput, SubtaskProgress, SubtaskResult, SubtaskState
     from contracts.git import (
         MergeRequest,

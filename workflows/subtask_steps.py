@@ -28,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.agents.activities import agent_edit, agent_review
     from activities.checks import run_checks
     from activities.gates import run_gates
-    from activities.git_ops import push_branch
+    from activities.git.activities import push_branch
     from activities.host import HostClaim
     from contracts.agents import (
         AgentCall,

@@ -17,7 +17,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from activities import gitrepo
+from activities.git.command import git_out
+from activities.git.queries import resolve_commit
 from activities.plan.subtask_xml import read_subtask
 from contracts.agents import AgentCall, GateOutcome, ReviewRequest
 from contracts.plan import PlanError
@@ -84,7 +85,7 @@ def _range(call: ReviewRequest) -> str:
     if base is None:
         return ""
     stat = (
-        gitrepo.git_out(workdir, "diff", "--stat=100", "--no-color", base, call.head)
+        git_out(workdir, "diff", "--stat=100", "--no-color", base, call.head)
         if base != call.head
         else ""
     )
@@ -126,18 +127,18 @@ def own_base(workdir: str, head: str, refs: list[str]) -> str | None:
     """The commit the subtask's own work starts from: the first-parent parent of its
     oldest own (non-merge) commit, i.e. after the base and its dependencies were merged
     in; `head` itself when it has no own commit; None when `head` is unknown."""
-    if gitrepo.resolve_commit(workdir, head) is None:
+    if resolve_commit(workdir, head) is None:
         return None
     excludes: list[str] = []
     for name in refs:
         for ref in (f"refs/heads/{name}", f"refs/remotes/origin/{name}", name):
-            sha = gitrepo.resolve_commit(workdir, ref)
+            sha = resolve_commit(workdir, ref)
             if sha:
                 excludes.append(sha)
                 break
-    own = gitrepo.git_out(
+    own = git_out(
         workdir, "rev-list", "--first-parent", "--no-merges", "--reverse", head, "--not", *excludes
     ).split()
     if not own:
         return head
-    return gitrepo.resolve_commit(workdir, f"{own[0]}^1") or head
+    return resolve_commit(workdir, f"{own[0]}^1") or head

@@ -1,6 +1,6 @@
 """Commit what an editing agent changed: the activity commits, never the model.
 
-Git runs through `activities.gitrepo` (sanitized environment, fixed
+Git runs through `activities.git` (sanitized environment, fixed
 orchestrator identity), so hooks never see the worker's secrets. A trailer
 names the agent call, which makes the commit idempotent: a retry after a
 crash between the commit and the activity's return finds the commit already
@@ -16,9 +16,11 @@ from pathlib import Path
 
 from temporalio.exceptions import ApplicationError
 
-from activities import git_commit, gitrepo
 from activities.agents.errors import non_retryable
 from activities.agents.transcript import is_transcript
+from activities.git import commits
+from activities.git.command import GitError, GitInputError, git_out
+from activities.git.queries import head_commit, repo_root_of
 
 TRAILER = "Orchestrator-Call"
 
@@ -37,13 +39,13 @@ def git_failures(workdir: Path) -> Iterator[None]:
     away."""
     try:
         yield
-    except gitrepo.GitInputError as exc:
+    except GitInputError as exc:
         raise non_retryable(
             f"cannot commit the agent's changes in {workdir}: {exc}; "
             "or run the agent with commit=False",
             exc.type,
         ) from exc
-    except gitrepo.GitError as exc:
+    except GitError as exc:
         if exc.transient:  # a lock file, a full disk, a timeout: they go away
             raise ApplicationError(str(exc), type="GitCommandFailed") from exc
         # Anything else, committing what an agent left, is that content: the same files
@@ -61,10 +63,10 @@ def changed_paths(workdir: Path, exclude: Iterable[Path] = ()) -> list[str]:
 
     A nested repository shows as its directory, with a trailing '/'.
     """
-    top = gitrepo.repo_root_of(str(workdir))
+    top = repo_root_of(str(workdir))
     rel_workdir = os.path.relpath(os.path.realpath(workdir), top)
     skip = {os.path.relpath(os.path.realpath(p), top) for p in exclude}
-    paths = git_commit.status_paths(top, [rel_workdir])
+    paths = commits.status_paths(top, [rel_workdir])
     return sorted(p for p in paths if p not in skip and not is_transcript(p))
 
 
@@ -81,18 +83,18 @@ def commit_agent_changes(
     activity commits nothing (the files stay as they are).
     """
     with git_failures(workdir):
-        top = gitrepo.repo_root_of(str(workdir))
-        head = gitrepo.head_commit(top)
-        if head and trailer in gitrepo.git_out(top, "log", "-1", "--format=%B", head):
-            out = gitrepo.git_out(top, "show", "-z", "--name-only", "--format=", head)
+        top = repo_root_of(str(workdir))
+        head = head_commit(top)
+        if head and trailer in git_out(top, "log", "-1", "--format=%B", head):
+            out = git_out(top, "show", "-z", "--name-only", "--format=", head)
             files = sorted(f for f in out.split("\0") if f)
-            git_commit.sync_index(top, files)  # a crash may have come between the two
+            commits.sync_index(top, files)  # a crash may have come between the two
             return head, files
         if not paths:
             return None, []
         if stop():
             raise Cancelled("cancelled before committing")
-        git_commit.refuse_unsafe(top, paths)
+        commits.refuse_unsafe(top, paths)
 
         # Paths go to git as they are (not resolved): a symlink is content to commit,
         # even when it points outside the checkout.
@@ -100,8 +102,8 @@ def commit_agent_changes(
             return f"{message.strip()}\n\nFiles: {_listed(files)}\n\n{trailer}\n"
 
         try:
-            return git_commit.commit_exact(top, paths, full, stop=stop)
-        except git_commit.CommitCancelled as exc:
+            return commits.commit_exact(top, paths, full, stop=stop)
+        except commits.CommitCancelled as exc:
             raise Cancelled(str(exc)) from exc
 
 

@@ -19,14 +19,18 @@ from typing import Any
 
 from temporalio import activity
 
-from activities import commit_guard, gitrepo, worktree_changes
+from activities import worktree_changes
 from activities.agents.cancel import cancel_requested
 from activities.agents.commit import changed_paths, commit_agent_changes, git_failures, trailer_for
 from activities.agents.errors import non_retryable
 from activities.agents.loop import resolve_in
 from activities.agents.roles import ResolvedRole
 from activities.agents.tools import Workspace
-from activities.git_commit import discard_changes, discard_refused
+from activities.git import commit_guard
+from activities.git.command import GitError, GitInputError
+from activities.git.commit_guard import is_protected
+from activities.git.commits import discard_changes, discard_refused
+from activities.git.queries import repo_root_of
 from contracts.agents import AgentCall, EditRequest
 
 
@@ -46,7 +50,7 @@ def noted_in_own_worktree(req: AgentCall) -> worktree_changes.Changes | None:
 
 
 def discard_since(req: AgentCall, start: worktree_changes.Changes) -> None:
-    top = gitrepo.repo_root_of(req.workdir)
+    top = repo_root_of(req.workdir)
     left = worktree_changes.since(top, start)
     if left:
         discard_changes(Path(top), left)
@@ -63,7 +67,7 @@ def discard_since(req: AgentCall, start: worktree_changes.Changes) -> None:
 def refuse_persons_changes(req: AgentCall, start: worktree_changes.Changes) -> None:
     """A person's files or edits in the worktree hold the subtask before the agent runs:
     the orchestrator never commits them, and an agent must not build on them unseen."""
-    top = gitrepo.repo_root_of(req.workdir)
+    top = repo_root_of(req.workdir)
     theirs = worktree_changes.persons(top, start)
     if theirs:
         # Noted again on the retry, once the person has dealt with them.
@@ -94,13 +98,13 @@ def commit(
     """
     workdir = Path(req.workdir).resolve()
     with git_failures(workdir):
-        top = Path(gitrepo.repo_root_of(str(workdir)))
+        top = Path(repo_root_of(str(workdir)))
         if "run_command" in resolved.tools:
             inside = set(changed_paths(workdir))
             paths = [p for p in worktree_changes.since(str(top), start) if p in inside]
         else:
             paths = sorted(os.path.relpath(workdir / p, top) for p in workspace.touched)
-        refused = [p for p in paths if gitrepo.is_protected(p, [req.settings.agents_dir])]
+        refused = [p for p in paths if is_protected(p, [req.settings.agents_dir])]
         if refused:
             discard_changes(top, refused)
             paths = [p for p in paths if p not in refused]
@@ -143,7 +147,7 @@ def commit_check(req: EditRequest, resolved: ResolvedRole) -> Callable[[Any], Aw
             return
         try:
             problems = await asyncio.to_thread(commit_problems, req, resolved)
-        except (gitrepo.GitError, gitrepo.GitInputError):
+        except (GitError, GitInputError):
             return  # the commit itself says what is wrong, to a person
         if problems:
             said += 1
@@ -158,7 +162,7 @@ def commit_check(req: EditRequest, resolved: ResolvedRole) -> Callable[[Any], Aw
 
 def commit_problems(req: EditRequest, resolved: ResolvedRole) -> list[str]:
     workdir = Path(req.workdir).resolve()
-    top = gitrepo.repo_root_of(str(workdir))
+    top = repo_root_of(str(workdir))
     paths = changed_paths(workdir)
     if "run_command" not in resolved.tools:  # only what its tools wrote is committed
         paths = [p for p in paths if not p.endswith("/")]

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import gitrepo, sandbox
+from activities import sandbox
 from activities.agents import briefing, context, prompts, strict, thinking
 from activities.agents import transcript as transcripts
 from activities.agents.cancel import raise_if_cancelled
@@ -36,6 +36,9 @@ from activities.agents.errors import classify, incomplete_stream, non_retryable
 from activities.agents.pricing import cost_usd, price_for
 from activities.agents.roles import ResolvedRole
 from activities.agents.tools import ToolLimits, Workspace, tool_definitions
+from activities.git.command import GitError, GitInputError
+from activities.git.commit_guard import PROTECTED_PATHS
+from activities.git.queries import main_checkout, repo_root_of
 from contracts.agents import AgentCall, Usage
 
 log = logging.getLogger(__name__)
@@ -150,8 +153,8 @@ def resolve_in(workdir: Path, path: str) -> Path:
 def repository_boundary(workdir: Path) -> Path:
     """The main checkout that holds `workdir` (a worktree lies inside it), or the workdir."""
     try:
-        return Path(gitrepo.main_checkout(str(workdir)))
-    except (gitrepo.GitError, gitrepo.GitInputError):
+        return Path(main_checkout(str(workdir)))
+    except (GitError, GitInputError):
         return Path(os.path.realpath(workdir))
 
 
@@ -179,12 +182,10 @@ def read_grants(workdir: Path, paths: Iterable[str]) -> frozenset[Path]:
 def protected_paths(workdir: Path, agents_dir: str) -> frozenset[Path]:
     """The configuration an agent may not write, in the checkout it works in."""
     try:
-        top = Path(gitrepo.repo_root_of(str(workdir)))
-    except (gitrepo.GitError, gitrepo.GitInputError):
+        top = Path(repo_root_of(str(workdir)))
+    except (GitError, GitInputError):
         top = Path(os.path.realpath(workdir))
-    return frozenset(
-        Path(os.path.realpath(top / rel)) for rel in (*gitrepo.PROTECTED_PATHS, agents_dir)
-    )
+    return frozenset(Path(os.path.realpath(top / rel)) for rel in (*PROTECTED_PATHS, agents_dir))
 
 
 def make_client(timeout_s: float) -> anthropic.AsyncAnthropic:

@@ -23,11 +23,14 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from activities import files, gitrepo
+from activities import files
 from activities.agents import prompts
 from activities.agents.roles import ResolvedRole
 from activities.agents.tools import ToolError, read_bounded
 from activities.agents.transcript import REVIEW_CACHE_DIR
+from activities.git.command import GitError, GitInputError
+from activities.git.queries import repo_root_of
+from activities.git.worktrees import ensure_excluded
 from contracts.agents import ReviewRequest, ReviewResult
 
 log = logging.getLogger(__name__)
@@ -94,6 +97,6 @@ def load(req: ReviewRequest, key: str) -> ReviewResult | None:
 def save(req: ReviewRequest, key: str, result: ReviewResult) -> None:
     """Record a fresh review (atomically) for the next request with the same input."""
     workdir = req.workdir
-    with contextlib.suppress(gitrepo.GitError, gitrepo.GitInputError, OSError):
-        gitrepo.ensure_excluded(gitrepo.repo_root_of(workdir), EXCLUDE_PATTERN)
+    with contextlib.suppress(GitError, GitInputError, OSError):
+        ensure_excluded(repo_root_of(workdir), EXCLUDE_PATTERN)
     files.atomic_write_text(entry_path(workdir, key), result.model_dump_json(indent=1))

@@ -19,11 +19,12 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from activities import gitrepo
 from activities.agents import models
 from activities.agents.errors import non_retryable
 from activities.agents.outputs import KINDS, OutputKind
 from activities.agents.tools import ALL_TOOLS, COMMAND_TOOLS, READ_TOOLS
+from activities.git.command import GitError, GitInputError, git_bytes
+from activities.git.queries import committed_files, head_commit, main_checkout, resolve_commit
 from contracts.agents import AgentSettings
 from contracts.names import MAX_ROLE_NAME
 
@@ -186,9 +187,9 @@ def trusted_commit(workdir: Path, commit: str | None) -> tuple[str, str] | None:
     `.orchestrator/agents/code-correctness.md` must not become its own reviewer.
     """
     try:
-        top = gitrepo.main_checkout(str(workdir))
+        top = main_checkout(str(workdir))
         if commit:
-            sha = gitrepo.resolve_commit(top, commit)
+            sha = resolve_commit(top, commit)
             if sha is None:
                 raise non_retryable(
                     f"the configuration commit {commit} does not exist in {top}; restart the "
@@ -196,8 +197,8 @@ def trusted_commit(workdir: Path, commit: str | None) -> tuple[str, str] | None:
                     "UnknownConfigCommit",
                 )
             return top, sha
-        head = gitrepo.head_commit(top)
-    except (gitrepo.GitError, gitrepo.GitInputError):
+        head = head_commit(top)
+    except (GitError, GitInputError):
         return None
     return (top, head) if head else None
 
@@ -229,11 +230,11 @@ def role_files(workdir: Path, agents_dir: str, commit: str | None = None) -> lis
     for path, target in committed_links(top, sha, os.path.normpath(agents_dir)):
         raise _linked(os.path.join(top, path), target, f" (as committed in {sha[:12]})")
     found: list[tuple[str, str]] = []
-    for path in gitrepo.committed_files(top, sha, os.path.normpath(agents_dir)):
+    for path in committed_files(top, sha, os.path.normpath(agents_dir)):
         if not path.endswith(".md"):
             continue
         source = f"{path} (as committed in {sha[:12]})"
-        data = gitrepo.git_bytes(top, "cat-file", "blob", f"{sha}:{path}") or b""
+        data = git_bytes(top, "cat-file", "blob", f"{sha}:{path}") or b""
         try:
             found.append((source, data.decode("utf-8")))
         except UnicodeDecodeError as exc:
@@ -243,7 +244,7 @@ def role_files(workdir: Path, agents_dir: str, commit: str | None = None) -> lis
 
 def committed_links(top: str, sha: str, folder: str) -> list[tuple[str, str]]:
     """(path, target) of the symbolic links at `folder` or directly in it, at commit `sha`."""
-    out = gitrepo.git_bytes(
+    out = git_bytes(
         top, "ls-tree", "-z", "--full-tree", sha, "--", folder, folder.rstrip("/") + "/"
     )
     links = []
@@ -251,7 +252,7 @@ def committed_links(top: str, sha: str, folder: str) -> list[tuple[str, str]]:
         meta, _, path = entry.partition("\t")
         if meta.startswith("120000 ") and (path == folder or path.endswith(".md")):
             blob = meta.split()[2]
-            target = gitrepo.git_bytes(top, "cat-file", "blob", blob) or b""
+            target = git_bytes(top, "cat-file", "blob", blob) or b""
             links.append((path, target.decode("utf-8", errors="replace")))
     return links
 

@@ -15,7 +15,7 @@ from activities import gates, sandbox
 from activities.agents.errors import non_retryable
 from activities.agents.loop import Heartbeater
 from activities.files import atomic_write_text
-from activities.git_ops import git_errors, heartbeating
+from activities.git.activities import git_errors, heartbeating
 from activities.integration import merge, report, smells
 from contracts.build import GateCommand, GateRequest, GateResult
 from contracts.integration import (

@@ -15,7 +15,7 @@ import os
 import re
 from pathlib import Path
 
-from activities import gitrepo
+from activities.git.command import git_out
 
 SUFFIXES = frozenset(".js .jsx .ts .tsx .mjs .cjs .mts .cts".split())
 RESOLVE = (".ts", ".tsx", ".d.ts", ".js", ".jsx", ".mjs", ".cjs", ".mts", ".cts", ".json", ".node")
@@ -42,7 +42,7 @@ class Manifests:
 
     def __init__(self, worktree: Path) -> None:
         self.root = worktree
-        listed = gitrepo.git_out(
+        listed = git_out(
             str(worktree), "ls-files", "--cached", "--others", "--exclude-standard", "--",
             "package.json", "*/package.json", "tsconfig.json", "jsconfig.json",
         )  # fmt: skip

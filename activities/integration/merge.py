@@ -10,24 +10,23 @@ from __future__ import annotations
 
 import os
 
-from activities import gitrepo
-from activities.gitrepo import (
-    IDENTITY_CONFIG,
-    GitError,
-    GitInputError,
+from activities.git.branches import resolve_branch
+from activities.git.command import GitError, GitInputError, git_out, run_git
+from activities.git.hygiene import IDENTITY_CONFIG, identity_env
+from activities.git.queries import (
+    conflicted_files,
+    current_branch,
     has_remote,
     head_commit,
-    identity_env,
     is_ancestor,
     repo_root_of,
-    run_git,
 )
 from contracts.integration import IntegrateRequest, IntegrateResult, MergeConflict
 
 
 def integrate(req: IntegrateRequest) -> IntegrateResult:
     root = repo_root_of(req.worktree)
-    on = gitrepo.current_branch(req.worktree)
+    on = current_branch(req.worktree)
     if on != req.branch:
         raise GitInputError(
             f"the integration worktree {req.worktree} is on {on!r}, expected {req.branch}; "
@@ -36,17 +35,17 @@ def integrate(req: IntegrateRequest) -> IntegrateResult:
         )
     remote = req.remote if req.remote and has_remote(root, req.remote) else None
     _abort_interrupted_merge(req.worktree)
-    base_sha = gitrepo.resolve_branch(
+    base_sha = resolve_branch(
         root, req.base_branch, remote, fetch=False, token_hosts=req.token_hosts
     )
     base = (
-        gitrepo.git_out(req.worktree, "merge-base", "HEAD", base_sha).strip()
+        git_out(req.worktree, "merge-base", "HEAD", base_sha).strip()
         if base_sha
         else head_commit(req.worktree)
     )
     merged: list[str] = []
     for branch in req.branches:
-        sha = gitrepo.resolve_branch(root, branch, remote, fetch=True, token_hosts=req.token_hosts)
+        sha = resolve_branch(root, branch, remote, fetch=True, token_hosts=req.token_hosts)
         if sha is None:
             raise GitInputError(
                 f"subtask branch {branch!r} exists neither in {root} nor on its remote; "
@@ -72,7 +71,7 @@ def integrate(req: IntegrateRequest) -> IntegrateResult:
         if proc.returncode == 0:
             merged.append(branch)
             continue
-        files = gitrepo.conflicted_files(req.worktree)
+        files = conflicted_files(req.worktree)
         if not files:
             raise GitError(["git", "merge", branch], proc.returncode, proc.stdout, proc.stderr)
         run_git(req.worktree, "add", "-A", "--", *files)
@@ -97,7 +96,7 @@ def integrate(req: IntegrateRequest) -> IntegrateResult:
 
 def _abort_interrupted_merge(worktree: str) -> None:
     """A merge cut off by a crash leaves MERGE_HEAD: start that branch's merge again."""
-    git_dir = gitrepo.git_out(worktree, "rev-parse", "--git-dir").strip()
+    git_dir = git_out(worktree, "rev-parse", "--git-dir").strip()
     if not os.path.isabs(git_dir):
         git_dir = os.path.join(worktree, git_dir)
     if os.path.exists(os.path.join(git_dir, "MERGE_HEAD")):

@@ -22,7 +22,9 @@ import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 
-from activities import files, gitrepo
+from activities import files
+from activities.git.command import git_out, run_git
+from activities.git.queries import is_ancestor, resolve_commit
 from activities.integration import go_imports, js_imports
 from contracts.build import GateCommand
 from contracts.integration import SmellFinding
@@ -73,16 +75,14 @@ def changed_files(worktree: str, bases: Bases) -> list[str]:
     what is not committed yet.
     """
     refs = _refs(bases)
-    untracked = gitrepo.git_out(worktree, "ls-files", "--others", "--exclude-standard")
+    untracked = git_out(worktree, "ls-files", "--others", "--exclude-standard")
     if len(refs) == 1:
-        out = gitrepo.git_out(
-            worktree, "diff", "--name-only", "--no-renames", "--diff-filter=AM", refs[0]
-        )
+        out = git_out(worktree, "diff", "--name-only", "--no-renames", "--diff-filter=AM", refs[0])
     else:
-        out = gitrepo.git_out(
+        out = git_out(
             worktree, "log", "--format=", "--name-only", "--no-renames", "HEAD", "--not", *refs
         )
-        out += "\n" + gitrepo.git_out(worktree, "diff", "--name-only", "--no-renames", "HEAD")
+        out += "\n" + git_out(worktree, "diff", "--name-only", "--no-renames", "HEAD")
     names = {line for line in f"{out}\n{untracked}".splitlines() if line}
     return sorted(n for n in names if (Path(worktree) / n).is_file())
 
@@ -90,9 +90,9 @@ def changed_files(worktree: str, bases: Bases) -> list[str]:
 def added_lines(worktree: str, bases: Bases, rel: str) -> list[tuple[int, str]]:
     """(line number, text) of each line the work added to `rel`."""
     refs = _refs(bases)
-    if len(refs) > 1 or not gitrepo.git_out(worktree, "ls-files", "--", rel):
+    if len(refs) > 1 or not git_out(worktree, "ls-files", "--", rel):
         return _own_lines(worktree, refs, rel)  # (an untracked file: every line is new)
-    out = gitrepo.git_out(worktree, "diff", "-U0", "--no-color", refs[0], "--", rel)
+    out = git_out(worktree, "diff", "-U0", "--no-color", refs[0], "--", rel)
     lines: list[tuple[int, str]] = []
     number = 0
     for line in out.splitlines():
@@ -112,8 +112,8 @@ UNCOMMITTED = "0" * 40
 
 def _own_lines(worktree: str, refs: list[str], rel: str) -> list[tuple[int, str]]:
     """Lines of `rel` written by commits none of `refs` holds (or not committed yet)."""
-    own = set(gitrepo.git_out(worktree, "rev-list", "HEAD", "--not", *refs).split())
-    proc = gitrepo.run_git(worktree, "blame", "--porcelain", "--", rel, check=False)
+    own = set(git_out(worktree, "rev-list", "HEAD", "--not", *refs).split())
+    proc = run_git(worktree, "blame", "--porcelain", "--", rel, check=False)
     if proc.returncode != 0:  # not in HEAD: every line is new
         text = _text(Path(worktree) / rel) or ""
         return list(enumerate(text.splitlines(), start=1))
@@ -378,7 +378,7 @@ class Attribution:
         """The subtask owning the commit git names first in its output (blame, log)."""
         if not any(self.refs.values()):
             return None
-        out = gitrepo.run_git(self.worktree, *git_args, check=False).stdout
+        out = run_git(self.worktree, *git_args, check=False).stdout
         commit = out.split(maxsplit=1)[0] if out.split() else ""
         if not re.fullmatch(r"[0-9a-f]{40}", commit):
             return None
@@ -387,7 +387,7 @@ class Attribution:
                 (
                     name
                     for name, ref in self.refs.items()
-                    if ref and gitrepo.is_ancestor(self.worktree, commit, ref)
+                    if ref and is_ancestor(self.worktree, commit, ref)
                 ),
                 None,
             )
@@ -396,12 +396,10 @@ class Attribution:
 
 def _branch_ref(worktree: str, branch: str) -> str | None:
     """The branch's commit here: the local branch, else a remote-tracking copy."""
-    found = gitrepo.resolve_commit(worktree, f"refs/heads/{branch}")
+    found = resolve_commit(worktree, f"refs/heads/{branch}")
     if found:
         return found
-    out = gitrepo.git_out(
-        worktree, "for-each-ref", "--format=%(objectname)", f"refs/remotes/*/{branch}"
-    )
+    out = git_out(worktree, "for-each-ref", "--format=%(objectname)", f"refs/remotes/*/{branch}")
     return out.split()[0] if out.split() else None
 
 
@@ -440,12 +438,10 @@ def resolve_bases(worktree: str, names: Sequence[str]) -> list[str]:
     branch alone becomes its merge base with HEAD, so a base that moved on since is not
     read as this work's change."""
     refs = [
-        r
-        for r in (_branch_ref(worktree, n) or gitrepo.resolve_commit(worktree, n) for n in names)
-        if r
+        r for r in (_branch_ref(worktree, n) or resolve_commit(worktree, n) for n in names) if r
     ]
     if len(refs) == 1:
-        refs = [gitrepo.git_out(worktree, "merge-base", "HEAD", refs[0]).strip() or refs[0]]
+        refs = [git_out(worktree, "merge-base", "HEAD", refs[0]).strip() or refs[0]]
     return refs
 
 

@@ -19,6 +19,7 @@ import pytest
 
 from runtime.server import free_port, is_listening, process_alive
 from tests.conftest import REPO_ROOT
+from tests.support import holders_of
 
 
 def children_of(pid: int) -> list[int]:
@@ -33,27 +34,6 @@ def children_of(pid: int) -> list[int]:
         # pid (comm) state ppid ...: comm may hold spaces, so split after its ')'.
         if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
             found.append(int(entry.name))
-    return found
-
-
-def holders_of(path: Path) -> list[int]:
-    """Processes with `path` open (the dev server keeps its SQLite file open)."""
-    target = str(path)
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fds = list((entry / "fd").iterdir())
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                if os.readlink(fd).startswith(target):
-                    found.append(int(entry.name))
-                    break
-            except OSError:
-                continue
     return found
 
 

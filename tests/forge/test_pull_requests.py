@@ -12,7 +12,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.forge import open_pull_request
-from activities.git_ops import commit_worktree, ensure_worktree
+from activities.git.activities import commit_worktree, ensure_worktree
 from contracts.forge import PullRequestRequest, PullRequestResult
 from contracts.git import CommitRequest, WorktreeRequest
 from simulators.github_api import GitHubStandIn

@@ -9,7 +9,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.git_ops import (
+from activities.git.activities import (
     commit_paths,
     commit_worktree,
     ensure_worktree,

@@ -6,7 +6,7 @@ import time
 
 from temporalio.testing import ActivityEnvironment
 
-from activities.git_ops import heartbeating
+from activities.git.activities import heartbeating
 
 
 def test_heartbeats_continue_while_a_blocking_step_runs() -> None:

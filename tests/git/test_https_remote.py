@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from temporalio.exceptions import ApplicationError
 
-from activities import git_ops, gitrepo
+from activities.git import activities as git_activities
+from activities.git.remote import CREDENTIAL_HELPER, remote_auth
 from contracts.git import PushRequest, WorktreeRequest
 from tests.git.gitutil import Repos, commit_file, git
 from tests.git.https_server import GitHttpsServer, trusted
@@ -43,7 +44,9 @@ def _feature_branch(repos: Repos) -> str:
 
 
 def _push(repos: Repos, branch: str, token_hosts: list[str]) -> None:
-    git_ops.push_branch(PushRequest(path=str(repos.root), branch=branch, token_hosts=token_hosts))
+    git_activities.push_branch(
+        PushRequest(path=str(repos.root), branch=branch, token_hosts=token_hosts)
+    )
 
 
 def _files_containing(root: Path, needle: str) -> list[str]:
@@ -81,7 +84,7 @@ def test_fetch_over_https_restores_a_pushed_branch(
     git(repos.root, "switch", "-q", "main")
     git(repos.root, "branch", "-q", "-D", branch)
 
-    wt = git_ops.ensure_worktree(
+    wt = git_activities.ensure_worktree(
         WorktreeRequest(repo_root=str(repos.root), subtask="01-types", token_hosts=["localhost"])
     )
 
@@ -187,13 +190,13 @@ def test_the_token_is_not_on_the_command_line(
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
     git(repos.root, "remote", "set-url", "origin", "https://github.com/o/r.git")
 
-    auth = gitrepo.remote_auth(str(repos.root), "origin", [])
-    other = gitrepo.remote_auth(str(repos.root), "https://example.com/o/r.git", [])
+    auth = remote_auth(str(repos.root), "origin", [])
+    other = remote_auth(str(repos.root), "https://example.com/o/r.git", [])
 
     assert TOKEN not in " ".join(auth.config)
-    assert "credential.https://github.com.helper=" + gitrepo.CREDENTIAL_HELPER in auth.config
+    assert "credential.https://github.com.helper=" + CREDENTIAL_HELPER in auth.config
     assert auth.config.index("credential.helper=") < auth.config.index(
-        "credential.https://github.com.helper=" + gitrepo.CREDENTIAL_HELPER
+        "credential.https://github.com.helper=" + CREDENTIAL_HELPER
     )
     assert auth.env["GITHUB_TOKEN"] == TOKEN and auth.env["GIT_TERMINAL_PROMPT"] == "0"
     assert "GITHUB_TOKEN" not in other.env
@@ -204,7 +207,7 @@ def test_ssh_and_path_remotes_get_no_token(repos: Repos, monkeypatch: pytest.Mon
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
     for url in ("git@github.com:o/r.git", "ssh://git@github.com/o/r.git", str(repos.origin)):
         git(repos.root, "remote", "set-url", "origin", url)
-        auth = gitrepo.remote_auth(str(repos.root), "origin", ["localhost"])
+        auth = remote_auth(str(repos.root), "origin", ["localhost"])
         assert "GITHUB_TOKEN" not in auth.env, url
         assert not any("helper=!" in c for c in auth.config), url
 
@@ -214,7 +217,7 @@ def test_the_api_url_host_gets_the_token(repos: Repos, monkeypatch: pytest.Monke
     monkeypatch.setenv("GITHUB_API_URL", "https://ghe.example.com/api/v3")
     git(repos.root, "remote", "set-url", "origin", "https://ghe.example.com/o/r.git")
 
-    auth = gitrepo.remote_auth(str(repos.root), "origin", [])
+    auth = remote_auth(str(repos.root), "origin", [])
 
     assert auth.token_hosts == ("ghe.example.com",)
 
@@ -226,7 +229,7 @@ def test_a_remote_that_also_pushes_over_ssh_gets_no_token(
     git(repos.root, "remote", "set-url", "origin", "https://github.com/o/r.git")
     git(repos.root, "remote", "set-url", "--push", "origin", "git@github.com:o/r.git")
 
-    auth = gitrepo.remote_auth(str(repos.root), "origin", [])
+    auth = remote_auth(str(repos.root), "origin", [])
 
     assert "GITHUB_TOKEN" not in auth.env
 
@@ -254,7 +257,7 @@ def test_no_git_command_line_or_log_holds_the_token(
     _push(repos, branch, ["localhost"])
     git(repos.root, "switch", "-q", "main")
     git(repos.root, "branch", "-q", "-D", branch)
-    git_ops.ensure_worktree(
+    git_activities.ensure_worktree(
         WorktreeRequest(repo_root=str(repos.root), subtask="01-types", token_hosts=["localhost"])
     )
 
@@ -271,7 +274,7 @@ def test_a_refused_fetch_stops_instead_of_using_a_stale_local_branch(
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_expired_token_0000")
 
     with pytest.raises(ApplicationError) as err:
-        git_ops.ensure_worktree(
+        git_activities.ensure_worktree(
             WorktreeRequest(
                 repo_root=str(repos.root), subtask="01-types", token_hosts=["localhost"]
             )

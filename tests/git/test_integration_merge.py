@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-from activities.gitrepo import ensure_worktree
+from activities.git.worktrees import ensure_worktree
 from activities.integration import smells
 from activities.integration.activities import smell_checks
 from activities.integration.merge import integrate

@@ -14,7 +14,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.checks import run_checks
-from activities.gitrepo import ensure_worktree
+from activities.git.worktrees import ensure_worktree
 from contracts.build import GateResult
 from contracts.checks import ChecksRequest, LintRequest
 from contracts.git import WorktreeRequest

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from temporalio.testing import ActivityEnvironment
 
-from activities import commit_guard
 from activities.agents.commit import changed_paths, commit_agent_changes
-from activities.git_ops import ensure_worktree
+from activities.git import commit_guard
+from activities.git.activities import ensure_worktree
 from contracts.git import WorktreeRequest
 from contracts.sandbox import SandboxConfig
 from tests.git.gitutil import Repos, git

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from temporalio.testing import ActivityEnvironment
 
-from activities.git_ops import ensure_worktree, merge_dependencies
+from activities.git.activities import ensure_worktree, merge_dependencies
 from contracts.git import MergeRequest, WorktreeRequest
 from tests.git.gitutil import Repos, commit_file, git
 

@@ -22,14 +22,14 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.agents.commit import changed_paths, commit_agent_changes
-from activities.git_ops import (
+from activities.git.activities import (
     commit_worktree,
     ensure_worktree,
     git_errors,
     merge_dependencies,
     push_branch,
 )
-from activities.gitrepo import GitError
+from activities.git.command import GitError
 from contracts.git import CommitRequest, MergeRequest, PushRequest, WorktreeRequest
 from tests.git.gitutil import Repos, git, write
 from tests.git.test_repository_programs import HOOKS, plant

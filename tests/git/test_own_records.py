@@ -13,7 +13,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.git_ops import refuse_persons_changes
+from activities.git.activities import refuse_persons_changes
 from contracts.git import OwnFilesRequest
 from tests.git.gitutil import Repos, commit_file, write
 

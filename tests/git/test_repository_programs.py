@@ -17,8 +17,13 @@ import pytest
 from temporalio.testing import ActivityEnvironment
 
 from activities.agents.commit import commit_agent_changes
-from activities.git_ops import commit_worktree, ensure_worktree, merge_dependencies, push_branch
-from activities.gitrepo import repository_overrides
+from activities.git.activities import (
+    commit_worktree,
+    ensure_worktree,
+    merge_dependencies,
+    push_branch,
+)
+from activities.git.hygiene import repository_overrides
 from contracts.git import CommitRequest, MergeRequest, PushRequest, WorktreeRequest
 from tests.git.gitutil import Repos, commit_file, git, write
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from temporalio.testing import ActivityEnvironment
 
 from activities.checks import run_checks
-from activities.gitrepo import ensure_worktree
+from activities.git.worktrees import ensure_worktree
 from activities.integration import smells
 from contracts.build import GateResult
 from contracts.checks import ChecksRequest

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from activities.cleanup import clean
-from activities.gitrepo import ensure_worktree
+from activities.git.worktrees import ensure_worktree
 from contracts.cleanup import CleanRequest
 from contracts.git import WorktreeRequest
 from tests.git.gitutil import Repos, commit_file, git, write

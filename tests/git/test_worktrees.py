@@ -8,7 +8,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.git_ops import commit_worktree, ensure_worktree, push_branch
+from activities.git.activities import commit_worktree, ensure_worktree, push_branch
 from contracts.git import CommitRequest, PushRequest, WorktreeRequest, WorktreeResult
 from tests.git.gitutil import Repos, commit_file, git, write
 

@@ -1,8 +1,8 @@
-"""Git activities: worktrees, commits, pushes, resets, repository facts.
-
-Plain `def` activities (git blocks), so the worker runs them in its thread
-pool. Each is idempotent: retried after a crash, it finds what the first
-attempt did and reports it instead of doing it twice.
+"""The git activities the workflows call: worktrees, commits, pushes, resets, repository
+facts. Plain `def` activities (git blocks), so the worker runs them in its thread pool;
+each is idempotent (retried after a crash, it finds what the first attempt did and
+reports it instead of doing it twice), and `git_errors` turns the helpers' errors into
+Temporal's: bad input or the repository's content stops for a person, the rest retries.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from contextlib import contextmanager
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import git_commit, gitrepo, worktree_changes
-from activities.gitrepo import GitError, GitInputError, current_branch, head_commit, repo_root_of
+from activities import worktree_changes
+from activities.git import branches, commits, worktrees
+from activities.git.command import GitError, GitInputError, redact
+from activities.git.queries import current_branch, head_commit, remote_url, repo_root_of
 from contracts.git import (
     CommitPathsRequest,
     CommitRequest,
@@ -37,14 +39,13 @@ __all__ = [
     "ACTIVITIES",
     "commit_paths",
     "commit_worktree",
-    "current_branch",
     "ensure_worktree",
     "git_errors",
     "git_repo_info",
-    "head_commit",
     "heartbeating",
+    "merge_dependencies",
     "push_branch",
-    "repo_root_of",
+    "refuse_persons_changes",
     "reset_branch",
 ]
 
@@ -87,7 +88,7 @@ def git_errors() -> Iterator[None]:
     try:
         yield
     except GitInputError as exc:
-        raise ApplicationError(gitrepo.redact(str(exc)), type=exc.type, non_retryable=True) from exc
+        raise ApplicationError(redact(str(exc)), type=exc.type, non_retryable=True) from exc
     except GitError as exc:
         if exc.content_caused:
             # The repository's content (an invalid .gitmodules, a path git refuses): the
@@ -105,21 +106,21 @@ def git_errors() -> Iterator[None]:
 def ensure_worktree(req: WorktreeRequest) -> WorktreeResult:
     """Worktree `.worktrees/<subtask>` on `feat/<subtask>`, created or reused."""
     with heartbeating(f"worktree {req.subtask}"), git_errors():
-        return gitrepo.ensure_worktree(req)
+        return worktrees.ensure_worktree(req)
 
 
 @activity.defn(name="git.commit_worktree")
 def commit_worktree(req: CommitRequest) -> CommitResult:
     """Commit a worktree's changes as the orchestrator; `commit` is None if nothing changed."""
     with heartbeating(f"commit {req.worktree}"), git_errors():
-        return git_commit.commit_changes(req.worktree, req.message, req.paths)
+        return commits.commit_changes(req.worktree, req.message, req.paths)
 
 
 @activity.defn(name="git.commit_paths")
 def commit_paths(req: CommitPathsRequest) -> CommitResult:
     """Commit design artifacts on the main checkout's current branch (only these paths)."""
     with heartbeating(f"commit {len(req.paths)} paths"), git_errors():
-        return git_commit.commit_changes(req.repo_root, req.message, req.paths)
+        return commits.commit_changes(req.repo_root, req.message, req.paths)
 
 
 @activity.defn(name="git.refuse_persons_changes")
@@ -134,23 +135,23 @@ def refuse_persons_changes(req: OwnFilesRequest) -> None:
 def push_branch(req: PushRequest) -> PushResult:
     """Push a branch; a remote that already has the commit is left alone."""
     with heartbeating(f"push {req.branch}"), git_errors():
-        return gitrepo.push_branch(req.path, req.branch, req.remote, req.force, req.token_hosts)
+        return branches.push_branch(req.path, req.branch, req.remote, req.force, req.token_hosts)
 
 
 @activity.defn(name="git.reset_branch")
 def reset_branch(req: ResetRequest) -> ResetResult:
     """Hard-reset a worktree's branch to a commit (replay from an earlier iteration)."""
     with heartbeating(f"reset {req.worktree}"), git_errors():
-        return gitrepo.reset_branch(req.worktree, req.commit, req.clean)
+        return branches.reset_branch(req.worktree, req.commit, req.clean)
 
 
 @activity.defn(name="git.merge_dependencies")
 def merge_dependencies(req: MergeRequest) -> MergeResult:
     with heartbeating(f"merge dependencies into {req.branch}"), git_errors():
-        merged, conflict = gitrepo.merge_dependencies(
+        merged, conflict = worktrees.merge_dependencies(
             req.worktree, req.branch, req.dependency_branches, req.remote, req.token_hosts
         )
-        return MergeResult(head=gitrepo.head_commit(req.worktree), merged=merged, conflict=conflict)
+        return MergeResult(head=head_commit(req.worktree), merged=merged, conflict=conflict)
 
 
 @activity.defn(name="git.repo_info")
@@ -162,13 +163,13 @@ def git_repo_info(design_dir: str) -> RepoInfo:
             repo_root=root,
             branch=current_branch(root),
             head=head_commit(root),
-            origin_url=_public_url(gitrepo.remote_url(root, "origin")),
+            origin_url=_public_url(remote_url(root, "origin")),
         )
 
 
 def _public_url(url: str | None) -> str | None:
     # Workflow history is readable by anyone with UI access: no embedded credentials.
-    return gitrepo.redact(url) if url else None
+    return redact(url) if url else None
 
 
 ACTIVITIES = [

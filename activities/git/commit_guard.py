@@ -1,30 +1,45 @@
 """What an agent left in a worktree, checked before the orchestrator commits any of it.
-
-Refused, whatever the agent meant by it: a nested repository (a directory with
-its own `.git`, which git would record as a gitlink and later commands would
-look into, running that repository's programs), a change to `.gitmodules`, a
-path inside a `.git` or inside a submodule, and what git cannot store (a FIFO,
-a socket, a device). And the worktree's budget: the files git would commit
-(tracked ones and new ones not ignored), their count, their total size and the
-largest single file, bounded by `[sandbox] worktree_*` in orchestrator.toml.
-
-The agent hears the same words when it submits (so it can remove what is
-refused), the subtask's notes and the tracker name what was refused, and a
-budget still exceeded at the commit holds for a person.
+Refused, whatever the agent meant by it: a change to the configuration the orchestrator
+reads (`PROTECTED_PATHS`), a nested repository (a directory with its own `.git`, which
+git would record as a gitlink and later commands would look into, running that
+repository's programs), a change to `.gitmodules`, a path inside a `.git` or inside a
+submodule, and what git cannot store (a FIFO, a socket, a device); and the worktree's
+budget: the files git would commit (tracked ones and new ones not ignored), their count,
+their total size and the largest single file, bounded by `[sandbox] worktree_*` in
+orchestrator.toml. The agent hears the same words when it submits (so it can remove what
+is refused), the subtask's notes and the tracker name what was refused, and a budget
+still exceeded at the commit holds for a person.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
-from activities import gitrepo
+from activities.git.command import run_git
 from contracts.sandbox import SandboxConfig
 
 MB = 1024 * 1024
 GITLINK = "160000"
+
+# Configuration the orchestrator reads and no agent may change (relative to a checkout's top).
+PROTECTED_PATHS = (".orchestrator", "orchestrator.toml")
+
+
+def is_protected(rel: str, extra: Iterable[str] = ()) -> bool:
+    """True when `rel` (relative to the checkout top) is configuration agents may not change."""
+    parts = _parts(rel)
+    for protected in (*PROTECTED_PATHS, *extra):
+        prefix = _parts(protected)
+        if prefix and parts[: len(prefix)] == prefix:
+            return True
+    return False
+
+
+def _parts(rel: str) -> list[str]:
+    return [p for p in rel.replace("\\", "/").split("/") if p not in ("", ".")]
 
 
 @dataclass(frozen=True)
@@ -107,7 +122,7 @@ def _refusal(top: str, path: str, links: set[str]) -> Refusal | None:
 
 def _gitlinks(top: str) -> set[str]:
     """Paths HEAD records as gitlinks (submodules), e.g. merged in from a dependency."""
-    out = gitrepo.run_git(top, "ls-tree", "-r", "-z", "HEAD", check=False).stdout
+    out = run_git(top, "ls-tree", "-r", "-z", "HEAD", check=False).stdout
     links: set[str] = set()
     for entry in out.split("\0"):
         meta, _, path = entry.partition("\t")
@@ -127,7 +142,7 @@ def usage(top: str, biggest: int = 3, skip: Collection[str] = ()) -> Usage:
     """What git would commit from the worktree: tracked files still there and new ones
     not ignored (a nested repository counts as one entry; nothing inside it), but for
     `skip` (new files that are not the agent's: the gates' output)."""
-    out = gitrepo.run_git(
+    out = run_git(
         top, "ls-files", "-z", "--cached", "--others", "--exclude-standard", check=False
     ).stdout
     files = size = 0

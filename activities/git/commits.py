@@ -19,16 +19,10 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from activities.commit_guard import GITLINK, Refusal, refusals
-from activities.gitrepo import (
-    IDENTITY_CONFIG,
-    GitInputError,
-    git_out,
-    head_commit,
-    identity_env,
-    repo_root_of,
-    run_git,
-)
+from activities.git.command import GitInputError, git_out, run_git
+from activities.git.commit_guard import GITLINK, Refusal, refusals
+from activities.git.hygiene import IDENTITY_CONFIG, identity_env
+from activities.git.queries import head_commit, repo_root_of
 from contracts.git import CommitResult
 
 _NO_COMMIT = "0" * 40
@@ -95,7 +89,7 @@ def commit_changes(path: str, message: str, paths: Sequence[str] | None = None) 
 
 def refuse_unsafe(top: str, paths: Sequence[str]) -> None:
     """Raise, naming them, when any of `paths` is one the orchestrator never commits
-    (see activities.commit_guard): a nested repository, .gitmodules, a special file."""
+    (see activities.git.commit_guard): a nested repository, .gitmodules, a special file."""
     refused = refusals(top, paths)
     if refused:
         raise GitInputError(

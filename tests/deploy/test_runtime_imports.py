@@ -1,0 +1,86 @@
+"""Every third-party module the product imports is a declared runtime dependency.
+
+`pip install orchestrator` (or the image's `requirements.lock`) installs what
+pyproject.toml's `dependencies` name and what those need. A module the product
+imports that arrives only as another package's dependency, or only with the dev
+extra, works in the test venv and dies with ModuleNotFoundError in a user's.
+Imports are read from the source (at any depth: inside functions too), so a
+verb nobody ran in the suite is covered as well.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.metadata
+import inspect
+import re
+import sys
+import tomllib
+
+from tests.conftest import REPO_ROOT
+
+PACKAGES = ("contracts", "activities", "workflows", "runtime", "cli", "simulators")
+MODULES = ("starter", "worker")
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def product_imports() -> dict[str, set[str]]:
+    """Top-level module imported -> the product files importing it (absolute imports)."""
+    files = [p for pkg in PACKAGES for p in (REPO_ROOT / pkg).rglob("*.py")]
+    files += [REPO_ROOT / f"{m}.py" for m in MODULES]
+    found: dict[str, set[str]] = {}
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                found.setdefault(name.split(".")[0], set()).add(
+                    path.relative_to(REPO_ROOT).as_posix()
+                )
+    return found
+
+
+def runtime_dependencies() -> set[str]:
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    return {
+        _normal(re.split(r"[\s<>=!~\[;]", r.strip(), maxsplit=1)[0])
+        for r in project["project"]["dependencies"]
+    }
+
+
+def test_every_imported_distribution_is_a_runtime_dependency() -> None:
+    own = {*PACKAGES, *MODULES}
+    third_party = {
+        module: files
+        for module, files in product_imports().items()
+        if module not in own and module not in sys.stdlib_module_names
+    }
+    assert "temporalio" in third_party and "packaging" in third_party  # the scan sees them
+    providers = importlib.metadata.packages_distributions()
+    declared = runtime_dependencies()
+    missing = {}
+    for module, files in sorted(third_party.items()):
+        dists = {_normal(d) for d in providers.get(module, [])}
+        assert dists, f"no installed distribution provides {module!r} (imported by {files})"
+        if not dists & declared:
+            missing[module] = (sorted(dists), sorted(files))
+    assert missing == {}, (
+        "imported by the product but not in pyproject.toml's [project] dependencies "
+        "(module: (distribution, importers)); declare them and regenerate both locks"
+    )
+
+
+def test_what_the_demo_copies_is_a_runtime_dependency() -> None:
+    """The demo copies pytest (and what it needs) from the orchestrator's own environment into
+    the example project's venv, since the sandbox has no network: it must be installed."""
+    from cli.demo_repo import make_test_venv
+
+    copied = inspect.signature(make_test_venv).parameters["requirements"].default
+    assert {_normal(name) for name in copied} <= runtime_dependencies()
