@@ -299,8 +299,17 @@ def _check_not_ignored(root: Path, ctx: ProjectContext) -> None:
     """The files the design loop writes must be ones git will commit: an ignored design
     directory (or its subtasks/, plan/) lost the approval with nothing said."""
     probes = [f"{ctx.design_rel}/{rel}" for rel in WRITTEN]
+    # check-ignore refuses literal pathspecs ("pathspec magic not supported"); the probes
+    # are the loop's own names.
     found = run_git(
-        str(root), "check-ignore", "--no-index", "-v", "--", *probes, check=False
+        str(root),
+        "check-ignore",
+        "--no-index",
+        "-v",
+        "--",
+        *probes,
+        check=False,
+        env={"GIT_LITERAL_PATHSPECS": "0"},
     ).stdout.strip()
     if found:
         source, _, path = found.splitlines()[0].partition("\t")

@@ -214,7 +214,8 @@ def _base_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env.setdefault("GIT_ALLOW_PROTOCOL", DEFAULT_PROTOCOLS)
     env.update({"GIT_PAGER": "cat", "PAGER": "cat", "GIT_SEQUENCE_EDITOR": "true"})
     # Paths are names, never patterns: a file an agent calls `*` or `:(glob)**` means itself.
-    env["GIT_LITERAL_PATHSPECS"] = "1"
+    # (Only a caller of ours may turn it off, for a command that takes no pathspec magic.)
+    env["GIT_LITERAL_PATHSPECS"] = (extra or {}).get("GIT_LITERAL_PATHSPECS", "1")
     return env
 
 
