@@ -339,6 +339,8 @@ def model_problems(config: OrchestratorConfig, roles: Iterable[Role]) -> list[st
     ]
     problems = []
     for where, model in named:
+        if model is None:  # not set: the role file's model, else the table's default
+            continue
         problem = model_problem(model, declared)
         if problem:
             problems.append(f'{where} = "{model}": {problem}')

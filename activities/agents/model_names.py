@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 from anthropic.types import Model
 
-from activities.agents.roles import MODEL_ALIASES
+from activities.agents import models
 
 _SNAPSHOT = re.compile(r"^(?P<family>.+)-20\d{6}$")
 
@@ -31,15 +31,21 @@ def sdk_models() -> list[str]:
 
 
 def model_problem(name: str, declared: Iterable[str] = ()) -> str | None:
-    """Why `name` names no model we can call, with the closest known one; None if it is known."""
-    known = {*sdk_models(), *MODEL_ALIASES, "inherit", *declared}
+    """Why `name` names no model we can call, with the closest known one; None if it is known.
+
+    Known: the model table (ids, aliases, and what extends an id: models.lookup), the SDK's
+    list, and what orchestrator.toml prices itself."""
+    table = {name for m in models.MODELS for name in (m.id, *m.aliases)}
+    known = {*table, *sdk_models(), "inherit", *declared}
     snapshot = _SNAPSHOT.match(name)
-    if name in known or (snapshot and snapshot["family"] in known):
+    if name in known or models.lookup(name) or (snapshot and snapshot["family"] in known):
         return None
     close = difflib.get_close_matches(name, sorted(known), n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return (
         f"{name!r} is not a model the Messages API knows{hint}. Fix: use one of "
-        f"{', '.join(sorted(sdk_models()))}; for a model your endpoint serves under another "
-        f'name, declare its prices in [prices."{name}"] (input, output per million tokens)'
+        f"{', '.join(m.id for m in models.current())} (or an alias: "
+        f"{', '.join(sorted(a for m in models.current() for a in m.aliases))}); for a model "
+        f'your endpoint serves under another name, declare its prices in [prices."{name}"] '
+        "(input, output per million tokens)"
     )

@@ -76,7 +76,8 @@ def test_a_role_files_model_is_honoured_below_the_roles_setting(tmp_path: Path) 
     agent_file(
         tmp_path,
         "code-correctness",
-        "---\nname: code-correctness\ndescription: Ours\nmodel: opus\neffort: max\n---\nReview.\n",
+        "---\nname: code-correctness\nreplaces: code-correctness\ndescription: Ours\n"
+        "model: opus\neffort: max\n---\nReview.\n",
     )
     config = OrchestratorConfig(models=ModelsConfig(default="claude-haiku-5-5"))
     settings = config.agent_settings("code-correctness")
