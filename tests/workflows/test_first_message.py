@@ -75,11 +75,11 @@ async def test_builders_get_the_subtask_and_its_gates_and_reviewers_the_range_an
     review = firsts[("code-correctness", "b")].prompt
     found = RANGE.search(review)
     assert found, review
-    worktree = repo.root / ".worktrees" / "b"
-    own = git(worktree, "diff", "--name-only", f"{found['base']}..{found['head']}").split()
+    # Worktrees are removed once the build is done; the repository keeps every commit.
+    own = git(repo.root, "diff", "--name-only", f"{found['base']}..{found['head']}").split()
     assert own == ["src/b.txt"]
     assert "src/b.txt" in review and "src/a.txt |" not in review  # the --stat
-    assert git(worktree, "merge-base", "--is-ancestor", "feat/a", found["base"]) == ""
+    assert git(repo.root, "merge-base", "--is-ancestor", "feat/a", found["base"]) == ""
     # The gates ran first, and the reviewer is told what they found.
     assert "## Gates of this round" in review
     assert all(f"`{g}`: passed" in review for g in GATES)
