@@ -224,8 +224,11 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
                 )
             self.s.max_running = max(self.s.max_running, len(self.running))
             # A change during this pass (a child that just ended) is looked at by the next
-            # one first: until then the state is not settled, so it cannot show a stall.
-            found = "" if self.changed else self._stalled(tasks, draining or bool(self.starting))
+            # one first: until then the state is not settled, so it can show neither a
+            # stall nor the end.
+            if self.changed:
+                continue
+            found = self._stalled(tasks, draining or bool(self.starting))
             if found:
                 await self.holds.ask(stall_failure(found), ("retry", "stop"), self._on_hold)
                 continue
