@@ -69,9 +69,14 @@ async def test_rerun_after_an_interrupted_build_replaces_its_stale_child(
         # What `./run demo` did to the old build: terminate it. Its child is asked to
         # cancel, on a queue that no worker polls: it stays RUNNING for good.
         await old.terminate("superseded by a new `orchestrator demo`")
-        described = await stale.describe()
-        assert described.status == WorkflowExecutionStatus.RUNNING
-        assert described.raw_description.workflow_extended_info.cancel_requested
+
+        async def cancel_requested() -> bool:
+            # The server asks the child to cancel after the parent's close, not with it.
+            described = await stale.describe()
+            assert described.status == WorkflowExecutionStatus.RUNNING
+            return described.raw_description.workflow_extended_info.cancel_requested
+
+        await until(cancel_requested, what="the stale child's cancel request")
 
         async with build_worker(client, "live-queue"):
             handle = await start(client, build_id, repo.design_dir, "live-queue")
