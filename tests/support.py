@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import WorkflowHandle
+from temporalio.service import RPCError
 
 from cli.demo_repo import DEMO_REPOSITORY, DemoRepo, demo_config, prepare_demo_repo
 from runtime.server import temporal_binary
@@ -58,6 +59,17 @@ async def until(
 
 async def status_of(handle: WorkflowHandle, result_type: type) -> Any:
     return await handle.query("status", result_type=result_type)
+
+
+async def served_status(handle: WorkflowHandle, result_type: type) -> Any | None:
+    """The status, or None while no worker answers: one was just killed and its successor
+    is still starting (the query runs on a worker, and the client gives up before it is up)."""
+    try:
+        return await status_of(handle, result_type)
+    except RPCError as err:
+        if "Timeout expired" not in err.message:
+            raise
+        return None
 
 
 def temporal_cli(address: str, *args: str) -> subprocess.CompletedProcess[str]:

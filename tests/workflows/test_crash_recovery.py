@@ -18,9 +18,9 @@ from simulators.messages_api import MessagesStandIn
 from tests.support import (
     make_project,
     review_files,
+    served_status,
     sim_environ,
     spawn_worker,
-    status_of,
     until,
 )
 from tests.workflows.test_build_loop import approve_artifacts
@@ -54,7 +54,9 @@ async def test_design_loop_survives_a_killed_worker(
             worker = spawn_worker(temporal_server.address, task_queue, env, log)
 
             async def gate() -> bool:
-                st = await status_of(handle, DesignStatus)
+                st = await served_status(handle, DesignStatus)
+                if st is None:
+                    return False
                 for q in st.open_questions:
                     await handle.execute_update(
                         "answer_question",
