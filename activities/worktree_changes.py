@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -128,6 +129,19 @@ def own(workdir: Path, start: Changes) -> list[str]:
     return sorted(made)
 
 
+_CLAIMING = threading.Lock()
+
+
+def _claim(top: str, paths: list[str], now: Changes) -> None:
+    """Keep `paths` the orchestrator's as they look `now` (reviewers finish side by side)."""
+    ledger = _ledger(top)
+    if ledger is None or not paths:
+        return
+    with _CLAIMING:
+        claimed = {**owned(top), **{p: now[p] for p in paths}}
+        atomic_write_text(ledger, json.dumps(claimed, sort_keys=True), root=ledger.parent)
+
+
 def persons(top: str, start: Changes) -> list[str]:
     """The paths of `start` that are not the orchestrator's: a person's files and edits."""
     mine = owned(top)
@@ -223,6 +237,10 @@ def discard(workdir: Path, start: Changes, role: str, keep: Iterable[Path]) -> l
         if p not in start and p.rstrip("/") not in kept and gates.get(p) != look
     )
     again = sorted(p for p in now if p in start and now[p] != start[p])
+    # The gates' output a read-only role changed (it ran the same command, or touched a
+    # cache) stays the orchestrator's: never committed, and not a person's work either.
+    theirs = [p for p in again if p not in gates]
+    _claim(top, [p for p in again if p not in theirs], now)
     if strays:
         commits.discard_changes(Path(top), strays)
         log.warning(
@@ -231,12 +249,12 @@ def discard(workdir: Path, start: Changes, role: str, keep: Iterable[Path]) -> l
             top,
             ", ".join(strays),
         )
-    if again:
+    if theirs:
         log.warning(
             "%s changed files in %s that were already changed before it started; left as "
             "they are: %s",
             role,
             top,
-            ", ".join(again),
+            ", ".join(theirs),
         )
     return strays

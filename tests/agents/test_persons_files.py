@@ -19,7 +19,7 @@ from temporalio.exceptions import ApplicationError
 from simulators.messages_api import MessagesStandIn
 from tests.agents.conftest import Runner, git, request
 from tests.agents.test_agent_cancellation import cancel_and_wait
-from tests.agents.test_commit_refusals import edit, script, worktree, write
+from tests.agents.test_commit_refusals import edit, script, shell, worktree, write
 
 
 async def test_a_persons_files_in_the_worktree_hold_the_editor_and_are_never_committed(
@@ -62,13 +62,18 @@ async def test_what_the_gates_leave_is_neither_a_persons_nor_the_next_editors(
     }
     ran = await gate_runner.run("gates.run", gates)
     assert ran["results"][0]["passed"], ran
-    script(standin, fixer=[write("src/mul.py", "M = 1\n")])
+    # The reviewers run after the gates; one runs the same command, rewriting their output.
+    rerun = shell("sleep 0.01; echo 'coverage: 92%' > coverage.out && echo p > build/x.o")
+    script(standin, **{"code-correctness": [rerun], "fixer": [write("src/mul.py", "M = 1\n")]})
+    review = request(wt, "code-correctness", scope="01-core", review_path="review.md", title="t")
+    await gate_runner.run("agent.review", review)
+    (wt / "review.md").unlink()
 
     fixed = await edit(gate_runner, wt, "fixer")
 
     assert fixed["files_changed"] == ["src/mul.py"]
     assert git(wt, "show", "--name-only", "--format=", "HEAD") == "src/mul.py"
-    assert (wt / "coverage.out").is_file()  # left for the gates, uncommitted
+    assert (wt / "coverage.out").read_text() == "coverage: 92%\n"  # uncommitted, as left
 
 
 async def test_a_cancelled_editors_uncommitted_work_is_not_taken_for_a_persons(
