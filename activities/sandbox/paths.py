@@ -189,7 +189,8 @@ def _venv_in(place: Path) -> Path | None:
 
 
 def project_environment(workdir: Path) -> ProjectEnv:
-    """The repository's virtualenv: the worktree's first on PATH, else the main checkout's.
+    """The repository's virtualenv: the worktree's first on PATH (when it has an
+    interpreter), else the main checkout's.
 
     A uv project's `.venv` (uv's default) and a poetry project's in-project `.venv`
     are found the same way; `[gates] setup` can create one in the worktree (e.g.
@@ -199,6 +200,8 @@ def project_environment(workdir: Path) -> ProjectEnv:
     main = main_checkout(workdir)
     trusted = _venv_in(main) if main is not None else None
     own = _venv_in(workdir) if main != _real(workdir) else None
+    if own is not None and not (own / "bin" / "python").exists():
+        own = None  # no interpreter: not an environment (an agent's half-made one), skipped
     first = own or trusted
     if trusted is None or main is None:
         return ProjectEnv(venv=first)

@@ -93,3 +93,17 @@ def test_no_linter_configured_or_lint_off_runs_nothing(repos: Repos) -> None:
     with pytest.raises(ApplicationError) as info:  # named, it runs whether configured or not
         lint(repos, wt, linters=["eslint"])
     assert "eslint is configured ([gates] lint) but not installed" in info.value.message
+
+
+@pytest.mark.skipif(not RUFF.is_file(), reason="ruff is a dev dependency")
+def test_a_half_made_venv_in_the_worktree_does_not_hide_the_repositorys(repos: Repos) -> None:
+    """An agent's `.venv` with a config but no interpreter is not an environment: the
+    linter still comes from the repository's own."""
+    commit_file(repos.root, "pyproject.toml", "[tool.ruff]\nline-length = 100\n", "ruff")
+    repository_venv(repos.root, RUFF)
+    wt = subtask(repos, {"src/own.py": "import os\n"})
+    write(Path(wt) / ".venv/pyvenv.cfg", "home = /nowhere\n")
+    (Path(wt) / ".venv/bin").mkdir()
+    (gate,) = lint(repos, wt).results
+    assert gate.command == "lint: ruff" and not gate.passed
+    assert "F401" in Path(gate.log_path).read_text()
