@@ -69,7 +69,36 @@ def hostile(outside: Path, common: Path, ports: list[int]) -> str:
         f"description: x\\nkind: review\\n---\\n{INJECTED}\\n' "
         "> .orchestrator/agents/code-correctness.md; "
         "printf 'threshold = 0.01\\n' >> orchestrator.toml; "
+        f"{second_set(outside)}; "
         f"{connect}; setsid sleep {SURVIVOR} & nohup sleep {SURVIVOR} >/dev/null 2>&1 & true"
+    )
+
+
+def second_set(outside: Path) -> str:
+    """Issue 20's attacks: a nested repository whose clean filter (run by any git that looks
+    inside it) marks the host and copies its caller's environment, a `.gitmodules` that
+    names a program, a worktree venv whose `pyvenv.cfg` asks for binds of the host (the
+    next command reads the home secret through them), and scratch space filled past its
+    bound."""
+    nested = "vendored-$me"
+    git_id = "-c user.name=x -c user.email=x@x"
+    filter_script = (
+        f"#!/bin/sh\\ntouch {outside}/hook-ran 2>/dev/null\\n"
+        f"cat /proc/\\$PPID/environ > {outside}/filter-env 2>/dev/null\\nexec cat\\n"
+    )
+    return (
+        f"git init -q {nested} 2>/dev/null; "
+        f'printf "{filter_script}" > {nested}/.x.sh; '
+        f"git -C {nested} config filter.x.clean 'sh .x.sh'; "
+        f"echo '* filter=x' > {nested}/.gitattributes; echo a > {nested}/a; "
+        f"git -C {nested} {git_id} add -A 2>/dev/null; "
+        f"git -C {nested} {git_id} commit -qm nested 2>/dev/null; echo b >> {nested}/a; "
+        f'printf \'[submodule "v"]\\n\\tpath = {nested}\\n\\turl = ./v\\n'
+        f"\\tupdate = !touch {outside}/hook-ran\\n' > .gitmodules; "
+        f"mkdir -p .venv/bin; printf 'home = {outside}\\nhome = /etc\\n' > .venv/pyvenv.cfg; "
+        # [sandbox] tmp_mb = 16 in these tests: 32 MiB fits nowhere.
+        "for d in /tmp /var/tmp /dev/shm; do head -c 32M /dev/zero > $d/fill 2>/dev/null "
+        "&& echo OVERFILLED-$((1+1)) $d; rm -f $d/fill; done"
     )
 
 
@@ -146,6 +175,23 @@ def all_branches_text(repo: DemoRepo) -> str:
         text=True,
         check=True,
     ).stdout
+
+
+def all_trees(repo: DemoRepo) -> str:
+    """`git ls-tree -r` of every branch of origin, one entry a line."""
+    refs = subprocess.run(
+        ["git", "for-each-ref", "--format=%(refname)", "refs/heads"],
+        cwd=repo.origin,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return "\n".join(
+        subprocess.run(
+            ["git", "ls-tree", "-r", ref], cwd=repo.origin, capture_output=True, text=True
+        ).stdout
+        for ref in refs
+    )
 
 
 @dataclass
@@ -229,6 +275,10 @@ def assert_nothing_leaked_ran_connected_or_survived(
     for port in armed.ports:  # nor the Temporal server, directly or through a proxy
         assert f"REACHED-{port + 1}" not in results and b"REACHED-%d" % (port + 1) not in disk
     assert survivors() == []
+    assert "OVERFILLED-2" not in results and b"OVERFILLED-2" not in disk
+    assert not (outside / "filter-env").exists(), "a nested repository's filter ran on the host"
+    for line in all_trees(armed.repo).splitlines():  # no gitlink, no .gitmodules on any branch
+        assert not line.startswith("160000") and not line.endswith("\t.gitmodules"), line
     changed = armed.committed_since_start()
     assert "orchestrator.toml" not in changed
     assert not [f for f in changed if f.startswith(".orchestrator/")]
@@ -239,6 +289,7 @@ def assert_nothing_leaked_ran_connected_or_survived(
             continue
         assert "refused agent changes to" in row.notes, row
         assert "orchestrator.toml" in row.notes and ".orchestrator/agents" in row.notes
+        assert ".gitmodules" in row.notes and "vendored-" in row.notes
 
 
 async def test_a_build_attacked_from_every_shell_finishes_and_nothing_leaks(
@@ -254,7 +305,8 @@ async def test_a_build_attacked_from_every_shell_finishes_and_nothing_leaks(
     home_secret = "HOME-FILE-SECRET-7373"
     (tmp_path / "home-secret.txt").write_text(home_secret)
     with GitHubStandIn() as github:
-        repo = make_project(tmp_path / "p", github.url, '\n[gates]\ncommands = ["true"]\n')
+        config = '\n[gates]\ncommands = ["true"]\n[sandbox]\ntmp_mb = 16\n'
+        repo = make_project(tmp_path / "p", github.url, config)
         approve_artifacts(repo.design_dir, repo.root)
         armed = arm(repo, tmp_path, [port, temporal_port])
         with scripted_model(hostile_scenario(armed.command), monkeypatch, github.url) as messages:
@@ -313,7 +365,7 @@ async def test_done_when_a_seven_subtask_design_and_build_under_attack_finish(
     with GitHubStandIn() as github:
         design_src = tiny_design(tmp_path / "src", dag)
         config = '\n[reviewers]\ndesign = ["design-requirements"]\ncode = ["code-correctness"]\n'
-        config += '[sandbox]\nnetwork = ["pypi.org"]\n[gates]\ncommands = ["true"]\n'
+        config += '[sandbox]\nnetwork = ["pypi.org"]\ntmp_mb = 16\n[gates]\ncommands = ["true"]\n'
         repo = make_project(tmp_path / "p", github.url, config, design_source=design_src)
         armed = arm(repo, tmp_path, [port, temporal_port])
         shell = {"tool": "run_command", "input": {"command": armed.command}}
