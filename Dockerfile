@@ -9,7 +9,7 @@ RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 FROM python:3.11-slim
 
 # git runs every worktree, commit and push activity; ssh for ssh remotes; bubblewrap is
-# the sandbox every agent command and gate runs in (see the README's container settings).
+# the sandbox every agent command and gate runs in (see docs/sandbox.md, "Containers").
 RUN apt-get update \
     && apt-get install -y --no-install-recommends git openssh-client ca-certificates \
        bubblewrap \

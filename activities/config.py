@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from activities.agents.roles import Role
 
 CONFIG_FILE = "orchestrator.toml"
-README_HINT = "see the README's configuration table"
+README_HINT = "see the key table in docs/configuration.md"
 
 
 def bad_input(message: str, kind: str = "InvalidInput") -> ApplicationError:

@@ -9,7 +9,7 @@ deterministically from the subplans when it has none yet. It reports, per design
 rounds per subtask, model requests, tokens by kind (input, output, cache writes,
 cache reads), the cache hit rate (cache reads over all prompt tokens), the cost
 from the model table, and the wall time; and writes them as a markdown table
-(`--out`, default benchmarks/results/real_model.md) for the README's table.
+(`--out`, default benchmarks/results/real_model.md) for the table in docs/figures.md.
 
 A build that stops to ask a person (a budget, a stuck subtask, a failure) is
 reported as far as it got, with what it asked, and cancelled: nothing waits for
@@ -229,8 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     if not os.environ.get(API_KEY_ENV):
         print(
             f"{API_KEY_ENV} is not set: this benchmark calls the real Anthropic API (and is "
-            "paid for), so it did nothing. Set the key and run it again to fill the README's "
-            "table."
+            "paid for), so it did nothing. Set the key and run it again to fill the table in "
+            "docs/figures.md."
         )
         return 0
     if os.environ.get(CALLER_IDS_ENV) and not os.environ.get(BASE_URL_ENV):

@@ -80,7 +80,7 @@ from runtime.client import TASK_QUEUE, connect, settings_from_env
 from runtime.server import is_listening
 
 QUERY_TIMEOUT = timedelta(seconds=15)
-# `decide`'s one form, in its usage, its help, its errors and the README.
+# `decide`'s one form, in its usage, its help, its errors and docs/commands.md.
 DECIDE_USAGE = "decide <dir> [scope|subtask] <choice>"
 # Every choice some prompt offers (integration's stuck prompt adds reopen:<subtask>).
 KNOWN_CHOICES = list(

@@ -179,7 +179,7 @@ def unknown_message(kind: str, name: str, loop: str, known: Sequence[str]) -> st
     hint = f" ({'; '.join(said)})" if said else ""
     return (
         f"the {loop} takes no {kind} {name!r}{hint}. Fix: use one of {', '.join(known)} "
-        "(the README lists each with its input)"
+        "(docs/commands.md lists each with its input)"
     )
 
 

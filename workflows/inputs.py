@@ -123,5 +123,5 @@ class UnknownNames:
             raise ValueError(unknown_message("update", name, self.LOOP, self.UPDATES))
         raise ValueError(
             f"the {self.LOOP} takes no updates, so not {name!r}. Fix: send a signal instead "
-            f"({', '.join(self.SIGNALS)}; the README lists each with its input)"
+            f"({', '.join(self.SIGNALS)}; docs/commands.md lists each with its input)"
         )

@@ -14,7 +14,7 @@ from contracts.agents import Usage
 from contracts.config import ModelsConfig, OrchestratorConfig
 from tests.agents.test_roles import agent_file
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+MODELS_PAGE = Path(__file__).resolve().parents[2] / "docs" / "agents.md"
 MILLION = Usage(input_tokens=1_000_000, output_tokens=1_000_000)
 
 
@@ -99,12 +99,12 @@ def test_a_role_files_model_is_honoured_below_the_roles_setting(tmp_path: Path) 
     assert models.lookup(models.DEFAULT_MODEL).current  # type: ignore[union-attr]
 
 
-def test_the_readme_lists_the_model_table() -> None:
-    """The README's model table is this table: ids, aliases, windows and prices."""
-    text = README.read_text(encoding="utf-8")
+def test_the_docs_list_the_model_table() -> None:
+    """The model table in docs/agents.md is this table: ids, aliases, windows and prices."""
+    text = MODELS_PAGE.read_text(encoding="utf-8")
     for model in models.current():
         row = next((line for line in text.splitlines() if f"`{model.id}`" in line), "")
-        assert row.startswith("|"), f"README has no row for {model.id}"
+        assert row.startswith("|"), f"docs/agents.md has no row for {model.id}"
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert all(f"`{a}`" in row for a in model.aliases)
         assert f"${model.price.input:g}" in cells[3] and f"${model.price.output:g}" in cells[3]
