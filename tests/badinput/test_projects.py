@@ -100,7 +100,21 @@ def conflicting(root: Path) -> None:
 
 def mid_merge(root: Path, design: Path) -> None:
     conflicting(root)
-    subprocess.run(["git", "-C", str(root), "merge", "-q", "other"], capture_output=True)
+    subprocess.run(
+        [
+            "git",
+            "-C",
+            str(root),
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "merge",
+            "-q",
+            "other",
+        ],
+        capture_output=True,
+    )
 
 
 def mid_rebase(root: Path, design: Path) -> None:

@@ -60,7 +60,14 @@ def test_pytest_counts_from_a_real_run(tmp_path: Path) -> None:
     assert counts == SuiteCounts(runner="pytest", passed=2, failed=1, skipped=1)
 
 
-@pytest.mark.skipif(shutil.which("cargo") is None, reason="no Rust toolchain")
+def has_cargo() -> bool:
+    """A rustup shim without a default toolchain (an empty HOME) is no toolchain."""
+    if shutil.which("cargo") is None:
+        return False
+    return subprocess.run(["cargo", "--version"], capture_output=True, check=False).returncode == 0
+
+
+@pytest.mark.skipif(not has_cargo(), reason="no Rust toolchain")
 def test_cargo_test_counts_from_a_real_run(tmp_path: Path) -> None:
     run(tmp_path, "cargo", "new", "--lib", "--offline", "--vcs", "none", "x")
     (tmp_path / "x/src/lib.rs").write_text(
