@@ -103,8 +103,9 @@ async def _running(
             found=f"{where}, not started by this build (started {by})",
         )
     cancel = raw.workflow_extended_info.cancel_requested
+    ended = await _ended_without_reset(client, parent.workflow_id, parent.run_id)
     pollers = await live_pollers(client, desc.task_queue)
-    if pollers and not cancel:
+    if pollers and not cancel and not ended:
         return ChildCheck(
             verdict="adopt",
             run_id=desc.run_id,
@@ -114,6 +115,8 @@ async def _running(
     why = []
     if cancel:
         why.append("a cancel requested that it never carried out")
+    if ended:
+        why.append(f"that run {ended}, so the server cancels what it left")
     if not pollers:
         why.append("no worker polling that queue")
     return ChildCheck(
@@ -122,6 +125,24 @@ async def _running(
         task_queue=desc.task_queue,
         found=f"{where}, left by run {parent.run_id} of this build with {' and '.join(why)}",
     )
+
+
+async def _ended_without_reset(client: Client, build_id: str, run_id: str) -> str:
+    """How the build run that started a child ended ("" while it runs, or when a reset
+    ended it: a reset leaves its children to the new run). Any other end applies the
+    parent-close policy, moments later: a child adopted now would be cancelled under
+    the new run (a build superseded by a new `orchestrator demo` while its worker lives)."""
+    try:
+        desc = await client.get_workflow_handle(build_id, run_id=run_id).describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return ""
+        raise
+    if desc.status in (None, WorkflowExecutionStatus.RUNNING):
+        return ""
+    if desc.raw_description.workflow_extended_info.reset_run_id:
+        return ""
+    return f"ended {desc.status.name.lower()}"
 
 
 async def _closed(client: Client, desc: WorkflowExecutionDescription) -> ChildCheck:
