@@ -59,10 +59,6 @@ def shell(command: str) -> dict[str, Any]:
     return {"tool": "run_command", "input": {"command": command}}
 
 
-def write(path: str, content: str) -> dict[str, Any]:
-    return {"tool": "write_file", "input": {"path": path, "content": content}}
-
-
 def script(standin: MessagesStandIn, **steps: list[dict[str, Any]]) -> None:
     """Each role (keyword) plays its steps, then submits."""
     standin.reset({"rules": [{"match": {"role": role}, "steps": s} for role, s in steps.items()]})

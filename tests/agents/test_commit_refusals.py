@@ -20,7 +20,8 @@ from temporalio.exceptions import ApplicationError
 
 from simulators.messages_api import MessagesStandIn
 from tests.agents.conftest import Runner, git, request
-from tests.agents.steps import edit, script, shell, worktree, write
+from tests.agents.steps import edit, script, shell, worktree
+from tests.support import write
 
 
 def nested_repository_attack(marker: Path) -> str:

@@ -13,14 +13,13 @@ from temporalio.client import Client
 from contracts.build import BuildInput, BuildResult
 from simulators.github_api import GitHubStandIn
 from tests.cli.commands import orchestrator
-from tests.support import scripted_model
+from tests.support import scripted_model, write
 from tests.workflows.builds import (
     ONE_REVIEWER,
     builder,
     git_out,
     passes_review,
     tiny_project,
-    write,
 )
 from worker import build_worker
 

@@ -103,7 +103,3 @@ def builder(name: str, steps: list[dict]) -> dict:
         "steps": steps,
         "submit": {"summary": f"built {name}"},
     }
-
-
-def write(path: str, content: str) -> dict:
-    return {"tool": "write_file", "input": {"path": path, "content": content}}

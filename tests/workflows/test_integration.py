@@ -14,7 +14,7 @@ from activities.tracker import read_tracker
 from contracts.build import BuildResult, BuildStatus
 from contracts.human import DecideInput, PendingDecision
 from simulators.github_api import GitHubStandIn
-from tests.support import scripted_model, status_of, until
+from tests.support import scripted_model, status_of, until, write
 from tests.workflows.builds import (
     ONE_REVIEWER,
     REPO,
@@ -24,7 +24,6 @@ from tests.workflows.builds import (
     passes_review,
     start_build,
     tiny_project,
-    write,
 )
 from worker import build_worker
 

@@ -18,7 +18,7 @@ from temporalio.client import Client
 from contracts.build import BuildResult, BuildStatus
 from contracts.human import DecideInput
 from simulators.github_api import GitHubStandIn
-from tests.support import scripted_model, status_of, until
+from tests.support import scripted_model, status_of, until, write
 from tests.workflows.builds import (
     ONE_REVIEWER,
     REPO,
@@ -27,7 +27,6 @@ from tests.workflows.builds import (
     passes_review,
     start_build,
     tiny_project,
-    write,
 )
 from worker import build_worker
 

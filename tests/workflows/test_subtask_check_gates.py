@@ -14,7 +14,7 @@ from contracts.build import BuildResult, BuildStatus
 from contracts.human import DecideInput, PendingDecision
 from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
-from tests.support import make_project, scripted_model, status_of, until
+from tests.support import make_project, scripted_model, status_of, until, write
 from tests.workflows.builds import (
     ONE_REVIEWER,
     REPO,
@@ -25,7 +25,6 @@ from tests.workflows.builds import (
     passes_review,
     start_build,
     tiny_project,
-    write,
 )
 from worker import build_worker
 
