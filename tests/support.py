@@ -108,6 +108,11 @@ def spawn_worker(
         )
 
 
+def write(path: str, content: str) -> dict[str, Any]:
+    """A scripted model's step: write_file `path` with `content`."""
+    return {"tool": "write_file", "input": {"path": path, "content": content}}
+
+
 @contextlib.contextmanager
 def scripted_model(
     scenario: Any, monkeypatch: Any, github_url: str | None = None

@@ -8,27 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from pathlib import Path
 
 import pytest
 from temporalio import activity
-from temporalio.client import WorkflowFailureError
 from temporalio.testing import ActivityEnvironment
 
 from activities.agents.cancel import cancel_requested, finish_in_thread
 from activities.agents.commit import TRAILER, Cancelled, commit_agent_changes
 from simulators.messages_api import MessagesStandIn
 from tests.agents.conftest import Runner, alive, git, request, started
-
-
-async def cancel_and_wait(handle) -> float:  # type: ignore[no-untyped-def]
-    """Cancel the run; seconds until its cancellation completed (the activity stopped)."""
-    started = time.monotonic()
-    await handle.cancel()
-    with pytest.raises(WorkflowFailureError):
-        await handle.result()
-    return time.monotonic() - started
+from tests.agents.steps import cancel_and_wait
 
 
 async def test_a_cancelled_builder_stops_at_once_and_commits_nothing(

@@ -4,34 +4,13 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import Any
 
 import pytest
-from temporalio.client import WorkflowFailureError
-from temporalio.exceptions import ActivityError, ApplicationError
 
 from contracts.agents import Usage
 from simulators.messages_api import MessagesStandIn
-from tests.agents.conftest import UNREAD_SCORE, Runner, request
-
-
-def review_req(repo: Path, **fields: Any) -> dict:
-    return request(repo, "code-correctness", review_path="reviews/r.md", title="t", **fields)
-
-
-def scenario(*faults: dict, steps: list | None = None) -> dict:
-    rule: dict[str, Any] = {"match": {"role": "code-correctness"}, "faults": list(faults)}
-    rule["steps"] = steps if steps is not None else []
-    return {"rules": [rule]}
-
-
-async def failure(runner: Runner, activity: str, req: dict, **job: Any) -> ApplicationError:
-    with pytest.raises(WorkflowFailureError) as info:
-        await runner.run(activity, req, **job)
-    activity_error = info.value.cause
-    assert isinstance(activity_error, ActivityError)
-    assert isinstance(activity_error.cause, ApplicationError)
-    return activity_error.cause
+from tests.agents.conftest import UNREAD_SCORE, Runner
+from tests.agents.steps import failure, review_req, scenario
 
 
 async def test_rate_limit_is_retried_after_the_servers_retry_after(

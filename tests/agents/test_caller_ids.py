@@ -16,7 +16,7 @@ import pytest
 
 from simulators.messages_api import MessagesStandIn
 from tests.agents.conftest import Runner
-from tests.agents.test_agent_faults import review_req, scenario
+from tests.agents.steps import review_req, scenario
 
 READ = {"tool": "read_file", "input": {"path": "src/core.py"}}
 

@@ -13,7 +13,6 @@ agent planted ever runs outside the sandbox.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from temporalio.client import WorkflowFailureError
@@ -21,12 +20,8 @@ from temporalio.exceptions import ApplicationError
 
 from simulators.messages_api import MessagesStandIn
 from tests.agents.conftest import Runner, git, request
-
-
-def worktree(repo: Path) -> Path:
-    path = repo / ".worktrees" / "01-core"
-    git(repo, "worktree", "add", "-q", "-b", "feat/01-core", str(path))
-    return path
+from tests.agents.steps import edit, script, shell, worktree
+from tests.support import write
 
 
 def nested_repository_attack(marker: Path) -> str:
@@ -41,26 +36,7 @@ def nested_repository_attack(marker: Path) -> str:
     )
 
 
-def shell(command: str) -> dict[str, Any]:
-    return {"tool": "run_command", "input": {"command": command}}
-
-
-def write(path: str, content: str) -> dict[str, Any]:
-    return {"tool": "write_file", "input": {"path": path, "content": content}}
-
-
 SUBMIT = {"tool": "submit_edit", "input": {"summary": "done", "files_changed": []}}
-
-
-def script(standin: MessagesStandIn, **steps: list[dict[str, Any]]) -> None:
-    """Each role (keyword) plays its steps, then submits."""
-    standin.reset({"rules": [{"match": {"role": role}, "steps": s} for role, s in steps.items()]})
-
-
-async def edit(runner: Runner, wt: Path, role: str, **job: Any) -> dict[str, Any]:
-    return await runner.run(
-        "agent.edit", request(wt, role, scope="01-core", commit_message=role), **job
-    )
 
 
 def rejections(standin: MessagesStandIn, role: str) -> list[str]:

@@ -15,20 +15,8 @@ from activities.agents.context import CLEARED
 from activities.agents.tools import Workspace
 from activities.agents.transcript import is_transcript
 from simulators.messages_api import MessagesStandIn
-from tests.agents.conftest import Runner, git
-from tests.agents.test_agent_faults import failure, review_req
-
-FILES = [f"docs/part{i}.md" for i in range(6)]
-TRANSCRIPT = ".orchestrator/code-correctness-demo-1.transcript.json"
-
-
-def long_files(repo: Path, chars: int = 6000) -> None:
-    for i, name in enumerate(FILES):
-        path = repo / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(f"part {i} line {n}: {'x' * 50}\n" for n in range(chars // 64)))
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "docs")
+from tests.agents.conftest import Runner
+from tests.agents.steps import FILES, failure, long_files, review_req, transcript
 
 
 def reading(window: int) -> dict[str, Any]:
@@ -37,10 +25,6 @@ def reading(window: int) -> dict[str, Any]:
         "context_window": window,
         "rules": [{"match": {"role": "code-correctness"}, "steps": steps}],
     }
-
-
-def transcript(repo: Path) -> dict[str, Any]:
-    return json.loads((repo / TRANSCRIPT).read_text())
 
 
 def prompt_tokens(standin: MessagesStandIn) -> list[int]:

@@ -13,6 +13,7 @@ import anthropic
 import pytest
 
 from simulators.messages_api import MessagesStandIn
+from tests.agents.steps import post
 
 HEADER = "Review the overview."
 # The agent call a request belongs to, in the metadata the model never sees.
@@ -23,19 +24,6 @@ TOOLS = [
     {"name": "submit_review", "description": "submit", "input_schema": {"type": "object"}},
 ]
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def post(url: str, body: dict, headers: dict[str, str]) -> tuple[int, dict]:
-    req = urllib.request.Request(
-        f"{url}/v1/messages",
-        json.dumps(body).encode(),
-        {"content-type": "application/json", **headers},
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
 
 
 async def test_plain_requests_get_messages_with_tool_use_and_cached_usage() -> None:

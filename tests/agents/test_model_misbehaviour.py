@@ -15,7 +15,7 @@ import pytest
 
 from simulators.messages_api import MessagesStandIn
 from tests.agents.conftest import UNREAD_SCORE, Runner
-from tests.agents.test_agent_faults import failure, review_req, scenario
+from tests.agents.steps import failure, review_req, scenario
 
 READ = {"tool": "read_file", "input": {"path": "src/core.py"}}
 

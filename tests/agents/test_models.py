@@ -12,7 +12,7 @@ from activities.agents.pricing import cost_usd, price_for
 from activities.agents.roles import resolve_role
 from contracts.agents import Usage
 from contracts.config import ModelsConfig, OrchestratorConfig
-from tests.agents.test_roles import agent_file
+from tests.agents.steps import agent_file
 
 MODELS_PAGE = Path(__file__).resolve().parents[2] / "docs" / "agents.md"
 MILLION = Usage(input_tokens=1_000_000, output_tokens=1_000_000)

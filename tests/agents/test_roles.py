@@ -9,17 +9,10 @@ from temporalio.exceptions import ApplicationError
 
 from activities.agents.roles import DEFAULT_MODEL, builtin_roles, resolve_role
 from contracts.agents import AgentSettings
+from tests.agents.steps import agent_file
 
 DESIGN_REVIEWERS = ["design-requirements", "design-performance", "design-architecture"]
 CODE_REVIEWERS = ["code-correctness", "code-performance", "code-architecture"]
-
-
-def agent_file(root: Path, name: str, text: str) -> Path:
-    folder = root / ".orchestrator" / "agents"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.md"
-    path.write_text(text)
-    return path
 
 
 def test_built_in_roles_cover_both_loops_and_only_editors_write(tmp_path: Path) -> None:

@@ -26,8 +26,7 @@ from contracts.agents import ChangeAnalysis
 from simulators.messages_api import MessagesStandIn
 from simulators.strict_tools import fits
 from tests.agents.conftest import UNREAD_SCORE, Runner, git, request
-from tests.agents.test_agent_faults import review_req, scenario
-from tests.agents.test_messages_api import post
+from tests.agents.steps import post, review_req, scenario
 
 STRICT_MODEL = "claude-sonnet-4-6"
 READ = {"tool": "read_file", "input": {"path": "src/core.py"}}

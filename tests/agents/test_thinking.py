@@ -17,9 +17,7 @@ import pytest
 from simulators.messages_api import MessagesStandIn
 from simulators.thinking_rules import BINDING_BETA
 from tests.agents.conftest import Runner, request
-from tests.agents.test_agent_faults import review_req
-from tests.agents.test_context_window import FILES, long_files, transcript
-from tests.agents.test_messages_api import post
+from tests.agents.steps import FILES, long_files, post, review_req, transcript
 
 KEY = {"x-api-key": "k"}
 TOOL = {

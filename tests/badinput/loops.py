@@ -25,7 +25,7 @@ from contracts.design import DesignInput, DesignStatus
 from simulators.demo_scenario import QUESTIONS
 from simulators.github_api import GitHubStandIn
 from tests.support import scripted_model, status_of, until
-from tests.workflows.test_build_loop import tiny_project, writes_file_rule
+from tests.workflows.builds import tiny_project, writes_file_rule
 from worker import build_worker
 
 UNANSWERED = [{"id": q["id"], "answered": False, "choice": None} for q in QUESTIONS]

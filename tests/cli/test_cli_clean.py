@@ -12,13 +12,16 @@ from temporalio.client import Client
 
 from contracts.build import BuildInput, BuildResult
 from simulators.github_api import GitHubStandIn
-from tests.cli.test_cli_loops import orchestrator
-from tests.support import scripted_model
-from tests.workflows.test_build_loop import git_out, github, tiny_project
-from tests.workflows.test_integration import ONE_REVIEWER, builder, passes_review, write
+from tests.cli.commands import orchestrator
+from tests.support import scripted_model, write
+from tests.workflows.builds import (
+    ONE_REVIEWER,
+    builder,
+    git_out,
+    passes_review,
+    tiny_project,
+)
 from worker import build_worker
-
-__all__ = ["github"]
 
 
 def git(cwd: Path, *args: str) -> None:

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.service import RPCError
 
 from cli.loop_cmds import follow
 from contracts.build import BuildResult
@@ -22,27 +20,15 @@ from runtime.client import TASK_QUEUE
 from runtime.server import DevServer
 from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
-from tests.cli.test_cli_loops import orchestrator
+from tests.cli.commands import IDS, orchestrator
 from tests.support import make_project, scripted_model, temporal_cli
-from tests.workflows.test_build_loop import tiny_project, writes_file_rule
+from tests.workflows.builds import tiny_project, writes_file_rule
 from worker import build_worker
 
-IDS = ("design-link-shortener", "build-link-shortener")
 HANG = {
     "match": {"role": "design-architecture", "scope": "consistency"},
     "faults": [{"type": "hang", "at_turn": 2, "seconds": 120}],
 }
-
-
-@pytest.fixture
-async def no_leftovers(client: Client) -> AsyncIterator[None]:
-    """The CLI derives ids from the feature name: leave none of them running for the next test."""
-    yield
-    for wid in IDS:
-        with contextlib.suppress(RPCError):
-            handle = client.get_workflow_handle(wid)
-            if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
-                await handle.terminate("test cleanup")
 
 
 async def test_budget_gate_exit_codes_and_refused_decisions(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
@@ -16,24 +14,9 @@ from contracts.design import DesignStatus
 from runtime.server import DevServer, free_port
 from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
-from tests.conftest import REPO_ROOT
+from tests.cli.commands import orchestrator
 from tests.support import make_project, scripted_model, spawn_worker, until
 from worker import build_worker
-
-
-async def orchestrator(
-    env: dict[str, str], *args: str, limit: float = 300
-) -> subprocess.CompletedProcess[str]:
-    return await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "starter", *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=limit,
-        check=False,
-    )
 
 
 async def test_a_person_drives_both_loops_from_the_cli(

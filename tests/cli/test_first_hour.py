@@ -28,11 +28,10 @@ import starter
 from runtime.client import TASK_QUEUE
 from runtime.server import DevServer, free_port, is_listening, process_alive
 from simulators.github_api import GitHubStandIn
-from tests.cli.test_cli_gates import no_leftovers  # noqa: F401 - a fixture
-from tests.cli.test_cli_loops import orchestrator
+from tests.cli.commands import orchestrator
 from tests.conftest import REPO_ROOT
 from tests.support import make_project, scripted_model, until
-from tests.workflows.test_build_loop import tiny_project, writes_file_rule
+from tests.workflows.builds import tiny_project, writes_file_rule
 from worker import build_worker
 
 BROKEN_BWRAP = "#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n"
@@ -180,7 +179,7 @@ async def test_build_and_worker_stop_before_starting_anything_without_a_sandbox(
     temporal_server: DevServer,
     temporal_env: dict[str, str],
     tmp_path: Path,
-    no_leftovers: None,  # noqa: F811
+    no_leftovers: None,
 ) -> None:
     with GitHubStandIn() as github:
         repo = tiny_project(tmp_path, github.url, {"a": []}, ONE_REVIEWER)
@@ -218,7 +217,7 @@ async def test_wait_prints_a_hold_at_once_with_commands_that_work(
     temporal_env: dict[str, str],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    no_leftovers: None,  # noqa: F811
+    no_leftovers: None,
 ) -> None:
     """A revoked key holds the build: `--wait` prints the hold, its reason and one pasteable
     command per choice, with elapsed time on its progress and no colour into a pipe."""

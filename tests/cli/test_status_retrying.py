@@ -11,7 +11,7 @@ from cli.loop_cmds import query_status, view
 from contracts.build import BuildResult, BuildStatus
 from simulators.github_api import GitHubStandIn
 from tests.support import scripted_model, until
-from tests.workflows.test_build_loop import start_build, tiny_project, writes_file_rule
+from tests.workflows.builds import start_build, tiny_project, writes_file_rule
 from worker import build_worker
 
 

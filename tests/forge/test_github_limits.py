@@ -16,7 +16,7 @@ from activities.review_pass import find_review_pass, record_review_pass
 from contracts.build import ReviewPass, ReviewPassRequest
 from simulators.github_api import ABUSE_DETECTION_MESSAGE, GitHubStandIn
 from tests.forge.conftest import REPOSITORY
-from tests.forge.test_pull_requests import built_subtask, open_pr, request, run
+from tests.forge.pulls import built_subtask, open_pr, request, run
 from tests.git.gitutil import Repos, commit_file, git, write
 
 

@@ -13,7 +13,7 @@ from temporalio.exceptions import ApplicationError
 from contracts.config import ForgeConfig
 from contracts.git import token_hosts_for
 from tests.forge.conftest import TOKEN
-from tests.forge.test_pull_requests import built_subtask, open_pr, request
+from tests.forge.pulls import built_subtask, open_pr, request
 from tests.git.gitutil import Repos, git
 from tests.git.https_server import GitHttpsServer, trusted
 

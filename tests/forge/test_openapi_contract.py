@@ -23,7 +23,7 @@ from werkzeug.datastructures import Headers, ImmutableMultiDict
 from activities.forge_github import USER_AGENT
 from simulators.github_api import RECORD_ENV, GitHubStandIn, RequestRecord
 from tests.forge.conftest import REPOSITORY
-from tests.forge.test_pull_requests import built_subtask, open_pr, request
+from tests.forge.pulls import built_subtask, open_pr, request
 from tests.git.gitutil import Repos, git
 
 SPEC = (

@@ -11,7 +11,7 @@ from activities.forge_github import parse_repository
 from contracts.forge import PrBodyInput
 from simulators.github_api import GitHubStandIn
 from tests.forge.conftest import REPOSITORY
-from tests.forge.test_pull_requests import built_subtask, open_pr, request
+from tests.forge.pulls import built_subtask, open_pr, request
 from tests.git.gitutil import Repos, git
 
 RECORD_FILE = "design-docs/active/shop/build-reviews/01-types/PULL_REQUEST.md"

@@ -15,7 +15,7 @@ from temporalio.exceptions import ApplicationError
 
 from simulators.github_api import GitHubStandIn
 from tests.forge.conftest import REPOSITORY
-from tests.forge.test_pull_requests import built_subtask, open_pr, request
+from tests.forge.pulls import built_subtask, open_pr, request
 from tests.git.gitutil import Repos, git, write
 
 RECORD = "design-docs/active/shop/build-reviews/01-types"

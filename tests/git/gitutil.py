@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,29 @@ def commit_file(cwd: str | Path, rel: str, text: str, message: str) -> str:
     git(cwd, "add", rel)
     git(cwd, "commit", "-q", "-m", message)
     return git(cwd, "rev-parse", "HEAD")
+
+
+# The hooks the repository-program tests plant as marker scripts, to show none of them runs.
+HOOKS = (
+    "pre-commit",
+    "prepare-commit-msg",
+    "commit-msg",
+    "post-commit",
+    "pre-merge-commit",
+    "post-merge",
+    "post-checkout",
+    "post-rewrite",
+    "pre-push",
+    "reference-transaction",
+    "pre-auto-gc",
+)
+
+
+def plant(path: Path, markers: Path, name: str, then: str = "") -> str:
+    """An executable script that records that it ran, then does `then`."""
+    write(path, f'#!/bin/sh\necho "$0 $*" >> {markers / name}\n{then}\n')
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    return str(path)
 
 
 @dataclass

@@ -31,8 +31,7 @@ from activities.git.activities import (
 )
 from activities.git.command import GitError
 from contracts.git import CommitRequest, MergeRequest, PushRequest, WorktreeRequest
-from tests.git.gitutil import Repos, git, write
-from tests.git.test_repository_programs import HOOKS, plant
+from tests.git.gitutil import HOOKS, Repos, git, plant, write
 
 run = ActivityEnvironment().run
 

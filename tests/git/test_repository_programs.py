@@ -10,7 +10,6 @@ none of them, and still store exactly the content the worktree holds.
 
 from __future__ import annotations
 
-import stat
 from pathlib import Path
 
 import pytest
@@ -25,30 +24,9 @@ from activities.git.activities import (
 )
 from activities.git.hygiene import repository_overrides
 from contracts.git import CommitRequest, MergeRequest, PushRequest, WorktreeRequest
-from tests.git.gitutil import Repos, commit_file, git, write
+from tests.git.gitutil import HOOKS, Repos, commit_file, git, plant, write
 
 run = ActivityEnvironment().run
-
-HOOKS = (
-    "pre-commit",
-    "prepare-commit-msg",
-    "commit-msg",
-    "post-commit",
-    "pre-merge-commit",
-    "post-merge",
-    "post-checkout",
-    "post-rewrite",
-    "pre-push",
-    "reference-transaction",
-    "pre-auto-gc",
-)
-
-
-def plant(path: Path, markers: Path, name: str, then: str = "") -> str:
-    """An executable script that records that it ran, then does `then`."""
-    write(path, f'#!/bin/sh\necho "$0 $*" >> {markers / name}\n{then}\n')
-    path.chmod(path.stat().st_mode | stat.S_IEXEC)
-    return str(path)
 
 
 def plant_everything(repos: Repos, markers: Path, hooks_via_config: bool) -> None:

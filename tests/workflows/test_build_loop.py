@@ -6,70 +6,30 @@ from __future__ import annotations
 import itertools
 import json
 import subprocess
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError
 
-from activities.plan import run_plan
-from activities.plan.pipeline import seed_subtask_files
 from activities.tracker import read_tracker
-from cli.demo_repo import DemoRepo
 from contracts.build import BuildInput, BuildResult, BuildStatus, SubtaskState
 from contracts.human import DecideInput
 from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
 from simulators.messages_api import MessagesStandIn
 from tests.support import make_project, record_history, scripted_model, status_of, until
+from tests.workflows.builds import (
+    REPO,
+    approve_artifacts,
+    git_out,
+    start_build,
+    tiny_design,
+    tiny_project,
+    wid,
+    writes_file_rule,
+)
 from worker import build_worker
-
-REPO = "demo/link-shortener"
-
-
-def approve_artifacts(design_dir: Path, root: Path) -> None:
-    """What an approved design leaves behind: XML subtasks and the plan, committed."""
-    seed_subtask_files(str(design_dir))
-    run_plan(str(design_dir), write=True)
-    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
-    subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "approved"],
-        cwd=root,
-        check=True,
-    )
-
-
-def tiny_project(
-    tmp_path: Path, github_url: str, subplans: dict[str, list[str]], config: str, top: str = ""
-) -> DemoRepo:
-    """A project on a tiny design (subplan name -> dependencies), its artifacts approved."""
-    design = tiny_design(tmp_path / "src", subplans)
-    repo = make_project(tmp_path / "p", github_url, config, design_source=design, top_config=top)
-    approve_artifacts(repo.design_dir, repo.root)
-    return repo
-
-
-async def start_build(client: Client, repo: DemoRepo, task_queue: str) -> WorkflowHandle:
-    return await client.start_workflow(
-        "BuildWorkflow",
-        BuildInput(design_dir=str(repo.design_dir)),
-        id=wid(),
-        task_queue=task_queue,
-    )
-
-
-def git_out(cwd: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True, check=False
-    ).stdout.strip()
-
-
-@pytest.fixture
-def github() -> Iterator[GitHubStandIn]:
-    with GitHubStandIn() as standin:
-        yield standin
 
 
 async def progress_reports(handle: WorkflowHandle) -> dict[str, list[dict]]:
@@ -83,10 +43,6 @@ async def progress_reports(handle: WorkflowHandle) -> dict[str, list[dict]]:
             report = json.loads(attrs.input.payloads[0].data)
             found.setdefault(report["subtask"], []).append(report)
     return found
-
-
-def wid() -> str:
-    return f"build-link-shortener-{uuid.uuid4().hex[:6]}"
 
 
 async def test_example_builds_to_one_pr_per_subtask(
@@ -196,27 +152,6 @@ async def test_example_builds_to_one_pr_per_subtask(
     last = {r.scope: r.at for r in messages.requests}
     assert first["04-service"] > max(last["02-storage"], last["03-codec"])
     assert first["02-storage"] > last["01-models"] and first["05-cli"] > last["04-service"]
-
-
-def tiny_design(root: Path, subplans: dict[str, list[str]]) -> Path:
-    """A design directory with the given subplans (name -> dependencies), no gates."""
-    design = root / "design"
-    (design / "subplans").mkdir(parents=True)
-    (design / "overview.md").write_text("# Tiny\n\nA tiny feature.\n")
-    for name, deps in subplans.items():
-        (design / "subplans" / f"{name}.md").write_text(
-            f"# {name}\n\n**Dependencies**: {', '.join(deps) or 'None'}\n"
-            f"**Files Modified**: src/{name}.txt\n\n## Acceptance Criteria\n\n- [ ] exists\n"
-        )
-    return design
-
-
-def writes_file_rule(name: str) -> dict:
-    return {
-        "match": {"role": "builder", "scope": name},
-        "steps": [{"tool": "write_file", "input": {"path": f"src/{name}.txt", "content": name}}],
-        "submit": {"summary": f"wrote {name}", "files_changed": [f"src/{name}.txt"]},
-    }
 
 
 async def test_dag_scheduling_beats_the_batch_barrier(

@@ -14,11 +14,9 @@ from contracts.build import BuildInput, BuildResult, BuildStatus
 from simulators.github_api import GitHubStandIn
 from starter import main
 from tests.support import scripted_model, status_of
-from tests.workflows.test_build_loop import github, tiny_project, writes_file_rule
-from tests.workflows.test_integration import ONE_REVIEWER
+from tests.workflows.builds import ONE_REVIEWER, tiny_project, writes_file_rule
 from worker import build_worker
 
-__all__ = ["github"]
 NOTES = "The client is ACME: keep every public name in British English."
 
 

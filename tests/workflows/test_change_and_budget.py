@@ -14,7 +14,7 @@ from contracts.human import DecideInput
 from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
 from tests.support import make_project, record_history, scripted_model, status_of, until
-from tests.workflows.test_build_loop import approve_artifacts, tiny_project, writes_file_rule
+from tests.workflows.builds import approve_artifacts, tiny_project, writes_file_rule
 from worker import build_worker
 
 ANALYST = {

@@ -21,7 +21,7 @@ from runtime.server import DevServer, free_port, start_dev_server
 from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
 from tests.support import make_project, record_history, scripted_model, until
-from tests.workflows.test_build_loop import approve_artifacts
+from tests.workflows.builds import approve_artifacts
 from worker import build_worker
 
 

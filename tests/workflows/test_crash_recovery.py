@@ -23,7 +23,7 @@ from tests.support import (
     spawn_worker,
     until,
 )
-from tests.workflows.test_build_loop import approve_artifacts
+from tests.workflows.builds import approve_artifacts
 
 FAST_HEARTBEAT = "\n[agents]\nheartbeat_timeout_s = 3\n"
 

@@ -32,7 +32,7 @@ from tests.support import (
     status_of,
     until,
 )
-from tests.workflows.test_build_loop import (
+from tests.workflows.builds import (
     approve_artifacts,
     git_out,
     start_build,

@@ -14,19 +14,18 @@ from temporalio.client import Client, WorkflowHandle
 from contracts.build import BuildResult, BuildStatus
 from contracts.human import DecideInput, PendingDecision
 from simulators.github_api import GitHubStandIn
-from tests.support import make_project, scripted_model, status_of, until
-from tests.workflows.test_build_loop import (
+from tests.support import make_project, scripted_model, status_of, until, write
+from tests.workflows.builds import (
+    ONE_REVIEWER,
     REPO,
     approve_artifacts,
+    builder,
     git_out,
-    github,
+    passes_review,
     start_build,
     tiny_design,
 )
-from tests.workflows.test_integration import ONE_REVIEWER, builder, passes_review, write
 from worker import build_worker
-
-__all__ = ["github"]
 
 
 def sharing_project(tmp_path: Path, github_url: str):  # type: ignore[no-untyped-def]

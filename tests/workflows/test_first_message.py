@@ -19,7 +19,7 @@ from activities.plan.subtask_xml import read_subtask
 from contracts.build import BuildInput, BuildResult
 from simulators.github_api import GitHubStandIn
 from tests.support import scripted_model
-from tests.workflows.test_build_loop import tiny_project, wid, writes_file_rule
+from tests.workflows.builds import tiny_project, wid, writes_file_rule
 from worker import build_worker
 
 GATES = ["true", "test -f src/a.txt"]

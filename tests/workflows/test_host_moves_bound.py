@@ -12,11 +12,8 @@ from contracts.build import BuildResult, BuildStatus
 from contracts.human import DecideInput, PendingDecision
 from simulators.github_api import GitHubStandIn
 from tests.support import scripted_model, status_of, until
-from tests.workflows.test_build_loop import github, start_build, tiny_project, writes_file_rule
-from tests.workflows.test_integration import ONE_REVIEWER
+from tests.workflows.builds import ONE_REVIEWER, start_build, tiny_project, writes_file_rule
 from worker import build_worker
-
-__all__ = ["github"]
 
 
 async def test_a_subtask_no_host_takes_is_put_to_a_person_after_three_moves(

@@ -16,7 +16,7 @@ from contracts.build import BuildInput, BuildResult
 from simulators.github_api import GitHubStandIn
 from tests.git.https_server import trusted
 from tests.support import scripted_model
-from tests.workflows.test_build_loop import REPO, git_out, tiny_project, wid, writes_file_rule
+from tests.workflows.builds import REPO, git_out, tiny_project, wid, writes_file_rule
 from worker import build_worker
 
 SUBTASKS = {

@@ -5,55 +5,33 @@ subtask at fault. Real Temporal, real git, the real clients against the stand-in
 from __future__ import annotations
 
 import subprocess
-import uuid
 from pathlib import Path
 
 import pytest
 from temporalio.client import Client, WorkflowHandle
 
 from activities.tracker import read_tracker
-from contracts.build import BuildInput, BuildResult, BuildStatus
+from contracts.build import BuildResult, BuildStatus
 from contracts.human import DecideInput, PendingDecision
 from simulators.github_api import GitHubStandIn
-from tests.support import scripted_model, status_of, until
-from tests.workflows.test_build_loop import REPO, git_out, github, start_build, tiny_project
+from tests.support import scripted_model, status_of, until, write
+from tests.workflows.builds import (
+    ONE_REVIEWER,
+    REPO,
+    build,
+    builder,
+    git_out,
+    passes_review,
+    start_build,
+    tiny_project,
+)
 from worker import build_worker
 
-__all__ = ["github"]  # the fixture, shared with the build loop's tests
-
-ONE_REVIEWER = '\n[reviewers]\ncode = ["code-correctness"]\n'
 # a's first build writes "broken", its rebuild "fixed": wrong only as a whole, then right.
 FLIP = (
     "mkdir -p src; if [ -f src/a.txt ]; then echo fixed > src/a.txt; "
     "else echo broken > src/a.txt; fi"
 )
-
-
-def passes_review(scope: str) -> dict:
-    return {"match": {"kind": "review", "scope": scope}, "submit": {"score": 0.99}}
-
-
-def builder(name: str, steps: list[dict]) -> dict:
-    return {
-        "match": {"role": "builder", "scope": name},
-        "steps": steps,
-        "submit": {"summary": f"built {name}"},
-    }
-
-
-def write(path: str, content: str) -> dict:
-    return {"tool": "write_file", "input": {"path": path, "content": content}}
-
-
-async def build(client: Client, task_queue: str, design_dir: Path) -> BuildResult:
-    async with build_worker(client, task_queue):
-        handle = await client.start_workflow(
-            "BuildWorkflow",
-            BuildInput(design_dir=str(design_dir)),
-            id=f"build-tiny-{uuid.uuid4().hex[:6]}",
-            task_queue=task_queue,
-        )
-        return BuildResult.model_validate(await handle.result())
 
 
 def tracker_row(root: Path, name: str):  # type: ignore[no-untyped-def]

@@ -24,7 +24,7 @@ from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
 from simulators.messages_api import MessagesStandIn
 from tests.support import make_project, record_history, sim_environ, spawn_worker, until
-from tests.workflows.test_build_loop import approve_artifacts
+from tests.workflows.builds import approve_artifacts
 
 
 async def test_subtask_moves_to_another_host_when_its_host_dies(

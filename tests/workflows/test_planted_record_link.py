@@ -18,12 +18,17 @@ from temporalio.client import Client
 from contracts.build import BuildResult, BuildStatus
 from contracts.human import DecideInput
 from simulators.github_api import GitHubStandIn
-from tests.support import scripted_model, status_of, until
-from tests.workflows.test_build_loop import REPO, git_out, github, start_build, tiny_project
-from tests.workflows.test_integration import ONE_REVIEWER, builder, passes_review, write
+from tests.support import scripted_model, status_of, until, write
+from tests.workflows.builds import (
+    ONE_REVIEWER,
+    REPO,
+    builder,
+    git_out,
+    passes_review,
+    start_build,
+    tiny_project,
+)
 from worker import build_worker
-
-__all__ = ["github"]
 
 RECORD = "design-docs/active/link-shortener/build-reviews/a"
 # From the record's parent in `.worktrees/a` up to the main checkout, then into `.git`.

@@ -15,7 +15,7 @@ from contracts.build import BuildInput, BuildResult, BuildStatus
 from simulators.github_api import GitHubStandIn
 from tests.conftest import REPO_ROOT
 from tests.support import scripted_model, status_of, until
-from tests.workflows.test_build_loop import tiny_project, writes_file_rule
+from tests.workflows.builds import tiny_project, writes_file_rule
 from worker import build_worker
 
 

@@ -19,7 +19,7 @@ from contracts.build import BuildResult, BuildStatus
 from contracts.human import DecideInput
 from simulators.github_api import GitHubStandIn
 from tests.support import break_bubblewrap, scripted_model, status_of, until
-from tests.workflows.test_build_loop import start_build, tiny_project, writes_file_rule
+from tests.workflows.builds import start_build, tiny_project, writes_file_rule
 from worker import build_worker
 
 

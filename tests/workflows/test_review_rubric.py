@@ -16,7 +16,7 @@ from temporalio.client import Client
 from contracts.build import BuildInput, BuildResult
 from simulators.github_api import GitHubStandIn
 from tests.support import scripted_model
-from tests.workflows.test_build_loop import tiny_project, wid, writes_file_rule
+from tests.workflows.builds import tiny_project, wid, writes_file_rule
 from worker import build_worker
 
 CONFIG = '\n[reviewers]\ncode = ["code-correctness"]\n'

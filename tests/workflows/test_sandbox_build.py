@@ -29,7 +29,7 @@ from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
 from simulators.messages_api import MessagesStandIn
 from tests.support import SIM_ENV, make_project, scripted_model, status_of, until
-from tests.workflows.test_build_loop import approve_artifacts, tiny_design, writes_file_rule
+from tests.workflows.builds import approve_artifacts, tiny_design, writes_file_rule
 from worker import build_worker
 
 SHELL_ROLES = ["fixer", "code-correctness", "code-performance", "code-architecture"]

@@ -14,17 +14,9 @@ from contracts.build import BuildResult, BuildStatus
 from contracts.human import DecideInput, PendingDecision
 from simulators.github_api import GitHubStandIn
 from tests.support import scripted_model, status_of, until
-from tests.workflows.test_build_loop import (
-    REPO,
-    git_out,
-    github,
-    start_build,
-    tiny_project,
-    writes_file_rule,
-)
+from tests.workflows.builds import REPO, git_out, start_build, tiny_project, writes_file_rule
 from worker import build_worker
 
-__all__ = ["github"]
 TWO_REVIEWERS = '\n[reviewers]\ncode = ["code-correctness", "code-performance"]\n'
 
 

@@ -21,7 +21,7 @@ from runtime.server import DevServer
 from simulators.github_api import GitHubStandIn
 from simulators.messages_api import MessagesStandIn
 from tests.support import scripted_model, status_of, temporal_cli, until
-from tests.workflows.test_build_loop import tiny_project, wid, writes_file_rule
+from tests.workflows.builds import tiny_project, wid, writes_file_rule
 from worker import build_worker
 
 APPROVE_ALL = {"match": {"kind": "review"}, "submit": {"score": 0.99}}

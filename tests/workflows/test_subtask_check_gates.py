@@ -14,19 +14,19 @@ from contracts.build import BuildResult, BuildStatus
 from contracts.human import DecideInput, PendingDecision
 from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
-from tests.support import make_project, scripted_model, status_of, until
-from tests.workflows.test_build_loop import (
+from tests.support import make_project, scripted_model, status_of, until, write
+from tests.workflows.builds import (
+    ONE_REVIEWER,
     REPO,
     approve_artifacts,
+    build,
+    builder,
     git_out,
-    github,
+    passes_review,
     start_build,
     tiny_project,
 )
-from tests.workflows.test_integration import ONE_REVIEWER, build, builder, passes_review, write
 from worker import build_worker
-
-__all__ = ["github"]
 
 
 async def test_a_marker_is_fixed_before_any_pr_and_integration_passes_at_once(

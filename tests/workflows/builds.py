@@ -1,0 +1,105 @@
+"""Helpers shared by the build-loop tests: a tiny approved project, scripted builders and
+reviewers, starting a build and reading git."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from pathlib import Path
+
+from temporalio.client import Client, WorkflowHandle
+
+from activities.plan import run_plan
+from activities.plan.pipeline import seed_subtask_files
+from cli.demo_repo import DemoRepo
+from contracts.build import BuildInput, BuildResult
+from tests.support import make_project
+from worker import build_worker
+
+REPO = "demo/link-shortener"
+ONE_REVIEWER = '\n[reviewers]\ncode = ["code-correctness"]\n'
+
+
+def approve_artifacts(design_dir: Path, root: Path) -> None:
+    """What an approved design leaves behind: XML subtasks and the plan, committed."""
+    seed_subtask_files(str(design_dir))
+    run_plan(str(design_dir), write=True)
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "approved"],
+        cwd=root,
+        check=True,
+    )
+
+
+def tiny_design(root: Path, subplans: dict[str, list[str]]) -> Path:
+    """A design directory with the given subplans (name -> dependencies), no gates."""
+    design = root / "design"
+    (design / "subplans").mkdir(parents=True)
+    (design / "overview.md").write_text("# Tiny\n\nA tiny feature.\n")
+    for name, deps in subplans.items():
+        (design / "subplans" / f"{name}.md").write_text(
+            f"# {name}\n\n**Dependencies**: {', '.join(deps) or 'None'}\n"
+            f"**Files Modified**: src/{name}.txt\n\n## Acceptance Criteria\n\n- [ ] exists\n"
+        )
+    return design
+
+
+def tiny_project(
+    tmp_path: Path, github_url: str, subplans: dict[str, list[str]], config: str, top: str = ""
+) -> DemoRepo:
+    """A project on a tiny design (subplan name -> dependencies), its artifacts approved."""
+    design = tiny_design(tmp_path / "src", subplans)
+    repo = make_project(tmp_path / "p", github_url, config, design_source=design, top_config=top)
+    approve_artifacts(repo.design_dir, repo.root)
+    return repo
+
+
+def wid() -> str:
+    return f"build-link-shortener-{uuid.uuid4().hex[:6]}"
+
+
+async def start_build(client: Client, repo: DemoRepo, task_queue: str) -> WorkflowHandle:
+    return await client.start_workflow(
+        "BuildWorkflow",
+        BuildInput(design_dir=str(repo.design_dir)),
+        id=wid(),
+        task_queue=task_queue,
+    )
+
+
+async def build(client: Client, task_queue: str, design_dir: Path) -> BuildResult:
+    async with build_worker(client, task_queue):
+        handle = await client.start_workflow(
+            "BuildWorkflow",
+            BuildInput(design_dir=str(design_dir)),
+            id=f"build-tiny-{uuid.uuid4().hex[:6]}",
+            task_queue=task_queue,
+        )
+        return BuildResult.model_validate(await handle.result())
+
+
+def git_out(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, check=False
+    ).stdout.strip()
+
+
+def writes_file_rule(name: str) -> dict:
+    return {
+        "match": {"role": "builder", "scope": name},
+        "steps": [{"tool": "write_file", "input": {"path": f"src/{name}.txt", "content": name}}],
+        "submit": {"summary": f"wrote {name}", "files_changed": [f"src/{name}.txt"]},
+    }
+
+
+def passes_review(scope: str) -> dict:
+    return {"match": {"kind": "review", "scope": scope}, "submit": {"score": 0.99}}
+
+
+def builder(name: str, steps: list[dict]) -> dict:
+    return {
+        "match": {"role": "builder", "scope": name},
+        "steps": steps,
+        "submit": {"summary": f"built {name}"},
+    }
