@@ -138,7 +138,7 @@ async def _ended_without_reset(client: Client, build_id: str, run_id: str) -> st
         if err.status == RPCStatusCode.NOT_FOUND:
             return ""
         raise
-    if desc.status in (None, WorkflowExecutionStatus.RUNNING):
+    if desc.status is None or desc.status == WorkflowExecutionStatus.RUNNING:
         return ""
     if desc.raw_description.workflow_extended_info.reset_run_id:
         return ""
@@ -153,8 +153,8 @@ async def _closed(client: Client, desc: WorkflowExecutionDescription) -> ChildCh
         result = await handle.result(follow_runs=False)
     except WorkflowFailureError as err:
         cause = err.cause
-        while getattr(cause, "cause", None) is not None:
-            cause = cause.cause  # type: ignore[union-attr]
+        while (deeper := getattr(cause, "cause", None)) is not None:
+            cause = deeper
         return ChildCheck(verdict="free", run_id=desc.run_id, closed=f"{how}: {cause or err}")
     return ChildCheck(verdict="free", run_id=desc.run_id, closed=how, result=result)
 

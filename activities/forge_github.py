@@ -150,7 +150,7 @@ def rate_limit_delay(exc: GithubException, attempt: int = 1) -> timedelta | None
     if primary and reset is not None:
         return timedelta(seconds=max(1, reset - int(time.time()) + 1))
     # Not told: at least a minute, doubling with each attempt that meets a limit again.
-    grown = SECONDARY_MIN_WAIT * (2 ** max(0, attempt - 1))
+    grown: timedelta = SECONDARY_MIN_WAIT * (2 ** max(0, attempt - 1))
     return min(grown, SECONDARY_MAX_WAIT)
 
 
@@ -282,7 +282,7 @@ def find_open_pull(repo: Repository, owner: str, branch: str) -> PullRequest | N
 
 
 def _bring_up_to_date(pr: PullRequest, title: str, body: str, base: str) -> None:
-    changes: dict[str, str] = {}
+    changes: dict[str, Any] = {}
     if pr.title != title:
         changes["title"] = title
     if (pr.body or "") != body:

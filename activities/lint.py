@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -122,7 +122,7 @@ LINTERS = {
 }
 
 
-def chosen(root: Path, names: list[str] | None) -> list[tuple[Linter, str]]:
+def chosen(root: Path, names: Sequence[str] | None) -> list[tuple[Linter, str]]:
     """The linters to run and why: those named in `[gates] lint`, else every one the
     repository configures."""
     if names is not None:

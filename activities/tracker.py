@@ -218,7 +218,7 @@ def update_tracker(update: TrackerUpdate) -> TrackerResult:
         )
     path = tracker_file(update)
     _exclude_lock_file(update.repo_root, path)
-    counts = dict(Counter(row.status for row in update.rows))
+    counts: dict[str, int] = dict(Counter(str(row.status) for row in update.rows))
     with locked(path):
         try:
             current = files.read_bytes(path).decode("utf-8")

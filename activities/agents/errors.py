@@ -189,6 +189,7 @@ def _page_error(status: int, page: str, headers: Mapping[str, str], model: str) 
 def _body_error_type(body: object) -> str | None:
     if isinstance(body, dict):
         error = body.get("error")
-        if isinstance(error, dict) and isinstance(error.get("type"), str):
-            return error["type"]
+        kind = error.get("type") if isinstance(error, dict) else None
+        if isinstance(kind, str):
+            return kind
     return None

@@ -240,7 +240,8 @@ def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
         return node
 
     try:
-        return expand(schema, ())
+        expanded: dict[str, Any] = expand(schema, ())
+        return expanded
     except _Recursive:
         return schema
 
@@ -322,8 +323,8 @@ async def run_agent(
             ],
         ),
         protected=protected_paths(workdir, settings.agents_dir),
-        writable=frozenset(Path(os.path.realpath(resolve_in(workdir, p))) for p in call.write_scope)
-        if getattr(call, "write_scope", None)
+        writable=frozenset(Path(os.path.realpath(resolve_in(workdir, p))) for p in write_scope)
+        if (write_scope := getattr(call, "write_scope", None))
         else None,
     )
     if "run_command" in resolved.tools:
@@ -337,9 +338,9 @@ async def run_agent(
     record = _load_or_start(path, call, resolved, messages=[])
     _spent(record.usage)
     if record.complete and record.result is not None:
-        output = output_model.model_validate(record.result)
+        done = output_model.model_validate(record.result)
         workspace.touched.update(record.files_touched)
-        return AgentOutcome(output, record.usage, record, path, workspace)
+        return AgentOutcome(done, record.usage, record, path, workspace)
     if not record.messages:  # a new call: its first message, written once
         first = prompts.task_message(call, kind, await asyncio.to_thread(briefing.brief, call))
         record.messages = [{"role": "user", "content": first}]

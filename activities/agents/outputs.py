@@ -82,8 +82,8 @@ def integrator_submission(subtasks: list[str]) -> type[EditSubmission]:
     return create_model(
         "IntegratorSubmission",
         __base__=EditSubmission,
-        culprit=(
-            names | None,  # type: ignore[operator]
+        culprit=(  # type: ignore[arg-type]
+            names | None,
             Field(
                 default=None,
                 description="the subtask whose own work causes a failure, when you can tell",

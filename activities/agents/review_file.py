@@ -75,7 +75,7 @@ def _findings(verdict: Verdict, notes: str) -> list[str]:
     lines: list[str] = []
     for n, issue in enumerate(verdict.issues, start=1):
         lines += [f"### {n}. [{issue.severity.value}] {inline(issue.description)}", ""]
-        lines.append(f"- Location: {inline(issue.location) or 'not given'}{_mark(issue)}")
+        lines.append(f"- Location: {inline(issue.location or '') or 'not given'}{_mark(issue)}")
         if issue.failure.strip():
             lines.append(f"- Fails when: {inline(issue.failure)}")
         if issue.quote.strip():

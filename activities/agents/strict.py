@@ -67,13 +67,13 @@ def strict_schema(schema: Mapping[str, Any]) -> dict[str, Any] | None:
 def for_model(tools: Iterable[Mapping[str, Any]], model: str) -> list[dict[str, Any]]:
     """The tool definitions to send to `model`: strict where it supports it and the API's
     limits allow, the submit tool (last) first in line; the rest as they are."""
-    tools = [dict(t) for t in tools]
+    defs = [dict(t) for t in tools]
     if not supports_strict(model):
-        return tools
+        return defs
     count = optional = unions = 0
-    order = [len(tools) - 1, *range(len(tools) - 1)] if tools else []
+    order = [len(defs) - 1, *range(len(defs) - 1)] if defs else []
     for index in order:
-        schema = strict_schema(tools[index]["input_schema"])
+        schema = strict_schema(defs[index]["input_schema"])
         if schema is None:
             continue
         more_optional, more_unions = cost(schema)
@@ -84,8 +84,8 @@ def for_model(tools: Iterable[Mapping[str, Any]], model: str) -> list[dict[str, 
         ):
             continue
         count, optional, unions = count + 1, optional + more_optional, unions + more_unions
-        tools[index] = {**tools[index], "input_schema": schema, "strict": True}
-    return tools
+        defs[index] = {**defs[index], "input_schema": schema, "strict": True}
+    return defs
 
 
 def cost(schema: Any) -> tuple[int, int]:

@@ -54,7 +54,7 @@ def plan(model: str, effort: str, answer_room: int, limit: int) -> Plan:
     output = {"output_config": {"effort": level}} if level else {}
     if info.thinking == "adaptive":
         room = min(ceiling, max(answer_room, ADAPTIVE_ROOM.get(effort, answer_room)))
-        params = {"thinking": {"type": "adaptive"}, **output}
+        params: dict[str, Any] = {"thinking": {"type": "adaptive"}, **output}
         return Plan(params, room, ceiling, **common)
     if info.thinking == "extended" and EXTENDED_BUDGET.get(effort, 0) >= 1024:
         budget = min(EXTENDED_BUDGET[effort], ceiling - answer_room)

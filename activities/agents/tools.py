@@ -564,7 +564,8 @@ def _matcher(pattern: str, regex: bool) -> Callable[[str], object]:
             f"invalid regular expression {pattern!r}: {detail}; the search uses RE2 syntax "
             "(no backreferences or lookaround), or pass regex=false for plain text"
         ) from exc
-    return compiled.search
+    search: Callable[[str], object] = compiled.search
+    return search
 
 
 def _globbed(rel: str, glob: str) -> bool:

@@ -14,6 +14,7 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 from activities.git.command import git_out
 
@@ -117,7 +118,7 @@ def _resolves(worktree: Path, folder: Path, spec: str) -> bool:
     return any(c.is_file() for c in candidates)
 
 
-def _json(path: Path) -> dict:
+def _json(path: Path) -> dict[str, Any]:
     """A JSON (or tsconfig's JSON-with-comments) object; {} when it cannot be read."""
     try:
         text = path.read_text(encoding="utf-8")

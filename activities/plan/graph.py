@@ -92,14 +92,14 @@ def critical_path(doc: DesignDoc, graph: nx.DiGraph, order: list[str]) -> tuple[
     hours = {s.name: s.hours for s in doc.subplans}
     total: dict[str, float] = {}
     best_dep: dict[str, str | None] = {}
-    for node in order:
-        deps = sorted(graph.predecessors(node))
+    for name in order:
+        deps = sorted(graph.predecessors(name))
         best: str | None = None
         for dep in deps:
             if best is None or total[dep] > total[best]:
                 best = dep
-        best_dep[node] = best
-        total[node] = hours[node] + (total[best] if best is not None else 0.0)
+        best_dep[name] = best
+        total[name] = hours[name] + (total[best] if best is not None else 0.0)
     if not total:
         return [], 0.0
     end = min(total, key=lambda n: (-total[n], n))

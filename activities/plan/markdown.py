@@ -162,7 +162,8 @@ def parse_markdown(text: str) -> ParsedMarkdown:
 def split_values(text: str) -> list[str]:
     """Split `a, b; c and d` into names, ignoring separators inside parentheses."""
     parts: list[str] = []
-    depth, buf = 0, []
+    depth = 0
+    buf: list[str] = []
     for ch in text:
         if ch in "([":
             depth += 1

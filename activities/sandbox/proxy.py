@@ -107,6 +107,7 @@ class FilteringProxy:
             except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
                 await _answer(client_w, 400, "incomplete or oversized request head")
                 return
+            assert upstream_w is not None  # connected, or answered and returned above
             if method == b"CONNECT":
                 client_w.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
             else:
