@@ -153,7 +153,7 @@ class IntegrationInput(SubtaskInput):
     reopens: list[ReopenRecord] = Field(
         default_factory=list, description="every reopening so far (bounded: max_reopens)"
     )
-    state: IntegrationState | None = None  # type: ignore[assignment]
+    state: IntegrationState | None = None
 
 
 class RoundRecord(BaseModel):

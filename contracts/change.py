@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -57,7 +58,7 @@ def blast_radius(
     touched: dict[str, Affected],
     dependencies: dict[str, list[str]],
     files: dict[str, list[str]],
-    states: dict[str, str],
+    states: Mapping[str, str],
 ) -> list[Affected]:
     """What a change reaches: the named subtasks, those sharing their files, every dependent."""
     found: dict[str, Affected] = dict(touched)

@@ -161,7 +161,8 @@ def signal_input(
 def legacy_budget(raw: Any) -> dict[str, float] | None:
     """`raise_budget`'s input as builds before its check read it (None: the SDK dropped it)."""
     try:
-        return _adapter(dict[str, float]).validate_python(raw)
+        budget: dict[str, float] = _adapter(dict[str, float]).validate_python(raw)
+        return budget
     except ValidationError:
         return None
 

@@ -74,7 +74,8 @@ class AgentStep:
 
         async def once() -> R:
             opts = options.agent_for(self.agents())
-            return await self.execute(activity, request, result_type, summary, opts)
+            result: R = await self.execute(activity, request, result_type, summary, opts)
+            return result
 
         result = await self.holds.run(
             scope,

@@ -8,7 +8,8 @@ from this workflow's state after every change, so it cannot drift from it.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import (
@@ -64,13 +65,16 @@ CLEAN_WORKTREES = "clean-worktrees"
 STALL_GUARD = "stall-guard"
 
 
+T = TypeVar("T")
+
+
 @workflow.defn(name="BuildWorkflow")
 class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
     def __init__(self) -> None:
         self.s = BuildState()
         self.ctx: ProjectContext | None = None
         self.specs: dict[str, SubtaskSpec] = {}
-        self.running: dict[str, workflow.ChildWorkflowHandle] = {}
+        self.running: dict[str, workflow.ChildWorkflowHandle[Any, Any]] = {}
         self.changed = False
         self.last_rows: list[TrackerRow] | None = None
         self.inp: BuildInput | None = None
@@ -217,11 +221,13 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
                 if len(self.running) >= limit or held or self.holds.holding:
                     break
                 tasks[name] = asyncio.ensure_future(self._run_child(name))
+
                 # Started, not "is running": a replay after a crash can start and
                 # finish a child within one activation (or its start holds for a person).
-                await workflow.wait_condition(
-                    lambda n=name: n in self.running or tasks[n].done() or self.holds.holding
-                )
+                def started(n: str = name) -> bool:
+                    return n in self.running or tasks[n].done() or self.holds.holding
+
+                await workflow.wait_condition(started)
             self.s.max_running = max(self.s.max_running, len(self.running))
             # A change during this pass (a child that just ended) is looked at by the next
             # one first: until then the state is not settled, so it can show neither a
@@ -418,14 +424,14 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
         activity: Any,
         arg: Any,
         *,
-        result_type: Any,
+        result_type: type[T] | None,
         summary: str,
         hold: bool = True,
         **opts: Any,
-    ) -> Any:
+    ) -> T:
         """A step of the build itself; one that fails for good holds for a person."""
 
-        def call() -> Any:
+        def call() -> Awaitable[T]:
             return workflow.execute_activity(
                 activity, arg, result_type=result_type, summary=summary, **opts
             )

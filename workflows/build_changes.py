@@ -9,7 +9,8 @@ restarted or reopened.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from temporalio import workflow
 
@@ -42,6 +43,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.timestamps import stamp
 
 
+T = TypeVar("T")
+
+
 class SpecChangeSteps:
     """Uses the build's state, context, specs and running children, and two of its methods:
     `_activity` (a step that holds for a person when it fails) and `_details`;
@@ -53,6 +57,19 @@ class SpecChangeSteps:
     running: dict[str, Any]
     restarting: set[str]
     agent: AgentStep
+    _details: Callable[[], None]
+    if TYPE_CHECKING:
+
+        async def _activity(
+            self,
+            activity: Any,
+            arg: Any,
+            *,
+            result_type: type[T] | None,
+            summary: str,
+            hold: bool = True,
+            **opts: Any,
+        ) -> T: ...
 
     async def _handle_change(self) -> None:
         c = self.s.change

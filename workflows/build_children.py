@@ -45,6 +45,7 @@ class BuildChildren(ChildStarts):
     ctx: ProjectContext | None
     inp: BuildInput | None
     specs: dict[str, SubtaskSpec]
+    base_branch: str
     holds: FailureHolds
     running: dict[str, Any]
     starting: set[str]
@@ -57,6 +58,7 @@ class BuildChildren(ChildStarts):
         assert self.ctx
         view = self.s.subtasks[name]
         run: Any
+        arg: SubtaskInput
         if view.kind == "integration":
             run, arg = IntegrationWorkflow.run, self._integration_input(view)
             summary = f"integration of {self.ctx.feature}"
@@ -100,7 +102,7 @@ class BuildChildren(ChildStarts):
         if handle is not None:
             await self._await_child(name, handle)
 
-    async def _await_child(self, name: str, handle: workflow.ChildWorkflowHandle) -> None:
+    async def _await_child(self, name: str, handle: workflow.ChildWorkflowHandle[Any, Any]) -> None:
         view = self.s.subtasks[name]
         self.running[name] = handle
         view.status, view.phase = "in_progress", "starting"

@@ -8,13 +8,14 @@ asked (a decision, a change, a budget, a pause) or refuse it visibly in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from contracts.build import BuildState, BuildStatus, SubtaskProgress
+    from contracts.build import BuildInput, BuildState, BuildStatus, SubtaskProgress
     from contracts.change import PendingChange
     from contracts.config import ProjectContext
     from contracts.human import (
@@ -60,10 +61,18 @@ class BuildMessages(UnknownNames):
     s: BuildState
     ctx: ProjectContext | None
     holds: FailureHolds
-    running: dict[str, workflow.ChildWorkflowHandle]
+    running: dict[str, workflow.ChildWorkflowHandle[Any, Any]]
     budget_answer: str | None
+    conflict_answer: str | None
+    inp: BuildInput | None
     changed: bool
     cancelled: bool
+    if TYPE_CHECKING:
+
+        async def _tell(self, name: str, signal: str, arg: object = None) -> None: ...
+        async def _signal_children(self, signal: str, arg: object = None) -> None: ...
+
+    _failure_decisions: Callable[[], list[PendingDecision]]
 
     @checked_signal("subtask_progress", SubtaskProgress)
     def subtask_progress(self, progress: SubtaskProgress) -> None:

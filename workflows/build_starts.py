@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import FailureError, WorkflowAlreadyStartedError
@@ -33,6 +33,9 @@ EXISTING_CHILD = "existing-child"
 ADOPTED_POLL = timedelta(seconds=30)
 # Replacing a stale child, or finding the id free yet taken, this often: a person is asked.
 MAX_TRIES = 3
+
+
+T = TypeVar("T")
 
 
 class Adopted:
@@ -65,14 +68,26 @@ class ChildStarts:
     running: dict[str, Any]
     starting: set[str]
     changed: bool
-    _activity: Callable[..., Awaitable[Any]]
+    if TYPE_CHECKING:
+
+        async def _activity(
+            self,
+            activity: Any,
+            arg: Any,
+            *,
+            result_type: type[T] | None,
+            summary: str,
+            hold: bool = True,
+            **opts: Any,
+        ) -> T: ...
+
     _on_hold: Callable[[], Awaitable[None]]
     _apply_result: Callable[[SubtaskResult], None]
     _child_failed: Callable[[str, str], None]
 
     async def _start(
-        self, name: str, start: Callable[[], Awaitable[workflow.ChildWorkflowHandle]]
-    ) -> workflow.ChildWorkflowHandle | None:
+        self, name: str, start: Callable[[], Awaitable[workflow.ChildWorkflowHandle[Any, Any]]]
+    ) -> workflow.ChildWorkflowHandle[Any, Any] | None:
         """The started child; None when one already running was adopted and followed to its
         end. Raises StepAbandoned when a person answers a hold with `skip` or `stop`."""
         child_id = f"{workflow.info().workflow_id}-{name}"

@@ -10,6 +10,7 @@ committed together.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from temporalio import workflow
 
@@ -27,6 +28,8 @@ with workflow.unsafe.imports_passed_through():
 
 class DesignPlanSteps(DesignSteps):
     """Uses, besides `DesignSteps`'s, the loop's `_result` (the workflow's result)."""
+
+    _result: Callable[[str, str | None], DesignResult]
 
     async def _plan(self, write: bool = False) -> PlanResult:
         """The plan engine's checks; its message names file, problem and fix, and holds."""

@@ -7,8 +7,8 @@ good waits for a person (`retry` / `skip` / `stop`) instead of ending the loop.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from temporalio import workflow
 
@@ -34,6 +34,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.timestamps import stamp
 
 
+T = TypeVar("T")
+
+
 class DesignSteps:
     """Uses the loop's state, context, config, subplans, holds and agent step, and its
     `_details` (the Web UI pane)."""
@@ -45,6 +48,7 @@ class DesignSteps:
     holds: FailureHolds
     agent: AgentStep
     threshold: float
+    _details: Callable[..., None]
 
     def _bar(self, scope: str) -> float:
         """The score a scope must reach: its own (a person set it), else the loop's."""
@@ -126,6 +130,7 @@ class DesignSteps:
         review_paths: list[str] | None = None,
         choices: Sequence[str] | None = None,
     ) -> EditResult:
+        assert self.ctx
         call = self._call(role, scope, round_, focus, instructions)
         request = EditRequest(
             **call.model_dump(),
@@ -172,8 +177,8 @@ class DesignSteps:
         return await self.agent(activity, request, result_type, summary, choices)
 
     async def _activity(
-        self, activity: Any, arg: Any, *, result_type: Any, summary: str, **opts: Any
-    ) -> Any:
+        self, activity: Any, arg: Any, *, result_type: type[T] | None, summary: str, **opts: Any
+    ) -> T:
         """A file, git or plan step; one that fails for good holds for a person."""
         return await self.holds.run(
             "design",

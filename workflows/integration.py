@@ -58,6 +58,9 @@ BOUNDED_REOPENS = "bounded-reopens"
 
 @workflow.defn(name="IntegrationWorkflow")
 class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
+    s: IntegrationState
+    inp: IntegrationInput | None
+
     def __init__(self) -> None:
         self.s = IntegrationState()
         self.inp: IntegrationInput | None = None
@@ -87,7 +90,7 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
     @property
     def _integration(self) -> IntegrationInput:
         assert self.inp is not None
-        return self.inp  # type: ignore[return-value]
+        return self.inp
 
     def _branch(self) -> str:
         return integration_branch(self._integration.feature)
@@ -331,8 +334,8 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
         )
         self.s.rounds_without_progress = 0
         self.s.round_cap = rnd + inp.ctx.config.integration.max_rounds
-        checks = [g.command for g in checks.results if not g.passed]
-        verdict = self._chosen(choice, rnd, why, checks)
+        failing_checks = [g.command for g in checks.results if not g.passed]
+        verdict = self._chosen(choice, rnd, why, failing_checks)
         if self.s.status == "skipped":
             await self._report()
         return verdict or "fix"  # continue: re-verify what the person left, no integrator pass

@@ -6,7 +6,7 @@ loop holds); the steps themselves are written once here.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from temporalio import workflow
 
@@ -21,10 +21,13 @@ with workflow.unsafe.imports_passed_through():
 OWN_PATHS = "commit-own-paths"
 
 
+T = TypeVar("T")
+
+
 class RunsActivities(Protocol):
     async def _activity(
-        self, activity: Any, arg: Any, *, result_type: Any, summary: str, **opts: Any
-    ) -> Any: ...
+        self, activity: Any, arg: Any, *, result_type: type[T] | None, summary: str, **opts: Any
+    ) -> T: ...
 
 
 async def resolve(

@@ -236,20 +236,21 @@ class SubtaskSteps:
         return {"task_queue": self.s.host_queue, "schedule_to_start_timeout": timeout}
 
     async def _on_host(
-        self, activity: Any, arg: Any, result_type: type, summary: str, **opts: Any
-    ) -> Any:
+        self, activity: Any, arg: Any, result_type: type[T], summary: str, **opts: Any
+    ) -> T:
         """A worktree step on the claimed host; a step that fails for good holds for a person."""
         return await self._held(
             summary, lambda: self._once_on_host(activity, arg, result_type, summary, **opts)
         )
 
     async def _once_on_host(
-        self, activity: Any, arg: Any, result_type: type, summary: str, **opts: Any
-    ) -> Any:
+        self, activity: Any, arg: Any, result_type: type[T], summary: str, **opts: Any
+    ) -> T:
         try:
-            return await workflow.execute_activity(
+            result: T = await workflow.execute_activity(
                 activity, arg, result_type=result_type, summary=summary, **opts, **self._host()
             )
+            return result
         except ActivityError as err:
             cause = err.cause
             if isinstance(cause, TimeoutError) and cause.type == TimeoutType.SCHEDULE_TO_START:
@@ -315,7 +316,7 @@ class SubtaskSteps:
         cfg = inp.ctx.config
         if not (cfg.gates.smells or cfg.gates.lint != []) or not workflow.patched(SUBTASK_CHECKS):
             return GateResult()
-        where = {
+        where: dict[str, Any] = {
             "worktree": self._worktree,
             "base": inp.base_branch,
             "bases": inp.dependency_branches,
