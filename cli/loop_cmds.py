@@ -73,7 +73,7 @@ from contracts.human import (
     FeedbackInput,
     PendingDecision,
 )
-from contracts.integration import IntegrationOutcome
+from contracts.integration import IntegrationOutcome, Reopen, integration_choice
 from contracts.metrics import Metrics
 from contracts.names import with_odd_characters
 from runtime.client import TASK_QUEUE, connect, settings_from_env
@@ -773,7 +773,7 @@ async def decide(args: argparse.Namespace) -> int:
         )
     decision = DecideInput(choice=words[-1], scope=words[0] if len(words) > 1 else None)
     choice = decision.choice.strip().lower()
-    known = choice in KNOWN_CHOICES or choice.startswith("reopen:")
+    known = choice in KNOWN_CHOICES or isinstance(integration_choice(choice), Reopen)
     if not known and await starts_something(args.design_dir):
         # Refused before a server or a worker is started: a typo is only a typo.
         raise CliError(

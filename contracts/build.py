@@ -27,6 +27,9 @@ SUBTASKS_INCOMPLETE = "SUBTASKS_INCOMPLETE"
 SubtaskStatus = Literal[
     "pending", "in_progress", "pr_created", "blocked", "skipped", "stale", "cancelled"
 ]
+# How a review round (a subtask's, or integration's verify round) ends: pass opens the PR,
+# fix goes on to the next round, stop ends this run (skipped, blocked or reopened).
+RoundVerdict = Literal["pass", "fix", "stop"]
 
 
 class SuiteCounts(BaseModel):

@@ -6,6 +6,7 @@ merge and running smell checks; these are the inputs and results of those steps.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -76,6 +77,28 @@ class SmellFinding(BaseModel):
     subtask: str | None = Field(default=None, description="the subtask whose own work it is in")
 
 
+# Who named the subtask at fault: a check (a file it promised, a line it wrote), the
+# integrator agent, or a person answering `reopen:<subtask>`.
+ReopenBy = Literal["checks", "integrator", "person"]
+REOPEN_PREFIX = "reopen:"
+
+
+@dataclass(frozen=True)
+class Reopen:
+    """A person's `reopen:<subtask>`, parsed once where it arrives."""
+
+    subtask: str
+
+
+def integration_choice(choice: str) -> Literal["continue", "skip"] | Reopen:
+    """An answer to integration's prompts: `skip`, `reopen:<subtask>`, else continue."""
+    if choice == "skip":
+        return "skip"
+    if choice.startswith(REOPEN_PREFIX):
+        return Reopen(choice[len(REOPEN_PREFIX) :])
+    return "continue"
+
+
 class ReopenRecord(BaseModel):
     """One reopening of a subtask by integration: the same check failing again after it asks
     a person instead of reopening once more."""
@@ -83,7 +106,7 @@ class ReopenRecord(BaseModel):
     subtask: str
     why: str
     checks: list[str] = Field(default_factory=list, description="the checks that failed")
-    by: Literal["checks", "integrator", "person"] = "integrator"
+    by: ReopenBy = "integrator"
 
 
 class IntegrationOutcome(BaseModel):

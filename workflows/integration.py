@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         GateResult,
         IntegrationInput,
         IntegrationState,
+        RoundVerdict,
         SubtaskProgress,
         SubtaskResult,
     )
@@ -36,14 +37,18 @@ with workflow.unsafe.imports_passed_through():
     from contracts.human import PendingDecision
     from contracts.integration import (
         INTEGRATION,
+        REOPEN_PREFIX,
         IntegrateRequest,
         IntegrateResult,
         IntegrationOutcome,
         IntegrationReport,
         IntegrationRound,
+        Reopen,
+        ReopenBy,
         ReopenRecord,
         SmellRequest,
         integration_branch,
+        integration_choice,
     )
     from workflows import options, subtask_state
     from workflows.failures import FailureHolds, all_or_cancel
@@ -51,7 +56,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.subtask_messages import SubtaskMessages
     from workflows.subtask_steps import REVIEW_AFTER_GATES
 
-CONTINUE, SKIP, REOPEN = "continue", "skip", "reopen:"
+CONTINUE, SKIP = "continue", "skip"
 # Patch id: the checks' own attribution reopens a subtask, and reopens are bounded.
 BOUNDED_REOPENS = "bounded-reopens"
 
@@ -184,7 +189,7 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
             )
             self.s.resolutions[conflict.branch] = edit.summary
 
-    async def _verify(self) -> str:
+    async def _verify(self) -> RoundVerdict:
         """One round: gates, smell checks and (after the integrator's work) reviewers."""
         inp = self._integration
         cfg = inp.ctx.config
@@ -266,8 +271,8 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
         return None
 
     async def _reopen_bounded(
-        self, name: str, why: str, failing: list[GateCommand], rnd: int, by: str
-    ) -> str | None:
+        self, name: str, why: str, failing: list[GateCommand], rnd: int, by: ReopenBy
+    ) -> RoundVerdict | None:
         """Reopen `name`, unless a person must decide: the same check failed after it was
         reopened before, or the build has used its `max_reopens`. None: `continue` (no
         reopen; the integrator goes on on the integrated branch)."""
@@ -299,7 +304,7 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
                     f"{self._branch()}, worktree {self.s.worktree}, after anything you fix "
                     f"there), skip integration, or reopen a subtask."
                 ),
-                options=[CONTINUE, SKIP, *(f"{REOPEN}{n}" for n in inp.merge_order)],
+                options=[CONTINUE, SKIP, *(f"{REOPEN_PREFIX}{n}" for n in inp.merge_order)],
             )
         )
         verdict = self._chosen(choice, rnd, reason, checks)
@@ -307,18 +312,19 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
             self.s.kept.append(name)
         return verdict
 
-    def _chosen(self, choice: str, rnd: int, why: str, checks: list[str]) -> str | None:
+    def _chosen(self, choice: str, rnd: int, why: str, checks: list[str]) -> RoundVerdict | None:
         """A person's answer: skip and reopen end this run ("stop"); None for continue."""
-        if choice == SKIP:
+        chosen = integration_choice(choice)
+        if chosen == SKIP:
             self.s.status, self.s.phase = "skipped", "skipped"
             self.s.notes = f"skipped by a person after {rnd} rounds ({why})"
             return "stop"
-        if choice.startswith(REOPEN):
+        if isinstance(chosen, Reopen):
             why = f"reopened by a person after integration round {rnd}"
-            return self._reopen(choice[len(REOPEN) :], why, checks, "person")
+            return self._reopen(chosen.subtask, why, checks, "person")
         return None
 
-    async def _when_integration_stuck(self, rnd: int, why: str, checks: GateResult) -> str | None:
+    async def _when_integration_stuck(self, rnd: int, why: str, checks: GateResult) -> RoundVerdict:
         inp = self._integration
         failing = ", ".join(g.command for g in checks.results if not g.passed) or "reviews"
         choice = await self._ask(
@@ -329,7 +335,7 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
                     f"{failing}. Fix it by hand on {self._branch()} (worktree "
                     f"{self.s.worktree}) and continue, skip integration, or reopen a subtask."
                 ),
-                options=[CONTINUE, SKIP, *(f"{REOPEN}{n}" for n in inp.merge_order)],
+                options=[CONTINUE, SKIP, *(f"{REOPEN_PREFIX}{n}" for n in inp.merge_order)],
             )
         )
         self.s.rounds_without_progress = 0
@@ -340,14 +346,16 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
             await self._report()
         return verdict or "fix"  # continue: re-verify what the person left, no integrator pass
 
-    def _reopen(self, name: str, why: str, checks: list[str] | None = None, by: str = "") -> str:
+    def _reopen(
+        self, name: str, why: str, checks: list[str] | None = None, by: ReopenBy | None = None
+    ) -> RoundVerdict:
         self.reopen = (name, why)
         if by:
             self.reopen_record = ReopenRecord(
                 subtask=name,
                 why=why,
                 checks=checks or [],
-                by=by,  # type: ignore[arg-type]
+                by=by,
             )
             if self.s.log:
                 self.s.log[-1].culprit, self.s.log[-1].culprit_by = name, by

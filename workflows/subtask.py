@@ -14,7 +14,13 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.git.activities import ensure_worktree, git_repo_info, merge_dependencies
-    from contracts.build import SubtaskInput, SubtaskProgress, SubtaskResult, SubtaskState
+    from contracts.build import (
+        RoundVerdict,
+        SubtaskInput,
+        SubtaskProgress,
+        SubtaskResult,
+        SubtaskState,
+    )
     from contracts.git import (
         MergeRequest,
         MergeResult,
@@ -184,7 +190,7 @@ class SubtaskWorkflow(SubtaskMessages, SubtaskFinish):
                 await self._report()
                 return False
 
-    async def _review_round(self) -> str:
+    async def _review_round(self) -> RoundVerdict:
         """One round: gates and reviewers in parallel, then evaluate; returns pass/fix/stop."""
         inp = self._inp
         cfg = inp.ctx.config

@@ -10,7 +10,7 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from contracts.build import SubtaskState
+    from contracts.build import RoundVerdict, SubtaskState
     from contracts.human import BUILD_STUCK_OPTIONS, DecideInput, PendingDecision
     from workflows import subtask_state
     from workflows.failures import FailureHolds
@@ -41,7 +41,9 @@ class SubtaskMessages(SubtaskSteps, UnknownNames):
         await self._report()
         return choice
 
-    async def _when_stuck(self, rnd: int, why: str, lowest: float, green: bool) -> str | None:
+    async def _when_stuck(
+        self, rnd: int, why: str, lowest: float, green: bool
+    ) -> RoundVerdict | None:
         """Ask the person (skip / simplify / debug / continue); the round's verdict, or
         None to go on to the fixer (`continue`)."""
         inp = self._inp
