@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -22,6 +23,8 @@ from temporalio.testing import WorkflowEnvironment
 from runtime.server import DevServer, free_port, start_dev_server, temporal_binary
 from simulators.github_api import RECORD_ENV
 
+RECORDING = pytest.StashKey[str]()
+
 
 def pytest_configure(config: pytest.Config) -> None:
     """Every GitHub stand-in of the run (and of workers it spawns) records its requests, for
@@ -30,6 +33,15 @@ def pytest_configure(config: pytest.Config) -> None:
     if not os.environ.get(RECORD_ENV):
         directory = tempfile.mkdtemp(prefix="github-requests-")
         os.environ[RECORD_ENV] = os.path.join(directory, "requests.jsonl")
+        config.stash[RECORDING] = directory
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The recording is the run's own: gone with it (one directory a run piled up in /tmp)."""
+    directory = config.stash.get(RECORDING, None)
+    if directory is not None:
+        os.environ.pop(RECORD_ENV, None)
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
