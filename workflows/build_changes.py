@@ -10,7 +10,7 @@ restarted or reopened.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 from temporalio import workflow
 
@@ -40,10 +40,8 @@ with workflow.unsafe.imports_passed_through():
     from contracts.subtask import SubtaskSpec
     from workflows import build_state, options, project_steps
     from workflows.agent_step import AgentStep
+    from workflows.project_steps import ActivityStep
     from workflows.timestamps import stamp
-
-
-T = TypeVar("T")
 
 
 class SpecChangeSteps:
@@ -58,18 +56,7 @@ class SpecChangeSteps:
     restarting: set[str]
     agent: AgentStep
     _details: Callable[[], None]
-    if TYPE_CHECKING:
-
-        async def _activity(
-            self,
-            activity: Any,
-            arg: Any,
-            *,
-            result_type: type[T] | None,
-            summary: str,
-            hold: bool = True,
-            **opts: Any,
-        ) -> T: ...
+    _activity: ActivityStep
 
     async def _handle_change(self) -> None:
         c = self.s.change

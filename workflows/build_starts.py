@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import FailureError, WorkflowAlreadyStartedError
@@ -27,15 +27,13 @@ with workflow.unsafe.imports_passed_through():
     from contracts.human import FailureInfo
     from workflows import options
     from workflows.failures import FailureHolds
+    from workflows.project_steps import ActivityStep
 
 # Patch id: a child id found taken is adopted, replaced or put to a person (issue 21).
 EXISTING_CHILD = "existing-child"
 ADOPTED_POLL = timedelta(seconds=30)
 # Replacing a stale child, or finding the id free yet taken, this often: a person is asked.
 MAX_TRIES = 3
-
-
-T = TypeVar("T")
 
 
 class Adopted:
@@ -68,18 +66,7 @@ class ChildStarts:
     running: dict[str, Any]
     starting: set[str]
     changed: bool
-    if TYPE_CHECKING:
-
-        async def _activity(
-            self,
-            activity: Any,
-            arg: Any,
-            *,
-            result_type: type[T] | None,
-            summary: str,
-            hold: bool = True,
-            **opts: Any,
-        ) -> T: ...
+    _activity: ActivityStep
 
     _on_hold: Callable[[], Awaitable[None]]
     _apply_result: Callable[[SubtaskResult], None]

@@ -24,10 +24,18 @@ OWN_PATHS = "commit-own-paths"
 T = TypeVar("T")
 
 
-class RunsActivities(Protocol):
-    async def _activity(
+class ActivityStep(Protocol):
+    """A loop's way to run a file, git or plan step: a step that fails for good holds for
+    a person. Mixins declare their loop's `_activity` with it."""
+
+    async def __call__(
         self, activity: Any, arg: Any, *, result_type: type[T] | None, summary: str, **opts: Any
     ) -> T: ...
+
+
+class RunsActivities(Protocol):
+    @property
+    def _activity(self) -> ActivityStep: ...
 
 
 async def resolve(
