@@ -11,6 +11,6 @@ from simulators.github_api import GitHubStandIn
 
 @pytest.fixture
 def github() -> Iterator[GitHubStandIn]:
-    """The GitHub REST stand-in (a test module may define its own)."""
+    """The GitHub REST stand-in, one per test."""
     with GitHubStandIn() as standin:
         yield standin

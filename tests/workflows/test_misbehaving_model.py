@@ -8,7 +8,6 @@ from __future__ import annotations
 import copy
 import os
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +23,6 @@ from tests.support import make_project, scripted_model, status_of, until
 from worker import build_worker
 
 NAMES = ["01-models", "02-storage", "03-codec", "04-service", "05-cli"]
-
-
-@pytest.fixture
-def github() -> Iterator[GitHubStandIn]:
-    with GitHubStandIn() as standin:
-        yield standin
 
 
 def misbehaving(seed: int) -> dict[str, Any]:

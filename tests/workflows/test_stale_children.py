@@ -28,12 +28,6 @@ APPROVE_ALL = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
 CONFIG = '\n[reviewers]\ncode = ["code-correctness"]\n'
 
 
-@pytest.fixture
-def github() -> GitHubStandIn:
-    with GitHubStandIn() as standin:
-        yield standin  # type: ignore[misc]
-
-
 def builder_asked(messages: MessagesStandIn, scope: str) -> bool:
     return any(r.scope == scope and r.role == "builder" for r in messages.requests)
 
