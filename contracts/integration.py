@@ -7,7 +7,7 @@ merge and running smell checks; these are the inputs and results of those steps.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, Field
 
@@ -80,6 +80,8 @@ class SmellFinding(BaseModel):
 # Who named the subtask at fault: a check (a file it promised, a line it wrote), the
 # integrator agent, or a person answering `reopen:<subtask>`.
 ReopenBy = Literal["checks", "integrator", "person"]
+CONTINUE: Final = "continue"
+SKIP: Final = "skip"
 REOPEN_PREFIX = "reopen:"
 
 
@@ -90,13 +92,18 @@ class Reopen:
     subtask: str
 
 
+def integration_options(merge_order: list[str]) -> list[str]:
+    """What integration's prompts offer: continue, skip, or reopen one of the subtasks."""
+    return [CONTINUE, SKIP, *(f"{REOPEN_PREFIX}{n}" for n in merge_order)]
+
+
 def integration_choice(choice: str) -> Literal["continue", "skip"] | Reopen:
     """An answer to integration's prompts: `skip`, `reopen:<subtask>`, else continue."""
-    if choice == "skip":
-        return "skip"
+    if choice == SKIP:
+        return SKIP
     if choice.startswith(REOPEN_PREFIX):
         return Reopen(choice[len(REOPEN_PREFIX) :])
-    return "continue"
+    return CONTINUE
 
 
 class ReopenRecord(BaseModel):

@@ -37,7 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.human import PendingDecision
     from contracts.integration import (
         INTEGRATION,
-        REOPEN_PREFIX,
+        SKIP,
         IntegrateRequest,
         IntegrateResult,
         IntegrationOutcome,
@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         SmellRequest,
         integration_branch,
         integration_choice,
+        integration_options,
     )
     from workflows import options, subtask_state
     from workflows.failures import FailureHolds, all_or_cancel
@@ -56,7 +57,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.subtask_messages import SubtaskMessages
     from workflows.subtask_steps import REVIEW_AFTER_GATES
 
-CONTINUE, SKIP = "continue", "skip"
 # Patch id: the checks' own attribution reopens a subtask, and reopens are bounded.
 BOUNDED_REOPENS = "bounded-reopens"
 
@@ -304,7 +304,7 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
                     f"{self._branch()}, worktree {self.s.worktree}, after anything you fix "
                     f"there), skip integration, or reopen a subtask."
                 ),
-                options=[CONTINUE, SKIP, *(f"{REOPEN_PREFIX}{n}" for n in inp.merge_order)],
+                options=integration_options(inp.merge_order),
             )
         )
         verdict = self._chosen(choice, rnd, reason, checks)
@@ -335,7 +335,7 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
                     f"{failing}. Fix it by hand on {self._branch()} (worktree "
                     f"{self.s.worktree}) and continue, skip integration, or reopen a subtask."
                 ),
-                options=[CONTINUE, SKIP, *(f"{REOPEN_PREFIX}{n}" for n in inp.merge_order)],
+                options=integration_options(inp.merge_order),
             )
         )
         self.s.rounds_without_progress = 0
