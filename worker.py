@@ -21,7 +21,8 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.sandbox.runner import unavailable as sandbox_unavailable
-from runtime.client import TASK_QUEUE, open_client, settings_from_env
+from contracts.version import TASK_QUEUE, UPGRADING, WORKFLOW_CODE_VERSION, older_version
+from runtime.client import open_client, settings_from_env
 from runtime.exit import exit_now
 from runtime.failure_details import FailureDetailsInterceptor
 from runtime.path_map import NO_PATH_MAP, PathMap, PathMapError, PathMapInterceptor
@@ -181,6 +182,18 @@ def main(argv: list[str] | None = None) -> int:
         path_map = PathMap.from_env(args.path_map)
     except PathMapError as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    older = older_version(args.task_queue)
+    if older is not None:
+        # Its loops' histories were made by other workflow code: replaying them here fails.
+        print(
+            f"error: task queue {args.task_queue!r} holds loops of an older release (workflow "
+            f"code version {older}); this release runs version {WORKFLOW_CODE_VERSION} on "
+            f"{TASK_QUEUE!r}. Fix: serve {args.task_queue!r} with a worker of the release that "
+            f"started its loops, and run this one on {TASK_QUEUE!r} (unset "
+            f"ORCHESTRATOR_TASK_QUEUE or pass --task-queue {TASK_QUEUE}); see {UPGRADING}",
+            file=sys.stderr,
+        )
         return 2
     problem = None if args.without_sandbox else sandbox_unavailable()
     if problem:

@@ -1,6 +1,6 @@
 """Host affinity: a subtask's worktree lives on one disk, so its steps run on one host.
 
-Each worker serves the shared task queue and its own `orchestrator-host-<name>`
+Each worker serves the shared task queue and its own `orchestrator-v<N>-host-<name>`
 queue. A subtask claims a host by running `host.claim` on the shared queue;
 whichever worker picks it up answers with its own host queue, and every later
 step that touches the worktree is sent there.
@@ -14,7 +14,7 @@ import socket
 
 from temporalio import activity
 
-HOST_QUEUE_PREFIX = "orchestrator-host-"
+from contracts.version import HOST_QUEUE_PREFIX
 
 
 def default_host() -> str:

@@ -13,8 +13,9 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from contracts.config import BuildChecks
+from contracts.version import TASK_QUEUE
 from runtime.background import ensure_worker
-from runtime.client import TASK_QUEUE, connect, settings_from_env
+from runtime.client import connect, settings_from_env
 from runtime.path_map import PathMap, PathMapError
 from runtime.server import ServerError, is_local
 

@@ -76,7 +76,8 @@ from contracts.human import (
 from contracts.integration import IntegrationOutcome, Reopen, integration_choice
 from contracts.metrics import Metrics
 from contracts.names import with_odd_characters
-from runtime.client import TASK_QUEUE, connect, settings_from_env
+from contracts.version import TASK_QUEUE, older_loop
+from runtime.client import connect, settings_from_env
 from runtime.server import is_listening
 
 QUERY_TIMEOUT = timedelta(seconds=15)
@@ -275,6 +276,9 @@ async def running(client: Client, workflow_id: str, design_dir: str) -> Workflow
     if desc is None or desc.status != WorkflowExecutionStatus.RUNNING:
         return None
     await check_owner(handle, design_dir)
+    older = older_loop(workflow_id, desc.task_queue)
+    if older:
+        raise CliError(older)
     return handle
 
 

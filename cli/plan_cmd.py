@@ -12,7 +12,7 @@ from activities.plan.design_dir import PlanError
 from activities.plan.render import format_plan_text
 from cli.common import DIR_HELP, NO_EMBEDDED_HELP, CliError, check_config, client_for, feature_of
 from contracts.plan import PlanRequest, PlanResult
-from runtime.client import TASK_QUEUE
+from contracts.version import TASK_QUEUE
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -16,7 +16,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.child_workflows import live_pollers
 from activities.sandbox.runner import unavailable
-from runtime.client import TASK_QUEUE
+from contracts.version import TASK_QUEUE
 
 
 def sandbox_mode(design_dir: str) -> str:

@@ -17,13 +17,16 @@ from temporalio.worker import Worker
 
 from activities.child_workflows import live_pollers
 from cli.output import orchestrator_prog
-from runtime.client import TASK_QUEUE
+from contracts.version import TASK_QUEUE, older_loop, older_version
 
 
 async def unserved(client: Client, desc: WorkflowExecutionDescription) -> str | None:
     """What stops a running loop's queries (no worker polls its queue, which is not the
     default one the CLI starts a worker for); None when nothing does."""
     queue = desc.task_queue
+    older = older_loop(desc.id, queue)
+    if older:
+        return older
     if queue == TASK_QUEUE or await live_pollers(client, queue):
         return None
     prog = orchestrator_prog()
@@ -41,6 +44,9 @@ async def serve_queries(
     """Let a finished loop on another queue answer queries (a worker of workflows only, in
     this process, while the command runs). None when served; else why not, with the fix."""
     queue = desc.task_queue
+    if older_version(queue) is not None:
+        # Answering a query replays the history: this release's code cannot.
+        return older_loop(desc.id, queue)
     if queue == TASK_QUEUE or await live_pollers(client, queue):
         return None
     if desc.status == WorkflowExecutionStatus.RUNNING:

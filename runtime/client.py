@@ -21,8 +21,6 @@ from runtime.server import (
     split_address,
 )
 
-TASK_QUEUE = "orchestrator"
-
 
 @dataclass(frozen=True)
 class Connection:

@@ -32,7 +32,7 @@ from activities.plan.pipeline import seed_subtask_files
 from contracts.build import BuildStatus, SubtaskState
 from contracts.design import DesignStatus
 from contracts.human import MAX_SIGNAL_TEXT
-from runtime.client import TASK_QUEUE
+from contracts.version import TASK_QUEUE
 from runtime.server import DevServer
 from tests.badinput.loops import Held, held_loops, still_sound
 from tests.badinput.support import git, make_repo, snapshot, subplan, write

@@ -16,7 +16,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from cli.loop_cmds import follow
 from contracts.build import BuildResult
 from contracts.plan import PlanRequest
-from runtime.client import TASK_QUEUE
+from contracts.version import TASK_QUEUE
 from runtime.server import DevServer
 from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn

@@ -11,6 +11,7 @@ import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from contracts.design import DesignStatus
+from contracts.version import TASK_QUEUE
 from runtime.server import DevServer, free_port
 from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
@@ -31,8 +32,8 @@ async def test_a_person_drives_both_loops_from_the_cli(
     ):
         repo = make_project(tmp_path, github.url)
         design = str(repo.design_dir)
-        # The CLI uses task queue "orchestrator": a worker serves it here, so none is spawned.
-        async with build_worker(client, "orchestrator"):
+        # The CLI uses task queue TASK_QUEUE: a worker serves it here, so none is spawned.
+        async with build_worker(client, TASK_QUEUE):
             started = await orchestrator(temporal_env, "design", design, "--wait")
             # 3: the loop waits for a person (here the open question Q2).
             assert started.returncode == 3, started.stdout + started.stderr
@@ -110,7 +111,7 @@ async def test_cancel_stops_the_design_loop_and_leaves_files_whole(
     with scripted_model(scenario, monkeypatch) as messages:
         repo = make_project(tmp_path, extra_config="\n[agents]\nheartbeat_timeout_s = 4\n")
         design = str(repo.design_dir)
-        async with build_worker(client, "orchestrator"):
+        async with build_worker(client, TASK_QUEUE):
             # A person follows the loop; it is cancelled from another terminal.
             following = asyncio.ensure_future(
                 orchestrator(temporal_env, "design", design, "--wait")

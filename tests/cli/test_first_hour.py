@@ -25,7 +25,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError
 
 import starter
-from runtime.client import TASK_QUEUE
+from contracts.version import TASK_QUEUE
 from runtime.server import DevServer, free_port, is_listening, process_alive
 from simulators.github_api import GitHubStandIn
 from tests.cli.commands import orchestrator

@@ -125,7 +125,7 @@ def test_worker_scales_with_docker_compose_up_scale(resolved: dict[str, Any]) ->
     for key in ("container_name", "hostname", "ports"):
         assert key not in worker, f"worker must not set {key}: --scale worker=N needs replicas"
     assert "restart" in worker and worker["restart"] != "no"
-    # Each replica serves orchestrator-host-<its own hostname>: nothing may pin one name.
+    # Each replica serves the host queue of its own hostname: nothing may pin one name.
     assert "ORCHESTRATOR_HOST" not in env_of(worker)
 
 

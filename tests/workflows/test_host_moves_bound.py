@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
+from activities.host import host_queue
 from contracts.build import BuildResult, BuildStatus
 from contracts.human import DecideInput, PendingDecision
 from simulators.github_api import GitHubStandIn
@@ -28,7 +29,7 @@ async def test_a_subtask_no_host_takes_is_put_to_a_person_after_three_moves(
             tmp_path, github.url, {"a": []}, ONE_REVIEWER, top="host_timeout_s = 1.0"
         )
         # This worker claims subtasks for a host queue that no worker polls.
-        async with build_worker(client, task_queue, host_queue="orchestrator-host-ghost"):
+        async with build_worker(client, task_queue, host_queue=host_queue("ghost")):
             handle = await start_build(client, repo, task_queue)
 
             async def held() -> PendingDecision | None:

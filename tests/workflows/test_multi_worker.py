@@ -16,6 +16,7 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from activities.host import host_queue
 from activities.tracker import read_tracker
 from cli.demo_repo import make_test_venv
 from contracts.build import BuildInput, BuildResult, SubtaskState
@@ -72,7 +73,7 @@ async def test_subtask_moves_to_another_host_when_its_host_dies(
                     st = await child.query("status", result_type=SubtaskState)
                 except RPCError:
                     return False  # not started yet
-                return st.host_queue == "orchestrator-host-alpha" and st.built
+                return st.host_queue == host_queue("alpha") and st.built
 
             await until(claimed_by_alpha, what="01-models claimed by alpha")
             beta = host_worker("beta")
@@ -89,8 +90,8 @@ async def test_subtask_moves_to_another_host_when_its_host_dies(
         heads = sorted(p["head"]["ref"] for p in github.pulls("demo/link-shortener"))
     assert result.result == "ALL_SUBTASKS_PR_CREATED"
     assert len(heads) == 5 + 1  # one per subtask, one for the integration
-    assert moved.hosts == ["orchestrator-host-alpha", "orchestrator-host-beta"]
-    assert moved.host_queue == "orchestrator-host-beta"
+    assert moved.hosts == [host_queue("alpha"), host_queue("beta")]
+    assert moved.host_queue == host_queue("beta")
     # The builder's commit reached origin before the host died, so beta went on from it.
     assert "feat/01-models" in heads[0]
     # History holds the person's paths; the work happened in the hosts' own clones.

@@ -13,6 +13,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from contracts.plan import PlanRequest, PlanResult
+from contracts.version import TASK_QUEUE
 from runtime.server import DevServer, ensure_server, free_port, start_dev_server
 from tests.conftest import EXAMPLE, REPO_ROOT
 from tests.support import temporal_cli
@@ -66,8 +67,8 @@ async def test_plan_workflow_from_the_temporal_cli_with_json(
 async def test_orchestrator_plan_durable(
     client: Client, temporal_env: dict[str, str], tmp_path: Path
 ) -> None:
-    # The CLI runs the workflow on task queue "orchestrator": give it a worker there.
-    async with build_worker(client, "orchestrator"):
+    # The CLI runs the workflow on task queue TASK_QUEUE: give it a worker there.
+    async with build_worker(client, TASK_QUEUE):
         done = await _run(["plan", str(EXAMPLE), "--durable", "--json"], temporal_env)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["stages"] == STAGES
