@@ -88,11 +88,6 @@ class DesignState(BaseModel):
     last_stamp: dict[str, str] = Field(default_factory=dict, description="scope/reviewer -> stamp")
     stop_reason: str = ""
     notice: str = Field(default="", description="the last signal refused, and why")
-    own_paths: bool = Field(
-        default=False,
-        description="commits take exactly the files the loop wrote (runs started before "
-        "this existed commit the whole design directory)",
-    )
     written: list[str] = Field(
         default_factory=list, description="files the loop wrote since its last commit"
     )

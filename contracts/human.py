@@ -158,15 +158,6 @@ def signal_input(
         ) from None
 
 
-def legacy_budget(raw: Any) -> dict[str, float] | None:
-    """`raise_budget`'s input as builds before its check read it (None: the SDK dropped it)."""
-    try:
-        budget: dict[str, float] = _adapter(dict[str, float]).validate_python(raw)
-        return budget
-    except ValidationError:
-        return None
-
-
 def unknown_message(kind: str, name: str, loop: str, known: Sequence[str]) -> str:
     """A signal or update this loop has no handler for: its names, and the closest one."""
     twin = ascii_twin(name)

@@ -53,18 +53,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.inputs import absolute_design_dir, run_input
 
 
-# Patch id: the build's max_tokens counts cache tokens by their price (Usage.weighted_tokens).
-WEIGHTED_BUDGET = "weighted-budget"
-# Patch id: after the last subtask's PR, the integration step merges and verifies them all.
-INTEGRATION_STEP = "integration-step"
-# Patch id: a new build asks about file conflicts in one stage before anything starts.
-ASK_FILE_CONFLICTS = "ask-file-conflicts"
-# Patch id: the build removes the worktrees nothing more will be done in.
-CLEAN_WORKTREES = "clean-worktrees"
-# Patch id: pending work with nothing running and nothing awaited holds for a person.
-STALL_GUARD = "stall-guard"
-
-
 T = TypeVar("T")
 
 
@@ -162,7 +150,7 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
                 name,
                 SubtaskView(name=name, batch=stage_of.get(name, 1), dependencies=spec.dependencies),
             )
-        if cfg.integration.enabled and workflow.patched(INTEGRATION_STEP):
+        if cfg.integration.enabled:
             refused = build_state.add_integration(self.s)
             if refused:
                 self.s.notice = refused
@@ -172,7 +160,7 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
         """Seed 001: subtasks of one stage that change the same file are put to a person
         before anything starts (once per build: the choice is kept in its state)."""
         conflicts = plan.plan.conflicts
-        if not conflicts or self.s.conflict_choice or not workflow.patched(ASK_FILE_CONFLICTS):
+        if not conflicts or self.s.conflict_choice:
             return
         self.s.file_conflicts = conflicts
         self.conflict_answer = None
@@ -274,7 +262,7 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
         held = held or self.s.paused or self.s.budget_hold or self.s.failure_hold
         held = held or self.holds.holding
         found = build_state.stalled(self.s, self.running, held)
-        if not found or not workflow.patched(STALL_GUARD):
+        if not found:
             return ""
         failed = [(n, t.exception()) for n, t in tasks.items() if t.done() and not t.cancelled()]
         return found + "".join(f"; starting {n} raised {e!r}" for n, e in failed if e)
@@ -389,7 +377,7 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
         its branch. It only tidies up, so its failure is logged, never held."""
         assert self.ctx
         cfg = self.ctx.config
-        if cfg.build.keep_worktrees or self.s.stopped or not workflow.patched(CLEAN_WORKTREES):
+        if cfg.build.keep_worktrees or self.s.stopped:
             return None
         views = build_state.subtask_views(self.s)
         if integration is not None and integration.status != "passed":
@@ -444,9 +432,7 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
 
     def _budget_tokens(self, total: Usage) -> int:
         """Cache reads and writes weighed by their price, as every token cap counts them."""
-        if workflow.patched(WEIGHTED_BUDGET):
-            return total.weighted_tokens
-        return total.total_tokens  # as builds recorded before the weighing decided
+        return total.weighted_tokens
 
     def _config(self) -> OrchestratorConfig:
         return self.ctx.config if self.ctx else OrchestratorConfig()

@@ -188,9 +188,7 @@ class SpecChangeSteps:
                     *revised.files_changed,
                     *([c.report_path] if c.report_path else []),
                     f"{self.ctx.design_dir}/CHANGE_LOG.md",  # earlier changes' entries
-                ]
-                if workflow.patched(project_steps.OWN_PATHS)
-                else None,
+                ],
             )
             specs: list[SubtaskSpec] = await self._activity(
                 load_subtasks,

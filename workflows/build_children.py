@@ -28,13 +28,10 @@ with workflow.unsafe.imports_passed_through():
     from contracts.integration import INTEGRATION
     from contracts.subtask import SubtaskSpec
     from workflows import build_state, cancel_guard
-    from workflows.build_starts import EXISTING_CHILD, ChildStarts
+    from workflows.build_starts import ChildStarts
     from workflows.failures import FailureHolds, StepAbandoned, innermost_message
     from workflows.integration import IntegrationWorkflow
     from workflows.subtask import SubtaskWorkflow
-
-# Patch id: a subtask finishing as a spec change restarts it is restarted all the same.
-RESTART_WINS = "restart-wins-over-late-result"
 
 
 class BuildChildren(ChildStarts):
@@ -181,8 +178,6 @@ class BuildChildren(ChildStarts):
                 )
             return
         if result.subtask in self.restarting:
-            if not workflow.patched(RESTART_WINS):
-                return  # as recorded before the fix: the subtask was left as it was
             # Finished just before the cancel reached it: the restart still wins, on the
             # same branch (its PR, if any, is updated by the rebuilt one).
             self.restarting.discard(result.subtask)
@@ -198,8 +193,7 @@ class BuildChildren(ChildStarts):
             if self.s.stopped:
                 self.s.subtasks[name].notes = self.s.stop_reason or "stopped"
         for name in list(self.starting):  # a start that asks the server or holds for a person
-            if workflow.patched(EXISTING_CHILD):
-                tasks[name].cancel()
+            tasks[name].cancel()
         await asyncio.gather(*tasks.values(), return_exceptions=True)
 
     def _failure_decisions(self) -> list[PendingDecision]:

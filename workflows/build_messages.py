@@ -26,7 +26,6 @@ with workflow.unsafe.imports_passed_through():
         ChangeInput,
         DecideInput,
         PendingDecision,
-        legacy_budget,
         parse_decide,
         signal_input,
     )
@@ -35,11 +34,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.commands import run_command
     from workflows.failures import FailureHolds
     from workflows.inputs import UnknownNames, checked_signal
-
-# Patch id: `raise_budget` refuses limits that raise nothing (none named, zero, negative).
-CHECKED_BUDGET = "checked-raise-budget"
-# Patch id: a subtask's decision is checked against its options before it is passed on.
-CHECKED_DECIDE = "checked-decide"
 
 
 class BuildMessages(UnknownNames):
@@ -130,7 +124,7 @@ class BuildMessages(UnknownNames):
             )
             return
         asked = self.s.subtasks[waiting[0]].decision
-        if asked is not None and choice not in asked.options and workflow.patched(CHECKED_DECIDE):
+        if asked is not None and choice not in asked.options:
             # Refused here, where `status` shows it: the subtask would only log it.
             self._refuse(
                 f"decide {choice!r}: not an option for {waiting[0]}. Fix: choose "
@@ -224,9 +218,6 @@ class BuildMessages(UnknownNames):
 
     @checked_signal("raise_budget", Any)
     def raise_budget(self, limits: Any) -> None:
-        if not workflow.patched(CHECKED_BUDGET):
-            self._raise_budget_unchecked(limits)
-            return
         try:
             budget = signal_input("raise_budget", (limits,), BudgetInput)
         except ValueError as err:
@@ -236,19 +227,6 @@ class BuildMessages(UnknownNames):
             self.s.max_cost_usd = budget.max_cost_usd
         if budget.max_tokens is not None:
             self.s.max_tokens = budget.max_tokens
-        if self.s.budget_hold:
-            self.budget_answer = "raise"
-        self.changed = True
-
-    def _raise_budget_unchecked(self, raw: Any) -> None:
-        """As builds recorded before the check ran it (the SDK dropped a non-number)."""
-        limits = legacy_budget(raw)
-        if limits is None:
-            return
-        if "max_cost_usd" in limits:
-            self.s.max_cost_usd = float(limits["max_cost_usd"])
-        if "max_tokens" in limits:
-            self.s.max_tokens = int(limits["max_tokens"])
         if self.s.budget_hold:
             self.budget_answer = "raise"
         self.changed = True

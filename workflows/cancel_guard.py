@@ -17,9 +17,6 @@ from collections.abc import Awaitable
 
 from temporalio import workflow
 
-# Patch id: a workflow cancel that arrived while the main task sent a signal is raised.
-KEEP_CANCEL = "keep-cancel-after-signal"
-
 
 async def send(signal: Awaitable[None], main: asyncio.Task[object] | None) -> None:
     """Await `signal`; in the workflow's main task (`main`), raise the cancel it swallowed.
@@ -32,6 +29,5 @@ async def send(signal: Awaitable[None], main: asyncio.Task[object] | None) -> No
         main is not None
         and asyncio.current_task() is main
         and workflow.cancellation_reason() is not None
-        and workflow.patched(KEEP_CANCEL)
     ):
         raise asyncio.CancelledError("the workflow was cancelled while it sent a signal")

@@ -34,10 +34,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.inputs import UnknownNames, checked_signal
 
 
-# Patch id: the `answer` signal refuses to replace an answer unless it says `replace`.
-ANSWER_CHANGE_EXPLICIT = "answer-change-explicit"
-
-
 class DesignMessages(UnknownNames):
     """Uses the loop's state, context, threshold, holds and `answers` (scope -> choice).
     `_ask` and `_when_stuck` put a question to the person and wait for the answer."""
@@ -133,11 +129,7 @@ class DesignMessages(UnknownNames):
     def answer(self, answer: AnswerInput) -> None:
         try:
             design_state.check_answer(self.s, answer)
-            # Behind a patch: runs recorded before the rule replaced answers silently.
-            if design_state.changes_an_answer(self.s, answer) and workflow.patched(
-                ANSWER_CHANGE_EXPLICIT
-            ):
-                design_state.check_change(self.s, answer)
+            design_state.check_change(self.s, answer)
         except ValueError as err:
             self._refuse(f"answer: {err}")
             return
@@ -151,8 +143,7 @@ class DesignMessages(UnknownNames):
     @answer_question.validator
     def _validate_answer(self, *args: Any) -> None:
         # Any input is taken here, so a malformed one is refused with what to send
-        # (typed, the SDK would refuse it as "Failed decoding arguments"). A validator
-        # adds nothing to history, so the change rule needs no patch here.
+        # (typed, the SDK would refuse it as "Failed decoding arguments").
         answer = signal_input("answer_question", args, AnswerInput)
         design_state.check_answer(self.s, answer)
         design_state.check_change(self.s, answer)

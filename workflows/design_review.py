@@ -74,10 +74,6 @@ class DesignReviewWorkflow(DesignMessages, DesignPlanSteps):
             self.s = inp.state
         if self.s.started_at is None:
             self.s.started_at = workflow.now().isoformat()
-            # A run started by this code commits exactly the files it writes and starts
-            # only on a design directory without a person's uncommitted files; older runs
-            # (replayed, or resumed) keep committing the whole directory.
-            self.s.own_paths = workflow.patched(project_steps.OWN_PATHS)
         try:
             return await self._loop(inp)
         except StepAbandoned as abandoned:
@@ -90,8 +86,7 @@ class DesignReviewWorkflow(DesignMessages, DesignPlanSteps):
     async def _loop(self, inp: DesignInput) -> DesignResult:
         self.ctx = await project_steps.resolve(self, inp.design_dir)
         self.cfg = self.ctx.config
-        if self.s.own_paths:
-            await project_steps.hold_for_persons_changes(self, self.ctx)
+        await project_steps.hold_for_persons_changes(self, self.ctx)
         self.threshold = inp.threshold if inp.threshold is not None else self.cfg.threshold
         self.reviewers = inp.reviewers or list(self.cfg.reviewers.design)
         plan = await self._validate_and_split()

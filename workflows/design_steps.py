@@ -150,16 +150,14 @@ class DesignSteps:
 
     def _wrote(self, *paths: str) -> None:
         """Files the loop wrote (from the repository root): its next commit takes them."""
-        if self.s.own_paths:
-            self.s.written = sorted({*self.s.written, *paths})
+        self.s.written = sorted({*self.s.written, *paths})
 
     async def _commit_design(self, message: str, summary: str) -> CommitResult:
         """Commit what the loop wrote since its last commit: never a person's files."""
         assert self.ctx
-        paths = list(self.s.written) if self.s.own_paths else None
+        paths = list(self.s.written)
         commit = await project_steps.commit_design(self, self.ctx, message, summary, paths)
-        if paths is not None:
-            self.s.written = [p for p in self.s.written if p not in paths]
+        self.s.written = [p for p in self.s.written if p not in paths]
         return commit
 
     async def _agent(

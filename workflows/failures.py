@@ -33,8 +33,6 @@ with workflow.unsafe.imports_passed_through():
 
 T = TypeVar("T")
 _STATUS = re.compile(r"\b([45]\d\d)\b")
-# Patch id: a step already running when a person answered `retry` is retried with the others.
-RETRY_COVERS_IN_FLIGHT = "retry-covers-in-flight"
 
 
 class StepAbandoned(Exception):
@@ -177,7 +175,7 @@ class FailureHolds:
                     raise
                 usage = failed_usage(err)
                 failure = describe(err, step, scope)
-            if self._covered(failure.cause, started) and workflow.patched(RETRY_COVERS_IN_FLIGHT):
+            if self._covered(failure.cause, started):
                 # It was running while the outage was answered: the person's `retry` meant it
                 # too. Once only: a step that fails again after it started holds as usual.
                 workflow.logger.warning("retrying %s with the others: %s", step, failure.error)
@@ -238,7 +236,7 @@ class FailureHolds:
         step of ours held with that cause resumes, one in flight is retried when it fails."""
         self.retried_at[cause] = workflow.now()
         for key, hold in list(self.open.items()):
-            if cause in ("", key) and workflow.patched(RETRY_COVERS_IN_FLIGHT):
+            if cause in ("", key):
                 hold.answer = "retry"
                 del self.open[key]
 

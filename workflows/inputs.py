@@ -24,9 +24,6 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from contracts.human import EXAMPLES, NO_INPUT, signal_input, unknown_message
 
-# Patch id: a loop started with a relative design_dir fails at once instead of running.
-ABSOLUTE_DESIGN_DIR = "absolute-design-dir"
-
 
 def checked_signal(
     name: str, shape: Any = None, optional: bool = False
@@ -85,7 +82,7 @@ def absolute_design_dir(workflow_name: str, design_dir: str) -> None:
     directory, so the loop ran on the worker's repository instead of the person's. Only
     the plain `temporal` CLI can send one (ours sends absolute paths). Pure path logic:
     whether it is a git repository is the first activity's to say."""
-    if not posixpath.isabs(design_dir) and workflow.patched(ABSOLUTE_DESIGN_DIR):
+    if not posixpath.isabs(design_dir):
         raise ApplicationError(
             f"{workflow_name}: design_dir {design_dir!r} is not an absolute path, and a worker "
             "would read it from its own working directory. Fix: send --input "

@@ -55,10 +55,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.failures import FailureHolds, all_or_cancel
     from workflows.subtask_finish import SubtaskFinish
     from workflows.subtask_messages import SubtaskMessages
-    from workflows.subtask_steps import REVIEW_AFTER_GATES
-
-# Patch id: the checks' own attribution reopens a subtask, and reopens are bounded.
-BOUNDED_REOPENS = "bounded-reopens"
 
 
 @workflow.defn(name="IntegrationWorkflow")
@@ -201,16 +197,10 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
             git_repo_info, self._worktree, RepoInfo, f"head of {self._branch()}", **options.quick()
         )
         reviewers = self._reviewers() if self.s.integrator_commits else []
-        if workflow.patched(REVIEW_AFTER_GATES):
-            gates, smells = await all_or_cancel(self._gates(rnd), self._smells(rnd))
-            ran = GateResult(results=[*gates.results, *smells.results])
-            asked = await all_or_cancel(*(self._review(r, rnd, head.head, ran) for r in reviewers))
-        else:
-            gates, smells, *asked = await all_or_cancel(
-                self._gates(rnd), self._smells(rnd), *(self._review(r, rnd) for r in reviewers)
-            )
-        reviews = [r for r in asked if r is not None]  # a person may skip a held reviewer
+        gates, smells = await all_or_cancel(self._gates(rnd), self._smells(rnd))
         checks = GateResult(results=[*gates.results, *smells.results])
+        asked = await all_or_cancel(*(self._review(r, rnd, head.head, checks) for r in reviewers))
+        reviews = [r for r in asked if r is not None]  # a person may skip a held reviewer
         record, lowest = subtask_state.record_round(self.s, rnd, head.head, checks, reviews)
         self.s.log.append(
             IntegrationRound(
@@ -225,7 +215,7 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
         failing = [g for g in checks.results if not g.passed]
         named = self._named_by_checks(failing)
         attribute = True
-        if named is not None and workflow.patched(BOUNDED_REOPENS):
+        if named is not None:
             # The checks say whose work it is (a file it promised, a line it wrote): reopen
             # that subtask; the integrator's attribution counts only where they do not say.
             verdict = await self._reopen_bounded(*named, failing, rnd, "checks")
@@ -255,9 +245,6 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
         culprit = edit.culprit if edit.culprit in inp.merge_order else None
         if culprit:
             why = edit.culprit_reason or f"integration round {rnd} failed because of it"
-            if not workflow.patched(BOUNDED_REOPENS):
-                self.s.log[-1].culprit = culprit
-                return self._reopen(culprit, why)
             return await self._reopen_bounded(culprit, why, failing, rnd, "integrator") or "fix"
         return "fix"
 
@@ -346,19 +333,11 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
             await self._report()
         return verdict or "fix"  # continue: re-verify what the person left, no integrator pass
 
-    def _reopen(
-        self, name: str, why: str, checks: list[str] | None = None, by: ReopenBy | None = None
-    ) -> RoundVerdict:
+    def _reopen(self, name: str, why: str, checks: list[str], by: ReopenBy) -> RoundVerdict:
         self.reopen = (name, why)
-        if by:
-            self.reopen_record = ReopenRecord(
-                subtask=name,
-                why=why,
-                checks=checks or [],
-                by=by,
-            )
-            if self.s.log:
-                self.s.log[-1].culprit, self.s.log[-1].culprit_by = name, by
+        self.reopen_record = ReopenRecord(subtask=name, why=why, checks=checks, by=by)
+        if self.s.log:
+            self.s.log[-1].culprit, self.s.log[-1].culprit_by = name, by
         self.s.status, self.s.phase = "stale", f"waiting for {name} (reopened)"
         self.s.notes = f"reopened {name}: {why}"
         return "stop"
@@ -383,7 +362,7 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
         )
 
     async def _review(
-        self, reviewer: str, rnd: int, head: str = "", gates: GateResult | None = None
+        self, reviewer: str, rnd: int, head: str, gates: GateResult
     ) -> ReviewResult | None:
         return await self._review_with(
             reviewer,

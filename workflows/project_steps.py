@@ -17,10 +17,6 @@ with workflow.unsafe.imports_passed_through():
     from contracts.git import CommitPathsRequest, CommitResult, OwnFilesRequest
     from workflows import options
 
-# Patch id: a loop commits exactly the files it wrote, never a person's beside them.
-OWN_PATHS = "commit-own-paths"
-
-
 T = TypeVar("T")
 
 
@@ -68,15 +64,15 @@ async def commit_design(
     ctx: ProjectContext,
     message: str,
     summary: str,
-    paths: list[str] | None = None,
+    paths: list[str],
 ) -> CommitResult:
-    """Commit `paths` (the files the loop wrote), or, for runs that predate that, the
-    design directory: never anything else of the main checkout, which is the user's."""
+    """Commit `paths` (the files the loop wrote): never anything else of the main
+    checkout, which is the user's."""
     return await loop._activity(
         commit_paths,
         CommitPathsRequest(
             repo_root=ctx.repo_root,
-            paths=paths if paths is not None else [ctx.design_rel],
+            paths=paths,
             message=message,
         ),
         result_type=CommitResult,

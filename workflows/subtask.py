@@ -33,7 +33,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.failures import FailureHolds, all_or_cancel
     from workflows.subtask_finish import SubtaskFinish
     from workflows.subtask_messages import SubtaskMessages
-    from workflows.subtask_steps import REVIEW_AFTER_GATES
 
 
 @workflow.defn(name="SubtaskWorkflow")
@@ -206,16 +205,9 @@ class SubtaskWorkflow(SubtaskMessages, SubtaskFinish):
             **options.quick(),
         )
         reviewers = self._reviewers()
-        if workflow.patched(REVIEW_AFTER_GATES):
-            # Reviewers read the round's gate results instead of running the suite again.
-            gates = await self._gates_and_checks(rnd)
-            asked = await all_or_cancel(
-                *(self._review(r, rnd, head.head, gates) for r in reviewers)
-            )
-        else:
-            gates, *asked = await all_or_cancel(
-                self._gates_and_checks(rnd), *(self._review(r, rnd) for r in reviewers)
-            )
+        # Reviewers read the round's gate results instead of running the suite again.
+        gates = await self._gates_and_checks(rnd)
+        asked = await all_or_cancel(*(self._review(r, rnd, head.head, gates) for r in reviewers))
         reviews = [r for r in asked if r is not None]  # a person may skip a held reviewer
         record, lowest = subtask_state.record_round(self.s, rnd, head.head, gates, reviews)
         if gates.passed and lowest >= inp.threshold:

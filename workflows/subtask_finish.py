@@ -18,15 +18,12 @@ with workflow.unsafe.imports_passed_through():
     from workflows.subtask_state import with_refusals
     from workflows.subtask_steps import SubtaskSteps
 
-# Patch id: a restarted subtask whose branch head already passed review is not reviewed again.
-RESUME_FROM_PASS = "resume-from-review-pass"
-
 
 class SubtaskFinish(SubtaskSteps):
     async def _resume_from_pass(self) -> bool:
         """A restarted build: the head that passed review goes straight to its pull request."""
         inp = self._inp
-        if self.s.rounds or inp.rebuild or not workflow.patched(RESUME_FROM_PASS):
+        if self.s.rounds or inp.rebuild:
             return False
         found: ReviewPass | None = await self._on_host(
             find_review_pass,
@@ -55,7 +52,7 @@ class SubtaskFinish(SubtaskSteps):
 
     async def _record_pass(self, record: RoundRecord) -> None:
         inp = self._inp
-        if not record.commit or not workflow.patched(RESUME_FROM_PASS):
+        if not record.commit:
             return
         await self._on_host(
             record_review_pass,

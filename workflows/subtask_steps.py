@@ -67,17 +67,8 @@ class HostLost(Exception):
     """The host holding the worktree stopped taking work; the subtask moves to another."""
 
 
-# Patch id: a subtask signals its build only when what the build shows changes.
-REPORT_ON_CHANGE = "report-on-change"
-# Patch id: a subtask's worktree steps run on one claimed host.
-HOST_AFFINITY = "host-affinity"
-# Patch id: seed 003's checks (smells, lint) are gates of every review round.
-SUBTASK_CHECKS = "subtask-checks"
-# Patch id: after MAX_HOST_MOVES host moves in a row, a person decides.
-BOUNDED_HOST_MOVES = "bounded-host-moves"
+# After this many host moves in a row, a person decides.
 MAX_HOST_MOVES = 3
-# Patch id: reviewers run after the gates, told the diff range and the gates' results.
-REVIEW_AFTER_GATES = "review-after-gates"
 
 
 class SubtaskSteps:
@@ -132,10 +123,9 @@ class SubtaskSteps:
         if not inp.parent_id:
             return
         now = subtask_state.progress(self.s, inp.subtask, inp.generation)
-        if workflow.patched(REPORT_ON_CHANGE):
-            if not subtask_state.report_due(self.reported, now, inp.budgeted):
-                return
-            self.reported = now
+        if not subtask_state.report_due(self.reported, now, inp.budgeted):
+            return
+        self.reported = now
         parent = workflow.get_external_workflow_handle(inp.parent_id)
         await cancel_guard.send(parent.signal("subtask_progress", now), self.main)
 
@@ -186,7 +176,7 @@ class SubtaskSteps:
         """Moving hosts is a retry: after MAX_HOST_MOVES in a row a person decides (retry
         once a worker serves its host queue, skip, stop) instead of moving forever."""
         self.s.host_moves += 1
-        if self.s.host_moves < MAX_HOST_MOVES or not workflow.patched(BOUNDED_HOST_MOVES):
+        if self.s.host_moves < MAX_HOST_MOVES:
             return
         subtask = self._inp.subtask
         await self.holds.ask(
@@ -208,7 +198,7 @@ class SubtaskSteps:
 
     async def _claim_host(self) -> None:
         """Bind the worktree's steps to one host (workers started with a host queue)."""
-        if self.s.host_queue is not None or not workflow.patched(HOST_AFFINITY):
+        if self.s.host_queue is not None:
             return
         summary = f"claim a host for {self._inp.subtask}"
         self.s.host_queue = await self._held(
@@ -314,7 +304,7 @@ class SubtaskSteps:
         """Seed 003's checks on this subtask's own work, as gates of its review round."""
         inp = self._inp
         cfg = inp.ctx.config
-        if not (cfg.gates.smells or cfg.gates.lint != []) or not workflow.patched(SUBTASK_CHECKS):
+        if not (cfg.gates.smells or cfg.gates.lint != []):
             return GateResult()
         where: dict[str, Any] = {
             "worktree": self._worktree,
@@ -371,7 +361,7 @@ class SubtaskSteps:
         return [r for r in self._inp.ctx.config.reviewers.code if r not in self.s.skipped_reviewers]
 
     async def _review(
-        self, reviewer: str, rnd: int, head: str = "", gates: GateResult | None = None
+        self, reviewer: str, rnd: int, head: str, gates: GateResult
     ) -> ReviewResult | None:
         inp = self._inp
         return await self._review_with(
@@ -391,12 +381,11 @@ class SubtaskSteps:
         rnd: int,
         instructions: str,
         title: str,
-        head: str = "",
-        gates: GateResult | None = None,
+        head: str,
+        gates: GateResult,
     ) -> ReviewResult | None:
-        """A review; with `head` (and the round's gates) it is told the exact range of the
-        branch's own work and what the gates found, which ran before it. None: a person
-        skipped this reviewer."""
+        """A review, told the exact range of the branch's own work (up to `head`) and what
+        the round's gates found, which ran before it. None: a person skipped this reviewer."""
         inp = self._inp
         request = ReviewRequest(
             **self._call(reviewer, rnd, instructions).model_dump(),
@@ -404,12 +393,12 @@ class SubtaskSteps:
             title=title,
             threshold=inp.threshold,
             head=head,
-            diff_base_refs=[inp.base_branch, *inp.dependency_branches] if head else [],
+            diff_base_refs=[inp.base_branch, *inp.dependency_branches],
             gates=[
                 GateOutcome(
                     command=g.command, passed=g.passed, exit_code=g.exit_code, log_path=g.log_path
                 )
-                for g in (gates.results if gates else [])
+                for g in gates.results
             ],
         )
         try:
