@@ -35,11 +35,12 @@ def default_cache_dir() -> str:
 class ConditionalReader:
     """GETs that send the last ETag of their URL and take a 304's body from the cache."""
 
-    def __init__(self, gh: Github, cache_dir: str, key: str) -> None:
+    def __init__(self, gh: Github, cache_dir: str | None, key: str = "") -> None:
+        """`cache_dir` None: remember nothing past this reader (one-off reads)."""
         self.requester = gh.requester
         name = hashlib.sha256(key.encode()).hexdigest()[:32]
-        self.path = os.path.join(cache_dir, f"{name}.json")
-        self.cache: dict[str, dict[str, Any]] = self._load()
+        self.path = os.path.join(cache_dir, f"{name}.json") if cache_dir else ""
+        self.cache: dict[str, dict[str, Any]] = self._load() if self.path else {}
         self.requests = 0
         self.not_modified = 0
         self.headers: dict[str, Any] = {}
@@ -54,6 +55,8 @@ class ConditionalReader:
 
     def save(self, used: set[str]) -> None:
         """Keep only the URLs this poll used (an old head's checks are dropped)."""
+        if not self.path:
+            return
         kept = {url: entry for url, entry in self.cache.items() if url in used}
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
         files.atomic_write_text(self.path, json.dumps(kept))
@@ -70,7 +73,7 @@ class ConditionalReader:
             return cached["body"], answer_headers
         data = json.loads(output) if output else None
         if status >= 400:
-            raise self.requester.createException(status, answer_headers, data)
+            raise self.requester.createException(status, answer_headers, data or {})
         etag = {k.lower(): v for k, v in answer_headers.items()}.get("etag")
         if etag:
             self.cache[url] = {"etag": etag, "body": data, "links": answer_headers.get("link")}

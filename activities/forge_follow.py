@@ -72,8 +72,8 @@ def github(target: PullTarget, doing: str) -> Iterator[Github]:
         gh.close()
 
 
-def _cap(text: Any, limit: int = TEXT_CAP) -> str:
-    text = str(text or "")
+def _cap(value: Any, limit: int = TEXT_CAP) -> str:
+    text = str(value or "")
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -256,15 +256,20 @@ def reply_to_comment(req: ReplyRequest) -> ReplyResult:
     so a retry after a lost answer, or a restarted workflow, never posts a second one."""
     with github(req, f"replying to review comment {req.comment_id}") as gh:
         own = gh.get_user().login
-        pr = gh.get_repo(req.repository, lazy=True).get_pull(req.number)
+        # Listed through the requester: PyGithub's comment objects fetch each top-level
+        # comment again to learn it has no `in_reply_to_id` (GitHub leaves the key out).
+        listing, _ = ConditionalReader(gh, None).get_all(
+            f"/repos/{req.repository}/pulls/{req.number}/comments?per_page=100"
+        )
         tag = f"<!-- {req.marker} -->"
-        for comment in pr.get_review_comments():
+        for comment in listing:
             if (
-                comment.in_reply_to_id == req.comment_id
-                and comment.user.login == own
-                and tag in (comment.body or "")
+                comment.get("in_reply_to_id") == req.comment_id
+                and comment["user"]["login"] == own
+                and tag in (comment.get("body") or "")
             ):
-                return ReplyResult(reply_id=comment.id, url=comment.html_url, posted=False)
+                return ReplyResult(reply_id=comment["id"], url=comment["html_url"], posted=False)
+        pr = gh.withLazy(True).get_repo(req.repository).get_pull(req.number)
         reply = pr.create_review_comment_reply(req.comment_id, _marked(req.body, req.marker))
         return ReplyResult(reply_id=reply.id, url=reply.html_url, posted=True)
 
@@ -309,7 +314,7 @@ def merge_pull_request(req: MergeRequest) -> MergeResult:
     """Merge with `method` only if the head is `sha`; a PR already merged (an earlier
     attempt whose answer was lost) is reported merged, not merged again."""
     with github(req, f"merging pull request #{req.number}") as gh:
-        pr = gh.get_repo(req.repository, lazy=True).get_pull(req.number)
+        pr = gh.withLazy(True).get_repo(req.repository).get_pull(req.number)
         if pr.merged:
             return MergeResult(outcome="merged", sha=pr.merge_commit_sha, message="already merged")
         try:
@@ -327,7 +332,7 @@ def merge_pull_request(req: MergeRequest) -> MergeResult:
 def retarget_pull_request(req: RetargetRequest) -> RetargetResult:
     """Point the PR at another base (after its dependency merged); nothing when it is."""
     with github(req, f"retargeting pull request #{req.number} to {req.base}") as gh:
-        pr = gh.get_repo(req.repository, lazy=True).get_pull(req.number)
+        pr = gh.withLazy(True).get_repo(req.repository).get_pull(req.number)
         if pr.base.ref == req.base:
             return RetargetResult(changed=False, base=req.base)
         pr.edit(base=req.base)

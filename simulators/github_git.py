@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 
 # GitHub writes server-side merges as its web-flow identity.
 _IDENTITY = {
@@ -50,10 +51,9 @@ def is_ancestor(git_dir: str, older: str, newer: str) -> bool:
     return git(git_dir, "merge-base", "--is-ancestor", older, newer)[0] == 0
 
 
-def merged_tree(git_dir: str, ours: str, theirs: str, merge_base: str | None = None) -> str | None:
+def merged_tree(git_dir: str, ours: str, theirs: str) -> str | None:
     """The tree of merging `theirs` into `ours`, or None on a conflict."""
-    extra = [f"--merge-base={merge_base}"] if merge_base else []
-    code, out = git(git_dir, "merge-tree", "--write-tree", *extra, ours, theirs)
+    code, out = git(git_dir, "merge-tree", "--write-tree", ours, theirs)
     return out.splitlines()[0] if code == 0 and out else None
 
 
@@ -89,12 +89,27 @@ def file_lines(git_dir: str, sha: str, path: str) -> int:
     return len(out.splitlines()) if code == 0 else 0
 
 
+def _picked_tree(git_dir: str, current: str, sha: str) -> str | None:
+    """The tree of applying commit `sha` onto `current` (a three-way merge in a private
+    index, from the commit's parent); None when a path changed on both sides. Git 2.39's
+    `merge-tree --write-tree` has no `--merge-base`, hence read-tree."""
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
+        code, _ = git(
+            git_dir, "read-tree", "-i", "-m", "--aggressive", f"{sha}^", current, sha, env=env
+        )
+        if code != 0:
+            return None
+        code, tree = git(git_dir, "write-tree", env=env)
+        return tree if code == 0 else None
+
+
 def rebase(git_dir: str, onto: str, base: str, head: str) -> str | None:
     """Replay each non-merge commit of base..head onto `onto`; None on a conflict."""
     _, listing = git(git_dir, "rev-list", "--reverse", "--no-merges", f"{base}..{head}")
     current = onto
     for sha in listing.split():
-        tree = merged_tree(git_dir, current, sha, merge_base=f"{sha}^")
+        tree = _picked_tree(git_dir, current, sha)
         if tree is None:
             return None
         _, fmt = git(git_dir, "log", "-1", "--format=%an%x00%ae%x00%aI%x00%B", sha)
