@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import html
 import http
 import json
@@ -31,6 +32,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from simulators.github_checks import ACTIONS_APP, APP_ONLY, Checks
+from simulators.github_errors import ApiError as _ApiError
+from simulators.github_errors import bad_json, check_enums, paginate
+from simulators.github_errors import not_found as _not_found
+from simulators.github_errors import validation_failed as _validation_failed
+from simulators.github_merge import Merging, Protection
+from simulators.github_reviews import Reviews
 
 DEFAULT_LOGIN = "orchestrator-bot"
 # When set, every stand-in appends each request it receives to this JSON-lines file.
@@ -84,31 +93,6 @@ class RequestRecord:
     user_agent: str = ""
 
 
-class _ApiError(Exception):
-    def __init__(self, status: int, body: Any, headers: Mapping[str, str] | None = None) -> None:
-        super().__init__(status)
-        self.status = status
-        self.body = body
-        self.headers = dict(headers or {})
-
-
-def _validation_failed(*errors: dict[str, Any]) -> _ApiError:
-    return _ApiError(
-        422,
-        {
-            "message": "Validation Failed",
-            "errors": list(errors),
-            "documentation_url": "https://docs.github.com/rest/pulls/pulls#create-a-pull-request",
-        },
-    )
-
-
-def _not_found() -> _ApiError:
-    return _ApiError(
-        404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}
-    )
-
-
 def _check_lengths(body: dict[str, Any]) -> None:
     """GitHub's 422 for an over-long title or body (a `custom` error naming the field)."""
     for field_name, limit in (("title", TITLE_LIMIT), ("body", BODY_LIMIT)):
@@ -133,22 +117,6 @@ _QUERY_ENUMS = {
     "sort": ("created", "updated", "popularity", "long-running"),
     "direction": ("asc", "desc"),
 }
-
-
-def _check_query(query: Mapping[str, str]) -> None:
-    for name, allowed in _QUERY_ENUMS.items():
-        if name in query and query[name] not in allowed:
-            raise _validation_failed(
-                {"resource": "Search", "field": name, "code": "invalid", "value": query[name]}
-            )
-    for name, top in (("per_page", 100), ("page", None)):
-        if name not in query:
-            continue
-        value = query[name]
-        if not value.isdigit() or int(value) < 1 or (top is not None and int(value) > top):
-            raise _validation_failed(
-                {"resource": "Search", "field": name, "code": "invalid", "value": value}
-            )
 
 
 class GitHubStandIn:
@@ -185,6 +153,11 @@ class GitHubStandIn:
         self._pulls: dict[str, list[dict[str, Any]]] = {}
         self._comments: dict[str, dict[str, list[dict[str, Any]]]] = {}
         self._next_id = 1000
+        # Other users' tokens (token -> login), e.g. a reviewer's; `token`/any token is `login`.
+        self.users: dict[str, str] = {}
+        self.checks = Checks(self)
+        self.reviews = Reviews(self)
+        self.merging = Merging(self)
         # A primary rate-limit window like GitHub's: `remaining` counts down per request.
         self.rate_limit = 5000
         self._rate_used = 0
@@ -344,6 +317,66 @@ class GitHubStandIn:
                 )
             )
 
+    def add_user(self, login: str, token: str) -> None:
+        """Another account (a reviewer): requests with `token` act as `login`."""
+        with self._lock:
+            self.users[token] = login
+
+    def add_app(self, slug: str, token: str) -> None:
+        """A GitHub App's installation token: it may create and update check runs over HTTP
+        (as `<slug>[bot]`), which a personal token may not."""
+        with self._lock:
+            self.checks.apps[token] = slug
+
+    def check_run(
+        self,
+        repo: str,
+        head_sha: str,
+        name: str,
+        *,
+        status: str = "completed",
+        conclusion: str | None = None,
+        output: Mapping[str, str] | None = None,
+        details_url: str | None = None,
+        app: str = ACTIONS_APP,
+        log: str | None = None,
+        run_id: int | None = None,
+    ) -> dict[str, Any]:
+        """Create (or, with `run_id`, update) a check run as its app would; `log`: the
+        GitHub Actions job log behind it. Validated like checks/create and checks/update."""
+        body: dict[str, Any] = {"name": name, "head_sha": head_sha, "status": status}
+        if conclusion is not None:
+            body["conclusion"] = conclusion
+        if output is not None:
+            body["output"] = dict(output)
+        if details_url is not None:
+            body["details_url"] = details_url
+        with self._lock:
+            run = self.checks.write_run(repo, body, app, run_id)
+            if log is not None:
+                self.checks.set_log(run["id"], log)
+            self._save()
+            return run
+
+    def protect(
+        self,
+        repo: str,
+        branch: str,
+        *,
+        contexts: Iterable[str] = (),
+        approvals: int = 0,
+        strict: bool = True,
+    ) -> None:
+        """Branch protection on a base: required checks, approving reviews, up to date."""
+        with self._lock:
+            self.merging.protect(repo, branch, Protection(list(contexts), approvals, strict))
+
+    def quota(self, remaining: int, reset_in: int = 3600) -> None:
+        """Set the primary limit's window: `remaining` requests left, reset in `reset_in` s."""
+        with self._lock:
+            self._rate_used = max(0, self.rate_limit - remaining)
+            self._rate_reset = int(time.time()) + reset_in
+
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
@@ -374,6 +407,8 @@ class GitHubStandIn:
         self._repos = data.get("repos", {})
         self._pulls = data.get("pulls", {})
         self._comments = data.get("comments", {})
+        self.checks.load(data)
+        self.reviews.load(data)
         self._next_id = int(data.get("next_id", self._next_id))
 
     def _save(self) -> None:
@@ -383,6 +418,8 @@ class GitHubStandIn:
             "repos": self._repos,
             "pulls": self._pulls,
             "comments": self._comments,
+            **self.checks.state(),
+            **self.reviews.state(),
             "next_id": self._next_id,
         }
         directory = os.path.dirname(os.path.abspath(self.state_path))
@@ -399,7 +436,7 @@ class GitHubStandIn:
 
     # --- rendering ----------------------------------------------------------
 
-    def _user(self, login: str) -> dict[str, Any]:
+    def render_user(self, login: str) -> dict[str, Any]:
         return {
             "login": login,
             "id": abs(hash(login)) % 10_000_000,
@@ -408,7 +445,7 @@ class GitHubStandIn:
             "html_url": f"{self.url}/{login}",
         }
 
-    def _render_repo(self, full: str) -> dict[str, Any]:
+    def render_repo(self, full: str) -> dict[str, Any]:
         owner, name = full.split("/", 1)
         repo = self._repos[full]
         api = f"{self.url}/repos/{full}"
@@ -417,7 +454,7 @@ class GitHubStandIn:
             "node_id": f"R_{repo['id']}",
             "name": name,
             "full_name": full,
-            "owner": self._user(owner),
+            "owner": self.render_user(owner),
             "private": False,
             "fork": bool(repo.get("fork_of")),
             "html_url": f"{self.url}/{full}",
@@ -453,13 +490,16 @@ class GitHubStandIn:
         )
         return int(proc.stdout.strip() or 0) if proc.returncode == 0 else 1
 
-    def _render_pull(self, full: str, pr: dict[str, Any]) -> dict[str, Any]:
+    def _render_pull(
+        self, full: str, pr: dict[str, Any], *, detail: bool = False
+    ) -> dict[str, Any]:
+        """A PR as GitHub renders it; `detail` (a GET of the one PR) adds its mergeability."""
         api = f"{self.url}/repos/{full}"
         number = pr["number"]
-        repo_json = self._render_repo(full)
+        repo_json = self.render_repo(full)
         head_repo = pr.get("head_repo") or full
-        head_sha = self._branch_sha(head_repo, pr["head_ref"]) or pr.get("head_sha")
-        base_sha = self._branch_sha(full, pr["base_ref"])
+        head_sha = self.head_sha(full, pr)
+        base_sha = self.base_sha(full, pr)
         owner = full.split("/", 1)[0]
         return {
             "id": pr["id"],
@@ -469,7 +509,7 @@ class GitHubStandIn:
             "locked": False,
             "title": pr["title"],
             "body": pr["body"],
-            "user": self._user(pr["user"]),
+            "user": self.render_user(pr["user"]),
             "html_url": f"{self.url}/{full}/pull/{number}",
             "url": f"{api}/pulls/{number}",
             "issue_url": f"{api}/issues/{number}",
@@ -478,25 +518,57 @@ class GitHubStandIn:
                 "ref": pr["head_ref"],
                 "label": pr["head_label"],
                 "sha": head_sha,
-                "repo": self._render_repo(head_repo) if head_repo in self._repos else repo_json,
-                "user": self._user(pr["head_label"].split(":", 1)[0]),
+                "repo": self.render_repo(head_repo) if head_repo in self._repos else repo_json,
+                "user": self.render_user(pr["head_label"].split(":", 1)[0]),
             },
             "base": {
                 "ref": pr["base_ref"],
                 "label": f"{owner}:{pr['base_ref']}",
                 "sha": base_sha,
                 "repo": repo_json,
-                "user": self._user(owner),
+                "user": self.render_user(owner),
             },
             "created_at": pr["created_at"],
             "updated_at": pr["updated_at"],
             "closed_at": pr.get("closed_at"),
-            "merged_at": None,
-            "merged": False,
-            "mergeable": None,
+            "merged_at": pr.get("merged_at"),
+            "merged": bool(pr.get("merged")),
+            "merge_commit_sha": pr.get("merge_commit_sha"),
+            "merged_by": self.render_user(pr["merged_by"]) if pr.get("merged_by") else None,
+            **self._mergeability(full, pr, detail),
             "draft": bool(pr.get("draft", False)),
             "comments": len(self._comments.get(full, {}).get(str(number), [])),
         }
+
+    def _mergeability(self, full: str, pr: dict[str, Any], detail: bool) -> dict[str, Any]:
+        mergeable, state = self.merging.view(full, pr) if detail else (None, "unknown")
+        return {"mergeable": mergeable, "mergeable_state": state, "rebaseable": mergeable}
+
+    # --- helpers the follow-up modules share -----------------------------------
+
+    def git_dir(self, full: str) -> str | None:
+        return self._repos.get(full, {}).get("git_dir")
+
+    def new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    @staticmethod
+    def now() -> str:
+        return _now()
+
+    def find_pull(self, full: str, number: int) -> dict[str, Any]:
+        return self._find(full, number)
+
+    def head_sha(self, full: str, pr: dict[str, Any]) -> str:
+        """The head branch's commit now (the recorded one once the branch is gone)."""
+        head_repo = pr.get("head_repo") or full
+        if pr.get("merged"):
+            return str(pr["head_sha"])
+        return self._branch_sha(head_repo, pr["head_ref"]) or str(pr["head_sha"])
+
+    def base_sha(self, full: str, pr: dict[str, Any]) -> str | None:
+        return self._branch_sha(full, pr["base_ref"])
 
     # --- request handling (called from handler threads) ---------------------
 
@@ -531,13 +603,19 @@ class GitHubStandIn:
                 with open(self.record_path, "a", encoding="utf-8") as fh:
                     fh.write(line + "\n")
 
-    def rate_headers(self) -> dict[str, str]:
-        """This request's primary rate-limit headers: `remaining` counts down in a window."""
+    def rate_headers(self, counted: bool = True) -> dict[str, str]:
+        """This request's primary rate-limit headers: `remaining` counts down in a window.
+
+        `counted=False` for a 304: "Making a conditional request does not count against your
+        primary rate limit if a 304 response is returned and the request was made while
+        correctly authorized with an Authorization header" ("Best practices for using the REST
+        API", https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api
+        #use-conditional-requests-if-appropriate)."""
         with self._lock:
             now = int(time.time())
             if now >= self._rate_reset:
                 self._rate_used, self._rate_reset = 0, now + 3600
-            self._rate_used += 1
+            self._rate_used += 1 if counted else 0
             return {
                 "X-RateLimit-Limit": str(self.rate_limit),
                 "X-RateLimit-Remaining": str(max(0, self.rate_limit - self._rate_used)),
@@ -546,7 +624,8 @@ class GitHubStandIn:
                 "X-RateLimit-Resource": "core",
             }
 
-    def _check_auth(self, authorization: str | None) -> None:
+    def _check_auth(self, authorization: str | None) -> str:
+        """The login the Authorization header speaks for (401 when none or a wrong one)."""
         if not authorization:
             raise _ApiError(
                 401,
@@ -555,9 +634,12 @@ class GitHubStandIn:
                     "documentation_url": "https://docs.github.com/rest",
                 },
             )
+        scheme, _, value = authorization.partition(" ")
+        value = value.strip()
+        if value in self.users or value in self.checks.apps:
+            return self.users.get(value) or f"{self.checks.apps[value]}[bot]"
         if self.token is not None:
-            scheme, _, value = authorization.partition(" ")
-            if scheme.lower() not in ("token", "bearer") or value.strip() != self.token:
+            if scheme.lower() not in ("token", "bearer") or value != self.token:
                 raise _ApiError(
                     401,
                     {
@@ -565,6 +647,7 @@ class GitHubStandIn:
                         "documentation_url": "https://docs.github.com/rest",
                     },
                 )
+        return self.login
 
     def _repo(self, owner: str, name: str) -> str:
         full = f"{owner}/{name}"
@@ -574,11 +657,20 @@ class GitHubStandIn:
         return full
 
     def handle(
-        self, method: str, path: str, query: dict[str, str], body: Any
+        self, method: str, path: str, query: dict[str, str], body: Any, caller: str = ""
     ) -> tuple[int, Any, dict[str, str]]:
-        """Route one authorized API request: (status, JSON body, extra headers)."""
+        """Route one authorized API request (from `caller`): (status, JSON body, headers)."""
+        with self._lock:
+            answer = self._route(method, path, query, body, caller or self.login)
+            if method != "GET":
+                self._save()
+            return answer
+
+    def _route(
+        self, method: str, path: str, query: dict[str, str], body: Any, caller: str
+    ) -> tuple[int, Any, dict[str, str]]:
         if method == "GET" and path == "/user":
-            return 200, self._user(self.login), {}
+            return 200, self.render_user(self.login), {}
         if method == "GET" and path == "/rate_limit":
             with self._lock:
                 used = self._rate_used
@@ -596,14 +688,14 @@ class GitHubStandIn:
         rest = m["rest"] or ""
         with self._lock:
             if rest == "" and method == "GET":
-                return 200, self._render_repo(full), {}
+                return 200, self.render_repo(full), {}
             if rest == "/pulls" and method == "GET":
                 return self._list_pulls(full, query)
             if rest == "/pulls" and method == "POST":
                 return self._create_pull(full, body)
             pm = re.fullmatch(r"/pulls/(\d+)", rest)
             if pm and method == "GET":
-                return 200, self._render_pull(full, self._find(full, int(pm[1]))), {}
+                return 200, self._render_pull(full, self._find(full, int(pm[1])), detail=True), {}
             if pm and method == "PATCH":
                 return self._edit_pull(full, int(pm[1]), body)
             cm = re.fullmatch(r"/issues/(\d+)/comments", rest)
@@ -612,7 +704,67 @@ class GitHubStandIn:
             if cm and method == "GET":
                 self._find(full, int(cm[1]))
                 return 200, self.comments(full, int(cm[1])), {}
+            return self._follow_route(full, method, rest, query, body, caller)
+
+    def _follow_route(
+        self, full: str, method: str, rest: str, query: dict[str, str], body: Any, caller: str
+    ) -> tuple[int, Any, dict[str, str]]:
+        """The routes that following a PR needs: checks, statuses, logs, reviews, merging."""
+        if m := re.fullmatch(
+            r"/commits/(?P<ref>[^/]+(?:/[^/]+)?)/(?P<what>check-runs|status)", rest
+        ):
+            if method == "GET" and m["what"] == "check-runs":
+                return self.checks.list_runs(full, m["ref"], query)
+            if method == "GET":
+                return self.checks.combined(full, m["ref"], query)
+        if (m := re.fullmatch(r"/statuses/(\w+)", rest)) and method == "POST":
+            return self.checks.write_status(full, m[1], body, caller)
+        if m := re.fullmatch(r"/check-runs(?:/(\d+))?", rest):
+            if method == "GET" and m[1]:
+                return 200, self.checks.render_run(full, self.checks.find_run(full, int(m[1]))), {}
+            if method in ("POST", "PATCH") and bool(m[1]) == (method == "PATCH"):
+                return self._app_writes_run(full, body, caller, int(m[1]) if m[1] else None)
+        if (m := re.fullmatch(r"/actions/jobs/(\d+)/logs", rest)) and method == "GET":
+            return self.checks.log_redirect(full, int(m[1]))
+        if m := re.fullmatch(r"/pulls/(\d+)/(reviews|comments|update-branch|merge)", rest):
+            number, what = int(m[1]), m[2]
+            routes = {
+                ("GET", "reviews"): lambda: self.reviews.list_reviews(full, number, query, caller),
+                ("POST", "reviews"): lambda: self.reviews.create_review(full, number, body, caller),
+                ("GET", "comments"): lambda: self.reviews.list_comments(full, number, query),
+                ("POST", "comments"): lambda: self.reviews.create_comment(
+                    full, number, body, caller
+                ),
+                ("PUT", "update-branch"): lambda: self.merging.update_branch(full, number, body),
+                ("PUT", "merge"): lambda: self.merging.merge(full, number, body, caller),
+            }
+            if (method, what) in routes:
+                return routes[(method, what)]()
+        m = re.fullmatch(r"/pulls/(\d+)/comments/(\d+)/replies", rest)
+        if m and method == "POST":
+            return self.reviews.reply(full, int(m[1]), int(m[2]), body, caller)
+        m = re.fullmatch(r"/pulls/(\d+)/reviews/(\d+)/dismissals", rest)
+        if m and method == "PUT":
+            return self.reviews.dismiss(full, int(m[1]), int(m[2]), body)
         raise _not_found()
+
+    def _app_writes_run(
+        self, full: str, body: Any, caller: str, run_id: int | None
+    ) -> tuple[int, Any, dict[str, str]]:
+        """checks/create and checks/update take a GitHub App's installation token only."""
+        slug = caller.removesuffix("[bot]")
+        if not caller.endswith("[bot]") or slug not in self.checks.apps.values():
+            raise _ApiError(
+                403,
+                {
+                    "message": APP_ONLY,
+                    "documentation_url": "https://docs.github.com/rest/checks/runs#create-a-check-run",
+                },
+            )
+        if not isinstance(body, dict):
+            raise bad_json()
+        run = self.checks.write_run(full, body, slug, run_id)
+        return (201 if run_id is None else 200), run, {}
 
     def _find(self, full: str, number: int) -> dict[str, Any]:
         for pr in self._pulls.get(full, []):
@@ -621,7 +773,7 @@ class GitHubStandIn:
         raise _not_found()
 
     def _list_pulls(self, full: str, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
-        _check_query(query)
+        check_enums(query, _QUERY_ENUMS)
         state = query.get("state", "open")
         head = query.get("head")
         base = query.get("base")
@@ -638,18 +790,7 @@ class GitHubStandIn:
         default = "desc" if query.get("sort", "created") == "created" else "asc"
         if query.get("direction", default) == "desc":
             found.reverse()
-        per_page = int(query.get("per_page", "30"))
-        page = int(query.get("page", "1"))
-        last = max(1, -(-len(found) // per_page))
-        chunk = found[(page - 1) * per_page : page * per_page]
-        headers: dict[str, str] = {}
-        if page < last:
-
-            def link(p: int) -> str:
-                q = dict(query, page=str(p), per_page=str(per_page))
-                return f"{self.url}/repos/{full}/pulls?{urllib.parse.urlencode(q)}"
-
-            headers["Link"] = f'<{link(page + 1)}>; rel="next", <{link(last)}>; rel="last"'
+        chunk, headers = paginate(found, query, f"{self.url}/repos/{full}/pulls")
         return 200, [self._render_pull(full, pr) for pr in chunk], headers
 
     def _head_repo(self, full: str, head_owner: str) -> str | None:
@@ -663,7 +804,7 @@ class GitHubStandIn:
 
     def _create_pull(self, full: str, body: Any) -> tuple[int, Any, dict[str, str]]:
         if not isinstance(body, dict):
-            raise _ApiError(400, {"message": "Problems parsing JSON"})
+            raise bad_json()
         missing = [f for f in ("head", "base") if not body.get(f)]
         if missing or not (body.get("title") or body.get("issue")):
             fields = missing or ["title"]
@@ -743,7 +884,7 @@ class GitHubStandIn:
     def _edit_pull(self, full: str, number: int, body: Any) -> tuple[int, Any, dict[str, str]]:
         pr = self._find(full, number)
         if not isinstance(body, dict):
-            raise _ApiError(400, {"message": "Problems parsing JSON"})
+            raise bad_json()
         if body.get("state") not in (None, "open", "closed"):
             raise _validation_failed(
                 {"resource": "PullRequest", "field": "state", "code": "invalid"}
@@ -788,7 +929,7 @@ class GitHubStandIn:
         comment = {
             "id": self._next_id,
             "body": str(body["body"]),
-            "user": self._user(self.login),
+            "user": self.render_user(self.login),
             "created_at": _now(),
             "updated_at": _now(),
             "url": f"{api}/issues/comments/{self._next_id}",
@@ -845,7 +986,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("X-GitHub-Request-Id", f"standin-{id(self):x}")
         lowered = {k.lower() for k in headers}
         if "x-ratelimit-remaining" not in lowered:
-            for key, value in self.standin.rate_headers().items():
+            for key, value in self.standin.rate_headers(counted=status != 304).items():
                 self.send_header(key, value)
         for key, value in headers.items():
             self.send_header(key, value)
@@ -897,13 +1038,35 @@ class _Handler(BaseHTTPRequestHandler):
             page = standin.html_page(path) if method == "GET" else None
             if page is not None:
                 return 200, page, {}, "text/html; charset=utf-8"
-            standin._check_auth(authorization)
-            status, reply, headers = standin.handle(method, path, query, body)
+            log = re.fullmatch(r"/_standin/job-logs/(\d+)", path)
+            if log and method == "GET":  # the signed download link: no token, as on GitHub
+                status, text = standin.checks.download(log[1], query)
+                return status, text, {}, "text/plain; charset=utf-8"
+            caller = standin._check_auth(authorization)
+            status, reply, headers = standin.handle(method, path, query, body, caller)
+            if method == "GET" and status == 200:
+                return self._conditional(reply, headers, json_type)
             return status, reply, headers, json_type
         except _ApiError as err:
             return err.status, err.body, err.headers, json_type
         except Exception as exc:  # a bug in the stand-in: answer like a server would
             return 500, {"message": f"stand-in error: {exc}"}, {}, json_type
+
+    def _conditional(
+        self, reply: Any, headers: dict[str, str], content_type: str
+    ) -> tuple[int, Any, Mapping[str, str], str]:
+        """An ETag on every 200 GET, and 304 with no body when If-None-Match names it
+        ("Conditional requests" in https://docs.github.com/en/rest/using-the-rest-api/
+        best-practices-for-using-the-rest-api#use-conditional-requests-if-appropriate:
+        "If the data has not changed, you will receive a 304 Not Modified response")."""
+        digest = hashlib.sha256(json.dumps(reply, sort_keys=True).encode()).hexdigest()
+        etag = f'W/"{digest[:32]}"'
+        headers = {**headers, "ETag": etag, "Vary": "Accept, Authorization, Cookie"}
+        asked = self.headers.get("If-None-Match") or ""
+        tags = {t.strip().removeprefix("W/") for t in asked.split(",") if t.strip()}
+        if etag.removeprefix("W/") in tags or "*" in tags:
+            return 304, None, headers, content_type
+        return 200, reply, headers, content_type
 
     do_GET = _dispatch
     do_POST = _dispatch

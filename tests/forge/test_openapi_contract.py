@@ -135,6 +135,59 @@ def test_a_forge_scenarios_requests_match_githubs_openapi(
     assert problems(github_openapi, sent) == []
 
 
+def test_following_a_prs_requests_match_githubs_openapi(
+    github_openapi: OpenAPI, repos: Repos, github: GitHubStandIn, tmp_path: Path
+) -> None:
+    """Every route the follow activities use: poll, check details and logs, reply,
+    update-branch, merge, retarget."""
+    from activities import forge_follow as act
+    from contracts import follow as c
+    from tests.forge.following import move_main, open_pull, poll, push_branch, reviewer, run
+
+    number, head = open_pull(github, repos)
+    target = {"repository": REPOSITORY, "number": number, "api_url": github.url}
+    check = github.check_run(REPOSITORY, head, "tests", conclusion="failure", log="boom\n")
+    pr = reviewer(github).get_repo(REPOSITORY).get_pull(number)
+    pr.create_review(
+        body="b", event="COMMENT", comments=[{"path": "feat-x.py", "line": 1, "body": "c"}]
+    )
+    comment_id = next(iter(pr.get_review_comments())).id
+    github.clear_requests()
+    poll(github, number, tmp_path / "cache")
+    poll(github, number, tmp_path / "cache")
+    run(act.check_details, c.CheckDetailsRequest(**target, check_run_id=check["id"]))
+    run(
+        act.reply_to_comment, c.ReplyRequest(**target, comment_id=comment_id, body="ok", marker="m")
+    )
+    move_main(repos, "other.py", "O = 1\n")
+    run(act.update_branch, c.UpdateBranchRequest(**target, expected_head_sha=head))
+    push_branch(repos, "feat/base", "base.py", "Z = 0\n")
+    run(act.retarget_pull_request, c.RetargetRequest(**target, base="feat/base"))
+    run(act.retarget_pull_request, c.RetargetRequest(**target, base="main"))
+    new_head = git(repos.origin, "rev-parse", "feat/x")
+    run(act.merge_pull_request, c.MergeRequest(**target, sha=new_head, method="rebase"))
+
+    sent = _forge_requests(github.requests)
+    operations = {(r["method"], r["path"].replace(head, "{sha}")) for r in sent}
+    n = f"/repos/acme/app/pulls/{number}"
+    assert {
+        ("GET", "/user"),
+        ("GET", n),
+        ("GET", "/repos/acme/app/commits/{sha}/check-runs"),
+        ("GET", "/repos/acme/app/commits/{sha}/status"),
+        ("GET", f"{n}/reviews"),
+        ("GET", f"{n}/comments"),
+        ("GET", f"/repos/acme/app/check-runs/{check['id']}"),
+        ("GET", f"/repos/acme/app/actions/jobs/{check['id']}/logs"),
+        ("POST", f"{n}/comments/{comment_id}/replies"),
+        ("PUT", f"{n}/update-branch"),
+        ("PATCH", n),
+        ("PUT", f"{n}/merge"),
+    } <= operations
+    assert 304 in {r.status for r in github.requests}
+    assert problems(github_openapi, sent) == []
+
+
 def test_the_contract_check_catches_a_request_github_would_refuse(
     github_openapi: OpenAPI,
 ) -> None:

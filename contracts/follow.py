@@ -1,0 +1,158 @@
+"""Inputs and results of the activities that follow a pull request on GitHub.
+
+Small on purpose: they enter workflow history on every poll. Text from the forge (check
+output, logs, comment bodies) is capped here, and GITHUB_TOKEN never appears: the worker
+reads it from its environment.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+# Caps on forge text kept in history (a log tail, an output text, a comment body).
+TEXT_CAP = 4_000
+LOG_TAIL_CAP = 16_000
+
+
+class PullTarget(BaseModel):
+    """One pull request: `owner/name` and number; api_url None = GITHUB_API_URL or github.com."""
+
+    repository: str
+    number: int
+    api_url: str | None = None
+
+
+class PollRequest(PullTarget):
+    # The digest of the state the workflow already holds: an equal one comes back unchanged.
+    known_digest: str | None = None
+    # Where the worker keeps ETags and bodies between polls; None = $ORCHESTRATOR_HOME/forge-cache.
+    cache_dir: str | None = None
+    # At or below this many requests left in GitHub's window, the result asks to wait.
+    rate_reserve: int = 50
+
+
+class CheckInfo(BaseModel):
+    """A check run or a commit status on the head commit."""
+
+    name: str
+    kind: Literal["check_run", "status"]
+    # queued / in_progress / completed for a check run; a status is `completed` unless pending.
+    status: str
+    # success / failure / neutral / cancelled / skipped / timed_out / action_required / stale,
+    # or a status' error / failure / success; None while not completed.
+    conclusion: str | None = None
+    url: str | None = None
+    check_run_id: int | None = None
+    app: str | None = None
+
+
+class ReviewInfo(BaseModel):
+    id: int
+    author: str
+    state: str  # APPROVED / CHANGES_REQUESTED / COMMENTED / DISMISSED
+    body: str = ""
+
+
+class CommentInfo(BaseModel):
+    """A top-level review comment by someone else, and whether we already answered it."""
+
+    id: int
+    author: str
+    path: str
+    line: int | None = None
+    body: str
+    url: str = ""
+    replied: bool = False
+
+
+class PullState(BaseModel):
+    head_sha: str
+    base: str
+    state: str  # open / closed
+    merged: bool = False
+    # None while GitHub is still computing it (mergeable_state is then `unknown`).
+    mergeable: bool | None = None
+    mergeable_state: str = "unknown"
+    checks: list[CheckInfo] = Field(default_factory=list)
+    reviews: list[ReviewInfo] = Field(default_factory=list)
+    comments: list[CommentInfo] = Field(default_factory=list)
+
+
+class PollResult(BaseModel):
+    changed: bool
+    digest: str
+    # The whole state when it changed, else None (the workflow keeps the one it has).
+    state: PullState | None = None
+    requests: int = 0
+    # How many of them GitHub answered 304 Not Modified (free against the rate limit).
+    not_modified: int = 0
+    rate_remaining: int | None = None
+    # > 0: GitHub's window is nearly spent; wait this long before polling again.
+    wait_seconds: int = 0
+
+
+class CheckDetailsRequest(PullTarget):
+    check_run_id: int
+    # Bytes of the GitHub Actions job log's end to keep (at most LOG_TAIL_CAP).
+    log_tail_bytes: int = TEXT_CAP
+
+
+class CheckDetails(BaseModel):
+    name: str
+    conclusion: str | None = None
+    url: str | None = None
+    title: str | None = None
+    summary: str | None = None
+    text: str | None = None
+    # The end of the Actions job's log, or None (not an Actions check, or no log).
+    log_tail: str | None = None
+    log_truncated: bool = False
+
+
+class ReplyRequest(PullTarget):
+    comment_id: int
+    body: str
+    # Unique per thread and round (e.g. the workflow id and the comment id): a reply that
+    # carries it already is found instead of posting a second one.
+    marker: str
+
+
+class ReplyResult(BaseModel):
+    reply_id: int
+    url: str
+    posted: bool  # False: an earlier attempt had already replied
+
+
+class UpdateBranchRequest(PullTarget):
+    expected_head_sha: str
+
+
+class UpdateBranchResult(BaseModel):
+    # updating: GitHub accepted (202); head_moved: the head is not expected_head_sha;
+    # up_to_date: the base has nothing new; conflict: base and head conflict.
+    outcome: Literal["updating", "head_moved", "up_to_date", "conflict"]
+    message: str = ""
+
+
+class MergeRequest(PullTarget):
+    sha: str
+    method: Literal["merge", "squash", "rebase"] = "squash"
+
+
+class MergeResult(BaseModel):
+    # merged (now or by an earlier attempt); head_moved: 409, the head is not `sha`;
+    # not_mergeable: 405, GitHub refused (conflict, blocked, behind).
+    outcome: Literal["merged", "head_moved", "not_mergeable"]
+    sha: str | None = None
+    message: str = ""
+
+
+class RetargetRequest(PullTarget):
+    base: str
+
+
+class RetargetResult(BaseModel):
+    changed: bool
+    base: str
