@@ -17,8 +17,8 @@ from activities.config import resolve_project
 from activities.git.branches import push_branch, remote_branch_sha, reset_branch
 from activities.git.queries import has_remote
 from cli.common import CliError, add_verb, build_id, client_for
+from cli.loop_classes import BuildWorkflow, SubtaskWorkflow
 from cli.loop_cmds import describe_or_none, running
-from contracts.build import BuildStatus, SubtaskState
 from contracts.change import PendingChange
 from contracts.git import token_hosts_for
 from contracts.human import MAX_SIGNAL_TEXT, ChangeInput
@@ -74,7 +74,7 @@ async def change(args: argparse.Namespace) -> int:
             "details in a file in the design directory and refer to it"
         )
     _, handle = await _build(args)
-    st = await handle.query("status", result_type=BuildStatus)
+    st = await handle.query(BuildWorkflow.status)
     # The build takes one change at a time and drops a second one without a word.
     current = _open(st.change)
     if current is not None:
@@ -88,14 +88,14 @@ async def change(args: argparse.Namespace) -> int:
             f"change {current.id} is still open ({current.state}): {current.description!r}. "
             f"Fix: {then}"
         )
-    await handle.signal("!change", ChangeInput(description=args.text))
+    await handle.signal(BuildWorkflow.request_change, ChangeInput(description=args.text))
     print(f"sent !change to {handle.id}; the blast-radius report appears in `orchestrator status`")
     return 0
 
 
-async def _decide_change(args: argparse.Namespace, signal: str) -> int:
+async def _decide_change(args: argparse.Namespace, signal: str, handler: Any) -> int:
     _, handle = await _build(args)
-    st = await handle.query("status", result_type=BuildStatus)
+    st = await handle.query(BuildWorkflow.status)
     current = _open(st.change)
     if current is None or current.state != "awaiting-decision":
         what = (
@@ -105,17 +105,17 @@ async def _decide_change(args: argparse.Namespace, signal: str) -> int:
             else 'no change is open. Fix: propose one first: orchestrator change <dir> "..."'
         )
         raise CliError(f"nothing to {signal.lstrip('!')}: {what}")
-    await handle.signal(signal)
+    await handle.signal(handler)
     print(f"sent {signal} to {handle.id} (change {current.id})")
     return 0
 
 
 async def change_approve(args: argparse.Namespace) -> int:
-    return await _decide_change(args, "!change-approve")
+    return await _decide_change(args, "!change-approve", BuildWorkflow.approve_change)
 
 
 async def change_cancel(args: argparse.Namespace) -> int:
-    return await _decide_change(args, "!change-cancel")
+    return await _decide_change(args, "!change-cancel", BuildWorkflow.cancel_change)
 
 
 async def replay(args: argparse.Namespace) -> int:
@@ -125,7 +125,7 @@ async def replay(args: argparse.Namespace) -> int:
     child = client.get_workflow_handle(child_id)
     desc = await describe_or_none(child)
     if desc is None:
-        names = [v.name for v in (await build.query("status", result_type=BuildStatus)).subtasks]
+        names = [v.name for v in (await build.query(BuildWorkflow.status)).subtasks]
         raise CliError(
             f"the build has no subtask {args.subtask!r} that ever started ({child_id} not "
             f"found). Fix: name one of {', '.join(names)}"
@@ -136,7 +136,7 @@ async def replay(args: argparse.Namespace) -> int:
             "resets a subtask that is still being built. To rework a finished one, use "
             "`orchestrator change`"
         )
-    state = await child.query("status", result_type=SubtaskState)
+    state = await child.query(SubtaskWorkflow.status)
     record = next((r for r in state.rounds if r.round == args.round), None)
     if record is None or record.commit is None:
         done = ", ".join(str(r.round) for r in state.rounds) or "none yet"

@@ -42,6 +42,7 @@ from cli.common import EXIT_INTERRUPTED, NO_EMBEDDED_HELP, CliError
 from cli.demo_clean import MARKER, QUEUE_PREFIX
 from cli.demo_repo import DEMO_REPOSITORY, DemoRepo, demo_config, prepare_demo_repo
 from cli.holds import answers
+from cli.loop_classes import BuildWorkflow, DesignReviewWorkflow, LoopClass
 from cli.loop_cmds import pending_decisions
 from cli.output import Clock, Commands, orchestrator_prog, paint, temporal_command
 from cli.summaries import loop_metadata
@@ -49,7 +50,6 @@ from cli.views import integration_line, metrics_view, scores_text
 from contracts.build import BuildInput, BuildResult, BuildStatus
 from contracts.design import DesignInput, DesignResult, DesignStatus
 from contracts.human import AnswerInput, PendingDecision
-from contracts.metrics import Metrics
 from runtime.client import connect, settings_from_env
 from runtime.server import ServerError, orchestrator_home, temporal_binary
 
@@ -259,7 +259,7 @@ async def interrupted(demo: Demo, client: Client, scratch: Path, task_queue: str
 
 
 async def fresh_start(
-    client: Client, workflow: str, workflow_id: str, arg: Any, task_queue: str, kind: str
+    client: Client, workflow: LoopClass, workflow_id: str, arg: Any, task_queue: str, kind: str
 ) -> WorkflowHandle:
     """Terminate a leftover run of an earlier demo with the same id, then start."""
     old = client.get_workflow_handle(workflow_id)
@@ -267,8 +267,8 @@ async def fresh_start(
         if (await old.describe()).status == WorkflowExecutionStatus.RUNNING:
             await old.terminate("superseded by a new `orchestrator demo`")
     return await client.start_workflow(
-        workflow,
-        arg,
+        workflow.run,
+        args=[arg],
         id=workflow_id,
         task_queue=task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
@@ -283,7 +283,7 @@ async def design_phase(
     say(f"== design loop: {DESIGN_ID}")
     handle = await fresh_start(
         client,
-        "DesignReviewWorkflow",
+        DesignReviewWorkflow,
         DESIGN_ID,
         DesignInput(design_dir=str(repo.design_dir)),
         task_queue,
@@ -297,7 +297,7 @@ async def design_phase(
         desc = await handle.describe()
         if desc.status != WorkflowExecutionStatus.RUNNING:
             break
-        st = await handle.query("status", result_type=DesignStatus)
+        st = await handle.query(DesignReviewWorkflow.status)
         for sc in st.scopes:
             for n, scores in enumerate(sc.round_scores, start=1):
                 if (sc.name, n) not in seen:
@@ -315,7 +315,7 @@ async def design_phase(
             say(f"  question {q.id}: {q.text} [{q.options_line()}]")
             say(f"  -> as a person would: {demo.cmds.verb('answer', q.id, pick)}")
             reply = await handle.execute_update(
-                "answer_question", AnswerInput(question_id=q.id, choice=pick), result_type=str
+                DesignReviewWorkflow.answer_question, AnswerInput(question_id=q.id, choice=pick)
             )
             say(f"     recorded {reply}")
         if st.phase == "awaiting-approval" and not approved:
@@ -324,7 +324,7 @@ async def design_phase(
         demo.holds(st, pending_decisions(st))
         await asyncio.sleep(0.3)
     result = DesignResult.model_validate(await handle.result())
-    design_metrics = await handle.query("metrics", result_type=Metrics)
+    design_metrics = await handle.query(DesignReviewWorkflow.metrics)
     say(
         f"  tokens {result.tokens}, cost ${result.cost_usd:.4f} over "
         f"{design_metrics.agent_calls} agent calls"
@@ -359,7 +359,7 @@ async def build_phase(demo: Demo, client: Client, repo: DemoRepo, task_queue: st
     say(f"== build loop: {BUILD_ID}")
     handle = await fresh_start(
         client,
-        "BuildWorkflow",
+        BuildWorkflow,
         BUILD_ID,
         BuildInput(design_dir=str(repo.design_dir)),
         task_queue,
@@ -369,7 +369,7 @@ async def build_phase(demo: Demo, client: Client, repo: DemoRepo, task_queue: st
     while True:
         running = (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
         try:
-            st = await handle.query("status", result_type=BuildStatus)
+            st = await handle.query(BuildWorkflow.status)
         except RPCError:
             st = None
         if st is not None:
@@ -389,7 +389,7 @@ async def build_phase(demo: Demo, client: Client, repo: DemoRepo, task_queue: st
         say(f"== integration: {integration_line(result.integration)}")
         say(f"  report: {repo.design_dir / 'build-reviews' / 'INTEGRATION.md'}")
     say("== tokens and cost (build, simulated prices)")
-    print(metrics_view(await handle.query("metrics", result_type=Metrics)), flush=True)
+    print(metrics_view(await handle.query(BuildWorkflow.metrics)), flush=True)
     say(f"most subtasks running at once: {result.max_running}")
     return result
 

@@ -50,6 +50,13 @@ from cli.common import (
     same_dir,
     worker_for,
 )
+from cli.loop_classes import (
+    LOOP_CLASSES,
+    BuildWorkflow,
+    DesignReviewWorkflow,
+    LoopClass,
+    SubtaskWorkflow,
+)
 from cli.output import Clock, Commands
 from cli.summaries import loop_metadata
 from contracts.build import (
@@ -57,7 +64,6 @@ from contracts.build import (
     BuildInput,
     BuildResult,
     BuildStatus,
-    SubtaskState,
 )
 from contracts.config import BuildChecks
 from contracts.design import DESIGN_DOC_APPROVED, DesignInput, DesignResult, DesignStatus
@@ -74,7 +80,6 @@ from contracts.human import (
     PendingDecision,
 )
 from contracts.integration import IntegrationOutcome, Reopen, integration_choice
-from contracts.metrics import Metrics
 from contracts.names import with_odd_characters
 from contracts.version import TASK_QUEUE, older_loop
 from runtime.client import connect, settings_from_env
@@ -326,7 +331,7 @@ def ui_link(workflow_id: str) -> str:
 
 async def start_loop(
     args: argparse.Namespace,
-    workflow: str,
+    workflow: LoopClass,
     workflow_id: str,
     arg: Any,
     check_files: Callable[[str], object],
@@ -351,15 +356,15 @@ async def start_loop(
             raise CliError(refused)
     await worker_for(client, not args.no_embedded)
     handle = await client.start_workflow(
-        workflow,
-        arg,
+        workflow.run,
+        args=[arg],
         id=workflow_id,
         task_queue=TASK_QUEUE,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
         **loop_metadata(args.command, design_dir),
     )
-    print(f"{workflow} {workflow_id} running · {ui_link(workflow_id)}")
+    print(f"{workflow.__name__} {workflow_id} running · {ui_link(workflow_id)}")
     # Follow the id, not the run: a loop that continues as new keeps its id.
     return client, client.get_workflow_handle(handle.id)
 
@@ -369,7 +374,7 @@ async def design(args: argparse.Namespace) -> int:
     feature_of(design_dir)
     client, handle = await start_loop(
         args,
-        "DesignReviewWorkflow",
+        DesignReviewWorkflow,
         design_id(design_dir),
         DesignInput(design_dir=design_dir),
         check_design,
@@ -385,7 +390,7 @@ async def build(args: argparse.Namespace) -> int:
     feature_of(design_dir)
     client, handle = await start_loop(
         args,
-        "BuildWorkflow",
+        BuildWorkflow,
         build_id(design_dir),
         BuildInput(
             design_dir=design_dir,
@@ -419,10 +424,10 @@ async def query_status(
 ) -> DesignStatus | BuildStatus:
     st: DesignStatus | BuildStatus
     if kind == "design":
-        st = await handle.query("status", result_type=DesignStatus)
+        st = await handle.query(DesignReviewWorkflow.status)
         st.retrying = await _retrying(handle)
         return st
-    st = await handle.query("status", result_type=BuildStatus)
+    st = await handle.query(BuildWorkflow.status)
     await asyncio.gather(*(_live_phase(client, handle, st, name) for name in st.running))
     children = [client.get_workflow_handle(f"{handle.id}-{n}") for n in st.running]
     for found in await asyncio.gather(*(_retrying(h) for h in [handle, *children])):
@@ -452,7 +457,7 @@ async def _live_phase(client: Client, handle: WorkflowHandle, st: BuildStatus, n
     from the subtask itself (workflow id `<build id>-<subtask>`)."""
     child = client.get_workflow_handle(f"{handle.id}-{name}")
     try:
-        live = await child.query("status", result_type=SubtaskState)
+        live = await child.query(SubtaskWorkflow.status)
     except (RPCError, WorkflowQueryFailedError):
         return  # it closed between the two queries: the build's row is final
     for view in st.subtasks:
@@ -533,8 +538,7 @@ async def follow(client: Client, handle: WorkflowHandle, kind: str, design_dir: 
 
 async def report_end(handle: WorkflowHandle, kind: str, last: str) -> int:
     """The closed loop's final table (if it changed since the last one) and how it ended."""
-    result_type = DesignStatus if kind == "design" else BuildStatus
-    st = await query_or_none(handle, "status", result_type)
+    st = await query_or_none(handle, LOOP_CLASSES[kind].status)
     if st is not None and view(st) != last:
         print(view(st), "\n", flush=True)
     code, line = await outcome(handle, kind)
@@ -621,10 +625,10 @@ async def existing_loops(
     return found
 
 
-async def query_or_none(handle: WorkflowHandle, name: str, result_type: type) -> Any | None:
+async def query_or_none(handle: WorkflowHandle, query: Any) -> Any | None:
     """A finished loop answers queries too: a worker replays its history. None if none does."""
     try:
-        return await handle.query(name, result_type=result_type, rpc_timeout=QUERY_TIMEOUT)
+        return await handle.query(query, rpc_timeout=QUERY_TIMEOUT)
     except (RPCError, WorkflowQueryFailedError):
         return None
 
@@ -690,7 +694,7 @@ async def metrics(args: argparse.Namespace) -> int:
             closed = state != WorkflowExecutionStatus.RUNNING
             label = f"{kind} ({state.name if state else 'UNKNOWN'})" if closed else kind
             unserved = await queues.serve_queries(client, desc, stack)  # the loop's own queue
-            m = None if unserved else await query_or_none(handle, "metrics", Metrics)
+            m = None if unserved else await query_or_none(handle, LOOP_CLASSES[kind].metrics)
             if m is None:
                 raise CliError(
                     unserved
@@ -718,22 +722,22 @@ async def running_design(args: argparse.Namespace) -> WorkflowHandle:
     return handle
 
 
-async def signal_design(args: argparse.Namespace, name: str, arg: Any = None) -> WorkflowHandle:
+async def signal_design(args: argparse.Namespace, signal: Any, arg: Any) -> WorkflowHandle:
     handle = await running_design(args)
-    await (handle.signal(name) if arg is None else handle.signal(name, arg))
+    await handle.signal(signal, arg)
     return handle
 
 
 async def approve(args: argparse.Namespace) -> int:
     handle = await running_design(args)
-    st = await handle.query("status", result_type=DesignStatus)
+    st = await handle.query(DesignReviewWorkflow.status)
     if st.phase != "awaiting-approval":
         raise CliError(
             f"the design is not at the approval gate yet (phase {st.phase}; "
             f"waiting for {st.waiting_for}). Fix: do what it waits for, then approve when "
             "`orchestrator status` shows awaiting-approval"
         )
-    await handle.signal("approved")
+    await handle.signal(DesignReviewWorkflow.approved)
     print(f"approved {handle.id}")
     return 0
 
@@ -745,7 +749,7 @@ async def answer(args: argparse.Namespace) -> int:
         replace=args.replace,
     )
     handle = await running_design(args)
-    reply = await handle.execute_update("answer_question", sent, result_type=str)
+    reply = await handle.execute_update(DesignReviewWorkflow.answer_question, sent)
     print(f"recorded {reply}")
     return 0
 
@@ -763,7 +767,9 @@ async def request_changes(args: argparse.Namespace) -> int:
             f"the feedback is {len(text)} characters, more than {MAX_SIGNAL_TEXT}. Fix: put the "
             "details in a file in the design directory and refer to it"
         )
-    await signal_design(args, "request_changes", FeedbackInput(feedback=args.feedback))
+    await signal_design(
+        args, DesignReviewWorkflow.request_changes, FeedbackInput(feedback=args.feedback)
+    )
     print("sent request_changes")
     return 0
 
@@ -788,7 +794,9 @@ async def decide(args: argparse.Namespace) -> int:
     # A decision resumes the loop, and reading what waits takes a worker: make sure one runs.
     client = await client_for(embedded=not args.no_embedded)
     waiting: list[tuple[WorkflowHandle, PendingDecision]] = []
+    kinds: dict[str, str] = {}
     for kind, handle in await running_loops(client, args.design_dir):
+        kinds[handle.id] = kind
         st = await query_status(client, handle, kind)
         waiting += [(handle, d) for d in pending_decisions(st)]
     listed = "; ".join(f"{d.scope} ({'/'.join(d.options)})" for _, d in waiting)
@@ -823,7 +831,9 @@ async def decide(args: argparse.Namespace) -> int:
             f"(orchestrator decide {args.design_dir} {pending.scope} <choice>)"
         )
     scope = decision.scope or pending.scope
-    await handle.signal("decide", DecideInput(choice=decision.choice, scope=scope))
+    await handle.signal(
+        LOOP_CLASSES[kinds[handle.id]].decide, DecideInput(choice=decision.choice, scope=scope)
+    )
     print(f"sent decide {scope} {decision.choice} to {handle.id}")
     return 0
 
@@ -843,8 +853,9 @@ async def starts_something(design_dir: str) -> bool:
 
 async def _both(args: argparse.Namespace, signal: str) -> int:
     client = await client_for(embedded=not args.no_embedded, need_worker=False)
-    for _, handle in await running_loops(client, args.design_dir):
-        await handle.signal(signal)
+    for kind, handle in await running_loops(client, args.design_dir):
+        loop = LOOP_CLASSES[kind]
+        await handle.signal(loop.pause if signal == "!pause" else loop.resume)
         print(f"sent {signal} to {handle.id}")
     return 0
 

@@ -32,12 +32,13 @@ async def run(args: argparse.Namespace) -> int:
         client = await client_for(embedded=not args.no_embedded)
         from temporalio.common import WorkflowIDConflictPolicy
 
+        from workflows.plan import PlanWorkflow
+
         result: PlanResult = await client.execute_workflow(
-            "PlanWorkflow",
-            PlanRequest(design_dir=os.path.abspath(args.design_dir), write=args.write),
+            PlanWorkflow.run,
+            args=[PlanRequest(design_dir=os.path.abspath(args.design_dir), write=args.write)],
             id=f"plan-{feature_of(args.design_dir)}",
             task_queue=TASK_QUEUE,
-            result_type=PlanResult,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
         plan = result.plan
