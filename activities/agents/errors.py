@@ -16,10 +16,12 @@ import re
 import time
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import anthropic
 from temporalio.exceptions import ApplicationError
+
+if TYPE_CHECKING:  # imported where used (see activities/agents/loop.py)
+    import anthropic
 
 RETRYABLE_STATUS = frozenset({408, 409, 429}) | frozenset(range(500, 600))
 RETRYABLE_STREAM_ERRORS = frozenset({"overloaded_error", "api_error", "rate_limit_error"})
@@ -77,6 +79,8 @@ def should_retry(headers: Mapping[str, str] | None) -> bool | None:
 
 def classify(exc: anthropic.APIError, model: str) -> ApplicationError:
     """Turn an SDK error into a retryable or non-retryable ApplicationError."""
+    import anthropic
+
     if isinstance(exc, anthropic.APIConnectionError):  # includes APITimeoutError
         return ApplicationError(
             f"Messages API unreachable or too slow ({exc.message}); retrying",

@@ -20,13 +20,15 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-import anthropic
 import httpx2
 from pydantic import BaseModel, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
+
+if TYPE_CHECKING:  # imported where used: the SDK takes seconds to import, and the CLI
+    import anthropic  # imports the workflows (and so this module) to name their messages
 
 from activities import sandbox
 from activities.agents import briefing, context, prompts, strict, thinking
@@ -190,6 +192,8 @@ def protected_paths(workdir: Path, agents_dir: str) -> frozenset[Path]:
 
 def make_client(timeout_s: float) -> anthropic.AsyncAnthropic:
     """A client with its own retries off: Temporal owns retries."""
+    import anthropic
+
     key = os.environ.get(API_KEY_ENV)
     if not key:
         raise non_retryable(
@@ -512,6 +516,8 @@ async def _ask(client: anthropic.AsyncAnthropic, **request: Any) -> Any:
     JSON, a connection cut before `message_stop`) is an error the SDK does not
     always raise: its accumulator is checked here.
     """
+    import anthropic
+
     model = request["model"]
     response: httpx2.Response | None = None
     try:
