@@ -1,0 +1,26 @@
+"""The CLI starts without the Messages SDK: it names the loops' messages by method reference,
+which imports the workflows, and the SDK (seconds of CPU) is imported only where a model is
+called. Every verb a person types, and every CLI process the suite starts, would pay it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import REPO_ROOT
+
+
+def test_the_cli_and_the_workflows_import_without_the_messages_sdk() -> None:
+    probe = (
+        "import sys, starter, workflows.build, workflows.design_review, workflows.subtask\n"
+        "print(sorted(m for m in sys.modules if m == 'anthropic' or m.startswith('anthropic.')))"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert found.stdout.strip() == "[]", found.stdout
