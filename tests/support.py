@@ -15,9 +15,14 @@ from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError
 
 from cli.demo_repo import DEMO_REPOSITORY, DemoRepo, demo_config, prepare_demo_repo
+from contracts.build import BuildStatus, SubtaskState
+from contracts.design import DesignStatus
 from runtime.server import temporal_binary
 from simulators.github_api import GitHubStandIn
 from simulators.messages_api import READABLE_CALLERS, MessagesStandIn
+from workflows.build import BuildWorkflow
+from workflows.design_review import DesignReviewWorkflow
+from workflows.subtask import SubtaskWorkflow
 
 SIM_ENV = {
     "ANTHROPIC_API_KEY": "sim-anthropic-key-do-not-leak",
@@ -57,8 +62,17 @@ async def until(
     raise TimeoutError(f"timed out waiting for {what or probe}; last: {last!r}")
 
 
+# Each loop's `status` query, by the type it answers with.
+STATUS_QUERIES: dict[type, Any] = {
+    DesignStatus: DesignReviewWorkflow.status,
+    BuildStatus: BuildWorkflow.status,
+    SubtaskState: SubtaskWorkflow.status,
+}
+
+
 async def status_of(handle: WorkflowHandle, result_type: type) -> Any:
-    return await handle.query("status", result_type=result_type)
+    """The loop's `status` (result_type: DesignStatus, BuildStatus or SubtaskState)."""
+    return await handle.query(STATUS_QUERIES[result_type])
 
 
 async def served_status(handle: WorkflowHandle, result_type: type) -> Any | None:

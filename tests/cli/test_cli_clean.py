@@ -22,6 +22,7 @@ from tests.workflows.builds import (
     tiny_project,
 )
 from worker import build_worker
+from workflows.build import BuildWorkflow
 
 
 def git(cwd: Path, *args: str) -> None:
@@ -47,7 +48,7 @@ async def test_clean_removes_what_is_pushed_and_names_what_it_keeps(
         repo = tiny_project(tmp_path, github.url, {"a": [], "b": []}, config)
         async with build_worker(client, task_queue):
             handle = await client.start_workflow(
-                "BuildWorkflow",
+                BuildWorkflow.run,
                 BuildInput(design_dir=str(repo.design_dir)),
                 id="build-link-shortener",  # the id the CLI derives from the directory
                 task_queue=task_queue,

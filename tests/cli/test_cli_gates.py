@@ -24,6 +24,8 @@ from tests.cli.commands import IDS, orchestrator
 from tests.support import make_project, scripted_model, temporal_cli
 from tests.workflows.builds import tiny_project, writes_file_rule
 from worker import build_worker
+from workflows.design_review import DesignReviewWorkflow
+from workflows.plan import PlanWorkflow
 
 HANG = {
     "match": {"role": "design-architecture", "scope": "consistency"},
@@ -128,7 +130,7 @@ async def test_a_loop_of_another_directory_with_the_same_name_is_refused(
             # Nothing reached our loop: it still runs, unpaused.
             handle = client.get_workflow_handle(IDS[0])
             assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
-            assert (await handle.query("status")).get("paused") is False
+            assert (await handle.query(DesignReviewWorkflow.status)).paused is False
             cancelled = await orchestrator(temporal_env, "cancel", mine)
             assert cancelled.returncode == 0, cancelled.stderr
 
@@ -173,7 +175,7 @@ async def test_failed_loop_shows_its_failure(
     (repo.design_dir / "overview.md").unlink()  # the plan step refuses the directory
     async with build_worker(client, TASK_QUEUE):
         handle = await client.start_workflow(
-            "PlanWorkflow",
+            PlanWorkflow.run,
             PlanRequest(design_dir=str(repo.design_dir)),
             id=IDS[0],
             task_queue=TASK_QUEUE,

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from contracts.design import DesignStatus
 from contracts.version import TASK_QUEUE
 from runtime.server import DevServer, free_port
 from simulators.demo_scenario import link_shortener_scenario
@@ -18,6 +17,7 @@ from simulators.github_api import GitHubStandIn
 from tests.cli.commands import orchestrator
 from tests.support import make_project, scripted_model, spawn_worker, until
 from worker import build_worker
+from workflows.design_review import DesignReviewWorkflow
 
 
 async def test_a_person_drives_both_loops_from_the_cli(
@@ -55,7 +55,7 @@ async def test_a_person_drives_both_loops_from_the_cli(
             handle = client.get_workflow_handle("design-link-shortener")
 
             async def gate() -> bool:
-                st = await handle.query("status", result_type=DesignStatus)
+                st = await handle.query(DesignReviewWorkflow.status)
                 return st.phase == "awaiting-approval"
 
             await until(gate, what="the approval gate")

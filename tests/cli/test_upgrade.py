@@ -18,6 +18,7 @@ from contracts.design import DesignInput
 from contracts.version import TASK_QUEUE, UPGRADING, older_loop, older_version
 from tests.cli.commands import orchestrator
 from tests.conftest import EXAMPLE, REPO_ROOT
+from workflows.design_review import DesignReviewWorkflow
 
 
 def test_queues_of_older_releases_are_told_apart() -> None:
@@ -60,7 +61,7 @@ async def test_verbs_name_a_loop_of_an_older_release_and_the_fix(
     loop_id = f"design-{feature}"
     # As the previous release started it: on its queue, which nothing of ours serves.
     handle = await client.start_workflow(
-        "DesignReviewWorkflow",
+        DesignReviewWorkflow.run,
         DesignInput(design_dir=str(design)),
         id=loop_id,
         task_queue="orchestrator",

@@ -19,11 +19,12 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from activities.config import resolve_project
-from contracts.design import DesignInput, DesignStatus
+from contracts.design import DesignInput
 from runtime.server import free_port
 from tests.conftest import REPO_ROOT
 from tests.support import until
 from worker import build_worker
+from workflows.design_review import DesignReviewWorkflow
 
 ROLE_FILE = """---
 name: security-reviewer
@@ -234,14 +235,14 @@ async def test_a_loop_started_without_the_cli_is_refused_not_wedged(
     key = "[agents] timeout_s = -1"
     async with build_worker(client, task_queue):
         handle = await client.start_workflow(
-            "DesignReviewWorkflow",
+            DesignReviewWorkflow.run,
             DesignInput(design_dir=design_of(repo)),
             id=f"config-{task_queue}",
             task_queue=task_queue,
         )
 
         async def refused() -> str:
-            st = await handle.query("status", result_type=DesignStatus)
+            st = await handle.query(DesignReviewWorkflow.status)
             held = [d.failure for d in st.decisions if d.kind == "failure" and d.failure]
             return " ".join(f.error for f in held)
 

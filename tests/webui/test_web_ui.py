@@ -27,6 +27,8 @@ from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
 from tests.support import make_project, scripted_model, status_of, until
 from worker import build_worker
+from workflows.build import BuildWorkflow
+from workflows.design_review import DesignReviewWorkflow
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = [
@@ -89,7 +91,7 @@ async def test_a_person_sees_the_loops_in_the_web_ui(
         repo = make_project(tmp_path, github.url)
         async with build_worker(client, task_queue):
             design = await client.start_workflow(
-                "DesignReviewWorkflow",
+                DesignReviewWorkflow.run,
                 DesignInput(design_dir=str(repo.design_dir)),
                 id=design_id,
                 task_queue=task_queue,
@@ -114,10 +116,10 @@ async def test_a_person_sees_the_loops_in_the_web_ui(
             assert "awaiting-approval" in details
             assert "waiting for: approved or request_changes" in details
 
-            await design.signal("approved")
+            await design.signal(DesignReviewWorkflow.approved)
             DesignResult.model_validate(await design.result())
             build = await client.start_workflow(
-                "BuildWorkflow",
+                BuildWorkflow.run,
                 BuildInput(design_dir=str(repo.design_dir)),
                 id=build_id,
                 task_queue=task_queue,

@@ -15,6 +15,7 @@ from cli.demo_repo import DemoRepo
 from contracts.build import BuildInput, BuildResult
 from tests.support import make_project
 from worker import build_worker
+from workflows.build import BuildWorkflow
 
 REPO = "demo/link-shortener"
 ONE_REVIEWER = '\n[reviewers]\ncode = ["code-correctness"]\n'
@@ -61,7 +62,7 @@ def wid() -> str:
 
 async def start_build(client: Client, repo: DemoRepo, task_queue: str) -> WorkflowHandle:
     return await client.start_workflow(
-        "BuildWorkflow",
+        BuildWorkflow.run,
         BuildInput(design_dir=str(repo.design_dir)),
         id=wid(),
         task_queue=task_queue,
@@ -71,7 +72,7 @@ async def start_build(client: Client, repo: DemoRepo, task_queue: str) -> Workfl
 async def build(client: Client, task_queue: str, design_dir: Path) -> BuildResult:
     async with build_worker(client, task_queue):
         handle = await client.start_workflow(
-            "BuildWorkflow",
+            BuildWorkflow.run,
             BuildInput(design_dir=str(design_dir)),
             id=f"build-tiny-{uuid.uuid4().hex[:6]}",
             task_queue=task_queue,

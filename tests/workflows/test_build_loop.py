@@ -13,7 +13,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError
 
 from activities.tracker import read_tracker
-from contracts.build import BuildInput, BuildResult, BuildStatus, SubtaskState
+from contracts.build import BuildInput, BuildResult, BuildStatus
 from contracts.human import DecideInput
 from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
@@ -30,6 +30,8 @@ from tests.workflows.builds import (
     writes_file_rule,
 )
 from worker import build_worker
+from workflows.build import BuildWorkflow
+from workflows.subtask import SubtaskWorkflow
 
 
 async def progress_reports(handle: WorkflowHandle) -> dict[str, list[dict]]:
@@ -57,7 +59,7 @@ async def test_example_builds_to_one_pr_per_subtask(
         approve_artifacts(repo.design_dir, repo.root)
         async with build_worker(client, task_queue):
             handle = await client.start_workflow(
-                "BuildWorkflow",
+                BuildWorkflow.run,
                 BuildInput(design_dir=str(repo.design_dir)),
                 id="build-link-shortener",  # the id the CLI derives; recorded for replay
                 task_queue=task_queue,
@@ -179,7 +181,7 @@ async def test_dag_scheduling_beats_the_batch_barrier(
         approve_artifacts(repo.design_dir, repo.root)
         async with build_worker(client, task_queue):
             handle = await client.start_workflow(
-                "BuildWorkflow",
+                BuildWorkflow.run,
                 BuildInput(design_dir=str(repo.design_dir), max_concurrent_subtasks=3),
                 id=wid(),
                 task_queue=task_queue,
@@ -219,7 +221,7 @@ async def test_failing_gate_gets_a_fix_round(
         async with build_worker(client, task_queue):
             result = BuildResult.model_validate(
                 await client.execute_workflow(
-                    "BuildWorkflow",
+                    BuildWorkflow.run,
                     BuildInput(design_dir=str(repo.design_dir)),
                     id=wid(),
                     task_queue=task_queue,
@@ -267,7 +269,7 @@ async def test_stuck_subtask_asks_the_person(
             assert st.subtasks[0].decision.options == ["skip", "simplify", "debug", "continue"]
             assert "decide a" in st.waiting_for
             if choice == "skip":
-                await handle.signal("decide", DecideInput(scope="a", choice="skip"))
+                await handle.signal(BuildWorkflow.decide, DecideInput(scope="a", choice="skip"))
                 result = BuildResult.model_validate(await handle.result())
                 assert result.result == "SUBTASKS_INCOMPLETE"
                 by = {s.subtask: s for s in result.subtasks}
@@ -277,22 +279,22 @@ async def test_stuck_subtask_asks_the_person(
                 return
             if choice == "simplify":
                 messages.reset({"rules": [*(writes_file_rule(n) for n in "ab"), rules[1]]})
-                await handle.signal("command", "decide a simplify")
+                await handle.signal(BuildWorkflow.command, "decide a simplify")
                 result = BuildResult.model_validate(await handle.result())
                 assert any(r.role == "design-writer" for r in messages.requests)
             elif choice == "debug":
-                await handle.signal("decide", DecideInput(scope="a", choice="debug"))
+                await handle.signal(BuildWorkflow.decide, DecideInput(scope="a", choice="debug"))
                 await until(lambda: waiting("debug"), what="the debug pause")
                 messages.reset({"rules": [*(writes_file_rule(n) for n in "ab"), rules[1]]})
-                await handle.signal("decide", DecideInput(scope="a", choice="continue"))
+                await handle.signal(BuildWorkflow.decide, DecideInput(scope="a", choice="continue"))
                 result = BuildResult.model_validate(await handle.result())
                 assert not any(r.role == "fixer" for r in messages.requests)
             else:
-                await handle.signal("decide", DecideInput(scope="a", choice="continue"))
+                await handle.signal(BuildWorkflow.decide, DecideInput(scope="a", choice="continue"))
                 st = await until(lambda: waiting(after=3), what="the second stuck prompt")
                 assert st.subtasks[0].round == 5
                 messages.reset({"rules": [*(writes_file_rule(n) for n in "ab"), rules[1]]})
-                await handle.signal("decide", DecideInput(scope="a", choice="continue"))
+                await handle.signal(BuildWorkflow.decide, DecideInput(scope="a", choice="continue"))
                 result = BuildResult.model_validate(await handle.result())
     assert result.result == "ALL_SUBTASKS_PR_CREATED"
 
@@ -317,7 +319,7 @@ async def test_forge_faults_retry_and_existing_pr_is_reused(
         async with build_worker(client, task_queue):
             result = BuildResult.model_validate(
                 await client.execute_workflow(
-                    "BuildWorkflow",
+                    BuildWorkflow.run,
                     BuildInput(design_dir=str(repo.design_dir)),
                     id=wid(),
                     task_queue=task_queue,
@@ -346,7 +348,7 @@ async def test_pause_resume_and_cancel(
         repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, config)
         async with build_worker(client, task_queue):
             handle = await start_build(client, repo, task_queue)
-            await handle.signal("!pause")
+            await handle.signal(BuildWorkflow.pause)
             a = client.get_workflow_handle(f"{handle.id}-a")
 
             async def quiet() -> bool:
@@ -362,7 +364,7 @@ async def test_pause_resume_and_cancel(
             st = await status_of(handle, BuildStatus)
             assert st.paused and st.waiting_for.startswith("!resume")
             assert not any(r.scope == "b" for r in messages.requests)
-            await handle.signal("!resume")
+            await handle.signal(BuildWorkflow.resume)
             await until(lambda: _started(messages, "b"), what="b to start after resume")
             await handle.cancel()
             await until(lambda: _closed(handle), what="the cancelled build")
@@ -430,7 +432,7 @@ async def test_dependency_merge_conflict_is_put_to_the_person(
             # Nothing half-merged is left behind: no branch for c yet, the checkout is clean.
             assert git_out(repo.root, "branch", "--list", "feat/c") == ""
             assert git_out(repo.root, "status", "--porcelain", "--untracked-files=no") == ""
-            await handle.signal("decide", DecideInput(scope="c", choice="skip"))
+            await handle.signal(BuildWorkflow.decide, DecideInput(scope="c", choice="skip"))
             result = BuildResult.model_validate(await handle.result())
     by = {s.subtask: s for s in result.subtasks}
     assert by["a"].status == by["b"].status == "pr_created"
@@ -456,7 +458,7 @@ async def test_a_subtask_cancelled_mid_agent_says_so_and_keeps_its_work(
             await child.cancel()
             await until(lambda: _closed(child), what="the cancelled subtask")
             assert (await child.describe()).status == WorkflowExecutionStatus.CANCELED
-            st = await child.query("status", result_type=SubtaskState)
+            st = await child.query(SubtaskWorkflow.status)
             result = BuildResult.model_validate(await handle.result())
     assert st.status == "cancelled" and "worktree kept" in st.notes
     assert result.result == "SUBTASKS_INCOMPLETE"

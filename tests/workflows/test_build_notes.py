@@ -16,6 +16,7 @@ from starter import main
 from tests.support import scripted_model, status_of
 from tests.workflows.builds import ONE_REVIEWER, tiny_project, writes_file_rule
 from worker import build_worker
+from workflows.build import BuildWorkflow
 
 NOTES = "The client is ACME: keep every public name in British English."
 
@@ -31,7 +32,7 @@ async def test_notes_reach_every_agent_and_show_in_status_and_the_report(
         repo = tiny_project(tmp_path, github.url, {"a": []}, ONE_REVIEWER)
         async with build_worker(client, task_queue):
             handle = await client.start_workflow(
-                "BuildWorkflow",
+                BuildWorkflow.run,
                 BuildInput(design_dir=str(repo.design_dir), notes=NOTES),
                 id=f"build-notes-{uuid.uuid4().hex[:6]}",
                 task_queue=task_queue,

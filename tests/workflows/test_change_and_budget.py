@@ -16,6 +16,7 @@ from simulators.github_api import GitHubStandIn
 from tests.support import make_project, record_history, scripted_model, status_of, until
 from tests.workflows.builds import approve_artifacts, tiny_project, writes_file_rule
 from worker import build_worker
+from workflows.build import BuildWorkflow
 
 ANALYST = {
     "match": {"role": "change-analyst"},
@@ -48,7 +49,7 @@ async def test_change_approve_reruns_exactly_the_affected_subtasks(
         approve_artifacts(repo.design_dir, repo.root)
         async with build_worker(client, task_queue):
             handle = await client.start_workflow(
-                "BuildWorkflow",
+                BuildWorkflow.run,
                 BuildInput(design_dir=str(repo.design_dir)),
                 id=f"build-change-{uuid.uuid4().hex[:6]}",
                 task_queue=task_queue,
@@ -59,8 +60,10 @@ async def test_change_approve_reruns_exactly_the_affected_subtasks(
                 return any(v.name == "03-codec" and v.status == "pr_created" for v in st.subtasks)
 
             await until(codec_done, limit=120, what="03-codec's PR")
-            await handle.signal("!pause")
-            await handle.signal("command", "!change Short codes become case-insensitive")
+            await handle.signal(BuildWorkflow.pause)
+            await handle.signal(
+                BuildWorkflow.command, "!change Short codes become case-insensitive"
+            )
 
             async def reported() -> BuildStatus | None:
                 st = await _status(handle)
@@ -80,8 +83,8 @@ async def test_change_approve_reruns_exactly_the_affected_subtasks(
             assert not (repo.design_dir / "CHANGE_LOG.md").exists()  # nothing until decided
 
             approved_at = time.monotonic()
-            await handle.signal("!change-approve")
-            await handle.signal("!resume")
+            await handle.signal(BuildWorkflow.approve_change)
+            await handle.signal(BuildWorkflow.resume)
 
             async def stale_seen() -> bool:
                 st = await _status(handle)
@@ -127,12 +130,12 @@ async def test_change_cancel_changes_nothing(
         repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, config)
         async with build_worker(client, task_queue):
             handle = await client.start_workflow(
-                "BuildWorkflow",
+                BuildWorkflow.run,
                 BuildInput(design_dir=str(repo.design_dir)),
                 id=f"build-cancel-change-{uuid.uuid4().hex[:6]}",
                 task_queue=task_queue,
             )
-            await handle.signal("!change", "rename b")
+            await handle.signal(BuildWorkflow.request_change, "rename b")
 
             async def reported() -> BuildStatus | None:
                 st = await _status(handle)
@@ -141,7 +144,7 @@ async def test_change_cancel_changes_nothing(
 
             st = await until(reported, what="the report")
             assert [a.subtask for a in st.change.affected] == ["b"]  # type: ignore[union-attr]
-            await handle.signal("!change-cancel")
+            await handle.signal(BuildWorkflow.cancel_change)
             result = BuildResult.model_validate(await handle.result())
     assert result.result == "ALL_SUBTASKS_PR_CREATED"
     builders = [r for r in messages.requests if r.role == "builder" and r.turn == 1]
@@ -169,7 +172,7 @@ async def test_budget_gate_stops_or_raises(
         repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, config)
         async with build_worker(client, task_queue):
             handle = await client.start_workflow(
-                "BuildWorkflow",
+                BuildWorkflow.run,
                 BuildInput(design_dir=str(repo.design_dir), max_tokens=1000),
                 id=f"build-budget-{uuid.uuid4().hex[:6]}",
                 task_queue=task_queue,
@@ -183,13 +186,15 @@ async def test_budget_gate_stops_or_raises(
             assert st.budget_tokens >= 1000 and st.max_tokens == 1000
             calls = len(messages.requests)
             if choice == "stop":
-                await handle.signal("decide", DecideInput(scope="budget", choice="stop"))
+                await handle.signal(
+                    BuildWorkflow.decide, DecideInput(scope="budget", choice="stop")
+                )
                 result = BuildResult.model_validate(await handle.result())
                 assert result.result == "SUBTASKS_INCOMPLETE"
                 assert not any(r.scope == "b" for r in messages.requests)
                 assert len(messages.requests) <= calls + 10  # at most the agent in flight
             else:
-                await handle.signal("raise_budget", {"max_tokens": 10_000_000})
+                await handle.signal(BuildWorkflow.raise_budget, {"max_tokens": 10_000_000})
                 result = BuildResult.model_validate(await handle.result())
                 assert result.result == "ALL_SUBTASKS_PR_CREATED"
     metrics_total = result.tokens

@@ -23,6 +23,8 @@ from simulators.github_api import GitHubStandIn
 from tests.support import make_project, record_history, scripted_model, until
 from tests.workflows.builds import approve_artifacts
 from worker import build_worker
+from workflows.build import BuildWorkflow
+from workflows.design_review import DesignReviewWorkflow
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +76,7 @@ async def test_build_and_subtasks_continue_as_new(
         approve_artifacts(repo.design_dir, repo.root)
         async with build_worker(client, "can-queue"):
             handle = await client.start_workflow(
-                "BuildWorkflow",
+                BuildWorkflow.run,
                 BuildInput(design_dir=str(repo.design_dir)),
                 id="build-can",
                 task_queue="can-queue",
@@ -105,7 +107,7 @@ async def test_design_loop_continues_as_new_after_a_change_request(
         repo = make_project(tmp_path)
         async with build_worker(client, "can-design"):
             first = await client.start_workflow(
-                "DesignReviewWorkflow",
+                DesignReviewWorkflow.run,
                 DesignInput(design_dir=str(repo.design_dir), reviewers=["design-requirements"]),
                 id="design-can",
                 task_queue="can-design",
@@ -113,7 +115,7 @@ async def test_design_loop_continues_as_new_after_a_change_request(
             latest = client.get_workflow_handle("design-can")  # follows the newest run
 
             async def status() -> DesignStatus:
-                return await latest.query("status", result_type=DesignStatus)
+                return await latest.query(DesignReviewWorkflow.status)
 
             async def open_q2() -> bool:
                 return any(q.id == "Q2" for q in (await status()).open_questions)
@@ -126,10 +128,12 @@ async def test_design_loop_continues_as_new_after_a_change_request(
                 "answer_question", AnswerInput(question_id="Q2", choice="A"), result_type=str
             )
             await until(at_gate, what="the approval gate")
-            await latest.signal("request_changes", FeedbackInput(feedback="Add rate limiting"))
+            await latest.signal(
+                DesignReviewWorkflow.request_changes, FeedbackInput(feedback="Add rate limiting")
+            )
             await until(lambda: _runs_at_least(client, "design-can", 2), what="a second run")
             await until(at_gate, what="the gate in the new run")
-            await latest.signal("approved")
+            await latest.signal(DesignReviewWorkflow.approved)
             result = DesignResult.model_validate(await latest.result())
             # A design with a change request, which continued as new.
             await record_history(client.get_workflow_handle("design-can", run_id=first.run_id))

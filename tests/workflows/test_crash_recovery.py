@@ -24,6 +24,8 @@ from tests.support import (
     until,
 )
 from tests.workflows.builds import approve_artifacts
+from workflows.build import BuildWorkflow
+from workflows.design_review import DesignReviewWorkflow
 
 FAST_HEARTBEAT = "\n[agents]\nheartbeat_timeout_s = 3\n"
 
@@ -38,7 +40,7 @@ async def test_design_loop_survives_a_killed_worker(
         worker = spawn_worker(temporal_server.address, task_queue, env, log)
         try:
             handle = await client.start_workflow(
-                "DesignReviewWorkflow",
+                DesignReviewWorkflow.run,
                 DesignInput(design_dir=str(repo.design_dir)),
                 id=f"design-crash-{task_queue}",
                 task_queue=task_queue,
@@ -66,7 +68,7 @@ async def test_design_loop_survives_a_killed_worker(
                 return st.phase == "awaiting-approval"
 
             await until(gate, limit=120, what="the approval gate after the restart")
-            await handle.signal("approved")
+            await handle.signal(DesignReviewWorkflow.approved)
             result = DesignResult.model_validate(await handle.result())
         finally:
             worker.kill()
@@ -93,7 +95,7 @@ async def test_build_loop_survives_a_killed_worker(
         worker = spawn_worker(temporal_server.address, task_queue, env, log)
         try:
             handle = await client.start_workflow(
-                "BuildWorkflow",
+                BuildWorkflow.run,
                 BuildInput(design_dir=str(repo.design_dir)),
                 id=f"build-crash-{task_queue}",
                 task_queue=task_queue,

@@ -26,6 +26,7 @@ from tests.support import (
     until,
 )
 from worker import build_worker
+from workflows.design_review import DesignReviewWorkflow
 
 REVIEW_NAME = re.compile(r"^[0-9a-z][0-9a-z._-]*_\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}_[a-z-]+\.md$")
 
@@ -46,7 +47,7 @@ async def test_full_design_run_to_approval(
     repo = make_project(tmp_path)
     async with build_worker(client, task_queue):
         handle = await client.start_workflow(
-            "DesignReviewWorkflow",
+            DesignReviewWorkflow.run,
             DesignInput(design_dir=str(repo.design_dir)),
             id="design-link-shortener",  # the id the CLI derives; recorded for replay
             task_queue=task_queue,
@@ -132,7 +133,7 @@ async def test_request_changes_revises_and_re_reviews(
     repo = make_project(tmp_path)
     async with build_worker(client, task_queue):
         handle = await client.start_workflow(
-            "DesignReviewWorkflow",
+            DesignReviewWorkflow.run,
             DesignInput(design_dir=str(repo.design_dir), reviewers=["design-requirements"]),
             id=wid(),
             task_queue=task_queue,
@@ -143,10 +144,12 @@ async def test_request_changes_revises_and_re_reviews(
             "answer_question", AnswerInput(question_id="Q2", choice="A"), result_type=str
         )
         await until(lambda: _phase(handle, "awaiting-approval"), what="the gate")
-        await handle.signal("request_changes", FeedbackInput(feedback="Add rate limiting"))
+        await handle.signal(
+            DesignReviewWorkflow.request_changes, FeedbackInput(feedback="Add rate limiting")
+        )
         await until(lambda: _cycle_reviewed(handle), what="a second review cycle")
         await until(lambda: _phase(handle, "awaiting-approval"), what="the gate again")
-        await handle.signal("command", "approved")
+        await handle.signal(DesignReviewWorkflow.command, "approved")
         result = DesignResult.model_validate(await handle.result())
     assert result.result == "DESIGN_DOC_APPROVED"
     writer_prompts = [r.prompt for r in sim.requests if r.role == "design-writer"]
@@ -186,7 +189,7 @@ async def test_stuck_scope_asks_the_person(
         repo = make_project(tmp_path)
         async with build_worker(client, task_queue):
             handle = await client.start_workflow(
-                "DesignReviewWorkflow",
+                DesignReviewWorkflow.run,
                 DesignInput(
                     design_dir=str(repo.design_dir),
                     reviewers=["design-requirements"],
@@ -210,14 +213,18 @@ async def test_stuck_scope_asks_the_person(
             assert scope.round == 3  # round 1, then two rounds without a better score
 
             if choice == "accept":
-                await handle.signal("decide", DecideInput(scope="02-storage", choice="accept"))
+                await handle.signal(
+                    DesignReviewWorkflow.decide, DecideInput(scope="02-storage", choice="accept")
+                )
             elif choice == "continue":
-                await handle.signal("decide", DecideInput(choice="continue"))
+                await handle.signal(DesignReviewWorkflow.decide, DecideInput(choice="continue"))
                 st = await until(stuck, what="the second stuck prompt")
                 assert next(s for s in st.scopes if s.name == "02-storage").round == 5
-                await handle.signal("command", "decide 02-storage accept")
+                await handle.signal(DesignReviewWorkflow.command, "decide 02-storage accept")
             else:
-                await handle.signal("decide", DecideInput(choice="review-together"))
+                await handle.signal(
+                    DesignReviewWorkflow.decide, DecideInput(choice="review-together")
+                )
 
                 async def together() -> DesignStatus | None:
                     st = await status_of(handle, DesignStatus)
@@ -227,7 +234,7 @@ async def test_stuck_scope_asks_the_person(
 
                 st = await until(together, what="the review-together pause")
                 assert st.decisions[0].options == ["continue", "accept"]
-                await handle.signal("decide", DecideInput(choice="accept"))
+                await handle.signal(DesignReviewWorkflow.decide, DecideInput(choice="accept"))
 
             await until(lambda: _at_gate_or_questions(handle), what="the gate")
             st = await status_of(handle, DesignStatus)
@@ -271,7 +278,7 @@ async def test_directory_without_subplans_is_split(
         repo = make_project(tmp_path, with_subplans=False)
         async with build_worker(client, task_queue):
             handle = await client.start_workflow(
-                "DesignReviewWorkflow",
+                DesignReviewWorkflow.run,
                 DesignInput(design_dir=str(repo.design_dir), reviewers=["design-performance"]),
                 id=wid(),
                 task_queue=task_queue,
@@ -279,7 +286,7 @@ async def test_directory_without_subplans_is_split(
             await until(lambda: _at_gate_or_questions(handle), what="the gate")
             st = await status_of(handle, DesignStatus)
             assert [s.name for s in st.scopes] == ["consistency", "01-models", "02-storage"]
-            await handle.signal("approved")
+            await handle.signal(DesignReviewWorkflow.approved)
             result = DesignResult.model_validate(await handle.result())
     assert result.subtasks == ["01-models", "02-storage"]
     assert (repo.design_dir / "subtasks/02-storage.xml").exists()

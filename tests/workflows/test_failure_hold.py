@@ -41,6 +41,8 @@ from tests.workflows.builds import (
     writes_file_rule,
 )
 from worker import build_worker
+from workflows.build import BuildWorkflow
+from workflows.design_review import DesignReviewWorkflow
 
 EXAMPLE_SUBPLANS = Path(__file__).resolve().parents[2] / "examples/link-shortener/subplans"
 REVOKED = "a-key-nobody-holds"  # the stand-in now accepts only this: every request is a 401
@@ -48,7 +50,7 @@ REVOKED = "a-key-nobody-holds"  # the stand-in now accepts only this: every requ
 
 async def start_design(client: Client, repo: DemoRepo, task_queue: str) -> WorkflowHandle:
     return await client.start_workflow(
-        "DesignReviewWorkflow",
+        DesignReviewWorkflow.run,
         DesignInput(design_dir=str(repo.design_dir)),
         id=f"design-link-shortener-{uuid.uuid4().hex[:6]}",
         task_queue=task_queue,
@@ -88,7 +90,7 @@ async def test_revoked_key_holds_the_design_and_retry_finishes_it(
             assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
 
             sim.api_key = None  # the person rotated the key
-            await handle.signal("decide", DecideInput(choice="retry"))
+            await handle.signal(DesignReviewWorkflow.decide, DecideInput(choice="retry"))
 
             async def question_or_gate() -> DesignStatus | None:
                 st = await status_of(handle, DesignStatus)
@@ -96,14 +98,14 @@ async def test_revoked_key_holds_the_design_and_retry_finishes_it(
 
             st = await until(question_or_gate, limit=120, what="Q2")
             assert not [d for d in st.decisions if d.kind == "failure"]
-            await handle.signal("answer", {"question_id": "Q2", "choice": "B"})
+            await handle.signal(DesignReviewWorkflow.answer, {"question_id": "Q2", "choice": "B"})
 
             async def at_gate() -> DesignStatus | None:
                 st = await status_of(handle, DesignStatus)
                 return st if st.phase == "awaiting-approval" else None
 
             await until(at_gate, limit=120, what="the approval gate")
-            await handle.signal("approved")
+            await handle.signal(DesignReviewWorkflow.approved)
             result = DesignResult.model_validate(await handle.result())
     assert result.result == "DESIGN_DOC_APPROVED"
     # Every review written once, exactly as in an undisturbed run (6 scopes x 3 x 2 rounds).
@@ -140,7 +142,7 @@ async def test_revoked_key_holds_the_build_and_retry_finishes_it(
             assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
 
             sim.api_key = None
-            await handle.signal("decide", DecideInput(choice="retry"))
+            await handle.signal(BuildWorkflow.decide, DecideInput(choice="retry"))
             result = BuildResult.model_validate(await handle.result())
             await record_history(handle)
             for name in held[0].failure.scopes:  # type: ignore[union-attr]
@@ -178,13 +180,13 @@ async def test_a_seven_subtask_design_and_build_hold_once_each_and_retry_finishe
             held = await until(lambda: _failure(design, DesignStatus), what="the design's hold")
             _assert_revoked_key_decision(held)
             sim.api_key = None
-            await design.signal("decide", DecideInput(choice="retry"))
+            await design.signal(DesignReviewWorkflow.decide, DecideInput(choice="retry"))
 
             async def at_gate() -> bool:
                 return (await status_of(design, DesignStatus)).phase == "awaiting-approval"
 
             await until(at_gate, limit=120, what="the approval gate")
-            await design.signal("approved")
+            await design.signal(DesignReviewWorkflow.approved)
             designed = DesignResult.model_validate(await design.result())
             assert designed.result == "DESIGN_DOC_APPROVED", designed
 
@@ -194,7 +196,7 @@ async def test_a_seven_subtask_design_and_build_hold_once_each_and_retry_finishe
             held = await until(lambda: _failure(build, BuildStatus), what="the build's hold")
             _assert_revoked_key_decision(held)
             sim.api_key = None
-            await build.signal("decide", DecideInput(choice="retry"))
+            await build.signal(BuildWorkflow.decide, DecideInput(choice="retry"))
             result = BuildResult.model_validate(await build.result())
         pulls = github.pulls("demo/link-shortener")
     # Every earlier review kept, none redone: one reviewer, one round, per scope.
@@ -249,7 +251,7 @@ async def test_a_step_in_flight_during_the_outage_is_retried_with_the_others(
             held = await until(lambda: _failure(handle, BuildStatus), what="b's failure hold")
             assert held[0].failure is not None and held[0].failure.scopes == ["b"]
             sim.api_key = None
-            await handle.signal("decide", DecideInput(choice="retry"))
+            await handle.signal(BuildWorkflow.decide, DecideInput(choice="retry"))
             a = client.get_workflow_handle(f"{handle.id}-a")
 
             async def told() -> bool:
@@ -290,7 +292,7 @@ async def test_a_person_can_stop_a_held_design(
             assert failure is not None
             assert "overview.md" in failure.error and "Fix" in failure.error
             assert held[0].options == ["retry", "stop"]
-            await handle.signal("decide", DecideInput(choice="stop"))
+            await handle.signal(DesignReviewWorkflow.decide, DecideInput(choice="stop"))
             result = DesignResult.model_validate(await handle.result())
     assert result.result == "DESIGN_STOPPED"
     assert "overview.md" in result.stop_reason
@@ -417,7 +419,7 @@ async def test_a_split_that_yields_no_subplans_holds_until_a_person_writes_them(
             assert failure is not None and "wrote no subplans" in failure.error
             assert held[0].options == ["retry", "stop"]
             shutil.copytree(EXAMPLE_SUBPLANS, repo.design_dir / "subplans")  # the person's fix
-            await handle.signal("decide", DecideInput(choice="retry"))
+            await handle.signal(DesignReviewWorkflow.decide, DecideInput(choice="retry"))
 
             async def reviewing() -> DesignStatus | None:
                 st = await status_of(handle, DesignStatus)
@@ -442,7 +444,7 @@ async def test_stop_ends_a_held_build_with_its_report(
             handle = await start_build(client, repo, task_queue)
             held = await until(lambda: _failure(handle, BuildStatus), what="a failure hold")
             assert held[0].failure is not None and held[0].failure.scopes == ["a"]
-            await handle.signal("decide", DecideInput(choice="stop"))
+            await handle.signal(BuildWorkflow.decide, DecideInput(choice="stop"))
             result = BuildResult.model_validate(await handle.result())
             child = client.get_workflow_handle(f"{handle.id}-a")
             assert (await child.describe()).status == WorkflowExecutionStatus.CANCELED

@@ -26,6 +26,7 @@ from tests.workflows.builds import (
     tiny_design,
 )
 from worker import build_worker
+from workflows.build import BuildWorkflow
 
 
 def sharing_project(tmp_path: Path, github_url: str):  # type: ignore[no-untyped-def]
@@ -78,7 +79,7 @@ async def test_serialize_builds_the_second_on_the_first(
             ]
             assert "decide continue/serialize/stop" in st.waiting_for
             assert messages.requests == []  # nothing started
-            await handle.signal("decide", DecideInput(choice="serialize"))
+            await handle.signal(BuildWorkflow.decide, DecideInput(choice="serialize"))
             result = BuildResult.model_validate(await handle.result())
             st = await status_of(handle, BuildStatus)
 
@@ -107,7 +108,9 @@ async def test_stop_ends_the_build_before_anything_starts(
         async with build_worker(client, task_queue):
             handle = await start_build(client, repo, task_queue)
             await conflict_question(handle)
-            await handle.signal("decide", DecideInput(scope="file-conflicts", choice="stop"))
+            await handle.signal(
+                BuildWorkflow.decide, DecideInput(scope="file-conflicts", choice="stop")
+            )
             result = BuildResult.model_validate(await handle.result())
 
     assert result.result == "SUBTASKS_INCOMPLETE"

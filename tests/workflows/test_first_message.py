@@ -21,6 +21,7 @@ from simulators.github_api import GitHubStandIn
 from tests.support import scripted_model
 from tests.workflows.builds import tiny_project, wid, writes_file_rule
 from worker import build_worker
+from workflows.build import BuildWorkflow
 
 GATES = ["true", "test -f src/a.txt"]
 CONFIG = '\n[reviewers]\ncode = ["code-correctness"]\n[gates]\ncommands = ' + (
@@ -50,7 +51,7 @@ async def test_builders_get_the_subtask_and_its_gates_and_reviewers_the_range_an
         async with build_worker(client, task_queue):
             result = BuildResult.model_validate(
                 await client.execute_workflow(
-                    "BuildWorkflow",
+                    BuildWorkflow.run,
                     BuildInput(design_dir=str(repo.design_dir)),
                     id=build_id,
                     task_queue=task_queue,

@@ -15,6 +15,7 @@ from simulators.github_api import GitHubStandIn
 from tests.support import scripted_model, status_of, until
 from tests.workflows.builds import ONE_REVIEWER, start_build, tiny_project, writes_file_rule
 from worker import build_worker
+from workflows.build import BuildWorkflow
 
 
 async def test_a_subtask_no_host_takes_is_put_to_a_person_after_three_moves(
@@ -41,7 +42,7 @@ async def test_a_subtask_no_host_takes_is_put_to_a_person_after_three_moves(
             assert decision.failure.step == "claim a host for a"
             assert "a moved hosts 3 times" in decision.failure.error
             assert "Fix: start a worker that serves its host queue" in decision.failure.error
-            await handle.signal("decide", DecideInput(scope="a", choice="skip"))
+            await handle.signal(BuildWorkflow.decide, DecideInput(scope="a", choice="skip"))
             result = BuildResult.model_validate(await handle.result())
 
     (a,) = result.subtasks

@@ -18,6 +18,7 @@ from tests.git.https_server import trusted
 from tests.support import scripted_model
 from tests.workflows.builds import REPO, git_out, tiny_project, wid, writes_file_rule
 from worker import build_worker
+from workflows.build import BuildWorkflow
 
 SUBTASKS = {
     "a": [],
@@ -74,7 +75,7 @@ async def test_seven_subtasks_push_over_https_and_the_token_is_nowhere(
             )
             async with build_worker(client, task_queue):
                 handle = await client.start_workflow(
-                    "BuildWorkflow",
+                    BuildWorkflow.run,
                     BuildInput(design_dir=str(repo.design_dir)),
                     id=wid(),
                     task_queue=task_queue,

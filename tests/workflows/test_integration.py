@@ -26,6 +26,7 @@ from tests.workflows.builds import (
     tiny_project,
 )
 from worker import build_worker
+from workflows.build import BuildWorkflow
 
 # a's first build writes "broken", its rebuild "fixed": wrong only as a whole, then right.
 FLIP = (
@@ -152,7 +153,9 @@ async def test_stuck_integration_asks_the_person_and_skip_keeps_every_pr(
             assert "integration/link-shortener" in question.prompt
             st = await status_of(handle, BuildStatus)
             assert "decide integration continue/skip/reopen:a" in st.waiting_for
-            await handle.signal("decide", DecideInput(scope="integration", choice="skip"))
+            await handle.signal(
+                BuildWorkflow.decide, DecideInput(scope="integration", choice="skip")
+            )
             result = BuildResult.model_validate(await handle.result())
 
     assert result.result == "ALL_SUBTASKS_PR_CREATED"  # the subtasks' PRs stand
@@ -263,7 +266,9 @@ async def test_the_checks_name_the_subtask_at_fault_and_a_repeat_asks_a_person(
             prompt = question.prompt
             assert "the checks name b at fault" in prompt and "src/a.txt" in prompt, prompt
             assert "b was reopened before for smell: every promised file exists" in prompt
-            await handle.signal("decide", DecideInput(scope="integration", choice="skip"))
+            await handle.signal(
+                BuildWorkflow.decide, DecideInput(scope="integration", choice="skip")
+            )
             result = BuildResult.model_validate(await handle.result())
 
     assert result.integration is not None and result.integration.status == "skipped", result
@@ -301,7 +306,9 @@ async def test_max_reopens_asks_a_person_before_any_reopen_beyond_it(
             handle = await start_build(client, repo, task_queue)
             question = await integration_question(handle)
             assert "[integration] max_reopens = 0" in question.prompt
-            await handle.signal("decide", DecideInput(scope="integration", choice="continue"))
+            await handle.signal(
+                BuildWorkflow.decide, DecideInput(scope="integration", choice="continue")
+            )
             result = BuildResult.model_validate(await handle.result())
 
     assert result.integration is not None and result.integration.status == "passed", result

@@ -21,6 +21,8 @@ from simulators.github_api import GitHubStandIn
 from simulators.scenario import CHAOS_KINDS
 from tests.support import make_project, scripted_model, status_of, until
 from worker import build_worker
+from workflows.build import BuildWorkflow
+from workflows.design_review import DesignReviewWorkflow
 
 NAMES = ["01-models", "02-storage", "03-codec", "04-service", "05-cli"]
 
@@ -66,7 +68,7 @@ async def test_design_and_build_come_through_a_misbehaving_model(
         repo = make_project(tmp_path, github.url)
         async with build_worker(client, task_queue):
             design = await client.start_workflow(
-                "DesignReviewWorkflow",
+                DesignReviewWorkflow.run,
                 DesignInput(design_dir=str(repo.design_dir)),
                 id=f"design-chaos-{uuid.uuid4().hex[:6]}",
                 task_queue=task_queue,
@@ -76,13 +78,13 @@ async def test_design_and_build_come_through_a_misbehaving_model(
                 limit=600,
                 what="the approval gate",
             )
-            await design.signal("approved")
+            await design.signal(DesignReviewWorkflow.approved)
             designed = DesignResult.model_validate(await design.result())
             assert designed.result == "DESIGN_DOC_APPROVED"
             assert designed.subtasks == NAMES
 
             build = await client.start_workflow(
-                "BuildWorkflow",
+                BuildWorkflow.run,
                 BuildInput(design_dir=str(repo.design_dir)),
                 id=f"build-chaos-{uuid.uuid4().hex[:6]}",
                 task_queue=task_queue,

@@ -19,13 +19,15 @@ from temporalio.service import RPCError
 from activities.host import host_queue
 from activities.tracker import read_tracker
 from cli.demo_repo import make_test_venv
-from contracts.build import BuildInput, BuildResult, SubtaskState
+from contracts.build import BuildInput, BuildResult
 from runtime.server import DevServer
 from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
 from simulators.messages_api import MessagesStandIn
 from tests.support import make_project, record_history, sim_environ, spawn_worker, until
 from tests.workflows.builds import approve_artifacts
+from workflows.build import BuildWorkflow
+from workflows.subtask import SubtaskWorkflow
 
 
 async def test_subtask_moves_to_another_host_when_its_host_dies(
@@ -61,7 +63,7 @@ async def test_subtask_moves_to_another_host_when_its_host_dies(
         beta = None
         try:
             handle = await client.start_workflow(
-                "BuildWorkflow",
+                BuildWorkflow.run,
                 BuildInput(design_dir=str(repo.design_dir)),
                 id=f"build-hosts-{task_queue}",
                 task_queue=task_queue,
@@ -70,7 +72,7 @@ async def test_subtask_moves_to_another_host_when_its_host_dies(
 
             async def claimed_by_alpha() -> bool:
                 try:
-                    st = await child.query("status", result_type=SubtaskState)
+                    st = await child.query(SubtaskWorkflow.status)
                 except RPCError:
                     return False  # not started yet
                 return st.host_queue == host_queue("alpha") and st.built
@@ -80,7 +82,7 @@ async def test_subtask_moves_to_another_host_when_its_host_dies(
             alpha.send_signal(signal.SIGKILL)
             alpha.wait()
             result = BuildResult.model_validate(await handle.result())
-            moved = await child.query("status", result_type=SubtaskState)
+            moved = await child.query(SubtaskWorkflow.status)
             await record_history(child)  # a subtask that moved hosts
         finally:
             for proc in (alpha, beta):

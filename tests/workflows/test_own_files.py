@@ -22,6 +22,7 @@ from contracts.human import DecideInput, PendingDecision
 from simulators.demo_scenario import link_shortener_scenario
 from tests.support import make_project, scripted_model, status_of, until
 from worker import build_worker
+from workflows.design_review import DesignReviewWorkflow
 
 SCRATCH = "call Bob about the API key\n"
 
@@ -42,7 +43,7 @@ async def test_the_design_loop_holds_on_a_persons_files_and_never_commits_them(
     with scripted_model(link_shortener_scenario(), monkeypatch):
         async with build_worker(client, task_queue):
             handle = await client.start_workflow(
-                "DesignReviewWorkflow",
+                DesignReviewWorkflow.run,
                 DesignInput(design_dir=str(repo.design_dir)),
                 id=f"design-link-shortener-{uuid.uuid4().hex[:6]}",
                 task_queue=task_queue,
@@ -60,14 +61,14 @@ async def test_the_design_loop_holds_on_a_persons_files_and_never_commits_them(
             assert (await status_of(handle, DesignStatus)).scopes == []  # nothing reviewed
 
             scratch.unlink()  # the person puts it elsewhere, and retries
-            await handle.signal("decide", DecideInput(choice="retry"))
+            await handle.signal(DesignReviewWorkflow.decide, DecideInput(choice="retry"))
 
             async def question_or_gate() -> DesignStatus | None:
                 st = await status_of(handle, DesignStatus)
                 return st if st.open_questions or st.phase == "awaiting-approval" else None
 
             await until(question_or_gate, limit=120, what="Q2")
-            await handle.signal("answer", {"question_id": "Q2", "choice": "B"})
+            await handle.signal(DesignReviewWorkflow.answer, {"question_id": "Q2", "choice": "B"})
 
             async def at_gate() -> DesignStatus | None:
                 st = await status_of(handle, DesignStatus)
@@ -78,7 +79,7 @@ async def test_the_design_loop_holds_on_a_persons_files_and_never_commits_them(
             scratch.write_text(SCRATCH)
             with overview.open("a") as fh:
                 fh.write("\n## Notes (mine, not finished)\n")
-            await handle.signal("approved")
+            await handle.signal(DesignReviewWorkflow.approved)
             result = DesignResult.model_validate(await handle.result())
 
     assert result.result == "DESIGN_DOC_APPROVED"

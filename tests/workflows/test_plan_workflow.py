@@ -18,6 +18,7 @@ from runtime.server import DevServer, ensure_server, free_port, start_dev_server
 from tests.conftest import EXAMPLE, REPO_ROOT
 from tests.support import temporal_cli
 from worker import build_worker
+from workflows.plan import PlanWorkflow
 
 STAGES = [["01-models"], ["02-storage", "03-codec"], ["04-service"], ["05-cli"]]
 
@@ -37,7 +38,7 @@ def orchestrator(*args: str, env: dict[str, str] | None = None) -> subprocess.Co
 async def test_plan_workflow_from_the_python_client(client: Client, task_queue: str) -> None:
     async with build_worker(client, task_queue):
         result = await client.execute_workflow(
-            "PlanWorkflow",
+            PlanWorkflow.run,
             PlanRequest(design_dir=str(EXAMPLE)),
             id=f"plan-{task_queue}",
             task_queue=task_queue,
@@ -151,7 +152,7 @@ async def test_server_state_survives_a_restart(tmp_path: Path) -> None:
     try:
         client = await Client.connect(server.address, data_converter=pydantic_data_converter)
         await client.start_workflow(
-            "PlanWorkflow", PlanRequest(design_dir="x"), id="survivor", task_queue="nobody"
+            PlanWorkflow.run, PlanRequest(design_dir="x"), id="survivor", task_queue="nobody"
         )
     finally:
         server.stop()

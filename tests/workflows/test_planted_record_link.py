@@ -29,6 +29,7 @@ from tests.workflows.builds import (
     tiny_project,
 )
 from worker import build_worker
+from workflows.build import BuildWorkflow
 
 RECORD = "design-docs/active/link-shortener/build-reviews/a"
 # From the record's parent in `.worktrees/a` up to the main checkout, then into `.git`.
@@ -77,7 +78,7 @@ async def test_a_planted_record_link_holds_the_subtask_and_retry_after_removing_
 
             # The person removes the link from the worktree and answers retry.
             (repo.root / ".worktrees" / "a" / RECORD).unlink()
-            await handle.signal("decide", DecideInput(choice="retry"))
+            await handle.signal(BuildWorkflow.decide, DecideInput(choice="retry"))
             result = BuildResult.model_validate(await handle.result())
 
     assert result.result == "ALL_SUBTASKS_PR_CREATED", result

@@ -17,6 +17,7 @@ from tests.conftest import REPO_ROOT
 from tests.support import scripted_model, status_of, until
 from tests.workflows.builds import tiny_project, writes_file_rule
 from worker import build_worker
+from workflows.build import BuildWorkflow
 
 
 def branch_has(root: Path, rel: str) -> bool:
@@ -50,7 +51,7 @@ async def test_replay_resets_branch_and_workflow_to_a_round(
         build_wid = f"build-link-shortener-{uuid.uuid4().hex[:6]}"
         async with build_worker(client, task_queue):
             handle = await client.start_workflow(
-                "BuildWorkflow",
+                BuildWorkflow.run,
                 BuildInput(design_dir=str(repo.design_dir)),
                 id=build_wid,
                 task_queue=task_queue,

@@ -21,6 +21,7 @@ from simulators.github_api import GitHubStandIn
 from tests.support import break_bubblewrap, scripted_model, status_of, until
 from tests.workflows.builds import start_build, tiny_project, writes_file_rule
 from worker import build_worker
+from workflows.build import BuildWorkflow
 
 
 def test_the_sandbox_check_forgets_a_failure(
@@ -60,6 +61,6 @@ async def test_retry_after_fixing_the_sandbox_finishes_the_build(
             assert "Fix the cause, then `retry`" in st.decisions[0].prompt
             assert messages.requests == []  # the builder was never asked
             monkeypatch.setenv("PATH", saved)  # the person fixed it (installed bubblewrap)
-            await handle.signal("decide", DecideInput(choice="retry"))
+            await handle.signal(BuildWorkflow.decide, DecideInput(choice="retry"))
             raw = await asyncio.wait_for(handle.result(), timeout=180)
     assert BuildResult.model_validate(raw).result == "ALL_SUBTASKS_PR_CREATED"

@@ -18,6 +18,7 @@ from simulators.github_api import GitHubStandIn
 from tests.support import scripted_model
 from tests.workflows.builds import tiny_project, wid, writes_file_rule
 from worker import build_worker
+from workflows.build import BuildWorkflow
 
 CONFIG = '\n[reviewers]\ncode = ["code-correctness"]\n'
 READ_A = [{"tool": "read_file", "input": {"path": "src/a.txt"}}]
@@ -61,7 +62,7 @@ async def build(
         async with build_worker(client, task_queue):
             result = BuildResult.model_validate(
                 await client.execute_workflow(
-                    "BuildWorkflow",
+                    BuildWorkflow.run,
                     BuildInput(design_dir=str(repo.design_dir)),
                     id=wid(),
                     task_queue=task_queue,

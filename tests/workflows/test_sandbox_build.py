@@ -31,6 +31,8 @@ from simulators.messages_api import MessagesStandIn
 from tests.support import SIM_ENV, make_project, scripted_model, status_of, until
 from tests.workflows.builds import approve_artifacts, tiny_design, writes_file_rule
 from worker import build_worker
+from workflows.build import BuildWorkflow
+from workflows.design_review import DesignReviewWorkflow
 
 SHELL_ROLES = ["fixer", "code-correctness", "code-performance", "code-architecture"]
 READ_README = {"tool": "read_file", "input": {"path": "README.md"}}
@@ -155,7 +157,7 @@ async def build_to_end(
     client: Client, repo: DemoRepo, task_queue: str, workflow_id: str
 ) -> BuildResult:
     handle = await client.start_workflow(
-        "BuildWorkflow",
+        BuildWorkflow.run,
         BuildInput(design_dir=str(repo.design_dir)),
         id=workflow_id,
         task_queue=task_queue,
@@ -381,7 +383,7 @@ async def test_done_when_a_seven_subtask_design_and_build_under_attack_finish(
         with scripted_model({"rules": rules}, monkeypatch, github.url) as messages:
             async with build_worker(client, task_queue):
                 design = await client.start_workflow(
-                    "DesignReviewWorkflow",
+                    DesignReviewWorkflow.run,
                     DesignInput(design_dir=str(repo.design_dir)),
                     id="design-hostile-7",
                     task_queue=task_queue,
@@ -391,7 +393,7 @@ async def test_done_when_a_seven_subtask_design_and_build_under_attack_finish(
                     return (await status_of(design, DesignStatus)).phase == "awaiting-approval"
 
                 await until(at_gate, limit=300, what="the approval gate")
-                await design.signal("approved")
+                await design.signal(DesignReviewWorkflow.approved)
                 designed = DesignResult.model_validate(await design.result())
                 result = await build_to_end(client, repo, task_queue, "build-hostile-7")
             pulls = github.pulls("demo/link-shortener")

@@ -16,6 +16,7 @@ from simulators.github_api import GitHubStandIn
 from tests.support import scripted_model, status_of, until
 from tests.workflows.builds import REPO, git_out, start_build, tiny_project, writes_file_rule
 from worker import build_worker
+from workflows.build import BuildWorkflow
 
 TWO_REVIEWERS = '\n[reviewers]\ncode = ["code-correctness", "code-performance"]\n'
 
@@ -45,7 +46,7 @@ async def test_skip_reviewer_goes_on_without_its_score_and_says_so(
             decision = await until(held, limit=120, what="the reviewer's failure hold")
             assert decision.options == ["retry", "skip", "stop", "skip-reviewer"]
             assert "review a · code-performance" in decision.prompt
-            await handle.signal("decide", DecideInput(choice="skip-reviewer"))
+            await handle.signal(BuildWorkflow.decide, DecideInput(choice="skip-reviewer"))
             result = BuildResult.model_validate(await handle.result())
 
     assert result.result == "ALL_SUBTASKS_PR_CREATED", result

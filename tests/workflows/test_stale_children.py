@@ -23,6 +23,7 @@ from simulators.messages_api import MessagesStandIn
 from tests.support import scripted_model, status_of, temporal_cli, until
 from tests.workflows.builds import tiny_project, wid, writes_file_rule
 from worker import build_worker
+from workflows.build import BuildWorkflow
 
 APPROVE_ALL = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
 CONFIG = '\n[reviewers]\ncode = ["code-correctness"]\n'
@@ -34,7 +35,7 @@ def builder_asked(messages: MessagesStandIn, scope: str) -> bool:
 
 async def start(client: Client, build_id: str, design_dir: Path, queue: str) -> WorkflowHandle:
     return await client.start_workflow(
-        "BuildWorkflow", BuildInput(design_dir=str(design_dir)), id=build_id, task_queue=queue
+        BuildWorkflow.run, BuildInput(design_dir=str(design_dir)), id=build_id, task_queue=queue
     )
 
 
@@ -111,7 +112,7 @@ async def test_a_foreign_workflow_under_a_child_id_holds_visibly(
             assert st.waiting_for != "nothing"
             assert (await squatter.describe()).status == WorkflowExecutionStatus.RUNNING
             await squatter.terminate("the person cleared the way")
-            await handle.signal("decide", DecideInput(choice="retry"))
+            await handle.signal(BuildWorkflow.decide, DecideInput(choice="retry"))
             result = BuildResult.model_validate(await asyncio.wait_for(handle.result(), 240))
     assert result.result == "ALL_SUBTASKS_PR_CREATED", result
 
@@ -166,7 +167,7 @@ async def test_work_left_with_nothing_running_holds_instead_of_ending(
             # A forged report from the plain `temporal` CLI: b "runs", but no child does, so
             # once a has its PR nothing runs and nothing can start.
             await handle.signal(
-                "subtask_progress",
+                BuildWorkflow.subtask_progress,
                 {"subtask": "b", "status": "in_progress", "phase": "building", "round": 0},
             )
 
@@ -179,7 +180,7 @@ async def test_work_left_with_nothing_running_holds_instead_of_ending(
             assert "nothing runs and nothing is awaited" in prompt, prompt
             assert "b in_progress, waiting for a pr_created" in prompt, prompt
             assert st.waiting_for.startswith("decide retry/stop"), st.waiting_for
-            await handle.signal("decide", DecideInput(choice="stop"))
+            await handle.signal(BuildWorkflow.decide, DecideInput(choice="stop"))
             result = BuildResult.model_validate(await asyncio.wait_for(handle.result(), 60))
     assert result.result == "SUBTASKS_INCOMPLETE"
     assert "nothing runs and nothing is awaited" in result.stop_reason

@@ -27,6 +27,7 @@ from tests.workflows.builds import (
     tiny_project,
 )
 from worker import build_worker
+from workflows.build import BuildWorkflow
 
 
 async def test_a_marker_is_fixed_before_any_pr_and_integration_passes_at_once(
@@ -89,7 +90,7 @@ async def test_a_promised_file_left_out_is_put_to_a_person_naming_it(
             assert "gates red: smell: every promised file exists (src/a.txt: a's XML " in (
                 question.prompt
             ), question.prompt
-            await handle.signal("decide", DecideInput(scope="a", choice="skip"))
+            await handle.signal(BuildWorkflow.decide, DecideInput(scope="a", choice="skip"))
             result = BuildResult.model_validate(await handle.result())
 
     assert result.result == "SUBTASKS_INCOMPLETE"
@@ -148,7 +149,9 @@ async def test_the_example_with_a_promised_file_left_out_asks_a_person_before_an
             question = await until(asked, limit=300, what="a person asked")
             assert question.scope == "02-storage", question
             assert "02-storage's XML promises tests/test_storage.py" in question.prompt
-            await handle.signal("decide", DecideInput(scope="02-storage", choice="skip"))
+            await handle.signal(
+                BuildWorkflow.decide, DecideInput(scope="02-storage", choice="skip")
+            )
             result = BuildResult.model_validate(await handle.result())
 
     assert result.result == "SUBTASKS_INCOMPLETE"

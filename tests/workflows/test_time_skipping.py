@@ -14,6 +14,7 @@ from contracts.human import AnswerInput
 from simulators.demo_scenario import link_shortener_scenario
 from tests.support import make_project, scripted_model, status_of, until
 from worker import build_worker
+from workflows.design_review import DesignReviewWorkflow
 
 
 async def test_the_approval_gate_waits_for_a_person_however_long(
@@ -25,7 +26,7 @@ async def test_the_approval_gate_waits_for_a_person_however_long(
         repo = make_project(tmp_path)
         async with build_worker(env.client, task_queue):
             handle = await env.client.start_workflow(
-                "DesignReviewWorkflow",
+                DesignReviewWorkflow.run,
                 DesignInput(design_dir=str(repo.design_dir), reviewers=["design-requirements"]),
                 id=f"design-ts-{task_queue}",
                 task_queue=task_queue,
@@ -34,7 +35,9 @@ async def test_the_approval_gate_waits_for_a_person_however_long(
             async def gate() -> bool:
                 st = await status_of(handle, DesignStatus)
                 for q in st.open_questions:
-                    await handle.signal("answer", AnswerInput(question_id=q.id, choice="A"))
+                    await handle.signal(
+                        DesignReviewWorkflow.answer, AnswerInput(question_id=q.id, choice="A")
+                    )
                 return st.phase == "awaiting-approval"
 
             await until(gate, limit=120, what="the approval gate")
@@ -43,6 +46,6 @@ async def test_the_approval_gate_waits_for_a_person_however_long(
             assert await env.get_current_time() - before >= timedelta(days=7)
             st = await status_of(handle, DesignStatus)
             assert st.phase == "awaiting-approval"  # never auto-advances
-            await handle.signal("approved")
+            await handle.signal(DesignReviewWorkflow.approved)
             result = DesignResult.model_validate(await handle.result())
     assert result.result == "DESIGN_DOC_APPROVED"
