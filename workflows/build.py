@@ -51,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.build_state import DONE, stall_failure
     from workflows.failures import FailureHolds, StepAbandoned
     from workflows.inputs import absolute_design_dir, run_input
+    from workflows.loop_control import LoopControl
 
 
 T = TypeVar("T")
@@ -74,6 +75,13 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
         self.cancelled = False
         self.tracker_revision = 0
         self.holds = FailureHolds()
+        self.control = LoopControl(
+            "build",
+            self.SIGNALS,
+            state=lambda: self.s,
+            shown=self._changed,
+            scope=lambda: "build",
+        )
         self.agent = AgentStep(
             self.holds,
             ledger=lambda: self.s.ledger,
@@ -436,6 +444,9 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
 
     def _config(self) -> OrchestratorConfig:
         return self.ctx.config if self.ctx else OrchestratorConfig()
+
+    def _changed(self) -> None:
+        self.changed = True
 
     async def _on_hold(self) -> None:
         self.changed = True

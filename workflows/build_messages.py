@@ -30,17 +30,17 @@ with workflow.unsafe.imports_passed_through():
         signal_input,
     )
     from contracts.metrics import Ledger, Metrics
-    from workflows import build_state
+    from workflows import build_child, build_state
     from workflows.commands import run_command
     from workflows.failures import FailureHolds
-    from workflows.inputs import UnknownNames, checked_signal
+    from workflows.inputs import checked_signal, unknown_names
+    from workflows.loop_control import LoopControl
 
 
-class BuildMessages(UnknownNames):
+class BuildMessages:
     """Uses the build's state, context, holds, running children and budget answer, and
     its `_tell`, `_signal_children` and `_failure_decisions`."""
 
-    LOOP = "build"
     SIGNALS = (
         "decide",
         "!change",
@@ -54,6 +54,7 @@ class BuildMessages(UnknownNames):
 
     s: BuildState
     ctx: ProjectContext | None
+    control: LoopControl
     holds: FailureHolds
     running: dict[str, workflow.ChildWorkflowHandle[Any, Any]]
     budget_answer: str | None
@@ -68,8 +69,9 @@ class BuildMessages(UnknownNames):
 
     _failure_decisions: Callable[[], list[PendingDecision]]
 
-    @checked_signal("subtask_progress", SubtaskProgress)
-    def subtask_progress(self, progress: SubtaskProgress) -> None:
+    subtask_progress = build_child.subtask_progress
+
+    def _child_progress(self, progress: SubtaskProgress) -> None:
         view = self.s.subtasks.get(progress.subtask)
         if self.cancelled or view is None:
             return
@@ -303,10 +305,9 @@ class BuildMessages(UnknownNames):
         return build_state.waiting_for(self.s, self.running, self._own_decisions())
 
     def _refuse(self, why: str) -> None:
-        """A refused signal: in `status` (and the log), not only in the worker's log."""
-        workflow.logger.warning("refused %s", why)
-        self.s.notice = f"refused {why}"
-        self.changed = True
+        self.control.refuse(why)
+
+    unknown_signal, unknown_update = unknown_names()
 
     def _details(self) -> None:
         feature = self.ctx.feature if self.ctx else ""

@@ -31,19 +31,20 @@ with workflow.unsafe.imports_passed_through():
     from workflows import design_state
     from workflows.commands import run_command
     from workflows.failures import FailureHolds
-    from workflows.inputs import UnknownNames, checked_signal
+    from workflows.inputs import checked_signal, unknown_names
+    from workflows.loop_control import LoopControl
 
 
-class DesignMessages(UnknownNames):
+class DesignMessages:
     """Uses the loop's state, context, threshold, holds and `answers` (scope -> choice).
     `_ask` and `_when_stuck` put a question to the person and wait for the answer."""
 
-    LOOP = "design loop"
     SIGNALS = ("approved", "request_changes", "answer", "decide", "!pause", "!resume", "command")
     UPDATES = ("answer_question",)
 
     s: DesignState
     ctx: ProjectContext | None
+    control: LoopControl
     threshold: float
     holds: FailureHolds
     answers: dict[str, str]
@@ -236,10 +237,9 @@ class DesignMessages(UnknownNames):
         return design_state.waiting_for(self.s, self.holds.decisions())
 
     def _refuse(self, why: str) -> None:
-        """A refused signal: in `status` (and the log), not only in the worker's log."""
-        workflow.logger.warning("refused %s", why)
-        self.s.notice = f"refused {why}"
-        self._details()
+        self.control.refuse(why)
+
+    unknown_signal, unknown_update = unknown_names()
 
     def _details(self, note: str = "") -> None:
         feature = self.ctx.feature if self.ctx else ""

@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.design_plan import DesignPlanSteps
     from workflows.failures import FailureHolds, StepAbandoned, all_or_cancel
     from workflows.inputs import absolute_design_dir, run_input
+    from workflows.loop_control import LoopControl
 
 
 @workflow.defn(name="DesignReviewWorkflow")
@@ -55,6 +56,14 @@ class DesignReviewWorkflow(DesignMessages, DesignPlanSteps):
         self.answers: dict[str, str] = {}  # decision scope -> choice
         self.inp: DesignInput | None = None
         self.holds = FailureHolds()
+        self.control = LoopControl(
+            "design loop",
+            self.SIGNALS,
+            self.UPDATES,
+            state=lambda: self.s,
+            shown=self._details,
+            scope=lambda: "design",
+        )
         self.agent = AgentStep(
             self.holds,
             ledger=lambda: self.s.ledger,
