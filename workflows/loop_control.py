@@ -98,19 +98,25 @@ class LoopControl:
         assert self.held_by is not None
         self.held_by().failure_hold = hold
 
-    async def budget_gate(self, tell: Callable[[bool], Awaitable[None]]) -> str:
-        """Hold new agents at the budget until a person answers; returns `raise` or `stop`.
-        `tell` shows the hold and passes it on (to the build's children)."""
+    async def budget_gate(
+        self, tell: Callable[[bool], Awaitable[None]], answered: Callable[[str], None]
+    ) -> None:
+        """Hold new agents at the budget until a person answers `raise` or `stop` (given
+        to `answered` before the hold lifts). `tell` shows the hold and passes it on (to
+        the build's children)."""
         # Reset the answer before the hold is visible: a person may answer at once.
         self.budget_answer = None
         self.hold_budget(True)
         await tell(True)
         await workflow.wait_condition(lambda: self.budget_answer is not None)
-        answer = self.budget_answer or ""
+        answered(self.budget_answer or "")
         self.hold_budget(False)
         self.budget_answer = None
         await tell(False)
-        return answer
+
+    def answer_budget(self, choice: str) -> None:
+        """A person's answer to the budget gate (`raise` or `stop`)."""
+        self.budget_answer = choice
 
     # ------------------------------------------------------------ refusals, decide
 
