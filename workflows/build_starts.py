@@ -42,7 +42,7 @@ class Adopted:
         self.handle = workflow.get_external_workflow_handle(workflow_id, run_id=run_id)
         self.cancelling: asyncio.Task[None] | None = None
 
-    async def signal(self, name: str, *args: Any) -> None:
+    async def signal(self, name: Any, *args: Any) -> None:
         await self.handle.signal(name, *args)
 
     def cancel(self) -> None:
