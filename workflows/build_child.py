@@ -46,9 +46,9 @@ CHILD_SIGNALS = ("decide", "!pause", "!resume", "budget_hold", "failure_hold", "
 
 class ChildMessages:
     """Not a base class: the handlers of what a build sends its children, declared once.
-    `SubtaskWorkflow` and `IntegrationWorkflow` each list them in their class body
-    (`pause = ChildMessages.pause`, ...), so the build signals either child with the
-    same reference (`SubtaskWorkflow.pause`)."""
+    `SubtaskWorkflow` and `IntegrationWorkflow` each assign them in their class body
+    (`child_messages()`), so the build signals either child with the same reference
+    (`SubtaskWorkflow.pause`)."""
 
     control: LoopControl
     child: BuildChild
@@ -157,3 +157,9 @@ class BuildChild:
             s.decision = None
             self.phase("resuming")
         await self.report()
+
+
+def child_messages() -> tuple[Any, Any, Any, Any, Any, Any]:
+    """`decide, pause, resume, set_budget_hold, set_failure_hold, outage_retried`."""
+    m = ChildMessages
+    return m.decide, m.pause, m.resume, m.set_budget_hold, m.set_failure_hold, m.outage_retried

@@ -36,12 +36,10 @@ with workflow.unsafe.imports_passed_through():
         WorktreeResult,
     )
     from contracts.human import BUILD_STUCK_OPTIONS, PendingDecision
-    from workflows import options, subtask_state
-    from workflows.build_child import CHILD_SIGNALS, BuildChild, ChildMessages
+    from workflows import options, subtask_state, worktree_steps
+    from workflows.build_child import child_messages
     from workflows.failures import all_or_cancel
     from workflows.inputs import unknown_names
-    from workflows.loop_control import LoopControl
-    from workflows.worktree_steps import WorktreeSteps
 
 
 @workflow.defn(name="SubtaskWorkflow")
@@ -49,17 +47,10 @@ class SubtaskWorkflow:
     def __init__(self) -> None:
         self.s = SubtaskState()
         self.inp: SubtaskInput | None = None
-        self.control = LoopControl(
-            "subtask",
-            CHILD_SIGNALS,
-            state=lambda: self.s,
-            held_by=lambda: self.s,
-            notify=lambda: self.child.on_hold(),
-            scope=lambda: self._inp.subtask,
-        )
-        self.child = BuildChild(lambda: self.s, lambda: self._inp, self.control)
-        self.steps = WorktreeSteps(
-            lambda: self.s, lambda: self._inp, self.control, self.child, self._xml
+        # Policy, the link to the build, the worktree's steps: composed, shared with the
+        # integration loop.
+        self.control, self.child, self.steps = worktree_steps.child_loop(
+            lambda: self.s, lambda: self._inp, self._xml
         )
 
     @workflow.run
@@ -78,13 +69,7 @@ class SubtaskWorkflow:
     # ------------------------------------------------------------ messages
     # What the build sends its children (one declaration for the subtask and integration).
 
-    decide = ChildMessages.decide
-    pause, resume = ChildMessages.pause, ChildMessages.resume
-    set_budget_hold, set_failure_hold = (
-        ChildMessages.set_budget_hold,
-        ChildMessages.set_failure_hold,
-    )
-    outage_retried = ChildMessages.outage_retried
+    decide, pause, resume, set_budget_hold, set_failure_hold, outage_retried = child_messages()
     unknown_signal, unknown_update = unknown_names()
 
     @workflow.query(name="status")

@@ -49,7 +49,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.integration import SmellRequest
     from workflows import options, subtask_state
     from workflows.agent_step import AgentStep, R
-    from workflows.build_child import BuildChild
+    from workflows.build_child import CHILD_SIGNALS, BuildChild
     from workflows.failures import StepAbandoned
     from workflows.loop_control import LoopControl
     from workflows.timestamps import stamp
@@ -464,3 +464,26 @@ class WorktreeSteps:
             await self.push()
         await self.child.report()
         return result
+
+
+def child_loop(
+    state: Callable[[], SubtaskState], inp: Callable[[], SubtaskInput], spec: Callable[[], str]
+) -> tuple[LoopControl, BuildChild, WorktreeSteps]:
+    """A child loop's composed parts (the subtask's, integration's): its loop control,
+    its link to the build, its worktree steps; a failure hold is shown through the build."""
+    child: BuildChild | None = None
+
+    async def on_hold() -> None:
+        assert child is not None
+        await child.on_hold()
+
+    control = LoopControl(
+        "subtask",
+        CHILD_SIGNALS,
+        state=state,
+        held_by=state,
+        notify=on_hold,
+        scope=lambda: inp().subtask,
+    )
+    child = BuildChild(state, inp, control)
+    return control, child, WorktreeSteps(state, inp, control, child, spec)
