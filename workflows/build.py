@@ -8,7 +8,6 @@ from this workflow's state after every change, so it cannot drift from it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 from temporalio import workflow
@@ -49,8 +48,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.build_children import BuildChildren
     from workflows.build_messages import BuildMessages
     from workflows.build_state import DONE, stall_failure
-    from workflows.failures import FailureHolds, StepAbandoned
+    from workflows.failures import StepAbandoned
     from workflows.inputs import absolute_design_dir, run_input
+    from workflows.loop_control import LoopControl
+    from workflows.subtask import SubtaskWorkflow
 
 
 T = TypeVar("T")
@@ -67,13 +68,22 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
         self.last_rows: list[TrackerRow] | None = None
         self.inp: BuildInput | None = None
         self.base_branch = ""
-        self.budget_answer: str | None = None
         self.conflict_answer: str | None = None
         self.restarting: set[str] = set()
         self.starting: set[str] = set()
         self.cancelled = False
         self.tracker_revision = 0
-        self.holds = FailureHolds()
+        self.control = LoopControl(
+            "build",
+            self.SIGNALS,
+            state=lambda: self.s,
+            held_by=lambda: self.s,
+            shown=self._changed,
+            notify=self._on_hold,
+            scope=lambda: "build",
+            step_options=("retry", "stop"),
+        )
+        self.holds = self.control.holds
         self.agent = AgentStep(
             self.holds,
             ledger=lambda: self.s.ledger,
@@ -124,7 +134,7 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
                 if view.status in ("pending", "stale"):
                     view.status, view.notes = "blocked", "not started: the build was stopped"
         if self.ctx is None:  # stopped before the project could even be read
-            await workflow.wait_condition(workflow.all_handlers_finished)
+            await self.control.drained()
             return BuildResult(
                 result=SUBTASKS_INCOMPLETE,
                 feature=inp.design_dir.rstrip("/").rsplit("/", 1)[-1],
@@ -137,7 +147,7 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
     async def _prepare(self, inp: BuildInput) -> None:
         """The project, its budget and the plan; a view per subtask."""
         checks = BuildChecks(forge=inp.forge, base_branch=inp.base_branch)
-        self.ctx = await project_steps.resolve(self, inp.design_dir, checks)
+        self.ctx = await project_steps.resolve(self.control.activity, inp.design_dir, checks)
         cfg = self.ctx.config
         self.s.max_cost_usd = self.s.max_cost_usd or inp.max_cost_usd or cfg.budget.max_cost_usd
         self.s.max_tokens = self.s.max_tokens or inp.max_tokens or cfg.budget.max_tokens
@@ -202,10 +212,9 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
                 and not build_state.all_wait_for_a_person(self.s, self.running)
             )
             if draining and not self.running and self._ready():
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(inp.model_copy(update={"state": self.s}))
+                await self.control.continue_as_new(inp, self.s)
             for name in self._ready():
-                held = self.s.paused or self.s.budget_hold or draining or self.s.failure_hold
+                held = self.control.held or draining
                 if len(self.running) >= limit or held or self.holds.holding:
                     break
                 tasks[name] = asyncio.ensure_future(self._run_child(name))
@@ -237,14 +246,14 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
     async def _validate(self) -> PlanResult:
         """XML subtasks present, valid, consistent with the plan — else: run the design loop."""
         assert self.ctx
-        specs: list[SubtaskSpec] = await self._activity(
+        specs: list[SubtaskSpec] = await self.control.activity(
             load_subtasks,
             self.ctx.design_dir,
             result_type=list[SubtaskSpec],
             summary=f"load subtasks {self.ctx.feature}",
             **options.quick(),
         )
-        plan: PlanResult = await self._activity(
+        plan: PlanResult = await self.control.activity(
             plan_design,
             PlanRequest(design_dir=self.ctx.design_dir),
             result_type=PlanResult,
@@ -259,8 +268,7 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
 
     def _stalled(self, tasks: dict[str, asyncio.Task[None]], held: bool) -> str:
         """Work left, nothing running and nothing awaited: what was found ("" when all is well)."""
-        held = held or self.s.paused or self.s.budget_hold or self.s.failure_hold
-        held = held or self.holds.holding
+        held = held or self.control.held or self.holds.holding
         found = build_state.stalled(self.s, self.running, held)
         if not found:
             return ""
@@ -275,7 +283,7 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
         self.last_rows = rows
         # A write cut off by a cancel may still land after the cleanup's: ordered by revision.
         self.tracker_revision += 1
-        await self._activity(
+        await self.control.activity(
             write_tracker,
             TrackerUpdate(
                 repo_root=self.ctx.repo_root,
@@ -299,17 +307,17 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
         )
         if not over or self.s.budget_hold:
             return
-        # Reset the answer before the hold is visible: a person may answer at once.
-        self.budget_answer = None
-        self.s.budget_hold = True
-        self._details()
-        await self._signal_children("budget_hold", True)
-        await workflow.wait_condition(lambda: self.budget_answer is not None)
-        if self.budget_answer == "stop":
-            self.s.stopped = True
-        self.s.budget_hold = False
-        self.budget_answer = None
-        await self._signal_children("budget_hold", False)
+
+        async def tell(hold: bool) -> None:
+            if hold:
+                self._details()
+            await self._signal_children(SubtaskWorkflow.set_budget_hold, hold)
+
+        def answered(choice: str) -> None:
+            if choice == "stop":
+                self.s.stopped = True
+
+        await self.control.budget_gate(tell, answered)
 
     async def _finish(self) -> BuildResult:
         assert self.ctx
@@ -332,7 +340,7 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
         total = self._ledger().total
         report: str | None = None
         try:
-            report = await self._activity(
+            report = await self.control.activity(
                 write_build_report,
                 BuildReport(
                     path=f"{self.ctx.design_dir}/build-reviews/REPORT.md",
@@ -356,7 +364,7 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
         workflow.set_current_details(
             build_state.final_details(self.s, self.ctx.feature, result, report)
         )
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self.control.drained()
         return BuildResult(
             result=ALL_SUBTASKS_PR_CREATED if ok else SUBTASKS_INCOMPLETE,
             feature=self.ctx.feature,
@@ -386,7 +394,7 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
         if not names:
             return None
         try:
-            return await self._activity(
+            return await self.control.activity(
                 clean_worktrees,
                 CleanRequest(
                     repo_root=self.ctx.repo_root,
@@ -407,35 +415,15 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
 
     # ------------------------------------------------------------ failures
 
-    async def _activity(
-        self,
-        activity: Any,
-        arg: Any,
-        *,
-        result_type: type[T] | None,
-        summary: str,
-        hold: bool = True,
-        **opts: Any,
-    ) -> T:
-        """A step of the build itself; one that fails for good holds for a person."""
-
-        def call() -> Awaitable[T]:
-            return workflow.execute_activity(
-                activity, arg, result_type=result_type, summary=summary, **opts
-            )
-
-        if not hold:
-            return await call()
-        return await self.holds.run(
-            "build", summary, call, options=("retry", "stop"), notify=self._on_hold
-        )
-
     def _budget_tokens(self, total: Usage) -> int:
         """Cache reads and writes weighed by their price, as every token cap counts them."""
         return total.weighted_tokens
 
     def _config(self) -> OrchestratorConfig:
         return self.ctx.config if self.ctx else OrchestratorConfig()
+
+    def _changed(self) -> None:
+        self.changed = True
 
     async def _on_hold(self) -> None:
         self.changed = True

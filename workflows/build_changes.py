@@ -40,13 +40,13 @@ with workflow.unsafe.imports_passed_through():
     from contracts.subtask import SubtaskSpec
     from workflows import build_state, options, project_steps
     from workflows.agent_step import AgentStep
-    from workflows.project_steps import ActivityStep
+    from workflows.loop_control import LoopControl
     from workflows.timestamps import stamp
 
 
 class SpecChangeSteps:
     """Uses the build's state, context, specs and running children, and two of its methods:
-    `_activity` (a step that holds for a person when it fails) and `_details`;
+    `control.activity` (a step that holds for a person when it fails) and `_details`;
     agents run through the shared `agent` step."""
 
     s: BuildState
@@ -56,7 +56,7 @@ class SpecChangeSteps:
     restarting: set[str]
     agent: AgentStep
     _details: Callable[[], None]
-    _activity: ActivityStep
+    control: LoopControl
 
     async def _handle_change(self) -> None:
         c = self.s.change
@@ -139,7 +139,7 @@ class SpecChangeSteps:
         )
         c.scope = scope_of(c.affected, len(views), result.scope)
         c.summary = result.summary
-        c.report_path = await self._activity(
+        c.report_path = await self.control.activity(
             write_change_report,
             ChangeReport(
                 path=f"{self.ctx.design_dir}/plan/changes/{stamp(workflow.now())}.md",
@@ -179,7 +179,7 @@ class SpecChangeSteps:
                 choices=("retry", "stop"),
             )
             await project_steps.commit_design(
-                self,
+                self.control.activity,
                 self.ctx,
                 f"design({self.ctx.feature}): change {c.id}: {c.description}",
                 f"commit change {c.id}",
@@ -190,7 +190,7 @@ class SpecChangeSteps:
                     f"{self.ctx.design_dir}/CHANGE_LOG.md",  # earlier changes' entries
                 ],
             )
-            specs: list[SubtaskSpec] = await self._activity(
+            specs: list[SubtaskSpec] = await self.control.activity(
                 load_subtasks,
                 self.ctx.design_dir,
                 result_type=list[SubtaskSpec],
@@ -215,7 +215,7 @@ class SpecChangeSteps:
 
     async def _log_change(self, c: PendingChange, decision: str) -> None:
         assert self.ctx
-        await self._activity(
+        await self.control.activity(
             append_change_log,
             ChangeLogEntry(
                 path=f"{self.ctx.design_dir}/CHANGE_LOG.md",

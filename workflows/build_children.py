@@ -204,14 +204,16 @@ class BuildChildren(ChildStarts):
         want = self.holds.holding or bool(self._failure_decisions())
         if want != self.s.failure_hold:
             self.s.failure_hold = want
-            await self._signal_children("failure_hold", want)
+            await self._signal_children(SubtaskWorkflow.set_failure_hold, want)
 
-    async def _signal_children(self, signal: str, arg: object = None) -> None:
+    async def _signal_children(self, signal: Any, arg: object = None) -> None:
         for name in list(self.running):
             await self._tell(name, signal, arg)
 
-    async def _tell(self, name: str, signal: str, arg: object = None) -> None:
-        """Signal a running child from a signal handler, where an error would fail the build."""
+    async def _tell(self, name: str, signal: Any, arg: object = None) -> None:
+        """Signal a running child from a signal handler, where an error would fail the build.
+        `signal` is the child's handler (`SubtaskWorkflow.pause`): the integration child
+        takes the same messages under the same names."""
         handle = self.running.get(name)
         if handle is None:
             return

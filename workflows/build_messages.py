@@ -30,17 +30,18 @@ with workflow.unsafe.imports_passed_through():
         signal_input,
     )
     from contracts.metrics import Ledger, Metrics
-    from workflows import build_state
+    from workflows import build_child, build_state
     from workflows.commands import run_command
     from workflows.failures import FailureHolds
-    from workflows.inputs import UnknownNames, checked_signal
+    from workflows.inputs import checked_signal, unknown_names
+    from workflows.loop_control import LoopControl
+    from workflows.subtask import SubtaskWorkflow
 
 
-class BuildMessages(UnknownNames):
+class BuildMessages:
     """Uses the build's state, context, holds, running children and budget answer, and
     its `_tell`, `_signal_children` and `_failure_decisions`."""
 
-    LOOP = "build"
     SIGNALS = (
         "decide",
         "!change",
@@ -54,22 +55,23 @@ class BuildMessages(UnknownNames):
 
     s: BuildState
     ctx: ProjectContext | None
+    control: LoopControl
     holds: FailureHolds
     running: dict[str, workflow.ChildWorkflowHandle[Any, Any]]
-    budget_answer: str | None
     conflict_answer: str | None
     inp: BuildInput | None
     changed: bool
     cancelled: bool
     if TYPE_CHECKING:
 
-        async def _tell(self, name: str, signal: str, arg: object = None) -> None: ...
-        async def _signal_children(self, signal: str, arg: object = None) -> None: ...
+        async def _tell(self, name: str, signal: Any, arg: object = None) -> None: ...
+        async def _signal_children(self, signal: Any, arg: object = None) -> None: ...
 
     _failure_decisions: Callable[[], list[PendingDecision]]
 
-    @checked_signal("subtask_progress", SubtaskProgress)
-    def subtask_progress(self, progress: SubtaskProgress) -> None:
+    subtask_progress = build_child.subtask_progress
+
+    def _child_progress(self, progress: SubtaskProgress) -> None:
         view = self.s.subtasks.get(progress.subtask)
         if self.cancelled or view is None:
             return
@@ -81,32 +83,24 @@ class BuildMessages(UnknownNames):
         choice = decision.choice.strip().lower()
         asked = self.s.conflict_decision
         if asked is not None and decision.scope in (None, FILE_CONFLICTS):
-            if choice not in asked.options:
-                self._refuse(
-                    f"decide {choice!r}: not an option for the file conflicts. Fix: choose "
-                    f"{' / '.join(asked.options)}"
-                )
-            else:
+            if self.control.offered(choice, asked.options, "the file conflicts"):
                 self.conflict_answer = choice
             return
         if decision.scope == "budget" or (decision.scope is None and self.s.budget_hold):
             if not self.s.budget_hold:
-                self._refuse(
+                self.control.refuse(
                     "decide budget: the budget is not reached, so nothing waits for it. Fix: "
                     "decide only what `status` lists"
                 )
             elif choice not in ("raise", "stop"):
-                self._refuse(
+                self.control.refuse(
                     f"decide {choice!r}: not an option for the budget. Fix: choose raise / stop "
                     "(raise the limits first with the raise_budget signal)"
                 )
             else:
-                self.budget_answer = choice
+                self.control.answer_budget(choice)
             return
-        if self.holds.match(decision.scope) is not None:
-            refused = self.holds.answer(choice, decision.scope)
-            if refused:
-                self._refuse(f"decide: {refused}")
+        if self.control.failure_answered(choice, decision.scope):
             return
         held = build_state.held_by_failure(self.s, self.running, decision.scope)
         if held:
@@ -118,31 +112,23 @@ class BuildMessages(UnknownNames):
             if v.decision is not None and decision.scope in (None, n) and n in self.running
         ]
         if not waiting:
-            self._refuse(
+            self.control.refuse(
                 f"decide: no subtask waits for a decision ({decision.scope or 'any'}). Fix: "
                 f"decide only what `status` lists (now waiting for: {self._waiting_for()})"
             )
             return
         asked = self.s.subtasks[waiting[0]].decision
-        if asked is not None and choice not in asked.options:
-            # Refused here, where `status` shows it: the subtask would only log it.
-            self._refuse(
-                f"decide {choice!r}: not an option for {waiting[0]}. Fix: choose "
-                f"{' / '.join(asked.options)}"
-            )
+        # Refused here, where `status` shows it: the subtask would only log it.
+        if asked is not None and not self.control.offered(choice, asked.options, waiting[0]):
             return
-        await self._tell(waiting[0], "decide", decision.choice)
+        await self._tell(waiting[0], SubtaskWorkflow.decide, decision.choice)
 
     async def _decide_failure(self, held: list[str], choice: str, whole: bool) -> None:
         """One answer for every subtask held by one cause; `stop` ends the whole build."""
         decision = self.s.subtasks[held[0]].decision
         assert decision is not None
         offered = [o for o in decision.options if all(self._offers(n, o) for n in held)]
-        if choice not in offered:
-            self._refuse(
-                f"decide {choice!r}: not an option for the failure. Fix: choose "
-                f"{' / '.join(offered)}"
-            )
+        if not self.control.offered(choice, offered, "the failure"):
             return
         if choice == "stop":
             failure = decision.failure
@@ -152,14 +138,14 @@ class BuildMessages(UnknownNames):
             self.changed = True
             return
         for name in held:
-            await self._tell(name, "decide", choice)
+            await self._tell(name, SubtaskWorkflow.decide, choice)
         if choice == "retry" and whole:
             # A step another subtask had in flight during the outage may fail only now (or
             # just did, after this decision was read): this `retry` covers it too, so nobody
             # is asked twice about one outage.
             cause = decision.failure.cause if decision.failure else ""
             for name in [n for n in self.running if n not in held]:
-                await self._tell(name, "outage_retried", cause)
+                await self._tell(name, SubtaskWorkflow.outage_retried, cause)
 
     def _offers(self, name: str, option: str) -> bool:
         decision = self.s.subtasks[name].decision
@@ -170,7 +156,7 @@ class BuildMessages(UnknownNames):
         text = (change.description if isinstance(change, ChangeInput) else str(change)).strip()
         open_change = self.s.change is not None and self.s.change.state not in ("done", "cancelled")
         if not text or open_change or len(text) > MAX_SIGNAL_TEXT:
-            self._refuse(
+            self.control.refuse(
                 "!change: "
                 + (
                     f"change {self.s.change.id} is open. Fix: approve or cancel it first"
@@ -206,7 +192,7 @@ class BuildMessages(UnknownNames):
             self.changed = True
             return
         open_change = change is not None and change.state not in ("done", "cancelled")
-        self._refuse(
+        self.control.refuse(
             f"{signal}: "
             + (
                 f"change {change.id} is {change.state}, its report is not ready. Fix: wait "
@@ -221,27 +207,25 @@ class BuildMessages(UnknownNames):
         try:
             budget = signal_input("raise_budget", (limits,), BudgetInput)
         except ValueError as err:
-            self._refuse(str(err))
+            self.control.refuse(str(err))
             return
         if budget.max_cost_usd is not None:
             self.s.max_cost_usd = budget.max_cost_usd
         if budget.max_tokens is not None:
             self.s.max_tokens = budget.max_tokens
         if self.s.budget_hold:
-            self.budget_answer = "raise"
+            self.control.answer_budget("raise")
         self.changed = True
 
     @checked_signal("!pause")
     async def pause(self) -> None:
-        self.s.paused = True
-        self.changed = True
-        await self._signal_children("!pause")
+        self.control.pause()
+        await self._signal_children(SubtaskWorkflow.pause)
 
     @checked_signal("!resume")
     async def resume(self) -> None:
-        self.s.paused = False
-        self.changed = True
-        await self._signal_children("!resume")
+        self.control.resume()
+        await self._signal_children(SubtaskWorkflow.resume)
 
     @checked_signal("command", str)
     async def command(self, line: str) -> None:
@@ -255,7 +239,7 @@ class BuildMessages(UnknownNames):
                 "!change-approve": lambda _: self.approve_change(),
                 "!change-cancel": lambda _: self.cancel_change(),
             },
-            self._refuse,
+            self.control.refuse,
         )
 
     @workflow.query(name="status")
@@ -302,11 +286,7 @@ class BuildMessages(UnknownNames):
     def _waiting_for(self) -> str:
         return build_state.waiting_for(self.s, self.running, self._own_decisions())
 
-    def _refuse(self, why: str) -> None:
-        """A refused signal: in `status` (and the log), not only in the worker's log."""
-        workflow.logger.warning("refused %s", why)
-        self.s.notice = f"refused {why}"
-        self.changed = True
+    unknown_signal, unknown_update = unknown_names()
 
     def _details(self) -> None:
         feature = self.ctx.feature if self.ctx else ""

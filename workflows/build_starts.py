@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.human import FailureInfo
     from workflows import options
     from workflows.failures import FailureHolds
-    from workflows.project_steps import ActivityStep
+    from workflows.loop_control import LoopControl
 
 ADOPTED_POLL = timedelta(seconds=30)
 # Replacing a stale child, or finding the id free yet taken, this often: a person is asked.
@@ -42,7 +42,7 @@ class Adopted:
         self.handle = workflow.get_external_workflow_handle(workflow_id, run_id=run_id)
         self.cancelling: asyncio.Task[None] | None = None
 
-    async def signal(self, name: str, *args: Any) -> None:
+    async def signal(self, name: Any, *args: Any) -> None:
         await self.handle.signal(name, *args)
 
     def cancel(self) -> None:
@@ -56,7 +56,7 @@ class Adopted:
 
 
 class ChildStarts:
-    """Uses the build's state, holds, running and starting children, `_activity`,
+    """Uses the build's state, holds, running and starting children, `control.activity`,
     `_on_hold`, `_apply_result` and `_child_failed`."""
 
     s: BuildState
@@ -64,7 +64,7 @@ class ChildStarts:
     running: dict[str, Any]
     starting: set[str]
     changed: bool
-    _activity: ActivityStep
+    control: LoopControl
 
     _on_hold: Callable[[], Awaitable[None]]
     _apply_result: Callable[[SubtaskResult], None]
@@ -99,7 +99,7 @@ class ChildStarts:
             self.starting.discard(name)
 
     async def _check_child(self, child_id: str, run_id: str = "") -> ChildCheck:
-        return await self._activity(
+        return await self.control.activity(
             check_child,
             ChildProbe(workflow_id=child_id, build_id=workflow.info().workflow_id, run_id=run_id),
             result_type=ChildCheck,
@@ -109,7 +109,7 @@ class ChildStarts:
 
     async def _replace(self, name: str, child_id: str, check: ChildCheck) -> None:
         """Terminate a stale child of an earlier run, with a note that says what was found."""
-        await self._activity(
+        await self.control.activity(
             end_child,
             ChildEnd(
                 workflow_id=child_id,

@@ -31,19 +31,20 @@ with workflow.unsafe.imports_passed_through():
     from workflows import design_state
     from workflows.commands import run_command
     from workflows.failures import FailureHolds
-    from workflows.inputs import UnknownNames, checked_signal
+    from workflows.inputs import checked_signal, unknown_names
+    from workflows.loop_control import LoopControl
 
 
-class DesignMessages(UnknownNames):
+class DesignMessages:
     """Uses the loop's state, context, threshold, holds and `answers` (scope -> choice).
     `_ask` and `_when_stuck` put a question to the person and wait for the answer."""
 
-    LOOP = "design loop"
     SIGNALS = ("approved", "request_changes", "answer", "decide", "!pause", "!resume", "command")
     UPDATES = ("answer_question",)
 
     s: DesignState
     ctx: ProjectContext | None
+    control: LoopControl
     threshold: float
     holds: FailureHolds
     answers: dict[str, str]
@@ -102,7 +103,7 @@ class DesignMessages(UnknownNames):
         if self.s.phase == "awaiting-approval":
             self.s.approved = True
         else:
-            self._refuse(
+            self.control.refuse(
                 f"approved: the phase is {self.s.phase}, not the approval gate. Fix: approve "
                 f"when `status` shows awaiting-approval (now waiting for: {self._waiting_for()})"
             )
@@ -111,13 +112,13 @@ class DesignMessages(UnknownNames):
     def request_changes(self, feedback: FeedbackInput | str) -> None:
         text = feedback.feedback if isinstance(feedback, FeedbackInput) else str(feedback)
         if len(text) > MAX_SIGNAL_TEXT:
-            self._refuse(
+            self.control.refuse(
                 f"request_changes: {len(text)} characters, more than {MAX_SIGNAL_TEXT}. Fix: put "
                 "the details in a file in the design directory and refer to it"
             )
             return
         if not text.strip():
-            self._refuse(
+            self.control.refuse(
                 "request_changes: the feedback is empty. Fix: say what to change, e.g. "
                 '"split 02-api in two"'
             )
@@ -131,7 +132,7 @@ class DesignMessages(UnknownNames):
             design_state.check_answer(self.s, answer)
             design_state.check_change(self.s, answer)
         except ValueError as err:
-            self._refuse(f"answer: {err}")
+            self.control.refuse(f"answer: {err}")
             return
         self._apply_answer(answer)
 
@@ -155,10 +156,7 @@ class DesignMessages(UnknownNames):
 
     @checked_signal("decide", DecideInput)
     def decide(self, decision: DecideInput) -> None:
-        if self.holds.match(decision.scope) is not None:
-            refused = self.holds.answer(decision.choice.strip().lower(), decision.scope)
-            if refused:
-                self._refuse(f"decide: {refused}")
+        if self.control.failure_answered(decision.choice, decision.scope):
             return
         pending = [
             d
@@ -166,30 +164,23 @@ class DesignMessages(UnknownNames):
             if decision.scope in (None, d.scope) and d.scope not in self.answers
         ]
         if not pending:
-            self._refuse(
+            self.control.refuse(
                 f"decide: nothing waits for {decision.scope or 'a decision'}. Fix: decide only "
                 f"what `status` lists (now waiting for: {self._waiting_for()})"
             )
             return
         target = pending[0]
         choice = decision.choice.strip().lower()
-        if choice not in target.options:
-            self._refuse(
-                f"decide {choice!r}: not an option for {target.scope}. Fix: choose "
-                f"{' / '.join(target.options)}"
-            )
-            return
-        self.answers[target.scope] = choice
+        if self.control.offered(choice, target.options, target.scope):
+            self.answers[target.scope] = choice
 
     @checked_signal("!pause")
     def pause(self) -> None:
-        self.s.paused = True
-        self._details()
+        self.control.pause()
 
     @checked_signal("!resume")
     def resume(self) -> None:
-        self.s.paused = False
-        self._details()
+        self.control.resume()
 
     @checked_signal("command", str)
     async def command(self, line: str) -> None:
@@ -203,7 +194,7 @@ class DesignMessages(UnknownNames):
                 "!pause": lambda _: self.pause(),
                 "!resume": lambda _: self.resume(),
             },
-            self._refuse,
+            self.control.refuse,
         )
 
     @workflow.query(name="status")
@@ -235,11 +226,7 @@ class DesignMessages(UnknownNames):
     def _waiting_for(self) -> str:
         return design_state.waiting_for(self.s, self.holds.decisions())
 
-    def _refuse(self, why: str) -> None:
-        """A refused signal: in `status` (and the log), not only in the worker's log."""
-        workflow.logger.warning("refused %s", why)
-        self.s.notice = f"refused {why}"
-        self._details()
+    unknown_signal, unknown_update = unknown_names()
 
     def _details(self, note: str = "") -> None:
         feature = self.ctx.feature if self.ctx else ""

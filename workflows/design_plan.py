@@ -34,7 +34,7 @@ class DesignPlanSteps(DesignSteps):
     async def _plan(self, write: bool = False) -> PlanResult:
         """The plan engine's checks; its message names file, problem and fix, and holds."""
         assert self.ctx
-        return await self._activity(
+        return await self.control.activity(
             plan_design,
             PlanRequest(design_dir=self.ctx.design_dir, write=write),
             result_type=PlanResult,

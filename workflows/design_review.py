@@ -39,8 +39,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.agent_step import AgentStep
     from workflows.design_messages import DesignMessages
     from workflows.design_plan import DesignPlanSteps
-    from workflows.failures import FailureHolds, StepAbandoned, all_or_cancel
+    from workflows.failures import StepAbandoned, all_or_cancel
     from workflows.inputs import absolute_design_dir, run_input
+    from workflows.loop_control import LoopControl
 
 
 @workflow.defn(name="DesignReviewWorkflow")
@@ -54,7 +55,17 @@ class DesignReviewWorkflow(DesignMessages, DesignPlanSteps):
         self.subplans: list[SubplanSummary] = []
         self.answers: dict[str, str] = {}  # decision scope -> choice
         self.inp: DesignInput | None = None
-        self.holds = FailureHolds()
+        self.control = LoopControl(
+            "design loop",
+            self.SIGNALS,
+            self.UPDATES,
+            state=lambda: self.s,
+            shown=self._details,
+            notify=self._on_hold,
+            scope=lambda: "design",
+            step_options=("retry", "stop"),
+        )
+        self.holds = self.control.holds
         self.agent = AgentStep(
             self.holds,
             ledger=lambda: self.s.ledger,
@@ -80,13 +91,13 @@ class DesignReviewWorkflow(DesignMessages, DesignPlanSteps):
             # A person answered a failed step with `stop`: end cleanly, keeping all on record.
             self.s.stop_reason = abandoned.reason
             self._details(abandoned.reason)
-            await workflow.wait_condition(workflow.all_handlers_finished)
+            await self.control.drained()
             return self._result(DESIGN_STOPPED, commit=None)
 
     async def _loop(self, inp: DesignInput) -> DesignResult:
-        self.ctx = await project_steps.resolve(self, inp.design_dir)
+        self.ctx = await project_steps.resolve(self.control.activity, inp.design_dir)
         self.cfg = self.ctx.config
-        await project_steps.hold_for_persons_changes(self, self.ctx)
+        await project_steps.hold_for_persons_changes(self.control.activity, self.ctx)
         self.threshold = inp.threshold if inp.threshold is not None else self.cfg.threshold
         self.reviewers = inp.reviewers or list(self.cfg.reviewers.design)
         plan = await self._validate_and_split()
@@ -112,7 +123,8 @@ class DesignReviewWorkflow(DesignMessages, DesignPlanSteps):
             await workflow.wait_condition(lambda: self.s.approved or bool(self.s.feedback))
             if self.s.feedback and not self.s.approved:
                 await self._apply_feedback()
-                self._maybe_continue_as_new()
+                if self.inp is not None:
+                    await self.control.continue_as_new_if_suggested(self.inp, self.s)
 
         return await self._artifacts()
 
@@ -287,9 +299,3 @@ class DesignReviewWorkflow(DesignMessages, DesignPlanSteps):
             cost_usd=total.cost_usd,
             stop_reason=self.s.stop_reason,
         )
-
-    # ------------------------------------------------------- continue-as-new
-
-    def _maybe_continue_as_new(self) -> None:
-        if workflow.info().is_continue_as_new_suggested() and self.inp is not None:
-            workflow.continue_as_new(self.inp.model_copy(update={"state": self.s}))

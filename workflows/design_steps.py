@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import options, project_steps
     from workflows.agent_step import AgentStep, R
     from workflows.failures import FailureHolds
+    from workflows.loop_control import LoopControl
     from workflows.timestamps import stamp
 
 
@@ -46,6 +47,7 @@ class DesignSteps:
     cfg: OrchestratorConfig
     subplans: list[SubplanSummary]
     holds: FailureHolds
+    control: LoopControl
     agent: AgentStep
     threshold: float
     _details: Callable[..., None]
@@ -156,7 +158,9 @@ class DesignSteps:
         """Commit what the loop wrote since its last commit: never a person's files."""
         assert self.ctx
         paths = list(self.s.written)
-        commit = await project_steps.commit_design(self, self.ctx, message, summary, paths)
+        commit = await project_steps.commit_design(
+            self.control.activity, self.ctx, message, summary, paths
+        )
         self.s.written = [p for p in self.s.written if p not in paths]
         return commit
 
@@ -174,26 +178,12 @@ class DesignSteps:
             choices = FAILURE_OPTIONS if request.scope in self.s.scopes else ("retry", "stop")
         return await self.agent(activity, request, result_type, summary, choices)
 
-    async def _activity(
-        self, activity: Any, arg: Any, *, result_type: type[T] | None, summary: str, **opts: Any
-    ) -> T:
-        """A file, git or plan step; one that fails for good holds for a person."""
-        return await self.holds.run(
-            "design",
-            summary,
-            lambda: workflow.execute_activity(
-                activity, arg, result_type=result_type, summary=summary, **opts
-            ),
-            options=("retry", "stop"),
-            notify=self._on_hold,
-        )
-
     async def _on_hold(self) -> None:
         self._details()
 
     async def _write_answers(self) -> str:
         assert self.ctx
-        path: str = await self._activity(
+        path: str = await self.control.activity(
             write_answers,
             AnswersFile(
                 path=f"{self.ctx.repo_root}/{self._rel('design-reviews/answers.md')}",

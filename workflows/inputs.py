@@ -5,8 +5,8 @@ it decides badly for a person: an input of the wrong shape is dropped with a lin
 in the worker's log, and a wrong number of inputs raises a TypeError that fails
 the workflow task again and again (the loop is wedged). So every handler takes
 whatever arrived (`*args`), checks it with `contracts.human.signal_input`, and
-refuses what it cannot use through the loop's `_refuse`, which shows the reason
-and the fix in `status`. The decorated method keeps its typed body: calls from
+refuses what it cannot use through the loop's `control.refuse` (`LoopControl`), which
+shows the reason and the fix in `status`. The decorated method keeps its typed body: calls from
 the loop's own code (the `command` signal) pass through the same check.
 """
 
@@ -15,14 +15,17 @@ from __future__ import annotations
 import inspect
 import posixpath
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from temporalio import workflow
 from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from contracts.human import EXAMPLES, NO_INPUT, signal_input, unknown_message
+    from contracts.human import EXAMPLES, NO_INPUT, signal_input
+
+if TYPE_CHECKING:
+    from workflows.loop_control import LoopControl
 
 
 def checked_signal(
@@ -39,7 +42,7 @@ def checked_signal(
             try:
                 value = signal_input(name, args, shape, optional)
             except ValueError as err:
-                self._refuse(str(err))
+                self.control.refuse(str(err))
                 return None
             return () if value is NO_INPUT else (value,)
 
@@ -92,33 +95,26 @@ def absolute_design_dir(workflow_name: str, design_dir: str) -> None:
         )
 
 
-class UnknownNames:
-    """A loop's answer to a signal or update it has no handler for.
+class _UnknownNames:
+    """Not a base class: the holder of the two dynamic handlers `unknown_names` hands out."""
 
-    Without it a misspelt signal (`approve` for `approved`) is kept unread and nobody
-    hears of it; a misspelt update gets the SDK's bare "not found". The loop names
-    itself, its signals and its updates; `_refuse` shows the note in `status`.
-    """
-
-    LOOP: ClassVar[str]
-    SIGNALS: ClassVar[tuple[str, ...]]
-    UPDATES: ClassVar[tuple[str, ...]] = ()
-
-    def _refuse(self, why: str) -> None: ...
+    control: LoopControl
 
     @workflow.signal(dynamic=True)
     def unknown_signal(self, name: str, args: Sequence[RawValue]) -> None:
-        self._refuse(unknown_message("signal", name, self.LOOP, self.SIGNALS))
+        self.control.unknown_signal(name)
 
     @workflow.update(dynamic=True)
     def unknown_update(self, name: str, args: Sequence[RawValue]) -> None:
-        self._no_such_update(name, args)
+        self.control.unknown_update(name)
 
     @unknown_update.validator
     def _no_such_update(self, name: str, args: Sequence[RawValue]) -> None:
-        if self.UPDATES:
-            raise ValueError(unknown_message("update", name, self.LOOP, self.UPDATES))
-        raise ValueError(
-            f"the {self.LOOP} takes no updates, so not {name!r}. Fix: send a signal instead "
-            f"({', '.join(self.SIGNALS)}; docs/commands.md lists each with its input)"
-        )
+        self.control.unknown_update(name)
+
+
+def unknown_names() -> tuple[Any, Any]:
+    """A loop's handlers for a signal or update it has no handler for, to assign in its
+    class body (`unknown_signal, unknown_update = unknown_names()`): both answer through
+    the loop's `control` (`LoopControl`), which names the loop and its messages."""
+    return _UnknownNames.unknown_signal, _UnknownNames.unknown_update

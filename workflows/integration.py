@@ -30,7 +30,6 @@ with workflow.unsafe.imports_passed_through():
         IntegrationInput,
         IntegrationState,
         RoundVerdict,
-        SubtaskProgress,
         SubtaskResult,
     )
     from contracts.git import RepoInfo, WorktreeRequest, WorktreeResult
@@ -51,40 +50,48 @@ with workflow.unsafe.imports_passed_through():
         integration_choice,
         integration_options,
     )
-    from workflows import options, subtask_state
-    from workflows.failures import FailureHolds, all_or_cancel
-    from workflows.subtask_finish import SubtaskFinish
-    from workflows.subtask_messages import SubtaskMessages
+    from workflows import options, subtask_state, worktree_steps
+    from workflows.build_child import child_messages
+    from workflows.failures import all_or_cancel
+    from workflows.inputs import unknown_names
 
 
 @workflow.defn(name="IntegrationWorkflow")
-class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
-    s: IntegrationState
-    inp: IntegrationInput | None
-
+class IntegrationWorkflow:
     def __init__(self) -> None:
         self.s = IntegrationState()
         self.inp: IntegrationInput | None = None
-        self.decision_answer: str | None = None
-        self.reported: SubtaskProgress | None = None
         self.reopen: tuple[str, str] | None = None
         self.reopen_record: ReopenRecord | None = None
-        self.holds = FailureHolds()
-        self.agent = self._agent_step()
+        # Policy, the link to the build, the worktree's steps: composed, shared with the
+        # subtask loop.
+        self.control, self.child, self.steps = worktree_steps.child_loop(
+            lambda: self.s, lambda: self._integration, self._xml
+        )
 
     @workflow.run
     async def run(self, inp: IntegrationInput) -> SubtaskResult:
-        self.main = asyncio.current_task()  # where a workflow cancel lands
+        self.child.main = asyncio.current_task()  # where a workflow cancel lands
         self.inp = inp
         if isinstance(inp.state, IntegrationState):
             self.s = inp.state
         else:
             self.s.paused = inp.paused
             self.s.round_cap = inp.ctx.config.integration.max_rounds
-        await self._run_on_host(self._steps, "integration branch and worktree")
+        await self.steps.run_on_host(self._steps, "integration branch and worktree")
         await self._write_report()
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self.control.drained()
         return self._result()
+
+    # ------------------------------------------------------------ messages
+    # What the build sends its children (one declaration for the subtask and integration).
+
+    decide, pause, resume, set_budget_hold, set_failure_hold, outage_retried = child_messages()
+    unknown_signal, unknown_update = unknown_names()
+
+    @workflow.query(name="status")
+    def status(self) -> IntegrationState:
+        return self.s
 
     # ----------------------------------------------------------- the steps
 
@@ -98,14 +105,14 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
 
     def _xml(self) -> str:
         """What reviewers and the integrator read first: the plan of the whole feature."""
-        return f"{self._inp.ctx.design_rel}/plan/dag.md"
+        return f"{self._integration.ctx.design_rel}/plan/dag.md"
 
     async def _setup_worktree(self) -> None:
-        inp = self._inp
+        inp = self._integration
         if self.s.worktree is not None:
             return
-        self._phase("worktree")
-        wt: WorktreeResult = await self._on_host(
+        self.child.phase("worktree")
+        wt: WorktreeResult = await self.steps.on_host(
             ensure_worktree,
             WorktreeRequest(
                 repo_root=inp.ctx.repo_root,
@@ -113,7 +120,7 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
                 branch=self._branch(),
                 base_branch=inp.base_branch,
                 remote=inp.ctx.config.forge.remote,
-                token_hosts=self._token_hosts(),
+                token_hosts=self.steps.token_hosts(),
             ),
             WorktreeResult,
             f"worktree .worktrees/{INTEGRATION} on {self._branch()}",
@@ -121,12 +128,12 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
         )
         self.s.worktree, self.s.branch = wt.path, wt.branch
         self.s.status = "in_progress"
-        await self._report()
+        await self.child.report()
 
     async def _steps(self) -> None:
         await self._setup_worktree()
         while True:
-            await self._maybe_continue_as_new()
+            await self.control.continue_as_new_if_suggested(self._integration, self.s)
             await self._merge_all()
             verdict = await self._verify()
             if verdict == "pass":
@@ -139,17 +146,17 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
         """Merge every branch; each conflict is resolved by the integrator before the next."""
         inp = self._integration
         while True:
-            self._phase("merging")
-            await self._report()
-            result: IntegrateResult = await self._on_host(
+            self.child.phase("merging")
+            await self.child.report()
+            result: IntegrateResult = await self.steps.on_host(
                 merge_branches,
                 IntegrateRequest(
-                    worktree=self._worktree,
+                    worktree=self.steps.worktree,
                     branch=self._branch(),
                     base_branch=inp.base_branch,
                     branches=[f"feat/{n}" for n in inp.merge_order],
                     remote=inp.ctx.config.forge.remote,
-                    token_hosts=self._token_hosts(),
+                    token_hosts=self.steps.token_hosts(),
                 ),
                 IntegrateResult,
                 f"merge {len(inp.merge_order)} subtask branches into {self._branch()}",
@@ -157,13 +164,13 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
             )
             self.s.base = self.s.base or result.base
             self.s.merged += [b for b in result.merged if b not in self.s.merged]
-            await self._push()
+            await self.steps.push()
             conflict = result.conflict
             if conflict is None:
                 return
             self.s.merged.append(conflict.branch)
             self.s.conflicts.append(conflict)
-            self._phase(f"resolving conflicts ({conflict.branch})")
+            self.child.phase(f"resolving conflicts ({conflict.branch})")
             edit = await self._integrator(
                 self.s.round,
                 (
@@ -191,13 +198,17 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
         cfg = inp.ctx.config
         self.s.round += 1
         rnd = self.s.round
-        self._phase("verifying")
-        await self._report()
-        head: RepoInfo = await self._on_host(
-            git_repo_info, self._worktree, RepoInfo, f"head of {self._branch()}", **options.quick()
+        self.child.phase("verifying")
+        await self.child.report()
+        head: RepoInfo = await self.steps.on_host(
+            git_repo_info,
+            self.steps.worktree,
+            RepoInfo,
+            f"head of {self._branch()}",
+            **options.quick(),
         )
-        reviewers = self._reviewers() if self.s.integrator_commits else []
-        gates, smells = await all_or_cancel(self._gates(rnd), self._smells(rnd))
+        reviewers = self.steps.reviewers() if self.s.integrator_commits else []
+        gates, smells = await all_or_cancel(self.steps.gates(rnd), self._smells(rnd))
         checks = GateResult(results=[*gates.results, *smells.results])
         asked = await all_or_cancel(*(self._review(r, rnd, head.head, checks) for r in reviewers))
         reviews = [r for r in asked if r is not None]  # a person may skip a held reviewer
@@ -227,7 +238,7 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
             verdict = await self._when_integration_stuck(rnd, why, checks)
             if verdict is not None:
                 return verdict
-        self._phase("fixing (integrator)")
+        self.child.phase("fixing (integrator)")
         edit = await self._integrator(
             rnd,
             (
@@ -280,7 +291,7 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
             else f"the build has reopened subtasks {len(inp.reopens)} time(s), "
             f"[integration] max_reopens = {limit}"
         )
-        choice = await self._ask(
+        choice = await self.child.ask(
             PendingDecision(
                 scope=INTEGRATION,
                 prompt=(
@@ -314,7 +325,7 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
     async def _when_integration_stuck(self, rnd: int, why: str, checks: GateResult) -> RoundVerdict:
         inp = self._integration
         failing = ", ".join(g.command for g in checks.results if not g.passed) or "reviews"
-        choice = await self._ask(
+        choice = await self.child.ask(
             PendingDecision(
                 scope=INTEGRATION,
                 prompt=(
@@ -330,7 +341,7 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
         failing_checks = [g.command for g in checks.results if not g.passed]
         verdict = self._chosen(choice, rnd, why, failing_checks)
         if self.s.status == "skipped":
-            await self._report()
+            await self.child.report()
         return verdict or "fix"  # continue: re-verify what the person left, no integrator pass
 
     def _reopen(self, name: str, why: str, checks: list[str], by: ReopenBy) -> RoundVerdict:
@@ -345,14 +356,14 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
     async def _smells(self, rnd: int) -> GateResult:
         inp = self._integration
         cfg = inp.ctx.config
-        return await self._on_host(
+        return await self.steps.on_host(
             smell_checks,
             SmellRequest(
-                worktree=self._worktree,
+                worktree=self.steps.worktree,
                 base=self.s.base or inp.base_branch,
                 promised_files=inp.promised_files,
                 branches={n: f"feat/{n}" for n in inp.merge_order},
-                log_dir=f"{self._reviews_dir()}/gates/round-{rnd}",
+                log_dir=f"{self.steps.reviews_dir()}/gates/round-{rnd}",
                 timeout_s=cfg.gates.timeout_s,
                 sandbox=cfg.sandbox,
             ),
@@ -364,7 +375,7 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
     async def _review(
         self, reviewer: str, rnd: int, head: str, gates: GateResult
     ) -> ReviewResult | None:
-        return await self._review_with(
+        return await self.steps.review(
             reviewer,
             rnd,
             f"Review the integrator's changes on {self._branch()} (git log and diff since "
@@ -386,7 +397,7 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
         attribute: bool = True,
     ) -> EditResult:
         request_culprits = self._integration.merge_order if attribute else []
-        result = await self._edit(
+        result = await self.steps.edit(
             "integrator", rnd, instructions, issues, review_paths, message, request_culprits
         )
         if result.commit:
@@ -395,10 +406,10 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
 
     async def _open_pr(self) -> None:
         inp = self._integration
-        self._phase("creating PR")
-        await self._report()
-        await self._push()
-        pr = await self._pull_request(
+        self.child.phase("creating PR")
+        await self.child.report()
+        await self.steps.push()
+        pr = await self.steps.pull_request(
             self._branch(),
             f"integration({inp.feature}): every subtask merged and verified",
             pr_body(
@@ -418,7 +429,7 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
         self.s.pr_url, self.s.pr_number = pr.url, pr.number
         self.s.status, self.s.phase = "pr_created", "pr_created"
         self.s.notes = f"passed in {len(self.s.rounds)} round(s)"
-        await self._report()
+        await self.child.report()
 
     async def _write_report(self) -> None:
         inp = self._integration
@@ -436,7 +447,7 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
             outcome=self._outcome(),
             subtask_prs=inp.subtask_prs,
         )
-        await self._held(
+        await self.control.held_step(
             summary,
             lambda: workflow.execute_activity(
                 write_integration_report, report, summary=summary, **options.quick()
@@ -454,7 +465,7 @@ class IntegrationWorkflow(SubtaskMessages, SubtaskFinish):
         )
 
     def _result(self) -> SubtaskResult:
-        self._phase(self.s.phase)  # the Web UI's details after the end: status, scores, PR
+        self.child.phase(self.s.phase)  # the Web UI's details after the end: status, scores, PR
         return SubtaskResult(
             subtask=INTEGRATION,
             status=self.s.status,

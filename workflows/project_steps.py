@@ -1,7 +1,7 @@
 """Steps every loop takes on its project: read it, commit its design directory.
 
-Each loop runs them through its own `_activity` (so a failure holds the way that
-loop holds); the steps themselves are written once here.
+Each loop runs them through its `LoopControl.activity` (so a failure holds the way
+that loop holds); the steps themselves are written once here.
 """
 
 from __future__ import annotations
@@ -21,25 +21,20 @@ T = TypeVar("T")
 
 
 class ActivityStep(Protocol):
-    """A loop's way to run a file, git or plan step: a step that fails for good holds for
-    a person. Mixins declare their loop's `_activity` with it."""
+    """A loop's way to run a file, git or plan step (`LoopControl.activity`): a step that
+    fails for good holds for a person."""
 
     async def __call__(
         self, activity: Any, arg: Any, *, result_type: type[T] | None, summary: str, **opts: Any
     ) -> T: ...
 
 
-class RunsActivities(Protocol):
-    @property
-    def _activity(self) -> ActivityStep: ...
-
-
 async def resolve(
-    loop: RunsActivities, design_dir: str, build: BuildChecks | None = None
+    step: ActivityStep, design_dir: str, build: BuildChecks | None = None
 ) -> ProjectContext:
     """The repository, the design directory and its `orchestrator.toml`, checked (with
     `build`: also the remote, base branch and forge a build needs)."""
-    return await loop._activity(
+    return await step(
         resolve_project_activity,
         ConfigRequest(design_dir=design_dir, build=build),
         result_type=ProjectContext,
@@ -48,9 +43,9 @@ async def resolve(
     )
 
 
-async def hold_for_persons_changes(loop: RunsActivities, ctx: ProjectContext) -> None:
+async def hold_for_persons_changes(step: ActivityStep, ctx: ProjectContext) -> None:
     """Hold (naming them) while the design directory holds a person's uncommitted files."""
-    await loop._activity(
+    await step(
         refuse_persons_changes,
         OwnFilesRequest(repo_root=ctx.repo_root, folder=ctx.design_rel),
         result_type=None,
@@ -60,7 +55,7 @@ async def hold_for_persons_changes(loop: RunsActivities, ctx: ProjectContext) ->
 
 
 async def commit_design(
-    loop: RunsActivities,
+    step: ActivityStep,
     ctx: ProjectContext,
     message: str,
     summary: str,
@@ -68,7 +63,7 @@ async def commit_design(
 ) -> CommitResult:
     """Commit `paths` (the files the loop wrote): never anything else of the main
     checkout, which is the user's."""
-    return await loop._activity(
+    return await step(
         commit_paths,
         CommitPathsRequest(
             repo_root=ctx.repo_root,

@@ -3,7 +3,9 @@
 SETUP_WORKTREE -> BUILD -> REVIEW (gates, then reviewers) -> EVALUATE
 -> FIX -> REVIEW ... -> CREATE_PR. Stuck: ask the person (skip / simplify /
 debug / continue). Every change of state is reported to the parent build,
-which owns the tracker.
+which owns the tracker; a person answers through it. The commit that passed
+review is recorded beside the reviews, so a restarted build sends the subtask
+straight to its (idempotent) pull request without running any agent again.
 """
 
 from __future__ import annotations
@@ -13,14 +15,19 @@ import asyncio
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from activities.forge import render_pr_body
     from activities.git.activities import ensure_worktree, git_repo_info, merge_dependencies
+    from activities.review_pass import find_review_pass, record_review_pass
     from contracts.build import (
+        ReviewPass,
+        ReviewPassRequest,
+        RoundRecord,
         RoundVerdict,
         SubtaskInput,
-        SubtaskProgress,
         SubtaskResult,
         SubtaskState,
     )
+    from contracts.forge import PrBodyInput
     from contracts.git import (
         MergeRequest,
         MergeResult,
@@ -28,37 +35,56 @@ with workflow.unsafe.imports_passed_through():
         WorktreeRequest,
         WorktreeResult,
     )
-    from contracts.human import PendingDecision
-    from workflows import options, subtask_state
-    from workflows.failures import FailureHolds, all_or_cancel
-    from workflows.subtask_finish import SubtaskFinish
-    from workflows.subtask_messages import SubtaskMessages
+    from contracts.human import BUILD_STUCK_OPTIONS, PendingDecision
+    from workflows import options, subtask_state, worktree_steps
+    from workflows.build_child import child_messages
+    from workflows.failures import all_or_cancel
+    from workflows.inputs import unknown_names
 
 
 @workflow.defn(name="SubtaskWorkflow")
-class SubtaskWorkflow(SubtaskMessages, SubtaskFinish):
+class SubtaskWorkflow:
     def __init__(self) -> None:
         self.s = SubtaskState()
         self.inp: SubtaskInput | None = None
-        self.decision_answer: str | None = None
-        self.reported: SubtaskProgress | None = None
-        self.holds = FailureHolds()
-        self.agent = self._agent_step()
+        # Policy, the link to the build, the worktree's steps: composed, shared with the
+        # integration loop.
+        self.control, self.child, self.steps = worktree_steps.child_loop(
+            lambda: self.s, lambda: self._inp, self._xml
+        )
 
     @workflow.run
     async def run(self, inp: SubtaskInput) -> SubtaskResult:
-        self.main = asyncio.current_task()  # where a workflow cancel lands
+        self.child.main = asyncio.current_task()  # where a workflow cancel lands
         self.inp = inp
         if inp.state is not None:
             self.s = inp.state
         else:
             self.s.paused = inp.paused
             self.s.round_cap = inp.ctx.config.max_rounds
-        await self._run_on_host(self._steps, "branch and worktree")
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self.steps.run_on_host(self._steps, "branch and worktree")
+        await self.control.drained()
         return self._result()
 
+    # ------------------------------------------------------------ messages
+    # What the build sends its children (one declaration for the subtask and integration).
+
+    decide, pause, resume, set_budget_hold, set_failure_hold, outage_retried = child_messages()
+    unknown_signal, unknown_update = unknown_names()
+
+    @workflow.query(name="status")
+    def status(self) -> SubtaskState:
+        return self.s
+
     # ----------------------------------------------------------- the steps
+
+    @property
+    def _inp(self) -> SubtaskInput:
+        assert self.inp is not None
+        return self.inp
+
+    def _xml(self) -> str:
+        return f"{self._inp.ctx.design_rel}/subtasks/{self._inp.subtask}.xml"
 
     async def _steps(self) -> None:
         inp = self._inp
@@ -70,7 +96,7 @@ class SubtaskWorkflow(SubtaskMessages, SubtaskFinish):
             if not await self._build():
                 return
         while self.s.status != "pr_created":
-            await self._maybe_continue_as_new()
+            await self.control.continue_as_new_if_suggested(inp, self.s)
             verdict = await self._review_round()
             if verdict == "pass":
                 await self._create_pr()
@@ -81,8 +107,8 @@ class SubtaskWorkflow(SubtaskMessages, SubtaskFinish):
     async def _setup_worktree(self) -> bool:
         inp = self._inp
         while self.s.worktree is None:
-            self._phase("worktree")
-            wt: WorktreeResult = await self._on_host(
+            self.child.phase("worktree")
+            wt: WorktreeResult = await self.steps.on_host(
                 ensure_worktree,
                 WorktreeRequest(
                     repo_root=inp.ctx.repo_root,
@@ -90,14 +116,14 @@ class SubtaskWorkflow(SubtaskMessages, SubtaskFinish):
                     base_branch=inp.base_branch,
                     dependency_branches=inp.dependency_branches,
                     remote=inp.ctx.config.forge.remote,
-                    token_hosts=self._token_hosts(),
+                    token_hosts=self.steps.token_hosts(),
                 ),
                 WorktreeResult,
                 f"worktree .worktrees/{inp.subtask}",
                 **options.quick(),
             )
             if wt.conflict:
-                choice = await self._ask(
+                choice = await self.child.ask(
                     PendingDecision(
                         scope=inp.subtask,
                         kind="conflict",
@@ -110,14 +136,44 @@ class SubtaskWorkflow(SubtaskMessages, SubtaskFinish):
                     )
                 )
                 if choice == "skip":
-                    self._block(f"skipped: dependency merge conflict ({wt.conflict})")
-                    await self._report()
+                    self.child.block(f"skipped: dependency merge conflict ({wt.conflict})")
+                    await self.child.report()
                     return False
                 continue
             self.s.worktree, self.s.branch = wt.path, wt.branch
             self.s.built = self.s.built or wt.has_own_work
         self.s.status = "in_progress"
-        await self._report()
+        await self.child.report()
+        return True
+
+    async def _resume_from_pass(self) -> bool:
+        """A restarted build: the head that passed review goes straight to its pull request."""
+        inp = self._inp
+        if self.s.rounds or inp.rebuild:
+            return False
+        found: ReviewPass | None = await self.steps.on_host(
+            find_review_pass,
+            ReviewPassRequest(
+                design_dir=inp.ctx.design_dir, subtask=inp.subtask, worktree=self.steps.worktree
+            ),
+            ReviewPass | None,  # type: ignore[arg-type]
+            f"find the review pass of feat/{inp.subtask}",
+            **options.quick(),
+        )
+        if found is None:
+            return False
+        self.s.built, self.s.scores, self.s.round = True, dict(found.scores), found.rounds
+        self.s.rounds.append(
+            RoundRecord(
+                round=found.rounds,
+                scores=dict(found.scores),
+                commit=found.commit,
+                review_paths=found.review_paths,
+            )
+        )
+        await self._create_pr()
+        self.s.notes = f"resumed: {found.commit[:10]} passed review in round {found.rounds}"
+        await self.child.report()
         return True
 
     async def _build(self) -> bool:
@@ -126,8 +182,8 @@ class SubtaskWorkflow(SubtaskMessages, SubtaskFinish):
         if inp.rebuild and self.s.built and inp.dependency_branches:
             if not await self._refresh_dependencies():
                 return False
-        self._phase("building")
-        await self._report()
+        self.child.phase("building")
+        await self.child.report()
         instructions = (
             f"Implement subtask {inp.subtask} as specified in {self._xml()}: every "
             "implementation step, the tests it lists, and make its commands pass."
@@ -144,7 +200,7 @@ class SubtaskWorkflow(SubtaskMessages, SubtaskFinish):
                 f"{inp.rebuild}). {self._xml()} is revised. Re-derive the implementation on "
                 "this branch so that it matches the revised specification, tests included."
             )
-        await self._edit(
+        await self.steps.edit(
             "builder",
             0,
             instructions=instructions,
@@ -160,15 +216,15 @@ class SubtaskWorkflow(SubtaskMessages, SubtaskFinish):
         """A reopened subtask takes in its dependencies' revised work before re-deriving."""
         inp = self._inp
         while True:
-            self._phase("merging updated dependencies")
-            merge: MergeResult = await self._on_host(
+            self.child.phase("merging updated dependencies")
+            merge: MergeResult = await self.steps.on_host(
                 merge_dependencies,
                 MergeRequest(
-                    worktree=self._worktree,
+                    worktree=self.steps.worktree,
                     branch=self.s.branch or f"feat/{inp.subtask}",
                     dependency_branches=inp.dependency_branches,
                     remote=inp.ctx.config.forge.remote,
-                    token_hosts=self._token_hosts(),
+                    token_hosts=self.steps.token_hosts(),
                 ),
                 MergeResult,
                 f"merge updated dependencies into feat/{inp.subtask}",
@@ -176,7 +232,7 @@ class SubtaskWorkflow(SubtaskMessages, SubtaskFinish):
             )
             if not merge.conflict:
                 return True
-            choice = await self._ask(
+            choice = await self.child.ask(
                 PendingDecision(
                     scope=inp.subtask,
                     kind="conflict",
@@ -185,8 +241,8 @@ class SubtaskWorkflow(SubtaskMessages, SubtaskFinish):
                 )
             )
             if choice == "skip":
-                self._block(f"skipped: {merge.conflict}")
-                await self._report()
+                self.child.block(f"skipped: {merge.conflict}")
+                await self.child.report()
                 return False
 
     async def _review_round(self) -> RoundVerdict:
@@ -195,19 +251,33 @@ class SubtaskWorkflow(SubtaskMessages, SubtaskFinish):
         cfg = inp.ctx.config
         self.s.round += 1
         rnd = self.s.round
-        self._phase("reviewing")
-        await self._report()
-        head: RepoInfo = await self._on_host(
+        self.child.phase("reviewing")
+        await self.child.report()
+        head: RepoInfo = await self.steps.on_host(
             git_repo_info,
-            self._worktree,
+            self.steps.worktree,
             RepoInfo,
             f"head of feat/{inp.subtask}",
             **options.quick(),
         )
-        reviewers = self._reviewers()
+        reviewers = self.steps.reviewers()
         # Reviewers read the round's gate results instead of running the suite again.
-        gates = await self._gates_and_checks(rnd)
-        asked = await all_or_cancel(*(self._review(r, rnd, head.head, gates) for r in reviewers))
+        gates = await self.steps.gates_and_checks(rnd)
+        asked = await all_or_cancel(
+            *(
+                self.steps.review(
+                    r,
+                    rnd,
+                    f"Review the implementation of subtask {inp.subtask} on this branch against "
+                    f"{self._xml()}: correctness, tests, and your focus. Verify each finding and "
+                    "score by the rubric.",
+                    inp.subtask,
+                    head.head,
+                    gates,
+                )
+                for r in reviewers
+            )
+        )
         reviews = [r for r in asked if r is not None]  # a person may skip a held reviewer
         record, lowest = subtask_state.record_round(self.s, rnd, head.head, gates, reviews)
         if gates.passed and lowest >= inp.threshold:
@@ -221,9 +291,9 @@ class SubtaskWorkflow(SubtaskMessages, SubtaskFinish):
                 return verdict
 
         fixer = subtask_state.choose_fixer(reviews, gates.passed, inp.threshold)
-        self._phase(f"fixing ({fixer})")
-        await self._report()
-        result = await self._edit(
+        self.child.phase(f"fixing ({fixer})")
+        await self.child.report()
+        result = await self.steps.edit(
             fixer,
             rnd,
             instructions=(
@@ -237,8 +307,126 @@ class SubtaskWorkflow(SubtaskMessages, SubtaskFinish):
         record.fixer, record.fix_commit = fixer, result.commit
         return "fix"
 
+    async def _when_stuck(
+        self, rnd: int, why: str, lowest: float, green: bool
+    ) -> RoundVerdict | None:
+        """Ask the person (skip / simplify / debug / continue); the round's verdict, or
+        None to go on to the fixer (`continue`)."""
+        inp = self._inp
+        cfg = inp.ctx.config
+        choice = await self.child.ask(
+            PendingDecision(
+                scope=inp.subtask,
+                prompt=(
+                    f"Subtask {inp.subtask} is stuck after round {rnd} ({why}); lowest "
+                    f"score {lowest:.2f}, gates {'green' if green else 'red'}"
+                    f"{subtask_state.failing_gates(self.s)}. "
+                    "Skip it, simplify its scope, debug it together, or continue?"
+                ),
+                options=list(BUILD_STUCK_OPTIONS),
+            )
+        )
+        self.s.rounds_without_progress = 0
+        self.s.round_cap = rnd + cfg.max_rounds
+        if choice == "skip":
+            self.child.block(f"skipped by a person after {rnd} rounds ({why})")
+            await self.child.report()
+            return "stop"
+        if choice == "simplify":
+            await self._simplify(rnd)
+            return "fix"
+        if choice == "debug":
+            self.s.status = "in_progress"
+            await self.child.ask(
+                PendingDecision(
+                    scope=inp.subtask,
+                    kind="debug",
+                    prompt=(
+                        f"Paused {inp.subtask} for debugging. Push commits to "
+                        f"feat/{inp.subtask} (worktree {self.s.worktree}) if you like, "
+                        "then continue to re-review."
+                    ),
+                    options=["continue"],
+                )
+            )
+            return "fix"  # re-review what the person left, no fixer pass
+        return None
+
+    async def _simplify(self, rnd: int) -> None:
+        inp = self._inp
+        self.child.phase("simplifying")
+        await self.child.report()
+        await self.steps.edit(
+            "design-writer",
+            rnd,
+            instructions=(
+                f"A person chose to simplify subtask {inp.subtask}. Reduce its scope in "
+                f"{self._xml()} to what can pass review now: move the hardest items to "
+                "<out> of scope, keep the XML valid, and note what was deferred."
+            ),
+            issues=[],
+            review_paths=self.s.rounds[-1].review_paths if self.s.rounds else [],
+            message=f"chore({inp.subtask}): simplify scope after round {rnd}",
+        )
+
+    async def _record_pass(self, record: RoundRecord) -> None:
+        inp = self._inp
+        if not record.commit:
+            return
+        await self.steps.on_host(
+            record_review_pass,
+            ReviewPassRequest(
+                design_dir=inp.ctx.design_dir,
+                subtask=inp.subtask,
+                worktree=self.steps.worktree,
+                record=ReviewPass(
+                    subtask=inp.subtask,
+                    commit=record.commit,
+                    scores=dict(record.scores),
+                    rounds=record.round,
+                    review_paths=record.review_paths,
+                ),
+            ),
+            str,
+            f"record the review pass of feat/{inp.subtask}",
+            **options.quick(),
+        )
+
+    async def _create_pr(self) -> None:
+        inp = self._inp
+        self.child.phase("creating PR")
+        await self.child.report()
+        reviews_dir = f"{inp.ctx.design_rel}/build-reviews/{inp.subtask}"
+        body = render_pr_body(
+            PrBodyInput(
+                subtask=inp.subtask,
+                summary=inp.summary or inp.title,
+                scores=dict(self.s.scores),
+                gates={g.command: g.passed for g in self.s.gates},
+                evidence=[p for p in (self.s.rounds[-1].review_paths if self.s.rounds else [])],
+                design_doc=self._xml(),
+                subplan=f"{inp.ctx.design_rel}/subplans/{inp.subtask}.md",
+                dependency_prs=[f"{k}: {v}" for k, v in sorted(inp.dependency_prs.items())],
+                reviews_dir=reviews_dir,
+                gate_results=list(self.s.gates),
+                skipped_reviewers=dict(self.s.skipped_reviewers),
+                design_dir=inp.ctx.design_rel,
+            )
+        )
+        pr = await self.steps.pull_request(
+            self.s.branch or f"feat/{inp.subtask}",
+            f"feat({inp.subtask}): {inp.title}",
+            body,
+            # One dependency: the PR stacks on its branch and shows only its own change.
+            inp.dependency_branches,
+        )
+        self.s.pr_url, self.s.pr_number = pr.url, pr.number
+        self.s.status, self.s.phase = "pr_created", "pr_created"
+        self.s.notes = subtask_state.with_refusals(self.s, f"{len(self.s.rounds)} review round(s)")
+        await self.child.report()
+
     def _result(self) -> SubtaskResult:
-        self._phase(self.s.phase)  # the Web UI's details after the end: status, scores, PR
+        self.child.phase(self.s.phase)  # the Web UI's details after the end: status, scores, PR
         return SubtaskResult(
             subtask=self._inp.subtask,
             status=self.s.status,

@@ -1,0 +1,165 @@
+"""A child loop's side of its build: what it reports, what it asks, how an answer arrives.
+
+The subtask and the integration loops both run as children of a build, which owns
+the tracker and the status table. A child reports each change of state to its
+build (`BuildWorkflow.subtask_progress`, declared here) and asks a person only through it: the
+build shows the question in `status` and forwards the answer as `decide`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from contracts.build import SubtaskInput, SubtaskProgress, SubtaskState
+    from contracts.human import DecideInput, PendingDecision
+    from workflows import cancel_guard, subtask_state
+    from workflows.inputs import checked_signal
+    from workflows.loop_control import LoopControl
+
+
+class _BuildSide:
+    """Not a base class: the holder of the build's handler of its children's reports."""
+
+    control: LoopControl
+    if TYPE_CHECKING:
+
+        def _child_progress(self, progress: SubtaskProgress) -> None: ...
+
+    @checked_signal("subtask_progress", SubtaskProgress)
+    def subtask_progress(self, progress: SubtaskProgress) -> None:
+        self._child_progress(progress)
+
+
+# `BuildWorkflow.subtask_progress` is this very handler (assigned in the build's class
+# body), declared here so that a child names it by reference without importing the
+# build's module, which imports the child's.
+subtask_progress: Any = _BuildSide.subtask_progress
+
+# A person answers through the build; these are what the build sends its children.
+CHILD_SIGNALS = ("decide", "!pause", "!resume", "budget_hold", "failure_hold", "outage_retried")
+
+
+class ChildMessages:
+    """Not a base class: the handlers of what a build sends its children, declared once.
+    `SubtaskWorkflow` and `IntegrationWorkflow` each assign them in their class body
+    (`child_messages()`), so the build signals either child with the same reference
+    (`SubtaskWorkflow.pause`)."""
+
+    control: LoopControl
+    child: BuildChild
+
+    @checked_signal("decide", DecideInput | str)
+    def decide(self, decision: DecideInput | str) -> None:
+        self.child.decide(decision.choice if isinstance(decision, DecideInput) else decision)
+
+    @checked_signal("!pause")
+    def pause(self) -> None:
+        self.control.pause()
+
+    @checked_signal("!resume")
+    def resume(self) -> None:
+        self.control.resume()
+
+    @checked_signal("budget_hold", bool)
+    def set_budget_hold(self, hold: bool) -> None:
+        self.control.hold_budget(hold)  # in the state: it holds across continue-as-new
+
+    @checked_signal("failure_hold", bool)
+    def set_failure_hold(self, hold: bool) -> None:
+        self.control.hold_failure(hold)
+
+    @checked_signal("outage_retried", str, optional=True)
+    def outage_retried(self, cause: str | None = "") -> None:
+        """A person answered `retry` for another subtask's failure with this cause: ours
+        resumes too if it just failed the same way, or when it does while in flight."""
+        self.control.holds.retried(cause or "")
+
+
+class BuildChild:
+    """Bound to one child's state and input (read through callables: continue-as-new and
+    a restored state replace them) and its loop control."""
+
+    def __init__(
+        self,
+        state: Callable[[], SubtaskState],
+        inp: Callable[[], SubtaskInput],
+        control: LoopControl,
+    ) -> None:
+        self.state, self.inp, self.control = state, inp, control
+        self.answer: str | None = None
+        self.reported: SubtaskProgress | None = None
+        self.main: asyncio.Task[Any] | None = None  # the run's task: where a cancel lands
+
+    def phase(self, phase: str) -> None:
+        s = self.state()
+        s.phase = phase
+        workflow.set_current_details(subtask_state.details(s, self.inp().subtask))
+
+    def block(self, reason: str) -> None:
+        s = self.state()
+        s.status, s.phase, s.notes = "blocked", "blocked", reason
+
+    async def report(self) -> None:
+        """Tell the parent build (it owns the tracker and the status table) what changed."""
+        inp, s = self.inp(), self.state()
+        self.phase(s.phase)
+        if not inp.parent_id:
+            return
+        now = subtask_state.progress(s, inp.subtask, inp.generation)
+        if not subtask_state.report_due(self.reported, now, inp.budgeted):
+            return
+        self.reported = now
+        parent = workflow.get_external_workflow_handle(inp.parent_id)
+        await cancel_guard.send(parent.signal(subtask_progress, now), self.main)
+
+    async def ask(self, decision: PendingDecision) -> str:
+        """Put a question to the person (through the build) and wait for the answer."""
+        s = self.state()
+        self.answer = None
+        s.decision = decision
+        self.phase(f"waiting for a decision ({decision.kind})")
+        await self.report()
+        await workflow.wait_condition(lambda: self.answer is not None)
+        choice = self.answer or ""
+        s.decision, self.answer = None, None
+        self.phase("resuming")
+        await self.report()
+        return choice
+
+    def decide(self, choice: str) -> None:
+        """A person's answer, forwarded by the build: a failure hold's, else the question's."""
+        choice = choice.strip()
+        if self.control.failure_answered(choice, None):
+            return
+        asked = self.state().decision
+        if asked is None:
+            self.control.refuse(
+                f"decide {choice!r}: nothing is waiting. Fix: decide through the build "
+                "(`orchestrator decide <dir> <subtask> <choice>`) what its `status` lists"
+            )
+            return
+        if self.control.offered(choice.lower(), asked.options):
+            self.answer = choice.lower()
+
+    async def on_hold(self) -> None:
+        """A failure hold opened or closed: show it (status, Web UI, the build's tracker)."""
+        s = self.state()
+        held = self.control.holds.decisions()
+        if held:
+            s.decision = held[0]
+            self.phase("waiting for a decision (failure)")
+        elif s.decision is not None and s.decision.kind == "failure":
+            s.decision = None
+            self.phase("resuming")
+        await self.report()
+
+
+def child_messages() -> tuple[Any, Any, Any, Any, Any, Any]:
+    """`decide, pause, resume, set_budget_hold, set_failure_hold, outage_retried`."""
+    m = ChildMessages
+    return m.decide, m.pause, m.resume, m.set_budget_hold, m.set_failure_hold, m.outage_retried
