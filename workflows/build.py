@@ -106,7 +106,7 @@ class BuildWorkflow:
         # Its children and its spec changes: composed, given what they share with the loop.
         self.children = BuildChildren(
             state=lambda: self.s,
-            ctx=lambda: self.ctx,
+            ctx=self._project,
             inp=lambda: self.inp,
             specs=lambda: self.specs,
             base_branch=lambda: self.base_branch,
@@ -116,7 +116,7 @@ class BuildWorkflow:
         )
         self.changes = SpecChanges(
             state=lambda: self.s,
-            ctx=lambda: self.ctx,
+            ctx=self._project,
             specs=lambda: self.specs,
             reloaded=self._reloaded,
             children=self.children,
@@ -590,6 +590,11 @@ class BuildWorkflow:
 
     def _config(self) -> OrchestratorConfig:
         return self.ctx.config if self.ctx else OrchestratorConfig()
+
+    def _project(self) -> ProjectContext:
+        """The project, once the run has read it (every step runs after that)."""
+        assert self.ctx is not None
+        return self.ctx
 
     def _reloaded(self, specs: dict[str, SubtaskSpec]) -> None:
         self.specs = specs

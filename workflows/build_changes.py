@@ -54,7 +54,7 @@ class SpecChanges:
         self,
         *,
         state: Callable[[], BuildState],
-        ctx: Callable[[], ProjectContext | None],
+        ctx: Callable[[], ProjectContext],
         specs: Callable[[], dict[str, SubtaskSpec]],
         reloaded: Callable[[dict[str, SubtaskSpec]], None],
         children: BuildChildren,
@@ -63,7 +63,7 @@ class SpecChanges:
         shown: Callable[[], None],
         changed: Callable[[], None],
     ) -> None:
-        self.state, self._ctx, self._specs, self.reloaded = state, ctx, specs, reloaded
+        self.state, self.ctx, self.specs, self.reloaded = state, ctx, specs, reloaded
         self.children, self.control = children, control
         self.shown, self.changed = shown, changed
         self.agent = AgentStep(
@@ -76,23 +76,9 @@ class SpecChanges:
             notify=control.notify,
         )
 
-    @property
-    def s(self) -> BuildState:
-        return self.state()
-
-    @property
-    def ctx(self) -> ProjectContext:
-        ctx = self._ctx()
-        assert ctx is not None
-        return ctx
-
-    @property
-    def specs(self) -> dict[str, SubtaskSpec]:
-        return self._specs()
-
     async def handle(self) -> None:
         """The scheduling loop's turn: analyse, apply or log the open change."""
-        c = self.s.change
+        c = self.state().change
         if c is None:
             return
         if c.state == "analyzing":
@@ -101,38 +87,38 @@ class SpecChanges:
             await self._apply_change(c)
         elif c.state == "cancelled":
             await self._log_change(c, "cancelled")
-            self.s.change = None
+            self.state().change = None
         self.shown()
 
     def _agent_call(self, role: str, scope: str, focus: list[str], text: str) -> AgentCall:
         return AgentCall(
             role=role,
             scope=scope,
-            round=self.s.changes,
-            workdir=self.ctx.repo_root,
+            round=self.state().changes,
+            workdir=self.ctx().repo_root,
             focus_paths=focus,
             instructions=text,
             transcript_path=(
-                f"{self.ctx.repo_root}/.orchestrator/transcripts/{workflow.info().workflow_id}/"
+                f"{self.ctx().repo_root}/.orchestrator/transcripts/{workflow.info().workflow_id}/"
                 f"{workflow.info().run_id}/"
-                f"change{self.s.changes}-{role}.json"
+                f"change{self.state().changes}-{role}.json"
             ),
-            settings=self.ctx.config.agent_settings(role, self.ctx.start_commit),
+            settings=self.ctx().config.agent_settings(role, self.ctx().start_commit),
         )
 
     def _spec_files(self, names: list[str]) -> list[str]:
-        rel = self.ctx.design_rel
+        rel = self.ctx().design_rel
         return [p for n in names for p in (f"{rel}/subplans/{n}.md", f"{rel}/subtasks/{n}.xml")]
 
     async def _analyze_change(self, c: PendingChange) -> None:
         """The blast radius: what the analyst names, plus shared files and every dependent."""
         # The subtasks proper: integration follows them (it runs again when one reopens).
-        views = {v.name: v for v in build_state.subtask_views(self.s)}
+        views = {v.name: v for v in build_state.subtask_views(self.state())}
         names_ = list(views)
         call = self._agent_call(
             "change-analyst",
             "change",
-            [f"{self.ctx.design_rel}/overview.md", *self._spec_files(names_)],
+            [f"{self.ctx().design_rel}/overview.md", *self._spec_files(names_)],
             f"A person asks for this spec change: {c.description}\nName every subtask it "
             "touches, with the files, contracts and tests that move.",
         )
@@ -141,7 +127,7 @@ class SpecChanges:
             ChangeRequest(
                 **call.model_dump(),
                 description=c.description,
-                design_dir=self.ctx.design_rel,
+                design_dir=self.ctx().design_rel,
                 subtasks=names_,
             ),
             ChangeAnalysisResult,
@@ -164,7 +150,7 @@ class SpecChanges:
         c.affected = blast_radius(
             touched,
             {n: v.dependencies for n, v in views.items()},
-            {n: self.specs[n].files for n in views},
+            {n: self.specs()[n].files for n in views},
             states,
         )
         c.scope = scope_of(c.affected, len(views), result.scope)
@@ -172,8 +158,8 @@ class SpecChanges:
         c.report_path = await self.control.activity(
             write_change_report,
             ChangeReport(
-                path=f"{self.ctx.design_dir}/plan/changes/{stamp(workflow.now())}.md",
-                feature=self.ctx.feature,
+                path=f"{self.ctx().design_dir}/plan/changes/{stamp(workflow.now())}.md",
+                feature=self.ctx().feature,
                 change=c,
             ),
             result_type=str,
@@ -199,9 +185,9 @@ class SpecChanges:
                 EditRequest(
                     **call.model_dump(),
                     issues=[ReviewIssue(severity=Severity.high, description=c.description)],
-                    commit_message=f"design({self.ctx.feature}): change {c.id}: {c.description}",
+                    commit_message=f"design({self.ctx().feature}): change {c.id}: {c.description}",
                     commit=False,
-                    write_scope=[self.ctx.design_rel],
+                    write_scope=[self.ctx().design_rel],
                 ),
                 EditResult,
                 f"revise specs for change {c.id}",
@@ -209,29 +195,29 @@ class SpecChanges:
             )
             await project_steps.commit_design(
                 self.control.activity,
-                self.ctx,
-                f"design({self.ctx.feature}): change {c.id}: {c.description}",
+                self.ctx(),
+                f"design({self.ctx().feature}): change {c.id}: {c.description}",
                 f"commit change {c.id}",
                 # The files the build wrote only: the checkout it runs from is the user's.
                 [
                     *revised.files_changed,
                     *([c.report_path] if c.report_path else []),
-                    f"{self.ctx.design_dir}/CHANGE_LOG.md",  # earlier changes' entries
+                    f"{self.ctx().design_dir}/CHANGE_LOG.md",  # earlier changes' entries
                 ],
             )
             specs: list[SubtaskSpec] = await self.control.activity(
                 load_subtasks,
-                self.ctx.design_dir,
+                self.ctx().design_dir,
                 result_type=list[SubtaskSpec],
                 summary=f"reload subtasks after change {c.id}",
                 **options.quick(),
             )
             self.reloaded({s.id: s for s in specs})
         for name in affected:
-            view = self.s.subtasks[name]
+            view = self.state().subtasks[name]
             view.generation += 1
             view.notes = f"stale: change {c.id}"
-            self.s.rebuild[name] = c.description
+            self.state().rebuild[name] = c.description
             if name in self.children.running:
                 self.children.restarting.add(name)
                 view.phase = "restarting after a spec change"
@@ -240,14 +226,14 @@ class SpecChanges:
                 view.status, view.phase = "stale", "stale"
         await self._log_change(c, "approved")
         c.state = "done"
-        self.s.change = None
+        self.state().change = None
 
     async def _log_change(self, c: PendingChange, decision: str) -> None:
         await self.control.activity(
             append_change_log,
             ChangeLogEntry(
-                path=f"{self.ctx.design_dir}/CHANGE_LOG.md",
-                feature=self.ctx.feature,
+                path=f"{self.ctx().design_dir}/CHANGE_LOG.md",
+                feature=self.ctx().feature,
                 change=c,
                 decision=decision,  # type: ignore[arg-type]
                 at=workflow.now().isoformat(timespec="seconds"),
@@ -259,14 +245,15 @@ class SpecChanges:
 
     def request(self, change: ChangeInput | str) -> None:
         """`!change`: a new change to analyse, or refused (one is open, or it is empty or long)."""
+        s = self.state()
         text = (change.description if isinstance(change, ChangeInput) else str(change)).strip()
-        open_change = self.s.change is not None and self.s.change.state not in ("done", "cancelled")
+        open_change = s.change is not None and s.change.state not in ("done", "cancelled")
         if not text or open_change or len(text) > MAX_SIGNAL_TEXT:
             self.control.refuse(
                 "!change: "
                 + (
-                    f"change {self.s.change.id} is open. Fix: approve or cancel it first"
-                    if open_change and self.s.change
+                    f"change {s.change.id} is open. Fix: approve or cancel it first"
+                    if open_change and s.change
                     else 'the change is empty. Fix: describe it, e.g. "rename b to c"'
                     if not text
                     else f"{len(text)} characters, more than {MAX_SIGNAL_TEXT}. Fix: put the "
@@ -274,9 +261,9 @@ class SpecChanges:
                 )
             )
             return
-        self.s.changes += 1
-        self.s.change = PendingChange(
-            id=self.s.changes,
+        s.changes += 1
+        s.change = PendingChange(
+            id=s.changes,
             description=text,
             state="analyzing",
             requested_at=workflow.now().isoformat(timespec="seconds"),
@@ -285,7 +272,7 @@ class SpecChanges:
 
     def decide(self, signal: str, state: str) -> None:
         """`!change-approve` / `!change-cancel`: only a change whose report is ready."""
-        change = self.s.change
+        change = self.state().change
         if change is not None and change.state == "awaiting-decision":
             change.state = state  # type: ignore[assignment]
             self.changed()

@@ -83,7 +83,7 @@ class BuildChildren:
         self,
         *,
         state: Callable[[], BuildState],
-        ctx: Callable[[], ProjectContext | None],
+        ctx: Callable[[], ProjectContext],
         inp: Callable[[], BuildInput | None],
         specs: Callable[[], dict[str, SubtaskSpec]],
         base_branch: Callable[[], str],
@@ -91,8 +91,8 @@ class BuildChildren:
         changed: Callable[[], None],
         cancelled: Callable[[], bool],
     ) -> None:
-        self.state, self._ctx, self._inp = state, ctx, inp
-        self._specs, self._base_branch = specs, base_branch
+        self.state, self.ctx, self.inp = state, ctx, inp
+        self.specs, self.base_branch = specs, base_branch
         self.control, self.holds = control, control.holds
         self.changed, self.cancelled = changed, cancelled
         self.running: dict[str, Any] = {}  # a child's handle (or an `Adopted` one)
@@ -100,50 +100,28 @@ class BuildChildren:
         self.restarting: set[str] = set()
         self.main: asyncio.Task[Any] | None = None  # the run's task, set as it starts
 
-    @property
-    def s(self) -> BuildState:
-        return self.state()
-
-    @property
-    def ctx(self) -> ProjectContext:
-        ctx = self._ctx()
-        assert ctx is not None
-        return ctx
-
-    @property
-    def inp(self) -> BuildInput | None:
-        return self._inp()
-
-    @property
-    def specs(self) -> dict[str, SubtaskSpec]:
-        return self._specs()
-
-    @property
-    def base_branch(self) -> str:
-        return self._base_branch()
-
     async def run(self, name: str) -> None:
-        view = self.s.subtasks[name]
+        view = self.state().subtasks[name]
         run: Any
         arg: SubtaskInput
         if view.kind == "integration":
             run, arg = IntegrationWorkflow.run, self._integration_input(view)
-            summary = f"integration of {self.ctx.feature}"
+            summary = f"integration of {self.ctx().feature}"
         else:
-            spec = self.specs[name]
+            spec = self.specs()[name]
             deps = sorted(view.dependencies)
             run, summary = SubtaskWorkflow.run, f"subtask {name}: {spec.title}"
             arg = SubtaskInput(
-                ctx=self.ctx,
+                ctx=self.ctx(),
                 subtask=name,
                 title=spec.title,
                 summary=spec.summary,
                 files=spec.files,
                 commands=spec.commands,
                 dependency_branches=[f"feat/{d}" for d in deps],
-                dependency_prs={d: self.s.subtasks[d].pr_url or "" for d in deps},
-                rebuild=self.s.rebuild.pop(name, None),
-                rebuild_by=self.s.rebuild_by.pop(name, "change"),  # type: ignore[arg-type]
+                dependency_prs={d: self.state().subtasks[d].pr_url or "" for d in deps},
+                rebuild=self.state().rebuild.pop(name, None),
+                rebuild_by=self.state().rebuild_by.pop(name, "change"),  # type: ignore[arg-type]
                 **self._child_settings(view),
             )
 
@@ -161,7 +139,7 @@ class BuildChildren:
             handle = await self._start(name, start)
         except StepAbandoned as abandoned:  # a person skipped it, or stopped the build
             if abandoned.choice == "stop":
-                self.s.stopped, self.s.stop_reason = True, abandoned.reason
+                self.state().stopped, self.state().stop_reason = True, abandoned.reason
             else:
                 view.status, view.notes = "blocked", abandoned.reason
             self.changed()
@@ -170,7 +148,7 @@ class BuildChildren:
             await self._await_child(name, handle)
 
     async def _await_child(self, name: str, handle: workflow.ChildWorkflowHandle[Any, Any]) -> None:
-        view = self.s.subtasks[name]
+        view = self.state().subtasks[name]
         self.running[name] = handle
         view.status, view.phase = "in_progress", "starting"
         self.changed()
@@ -185,64 +163,67 @@ class BuildChildren:
 
     def _child_failed(self, name: str, why: str) -> None:
         """A child that ended without a result: restarted, cancelled, or blocked with why."""
-        view = self.s.subtasks[name]
+        view = self.state().subtasks[name]
         if name in self.restarting:
             # Cancelled by an approved spec change: start again on the revised spec.
             self.restarting.discard(name)
             view.status, view.phase = "stale", "restarting after a spec change"
-        elif self.cancelled() or self.s.stopped:
+        elif self.cancelled() or self.state().stopped:
             view.status, view.phase = "cancelled", "cancelled"
-            view.notes = self.s.stop_reason or "build cancelled; branch kept"
+            view.notes = self.state().stop_reason or "build cancelled; branch kept"
         else:
             view.status = "blocked"
             view.notes = f"failed: {why}"
 
     def _child_settings(self, view: SubtaskView) -> dict[str, Any]:
         """What every child (a subtask, integration) takes from the build as it starts."""
+        s, inp = self.state(), self.inp()
         return {
             "batch": view.batch,
-            "base_branch": self.base_branch,
-            "threshold": (self.inp.threshold if self.inp else None) or self.ctx.config.threshold,
+            "base_branch": self.base_branch(),
+            "threshold": (inp.threshold if inp else None) or self.ctx().config.threshold,
             "parent_id": workflow.info().workflow_id,
-            "paused": self.s.paused,
-            "forge": self.inp.forge if self.inp else None,
+            "paused": s.paused,
+            "forge": inp.forge if inp else None,
             "generation": view.generation,
-            "budgeted": self.s.max_cost_usd is not None or self.s.max_tokens is not None,
-            "notes": self.inp.notes if self.inp else "",
+            "budgeted": s.max_cost_usd is not None or s.max_tokens is not None,
+            "notes": inp.notes if inp else "",
         }
 
     def _integration_input(self, view: SubtaskView) -> IntegrationInput:
         """Every subtask's branch in DAG order, their gates, promised files and PRs."""
-        cfg = self.ctx.config
-        order = [v.name for v in build_state.subtask_views(self.s)]
+        cfg = self.ctx().config
+        order = [v.name for v in build_state.subtask_views(self.state())]
         suite = cfg.gates.integration if cfg.gates.integration is not None else []
-        commands = [c for n in order for c in self.specs[n].commands] + suite + cfg.integration.lint
+        commands = (
+            [c for n in order for c in self.specs()[n].commands] + suite + cfg.integration.lint
+        )
         commands = [c for c in dict.fromkeys(commands) if c not in cfg.gates.commands]
-        files = sorted({f for n in order for f in self.specs[n].files})
+        files = sorted({f for n in order for f in self.specs()[n].files})
         return IntegrationInput(
-            ctx=self.ctx,
+            ctx=self.ctx(),
             subtask=INTEGRATION,
-            title=f"integration of {self.ctx.feature}",
+            title=f"integration of {self.ctx().feature}",
             files=files[:40],
             commands=commands,
             **self._child_settings(view),
-            feature=self.ctx.feature,
+            feature=self.ctx().feature,
             merge_order=order,
-            promised_files={n: self.specs[n].files for n in order},
-            subtask_prs={n: self.s.subtasks[n].pr_url or "" for n in order},
-            reopened=list(self.s.reopened),
-            reopens=list(self.s.reopens),
-            earlier_rounds=list(self.s.integration_rounds),
+            promised_files={n: self.specs()[n].files for n in order},
+            subtask_prs={n: self.state().subtasks[n].pr_url or "" for n in order},
+            reopened=list(self.state().reopened),
+            reopens=list(self.state().reopens),
+            earlier_rounds=list(self.state().integration_rounds),
         )
 
     def _apply_result(self, result: SubtaskResult) -> None:
-        view = self.s.subtasks[result.subtask]
+        view = self.state().subtasks[result.subtask]
         if view.kind == "integration":
             build_state.apply_result(view, result)
-            self.s.integration_rounds += result.integration_rounds
+            self.state().integration_rounds += result.integration_rounds
             if result.reopen:
                 build_state.reopen_for_integration(
-                    self.s, result.reopen, result.reopen_reason, result.reopen_record
+                    self.state(), result.reopen, result.reopen_reason, result.reopen_record
                 )
             return
         if result.subtask in self.restarting:
@@ -258,20 +239,20 @@ class BuildChildren:
         """Cancel every running subtask and wait until each has cleaned up."""
         for name, handle in list(self.running.items()):
             handle.cancel()
-            if self.s.stopped:
-                self.s.subtasks[name].notes = self.s.stop_reason or "stopped"
+            if self.state().stopped:
+                self.state().subtasks[name].notes = self.state().stop_reason or "stopped"
         for name in list(self.starting):  # a start that asks the server or holds for a person
             tasks[name].cancel()
         await asyncio.gather(*tasks.values(), return_exceptions=True)
 
     def failure_decisions(self) -> list[PendingDecision]:
-        return build_state.failure_decisions(self.s, self.running)
+        return build_state.failure_decisions(self.state(), self.running)
 
     async def hold_on_failure(self) -> None:
         """While a failure holds, no subtask starts a new agent (and no new subtask starts)."""
         want = self.holds.holding or bool(self.failure_decisions())
-        if want != self.s.failure_hold:
-            self.s.failure_hold = want
+        if want != self.state().failure_hold:
+            self.state().failure_hold = want
             await self.signal_all(SubtaskWorkflow.set_failure_hold, want)
 
     async def signal_all(self, signal: Any, arg: object = None) -> None:
@@ -346,17 +327,17 @@ class BuildChildren:
         )
         note = f"terminated stale {check.found}; started {name} again"
         workflow.logger.warning(note)
-        self.s.notice = note
-        self.s.subtasks[name].notes = note
+        self.state().notice = note
+        self.state().subtasks[name].notes = note
         self.changed()
 
     async def _adopt(self, name: str, child_id: str, check: ChildCheck) -> bool:
         """Follow a healthy child of this build to its end (True), or until it turns stale."""
-        view = self.s.subtasks[name]
+        view = self.state().subtasks[name]
         self.running[name] = Adopted(child_id, check.run_id)
         view.status, view.phase = "in_progress", "adopted"
         view.notes = f"adopted {check.found}"
-        self.s.notice = view.notes
+        self.state().notice = view.notes
         self.changed()
         try:
             while check.verdict == "adopt":
@@ -393,7 +374,7 @@ class BuildChildren:
 
     def progress(self, progress: SubtaskProgress) -> None:
         """A child's report (`BuildWorkflow.subtask_progress`): its view in the build's state."""
-        view = self.s.subtasks.get(progress.subtask)
+        view = self.state().subtasks.get(progress.subtask)
         if self.cancelled() or view is None:
             return
         if build_state.apply_progress(view, progress):
@@ -403,13 +384,13 @@ class BuildChildren:
         """A person's answer for a child: a failure that holds children (one answer for
         every subtask held by one cause), else the question one child asks."""
         choice = decision.choice.strip().lower()
-        held = build_state.held_by_failure(self.s, self.running, decision.scope)
+        held = build_state.held_by_failure(self.state(), self.running, decision.scope)
         if held:
             await self._decide_failure(held, choice, whole=decision.scope in (None, FAILURE_SCOPE))
             return
         waiting = [
             n
-            for n, v in self.s.subtasks.items()
+            for n, v in self.state().subtasks.items()
             if v.decision is not None and decision.scope in (None, n) and n in self.running
         ]
         if not waiting:
@@ -418,7 +399,7 @@ class BuildChildren:
                 f"decide only what `status` lists (now waiting for: {waiting_for()})"
             )
             return
-        asked = self.s.subtasks[waiting[0]].decision
+        asked = self.state().subtasks[waiting[0]].decision
         # Refused here, where `status` shows it: the subtask would only log it.
         if asked is not None and not self.control.offered(choice, asked.options, waiting[0]):
             return
@@ -426,7 +407,7 @@ class BuildChildren:
 
     async def _decide_failure(self, held: list[str], choice: str, whole: bool) -> None:
         """One answer for every subtask held by one cause; `stop` ends the whole build."""
-        decision = self.s.subtasks[held[0]].decision
+        decision = self.state().subtasks[held[0]].decision
         assert decision is not None
         offered = [o for o in decision.options if all(self._offers(n, o) for n in held)]
         if not self.control.offered(choice, offered, "the failure"):
@@ -434,8 +415,8 @@ class BuildChildren:
         if choice == "stop":
             failure = decision.failure
             what = f"{failure.step} failed: {failure.error}" if failure else decision.prompt
-            self.s.stopped = True
-            self.s.stop_reason = f"stopped by a person after {what}"
+            self.state().stopped = True
+            self.state().stop_reason = f"stopped by a person after {what}"
             self.changed()
             return
         for name in held:
@@ -449,5 +430,5 @@ class BuildChildren:
                 await self.tell(name, SubtaskWorkflow.outage_retried, cause)
 
     def _offers(self, name: str, option: str) -> bool:
-        decision = self.s.subtasks[name].decision
+        decision = self.state().subtasks[name].decision
         return decision is not None and option in decision.options

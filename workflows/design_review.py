@@ -87,7 +87,7 @@ class DesignReviewWorkflow:
         # The review and plan steps: composed, given what they share with the loop.
         self.steps = DesignSteps(
             state=lambda: self.s,
-            ctx=lambda: self.ctx,
+            ctx=self._project,
             cfg=lambda: self.cfg,
             subplans=lambda: self.subplans,
             threshold=lambda: self.threshold,
@@ -285,6 +285,11 @@ class DesignReviewWorkflow:
         return design_state.waiting_for(self.s, self.holds.decisions())
 
     unknown_signal, unknown_update = unknown_names()
+
+    def _project(self) -> ProjectContext:
+        """The project, once the run has read it (every step runs after that)."""
+        assert self.ctx is not None
+        return self.ctx
 
     async def _on_hold(self) -> None:
         """A failure hold opened or closed: show it."""

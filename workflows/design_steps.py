@@ -52,62 +52,40 @@ class DesignSteps:
         self,
         *,
         state: Callable[[], DesignState],
-        ctx: Callable[[], ProjectContext | None],
+        ctx: Callable[[], ProjectContext],
         cfg: Callable[[], OrchestratorConfig],
         subplans: Callable[[], list[SubplanSummary]],
         threshold: Callable[[], float],
         control: LoopControl,
         shown: Callable[..., None],
     ) -> None:
-        self.state, self._ctx, self._cfg = state, ctx, cfg
-        self._subplans, self._threshold = subplans, threshold
+        self.state, self.ctx, self.cfg = state, ctx, cfg
+        self.subplans, self.threshold = subplans, threshold
         self.control, self.shown = control, shown
         self.holds = control.holds
         self.agent = AgentStep(
             control.holds,
             ledger=lambda: self.state().ledger,
             may_start=lambda: not self.state().paused,
-            agents=lambda: self._cfg().agents,
+            agents=lambda: self.cfg().agents,
             notify=control.notify,
         )
 
-    @property
-    def s(self) -> DesignState:
-        return self.state()
-
-    @property
-    def ctx(self) -> ProjectContext:
-        ctx = self._ctx()
-        assert ctx is not None
-        return ctx
-
-    @property
-    def cfg(self) -> OrchestratorConfig:
-        return self._cfg()
-
-    @property
-    def subplans(self) -> list[SubplanSummary]:
-        return self._subplans()
-
-    @property
-    def threshold(self) -> float:
-        return self._threshold()
-
     def _bar(self, scope: str) -> float:
         """The score a scope must reach: its own (a person set it), else the loop's."""
-        sc = self.s.scopes.get(scope)
-        return sc.threshold if sc is not None and sc.threshold is not None else self.threshold
+        sc = self.state().scopes.get(scope)
+        return sc.threshold if sc is not None and sc.threshold is not None else self.threshold()
 
     def rel(self, path: str) -> str:
         """A path inside the design directory, relative to the repository root."""
-        base = self.ctx.design_rel.rstrip("/")
+        base = self.ctx().design_rel.rstrip("/")
         return f"{base}/{path}" if base not in ("", ".") else path
 
     def scope_files(self, scope: str) -> list[str]:
         files = [self.rel("overview.md")]
         if scope == CONSISTENCY or scope == "answers":
-            return files + [self.rel(s.path) for s in self.subplans]
-        files += [self.rel(s.path) for s in self.subplans if s.name == scope]
+            return files + [self.rel(s.path) for s in self.subplans()]
+        files += [self.rel(s.path) for s in self.subplans() if s.name == scope]
         return files
 
     def call(
@@ -115,23 +93,23 @@ class DesignSteps:
     ) -> AgentCall:
         wf = workflow.info().workflow_id
         transcript = (
-            f"{self.ctx.repo_root}/.orchestrator/transcripts/{wf}/{workflow.info().run_id}/"
-            f"c{self.s.reviews_cycle}-{scope}-{role}-r{round_}.json"
+            f"{self.ctx().repo_root}/.orchestrator/transcripts/{wf}/{workflow.info().run_id}/"
+            f"c{self.state().reviews_cycle}-{scope}-{role}-r{round_}.json"
         )
         return AgentCall(
             role=role,
             scope=scope,
             round=round_,
-            workdir=self.ctx.repo_root,
+            workdir=self.ctx().repo_root,
             focus_paths=focus,
             instructions=instructions,
             transcript_path=transcript,
-            settings=self.cfg.agent_settings(role, self.ctx.start_commit),
+            settings=self.cfg().agent_settings(role, self.ctx().start_commit),
         )
 
     async def review(self, scope: str, reviewer: str, round_: int) -> ReviewResult:
         key = f"{scope}/{reviewer}"
-        ts = self.s.last_stamp[key] = stamp(workflow.now(), self.s.last_stamp.get(key))
+        ts = self.state().last_stamp[key] = stamp(workflow.now(), self.state().last_stamp.get(key))
         instructions = (
             "Review the whole design for consistency between the overview and all subplans "
             "(interfaces, dependencies, naming, gaps)."
@@ -140,7 +118,9 @@ class DesignSteps:
         ) + " Verify each finding and score by the rubric."
         call = self.call(reviewer, scope, round_, self.scope_files(scope), instructions)
         title = (
-            f"{self.ctx.feature} (consistency of the whole set)" if scope == CONSISTENCY else scope
+            f"{self.ctx().feature} (consistency of the whole set)"
+            if scope == CONSISTENCY
+            else scope
         )
         request = ReviewRequest(
             **call.model_dump(),
@@ -179,7 +159,7 @@ class DesignSteps:
             # The main checkout may hold the user's own work: commit only the design dir,
             # and the writer writes nowhere else.
             commit=False,
-            write_scope=[self.ctx.design_rel],
+            write_scope=[self.ctx().design_rel],
         )
         result = await self.run_agent(agent_edit, request, EditResult, f"{role} · {scope}", choices)
         if result.files_changed:
@@ -189,15 +169,15 @@ class DesignSteps:
 
     def wrote(self, *paths: str) -> None:
         """Files the loop wrote (from the repository root): its next commit takes them."""
-        self.s.written = sorted({*self.s.written, *paths})
+        self.state().written = sorted({*self.state().written, *paths})
 
     async def commit_design(self, message: str, summary: str) -> CommitResult:
         """Commit what the loop wrote since its last commit: never a person's files."""
-        paths = list(self.s.written)
+        paths = list(self.state().written)
         commit = await project_steps.commit_design(
-            self.control.activity, self.ctx, message, summary, paths
+            self.control.activity, self.ctx(), message, summary, paths
         )
-        self.s.written = [p for p in self.s.written if p not in paths]
+        self.state().written = [p for p in self.state().written if p not in paths]
         return commit
 
     async def run_agent(
@@ -211,16 +191,16 @@ class DesignSteps:
         """A review scope's steps may be skipped by a person when they fail for good;
         the other steps (split, answers, drafts) can only be retried or stopped."""
         if choices is None:
-            choices = FAILURE_OPTIONS if request.scope in self.s.scopes else ("retry", "stop")
+            choices = FAILURE_OPTIONS if request.scope in self.state().scopes else ("retry", "stop")
         return await self.agent(activity, request, result_type, summary, choices)
 
     async def write_answers(self) -> str:
         path: str = await self.control.activity(
             write_answers,
             AnswersFile(
-                path=f"{self.ctx.repo_root}/{self.rel('design-reviews/answers.md')}",
-                feature=self.ctx.feature,
-                questions=self.s.questions,
+                path=f"{self.ctx().repo_root}/{self.rel('design-reviews/answers.md')}",
+                feature=self.ctx().feature,
+                questions=self.state().questions,
             ),
             result_type=str,
             summary="write design-reviews/answers.md",
@@ -233,19 +213,19 @@ class DesignSteps:
         """The plan engine's checks; its message names file, problem and fix, and holds."""
         return await self.control.activity(
             plan_design,
-            PlanRequest(design_dir=self.ctx.design_dir, write=write),
+            PlanRequest(design_dir=self.ctx().design_dir, write=write),
             result_type=PlanResult,
-            summary=f"plan {self.ctx.feature}" + (" (write)" if write else ""),
+            summary=f"plan {self.ctx().feature}" + (" (write)" if write else ""),
             **options.quick(),
         )
 
     async def validate_and_split(self) -> PlanResult:
         """The plan engine's checks; a directory without subplans is split by the splitter."""
-        self.s.phase = "starting"
+        self.state().phase = "starting"
         self.shown()
         plan = await self._plan()
         if not plan.subtasks:
-            self.s.phase = "splitting"
+            self.state().phase = "splitting"
             self.shown("the splitter decomposes overview.md into subplans")
             await self.edit(
                 "subplan-splitter",
@@ -259,7 +239,7 @@ class DesignSteps:
                     "**Dependencies**, **Files Modified**, **Estimated Hours**, **Complexity**, "
                     "an Acceptance Criteria checkbox list and Validation Gates."
                 ),
-                message=f"design({self.ctx.feature}): split overview into subplans",
+                message=f"design({self.ctx().feature}): split overview into subplans",
             )
             plan = await self._plan()
             while not plan.subtasks:
@@ -289,7 +269,7 @@ class DesignSteps:
                     "subplans (new NN-name.md files next to it, dependencies updated in every "
                     "subplan that named it) and delete or shrink the original."
                 ),
-                message=f"design({self.ctx.feature}): split oversized {sub.name}",
+                message=f"design({self.ctx().feature}): split oversized {sub.name}",
             )
         missing_ac = [s for s in plan.subtasks if self._warned(plan, s, "acceptance")]
         for sub in missing_ac:
@@ -302,7 +282,7 @@ class DesignSteps:
                     f"{self.rel(sub.path)} has no acceptance criteria. Add an "
                     "`## Acceptance Criteria` section of testable `- [ ]` items."
                 ),
-                message=f"design({self.ctx.feature}): acceptance criteria for {sub.name}",
+                message=f"design({self.ctx().feature}): acceptance criteria for {sub.name}",
             )
         if oversized or missing_ac:
             plan = await self._plan()
@@ -319,9 +299,9 @@ class DesignSteps:
 
     async def artifacts(self) -> str | None:
         """After approval: XML subtasks, plan files, one commit (its hash)."""
-        self.s.phase = "artifacts"
+        self.state().phase = "artifacts"
         self.shown()
-        limit = asyncio.Semaphore(self.cfg.max_parallel_reviews)
+        limit = asyncio.Semaphore(self.cfg().max_parallel_reviews)
 
         async def draft(sub: SubplanSummary) -> str:
             async with limit:
@@ -345,20 +325,20 @@ class DesignSteps:
                     f"draft subtasks/{sub.name}.xml",
                 )
                 if result.note:  # e.g. the model's drafts kept failing the plan check
-                    self.s.scopes[sub.name].notes = result.note
+                    self.state().scopes[sub.name].notes = result.note
                     self.shown()
                 self.wrote(result.xml_path)
                 return result.xml_path
 
-        xml_paths = await all_or_cancel(*(draft(s) for s in self.subplans))
+        xml_paths = await all_or_cancel(*(draft(s) for s in self.subplans()))
         plan = await self._plan(write=True)
         self.wrote(*plan.written)
-        answers = [await self.write_answers()] if self.s.questions else []
+        answers = [await self.write_answers()] if self.state().questions else []
         commit = await self.commit_design(
-            f"design({self.ctx.feature}): approved — subtasks, plan and reviews",
-            f"commit design artifacts · {self.ctx.feature}",
+            f"design({self.ctx().feature}): approved — subtasks, plan and reviews",
+            f"commit design artifacts · {self.ctx().feature}",
         )
-        self.s.artifacts = [*xml_paths, *plan.written, *answers]
-        self.s.phase = "approved"
+        self.state().artifacts = [*xml_paths, *plan.written, *answers]
+        self.state().phase = "approved"
         self.shown()
         return commit.commit
