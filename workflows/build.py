@@ -8,6 +8,7 @@ from this workflow's state after every change, so it cannot drift from it.
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any, TypeVar
 
 from temporalio import workflow
@@ -30,26 +31,36 @@ with workflow.unsafe.imports_passed_through():
         BuildReport,
         BuildResult,
         BuildState,
+        BuildStatus,
+        SubtaskProgress,
         SubtaskResult,
         SubtaskView,
     )
     from contracts.cleanup import CleanRequest, CleanResult
     from contracts.config import BuildChecks, OrchestratorConfig, ProjectContext
     from contracts.git import token_hosts_for
-    from contracts.human import FILE_CONFLICT_OPTIONS, FILE_CONFLICTS, PendingDecision
+    from contracts.human import (
+        FILE_CONFLICT_OPTIONS,
+        FILE_CONFLICTS,
+        BudgetInput,
+        ChangeInput,
+        DecideInput,
+        PendingDecision,
+        parse_decide,
+        signal_input,
+    )
     from contracts.integration import INTEGRATION, IntegrationOutcome
-    from contracts.metrics import Metrics
+    from contracts.metrics import Ledger, Metrics
     from contracts.plan import PlanRequest, PlanResult
     from contracts.subtask import SubtaskSpec
     from contracts.tracker import TrackerResult, TrackerRow, TrackerUpdate
-    from workflows import build_state, options, project_steps
-    from workflows.agent_step import AgentStep
-    from workflows.build_changes import SpecChangeSteps
+    from workflows import build_child, build_state, options, project_steps
+    from workflows.build_changes import SpecChanges
     from workflows.build_children import BuildChildren
-    from workflows.build_messages import BuildMessages
     from workflows.build_state import DONE, stall_failure
+    from workflows.commands import run_command
     from workflows.failures import StepAbandoned
-    from workflows.inputs import absolute_design_dir, run_input
+    from workflows.inputs import absolute_design_dir, checked_signal, run_input, unknown_names
     from workflows.loop_control import LoopControl
     from workflows.subtask import SubtaskWorkflow
 
@@ -58,19 +69,27 @@ T = TypeVar("T")
 
 
 @workflow.defn(name="BuildWorkflow")
-class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
+class BuildWorkflow:
+    SIGNALS = (
+        "decide",
+        "!change",
+        "!change-approve",
+        "!change-cancel",
+        "raise_budget",
+        "!pause",
+        "!resume",
+        "command",
+    )
+
     def __init__(self) -> None:
         self.s = BuildState()
         self.ctx: ProjectContext | None = None
         self.specs: dict[str, SubtaskSpec] = {}
-        self.running: dict[str, workflow.ChildWorkflowHandle[Any, Any]] = {}
         self.changed = False
         self.last_rows: list[TrackerRow] | None = None
         self.inp: BuildInput | None = None
         self.base_branch = ""
         self.conflict_answer: str | None = None
-        self.restarting: set[str] = set()
-        self.starting: set[str] = set()
         self.cancelled = False
         self.tracker_revision = 0
         self.control = LoopControl(
@@ -84,19 +103,32 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
             step_options=("retry", "stop"),
         )
         self.holds = self.control.holds
-        self.agent = AgentStep(
-            self.holds,
-            ledger=lambda: self.s.ledger,
-            # The build's own agents analyse and apply a person's change, which is
-            # asked for while the build is paused: only a failure hold stops them.
-            may_start=lambda: True,
+        # Its children and its spec changes: composed, given what they share with the loop.
+        self.children = BuildChildren(
+            state=lambda: self.s,
+            ctx=self._project,
+            inp=lambda: self.inp,
+            specs=lambda: self.specs,
+            base_branch=lambda: self.base_branch,
+            control=self.control,
+            changed=self._changed,
+            cancelled=lambda: self.cancelled,
+        )
+        self.changes = SpecChanges(
+            state=lambda: self.s,
+            ctx=self._project,
+            specs=lambda: self.specs,
+            reloaded=self._reloaded,
+            children=self.children,
+            control=self.control,
             agents=lambda: self._config().agents,
-            notify=self._on_hold,
+            shown=self._details,
+            changed=self._changed,
         )
 
     @workflow.run
     async def run(self, *args: Any) -> BuildResult:
-        self.main = asyncio.current_task()  # where a workflow cancel lands
+        self.children.main = asyncio.current_task()  # where a workflow cancel lands
         inp = run_input("BuildWorkflow", args, BuildInput)
         absolute_design_dir("BuildWorkflow", inp.design_dir)
         self.inp = inp
@@ -118,7 +150,7 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
                 raise
             # The cancel is delivered once: the cleanup below still runs its activities.
             self.cancelled = True
-            await self._stop_children(tasks)
+            await self.children.stop(tasks)
             for view in self.s.subtasks.values():
                 if view.status not in DONE:
                     view.status, view.notes = "cancelled", "build cancelled; branch kept"
@@ -129,7 +161,7 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
                     workflow.logger.warning("tracker not updated on cancel: %s", failed.cause)
             raise
         if self.s.stopped:
-            await self._stop_children(tasks)
+            await self.children.stop(tasks)
             for view in self.s.subtasks.values():
                 if view.status in ("pending", "stale"):
                     view.status, view.notes = "blocked", "not started: the build was stopped"
@@ -197,49 +229,186 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
             # Cleared before looking at the state, so a change that lands while this
             # iteration awaits something wakes the next wait instead of being lost.
             self.changed = False
-            await self._handle_change()
+            await self.changes.handle()
             build_state.integrate_again(self.s)
             build_state.block_orphans(self.s)
             await self._write_tracker()
             await self._check_budget()
-            await self._hold_children_on_failure()
+            await self.children.hold_on_failure()
             if self.s.stopped:
                 return
             # Long builds: stop starting children, let the running ones finish, then
             # continue as new with the state (a child cannot outlive its parent's run).
             draining = (
                 workflow.info().is_continue_as_new_suggested()
-                and not build_state.all_wait_for_a_person(self.s, self.running)
+                and not build_state.all_wait_for_a_person(self.s, self.children.running)
             )
-            if draining and not self.running and self._ready():
+            if draining and not self.children.running and self._ready():
                 await self.control.continue_as_new(inp, self.s)
             for name in self._ready():
                 held = self.control.held or draining
-                if len(self.running) >= limit or held or self.holds.holding:
+                if len(self.children.running) >= limit or held or self.holds.holding:
                     break
-                tasks[name] = asyncio.ensure_future(self._run_child(name))
+                tasks[name] = asyncio.ensure_future(self.children.run(name))
 
                 # Started, not "is running": a replay after a crash can start and
                 # finish a child within one activation (or its start holds for a person).
                 def started(n: str = name) -> bool:
-                    return n in self.running or tasks[n].done() or self.holds.holding
+                    return n in self.children.running or tasks[n].done() or self.holds.holding
 
                 await workflow.wait_condition(started)
-            self.s.max_running = max(self.s.max_running, len(self.running))
+            self.s.max_running = max(self.s.max_running, len(self.children.running))
             # A change during this pass (a child that just ended) is looked at by the next
             # one first: until then the state is not settled, so it can show neither a
             # stall nor the end.
             if self.changed:
                 continue
-            found = self._stalled(tasks, draining or bool(self.starting))
+            found = self._stalled(tasks, draining or bool(self.children.starting))
             if found:
                 await self.holds.ask(stall_failure(found), ("retry", "stop"), self._on_hold)
                 continue
-            idle = not self.running and not self.starting and not self._ready()
+            idle = not self.children.running and not self.children.starting and not self._ready()
             if idle and self.s.change is None:
                 return
             self._details()
             await workflow.wait_condition(lambda: self.changed)
+
+    # ------------------------------------------------------------ messages
+    # A handler records what was asked (a decision, a change, a budget, a pause) or
+    # refuses it visibly in `status`; the scheduling loop acts on it.
+
+    subtask_progress = build_child.subtask_progress
+
+    def _child_progress(self, progress: SubtaskProgress) -> None:
+        self.children.progress(progress)
+
+    @checked_signal("decide", DecideInput)
+    async def decide(self, decision: DecideInput) -> None:
+        choice = decision.choice.strip().lower()
+        asked = self.s.conflict_decision
+        if asked is not None and decision.scope in (None, FILE_CONFLICTS):
+            if self.control.offered(choice, asked.options, "the file conflicts"):
+                self.conflict_answer = choice
+            return
+        if decision.scope == "budget" or (decision.scope is None and self.s.budget_hold):
+            if not self.s.budget_hold:
+                self.control.refuse(
+                    "decide budget: the budget is not reached, so nothing waits for it. Fix: "
+                    "decide only what `status` lists"
+                )
+            elif choice not in ("raise", "stop"):
+                self.control.refuse(
+                    f"decide {choice!r}: not an option for the budget. Fix: choose raise / stop "
+                    "(raise the limits first with the raise_budget signal)"
+                )
+            else:
+                self.control.answer_budget(choice)
+            return
+        if self.control.failure_answered(choice, decision.scope):
+            return
+        await self.children.decide(decision, self._waiting_for)
+
+    @checked_signal("!change", ChangeInput | str)
+    def request_change(self, change: ChangeInput | str) -> None:
+        self.changes.request(change)
+
+    @checked_signal("!change-approve")
+    def approve_change(self) -> None:
+        self.changes.decide("!change-approve", "approved")
+
+    @checked_signal("!change-cancel")
+    def cancel_change(self) -> None:
+        self.changes.decide("!change-cancel", "cancelled")
+
+    @checked_signal("raise_budget", Any)
+    def raise_budget(self, limits: Any) -> None:
+        try:
+            budget = signal_input("raise_budget", (limits,), BudgetInput)
+        except ValueError as err:
+            self.control.refuse(str(err))
+            return
+        if budget.max_cost_usd is not None:
+            self.s.max_cost_usd = budget.max_cost_usd
+        if budget.max_tokens is not None:
+            self.s.max_tokens = budget.max_tokens
+        if self.s.budget_hold:
+            self.control.answer_budget("raise")
+        self.changed = True
+
+    @checked_signal("!pause")
+    async def pause(self) -> None:
+        self.control.pause()
+        await self.children.signal_all(SubtaskWorkflow.pause)
+
+    @checked_signal("!resume")
+    async def resume(self) -> None:
+        self.control.resume()
+        await self.children.signal_all(SubtaskWorkflow.resume)
+
+    @checked_signal("command", str)
+    async def command(self, line: str) -> None:
+        await run_command(
+            line,
+            {
+                "decide": lambda text: self.decide(parse_decide(text)),
+                "!pause": lambda _: self.pause(),
+                "!resume": lambda _: self.resume(),
+                "!change": self.request_change,
+                "!change-approve": lambda _: self.approve_change(),
+                "!change-cancel": lambda _: self.cancel_change(),
+            },
+            self.control.refuse,
+        )
+
+    @workflow.query(name="status")
+    def status(self) -> BuildStatus:
+        total = self._ledger().total
+        return BuildStatus(
+            feature=self.ctx.feature if self.ctx else "",
+            phase="paused" if self.s.paused else ("budget" if self.s.budget_hold else "building"),
+            paused=self.s.paused,
+            waiting_for=self._waiting_for(),
+            subtasks=list(self.s.subtasks.values()),
+            running=sorted(self.children.running),
+            cost_usd=total.cost_usd,
+            tokens=total.total_tokens,
+            budget_tokens=total.weighted_tokens,
+            max_cost_usd=self.s.max_cost_usd,
+            max_tokens=self.s.max_tokens,
+            change=self.s.change,
+            decisions=[*self._own_decisions(), *self.children.failure_decisions()],
+            stop_reason=self.s.stop_reason,
+            notice=self.s.notice,
+            notes=self.inp.notes if self.inp else "",
+            file_conflicts=self.s.file_conflicts,
+            conflict_choice=self.s.conflict_choice,
+        )
+
+    @workflow.query(name="metrics")
+    def metrics(self) -> Metrics:
+        return Metrics.of(self._ledger(), self._elapsed())
+
+    def _ledger(self) -> Ledger:
+        return build_state.ledger(self.s)
+
+    def _elapsed(self) -> float:
+        if not self.s.started_at:
+            return 0.0
+        return (workflow.now() - datetime.fromisoformat(self.s.started_at)).total_seconds()
+
+    def _own_decisions(self) -> list[PendingDecision]:
+        """What the build itself asks: its failure holds, the file conflicts."""
+        asked = self.s.conflict_decision
+        return [*self.holds.decisions(), *([asked] if asked is not None else [])]
+
+    def _waiting_for(self) -> str:
+        return build_state.waiting_for(self.s, self.children.running, self._own_decisions())
+
+    unknown_signal, unknown_update = unknown_names()
+
+    def _details(self) -> None:
+        feature = self.ctx.feature if self.ctx else ""
+        workflow.set_current_details(build_state.details(self.s, feature, self._waiting_for()))
 
     # ----------------------------------------------------------- the steps
 
@@ -264,12 +433,12 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
         return plan
 
     def _ready(self) -> list[str]:
-        return build_state.ready(self.s, {*self.running, *self.starting})
+        return build_state.ready(self.s, {*self.children.running, *self.children.starting})
 
     def _stalled(self, tasks: dict[str, asyncio.Task[None]], held: bool) -> str:
         """Work left, nothing running and nothing awaited: what was found ("" when all is well)."""
         held = held or self.control.held or self.holds.holding
-        found = build_state.stalled(self.s, self.running, held)
+        found = build_state.stalled(self.s, self.children.running, held)
         if not found:
             return ""
         failed = [(n, t.exception()) for n, t in tasks.items() if t.done() and not t.cancelled()]
@@ -311,7 +480,7 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
         async def tell(hold: bool) -> None:
             if hold:
                 self._details()
-            await self._signal_children(SubtaskWorkflow.set_budget_hold, hold)
+            await self.children.signal_all(SubtaskWorkflow.set_budget_hold, hold)
 
         def answered(choice: str) -> None:
             if choice == "stop":
@@ -421,6 +590,14 @@ class BuildWorkflow(BuildMessages, BuildChildren, SpecChangeSteps):
 
     def _config(self) -> OrchestratorConfig:
         return self.ctx.config if self.ctx else OrchestratorConfig()
+
+    def _project(self) -> ProjectContext:
+        """The project, once the run has read it (every step runs after that)."""
+        assert self.ctx is not None
+        return self.ctx
+
+    def _reloaded(self, specs: dict[str, SubtaskSpec]) -> None:
+        self.specs = specs
 
     def _changed(self) -> None:
         self.changed = True

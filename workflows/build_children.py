@@ -1,79 +1,127 @@
-"""The build's subtasks as child workflows: start one, take its result, stop or tell them.
+"""The build's children: start, adopt or replace one, take its result, stop or tell them.
 
-A mixin of `BuildWorkflow`. Each subtask runs as its own `SubtaskWorkflow` (its
-id is `<build id>-<subtask>`); the build starts it, applies what it returns, and
-forwards pause, budget and failure holds and a person's decisions to it.
+`BuildChildren` is composed by `BuildWorkflow` (not inherited). Each subtask runs as
+its own `SubtaskWorkflow` (its id is `<build id>-<subtask>`), integration as an
+`IntegrationWorkflow`; the build starts it, applies what it returns, and forwards pause,
+budget and failure holds and a person's decisions to it.
+
+A child's id may already be taken. A build interrupted with its worker (Ctrl-C on the
+demo, a host that died) leaves its running subtask behind: the parent-close policy asks
+it to cancel, on a task queue nobody polls, so it stays RUNNING and the next build's
+start of that child fails with "already started". So the build asks the server what
+holds the id (an activity) and adopts a healthy child of this build, terminates and
+restarts a stale one (saying so), and puts anything else to a person with what it found.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ChildWorkflowError, FailureError
+from temporalio.exceptions import ChildWorkflowError, FailureError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
+    from activities.child_workflows import check_child, end_child
     from contracts.build import (
         BuildInput,
         BuildState,
         IntegrationInput,
         SubtaskInput,
+        SubtaskProgress,
         SubtaskResult,
         SubtaskView,
     )
+    from contracts.child_check import ChildCheck, ChildEnd, ChildProbe
     from contracts.config import ProjectContext
-    from contracts.human import PendingDecision
+    from contracts.human import FAILURE_SCOPE, DecideInput, FailureInfo, PendingDecision
     from contracts.integration import INTEGRATION
     from contracts.subtask import SubtaskSpec
-    from workflows import build_state, cancel_guard
-    from workflows.build_starts import ChildStarts
-    from workflows.failures import FailureHolds, StepAbandoned, innermost_message
+    from workflows import build_state, cancel_guard, options
+    from workflows.failures import StepAbandoned, innermost_message
     from workflows.integration import IntegrationWorkflow
+    from workflows.loop_control import LoopControl
     from workflows.subtask import SubtaskWorkflow
 
+ADOPTED_POLL = timedelta(seconds=30)
+# Replacing a stale child, or finding the id free yet taken, this often: a person is asked.
+MAX_TRIES = 3
 
-class BuildChildren(ChildStarts):
-    """Uses the build's state, context, input, specs, holds and its bookkeeping of
-    running children (`running`, `restarting`, `changed`, `cancelled`)."""
 
-    s: BuildState
-    ctx: ProjectContext | None
-    inp: BuildInput | None
-    specs: dict[str, SubtaskSpec]
-    base_branch: str
-    holds: FailureHolds
-    running: dict[str, Any]
-    starting: set[str]
-    restarting: set[str]
-    changed: bool
-    cancelled: bool
-    main: asyncio.Task[Any] | None = None  # the run's task, set as it starts
+class Adopted:
+    """A child an earlier run of this build started, behind what the build uses of its
+    own children's handles: `signal` and a synchronous `cancel`."""
 
-    async def _run_child(self, name: str) -> None:
-        assert self.ctx
-        view = self.s.subtasks[name]
+    def __init__(self, workflow_id: str, run_id: str) -> None:
+        self.handle = workflow.get_external_workflow_handle(workflow_id, run_id=run_id)
+        self.cancelling: asyncio.Task[None] | None = None
+
+    async def signal(self, name: Any, *args: Any) -> None:
+        await self.handle.signal(name, *args)
+
+    def cancel(self) -> None:
+        self.cancelling = asyncio.ensure_future(self._cancel())
+
+    async def _cancel(self) -> None:
+        try:
+            await self.handle.cancel()
+        except FailureError as err:  # it closed meanwhile: nothing left to cancel
+            workflow.logger.info("cancel of %s not delivered: %s", self.handle.id, err)
+
+
+class BuildChildren:
+    """Bound to the build's state, context, input, specs and base branch (read through
+    callables: continue-as-new and a restored state replace them) and its control; it
+    keeps the bookkeeping of the children (`running`, `starting`, `restarting`).
+    `changed` wakes the build's scheduling loop; `cancelled` says the build is being
+    cancelled."""
+
+    def __init__(
+        self,
+        *,
+        state: Callable[[], BuildState],
+        ctx: Callable[[], ProjectContext],
+        inp: Callable[[], BuildInput | None],
+        specs: Callable[[], dict[str, SubtaskSpec]],
+        base_branch: Callable[[], str],
+        control: LoopControl,
+        changed: Callable[[], None],
+        cancelled: Callable[[], bool],
+    ) -> None:
+        self.state, self.ctx, self.inp = state, ctx, inp
+        self.specs, self.base_branch = specs, base_branch
+        self.control, self.holds = control, control.holds
+        self.changed, self.cancelled = changed, cancelled
+        self.running: dict[str, Any] = {}  # a child's handle (or an `Adopted` one)
+        self.starting: set[str] = set()
+        self.restarting: set[str] = set()
+        self.main: asyncio.Task[Any] | None = None  # the run's task, set as it starts
+
+    async def run(self, name: str) -> None:
+        view = self.state().subtasks[name]
         run: Any
         arg: SubtaskInput
         if view.kind == "integration":
             run, arg = IntegrationWorkflow.run, self._integration_input(view)
-            summary = f"integration of {self.ctx.feature}"
+            summary = f"integration of {self.ctx().feature}"
         else:
-            spec = self.specs[name]
+            spec = self.specs()[name]
             deps = sorted(view.dependencies)
             run, summary = SubtaskWorkflow.run, f"subtask {name}: {spec.title}"
             arg = SubtaskInput(
-                ctx=self.ctx,
+                ctx=self.ctx(),
                 subtask=name,
                 title=spec.title,
                 summary=spec.summary,
                 files=spec.files,
                 commands=spec.commands,
                 dependency_branches=[f"feat/{d}" for d in deps],
-                dependency_prs={d: self.s.subtasks[d].pr_url or "" for d in deps},
-                rebuild=self.s.rebuild.pop(name, None),
-                rebuild_by=self.s.rebuild_by.pop(name, "change"),  # type: ignore[arg-type]
+                dependency_prs={d: self.state().subtasks[d].pr_url or "" for d in deps},
+                rebuild=self.state().rebuild.pop(name, None),
+                rebuild_by=self.state().rebuild_by.pop(name, "change"),  # type: ignore[arg-type]
                 **self._child_settings(view),
             )
 
@@ -91,19 +139,19 @@ class BuildChildren(ChildStarts):
             handle = await self._start(name, start)
         except StepAbandoned as abandoned:  # a person skipped it, or stopped the build
             if abandoned.choice == "stop":
-                self.s.stopped, self.s.stop_reason = True, abandoned.reason
+                self.state().stopped, self.state().stop_reason = True, abandoned.reason
             else:
                 view.status, view.notes = "blocked", abandoned.reason
-            self.changed = True
+            self.changed()
             return
         if handle is not None:
             await self._await_child(name, handle)
 
     async def _await_child(self, name: str, handle: workflow.ChildWorkflowHandle[Any, Any]) -> None:
-        view = self.s.subtasks[name]
+        view = self.state().subtasks[name]
         self.running[name] = handle
         view.status, view.phase = "in_progress", "starting"
-        self.changed = True
+        self.changed()
         try:
             result: SubtaskResult = await handle
             self._apply_result(result)
@@ -111,70 +159,71 @@ class BuildChildren(ChildStarts):
             self._child_failed(name, innermost_message(err))
         finally:
             self.running.pop(name, None)
-            self.changed = True
+            self.changed()
 
     def _child_failed(self, name: str, why: str) -> None:
         """A child that ended without a result: restarted, cancelled, or blocked with why."""
-        view = self.s.subtasks[name]
+        view = self.state().subtasks[name]
         if name in self.restarting:
             # Cancelled by an approved spec change: start again on the revised spec.
             self.restarting.discard(name)
             view.status, view.phase = "stale", "restarting after a spec change"
-        elif self.cancelled or self.s.stopped:
+        elif self.cancelled() or self.state().stopped:
             view.status, view.phase = "cancelled", "cancelled"
-            view.notes = self.s.stop_reason or "build cancelled; branch kept"
+            view.notes = self.state().stop_reason or "build cancelled; branch kept"
         else:
             view.status = "blocked"
             view.notes = f"failed: {why}"
 
     def _child_settings(self, view: SubtaskView) -> dict[str, Any]:
         """What every child (a subtask, integration) takes from the build as it starts."""
-        assert self.ctx
+        s, inp = self.state(), self.inp()
         return {
             "batch": view.batch,
-            "base_branch": self.base_branch,
-            "threshold": (self.inp.threshold if self.inp else None) or self.ctx.config.threshold,
+            "base_branch": self.base_branch(),
+            "threshold": (inp.threshold if inp else None) or self.ctx().config.threshold,
             "parent_id": workflow.info().workflow_id,
-            "paused": self.s.paused,
-            "forge": self.inp.forge if self.inp else None,
+            "paused": s.paused,
+            "forge": inp.forge if inp else None,
             "generation": view.generation,
-            "budgeted": self.s.max_cost_usd is not None or self.s.max_tokens is not None,
-            "notes": self.inp.notes if self.inp else "",
+            "budgeted": s.max_cost_usd is not None or s.max_tokens is not None,
+            "notes": inp.notes if inp else "",
         }
 
     def _integration_input(self, view: SubtaskView) -> IntegrationInput:
         """Every subtask's branch in DAG order, their gates, promised files and PRs."""
-        assert self.ctx
-        cfg = self.ctx.config
-        order = [v.name for v in build_state.subtask_views(self.s)]
+        cfg = self.ctx().config
+        order = [v.name for v in build_state.subtask_views(self.state())]
         suite = cfg.gates.integration if cfg.gates.integration is not None else []
-        commands = [c for n in order for c in self.specs[n].commands] + suite + cfg.integration.lint
+        commands = (
+            [c for n in order for c in self.specs()[n].commands] + suite + cfg.integration.lint
+        )
         commands = [c for c in dict.fromkeys(commands) if c not in cfg.gates.commands]
-        files = sorted({f for n in order for f in self.specs[n].files})
+        files = sorted({f for n in order for f in self.specs()[n].files})
         return IntegrationInput(
-            ctx=self.ctx,
+            ctx=self.ctx(),
             subtask=INTEGRATION,
-            title=f"integration of {self.ctx.feature}",
+            title=f"integration of {self.ctx().feature}",
             files=files[:40],
             commands=commands,
             **self._child_settings(view),
-            feature=self.ctx.feature,
+            feature=self.ctx().feature,
             merge_order=order,
-            promised_files={n: self.specs[n].files for n in order},
-            subtask_prs={n: self.s.subtasks[n].pr_url or "" for n in order},
-            reopened=list(self.s.reopened),
-            reopens=list(self.s.reopens),
-            earlier_rounds=list(self.s.integration_rounds),
+            promised_files={n: self.specs()[n].files for n in order},
+            subtask_prs={n: self.state().subtasks[n].pr_url or "" for n in order},
+            reopened=list(self.state().reopened),
+            reopens=list(self.state().reopens),
+            earlier_rounds=list(self.state().integration_rounds),
         )
 
     def _apply_result(self, result: SubtaskResult) -> None:
-        view = self.s.subtasks[result.subtask]
+        view = self.state().subtasks[result.subtask]
         if view.kind == "integration":
             build_state.apply_result(view, result)
-            self.s.integration_rounds += result.integration_rounds
+            self.state().integration_rounds += result.integration_rounds
             if result.reopen:
                 build_state.reopen_for_integration(
-                    self.s, result.reopen, result.reopen_reason, result.reopen_record
+                    self.state(), result.reopen, result.reopen_reason, result.reopen_record
                 )
             return
         if result.subtask in self.restarting:
@@ -186,31 +235,31 @@ class BuildChildren(ChildStarts):
             return
         build_state.apply_result(view, result)
 
-    async def _stop_children(self, tasks: dict[str, asyncio.Task[None]]) -> None:
+    async def stop(self, tasks: dict[str, asyncio.Task[None]]) -> None:
         """Cancel every running subtask and wait until each has cleaned up."""
         for name, handle in list(self.running.items()):
             handle.cancel()
-            if self.s.stopped:
-                self.s.subtasks[name].notes = self.s.stop_reason or "stopped"
+            if self.state().stopped:
+                self.state().subtasks[name].notes = self.state().stop_reason or "stopped"
         for name in list(self.starting):  # a start that asks the server or holds for a person
             tasks[name].cancel()
         await asyncio.gather(*tasks.values(), return_exceptions=True)
 
-    def _failure_decisions(self) -> list[PendingDecision]:
-        return build_state.failure_decisions(self.s, self.running)
+    def failure_decisions(self) -> list[PendingDecision]:
+        return build_state.failure_decisions(self.state(), self.running)
 
-    async def _hold_children_on_failure(self) -> None:
+    async def hold_on_failure(self) -> None:
         """While a failure holds, no subtask starts a new agent (and no new subtask starts)."""
-        want = self.holds.holding or bool(self._failure_decisions())
-        if want != self.s.failure_hold:
-            self.s.failure_hold = want
-            await self._signal_children(SubtaskWorkflow.set_failure_hold, want)
+        want = self.holds.holding or bool(self.failure_decisions())
+        if want != self.state().failure_hold:
+            self.state().failure_hold = want
+            await self.signal_all(SubtaskWorkflow.set_failure_hold, want)
 
-    async def _signal_children(self, signal: Any, arg: object = None) -> None:
+    async def signal_all(self, signal: Any, arg: object = None) -> None:
         for name in list(self.running):
-            await self._tell(name, signal, arg)
+            await self.tell(name, signal, arg)
 
-    async def _tell(self, name: str, signal: Any, arg: object = None) -> None:
+    async def tell(self, name: str, signal: Any, arg: object = None) -> None:
         """Signal a running child from a signal handler, where an error would fail the build.
         `signal` is the child's handler (`SubtaskWorkflow.pause`): the integration child
         takes the same messages under the same names."""
@@ -224,3 +273,162 @@ class BuildChildren(ChildStarts):
             # A child that reported its PR may close before the signal reaches it:
             # nothing is left to tell it.
             workflow.logger.info("%s to %s not delivered: %s", signal, name, err)
+
+    async def _start(
+        self, name: str, start: Callable[[], Awaitable[workflow.ChildWorkflowHandle[Any, Any]]]
+    ) -> workflow.ChildWorkflowHandle[Any, Any] | None:
+        """The started child; None when one already running was adopted and followed to its
+        end. Raises StepAbandoned when a person answers a hold with `skip` or `stop`."""
+        child_id = f"{workflow.info().workflow_id}-{name}"
+        self.starting.add(name)
+        try:
+            tries = 0
+            while True:
+                try:
+                    return await start()
+                except WorkflowAlreadyStartedError:
+                    pass
+                check = await self._check_child(child_id)
+                if check.verdict == "adopt":
+                    if await self._adopt(name, child_id, check):
+                        return None
+                    continue  # its worker went away while we followed it: look again
+                tries += 1
+                if check.verdict == "stale" and tries < MAX_TRIES:
+                    await self._replace(name, child_id, check)
+                elif check.verdict != "free" or tries >= MAX_TRIES:
+                    await self._ask(name, child_id, check)
+                    tries = 0
+        finally:
+            self.starting.discard(name)
+
+    async def _check_child(self, child_id: str, run_id: str = "") -> ChildCheck:
+        return await self.control.activity(
+            check_child,
+            ChildProbe(workflow_id=child_id, build_id=workflow.info().workflow_id, run_id=run_id),
+            result_type=ChildCheck,
+            summary=f"check {child_id} on the server",
+            **options.quick(),
+        )
+
+    async def _replace(self, name: str, child_id: str, check: ChildCheck) -> None:
+        """Terminate a stale child of an earlier run, with a note that says what was found."""
+        await self.control.activity(
+            end_child,
+            ChildEnd(
+                workflow_id=child_id,
+                run_id=check.run_id,
+                reason=f"stale: replaced by {workflow.info().workflow_id} "
+                f"(run {workflow.info().run_id})",
+            ),
+            result_type=type(None),
+            summary=f"terminate stale {child_id}",
+            **options.quick(),
+        )
+        note = f"terminated stale {check.found}; started {name} again"
+        workflow.logger.warning(note)
+        self.state().notice = note
+        self.state().subtasks[name].notes = note
+        self.changed()
+
+    async def _adopt(self, name: str, child_id: str, check: ChildCheck) -> bool:
+        """Follow a healthy child of this build to its end (True), or until it turns stale."""
+        view = self.state().subtasks[name]
+        self.running[name] = Adopted(child_id, check.run_id)
+        view.status, view.phase = "in_progress", "adopted"
+        view.notes = f"adopted {check.found}"
+        self.state().notice = view.notes
+        self.changed()
+        try:
+            while check.verdict == "adopt":
+                await workflow.sleep(ADOPTED_POLL)
+                check = await self._check_child(child_id, check.run_id)
+        finally:
+            self.running.pop(name, None)
+            self.changed()
+        if check.verdict == "stale":
+            return False
+        if check.result is not None:
+            self._apply_result(check.result)
+        else:
+            self._child_failed(name, check.closed or "ended")
+        return True
+
+    async def _ask(self, name: str, child_id: str, check: ChildCheck) -> None:
+        """Neither adoptable nor replaceable: hold with what was found; returns on `retry`."""
+        found = check.found or f"{child_id} stayed taken after {MAX_TRIES} tries"
+        await self.holds.ask(
+            FailureInfo(
+                step=f"start {child_id}",
+                scopes=[name],
+                error=(
+                    f"cannot start {child_id}: {found}. Fix: let it finish, or end it with "
+                    f"`temporal workflow terminate --workflow-id {child_id} --reason <why>`, "
+                    f"then retry"
+                ),
+                error_type="ChildIdTaken",
+                cause=f"ChildIdTaken:{child_id}",
+            ),
+            notify=self.control.notify,
+        )
+
+    def progress(self, progress: SubtaskProgress) -> None:
+        """A child's report (`BuildWorkflow.subtask_progress`): its view in the build's state."""
+        view = self.state().subtasks.get(progress.subtask)
+        if self.cancelled() or view is None:
+            return
+        if build_state.apply_progress(view, progress):
+            self.changed()
+
+    async def decide(self, decision: DecideInput, waiting_for: Callable[[], str]) -> None:
+        """A person's answer for a child: a failure that holds children (one answer for
+        every subtask held by one cause), else the question one child asks."""
+        choice = decision.choice.strip().lower()
+        held = build_state.held_by_failure(self.state(), self.running, decision.scope)
+        if held:
+            await self._decide_failure(held, choice, whole=decision.scope in (None, FAILURE_SCOPE))
+            return
+        waiting = [
+            n
+            for n, v in self.state().subtasks.items()
+            if v.decision is not None and decision.scope in (None, n) and n in self.running
+        ]
+        if not waiting:
+            self.control.refuse(
+                f"decide: no subtask waits for a decision ({decision.scope or 'any'}). Fix: "
+                f"decide only what `status` lists (now waiting for: {waiting_for()})"
+            )
+            return
+        asked = self.state().subtasks[waiting[0]].decision
+        # Refused here, where `status` shows it: the subtask would only log it.
+        if asked is not None and not self.control.offered(choice, asked.options, waiting[0]):
+            return
+        await self.tell(waiting[0], SubtaskWorkflow.decide, decision.choice)
+
+    async def _decide_failure(self, held: list[str], choice: str, whole: bool) -> None:
+        """One answer for every subtask held by one cause; `stop` ends the whole build."""
+        decision = self.state().subtasks[held[0]].decision
+        assert decision is not None
+        offered = [o for o in decision.options if all(self._offers(n, o) for n in held)]
+        if not self.control.offered(choice, offered, "the failure"):
+            return
+        if choice == "stop":
+            failure = decision.failure
+            what = f"{failure.step} failed: {failure.error}" if failure else decision.prompt
+            self.state().stopped = True
+            self.state().stop_reason = f"stopped by a person after {what}"
+            self.changed()
+            return
+        for name in held:
+            await self.tell(name, SubtaskWorkflow.decide, choice)
+        if choice == "retry" and whole:
+            # A step another subtask had in flight during the outage may fail only now (or
+            # just did, after this decision was read): this `retry` covers it too, so nobody
+            # is asked twice about one outage.
+            cause = decision.failure.cause if decision.failure else ""
+            for name in [n for n in self.running if n not in held]:
+                await self.tell(name, SubtaskWorkflow.outage_retried, cause)
+
+    def _offers(self, name: str, option: str) -> bool:
+        decision = self.state().subtasks[name].decision
+        return decision is not None and option in decision.options

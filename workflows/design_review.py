@@ -11,6 +11,7 @@ refused), and nothing here ever advances past a gate on its own.
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
@@ -28,24 +29,41 @@ with workflow.unsafe.imports_passed_through():
     from contracts.config import OrchestratorConfig, ProjectContext
     from contracts.design import (
         CONSISTENCY,
+        DESIGN_DOC_APPROVED,
         DESIGN_STOPPED,
         DesignInput,
         DesignResult,
         DesignState,
+        DesignStatus,
         ScopeState,
     )
+    from contracts.human import (
+        DESIGN_STUCK_OPTIONS,
+        MAX_SIGNAL_TEXT,
+        AnswerInput,
+        DecideInput,
+        FeedbackInput,
+        PendingDecision,
+        TrackedQuestion,
+        parse_answer,
+        parse_decide,
+        signal_input,
+    )
+    from contracts.metrics import Metrics
     from contracts.plan import SubplanSummary
     from workflows import design_state, project_steps
-    from workflows.agent_step import AgentStep
-    from workflows.design_messages import DesignMessages
-    from workflows.design_plan import DesignPlanSteps
+    from workflows.commands import run_command
+    from workflows.design_steps import DesignSteps
     from workflows.failures import StepAbandoned, all_or_cancel
-    from workflows.inputs import absolute_design_dir, run_input
+    from workflows.inputs import absolute_design_dir, checked_signal, run_input, unknown_names
     from workflows.loop_control import LoopControl
 
 
 @workflow.defn(name="DesignReviewWorkflow")
-class DesignReviewWorkflow(DesignMessages, DesignPlanSteps):
+class DesignReviewWorkflow:
+    SIGNALS = ("approved", "request_changes", "answer", "decide", "!pause", "!resume", "command")
+    UPDATES = ("answer_question",)
+
     def __init__(self) -> None:
         self.s = DesignState()
         self.ctx: ProjectContext | None = None
@@ -66,12 +84,15 @@ class DesignReviewWorkflow(DesignMessages, DesignPlanSteps):
             step_options=("retry", "stop"),
         )
         self.holds = self.control.holds
-        self.agent = AgentStep(
-            self.holds,
-            ledger=lambda: self.s.ledger,
-            may_start=lambda: not self.s.paused,
-            agents=lambda: self.cfg.agents,
-            notify=self._on_hold,
+        # The review and plan steps: composed, given what they share with the loop.
+        self.steps = DesignSteps(
+            state=lambda: self.s,
+            ctx=self._project,
+            cfg=lambda: self.cfg,
+            subplans=lambda: self.subplans,
+            threshold=lambda: self.threshold,
+            control=self.control,
+            shown=self._details,
         )
 
     # ------------------------------------------------------------------ run
@@ -100,7 +121,7 @@ class DesignReviewWorkflow(DesignMessages, DesignPlanSteps):
         await project_steps.hold_for_persons_changes(self.control.activity, self.ctx)
         self.threshold = inp.threshold if inp.threshold is not None else self.cfg.threshold
         self.reviewers = inp.reviewers or list(self.cfg.reviewers.design)
-        plan = await self._validate_and_split()
+        plan = await self.steps.validate_and_split()
         self.subplans = plan.subtasks
         for name in [CONSISTENCY, *(s.name for s in self.subplans)]:
             self.s.scopes.setdefault(name, ScopeState(name=name))
@@ -126,7 +147,159 @@ class DesignReviewWorkflow(DesignMessages, DesignPlanSteps):
                 if self.inp is not None:
                     await self.control.continue_as_new_if_suggested(self.inp, self.s)
 
-        return await self._artifacts()
+        commit = await self.steps.artifacts()
+        await self.control.drained()
+        return self._result(DESIGN_DOC_APPROVED, commit)
+
+    # ------------------------------------------------------------ messages
+    # A handler only records an answer or refuses it (visibly, in `status`); the loop
+    # acts on what it recorded.
+
+    @checked_signal("approved", str, optional=True)
+    def approved(self, note: str | None = None) -> None:
+        # Only at the gate: an approval sent before the final reviews were seen is not one.
+        if self.s.phase == "awaiting-approval":
+            self.s.approved = True
+        else:
+            self.control.refuse(
+                f"approved: the phase is {self.s.phase}, not the approval gate. Fix: approve "
+                f"when `status` shows awaiting-approval (now waiting for: {self._waiting_for()})"
+            )
+
+    @checked_signal("request_changes", FeedbackInput | str)
+    def request_changes(self, feedback: FeedbackInput | str) -> None:
+        text = feedback.feedback if isinstance(feedback, FeedbackInput) else str(feedback)
+        if len(text) > MAX_SIGNAL_TEXT:
+            self.control.refuse(
+                f"request_changes: {len(text)} characters, more than {MAX_SIGNAL_TEXT}. Fix: put "
+                "the details in a file in the design directory and refer to it"
+            )
+            return
+        if not text.strip():
+            self.control.refuse(
+                "request_changes: the feedback is empty. Fix: say what to change, e.g. "
+                '"split 02-api in two"'
+            )
+            return
+        self.s.feedback.append(text.strip())
+        self.s.approved = False
+
+    @checked_signal("answer", AnswerInput)
+    def answer(self, answer: AnswerInput) -> None:
+        try:
+            design_state.check_answer(self.s, answer)
+            design_state.check_change(self.s, answer)
+        except ValueError as err:
+            self.control.refuse(f"answer: {err}")
+            return
+        self._apply_answer(answer)
+
+    @workflow.update(name="answer_question")
+    def answer_question(self, *args: Any) -> str:
+        q = self._apply_answer(signal_input("answer_question", args, AnswerInput))
+        return f"{q.id}: {q.choice}) {q.answer_text()}"
+
+    @answer_question.validator
+    def _validate_answer(self, *args: Any) -> None:
+        # Any input is taken here, so a malformed one is refused with what to send
+        # (typed, the SDK would refuse it as "Failed decoding arguments").
+        answer = signal_input("answer_question", args, AnswerInput)
+        design_state.check_answer(self.s, answer)
+        design_state.check_change(self.s, answer)
+
+    def _apply_answer(self, answer: AnswerInput) -> TrackedQuestion:
+        q = design_state.apply_answer(self.s, answer)
+        self._details()
+        return q
+
+    @checked_signal("decide", DecideInput)
+    def decide(self, decision: DecideInput) -> None:
+        if self.control.failure_answered(decision.choice, decision.scope):
+            return
+        pending = [
+            d
+            for d in self.s.decisions
+            if decision.scope in (None, d.scope) and d.scope not in self.answers
+        ]
+        if not pending:
+            self.control.refuse(
+                f"decide: nothing waits for {decision.scope or 'a decision'}. Fix: decide only "
+                f"what `status` lists (now waiting for: {self._waiting_for()})"
+            )
+            return
+        target = pending[0]
+        choice = decision.choice.strip().lower()
+        if self.control.offered(choice, target.options, target.scope):
+            self.answers[target.scope] = choice
+
+    @checked_signal("!pause")
+    def pause(self) -> None:
+        self.control.pause()
+
+    @checked_signal("!resume")
+    def resume(self) -> None:
+        self.control.resume()
+
+    @checked_signal("command", str)
+    async def command(self, line: str) -> None:
+        await run_command(
+            line,
+            {
+                "approved": lambda _: self.approved(),
+                "request_changes": self.request_changes,
+                "answer": lambda text: self.answer(parse_answer(text)),
+                "decide": lambda text: self.decide(parse_decide(text)),
+                "!pause": lambda _: self.pause(),
+                "!resume": lambda _: self.resume(),
+            },
+            self.control.refuse,
+        )
+
+    @workflow.query(name="status")
+    def status(self) -> DesignStatus:
+        total = self.s.ledger.total
+        return DesignStatus(
+            feature=self.ctx.feature if self.ctx else "",
+            phase=self.s.phase,
+            paused=self.s.paused,
+            waiting_for=self._waiting_for(),
+            threshold=self.threshold,
+            scopes=list(self.s.scopes.values()),
+            open_questions=[q for q in self.s.questions if q.status == "open"],
+            answered_questions=[q for q in self.s.questions if q.status == "answered"],
+            decisions=[*self.holds.decisions(), *self.s.decisions],
+            cost_usd=total.cost_usd,
+            tokens=total.total_tokens,
+            notice=self.s.notice,
+        )
+
+    @workflow.query(name="metrics")
+    def metrics(self) -> Metrics:
+        started = self.s.started_at
+        elapsed = 0.0
+        if started:
+            elapsed = (workflow.now() - datetime.fromisoformat(started)).total_seconds()
+        return Metrics.of(self.s.ledger, elapsed)
+
+    def _waiting_for(self) -> str:
+        return design_state.waiting_for(self.s, self.holds.decisions())
+
+    unknown_signal, unknown_update = unknown_names()
+
+    def _project(self) -> ProjectContext:
+        """The project, once the run has read it (every step runs after that)."""
+        assert self.ctx is not None
+        return self.ctx
+
+    async def _on_hold(self) -> None:
+        """A failure hold opened or closed: show it."""
+        self._details()
+
+    def _details(self, note: str = "") -> None:
+        feature = self.ctx.feature if self.ctx else ""
+        workflow.set_current_details(
+            design_state.details(self.s, feature, self._waiting_for(), note)
+        )
 
     # ----------------------------------------------------------- the steps
 
@@ -155,7 +328,7 @@ class DesignReviewWorkflow(DesignMessages, DesignPlanSteps):
             sc.state = "reviewing"
             self._details()
             results = await all_or_cancel(
-                *(self._review(name, reviewer, sc.round) for reviewer in self.reviewers)
+                *(self.steps.review(name, reviewer, sc.round) for reviewer in self.reviewers)
             )
             lowest = design_state.record_round(sc, results)
             await self._collect_questions(name, results)
@@ -176,11 +349,11 @@ class DesignReviewWorkflow(DesignMessages, DesignPlanSteps):
             sc.state = "revising"
             self._details()
             issues = [i for r in results if r.score < bar for i in r.issues if i.blocking]
-            await self._edit(
+            await self.steps.edit(
                 "design-writer",
                 name,
                 sc.round,
-                focus=self._scope_files(name),
+                focus=self.steps.scope_files(name),
                 instructions=(
                     f"Revise the design ({'the whole set' if name == CONSISTENCY else name}) "
                     "so that it resolves the issues below. Read the full reviews for details. "
@@ -194,20 +367,68 @@ class DesignReviewWorkflow(DesignMessages, DesignPlanSteps):
                 f"after review round {sc.round}",
             )
 
+    async def _ask(self, decision: PendingDecision) -> str:
+        """Put a question to the person and wait; never decided on their behalf."""
+        self.answers.pop(decision.scope, None)
+        self.s.decisions.append(decision)
+        self._details()
+        await workflow.wait_condition(lambda: decision.scope in self.answers)
+        self.s.decisions = [d for d in self.s.decisions if d.scope != decision.scope]
+        choice = self.answers.pop(decision.scope)
+        self._details()
+        return choice
+
+    async def _when_stuck(self, sc: ScopeState, why: str, lowest: float, bar: float) -> str:
+        """Ask the person about a stuck scope: `accept` (it passes as it is), `re-review`
+        (they edited it together) or `revise` (another writer round)."""
+        sc.state = "stuck"
+        choice = await self._ask(
+            PendingDecision(
+                scope=sc.name,
+                prompt=(
+                    f"Design scope {sc.name} is stuck after round {sc.round} ({why}); "
+                    f"lowest score {lowest:.2f}, bar {bar:.2f}. Continue, accept it as "
+                    "it is, or review it together?"
+                ),
+                options=list(DESIGN_STUCK_OPTIONS),
+            )
+        )
+        if choice == "review-together":
+            sc.state = "waiting"
+            choice = await self._ask(
+                PendingDecision(
+                    scope=sc.name,
+                    kind="review-together",
+                    prompt=(
+                        f"Paused on {sc.name} so you can review it together. Edit the "
+                        "files if you like, then continue (re-review) or accept."
+                    ),
+                    options=["continue", "accept"],
+                )
+            )
+            if choice != "accept":
+                return "re-review"
+        if choice == "accept":
+            sc.threshold = lowest
+            sc.state = "accepted"
+            self._details()
+            return "accept"
+        return "revise"
+
     async def _collect_questions(self, scope: str, results: list[ReviewResult]) -> None:
         """Track new reviewer questions; let the codebase answer what it can first."""
         new = design_state.track_questions(self.s, scope, results)
         if not new:
             return
         assert self.ctx
-        result = await self._agent(
+        result = await self.steps.run_agent(
             agent_answer_questions,
             AnswerRequest(
-                **self._call(
+                **self.steps.call(
                     "question-answerer",
                     scope,
                     1,
-                    self._scope_files(scope),
+                    self.steps.scope_files(scope),
                     "Answer each question from the codebase and the design documents when they "
                     "settle it; otherwise mark it unanswered so a person decides.",
                 ).model_dump(),
@@ -231,12 +452,12 @@ class DesignReviewWorkflow(DesignMessages, DesignPlanSteps):
         pending = [q for q in self.s.questions if q.id not in self.s.answers_applied]
         if not pending:
             return
-        answers_path = await self._write_answers()
-        await self._edit(
+        answers_path = await self.steps.write_answers()
+        await self.steps.edit(
             "design-writer",
             "answers",
             len(self.s.answers_applied) + 1,
-            focus=[answers_path, *self._scope_files(CONSISTENCY)],
+            focus=[answers_path, *self.steps.scope_files(CONSISTENCY)],
             instructions=(
                 f"The questions in {answers_path} have been answered. Update the overview and "
                 "the subplans so that they state each decision explicitly."
@@ -260,11 +481,11 @@ class DesignReviewWorkflow(DesignMessages, DesignPlanSteps):
         feedback = list(self.s.feedback)
         self.s.feedback.clear()
         self._details()
-        await self._edit(
+        await self.steps.edit(
             "design-writer",
             CONSISTENCY,
             self.s.scopes[CONSISTENCY].round,
-            focus=self._scope_files(CONSISTENCY),
+            focus=self.steps.scope_files(CONSISTENCY),
             instructions="A person requested changes to the design. Apply them.",
             issues=[ReviewIssue(severity=Severity.high, description=f) for f in feedback],
             message=f"design({self.ctx.feature}): apply requested changes",

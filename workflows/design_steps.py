@@ -1,20 +1,26 @@
-"""How the design loop runs its steps: agent calls, file and git steps, their holds.
+"""The design loop's steps: agent calls, file and git steps, the plan at both ends.
 
-A mixin of `DesignReviewWorkflow`, kept apart so the workflow module reads as
-the loop it is. Every step goes through the failure holds: one that fails for
-good waits for a person (`retry` / `skip` / `stop`) instead of ending the loop.
+`DesignSteps` is composed by `DesignReviewWorkflow` (not inherited), so the workflow
+module reads as the loop it is. Every step goes through the failure holds: one that
+fails for good waits for a person (`retry` / `skip` / `stop`) instead of ending the
+loop. Before the first review the plan engine checks the directory (a directory
+without subplans is split by the splitter, oversized subplans split again, missing
+acceptance criteria written); after approval every subplan is drafted into its XML
+subtask and the plan files are written and committed together.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.agents.activities import agent_edit, agent_review
+    from activities.agents.activities import agent_draft_subtask, agent_edit, agent_review
     from activities.design_files import write_answers
+    from activities.plan.activities import plan_design
     from contracts.agents import (
         AgentCall,
         EditRequest,
@@ -22,91 +28,103 @@ with workflow.unsafe.imports_passed_through():
         ReviewIssue,
         ReviewRequest,
         ReviewResult,
+        SubtaskDraftRequest,
+        SubtaskDraftResult,
     )
     from contracts.config import OrchestratorConfig, ProjectContext
     from contracts.design import CONSISTENCY, AnswersFile, DesignState
     from contracts.git import CommitResult
-    from contracts.human import FAILURE_OPTIONS
-    from contracts.plan import SubplanSummary
+    from contracts.human import FAILURE_OPTIONS, FailureInfo
+    from contracts.plan import PlanRequest, PlanResult, SubplanSummary
     from workflows import options, project_steps
     from workflows.agent_step import AgentStep, R
-    from workflows.failures import FailureHolds
+    from workflows.failures import all_or_cancel
     from workflows.loop_control import LoopControl
     from workflows.timestamps import stamp
 
 
-T = TypeVar("T")
-
-
 class DesignSteps:
-    """Uses the loop's state, context, config, subplans, holds and agent step, and its
-    `_details` (the Web UI pane)."""
+    """Bound to the design loop's state, context, config, subplans and threshold (read
+    through callables: continue-as-new and a restored state replace them), its control,
+    and `shown`, which refreshes what a person sees (the Web UI pane)."""
 
-    s: DesignState
-    ctx: ProjectContext | None
-    cfg: OrchestratorConfig
-    subplans: list[SubplanSummary]
-    holds: FailureHolds
-    control: LoopControl
-    agent: AgentStep
-    threshold: float
-    _details: Callable[..., None]
+    def __init__(
+        self,
+        *,
+        state: Callable[[], DesignState],
+        ctx: Callable[[], ProjectContext],
+        cfg: Callable[[], OrchestratorConfig],
+        subplans: Callable[[], list[SubplanSummary]],
+        threshold: Callable[[], float],
+        control: LoopControl,
+        shown: Callable[..., None],
+    ) -> None:
+        self.state, self.ctx, self.cfg = state, ctx, cfg
+        self.subplans, self.threshold = subplans, threshold
+        self.control, self.shown = control, shown
+        self.holds = control.holds
+        self.agent = AgentStep(
+            control.holds,
+            ledger=lambda: self.state().ledger,
+            may_start=lambda: not self.state().paused,
+            agents=lambda: self.cfg().agents,
+            notify=control.notify,
+        )
 
     def _bar(self, scope: str) -> float:
         """The score a scope must reach: its own (a person set it), else the loop's."""
-        sc = self.s.scopes.get(scope)
-        return sc.threshold if sc is not None and sc.threshold is not None else self.threshold
+        sc = self.state().scopes.get(scope)
+        return sc.threshold if sc is not None and sc.threshold is not None else self.threshold()
 
-    def _rel(self, path: str) -> str:
+    def rel(self, path: str) -> str:
         """A path inside the design directory, relative to the repository root."""
-        assert self.ctx
-        base = self.ctx.design_rel.rstrip("/")
+        base = self.ctx().design_rel.rstrip("/")
         return f"{base}/{path}" if base not in ("", ".") else path
 
-    def _scope_files(self, scope: str) -> list[str]:
-        files = [self._rel("overview.md")]
+    def scope_files(self, scope: str) -> list[str]:
+        files = [self.rel("overview.md")]
         if scope == CONSISTENCY or scope == "answers":
-            return files + [self._rel(s.path) for s in self.subplans]
-        files += [self._rel(s.path) for s in self.subplans if s.name == scope]
+            return files + [self.rel(s.path) for s in self.subplans()]
+        files += [self.rel(s.path) for s in self.subplans() if s.name == scope]
         return files
 
-    def _call(
+    def call(
         self, role: str, scope: str, round_: int, focus: list[str], instructions: str = ""
     ) -> AgentCall:
-        assert self.ctx
         wf = workflow.info().workflow_id
         transcript = (
-            f"{self.ctx.repo_root}/.orchestrator/transcripts/{wf}/{workflow.info().run_id}/"
-            f"c{self.s.reviews_cycle}-{scope}-{role}-r{round_}.json"
+            f"{self.ctx().repo_root}/.orchestrator/transcripts/{wf}/{workflow.info().run_id}/"
+            f"c{self.state().reviews_cycle}-{scope}-{role}-r{round_}.json"
         )
         return AgentCall(
             role=role,
             scope=scope,
             round=round_,
-            workdir=self.ctx.repo_root,
+            workdir=self.ctx().repo_root,
             focus_paths=focus,
             instructions=instructions,
             transcript_path=transcript,
-            settings=self.cfg.agent_settings(role, self.ctx.start_commit),
+            settings=self.cfg().agent_settings(role, self.ctx().start_commit),
         )
 
-    async def _review(self, scope: str, reviewer: str, round_: int) -> ReviewResult:
-        assert self.ctx
+    async def review(self, scope: str, reviewer: str, round_: int) -> ReviewResult:
         key = f"{scope}/{reviewer}"
-        ts = self.s.last_stamp[key] = stamp(workflow.now(), self.s.last_stamp.get(key))
+        ts = self.state().last_stamp[key] = stamp(workflow.now(), self.state().last_stamp.get(key))
         instructions = (
             "Review the whole design for consistency between the overview and all subplans "
             "(interfaces, dependencies, naming, gaps)."
             if scope == CONSISTENCY
             else f"Review the subplan {scope} against the overview."
         ) + " Verify each finding and score by the rubric."
-        call = self._call(reviewer, scope, round_, self._scope_files(scope), instructions)
+        call = self.call(reviewer, scope, round_, self.scope_files(scope), instructions)
         title = (
-            f"{self.ctx.feature} (consistency of the whole set)" if scope == CONSISTENCY else scope
+            f"{self.ctx().feature} (consistency of the whole set)"
+            if scope == CONSISTENCY
+            else scope
         )
         request = ReviewRequest(
             **call.model_dump(),
-            review_path=self._rel(f"design-reviews/{scope}_{ts}_{reviewer}.md"),
+            review_path=self.rel(f"design-reviews/{scope}_{ts}_{reviewer}.md"),
             title=title,
             threshold=self._bar(scope),
             # A loop started again (after a stop, cancel or failure) reuses the reviews
@@ -114,13 +132,13 @@ class DesignSteps:
             reuse=round_ == 1,
             remember=True,
         )
-        result = await self._agent(
+        result = await self.run_agent(
             agent_review, request, ReviewResult, f"review {scope} · {reviewer}"
         )
-        self._wrote(result.review_path)
+        self.wrote(result.review_path)
         return result
 
-    async def _edit(
+    async def edit(
         self,
         role: str,
         scope: str,
@@ -132,8 +150,7 @@ class DesignSteps:
         review_paths: list[str] | None = None,
         choices: Sequence[str] | None = None,
     ) -> EditResult:
-        assert self.ctx
-        call = self._call(role, scope, round_, focus, instructions)
+        call = self.call(role, scope, round_, focus, instructions)
         request = EditRequest(
             **call.model_dump(),
             issues=issues or [],
@@ -142,29 +159,28 @@ class DesignSteps:
             # The main checkout may hold the user's own work: commit only the design dir,
             # and the writer writes nowhere else.
             commit=False,
-            write_scope=[self.ctx.design_rel],
+            write_scope=[self.ctx().design_rel],
         )
-        result = await self._agent(agent_edit, request, EditResult, f"{role} · {scope}", choices)
+        result = await self.run_agent(agent_edit, request, EditResult, f"{role} · {scope}", choices)
         if result.files_changed:
-            self._wrote(*result.files_changed)
-            await self._commit_design(message, f"commit {scope} revision")
+            self.wrote(*result.files_changed)
+            await self.commit_design(message, f"commit {scope} revision")
         return result
 
-    def _wrote(self, *paths: str) -> None:
+    def wrote(self, *paths: str) -> None:
         """Files the loop wrote (from the repository root): its next commit takes them."""
-        self.s.written = sorted({*self.s.written, *paths})
+        self.state().written = sorted({*self.state().written, *paths})
 
-    async def _commit_design(self, message: str, summary: str) -> CommitResult:
+    async def commit_design(self, message: str, summary: str) -> CommitResult:
         """Commit what the loop wrote since its last commit: never a person's files."""
-        assert self.ctx
-        paths = list(self.s.written)
+        paths = list(self.state().written)
         commit = await project_steps.commit_design(
-            self.control.activity, self.ctx, message, summary, paths
+            self.control.activity, self.ctx(), message, summary, paths
         )
-        self.s.written = [p for p in self.s.written if p not in paths]
+        self.state().written = [p for p in self.state().written if p not in paths]
         return commit
 
-    async def _agent(
+    async def run_agent(
         self,
         activity: Any,
         request: AgentCall,
@@ -175,24 +191,154 @@ class DesignSteps:
         """A review scope's steps may be skipped by a person when they fail for good;
         the other steps (split, answers, drafts) can only be retried or stopped."""
         if choices is None:
-            choices = FAILURE_OPTIONS if request.scope in self.s.scopes else ("retry", "stop")
+            choices = FAILURE_OPTIONS if request.scope in self.state().scopes else ("retry", "stop")
         return await self.agent(activity, request, result_type, summary, choices)
 
-    async def _on_hold(self) -> None:
-        self._details()
-
-    async def _write_answers(self) -> str:
-        assert self.ctx
+    async def write_answers(self) -> str:
         path: str = await self.control.activity(
             write_answers,
             AnswersFile(
-                path=f"{self.ctx.repo_root}/{self._rel('design-reviews/answers.md')}",
-                feature=self.ctx.feature,
-                questions=self.s.questions,
+                path=f"{self.ctx().repo_root}/{self.rel('design-reviews/answers.md')}",
+                feature=self.ctx().feature,
+                questions=self.state().questions,
             ),
             result_type=str,
             summary="write design-reviews/answers.md",
             **options.quick(),
         )
-        self._wrote(path)
+        self.wrote(path)
         return path
+
+    async def _plan(self, write: bool = False) -> PlanResult:
+        """The plan engine's checks; its message names file, problem and fix, and holds."""
+        return await self.control.activity(
+            plan_design,
+            PlanRequest(design_dir=self.ctx().design_dir, write=write),
+            result_type=PlanResult,
+            summary=f"plan {self.ctx().feature}" + (" (write)" if write else ""),
+            **options.quick(),
+        )
+
+    async def validate_and_split(self) -> PlanResult:
+        """The plan engine's checks; a directory without subplans is split by the splitter."""
+        self.state().phase = "starting"
+        self.shown()
+        plan = await self._plan()
+        if not plan.subtasks:
+            self.state().phase = "splitting"
+            self.shown("the splitter decomposes overview.md into subplans")
+            await self.edit(
+                "subplan-splitter",
+                "split",
+                1,
+                focus=[self.rel("overview.md")],
+                instructions=(
+                    f"Decompose {self.rel('overview.md')} into subplans written as "
+                    f"{self.rel('subplans')}/NN-name.md (NN = 01, 02, ...; names are lower-case "
+                    "slugs). Each subplan: under 20K tokens, 1-2 days of work, explicit "
+                    "**Dependencies**, **Files Modified**, **Estimated Hours**, **Complexity**, "
+                    "an Acceptance Criteria checkbox list and Validation Gates."
+                ),
+                message=f"design({self.ctx().feature}): split overview into subplans",
+            )
+            plan = await self._plan()
+            while not plan.subtasks:
+                # Not a bug: a person can write the subplans, then retry.
+                await self.holds.ask(
+                    FailureInfo(
+                        step="split overview.md into subplans",
+                        scopes=["split"],
+                        error=f"{self.rel('subplans')}: the splitter wrote no subplans. Fix: "
+                        "write subplans/NN-name.md by hand or check the splitter role",
+                        error_type="PlanError",
+                        cause="PlanError:no-subplans",
+                    ),
+                    ("retry", "stop"),
+                    self.control.notify,
+                )
+                plan = await self._plan()
+        oversized = [s for s in plan.subtasks if self._warned(plan, s, "token")]
+        for sub in oversized:
+            await self.edit(
+                "subplan-splitter",
+                sub.name,
+                0,
+                focus=[self.rel(sub.path)],
+                instructions=(
+                    f"{self.rel(sub.path)} is over the 20K-token limit. Split it into smaller "
+                    "subplans (new NN-name.md files next to it, dependencies updated in every "
+                    "subplan that named it) and delete or shrink the original."
+                ),
+                message=f"design({self.ctx().feature}): split oversized {sub.name}",
+            )
+        missing_ac = [s for s in plan.subtasks if self._warned(plan, s, "acceptance")]
+        for sub in missing_ac:
+            await self.edit(
+                "design-writer",
+                sub.name,
+                0,
+                focus=[self.rel("overview.md"), self.rel(sub.path)],
+                instructions=(
+                    f"{self.rel(sub.path)} has no acceptance criteria. Add an "
+                    "`## Acceptance Criteria` section of testable `- [ ]` items."
+                ),
+                message=f"design({self.ctx().feature}): acceptance criteria for {sub.name}",
+            )
+        if oversized or missing_ac:
+            plan = await self._plan()
+        return plan
+
+    @staticmethod
+    def _warned(plan: PlanResult, sub: SubplanSummary, what: str) -> bool:
+        """Did the plan engine warn about this subplan (`token` limit, `acceptance` criteria)?"""
+        marker = "-token limit" if what == "token" else "no acceptance criteria"
+        return any(
+            marker in w and (f"/{sub.name}.md" in w or w.startswith(f"{sub.name}.md"))
+            for w in plan.plan.warnings
+        )
+
+    async def artifacts(self) -> str | None:
+        """After approval: XML subtasks, plan files, one commit (its hash)."""
+        self.state().phase = "artifacts"
+        self.shown()
+        limit = asyncio.Semaphore(self.cfg().max_parallel_reviews)
+
+        async def draft(sub: SubplanSummary) -> str:
+            async with limit:
+                xml = self.rel(f"subtasks/{sub.name}.xml")
+                result = await self.run_agent(
+                    agent_draft_subtask,
+                    SubtaskDraftRequest(
+                        **self.call(
+                            "subtask-drafter",
+                            sub.name,
+                            1,
+                            [self.rel(sub.path)],
+                            f"Fill the subtask model for {sub.name} from its subplan: summary, "
+                            "scope in/out, dependencies, files, steps, tests, gate commands, "
+                            "acceptance criteria, safety notes.",
+                        ).model_dump(),
+                        subplan_path=self.rel(sub.path),
+                        xml_path=xml,
+                    ),
+                    SubtaskDraftResult,
+                    f"draft subtasks/{sub.name}.xml",
+                )
+                if result.note:  # e.g. the model's drafts kept failing the plan check
+                    self.state().scopes[sub.name].notes = result.note
+                    self.shown()
+                self.wrote(result.xml_path)
+                return result.xml_path
+
+        xml_paths = await all_or_cancel(*(draft(s) for s in self.subplans()))
+        plan = await self._plan(write=True)
+        self.wrote(*plan.written)
+        answers = [await self.write_answers()] if self.state().questions else []
+        commit = await self.commit_design(
+            f"design({self.ctx().feature}): approved — subtasks, plan and reviews",
+            f"commit design artifacts · {self.ctx().feature}",
+        )
+        self.state().artifacts = [*xml_paths, *plan.written, *answers]
+        self.state().phase = "approved"
+        self.shown()
+        return commit.commit
