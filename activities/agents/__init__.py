@@ -1,5 +1,20 @@
 """Agents: roles run as durable Messages API tool-use loops (see activities.agents.activities)."""
 
-from activities.agents.activities import ACTIVITIES
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from activities.agents.activities import ACTIVITIES
 
 __all__ = ["ACTIVITIES"]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use: the CLI reads the model tables without loading every agent
+    # activity (and the whole Messages SDK) first.
+    if name == "ACTIVITIES":
+        from activities.agents.activities import ACTIVITIES
+
+        return ACTIVITIES
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

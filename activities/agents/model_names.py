@@ -14,8 +14,6 @@ import re
 import typing
 from collections.abc import Iterable
 
-from anthropic.types import Model
-
 from activities.agents import models
 
 _SNAPSHOT = re.compile(r"^(?P<family>.+)-20\d{6}$")
@@ -23,6 +21,8 @@ _SNAPSHOT = re.compile(r"^(?P<family>.+)-20\d{6}$")
 
 def sdk_models() -> list[str]:
     """The model ids the installed SDK names (its `Model` literal)."""
+    from anthropic.types import Model  # on first use: the SDK takes a second to import
+
     found: list[str] = []
     for arg in typing.get_args(Model):
         if typing.get_origin(arg) is typing.Literal:
