@@ -11,6 +11,7 @@ import asyncio
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -44,9 +45,84 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+# The long end-to-end tests (minutes each, measured with --durations) go first, so that the
+# parallel workers end on short tests instead of one worker running a long one alone.
+LONG_FIRST = (
+    "tests/webui/",
+    "tests/cli/test_cli_loops.py",
+    "tests/cli/test_first_hour.py",
+    "tests/workflows/",
+    "tests/deploy/test_runtime_install.py",
+    "tests/cli/",
+    "tests/git/test_many_files.py",
+    "tests/deploy/test_types.py",
+)
+
+
+def _rank(item: pytest.Item) -> int:
+    if item.get_closest_marker("after_all"):
+        return len(LONG_FIRST) + 1
+    return next((i for i, p in enumerate(LONG_FIRST) if item.nodeid.startswith(p)), len(LONG_FIRST))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    last = [item for item in items if item.get_closest_marker("after_all")]
-    items[:] = [item for item in items if not item.get_closest_marker("after_all")] + last
+    items.sort(key=_rank)  # stable: collection order within each rank
+
+
+# The suite runs in parallel workers (pytest-xdist, `addopts` in pyproject.toml). Each has its
+# own Temporal servers, ORCHESTRATOR_HOME and temporary directories; they share the recording,
+# which the controller made before starting them. The scheduler hands out tests in collection
+# order, so an `after_all` test is the last its worker runs; it then waits until every other
+# worker has finished its tests, so that it reads the whole run's recording.
+AFTER_ALL_WAIT_S = 540.0
+
+
+def _running_dir() -> Path | None:
+    recording = os.environ.get(RECORD_ENV)
+    return Path(recording).parent / "workers-running" if recording else None
+
+
+def _worker_id(config: pytest.Config) -> str | None:
+    workerinput: dict[str, str] = getattr(config, "workerinput", {})
+    return workerinput.get("workerid")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    worker, running = _worker_id(session.config), _running_dir()
+    if worker and running:
+        running.mkdir(parents=True, exist_ok=True)
+        (running / worker).write_text(str(os.getpid()))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    worker, running = _worker_id(session.config), _running_dir()
+    if worker and running:
+        (running / worker).unlink(missing_ok=True)
+
+
+def _others_running(me: str, running: Path) -> list[str]:
+    others = []
+    for marker in running.iterdir() if running.is_dir() else []:
+        if marker.name == me:
+            continue
+        try:
+            os.kill(int(marker.read_text()), 0)
+        except (OSError, ValueError):
+            continue  # a worker that died: the controller reports its test as failed
+        others.append(marker.name)
+    return others
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    worker, running = _worker_id(item.config), _running_dir()
+    if not (item.get_closest_marker("after_all") and worker and running):
+        return
+    deadline = time.monotonic() + AFTER_ALL_WAIT_S
+    while others := _others_running(worker, running):
+        if time.monotonic() > deadline:
+            pytest.fail(f"workers {others} still running tests after {AFTER_ALL_WAIT_S:.0f} s")
+        time.sleep(0.5)
 
 
 @pytest.fixture(scope="session")
