@@ -24,6 +24,9 @@ from tests.support import make_project, record_history, scripted_model, until
 from tests.workflows.builds import approve_artifacts
 from worker import build_worker
 
+# One worker runs this module, in order (ONE_WORKER in tests/conftest.py): its tests
+# share one server with its own settings (`eager_server`).
+
 
 @pytest.fixture(scope="module")
 def eager_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
