@@ -600,8 +600,13 @@ class GitHubStandIn:
                         "user_agent": record.user_agent,
                     }
                 )
-                with open(self.record_path, "a", encoding="utf-8") as fh:
-                    fh.write(line + "\n")
+                # One write to an O_APPEND file: stand-ins in other processes (the suite's
+                # parallel workers, spawned workers) append to the same file, never into a line.
+                fd = os.open(self.record_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                try:
+                    os.write(fd, (line + "\n").encode("utf-8"))
+                finally:
+                    os.close(fd)
 
     def rate_headers(self, counted: bool = True) -> dict[str, str]:
         """This request's primary rate-limit headers: `remaining` counts down in a window.

@@ -11,14 +11,17 @@ import asyncio
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
+from xdist.scheduler import LoadScopeScheduling
 
 from runtime.server import DevServer, free_port, start_dev_server, temporal_binary
 from simulators.github_api import RECORD_ENV
@@ -44,9 +47,106 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+# The long end-to-end tests (minutes each, measured with --durations) go first, so that the
+# parallel workers end on short tests instead of one worker running a long one alone.
+LONG_FIRST = (
+    "tests/webui/",
+    "tests/cli/test_cli_loops.py",
+    "tests/cli/test_first_hour.py",
+    "tests/workflows/",
+    "tests/deploy/test_runtime_install.py",
+    "tests/cli/",
+    "tests/git/test_many_files.py",
+    "tests/deploy/test_types.py",
+)
+
+
+def _rank(item: pytest.Item) -> int:
+    if item.get_closest_marker("after_all"):
+        return len(LONG_FIRST) + 1
+    return next((i for i, p in enumerate(LONG_FIRST) if item.nodeid.startswith(p)), len(LONG_FIRST))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    last = [item for item in items if item.get_closest_marker("after_all")]
-    items[:] = [item for item in items if not item.get_closest_marker("after_all")] + last
+    items.sort(key=_rank)  # stable: collection order within each rank
+
+
+# The suite runs in parallel workers (pytest-xdist, `addopts` in pyproject.toml). Each has its
+# own Temporal servers, ORCHESTRATOR_HOME and temporary directories; they share the recording,
+# which the controller made before starting them. The scheduler below hands out tests in
+# collection order, a few at a time, and each ONE_WORKER module whole, where its first test
+# is; so an `after_all` test is the last its worker runs. It then waits until every other
+# worker has finished its tests, so that it reads the whole run's recording.
+ONE_WORKER = (
+    "tests/badinput/test_cli.py",  # one `held` set of loops; a test reads the one before it
+    "tests/badinput/test_signals.py",  # the same
+    "tests/workflows/test_continue_as_new.py",  # one server of its own settings for both tests
+)
+
+
+class _Scheduling(LoadScopeScheduling):
+    """`--dist load`, but each ONE_WORKER module is one unit. (xdist's `loadgroup` groups by
+    rewriting node ids, which pytest 9.2 no longer lets it do: pytest-xdist issue 1386.)"""
+
+    def _split_scope(self, nodeid: str) -> str:
+        module = nodeid.split("::", 1)[0]
+        return module if module in ONE_WORKER else nodeid
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadScopeScheduling | None:
+    return _Scheduling(config, log) if config.getvalue("dist") == "load" else None
+
+
+AFTER_ALL_WAIT_S = 540.0
+
+
+def _running_dir() -> Path | None:
+    recording = os.environ.get(RECORD_ENV)
+    return Path(recording).parent / "workers-running" if recording else None
+
+
+def _worker_id(config: pytest.Config) -> str | None:
+    workerinput: dict[str, str] = getattr(config, "workerinput", {})
+    return workerinput.get("workerid")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    worker, running = _worker_id(session.config), _running_dir()
+    if worker and running:
+        running.mkdir(parents=True, exist_ok=True)
+        (running / worker).write_text(str(os.getpid()))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    worker, running = _worker_id(session.config), _running_dir()
+    if worker and running:
+        (running / worker).unlink(missing_ok=True)
+
+
+def _others_running(me: str, running: Path) -> list[str]:
+    others = []
+    for marker in running.iterdir() if running.is_dir() else []:
+        if marker.name == me:
+            continue
+        try:
+            os.kill(int(marker.read_text()), 0)
+        except (OSError, ValueError):
+            continue  # a worker that died: the controller reports its test as failed
+        others.append(marker.name)
+    return others
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    worker, running = _worker_id(item.config), _running_dir()
+    if not (item.get_closest_marker("after_all") and worker and running):
+        return
+    deadline = time.monotonic() + AFTER_ALL_WAIT_S
+    while others := _others_running(worker, running):
+        if time.monotonic() > deadline:
+            pytest.fail(f"workers {others} still running tests after {AFTER_ALL_WAIT_S:.0f} s")
+        time.sleep(0.5)
 
 
 @pytest.fixture(scope="session")

@@ -37,6 +37,9 @@ from runtime.server import DevServer
 from tests.badinput.loops import Held, held_loops, still_sound
 from tests.badinput.support import git, make_repo, snapshot, subplan, write
 
+# One worker runs this module, in order (ONE_WORKER in tests/conftest.py): its tests
+# share the loops `held` holds, and one reads what the test before it answered.
+
 LONG = "x" * (MAX_SIGNAL_TEXT + 1)
 
 

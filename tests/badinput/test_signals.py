@@ -27,6 +27,9 @@ from runtime.server import DevServer
 from tests.badinput.loops import Held, held_loops, no_failed_task, still_sound
 from tests.support import status_of, temporal_cli, until
 
+# One worker runs this module, in order (ONE_WORKER in tests/conftest.py): its tests
+# share the loops `held` holds, and one reads what the test before it answered.
+
 LONG = json.dumps("x" * (MAX_SIGNAL_TEXT + 1))
 SKIP_A = '{"choice": "skip", "scope": "a"}'
 STATUS = {"design": DesignStatus, "build": BuildStatus, "child": SubtaskState}

@@ -26,6 +26,9 @@ from worker import build_worker
 from workflows.build import BuildWorkflow
 from workflows.design_review import DesignReviewWorkflow
 
+# One worker runs this module, in order (ONE_WORKER in tests/conftest.py): its tests
+# share one server with its own settings (`eager_server`).
+
 
 @pytest.fixture(scope="module")
 def eager_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
