@@ -66,7 +66,7 @@ class IntegrationWorkflow:
         # Policy, the link to the build, the worktree's steps: composed, shared with the
         # subtask loop.
         self.control, self.child, self.steps = worktree_steps.child_loop(
-            lambda: self.s, lambda: self._integration, self._xml
+            "integration", lambda: self.s, lambda: self._integration, self._xml
         )
 
     @workflow.run

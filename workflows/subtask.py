@@ -50,7 +50,7 @@ class SubtaskWorkflow:
         # Policy, the link to the build, the worktree's steps: composed, shared with the
         # integration loop.
         self.control, self.child, self.steps = worktree_steps.child_loop(
-            lambda: self.s, lambda: self._inp, self._xml
+            "subtask", lambda: self.s, lambda: self._inp, self._xml
         )
 
     @workflow.run

@@ -467,10 +467,14 @@ class WorktreeSteps:
 
 
 def child_loop(
-    state: Callable[[], SubtaskState], inp: Callable[[], SubtaskInput], spec: Callable[[], str]
+    loop: str,
+    state: Callable[[], SubtaskState],
+    inp: Callable[[], SubtaskInput],
+    spec: Callable[[], str],
 ) -> tuple[LoopControl, BuildChild, WorktreeSteps]:
-    """A child loop's composed parts (the subtask's, integration's): its loop control,
-    its link to the build, its worktree steps; a failure hold is shown through the build."""
+    """A child loop's composed parts (the subtask's, integration's; `loop` names it in its
+    refusals): its loop control, its link to the build, its worktree steps; a failure hold
+    is shown through the build."""
     child: BuildChild | None = None
 
     async def on_hold() -> None:
@@ -478,7 +482,7 @@ def child_loop(
         await child.on_hold()
 
     control = LoopControl(
-        "subtask",
+        loop,
         CHILD_SIGNALS,
         state=state,
         held_by=state,
