@@ -54,11 +54,13 @@ def activities(host_queue: str = "") -> list[Any]:
         tracker,
     )
     from activities.agents import activities as agents
+    from activities.agents.loop import load_sdk
     from activities.git import activities as git
     from activities.host import HostClaim
     from activities.integration import activities as integration
     from activities.plan import activities as plan
 
+    load_sdk()  # now, not in the first model call (see load_sdk)
     return [
         HostClaim(host_queue).claim,
         *config.ACTIVITIES,

@@ -15,6 +15,8 @@ def __getattr__(name: str) -> Any:
     # activity (and the whole Messages SDK) first.
     if name == "ACTIVITIES":
         from activities.agents.activities import ACTIVITIES
+        from activities.agents.loop import load_sdk
 
+        load_sdk()  # whoever runs these activities needs the SDK: loaded before they run
         return ACTIVITIES
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

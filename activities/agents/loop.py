@@ -190,6 +190,15 @@ def protected_paths(workdir: Path, agents_dir: str) -> frozenset[Path]:
     return frozenset(Path(os.path.realpath(top / rel)) for rel in (*PROTECTED_PATHS, agents_dir))
 
 
+def load_sdk() -> None:
+    """Import the Messages SDK before any activity runs. Its import takes seconds of CPU;
+    left to the first model call, it would stall the worker's event loop that long, and
+    with it the heartbeats of every activity running there (a short heartbeat timeout then
+    takes a live attempt for a dead one). The CLI, which imports the workflows (and so
+    this module) to name their messages, never calls this."""
+    import anthropic  # noqa: F401
+
+
 def make_client(timeout_s: float) -> anthropic.AsyncAnthropic:
     """A client with its own retries off: Temporal owns retries."""
     import anthropic

@@ -24,3 +24,24 @@ def test_the_cli_and_the_workflows_import_without_the_messages_sdk() -> None:
         check=True,
     )
     assert found.stdout.strip() == "[]", found.stdout
+
+
+def test_a_worker_loads_the_messages_sdk_before_any_activity_runs() -> None:
+    """Imported inside the first model call instead, it stalled the worker's event loop for
+    seconds, and a live attempt with a short heartbeat timeout was taken for a dead one."""
+    probe = (
+        "import sys, worker\n"
+        "before = 'anthropic' in sys.modules\n"
+        "worker.activities()\n"
+        "from activities.agents import ACTIVITIES\n"
+        "print(before, 'anthropic' in sys.modules)"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert found.stdout.split() == ["False", "True"], found.stdout
