@@ -41,6 +41,7 @@ def workflows() -> list[type]:
 
 def activities(host_queue: str = "") -> list[Any]:
     from activities import (
+        agents,  # its ACTIVITIES load the Messages SDK first (load_sdk)
         change_files,
         checks,
         child_workflows,
@@ -53,14 +54,11 @@ def activities(host_queue: str = "") -> list[Any]:
         review_pass,
         tracker,
     )
-    from activities.agents import activities as agents
-    from activities.agents.loop import load_sdk
     from activities.git import activities as git
     from activities.host import HostClaim
     from activities.integration import activities as integration
     from activities.plan import activities as plan
 
-    load_sdk()  # now, not in the first model call (see load_sdk)
     return [
         HostClaim(host_queue).claim,
         *config.ACTIVITIES,

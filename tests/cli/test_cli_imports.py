@@ -10,11 +10,8 @@ import sys
 from tests.conftest import REPO_ROOT
 
 
-def test_the_cli_and_the_workflows_import_without_the_messages_sdk() -> None:
-    probe = (
-        "import sys, starter, workflows.build, workflows.design_review, workflows.subtask\n"
-        "print(sorted(m for m in sys.modules if m == 'anthropic' or m.startswith('anthropic.')))"
-    )
+def printed(probe: str) -> str:
+    """What `probe` prints, run in a fresh interpreter (nothing imported yet)."""
     found = subprocess.run(
         [sys.executable, "-c", probe],
         cwd=REPO_ROOT,
@@ -23,7 +20,15 @@ def test_the_cli_and_the_workflows_import_without_the_messages_sdk() -> None:
         timeout=120,
         check=True,
     )
-    assert found.stdout.strip() == "[]", found.stdout
+    return found.stdout.strip()
+
+
+def test_the_cli_and_the_workflows_import_without_the_messages_sdk() -> None:
+    probe = (
+        "import sys, starter, workflows.build, workflows.design_review, workflows.subtask\n"
+        "print(sorted(m for m in sys.modules if m == 'anthropic' or m.startswith('anthropic.')))"
+    )
+    assert printed(probe) == "[]"
 
 
 def test_a_worker_loads_the_messages_sdk_before_any_activity_runs() -> None:
@@ -33,15 +38,6 @@ def test_a_worker_loads_the_messages_sdk_before_any_activity_runs() -> None:
         "import sys, worker\n"
         "before = 'anthropic' in sys.modules\n"
         "worker.activities()\n"
-        "from activities.agents import ACTIVITIES\n"
         "print(before, 'anthropic' in sys.modules)"
     )
-    found = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    assert found.stdout.split() == ["False", "True"], found.stdout
+    assert printed(probe).split() == ["False", "True"]
