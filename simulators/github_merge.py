@@ -6,9 +6,10 @@ time to complete, resubmit the request", pulls/get), so the first GET after the 
 base moved answers null and `mergeable_state` `unknown`. `mergeable_state` then takes the
 values of GitHub's MergeStateStatus (https://docs.github.com/en/graphql/reference/enums
 #mergestatestatus): `dirty` (a real conflict), `behind` (the base moved past the head, and
-the branch must be up to date: GitHub's "strict" required-status-checks setting, on here
-unless `protect(strict=False)`), `blocked` (a required check or approval is missing),
-`unstable` (a check that is not required is not passing), `draft`, else `clean`.
+the branch must be up to date: GitHub's "strict" required-status-checks setting, which a
+branch has only when protected with it: `protect(strict=True)`), `blocked` (a required
+check or approval is missing), `unstable` (a check that is not required is not passing),
+`draft`, else `clean`.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ class Merging:
         self.protection[f"{full}:{branch}"] = rules
 
     def rules(self, full: str, branch: str) -> Protection:
-        return self.protection.get(f"{full}:{branch}", Protection())
+        # An unprotected branch requires nothing: a PR behind it is `clean` on GitHub.
+        return self.protection.get(f"{full}:{branch}", Protection(strict=False))
 
     # --- mergeability -------------------------------------------------------
 

@@ -31,6 +31,7 @@ def test_behind_and_dirty_come_from_real_git(
     repos: Repos, github: GitHubStandIn, tmp_path: Path
 ) -> None:
     number, _ = open_pull(github, repos)
+    github.protect(REPOSITORY, "main", strict=True)  # `behind` needs up-to-date branches
     assert settled(github, number, tmp_path).mergeable_state == "clean"
 
     move_main(repos, "elsewhere.py", "E = 1\n")  # the base moves past the merge base
