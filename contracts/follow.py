@@ -156,3 +156,16 @@ class RetargetRequest(PullTarget):
 class RetargetResult(BaseModel):
     changed: bool
     base: str
+
+
+class ForgeEvent(BaseModel):
+    """A verified webhook delivery about one pull request (`orchestrator webhook`).
+
+    It only says "look now": the loop's wait ends early and it polls the forge, which stays
+    the one source of truth. So a forged or stale event can cost one poll, nothing more.
+    """
+
+    delivery: str  # X-GitHub-Delivery
+    event: str  # check_run, check_suite, status, pull_request, pull_request_review, ...
+    pr_number: int | None = None
+    head_sha: str | None = None

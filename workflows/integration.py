@@ -53,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import options, subtask_state, worktree_steps
     from workflows.build_child import child_messages
     from workflows.failures import all_or_cancel
+    from workflows.forge_wake import ForgeWake, forge_event_handler
     from workflows.inputs import unknown_names
 
 
@@ -65,6 +66,7 @@ class IntegrationWorkflow:
         self.reopen_record: ReopenRecord | None = None
         # Policy, the link to the build, the worktree's steps: composed, shared with the
         # subtask loop.
+        self.wake = ForgeWake()  # a webhook delivery ends a wait on the forge early
         self.control, self.child, self.steps = worktree_steps.child_loop(
             "integration", lambda: self.s, lambda: self._integration, self._xml
         )
@@ -87,6 +89,7 @@ class IntegrationWorkflow:
     # What the build sends its children (one declaration for the subtask and integration).
 
     decide, pause, resume, set_budget_hold, set_failure_hold, outage_retried = child_messages()
+    forge_event = forge_event_handler()
     unknown_signal, unknown_update = unknown_names()
 
     @workflow.query(name="status")
