@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from temporalio.client import (
@@ -647,7 +648,7 @@ async def status(args: argparse.Namespace) -> int:
                 if not args.json:
                     print(f"{kind} ({handle.id}): RUNNING, but nothing serves it\n  {unserved}\n")
                 continue
-            st = await query_status(client, handle, kind)
+            st = await queues.answered(handle.id, partial(query_status, client, handle, kind))
             out[kind] = st.model_dump(mode="json")
             if not args.json:
                 print("\n\n".join(filter(None, [view(st), "\n".join(answers(st, cmds))])))
@@ -797,7 +798,7 @@ async def decide(args: argparse.Namespace) -> int:
     kinds: dict[str, str] = {}
     for kind, handle in await running_loops(client, args.design_dir):
         kinds[handle.id] = kind
-        st = await query_status(client, handle, kind)
+        st = await queues.answered(handle.id, partial(query_status, client, handle, kind))
         waiting += [(handle, d) for d in pending_decisions(st)]
     listed = "; ".join(f"{d.scope} ({'/'.join(d.options)})" for _, d in waiting)
     if not waiting:

@@ -9,15 +9,50 @@ finished loop's queries itself, or names the queue and what to do.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import shlex
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from activities.child_workflows import live_pollers
+from cli.common import CliError
 from cli.output import orchestrator_prog
 from contracts.version import TASK_QUEUE, older_loop, older_version
+
+T = TypeVar("T")
+
+# The server answers CANCELLED when it could hand a query to no live worker: "Timeout
+# expired" after waiting (none polls), or "context canceled" at once (it went to the poll of
+# a worker that had just died, before the server noticed).
+QUICK_FAILURE_S = 5.0
+
+
+async def answered(workflow_id: str, ask: Callable[[], Awaitable[T]]) -> T:
+    """A query a person asked for: asked once more when it failed at once (a worker that has
+    just died; its successor answers), otherwise explained instead of a bare RPC error."""
+    loop = asyncio.get_running_loop()
+    for attempt in (1, 2):
+        started = loop.time()
+        try:
+            return await ask()
+        except RPCError as err:
+            if err.status != RPCStatusCode.CANCELLED:
+                raise
+            if attempt == 1 and loop.time() - started < QUICK_FAILURE_S:
+                await asyncio.sleep(1.0)
+                continue
+            raise CliError(
+                f"no worker answered the query to {workflow_id} (Temporal: {err.message}); the "
+                "loop keeps its state and waits for one. Fix: make sure a worker runs "
+                f"(`{orchestrator_prog()} worker`, or the process that started the loop), "
+                "then ask again"
+            ) from err
+    raise AssertionError("unreachable")
 
 
 async def unserved(client: Client, desc: WorkflowExecutionDescription) -> str | None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import WorkflowHandle
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from cli.demo_repo import DEMO_REPOSITORY, DemoRepo, demo_config, prepare_demo_repo
 from contracts.build import BuildStatus, SubtaskState
@@ -77,11 +77,13 @@ async def status_of(handle: WorkflowHandle, result_type: type) -> Any:
 
 async def served_status(handle: WorkflowHandle, result_type: type) -> Any | None:
     """The status, or None while no worker answers: one was just killed and its successor
-    is still starting (the query runs on a worker, and the client gives up before it is up)."""
+    is still starting (the query runs on a worker; the server gives up before one is up)."""
     try:
         return await status_of(handle, result_type)
     except RPCError as err:
-        if "Timeout expired" not in err.message:
+        # CANCELLED: no live worker took the query. "Timeout expired" when none polls;
+        # "context canceled" when it went to the poll of the worker just killed.
+        if err.status != RPCStatusCode.CANCELLED:
             raise
         return None
 
