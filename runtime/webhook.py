@@ -132,6 +132,18 @@ def concerned(event: str, payload: dict[str, Any]) -> Concerned:
     )
 
 
+def idle(event: str, payload: dict[str, Any]) -> str | None:
+    """Why a delivery changes nothing a loop waits for (a check still running, a pending
+    status), or None. Those come by the dozen per push; waking a loop for each is a poll
+    for nothing."""
+    action = payload.get("action")
+    if event in ("check_run", "check_suite") and action != "completed":
+        return f"a {event} {action if isinstance(action, str) else ''} is not completed yet"
+    if event == "status" and payload.get("state") == "pending":
+        return "a pending status"
+    return None
+
+
 class DeliveryLogBusy(RuntimeError):
     """Another receiver holds the delivery log."""
 

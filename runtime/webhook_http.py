@@ -6,8 +6,8 @@ Deliveries"; it does not retry a failed delivery by itself, a person may press
 Redeliver):
 
 - 200: a ping, or a delivery some loop was told of (the body names them).
-- 202: verified and taken, but nothing to do: an event the loops do not follow, or a
-  pull request no running loop follows.
+- 202: verified and taken, but nothing to do: an event the loops do not follow, a
+  check not completed yet or a pending status, a pull request no running loop follows.
 - 400: no event or delivery id, or a body that is not the JSON GitHub sends.
 - 401: the signature is missing or wrong; nothing is read further, nothing is recorded.
 - 405 / 411 / 413: not a POST; no Content-Length; over GitHub's 25 MB payload cap
@@ -16,6 +16,7 @@ Redeliver):
   a conflict with what this receiver has recorded, so never a 2xx that would let a
   replay look accepted.
 - 503: Temporal could not be asked; the delivery is given back, so Redeliver works.
+  Also when MAX_REQUESTS are being answered already (a flood holds no more threads).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,6 +37,7 @@ from runtime.webhook import (
     Concerned,
     DeliveryLog,
     concerned,
+    idle,
     valid_delivery_id,
     verified,
 )
@@ -100,6 +103,8 @@ class Receiver:
             return Reply(200, "pong"), action
         if event not in EVENTS:
             return Reply(202, f"ignored: the loops do not follow {event} events"), action
+        if nothing_new := idle(event, payload):
+            return Reply(202, f"ignored: {nothing_new}"), action
         try:
             return self.route(event, delivery, concerned(event, payload)), action
         except RouteUnavailable as err:
@@ -122,11 +127,16 @@ def parse_body(content_type: str, body: bytes) -> dict[str, Any]:
     return payload
 
 
+# Requests answered at once; GitHub sends one delivery at a time per event, rarely more.
+MAX_REQUESTS = 16
+
+
 class WebhookServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], receiver: Receiver) -> None:
         self.receiver = receiver
+        self.slots = threading.BoundedSemaphore(MAX_REQUESTS)
         super().__init__(address, _Handler)
 
 
@@ -136,6 +146,15 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 30  # a client that stops sending mid-body holds a thread no longer
 
     def do_POST(self) -> None:
+        if not self.server.slots.acquire(blocking=False):
+            self.close_connection = True
+            return self._answer(Reply(503, f"busy: {MAX_REQUESTS} requests in progress"))
+        try:
+            self._post()
+        finally:
+            self.server.slots.release()
+
+    def _post(self) -> None:
         length = self.headers.get("Content-Length", "")
         if not length.isdigit():
             return self._answer(Reply(411, "Content-Length required"))

@@ -313,6 +313,9 @@ async def test_what_the_receiver_refuses(receiver: Receiver) -> None:
     assert (await asyncio.to_thread(post, "ping", {"zen": "Keep it logically awesome."}))[0] == 200
     status, text = await asyncio.to_thread(post, "push", {"ref": "refs/heads/main"})
     assert (status, "ignored" in text) == (202, True)
+    started = {**check_run(7, "feat/a"), "action": "created"}
+    status, text = await asyncio.to_thread(post, "check_run", started)
+    assert (status, "not completed yet" in text) == (202, True)
     assert (await asyncio.to_thread(post, "check_run", b"{not json"))[0] == 400
     assert (await asyncio.to_thread(post, "check_run", b"{}", "../../etc"))[0] == 400
     assert (await asyncio.to_thread(post, "ping", {}, sign=False))[0] == 401
