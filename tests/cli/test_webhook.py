@@ -27,13 +27,17 @@ import pytest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
+from cli.webhook_cmd import Follower, followed
 from contracts.build import SubtaskInput, SubtaskState
 from contracts.config import OrchestratorConfig, ProjectContext
 from runtime.server import free_port
-from runtime.webhook import DeliveryLog, concerned, signature, verified
+from runtime.webhook import Concerned, DeliveryLog, concerned, signature, verified
+from runtime.webhook_http import Receiver as WebhookReceiver
+from runtime.webhook_http import Reply, RouteUnavailable
 from tests.cli.commands import orchestrator
 from tests.conftest import REPO_ROOT
 from worker import workflows
+from workflows.integration import IntegrationWorkflow
 from workflows.subtask import SubtaskWorkflow
 
 SECRET = f"whsec-{uuid.uuid4().hex}"
@@ -126,6 +130,44 @@ def test_the_delivery_log_survives_a_restart_and_stays_bounded(tmp_path: Path) -
     assert again.take("a")  # older than the newest 3: forgotten
     assert len(path.read_text().splitlines()) <= 6
     again.close()
+
+
+def test_temporal_down_gives_the_delivery_back(tmp_path: Path) -> None:
+    """No loop could be told (503): the id is not kept, so GitHub's Redeliver is taken."""
+    answers = [RouteUnavailable("Temporal: unavailable"), Reply(200, "told x")]
+
+    def route(event: str, delivery: str, concerns: Concerned) -> Reply:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    deliveries = DeliveryLog(tmp_path / "deliveries")
+    receive = WebhookReceiver(SECRET.encode(), deliveries, route).receive
+    body = json.dumps(check_run(7, "feat/a")).encode()
+    headers = {
+        "x-github-event": "check_run",
+        "x-github-delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
+        "x-hub-signature-256": signature(SECRET.encode(), body),
+        "content-type": "application/json",
+    }
+    assert receive(headers, body).status == 503
+    assert receive(headers, body) == Reply(200, "told x")
+    assert receive(headers, body).status == 409
+    deliveries.close()
+
+
+def test_a_loop_follows_its_pull_request_by_number_or_branch() -> None:
+    integration = SubtaskState(
+        branch="integration/shop", pr_number=9, pr_url=f"https://github.com/{REPO}/pull/9"
+    )
+    assert followed(integration) == (REPO, 9)
+    assert followed(SubtaskState(branch="feat/a")) is None  # no pull request yet
+    loop = Follower("build-shop-integration", IntegrationWorkflow, REPO, 9, "integration/shop")
+    status = {"state": "success", "branches": [{"name": "integration/shop"}]}
+    assert loop.follows(concerned("status", {**status, "repository": {"full_name": REPO}}))
+    assert not loop.follows(concerned("status", {**status, "repository": {"full_name": "a/b"}}))
+    assert loop.follows(concerned("pull_request", pull_request_review(9, "elsewhere")))
 
 
 async def test_no_secret_no_receiver(tmp_path: Path) -> None:
@@ -276,6 +318,12 @@ async def test_a_signed_delivery_wakes_the_loop_and_a_replay_never(
         receiver.post, "pull_request_review", pull_request_review(7, "feat/a"), review
     )
     assert status == 200
+    # A commit status names the branch only.
+    green = {"sha": HEAD, "state": "success", "branches": [{"name": "feat/a"}]}
+    status, _ = await asyncio.to_thread(
+        receiver.post, "status", {**green, "repository": {"full_name": REPO}}, str(uuid.uuid4())
+    )
+    assert status == 200
     # The same delivery again: refused, nothing signalled; also after a restart.
     status, text = await asyncio.to_thread(
         receiver.post, "check_run", check_run(7, "feat/a"), delivery
@@ -301,7 +349,12 @@ async def test_a_signed_delivery_wakes_the_loop_and_a_replay_never(
     )
     assert status == 401
     signalled = await forge_events(following)
-    assert [json.loads(s)["delivery"] for s in signalled] == [delivery, review]
+    assert [json.loads(s)["event"] for s in signalled] == [
+        "check_run",
+        "pull_request_review",
+        "status",
+    ]
+    assert [json.loads(s)["delivery"] for s in signalled][:2] == [delivery, review]
     # The secret is in no log line and nowhere in the loop's history.
     history = (await following.fetch_history()).to_json()
     assert SECRET not in history and SECRET not in receiver.text()
