@@ -15,6 +15,7 @@ Redeliver):
 - 409: a delivery id taken before (a replay; GitHub's Redeliver sends the same id):
   a conflict with what this receiver has recorded, so never a 2xx that would let a
   replay look accepted.
+- 500: a bug while routing (logged with its traceback); the delivery is given back.
 - 503: Temporal could not be asked; the delivery is given back, so Redeliver works.
   Also when MAX_REQUESTS are being answered already (a flood holds no more threads).
 """
@@ -110,6 +111,10 @@ class Receiver:
         except RouteUnavailable as err:
             self.deliveries.forget(delivery)
             return Reply(503, f"no loop told: {err}; Redeliver it once Temporal answers"), action
+        except Exception as err:  # a bug: this delivery fails, the receiver goes on serving
+            self.deliveries.forget(delivery)
+            log.exception("routing delivery %s failed", delivery)
+            return Reply(500, f"no loop told: {type(err).__name__} (see this log)"), action
 
 
 def parse_body(content_type: str, body: bytes) -> dict[str, Any]:
