@@ -54,7 +54,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "requests they name (polling stays the fallback)"
     )
     p = sub.add_parser("webhook", help=help_, description=help_)
-    p.add_argument("--port", type=int, required=True, help="the port to listen on")
+    p.add_argument("--port", type=port, required=True, help="the port to listen on (1-65535)")
     p.add_argument(
         "--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)"
     )
@@ -71,6 +71,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     p.add_argument("--no-embedded", action="store_true", help=NO_EMBEDDED_HELP)
     p.set_defaults(run=run_webhook)
+
+
+def port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1-65535)")
+    return int(text)
 
 
 def secret_from(name: str) -> bytes:
