@@ -31,7 +31,14 @@ from cli.webhook_cmd import Follower, followed
 from contracts.build import SubtaskInput, SubtaskState
 from contracts.config import OrchestratorConfig, ProjectContext
 from runtime.server import free_port
-from runtime.webhook import Concerned, DeliveryLog, concerned, signature, verified
+from runtime.webhook import (
+    Concerned,
+    DeliveryLog,
+    DeliveryLogBusy,
+    concerned,
+    signature,
+    verified,
+)
 from runtime.webhook_http import Receiver as WebhookReceiver
 from runtime.webhook_http import Reply, RouteUnavailable
 from tests.cli.commands import orchestrator
@@ -120,6 +127,8 @@ def test_a_delivery_names_its_pull_requests() -> None:
 def test_the_delivery_log_survives_a_restart_and_stays_bounded(tmp_path: Path) -> None:
     path = tmp_path / "deliveries"
     log = DeliveryLog(path, keep=3)
+    with pytest.raises(DeliveryLogBusy, match="another `orchestrator webhook` uses"):
+        DeliveryLog(path)  # one receiver per ORCHESTRATOR_HOME
     assert log.take("a") and not log.take("a")
     for d in "bcdefgh":
         assert log.take(d)
