@@ -16,7 +16,7 @@ from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from cli import change_cmds, clean_cmd, demo, loop_cmds, plan_cmd, server_cmd
+from cli import change_cmds, clean_cmd, demo, loop_cmds, plan_cmd, server_cmd, webhook_cmd
 from cli.common import CliError, fail, root_cause
 from runtime.exit import exit_now
 from runtime.server import ServerError
@@ -33,6 +33,7 @@ def parser() -> argparse.ArgumentParser:
     loop_cmds.add_parsers(sub)
     change_cmds.add_parsers(sub)
     clean_cmd.add_parsers(sub)
+    webhook_cmd.add_parsers(sub)
     demo.add_parser(sub)
     return p
 

@@ -210,6 +210,12 @@ SCRATCH = [
     cmd("decide-with-a-word-too-long", "decide", "{feat}", "s" * 5000,
         where="a word of the decision is 5000 characters, more than 100",
         fix="give the name `orchestrator status` shows"),
+    cmd("webhook-without-its-secret", "webhook", "--port", "8787", "--secret-env", "NO_SUCH_SECRET",
+        where="the environment variable NO_SUCH_SECRET (--secret-env) is not set",
+        fix="`export NO_SUCH_SECRET=<the secret you set on GitHub>`"),
+    cmd("webhook-on-no-port", "webhook", "--port", "70000", "--secret-env", "S",
+        where="argument --port: '70000' is not a port (1-65535)",
+        fix="usage: orchestrator webhook"),
 ]  # fmt: skip
 
 HELD = [
