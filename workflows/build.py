@@ -62,6 +62,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.failures import StepAbandoned
     from workflows.inputs import absolute_design_dir, checked_signal, run_input, unknown_names
     from workflows.loop_control import LoopControl
+    from workflows.say import GateHints, say_handler
     from workflows.subtask import SubtaskWorkflow
 
 
@@ -79,6 +80,7 @@ class BuildWorkflow:
         "!pause",
         "!resume",
         "command",
+        "say",
     )
 
     def __init__(self) -> None:
@@ -103,6 +105,7 @@ class BuildWorkflow:
             step_options=("retry", "stop"),
         )
         self.holds = self.control.holds
+        self.gate_hints = GateHints(lambda: self.s, self.status, self.control, self._details)
         # Its children and its spec changes: composed, given what they share with the loop.
         self.children = BuildChildren(
             state=lambda: self.s,
@@ -356,9 +359,12 @@ class BuildWorkflow:
                 "!change": self.request_change,
                 "!change-approve": lambda _: self.approve_change(),
                 "!change-cancel": lambda _: self.cancel_change(),
+                **self.gate_hints.commands(),
             },
             self.control.refuse,
         )
+
+    say = say_handler()
 
     @workflow.query(name="status")
     def status(self) -> BuildStatus:
@@ -379,6 +385,7 @@ class BuildWorkflow:
             decisions=[*self._own_decisions(), *self.children.failure_decisions()],
             stop_reason=self.s.stop_reason,
             notice=self.s.notice,
+            hint=self.s.hint,
             notes=self.inp.notes if self.inp else "",
             file_conflicts=self.s.file_conflicts,
             conflict_choice=self.s.conflict_choice,

@@ -340,4 +340,6 @@ def details(s: BuildState, feature: str, waiting: str) -> str:
         lines.append(f"stopped: {s.stop_reason}")
     if s.notice:
         lines.append(f"note: {s.notice}")
+    if s.hint:
+        lines.append(f"hint: {s.hint}")
     return "\n".join(lines)

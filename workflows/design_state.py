@@ -168,4 +168,6 @@ def details(s: DesignState, feature: str, waiting: str, note: str = "") -> str:
             lines.append(f"- {q.id}: {q.text} ({q.options_line()})")
     if s.notice:
         lines.append(f"note: {s.notice}")
+    if s.hint:
+        lines.append(f"hint: {s.hint}")
     return "\n".join(lines)
