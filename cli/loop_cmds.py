@@ -1,7 +1,7 @@
 """CLI verbs for the two loops, all keyed by the design directory.
 
 design | build | status | metrics | approve | answer | request-changes |
-decide | pause | resume | cancel
+decide | pause | resume | cancel (and `say`: cli/say_cmd.py)
 """
 
 from __future__ import annotations
