@@ -89,6 +89,9 @@ class DesignState(BaseModel):
     stop_reason: str = ""
     notice: str = Field(default="", description="the last signal refused, and why")
     hint: str = Field(default="", description="the gate hint for what a person last said (`say`)")
+    hint_waiting_for: str = Field(
+        default="", description="what the loop waited for then: the hint stands while it still does"
+    )
     written: list[str] = Field(
         default_factory=list, description="files the loop wrote since its last commit"
     )

@@ -118,6 +118,12 @@ def hint(heard: Heard | None, st: Status) -> str:
     return f"{lead} — send {send}. Nothing was advanced: the gate is yours to send."
 
 
+def standing(hint: str, given_while: str, waiting_for: str) -> str:
+    """The hint while the loop still waits for what it waited for when it was given ("" once
+    that changed: the gate was taken, or another waits), so it never names a stale command."""
+    return hint if given_while == waiting_for else ""
+
+
 def commands_now(st: Status) -> list[str]:
     """The command lines this loop takes now (`!help`), most pressing first."""
     out: list[str] = []

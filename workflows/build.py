@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from contracts.cleanup import CleanRequest, CleanResult
     from contracts.config import BuildChecks, OrchestratorConfig, ProjectContext
+    from contracts.gate_hints import standing
     from contracts.git import token_hosts_for
     from contracts.human import (
         FILE_CONFLICT_OPTIONS,
@@ -369,11 +370,12 @@ class BuildWorkflow:
     @workflow.query(name="status")
     def status(self) -> BuildStatus:
         total = self._ledger().total
+        waiting = self._waiting_for()
         return BuildStatus(
             feature=self.ctx.feature if self.ctx else "",
             phase="paused" if self.s.paused else ("budget" if self.s.budget_hold else "building"),
             paused=self.s.paused,
-            waiting_for=self._waiting_for(),
+            waiting_for=waiting,
             subtasks=list(self.s.subtasks.values()),
             running=sorted(self.children.running),
             cost_usd=total.cost_usd,
@@ -385,7 +387,7 @@ class BuildWorkflow:
             decisions=[*self._own_decisions(), *self.children.failure_decisions()],
             stop_reason=self.s.stop_reason,
             notice=self.s.notice,
-            hint=self.s.hint,
+            hint=standing(self.s.hint, self.s.hint_waiting_for, waiting),
             notes=self.inp.notes if self.inp else "",
             file_conflicts=self.s.file_conflicts,
             conflict_choice=self.s.conflict_choice,

@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         DesignStatus,
         ScopeState,
     )
+    from contracts.gate_hints import standing
     from contracts.human import (
         DESIGN_STUCK_OPTIONS,
         MAX_SIGNAL_TEXT,
@@ -272,11 +273,12 @@ class DesignReviewWorkflow:
     @workflow.query(name="status")
     def status(self) -> DesignStatus:
         total = self.s.ledger.total
+        waiting = self._waiting_for()
         return DesignStatus(
             feature=self.ctx.feature if self.ctx else "",
             phase=self.s.phase,
             paused=self.s.paused,
-            waiting_for=self._waiting_for(),
+            waiting_for=waiting,
             threshold=self.threshold,
             scopes=list(self.s.scopes.values()),
             open_questions=[q for q in self.s.questions if q.status == "open"],
@@ -285,7 +287,7 @@ class DesignReviewWorkflow:
             cost_usd=total.cost_usd,
             tokens=total.total_tokens,
             notice=self.s.notice,
-            hint=self.s.hint,
+            hint=standing(self.s.hint, self.s.hint_waiting_for, waiting),
         )
 
     @workflow.query(name="metrics")

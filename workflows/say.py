@@ -28,6 +28,7 @@ class Hinted(Protocol):
     """The part of a loop's state that keeps the last hint (carried across continue-as-new)."""
 
     hint: str
+    hint_waiting_for: str
 
 
 class GateHints:
@@ -52,7 +53,8 @@ class GateHints:
                 else 'say: the text is empty. Fix: say what you think, e.g. "looks good"'
             )
             return
-        self.state().hint = gate_hints.hint(heard(text), self.status())
+        st, s = self.status(), self.state()
+        s.hint, s.hint_waiting_for = gate_hints.hint(heard(text), st), st.waiting_for
         self.shown()
 
     def help(self) -> None:

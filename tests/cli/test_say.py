@@ -77,6 +77,7 @@ async def _drive(
         return (await _status(handle)).phase == "awaiting-approval"
 
     await until(at_gate, what="the approval gate")
+    assert (await _status(handle)).hint == ""  # it named the answer, which is taken: gone
 
     # From the plain temporal CLI, JSON input.
     said = temporal_cli(

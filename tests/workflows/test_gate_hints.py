@@ -9,7 +9,14 @@ import pytest
 from contracts.build import BuildStatus, SubtaskView
 from contracts.change import PendingChange
 from contracts.design import DesignStatus
-from contracts.gate_hints import NO_GATE, commands_now, help_text, hint, status_text
+from contracts.gate_hints import (
+    NO_GATE,
+    commands_now,
+    help_text,
+    hint,
+    standing,
+    status_text,
+)
 from contracts.gate_phrases import MAX_HEARD, heard
 from contracts.human import PendingDecision, TrackedQuestion
 
@@ -173,6 +180,11 @@ def test_build_suggests_its_pending_decision_or_change() -> None:
     )
     assert "`!change-approve`" in hint(heard("looks good"), _build(change=change))
     assert "nothing on the build waits" in hint(heard("let's build"), _build())
+
+
+def test_a_hint_stands_while_the_loop_waits_for_the_same() -> None:
+    assert standing("send approved", "approved or request_changes", "approved or request_changes")
+    assert standing("send approved", "approved or request_changes", "nothing (approved)") == ""
 
 
 def test_no_words_no_hint() -> None:
