@@ -8,6 +8,7 @@ hint names the command that would advance the loop; `say` itself never advances 
 from __future__ import annotations
 
 import argparse
+import shlex
 from functools import partial
 
 from cli import queues
@@ -41,5 +42,6 @@ async def say(args: argparse.Namespace) -> int:
         await handle.signal(loop.say, text)
         # A query after the signal sees it: the server answers once the signal is handled.
         st = await queues.answered(handle.id, partial(handle.query, loop.status))
-        print(f"{handle.id}: {st.hint or NO_GATE}")
+        # The loop names the directory `<dir>`; here it is the one the person typed.
+        print(f"{handle.id}: {st.hint.replace('<dir>', shlex.quote(args.design_dir)) or NO_GATE}")
     return 0

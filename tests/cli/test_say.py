@@ -112,7 +112,7 @@ async def _drive(
     shown = await orchestrator(env, "say", design, "LGTM")
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.startswith("design-link-shortener: It sounds like you're ready")
-    assert "(orchestrator approve <dir>)" in shown.stdout
+    assert f"(orchestrator approve {design})" in shown.stdout
     none = await orchestrator(env, "say", design, "not ready to ship")
     assert none.returncode == 0 and none.stdout.strip() == "design-link-shortener: no gate matches"
     empty = await orchestrator(env, "say", design, " ")
