@@ -58,15 +58,12 @@ PHRASES: tuple[tuple[Intent, str], ...] = (
     ("proceed", "looks fine"),
     ("proceed", "looks right"),
     ("proceed", "look right"),
-    ("proceed", "that's right"),
     ("proceed", "happy with this"),
     ("proceed", "happy with it"),
     ("proceed", "happy with that"),
     ("proceed", "good to go"),
     ("proceed", "lgtm"),
-    ("proceed", "go ahead"),
     ("proceed", "let's proceed"),
-    ("proceed", "let's go"),
     ("proceed", "ready to proceed"),
     ("proceed", "i approve"),
     ("proceed", "approve it"),
@@ -76,7 +73,7 @@ PHRASES: tuple[tuple[Intent, str], ...] = (
 NEGATIONS = frozenset(
     "not no never nothing nor hardly barely neither none cannot without".split()
     + "almost nearly yet if unless until once when before after maybe perhaps".split()
-    + "might probably wish hope should would could".split()
+    + "might probably wish hope should would could later".split()
     # "n't" written without its apostrophe
     + "dont doesnt didnt isnt arent wasnt werent cant couldnt wont wouldnt shouldnt".split()
     + "havent hasnt aint".split()

@@ -73,6 +73,10 @@ def test_phrases_that_sound_like_a_gate(text: str, intent: str, words: str) -> N
         "it looks like rain",
         "goodness, look at this",
         "the shipping module",
+        "let's go back to the drawing board",
+        "go ahead and rename the API",
+        "that's right, the parser is wrong",
+        "we build it later",
         "",
         "   ",
         "!!!???",
@@ -173,7 +177,7 @@ def test_build_suggests_its_pending_decision_or_change() -> None:
         dependencies=[],
         decision=PendingDecision(scope="02-parser", prompt="stuck", options=["skip", "debug"]),
     )
-    text = hint(heard("go ahead"), _build(subtasks=[view]))
+    text = hint(heard("good to go"), _build(subtasks=[view]))
     assert "`decide 02-parser <skip | debug>`" in text
     change = PendingChange(
         id=1, description="d", state="awaiting-decision", requested_at="2026-12-07T00:00:00"
