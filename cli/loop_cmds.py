@@ -1,7 +1,7 @@
 """CLI verbs for the two loops, all keyed by the design directory.
 
 design | build | status | metrics | approve | answer | request-changes |
-decide | pause | resume | cancel
+decide | pause | resume | cancel (and `say`: cli/say_cmd.py)
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ from contracts.build import (
 )
 from contracts.config import BuildChecks
 from contracts.design import DESIGN_DOC_APPROVED, DesignInput, DesignResult, DesignStatus
+from contracts.gate_hints import pending_decisions
 from contracts.human import (
     BUILD_STUCK_OPTIONS,
     DESIGN_STUCK_OPTIONS,
@@ -468,29 +469,6 @@ async def _live_phase(client: Client, handle: WorkflowHandle, st: BuildStatus, n
 
 def view(st: DesignStatus | BuildStatus) -> str:
     return views.design_view(st) if isinstance(st, DesignStatus) else views.build_view(st)
-
-
-def pending_decisions(st: DesignStatus | BuildStatus) -> list[PendingDecision]:
-    """Every prompt that waits for `decide`, of any kind (stuck, conflict, budget, failure)."""
-    found: list[PendingDecision] = list(getattr(st, "decisions", None) or [])
-    if isinstance(st, BuildStatus):
-        # Subtasks held by one failure are answered together, through that one decision.
-        grouped = {s for d in found if d.failure for s in d.failure.scopes}
-        found += [
-            v.decision.model_copy(update={"scope": v.name})
-            for v in st.subtasks
-            if v.decision and v.name not in grouped
-        ]
-        if st.phase == "budget" and not any(d.scope == "budget" for d in found):
-            found.append(
-                PendingDecision(
-                    scope="budget",
-                    prompt="the budget is reached",
-                    options=["raise", "stop"],
-                    kind="budget",
-                )
-            )
-    return found
 
 
 def answers(st: DesignStatus | BuildStatus, cmds: Commands) -> list[str]:

@@ -48,6 +48,8 @@ def design_view(s: DesignStatus) -> str:
         ]
     if s.notice:
         out += ["", f"Note: {s.notice}"]
+    if s.hint:
+        out += ["", f"Hint: {s.hint}"]
     return "\n".join(out + retrying_lines(s.retrying))
 
 
@@ -106,6 +108,8 @@ def build_view(s: BuildStatus) -> str:
         out += ["", f"Stopped: {s.stop_reason}"]
     if s.notice:
         out += ["", f"Note: {s.notice}"]
+    if s.hint:
+        out += ["", f"Hint: {s.hint}"]
     # What waits for a person, with the commands that answer it, follows (cli/holds.py).
     for v in s.subtasks:
         if v.notes and v.status in ("blocked", "skipped", "cancelled", "stale"):

@@ -312,6 +312,10 @@ class BuildState(BaseModel):
     )
     stop_reason: str = Field(default="", description="why the build stopped early")
     notice: str = Field(default="", description="the last signal refused, and why")
+    hint: str = Field(default="", description="the gate hint for what a person last said (`say`)")
+    hint_waiting_for: str = Field(
+        default="", description="what the loop waited for then: the hint stands while it still does"
+    )
     failure_hold: bool = Field(default=False, description="children told to start nothing new")
 
 
@@ -337,6 +341,7 @@ class BuildStatus(BaseModel):
     )
     stop_reason: str = ""
     notice: str = ""
+    hint: str = Field(default="", description="the gate hint for what a person last said (`say`)")
     notes: str = Field(default="", description="the notes the build was started with")
     file_conflicts: list[Conflict] = Field(default_factory=list)
     conflict_choice: str | None = Field(

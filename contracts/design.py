@@ -88,6 +88,10 @@ class DesignState(BaseModel):
     last_stamp: dict[str, str] = Field(default_factory=dict, description="scope/reviewer -> stamp")
     stop_reason: str = ""
     notice: str = Field(default="", description="the last signal refused, and why")
+    hint: str = Field(default="", description="the gate hint for what a person last said (`say`)")
+    hint_waiting_for: str = Field(
+        default="", description="what the loop waited for then: the hint stands while it still does"
+    )
     written: list[str] = Field(
         default_factory=list, description="files the loop wrote since its last commit"
     )
@@ -107,6 +111,7 @@ class DesignStatus(BaseModel):
     cost_usd: float
     tokens: int
     notice: str = ""
+    hint: str = Field(default="", description="the gate hint for what a person last said (`say`)")
     retrying: list[str] = Field(
         default_factory=list,
         description="steps the server is retrying, with their last failure (read by the CLI "

@@ -66,6 +66,7 @@ EXAMPLES = {
     "!change": '"what to change" (or {"description": "what to change"})',
     "raise_budget": '{"max_cost_usd": 20} or {"max_tokens": 5000000}',
     "command": '"answer Q1 B" (one line of text)',
+    "say": '"looks good" (what you think, in words)',
     "approved": '"an optional note"',
     **{
         name: '{"design_dir": "/abs/path/design-docs/active/<feature>"}'
@@ -270,6 +271,10 @@ def parse_command(line: str) -> ParsedCommand:
         "!change-approve": "!change-approve",
         "!change-cancel": "!change-cancel",
         "!status": "!status",
+        "status": "!status",
+        "!help": "!help",
+        "help": "!help",
+        "say": "say",
         "!budget": "!budget",
         "!raise-budget": "!raise-budget",
     }

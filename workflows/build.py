@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from contracts.cleanup import CleanRequest, CleanResult
     from contracts.config import BuildChecks, OrchestratorConfig, ProjectContext
+    from contracts.gate_hints import standing
     from contracts.git import token_hosts_for
     from contracts.human import (
         FILE_CONFLICT_OPTIONS,
@@ -62,6 +63,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.failures import StepAbandoned
     from workflows.inputs import absolute_design_dir, checked_signal, run_input, unknown_names
     from workflows.loop_control import LoopControl
+    from workflows.say import GateHints, say_handler
     from workflows.subtask import SubtaskWorkflow
 
 
@@ -79,6 +81,7 @@ class BuildWorkflow:
         "!pause",
         "!resume",
         "command",
+        "say",
     )
 
     def __init__(self) -> None:
@@ -103,6 +106,7 @@ class BuildWorkflow:
             step_options=("retry", "stop"),
         )
         self.holds = self.control.holds
+        self.gate_hints = GateHints(lambda: self.s, self.status, self.control, self._details)
         # Its children and its spec changes: composed, given what they share with the loop.
         self.children = BuildChildren(
             state=lambda: self.s,
@@ -356,18 +360,22 @@ class BuildWorkflow:
                 "!change": self.request_change,
                 "!change-approve": lambda _: self.approve_change(),
                 "!change-cancel": lambda _: self.cancel_change(),
+                **self.gate_hints.commands(),
             },
             self.control.refuse,
         )
 
+    say = say_handler()
+
     @workflow.query(name="status")
     def status(self) -> BuildStatus:
         total = self._ledger().total
+        waiting = self._waiting_for()
         return BuildStatus(
             feature=self.ctx.feature if self.ctx else "",
             phase="paused" if self.s.paused else ("budget" if self.s.budget_hold else "building"),
             paused=self.s.paused,
-            waiting_for=self._waiting_for(),
+            waiting_for=waiting,
             subtasks=list(self.s.subtasks.values()),
             running=sorted(self.children.running),
             cost_usd=total.cost_usd,
@@ -379,6 +387,7 @@ class BuildWorkflow:
             decisions=[*self._own_decisions(), *self.children.failure_decisions()],
             stop_reason=self.s.stop_reason,
             notice=self.s.notice,
+            hint=standing(self.s.hint, self.s.hint_waiting_for, waiting),
             notes=self.inp.notes if self.inp else "",
             file_conflicts=self.s.file_conflicts,
             conflict_choice=self.s.conflict_choice,

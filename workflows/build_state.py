@@ -12,6 +12,7 @@ import itertools
 from collections.abc import Collection
 
 from contracts.build import BuildState, SubtaskProgress, SubtaskResult, SubtaskView
+from contracts.gate_hints import standing
 from contracts.human import FAILURE_SCOPE, FailureInfo, PendingDecision
 from contracts.integration import (
     INTEGRATION,
@@ -340,4 +341,6 @@ def details(s: BuildState, feature: str, waiting: str) -> str:
         lines.append(f"stopped: {s.stop_reason}")
     if s.notice:
         lines.append(f"note: {s.notice}")
+    if hint := standing(s.hint, s.hint_waiting_for, waiting):
+        lines.append(f"hint: {hint}")
     return "\n".join(lines)

@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         DesignStatus,
         ScopeState,
     )
+    from contracts.gate_hints import standing
     from contracts.human import (
         DESIGN_STUCK_OPTIONS,
         MAX_SIGNAL_TEXT,
@@ -57,11 +58,21 @@ with workflow.unsafe.imports_passed_through():
     from workflows.failures import StepAbandoned, all_or_cancel
     from workflows.inputs import absolute_design_dir, checked_signal, run_input, unknown_names
     from workflows.loop_control import LoopControl
+    from workflows.say import GateHints, say_handler
 
 
 @workflow.defn(name="DesignReviewWorkflow")
 class DesignReviewWorkflow:
-    SIGNALS = ("approved", "request_changes", "answer", "decide", "!pause", "!resume", "command")
+    SIGNALS = (
+        "approved",
+        "request_changes",
+        "answer",
+        "decide",
+        "!pause",
+        "!resume",
+        "command",
+        "say",
+    )
     UPDATES = ("answer_question",)
 
     def __init__(self) -> None:
@@ -84,6 +95,7 @@ class DesignReviewWorkflow:
             step_options=("retry", "stop"),
         )
         self.holds = self.control.holds
+        self.gate_hints = GateHints(lambda: self.s, self.status, self.control, self._details)
         # The review and plan steps: composed, given what they share with the loop.
         self.steps = DesignSteps(
             state=lambda: self.s,
@@ -251,18 +263,22 @@ class DesignReviewWorkflow:
                 "decide": lambda text: self.decide(parse_decide(text)),
                 "!pause": lambda _: self.pause(),
                 "!resume": lambda _: self.resume(),
+                **self.gate_hints.commands(),
             },
             self.control.refuse,
         )
 
+    say = say_handler()
+
     @workflow.query(name="status")
     def status(self) -> DesignStatus:
         total = self.s.ledger.total
+        waiting = self._waiting_for()
         return DesignStatus(
             feature=self.ctx.feature if self.ctx else "",
             phase=self.s.phase,
             paused=self.s.paused,
-            waiting_for=self._waiting_for(),
+            waiting_for=waiting,
             threshold=self.threshold,
             scopes=list(self.s.scopes.values()),
             open_questions=[q for q in self.s.questions if q.status == "open"],
@@ -271,6 +287,7 @@ class DesignReviewWorkflow:
             cost_usd=total.cost_usd,
             tokens=total.total_tokens,
             notice=self.s.notice,
+            hint=standing(self.s.hint, self.s.hint_waiting_for, waiting),
         )
 
     @workflow.query(name="metrics")

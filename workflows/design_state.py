@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from contracts.agents import AnswerResult, ReviewResult
 from contracts.design import DesignState, ScopeState
+from contracts.gate_hints import standing
 from contracts.human import AnswerInput, PendingDecision, TrackedQuestion
 from contracts.names import with_odd_characters
 
@@ -168,4 +169,6 @@ def details(s: DesignState, feature: str, waiting: str, note: str = "") -> str:
             lines.append(f"- {q.id}: {q.text} ({q.options_line()})")
     if s.notice:
         lines.append(f"note: {s.notice}")
+    if hint := standing(s.hint, s.hint_waiting_for, waiting):
+        lines.append(f"hint: {hint}")
     return "\n".join(lines)

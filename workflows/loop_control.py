@@ -126,6 +126,11 @@ class LoopControl:
         self.state().notice = f"refused {why}"
         self.shown()
 
+    def tell(self, text: str) -> None:
+        """What a person asked the loop for (`!help`, `!status`): in `status`, as the notice."""
+        self.state().notice = text
+        self.shown()
+
     def failure_answered(self, choice: str, scope: str | None) -> bool:
         """`decide` first answers an open failure hold it matches (True when one did;
         a choice it cannot take is refused)."""

@@ -123,6 +123,11 @@ DESIGN = [
         where="approved: the phase is questions", fix="approve when `status` shows"),
     sig("command-an-object", "design", "command", '{"line": "approved"}',
         where="(should be text)", fix="send --input '\"answer Q1 B\" (one line of text)'"),
+    sig("say-empty", "design", "say", '"  "',
+        where="say: the text is empty", fix='say what you think, e.g. "looks good"'),
+    sig("say-an-object", "design", "say", '{"text": "looks good"}',
+        where='say: {"text": "looks good"} is not its input (should be text)',
+        fix="send --input '\"looks good\" (what you think, in words)'"),
     sig("signal-misspelt", "design", "approve",
         where="the design loop takes no signal 'approve' (did you mean 'approved'?)",
         fix="use one of approved, request_changes, answer"),
@@ -207,6 +212,11 @@ BUILD = [
         where="decide 'maybe': not an option for a", fix="choose skip / simplify / debug"),
     sig("command-change-empty", "build", "command", '"!change"',
         where="!change: the change is empty", fix="describe it"),
+    sig("say-too-long", "build", "say", LONG,
+        where=f"say: {MAX_SIGNAL_TEXT + 1} characters, more than {MAX_SIGNAL_TEXT}",
+        fix="say it shorter"),
+    sig("say-without-input", "build", "say",
+        where="say needs an input", fix="send --input '\"looks good\" (what you think"),
     sig("progress-that-is-not", "build", "subtask_progress", '{"subtask": 5}',
         where='subtask_progress: {"subtask": 5} is not its input',
         fix="leave subtask_progress to a build's subtasks, which sends it"),
@@ -276,6 +286,30 @@ async def test_a_bad_message_is_refused_with_the_fix_and_changes_nothing(
     assert case.where in said, f"{case.id}: {case.where!r} not in {said!r}"
     assert "Fix: " in said and case.fix in said.split("Fix: ", 1)[1], f"{case.id}: {said!r}"
     assert kept(await status_of(handle, STATUS[case.target])) == before
+
+
+async def test_say_hints_the_pending_decision_and_changes_nothing(
+    held: Held, temporal_server: DevServer
+) -> None:
+    """`say` from the plain `temporal` CLI: the build's hint names what it waits for (its
+    stuck subtask's decision), the design's names the answers; nothing moves."""
+    for handle, kind, line, shown in (
+        (held.build, BuildStatus, "Looks good, let's build.", "`decide a <skip | simplify"),
+        (held.design, DesignStatus, "happy with this", "`answer Q1 <option>`"),
+    ):
+        before = kept(await status_of(handle, kind))
+        said = await asyncio.to_thread(
+            temporal_cli,
+            temporal_server.address, "workflow", "signal", "--workflow-id", handle.id,
+            "--name", "say", "--input", json.dumps(line),
+        )  # fmt: skip
+        assert said.returncode == 0, said.stderr
+        st = await status_of(handle, kind)
+        assert shown in st.hint and "Nothing was advanced" in st.hint, st.hint
+        assert kept(st) == before
+    await held.build.signal("command", "!help")
+    notice = (await status_of(held.build, BuildStatus)).notice
+    assert notice.startswith("!help: the build takes now: decide [scope] <choice> (waiting: a)")
 
 
 async def test_after_every_bad_message_the_loops_run_and_take_a_good_one(
