@@ -28,6 +28,7 @@ from activities.git.queries import (
     remote_url,
     resolve_commit,
 )
+from activities.repository_url import parse_repository
 from contracts.build import SuiteCounts
 from contracts.forge import PrBodyInput, PullRequestRequest, PullRequestResult
 from contracts.git import subtask_slug_problem, token_hosts_for
@@ -303,7 +304,7 @@ def _open_without_forge(req: PullRequestRequest) -> PullRequestResult:
 def _remote_repository(req: PullRequestRequest) -> str | None:
     with git_errors():
         url = remote_url(req.repo_root, req.remote)
-    return forge_github.parse_repository(url)
+    return parse_repository(url)
 
 
 def _repository(req: PullRequestRequest) -> str:

@@ -7,18 +7,20 @@ retries, so every attempt is visible in the workflow's event history.
 from __future__ import annotations
 
 import os
-import re
 import time
-import urllib.parse
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
-from github import Auth, Github, GithubException, RateLimitExceededException
-from github.PullRequest import PullRequest
-from github.Repository import Repository
 from temporalio.exceptions import ApplicationError
+
+if TYPE_CHECKING:  # imported where used: PyGithub and requests take most of a second, and
+    # every CLI verb imports the loops (so this module), which call GitHub only in a worker
+    from github import Github, GithubException
+    from github.PullRequest import PullRequest
+    from github.Repository import Repository
+
+from activities.repository_url import REPOSITORY
 
 DEFAULT_API_URL = "https://api.github.com"
 TOKEN_ENV = "GITHUB_TOKEN"
@@ -27,29 +29,6 @@ REQUEST_TIMEOUT = 30
 # GitHub asks every client to name itself in User-Agent (its name or the app's):
 # https://docs.github.com/en/rest/using-the-rest-api/getting-started-with-the-rest-api#user-agent
 USER_AGENT = "orchestrator-forge"
-
-_REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-_SCP_LIKE = re.compile(r"^(?:[^@/\s]+@)?(?P<host>[A-Za-z0-9.-]+):(?P<path>[^/\\].*)$")
-
-
-def parse_repository(url: str | None) -> str | None:
-    """`owner/name` from a GitHub remote URL (https, ssh, scp-like); None for local paths."""
-    if not url:
-        return None
-    url = url.strip()
-    parsed = urllib.parse.urlparse(url)
-    if parsed.scheme in {"http", "https", "ssh", "git", "git+ssh", "ssh+git"}:
-        path = parsed.path
-    elif "://" not in url and (m := _SCP_LIKE.match(url)) and len(m["host"]) > 1:
-        path = m["path"]
-    else:
-        return None
-    parts = [p for p in path.strip("/").split("/") if p]
-    if len(parts) < 2:
-        return None
-    owner, name = parts[-2], parts[-1].removesuffix(".git")
-    full = f"{owner}/{name}"
-    return full if _REPOSITORY.match(full) else None
 
 
 def resolve_api_url(api_url: str | None) -> str:
@@ -70,7 +49,7 @@ def read_token() -> str:
 
 
 def check_repository(repository: str) -> str:
-    if not _REPOSITORY.match(repository):
+    if not REPOSITORY.match(repository):
         raise ApplicationError(
             f"repository {repository!r} is not of the form owner/name; fix `repository` "
             "(or the origin remote URL)",
@@ -81,6 +60,8 @@ def check_repository(repository: str) -> str:
 
 
 def client(api_url: str, token: str) -> Github:
+    from github import Auth, Github
+
     return Github(
         base_url=api_url,
         auth=Auth.Token(token),
@@ -129,6 +110,8 @@ _SECONDARY_WORDS = (
 
 def rate_limit_delay(exc: GithubException, attempt: int = 1) -> timedelta | None:
     """How long GitHub asks us to wait before `attempt` + 1, or None when not a rate limit."""
+    from github import RateLimitExceededException
+
     if exc.status not in (403, 429):
         return None
     text = _details(exc.data).lower()
@@ -225,6 +208,9 @@ def classify(
     head: str = "",
 ) -> ApplicationError:
     """Map a PyGithub/requests failure to retryable or non-retryable, with what to fix."""
+    import requests
+    from github import GithubException
+
     if isinstance(exc, requests.exceptions.RequestException):
         return ApplicationError(
             f"{doing}: cannot reach {api_url} ({type(exc).__name__}: {exc})",
@@ -302,6 +288,8 @@ def upsert_pull_request(
     `head` as `owner:branch`). Looks before creating, and treats GitHub's "already exists"
     422 (a create that raced a retry) as "look again": never two PRs for one branch.
     """
+    from github import GithubException
+
     owner = repo.owner.login
     head_owner = head_owner or owner
     head = branch if head_owner.lower() == owner.lower() else f"{head_owner}:{branch}"

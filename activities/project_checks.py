@@ -31,7 +31,6 @@ from pathlib import Path
 
 from temporalio.exceptions import ApplicationError
 
-from activities.forge_github import parse_repository
 from activities.git.command import GitInputError, git_out, redact, run_git
 from activities.git.queries import (
     common_git_dir,
@@ -42,6 +41,7 @@ from activities.git.queries import (
     repo_root_of,
     resolve_commit,
 )
+from activities.repository_url import parse_repository
 from contracts.config import BuildChecks, ProjectContext
 from contracts.git import WORKTREES_DIR
 from contracts.names import feature_name_problem, suggest_name

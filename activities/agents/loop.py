@@ -16,6 +16,7 @@ import functools
 import inspect
 import logging
 import os
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -216,7 +217,16 @@ def make_client(timeout_s: float) -> anthropic.AsyncAnthropic:
         base_url=os.environ.get(BASE_URL_ENV) or None,
         max_retries=0,
         timeout=timeout_s,
+        http_client=anthropic.DefaultAsyncHttpxClient(verify=tls_context(), timeout=timeout_s),
     )
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One TLS context for every agent call of the process: the SDK's client would build
+    its own each time, reading the system's certificates again (some 30 ms of CPU a call).
+    Sharing it is safe: a context only holds settings and the trusted certificates."""
+    return httpx2.create_ssl_context()
 
 
 def _user_id(call: AgentCall, kind: str) -> str:

@@ -144,25 +144,6 @@ async def test_cancel_stops_the_design_loop_and_leaves_files_whole(
         assert review.read_text().count("## Full Review") == 1  # whole files only
 
 
-async def test_the_demo_runs_end_to_end(temporal_server: DevServer, tmp_path: Path) -> None:
-    env = {
-        **{k: v for k, v in __import__("os").environ.items()},
-        "TEMPORAL_ADDRESS": temporal_server.address,
-        "ORCHESTRATOR_HOME": str(tmp_path / "home"),
-    }
-    done = await orchestrator(env, "demo", "--dir", str(tmp_path / "demo"), limit=600)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    out = done.stdout
-    assert "SIMULATION" in out
-    assert "temporal workflow signal --workflow-id design-link-shortener --name approved" in out
-    assert "DESIGN_DOC_APPROVED" in out
-    assert out.count(" PR http://127.0.0.1:") == 5 + 1  # five subtasks, then the integration
-    assert "== integration: passed: integration/link-shortener (http://127.0.0.1:" in out
-    assert "build-reviews/INTEGRATION.md" in out
-    assert "Web UI:" in out and "cost" in out
-    assert out.rstrip().splitlines()[-1] == "ALL_SUBTASKS_PR_CREATED"
-
-
 async def test_worker_serves_prometheus_metrics(temporal_server: DevServer, tmp_path: Path) -> None:
     port = free_port()
     worker = spawn_worker(

@@ -428,7 +428,8 @@ async def test_a_killed_demo_leaves_nothing_that_stops_the_next_one(
     client: Client, demo_env: dict[str, str], tmp_path: Path
 ) -> None:
     """SIGKILL mid-build: the loops stay on a queue nobody polls. `status` says so, and the
-    next demo replaces the stale subtask instead of waiting for nothing."""
+    next demo (in a directory of the person's choosing) replaces the stale subtask instead of
+    waiting for nothing, and runs both loops end to end, saying what it does on its stdout."""
     home = Path(demo_env["ORCHESTRATOR_HOME"])
     first_log = tmp_path / "first.log"
     first = start_demo(demo_env, first_log)
@@ -441,11 +442,18 @@ async def test_a_killed_demo_leaves_nothing_that_stops_the_next_one(
     assert "build (build-link-shortener): RUNNING, but nothing serves it" in shown.stdout
     assert "which no worker polls" in shown.stdout and "demo --clean" in shown.stdout
 
-    second_log = tmp_path / "second.log"
-    second = start_demo(demo_env, second_log)
-    assert await asyncio.to_thread(second.wait, 600) == 0, second_log.read_text()[-3000:]
-    out = second_log.read_text()
+    second = await orchestrator(demo_env, "demo", "--dir", str(tmp_path / "demo"), limit=600)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    out = second.stdout
     assert re.search(r"note: terminated stale build-link-shortener-\S+ \(run ", out), out
+    assert str(tmp_path / "demo" / "repo") in out  # the scratch repository where --dir says
+    assert "SIMULATION" in out
+    assert "temporal workflow signal --workflow-id design-link-shortener --name approved" in out
+    assert "DESIGN_DOC_APPROVED" in out
+    assert out.count(" PR http://127.0.0.1:") == 5 + 1  # five subtasks, then the integration
+    assert "== integration: passed: integration/link-shortener (http://127.0.0.1:" in out
+    assert "build-reviews/INTEGRATION.md" in out
+    assert "Web UI:" in out and "cost" in out
     assert out.rstrip().splitlines()[-1] == "ALL_SUBTASKS_PR_CREATED"
 
 

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from activities.forge import BODY_LIMIT, render_pr_body
-from activities.forge_github import parse_repository
+from activities.repository_url import parse_repository
 from contracts.forge import PrBodyInput
 from simulators.github_api import GitHubStandIn
 from tests.forge.conftest import REPOSITORY
