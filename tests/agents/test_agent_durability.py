@@ -13,6 +13,7 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.worker import Worker
 
 from activities.agents import ACTIVITIES
+from activities.agents.telemetry import read_rows
 from runtime.server import DevServer
 from simulators.messages_api import MessagesStandIn
 from tests.agents.agent_workflow import AgentActivityProbe
@@ -56,11 +57,18 @@ async def test_a_worker_killed_mid_agent_resumes_from_its_last_completed_turn(
             ]
         }
     )
+    token_log = repo / "design-docs" / "active" / "demo" / "telemetry" / "token_log.jsonl"
     worker = start_worker(temporal_server.address, task_queue)
     try:
         handle = await Runner(client, task_queue).start(
             "agent.edit",
-            request(repo, "builder", scope="01-core", commit_message="01-core: build"),
+            request(
+                repo,
+                "builder",
+                scope="01-core",
+                commit_message="01-core: build",
+                token_log=str(token_log),
+            ),
             heartbeat_timeout_s=2.0,
         )
         await asyncio.to_thread(standin.wait_for, lambda r: r.turn == 3, 30)
@@ -83,6 +91,22 @@ async def test_a_worker_killed_mid_agent_resumes_from_its_last_completed_turn(
     assert result["commit"] == git(repo, "rev-parse", "HEAD")
     # Usage covers both attempts' completed turns (the killed request produced none).
     assert result["usage"]["requests"] == 4
+    # The token log: one row per answered request. Turns 1-2 were answered before the
+    # kill and never asked again; the killed request of turn 3 had no answer, so no row.
+    rows = read_rows(token_log)
+    answered = [r for r in standin.requests if r.fault is None]
+    assert [(r.turn, r.attempt) for r in rows] == [(1, 1), (2, 1), (3, 2), (4, 2)]
+    assert [(r.input_tokens, r.output_tokens) for r in rows] == [
+        (r.usage["input_tokens"], r.usage["output_tokens"]) for r in answered
+    ]
+    assert [(r.cache_read_input_tokens, r.cache_creation_input_tokens) for r in rows] == [
+        (r.usage.get("cache_read_input_tokens", 0), r.usage.get("cache_creation_input_tokens", 0))
+        for r in answered
+    ]
+    assert round(sum(r.cost_usd for r in rows), 6) == result["usage"]["cost_usd"]
+    assert {(r.role, r.scope, r.workflow_id) for r in rows} == {("builder", "01-core", handle.id)}
+    assert len({r.key for r in rows}) == 4
+    assert all(0 < r.context_tokens < r.context_window for r in rows)
 
 
 async def test_cancelling_the_workflow_kills_the_agents_running_command(
