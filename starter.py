@@ -16,7 +16,16 @@ from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from cli import change_cmds, clean_cmd, demo, loop_cmds, plan_cmd, server_cmd, webhook_cmd
+from cli import (
+    budget_cmd,
+    change_cmds,
+    clean_cmd,
+    demo,
+    loop_cmds,
+    plan_cmd,
+    server_cmd,
+    webhook_cmd,
+)
 from cli.common import CliError, fail, root_cause
 from runtime.exit import exit_now
 from runtime.server import ServerError
@@ -31,6 +40,7 @@ def parser() -> argparse.ArgumentParser:
     server_cmd.add_parsers(sub)
     plan_cmd.add_parser(sub)
     loop_cmds.add_parsers(sub)
+    budget_cmd.add_parsers(sub)
     change_cmds.add_parsers(sub)
     clean_cmd.add_parsers(sub)
     webhook_cmd.add_parsers(sub)

@@ -87,7 +87,9 @@ class DesignState(BaseModel):
     started_at: str | None = None
     last_stamp: dict[str, str] = Field(default_factory=dict, description="scope/reviewer -> stamp")
     stop_reason: str = ""
-    notice: str = Field(default="", description="the last signal refused, and why")
+    notice: str = Field(
+        default="", description="the last signal refused and why, or `!budget`'s answer"
+    )
     written: list[str] = Field(
         default_factory=list, description="files the loop wrote since its last commit"
     )

@@ -76,3 +76,27 @@ def parse_rows(text: str) -> list[TokenRow]:
         except (ValidationError, ValueError):
             continue
     return rows
+
+
+class LiveAgent(BaseModel):
+    """A running agent call as its last heartbeat tells it (`orchestrator budget`)."""
+
+    workflow_id: str
+    activity: str = Field(description="the activity type, e.g. agent.review")
+    attempt: int = 1
+    role: str = ""
+    scope: str = ""
+    round: int = 0
+    turn: int = 0
+    phase: str = ""
+    model: str = ""
+    context_tokens: int = Field(
+        default=0,
+        description="the conversation's size: the last request as the API counted "
+        "it, or the request in flight as estimated",
+    )
+    context_window: int = 0
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.context_tokens / self.context_window if self.context_window else 0.0

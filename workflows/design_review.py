@@ -49,7 +49,7 @@ with workflow.unsafe.imports_passed_through():
         parse_decide,
         signal_input,
     )
-    from contracts.metrics import Metrics
+    from contracts.metrics import Metrics, budget_summary
     from contracts.plan import SubplanSummary
     from workflows import design_state, project_steps
     from workflows.commands import run_command
@@ -251,6 +251,7 @@ class DesignReviewWorkflow:
                 "decide": lambda text: self.decide(parse_decide(text)),
                 "!pause": lambda _: self.pause(),
                 "!resume": lambda _: self.resume(),
+                "!budget": lambda _: self.control.tell(budget_summary(self.s.ledger)),
             },
             self.control.refuse,
         )

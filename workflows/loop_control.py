@@ -126,6 +126,11 @@ class LoopControl:
         self.state().notice = f"refused {why}"
         self.shown()
 
+    def tell(self, text: str) -> None:
+        """An answer for the person (`!budget`): the notice `status` shows."""
+        self.state().notice = text
+        self.shown()
+
     def failure_answered(self, choice: str, scope: str | None) -> bool:
         """`decide` first answers an open failure hold it matches (True when one did;
         a choice it cannot take is refused)."""
