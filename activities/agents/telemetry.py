@@ -21,6 +21,7 @@ import logging
 import os
 from pathlib import Path
 
+from activities import files
 from contracts.telemetry import TokenRow, parse_rows
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ class TokenLog:
             if row.key in self._keys:
                 return False
             append_line(self.path, row.line())
-        except OSError as err:
+        except (OSError, files.UnsafePath) as err:
             log.warning("could not write the token log %s: %s", self.path, err)
             return False
         self._keys.add(row.key)
@@ -54,15 +55,16 @@ class TokenLog:
 
 def read_rows(path: Path) -> list[TokenRow]:
     try:
-        return parse_rows(path.read_text(encoding="utf-8", errors="replace"))
+        return parse_rows(files.read_bytes(path).decode("utf-8", errors="replace"))
     except FileNotFoundError:
         return []
 
 
 def append_line(path: Path, line: str) -> None:
-    """One write at the end of the file; after a torn last line, on a line of its own."""
-    _prepare(path.parent)
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    """One write at the end of the file; after a torn last line, on a line of its own.
+    Opened as every record is (activities/files.py): never through a link."""
+    _ignored_by_git(path.parent)
+    fd = files.open_file(path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
     try:
         size = os.fstat(fd).st_size
         torn = size > 0 and os.pread(fd, 1, size - 1) != b"\n"
@@ -74,8 +76,7 @@ def append_line(path: Path, line: str) -> None:
         os.close(fd)
 
 
-def _prepare(folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
+def _ignored_by_git(folder: Path) -> None:
     ignore = folder / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text(IGNORE_ALL)
+    if not files.check_writable(ignore):
+        files.atomic_write_text(ignore, IGNORE_ALL)

@@ -84,3 +84,14 @@ def test_git_never_sees_the_log(tmp_path: Path) -> None:
         text=True,
     ).stdout
     assert status == ""
+
+
+def test_a_link_planted_for_the_log_is_not_followed(tmp_path: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.txt"
+    outside.write_text("keep\n")
+    path = Path(token_log_path(str(tmp_path / "design")))
+    path.parent.mkdir(parents=True)
+    path.symlink_to(outside)
+    assert not TokenLog(path).append(row(1))  # refused and logged: the agent goes on
+    assert outside.read_text() == "keep\n"
