@@ -1,9 +1,8 @@
 """`orchestrator budget <dir>`: what the loops spend, and how full each live agent's context is.
 
-Three sources, each the one that knows. The running agents' heartbeats: the server
-keeps the last details of every pending activity (role, scope, turn, the context's
-tokens and the model's window), read from `describe()` with no worker. The loops'
-ledgers: the `metrics` query (tokens and cost per role, failed calls included), and
+Three sources, each the one that knows. The running agents' heartbeats
+(cli/live_agents.py: role, scope, turn, the context's tokens and the model's window).
+The loops' ledgers: the `metrics` query (tokens and cost per role, failed calls included), and
 the build's `status` for its budget limits. The token log in the design directory:
 one row per answered model request (docs/design-directory.md).
 """
@@ -19,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
-from temporalio.service import RPCError
 
 from cli import queues
 from cli.common import add_verb, client_for, worker_for
+from cli.live_agents import as_json, live_agents, live_view
 from cli.loop_classes import LOOP_CLASSES, BuildWorkflow
 from cli.loop_cmds import existing_loops, query_or_none
 from cli.views import table
@@ -41,45 +40,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         budget,
         ("--json", {"action": "store_true", "help": "machine-readable output"}),
     )
-
-
-async def live_agents(client: Client, handle: WorkflowHandle) -> list[LiveAgent]:
-    """The agents running for a loop and the loops it started (a build's subtasks)."""
-    try:
-        desc = await handle.describe()
-    except RPCError:
-        return []  # closed meanwhile
-    raw = desc.raw_description
-    found = []
-    for pending in raw.pending_activities:
-        details = _details(client, pending.heartbeat_details.payloads)
-        if "context_window" not in details:
-            continue  # not an agent, or one that has not started its first turn
-        fields = {k: v for k, v in details.items() if k in LiveAgent.model_fields}
-        found.append(
-            LiveAgent(
-                **fields,
-                workflow_id=handle.id,
-                activity=pending.activity_type.name,
-                attempt=pending.attempt,
-            )
-        )
-    children = [c.workflow_id for c in raw.pending_children]
-    for more in await asyncio.gather(
-        *(live_agents(client, client.get_workflow_handle(c)) for c in children)
-    ):
-        found += more
-    return found
-
-
-def _details(client: Client, payloads: Any) -> dict[str, Any]:
-    if not payloads:
-        return {}
-    try:
-        values = client.data_converter.payload_converter.from_payloads(list(payloads))
-    except Exception:  # details another version wrote: not ours to read
-        return {}
-    return values[0] if values and isinstance(values[0], dict) else {}
 
 
 def token_log_summary(design_dir: str) -> dict[str, Any]:
@@ -150,7 +110,7 @@ async def budget(args: argparse.Namespace) -> int:
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, LiveAgent):
-        return {**value.model_dump(mode="json"), "context_percent": round(value.percent, 1)}
+        return as_json(value)
     if isinstance(value, Metrics | Usage):
         return value.model_dump(mode="json")
     if isinstance(value, dict):
@@ -158,25 +118,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, list):
         return [_jsonable(v) for v in value]
     return value
-
-
-def live_view(agents: list[LiveAgent]) -> str:
-    if not agents:
-        return "No agent is running."
-    return table(
-        ["agent", "scope", "turn", "context tokens / window", "fill", "phase"],
-        [
-            [
-                a.role,
-                a.scope,
-                str(a.turn),
-                f"{a.context_tokens:,} / {a.context_window:,}",
-                f"{a.percent:.1f}%",
-                a.phase,
-            ]
-            for a in agents
-        ],
-    )
 
 
 def roles_view(by_role: dict[str, Usage]) -> str:

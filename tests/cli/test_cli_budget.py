@@ -69,6 +69,12 @@ async def test_budget_shows_a_held_agents_context_fill_then_every_answered_turn(
             line = next(ln for ln in text.stdout.splitlines() if ln.startswith(HELD[0]))
             assert f"{agent['context_tokens']:,} / {agent['context_window']:,}" in line
             assert f"{fill:.1f}%" in line
+            status = await orchestrator(temporal_env, "status", design)
+            assert "Agents running (context fill" in status.stdout, status.stdout
+            assert f"{agent['context_window']:,}" in status.stdout
+            as_json = await orchestrator(temporal_env, "status", design, "--json")
+            live = json.loads(as_json.stdout)["design"]["live_agents"]
+            assert any((a["role"], a["scope"]) == HELD for a in live)
 
             model.release("go")
             handle = client.get_workflow_handle("design-link-shortener")
