@@ -139,3 +139,47 @@ async def test_cancelling_the_workflow_kills_the_agents_running_command(
     except WorkflowFailureError:
         pass
     assert await ended("60.4713"), "the agent's command survived cancellation"
+
+
+async def test_a_turn_answered_but_lost_with_its_worker_is_logged_once_per_request(
+    repo: Path,
+    standin: MessagesStandIn,
+    client: Client,
+    temporal_server: DevServer,
+    task_queue: str,
+) -> None:
+    """The answer of turn 2 arrives, its tool runs, the worker dies before the turn is
+    saved: the next attempt asks turn 2 again. Two requests, both billed: two rows."""
+    steps = [
+        {"tool": "write_file", "input": {"path": "src/part1.py", "content": "N = 1\n"}},
+        {"tool": "run_command", "input": {"command": "sleep 3.4712"}},
+        {"tool": "write_file", "input": {"path": "src/part3.py", "content": "N = 3\n"}},
+    ]
+    standin.reset({"rules": [{"match": {"role": "builder"}, "steps": steps}]})
+    token_log = repo / "design-docs" / "active" / "demo" / "telemetry" / "token_log.jsonl"
+    worker = start_worker(temporal_server.address, task_queue)
+    try:
+        handle = await Runner(client, task_queue).start(
+            "agent.edit",
+            request(repo, "builder", commit_message="build", token_log=str(token_log)),
+            heartbeat_timeout_s=2.0,
+        )
+        await started("3.4712")  # turn 2 answered and logged, its command running
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=10)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    async with Worker(
+        client, task_queue=task_queue, workflows=[AgentActivityProbe], activities=ACTIVITIES
+    ):
+        result = await handle.result()
+
+    assert [r.turn for r in standin.requests] == [1, 2, 2, 3, 4]
+    rows = read_rows(token_log)
+    assert [(r.turn, r.attempt) for r in rows] == [(1, 1), (2, 1), (2, 2), (3, 2), (4, 2)]
+    assert [r.output_tokens for r in rows] == [r.usage["output_tokens"] for r in standin.requests]
+    # The transcript resumes from its saved turns, so the result's usage misses the lost
+    # answer: the log has every request that was answered.
+    assert result["usage"]["requests"] == 4
