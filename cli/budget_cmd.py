@@ -17,7 +17,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import (
+    Client,
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+)
 
 from cli import queues
 from cli.common import add_verb, client_for, worker_for
@@ -64,8 +69,8 @@ async def loop_budget(
     client: Client,
     kind: str,
     handle: WorkflowHandle,
-    desc: Any,
-    args: Any,
+    desc: WorkflowExecutionDescription,
+    args: argparse.Namespace,
     stack: contextlib.AsyncExitStack,
 ) -> dict[str, Any]:
     """One loop: its live agents, its ledger, and the build's limits."""
