@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from cli import (
+    budget_cmd,
     change_cmds,
     clean_cmd,
     demo,
@@ -41,6 +42,7 @@ def parser() -> argparse.ArgumentParser:
     plan_cmd.add_parser(sub)
     loop_cmds.add_parsers(sub)
     say_cmd.add_parser(sub)
+    budget_cmd.add_parsers(sub)
     change_cmds.add_parsers(sub)
     clean_cmd.add_parsers(sub)
     webhook_cmd.add_parsers(sub)

@@ -51,6 +51,7 @@ from cli.common import (
     same_dir,
     worker_for,
 )
+from cli.live_agents import as_json, live_agents, live_view
 from cli.loop_classes import (
     LOOP_CLASSES,
     BuildWorkflow,
@@ -627,9 +628,11 @@ async def status(args: argparse.Namespace) -> int:
                     print(f"{kind} ({handle.id}): RUNNING, but nothing serves it\n  {unserved}\n")
                 continue
             st = await queues.answered(handle.id, partial(query_status, client, handle, kind))
-            out[kind] = st.model_dump(mode="json")
+            live = await live_agents(client, handle)
+            out[kind] = {**st.model_dump(mode="json"), "live_agents": [as_json(a) for a in live]}
             if not args.json:
-                print("\n\n".join(filter(None, [view(st), "\n".join(answers(st, cmds))])))
+                shown = [view(st), live_view(live) if live else "", "\n".join(answers(st, cmds))]
+                print("\n\n".join(filter(None, shown)))
                 print()
             continue
         # Closed: how and why it ended, from its close event (no worker needed).

@@ -167,6 +167,11 @@ class AgentCall(BaseModel):
     )
     transcript_path: str = Field(description="where the resumable transcript is kept")
     settings: AgentSettings = Field(default_factory=AgentSettings)
+    token_log: str = Field(
+        default="",
+        description="the loop's token log (absolute: <design dir>/telemetry/token_log.jsonl): "
+        "a row per model turn; empty: none",
+    )
 
 
 class GateOutcome(BaseModel):

@@ -200,7 +200,9 @@ class SubtaskState(BaseModel):
     host_queue: str | None = Field(default=None, description="the claimed host's task queue")
     hosts: list[str] = Field(default_factory=list, description="every host queue claimed")
     host_moves: int = Field(default=0, description="hosts lost since a person last decided")
-    notice: str = Field(default="", description="the last signal refused, and why")
+    notice: str = Field(
+        default="", description="the last signal refused and why, or `!budget`'s answer"
+    )
     skipped_reviewers: dict[str, str] = Field(
         default_factory=dict, description="reviewer -> why a person chose skip-reviewer"
     )
@@ -311,7 +313,10 @@ class BuildState(BaseModel):
         default_factory=dict, description="subtask -> the conflicting ones it now waits for"
     )
     stop_reason: str = Field(default="", description="why the build stopped early")
-    notice: str = Field(default="", description="the last signal refused, and why")
+    notice: str = Field(
+        default="",
+        description="the last signal refused and why, or what !help, !status, !budget answered",
+    )
     hint: str = Field(default="", description="the gate hint for what a person last said (`say`)")
     hint_waiting_for: str = Field(
         default="", description="what the loop waited for then: the hint stands while it still does"

@@ -87,7 +87,10 @@ class DesignState(BaseModel):
     started_at: str | None = None
     last_stamp: dict[str, str] = Field(default_factory=dict, description="scope/reviewer -> stamp")
     stop_reason: str = ""
-    notice: str = Field(default="", description="the last signal refused, and why")
+    notice: str = Field(
+        default="",
+        description="the last signal refused and why, or what !help, !status, !budget answered",
+    )
     hint: str = Field(default="", description="the gate hint for what a person last said (`say`)")
     hint_waiting_for: str = Field(
         default="", description="what the loop waited for then: the hint stands while it still does"

@@ -146,7 +146,7 @@ def commands_now(st: Status) -> list[str]:
         if st.phase == "budget":
             out.append("raise_budget (a signal: --input '{\"max_cost_usd\": 20}')")
     out.append("!resume" if st.paused else "!pause")
-    out += ["say <words>", "!status", "!help"]
+    out += ["say <words>", "!status", "!budget", "!help"]
     return out
 
 

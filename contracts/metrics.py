@@ -59,3 +59,27 @@ class Metrics(BaseModel):
             errors=ledger.errors,
             elapsed_s=elapsed_s,
         )
+
+
+def budget_summary(
+    ledger: Ledger, max_cost_usd: float | None = None, max_tokens: int | None = None
+) -> str:
+    """`!budget`'s answer, kept as the loop's notice (shown in `status`): tokens, cost and
+    the roles' share from the ledger, and the limits. A running agent's context fill is
+    known to its heartbeat only: `orchestrator budget <dir>` shows it."""
+    total = ledger.total
+    roles = "; ".join(
+        f"{role} {u.total_tokens:,} tokens ${u.cost_usd:.4f}"
+        for role, u in sorted(ledger.by_role.items())
+    )
+    limits = [
+        *([f"${max_cost_usd:.2f}"] if max_cost_usd is not None else []),
+        *([f"{max_tokens:,} tokens weighed by price"] if max_tokens is not None else []),
+    ]
+    used = f" (used {total.weighted_tokens:,} weighed)" if max_tokens is not None else ""
+    return (
+        f"budget: {total.total_tokens:,} tokens, ${total.cost_usd:.4f} in {ledger.agent_calls} "
+        f"agent calls; by role: {roles or 'none yet'}; limit: "
+        f"{' and '.join(limits) or 'none'}{used}. Context fill of the running agents: "
+        "`orchestrator budget <dir>`"
+    )

@@ -51,7 +51,7 @@ with workflow.unsafe.imports_passed_through():
         signal_input,
     )
     from contracts.integration import INTEGRATION, IntegrationOutcome
-    from contracts.metrics import Ledger, Metrics
+    from contracts.metrics import Ledger, Metrics, budget_summary
     from contracts.plan import PlanRequest, PlanResult
     from contracts.subtask import SubtaskSpec
     from contracts.tracker import TrackerResult, TrackerRow, TrackerUpdate
@@ -361,6 +361,9 @@ class BuildWorkflow:
                 "!change-approve": lambda _: self.approve_change(),
                 "!change-cancel": lambda _: self.cancel_change(),
                 **self.gate_hints.commands(),
+                "!budget": lambda _: self.control.tell(
+                    budget_summary(self._ledger(), self.s.max_cost_usd, self.s.max_tokens)
+                ),
             },
             self.control.refuse,
         )

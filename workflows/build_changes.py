@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.config import AgentsConfig, ProjectContext
     from contracts.human import MAX_SIGNAL_TEXT, ChangeInput
     from contracts.subtask import SubtaskSpec
+    from contracts.telemetry import token_log_path
     from workflows import build_state, options, project_steps
     from workflows.agent_step import AgentStep
     from workflows.build_children import BuildChildren
@@ -104,6 +105,7 @@ class SpecChanges:
                 f"change{self.state().changes}-{role}.json"
             ),
             settings=self.ctx().config.agent_settings(role, self.ctx().start_commit),
+            token_log=token_log_path(self.ctx().design_dir),
         )
 
     def _spec_files(self, names: list[str]) -> list[str]:

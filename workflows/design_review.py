@@ -50,7 +50,7 @@ with workflow.unsafe.imports_passed_through():
         parse_decide,
         signal_input,
     )
-    from contracts.metrics import Metrics
+    from contracts.metrics import Metrics, budget_summary
     from contracts.plan import SubplanSummary
     from workflows import design_state, project_steps
     from workflows.commands import run_command
@@ -264,6 +264,7 @@ class DesignReviewWorkflow:
                 "!pause": lambda _: self.pause(),
                 "!resume": lambda _: self.resume(),
                 **self.gate_hints.commands(),
+                "!budget": lambda _: self.control.tell(budget_summary(self.s.ledger)),
             },
             self.control.refuse,
         )

@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.git import CommitResult
     from contracts.human import FAILURE_OPTIONS, FailureInfo
     from contracts.plan import PlanRequest, PlanResult, SubplanSummary
+    from contracts.telemetry import token_log_path
     from workflows import options, project_steps
     from workflows.agent_step import AgentStep, R
     from workflows.failures import all_or_cancel
@@ -105,6 +106,7 @@ class DesignSteps:
             instructions=instructions,
             transcript_path=transcript,
             settings=self.cfg().agent_settings(role, self.ctx().start_commit),
+            token_log=token_log_path(self.ctx().design_dir),
         )
 
     async def review(self, scope: str, reviewer: str, round_: int) -> ReviewResult:

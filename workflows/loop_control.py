@@ -127,7 +127,8 @@ class LoopControl:
         self.shown()
 
     def tell(self, text: str) -> None:
-        """What a person asked the loop for (`!help`, `!status`): in `status`, as the notice."""
+        """What a person asked the loop for (`!help`, `!status`, `!budget`): the notice
+        `status` shows."""
         self.state().notice = text
         self.shown()
 

@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.git import PushRequest, PushResult, token_hosts_for
     from contracts.human import FAILURE_OPTIONS, SKIP_REVIEWER, FailureInfo
     from contracts.integration import SmellRequest
+    from contracts.telemetry import token_log_path
     from workflows import options, subtask_state
     from workflows.agent_step import AgentStep, R
     from workflows.build_child import CHILD_SIGNALS, BuildChild
@@ -377,6 +378,7 @@ class WorktreeSteps:
                 f"{role}-g{inp.generation}-r{rnd}-{len(self.state().rounds)}.json"
             ),
             settings=inp.ctx.config.agent_settings(role, inp.ctx.start_commit),
+            token_log=token_log_path(inp.ctx.design_dir),
         )
 
     def reviewers(self) -> list[str]:

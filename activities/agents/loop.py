@@ -20,6 +20,7 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -38,11 +39,13 @@ from activities.agents.cancel import raise_if_cancelled
 from activities.agents.errors import classify, incomplete_stream, non_retryable
 from activities.agents.pricing import cost_usd, price_for
 from activities.agents.roles import ResolvedRole
+from activities.agents.telemetry import TokenLog
 from activities.agents.tools import ToolLimits, Workspace, tool_definitions
 from activities.git.command import GitError, GitInputError
 from activities.git.commit_guard import PROTECTED_PATHS
 from activities.git.queries import main_checkout, repo_root_of
 from contracts.agents import AgentCall, Usage
+from contracts.telemetry import TokenRow, row_key
 
 log = logging.getLogger(__name__)
 
@@ -391,7 +394,17 @@ async def run_agent(
         resolved.model, resolved.effort, settings.max_tokens_per_turn, settings.max_tokens_limit
     )
     max_tokens, max_tokens_limit = plan.max_tokens, plan.max_tokens_limit
+    token_log = _token_log(call)
     async with make_client(settings.request_timeout_s) as client, Heartbeater() as hb:
+        # Who this is, for `orchestrator budget` (heartbeat details are what the server
+        # shows of a running activity): never prompt text.
+        hb.details.update(
+            role=call.role,
+            scope=call.scope,
+            round=call.round,
+            model=resolved.model,
+            context_window=window,
+        )
         while True:
             raise_if_cancelled()  # no new request once cancellation has arrived
             if record.turns >= settings.max_turns:
@@ -407,7 +420,14 @@ async def run_agent(
             room = window - max_tokens
             _unbind(record, context.clear_old(record.messages, fixed_chars, room, estimator), plan)
             _fits_or_fail(call, record.messages, fixed_chars, room, estimator, window)
-            hb.beat(turn=turn, phase="waiting on model", tokens=record.usage.total_tokens)
+            hb.beat(
+                turn=turn,
+                phase="waiting on model",
+                tokens=record.usage.total_tokens,
+                # The request in flight, as estimated (the API's count replaces it below).
+                context_tokens=estimator.tokens(fixed_chars + context.chars(record.messages)),
+                context_window=window,
+            )
             started = time.monotonic()
             request = _request(system, tools, record.messages, resolved.model, estimator)
             try:
@@ -445,6 +465,10 @@ async def run_agent(
             record.tokens_per_char = estimator.tokens_per_char
             spent = _usage(message.usage, price, time.monotonic() - started)
             _spent(record.usage + spent)  # paid for, even if the tools below fail
+            hb.beat(context_tokens=counted)
+            if token_log is not None:  # before the transcript: see telemetry.py
+                row = _token_row(call, resolved.model, turn, spent, message, counted, window)
+                await asyncio.to_thread(token_log.append, row)
             content = _clean([_block(b) for b in message.content])
             stop = message.stop_reason
             if stop == "refusal":
@@ -526,6 +550,35 @@ async def run_agent(
                     "the task",
                     "AgentTokenLimit",
                 )
+
+
+def _token_log(call: AgentCall) -> TokenLog | None:
+    """The loop's token log; none outside an activity (a row names its activity)."""
+    if not call.token_log or not activity.in_activity():
+        return None
+    return TokenLog(resolve_in(Path(call.workdir), call.token_log))
+
+
+def _token_row(
+    call: AgentCall, model: str, turn: int, spent: Usage, message: Any, counted: int, window: int
+) -> TokenRow:
+    info = activity.info()
+    wid, run = info.workflow_id or "", info.workflow_run_id or ""
+    return TokenRow(
+        key=row_key(wid, run, info.activity_id, info.attempt, turn),
+        time=datetime.now(UTC).isoformat(timespec="milliseconds"),
+        workflow_id=wid,
+        run_id=run,
+        activity_id=info.activity_id,
+        attempt=info.attempt,
+        turn=turn,
+        model=model,
+        stop_reason=message.stop_reason,
+        context_tokens=counted,
+        context_window=window,
+        **call.model_dump(include={"role", "scope", "round"}),
+        **spent.model_dump(include=set(TokenRow.model_fields) & set(Usage.model_fields)),
+    )
 
 
 async def _ask(client: anthropic.AsyncAnthropic, **request: Any) -> Any:

@@ -76,10 +76,17 @@ def fingerprint(call: BaseModel) -> str:
     """Identity of a call: everything the model is asked, not where the transcript lives."""
     # `reuse` changes whether the model is asked, not what: transcripts written before
     # the field existed keep their fingerprint and still resume.
-    # The sandbox's settings change where commands run, not what the model is asked.
+    # The sandbox's settings change where commands run, not what the model is asked;
+    # the token log, where its turns are counted.
     data = call.model_dump(
         mode="json",
-        exclude={"transcript_path": True, "reuse": True, "remember": True, "settings": {"sandbox"}},
+        exclude={
+            "transcript_path": True,
+            "reuse": True,
+            "remember": True,
+            "token_log": True,
+            "settings": {"sandbox"},
+        },
     )
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:24]
 

@@ -528,3 +528,25 @@ async def test_a_signal_of_megabytes_never_reaches_the_history(
     assert sent.returncode != 0 and "exceeds" in sent.stderr.lower(), sent.stderr
     assert [e async for e in held.design.fetch_history_events()] == count
     await still_sound(held.design, DesignStatus)
+
+
+async def test_budget_from_the_plain_temporal_cli_answers_in_status(
+    held: Held, temporal_server: DevServer
+) -> None:
+    """`command "!budget"` as a person types it at the `temporal` CLI: the loop keeps its
+    ledger's summary as its notice, which `status` shows."""
+    sent = await asyncio.to_thread(
+        temporal_cli,
+        temporal_server.address, "workflow", "signal", "--workflow-id", held.design.id,
+        "--name", "command", "--input", '"!budget"',
+    )  # fmt: skip
+    assert sent.returncode == 0, sent.stderr
+
+    async def noted() -> str:
+        notice = (await status_of(held.design, DesignStatus)).notice
+        return notice if notice.startswith("budget: ") else ""
+
+    notice = await until(noted, what="the budget notice")
+    st = await still_sound(held.design, DesignStatus)
+    assert f"budget: {st.tokens:,} tokens, ${st.cost_usd:.4f} in " in notice  # type: ignore[attr-defined]
+    assert "limit: none." in notice and "`orchestrator budget <dir>`" in notice

@@ -184,6 +184,16 @@ async def test_budget_gate_stops_or_raises(
 
             st = await until(held, what="the budget gate")
             assert st.budget_tokens >= 1000 and st.max_tokens == 1000
+            # `!budget` (a `command` line) answers in status: the ledger and the limit.
+            await handle.signal("command", "!budget")
+
+            async def noted() -> str:
+                notice = (await _status(handle)).notice
+                return notice if notice.startswith("budget: ") else ""
+
+            notice = await until(noted, what="the budget notice")
+            assert "limit: 1,000 tokens weighed by price (used " in notice
+            assert "by role: builder " in notice
             calls = len(messages.requests)
             if choice == "stop":
                 await handle.signal(

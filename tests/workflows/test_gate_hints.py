@@ -199,7 +199,7 @@ def test_no_words_no_hint() -> None:
 def test_help_lists_what_the_loop_takes_now() -> None:
     at_gate = commands_now(_design())
     assert at_gate[:2] == ["approved", "request_changes <feedback>"]
-    assert {"!pause", "say <words>", "!status", "!help"} <= set(at_gate)
+    assert {"!pause", "say <words>", "!status", "!budget", "!help"} <= set(at_gate)
     assert "approved" not in commands_now(_design("individual-review"))
     assert "!resume" in commands_now(_design(paused=True))
     assert "!change <description>" in commands_now(_build())
