@@ -14,6 +14,7 @@ from collections.abc import Collection
 from contracts.build import (
     ALL_SUBTASKS_MERGEABLE,
     ALL_SUBTASKS_PR_CREATED,
+    FOLLOWING,
     HAS_PR,
     PR_FINAL,
     SUBTASKS_INCOMPLETE,
@@ -306,6 +307,13 @@ def waiting_for(s: BuildState, running: Collection[str], own: list[PendingDecisi
     ]
     if waiting:
         return "; ".join(waiting)
+    forge = [
+        f"{n}'s PR: {v.pull.waiting_for}"
+        for n, v in s.subtasks.items()
+        if n in running and v.status in FOLLOWING and v.pull and v.pull.waiting_for
+    ]
+    if forge and len(forge) == len(running):  # no agent works: only the forge is awaited
+        return "; ".join(forge)
     return "agents" if running else "nothing"
 
 

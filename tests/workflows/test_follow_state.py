@@ -132,3 +132,19 @@ def test_status_shows_each_followed_pr() -> None:
         "  a: checks tests success; reviews none; GitHub blocked; CI rounds 0, review rounds 2; "
         "waiting for a review or required checks (GitHub says blocked)"
     )
+
+
+def test_the_build_says_when_only_the_forge_is_awaited() -> None:
+    from contracts.build import BuildState, SubtaskView
+    from contracts.follow import PullSummary
+    from workflows.build_state import waiting_for
+
+    waits = PullSummary(waiting_for="checks: tests (queued)")
+    s = BuildState(
+        subtasks={
+            "a": SubtaskView(name="a", batch=1, dependencies=[], status="ci_running", pull=waits),
+            "b": SubtaskView(name="b", batch=1, dependencies=[], status="in_progress"),
+        }
+    )
+    assert waiting_for(s, ["a", "b"], []) == "agents"  # b's agents still work
+    assert waiting_for(s, ["a"], []) == "a's PR: checks: tests (queued)"
