@@ -206,6 +206,7 @@ class PullFollow:
         f = self.f
         reds = follow_state.red_checks(pull)
         names = ", ".join(f"{c.name} ({c.conclusion})" for c in reds)
+        await self._show(pull, f"a fix for {names}")  # ci_failed, also while a person decides
         rnd = await self._next_round("ci", names, ", ".join(c.url or c.name for c in reds))
         if not rnd:
             return True
@@ -247,6 +248,7 @@ class PullFollow:
             [*(f"{r.author} requests changes" for r in reviews), f"{len(comments)} comment(s)"]
         )
         link = (comments[0].url if comments else "") or self.state().pr_url or ""
+        await self._show(pull, f"a fix for the review ({asked})")
         rnd = await self._next_round("review", asked, link)
         if not rnd:
             return True

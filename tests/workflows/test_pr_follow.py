@@ -21,10 +21,11 @@ from activities.tracker import read_tracker
 from contracts.build import BuildResult, BuildStatus, SubtaskView
 from contracts.follow import ForgeEvent
 from contracts.human import DecideInput, PendingDecision
-from runtime.server import DevServer
+from runtime.server import DevServer, free_port, start_dev_server
 from simulators.github_api import GitHubStandIn
 from tests.forge.following import reviewer
 from tests.support import (
+    connect,
     scripted_model,
     served_status,
     sim_environ,
@@ -101,6 +102,21 @@ async def head_after(github: GitHubStandIn, old: str | None = None) -> str:
     return found
 
 
+async def polled_head(handle: WorkflowHandle, old: str) -> str:
+    """The PR's new head once the loop polled it and waits on its checks: after a fix the
+    loop also commits the PR's record (its body lists the round), so the fixer's own commit
+    is not the head CI must pass on."""
+
+    async def probe() -> str | None:
+        v = await view(handle)
+        p = v.pull if v is not None and v.status == "ci_running" else None
+        new = p is not None and p.head_sha != old and p.mergeable_state == "blocked"
+        return p.head_sha if p is not None and new else None
+
+    found: str = await until(probe, limit=180, what="the loop's poll of the new head")
+    return found
+
+
 async def view(handle: WorkflowHandle) -> SubtaskView | None:
     st = await served_status(handle, BuildStatus)
     return next((v for v in st.subtasks if v.name == "a"), None) if st else None
@@ -145,7 +161,7 @@ async def test_red_ci_goes_to_a_fixer_then_green_is_mergeable(
                 output={"title": "1 test failed", "summary": "test_a", "text": "assert 1 == 2"},
                 log=log,
             )
-            fixed = await head_after(github, head)
+            fixed = await polled_head(handle, head)
             github.check_run(REPO, fixed, "tests", conclusion="success")
             result = BuildResult.model_validate(await handle.result())
 
@@ -180,7 +196,7 @@ async def test_a_person_decides_after_max_ci_rounds(
             handle = await start_build(client, repo, task_queue)
             head = await head_after(github)
             github.check_run(REPO, head, "tests", conclusion="failure", details_url="https://ci/1")
-            second = await head_after(github, head)
+            second = await polled_head(handle, head)
             github.check_run(
                 REPO, second, "tests", conclusion="failure", details_url="https://ci/2"
             )
@@ -196,7 +212,7 @@ async def test_a_person_decides_after_max_ci_rounds(
             assert "max_ci_rounds = 1" in decision.prompt
             assert (await view(handle)).status == "ci_failed"  # type: ignore[union-attr]
             await handle.signal(BuildWorkflow.decide, DecideInput(scope="a", choice="retry"))
-            third = await head_after(github, second)  # retry: another fixer round
+            third = await polled_head(handle, second)  # retry: another fixer round
             github.check_run(REPO, third, "tests", conclusion="failure")
             decision = await until(held, limit=120, what="the CI hold again")
             await handle.signal(BuildWorkflow.decide, DecideInput(scope="a", choice="skip"))
@@ -341,3 +357,46 @@ async def test_follow_false_keeps_pr_created(
     assert result.result == "ALL_SUBTASKS_PR_CREATED"
     assert not [r for r in env.github.requests if "/check-runs" in r.path]
     assert st.subtasks[0].pull is None and st.subtasks[0].status == "pr_created"
+
+
+async def test_a_server_restart_while_waiting_on_ci_loses_nothing(
+    env: Env, temporal_server: DevServer
+) -> None:
+    """Its own server (the session's stays up): the worker is killed and the server stopped
+    while the PR waits on CI; both come back and the same run goes on from its history."""
+    _, task_queue, tmp_path, github, monkeypatch = env.parts()
+    port, db = free_port(), tmp_path / "temporal.db"
+    server = start_dev_server(port=port, ui_port=free_port(), db_file=db, detach=False)
+    rules = [writes_file_rule("a"), passes_review("a"), fixer("fixed")]
+    log = tmp_path / "worker.log"
+    with scripted_model({"rules": rules}, monkeypatch, github.url) as messages:
+        environ = sim_environ(messages.url, github.url)
+        repo = project(tmp_path, github)
+        github.protect(REPO, "main", contexts=["tests"], strict=False)
+        worker = spawn_worker(server.address, task_queue, environ, log)
+        try:
+            own = await connect(server.address)
+            handle = await start_build(own, repo, task_queue)
+            head = await head_after(github)
+            await status_is(handle, "ci_running", waiting="blocked")
+            worker.send_signal(signal.SIGKILL)
+            worker.wait()
+            server.stop()
+            server = start_dev_server(port=port, ui_port=free_port(), db_file=db, detach=False)
+            own = await connect(server.address)
+            handle = own.get_workflow_handle(handle.id)
+            worker = spawn_worker(server.address, task_queue, environ, log)
+            github.check_run(REPO, head, "tests", conclusion="failure", log="FAILED x\n")
+            fixed = await polled_head(handle, head)
+            github.check_run(REPO, fixed, "tests", conclusion="success")
+            raw = await asyncio.wait_for(handle.result(), timeout=300)
+            result = BuildResult.model_validate(raw)
+        finally:
+            worker.kill()
+            worker.wait()
+            server.stop()
+    assert result.result == "ALL_SUBTASKS_MERGEABLE", result
+    fixes = [r for r in messages.requests if r.role == "fixer" and r.turn == 1]
+    assert len(fixes) == 1 and "FAILED x" in fixes[0].prompt
+    builds = [r for r in messages.requests if r.role == "builder" and r.turn == 1]
+    assert len(builds) == 1  # nothing before the restart ran again
