@@ -8,6 +8,7 @@ from temporalio import activity
 
 from activities.agent_text import cell, inline
 from activities.files import atomic_write_text
+from activities.forge import follow_round_line
 from contracts.build import BuildReport
 from contracts.design import AnswersFile
 
@@ -68,6 +69,11 @@ def render_report(report: BuildReport) -> str:
             + (f" · {i.pr_url}" if i.pr_url else "")
             + " · see build-reviews/INTEGRATION.md",
         ]
+    followed = [r for r in report.subtasks if r.follow_rounds]
+    if followed:
+        lines += ["", "## CI and review rounds on the PRs", ""]
+        for r in followed:
+            lines += [f"### {r.subtask}", "", *(follow_round_line(f) for f in r.follow_rounds), ""]
     c = report.cleanup
     if c is not None:
         lines += ["", "## Worktrees", ""]

@@ -30,6 +30,7 @@ from activities.git.queries import (
 )
 from activities.repository_url import parse_repository
 from contracts.build import SuiteCounts
+from contracts.follow import FollowRound
 from contracts.forge import PrBodyInput, PullRequestRequest, PullRequestResult
 from contracts.git import subtask_slug_problem, token_hosts_for
 
@@ -60,6 +61,7 @@ def render_pr_body(data: PrBodyInput) -> str:
     evidence += [f"- {item}" for item in data.evidence]
     out += evidence or ["- (none)"]
     out += ["", *render_testing(data)]
+    out += render_follow_rounds(data)
     out += ["", "## Related", ""]
     related = [f"- Design doc: {data.design_doc}"] if data.design_doc else []
     related += [f"- Subplan: {data.subplan}"] if data.subplan else []
@@ -67,6 +69,21 @@ def render_pr_body(data: PrBodyInput) -> str:
     out += related or ["- (none)"]
     out += ["", render_footer(data), ""]
     return "\n".join(out)
+
+
+def render_follow_rounds(data: PrBodyInput) -> list[str]:
+    """Each CI and review round on the PR (what was red or asked, the fix pushed)."""
+    if not data.follow_rounds:
+        return []
+    return ["", "## CI and Review Rounds", "", *(follow_round_line(r) for r in data.follow_rounds)]
+
+
+def follow_round_line(r: FollowRound) -> str:
+    """`- ci round 1 on <head>: tests: failure; fix <commit>` (the PR body, REPORT.md)."""
+    found = "; ".join([*r.checks, *r.reviews]) or "-"
+    comments = f", {r.comments} comment(s), {r.replies} reply(ies)" if r.comments else ""
+    fix = f"fix {r.commit[:10]}" if r.commit else (r.note or "no commit")
+    return f"- {r.kind} round {r.round} on {r.head[:10]}: {inline(found)}{comments}; {fix}"
 
 
 BENCHMARK = re.compile(r"\bbench", re.IGNORECASE)
@@ -367,6 +384,7 @@ def _open_on_github(req: PullRequestRequest) -> PullRequestResult:
             updated=not created,
             forge="github",
             base=base,
+            repository=repository,
         )
     except ApplicationError:
         raise

@@ -103,7 +103,8 @@ def config(model: str, forge: str) -> str:
     """orchestrator.toml for a benchmark run: the model under test, the given forge."""
     lines = [f'\n[models]\ndefault = "{model}"\n', f'[forge]\nkind = "{forge}"']
     if forge == "github":
-        lines.append(f'repository = "{DEMO_REPOSITORY}"')
+        # The stand-in runs no CI: the benchmark measures the loop up to the PRs.
+        lines.append(f'repository = "{DEMO_REPOSITORY}"\nfollow = false')
     return "\n".join(lines) + "\n"
 
 

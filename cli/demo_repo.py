@@ -114,11 +114,15 @@ def _closure(requirements: tuple[str, ...]) -> list[str]:
 
 
 def demo_config(
-    github_api_url: str | None, repository: str = DEMO_REPOSITORY, top: str = ""
+    github_api_url: str | None,
+    repository: str = DEMO_REPOSITORY,
+    top: str = "",
+    forge: str = "follow = false",
 ) -> str:
     """orchestrator.toml for the demo: the default model (played by the local Messages
     stand-in, which checks its thinking, tool and caching rules as the API would), the
-    local GitHub stand-in."""
+    local GitHub stand-in. No CI runs there, so the demo does not follow its PRs (`forge`:
+    more `[forge]` lines)."""
     lines = [
         "# Written by `orchestrator demo`: the design and build loops on the example.",
         "threshold = 0.96",
@@ -134,4 +138,6 @@ def demo_config(
     ]
     if github_api_url:
         lines.append(f'api_url = "{github_api_url}"')
+    if forge:
+        lines.append(forge)
     return "\n".join([*lines, ""])

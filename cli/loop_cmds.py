@@ -62,7 +62,9 @@ from cli.loop_classes import (
 from cli.output import Clock, Commands
 from cli.summaries import loop_metadata
 from contracts.build import (
+    ALL_SUBTASKS_MERGEABLE,
     ALL_SUBTASKS_PR_CREATED,
+    PR_FINAL,
     BuildInput,
     BuildResult,
     BuildStatus,
@@ -561,12 +563,12 @@ async def outcome(handle: WorkflowHandle, kind: str) -> tuple[int, str]:
             return EXIT_DONE, design_result.result
         return EXIT_ENDED, f"completed without its result: {design_result.result}"
     build_result = BuildResult.model_validate(raw)
-    if build_result.result == ALL_SUBTASKS_PR_CREATED:
+    if build_result.result in (ALL_SUBTASKS_PR_CREATED, ALL_SUBTASKS_MERGEABLE):
         return EXIT_DONE, build_result.result
     missing = [
         f"{s.subtask} {s.status}" + (f" ({s.notes})" if s.notes else "")
         for s in build_result.subtasks
-        if s.status != "pr_created"
+        if s.status not in PR_FINAL
     ]
     return EXIT_ENDED, f"completed without its result: {build_result.result}" + (
         f"; {'; '.join(missing)}" if missing else ""

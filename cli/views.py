@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contracts.build import BuildStatus
 from contracts.design import DesignStatus
+from contracts.follow import PullSummary
 from contracts.integration import IntegrationOutcome
 from contracts.metrics import Metrics
 
@@ -67,6 +68,17 @@ def integration_line(i: IntegrationOutcome) -> str:
     return f"{i.status}: {where}" + (f"; {i.reason}" if i.reason else "")
 
 
+def pull_line(name: str, p: PullSummary) -> str:
+    """`  a: checks tests failure; reviews alice APPROVED; GitHub blocked; CI rounds 1, ...`."""
+    checks = ", ".join(f"{k} {v}" for k, v in p.checks.items()) or "none"
+    reviews = ", ".join(f"{k} {v}" for k, v in p.reviews.items()) or "none"
+    waits = f"; waiting for {p.waiting_for}" if p.waiting_for else ""
+    return (
+        f"  {name}: checks {checks}; reviews {reviews}; GitHub {p.mergeable_state}; "
+        f"CI rounds {p.ci_rounds}, review rounds {p.review_rounds}{waits}"
+    )
+
+
 def build_view(s: BuildStatus) -> str:
     budget = []
     if s.max_cost_usd is not None:
@@ -97,6 +109,9 @@ def build_view(s: BuildStatus) -> str:
             ],
         ),
     ]
+    pulls = [pull_line(v.name, v.pull) for v in s.subtasks if v.pull is not None]
+    if pulls:
+        out += ["", "Pull requests followed:", *pulls]
     if s.notes:
         out += ["", f"Notes: {s.notes}"]
     if s.file_conflicts:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from contracts.change import PendingChange
 from contracts.cleanup import CleanResult
 from contracts.config import ProjectContext
+from contracts.follow import FollowRound, FollowState, PullSummary
 from contracts.git import ref_name_problem
 from contracts.human import MAX_SIGNAL_TEXT, PendingDecision
 from contracts.integration import (
@@ -22,11 +23,29 @@ from contracts.plan import Conflict
 from contracts.sandbox import SandboxConfig
 
 ALL_SUBTASKS_PR_CREATED = "ALL_SUBTASKS_PR_CREATED"
+# Every subtask's PR followed until GitHub's mergeable_state was clean (`[forge] follow`).
+ALL_SUBTASKS_MERGEABLE = "ALL_SUBTASKS_MERGEABLE"
 SUBTASKS_INCOMPLETE = "SUBTASKS_INCOMPLETE"
 
 SubtaskStatus = Literal[
-    "pending", "in_progress", "pr_created", "blocked", "skipped", "stale", "cancelled"
+    "pending",
+    "in_progress",
+    "pr_created",
+    "ci_running",
+    "ci_failed",
+    "changes_requested",
+    "mergeable",
+    "merged",
+    "blocked",
+    "skipped",
+    "stale",
+    "cancelled",
 ]
+# A followed PR's statuses while its loop waits on the forge or fixes what it found.
+FOLLOWING: tuple[str, ...] = ("ci_running", "ci_failed", "changes_requested")
+# The subtask has its pull request (a dependent may start from its branch) and is done with it.
+PR_FINAL: tuple[str, ...] = ("pr_created", "mergeable", "merged")
+HAS_PR: tuple[str, ...] = (*PR_FINAL, *FOLLOWING)
 # How a review round (a subtask's, or integration's verify round) ends: pass opens the PR,
 # fix goes on to the next round, stop ends this run (skipped, blocked or reopened).
 RoundVerdict = Literal["pass", "fix", "stop"]
@@ -186,6 +205,7 @@ class SubtaskState(BaseModel):
     decision: PendingDecision | None = None
     pr_url: str | None = None
     pr_number: int | None = None
+    pr_repository: str | None = Field(default=None, description="GitHub's owner/name of the PR")
     notes: str = ""
     refused: list[str] = Field(
         default_factory=list,
@@ -205,6 +225,9 @@ class SubtaskState(BaseModel):
     )
     skipped_reviewers: dict[str, str] = Field(
         default_factory=dict, description="reviewer -> why a person chose skip-reviewer"
+    )
+    follow: FollowState | None = Field(
+        default=None, description="following the PR on the forge ([forge] follow)"
     )
 
 
@@ -238,6 +261,7 @@ class SubtaskProgress(BaseModel):
     pr_url: str | None = None
     notes: str = ""
     ledger: Ledger = Field(default_factory=Ledger)
+    pull: PullSummary | None = None
 
 
 class SubtaskResult(BaseModel):
@@ -256,6 +280,9 @@ class SubtaskResult(BaseModel):
     reopen_record: ReopenRecord | None = None
     integration_rounds: list[IntegrationRound] = Field(
         default_factory=list, description="integration: its rounds, for INTEGRATION.md"
+    )
+    follow_rounds: list[FollowRound] = Field(
+        default_factory=list, description="CI and review rounds on the PR, for REPORT.md"
     )
 
 
@@ -277,6 +304,12 @@ class SubtaskView(BaseModel):
     pr_url: str | None = None
     notes: str = ""
     ledger: Ledger = Field(default_factory=Ledger)
+    pull: PullSummary | None = Field(
+        default=None, description="a followed PR: checks, reviews, what it waits for"
+    )
+    follow_rounds: list[FollowRound] = Field(
+        default_factory=list, description="CI and review rounds on the PR, for REPORT.md"
+    )
 
 
 class BuildState(BaseModel):

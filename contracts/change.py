@@ -22,7 +22,7 @@ class Affected(BaseModel):
 
     @property
     def becomes_stale(self) -> bool:
-        return self.state == "pr_created"
+        return self.state in ("pr_created", "mergeable", "merged")
 
 
 class PendingChange(BaseModel):

@@ -210,6 +210,23 @@ class ForgeConfig(_Strict):
         description="hosts (besides github.com and api_url's) whose HTTPS remotes get "
         "GITHUB_TOKEN through git's credential helper",
     )
+    follow: bool | None = Field(
+        default=None,
+        description="follow each PR until GitHub says it is mergeable (default: true with "
+        "github); false ends the build at ALL_SUBTASKS_PR_CREATED",
+    )
+    max_ci_rounds: int = Field(
+        default=3, ge=1, description="red-CI (and review-answer) fix rounds before a person"
+    )
+    poll_s: float = Field(default=30.0, ge=1, description="first wait between polls of a PR")
+    poll_max_s: float = Field(
+        default=600.0, ge=1, description="the longest wait between polls while nothing changes"
+    )
+
+    @property
+    def following(self) -> bool:
+        """Whether the loops follow their PRs: only on GitHub, unless turned off."""
+        return self.kind == "github" and self.follow is not False
 
     @field_validator("token_hosts")
     @classmethod

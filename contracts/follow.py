@@ -169,3 +169,69 @@ class ForgeEvent(BaseModel):
     event: str  # check_run, check_suite, status, pull_request, pull_request_review, ...
     pr_number: int | None = None
     head_sha: str | None = None
+
+
+# Conclusions of a check run (or states of a commit status) that are red: a fixer's work.
+RED_CONCLUSIONS = frozenset(
+    {"failure", "timed_out", "cancelled", "action_required", "startup_failure", "error"}
+)
+
+
+class FollowRound(BaseModel):
+    """One round of following a PR: red CI or review comments sent to a fixer, or the
+    branch brought up to date with its base (REPORT.md and the PR body list them)."""
+
+    kind: Literal["ci", "review", "update"]
+    round: int
+    head: str = Field(description="the PR's head the round looked at")
+    at: str = ""
+    checks: list[str] = Field(default_factory=list, description="`name: conclusion` of red ones")
+    reviews: list[str] = Field(default_factory=list, description="`author: state`")
+    comments: int = 0
+    commit: str | None = Field(default=None, description="the fix (or merge) commit pushed")
+    replies: int = 0
+    note: str = ""
+
+
+class PendingReply(BaseModel):
+    """A reply owed to a review comment: the fix is pushed, the reply not yet posted."""
+
+    comment_id: int
+    body: str
+
+
+class PullSummary(BaseModel):
+    """What `status` shows of a followed PR: its checks, reviews and what it waits for."""
+
+    head_sha: str = ""
+    mergeable_state: str = "unknown"
+    checks: dict[str, str] = Field(default_factory=dict, description="name -> conclusion/status")
+    reviews: dict[str, str] = Field(default_factory=dict, description="author -> latest state")
+    waiting_for: str = ""
+    ci_rounds: int = 0
+    review_rounds: int = 0
+
+
+class FollowState(BaseModel):
+    """A subtask's following of its PR, kept in its state (so across continue-as-new)."""
+
+    digest: str | None = None
+    pull: PullState | None = None
+    wait_s: float = Field(default=0.0, description="the current wait between polls")
+    stale: bool = Field(default=False, description="poll before deciding (after a step or a wait)")
+    ci_rounds: int = Field(default=0, description="red-CI fix rounds since a person decided")
+    review_rounds: int = Field(default=0, description="review rounds since a person decided")
+    fixed_heads: list[str] = Field(
+        default_factory=list, description="heads whose red checks a fixer committed a fix for"
+    )
+    handled_reviews: list[int] = Field(default_factory=list)
+    answered: list[int] = Field(default_factory=list, description="comment ids replied to")
+    owed: list[PendingReply] = Field(default_factory=list)
+    updated_heads: list[str] = Field(
+        default_factory=list, description="heads brought up to date with the base"
+    )
+    rounds: list[FollowRound] = Field(default_factory=list)
+    polls: int = 0
+    requests: int = 0
+    not_modified: int = 0
+    waiting_for: str = ""

@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from contracts.build import GateCommand
+from contracts.follow import FollowRound
 
 Forge = Literal["github", "none"]
 
@@ -54,6 +55,8 @@ class PullRequestResult(BaseModel):
     body_path: str | None = None
     # The base the PR was opened against (a dependency's branch when stacked).
     base: str | None = None
+    # GitHub's owner/name the PR is in (where the loop follows it).
+    repository: str | None = None
 
 
 class PrBodyInput(BaseModel):
@@ -78,3 +81,5 @@ class PrBodyInput(BaseModel):
     design_dir: str | None = None
     # reviewer -> why a person skipped it (the failure it was held on)
     skipped_reviewers: dict[str, str] = Field(default_factory=dict)
+    # the CI and review rounds on the PR so far ([forge] follow)
+    follow_rounds: list[FollowRound] = Field(default_factory=list)

@@ -230,7 +230,9 @@ class PendingDecision(BaseModel):
     scope: str
     prompt: str
     options: list[str]
-    kind: Literal["stuck", "conflict", "budget", "debug", "review-together", "failure"] = "stuck"
+    kind: Literal["stuck", "conflict", "budget", "debug", "review-together", "failure", "forge"] = (
+        "stuck"
+    )
     failure: FailureInfo | None = None
 
 

@@ -6,24 +6,17 @@ that people (and the seeds' grep one-liners) read.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import get_args
 
 from pydantic import BaseModel, Field
 
+from contracts.build import SubtaskStatus
+
 DEFAULT_TRACKER_PATH = "design-docs/orchestration/pr_tracker.md"
 
-TrackerStatus = Literal[
-    "pending", "in_progress", "pr_created", "blocked", "stale", "skipped", "cancelled"
-]
-TRACKER_STATUSES: tuple[str, ...] = (
-    "pending",
-    "in_progress",
-    "pr_created",
-    "blocked",
-    "stale",
-    "skipped",
-    "cancelled",
-)
+# A row's status is its subtask's (contracts.build.SubtaskStatus), one list for both.
+TrackerStatus = SubtaskStatus
+TRACKER_STATUSES: tuple[str, ...] = get_args(SubtaskStatus)
 
 
 class TrackerRow(BaseModel):

@@ -7,7 +7,6 @@ packaged `temporal-test-server` binary.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import tempfile
@@ -25,6 +24,7 @@ from xdist.scheduler import LoadScopeScheduling
 
 from runtime.server import DevServer, free_port, start_dev_server, temporal_binary
 from simulators.github_api import RECORD_ENV
+from tests.support import connect
 
 RECORDING = pytest.StashKey[str]()
 
@@ -169,17 +169,7 @@ def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevSer
 
 @pytest.fixture(scope="session")
 async def client(temporal_server: DevServer) -> Client:
-    # The port opens a moment before the frontend reports healthy: retry briefly.
-    for attempt in range(60):
-        try:
-            return await Client.connect(
-                temporal_server.address, data_converter=pydantic_data_converter
-            )
-        except RuntimeError:
-            if attempt == 59:
-                raise
-            await asyncio.sleep(0.5)
-    raise AssertionError("unreachable")
+    return await connect(temporal_server.address)
 
 
 @pytest.fixture(scope="session")

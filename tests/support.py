@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import WorkflowHandle
+from temporalio.client import Client, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 
 from cli.demo_repo import DEMO_REPOSITORY, DemoRepo, demo_config, prepare_demo_repo
@@ -37,8 +38,11 @@ def make_project(
     with_subplans: bool = True,
     design_source: Path | None = None,
     top_config: str = "",
+    forge_config: str = "follow = false",
 ) -> DemoRepo:
-    config = demo_config(github_url, top=top_config) + extra_config
+    """A demo project; `forge_config`: its `[forge]` lines (by default it does not follow
+    its PRs, as the demo: tests about following turn it on)."""
+    config = demo_config(github_url, top=top_config, forge=forge_config) + extra_config
     repo = prepare_demo_repo(tmp, config, with_subplans, design_source)
     github = GitHubStandIn.serving(github_url)
     if github is not None:
@@ -46,6 +50,19 @@ def make_project(
         # branches must be on its git remote: the bare origin the build pushes to.
         github.add_repo(DEMO_REPOSITORY, git_dir=str(repo.origin))
     return repo
+
+
+async def connect(address: str) -> Client:
+    """A client of the server at `address`; its port opens a moment before the frontend
+    reports healthy: retry briefly."""
+    for attempt in range(60):
+        try:
+            return await Client.connect(address, data_converter=pydantic_data_converter)
+        except RuntimeError:
+            if attempt == 59:
+                raise
+            await asyncio.sleep(0.5)
+    raise AssertionError("unreachable")
 
 
 async def until(

@@ -25,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.tracker import write_tracker
     from contracts.agents import Usage
     from contracts.build import (
-        ALL_SUBTASKS_PR_CREATED,
+        PR_FINAL,
         SUBTASKS_INCOMPLETE,
         BuildInput,
         BuildReport,
@@ -511,10 +511,11 @@ class BuildWorkflow:
                 scores=v.scores,
                 notes=v.notes,
                 ledger=v.ledger,
+                follow_rounds=v.follow_rounds,
             )
             for v in build_state.subtask_views(self.s)
         ]
-        ok = all(r.status == "pr_created" for r in results)
+        outcome = build_state.build_result(results)
         integration = build_state.integration_outcome(self.s, self.ctx.feature)
         cleanup = await self._clean_worktrees(integration)
         self._details()  # the Web UI's last word on the build: every subtask's final state
@@ -526,7 +527,7 @@ class BuildWorkflow:
                 BuildReport(
                     path=f"{self.ctx.design_dir}/build-reviews/REPORT.md",
                     feature=self.ctx.feature,
-                    result=ALL_SUBTASKS_PR_CREATED if ok else SUBTASKS_INCOMPLETE,
+                    result=outcome,
                     subtasks=results,
                     metrics=Metrics.of(self._ledger(), self._elapsed()),
                     stop_reason=self.s.stop_reason,
@@ -541,13 +542,12 @@ class BuildWorkflow:
         except StepAbandoned as abandoned:  # `stop` while the report could not be written
             self.s.stop_reason = self.s.stop_reason or abandoned.reason
         # Kept after the end (a worker answers for a closed run): the result, PRs, report.
-        result = ALL_SUBTASKS_PR_CREATED if ok else SUBTASKS_INCOMPLETE
         workflow.set_current_details(
-            build_state.final_details(self.s, self.ctx.feature, result, report)
+            build_state.final_details(self.s, self.ctx.feature, outcome, report)
         )
         await self.control.drained()
         return BuildResult(
-            result=ALL_SUBTASKS_PR_CREATED if ok else SUBTASKS_INCOMPLETE,
+            result=outcome,
             feature=self.ctx.feature,
             subtasks=results,
             report_path=report,
@@ -571,7 +571,7 @@ class BuildWorkflow:
         views = build_state.subtask_views(self.s)
         if integration is not None and integration.status != "passed":
             return None
-        names = [v.name for v in views if v.status == "pr_created"]
+        names = [v.name for v in views if v.status in PR_FINAL]
         if not names:
             return None
         try:

@@ -11,7 +11,18 @@ from __future__ import annotations
 import itertools
 from collections.abc import Collection
 
-from contracts.build import BuildState, SubtaskProgress, SubtaskResult, SubtaskView
+from contracts.build import (
+    ALL_SUBTASKS_MERGEABLE,
+    ALL_SUBTASKS_PR_CREATED,
+    FOLLOWING,
+    HAS_PR,
+    PR_FINAL,
+    SUBTASKS_INCOMPLETE,
+    BuildState,
+    SubtaskProgress,
+    SubtaskResult,
+    SubtaskView,
+)
 from contracts.gate_hints import standing
 from contracts.human import FAILURE_SCOPE, FailureInfo, PendingDecision
 from contracts.integration import (
@@ -24,7 +35,7 @@ from contracts.metrics import Ledger
 from contracts.plan import Conflict
 from contracts.tracker import TrackerRow
 
-DONE = ("pr_created", "blocked", "skipped", "cancelled")
+DONE = (*PR_FINAL, "blocked", "skipped", "cancelled")
 
 
 def held_by_change(s: BuildState) -> set[str]:
@@ -38,7 +49,8 @@ def held_by_change(s: BuildState) -> set[str]:
 
 
 def ready(s: BuildState, running: Collection[str]) -> list[str]:
-    """Pending subtasks whose own dependencies all have pull requests (DAG order)."""
+    """Pending subtasks whose own dependencies all have pull requests (DAG order);
+    integration waits until each is done with its PR (followed until mergeable)."""
     held = held_by_change(s)
     return [
         name
@@ -46,7 +58,10 @@ def ready(s: BuildState, running: Collection[str]) -> list[str]:
         if view.status in ("pending", "stale")
         and name not in running
         and name not in held
-        and all(s.subtasks[d].status == "pr_created" for d in view.dependencies)
+        and all(
+            s.subtasks[d].status in (HAS_PR if view.kind == "subtask" else PR_FINAL)
+            for d in view.dependencies
+        )
     ]
 
 
@@ -110,6 +125,7 @@ def apply_progress(view: SubtaskView, progress: SubtaskProgress) -> bool:
     view.pr_url = progress.pr_url or view.pr_url
     view.notes = progress.notes
     view.ledger = progress.ledger
+    view.pull = progress.pull
     return True
 
 
@@ -170,7 +186,7 @@ def integration_outcome(s: BuildState, feature: str) -> IntegrationOutcome | Non
     branch = integration_branch(feature)
     if v.status == "pr_created":
         return IntegrationOutcome(status="passed", branch=branch, pr_url=v.pr_url, rounds=v.round)
-    missing = [d for d in v.dependencies if s.subtasks[d].status != "pr_created"]
+    missing = [d for d in v.dependencies if s.subtasks[d].status not in PR_FINAL]
     if v.status in ("skipped", "pending", "stale") or (v.status == "blocked" and missing):
         reason = v.notes if v.status == "skipped" else f"not run: {', '.join(missing)} has no PR"
         return IntegrationOutcome(status="skipped", reason=reason, branch=branch, rounds=v.round)
@@ -194,6 +210,17 @@ def integrate_again(s: BuildState) -> None:
         integ.status, integ.phase = "pending", f"waiting for {', '.join(reopened)}"
 
 
+def build_result(results: list[SubtaskResult]) -> str:
+    """ALL_SUBTASKS_MERGEABLE when every followed PR ended clean (or merged);
+    ALL_SUBTASKS_PR_CREATED when every subtask has its PR (not followed, or a person
+    skipped following one); else SUBTASKS_INCOMPLETE."""
+    if results and all(r.status in ("mergeable", "merged") for r in results):
+        return ALL_SUBTASKS_MERGEABLE
+    if all(r.status in PR_FINAL for r in results):
+        return ALL_SUBTASKS_PR_CREATED
+    return SUBTASKS_INCOMPLETE
+
+
 def apply_result(view: SubtaskView, result: SubtaskResult) -> None:
     view.status = result.status
     view.pr_url = result.pr_url or view.pr_url
@@ -203,6 +230,7 @@ def apply_result(view: SubtaskView, result: SubtaskResult) -> None:
     view.ledger = result.ledger
     view.decision = None
     view.phase = result.status
+    view.follow_rounds = result.follow_rounds or view.follow_rounds
 
 
 def failure_decisions(s: BuildState, running: Collection[str]) -> list[PendingDecision]:
@@ -280,6 +308,13 @@ def waiting_for(s: BuildState, running: Collection[str], own: list[PendingDecisi
     ]
     if waiting:
         return "; ".join(waiting)
+    forge = [
+        f"{n}'s PR: {v.pull.waiting_for}"
+        for n, v in s.subtasks.items()
+        if n in running and v.status in FOLLOWING and v.pull and v.pull.waiting_for
+    ]
+    if forge and len(forge) == len(running):  # no agent works: only the forge is awaited
+        return "; ".join(forge)
     return "agents" if running else "nothing"
 
 

@@ -27,7 +27,8 @@ with workflow.unsafe.imports_passed_through():
         SubtaskResult,
         SubtaskState,
     )
-    from contracts.forge import PrBodyInput
+    from contracts.follow import FollowState
+    from contracts.forge import PrBodyInput, PullRequestResult
     from contracts.git import (
         MergeRequest,
         MergeResult,
@@ -41,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.failures import all_or_cancel
     from workflows.forge_wake import ForgeWake, forge_event_handler
     from workflows.inputs import unknown_names
+    from workflows.pr_follow import PullFollow
 
 
 @workflow.defn(name="SubtaskWorkflow")
@@ -54,6 +56,7 @@ class SubtaskWorkflow:
         self.control, self.child, self.steps = worktree_steps.child_loop(
             "subtask", lambda: self.s, lambda: self._inp, self._xml
         )
+        self.pull = PullFollow(self.steps, self.wake, self._update_pr)
 
     @workflow.run
     async def run(self, inp: SubtaskInput) -> SubtaskResult:
@@ -93,7 +96,11 @@ class SubtaskWorkflow:
         inp = self._inp
         if not await self._setup_worktree():
             return
+        if self.s.follow is not None:  # continued as new (or moved hosts) following its PR
+            await self.pull.follow()
+            return
         if await self._resume_from_pass():
+            await self._follow()
             return
         if not self.s.built or (inp.rebuild and not self.s.rebuilt):
             if not await self._build():
@@ -103,6 +110,7 @@ class SubtaskWorkflow:
             verdict = await self._review_round()
             if verdict == "pass":
                 await self._create_pr()
+                await self._follow()
                 return
             if verdict == "stop":
                 return
@@ -145,7 +153,8 @@ class SubtaskWorkflow:
                 continue
             self.s.worktree, self.s.branch = wt.path, wt.branch
             self.s.built = self.s.built or wt.has_own_work
-        self.s.status = "in_progress"
+        if self.s.follow is None:
+            self.s.status = "in_progress"
         await self.child.report()
         return True
 
@@ -399,6 +408,35 @@ class SubtaskWorkflow:
         inp = self._inp
         self.child.phase("creating PR")
         await self.child.report()
+        pr = await self._open_pr()
+        self.s.pr_url, self.s.pr_number, self.s.pr_repository = pr.url, pr.number, pr.repository
+        following = (
+            inp.ctx.config.forge.follow is not False
+            and pr.forge == "github"
+            and pr.number is not None
+            and pr.repository is not None
+        )
+        if following:
+            # Not pr_created (a finished subtask, to the build): the loop follows its PR now.
+            self.s.follow = FollowState()
+            self.s.status, self.s.phase = "ci_running", "following the PR"
+        else:
+            self.s.status, self.s.phase = "pr_created", "pr_created"
+        self.s.notes = subtask_state.with_refusals(self.s, f"{len(self.s.rounds)} review round(s)")
+        await self.child.report()
+
+    async def _follow(self) -> None:
+        """Follow the PR on the forge until it is mergeable ([forge] follow)."""
+        if self.s.follow is not None:
+            await self.pull.follow()
+
+    async def _update_pr(self) -> None:
+        """The PR's body again, with its CI and review rounds (the PR itself exists)."""
+        await self._open_pr()
+
+    async def _open_pr(self) -> PullRequestResult:
+        """Push the branch and open (or find and update) its PR, the body from the state."""
+        inp = self._inp
         reviews_dir = f"{inp.ctx.design_rel}/build-reviews/{inp.subtask}"
         body = render_pr_body(
             PrBodyInput(
@@ -414,19 +452,16 @@ class SubtaskWorkflow:
                 gate_results=list(self.s.gates),
                 skipped_reviewers=dict(self.s.skipped_reviewers),
                 design_dir=inp.ctx.design_rel,
+                follow_rounds=list(self.s.follow.rounds) if self.s.follow else [],
             )
         )
-        pr = await self.steps.pull_request(
+        return await self.steps.pull_request(
             self.s.branch or f"feat/{inp.subtask}",
             f"feat({inp.subtask}): {inp.title}",
             body,
             # One dependency: the PR stacks on its branch and shows only its own change.
             inp.dependency_branches,
         )
-        self.s.pr_url, self.s.pr_number = pr.url, pr.number
-        self.s.status, self.s.phase = "pr_created", "pr_created"
-        self.s.notes = subtask_state.with_refusals(self.s, f"{len(self.s.rounds)} review round(s)")
-        await self.child.report()
 
     def _result(self) -> SubtaskResult:
         self.child.phase(self.s.phase)  # the Web UI's details after the end: status, scores, PR
@@ -439,4 +474,5 @@ class SubtaskWorkflow:
             scores=dict(self.s.scores),
             notes=self.s.notes,
             ledger=self.s.ledger,
+            follow_rounds=list(self.s.follow.rounds) if self.s.follow else [],
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from contracts.agents import Fixer, ReviewIssue, ReviewResult, Severity
 from contracts.build import GateResult, RoundRecord, SubtaskProgress, SubtaskState
+from workflows import follow_state
 
 
 def choose_fixer(reviews: list[ReviewResult], gates_passed: bool, bar: float) -> str:
@@ -137,6 +138,7 @@ def progress(s: SubtaskState, subtask: str, generation: int) -> SubtaskProgress:
         pr_url=s.pr_url,
         notes=s.notes,
         ledger=s.ledger,
+        pull=follow_state.summary(s.follow) if s.follow else None,
     )
 
 

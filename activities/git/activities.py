@@ -17,8 +17,14 @@ from temporalio.exceptions import ApplicationError
 
 from activities import worktree_changes
 from activities.git import branches, commits, worktrees
-from activities.git.command import GitError, GitInputError, redact
-from activities.git.queries import current_branch, head_commit, remote_url, repo_root_of
+from activities.git.command import GitError, GitInputError, redact, run_git
+from activities.git.queries import (
+    current_branch,
+    head_commit,
+    is_ancestor,
+    remote_url,
+    repo_root_of,
+)
 from contracts.git import (
     CommitPathsRequest,
     CommitRequest,
@@ -40,6 +46,7 @@ __all__ = [
     "commit_paths",
     "commit_worktree",
     "ensure_worktree",
+    "fast_forward",
     "git_errors",
     "git_repo_info",
     "heartbeating",
@@ -154,6 +161,30 @@ def merge_dependencies(req: MergeRequest) -> MergeResult:
         return MergeResult(head=head_commit(req.worktree), merged=merged, conflict=conflict)
 
 
+@activity.defn(name="git.fast_forward")
+def fast_forward(req: MergeRequest) -> MergeResult:
+    """Bring a worktree's branch up to the remote's when that only moved ahead (GitHub
+    merged the base in: update-branch). A remote branch that diverged is not taken: its
+    `conflict` says so, and the worktree stays as it was."""
+    with heartbeating(f"fast-forward {req.branch}"), git_errors():
+        head = head_commit(req.worktree)
+        sha = (
+            branches.fetch_branch(req.worktree, req.remote, req.branch, req.token_hosts)
+            if req.remote
+            else None
+        )
+        if sha is None or sha == head or is_ancestor(req.worktree, sha, head):
+            return MergeResult(head=head, merged=[], conflict=None)
+        if not is_ancestor(req.worktree, head, sha):
+            return MergeResult(
+                head=head,
+                merged=[],
+                conflict=f"{req.branch} on {req.remote} and in the worktree diverged",
+            )
+        run_git(req.worktree, "merge", "--ff-only", "--quiet", sha)
+        return MergeResult(head=head_commit(req.worktree), merged=[req.branch], conflict=None)
+
+
 @activity.defn(name="git.repo_info")
 def git_repo_info(design_dir: str) -> RepoInfo:
     """Repository facts for a design directory, read once at workflow start."""
@@ -180,5 +211,6 @@ ACTIVITIES = [
     reset_branch,
     git_repo_info,
     merge_dependencies,
+    fast_forward,
     refuse_persons_changes,
 ]

@@ -137,6 +137,19 @@ CASES = [
     Case("stuck-rounds-zero", toml("stuck_rounds = 0\n"), "stuck_rounds = 0", "1 or more"),
     Case("max-rounds-zero", toml("max_rounds = 0\n"), "max_rounds = 0", "set it to 1 or more"),
     Case(
+        "ci-rounds-zero",
+        toml("[forge]\nmax_ci_rounds = 0\n"),
+        "[forge] max_ci_rounds = 0",
+        "set it to 1 or more",
+    ),
+    Case(
+        "follow-a-string",
+        toml('[forge]\nfollow = "yes"\n'),
+        '[forge] follow = "yes": it should be a valid boolean',
+        "give it a value of the right type",
+    ),
+    Case("poll-zero", toml("[forge]\npoll_s = 0\n"), "[forge] poll_s = 0", "set it to 1 or more"),
+    Case(
         "host-timeout-below-a-second",
         toml("host_timeout_s = 0.5\n"),
         "host_timeout_s = 0.5",

@@ -47,11 +47,18 @@ def tiny_design(root: Path, subplans: dict[str, list[str]]) -> Path:
 
 
 def tiny_project(
-    tmp_path: Path, github_url: str, subplans: dict[str, list[str]], config: str, top: str = ""
+    tmp_path: Path,
+    github_url: str,
+    subplans: dict[str, list[str]],
+    config: str,
+    top: str = "",
+    forge: str = "follow = false",
 ) -> DemoRepo:
     """A project on a tiny design (subplan name -> dependencies), its artifacts approved."""
     design = tiny_design(tmp_path / "src", subplans)
-    repo = make_project(tmp_path / "p", github_url, config, design_source=design, top_config=top)
+    repo = make_project(
+        tmp_path / "p", github_url, config, design_source=design, top_config=top, forge_config=forge
+    )
     approve_artifacts(repo.design_dir, repo.root)
     return repo
 

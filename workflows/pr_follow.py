@@ -1,0 +1,369 @@
+"""Following a subtask's pull request on GitHub until GitHub says it is mergeable.
+
+The loop sleeps on a workflow timer between short polls (a webhook's `forge_event` ends
+the sleep early), so a week of waiting holds no worker slot and a restarted worker or
+server loses nothing. What the poll finds decides the next step (workflows/follow_state.py):
+red CI goes to a fixer with the check's output and job log; review comments go to a fixer
+and each gets exactly one reply once the fix is pushed; a branch behind its base takes the
+base in; a clean PR ends the loop `mergeable`. Fix rounds are bounded by `[forge]
+max_ci_rounds` (red CI, and review rounds alike): then a person decides retry / skip / stop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Literal
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.forge_follow import (
+        check_details,
+        poll_pull_request,
+        reply_to_comment,
+        update_branch,
+    )
+    from activities.git.activities import fast_forward
+    from contracts.agents import EditResult, ReviewIssue
+    from contracts.follow import (
+        CheckDetails,
+        CheckDetailsRequest,
+        FollowRound,
+        FollowState,
+        PendingReply,
+        PollRequest,
+        PollResult,
+        PullState,
+        ReplyRequest,
+        ReplyResult,
+        UpdateBranchRequest,
+        UpdateBranchResult,
+    )
+    from contracts.git import MergeRequest, MergeResult
+    from contracts.human import FAILURE_OPTIONS, PendingDecision
+    from workflows import follow_state, options
+    from workflows.build_child import BuildChild
+    from workflows.forge_wake import ForgeWake
+    from workflows.loop_control import LoopControl
+    from workflows.timestamps import stamp
+    from workflows.worktree_steps import WorktreeSteps
+
+
+class PullFollow:
+    """Bound to one subtask loop's worktree steps (and through them its state, input,
+    control and link to the build), its forge wake, and `refresh`: brings the PR's body up
+    to date (its CI and review rounds)."""
+
+    def __init__(
+        self, steps: WorktreeSteps, wake: ForgeWake, refresh: Callable[[], Awaitable[None]]
+    ) -> None:
+        self.steps, self.wake, self.refresh = steps, wake, refresh
+        self.state, self.inp = steps.state, steps.inp
+        self.control: LoopControl = steps.control
+        self.child: BuildChild = steps.child
+
+    @property
+    def f(self) -> FollowState:
+        s = self.state()
+        if s.follow is None:
+            s.follow = FollowState()
+        return s.follow
+
+    def _target(self) -> dict[str, object]:
+        s, cfg = self.state(), self.inp().ctx.config.forge
+        return {"repository": s.pr_repository, "number": s.pr_number, "api_url": cfg.api_url}
+
+    # ------------------------------------------------- the loop
+
+    async def follow(self) -> None:
+        """Until the PR is mergeable (or merged), or a person skips or stops following it."""
+        s, f = self.state(), self.f
+        while True:
+            await self.control.continue_as_new_if_suggested(self.inp(), s)
+            if f.stale or f.pull is None:
+                await self._wait_and_poll()
+                continue
+            pull = f.pull
+            step = follow_state.next_step(f, pull)
+            if step in ("mergeable", "merged"):
+                await self._end(step)
+                return
+            if step == "wait":
+                await self._show(pull, follow_state.waiting_for(pull))
+                f.stale = True
+                continue
+            if step == "reply":
+                await self._reply()
+                continue
+            done = await {
+                "fix_ci": self._fix_ci,
+                "answer": self._answer,
+                "update": self._update,
+                "conflict": self._conflict,
+                "closed": self._closed,
+            }[step](pull)
+            if done:
+                return
+            f.stale, f.wait_s = True, 0.0
+
+    async def _show(self, pull: PullState, waiting: str) -> None:
+        s, f = self.state(), self.f
+        f.waiting_for = waiting
+        s.status = follow_state.status_of(f, pull)
+        self.child.phase(f"following the PR: waiting for {waiting}")
+        await self.child.report()
+
+    async def _end(self, how: str) -> None:
+        s, f = self.state(), self.f
+        f.waiting_for = ""
+        s.status, s.phase = how, how  # type: ignore[assignment]
+        rounds = f"{len(f.rounds)} CI/review round(s) on the PR" if f.rounds else "green at once"
+        s.notes = f"{s.notes}; {how}: {rounds}" if s.notes else f"{how}: {rounds}"
+        await self.child.report()
+
+    async def _wait_and_poll(self) -> None:
+        """Sleep (a timer; a webhook delivery ends it early), then one short poll."""
+        f, cfg = self.f, self.inp().ctx.config.forge
+        await self.wake.sleep(f.wait_s or cfg.poll_s)
+        result: PollResult = await self.control.activity(
+            poll_pull_request,
+            PollRequest(**self._target(), known_digest=f.digest),  # type: ignore[arg-type]
+            result_type=PollResult,
+            summary=f"poll pull request #{self.state().pr_number}",
+            **options.network(),
+        )
+        f.polls += 1
+        f.requests += result.requests
+        f.not_modified += result.not_modified
+        if result.changed and result.state is not None:
+            f.pull, f.digest = result.state, result.digest
+        f.stale = False
+        follow_state.next_wait(f, result.changed, result.wait_seconds, cfg.poll_s, cfg.poll_max_s)
+
+    # ------------------------------------------------- a person decides
+
+    async def _next_round(self, kind: Literal["ci", "review"], what: str, link: str) -> int:
+        """The next fix round of `kind` (0: a person chose skip or stop). Past `[forge]
+        max_ci_rounds` rounds a person decides: retry (another max_ci_rounds), skip (stop
+        following; the PR stays as it is), stop (block the subtask)."""
+        f, limit = self.f, self.inp().ctx.config.forge.max_ci_rounds
+        done = f.ci_rounds if kind == "ci" else f.review_rounds
+        if done >= limit:
+            choice = await self._ask(
+                f"{'Red CI' if kind == 'ci' else 'Review'} on pull request "
+                f"#{self.state().pr_number} still needs fixing after {done} fix round(s) "
+                f"([forge] max_ci_rounds = {limit}): {what}. See {link}. retry: {limit} more "
+                "round(s); skip: stop following the PR (it stays open as it is); stop: block "
+                "this subtask."
+            )
+            if choice != "retry":
+                return 0
+            done = 0
+        if kind == "ci":
+            f.ci_rounds = done + 1
+        else:
+            f.review_rounds = done + 1
+        return done + 1
+
+    async def _ask(self, prompt: str) -> str:
+        s = self.state()
+        choice = await self.child.ask(
+            PendingDecision(
+                scope=self.inp().subtask, kind="forge", prompt=prompt, options=FAILURE_OPTIONS
+            )
+        )
+        if choice == "skip":
+            s.status, s.phase = "pr_created", "pr_created"
+            s.notes = f"following the PR skipped by a person ({self.f.waiting_for or 'held'})"
+            await self.child.report()
+        elif choice == "stop":
+            self.child.block(f"stopped by a person while following the PR: {prompt[:300]}")
+            await self.child.report()
+        return choice
+
+    async def _fixer(
+        self, pull: PullState, doing: str, issues: list[ReviewIssue], message: str
+    ) -> EditResult:
+        """A fixer on the worktree (brought up to the PR's head first); its commit is pushed."""
+        await self._show(pull, f"a fixer for {doing}")
+        await self._sync()
+        subtask = self.inp().subtask
+        return await self.steps.edit(
+            "fixer",
+            self._agent_round(),
+            instructions=(
+                f"The pull request of subtask {subtask} needs a fix: {doing}. Resolve the "
+                f"issues below on this branch. {follow_state.UNTRUSTED}"
+            ),
+            issues=issues,
+            review_paths=[],
+            message=f"fix({subtask}): {message}",
+        )
+
+    # ------------------------------------------------- red CI
+
+    async def _fix_ci(self, pull: PullState) -> bool:
+        f = self.f
+        reds = follow_state.red_checks(pull)
+        names = ", ".join(f"{c.name} ({c.conclusion})" for c in reds)
+        await self._show(pull, f"a fix for {names}")  # ci_failed, also while a person decides
+        rnd = await self._next_round("ci", names, ", ".join(c.url or c.name for c in reds))
+        if not rnd:
+            return True
+        details = [await self._details(c.check_run_id) for c in reds if c.check_run_id]
+        issues = follow_state.ci_issues(reds, details)
+        result = await self._fixer(pull, f"red CI checks: {names}", issues, f"CI round {rnd}")
+        if result.commit:
+            f.fixed_heads.append(pull.head_sha)
+        self._record(
+            FollowRound(
+                kind="ci",
+                round=rnd,
+                head=pull.head_sha,
+                checks=[f"{c.name}: {c.conclusion}" for c in reds],
+                commit=result.commit,
+                note="" if result.commit else "the fixer committed nothing",
+            )
+        )
+        await self._sync()  # the body is sent with a push of the branch: no stale one
+        await self.refresh()
+        return False
+
+    async def _details(self, check_run_id: int) -> CheckDetails:
+        return await self.control.activity(
+            check_details,
+            CheckDetailsRequest(**self._target(), check_run_id=check_run_id),  # type: ignore[arg-type]
+            result_type=CheckDetails,
+            summary=f"details of check run {check_run_id}",
+            **options.network(),
+        )
+
+    # ------------------------------------------------- reviews
+
+    async def _answer(self, pull: PullState) -> bool:
+        f = self.f
+        reviews = follow_state.change_requests(f, pull)
+        comments = follow_state.unanswered(f, pull)
+        asked = "; ".join(
+            [*(f"{r.author} requests changes" for r in reviews), f"{len(comments)} comment(s)"]
+        )
+        link = (comments[0].url if comments else "") or self.state().pr_url or ""
+        await self._show(pull, f"a fix for the review ({asked})")
+        rnd = await self._next_round("review", asked, link)
+        if not rnd:
+            return True
+        issues = follow_state.review_issues(reviews, comments)
+        result = await self._fixer(pull, f"the review ({asked})", issues, f"review round {rnd}")
+        # What is owed is recorded before any reply is posted: a restart replies, once.
+        body = follow_state.reply_body(result.commit, result.summary)
+        f.owed += [PendingReply(comment_id=c.id, body=body) for c in comments]
+        f.handled_reviews += [r.id for r in reviews]
+        self._record(
+            FollowRound(
+                kind="review",
+                round=rnd,
+                head=pull.head_sha,
+                reviews=[f"{r.author}: {r.state}" for r in reviews],
+                comments=len(comments),
+                commit=result.commit,
+                note="" if result.commit else "the fixer committed nothing",
+            )
+        )
+        return False
+
+    async def _reply(self) -> None:
+        """Post each owed reply once: the marker finds a reply an earlier attempt posted."""
+        f, s = self.f, self.state()
+        while f.owed:
+            owed = f.owed[0]
+            await self.control.activity(
+                reply_to_comment,
+                ReplyRequest(
+                    **self._target(),  # type: ignore[arg-type]
+                    comment_id=owed.comment_id,
+                    body=owed.body,
+                    marker=f"orchestrator:{workflow.info().workflow_id}:{owed.comment_id}",
+                ),
+                result_type=ReplyResult,
+                summary=f"reply to review comment {owed.comment_id}",
+                **options.network(),
+            )
+            f.owed.pop(0)
+            f.answered.append(owed.comment_id)
+            if f.rounds and f.rounds[-1].kind == "review":
+                f.rounds[-1].replies += 1
+        s.notes = f"answered {len(f.answered)} review comment(s)"
+        await self._sync()  # the body is sent with a push of the branch: no stale one
+        await self.refresh()
+
+    # ------------------------------------------------- the base
+
+    async def _update(self, pull: PullState) -> bool:
+        """Behind its base: GitHub merges the base in (update-branch, only onto the head
+        we saw); the worktree fast-forwards to it before a fixer works there again."""
+        f = self.f
+        await self._show(pull, f"GitHub to merge {pull.base} into the branch")
+        updated: UpdateBranchResult = await self.control.activity(
+            update_branch,
+            UpdateBranchRequest(**self._target(), expected_head_sha=pull.head_sha),  # type: ignore[arg-type]
+            result_type=UpdateBranchResult,
+            summary=f"update the branch of pull request #{self.state().pr_number}",
+            **options.network(),
+        )
+        if updated.outcome == "conflict":
+            return await self._conflicted(pull, updated.message)
+        if updated.outcome != "head_moved":  # moved: the next poll sees the new head
+            f.updated_heads.append(pull.head_sha)
+        self._record(
+            FollowRound(
+                kind="update",
+                round=len([r for r in f.rounds if r.kind == "update"]) + 1,
+                head=pull.head_sha,
+                note=f"update-branch from {pull.base}: {updated.outcome}",
+            )
+        )
+        return False
+
+    async def _conflict(self, pull: PullState) -> bool:
+        return await self._conflicted(pull, "GitHub's mergeable_state is dirty")
+
+    async def _sync(self) -> None:
+        """The worktree takes in what GitHub added to the branch (an update-branch merge)."""
+        inp, s = self.inp(), self.state()
+        await self.steps.on_host(
+            fast_forward,
+            MergeRequest(
+                worktree=self.steps.worktree,
+                branch=s.branch or f"feat/{inp.subtask}",
+                remote=inp.ctx.config.forge.remote,
+                token_hosts=self.steps.token_hosts(),
+            ),
+            MergeResult,
+            f"fast-forward {s.branch} to the remote's",
+            **options.quick(),
+        )
+
+    async def _conflicted(self, pull: PullState, conflict: str) -> bool:
+        choice = await self._ask(
+            f"Pull request #{self.state().pr_number} conflicts with its base {pull.base} "
+            f"({conflict}). See {self.state().pr_url}. retry: after you resolved it on the "
+            "branch; skip: stop following the PR; stop: block this subtask."
+        )
+        return choice != "retry"
+
+    async def _closed(self, pull: PullState) -> bool:
+        choice = await self._ask(
+            f"Pull request #{self.state().pr_number} was closed without merging "
+            f"({self.state().pr_url}). retry: after you reopened it; skip: stop following "
+            "it; stop: block this subtask."
+        )
+        return choice != "retry"
+
+    # ------------------------------------------------- bookkeeping
+
+    def _agent_round(self) -> int:
+        return self.state().round + len(self.f.rounds) + 1
+
+    def _record(self, record: FollowRound) -> None:
+        record.at = stamp(workflow.now(), None)
+        self.f.rounds.append(record)
