@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import os
 import secrets
 import stat
@@ -79,6 +80,10 @@ def atomic_write_bytes(path: StrPath, data: bytes, *, root: StrPath | None = Non
 
 def _write_bytes(path: StrPath, data: bytes, root: StrPath | None) -> None:
     with _parent(path, root, create=True) as (parent, name):
+        # Writers in one directory take turns (two agents of a loop may write one record
+        # at once), so the temp files removed below are only ever a dead writer's. The
+        # lock is on this descriptor: it goes with it, or with a killed process.
+        fcntl.flock(parent, fcntl.LOCK_EX)
         mode = 0o644
         try:
             fd = _open_in(parent, name, os.O_RDONLY, path)
@@ -103,7 +108,8 @@ def _write_bytes(path: StrPath, data: bytes, root: StrPath | None) -> None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp, dir_fd=parent)
             raise
-        # Temp files of an attempt killed mid-write (SIGKILL skips the cleanup above).
+        # Temp files of an attempt killed mid-write (SIGKILL skips the cleanup above); no
+        # live writer has one here while we hold the lock.
         for entry in os.listdir(parent):
             if entry.startswith(f".{name}.") and entry.endswith(".tmp"):
                 with contextlib.suppress(OSError):

@@ -43,6 +43,7 @@ async def test_budget_shows_a_held_agents_context_fill_then_every_answered_turn(
     temporal_env: dict[str, str],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    no_leftovers: None,
 ) -> None:
     rules = link_shortener_scenario()["rules"]
     assert (rules[0]["match"]["role"], rules[0]["match"]["scope"]) == HELD

@@ -180,3 +180,26 @@ async def test_a_gate_log_dir_made_a_link_is_refused_before_the_command_runs(
         await ActivityEnvironment().run(run_gates, request)
 
     assert not (checkout / "ran").exists() and list(elsewhere.iterdir()) == []
+
+
+def test_concurrent_writers_of_one_file_never_lose_a_write(checkout: Path) -> None:
+    """Two agents of one loop write the same record at once (the token log's .gitignore):
+    each write lands whole, none fails because another removed its temp file."""
+    path = checkout / DESIGN / "telemetry" / ".gitignore"
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            for i in range(60):
+                files.atomic_write_text(path, f"{n}-{i}\n")
+        except BaseException as err:  # reported below, with its cause
+            errors.append(err)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert path.read_text().endswith("-59\n")
+    assert sorted(p.name for p in path.parent.iterdir()) == [".gitignore"]
