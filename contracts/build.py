@@ -11,7 +11,7 @@ from contracts.cleanup import CleanResult
 from contracts.config import ProjectContext
 from contracts.follow import FollowRound, FollowState, PullSummary
 from contracts.git import ref_name_problem
-from contracts.human import MAX_SIGNAL_TEXT, PendingDecision
+from contracts.human import MAX_SIGNAL_TEXT, PendingDecision, ToPerson
 from contracts.integration import (
     IntegrationOutcome,
     IntegrationRound,
@@ -312,7 +312,7 @@ class SubtaskView(BaseModel):
     )
 
 
-class BuildState(BaseModel):
+class BuildState(ToPerson):
     subtasks: dict[str, SubtaskView] = Field(default_factory=dict)
     paused: bool = False
     max_cost_usd: float | None = None
@@ -346,14 +346,6 @@ class BuildState(BaseModel):
         default_factory=dict, description="subtask -> the conflicting ones it now waits for"
     )
     stop_reason: str = Field(default="", description="why the build stopped early")
-    notice: str = Field(
-        default="",
-        description="the last signal refused and why, or what !help, !status, !budget answered",
-    )
-    hint: str = Field(default="", description="the gate hint for what a person last said (`say`)")
-    hint_waiting_for: str = Field(
-        default="", description="what the loop waited for then: the hint stands while it still does"
-    )
     failure_hold: bool = Field(default=False, description="children told to start nothing new")
 
 

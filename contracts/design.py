@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.human import PendingDecision, TrackedQuestion
+from contracts.human import PendingDecision, ToPerson, TrackedQuestion
 from contracts.metrics import Ledger
 
 DESIGN_DOC_APPROVED = "DESIGN_DOC_APPROVED"
@@ -69,7 +69,7 @@ class ScopeState(BaseModel):
         return min(self.scores.values()) if self.scores else 0.0
 
 
-class DesignState(BaseModel):
+class DesignState(ToPerson):
     """Everything the workflow knows; enough to continue as new from a round boundary."""
 
     phase: Phase = "starting"
@@ -87,14 +87,6 @@ class DesignState(BaseModel):
     started_at: str | None = None
     last_stamp: dict[str, str] = Field(default_factory=dict, description="scope/reviewer -> stamp")
     stop_reason: str = ""
-    notice: str = Field(
-        default="",
-        description="the last signal refused and why, or what !help, !status, !budget answered",
-    )
-    hint: str = Field(default="", description="the gate hint for what a person last said (`say`)")
-    hint_waiting_for: str = Field(
-        default="", description="what the loop waited for then: the hint stands while it still does"
-    )
     written: list[str] = Field(
         default_factory=list, description="files the loop wrote since its last commit"
     )

@@ -305,3 +305,17 @@ def parse_decide(text: str) -> DecideInput:
     if len(parts) == 1:
         return DecideInput(choice=parts[0])
     return DecideInput(scope=parts[0], choice=parts[1])
+
+
+class ToPerson(BaseModel):
+    """What a loop's state keeps to tell a person, shown in `status` and the Web UI; the
+    design and build states hold it alike."""
+
+    notice: str = Field(
+        default="",
+        description="the last signal refused and why, or what !help, !status, !budget answered",
+    )
+    hint: str = Field(default="", description="the gate hint for what a person last said (`say`)")
+    hint_waiting_for: str = Field(
+        default="", description="what the loop waited for then: the hint stands while it still does"
+    )
