@@ -51,6 +51,7 @@ def activities(host_queue: str = "") -> list[Any]:
         forge,
         forge_follow,
         gates,
+        migration_scan,
         review_pass,
         tracker,
     )
@@ -72,6 +73,7 @@ def activities(host_queue: str = "") -> list[Any]:
         *forge_follow.ACTIVITIES,
         *tracker.ACTIVITIES,
         *review_pass.ACTIVITIES,
+        *migration_scan.ACTIVITIES,
         *integration.ACTIVITIES,
         *checks.ACTIVITIES,
         *cleanup.ACTIVITIES,

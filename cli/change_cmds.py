@@ -1,4 +1,5 @@
-"""`orchestrator change | change-approve | change-cancel | replay` on a running build."""
+"""`orchestrator change | change-approve | change-cancel | migration-approve |
+migration-cancel | replay` on a running build."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from cli.common import CliError, add_verb, build_id, client_for
 from cli.loop_classes import BuildWorkflow, SubtaskWorkflow
 from cli.loop_cmds import describe_or_none, running
 from contracts.change import PendingChange
+from contracts.gate_hints import pending_decisions
 from contracts.git import token_hosts_for
 from contracts.human import MAX_SIGNAL_TEXT, ChangeInput
 
@@ -38,6 +40,16 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     verb("change-approve", "apply the pending spec change (`!change-approve`)", change_approve)
     verb("change-cancel", "discard the pending spec change (`!change-cancel`)", change_cancel)
+    for name, help_, fn in (
+        ("migration-approve", "take a held schema change on to its PR", migration_approve),
+        ("migration-cancel", "revert a held schema change, rework without it", migration_cancel),
+    ):
+        verb(
+            name,
+            f"{help_} (`!{name}`)",
+            fn,
+            ("subtask", {"nargs": "?", "default": "", "help": "needed when several reports wait"}),
+        )
     verb(
         "replay",
         "reset a subtask to the state after a review round (branch and workflow)",
@@ -116,6 +128,38 @@ async def change_approve(args: argparse.Namespace) -> int:
 
 async def change_cancel(args: argparse.Namespace) -> int:
     return await _decide_change(args, "!change-cancel", BuildWorkflow.cancel_change)
+
+
+async def migration_approve(args: argparse.Namespace) -> int:
+    return await _migration(args, "migration-approve", BuildWorkflow.approve_migration)
+
+
+async def migration_cancel(args: argparse.Namespace) -> int:
+    return await _migration(args, "migration-cancel", BuildWorkflow.cancel_migration)
+
+
+async def _migration(args: argparse.Namespace, verb: str, handler: Any) -> int:
+    """Refused here, with the fix, when no Migration Risk Report waits (the build would
+    only show the refusal in its status)."""
+    _, handle = await _build(args)
+    st = await handle.query(BuildWorkflow.status)
+    pending = [d.scope for d in pending_decisions(st) if d.kind == "migration"]
+    wanted = args.subtask.strip()
+    if not pending or (wanted and wanted not in pending):
+        raise CliError(
+            f"nothing to {verb}: no Migration Risk Report is pending"
+            + (f" for {wanted}" if wanted else "")
+            + (f" (pending: {', '.join(pending)})" if pending else "")
+            + ". Fix: send it while `orchestrator status` shows a subtask held on its report"
+        )
+    if not wanted and len(pending) > 1:
+        raise CliError(
+            f"reports are pending for {', '.join(pending)}. Fix: name one: "
+            f"orchestrator {verb} {args.design_dir} {pending[0]}"
+        )
+    await handle.signal(handler, wanted or pending[0])
+    print(f"sent !{verb} to {handle.id} ({wanted or pending[0]})")
+    return 0
 
 
 async def replay(args: argparse.Namespace) -> int:

@@ -131,6 +131,12 @@ def commands_now(st: Status) -> list[str]:
     if decisions:
         scopes = ", ".join(d.scope for d in decisions)
         out.append(f"decide [scope] <choice> (waiting: {scopes})")
+        migrations = [d.scope for d in decisions if d.kind == "migration"]
+        if migrations:
+            out += [
+                f"!migration-approve [subtask] (report pending: {', '.join(migrations)})",
+                "!migration-cancel [subtask]",
+            ]
     if isinstance(st, DesignStatus):
         if st.open_questions:
             ids = ", ".join(q.id for q in st.open_questions)

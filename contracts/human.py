@@ -67,6 +67,8 @@ EXAMPLES = {
     "raise_budget": '{"max_cost_usd": 20} or {"max_tokens": 5000000}',
     "command": '"answer Q1 B" (one line of text)',
     "say": '"looks good" (what you think, in words)',
+    "!migration-approve": '"" (or "<subtask>" when several reports wait)',
+    "!migration-cancel": '"" (or "<subtask>" when several reports wait)',
     "approved": '"an optional note"',
     **{
         name: '{"design_dir": "/abs/path/design-docs/active/<feature>"}'
@@ -230,9 +232,9 @@ class PendingDecision(BaseModel):
     scope: str
     prompt: str
     options: list[str]
-    kind: Literal["stuck", "conflict", "budget", "debug", "review-together", "failure", "forge"] = (
-        "stuck"
-    )
+    kind: Literal[
+        "stuck", "conflict", "budget", "debug", "review-together", "failure", "forge", "migration"
+    ] = "stuck"
     failure: FailureInfo | None = None
 
 
@@ -272,6 +274,8 @@ def parse_command(line: str) -> ParsedCommand:
         "change": "!change",
         "!change-approve": "!change-approve",
         "!change-cancel": "!change-cancel",
+        "!migration-approve": "!migration-approve",
+        "!migration-cancel": "!migration-cancel",
         "!status": "!status",
         "status": "!status",
         "!help": "!help",

@@ -52,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from contracts.integration import INTEGRATION, IntegrationOutcome
     from contracts.metrics import Ledger, Metrics, budget_summary
+    from contracts.migration import MIGRATION_SIGNALS
     from contracts.plan import PlanRequest, PlanResult
     from contracts.subtask import SubtaskSpec
     from contracts.tracker import TrackerResult, TrackerRow, TrackerUpdate
@@ -77,6 +78,8 @@ class BuildWorkflow:
         "!change",
         "!change-approve",
         "!change-cancel",
+        "!migration-approve",
+        "!migration-cancel",
         "raise_budget",
         "!pause",
         "!resume",
@@ -324,6 +327,41 @@ class BuildWorkflow:
     def cancel_change(self) -> None:
         self.changes.decide("!change-cancel", "cancelled")
 
+    @checked_signal("!migration-approve", str, optional=True)
+    async def approve_migration(self, subtask: str | None = "") -> None:
+        await self._answer_migration("!migration-approve", subtask or "")
+
+    @checked_signal("!migration-cancel", str, optional=True)
+    async def cancel_migration(self, subtask: str | None = "") -> None:
+        await self._answer_migration("!migration-cancel", subtask or "")
+
+    async def _answer_migration(self, name: str, subtask: str) -> None:
+        """Seed 004: valid only while a Migration Risk Report waits; else refused visibly."""
+        pending = sorted(
+            n
+            for n, v in self.s.subtasks.items()
+            if v.decision is not None and v.decision.kind == "migration"
+        )
+        wanted = subtask.strip()
+        if not pending or (wanted and wanted not in pending):
+            self.control.refuse(
+                f"{name}{' ' + wanted if wanted else ''}: no Migration Risk Report is pending"
+                + (f" for {wanted} (pending: {', '.join(pending)})" if pending else "")
+                + ". Fix: send it only while `status` shows a subtask waiting on its report "
+                "(build-reviews/<subtask>/MIGRATION.md)"
+            )
+            return
+        if not wanted and len(pending) > 1:
+            self.control.refuse(
+                f"{name}: reports are pending for {', '.join(pending)}. Fix: name one, "
+                f"e.g. `{name} {pending[0]}`"
+            )
+            return
+        choice = MIGRATION_SIGNALS[name]
+        await self.children.decide(
+            DecideInput(scope=wanted or pending[0], choice=choice), self._waiting_for
+        )
+
     @checked_signal("raise_budget", Any)
     def raise_budget(self, limits: Any) -> None:
         try:
@@ -360,6 +398,8 @@ class BuildWorkflow:
                 "!change": self.request_change,
                 "!change-approve": lambda _: self.approve_change(),
                 "!change-cancel": lambda _: self.cancel_change(),
+                "!migration-approve": self.approve_migration,
+                "!migration-cancel": self.cancel_migration,
                 **self.gate_hints.commands(),
                 "!budget": lambda _: self.control.tell(
                     budget_summary(self._ledger(), self.s.max_cost_usd, self.s.max_tokens)

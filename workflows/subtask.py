@@ -17,6 +17,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.forge import render_pr_body
     from activities.git.activities import ensure_worktree, git_repo_info, merge_dependencies
+    from activities.migration_scan import decide_migration, scan_migration_risk
     from activities.review_pass import find_review_pass, record_review_pass
     from contracts.build import (
         ReviewPass,
@@ -37,6 +38,13 @@ with workflow.unsafe.imports_passed_through():
         WorktreeResult,
     )
     from contracts.human import BUILD_STUCK_OPTIONS, PendingDecision
+    from contracts.migration import (
+        MIGRATION_OPTIONS,
+        MigrationDecisionRequest,
+        MigrationDecisionResult,
+        MigrationScan,
+        MigrationScanRequest,
+    )
     from workflows import options, subtask_state, worktree_steps
     from workflows.build_child import child_messages
     from workflows.failures import all_or_cancel
@@ -293,6 +301,8 @@ class SubtaskWorkflow:
         reviews = [r for r in asked if r is not None]  # a person may skip a held reviewer
         record, lowest = subtask_state.record_round(self.s, rnd, head.head, gates, reviews)
         if gates.passed and lowest >= inp.threshold:
+            if workflow.patched("migration-risk") and not await self._migration_cleared(rnd):
+                return "fix"  # a person cancelled the schema change: review the rework
             await self._record_pass(record)
             return "pass"
 
@@ -363,6 +373,78 @@ class SubtaskWorkflow:
             )
             return "fix"  # re-review what the person left, no fixer pass
         return None
+
+    async def _migration_cleared(self, rnd: int) -> bool:
+        """Seed 004: a high-risk schema change holds before the PR until a person decides
+        (`!migration-approve` / `!migration-cancel` on the build). False: it was cancelled,
+        taken back and reworked, so the round is reviewed again."""
+        inp = self._inp
+        req = MigrationScanRequest(
+            worktree=self.steps.worktree,
+            design_dir=inp.ctx.design_dir,
+            subtask=inp.subtask,
+            base_branch=inp.base_branch,
+            dependency_branches=inp.dependency_branches,
+            remote=inp.ctx.config.forge.remote,
+        )
+        scan: MigrationScan = await self.steps.on_host(
+            scan_migration_risk,
+            req,
+            MigrationScan,
+            f"scan the schema changes of feat/{inp.subtask}",
+            **options.quick(),
+        )
+        high = scan.high
+        if not high or scan.approved:
+            return True
+        listed = "; ".join(f"{f.kind}: {f.statement} ({f.path}:{f.line})" for f in high[:5])
+        more = f" and {len(high) - 5} more" if len(high) > 5 else ""
+        choice = await self.child.ask(
+            PendingDecision(
+                scope=inp.subtask,
+                kind="migration",
+                prompt=(
+                    f"Migration Risk Report ({scan.report_path}): {len(high)} high-risk schema "
+                    f"statement(s): {listed}{more}. `!migration-approve` takes the change to its "
+                    "pull request; `!migration-cancel` reverts it and reworks the subtask "
+                    "without it."
+                ),
+                options=MIGRATION_OPTIONS,
+            )
+        )
+        done: MigrationDecisionResult = await self.steps.on_host(
+            decide_migration,
+            MigrationDecisionRequest(
+                scan=req,
+                choice="approve" if choice == "approve" else "cancel",
+                fingerprint=scan.fingerprint,
+                paths=sorted({f.path for f in high}),
+            ),
+            MigrationDecisionResult,
+            f"{choice} the schema change of feat/{inp.subtask}",
+            **options.quick(),
+        )
+        if choice == "approve":
+            return True
+        self.child.phase("reworking without the schema change")
+        await self.child.report()
+        left = f" Not reverted automatically: {done.problem}." if done.problem else ""
+        await self.steps.edit(
+            "builder",
+            rnd,
+            instructions=(
+                f"A person cancelled the risky schema change of subtask {inp.subtask} "
+                f"(`!migration-cancel`; the report is {scan.report_path}). Its migration "
+                f"files were taken back: {', '.join(done.reverted) or 'none'}.{left} Rework "
+                f"the subtask as {self._xml()} specifies without dropping, renaming or "
+                "narrowing existing tables or columns and without NOT NULL columns lacking a "
+                "default on existing tables; keep its tests passing."
+            ),
+            issues=[],
+            review_paths=[scan.report_path] if scan.report_path else [],
+            message=f"fix({inp.subtask}): rework without the cancelled schema change",
+        )
+        return False
 
     async def _simplify(self, rnd: int) -> None:
         inp = self._inp
