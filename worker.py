@@ -56,6 +56,7 @@ def activities(host_queue: str = "") -> list[Any]:
         tracker,
     )
     from activities.git import activities as git
+    from activities.git import archive
     from activities.host import HostClaim
     from activities.integration import activities as integration
     from activities.plan import activities as plan
@@ -69,6 +70,7 @@ def activities(host_queue: str = "") -> list[Any]:
         *change_files.ACTIVITIES,
         *gates.ACTIVITIES,
         *git.ACTIVITIES,
+        *archive.ACTIVITIES,
         *forge.ACTIVITIES,
         *forge_follow.ACTIVITIES,
         *tracker.ACTIVITIES,

@@ -20,6 +20,7 @@ from contracts.integration import (
 )
 from contracts.metrics import Ledger, Metrics
 from contracts.plan import Conflict
+from contracts.reset import ResetState
 from contracts.sandbox import SandboxConfig
 
 ALL_SUBTASKS_PR_CREATED = "ALL_SUBTASKS_PR_CREATED"
@@ -323,6 +324,8 @@ class BuildState(ToPerson):
     max_running: int = 0
     change: PendingChange | None = None
     changes: int = 0
+    reset: ResetState | None = Field(default=None, description="a !reset asked or under way")
+    resets: list[str] = Field(default_factory=list, description="each reset: when, what it kept")
     rebuild: dict[str, str] = Field(default_factory=dict, description="subtask -> change text")
     rebuild_by: dict[str, str] = Field(
         default_factory=dict, description="subtask -> who reopened it (absent: a spec change)"
@@ -377,6 +380,8 @@ class BuildStatus(BaseModel):
     conflict_choice: str | None = Field(
         default=None, description="continue / serialize / stop, once a person chose"
     )
+    reset: ResetState | None = Field(default=None, description="a !reset asked or under way")
+    resets: list[str] = Field(default_factory=list, description="each reset: when, what it kept")
     retrying: list[str] = Field(
         default_factory=list,
         description="steps the server is retrying, with their last failure (read by the CLI "

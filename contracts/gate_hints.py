@@ -151,6 +151,8 @@ def commands_now(st: Status) -> list[str]:
             out.append("!change <description>")
         if st.phase == "budget":
             out.append("raise_budget (a signal: --input '{\"max_cost_usd\": 20}')")
+        asked = st.reset is not None and st.reset.state == "asked"
+        out.append("!reset-confirm (within 5 minutes of !reset)" if asked else "!reset")
     out.append("!resume" if st.paused else "!pause")
     out += ["say <words>", "!status", "!budget", "!help"]
     return out

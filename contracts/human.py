@@ -276,6 +276,8 @@ def parse_command(line: str) -> ParsedCommand:
         "!change-cancel": "!change-cancel",
         "!migration-approve": "!migration-approve",
         "!migration-cancel": "!migration-cancel",
+        "!reset": "!reset",
+        "!reset-confirm": "!reset-confirm",
         "!status": "!status",
         "status": "!status",
         "!help": "!help",

@@ -59,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import build_child, build_state, options, project_steps
     from workflows.build_changes import SpecChanges
     from workflows.build_children import BuildChildren
+    from workflows.build_reset import BuildReset
     from workflows.build_state import DONE, stall_failure
     from workflows.commands import run_command
     from workflows.failures import StepAbandoned
@@ -80,6 +81,8 @@ class BuildWorkflow:
         "!change-cancel",
         "!migration-approve",
         "!migration-cancel",
+        "!reset",
+        "!reset-confirm",
         "raise_budget",
         "!pause",
         "!resume",
@@ -120,6 +123,13 @@ class BuildWorkflow:
             control=self.control,
             changed=self._changed,
             cancelled=lambda: self.cancelled,
+        )
+        self.reset = BuildReset(
+            state=lambda: self.s,
+            ctx=self._project,
+            children=self.children,
+            control=self.control,
+            changed=self._changed,
         )
         self.changes = SpecChanges(
             state=lambda: self.s,
@@ -237,6 +247,8 @@ class BuildWorkflow:
             # iteration awaits something wakes the next wait instead of being lost.
             self.changed = False
             await self.changes.handle()
+            if self.s.reset is not None and workflow.patched("build-reset"):
+                await self.reset.handle()
             build_state.integrate_again(self.s)
             build_state.block_orphans(self.s)
             await self._write_tracker()
@@ -362,6 +374,14 @@ class BuildWorkflow:
             DecideInput(scope=wanted or pending[0], choice=choice), self._waiting_for
         )
 
+    @checked_signal("!reset")
+    def ask_reset(self) -> None:
+        self.reset.ask()
+
+    @checked_signal("!reset-confirm")
+    def confirm_reset(self) -> None:
+        self.reset.confirm()
+
     @checked_signal("raise_budget", Any)
     def raise_budget(self, limits: Any) -> None:
         try:
@@ -400,6 +420,8 @@ class BuildWorkflow:
                 "!change-cancel": lambda _: self.cancel_change(),
                 "!migration-approve": self.approve_migration,
                 "!migration-cancel": self.cancel_migration,
+                "!reset": lambda _: self.ask_reset(),
+                "!reset-confirm": lambda _: self.confirm_reset(),
                 **self.gate_hints.commands(),
                 "!budget": lambda _: self.control.tell(
                     budget_summary(self._ledger(), self.s.max_cost_usd, self.s.max_tokens)
@@ -434,6 +456,8 @@ class BuildWorkflow:
             notes=self.inp.notes if self.inp else "",
             file_conflicts=self.s.file_conflicts,
             conflict_choice=self.s.conflict_choice,
+            reset=self.s.reset,
+            resets=self.s.resets,
         )
 
     @workflow.query(name="metrics")

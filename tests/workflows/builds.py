@@ -12,8 +12,9 @@ from temporalio.client import Client, WorkflowHandle
 from activities.plan import run_plan
 from activities.plan.pipeline import seed_subtask_files
 from cli.demo_repo import DemoRepo
-from contracts.build import BuildInput, BuildResult
-from tests.support import make_project
+from contracts.build import BuildInput, BuildResult, BuildStatus
+from contracts.human import PendingDecision
+from tests.support import make_project, status_of, until, write
 from worker import build_worker
 from workflows.build import BuildWorkflow
 
@@ -111,3 +112,34 @@ def builder(name: str, steps: list[dict]) -> dict:
         "steps": steps,
         "submit": {"summary": f"built {name}"},
     }
+
+
+def sharing_project(tmp_path: Path, github_url: str):  # type: ignore[no-untyped-def]
+    """a and b, both in stage 1, both modify src/shared.txt."""
+    design = tiny_design(tmp_path / "src", {"a": [], "b": []})
+    for name in ("a", "b"):
+        plan = design / "subplans" / f"{name}.md"
+        plan.write_text(
+            plan.read_text().replace(f"src/{name}.txt", f"src/{name}.txt, src/shared.txt")
+        )
+    repo = make_project(tmp_path / "p", github_url, ONE_REVIEWER, design_source=design)
+    approve_artifacts(repo.design_dir, repo.root)
+    return repo
+
+
+SHARING_RULES = [
+    builder("a", [write("src/a.txt", "a\n"), write("src/shared.txt", "alpha\n")]),
+    builder("b", [write("src/b.txt", "b\n"), write("src/shared.txt", "alpha\nbeta\n")]),
+    passes_review("a"),
+    passes_review("b"),
+    passes_review("integration"),
+]
+
+
+async def conflict_question(handle: WorkflowHandle) -> tuple[BuildStatus, PendingDecision]:
+    async def asked() -> tuple[BuildStatus, PendingDecision] | None:
+        st = await status_of(handle, BuildStatus)
+        found = next((d for d in st.decisions if d.scope == "file-conflicts"), None)
+        return (st, found) if found else None
+
+    return await until(asked, what="the file-conflict question")

@@ -9,55 +9,22 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client
 
 from contracts.build import BuildResult, BuildStatus
-from contracts.human import DecideInput, PendingDecision
+from contracts.human import DecideInput
 from simulators.github_api import GitHubStandIn
-from tests.support import make_project, scripted_model, status_of, until, write
+from tests.support import scripted_model, status_of
 from tests.workflows.builds import (
-    ONE_REVIEWER,
     REPO,
-    approve_artifacts,
-    builder,
+    SHARING_RULES,
+    conflict_question,
     git_out,
-    passes_review,
+    sharing_project,
     start_build,
-    tiny_design,
 )
 from worker import build_worker
 from workflows.build import BuildWorkflow
-
-
-def sharing_project(tmp_path: Path, github_url: str):  # type: ignore[no-untyped-def]
-    """a and b, both in stage 1, both modify src/shared.txt."""
-    design = tiny_design(tmp_path / "src", {"a": [], "b": []})
-    for name in ("a", "b"):
-        plan = design / "subplans" / f"{name}.md"
-        plan.write_text(
-            plan.read_text().replace(f"src/{name}.txt", f"src/{name}.txt, src/shared.txt")
-        )
-    repo = make_project(tmp_path / "p", github_url, ONE_REVIEWER, design_source=design)
-    approve_artifacts(repo.design_dir, repo.root)
-    return repo
-
-
-RULES = [
-    builder("a", [write("src/a.txt", "a\n"), write("src/shared.txt", "alpha\n")]),
-    builder("b", [write("src/b.txt", "b\n"), write("src/shared.txt", "alpha\nbeta\n")]),
-    passes_review("a"),
-    passes_review("b"),
-    passes_review("integration"),
-]
-
-
-async def conflict_question(handle: WorkflowHandle) -> tuple[BuildStatus, PendingDecision]:
-    async def asked() -> tuple[BuildStatus, PendingDecision] | None:
-        st = await status_of(handle, BuildStatus)
-        found = next((d for d in st.decisions if d.scope == "file-conflicts"), None)
-        return (st, found) if found else None
-
-    return await until(asked, what="the file-conflict question")
 
 
 async def test_serialize_builds_the_second_on_the_first(
@@ -67,7 +34,7 @@ async def test_serialize_builds_the_second_on_the_first(
     github: GitHubStandIn,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    with scripted_model({"rules": RULES}, monkeypatch, github.url) as messages:
+    with scripted_model({"rules": SHARING_RULES}, monkeypatch, github.url) as messages:
         repo = sharing_project(tmp_path, github.url)
         async with build_worker(client, task_queue):
             handle = await start_build(client, repo, task_queue)
@@ -103,7 +70,7 @@ async def test_stop_ends_the_build_before_anything_starts(
     github: GitHubStandIn,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    with scripted_model({"rules": RULES}, monkeypatch, github.url) as messages:
+    with scripted_model({"rules": SHARING_RULES}, monkeypatch, github.url) as messages:
         repo = sharing_project(tmp_path, github.url)
         async with build_worker(client, task_queue):
             handle = await start_build(client, repo, task_queue)

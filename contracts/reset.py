@@ -1,0 +1,36 @@
+"""Seed 004's `!reset` of a build: asked, confirmed within a window, then applied.
+
+Back to the approved design: every subtask pending, running children cancelled, and
+every branch the build made kept as `archive/<branch>-<time>` (on the remote when
+there is one): nothing is lost, and the old work stays one `git checkout` away.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+RESET_WINDOW_S = 300  # `!reset-confirm` within 5 minutes of `!reset`, else it lapses
+
+
+def archive_name(branch: str, stamp: str) -> str:
+    return f"archive/{branch}-{stamp}"
+
+
+class ResetState(BaseModel):
+    asked_at: str  # workflow time, ISO 8601
+    state: Literal["asked", "confirmed", "applying"] = "asked"
+
+
+class ArchiveRequest(BaseModel):
+    repo_root: str
+    branches: dict[str, str]  # branch -> its worktree path ("" when it has none)
+    stamp: str  # UTC, `20261207T071200Z`
+    remote: str | None = "origin"
+    token_hosts: list[str] = Field(default_factory=list)
+
+
+class ArchiveResult(BaseModel):
+    archived: dict[str, str] = Field(default_factory=dict)  # branch -> archive branch
+    wip: list[str] = Field(default_factory=list)  # branches whose uncommitted work was kept

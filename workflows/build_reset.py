@@ -1,0 +1,144 @@
+"""The build's `!reset` (seed 004): back to the approved design, nothing lost.
+
+`!reset` only asks; `!reset-confirm` within five minutes goes ahead (later, it has
+lapsed and is refused). The scheduling loop then applies it between two passes: the
+running children are cancelled and awaited, every branch of the build is archived as
+`archive/<branch>-<time>` (activities/git/archive.py) and every subtask is pending
+again, to be built from the base as on the first day. What was spent stays counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.git.archive import archive_branches
+    from contracts.build import BuildState, SubtaskView
+    from contracts.config import ProjectContext
+    from contracts.git import BRANCH_PREFIX, WORKTREES_DIR, token_hosts_for
+    from contracts.integration import INTEGRATION, integration_branch
+    from contracts.reset import RESET_WINDOW_S, ArchiveRequest, ArchiveResult, ResetState
+    from workflows import options
+    from workflows.build_children import BuildChildren
+    from workflows.loop_control import LoopControl
+
+
+class BuildReset:
+    """Bound to the build's state and context (read through callables), its children
+    (cancelled and awaited), its control (notices, the activity step) and `changed`
+    (wakes the scheduling loop)."""
+
+    def __init__(
+        self,
+        *,
+        state: Callable[[], BuildState],
+        ctx: Callable[[], ProjectContext],
+        children: BuildChildren,
+        control: LoopControl,
+        changed: Callable[[], None],
+    ) -> None:
+        self.state, self.ctx, self.children = state, ctx, children
+        self.control, self.changed = control, changed
+
+    def ask(self) -> None:
+        s = self.state()
+        s.reset = ResetState(asked_at=workflow.now().isoformat())
+        self.control.tell(
+            "!reset asked: this takes the build back to its approved design: running "
+            "subtasks are cancelled, every subtask is pending again, and every branch is "
+            "kept as archive/<branch>-<time> (on the remote too). Send !reset-confirm "
+            f"within {RESET_WINDOW_S // 60} minutes to go ahead; otherwise it lapses"
+        )
+
+    def confirm(self) -> None:
+        s = self.state()
+        asked = s.reset
+        if asked is not None and asked.state != "asked":
+            self.control.refuse("!reset-confirm: the reset is already under way")
+            return
+        window = RESET_WINDOW_S // 60
+        if asked is None:
+            self.control.refuse(
+                f"!reset-confirm: no !reset is waiting. Fix: send !reset, then !reset-confirm "
+                f"within {window} minutes"
+            )
+            return
+        if (
+            workflow.now() - datetime.fromisoformat(asked.asked_at)
+        ).total_seconds() > RESET_WINDOW_S:
+            s.reset = None
+            self.control.refuse(
+                f"!reset-confirm: the !reset it confirms lapsed after {window} minutes. Fix: "
+                f"send !reset again, then !reset-confirm within {window} minutes"
+            )
+            return
+        asked.state = "confirmed"
+        self.control.tell("!reset confirmed: cancelling the running subtasks")
+        self.changed()
+
+    async def handle(self) -> None:
+        """Apply a confirmed reset (again, after a crash or continue-as-new mid-way)."""
+        s = self.state()
+        if s.reset is None or s.reset.state == "asked":
+            return
+        s.reset.state = "applying"
+        for name, handle in list(self.children.running.items()):
+            self.children.restarting.add(name)
+            handle.cancel()
+        await workflow.wait_condition(lambda: not self.children.running)
+        self.children.restarting.clear()
+        ctx, cfg = self.ctx(), self.ctx().config
+        stamp = workflow.now().strftime("%Y%m%dT%H%M%SZ")
+        branch_of = {
+            n: integration_branch(ctx.feature) if v.kind == "integration" else BRANCH_PREFIX + n
+            for n, v in s.subtasks.items()
+        }
+        branches = {
+            branch_of[n]: f"{ctx.repo_root}/{WORKTREES_DIR}/"
+            + (INTEGRATION if v.kind == "integration" else n)
+            for n, v in s.subtasks.items()
+        }
+        done: ArchiveResult = await self.control.activity(
+            archive_branches,
+            ArchiveRequest(
+                repo_root=ctx.repo_root,
+                branches=branches,
+                stamp=stamp,
+                remote=cfg.forge.remote if cfg.forge.kind != "none" else None,
+                token_hosts=token_hosts_for(cfg.forge.api_url, cfg.forge.token_hosts),
+            ),
+            result_type=ArchiveResult,
+            summary=f"archive the branches of {ctx.feature} (!reset)",
+            **options.network(),
+        )
+        for name, view in list(s.subtasks.items()):
+            s.subtasks[name] = SubtaskView(
+                name=name,
+                kind=view.kind,
+                batch=view.batch,
+                dependencies=view.dependencies,
+                generation=view.generation + 1,
+                ledger=view.ledger,  # what was spent stays counted
+                notes=f"reset at {stamp}"
+                + (
+                    f"; its old work is on {kept}"
+                    if (kept := done.archived.get(branch_of[name]))
+                    else ""
+                ),
+            )
+        s.rebuild.clear()
+        s.rebuild_by.clear()
+        s.change = None
+        s.reset = None
+        s.resets.append(
+            f"{stamp}: archived {', '.join(sorted(done.archived.values())) or 'nothing'}"
+        )
+        wip = f"; uncommitted work committed first on {', '.join(done.wip)}" if done.wip else ""
+        self.control.tell(
+            f"!reset done at {stamp}: every subtask is pending again; the old branches are "
+            f"kept as {', '.join(sorted(done.archived.values())) or '(none existed)'}{wip}"
+        )
+        self.changed()
