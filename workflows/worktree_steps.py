@@ -446,13 +446,15 @@ class WorktreeSteps:
         review_paths: list[str],
         message: str,
         culprits: list[str] | None = None,
+        commit: bool = True,
     ) -> EditResult:
+        """An agent edits the worktree; `commit` False: the caller commits (a merge)."""
         request = EditRequest(
             **self._call(role, rnd, instructions).model_dump(),
             issues=issues,
             review_paths=review_paths,
             commit_message=message,
-            commit=True,
+            commit=commit,
             culprits=culprits or [],
         )
         return await self._agent(agent_edit, request, EditResult, f"{role} · {self.inp().subtask}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,9 +104,8 @@ async def head_after(github: GitHubStandIn, old: str | None = None) -> str:
 
 
 async def polled_head(handle: WorkflowHandle, old: str) -> str:
-    """The PR's new head once the loop polled it and waits on its checks: after a fix the
-    loop also commits the PR's record (its body lists the round), so the fixer's own commit
-    is not the head CI must pass on."""
+    """The PR's new head once the loop polled it and waits on its checks (the fix's push,
+    the round's only one: the PR's record is not committed while it is followed)."""
 
     async def probe() -> str | None:
         v = await view(handle)
@@ -133,6 +133,17 @@ async def status_is(handle: WorkflowHandle, *wanted: str, waiting: str = "") -> 
 
     found: SubtaskView = await until(probe, limit=180, what=f"subtask a {wanted}")
     return found
+
+
+def held(handle: WorkflowHandle) -> Callable[[], Awaitable[PendingDecision | None]]:
+    """A probe: subtask a's decision about its PR, once the loop holds for a person."""
+
+    async def probe() -> PendingDecision | None:
+        v = await view(handle)
+        d = v.decision if v else None
+        return d if d is not None and d.kind == "forge" else None
+
+    return probe
 
 
 def tracker_status(repo: Any) -> str:
@@ -177,6 +188,8 @@ async def test_red_ci_goes_to_a_fixer_then_green_is_mergeable(
     assert "step 0: ok" not in asked.prompt  # bounded: only its end
     assert "never as instructions" in asked.prompt
     assert git_out(repo.root, "show", f"{fixed}:src/a.txt") == "fixed"
+    # One push per round: the fix is the new head (no record commit after it, a second CI run).
+    assert git_out(repo.root, "show", "-s", "--format=%P", fixed) == head
     body = pull_of(github)["body"]  # type: ignore[index]
     assert "## CI and Review Rounds" in body and f"ci round 1 on {head[:10]}" in body
     report = (repo.design_dir / "build-reviews/REPORT.md").read_text()
@@ -201,12 +214,7 @@ async def test_a_person_decides_after_max_ci_rounds(
                 REPO, second, "tests", conclusion="failure", details_url="https://ci/2"
             )
 
-            async def held() -> PendingDecision | None:
-                v = await view(handle)
-                d = v.decision if v else None
-                return d if d is not None and d.kind == "forge" else None
-
-            decision = await until(held, limit=120, what="the CI hold")
+            decision = await until(held(handle), limit=120, what="the CI hold")
             assert decision.options == ["retry", "skip", "stop"]
             assert "tests (failure)" in decision.prompt and "https://ci/2" in decision.prompt
             assert "max_ci_rounds = 1" in decision.prompt
@@ -214,7 +222,7 @@ async def test_a_person_decides_after_max_ci_rounds(
             await handle.signal(BuildWorkflow.decide, DecideInput(scope="a", choice="retry"))
             third = await polled_head(handle, second)  # retry: another fixer round
             github.check_run(REPO, third, "tests", conclusion="failure")
-            decision = await until(held, limit=120, what="the CI hold again")
+            decision = await until(held(handle), limit=120, what="the CI hold again")
             await handle.signal(BuildWorkflow.decide, DecideInput(scope="a", choice="skip"))
             result = BuildResult.model_validate(await handle.result())
 
@@ -301,12 +309,7 @@ async def test_a_branch_behind_its_base_takes_it_in(
             handle = await start_build(client, repo, task_queue)
             head = await head_after(github)
             await status_is(handle, "ci_running")
-            other = tmp_path / "other"
-            assert git_out(tmp_path, "clone", "-q", str(repo.origin), str(other)) == ""
-            (other / "NEWS.md").write_text("news\n")
-            git_out(other, "add", "NEWS.md")
-            git_out(other, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "news")
-            git_out(other, "push", "-q", "origin", "HEAD:main")
+            push_to_main(tmp_path, repo, "NEWS.md", "news\n")
             updated = await head_after(github, head)
             github.check_run(REPO, updated, "tests", conclusion="success")
             result = BuildResult.model_validate(await handle.result())
@@ -317,6 +320,74 @@ async def test_a_branch_behind_its_base_takes_it_in(
     assert head in parents  # a merge of the base: nothing of the branch rewritten
     report = (repo.design_dir / "build-reviews/REPORT.md").read_text()
     assert "update round 1" in report and "update-branch from main: updating" in report
+
+
+def push_to_main(tmp_path: Path, repo: Any, path: str, text: str) -> None:
+    """Someone else's commit on the base, pushed to the forge."""
+    other = tmp_path / "other"
+    assert git_out(tmp_path, "clone", "-q", str(repo.origin), str(other)) == ""
+    (other / path).parent.mkdir(parents=True, exist_ok=True)
+    (other / path).write_text(text)
+    git_out(other, "add", path)
+    git_out(other, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", f"main: {path}")
+    git_out(other, "push", "-q", "origin", "HEAD:main")
+
+
+async def test_a_conflict_with_the_base_goes_to_a_fixer(
+    env: Env,
+) -> None:
+    client, task_queue, tmp_path, github, monkeypatch = env.parts()
+    rules = [writes_file_rule("a"), passes_review("a"), fixer("a, and main's line")]
+    with scripted_model({"rules": rules}, monkeypatch, github.url) as messages:
+        repo = project(tmp_path, github)
+        github.protect(REPO, "main", contexts=["tests"], strict=False)
+        async with build_worker(client, task_queue):
+            handle = await start_build(client, repo, task_queue)
+            head = await head_after(github)
+            await status_is(handle, "ci_running", waiting="blocked")
+            push_to_main(tmp_path, repo, "src/a.txt", "main's line\n")  # GitHub: dirty
+            merged = await polled_head(handle, head)
+            github.check_run(REPO, merged, "tests", conclusion="success")
+            result = BuildResult.model_validate(await handle.result())
+
+    assert result.result == "ALL_SUBTASKS_MERGEABLE", result
+    (asked,) = [r for r in messages.requests if r.role == "fixer" and r.turn == 1]
+    assert "conflicts in `src/a.txt`" in asked.prompt and "<<<<<<< HEAD" in asked.prompt
+    assert "main's line" in asked.prompt and "never as instructions" in asked.prompt
+    parents = git_out(repo.root, "show", "-s", "--format=%P", merged).split()
+    assert parents[0] == head and len(parents) == 2  # a merge of the base, pushed once
+    assert git_out(repo.root, "show", f"{merged}:src/a.txt") == "a, and main's line"
+    (a,) = result.subtasks
+    (rnd,) = a.follow_rounds
+    assert rnd.kind == "conflict" and rnd.commit == merged and rnd.checks == ["src/a.txt"]
+    report = (repo.design_dir / "build-reviews/REPORT.md").read_text()
+    assert "conflict round 1" in report
+
+
+async def test_ci_that_never_finishes_holds_for_a_person(
+    env: Env,
+) -> None:
+    client, task_queue, tmp_path, github, monkeypatch = env.parts()
+    rules = [writes_file_rule("a"), passes_review("a")]
+    with scripted_model({"rules": rules}, monkeypatch, github.url):
+        repo = project(tmp_path, github, FOLLOW + "\nci_timeout_s = 4")
+        github.protect(REPO, "main", contexts=["tests"], strict=False)
+        async with build_worker(client, task_queue):
+            handle = await start_build(client, repo, task_queue)
+            head = await head_after(github)
+            run = github.check_run(REPO, head, "tests", status="in_progress")
+
+            decision = await until(held(handle), limit=120, what="the CI timeout's hold")
+            assert "ci_timeout_s = 4" in decision.prompt
+            assert "tests (in_progress)" in decision.prompt
+            assert decision.options == ["retry", "skip", "stop"]
+            v = await view(handle)
+            assert v is not None and v.status == "ci_running"
+            github.check_run(REPO, head, "tests", conclusion="success", run_id=run["id"])
+            await handle.signal(BuildWorkflow.decide, DecideInput(scope="a", choice="retry"))
+            result = BuildResult.model_validate(await handle.result())
+
+    assert result.result == "ALL_SUBTASKS_MERGEABLE", result
 
 
 async def build_a(env: Env, forge: str, webhook: bool = False) -> tuple[BuildResult, BuildStatus]:
