@@ -201,7 +201,10 @@ async def test_a_person_decides_after_max_ci_rounds(
     env: Env,
 ) -> None:
     client, task_queue, tmp_path, github, monkeypatch = env.parts()
-    rules = [writes_file_rule("a"), passes_review("a"), fixer("tried")]
+    # The retry's fixer (agent round 3: one review round, one CI round before it) changes
+    # something else: each round is one commit, pushed once (no record commit after it).
+    again = {**fixer("tried again"), "match": {"role": "fixer", "scope": "a", "round": 3}}
+    rules = [writes_file_rule("a"), passes_review("a"), again, fixer("tried")]
     with scripted_model({"rules": rules}, monkeypatch, github.url) as messages:
         repo = project(tmp_path, github, FOLLOW + "\nmax_ci_rounds = 1")
         github.protect(REPO, "main", contexts=["tests"], strict=False)
