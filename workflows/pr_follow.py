@@ -344,7 +344,7 @@ class PullFollow:
             **options.network(),
         )
         if updated.outcome == "conflict":
-            return await self._conflicted(pull, updated.message)
+            return await self._conflict(pull, updated.message)
         if updated.outcome != "head_moved":  # moved: the next poll sees the new head
             f.updated_heads.append(pull.head_sha)
         self._record(
@@ -357,9 +357,11 @@ class PullFollow:
         )
         return False
 
-    async def _conflict(self, pull: PullState) -> bool:
+    async def _conflict(
+        self, pull: PullState, why: str = "GitHub's mergeable_state is dirty"
+    ) -> bool:
         if not workflow.patched(CONFLICT_FIXER):
-            return await self._conflicted(pull, "GitHub's mergeable_state is dirty")
+            return await self._conflicted(pull, why)
         return await self._resolve(pull)
 
     async def _resolve(self, pull: PullState) -> bool:
