@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from contracts.follow import ForgeEvent
 from contracts.human import DecideInput, PendingDecision
 from runtime.server import DevServer, free_port, start_dev_server
 from simulators.github_api import GitHubStandIn
+from simulators.messages_api import MessagesStandIn
 from tests.forge.following import reviewer
 from tests.support import (
     connect,
@@ -146,6 +148,30 @@ def held(handle: WorkflowHandle) -> Callable[[], Awaitable[PendingDecision | Non
     return probe
 
 
+@dataclass
+class Following:
+    """A build whose subtask a has opened its PR, which needs the check `tests`."""
+
+    handle: WorkflowHandle
+    head: str
+    repo: Any
+    messages: MessagesStandIn
+
+
+@asynccontextmanager
+async def following(
+    env: Env, rules: list[dict[str, Any]], forge: str = FOLLOW
+) -> AsyncIterator[Following]:
+    """Build subtask a with `rules` (the worker running) until its PR is open."""
+    client, task_queue, tmp_path, github, monkeypatch = env.parts()
+    with scripted_model({"rules": rules}, monkeypatch, github.url) as messages:
+        repo = project(tmp_path, github, forge)
+        github.protect(REPO, "main", contexts=["tests"], strict=False)
+        async with build_worker(client, task_queue):
+            handle = await start_build(client, repo, task_queue)
+            yield Following(handle, await head_after(github), repo, messages)
+
+
 def tracker_status(repo: Any) -> str:
     rows = read_tracker(str(repo.root / "design-docs/orchestration/pr_tracker.md"))
     return next(r.status for r in rows["link-shortener"] if r.subtask == "a")
@@ -154,27 +180,23 @@ def tracker_status(repo: Any) -> str:
 async def test_red_ci_goes_to_a_fixer_then_green_is_mergeable(
     env: Env,
 ) -> None:
-    client, task_queue, tmp_path, github, monkeypatch = env.parts()
+    github = env.github
     rules = [writes_file_rule("a"), passes_review("a"), fixer("fixed")]
-    with scripted_model({"rules": rules}, monkeypatch, github.url) as messages:
-        repo = project(tmp_path, github)
-        github.protect(REPO, "main", contexts=["tests"], strict=False)
-        async with build_worker(client, task_queue):
-            handle = await start_build(client, repo, task_queue)
-            head = await head_after(github)
-            waiting = await status_is(handle, "ci_running", waiting="blocked")
-            log = "".join(f"step {i}: ok\n" for i in range(3000)) + "FAILED test_a: 1 != 2\n"
-            github.check_run(
-                REPO,
-                head,
-                "tests",
-                conclusion="failure",
-                output={"title": "1 test failed", "summary": "test_a", "text": "assert 1 == 2"},
-                log=log,
-            )
-            fixed = await polled_head(handle, head)
-            github.check_run(REPO, fixed, "tests", conclusion="success")
-            result = BuildResult.model_validate(await handle.result())
+    async with following(env, rules) as run:
+        handle, head, repo, messages = run.handle, run.head, run.repo, run.messages
+        waiting = await status_is(handle, "ci_running", waiting="blocked")
+        log = "".join(f"step {i}: ok\n" for i in range(3000)) + "FAILED test_a: 1 != 2\n"
+        github.check_run(
+            REPO,
+            head,
+            "tests",
+            conclusion="failure",
+            output={"title": "1 test failed", "summary": "test_a", "text": "assert 1 == 2"},
+            log=log,
+        )
+        fixed = await polled_head(handle, head)
+        github.check_run(REPO, fixed, "tests", conclusion="success")
+        result = BuildResult.model_validate(await handle.result())
 
     assert waiting.pull is not None and waiting.pull.mergeable_state == "blocked"
     assert waiting.pull.head_sha == head and waiting.pull.checks == {}
@@ -200,34 +222,28 @@ async def test_red_ci_goes_to_a_fixer_then_green_is_mergeable(
 async def test_a_person_decides_after_max_ci_rounds(
     env: Env,
 ) -> None:
-    client, task_queue, tmp_path, github, monkeypatch = env.parts()
+    github = env.github
     # The retry's fixer (agent round 3: one review round, one CI round before it) changes
     # something else: each round is one commit, pushed once (no record commit after it).
     again = {**fixer("tried again"), "match": {"role": "fixer", "scope": "a", "round": 3}}
     rules = [writes_file_rule("a"), passes_review("a"), again, fixer("tried")]
-    with scripted_model({"rules": rules}, monkeypatch, github.url) as messages:
-        repo = project(tmp_path, github, FOLLOW + "\nmax_ci_rounds = 1")
-        github.protect(REPO, "main", contexts=["tests"], strict=False)
-        async with build_worker(client, task_queue):
-            handle = await start_build(client, repo, task_queue)
-            head = await head_after(github)
-            github.check_run(REPO, head, "tests", conclusion="failure", details_url="https://ci/1")
-            second = await polled_head(handle, head)
-            github.check_run(
-                REPO, second, "tests", conclusion="failure", details_url="https://ci/2"
-            )
+    async with following(env, rules, FOLLOW + "\nmax_ci_rounds = 1") as run:
+        handle, head, messages = run.handle, run.head, run.messages
+        github.check_run(REPO, head, "tests", conclusion="failure", details_url="https://ci/1")
+        second = await polled_head(handle, head)
+        github.check_run(REPO, second, "tests", conclusion="failure", details_url="https://ci/2")
 
-            decision = await until(held(handle), limit=120, what="the CI hold")
-            assert decision.options == ["retry", "skip", "stop"]
-            assert "tests (failure)" in decision.prompt and "https://ci/2" in decision.prompt
-            assert "max_ci_rounds = 1" in decision.prompt
-            assert (await view(handle)).status == "ci_failed"  # type: ignore[union-attr]
-            await handle.signal(BuildWorkflow.decide, DecideInput(scope="a", choice="retry"))
-            third = await polled_head(handle, second)  # retry: another fixer round
-            github.check_run(REPO, third, "tests", conclusion="failure")
-            decision = await until(held(handle), limit=120, what="the CI hold again")
-            await handle.signal(BuildWorkflow.decide, DecideInput(scope="a", choice="skip"))
-            result = BuildResult.model_validate(await handle.result())
+        decision = await until(held(handle), limit=120, what="the CI hold")
+        assert decision.options == ["retry", "skip", "stop"]
+        assert "tests (failure)" in decision.prompt and "https://ci/2" in decision.prompt
+        assert "max_ci_rounds = 1" in decision.prompt
+        assert (await view(handle)).status == "ci_failed"  # type: ignore[union-attr]
+        await handle.signal(BuildWorkflow.decide, DecideInput(scope="a", choice="retry"))
+        third = await polled_head(handle, second)  # retry: another fixer round
+        github.check_run(REPO, third, "tests", conclusion="failure")
+        decision = await until(held(handle), limit=120, what="the CI hold again")
+        await handle.signal(BuildWorkflow.decide, DecideInput(scope="a", choice="skip"))
+        result = BuildResult.model_validate(await handle.result())
 
     fixes = [r for r in messages.requests if r.role == "fixer" and r.turn == 1]
     assert len(fixes) == 2  # one round, then one more for the retry
@@ -339,19 +355,15 @@ def push_to_main(tmp_path: Path, repo: Any, path: str, text: str) -> None:
 async def test_a_conflict_with_the_base_goes_to_a_fixer(
     env: Env,
 ) -> None:
-    client, task_queue, tmp_path, github, monkeypatch = env.parts()
+    github = env.github
     rules = [writes_file_rule("a"), passes_review("a"), fixer("a, and main's line")]
-    with scripted_model({"rules": rules}, monkeypatch, github.url) as messages:
-        repo = project(tmp_path, github)
-        github.protect(REPO, "main", contexts=["tests"], strict=False)
-        async with build_worker(client, task_queue):
-            handle = await start_build(client, repo, task_queue)
-            head = await head_after(github)
-            await status_is(handle, "ci_running", waiting="blocked")
-            push_to_main(tmp_path, repo, "src/a.txt", "main's line\n")  # GitHub: dirty
-            merged = await polled_head(handle, head)
-            github.check_run(REPO, merged, "tests", conclusion="success")
-            result = BuildResult.model_validate(await handle.result())
+    async with following(env, rules) as run:
+        handle, head, repo, messages = run.handle, run.head, run.repo, run.messages
+        await status_is(handle, "ci_running", waiting="blocked")
+        push_to_main(env.tmp_path, repo, "src/a.txt", "main's line\n")  # GitHub: dirty
+        merged = await polled_head(handle, head)
+        github.check_run(REPO, merged, "tests", conclusion="success")
+        result = BuildResult.model_validate(await handle.result())
 
     assert result.result == "ALL_SUBTASKS_MERGEABLE", result
     (asked,) = [r for r in messages.requests if r.role == "fixer" and r.turn == 1]
@@ -370,25 +382,21 @@ async def test_a_conflict_with_the_base_goes_to_a_fixer(
 async def test_ci_that_never_finishes_holds_for_a_person(
     env: Env,
 ) -> None:
-    client, task_queue, tmp_path, github, monkeypatch = env.parts()
+    github = env.github
     rules = [writes_file_rule("a"), passes_review("a")]
-    with scripted_model({"rules": rules}, monkeypatch, github.url):
-        repo = project(tmp_path, github, FOLLOW + "\nci_timeout_s = 4")
-        github.protect(REPO, "main", contexts=["tests"], strict=False)
-        async with build_worker(client, task_queue):
-            handle = await start_build(client, repo, task_queue)
-            head = await head_after(github)
-            run = github.check_run(REPO, head, "tests", status="in_progress")
+    async with following(env, rules, FOLLOW + "\nci_timeout_s = 4") as run:
+        handle, head = run.handle, run.head
+        check = github.check_run(REPO, head, "tests", status="in_progress")
 
-            decision = await until(held(handle), limit=120, what="the CI timeout's hold")
-            assert "ci_timeout_s = 4" in decision.prompt
-            assert "tests (in_progress)" in decision.prompt
-            assert decision.options == ["retry", "skip", "stop"]
-            v = await view(handle)
-            assert v is not None and v.status == "ci_running"
-            github.check_run(REPO, head, "tests", conclusion="success", run_id=run["id"])
-            await handle.signal(BuildWorkflow.decide, DecideInput(scope="a", choice="retry"))
-            result = BuildResult.model_validate(await handle.result())
+        decision = await until(held(handle), limit=120, what="the CI timeout's hold")
+        assert "ci_timeout_s = 4" in decision.prompt
+        assert "tests (in_progress)" in decision.prompt
+        assert decision.options == ["retry", "skip", "stop"]
+        v = await view(handle)
+        assert v is not None and v.status == "ci_running"
+        github.check_run(REPO, head, "tests", conclusion="success", run_id=check["id"])
+        await handle.signal(BuildWorkflow.decide, DecideInput(scope="a", choice="retry"))
+        result = BuildResult.model_validate(await handle.result())
 
     assert result.result == "ALL_SUBTASKS_MERGEABLE", result
 
