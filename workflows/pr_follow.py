@@ -375,28 +375,20 @@ class PullFollow:
             return True
         await self._sync()
         merged = await self._base_merge(start_base_merge, pull, "merge")
+        before = merged.head if merged.outcome == "conflicted" else ""  # the merge's start
         if merged.outcome == "conflicted":
-            subtask = self.inp().subtask
-            await self.steps.edit(
-                "fixer",
-                self._agent_round(),
-                instructions=(
-                    f"The pull request of subtask {subtask} conflicts with its base "
-                    f"{pull.base}: the base is being merged into this branch and the files "
-                    "below hold conflict markers. Resolve each conflict in place, keeping "
-                    f"both sides' intent; do not commit. {follow_state.UNTRUSTED}"
-                ),
-                issues=follow_state.conflict_issues(pull.base, merged),
-                review_paths=[],
-                message=f"fix({subtask}): conflict round {rnd}",
-                commit=False,
-            )
+            await self._conflict_fixer(pull, merged, rnd)
             merged = await self._base_merge(finish_base_merge, pull, "finish merging")
         if merged.outcome == "up_to_date":  # GitHub sees a conflict git here does not
             return await self._conflicted(pull, f"the branch already contains {pull.base}")
-        commit = merged.head if merged.outcome == "merged" else None
+        # A finish on a worktree re-created elsewhere finds no merge and the old head: no
+        # commit, so the next poll (still dirty) starts another round.
+        commit = merged.head if merged.outcome == "merged" and merged.head != before else None
         if commit:
             f.merged_heads.append(pull.head_sha)
+        note = f"merge of {pull.base}: {merged.outcome if commit or merged.files else 'lost'}"
+        if merged.outcome == "markers_left":
+            note += f" ({', '.join(merged.files)})"
         self._record(
             FollowRound(
                 kind="conflict",
@@ -404,12 +396,29 @@ class PullFollow:
                 head=pull.head_sha,
                 checks=merged.files,
                 commit=commit,
-                note=f"merge of {pull.base}: {merged.outcome}"
-                + (f" ({', '.join(merged.files)})" if merged.outcome == "markers_left" else ""),
+                note=note,
             )
         )
         await self.refresh()  # pushes the merge commit and updates the body: one push
         return False
+
+    async def _conflict_fixer(self, pull: PullState, merged: BaseMergeResult, rnd: int) -> None:
+        """A fixer edits the conflicted files in place; the merge commits them, not it."""
+        subtask = self.inp().subtask
+        await self.steps.edit(
+            "fixer",
+            self._agent_round(),
+            instructions=(
+                f"The pull request of subtask {subtask} conflicts with its base "
+                f"{pull.base}: the base is being merged into this branch and the files "
+                "below hold conflict markers. Resolve each conflict in place, keeping "
+                f"both sides' intent; do not commit. {follow_state.UNTRUSTED}"
+            ),
+            issues=follow_state.conflict_issues(pull.base, merged),
+            review_paths=[],
+            message=f"fix({subtask}): conflict round {rnd}",
+            commit=False,
+        )
 
     async def _base_merge(self, step: object, pull: PullState, doing: str) -> BaseMergeResult:
         inp, s = self.inp(), self.state()

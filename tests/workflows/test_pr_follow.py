@@ -379,6 +379,33 @@ async def test_a_conflict_with_the_base_goes_to_a_fixer(
     assert "conflict round 1" in report
 
 
+async def test_markers_left_abort_the_merge_and_a_person_decides(
+    env: Env,
+) -> None:
+    idle = {
+        "match": {"role": "fixer", "scope": "a"},
+        "steps": [],
+        "submit": {"summary": "left it as it was", "files_changed": []},
+    }
+    rules = [writes_file_rule("a"), passes_review("a"), idle]
+    async with following(env, rules, FOLLOW + "\nmax_ci_rounds = 1") as run:
+        await status_is(run.handle, "ci_running", waiting="blocked")
+        push_to_main(env.tmp_path, run.repo, "src/a.txt", "main's line\n")
+        decision = await until(held(run.handle), limit=120, what="the conflict's hold")
+        wt = run.repo.root / ".worktrees/a"
+        assert git_out(wt, "status", "--porcelain") == ""  # the merge was aborted
+        assert git_out(wt, "rev-parse", "HEAD") == run.head
+        await run.handle.signal(BuildWorkflow.decide, DecideInput(scope="a", choice="skip"))
+        result = BuildResult.model_validate(await run.handle.result())
+
+    assert "The conflict with the base" in decision.prompt
+    assert "max_ci_rounds = 1" in decision.prompt
+    (a,) = result.subtasks
+    (rnd,) = a.follow_rounds
+    assert rnd.commit is None and rnd.note == "merge of main: markers_left (src/a.txt)"
+    assert a.status == "pr_created" and pull_of(env.github)["head"]["sha"] == run.head  # type: ignore[index]
+
+
 async def test_ci_that_never_finishes_holds_for_a_person(
     env: Env,
 ) -> None:
