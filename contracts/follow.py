@@ -211,6 +211,7 @@ class PullSummary(BaseModel):
     waiting_for: str = ""
     ci_rounds: int = 0
     review_rounds: int = 0
+    conflict_rounds: int = 0
 
 
 class FollowState(BaseModel):

@@ -166,6 +166,7 @@ def summary(f: FollowState) -> PullSummary | None:
         waiting_for=f.waiting_for,
         ci_rounds=f.ci_rounds,
         review_rounds=f.review_rounds,
+        conflict_rounds=f.conflict_rounds,
     )
 
 

@@ -132,6 +132,10 @@ def test_status_shows_each_followed_pr() -> None:
         "  a: checks tests success; reviews none; GitHub blocked; CI rounds 0, review rounds 2; "
         "waiting for a review or required checks (GitHub says blocked)"
     )
+    f.conflict_rounds, f.waiting_for = 1, ""
+    shown = fs.summary(f)
+    assert shown is not None and shown.conflict_rounds == 1
+    assert pull_line("a", shown).endswith("CI rounds 0, review rounds 2, conflict rounds 1")
 
 
 def test_the_build_says_when_only_the_forge_is_awaited() -> None:
