@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -377,6 +378,52 @@ async def test_a_conflict_with_the_base_goes_to_a_fixer(
     assert rnd.kind == "conflict" and rnd.commit == merged and rnd.checks == ["src/a.txt"]
     report = (repo.design_dir / "build-reviews/REPORT.md").read_text()
     assert "conflict round 1" in report
+
+
+async def test_a_conflict_round_survives_a_killed_worker(
+    env: Env, temporal_server: DevServer
+) -> None:
+    """The worker dies while the fixer works on the merge in progress; the agent step is
+    retried on a new worker, which finds the merge, and the round ends with one merge."""
+    client, task_queue, tmp_path, github, monkeypatch = env.parts()
+    rules = [writes_file_rule("a"), passes_review("a"), fixer("a, and main's line")]
+    agents = "\n\n[agents]\nheartbeat_timeout_s = 5"
+    with scripted_model({"rules": rules}, monkeypatch, github.url) as messages:
+        environ = sim_environ(messages.url, github.url)
+        repo = project(tmp_path, github, FOLLOW + agents)
+        github.protect(REPO, "main", contexts=["tests"], strict=False)
+        log = tmp_path / "worker.log"
+        worker = spawn_worker(temporal_server.address, task_queue, environ, log)
+        try:
+            handle = await start_build(client, repo, task_queue)
+            head = await head_after(github)
+            await status_is(handle, "ci_running", waiting="blocked")
+            messages.latency_s = 4.0  # the fixer thinks: time to kill its worker
+            push_to_main(tmp_path, repo, "src/a.txt", "main's line\n")
+            wt = repo.root / ".worktrees/a"
+
+            async def merging() -> bool:
+                probe = ["git", "-C", str(wt), "rev-parse", "-q", "--verify", "MERGE_HEAD"]
+                return subprocess.run(probe, capture_output=True).returncode == 0
+
+            await until(merging, limit=120, what="the merge in progress")
+            worker.send_signal(signal.SIGKILL)
+            worker.wait()
+            messages.latency_s = 0.0
+            worker = spawn_worker(temporal_server.address, task_queue, environ, log)
+            merged = await head_after(github, head)
+            github.check_run(REPO, merged, "tests", conclusion="success")
+            result = BuildResult.model_validate(await handle.result())
+        finally:
+            worker.kill()
+            worker.wait()
+
+    assert result.result == "ALL_SUBTASKS_MERGEABLE", result
+    parents = git_out(repo.root, "show", "-s", "--format=%P", merged).split()
+    assert parents[0] == head and len(parents) == 2
+    assert git_out(repo.root, "show", f"{merged}:src/a.txt") == "a, and main's line"
+    (a,) = result.subtasks
+    assert [r.kind for r in a.follow_rounds] == ["conflict"]
 
 
 async def test_markers_left_abort_the_merge_and_a_person_decides(
