@@ -363,7 +363,8 @@ def _open_on_github(req: PullRequestRequest) -> PullRequestResult:
         branch_url = f"{site}/{head_repo}/blob/{urllib.parse.quote(req.branch)}"
         body = pr_text(relative_links(req.body, req, branch_url))
         with git_errors():
-            record = publish_record(req, base, _pr_file_text(req, base, body, None))
+            text = _pr_file_text(req, base, body, None)
+            record = publish_record(req, base, text) if req.record else None
             push_branch(_checkout(req), req.branch, req.remote, token_hosts=_token_hosts(req))
         record_rel = record or os.path.relpath(
             os.path.join(_record_dir(req), PR_FILE), _real(req.repo_root)

@@ -75,7 +75,9 @@ def pull_line(name: str, p: PullSummary) -> str:
     waits = f"; waiting for {p.waiting_for}" if p.waiting_for else ""
     return (
         f"  {name}: checks {checks}; reviews {reviews}; GitHub {p.mergeable_state}; "
-        f"CI rounds {p.ci_rounds}, review rounds {p.review_rounds}{waits}"
+        f"CI rounds {p.ci_rounds}, review rounds {p.review_rounds}"
+        + (f", conflict rounds {p.conflict_rounds}" if p.conflict_rounds else "")
+        + waits
     )
 
 

@@ -222,6 +222,12 @@ class ForgeConfig(_Strict):
     poll_max_s: float = Field(
         default=600.0, ge=1, description="the longest wait between polls while nothing changes"
     )
+    ci_timeout_s: float = Field(
+        default=21600.0,
+        ge=1,
+        description="how long one head's checks may stay queued/in progress (or a required "
+        "check unreported) before a person decides retry / skip / stop",
+    )
 
     @property
     def following(self) -> bool:

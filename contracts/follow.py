@@ -178,10 +178,11 @@ RED_CONCLUSIONS = frozenset(
 
 
 class FollowRound(BaseModel):
-    """One round of following a PR: red CI or review comments sent to a fixer, or the
-    branch brought up to date with its base (REPORT.md and the PR body list them)."""
+    """One round of following a PR: red CI, review comments or a conflict with the base sent
+    to a fixer, or the branch brought up to date with its base (REPORT.md and the PR body
+    list them)."""
 
-    kind: Literal["ci", "review", "update"]
+    kind: Literal["ci", "review", "update", "conflict"]
     round: int
     head: str = Field(description="the PR's head the round looked at")
     at: str = ""
@@ -210,6 +211,7 @@ class PullSummary(BaseModel):
     waiting_for: str = ""
     ci_rounds: int = 0
     review_rounds: int = 0
+    conflict_rounds: int = 0
 
 
 class FollowState(BaseModel):
@@ -221,6 +223,16 @@ class FollowState(BaseModel):
     stale: bool = Field(default=False, description="poll before deciding (after a step or a wait)")
     ci_rounds: int = Field(default=0, description="red-CI fix rounds since a person decided")
     review_rounds: int = Field(default=0, description="review rounds since a person decided")
+    conflict_rounds: int = Field(
+        default=0, description="rounds resolving a conflict with the base since a person decided"
+    )
+    merged_heads: list[str] = Field(
+        default_factory=list, description="heads a fixer resolved the base's conflict on"
+    )
+    ci_head: str = Field(default="", description="the head whose checks are being waited on")
+    ci_since: float = Field(
+        default=0.0, description="when (epoch seconds, workflow time) that wait began"
+    )
     fixed_heads: list[str] = Field(
         default_factory=list, description="heads whose red checks a fixer committed a fix for"
     )

@@ -40,6 +40,10 @@ class PullRequestRequest(BaseModel):
     # stacked on it (its base is that branch, so it shows only this subtask's change); with
     # none or several, its base is `base` and the body lists the PRs to merge first.
     dependency_branches: list[str] = Field(default_factory=list)
+    # Commit the review record and the PR text (PULL_REQUEST.md) on the branch. False while
+    # the loop follows the PR: only the PR's body changes, so a fix round is one push (one
+    # CI run), not the fix's and then the record's.
+    record: bool = True
 
 
 class PullRequestResult(BaseModel):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import urllib.parse
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -219,3 +220,29 @@ class MergeResult(BaseModel):
     merged: list[str] = Field(default_factory=list)
     # Set (and the branch left untouched) when a merge conflicts.
     conflict: str | None = None
+
+
+class BaseMergeRequest(BaseModel):
+    """Merge a PR's base into its branch in the worktree, for a fixer to resolve (GitHub
+    says `dirty`)."""
+
+    worktree: str
+    branch: str
+    base: str
+    remote: str = "origin"
+    # See WorktreeRequest.token_hosts.
+    token_hosts: list[str] = Field(default_factory=list)
+
+
+class BaseMergeResult(BaseModel):
+    # merged: a merge commit is on the branch (clean, or its conflicts resolved);
+    # conflicted: the merge waits in the worktree, `files` hold conflict markers;
+    # up_to_date: the base adds nothing; markers_left: the fixer left markers in `files`,
+    # so the merge was aborted and the branch is as it was.
+    outcome: Literal["merged", "conflicted", "up_to_date", "markers_left"]
+    head: str
+    files: list[str] = Field(default_factory=list)
+    # The conflicted regions of each file (capped), what the fixer is shown.
+    excerpts: dict[str, str] = Field(default_factory=dict)
+    # Tracked files the fixer changed besides the conflicted ones: not committed, restored.
+    restored: list[str] = Field(default_factory=list)

@@ -24,6 +24,7 @@ from contracts.follow import (
     PullSummary,
     ReviewInfo,
 )
+from contracts.git import BaseMergeResult
 
 Step = Literal[
     "reply", "fix_ci", "answer", "update", "conflict", "mergeable", "merged", "closed", "wait"
@@ -83,7 +84,7 @@ def next_step(f: FollowState, pull: PullState) -> Step:
         return "answer"
     if pull.mergeable_state == "behind" and pull.head_sha not in f.updated_heads:
         return "update"
-    if pull.mergeable_state == "dirty":
+    if pull.mergeable_state == "dirty" and pull.head_sha not in f.merged_heads:
         return "conflict"
     if pull.mergeable_state == "clean":
         return "mergeable"
@@ -97,6 +98,29 @@ def status_of(f: FollowState, pull: PullState) -> Following:
     if change_requests(f, pull) or unanswered(f, pull) or f.owed:
         return "changes_requested"
     return "ci_running"
+
+
+def ci_pending(pull: PullState) -> list[str]:
+    """What CI the PR still waits for: checks queued or in progress, or (GitHub says
+    `blocked`, nothing red or running) required checks or approvals not yet reported."""
+    running = running_checks(pull)
+    if running:
+        return [f"{c.name} ({c.status})" for c in running]
+    if pull.mergeable_state == "blocked" and not red_checks(pull):
+        return ["required checks or approvals GitHub has not seen report (blocked)"]
+    return []
+
+
+def ci_overdue(f: FollowState, pull: PullState, now: float, timeout_s: float) -> bool:
+    """Whether this head's CI has been pending `timeout_s` or longer; the wait starts when
+    a head is first seen pending (kept in `f.ci_head`, `f.ci_since`), and ends with it."""
+    if not ci_pending(pull):
+        f.ci_head, f.ci_since = "", 0.0
+        return False
+    if f.ci_head != pull.head_sha:
+        f.ci_head, f.ci_since = pull.head_sha, now
+        return False
+    return now - f.ci_since >= timeout_s
 
 
 def waiting_for(pull: PullState) -> str:
@@ -142,6 +166,7 @@ def summary(f: FollowState) -> PullSummary | None:
         waiting_for=f.waiting_for,
         ci_rounds=f.ci_rounds,
         review_rounds=f.review_rounds,
+        conflict_rounds=f.conflict_rounds,
     )
 
 
@@ -184,6 +209,22 @@ def review_issues(reviews: list[ReviewInfo], comments: list[CommentInfo]) -> lis
         for c in comments
     ]
     return issues
+
+
+def conflict_issues(base: str, merge: BaseMergeResult) -> list[ReviewIssue]:
+    """One issue per conflicted file: its conflicted regions, numbered, markers included."""
+    return [
+        ReviewIssue(
+            severity=Severity.high,
+            description=(
+                f"Merging {base} into this branch conflicts in `{path}`. Edit the file so it "
+                "keeps both sides' intent and no conflict marker (<<<<<<<, =======, >>>>>>>) "
+                "is left." + _quoted("Conflicted regions", merge.excerpts.get(path))
+            ),
+            location=path,
+        )
+        for path in merge.files
+    ]
 
 
 def reply_body(commit: str | None, summary_text: str, limit: int = 600) -> str:

@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
         reply_to_comment,
         update_branch,
     )
-    from activities.git.activities import fast_forward
+    from activities.git.activities import fast_forward, finish_base_merge, start_base_merge
     from contracts.agents import EditResult, ReviewIssue
     from contracts.follow import (
         CheckDetails,
@@ -39,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
         UpdateBranchRequest,
         UpdateBranchResult,
     )
-    from contracts.git import MergeRequest, MergeResult
+    from contracts.git import BaseMergeRequest, BaseMergeResult, MergeRequest, MergeResult
     from contracts.human import FAILURE_OPTIONS, PendingDecision
     from workflows import follow_state, options
     from workflows.build_child import BuildChild
@@ -47,6 +47,14 @@ with workflow.unsafe.imports_passed_through():
     from workflows.loop_control import LoopControl
     from workflows.timestamps import stamp
     from workflows.worktree_steps import WorktreeSteps
+
+
+# Histories recorded before these behaviours keep their old path on replay.
+CONFLICT_FIXER = "follow-conflict-fixer"
+CI_TIMEOUT = "follow-ci-timeout"
+
+RoundKind = Literal["ci", "review", "conflict"]
+_ROUND_LABEL = {"ci": "Red CI", "review": "Review", "conflict": "The conflict with the base"}
 
 
 class PullFollow:
@@ -89,6 +97,8 @@ class PullFollow:
                 await self._end(step)
                 return
             if step == "wait":
+                if await self._ci_timed_out(pull):
+                    return
                 await self._show(pull, follow_state.waiting_for(pull))
                 f.stale = True
                 continue
@@ -142,15 +152,36 @@ class PullFollow:
 
     # ------------------------------------------------- a person decides
 
-    async def _next_round(self, kind: Literal["ci", "review"], what: str, link: str) -> int:
+    async def _ci_timed_out(self, pull: PullState) -> bool:
+        """CI pending on one head for `[forge] ci_timeout_s`: a person decides, naming what
+        is still pending. retry: wait that long again; True: skip or stop."""
+        if not workflow.patched(CI_TIMEOUT):
+            return False
+        f, limit = self.f, self.inp().ctx.config.forge.ci_timeout_s
+        if not follow_state.ci_overdue(f, pull, workflow.now().timestamp(), limit):
+            return False
+        pending = ", ".join(follow_state.ci_pending(pull))
+        f.waiting_for = f"checks still pending after {limit:.0f} s: {pending}"
+        choice = await self._ask(
+            f"CI on pull request #{self.state().pr_number} (head {pull.head_sha[:10]}) has "
+            f"not finished within [forge] ci_timeout_s = {limit:.0f} s; still pending: "
+            f"{pending}. See {self.state().pr_url}. retry: wait another ci_timeout_s; skip: "
+            "stop following the PR (it stays open as it is); stop: block this subtask."
+        )
+        if choice != "retry":
+            return True
+        f.ci_since, f.stale = workflow.now().timestamp(), True
+        return False
+
+    async def _next_round(self, kind: RoundKind, what: str, link: str) -> int:
         """The next fix round of `kind` (0: a person chose skip or stop). Past `[forge]
         max_ci_rounds` rounds a person decides: retry (another max_ci_rounds), skip (stop
         following; the PR stays as it is), stop (block the subtask)."""
         f, limit = self.f, self.inp().ctx.config.forge.max_ci_rounds
-        done = f.ci_rounds if kind == "ci" else f.review_rounds
+        done = {"ci": f.ci_rounds, "review": f.review_rounds, "conflict": f.conflict_rounds}[kind]
         if done >= limit:
             choice = await self._ask(
-                f"{'Red CI' if kind == 'ci' else 'Review'} on pull request "
+                f"{_ROUND_LABEL[kind]} on pull request "
                 f"#{self.state().pr_number} still needs fixing after {done} fix round(s) "
                 f"([forge] max_ci_rounds = {limit}): {what}. See {link}. retry: {limit} more "
                 "round(s); skip: stop following the PR (it stays open as it is); stop: block "
@@ -161,8 +192,10 @@ class PullFollow:
             done = 0
         if kind == "ci":
             f.ci_rounds = done + 1
-        else:
+        elif kind == "review":
             f.review_rounds = done + 1
+        else:
+            f.conflict_rounds = done + 1
         return done + 1
 
     async def _ask(self, prompt: str) -> str:
@@ -311,7 +344,7 @@ class PullFollow:
             **options.network(),
         )
         if updated.outcome == "conflict":
-            return await self._conflicted(pull, updated.message)
+            return await self._conflict(pull, updated.message)
         if updated.outcome != "head_moved":  # moved: the next poll sees the new head
             f.updated_heads.append(pull.head_sha)
         self._record(
@@ -324,8 +357,85 @@ class PullFollow:
         )
         return False
 
-    async def _conflict(self, pull: PullState) -> bool:
-        return await self._conflicted(pull, "GitHub's mergeable_state is dirty")
+    async def _conflict(
+        self, pull: PullState, why: str = "GitHub's mergeable_state is dirty"
+    ) -> bool:
+        if not workflow.patched(CONFLICT_FIXER):
+            return await self._conflicted(pull, why)
+        return await self._resolve(pull)
+
+    async def _resolve(self, pull: PullState) -> bool:
+        """`dirty`: the base is merged into the worktree's branch; a fixer gets the conflicted
+        files and their markers; the merge is committed (no marker left) and pushed with the
+        round's body update, a fast-forward the remote refuses if the branch moved."""
+        f = self.f
+        await self._show(pull, f"a fixer for the conflict with {pull.base}")
+        rnd = await self._next_round("conflict", f"it conflicts with {pull.base}", "")
+        if not rnd:
+            return True
+        await self._sync()
+        merged = await self._base_merge(start_base_merge, pull, "merge")
+        before = merged.head if merged.outcome == "conflicted" else ""  # the merge's start
+        if merged.outcome == "conflicted":
+            await self._conflict_fixer(pull, merged, rnd)
+            merged = await self._base_merge(finish_base_merge, pull, "finish merging")
+        if merged.outcome == "up_to_date":  # GitHub sees a conflict git here does not
+            return await self._conflicted(pull, f"the branch already contains {pull.base}")
+        # A finish on a worktree re-created elsewhere finds no merge and the old head: no
+        # commit, so the next poll (still dirty) starts another round.
+        commit = merged.head if merged.outcome == "merged" and merged.head != before else None
+        if commit:
+            f.merged_heads.append(pull.head_sha)
+        note = f"merge of {pull.base}: {merged.outcome if commit or merged.files else 'lost'}"
+        if merged.outcome == "markers_left":
+            note += f" ({', '.join(merged.files)})"
+        self._record(
+            FollowRound(
+                kind="conflict",
+                round=rnd,
+                head=pull.head_sha,
+                checks=merged.files,
+                commit=commit,
+                note=note,
+            )
+        )
+        await self.refresh()  # pushes the merge commit and updates the body: one push
+        return False
+
+    async def _conflict_fixer(self, pull: PullState, merged: BaseMergeResult, rnd: int) -> None:
+        """A fixer edits the conflicted files in place; the merge commits them, not it."""
+        subtask = self.inp().subtask
+        await self.steps.edit(
+            "fixer",
+            self._agent_round(),
+            instructions=(
+                f"The pull request of subtask {subtask} conflicts with its base "
+                f"{pull.base}: the base is being merged into this branch and the files "
+                "below hold conflict markers. Resolve each conflict in place, keeping "
+                f"both sides' intent; do not commit. {follow_state.UNTRUSTED}"
+            ),
+            issues=follow_state.conflict_issues(pull.base, merged),
+            review_paths=[],
+            message=f"fix({subtask}): conflict round {rnd}",
+            commit=False,
+        )
+
+    async def _base_merge(self, step: object, pull: PullState, doing: str) -> BaseMergeResult:
+        inp, s = self.inp(), self.state()
+        branch = s.branch or f"feat/{inp.subtask}"
+        return await self.steps.on_host(
+            step,
+            BaseMergeRequest(
+                worktree=self.steps.worktree,
+                branch=branch,
+                base=pull.base,
+                remote=inp.ctx.config.forge.remote,
+                token_hosts=self.steps.token_hosts(),
+            ),
+            BaseMergeResult,
+            f"{doing} {pull.base} into {branch}",
+            **options.quick(),
+        )
 
     async def _sync(self) -> None:
         """The worktree takes in what GitHub added to the branch (an update-branch merge)."""

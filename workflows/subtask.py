@@ -513,10 +513,11 @@ class SubtaskWorkflow:
             await self.pull.follow()
 
     async def _update_pr(self) -> None:
-        """The PR's body again, with its CI and review rounds (the PR itself exists)."""
-        await self._open_pr()
+        """The PR's body again, with its CI and review rounds (the PR itself exists). No
+        record commit: the fix's push is the round's only one, so CI runs once per round."""
+        await self._open_pr(record=False)
 
-    async def _open_pr(self) -> PullRequestResult:
+    async def _open_pr(self, record: bool = True) -> PullRequestResult:
         """Push the branch and open (or find and update) its PR, the body from the state."""
         inp = self._inp
         reviews_dir = f"{inp.ctx.design_rel}/build-reviews/{inp.subtask}"
@@ -543,6 +544,7 @@ class SubtaskWorkflow:
             body,
             # One dependency: the PR stacks on its branch and shows only its own change.
             inp.dependency_branches,
+            record=record,
         )
 
     def _result(self) -> SubtaskResult:

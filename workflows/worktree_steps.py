@@ -260,9 +260,15 @@ class WorktreeSteps:
             workflow.logger.warning("push of %s failed: %s", s.branch, err.cause)
 
     async def pull_request(
-        self, branch: str, title: str, body: str, dependency_branches: list[str]
+        self,
+        branch: str,
+        title: str,
+        body: str,
+        dependency_branches: list[str],
+        record: bool = True,
     ) -> PullRequestResult:
-        """Push `branch` and open (or find and update) its pull request against the base."""
+        """Push `branch` and open (or find and update) its pull request against the base
+        (`record`: commit the review record and PR text on the branch too)."""
         inp = self.inp()
         cfg = inp.ctx.config
         return await self.on_host(
@@ -282,6 +288,7 @@ class WorktreeSteps:
                 api_url=cfg.forge.api_url,
                 remote=cfg.forge.remote,
                 token_hosts=cfg.forge.token_hosts,
+                record=record,
             ),
             PullRequestResult,
             f"pull request {branch}",
@@ -439,13 +446,15 @@ class WorktreeSteps:
         review_paths: list[str],
         message: str,
         culprits: list[str] | None = None,
+        commit: bool = True,
     ) -> EditResult:
+        """An agent edits the worktree; `commit` False: the caller commits (a merge)."""
         request = EditRequest(
             **self._call(role, rnd, instructions).model_dump(),
             issues=issues,
             review_paths=review_paths,
             commit_message=message,
-            commit=True,
+            commit=commit,
             culprits=culprits or [],
         )
         return await self._agent(agent_edit, request, EditResult, f"{role} · {self.inp().subtask}")

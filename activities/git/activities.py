@@ -16,7 +16,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import worktree_changes
-from activities.git import branches, commits, worktrees
+from activities.git import base_merge, branches, commits, worktrees
 from activities.git.command import GitError, GitInputError, redact, run_git
 from activities.git.queries import (
     current_branch,
@@ -26,6 +26,8 @@ from activities.git.queries import (
     repo_root_of,
 )
 from contracts.git import (
+    BaseMergeRequest,
+    BaseMergeResult,
     CommitPathsRequest,
     CommitRequest,
     CommitResult,
@@ -47,6 +49,7 @@ __all__ = [
     "commit_worktree",
     "ensure_worktree",
     "fast_forward",
+    "finish_base_merge",
     "git_errors",
     "git_repo_info",
     "heartbeating",
@@ -54,6 +57,7 @@ __all__ = [
     "push_branch",
     "refuse_persons_changes",
     "reset_branch",
+    "start_base_merge",
 ]
 
 DEFAULT_HEARTBEAT_EVERY = 10.0
@@ -185,6 +189,20 @@ def fast_forward(req: MergeRequest) -> MergeResult:
         return MergeResult(head=head_commit(req.worktree), merged=[req.branch], conflict=None)
 
 
+@activity.defn(name="git.start_base_merge")
+def start_base_merge(req: BaseMergeRequest) -> BaseMergeResult:
+    """Merge a PR's base into its branch (GitHub says dirty); conflicts stay for a fixer."""
+    with heartbeating(f"merge {req.base} into {req.branch}"), git_errors():
+        return base_merge.start_base_merge(req)
+
+
+@activity.defn(name="git.finish_base_merge")
+def finish_base_merge(req: BaseMergeRequest) -> BaseMergeResult:
+    """Commit the fixer's resolution of the base's conflict, or abort if markers are left."""
+    with heartbeating(f"finish merging {req.base} into {req.branch}"), git_errors():
+        return base_merge.finish_base_merge(req)
+
+
 @activity.defn(name="git.repo_info")
 def git_repo_info(design_dir: str) -> RepoInfo:
     """Repository facts for a design directory, read once at workflow start."""
@@ -213,4 +231,6 @@ ACTIVITIES = [
     merge_dependencies,
     fast_forward,
     refuse_persons_changes,
+    start_base_merge,
+    finish_base_merge,
 ]

@@ -236,3 +236,23 @@ def test_a_retried_pr_step_commits_its_record_once(repos: Repos, github: GitHubS
     # The subtask's work and one record commit; the retries added nothing.
     assert git(repos.origin, "rev-list", "--count", "main..feat/01-types") == "2"
     assert git(wt, "status", "--porcelain") == ""
+
+
+def test_a_followed_prs_body_changes_without_a_record_commit(
+    repos: Repos, github: GitHubStandIn
+) -> None:
+    """While the loop follows the PR (`record=False`) only the PR's body changes: the round's
+    fix is its one push, so CI runs once per round."""
+    wt = built_subtask(repos)
+    open_pr(request(repos, wt, github.url))
+    commit_file(wt, "src/fix.py", "F = 1\n", "fix: CI round 1")
+    fixed = git(wt, "rev-parse", "HEAD")
+
+    again = open_pr(
+        request(repos, wt, github.url, body="## Summary\n\nTypes, fixed.\n", record=False)
+    )
+
+    assert again.updated and git(wt, "rev-parse", "HEAD") == fixed
+    assert git(repos.origin, "rev-parse", "feat/01-types") == fixed  # pushed, nothing after
+    (pr,) = github.pulls(REPOSITORY)
+    assert "Types, fixed." in pr["body"]

@@ -132,6 +132,10 @@ def test_status_shows_each_followed_pr() -> None:
         "  a: checks tests success; reviews none; GitHub blocked; CI rounds 0, review rounds 2; "
         "waiting for a review or required checks (GitHub says blocked)"
     )
+    f.conflict_rounds, f.waiting_for = 1, ""
+    shown = fs.summary(f)
+    assert shown is not None and shown.conflict_rounds == 1
+    assert pull_line("a", shown).endswith("CI rounds 0, review rounds 2, conflict rounds 1")
 
 
 def test_the_build_says_when_only_the_forge_is_awaited() -> None:
@@ -148,3 +152,26 @@ def test_the_build_says_when_only_the_forge_is_awaited() -> None:
     )
     assert waiting_for(s, ["a", "b"], []) == "agents"  # b's agents still work
     assert waiting_for(s, ["a"], []) == "a's PR: checks: tests (queued)"
+
+
+def test_dirty_goes_to_a_fixer_once_per_head() -> None:
+    assert fs.next_step(FollowState(), pull(mergeable_state="dirty")) == "conflict"
+    assert fs.next_step(FollowState(merged_heads=["h1"]), pull(mergeable_state="dirty")) == "wait"
+
+
+def test_ci_pending_on_one_head_is_overdue_after_the_timeout() -> None:
+    f = FollowState()
+    running = pull(checks=[check("tests", None, status="in_progress")])
+    assert fs.ci_pending(running) == ["tests (in_progress)"]
+    assert not fs.ci_overdue(f, running, 1000.0, 60)  # the wait begins
+    assert f.ci_head == "h1" and f.ci_since == 1000.0
+    assert not fs.ci_overdue(f, running, 1059.0, 60)
+    assert fs.ci_overdue(f, running, 1060.0, 60)
+    moved = pull(head_sha="h2", checks=[check("tests", None, status="queued")])
+    assert not fs.ci_overdue(f, moved, 1070.0, 60) and f.ci_since == 1070.0  # a new head
+    # A required check that never reports: GitHub says blocked, nothing runs.
+    silent = pull(head_sha="h2", mergeable_state="blocked")
+    assert fs.ci_pending(silent) and fs.ci_overdue(f, silent, 1130.0, 60)
+    # Done (green, red or clean): nothing pending, the wait is forgotten.
+    assert not fs.ci_overdue(f, pull(mergeable_state="clean"), 2000.0, 60)
+    assert f.ci_head == "" and fs.ci_pending(pull(checks=[check("t", "failure")])) == []

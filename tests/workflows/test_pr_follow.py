@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import subprocess
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ from contracts.follow import ForgeEvent
 from contracts.human import DecideInput, PendingDecision
 from runtime.server import DevServer, free_port, start_dev_server
 from simulators.github_api import GitHubStandIn
+from simulators.messages_api import MessagesStandIn
 from tests.forge.following import reviewer
 from tests.support import (
     connect,
@@ -103,9 +107,8 @@ async def head_after(github: GitHubStandIn, old: str | None = None) -> str:
 
 
 async def polled_head(handle: WorkflowHandle, old: str) -> str:
-    """The PR's new head once the loop polled it and waits on its checks: after a fix the
-    loop also commits the PR's record (its body lists the round), so the fixer's own commit
-    is not the head CI must pass on."""
+    """The PR's new head once the loop polled it and waits on its checks (the fix's push,
+    the round's only one: the PR's record is not committed while it is followed)."""
 
     async def probe() -> str | None:
         v = await view(handle)
@@ -135,6 +138,41 @@ async def status_is(handle: WorkflowHandle, *wanted: str, waiting: str = "") -> 
     return found
 
 
+def held(handle: WorkflowHandle) -> Callable[[], Awaitable[PendingDecision | None]]:
+    """A probe: subtask a's decision about its PR, once the loop holds for a person."""
+
+    async def probe() -> PendingDecision | None:
+        v = await view(handle)
+        d = v.decision if v else None
+        return d if d is not None and d.kind == "forge" else None
+
+    return probe
+
+
+@dataclass
+class Following:
+    """A build whose subtask a has opened its PR, which needs the check `tests`."""
+
+    handle: WorkflowHandle
+    head: str
+    repo: Any
+    messages: MessagesStandIn
+
+
+@asynccontextmanager
+async def following(
+    env: Env, rules: list[dict[str, Any]], forge: str = FOLLOW
+) -> AsyncIterator[Following]:
+    """Build subtask a with `rules` (the worker running) until its PR is open."""
+    client, task_queue, tmp_path, github, monkeypatch = env.parts()
+    with scripted_model({"rules": rules}, monkeypatch, github.url) as messages:
+        repo = project(tmp_path, github, forge)
+        github.protect(REPO, "main", contexts=["tests"], strict=False)
+        async with build_worker(client, task_queue):
+            handle = await start_build(client, repo, task_queue)
+            yield Following(handle, await head_after(github), repo, messages)
+
+
 def tracker_status(repo: Any) -> str:
     rows = read_tracker(str(repo.root / "design-docs/orchestration/pr_tracker.md"))
     return next(r.status for r in rows["link-shortener"] if r.subtask == "a")
@@ -143,27 +181,23 @@ def tracker_status(repo: Any) -> str:
 async def test_red_ci_goes_to_a_fixer_then_green_is_mergeable(
     env: Env,
 ) -> None:
-    client, task_queue, tmp_path, github, monkeypatch = env.parts()
+    github = env.github
     rules = [writes_file_rule("a"), passes_review("a"), fixer("fixed")]
-    with scripted_model({"rules": rules}, monkeypatch, github.url) as messages:
-        repo = project(tmp_path, github)
-        github.protect(REPO, "main", contexts=["tests"], strict=False)
-        async with build_worker(client, task_queue):
-            handle = await start_build(client, repo, task_queue)
-            head = await head_after(github)
-            waiting = await status_is(handle, "ci_running", waiting="blocked")
-            log = "".join(f"step {i}: ok\n" for i in range(3000)) + "FAILED test_a: 1 != 2\n"
-            github.check_run(
-                REPO,
-                head,
-                "tests",
-                conclusion="failure",
-                output={"title": "1 test failed", "summary": "test_a", "text": "assert 1 == 2"},
-                log=log,
-            )
-            fixed = await polled_head(handle, head)
-            github.check_run(REPO, fixed, "tests", conclusion="success")
-            result = BuildResult.model_validate(await handle.result())
+    async with following(env, rules) as run:
+        handle, head, repo, messages = run.handle, run.head, run.repo, run.messages
+        waiting = await status_is(handle, "ci_running", waiting="blocked")
+        log = "".join(f"step {i}: ok\n" for i in range(3000)) + "FAILED test_a: 1 != 2\n"
+        github.check_run(
+            REPO,
+            head,
+            "tests",
+            conclusion="failure",
+            output={"title": "1 test failed", "summary": "test_a", "text": "assert 1 == 2"},
+            log=log,
+        )
+        fixed = await polled_head(handle, head)
+        github.check_run(REPO, fixed, "tests", conclusion="success")
+        result = BuildResult.model_validate(await handle.result())
 
     assert waiting.pull is not None and waiting.pull.mergeable_state == "blocked"
     assert waiting.pull.head_sha == head and waiting.pull.checks == {}
@@ -177,6 +211,8 @@ async def test_red_ci_goes_to_a_fixer_then_green_is_mergeable(
     assert "step 0: ok" not in asked.prompt  # bounded: only its end
     assert "never as instructions" in asked.prompt
     assert git_out(repo.root, "show", f"{fixed}:src/a.txt") == "fixed"
+    # One push per round: the fix is the new head (no record commit after it, a second CI run).
+    assert git_out(repo.root, "show", "-s", "--format=%P", fixed) == head
     body = pull_of(github)["body"]  # type: ignore[index]
     assert "## CI and Review Rounds" in body and f"ci round 1 on {head[:10]}" in body
     report = (repo.design_dir / "build-reviews/REPORT.md").read_text()
@@ -187,36 +223,28 @@ async def test_red_ci_goes_to_a_fixer_then_green_is_mergeable(
 async def test_a_person_decides_after_max_ci_rounds(
     env: Env,
 ) -> None:
-    client, task_queue, tmp_path, github, monkeypatch = env.parts()
-    rules = [writes_file_rule("a"), passes_review("a"), fixer("tried")]
-    with scripted_model({"rules": rules}, monkeypatch, github.url) as messages:
-        repo = project(tmp_path, github, FOLLOW + "\nmax_ci_rounds = 1")
-        github.protect(REPO, "main", contexts=["tests"], strict=False)
-        async with build_worker(client, task_queue):
-            handle = await start_build(client, repo, task_queue)
-            head = await head_after(github)
-            github.check_run(REPO, head, "tests", conclusion="failure", details_url="https://ci/1")
-            second = await polled_head(handle, head)
-            github.check_run(
-                REPO, second, "tests", conclusion="failure", details_url="https://ci/2"
-            )
+    github = env.github
+    # The retry's fixer (agent round 3: one review round, one CI round before it) changes
+    # something else: each round is one commit, pushed once (no record commit after it).
+    again = {**fixer("tried again"), "match": {"role": "fixer", "scope": "a", "round": 3}}
+    rules = [writes_file_rule("a"), passes_review("a"), again, fixer("tried")]
+    async with following(env, rules, FOLLOW + "\nmax_ci_rounds = 1") as run:
+        handle, head, messages = run.handle, run.head, run.messages
+        github.check_run(REPO, head, "tests", conclusion="failure", details_url="https://ci/1")
+        second = await polled_head(handle, head)
+        github.check_run(REPO, second, "tests", conclusion="failure", details_url="https://ci/2")
 
-            async def held() -> PendingDecision | None:
-                v = await view(handle)
-                d = v.decision if v else None
-                return d if d is not None and d.kind == "forge" else None
-
-            decision = await until(held, limit=120, what="the CI hold")
-            assert decision.options == ["retry", "skip", "stop"]
-            assert "tests (failure)" in decision.prompt and "https://ci/2" in decision.prompt
-            assert "max_ci_rounds = 1" in decision.prompt
-            assert (await view(handle)).status == "ci_failed"  # type: ignore[union-attr]
-            await handle.signal(BuildWorkflow.decide, DecideInput(scope="a", choice="retry"))
-            third = await polled_head(handle, second)  # retry: another fixer round
-            github.check_run(REPO, third, "tests", conclusion="failure")
-            decision = await until(held, limit=120, what="the CI hold again")
-            await handle.signal(BuildWorkflow.decide, DecideInput(scope="a", choice="skip"))
-            result = BuildResult.model_validate(await handle.result())
+        decision = await until(held(handle), limit=120, what="the CI hold")
+        assert decision.options == ["retry", "skip", "stop"]
+        assert "tests (failure)" in decision.prompt and "https://ci/2" in decision.prompt
+        assert "max_ci_rounds = 1" in decision.prompt
+        assert (await view(handle)).status == "ci_failed"  # type: ignore[union-attr]
+        await handle.signal(BuildWorkflow.decide, DecideInput(scope="a", choice="retry"))
+        third = await polled_head(handle, second)  # retry: another fixer round
+        github.check_run(REPO, third, "tests", conclusion="failure")
+        decision = await until(held(handle), limit=120, what="the CI hold again")
+        await handle.signal(BuildWorkflow.decide, DecideInput(scope="a", choice="skip"))
+        result = BuildResult.model_validate(await handle.result())
 
     fixes = [r for r in messages.requests if r.role == "fixer" and r.turn == 1]
     assert len(fixes) == 2  # one round, then one more for the retry
@@ -301,12 +329,7 @@ async def test_a_branch_behind_its_base_takes_it_in(
             handle = await start_build(client, repo, task_queue)
             head = await head_after(github)
             await status_is(handle, "ci_running")
-            other = tmp_path / "other"
-            assert git_out(tmp_path, "clone", "-q", str(repo.origin), str(other)) == ""
-            (other / "NEWS.md").write_text("news\n")
-            git_out(other, "add", "NEWS.md")
-            git_out(other, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "news")
-            git_out(other, "push", "-q", "origin", "HEAD:main")
+            push_to_main(tmp_path, repo, "NEWS.md", "news\n")
             updated = await head_after(github, head)
             github.check_run(REPO, updated, "tests", conclusion="success")
             result = BuildResult.model_validate(await handle.result())
@@ -317,6 +340,139 @@ async def test_a_branch_behind_its_base_takes_it_in(
     assert head in parents  # a merge of the base: nothing of the branch rewritten
     report = (repo.design_dir / "build-reviews/REPORT.md").read_text()
     assert "update round 1" in report and "update-branch from main: updating" in report
+
+
+def push_to_main(tmp_path: Path, repo: Any, path: str, text: str) -> None:
+    """Someone else's commit on the base, pushed to the forge."""
+    other = tmp_path / "other"
+    assert git_out(tmp_path, "clone", "-q", str(repo.origin), str(other)) == ""
+    (other / path).parent.mkdir(parents=True, exist_ok=True)
+    (other / path).write_text(text)
+    git_out(other, "add", path)
+    git_out(other, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", f"main: {path}")
+    git_out(other, "push", "-q", "origin", "HEAD:main")
+
+
+async def test_a_conflict_with_the_base_goes_to_a_fixer(
+    env: Env,
+) -> None:
+    github = env.github
+    rules = [writes_file_rule("a"), passes_review("a"), fixer("a, and main's line")]
+    async with following(env, rules) as run:
+        handle, head, repo, messages = run.handle, run.head, run.repo, run.messages
+        await status_is(handle, "ci_running", waiting="blocked")
+        push_to_main(env.tmp_path, repo, "src/a.txt", "main's line\n")  # GitHub: dirty
+        merged = await polled_head(handle, head)
+        github.check_run(REPO, merged, "tests", conclusion="success")
+        result = BuildResult.model_validate(await handle.result())
+
+    assert result.result == "ALL_SUBTASKS_MERGEABLE", result
+    (asked,) = [r for r in messages.requests if r.role == "fixer" and r.turn == 1]
+    assert "conflicts in `src/a.txt`" in asked.prompt and "<<<<<<< HEAD" in asked.prompt
+    assert "main's line" in asked.prompt and "never as instructions" in asked.prompt
+    parents = git_out(repo.root, "show", "-s", "--format=%P", merged).split()
+    assert parents[0] == head and len(parents) == 2  # a merge of the base, pushed once
+    assert git_out(repo.root, "show", f"{merged}:src/a.txt") == "a, and main's line"
+    (a,) = result.subtasks
+    (rnd,) = a.follow_rounds
+    assert rnd.kind == "conflict" and rnd.commit == merged and rnd.checks == ["src/a.txt"]
+    report = (repo.design_dir / "build-reviews/REPORT.md").read_text()
+    assert "conflict round 1" in report
+
+
+async def test_a_conflict_round_survives_a_killed_worker(
+    env: Env, temporal_server: DevServer
+) -> None:
+    """The worker dies while the fixer works on the merge in progress; the agent step is
+    retried on a new worker, which finds the merge, and the round ends with one merge."""
+    client, task_queue, tmp_path, github, monkeypatch = env.parts()
+    rules = [writes_file_rule("a"), passes_review("a"), fixer("a, and main's line")]
+    agents = "\n\n[agents]\nheartbeat_timeout_s = 5"
+    with scripted_model({"rules": rules}, monkeypatch, github.url) as messages:
+        environ = sim_environ(messages.url, github.url)
+        repo = project(tmp_path, github, FOLLOW + agents)
+        github.protect(REPO, "main", contexts=["tests"], strict=False)
+        log = tmp_path / "worker.log"
+        worker = spawn_worker(temporal_server.address, task_queue, environ, log)
+        try:
+            handle = await start_build(client, repo, task_queue)
+            head = await head_after(github)
+            await status_is(handle, "ci_running", waiting="blocked")
+            messages.latency_s = 4.0  # the fixer thinks: time to kill its worker
+            push_to_main(tmp_path, repo, "src/a.txt", "main's line\n")
+            wt = repo.root / ".worktrees/a"
+
+            async def merging() -> bool:
+                probe = ["git", "-C", str(wt), "rev-parse", "-q", "--verify", "MERGE_HEAD"]
+                return subprocess.run(probe, capture_output=True).returncode == 0
+
+            await until(merging, limit=120, what="the merge in progress")
+            worker.send_signal(signal.SIGKILL)
+            worker.wait()
+            messages.latency_s = 0.0
+            worker = spawn_worker(temporal_server.address, task_queue, environ, log)
+            merged = await head_after(github, head)
+            github.check_run(REPO, merged, "tests", conclusion="success")
+            result = BuildResult.model_validate(await handle.result())
+        finally:
+            worker.kill()
+            worker.wait()
+
+    assert result.result == "ALL_SUBTASKS_MERGEABLE", result
+    parents = git_out(repo.root, "show", "-s", "--format=%P", merged).split()
+    assert parents[0] == head and len(parents) == 2
+    assert git_out(repo.root, "show", f"{merged}:src/a.txt") == "a, and main's line"
+    (a,) = result.subtasks
+    assert [r.kind for r in a.follow_rounds] == ["conflict"]
+
+
+async def test_markers_left_abort_the_merge_and_a_person_decides(
+    env: Env,
+) -> None:
+    idle = {
+        "match": {"role": "fixer", "scope": "a"},
+        "steps": [],
+        "submit": {"summary": "left it as it was", "files_changed": []},
+    }
+    rules = [writes_file_rule("a"), passes_review("a"), idle]
+    async with following(env, rules, FOLLOW + "\nmax_ci_rounds = 1") as run:
+        await status_is(run.handle, "ci_running", waiting="blocked")
+        push_to_main(env.tmp_path, run.repo, "src/a.txt", "main's line\n")
+        decision = await until(held(run.handle), limit=120, what="the conflict's hold")
+        wt = run.repo.root / ".worktrees/a"
+        assert git_out(wt, "status", "--porcelain") == ""  # the merge was aborted
+        assert git_out(wt, "rev-parse", "HEAD") == run.head
+        await run.handle.signal(BuildWorkflow.decide, DecideInput(scope="a", choice="skip"))
+        result = BuildResult.model_validate(await run.handle.result())
+
+    assert "The conflict with the base" in decision.prompt
+    assert "max_ci_rounds = 1" in decision.prompt
+    (a,) = result.subtasks
+    (rnd,) = a.follow_rounds
+    assert rnd.commit is None and rnd.note == "merge of main: markers_left (src/a.txt)"
+    assert a.status == "pr_created" and pull_of(env.github)["head"]["sha"] == run.head  # type: ignore[index]
+
+
+async def test_ci_that_never_finishes_holds_for_a_person(
+    env: Env,
+) -> None:
+    github = env.github
+    rules = [writes_file_rule("a"), passes_review("a")]
+    async with following(env, rules, FOLLOW + "\nci_timeout_s = 4") as run:
+        handle, head = run.handle, run.head
+        check = github.check_run(REPO, head, "tests", status="in_progress")
+
+        decision = await until(held(handle), limit=120, what="the CI timeout's hold")
+        assert "ci_timeout_s = 4" in decision.prompt
+        assert "tests (in_progress)" in decision.prompt
+        assert decision.options == ["retry", "skip", "stop"]
+        v = await view(handle)
+        assert v is not None and v.status == "ci_running"
+        github.check_run(REPO, head, "tests", conclusion="success", run_id=check["id"])
+        await handle.signal(BuildWorkflow.decide, DecideInput(scope="a", choice="retry"))
+        result = BuildResult.model_validate(await handle.result())
+
+    assert result.result == "ALL_SUBTASKS_MERGEABLE", result
 
 
 async def build_a(env: Env, forge: str, webhook: bool = False) -> tuple[BuildResult, BuildStatus]:
