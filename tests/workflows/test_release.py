@@ -1,0 +1,216 @@
+"""The release loop end to end (seed 004's gates): `!critic` -> `!security` -> `!verify`, each
+sent by a person, in order. Real Temporal, real git, the stand-in model as critic, security
+reviewer, verifier and fixer; the plain `temporal` CLI as a person would type it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client, WorkflowHandle
+
+from activities.tracker import read_tracker, update_tracker
+from cli.demo_repo import DemoRepo
+from contracts.human import DecideInput
+from contracts.release import ReleaseInput, ReleaseResult, ReleaseStatus
+from contracts.tracker import TrackerRow, TrackerUpdate
+from runtime.server import DevServer
+from simulators.github_api import GitHubStandIn
+from tests.support import scripted_model, temporal_cli, until, write
+from tests.workflows.builds import ONE_REVIEWER, git_out, tiny_project
+from worker import build_worker
+from workflows.release import ReleaseWorkflow
+
+BRANCH = "integration/link-shortener"
+
+
+def integrated(tmp_path: Path, github_url: str, suite: str, release: str = "") -> DemoRepo:
+    """A project whose build integrated: its integration branch and INTEGRATION.md."""
+    config = f'{ONE_REVIEWER}\n[gates]\nintegration = ["{suite}"]\n\n[release]\n{release}\n'
+    repo = tiny_project(tmp_path, github_url, {"a": []}, config)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "branch", BRANCH], cwd=repo.root, check=True)
+    report = repo.design_dir / "build-reviews" / "INTEGRATION.md"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(
+        f"# Integration: link-shortener\n\n- Branch: `{BRANCH}`\n- Outcome: **passed**\n"
+    )
+    (repo.root / "src").mkdir(exist_ok=True)
+    (repo.root / "src" / "app.py").write_text("def shorten(url: str) -> str:\n    return url\n")
+    subprocess.run([*git, "add", "-A"], cwd=repo.root, check=True)
+    subprocess.run([*git, "commit", "-qm", "integrated"], cwd=repo.root, check=True)
+    row = TrackerRow(subtask="a", batch=1, status="pr_created", pr="https://x/pull/1")
+    update_tracker(TrackerUpdate(repo_root=str(repo.root), feature="link-shortener", rows=[row]))
+    return repo
+
+
+async def status(handle: WorkflowHandle) -> ReleaseStatus:
+    return await handle.query(ReleaseWorkflow.status)
+
+
+async def waits_for(handle: WorkflowHandle, gate: str) -> ReleaseStatus:
+    async def probe() -> ReleaseStatus | None:
+        st = await status(handle)
+        return st if st.next_gate == gate else None
+
+    found: ReleaseStatus = await until(probe, limit=120, what=f"waiting for {gate}")
+    return found
+
+
+async def test_gates_in_order_ship_with_three_reports_and_a_fix_round(
+    client: Client,
+    task_queue: str,
+    tmp_path: Path,
+    github: GitHubStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Out of order refused; a high security finding gets a fixer round; SHIPPED."""
+    rules = [
+        {
+            "match": {"role": "release-security", "scope": "injection", "round": 1},
+            "submit": {"score": 0.6},
+        },
+        {
+            "match": {"role": "fixer", "scope": "release-security"},
+            "steps": [write("src/escaped.txt", "escaped\n")],
+            "submit": {"summary": "Escaped the input."},
+        },
+    ]
+    with scripted_model({"rules": rules}, monkeypatch, github.url) as messages:
+        repo = integrated(tmp_path, github.url, "test -f src/escaped.txt")
+        async with build_worker(client, task_queue):
+            handle = await client.start_workflow(
+                ReleaseWorkflow.run,
+                ReleaseInput(design_dir=str(repo.design_dir)),
+                id=f"release-link-shortener-{uuid.uuid4().hex[:6]}",
+                task_queue=task_queue,
+            )
+            await waits_for(handle, "!critic")
+            await handle.signal("!verify")
+            refused = await until(
+                lambda: _notice(handle, "refused !verify"), what="the refusal of !verify"
+            )
+            assert "!critic comes first" in refused, refused
+            await handle.signal("say", "looks good")
+            st = await until(lambda: _hinted(handle), what="a hint")
+            assert "type !critic" in st.hint, st.hint
+            await handle.signal("command", "!critic")
+            st = await waits_for(handle, "!security")
+            critic = next(s for s in st.stages if s.name == "critic")
+            assert critic.status == "done" and critic.report, critic
+            await handle.signal("!security")
+            await waits_for(handle, "!verify")
+            await handle.signal("!verify")
+            result = ReleaseResult.model_validate(await handle.result())
+
+    assert result.result == "SHIPPED", result
+    release = repo.design_dir / "release"
+    critique = (release / "CRITIQUE.md").read_text()
+    assert "| completeness against acceptance criteria | 0.85 |" in critique, critique
+    security = (release / "SECURITY.md").read_text()
+    assert "skipped: bandit not installed" in security, security
+    assert "Escaped the input." in security
+    verify = (release / "VERIFY.md").read_text()
+    assert "Verdict: **SHIPPED**" in verify and "| `test -f src/escaped.txt` | pass |" in verify
+    assert "| a | exists |" in verify, verify
+    # The fixer committed on the integration branch, not on the person's checkout.
+    assert git_out(repo.root, "show", f"{BRANCH}:src/escaped.txt") == "escaped"
+    assert not (repo.root / "src/escaped.txt").exists()
+    fixers = [r for r in messages.requests if r.role == "fixer"]
+    assert {r.scope for r in fixers} == {"release-security"}
+    rows = {
+        r.subtask: r
+        for r in read_tracker(str(repo.root / "design-docs/orchestration/pr_tracker.md"))[
+            "link-shortener"
+        ]
+    }
+    assert [rows[n].status for n in ("critic", "security", "verify")] == ["passed"] * 3
+    assert rows["a"].status == "pr_created"  # the build's rows stay
+    assert rows["verify"].notes.endswith("SHIPPED"), rows["verify"]
+
+
+async def _notice(handle: WorkflowHandle, start: str) -> str | None:
+    st = await status(handle)
+    return st.notice if st.notice.startswith(start) else None
+
+
+async def _hinted(handle: WorkflowHandle) -> ReleaseStatus | None:
+    st = await status(handle)
+    return st if st.hint else None
+
+
+async def test_plain_temporal_cli_and_a_failing_suite_is_not_shipped(
+    client: Client,
+    temporal_server: DevServer,
+    task_queue: str,
+    tmp_path: Path,
+    github: GitHubStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Started and driven with `temporal workflow start/signal`; the suite fails, no fixer
+    round is left ([release] max_fix_rounds = 0), a person keeps it: NOT_SHIPPED."""
+    wid = f"release-link-shortener-{uuid.uuid4().hex[:6]}"
+
+    def cli(*args: str) -> None:
+        done = temporal_cli(temporal_server.address, "workflow", *args, "--workflow-id", wid)
+        assert done.returncode == 0, done.stderr
+
+    with scripted_model({"rules": []}, monkeypatch, github.url):
+        repo = integrated(tmp_path, github.url, "test -f src/missing.txt", "max_fix_rounds = 0")
+        async with build_worker(client, task_queue):
+            payload = json.dumps({"design_dir": str(repo.design_dir)})
+            cli(
+                "start", "--type", "ReleaseWorkflow", "--task-queue", task_queue, "--input", payload
+            )
+            handle = client.get_workflow_handle(wid)
+            for gate in ("!critic", "!security", "!verify"):
+                await waits_for(handle, gate)
+                cli("signal", "--name", gate)
+
+            async def asked() -> ReleaseStatus | None:
+                st = await status(handle)
+                return st if st.decisions else None
+
+            st = await until(asked, limit=120, what="the verify decision")
+            assert st.decisions[0].scope == "verify", st.decisions
+            await handle.signal("decide", DecideInput(choice="skip", scope="verify"))
+            result = ReleaseResult.model_validate(await handle.result())
+
+    assert result.result == "NOT_SHIPPED", result
+    verify = (repo.design_dir / "release" / "VERIFY.md").read_text()
+    assert "Verdict: **NOT_SHIPPED**" in verify
+    assert "| `test -f src/missing.txt` | FAIL |" in verify
+
+
+async def test_a_release_before_integration_holds_with_the_fix(
+    client: Client,
+    task_queue: str,
+    tmp_path: Path,
+    github: GitHubStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with scripted_model({"rules": []}, monkeypatch, github.url):
+        repo = tiny_project(tmp_path, github.url, {"a": []}, ONE_REVIEWER)
+        async with build_worker(client, task_queue):
+            handle = await client.start_workflow(
+                ReleaseWorkflow.run,
+                ReleaseInput(design_dir=str(repo.design_dir)),
+                id=f"release-link-shortener-{uuid.uuid4().hex[:6]}",
+                task_queue=task_queue,
+            )
+
+            async def held() -> ReleaseStatus | None:
+                st = await status(handle)
+                return st if st.decisions else None
+
+            st = await until(held, what="the hold")
+            prompt = st.decisions[0].prompt
+            assert "has not integrated" in prompt and "orchestrator build" in prompt, prompt
+            await handle.signal("!critic")
+            st = await until(lambda: _notice(handle, "refused !critic"), what="refusal")
+            await handle.signal("decide", DecideInput(choice="stop"))
+            result = ReleaseResult.model_validate(await handle.result())
+    assert result.result == "NOT_SHIPPED" and "has not integrated" in result.stop_reason
