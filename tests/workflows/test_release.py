@@ -5,46 +5,21 @@ reviewer, verifier and fixer; the plain `temporal` CLI as a person would type it
 from __future__ import annotations
 
 import json
-import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
 from temporalio.client import Client, WorkflowHandle
 
-from activities.tracker import read_tracker, update_tracker
-from cli.demo_repo import DemoRepo
+from activities.tracker import read_tracker
 from contracts.human import DecideInput
 from contracts.release import ReleaseInput, ReleaseResult, ReleaseStatus
-from contracts.tracker import TrackerRow, TrackerUpdate
 from runtime.server import DevServer
 from simulators.github_api import GitHubStandIn
 from tests.support import scripted_model, temporal_cli, until, write
-from tests.workflows.builds import ONE_REVIEWER, git_out, tiny_project
+from tests.workflows.builds import BRANCH, ONE_REVIEWER, git_out, integrated, tiny_project
 from worker import build_worker
 from workflows.release import ReleaseWorkflow
-
-BRANCH = "integration/link-shortener"
-
-
-def integrated(tmp_path: Path, github_url: str, suite: str, release: str = "") -> DemoRepo:
-    """A project whose build integrated: its integration branch and INTEGRATION.md."""
-    config = f'{ONE_REVIEWER}\n[gates]\nintegration = ["{suite}"]\n\n[release]\n{release}\n'
-    repo = tiny_project(tmp_path, github_url, {"a": []}, config)
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
-    subprocess.run([*git, "branch", BRANCH], cwd=repo.root, check=True)
-    report = repo.design_dir / "build-reviews" / "INTEGRATION.md"
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(
-        f"# Integration: link-shortener\n\n- Branch: `{BRANCH}`\n- Outcome: **passed**\n"
-    )
-    (repo.root / "src").mkdir(exist_ok=True)
-    (repo.root / "src" / "app.py").write_text("def shorten(url: str) -> str:\n    return url\n")
-    subprocess.run([*git, "add", "-A"], cwd=repo.root, check=True)
-    subprocess.run([*git, "commit", "-qm", "integrated"], cwd=repo.root, check=True)
-    row = TrackerRow(subtask="a", batch=1, status="pr_created", pr="https://x/pull/1")
-    update_tracker(TrackerUpdate(repo_root=str(repo.root), feature="link-shortener", rows=[row]))
-    return repo
 
 
 async def status(handle: WorkflowHandle) -> ReleaseStatus:
