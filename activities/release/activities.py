@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shlex
 import shutil
 from pathlib import Path
 
@@ -131,7 +132,7 @@ async def scan(req: ScanRequest) -> ScanResult:
     except sandbox.SandboxUnavailable as exc:
         raise non_retryable(f"scanners run commands, and {exc}", "SandboxUnavailable") from exc
     command = (
-        f"{os.path.basename(found)} -r . -q -x ./.venv,./.worktrees,./node_modules "
+        f"{shlex.quote(found)} -r . -q -x ./.venv,./.worktrees,./node_modules "
         f"-f custom --msg-template '{BANDIT_FORMAT}'"
     )
     request = GateRequest(

@@ -5,15 +5,20 @@ reviewer, verifier and fixer; the plain `temporal` CLI as a person would type it
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
 from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import ActivityEnvironment
 
+from activities.release.activities import scan
 from activities.tracker import read_tracker
 from contracts.human import DecideInput
-from contracts.release import ReleaseInput, ReleaseResult, ReleaseStatus
+from contracts.release import ReleaseInput, ReleaseResult, ReleaseStatus, ScanRequest
+from contracts.sandbox import SandboxConfig
 from runtime.server import DevServer
 from simulators.github_api import GitHubStandIn
 from tests.support import scripted_model, temporal_cli, until, write
@@ -189,3 +194,39 @@ async def test_a_release_before_integration_holds_with_the_fix(
             await handle.signal("decide", DecideInput(choice="stop"))
             result = ReleaseResult.model_validate(await handle.result())
     assert result.result == "NOT_SHIPPED" and "has not integrated" in result.stop_reason
+
+
+async def test_bandit_runs_when_installed_and_its_findings_are_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bandit on PATH (here a stand-in printing bandit's custom format) runs over the
+    worktree; each finding keeps its severity, location and log."""
+    repo = tmp_path / "repo"
+    (repo / "src").mkdir(parents=True)
+    (repo / "src" / "app.py").write_text("import pickle\npickle.loads(b'')\n")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", "app"], cwd=repo, check=True)
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    fake = bindir / "bandit"
+    fake.write_text(
+        "#!/bin/sh\necho 'src/app.py:2|HIGH|B301|Pickle can be unsafe'\n"
+        "echo 'src/app.py:1|LOW|B403|Consider the pickle module'\nexit 1\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    req = ScanRequest(
+        workdir=str(repo), log_dir=str(tmp_path / "logs"), sandbox=SandboxConfig(mode="none")
+    )
+    result = await ActivityEnvironment().run(scan, req)
+    assert [(f.severity.value, f.location) for f in result.findings] == [
+        ("high", "src/app.py:2"),
+        ("low", "src/app.py:1"),
+    ]
+    assert result.notes[0].startswith("bandit ran (exit 1): 2 finding(s)"), result.notes
+    assert "network" in result.notes[1]
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    skipped = await ActivityEnvironment().run(scan, req)
+    assert skipped.notes[0] == "skipped: bandit not installed" and not skipped.findings
