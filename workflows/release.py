@@ -94,6 +94,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.failures import StepAbandoned, all_or_cancel
     from workflows.inputs import absolute_design_dir, checked_signal, run_input, unknown_names
     from workflows.loop_control import LoopControl
+    from workflows.prompts import Prompts
     from workflows.say import GateHints, say_handler
     from workflows.timestamps import stamp
 
@@ -130,6 +131,9 @@ class ReleaseWorkflow:
         )
         self.holds = self.control.holds
         self.gate_hints = GateHints(lambda: self.s, self.status, self.control, self._details)
+        self.prompts = Prompts(
+            lambda: self.s.decisions, lambda: self.s.answers, self.control, self._waiting_for
+        )
         self.agent = AgentStep(
             self.holds,
             ledger=lambda: self.s.ledger,
@@ -230,22 +234,7 @@ class ReleaseWorkflow:
 
     @checked_signal("decide", DecideInput)
     def decide(self, decision: DecideInput) -> None:
-        if self.control.failure_answered(decision.choice, decision.scope):
-            return
-        pending = [
-            d
-            for d in self.s.decisions
-            if decision.scope in (None, d.scope) and d.scope not in self.s.answers
-        ]
-        if not pending:
-            self.control.refuse(
-                f"decide: nothing waits for {decision.scope or 'a decision'}. Fix: decide only "
-                f"what `status` lists (now waiting for: {self._waiting_for()})"
-            )
-            return
-        target, choice = pending[0], decision.choice.strip().lower()
-        if self.control.offered(choice, target.options, target.scope):
-            self.s.answers[target.scope] = choice
+        self.prompts.decide(decision)
 
     @checked_signal("!pause")
     def pause(self) -> None:
@@ -518,7 +507,7 @@ class ReleaseWorkflow:
     async def _ask_stuck(self, name: Stage, st: StageState, blocking: int) -> str:
         st.status = "deciding"
         await self._rows()
-        choice = await self._ask(
+        choice = await self.prompts.ask(
             PendingDecision(
                 scope=name,
                 prompt=(
@@ -534,17 +523,6 @@ class ReleaseWorkflow:
         if choice == "stop":
             raise Stopped(f"stopped by a person at the {name} stage with {blocking} finding(s)")
         st.status = "running"
-        return choice
-
-    async def _ask(self, decision: PendingDecision) -> str:
-        """Put a question to the person and wait; never decided on their behalf."""
-        self.s.answers.pop(decision.scope, None)
-        self.s.decisions.append(decision)
-        self._details()
-        await workflow.wait_condition(lambda: decision.scope in self.s.answers)
-        self.s.decisions = [d for d in self.s.decisions if d.scope != decision.scope]
-        choice = self.s.answers.pop(decision.scope)
-        self._details()
         return choice
 
     async def _assess(self, name: Stage, st: StageState, areas: list[str]) -> None:
