@@ -61,10 +61,8 @@ with workflow.unsafe.imports_passed_through():
     from contracts.integration import INTEGRATION
     from contracts.metrics import Metrics, budget_summary
     from contracts.release import (
-        CRITIC_DIMENSIONS,
         GATES,
         NOT_SHIPPED,
-        SECURITY_DOMAINS,
         SHIPPED,
         STAGES,
         CriteriaRequest,
@@ -83,12 +81,9 @@ with workflow.unsafe.imports_passed_through():
         ScanResult,
         Stage,
         StageState,
-        StageView,
-        area_slug,
-        at_or_above,
     )
     from contracts.telemetry import token_log_path
-    from workflows import options, project_steps
+    from workflows import options, project_steps, release_state
     from workflows.agent_step import AgentStep
     from workflows.commands import run_command
     from workflows.failures import StepAbandoned, all_or_cancel
@@ -191,7 +186,7 @@ class ReleaseWorkflow:
                 await self.control.continue_as_new_if_suggested(inp, self.s)
                 await workflow.wait_condition(partial(self._opened, stage))
             await self._stage(stage, st)
-        self.s.result = SHIPPED if self._shippable() else NOT_SHIPPED
+        self.s.result = SHIPPED if release_state.shippable(self.s, self._severity) else NOT_SHIPPED
 
     def _opened(self, stage: Stage) -> bool:
         return stage in self.s.opened
@@ -274,7 +269,7 @@ class ReleaseWorkflow:
             paused=self.s.paused,
             waiting_for=waiting,
             next_gate=self._next_gate(),
-            stages=[self._view(self.s.stages[s]) for s in STAGES],
+            stages=[release_state.view(self.s.stages[s]) for s in STAGES],
             decisions=[*self.holds.decisions(), *self.s.decisions],
             cost_usd=total.cost_usd,
             tokens=total.total_tokens,
@@ -293,54 +288,17 @@ class ReleaseWorkflow:
 
     # ------------------------------------------------------------ what is shown
 
-    @staticmethod
-    def _view(st: StageState) -> StageView:
-        counts: dict[str, int] = {}
-        for f in st.findings:
-            counts[f.severity.value] = counts.get(f.severity.value, 0) + 1
-        return StageView(
-            name=st.name,
-            status=st.status,
-            round=st.round,
-            fix_rounds=st.fix_rounds,
-            lowest=min(st.scores.values()) if st.scores else None,
-            findings=counts,
-            report=st.report,
-        )
-
     def _next_gate(self) -> str | None:
-        """The gate a person sends next (None: one is running, or the loop ended)."""
-        if self.s.result is not None or self.s.branch is None:
-            return None
-        for stage in STAGES:
-            if stage not in self.s.opened:
-                running = any(self.s.stages[s].status != "done" for s in self.s.opened)
-                return None if running else f"!{stage}"
-        return None
+        return release_state.next_gate(self.s)
 
     def _waiting_for(self) -> str:
-        decisions = [*self.holds.decisions(), *self.s.decisions]
-        if decisions:
-            return f"a decision ({', '.join(d.scope for d in decisions)})"
-        gate = self._next_gate()
-        if gate is not None:
-            return f"a person to send {gate}"
-        if self.s.result is not None:
-            return "nothing (ended)"
-        return "the loop's own work"
+        return release_state.waiting_for(self.s, [*self.holds.decisions(), *self.s.decisions])
 
     def _details(self, note: str = "") -> None:
-        lines = [f"**release {self._feature if self.ctx else ''}**: {self.s.phase}"]
-        lines += [
-            f"- {s}: {self.s.stages[s].status}, {len(self.s.stages[s].findings)} finding(s)"
-            for s in STAGES
-        ]
-        lines.append(f"- waiting for: {self._waiting_for()}")
-        if self.s.notice:
-            lines.append(f"- notice: {self.s.notice}")
-        if note:
-            lines.append(note)
-        workflow.set_current_details("\n".join(lines))
+        feature = self._feature if self.ctx else ""
+        workflow.set_current_details(
+            release_state.details(self.s, feature, self._waiting_for(), note)
+        )
 
     async def _on_hold(self) -> None:
         self._details()
@@ -419,7 +377,7 @@ class ReleaseWorkflow:
         rows: dict[str, tuple[str, str]] = {}
         for name in STAGES:
             st = self.s.stages[name]
-            rows[name] = self._row(st)
+            rows[name] = release_state.row(self.s, st, self._severity)
         req = ReleaseRowsRequest(
             repo_root=self._ctx.repo_root,
             feature=self._feature,
@@ -439,26 +397,6 @@ class ReleaseWorkflow:
                 raise
             workflow.logger.warning("tracker rows not written: %s", err.cause)
 
-    def _row(self, st: StageState) -> tuple[str, str]:
-        open_high = [f for f in st.findings if at_or_above(f.severity.value, self._severity)]
-        notes = f"{len(st.findings)} finding(s)"
-        if st.scores:
-            notes += f", lowest score {min(st.scores.values()):.2f}"
-        if st.report:
-            notes += f"; {st.report.rsplit('/', 2)[-2]}/{st.report.rsplit('/', 1)[-1]}"
-        if st.name == "verify" and self.s.result is not None:
-            notes += f"; {self.s.result}"
-        if st.status == "done":
-            failed = open_high or (st.name == "verify" and self.s.result == NOT_SHIPPED)
-            return ("failed" if failed else "passed"), notes
-        if st.status == "stopped":
-            return "skipped", self.s.stop_reason[:200]
-        if st.status == "deciding":
-            return "blocked", notes
-        if st.status in ("running", "fixing"):
-            return "in_progress", notes
-        return "pending", "waiting for !" + st.name
-
     @property
     def _severity(self) -> str:
         return self._ctx.config.release.fix_severity
@@ -470,14 +408,14 @@ class ReleaseWorkflow:
         cfg = self._ctx.config.release
         st.status, self.s.phase = "running", name
         await self._rows()
-        areas = self._areas(name)
+        areas = release_state.areas(name)
         cap = cfg.max_fix_rounds
         try:
             while True:
                 st.round += 1
                 self._details()
                 await self._assess(name, st, areas)
-                blocking = [f for f in st.findings if at_or_above(f.severity.value, self._severity)]
+                blocking = release_state.blocking(st, self._severity)
                 if not blocking or st.accepted:
                     break
                 if st.fix_rounds >= cap:
@@ -492,17 +430,12 @@ class ReleaseWorkflow:
             st.status = "stopped"
             raise
         if name == "verify":
-            self.s.result = SHIPPED if self._shippable() else NOT_SHIPPED
+            self.s.result = (
+                SHIPPED if release_state.shippable(self.s, self._severity) else NOT_SHIPPED
+            )
         await self._report(name, st)
         st.status = "done"  # with its report: the next gate is offered once it is written
         await self._rows()
-
-    def _areas(self, name: Stage) -> list[str]:
-        if name == "critic":
-            return [area_slug(a) for a in CRITIC_DIMENSIONS]
-        if name == "security":
-            return [*(area_slug(a) for a in SECURITY_DOMAINS), "bandit"]
-        return ["test-suite"]  # and every subtask, once the criteria are read
 
     async def _ask_stuck(self, name: Stage, st: StageState, blocking: int) -> str:
         st.status = "deciding"
@@ -529,23 +462,18 @@ class ReleaseWorkflow:
         head: RepoInfo = await self._on_host(
             git_repo_info, self.s.worktree, RepoInfo, f"head of {self.s.branch}", **options.quick()
         )
-        suite = GateResult()
-        titles: dict[str, str] = {}
-        if name == "critic":
-            titles = {area_slug(a): a for a in CRITIC_DIMENSIONS}
-        elif name == "security":
-            titles = {area_slug(a): a for a in SECURITY_DOMAINS}
-        else:
-            criteria = await self._criteria()
+        suite, subtasks = GateResult(), []
+        if name == "verify":
+            subtasks = (await self._criteria()).subtasks
             suite = await self._suite(st.round)  # every round: a fix may break or mend it
             st.gates = suite.results
-            self._suite_findings(st, suite)
-            titles = {s: s for s in criteria.subtasks}
-            areas = [a for a in areas if a != "test-suite"] or list(criteria.subtasks)
+            release_state.suite_findings(st, suite)
+            areas = [a for a in areas if a != release_state.SUITE] or subtasks
+        titles = release_state.titles(name, subtasks)
         jobs = [
             self._review(name, st, a, titles[a], head.head, suite) for a in areas if a in titles
         ]
-        if name == "security" and "bandit" in areas:
+        if release_state.SCANNER in areas:
             jobs.append(self._scan(st))
         limit = asyncio.Semaphore(self._ctx.config.max_parallel_reviews)
 
@@ -596,50 +524,8 @@ class ReleaseWorkflow:
             ),
         )
 
-    @staticmethod
-    def _suite_findings(st: StageState, suite: GateResult) -> None:
-        st.findings = [f for f in st.findings if f.area != "test-suite"]
-        st.findings += [
-            ReleaseFinding(
-                area="test-suite",
-                severity="critical",  # type: ignore[arg-type]
-                description=f"`{g.command}` failed (exit {g.exit_code}): {g.tail.strip()[-400:]}",
-                evidence=g.log_path,
-            )
-            for g in suite.results
-            if not g.passed
-        ]
-
     def _dir(self) -> str:
         return f"{self._ctx.design_dir}/release"
-
-    def _instructions(self, name: Stage, title: str) -> str:
-        feature = self._feature
-        if name == "critic":
-            return (
-                f"Score the integrated product of {feature} (branch {self.s.branch}) on one "
-                f"dimension only: {title}. Read the design first, then the code; state the "
-                "evidence for your score in the summary."
-            )
-        if name == "security":
-            return (
-                f"Review the integrated product of {feature} (branch {self.s.branch}) for one "
-                f"security domain only: {title}. If it does not apply, say so and report no issue."
-            )
-        said = [
-            c.text for c in (self.criteria.criteria if self.criteria else []) if c.subtask == title
-        ]
-        listed = "\n".join(f"- {c}" for c in said) or "- (the subtask lists none)"
-        return (
-            f"Verify subtask {title} of {feature} on the integrated branch {self.s.branch}: check "
-            f"each acceptance criterion below with evidence (file:line or a test).\n{listed}"
-        )
-
-    def _focus(self, name: Stage, area: str) -> list[str]:
-        rel = self._ctx.design_rel
-        if name == "verify":
-            return [f"{rel}/subtasks/{area}.xml", f"{rel}/plan/dag.md"]
-        return [f"{rel}/overview.md", f"{rel}/plan/dag.md"]
 
     def _call(self, role: str, scope: str, rnd: int, focus: list[str], text: str) -> AgentCall:
         ctx = self._ctx
@@ -669,7 +555,17 @@ class ReleaseWorkflow:
         self.s.last_stamp[key] = stamp(workflow.now(), self.s.last_stamp.get(key))
         request = ReviewRequest(
             **self._call(
-                role, area, st.round, self._focus(name, area), self._instructions(name, title)
+                role,
+                area,
+                st.round,
+                release_state.focus(name, area, self._ctx.design_rel),
+                release_state.instructions(
+                    name,
+                    title,
+                    self._feature,
+                    self.s.branch or "",
+                    self.criteria.criteria if self.criteria else [],
+                ),
             ).model_dump(),
             review_path=f"{self._dir()}/reviews/{name}/{self.s.last_stamp[key]}_{area}.md",
             title=f"{name} of {self._feature}: {title}",
@@ -715,7 +611,8 @@ class ReleaseWorkflow:
             **options.commands(cfg.gates.timeout_s, cfg.gates.heartbeat_timeout_s),
         )
         st.scanners = result.notes
-        st.findings = [f for f in st.findings if f.area != "bandit"] + result.findings
+        st.findings = [f for f in st.findings if f.area != release_state.SCANNER]
+        st.findings += result.findings
 
     async def _fix(self, name: Stage, st: StageState, blocking: list[ReleaseFinding]) -> None:
         st.status = "fixing"
@@ -726,7 +623,7 @@ class ReleaseWorkflow:
                 "fixer",
                 f"release-{name}",
                 st.fix_rounds,
-                self._focus(name, "")
+                release_state.focus(name, "", self._ctx.design_rel)
                 if name != "verify"
                 else [f"{self._ctx.design_rel}/plan/dag.md"],
                 (
@@ -798,18 +695,8 @@ class ReleaseWorkflow:
             **options.quick(),
         )
 
-    def _shippable(self) -> bool:
-        st = self.s.stages["verify"]
-        suite_ok = all(g.passed for g in st.gates)
-        return suite_ok and not any(
-            at_or_above(f.severity.value, self._severity) for f in st.findings
-        )
-
     def _result(self) -> ReleaseResult:
-        counts: dict[str, int] = {}
-        for s in STAGES:
-            for f in self.s.stages[s].findings:
-                counts[f.severity.value] = counts.get(f.severity.value, 0) + 1
+        found = [f for n in STAGES for f in self.s.stages[n].findings]
         result = self.s.result or NOT_SHIPPED
         self._details(
             f"ended: **{result}**" + (f"; {self.s.stop_reason}" if self.s.stop_reason else "")
@@ -819,7 +706,7 @@ class ReleaseWorkflow:
             feature=self._feature if self.ctx else "",
             branch=self.s.branch or "",
             reports=[r for r in (self.s.stages[s].report for s in STAGES) if r],
-            findings=counts,
+            findings=release_state.counts(found),
             stop_reason=self.s.stop_reason,
             cost_usd=self.s.ledger.total.cost_usd,
         )
