@@ -21,7 +21,7 @@ from contracts.release import ReleaseInput, ReleaseResult, ReleaseStatus, ScanRe
 from contracts.sandbox import SandboxConfig
 from runtime.server import DevServer
 from simulators.github_api import GitHubStandIn
-from tests.support import scripted_model, temporal_cli, until, write
+from tests.support import record_history, scripted_model, temporal_cli, until, write
 from tests.workflows.builds import BRANCH, ONE_REVIEWER, git_out, integrated, tiny_project
 from worker import build_worker
 from workflows.release import ReleaseWorkflow
@@ -85,6 +85,7 @@ async def test_gates_in_order_ship_with_three_reports_and_a_fix_round(
             await waits_for(handle, "!verify")
             await handle.signal("!verify")
             result = ReleaseResult.model_validate(await handle.result())
+            await record_history(handle)
 
     assert result.result == "SHIPPED", result
     release = repo.design_dir / "release"
