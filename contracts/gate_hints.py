@@ -158,7 +158,7 @@ def commands_now(st: Status) -> list[str]:
         out.append(f"decide [scope] <choice> (waiting: {scopes})")
     if isinstance(st, ReleaseStatus):
         if st.next_gate:
-            out.append(st.next_gate)
+            out += [st.next_gate, "!docs"]
     elif isinstance(st, DesignStatus):
         if st.open_questions:
             ids = ", ".join(q.id for q in st.open_questions)

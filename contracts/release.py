@@ -19,6 +19,8 @@ from contracts.sandbox import SandboxConfig
 Stage = Literal["critic", "security", "verify"]
 STAGES: Final[tuple[Stage, ...]] = ("critic", "security", "verify")
 GATES: Final[dict[str, Stage]] = {f"!{s}": s for s in STAGES}
+DOCS_GATE: Final = "!docs"  # the docs agent: any time between the check and the end
+DOCS_FILES: Final[tuple[str, ...]] = ("OVERVIEW.md", "CHANGELOG.md", "API.md")
 SHIPPED: Final = "SHIPPED"
 NOT_SHIPPED: Final = "NOT_SHIPPED"
 ReleaseVerdict = Literal["SHIPPED", "NOT_SHIPPED"]
@@ -114,6 +116,8 @@ class ReleaseState(ToPerson):
     answers: dict[str, str] = Field(default_factory=dict)
     result: ReleaseVerdict | None = None
     stop_reason: str = ""
+    docs: Literal["none", "requested", "running", "done"] = "none"
+    docs_files: list[str] = Field(default_factory=list, description="what the docs agent wrote")
     ledger: Ledger = Field(default_factory=Ledger)
     started_at: str | None = None
     last_stamp: dict[str, str] = Field(default_factory=dict)
@@ -150,6 +154,8 @@ class ReleaseStatus(BaseModel):
     cost_usd: float
     tokens: int
     result: ReleaseVerdict | None = None
+    docs: str = "none"
+    docs_files: list[str] = Field(default_factory=list)
     notice: str = ""
     hint: str = ""
 

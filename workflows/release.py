@@ -61,6 +61,8 @@ with workflow.unsafe.imports_passed_through():
     from contracts.integration import INTEGRATION
     from contracts.metrics import Metrics, budget_summary
     from contracts.release import (
+        DOCS_FILES,
+        DOCS_GATE,
         GATES,
         NOT_SHIPPED,
         SHIPPED,
@@ -108,7 +110,7 @@ class Stopped(Exception):
 
 @workflow.defn(name="ReleaseWorkflow")
 class ReleaseWorkflow:
-    SIGNALS = (*GATES, "decide", "!pause", "!resume", "command", "say")
+    SIGNALS = (*GATES, DOCS_GATE, "decide", "!pause", "!resume", "command", "say")
 
     def __init__(self) -> None:
         self.s = ReleaseState()
@@ -184,12 +186,18 @@ class ReleaseWorkflow:
                 self.s.phase = f"awaiting !{stage}"
                 self._details()
                 await self.control.continue_as_new_if_suggested(inp, self.s)
-                await workflow.wait_condition(partial(self._opened, stage))
+                while stage not in self.s.opened:
+                    # `!docs` runs while the loop waits for a gate, never during a stage.
+                    await workflow.wait_condition(partial(self._opened_or_docs, stage))
+                    if self.s.docs == "requested":
+                        await self._docs()
             await self._stage(stage, st)
+        if self.s.docs == "requested":  # sent while the last stage ran
+            await self._docs()
         self.s.result = SHIPPED if release_state.shippable(self.s, self._severity) else NOT_SHIPPED
 
-    def _opened(self, stage: Stage) -> bool:
-        return stage in self.s.opened
+    def _opened_or_docs(self, stage: Stage) -> bool:
+        return stage in self.s.opened or self.s.docs == "requested"
 
     # ------------------------------------------------------------ messages
 
@@ -227,6 +235,18 @@ class ReleaseWorkflow:
     def verify(self) -> None:
         self._gate("verify")
 
+    @checked_signal("!docs")
+    def docs(self) -> None:
+        """The docs agent, once the build is known integrated and before the loop ends."""
+        if self.s.branch is None or self.s.result is not None:
+            when = "ended" if self.s.result is not None else "still checking the integration"
+            self.control.refuse(f"!docs: the loop is {when}. Fix: send !docs while it waits")
+        elif self.s.docs in ("requested", "running"):
+            self.control.refuse(f"!docs: already {self.s.docs}. Fix: wait; `status` shows it")
+        else:
+            self.s.docs, self.s.notice = "requested", ""
+            self._details()
+
     @checked_signal("decide", DecideInput)
     def decide(self, decision: DecideInput) -> None:
         self.prompts.decide(decision)
@@ -247,6 +267,7 @@ class ReleaseWorkflow:
                 "!critic": lambda _: self.critic(),
                 "!security": lambda _: self.security(),
                 "!verify": lambda _: self.verify(),
+                "!docs": lambda _: self.docs(),
                 "decide": lambda text: self.decide(parse_decide(text)),
                 "!pause": lambda _: self.pause(),
                 "!resume": lambda _: self.resume(),
@@ -274,6 +295,8 @@ class ReleaseWorkflow:
             cost_usd=total.cost_usd,
             tokens=total.total_tokens,
             result=self.s.result,
+            docs=self.s.docs,
+            docs_files=self.s.docs_files,
             notice=self.s.notice,
             hint=standing(self.s.hint, self.s.hint_waiting_for, waiting),
         )
@@ -673,6 +696,43 @@ class ReleaseWorkflow:
             if is_cancelled_exception(err):
                 raise
             workflow.logger.warning("push of %s failed: %s", self.s.branch, err.cause)
+
+    async def _docs(self) -> None:
+        """The docs agent writes <design dir>/docs/ on the integration branch (committed)."""
+        rel = self._ctx.design_rel
+        self.s.docs, phase = "running", self.s.phase
+        self.s.phase = "docs"
+        self._details()
+        reports = [st.report for st in self.s.stages.values() if st.report]
+        request = EditRequest(
+            **self._call(
+                "release-docs",
+                "release-docs",
+                len(self.s.docs_files) + 1,
+                release_state.focus("critic", "", rel),
+                (
+                    f"Write the release documentation of {self._feature} in {rel}/docs/: "
+                    f"{', '.join(DOCS_FILES)}, from the integrated code on {self.s.branch}, "
+                    "the design and the release reports."
+                ),
+            ).model_dump(),
+            review_paths=reports,
+            commit_message=f"release({self._feature}): docs",
+            commit=True,
+            write_scope=[f"{rel}/docs"],
+        )
+        edit: EditResult = await self.agent(agent_edit, request, EditResult, "docs")
+        self.s.docs_files = [f for f in edit.files_changed if f.startswith(f"{rel}/docs/")]
+        missing = [n for n in DOCS_FILES if f"{rel}/docs/{n}" not in self.s.docs_files]
+        self.s.notice = (
+            f"!docs: the docs agent did not write {', '.join(missing)}; send !docs again"
+            if missing
+            else ""
+        )
+        if edit.commit:
+            await self._push()
+        self.s.docs, self.s.phase = "done", phase
+        self._details()
 
     async def _report(self, name: Stage, st: StageState) -> None:
         path = report_path(self._ctx.design_dir, name)

@@ -139,7 +139,15 @@ async def test_plain_temporal_cli_and_a_failing_suite_is_not_shipped(
         done = temporal_cli(temporal_server.address, "workflow", *args, "--workflow-id", wid)
         assert done.returncode == 0, done.stderr
 
-    with scripted_model({"rules": []}, monkeypatch, github.url):
+    rel = "design-docs/active/link-shortener/docs"
+    docs = {
+        "match": {"role": "release-docs"},
+        "steps": [
+            write(f"{rel}/{n}", f"# {n}\n") for n in ("OVERVIEW.md", "CHANGELOG.md", "API.md")
+        ],
+        "submit": {"summary": "Wrote the docs."},
+    }
+    with scripted_model({"rules": [docs]}, monkeypatch, github.url):
         repo = integrated(tmp_path, github.url, "test -f src/missing.txt", "max_fix_rounds = 0")
         async with build_worker(client, task_queue):
             payload = json.dumps({"design_dir": str(repo.design_dir)})
@@ -147,6 +155,15 @@ async def test_plain_temporal_cli_and_a_failing_suite_is_not_shipped(
                 "start", "--type", "ReleaseWorkflow", "--task-queue", task_queue, "--input", payload
             )
             handle = client.get_workflow_handle(wid)
+            await waits_for(handle, "!critic")
+            cli("signal", "--name", "!docs")  # the docs agent, while the loop waits for a gate
+
+            async def documented() -> ReleaseStatus | None:
+                st = await status(handle)
+                return st if st.docs == "done" else None
+
+            st = await until(documented, limit=120, what="the docs")
+            assert len(st.docs_files) == 3 and not st.notice, st
             for gate in ("!critic", "!security", "!verify"):
                 await waits_for(handle, gate)
                 cli("signal", "--name", gate)
@@ -164,6 +181,7 @@ async def test_plain_temporal_cli_and_a_failing_suite_is_not_shipped(
     verify = (repo.design_dir / "release" / "VERIFY.md").read_text()
     assert "Verdict: **NOT_SHIPPED**" in verify
     assert "| `test -f src/missing.txt` | FAIL |" in verify
+    assert git_out(repo.root, "show", f"{BRANCH}:{rel}/API.md") == "# API.md"
 
 
 async def test_a_release_before_integration_holds_with_the_fix(
