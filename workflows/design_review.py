@@ -42,7 +42,6 @@ with workflow.unsafe.imports_passed_through():
         DESIGN_STUCK_OPTIONS,
         MAX_SIGNAL_TEXT,
         AnswerInput,
-        DecideInput,
         FeedbackInput,
         PendingDecision,
         TrackedQuestion,
@@ -58,7 +57,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.failures import StepAbandoned, all_or_cancel
     from workflows.inputs import absolute_design_dir, checked_signal, run_input, unknown_names
     from workflows.loop_control import LoopControl
-    from workflows.prompts import Prompts
+    from workflows.prompts import Prompts, loop_messages
     from workflows.say import GateHints, say_handler
 
 
@@ -228,17 +227,7 @@ class DesignReviewWorkflow:
         self._details()
         return q
 
-    @checked_signal("decide", DecideInput)
-    def decide(self, decision: DecideInput) -> None:
-        self.prompts.decide(decision)
-
-    @checked_signal("!pause")
-    def pause(self) -> None:
-        self.control.pause()
-
-    @checked_signal("!resume")
-    def resume(self) -> None:
-        self.control.resume()
+    decide, pause, resume = loop_messages()
 
     @checked_signal("command", str)
     async def command(self, line: str) -> None:

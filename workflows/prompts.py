@@ -10,11 +10,13 @@ prompts and answers live, as callables, since a restored state replaces them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from contracts.human import DecideInput, PendingDecision
+    from workflows.inputs import checked_signal
     from workflows.loop_control import LoopControl
 
 
@@ -62,3 +64,29 @@ class Prompts:
         choice = self.answers().pop(decision.scope)
         self.control.shown()
         return choice
+
+
+class _LoopMessages:
+    """Not a base class: the holder of the handlers `loop_messages` hands out."""
+
+    control: LoopControl
+    prompts: Prompts
+
+    @checked_signal("decide", DecideInput)
+    def decide(self, decision: DecideInput) -> None:
+        self.prompts.decide(decision)
+
+    @checked_signal("!pause")
+    def pause(self) -> None:
+        self.control.pause()
+
+    @checked_signal("!resume")
+    def resume(self) -> None:
+        self.control.resume()
+
+
+def loop_messages() -> tuple[Any, Any, Any]:
+    """`decide, pause, resume` of a loop a person started (the design and release loops),
+    to assign in its class body; they answer through its `prompts` and `control`."""
+    m = _LoopMessages
+    return m.decide, m.pause, m.resume

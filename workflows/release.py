@@ -42,7 +42,7 @@ with workflow.unsafe.imports_passed_through():
         ReviewRequest,
         ReviewResult,
     )
-    from contracts.build import GateRequest, GateResult
+    from contracts.build import GateResult, gate_request
     from contracts.config import ProjectContext
     from contracts.gate_hints import standing
     from contracts.git import (
@@ -54,7 +54,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from contracts.human import (
         FAILURE_OPTIONS,
-        DecideInput,
         PendingDecision,
         parse_decide,
     )
@@ -91,7 +90,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.failures import StepAbandoned, all_or_cancel
     from workflows.inputs import absolute_design_dir, checked_signal, run_input, unknown_names
     from workflows.loop_control import LoopControl
-    from workflows.prompts import Prompts
+    from workflows.prompts import Prompts, loop_messages
     from workflows.say import GateHints, say_handler
     from workflows.timestamps import stamp
 
@@ -247,17 +246,7 @@ class ReleaseWorkflow:
             self.s.docs, self.s.notice = "requested", ""
             self._details()
 
-    @checked_signal("decide", DecideInput)
-    def decide(self, decision: DecideInput) -> None:
-        self.prompts.decide(decision)
-
-    @checked_signal("!pause")
-    def pause(self) -> None:
-        self.control.pause()
-
-    @checked_signal("!resume")
-    def resume(self) -> None:
-        self.control.resume()
+    decide, pause, resume = loop_messages()
 
     @checked_signal("command", str)
     async def command(self, line: str) -> None:
@@ -531,15 +520,7 @@ class ReleaseWorkflow:
             return GateResult()
         return await self._on_host(
             run_gates,
-            GateRequest(
-                workdir=self.s.worktree or "",
-                commands=commands,
-                log_dir=f"{self._dir()}/verify/round-{rnd}",
-                timeout_s=cfg.gates.timeout_s,
-                output_limit=cfg.gates.output_limit,
-                setup=cfg.gates.setup,
-                sandbox=cfg.sandbox,
-            ),
+            gate_request(cfg, self.s.worktree or "", commands, f"{self._dir()}/verify/round-{rnd}"),
             GateResult,
             f"test suite on {self.s.branch} · round {rnd}",
             **options.commands(
