@@ -23,6 +23,7 @@ from cli import (
     demo,
     loop_cmds,
     plan_cmd,
+    release_cmd,
     say_cmd,
     server_cmd,
     webhook_cmd,
@@ -42,6 +43,7 @@ def parser() -> argparse.ArgumentParser:
     plan_cmd.add_parser(sub)
     loop_cmds.add_parsers(sub)
     say_cmd.add_parser(sub)
+    release_cmd.add_parser(sub)
     budget_cmd.add_parsers(sub)
     change_cmds.add_parsers(sub)
     clean_cmd.add_parsers(sub)

@@ -34,9 +34,17 @@ def workflows() -> list[type]:
     from workflows.design_review import DesignReviewWorkflow
     from workflows.integration import IntegrationWorkflow
     from workflows.plan import PlanWorkflow
+    from workflows.release import ReleaseWorkflow
     from workflows.subtask import SubtaskWorkflow
 
-    return [PlanWorkflow, DesignReviewWorkflow, BuildWorkflow, SubtaskWorkflow, IntegrationWorkflow]
+    return [
+        PlanWorkflow,
+        DesignReviewWorkflow,
+        BuildWorkflow,
+        SubtaskWorkflow,
+        IntegrationWorkflow,
+        ReleaseWorkflow,
+    ]
 
 
 def activities(host_queue: str = "") -> list[Any]:
@@ -60,6 +68,7 @@ def activities(host_queue: str = "") -> list[Any]:
     from activities.host import HostClaim
     from activities.integration import activities as integration
     from activities.plan import activities as plan
+    from activities.release import activities as release
 
     return [
         HostClaim(host_queue).claim,
@@ -77,6 +86,7 @@ def activities(host_queue: str = "") -> list[Any]:
         *review_pass.ACTIVITIES,
         *migration_scan.ACTIVITIES,
         *integration.ACTIVITIES,
+        *release.ACTIVITIES,
         *checks.ACTIVITIES,
         *cleanup.ACTIVITIES,
         *child_workflows.ACTIVITIES,

@@ -8,6 +8,7 @@ hint names the command that would advance the loop; `say` itself never advances 
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 from functools import partial
 
@@ -16,7 +17,9 @@ from cli.bounds import bounded
 from cli.common import CliError, add_verb, client_for
 from cli.loop_classes import LOOP_CLASSES
 from cli.loop_cmds import running_loops
+from cli.release_cmd import running_release
 from contracts.gate_hints import NO_GATE
+from workflows.release import ReleaseWorkflow
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -37,11 +40,26 @@ async def say(args: argparse.Namespace) -> int:
         raise CliError('there is nothing to say. Fix: orchestrator say <dir> "looks good"')
     # The hint is read back with a query, which takes a worker: make sure one runs.
     client = await client_for(embedded=not args.no_embedded)
-    for kind, handle in await running_loops(client, args.design_dir):
+    release = await running_release(client, os.path.abspath(args.design_dir))
+    try:
+        loops = await running_loops(client, args.design_dir)
+    except CliError:
+        if release is None:
+            raise
+        loops = []
+    for kind, handle in loops:
         loop = LOOP_CLASSES[kind]
         await handle.signal(loop.say, text)
         # A query after the signal sees it: the server answers once the signal is handled.
         st = await queues.answered(handle.id, partial(handle.query, loop.status))
-        # The loop names the directory `<dir>`; here it is the one the person typed.
-        print(f"{handle.id}: {st.hint.replace('<dir>', shlex.quote(args.design_dir)) or NO_GATE}")
+        _show(handle.id, st.hint, args.design_dir)
+    if release is not None:
+        await release.signal(ReleaseWorkflow.say, text)
+        rst = await queues.answered(release.id, partial(release.query, ReleaseWorkflow.status))
+        _show(release.id, rst.hint, args.design_dir)
     return 0
+
+
+def _show(wid: str, hint: str, design_dir: str) -> None:
+    # The loop names the directory `<dir>`; here it is the one the person typed.
+    print(f"{wid}: {hint.replace('<dir>', shlex.quote(design_dir)) or NO_GATE}")

@@ -12,12 +12,15 @@ from pathlib import Path
 SHORT = {
     "design": "design review to approval, then XML subtasks and the plan",
     "build": "every subtask to a pull request, then integration",
+    "release": "the gates !critic, !security, !verify, each sent by a person; then SHIPPED",
 }
 WHAT = {
     "design": "design review: reviewers score each subplan, a writer revises, a person answers "
     "questions and approves; then XML subtasks and the plan",
     "build": "build: every subtask in its own worktree and branch, built, reviewed and fixed "
     "until it clears the bar, one pull request each; then integration",
+    "release": "release: on the integration branch, critics, a security review and a "
+    "verification, each opened by a person (!critic, !security, !verify); SHIPPED or NOT_SHIPPED",
 }
 
 

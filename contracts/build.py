@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contracts.change import PendingChange
 from contracts.cleanup import CleanResult
-from contracts.config import ProjectContext
+from contracts.config import OrchestratorConfig, ProjectContext
 from contracts.follow import FollowRound, FollowState, PullSummary
 from contracts.git import ref_name_problem
 from contracts.human import MAX_SIGNAL_TEXT, PendingDecision, ToPerson
@@ -90,6 +90,21 @@ class GateRequest(BaseModel):
     output_limit: int = 20_000
     setup: list[str] = Field(default_factory=list, description="[gates] setup, once per worktree")
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+
+
+def gate_request(
+    config: OrchestratorConfig, workdir: str, commands: list[str], log_dir: str
+) -> GateRequest:
+    """The gates of one round as `[gates]` and `[sandbox]` configure them."""
+    return GateRequest(
+        workdir=workdir,
+        commands=commands,
+        log_dir=log_dir,
+        timeout_s=config.gates.timeout_s,
+        output_limit=config.gates.output_limit,
+        setup=config.gates.setup,
+        sandbox=config.sandbox,
+    )
 
 
 class GateResult(BaseModel):

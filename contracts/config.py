@@ -187,6 +187,18 @@ class IntegrationConfig(_Strict):
     )
 
 
+class ReleaseConfig(_Strict):
+    """`[release]`: the release loop's gates (seed 004), after integration."""
+
+    fix_severity: Literal["critical", "high", "medium", "low"] = Field(
+        default="high",
+        description="findings at or above it go to a fixer on the integration branch",
+    )
+    max_fix_rounds: int = Field(
+        default=2, ge=0, le=20, description="fixer rounds per gate before a person decides"
+    )
+
+
 class BuildConfig(_Strict):
     """`[build]`: what the build leaves behind."""
 
@@ -366,6 +378,7 @@ class OrchestratorConfig(_Strict):
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     integration: IntegrationConfig = Field(default_factory=IntegrationConfig)
     build: BuildConfig = Field(default_factory=BuildConfig)
+    release: ReleaseConfig = Field(default_factory=ReleaseConfig)
 
     def agent_settings(self, role: str, config_commit: str | None = None) -> AgentSettings:
         """The knobs one agent call runs with: `[models.roles]` wins over the role file's

@@ -11,8 +11,9 @@ from contracts.build import BuildStatus
 from contracts.design import DesignStatus
 from contracts.gate_phrases import Heard
 from contracts.human import PendingDecision
+from contracts.release import ReleaseStatus
 
-Status = DesignStatus | BuildStatus
+Status = DesignStatus | BuildStatus | ReleaseStatus
 
 # How a hint starts, by what the words sound like (seed 004: "It sounds like you're
 # ready to proceed — type !build to activate the Builder").
@@ -51,7 +52,29 @@ def pending_decisions(st: Status) -> list[PendingDecision]:
 
 
 def _loop(st: Status) -> str:
+    if isinstance(st, ReleaseStatus):
+        return "release loop"
     return "design loop" if isinstance(st, DesignStatus) else "build"
+
+
+def _release_hint(lead: str, heard: Heard, st: ReleaseStatus) -> str:
+    """The release loop takes its gates in order: the hint names the one it takes now."""
+    if st.paused:
+        return f"{lead} — send `!resume` first: the loop is paused. Nothing was advanced."
+    decisions = pending_decisions(st)
+    if decisions:
+        return f"{lead} — send {_decide(decisions)}. Nothing was advanced."
+    if st.next_gate is None:
+        return (
+            f"{lead}, but the release loop takes no gate now (phase {st.phase}; waiting for: "
+            f"{st.waiting_for}). Nothing was advanced."
+        )
+    wanted = RELEASE_GATES.get(heard.intent)
+    order = f" ({wanted} comes after {st.next_gate})" if wanted and wanted != st.next_gate else ""
+    return (
+        f"{lead} — type {st.next_gate} (orchestrator signal, or the `command` line "
+        f'"{st.next_gate}"){order}. Nothing was advanced: the gate is yours to send.'
+    )
 
 
 def _decide(decisions: list[PendingDecision]) -> str:
@@ -66,7 +89,7 @@ def _decide(decisions: list[PendingDecision]) -> str:
 
 def offer(st: Status, intent: str) -> str | None:
     """What the loop takes now for a go-ahead (`proceed`, `build`): the command to send."""
-    if intent not in ("proceed", "build"):
+    if intent not in ("proceed", "build") or isinstance(st, ReleaseStatus):
         return None
     if st.paused:
         return "`!resume` (orchestrator resume <dir>): the loop is paused"
@@ -101,6 +124,8 @@ def hint(heard: Heard | None, st: Status) -> str:
     if heard is None:
         return ""
     lead = f'{LEADS[heard.intent]} (you said "{heard.words}")'
+    if isinstance(st, ReleaseStatus):
+        return _release_hint(lead, heard, st)
     loop = _loop(st)
     gate = RELEASE_GATES.get(heard.intent)
     if gate is not None:
@@ -137,7 +162,10 @@ def commands_now(st: Status) -> list[str]:
                 f"!migration-approve [subtask] (report pending: {', '.join(migrations)})",
                 "!migration-cancel [subtask]",
             ]
-    if isinstance(st, DesignStatus):
+    if isinstance(st, ReleaseStatus):
+        if st.next_gate:
+            out += [st.next_gate, "!docs"]
+    elif isinstance(st, DesignStatus):
         if st.open_questions:
             ids = ", ".join(q.id for q in st.open_questions)
             out.append(f"answer <question> <option> (open: {ids})")

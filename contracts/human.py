@@ -72,7 +72,7 @@ EXAMPLES = {
     "approved": '"an optional note"',
     **{
         name: '{"design_dir": "/abs/path/design-docs/active/<feature>"}'
-        for name in ("DesignReviewWorkflow", "BuildWorkflow", "PlanWorkflow")
+        for name in ("DesignReviewWorkflow", "BuildWorkflow", "PlanWorkflow", "ReleaseWorkflow")
     },
 }
 # What the loops send one another: nothing a person sends, so no form to show.

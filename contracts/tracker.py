@@ -6,7 +6,7 @@ that people (and the seeds' grep one-liners) read.
 
 from __future__ import annotations
 
-from typing import get_args
+from typing import Literal, get_args
 
 from pydantic import BaseModel, Field
 
@@ -14,9 +14,11 @@ from contracts.build import SubtaskStatus
 
 DEFAULT_TRACKER_PATH = "design-docs/orchestration/pr_tracker.md"
 
-# A row's status is its subtask's (contracts.build.SubtaskStatus), one list for both.
-TrackerStatus = SubtaskStatus
-TRACKER_STATUSES: tuple[str, ...] = get_args(SubtaskStatus)
+# A row's status is its subtask's (contracts.build.SubtaskStatus), one list for both; the
+# release loop's rows (critic, security, verify) end `passed` or `failed`.
+ReleaseRowStatus = Literal["passed", "failed"]
+TrackerStatus = SubtaskStatus | ReleaseRowStatus
+TRACKER_STATUSES: tuple[str, ...] = (*get_args(SubtaskStatus), *get_args(ReleaseRowStatus))
 
 
 class TrackerRow(BaseModel):

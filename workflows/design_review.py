@@ -42,7 +42,6 @@ with workflow.unsafe.imports_passed_through():
         DESIGN_STUCK_OPTIONS,
         MAX_SIGNAL_TEXT,
         AnswerInput,
-        DecideInput,
         FeedbackInput,
         PendingDecision,
         TrackedQuestion,
@@ -58,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.failures import StepAbandoned, all_or_cancel
     from workflows.inputs import absolute_design_dir, checked_signal, run_input, unknown_names
     from workflows.loop_control import LoopControl
+    from workflows.prompts import Prompts, loop_messages
     from workflows.say import GateHints, say_handler
 
 
@@ -96,6 +96,9 @@ class DesignReviewWorkflow:
         )
         self.holds = self.control.holds
         self.gate_hints = GateHints(lambda: self.s, self.status, self.control, self._details)
+        self.prompts = Prompts(
+            lambda: self.s.decisions, lambda: self.answers, self.control, self._waiting_for
+        )
         # The review and plan steps: composed, given what they share with the loop.
         self.steps = DesignSteps(
             state=lambda: self.s,
@@ -224,33 +227,7 @@ class DesignReviewWorkflow:
         self._details()
         return q
 
-    @checked_signal("decide", DecideInput)
-    def decide(self, decision: DecideInput) -> None:
-        if self.control.failure_answered(decision.choice, decision.scope):
-            return
-        pending = [
-            d
-            for d in self.s.decisions
-            if decision.scope in (None, d.scope) and d.scope not in self.answers
-        ]
-        if not pending:
-            self.control.refuse(
-                f"decide: nothing waits for {decision.scope or 'a decision'}. Fix: decide only "
-                f"what `status` lists (now waiting for: {self._waiting_for()})"
-            )
-            return
-        target = pending[0]
-        choice = decision.choice.strip().lower()
-        if self.control.offered(choice, target.options, target.scope):
-            self.answers[target.scope] = choice
-
-    @checked_signal("!pause")
-    def pause(self) -> None:
-        self.control.pause()
-
-    @checked_signal("!resume")
-    def resume(self) -> None:
-        self.control.resume()
+    decide, pause, resume = loop_messages()
 
     @checked_signal("command", str)
     async def command(self, line: str) -> None:
@@ -386,15 +363,7 @@ class DesignReviewWorkflow:
             )
 
     async def _ask(self, decision: PendingDecision) -> str:
-        """Put a question to the person and wait; never decided on their behalf."""
-        self.answers.pop(decision.scope, None)
-        self.s.decisions.append(decision)
-        self._details()
-        await workflow.wait_condition(lambda: decision.scope in self.answers)
-        self.s.decisions = [d for d in self.s.decisions if d.scope != decision.scope]
-        choice = self.answers.pop(decision.scope)
-        self._details()
-        return choice
+        return await self.prompts.ask(decision)
 
     async def _when_stuck(self, sc: ScopeState, why: str, lowest: float, bar: float) -> str:
         """Ask the person about a stuck scope: `accept` (it passes as it is), `re-review`

@@ -41,7 +41,7 @@ with workflow.unsafe.imports_passed_through():
         ReviewRequest,
         ReviewResult,
     )
-    from contracts.build import GateRequest, GateResult, SubtaskInput, SubtaskState
+    from contracts.build import GateResult, SubtaskInput, SubtaskState, gate_request
     from contracts.checks import ChecksRequest, LintRequest
     from contracts.forge import PullRequestRequest, PullRequestResult
     from contracts.git import PushRequest, PushResult, token_hosts_for
@@ -305,15 +305,7 @@ class WorktreeSteps:
             return GateResult()
         return await self.on_host(
             run_gates,
-            GateRequest(
-                workdir=self.worktree,
-                commands=commands,
-                log_dir=f"{self.reviews_dir()}/gates/round-{rnd}",
-                timeout_s=cfg.gates.timeout_s,
-                output_limit=cfg.gates.output_limit,
-                setup=cfg.gates.setup,
-                sandbox=cfg.sandbox,
-            ),
+            gate_request(cfg, self.worktree, commands, f"{self.reviews_dir()}/gates/round-{rnd}"),
             GateResult,
             f"gates {inp.subtask} · round {rnd}",
             **options.commands(

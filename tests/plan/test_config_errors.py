@@ -99,6 +99,8 @@ CASES = [
     ('[gates]\ntimeout_s = "ten"\n', '[gates] timeout_s = "ten"', "right type"),
     ('[gates]\nlint = ["pylint"]\n', '[gates] lint[0] = "pylint"', "'ruff', 'flake8', 'eslint'"),
     ("[integration]\nmax_reopens = -1\n", "[integration] max_reopens = -1", "0 or more"),
+    ('[release]\nfix_severity = "severe"\n', '[release] fix_severity = "severe"', "'high'"),
+    ("[release]\nmax_fix_rounds = -1\n", "[release] max_fix_rounds = -1", "0 or more"),
 ]
 
 

@@ -11,9 +11,11 @@ from temporalio.client import Client, WorkflowHandle
 
 from activities.plan import run_plan
 from activities.plan.pipeline import seed_subtask_files
+from activities.tracker import update_tracker
 from cli.demo_repo import DemoRepo
 from contracts.build import BuildInput, BuildResult, BuildStatus
 from contracts.human import PendingDecision
+from contracts.tracker import TrackerRow, TrackerUpdate
 from tests.support import make_project, status_of, until, write
 from worker import build_worker
 from workflows.build import BuildWorkflow
@@ -143,3 +145,26 @@ async def conflict_question(handle: WorkflowHandle) -> tuple[BuildStatus, Pendin
         return (st, found) if found else None
 
     return await until(asked, what="the file-conflict question")
+
+
+BRANCH = "integration/link-shortener"
+
+
+def integrated(tmp_path: Path, github_url: str, suite: str, release: str = "") -> DemoRepo:
+    """A project whose build integrated: its integration branch and INTEGRATION.md."""
+    config = f'{ONE_REVIEWER}\n[gates]\nintegration = ["{suite}"]\n\n[release]\n{release}\n'
+    repo = tiny_project(tmp_path, github_url, {"a": []}, config)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "branch", BRANCH], cwd=repo.root, check=True)
+    report = repo.design_dir / "build-reviews" / "INTEGRATION.md"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(
+        f"# Integration: link-shortener\n\n- Branch: `{BRANCH}`\n- Outcome: **passed**\n"
+    )
+    (repo.root / "src").mkdir(exist_ok=True)
+    (repo.root / "src" / "app.py").write_text("def shorten(url: str) -> str:\n    return url\n")
+    subprocess.run([*git, "add", "-A"], cwd=repo.root, check=True)
+    subprocess.run([*git, "commit", "-qm", "integrated"], cwd=repo.root, check=True)
+    row = TrackerRow(subtask="a", batch=1, status="pr_created", pr="https://x/pull/1")
+    update_tracker(TrackerUpdate(repo_root=str(repo.root), feature="link-shortener", rows=[row]))
+    return repo

@@ -19,6 +19,7 @@ from contracts.gate_hints import (
 )
 from contracts.gate_phrases import MAX_HEARD, heard
 from contracts.human import PendingDecision, TrackedQuestion
+from contracts.release import ReleaseStatus
 
 
 @pytest.mark.parametrize(
@@ -205,3 +206,32 @@ def test_help_lists_what_the_loop_takes_now() -> None:
     assert "!change <description>" in commands_now(_build())
     assert help_text(_build()).startswith("!help: the build takes now: !change <description>")
     assert "phase awaiting-approval" in status_text(_design())
+
+
+def _release(next_gate: str | None, **fields: object) -> ReleaseStatus:
+    values: dict[str, object] = {
+        "feature": "f",
+        "phase": "awaiting !critic",
+        "paused": False,
+        "waiting_for": f"a person to send {next_gate}",
+        "next_gate": next_gate,
+        "stages": [],
+        "decisions": [],
+        "cost_usd": 0.0,
+        "tokens": 0,
+    }
+    return ReleaseStatus.model_validate({**values, **fields})
+
+
+def test_the_release_loop_hints_the_gate_it_takes_now() -> None:
+    st = _release("!critic")
+    said = hint(heard("ready to ship"), st)
+    assert "type !critic" in said and "(!verify comes after !critic)" in said, said
+    assert "Nothing was advanced" in said
+    assert "(!security" not in hint(heard("check security"), _release("!security"))
+    assert "type !verify" in hint(heard("looks good"), _release("!verify"))
+    running = hint(heard("looks good"), _release(None, phase="critic"))
+    assert "takes no gate now" in running, running
+    assert "`!resume` first" in hint(heard("lgtm"), _release("!critic", paused=True))
+    assert commands_now(st)[0] == "!critic"
+    assert help_text(st).startswith("!help: the release loop takes now: !critic")

@@ -12,7 +12,7 @@ folder is the label):
     RECORD_HISTORIES=2026-12-06-v2 ./run test tests/workflows/test_build_loop.py \
         tests/workflows/test_design_loop.py tests/workflows/test_continue_as_new.py \
         tests/workflows/test_change_and_budget.py tests/workflows/test_multi_worker.py \
-        tests/workflows/test_failure_hold.py
+        tests/workflows/test_failure_hold.py tests/workflows/test_release.py
 """
 
 from __future__ import annotations
@@ -51,5 +51,6 @@ def test_histories_are_checked_in() -> None:
         "BuildWorkflow",
         "SubtaskWorkflow",
         "IntegrationWorkflow",
+        "ReleaseWorkflow",
     } <= kinds
     assert len({p.parent for p in HISTORIES}) >= 1
