@@ -5,8 +5,8 @@ reviewer, verifier and fixer; the plain `temporal` CLI as a person would type it
 from __future__ import annotations
 
 import json
-import os
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -218,33 +218,39 @@ async def test_a_release_before_integration_holds_with_the_fix(
 async def test_bandit_runs_when_installed_and_its_findings_are_kept(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """bandit on PATH (here a stand-in printing bandit's custom format) runs over the
-    worktree; each finding keeps its severity, location and log."""
+    """The real bandit (a dev dependency) on PATH runs over the worktree; each finding keeps
+    its severity, location and log, so the parser is held to what bandit really prints."""
     repo = tmp_path / "repo"
     (repo / "src").mkdir(parents=True)
-    (repo / "src" / "app.py").write_text("import pickle\npickle.loads(b'')\n")
+    (repo / "src" / "app.py").write_text(
+        "import pickle\nimport subprocess\n\n\n"
+        "def load(blob: bytes) -> object:\n    return pickle.loads(blob)\n\n\n"
+        "def run(cmd: str) -> int:\n    return subprocess.call(cmd, shell=True)\n"
+    )
+    (repo / ".venv").mkdir()
+    (repo / ".venv" / "ignored.py").write_text("eval(input())\n")
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
-    subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
+    subprocess.run([*git, "add", "src"], cwd=repo, check=True)
     subprocess.run([*git, "commit", "-qm", "app"], cwd=repo, check=True)
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    fake = bindir / "bandit"
-    fake.write_text(
-        "#!/bin/sh\necho 'src/app.py:2|HIGH|B301|Pickle can be unsafe'\n"
-        "echo 'src/app.py:1|LOW|B403|Consider the pickle module'\nexit 1\n"
-    )
-    fake.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    bindir = Path(sys.executable).parent
+    assert (bindir / "bandit").exists(), "bandit is a dev dependency (pyproject.toml)"
+    monkeypatch.setenv("PATH", f"{bindir}:/usr/bin:/bin")
     req = ScanRequest(
         workdir=str(repo), log_dir=str(tmp_path / "logs"), sandbox=SandboxConfig(mode="none")
     )
     result = await ActivityEnvironment().run(scan, req)
-    assert [(f.severity.value, f.location) for f in result.findings] == [
-        ("high", "src/app.py:2"),
-        ("low", "src/app.py:1"),
-    ]
-    assert result.notes[0].startswith("bandit ran (exit 1): 2 finding(s)"), result.notes
+    found = {(f.severity.value, f.location, f.description.split(":")[0]) for f in result.findings}
+    # B403: import pickle (low), B404: import subprocess (low), B301: pickle.loads (medium),
+    # B602: subprocess call with shell=True (high); nothing from .venv.
+    assert found == {
+        ("low", "src/app.py:1", "B403"),
+        ("low", "src/app.py:2", "B404"),
+        ("medium", "src/app.py:6", "B301"),
+        ("high", "src/app.py:10", "B602"),
+    }, result.findings
+    assert all(f.evidence.endswith("bandit.log") for f in result.findings)
+    assert result.notes[0].startswith("bandit ran (exit 1): 4 finding(s)"), result.notes
     assert "network" in result.notes[1]
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     skipped = await ActivityEnvironment().run(scan, req)
