@@ -98,12 +98,23 @@ async def held_loops(
 
                 await until(stuck, what="the build's decision on subtask a")
                 child = client.get_workflow_handle(f"{build_id}-a")
+                # Held, and done with what the hold itself starts (the tracker and status
+                # files after a decision arrives): the tests count events to prove that a
+                # refused command reached no loop.
+                for handle in (design, build, child):
+                    await until(lambda h=handle: settled(h), what=f"{handle.id} settled")
                 yield Held(repo, task_queue, design, build, child)
             finally:
                 for handle in (design, build):
                     if handle is not None:
                         with contextlib.suppress(RPCError):
                             await handle.terminate("bad-input corpus done")
+
+
+async def settled(handle: WorkflowHandle) -> bool:
+    """Nothing in flight: no activity pending, no workflow task to run."""
+    raw = (await handle.describe()).raw_description
+    return not raw.pending_activities and not raw.HasField("pending_workflow_task")
 
 
 async def no_failed_task(handle: WorkflowHandle) -> None:
