@@ -14,6 +14,7 @@ worker's workflows or their handlers, or a name built at run time (an f-string).
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -135,3 +136,72 @@ def test_every_way_of_naming_a_message_by_a_string_is_seen() -> None:
     ]
     for source in allowed:
         assert not list(string_names(Path("example.py"), source, names)), source
+
+
+# docs/commands.md's table of what a person types at the plain `temporal` CLI, by loop.
+LOOPS = {
+    "design": "DesignReviewWorkflow",
+    "build": "BuildWorkflow",
+    "release": "ReleaseWorkflow",
+    "subtask": "SubtaskWorkflow",
+    "integration": "IntegrationWorkflow",
+}
+# What the loops send each other: registered, and named in the prose under the table.
+BETWEEN_LOOPS = {"subtask_progress", "budget_hold", "failure_hold", "outage_retried"}
+
+
+def registered() -> dict[tuple[str, str], set[str]]:
+    """(workflow type, kind) -> the names the worker registers for it."""
+    found: dict[tuple[str, str], set[str]] = {}
+    for cls in workflows():
+        defn: Any = getattr(cls, "__temporal_workflow_definition")
+        for kind, names in (
+            ("signal", defn.signals),
+            ("query", defn.queries),
+            ("update", defn.updates),
+        ):
+            found[defn.name, kind] = {n for n in names if n}
+    return found
+
+
+def documented() -> dict[tuple[str, str], set[str]]:
+    """(workflow type, kind) -> the names docs/commands.md's table gives for it."""
+    text = (REPO_ROOT / "docs" / "commands.md").read_text()
+    table = text.split("| name | kind | input (JSON) | workflows |", 1)[1].split("\n\n", 1)[0]
+    found: dict[tuple[str, str], set[str]] = {}
+    for row in table.strip().splitlines()[1:]:
+        names, kind, _, loops = (cell.strip() for cell in row.strip("|").split("|"))
+        # "design, build, release (`status` also on each subtask)", "release: open the ..."
+        head = loops.split(":", 1)[0].split("(", 1)[0]
+        listed = {name.strip("` ") for name in names.split(",")}
+        for word in head.split(","):
+            found.setdefault((LOOPS[word.strip()], kind), set()).update(listed)
+        for name in re.findall(r"`(\w+)` also on each (\w+)", loops):
+            found.setdefault((LOOPS[name[1]], kind), set()).add(name[0])
+    return found
+
+
+def test_every_name_a_person_types_is_registered_where_the_docs_say() -> None:
+    """A handler renamed in code keeps its registered name: the names people type (and the
+    recorded histories) are the ones docs/commands.md lists, on the loops it lists."""
+    have = registered()
+    missing = [
+        f"{kind} {name!r} on {workflow_type}"
+        for (workflow_type, kind), names in documented().items()
+        for name in sorted(names - have.get((workflow_type, kind), set()))
+    ]
+    assert not missing, "documented but not registered (docs/commands.md):\n" + "\n".join(missing)
+
+
+def test_every_name_a_person_can_send_to_a_loop_is_documented() -> None:
+    docs = documented()
+    undocumented = [
+        f"{kind} {name!r} on {workflow_type}"
+        for (workflow_type, kind), names in registered().items()
+        if workflow_type in {LOOPS["design"], LOOPS["build"], LOOPS["release"]}
+        for name in sorted(names - docs.get((workflow_type, kind), set()) - BETWEEN_LOOPS)
+    ]
+    assert not undocumented, (
+        "registered but missing from docs/commands.md's table of signals, updates and "
+        "queries:\n" + "\n".join(undocumented)
+    )
