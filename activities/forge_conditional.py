@@ -18,11 +18,12 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Any
-
-from github import Github
+from typing import TYPE_CHECKING, Any
 
 from activities import files
+
+if TYPE_CHECKING:  # a type only: the CLI imports this through the loops, without PyGithub
+    from github import Github
 
 _NEXT = re.compile(r'<([^>]+)>;\s*rel="next"')
 

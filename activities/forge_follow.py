@@ -14,10 +14,8 @@ import hashlib
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
-from github import Github, GithubException
 from temporalio import activity
 
 from activities import forge_github
@@ -44,6 +42,10 @@ from contracts.follow import (
     UpdateBranchResult,
 )
 
+if TYPE_CHECKING:  # imported where used, as in forge_github: the CLI imports the loops, so
+    # this module, and PyGithub with requests would cost every verb most of a second
+    from github import Github, GithubException
+
 _JOB = re.compile(r"/job/(\d+)")
 ACTIONS_APP = "github-actions"
 
@@ -58,6 +60,9 @@ def _attempt() -> int:
 @contextmanager
 def github(target: PullTarget, doing: str) -> Iterator[Github]:
     """A PyGithub client for the target's API; failures become classified ApplicationErrors."""
+    import requests
+    from github import GithubException
+
     token = forge_github.read_token()
     repository = forge_github.check_repository(target.repository)
     api_url = forge_github.resolve_api_url(target.api_url)
@@ -192,6 +197,8 @@ def poll_pull_request(req: PollRequest) -> PollResult:
 def _tail(url: str, limit: int) -> tuple[str, bool]:
     """The last `limit` bytes of a log behind a signed link (sent no Authorization: the
     link is the credential, and the token must not reach the storage host)."""
+    import requests
+
     kept: collections.deque[bytes] = collections.deque()
     size = total = 0
     with requests.get(url, stream=True, timeout=forge_github.REQUEST_TIMEOUT) as answer:
@@ -209,6 +216,8 @@ def _tail(url: str, limit: int) -> tuple[str, bool]:
 @activity.defn(name="forge.check_details")
 def check_details(req: CheckDetailsRequest) -> CheckDetails:
     """A check run's output and, for GitHub Actions, the end of its job's log (bounded)."""
+    from github import GithubException
+
     limit = max(1, min(req.log_tail_bytes, LOG_TAIL_CAP))
     with github(req, f"reading check run {req.check_run_id}") as gh:
         _, run = gh.requester.requestJsonAndCheck(
@@ -288,6 +297,8 @@ def update_branch(req: UpdateBranchRequest) -> UpdateBranchResult:
 
     PyGithub's PullRequest.update_branch returns False on a 422 and drops GitHub's reason,
     so the PUT goes through its requester to tell a moved head from a conflict."""
+    from github import GithubException
+
     with github(req, f"updating the branch of pull request #{req.number}") as gh:
         url = f"/repos/{req.repository}/pulls/{req.number}/update-branch"
         try:
@@ -313,6 +324,8 @@ def update_branch(req: UpdateBranchRequest) -> UpdateBranchResult:
 def merge_pull_request(req: MergeRequest) -> MergeResult:
     """Merge with `method` only if the head is `sha`; a PR already merged (an earlier
     attempt whose answer was lost) is reported merged, not merged again."""
+    from github import GithubException
+
     with github(req, f"merging pull request #{req.number}") as gh:
         pr = gh.withLazy(True).get_repo(req.repository).get_pull(req.number)
         if pr.merged:

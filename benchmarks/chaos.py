@@ -48,6 +48,7 @@ from runtime.server import DevServer, free_port, start_dev_server  # noqa: E402
 from simulators.demo_scenario import link_shortener_scenario  # noqa: E402
 from simulators.github_api import GitHubStandIn  # noqa: E402
 from simulators.messages_api import READABLE_CALLERS, MessagesStandIn  # noqa: E402
+from workflows.build import BuildWorkflow  # noqa: E402
 
 TASK_QUEUE = "chaos"
 REPOSITORY = "demo/link-shortener"
@@ -175,7 +176,7 @@ async def chaos(args: argparse.Namespace, work: Path) -> tuple[Run, list[tuple[s
             client = await connect(cluster.address)
             started = time.monotonic()
             handle = await client.start_workflow(
-                "BuildWorkflow",
+                BuildWorkflow.run,
                 BuildInput(design_dir=str(repo.design_dir)),
                 id="build-link-shortener-chaos",
                 task_queue=TASK_QUEUE,

@@ -50,6 +50,7 @@ from contracts.metrics import Metrics  # noqa: E402
 from runtime.server import free_port, start_dev_server  # noqa: E402
 from simulators.github_api import GitHubStandIn  # noqa: E402
 from worker import build_worker  # noqa: E402
+from workflows.build import BuildWorkflow  # noqa: E402
 
 TASK_QUEUE = "real-model"
 RESULTS = ROOT / "benchmarks" / "results" / "real_model.md"
@@ -148,14 +149,14 @@ async def run_build(client: Client, design_dir: Path, name: str, budget: float) 
     outcome = Outcome(design=name)
     started = time.monotonic()
     handle = await client.start_workflow(
-        "BuildWorkflow",
+        BuildWorkflow.run,
         BuildInput(design_dir=str(design_dir), max_cost_usd=budget),
         id=f"real-model-{name}-{int(time.time())}",
         task_queue=TASK_QUEUE,
     )
     result = await _finish(handle, outcome)
     outcome.elapsed_s = time.monotonic() - started
-    metrics = await handle.query("metrics", result_type=Metrics)
+    metrics: Metrics = await handle.query(BuildWorkflow.metrics)
     outcome.usage = metrics.total
     if result is not None:
         outcome.result = result.result
@@ -173,7 +174,7 @@ async def _finish(handle: WorkflowHandle, outcome: Outcome) -> BuildResult | Non
             return BuildResult.model_validate(done)
         except TimeoutError:
             pass
-        status = await handle.query("status", result_type=BuildStatus)
+        status: BuildStatus = await handle.query(BuildWorkflow.status)
         if status.waiting_for not in ("agents", "nothing", ""):  # a person is asked
             outcome.result = "held"
             outcome.asked = status.waiting_for

@@ -835,21 +835,21 @@ async def starts_something(design_dir: str) -> bool:
     return True
 
 
-async def _both(args: argparse.Namespace, signal: str) -> int:
+async def _both(args: argparse.Namespace, said: str, handler: Callable[[LoopClass], Any]) -> int:
+    """Send each running loop its own handler (`handler(BuildWorkflow)` is `.pause`)."""
     client = await client_for(embedded=not args.no_embedded, need_worker=False)
     for kind, handle in await running_loops(client, args.design_dir):
-        loop = LOOP_CLASSES[kind]
-        await handle.signal(loop.pause if signal == "!pause" else loop.resume)
-        print(f"sent {signal} to {handle.id}")
+        await handle.signal(handler(LOOP_CLASSES[kind]))
+        print(f"sent {said} to {handle.id}")
     return 0
 
 
 async def pause(args: argparse.Namespace) -> int:
-    return await _both(args, "!pause")
+    return await _both(args, "!pause", lambda loop: loop.pause)
 
 
 async def resume(args: argparse.Namespace) -> int:
-    return await _both(args, "!resume")
+    return await _both(args, "!resume", lambda loop: loop.resume)
 
 
 async def cancel(args: argparse.Namespace) -> int:

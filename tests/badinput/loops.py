@@ -27,6 +27,8 @@ from simulators.github_api import GitHubStandIn
 from tests.support import scripted_model, status_of, until
 from tests.workflows.builds import tiny_project, writes_file_rule
 from worker import build_worker
+from workflows.build import BuildWorkflow
+from workflows.design_review import DesignReviewWorkflow
 
 UNANSWERED = [{"id": q["id"], "answered": False, "choice": None} for q in QUESTIONS]
 SCENARIO = {
@@ -70,7 +72,7 @@ async def held_loops(
         design_dir = str(repo.design_dir)
         async with build_worker(client, task_queue):
             design = await client.start_workflow(
-                "DesignReviewWorkflow",
+                DesignReviewWorkflow.run,
                 DesignInput(design_dir=design_dir),
                 id=design_id,
                 task_queue=task_queue,
@@ -85,7 +87,7 @@ async def held_loops(
                 await until(questions, what="the design's open questions")
                 # Only now: the design loop is idle, so the two never share the checkout's git.
                 build = await client.start_workflow(
-                    "BuildWorkflow",
+                    BuildWorkflow.run,
                     BuildInput(design_dir=design_dir),
                     id=build_id,
                     task_queue=task_queue,

@@ -26,6 +26,8 @@ from contracts.human import MAX_SIGNAL_TEXT, AnswerInput, FailureInfo
 from runtime.server import DevServer
 from tests.badinput.loops import Held, held_loops, no_failed_task, still_sound
 from tests.support import status_of, temporal_cli, until
+from workflows.build import BuildWorkflow
+from workflows.design_review import DesignReviewWorkflow
 
 # One worker runs this module, in order (ONE_WORKER in tests/conftest.py): its tests
 # share the loops `held` holds, and one reads what the test before it answered.
@@ -321,7 +323,7 @@ async def test_say_hints_the_pending_decision_and_changes_nothing(
         st = await status_of(handle, kind)
         assert shown in st.hint and "Nothing was advanced" in st.hint, st.hint
         assert kept(st) == before
-    await held.build.signal("command", "!help")
+    await held.build.signal(BuildWorkflow.command, "!help")
     notice = (await status_of(held.build, BuildStatus)).notice
     assert notice.startswith("!help: the build takes now: decide [scope] <choice> (waiting: a)")
 
@@ -335,7 +337,7 @@ async def test_after_every_bad_message_the_loops_run_and_take_a_good_one(
     await still_sound(held.child, SubtaskState)
 
     reply = await held.design.execute_update(
-        "answer_question", AnswerInput(question_id="Q2", choice="B"), result_type=str
+        DesignReviewWorkflow.answer_question, AnswerInput(question_id="Q2", choice="B")
     )
     assert reply == "Q2: B) In memory only"
     st = await still_sound(held.design, DesignStatus)
@@ -384,7 +386,8 @@ async def test_an_answer_on_record_changes_only_when_the_sender_says_replace(
     )  # fmt: skip
     assert rejected.returncode != 0 and refusal in rejected.stderr, rejected.stderr
     reply = await held.design.execute_update(
-        "answer_question", AnswerInput(question_id="Q2", choice="A", replace=True), result_type=str
+        DesignReviewWorkflow.answer_question,
+        AnswerInput(question_id="Q2", choice="A", replace=True),
     )
     assert reply == "Q2: A) A JSON file in the current directory"
     st = await still_sound(held.design, DesignStatus)

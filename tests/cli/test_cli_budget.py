@@ -119,8 +119,8 @@ async def test_budget_shows_a_held_agents_context_fill_then_every_answered_turn(
             text = await orchestrator(temporal_env, "budget", design)
             assert "No agent is running." in text.stdout and "design-requirements" in text.stdout
 
-            # `!budget` through the `command` signal, as the plain temporal CLI sends it.
-            await handle.signal("command", "!budget")
+            # `!budget` as a `command` line, as a chat or the plain temporal CLI sends it.
+            await handle.signal(DesignReviewWorkflow.command, "!budget")
 
             async def noted() -> str:
                 st = await handle.query(DesignReviewWorkflow.status)

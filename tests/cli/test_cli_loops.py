@@ -59,6 +59,15 @@ async def test_a_person_drives_both_loops_from_the_cli(
                 return st.phase == "awaiting-approval"
 
             await until(gate, what="the approval gate")
+            for verb, paused in (("pause", True), ("resume", False)):
+                sent = await orchestrator(temporal_env, verb, design)
+                assert sent.returncode == 0, sent.stderr
+                assert f"sent !{verb} to design-link-shortener" in sent.stdout, sent.stdout
+
+                async def took(want: bool = paused) -> bool:
+                    return (await handle.query(DesignReviewWorkflow.status)).paused is want
+
+                await until(took, what=f"the loop to take {verb}")
             at_gate = await orchestrator(temporal_env, "design", design, "--wait")
             assert at_gate.returncode == 3, at_gate.stdout + at_gate.stderr
             assert "Waiting for: approved or request_changes" in at_gate.stdout

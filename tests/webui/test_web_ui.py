@@ -101,9 +101,8 @@ async def test_a_person_sees_the_loops_in_the_web_ui(
                 st = await status_of(design, DesignStatus)
                 for q in st.open_questions:
                     await design.execute_update(
-                        "answer_question",
+                        DesignReviewWorkflow.answer_question,
                         AnswerInput(question_id=q.id, choice="A"),
-                        result_type=str,
                     )
                 return st.phase == "awaiting-approval"
 

@@ -82,7 +82,7 @@ async def test_reset_archives_every_branch_and_builds_again_from_the_design(
             )
             assert "no !reset is waiting. Fix: send !reset, then !reset-confirm" in refused
 
-            await handle.signal("command", "!reset")
+            await handle.signal(BuildWorkflow.command, "!reset")
             asked = await until(lambda: _notice_with(handle, "!reset asked"), what="the ask")
             assert "Send !reset-confirm within 5 minutes" in asked
             await handle.signal(BuildWorkflow.confirm_reset)
@@ -136,6 +136,6 @@ async def test_a_reset_not_confirmed_within_five_minutes_lapses(
             )
             assert "lapsed after 5 minutes. Fix: send !reset again" in lapsed
             assert (await status_of(handle, BuildStatus)).resets == []
-            await handle.signal("command", "decide file-conflicts stop")
+            await handle.signal(BuildWorkflow.command, "decide file-conflicts stop")
             result = BuildResult.model_validate(await handle.result())
     assert result.result == "SUBTASKS_INCOMPLETE"

@@ -23,6 +23,7 @@ from temporalio.worker import Worker
 
 from tests.support import until
 from workflows import cancel_guard
+from workflows.build import BuildWorkflow
 
 GATES: dict[str, tuple[threading.Event, threading.Event]] = {}
 
@@ -39,7 +40,9 @@ class Reporter:
         entered, gate = GATES[workflow.info().workflow_id]
         entered.set()
         gate.wait(1.5)
-        sent = workflow.get_external_workflow_handle(target).signal("subtask_progress", "x")
+        sent = workflow.get_external_workflow_handle(target).signal(
+            BuildWorkflow.subtask_progress, "x"
+        )
         if guarded:
             await cancel_guard.send(sent, main)
         else:

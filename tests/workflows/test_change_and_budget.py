@@ -185,7 +185,7 @@ async def test_budget_gate_stops_or_raises(
             st = await until(held, what="the budget gate")
             assert st.budget_tokens >= 1000 and st.max_tokens == 1000
             # `!budget` (a `command` line) answers in status: the ledger and the limit.
-            await handle.signal("command", "!budget")
+            await handle.signal(BuildWorkflow.command, "!budget")
 
             async def noted() -> str:
                 notice = (await _status(handle)).notice

@@ -128,7 +128,7 @@ async def test_design_loop_continues_as_new_after_a_change_request(
 
             await until(open_q2, what="Q2 for the person")
             await latest.execute_update(
-                "answer_question", AnswerInput(question_id="Q2", choice="A"), result_type=str
+                DesignReviewWorkflow.answer_question, AnswerInput(question_id="Q2", choice="A")
             )
             await until(at_gate, what="the approval gate")
             await latest.signal(

@@ -61,9 +61,8 @@ async def test_design_loop_survives_a_killed_worker(
                     return False
                 for q in st.open_questions:
                     await handle.execute_update(
-                        "answer_question",
+                        DesignReviewWorkflow.answer_question,
                         AnswerInput(question_id=q.id, choice="A"),
-                        result_type=str,
                     )
                 return st.phase == "awaiting-approval"
 

@@ -66,16 +66,16 @@ async def test_full_design_run_to_approval(
 
         with pytest.raises(WorkflowUpdateFailedError) as bad_id:
             await handle.execute_update(
-                "answer_question", AnswerInput(question_id="Q9", choice="A"), result_type=str
+                DesignReviewWorkflow.answer_question, AnswerInput(question_id="Q9", choice="A")
             )
         assert "unknown question id 'Q9'" in str(bad_id.value.cause)
         with pytest.raises(WorkflowUpdateFailedError) as bad_option:
             await handle.execute_update(
-                "answer_question", AnswerInput(question_id="Q2", choice="D"), result_type=str
+                DesignReviewWorkflow.answer_question, AnswerInput(question_id="Q2", choice="D")
             )
         assert "has no option 'D'" in str(bad_option.value.cause)
         reply = await handle.execute_update(
-            "answer_question", AnswerInput(question_id="Q2", choice="B"), result_type=str
+            DesignReviewWorkflow.answer_question, AnswerInput(question_id="Q2", choice="B")
         )
         assert reply == "Q2: B) In memory only"
 
@@ -141,7 +141,7 @@ async def test_request_changes_revises_and_re_reviews(
         for question in ("Q1", "Q2"):
             await until(lambda q=question: _has_question(handle, q), what=f"question {question}")
         await handle.execute_update(
-            "answer_question", AnswerInput(question_id="Q2", choice="A"), result_type=str
+            DesignReviewWorkflow.answer_question, AnswerInput(question_id="Q2", choice="A")
         )
         await until(lambda: _phase(handle, "awaiting-approval"), what="the gate")
         await handle.signal(
@@ -248,7 +248,7 @@ async def _at_gate_or_questions(handle) -> bool:  # type: ignore[no-untyped-def]
     if st.open_questions:
         for q in st.open_questions:
             await handle.execute_update(
-                "answer_question", AnswerInput(question_id=q.id, choice="A"), result_type=str
+                DesignReviewWorkflow.answer_question, AnswerInput(question_id=q.id, choice="A")
             )
     return st.phase == "awaiting-approval"
 

@@ -26,6 +26,7 @@ from tests.workflows.builds import (
     tiny_project,
 )
 from worker import build_worker
+from workflows.build import BuildWorkflow
 
 INIT = "CREATE TABLE links (id integer PRIMARY KEY, url text NOT NULL, clicks bigint);\n"
 DROP = "ALTER TABLE links DROP COLUMN clicks;\n"
@@ -96,12 +97,12 @@ async def test_a_dropped_column_holds_before_the_pr_until_a_person_decides(
             # The rollback is derived from the column's type where the repository declared it.
             assert "`ALTER TABLE links ADD COLUMN clicks bigint;`" in report
             assert github.pulls(REPO) == [], "no PR opens while the report waits"
-            await handle.signal("command", "!help")
+            await handle.signal(BuildWorkflow.command, "!help")
             helped = await status_of(handle, BuildStatus)
             assert "!migration-approve [subtask] (report pending: a)" in helped.notice
 
             if answer == "approve":  # a command line, as a chat would send it
-                await handle.signal("command", "!migration-approve")
+                await handle.signal(BuildWorkflow.command, "!migration-approve")
             else:  # the plain `temporal` CLI, by the seed's name
                 sent = await asyncio.to_thread(
                     temporal_cli,

@@ -69,21 +69,21 @@ async def test_gates_in_order_ship_with_three_reports_and_a_fix_round(
                 task_queue=task_queue,
             )
             await waits_for(handle, "!critic")
-            await handle.signal("!verify")
+            await handle.signal(ReleaseWorkflow.verify)
             refused = await until(
                 lambda: _notice(handle, "refused !verify"), what="the refusal of !verify"
             )
             assert "!critic comes first" in refused, refused
-            await handle.signal("say", "looks good")
+            await handle.signal(ReleaseWorkflow.say, "looks good")
             st = await until(lambda: _hinted(handle), what="a hint")
             assert "type !critic" in st.hint, st.hint
-            await handle.signal("command", "!critic")
+            await handle.signal(ReleaseWorkflow.command, "!critic")
             st = await waits_for(handle, "!security")
             critic = next(s for s in st.stages if s.name == "critic")
             assert critic.status == "done" and critic.report, critic
-            await handle.signal("!security")
+            await handle.signal(ReleaseWorkflow.security)
             await waits_for(handle, "!verify")
-            await handle.signal("!verify")
+            await handle.signal(ReleaseWorkflow.verify)
             result = ReleaseResult.model_validate(await handle.result())
             await record_history(handle)
 
@@ -174,7 +174,7 @@ async def test_plain_temporal_cli_and_a_failing_suite_is_not_shipped(
 
             st = await until(asked, limit=120, what="the verify decision")
             assert st.decisions[0].scope == "verify", st.decisions
-            await handle.signal("decide", DecideInput(choice="skip", scope="verify"))
+            await handle.signal(ReleaseWorkflow.decide, DecideInput(choice="skip", scope="verify"))
             result = ReleaseResult.model_validate(await handle.result())
 
     assert result.result == "NOT_SHIPPED", result
@@ -208,9 +208,9 @@ async def test_a_release_before_integration_holds_with_the_fix(
             st = await until(held, what="the hold")
             prompt = st.decisions[0].prompt
             assert "has not integrated" in prompt and "orchestrator build" in prompt, prompt
-            await handle.signal("!critic")
+            await handle.signal(ReleaseWorkflow.critic)
             st = await until(lambda: _notice(handle, "refused !critic"), what="refusal")
-            await handle.signal("decide", DecideInput(choice="stop"))
+            await handle.signal(ReleaseWorkflow.decide, DecideInput(choice="stop"))
             result = ReleaseResult.model_validate(await handle.result())
     assert result.result == "NOT_SHIPPED" and "has not integrated" in result.stop_reason
 
