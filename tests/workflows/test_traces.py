@@ -3,6 +3,9 @@ to a real receiver (simulators/otlp_collector.py); one without exports nothing."
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -15,6 +18,7 @@ from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
 from simulators.messages_api import MessagesStandIn
 from simulators.otlp_collector import OtlpCollector, ReceivedSpan
+from tests.conftest import REPO_ROOT
 from tests.support import make_project, sim_environ, spawn_worker, status_of, until
 from tests.workflows.builds import approve_artifacts
 from workflows.build import BuildWorkflow
@@ -128,3 +132,24 @@ async def test_without_an_endpoint_nothing_is_exported(
             worker.kill()
             worker.wait()
         assert collector.requests == 0
+
+
+def test_a_protocol_it_cannot_speak_is_refused_with_the_fix(temporal_server: DevServer) -> None:
+    env = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": temporal_server.address,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4317",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "worker", "--no-embedded", "--task-queue", "refused"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "error: OTEL_EXPORTER_OTLP_PROTOCOL='grpc'" in done.stderr
+    assert "Fix: set OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf" in done.stderr
