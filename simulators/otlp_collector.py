@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -77,7 +76,10 @@ class OtlpCollector:
 
     def receive(self, body: bytes) -> None:
         request = ExportTraceServiceRequest()
-        request.ParseFromString(body)
+        try:
+            request.ParseFromString(body)
+        except Exception as err:  # protobuf's DecodeError (protobuf is not ours to import)
+            raise ValueError(f"not an ExportTraceServiceRequest: {err}") from err
         found = []
         for resource_spans in request.resource_spans:
             resource = {a.key: _value(a.value) for a in resource_spans.resource.attributes}
@@ -128,7 +130,7 @@ class _Handler(BaseHTTPRequestHandler):
             if self.headers.get("Content-Encoding") == "gzip":
                 body = gzip.decompress(body)
             self.collector.receive(body)
-        except (DecodeError, OSError, EOFError):
+        except (ValueError, OSError, EOFError):
             self._answer(400, b"the body is not an ExportTraceServiceRequest", "text/plain")
             return
         self._answer(200, ExportTraceServiceResponse().SerializeToString())

@@ -6,9 +6,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 import uuid
 from pathlib import Path
 
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
 from temporalio.client import Client
 
 from contracts.build import BuildInput
@@ -17,7 +23,7 @@ from runtime.server import DevServer
 from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
 from simulators.messages_api import MessagesStandIn
-from simulators.otlp_collector import OtlpCollector, ReceivedSpan
+from simulators.otlp_collector import PROTOBUF, OtlpCollector, ReceivedSpan
 from tests.conftest import REPO_ROOT
 from tests.support import make_project, sim_environ, spawn_worker, status_of, until
 from tests.workflows.builds import approve_artifacts
@@ -153,3 +159,25 @@ def test_a_protocol_it_cannot_speak_is_refused_with_the_fix(temporal_server: Dev
     assert done.returncode == 2, done.stderr
     assert "error: OTEL_EXPORTER_OTLP_PROTOCOL='grpc'" in done.stderr
     assert "Fix: set OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf" in done.stderr
+
+
+def test_the_receiver_answers_as_an_otlp_http_receiver_does() -> None:
+    """The stand-in refuses what a real receiver refuses (simulators/otlp_collector.py)."""
+
+    def post(url: str, body: bytes, kind: str) -> tuple[int, bytes]:
+        request = urllib.request.Request(url, body, {"Content-Type": kind}, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                return answer.status, answer.read()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read()
+
+    with OtlpCollector() as collector:
+        traces = f"{collector.endpoint}/v1/traces"
+        assert post(traces, b"{}", "application/json")[0] == 415
+        assert post(f"{collector.endpoint}/v1/metrics", b"", PROTOBUF)[0] == 404
+        assert post(traces, b"\xff\xff\xff", PROTOBUF)[0] == 400
+        status, body = post(traces, ExportTraceServiceRequest().SerializeToString(), PROTOBUF)
+        assert status == 200
+        ExportTraceServiceResponse().ParseFromString(body)
+        assert collector.requests == 1 and collector.refused == [415, 404, 400]
