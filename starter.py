@@ -21,6 +21,7 @@ from cli import (
     change_cmds,
     clean_cmd,
     demo,
+    list_cmd,
     loop_cmds,
     plan_cmd,
     release_cmd,
@@ -48,6 +49,7 @@ def parser() -> argparse.ArgumentParser:
     change_cmds.add_parsers(sub)
     clean_cmd.add_parsers(sub)
     webhook_cmd.add_parsers(sub)
+    list_cmd.add_parsers(sub)
     demo.add_parser(sub)
     return p
 

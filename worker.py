@@ -20,7 +20,9 @@ from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
+from activities import search_attributes
 from activities.sandbox.runner import unavailable as sandbox_unavailable
+from contracts.search_attributes import missing_advice
 from contracts.version import TASK_QUEUE, UPGRADING, WORKFLOW_CODE_VERSION, older_version
 from runtime.client import open_client, settings_from_env
 from runtime.exit import exit_now
@@ -146,6 +148,9 @@ async def run(
             )
         )
     client = await open_client(conn, **({"runtime": runtime} if runtime else {}))
+    lacking = await search_attributes.missing(client, conn.namespace)
+    if lacking:
+        logging.warning("%s", missing_advice(lacking, conn.namespace, conn.address))
     from activities.host import default_host, host_queue
 
     own = host_queue(host or default_host())

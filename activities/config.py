@@ -7,6 +7,7 @@ fail a step hours into a loop, or wedge the workflow task that schedules it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import tomllib
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import search_attributes
 from activities.agents.model_names import model_problem
 from activities.git.command import GitInputError, run_git
 from activities.git.queries import current_branch, head_commit, repo_root_of
@@ -390,8 +392,12 @@ def resolve_project(design_dir: str, build: BuildChecks | None = None) -> Projec
 
 
 @activity.defn(name="project.resolve")
-def resolve_project_activity(request: ConfigRequest) -> ProjectContext:
-    return resolve_project(request.design_dir, request.build)
+async def resolve_project_activity(request: ConfigRequest) -> ProjectContext:
+    """The project, and whether the server takes the loops' search attributes: recorded
+    with it, so every replay of the loop upserts exactly as its first run did."""
+    ctx = await asyncio.to_thread(resolve_project, request.design_dir, request.build)
+    listed = await search_attributes.registered(activity.client())
+    return ctx.model_copy(update={"search_attributes": listed})
 
 
 ACTIVITIES = [resolve_project_activity]

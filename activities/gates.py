@@ -18,7 +18,7 @@ from pathlib import Path
 
 from temporalio import activity
 
-from activities import files, sandbox, test_counts, worktree_changes
+from activities import files, sandbox, test_counts, tracing, worktree_changes
 from activities.agents.errors import non_retryable
 from activities.sandbox.paths import project_environment, worktree_git_dir
 from contracts.build import GateCommand, GateRequest, GateResult
@@ -175,7 +175,7 @@ async def _run_gates(request: GateRequest) -> GateResult:
             raise asyncio.CancelledError("gates cancelled")
         activity.heartbeat(f"gate {index}/{len(request.commands)}: {command}")
         log_path = Path(request.log_dir) / f"{index:02d}-{slug(command)}.log"
-        results.append(await run_one(request, log_path, command))
+        results.append(await tracing.gate(command, run_one(request, log_path, command)))
     return GateResult(results=results)
 
 

@@ -79,7 +79,8 @@ def run_server(args: argparse.Namespace) -> int:
         )
         print(
             f"Temporal dev server on {host}:{port}, Web UI {server.ui_url}, state in {db} "
-            f"(log {server.log_path}). Ctrl-C (or SIGTERM) stops it.",
+            f"(log {server.log_path}), with the loops' search attributes (`orchestrator list "
+            "--waiting`). Ctrl-C (or SIGTERM) stops it.",
             file=sys.stderr,
             flush=True,
         )

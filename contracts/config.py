@@ -433,3 +433,8 @@ class ProjectContext(BaseModel):
         description="HEAD of the repository when the loop started: configuration and roles "
         "come from this commit (None: a repository without commits yet)",
     )
+    search_attributes: bool = Field(
+        default=False,
+        description="the server has the loops' search attributes (contracts/"
+        "search_attributes.py): the loops upsert them; without them they run unlisted",
+    )

@@ -13,6 +13,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 
+from runtime import tracing
 from runtime.server import (
     DEFAULT_ADDRESS,
     DEFAULT_UI_PORT,
@@ -52,11 +53,13 @@ async def connect(embedded: bool = True, conn: Connection | None = None) -> Clie
 async def open_client(conn: Connection, **options: Any) -> Client:
     """The client, or a ServerError saying what answered at the address when Temporal did
     not (the SDK's own error is a Rust transport message in a traceback)."""
+    traced = tracing.interceptors()  # none unless OTEL_EXPORTER_OTLP_ENDPOINT is set
     try:
         client = await Client.connect(
             conn.address,
             namespace=conn.namespace,
             data_converter=pydantic_data_converter,
+            interceptors=traced,
             **options,
         )
     except RuntimeError as err:

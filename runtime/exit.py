@@ -10,8 +10,11 @@ import os
 import sys
 from typing import NoReturn
 
+from runtime import tracing
+
 
 def exit_now(code: int) -> NoReturn:
+    tracing.flush()  # spans still batched: exit handlers, which would send them, never run
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

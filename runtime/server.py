@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from contracts.search_attributes import dev_server_flags
+
 DEFAULT_ADDRESS = "localhost:7233"
 DEFAULT_UI_PORT = 8233
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -149,6 +151,7 @@ def server_command(
     namespace: str,
     headless: bool = False,
     dynamic_config: dict[str, str] | None = None,
+    search_attributes: bool = True,
 ) -> list[str]:
     cmd = [
         temporal_binary(),
@@ -169,6 +172,8 @@ def server_command(
         cmd += ["--db-filename", str(db_file)]
     if headless:
         cmd.append("--headless")
+    if search_attributes:  # the loops' own (contracts/search_attributes.py)
+        cmd += dev_server_flags()
     for key, value in {**BLOB_LIMITS, **(dynamic_config or {})}.items():
         cmd += ["--dynamic-config-value", f"{key}={value}"]
     return cmd
@@ -184,13 +189,14 @@ def start_dev_server(
     wait_s: float = 60.0,
     headless: bool = False,
     dynamic_config: dict[str, str] | None = None,
+    search_attributes: bool = True,
 ) -> DevServer:
     """Start `temporal server start-dev` and wait until its gRPC port answers."""
     ui = ui_port if ui_port is not None else port + 1000
     log_path = log_path or orchestrator_home() / f"temporal-server-{port}.log"
     log = open(log_path, "ab")  # handed to the child process
     process = subprocess.Popen(
-        server_command(port, ui, db_file, namespace, headless, dynamic_config),
+        server_command(port, ui, db_file, namespace, headless, dynamic_config, search_attributes),
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,

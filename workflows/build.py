@@ -66,6 +66,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.inputs import absolute_design_dir, checked_signal, run_input, unknown_names
     from workflows.loop_control import LoopControl
     from workflows.say import GateHints, say_handler
+    from workflows.search_attrs import LoopAttributes
     from workflows.subtask import SubtaskWorkflow
 
 
@@ -101,6 +102,7 @@ class BuildWorkflow:
         self.conflict_answer: str | None = None
         self.cancelled = False
         self.tracker_revision = 0
+        self.attrs = LoopAttributes(lambda: self.ctx)
         self.control = LoopControl(
             "build",
             self.SIGNALS,
@@ -438,7 +440,7 @@ class BuildWorkflow:
         waiting = self._waiting_for()
         return BuildStatus(
             feature=self.ctx.feature if self.ctx else "",
-            phase="paused" if self.s.paused else ("budget" if self.s.budget_hold else "building"),
+            phase=self._phase(),
             paused=self.s.paused,
             waiting_for=waiting,
             subtasks=list(self.s.subtasks.values()),
@@ -484,7 +486,12 @@ class BuildWorkflow:
 
     def _details(self) -> None:
         feature = self.ctx.feature if self.ctx else ""
-        workflow.set_current_details(build_state.details(self.s, feature, self._waiting_for()))
+        who, waiting = build_state.waiting(self.s, self.children.running, self._own_decisions())
+        workflow.set_current_details(build_state.details(self.s, feature, waiting))
+        self.attrs.show(self._phase(), who, self._ledger().total.cost_usd)
+
+    def _phase(self) -> str:
+        return "paused" if self.s.paused else ("budget" if self.s.budget_hold else "building")
 
     # ----------------------------------------------------------- the steps
 
@@ -609,6 +616,7 @@ class BuildWorkflow:
         workflow.set_current_details(
             build_state.final_details(self.s, self.ctx.feature, outcome, report)
         )
+        self.attrs.show("ended", "nothing", total.cost_usd)
         await self.control.drained()
         return BuildResult(
             result=outcome,

@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import cancel_guard, subtask_state
     from workflows.inputs import checked_signal
     from workflows.loop_control import LoopControl
+    from workflows.search_attrs import LoopAttributes
 
 
 class _BuildSide:
@@ -94,11 +95,13 @@ class BuildChild:
         self.answer: str | None = None
         self.reported: SubtaskProgress | None = None
         self.main: asyncio.Task[Any] | None = None  # the run's task: where a cancel lands
+        self.attrs = LoopAttributes(lambda: self.inp().ctx)
 
     def phase(self, phase: str) -> None:
         s = self.state()
         s.phase = phase
         workflow.set_current_details(subtask_state.details(s, self.inp().subtask))
+        self.attrs.show(s.status, subtask_state.waiting(s), s.ledger.total.cost_usd)
 
     def block(self, reason: str) -> None:
         s = self.state()

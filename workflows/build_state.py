@@ -33,6 +33,7 @@ from contracts.integration import (
 )
 from contracts.metrics import Ledger
 from contracts.plan import Conflict
+from contracts.search_attributes import Waiting
 from contracts.tracker import TrackerRow
 
 DONE = (*PR_FINAL, "blocked", "skipped", "cancelled")
@@ -293,29 +294,38 @@ def ledger(s: BuildState) -> Ledger:
 
 def waiting_for(s: BuildState, running: Collection[str], own: list[PendingDecision]) -> str:
     """What the build waits for, most pressing first (`own`: the build's own failure holds)."""
+    return waiting(s, running, own)[1]
+
+
+def waiting(
+    s: BuildState, running: Collection[str], own: list[PendingDecision]
+) -> tuple[Waiting, str]:
+    """Who the build waits for (the search attribute) and what for (`status`)."""
     c = s.change
     if c is not None and c.state == "awaiting-decision":
-        return f"!change-approve or !change-cancel (change {c.id}: {c.scope}, see {c.report_path})"
+        return "person", (
+            f"!change-approve or !change-cancel (change {c.id}: {c.scope}, see {c.report_path})"
+        )
     if s.budget_hold:
-        return "decide budget raise|stop (the budget is reached)"
+        return "person", "decide budget raise|stop (the budget is reached)"
     failures = [*own, *failure_decisions(s, running)]
     if failures:
-        return "; ".join(f"decide {'/'.join(d.options)} ({d.prompt})" for d in failures)
+        return "person", "; ".join(f"decide {'/'.join(d.options)} ({d.prompt})" for d in failures)
     if s.paused:
-        return "!resume (paused: no new agent starts)"
-    waiting = [
+        return "person", "!resume (paused: no new agent starts)"
+    asked = [
         f"decide {n} {'/'.join(v.decision.options)}" for n, v in s.subtasks.items() if v.decision
     ]
-    if waiting:
-        return "; ".join(waiting)
+    if asked:
+        return "person", "; ".join(asked)
     forge = [
         f"{n}'s PR: {v.pull.waiting_for}"
         for n, v in s.subtasks.items()
         if n in running and v.status in FOLLOWING and v.pull and v.pull.waiting_for
     ]
     if forge and len(forge) == len(running):  # no agent works: only the forge is awaited
-        return "; ".join(forge)
-    return "agents" if running else "nothing"
+        return "ci", "; ".join(forge)
+    return ("agents", "agents") if running else ("nothing", "nothing")
 
 
 def stalled(s: BuildState, running: Collection[str], held: bool) -> str:

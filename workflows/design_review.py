@@ -59,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.loop_control import LoopControl
     from workflows.prompts import Prompts, loop_messages
     from workflows.say import GateHints, say_handler
+    from workflows.search_attrs import LoopAttributes
 
 
 @workflow.defn(name="DesignReviewWorkflow")
@@ -84,6 +85,7 @@ class DesignReviewWorkflow:
         self.subplans: list[SubplanSummary] = []
         self.answers: dict[str, str] = {}  # decision scope -> choice
         self.inp: DesignInput | None = None
+        self.attrs = LoopAttributes(lambda: self.ctx)
         self.control = LoopControl(
             "design loop",
             self.SIGNALS,
@@ -292,9 +294,9 @@ class DesignReviewWorkflow:
 
     def _details(self, note: str = "") -> None:
         feature = self.ctx.feature if self.ctx else ""
-        workflow.set_current_details(
-            design_state.details(self.s, feature, self._waiting_for(), note)
-        )
+        who, waiting = design_state.waiting(self.s, self.holds.decisions())
+        workflow.set_current_details(design_state.details(self.s, feature, waiting, note))
+        self.attrs.show(self.s.phase, who, self.s.ledger.total.cost_usd)
 
     # ----------------------------------------------------------- the steps
 

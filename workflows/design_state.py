@@ -13,6 +13,7 @@ from contracts.design import DesignState, ScopeState
 from contracts.gate_hints import standing
 from contracts.human import AnswerInput, PendingDecision, TrackedQuestion
 from contracts.names import with_odd_characters
+from contracts.search_attributes import Waiting
 
 
 def record_round(sc: ScopeState, results: list[ReviewResult]) -> float:
@@ -138,21 +139,26 @@ def apply_answer(s: DesignState, answer: AnswerInput) -> TrackedQuestion:
 
 def waiting_for(s: DesignState, holds: list[PendingDecision]) -> str:
     """What the loop waits for, most pressing first (`holds`: its open failure decisions)."""
+    return waiting(s, holds)[1]
+
+
+def waiting(s: DesignState, holds: list[PendingDecision]) -> tuple[Waiting, str]:
+    """Who the loop waits for (the search attribute) and what for (`status`)."""
     if s.paused:
-        return "!resume (paused: no new agent starts)"
+        return "person", "!resume (paused: no new agent starts)"
     for d in holds:
-        return f"decide {' / '.join(d.options)}: {d.prompt}"
+        return "person", f"decide {' / '.join(d.options)}: {d.prompt}"
     if s.decisions:
         d = s.decisions[0]
-        return f"decide {d.scope}: {' / '.join(d.options)}"
+        return "person", f"decide {d.scope}: {' / '.join(d.options)}"
     if s.phase == "questions":
         open_ids = [q.id for q in s.questions if q.status == "open"]
-        return "answers to " + ", ".join(open_ids)
+        return "person", "answers to " + ", ".join(open_ids)
     if s.phase == "awaiting-approval":
-        return "approved or request_changes"
-    if s.phase == "approved":
-        return "nothing (approved)"
-    return "agents"
+        return "person", "approved or request_changes"
+    if s.phase in ("approved", "cancelled") or s.stop_reason:
+        return "nothing", f"nothing ({s.phase if not s.stop_reason else 'stopped'})"
+    return "agents", "agents"
 
 
 def details(s: DesignState, feature: str, waiting: str, note: str = "") -> str:

@@ -83,6 +83,7 @@ with workflow.unsafe.imports_passed_through():
         Stage,
         StageState,
     )
+    from contracts.search_attributes import Waiting
     from contracts.telemetry import token_log_path
     from workflows import options, project_steps, release_state
     from workflows.agent_step import AgentStep
@@ -92,6 +93,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.loop_control import LoopControl
     from workflows.prompts import Prompts, loop_messages
     from workflows.say import GateHints, say_handler
+    from workflows.search_attrs import LoopAttributes
     from workflows.timestamps import stamp
 
 T = TypeVar("T")
@@ -116,6 +118,7 @@ class ReleaseWorkflow:
         self.ctx: ProjectContext | None = None
         self.inp: ReleaseInput | None = None
         self.criteria: CriteriaResult | None = None
+        self.attrs = LoopAttributes(lambda: self.ctx)
         self.control = LoopControl(
             "release loop",
             self.SIGNALS,
@@ -303,14 +306,17 @@ class ReleaseWorkflow:
     def _next_gate(self) -> str | None:
         return release_state.next_gate(self.s)
 
+    def _waiting(self) -> tuple[Waiting, str]:
+        return release_state.waiting(self.s, [*self.holds.decisions(), *self.s.decisions])
+
     def _waiting_for(self) -> str:
-        return release_state.waiting_for(self.s, [*self.holds.decisions(), *self.s.decisions])
+        return self._waiting()[1]
 
     def _details(self, note: str = "") -> None:
         feature = self._feature if self.ctx else ""
-        workflow.set_current_details(
-            release_state.details(self.s, feature, self._waiting_for(), note)
-        )
+        who, waiting = self._waiting()
+        workflow.set_current_details(release_state.details(self.s, feature, waiting, note))
+        self.attrs.show(self.s.phase, who, self.s.ledger.total.cost_usd)
 
     async def _on_hold(self) -> None:
         self._details()

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         area_slug,
         at_or_above,
     )
+    from contracts.search_attributes import Waiting
 
 SUITE = "test-suite"  # the area of the test suite's findings
 SCANNER = "bandit"  # the area of the offline scanner's findings
@@ -66,14 +67,19 @@ def next_gate(s: ReleaseState) -> str | None:
 
 
 def waiting_for(s: ReleaseState, decisions: list[PendingDecision]) -> str:
+    return waiting(s, decisions)[1]
+
+
+def waiting(s: ReleaseState, decisions: list[PendingDecision]) -> tuple[Waiting, str]:
+    """Who the loop waits for (the search attribute) and what for (`status`)."""
     if decisions:
-        return f"a decision ({', '.join(d.scope for d in decisions)})"
+        return "person", f"a decision ({', '.join(d.scope for d in decisions)})"
     gate = next_gate(s)
     if gate is not None:
-        return f"a person to send {gate}"
+        return "person", f"a person to send {gate}"
     if s.result is not None:
-        return "nothing (ended)"
-    return "the loop's own work"
+        return "nothing", "nothing (ended)"
+    return "agents", "the loop's own work"
 
 
 def details(s: ReleaseState, feature: str, waiting: str, note: str = "") -> str:

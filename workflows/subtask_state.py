@@ -9,7 +9,8 @@ unit-tested without a server.
 from __future__ import annotations
 
 from contracts.agents import Fixer, ReviewIssue, ReviewResult, Severity
-from contracts.build import GateResult, RoundRecord, SubtaskProgress, SubtaskState
+from contracts.build import PR_FINAL, GateResult, RoundRecord, SubtaskProgress, SubtaskState
+from contracts.search_attributes import Waiting
 from workflows import follow_state
 
 
@@ -106,6 +107,18 @@ def with_refusals(s: SubtaskState, notes: str) -> str:
     if not s.refused:
         return notes
     return f"{notes}; refused agent changes to {', '.join(s.refused)} (discarded, not committed)"
+
+
+def waiting(s: SubtaskState) -> Waiting:
+    """Who the loop waits for (the search attribute): a person it (or its build) asked,
+    CI on its PR, nobody once it is done, else its agents and steps."""
+    if s.decision is not None or s.paused or s.budget_hold or s.failure_hold:
+        return "person"
+    if s.follow is not None and s.follow.waiting_for:
+        return "ci"
+    if s.status in (*PR_FINAL, "blocked", "skipped", "cancelled"):
+        return "nothing"
+    return "agents"
 
 
 def details(s: SubtaskState, subtask: str) -> str:

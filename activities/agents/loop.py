@@ -32,7 +32,7 @@ from temporalio.exceptions import ApplicationError
 if TYPE_CHECKING:  # imported where used: the SDK takes seconds to import, and the CLI
     import anthropic  # imports the workflows (and so this module) to name their messages
 
-from activities import sandbox
+from activities import sandbox, tracing
 from activities.agents import briefing, context, prompts, strict, thinking
 from activities.agents import transcript as transcripts
 from activities.agents.cancel import raise_if_cancelled
@@ -431,13 +431,20 @@ async def run_agent(
             started = time.monotonic()
             request = _request(system, tools, record.messages, resolved.model, estimator)
             try:
-                message = await _ask(
-                    client,
+                message = await tracing.model_turn(
+                    _ask(
+                        client,
+                        model=resolved.model,
+                        max_tokens=max_tokens,
+                        metadata={"user_id": _user_id(call, kind)},
+                        **plan.params,
+                        **request,
+                    ),
                     model=resolved.model,
+                    agent=call.role,
+                    scope=call.scope,
+                    turn=turn,
                     max_tokens=max_tokens,
-                    metadata={"user_id": _user_id(call, kind)},
-                    **plan.params,
-                    **request,
                 )
             except context.ContextTooLong as exc:
                 # The API counted more than the estimate allowed for: learn its count and
@@ -752,36 +759,39 @@ async def _handle_tools(
     replies: list[dict[str, Any]] = []
     calls = [b for b in content if b.get("type") == "tool_use"]
     for block in calls:
-        name, args = block["name"], block.get("input") or {}
-        if cut_off and block is calls[-1]:
-            text, is_error = (
-                f"your call of {name} was cut off at the output limit before its input was "
-                "complete; nothing was run. Make the call again, with a shorter input (write a "
-                "long file in parts: write_file, then edit_file to add to it)",
-                True,
-            )
-        elif name == submit_name:
-            if output is not None:
-                text, is_error = "already submitted", False
+        with tracing.tool_call(block["name"], block["id"]) as span:
+            name, args = block["name"], block.get("input") or {}
+            if cut_off and block is calls[-1]:
+                text, is_error = (
+                    f"your call of {name} was cut off at the output limit before its input was "
+                    "complete; nothing was run. Make the call again, with a shorter input (write a "
+                    "long file in parts: write_file, then edit_file to add to it)",
+                    True,
+                )
+            elif name == submit_name:
+                if output is not None:
+                    text, is_error = "already submitted", False
+                else:
+                    try:
+                        candidate = output_model.model_validate(args)
+                        if check is not None:
+                            pending = check(candidate)
+                            if inspect.isawaitable(pending):  # a check that looks at the disk
+                                await pending
+                        output = candidate
+                        text, is_error = "accepted", False
+                    except (ValidationError, ValueError) as exc:
+                        record.invalid_submissions += 1
+                        text = (
+                            f"{submit_name} rejected, nothing was recorded:\n{_describe(exc)}\n"
+                            f"Call {submit_name} again with corrected input."
+                        )
+                        is_error = True
             else:
-                try:
-                    candidate = output_model.model_validate(args)
-                    if check is not None:
-                        pending = check(candidate)
-                        if inspect.isawaitable(pending):  # a check that looks at the disk
-                            await pending
-                    output = candidate
-                    text, is_error = "accepted", False
-                except (ValidationError, ValueError) as exc:
-                    record.invalid_submissions += 1
-                    text = (
-                        f"{submit_name} rejected, nothing was recorded:\n{_describe(exc)}\n"
-                        f"Call {submit_name} again with corrected input."
-                    )
-                    is_error = True
-        else:
-            text, is_error = await workspace.call(name, args)
-            text = outputs.fit(text, block["id"], workspace)
+                text, is_error = await workspace.call(name, args)
+                text = outputs.fit(text, block["id"], workspace)
+            if is_error:
+                span.set_attribute("error.type", "tool_error")
         reply: dict[str, Any] = {"type": "tool_result", "tool_use_id": block["id"], "content": text}
         if is_error:
             reply["is_error"] = True

@@ -223,3 +223,24 @@ def test_the_server_keeps_payloads_as_small_as_the_embedded_one(compose: dict[st
 
     dynamic = yaml.safe_load(compose["configs"]["temporal-dynamicconfig"]["content"])
     assert {key: str(dynamic[key][0]["value"]) for key in BLOB_LIMITS} == BLOB_LIMITS
+
+
+def test_the_namespace_job_registers_the_loops_search_attributes(resolved: dict[str, Any]) -> None:
+    """Without them `temporal workflow list --query 'OrchestratorWaitingFor="person"'` fails."""
+    from contracts.search_attributes import KEYS, cli_type
+
+    script = "\n".join(resolved["services"]["temporal-namespace"]["command"])
+    assert "temporal operator search-attribute create" in script
+    for key in KEYS:
+        assert f"{key.name}={cli_type(key)}" in script
+
+
+def test_workers_export_traces_to_jaeger(resolved: dict[str, Any]) -> None:
+    services = resolved["services"]
+    jaeger = services["jaeger"]
+    assert jaeger["image"].startswith("jaegertracing/all-in-one:")
+    assert env_of(jaeger)["COLLECTOR_OTLP_ENABLED"] == "true" and "4318" in jaeger["expose"]
+    assert any(p["target"] == 16686 and p["host_ip"] == "127.0.0.1" for p in jaeger["ports"])
+    worker = env_of(services["worker"])
+    assert worker["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4318"
+    assert worker["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf"
