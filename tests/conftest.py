@@ -24,6 +24,7 @@ from xdist.scheduler import LoadScopeScheduling
 
 from runtime.server import DevServer, free_port, start_dev_server, temporal_binary
 from simulators.github_api import RECORD_ENV
+from tests.durations import DURATIONS, DurationStore, longest_first
 from tests.support import connect
 
 RECORDING = pytest.StashKey[str]()
@@ -33,6 +34,8 @@ def pytest_configure(config: pytest.Config) -> None:
     """Every GitHub stand-in of the run (and of workers it spawns) records its requests, for
     the OpenAPI contract test; `after_all` tests run last, to read the whole recording."""
     config.addinivalue_line("markers", "after_all: run after every other test of the session")
+    if config.getoption("store_durations") and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(DurationStore(), "duration-store")
     if not os.environ.get(RECORD_ENV):
         directory = tempfile.mkdtemp(prefix="github-requests-")
         os.environ[RECORD_ENV] = os.path.join(directory, "requests.jsonl")
@@ -47,55 +50,69 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-# The long end-to-end tests (minutes each, measured with --durations) go first, so that the
-# parallel workers end on short tests instead of one worker running a long one alone.
-LONG_FIRST = (
-    "tests/webui/",
-    "tests/cli/test_cli_loops.py",
-    "tests/cli/test_first_hour.py",
-    "tests/workflows/",
-    "tests/deploy/test_runtime_install.py",
-    "tests/cli/",
-    "tests/git/test_many_files.py",
-    "tests/deploy/test_types.py",
-)
-
-
-def _rank(item: pytest.Item) -> int:
-    if item.get_closest_marker("after_all"):
-        return len(LONG_FIRST) + 1
-    return next((i for i, p in enumerate(LONG_FIRST) if item.nodeid.startswith(p)), len(LONG_FIRST))
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=_rank)  # stable: collection order within each rank
-
-
 # The suite runs in parallel workers (pytest-xdist, `addopts` in pyproject.toml). Each has its
 # own Temporal servers, ORCHESTRATOR_HOME and temporary directories; they share the recording,
-# which the controller made before starting them. The scheduler below hands out tests in
-# collection order, a few at a time, and each ONE_WORKER module whole, where its first test
-# is; so an `after_all` test is the last its worker runs. It then waits until every other
-# worker has finished its tests, so that it reads the whole run's recording.
+# which the controller made before starting them. The scheduler below hands out units (a test,
+# or the tests that must share a worker) a few at a time in collection order, which is longest
+# first by the measured durations in DURATIONS, so that the workers end on short tests instead
+# of one running a long one alone; an `after_all` test is the last its worker runs. It then
+# waits until every other worker has finished its tests, so that it reads the whole run's
+# recording.
 ONE_WORKER = (
     "tests/badinput/test_cli.py",  # one `held` set of loops; a test reads the one before it
     "tests/badinput/test_signals.py",  # the same
     "tests/workflows/test_continue_as_new.py",  # one server of its own settings for both tests
 )
+# Tests that share a module fixture too costly to make twice (the fixture: its tests), so that
+# they run on the worker that makes it, one after the other.
+SHARED_RUNS = {
+    "interrupted_demos": (
+        "tests/cli/test_first_hour.py::test_ctrl_c_on_the_demo_ends_its_loops_and_a_rerun_finishes",
+        "tests/cli/test_first_hour.py::test_a_killed_demo_leaves_nothing_that_stops_the_next_one",
+    ),
+}
+_SHARED_UNIT = {nodeid: name for name, ids in SHARED_RUNS.items() for nodeid in ids}
+
+
+def _unit(nodeid: str) -> str:
+    """What the scheduler hands out whole."""
+    module = nodeid.split("::", 1)[0]
+    return _SHARED_UNIT.get(nodeid, module if module in ONE_WORKER else nodeid)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--store-durations",
+        action="store_true",
+        help=f"write the measured durations of the run's tests to tests/{DURATIONS.name}",
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture, ids in SHARED_RUNS.items():
+            if fixture in getattr(item, "fixturenames", ()) and item.nodeid not in ids:
+                raise pytest.UsageError(
+                    f"{item.nodeid} uses {fixture}: add it to SHARED_RUNS in tests/conftest.py"
+                )
+    longest_first(items, _unit)
 
 
 class _Scheduling(LoadScopeScheduling):
-    """`--dist load`, but each ONE_WORKER module is one unit. (xdist's `loadgroup` groups by
-    rewriting node ids, which pytest 9.2 no longer lets it do: pytest-xdist issue 1386.)"""
+    """`--dist load`, but each ONE_WORKER module and each SHARED_RUNS group is one unit, in
+    collection order. (xdist's `loadgroup` groups by rewriting node ids, which pytest 9.2 no
+    longer lets it do: pytest-xdist issue 1386.)"""
 
     def _split_scope(self, nodeid: str) -> str:
-        module = nodeid.split("::", 1)[0]
-        return module if module in ONE_WORKER else nodeid
+        return _unit(nodeid)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadScopeScheduling | None:
-    return _Scheduling(config, log) if config.getvalue("dist") == "load" else None
+    if config.getvalue("dist") != "load":
+        return None
+    config.option.loadscopereorder = False  # by number of tests; the collection's order is kept
+    return _Scheduling(config, log)
 
 
 AFTER_ALL_WAIT_S = 540.0

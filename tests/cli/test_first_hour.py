@@ -17,11 +17,17 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import (
+    Client,
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+)
 from temporalio.service import RPCError
 
 import starter
@@ -363,42 +369,86 @@ async def wait_for_text(log: Path, text: str, limit: float = 300) -> str:
     return str(await until(seen, limit=limit, interval=0.3, what=f"{text!r} in {log}"))
 
 
-def demo_dir(home: Path, log: Path) -> str:
-    found = re.search(r"scratch repository (\S+) ", log.read_text())
-    assert found, log.read_text()
+def demo_dir(out: str) -> str:
+    found = re.search(r"scratch repository (\S+) ", out)
+    assert found, out
     return f"{found.group(1)}/design-docs/active/link-shortener"
 
 
+@dataclass(frozen=True)
+class InterruptedDemos:
+    """What three demos in one home showed, run one after the other."""
+
+    home: Path
+    env: dict[str, str]
+    ctrl_c_code: int  # the first, Ctrl-C once its build started
+    ctrl_c_out: str
+    build_after_ctrl_c: WorkflowExecutionDescription
+    running_after_ctrl_c: list[str]
+    killed_status: subprocess.CompletedProcess[str]  # the second, SIGKILLed once its build started
+    rerun_dir: Path  # the third, with --dir, run to the end
+    rerun: subprocess.CompletedProcess[str]
+
+
+@pytest.fixture(scope="module")
+async def interrupted_demos(
+    temporal_server: DevServer, client: Client, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[InterruptedDemos]:
+    """One sequence for the Ctrl-C and the SIGKILL tests: a whole demo is about 40 s of CPU,
+    and each test's rerun is the demo after an interrupted one (SHARED_RUNS in
+    tests/conftest.py keeps both tests on the worker that runs it)."""
+    tmp_path = tmp_path_factory.mktemp("interrupted-demos")
+    env = own_home(tmp_path, temporal_server.address)
+    home = Path(env["ORCHESTRATOR_HOME"])
+    try:
+        first_log = tmp_path / "ctrl-c.log"
+        first = start_demo(env, first_log)
+        await wait_for_text(first_log, " started (running now:")
+        os.killpg(first.pid, signal.SIGINT)  # Ctrl-C reaches the terminal's foreground group
+        code = await asyncio.to_thread(first.wait, 120)
+        build = await client.get_workflow_handle("build-link-shortener").describe()
+        running = f"TaskQueue = '{build.task_queue}' AND ExecutionStatus = 'Running'"
+        left = [w.id async for w in client.list_workflows(running)]
+
+        killed_log = tmp_path / "killed.log"
+        killed = start_demo(env, killed_log)
+        await wait_for_text(killed_log, " started (running now:")
+        os.killpg(killed.pid, signal.SIGKILL)
+        await asyncio.to_thread(killed.wait, 60)
+        shown = await orchestrator(env, "status", demo_dir(killed_log.read_text()))
+
+        rerun_dir = tmp_path / "demo"
+        rerun = await orchestrator(env, "demo", "--dir", str(rerun_dir), limit=600)
+        yield InterruptedDemos(
+            home, env, code, first_log.read_text(), build, left, shown, rerun_dir, rerun
+        )
+    finally:
+        for line in processes_of(home):
+            os.kill(int(line.split(":")[0]), signal.SIGKILL)
+
+
 async def test_ctrl_c_on_the_demo_ends_its_loops_and_a_rerun_finishes(
-    client: Client, demo_env: dict[str, str], tmp_path: Path
+    client: Client, interrupted_demos: InterruptedDemos
 ) -> None:
-    home = Path(demo_env["ORCHESTRATOR_HOME"])
-    first_log = tmp_path / "first.log"
-    first = start_demo(demo_env, first_log)
-    await wait_for_text(first_log, " started (running now:")
-    os.killpg(first.pid, signal.SIGINT)  # Ctrl-C reaches the terminal's foreground group
-    code = await asyncio.to_thread(first.wait, 120)
-    out = first_log.read_text()
-    assert code == 130, out[-3000:]
+    home, demo_env = interrupted_demos.home, interrupted_demos.env
+    out = interrupted_demos.ctrl_c_out
+    assert interrupted_demos.ctrl_c_code == 130, out[-3000:]
     assert "Interrupted: ending the demo's loops" in out
     assert "The demo's loops are cancelled" in out and "demo --clean" in out
     assert "Traceback" not in out  # the worker's log went to its file
-    build = await client.get_workflow_handle("build-link-shortener").describe()
-    assert build.status == WorkflowExecutionStatus.CANCELED
-    queue = build.task_queue
-    running = f"TaskQueue = '{queue}' AND ExecutionStatus = 'Running'"
-    assert [w.id async for w in client.list_workflows(running)] == []
+    assert interrupted_demos.build_after_ctrl_c.status == WorkflowExecutionStatus.CANCELED
+    assert interrupted_demos.running_after_ctrl_c == []
 
-    second_log = tmp_path / "second.log"
-    second = start_demo(demo_env, second_log)
-    assert await asyncio.to_thread(second.wait, 600) == 0, second_log.read_text()[-3000:]
-    out = second_log.read_text()
+    # The rerun (after the next demo was SIGKILLed too: the test below) finishes.
+    second = interrupted_demos.rerun
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    out = second.stdout
     assert out.rstrip().splitlines()[-1] == "ALL_SUBTASKS_PR_CREATED"
     assert re.search(r"^\[0:\d\d\]   01-models    started", out, re.M)  # elapsed time
 
     # After the demo, its loops answer `status` and `metrics`: the CLI serves the demo's own
     # task queue itself (no background worker is started on the default one).
-    design = demo_dir(home, second_log)
+    design = demo_dir(out)
     metrics = await orchestrator(demo_env, "metrics", design)
     assert metrics.returncode == 0, metrics.stdout + metrics.stderr
     assert "build (COMPLETED):" in metrics.stdout and "No worker polls" not in metrics.stderr
@@ -420,33 +470,27 @@ async def test_ctrl_c_on_the_demo_ends_its_loops_and_a_rerun_finishes(
 
     cleaned = await orchestrator(demo_env, "demo", "--clean")
     assert cleaned.returncode == 0, cleaned.stderr
+    # The Ctrl-C'd and the killed demo's; the rerun's is where --dir said.
     assert "removed 2 demo directories" in cleaned.stdout
     assert list((home / "demo").iterdir()) == []
 
 
 async def test_a_killed_demo_leaves_nothing_that_stops_the_next_one(
-    client: Client, demo_env: dict[str, str], tmp_path: Path
+    interrupted_demos: InterruptedDemos,
 ) -> None:
     """SIGKILL mid-build: the loops stay on a queue nobody polls. `status` says so, and the
     next demo (in a directory of the person's choosing) replaces the stale subtask instead of
     waiting for nothing, and runs both loops end to end, saying what it does on its stdout."""
-    home = Path(demo_env["ORCHESTRATOR_HOME"])
-    first_log = tmp_path / "first.log"
-    first = start_demo(demo_env, first_log)
-    await wait_for_text(first_log, " started (running now:")
-    os.killpg(first.pid, signal.SIGKILL)
-    await asyncio.to_thread(first.wait, 60)
-
-    shown = await orchestrator(demo_env, "status", demo_dir(home, first_log))
+    shown = interrupted_demos.killed_status
     assert shown.returncode == 0, shown.stderr
     assert "build (build-link-shortener): RUNNING, but nothing serves it" in shown.stdout
     assert "which no worker polls" in shown.stdout and "demo --clean" in shown.stdout
 
-    second = await orchestrator(demo_env, "demo", "--dir", str(tmp_path / "demo"), limit=600)
+    second = interrupted_demos.rerun
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     out = second.stdout
     assert re.search(r"note: terminated stale build-link-shortener-\S+ \(run ", out), out
-    assert str(tmp_path / "demo" / "repo") in out  # the scratch repository where --dir says
+    assert str(interrupted_demos.rerun_dir / "repo") in out  # the scratch repository --dir says
     assert "SIMULATION" in out
     assert "temporal workflow signal --workflow-id design-link-shortener --name approved" in out
     assert "DESIGN_DOC_APPROVED" in out

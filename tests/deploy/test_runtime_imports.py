@@ -13,9 +13,12 @@ from __future__ import annotations
 import ast
 import importlib.metadata
 import inspect
+import os
 import re
+import subprocess
 import sys
 import tomllib
+from pathlib import Path
 
 from tests.conftest import REPO_ROOT
 
@@ -84,3 +87,25 @@ def test_what_the_demo_copies_is_a_runtime_dependency() -> None:
 
     copied = inspect.signature(make_test_venv).parameters["requirements"].default
     assert {_normal(name) for name in copied} <= runtime_dependencies()
+
+
+def test_the_demo_venv_brings_pytests_bytecode(tmp_path: Path) -> None:
+    """The gates run pytest in the example project's venv read-only (the sandbox), where no
+    bytecode can be written: without it in the venv, every gate compiled pytest again."""
+    from cli.demo_repo import make_test_venv
+
+    make_test_venv(tmp_path / "venv")
+    done = subprocess.run(
+        [str(tmp_path / "venv" / "bin" / "python"), "-v", "-c", "import pytest, _pytest.python"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    loaded = [
+        line
+        for line in done.stderr.splitlines()
+        if line.startswith("# code object from ") and str(tmp_path) in line
+    ]
+    from_source = [line for line in loaded if not line.endswith(".pyc'")]
+    assert from_source == [] and len(loaded) > 50, loaded
