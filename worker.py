@@ -67,6 +67,7 @@ def activities(host_queue: str = "") -> list[Any]:
     from activities.git import archive
     from activities.host import HostClaim
     from activities.integration import activities as integration
+    from activities.patterns import activities as patterns
     from activities.plan import activities as plan
     from activities.release import activities as release
 
@@ -87,6 +88,7 @@ def activities(host_queue: str = "") -> list[Any]:
         *migration_scan.ACTIVITIES,
         *integration.ACTIVITIES,
         *release.ACTIVITIES,
+        *patterns.ACTIVITIES,
         *checks.ACTIVITIES,
         *cleanup.ACTIVITIES,
         *child_workflows.ACTIVITIES,
