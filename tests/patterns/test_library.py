@@ -36,9 +36,8 @@ def git(root: Path, *args: str) -> str:
 
 class Project:
     def __init__(self, tmp: Path, names: list[str]) -> None:
-        repo = make_project(
-            tmp / "p", None, design_source=tiny_design(tmp / "src", dict.fromkeys(names, []))
-        )
+        design = tiny_design(tmp / "src", {name: [] for name in names})
+        repo = make_project(tmp / "p", None, design_source=design)
         approve_artifacts(repo.design_dir, repo.root)
         self.root, self.design = repo.root, repo.design_dir
         self.base = git(self.root, "rev-parse", "--abbrev-ref", "HEAD")
