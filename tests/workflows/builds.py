@@ -138,6 +138,18 @@ SHARING_RULES = [
 ]
 
 
+async def notice_with(handle: WorkflowHandle, start: str) -> str | None:
+    """The build's notice when it starts with `start` (a probe for `until`)."""
+    text = (await status_of(handle, BuildStatus)).notice
+    return text if text.startswith(start) else None
+
+
+async def notice_having(handle: WorkflowHandle, part: str) -> str | None:
+    """The build's notice when it holds `part` (a probe for `until`)."""
+    text = (await status_of(handle, BuildStatus)).notice
+    return text if part in text else None
+
+
 async def conflict_question(handle: WorkflowHandle) -> tuple[BuildStatus, PendingDecision]:
     async def asked() -> tuple[BuildStatus, PendingDecision] | None:
         st = await status_of(handle, BuildStatus)

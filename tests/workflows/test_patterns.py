@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client
 
 from cli.views import build_view
 from contracts.build import BuildInput, BuildResult, BuildStatus
@@ -20,7 +20,14 @@ from runtime.server import DevServer
 from simulators.github_api import GitHubStandIn
 from tests.cli.commands import orchestrator
 from tests.support import make_project, scripted_model, status_of, temporal_cli, until, write
-from tests.workflows.builds import ONE_REVIEWER, approve_artifacts, builder, passes_review
+from tests.workflows.builds import (
+    ONE_REVIEWER,
+    approve_artifacts,
+    builder,
+    notice_having,
+    notice_with,
+    passes_review,
+)
 from worker import build_worker
 from workflows.build import BuildWorkflow
 
@@ -86,16 +93,6 @@ RULES = [
     },
     *(passes_review(s) for s in ("a", "b", "clicks", "integration")),
 ]
-
-
-async def notice_with(handle: WorkflowHandle, start: str) -> str | None:
-    text = (await status_of(handle, BuildStatus)).notice
-    return text if text.startswith(start) else None
-
-
-async def notice_having(handle: WorkflowHandle, part: str) -> str | None:
-    text = (await status_of(handle, BuildStatus)).notice
-    return text if part in text else None
 
 
 async def test_a_finished_subtask_becomes_a_pattern_offered_to_a_later_builder(
