@@ -21,6 +21,7 @@ from tests.support import scripted_model, status_of, temporal_cli, until, write
 from tests.workflows.builds import (
     ONE_REVIEWER,
     SHARING_RULES,
+    a_done_b_building,
     builder,
     conflict_question,
     git_out,
@@ -58,13 +59,7 @@ async def test_reset_archives_every_branch_and_builds_again_from_the_design(
         async with build_worker(client, task_queue):
             handle = await start_build(client, repo, task_queue)
 
-            async def b_building() -> bool:
-                st = await status_of(handle, BuildStatus)
-                a = next((v for v in st.subtasks if v.name == "a"), None)
-                asked = any(r.role == "builder" and r.scope == "b" for r in messages.requests)
-                return bool(a and a.status == "pr_created" and asked)
-
-            await until(b_building, limit=180, what="a's PR and b building")
+            await a_done_b_building(handle, messages)
             old_a = git_out(repo.origin, "rev-parse", "feat/a")
 
             # Confirmed before it was asked: refused, nothing moves.

@@ -8,25 +8,26 @@ from __future__ import annotations
 
 import asyncio
 import os
-import uuid
 from pathlib import Path
 
 import pytest
 from temporalio.client import Client
 
 from cli.views import build_view
-from contracts.build import BuildInput, BuildResult, BuildStatus
+from contracts.build import BuildResult, BuildStatus
 from runtime.server import DevServer
 from simulators.github_api import GitHubStandIn
 from tests.cli.commands import orchestrator
 from tests.support import make_project, scripted_model, status_of, temporal_cli, until, write
 from tests.workflows.builds import (
     ONE_REVIEWER,
+    a_done_b_building,
     approve_artifacts,
     builder,
     notice_having,
     notice_with,
     passes_review,
+    start_build,
 )
 from worker import build_worker
 from workflows.build import BuildWorkflow
@@ -108,20 +109,9 @@ async def test_a_finished_subtask_becomes_a_pattern_offered_to_a_later_builder(
     with scripted_model({"rules": RULES}, monkeypatch, github.url) as messages:
         first = project(tmp_path, "p1", github.url, library)
         async with build_worker(client, task_queue):
-            handle = await client.start_workflow(
-                BuildWorkflow.run,
-                BuildInput(design_dir=str(first.design_dir)),
-                id=f"build-p1-{uuid.uuid4().hex[:6]}",
-                task_queue=task_queue,
-            )
+            handle = await start_build(client, first, task_queue)
 
-            async def a_done_b_building() -> bool:
-                st = await status_of(handle, BuildStatus)
-                a = next((v for v in st.subtasks if v.name == "a"), None)
-                asked = any(r.role == "builder" and r.scope == "b" for r in messages.requests)
-                return a is not None and a.status == "pr_created" and asked
-
-            await until(a_done_b_building, limit=180, what="a's PR and b building")
+            await a_done_b_building(handle, messages)
 
             # b has not finished: refused, by the build and by the CLI alike.
             await handle.signal(BuildWorkflow.add_pattern, "b")
@@ -181,12 +171,7 @@ async def test_a_finished_subtask_becomes_a_pattern_offered_to_a_later_builder(
         # Another project on the same library: its builder gets the pattern, quoted.
         second = project(tmp_path, "p2", None, library)
         async with build_worker(client, task_queue):
-            later = await client.start_workflow(
-                BuildWorkflow.run,
-                BuildInput(design_dir=str(second.design_dir)),
-                id=f"build-p2-{uuid.uuid4().hex[:6]}",
-                task_queue=task_queue,
-            )
+            later = await start_build(client, second, task_queue)
             result = BuildResult.model_validate(await later.result())
             st = await status_of(later, BuildStatus)
     assert result.result == "ALL_SUBTASKS_PR_CREATED", result
