@@ -88,10 +88,19 @@ def test_writers_at_once_lose_nothing_and_a_re_add_is_the_same_pattern(tmp_path:
     index = (p.library / "PATTERN_INDEX.md").read_text()
     assert all(f"| [{i}](PATTERN_LIBRARY.md#" in index for i in ids.values())
 
-    # Its branch moved on and passed review again: the same pattern, updated in place.
-    again = p.finish("alpha-next", {"src/x.py": "x = 1\n"})  # another branch: nothing moves
-    assert again
-    assert add_pattern(p.request("alpha")).outcome == "unchanged"
+    # Its branch moved on and passed review again (a fix): the same pattern, updated in place.
+    git(p.root, "checkout", "-q", "feat/alpha")
+    (p.root / "src" / "alpha.py").write_text("def alpha() -> str:\n    return 'ALPHA'\n")
+    git(p.root, "commit", "-qam", "fix(alpha)")
+    fixed = git(p.root, "rev-parse", "HEAD")
+    git(p.root, "checkout", "-q", p.base)
+    record = p.design / "build-reviews" / "alpha" / "review-pass.json"
+    record.write_text(ReviewPass(subtask="alpha", commit=fixed).model_dump_json())
+    updated = add_pattern(p.request("alpha"))
+    assert (updated.outcome, updated.id) == ("updated", ids["alpha"])
+    entries = {e.id: e for e in library.read_library(p.library)}
+    assert len(entries) == 4 and "return 'ALPHA'" in entries[ids["alpha"]].body
+    assert entries[ids["alpha"]].commit == fixed
 
 
 def test_excerpts_are_bounded_and_cannot_break_the_format(tmp_path: Path) -> None:

@@ -189,7 +189,10 @@ async def test_a_finished_subtask_becomes_a_pattern_offered_to_a_later_builder(
     offered = second.design_dir / "build-reviews" / "clicks" / "PATTERNS.md"
     assert '<pattern id="PATTERN-001"' in offered.read_text()
 
-    # The CLI keeps the finished subtask of the second build, once; both are listed.
+    # The CLI keeps the finished subtask of the second build, once; both are listed. The
+    # one the first build's signal added is the same pattern from the CLI too.
+    same = await orchestrator(env, "pattern", "add", str(first.design_dir), "a")
+    assert "PATTERN-001 (Short link store in SQLite) already in" in same.stdout, same.stderr
     kept = await orchestrator(env, "pattern", "add", str(second.design_dir), "clicks")
     assert kept.returncode == 0, kept.stderr
     assert "PATTERN-002 (Click counter store in SQLite) added to" in kept.stdout
