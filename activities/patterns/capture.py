@@ -117,6 +117,7 @@ def capture(req: PatternAddRequest, commit: str) -> Pattern:
     key = sorted(changed, key=lambda p: (-changed[p], p))[:MAX_FILES]
     stack = sorted({STACKS[s] for p in changed if (s := Path(p).suffix.lower()) in STACKS})
     summary = " ".join(spec.summary.split())[:MAX_SUMMARY_CHARS] or spec.title
+    summary = "\\" + summary if summary.startswith("#") else summary  # text, not a heading
     body = [
         "### Summary",
         "",
@@ -150,10 +151,13 @@ def _own_files(req: PatternAddRequest, base: str, commit: str) -> dict[str, int]
     design_rel = os.path.relpath(os.path.realpath(req.design_dir), os.path.realpath(req.repo_root))
     skip = (f"{design_rel}/", ".orchestrator/")
     out: dict[str, int] = {}
-    numstat = git_out(req.repo_root, "diff", "--numstat", "--no-renames", base, commit)
-    for line in numstat.splitlines():
-        added, _deleted, path = line.split("\t", 2)
+    # -z: paths as they are (no quoting of unusual names), one NUL-ended record each.
+    numstat = git_out(req.repo_root, "diff", "--numstat", "-z", "--no-renames", base, commit)
+    for record in filter(None, numstat.split("\0")):
+        added, _deleted, path = record.split("\t", 2)
         if path.startswith(skip) or added == "-":  # records, binaries
+            continue
+        if any(ord(c) < 32 for c in path):  # a newline in a name would end the entry's line
             continue
         if int(added) > 0:
             out[path] = int(added)
