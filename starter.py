@@ -23,6 +23,7 @@ from cli import (
     demo,
     list_cmd,
     loop_cmds,
+    pattern_cmd,
     plan_cmd,
     release_cmd,
     say_cmd,
@@ -45,6 +46,7 @@ def parser() -> argparse.ArgumentParser:
     loop_cmds.add_parsers(sub)
     say_cmd.add_parser(sub)
     release_cmd.add_parser(sub)
+    pattern_cmd.add_parsers(sub)
     budget_cmd.add_parsers(sub)
     change_cmds.add_parsers(sub)
     clean_cmd.add_parsers(sub)

@@ -69,6 +69,7 @@ def activities(host_queue: str = "") -> list[Any]:
     from activities.git import archive
     from activities.host import HostClaim
     from activities.integration import activities as integration
+    from activities.patterns import activities as patterns
     from activities.plan import activities as plan
     from activities.release import activities as release
 
@@ -89,6 +90,7 @@ def activities(host_queue: str = "") -> list[Any]:
         *migration_scan.ACTIVITIES,
         *integration.ACTIVITIES,
         *release.ACTIVITIES,
+        *patterns.ACTIVITIES,
         *checks.ACTIVITIES,
         *cleanup.ACTIVITIES,
         *child_workflows.ACTIVITIES,

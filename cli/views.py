@@ -114,6 +114,14 @@ def build_view(s: BuildStatus) -> str:
     pulls = [pull_line(v.name, v.pull) for v in s.subtasks if v.pull is not None]
     if pulls:
         out += ["", "Pull requests followed:", *pulls]
+    patterns = [
+        f"  {v.name}: "
+        + ", ".join(f"{p} ({'used' if p in v.patterns_used else 'not used'})" for p in offered)
+        for v in s.subtasks
+        if (offered := v.patterns_offered)
+    ]
+    if patterns:
+        out += ["", "Library patterns offered to builders:", *patterns]
     if s.notes:
         out += ["", f"Notes: {s.notes}"]
     if s.file_conflicts:

@@ -238,6 +238,16 @@ class EditRequest(AgentCall):
         default_factory=list,
         description="integration: the subtasks a failure may be attributed to (`culprit`)",
     )
+    patterns_offered: list[str] = Field(
+        default_factory=list,
+        description="builder: the library's patterns offered (PATTERN-NNN, best first); it "
+        "says which it used",
+    )
+    patterns_path: str = Field(
+        default="",
+        description="the offered patterns as quoted (absolute): put in the first message as "
+        "reference material, never as instructions",
+    )
 
 
 class EditResult(BaseModel):
@@ -250,6 +260,9 @@ class EditResult(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     culprit: str | None = Field(default=None, description="integration: the subtask to reopen")
     culprit_reason: str = ""
+    patterns_used: list[str] = Field(
+        default_factory=list, description="builder: the offered patterns it says it drew on"
+    )
     refused: list[str] = Field(
         default_factory=list,
         description="changes the orchestrator refuses, discarded from the worktree and never "

@@ -245,6 +245,12 @@ class SubtaskState(BaseModel):
     follow: FollowState | None = Field(
         default=None, description="following the PR on the forge ([forge] follow)"
     )
+    patterns_offered: list[str] = Field(
+        default_factory=list, description="library patterns offered to its builder"
+    )
+    patterns_used: list[str] = Field(
+        default_factory=list, description="of those, the ones its builder says it used"
+    )
 
 
 class IntegrationState(SubtaskState):
@@ -278,6 +284,8 @@ class SubtaskProgress(BaseModel):
     notes: str = ""
     ledger: Ledger = Field(default_factory=Ledger)
     pull: PullSummary | None = None
+    patterns_offered: list[str] = Field(default_factory=list)
+    patterns_used: list[str] = Field(default_factory=list)
 
 
 class SubtaskResult(BaseModel):
@@ -325,6 +333,12 @@ class SubtaskView(BaseModel):
     )
     follow_rounds: list[FollowRound] = Field(
         default_factory=list, description="CI and review rounds on the PR, for REPORT.md"
+    )
+    patterns_offered: list[str] = Field(
+        default_factory=list, description="library patterns offered to its builder"
+    )
+    patterns_used: list[str] = Field(
+        default_factory=list, description="of those, the ones its builder says it used"
     )
 
 

@@ -199,6 +199,42 @@ class ReleaseConfig(_Strict):
     )
 
 
+class PatternsConfig(_Strict):
+    """`[patterns]`: the pattern library (seed 004), one directory shared across projects."""
+
+    path: str | None = Field(
+        default=None,
+        description="the library's directory (PATTERN_LIBRARY.md, PATTERN_INDEX.md); default "
+        "~/.orchestrator/patterns/ (under ORCHESTRATOR_HOME when that is set)",
+    )
+    offer: int = Field(
+        default=3, ge=0, le=10, description="best-matching patterns offered to a builder; 0: none"
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _a_library(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_library_path(value)
+        return value
+
+
+def check_library_path(value: str) -> None:
+    """Refuse (ValueError) a library path that cannot be one directory shared by projects."""
+    example = 'e.g. "~/.orchestrator/patterns", or delete the line for the default'
+    if not value.strip():
+        raise ValueError(f"it is empty. Fix: name the library's directory, {example}")
+    if any(ord(c) < 32 or c == "\x7f" for c in value):
+        raise ValueError(f"{value!r} holds a control character. Fix: name a directory, {example}")
+    if not (value.startswith("/") or value == "~" or value.startswith("~/")):
+        raise ValueError(
+            f"{value!r} is relative, but the library is shared across projects, so it lives "
+            f"in no one repository. Fix: give an absolute path or one under ~/, {example}"
+        )
+    if any(part.casefold() == ".git" for part in PurePosixPath(value).parts):
+        raise ValueError(f"{value!r} is inside a .git directory. Fix: name another, {example}")
+
+
 class BuildConfig(_Strict):
     """`[build]`: what the build leaves behind."""
 
@@ -379,6 +415,7 @@ class OrchestratorConfig(_Strict):
     integration: IntegrationConfig = Field(default_factory=IntegrationConfig)
     build: BuildConfig = Field(default_factory=BuildConfig)
     release: ReleaseConfig = Field(default_factory=ReleaseConfig)
+    patterns: PatternsConfig = Field(default_factory=PatternsConfig)
 
     def agent_settings(self, role: str, config_commit: str | None = None) -> AgentSettings:
         """The knobs one agent call runs with: `[models.roles]` wins over the role file's

@@ -70,6 +70,7 @@ EXAMPLES = {
     "!migration-approve": '"" (or "<subtask>" when several reports wait)',
     "!migration-cancel": '"" (or "<subtask>" when several reports wait)',
     "approved": '"an optional note"',
+    "!pattern-add": '"<finished subtask>" (e.g. "01-models")',
     **{
         name: '{"design_dir": "/abs/path/design-docs/active/<feature>"}'
         for name in ("DesignReviewWorkflow", "BuildWorkflow", "PlanWorkflow", "ReleaseWorkflow")

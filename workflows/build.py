@@ -59,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import build_child, build_state, options, project_steps
     from workflows.build_changes import SpecChanges
     from workflows.build_children import BuildChildren
+    from workflows.build_patterns import BuildPatterns
     from workflows.build_reset import BuildReset
     from workflows.build_state import DONE, stall_failure
     from workflows.commands import run_command
@@ -84,6 +85,8 @@ class BuildWorkflow:
         "!migration-cancel",
         "!reset",
         "!reset-confirm",
+        "!pattern-add",
+        "!pattern-list",
         "raise_budget",
         "!pause",
         "!resume",
@@ -132,6 +135,13 @@ class BuildWorkflow:
             children=self.children,
             control=self.control,
             changed=self._changed,
+        )
+        self.patterns = BuildPatterns(
+            state=lambda: self.s,
+            ctx=lambda: self.ctx,
+            specs=lambda: self.specs,
+            base_branch=lambda: self.base_branch,
+            control=self.control,
         )
         self.changes = SpecChanges(
             state=lambda: self.s,
@@ -384,6 +394,14 @@ class BuildWorkflow:
     def confirm_reset(self) -> None:
         self.reset.confirm()
 
+    @checked_signal("!pattern-add", str)
+    async def add_pattern(self, subtask: str) -> None:
+        await self.patterns.add(subtask)
+
+    @checked_signal("!pattern-list")
+    async def list_patterns(self) -> None:
+        await self.patterns.list()
+
     @checked_signal("raise_budget", Any)
     def raise_budget(self, limits: Any) -> None:
         try:
@@ -424,6 +442,8 @@ class BuildWorkflow:
                 "!migration-cancel": self.cancel_migration,
                 "!reset": lambda _: self.ask_reset(),
                 "!reset-confirm": lambda _: self.confirm_reset(),
+                "!pattern-add": self.add_pattern,
+                "!pattern-list": lambda _: self.list_patterns(),
                 **self.gate_hints.commands(),
                 "!budget": lambda _: self.control.tell(
                     budget_summary(self._ledger(), self.s.max_cost_usd, self.s.max_tokens)

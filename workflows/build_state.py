@@ -127,6 +127,8 @@ def apply_progress(view: SubtaskView, progress: SubtaskProgress) -> bool:
     view.notes = progress.notes
     view.ledger = progress.ledger
     view.pull = progress.pull
+    view.patterns_offered = progress.patterns_offered
+    view.patterns_used = progress.patterns_used
     return True
 
 

@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.forge import render_pr_body
     from activities.git.activities import ensure_worktree, git_repo_info, merge_dependencies
     from activities.migration_scan import decide_migration, scan_migration_risk
+    from activities.patterns.activities import offer_patterns
     from activities.review_pass import find_review_pass, record_review_pass
     from contracts.build import (
         ReviewPass,
@@ -45,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         MigrationScan,
         MigrationScanRequest,
     )
+    from contracts.patterns import OFFERED_FILE, PatternOffer, PatternOfferRequest
     from workflows import options, subtask_state, worktree_steps
     from workflows.build_child import child_messages
     from workflows.failures import all_or_cancel
@@ -220,17 +222,46 @@ class SubtaskWorkflow:
                 f"{inp.rebuild}). {self._xml()} is revised. Re-derive the implementation on "
                 "this branch so that it matches the revised specification, tests included."
             )
-        await self.steps.edit(
+        offer = await self._offer_patterns()
+        built = await self.steps.edit(
             "builder",
             0,
             instructions=instructions,
             issues=[],
             review_paths=[],
             message=f"feat({inp.subtask}): implement {inp.title}",
+            patterns=offer,
         )
+        if offer is not None:
+            self.s.patterns_used = built.patterns_used
         self.s.built = True
         self.s.rebuilt = bool(inp.rebuild)
         return True
+
+    async def _offer_patterns(self) -> PatternOffer | None:
+        """The library's best matches for this subtask, quoted for its builder (seed 004);
+        None when none match (or `[patterns] offer = 0`)."""
+        inp = self._inp
+        cfg = inp.ctx.config.patterns
+        if cfg.offer == 0 or not workflow.patched("pattern-library"):
+            return None
+        offer: PatternOffer = await self.steps.on_host(
+            offer_patterns,
+            PatternOfferRequest(
+                library=cfg.path,
+                subtask=inp.subtask,
+                title=inp.title,
+                summary=inp.summary,
+                files=inp.files,
+                limit=cfg.offer,
+                out_path=f"{self.steps.reviews_dir()}/{OFFERED_FILE}",
+            ),
+            PatternOffer,
+            f"match library patterns for {inp.subtask}",
+            **options.quick(),
+        )
+        self.s.patterns_offered, self.s.patterns_used = list(offer.ids), []
+        return offer if offer.ids else None
 
     async def _refresh_dependencies(self) -> bool:
         """A reopened subtask takes in its dependencies' revised work before re-deriving."""

@@ -152,6 +152,8 @@ def progress(s: SubtaskState, subtask: str, generation: int) -> SubtaskProgress:
         notes=s.notes,
         ledger=s.ledger,
         pull=follow_state.summary(s.follow) if s.follow else None,
+        patterns_offered=list(s.patterns_offered),
+        patterns_used=list(s.patterns_used),
     )
 
 

@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.git import PushRequest, PushResult, token_hosts_for
     from contracts.human import FAILURE_OPTIONS, SKIP_REVIEWER, FailureInfo
     from contracts.integration import SmellRequest
+    from contracts.patterns import PatternOffer
     from contracts.telemetry import token_log_path
     from workflows import options, subtask_state
     from workflows.agent_step import AgentStep, R
@@ -439,8 +440,10 @@ class WorktreeSteps:
         message: str,
         culprits: list[str] | None = None,
         commit: bool = True,
+        patterns: PatternOffer | None = None,
     ) -> EditResult:
-        """An agent edits the worktree; `commit` False: the caller commits (a merge)."""
+        """An agent edits the worktree; `commit` False: the caller commits (a merge);
+        `patterns`: library patterns quoted in its first message."""
         request = EditRequest(
             **self._call(role, rnd, instructions).model_dump(),
             issues=issues,
@@ -448,6 +451,8 @@ class WorktreeSteps:
             commit_message=message,
             commit=commit,
             culprits=culprits or [],
+            patterns_offered=patterns.ids if patterns else [],
+            patterns_path=patterns.path if patterns else "",
         )
         return await self._agent(agent_edit, request, EditResult, f"{role} · {self.inp().subtask}")
 

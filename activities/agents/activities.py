@@ -35,6 +35,7 @@ from activities.agents.outputs import (
     EditSubmission,
     OutputKind,
     ReviewSubmission,
+    builder_submission,
     integrator_submission,
 )
 from activities.agents.review_file import write_review
@@ -125,7 +126,13 @@ async def agent_review(req: ReviewRequest) -> ReviewResult:
 async def agent_edit(req: EditRequest) -> EditResult:
     """A writer, builder or fixer changes files; the activity (not the model) commits them."""
     resolved = await _role(req, "edit")
-    submission = integrator_submission(req.culprits) if req.culprits else EditSubmission
+    submission = (
+        integrator_submission(req.culprits)
+        if req.culprits
+        else builder_submission(req.patterns_offered)
+        if req.patterns_offered
+        else EditSubmission
+    )
     start = (
         await asyncio.to_thread(edit_worktree.noted_in_own_worktree, req) if req.commit else None
     )
@@ -190,6 +197,7 @@ async def _edit_and_commit(
         usage=outcome.usage,
         culprit=getattr(outcome.output, "culprit", None),
         culprit_reason=getattr(outcome.output, "culprit_reason", ""),
+        patterns_used=sorted(set(getattr(outcome.output, "patterns_used", []))),
         refused=refused,
     )
 

@@ -93,6 +93,24 @@ def integrator_submission(subtasks: list[str]) -> type[EditSubmission]:
     )
 
 
+def builder_submission(offered: list[str]) -> type[EditSubmission]:
+    """A builder's edit, plus which of the offered reference patterns it drew on (the
+    schema lists only those ids)."""
+    ids = Literal[tuple(offered)]  # type: ignore[valid-type]
+    return create_model(
+        "BuilderSubmission",
+        __base__=EditSubmission,
+        patterns_used=(
+            list[ids],  # type: ignore[valid-type]
+            Field(
+                default_factory=list,
+                description="ids of the reference patterns (PATTERN-NNN) you drew on; empty "
+                "if none helped",
+            ),
+        ),
+    )
+
+
 class AnswerSubmission(BaseModel):
     answers: list[QuestionAnswer]
 

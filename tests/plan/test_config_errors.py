@@ -101,6 +101,11 @@ CASES = [
     ("[integration]\nmax_reopens = -1\n", "[integration] max_reopens = -1", "0 or more"),
     ('[release]\nfix_severity = "severe"\n', '[release] fix_severity = "severe"', "'high'"),
     ("[release]\nmax_fix_rounds = -1\n", "[release] max_fix_rounds = -1", "0 or more"),
+    ('[patterns]\npath = "patterns"\n', '[patterns] path = "patterns"', "one under ~/"),
+    ('[patterns]\npath = ""\n', '[patterns] path = ""', "name the library's directory"),
+    ('[patterns]\npath = "/x/.git/p"\n', '[patterns] path = "/x/.git/p"', "name another"),
+    ("[patterns]\noffer = 11\n", "[patterns] offer = 11", "set it to 10 or less"),
+    ('[patterns]\ndir = "/x"\n', "[patterns] dir is not a known key", "(keys here: path, offer)"),
 ]
 
 

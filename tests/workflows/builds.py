@@ -16,6 +16,7 @@ from cli.demo_repo import DemoRepo
 from contracts.build import BuildInput, BuildResult, BuildStatus
 from contracts.human import PendingDecision
 from contracts.tracker import TrackerRow, TrackerUpdate
+from simulators.messages_api import MessagesStandIn
 from tests.support import make_project, status_of, until, write
 from worker import build_worker
 from workflows.build import BuildWorkflow
@@ -136,6 +137,30 @@ SHARING_RULES = [
     passes_review("b"),
     passes_review("integration"),
 ]
+
+
+async def a_done_b_building(handle: WorkflowHandle, messages: MessagesStandIn) -> None:
+    """Until a has its PR and b's builder has asked the model (a build of a, b <- a)."""
+
+    async def ready() -> bool:
+        st = await status_of(handle, BuildStatus)
+        a = next((v for v in st.subtasks if v.name == "a"), None)
+        asked = any(r.role == "builder" and r.scope == "b" for r in messages.requests)
+        return bool(a and a.status == "pr_created" and asked)
+
+    await until(ready, limit=180, what="a's PR and b building")
+
+
+async def notice_with(handle: WorkflowHandle, start: str) -> str | None:
+    """The build's notice when it starts with `start` (a probe for `until`)."""
+    text = (await status_of(handle, BuildStatus)).notice
+    return text if text.startswith(start) else None
+
+
+async def notice_having(handle: WorkflowHandle, part: str) -> str | None:
+    """The build's notice when it holds `part` (a probe for `until`)."""
+    text = (await status_of(handle, BuildStatus)).notice
+    return text if part in text else None
 
 
 async def conflict_question(handle: WorkflowHandle) -> tuple[BuildStatus, PendingDecision]:

@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from contracts.build import BuildResult, BuildStatus
@@ -21,9 +21,11 @@ from tests.support import scripted_model, status_of, temporal_cli, until, write
 from tests.workflows.builds import (
     ONE_REVIEWER,
     SHARING_RULES,
+    a_done_b_building,
     builder,
     conflict_question,
     git_out,
+    notice_with,
     passes_review,
     sharing_project,
     start_build,
@@ -44,10 +46,6 @@ RULES = [
 ]
 
 
-async def notice(handle: WorkflowHandle) -> str:
-    return (await status_of(handle, BuildStatus)).notice
-
-
 async def test_reset_archives_every_branch_and_builds_again_from_the_design(
     client: Client,
     task_queue: str,
@@ -61,13 +59,7 @@ async def test_reset_archives_every_branch_and_builds_again_from_the_design(
         async with build_worker(client, task_queue):
             handle = await start_build(client, repo, task_queue)
 
-            async def b_building() -> bool:
-                st = await status_of(handle, BuildStatus)
-                a = next((v for v in st.subtasks if v.name == "a"), None)
-                asked = any(r.role == "builder" and r.scope == "b" for r in messages.requests)
-                return bool(a and a.status == "pr_created" and asked)
-
-            await until(b_building, limit=180, what="a's PR and b building")
+            await a_done_b_building(handle, messages)
             old_a = git_out(repo.origin, "rev-parse", "feat/a")
 
             # Confirmed before it was asked: refused, nothing moves.
@@ -78,15 +70,15 @@ async def test_reset_archives_every_branch_and_builds_again_from_the_design(
             )  # fmt: skip
             assert sent.returncode == 0, sent.stderr
             refused = await until(
-                lambda: _notice_with(handle, "refused !reset-confirm"), what="the refusal"
+                lambda: notice_with(handle, "refused !reset-confirm"), what="the refusal"
             )
             assert "no !reset is waiting. Fix: send !reset, then !reset-confirm" in refused
 
             await handle.signal(BuildWorkflow.command, "!reset")
-            asked = await until(lambda: _notice_with(handle, "!reset asked"), what="the ask")
+            asked = await until(lambda: notice_with(handle, "!reset asked"), what="the ask")
             assert "Send !reset-confirm within 5 minutes" in asked
             await handle.signal(BuildWorkflow.confirm_reset)
-            done = await until(lambda: _notice_with(handle, "!reset done"), limit=120, what="reset")
+            done = await until(lambda: notice_with(handle, "!reset done"), limit=120, what="reset")
             messages.release("b")  # b's first conversation was cancelled with its subtask
             result = BuildResult.model_validate(await handle.result())
             st = await status_of(handle, BuildStatus)
@@ -110,11 +102,6 @@ async def test_reset_archives_every_branch_and_builds_again_from_the_design(
     assert git_out(repo.origin, "merge-base", "--is-ancestor", old_a, "feat/a") == ""
 
 
-async def _notice_with(handle: WorkflowHandle, start: str) -> str | None:
-    text = await notice(handle)
-    return text if text.startswith(start) else None
-
-
 async def test_a_reset_not_confirmed_within_five_minutes_lapses(
     time_skipping_env: WorkflowEnvironment,
     tmp_path: Path,
@@ -128,11 +115,11 @@ async def test_a_reset_not_confirmed_within_five_minutes_lapses(
             handle = await start_build(env.client, repo, queue)
             await conflict_question(handle)  # held for a person: nothing runs
             await handle.signal(BuildWorkflow.ask_reset)
-            await until(lambda: _notice_with(handle, "!reset asked"), what="the ask")
+            await until(lambda: notice_with(handle, "!reset asked"), what="the ask")
             await env.sleep(timedelta(minutes=6))
             await handle.signal(BuildWorkflow.confirm_reset)
             lapsed = await until(
-                lambda: _notice_with(handle, "refused !reset-confirm"), what="the lapse"
+                lambda: notice_with(handle, "refused !reset-confirm"), what="the lapse"
             )
             assert "lapsed after 5 minutes. Fix: send !reset again" in lapsed
             assert (await status_of(handle, BuildStatus)).resets == []

@@ -1,0 +1,1 @@
+"""The pattern library (seed 004): finished subtasks kept for later builds."""
