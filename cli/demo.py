@@ -362,6 +362,7 @@ async def build_phase(
     for sub in result.subtasks:
         if sub.pr_url and (sub.subtask, "pr") not in seen:
             say(f"  {sub.subtask:<12} PR {sub.pr_url}")
+    say(f"== build: {result.result}")
     if result.integration is not None:
         say(f"== integration: {integration_line(result.integration)}")
         say(f"  report: {repo.design_dir / 'build-reviews' / 'INTEGRATION.md'}")
