@@ -50,7 +50,7 @@ from cli.demo_repo import (
     demo_config,
     prepare_demo_repo,
 )
-from cli.demo_steps import Demo, fresh_start, signal_as_a_person
+from cli.demo_steps import Demo, fresh_start, next_phase, signal_as_a_person
 from cli.loop_classes import BuildWorkflow, DesignReviewWorkflow
 from cli.loop_cmds import pending_decisions
 from cli.output import Commands, orchestrator_prog, paint
@@ -330,15 +330,9 @@ async def build_phase(
     demo: Demo, client: Client, repo: DemoRepo, task_queue: str, forge: DemoForge
 ) -> BuildResult:
     say = demo.say
-    say("")
-    say(f"== build loop: {BUILD_ID}")
-    handle = await fresh_start(
-        client,
-        BuildWorkflow,
-        BUILD_ID,
-        BuildInput(design_dir=str(repo.design_dir)),
-        task_queue,
-        "build",
+    arg = BuildInput(design_dir=str(repo.design_dir))
+    handle = await next_phase(
+        demo, client, f"build loop: {BUILD_ID}", BuildWorkflow, arg, task_queue, "build"
     )
     seen: set[tuple[str, object]] = set()
     while True:

@@ -15,12 +15,11 @@ import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from github import Auth, Github
+from github import Auth, Github, GithubException
 
 from simulators import github_git
 from simulators.demo_scenario import (
     CI_TEST,
-    IMPL_DIR,
     RED_CI_SUBTASK,
     REVIEW_BODY,
     REVIEW_COMMENT,
@@ -44,12 +43,6 @@ RED_LOG = (
     f"ERROR: file or directory not found: {CI_TEST}\n"
     "Error: Process completed with exit code 4.\n"
 )
-
-
-def reviewed_line() -> int:
-    """The line of the reference implementation the review comments on."""
-    text = (IMPL_DIR / REVIEWED_SUBTASK / REVIEWED_PATH).read_text(encoding="utf-8")
-    return text.splitlines(keepends=True).index(REVIEWED_LINE) + 1
 
 
 @dataclass
@@ -76,13 +69,18 @@ class DemoForge:
 
     def _tick(self) -> list[str]:
         said: list[str] = []
-        for pull in self.github.pulls(self.repository):
-            ref, head, number = pull["head"]["ref"], pull["head"]["sha"], pull["number"]
-            if pull["state"] != "open" or not ref.startswith("feat/"):
+        heads = self._branch_heads()  # one git call a tick, not two per PR
+        for number, ref in self.github.open_pulls(self.repository):
+            head = heads.get(ref)
+            if head is None or not ref.startswith("feat/"):
                 continue
             subtask = ref.removeprefix("feat/")
             if subtask == REVIEWED_SUBTASK and self.reviewed is None:
-                said.append(self._review(number, subtask))
+                self.reviewed = number
+                try:
+                    said.append(self._review(number, subtask, head))
+                except GithubException as err:  # e.g. a real builder left the file out
+                    said.append(f"  {REVIEWER} (simulated reviewer) could not review: {err}")
             if (number, head) not in self.checked:
                 self.checked.add((number, head))
                 said.append(self._check(number, subtask, head))
@@ -104,21 +102,25 @@ class DemoForge:
             return f"  CI (simulated) {CHECK}: success on {where}: red CI fixed"
         return f"  CI (simulated) {CHECK}: success on {where}"
 
+    def _branch_heads(self) -> dict[str, str]:
+        fmt = "--format=%(refname:short) %(objectname)"
+        _, out = github_git.git(str(self.origin), "for-each-ref", fmt, "refs/heads/feat/")
+        return dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
+
     def _has(self, head: str, path: str) -> bool:
         code, _ = github_git.git(str(self.origin), "cat-file", "-e", f"{head}:{path}")
         return code == 0
 
-    def _review(self, number: int, subtask: str) -> str:
+    def _review(self, number: int, subtask: str, head: str) -> str:
         """As the reviewer, through the API: changes requested, one comment on the diff."""
         client = Github(base_url=self.github.url, auth=Auth.Token(REVIEWER_TOKEN), retry=None)
         pr = client.get_repo(self.repository).get_pull(number)
-        line = reviewed_line()
+        line = self._line(head)
         review = pr.create_review(
             body=REVIEW_BODY,
             event="REQUEST_CHANGES",
             comments=[{"path": REVIEWED_PATH, "line": line, "body": REVIEW_COMMENT}],
         )
-        self.reviewed = number
         self.comment_id = next(
             c.id for c in pr.get_review_comments() if c.pull_request_review_id == review.id
         )
@@ -126,6 +128,13 @@ class DemoForge:
             f"  {REVIEWER} (simulated reviewer) requests changes on {subtask}'s PR #{number}, "
             f'{REVIEWED_PATH}:{line}: "{REVIEW_COMMENT}"'
         )
+
+    def _line(self, head: str) -> int:
+        """The line of the branch's file the comment is about (1 when another builder, a
+        real model's, wrote it otherwise)."""
+        _, text = github_git.git(str(self.origin), "show", f"{head}:{REVIEWED_PATH}")
+        lines = text.splitlines(keepends=True)
+        return lines.index(REVIEWED_LINE) + 1 if REVIEWED_LINE in lines else 1
 
     def _replies(self) -> list[str]:
         if self.reviewed is None or self.comment_id is None:

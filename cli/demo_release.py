@@ -15,7 +15,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError
 
 from cli.demo_repo import DemoRepo
-from cli.demo_steps import Demo, fresh_start, signal_as_a_person
+from cli.demo_steps import Demo, next_phase, signal_as_a_person
 from cli.holds import release_answers
 from cli.output import paint
 from cli.views import findings_text
@@ -29,16 +29,9 @@ async def release_phase(
     demo: Demo, client: Client, repo: DemoRepo, task_queue: str
 ) -> ReleaseResult:
     say = demo.say
-    say("")
-    say(f"== release loop: {RELEASE_ID} (as `{demo.cmds.verb('release')}` starts it)")
-    handle = await fresh_start(
-        client,
-        ReleaseWorkflow,
-        RELEASE_ID,
-        ReleaseInput(design_dir=str(repo.design_dir)),
-        task_queue,
-        "release",
-    )
+    header = f"release loop: {RELEASE_ID} (as `{demo.cmds.verb('release')}` starts it)"
+    arg = ReleaseInput(design_dir=str(repo.design_dir))
+    handle = await next_phase(demo, client, header, ReleaseWorkflow, arg, task_queue, "release")
     seen: set[str] = set()
     gates = list(GATES)
     await until(demo, handle, seen, lambda st: st.next_gate == gates[0])

@@ -72,6 +72,15 @@ async def fresh_start(
     )
 
 
+async def next_phase(
+    demo: Demo, client: Client, header: str, workflow: Any, arg: Any, task_queue: str, kind: str
+) -> WorkflowHandle:
+    """A blank line, the phase's header, and its loop (`<kind>-link-shortener`) started."""
+    demo.say("")
+    demo.say(f"== {header}")
+    return await fresh_start(client, workflow, f"{kind}-link-shortener", arg, task_queue, kind)
+
+
 async def signal_as_a_person(demo: Demo, workflow_id: str, name: str) -> None:
     """The `temporal` CLI's signal, as a person would type it (and paste it: the binary's
     path when it is not on PATH, the server's address when it is not the default)."""
