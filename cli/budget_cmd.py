@@ -155,7 +155,7 @@ def limits_line(limits: dict[str, Any]) -> str:
 
 def budget_view(out: dict[str, Any]) -> str:
     lines: list[str] = []
-    for kind in ("design", "build"):
+    for kind in ("design", "build", "release"):
         loop = out.get(kind)
         if loop is None:
             continue

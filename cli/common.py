@@ -132,6 +132,10 @@ def build_id(design_dir: str) -> str:
     return f"build-{feature_of(design_dir)}"
 
 
+def release_id(design_dir: str) -> str:
+    return f"release-{feature_of(design_dir)}"
+
+
 async def client_for(embedded: bool, need_worker: bool = True) -> Client:
     """Connect (starting the embedded server if allowed) and make sure a worker polls."""
     try:

@@ -1,11 +1,13 @@
-"""`orchestrator demo`: both loops end to end on the bundled example.
+"""`orchestrator demo`: the design, build and release loops end to end on the example.
 
 Starts (or reuses) the embedded Temporal server, runs a worker in this
 process, the local Messages API and GitHub stand-ins, and a scratch copy of
 the example repository; runs the design loop, answers and approves the way a
-person would (printing the commands it uses), then builds every subtask to a
-pull request. With ANTHROPIC_API_KEY set (and --real), the same run uses the
-real model.
+person would (printing the commands it uses), builds every subtask to a pull
+request and follows each PR (the demo plays its CI and one reviewer: one red CI
+run is fixed, one review comment answered) until it is mergeable, integrates,
+then opens the release gates as a person would until SHIPPED. With
+ANTHROPIC_API_KEY set (and --real), the same run uses the real model.
 
 Nothing is silent: a hold is printed the moment it appears, with its reason and
 the commands that answer it; the worker's log goes to a file, not the terminal;
@@ -23,10 +25,8 @@ import os
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
-from temporalio.common import WorkflowIDReusePolicy
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.runtime import (
     LogForwardingConfig,
     LoggingConfig,
@@ -40,22 +40,37 @@ from activities.sandbox.runner import unavailable
 from cli import demo_clean
 from cli.common import EXIT_INTERRUPTED, NO_EMBEDDED_HELP, CliError
 from cli.demo_clean import MARKER, QUEUE_PREFIX
-from cli.demo_repo import DEMO_REPOSITORY, DemoRepo, demo_config, prepare_demo_repo
-from cli.holds import answers
-from cli.loop_classes import BuildWorkflow, DesignReviewWorkflow, LoopClass
+from cli.demo_forge import DemoForge
+from cli.demo_progress import report_progress
+from cli.demo_release import RELEASE_ID, release_phase
+from cli.demo_repo import (
+    DEMO_FOLLOW,
+    DEMO_REPOSITORY,
+    DemoRepo,
+    demo_config,
+    prepare_demo_repo,
+)
+from cli.demo_steps import Demo, fresh_start, next_phase, signal_as_a_person
+from cli.loop_classes import BuildWorkflow, DesignReviewWorkflow
 from cli.loop_cmds import pending_decisions
-from cli.output import Clock, Commands, orchestrator_prog, paint, temporal_command
-from cli.summaries import loop_metadata
+from cli.output import Commands, orchestrator_prog, paint
 from cli.views import integration_line, metrics_view, scores_text
-from contracts.build import BuildInput, BuildResult, BuildStatus
-from contracts.design import DesignInput, DesignResult, DesignStatus
-from contracts.human import AnswerInput, PendingDecision
+from contracts.build import (
+    ALL_SUBTASKS_MERGEABLE,
+    ALL_SUBTASKS_PR_CREATED,
+    BuildInput,
+    BuildResult,
+)
+from contracts.design import DesignInput, DesignResult
+from contracts.human import AnswerInput
+from contracts.release import SHIPPED, ReleaseResult
 from runtime.client import connect, settings_from_env
-from runtime.server import ServerError, orchestrator_home, temporal_binary
+from runtime.server import ServerError, orchestrator_home
 
 BANNER = "SIMULATION: model answers are scripted by the local Messages API stand-in"
 DESIGN_ID, BUILD_ID = "design-link-shortener", "build-link-shortener"
 CANCEL_WAIT_S = 15.0
+BUILD_DONE = (ALL_SUBTASKS_MERGEABLE, ALL_SUBTASKS_PR_CREATED)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -85,37 +100,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-embedded", action="store_true", help=NO_EMBEDDED_HELP)
     p.set_defaults(run=run)
-
-
-class Demo:
-    """The demo's voice: progress lines with elapsed time, pasteable commands."""
-
-    def __init__(self, repo: DemoRepo | None = None) -> None:
-        self.clock = Clock()
-        self.cmds = Commands.for_dir(str(repo.design_dir)) if repo else Commands("<dir>")
-        self.holds_seen: set[str] = set()
-
-    def say(self, text: str = "") -> None:
-        print(f"{self.clock.stamp()} {text}" if text else "", flush=True)
-
-    def holds(self, st: DesignStatus | BuildStatus, decisions: list[PendingDecision]) -> None:
-        """Each new hold at once, with the commands that answer it; the demo keeps going
-        (its worker lives in this process) until a person answers from another terminal."""
-        fresh = [d for d in decisions if d.prompt not in self.holds_seen]
-        if not fresh and not (st.paused and "paused" not in self.holds_seen):
-            return
-        self.holds_seen.update(d.prompt for d in fresh)
-        if st.paused:
-            self.holds_seen.add("paused")
-        self.say(
-            paint(
-                "A person must act: the demo waits for this (answer it from another "
-                "terminal, or Ctrl-C to end the demo):",
-                "bold",
-            )
-        )
-        for line in answers(st, fresh, self.cmds, decisions_only=True):
-            print(f"    {line}", flush=True)
 
 
 def check_sandbox(args: argparse.Namespace) -> None:
@@ -179,14 +163,19 @@ async def run(args: argparse.Namespace) -> int:
             os.environ["ANTHROPIC_API_KEY"] = "sim-anthropic-key"
             os.environ.update(READABLE_CALLERS)  # the scripted model keys on them
             demo.say(f"== {BANNER} ({messages.url})")
-        config = demo_config(github.url) + (
+        config = demo_config(github.url, forge=DEMO_FOLLOW) + (
             '\n[sandbox]\nmode = "none"\n' if args.sandbox == "none" else ""
         )
         repo = prepare_demo_repo(scratch, config)
         demo.cmds = Commands.for_dir(str(repo.design_dir))
         github.add_repo(DEMO_REPOSITORY, git_dir=str(repo.origin))
+        forge = DemoForge(github, DEMO_REPOSITORY, repo.origin)
+        forge.protect()
         demo.say(f"== scratch repository {repo.root} (origin {repo.origin})")
-        demo.say(f"== GitHub stand-in {github.url} (repository demo/link-shortener)")
+        demo.say(
+            f"== GitHub stand-in {github.url} (repository {DEMO_REPOSITORY}; its CI and "
+            "reviewer are simulated by the demo)"
+        )
         try:
             client = await connect(embedded=not args.no_embedded)
         except ServerError as err:
@@ -200,7 +189,8 @@ async def run(args: argparse.Namespace) -> int:
             demo.say(f"== Web UI {settings_from_env().ui_url}")
             try:
                 await design_phase(demo, client, repo, task_queue, args.answer)
-                result = await build_phase(demo, client, repo, task_queue)
+                result = await build_phase(demo, client, repo, task_queue, forge)
+                release = await release_after(demo, client, repo, task_queue, result)
             except asyncio.CancelledError:  # Ctrl-C: asyncio.run cancels this task
                 task = asyncio.current_task()
                 if task is not None:
@@ -208,12 +198,17 @@ async def run(args: argparse.Namespace) -> int:
                 await interrupted(demo, client, scratch, task_queue)
                 return EXIT_INTERRUPTED
         demo.say()
-        demo.say(f"PRs on the GitHub stand-in: {len(github.pulls('demo/link-shortener'))}")
+        pulls = len(github.pulls(DEMO_REPOSITORY))
+        demo.say(f"PRs on the GitHub stand-in: {pulls}; {forge.summary()}")
         demo.say(
             "  (the stand-in stops with the demo, so those links stop answering; the "
             f"branches stay in {repo.origin}: git -C {repo.origin} branch)"
         )
         demo.say(f"Tracker: {repo.root / 'design-docs/orchestration/pr_tracker.md'}")
+        if release is not None:
+            demo.say(f"Release reports: {repo.design_dir / 'release'}/")
+            for path in release.reports:
+                demo.say(f"  {path}")
         demo.say(f"Web UI: {settings_from_env().ui_url}")
         demo.say(
             f"Afterwards: {demo.cmds.verb('status')}; {demo.cmds.verb('metrics')}. "
@@ -222,8 +217,23 @@ async def run(args: argparse.Namespace) -> int:
         )
         if simulated:
             demo.say(f"({BANNER}; cost is what the price table says the tokens would cost)")
-        print(result.result, flush=True)
-        return 0 if result.result == "ALL_SUBTASKS_PR_CREATED" else 1
+        if release is None:
+            print(result.result, flush=True)
+            return 1
+        print(release.result, flush=True)
+        return 0 if release.result == SHIPPED else 1
+
+
+async def release_after(
+    demo: Demo, client: Client, repo: DemoRepo, task_queue: str, build: BuildResult
+) -> ReleaseResult | None:
+    """The release, once the build integrated (the release loop's first check); else why not."""
+    integration = build.integration
+    if build.result not in BUILD_DONE or integration is None or integration.status != "passed":
+        why = integration_line(integration) if integration else "no integration"
+        demo.say(f"== no release: the build ended {build.result}, integration {why}")
+        return None
+    return await release_phase(demo, client, repo, task_queue)
 
 
 async def interrupted(demo: Demo, client: Client, scratch: Path, task_queue: str) -> None:
@@ -231,7 +241,7 @@ async def interrupted(demo: Demo, client: Client, scratch: Path, task_queue: str
     with it), so cancel them while the worker still runs, and end what does not stop."""
     demo.say(paint("Interrupted: ending the demo's loops (a second Ctrl-C skips this).", "bold"))
     ended = []
-    for wid in (BUILD_ID, DESIGN_ID):
+    for wid in (RELEASE_ID, BUILD_ID, DESIGN_ID):
         handle = client.get_workflow_handle(wid)
         with contextlib.suppress(RPCError):
             desc = await handle.describe()
@@ -256,24 +266,6 @@ async def interrupted(demo: Demo, client: Client, scratch: Path, task_queue: str
     demo.say(f"  run it again:        {prog} demo")
     demo.say(f"  remove old demos:    {prog} demo --clean")
     demo.say(f"  stop the server:     {prog} stop")
-
-
-async def fresh_start(
-    client: Client, workflow: LoopClass, workflow_id: str, arg: Any, task_queue: str, kind: str
-) -> WorkflowHandle:
-    """Terminate a leftover run of an earlier demo with the same id, then start."""
-    old = client.get_workflow_handle(workflow_id)
-    with contextlib.suppress(RPCError):
-        if (await old.describe()).status == WorkflowExecutionStatus.RUNNING:
-            await old.terminate("superseded by a new `orchestrator demo`")
-    return await client.start_workflow(
-        workflow.run,
-        args=[arg],
-        id=workflow_id,
-        task_queue=task_queue,
-        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-        **loop_metadata(kind, arg.design_dir),
-    )
 
 
 async def design_phase(
@@ -320,7 +312,8 @@ async def design_phase(
             say(f"     recorded {reply}")
         if st.phase == "awaiting-approval" and not approved:
             approved = True
-            await approve_as_a_person(demo)
+            say("  every scope cleared the bar; approving at the gate as a person would:")
+            await signal_as_a_person(demo, DESIGN_ID, "approved")
         demo.holds(st, pending_decisions(st))
         await asyncio.sleep(0.3)
     result = DesignResult.model_validate(await handle.result())
@@ -333,40 +326,18 @@ async def design_phase(
     say(f"  {result.result}")
 
 
-async def approve_as_a_person(demo: Demo) -> None:
-    """The `temporal` CLI's signal, as a person would type it (and paste it: the binary's
-    path when it is not on PATH, the server's address when it is not the default)."""
-    words = ["workflow", "signal", "--workflow-id", DESIGN_ID, "--name", "approved"]
-    demo.say("  every scope cleared the bar; approving at the gate as a person would:")
-    demo.say(f"  $ {temporal_command(*words)}")
-    address = settings_from_env().address
-    proc = await asyncio.create_subprocess_exec(
-        temporal_binary(),
-        *words,
-        "--address",
-        address,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await proc.communicate()
-    if proc.returncode != 0:
-        raise CliError(f"temporal workflow signal failed: {output.decode()}")
-
-
-async def build_phase(demo: Demo, client: Client, repo: DemoRepo, task_queue: str) -> BuildResult:
+async def build_phase(
+    demo: Demo, client: Client, repo: DemoRepo, task_queue: str, forge: DemoForge
+) -> BuildResult:
     say = demo.say
-    say("")
-    say(f"== build loop: {BUILD_ID}")
-    handle = await fresh_start(
-        client,
-        BuildWorkflow,
-        BUILD_ID,
-        BuildInput(design_dir=str(repo.design_dir)),
-        task_queue,
-        "build",
+    arg = BuildInput(design_dir=str(repo.design_dir))
+    handle = await next_phase(
+        demo, client, f"build loop: {BUILD_ID}", BuildWorkflow, arg, task_queue, "build"
     )
     seen: set[tuple[str, object]] = set()
     while True:
+        for line in await forge.tick():  # the PRs' CI and reviewer, as they happen
+            say(line)
         running = (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
         try:
             st = await handle.query(BuildWorkflow.status)
@@ -385,6 +356,7 @@ async def build_phase(demo: Demo, client: Client, repo: DemoRepo, task_queue: st
     for sub in result.subtasks:
         if sub.pr_url and (sub.subtask, "pr") not in seen:
             say(f"  {sub.subtask:<12} PR {sub.pr_url}")
+    say(f"== build: {result.result}")
     if result.integration is not None:
         say(f"== integration: {integration_line(result.integration)}")
         say(f"  report: {repo.design_dir / 'build-reviews' / 'INTEGRATION.md'}")
@@ -392,28 +364,3 @@ async def build_phase(demo: Demo, client: Client, repo: DemoRepo, task_queue: st
     print(metrics_view(await handle.query(BuildWorkflow.metrics)), flush=True)
     say(f"most subtasks running at once: {result.max_running}")
     return result
-
-
-def report_progress(demo: Demo, st: BuildStatus, seen: set[tuple[str, object]]) -> None:
-    """Print what changed since the last poll: starts, rounds, PRs, blocked subtasks."""
-    say = demo.say
-    for v in st.subtasks:
-        if v.status != "pending" and (v.name, "start") not in seen:
-            seen.add((v.name, "start"))
-            say(f"  {v.name:<12} started (running now: {', '.join(st.running) or '-'})")
-        for n, scores in enumerate(v.round_scores, start=1):
-            if (v.name, n) not in seen:
-                seen.add((v.name, n))
-                # A round with no reviewer (integration's, before the integrator changed
-                # anything) is judged by its checks alone.
-                checks = "checks " + ("green" if v.gates_passed else "red")
-                say(f"  {v.name:<12} round {n}: {scores_text(scores) if scores else checks}")
-        if v.pr_url and (v.name, "pr") not in seen:
-            seen.add((v.name, "pr"))
-            say(f"  {v.name:<12} PR {v.pr_url}")
-        if v.status in ("blocked", "cancelled") and (v.name, "end") not in seen:
-            seen.add((v.name, "end"))
-            say(f"  {v.name:<12} {v.status}: {v.notes}")
-    if st.notice and ("notice", st.notice) not in seen:
-        seen.add(("notice", st.notice))
-        say(f"  note: {st.notice}")

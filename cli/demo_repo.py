@@ -118,16 +118,20 @@ def _closure(requirements: tuple[str, ...]) -> list[str]:
     return seen
 
 
+# The demo follows its PRs; its CI reports at once (cli/demo_forge.py), so a short poll.
+DEMO_FOLLOW = "follow = true\npoll_s = 1\npoll_max_s = 2"
+
+
 def demo_config(
     github_api_url: str | None,
     repository: str = DEMO_REPOSITORY,
     top: str = "",
     forge: str = "follow = false",
 ) -> str:
-    """orchestrator.toml for the demo: the default model (played by the local Messages
+    """orchestrator.toml for the example: the default model (played by the local Messages
     stand-in, which checks its thinking, tool and caching rules as the API would), the
-    local GitHub stand-in. No CI runs there, so the demo does not follow its PRs (`forge`:
-    more `[forge]` lines)."""
+    local GitHub stand-in. `forge`: more `[forge]` lines; by default the PRs are not
+    followed (nothing reports CI there); the demo follows them with `DEMO_FOLLOW`."""
     lines = [
         "# Written by `orchestrator demo`: the design and build loops on the example.",
         "threshold = 0.96",

@@ -6,12 +6,14 @@ think of running `status` in another terminal to learn why a loop stands still.
 
 from __future__ import annotations
 
+import json
 import string
 
 from cli.output import Commands, paint, temporal_command
 from contracts.build import BuildStatus
 from contracts.design import DesignStatus
 from contracts.human import PendingDecision
+from contracts.release import ReleaseStatus
 
 
 def decision_lines(d: PendingDecision, cmds: Commands, scope: str | None = None) -> list[str]:
@@ -71,6 +73,30 @@ def answers(
             + f"{c.description} ({c.scope}; report {c.report_path})",
             f"  approve: {cmds.verb('change-approve')}",
             f"  cancel: {cmds.verb('change-cancel')}",
+        ]
+    return out
+
+
+def release_answers(st: ReleaseStatus, workflow_id: str) -> list[str]:
+    """What the release loop waits for, with the `temporal` CLI command that answers it:
+    its gates and decisions are signals to `workflow_id`, sent by a person."""
+    signal = ["workflow", "signal", "--workflow-id", workflow_id, "--name"]
+    out: list[str] = []
+    if st.paused:
+        out += ["Paused: no new agent starts.", f"  resume: {temporal_command(*signal, '!resume')}"]
+    for d in st.decisions:
+        out.append(paint(f"Held ({d.kind}: {d.scope}): ", "yellow") + d.prompt)
+        out += [
+            f"  {option}: "
+            + temporal_command(
+                *signal, "decide", "--input", json.dumps({"choice": option, "scope": d.scope})
+            )
+            for option in d.options
+        ]
+    if st.next_gate:
+        out += [
+            paint(f"At the gate {st.next_gate}: ", "yellow") + "it opens when a person sends it.",
+            f"  send it: {temporal_command(*signal, st.next_gate)}",
         ]
     return out
 

@@ -6,12 +6,21 @@ from __future__ import annotations
 
 from workflows.build import BuildWorkflow
 from workflows.design_review import DesignReviewWorkflow
+from workflows.release import ReleaseWorkflow
 from workflows.subtask import SubtaskWorkflow
 
-LoopClass = type[DesignReviewWorkflow] | type[BuildWorkflow]
+LoopClass = type[DesignReviewWorkflow] | type[BuildWorkflow] | type[ReleaseWorkflow]
 LOOP_CLASSES: dict[str, LoopClass] = {
     "design": DesignReviewWorkflow,
     "build": BuildWorkflow,
+    "release": ReleaseWorkflow,
 }
 
-__all__ = ["LOOP_CLASSES", "BuildWorkflow", "DesignReviewWorkflow", "LoopClass", "SubtaskWorkflow"]
+__all__ = [
+    "LOOP_CLASSES",
+    "BuildWorkflow",
+    "DesignReviewWorkflow",
+    "LoopClass",
+    "ReleaseWorkflow",
+    "SubtaskWorkflow",
+]

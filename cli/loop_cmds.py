@@ -1,7 +1,8 @@
 """CLI verbs for the two loops, all keyed by the design directory.
 
 design | build | status | metrics | approve | answer | request-changes |
-decide | pause | resume | cancel (and `say`: cli/say_cmd.py)
+decide | pause | resume | cancel (and `say`: cli/say_cmd.py). `status` and
+`metrics` show the release loop too (cli/release_cmd.py starts it).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from cli.common import (
     client_for,
     design_id,
     feature_of,
+    release_id,
     root_cause,
     same_dir,
     worker_for,
@@ -86,6 +88,7 @@ from contracts.human import (
 )
 from contracts.integration import IntegrationOutcome, Reopen, integration_choice
 from contracts.names import with_odd_characters
+from contracts.release import SHIPPED, ReleaseResult, ReleaseStatus
 from contracts.version import TASK_QUEUE, older_loop
 from runtime.client import connect, settings_from_env
 from runtime.server import is_listening
@@ -426,8 +429,10 @@ def checked_notes(text: str) -> str:
 
 async def query_status(
     client: Client, handle: WorkflowHandle, kind: str
-) -> DesignStatus | BuildStatus:
-    st: DesignStatus | BuildStatus
+) -> DesignStatus | BuildStatus | ReleaseStatus:
+    st: DesignStatus | BuildStatus | ReleaseStatus
+    if kind == "release":
+        return await handle.query(LOOP_CLASSES["release"].status)
     if kind == "design":
         st = await handle.query(DesignReviewWorkflow.status)
         st.retrying = await _retrying(handle)
@@ -470,11 +475,15 @@ async def _live_phase(client: Client, handle: WorkflowHandle, st: BuildStatus, n
             view.phase = live.phase
 
 
-def view(st: DesignStatus | BuildStatus) -> str:
+def view(st: DesignStatus | BuildStatus | ReleaseStatus) -> str:
+    if isinstance(st, ReleaseStatus):
+        return views.release_view(st)
     return views.design_view(st) if isinstance(st, DesignStatus) else views.build_view(st)
 
 
-def answers(st: DesignStatus | BuildStatus, cmds: Commands) -> list[str]:
+def answers(st: DesignStatus | BuildStatus | ReleaseStatus, cmds: Commands) -> list[str]:
+    if isinstance(st, ReleaseStatus):  # its gates and decisions are signals to send
+        return holds.release_answers(st, release_id(cmds.design_dir))
     return holds.answers(st, pending_decisions(st), cmds)
 
 
@@ -557,6 +566,13 @@ async def outcome(handle: WorkflowHandle, kind: str) -> tuple[int, str]:
         if isinstance(cause, WorkflowTimeout):
             return EXIT_ENDED, "timed out (its workflow execution timeout passed)"
         return EXIT_ENDED, f"failed: {root_cause(err)}"
+    if kind == "release":
+        release = ReleaseResult.model_validate(raw)
+        reports = f"; reports: {', '.join(release.reports)}" if release.reports else ""
+        why = f"; {release.stop_reason}" if release.stop_reason else ""
+        return (EXIT_DONE if release.result == SHIPPED else EXIT_ENDED), (
+            f"{release.result}{why}{reports}"
+        )
     if kind == "design":
         design_result = DesignResult.model_validate(raw)
         if design_result.result == DESIGN_DOC_APPROVED:
@@ -578,13 +594,15 @@ async def outcome(handle: WorkflowHandle, kind: str) -> tuple[int, str]:
 async def existing_loops(
     client: Client, design_dir: str
 ) -> list[tuple[str, WorkflowHandle, WorkflowExecutionDescription]]:
-    """The design and build loops that ran (or run) for `design_dir`, newest run of each.
+    """The design, build and release loops that ran (or run) for `design_dir`, newest run
+    of each.
 
     A loop under the same id that another directory started is not this one's: it is
     named on stderr and left out.
     """
     found, foreign = [], []
-    for kind, wid in (("design", design_id(design_dir)), ("build", build_id(design_dir))):
+    ids = (design_id(design_dir), build_id(design_dir), release_id(design_dir))
+    for kind, wid in zip(("design", "build", "release"), ids, strict=True):
         handle = client.get_workflow_handle(wid)
         desc = await describe_or_none(handle)
         if desc is None:

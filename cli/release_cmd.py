@@ -27,6 +27,7 @@ from cli.common import (
     check_project,
     client_for,
     feature_of,
+    release_id,
     worker_for,
 )
 from cli.loop_cmds import running, ui_link
@@ -34,10 +35,6 @@ from cli.summaries import loop_metadata
 from contracts.release import ReleaseInput, ReleaseResult, ReleaseStatus
 from contracts.version import TASK_QUEUE
 from workflows.release import ReleaseWorkflow
-
-
-def release_id(design_dir: str) -> str:
-    return f"release-{feature_of(design_dir)}"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -7,6 +7,7 @@ from contracts.design import DesignStatus
 from contracts.follow import PullSummary
 from contracts.integration import IntegrationOutcome
 from contracts.metrics import Metrics
+from contracts.release import ReleaseStatus, StageView
 
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
@@ -140,6 +141,36 @@ def build_view(s: BuildStatus) -> str:
         if v.notes and v.status in ("blocked", "skipped", "cancelled", "stale"):
             out.append(f"  {v.name}: {v.notes}")
     return "\n".join(out + retrying_lines(s.retrying))
+
+
+def findings_text(findings: dict[str, int]) -> str:
+    return ", ".join(f"{n} {severity}" for severity, n in findings.items() if n) or "none"
+
+
+def stage_row(v: StageView) -> list[str]:
+    lowest = "-" if v.lowest is None else f"{v.lowest:.2f}"
+    return [v.name, v.status, str(v.round), str(v.fix_rounds), lowest]
+
+
+def release_view(s: ReleaseStatus) -> str:
+    """The release loop: its gates in order, each stage's rounds, findings and report."""
+    out = [
+        f"Release {s.feature}: {s.phase}{' (paused)' if s.paused else ''}; "
+        f"tokens {s.tokens}, cost ${s.cost_usd:.4f}" + (f"; result {s.result}" if s.result else ""),
+        f"Waiting for: {s.waiting_for}",
+        "",
+        table(
+            ["gate", "status", "round", "fix rounds", "lowest", "findings", "report"],
+            [[*stage_row(v), findings_text(v.findings), v.report or "-"] for v in s.stages],
+        ),
+    ]
+    if s.docs != "none":
+        out += ["", f"Docs ({s.docs}): {', '.join(s.docs_files) or '-'}"]
+    if s.notice:
+        out += ["", f"Note: {s.notice}"]
+    if s.hint:
+        out += ["", f"Hint: {s.hint}"]
+    return "\n".join(out)
 
 
 def metrics_view(m: Metrics) -> str:

@@ -3,7 +3,9 @@
 Reviewers find a gap in round 1 and clear the bar in round 2; one reviewer
 asks two questions, the question answerer settles one from the codebase; the
 builder of each subtask writes the reference implementation from
-`examples/link-shortener-impl/<subtask>/` and runs the subtask's tests. This
+`examples/link-shortener-impl/<subtask>/` and runs the subtask's tests. After the
+PRs open, a fixer mends the one red CI run and answers the one review the demo's
+forge (cli/demo_forge.py) produces; the docs agent writes the release docs. This
 is a simulation of the model, and everything that prints it says so.
 """
 
@@ -14,6 +16,34 @@ from typing import Any
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 IMPL_DIR = EXAMPLES / "link-shortener-impl"
+# The follow fixer's agent round: after the build's two review rounds (state round 2).
+FOLLOW_ROUND = 3
+
+# The demo's CI (simulated) also runs a test the subtask's own gates never ran; the first
+# head of this subtask's PR lacks it, so that run is red until the fixer adds the test.
+RED_CI_SUBTASK = "03-codec"
+CI_TEST = "tests/test_codec_alphabet.py"
+CI_TEST_TEXT = '''"""Every character of the alphabet is the one-character code of its value."""
+
+from shortener.codec import ALPHABET, decode, encode
+
+
+def test_every_alphabet_character_round_trips() -> None:
+    for value, char in enumerate(ALPHABET):
+        assert encode(value) == char
+        assert decode(char) == value
+'''
+
+# One review asking for a change, with one comment, on this subtask's PR.
+REVIEWED_SUBTASK = "02-storage"
+REVIEWED_PATH = "shortener/storage.py"
+REVIEWED_LINE = "FIRST_ID = 1\n"
+REVIEW_BODY = "One question before this merges."
+REVIEW_COMMENT = "Why do ids start at 1? Say it next to the constant, so nobody changes it to 0."
+REVIEW_FIX = (
+    '# Ids start at 1: the code of 0 is "0", easily read as the letter O in a link.\n'
+    + REVIEWED_LINE
+)
 
 QUESTIONS = [
     {
@@ -50,6 +80,64 @@ def builder_rule(subtask: str, impl_dir: Path) -> dict[str, Any]:
         "submit": {
             "summary": f"Implemented {subtask} with tests (simulated builder).",
             "files_changed": [str(p.relative_to(root)) for p in files],
+        },
+    }
+
+
+def follow_fixer_rules() -> list[dict[str, Any]]:
+    """The fixers of the PRs' follow loops: the red CI's missing test, the review's comment."""
+    return [
+        {
+            "match": {"role": "fixer", "scope": RED_CI_SUBTASK, "round": FOLLOW_ROUND},
+            "steps": [
+                {"tool": "write_file", "input": {"path": CI_TEST, "content": CI_TEST_TEXT}},
+                {"tool": "run_command", "input": {"command": f"python -m pytest -q {CI_TEST}"}},
+            ],
+            "submit": {
+                "summary": f"Added {CI_TEST}, the alphabet round trip CI runs (simulated fixer).",
+                "files_changed": [CI_TEST],
+            },
+        },
+        {
+            "match": {"role": "fixer", "scope": REVIEWED_SUBTASK, "round": FOLLOW_ROUND},
+            "steps": [
+                {
+                    "tool": "edit_file",
+                    "input": {
+                        "path": REVIEWED_PATH,
+                        "old_string": REVIEWED_LINE,
+                        "new_string": REVIEW_FIX,
+                    },
+                }
+            ],
+            "submit": {
+                "summary": "Said above FIRST_ID why ids start at 1 (simulated fixer).",
+                "files_changed": [REVIEWED_PATH],
+            },
+        },
+    ]
+
+
+def docs_rule(design_rel: str) -> dict[str, Any]:
+    """`!docs`: the docs agent writes the release's three documents."""
+    docs = f"{design_rel}/docs"
+    text = {
+        "OVERVIEW.md": "# Link shortener\n\nShort codes for URLs: a library and a CLI "
+        "(`python -m shortener`), links kept in a JSON file. See the design's overview.\n",
+        "CHANGELOG.md": "# Changelog\n\n- Models, storage, base62 codec, service and CLI "
+        "(subtasks 01 to 05), integrated on integration/link-shortener.\n",
+        "API.md": "# API\n\nNo OpenAPI description in the repository: the API is the "
+        "`shortener` package (`Shortener.shorten`, `resolve`, `stats`).\n",
+    }
+    return {
+        "match": {"role": "release-docs"},
+        "steps": [
+            {"tool": "write_file", "input": {"path": f"{docs}/{name}", "content": body}}
+            for name, body in text.items()
+        ],
+        "submit": {
+            "summary": "Wrote the overview, the changelog and the API notes (simulated).",
+            "files_changed": [f"{docs}/{name}" for name in text],
         },
     }
 
@@ -123,4 +211,4 @@ def link_shortener_scenario(
     ]
     if impl_dir.is_dir():
         rules += [builder_rule(d.name, impl_dir) for d in sorted(impl_dir.iterdir()) if d.is_dir()]
-    return {"rules": rules}
+    return {"rules": [*rules, *follow_fixer_rules(), docs_rule(design_rel)]}

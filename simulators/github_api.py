@@ -386,6 +386,15 @@ class GitHubStandIn:
         with self._lock:
             return [self._render_pull(repo, pr) for pr in self._pulls.get(repo, [])]
 
+    def open_pulls(self, repo: str) -> list[tuple[int, str]]:
+        """(number, head branch) of each open PR: cheap to ask often (nothing rendered)."""
+        with self._lock:
+            return [
+                (pr["number"], pr["head_ref"])
+                for pr in self._pulls.get(repo, [])
+                if pr["state"] == "open"
+            ]
+
     def comments(self, repo: str, number: int) -> list[dict[str, Any]]:
         with self._lock:
             return [dict(c) for c in self._comments.get(repo, {}).get(str(number), [])]

@@ -33,11 +33,12 @@ from temporalio.service import RPCError
 import starter
 from contracts.version import TASK_QUEUE
 from runtime.server import DevServer, free_port, is_listening, process_alive
+from simulators.demo_scenario import CI_TEST
 from simulators.github_api import GitHubStandIn
 from tests.cli.commands import orchestrator
 from tests.conftest import REPO_ROOT
 from tests.support import make_project, scripted_model, until
-from tests.workflows.builds import tiny_project, writes_file_rule
+from tests.workflows.builds import git_out, tiny_project, writes_file_rule
 from worker import build_worker
 
 BROKEN_BWRAP = "#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n"
@@ -443,7 +444,7 @@ async def test_ctrl_c_on_the_demo_ends_its_loops_and_a_rerun_finishes(
     second = interrupted_demos.rerun
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     out = second.stdout
-    assert out.rstrip().splitlines()[-1] == "ALL_SUBTASKS_PR_CREATED"
+    assert out.rstrip().splitlines()[-1] == "SHIPPED"
     assert re.search(r"^\[0:\d\d\]   01-models    started", out, re.M)  # elapsed time
 
     # After the demo, its loops answer `status` and `metrics`: the CLI serves the demo's own
@@ -452,14 +453,15 @@ async def test_ctrl_c_on_the_demo_ends_its_loops_and_a_rerun_finishes(
     metrics = await orchestrator(demo_env, "metrics", design)
     assert metrics.returncode == 0, metrics.stdout + metrics.stderr
     assert "build (COMPLETED):" in metrics.stdout and "No worker polls" not in metrics.stderr
+    assert "release (COMPLETED):" in metrics.stdout
     assert not (home / "worker.pid").exists()
     # Verbs on finished loops say what happened and what comes next.
     approve = await orchestrator(demo_env, "approve", design)
     assert approve.returncode == 2
     assert "design-link-shortener is approved already (DESIGN_DOC_APPROVED)" in approve.stderr
-    assert "Next: the build has finished too (ALL_SUBTASKS_PR_CREATED)" in approve.stderr
+    assert "Next: the build has finished too (ALL_SUBTASKS_MERGEABLE)" in approve.stderr
     pause = await orchestrator(demo_env, "pause", design)
-    assert "build-link-shortener has finished (ALL_SUBTASKS_PR_CREATED)" in pause.stderr
+    assert "build-link-shortener has finished (ALL_SUBTASKS_MERGEABLE)" in pause.stderr
     # The Web UI's summary of each loop, set at its start.
     described = await client.get_workflow_handle("build-link-shortener").describe()
     summary = await described.static_summary()
@@ -486,11 +488,12 @@ async def test_a_killed_demo_leaves_nothing_that_stops_the_next_one(
     assert "build (build-link-shortener): RUNNING, but nothing serves it" in shown.stdout
     assert "which no worker polls" in shown.stdout and "demo --clean" in shown.stdout
 
+    scratch, demo_env = interrupted_demos.rerun_dir, interrupted_demos.env
     second = interrupted_demos.rerun
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     out = second.stdout
     assert re.search(r"note: terminated stale build-link-shortener-\S+ \(run ", out), out
-    assert str(interrupted_demos.rerun_dir / "repo") in out  # the scratch repository --dir says
+    assert str(scratch / "repo") in out  # the scratch repository --dir says
     assert "SIMULATION" in out
     assert "temporal workflow signal --workflow-id design-link-shortener --name approved" in out
     assert "DESIGN_DOC_APPROVED" in out
@@ -498,7 +501,46 @@ async def test_a_killed_demo_leaves_nothing_that_stops_the_next_one(
     assert "== integration: passed: integration/link-shortener (http://127.0.0.1:" in out
     assert "build-reviews/INTEGRATION.md" in out
     assert "Web UI:" in out and "cost" in out
-    assert out.rstrip().splitlines()[-1] == "ALL_SUBTASKS_PR_CREATED"
+    # Each PR is followed: one red CI fixed, one review answered, as they happen.
+    assert "CI (simulated) tests: failure on 03-codec's PR #" in out, out
+    assert "03-codec     ci round 1 (tests: failure): fix " in out
+    assert "red CI fixed" in out and "03-codec     mergeable" in out
+    assert "alice (simulated reviewer) requests changes on 02-storage's PR #" in out
+    assert "reply on PR #" in out and "by orchestrator-bot: Addressed in " in out
+    assert "== build: ALL_SUBTASKS_MERGEABLE" in out  # every followed PR ended clean
+    demo_forge_did_what_it_said(scratch)
+    # The release, each gate sent as a person sends it, ends SHIPPED with its three reports.
+    for gate in ("!docs", "!critic", "!security", "!verify"):
+        assert f"signal --workflow-id release-link-shortener --name '{gate}'" in out, gate
+    release = scratch / "repo/design-docs/active/link-shortener/release"
+    for report in ("CRITIQUE.md", "SECURITY.md", "VERIFY.md"):
+        assert f"  {release / report}" in out and (release / report).is_file(), report
+    assert "Verdict: **SHIPPED**" in (release / "VERIFY.md").read_text()
+    assert "release-link-shortener: SHIPPED" in out
+    assert out.rstrip().splitlines()[-1] == "SHIPPED"
+    shown = await orchestrator(demo_env, "status", str(release.parent))
+    assert "completed: ALL_SUBTASKS_MERGEABLE" in shown.stdout, shown.stdout
+    assert "release (release-link-shortener): COMPLETED" in shown.stdout
+    assert "completed: SHIPPED; reports: " in shown.stdout
+
+
+def demo_forge_did_what_it_said(scratch: Path) -> None:
+    """On the demo's GitHub stand-in (its state file): the codec PR's first head red, the
+    fixer's head green and holding the test CI asked for; the one review comment with
+    exactly one reply, by the orchestrator's account, naming the fix."""
+    with GitHubStandIn(state_path=str(scratch / "github.json")) as github:  # its last state
+        pulls = {p["head"]["ref"]: p for p in github.pulls("demo/link-shortener")}
+    runs = github.checks.runs["demo/link-shortener"]
+    fixed = pulls["feat/03-codec"]["head"]["sha"]
+    red = git_out(scratch / "origin.git", "rev-parse", f"{fixed}^")  # one push: the fix
+    assert [r["conclusion"] for r in runs if r["head_sha"] == red] == ["failure"]
+    assert [r["conclusion"] for r in runs if r["head_sha"] == fixed] == ["success"]
+    assert git_out(scratch / "origin.git", "cat-file", "-t", f"{fixed}:{CI_TEST}") == "blob"
+    comments = github.reviews.comments_of("demo/link-shortener", pulls["feat/02-storage"]["number"])
+    (asked,) = [c for c in comments if c["in_reply_to_id"] is None]
+    (reply,) = [c for c in comments if c["in_reply_to_id"] is not None]
+    assert asked["user"] == "alice" and reply["in_reply_to_id"] == asked["id"]
+    assert reply["user"] == github.login and reply["body"].startswith("Addressed in ")
 
 
 async def test_a_hold_in_the_demo_is_printed_and_its_command_works(
@@ -533,5 +575,5 @@ async def test_a_hold_in_the_demo_is_printed_and_its_command_works(
         finally:
             if demo.poll() is None:
                 os.killpg(demo.pid, signal.SIGKILL)
-    assert log.read_text().rstrip().splitlines()[-1] == "ALL_SUBTASKS_PR_CREATED"
+    assert log.read_text().rstrip().splitlines()[-1] == "SHIPPED"
     assert "Traceback" not in log.read_text()

@@ -58,5 +58,14 @@ async def test_release_starts_once_waits_at_the_gate_and_hints_it(
                 )
                 st: ReleaseStatus = await handle.query(ReleaseWorkflow.status)
                 assert st.next_gate == "!critic" and st.stages[0].status == "waiting"
+                # `status` lists the release loop: its gates, the hint, the command to send.
+                shown = await orchestrator(temporal_env, "status", design, "--no-embedded")
+                assert shown.returncode == 0, shown.stderr
+                out = shown.stdout
+                assert "Release link-shortener: awaiting !critic" in out, out
+                assert "critic    waiting" in out and "verify    waiting" in out, out
+                assert "Hint: " in out and "type !critic" in out, out
+                send = "workflow signal --workflow-id release-link-shortener --name '!critic'"
+                assert "At the gate !critic" in out and send in out, out
             finally:
                 await handle.terminate("the test is over")

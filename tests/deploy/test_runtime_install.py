@@ -129,4 +129,4 @@ def test_the_runtime_lock_alone_runs_the_demo(tmp_path: Path) -> None:
     assert "starting the embedded dev server" in err
     assert "DESIGN_DOC_APPROVED" in out
     assert out.count(" PR http://127.0.0.1:") == 5 + 1  # five subtasks, then the integration
-    assert out.rstrip().splitlines()[-1] == "ALL_SUBTASKS_PR_CREATED"
+    assert out.rstrip().splitlines()[-1] == "SHIPPED"

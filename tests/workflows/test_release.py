@@ -5,6 +5,7 @@ reviewer, verifier and fixer; the plain `temporal` CLI as a person would type it
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 import uuid
@@ -16,6 +17,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.release.activities import scan
 from activities.tracker import read_tracker
+from cli.holds import release_answers
 from contracts.human import DecideInput
 from contracts.release import ReleaseInput, ReleaseResult, ReleaseStatus, ScanRequest
 from contracts.sandbox import SandboxConfig
@@ -174,7 +176,12 @@ async def test_plain_temporal_cli_and_a_failing_suite_is_not_shipped(
 
             st = await until(asked, limit=120, what="the verify decision")
             assert st.decisions[0].scope == "verify", st.decisions
-            await handle.signal(ReleaseWorkflow.decide, DecideInput(choice="skip", scope="verify"))
+            # `status` prints one pasteable command per choice (cli/holds.py): paste `skip`.
+            monkeypatch.setenv("TEMPORAL_ADDRESS", temporal_server.address)
+            lines = release_answers(st, wid)
+            (skip,) = [line.split(": ", 1)[1] for line in lines if line.startswith("  skip: ")]
+            pasted = subprocess.run(shlex.split(skip), capture_output=True, text=True, timeout=60)
+            assert pasted.returncode == 0, pasted.stderr
             result = ReleaseResult.model_validate(await handle.result())
 
     assert result.result == "NOT_SHIPPED", result
