@@ -295,9 +295,20 @@ async def running(client: Client, workflow_id: str, design_dir: str) -> Workflow
     return handle
 
 
+def loop_ids(design_dir: str) -> list[tuple[str, str]]:
+    """Each loop kind with the id it has for `design_dir`."""
+    return [
+        ("design", design_id(design_dir)),
+        ("build", build_id(design_dir)),
+        ("release", release_id(design_dir)),
+    ]
+
+
 async def running_loops(client: Client, design_dir: str) -> list[tuple[str, WorkflowHandle]]:
+    """The design, build and release loops running for `design_dir` (decide, pause, resume
+    and cancel reach each of them)."""
     found = []
-    for kind, wid in (("design", design_id(design_dir)), ("build", build_id(design_dir))):
+    for kind, wid in loop_ids(design_dir):
         handle = await running(client, wid, design_dir)
         if handle:
             found.append((kind, handle))
@@ -306,8 +317,9 @@ async def running_loops(client: Client, design_dir: str) -> list[tuple[str, Work
             client, [("build", build_id(design_dir)), ("design", design_id(design_dir))], design_dir
         )
         raise CliError(
-            f"no design or build loop is running for {design_dir} "
-            f"(ids {design_id(design_dir)}, {build_id(design_dir)}). Start one with "
+            f"no design, build or release loop is running for {design_dir} "
+            f"(ids {design_id(design_dir)}, {build_id(design_dir)}, {release_id(design_dir)}). "
+            "Start one with "
             f"`orchestrator design {design_dir}` or `orchestrator build {design_dir}`"
         )
     return found
@@ -601,8 +613,7 @@ async def existing_loops(
     named on stderr and left out.
     """
     found, foreign = [], []
-    ids = (design_id(design_dir), build_id(design_dir), release_id(design_dir))
-    for kind, wid in zip(("design", "build", "release"), ids, strict=True):
+    for kind, wid in loop_ids(design_dir):
         handle = client.get_workflow_handle(wid)
         desc = await describe_or_none(handle)
         if desc is None:
@@ -845,7 +856,7 @@ async def starts_something(design_dir: str) -> bool:
     if not is_listening(settings_from_env().address):
         return True
     client = await connect(embedded=False)
-    for wid in (design_id(design_dir), build_id(design_dir)):
+    for _, wid in loop_ids(design_dir):
         desc = await describe_or_none(client.get_workflow_handle(wid))
         running = desc is not None and desc.status == WorkflowExecutionStatus.RUNNING
         if running and desc is not None and await live_pollers(client, desc.task_queue):

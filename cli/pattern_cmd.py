@@ -26,7 +26,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help="the pattern library: keep a finished subtask as PATTERN-NNN, list the library",
         description="The pattern library shared across projects ([patterns] path).",
     )
-    verbs = p.add_subparsers(dest="pattern_command", required=True, metavar="ACTION")
+    verbs = p.add_subparsers(
+        dest="pattern_command", required=True, metavar="ACTION", help="add or list"
+    )
     add = verbs.add_parser(
         "add",
         help="capture a finished subtask (its PR exists) as PATTERN-NNN (again: no duplicate)",

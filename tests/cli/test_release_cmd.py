@@ -7,17 +7,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 
 from cli.common import EXIT_WAITING
 from contracts.release import ReleaseStatus
 from contracts.version import TASK_QUEUE
 from simulators.github_api import GitHubStandIn
 from tests.cli.commands import orchestrator
-from tests.support import scripted_model
+from tests.support import scripted_model, until
 from tests.workflows.builds import ONE_REVIEWER, integrated, tiny_project
 from worker import build_worker
 from workflows.release import ReleaseWorkflow
+
+
+async def paused_is(handle: WorkflowHandle, paused: bool) -> bool:
+    st: ReleaseStatus = await handle.query(ReleaseWorkflow.status)
+    return st.paused == paused
 
 
 async def test_release_is_refused_before_the_build_integrated(
@@ -67,5 +72,12 @@ async def test_release_starts_once_waits_at_the_gate_and_hints_it(
                 assert "Hint: " in out and "type !critic" in out, out
                 send = "workflow signal --workflow-id release-link-shortener --name '!critic'"
                 assert "At the gate !critic" in out and send in out, out
+                # pause and resume reach the release loop as they reach the others.
+                paused = await orchestrator(temporal_env, "pause", design, "--no-embedded")
+                assert "sent !pause to release-link-shortener" in paused.stdout, paused.stderr
+                await until(lambda: paused_is(handle, True), what="the release paused")
+                resumed = await orchestrator(temporal_env, "resume", design, "--no-embedded")
+                assert "sent !resume to release-link-shortener" in resumed.stdout, resumed.stderr
+                await until(lambda: paused_is(handle, False), what="the release resumed")
             finally:
                 await handle.terminate("the test is over")
