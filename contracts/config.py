@@ -247,7 +247,7 @@ class ForgeConfig(_Strict):
         "(the build ends ALL_SUBTASKS_MERGED); manual: a person merges (ALL_SUBTASKS_MERGEABLE)",
     )
     merge_method: Literal["squash", "merge", "rebase"] = Field(
-        default="squash", description="how `merge = \"auto\"` merges a PR (GitHub's merge_method)"
+        default="squash", description='how `merge = "auto"` merges a PR (GitHub\'s merge_method)'
     )
 
     @property

@@ -65,6 +65,18 @@ def ready(s: BuildState, running: Collection[str]) -> list[str]:
     ]
 
 
+def waits_on_forge(v: SubtaskView) -> bool:
+    """A subtask that only follows its PR (waits on CI, a review, its turn to merge): no
+    builder work, so it holds no `max_concurrent_subtasks` slot; one whose fixer works does."""
+    following = v.status in (*FOLLOWING, "mergeable") and v.pull is not None
+    return v.kind == "subtask" and following and not (v.pull and v.pull.fixing)
+
+
+def busy(s: BuildState, running: Collection[str]) -> int:
+    """Running children that count against `max_concurrent_subtasks`."""
+    return sum(1 for n in running if n not in s.subtasks or not waits_on_forge(s.subtasks[n]))
+
+
 def conflicts_prompt(conflicts: list[Conflict]) -> str:
     listed = "; ".join(
         f"stage {c.stage}: {c.file} ({', '.join(c.subtasks)})" for c in conflicts[:20]

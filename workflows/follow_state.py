@@ -167,6 +167,9 @@ def summary(f: FollowState) -> PullSummary | None:
         ci_rounds=f.ci_rounds,
         review_rounds=f.review_rounds,
         conflict_rounds=f.conflict_rounds,
+        fixing=f.fixing,
+        merge=f.merge,
+        merge_sha=f.merge_sha,
     )
 
 

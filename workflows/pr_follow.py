@@ -116,16 +116,17 @@ class PullFollow:
                 return
             f.stale, f.wait_s = True, 0.0
 
-    async def _show(self, pull: PullState, waiting: str) -> None:
+    async def _show(self, pull: PullState, waiting: str, fixing: bool = False) -> None:
+        """Report what the PR waits for; `fixing`: a fixer works (the build counts it busy)."""
         s, f = self.state(), self.f
-        f.waiting_for = waiting
+        f.waiting_for, f.fixing = waiting, fixing
         s.status = follow_state.status_of(f, pull)
         self.child.phase(f"following the PR: waiting for {waiting}")
         await self.child.report()
 
     async def _end(self, how: str) -> None:
         s, f = self.state(), self.f
-        f.waiting_for = ""
+        f.waiting_for, f.fixing = "", False
         s.status, s.phase = how, how  # type: ignore[assignment]
         rounds = f"{len(f.rounds)} CI/review round(s) on the PR" if f.rounds else "green at once"
         s.notes = f"{s.notes}; {how}: {rounds}" if s.notes else f"{how}: {rounds}"
@@ -218,7 +219,7 @@ class PullFollow:
         self, pull: PullState, doing: str, issues: list[ReviewIssue], message: str
     ) -> EditResult:
         """A fixer on the worktree (brought up to the PR's head first); its commit is pushed."""
-        await self._show(pull, f"a fixer for {doing}")
+        await self._show(pull, f"a fixer for {doing}", fixing=True)
         await self._sync()
         subtask = self.inp().subtask
         return await self.steps.edit(
@@ -373,6 +374,7 @@ class PullFollow:
         rnd = await self._next_round("conflict", f"it conflicts with {pull.base}", "")
         if not rnd:
             return True
+        self.f.fixing = True  # shown with the fixer's first report
         await self._sync()
         merged = await self._base_merge(start_base_merge, pull, "merge")
         before = merged.head if merged.outcome == "conflicted" else ""  # the merge's start

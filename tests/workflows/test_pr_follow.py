@@ -556,3 +556,35 @@ async def test_a_server_restart_while_waiting_on_ci_loses_nothing(
     assert len(fixes) == 1 and "FAILED x" in fixes[0].prompt
     builds = [r for r in messages.requests if r.role == "builder" and r.turn == 1]
     assert len(builds) == 1  # nothing before the restart ran again
+
+
+async def test_a_pr_waiting_on_ci_holds_no_build_slot(
+    env: Env,
+) -> None:
+    """Three independent subtasks, `max_concurrent_subtasks = 2`: while the first two PRs
+    wait on CI (nothing reported), the third is built and its PR opens."""
+    client, task_queue, tmp_path, github, monkeypatch = env.parts()
+    names = ("a", "b", "c")
+    rules = [*(writes_file_rule(n) for n in names), *(passes_review(n) for n in names)]
+    with scripted_model({"rules": rules}, monkeypatch, github.url):
+        subplans: dict[str, list[str]] = {n: [] for n in names}
+        repo = tiny_project(tmp_path, github.url, subplans, ONE_REVIEWER, forge=FOLLOW)
+        assert "max_concurrent_subtasks = 2" in (repo.root / "orchestrator.toml").read_text()
+        github.protect(REPO, "main", contexts=["tests"], strict=False)
+        async with build_worker(client, task_queue):
+            handle = await start_build(client, repo, task_queue)
+
+            async def three() -> list[dict[str, Any]] | None:
+                pulls = github.pulls(REPO)
+                return pulls if len(pulls) == 3 else None
+
+            pulls = await until(three, limit=180, what="the third PR while two wait on CI")
+            st = await status_of(handle, BuildStatus)
+            waiting = {v.name: v.status for v in st.subtasks if v.name in ("a", "b")}
+            assert waiting == {"a": "ci_running", "b": "ci_running"}, st.subtasks
+            for pull in pulls:
+                github.check_run(REPO, pull["head"]["sha"], "tests", conclusion="success")
+            result = BuildResult.model_validate(await handle.result())
+
+    assert result.result == "ALL_SUBTASKS_MERGEABLE", result
+    assert sorted(p["head"]["ref"] for p in pulls) == ["feat/a", "feat/b", "feat/c"]
