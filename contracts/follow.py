@@ -224,6 +224,7 @@ class PullSummary(BaseModel):
         default="", description='`[forge] merge = "auto"`: where its merge stands'
     )
     merge_sha: str | None = Field(default=None, description="the merge commit on the base")
+    may_merge: bool = Field(default=False, description="it holds the build's leave to merge")
 
 
 class FollowState(BaseModel):

@@ -253,6 +253,8 @@ class BuildWorkflow:
                 await self.reset.handle()
             build_state.integrate_again(self.s)
             build_state.block_orphans(self.s)
+            if self.ctx.config.forge.merge == "auto":
+                await self.children.merge_in_order()
             await self._write_tracker()
             await self._check_budget()
             await self.children.hold_on_failure()

@@ -13,6 +13,7 @@ from collections.abc import Collection
 
 from contracts.build import (
     ALL_SUBTASKS_MERGEABLE,
+    ALL_SUBTASKS_MERGED,
     ALL_SUBTASKS_PR_CREATED,
     FOLLOWING,
     HAS_PR,
@@ -34,6 +35,7 @@ from contracts.integration import (
 from contracts.metrics import Ledger
 from contracts.plan import Conflict
 from contracts.tracker import TrackerRow
+from workflows.merge_order import waits_to_merge
 
 DONE = (*PR_FINAL, "blocked", "skipped", "cancelled")
 
@@ -50,8 +52,13 @@ def held_by_change(s: BuildState) -> set[str]:
 
 def ready(s: BuildState, running: Collection[str]) -> list[str]:
     """Pending subtasks whose own dependencies all have pull requests (DAG order);
-    integration waits until each is done with its PR (followed until mergeable)."""
+    integration waits until each is done with its PR (followed until mergeable, or with
+    `merge = "auto"` merged)."""
     held = held_by_change(s)
+
+    def done_with(d: SubtaskView) -> bool:
+        return d.status in PR_FINAL and not waits_to_merge(d)
+
     return [
         name
         for name, view in s.subtasks.items()
@@ -59,7 +66,7 @@ def ready(s: BuildState, running: Collection[str]) -> list[str]:
         and name not in running
         and name not in held
         and all(
-            s.subtasks[d].status in (HAS_PR if view.kind == "subtask" else PR_FINAL)
+            s.subtasks[d].status in HAS_PR if view.kind == "subtask" else done_with(s.subtasks[d])
             for d in view.dependencies
         )
     ]
@@ -125,8 +132,8 @@ def apply_progress(view: SubtaskView, progress: SubtaskProgress) -> bool:
     """A subtask's report; False when it is stale (an older generation, or after its end)."""
     if progress.generation != view.generation:
         return False  # a run a spec change replaced
-    if view.status in DONE and progress.status not in DONE:
-        return False
+    if view.status in DONE and progress.status not in DONE and not waits_to_merge(view):
+        return False  # (a PR waiting to merge may be followed again: not done yet)
     view.status = progress.status
     view.phase = progress.phase
     view.round = progress.round
@@ -223,9 +230,12 @@ def integrate_again(s: BuildState) -> None:
 
 
 def build_result(results: list[SubtaskResult]) -> str:
-    """ALL_SUBTASKS_MERGEABLE when every followed PR ended clean (or merged);
+    """ALL_SUBTASKS_MERGED when every PR merged (`[forge] merge = "auto"`);
+    ALL_SUBTASKS_MERGEABLE when every followed PR ended clean (or merged);
     ALL_SUBTASKS_PR_CREATED when every subtask has its PR (not followed, or a person
     skipped following one); else SUBTASKS_INCOMPLETE."""
+    if results and all(r.status == "merged" for r in results):
+        return ALL_SUBTASKS_MERGED
     if results and all(r.status in ("mergeable", "merged") for r in results):
         return ALL_SUBTASKS_MERGEABLE
     if all(r.status in PR_FINAL for r in results):
@@ -323,7 +333,7 @@ def waiting_for(s: BuildState, running: Collection[str], own: list[PendingDecisi
     forge = [
         f"{n}'s PR: {v.pull.waiting_for}"
         for n, v in s.subtasks.items()
-        if n in running and v.status in FOLLOWING and v.pull and v.pull.waiting_for
+        if n in running and v.status in (*FOLLOWING, "mergeable") and v.pull and v.pull.waiting_for
     ]
     if forge and len(forge) == len(running):  # no agent works: only the forge is awaited
         return "; ".join(forge)
