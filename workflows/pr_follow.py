@@ -585,11 +585,11 @@ class PullFollow:
             f.merge_sha, f.merge_refusals, f.may_merge = done.sha, 0, False
             await self._end("merged")
             return True
-        f.merge = ""
         if done.outcome == "head_moved":
             return False  # never merge a head no poll has shown clean: follow it again
         f.merge_refusals += 1
         if f.merge_refusals >= cfg.max_ci_rounds:
+            await self._show(pull, f"a person: GitHub refused the merge ({done.message})")
             choice = await self._ask(
                 f"GitHub refused {f.merge_refusals} time(s) to merge pull request "
                 f"#{s.pr_number} though it says clean: {done.message or 'not mergeable'}. "

@@ -20,6 +20,7 @@ from temporalio.client import Client, WorkflowHandle
 
 from activities.tracker import read_tracker
 from contracts.build import BuildResult, BuildStatus, SubtaskView
+from contracts.human import DecideInput, PendingDecision
 from runtime.server import DevServer
 from simulators.github_api import GitHubStandIn
 from tests.support import scripted_model, served_status, sim_environ, spawn_worker, until
@@ -33,6 +34,7 @@ from tests.workflows.builds import (
     writes_file_rule,
 )
 from worker import build_worker
+from workflows.build import BuildWorkflow
 
 INTEGRATED = "integration/link-shortener"
 AUTO = 'follow = true\npoll_s = 1\npoll_max_s = 2\nmerge = "auto"'
@@ -171,6 +173,37 @@ async def test_a_refused_merge_or_a_moved_head_is_looked_at_again(
     polls = [r for r in github.requests if r.method == "GET" and r.path.endswith("/pulls/1")]
     assert len(polls) >= 3  # looked at again after each refusal
     assert git_out(repo.origin, "show", "main:src/a.txt") == "a"
+
+
+async def test_merges_github_keeps_refusing_go_to_a_person(
+    client: Client, task_queue: str, tmp_path: Path, github: GitHubStandIn, monkeypatch: Any
+) -> None:
+    """GitHub refuses every merge (405) though it says clean: after `max_ci_rounds` refusals
+    a person decides, told GitHub's message and what to look at; skip leaves the PR open."""
+    with scripted_model({"rules": rules("a")}, monkeypatch, github.url):
+        forge = AUTO + '\nmax_ci_rounds = 2\nmerge_method = "rebase"'
+        repo = tiny_project(tmp_path, github.url, {"a": []}, ONE_REVIEWER, forge=forge)
+        refused = {"message": "Pull Request is not mergeable"}
+        github.inject("PUT", r"/pulls/\d+/merge$", 405, count=1000, body=refused)
+        async with build_worker(client, task_queue):
+            handle = await start_build(client, repo, task_queue)
+
+            async def asked() -> PendingDecision | None:
+                v = await view(handle, "a")
+                d = v.decision if v else None
+                return d if d is not None and d.kind == "forge" else None
+
+            decision = await until(asked, limit=180, what="the hold after refused merges")
+            await handle.signal(BuildWorkflow.decide, DecideInput(scope="a", choice="skip"))
+            result = BuildResult.model_validate(await handle.result())
+
+    assert "refused 2 time(s)" in decision.prompt and "not mergeable" in decision.prompt
+    assert 'merge_method = "rebase"' in decision.prompt
+    assert decision.options == ["retry", "skip", "stop"]
+    assert [status for _, _, status in merges(github)] == [405, 405]
+    assert all(body["merge_method"] == "rebase" for _, body, _ in merges(github))
+    assert result.result == "ALL_SUBTASKS_PR_CREATED", result
+    assert not pulls_by_branch(github)["feat/a"]["merged"]
 
 
 async def test_a_killed_worker_while_waiting_to_merge_loses_nothing(
