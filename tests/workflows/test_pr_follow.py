@@ -42,6 +42,7 @@ from tests.workflows.builds import (
     REPO,
     git_out,
     passes_review,
+    push_to_main,
     start_build,
     tiny_project,
     writes_file_rule,
@@ -340,17 +341,6 @@ async def test_a_branch_behind_its_base_takes_it_in(
     assert head in parents  # a merge of the base: nothing of the branch rewritten
     report = (repo.design_dir / "build-reviews/REPORT.md").read_text()
     assert "update round 1" in report and "update-branch from main: updating" in report
-
-
-def push_to_main(tmp_path: Path, repo: Any, path: str, text: str) -> None:
-    """Someone else's commit on the base, pushed to the forge."""
-    other = tmp_path / "other"
-    assert git_out(tmp_path, "clone", "-q", str(repo.origin), str(other)) == ""
-    (other / path).parent.mkdir(parents=True, exist_ok=True)
-    (other / path).write_text(text)
-    git_out(other, "add", path)
-    git_out(other, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", f"main: {path}")
-    git_out(other, "push", "-q", "origin", "HEAD:main")
 
 
 async def test_a_conflict_with_the_base_goes_to_a_fixer(

@@ -29,6 +29,7 @@ from tests.workflows.builds import (
     REPO,
     git_out,
     passes_review,
+    push_to_main,
     start_build,
     tiny_project,
     writes_file_rule,
@@ -147,6 +148,44 @@ async def test_a_chain_merges_in_dependency_order_and_the_dependent_is_followed_
     (b_result,) = [s for s in result.subtasks if s.subtask == "b"]
     assert [r.kind for r in b_result.follow_rounds] == ["update"]
     assert "a merged; retargeted from feat/a to main" in b_result.follow_rounds[0].note
+
+
+async def test_a_conflict_after_the_dependency_merged_goes_to_the_conflict_fixer(
+    client: Client, task_queue: str, tmp_path: Path, github: GitHubStandIn, monkeypatch: Any
+) -> None:
+    """b is stacked on a; meanwhile main changes b's file. Once a merged, b's update from
+    main conflicts: the conflict fixer resolves it, and b merges the resolved head."""
+    resolve = {
+        "match": {"role": "fixer", "scope": "b"},
+        "steps": [{"tool": "write_file", "input": {"path": "src/b.txt", "content": "b, main"}}],
+        "submit": {"summary": "kept both", "files_changed": ["src/b.txt"]},
+    }
+    with scripted_model({"rules": [*rules("ab"), resolve]}, monkeypatch, github.url):
+        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, ONE_REVIEWER, forge=AUTO)
+        github.protect(REPO, "main", contexts=["tests"], strict=False)
+        async with build_worker(client, task_queue):
+            handle = await start_build(client, repo, task_queue)
+
+            async def b_opened() -> bool:
+                return "feat/b" in pulls_by_branch(github)
+
+            await until(b_opened, limit=180, what="b's PR")
+            push_to_main(tmp_path, repo, "src/b.txt", "main\n")  # a has no CI yet
+            async with ci(github) as ran:
+                result = BuildResult.model_validate(await handle.result())
+
+    assert result.result == "ALL_SUBTASKS_MERGED", result
+    (b,) = [s for s in result.subtasks if s.subtask == "b"]
+    assert [r.kind for r in b.follow_rounds] == ["update", "conflict"]
+    assert b.follow_rounds[0].note.endswith("update-branch from main: conflict")
+    resolved = b.follow_rounds[1].commit
+    assert resolved and ("feat/b", resolved) in ran  # checked again, then merged
+    (b_merge,) = [
+        body for n, body, status in merges(github) if status == 200 and body["sha"] == resolved
+    ]
+    assert b_merge["merge_method"] == "squash"
+    assert git_out(repo.origin, "show", "main:src/b.txt") == "b, main"
+    assert git_out(repo.origin, "show", "main:src/a.txt") == "a"
 
 
 async def test_a_refused_merge_or_a_moved_head_is_looked_at_again(
