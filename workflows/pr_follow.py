@@ -358,26 +358,27 @@ class PullFollow:
         we saw); the worktree fast-forwards to it before a fixer works there again."""
         f = self.f
         await self._show(pull, f"GitHub to merge {pull.base} into the branch")
-        updated: UpdateBranchResult = await self.control.activity(
+        updated = await self._update_branch(pull)
+        if updated.outcome == "conflict":
+            return await self._conflict(pull, updated.message)
+        if updated.outcome != "head_moved":  # moved: the next poll sees the new head
+            f.updated_heads.append(pull.head_sha)
+        self._record_update(pull, f"update-branch from {pull.base}: {updated.outcome}")
+        return False
+
+    async def _update_branch(self, pull: PullState) -> UpdateBranchResult:
+        """GitHub merges the PR's base into its branch, only onto the head we saw."""
+        return await self.control.activity(
             update_branch,
             UpdateBranchRequest(**self._target(), expected_head_sha=pull.head_sha),  # type: ignore[arg-type]
             result_type=UpdateBranchResult,
             summary=f"update the branch of pull request #{self.state().pr_number}",
             **options.network(),
         )
-        if updated.outcome == "conflict":
-            return await self._conflict(pull, updated.message)
-        if updated.outcome != "head_moved":  # moved: the next poll sees the new head
-            f.updated_heads.append(pull.head_sha)
-        self._record(
-            FollowRound(
-                kind="update",
-                round=len([r for r in f.rounds if r.kind == "update"]) + 1,
-                head=pull.head_sha,
-                note=f"update-branch from {pull.base}: {updated.outcome}",
-            )
-        )
-        return False
+
+    def _record_update(self, pull: PullState, note: str) -> None:
+        done = len([r for r in self.f.rounds if r.kind == "update"])
+        self._record(FollowRound(kind="update", round=done + 1, head=pull.head_sha, note=note))
 
     async def _conflict(
         self, pull: PullState, why: str = "GitHub's mergeable_state is dirty"
@@ -541,26 +542,13 @@ class PullFollow:
                 **options.network(),
             )
             note += f"; retargeted from {pull.base} to {base}" if moved.changed else ""
-        updated: UpdateBranchResult = await self.control.activity(
-            update_branch,
-            UpdateBranchRequest(**self._target(), expected_head_sha=pull.head_sha),  # type: ignore[arg-type]
-            result_type=UpdateBranchResult,
-            summary=f"update the branch of pull request #{self.state().pr_number}",
-            **options.network(),
-        )
+        updated = await self._update_branch(pull)
         if updated.outcome == "head_moved":  # the next poll sees the new head: again then
             return False
         f.refreshed += news
         if updated.outcome != "up_to_date":
             f.unmergeable_heads.append(pull.head_sha)
-        self._record(
-            FollowRound(
-                kind="update",
-                round=len([r for r in f.rounds if r.kind == "update"]) + 1,
-                head=pull.head_sha,
-                note=f"{note}; update-branch from {base}: {updated.outcome}",
-            )
-        )
+        self._record_update(pull, f"{note}; update-branch from {base}: {updated.outcome}")
         if updated.outcome == "conflict":
             return await self._conflict(pull.model_copy(update={"base": base}), updated.message)
         return False
