@@ -379,6 +379,10 @@ class BuildState(ToPerson):
     merge_told: dict[str, list[str]] = Field(
         default_factory=dict, description="subtask -> its merged dependencies it was told of"
     )
+    merge_declined: dict[str, str] = Field(
+        default_factory=dict,
+        description="subtask -> why it may not merge by itself (told once per run)",
+    )
 
 
 class BuildStatus(BaseModel):

@@ -269,6 +269,9 @@ class FollowState(BaseModel):
         default_factory=list,
         description="heads from before a dependency merged: followed again, never merged",
     )
+    declined: str = Field(
+        default="", description="why it will not merge by itself: a dependency ended unmerged"
+    )
     merge_refusals: int = Field(
         default=0, description="merges GitHub refused (405) while it said clean, in a row"
     )

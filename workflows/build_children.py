@@ -112,6 +112,7 @@ class BuildChildren:
             deps = sorted(view.dependencies)
             merged = [d for d in deps if self.state().subtasks[d].status == "merged"]
             self.state().merge_told[name] = merged
+            self.state().merge_declined.pop(name, None)
             run, summary = SubtaskWorkflow.run, f"subtask {name}: {spec.title}"
             arg = SubtaskInput(
                 ctx=self.ctx(),
@@ -246,6 +247,9 @@ class BuildChildren:
             for dep in deps:
                 await self.tell(name, SubtaskWorkflow.dependency_merged, dep)
             s.merge_told.setdefault(name, []).extend(deps)
+        for name, why in merge_order.declined(s, self.running).items():
+            await self.tell(name, SubtaskWorkflow.merge_declined, why)
+            s.merge_declined[name] = why
         turn = merge_order.next_turn(s, self.running)
         if turn is not None:
             await self.tell(turn, SubtaskWorkflow.may_merge)

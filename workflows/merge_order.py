@@ -35,6 +35,25 @@ def news(s: BuildState, running: Collection[str]) -> dict[str, list[str]]:
     return found
 
 
+def declined(s: BuildState, running: Collection[str]) -> dict[str, str]:
+    """Per running subtask following its PR: why it never may merge by itself, when a
+    dependency's PR ended without merging (a person skipped following it, or blocked it);
+    told once."""
+    found: dict[str, str] = {}
+    for name in running:
+        v = s.subtasks.get(name)
+        if v is None or v.kind != "subtask" or v.pull is None or name in s.merge_declined:
+            continue
+        ended = [
+            f"{d} {s.subtasks[d].status}"
+            for d in v.dependencies
+            if d not in running and s.subtasks[d].status != "merged"
+        ]
+        if ended:
+            found[name] = f"dependency {', '.join(ended)}: not merged, so neither is this one"
+    return found
+
+
 def next_turn(s: BuildState, running: Collection[str]) -> str | None:
     """The subtask to tell it may merge now (kept in `s.merge_turn`), or None: the one
     whose turn it is holds its leave, or none waits with every dependency merged (and

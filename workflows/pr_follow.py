@@ -101,7 +101,7 @@ class PullFollow:
             pull = f.pull
             plain = follow_state.next_step(f, pull)
             step: follow_state.AutoStep = plain
-            if self._auto():
+            if self._auto() and not f.declined:  # declined: ends mergeable, as manual
                 step = follow_state.auto_step(f, pull, plain, self._base(), self._merged())
                 f.may_merge = f.may_merge and step in ("merge", "turn")  # leave for this head
             if step in ("mergeable", "merged"):
@@ -150,6 +150,9 @@ class PullFollow:
             rounds += f"; merged into {self._base()} as {f.merge_sha[:10]} ({method})"
         if how == "merged":
             f.merge = "merged"
+        elif f.declined:
+            rounds += f"; not merged: {f.declined}"
+            f.merge = ""
         s.notes = f"{s.notes}; {how}: {rounds}" if s.notes else f"{how}: {rounds}"
         await self.child.report()
 
@@ -509,6 +512,10 @@ class PullFollow:
     def allow_merge(self) -> None:
         """The build's leave to merge (`may_merge`): taken only while the PR waits its turn."""
         self.f.may_merge = True
+        self.wake.nudge()
+
+    def decline(self, why: str) -> None:
+        self.f.declined = why
         self.wake.nudge()
 
     async def _await_turn(self, pull: PullState, step: str) -> None:

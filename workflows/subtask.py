@@ -92,6 +92,11 @@ class SubtaskWorkflow:
         """Every dependency merged and it is this PR's turn: merge it once clean."""
         self.pull.allow_merge()
 
+    @checked_signal("merge_declined", str)
+    def merge_declined(self, why: str) -> None:
+        """A dependency's PR ended unmerged: this one ends mergeable, for a person to merge."""
+        self.pull.decline(why)
+
     @checked_signal("dependency_merged", str)
     def dependency_merged(self, dependency: str) -> None:
         """A dependency's PR merged: retarget this PR and bring it up to date."""

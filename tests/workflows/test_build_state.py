@@ -165,3 +165,16 @@ def test_integration_waits_for_prs_waiting_to_merge() -> None:
     assert build_state.ready(s, running=["a"]) == []
     following(s.subtasks["a"], "mergeable")  # merge = "manual": done with its PR
     assert build_state.ready(s, running=[]) == ["integration"]
+
+
+def test_a_dependency_that_ended_unmerged_declines_its_dependents_merge() -> None:
+    s = state()
+    s.subtasks["a"].status = "pr_created"  # a person skipped following a's PR
+    following(s.subtasks["b"], "ci_running")
+    s.subtasks["c"].status = "in_progress"  # not following yet: told once it does
+    (why,) = merge_order.declined(s, ["b", "c"]).values()
+    assert list(merge_order.declined(s, ["b", "c"])) == ["b"]
+    assert "a pr_created: not merged" in why
+    assert merge_order.declined(s, ["a", "b", "c"]) == {}  # a still runs: not ended
+    s.merge_declined["b"] = why
+    assert merge_order.declined(s, ["b", "c"]) == {}  # told once
