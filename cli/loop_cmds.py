@@ -65,6 +65,7 @@ from cli.output import Clock, Commands
 from cli.summaries import loop_metadata
 from contracts.build import (
     ALL_SUBTASKS_MERGEABLE,
+    ALL_SUBTASKS_MERGED,
     ALL_SUBTASKS_PR_CREATED,
     PR_FINAL,
     BuildInput,
@@ -591,7 +592,11 @@ async def outcome(handle: WorkflowHandle, kind: str) -> tuple[int, str]:
             return EXIT_DONE, design_result.result
         return EXIT_ENDED, f"completed without its result: {design_result.result}"
     build_result = BuildResult.model_validate(raw)
-    if build_result.result in (ALL_SUBTASKS_PR_CREATED, ALL_SUBTASKS_MERGEABLE):
+    if build_result.result in (
+        ALL_SUBTASKS_PR_CREATED,
+        ALL_SUBTASKS_MERGEABLE,
+        ALL_SUBTASKS_MERGED,
+    ):
         return EXIT_DONE, build_result.result
     missing = [
         f"{s.subtask} {s.status}" + (f" ({s.notes})" if s.notes else "")

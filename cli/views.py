@@ -78,6 +78,7 @@ def pull_line(name: str, p: PullSummary) -> str:
         f"  {name}: checks {checks}; reviews {reviews}; GitHub {p.mergeable_state}; "
         f"CI rounds {p.ci_rounds}, review rounds {p.review_rounds}"
         + (f", conflict rounds {p.conflict_rounds}" if p.conflict_rounds else "")
+        + (f"; merged as {p.merge_sha[:10]}" if p.merge_sha else "")
         + waits
     )
 

@@ -26,6 +26,8 @@ from contracts.sandbox import SandboxConfig
 ALL_SUBTASKS_PR_CREATED = "ALL_SUBTASKS_PR_CREATED"
 # Every subtask's PR followed until GitHub's mergeable_state was clean (`[forge] follow`).
 ALL_SUBTASKS_MERGEABLE = "ALL_SUBTASKS_MERGEABLE"
+# Every subtask's PR merged, in dependency order (`[forge] merge = "auto"`).
+ALL_SUBTASKS_MERGED = "ALL_SUBTASKS_MERGED"
 SUBTASKS_INCOMPLETE = "SUBTASKS_INCOMPLETE"
 
 SubtaskStatus = Literal[
@@ -160,6 +162,9 @@ class SubtaskInput(BaseModel):
     forge: Literal["github", "none"] | None = None
     dependency_branches: list[str] = Field(default_factory=list)
     dependency_prs: dict[str, str] = Field(default_factory=dict)
+    merged_dependencies: list[str] = Field(
+        default_factory=list, description="dependencies whose PRs had merged when it started"
+    )
     threshold: float
     parent_id: str | None = None
     paused: bool = False
@@ -250,6 +255,9 @@ class SubtaskState(BaseModel):
     )
     patterns_used: list[str] = Field(
         default_factory=list, description="of those, the ones its builder says it used"
+    )
+    merged_dependencies: list[str] = Field(
+        default_factory=list, description="dependencies whose PRs merged (the build says so)"
     )
 
 
@@ -379,6 +387,16 @@ class BuildState(ToPerson):
     )
     stop_reason: str = Field(default="", description="why the build stopped early")
     failure_hold: bool = Field(default=False, description="children told to start nothing new")
+    merge_turn: str | None = Field(
+        default=None, description='merge = "auto": the subtask whose PR may merge now'
+    )
+    merge_told: dict[str, list[str]] = Field(
+        default_factory=dict, description="subtask -> its merged dependencies it was told of"
+    )
+    merge_declined: dict[str, str] = Field(
+        default_factory=dict,
+        description="subtask -> why it may not merge by itself (told once per run)",
+    )
 
 
 class BuildStatus(BaseModel):

@@ -277,6 +277,15 @@ class ForgeConfig(_Strict):
         "check unreported) before a person decides retry / skip / stop",
     )
 
+    merge: Literal["manual", "auto"] = Field(
+        default="manual",
+        description="auto: merge each followed PR once GitHub says clean, in dependency order "
+        "(the build ends ALL_SUBTASKS_MERGED); manual: a person merges (ALL_SUBTASKS_MERGEABLE)",
+    )
+    merge_method: Literal["squash", "merge", "rebase"] = Field(
+        default="squash", description='how `merge = "auto"` merges a PR (GitHub\'s merge_method)'
+    )
+
     @property
     def following(self) -> bool:
         """Whether the loops follow their PRs: only on GitHub, unless turned off."""

@@ -201,6 +201,11 @@ class PendingReply(BaseModel):
     body: str
 
 
+# waiting: clean, waits for its turn (the build's `may_merge`); merging: its turn came;
+# merged: GitHub merged it. "": not waiting to merge (following, or merge = "manual").
+MergeStage = Literal["", "waiting", "merging", "merged"]
+
+
 class PullSummary(BaseModel):
     """What `status` shows of a followed PR: its checks, reviews and what it waits for."""
 
@@ -212,6 +217,14 @@ class PullSummary(BaseModel):
     ci_rounds: int = 0
     review_rounds: int = 0
     conflict_rounds: int = 0
+    fixing: bool = Field(
+        default=False, description="a fixer works on it (builder work: it holds a build slot)"
+    )
+    merge: MergeStage = Field(
+        default="", description='`[forge] merge = "auto"`: where its merge stands'
+    )
+    merge_sha: str | None = Field(default=None, description="the merge commit on the base")
+    may_merge: bool = Field(default=False, description="it holds the build's leave to merge")
 
 
 class FollowState(BaseModel):
@@ -243,6 +256,26 @@ class FollowState(BaseModel):
         default_factory=list, description="heads brought up to date with the base"
     )
     rounds: list[FollowRound] = Field(default_factory=list)
+    fixing: bool = Field(default=False, description="a fixer works on the PR's branch now")
+    merge: MergeStage = ""
+    may_merge: bool = Field(
+        default=False, description="the build let this clean PR merge (its dependencies merged)"
+    )
+    refreshed: list[str] = Field(
+        default_factory=list,
+        description="merged dependencies the PR was retargeted / brought up to date after",
+    )
+    unmergeable_heads: list[str] = Field(
+        default_factory=list,
+        description="heads from before a dependency merged: followed again, never merged",
+    )
+    declined: str = Field(
+        default="", description="why it will not merge by itself: a dependency ended unmerged"
+    )
+    merge_refusals: int = Field(
+        default=0, description="merges GitHub refused (405) while it said clean, in a row"
+    )
+    merge_sha: str | None = None
     polls: int = 0
     requests: int = 0
     not_modified: int = 0

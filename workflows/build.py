@@ -72,6 +72,8 @@ with workflow.unsafe.imports_passed_through():
 
 
 T = TypeVar("T")
+# Histories recorded before it count a child that only follows its PR against the limit.
+FOLLOW_FREES_SLOT = "follow-frees-slot"
 
 
 @workflow.defn(name="BuildWorkflow")
@@ -263,6 +265,8 @@ class BuildWorkflow:
                 await self.reset.handle()
             build_state.integrate_again(self.s)
             build_state.block_orphans(self.s)
+            if self.ctx.config.forge.merge == "auto":
+                await self.children.merge_in_order()
             await self._write_tracker()
             await self._check_budget()
             await self.children.hold_on_failure()
@@ -278,7 +282,7 @@ class BuildWorkflow:
                 await self.control.continue_as_new(inp, self.s)
             for name in self._ready():
                 held = self.control.held or draining
-                if len(self.children.running) >= limit or held or self.holds.holding:
+                if self._busy() >= limit or held or self.holds.holding:
                     break
                 tasks[name] = asyncio.ensure_future(self.children.run(name))
 
@@ -534,6 +538,16 @@ class BuildWorkflow:
         )
         self.specs = {s.id: s for s in specs}
         return plan
+
+    def _busy(self) -> int:
+        """Children holding a slot: one only following its PR holds none (recorded runs
+        before this counted every running child)."""
+        running = self.children.running
+        views = [self.s.subtasks[n] for n in running if n in self.s.subtasks]
+        waiting = any(build_state.waits_on_forge(v) for v in views)
+        if waiting and workflow.patched(FOLLOW_FREES_SLOT):
+            return build_state.busy(self.s, running)
+        return len(running)
 
     def _ready(self) -> list[str]:
         return build_state.ready(self.s, {*self.children.running, *self.children.starting})

@@ -40,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.human import FAILURE_SCOPE, DecideInput, FailureInfo, PendingDecision
     from contracts.integration import INTEGRATION
     from contracts.subtask import SubtaskSpec
-    from workflows import build_state, cancel_guard, options
+    from workflows import build_state, cancel_guard, merge_order, options
     from workflows.failures import StepAbandoned, innermost_message
     from workflows.integration import IntegrationWorkflow
     from workflows.loop_control import LoopControl
@@ -110,6 +110,9 @@ class BuildChildren:
         else:
             spec = self.specs()[name]
             deps = sorted(view.dependencies)
+            merged = [d for d in deps if self.state().subtasks[d].status == "merged"]
+            self.state().merge_told[name] = merged
+            self.state().merge_declined.pop(name, None)
             run, summary = SubtaskWorkflow.run, f"subtask {name}: {spec.title}"
             arg = SubtaskInput(
                 ctx=self.ctx(),
@@ -120,6 +123,7 @@ class BuildChildren:
                 commands=spec.commands,
                 dependency_branches=[f"feat/{d}" for d in deps],
                 dependency_prs={d: self.state().subtasks[d].pr_url or "" for d in deps},
+                merged_dependencies=merged,
                 rebuild=self.state().rebuild.pop(name, None),
                 rebuild_by=self.state().rebuild_by.pop(name, "change"),  # type: ignore[arg-type]
                 **self._child_settings(view),
@@ -234,6 +238,21 @@ class BuildChildren:
             view.pr_url = result.pr_url or view.pr_url
             return
         build_state.apply_result(view, result)
+
+    async def merge_in_order(self) -> None:
+        """`[forge] merge = "auto"`: tell each running subtask of its dependencies' merges,
+        then let the next PR merge (workflows/merge_order.py decides which)."""
+        s = self.state()
+        for name, deps in merge_order.news(s, self.running).items():
+            for dep in deps:
+                await self.tell(name, SubtaskWorkflow.dependency_merged, dep)
+            s.merge_told.setdefault(name, []).extend(deps)
+        for name, why in merge_order.declined(s, self.running).items():
+            await self.tell(name, SubtaskWorkflow.merge_declined, why)
+            s.merge_declined[name] = why
+        turn = merge_order.next_turn(s, self.running)
+        if turn is not None:
+            await self.tell(turn, SubtaskWorkflow.may_merge)
 
     async def stop(self, tasks: dict[str, asyncio.Task[None]]) -> None:
         """Cancel every running subtask and wait until each has cleaned up."""

@@ -13,6 +13,7 @@ from collections.abc import Collection
 
 from contracts.build import (
     ALL_SUBTASKS_MERGEABLE,
+    ALL_SUBTASKS_MERGED,
     ALL_SUBTASKS_PR_CREATED,
     FOLLOWING,
     HAS_PR,
@@ -35,6 +36,7 @@ from contracts.metrics import Ledger
 from contracts.plan import Conflict
 from contracts.search_attributes import Waiting
 from contracts.tracker import TrackerRow
+from workflows.merge_order import waits_to_merge
 
 DONE = (*PR_FINAL, "blocked", "skipped", "cancelled")
 
@@ -51,8 +53,13 @@ def held_by_change(s: BuildState) -> set[str]:
 
 def ready(s: BuildState, running: Collection[str]) -> list[str]:
     """Pending subtasks whose own dependencies all have pull requests (DAG order);
-    integration waits until each is done with its PR (followed until mergeable)."""
+    integration waits until each is done with its PR (followed until mergeable, or with
+    `merge = "auto"` merged)."""
     held = held_by_change(s)
+
+    def done_with(d: SubtaskView) -> bool:
+        return d.status in PR_FINAL and not waits_to_merge(d)
+
     return [
         name
         for name, view in s.subtasks.items()
@@ -60,10 +67,22 @@ def ready(s: BuildState, running: Collection[str]) -> list[str]:
         and name not in running
         and name not in held
         and all(
-            s.subtasks[d].status in (HAS_PR if view.kind == "subtask" else PR_FINAL)
+            s.subtasks[d].status in HAS_PR if view.kind == "subtask" else done_with(s.subtasks[d])
             for d in view.dependencies
         )
     ]
+
+
+def waits_on_forge(v: SubtaskView) -> bool:
+    """A subtask that only follows its PR (waits on CI, a review, its turn to merge): no
+    builder work, so it holds no `max_concurrent_subtasks` slot; one whose fixer works does."""
+    following = v.status in (*FOLLOWING, "mergeable") and v.pull is not None
+    return v.kind == "subtask" and following and not (v.pull and v.pull.fixing)
+
+
+def busy(s: BuildState, running: Collection[str]) -> int:
+    """Running children that count against `max_concurrent_subtasks`."""
+    return sum(1 for n in running if n not in s.subtasks or not waits_on_forge(s.subtasks[n]))
 
 
 def conflicts_prompt(conflicts: list[Conflict]) -> str:
@@ -114,8 +133,8 @@ def apply_progress(view: SubtaskView, progress: SubtaskProgress) -> bool:
     """A subtask's report; False when it is stale (an older generation, or after its end)."""
     if progress.generation != view.generation:
         return False  # a run a spec change replaced
-    if view.status in DONE and progress.status not in DONE:
-        return False
+    if view.status in DONE and progress.status not in DONE and not waits_to_merge(view):
+        return False  # (a PR waiting to merge may be followed again: not done yet)
     view.status = progress.status
     view.phase = progress.phase
     view.round = progress.round
@@ -214,9 +233,12 @@ def integrate_again(s: BuildState) -> None:
 
 
 def build_result(results: list[SubtaskResult]) -> str:
-    """ALL_SUBTASKS_MERGEABLE when every followed PR ended clean (or merged);
+    """ALL_SUBTASKS_MERGED when every PR merged (`[forge] merge = "auto"`);
+    ALL_SUBTASKS_MERGEABLE when every followed PR ended clean (or merged);
     ALL_SUBTASKS_PR_CREATED when every subtask has its PR (not followed, or a person
     skipped following one); else SUBTASKS_INCOMPLETE."""
+    if results and all(r.status == "merged" for r in results):
+        return ALL_SUBTASKS_MERGED
     if results and all(r.status in ("mergeable", "merged") for r in results):
         return ALL_SUBTASKS_MERGEABLE
     if all(r.status in PR_FINAL for r in results):
@@ -323,7 +345,7 @@ def waiting(
     forge = [
         f"{n}'s PR: {v.pull.waiting_for}"
         for n, v in s.subtasks.items()
-        if n in running and v.status in FOLLOWING and v.pull and v.pull.waiting_for
+        if n in running and v.status in (*FOLLOWING, "mergeable") and v.pull and v.pull.waiting_for
     ]
     if forge and len(forge) == len(running):  # no agent works: only the forge is awaited
         return "ci", "; ".join(forge)

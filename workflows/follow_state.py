@@ -29,6 +29,9 @@ from contracts.git import BaseMergeResult
 Step = Literal[
     "reply", "fix_ci", "answer", "update", "conflict", "mergeable", "merged", "closed", "wait"
 ]
+# `[forge] merge = "auto"` adds: refresh (a dependency merged: retarget, bring up to date),
+# turn (clean: wait for the build's leave), merge, and hold (clean, but not to be merged).
+AutoStep = Step | Literal["refresh", "turn", "merge", "hold"]
 Following = Literal["ci_running", "ci_failed", "changes_requested"]
 
 # GitHub computes mergeability in the background: ask again soon.
@@ -89,6 +92,36 @@ def next_step(f: FollowState, pull: PullState) -> Step:
     if pull.mergeable_state == "clean":
         return "mergeable"
     return "wait"
+
+
+def auto_step(
+    f: FollowState, pull: PullState, step: Step, base: str, merged: list[str]
+) -> AutoStep:
+    """`[forge] merge = "auto"` on top of `next_step`: after a dependency's PR merged, the
+    PR is refreshed (retargeted to `base`, brought up to date) before anything else but
+    owed replies and its end; a clean PR merges only with the build's leave (`may_merge`),
+    on `base`, and on a head from after the refresh (else it holds: followed again)."""
+    if step in ("reply", "merged", "closed"):
+        return step
+    if refresh_due(f, merged) or (f.may_merge and pull.base != base):
+        return "refresh"
+    if step != "mergeable":
+        return step
+    if pull.head_sha in f.unmergeable_heads or pull.base != base:
+        return "hold"
+    return "merge" if f.may_merge else "turn"
+
+
+def refresh_due(f: FollowState, merged: list[str]) -> list[str]:
+    """Merged dependencies the PR was not yet retargeted / brought up to date after."""
+    return [d for d in merged if d not in f.refreshed]
+
+
+def held_for(pull: PullState, base: str) -> str:
+    """What a clean PR that may not merge yet waits for."""
+    if pull.base != base:
+        return f"its base {pull.base} to merge first"
+    return f"GitHub to bring the branch up to date with {base} (the head predates a merge)"
 
 
 def status_of(f: FollowState, pull: PullState) -> Following:
@@ -167,6 +200,10 @@ def summary(f: FollowState) -> PullSummary | None:
         ci_rounds=f.ci_rounds,
         review_rounds=f.review_rounds,
         conflict_rounds=f.conflict_rounds,
+        fixing=f.fixing,
+        merge=f.merge,
+        merge_sha=f.merge_sha,
+        may_merge=f.may_merge,
     )
 
 

@@ -24,13 +24,23 @@ class ForgeWake:
     def __init__(self) -> None:
         self.received = 0
         self.last: ForgeEvent | None = None
+        self.nudged = False
 
     def receive(self, event: ForgeEvent) -> None:
         self.received += 1
         self.last = event
 
+    def nudge(self) -> None:
+        """What the loop waits for changed (its build's word): the next wait ends at once,
+        or the one under way now."""
+        self.received += 1
+        self.nudged = True
+
     async def sleep(self, seconds: float) -> bool:
-        """Wait up to `seconds`; True when a delivery ended the wait."""
+        """Wait up to `seconds`; True when a delivery (or a nudge) ended the wait."""
+        if self.nudged:
+            self.nudged = False
+            return True
         before = self.received
         try:
             await workflow.wait_condition(
@@ -38,6 +48,7 @@ class ForgeWake:
             )
         except TimeoutError:
             return False
+        self.nudged = False
         return True
 
 

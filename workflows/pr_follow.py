@@ -19,8 +19,10 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.forge_follow import (
         check_details,
+        merge_pull_request,
         poll_pull_request,
         reply_to_comment,
+        retarget_pull_request,
         update_branch,
     )
     from activities.git.activities import fast_forward, finish_base_merge, start_base_merge
@@ -36,9 +38,13 @@ with workflow.unsafe.imports_passed_through():
         PullState,
         ReplyRequest,
         ReplyResult,
+        RetargetRequest,
+        RetargetResult,
         UpdateBranchRequest,
         UpdateBranchResult,
     )
+    from contracts.follow import MergeRequest as PullMerge
+    from contracts.follow import MergeResult as PullMerged
     from contracts.git import BaseMergeRequest, BaseMergeResult, MergeRequest, MergeResult
     from contracts.human import FAILURE_OPTIONS, PendingDecision
     from workflows import follow_state, options
@@ -84,7 +90,8 @@ class PullFollow:
     # ------------------------------------------------- the loop
 
     async def follow(self) -> None:
-        """Until the PR is mergeable (or merged), or a person skips or stops following it."""
+        """Until the PR is mergeable (merge = "auto": merged), or a person skips or stops
+        following it."""
         s, f = self.state(), self.f
         while True:
             await self.control.continue_as_new_if_suggested(self.inp(), s)
@@ -92,10 +99,17 @@ class PullFollow:
                 await self._wait_and_poll()
                 continue
             pull = f.pull
-            step = follow_state.next_step(f, pull)
+            plain = follow_state.next_step(f, pull)
+            step: follow_state.AutoStep = plain
+            if self._auto() and not f.declined:  # declined: ends mergeable, as manual
+                step = follow_state.auto_step(f, pull, plain, self._base(), self._merged())
+                f.may_merge = f.may_merge and step in ("merge", "turn")  # leave for this head
             if step in ("mergeable", "merged"):
                 await self._end(step)
                 return
+            if step in ("turn", "hold"):
+                await self._await_turn(pull, step)
+                continue
             if step == "wait":
                 if await self._ci_timed_out(pull):
                     return
@@ -111,23 +125,34 @@ class PullFollow:
                 "update": self._update,
                 "conflict": self._conflict,
                 "closed": self._closed,
+                "refresh": self._refresh,
+                "merge": self._merge,
             }[step](pull)
             if done:
                 return
             f.stale, f.wait_s = True, 0.0
 
-    async def _show(self, pull: PullState, waiting: str) -> None:
+    async def _show(self, pull: PullState, waiting: str, fixing: bool = False) -> None:
+        """Report what the PR waits for; `fixing`: a fixer works (the build counts it busy)."""
         s, f = self.state(), self.f
-        f.waiting_for = waiting
+        f.waiting_for, f.fixing, f.merge = waiting, fixing, ""
         s.status = follow_state.status_of(f, pull)
         self.child.phase(f"following the PR: waiting for {waiting}")
         await self.child.report()
 
     async def _end(self, how: str) -> None:
         s, f = self.state(), self.f
-        f.waiting_for = ""
+        f.waiting_for, f.fixing = "", False
         s.status, s.phase = how, how  # type: ignore[assignment]
         rounds = f"{len(f.rounds)} CI/review round(s) on the PR" if f.rounds else "green at once"
+        if how == "merged" and f.merge_sha:  # merged by this loop ([forge] merge = "auto")
+            method = self.inp().ctx.config.forge.merge_method
+            rounds += f"; merged into {self._base()} as {f.merge_sha[:10]} ({method})"
+        if how == "merged":
+            f.merge = "merged"
+        elif f.declined:
+            rounds += f"; not merged: {f.declined}"
+            f.merge = ""
         s.notes = f"{s.notes}; {how}: {rounds}" if s.notes else f"{how}: {rounds}"
         await self.child.report()
 
@@ -218,7 +243,7 @@ class PullFollow:
         self, pull: PullState, doing: str, issues: list[ReviewIssue], message: str
     ) -> EditResult:
         """A fixer on the worktree (brought up to the PR's head first); its commit is pushed."""
-        await self._show(pull, f"a fixer for {doing}")
+        await self._show(pull, f"a fixer for {doing}", fixing=True)
         await self._sync()
         subtask = self.inp().subtask
         return await self.steps.edit(
@@ -336,26 +361,27 @@ class PullFollow:
         we saw); the worktree fast-forwards to it before a fixer works there again."""
         f = self.f
         await self._show(pull, f"GitHub to merge {pull.base} into the branch")
-        updated: UpdateBranchResult = await self.control.activity(
+        updated = await self._update_branch(pull)
+        if updated.outcome == "conflict":
+            return await self._conflict(pull, updated.message)
+        if updated.outcome != "head_moved":  # moved: the next poll sees the new head
+            f.updated_heads.append(pull.head_sha)
+        self._record_update(pull, f"update-branch from {pull.base}: {updated.outcome}")
+        return False
+
+    async def _update_branch(self, pull: PullState) -> UpdateBranchResult:
+        """GitHub merges the PR's base into its branch, only onto the head we saw."""
+        return await self.control.activity(
             update_branch,
             UpdateBranchRequest(**self._target(), expected_head_sha=pull.head_sha),  # type: ignore[arg-type]
             result_type=UpdateBranchResult,
             summary=f"update the branch of pull request #{self.state().pr_number}",
             **options.network(),
         )
-        if updated.outcome == "conflict":
-            return await self._conflict(pull, updated.message)
-        if updated.outcome != "head_moved":  # moved: the next poll sees the new head
-            f.updated_heads.append(pull.head_sha)
-        self._record(
-            FollowRound(
-                kind="update",
-                round=len([r for r in f.rounds if r.kind == "update"]) + 1,
-                head=pull.head_sha,
-                note=f"update-branch from {pull.base}: {updated.outcome}",
-            )
-        )
-        return False
+
+    def _record_update(self, pull: PullState, note: str) -> None:
+        done = len([r for r in self.f.rounds if r.kind == "update"])
+        self._record(FollowRound(kind="update", round=done + 1, head=pull.head_sha, note=note))
 
     async def _conflict(
         self, pull: PullState, why: str = "GitHub's mergeable_state is dirty"
@@ -373,6 +399,7 @@ class PullFollow:
         rnd = await self._next_round("conflict", f"it conflicts with {pull.base}", "")
         if not rnd:
             return True
+        self.f.fixing = True  # shown with the fixer's first report
         await self._sync()
         merged = await self._base_merge(start_base_merge, pull, "merge")
         before = merged.head if merged.outcome == "conflicted" else ""  # the merge's start
@@ -468,6 +495,109 @@ class PullFollow:
             "it; stop: block this subtask."
         )
         return choice != "retry"
+
+    # ------------------------------------------------- merge = "auto"
+
+    def _auto(self) -> bool:
+        return self.inp().ctx.config.forge.merge == "auto"
+
+    def _base(self) -> str:
+        return self.inp().base_branch
+
+    def _merged(self) -> list[str]:
+        """Dependencies whose PRs merged: known at the start, or told by the build since."""
+        inp, s = self.inp(), self.state()
+        return [*dict.fromkeys([*inp.merged_dependencies, *s.merged_dependencies])]
+
+    def allow_merge(self) -> None:
+        """The build's leave to merge (`may_merge`): taken only while the PR waits its turn."""
+        self.f.may_merge = True
+        self.wake.nudge()
+
+    def decline(self, why: str) -> None:
+        self.f.declined = why
+        self.wake.nudge()
+
+    async def _await_turn(self, pull: PullState, step: str) -> None:
+        """Clean: wait for the build's leave (turn), or for what must happen first (hold);
+        the PR is polled meanwhile, and the leave ends the wait at once."""
+        s, f = self.state(), self.f
+        if step == "turn":
+            after = self.inp().dependency_branches
+            f.waiting_for = "its turn to merge" + (f" (after {', '.join(after)})" if after else "")
+            f.merge, s.status, s.phase = "waiting", "mergeable", "waiting to merge"
+            self.child.phase(f"following the PR: waiting for {f.waiting_for}")
+            await self.child.report()
+        else:
+            await self._show(pull, follow_state.held_for(pull, self._base()))
+        f.stale = True
+
+    async def _refresh(self, pull: PullState) -> bool:
+        """A dependency merged: the PR is retargeted to the base if it was stacked on a
+        dependency's branch, and GitHub brings its branch up to date (update-branch, only onto
+        the head we saw). The head from before is never merged: its checks run again."""
+        f, base = self.f, self._base()
+        news = follow_state.refresh_due(f, self._merged())
+        await self._show(pull, f"its branch to take in {base} ({', '.join(news) or 'retarget'})")
+        note = f"{', '.join(news)} merged" if news else "the base is not " + base
+        if pull.base != base:
+            moved: RetargetResult = await self.control.activity(
+                retarget_pull_request,
+                RetargetRequest(**self._target(), base=base),  # type: ignore[arg-type]
+                result_type=RetargetResult,
+                summary=f"retarget pull request #{self.state().pr_number} to {base}",
+                **options.network(),
+            )
+            note += f"; retargeted from {pull.base} to {base}" if moved.changed else ""
+        updated = await self._update_branch(pull)
+        if updated.outcome == "head_moved":  # the next poll sees the new head: again then
+            return False
+        f.refreshed += news
+        if updated.outcome != "up_to_date":
+            f.unmergeable_heads.append(pull.head_sha)
+        self._record_update(pull, f"{note}; update-branch from {base}: {updated.outcome}")
+        if updated.outcome == "conflict":
+            return await self._conflict(pull.model_copy(update={"base": base}), updated.message)
+        return False
+
+    async def _merge(self, pull: PullState) -> bool:
+        """Merge with `[forge] merge_method`, only the head a poll showed clean (`sha`):
+        merged ends the loop; a moved head (409) is polled and followed again; a refusal
+        (405) waits and looks again, and after `[forge] max_ci_rounds` refusals in a row a
+        person decides."""
+        f, s, cfg = self.f, self.state(), self.inp().ctx.config.forge
+        f.merge = "merging"  # the leave is kept until it merges or leaves clean
+        self.child.phase(f"merging the PR ({cfg.merge_method})")
+        await self.child.report()
+        done: PullMerged = await self.control.activity(
+            merge_pull_request,
+            PullMerge(**self._target(), sha=pull.head_sha, method=cfg.merge_method),  # type: ignore[arg-type]
+            result_type=PullMerged,
+            summary=f"merge pull request #{s.pr_number} ({cfg.merge_method})",
+            **options.network(),
+        )
+        if done.outcome == "merged":
+            f.merge_sha, f.merge_refusals, f.may_merge = done.sha, 0, False
+            await self._end("merged")
+            return True
+        if done.outcome == "head_moved":
+            return False  # never merge a head no poll has shown clean: follow it again
+        f.merge_refusals += 1
+        if f.merge_refusals >= cfg.max_ci_rounds:
+            await self._show(pull, f"a person: GitHub refused the merge ({done.message})")
+            choice = await self._ask(
+                f"GitHub refused {f.merge_refusals} time(s) to merge pull request "
+                f"#{s.pr_number} though it says clean: {done.message or 'not mergeable'}. "
+                f"See {s.pr_url}: a merge queue, a rule the REST API does not show, or a merge "
+                f"method the repository does not allow ([forge] merge_method = "
+                f'"{cfg.merge_method}"). retry: try again; skip: stop following the PR (a '
+                "person merges it); stop: block this subtask."
+            )
+            if choice != "retry":
+                return True
+            f.merge_refusals = 0
+        await self.wake.sleep(cfg.poll_s)  # GitHub may still be computing mergeability
+        return False
 
     # ------------------------------------------------- bookkeeping
 

@@ -51,7 +51,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.build_child import child_messages
     from workflows.failures import all_or_cancel
     from workflows.forge_wake import ForgeWake, forge_event_handler
-    from workflows.inputs import unknown_names
+    from workflows.inputs import checked_signal, unknown_names
     from workflows.pr_follow import PullFollow
 
 
@@ -86,6 +86,26 @@ class SubtaskWorkflow:
 
     decide, pause, resume, set_budget_hold, set_failure_hold, outage_retried = child_messages()
     forge_event = forge_event_handler()
+
+    # `[forge] merge = "auto"`: the build, which knows the plan, says when a PR may merge.
+
+    @checked_signal("may_merge")
+    def may_merge(self) -> None:
+        """Every dependency merged and it is this PR's turn: merge it once clean."""
+        self.pull.allow_merge()
+
+    @checked_signal("merge_declined", str)
+    def merge_declined(self, why: str) -> None:
+        """A dependency's PR ended unmerged: this one ends mergeable, for a person to merge."""
+        self.pull.decline(why)
+
+    @checked_signal("dependency_merged", str)
+    def dependency_merged(self, dependency: str) -> None:
+        """A dependency's PR merged: retarget this PR and bring it up to date."""
+        if dependency not in self.s.merged_dependencies:
+            self.s.merged_dependencies.append(dependency)
+            self.wake.nudge()
+
     unknown_signal, unknown_update = unknown_names()
 
     @workflow.query(name="status")
@@ -539,7 +559,8 @@ class SubtaskWorkflow:
         await self.child.report()
 
     async def _follow(self) -> None:
-        """Follow the PR on the forge until it is mergeable ([forge] follow)."""
+        """Follow the PR on the forge until it is mergeable ([forge] follow), or merged
+        ([forge] merge = "auto")."""
         if self.s.follow is not None:
             await self.pull.follow()
 
@@ -569,12 +590,14 @@ class SubtaskWorkflow:
                 follow_rounds=list(self.s.follow.rounds) if self.s.follow else [],
             )
         )
+        merged = {f"feat/{d}" for d in (*inp.merged_dependencies, *self.s.merged_dependencies)}
         return await self.steps.pull_request(
             self.s.branch or f"feat/{inp.subtask}",
             f"feat({inp.subtask}): {inp.title}",
             body,
-            # One dependency: the PR stacks on its branch and shows only its own change.
-            inp.dependency_branches,
+            # One dependency: the PR stacks on its branch and shows only its own change;
+            # once that dependency merged, the PR's base is the base branch.
+            [b for b in inp.dependency_branches if b not in merged],
             record=record,
         )
 

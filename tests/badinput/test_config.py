@@ -148,6 +148,18 @@ CASES = [
         '[forge] follow = "yes": it should be a valid boolean',
         "give it a value of the right type",
     ),
+    Case(
+        "merge-unknown",
+        toml('[forge]\nmerge = "yes"\n'),
+        "[forge] merge = \"yes\": it should be 'manual' or 'auto'",
+        'delete the line for the default ("manual")',
+    ),
+    Case(
+        "merge-method-unknown",
+        toml('[forge]\nmerge_method = "fast-forward"\n'),
+        "[forge] merge_method = \"fast-forward\": it should be 'squash', 'merge' or 'rebase'",
+        'delete the line for the default ("squash")',
+    ),
     Case("poll-zero", toml("[forge]\npoll_s = 0\n"), "[forge] poll_s = 0", "set it to 1 or more"),
     Case(
         "host-timeout-below-a-second",

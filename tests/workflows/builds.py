@@ -193,3 +193,14 @@ def integrated(tmp_path: Path, github_url: str, suite: str, release: str = "") -
     row = TrackerRow(subtask="a", batch=1, status="pr_created", pr="https://x/pull/1")
     update_tracker(TrackerUpdate(repo_root=str(repo.root), feature="link-shortener", rows=[row]))
     return repo
+
+
+def push_to_main(tmp_path: Path, repo: DemoRepo, path: str, text: str) -> None:
+    """Someone else's commit on the base, pushed to the forge."""
+    other = tmp_path / "other"
+    assert git_out(tmp_path, "clone", "-q", str(repo.origin), str(other)) == ""
+    (other / path).parent.mkdir(parents=True, exist_ok=True)
+    (other / path).write_text(text)
+    git_out(other, "add", path)
+    git_out(other, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", f"main: {path}")
+    git_out(other, "push", "-q", "origin", "HEAD:main")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from contracts.build import BuildState, SubtaskProgress, SubtaskView
 from contracts.change import Affected, PendingChange
+from contracts.follow import PullSummary
 from contracts.human import FAILURE_OPTIONS, FailureInfo, PendingDecision
 from contracts.plan import Conflict
-from workflows import build_state
+from workflows import build_state, merge_order
 
 
 def state(**deps: list[str]) -> BuildState:
@@ -115,3 +116,65 @@ def test_serialize_chains_the_subtasks_of_each_conflict_in_plan_order() -> None:
     assert build_state.ready(s, running=[]) == ["a", "d"]
     prompt = build_state.conflicts_prompt(conflicts)
     assert prompt.startswith("Subtasks of one stage change the same files: stage 1: x.py (a, b, c)")
+
+
+def following(v: SubtaskView, status: str, merge: str = "", may: bool = False) -> None:
+    v.status = status  # type: ignore[assignment]
+    v.pull = PullSummary(merge=merge, may_merge=may)  # type: ignore[arg-type]
+
+
+def test_a_pr_that_only_waits_on_the_forge_holds_no_slot() -> None:
+    s = state(a=[], b=[], c=[])
+    following(s.subtasks["a"], "ci_running")
+    following(s.subtasks["b"], "ci_failed")
+    s.subtasks["b"].pull.fixing = True  # type: ignore[union-attr]
+    s.subtasks["c"].status = "in_progress"
+    assert build_state.busy(s, ["a", "b", "c"]) == 2  # b's fixer and c's builder work
+
+
+def test_prs_merge_one_at_a_time_in_dependency_then_plan_order() -> None:
+    """`merge = "auto"`: the turn goes to the first waiting PR whose dependencies merged
+    (and that was told so); it is said again when its holder lost the leave."""
+    s = state()
+    running = ["a", "b", "c"]
+    following(s.subtasks["c"], "mergeable", "waiting")  # c waits, but a has not merged
+    following(s.subtasks["a"], "ci_running")
+    assert merge_order.next_turn(s, running) is None
+    following(s.subtasks["a"], "mergeable", "waiting")
+    assert merge_order.next_turn(s, running) == "a" and s.merge_turn == "a"
+    assert merge_order.next_turn(s, running) == "a"  # no leave reported yet: said again
+    following(s.subtasks["a"], "mergeable", "merging", may=True)
+    assert merge_order.next_turn(s, running) is None  # a has it: nobody else
+    s.subtasks["a"].status = "merged"
+    assert merge_order.next_turn(s, ["b", "c"]) is None  # c not told of a's merge yet
+    assert merge_order.news(s, ["b", "c"]) == {"b": ["a"], "c": ["a"]}
+    s.merge_told = {"b": ["a"], "c": ["a"]}
+    assert merge_order.news(s, ["b", "c"]) == {}
+    following(s.subtasks["b"], "mergeable", "waiting")
+    assert merge_order.next_turn(s, ["b", "c"]) == "b"  # plan order: b before c
+    # A PR waiting to merge is not done: its reports count, and integration waits for it.
+    assert build_state.apply_progress(
+        s.subtasks["b"], SubtaskProgress(subtask="b", status="ci_running", phase="x", round=1)
+    )
+
+
+def test_integration_waits_for_prs_waiting_to_merge() -> None:
+    s = state(a=[])
+    assert build_state.add_integration(s) is None
+    following(s.subtasks["a"], "mergeable", "waiting")
+    assert build_state.ready(s, running=["a"]) == []
+    following(s.subtasks["a"], "mergeable")  # merge = "manual": done with its PR
+    assert build_state.ready(s, running=[]) == ["integration"]
+
+
+def test_a_dependency_that_ended_unmerged_declines_its_dependents_merge() -> None:
+    s = state()
+    s.subtasks["a"].status = "pr_created"  # a person skipped following a's PR
+    following(s.subtasks["b"], "ci_running")
+    s.subtasks["c"].status = "in_progress"  # not following yet: told once it does
+    (why,) = merge_order.declined(s, ["b", "c"]).values()
+    assert list(merge_order.declined(s, ["b", "c"])) == ["b"]
+    assert "a pr_created: not merged" in why
+    assert merge_order.declined(s, ["a", "b", "c"]) == {}  # a still runs: not ended
+    s.merge_declined["b"] = why
+    assert merge_order.declined(s, ["b", "c"]) == {}  # told once

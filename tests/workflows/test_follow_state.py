@@ -175,3 +175,29 @@ def test_ci_pending_on_one_head_is_overdue_after_the_timeout() -> None:
     # Done (green, red or clean): nothing pending, the wait is forgotten.
     assert not fs.ci_overdue(f, pull(mergeable_state="clean"), 2000.0, 60)
     assert f.ci_head == "" and fs.ci_pending(pull(checks=[check("t", "failure")])) == []
+
+
+def test_auto_merge_refreshes_after_a_dependency_then_waits_its_turn() -> None:
+    """`merge = "auto"`: a merged dependency refreshes the PR first; a clean PR merges only
+    with the build's leave, on the base, and never on a head from before the refresh."""
+    clean = pull(mergeable_state="clean")
+    step = fs.next_step(FollowState(), clean)
+    assert fs.auto_step(FollowState(), clean, step, "main", []) == "turn"
+    assert fs.auto_step(FollowState(may_merge=True), clean, step, "main", []) == "merge"
+    # A dependency merged: refreshed first, even while CI is red; once, then not again.
+    red = pull(checks=[check("tests", "failure")])
+    assert fs.auto_step(FollowState(), red, fs.next_step(FollowState(), red), "main", ["a"]) == (
+        "refresh"
+    )
+    assert fs.auto_step(FollowState(refreshed=["a"]), clean, step, "main", ["a"]) == "turn"
+    # Stacked on a dependency's branch: held; with the leave (all merged): retargeted.
+    stacked = pull(mergeable_state="clean", base="feat/a")
+    assert fs.auto_step(FollowState(), stacked, step, "main", []) == "hold"
+    assert "feat/a to merge first" in fs.held_for(stacked, "main")
+    assert fs.auto_step(FollowState(may_merge=True), stacked, step, "main", []) == "refresh"
+    # The head from before the refresh is never merged, leave or not.
+    old = FollowState(may_merge=True, refreshed=["a"], unmergeable_heads=["h1"])
+    assert fs.auto_step(old, clean, step, "main", ["a"]) == "hold"
+    # Replies owed and the PR's end come first.
+    merged = pull(merged=True, state="closed")
+    assert fs.auto_step(FollowState(), merged, "merged", "main", ["a"]) == "merged"

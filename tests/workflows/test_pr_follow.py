@@ -42,6 +42,7 @@ from tests.workflows.builds import (
     REPO,
     git_out,
     passes_review,
+    push_to_main,
     start_build,
     tiny_project,
     writes_file_rule,
@@ -342,17 +343,6 @@ async def test_a_branch_behind_its_base_takes_it_in(
     assert "update round 1" in report and "update-branch from main: updating" in report
 
 
-def push_to_main(tmp_path: Path, repo: Any, path: str, text: str) -> None:
-    """Someone else's commit on the base, pushed to the forge."""
-    other = tmp_path / "other"
-    assert git_out(tmp_path, "clone", "-q", str(repo.origin), str(other)) == ""
-    (other / path).parent.mkdir(parents=True, exist_ok=True)
-    (other / path).write_text(text)
-    git_out(other, "add", path)
-    git_out(other, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", f"main: {path}")
-    git_out(other, "push", "-q", "origin", "HEAD:main")
-
-
 async def test_a_conflict_with_the_base_goes_to_a_fixer(
     env: Env,
 ) -> None:
@@ -556,3 +546,35 @@ async def test_a_server_restart_while_waiting_on_ci_loses_nothing(
     assert len(fixes) == 1 and "FAILED x" in fixes[0].prompt
     builds = [r for r in messages.requests if r.role == "builder" and r.turn == 1]
     assert len(builds) == 1  # nothing before the restart ran again
+
+
+async def test_a_pr_waiting_on_ci_holds_no_build_slot(
+    env: Env,
+) -> None:
+    """Three independent subtasks, `max_concurrent_subtasks = 2`: while the first two PRs
+    wait on CI (nothing reported), the third is built and its PR opens."""
+    client, task_queue, tmp_path, github, monkeypatch = env.parts()
+    names = ("a", "b", "c")
+    rules = [*(writes_file_rule(n) for n in names), *(passes_review(n) for n in names)]
+    with scripted_model({"rules": rules}, monkeypatch, github.url):
+        subplans: dict[str, list[str]] = {n: [] for n in names}
+        repo = tiny_project(tmp_path, github.url, subplans, ONE_REVIEWER, forge=FOLLOW)
+        assert "max_concurrent_subtasks = 2" in (repo.root / "orchestrator.toml").read_text()
+        github.protect(REPO, "main", contexts=["tests"], strict=False)
+        async with build_worker(client, task_queue):
+            handle = await start_build(client, repo, task_queue)
+
+            async def three() -> list[dict[str, Any]] | None:
+                pulls = github.pulls(REPO)
+                return pulls if len(pulls) == 3 else None
+
+            pulls = await until(three, limit=180, what="the third PR while two wait on CI")
+            st = await status_of(handle, BuildStatus)
+            waiting = {v.name: v.status for v in st.subtasks if v.name in ("a", "b")}
+            assert waiting == {"a": "ci_running", "b": "ci_running"}, st.subtasks
+            for pull in pulls:
+                github.check_run(REPO, pull["head"]["sha"], "tests", conclusion="success")
+            result = BuildResult.model_validate(await handle.result())
+
+    assert result.result == "ALL_SUBTASKS_MERGEABLE", result
+    assert sorted(p["head"]["ref"] for p in pulls) == ["feat/a", "feat/b", "feat/c"]
