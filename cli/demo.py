@@ -25,6 +25,7 @@ import os
 import time
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.runtime import (
@@ -40,7 +41,6 @@ from activities.sandbox.runner import unavailable
 from cli import demo_clean
 from cli.common import EXIT_INTERRUPTED, NO_EMBEDDED_HELP, CliError
 from cli.demo_clean import MARKER, QUEUE_PREFIX
-from cli.demo_forge import DemoForge
 from cli.demo_progress import report_progress
 from cli.demo_release import RELEASE_ID, release_phase
 from cli.demo_repo import (
@@ -66,6 +66,9 @@ from contracts.human import AnswerInput
 from contracts.release import SHIPPED, ReleaseResult
 from runtime.client import connect, settings_from_env
 from runtime.server import ServerError, orchestrator_home
+
+if TYPE_CHECKING:
+    from cli.demo_forge import DemoForge  # PyGithub: imported when a demo runs, not per verb
 
 BANNER = "SIMULATION: model answers are scripted by the local Messages API stand-in"
 DESIGN_ID, BUILD_ID = "design-link-shortener", "build-link-shortener"
@@ -169,6 +172,8 @@ async def run(args: argparse.Namespace) -> int:
         repo = prepare_demo_repo(scratch, config)
         demo.cmds = Commands.for_dir(str(repo.design_dir))
         github.add_repo(DEMO_REPOSITORY, git_dir=str(repo.origin))
+        from cli.demo_forge import DemoForge
+
         forge = DemoForge(github, DEMO_REPOSITORY, repo.origin)
         forge.protect()
         demo.say(f"== scratch repository {repo.root} (origin {repo.origin})")
