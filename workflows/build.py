@@ -72,8 +72,6 @@ with workflow.unsafe.imports_passed_through():
 
 
 T = TypeVar("T")
-# Histories recorded before it count a child that only follows its PR against the limit.
-FOLLOW_FREES_SLOT = "follow-frees-slot"
 
 
 @workflow.defn(name="BuildWorkflow")
@@ -261,7 +259,7 @@ class BuildWorkflow:
             # iteration awaits something wakes the next wait instead of being lost.
             self.changed = False
             await self.changes.handle()
-            if self.s.reset is not None and workflow.patched("build-reset"):
+            if self.s.reset is not None:
                 await self.reset.handle()
             build_state.integrate_again(self.s)
             build_state.block_orphans(self.s)
@@ -540,14 +538,8 @@ class BuildWorkflow:
         return plan
 
     def _busy(self) -> int:
-        """Children holding a slot: one only following its PR holds none (recorded runs
-        before this counted every running child)."""
-        running = self.children.running
-        views = [self.s.subtasks[n] for n in running if n in self.s.subtasks]
-        waiting = any(build_state.waits_on_forge(v) for v in views)
-        if waiting and workflow.patched(FOLLOW_FREES_SLOT):
-            return build_state.busy(self.s, running)
-        return len(running)
+        """Children holding a slot: one only following its PR holds none."""
+        return build_state.busy(self.s, self.children.running)
 
     def _ready(self) -> list[str]:
         return build_state.ready(self.s, {*self.children.running, *self.children.starting})

@@ -55,10 +55,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.worktree_steps import WorktreeSteps
 
 
-# Histories recorded before these behaviours keep their old path on replay.
-CONFLICT_FIXER = "follow-conflict-fixer"
-CI_TIMEOUT = "follow-ci-timeout"
-
 RoundKind = Literal["ci", "review", "conflict"]
 _ROUND_LABEL = {"ci": "Red CI", "review": "Review", "conflict": "The conflict with the base"}
 
@@ -180,8 +176,6 @@ class PullFollow:
     async def _ci_timed_out(self, pull: PullState) -> bool:
         """CI pending on one head for `[forge] ci_timeout_s`: a person decides, naming what
         is still pending. retry: wait that long again; True: skip or stop."""
-        if not workflow.patched(CI_TIMEOUT):
-            return False
         f, limit = self.f, self.inp().ctx.config.forge.ci_timeout_s
         if not follow_state.ci_overdue(f, pull, workflow.now().timestamp(), limit):
             return False
@@ -386,8 +380,6 @@ class PullFollow:
     async def _conflict(
         self, pull: PullState, why: str = "GitHub's mergeable_state is dirty"
     ) -> bool:
-        if not workflow.patched(CONFLICT_FIXER):
-            return await self._conflicted(pull, why)
         return await self._resolve(pull)
 
     async def _resolve(self, pull: PullState) -> bool:

@@ -5,8 +5,7 @@ sees (its Web UI details): the attributes follow the same changes. An upsert is 
 in the history, so only attributes whose value changed are sent, and the cost in whole
 cents. The loop upserts only when the server has the attributes (a workflow task that
 upserts one it lacks fails): `ProjectContext.search_attributes`, found by the activity
-that resolved the project and so the same in every replay. New in workflow code that
-running loops replay: behind the patch `PATCH`.
+that resolved the project and so the same in every replay.
 """
 
 from __future__ import annotations
@@ -27,15 +26,12 @@ with workflow.unsafe.imports_passed_through():
         Waiting,
     )
 
-PATCH = "search-attributes"
-
 
 class LoopAttributes:
     """`ctx` returns the loop's project once resolved (None before: nothing is shown)."""
 
     def __init__(self, ctx: Callable[[], ProjectContext | None]) -> None:
         self.ctx = ctx
-        self._patched: bool | None = None
 
     def show(self, phase: str, waiting: Waiting, cost_usd: float) -> None:
         ctx = self.ctx()
@@ -51,10 +47,5 @@ class LoopAttributes:
         # What the run has: its own upserts, and what a continue-as-new carried over.
         have = workflow.info().typed_search_attributes
         changed = [key.value_set(value) for key, value in wanted if have.get(key) != value]
-        if changed and self._allowed():
+        if changed:
             workflow.upsert_search_attributes(changed)
-
-    def _allowed(self) -> bool:
-        if self._patched is None:
-            self._patched = workflow.patched(PATCH)
-        return self._patched

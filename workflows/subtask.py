@@ -263,7 +263,7 @@ class SubtaskWorkflow:
         None when none match (or `[patterns] offer = 0`)."""
         inp = self._inp
         cfg = inp.ctx.config.patterns
-        if cfg.offer == 0 or not workflow.patched("pattern-library"):
+        if cfg.offer == 0:
             return None
         offer: PatternOffer = await self.steps.on_host(
             offer_patterns,
@@ -352,7 +352,7 @@ class SubtaskWorkflow:
         reviews = [r for r in asked if r is not None]  # a person may skip a held reviewer
         record, lowest = subtask_state.record_round(self.s, rnd, head.head, gates, reviews)
         if gates.passed and lowest >= inp.threshold:
-            if workflow.patched("migration-risk") and not await self._migration_cleared(rnd):
+            if not await self._migration_cleared(rnd):
                 return "fix"  # a person cancelled the schema change: review the rework
             await self._record_pass(record)
             return "pass"

@@ -24,6 +24,8 @@ from workflows.design_review import DesignReviewWorkflow
 def test_queues_of_older_releases_are_told_apart() -> None:
     assert older_version("orchestrator") == 1
     assert older_version("orchestrator-host-alpha") == 1
+    assert older_version("orchestrator-v2") == 2
+    assert older_version("orchestrator-v2-host-alpha") == 2
     assert older_version(TASK_QUEUE) is None
     assert older_version(f"{TASK_QUEUE}-host-alpha") is None
     # Queues this project does not name as a release's: a person's own, the demo's.

@@ -17,7 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from contracts.build import BuildResult, BuildStatus
 from runtime.server import DevServer
 from simulators.github_api import GitHubStandIn
-from tests.support import scripted_model, status_of, temporal_cli, until, write
+from tests.support import record_history, scripted_model, status_of, temporal_cli, until, write
 from tests.workflows.builds import (
     ONE_REVIEWER,
     SHARING_RULES,
@@ -81,6 +81,7 @@ async def test_reset_archives_every_branch_and_builds_again_from_the_design(
             done = await until(lambda: notice_with(handle, "!reset done"), limit=120, what="reset")
             messages.release("b")  # b's first conversation was cancelled with its subtask
             result = BuildResult.model_validate(await handle.result())
+            await record_history(handle)
             st = await status_of(handle, BuildStatus)
 
     assert result.result == "ALL_SUBTASKS_PR_CREATED", result

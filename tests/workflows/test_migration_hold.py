@@ -16,7 +16,7 @@ from contracts.build import BuildResult, BuildStatus
 from contracts.gate_hints import pending_decisions
 from runtime.server import DevServer
 from simulators.github_api import GitHubStandIn
-from tests.support import scripted_model, status_of, temporal_cli, until
+from tests.support import record_history, scripted_model, status_of, temporal_cli, until
 from tests.workflows.builds import (
     ONE_REVIEWER,
     REPO,
@@ -111,6 +111,7 @@ async def test_a_dropped_column_holds_before_the_pr_until_a_person_decides(
                 )  # fmt: skip
                 assert sent.returncode == 0, sent.stderr
             result = BuildResult.model_validate(await handle.result())
+            await record_history(client.get_workflow_handle(f"{handle.id}-a"))
 
     assert result.result == "ALL_SUBTASKS_PR_CREATED", result
     report = (repo.design_dir / "build-reviews/a/MIGRATION.md").read_text()

@@ -23,7 +23,14 @@ from contracts.build import BuildResult, BuildStatus, SubtaskView
 from contracts.human import DecideInput, PendingDecision
 from runtime.server import DevServer
 from simulators.github_api import GitHubStandIn
-from tests.support import scripted_model, served_status, sim_environ, spawn_worker, until
+from tests.support import (
+    record_history,
+    scripted_model,
+    served_status,
+    sim_environ,
+    spawn_worker,
+    until,
+)
 from tests.workflows.builds import (
     ONE_REVIEWER,
     REPO,
@@ -111,6 +118,8 @@ async def test_a_chain_merges_in_dependency_order_and_the_dependent_is_followed_
         async with build_worker(client, task_queue), ci(github, {"feat/a": "feat/b"}) as ran:
             handle = await start_build(client, repo, task_queue)
             result = BuildResult.model_validate(await handle.result())
+            await record_history(handle)
+            await record_history(client.get_workflow_handle(f"{handle.id}-b"))
 
     assert result.result == "ALL_SUBTASKS_MERGED", result
     assert {s.subtask: s.status for s in result.subtasks} == {n: "merged" for n in "abc"}

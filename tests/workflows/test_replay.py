@@ -9,10 +9,12 @@ patches, moves to new task queues and replaces the recordings
 (docs/development.md#changing-workflow-code). Record a set deliberately (the
 folder is the label):
 
-    RECORD_HISTORIES=2026-12-06-v2 ./run test tests/workflows/test_build_loop.py \
+    RECORD_HISTORIES=2026-12-07-v3 ./run test tests/workflows/test_build_loop.py \
         tests/workflows/test_design_loop.py tests/workflows/test_continue_as_new.py \
         tests/workflows/test_change_and_budget.py tests/workflows/test_multi_worker.py \
-        tests/workflows/test_failure_hold.py tests/workflows/test_release.py
+        tests/workflows/test_failure_hold.py tests/workflows/test_release.py \
+        tests/workflows/test_pr_merge.py tests/workflows/test_build_reset.py \
+        tests/workflows/test_migration_hold.py
 """
 
 from __future__ import annotations
