@@ -37,6 +37,11 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
+def descendants(pid: int) -> list[int]:
+    found = children_of(pid)
+    return found + [d for child in found for d in descendants(child)]
+
+
 def wait_for(probe: object, limit: float, what: str) -> None:
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
@@ -63,7 +68,7 @@ def test_server_stops_its_dev_server_when_signalled(signum: int, tmp_path: Path)
     dev: list[int] = []
     try:
         wait_for(lambda: is_listening(address), 90, "the dev server's port")
-        dev = children_of(server.pid)
+        dev = descendants(server.pid)
         assert dev, "orchestrator server has no dev server child"
         db = home / "temporal.db"
         wait_for(lambda: holders_of(db), 30, "the dev server to open its database")
@@ -73,8 +78,9 @@ def test_server_stops_its_dev_server_when_signalled(signum: int, tmp_path: Path)
         _, err = server.communicate(timeout=10)
         assert code == 0, err.decode(errors="replace")
         assert "stopping the dev server" in err.decode(errors="replace")
+        # Everything it started is gone (so nothing of ours listens on the port; the port
+        # itself may already serve another test's server: the suite runs in parallel).
         assert [pid for pid in dev if process_alive(pid)] == []
-        assert not is_listening(address)
         assert holders_of(db) == []
     finally:
         if server.poll() is None:
