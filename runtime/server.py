@@ -8,6 +8,7 @@ background with its state in a file, so workflows survive a restart.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -179,6 +180,22 @@ def server_command(
     return cmd
 
 
+# The dev server picks its internal services' ports itself (a free port, then bound a moment
+# later): another process may take one in between. Its frontend and UI ports are ours.
+_TAKEN = re.compile(r"listen tcp [^ ]*:(\d+): bind: address already in use")
+START_ATTEMPTS = 3
+
+
+class _InternalPortTaken(ServerError):
+    """The server died on a port it had chosen itself."""
+
+
+def _internal_port_taken(log_tail: str, ours: tuple[int, int]) -> bool:
+    """Whether the server died because a port it chose itself was taken (starting again
+    picks others); a port we asked for that is taken is the person's to fix."""
+    return any(int(p) not in ours for p in _TAKEN.findall(log_tail))
+
+
 def start_dev_server(
     port: int = 7233,
     ui_port: int | None = None,
@@ -194,9 +211,24 @@ def start_dev_server(
     """Start `temporal server start-dev` and wait until its gRPC port answers."""
     ui = ui_port if ui_port is not None else port + 1000
     log_path = log_path or orchestrator_home() / f"temporal-server-{port}.log"
+    command = server_command(
+        port, ui, db_file, namespace, headless, dynamic_config, search_attributes
+    )
+    for _ in range(START_ATTEMPTS - 1):
+        try:
+            return _start_once(command, port, ui, detach, log_path, wait_s)
+        except _InternalPortTaken:
+            continue  # its log keeps what happened; the next start picks other ports
+    return _start_once(command, port, ui, detach, log_path, wait_s)
+
+
+def _start_once(
+    command: list[str], port: int, ui: int, detach: bool, log_path: Path, wait_s: float
+) -> DevServer:
     log = open(log_path, "ab")  # handed to the child process
+    start = log.tell()
     process = subprocess.Popen(
-        server_command(port, ui, db_file, namespace, headless, dynamic_config, search_attributes),
+        command,
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -209,10 +241,13 @@ def start_dev_server(
     try:
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                tail = log_path.read_text(errors="replace")[-2000:]
-                raise ServerError(
-                    f"the embedded Temporal server exited early; log {log_path}:\n{tail}"
-                )
+                with open(log_path, "rb") as written:
+                    written.seek(start)
+                    said = written.read().decode(errors="replace")
+                why = f"the embedded Temporal server exited early; log {log_path}:\n{said[-2000:]}"
+                if _internal_port_taken(said, (port, ui)):
+                    raise _InternalPortTaken(why)
+                raise ServerError(why)
             if is_listening(address) and is_serving(address):
                 return server
             time.sleep(0.2)
