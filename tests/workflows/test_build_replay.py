@@ -1,8 +1,8 @@
 """`!replay <subtask>` on a running build (seed 004, issue 28 item 2): back to the checkpoint
-right after a finished subtask. What came after it is archived as `archive/<branch>-<time>`,
-pending again and rebuilt; its PR stays the same PR and shows the rebuilt work; the subtask
-itself and what finished before it keep their work. A worker killed mid-replay changes
-nothing of that."""
+right after a finished subtask. What came after it (finished later, or still running) is
+archived as `archive/<branch>-<time>`, pending again and rebuilt; its PR stays the same PR
+and shows the rebuilt work; the subtask itself and what finished before it keep their work.
+A worker killed mid-replay changes nothing of that."""
 
 from __future__ import annotations
 
@@ -51,13 +51,11 @@ RULES = [
     builder("a", [write("src/a.txt", "a\n")]),
     builder("b", [write("src/b.txt", "b\n")]),
     builder("c", [write("src/c.txt", "c\n")]),
-    passes_review("a"),
-    passes_review("b"),
-    passes_review("c"),
-    {  # integration's review holds the build open until the test has replayed it
-        **passes_review("integration"),
-        "faults": [{"type": "hang", "until": "integration", "seconds": 600}],
+    {  # d, beside the chain, holds the build open (and still runs) until the replay
+        **builder("d", [write("src/d.txt", "d\n")]),
+        "faults": [{"type": "hang", "until": "d", "seconds": 600}],
     },
+    *(passes_review(name) for name in ("a", "b", "c", "d", "integration")),
 ]
 
 
@@ -95,7 +93,8 @@ async def test_replay_rebuilds_what_came_after_and_updates_its_prs_through_a_wor
     with MessagesStandIn({"rules": RULES}) as messages:
         env = sim_environ(messages.url, github.url)
         config = ONE_REVIEWER + FAST_HEARTBEAT
-        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"], "c": ["b"]}, config)
+        chain = {"a": [], "b": ["a"], "c": ["b"], "d": []}
+        repo = tiny_project(tmp_path, github.url, chain, config)
         log = tmp_path / "worker.log"
         worker = spawn_worker(temporal_server.address, task_queue, env, log)
         try:
@@ -104,12 +103,11 @@ async def test_replay_rebuilds_what_came_after_and_updates_its_prs_through_a_wor
             async def all_built() -> bool:
                 st = await served_status(handle, BuildStatus)
                 done = st is not None and all(
-                    v.status == "pr_created" for v in st.subtasks if v.kind == "subtask"
+                    v.status == "pr_created" for v in st.subtasks if v.name in ("a", "b", "c")
                 )
-                asked = any(r.scope == "integration" for r in messages.requests)
-                return done and asked
+                return done and builders_of(messages, "d") == 1
 
-            await until(all_built, limit=240, what="a, b, c with PRs; integration reviewing")
+            await until(all_built, limit=240, what="a, b, c with PRs; d building")
             old = heads(repo.origin, "a", "b", "c")
             prs = {p["head"]["ref"]: p["number"] for p in github.pulls(REPO)}
             assert set(prs) == {"feat/a", "feat/b", "feat/c"}, prs
@@ -127,11 +125,11 @@ async def test_replay_rebuilds_what_came_after_and_updates_its_prs_through_a_wor
             # Killed as the rebuild starts; while no worker runs, nothing is pushed.
             worker.send_signal(signal.SIGKILL)
             worker.wait()
-            messages.release("integration")  # its first review was cancelled with it
+            messages.release("d")  # its first builder was cancelled with it
             views = {v.name: v for v in st.subtasks}
             assert views["a"].status == "pr_created" and len(st.replays) == 1
-            assert {views["b"].status, views["c"].status} <= {"pending", "in_progress"}
-            assert "b, c, integration pending again" in done, done
+            assert {views[n].status for n in "bcd"} <= {"pending", "in_progress"}, views
+            assert "b, c, d pending again" in done, done
             # The remote branches stay, so the open PRs stay open until the rebuild pushes.
             assert heads(repo.origin, "a", "b", "c") == old
             kept = archives(repo.origin)
@@ -157,13 +155,15 @@ async def test_replay_rebuilds_what_came_after_and_updates_its_prs_through_a_wor
     assert git_out(repo.origin, "show", "feat/c:src/c.txt") == "c"
     # One PR per branch, the same ones, open, showing the rebuilt heads.
     pulls = github.pulls(REPO)
-    assert sorted(p["head"]["ref"] for p in pulls) == ["feat/a", "feat/b", "feat/c"], pulls
+    refs = sorted(p["head"]["ref"] for p in pulls)
+    assert refs == ["feat/a", "feat/b", "feat/c", "feat/d", "integration/link-shortener"], refs
     for p in pulls:
         ref = p["head"]["ref"]
-        assert p["number"] == prs[ref] and p["state"] == "open", p
-        assert p["head"]["sha"] == new[ref.removeprefix("feat/")], p
+        assert p["state"] == "open" and p["number"] == prs.get(ref, p["number"]), p
+        assert p["head"]["sha"] == git_out(repo.origin, "rev-parse", ref), p
+    assert [p["head"]["sha"] for p in pulls if p["head"]["ref"] == "feat/b"] == [new["b"]]
     assert builders_of(messages, "a") == 1
-    assert builders_of(messages, "b") >= 2 and builders_of(messages, "c") >= 2
+    assert all(builders_of(messages, n) >= 2 for n in "bcd")
 
 
 async def test_replay_is_refused_for_an_unknown_or_unfinished_subtask_and_during_a_reset(
