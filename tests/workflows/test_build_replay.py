@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
+import sys
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -21,12 +22,12 @@ from contracts.build import BuildResult, BuildStatus
 from runtime.server import DevServer
 from simulators.github_api import GitHubStandIn
 from simulators.messages_api import MessagesStandIn
+from tests.conftest import REPO_ROOT
 from tests.support import (
     scripted_model,
     served_status,
     sim_environ,
     spawn_worker,
-    temporal_cli,
     until,
     write,
 )
@@ -89,6 +90,7 @@ async def test_replay_rebuilds_what_came_after_and_updates_its_prs_through_a_wor
     tmp_path: Path,
     github: GitHubStandIn,
     temporal_server: DevServer,
+    temporal_env: dict[str, str],
 ) -> None:
     with MessagesStandIn({"rules": RULES}) as messages:
         env = sim_environ(messages.url, github.url)
@@ -112,12 +114,20 @@ async def test_replay_rebuilds_what_came_after_and_updates_its_prs_through_a_wor
             prs = {p["head"]["ref"]: p["number"] for p in github.pulls(REPO)}
             assert set(prs) == {"feat/a", "feat/b", "feat/c"}, prs
 
-            sent = await asyncio.to_thread(
-                temporal_cli,
-                temporal_server.address, "workflow", "signal", "--workflow-id", handle.id,
-                "--name", "command", "--input", '"!replay a"',
-            )  # fmt: skip
+            def replay(subtask: str) -> subprocess.CompletedProcess[str]:
+                return subprocess.run(
+                    [sys.executable, "-m", "starter", "replay", str(repo.design_dir), subtask,
+                     "--build-id", handle.id],
+                    cwd=REPO_ROOT, env=temporal_env, capture_output=True, text=True, timeout=120,
+                )  # fmt: skip
+
+            refused = await asyncio.to_thread(replay, "zz")
+            assert refused.returncode == 2, refused
+            assert "'zz' is not a subtask of" in refused.stderr
+            assert "Fix: name one of a, b, c, d" in refused.stderr
+            sent = await asyncio.to_thread(replay, "a")
             assert sent.returncode == 0, sent.stderr
+            assert f"sent !replay a to {handle.id}" in sent.stdout
             done = await until(
                 lambda: notice_having(handle, "!replay a done"), limit=120, what="the replay"
             )
