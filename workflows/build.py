@@ -138,13 +138,7 @@ class BuildWorkflow:
             control=self.control,
             changed=self._changed,
         )
-        self.replay = BuildReplay(
-            state=lambda: self.s,
-            ctx=self._project,
-            children=self.children,
-            control=self.control,
-            changed=self._changed,
-        )
+        self.replay = BuildReplay(self.reset)
         self.patterns = BuildPatterns(
             state=lambda: self.s,
             ctx=lambda: self.ctx,

@@ -15,21 +15,14 @@ No confirm step: the checkpoint is named, and nothing is lost (archives, reviews
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.git.archive import archive_branches
-    from contracts.build import HAS_PR, BuildState, SubtaskView
-    from contracts.config import ProjectContext
-    from contracts.git import BRANCH_PREFIX, WORKTREES_DIR, token_hosts_for
-    from contracts.integration import INTEGRATION, integration_branch
-    from contracts.reset import RESET_WINDOW_S, ArchiveRequest, ArchiveResult, ReplayState
-    from workflows import options
-    from workflows.build_children import BuildChildren
-    from workflows.loop_control import LoopControl
+    from contracts.build import HAS_PR, BuildState
+    from contracts.reset import RESET_WINDOW_S, ReplayState
+    from workflows.build_reset import BuildReset, branches, pending_again
 
 # Before it, a `!replay` signal was refused as unknown: histories that say so replay so.
 PATCH = "build-replay"
@@ -85,20 +78,13 @@ def refusal(s: BuildState, subtask: str, now: datetime, applying: bool = False) 
 
 
 class BuildReplay:
-    """Bound like `BuildReset`: the build's state and context (read through callables), its
-    children (cancelled and awaited), its control and `changed` (wakes the loop)."""
+    """The partial form of `BuildReset`: bound to the same state, context, children,
+    control and `changed`, and archiving through it."""
 
-    def __init__(
-        self,
-        *,
-        state: Callable[[], BuildState],
-        ctx: Callable[[], ProjectContext],
-        children: BuildChildren,
-        control: LoopControl,
-        changed: Callable[[], None],
-    ) -> None:
-        self.state, self.ctx, self.children = state, ctx, children
-        self.control, self.changed = control, changed
+    def __init__(self, reset: BuildReset) -> None:
+        self.reset = reset
+        self.state, self.ctx, self.children = reset.state, reset.ctx, reset.children
+        self.control, self.changed = reset.control, reset.changed
 
     def ask(self, subtask: str) -> None:
         if not workflow.patched(PATCH):
@@ -137,23 +123,17 @@ class BuildReplay:
                 self.children.running[name].cancel()
         await workflow.wait_condition(lambda: not set(names) & set(self.children.running))
         self.children.restarting.difference_update(names)
-        done, stamp = await self._archive(names)
-        branches = self._branches(names)
+        stamp = workflow.now().strftime("%Y%m%dT%H%M%SZ")
+        branch_of = branches(s, self.ctx(), names)
+        done = await self.reset.archive(
+            branch_of, stamp, f"after {replay.subtask} (!replay)", keep_remote=True
+        )
         for name in names:
-            old = s.subtasks[name]
-            kept = done.archived.get(branches[name])
-            s.subtasks[name] = SubtaskView(
-                name=name,
-                kind=old.kind,
-                batch=old.batch,
-                dependencies=old.dependencies,
-                generation=old.generation + 1,
-                ledger=old.ledger,  # what was spent stays counted
-                pr_url=old.pr_url,  # the same PR, updated by the rebuild
-                notes=f"replayed from {replay.subtask} at {stamp}"
-                + (f"; its old work is on {kept}" if kept else ""),
-            )
-            if left := done.left.get(branches[name]):
+            kept = done.archived.get(branch_of[name])
+            why = f"replayed from {replay.subtask} at {stamp}"
+            # The same PR, updated by the rebuild.
+            s.subtasks[name] = pending_again(s.subtasks[name], why, kept, pr=True)
+            if left := done.left.get(branch_of[name]):
                 s.replaced[name] = left
             for table in (s.rebuild, s.rebuild_by, s.merge_told, s.merge_declined):
                 table.pop(name, None)
@@ -166,36 +146,3 @@ class BuildReplay:
             f"to be rebuilt; the old branches are kept as {archived}"
         )
         self.changed()
-
-    def _branches(self, names: list[str]) -> dict[str, str]:
-        s, feature = self.state(), self.ctx().feature
-        return {
-            n: integration_branch(feature)
-            if s.subtasks[n].kind == "integration"
-            else BRANCH_PREFIX + n
-            for n in names
-        }
-
-    async def _archive(self, names: list[str]) -> tuple[ArchiveResult, str]:
-        ctx, cfg, s = self.ctx(), self.ctx().config, self.state()
-        stamp = workflow.now().strftime("%Y%m%dT%H%M%SZ")
-        branches = self._branches(names)
-        done: ArchiveResult = await self.control.activity(
-            archive_branches,
-            ArchiveRequest(
-                repo_root=ctx.repo_root,
-                branches={
-                    branches[n]: f"{ctx.repo_root}/{WORKTREES_DIR}/"
-                    + (INTEGRATION if s.subtasks[n].kind == "integration" else n)
-                    for n in names
-                },
-                stamp=stamp,
-                remote=cfg.forge.remote if cfg.forge.kind != "none" else None,
-                token_hosts=token_hosts_for(cfg.forge.api_url, cfg.forge.token_hosts),
-                keep_remote=True,
-            ),
-            result_type=ArchiveResult,
-            summary=f"archive the branches after {s.replay.subtask if s.replay else '?'} (!replay)",
-            **options.network(),
-        )
-        return done, stamp

@@ -10,7 +10,6 @@ import asyncio
 import signal
 import subprocess
 import sys
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,7 +23,6 @@ from simulators.github_api import GitHubStandIn
 from simulators.messages_api import MessagesStandIn
 from tests.conftest import REPO_ROOT
 from tests.support import (
-    scripted_model,
     served_status,
     sim_environ,
     spawn_worker,
@@ -34,17 +32,14 @@ from tests.support import (
 from tests.workflows.builds import (
     ONE_REVIEWER,
     REPO,
-    SHARING_RULES,
     builder,
-    conflict_question,
     git_out,
+    held_at_conflicts,
     notice_having,
     passes_review,
-    sharing_project,
     start_build,
     tiny_project,
 )
-from worker import build_worker
 from workflows.build import BuildWorkflow
 
 FAST_HEARTBEAT = "\n[agents]\nheartbeat_timeout_s = 3\n"
@@ -182,33 +177,28 @@ async def test_replay_is_refused_for_an_unknown_or_unfinished_subtask_and_during
     github: GitHubStandIn,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    env, queue = time_skipping_env, f"replay-{uuid.uuid4().hex[:8]}"
-    with scripted_model({"rules": SHARING_RULES}, monkeypatch, github.url):
-        repo = sharing_project(tmp_path, github.url)
-        async with build_worker(env.client, queue):
-            handle = await start_build(env.client, repo, queue)
-            await conflict_question(handle)  # held for a person: nothing has finished
+    env = time_skipping_env
+    async with held_at_conflicts(env, tmp_path, github.url, monkeypatch) as handle:
+        await handle.signal(BuildWorkflow.ask_replay, "zz")
+        unknown = await until(lambda: notice_having(handle, "!replay zz"), what="refusal")
+        assert "'zz' is not a subtask of this build. Fix: name one of a, b" in unknown
 
-            await handle.signal(BuildWorkflow.ask_replay, "zz")
-            unknown = await until(lambda: notice_having(handle, "!replay zz"), what="refusal")
-            assert "'zz' is not a subtask of this build. Fix: name one of a, b" in unknown
+        await handle.signal(BuildWorkflow.command, "!replay a")
+        pending = await until(lambda: notice_having(handle, "!replay a"), what="refusal")
+        assert pending.startswith("refused !replay a: a has not finished (pending)")
+        assert "Fix: wait until one has its PR" in pending
 
-            await handle.signal(BuildWorkflow.command, "!replay a")
-            pending = await until(lambda: notice_having(handle, "!replay a"), what="refusal")
-            assert pending.startswith("refused !replay a: a has not finished (pending)")
-            assert "Fix: wait until one has its PR" in pending
+        await handle.signal(BuildWorkflow.ask_reset)
+        await until(lambda: notice_having(handle, "!reset asked"), what="the ask")
+        await handle.signal(BuildWorkflow.ask_replay, "b")
+        reset = await until(lambda: notice_having(handle, "!replay b"), what="refusal")
+        assert "a !reset is asked. Fix: let it finish, or let the !reset lapse" in reset
 
-            await handle.signal(BuildWorkflow.ask_reset)
-            await until(lambda: notice_having(handle, "!reset asked"), what="the ask")
-            await handle.signal(BuildWorkflow.ask_replay, "b")
-            reset = await until(lambda: notice_having(handle, "!replay b"), what="refusal")
-            assert "a !reset is asked. Fix: let it finish, or let the !reset lapse" in reset
-
-            await env.sleep(timedelta(minutes=6))  # the !reset lapsed: b is refused for itself
-            await handle.signal(BuildWorkflow.ask_replay, "b")
-            await until(lambda: notice_having(handle, "b has not finished"), what="refusal")
-            st = await handle.query(BuildWorkflow.status)
-            assert st.replay is None and st.replays == []
-            await handle.signal(BuildWorkflow.command, "decide file-conflicts stop")
-            result = BuildResult.model_validate(await handle.result())
+        await env.sleep(timedelta(minutes=6))  # the !reset lapsed: b is refused for itself
+        await handle.signal(BuildWorkflow.ask_replay, "b")
+        await until(lambda: notice_having(handle, "b has not finished"), what="refusal")
+        st = await handle.query(BuildWorkflow.status)
+        assert st.replay is None and st.replays == []
+        await handle.signal(BuildWorkflow.command, "decide file-conflicts stop")
+        result = BuildResult.model_validate(await handle.result())
     assert result.result == "SUBTASKS_INCOMPLETE"
