@@ -303,7 +303,9 @@ def _open_without_forge(req: PullRequestRequest) -> PullRequestResult:
     existed = files.check_writable(target, root=root)
     with git_errors():
         if has_remote(path, req.remote):
-            push_branch(path, req.branch, req.remote, token_hosts=_token_hosts(req))
+            push_branch(
+                path, req.branch, req.remote, token_hosts=_token_hosts(req), replaces=req.replaces
+            )
         head = local_branch_sha(path, req.branch) or head_commit(path)
     text = _pr_file_text(req, base, pr_text(relative_links(req.body, req, None)), head)
     files.atomic_write_text(target, text, root=root)
@@ -365,7 +367,13 @@ def _open_on_github(req: PullRequestRequest) -> PullRequestResult:
         with git_errors():
             text = _pr_file_text(req, base, body, None)
             record = publish_record(req, base, text) if req.record else None
-            push_branch(_checkout(req), req.branch, req.remote, token_hosts=_token_hosts(req))
+            push_branch(
+                _checkout(req),
+                req.branch,
+                req.remote,
+                token_hosts=_token_hosts(req),
+                replaces=req.replaces,
+            )
         record_rel = record or os.path.relpath(
             os.path.join(_record_dir(req), PR_FILE), _real(req.repo_root)
         )

@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import json
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from temporalio.api.common.v1 import WorkflowExecution
@@ -20,10 +21,12 @@ from activities.git.queries import has_remote
 from cli.common import CliError, add_verb, build_id, client_for
 from cli.loop_classes import BuildWorkflow, SubtaskWorkflow
 from cli.loop_cmds import describe_or_none, running
+from contracts.build import HAS_PR
 from contracts.change import PendingChange
 from contracts.gate_hints import pending_decisions
 from contracts.git import token_hosts_for
 from contracts.human import MAX_SIGNAL_TEXT, ChangeInput
+from contracts.reset import RESET_WINDOW_S
 
 FIXERS = {"builder", "fixer", "performance-fixer", "design-writer"}
 
@@ -52,10 +55,19 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         )
     verb(
         "replay",
-        "reset a subtask to the state after a review round (branch and workflow)",
+        "without a round: `!replay` the build from the checkpoint after a finished subtask; "
+        "with one: reset a running subtask to the state after that review round",
         replay,
         ("subtask", {"help": "the subtask's name, e.g. 02-parser"}),
-        ("round", {"type": int, "help": "the review round to go back to (1 is the first)"}),
+        (
+            "round",
+            {
+                "type": int,
+                "nargs": "?",
+                "default": None,
+                "help": "the review round to go back to (1 is the first); none: `!replay`",
+            },
+        ),
         ("--build-id", {"default": None, "help": "workflow id (default build-<feature>)"}),
     )
 
@@ -163,7 +175,10 @@ async def _migration(args: argparse.Namespace, verb: str, handler: Any) -> int:
 
 
 async def replay(args: argparse.Namespace) -> int:
-    """Seed 004's `!replay`: the branch back to round N's commit, the workflow reset there."""
+    """Seed 004's `!replay`: without a round, the build's (workflows/build_replay.py); with
+    one, a running subtask's branch back to round N's commit, its workflow reset there."""
+    if args.round is None:
+        return await _replay_build(args)
     client, build = await _build(args)
     child_id = f"{build.id}-{args.subtask}"
     child = client.get_workflow_handle(child_id)
@@ -222,6 +237,46 @@ async def replay(args: argparse.Namespace) -> int:
         f"round {args.round}); {child_id} reset to event {event_id}; later work discarded"
     )
     return 0
+
+
+async def _replay_build(args: argparse.Namespace) -> int:
+    """Refused here, with the fix, when the build would refuse it (it only could in `status`)."""
+    _, handle = await _build(args)
+    st = await handle.query(BuildWorkflow.status)
+    views = {v.name: v for v in st.subtasks if v.kind == "subtask"}
+    view = views.get(args.subtask)
+    if view is None:
+        raise CliError(
+            f"{args.subtask!r} is not a subtask of {handle.id}. Fix: name one of {', '.join(views)}"
+        )
+    if view.status not in HAS_PR:
+        done = [n for n in st.finished if n in views]
+        raise CliError(
+            f"{args.subtask} has not finished ({view.status}): only a subtask with its PR is a "
+            "checkpoint. Fix: "
+            + (f"name one that has: {', '.join(done)}" if done else "wait until one has its PR")
+        )
+    asked = st.reset is not None and st.reset.state == "asked"
+    if st.reset is not None and not (asked and _lapsed(st.reset.asked_at)):
+        raise CliError(
+            f"a !reset is {'asked' if asked else 'under way'}. Fix: let it finish, or let the "
+            f"!reset lapse ({RESET_WINDOW_S // 60} minutes), then replay"
+        )
+    if st.replay is not None:
+        raise CliError(
+            f"the replay from {st.replay.subtask} is under way. Fix: wait until it is done"
+        )
+    await handle.signal(BuildWorkflow.ask_replay, args.subtask)
+    print(
+        f"sent !replay {args.subtask} to {handle.id}: what came after it goes back to pending "
+        "and is rebuilt; `orchestrator status` shows the replay (or why it was refused)"
+    )
+    return 0
+
+
+def _lapsed(asked_at: str) -> bool:
+    asked = datetime.fromisoformat(asked_at)
+    return (datetime.now(asked.tzinfo or UTC) - asked).total_seconds() > RESET_WINDOW_S
 
 
 async def reset_point(child: Any, round_: int) -> int | None:

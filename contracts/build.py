@@ -20,7 +20,7 @@ from contracts.integration import (
 )
 from contracts.metrics import Ledger, Metrics
 from contracts.plan import Conflict
-from contracts.reset import ResetState
+from contracts.reset import ReplayState, ResetState
 from contracts.sandbox import SandboxConfig
 
 ALL_SUBTASKS_PR_CREATED = "ALL_SUBTASKS_PR_CREATED"
@@ -170,6 +170,10 @@ class SubtaskInput(BaseModel):
     paused: bool = False
     generation: int = Field(default=1, description="bumped when a spec change restarts it")
     rebuild: str | None = Field(default=None, description="an approved spec change to re-derive")
+    replaces: str | None = Field(
+        default=None,
+        description="its branch's remote head a !replay archived: built afresh, pushed over it",
+    )
     rebuild_by: Literal["change", "integration"] = Field(
         default="change", description="who reopened it: a spec change, or integration's finding"
     )
@@ -363,6 +367,16 @@ class BuildState(ToPerson):
     changes: int = 0
     reset: ResetState | None = Field(default=None, description="a !reset asked or under way")
     resets: list[str] = Field(default_factory=list, description="each reset: when, what it kept")
+    replay: ReplayState | None = Field(default=None, description="a !replay under way")
+    replays: list[str] = Field(default_factory=list, description="each replay: from, what it kept")
+    finished: list[str] = Field(
+        default_factory=list,
+        description="subtasks with their PR, in the order they got it (!replay's checkpoints)",
+    )
+    replaced: dict[str, str] = Field(
+        default_factory=dict,
+        description="subtask -> its branch's remote head a !replay archived (pushed over)",
+    )
     rebuild: dict[str, str] = Field(default_factory=dict, description="subtask -> change text")
     rebuild_by: dict[str, str] = Field(
         default_factory=dict, description="subtask -> who reopened it (absent: a spec change)"
@@ -429,6 +443,11 @@ class BuildStatus(BaseModel):
     )
     reset: ResetState | None = Field(default=None, description="a !reset asked or under way")
     resets: list[str] = Field(default_factory=list, description="each reset: when, what it kept")
+    replay: ReplayState | None = Field(default=None, description="a !replay under way")
+    replays: list[str] = Field(default_factory=list, description="each replay: from, what it kept")
+    finished: list[str] = Field(
+        default_factory=list, description="subtasks in the order they got their PRs"
+    )
     retrying: list[str] = Field(
         default_factory=list,
         description="steps the server is retrying, with their last failure (read by the CLI "

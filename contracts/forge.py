@@ -44,6 +44,8 @@ class PullRequestRequest(BaseModel):
     # the loop follows the PR: only the PR's body changes, so a fix round is one push (one
     # CI run), not the fix's and then the record's.
     record: bool = True
+    # A remote head of `branch` a `!replay` archived: the push overwrites it (its PR stays).
+    replaces: str | None = None
 
 
 class PullRequestResult(BaseModel):

@@ -181,6 +181,8 @@ def commands_now(st: Status) -> list[str]:
             out.append("raise_budget (a signal: --input '{\"max_cost_usd\": 20}')")
         asked = st.reset is not None and st.reset.state == "asked"
         out.append("!reset-confirm (within 5 minutes of !reset)" if asked else "!reset")
+        if st.finished:
+            out.append(f"!replay <subtask> (finished: {', '.join(st.finished)})")
         out += ["!pattern-add <finished subtask>", "!pattern-list"]
     out.append("!resume" if st.paused else "!pause")
     out += ["say <words>", "!status", "!budget", "!help"]

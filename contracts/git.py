@@ -119,6 +119,8 @@ class WorktreeRequest(BaseModel):
     # Hosts (besides github.com and GITHUB_API_URL's) whose HTTPS remotes get GITHUB_TOKEN:
     # pass token_hosts_for(cfg.forge.api_url, cfg.forge.token_hosts).
     token_hosts: list[str] = Field(default_factory=list)
+    # A remote head a `!replay` archived: old work, not work to continue from.
+    replaces: str | None = None
 
 
 class WorktreeResult(BaseModel):
@@ -174,6 +176,8 @@ class PushRequest(BaseModel):
     force: bool = False
     # See WorktreeRequest.token_hosts.
     token_hosts: list[str] = Field(default_factory=list)
+    # A remote head a `!replay` archived: overwritten (force-with-lease on exactly it).
+    replaces: str | None = None
 
 
 class PushResult(BaseModel):

@@ -279,6 +279,7 @@ def parse_command(line: str) -> ParsedCommand:
         "!migration-cancel": "!migration-cancel",
         "!reset": "!reset",
         "!reset-confirm": "!reset-confirm",
+        "!replay": "!replay",
         "!status": "!status",
         "status": "!status",
         "!help": "!help",

@@ -1,4 +1,5 @@
-"""Seed 004's `!reset` of a build: asked, confirmed within a window, then applied.
+"""Seed 004's `!reset` of a build (asked, confirmed within a window, then applied) and
+its partial form, `!replay <subtask>` (back to the checkpoint after that subtask).
 
 Back to the approved design: every subtask pending, running children cancelled, and
 every branch the build made kept as `archive/<branch>-<time>` (on the remote when
@@ -29,8 +30,25 @@ class ArchiveRequest(BaseModel):
     stamp: str  # UTC, `20261207T071200Z`
     remote: str | None = "origin"
     token_hosts: list[str] = Field(default_factory=list)
+    # `!replay`: leave the remote branch where it is, so its open PR stays open; the
+    # rebuilt branch replaces it on its first push (see `ArchiveResult.left`).
+    keep_remote: bool = False
 
 
 class ArchiveResult(BaseModel):
     archived: dict[str, str] = Field(default_factory=dict)  # branch -> archive branch
     wip: list[str] = Field(default_factory=list)  # branches whose uncommitted work was kept
+    left: dict[str, str] = Field(
+        default_factory=dict, description="keep_remote: branch -> the remote head left in place"
+    )
+
+
+class ReplayState(BaseModel):
+    """`!replay <subtask>`: asked (applied by the scheduling loop between two passes)."""
+
+    subtask: str
+    asked_at: str  # workflow time, ISO 8601
+    state: Literal["asked", "applying"] = "asked"
+    after: list[str] = Field(
+        default_factory=list, description="what goes back to pending, fixed as it applies"
+    )

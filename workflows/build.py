@@ -60,6 +60,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.build_changes import SpecChanges
     from workflows.build_children import BuildChildren
     from workflows.build_patterns import BuildPatterns
+    from workflows.build_replay import BuildReplay, note_finished
     from workflows.build_reset import BuildReset
     from workflows.build_state import DONE, stall_failure
     from workflows.commands import run_command
@@ -85,6 +86,7 @@ class BuildWorkflow:
         "!migration-cancel",
         "!reset",
         "!reset-confirm",
+        "!replay",
         "!pattern-add",
         "!pattern-list",
         "raise_budget",
@@ -136,6 +138,7 @@ class BuildWorkflow:
             control=self.control,
             changed=self._changed,
         )
+        self.replay = BuildReplay(self.reset)
         self.patterns = BuildPatterns(
             state=lambda: self.s,
             ctx=lambda: self.ctx,
@@ -261,6 +264,8 @@ class BuildWorkflow:
             await self.changes.handle()
             if self.s.reset is not None:
                 await self.reset.handle()
+            if self.s.replay is not None:
+                await self.replay.handle()
             build_state.integrate_again(self.s)
             build_state.block_orphans(self.s)
             if self.ctx.config.forge.merge == "auto":
@@ -396,6 +401,10 @@ class BuildWorkflow:
     def confirm_reset(self) -> None:
         self.reset.confirm()
 
+    @checked_signal("!replay", str)
+    def ask_replay(self, subtask: str) -> None:
+        self.replay.ask(subtask)
+
     @checked_signal("!pattern-add", str)
     async def add_pattern(self, subtask: str) -> None:
         await self.patterns.add(subtask)
@@ -444,6 +453,7 @@ class BuildWorkflow:
                 "!migration-cancel": self.cancel_migration,
                 "!reset": lambda _: self.ask_reset(),
                 "!reset-confirm": lambda _: self.confirm_reset(),
+                "!replay": self.ask_replay,
                 "!pattern-add": self.add_pattern,
                 "!pattern-list": lambda _: self.list_patterns(),
                 **self.gate_hints.commands(),
@@ -482,6 +492,9 @@ class BuildWorkflow:
             conflict_choice=self.s.conflict_choice,
             reset=self.s.reset,
             resets=self.s.resets,
+            replay=self.s.replay,
+            replays=self.s.replays,
+            finished=self.s.finished,
         )
 
     @workflow.query(name="metrics")
@@ -711,6 +724,7 @@ class BuildWorkflow:
 
     def _changed(self) -> None:
         self.changed = True
+        note_finished(self.s)  # the order of the PRs, as it happens: !replay's checkpoints
 
     async def _on_hold(self) -> None:
         self.changed = True

@@ -192,6 +192,7 @@ class BuildChildren:
             "generation": view.generation,
             "budgeted": s.max_cost_usd is not None or s.max_tokens is not None,
             "notes": inp.notes if inp else "",
+            "replaces": s.replaced.get(view.name),  # set by a !replay until it has its PR
         }
 
     def _integration_input(self, view: SubtaskView) -> IntegrationInput:

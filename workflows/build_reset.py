@@ -26,6 +26,30 @@ with workflow.unsafe.imports_passed_through():
     from workflows.loop_control import LoopControl
 
 
+def branches(s: BuildState, ctx: ProjectContext, names: list[str]) -> dict[str, str]:
+    """subtask -> its branch (`feat/<subtask>`, or integration's `integration/<feature>`)."""
+    return {
+        n: integration_branch(ctx.feature)
+        if s.subtasks[n].kind == "integration"
+        else BRANCH_PREFIX + n
+        for n in names
+    }
+
+
+def pending_again(view: SubtaskView, why: str, kept: str | None, pr: bool = False) -> SubtaskView:
+    """`view` pending, as on the first day, but for what was spent (and, `pr`, its PR)."""
+    return SubtaskView(
+        name=view.name,
+        kind=view.kind,
+        batch=view.batch,
+        dependencies=view.dependencies,
+        generation=view.generation + 1,
+        ledger=view.ledger,  # what was spent stays counted
+        pr_url=view.pr_url if pr else None,
+        notes=why + (f"; its old work is on {kept}" if kept else ""),
+    )
+
+
 class BuildReset:
     """Bound to the build's state and context (read through callables), its children
     (cancelled and awaited), its control (notices, the activity step) and `changed`
@@ -79,6 +103,32 @@ class BuildReset:
         self.control.tell("!reset confirmed: cancelling the running subtasks")
         self.changed()
 
+    async def archive(
+        self, branch_of: dict[str, str], stamp: str, what: str, keep_remote: bool = False
+    ) -> ArchiveResult:
+        """Archive (then delete) the branches of `branch_of` (subtask -> branch)."""
+        ctx, cfg = self.ctx(), self.ctx().config
+        kinds = {n: v.kind for n, v in self.state().subtasks.items()}
+        result: ArchiveResult = await self.control.activity(
+            archive_branches,
+            ArchiveRequest(
+                repo_root=ctx.repo_root,
+                branches={
+                    b: f"{ctx.repo_root}/{WORKTREES_DIR}/"
+                    + (INTEGRATION if kinds.get(n) == "integration" else n)
+                    for n, b in branch_of.items()
+                },
+                stamp=stamp,
+                remote=cfg.forge.remote if cfg.forge.kind != "none" else None,
+                token_hosts=token_hosts_for(cfg.forge.api_url, cfg.forge.token_hosts),
+                keep_remote=keep_remote,
+            ),
+            result_type=ArchiveResult,
+            summary=f"archive the branches {what}",
+            **options.network(),
+        )
+        return result
+
     async def handle(self) -> None:
         """Apply a confirmed reset (again, after a crash or continue-as-new mid-way)."""
         s = self.state()
@@ -90,44 +140,12 @@ class BuildReset:
             handle.cancel()
         await workflow.wait_condition(lambda: not self.children.running)
         self.children.restarting.clear()
-        ctx, cfg = self.ctx(), self.ctx().config
         stamp = workflow.now().strftime("%Y%m%dT%H%M%SZ")
-        branch_of = {
-            n: integration_branch(ctx.feature) if v.kind == "integration" else BRANCH_PREFIX + n
-            for n, v in s.subtasks.items()
-        }
-        branches = {
-            branch_of[n]: f"{ctx.repo_root}/{WORKTREES_DIR}/"
-            + (INTEGRATION if v.kind == "integration" else n)
-            for n, v in s.subtasks.items()
-        }
-        done: ArchiveResult = await self.control.activity(
-            archive_branches,
-            ArchiveRequest(
-                repo_root=ctx.repo_root,
-                branches=branches,
-                stamp=stamp,
-                remote=cfg.forge.remote if cfg.forge.kind != "none" else None,
-                token_hosts=token_hosts_for(cfg.forge.api_url, cfg.forge.token_hosts),
-            ),
-            result_type=ArchiveResult,
-            summary=f"archive the branches of {ctx.feature} (!reset)",
-            **options.network(),
-        )
+        branch_of = branches(s, self.ctx(), list(s.subtasks))
+        done = await self.archive(branch_of, stamp, f"of {self.ctx().feature} (!reset)")
         for name, view in list(s.subtasks.items()):
-            s.subtasks[name] = SubtaskView(
-                name=name,
-                kind=view.kind,
-                batch=view.batch,
-                dependencies=view.dependencies,
-                generation=view.generation + 1,
-                ledger=view.ledger,  # what was spent stays counted
-                notes=f"reset at {stamp}"
-                + (
-                    f"; its old work is on {kept}"
-                    if (kept := done.archived.get(branch_of[name]))
-                    else ""
-                ),
+            s.subtasks[name] = pending_again(
+                view, f"reset at {stamp}", done.archived.get(branch_of[name])
             )
         s.rebuild.clear()
         s.rebuild_by.clear()

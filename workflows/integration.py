@@ -124,6 +124,7 @@ class IntegrationWorkflow:
                 base_branch=inp.base_branch,
                 remote=inp.ctx.config.forge.remote,
                 token_hosts=self.steps.token_hosts(),
+                replaces=inp.replaces,
             ),
             WorktreeResult,
             f"worktree .worktrees/{INTEGRATION} on {self._branch()}",

@@ -158,6 +158,7 @@ class SubtaskWorkflow:
                     dependency_branches=inp.dependency_branches,
                     remote=inp.ctx.config.forge.remote,
                     token_hosts=self.steps.token_hosts(),
+                    replaces=inp.replaces,
                 ),
                 WorktreeResult,
                 f"worktree .worktrees/{inp.subtask}",

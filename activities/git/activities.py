@@ -146,7 +146,9 @@ def refuse_persons_changes(req: OwnFilesRequest) -> None:
 def push_branch(req: PushRequest) -> PushResult:
     """Push a branch; a remote that already has the commit is left alone."""
     with heartbeating(f"push {req.branch}"), git_errors():
-        return branches.push_branch(req.path, req.branch, req.remote, req.force, req.token_hosts)
+        return branches.push_branch(
+            req.path, req.branch, req.remote, req.force, req.token_hosts, req.replaces
+        )
 
 
 @activity.defn(name="git.reset_branch")

@@ -3,7 +3,9 @@ remove the branch, its worktree and (on the remote) the branch itself.
 
 Nothing is lost: a worktree's uncommitted work is committed first, the archive keeps
 the newest of the local and the remote tip (and the other too, as `...-local`, when
-they diverged), and the archive is pushed before anything is deleted. Safe to retry:
+they diverged), and the archive is pushed before anything is deleted. For `!replay`
+(`keep_remote`) the remote branch stays where it is, so its open PR stays open until the
+rebuilt branch is pushed over it. Safe to retry:
 an archive already made with the same commit is not made again, and a branch already
 gone has nothing left to archive.
 """
@@ -49,13 +51,16 @@ def _archive_one(root: str, req: ArchiveRequest, branch: str, result: ArchiveRes
     theirs = fetch_branch(root, remote, branch, req.token_hosts) if remote else None
     if local is None and theirs is None:
         return  # gone already (a retry after the deletes): nothing to keep
+    # A retry after the local branch was deleted: the archive made then holds its commits
+    # (the remote branch, left in place or not deleted yet, must not move it back).
+    ours = local or local_branch_sha(root, archive_name(branch, req.stamp))
     tip: str = (
         theirs
-        if theirs is not None and (local is None or is_ancestor(root, local, theirs))
-        else local or ""
+        if theirs is not None and (ours is None or is_ancestor(root, ours, theirs))
+        else ours or ""
     )
     keep = {archive_name(branch, req.stamp): tip}
-    for other, suffix in ((local, "-local"), (theirs, "-remote")):
+    for other, suffix in ((ours, "-local"), (theirs, "-remote")):
         if other and other != tip and not is_ancestor(root, other, tip):
             keep[archive_name(branch, req.stamp) + suffix] = other  # diverged: both kept
     for name, sha in keep.items():
@@ -65,7 +70,9 @@ def _archive_one(root: str, req: ArchiveRequest, branch: str, result: ArchiveRes
     result.archived[branch] = archive_name(branch, req.stamp)
     if local is not None:
         run_git(root, "branch", "-D", branch)
-    if theirs is not None and remote:
+    if theirs is not None and remote and req.keep_remote:
+        result.left[branch] = theirs
+    elif theirs is not None and remote:
         _push(root, req, f":refs/heads/{branch}")
 
 

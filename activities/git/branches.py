@@ -101,8 +101,11 @@ def push_branch(
     remote: str = "origin",
     force: bool = False,
     token_hosts: Iterable[str] | None = None,
+    replaces: str | None = None,
 ) -> PushResult:
-    """Push `branch` to `remote` unless it already has that commit."""
+    """Push `branch` to `remote` unless it already has that commit. `replaces`: a remote
+    head a `!replay` archived; while the remote still has exactly it, it is overwritten
+    (force-with-lease on it), never merged with: the rebuilt branch does not descend from it."""
     if not has_remote(path, remote):
         raise GitInputError(
             f"remote {remote!r} is not configured in {repo_root_of(path)}; add it with "
@@ -119,6 +122,7 @@ def push_branch(
     current = remote_branch_sha(path, remote, branch, token_hosts)
     if current == local:
         return PushResult(pushed=False, remote_sha=local)
+    force = force or (replaces is not None and current == replaces)
     args = ["push", "--porcelain", "--no-verify", "--set-upstream"]
     if force:
         args.append(f"--force-with-lease=refs/heads/{branch}:{current or ''}")

@@ -139,8 +139,9 @@ def ensure_worktree(req: WorktreeRequest) -> WorktreeResult:
 
     if local_branch_sha(root, branch):
         _add_worktree(root, path, branch)
-    elif remote and fetch_branch(root, remote, branch, req.token_hosts):
-        # Pushed before, from this host or one that is gone: continue from that work.
+    elif remote and fetch_branch(root, remote, branch, req.token_hosts) not in (None, req.replaces):
+        # Pushed before, from this host or one that is gone: continue from that work (not
+        # from a head a `!replay` archived: that is built afresh, then pushed over it).
         _add_worktree(root, "--track", "-b", branch, path, f"refs/remotes/{remote}/{branch}")
     else:
         conflict = _new_branch(root, path, branch, req, deps, remote)

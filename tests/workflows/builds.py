@@ -3,9 +3,12 @@ reviewers, starting a build and reading git."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
 
@@ -17,7 +20,7 @@ from contracts.build import BuildInput, BuildResult, BuildStatus
 from contracts.human import PendingDecision
 from contracts.tracker import TrackerRow, TrackerUpdate
 from simulators.messages_api import MessagesStandIn
-from tests.support import make_project, status_of, until, write
+from tests.support import make_project, scripted_model, status_of, until, write
 from worker import build_worker
 from workflows.build import BuildWorkflow
 
@@ -170,6 +173,21 @@ async def conflict_question(handle: WorkflowHandle) -> tuple[BuildStatus, Pendin
         return (st, found) if found else None
 
     return await until(asked, what="the file-conflict question")
+
+
+@contextlib.asynccontextmanager
+async def held_at_conflicts(
+    env: Any, tmp_path: Path, github_url: str, monkeypatch: Any
+) -> AsyncIterator[WorkflowHandle]:
+    """A build (on `env`, a WorkflowEnvironment) held at its file-conflict question: nothing
+    runs or has finished, until the test answers it."""
+    queue = f"held-{uuid.uuid4().hex[:8]}"
+    with scripted_model({"rules": SHARING_RULES}, monkeypatch, github_url):
+        repo = sharing_project(tmp_path, github_url)
+        async with build_worker(env.client, queue):
+            handle = await start_build(env.client, repo, queue)
+            await conflict_question(handle)
+            yield handle
 
 
 BRANCH = "integration/link-shortener"

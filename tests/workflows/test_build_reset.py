@@ -6,7 +6,6 @@ design: nothing is lost."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,14 +19,12 @@ from simulators.github_api import GitHubStandIn
 from tests.support import record_history, scripted_model, status_of, temporal_cli, until, write
 from tests.workflows.builds import (
     ONE_REVIEWER,
-    SHARING_RULES,
     a_done_b_building,
     builder,
-    conflict_question,
     git_out,
+    held_at_conflicts,
     notice_with,
     passes_review,
-    sharing_project,
     start_build,
     tiny_project,
 )
@@ -109,21 +106,16 @@ async def test_a_reset_not_confirmed_within_five_minutes_lapses(
     github: GitHubStandIn,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    env, queue = time_skipping_env, f"reset-{uuid.uuid4().hex[:8]}"
-    with scripted_model({"rules": SHARING_RULES}, monkeypatch, github.url):
-        repo = sharing_project(tmp_path, github.url)
-        async with build_worker(env.client, queue):
-            handle = await start_build(env.client, repo, queue)
-            await conflict_question(handle)  # held for a person: nothing runs
-            await handle.signal(BuildWorkflow.ask_reset)
-            await until(lambda: notice_with(handle, "!reset asked"), what="the ask")
-            await env.sleep(timedelta(minutes=6))
-            await handle.signal(BuildWorkflow.confirm_reset)
-            lapsed = await until(
-                lambda: notice_with(handle, "refused !reset-confirm"), what="the lapse"
-            )
-            assert "lapsed after 5 minutes. Fix: send !reset again" in lapsed
-            assert (await status_of(handle, BuildStatus)).resets == []
-            await handle.signal(BuildWorkflow.command, "decide file-conflicts stop")
-            result = BuildResult.model_validate(await handle.result())
+    env = time_skipping_env
+    # Held for a person: nothing runs.
+    async with held_at_conflicts(env, tmp_path, github.url, monkeypatch) as handle:
+        await handle.signal(BuildWorkflow.ask_reset)
+        await until(lambda: notice_with(handle, "!reset asked"), what="the ask")
+        await env.sleep(timedelta(minutes=6))
+        await handle.signal(BuildWorkflow.confirm_reset)
+        lapsed = await until(lambda: notice_with(handle, "refused !reset-confirm"), what="lapse")
+        assert "lapsed after 5 minutes. Fix: send !reset again" in lapsed
+        assert (await status_of(handle, BuildStatus)).resets == []
+        await handle.signal(BuildWorkflow.command, "decide file-conflicts stop")
+        result = BuildResult.model_validate(await handle.result())
     assert result.result == "SUBTASKS_INCOMPLETE"
