@@ -6,6 +6,7 @@ design: nothing is lost."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from datetime import timedelta
 from pathlib import Path
 
@@ -97,7 +98,10 @@ async def test_reset_archives_every_branch_and_builds_again_from_the_design(
     assert len([r for r in messages.requests if r.role == "builder" and r.scope == "a"]) >= 2
     assert git_out(repo.origin, "show", "feat/a:src/a.txt") == "a"
     assert git_out(repo.origin, "rev-parse", "feat/a") != old_a
-    assert git_out(repo.origin, "merge-base", "--is-ancestor", old_a, "feat/a") == ""
+    descends = subprocess.run(
+        ["git", "merge-base", "--is-ancestor", old_a, "feat/a"], cwd=repo.origin, check=False
+    )
+    assert descends.returncode == 1, "feat/a is built afresh, not on top of its old work"
 
 
 async def test_a_reset_not_confirmed_within_five_minutes_lapses(
