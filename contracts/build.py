@@ -397,6 +397,11 @@ class BuildState(ToPerson):
         default_factory=dict,
         description="subtask -> why it may not merge by itself (told once per run)",
     )
+    children: dict[str, str] = Field(
+        default_factory=dict,
+        description="subtask -> the first run id of its running child, which outlives this "
+        "run: the run after a continue-as-new follows it to its result",
+    )
 
 
 class BuildStatus(BaseModel):
