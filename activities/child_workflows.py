@@ -116,7 +116,7 @@ async def _running(
     if cancel:
         why.append("a cancel requested that it never carried out")
     if ended:
-        why.append(f"that run {ended}, so the server cancels what it left")
+        why.append(f"that run {ended}, so no run of this build follows what it left")
     if not pollers:
         why.append("no worker polling that queue")
     return ChildCheck(

@@ -294,6 +294,10 @@ class SubtaskProgress(BaseModel):
     pull: PullSummary | None = None
     patterns_offered: list[str] = Field(default_factory=list)
     patterns_used: list[str] = Field(default_factory=list)
+    parent_run: str = Field(
+        default="",
+        description="the build run that started the reporting child (empty: older children)",
+    )
 
 
 class SubtaskResult(BaseModel):

@@ -437,13 +437,20 @@ class BuildChildren:
             self.early.append(progress)
             return
         view = self.state().subtasks.get(progress.subtask)
-        if self.cancelled() or view is None:
+        if self.cancelled() or view is None or self._foreign(progress):
             return
         if build_state.apply_progress(view, progress):
             self.changed()
             adopted = self.running.get(progress.subtask)
             if isinstance(adopted, Adopted) and build_state.ended(view):
                 adopted.wake()  # its last report: its result is there in a moment
+
+    def _foreign(self, progress: SubtaskProgress) -> bool:
+        """A child's report that this run neither starts nor follows: from a child a
+        terminated build left running (ABANDON), to the build that took its id over."""
+        name = progress.subtask
+        following = name in self.running or name in self.starting
+        return self.outlive and bool(progress.parent_run) and not following
 
     async def decide(self, decision: DecideInput, waiting_for: Callable[[], str]) -> None:
         """A person's answer for a child: a failure that holds children (one answer for
