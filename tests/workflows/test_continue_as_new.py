@@ -17,7 +17,7 @@ import pytest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from contracts.build import BuildInput, BuildResult, BuildStatus
+from contracts.build import BuildInput, BuildResult, BuildStatus, SubtaskState
 from contracts.design import DesignInput, DesignResult, DesignStatus
 from contracts.human import AnswerInput, FeedbackInput
 from runtime.server import DevServer, free_port, start_dev_server
@@ -233,6 +233,11 @@ async def test_a_build_continues_as_new_while_its_subtask_follows_its_pr(
 
             b_head = await until(b_opened, limit=180, what="b's PR while a waits on CI")
             a_meanwhile = await status_of_a(latest)
+            # The run that took a over passes a person's pause and resume on to it.
+            a_child = client.get_workflow_handle(f"{build_id}-a")
+            for send, paused in ((BuildWorkflow.pause, True), (BuildWorkflow.resume, False)):
+                await latest.signal(send)
+                await until(lambda p=paused: a_paused(a_child, p), what=f"a paused={paused}")
             github.check_run(REPO, b_head, "tests", conclusion="success")
             github.check_run(REPO, head, "tests", conclusion="failure", log="FAILED test_a\n")
 
@@ -243,8 +248,9 @@ async def test_a_build_continues_as_new_while_its_subtask_follows_its_pr(
             fixed_head = await until(fixed, limit=180, what="a's fix pushed")
             github.check_run(REPO, fixed_head, "tests", conclusion="success")
             result = BuildResult.model_validate(await latest.result())
-            final_run = (await latest.describe()).run_id
+            final = await latest.describe()
             a_runs = await child_runs(client, f"{build_id}-a")
+            a_last = await client.get_workflow_handle(f"{build_id}-a").describe()
         finally:
             worker.kill()
             worker.wait()
@@ -260,7 +266,16 @@ async def test_a_build_continues_as_new_while_its_subtask_follows_its_pr(
     # Every run of a's child ended completed or continued as new: none cancelled, none
     # terminated; and a later run of the build than the one that started it took its result.
     assert {s for s, _ in a_runs} <= {"COMPLETED", "CONTINUED_AS_NEW"}, a_runs
-    assert a_runs[0][1] != final_run
+    assert a_runs[0][1] != final.run_id
+    # Its last report woke the build's look at once: no 30-second poll between its end
+    # and the build's (b ended long before: it never waited on CI).
+    assert final.close_time and a_last.close_time
+    assert (final.close_time - a_last.close_time).total_seconds() < 15
+
+
+async def a_paused(child: WorkflowHandle, paused: bool) -> bool:
+    st = await served_status(child, SubtaskState)
+    return st is not None and st.paused == paused
 
 
 async def child_runs(client: Client, workflow_id: str) -> list[tuple[str, Any]]:
