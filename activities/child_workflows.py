@@ -129,10 +129,10 @@ async def _running(
 
 async def _ended_without_reset(client: Client, build_id: str, run_id: str) -> str:
     """How the build run that started a child ended ("" while it runs, or when a reset
-    or a continue-as-new ended it: either leaves its children to the next run). Any other
-    end applies the parent-close policy, moments later: a child adopted now would be
-    cancelled under the new run (a build superseded by a new `orchestrator demo` while its
-    worker lives).
+    or a continue-as-new ended it: either leaves its children to the next run). After any
+    other end no run follows the child: one started with REQUEST_CANCEL is cancelled
+    moments later, under a build that adopted it now (a build superseded by a new
+    `orchestrator demo` while its worker lives); one started with ABANDON runs on.
 
     Temporal applies the policy on continue-as-new too (temporalio/temporal#373, #3666),
     so a build continues as new with children running only once it starts them with

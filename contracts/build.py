@@ -403,8 +403,8 @@ class BuildState(ToPerson):
     )
     children: dict[str, str] = Field(
         default_factory=dict,
-        description="subtask -> the first run id of its running child, which outlives this "
-        "run: the run after a continue-as-new follows it to its result",
+        description="subtask -> the newest known run id of its running child, which outlives "
+        "this run: the run after a continue-as-new follows it to its result",
     )
 
 

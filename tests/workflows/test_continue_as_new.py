@@ -251,6 +251,10 @@ async def test_a_build_continues_as_new_while_its_subtask_follows_its_pr(
             final = await latest.describe()
             a_runs = await child_runs(client, f"{build_id}-a")
             a_last = await client.get_workflow_handle(f"{build_id}-a").describe()
+            # The run that started a and continued as new while a followed its PR; the
+            # last run, which took a over and its result.
+            await record_history(client.get_workflow_handle(build_id, run_id=a_runs[0][1]))
+            await record_history(latest, also="adopted")  # the newest run: the last
         finally:
             worker.kill()
             worker.wait()
