@@ -180,3 +180,31 @@ async def test_work_left_with_nothing_running_holds_instead_of_ending(
             result = BuildResult.model_validate(await asyncio.wait_for(handle.result(), 60))
     assert result.result == "SUBTASKS_INCOMPLETE"
     assert "nothing runs and nothing is awaited" in result.stop_reason
+
+
+async def test_a_report_from_a_terminated_builds_child_is_ignored(
+    client: Client, tmp_path: Path, github: GitHubStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A terminated build leaves its children running (they outlive each run of it), and
+    they report to the build's id: to the next build. What such a child says (here: the
+    report it would send, with the run that started it) does not change the new build."""
+    a_slow = writes_file_rule("a") | {"faults": [{"type": "hang", "seconds": 4}]}
+    rules = [a_slow, writes_file_rule("b"), APPROVE_ALL]
+    with scripted_model({"rules": rules}, monkeypatch, github.url) as messages:
+        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, CONFIG)
+        async with build_worker(client, "orphan-queue"):
+            handle = await start(client, wid(), repo.design_dir, "orphan-queue")
+            await until(lambda: asyncio.sleep(0, builder_asked(messages, "a")), what="a's builder")
+            await handle.signal(
+                BuildWorkflow.subtask_progress,
+                {
+                    "subtask": "b",
+                    "status": "in_progress",
+                    "phase": "building",
+                    "round": 3,
+                    "parent_run": "the-run-a-person-terminated",
+                },
+            )
+            result = BuildResult.model_validate(await asyncio.wait_for(handle.result(), 240))
+    assert result.result == "ALL_SUBTASKS_PR_CREATED", result
+    assert builder_asked(messages, "b")  # b was started, not taken for running
