@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Worker
 from temporalio.workflow import ParentClosePolicy
@@ -78,6 +79,16 @@ async def child_running(client: Client, child_id: str) -> bool:
     return True
 
 
+async def with_child(client: Client, queue: str, run: Any) -> WorkflowHandle[Any, Any]:
+    """The parent (`run`: its workflow's run method), once its child runs."""
+    build_id, child_id = f"build-{queue}", f"build-{queue}-a"
+    parent = await client.start_workflow(
+        run, child_id, id=build_id, task_queue=queue, execution_timeout=timedelta(minutes=5)
+    )
+    await until(lambda: child_running(client, child_id), what="the child")
+    return parent
+
+
 async def test_a_child_whose_build_run_ended_is_stale_though_its_worker_lives(
     client: Client,
 ) -> None:
@@ -85,14 +96,7 @@ async def test_a_child_whose_build_run_ended_is_stale_though_its_worker_lives(
     build_id, child_id = f"build-{queue}", f"build-{queue}-a"
     check = ActivityEnvironment(client)
     async with Worker(client, task_queue=queue, workflows=[Starts, Waits]):
-        parent = await client.start_workflow(
-            Starts.run,
-            child_id,
-            id=build_id,
-            task_queue=queue,
-            execution_timeout=timedelta(minutes=5),
-        )
-        await until(lambda: child_running(client, child_id), what="the child")
+        parent = await with_child(client, queue, Starts.run)
         live = await check.run(check_child, ChildProbe(workflow_id=child_id, build_id=build_id))
         await parent.terminate("superseded by a new build")
         ended = await check.run(check_child, ChildProbe(workflow_id=child_id, build_id=build_id))
@@ -108,14 +112,7 @@ async def test_a_child_whose_build_run_continued_as_new_is_adopted(client: Clien
     build_id, child_id = f"build-{queue}", f"build-{queue}-a"
     check = ActivityEnvironment(client)
     async with Worker(client, task_queue=queue, workflows=[StartsThenContinues, Waits]):
-        parent = await client.start_workflow(
-            StartsThenContinues.run,
-            child_id,
-            id=build_id,
-            task_queue=queue,
-            execution_timeout=timedelta(minutes=5),
-        )
-        await until(lambda: child_running(client, child_id), what="the child")
+        parent = await with_child(client, queue, StartsThenContinues.run)
         await parent.signal(StartsThenContinues.continue_now)
 
         async def continued() -> bool:
