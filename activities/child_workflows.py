@@ -116,7 +116,7 @@ async def _running(
     if cancel:
         why.append("a cancel requested that it never carried out")
     if ended:
-        why.append(f"that run {ended}, so the server cancels what it left")
+        why.append(f"that run {ended}, so no run of this build follows what it left")
     if not pollers:
         why.append("no worker polling that queue")
     return ChildCheck(
@@ -129,9 +129,15 @@ async def _running(
 
 async def _ended_without_reset(client: Client, build_id: str, run_id: str) -> str:
     """How the build run that started a child ended ("" while it runs, or when a reset
-    ended it: a reset leaves its children to the new run). Any other end applies the
-    parent-close policy, moments later: a child adopted now would be cancelled under
-    the new run (a build superseded by a new `orchestrator demo` while its worker lives)."""
+    or a continue-as-new ended it: either leaves its children to the next run). After any
+    other end no run follows the child: one started with REQUEST_CANCEL is cancelled
+    moments later, under a build that adopted it now (a build superseded by a new
+    `orchestrator demo` while its worker lives); one started with ABANDON runs on.
+
+    Temporal applies the policy on continue-as-new too (temporalio/temporal#373, #3666),
+    so a build continues as new with children running only once it starts them with
+    ABANDON; a run that started them with REQUEST_CANCEL continued as new only when none
+    ran (workflows/build_children.py)."""
     try:
         desc = await client.get_workflow_handle(build_id, run_id=run_id).describe()
     except RPCError as err:
@@ -139,6 +145,8 @@ async def _ended_without_reset(client: Client, build_id: str, run_id: str) -> st
             return ""
         raise
     if desc.status is None or desc.status == WorkflowExecutionStatus.RUNNING:
+        return ""
+    if desc.status == WorkflowExecutionStatus.CONTINUED_AS_NEW:
         return ""
     if desc.raw_description.workflow_extended_info.reset_run_id:
         return ""

@@ -298,6 +298,10 @@ class SubtaskProgress(BaseModel):
     pull: PullSummary | None = None
     patterns_offered: list[str] = Field(default_factory=list)
     patterns_used: list[str] = Field(default_factory=list)
+    parent_run: str = Field(
+        default="",
+        description="the build run that started the reporting child (empty: older children)",
+    )
 
 
 class SubtaskResult(BaseModel):
@@ -410,6 +414,11 @@ class BuildState(ToPerson):
     merge_declined: dict[str, str] = Field(
         default_factory=dict,
         description="subtask -> why it may not merge by itself (told once per run)",
+    )
+    children: dict[str, str] = Field(
+        default_factory=dict,
+        description="subtask -> the newest known run id of its running child, which outlives "
+        "this run: the run after a continue-as-new follows it to its result",
     )
 
 

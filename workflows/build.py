@@ -169,6 +169,7 @@ class BuildWorkflow:
         if self.s.started_at is None:
             self.s.started_at = workflow.now().isoformat()
         tasks: dict[str, asyncio.Task[None]] = {}
+        self.children.begin(tasks)  # children an earlier run left running: followed on
         try:
             try:
                 await self._prepare(inp)
@@ -275,13 +276,10 @@ class BuildWorkflow:
             await self.children.hold_on_failure()
             if self.s.stopped:
                 return
-            # Long builds: stop starting children, let the running ones finish, then
-            # continue as new with the state (a child cannot outlive its parent's run).
-            draining = (
-                workflow.info().is_continue_as_new_suggested()
-                and not build_state.all_wait_for_a_person(self.s, self.children.running)
-            )
+            draining = self._draining()
             if draining and not self.children.running and self._ready():
+                await self.control.continue_as_new(inp, self.s)
+            if self._continue_among_children():
                 await self.control.continue_as_new(inp, self.s)
             for name in self._ready():
                 held = self.control.held or draining
@@ -549,6 +547,27 @@ class BuildWorkflow:
         )
         self.specs = {s.id: s for s in specs}
         return plan
+
+    def _draining(self) -> bool:
+        """Before `OUTLIVE` (a run started by older code): a child could not outlive its
+        parent's run, so a long build stopped starting children, let the running ones
+        finish, then continued as new with the state."""
+        return (
+            not self.children.outlive
+            and workflow.info().is_continue_as_new_suggested()
+            and not build_state.all_wait_for_a_person(self.s, self.children.running)
+        )
+
+    def _continue_among_children(self) -> bool:
+        """A long build continues as new with its children running (they outlive the run;
+        the next one follows each on): the history stays short while a PR waits for days,
+        and no start waits for a following child to end."""
+        return (
+            workflow.info().is_continue_as_new_suggested()
+            and bool(self.children.running or self._ready())
+            and self.children.may_continue_as_new()
+            and not self.holds.holding
+        )
 
     def _busy(self) -> int:
         """Children holding a slot: one only following its PR holds none."""

@@ -114,6 +114,8 @@ class BuildChild:
         if not inp.parent_id:
             return
         now = subtask_state.progress(s, inp.subtask, inp.generation)
+        started_by = workflow.info().parent
+        now.parent_run = started_by.run_id if started_by is not None else ""
         if not subtask_state.report_due(self.reported, now, inp.budgeted):
             return
         self.reported = now

@@ -11,13 +11,21 @@ it to cancel, on a task queue nobody polls, so it stays RUNNING and the next bui
 start of that child fails with "already started". So the build asks the server what
 holds the id (an activity) and adopts a healthy child of this build, terminates and
 restarts a stale one (saying so), and puts anything else to a person with what it found.
+
+A long build continues as new while its children run (a child following its PR waits
+for days). Temporal applies a parent-close policy on continue-as-new as well
+(temporalio/temporal#373, #3666: "When a parent calls continue-as-new the child behaves
+according to its ParentClosePolicy ... the only option is to set ParentClosePolicy to
+ABANDON"), so a build run started under the `OUTLIVE` patch starts its children with
+ABANDON and keeps their run ids in its state; the next run adopts each (`begin`). A
+cancelled or stopped build still cancels them itself (`stop`); a terminated one leaves
+them, and the next build of the feature finds them stale and replaces them.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -41,35 +49,16 @@ with workflow.unsafe.imports_passed_through():
     from contracts.integration import INTEGRATION
     from contracts.subtask import SubtaskSpec
     from workflows import build_state, cancel_guard, merge_order, options
+    from workflows.adopted import Adopted
     from workflows.failures import StepAbandoned, innermost_message
     from workflows.integration import IntegrationWorkflow
     from workflows.loop_control import LoopControl
     from workflows.subtask import SubtaskWorkflow
 
-ADOPTED_POLL = timedelta(seconds=30)
+# Children outlive the run that starts them (ABANDON), so it may continue as new among them.
+OUTLIVE = "build-children-outlive-runs"
 # Replacing a stale child, or finding the id free yet taken, this often: a person is asked.
 MAX_TRIES = 3
-
-
-class Adopted:
-    """A child an earlier run of this build started, behind what the build uses of its
-    own children's handles: `signal` and a synchronous `cancel`."""
-
-    def __init__(self, workflow_id: str, run_id: str) -> None:
-        self.handle = workflow.get_external_workflow_handle(workflow_id, run_id=run_id)
-        self.cancelling: asyncio.Task[None] | None = None
-
-    async def signal(self, name: Any, *args: Any) -> None:
-        await self.handle.signal(name, *args)
-
-    def cancel(self) -> None:
-        self.cancelling = asyncio.ensure_future(self._cancel())
-
-    async def _cancel(self) -> None:
-        try:
-            await self.handle.cancel()
-        except FailureError as err:  # it closed meanwhile: nothing left to cancel
-            workflow.logger.info("cancel of %s not delivered: %s", self.handle.id, err)
 
 
 class BuildChildren:
@@ -99,6 +88,42 @@ class BuildChildren:
         self.starting: set[str] = set()
         self.restarting: set[str] = set()
         self.main: asyncio.Task[Any] | None = None  # the run's task, set as it starts
+        self.outlive = False  # this run started under the `OUTLIVE` patch (`begin`)
+        self.early: list[SubtaskProgress] = []  # reports that came before the run's state
+
+    def begin(self, tasks: dict[str, asyncio.Task[None]]) -> None:
+        """As a run starts, its state read: under the `OUTLIVE` patch, follow on each child
+        an earlier run left running (continue-as-new) to its result, before anything can
+        look at `running`; then the reports that reached this run before its state."""
+        self.outlive = workflow.patched(OUTLIVE)
+        if not self.outlive:
+            return
+        for name, run_id in self.state().children.items():
+            adopted = Adopted(self._child_id(name), "", woken=True)
+            self.running[name] = adopted
+            if build_state.ended(self.state().subtasks[name]):
+                adopted.wake()  # its last report reached the run before
+            tasks[name] = asyncio.ensure_future(self._carry_on(name, run_id, adopted))
+        for progress in self.early:
+            self.progress(progress)
+        self.early.clear()
+
+    def may_continue_as_new(self) -> bool:
+        """Every running child outlives this run, and none is being started or replaced."""
+        return self.outlive and not self.starting and not self.restarting
+
+    async def _carry_on(self, name: str, run_id: str, adopted: Adopted) -> None:
+        """A child an earlier run of this build started: its result, or a new start of
+        it when it turned stale (its worker went away)."""
+        check = ChildCheck(verdict="adopt", run_id=run_id)
+        check = await self._follow(name, self._child_id(name), check, adopted)
+        if check.verdict == "stale":
+            view = self.state().subtasks[name]
+            view.status, view.phase = "stale", "starting again: " + check.found
+            self.changed()
+
+    def _child_id(self, name: str) -> str:
+        return f"{workflow.info().workflow_id}-{name}"
 
     async def run(self, name: str) -> None:
         view = self.state().subtasks[name]
@@ -133,10 +158,12 @@ class BuildChildren:
             return workflow.start_child_workflow(
                 run,
                 arg,
-                id=f"{workflow.info().workflow_id}-{name}",
+                id=self._child_id(name),
                 static_summary=summary,
-                # Even a terminated build lets its subtasks clean up (tracker, agents stopped).
-                parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
+                # Before OUTLIVE: even a terminated build let its subtasks clean up.
+                parent_close_policy=(
+                    ParentClosePolicy.ABANDON if self.outlive else ParentClosePolicy.REQUEST_CANCEL
+                ),
             )
 
         try:
@@ -154,6 +181,8 @@ class BuildChildren:
     async def _await_child(self, name: str, handle: workflow.ChildWorkflowHandle[Any, Any]) -> None:
         view = self.state().subtasks[name]
         self.running[name] = handle
+        if self.outlive:
+            self.state().children[name] = handle.first_execution_run_id or ""
         view.status, view.phase = "in_progress", "starting"
         self.changed()
         try:
@@ -163,6 +192,7 @@ class BuildChildren:
             self._child_failed(name, innermost_message(err))
         finally:
             self.running.pop(name, None)
+            self.state().children.pop(name, None)
             self.changed()
 
     def _child_failed(self, name: str, why: str) -> None:
@@ -299,7 +329,7 @@ class BuildChildren:
     ) -> workflow.ChildWorkflowHandle[Any, Any] | None:
         """The started child; None when one already running was adopted and followed to its
         end. Raises StepAbandoned when a person answers a hold with `skip` or `stop`."""
-        child_id = f"{workflow.info().workflow_id}-{name}"
+        child_id = self._child_id(name)
         self.starting.add(name)
         try:
             tries = 0
@@ -354,25 +384,35 @@ class BuildChildren:
     async def _adopt(self, name: str, child_id: str, check: ChildCheck) -> bool:
         """Follow a healthy child of this build to its end (True), or until it turns stale."""
         view = self.state().subtasks[name]
-        self.running[name] = Adopted(child_id, check.run_id)
+        adopted = Adopted(child_id, "" if self.outlive else check.run_id, woken=self.outlive)
+        self.running[name] = adopted
         view.status, view.phase = "in_progress", "adopted"
         view.notes = f"adopted {check.found}"
         self.state().notice = view.notes
         self.changed()
+        return (await self._follow(name, child_id, check, adopted)).verdict != "stale"
+
+    async def _follow(
+        self, name: str, child_id: str, check: ChildCheck, adopted: Adopted
+    ) -> ChildCheck:
+        """Look at an adopted child until it ends (its result applied) or turns stale."""
         try:
             while check.verdict == "adopt":
-                await workflow.sleep(ADOPTED_POLL)
+                if self.outlive:  # the newest run seen: a run after this one starts there
+                    self.state().children[name] = check.run_id
+                await adopted.wait()
                 check = await self._check_child(child_id, check.run_id)
         finally:
             self.running.pop(name, None)
+            self.state().children.pop(name, None)
             self.changed()
         if check.verdict == "stale":
-            return False
+            return check
         if check.result is not None:
             self._apply_result(check.result)
         else:
             self._child_failed(name, check.closed or "ended")
-        return True
+        return check
 
     async def _ask(self, name: str, child_id: str, check: ChildCheck) -> None:
         """Neither adoptable nor replaceable: hold with what was found; returns on `retry`."""
@@ -394,11 +434,24 @@ class BuildChildren:
 
     def progress(self, progress: SubtaskProgress) -> None:
         """A child's report (`BuildWorkflow.subtask_progress`): its view in the build's state."""
+        if self.inp() is None:  # a report in a new run's first activation, before `begin`
+            self.early.append(progress)
+            return
         view = self.state().subtasks.get(progress.subtask)
-        if self.cancelled() or view is None:
+        if self.cancelled() or view is None or self._foreign(progress):
             return
         if build_state.apply_progress(view, progress):
             self.changed()
+            adopted = self.running.get(progress.subtask)
+            if isinstance(adopted, Adopted) and build_state.ended(view):
+                adopted.wake()  # its last report: its result is there in a moment
+
+    def _foreign(self, progress: SubtaskProgress) -> bool:
+        """A child's report that this run neither starts nor follows: from a child a
+        terminated build left running (ABANDON), to the build that took its id over."""
+        name = progress.subtask
+        following = name in self.running or name in self.starting
+        return self.outlive and bool(progress.parent_run) and not following
 
     async def decide(self, decision: DecideInput, waiting_for: Callable[[], str]) -> None:
         """A person's answer for a child: a failure that holds children (one answer for

@@ -73,6 +73,11 @@ def ready(s: BuildState, running: Collection[str]) -> list[str]:
     ]
 
 
+def ended(v: SubtaskView) -> bool:
+    """Done, PR and all: what its child reports last, just before it returns."""
+    return v.status in DONE and not waits_to_merge(v)
+
+
 def waits_on_forge(v: SubtaskView) -> bool:
     """A subtask that only follows its PR (waits on CI, a review, its turn to merge): no
     builder work, so it holds no `max_concurrent_subtasks` slot; one whose fixer works does."""

@@ -2,26 +2,45 @@
 
 A dev server whose history-count threshold is lowered suggests continue-as-new
 after a few dozen events, so the example's build, its subtasks and a design loop
-with a change request all pass through it.
+with a change request all pass through it; and a build whose subtask follows its PR
+for as long as CI takes continues as new among its running children.
 """
 
 from __future__ import annotations
 
+import signal
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from contracts.build import BuildInput, BuildResult
+from contracts.build import BuildInput, BuildResult, BuildStatus, SubtaskState
 from contracts.design import DesignInput, DesignResult, DesignStatus
 from contracts.human import AnswerInput, FeedbackInput
 from runtime.server import DevServer, free_port, start_dev_server
 from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
-from tests.support import make_project, record_history, scripted_model, until
-from tests.workflows.builds import approve_artifacts
+from tests.support import (
+    make_project,
+    record_history,
+    scripted_model,
+    served_status,
+    sim_environ,
+    spawn_worker,
+    until,
+)
+from tests.workflows.builds import (
+    ONE_REVIEWER,
+    REPO,
+    approve_artifacts,
+    passes_review,
+    tiny_project,
+    wid,
+    writes_file_rule,
+)
 from worker import build_worker
 from workflows.build import BuildWorkflow
 from workflows.design_review import DesignReviewWorkflow
@@ -149,3 +168,126 @@ async def test_design_loop_continues_as_new_after_a_change_request(
 
 async def _runs_at_least(client: Client, workflow_id: str, n: int) -> bool:
     return await runs_of(client, workflow_id) >= n
+
+
+def pull_head(github: GitHubStandIn, branch: str) -> str | None:
+    pull = next((p for p in github.pulls(REPO) if p["head"]["ref"] == branch), None)
+    return pull["head"]["sha"] if pull else None
+
+
+async def status_of_a(handle: WorkflowHandle) -> str | None:
+    st = await served_status(handle, BuildStatus)
+    return next((v.status for v in st.subtasks if v.name == "a"), None) if st else None
+
+
+async def test_a_build_continues_as_new_while_its_subtask_follows_its_pr(
+    eager_client: Client, eager_server: DevServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """a's PR waits on CI; b (which depends on a) starts meanwhile. The build continues as
+    new among its running children, its worker is killed right after; the next run follows
+    a on: its red CI is fixed, it ends mergeable, never cancelled nor started again."""
+    client, queue = eager_client, "can-follow"
+    fixer = {
+        "match": {"role": "fixer", "scope": "a"},
+        "steps": [{"tool": "write_file", "input": {"path": "src/a.txt", "content": "fixed"}}],
+        "submit": {"summary": "fixed src/a.txt", "files_changed": ["src/a.txt"]},
+    }
+    rules = [writes_file_rule("a"), writes_file_rule("b"), passes_review("a"), fixer]
+    rules.append(passes_review("b"))
+    forge = "follow = true\npoll_s = 1\npoll_max_s = 2"
+    with (
+        GitHubStandIn() as github,
+        scripted_model({"rules": rules}, monkeypatch, github.url) as messages,
+    ):
+        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, ONE_REVIEWER, forge=forge)
+        github.protect(REPO, "main", contexts=["tests"], strict=False)
+        environ, log = sim_environ(messages.url, github.url), tmp_path / "worker.log"
+        worker = spawn_worker(eager_server.address, queue, environ, log)
+        try:
+            build_id = wid()
+            await client.start_workflow(
+                BuildWorkflow.run,
+                BuildInput(design_dir=str(repo.design_dir)),
+                id=build_id,
+                task_queue=queue,
+            )
+            latest = client.get_workflow_handle(build_id)  # the newest run, as a person sees it
+
+            async def following_a() -> str | None:
+                head = pull_head(github, "feat/a")
+                return head if head and await status_of_a(latest) == "ci_running" else None
+
+            head = await until(following_a, limit=180, what="a following its PR")
+            before = await runs_of(client, build_id)
+
+            async def continued() -> bool:
+                return await runs_of(client, build_id) > before
+
+            await until(continued, limit=180, what="a continue-as-new while a follows")
+            worker.send_signal(signal.SIGKILL)
+            worker.wait()
+            worker = spawn_worker(eager_server.address, queue, environ, log)
+
+            async def b_opened() -> str | None:
+                return pull_head(github, "feat/b")
+
+            b_head = await until(b_opened, limit=180, what="b's PR while a waits on CI")
+            a_meanwhile = await status_of_a(latest)
+            # The run that took a over passes a person's pause and resume on to it.
+            a_child = client.get_workflow_handle(f"{build_id}-a")
+            for send, paused in ((BuildWorkflow.pause, True), (BuildWorkflow.resume, False)):
+                await latest.signal(send)
+                await until(lambda p=paused: a_paused(a_child, p), what=f"a paused={paused}")
+            github.check_run(REPO, b_head, "tests", conclusion="success")
+            github.check_run(REPO, head, "tests", conclusion="failure", log="FAILED test_a\n")
+
+            async def fixed() -> str | None:
+                new = pull_head(github, "feat/a")
+                return new if new != head else None
+
+            fixed_head = await until(fixed, limit=180, what="a's fix pushed")
+            github.check_run(REPO, fixed_head, "tests", conclusion="success")
+            result = BuildResult.model_validate(await latest.result())
+            final = await latest.describe()
+            a_runs = await child_runs(client, f"{build_id}-a")
+            a_last = await client.get_workflow_handle(f"{build_id}-a").describe()
+            # The run that started a and continued as new while a followed its PR; the
+            # last run, which took a over and its result.
+            await record_history(client.get_workflow_handle(build_id, run_id=a_runs[0][1]))
+            await record_history(latest, also="adopted")  # the newest run: the last
+        finally:
+            worker.kill()
+            worker.wait()
+
+    assert result.result == "ALL_SUBTASKS_MERGEABLE", result
+    assert a_meanwhile == "ci_running"  # b started while a still waited on its CI
+    a, _ = result.subtasks
+    assert a.status == "mergeable" and [r.kind for r in a.follow_rounds] == ["ci"]
+    builders = [r for r in messages.requests if r.role == "builder" and r.scope == "a"]
+    assert len([r for r in builders if r.turn == 1]) == 1  # a was never started again
+    fixes = [r for r in messages.requests if r.role == "fixer" and r.turn == 1]
+    assert len(fixes) == 1 and "FAILED test_a" in fixes[0].prompt
+    # Every run of a's child ended completed or continued as new: none cancelled, none
+    # terminated; and a later run of the build than the one that started it took its result.
+    assert {s for s, _ in a_runs} <= {"COMPLETED", "CONTINUED_AS_NEW"}, a_runs
+    assert a_runs[0][1] != final.run_id
+    # Its last report woke the build's look at once: no 30-second poll between its end
+    # and the build's (b ended long before: it never waited on CI).
+    assert final.close_time and a_last.close_time
+    assert (final.close_time - a_last.close_time).total_seconds() < 15
+
+
+async def a_paused(child: WorkflowHandle, paused: bool) -> bool:
+    st = await served_status(child, SubtaskState)
+    return st is not None and st.paused == paused
+
+
+async def child_runs(client: Client, workflow_id: str) -> list[tuple[str, Any]]:
+    """(status, parent run id) of each run of `workflow_id`, the first first."""
+    runs = []
+    async for w in client.list_workflows(f"WorkflowId = '{workflow_id}'"):
+        desc = await client.get_workflow_handle(workflow_id, run_id=w.run_id).describe()
+        parent = desc.raw_description.workflow_execution_info.parent_execution.run_id
+        status = w.status or WorkflowExecutionStatus.RUNNING
+        runs.append((w.start_time, status.name, parent))
+    return [(s, p) for _, s, p in sorted(runs)]

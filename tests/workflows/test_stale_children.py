@@ -1,8 +1,8 @@
 """A build started again over the leftovers of an interrupted one (issue 21).
 
 Ctrl-C on the demo kills its in-process worker; the next demo terminates the old
-build, whose parent-close policy asks its running subtask to cancel, on a task
-queue nobody polls any more. The new build's child start then found that id
+build, which leaves its running subtask (started with ABANDON) on a task queue
+nobody polls any more. The new build's child start then found that id
 taken: the error was swallowed and the build waited for nothing, forever.
 Real server, real git, the real clients against the stand-ins.
 """
@@ -61,17 +61,13 @@ async def test_rerun_after_an_interrupted_build_replaces_its_stale_child(
         old = await interrupted_build(client, build_id, repo.design_dir, "dead-queue", messages)
         stale = client.get_workflow_handle(f"{build_id}-a")
         stale_run = (await stale.describe()).run_id
-        # What `./run demo` did to the old build: terminate it. Its child is asked to
-        # cancel, on a queue that no worker polls: it stays RUNNING for good.
+        # What `./run demo` did to the old build: terminate it. Its child outlives it
+        # (ABANDON: builds continue as new among their children), on a queue that no
+        # worker polls: it stays RUNNING for good.
         await old.terminate("superseded by a new `orchestrator demo`")
-
-        async def cancel_requested() -> bool:
-            # The server asks the child to cancel after the parent's close, not with it.
-            described = await stale.describe()
-            assert described.status == WorkflowExecutionStatus.RUNNING
-            return described.raw_description.workflow_extended_info.cancel_requested
-
-        await until(cancel_requested, what="the stale child's cancel request")
+        described = await stale.describe()
+        assert described.status == WorkflowExecutionStatus.RUNNING
+        assert not described.raw_description.workflow_extended_info.cancel_requested
 
         async with build_worker(client, "live-queue"):
             handle = await start(client, build_id, repo.design_dir, "live-queue")
@@ -83,7 +79,7 @@ async def test_rerun_after_an_interrupted_build_replaces_its_stale_child(
     assert (await old_child.describe()).status == WorkflowExecutionStatus.TERMINATED
     # The build's note says what it found and did.
     assert st.notice.startswith(f"terminated stale {build_id}-a (run {stale_run}"), st.notice
-    assert "on task queue dead-queue" in st.notice and "cancel requested" in st.notice
+    assert "on task queue dead-queue" in st.notice and "ended terminated" in st.notice
 
 
 async def test_a_foreign_workflow_under_a_child_id_holds_visibly(
@@ -184,3 +180,31 @@ async def test_work_left_with_nothing_running_holds_instead_of_ending(
             result = BuildResult.model_validate(await asyncio.wait_for(handle.result(), 60))
     assert result.result == "SUBTASKS_INCOMPLETE"
     assert "nothing runs and nothing is awaited" in result.stop_reason
+
+
+async def test_a_report_from_a_terminated_builds_child_is_ignored(
+    client: Client, tmp_path: Path, github: GitHubStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A terminated build leaves its children running (they outlive each run of it), and
+    they report to the build's id: to the next build. What such a child says (here: the
+    report it would send, with the run that started it) does not change the new build."""
+    a_slow = writes_file_rule("a") | {"faults": [{"type": "hang", "seconds": 4}]}
+    rules = [a_slow, writes_file_rule("b"), APPROVE_ALL]
+    with scripted_model({"rules": rules}, monkeypatch, github.url) as messages:
+        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, CONFIG)
+        async with build_worker(client, "orphan-queue"):
+            handle = await start(client, wid(), repo.design_dir, "orphan-queue")
+            await until(lambda: asyncio.sleep(0, builder_asked(messages, "a")), what="a's builder")
+            await handle.signal(
+                BuildWorkflow.subtask_progress,
+                {
+                    "subtask": "b",
+                    "status": "in_progress",
+                    "phase": "building",
+                    "round": 3,
+                    "parent_run": "the-run-a-person-terminated",
+                },
+            )
+            result = BuildResult.model_validate(await asyncio.wait_for(handle.result(), 240))
+    assert result.result == "ALL_SUBTASKS_PR_CREATED", result
+    assert builder_asked(messages, "b")  # b was started, not taken for running
