@@ -1,5 +1,7 @@
-"""Following a subtask's pull request on GitHub until GitHub says it is mergeable.
+"""Following a pull request on GitHub until GitHub says it is mergeable.
 
+One implementation for both loops that open a PR: a subtask's (its fixer repairs the
+branch) and integration's (the integrator does).
 The loop sleeps on a workflow timer between short polls (a webhook's `forge_event` ends
 the sleep early), so a week of waiting holds no worker slot and a restarted worker or
 server loses nothing. What the poll finds decides the next step (workflows/follow_state.py):
@@ -12,7 +14,8 @@ max_ci_rounds` (red CI, and review rounds alike): then a person decides retry / 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from temporalio import workflow
 
@@ -50,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import follow_state, options
     from workflows.build_child import BuildChild
     from workflows.forge_wake import ForgeWake
+    from workflows.inputs import checked_signal
     from workflows.loop_control import LoopControl
     from workflows.timestamps import stamp
     from workflows.worktree_steps import WorktreeSteps
@@ -59,15 +63,34 @@ RoundKind = Literal["ci", "review", "conflict"]
 _ROUND_LABEL = {"ci": "Red CI", "review": "Review", "conflict": "The conflict with the base"}
 
 
+@dataclass(frozen=True)
+class Fixer:
+    """Who repairs the PR's branch (an agent role) and how prompts and commits name the
+    work: `work` ("subtask a"), `prefix` of its commits ("fix(a)")."""
+
+    role: str
+    work: Callable[[], str]
+    prefix: Callable[[], str]
+
+
+def subtask_fixer(inp: Callable[[], Any]) -> Fixer:
+    return Fixer("fixer", lambda: f"subtask {inp().subtask}", lambda: f"fix({inp().subtask})")
+
+
 class PullFollow:
-    """Bound to one subtask loop's worktree steps (and through them its state, input,
-    control and link to the build), its forge wake, and `refresh`: brings the PR's body up
-    to date (its CI and review rounds)."""
+    """Bound to one child loop's worktree steps (and through them its state, input,
+    control and link to the build), its forge wake, `refresh`: brings the PR's body up
+    to date (its CI and review rounds), and its `fixer`."""
 
     def __init__(
-        self, steps: WorktreeSteps, wake: ForgeWake, refresh: Callable[[], Awaitable[None]]
+        self,
+        steps: WorktreeSteps,
+        wake: ForgeWake,
+        refresh: Callable[[], Awaitable[None]],
+        fixer: Fixer | None = None,
     ) -> None:
         self.steps, self.wake, self.refresh = steps, wake, refresh
+        self.fixer = fixer or subtask_fixer(steps.inp)
         self.state, self.inp = steps.state, steps.inp
         self.control: LoopControl = steps.control
         self.child: BuildChild = steps.child
@@ -239,17 +262,16 @@ class PullFollow:
         """A fixer on the worktree (brought up to the PR's head first); its commit is pushed."""
         await self._show(pull, f"a fixer for {doing}", fixing=True)
         await self._sync()
-        subtask = self.inp().subtask
         return await self.steps.edit(
-            "fixer",
+            self.fixer.role,
             self._agent_round(),
             instructions=(
-                f"The pull request of subtask {subtask} needs a fix: {doing}. Resolve the "
+                f"The pull request of {self.fixer.work()} needs a fix: {doing}. Resolve the "
                 f"issues below on this branch. {follow_state.UNTRUSTED}"
             ),
             issues=issues,
             review_paths=[],
-            message=f"fix({subtask}): {message}",
+            message=f"{self.fixer.prefix()}: {message}",
         )
 
     # ------------------------------------------------- red CI
@@ -423,19 +445,18 @@ class PullFollow:
 
     async def _conflict_fixer(self, pull: PullState, merged: BaseMergeResult, rnd: int) -> None:
         """A fixer edits the conflicted files in place; the merge commits them, not it."""
-        subtask = self.inp().subtask
         await self.steps.edit(
-            "fixer",
+            self.fixer.role,
             self._agent_round(),
             instructions=(
-                f"The pull request of subtask {subtask} conflicts with its base "
+                f"The pull request of {self.fixer.work()} conflicts with its base "
                 f"{pull.base}: the base is being merged into this branch and the files "
                 "below hold conflict markers. Resolve each conflict in place, keeping "
                 f"both sides' intent; do not commit. {follow_state.UNTRUSTED}"
             ),
             issues=follow_state.conflict_issues(pull.base, merged),
             review_paths=[],
-            message=f"fix({subtask}): conflict round {rnd}",
+            message=f"{self.fixer.prefix()}: conflict round {rnd}",
             commit=False,
         )
 
@@ -509,6 +530,12 @@ class PullFollow:
     def decline(self, why: str) -> None:
         self.f.declined = why
         self.wake.nudge()
+
+    def dependency_merged(self, dependency: str) -> None:
+        s = self.state()
+        if dependency not in s.merged_dependencies:
+            s.merged_dependencies.append(dependency)
+            self.wake.nudge()
 
     async def _await_turn(self, pull: PullState, step: str) -> None:
         """Clean: wait for the build's leave (turn), or for what must happen first (hold);
@@ -599,3 +626,34 @@ class PullFollow:
     def _record(self, record: FollowRound) -> None:
         record.at = stamp(workflow.now(), None)
         self.f.rounds.append(record)
+
+
+class FollowMessages:
+    """Not a base class: what the build, which knows the plan, sends a loop that follows its
+    PR with `[forge] merge = "auto"`, declared once; `SubtaskWorkflow` and
+    `IntegrationWorkflow` assign them (`follow_messages()`), so the build tells either child
+    with one reference (`SubtaskWorkflow.may_merge`)."""
+
+    control: LoopControl
+    pull: PullFollow
+
+    @checked_signal("may_merge")
+    def may_merge(self) -> None:
+        """Every dependency merged and it is this PR's turn: merge it once clean."""
+        self.pull.allow_merge()
+
+    @checked_signal("merge_declined", str)
+    def merge_declined(self, why: str) -> None:
+        """A dependency's PR ended unmerged: this one ends mergeable, for a person to merge."""
+        self.pull.decline(why)
+
+    @checked_signal("dependency_merged", str)
+    def dependency_merged(self, dependency: str) -> None:
+        """A dependency's PR merged: retarget this PR and bring it up to date."""
+        self.pull.dependency_merged(dependency)
+
+
+def follow_messages() -> tuple[Any, Any, Any]:
+    """`may_merge, merge_declined, dependency_merged`."""
+    m = FollowMessages
+    return m.may_merge, m.merge_declined, m.dependency_merged

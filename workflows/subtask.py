@@ -51,8 +51,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.build_child import child_messages
     from workflows.failures import all_or_cancel
     from workflows.forge_wake import ForgeWake, forge_event_handler
-    from workflows.inputs import checked_signal, unknown_names
-    from workflows.pr_follow import PullFollow
+    from workflows.inputs import unknown_names
+    from workflows.pr_follow import PullFollow, follow_messages
 
 
 @workflow.defn(name="SubtaskWorkflow")
@@ -88,24 +88,7 @@ class SubtaskWorkflow:
     forge_event = forge_event_handler()
 
     # `[forge] merge = "auto"`: the build, which knows the plan, says when a PR may merge.
-
-    @checked_signal("may_merge")
-    def may_merge(self) -> None:
-        """Every dependency merged and it is this PR's turn: merge it once clean."""
-        self.pull.allow_merge()
-
-    @checked_signal("merge_declined", str)
-    def merge_declined(self, why: str) -> None:
-        """A dependency's PR ended unmerged: this one ends mergeable, for a person to merge."""
-        self.pull.decline(why)
-
-    @checked_signal("dependency_merged", str)
-    def dependency_merged(self, dependency: str) -> None:
-        """A dependency's PR merged: retarget this PR and bring it up to date."""
-        if dependency not in self.s.merged_dependencies:
-            self.s.merged_dependencies.append(dependency)
-            self.wake.nudge()
-
+    may_merge, merge_declined, dependency_merged = follow_messages()
     unknown_signal, unknown_update = unknown_names()
 
     @workflow.query(name="status")
