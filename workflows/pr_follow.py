@@ -60,6 +60,8 @@ with workflow.unsafe.imports_passed_through():
 
 
 RoundKind = Literal["ci", "review", "conflict"]
+# New on the path of a clean PR that waits for update-branch: running loops kept waiting.
+UPDATE_BOUND_PATCH = "follow-update-branch-bound"
 _ROUND_LABEL = {"ci": "Red CI", "review": "Review", "conflict": "The conflict with the base"}
 
 
@@ -127,7 +129,8 @@ class PullFollow:
                 await self._end(step)
                 return
             if step in ("turn", "hold"):
-                await self._await_turn(pull, step)
+                if await self._await_turn(pull, step):
+                    return
                 continue
             if step == "wait":
                 if await self._ci_timed_out(pull):
@@ -537,9 +540,10 @@ class PullFollow:
             s.merged_dependencies.append(dependency)
             self.wake.nudge()
 
-    async def _await_turn(self, pull: PullState, step: str) -> None:
+    async def _await_turn(self, pull: PullState, step: str) -> bool:
         """Clean: wait for the build's leave (turn), or for what must happen first (hold);
-        the PR is polled meanwhile, and the leave ends the wait at once."""
+        the PR is polled meanwhile, and the leave ends the wait at once. True: a person
+        chose skip or stop (GitHub never brought the branch up to date)."""
         s, f = self.state(), self.f
         if step == "turn":
             after = self.inp().dependency_branches
@@ -549,7 +553,33 @@ class PullFollow:
             await self.child.report()
         else:
             await self._show(pull, follow_state.held_for(pull, self._base()))
+            if follow_state.update_overdue(f, pull) and workflow.patched(UPDATE_BOUND_PATCH):
+                return await self._update_overdue(pull)
         f.stale = True
+        return False
+
+    async def _update_overdue(self, pull: PullState) -> bool:
+        """update-branch was asked for a new head and none came: a person decides. retry:
+        ask GitHub again and wait as long again."""
+        f, s = self.f, self.state()
+        choice = await self._ask(
+            f"GitHub has not brought pull request #{s.pr_number} up to date with "
+            f"{self._base()}: its head is still {pull.head_sha[:10]} after "
+            f"{follow_state.UPDATE_POLLS} polls since update-branch was asked (the head "
+            f"predates a merge, so it is never merged). See {s.pr_url}: update the branch "
+            "there (Update branch), or check that the orchestrator's token may push to it. "
+            "retry: ask GitHub again; skip: stop following the PR (it stays open as it is); "
+            "stop: block this subtask."
+        )
+        if choice != "retry":
+            return True
+        f.held_polls = 0
+        updated = await self._update_branch(pull)
+        self._record_update(pull, f"update-branch from {self._base()} again: {updated.outcome}")
+        if updated.outcome == "conflict":
+            return await self._conflict(pull, updated.message)
+        f.stale = True
+        return False
 
     async def _refresh(self, pull: PullState) -> bool:
         """A dependency merged: the PR is retargeted to the base if it was stacked on a

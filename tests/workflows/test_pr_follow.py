@@ -52,6 +52,9 @@ from workflows.build import BuildWorkflow
 from workflows.subtask import SubtaskWorkflow
 
 FOLLOW = "follow = true\npoll_s = 1\npoll_max_s = 2"
+# Subtasks' PRs alone: integration's PR, followed the same way, has its own tests
+# (test_integration_follow.py) and would wait here on a CI these tests do not play.
+SUBTASKS_ONLY = ONE_REVIEWER + "\n[integration]\nenabled = false\n"
 
 
 @dataclass
@@ -88,7 +91,7 @@ def fixer(text: str) -> dict[str, Any]:
 
 
 def project(tmp_path: Path, github: GitHubStandIn, forge: str = FOLLOW) -> Any:
-    return tiny_project(tmp_path, github.url, {"a": []}, ONE_REVIEWER, forge=forge)
+    return tiny_project(tmp_path, github.url, {"a": []}, SUBTASKS_ONLY, forge=forge)
 
 
 def pull_of(github: GitHubStandIn) -> dict[str, Any] | None:
@@ -558,7 +561,7 @@ async def test_a_pr_waiting_on_ci_holds_no_build_slot(
     rules = [*(writes_file_rule(n) for n in names), *(passes_review(n) for n in names)]
     with scripted_model({"rules": rules}, monkeypatch, github.url):
         subplans: dict[str, list[str]] = {n: [] for n in names}
-        repo = tiny_project(tmp_path, github.url, subplans, ONE_REVIEWER, forge=FOLLOW)
+        repo = tiny_project(tmp_path, github.url, subplans, SUBTASKS_ONLY, forge=FOLLOW)
         assert "max_concurrent_subtasks = 2" in (repo.root / "orchestrator.toml").read_text()
         github.protect(REPO, "main", contexts=["tests"], strict=False)
         async with build_worker(client, task_queue):

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +39,7 @@ from tests.workflows.builds import (
     tiny_project,
     writes_file_rule,
 )
+from tests.workflows.forge_ci import ci, merges
 from worker import build_worker
 from workflows.build import BuildWorkflow
 
@@ -55,44 +54,6 @@ def rules(names: str) -> list[dict[str, Any]]:
 def pulls_by_branch(github: GitHubStandIn) -> dict[str, dict[str, Any]]:
     """The subtasks' PRs (not integration's) by branch."""
     return {p["head"]["ref"]: p for p in github.pulls(REPO) if p["head"]["ref"] != INTEGRATED}
-
-
-def merges(github: GitHubStandIn) -> list[tuple[int, Any, int]]:
-    """Every merge request the stand-in answered: (PR number, body, status)."""
-    found = []
-    for r in github.requests:
-        if r.method == "PUT" and r.path.endswith("/merge"):
-            found.append((int(r.path.split("/")[-2]), r.body, r.status))
-    return found
-
-
-@asynccontextmanager
-async def ci(
-    github: GitHubStandIn, after: dict[str, str] | None = None
-) -> AsyncIterator[list[tuple[str, str]]]:
-    """A CI that reports `tests` green on every new head of an open PR, as GitHub Actions
-    would on each push; yields the (branch, head) pairs it ran on, in order. `after`: a
-    branch's CI reports only once the other branch's PR is open."""
-    ran: list[tuple[str, str]] = []
-
-    async def run() -> None:
-        while True:
-            pulls = github.pulls(REPO)
-            opened = {p["head"]["ref"] for p in pulls}
-            for p in pulls:
-                key = (p["head"]["ref"], p["head"]["sha"])
-                if (after or {}).get(key[0], key[0]) not in opened:
-                    continue
-                if p["state"] == "open" and key not in ran:
-                    ran.append(key)
-                    github.check_run(REPO, key[1], "tests", conclusion="success")
-            await asyncio.sleep(0.3)
-
-    task = asyncio.ensure_future(run())
-    try:
-        yield ran
-    finally:
-        task.cancel()
 
 
 async def view(handle: WorkflowHandle, name: str) -> SubtaskView | None:
@@ -215,7 +176,8 @@ async def test_a_refused_merge_or_a_moved_head_is_looked_at_again(
 
     assert result.result == "ALL_SUBTASKS_MERGED", result
     (head,) = [sha for ref, sha in ran if ref == "feat/a"]
-    tried = merges(github)
+    a = pulls_by_branch(github)["feat/a"]["number"]
+    tried = [m for m in merges(github) if m[0] == a]  # then integration's PR merges, last
     assert [status for _, _, status in tried] == [409, 405, 200]
     assert all(body == {"merge_method": "squash", "sha": head} for _, body, _ in tried)
     polls = [r for r in github.requests if r.method == "GET" and r.path.endswith("/pulls/1")]
@@ -293,7 +255,8 @@ async def test_a_killed_worker_while_waiting_to_merge_loses_nothing(
     assert result.result == "ALL_SUBTASKS_MERGED", result
     pulls = pulls_by_branch(github)
     order = [n for n, _, status in merges(github) if status == 200]
-    assert order == [pulls["feat/a"]["number"], pulls["feat/b"]["number"]]
+    (integrated,) = [p for p in github.pulls(REPO) if p["head"]["ref"] == INTEGRATED]
+    assert order == [pulls["feat/a"]["number"], pulls["feat/b"]["number"], integrated["number"]]
     builds = [r for r in messages.requests if r.role == "builder" and r.turn == 1]
     assert sorted(r.scope for r in builds) == ["a", "b"]  # nothing ran twice
     for name in "ab":
