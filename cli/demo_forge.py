@@ -6,7 +6,8 @@ demo's process: each new head of a subtask's PR, and of integration's, gets the 
 check `tests` at once (the stand-in's check runs on demand: no waiting), red on one PR
 until its branch has the test CI runs (`simulators/demo_scenario.py` names it, and the
 fixer adds it); one PR gets a review requesting changes with one comment, before its
-first check, so it is answered before it can be mergeable. `tick` says what happened, for the demo to print.
+first check, so it is answered before it can be mergeable. `tick` says what happened,
+for the demo to print.
 """
 
 from __future__ import annotations

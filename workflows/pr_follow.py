@@ -211,7 +211,7 @@ class PullFollow:
             f"CI on pull request #{self.state().pr_number} (head {pull.head_sha[:10]}) has "
             f"not finished within [forge] ci_timeout_s = {limit:.0f} s; still pending: "
             f"{pending}. See {self.state().pr_url}. retry: wait another ci_timeout_s; skip: "
-            "stop following the PR (it stays open as it is); stop: block this subtask."
+            f"stop following the PR (it stays open as it is); stop: block {self.fixer.work()}."
         )
         if choice != "retry":
             return True
@@ -230,7 +230,7 @@ class PullFollow:
                 f"#{self.state().pr_number} still needs fixing after {done} fix round(s) "
                 f"([forge] max_ci_rounds = {limit}): {what}. See {link}. retry: {limit} more "
                 "round(s); skip: stop following the PR (it stays open as it is); stop: block "
-                "this subtask."
+                f"{self.fixer.work()}."
             )
             if choice != "retry":
                 return 0
@@ -500,7 +500,7 @@ class PullFollow:
         choice = await self._ask(
             f"Pull request #{self.state().pr_number} conflicts with its base {pull.base} "
             f"({conflict}). See {self.state().pr_url}. retry: after you resolved it on the "
-            "branch; skip: stop following the PR; stop: block this subtask."
+            f"branch; skip: stop following the PR; stop: block {self.fixer.work()}."
         )
         return choice != "retry"
 
@@ -508,7 +508,7 @@ class PullFollow:
         choice = await self._ask(
             f"Pull request #{self.state().pr_number} was closed without merging "
             f"({self.state().pr_url}). retry: after you reopened it; skip: stop following "
-            "it; stop: block this subtask."
+            f"it; stop: block {self.fixer.work()}."
         )
         return choice != "retry"
 
@@ -569,7 +569,7 @@ class PullFollow:
             f"predates a merge, so it is never merged). See {s.pr_url}: update the branch "
             "there (Update branch), or check that the orchestrator's token may push to it. "
             "retry: ask GitHub again; skip: stop following the PR (it stays open as it is); "
-            "stop: block this subtask."
+            f"stop: block {self.fixer.work()}."
         )
         if choice != "retry":
             return True
@@ -640,7 +640,7 @@ class PullFollow:
                 f"See {s.pr_url}: a merge queue, a rule the REST API does not show, or a merge "
                 f"method the repository does not allow ([forge] merge_method = "
                 f'"{cfg.merge_method}"). retry: try again; skip: stop following the PR (a '
-                "person merges it); stop: block this subtask."
+                f"person merges it); stop: block {self.fixer.work()}."
             )
             if choice != "retry":
                 return True

@@ -110,6 +110,9 @@ async def test_red_ci_on_the_integration_pr_goes_to_the_integrator_then_it_is_me
     report = (repo.design_dir / "build-reviews/INTEGRATION.md").read_text()
     assert "## CI and review rounds on the pull request" in report
     assert "tests: failure; fix " + fixed[:10] in report and "(mergeable)" in report
+    build_report = (repo.design_dir / "build-reviews/REPORT.md").read_text()
+    assert "ALL_SUBTASKS_MERGEABLE" in build_report
+    assert "(mergeable) · see build-reviews/INTEGRATION.md" in build_report
 
 
 async def test_a_review_comment_on_the_integration_pr_gets_one_reply_across_a_killed_worker(
