@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
         RoundVerdict,
         SubtaskResult,
     )
-    from contracts.follow import FollowRound, FollowState
+    from contracts.follow import FollowRound
     from contracts.forge import PullRequestResult
     from contracts.git import RepoInfo, WorktreeRequest, WorktreeResult
     from contracts.human import PendingDecision
@@ -433,26 +433,15 @@ class IntegrationWorkflow:
         return result
 
     async def _open_pr(self) -> None:
-        inp = self._integration
         self.child.phase("creating PR")
         await self.child.report()
         await self.steps.push()
         pr = await self._pull_request()
         self.s.pr_url, self.s.pr_number = pr.url, pr.number
         self.s.notes = f"passed in {len(self.s.rounds)} round(s)"
-        following = (
-            inp.ctx.config.forge.follow is not False
-            and pr.forge == "github"
-            and pr.number is not None
-            and pr.repository is not None
-        )
-        if following and workflow.patched(FOLLOW_PATCH):
-            # Not pr_created (done, to the build): the loop follows its PR now, as a
-            # subtask's does, until GitHub says clean (merge = "auto": merged).
-            self.s.pr_repository = pr.repository
-            self.s.follow = FollowState()
-            self.s.status, self.s.phase = "ci_running", "following the PR"
-        else:
+        # It follows its PR now, as a subtask does, until GitHub says clean (merge = "auto":
+        # merged); not followed, integration is done at its PR.
+        if not self.pull.begin(pr, FOLLOW_PATCH):
             self.s.status, self.s.phase = "pr_created", "pr_created"
         await self.child.report()
 

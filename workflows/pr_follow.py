@@ -48,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from contracts.follow import MergeRequest as PullMerge
     from contracts.follow import MergeResult as PullMerged
+    from contracts.forge import PullRequestResult
     from contracts.git import BaseMergeRequest, BaseMergeResult, MergeRequest, MergeResult
     from contracts.human import FAILURE_OPTIONS, PendingDecision
     from workflows import follow_state, options
@@ -103,6 +104,20 @@ class PullFollow:
         if s.follow is None:
             s.follow = FollowState()
         return s.follow
+
+    def begin(self, pr: PullRequestResult, patch: str | None = None) -> bool:
+        """Start following the just opened `pr` (status `ci_running`: not done, to the
+        build) when `[forge] follow` is on and it is on GitHub; False: not followed.
+        `patch`: the `workflow.patched` id that keeps loops recorded before it as they were."""
+        on = self.inp().ctx.config.forge.follow is not False and pr.forge == "github"
+        if not (on and pr.number is not None and pr.repository is not None):
+            return False
+        if patch is not None and not workflow.patched(patch):
+            return False
+        s = self.state()
+        s.pr_repository, s.follow = pr.repository, FollowState()
+        s.status, s.phase = "ci_running", "following the PR"
+        return True
 
     def _target(self) -> dict[str, object]:
         s, cfg = self.state(), self.inp().ctx.config.forge

@@ -29,7 +29,6 @@ with workflow.unsafe.imports_passed_through():
         SubtaskResult,
         SubtaskState,
     )
-    from contracts.follow import FollowState
     from contracts.forge import PrBodyInput, PullRequestResult
     from contracts.git import (
         MergeRequest,
@@ -521,22 +520,11 @@ class SubtaskWorkflow:
         )
 
     async def _create_pr(self) -> None:
-        inp = self._inp
         self.child.phase("creating PR")
         await self.child.report()
         pr = await self._open_pr()
         self.s.pr_url, self.s.pr_number, self.s.pr_repository = pr.url, pr.number, pr.repository
-        following = (
-            inp.ctx.config.forge.follow is not False
-            and pr.forge == "github"
-            and pr.number is not None
-            and pr.repository is not None
-        )
-        if following:
-            # Not pr_created (a finished subtask, to the build): the loop follows its PR now.
-            self.s.follow = FollowState()
-            self.s.status, self.s.phase = "ci_running", "following the PR"
-        else:
+        if not self.pull.begin(pr):  # else it follows its PR now
             self.s.status, self.s.phase = "pr_created", "pr_created"
         self.s.notes = subtask_state.with_refusals(self.s, f"{len(self.s.rounds)} review round(s)")
         await self.child.report()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,17 @@ def pulls_by_branch(github: GitHubStandIn) -> dict[str, dict[str, Any]]:
 async def view(handle: WorkflowHandle, name: str) -> SubtaskView | None:
     st = await served_status(handle, BuildStatus)
     return next((v for v in st.subtasks if v.name == name), None) if st else None
+
+
+def held(handle: WorkflowHandle, name: str) -> Callable[[], Awaitable[PendingDecision | None]]:
+    """A probe: subtask `name`'s decision about its PR, once its loop holds for a person."""
+
+    async def probe() -> PendingDecision | None:
+        v = await view(handle, name)
+        d = v.decision if v else None
+        return d if d is not None and d.kind == "forge" else None
+
+    return probe
 
 
 def tracker(repo: Any) -> dict[str, str]:
@@ -198,12 +210,7 @@ async def test_merges_github_keeps_refusing_go_to_a_person(
         async with build_worker(client, task_queue):
             handle = await start_build(client, repo, task_queue)
 
-            async def asked() -> PendingDecision | None:
-                v = await view(handle, "a")
-                d = v.decision if v else None
-                return d if d is not None and d.kind == "forge" else None
-
-            decision = await until(asked, limit=180, what="the hold after refused merges")
+            decision = await until(held(handle, "a"), limit=180, what="the refused merges' hold")
             await handle.signal(BuildWorkflow.decide, DecideInput(scope="a", choice="skip"))
             result = BuildResult.model_validate(await handle.result())
 
@@ -284,3 +291,31 @@ async def test_manual_or_unfollowed_never_merges(
     assert result.result == expected, result
     assert merges(github) == []
     assert not pulls_by_branch(github)["feat/a"]["merged"]
+
+
+async def test_an_update_branch_that_never_gives_a_new_head_goes_to_a_person(
+    client: Client, task_queue: str, tmp_path: Path, github: GitHubStandIn, monkeypatch: Any
+) -> None:
+    """b is stacked on a; once a merged, GitHub accepts b's update-branch (202) but its head
+    never moves: after a bounded number of polls a person decides, and the head from
+    before the merge is never merged."""
+    with scripted_model({"rules": rules("ab")}, monkeypatch, github.url):
+        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, ONE_REVIEWER, forge=AUTO)
+        github.protect(REPO, "main", contexts=["tests"], strict=False)
+        accepted = {"message": "Updating pull request branch.", "url": "https://x/pull/2"}
+        github.inject("PUT", r"/update-branch$", 202, count=1000, body=accepted)
+        async with build_worker(client, task_queue), ci(github, {"feat/a": "feat/b"}):
+            handle = await start_build(client, repo, task_queue)
+
+            decision = await until(held(handle, "b"), limit=240, what="the update's hold")
+            updates = [r for r in github.requests if r.path.endswith("/update-branch")]
+            await handle.signal(BuildWorkflow.decide, DecideInput(scope="b", choice="skip"))
+            result = BuildResult.model_validate(await handle.result())
+
+    assert "has not brought pull request" in decision.prompt and "10 polls" in decision.prompt
+    assert decision.options == ["retry", "skip", "stop"]
+    assert len(updates) == 1  # asked once, then only polled
+    pulls = pulls_by_branch(github)
+    assert pulls["feat/a"]["merged"] and not pulls["feat/b"]["merged"]
+    assert [n for n, _, status in merges(github) if status == 200] == [pulls["feat/a"]["number"]]
+    assert result.result == "ALL_SUBTASKS_PR_CREATED", result
