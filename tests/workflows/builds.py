@@ -105,6 +105,15 @@ def writes_file_rule(name: str) -> dict:
     }
 
 
+def writes_rule(role: str, scope: str, text: str, path: str = "src/a.txt") -> dict:
+    """An agent of `role` on `scope` that writes `text` to `path` (a fixer, an integrator)."""
+    return {
+        "match": {"role": role, "scope": scope},
+        "steps": [{"tool": "write_file", "input": {"path": path, "content": text}}],
+        "submit": {"summary": f"wrote {text!r} to {path}", "files_changed": [path]},
+    }
+
+
 def passes_review(scope: str) -> dict:
     return {"match": {"kind": "review", "scope": scope}, "submit": {"score": 0.99}}
 

@@ -31,6 +31,7 @@ from tests.workflows.builds import (
     start_build,
     tiny_project,
     writes_file_rule,
+    writes_rule,
 )
 from tests.workflows.forge_ci import ci, merges
 from worker import build_worker
@@ -40,11 +41,7 @@ RULES = [writes_file_rule("a"), passes_review("a")]
 
 
 def integrator(text: str) -> dict[str, Any]:
-    return {
-        "match": {"role": "integrator", "scope": "integration"},
-        "steps": [{"tool": "write_file", "input": {"path": "src/a.txt", "content": text}}],
-        "submit": {"summary": f"wrote {text!r} to src/a.txt", "files_changed": ["src/a.txt"]},
-    }
+    return writes_rule("integrator", "integration", text)
 
 
 def project(tmp_path: Path, github: GitHubStandIn, forge: str = FOLLOW) -> Any:

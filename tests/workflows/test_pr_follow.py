@@ -46,6 +46,7 @@ from tests.workflows.builds import (
     start_build,
     tiny_project,
     writes_file_rule,
+    writes_rule,
 )
 from worker import build_worker
 from workflows.build import BuildWorkflow
@@ -83,11 +84,7 @@ def env(
 
 
 def fixer(text: str) -> dict[str, Any]:
-    return {
-        "match": {"role": "fixer", "scope": "a"},
-        "steps": [{"tool": "write_file", "input": {"path": "src/a.txt", "content": text}}],
-        "submit": {"summary": f"wrote {text!r} to src/a.txt", "files_changed": ["src/a.txt"]},
-    }
+    return writes_rule("fixer", "a", text)
 
 
 def project(tmp_path: Path, github: GitHubStandIn, forge: str = FOLLOW) -> Any:
