@@ -57,9 +57,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows import options, subtask_state, worktree_steps
     from workflows.build_child import child_messages
     from workflows.failures import all_or_cancel
+    from workflows.follow_messages import follow_messages
     from workflows.forge_wake import ForgeWake, forge_event_handler
     from workflows.inputs import unknown_names
-    from workflows.pr_follow import Fixer, PullFollow, follow_messages
+    from workflows.pr_follow import Fixer, PullFollow
 
 # New on the path after the PR opens: running integrations recorded before it ended there.
 FOLLOW_PATCH = "integration-follows-its-pr"

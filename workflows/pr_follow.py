@@ -2,6 +2,7 @@
 
 One implementation for both loops that open a PR: a subtask's (its fixer repairs the
 branch) and integration's (the integrator does).
+
 The loop sleeps on a workflow timer between short polls (a webhook's `forge_event` ends
 the sleep early), so a week of waiting holds no worker slot and a restarted worker or
 server loses nothing. What the poll finds decides the next step (workflows/follow_state.py):
@@ -54,7 +55,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows import follow_state, options
     from workflows.build_child import BuildChild
     from workflows.forge_wake import ForgeWake
-    from workflows.inputs import checked_signal
     from workflows.loop_control import LoopControl
     from workflows.timestamps import stamp
     from workflows.worktree_steps import WorktreeSteps
@@ -671,34 +671,3 @@ class PullFollow:
     def _record(self, record: FollowRound) -> None:
         record.at = stamp(workflow.now(), None)
         self.f.rounds.append(record)
-
-
-class FollowMessages:
-    """Not a base class: what the build, which knows the plan, sends a loop that follows its
-    PR with `[forge] merge = "auto"`, declared once; `SubtaskWorkflow` and
-    `IntegrationWorkflow` assign them (`follow_messages()`), so the build tells either child
-    with one reference (`SubtaskWorkflow.may_merge`)."""
-
-    control: LoopControl
-    pull: PullFollow
-
-    @checked_signal("may_merge")
-    def may_merge(self) -> None:
-        """Every dependency merged and it is this PR's turn: merge it once clean."""
-        self.pull.allow_merge()
-
-    @checked_signal("merge_declined", str)
-    def merge_declined(self, why: str) -> None:
-        """A dependency's PR ended unmerged: this one ends mergeable, for a person to merge."""
-        self.pull.decline(why)
-
-    @checked_signal("dependency_merged", str)
-    def dependency_merged(self, dependency: str) -> None:
-        """A dependency's PR merged: retarget this PR and bring it up to date."""
-        self.pull.dependency_merged(dependency)
-
-
-def follow_messages() -> tuple[Any, Any, Any]:
-    """`may_merge, merge_declined, dependency_merged`."""
-    m = FollowMessages
-    return m.may_merge, m.merge_declined, m.dependency_merged
