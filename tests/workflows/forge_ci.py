@@ -11,6 +11,7 @@ from typing import Any
 from simulators.github_api import GitHubStandIn
 from tests.workflows.builds import REPO
 
+CI_URL = "https://ci.example"  # each run's link: <CI_URL>/<branch>/<n>
 # The conclusion of CI's `n`th run (from 0) on a branch: success unless a test says otherwise.
 Conclude = Callable[[str, int], str]
 
@@ -33,7 +34,8 @@ async def ci(
     github: GitHubStandIn, after: dict[str, str] | None = None, conclude: Conclude = green
 ) -> AsyncIterator[list[tuple[str, str]]]:
     """A CI that reports `tests` on every new head of an open PR, as GitHub Actions would
-    on each push (`conclude`: its conclusion, green by default); yields the (branch, head)
+    on each push (`conclude`: its conclusion, green by default; its link names the branch
+    and the run's number there); yields the (branch, head)
     pairs it ran on, in order. `after`: a branch's CI reports only once the other branch's
     PR is open."""
     ran: list[tuple[str, str]] = []
@@ -49,7 +51,13 @@ async def ci(
                 if p["state"] == "open" and key not in ran:
                     n = len([b for b, _ in ran if b == key[0]])
                     ran.append(key)
-                    github.check_run(REPO, key[1], "tests", conclusion=conclude(key[0], n))
+                    github.check_run(
+                        REPO,
+                        key[1],
+                        "tests",
+                        conclusion=conclude(key[0], n),
+                        details_url=f"{CI_URL}/{key[0]}/{n}",
+                    )
             await asyncio.sleep(0.3)
 
     task = asyncio.ensure_future(run())

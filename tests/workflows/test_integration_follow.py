@@ -18,6 +18,7 @@ from temporalio.client import Client, WorkflowHandle
 
 from activities.tracker import read_tracker
 from contracts.build import BuildResult, BuildStatus, SubtaskView
+from contracts.human import DecideInput, PendingDecision
 from runtime.server import DevServer
 from simulators.github_api import GitHubStandIn
 from tests.forge.following import reviewer
@@ -33,8 +34,9 @@ from tests.workflows.builds import (
     writes_file_rule,
     writes_rule,
 )
-from tests.workflows.forge_ci import ci, merges
+from tests.workflows.forge_ci import CI_URL, ci, merges
 from worker import build_worker
+from workflows.build import BuildWorkflow
 
 FOLLOW = "follow = true\npoll_s = 1\npoll_max_s = 2"
 RULES = [writes_file_rule("a"), passes_review("a")]
@@ -213,3 +215,46 @@ async def test_merge_auto_merges_the_integration_pr_last(
     assert tracker(repo) == {"a": "merged", "integration": "merged"}
     report = (repo.design_dir / "build-reviews/REPORT.md").read_text()
     assert "ALL_SUBTASKS_MERGED" in report
+
+
+async def test_red_ci_on_the_integration_pr_past_max_ci_rounds_holds_for_a_person(
+    client: Client,
+    task_queue: str,
+    tmp_path: Path,
+    github: GitHubStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Integration's CI stays red after the integrator's round (`max_ci_rounds = 1`): a
+    person decides, told the check and its link; skip leaves the PR open, integration
+    passed, and the build no further than ALL_SUBTASKS_PR_CREATED."""
+
+    def red_on_integration(branch: str, n: int) -> str:
+        return "failure" if branch == BRANCH else "success"
+
+    with scripted_model({"rules": [*RULES, integrator("tried")]}, monkeypatch, github.url) as m:
+        repo = project(tmp_path, github, FOLLOW + "\nmax_ci_rounds = 1")
+        github.protect(REPO, "main", contexts=["tests"], strict=False)
+        async with build_worker(client, task_queue), ci(github, conclude=red_on_integration):
+            handle = await start_build(client, repo, task_queue)
+
+            async def held() -> PendingDecision | None:
+                v = await integration(handle)
+                d = v.decision if v else None
+                return d if d is not None and d.kind == "forge" else None
+
+            decision = await until(held, limit=240, what="integration's CI hold")
+            skip = DecideInput(scope="integration", choice="skip")
+            await handle.signal(BuildWorkflow.decide, skip)
+            result = BuildResult.model_validate(await handle.result())
+
+    assert decision.options == ["retry", "skip", "stop"]
+    assert "tests (failure)" in decision.prompt and "max_ci_rounds = 1" in decision.prompt
+    assert f"{CI_URL}/{BRANCH}/1" in decision.prompt  # the red run on the integrator's head
+    assert "block the integration of link-shortener" in decision.prompt
+    assert len([r for r in m.requests if r.role == "integrator" and r.turn == 1]) == 1
+    assert result.result == "ALL_SUBTASKS_PR_CREATED", result
+    assert result.integration is not None and result.integration.status == "passed"
+    assert result.integration.pr_status == "pr_created"
+    pull = integration_pull(github)
+    assert pull is not None and pull["state"] == "open" and not pull["merged"]
+    assert tracker(repo) == {"a": "mergeable", "integration": "pr_created"}
