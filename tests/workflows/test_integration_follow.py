@@ -17,18 +17,20 @@ import pytest
 from temporalio.client import Client, WorkflowHandle
 
 from activities.tracker import read_tracker
-from contracts.build import BuildResult, BuildStatus, SubtaskView
-from contracts.human import DecideInput, PendingDecision
+from contracts.build import BuildResult, SubtaskView
+from contracts.human import DecideInput
 from runtime.server import DevServer
 from simulators.github_api import GitHubStandIn
 from tests.forge.following import reviewer
-from tests.support import scripted_model, served_status, sim_environ, spawn_worker, until
+from tests.support import scripted_model, sim_environ, spawn_worker, until
 from tests.workflows.builds import (
     BRANCH,
     ONE_REVIEWER,
     REPO,
+    forge_hold,
     git_out,
     passes_review,
+    row,
     start_build,
     tiny_project,
     writes_file_rule,
@@ -55,8 +57,7 @@ def integration_pull(github: GitHubStandIn) -> dict[str, Any] | None:
 
 
 async def integration(handle: WorkflowHandle) -> SubtaskView | None:
-    st = await served_status(handle, BuildStatus)
-    return next((v for v in st.subtasks if v.name == "integration"), None) if st else None
+    return await row(handle, "integration")
 
 
 def tracker(repo: Any) -> dict[str, str]:
@@ -237,12 +238,8 @@ async def test_red_ci_on_the_integration_pr_past_max_ci_rounds_holds_for_a_perso
         async with build_worker(client, task_queue), ci(github, conclude=red_on_integration):
             handle = await start_build(client, repo, task_queue)
 
-            async def held() -> PendingDecision | None:
-                v = await integration(handle)
-                d = v.decision if v else None
-                return d if d is not None and d.kind == "forge" else None
-
-            decision = await until(held, limit=240, what="integration's CI hold")
+            hold = forge_hold(handle, "integration")
+            decision = await until(hold, limit=240, what="integration's CI hold")
             skip = DecideInput(scope="integration", choice="skip")
             await handle.signal(BuildWorkflow.decide, skip)
             result = BuildResult.model_validate(await handle.result())

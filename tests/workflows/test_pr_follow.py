@@ -31,7 +31,6 @@ from tests.forge.following import reviewer
 from tests.support import (
     connect,
     scripted_model,
-    served_status,
     sim_environ,
     spawn_worker,
     status_of,
@@ -40,9 +39,11 @@ from tests.support import (
 from tests.workflows.builds import (
     ONE_REVIEWER,
     REPO,
+    forge_hold,
     git_out,
     passes_review,
     push_to_main,
+    row,
     start_build,
     tiny_project,
     writes_file_rule,
@@ -122,8 +123,7 @@ async def polled_head(handle: WorkflowHandle, old: str) -> str:
 
 
 async def view(handle: WorkflowHandle) -> SubtaskView | None:
-    st = await served_status(handle, BuildStatus)
-    return next((v for v in st.subtasks if v.name == "a"), None) if st else None
+    return await row(handle, "a")
 
 
 async def status_is(handle: WorkflowHandle, *wanted: str, waiting: str = "") -> SubtaskView:
@@ -140,14 +140,7 @@ async def status_is(handle: WorkflowHandle, *wanted: str, waiting: str = "") -> 
 
 
 def held(handle: WorkflowHandle) -> Callable[[], Awaitable[PendingDecision | None]]:
-    """A probe: subtask a's decision about its PR, once the loop holds for a person."""
-
-    async def probe() -> PendingDecision | None:
-        v = await view(handle)
-        d = v.decision if v else None
-        return d if d is not None and d.kind == "forge" else None
-
-    return probe
+    return forge_hold(handle, "a")
 
 
 @dataclass

@@ -10,22 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client
 
 from activities.tracker import read_tracker
-from contracts.build import BuildResult, BuildStatus, SubtaskView
-from contracts.human import DecideInput, PendingDecision
+from contracts.build import BuildResult, SubtaskView
+from contracts.human import DecideInput
 from runtime.server import DevServer
 from simulators.github_api import GitHubStandIn
 from tests.support import (
     record_history,
     scripted_model,
-    served_status,
     sim_environ,
     spawn_worker,
     until,
@@ -33,9 +31,11 @@ from tests.support import (
 from tests.workflows.builds import (
     ONE_REVIEWER,
     REPO,
+    forge_hold,
     git_out,
     passes_review,
     push_to_main,
+    row,
     start_build,
     tiny_project,
     writes_file_rule,
@@ -55,22 +55,6 @@ def rules(names: str) -> list[dict[str, Any]]:
 def pulls_by_branch(github: GitHubStandIn) -> dict[str, dict[str, Any]]:
     """The subtasks' PRs (not integration's) by branch."""
     return {p["head"]["ref"]: p for p in github.pulls(REPO) if p["head"]["ref"] != INTEGRATED}
-
-
-async def view(handle: WorkflowHandle, name: str) -> SubtaskView | None:
-    st = await served_status(handle, BuildStatus)
-    return next((v for v in st.subtasks if v.name == name), None) if st else None
-
-
-def held(handle: WorkflowHandle, name: str) -> Callable[[], Awaitable[PendingDecision | None]]:
-    """A probe: subtask `name`'s decision about its PR, once its loop holds for a person."""
-
-    async def probe() -> PendingDecision | None:
-        v = await view(handle, name)
-        d = v.decision if v else None
-        return d if d is not None and d.kind == "forge" else None
-
-    return probe
 
 
 def tracker(repo: Any) -> dict[str, str]:
@@ -210,7 +194,9 @@ async def test_merges_github_keeps_refusing_go_to_a_person(
         async with build_worker(client, task_queue):
             handle = await start_build(client, repo, task_queue)
 
-            decision = await until(held(handle, "a"), limit=180, what="the refused merges' hold")
+            decision = await until(
+                forge_hold(handle, "a"), limit=180, what="the refused merges' hold"
+            )
             await handle.signal(BuildWorkflow.decide, DecideInput(scope="a", choice="skip"))
             result = BuildResult.model_validate(await handle.result())
 
@@ -243,11 +229,11 @@ async def test_a_killed_worker_while_waiting_to_merge_loses_nothing(
             handle = await start_build(client, repo, task_queue)
 
             async def b_waits() -> SubtaskView | None:
-                v = await view(handle, "b")
+                v = await row(handle, "b")
                 return v if v is not None and v.pull and "feat/a" in v.pull.waiting_for else None
 
             waiting = await until(b_waits, limit=180, what="b waiting for a to merge")
-            assert (await view(handle, "a")).status == "ci_running"  # type: ignore[union-attr]
+            assert (await row(handle, "a")).status == "ci_running"  # type: ignore[union-attr]
             worker.send_signal(signal.SIGKILL)
             worker.wait()
             worker = spawn_worker(temporal_server.address, task_queue, environ, log)
@@ -307,7 +293,7 @@ async def test_an_update_branch_that_never_gives_a_new_head_goes_to_a_person(
         async with build_worker(client, task_queue), ci(github, {"feat/a": "feat/b"}):
             handle = await start_build(client, repo, task_queue)
 
-            decision = await until(held(handle, "b"), limit=240, what="the update's hold")
+            decision = await until(forge_hold(handle, "b"), limit=240, what="the update's hold")
             updates = [r for r in github.requests if r.path.endswith("/update-branch")]
             await handle.signal(BuildWorkflow.decide, DecideInput(scope="b", choice="skip"))
             result = BuildResult.model_validate(await handle.result())
