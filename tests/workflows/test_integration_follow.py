@@ -22,7 +22,7 @@ from contracts.human import DecideInput
 from runtime.server import DevServer
 from simulators.github_api import GitHubStandIn
 from tests.forge.following import reviewer
-from tests.support import scripted_model, sim_environ, spawn_worker, until
+from tests.support import record_history, scripted_model, sim_environ, spawn_worker, until
 from tests.workflows.builds import (
     BRANCH,
     ONE_REVIEWER,
@@ -89,6 +89,7 @@ async def test_red_ci_on_the_integration_pr_goes_to_the_integrator_then_it_is_me
 
             seen.append(await until(failed, limit=240, what="integration's red CI in status"))
             result = BuildResult.model_validate(await handle.result())
+            await record_history(client.get_workflow_handle(f"{handle.id}-integration"))
 
     # While it waited for the integrator: status showed the integration PR's checks.
     assert seen[0].pull is not None and seen[0].pull.checks == {"tests": "failure"}
@@ -204,6 +205,8 @@ async def test_merge_auto_merges_the_integration_pr_last(
         async with build_worker(client, task_queue), ci(github):
             handle = await start_build(client, repo, task_queue)
             result = BuildResult.model_validate(await handle.result())
+            await record_history(handle)
+            await record_history(client.get_workflow_handle(f"{handle.id}-integration"))
 
     assert result.result == "ALL_SUBTASKS_MERGED", result
     assert result.integration is not None and result.integration.pr_status == "merged"
