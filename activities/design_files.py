@@ -67,6 +67,7 @@ def render_report(report: BuildReport) -> str:
             "",
             f"Integration (`{i.branch}`): **{i.status}**{reason}"
             + (f" · {i.pr_url}" if i.pr_url else "")
+            + (f" ({i.pr_status})" if i.pr_status else "")
             + " · see build-reviews/INTEGRATION.md",
         ]
     followed = [r for r in report.subtasks if r.follow_rounds]

@@ -2,11 +2,12 @@
 
 The demo follows its pull requests, so something must report checks and review them.
 This plays both, as GitHub Actions and a colleague would, on the stand-in running in the
-demo's process: each new head of a subtask's PR gets the required check `tests` at once
-(the stand-in's check runs on demand: no waiting), red on one PR until its branch has the
-test CI runs (`simulators/demo_scenario.py` names it, and the fixer adds it); one PR gets a
-review requesting changes with one comment, before its first check, so it is answered
-before it can be mergeable. `tick` says what happened, for the demo to print.
+demo's process: each new head of a subtask's PR, and of integration's, gets the required
+check `tests` at once (the stand-in's check runs on demand: no waiting), red on one PR
+until its branch has the test CI runs (`simulators/demo_scenario.py` names it, and the
+fixer adds it); one PR gets a review requesting changes with one comment, before its
+first check, so it is answered before it can be mergeable. `tick` says what happened,
+for the demo to print.
 """
 
 from __future__ import annotations
@@ -72,9 +73,9 @@ class DemoForge:
         heads = self._branch_heads()  # one git call a tick, not two per PR
         for number, ref in self.github.open_pulls(self.repository):
             head = heads.get(ref)
-            if head is None or not ref.startswith("feat/"):
+            if head is None:
                 continue
-            subtask = ref.removeprefix("feat/")
+            subtask = ref.removeprefix("feat/") if ref.startswith("feat/") else "integration"
             if subtask == REVIEWED_SUBTASK and self.reviewed is None:
                 self.reviewed = number
                 try:
@@ -104,7 +105,8 @@ class DemoForge:
 
     def _branch_heads(self) -> dict[str, str]:
         fmt = "--format=%(refname:short) %(objectname)"
-        _, out = github_git.git(str(self.origin), "for-each-ref", fmt, "refs/heads/feat/")
+        refs = ("refs/heads/feat/", "refs/heads/integration/")
+        _, out = github_git.git(str(self.origin), "for-each-ref", fmt, *refs)
         return dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
 
     def _has(self, head: str, path: str) -> bool:

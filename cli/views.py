@@ -64,8 +64,10 @@ def retrying_lines(retrying: list[str]) -> list[str]:
 
 
 def integration_line(i: IntegrationOutcome) -> str:
-    """`passed: integration/f (PR url)`, `failed: why`, `skipped: why`."""
+    """`passed: integration/f (PR url)` (`; PR mergeable` when it was followed),
+    `failed: why`, `skipped: why`."""
     where = f"{i.branch}" + (f" ({i.pr_url})" if i.pr_url else "")
+    where += f"; PR {i.pr_status}" if i.pr_status else ""
     return f"{i.status}: {where}" + (f"; {i.reason}" if i.reason else "")
 
 

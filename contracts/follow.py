@@ -275,6 +275,12 @@ class FollowState(BaseModel):
     merge_refusals: int = Field(
         default=0, description="merges GitHub refused (405) while it said clean, in a row"
     )
+    held_head: str = Field(
+        default="", description="a clean head from before a merge, waiting for update-branch"
+    )
+    held_polls: int = Field(
+        default=0, description="polls that found that head still the PR's (bounded)"
+    )
     merge_sha: str | None = None
     polls: int = 0
     requests: int = 0

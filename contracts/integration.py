@@ -11,6 +11,7 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, Field
 
+from contracts.follow import FollowRound
 from contracts.sandbox import SandboxConfig
 
 INTEGRATION = "integration"  # the tracker row, the child workflow's suffix, the worktree name
@@ -124,6 +125,11 @@ class IntegrationOutcome(BaseModel):
     branch: str | None = None
     pr_url: str | None = None
     rounds: int = 0
+    pr_status: str = Field(
+        default="",
+        description="its PR as following left it ([forge] follow): mergeable, merged, or "
+        "pr_created (not followed to the end); empty when not followed",
+    )
 
 
 class IntegrationRound(BaseModel):
@@ -152,3 +158,6 @@ class IntegrationReport(BaseModel):
     reopened: list[str] = Field(default_factory=list, description="subtask: why")
     outcome: IntegrationOutcome
     subtask_prs: dict[str, str] = Field(default_factory=dict)
+    follow_rounds: list[FollowRound] = Field(
+        default_factory=list, description="CI and review rounds on the integration PR"
+    )

@@ -644,7 +644,7 @@ class BuildWorkflow:
             )
             for v in build_state.subtask_views(self.s)
         ]
-        outcome = build_state.build_result(results)
+        outcome = build_state.build_result(results, build_state.integration_view(self.s))
         integration = build_state.integration_outcome(self.s, self.ctx.feature)
         cleanup = await self._clean_worktrees(integration)
         self._details()  # the Web UI's last word on the build: every subtask's final state

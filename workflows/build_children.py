@@ -129,15 +129,16 @@ class BuildChildren:
         view = self.state().subtasks[name]
         run: Any
         arg: SubtaskInput
+        deps = sorted(view.dependencies)
+        merged = [d for d in deps if self.state().subtasks[d].status == "merged"]
+        # What it knows of its dependencies' merges as it starts (`merge = "auto"`).
+        self.state().merge_told[name] = merged
+        self.state().merge_declined.pop(name, None)
         if view.kind == "integration":
             run, arg = IntegrationWorkflow.run, self._integration_input(view)
             summary = f"integration of {self.ctx().feature}"
         else:
             spec = self.specs()[name]
-            deps = sorted(view.dependencies)
-            merged = [d for d in deps if self.state().subtasks[d].status == "merged"]
-            self.state().merge_told[name] = merged
-            self.state().merge_declined.pop(name, None)
             run, summary = SubtaskWorkflow.run, f"subtask {name}: {spec.title}"
             arg = SubtaskInput(
                 ctx=self.ctx(),

@@ -82,7 +82,7 @@ def waits_on_forge(v: SubtaskView) -> bool:
     """A subtask that only follows its PR (waits on CI, a review, its turn to merge): no
     builder work, so it holds no `max_concurrent_subtasks` slot; one whose fixer works does."""
     following = v.status in (*FOLLOWING, "mergeable") and v.pull is not None
-    return v.kind == "subtask" and following and not (v.pull and v.pull.fixing)
+    return following and not (v.pull and v.pull.fixing)
 
 
 def busy(s: BuildState, running: Collection[str]) -> int:
@@ -211,8 +211,14 @@ def integration_outcome(s: BuildState, feature: str) -> IntegrationOutcome | Non
     if v is None:
         return None
     branch = integration_branch(feature)
-    if v.status == "pr_created":
-        return IntegrationOutcome(status="passed", branch=branch, pr_url=v.pr_url, rounds=v.round)
+    if v.status in PR_FINAL:
+        return IntegrationOutcome(
+            status="passed",
+            branch=branch,
+            pr_url=v.pr_url,
+            rounds=v.round,
+            pr_status=v.status if v.pull is not None else "",
+        )
     missing = [d for d in v.dependencies if s.subtasks[d].status not in PR_FINAL]
     if v.status in ("skipped", "pending", "stale") or (v.status == "blocked" and missing):
         reason = v.notes if v.status == "skipped" else f"not run: {', '.join(missing)} has no PR"
@@ -225,7 +231,9 @@ def integration_outcome(s: BuildState, feature: str) -> IntegrationOutcome | Non
 def integrate_again(s: BuildState) -> None:
     """A subtask reopened (by a spec change) after integration ended: integrate again."""
     integ = integration_view(s)
-    if integ is None or integ.status in ("pending", "in_progress", "skipped"):
+    if integ is None or integ.status in ("pending", "in_progress", "skipped", *FOLLOWING):
+        return
+    if waits_to_merge(integ):  # still running: looked at again once it ended
         return
     if integ.status == "blocked" and any(
         s.subtasks[d].status in ("blocked", "skipped", "cancelled") for d in integ.dependencies
@@ -237,11 +245,16 @@ def integrate_again(s: BuildState) -> None:
         integ.status, integ.phase = "pending", f"waiting for {', '.join(reopened)}"
 
 
-def build_result(results: list[SubtaskResult]) -> str:
+def build_result(results: list[SubtaskResult], integration: SubtaskView | None = None) -> str:
     """ALL_SUBTASKS_MERGED when every PR merged (`[forge] merge = "auto"`);
     ALL_SUBTASKS_MERGEABLE when every followed PR ended clean (or merged);
     ALL_SUBTASKS_PR_CREATED when every subtask has its PR (not followed, or a person
-    skipped following one); else SUBTASKS_INCOMPLETE."""
+    skipped following one); else SUBTASKS_INCOMPLETE. An integration PR that was
+    followed (`integration`'s view has a `pull`) counts as one more PR: the build is no
+    more done than it is. One that failed or was skipped leaves the subtasks' result."""
+    if integration is not None and integration.pull is not None:
+        if integration.status in PR_FINAL:
+            results = [*results, SubtaskResult(subtask=INTEGRATION, status=integration.status)]
     if results and all(r.status == "merged" for r in results):
         return ALL_SUBTASKS_MERGED
     if results and all(r.status in ("mergeable", "merged") for r in results):

@@ -117,6 +117,22 @@ def refresh_due(f: FollowState, merged: list[str]) -> list[str]:
     return [d for d in merged if d not in f.refreshed]
 
 
+# Polls of one clean head from before a merge (update-branch asked for a new one) before a
+# person is asked: GitHub brings a branch up to date in seconds, or not at all.
+UPDATE_POLLS = 10
+
+
+def update_overdue(f: FollowState, pull: PullState) -> bool:
+    """Whether GitHub's update-branch has left this head the PR's for `UPDATE_POLLS` polls
+    (counted in `f.held_polls`, from the first poll that found the head held)."""
+    if pull.head_sha not in f.unmergeable_heads:
+        return False
+    if f.held_head != pull.head_sha:
+        f.held_head, f.held_polls = pull.head_sha, 0
+    f.held_polls += 1
+    return f.held_polls > UPDATE_POLLS
+
+
 def held_for(pull: PullState, base: str) -> str:
     """What a clean PR that may not merge yet waits for."""
     if pull.base != base:

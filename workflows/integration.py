@@ -3,7 +3,9 @@
 MERGE (every subtask branch, DAG order, onto `integration/<feature>` from the
 base; a conflict goes to the integrator) -> VERIFY (every subtask's gates, the
 integration suite, lint, smell checks; reviewers score whatever the integrator
-changed) -> FIX (integrator) ... -> PR and INTEGRATION.md. A failure the
+changed) -> FIX (integrator) ... -> PR -> FOLLOW it (`[forge] follow`: the same
+`PullFollow` as a subtask's, the integrator as its fixer; with `merge = "auto"` it
+merges last) -> INTEGRATION.md. A failure the
 integrator attributes to one subtask reopens that subtask instead; stuck, the
 person decides (continue / skip / reopen:<subtask>). It runs as a child of the
 build, like a subtask, on a claimed host, and reports the `integration` row.
@@ -32,6 +34,8 @@ with workflow.unsafe.imports_passed_through():
         RoundVerdict,
         SubtaskResult,
     )
+    from contracts.follow import FollowRound
+    from contracts.forge import PullRequestResult
     from contracts.git import RepoInfo, WorktreeRequest, WorktreeResult
     from contracts.human import PendingDecision
     from contracts.integration import (
@@ -53,8 +57,13 @@ with workflow.unsafe.imports_passed_through():
     from workflows import options, subtask_state, worktree_steps
     from workflows.build_child import child_messages
     from workflows.failures import all_or_cancel
+    from workflows.follow_messages import follow_messages
     from workflows.forge_wake import ForgeWake, forge_event_handler
     from workflows.inputs import unknown_names
+    from workflows.pr_follow import Fixer, PullFollow
+
+# New on the path after the PR opens: running integrations recorded before it ended there.
+FOLLOW_PATCH = "integration-follows-its-pr"
 
 
 @workflow.defn(name="IntegrationWorkflow")
@@ -69,6 +78,16 @@ class IntegrationWorkflow:
         self.wake = ForgeWake()  # a webhook delivery ends a wait on the forge early
         self.control, self.child, self.steps = worktree_steps.child_loop(
             "integration", lambda: self.s, lambda: self._integration, self._xml
+        )
+        self.pull = PullFollow(
+            self.steps,
+            self.wake,
+            self._update_pr,
+            Fixer(
+                "integrator",
+                lambda: f"the integration of {self._integration.feature}",
+                lambda: f"integration({self._integration.feature})",
+            ),
         )
 
     @workflow.run
@@ -90,6 +109,8 @@ class IntegrationWorkflow:
 
     decide, pause, resume, set_budget_hold, set_failure_hold, outage_retried = child_messages()
     forge_event = forge_event_handler()
+    # `[forge] merge = "auto"`: its turn comes after every subtask's PR merged.
+    may_merge, merge_declined, dependency_merged = follow_messages()
     unknown_signal, unknown_update = unknown_names()
 
     @workflow.query(name="status")
@@ -136,12 +157,17 @@ class IntegrationWorkflow:
 
     async def _steps(self) -> None:
         await self._setup_worktree()
+        if self.s.follow is not None:  # continued as new (or moved hosts) following its PR
+            await self.pull.follow()
+            return
         while True:
             await self.control.continue_as_new_if_suggested(self._integration, self.s)
             await self._merge_all()
             verdict = await self._verify()
             if verdict == "pass":
                 await self._open_pr()
+                if self.s.follow is not None:
+                    await self.pull.follow()
                 return
             if verdict == "stop":
                 return
@@ -409,11 +435,27 @@ class IntegrationWorkflow:
         return result
 
     async def _open_pr(self) -> None:
-        inp = self._integration
         self.child.phase("creating PR")
         await self.child.report()
         await self.steps.push()
-        pr = await self.steps.pull_request(
+        pr = await self._pull_request()
+        self.s.pr_url, self.s.pr_number = pr.url, pr.number
+        self.s.notes = f"passed in {len(self.s.rounds)} round(s)"
+        # It follows its PR now, as a subtask does, until GitHub says clean (merge = "auto":
+        # merged); not followed, integration is done at its PR.
+        if not self.pull.begin(pr, FOLLOW_PATCH):
+            self.s.status, self.s.phase = "pr_created", "pr_created"
+        await self.child.report()
+
+    async def _update_pr(self) -> None:
+        """The PR's body again, with its CI and review rounds (the PR itself exists). No
+        record commit: the fix's push is the round's only one, so CI runs once per round."""
+        await self._pull_request(record=False)
+
+    async def _pull_request(self, record: bool = True) -> PullRequestResult:
+        """Push the branch and open (or find and update) its PR, the body from the state."""
+        inp = self._integration
+        return await self.steps.pull_request(
             self._branch(),
             f"integration({inp.feature}): every subtask merged and verified",
             pr_body(
@@ -427,13 +469,11 @@ class IntegrationWorkflow:
                     *(self.s.rounds[-1].review_paths if self.s.rounds else []),
                     *(g.log_path for g in self.s.gates),
                 ],
+                list(self.s.follow.rounds) if self.s.follow else [],
             ),
             [],
+            record=record,
         )
-        self.s.pr_url, self.s.pr_number = pr.url, pr.number
-        self.s.status, self.s.phase = "pr_created", "pr_created"
-        self.s.notes = f"passed in {len(self.s.rounds)} round(s)"
-        await self.child.report()
 
     async def _write_report(self) -> None:
         inp = self._integration
@@ -450,6 +490,7 @@ class IntegrationWorkflow:
             reopened=[*inp.reopened, *([": ".join(self.reopen)] if self.reopen else [])],
             outcome=self._outcome(),
             subtask_prs=inp.subtask_prs,
+            follow_rounds=self._follow_rounds(),
         )
         await self.control.held_step(
             summary,
@@ -458,14 +499,20 @@ class IntegrationWorkflow:
             ),
         )
 
+    def _follow_rounds(self) -> list[FollowRound]:
+        return list(self.s.follow.rounds) if self.s.follow else []
+
     def _outcome(self) -> IntegrationOutcome:
-        status = {"pr_created": "passed", "skipped": "skipped"}.get(self.s.status, "failed")
+        passed = ("pr_created", "mergeable", "merged")
+        status = "passed" if self.s.status in passed else "failed"
+        status = "skipped" if self.s.status == "skipped" else status
         return IntegrationOutcome(
             status=status,  # type: ignore[arg-type]
             reason="" if status == "passed" else self.s.notes,
             branch=self._branch(),
             pr_url=self.s.pr_url,
             rounds=len(self.s.rounds),
+            pr_status=self.s.status if self.s.follow is not None and status == "passed" else "",
         )
 
     def _result(self) -> SubtaskResult:
@@ -483,4 +530,5 @@ class IntegrationWorkflow:
             reopen_reason=self.reopen[1] if self.reopen else "",
             reopen_record=self.reopen_record,
             integration_rounds=self.s.log,
+            follow_rounds=self._follow_rounds(),
         )

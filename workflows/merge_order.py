@@ -5,6 +5,8 @@ The build knows the plan, so it decides: a subtask's PR may merge only once ever
 dependency's PR merged, one PR at a time, the first waiting one in plan order; and each
 running subtask hears of its dependencies' merges, to retarget and refresh its PR. The
 subtask merges (its loop holds the head it saw clean) and says so in its reports.
+Integration's PR is one more, last: it depends on every subtask, and starts only once
+each is done with its PR.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ def news(s: BuildState, running: Collection[str]) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for name in running:
         v = s.subtasks.get(name)
-        if v is None or v.kind != "subtask":
+        if v is None:
             continue
         told = s.merge_told.get(name, [])
         new = [d for d in v.dependencies if s.subtasks[d].status == "merged" and d not in told]
@@ -42,7 +44,7 @@ def declined(s: BuildState, running: Collection[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for name in running:
         v = s.subtasks.get(name)
-        if v is None or v.kind != "subtask" or v.pull is None or name in s.merge_declined:
+        if v is None or v.pull is None or name in s.merge_declined:
             continue
         ended = [
             f"{d} {s.subtasks[d].status}"

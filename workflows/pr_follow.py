@@ -1,4 +1,7 @@
-"""Following a subtask's pull request on GitHub until GitHub says it is mergeable.
+"""Following a pull request on GitHub until GitHub says it is mergeable.
+
+One implementation for both loops that open a PR: a subtask's (its fixer repairs the
+branch) and integration's (the integrator does).
 
 The loop sleeps on a workflow timer between short polls (a webhook's `forge_event` ends
 the sleep early), so a week of waiting holds no worker slot and a restarted worker or
@@ -12,7 +15,8 @@ max_ci_rounds` (red CI, and review rounds alike): then a person decides retry / 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from temporalio import workflow
 
@@ -45,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from contracts.follow import MergeRequest as PullMerge
     from contracts.follow import MergeResult as PullMerged
+    from contracts.forge import PullRequestResult
     from contracts.git import BaseMergeRequest, BaseMergeResult, MergeRequest, MergeResult
     from contracts.human import FAILURE_OPTIONS, PendingDecision
     from workflows import follow_state, options
@@ -56,18 +61,39 @@ with workflow.unsafe.imports_passed_through():
 
 
 RoundKind = Literal["ci", "review", "conflict"]
+# New on the path of a clean PR that waits for update-branch: running loops kept waiting.
+UPDATE_BOUND_PATCH = "follow-update-branch-bound"
 _ROUND_LABEL = {"ci": "Red CI", "review": "Review", "conflict": "The conflict with the base"}
 
 
+@dataclass(frozen=True)
+class Fixer:
+    """Who repairs the PR's branch (an agent role) and how prompts and commits name the
+    work: `work` ("subtask a"), `prefix` of its commits ("fix(a)")."""
+
+    role: str
+    work: Callable[[], str]
+    prefix: Callable[[], str]
+
+
+def subtask_fixer(inp: Callable[[], Any]) -> Fixer:
+    return Fixer("fixer", lambda: f"subtask {inp().subtask}", lambda: f"fix({inp().subtask})")
+
+
 class PullFollow:
-    """Bound to one subtask loop's worktree steps (and through them its state, input,
-    control and link to the build), its forge wake, and `refresh`: brings the PR's body up
-    to date (its CI and review rounds)."""
+    """Bound to one child loop's worktree steps (and through them its state, input,
+    control and link to the build), its forge wake, `refresh`: brings the PR's body up
+    to date (its CI and review rounds), and its `fixer`."""
 
     def __init__(
-        self, steps: WorktreeSteps, wake: ForgeWake, refresh: Callable[[], Awaitable[None]]
+        self,
+        steps: WorktreeSteps,
+        wake: ForgeWake,
+        refresh: Callable[[], Awaitable[None]],
+        fixer: Fixer | None = None,
     ) -> None:
         self.steps, self.wake, self.refresh = steps, wake, refresh
+        self.fixer = fixer or subtask_fixer(steps.inp)
         self.state, self.inp = steps.state, steps.inp
         self.control: LoopControl = steps.control
         self.child: BuildChild = steps.child
@@ -78,6 +104,20 @@ class PullFollow:
         if s.follow is None:
             s.follow = FollowState()
         return s.follow
+
+    def begin(self, pr: PullRequestResult, patch: str | None = None) -> bool:
+        """Start following the just opened `pr` (status `ci_running`: not done, to the
+        build) when `[forge] follow` is on and it is on GitHub; False: not followed.
+        `patch`: the `workflow.patched` id that keeps loops recorded before it as they were."""
+        on = self.inp().ctx.config.forge.follow is not False and pr.forge == "github"
+        if not (on and pr.number is not None and pr.repository is not None):
+            return False
+        if patch is not None and not workflow.patched(patch):
+            return False
+        s = self.state()
+        s.pr_repository, s.follow = pr.repository, FollowState()
+        s.status, s.phase = "ci_running", "following the PR"
+        return True
 
     def _target(self) -> dict[str, object]:
         s, cfg = self.state(), self.inp().ctx.config.forge
@@ -104,7 +144,8 @@ class PullFollow:
                 await self._end(step)
                 return
             if step in ("turn", "hold"):
-                await self._await_turn(pull, step)
+                if await self._await_turn(pull, step):
+                    return
                 continue
             if step == "wait":
                 if await self._ci_timed_out(pull):
@@ -185,7 +226,7 @@ class PullFollow:
             f"CI on pull request #{self.state().pr_number} (head {pull.head_sha[:10]}) has "
             f"not finished within [forge] ci_timeout_s = {limit:.0f} s; still pending: "
             f"{pending}. See {self.state().pr_url}. retry: wait another ci_timeout_s; skip: "
-            "stop following the PR (it stays open as it is); stop: block this subtask."
+            f"stop following the PR (it stays open as it is); stop: block {self.fixer.work()}."
         )
         if choice != "retry":
             return True
@@ -204,7 +245,7 @@ class PullFollow:
                 f"#{self.state().pr_number} still needs fixing after {done} fix round(s) "
                 f"([forge] max_ci_rounds = {limit}): {what}. See {link}. retry: {limit} more "
                 "round(s); skip: stop following the PR (it stays open as it is); stop: block "
-                "this subtask."
+                f"{self.fixer.work()}."
             )
             if choice != "retry":
                 return 0
@@ -239,17 +280,16 @@ class PullFollow:
         """A fixer on the worktree (brought up to the PR's head first); its commit is pushed."""
         await self._show(pull, f"a fixer for {doing}", fixing=True)
         await self._sync()
-        subtask = self.inp().subtask
         return await self.steps.edit(
-            "fixer",
+            self.fixer.role,
             self._agent_round(),
             instructions=(
-                f"The pull request of subtask {subtask} needs a fix: {doing}. Resolve the "
+                f"The pull request of {self.fixer.work()} needs a fix: {doing}. Resolve the "
                 f"issues below on this branch. {follow_state.UNTRUSTED}"
             ),
             issues=issues,
             review_paths=[],
-            message=f"fix({subtask}): {message}",
+            message=f"{self.fixer.prefix()}: {message}",
         )
 
     # ------------------------------------------------- red CI
@@ -423,19 +463,18 @@ class PullFollow:
 
     async def _conflict_fixer(self, pull: PullState, merged: BaseMergeResult, rnd: int) -> None:
         """A fixer edits the conflicted files in place; the merge commits them, not it."""
-        subtask = self.inp().subtask
         await self.steps.edit(
-            "fixer",
+            self.fixer.role,
             self._agent_round(),
             instructions=(
-                f"The pull request of subtask {subtask} conflicts with its base "
+                f"The pull request of {self.fixer.work()} conflicts with its base "
                 f"{pull.base}: the base is being merged into this branch and the files "
                 "below hold conflict markers. Resolve each conflict in place, keeping "
                 f"both sides' intent; do not commit. {follow_state.UNTRUSTED}"
             ),
             issues=follow_state.conflict_issues(pull.base, merged),
             review_paths=[],
-            message=f"fix({subtask}): conflict round {rnd}",
+            message=f"{self.fixer.prefix()}: conflict round {rnd}",
             commit=False,
         )
 
@@ -476,7 +515,7 @@ class PullFollow:
         choice = await self._ask(
             f"Pull request #{self.state().pr_number} conflicts with its base {pull.base} "
             f"({conflict}). See {self.state().pr_url}. retry: after you resolved it on the "
-            "branch; skip: stop following the PR; stop: block this subtask."
+            f"branch; skip: stop following the PR; stop: block {self.fixer.work()}."
         )
         return choice != "retry"
 
@@ -484,7 +523,7 @@ class PullFollow:
         choice = await self._ask(
             f"Pull request #{self.state().pr_number} was closed without merging "
             f"({self.state().pr_url}). retry: after you reopened it; skip: stop following "
-            "it; stop: block this subtask."
+            f"it; stop: block {self.fixer.work()}."
         )
         return choice != "retry"
 
@@ -510,9 +549,16 @@ class PullFollow:
         self.f.declined = why
         self.wake.nudge()
 
-    async def _await_turn(self, pull: PullState, step: str) -> None:
+    def dependency_merged(self, dependency: str) -> None:
+        s = self.state()
+        if dependency not in s.merged_dependencies:
+            s.merged_dependencies.append(dependency)
+            self.wake.nudge()
+
+    async def _await_turn(self, pull: PullState, step: str) -> bool:
         """Clean: wait for the build's leave (turn), or for what must happen first (hold);
-        the PR is polled meanwhile, and the leave ends the wait at once."""
+        the PR is polled meanwhile, and the leave ends the wait at once. True: a person
+        chose skip or stop (GitHub never brought the branch up to date)."""
         s, f = self.state(), self.f
         if step == "turn":
             after = self.inp().dependency_branches
@@ -522,7 +568,33 @@ class PullFollow:
             await self.child.report()
         else:
             await self._show(pull, follow_state.held_for(pull, self._base()))
+            if follow_state.update_overdue(f, pull) and workflow.patched(UPDATE_BOUND_PATCH):
+                return await self._update_overdue(pull)
         f.stale = True
+        return False
+
+    async def _update_overdue(self, pull: PullState) -> bool:
+        """update-branch was asked for a new head and none came: a person decides. retry:
+        ask GitHub again and wait as long again."""
+        f, s = self.f, self.state()
+        choice = await self._ask(
+            f"GitHub has not brought pull request #{s.pr_number} up to date with "
+            f"{self._base()}: its head is still {pull.head_sha[:10]} after "
+            f"{follow_state.UPDATE_POLLS} polls since update-branch was asked (the head "
+            f"predates a merge, so it is never merged). See {s.pr_url}: update the branch "
+            "there (Update branch), or check that the orchestrator's token may push to it. "
+            "retry: ask GitHub again; skip: stop following the PR (it stays open as it is); "
+            f"stop: block {self.fixer.work()}."
+        )
+        if choice != "retry":
+            return True
+        f.held_polls = 0
+        updated = await self._update_branch(pull)
+        self._record_update(pull, f"update-branch from {self._base()} again: {updated.outcome}")
+        if updated.outcome == "conflict":
+            return await self._conflict(pull, updated.message)
+        f.stale = True
+        return False
 
     async def _refresh(self, pull: PullState) -> bool:
         """A dependency merged: the PR is retargeted to the base if it was stacked on a
@@ -583,7 +655,7 @@ class PullFollow:
                 f"See {s.pr_url}: a merge queue, a rule the REST API does not show, or a merge "
                 f"method the repository does not allow ([forge] merge_method = "
                 f'"{cfg.merge_method}"). retry: try again; skip: stop following the PR (a '
-                "person merges it); stop: block this subtask."
+                f"person merges it); stop: block {self.fixer.work()}."
             )
             if choice != "retry":
                 return True

@@ -29,7 +29,6 @@ with workflow.unsafe.imports_passed_through():
         SubtaskResult,
         SubtaskState,
     )
-    from contracts.follow import FollowState
     from contracts.forge import PrBodyInput, PullRequestResult
     from contracts.git import (
         MergeRequest,
@@ -50,8 +49,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows import options, subtask_state, worktree_steps
     from workflows.build_child import child_messages
     from workflows.failures import all_or_cancel
+    from workflows.follow_messages import follow_messages
     from workflows.forge_wake import ForgeWake, forge_event_handler
-    from workflows.inputs import checked_signal, unknown_names
+    from workflows.inputs import unknown_names
     from workflows.pr_follow import PullFollow
 
 
@@ -88,24 +88,7 @@ class SubtaskWorkflow:
     forge_event = forge_event_handler()
 
     # `[forge] merge = "auto"`: the build, which knows the plan, says when a PR may merge.
-
-    @checked_signal("may_merge")
-    def may_merge(self) -> None:
-        """Every dependency merged and it is this PR's turn: merge it once clean."""
-        self.pull.allow_merge()
-
-    @checked_signal("merge_declined", str)
-    def merge_declined(self, why: str) -> None:
-        """A dependency's PR ended unmerged: this one ends mergeable, for a person to merge."""
-        self.pull.decline(why)
-
-    @checked_signal("dependency_merged", str)
-    def dependency_merged(self, dependency: str) -> None:
-        """A dependency's PR merged: retarget this PR and bring it up to date."""
-        if dependency not in self.s.merged_dependencies:
-            self.s.merged_dependencies.append(dependency)
-            self.wake.nudge()
-
+    may_merge, merge_declined, dependency_merged = follow_messages()
     unknown_signal, unknown_update = unknown_names()
 
     @workflow.query(name="status")
@@ -539,22 +522,11 @@ class SubtaskWorkflow:
         )
 
     async def _create_pr(self) -> None:
-        inp = self._inp
         self.child.phase("creating PR")
         await self.child.report()
         pr = await self._open_pr()
         self.s.pr_url, self.s.pr_number, self.s.pr_repository = pr.url, pr.number, pr.repository
-        following = (
-            inp.ctx.config.forge.follow is not False
-            and pr.forge == "github"
-            and pr.number is not None
-            and pr.repository is not None
-        )
-        if following:
-            # Not pr_created (a finished subtask, to the build): the loop follows its PR now.
-            self.s.follow = FollowState()
-            self.s.status, self.s.phase = "ci_running", "following the PR"
-        else:
+        if not self.pull.begin(pr):  # else it follows its PR now
             self.s.status, self.s.phase = "pr_created", "pr_created"
         self.s.notes = subtask_state.with_refusals(self.s, f"{len(self.s.rounds)} review round(s)")
         await self.child.report()

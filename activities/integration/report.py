@@ -7,6 +7,8 @@ subtask) are text in the report: one line each, never a heading or a table row.
 from __future__ import annotations
 
 from activities.agent_text import inline
+from activities.forge import follow_round_line
+from contracts.follow import FollowRound
 from contracts.integration import IntegrationReport
 
 
@@ -19,7 +21,7 @@ def render(r: IntegrationReport) -> str:
         "",
         f"- Branch: `{r.branch}` (from `{r.base_branch}`)",
         f"- Outcome: {verdict}" + (f": {inline(o.reason)}" if o.reason else ""),
-        f"- Pull request: {o.pr_url or '(none)'}",
+        f"- Pull request: {o.pr_url or '(none)'}" + (f" ({o.pr_status})" if o.pr_status else ""),
         f"- Rounds: {len(r.rounds)}" + (f" in {runs} runs" if runs > 1 else ""),
         "",
         "## Merge order (DAG order)",
@@ -50,6 +52,10 @@ def render(r: IntegrationReport) -> str:
         out.append("")
     if not r.rounds:
         out += ["(none)", ""]
+    if r.follow_rounds:
+        out += ["## CI and review rounds on the pull request", ""]
+        out += [follow_round_line(f) for f in r.follow_rounds]
+        out.append("")
     if r.reopened:
         out += ["## Reopened subtasks", ""]
         out += [f"- {inline(line)}" for line in r.reopened]
@@ -65,6 +71,7 @@ def pr_body(
     gates: dict[str, bool],
     report_path: str,
     evidence: list[str],
+    follow_rounds: list[FollowRound] | None = None,
 ) -> str:
     """The integration PR's description. Pure: workflows may call it."""
     out = [
@@ -85,5 +92,7 @@ def pr_body(
     out += ["", "## Evidence", ""]
     out += [f"- {path}" for path in evidence]
     out += [f"- {report_path} (the whole story, in the checkout the build ran from)", ""]
+    if follow_rounds:
+        out += ["## CI and Review Rounds", "", *(follow_round_line(r) for r in follow_rounds), ""]
     out += ["_Opened by the orchestrator's integration step._", ""]
     return "\n".join(out)

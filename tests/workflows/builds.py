@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +16,11 @@ from activities.plan import run_plan
 from activities.plan.pipeline import seed_subtask_files
 from activities.tracker import update_tracker
 from cli.demo_repo import DemoRepo
-from contracts.build import BuildInput, BuildResult, BuildStatus
+from contracts.build import BuildInput, BuildResult, BuildStatus, SubtaskView
 from contracts.human import PendingDecision
 from contracts.tracker import TrackerRow, TrackerUpdate
 from simulators.messages_api import MessagesStandIn
-from tests.support import make_project, scripted_model, status_of, until, write
+from tests.support import make_project, scripted_model, served_status, status_of, until, write
 from worker import build_worker
 from workflows.build import BuildWorkflow
 
@@ -105,6 +105,15 @@ def writes_file_rule(name: str) -> dict:
         "match": {"role": "builder", "scope": name},
         "steps": [{"tool": "write_file", "input": {"path": f"src/{name}.txt", "content": name}}],
         "submit": {"summary": f"wrote {name}", "files_changed": [f"src/{name}.txt"]},
+    }
+
+
+def writes_rule(role: str, scope: str, text: str, path: str = "src/a.txt") -> dict:
+    """An agent of `role` on `scope` that writes `text` to `path` (a fixer, an integrator)."""
+    return {
+        "match": {"role": role, "scope": scope},
+        "steps": [{"tool": "write_file", "input": {"path": path, "content": text}}],
+        "submit": {"summary": f"wrote {text!r} to {path}", "files_changed": [path]},
     }
 
 
@@ -222,3 +231,22 @@ def push_to_main(tmp_path: Path, repo: DemoRepo, path: str, text: str) -> None:
     git_out(other, "add", path)
     git_out(other, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", f"main: {path}")
     git_out(other, "push", "-q", "origin", "HEAD:main")
+
+
+async def row(handle: WorkflowHandle, name: str) -> SubtaskView | None:
+    """A row of the build's status (a subtask, or `integration`), served once it answers."""
+    st = await served_status(handle, BuildStatus)
+    return next((v for v in st.subtasks if v.name == name), None) if st else None
+
+
+def forge_hold(
+    handle: WorkflowHandle, name: str
+) -> Callable[[], Awaitable[PendingDecision | None]]:
+    """A probe: `name`'s decision about its PR, once its loop holds for a person."""
+
+    async def probe() -> PendingDecision | None:
+        v = await row(handle, name)
+        d = v.decision if v else None
+        return d if d is not None and d.kind == "forge" else None
+
+    return probe

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contracts.build import BuildState, SubtaskProgress, SubtaskView
+from contracts.build import BuildState, SubtaskProgress, SubtaskResult, SubtaskView
 from contracts.change import Affected, PendingChange
 from contracts.follow import PullSummary
 from contracts.human import FAILURE_OPTIONS, FailureInfo, PendingDecision
@@ -178,3 +178,38 @@ def test_a_dependency_that_ended_unmerged_declines_its_dependents_merge() -> Non
     assert merge_order.declined(s, ["a", "b", "c"]) == {}  # a still runs: not ended
     s.merge_declined["b"] = why
     assert merge_order.declined(s, ["b", "c"]) == {}  # told once
+
+
+def test_a_followed_integration_pr_counts_in_the_build_result() -> None:
+    """The build is no more done than integration's PR, when it was followed; integration
+    without a followed PR (follow = false, failed, skipped) leaves the subtasks' result."""
+    s = state(a=[])
+    assert build_state.add_integration(s) is None
+    integ = s.subtasks["integration"]
+    results = [SubtaskResult(subtask="a", status="merged")]
+    assert build_state.build_result(results, integ) == "ALL_SUBTASKS_MERGED"  # not followed
+    following(integ, "mergeable")
+    assert build_state.build_result(results, integ) == "ALL_SUBTASKS_MERGEABLE"
+    following(integ, "merged")
+    assert build_state.build_result(results, integ) == "ALL_SUBTASKS_MERGED"
+    following(integ, "pr_created")  # a person skipped following it
+    assert build_state.build_result(results, integ) == "ALL_SUBTASKS_PR_CREATED"
+    following(integ, "blocked")  # integration failed: its outcome says so
+    assert build_state.build_result(results, integ) == "ALL_SUBTASKS_MERGED"
+    following(integ, "merged")
+    outcome = build_state.integration_outcome(s, "f")
+    assert outcome is not None and (outcome.status, outcome.pr_status) == ("passed", "merged")
+
+
+def test_integration_merges_last_and_is_declined_when_a_subtask_did_not_merge() -> None:
+    s = state(a=[], b=[])
+    assert build_state.add_integration(s) is None
+    s.subtasks["a"].status = s.subtasks["b"].status = "merged"
+    s.merge_told["integration"] = ["a", "b"]  # what it knew as it started
+    following(s.subtasks["integration"], "mergeable", "waiting")
+    assert merge_order.news(s, ["integration"]) == {}
+    assert merge_order.next_turn(s, ["integration"]) == "integration"
+    assert build_state.busy(s, ["integration"]) == 0  # waiting on the forge: no slot
+    s.subtasks["b"].status = "pr_created"  # a person skipped following b's PR
+    (why,) = merge_order.declined(s, ["integration"]).values()
+    assert "b pr_created: not merged" in why

@@ -201,3 +201,16 @@ def test_auto_merge_refreshes_after_a_dependency_then_waits_its_turn() -> None:
     # Replies owed and the PR's end come first.
     merged = pull(merged=True, state="closed")
     assert fs.auto_step(FollowState(), merged, "merged", "main", ["a"]) == "merged"
+
+
+def test_a_head_waiting_for_update_branch_is_overdue_after_a_bounded_number_of_polls() -> None:
+    """A clean head from before a merge waits for GitHub's update-branch to give a new one:
+    `UPDATE_POLLS` polls, then a person decides; a new head starts the count again."""
+    f = FollowState(unmergeable_heads=["h1"])
+    held = pull(mergeable_state="clean")
+    assert [fs.update_overdue(f, held) for _ in range(fs.UPDATE_POLLS)] == [False] * 10
+    assert fs.update_overdue(f, held)
+    assert not fs.update_overdue(f, pull(head_sha="h2", mergeable_state="clean"))
+    f.unmergeable_heads.append("h3")
+    assert not fs.update_overdue(f, pull(head_sha="h3", mergeable_state="clean"))
+    assert f.held_head == "h3" and f.held_polls == 1

@@ -31,7 +31,6 @@ from tests.forge.following import reviewer
 from tests.support import (
     connect,
     scripted_model,
-    served_status,
     sim_environ,
     spawn_worker,
     status_of,
@@ -40,18 +39,24 @@ from tests.support import (
 from tests.workflows.builds import (
     ONE_REVIEWER,
     REPO,
+    forge_hold,
     git_out,
     passes_review,
     push_to_main,
+    row,
     start_build,
     tiny_project,
     writes_file_rule,
+    writes_rule,
 )
 from worker import build_worker
 from workflows.build import BuildWorkflow
 from workflows.subtask import SubtaskWorkflow
 
 FOLLOW = "follow = true\npoll_s = 1\npoll_max_s = 2"
+# Subtasks' PRs alone: integration's PR, followed the same way, has its own tests
+# (test_integration_follow.py) and would wait here on a CI these tests do not play.
+SUBTASKS_ONLY = ONE_REVIEWER + "\n[integration]\nenabled = false\n"
 
 
 @dataclass
@@ -80,15 +85,11 @@ def env(
 
 
 def fixer(text: str) -> dict[str, Any]:
-    return {
-        "match": {"role": "fixer", "scope": "a"},
-        "steps": [{"tool": "write_file", "input": {"path": "src/a.txt", "content": text}}],
-        "submit": {"summary": f"wrote {text!r} to src/a.txt", "files_changed": ["src/a.txt"]},
-    }
+    return writes_rule("fixer", "a", text)
 
 
 def project(tmp_path: Path, github: GitHubStandIn, forge: str = FOLLOW) -> Any:
-    return tiny_project(tmp_path, github.url, {"a": []}, ONE_REVIEWER, forge=forge)
+    return tiny_project(tmp_path, github.url, {"a": []}, SUBTASKS_ONLY, forge=forge)
 
 
 def pull_of(github: GitHubStandIn) -> dict[str, Any] | None:
@@ -122,8 +123,7 @@ async def polled_head(handle: WorkflowHandle, old: str) -> str:
 
 
 async def view(handle: WorkflowHandle) -> SubtaskView | None:
-    st = await served_status(handle, BuildStatus)
-    return next((v for v in st.subtasks if v.name == "a"), None) if st else None
+    return await row(handle, "a")
 
 
 async def status_is(handle: WorkflowHandle, *wanted: str, waiting: str = "") -> SubtaskView:
@@ -140,14 +140,7 @@ async def status_is(handle: WorkflowHandle, *wanted: str, waiting: str = "") -> 
 
 
 def held(handle: WorkflowHandle) -> Callable[[], Awaitable[PendingDecision | None]]:
-    """A probe: subtask a's decision about its PR, once the loop holds for a person."""
-
-    async def probe() -> PendingDecision | None:
-        v = await view(handle)
-        d = v.decision if v else None
-        return d if d is not None and d.kind == "forge" else None
-
-    return probe
+    return forge_hold(handle, "a")
 
 
 @dataclass
@@ -558,7 +551,7 @@ async def test_a_pr_waiting_on_ci_holds_no_build_slot(
     rules = [*(writes_file_rule(n) for n in names), *(passes_review(n) for n in names)]
     with scripted_model({"rules": rules}, monkeypatch, github.url):
         subplans: dict[str, list[str]] = {n: [] for n in names}
-        repo = tiny_project(tmp_path, github.url, subplans, ONE_REVIEWER, forge=FOLLOW)
+        repo = tiny_project(tmp_path, github.url, subplans, SUBTASKS_ONLY, forge=FOLLOW)
         assert "max_concurrent_subtasks = 2" in (repo.root / "orchestrator.toml").read_text()
         github.protect(REPO, "main", contexts=["tests"], strict=False)
         async with build_worker(client, task_queue):

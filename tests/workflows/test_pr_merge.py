@@ -10,23 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client
 
 from activities.tracker import read_tracker
-from contracts.build import BuildResult, BuildStatus, SubtaskView
-from contracts.human import DecideInput, PendingDecision
+from contracts.build import BuildResult, SubtaskView
+from contracts.human import DecideInput
 from runtime.server import DevServer
 from simulators.github_api import GitHubStandIn
 from tests.support import (
     record_history,
     scripted_model,
-    served_status,
     sim_environ,
     spawn_worker,
     until,
@@ -34,13 +31,16 @@ from tests.support import (
 from tests.workflows.builds import (
     ONE_REVIEWER,
     REPO,
+    forge_hold,
     git_out,
     passes_review,
     push_to_main,
+    row,
     start_build,
     tiny_project,
     writes_file_rule,
 )
+from tests.workflows.forge_ci import ci, merges
 from worker import build_worker
 from workflows.build import BuildWorkflow
 
@@ -55,49 +55,6 @@ def rules(names: str) -> list[dict[str, Any]]:
 def pulls_by_branch(github: GitHubStandIn) -> dict[str, dict[str, Any]]:
     """The subtasks' PRs (not integration's) by branch."""
     return {p["head"]["ref"]: p for p in github.pulls(REPO) if p["head"]["ref"] != INTEGRATED}
-
-
-def merges(github: GitHubStandIn) -> list[tuple[int, Any, int]]:
-    """Every merge request the stand-in answered: (PR number, body, status)."""
-    found = []
-    for r in github.requests:
-        if r.method == "PUT" and r.path.endswith("/merge"):
-            found.append((int(r.path.split("/")[-2]), r.body, r.status))
-    return found
-
-
-@asynccontextmanager
-async def ci(
-    github: GitHubStandIn, after: dict[str, str] | None = None
-) -> AsyncIterator[list[tuple[str, str]]]:
-    """A CI that reports `tests` green on every new head of an open PR, as GitHub Actions
-    would on each push; yields the (branch, head) pairs it ran on, in order. `after`: a
-    branch's CI reports only once the other branch's PR is open."""
-    ran: list[tuple[str, str]] = []
-
-    async def run() -> None:
-        while True:
-            pulls = github.pulls(REPO)
-            opened = {p["head"]["ref"] for p in pulls}
-            for p in pulls:
-                key = (p["head"]["ref"], p["head"]["sha"])
-                if (after or {}).get(key[0], key[0]) not in opened:
-                    continue
-                if p["state"] == "open" and key not in ran:
-                    ran.append(key)
-                    github.check_run(REPO, key[1], "tests", conclusion="success")
-            await asyncio.sleep(0.3)
-
-    task = asyncio.ensure_future(run())
-    try:
-        yield ran
-    finally:
-        task.cancel()
-
-
-async def view(handle: WorkflowHandle, name: str) -> SubtaskView | None:
-    st = await served_status(handle, BuildStatus)
-    return next((v for v in st.subtasks if v.name == name), None) if st else None
 
 
 def tracker(repo: Any) -> dict[str, str]:
@@ -215,7 +172,8 @@ async def test_a_refused_merge_or_a_moved_head_is_looked_at_again(
 
     assert result.result == "ALL_SUBTASKS_MERGED", result
     (head,) = [sha for ref, sha in ran if ref == "feat/a"]
-    tried = merges(github)
+    a = pulls_by_branch(github)["feat/a"]["number"]
+    tried = [m for m in merges(github) if m[0] == a]  # then integration's PR merges, last
     assert [status for _, _, status in tried] == [409, 405, 200]
     assert all(body == {"merge_method": "squash", "sha": head} for _, body, _ in tried)
     polls = [r for r in github.requests if r.method == "GET" and r.path.endswith("/pulls/1")]
@@ -236,12 +194,9 @@ async def test_merges_github_keeps_refusing_go_to_a_person(
         async with build_worker(client, task_queue):
             handle = await start_build(client, repo, task_queue)
 
-            async def asked() -> PendingDecision | None:
-                v = await view(handle, "a")
-                d = v.decision if v else None
-                return d if d is not None and d.kind == "forge" else None
-
-            decision = await until(asked, limit=180, what="the hold after refused merges")
+            decision = await until(
+                forge_hold(handle, "a"), limit=180, what="the refused merges' hold"
+            )
             await handle.signal(BuildWorkflow.decide, DecideInput(scope="a", choice="skip"))
             result = BuildResult.model_validate(await handle.result())
 
@@ -274,11 +229,11 @@ async def test_a_killed_worker_while_waiting_to_merge_loses_nothing(
             handle = await start_build(client, repo, task_queue)
 
             async def b_waits() -> SubtaskView | None:
-                v = await view(handle, "b")
+                v = await row(handle, "b")
                 return v if v is not None and v.pull and "feat/a" in v.pull.waiting_for else None
 
             waiting = await until(b_waits, limit=180, what="b waiting for a to merge")
-            assert (await view(handle, "a")).status == "ci_running"  # type: ignore[union-attr]
+            assert (await row(handle, "a")).status == "ci_running"  # type: ignore[union-attr]
             worker.send_signal(signal.SIGKILL)
             worker.wait()
             worker = spawn_worker(temporal_server.address, task_queue, environ, log)
@@ -293,7 +248,8 @@ async def test_a_killed_worker_while_waiting_to_merge_loses_nothing(
     assert result.result == "ALL_SUBTASKS_MERGED", result
     pulls = pulls_by_branch(github)
     order = [n for n, _, status in merges(github) if status == 200]
-    assert order == [pulls["feat/a"]["number"], pulls["feat/b"]["number"]]
+    (integrated,) = [p for p in github.pulls(REPO) if p["head"]["ref"] == INTEGRATED]
+    assert order == [pulls["feat/a"]["number"], pulls["feat/b"]["number"], integrated["number"]]
     builds = [r for r in messages.requests if r.role == "builder" and r.turn == 1]
     assert sorted(r.scope for r in builds) == ["a", "b"]  # nothing ran twice
     for name in "ab":
@@ -321,3 +277,31 @@ async def test_manual_or_unfollowed_never_merges(
     assert result.result == expected, result
     assert merges(github) == []
     assert not pulls_by_branch(github)["feat/a"]["merged"]
+
+
+async def test_an_update_branch_that_never_gives_a_new_head_goes_to_a_person(
+    client: Client, task_queue: str, tmp_path: Path, github: GitHubStandIn, monkeypatch: Any
+) -> None:
+    """b is stacked on a; once a merged, GitHub accepts b's update-branch (202) but its head
+    never moves: after a bounded number of polls a person decides, and the head from
+    before the merge is never merged."""
+    with scripted_model({"rules": rules("ab")}, monkeypatch, github.url):
+        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, ONE_REVIEWER, forge=AUTO)
+        github.protect(REPO, "main", contexts=["tests"], strict=False)
+        accepted = {"message": "Updating pull request branch.", "url": "https://x/pull/2"}
+        github.inject("PUT", r"/update-branch$", 202, count=1000, body=accepted)
+        async with build_worker(client, task_queue), ci(github, {"feat/a": "feat/b"}):
+            handle = await start_build(client, repo, task_queue)
+
+            decision = await until(forge_hold(handle, "b"), limit=240, what="the update's hold")
+            updates = [r for r in github.requests if r.path.endswith("/update-branch")]
+            await handle.signal(BuildWorkflow.decide, DecideInput(scope="b", choice="skip"))
+            result = BuildResult.model_validate(await handle.result())
+
+    assert "has not brought pull request" in decision.prompt and "10 polls" in decision.prompt
+    assert decision.options == ["retry", "skip", "stop"]
+    assert len(updates) == 1  # asked once, then only polled
+    pulls = pulls_by_branch(github)
+    assert pulls["feat/a"]["merged"] and not pulls["feat/b"]["merged"]
+    assert [n for n, _, status in merges(github) if status == 200] == [pulls["feat/a"]["number"]]
+    assert result.result == "ALL_SUBTASKS_PR_CREATED", result
