@@ -109,3 +109,39 @@ def test_the_demo_venv_brings_pytests_bytecode(tmp_path: Path) -> None:
     ]
     from_source = [line for line in loaded if not line.endswith(".pyc'")]
     assert from_source == [] and len(loaded) > 50, loaded
+
+
+def test_a_venv_made_like_another_links_its_packages_and_runs_pytest(tmp_path: Path) -> None:
+    """What the tests' projects get (`like`): the same packages as the demo's copy, hard
+    links to its files, its bytecode valid, and a pytest that runs a test."""
+    from cli.demo_repo import make_test_venv
+
+    make_test_venv(tmp_path / "first")
+    make_test_venv(tmp_path / "second", like=tmp_path / "first")
+    site = next((tmp_path / "first" / "lib").glob("python*/site-packages"))
+    copied = sorted(p.relative_to(tmp_path / "first") for p in site.rglob("*") if p.is_file())
+    assert len(copied) > 500
+    for rel in copied:
+        first, second = tmp_path / "first" / rel, tmp_path / "second" / rel
+        assert os.path.samefile(first, second), rel
+    (tmp_path / "test_one.py").write_text("def test_one():\n    assert 1 + 1 == 2\n")
+    done = subprocess.run(
+        [str(tmp_path / "second" / "bin" / "pytest"), "-q", "-p", "no:cacheprovider"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        check=False,
+    )
+    assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout + done.stderr
+    where = subprocess.run(
+        [
+            str(tmp_path / "second" / "bin" / "python"),
+            "-c",
+            "import pytest; print(pytest.__file__)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert where.stdout.startswith(str(tmp_path / "second" / "lib")), where.stdout
