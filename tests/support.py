@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
+import functools
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +19,13 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 
-from cli.demo_repo import DEMO_REPOSITORY, DemoRepo, demo_config, prepare_demo_repo
+from cli.demo_repo import (
+    DEMO_REPOSITORY,
+    DemoRepo,
+    demo_config,
+    make_test_venv,
+    prepare_demo_repo,
+)
 from contracts.build import BuildStatus, SubtaskState
 from contracts.design import DesignStatus
 from runtime.server import temporal_binary
@@ -43,13 +53,24 @@ def make_project(
     """A demo project; `forge_config`: its `[forge]` lines (by default it does not follow
     its PRs, as the demo: tests about following turn it on)."""
     config = demo_config(github_url, top=top_config, forge=forge_config) + extra_config
-    repo = prepare_demo_repo(tmp, config, with_subplans, design_source)
+    repo = prepare_demo_repo(tmp, config, with_subplans, design_source, example_venv())
     github = GitHubStandIn.serving(github_url)
     if github is not None:
         # As on GitHub, the repository exists before anyone opens a PR in it, and the PRs'
         # branches must be on its git remote: the bare origin the build pushes to.
         github.add_repo(DEMO_REPOSITORY, git_dir=str(repo.origin))
     return repo
+
+
+@functools.cache
+def example_venv() -> Path:
+    """The example project's venv as the demo makes it (pytest copied in), once per test
+    process: every project's venv hard-links its packages (about 0.5 s of CPU a project
+    less). Removed when the process ends; the projects' links keep their files."""
+    home = Path(tempfile.mkdtemp(prefix="example-venv-"))
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+    make_test_venv(home / ".venv")
+    return home / ".venv"
 
 
 async def connect(address: str) -> Client:

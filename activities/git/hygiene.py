@@ -9,7 +9,8 @@ agent's reach (`git rev-parse --git-common-dir`), so the orchestrator's own git
 runs none of them: fixed settings switch off what can be switched off for good,
 and every program-valued key set in the repository's own config (local or
 worktree scope, includes followed) is overridden on each call with the worker's
-own value (system or global config) or a harmless one. The overrides travel in
+own value (system or global config) or a harmless one; the few commands that start
+no program whatever the config says skip that read (`runs_no_program`). The overrides travel in
 GIT_CONFIG_COUNT/KEY/VALUE, which take any key as it is, and which git ranks
 above every config file. GitPython's executor always starts from the full
 `os.environ` and can only add variables, so every command is built here and
@@ -259,13 +260,36 @@ def submodule_overrides(cwd: str) -> list[tuple[str, str]]:
     return [(f"submodule.{name}.ignore", "all") for name in sorted(names)]
 
 
+# Commands that, with the fixed settings above (no hooks, no fsmonitor), start no program
+# whatever the repository's config says: they read refs, trees and the config's plain values,
+# and never touch the worktree's content (filters), compare it (diff drivers), merge (merge
+# drivers), check a signature (gpg) or reach a remote (transport programs). Reading the
+# repository's config before them (a git process of its own, about 2.4 ms of CPU; a build
+# asks for half its git commands here) would find nothing to override. Kept by argument
+# shape, not by name alone, where a form of the command does reach a program.
+_RUNS_NO_PROGRAM = frozenset({"rev-parse", "merge-base", "symbolic-ref", "ls-tree"})
+_REMOTE_READS = ((), ("get-url",))  # `remote show`, `update`, `prune` connect to it
+_CONFIG_READS = frozenset({"--get", "--get-all", "--get-regexp"})
+
+
+def runs_no_program(args: Sequence[str]) -> bool:
+    """Whether `git args...` starts no program, whatever the repository configures."""
+    i = _subcommand_index(args)
+    command, rest = (args[i], tuple(args[i + 1 :])) if i < len(args) else ("", ())
+    if command in _RUNS_NO_PROGRAM:
+        return True
+    if command == "remote":
+        return rest[:1] in _REMOTE_READS
+    return command == "config" and bool(rest) and rest[0] in _CONFIG_READS
+
+
 def git_env(
     cwd: str, extra: Mapping[str, str] | None = None, args: Sequence[str] = ()
 ) -> dict[str, str]:
     """The environment of one git command (`args`) in `cwd`: no secrets, no repository
     programs, no look into a submodule."""
     env = _base_env(extra)
-    overrides = repository_overrides(cwd)
+    overrides = [] if runs_no_program(args) else repository_overrides(cwd)
     if _subcommand(args) in _CHECKS_SUBMODULES:
         overrides += submodule_overrides(cwd)
     count = int(env.get("GIT_CONFIG_COUNT", "0") or "0")

@@ -89,18 +89,28 @@ def test_what_the_demo_copies_is_a_runtime_dependency() -> None:
     assert {_normal(name) for name in copied} <= runtime_dependencies()
 
 
+def _without_bytecode_writes(
+    venv: Path, program: str, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """`program args...` from the venv's bin, in its parent, as the read-only sandbox runs it."""
+    return subprocess.run(
+        [str(venv / "bin" / program), *args],
+        cwd=venv.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+
+
 def test_the_demo_venv_brings_pytests_bytecode(tmp_path: Path) -> None:
     """The gates run pytest in the example project's venv read-only (the sandbox), where no
     bytecode can be written: without it in the venv, every gate compiled pytest again."""
     from cli.demo_repo import make_test_venv
 
     make_test_venv(tmp_path / "venv")
-    done = subprocess.run(
-        [str(tmp_path / "venv" / "bin" / "python"), "-v", "-c", "import pytest, _pytest.python"],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    done = _without_bytecode_writes(
+        tmp_path / "venv", "python", "-v", "-c", "import pytest, _pytest.python"
     )
     loaded = [
         line
@@ -109,3 +119,32 @@ def test_the_demo_venv_brings_pytests_bytecode(tmp_path: Path) -> None:
     ]
     from_source = [line for line in loaded if not line.endswith(".pyc'")]
     assert from_source == [] and len(loaded) > 50, loaded
+
+
+def test_a_venv_made_like_another_links_its_packages_and_runs_pytest(tmp_path: Path) -> None:
+    """What the tests' projects get (`like`): the same packages as the demo's copy, hard
+    links to its files, its bytecode valid, and a pytest that runs a test."""
+    from cli.demo_repo import make_test_venv
+
+    make_test_venv(tmp_path / "first")
+    make_test_venv(tmp_path / "second", like=tmp_path / "first")
+    site = next((tmp_path / "first" / "lib").glob("python*/site-packages"))
+    copied = sorted(p.relative_to(tmp_path / "first") for p in site.rglob("*") if p.is_file())
+    assert len(copied) > 500
+    for rel in copied:
+        first, second = tmp_path / "first" / rel, tmp_path / "second" / rel
+        assert os.path.samefile(first, second), rel
+    (tmp_path / "test_one.py").write_text("def test_one():\n    assert 1 + 1 == 2\n")
+    done = _without_bytecode_writes(tmp_path / "second", "pytest", "-q", "-p", "no:cacheprovider")
+    assert "1 passed" in done.stdout, done.stdout + done.stderr
+    where = subprocess.run(
+        [
+            str(tmp_path / "second" / "bin" / "python"),
+            "-c",
+            "import pytest; print(pytest.__file__)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert where.stdout.startswith(str(tmp_path / "second" / "lib")), where.stdout

@@ -22,7 +22,8 @@ from activities.git.activities import (
     merge_dependencies,
     push_branch,
 )
-from activities.git.hygiene import repository_overrides
+from activities.git.command import run_git
+from activities.git.hygiene import git_env, repository_overrides, runs_no_program
 from contracts.git import CommitRequest, MergeRequest, PushRequest, WorktreeRequest
 from tests.git.gitutil import HOOKS, Repos, commit_file, git, plant, write
 
@@ -130,3 +131,53 @@ def test_programs_the_workers_own_config_names_still_run(
 
     assert git(wt, "show", "HEAD:x.txt") == "SHOUT"
     assert sorted(p.name for p in markers.iterdir()) == ["global-filter"]
+
+
+def test_the_commands_read_without_overrides_start_no_planted_program(
+    repos: Repos, tmp_path: Path
+) -> None:
+    """The commands git runs without first reading the repository's config (hygiene's
+    `runs_no_program`) start none of its programs, from the main checkout or a worktree,
+    and still answer from it; every other command gets its overrides."""
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    plant_everything(repos, markers, hooks_via_config=True)
+    root, tools = repos.root, repos.root.parent / "planted"
+    for key in ("gpg.program", "diff.external", "core.sshCommand", "core.askPass", "core.gitProxy"):
+        git(root, "config", key, plant(tools / key, markers, key))
+    git(root, "config", "core.alternateRefsCommand", plant(tools / "alt", markers, "alt-refs"))
+    git(root, "config", "diff.upper.textconv", plant(tools / "textconv", markers, "textconv"))
+    git(root, "config", "log.showSignature", "true")
+    wt = run(ensure_worktree, WorktreeRequest(repo_root=str(root), subtask="r")).path
+    head = git(root, "rev-parse", "HEAD")
+    shapes = [
+        ("rev-parse", "--show-toplevel"),
+        ("rev-parse", "--git-common-dir"),
+        ("rev-parse", "--verify", "--quiet", "HEAD^{commit}"),
+        ("merge-base", "--is-ancestor", head, "HEAD"),
+        ("symbolic-ref", "--quiet", "--short", "HEAD"),
+        ("ls-tree", "-r", "-z", "HEAD"),
+        ("remote",),
+        ("remote", "get-url", "--all", "origin"),
+        ("remote", "get-url", "--push", "--all", "origin"),
+        ("config", "--get", "remote.origin.url"),
+    ]
+    for cwd in (str(root), wt):
+        for args in shapes:
+            assert runs_no_program(args), args
+            run_git(cwd, *args, check=False)
+            assert git_env(cwd, None, args).get("GIT_CONFIG_COUNT") is None, args
+    assert run_git(wt, "config", "--get", "remote.origin.url").stdout.strip() == str(repos.origin)
+    assert run_git(wt, "rev-parse", "--show-toplevel").stdout.strip() == str(Path(wt).resolve())
+    assert sorted(p.name for p in markers.iterdir()) == []
+
+    for args in [
+        ("status",),
+        ("remote", "show", "origin"),
+        ("remote", "update"),
+        ("config", "--add", "x.y", "z"),
+        ("log", "-1"),
+        ("-c", "user.name=x", "commit", "-m", "m"),
+    ]:
+        assert not runs_no_program(args), args
+        assert git_env(wt, None, args).get("GIT_CONFIG_COUNT"), args

@@ -24,7 +24,14 @@ from runtime.server import DevServer
 from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
 from simulators.messages_api import MessagesStandIn
-from tests.support import make_project, record_history, sim_environ, spawn_worker, until
+from tests.support import (
+    example_venv,
+    make_project,
+    record_history,
+    sim_environ,
+    spawn_worker,
+    until,
+)
 from tests.workflows.builds import approve_artifacts
 from workflows.build import BuildWorkflow
 from workflows.subtask import SubtaskWorkflow
@@ -49,7 +56,7 @@ async def test_subtask_moves_to_another_host_when_its_host_dies(
         for host in ("alpha", "beta"):
             clones[host] = tmp_path / f"{host}-clone"
             subprocess.run(["git", "clone", "-q", str(repo.origin), str(clones[host])], check=True)
-            make_test_venv(clones[host] / ".venv")
+            make_test_venv(clones[host] / ".venv", like=example_venv())
 
         def host_worker(host: str):  # type: ignore[no-untyped-def]
             mapping = f"{repo.root}={clones[host]}"
