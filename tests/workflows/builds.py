@@ -26,6 +26,8 @@ from workflows.build import BuildWorkflow
 
 REPO = "demo/link-shortener"
 ONE_REVIEWER = '\n[reviewers]\ncode = ["code-correctness"]\n'
+# Tests of a subtask's own PR: no integration PR to follow (test_integration_follow has it).
+SUBTASKS_ONLY = ONE_REVIEWER + "\n[integration]\nenabled = false\n"
 
 
 def approve_artifacts(design_dir: Path, root: Path) -> None:

@@ -33,8 +33,8 @@ from tests.support import (
     until,
 )
 from tests.workflows.builds import (
-    ONE_REVIEWER,
     REPO,
+    SUBTASKS_ONLY,
     approve_artifacts,
     passes_review,
     tiny_project,
@@ -199,7 +199,7 @@ async def test_a_build_continues_as_new_while_its_subtask_follows_its_pr(
         GitHubStandIn() as github,
         scripted_model({"rules": rules}, monkeypatch, github.url) as messages,
     ):
-        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, ONE_REVIEWER, forge=forge)
+        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, SUBTASKS_ONLY, forge=forge)
         github.protect(REPO, "main", contexts=["tests"], strict=False)
         environ, log = sim_environ(messages.url, github.url), tmp_path / "worker.log"
         worker = spawn_worker(eager_server.address, queue, environ, log)

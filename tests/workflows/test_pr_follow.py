@@ -37,8 +37,8 @@ from tests.support import (
     until,
 )
 from tests.workflows.builds import (
-    ONE_REVIEWER,
     REPO,
+    SUBTASKS_ONLY,
     forge_hold,
     git_out,
     passes_review,
@@ -56,7 +56,6 @@ from workflows.subtask import SubtaskWorkflow
 FOLLOW = "follow = true\npoll_s = 1\npoll_max_s = 2"
 # Subtasks' PRs alone: integration's PR, followed the same way, has its own tests
 # (test_integration_follow.py) and would wait here on a CI these tests do not play.
-SUBTASKS_ONLY = ONE_REVIEWER + "\n[integration]\nenabled = false\n"
 
 
 @dataclass
