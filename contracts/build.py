@@ -10,6 +10,7 @@ from contracts.change import PendingChange
 from contracts.cleanup import CleanResult
 from contracts.config import OrchestratorConfig, ProjectContext
 from contracts.follow import FollowRound, FollowState, PullSummary
+from contracts.fork import ForkAttemptSpec, ForkState
 from contracts.git import ref_name_problem
 from contracts.human import MAX_SIGNAL_TEXT, PendingDecision, ToPerson
 from contracts.integration import (
@@ -177,6 +178,9 @@ class SubtaskInput(BaseModel):
         default=False, description="the build has a budget: report each agent's tokens at once"
     )
     notes: str = Field(default="", description="the build's notes, for every agent")
+    fork: ForkAttemptSpec | None = Field(
+        default=None, description="an attempt of a `!fork`: its own branch, no pull request"
+    )
     state: SubtaskState | None = None
 
 
@@ -259,6 +263,9 @@ class SubtaskState(BaseModel):
     merged_dependencies: list[str] = Field(
         default_factory=list, description="dependencies whose PRs merged (the build says so)"
     )
+    passed_commit: str | None = Field(
+        default=None, description="a fork's attempt: the head that passed review"
+    )
 
 
 class IntegrationState(SubtaskState):
@@ -294,11 +301,15 @@ class SubtaskProgress(BaseModel):
     pull: PullSummary | None = None
     patterns_offered: list[str] = Field(default_factory=list)
     patterns_used: list[str] = Field(default_factory=list)
+    attempt: str = Field(default="", description="a fork's attempt (A, B): not the subtask's")
 
 
 class SubtaskResult(BaseModel):
     subtask: str
     status: SubtaskStatus
+    passed_commit: str | None = Field(
+        default=None, description="a fork's attempt: the head that passed review"
+    )
     pr_url: str | None = None
     pr_number: int | None = None
     rounds: int = 0
@@ -397,6 +408,9 @@ class BuildState(ToPerson):
         default_factory=dict,
         description="subtask -> why it may not merge by itself (told once per run)",
     )
+    forks: dict[str, ForkState] = Field(
+        default_factory=dict, description="subtask -> its `!fork` (kept once merged)"
+    )
 
 
 class BuildStatus(BaseModel):
@@ -429,6 +443,7 @@ class BuildStatus(BaseModel):
     )
     reset: ResetState | None = Field(default=None, description="a !reset asked or under way")
     resets: list[str] = Field(default_factory=list, description="each reset: when, what it kept")
+    forks: list[ForkState] = Field(default_factory=list, description="each `!fork` and its pick")
     retrying: list[str] = Field(
         default_factory=list,
         description="steps the server is retrying, with their last failure (read by the CLI "

@@ -114,6 +114,8 @@ class BuildChild:
         if not inp.parent_id:
             return
         now = subtask_state.progress(s, inp.subtask, inp.generation)
+        if inp.fork is not None:  # the build keeps an attempt's view apart from the subtask's
+            now.attempt = inp.fork.attempt
         if not subtask_state.report_due(self.reported, now, inp.budgeted):
             return
         self.reported = now

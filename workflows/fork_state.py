@@ -1,0 +1,145 @@
+"""A fork's bookkeeping as pure functions of the build's state (no Temporal, no I/O):
+what `!fork` and `!merge` refuse, what an attempt's report does to its view, which
+attempt is best, and how the forked subtask's row reads."""
+
+from __future__ import annotations
+
+from contracts.build import HAS_PR, BuildState, SubtaskProgress, SubtaskResult
+from contracts.fork import ATTEMPTS, Attempt, AttemptView, ForkRequest, ForkState, fork_branch
+from contracts.human import PendingDecision
+
+FORKABLE = ("pending", "stale", "in_progress")
+
+
+def refusal(s: BuildState, req: ForkRequest) -> str:
+    """Why `!fork` cannot go ahead ("" when it can)."""
+    subtasks = sorted(n for n, v in s.subtasks.items() if v.kind == "subtask")
+    view = s.subtasks.get(req.subtask)
+    if view is None or view.kind != "subtask":
+        return (
+            f"!fork {req.subtask}: no such subtask in this build. Fix: fork one of "
+            f"{', '.join(subtasks) or '(none)'}"
+        )
+    if req.subtask in s.forks:
+        f = s.forks[req.subtask]
+        return (
+            f"!fork {req.subtask}: it is forked already (fork {f.name}, {f.status}). Fix: "
+            "decide that fork with !merge A|B; a subtask is forked once"
+        )
+    if view.status not in FORKABLE:
+        done = "has its pull request" if view.status in HAS_PR else f"is {view.status}"
+        return (
+            f"!fork {req.subtask}: it {done}, so there is nothing left to build twice. Fix: "
+            "fork a subtask that is pending or building (see `status`)"
+        )
+    name = req.name or req.subtask
+    taken = [f.subtask for f in s.forks.values() if f.name == name]
+    if taken:
+        return (
+            f"!fork {req.subtask} {name}: the name {name} is taken by the fork of {taken[0]} "
+            f"(its branches are {fork_branch(name, 'A')}, -B). Fix: give this fork another name"
+        )
+    return ""
+
+
+def parse_merge(s: BuildState, text: str) -> tuple[str, str] | str:
+    """`A`, `B`, `<subtask> B` or `B <subtask>` -> (subtask, winner); else a refusal."""
+    deciding = sorted(n for n, f in s.forks.items() if f.status == "deciding")
+    words = text.split()
+    letters = [w.upper() for w in words if w.upper() in ATTEMPTS]
+    named = [w for w in words if w.upper() not in ATTEMPTS]
+    if not deciding:
+        running = sorted(n for n, f in s.forks.items() if f.status in ("asked", "running"))
+        still = f" (still building: {', '.join(running)})" if running else ""
+        return (
+            f"!merge {text.strip()}: no fork waits for a pick{still}. Fix: send it once "
+            "`status` shows a fork waiting for !merge A|B"
+        )
+    if len(letters) != 1 or len(named) > 1:
+        several = f" with the subtask, e.g. `!merge {deciding[0]} B`" if len(deciding) > 1 else ""
+        return (
+            f"!merge {text.strip()}: name the winner, A or B. Fix: send `!merge A` or "
+            f"`!merge B`{several}"
+        )
+    if named and named[0] not in deciding:
+        return (
+            f"!merge {text.strip()}: {named[0]} has no fork waiting for a pick. Fix: name one "
+            f"of {', '.join(deciding)}"
+        )
+    if not named and len(deciding) > 1:
+        return (
+            f"!merge {text.strip()}: forks of {', '.join(deciding)} wait. Fix: name one, "
+            f"e.g. `!merge {deciding[0]} {letters[0]}`"
+        )
+    return (named[0] if named else deciding[0]), letters[0]
+
+
+def apply_progress(view: AttemptView, progress: SubtaskProgress) -> None:
+    if view.ended_at is not None:
+        return
+    view.status, view.phase, view.round = progress.status, progress.phase, progress.round
+    view.scores, view.gates_passed = dict(progress.scores), progress.gates_passed
+    view.notes, view.ledger = progress.notes, progress.ledger
+    view.decision = progress.decision
+
+
+def apply_result(view: AttemptView, result: SubtaskResult) -> None:
+    view.status, view.round = result.status, result.rounds
+    view.scores = result.scores or view.scores
+    view.notes, view.ledger = result.notes, result.ledger
+    view.passed_commit = result.passed_commit
+    view.passed = result.passed_commit is not None
+    if view.passed:
+        view.status = "passed"
+
+
+def _rank(v: AttemptView) -> tuple[float, float]:
+    scores = list(v.scores.values()) or [0.0]
+    return min(scores), sum(scores) / len(scores)
+
+
+def best(f: ForkState) -> Attempt | None:
+    """The passing attempt with the higher lowest score (then mean; then A)."""
+    passing = [v for a, v in sorted(f.attempts.items()) if v.passed]
+    if not passing:
+        return None
+    return max(passing, key=_rank).attempt  # max keeps the first of equals: A
+
+
+def outcome(f: ForkState) -> str:
+    parts = []
+    for a, v in sorted(f.attempts.items()):
+        low = f"lowest {min(v.scores.values()):.2f}" if v.scores else "no scores"
+        parts.append(f"{a} {'passed' if v.passed else v.status} ({low}, {v.round} round(s))")
+    return "; ".join(parts)
+
+
+def show(s: BuildState, f: ForkState) -> None:
+    """The forked subtask's row: both attempts in its phase, an attempt's question (or
+    the pick) as its decision, so `status`, the tracker and the search attribute show it."""
+    view = s.subtasks[f.subtask]
+    if f.status == "deciding":
+        view.phase = f"fork {f.name}: waiting for !merge A|B"
+        return
+    parts = [f"{a} {v.phase} r{v.round}" for a, v in sorted(f.attempts.items())]
+    view.phase = f"fork {f.name}: " + ", ".join(parts)
+    view.round = max((v.round for v in f.attempts.values()), default=0)
+    asked = next(
+        ((a, v.decision) for a, v in sorted(f.attempts.items()) if v.decision is not None), None
+    )
+    view.decision = (
+        None
+        if asked is None
+        else PendingDecision(
+            scope=f.subtask,
+            kind=asked[1].kind,
+            prompt=f"attempt {asked[0]} of fork {f.name}: {asked[1].prompt}",
+            options=asked[1].options,
+            failure=asked[1].failure,
+        )
+    )
+
+
+def forking(s: BuildState) -> set[str]:
+    """Subtasks a fork holds: the scheduler does not start them itself."""
+    return {n for n, f in s.forks.items() if f.status != "merged"}
