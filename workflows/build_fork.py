@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.git.promote import promote_branch
     from activities.review_pass import record_review_pass
     from contracts.build import (
+        HAS_PR,
         BuildState,
         ReviewPass,
         ReviewPassRequest,
@@ -182,13 +183,28 @@ class BuildFork:
     async def handle(self, tasks: dict[str, asyncio.Task[None]]) -> None:
         """Start (or, after a crash or continue-as-new, resume) each fork not yet running."""
         s = self.state()
-        waiting = [n for n, f in s.forks.items() if f.status != "merged" and n not in self.started]
+        waiting = [
+            n
+            for n, f in s.forks.items()
+            if f.status != "merged" and n not in self.started and self._may_start(n)
+        ]
         if not waiting or not workflow.patched("build-fork"):
             return
         for name in waiting:
             await self._take_over(name)
             self.started.add(name)
             tasks[f"{name}@fork"] = asyncio.ensure_future(self._run(name))
+
+    def _may_start(self, name: str) -> bool:
+        """A fork asked before its subtask could start waits, as the subtask would, until
+        its dependencies have pull requests: both attempts start from their work."""
+        s = self.state()
+        view = s.subtasks[name]
+        if s.forks[name].status != "asked" or name in self.children.running:
+            return True
+        return view.status in ("pending", "stale") and all(
+            s.subtasks[d].status in HAS_PR for d in view.dependencies
+        )
 
     async def _take_over(self, name: str) -> None:
         """The subtask's child (if any) cancelled and gone; the fork's group in its place.
@@ -254,12 +270,11 @@ class BuildFork:
             fork_state.apply_result(view, result)
         except ChildWorkflowError as err:
             view.status, view.notes = "blocked", f"ended without a result: {err.cause or err}"
-        finally:
-            group.handles.pop(attempt, None)
-            view.ended_at = workflow.now().isoformat()
-            view.decision = None
-            fork_state.show(self.state(), f)
-            self.changed()
+        group.handles.pop(attempt, None)
+        view.ended_at = workflow.now().isoformat()
+        view.decision = None
+        fork_state.show(self.state(), f)
+        self.changed()
 
     async def _compare(self, name: str) -> None:
         """FORK-<name>.md, then the pick: `[fork] pick = "best"`, or a person's."""

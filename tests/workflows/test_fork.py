@@ -1,0 +1,178 @@
+"""`!fork` / `!merge` on a build (seed 004, issue 28 item 1): two attempts of one subtask
+run side by side, each reviewed and gated, FORK-<name>.md compares them, a person (or
+`[fork] pick = "best"`) picks; the winner becomes the subtask's branch and opens its PR,
+the loser is kept as `archive/fork/...`, and the subtask's dependents wait for it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client, WorkflowHandle
+
+from contracts.build import BuildResult, BuildStatus
+from contracts.fork import ForkRequest, ForkState
+from simulators.github_api import GitHubStandIn
+from simulators.messages_api import MessagesStandIn
+from tests.support import record_history, scripted_model, status_of, until, write
+from tests.workflows.builds import (
+    ONE_REVIEWER,
+    REPO,
+    builder,
+    git_out,
+    notice_having,
+    passes_review,
+    start_build,
+    tiny_project,
+)
+from worker import build_worker
+from workflows.build import BuildWorkflow
+
+NO_INTEGRATION = f"{ONE_REVIEWER}\n[integration]\nenabled = false\n"
+APPROACH_A = "keep it in one plain text file"
+APPROACH_B = "split it over two files"
+
+
+def hanging(rule: dict, gate: str) -> dict:
+    """`rule` whose first request holds until the test releases `gate`, then is answered
+    529 overloaded (the agent retries it: the conversation goes on as scripted)."""
+    return {**rule, "faults": [{"type": "529", "until": gate, "seconds": 600}]}
+
+
+def scored(scope: str, score: float) -> dict:
+    return {"match": {"kind": "review", "scope": scope}, "submit": {"score": score}}
+
+
+RULES = [
+    hanging(builder("a", [write("src/a.txt", "first try\n")]), "a"),
+    hanging(builder("a@A", [write("src/a.txt", "A\n")]), "attempts"),
+    hanging(builder("a@B", [write("src/a.txt", "B\n"), write("src/a2.txt", "B2\n")]), "attempts"),
+    builder("b", [write("src/b.txt", "b\n")]),
+    builder("c", [write("src/c.txt", "c\n")]),
+    scored("a@A", 0.97),
+    scored("a@B", 0.99),
+    passes_review("a"),
+    passes_review("b"),
+    passes_review("c"),
+]
+
+
+async def status(handle: WorkflowHandle) -> BuildStatus:
+    st: BuildStatus = await status_of(handle, BuildStatus)
+    return st
+
+
+def view(st: BuildStatus, name: str):  # type: ignore[no-untyped-def]
+    return next(v for v in st.subtasks if v.name == name)
+
+
+async def refused(handle: WorkflowHandle, line: str, part: str) -> str:
+    await handle.signal(BuildWorkflow.command, line)
+    found = await until(lambda: notice_having(handle, part), what=f"the refusal of {line}")
+    assert found is not None
+    return found
+
+
+def builders_of(messages: MessagesStandIn, scope: str) -> list[str]:
+    return [r.prompt for r in messages.requests if r.role == "builder" and r.scope == scope]
+
+
+async def building(messages: MessagesStandIn, *scopes: str) -> bool:
+    """Every one of `scopes` has its builder asking the model (a probe for `until`)."""
+    return all(builders_of(messages, s) for s in scopes)
+
+
+async def test_fork_builds_two_attempts_and_merge_b_makes_b_the_subtasks_branch(
+    client: Client,
+    task_queue: str,
+    tmp_path: Path,
+    github: GitHubStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with scripted_model({"rules": RULES}, monkeypatch, github.url) as messages:
+        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"], "c": []}, NO_INTEGRATION)
+        async with build_worker(client, task_queue):
+            handle = await start_build(client, repo, task_queue)
+            await until(lambda: building(messages, "a"), what="a building")
+
+            # No fork waits yet; unknown subtask; bad name: each refused, saying the fix.
+            await refused(handle, "!merge B", "no fork waits for a pick")
+            await refused(handle, "!fork zz", "!fork zz: no such subtask in this build")
+            await refused(handle, "!fork a Bad/Name", "Fix: name it with lowercase letters")
+
+            # a is building: its child is cancelled, both attempts start from a's base.
+            await handle.signal(
+                BuildWorkflow.fork_subtask,
+                ForkRequest(subtask="a", approaches={"A": APPROACH_A, "B": APPROACH_B}),
+            )
+            await until(
+                lambda: building(messages, "a@A", "a@B"), limit=120, what="both attempts at once"
+            )
+            messages.release("a")  # the cancelled child's builder answers into the void
+            await refused(handle, "!fork a", "it is forked already (fork a")
+            st = await status(handle)
+            assert view(st, "b").status == "pending", "b waits for a's fork"
+            messages.release("attempts")
+
+            async def asked() -> BuildStatus | None:
+                st = await status(handle)
+                a = view(st, "a")
+                return st if a.decision is not None and a.decision.kind == "fork" else None
+
+            st = await until(asked, limit=180, what="the fork's pick")
+            assert "!merge" in st.waiting_for or "decide a a/b" in st.waiting_for
+            assert view(st, "b").status == "pending", "b still waits, for the merge"
+            c = view(st, "c")
+            assert c.status == "pr_created"
+            await refused(handle, "!fork c", "!fork c: it has its pull request")
+            await refused(handle, "!merge C", "name the winner, A or B")
+
+            await handle.signal(BuildWorkflow.command, "!merge B")
+            result = BuildResult.model_validate(await handle.result())
+            await record_history(handle)
+            st = await status(handle)
+            metrics = await handle.query(BuildWorkflow.metrics)
+
+    assert result.result == "ALL_SUBTASKS_PR_CREATED", result
+    fork = ForkState.model_validate(st.forks[0])
+    assert (fork.winner, fork.picked_by, fork.status) == ("B", "person", "merged")
+    # Each attempt built with the person's approach, was reviewed and gated on its own branch.
+    assert APPROACH_A in builders_of(messages, "a@A")[0]
+    assert APPROACH_B in builders_of(messages, "a@B")[0]
+    assert APPROACH_B not in builders_of(messages, "a@A")[0]
+    assert {a: v.scores for a, v in fork.attempts.items()} == {
+        "A": {"code-correctness": 0.97},
+        "B": {"code-correctness": 0.99},
+    }
+    assert all(v.passed for v in fork.attempts.values())
+    reviews = repo.design_dir / "build-reviews" / "a"
+    assert list((reviews / "fork-a-A").glob("*_code-correctness.md"))
+    assert list((reviews / "fork-a-B").glob("*_code-correctness.md"))
+    # FORK-a.md compares them.
+    report = (reviews / "FORK-a.md").read_text()
+    for part in ("fork/a-A", "fork/a-B", APPROACH_A, "0.97", "0.99", "Diff", "Tokens", "Cost"):
+        assert part in report, part
+    assert "2 files, +2 -0" in report and "1 files, +1 -0" in report
+    assert "Recommended: **B**" in report
+    # B is feat/a on the remote, its PR opened from it; A is gone but kept as an archive.
+    origin = repo.origin
+    assert git_out(origin, "show", "feat/a:src/a.txt") == "B"
+    assert git_out(origin, "show", "feat/a:src/a2.txt") == "B2"
+    assert git_out(origin, "rev-parse", "--verify", "-q", "refs/heads/fork/a-A") == ""
+    archives = git_out(origin, "for-each-ref", "--format=%(refname:short)", "refs/heads/archive/")
+    kept = [name for name in archives.splitlines() if name.startswith("archive/fork/a-A-")]
+    assert len(kept) == 1, archives
+    assert git_out(origin, "show", f"{kept[0]}:src/a.txt") == "A"
+    # a's cancelled first try (its branch, without a commit yet) is kept as an archive too.
+    assert [n for n in archives.splitlines() if n.startswith("archive/feat/a-")], archives
+    pulls = {p["head"]["ref"]: p for p in github.pulls(REPO)}
+    assert set(pulls) == {"feat/a", "feat/b", "feat/c"}
+    assert pulls["feat/b"]["base"]["ref"] == "feat/a"
+    assert git_out(origin, "show", "feat/b:src/a.txt") == "B", "b was built on the winner"
+    # a went straight to its PR: no reviewer of a's own ran after the merge.
+    assert not [r for r in messages.requests if r.kind == "review" and r.scope == "a"]
+    # The budget counts both attempts.
+    attempts = sum(v.ledger.total.total_tokens for v in fork.attempts.values())
+    views = sum(v.ledger.total.total_tokens for v in st.subtasks)
+    assert attempts > 0 and st.tokens >= attempts + views
+    assert metrics is not None
