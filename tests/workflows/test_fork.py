@@ -5,6 +5,7 @@ the loser is kept as `archive/fork/...`, and the subtask's dependents wait for i
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,19 @@ from temporalio.client import Client, WorkflowHandle
 
 from contracts.build import BuildResult, BuildStatus
 from contracts.fork import ForkRequest, ForkState
+from runtime.server import DevServer
 from simulators.github_api import GitHubStandIn
 from simulators.messages_api import MessagesStandIn
-from tests.support import record_history, scripted_model, status_of, until, write
+from tests.support import (
+    record_history,
+    scripted_model,
+    served_status,
+    sim_environ,
+    spawn_worker,
+    status_of,
+    until,
+    write,
+)
 from tests.workflows.builds import (
     ONE_REVIEWER,
     REPO,
@@ -176,3 +187,100 @@ async def test_fork_builds_two_attempts_and_merge_b_makes_b_the_subtasks_branch(
     views = sum(v.ledger.total.total_tokens for v in st.subtasks)
     assert attempts > 0 and st.tokens >= attempts + views
     assert metrics is not None
+
+
+BEST_RULES = [
+    hanging(builder("a", [write("src/a.txt", "a\n")]), "a"),
+    builder("b@A", [write("src/b.txt", "A\n")]),
+    builder("b@B", [write("src/b.txt", "B\n")]),
+    scored("b@A", 0.99),
+    scored("b@B", 0.97),
+    passes_review("a"),
+    passes_review("b"),
+]
+
+
+async def test_pick_best_takes_the_higher_scoring_attempt_without_asking(
+    client: Client,
+    task_queue: str,
+    tmp_path: Path,
+    github: GitHubStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = f'{NO_INTEGRATION}\n[fork]\npick = "best"\n'
+    with scripted_model({"rules": BEST_RULES}, monkeypatch, github.url) as messages:
+        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, config)
+        async with build_worker(client, task_queue):
+            handle = await start_build(client, repo, task_queue)
+            await until(lambda: building(messages, "a"), what="a building")
+            # Before b could start: its attempts wait for a's PR, as b would.
+            await handle.signal(BuildWorkflow.command, "!fork b choice")
+            await until(lambda: notice_having(handle, "!fork b: attempts"), what="the fork")
+            st = await status(handle)
+            assert view(st, "b").status == "pending" and not builders_of(messages, "b@A")
+            messages.release("a")
+            result = BuildResult.model_validate(await handle.result())
+            st = await status(handle)
+
+    assert result.result == "ALL_SUBTASKS_PR_CREATED", result
+    fork = ForkState.model_validate(st.forks[0])
+    assert (fork.name, fork.winner, fork.picked_by) == ("choice", "A", "best")
+    assert "Recommended: **A**" in (repo.design_dir / "build-reviews/b/FORK-choice.md").read_text()
+    origin = repo.origin
+    assert git_out(origin, "show", "feat/b:src/b.txt") == "A"
+    assert git_out(origin, "show", "feat/b:src/a.txt") == "a", "the attempts built on a's work"
+    archives = git_out(origin, "for-each-ref", "--format=%(refname:short)", "refs/heads/archive/")
+    assert [n for n in archives.splitlines() if n.startswith("archive/fork/choice-B-")]
+    assert {p["head"]["ref"] for p in github.pulls(REPO)} == {"feat/a", "feat/b"}
+
+
+FAST_HEARTBEAT = "\n[agents]\nheartbeat_timeout_s = 3\n"
+
+
+async def test_a_worker_killed_while_both_attempts_run_loses_nothing(
+    client: Client, temporal_server: DevServer, task_queue: str, tmp_path: Path
+) -> None:
+    with GitHubStandIn() as github, MessagesStandIn({"rules": RULES}) as messages:
+        env = sim_environ(messages.url, github.url)
+        config = NO_INTEGRATION + FAST_HEARTBEAT
+        repo = tiny_project(tmp_path, github.url, {"a": []}, config)
+        log = tmp_path / "worker.log"
+        worker = spawn_worker(temporal_server.address, task_queue, env, log)
+        try:
+            handle = await start_build(client, repo, task_queue)
+            await until(lambda: building(messages, "a"), limit=120, what="a building")
+            await handle.signal(BuildWorkflow.command, "!fork a")
+            await until(lambda: building(messages, "a@A", "a@B"), limit=120, what="both attempts")
+            worker.send_signal(signal.SIGKILL)
+            worker.wait()
+            messages.release("a")
+            messages.release("attempts")
+            worker = spawn_worker(temporal_server.address, task_queue, env, log)
+
+            async def asked() -> bool:
+                st = await served_status(handle, BuildStatus)
+                return bool(st and st.forks and st.forks[0].status == "deciding")
+
+            await until(asked, limit=240, what="the pick after the restart")
+            await handle.signal(BuildWorkflow.command, "!merge A")
+            result = BuildResult.model_validate(await handle.result())
+            st = await status(handle)
+        finally:
+            worker.kill()
+            worker.wait()
+        pulls = github.pulls(REPO)
+
+    assert result.result == "ALL_SUBTASKS_PR_CREATED", result
+    fork = ForkState.model_validate(st.forks[0])
+    assert fork.winner == "A" and all(v.passed for v in fork.attempts.values())
+    reviews = repo.design_dir / "build-reviews" / "a"
+    # One review round each, each review written once: nothing redone, nothing lost.
+    assert len(list((reviews / "fork-a-A").glob("*_code-correctness.md"))) == 1
+    assert len(list((reviews / "fork-a-B").glob("*_code-correctness.md"))) == 1
+    assert (reviews / "FORK-a.md").is_file()
+    assert [p["head"]["ref"] for p in pulls] == ["feat/a"]
+    assert git_out(repo.origin, "show", "feat/a:src/a.txt") == "A"
+    archives = git_out(
+        repo.origin, "for-each-ref", "--format=%(refname:short)", "refs/heads/archive/"
+    )
+    assert [n for n in archives.splitlines() if n.startswith("archive/fork/a-B-")]
