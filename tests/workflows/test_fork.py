@@ -141,6 +141,7 @@ async def test_fork_builds_two_attempts_and_merge_b_makes_b_the_subtasks_branch(
             await handle.signal(BuildWorkflow.command, "!merge B")
             result = BuildResult.model_validate(await handle.result())
             await record_history(handle)
+            await record_history(client.get_workflow_handle(f"{handle.id}-a-fork-A"))
             st = await status(handle)
             metrics = await handle.query(BuildWorkflow.metrics)
 
