@@ -318,6 +318,8 @@ class BuildFork:
             **options.quick(),
         )
         f.report_path = report.path
+        if f.status != "deciding":  # a person's `!merge` came while the report was written
+            return
         if best is not None and ctx.config.fork.pick == "best":
             self._choose(name, best, "best")
             return

@@ -84,6 +84,13 @@ async def refused(handle: WorkflowHandle, line: str, part: str) -> str:
     return found
 
 
+async def fork_asked(handle: WorkflowHandle, subtask: str = "a") -> BuildStatus | None:
+    """The build's status once the fork of `subtask` holds for its pick (FORK-*.md written)."""
+    st = await status(handle)
+    asked = view(st, subtask).decision
+    return st if asked is not None and asked.kind == "fork" else None
+
+
 def builders_of(messages: MessagesStandIn, scope: str) -> list[str]:
     return [r.prompt for r in messages.requests if r.role == "builder" and r.scope == scope]
 
@@ -125,12 +132,7 @@ async def test_fork_builds_two_attempts_and_merge_b_makes_b_the_subtasks_branch(
             assert view(st, "b").status == "pending", "b waits for a's fork"
             messages.release("attempts")
 
-            async def asked() -> BuildStatus | None:
-                st = await status(handle)
-                a = view(st, "a")
-                return st if a.decision is not None and a.decision.kind == "fork" else None
-
-            st = await until(asked, limit=180, what="the fork's pick")
+            st = await until(lambda: fork_asked(handle), limit=180, what="the fork's pick")
             assert "!merge" in st.waiting_for or "decide a a/b" in st.waiting_for
             assert view(st, "b").status == "pending", "b still waits, for the merge"
             c = view(st, "c")
@@ -285,3 +287,49 @@ async def test_a_worker_killed_while_both_attempts_run_loses_nothing(
         repo.origin, "for-each-ref", "--format=%(refname:short)", "refs/heads/archive/"
     )
     assert [n for n in archives.splitlines() if n.startswith("archive/fork/a-B-")]
+
+
+FAILING_RULES = [
+    hanging(builder("a", [write("src/a.txt", "first try\n")]), "a"),
+    {**builder("a@A", [write("src/a.txt", "A\n")]), "faults": [{"type": "400"}]},
+    builder("a@B", [write("src/a.txt", "B\n")]),
+    passes_review("a@B"),
+    passes_review("a"),
+]
+
+
+async def test_an_attempts_failure_holds_as_the_subtasks_and_a_person_answers_it(
+    client: Client,
+    task_queue: str,
+    tmp_path: Path,
+    github: GitHubStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with scripted_model({"rules": FAILING_RULES}, monkeypatch, github.url) as messages:
+        repo = tiny_project(tmp_path, github.url, {"a": []}, NO_INTEGRATION)
+        async with build_worker(client, task_queue):
+            handle = await start_build(client, repo, task_queue)
+            await until(lambda: building(messages, "a"), what="a building")
+            await handle.signal(BuildWorkflow.command, "!fork a")
+            messages.release("a")
+
+            async def held() -> BuildStatus | None:
+                st = await status(handle)
+                a = view(st, "a")
+                return st if a.decision is not None and a.decision.kind == "failure" else None
+
+            st = await until(held, limit=120, what="attempt A's failure, held")
+            decision = view(st, "a").decision
+            assert decision is not None and decision.prompt.startswith("attempt A of fork a: ")
+            assert st.decisions and "400" in st.waiting_for, st.waiting_for
+            await handle.signal(BuildWorkflow.command, "decide failure skip")
+
+            st = await until(lambda: fork_asked(handle), limit=120, what="the pick")
+            fork = ForkState.model_validate(st.forks[0])
+            assert fork.attempts["A"].status == "blocked" and fork.attempts["B"].passed
+            report = (repo.design_dir / "build-reviews/a/FORK-a.md").read_text()
+            assert "no (blocked)" in report and "Recommended: **B**" in report
+            await handle.signal(BuildWorkflow.command, "!merge B")
+            result = BuildResult.model_validate(await handle.result())
+    assert result.result == "ALL_SUBTASKS_PR_CREATED"
+    assert git_out(repo.origin, "show", "feat/a:src/a.txt") == "B"
