@@ -197,10 +197,15 @@ class BuildFork:
 
     def _may_start(self, name: str) -> bool:
         """A fork asked before its subtask could start waits, as the subtask would, until
-        its dependencies have pull requests: both attempts start from their work."""
+        its dependencies have pull requests (both attempts start from their work), and
+        no fork starts while the build holds (paused, the budget, a failure)."""
         s = self.state()
         view = s.subtasks[name]
-        if s.forks[name].status != "asked" or name in self.children.running:
+        if s.forks[name].status != "asked":
+            return True  # under way before a crash or continue-as-new: resumed as it was
+        if self.control.held or self.control.holds.holding:
+            return False  # paused, or held by the budget or a failure: nothing new starts
+        if name in self.children.running:
             return True
         return view.status in ("pending", "stale") and all(
             s.subtasks[d].status in HAS_PR for d in view.dependencies
