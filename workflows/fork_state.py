@@ -43,35 +43,40 @@ def refusal(s: BuildState, req: ForkRequest) -> str:
 
 
 def parse_merge(s: BuildState, text: str) -> tuple[str, str] | str:
-    """`A`, `B`, `<subtask> B` or `B <subtask>` -> (subtask, winner); else a refusal."""
+    """`A`, `B`, `<subtask> B` or `B <subtask>` -> (subtask, winner); else a refusal.
+    Subtask names are lowercase slugs (a subtask may be called `a`): the one of two words
+    that names a waiting fork is the subtask, the other the winner."""
     deciding = sorted(n for n, f in s.forks.items() if f.status == "deciding")
-    words = text.split()
-    letters = [w.upper() for w in words if w.upper() in ATTEMPTS]
-    named = [w for w in words if w.upper() not in ATTEMPTS]
+    said, words = text.strip(), text.split()
     if not deciding:
         running = sorted(n for n, f in s.forks.items() if f.status in ("asked", "running"))
         still = f" (still building: {', '.join(running)})" if running else ""
         return (
-            f"!merge {text.strip()}: no fork waits for a pick{still}. Fix: send it once "
+            f"!merge {said}: no fork waits for a pick{still}. Fix: send it once "
             "`status` shows a fork waiting for !merge A|B"
         )
-    if len(letters) != 1 or len(named) > 1:
-        several = f" with the subtask, e.g. `!merge {deciding[0]} B`" if len(deciding) > 1 else ""
+    several = f" with the subtask, e.g. `!merge {deciding[0]} B`" if len(deciding) > 1 else ""
+    wrong = f"!merge {said}: name the winner, A or B. Fix: send `!merge A` or `!merge B`{several}"
+    if len(words) == 1:
+        if words[0].upper() not in ATTEMPTS:
+            return wrong
+        if len(deciding) > 1:
+            return (
+                f"!merge {said}: forks of {', '.join(deciding)} wait. Fix: name one, "
+                f"e.g. `!merge {deciding[0]} {words[0].upper()}`"
+            )
+        return deciding[0], words[0].upper()
+    if len(words) != 2:
+        return wrong
+    for subtask, letter in (words, reversed(words)):
+        if subtask in deciding and letter.upper() in ATTEMPTS:
+            return subtask, letter.upper()
+    if not any(w in deciding for w in words):
         return (
-            f"!merge {text.strip()}: name the winner, A or B. Fix: send `!merge A` or "
-            f"`!merge B`{several}"
-        )
-    if named and named[0] not in deciding:
-        return (
-            f"!merge {text.strip()}: {named[0]} has no fork waiting for a pick. Fix: name one "
+            f"!merge {said}: no fork of {' or '.join(words)} waits for a pick. Fix: name one "
             f"of {', '.join(deciding)}"
         )
-    if not named and len(deciding) > 1:
-        return (
-            f"!merge {text.strip()}: forks of {', '.join(deciding)} wait. Fix: name one, "
-            f"e.g. `!merge {deciding[0]} {letters[0]}`"
-        )
-    return (named[0] if named else deciding[0]), letters[0]
+    return wrong
 
 
 def apply_progress(view: AttemptView, progress: SubtaskProgress) -> None:
