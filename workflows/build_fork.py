@@ -240,6 +240,8 @@ class BuildFork:
                 await asyncio.gather(*(self._attempt(group, a) for a in ATTEMPTS))
                 if self.children.cancelled() or self.state().stopped:
                     return
+                if self.state().reset is not None or self.state().forks.get(name) is not f:
+                    return  # a `!reset` takes the build back to its design: the fork goes
                 f.status = "deciding"
             if f.status == "deciding":
                 await self._compare(name)
@@ -248,6 +250,7 @@ class BuildFork:
         except StepAbandoned as abandoned:  # a person answered a failed step with `stop`
             self.state().stopped, self.state().stop_reason = True, abandoned.reason
         finally:
+            self.started.discard(name)
             if self.children.running.get(name) is group:
                 self.children.running.pop(name, None)
             self.changed()

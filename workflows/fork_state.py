@@ -20,6 +20,16 @@ def refusal(s: BuildState, req: ForkRequest) -> str:
             f"!fork {req.subtask}: no such subtask in this build. Fix: fork one of "
             f"{', '.join(subtasks) or '(none)'}"
         )
+    if s.reset is not None:
+        return (
+            f"!fork {req.subtask}: a !reset is {s.reset.state}. Fix: fork once the reset is "
+            "done (or has lapsed)"
+        )
+    if s.change is not None and s.change.state not in ("done", "cancelled"):
+        return (
+            f"!fork {req.subtask}: spec change {s.change.id} is {s.change.state}. Fix: approve "
+            "or cancel it first (!change-approve / !change-cancel), then fork"
+        )
     if req.subtask in s.forks:
         f = s.forks[req.subtask]
         return (

@@ -333,3 +333,30 @@ async def test_an_attempts_failure_holds_as_the_subtasks_and_a_person_answers_it
             result = BuildResult.model_validate(await handle.result())
     assert result.result == "ALL_SUBTASKS_PR_CREATED"
     assert git_out(repo.origin, "show", "feat/a:src/a.txt") == "B"
+
+
+async def test_a_reset_while_a_fork_builds_ends_the_fork_and_builds_the_subtask_again(
+    client: Client,
+    task_queue: str,
+    tmp_path: Path,
+    github: GitHubStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with scripted_model({"rules": RULES}, monkeypatch, github.url) as messages:
+        repo = tiny_project(tmp_path, github.url, {"a": []}, NO_INTEGRATION)
+        async with build_worker(client, task_queue):
+            handle = await start_build(client, repo, task_queue)
+            await until(lambda: building(messages, "a"), what="a building")
+            await handle.signal(BuildWorkflow.command, "!fork a")
+            await until(lambda: building(messages, "a@A", "a@B"), what="both attempts")
+            await handle.signal(BuildWorkflow.command, "!reset")
+            await refused(handle, "!fork a", "!fork a: a !reset is asked. Fix: fork once")
+            await handle.signal(BuildWorkflow.command, "!reset-confirm")
+            await until(lambda: notice_having(handle, "!reset done"), limit=120, what="reset")
+            messages.release("a")
+            messages.release("attempts")
+            result = BuildResult.model_validate(await handle.result())
+            st = await status(handle)
+    assert result.result == "ALL_SUBTASKS_PR_CREATED", result
+    assert st.forks == [] and len(st.resets) == 1
+    assert git_out(repo.origin, "show", "feat/a:src/a.txt") == "first try"

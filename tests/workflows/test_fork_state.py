@@ -7,6 +7,7 @@ import pytest
 
 from contracts.agents import Usage
 from contracts.build import BuildState, SubtaskView
+from contracts.change import PendingChange
 from contracts.fork import AttemptView, ForkRequest, ForkState, fork_branch, parse_fork
 from workflows import build_state, fork_state
 
@@ -44,6 +45,10 @@ def test_fork_refuses_what_cannot_be_built_twice() -> None:
     assert said["c"] == ""
     taken = fork_state.refusal(s, ForkRequest(subtask="c", name="b"))
     assert "the name b is taken by the fork of b" in taken
+    s.change = PendingChange(id=1, description="x", requested_at="t", state="awaiting-decision")
+    assert "spec change 1 is awaiting-decision. Fix: approve or cancel it first" in (
+        fork_state.refusal(s, ForkRequest(subtask="c"))
+    )
 
 
 def test_fork_text_and_names_are_checked() -> None:
