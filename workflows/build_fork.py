@@ -130,10 +130,15 @@ class BuildFork:
                 for a in ATTEMPTS
             },
         )
+        view = s.subtasks[req.subtask]
+        waits = view.status != "in_progress" and any(
+            s.subtasks[d].status not in HAS_PR for d in view.dependencies
+        )
         self.control.tell(
             f"!fork {req.subtask}: attempts {fork_branch(name, 'A')} and "
-            f"{fork_branch(name, 'B')} start now; then {self._report_rel(req.subtask, name)} "
-            "compares them"
+            f"{fork_branch(name, 'B')} start "
+            f"{'once its dependencies have pull requests' if waits else 'now'}; then "
+            f"{self._report_rel(req.subtask, name)} compares them"
         )
         self.changed()
 

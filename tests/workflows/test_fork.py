@@ -218,7 +218,8 @@ async def test_pick_best_takes_the_higher_scoring_attempt_without_asking(
             await until(lambda: building(messages, "a"), what="a building")
             # Before b could start: its attempts wait for a's PR, as b would.
             await handle.signal(BuildWorkflow.command, "!fork b choice")
-            await until(lambda: notice_having(handle, "!fork b: attempts"), what="the fork")
+            said = await until(lambda: notice_having(handle, "!fork b: attempts"), what="fork")
+            assert "fork/choice-B start once its dependencies have pull requests" in said
             st = await status(handle)
             assert view(st, "b").status == "pending" and not builders_of(messages, "b@A")
             messages.release("a")
@@ -262,10 +263,11 @@ async def test_a_worker_killed_while_both_attempts_run_loses_nothing(
 
             async def asked() -> bool:
                 st = await served_status(handle, BuildStatus)
-                return bool(st and st.forks and st.forks[0].status == "deciding")
+                held = st and next(v for v in st.subtasks if v.name == "a").decision
+                return bool(held and held.kind == "fork")
 
             await until(asked, limit=240, what="the pick after the restart")
-            await handle.signal(BuildWorkflow.command, "!merge A")
+            await handle.signal(BuildWorkflow.command, "decide a a")  # as `!merge A`
             result = BuildResult.model_validate(await handle.result())
             st = await status(handle)
         finally:
