@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client, WorkflowHandle
 
+from cli.demo_repo import DemoRepo
 from contracts.build import BuildResult, BuildStatus
 from contracts.fork import ForkRequest, ForkState
 from runtime.server import DevServer
@@ -82,6 +83,16 @@ async def refused(handle: WorkflowHandle, line: str, part: str) -> str:
     found = await until(lambda: notice_having(handle, part), what=f"the refusal of {line}")
     assert found is not None
     return found
+
+
+async def fork_a_while_it_builds(
+    client: Client, repo: DemoRepo, task_queue: str, messages: MessagesStandIn
+) -> WorkflowHandle:
+    """A build whose subtask a is building (its builder held until "a"), then `!fork a`."""
+    handle = await start_build(client, repo, task_queue)
+    await until(lambda: building(messages, "a"), what="a building")
+    await handle.signal(BuildWorkflow.command, "!fork a")
+    return handle
 
 
 async def fork_asked(handle: WorkflowHandle, subtask: str = "a") -> BuildStatus | None:
@@ -310,9 +321,7 @@ async def test_an_attempts_failure_holds_as_the_subtasks_and_a_person_answers_it
     with scripted_model({"rules": FAILING_RULES}, monkeypatch, github.url) as messages:
         repo = tiny_project(tmp_path, github.url, {"a": []}, NO_INTEGRATION)
         async with build_worker(client, task_queue):
-            handle = await start_build(client, repo, task_queue)
-            await until(lambda: building(messages, "a"), what="a building")
-            await handle.signal(BuildWorkflow.command, "!fork a")
+            handle = await fork_a_while_it_builds(client, repo, task_queue, messages)
             messages.release("a")
 
             async def held() -> BuildStatus | None:
@@ -347,9 +356,7 @@ async def test_a_reset_while_a_fork_builds_ends_the_fork_and_builds_the_subtask_
     with scripted_model({"rules": RULES}, monkeypatch, github.url) as messages:
         repo = tiny_project(tmp_path, github.url, {"a": []}, NO_INTEGRATION)
         async with build_worker(client, task_queue):
-            handle = await start_build(client, repo, task_queue)
-            await until(lambda: building(messages, "a"), what="a building")
-            await handle.signal(BuildWorkflow.command, "!fork a")
+            handle = await fork_a_while_it_builds(client, repo, task_queue, messages)
             await until(lambda: building(messages, "a@A", "a@B"), what="both attempts")
             await handle.signal(BuildWorkflow.command, "!reset")
             await refused(handle, "!fork a", "!fork a: a !reset is asked. Fix: fork once")
