@@ -21,6 +21,7 @@ from cli import (
     change_cmds,
     clean_cmd,
     demo,
+    fork_cmd,
     list_cmd,
     loop_cmds,
     pattern_cmd,
@@ -49,6 +50,7 @@ def parser() -> argparse.ArgumentParser:
     pattern_cmd.add_parsers(sub)
     budget_cmd.add_parsers(sub)
     change_cmds.add_parsers(sub)
+    fork_cmd.add_parsers(sub)
     clean_cmd.add_parsers(sub)
     webhook_cmd.add_parsers(sub)
     list_cmd.add_parsers(sub)

@@ -60,13 +60,14 @@ def activities(host_queue: str = "") -> list[Any]:
         design_files,
         forge,
         forge_follow,
+        fork_report,
         gates,
         migration_scan,
         review_pass,
         tracker,
     )
     from activities.git import activities as git
-    from activities.git import archive
+    from activities.git import archive, promote
     from activities.host import HostClaim
     from activities.integration import activities as integration
     from activities.patterns import activities as patterns
@@ -83,6 +84,8 @@ def activities(host_queue: str = "") -> list[Any]:
         *gates.ACTIVITIES,
         *git.ACTIVITIES,
         *archive.ACTIVITIES,
+        *promote.ACTIVITIES,
+        *fork_report.ACTIVITIES,
         *forge.ACTIVITIES,
         *forge_follow.ACTIVITIES,
         *tracker.ACTIVITIES,

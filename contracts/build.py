@@ -10,6 +10,7 @@ from contracts.change import PendingChange
 from contracts.cleanup import CleanResult
 from contracts.config import OrchestratorConfig, ProjectContext
 from contracts.follow import FollowRound, FollowState, PullSummary
+from contracts.fork import ForkAttemptSpec, ForkState
 from contracts.git import ref_name_problem
 from contracts.human import MAX_SIGNAL_TEXT, PendingDecision, ToPerson
 from contracts.integration import (
@@ -181,6 +182,9 @@ class SubtaskInput(BaseModel):
         default=False, description="the build has a budget: report each agent's tokens at once"
     )
     notes: str = Field(default="", description="the build's notes, for every agent")
+    fork: ForkAttemptSpec | None = Field(
+        default=None, description="an attempt of a `!fork`: its own branch, no pull request"
+    )
     state: SubtaskState | None = None
 
 
@@ -263,6 +267,9 @@ class SubtaskState(BaseModel):
     merged_dependencies: list[str] = Field(
         default_factory=list, description="dependencies whose PRs merged (the build says so)"
     )
+    passed_commit: str | None = Field(
+        default=None, description="a fork's attempt: the head that passed review"
+    )
 
 
 class IntegrationState(SubtaskState):
@@ -302,11 +309,15 @@ class SubtaskProgress(BaseModel):
         default="",
         description="the build run that started the reporting child (empty: older children)",
     )
+    attempt: str = Field(default="", description="a fork's attempt (A, B): not the subtask's")
 
 
 class SubtaskResult(BaseModel):
     subtask: str
     status: SubtaskStatus
+    passed_commit: str | None = Field(
+        default=None, description="a fork's attempt: the head that passed review"
+    )
     pr_url: str | None = None
     pr_number: int | None = None
     rounds: int = 0
@@ -420,6 +431,9 @@ class BuildState(ToPerson):
         description="subtask -> the newest known run id of its running child, which outlives "
         "this run: the run after a continue-as-new follows it to its result",
     )
+    forks: dict[str, ForkState] = Field(
+        default_factory=dict, description="subtask -> its `!fork` (kept once merged)"
+    )
 
 
 class BuildStatus(BaseModel):
@@ -457,6 +471,7 @@ class BuildStatus(BaseModel):
     finished: list[str] = Field(
         default_factory=list, description="subtasks in the order they got their PRs"
     )
+    forks: list[ForkState] = Field(default_factory=list, description="each `!fork` and its pick")
     retrying: list[str] = Field(
         default_factory=list,
         description="steps the server is retrying, with their last failure (read by the CLI "

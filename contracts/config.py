@@ -219,6 +219,16 @@ class PatternsConfig(_Strict):
         return value
 
 
+class ForkConfig(_Strict):
+    """`[fork]`: how a build's `!fork` ends (seed 004)."""
+
+    pick: Literal["ask", "best"] = Field(
+        default="ask",
+        description='"ask": hold for a person\'s `!merge A|B`; "best": take the passing '
+        "attempt with the higher lowest score without asking (ask when none passed)",
+    )
+
+
 def check_library_path(value: str) -> None:
     """Refuse (ValueError) a library path that cannot be one directory shared by projects."""
     example = 'e.g. "~/.orchestrator/patterns", or delete the line for the default'
@@ -425,6 +435,7 @@ class OrchestratorConfig(_Strict):
     build: BuildConfig = Field(default_factory=BuildConfig)
     release: ReleaseConfig = Field(default_factory=ReleaseConfig)
     patterns: PatternsConfig = Field(default_factory=PatternsConfig)
+    fork: ForkConfig = Field(default_factory=ForkConfig)
 
     def agent_settings(self, role: str, config_commit: str | None = None) -> AgentSettings:
         """The knobs one agent call runs with: `[models.roles]` wins over the role file's

@@ -162,6 +162,9 @@ def commands_now(st: Status) -> list[str]:
                 f"!migration-approve [subtask] (report pending: {', '.join(migrations)})",
                 "!migration-cancel [subtask]",
             ]
+        forks = [d.scope for d in decisions if d.kind == "fork"]
+        if forks:
+            out.append(f"!merge A|B [subtask] (fork waiting: {', '.join(forks)})")
     if isinstance(st, ReleaseStatus):
         if st.next_gate:
             out += [st.next_gate, "!docs"]
@@ -183,7 +186,7 @@ def commands_now(st: Status) -> list[str]:
         out.append("!reset-confirm (within 5 minutes of !reset)" if asked else "!reset")
         if st.finished:
             out.append(f"!replay <subtask> (finished: {', '.join(st.finished)})")
-        out += ["!pattern-add <finished subtask>", "!pattern-list"]
+        out += ["!pattern-add <finished subtask>", "!pattern-list", "!fork <subtask> [name]"]
     out.append("!resume" if st.paused else "!pause")
     out += ["say <words>", "!status", "!budget", "!help"]
     return out

@@ -71,6 +71,8 @@ EXAMPLES = {
     "!migration-cancel": '"" (or "<subtask>" when several reports wait)',
     "approved": '"an optional note"',
     "!pattern-add": '"<finished subtask>" (e.g. "01-models")',
+    "!fork": '"<subtask> [name]" (or {"subtask": "02-parser", "approaches": {"A": "..."}})',
+    "!merge": '"A" or "B" (or "<subtask> B" when several forks wait)',
     **{
         name: '{"design_dir": "/abs/path/design-docs/active/<feature>"}'
         for name in ("DesignReviewWorkflow", "BuildWorkflow", "PlanWorkflow", "ReleaseWorkflow")
@@ -234,7 +236,15 @@ class PendingDecision(BaseModel):
     prompt: str
     options: list[str]
     kind: Literal[
-        "stuck", "conflict", "budget", "debug", "review-together", "failure", "forge", "migration"
+        "stuck",
+        "conflict",
+        "budget",
+        "debug",
+        "review-together",
+        "failure",
+        "forge",
+        "migration",
+        "fork",
     ] = "stuck"
     failure: FailureInfo | None = None
 

@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from contracts.cleanup import CleanRequest, CleanResult
     from contracts.config import BuildChecks, OrchestratorConfig, ProjectContext
+    from contracts.fork import ForkRequest
     from contracts.gate_hints import standing
     from contracts.git import token_hosts_for
     from contracts.human import (
@@ -59,6 +60,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import build_child, build_state, options, project_steps
     from workflows.build_changes import SpecChanges
     from workflows.build_children import BuildChildren
+    from workflows.build_fork import BuildFork
     from workflows.build_patterns import BuildPatterns
     from workflows.build_replay import BuildReplay, note_finished
     from workflows.build_reset import BuildReset
@@ -89,6 +91,8 @@ class BuildWorkflow:
         "!replay",
         "!pattern-add",
         "!pattern-list",
+        "!fork",
+        "!merge",
         "raise_budget",
         "!pause",
         "!resume",
@@ -139,6 +143,13 @@ class BuildWorkflow:
             changed=self._changed,
         )
         self.replay = BuildReplay(self.reset)
+        self.fork = BuildFork(
+            state=lambda: self.s,
+            ctx=self._project,
+            children=self.children,
+            control=self.control,
+            changed=self._changed,
+        )
         self.patterns = BuildPatterns(
             state=lambda: self.s,
             ctx=lambda: self.ctx,
@@ -267,6 +278,8 @@ class BuildWorkflow:
                 await self.reset.handle()
             if self.s.replay is not None:
                 await self.replay.handle()
+            if self.s.forks:
+                await self.fork.handle(tasks)
             build_state.integrate_again(self.s)
             build_state.block_orphans(self.s)
             if self.ctx.config.forge.merge == "auto":
@@ -316,6 +329,9 @@ class BuildWorkflow:
     subtask_progress = build_child.subtask_progress
 
     def _child_progress(self, progress: SubtaskProgress) -> None:
+        if progress.attempt:  # a fork's attempt, not the subtask's own child
+            self.fork.progress(progress)
+            return
         self.children.progress(progress)
 
     @checked_signal("decide", DecideInput)
@@ -411,6 +427,14 @@ class BuildWorkflow:
     async def list_patterns(self) -> None:
         await self.patterns.list()
 
+    @checked_signal("!fork", ForkRequest | str)
+    def fork_subtask(self, request: ForkRequest | str) -> None:
+        self.fork.ask(request)
+
+    @checked_signal("!merge", str)
+    def merge_fork(self, winner: str) -> None:
+        self.fork.merge(winner)
+
     @checked_signal("raise_budget", Any)
     def raise_budget(self, limits: Any) -> None:
         try:
@@ -454,6 +478,8 @@ class BuildWorkflow:
                 "!replay": self.ask_replay,
                 "!pattern-add": self.add_pattern,
                 "!pattern-list": lambda _: self.list_patterns(),
+                "!fork": self.fork_subtask,
+                "!merge": self.merge_fork,
                 **self.gate_hints.commands(),
                 "!budget": lambda _: self.control.tell(
                     budget_summary(self._ledger(), self.s.max_cost_usd, self.s.max_tokens)
@@ -493,6 +519,7 @@ class BuildWorkflow:
             replay=self.s.replay,
             replays=self.s.replays,
             finished=self.s.finished,
+            forks=list(self.s.forks.values()),
         )
 
     @workflow.query(name="metrics")
@@ -566,6 +593,7 @@ class BuildWorkflow:
             workflow.info().is_continue_as_new_suggested()
             and bool(self.children.running or self._ready())
             and self.children.may_continue_as_new()
+            and not self.fork.attempts_running()
             and not self.holds.holding
         )
 

@@ -116,6 +116,8 @@ class BuildChild:
         now = subtask_state.progress(s, inp.subtask, inp.generation)
         started_by = workflow.info().parent
         now.parent_run = started_by.run_id if started_by is not None else ""
+        if inp.fork is not None:  # the build keeps an attempt's view apart from the subtask's
+            now.attempt = inp.fork.attempt
         if not subtask_state.report_due(self.reported, now, inp.budgeted):
             return
         self.reported = now

@@ -140,19 +140,10 @@ class BuildChildren:
         else:
             spec = self.specs()[name]
             run, summary = SubtaskWorkflow.run, f"subtask {name}: {spec.title}"
-            arg = SubtaskInput(
-                ctx=self.ctx(),
-                subtask=name,
-                title=spec.title,
-                summary=spec.summary,
-                files=spec.files,
-                commands=spec.commands,
-                dependency_branches=[f"feat/{d}" for d in deps],
-                dependency_prs={d: self.state().subtasks[d].pr_url or "" for d in deps},
-                merged_dependencies=merged,
+            arg = self.subtask_input(
+                name,
                 rebuild=self.state().rebuild.pop(name, None),
-                rebuild_by=self.state().rebuild_by.pop(name, "change"),  # type: ignore[arg-type]
-                **self._child_settings(view),
+                rebuild_by=self.state().rebuild_by.pop(name, "change"),
             )
 
         def start() -> Any:
@@ -209,6 +200,24 @@ class BuildChildren:
         else:
             view.status = "blocked"
             view.notes = f"failed: {why}"
+
+    def subtask_input(self, name: str, **extra: Any) -> SubtaskInput:
+        """A subtask child's input from its spec, its dependencies and the build."""
+        spec, view = self.specs()[name], self.state().subtasks[name]
+        deps = sorted(view.dependencies)
+        return SubtaskInput(
+            ctx=self.ctx(),
+            subtask=name,
+            title=spec.title,
+            summary=spec.summary,
+            files=spec.files,
+            commands=spec.commands,
+            dependency_branches=[f"feat/{d}" for d in deps],
+            dependency_prs={d: self.state().subtasks[d].pr_url or "" for d in deps},
+            merged_dependencies=[d for d in deps if self.state().subtasks[d].status == "merged"],
+            **extra,
+            **self._child_settings(view),
+        )
 
     def _child_settings(self, view: SubtaskView) -> dict[str, Any]:
         """What every child (a subtask, integration) takes from the build as it starts."""

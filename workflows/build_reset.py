@@ -149,6 +149,7 @@ class BuildReset:
             )
         s.rebuild.clear()
         s.rebuild_by.clear()
+        s.forks.clear()  # their attempts were cancelled above; their branches stay
         s.change = None
         s.reset = None
         s.resets.append(

@@ -36,6 +36,7 @@ from contracts.metrics import Ledger
 from contracts.plan import Conflict
 from contracts.search_attributes import Waiting
 from contracts.tracker import TrackerRow
+from workflows.fork_state import forking
 from workflows.merge_order import waits_to_merge
 
 DONE = (*PR_FINAL, "blocked", "skipped", "cancelled")
@@ -66,6 +67,7 @@ def ready(s: BuildState, running: Collection[str]) -> list[str]:
         if view.status in ("pending", "stale")
         and name not in running
         and name not in held
+        and name not in forking(s)
         and all(
             s.subtasks[d].status in HAS_PR if view.kind == "subtask" else done_with(s.subtasks[d])
             for d in view.dependencies
@@ -331,6 +333,10 @@ def ledger(s: BuildState) -> Ledger:
     total.merge(s.ledger)
     for view in s.subtasks.values():
         total.merge(view.ledger)
+    for fork in s.forks.values():  # both attempts count, and what a cancelled child spent
+        total.merge(fork.spent_before)
+        for attempt in fork.attempts.values():
+            total.merge(attempt.ledger)
     return total
 
 

@@ -16,7 +16,12 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.forge import render_pr_body
-    from activities.git.activities import ensure_worktree, git_repo_info, merge_dependencies
+    from activities.git.activities import (
+        ensure_worktree,
+        git_repo_info,
+        merge_dependencies,
+        push_branch,
+    )
     from activities.migration_scan import decide_migration, scan_migration_risk
     from activities.patterns.activities import offer_patterns
     from activities.review_pass import find_review_pass, record_review_pass
@@ -33,6 +38,8 @@ with workflow.unsafe.imports_passed_through():
     from contracts.git import (
         MergeRequest,
         MergeResult,
+        PushRequest,
+        PushResult,
         RepoInfo,
         WorktreeRequest,
         WorktreeResult,
@@ -112,7 +119,7 @@ class SubtaskWorkflow:
         if self.s.follow is not None:  # continued as new (or moved hosts) following its PR
             await self.pull.follow()
             return
-        if await self._resume_from_pass():
+        if inp.fork is None and await self._resume_from_pass():
             await self._follow()
             return
         if not self.s.built or (inp.rebuild and not self.s.rebuilt):
@@ -121,6 +128,9 @@ class SubtaskWorkflow:
         while self.s.status != "pr_created":
             await self.control.continue_as_new_if_suggested(inp, self.s)
             verdict = await self._review_round()
+            if verdict == "pass" and inp.fork is not None:
+                await self._attempt_passed()
+                return
             if verdict == "pass":
                 await self._create_pr()
                 await self._follow()
@@ -136,7 +146,8 @@ class SubtaskWorkflow:
                 ensure_worktree,
                 WorktreeRequest(
                     repo_root=inp.ctx.repo_root,
-                    subtask=inp.subtask,
+                    subtask=inp.fork.worktree_key if inp.fork else inp.subtask,
+                    branch=inp.fork.branch if inp.fork else None,
                     base_branch=inp.base_branch,
                     dependency_branches=inp.dependency_branches,
                     remote=inp.ctx.config.forge.remote,
@@ -225,6 +236,11 @@ class SubtaskWorkflow:
                 f"The specification of subtask {inp.subtask} changed (approved spec change: "
                 f"{inp.rebuild}). {self._xml()} is revised. Re-derive the implementation on "
                 "this branch so that it matches the revised specification, tests included."
+            )
+        if inp.fork is not None and inp.fork.approach:
+            instructions += (
+                f"\n\nThis is attempt {inp.fork.attempt} of two built side by side (a fork). "
+                f"The person's instruction for this attempt: {inp.fork.approach}"
             )
         offer = await self._offer_patterns()
         built = await self.steps.edit(
@@ -498,9 +514,30 @@ class SubtaskWorkflow:
             message=f"chore({inp.subtask}): simplify scope after round {rnd}",
         )
 
+    async def _attempt_passed(self) -> None:
+        """A fork's attempt ends at its review pass: the build compares the two, and the
+        winner's pass is recorded for the subtask when it becomes the subtask's branch."""
+        s, inp = self.s, self._inp
+        s.passed_commit = s.rounds[-1].commit if s.rounds else None
+        if inp.ctx.config.forge.kind != "none" and s.branch:  # on the remote for the person
+            await self.steps.on_host(
+                push_branch,
+                PushRequest(
+                    path=self.steps.worktree,
+                    branch=s.branch,
+                    remote=inp.ctx.config.forge.remote,
+                    token_hosts=self.steps.token_hosts(),
+                ),
+                PushResult,
+                f"push {s.branch}",
+                **options.quick(),
+            )
+        s.phase, s.notes = "passed review", f"passed review in round {s.round}"
+        await self.child.report()
+
     async def _record_pass(self, record: RoundRecord) -> None:
         inp = self._inp
-        if not record.commit:
+        if not record.commit or inp.fork is not None:
             return
         await self.steps.on_host(
             record_review_pass,
@@ -579,6 +616,7 @@ class SubtaskWorkflow:
         return SubtaskResult(
             subtask=self._inp.subtask,
             status=self.s.status,
+            passed_commit=self.s.passed_commit,
             pr_url=self.s.pr_url,
             pr_number=self.s.pr_number,
             rounds=len(self.s.rounds),

@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.build import GateResult, SubtaskInput, SubtaskState, gate_request
     from contracts.checks import ChecksRequest, LintRequest
     from contracts.forge import PullRequestRequest, PullRequestResult
+    from contracts.fork import attempt_scope
     from contracts.git import PushRequest, PushResult, token_hosts_for
     from contracts.human import FAILURE_OPTIONS, SKIP_REVIEWER, FailureInfo
     from contracts.integration import SmellRequest
@@ -112,7 +113,9 @@ class WorktreeSteps:
         return token_hosts_for(forge.api_url, forge.token_hosts)
 
     def reviews_dir(self) -> str:
-        return f"{self.inp().ctx.design_dir}/build-reviews/{self.inp().subtask}"
+        inp = self.inp()
+        folder = f"{inp.ctx.design_dir}/build-reviews/{inp.subtask}"
+        return f"{folder}/{inp.fork.reviews_folder}" if inp.fork else folder
 
     def _stamp(self, reviewer: str) -> str:
         s = self.state()
@@ -367,7 +370,7 @@ class WorktreeSteps:
             instructions += f"\n\nNotes from the person who started this build:\n{inp.notes}"
         return AgentCall(
             role=role,
-            scope=inp.subtask,
+            scope=attempt_scope(inp.subtask, inp.fork.attempt) if inp.fork else inp.subtask,
             round=rnd,
             workdir=self.worktree,
             focus_paths=[spec, *inp.files],

@@ -104,6 +104,12 @@ CASES = [
     ),
     Case("a-directory", a_directory, "is not a regular file", "make it a file"),
     Case(
+        "fork-pick-unknown",
+        toml('[fork]\npick = "fastest"\n'),
+        "orchestrator.toml: [fork] pick = \"fastest\": it should be 'ask' or 'best'",
+        'delete the line for the default ("ask")',
+    ),
+    Case(
         "threshold-a-bool",
         toml("threshold = true\n"),
         "threshold = true: it should be a valid number",

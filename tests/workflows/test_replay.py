@@ -14,7 +14,7 @@ folder is the label):
         tests/workflows/test_change_and_budget.py tests/workflows/test_multi_worker.py \
         tests/workflows/test_failure_hold.py tests/workflows/test_release.py \
         tests/workflows/test_pr_merge.py tests/workflows/test_build_reset.py \
-        tests/workflows/test_migration_hold.py \
+        tests/workflows/test_migration_hold.py tests/workflows/test_fork.py \
         tests/workflows/test_integration_follow.py
 """
 
