@@ -67,7 +67,13 @@ with workflow.unsafe.imports_passed_through():
     from workflows.build_state import DONE, stall_failure
     from workflows.commands import run_command
     from workflows.failures import StepAbandoned
-    from workflows.inputs import absolute_design_dir, checked_signal, run_input, unknown_names
+    from workflows.inputs import (
+        absolute_design_dir,
+        carried_state,
+        checked_signal,
+        run_input,
+        unknown_names,
+    )
     from workflows.loop_control import LoopControl
     from workflows.say import GateHints, say_handler
     from workflows.search_attrs import LoopAttributes
@@ -100,8 +106,9 @@ class BuildWorkflow:
         "say",
     )
 
-    def __init__(self) -> None:
-        self.s = BuildState()
+    @workflow.init
+    def __init__(self, *args: Any) -> None:
+        self.s: BuildState = carried_state(args, BuildInput) or BuildState()
         self.ctx: ProjectContext | None = None
         self.specs: dict[str, SubtaskSpec] = {}
         self.changed = False
@@ -175,8 +182,6 @@ class BuildWorkflow:
         inp = run_input("BuildWorkflow", args, BuildInput)
         absolute_design_dir("BuildWorkflow", inp.design_dir)
         self.inp = inp
-        if inp.state is not None:
-            self.s = inp.state
         if self.s.started_at is None:
             self.s.started_at = workflow.now().isoformat()
         tasks: dict[str, asyncio.Task[None]] = {}

@@ -88,6 +88,7 @@ class BuildChildren:
         self.starting: set[str] = set()
         self.restarting: set[str] = set()
         self.main: asyncio.Task[Any] | None = None  # the run's task, set as it starts
+        self.begun = False  # `begin` ran: the children an earlier run left are in `running`
         self.outlive = False  # this run started under the `OUTLIVE` patch (`begin`)
         self.early: list[SubtaskProgress] = []  # reports that came before the run's state
 
@@ -95,6 +96,7 @@ class BuildChildren:
         """As a run starts, its state read: under the `OUTLIVE` patch, follow on each child
         an earlier run left running (continue-as-new) to its result, before anything can
         look at `running`; then the reports that reached this run before its state."""
+        self.begun = True
         self.outlive = workflow.patched(OUTLIVE)
         if not self.outlive:
             return
@@ -107,6 +109,12 @@ class BuildChildren:
         for progress in self.early:
             self.progress(progress)
         self.early.clear()
+
+    async def _begun(self) -> None:
+        """A handler that ran with the run's first task, before `run` took its children over
+        (`begin`), waits for them: what it forwards reaches the children left running."""
+        if not self.begun:
+            await workflow.wait_condition(lambda: self.begun)
 
     def may_continue_as_new(self) -> bool:
         """Every running child outlives this run, and none is being started or replaced."""
@@ -316,6 +324,7 @@ class BuildChildren:
             await self.signal_all(SubtaskWorkflow.set_failure_hold, want)
 
     async def signal_all(self, signal: Any, arg: object = None) -> None:
+        await self._begun()
         for name in list(self.running):
             await self.tell(name, signal, arg)
 
@@ -323,6 +332,7 @@ class BuildChildren:
         """Signal a running child from a signal handler, where an error would fail the build.
         `signal` is the child's handler (`SubtaskWorkflow.pause`): the integration child
         takes the same messages under the same names."""
+        await self._begun()
         handle = self.running.get(name)
         if handle is None:
             return

@@ -55,7 +55,13 @@ with workflow.unsafe.imports_passed_through():
     from workflows.commands import run_command
     from workflows.design_steps import DesignSteps
     from workflows.failures import StepAbandoned, all_or_cancel
-    from workflows.inputs import absolute_design_dir, checked_signal, run_input, unknown_names
+    from workflows.inputs import (
+        absolute_design_dir,
+        carried_state,
+        checked_signal,
+        run_input,
+        unknown_names,
+    )
     from workflows.loop_control import LoopControl
     from workflows.prompts import Prompts, loop_messages
     from workflows.say import GateHints, say_handler
@@ -76,8 +82,9 @@ class DesignReviewWorkflow:
     )
     UPDATES = ("answer_question",)
 
-    def __init__(self) -> None:
-        self.s = DesignState()
+    @workflow.init
+    def __init__(self, *args: Any) -> None:
+        self.s: DesignState = carried_state(args, DesignInput) or DesignState()
         self.ctx: ProjectContext | None = None
         self.cfg = OrchestratorConfig()
         self.threshold = 0.96
@@ -119,8 +126,6 @@ class DesignReviewWorkflow:
         inp = run_input("DesignReviewWorkflow", args, DesignInput)
         absolute_design_dir("DesignReviewWorkflow", inp.design_dir)
         self.inp = inp
-        if inp.state is not None:
-            self.s = inp.state
         if self.s.started_at is None:
             self.s.started_at = workflow.now().isoformat()
         try:

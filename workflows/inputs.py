@@ -80,6 +80,19 @@ def run_input(workflow_name: str, args: tuple[Any, ...], shape: Any) -> Any:
         raise ApplicationError(str(err), type="InvalidInput", non_retryable=True) from None
 
 
+def carried_state(args: tuple[Any, ...], shape: Any) -> Any:
+    """The state an earlier run carried over (continue-as-new), read as the run is made
+    (`@workflow.init`): a signal that reaches the new run with its first task runs its
+    handler before `run`, and must change that state, not a blank one `run` would then
+    replace (a person's pause or decision lost). None when there is none, or the input is
+    malformed (`run` says how, through `run_input`)."""
+    try:
+        inp = signal_input("input", args, shape)
+    except ValueError:
+        return None
+    return inp.state
+
+
 def absolute_design_dir(workflow_name: str, design_dir: str) -> None:
     """Refuse a relative `design_dir`: a worker resolves it against its own working
     directory, so the loop ran on the worker's repository instead of the person's. Only

@@ -68,9 +68,15 @@ FOLLOW_PATCH = "integration-follows-its-pr"
 
 @workflow.defn(name="IntegrationWorkflow")
 class IntegrationWorkflow:
-    def __init__(self) -> None:
-        self.s = IntegrationState()
-        self.inp: IntegrationInput | None = None
+    @workflow.init
+    def __init__(self, inp: IntegrationInput) -> None:
+        # The state read as the run is made: a signal with the first task runs its
+        # handler before `run` (as in the subtask loop).
+        self.s = inp.state if isinstance(inp.state, IntegrationState) else IntegrationState()
+        if not isinstance(inp.state, IntegrationState):
+            self.s.paused = inp.paused
+            self.s.round_cap = inp.ctx.config.integration.max_rounds
+        self.inp: IntegrationInput | None = inp
         self.reopen: tuple[str, str] | None = None
         self.reopen_record: ReopenRecord | None = None
         # Policy, the link to the build, the worktree's steps: composed, shared with the
@@ -94,11 +100,6 @@ class IntegrationWorkflow:
     async def run(self, inp: IntegrationInput) -> SubtaskResult:
         self.child.main = asyncio.current_task()  # where a workflow cancel lands
         self.inp = inp
-        if isinstance(inp.state, IntegrationState):
-            self.s = inp.state
-        else:
-            self.s.paused = inp.paused
-            self.s.round_cap = inp.ctx.config.integration.max_rounds
         await self.steps.run_on_host(self._steps, "integration branch and worktree")
         await self._write_report()
         await self.control.drained()

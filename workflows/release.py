@@ -89,7 +89,13 @@ with workflow.unsafe.imports_passed_through():
     from workflows.agent_step import AgentStep
     from workflows.commands import run_command
     from workflows.failures import StepAbandoned, all_or_cancel
-    from workflows.inputs import absolute_design_dir, checked_signal, run_input, unknown_names
+    from workflows.inputs import (
+        absolute_design_dir,
+        carried_state,
+        checked_signal,
+        run_input,
+        unknown_names,
+    )
     from workflows.loop_control import LoopControl
     from workflows.prompts import Prompts, loop_messages
     from workflows.say import GateHints, say_handler
@@ -113,8 +119,9 @@ class Stopped(Exception):
 class ReleaseWorkflow:
     SIGNALS = (*GATES, DOCS_GATE, "decide", "!pause", "!resume", "command", "say")
 
-    def __init__(self) -> None:
-        self.s = ReleaseState()
+    @workflow.init
+    def __init__(self, *args: Any) -> None:
+        self.s: ReleaseState = carried_state(args, ReleaseInput) or ReleaseState()
         self.ctx: ProjectContext | None = None
         self.inp: ReleaseInput | None = None
         self.criteria: CriteriaResult | None = None
@@ -149,8 +156,6 @@ class ReleaseWorkflow:
         inp = run_input("ReleaseWorkflow", args, ReleaseInput)
         absolute_design_dir("ReleaseWorkflow", inp.design_dir)
         self.inp = inp
-        if inp.state is not None:
-            self.s = inp.state
         if self.s.started_at is None:
             self.s.started_at = workflow.now().isoformat()
         try:

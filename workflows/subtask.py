@@ -64,9 +64,15 @@ with workflow.unsafe.imports_passed_through():
 
 @workflow.defn(name="SubtaskWorkflow")
 class SubtaskWorkflow:
-    def __init__(self) -> None:
-        self.s = SubtaskState()
-        self.inp: SubtaskInput | None = None
+    @workflow.init
+    def __init__(self, inp: SubtaskInput) -> None:
+        # The state read as the run is made: a signal with the first task (a pause the
+        # build forwards just after a continue-as-new) runs its handler before `run`.
+        self.s = inp.state if inp.state is not None else SubtaskState()
+        if inp.state is None:
+            self.s.paused = inp.paused
+            self.s.round_cap = inp.ctx.config.max_rounds
+        self.inp: SubtaskInput | None = inp
         # Policy, the link to the build, the worktree's steps: composed, shared with the
         # integration loop.
         self.wake = ForgeWake()  # a webhook delivery ends a wait on the forge early
@@ -79,11 +85,6 @@ class SubtaskWorkflow:
     async def run(self, inp: SubtaskInput) -> SubtaskResult:
         self.child.main = asyncio.current_task()  # where a workflow cancel lands
         self.inp = inp
-        if inp.state is not None:
-            self.s = inp.state
-        else:
-            self.s.paused = inp.paused
-            self.s.round_cap = inp.ctx.config.max_rounds
         await self.steps.run_on_host(self._steps, "branch and worktree")
         await self.control.drained()
         return self._result()
