@@ -80,7 +80,8 @@ class IntegrationWorkflow:
         else:
             self.s.paused = inp.paused
             self.s.round_cap = inp.ctx.config.integration.max_rounds
-        await self.steps.run_on_host(self._steps, "integration branch and worktree")
+        steps = self.steps.run_on_host(self._steps, "integration branch and worktree")
+        await self.child.until_build_gone(steps)  # a build gone ends them cleanly
         await self._write_report()
         await self.control.drained()
         return self._result()

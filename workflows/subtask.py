@@ -77,7 +77,8 @@ class SubtaskWorkflow:
         else:
             self.s.paused = inp.paused
             self.s.round_cap = inp.ctx.config.max_rounds
-        await self.steps.run_on_host(self._steps, "branch and worktree")
+        steps = self.steps.run_on_host(self._steps, "branch and worktree")
+        await self.child.until_build_gone(steps)  # a build gone ends them cleanly
         await self.control.drained()
         return self._result()
 

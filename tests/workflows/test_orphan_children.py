@@ -1,0 +1,183 @@
+"""A child whose build is gone ends its work cleanly instead of running on.
+
+The build starts its children with ABANDON (they outlive its continue-as-new), so a
+build that is terminated, fails or times out leaves them running with nobody to report
+to. What the SDK raises on a signal to a closed workflow, then a terminated build's
+subtask while its agent runs, at its next report, and while it waits on CI. Real
+server, real git, the real clients against the stand-ins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import pytest
+from temporalio import workflow
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.worker import Worker
+
+from contracts.build import BuildInput, BuildStatus, SubtaskResult
+from simulators.github_api import GitHubStandIn
+from simulators.messages_api import MessagesStandIn
+from tests.support import scripted_model, served_status, until
+from tests.workflows.builds import (
+    ONE_REVIEWER,
+    REPO,
+    git_out,
+    passes_review,
+    tiny_project,
+    wid,
+    writes_file_rule,
+)
+from worker import build_worker
+from workflows.build import BuildWorkflow
+from workflows.build_child import not_found
+
+QUICK_LOOK = "\n[build]\norphan_check_s = 1\n"
+NO_LOOK = "\n[build]\norphan_check_s = 3600\n"  # only a report finds the build gone
+
+
+@workflow.defn(sandboxed=False)
+class Signaller:
+    """Signals `target` as a child reports to its build; says what the SDK raised."""
+
+    @workflow.run
+    async def run(self, target: str) -> list[str]:
+        try:
+            await workflow.get_external_workflow_handle(target).signal(
+                BuildWorkflow.subtask_progress, "x"
+            )
+        except Exception as err:  # what exactly: the test reads it
+            return [type(err).__name__, getattr(err, "type", ""), str(err), str(not_found(err))]
+        return ["delivered"]
+
+
+async def test_a_signal_to_a_closed_or_unknown_workflow_raises_not_found(
+    client: Client, task_queue: str
+) -> None:
+    """What `BuildChild.report` finds when its build is gone: an ApplicationError (which,
+    uncaught, would fail the child), the same for a terminated run as for none at all."""
+    closed = await client.start_workflow(
+        "GoneBuild", id=f"gone-{uuid.uuid4().hex[:6]}", task_queue=f"{task_queue}-x"
+    )
+    await closed.terminate("a person terminated the build")
+    async with Worker(client, task_queue=task_queue, workflows=[Signaller]):
+        seen = [
+            await client.execute_workflow(
+                Signaller.run, target, id=f"signaller-{uuid.uuid4().hex[:6]}", task_queue=task_queue
+            )
+            for target in (closed.id, f"never-started-{uuid.uuid4().hex[:6]}")
+        ]
+    expected = [
+        "ApplicationError",
+        "ExternalWorkflowExecutionNotFound",
+        "Unable to signal external workflow because it was not found",
+        "True",
+    ]
+    assert seen == [expected, expected]
+
+
+async def child_result(client: Client, child_id: str, limit: float) -> SubtaskResult:
+    raw = await asyncio.wait_for(client.get_workflow_handle(child_id).result(), timeout=limit)
+    return SubtaskResult.model_validate(raw)
+
+
+def builder_asked(messages: MessagesStandIn, scope: str) -> bool:
+    return any(r.scope == scope and r.role == "builder" for r in messages.requests)
+
+
+async def events(handle: WorkflowHandle) -> list[str]:
+    return [EventType.Name(e.event_type) async for e in handle.fetch_history_events()]
+
+
+async def test_a_terminated_builds_child_stops_its_running_agent(
+    client: Client, tmp_path: Path, github: GitHubStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The build is terminated while a's builder works (for minutes): within seconds a
+    ends, completed (not failed), its agent cancelled, its branch kept, saying why and
+    how to pick it up."""
+    a_hangs = writes_file_rule("a") | {"faults": [{"type": "hang", "seconds": 300}]}
+    with scripted_model({"rules": [a_hangs]}, monkeypatch, github.url) as messages:
+        repo = tiny_project(tmp_path, github.url, {"a": []}, ONE_REVIEWER + QUICK_LOOK)
+        build_id = wid()
+        async with build_worker(client, "orphan-agent"):
+            build = await client.start_workflow(
+                BuildWorkflow.run,
+                BuildInput(design_dir=str(repo.design_dir)),
+                id=build_id,
+                task_queue="orphan-agent",
+            )
+            await until(lambda: asyncio.sleep(0, builder_asked(messages, "a")), what="a's builder")
+            await build.terminate("a person ended the build")
+            result = await child_result(client, f"{build_id}-a", limit=60)
+            child = client.get_workflow_handle(f"{build_id}-a")
+            described = await child.describe()
+            seen = await events(child)
+    assert described.status == WorkflowExecutionStatus.COMPLETED
+    assert result.status == "cancelled", result
+    assert f"build {build_id} is closed (terminated)" in result.notes, result.notes
+    assert "Branch feat/a and worktree" in result.notes and "run the build again" in result.notes
+    assert "EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED" in seen  # its builder was stopped
+    assert git_out(repo.root, "branch", "--list", "feat/a").strip().endswith("feat/a")
+
+
+async def test_a_terminated_builds_child_stops_at_its_next_report(
+    client: Client, tmp_path: Path, github: GitHubStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No look at the build for an hour: the report after a's builder finds the build
+    closed. a ends there, the builder's commit on its branch, nothing reviewed after."""
+    a_slow = writes_file_rule("a") | {"faults": [{"type": "hang", "seconds": 6}]}
+    rules = [a_slow, passes_review("a")]
+    with scripted_model({"rules": rules}, monkeypatch, github.url) as messages:
+        repo = tiny_project(tmp_path, github.url, {"a": []}, ONE_REVIEWER + NO_LOOK)
+        build_id = wid()
+        async with build_worker(client, "orphan-report"):
+            build = await client.start_workflow(
+                BuildWorkflow.run,
+                BuildInput(design_dir=str(repo.design_dir)),
+                id=build_id,
+                task_queue="orphan-report",
+            )
+            await until(lambda: asyncio.sleep(0, builder_asked(messages, "a")), what="a's builder")
+            await build.terminate("a person ended the build")
+            result = await child_result(client, f"{build_id}-a", limit=60)
+    assert result.status == "cancelled", result
+    assert f"build {build_id} is closed (no run of it is open)" in result.notes, result.notes
+    assert "feat(a): implement" in git_out(repo.root, "log", "--format=%s", "feat/a")
+    assert not [r for r in messages.requests if r.role != "builder"]  # no review after
+
+
+async def test_a_terminated_builds_child_stops_while_it_waits_on_ci(
+    client: Client, tmp_path: Path, github: GitHubStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """a follows its PR, CI never reports: it sends no report, yet finds its build gone
+    within `[build] orphan_check_s` and ends; its PR stays open."""
+    rules = [writes_file_rule("a"), passes_review("a")]
+    forge = "follow = true\npoll_s = 1\npoll_max_s = 2"
+    with scripted_model({"rules": rules}, monkeypatch, github.url):
+        config = ONE_REVIEWER + "\n[build]\norphan_check_s = 3\n"
+        repo = tiny_project(tmp_path, github.url, {"a": []}, config, forge=forge)
+        github.protect(REPO, "main", contexts=["tests"], strict=False)
+        build_id = wid()
+        async with build_worker(client, "orphan-ci"):
+            build = await client.start_workflow(
+                BuildWorkflow.run,
+                BuildInput(design_dir=str(repo.design_dir)),
+                id=build_id,
+                task_queue="orphan-ci",
+            )
+
+            async def following() -> bool:
+                st = await served_status(build, BuildStatus)
+                return st is not None and any(v.status == "ci_running" for v in st.subtasks)
+
+            await until(following, limit=180, what="a following its PR")
+            await build.terminate("a person ended the build")
+            result = await child_result(client, f"{build_id}-a", limit=60)
+        pulls = github.pulls(REPO)
+    assert result.status == "cancelled", result
+    assert f"build {build_id} is closed (terminated)" in result.notes, result.notes
+    assert result.pr_url and [p["state"] for p in pulls] == ["open"]
