@@ -214,7 +214,7 @@ class BuildChild:
         s.decision = None
         s.status, s.phase = "cancelled", "stopped: its build is gone"
         s.notes = (
-            f"stopped: {why}. Branch {branch}{where} kept, with every commit pushed. "
+            f"stopped: {why}. Branch {branch}{where} kept, as it is. "
             f"To pick it up, run the build again (`orchestrator build {inp.ctx.design_dir}`): "
             f"it takes {inp.subtask} over from here, or replaces this run of it"
         )
