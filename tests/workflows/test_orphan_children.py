@@ -3,8 +3,9 @@
 The build starts its children with ABANDON (they outlive its continue-as-new), so a
 build that is terminated, fails or times out leaves them running with nobody to report
 to. What the SDK raises on a signal to a closed workflow, then a terminated build's
-subtask while its agent runs, at its next report, and while it waits on CI. Real
-server, real git, the real clients against the stand-ins.
+subtask while its agent runs, at its next report, and while it waits on CI; and the
+demo's fresh start, which ends them. Real server, real git, the real clients against
+the stand-ins.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.worker import Worker
 
+from cli.demo_steps import fresh_start
 from contracts.build import BuildInput, BuildStatus, SubtaskResult
 from simulators.github_api import GitHubStandIn
 from simulators.messages_api import MessagesStandIn
@@ -182,3 +184,39 @@ async def test_a_terminated_builds_child_stops_while_it_waits_on_ci(
     assert result.status == "cancelled", result
     assert f"build {build_id} is closed (" in result.notes, result.notes
     assert result.pr_url and [p["state"] for p in pulls] == ["open"]
+
+
+async def test_the_demos_fresh_start_ends_the_children_of_the_build_it_replaces(
+    client: Client, tmp_path: Path, github: GitHubStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`./run demo` terminates an earlier demo's build; its running subtask goes with it,
+    so the new build starts a afresh instead of finding its id taken."""
+    a_hangs = writes_file_rule("a") | {"faults": [{"type": "hang", "seconds": 300}]}
+    with scripted_model({"rules": [a_hangs]}, monkeypatch, github.url) as messages:
+        repo = tiny_project(tmp_path, github.url, {"a": []}, ONE_REVIEWER + NO_LOOK)
+        build_id, said = wid(), []
+        arg = BuildInput(design_dir=str(repo.design_dir))
+        async with build_worker(client, "orphan-demo"):
+            await client.start_workflow(
+                BuildWorkflow.run, arg, id=build_id, task_queue="orphan-demo"
+            )
+            await until(lambda: asyncio.sleep(0, builder_asked(messages, "a")), what="a's builder")
+            old_a = await client.get_workflow_handle(f"{build_id}-a").describe()
+            new = await fresh_start(
+                client, BuildWorkflow, build_id, arg, "orphan-demo", "build", said.append
+            )
+            ended = await client.get_workflow_handle(old_a.id, run_id=old_a.run_id).describe()
+
+            async def new_a() -> bool:
+                desc = await client.get_workflow_handle(f"{build_id}-a").describe()
+                return (
+                    desc.run_id != old_a.run_id and desc.status == WorkflowExecutionStatus.RUNNING
+                )
+
+            await until(new_a, limit=60, what="a started again by the new build")
+            st = await served_status(new, BuildStatus)
+            await new.terminate("test over")
+            await client.get_workflow_handle(f"{build_id}-a").terminate("test over")
+    assert ended.status == WorkflowExecutionStatus.TERMINATED
+    assert said == [f"  ended {build_id}-a, left running by the earlier {build_id}"]
+    assert st is not None and "stale" not in st.notice, st.notice
