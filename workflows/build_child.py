@@ -16,6 +16,7 @@ cancelled, its branch and worktree kept, and its result says how to pick it up.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -69,7 +70,15 @@ class BuildGone(Exception):
 
 
 # A person answers through the build; these are what the build sends its children.
-CHILD_SIGNALS = ("decide", "!pause", "!resume", "budget_hold", "failure_hold", "outage_retried")
+CHILD_SIGNALS = (
+    "decide",
+    "!pause",
+    "!resume",
+    "budget_hold",
+    "failure_hold",
+    "outage_retried",
+    "look_at_build",
+)
 
 
 class ChildMessages:
@@ -107,6 +116,12 @@ class ChildMessages:
         resumes too if it just failed the same way, or when it does while in flight."""
         self.control.holds.retried(cause or "")
 
+    @checked_signal("look_at_build")
+    def look_at_build(self) -> None:
+        """A build that ignored this child's report (not its own): look whether it takes
+        this child over, or whether the child's own build is gone."""
+        self.child.look = True
+
 
 class BuildChild:
     """Bound to one child's state and input (read through callables: continue-as-new and
@@ -125,6 +140,7 @@ class BuildChild:
         self.attrs = LoopAttributes(lambda: self.inp().ctx)
         self.watching = False  # this run ends its work when its build is gone
         self.gone: str | None = None  # why the build is gone, once it is
+        self.look = False  # look at the build now (`look_at_build`)
 
     def phase(self, phase: str) -> None:
         s = self.state()
@@ -183,7 +199,10 @@ class BuildChild:
         sends no report to find it gone."""
         inp = self.inp()
         while self.gone is None:
-            await workflow.sleep(inp.ctx.config.build.orphan_check_s)
+            every = inp.ctx.config.build.orphan_check_s
+            with contextlib.suppress(TimeoutError):  # the look is due
+                await workflow.wait_condition(lambda: self.look, timeout=every)
+            self.look = False
             try:
                 gone = await workflow.execute_activity(
                     build_gone,
@@ -262,7 +281,16 @@ class BuildChild:
         await self.report()
 
 
-def child_messages() -> tuple[Any, Any, Any, Any, Any, Any]:
-    """`decide, pause, resume, set_budget_hold, set_failure_hold, outage_retried`."""
+def child_messages() -> tuple[Any, Any, Any, Any, Any, Any, Any]:
+    """`decide, pause, resume, set_budget_hold, set_failure_hold, outage_retried,
+    look_at_build`."""
     m = ChildMessages
-    return m.decide, m.pause, m.resume, m.set_budget_hold, m.set_failure_hold, m.outage_retried
+    return (
+        m.decide,
+        m.pause,
+        m.resume,
+        m.set_budget_hold,
+        m.set_failure_hold,
+        m.outage_retried,
+        m.look_at_build,
+    )

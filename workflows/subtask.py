@@ -85,7 +85,9 @@ class SubtaskWorkflow:
     # ------------------------------------------------------------ messages
     # What the build sends its children (one declaration for the subtask and integration).
 
-    decide, pause, resume, set_budget_hold, set_failure_hold, outage_retried = child_messages()
+    decide, pause, resume, set_budget_hold, set_failure_hold, outage_retried, look_at_build = (
+        child_messages()
+    )
     forge_event = forge_event_handler()
 
     # `[forge] merge = "auto"`: the build, which knows the plan, says when a PR may merge.

@@ -220,3 +220,38 @@ async def test_the_demos_fresh_start_ends_the_children_of_the_build_it_replaces(
     assert ended.status == WorkflowExecutionStatus.TERMINATED
     assert said == [f"  ended {build_id}-a, left running by the earlier {build_id}"]
     assert st is not None and "stale" not in st.notice, st.notice
+
+
+async def test_a_child_the_new_build_ignores_is_told_and_ends(
+    client: Client, tmp_path: Path, github: GitHubStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A person terminates the build and starts it again, paused: a's report reaches the
+    new build, which neither started nor takes it over, ignores it and tells a to look.
+    a ends at once (its own look is an hour away), saying a new build runs."""
+    a_slow = writes_file_rule("a") | {"faults": [{"type": "hang", "seconds": 8}]}
+    with scripted_model({"rules": [a_slow]}, monkeypatch, github.url) as messages:
+        repo = tiny_project(tmp_path, github.url, {"a": []}, ONE_REVIEWER + NO_LOOK)
+        build_id = wid()
+        arg = BuildInput(design_dir=str(repo.design_dir))
+        async with build_worker(client, "orphan-told"):
+            old = await client.start_workflow(
+                BuildWorkflow.run, arg, id=build_id, task_queue="orphan-told"
+            )
+            await until(lambda: asyncio.sleep(0, builder_asked(messages, "a")), what="a's builder")
+            await old.terminate("a person ended the build")
+            new = await client.start_workflow(
+                BuildWorkflow.run,
+                arg,
+                id=build_id,
+                task_queue="orphan-told",
+                start_signal="!pause",  # it starts nothing until resumed
+            )
+            result = await child_result(client, f"{build_id}-a", limit=60)
+            st = await served_status(new, BuildStatus)
+            await new.terminate("test over")
+    assert result.status == "cancelled", result
+    assert f"build {build_id}'s run {old.result_run_id}, which started it, ended terminated" in (
+        result.notes
+    ), result.notes
+    assert "is a new one" in result.notes and "run the build again" in result.notes
+    assert st is not None and next(v for v in st.subtasks if v.name == "a").status == "pending"
