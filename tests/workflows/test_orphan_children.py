@@ -11,7 +11,9 @@ the stand-ins.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.worker import Worker
 
+from cli.demo_repo import DemoRepo, git
 from cli.demo_steps import fresh_start
 from contracts.build import BuildInput, BuildStatus, SubtaskResult
 from simulators.github_api import GitHubStandIn
@@ -28,10 +31,9 @@ from tests.support import scripted_model, served_status, until
 from tests.workflows.builds import (
     ONE_REVIEWER,
     REPO,
-    git_out,
     passes_review,
+    start_build,
     tiny_project,
-    wid,
     writes_file_rule,
 )
 from worker import build_worker
@@ -92,6 +94,26 @@ def builder_asked(messages: MessagesStandIn, scope: str) -> bool:
     return any(r.scope == scope and r.role == "builder" for r in messages.requests)
 
 
+@contextlib.asynccontextmanager
+async def a_building(
+    client: Client,
+    where: tuple[Path, GitHubStandIn, pytest.MonkeyPatch],
+    queue: str,
+    hang_s: int,
+    config: str,
+) -> AsyncIterator[tuple[DemoRepo, WorkflowHandle, MessagesStandIn]]:
+    """A build of one subtask a on `queue`, served, once a's builder was asked (it answers
+    after `hang_s`, then every review passes)."""
+    tmp_path, github, monkeypatch = where
+    a = writes_file_rule("a") | {"faults": [{"type": "hang", "seconds": hang_s}]}
+    with scripted_model({"rules": [a, passes_review("a")]}, monkeypatch, github.url) as messages:
+        repo = tiny_project(tmp_path, github.url, {"a": []}, ONE_REVIEWER + config)
+        async with build_worker(client, queue):
+            build = await start_build(client, repo, queue)
+            await until(lambda: asyncio.sleep(0, builder_asked(messages, "a")), what="a's builder")
+            yield repo, build, messages
+
+
 async def events(handle: WorkflowHandle) -> list[str]:
     return [EventType.Name(e.event_type) async for e in handle.fetch_history_events()]
 
@@ -102,29 +124,19 @@ async def test_a_terminated_builds_child_stops_its_running_agent(
     """The build is terminated while a's builder works (for minutes): within seconds a
     ends, completed (not failed), its agent cancelled, its branch kept, saying why and
     how to pick it up."""
-    a_hangs = writes_file_rule("a") | {"faults": [{"type": "hang", "seconds": 300}]}
-    with scripted_model({"rules": [a_hangs]}, monkeypatch, github.url) as messages:
-        repo = tiny_project(tmp_path, github.url, {"a": []}, ONE_REVIEWER + QUICK_LOOK)
-        build_id = wid()
-        async with build_worker(client, "orphan-agent"):
-            build = await client.start_workflow(
-                BuildWorkflow.run,
-                BuildInput(design_dir=str(repo.design_dir)),
-                id=build_id,
-                task_queue="orphan-agent",
-            )
-            await until(lambda: asyncio.sleep(0, builder_asked(messages, "a")), what="a's builder")
-            await build.terminate("a person ended the build")
-            result = await child_result(client, f"{build_id}-a", limit=60)
-            child = client.get_workflow_handle(f"{build_id}-a")
-            described = await child.describe()
-            seen = await events(child)
+    where = (tmp_path, github, monkeypatch)
+    async with a_building(client, where, "orphan-agent", 300, QUICK_LOOK) as (repo, build, _):
+        await build.terminate("a person ended the build")
+        result = await child_result(client, f"{build.id}-a", limit=60)
+        child = client.get_workflow_handle(f"{build.id}-a")
+        described = await child.describe()
+        seen = await events(child)
     assert described.status == WorkflowExecutionStatus.COMPLETED
     assert result.status == "cancelled", result
-    assert f"build {build_id} is closed (terminated)" in result.notes, result.notes
+    assert f"build {build.id} is closed (terminated)" in result.notes, result.notes
     assert "Branch feat/a and worktree" in result.notes and "run the build again" in result.notes
     assert "EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED" in seen  # its builder was stopped
-    assert git_out(repo.root, "branch", "--list", "feat/a").strip().endswith("feat/a")
+    assert git(repo.root, "branch", "--list", "feat/a").strip().endswith("feat/a")
 
 
 async def test_a_terminated_builds_child_stops_at_its_next_report(
@@ -132,24 +144,13 @@ async def test_a_terminated_builds_child_stops_at_its_next_report(
 ) -> None:
     """No look at the build for an hour: the report after a's builder finds the build
     closed. a ends there, the builder's commit on its branch, nothing reviewed after."""
-    a_slow = writes_file_rule("a") | {"faults": [{"type": "hang", "seconds": 6}]}
-    rules = [a_slow, passes_review("a")]
-    with scripted_model({"rules": rules}, monkeypatch, github.url) as messages:
-        repo = tiny_project(tmp_path, github.url, {"a": []}, ONE_REVIEWER + NO_LOOK)
-        build_id = wid()
-        async with build_worker(client, "orphan-report"):
-            build = await client.start_workflow(
-                BuildWorkflow.run,
-                BuildInput(design_dir=str(repo.design_dir)),
-                id=build_id,
-                task_queue="orphan-report",
-            )
-            await until(lambda: asyncio.sleep(0, builder_asked(messages, "a")), what="a's builder")
-            await build.terminate("a person ended the build")
-            result = await child_result(client, f"{build_id}-a", limit=60)
+    where = (tmp_path, github, monkeypatch)
+    async with a_building(client, where, "orphan-report", 6, NO_LOOK) as (repo, build, messages):
+        await build.terminate("a person ended the build")
+        result = await child_result(client, f"{build.id}-a", limit=60)
     assert result.status == "cancelled", result
-    assert f"build {build_id} is closed (no run of it is open)" in result.notes, result.notes
-    assert "feat(a): implement" in git_out(repo.root, "log", "--format=%s", "feat/a")
+    assert f"build {build.id} is closed (no run of it is open)" in result.notes, result.notes
+    assert "feat(a): implement" in git(repo.root, "log", "--format=%s", "feat/a")
     assert not [r for r in messages.requests if r.role != "builder"]  # no review after
 
 
@@ -164,14 +165,8 @@ async def test_a_terminated_builds_child_stops_while_it_waits_on_ci(
         config = ONE_REVIEWER + "\n[build]\norphan_check_s = 3\n"
         repo = tiny_project(tmp_path, github.url, {"a": []}, config, forge=forge)
         github.protect(REPO, "main", contexts=["tests"], strict=False)
-        build_id = wid()
         async with build_worker(client, "orphan-ci"):
-            build = await client.start_workflow(
-                BuildWorkflow.run,
-                BuildInput(design_dir=str(repo.design_dir)),
-                id=build_id,
-                task_queue="orphan-ci",
-            )
+            build = await start_build(client, repo, "orphan-ci")
 
             async def following() -> bool:
                 st = await served_status(build, BuildStatus)
@@ -179,10 +174,10 @@ async def test_a_terminated_builds_child_stops_while_it_waits_on_ci(
 
             await until(following, limit=180, what="a following its PR")
             await build.terminate("a person ended the build")
-            result = await child_result(client, f"{build_id}-a", limit=60)
+            result = await child_result(client, f"{build.id}-a", limit=60)
         pulls = github.pulls(REPO)
     assert result.status == "cancelled", result
-    assert f"build {build_id} is closed (" in result.notes, result.notes
+    assert f"build {build.id} is closed (" in result.notes, result.notes
     assert result.pr_url and [p["state"] for p in pulls] == ["open"]
 
 
@@ -191,34 +186,27 @@ async def test_the_demos_fresh_start_ends_the_children_of_the_build_it_replaces(
 ) -> None:
     """`./run demo` terminates an earlier demo's build; its running subtask goes with it,
     so the new build starts a afresh instead of finding its id taken."""
-    a_hangs = writes_file_rule("a") | {"faults": [{"type": "hang", "seconds": 300}]}
-    with scripted_model({"rules": [a_hangs]}, monkeypatch, github.url) as messages:
-        repo = tiny_project(tmp_path, github.url, {"a": []}, ONE_REVIEWER + NO_LOOK)
-        build_id, said = wid(), []
+    said: list[str] = []
+    where = (tmp_path, github, monkeypatch)
+    async with a_building(client, where, "orphan-demo", 300, NO_LOOK) as (repo, old, _):
+        old_a = await client.get_workflow_handle(f"{old.id}-a").describe()
         arg = BuildInput(design_dir=str(repo.design_dir))
-        async with build_worker(client, "orphan-demo"):
-            await client.start_workflow(
-                BuildWorkflow.run, arg, id=build_id, task_queue="orphan-demo"
-            )
-            await until(lambda: asyncio.sleep(0, builder_asked(messages, "a")), what="a's builder")
-            old_a = await client.get_workflow_handle(f"{build_id}-a").describe()
-            new = await fresh_start(
-                client, BuildWorkflow, build_id, arg, "orphan-demo", "build", said.append
-            )
-            ended = await client.get_workflow_handle(old_a.id, run_id=old_a.run_id).describe()
+        new = await fresh_start(
+            client, BuildWorkflow, old.id, arg, "orphan-demo", "build", said.append
+        )
+        ended = await client.get_workflow_handle(old_a.id, run_id=old_a.run_id).describe()
 
-            async def new_a() -> bool:
-                desc = await client.get_workflow_handle(f"{build_id}-a").describe()
-                return (
-                    desc.run_id != old_a.run_id and desc.status == WorkflowExecutionStatus.RUNNING
-                )
+        async def new_a() -> bool:
+            desc = await client.get_workflow_handle(old_a.id).describe()
+            running = desc.status == WorkflowExecutionStatus.RUNNING
+            return running and desc.run_id != old_a.run_id
 
-            await until(new_a, limit=60, what="a started again by the new build")
-            st = await served_status(new, BuildStatus)
-            await new.terminate("test over")
-            await client.get_workflow_handle(f"{build_id}-a").terminate("test over")
+        await until(new_a, limit=60, what="a started again by the new build")
+        st = await served_status(new, BuildStatus)
+        await new.terminate("test over")
+        await client.get_workflow_handle(old_a.id).terminate("test over")
     assert ended.status == WorkflowExecutionStatus.TERMINATED
-    assert said == [f"  ended {build_id}-a, left running by the earlier {build_id}"]
+    assert said == [f"  ended {old.id}-a, left running by the earlier {old.id}"]
     assert st is not None and "stale" not in st.notice, st.notice
 
 
@@ -228,30 +216,21 @@ async def test_a_child_the_new_build_ignores_is_told_and_ends(
     """A person terminates the build and starts it again, paused: a's report reaches the
     new build, which neither started nor takes it over, ignores it and tells a to look.
     a ends at once (its own look is an hour away), saying a new build runs."""
-    a_slow = writes_file_rule("a") | {"faults": [{"type": "hang", "seconds": 8}]}
-    with scripted_model({"rules": [a_slow]}, monkeypatch, github.url) as messages:
-        repo = tiny_project(tmp_path, github.url, {"a": []}, ONE_REVIEWER + NO_LOOK)
-        build_id = wid()
-        arg = BuildInput(design_dir=str(repo.design_dir))
-        async with build_worker(client, "orphan-told"):
-            old = await client.start_workflow(
-                BuildWorkflow.run, arg, id=build_id, task_queue="orphan-told"
-            )
-            await until(lambda: asyncio.sleep(0, builder_asked(messages, "a")), what="a's builder")
-            await old.terminate("a person ended the build")
-            new = await client.start_workflow(
-                BuildWorkflow.run,
-                arg,
-                id=build_id,
-                task_queue="orphan-told",
-                start_signal="!pause",  # it starts nothing until resumed
-            )
-            result = await child_result(client, f"{build_id}-a", limit=60)
-            st = await served_status(new, BuildStatus)
-            await new.terminate("test over")
+    where = (tmp_path, github, monkeypatch)
+    async with a_building(client, where, "orphan-told", 8, NO_LOOK) as (repo, old, _):
+        await old.terminate("a person ended the build")
+        new = await client.start_workflow(
+            BuildWorkflow.run,
+            BuildInput(design_dir=str(repo.design_dir)),
+            id=old.id,
+            task_queue="orphan-told",
+            start_signal="!pause",  # it starts nothing until resumed
+        )
+        result = await child_result(client, f"{old.id}-a", limit=60)
+        st = await served_status(new, BuildStatus)
+        await new.terminate("test over")
     assert result.status == "cancelled", result
-    assert f"build {build_id}'s run {old.result_run_id}, which started it, ended terminated" in (
-        result.notes
-    ), result.notes
+    started_by = f"build {old.id}'s run {old.result_run_id}, which started it, ended terminated"
+    assert started_by in result.notes, result.notes
     assert "is a new one" in result.notes and "run the build again" in result.notes
     assert st is not None and next(v for v in st.subtasks if v.name == "a").status == "pending"
