@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,9 +26,10 @@ from temporalio.worker import Worker
 from cli.demo_repo import DemoRepo, git
 from cli.demo_steps import fresh_start
 from contracts.build import BuildInput, BuildStatus, SubtaskResult
+from runtime.server import DevServer
 from simulators.github_api import GitHubStandIn
 from simulators.messages_api import MessagesStandIn
-from tests.support import scripted_model, served_status, until
+from tests.support import scripted_model, served_status, temporal_cli, until
 from tests.workflows.builds import (
     ONE_REVIEWER,
     REPO,
@@ -211,7 +213,11 @@ async def test_the_demos_fresh_start_ends_the_children_of_the_build_it_replaces(
 
 
 async def test_a_child_the_new_build_ignores_is_told_and_ends(
-    client: Client, tmp_path: Path, github: GitHubStandIn, monkeypatch: pytest.MonkeyPatch
+    client: Client,
+    temporal_server: DevServer,
+    tmp_path: Path,
+    github: GitHubStandIn,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A person terminates the build and starts it again, paused: a's report reaches the
     new build, which neither started nor takes it over, ignores it and tells a to look.
@@ -219,13 +225,14 @@ async def test_a_child_the_new_build_ignores_is_told_and_ends(
     where = (tmp_path, github, monkeypatch)
     async with a_building(client, where, "orphan-told", 8, NO_LOOK) as (repo, old, _):
         await old.terminate("a person ended the build")
-        new = await client.start_workflow(
-            BuildWorkflow.run,
-            BuildInput(design_dir=str(repo.design_dir)),
-            id=old.id,
-            task_queue="orphan-told",
-            start_signal="!pause",  # it starts nothing until resumed
+        started = temporal_cli(
+            temporal_server.address,
+            *("workflow", "signal-with-start", "--workflow-id", old.id, "--type"),
+            *("BuildWorkflow", "--task-queue", "orphan-told", "--signal-name", "!pause"),
+            *("--input", json.dumps({"design_dir": str(repo.design_dir)})),
         )
+        assert started.returncode == 0, started.stderr
+        new = client.get_workflow_handle(old.id)
         result = await child_result(client, f"{old.id}-a", limit=60)
         st = await served_status(new, BuildStatus)
         await new.terminate("test over")
