@@ -26,7 +26,6 @@ from temporalio.worker import Worker
 from cli.demo_repo import DemoRepo, git
 from cli.demo_steps import fresh_start
 from contracts.build import BuildInput, BuildStatus, SubtaskResult
-from runtime.server import DevServer
 from simulators.github_api import GitHubStandIn
 from simulators.messages_api import MessagesStandIn
 from tests.support import scripted_model, served_status, temporal_cli, until
@@ -213,11 +212,7 @@ async def test_the_demos_fresh_start_ends_the_children_of_the_build_it_replaces(
 
 
 async def test_a_child_the_new_build_ignores_is_told_and_ends(
-    client: Client,
-    temporal_server: DevServer,
-    tmp_path: Path,
-    github: GitHubStandIn,
-    monkeypatch: pytest.MonkeyPatch,
+    client: Client, tmp_path: Path, github: GitHubStandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A person terminates the build and starts it again, paused: a's report reaches the
     new build, which neither started nor takes it over, ignores it and tells a to look.
@@ -226,7 +221,7 @@ async def test_a_child_the_new_build_ignores_is_told_and_ends(
     async with a_building(client, where, "orphan-told", 8, NO_LOOK) as (repo, old, _):
         await old.terminate("a person ended the build")
         started = temporal_cli(
-            temporal_server.address,
+            client.service_client.config.target_host,
             *("workflow", "signal-with-start", "--workflow-id", old.id, "--type"),
             *("BuildWorkflow", "--task-queue", "orphan-told", "--signal-name", "!pause"),
             *("--input", json.dumps({"design_dir": str(repo.design_dir)})),
