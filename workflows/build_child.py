@@ -179,11 +179,11 @@ class BuildChild:
     async def until_build_gone(self, steps: Awaitable[None]) -> None:
         """Run the loop's steps; when the build is gone, end them (their activities are
         cancelled) and say so in the state. Raised on: anything else."""
-        self.watching = workflow.patched(WATCH_BUILD) and bool(self.inp().parent_id)
-        started_by = workflow.info().parent
-        if not self.watching or started_by is None:
+        started_by = workflow.info().parent  # None: started by hand, no build to watch
+        if started_by is None or not self.inp().parent_id or not workflow.patched(WATCH_BUILD):
             await steps
             return
+        self.watching = True
         watch = asyncio.ensure_future(self._watch(started_by.run_id))
         try:
             await steps
