@@ -28,7 +28,7 @@ from cli.demo_steps import fresh_start
 from contracts.build import BuildInput, BuildStatus, SubtaskResult
 from simulators.github_api import GitHubStandIn
 from simulators.messages_api import MessagesStandIn
-from tests.support import scripted_model, served_status, temporal_cli, until
+from tests.support import record_history, scripted_model, served_status, temporal_cli, until
 from tests.workflows.builds import (
     ONE_REVIEWER,
     REPO,
@@ -132,6 +132,7 @@ async def test_a_terminated_builds_child_stops_its_running_agent(
         child = client.get_workflow_handle(f"{build.id}-a")
         described = await child.describe()
         seen = await events(child)
+        await record_history(child)  # a child that stopped its agent: for the replay test
     assert described.status == WorkflowExecutionStatus.COMPLETED
     assert result.status == "cancelled", result
     assert f"build {build.id} is closed (terminated)" in result.notes, result.notes
@@ -231,6 +232,7 @@ async def test_a_child_the_new_build_ignores_is_told_and_ends(
         result = await child_result(client, f"{old.id}-a", limit=60)
         st = await served_status(new, BuildStatus)
         await new.terminate("test over")
+        await record_history(new, also="told")  # a build that told a child to look
     assert result.status == "cancelled", result
     started_by = f"build {old.id}'s run {old.result_run_id}, which started it, ended terminated"
     assert started_by in result.notes, result.notes
