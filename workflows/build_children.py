@@ -440,10 +440,10 @@ class BuildChildren:
         if self.inp() is None:  # a report in a new run's first activation, before `begin`
             self.early.append(progress)
             return
-        view = self.state().subtasks.get(progress.subtask)
-        if view is not None and self._foreign(progress):
+        if self._foreign(progress):  # even before the plan is read: the child checks itself
             self._tell_foreign(progress.subtask)
             return
+        view = self.state().subtasks.get(progress.subtask)
         if self.cancelled() or view is None:
             return
         if build_state.apply_progress(view, progress):

@@ -219,7 +219,7 @@ async def test_a_child_the_new_build_ignores_is_told_and_ends(
     new build, which neither started nor takes it over, ignores it and tells a to look.
     a ends at once (its own look is an hour away), saying a new build runs."""
     where = (tmp_path, github, monkeypatch)
-    async with a_building(client, where, "orphan-told", 8, NO_LOOK) as (repo, old, _):
+    async with a_building(client, where, "orphan-told", 20, NO_LOOK) as (repo, old, _):
         await old.terminate("a person ended the build")
         started = temporal_cli(
             client.service_client.config.target_host,
