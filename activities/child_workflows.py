@@ -26,7 +26,7 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.build import SubtaskResult
-from contracts.child_check import ChildCheck, ChildEnd, ChildProbe
+from contracts.child_check import BuildProbe, ChildCheck, ChildEnd, ChildProbe
 
 # A live worker long-polls without pause (a poll lasts at most about a minute); the server
 # keeps listing a poller for minutes after its worker is gone.
@@ -178,4 +178,29 @@ async def end_child(end: ChildEnd) -> None:
             raise
 
 
-ACTIVITIES = [check_child, end_child]
+@activity.defn(name="children.build_gone")
+async def build_gone(probe: BuildProbe) -> str:
+    """Why no run of the build will take this child over ("" while one may): no run of its
+    id is open, or the open one is a new build, since the run that started the child ended
+    other than by a reset or a continue-as-new (`check_child`'s rule for the same child,
+    so a child never ends itself under a build that would adopt it)."""
+    client = activity.client()
+    try:
+        latest = await client.get_workflow_handle(probe.build_id).describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return f"build {probe.build_id} is gone (the server has no run of it)"
+        raise
+    if latest.status != WorkflowExecutionStatus.RUNNING:
+        how = latest.status.name.lower() if latest.status else "closed"
+        return f"build {probe.build_id} is closed ({how})"
+    ended = await _ended_without_reset(client, probe.build_id, probe.run_id)
+    if not ended:
+        return ""
+    return (
+        f"build {probe.build_id}'s run {probe.run_id}, which started it, {ended}; the build "
+        f"running under that id now (run {latest.run_id}) is a new one"
+    )
+
+
+ACTIVITIES = [check_child, end_child, build_gone]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
@@ -55,13 +56,22 @@ class Demo:
 
 
 async def fresh_start(
-    client: Client, workflow: Any, workflow_id: str, arg: Any, task_queue: str, kind: str
+    client: Client,
+    workflow: Any,
+    workflow_id: str,
+    arg: Any,
+    task_queue: str,
+    kind: str,
+    say: Callable[[str], None] = print,
 ) -> WorkflowHandle:
-    """Terminate a leftover run of an earlier demo with the same id, then start."""
+    """Terminate a leftover run of an earlier demo with the same id, and the children it
+    left running (a build's subtasks outlive it: ABANDON), then start."""
     old = client.get_workflow_handle(workflow_id)
     with contextlib.suppress(RPCError):
         if (await old.describe()).status == WorkflowExecutionStatus.RUNNING:
             await old.terminate("superseded by a new `orchestrator demo`")
+    for child in await end_children(client, workflow_id):
+        say(f"  ended {child}, left running by the earlier {workflow_id}")
     return await client.start_workflow(
         workflow.run,
         args=[arg],
@@ -72,13 +82,26 @@ async def fresh_start(
     )
 
 
+async def end_children(client: Client, workflow_id: str) -> list[str]:
+    """Terminate every running child of any run of `workflow_id`; their ids."""
+    running = f"ParentWorkflowId = '{workflow_id}' AND ExecutionStatus = 'Running'"
+    ended = []
+    async for child in client.list_workflows(running):
+        with contextlib.suppress(RPCError):  # it ended meanwhile
+            handle = client.get_workflow_handle(child.id, run_id=child.run_id)
+            await handle.terminate(f"its build {workflow_id} was superseded by a new demo")
+            ended.append(child.id)
+    return ended
+
+
 async def next_phase(
     demo: Demo, client: Client, header: str, workflow: Any, arg: Any, task_queue: str, kind: str
 ) -> WorkflowHandle:
     """A blank line, the phase's header, and its loop (`<kind>-link-shortener`) started."""
     demo.say("")
     demo.say(f"== {header}")
-    return await fresh_start(client, workflow, f"{kind}-link-shortener", arg, task_queue, kind)
+    workflow_id = f"{kind}-link-shortener"
+    return await fresh_start(client, workflow, workflow_id, arg, task_queue, kind, demo.say)
 
 
 async def signal_as_a_person(demo: Demo, workflow_id: str, name: str) -> None:

@@ -37,3 +37,10 @@ class ChildEnd(BaseModel):
     workflow_id: str
     run_id: str
     reason: str
+
+
+class BuildProbe(BaseModel):
+    """A child asks whether its build is gone (workflows/build_child.py)."""
+
+    build_id: str
+    run_id: str = Field(description="the build run that started the child")

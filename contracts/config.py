@@ -253,6 +253,13 @@ class BuildConfig(_Strict):
         description="keep every worktree after the build; by default one is removed once "
         "integration passed (clean and pushed only) and re-created from its branch if needed",
     )
+    orphan_check_s: float = Field(
+        default=300.0,
+        ge=1.0,
+        le=YEAR_S,
+        description="a subtask or integration run whose build is gone (terminated, failed, "
+        "timed out) ends its work within this long, even while it waits on CI",
+    )
 
 
 class ForgeConfig(_Strict):

@@ -4,20 +4,31 @@ The subtask and the integration loops both run as children of a build, which own
 the tracker and the status table. A child reports each change of state to its
 build (`BuildWorkflow.subtask_progress`, declared here) and asks a person only through it: the
 build shows the question in `status` and forwards the answer as `decide`.
+
+A child outlives the build run that starts it (ABANDON, so the build may continue as new
+among its children). A build that is terminated, fails or times out leaves it with nobody
+to report to, so a child watches its build (`until_build_gone`): a report that finds no
+open run of the build's id, or a look every `[build] orphan_check_s` that finds no run of
+it that will take the child over, ends the child's work cleanly: its activities are
+cancelled, its branch and worktree kept, and its result says how to pick it up.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
+    from activities.child_workflows import build_gone
     from contracts.build import SubtaskInput, SubtaskProgress, SubtaskState
+    from contracts.child_check import BuildProbe
     from contracts.human import DecideInput, PendingDecision
-    from workflows import cancel_guard, subtask_state
+    from workflows import cancel_guard, options, subtask_state
     from workflows.inputs import checked_signal
     from workflows.loop_control import LoopControl
     from workflows.search_attrs import LoopAttributes
@@ -41,8 +52,33 @@ class _BuildSide:
 # build's module, which imports the child's.
 subtask_progress: Any = _BuildSide.subtask_progress
 
+# A child ends its work when its build is gone (runs started before this watch without it).
+WATCH_BUILD = "child-ends-when-build-gone"
+# What the SDK raises in workflow code when a signal's target has no open run (sdk-core's
+# signal_external_state_machine.rs: an ApplicationError of this type, "Unable to signal
+# external workflow because it was not found"): a closed workflow is not found, too.
+NOT_FOUND = "ExternalWorkflowExecutionNotFound"
+
+
+def not_found(err: BaseException) -> bool:
+    """A signal sent from workflow code found no open run of its target."""
+    return isinstance(err, ApplicationError) and err.type == NOT_FOUND
+
+
+class BuildGone(Exception):
+    """Raised in a child's main task: its build is gone, its work ends (`until_build_gone`)."""
+
+
 # A person answers through the build; these are what the build sends its children.
-CHILD_SIGNALS = ("decide", "!pause", "!resume", "budget_hold", "failure_hold", "outage_retried")
+CHILD_SIGNALS = (
+    "decide",
+    "!pause",
+    "!resume",
+    "budget_hold",
+    "failure_hold",
+    "outage_retried",
+    "look_at_build",
+)
 
 
 class ChildMessages:
@@ -80,6 +116,12 @@ class ChildMessages:
         resumes too if it just failed the same way, or when it does while in flight."""
         self.control.holds.retried(cause or "")
 
+    @checked_signal("look_at_build")
+    def look_at_build(self) -> None:
+        """A build that ignored this child's report (not its own): look whether it takes
+        this child over, or whether the child's own build is gone."""
+        self.child.look = True
+
 
 class BuildChild:
     """Bound to one child's state and input (read through callables: continue-as-new and
@@ -96,6 +138,9 @@ class BuildChild:
         self.reported: SubtaskProgress | None = None
         self.main: asyncio.Task[Any] | None = None  # the run's task: where a cancel lands
         self.attrs = LoopAttributes(lambda: self.inp().ctx)
+        self.watching = False  # this run ends its work when its build is gone
+        self.gone: str | None = None  # why the build is gone, once it is
+        self.look = False  # look at the build now (`look_at_build`)
 
     def phase(self, phase: str) -> None:
         s = self.state()
@@ -111,7 +156,7 @@ class BuildChild:
         """Tell the parent build (it owns the tracker and the status table) what changed."""
         inp, s = self.inp(), self.state()
         self.phase(s.phase)
-        if not inp.parent_id:
+        if not inp.parent_id or self.gone is not None:
             return
         now = subtask_state.progress(s, inp.subtask, inp.generation)
         started_by = workflow.info().parent
@@ -122,7 +167,79 @@ class BuildChild:
             return
         self.reported = now
         parent = workflow.get_external_workflow_handle(inp.parent_id)
-        await cancel_guard.send(parent.signal(subtask_progress, now), self.main)
+        try:
+            await cancel_guard.send(parent.signal(subtask_progress, now), self.main)
+        except ApplicationError as err:
+            if not (self.watching and not_found(err)):
+                raise
+            self._build_gone(f"build {inp.parent_id} is closed (no run of it is open)")
+        if self.gone is not None and asyncio.current_task() is self.main:
+            raise BuildGone(self.gone)
+
+    # ------------------------------------------------- when the build is gone
+
+    async def until_build_gone(self, steps: Awaitable[None]) -> None:
+        """Run the loop's steps; when the build is gone, end them (their activities are
+        cancelled) and say so in the state. Raised on: anything else."""
+        started_by = workflow.info().parent  # None: started by hand, no build to watch
+        if started_by is None or not self.inp().parent_id or not workflow.patched(WATCH_BUILD):
+            await steps
+            return
+        self.watching = True
+        watch = asyncio.ensure_future(self._watch(started_by.run_id))
+        try:
+            await steps
+        except (BuildGone, asyncio.CancelledError, ActivityError) as err:
+            if self.gone is None or not (isinstance(err, BuildGone) or is_cancelled_exception(err)):
+                raise
+            self._stopped(self.gone)
+        finally:
+            watch.cancel()
+
+    async def _watch(self, run_id: str) -> None:
+        """Look at the build every `[build] orphan_check_s`: a child that waits days on CI
+        sends no report to find it gone."""
+        inp = self.inp()
+        while self.gone is None:
+            every = inp.ctx.config.build.orphan_check_s
+            with contextlib.suppress(TimeoutError):  # the look is due
+                await workflow.wait_condition(lambda: self.look, timeout=every)
+            self.look = False
+            try:
+                gone = await workflow.execute_activity(
+                    build_gone,
+                    BuildProbe(build_id=inp.parent_id or "", run_id=run_id),
+                    summary=f"is build {inp.parent_id} still there?",
+                    **options.quick(),
+                )
+            except ActivityError as err:  # a look that failed says nothing: look again later
+                workflow.logger.warning("look at build %s failed: %s", inp.parent_id, err)
+                continue
+            if gone:
+                self._build_gone(gone)
+
+    def _build_gone(self, why: str) -> None:
+        """Once: the loop's work ends (its main task, wherever it awaits, is cancelled)."""
+        if self.gone is not None:
+            return
+        self.gone = why
+        workflow.logger.warning("%s: %s; ending its work", self.inp().subtask, why)
+        if self.main is not None and asyncio.current_task() is not self.main:
+            self.main.cancel()
+
+    def _stopped(self, why: str) -> None:
+        """The clean end of a child whose build is gone: what is kept, how to pick it up."""
+        inp, s = self.inp(), self.state()
+        branch = s.branch or f"feat/{inp.subtask}"
+        where = f" and worktree {s.worktree}" if s.worktree else ""
+        s.decision = None
+        s.status, s.phase = "cancelled", "stopped: its build is gone"
+        s.notes = (
+            f"stopped: {why}. Branch {branch}{where} kept, as it is. "
+            f"To pick it up, run the build again (`orchestrator build {inp.ctx.design_dir}`): "
+            f"it takes {inp.subtask} over from here, or replaces this run of it"
+        )
+        self.phase(s.phase)
 
     async def ask(self, decision: PendingDecision) -> str:
         """Put a question to the person (through the build) and wait for the answer."""
@@ -166,7 +283,16 @@ class BuildChild:
         await self.report()
 
 
-def child_messages() -> tuple[Any, Any, Any, Any, Any, Any]:
-    """`decide, pause, resume, set_budget_hold, set_failure_hold, outage_retried`."""
+def child_messages() -> tuple[Any, Any, Any, Any, Any, Any, Any]:
+    """`decide, pause, resume, set_budget_hold, set_failure_hold, outage_retried,
+    look_at_build`."""
     m = ChildMessages
-    return m.decide, m.pause, m.resume, m.set_budget_hold, m.set_failure_hold, m.outage_retried
+    return (
+        m.decide,
+        m.pause,
+        m.resume,
+        m.set_budget_hold,
+        m.set_failure_hold,
+        m.outage_retried,
+        m.look_at_build,
+    )

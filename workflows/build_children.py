@@ -57,6 +57,8 @@ with workflow.unsafe.imports_passed_through():
 
 # Children outlive the run that starts them (ABANDON), so it may continue as new among them.
 OUTLIVE = "build-children-outlive-runs"
+# A child whose report this run ignores (not its own) is told to look at its build.
+TELL_FOREIGN = "build-tells-foreign-children"
 # Replacing a stale child, or finding the id free yet taken, this often: a person is asked.
 MAX_TRIES = 3
 
@@ -91,6 +93,7 @@ class BuildChildren:
         self.begun = False  # `begin` ran: the children an earlier run left are in `running`
         self.outlive = False  # this run started under the `OUTLIVE` patch (`begin`)
         self.early: list[SubtaskProgress] = []  # reports that came before the run's state
+        self.told: dict[str, asyncio.Task[None]] = {}  # foreign children told to look
 
     def begin(self, tasks: dict[str, asyncio.Task[None]]) -> None:
         """As a run starts, its state read: under the `OUTLIVE` patch, follow on each child
@@ -457,8 +460,11 @@ class BuildChildren:
         if self.inp() is None:  # a report in a new run's first activation, before `begin`
             self.early.append(progress)
             return
+        if self._foreign(progress):  # even before the plan is read: the child checks itself
+            self._tell_foreign(progress.subtask)
+            return
         view = self.state().subtasks.get(progress.subtask)
-        if self.cancelled() or view is None or self._foreign(progress):
+        if self.cancelled() or view is None:
             return
         if build_state.apply_progress(view, progress):
             self.changed()
@@ -472,6 +478,21 @@ class BuildChildren:
         name = progress.subtask
         following = name in self.running or name in self.starting
         return self.outlive and bool(progress.parent_run) and not following
+
+    def _tell_foreign(self, name: str) -> None:
+        """Once per run: the child a terminated build left running looks at its build now
+        (`build_gone`), and ends its work unless this build will take it over."""
+        if name in self.told or not workflow.patched(TELL_FOREIGN):
+            return
+        handle = workflow.get_external_workflow_handle(self._child_id(name))
+
+        async def tell() -> None:
+            try:
+                await handle.signal(SubtaskWorkflow.look_at_build)
+            except FailureError as err:  # it ended meanwhile
+                workflow.logger.info("look_at_build to %s not delivered: %s", name, err)
+
+        self.told[name] = asyncio.ensure_future(tell())
 
     async def decide(self, decision: DecideInput, waiting_for: Callable[[], str]) -> None:
         """A person's answer for a child: a failure that holds children (one answer for

@@ -100,7 +100,8 @@ class IntegrationWorkflow:
     async def run(self, inp: IntegrationInput) -> SubtaskResult:
         self.child.main = asyncio.current_task()  # where a workflow cancel lands
         self.inp = inp
-        await self.steps.run_on_host(self._steps, "integration branch and worktree")
+        steps = self.steps.run_on_host(self._steps, "integration branch and worktree")
+        await self.child.until_build_gone(steps)  # a build gone ends them cleanly
         await self._write_report()
         await self.control.drained()
         return self._result()
@@ -108,7 +109,9 @@ class IntegrationWorkflow:
     # ------------------------------------------------------------ messages
     # What the build sends its children (one declaration for the subtask and integration).
 
-    decide, pause, resume, set_budget_hold, set_failure_hold, outage_retried = child_messages()
+    decide, pause, resume, set_budget_hold, set_failure_hold, outage_retried, look_at_build = (
+        child_messages()
+    )
     forge_event = forge_event_handler()
     # `[forge] merge = "auto"`: its turn comes after every subtask's PR merged.
     may_merge, merge_declined, dependency_merged = follow_messages()

@@ -85,14 +85,17 @@ class SubtaskWorkflow:
     async def run(self, inp: SubtaskInput) -> SubtaskResult:
         self.child.main = asyncio.current_task()  # where a workflow cancel lands
         self.inp = inp
-        await self.steps.run_on_host(self._steps, "branch and worktree")
+        steps = self.steps.run_on_host(self._steps, "branch and worktree")
+        await self.child.until_build_gone(steps)  # a build gone ends them cleanly
         await self.control.drained()
         return self._result()
 
     # ------------------------------------------------------------ messages
     # What the build sends its children (one declaration for the subtask and integration).
 
-    decide, pause, resume, set_budget_hold, set_failure_hold, outage_retried = child_messages()
+    decide, pause, resume, set_budget_hold, set_failure_hold, outage_retried, look_at_build = (
+        child_messages()
+    )
     forge_event = forge_event_handler()
 
     # `[forge] merge = "auto"`: the build, which knows the plan, says when a PR may merge.
