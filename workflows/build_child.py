@@ -156,6 +156,10 @@ class BuildChild:
         """Tell the parent build (it owns the tracker and the status table) what changed."""
         inp, s = self.inp(), self.state()
         self.phase(s.phase)
+        if self.gone is not None and asyncio.current_task() is self.main:
+            # Its cancel was swallowed where it landed (a signal being sent takes it): the
+            # next report of the main task ends the work instead of going on to a PR.
+            raise BuildGone(self.gone)
         if not inp.parent_id or self.gone is not None:
             return
         now = subtask_state.progress(s, inp.subtask, inp.generation)

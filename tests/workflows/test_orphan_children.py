@@ -102,12 +102,16 @@ async def a_building(
     queue: str,
     hang_s: int,
     config: str,
+    review_hang_s: int = 0,
 ) -> AsyncIterator[tuple[DemoRepo, WorkflowHandle, MessagesStandIn]]:
     """A build of one subtask a on `queue`, served, once a's builder was asked (it answers
-    after `hang_s`, then every review passes)."""
+    after `hang_s`, then every review passes, after `review_hang_s` when set)."""
     tmp_path, github, monkeypatch = where
     a = writes_file_rule("a") | {"faults": [{"type": "hang", "seconds": hang_s}]}
-    with scripted_model({"rules": [a, passes_review("a")]}, monkeypatch, github.url) as messages:
+    review = passes_review("a")
+    if review_hang_s:
+        review |= {"faults": [{"type": "hang", "seconds": review_hang_s}]}
+    with scripted_model({"rules": [a, review]}, monkeypatch, github.url) as messages:
         repo = tiny_project(tmp_path, github.url, {"a": []}, ONE_REVIEWER + config)
         async with build_worker(client, queue):
             build = await start_build(client, repo, queue)
@@ -219,7 +223,11 @@ async def test_a_child_the_new_build_ignores_is_told_and_ends(
     new build, which neither started nor takes it over, ignores it and tells a to look.
     a ends at once (its own look is an hour away), saying a new build runs."""
     where = (tmp_path, github, monkeypatch)
-    async with a_building(client, where, "orphan-told", 20, NO_LOOK) as (repo, old, _):
+    # a's review waits (60 s) after the report that reaches the new build: whatever the
+    # load, a cannot reach its PR before it is told to look (under two CPU burners it did);
+    # told, it ends as its review's cancel lands, or at the latest when the review answers.
+    building = a_building(client, where, "orphan-told", 20, NO_LOOK, review_hang_s=60)
+    async with building as (repo, old, _):
         await old.terminate("a person ended the build")
         started = temporal_cli(
             client.service_client.config.target_host,
@@ -229,7 +237,7 @@ async def test_a_child_the_new_build_ignores_is_told_and_ends(
         )
         assert started.returncode == 0, started.stderr
         new = client.get_workflow_handle(old.id)
-        result = await child_result(client, f"{old.id}-a", limit=60)
+        result = await child_result(client, f"{old.id}-a", limit=150)
         st = await served_status(new, BuildStatus)
         await new.terminate("test over")
         await record_history(new, also="told")  # a build that told a child to look
