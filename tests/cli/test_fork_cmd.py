@@ -13,7 +13,7 @@ from contracts.build import BuildInput, BuildResult, BuildStatus
 from simulators.github_api import GitHubStandIn
 from tests.cli.commands import orchestrator
 from tests.support import scripted_model, status_of, until, write
-from tests.workflows.builds import ONE_REVIEWER, builder, passes_review, tiny_project
+from tests.workflows.builds import SUBTASKS_ONLY, builder, passes_review, tiny_project
 from worker import build_worker
 from workflows.build import BuildWorkflow
 
@@ -39,9 +39,8 @@ async def test_fork_and_merge_from_the_cli(
     temporal_env: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    config = f"{ONE_REVIEWER}\n[integration]\nenabled = false\n"
     with scripted_model({"rules": RULES}, monkeypatch, github.url) as messages:
-        repo = tiny_project(tmp_path, github.url, {"a": []}, config)
+        repo = tiny_project(tmp_path, github.url, {"a": []}, SUBTASKS_ONLY)
         design = str(repo.design_dir)
         async with build_worker(client, task_queue):
             handle = await client.start_workflow(

@@ -28,8 +28,8 @@ from tests.support import (
     write,
 )
 from tests.workflows.builds import (
-    ONE_REVIEWER,
     REPO,
+    SUBTASKS_ONLY,
     builder,
     git_out,
     notice_having,
@@ -40,7 +40,6 @@ from tests.workflows.builds import (
 from worker import build_worker
 from workflows.build import BuildWorkflow
 
-NO_INTEGRATION = f"{ONE_REVIEWER}\n[integration]\nenabled = false\n"
 APPROACH_A = "keep it in one plain text file"
 APPROACH_B = "split it over two files"
 
@@ -119,7 +118,7 @@ async def test_fork_builds_two_attempts_and_merge_b_makes_b_the_subtasks_branch(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with scripted_model({"rules": RULES}, monkeypatch, github.url) as messages:
-        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"], "c": []}, NO_INTEGRATION)
+        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"], "c": []}, SUBTASKS_ONLY)
         async with build_worker(client, task_queue):
             handle = await start_build(client, repo, task_queue)
             await until(lambda: building(messages, "a"), what="a building")
@@ -221,7 +220,7 @@ async def test_pick_best_takes_the_higher_scoring_attempt_without_asking(
     github: GitHubStandIn,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    config = f'{NO_INTEGRATION}\n[fork]\npick = "best"\n'
+    config = f'{SUBTASKS_ONLY}\n[fork]\npick = "best"\n'
     with scripted_model({"rules": BEST_RULES}, monkeypatch, github.url) as messages:
         repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, config)
         async with build_worker(client, task_queue):
@@ -257,7 +256,7 @@ async def test_a_worker_killed_while_both_attempts_run_loses_nothing(
 ) -> None:
     with GitHubStandIn() as github, MessagesStandIn({"rules": RULES}) as messages:
         env = sim_environ(messages.url, github.url)
-        config = NO_INTEGRATION + FAST_HEARTBEAT
+        config = SUBTASKS_ONLY + FAST_HEARTBEAT
         repo = tiny_project(tmp_path, github.url, {"a": []}, config)
         log = tmp_path / "worker.log"
         worker = spawn_worker(temporal_server.address, task_queue, env, log)
@@ -319,7 +318,7 @@ async def test_an_attempts_failure_holds_as_the_subtasks_and_a_person_answers_it
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with scripted_model({"rules": FAILING_RULES}, monkeypatch, github.url) as messages:
-        repo = tiny_project(tmp_path, github.url, {"a": []}, NO_INTEGRATION)
+        repo = tiny_project(tmp_path, github.url, {"a": []}, SUBTASKS_ONLY)
         async with build_worker(client, task_queue):
             handle = await fork_a_while_it_builds(client, repo, task_queue, messages)
             messages.release("a")
@@ -354,7 +353,7 @@ async def test_a_reset_while_a_fork_builds_ends_the_fork_and_builds_the_subtask_
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with scripted_model({"rules": RULES}, monkeypatch, github.url) as messages:
-        repo = tiny_project(tmp_path, github.url, {"a": []}, NO_INTEGRATION)
+        repo = tiny_project(tmp_path, github.url, {"a": []}, SUBTASKS_ONLY)
         async with build_worker(client, task_queue):
             handle = await fork_a_while_it_builds(client, repo, task_queue, messages)
             await until(lambda: building(messages, "a@A", "a@B"), what="both attempts")
