@@ -17,12 +17,20 @@ import pytest
 from temporalio.client import Client, WorkflowHandle
 
 from activities.tracker import read_tracker
-from contracts.build import BuildResult, SubtaskView
+from cli.views import build_view
+from contracts.build import BuildResult, BuildStatus, SubtaskView
 from contracts.human import DecideInput
 from runtime.server import DevServer
 from simulators.github_api import GitHubStandIn
 from tests.forge.following import reviewer
-from tests.support import record_history, scripted_model, sim_environ, spawn_worker, until
+from tests.support import (
+    record_history,
+    scripted_model,
+    sim_environ,
+    spawn_worker,
+    status_of,
+    until,
+)
 from tests.workflows.builds import (
     BRANCH,
     ONE_REVIEWER,
@@ -278,7 +286,7 @@ async def test_merge_auto_with_merge_commits_leaves_integration_nothing_and_ends
         async with build_worker(client, task_queue):
             handle = await start_build(client, repo, task_queue)
             result = BuildResult.model_validate(await handle.result())
-            view = await integration(handle)
+            shown = build_view(await status_of(handle, BuildStatus))
             await record_history(client.get_workflow_handle(f"{handle.id}-integration"))
 
     assert result.result == "ALL_SUBTASKS_MERGED", result
@@ -294,8 +302,11 @@ async def test_merge_auto_with_merge_commits_leaves_integration_nothing_and_ends
     assert git_out(repo.origin, "branch", "--list", BRANCH) == ""  # nothing pushed
     for name in "ab":
         assert git_out(repo.origin, "show", f"main:src/{name}.txt") == name
-    assert view is not None and view.status == "merged" and nothing in view.notes
+    assert f"  integration: {nothing}" in shown  # `orchestrator status`
     assert tracker(repo) == {"a": "merged", "b": "merged", "integration": "merged"}
+    rows = read_tracker(str(repo.root / "design-docs/orchestration/pr_tracker.md"))
+    (row_,) = [r for r in rows["link-shortener"] if r.subtask == "integration"]
+    assert nothing in row_.notes and not row_.pr
     report = (repo.design_dir / "build-reviews/INTEGRATION.md").read_text()
     assert f"- Outcome: **passed**: {nothing}" in report and "- Pull request: (none)" in report
     assert "### Round 1" in report and "| pass |" in report  # verified all the same
