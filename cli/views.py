@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contracts.build import BuildStatus
+from contracts.build import PR_FINAL, BuildStatus
 from contracts.design import DesignStatus
 from contracts.follow import PullSummary
 from contracts.integration import IntegrationOutcome
@@ -141,7 +141,9 @@ def build_view(s: BuildStatus) -> str:
         out += ["", f"Hint: {s.hint}"]
     # What waits for a person, with the commands that answer it, follows (cli/holds.py).
     for v in s.subtasks:
-        if v.notes and v.status in ("blocked", "skipped", "cancelled", "stale"):
+        # Done without a PR (integration with nothing of its own): the note says why.
+        ended = v.status in ("blocked", "skipped", "cancelled", "stale")
+        if v.notes and (ended or (v.status in PR_FINAL and not v.pr_url)):
             out.append(f"  {v.name}: {v.notes}")
     return "\n".join(out + retrying_lines(s.retrying))
 

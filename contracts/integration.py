@@ -46,6 +46,33 @@ class IntegrateResult(BaseModel):
     # Set when a merge conflicted: it is committed with its markers (so the state is
     # durable and any host can continue), and the branches after it are not merged yet.
     conflict: MergeConflict | None = None
+    ahead: int | None = Field(
+        default=None,
+        description="commits of the integration branch that the base lacks (None: not counted)",
+    )
+
+
+class OwnWorkRequest(BaseModel):
+    """Does the verified integration branch hold anything the base does not (a PR to open)?"""
+
+    worktree: str
+    branch: str
+    base_branch: str
+    remote: str | None = "origin"
+    token_hosts: list[str] = Field(default_factory=list)
+
+
+class OwnWork(BaseModel):
+    """The integration branch against the base as the remote has it now. With nothing of its
+    own, a copy of the branch the remote holds is deleted when it holds nothing the base
+    lacks either (the orchestrator pushed it; nothing is lost), else left and named."""
+
+    ahead: int = Field(description="commits of the integration head that the base lacks")
+    base: str = Field(description="the base commit counted against")
+    removed: bool = Field(default=False, description="the remote's branch was deleted")
+    left: str | None = Field(
+        default=None, description="the remote branch's tip, left: it holds commits the base lacks"
+    )
 
 
 class SmellRequest(BaseModel):

@@ -853,6 +853,11 @@ class GitHubStandIn:
             raise _validation_failed(
                 {"resource": "PullRequest", "field": "base", "code": "invalid"}
             )
+        # A head with no commits the base lacks (new, or merged into the base already): GitHub's
+        # 422 "Validation Failed" with one `custom` error whose message names base and head as
+        # the request gave them ("Client errors": https://docs.github.com/en/rest/using-the-rest-
+        # api/troubleshooting-the-rest-api; 422 on https://docs.github.com/rest/pulls/pulls#create-
+        # a-pull-request).
         if self._commits_between(head_repo, base_sha, head_ref) == 0:
             raise _validation_failed(
                 {

@@ -216,6 +216,7 @@ def integration_outcome(s: BuildState, feature: str) -> IntegrationOutcome | Non
     if v.status in PR_FINAL:
         return IntegrationOutcome(
             status="passed",
+            reason="" if v.pr_url else v.notes,  # no PR: nothing to integrate, it says so
             branch=branch,
             pr_url=v.pr_url,
             rounds=v.round,

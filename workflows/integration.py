@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.git.activities import ensure_worktree, git_repo_info
     from activities.integration.activities import (
         merge_branches,
+        own_work,
         smell_checks,
         write_integration_report,
     )
@@ -46,6 +47,8 @@ with workflow.unsafe.imports_passed_through():
         IntegrationOutcome,
         IntegrationReport,
         IntegrationRound,
+        OwnWork,
+        OwnWorkRequest,
         Reopen,
         ReopenBy,
         ReopenRecord,
@@ -64,6 +67,8 @@ with workflow.unsafe.imports_passed_through():
 
 # New on the path after the PR opens: running integrations recorded before it ended there.
 FOLLOW_PATCH = "integration-follows-its-pr"
+# New before the PR: a branch with nothing the base lacks is neither pushed nor proposed.
+NOTHING_PATCH = "integration-nothing-of-its-own"
 
 
 @workflow.defn(name="IntegrationWorkflow")
@@ -169,6 +174,8 @@ class IntegrationWorkflow:
             await self._merge_all()
             verdict = await self._verify()
             if verdict == "pass":
+                if await self._nothing_of_its_own():
+                    return
                 await self._open_pr()
                 if self.s.follow is not None:
                     await self.pull.follow()
@@ -198,7 +205,9 @@ class IntegrationWorkflow:
             )
             self.s.base = self.s.base or result.base
             self.s.merged += [b for b in result.merged if b not in self.s.merged]
-            await self.steps.push()
+            # Nothing ahead of the base (every subtask's commits on it): nothing to push.
+            if not (result.ahead == 0 and workflow.patched(NOTHING_PATCH)):
+                await self.steps.push()
             conflict = result.conflict
             if conflict is None:
                 return
@@ -438,6 +447,39 @@ class IntegrationWorkflow:
             self.s.integrator_commits += 1
         return result
 
+    async def _nothing_of_its_own(self) -> bool:
+        """Verified, and holding nothing the base lacks (`merge_method = "merge"` brought
+        every subtask's commits to it unchanged): no PR, since GitHub refuses one without
+        commits. Integration is done, as merged; the note says why, and what became of a
+        copy of the branch an earlier attempt pushed."""
+        if not workflow.patched(NOTHING_PATCH):
+            return False
+        inp = self._integration
+        base, branch, remote = inp.base_branch, self._branch(), inp.ctx.config.forge.remote
+        own: OwnWork = await self.steps.on_host(
+            own_work,
+            OwnWorkRequest(
+                worktree=self.steps.worktree,
+                branch=branch,
+                base_branch=base,
+                remote=remote,
+                token_hosts=self.steps.token_hosts(),
+            ),
+            OwnWork,
+            f"what {branch} holds beyond {base}",
+            **options.network(),
+        )
+        if own.ahead:
+            return False
+        note = f"nothing to integrate: every subtask's commits are already on {base}; no PR"
+        if own.removed:
+            note += f"; {branch} removed from {remote} (it held nothing {base} lacks)"
+        elif own.left:
+            note += f"; {branch} left on {remote} at {own.left[:10]}: it holds commits {base} lacks"
+        self.s.status, self.s.phase, self.s.notes = "merged", "merged", note
+        await self.child.report()
+        return True
+
     async def _open_pr(self) -> None:
         self.child.phase("creating PR")
         await self.child.report()
@@ -512,7 +554,8 @@ class IntegrationWorkflow:
         status = "skipped" if self.s.status == "skipped" else status
         return IntegrationOutcome(
             status=status,  # type: ignore[arg-type]
-            reason="" if status == "passed" else self.s.notes,
+            # Passed without a PR: nothing to integrate, and the note says so.
+            reason="" if status == "passed" and self.s.pr_url else self.s.notes,
             branch=self._branch(),
             pr_url=self.s.pr_url,
             rounds=len(self.s.rounds),

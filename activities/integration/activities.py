@@ -1,7 +1,8 @@
-"""Integration activities: merge in DAG order, smell checks, INTEGRATION.md.
+"""Integration activities: merge in DAG order, smell checks, own work, INTEGRATION.md.
 
 Each is idempotent: a retried merge finds merged branches already in HEAD, the
-smell checks only read, the report is rewritten whole.
+smell checks only read, an empty branch already deleted is not deleted again, the
+report is rewritten whole.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from activities.agents.errors import non_retryable
 from activities.agents.loop import Heartbeater
 from activities.files import atomic_write_text
 from activities.git.activities import git_errors, heartbeating
-from activities.integration import merge, report, smells
+from activities.integration import merge, nothing, report, smells
 from contracts.build import GateCommand, GateRequest, GateResult
 from contracts.integration import (
     IntegrateRequest,
     IntegrateResult,
     IntegrationReport,
+    OwnWork,
+    OwnWorkRequest,
     SmellFinding,
     SmellRequest,
 )
@@ -32,6 +35,13 @@ def merge_branches(req: IntegrateRequest) -> IntegrateResult:
     """Merge the subtask branches in order; a conflict is committed for the integrator."""
     with heartbeating(f"merge into {req.branch}"), git_errors():
         return merge.integrate(req)
+
+
+@activity.defn(name="integration.own_work")
+def own_work(req: OwnWorkRequest) -> OwnWork:
+    """What the integration branch holds beyond the base (nothing: no PR to open)."""
+    with heartbeating(f"{req.branch} against {req.base_branch}"), git_errors():
+        return nothing.own_work(req)
 
 
 @activity.defn(name="integration.smells")
@@ -105,4 +115,4 @@ def write_integration_report(r: IntegrationReport) -> str:
     return r.path
 
 
-ACTIVITIES = [merge_branches, smell_checks, write_integration_report]
+ACTIVITIES = [merge_branches, own_work, smell_checks, write_integration_report]

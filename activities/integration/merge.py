@@ -91,7 +91,14 @@ def integrate(req: IntegrateRequest) -> IntegrateResult:
             merged=merged,
             conflict=MergeConflict(branch=branch, files=files, commit=head_commit(req.worktree)),
         )
-    return IntegrateResult(head=head_commit(req.worktree), base=base, merged=merged)
+    # Nothing ahead of the base: there is nothing to push (every subtask's commits are on it).
+    ahead = git_out(req.worktree, "rev-list", "--count", f"{base_sha}..HEAD") if base_sha else None
+    return IntegrateResult(
+        head=head_commit(req.worktree),
+        base=base,
+        merged=merged,
+        ahead=int(ahead) if ahead is not None else None,
+    )
 
 
 def _abort_interrupted_merge(worktree: str) -> None:

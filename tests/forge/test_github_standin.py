@@ -187,6 +187,32 @@ def test_head_and_base_must_exist_on_the_origin(tmp_path: Path) -> None:
         assert gh.pulls("acme/app") == []
 
 
+def test_a_head_with_no_commits_beyond_the_base_gets_githubs_422(tmp_path: Path) -> None:
+    """A new branch, and one already merged into the base (merge_method "merge"): GitHub
+    refuses both, naming base and head as the request did."""
+    origin = origin_with(tmp_path, "feat/merged")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", origin, str(clone))
+    git(clone, "merge", "-q", "--no-ff", "-m", "Merge pull request #1", "origin/feat/merged")
+    git(clone, "push", "-q", "origin", "main", "main:refs/heads/feat/new")
+    with GitHubStandIn(git_dirs={"acme/app": origin}) as gh:
+        repo = client(gh).get_repo("acme/app")
+        for head in ("feat/new", "feat/merged", "acme:feat/merged"):
+            try:
+                repo.create_pull(base="main", head=head, title="X", body="")
+            except GithubException as exc:
+                assert _validation_errors(exc) == [
+                    {
+                        "resource": "PullRequest",
+                        "code": "custom",
+                        "message": f"No commits between main and {head}",
+                    }
+                ]
+            else:
+                raise AssertionError(f"expected a 422 for {head}")
+        assert gh.pulls("acme/app") == []
+
+
 def test_title_and_body_over_githubs_limits_get_its_422(tmp_path: Path) -> None:
     with GitHubStandIn(git_dirs={"acme/app": origin_with(tmp_path, "feat/x")}) as gh:
         repo = client(gh).get_repo("acme/app")

@@ -17,12 +17,20 @@ import pytest
 from temporalio.client import Client, WorkflowHandle
 
 from activities.tracker import read_tracker
-from contracts.build import BuildResult, SubtaskView
+from cli.views import build_view
+from contracts.build import BuildResult, BuildStatus, SubtaskView
 from contracts.human import DecideInput
 from runtime.server import DevServer
 from simulators.github_api import GitHubStandIn
 from tests.forge.following import reviewer
-from tests.support import record_history, scripted_model, sim_environ, spawn_worker, until
+from tests.support import (
+    record_history,
+    scripted_model,
+    sim_environ,
+    spawn_worker,
+    status_of,
+    until,
+)
 from tests.workflows.builds import (
     BRANCH,
     ONE_REVIEWER,
@@ -258,3 +266,49 @@ async def test_red_ci_on_the_integration_pr_past_max_ci_rounds_holds_for_a_perso
     pull = integration_pull(github)
     assert pull is not None and pull["state"] == "open" and not pull["merged"]
     assert tracker(repo) == {"a": "mergeable", "integration": "pr_created"}
+
+
+async def test_merge_auto_with_merge_commits_leaves_integration_nothing_and_ends_merged(
+    client: Client,
+    task_queue: str,
+    tmp_path: Path,
+    github: GitHubStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`merge_method = "merge"` brings every subtask's commits to main unchanged: the
+    integration branch has nothing of its own. Its checks still run, but it opens no PR
+    (GitHub would refuse one with "No commits between"), pushes no branch, says so, and the
+    build ends ALL_SUBTASKS_MERGED."""
+    rules = [*RULES, writes_file_rule("b"), passes_review("b")]
+    with scripted_model({"rules": rules}, monkeypatch, github.url):
+        forge = FOLLOW + '\nmerge = "auto"\nmerge_method = "merge"'
+        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, ONE_REVIEWER, forge=forge)
+        async with build_worker(client, task_queue):
+            handle = await start_build(client, repo, task_queue)
+            result = BuildResult.model_validate(await handle.result())
+            shown = build_view(await status_of(handle, BuildStatus))
+            await record_history(client.get_workflow_handle(f"{handle.id}-integration"))
+
+    assert result.result == "ALL_SUBTASKS_MERGED", result
+    nothing = "nothing to integrate: every subtask's commits are already on main"
+    assert result.integration is not None and result.integration.status == "passed"
+    assert result.integration.pr_url is None and nothing in result.integration.reason
+    pulls = {p["head"]["ref"]: p for p in github.pulls(REPO)}
+    assert set(pulls) == {"feat/a", "feat/b"}  # no integration PR, not even tried:
+    assert not [r for r in github.requests if r.method == "POST" and r.status == 422]
+    done = [(n, body) for n, body, status in merges(github) if status == 200]
+    assert [n for n, _ in done] == [pulls["feat/a"]["number"], pulls["feat/b"]["number"]]
+    assert all(body["merge_method"] == "merge" for _, body in done)
+    assert git_out(repo.origin, "branch", "--list", BRANCH) == ""  # nothing pushed
+    for name in "ab":
+        assert git_out(repo.origin, "show", f"main:src/{name}.txt") == name
+    assert f"  integration: {nothing}" in shown  # `orchestrator status`
+    assert tracker(repo) == {"a": "merged", "b": "merged", "integration": "merged"}
+    rows = read_tracker(str(repo.root / "design-docs/orchestration/pr_tracker.md"))
+    (row_,) = [r for r in rows["link-shortener"] if r.subtask == "integration"]
+    assert nothing in row_.notes and not row_.pr
+    report = (repo.design_dir / "build-reviews/INTEGRATION.md").read_text()
+    assert f"- Outcome: **passed**: {nothing}" in report and "- Pull request: (none)" in report
+    assert "### Round 1" in report and "| pass |" in report  # verified all the same
+    build_report = (repo.design_dir / "build-reviews/REPORT.md").read_text()
+    assert "ALL_SUBTASKS_MERGED" in build_report and nothing in build_report

@@ -207,6 +207,14 @@ async def test_merges_github_keeps_refusing_go_to_a_person(
     assert all(body["merge_method"] == "rebase" for _, body, _ in merges(github))
     assert result.result == "ALL_SUBTASKS_PR_CREATED", result
     assert not pulls_by_branch(github)["feat/a"]["merged"]
+    # Integration (a's work, not merged) is declined its turn (`merge_declined`): clean, it
+    # ends mergeable for a person to merge and says why; GitHub never saw it merge (above).
+    assert result.integration is not None and result.integration.pr_status == "mergeable"
+    rows = read_tracker(str(repo.root / "design-docs/orchestration/pr_tracker.md"))
+    (integration,) = [r for r in rows["link-shortener"] if r.subtask == "integration"]
+    assert integration.status == "mergeable"
+    declined = "not merged: dependency a pr_created: not merged, so neither is this one"
+    assert declined in integration.notes
 
 
 async def test_a_killed_worker_while_waiting_to_merge_loses_nothing(
