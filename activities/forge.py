@@ -257,11 +257,17 @@ def _record_files(req: PullRequestRequest) -> list[str]:
 
 
 def _has_own_commits(path: str, branch: str, base: str, remote: str) -> bool:
-    for ref in (f"refs/heads/{base}", f"refs/remotes/{remote}/{base}"):
-        if resolve_commit(path, ref):
-            out = git_out(path, "rev-list", "--count", f"{ref}..refs/heads/{branch}")
-            return int(out or 0) > 0
-    return True
+    """Commits on the branch that neither the local base nor the remote's copy holds: a
+    local base left behind by merges on the forge must not make merged work look new."""
+    bases = [
+        ref
+        for ref in (f"refs/heads/{base}", f"refs/remotes/{remote}/{base}")
+        if resolve_commit(path, ref)
+    ]
+    if not bases:
+        return True
+    out = git_out(path, "rev-list", "--count", f"refs/heads/{branch}", "--not", *bases)
+    return int(out or 0) > 0
 
 
 def publish_record(req: PullRequestRequest, base: str, text: str) -> str | None:

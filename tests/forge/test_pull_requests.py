@@ -144,6 +144,25 @@ def test_branch_without_new_commits_is_a_validation_error(
     assert git(repos.origin, "rev-parse", "feat/01-types") == git(repos.root, "rev-parse", "main")
 
 
+def test_work_already_merged_on_the_forge_is_not_new_work_behind_a_stale_local_base(
+    repos: Repos, github: GitHubStandIn
+) -> None:
+    """Merges on the forge move the remote's base, not the checkout's: the subtask's commits
+    are then on origin/main, and a review record must not make the branch look new."""
+    wt = built_subtask(repos)
+    git(repos.root, "push", "-q", "origin", "feat/01-types:main")
+    git(repos.root, "fetch", "-q", "origin")
+    stale = git(repos.root, "rev-parse", "main")
+
+    with pytest.raises(ApplicationError) as err:
+        open_pr(request(repos, wt, github.url))
+
+    assert err.value.type == "GitHubValidationFailed"
+    assert "No commits between main and feat/01-types" in err.value.message
+    assert git(repos.origin, "rev-parse", "feat/01-types") == git(repos.origin, "rev-parse", "main")
+    assert git(repos.root, "rev-parse", "main") == stale
+
+
 def test_unreachable_api_is_retryable(repos: Repos) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
