@@ -103,7 +103,16 @@ async def test_a_worker_killed_mid_agent_resumes_from_its_last_completed_turn(
     # kill and never asked again; the killed request of turn 3 had no answer, so no row.
     rows = read_rows(token_log)
     answered = [r for r in standin.requests if r.fault is None]
-    assert [(r.turn, r.attempt) for r in rows] == [(1, 1), (2, 1), (3, 2), (4, 2)]
+    # The killed attempt answered turns 1-2 and the next one 3-4. Which attempt was killed is
+    # not fixed: at a load of 20 on 2 cores the first attempt once missed this test's 2 s
+    # heartbeat before its first call (a fair retry; the product's timeout is 30 s).
+    killed = rows[0].attempt
+    assert [(r.turn, r.attempt) for r in rows] == [
+        (1, killed),
+        (2, killed),
+        (3, killed + 1),
+        (4, killed + 1),
+    ]
     assert [(r.input_tokens, r.output_tokens) for r in rows] == [
         (r.usage["input_tokens"], r.usage["output_tokens"]) for r in answered
     ]
