@@ -71,10 +71,13 @@ class DemoFork:
             scope = f"{f.subtask}@{a}"
             if v.status != "pending" and (scope, "start") not in seen:
                 seen.add((scope, "start"))
-                say(f"  {scope:<12} started on {v.branch}: {v.approach}")
+                say(
+                    f"  {scope:<12} started on {v.branch}"
+                    + (f": {v.approach}" if v.approach else "")
+                )
             if v.ended_at and (scope, "end") not in seen:
                 seen.add((scope, "end"))
-                how = "passed" if v.passed else f"{v.status} ({v.notes})"
+                how = "passed" if v.passed else v.status + (f" ({v.notes})" if v.notes else "")
                 say(f"  {scope:<12} {how} after {v.round} round(s): {scores_text(v.scores)}")
         if f.report_path and (f.subtask, "compared") not in seen:
             seen.add((f.subtask, "compared"))
