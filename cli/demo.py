@@ -41,6 +41,7 @@ from activities.sandbox.runner import unavailable
 from cli import demo_clean
 from cli.common import EXIT_INTERRUPTED, NO_EMBEDDED_HELP, CliError
 from cli.demo_clean import MARKER, QUEUE_PREFIX
+from cli.demo_fork import DemoFork
 from cli.demo_progress import report_progress
 from cli.demo_release import RELEASE_ID, release_phase
 from cli.demo_repo import (
@@ -340,6 +341,7 @@ async def build_phase(
         demo, client, f"build loop: {BUILD_ID}", BuildWorkflow, arg, task_queue, "build"
     )
     seen: set[tuple[str, object]] = set()
+    fork = DemoFork(demo, handle)
     while True:
         for line in await forge.tick():  # the PRs' CI and reviewer, as they happen
             say(line)
@@ -350,6 +352,7 @@ async def build_phase(
             st = None
         if st is not None:
             report_progress(demo, st, seen)
+            await fork.step(st, seen, act=running)
             if running:
                 demo.holds(st, pending_decisions(st))
         if not running:
@@ -362,6 +365,8 @@ async def build_phase(
         if sub.pr_url and (sub.subtask, "pr") not in seen:
             say(f"  {sub.subtask:<12} PR {sub.pr_url}")
     say(f"== build: {result.result}")
+    if fork.summary():
+        say(f"== fork: {fork.summary()}")
     if result.integration is not None:
         say(f"== integration: {integration_line(result.integration)}")
         say(f"  report: {repo.design_dir / 'build-reviews' / 'INTEGRATION.md'}")

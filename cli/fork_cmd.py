@@ -78,23 +78,31 @@ async def _answer(handle: Any, before: str, starts: tuple[str, ...]) -> str:
     return ""
 
 
-async def _send(handle: Any, signal: Any, arg: Any, verb: str) -> int:
+async def send(handle: Any, signal: Any, arg: Any, verb: str) -> str:
+    """Send `verb` to the build; its answer (the notice), or CliError with its refusal.
+    The demo sends its `!fork` and `!merge` through this too, as a person's CLI does."""
     before = (await handle.query(BuildWorkflow.status)).notice
     await handle.signal(signal, arg)
     said = await _answer(handle, before, (verb, f"refused {verb}"))
     if said.startswith("refused "):
         raise CliError(said.removeprefix("refused "))
-    print(said or f"sent {verb} to {handle.id}; `orchestrator status` shows how it goes")
-    return 0
+    return said or f"sent {verb} to {handle.id}; `orchestrator status` shows how it goes"
+
+
+def merge_text(winner: str, subtask: str = "") -> str:
+    """`!merge`'s argument: `<subtask> B`, or `B` alone."""
+    return f"{subtask} {winner.upper()}".strip()
 
 
 async def fork(args: argparse.Namespace) -> int:
     request = request_of(args)
     _, handle = await _build(args)
-    return await _send(handle, BuildWorkflow.fork_subtask, request, "!fork")
+    print(await send(handle, BuildWorkflow.fork_subtask, request, "!fork"))
+    return 0
 
 
 async def merge(args: argparse.Namespace) -> int:
     _, handle = await _build(args)
-    text = f"{args.subtask} {args.winner.upper()}".strip()
-    return await _send(handle, BuildWorkflow.merge_fork, text, "!merge")
+    text = merge_text(args.winner, args.subtask)
+    print(await send(handle, BuildWorkflow.merge_fork, text, "!merge"))
+    return 0

@@ -45,6 +45,33 @@ REVIEW_FIX = (
     + REVIEWED_LINE
 )
 
+# The subtask the demo forks before it starts (the last: its attempts build while nothing
+# else does), the approach each attempt's builder is given, and what its reviewers see.
+FORKED_SUBTASK = "05-cli"
+FORK_APPROACHES = {
+    "A": "the least code: argparse in shortener/cli.py, one test of the round trip",
+    "B": "argparse in shortener/cli.py, a test for every exit code and the error line",
+}
+FORK_A_TEST = "tests/test_cli.py"
+FORK_A_TEXT = '''"""The CLI's round trip (the demo's fork, attempt A: the happy path only)."""
+
+from shortener.cli import main
+
+URL = "https://example.com/some/long/path?q=1"
+
+
+def test_shorten_then_resolve_round_trips(capsys, tmp_path):
+    db = str(tmp_path / "links.json")
+    assert main(["--db", db, "shorten", URL]) == 0
+    code = capsys.readouterr().out.strip()
+    assert main(["--db", db, "resolve", code]) == 0
+    assert capsys.readouterr().out == f"{URL}\\n"
+'''
+FORK_REVIEWS = {
+    "A": (0.97, "Only the round trip is tested: exit codes 1 and 2 and the error line are not"),
+    "B": (0.99, "Every exit code and the one-line error are tested"),
+}
+
 QUESTIONS = [
     {
         "id": "Q1",
@@ -59,29 +86,51 @@ QUESTIONS = [
 ]
 
 
-def builder_rule(subtask: str, impl_dir: Path) -> dict[str, Any]:
+def builder_rule(
+    subtask: str, impl_dir: Path, scope: str | None = None, texts: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The builder of `scope` (default: the subtask) writes the subtask's reference files,
+    `texts` in place of some, and runs its tests."""
     root = impl_dir / subtask
-    files = sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    found = sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    files = {str(p.relative_to(root)): p.read_text(encoding="utf-8") for p in found}
+    files.update(texts or {})
     steps: list[dict[str, Any]] = [
-        {
-            "tool": "write_file",
-            "input": {"path": str(p.relative_to(root)), "content": p.read_text(encoding="utf-8")},
-        }
-        for p in files
+        {"tool": "write_file", "input": {"path": path, "content": text}}
+        for path, text in files.items()
     ]
-    tests = [str(p.relative_to(root)) for p in files if p.name.startswith("test_")]
+    tests = [path for path in files if Path(path).name.startswith("test_")]
     if tests:
         steps.append(
             {"tool": "run_command", "input": {"command": f"python -m pytest -q {' '.join(tests)}"}}
         )
     return {
-        "match": {"role": "builder", "scope": subtask},
+        "match": {"role": "builder", "scope": scope or subtask},
         "steps": steps,
         "submit": {
             "summary": f"Implemented {subtask} with tests (simulated builder).",
-            "files_changed": [str(p.relative_to(root)) for p in files],
+            "files_changed": list(files),
         },
     }
+
+
+def fork_rules(impl_dir: Path) -> list[dict[str, Any]]:
+    """The attempts of the demo's `!fork` (cli/demo_fork.py sends it): A writes the CLI
+    with its round trip test only, B with the reference tests of every exit code; each
+    passes review in one round, B clearly higher, so FORK-<name>.md recommends B."""
+    rules = [
+        builder_rule(FORKED_SUBTASK, impl_dir, f"{FORKED_SUBTASK}@A", {FORK_A_TEST: FORK_A_TEXT}),
+        builder_rule(FORKED_SUBTASK, impl_dir, f"{FORKED_SUBTASK}@B"),
+    ]
+    for attempt, (score, tested) in FORK_REVIEWS.items():
+        summary = [f"{FORKED_SUBTASK} does what its subplan asks", tested]
+        rules.append(
+            {
+                "match": {"kind": "review", "scope": f"{FORKED_SUBTASK}@{attempt}"},
+                "submit": {"score": score, "summary": summary},
+            }
+        )
+    return rules
 
 
 def follow_fixer_rules() -> list[dict[str, Any]]:
@@ -211,4 +260,5 @@ def link_shortener_scenario(
     ]
     if impl_dir.is_dir():
         rules += [builder_rule(d.name, impl_dir) for d in sorted(impl_dir.iterdir()) if d.is_dir()]
+        rules += fork_rules(impl_dir)
     return {"rules": [*rules, *follow_fixer_rules(), docs_rule(design_rel)]}

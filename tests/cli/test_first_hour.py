@@ -33,7 +33,13 @@ from temporalio.service import RPCError
 import starter
 from contracts.version import TASK_QUEUE
 from runtime.server import DevServer, free_port, is_listening, process_alive
-from simulators.demo_scenario import CI_TEST
+from simulators.demo_scenario import (
+    CI_TEST,
+    FORK_A_TEST,
+    FORK_A_TEXT,
+    FORK_APPROACHES,
+    FORKED_SUBTASK,
+)
 from simulators.github_api import GitHubStandIn
 from tests.cli.commands import orchestrator
 from tests.conftest import REPO_ROOT
@@ -511,7 +517,9 @@ async def test_a_killed_demo_leaves_nothing_that_stops_the_next_one(
     assert "alice (simulated reviewer) requests changes on 02-storage's PR #" in out
     assert "reply on PR #" in out and "by orchestrator-bot: Addressed in " in out
     assert "== build: ALL_SUBTASKS_MERGEABLE" in out  # every followed PR ended clean
-    demo_forge_did_what_it_said(scratch)
+    with GitHubStandIn(state_path=str(scratch / "github.json")) as github:  # its last state
+        demo_forge_did_what_it_said(scratch, github)
+        demo_forked_and_merged(scratch, out, github)
     # The release, each gate sent as a person sends it, ends SHIPPED with its three reports.
     for gate in ("!docs", "!critic", "!security", "!verify"):
         assert f"signal --workflow-id release-link-shortener --name '{gate}'" in out, gate
@@ -527,12 +535,11 @@ async def test_a_killed_demo_leaves_nothing_that_stops_the_next_one(
     assert "completed: SHIPPED; reports: " in shown.stdout
 
 
-def demo_forge_did_what_it_said(scratch: Path) -> None:
-    """On the demo's GitHub stand-in (its state file): the codec PR's first head red, the
-    fixer's head green and holding the test CI asked for; the one review comment with
-    exactly one reply, by the orchestrator's account, naming the fix."""
-    with GitHubStandIn(state_path=str(scratch / "github.json")) as github:  # its last state
-        pulls = {p["head"]["ref"]: p for p in github.pulls("demo/link-shortener")}
+def demo_forge_did_what_it_said(scratch: Path, github: GitHubStandIn) -> None:
+    """On the demo's GitHub stand-in: the codec PR's first head red, the fixer's head green
+    and holding the test CI asked for; the one review comment with exactly one reply, by
+    the orchestrator's account, naming the fix."""
+    pulls = {p["head"]["ref"]: p for p in github.pulls("demo/link-shortener")}
     runs = github.checks.runs["demo/link-shortener"]
     fixed = pulls["feat/03-codec"]["head"]["sha"]
     red = git_out(scratch / "origin.git", "rev-parse", f"{fixed}^")  # one push: the fix
@@ -544,6 +551,37 @@ def demo_forge_did_what_it_said(scratch: Path) -> None:
     (reply,) = [c for c in comments if c["in_reply_to_id"] is not None]
     assert asked["user"] == "alice" and reply["in_reply_to_id"] == asked["id"]
     assert reply["user"] == github.login and reply["body"].startswith("Addressed in ")
+
+
+def demo_forked_and_merged(scratch: Path, out: str, github: GitHubStandIn) -> None:
+    """The demo forked 05-cli before it started and printed what a person types; both
+    attempts were reviewed, FORK-05-cli.md recommends B, and the demo's `merge` made B the
+    subtask's branch: its PR carries B's commits, A is kept as archive/... and is gone as
+    fork/05-cli-A from the remote."""
+    design, origin = demo_dir(out), scratch / "origin.git"
+    report = f"{design}/build-reviews/{FORKED_SUBTASK}/FORK-{FORKED_SUBTASK}.md"
+    assert f"fork {design} {FORKED_SUBTASK} --approach A " in out, out
+    assert "05-cli@A     passed after 1 round(s): code-correctness 0.97" in out
+    assert "05-cli@B     passed after 1 round(s): code-correctness 0.99" in out
+    assert f"05-cli       fork 05-cli compared: {report}" in out
+    assert f" merge {design} B {FORKED_SUBTASK}\n" in out
+    assert "!merge B (05-cli): fork 05-cli: B merged (picked by a person); kept " in out
+    assert "A person must act" not in out, "the demo answers its own pick"
+    text = Path(report).read_text()
+    assert "Recommended: **B**" in text and FORK_APPROACHES["A"] in text
+    # The PR of 05-cli is opened from feat/05-cli, which carries B's commits and tests.
+    head = next(p for p in github.pulls("demo/link-shortener") if p["head"]["ref"] == "feat/05-cli")
+    head_sha = head["head"]["sha"]
+    winner = git_out(origin, "rev-parse", "fork/05-cli-B")
+    assert git_out(origin, "merge-base", winner, head_sha) == winner
+    assert "def test_invalid_input_exits_2" in git_out(origin, "show", f"{head_sha}:{FORK_A_TEST}")
+    # A: gone as a fork branch, kept as one archive with its own test.
+    assert git_out(origin, "rev-parse", "--verify", "-q", "refs/heads/fork/05-cli-A") == ""
+    fmt = "--format=%(refname:short)"
+    archives = git_out(origin, "for-each-ref", fmt, "refs/heads/archive/fork/").splitlines()
+    assert len(archives) == 1 and archives[0].startswith("archive/fork/05-cli-A-"), archives
+    kept = git_out(origin, "show", f"{archives[0]}:{FORK_A_TEST}")
+    assert kept == FORK_A_TEXT.strip()
 
 
 async def test_a_hold_in_the_demo_is_printed_and_its_command_works(
