@@ -135,6 +135,7 @@ class ForkState(BaseModel):
     winner: Attempt | None = None
     picked_by: Literal["person", "best"] | None = None
     archived: list[str] = Field(default_factory=list, description="the loser's archive branch")
+    notes: str = Field(default="", description="how the merge went: what was kept, and why")
     spent_before: Ledger = Field(
         default_factory=Ledger, description="what the subtask's cancelled child had spent"
     )
@@ -189,8 +190,11 @@ class PromoteRequest(BaseModel):
     target: str
     remote: str | None = "origin"
     token_hosts: list[str] = Field(default_factory=list)
+    # Remove `source` too (here and on the remote) where it is still the promoted commit.
+    drop_source: bool = False
 
 
 class PromoteResult(BaseModel):
     target: str
     head: str
+    source_kept: str = Field(default="", description="drop_source: what was kept, and why")

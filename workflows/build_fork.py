@@ -65,6 +65,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.loop_control import LoopControl
     from workflows.subtask import SubtaskWorkflow
 
+# The winner's fork branch is removed once promoted (where it is still the promoted commit).
+DROP_WINNER = "fork-drops-promoted-branch"
+
 
 class ForkGroup:
     """A fork's attempts behind what the build uses of a child's handle (`signal`,
@@ -387,6 +390,7 @@ class BuildFork:
                 target=BRANCH_PREFIX + name,
                 remote=remote,
                 token_hosts=hosts,
+                drop_source=workflow.patched(DROP_WINNER),
             ),
             result_type=PromoteResult,
             summary=f"make {spec[winner].branch} feat/{name}",
@@ -417,10 +421,12 @@ class BuildFork:
         view.generation += 1
         view.status, view.phase = "pending", "pending"
         by = "a person" if f.picked_by == "person" else "best score"
+        moved = f"; {promoted.source_kept}" if promoted.source_kept else ""
         view.notes = (
             f"fork {f.name}: {winner} merged (picked by {by}); "
-            f"kept {', '.join(f.archived) or 'nothing'}"
+            f"kept {', '.join(f.archived) or 'nothing'}{moved}"
         )
+        f.notes = view.notes
         self.control.tell(f"!merge {winner} ({name}): {view.notes}")
 
     def _report_rel(self, subtask: str, name: str) -> str:

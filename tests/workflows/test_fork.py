@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client, WorkflowHandle
 
-from cli.demo_repo import DemoRepo
+from cli.demo_repo import DemoRepo, git
 from contracts.build import BuildResult, BuildStatus
 from contracts.fork import ForkRequest, ForkState
 from runtime.server import DevServer
@@ -66,6 +66,14 @@ RULES = [
     passes_review("b"),
     passes_review("c"),
 ]
+
+
+def push_to(bare: Path, branch: str) -> str:
+    """A commit on top of `branch` in the bare repository `bare`, as someone's push; its sha."""
+    tip = git_out(bare, "rev-parse", branch)
+    made = git(bare, "commit-tree", f"{tip}^{{tree}}", "-p", tip, "-m", "a person's commit")
+    git(bare, "update-ref", f"refs/heads/{branch}", made, tip)
+    return made
 
 
 async def status(handle: WorkflowHandle) -> BuildStatus:
@@ -182,7 +190,16 @@ async def test_fork_builds_two_attempts_and_merge_b_makes_b_the_subtasks_branch(
     origin = repo.origin
     assert git_out(origin, "show", "feat/a:src/a.txt") == "B"
     assert git_out(origin, "show", "feat/a:src/a2.txt") == "B2"
-    assert git_out(origin, "rev-parse", "--verify", "-q", "refs/heads/fork/a-A") == ""
+    # Nothing of the fork is left on the remote but archives: the winner is feat/a now.
+    on_remote = git_out(origin, "for-each-ref", "--format=%(refname:short)", "refs/heads/")
+    assert [b for b in on_remote.splitlines() if not b.startswith("archive/")] == [
+        "feat/a",
+        "feat/b",
+        "feat/c",
+        "main",
+    ], on_remote
+    assert git_out(repo.root, "branch", "--list", "fork/*") == ""
+    assert "fork/a-B" not in fork.notes, fork.notes
     archives = git_out(origin, "for-each-ref", "--format=%(refname:short)", "refs/heads/archive/")
     kept = [name for name in archives.splitlines() if name.startswith("archive/fork/a-A-")]
     assert len(kept) == 1, archives
@@ -339,10 +356,19 @@ async def test_an_attempts_failure_holds_as_the_subtasks_and_a_person_answers_it
             assert fork.attempts["A"].status == "blocked" and fork.attempts["B"].passed
             report = (repo.design_dir / "build-reviews/a/FORK-a.md").read_text()
             assert "no (blocked)" in report and "Recommended: **B**" in report
+            moved = push_to(repo.origin, "fork/a-B")  # someone else's commit on the attempt
             await handle.signal(BuildWorkflow.command, "!merge B")
             result = BuildResult.model_validate(await handle.result())
+            st = await status(handle)
     assert result.result == "ALL_SUBTASKS_PR_CREATED"
     assert git_out(repo.origin, "show", "feat/a:src/a.txt") == "B"
+    # The promoted attempt, not the commit pushed on top of it; that branch is kept.
+    fork = ForkState.model_validate(st.forks[0])
+    promoted = git_out(repo.origin, "rev-parse", "fork/a-B~1")
+    assert promoted == fork.attempts["B"].passed_commit
+    assert git_out(repo.origin, "merge-base", "feat/a", moved) == promoted
+    assert git_out(repo.origin, "rev-parse", "fork/a-B") == moved
+    assert f"fork/a-B kept on origin: it moved to {moved[:12]}" in fork.notes, fork.notes
 
 
 async def test_a_reset_while_a_fork_builds_ends_the_fork_and_builds_the_subtask_again(
