@@ -67,6 +67,8 @@ with workflow.unsafe.imports_passed_through():
 
 # The winner's fork branch is removed once promoted (where it is still the promoted commit).
 DROP_WINNER = "fork-drops-promoted-branch"
+# A cancelled fork ends wherever it is: an attempt not started yet, or the pick awaited.
+CANCEL_ENDS = "fork-cancel-ends-it"
 
 
 class ForkGroup:
@@ -77,6 +79,7 @@ class ForkGroup:
     def __init__(self, fork: BuildFork, subtask: str) -> None:
         self.fork, self.subtask = fork, subtask
         self.handles: dict[str, workflow.ChildWorkflowHandle[Any, Any]] = {}
+        self.cancelled = False  # a `!reset` (or the build's end) cancelled the fork
 
     async def signal(self, name: Any, *args: Any) -> None:
         if name is SubtaskWorkflow.decide and args:
@@ -86,6 +89,8 @@ class ForkGroup:
             await handle.signal(name, *args)
 
     def cancel(self) -> None:
+        """Both attempts, and what waits: an attempt not started yet, the pick."""
+        self.cancelled = True
         for handle in self.handles.values():
             handle.cancel()
 
@@ -106,6 +111,7 @@ class BuildFork:
         self.state, self.ctx, self.children = state, ctx, children
         self.control, self.changed = control, changed
         self.started: set[str] = set()  # forks whose task runs in this run
+        self.cancel_ends = False  # CANCEL_ENDS, once a fork starts in this run
 
     # ------------------------------------------------------------ messages
 
@@ -198,6 +204,7 @@ class BuildFork:
         ]
         if not waiting or not workflow.patched("build-fork"):
             return
+        self.cancel_ends = workflow.patched(CANCEL_ENDS)
         for name in waiting:
             await self._take_over(name)
             self.started.add(name)
@@ -253,7 +260,9 @@ class BuildFork:
                 f.status = "deciding"
             if f.status == "deciding":
                 await self._compare(name)
-                await workflow.wait_condition(lambda: f.status != "deciding")
+                await workflow.wait_condition(lambda: f.status != "deciding" or self._ended(group))
+                if self._ended(group):
+                    return  # a `!reset` while the pick was awaited: the fork goes
             await self._merge(name)
         except StepAbandoned as abandoned:  # a person answered a failed step with `stop`
             self.state().stopped, self.state().stop_reason = True, abandoned.reason
@@ -268,6 +277,8 @@ class BuildFork:
         view = f.attempts[attempt]
         if view.ended_at is not None:
             return
+        if self._ended(group):
+            return
         view.started_at = view.started_at or workflow.now().isoformat()
         arg = self.children.subtask_input(
             group.subtask,
@@ -281,6 +292,8 @@ class BuildFork:
             parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
         )
         group.handles[attempt] = handle
+        if self._ended(group):
+            handle.cancel()  # cancelled while it was being started
         try:
             result: SubtaskResult = await handle
             fork_state.apply_result(view, result)
@@ -428,6 +441,9 @@ class BuildFork:
         )
         f.notes = view.notes
         self.control.tell(f"!merge {winner} ({name}): {view.notes}")
+
+    def _ended(self, group: ForkGroup) -> bool:
+        return self.cancel_ends and group.cancelled
 
     def _report_rel(self, subtask: str, name: str) -> str:
         return f"{self.ctx().design_rel}/build-reviews/{subtask}/{report_name(name)}"

@@ -371,7 +371,16 @@ async def test_an_attempts_failure_holds_as_the_subtasks_and_a_person_answers_it
     assert f"fork/a-B kept on origin: it moved to {moved[:12]}" in fork.notes, fork.notes
 
 
-async def test_a_reset_while_a_fork_builds_ends_the_fork_and_builds_the_subtask_again(
+async def resets(handle: WorkflowHandle, done: int) -> bool:
+    """The build has applied `done` resets (a probe for `until`)."""
+    return len((await status(handle)).resets) == done
+
+
+def branches(repo: Path, pattern: str) -> list[str]:
+    return git_out(repo, "for-each-ref", "--format=%(refname:short)", pattern).splitlines()
+
+
+async def test_a_reset_while_a_fork_builds_or_waits_for_its_pick_archives_and_ends_it(
     client: Client,
     task_queue: str,
     tmp_path: Path,
@@ -386,11 +395,35 @@ async def test_a_reset_while_a_fork_builds_ends_the_fork_and_builds_the_subtask_
             await handle.signal(BuildWorkflow.command, "!reset")
             await refused(handle, "!fork a", "!fork a: a !reset is asked. Fix: fork once")
             await handle.signal(BuildWorkflow.command, "!reset-confirm")
-            await until(lambda: notice_having(handle, "!reset done"), limit=120, what="reset")
-            messages.release("a")
+            await until(lambda: resets(handle, 1), limit=120, what="the reset")
+            # The attempts were cancelled; their branches (local only: neither passed) kept.
+            assert branches(repo.root, "refs/heads/fork/") == []
+            kept = branches(repo.origin, "refs/heads/archive/fork/")
+            assert [b[: len("archive/fork/a-A-")] for b in kept] == [
+                "archive/fork/a-A-",
+                "archive/fork/a-B-",
+            ], kept
+
+            # a builds again from its design: fork it again, and reset while it waits for
+            # its pick (both attempts passed and pushed their branches).
+            await handle.signal(BuildWorkflow.command, "!fork a")
             messages.release("attempts")
+            await until(lambda: fork_asked(handle), limit=180, what="the fork's pick")
+            assert branches(repo.origin, "refs/heads/fork/") == ["fork/a-A", "fork/a-B"]
+            await handle.signal(BuildWorkflow.command, "!reset")
+            await handle.signal(BuildWorkflow.command, "!reset-confirm")
+            await until(lambda: resets(handle, 2), limit=120, what="the reset of the pick")
+            messages.release("a")
             result = BuildResult.model_validate(await handle.result())
             st = await status(handle)
     assert result.result == "ALL_SUBTASKS_PR_CREATED", result
-    assert st.forks == [] and len(st.resets) == 1
+    assert st.forks == [] and len(st.resets) == 2
     assert git_out(repo.origin, "show", "feat/a:src/a.txt") == "first try"
+    assert branches(repo.origin, "refs/heads/fork/") == []
+    assert branches(repo.root, "refs/heads/fork/") == []
+    kept = branches(repo.origin, "refs/heads/archive/fork/")
+    assert len(kept) == 4, kept
+    assert {git_out(repo.origin, "show", f"{b}:src/a.txt") for b in kept[2:] + kept[:2]} >= {
+        "A",
+        "B",
+    }, "the attempts' work is kept"
