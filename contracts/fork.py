@@ -180,6 +180,15 @@ class ForkReportResult(BaseModel):
     diffs: dict[str, DiffSize] = Field(default_factory=dict)
 
 
+class AdoptRecordsRequest(BaseModel):
+    """The winner's records named `names` (its Migration Risk Report) copied from its
+    reviews' folder `source` into the subtask's, `target`: the subtask's from now on."""
+
+    source: str
+    target: str
+    names: list[str]
+
+
 class PromoteRequest(BaseModel):
     """Make `source`'s tip the subtask's branch `target` (locally and on the remote),
     then remove `source`'s worktree; `target` had better be archived first."""

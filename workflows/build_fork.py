@@ -28,9 +28,10 @@ from temporalio.exceptions import ChildWorkflowError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.fork_report import write_fork_report
+    from activities.fork_report import adopt_fork_records, write_fork_report
     from activities.git.archive import archive_branches
     from activities.git.promote import promote_branch
+    from activities.migration_scan import REPORT as MIGRATION_REPORT
     from activities.review_pass import record_review_pass
     from contracts.build import (
         HAS_PR,
@@ -43,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.config import ProjectContext
     from contracts.fork import (
         ATTEMPTS,
+        AdoptRecordsRequest,
         AttemptReport,
         AttemptView,
         ForkAttemptSpec,
@@ -67,6 +69,8 @@ with workflow.unsafe.imports_passed_through():
 
 # The winner's fork branch is removed once promoted (where it is still the promoted commit).
 DROP_WINNER = "fork-drops-promoted-branch"
+# The winner's own records (its Migration Risk Report) become the subtask's.
+ADOPT_RECORDS = "fork-adopts-winner-records"
 # A cancelled fork ends wherever it is: an attempt not started yet, or the pick awaited.
 CANCEL_ENDS = "fork-cancel-ends-it"
 
@@ -409,6 +413,19 @@ class BuildFork:
             summary=f"make {spec[winner].branch} feat/{name}",
             **options.network(),
         )
+        if workflow.patched(ADOPT_RECORDS):
+            reviews = f"{ctx.design_dir}/build-reviews/{name}"
+            await self.control.activity(
+                adopt_fork_records,
+                AdoptRecordsRequest(
+                    source=f"{reviews}/{spec[winner].reviews_folder}",
+                    target=reviews,
+                    names=[MIGRATION_REPORT],
+                ),
+                result_type=list[str],
+                summary=f"make the records of {spec[winner].branch} {name}'s",
+                **options.quick(),
+            )
         won = f.attempts[winner]
         if won.passed and won.passed_commit == promoted.head:
             await self.control.activity(

@@ -76,6 +76,10 @@ def push_to(bare: Path, branch: str) -> str:
     return made
 
 
+def branches(repo: Path, pattern: str) -> list[str]:
+    return git_out(repo, "for-each-ref", "--format=%(refname:short)", pattern).splitlines()
+
+
 async def status(handle: WorkflowHandle) -> BuildStatus:
     st: BuildStatus = await status_of(handle, BuildStatus)
     return st
@@ -219,15 +223,42 @@ async def test_fork_builds_two_attempts_and_merge_b_makes_b_the_subtasks_branch(
     assert metrics is not None
 
 
+INIT = "CREATE TABLE links (id integer PRIMARY KEY, url text NOT NULL, clicks bigint);\n"
 BEST_RULES = [
     hanging(builder("a", [write("src/a.txt", "a\n")]), "a"),
-    builder("b@A", [write("src/b.txt", "A\n")]),
-    builder("b@B", [write("src/b.txt", "B\n")]),
+    # Each attempt drops a column: each holds with its own Migration Risk Report.
+    builder(
+        "b@A",
+        [
+            write("src/b.txt", "A\n"),
+            write("db/002_b.sql", "ALTER TABLE links DROP COLUMN clicks;\n"),
+        ],
+    ),
+    builder(
+        "b@B",
+        [write("src/b.txt", "B\n"), write("db/002_b.sql", "ALTER TABLE links DROP COLUMN url;\n")],
+    ),
     scored("b@A", 0.99),
     scored("b@B", 0.97),
     passes_review("a"),
     passes_review("b"),
 ]
+
+
+async def approve_each_report(handle: WorkflowHandle, subtask: str) -> None:
+    """`!migration-approve` each Migration Risk Report the fork's attempts hold with, as a
+    person would, until the fork merged."""
+    seen: set[str] = set()
+
+    async def merged() -> bool:
+        st = await status(handle)
+        asked = view(st, subtask).decision
+        if asked is not None and asked.kind == "migration" and asked.prompt not in seen:
+            seen.add(asked.prompt)
+            await handle.signal(BuildWorkflow.command, f"!migration-approve {subtask}")
+        return bool(st.forks) and ForkState.model_validate(st.forks[0]).status == "merged"
+
+    await until(merged, limit=240, what="the reports approved and the fork merged")
 
 
 async def test_pick_best_takes_the_higher_scoring_attempt_without_asking(
@@ -240,6 +271,11 @@ async def test_pick_best_takes_the_higher_scoring_attempt_without_asking(
     config = f'{SUBTASKS_ONLY}\n[fork]\npick = "best"\n'
     with scripted_model({"rules": BEST_RULES}, monkeypatch, github.url) as messages:
         repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, config)
+        (repo.root / "db").mkdir()
+        (repo.root / "db/001_init.sql").write_text(INIT)
+        git(repo.root, "add", "db")
+        git(repo.root, "commit", "-qm", "the schema so far")
+        git(repo.root, "push", "-q", "origin", "HEAD")
         async with build_worker(client, task_queue):
             handle = await start_build(client, repo, task_queue)
             await until(lambda: building(messages, "a"), what="a building")
@@ -250,18 +286,31 @@ async def test_pick_best_takes_the_higher_scoring_attempt_without_asking(
             st = await status(handle)
             assert view(st, "b").status == "pending" and not builders_of(messages, "b@A")
             messages.release("a")
+            await approve_each_report(handle, "b")
             result = BuildResult.model_validate(await handle.result())
             st = await status(handle)
 
     assert result.result == "ALL_SUBTASKS_PR_CREATED", result
     fork = ForkState.model_validate(st.forks[0])
     assert (fork.name, fork.winner, fork.picked_by) == ("choice", "A", "best")
-    assert "Recommended: **A**" in (repo.design_dir / "build-reviews/b/FORK-choice.md").read_text()
+    reviews = repo.design_dir / "build-reviews/b"
+    report = (reviews / "FORK-choice.md").read_text()
+    assert "Recommended: **A**" in report
+    # Each attempt wrote its own Migration Risk Report, linked from the comparison; the
+    # winner's (its approval with it) is the subtask's now.
+    own = {a: (reviews / f"fork-choice-{a}/MIGRATION.md").read_text() for a in "AB"}
+    assert "DROP COLUMN clicks" in own["A"] and "DROP COLUMN url" not in own["A"]
+    assert "DROP COLUMN url" in own["B"] and "DROP COLUMN clicks" not in own["B"]
+    assert all("Approved by a person for findings" in text for text in own.values())
+    assert (reviews / "MIGRATION.md").read_text() == own["A"]
+    for a in "AB":
+        assert f"[fork-choice-{a}/MIGRATION.md](fork-choice-{a}/MIGRATION.md)" in report
     origin = repo.origin
     assert git_out(origin, "show", "feat/b:src/b.txt") == "A"
     assert git_out(origin, "show", "feat/b:src/a.txt") == "a", "the attempts built on a's work"
     archives = git_out(origin, "for-each-ref", "--format=%(refname:short)", "refs/heads/archive/")
     assert [n for n in archives.splitlines() if n.startswith("archive/fork/choice-B-")]
+    assert branches(origin, "refs/heads/fork/") == [], "A is feat/b, B an archive"
     assert {p["head"]["ref"] for p in github.pulls(REPO)} == {"feat/a", "feat/b"}
 
 
@@ -374,10 +423,6 @@ async def test_an_attempts_failure_holds_as_the_subtasks_and_a_person_answers_it
 async def resets(handle: WorkflowHandle, done: int) -> bool:
     """The build has applied `done` resets (a probe for `until`)."""
     return len((await status(handle)).resets) == done
-
-
-def branches(repo: Path, pattern: str) -> list[str]:
-    return git_out(repo, "for-each-ref", "--format=%(refname:short)", pattern).splitlines()
 
 
 async def test_a_reset_while_a_fork_builds_or_waits_for_its_pick_archives_and_ends_it(
