@@ -61,7 +61,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.git import BRANCH_PREFIX, WORKTREES_DIR, token_hosts_for
     from contracts.human import PendingDecision
     from contracts.reset import ArchiveRequest, ArchiveResult
-    from workflows import fork_state, options
+    from workflows import build_state, fork_state, options
     from workflows.build_children import BuildChildren
     from workflows.failures import StepAbandoned
     from workflows.loop_control import LoopControl
@@ -71,6 +71,8 @@ with workflow.unsafe.imports_passed_through():
 DROP_WINNER = "fork-drops-promoted-branch"
 # The winner's own records (its Migration Risk Report) become the subtask's.
 ADOPT_RECORDS = "fork-adopts-winner-records"
+# Each attempt takes a `max_concurrent_subtasks` slot (before it, the fork took one).
+TWO_SLOTS = "fork-attempt-takes-a-slot"
 # A cancelled fork ends wherever it is: an attempt not started yet, or the pick awaited.
 CANCEL_ENDS = "fork-cancel-ends-it"
 
@@ -84,6 +86,8 @@ class ForkGroup:
         self.fork, self.subtask = fork, subtask
         self.handles: dict[str, workflow.ChildWorkflowHandle[Any, Any]] = {}
         self.cancelled = False  # a `!reset` (or the build's end) cancelled the fork
+        self.slots: set[str] = set()  # attempts holding a slot (TWO_SLOTS)
+        self.waiting: set[str] = set()  # attempts waiting for one: reserved against others
 
     async def signal(self, name: Any, *args: Any) -> None:
         if name is SubtaskWorkflow.decide and args:
@@ -116,6 +120,7 @@ class BuildFork:
         self.control, self.changed = control, changed
         self.started: set[str] = set()  # forks whose task runs in this run
         self.cancel_ends = False  # CANCEL_ENDS, once a fork starts in this run
+        self.two_slots = False  # TWO_SLOTS, likewise
 
     # ------------------------------------------------------------ messages
 
@@ -209,6 +214,7 @@ class BuildFork:
         if not waiting or not workflow.patched("build-fork"):
             return
         self.cancel_ends = workflow.patched(CANCEL_ENDS)
+        self.two_slots = workflow.patched(TWO_SLOTS)
         for name in waiting:
             await self._take_over(name)
             self.started.add(name)
@@ -281,7 +287,7 @@ class BuildFork:
         view = f.attempts[attempt]
         if view.ended_at is not None:
             return
-        if self._ended(group):
+        if not await self._slot(group, attempt):
             return
         view.started_at = view.started_at or workflow.now().isoformat()
         arg = self.children.subtask_input(
@@ -304,6 +310,7 @@ class BuildFork:
         except ChildWorkflowError as err:
             view.status, view.notes = "blocked", f"ended without a result: {err.cause or err}"
         group.handles.pop(attempt, None)
+        group.slots.discard(attempt)
         view.ended_at = workflow.now().isoformat()
         view.decision = None
         fork_state.show(self.state(), f)
@@ -458,6 +465,41 @@ class BuildFork:
         )
         f.notes = view.notes
         self.control.tell(f"!merge {winner} ({name}): {view.notes}")
+
+    async def _slot(self, group: ForkGroup, attempt: str) -> bool:
+        """Wait for a free `max_concurrent_subtasks` slot (reserved meanwhile, so no new
+        subtask takes it) and take it; False when the fork was cancelled meanwhile. With
+        one slot the attempts run one after the other."""
+        if self.two_slots and not self._ended(group) and not self._free(group):
+            f = self.state().forks[group.subtask]
+            f.attempts[attempt].phase = f"waiting for a free slot (of {self.children.limit()})"
+            fork_state.show(self.state(), f)
+            self.changed()
+        group.waiting.add(attempt)
+        while not self._ended(group) and not self._free(group):
+            await workflow.wait_condition(lambda: self._ended(group) or self._free(group))
+        group.waiting.discard(attempt)
+        if self._ended(group):
+            return False
+        group.slots.add(attempt)
+        return True
+
+    def _free(self, group: ForkGroup) -> bool:
+        """A slot is free for one more attempt of `group` (children being started count)."""
+        starting = len(self.children.starting - set(self.children.running))
+        others = self.busy() - self._weight(group) + starting
+        return not self.two_slots or others + len(group.slots) < self.children.limit()
+
+    def _weight(self, group: ForkGroup) -> int:
+        """Slots a fork's group holds: each attempt building or waiting to, at least one."""
+        return max(1, len(group.slots | group.waiting)) if self.two_slots else 1
+
+    def busy(self) -> int:
+        """Children holding a slot: one only following its PR holds none, a fork's group
+        one per attempt building or waiting to (TWO_SLOTS)."""
+        running = self.children.running
+        extra = sum(self._weight(c) - 1 for c in running.values() if isinstance(c, ForkGroup))
+        return build_state.busy(self.state(), running) + extra
 
     def _ended(self, group: ForkGroup) -> bool:
         return self.cancel_ends and group.cancelled

@@ -146,7 +146,9 @@ async def test_fork_builds_two_attempts_and_merge_b_makes_b_the_subtasks_branch(
                 ForkRequest(subtask="a", approaches={"A": APPROACH_A, "B": APPROACH_B}),
             )
             await until(
-                lambda: building(messages, "a@A", "a@B"), limit=120, what="both attempts at once"
+                lambda: building(messages, "a@A", "a@B"),
+                limit=120,
+                what="both attempts (B once c is done: a slot each)",
             )
             messages.release("a")  # the cancelled child's builder answers into the void
             await refused(handle, "!fork a", "it is forked already (fork a")
@@ -277,7 +279,8 @@ async def test_pick_best_takes_the_higher_scoring_attempt_without_asking(
         git(repo.root, "commit", "-qm", "the schema so far")
         git(repo.root, "push", "-q", "origin", "HEAD")
         async with build_worker(client, task_queue):
-            handle = await start_build(client, repo, task_queue)
+            # One slot: b's two attempts are two builds, so they run one after the other.
+            handle = await start_build(client, repo, task_queue, max_concurrent_subtasks=1)
             await until(lambda: building(messages, "a"), what="a building")
             # Before b could start: its attempts wait for a's PR, as b would.
             await handle.signal(BuildWorkflow.command, "!fork b choice")
@@ -305,6 +308,10 @@ async def test_pick_best_takes_the_higher_scoring_attempt_without_asking(
     assert (reviews / "MIGRATION.md").read_text() == own["A"]
     for a in "AB":
         assert f"[fork-choice-{a}/MIGRATION.md](fork-choice-{a}/MIGRATION.md)" in report
+    # The attempts kept to the one slot: B's first request came after A's last.
+    scopes = [r.scope for r in messages.requests]
+    last_a, first_b = len(scopes) - 1 - scopes[::-1].index("b@A"), scopes.index("b@B")
+    assert last_a < first_b, scopes
     origin = repo.origin
     assert git_out(origin, "show", "feat/b:src/b.txt") == "A"
     assert git_out(origin, "show", "feat/b:src/a.txt") == "a", "the attempts built on a's work"
