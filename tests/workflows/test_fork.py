@@ -247,20 +247,21 @@ BEST_RULES = [
 ]
 
 
-async def approve_each_report(handle: WorkflowHandle, subtask: str) -> None:
+async def approve_each_report(handle: WorkflowHandle, subtask: str) -> list[ForkState]:
     """`!migration-approve` each Migration Risk Report the fork's attempts hold with, as a
-    person would, until the fork merged."""
-    seen: set[str] = set()
+    person would, until the fork merged; the fork as each hold showed it."""
+    seen: dict[str, ForkState] = {}
 
     async def merged() -> bool:
         st = await status(handle)
         asked = view(st, subtask).decision
         if asked is not None and asked.kind == "migration" and asked.prompt not in seen:
-            seen.add(asked.prompt)
+            seen[asked.prompt] = ForkState.model_validate(st.forks[0])
             await handle.signal(BuildWorkflow.command, f"!migration-approve {subtask}")
         return bool(st.forks) and ForkState.model_validate(st.forks[0]).status == "merged"
 
     await until(merged, limit=240, what="the reports approved and the fork merged")
+    return list(seen.values())
 
 
 async def test_pick_best_takes_the_higher_scoring_attempt_without_asking(
@@ -289,7 +290,7 @@ async def test_pick_best_takes_the_higher_scoring_attempt_without_asking(
             st = await status(handle)
             assert view(st, "b").status == "pending" and not builders_of(messages, "b@A")
             messages.release("a")
-            await approve_each_report(handle, "b")
+            held = await approve_each_report(handle, "b")
             result = BuildResult.model_validate(await handle.result())
             st = await status(handle)
 
@@ -312,6 +313,7 @@ async def test_pick_best_takes_the_higher_scoring_attempt_without_asking(
     scopes = [r.scope for r in messages.requests]
     last_a, first_b = len(scopes) - 1 - scopes[::-1].index("b@A"), scopes.index("b@B")
     assert last_a < first_b, scopes
+    assert held[0].attempts["B"].phase == "waiting for a free slot (of 1)", held[0]
     origin = repo.origin
     assert git_out(origin, "show", "feat/b:src/b.txt") == "A"
     assert git_out(origin, "show", "feat/b:src/a.txt") == "a", "the attempts built on a's work"
