@@ -58,7 +58,7 @@ RULES = [
     hanging(builder("a", [write("src/a.txt", "first try\n")]), "a"),
     hanging(builder("a@A", [write("src/a.txt", "A\n")]), "attempts"),
     hanging(builder("a@B", [write("src/a.txt", "B\n"), write("src/a2.txt", "B2\n")]), "attempts"),
-    builder("b", [write("src/b.txt", "b\n")]),
+    hanging(builder("b", [write("src/b.txt", "b\n")]), "b"),  # until the replay
     builder("c", [write("src/c.txt", "c\n")]),
     scored("a@A", 0.97),
     scored("a@B", 0.99),
@@ -165,6 +165,18 @@ async def test_fork_builds_two_attempts_and_merge_b_makes_b_the_subtasks_branch(
             await refused(handle, "!merge C", "name the winner, A or B")
 
             await handle.signal(BuildWorkflow.command, "!merge B")
+            await until(lambda: building(messages, "b"), limit=120, what="b, on the winner")
+            st = await status(handle)
+            merged_a = view(st, "a").pr_url
+            merge_checks(repo, messages, github, st)
+
+            # A replay from c (which finished first) rebuilds the forked a once, from its
+            # design as any subtask (the pick is not replayed), and b on it.
+            before = len(messages.requests)
+            await handle.signal(BuildWorkflow.command, "!replay c")
+            said = await until(lambda: notice_having(handle, "!replay c done"), what="replay")
+            assert "a, b pending again" in said, said
+            messages.release("b")
             result = BuildResult.model_validate(await handle.result())
             await record_history(handle)
             await record_history(client.get_workflow_handle(f"{handle.id}-a-fork-A"))
@@ -172,6 +184,33 @@ async def test_fork_builds_two_attempts_and_merge_b_makes_b_the_subtasks_branch(
             metrics = await handle.query(BuildWorkflow.metrics)
 
     assert result.result == "ALL_SUBTASKS_PR_CREATED", result
+    fork = ForkState.model_validate(st.forks[0])
+    assert (fork.status, fork.winner) == ("merged", "B"), "the fork stays on record"
+    rebuilt = {r.scope for r in messages.requests[before:] if r.role == "builder"}
+    assert rebuilt == {"a", "b"}, "a built once more, as any subtask; not forked again"
+    origin = repo.origin
+    assert git_out(origin, "show", "feat/a:src/a.txt") == "first try"
+    assert git_out(origin, "show", "feat/b:src/a.txt") == "first try", "b on the rebuilt a"
+    archives = [
+        b for b in branches(origin, "refs/heads/archive/") if b.startswith("archive/feat/a-")
+    ]
+    assert "B" in {git_out(origin, "show", f"{b}:src/a.txt") for b in archives}, archives
+    assert branches(origin, "refs/heads/fork/") == []
+    pulls = {p["head"]["ref"]: p for p in github.pulls(REPO)}
+    assert set(pulls) == {"feat/a", "feat/b", "feat/c"}
+    assert pulls["feat/a"]["html_url"] == merged_a, "the same PR, updated by the rebuild"
+    assert pulls["feat/b"]["base"]["ref"] == "feat/a"
+    # The budget counts both attempts.
+    attempts = sum(v.ledger.total.total_tokens for v in fork.attempts.values())
+    views = sum(v.ledger.total.total_tokens for v in st.subtasks)
+    assert attempts > 0 and st.tokens >= attempts + views
+    assert metrics is not None
+
+
+def merge_checks(
+    repo: DemoRepo, messages: MessagesStandIn, github: GitHubStandIn, st: BuildStatus
+) -> None:
+    """What `!merge B` left: B is feat/a with its PR, A an archive, no fork branch left."""
     fork = ForkState.model_validate(st.forks[0])
     assert (fork.winner, fork.picked_by, fork.status) == ("B", "person", "merged")
     # Each attempt built with the person's approach, was reviewed and gated on its own branch.
@@ -197,32 +236,20 @@ async def test_fork_builds_two_attempts_and_merge_b_makes_b_the_subtasks_branch(
     assert git_out(origin, "show", "feat/a:src/a.txt") == "B"
     assert git_out(origin, "show", "feat/a:src/a2.txt") == "B2"
     # Nothing of the fork is left on the remote but archives: the winner is feat/a now.
-    on_remote = git_out(origin, "for-each-ref", "--format=%(refname:short)", "refs/heads/")
-    assert [b for b in on_remote.splitlines() if not b.startswith("archive/")] == [
-        "feat/a",
-        "feat/b",
-        "feat/c",
-        "main",
-    ], on_remote
-    assert git_out(repo.root, "branch", "--list", "fork/*") == ""
+    on_remote = [b for b in branches(origin, "refs/heads/") if not b.startswith("archive/")]
+    assert on_remote == ["feat/a", "feat/c", "main"], on_remote
+    assert branches(repo.root, "refs/heads/fork/") == []
     assert "fork/a-B" not in fork.notes, fork.notes
-    archives = git_out(origin, "for-each-ref", "--format=%(refname:short)", "refs/heads/archive/")
-    kept = [name for name in archives.splitlines() if name.startswith("archive/fork/a-A-")]
+    archives = branches(origin, "refs/heads/archive/")
+    kept = [name for name in archives if name.startswith("archive/fork/a-A-")]
     assert len(kept) == 1, archives
     assert git_out(origin, "show", f"{kept[0]}:src/a.txt") == "A"
     # a's cancelled first try (its branch, without a commit yet) is kept as an archive too.
-    assert [n for n in archives.splitlines() if n.startswith("archive/feat/a-")], archives
-    pulls = {p["head"]["ref"]: p for p in github.pulls(REPO)}
-    assert set(pulls) == {"feat/a", "feat/b", "feat/c"}
-    assert pulls["feat/b"]["base"]["ref"] == "feat/a"
-    assert git_out(origin, "show", "feat/b:src/a.txt") == "B", "b was built on the winner"
+    assert [n for n in archives if n.startswith("archive/feat/a-")], archives
+    assert {p["head"]["ref"] for p in github.pulls(REPO)} == {"feat/a", "feat/c"}
+    assert git_out(repo.root, "show", "feat/b:src/a.txt") == "B", "b builds on the winner"
     # a went straight to its PR: no reviewer of a's own ran after the merge.
     assert not [r for r in messages.requests if r.kind == "review" and r.scope == "a"]
-    # The budget counts both attempts.
-    attempts = sum(v.ledger.total.total_tokens for v in fork.attempts.values())
-    views = sum(v.ledger.total.total_tokens for v in st.subtasks)
-    assert attempts > 0 and st.tokens >= attempts + views
-    assert metrics is not None
 
 
 INIT = "CREATE TABLE links (id integer PRIMARY KEY, url text NOT NULL, clicks bigint);\n"
