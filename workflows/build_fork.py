@@ -5,9 +5,10 @@ applies it between two passes (`handle`): a subtask that is building is cancelle
 branch is kept, and archived when a winner replaces it) and both attempts start afresh
 from the subtask's base, so the two are compared on equal terms. Each attempt is a
 `SubtaskWorkflow` child with its own branch and worktree (`fork/<name>-A`, `-B`),
-reviewed and gated like any subtask, without a pull request. While they run, the
-subtask holds its place in the build (`ForkGroup` stands in its child's handle), so its
-dependents wait and a person's pause, budget or answers reach both attempts.
+reviewed and gated like any subtask, without a pull request, each in a
+`max_concurrent_subtasks` slot of its own (two attempts are two builds). While they run,
+the subtask holds its place in the build (`ForkGroup` stands in its child's handle), so
+its dependents wait and a person's pause, budget or answers reach both attempts.
 
 Both ended: `build-reviews/<subtask>/FORK-<name>.md` compares them and the subtask holds
 for `!merge A|B` (`[fork] pick = "best"`: the passing attempt with the higher lowest
