@@ -1,9 +1,11 @@
 """`build-reviews/<subtask>/FORK-<name>.md`: a fork's two attempts side by side.
 
-Scores, gates, rounds, diff size, tokens, cost and time of each attempt, so the person
-sending `!merge A|B` (or reading why `[fork] pick = "best"` picked one) sees the whole
-comparison in one file. The diff size is each attempt's own commits (merges of its
-base and dependencies left out), measured here from git.
+Scores, gates, rounds, diff size, tokens, cost and time of each attempt, and a link to
+each one's Migration Risk Report, so the person sending `!merge A|B` (or reading why
+`[fork] pick = "best"` picked one) sees the whole comparison in one file. The diff size
+is each attempt's own commits (merges of its base and dependencies left out), measured
+here from git. Once merged, the winner's own records become the subtask's
+(`adopt_fork_records`).
 """
 
 from __future__ import annotations
@@ -12,11 +14,20 @@ from pathlib import Path
 
 from temporalio import activity
 
+from activities import files
 from activities.agent_text import cell
 from activities.files import atomic_write_text
 from activities.git.command import git_out
 from activities.git.queries import local_branch_sha, repo_root_of, resolve_commit
-from contracts.fork import DiffSize, ForkReportRequest, ForkReportResult
+from activities.migration_scan import REPORT as MIGRATION
+from contracts.fork import (
+    AdoptRecordsRequest,
+    Attempt,
+    DiffSize,
+    ForkAttemptSpec,
+    ForkReportRequest,
+    ForkReportResult,
+)
 
 
 def diff_size(root: str, branch: str, bases: list[str]) -> DiffSize:
@@ -36,6 +47,12 @@ def diff_size(root: str, branch: str, bases: list[str]) -> DiffSize:
         paths.add(path)
     size.files = len(paths)
     return size
+
+
+def _migration(req: ForkReportRequest, attempt: Attempt) -> str:
+    """A link to the attempt's own report, relative to FORK-<name>.md, when it wrote one."""
+    rel = f"{ForkAttemptSpec(name=req.name, attempt=attempt).reviews_folder}/{MIGRATION}"
+    return f"[{rel}]({rel})" if (Path(req.path).parent / rel).is_file() else "none"
 
 
 def render(req: ForkReportRequest, diffs: dict[str, DiffSize]) -> str:
@@ -82,6 +99,7 @@ def render(req: ForkReportRequest, diffs: dict[str, DiffSize]) -> str:
     row("Tokens", [str(a.tokens) for a in req.attempts])
     row("Cost", [f"${a.cost_usd:.4f}" for a in req.attempts])
     row("Time", [f"{a.seconds:.0f} s" for a in req.attempts])
+    row("Migration Risk Report", [_migration(req, a.attempt) for a in req.attempts])
     row("Notes", [a.notes or "-" for a in req.attempts])
     lines.append("")
     if req.recommended:
@@ -110,4 +128,19 @@ def write_fork_report(req: ForkReportRequest) -> ForkReportResult:
     return ForkReportResult(path=req.path, diffs=diffs)
 
 
-ACTIVITIES = [write_fork_report]
+@activity.defn(name="build.adopt_fork_records")
+def adopt_fork_records(req: AdoptRecordsRequest) -> list[str]:
+    """Copy the winner's records into the subtask's folder (a scan of `feat/<subtask>` then
+    finds its approval); the ones copied. Safe to retry: the same bytes are written again."""
+    copied = []
+    for name in req.names:
+        try:
+            data = files.read_bytes(Path(req.source) / name)
+        except FileNotFoundError:
+            continue
+        files.atomic_write_bytes(Path(req.target) / name, data)
+        copied.append(str(Path(req.target) / name))
+    return copied
+
+
+ACTIVITIES = [write_fork_report, adopt_fork_records]

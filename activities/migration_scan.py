@@ -39,6 +39,10 @@ def report_path(design_dir: str, subtask: str) -> str:
     return os.path.join(design_dir, "build-reviews", subtask, REPORT)
 
 
+def _report_of(req: MigrationScanRequest) -> str:
+    return req.report or report_path(req.design_dir, req.subtask)
+
+
 def _others(req: MigrationScanRequest) -> list[str]:
     """Commits of the branches the subtask's work started from (no fetch: the worktree's
     refs are what the branch was built on)."""
@@ -190,7 +194,7 @@ def scan_migration_risk(req: MigrationScanRequest) -> MigrationScan:
     with heartbeating(f"scan the schema changes of {req.subtask}"), git_errors():
         found = _scan(req)
         print_ = fingerprint(found)
-        path = report_path(req.design_dir, req.subtask)
+        path = _report_of(req)
         try:
             on_file = files.read_bytes(path).decode("utf-8", "replace")
         except FileNotFoundError:
@@ -224,7 +228,7 @@ def decide_migration(req: MigrationDecisionRequest) -> MigrationDecisionResult:
     """A person's answer: approve records it in the report; cancel takes the subtask's own
     changes to the risky files back and commits that. Safe to retry: an approval already
     on file is not written twice, and a file already taken back has nothing left to revert."""
-    scan, path = req.scan, report_path(req.scan.design_dir, req.scan.subtask)
+    scan, path = req.scan, _report_of(req.scan)
     with heartbeating(f"{req.choice} the schema change of {scan.subtask}"), git_errors():
         on_file = files.read_bytes(path).decode("utf-8", "replace") if os.path.exists(path) else ""
         if req.choice == "approve":

@@ -135,6 +135,7 @@ class ForkState(BaseModel):
     winner: Attempt | None = None
     picked_by: Literal["person", "best"] | None = None
     archived: list[str] = Field(default_factory=list, description="the loser's archive branch")
+    notes: str = Field(default="", description="how the merge went: what was kept, and why")
     spent_before: Ledger = Field(
         default_factory=Ledger, description="what the subtask's cancelled child had spent"
     )
@@ -179,6 +180,15 @@ class ForkReportResult(BaseModel):
     diffs: dict[str, DiffSize] = Field(default_factory=dict)
 
 
+class AdoptRecordsRequest(BaseModel):
+    """The winner's records named `names` (its Migration Risk Report) copied from its
+    reviews' folder `source` into the subtask's, `target`: the subtask's from now on."""
+
+    source: str
+    target: str
+    names: list[str]
+
+
 class PromoteRequest(BaseModel):
     """Make `source`'s tip the subtask's branch `target` (locally and on the remote),
     then remove `source`'s worktree; `target` had better be archived first."""
@@ -189,8 +199,11 @@ class PromoteRequest(BaseModel):
     target: str
     remote: str | None = "origin"
     token_hosts: list[str] = Field(default_factory=list)
+    # Remove `source` too (here and on the remote) where it is still the promoted commit.
+    drop_source: bool = False
 
 
 class PromoteResult(BaseModel):
     target: str
     head: str
+    source_kept: str = Field(default="", description="drop_source: what was kept, and why")

@@ -41,6 +41,9 @@ class MigrationScanRequest(BaseModel):
     base_branch: str
     dependency_branches: list[str] = Field(default_factory=list)
     remote: str | None = "origin"
+    # Where the report goes: "" is build-reviews/<subtask>/MIGRATION.md; a fork's attempt
+    # has its own, in its reviews' folder, so the two attempts never write one file.
+    report: str = ""
 
 
 class MigrationScan(BaseModel):

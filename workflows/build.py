@@ -273,7 +273,7 @@ class BuildWorkflow:
     async def _schedule(self, inp: BuildInput, tasks: dict[str, asyncio.Task[None]]) -> None:
         """Start each subtask as soon as its dependencies have PRs, up to the limit."""
         assert self.ctx
-        limit = inp.max_concurrent_subtasks or self.ctx.config.max_concurrent_subtasks
+        limit = self.children.limit()
         while True:
             # Cleared before looking at the state, so a change that lands while this
             # iteration awaits something wakes the next wait instead of being lost.
@@ -603,8 +603,9 @@ class BuildWorkflow:
         )
 
     def _busy(self) -> int:
-        """Children holding a slot: one only following its PR holds none."""
-        return build_state.busy(self.s, self.children.running)
+        """Children holding a slot: one only following its PR holds none; a fork's
+        attempts one each (workflows/build_fork.py)."""
+        return self.fork.busy()
 
     def _ready(self) -> list[str]:
         return build_state.ready(self.s, {*self.children.running, *self.children.starting})

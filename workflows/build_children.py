@@ -212,6 +212,11 @@ class BuildChildren:
             view.status = "blocked"
             view.notes = f"failed: {why}"
 
+    def limit(self) -> int:
+        """`max_concurrent_subtasks`: the build's input, else the project's."""
+        inp = self.inp()
+        return (inp and inp.max_concurrent_subtasks) or self.ctx().config.max_concurrent_subtasks
+
     def subtask_input(self, name: str, **extra: Any) -> SubtaskInput:
         """A subtask child's input from its spec, its dependencies and the build."""
         spec, view = self.specs()[name], self.state().subtasks[name]

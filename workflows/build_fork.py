@@ -5,9 +5,10 @@ applies it between two passes (`handle`): a subtask that is building is cancelle
 branch is kept, and archived when a winner replaces it) and both attempts start afresh
 from the subtask's base, so the two are compared on equal terms. Each attempt is a
 `SubtaskWorkflow` child with its own branch and worktree (`fork/<name>-A`, `-B`),
-reviewed and gated like any subtask, without a pull request. While they run, the
-subtask holds its place in the build (`ForkGroup` stands in its child's handle), so its
-dependents wait and a person's pause, budget or answers reach both attempts.
+reviewed and gated like any subtask, without a pull request, each in a
+`max_concurrent_subtasks` slot of its own (two attempts are two builds). While they run,
+the subtask holds its place in the build (`ForkGroup` stands in its child's handle), so
+its dependents wait and a person's pause, budget or answers reach both attempts.
 
 Both ended: `build-reviews/<subtask>/FORK-<name>.md` compares them and the subtask holds
 for `!merge A|B` (`[fork] pick = "best"`: the passing attempt with the higher lowest
@@ -28,9 +29,10 @@ from temporalio.exceptions import ChildWorkflowError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.fork_report import write_fork_report
+    from activities.fork_report import adopt_fork_records, write_fork_report
     from activities.git.archive import archive_branches
     from activities.git.promote import promote_branch
+    from activities.migration_scan import REPORT as MIGRATION_REPORT
     from activities.review_pass import record_review_pass
     from contracts.build import (
         HAS_PR,
@@ -43,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.config import ProjectContext
     from contracts.fork import (
         ATTEMPTS,
+        AdoptRecordsRequest,
         AttemptReport,
         AttemptView,
         ForkAttemptSpec,
@@ -59,11 +62,20 @@ with workflow.unsafe.imports_passed_through():
     from contracts.git import BRANCH_PREFIX, WORKTREES_DIR, token_hosts_for
     from contracts.human import PendingDecision
     from contracts.reset import ArchiveRequest, ArchiveResult
-    from workflows import fork_state, options
+    from workflows import build_state, fork_state, options
     from workflows.build_children import BuildChildren
     from workflows.failures import StepAbandoned
     from workflows.loop_control import LoopControl
     from workflows.subtask import SubtaskWorkflow
+
+# The winner's fork branch is removed once promoted (where it is still the promoted commit).
+DROP_WINNER = "fork-drops-promoted-branch"
+# The winner's own records (its Migration Risk Report) become the subtask's.
+ADOPT_RECORDS = "fork-adopts-winner-records"
+# Each attempt takes a `max_concurrent_subtasks` slot (before it, the fork took one).
+TWO_SLOTS = "fork-attempt-takes-a-slot"
+# A cancelled fork ends wherever it is: an attempt not started yet, or the pick awaited.
+CANCEL_ENDS = "fork-cancel-ends-it"
 
 
 class ForkGroup:
@@ -74,6 +86,9 @@ class ForkGroup:
     def __init__(self, fork: BuildFork, subtask: str) -> None:
         self.fork, self.subtask = fork, subtask
         self.handles: dict[str, workflow.ChildWorkflowHandle[Any, Any]] = {}
+        self.cancelled = False  # a `!reset` (or the build's end) cancelled the fork
+        self.slots: set[str] = set()  # attempts holding a slot (TWO_SLOTS)
+        self.waiting: set[str] = set()  # attempts waiting for one: reserved against others
 
     async def signal(self, name: Any, *args: Any) -> None:
         if name is SubtaskWorkflow.decide and args:
@@ -83,6 +98,8 @@ class ForkGroup:
             await handle.signal(name, *args)
 
     def cancel(self) -> None:
+        """Both attempts, and what waits: an attempt not started yet, the pick."""
+        self.cancelled = True
         for handle in self.handles.values():
             handle.cancel()
 
@@ -103,6 +120,8 @@ class BuildFork:
         self.state, self.ctx, self.children = state, ctx, children
         self.control, self.changed = control, changed
         self.started: set[str] = set()  # forks whose task runs in this run
+        self.cancel_ends = False  # CANCEL_ENDS, once a fork starts in this run
+        self.two_slots = False  # TWO_SLOTS, likewise
 
     # ------------------------------------------------------------ messages
 
@@ -195,6 +214,8 @@ class BuildFork:
         ]
         if not waiting or not workflow.patched("build-fork"):
             return
+        self.cancel_ends = workflow.patched(CANCEL_ENDS)
+        self.two_slots = workflow.patched(TWO_SLOTS)
         for name in waiting:
             await self._take_over(name)
             self.started.add(name)
@@ -250,7 +271,9 @@ class BuildFork:
                 f.status = "deciding"
             if f.status == "deciding":
                 await self._compare(name)
-                await workflow.wait_condition(lambda: f.status != "deciding")
+                await workflow.wait_condition(lambda: f.status != "deciding" or self._ended(group))
+                if self._ended(group):
+                    return  # a `!reset` while the pick was awaited: the fork goes
             await self._merge(name)
         except StepAbandoned as abandoned:  # a person answered a failed step with `stop`
             self.state().stopped, self.state().stop_reason = True, abandoned.reason
@@ -265,6 +288,8 @@ class BuildFork:
         view = f.attempts[attempt]
         if view.ended_at is not None:
             return
+        if not await self._slot(group, attempt):
+            return
         view.started_at = view.started_at or workflow.now().isoformat()
         arg = self.children.subtask_input(
             group.subtask,
@@ -278,12 +303,15 @@ class BuildFork:
             parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
         )
         group.handles[attempt] = handle
+        if self._ended(group):
+            handle.cancel()  # cancelled while it was being started
         try:
             result: SubtaskResult = await handle
             fork_state.apply_result(view, result)
         except ChildWorkflowError as err:
             view.status, view.notes = "blocked", f"ended without a result: {err.cause or err}"
         group.handles.pop(attempt, None)
+        group.slots.discard(attempt)
         view.ended_at = workflow.now().isoformat()
         view.decision = None
         fork_state.show(self.state(), f)
@@ -387,11 +415,25 @@ class BuildFork:
                 target=BRANCH_PREFIX + name,
                 remote=remote,
                 token_hosts=hosts,
+                drop_source=workflow.patched(DROP_WINNER),
             ),
             result_type=PromoteResult,
             summary=f"make {spec[winner].branch} feat/{name}",
             **options.network(),
         )
+        if workflow.patched(ADOPT_RECORDS):
+            reviews = f"{ctx.design_dir}/build-reviews/{name}"
+            await self.control.activity(
+                adopt_fork_records,
+                AdoptRecordsRequest(
+                    source=f"{reviews}/{spec[winner].reviews_folder}",
+                    target=reviews,
+                    names=[MIGRATION_REPORT],
+                ),
+                result_type=list[str],
+                summary=f"make the records of {spec[winner].branch} {name}'s",
+                **options.quick(),
+            )
         won = f.attempts[winner]
         if won.passed and won.passed_commit == promoted.head:
             await self.control.activity(
@@ -417,11 +459,51 @@ class BuildFork:
         view.generation += 1
         view.status, view.phase = "pending", "pending"
         by = "a person" if f.picked_by == "person" else "best score"
+        moved = f"; {promoted.source_kept}" if promoted.source_kept else ""
         view.notes = (
             f"fork {f.name}: {winner} merged (picked by {by}); "
-            f"kept {', '.join(f.archived) or 'nothing'}"
+            f"kept {', '.join(f.archived) or 'nothing'}{moved}"
         )
+        f.notes = view.notes
         self.control.tell(f"!merge {winner} ({name}): {view.notes}")
+
+    async def _slot(self, group: ForkGroup, attempt: str) -> bool:
+        """Wait for a free `max_concurrent_subtasks` slot (reserved meanwhile, so no new
+        subtask takes it) and take it; False when the fork was cancelled meanwhile. With
+        one slot the attempts run one after the other."""
+        if self.two_slots and not self._ended(group) and not self._free(group):
+            f = self.state().forks[group.subtask]
+            f.attempts[attempt].phase = f"waiting for a free slot (of {self.children.limit()})"
+            fork_state.show(self.state(), f)
+            self.changed()
+        group.waiting.add(attempt)
+        while not self._ended(group) and not self._free(group):
+            await workflow.wait_condition(lambda: self._ended(group) or self._free(group))
+        group.waiting.discard(attempt)
+        if self._ended(group):
+            return False
+        group.slots.add(attempt)
+        return True
+
+    def _free(self, group: ForkGroup) -> bool:
+        """A slot is free for one more attempt of `group` (children being started count)."""
+        starting = len(self.children.starting - set(self.children.running))
+        others = self.busy() - self._weight(group) + starting
+        return not self.two_slots or others + len(group.slots) < self.children.limit()
+
+    def _weight(self, group: ForkGroup) -> int:
+        """Slots a fork's group holds: each attempt building or waiting to, at least one."""
+        return max(1, len(group.slots | group.waiting)) if self.two_slots else 1
+
+    def busy(self) -> int:
+        """Children holding a slot: one only following its PR holds none, a fork's group
+        one per attempt building or waiting to (TWO_SLOTS)."""
+        running = self.children.running
+        extra = sum(self._weight(c) - 1 for c in running.values() if isinstance(c, ForkGroup))
+        return build_state.busy(self.state(), running) + extra
+
+    def _ended(self, group: ForkGroup) -> bool:
+        return self.cancel_ends and group.cancelled
 
     def _report_rel(self, subtask: str, name: str) -> str:
         return f"{self.ctx().design_rel}/build-reviews/{subtask}/{report_name(name)}"

@@ -26,6 +26,8 @@ with workflow.unsafe.imports_passed_through():
 
 # Before it, a `!replay` signal was refused as unknown: histories that say so replay so.
 PATCH = "build-replay"
+# A fork not yet merged after the checkpoint holds a replay back until it is decided.
+WAITS_FOR_FORKS = "replay-waits-for-forks"
 
 
 def note_finished(s: BuildState) -> None:
@@ -43,8 +45,12 @@ def after(s: BuildState, subtask: str) -> list[str]:
     return [n for n, v in s.subtasks.items() if n not in before and v.status != "pending"]
 
 
-def refusal(s: BuildState, subtask: str, now: datetime, applying: bool = False) -> str:
-    """Why `!replay <subtask>` cannot go ahead now ("" when it can)."""
+def refusal(
+    s: BuildState, subtask: str, now: datetime, applying: bool = False, forks: bool = True
+) -> str:
+    """Why `!replay <subtask>` cannot go ahead now ("" when it can). `forks`: a fork still
+    building or waiting for its pick after the checkpoint is decided first (its attempts
+    would be cancelled mid-way, with nothing sensible left to pick from)."""
     done = [n for n in s.finished if s.subtasks[n].kind == "subtask"]
     fix_done = f"name one that has: {', '.join(done)}" if done else "wait until one has its PR"
     reset = s.reset
@@ -74,6 +80,13 @@ def refusal(s: BuildState, subtask: str, now: datetime, applying: bool = False) 
         )
     if not after(s, subtask):
         return f"nothing started or finished after {subtask}: there is nothing to replay"
+    undecided = [n for n in after(s, subtask) if n in s.forks and s.forks[n].status != "merged"]
+    if forks and undecided:
+        f = s.forks[undecided[0]]
+        return (
+            f"the fork of {f.subtask} ({f.name}) is {f.status}. Fix: let it end and decide it "
+            "(!merge A|B), then replay"
+        )
     return ""
 
 
@@ -91,7 +104,7 @@ class BuildReplay:
             self.control.unknown_signal("!replay")
             return
         s, name = self.state(), subtask.strip()
-        why = refusal(s, name, workflow.now())
+        why = refusal(s, name, workflow.now(), forks=workflow.patched(WAITS_FOR_FORKS))
         if why:
             self.control.refuse(f"!replay {name}: {why}")
             return
@@ -110,7 +123,8 @@ class BuildReplay:
             return
         replay = s.replay
         if replay.state == "asked":
-            why = refusal(s, replay.subtask, workflow.now(), applying=True)
+            forks = workflow.patched(WAITS_FOR_FORKS)
+            why = refusal(s, replay.subtask, workflow.now(), applying=True, forks=forks)
             if why:  # it changed between the ask and this pass (a spec change reopened it)
                 s.replay = None
                 self.control.refuse(f"!replay {replay.subtask}: {why}")

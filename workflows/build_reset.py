@@ -18,12 +18,16 @@ with workflow.unsafe.imports_passed_through():
     from activities.git.archive import archive_branches
     from contracts.build import BuildState, SubtaskView
     from contracts.config import ProjectContext
+    from contracts.fork import ForkState
     from contracts.git import BRANCH_PREFIX, WORKTREES_DIR, token_hosts_for
     from contracts.integration import INTEGRATION, integration_branch
     from contracts.reset import RESET_WINDOW_S, ArchiveRequest, ArchiveResult, ResetState
-    from workflows import options
+    from workflows import fork_state, options
     from workflows.build_children import BuildChildren
     from workflows.loop_control import LoopControl
+
+# `!reset` archives the forks' attempt branches too (before it, they were left behind).
+RESET_FORKS = "reset-archives-forks"
 
 
 def branches(s: BuildState, ctx: ProjectContext, names: list[str]) -> dict[str, str]:
@@ -104,19 +108,28 @@ class BuildReset:
         self.changed()
 
     async def archive(
-        self, branch_of: dict[str, str], stamp: str, what: str, keep_remote: bool = False
+        self,
+        branch_of: dict[str, str],
+        stamp: str,
+        what: str,
+        keep_remote: bool = False,
+        forks: list[ForkState] | None = None,
     ) -> ArchiveResult:
-        """Archive (then delete) the branches of `branch_of` (subtask -> branch)."""
+        """Archive (then delete) the branches of `branch_of` (subtask -> branch), and of
+        the attempts of `forks`."""
         ctx, cfg = self.ctx(), self.ctx().config
         kinds = {n: v.kind for n, v in self.state().subtasks.items()}
+        worktrees = f"{ctx.repo_root}/{WORKTREES_DIR}"
         result: ArchiveResult = await self.control.activity(
             archive_branches,
             ArchiveRequest(
                 repo_root=ctx.repo_root,
                 branches={
-                    b: f"{ctx.repo_root}/{WORKTREES_DIR}/"
-                    + (INTEGRATION if kinds.get(n) == "integration" else n)
-                    for n, b in branch_of.items()
+                    **{
+                        b: f"{worktrees}/" + (INTEGRATION if kinds.get(n) == "integration" else n)
+                        for n, b in branch_of.items()
+                    },
+                    **fork_state.attempt_branches(forks or [], worktrees),
                 },
                 stamp=stamp,
                 remote=cfg.forge.remote if cfg.forge.kind != "none" else None,
@@ -142,14 +155,17 @@ class BuildReset:
         self.children.restarting.clear()
         stamp = workflow.now().strftime("%Y%m%dT%H%M%SZ")
         branch_of = branches(s, self.ctx(), list(s.subtasks))
-        done = await self.archive(branch_of, stamp, f"of {self.ctx().feature} (!reset)")
+        forks = list(s.forks.values()) if workflow.patched(RESET_FORKS) else []
+        done = await self.archive(
+            branch_of, stamp, f"of {self.ctx().feature} (!reset)", forks=forks
+        )
         for name, view in list(s.subtasks.items()):
             s.subtasks[name] = pending_again(
                 view, f"reset at {stamp}", done.archived.get(branch_of[name])
             )
         s.rebuild.clear()
         s.rebuild_by.clear()
-        s.forks.clear()  # their attempts were cancelled above; their branches stay
+        s.forks.clear()  # their attempts were cancelled above, their branches archived
         s.change = None
         s.reset = None
         s.resets.append(

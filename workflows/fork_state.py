@@ -5,7 +5,15 @@ attempt is best, and how the forked subtask's row reads."""
 from __future__ import annotations
 
 from contracts.build import HAS_PR, BuildState, SubtaskProgress, SubtaskResult
-from contracts.fork import ATTEMPTS, Attempt, AttemptView, ForkRequest, ForkState, fork_branch
+from contracts.fork import (
+    ATTEMPTS,
+    Attempt,
+    AttemptView,
+    ForkAttemptSpec,
+    ForkRequest,
+    ForkState,
+    fork_branch,
+)
 from contracts.human import PendingDecision
 
 FORKABLE = ("pending", "stale", "in_progress")
@@ -158,3 +166,9 @@ def show(s: BuildState, f: ForkState) -> None:
 def forking(s: BuildState) -> set[str]:
     """Subtasks a fork holds: the scheduler does not start them itself."""
     return {n for n, f in s.forks.items() if f.status != "merged"}
+
+
+def attempt_branches(forks: list[ForkState], worktrees: str) -> dict[str, str]:
+    """branch -> worktree of each attempt of `forks` (what `!reset` archives of them)."""
+    specs = [ForkAttemptSpec(name=f.name, attempt=a) for f in forks for a in ATTEMPTS]
+    return {spec.branch: f"{worktrees}/{spec.worktree_key}" for spec in specs}

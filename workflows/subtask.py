@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
         merge_dependencies,
         push_branch,
     )
+    from activities.migration_scan import REPORT as MIGRATION_REPORT
     from activities.migration_scan import decide_migration, scan_migration_risk
     from activities.patterns.activities import offer_patterns
     from activities.review_pass import find_review_pass, record_review_pass
@@ -60,6 +61,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.forge_wake import ForgeWake, forge_event_handler
     from workflows.inputs import unknown_names
     from workflows.pr_follow import PullFollow
+
+# A fork's attempt writes its Migration Risk Report in its own reviews' folder.
+FORK_MIGRATION = "fork-attempt-own-migration-report"
 
 
 @workflow.defn(name="SubtaskWorkflow")
@@ -434,6 +438,7 @@ class SubtaskWorkflow:
         (`!migration-approve` / `!migration-cancel` on the build). False: it was cancelled,
         taken back and reworked, so the round is reviewed again."""
         inp = self._inp
+        own = inp.fork is not None and workflow.patched(FORK_MIGRATION)
         req = MigrationScanRequest(
             worktree=self.steps.worktree,
             design_dir=inp.ctx.design_dir,
@@ -441,6 +446,7 @@ class SubtaskWorkflow:
             base_branch=inp.base_branch,
             dependency_branches=inp.dependency_branches,
             remote=inp.ctx.config.forge.remote,
+            report=f"{self.steps.reviews_dir()}/{MIGRATION_REPORT}" if own else "",
         )
         scan: MigrationScan = await self.steps.on_host(
             scan_migration_risk,

@@ -2,8 +2,11 @@
 
 Run after the subtask's old branch (if any) was archived (activities/git/archive.py), so
 nothing is lost: `feat/<subtask>` is set to the winner's tip, here and on the remote, and
-the winner's worktree is removed (its branch stays). Safe to retry: a branch already at
-the tip is left alone.
+the winner's worktree is removed. With `drop_source`, the winner's `fork/...` branch goes
+too, here and on the remote, but only where it still is the promoted commit (force-with-
+lease on it): its commits live on as `feat/<subtask>`, and a branch someone pushed to
+since is kept and named. Safe to retry: a branch already at the tip is left alone, and a
+source already dropped is found again as the target it became.
 """
 
 from __future__ import annotations
@@ -13,11 +16,39 @@ import os
 from temporalio import activity
 
 from activities.git.activities import git_errors, heartbeating
-from activities.git.branches import fetch_branch, push_branch
-from activities.git.command import GitInputError, run_git
+from activities.git.branches import fetch_branch, push_branch, remote_branch_sha
+from activities.git.command import GitError, GitInputError, run_git
 from activities.git.queries import has_remote, local_branch_sha, repo_root_of
+from activities.git.remote import remote_auth, remote_failure, run_remote
 from activities.git.worktrees import _remove_worktree
 from contracts.fork import PromoteRequest, PromoteResult
+
+
+def _drop_source(root: str, req: PromoteRequest, remote: str | None, tip: str) -> str:
+    """Remove the promoted source branch where it is still `tip`; what was kept, and why."""
+    kept = []
+    local = local_branch_sha(root, req.source)
+    if local == tip:
+        run_git(root, "update-ref", "-d", f"refs/heads/{req.source}", tip)
+    elif local is not None:
+        kept.append(f"{req.source} kept here: it moved to {local[:12]}")
+    theirs = remote_branch_sha(root, remote, req.source, req.token_hosts) if remote else None
+    if remote and theirs is not None and theirs != tip:
+        kept.append(
+            f"{req.source} kept on {remote}: it moved to {theirs[:12]} after the attempt "
+            f"(not the promoted {tip[:12]})"
+        )
+    elif remote and theirs is not None:
+        auth = remote_auth(root, remote, req.token_hosts)
+        lease = f"--force-with-lease=refs/heads/{req.source}:{tip}"
+        args = ["push", "--porcelain", "--no-verify", lease, remote, f":refs/heads/{req.source}"]
+        proc = run_remote(root, auth, *args)
+        if proc.returncode != 0 and "stale info" in f"{proc.stdout}\n{proc.stderr}".lower():
+            # Pushed to between the look and the delete: look again on the retry.
+            raise GitError(["git", *args], proc.returncode, proc.stdout, proc.stderr)
+        if proc.returncode != 0:
+            raise remote_failure(root, auth, f"push {remote} :{req.source}", proc)
+    return "; ".join(kept)
 
 
 @activity.defn(name="git.promote_branch")
@@ -28,6 +59,8 @@ def promote_branch(req: PromoteRequest) -> PromoteResult:
         tip = local_branch_sha(root, req.source) or (
             fetch_branch(root, remote, req.source, req.token_hosts) if remote else None
         )
+        if tip is None and req.drop_source:  # a retry after the drop: it became the target
+            tip = local_branch_sha(root, req.target)
         if tip is None:
             raise GitInputError(
                 f"branch {req.source} is gone, so it cannot become {req.target}. Fix: push it "
@@ -40,7 +73,8 @@ def promote_branch(req: PromoteRequest) -> PromoteResult:
             push_branch(root, req.target, remote, force=True, token_hosts=req.token_hosts)
         if req.source_worktree and os.path.exists(req.source_worktree):
             _remove_worktree(root, req.source_worktree)
-        return PromoteResult(target=req.target, head=tip)
+        kept = _drop_source(root, req, remote, tip) if req.drop_source else ""
+        return PromoteResult(target=req.target, head=tip, source_kept=kept)
 
 
 ACTIVITIES = [promote_branch]

@@ -76,10 +76,13 @@ def wid() -> str:
     return f"build-link-shortener-{uuid.uuid4().hex[:6]}"
 
 
-async def start_build(client: Client, repo: DemoRepo, task_queue: str) -> WorkflowHandle:
+async def start_build(
+    client: Client, repo: DemoRepo, task_queue: str, **inputs: Any
+) -> WorkflowHandle:
+    """`inputs`: more of the build's input (`max_concurrent_subtasks=1`)."""
     return await client.start_workflow(
         BuildWorkflow.run,
-        BuildInput(design_dir=str(repo.design_dir)),
+        BuildInput(design_dir=str(repo.design_dir), **inputs),
         id=wid(),
         task_queue=task_queue,
     )

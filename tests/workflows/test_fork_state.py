@@ -3,13 +3,15 @@ attempt is best, and that a forked subtask is left to its fork by the scheduler.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from contracts.agents import Usage
 from contracts.build import BuildState, SubtaskView
 from contracts.change import PendingChange
 from contracts.fork import AttemptView, ForkRequest, ForkState, fork_branch, parse_fork
-from workflows import build_state, fork_state
+from workflows import build_replay, build_state, fork_state
 
 
 def state(**statuses: str) -> BuildState:
@@ -89,3 +91,20 @@ def test_a_forked_subtask_is_not_scheduled_and_both_attempts_count_in_the_budget
         attempt.ledger.add("builder", f"a@{attempt.attempt}", Usage(input_tokens=100))
     s.forks["a"].spent_before.add("builder", "a", Usage(input_tokens=7))
     assert build_state.ledger(s).total.input_tokens == 207
+
+
+def test_a_replay_waits_for_a_fork_after_its_checkpoint_to_be_decided() -> None:
+    s = state(a="pr_created", b="in_progress", c="pending")
+    s.finished = ["a"]
+    now = datetime(2026, 12, 7, tzinfo=UTC)
+    s.forks["b"] = fork("b", "deciding")
+    said = build_replay.refusal(s, "a", now)
+    assert (
+        said
+        == "the fork of b (b) is deciding. Fix: let it end and decide it (!merge A|B), then replay"
+    )
+    assert build_replay.refusal(s, "a", now, forks=False) == "", "as before the patch"
+    s.forks["b"].status = "merged"  # decided: b is rebuilt once, from its design
+    assert build_replay.refusal(s, "a", now) == ""
+    s.forks["c"] = fork("c", "asked")  # a fork of a pending subtask starts from the new base
+    assert build_replay.refusal(s, "a", now) == ""
