@@ -236,6 +236,8 @@ class BaseMergeRequest(BaseModel):
     remote: str = "origin"
     # See WorktreeRequest.token_hosts.
     token_hosts: list[str] = Field(default_factory=list)
+    # Branches of dependencies whose PRs merged: their last heads are taken in first.
+    dependencies: list[str] = Field(default_factory=list)
 
 
 class BaseMergeResult(BaseModel):

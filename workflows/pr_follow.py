@@ -50,7 +50,13 @@ with workflow.unsafe.imports_passed_through():
     from contracts.follow import MergeRequest as PullMerge
     from contracts.follow import MergeResult as PullMerged
     from contracts.forge import PullRequestResult
-    from contracts.git import BaseMergeRequest, BaseMergeResult, MergeRequest, MergeResult
+    from contracts.git import (
+        BRANCH_PREFIX,
+        BaseMergeRequest,
+        BaseMergeResult,
+        MergeRequest,
+        MergeResult,
+    )
     from contracts.human import FAILURE_OPTIONS, PendingDecision
     from workflows import follow_state, options
     from workflows.build_child import BuildChild
@@ -489,6 +495,7 @@ class PullFollow:
                 base=pull.base,
                 remote=inp.ctx.config.forge.remote,
                 token_hosts=self.steps.token_hosts(),
+                dependencies=[BRANCH_PREFIX + d for d in self._merged()],
             ),
             BaseMergeResult,
             f"{doing} {pull.base} into {branch}",

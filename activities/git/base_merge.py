@@ -71,11 +71,23 @@ def _conflicted(req: BaseMergeRequest, head: str) -> BaseMergeResult:
 
 
 def start_base_merge(req: BaseMergeRequest) -> BaseMergeResult:
-    """Merge the remote's base into the worktree's branch; conflicts stay for a fixer."""
+    """Merge the remote's base into the worktree's branch; conflicts stay for a fixer.
+
+    A PR stacked on a dependency carries that dependency's commits as they were when it
+    branched. Once the dependency merged as new commits (squash or rebase), with fixes made
+    after, a merge of the base alone sets both versions of its files against each other.
+    So each merged dependency's last head (`req.dependencies`) is taken in first: after it,
+    the branch holds what the base got from it, and only real conflicts remain."""
     wt = req.worktree
-    head = head_commit(wt)
+    start = head_commit(wt)
     if _merging(wt):  # a retry, or a restart: the merge the last attempt began
-        return _conflicted(req, head)
+        return _conflicted(req, start)
+    for dependency in req.dependencies:
+        tip = fetch_branch(wt, req.remote, dependency, req.token_hosts)
+        if tip is None or is_ancestor(wt, tip, head_commit(wt)):
+            continue  # gone with its merge (deleted), or taken in already
+        if not _merge(req, tip, f"Merge branch '{dependency}' (merged into {req.base})"):
+            return _conflicted(req, start)
     sha = fetch_branch(wt, req.remote, req.base, req.token_hosts)
     if sha is None:
         raise GitInputError(
@@ -83,8 +95,17 @@ def start_base_merge(req: BaseMergeRequest) -> BaseMergeResult:
             f"of {req.branch} cannot take it in; restore the branch or retarget the PR",
             "MissingBase",
         )
+    head = head_commit(wt)
     if is_ancestor(wt, sha, head):
-        return BaseMergeResult(outcome="up_to_date", head=head)
+        return BaseMergeResult(outcome="up_to_date" if head == start else "merged", head=head)
+    if not _merge(req, sha, f"Merge branch '{req.base}'"):
+        return _conflicted(req, start)
+    return BaseMergeResult(outcome="merged", head=head_commit(wt))
+
+
+def _merge(req: BaseMergeRequest, sha: str, title: str) -> bool:
+    """Merge `sha` into the branch; False: it conflicts, and waits in the worktree."""
+    wt = req.worktree
     proc = run_git(
         wt,
         *IDENTITY_CONFIG,
@@ -93,17 +114,17 @@ def start_base_merge(req: BaseMergeRequest) -> BaseMergeResult:
         "--no-verify",
         "--no-edit",
         "-m",
-        f"Merge branch '{req.base}' into {req.branch}",
+        f"{title} into {req.branch}",
         sha,
         check=False,
         env=identity_env(),
     )
     if proc.returncode == 0:
-        return BaseMergeResult(outcome="merged", head=head_commit(wt))
+        return True
     if not conflicted_files(wt):
         run_git(wt, "merge", "--abort", check=False)
-        raise GitError(["git", "merge", req.base], proc.returncode, proc.stdout, proc.stderr)
-    return _conflicted(req, head)
+        raise GitError(["git", "merge", sha], proc.returncode, proc.stdout, proc.stderr)
+    return False
 
 
 def finish_base_merge(req: BaseMergeRequest) -> BaseMergeResult:
