@@ -21,6 +21,7 @@ from contracts.build import BuildResult, SubtaskView
 from contracts.human import DecideInput
 from runtime.server import DevServer
 from simulators.github_api import GitHubStandIn
+from tests.forge.following import reviewer
 from tests.support import (
     record_history,
     scripted_model,
@@ -39,6 +40,7 @@ from tests.workflows.builds import (
     start_build,
     tiny_project,
     writes_file_rule,
+    writes_rule,
 )
 from tests.workflows.forge_ci import ci, merges
 from worker import build_worker
@@ -114,6 +116,66 @@ async def test_a_chain_merges_in_dependency_order_and_the_dependent_is_followed_
     (b_result,) = [s for s in result.subtasks if s.subtask == "b"]
     assert [r.kind for r in b_result.follow_rounds] == ["update"]
     assert "a merged; retargeted from feat/a to main" in b_result.follow_rounds[0].note
+
+
+async def test_red_ci_and_a_review_are_answered_then_every_pr_merges_in_order(
+    client: Client, task_queue: str, tmp_path: Path, github: GitHubStandIn, monkeypatch: Any
+) -> None:
+    """The whole way after "PR opened", as the issue's outside check plays it: a's first CI
+    run fails and a fixer's push turns it green; alice requests changes on b (which depends
+    on a) and gets exactly one reply; every PR, integration's last, merges in dependency
+    order, the polling is conditional, and the build ends ALL_SUBTASKS_MERGED."""
+    fixers = [
+        writes_rule("fixer", "a", "a fixed", "src/a.txt"),
+        writes_rule("fixer", "b", "b2", "src/b.txt"),
+    ]
+
+    def red_first_on_a(branch: str, n: int) -> str:
+        return "failure" if (branch, n) == ("feat/a", 0) else "success"
+
+    with scripted_model({"rules": [*rules("ab"), *fixers]}, monkeypatch, github.url) as model:
+        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, ONE_REVIEWER, forge=AUTO)
+        github.protect(REPO, "main", contexts=["tests"], strict=False)
+        # a's CI reports once b's PR is open, so b's review comes before a can merge.
+        async with (
+            build_worker(client, task_queue),
+            ci(github, {"feat/a": "feat/b"}, conclude=red_first_on_a) as ran,
+        ):
+            handle = await start_build(client, repo, task_queue)
+
+            async def b_opened() -> int | None:
+                b = pulls_by_branch(github).get("feat/b")
+                return b["number"] if b else None
+
+            alice = reviewer(github).get_repo(REPO).get_pull(await until(b_opened, limit=180))
+            alice.create_review(
+                body="Not yet.",
+                event="REQUEST_CHANGES",
+                comments=[{"path": "src/b.txt", "line": 1, "body": "call it b2"}],
+            )
+            result = BuildResult.model_validate(await handle.result())
+
+    assert result.result == "ALL_SUBTASKS_MERGED", result
+    pulls = {p["head"]["ref"]: p for p in github.pulls(REPO)}
+    assert all(p["merged"] for p in pulls.values()) and INTEGRATED in pulls, pulls
+    order = [n for n, _, status in merges(github) if status == 200]
+    numbers = [pulls[ref]["number"] for ref in ("feat/a", "feat/b", INTEGRATED)]
+    assert order == numbers  # dependency order, integration's last
+    # Red CI: a fixer was told the check, and its push is the head that ran green and merged.
+    a_heads = [sha for ref, sha in ran if ref == "feat/a"]
+    assert len(a_heads) == 2 and git_out(repo.root, "show", f"{a_heads[1]}:src/a.txt") == "a fixed"
+    (asked,) = [r for r in model.requests if (r.role, r.scope, r.turn) == ("fixer", "a", 1)]
+    assert "CI check `tests`" in asked.prompt
+    # The review: one reply to its one comment, naming the fix; the fix reached main.
+    comments = github.reviews.comments_of(REPO, alice.number)
+    (top,) = [c for c in comments if not c.get("in_reply_to_id")]
+    (reply,) = [c for c in comments if c.get("in_reply_to_id") == top["id"]]
+    assert reply["user"] == github.login and "wrote 'b2'" in reply["body"]
+    assert git_out(repo.origin, "show", "main:src/b.txt") == "b2"
+    assert git_out(repo.origin, "show", "main:src/a.txt") == "a fixed"
+    # Conditional requests: unchanged polls were answered 304.
+    assert any(r.status == 304 and r.method == "GET" for r in github.requests)
+    assert tracker(repo) == {"a": "merged", "b": "merged", "integration": "merged"}
 
 
 async def test_a_conflict_after_the_dependency_merged_goes_to_the_conflict_fixer(
