@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from cli.common import CliError, fail, root_cause
 from cli.verbs import VERBS
 from runtime.exit import exit_now
+from runtime.startup import imports_without_gc
 
 
 def parser(load: Iterable[str] | None = None) -> argparse.ArgumentParser:
@@ -47,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return worker.main(argv[1:])
     # Only the verb being run is imported (see cli.verbs): `--help` imports none of them.
-    args = parser(load=argv[:1]).parse_args(argv)
+    with imports_without_gc():
+        args = parser(load=argv[:1]).parse_args(argv)
     try:
         if getattr(args, "sync", False):
             return int(args.run(args))
