@@ -8,53 +8,35 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import os
 import signal
 import sys
+from collections.abc import Iterable
 
-from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
-
-from cli import (
-    budget_cmd,
-    change_cmds,
-    clean_cmd,
-    demo,
-    fork_cmd,
-    list_cmd,
-    loop_cmds,
-    pattern_cmd,
-    plan_cmd,
-    release_cmd,
-    say_cmd,
-    server_cmd,
-    webhook_cmd,
-)
 from cli.common import CliError, fail, root_cause
+from cli.verbs import VERBS
 from runtime.exit import exit_now
-from runtime.server import ServerError
+from runtime.startup import imports_without_gc
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(load: Iterable[str] | None = None) -> argparse.ArgumentParser:
+    """Every verb with its arguments; with `load`, only those verbs' modules are imported
+    (the others are listed by name and help, enough for `--help` and a mistyped verb)."""
     p = argparse.ArgumentParser(
         prog="orchestrator",
         description="Durable design-review and build loops on Temporal.",
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    server_cmd.add_parsers(sub)
-    plan_cmd.add_parser(sub)
-    loop_cmds.add_parsers(sub)
-    say_cmd.add_parser(sub)
-    release_cmd.add_parser(sub)
-    pattern_cmd.add_parsers(sub)
-    budget_cmd.add_parsers(sub)
-    change_cmds.add_parsers(sub)
-    fork_cmd.add_parsers(sub)
-    clean_cmd.add_parsers(sub)
-    webhook_cmd.add_parsers(sub)
-    list_cmd.add_parsers(sub)
-    demo.add_parser(sub)
+    wanted = set(VERBS if load is None else load)
+    modules = list(dict.fromkeys(v.module for name, v in VERBS.items() if name in wanted))
+    for name, verb in VERBS.items():
+        if name in sub.choices:
+            continue  # added by its module
+        if verb.module in modules:
+            importlib.import_module(verb.module).add_parsers(sub)
+        else:
+            sub.add_parser(name, help=verb.help)
     return p
 
 
@@ -65,25 +47,44 @@ def main(argv: list[str] | None = None) -> int:
         import worker
 
         return worker.main(argv[1:])
-    args = parser().parse_args(argv)
+    # Only the verb being run is imported (see cli.verbs): `--help` imports none of them.
+    with imports_without_gc():
+        args = parser(load=argv[:1]).parse_args(argv)
     try:
         if getattr(args, "sync", False):
             return int(args.run(args))
         return int(asyncio.run(args.run(args)))
     except CliError as err:
         return fail(str(err))
-    except (WorkflowFailureError, WorkflowUpdateFailedError) as err:
-        return fail(root_cause(err))
-    except RPCError as err:
-        return fail(f"Temporal: {err}")
-    except ServerError as err:  # TEMPORAL_ADDRESS, the server, ORCHESTRATOR_HOME
-        return fail(str(err))
-    except ApplicationError as err:  # a check shared with the activities refused it
-        return fail(err.message)
     except BrokenPipeError:
         return closed_pipe()
     except KeyboardInterrupt:
         return 130
+    except Exception as err:
+        refused = refusal(err)
+        if refused is None:
+            raise
+        return fail(refused)
+
+
+def refusal(err: Exception) -> str | None:
+    """What to print for a failure the verb could not turn into a CliError itself; None
+    for a bug. Its types are imported here: a verb that raised one has imported them."""
+    from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
+    from temporalio.exceptions import ApplicationError
+    from temporalio.service import RPCError
+
+    from runtime.server import ServerError
+
+    if isinstance(err, (WorkflowFailureError, WorkflowUpdateFailedError)):
+        return root_cause(err)
+    if isinstance(err, RPCError):
+        return f"Temporal: {err}"
+    if isinstance(err, ServerError):  # TEMPORAL_ADDRESS, the server, ORCHESTRATOR_HOME
+        return str(err)
+    if isinstance(err, ApplicationError):  # a check shared with the activities refused it
+        return err.message
+    return None
 
 
 def closed_pipe() -> int:

@@ -29,6 +29,7 @@ from runtime.exit import exit_now
 from runtime.failure_details import FailureDetailsInterceptor
 from runtime.path_map import NO_PATH_MAP, PathMap, PathMapError, PathMapInterceptor
 from runtime.server import ServerError, ensure_server
+from runtime.startup import imports_without_gc
 
 
 def workflows() -> list[type]:
@@ -159,8 +160,9 @@ async def run(
     from activities.host import default_host, host_queue
 
     own = host_queue(host or default_host())
-    shared = build_worker(client, task_queue, host_queue=own, path_map=path_map)
-    local = build_host_worker(client, own, path_map=path_map)
+    with imports_without_gc():  # every workflow and activity module is imported here
+        shared = build_worker(client, task_queue, host_queue=own, path_map=path_map)
+        local = build_host_worker(client, own, path_map=path_map)
     logging.info("worker polling %s and %s on %s", task_queue, own, conn.address)
     mapped = "; ".join(f"{c} -> {lo}" for c, lo in path_map.pairs)
     print(

@@ -41,7 +41,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     add_verb(
         sub,
         "budget",
-        "context fill of each running agent, tokens and cost per role, the budget",
         budget,
         ("--json", {"action": "store_true", "help": "machine-readable output"}),
     )

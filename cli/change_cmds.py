@@ -32,31 +32,27 @@ FIXERS = {"builder", "fixer", "performance-fixer", "design-writer"}
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    def verb(name: str, help_: str, fn: Any, *args: tuple[str, dict[str, Any]]) -> None:
-        add_verb(sub, name, help_, fn, *args)
+    def verb(name: str, fn: Any, *args: tuple[str, dict[str, Any]]) -> None:
+        add_verb(sub, name, fn, *args)
 
     verb(
         "change",
-        "propose a spec change to a running build (`!change`)",
         change,
         ("text", {"help": "the change, in words (at most 20,000 characters)"}),
     )
-    verb("change-approve", "apply the pending spec change (`!change-approve`)", change_approve)
-    verb("change-cancel", "discard the pending spec change (`!change-cancel`)", change_cancel)
-    for name, help_, fn in (
-        ("migration-approve", "take a held schema change on to its PR", migration_approve),
-        ("migration-cancel", "revert a held schema change, rework without it", migration_cancel),
+    verb("change-approve", change_approve)
+    verb("change-cancel", change_cancel)
+    for name, fn in (
+        ("migration-approve", migration_approve),
+        ("migration-cancel", migration_cancel),
     ):
         verb(
             name,
-            f"{help_} (`!{name}`)",
             fn,
             ("subtask", {"nargs": "?", "default": "", "help": "needed when several reports wait"}),
         )
     verb(
         "replay",
-        "without a round: `!replay` the build from the checkpoint after a finished subtask; "
-        "with one: reset a running subtask to the state after that review round",
         replay,
         ("subtask", {"help": "the subtask's name, e.g. 02-parser"}),
         (

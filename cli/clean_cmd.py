@@ -18,7 +18,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     add_verb(
         sub,
         "clean",
-        "remove the feature's worktrees and local branches whose work is pushed",
         clean,
     )
 

@@ -7,17 +7,17 @@ import contextlib
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from temporalio.client import Client
-from temporalio.exceptions import ApplicationError
+from cli.verbs import add_parser
 
-from contracts.config import BuildChecks
-from contracts.version import TASK_QUEUE
-from runtime.background import ensure_worker
-from runtime.client import connect, settings_from_env
-from runtime.path_map import PathMap, PathMapError
-from runtime.server import ServerError, is_local
+if TYPE_CHECKING:
+    from temporalio.client import Client
+
+    from contracts.config import BuildChecks
+
+# What a verb needs is imported where it is used: `starter` imports this module for every
+# verb and for `--help`, and the Temporal client alone is about 0.3 s of CPU.
 
 # Exit statuses of `design --wait` / `build --wait` (and 2 for every refused command).
 EXIT_DONE = 0  # the loop finished with its result
@@ -52,6 +52,8 @@ def check_project(design_dir: str, build: BuildChecks | None = None) -> None:
     The same function the `project.resolve` activity runs, so a mistake is refused
     here with the same message instead of holding the loop a moment later.
     """
+    from temporalio.exceptions import ApplicationError
+
     from activities.config import resolve_project
 
     try:
@@ -84,6 +86,8 @@ def check_subtasks(design_dir: str) -> None:
 
 def check_config(design_dir: str) -> None:
     """orchestrator.toml of the repository holding `design_dir`, if it is in one."""
+    from temporalio.exceptions import ApplicationError
+
     from activities.config import read_config, repository_of
 
     root = repository_of(resolved(design_dir))
@@ -97,6 +101,8 @@ def check_config(design_dir: str) -> None:
 
 def same_dir(recorded: str, given: str) -> bool:
     """Whether a loop's recorded design directory is the given one (symlinks, path maps)."""
+    from runtime.path_map import PathMap, PathMapError
+
     candidates = {os.path.normpath(recorded)}
     with contextlib.suppress(PathMapError):  # a loop started from another host's clone
         candidates.add(os.path.normpath(PathMap.from_env().to_local(recorded)))
@@ -116,6 +122,8 @@ def feature_of(design_dir: str) -> str:
 
 def resolved(design_dir: str) -> Path:
     """The design directory resolved, or what stops it being one (a symlink loop, `/`)."""
+    from temporalio.exceptions import ApplicationError
+
     from activities.project_checks import design_path
 
     try:
@@ -138,6 +146,9 @@ def release_id(design_dir: str) -> str:
 
 async def client_for(embedded: bool, need_worker: bool = True) -> Client:
     """Connect (starting the embedded server if allowed) and make sure a worker polls."""
+    from runtime.client import connect
+    from runtime.server import ServerError
+
     try:
         client = await connect(embedded=embedded)
     except ServerError as err:
@@ -149,6 +160,11 @@ async def client_for(embedded: bool, need_worker: bool = True) -> Client:
 
 async def worker_for(client: Client, embedded: bool) -> None:
     """The local default: a background worker when nobody polls the task queue."""
+    from contracts.version import TASK_QUEUE
+    from runtime.background import ensure_worker
+    from runtime.client import settings_from_env
+    from runtime.server import is_local
+
     if embedded and is_local(settings_from_env().address):
         await ensure_worker(client, TASK_QUEUE)
 
@@ -170,13 +186,13 @@ def fail(message: str) -> int:
 def add_verb(
     sub: argparse._SubParsersAction,
     name: str,
-    help_: str,
     fn: Any,
     *args: tuple[str, dict[str, Any]],
     usage: str | None = None,
 ) -> None:
-    """A verb on the design directory: `orchestrator <name> <design-dir> [args]`."""
-    p = sub.add_parser(name, help=help_, description=help_, usage=usage)
+    """A verb on the design directory: `orchestrator <name> <design-dir> [args]` (its help
+    in cli.verbs)."""
+    p = add_parser(sub, name, usage=usage)
     p.add_argument("design_dir", metavar="<dir>", help=DIR_HELP)
     for flag, kw in args:
         p.add_argument(flag, **kw)

@@ -38,7 +38,7 @@ from temporalio.runtime import (
 from temporalio.service import RPCError
 
 from activities.sandbox.runner import unavailable
-from cli import demo_clean
+from cli import demo_clean, verbs
 from cli.common import EXIT_INTERRUPTED, NO_EMBEDDED_HELP, CliError
 from cli.demo_clean import MARKER, QUEUE_PREFIX
 from cli.demo_fork import DemoFork
@@ -77,10 +77,10 @@ CANCEL_WAIT_S = 15.0
 BUILD_DONE = (ALL_SUBTASKS_MERGEABLE, ALL_SUBTASKS_PR_CREATED)
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    p = verbs.add_parser(
+        sub,
         "demo",
-        help="run the design and build loops on the bundled example",
         description="Both loops end to end on examples/link-shortener, against local "
         "stand-ins for the Anthropic and GitHub APIs (a scripted model), in a scratch "
         "repository under ~/.orchestrator/demo/.",

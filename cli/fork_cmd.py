@@ -23,7 +23,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     add_verb(
         sub,
         "fork",
-        "build a subtask twice, side by side, then pick (`!fork`)",
         fork,
         ("subtask", {"help": "the subtask to fork, pending or building"}),
         ("--name", {"default": None, "help": "the fork's name (default: the subtask's)"}),
@@ -41,7 +40,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     add_verb(
         sub,
         "merge",
-        "pick a fork's winner: it becomes the subtask's branch (`!merge`)",
         merge,
         ("winner", {"choices": ["A", "B", "a", "b"], "help": "the attempt that wins"}),
         ("subtask", {"nargs": "?", "default": "", "help": "needed when several forks wait"}),

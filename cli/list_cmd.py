@@ -15,6 +15,7 @@ from typing import Any
 from temporalio.client import WorkflowExecution
 from temporalio.service import RPCError, RPCStatusCode
 
+from cli import verbs
 from cli.common import NO_EMBEDDED_HELP, CliError, client_for
 from cli.views import table
 from contracts.search_attributes import (
@@ -39,10 +40,7 @@ LIMIT = 1000
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    help_ = (
-        "the running loops on the server, across repositories (--waiting: those waiting for you)"
-    )
-    p = sub.add_parser("list", help=help_, description=help_)
+    p = verbs.add_parser(sub, "list")
     p.add_argument("--waiting", action="store_true", help="only the loops that wait for a person")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--no-embedded", action="store_true", help=NO_EMBEDDED_HELP)

@@ -130,9 +130,9 @@ def positive(kind: type) -> Any:
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     def verb(
-        name: str, help_: str, fn: Any, *args: tuple[str, dict[str, Any]], usage: str | None = None
+        name: str, fn: Any, *args: tuple[str, dict[str, Any]], usage: str | None = None
     ) -> None:
-        add_verb(sub, name, help_, fn, *args, usage=usage)
+        add_verb(sub, name, fn, *args, usage=usage)
 
     wait = (
         "--wait",
@@ -142,10 +142,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
             "1 when it ended without its result",
         },
     )
-    verb("design", "start (or attach to) the design-review loop", design, wait)
+    verb("design", design, wait)
     verb(
         "build",
-        "start (or attach to) the build loop",
         build,
         wait,
         (
@@ -192,12 +191,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         ),
     )
     as_json = ("--json", {"action": "store_true", "help": "machine-readable output"})
-    verb("status", "phase, scores, questions and decisions", status, as_json)
-    verb("metrics", "tokens, cost and agent time", metrics, as_json)
-    verb("approve", "approve the design at the gate (signal `approved`)", approve)
+    verb("status", status, as_json)
+    verb("metrics", metrics, as_json)
+    verb("approve", approve)
     verb(
         "answer",
-        "answer a reviewer question",
         answer,
         ("question_id", {"help": "the question's id, e.g. Q2 (`status` lists them)"}),
         ("choice", {"help": "the option's letter, e.g. B"}),
@@ -208,13 +206,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     verb(
         "request-changes",
-        "send the design back with feedback",
         request_changes,
         ("feedback", {"help": "what to change, in words (at most 20,000 characters)"}),
     )
     verb(
         "decide",
-        "answer a prompt that waits for a decision (`status` lists them)",
         decide,
         (
             "words",
@@ -232,9 +228,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         ),
         usage=f"orchestrator {DECIDE_USAGE} [--no-embedded]",
     )
-    verb("pause", "no new agent starts until resume (signal `!pause`)", pause)
-    verb("resume", "resume after pause (signal `!resume`)", resume)
-    verb("cancel", "cancel the running loop(s); branches and worktrees are kept", cancel)
+    verb("pause", pause)
+    verb("resume", resume)
+    verb("cancel", cancel)
 
 
 async def describe_or_none(handle: WorkflowHandle) -> WorkflowExecutionDescription | None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from temporalio.exceptions import ApplicationError
 
+from cli import verbs
 from cli.common import DIR_HELP, CliError, feature_of, resolved
 from cli.views import table
 from contracts.config import OrchestratorConfig
@@ -21,22 +22,22 @@ from contracts.patterns import PatternAddRequest, PatternList, PatternListReques
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    p = verbs.add_parser(
+        sub,
         "pattern",
-        help="the pattern library: keep a finished subtask as PATTERN-NNN, list the library",
         description="The pattern library shared across projects ([patterns] path).",
     )
-    verbs = p.add_subparsers(
+    actions = p.add_subparsers(
         dest="pattern_command", required=True, metavar="ACTION", help="add or list"
     )
-    add = verbs.add_parser(
+    add = actions.add_parser(
         "add",
         help="capture a finished subtask (its PR exists) as PATTERN-NNN (again: no duplicate)",
     )
     add.add_argument("design_dir", metavar="<dir>", help=DIR_HELP)
     add.add_argument("subtask", metavar="<subtask>", help="a finished subtask, e.g. 01-models")
     add.set_defaults(run=run_add, sync=True)
-    listing = verbs.add_parser("list", help="every pattern: domain, stack, reuse keywords")
+    listing = actions.add_parser("list", help="every pattern: domain, stack, reuse keywords")
     listing.add_argument(
         "--dir",
         metavar="PATH",

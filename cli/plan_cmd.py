@@ -10,13 +10,14 @@ import os
 from activities.plan import run_plan
 from activities.plan.design_dir import PlanError
 from activities.plan.render import format_plan_text
+from cli import verbs
 from cli.common import DIR_HELP, NO_EMBEDDED_HELP, CliError, check_config, client_for, feature_of
 from contracts.plan import PlanRequest, PlanResult
 from contracts.version import TASK_QUEUE
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("plan", help="validate a design directory and print its plan")
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    p = verbs.add_parser(sub, "plan")
     p.add_argument("design_dir", metavar="<dir>", help=DIR_HELP)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--write", action="store_true", help="also write plan/dag.md, plan/batches.md")

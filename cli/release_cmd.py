@@ -37,12 +37,10 @@ from contracts.version import TASK_QUEUE
 from workflows.release import ReleaseWorkflow
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parsers(sub: argparse._SubParsersAction) -> None:
     add_verb(
         sub,
         "release",
-        "start (or attach to) the release loop on the integration branch: !critic, "
-        "!security, !verify, each sent by a person",
         release,
         (
             "--wait",

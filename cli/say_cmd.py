@@ -22,13 +22,10 @@ from contracts.gate_hints import NO_GATE
 from workflows.release import ReleaseWorkflow
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parsers(sub: argparse._SubParsersAction) -> None:
     add_verb(
         sub,
         "say",
-        "tell the running loop(s) what you think; words that sound like a gate "
-        '("looks good", "let\'s build") get a hint naming the command to send. '
-        "It never advances anything",
         say,
         ("text", {"help": "what you think, in words (at most 20,000 characters)"}),
     )

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from types import FrameType
 
+from cli import verbs
 from runtime.background import stop_background_worker
 from runtime.client import settings_from_env
 from runtime.server import (
@@ -22,7 +23,7 @@ from runtime.server import (
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("server", help="run the embedded Temporal dev server in the foreground")
+    p = verbs.add_parser(sub, "server")
     p.add_argument("--db-file", default=None, help="state file (default: ~/.orchestrator/)")
     p.add_argument(
         "--ui-port", type=int, default=None, help="Web UI port (default: the gRPC port + 1000)"
@@ -30,11 +31,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_server, sync=True)
 
     # Listed for --help; `starter.main` hands `worker ...` to worker.main with its own flags.
-    sub.add_parser("worker", help="run a worker (see `orchestrator worker --help`)")
+    verbs.add_parser(sub, "worker")
 
-    s = sub.add_parser(
+    s = verbs.add_parser(
+        sub,
         "stop",
-        help="stop the background worker and the embedded server the CLI started",
         description="Stop what the CLI started in the background: the worker, and the "
         "embedded Temporal server (its state stays in ~/.orchestrator/temporal.db, so the "
         "loops resume when it starts again). Loops keep their place; nothing is cancelled.",

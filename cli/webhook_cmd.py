@@ -25,6 +25,7 @@ from datetime import timedelta
 from temporalio.client import Client, WorkflowExecution, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
+from cli import verbs
 from cli.common import NO_EMBEDDED_HELP, CliError, client_for
 from contracts.build import SubtaskState
 from contracts.follow import ForgeEvent
@@ -49,11 +50,7 @@ _PR_PATH = re.compile(r"/([^/]+/[^/]+)/pull/(\d+)/?$")
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    help_ = (
-        "receive GitHub webhook deliveries and wake the loops that follow the pull "
-        "requests they name (polling stays the fallback)"
-    )
-    p = sub.add_parser("webhook", help=help_, description=help_)
+    p = verbs.add_parser(sub, "webhook")
     p.add_argument("--port", type=port, required=True, help="the port to listen on (1-65535)")
     p.add_argument(
         "--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)"

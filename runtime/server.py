@@ -18,8 +18,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from contracts.search_attributes import dev_server_flags
-
 DEFAULT_ADDRESS = "localhost:7233"
 DEFAULT_UI_PORT = 8233
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -173,7 +171,11 @@ def server_command(
         cmd += ["--db-filename", str(db_file)]
     if headless:
         cmd.append("--headless")
-    if search_attributes:  # the loops' own (contracts/search_attributes.py)
+    if search_attributes:  # the loops' own
+        # Here, not at the top: every CLI process imports this module (for `--help` too),
+        # and the attributes' types import the Temporal API (0.3 s of CPU).
+        from contracts.search_attributes import dev_server_flags
+
         cmd += dev_server_flags()
     for key, value in {**BLOB_LIMITS, **(dynamic_config or {})}.items():
         cmd += ["--dynamic-config-value", f"{key}={value}"]
