@@ -5,6 +5,7 @@ from __future__ import annotations
 from contracts.build import PR_FINAL, BuildStatus
 from contracts.design import DesignStatus
 from contracts.follow import PullSummary
+from contracts.fork import ForkState
 from contracts.integration import IntegrationOutcome
 from contracts.metrics import Metrics
 from contracts.release import ReleaseStatus, StageView
@@ -85,6 +86,23 @@ def pull_line(name: str, p: PullSummary) -> str:
     )
 
 
+def fork_lines(f: ForkState) -> list[str]:
+    """A fork: what it is at, each attempt's progress and scores, the pick, the archive."""
+    picked = f" {f.winner} picked by {f.picked_by}" if f.winner else ""
+    head = f"  {f.subtask} as {f.name!r}: {f.status}{picked}"
+    lines = [head + (f"; comparison {f.report_path}" if f.report_path else "")]
+    for a in f.attempts.values():
+        verdict = "passed" if a.passed else a.status
+        gates = "-" if a.gates_passed is None else ("green" if a.gates_passed else "red")
+        lines.append(
+            f"    {a.attempt} {a.branch}: {verdict}, {a.phase}, round {a.round}, "
+            f"scores {scores_text(a.scores)}, gates {gates}"
+            + (f" ({a.approach})" if a.approach else "")
+        )
+    lines += [f"    kept as {b}" for b in f.archived]
+    return lines + ([f"    {f.notes}"] if f.notes else [])
+
+
 def build_view(s: BuildStatus) -> str:
     budget = []
     if s.max_cost_usd is not None:
@@ -126,6 +144,8 @@ def build_view(s: BuildStatus) -> str:
     ]
     if patterns:
         out += ["", "Library patterns offered to builders:", *patterns]
+    if s.forks:
+        out += ["", "Forks:", *(line for f in s.forks for line in fork_lines(f))]
     if s.notes:
         out += ["", f"Notes: {s.notes}"]
     if s.file_conflicts:

@@ -572,8 +572,10 @@ def demo_forked_and_merged(scratch: Path, out: str, github: GitHubStandIn) -> No
     # The PR of 05-cli is opened from feat/05-cli, which carries B's commits and tests.
     head = next(p for p in github.pulls("demo/link-shortener") if p["head"]["ref"] == "feat/05-cli")
     head_sha = head["head"]["sha"]
-    winner = git_out(origin, "rev-parse", "fork/05-cli-B")
-    assert git_out(origin, "merge-base", winner, head_sha) == winner
+    subjects = git_out(origin, "log", "--format=%s", head_sha).splitlines()
+    assert "Merge branch 'feat/04-service' into fork/05-cli-B" in subjects, subjects
+    # B, promoted, is gone as a fork branch too: its commits live on as feat/05-cli.
+    assert git_out(origin, "rev-parse", "--verify", "-q", "refs/heads/fork/05-cli-B") == ""
     assert "def test_invalid_input_exits_2" in git_out(origin, "show", f"{head_sha}:{FORK_A_TEST}")
     # A: gone as a fork branch, kept as one archive with its own test.
     assert git_out(origin, "rev-parse", "--verify", "-q", "refs/heads/fork/05-cli-A") == ""

@@ -12,6 +12,7 @@ import pytest
 from temporalio.client import Client, WorkflowHandle
 
 from cli.demo_repo import DemoRepo, git
+from cli.views import build_view
 from contracts.build import BuildResult, BuildStatus
 from contracts.fork import ForkRequest, ForkState
 from runtime.server import DevServer
@@ -159,6 +160,9 @@ async def test_fork_builds_two_attempts_and_merge_b_makes_b_the_subtasks_branch(
             st = await until(lambda: fork_asked(handle), limit=180, what="the fork's pick")
             assert "!merge" in st.waiting_for or "decide a a/b" in st.waiting_for
             assert view(st, "b").status == "pending", "b still waits, for the merge"
+            shown = build_view(st)  # what `orchestrator status` prints
+            assert "Forks:\n  a as 'a': deciding; comparison " in shown, shown
+            assert "    A fork/a-A: passed," in shown and "    B fork/a-B: passed," in shown
             c = view(st, "c")
             assert c.status == "pr_created"
             await refused(handle, "!fork c", "!fork c: it has its pull request")
