@@ -83,13 +83,14 @@ def subtask_fixer(inp: Callable[[], Any]) -> Fixer:
 class PullFollow:
     """Bound to one child loop's worktree steps (and through them its state, input,
     control and link to the build), its forge wake, `refresh`: brings the PR's body up
-    to date (its CI and review rounds), and its `fixer`."""
+    to date (its CI and review rounds; with no record commit: the fix's push is the
+    round's only one, so CI runs once per round), and its `fixer`."""
 
     def __init__(
         self,
         steps: WorktreeSteps,
         wake: ForgeWake,
-        refresh: Callable[[], Awaitable[None]],
+        refresh: Callable[[], Awaitable[object]],
         fixer: Fixer | None = None,
     ) -> None:
         self.steps, self.wake, self.refresh = steps, wake, refresh

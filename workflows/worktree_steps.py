@@ -30,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.checks import run_checks
     from activities.forge import open_pull_request
     from activities.gates import run_gates
-    from activities.git.activities import push_branch
+    from activities.git.activities import ensure_worktree, git_repo_info, push_branch
     from activities.host import HostClaim
     from contracts.agents import (
         AgentCall,
@@ -45,7 +45,14 @@ with workflow.unsafe.imports_passed_through():
     from contracts.checks import ChecksRequest, LintRequest
     from contracts.forge import PullRequestRequest, PullRequestResult
     from contracts.fork import attempt_scope
-    from contracts.git import PushRequest, PushResult, token_hosts_for
+    from contracts.git import (
+        PushRequest,
+        PushResult,
+        RepoInfo,
+        WorktreeRequest,
+        WorktreeResult,
+        token_hosts_for,
+    )
     from contracts.human import FAILURE_OPTIONS, SKIP_REVIEWER, FailureInfo
     from contracts.integration import SmellRequest
     from contracts.patterns import PatternOffer
@@ -123,6 +130,12 @@ class WorktreeSteps:
         return s.last_stamp[reviewer]
 
     # ------------------------------------------------- the host
+
+    async def run(self, steps: Callable[[], Awaitable[None]], kept: str) -> None:
+        """A child loop's run: its steps on a claimed host (`run_on_host`), ended cleanly
+        when its build is gone."""
+        self.child.main = asyncio.current_task()  # where a workflow cancel lands
+        await self.child.until_build_gone(self.run_on_host(steps, kept))
 
     async def run_on_host(self, steps: Callable[[], Awaitable[None]], kept: str) -> None:
         """Run the steps on a claimed host, again on another when that host is lost.
@@ -239,6 +252,40 @@ class WorktreeSteps:
         return await self._once_on_host(activity, request, result_type, summary, **opts)
 
     # ------------------------------------------------- the branch
+
+    async def make_worktree(
+        self,
+        key: str,
+        branch: str | None,
+        summary: str,
+        dependency_branches: list[str] | None = None,
+    ) -> WorktreeResult:
+        """The loop's worktree `.worktrees/<key>` on its branch (None: `feat/<key>`), made
+        or reused, with `dependency_branches` merged into a new branch."""
+        inp = self.inp()
+        return await self.on_host(
+            ensure_worktree,
+            WorktreeRequest(
+                repo_root=inp.ctx.repo_root,
+                subtask=key,
+                branch=branch,
+                base_branch=inp.base_branch,
+                dependency_branches=dependency_branches or [],
+                remote=inp.ctx.config.forge.remote,
+                token_hosts=self.token_hosts(),
+                replaces=inp.replaces,
+            ),
+            WorktreeResult,
+            summary,
+            **options.quick(),
+        )
+
+    async def head(self, branch: str) -> str:
+        """The worktree's head commit: what a round reviews."""
+        info: RepoInfo = await self.on_host(
+            git_repo_info, self.worktree, RepoInfo, f"head of {branch}", **options.quick()
+        )
+        return info.head
 
     async def push(self) -> None:
         """Push each new commit so another host can pick the work up if this one dies."""
