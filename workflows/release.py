@@ -12,7 +12,6 @@ decides (retry / skip / stop). A step that fails for good holds, like every loop
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -44,7 +43,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from contracts.build import GateResult, gate_request
     from contracts.config import ProjectContext
-    from contracts.gate_hints import standing
     from contracts.git import (
         PushRequest,
         RepoInfo,
@@ -55,7 +53,6 @@ with workflow.unsafe.imports_passed_through():
     from contracts.human import (
         FAILURE_OPTIONS,
         PendingDecision,
-        parse_decide,
     )
     from contracts.integration import INTEGRATION
     from contracts.metrics import Metrics, budget_summary
@@ -87,20 +84,19 @@ with workflow.unsafe.imports_passed_through():
     from contracts.telemetry import token_log_path
     from workflows import options, project_steps, release_state
     from workflows.agent_step import AgentStep
-    from workflows.commands import run_command
+    from workflows.commands import loop_commands
     from workflows.failures import StepAbandoned, all_or_cancel
     from workflows.inputs import (
-        absolute_design_dir,
         carried_state,
         checked_signal,
-        run_input,
+        loop_input,
         unknown_names,
     )
     from workflows.loop_control import LoopControl
     from workflows.prompts import Prompts, loop_messages
     from workflows.say import GateHints, say_handler
     from workflows.search_attrs import LoopAttributes
-    from workflows.timestamps import stamp
+    from workflows.timestamps import elapsed, stamp, start_clock
 
 T = TypeVar("T")
 # Built-in roles (activities/agents/builtin_roles); a repository may replace them.
@@ -136,7 +132,13 @@ class ReleaseWorkflow:
             step_options=("retry", "stop"),
         )
         self.holds = self.control.holds
-        self.gate_hints = GateHints(lambda: self.s, self.status, self.control, self._details)
+        self.gate_hints = GateHints(
+            lambda: self.s,
+            self.status,
+            self.control,
+            self._details,
+            lambda: budget_summary(self.s.ledger),
+        )
         self.prompts = Prompts(
             lambda: self.s.decisions, lambda: self.s.answers, self.control, self._waiting_for
         )
@@ -153,11 +155,9 @@ class ReleaseWorkflow:
 
     @workflow.run
     async def run(self, *args: Any) -> ReleaseResult:
-        inp = run_input("ReleaseWorkflow", args, ReleaseInput)
-        absolute_design_dir("ReleaseWorkflow", inp.design_dir)
+        inp: ReleaseInput = loop_input("ReleaseWorkflow", args, ReleaseInput)
         self.inp = inp
-        if self.s.started_at is None:
-            self.s.started_at = workflow.now().isoformat()
+        start_clock(self.s)
         try:
             await self._loop(inp)
         except (StepAbandoned, Stopped) as stopped:
@@ -254,26 +254,20 @@ class ReleaseWorkflow:
             self.s.docs, self.s.notice = "requested", ""
             self._details()
 
-    decide, pause, resume = loop_messages()
-
     @checked_signal("command", str)
     async def command(self, line: str) -> None:
-        await run_command(
+        await self.gate_hints.run(
             line,
             {
                 "!critic": lambda _: self.critic(),
                 "!security": lambda _: self.security(),
                 "!verify": lambda _: self.verify(),
                 "!docs": lambda _: self.docs(),
-                "decide": lambda text: self.decide(parse_decide(text)),
-                "!pause": lambda _: self.pause(),
-                "!resume": lambda _: self.resume(),
-                **self.gate_hints.commands(),
-                "!budget": lambda _: self.control.tell(budget_summary(self.s.ledger)),
+                **loop_commands(self.decide, self.pause, self.resume),
             },
-            self.control.refuse,
         )
 
+    decide, pause, resume = loop_messages()
     say = say_handler()
     unknown_signal, unknown_update = unknown_names()
 
@@ -286,6 +280,8 @@ class ReleaseWorkflow:
             phase=self.s.phase,
             paused=self.s.paused,
             waiting_for=waiting,
+            notice=self.s.notice,
+            hint=self.gate_hints.standing(waiting),
             next_gate=self._next_gate(),
             stages=[release_state.view(self.s.stages[s]) for s in STAGES],
             decisions=[*self.holds.decisions(), *self.s.decisions],
@@ -294,17 +290,11 @@ class ReleaseWorkflow:
             result=self.s.result,
             docs=self.s.docs,
             docs_files=self.s.docs_files,
-            notice=self.s.notice,
-            hint=standing(self.s.hint, self.s.hint_waiting_for, waiting),
         )
 
     @workflow.query(name="metrics")
     def metrics(self) -> Metrics:
-        started = self.s.started_at
-        elapsed = 0.0
-        if started:
-            elapsed = (workflow.now() - datetime.fromisoformat(started)).total_seconds()
-        return Metrics.of(self.s.ledger, elapsed)
+        return Metrics.of(self.s.ledger, elapsed(self.s))
 
     # ------------------------------------------------------------ what is shown
 
