@@ -16,14 +16,12 @@ from functools import partial
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from activities.agents.activities import agent_edit, agent_review
     from activities.gates import run_gates
-    from activities.git.activities import ensure_worktree, git_repo_info, push_branch
-    from activities.host import HostClaim
+    from activities.git.activities import ensure_worktree, git_repo_info
     from activities.release.activities import (
         acceptance_criteria,
         check_integrated,
@@ -36,7 +34,6 @@ with workflow.unsafe.imports_passed_through():
         AgentCall,
         EditRequest,
         EditResult,
-        GateOutcome,
         ReviewIssue,
         ReviewRequest,
         ReviewResult,
@@ -86,6 +83,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.agent_step import AgentStep
     from workflows.commands import loop_commands
     from workflows.failures import StepAbandoned, all_or_cancel
+    from workflows.host_steps import HostSteps
     from workflows.inputs import (
         carried_state,
         checked_signal,
@@ -142,13 +140,14 @@ class ReleaseWorkflow:
         self.prompts = Prompts(
             lambda: self.s.decisions, lambda: self.s.answers, self.control, self._waiting_for
         )
+        self.host = HostSteps(self.control, lambda: self.s)
         self.agent = AgentStep(
             self.holds,
             ledger=lambda: self.s.ledger,
             may_start=lambda: not self.control.held,
             agents=lambda: self._ctx.config.agents,
             notify=self._on_hold,
-            execute=self._execute_agent,
+            execute=self.host.execute,
         )
 
     # ------------------------------------------------------------------ run
@@ -330,46 +329,15 @@ class ReleaseWorkflow:
     def _base(self) -> str:
         return self._ctx.config.forge.base_branch or self._ctx.branch
 
-    def _host(self) -> dict[str, Any]:
-        return {"task_queue": self.s.host_queue} if self.s.host_queue else {}
-
-    async def _on_host(
-        self, activity: Any, arg: Any, result_type: type[T] | None, summary: str, **opts: Any
-    ) -> T:
-        """A worktree step, on the host that holds the worktree; holds when it fails."""
-        return await self.control.held_step(
-            summary,
-            lambda: workflow.execute_activity(
-                activity, arg, result_type=result_type, summary=summary, **opts, **self._host()
-            ),
-        )
-
-    async def _execute_agent(
-        self,
-        activity: Any,
-        request: AgentCall,
-        result_type: type,
-        summary: str,
-        opts: dict[str, Any],
-    ) -> Any:
-        return await workflow.execute_activity(
-            activity, request, result_type=result_type, summary=summary, **opts, **self._host()
-        )
-
     async def _worktree(self) -> None:
         """The integration branch's worktree (re-created from the branch if it was removed)."""
         if self.s.worktree is not None:
             return
-        summary = f"claim a host for the release of {self._feature}"
-        if self.s.host_queue is None:
-            self.s.host_queue = await self.control.held_step(
-                summary,
-                lambda: workflow.execute_activity_method(
-                    HostClaim.claim, f"release-{self._feature}", summary=summary, **options.quick()
-                ),
-            )
+        await self.host.claim(
+            f"release-{self._feature}", f"claim a host for the release of {self._feature}"
+        )
         cfg = self._ctx.config
-        wt: WorktreeResult = await self._on_host(
+        wt: WorktreeResult = await self.host.step(
             ensure_worktree,
             WorktreeRequest(
                 repo_root=self._ctx.repo_root,
@@ -472,7 +440,7 @@ class ReleaseWorkflow:
         return choice
 
     async def _assess(self, name: Stage, st: StageState, areas: list[str]) -> None:
-        head: RepoInfo = await self._on_host(
+        head: RepoInfo = await self.host.step(
             git_repo_info, self.s.worktree, RepoInfo, f"head of {self.s.branch}", **options.quick()
         )
         suite, subtasks = GateResult(), []
@@ -519,7 +487,7 @@ class ReleaseWorkflow:
         commands = self._suite_commands()
         if not commands:
             return GateResult()
-        return await self._on_host(
+        return await self.host.step(
             run_gates,
             gate_request(cfg, self.s.worktree or "", commands, f"{self._dir()}/verify/round-{rnd}"),
             GateResult,
@@ -577,12 +545,7 @@ class ReleaseWorkflow:
             threshold=self._ctx.config.threshold,
             head=head,
             diff_base_refs=[self._base()],
-            gates=[
-                GateOutcome(
-                    command=g.command, passed=g.passed, exit_code=g.exit_code, log_path=g.log_path
-                )
-                for g in suite.results
-            ],
+            gates=suite.outcomes(),
         )
         result: ReviewResult = await self.agent(
             agent_review, request, ReviewResult, f"{name} · {title}"
@@ -603,7 +566,7 @@ class ReleaseWorkflow:
 
     async def _scan(self, st: StageState) -> None:
         cfg = self._ctx.config
-        result: ScanResult = await self._on_host(
+        result: ScanResult = await self.host.step(
             scan,
             ScanRequest(
                 workdir=self.s.worktree or "",
@@ -658,26 +621,15 @@ class ReleaseWorkflow:
     async def _push(self) -> None:
         """Best effort: the integration PR shows the fixes once the branch is pushed."""
         cfg = self._ctx.config
-        opts: dict[str, Any] = {
-            **options.quick(retry_policy=RetryPolicy(maximum_attempts=2)),
-            **self._host(),
-        }
-        try:
-            await workflow.execute_activity(
-                push_branch,
-                PushRequest(
-                    path=self.s.worktree or "",
-                    branch=self.s.branch or "",
-                    remote=cfg.forge.remote,
-                    token_hosts=token_hosts_for(cfg.forge.api_url, cfg.forge.token_hosts),
-                ),
-                summary=f"push {self.s.branch}",
-                **opts,
-            )
-        except ActivityError as err:
-            if is_cancelled_exception(err):
-                raise
-            workflow.logger.warning("push of %s failed: %s", self.s.branch, err.cause)
+        await self.host.push(
+            PushRequest(
+                path=self.s.worktree or "",
+                branch=self.s.branch or "",
+                remote=cfg.forge.remote,
+                token_hosts=token_hosts_for(cfg.forge.api_url, cfg.forge.token_hosts),
+            ),
+            attempts=2,
+        )
 
     async def _docs(self) -> None:
         """The docs agent writes <design dir>/docs/ on the integration branch (committed)."""
