@@ -30,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.human import DecideInput, PendingDecision
     from workflows import cancel_guard, options, subtask_state
     from workflows.inputs import checked_signal
-    from workflows.loop_control import LoopControl
+    from workflows.loop_control import LoopControl, pause_messages
     from workflows.search_attrs import LoopAttributes
 
 
@@ -94,13 +94,7 @@ class ChildMessages:
     def decide(self, decision: DecideInput | str) -> None:
         self.child.decide(decision.choice if isinstance(decision, DecideInput) else decision)
 
-    @checked_signal("!pause")
-    def pause(self) -> None:
-        self.control.pause()
-
-    @checked_signal("!resume")
-    def resume(self) -> None:
-        self.control.resume()
+    pause, resume = pause_messages()
 
     @checked_signal("budget_hold", bool)
     def set_budget_hold(self, hold: bool) -> None:
