@@ -119,8 +119,10 @@ def writes_rule(role: str, scope: str, text: str, path: str = "src/a.txt") -> di
     }
 
 
-def passes_review(scope: str) -> dict:
-    return {"match": {"kind": "review", "scope": scope}, "submit": {"score": 0.99}}
+def passes_review(scope: str | None = None) -> dict:
+    """Every review of `scope` (None: every review) scores 0.99, above any bar."""
+    match = {"kind": "review", **({"scope": scope} if scope is not None else {})}
+    return {"match": match, "submit": {"score": 0.99}}
 
 
 def builder(name: str, steps: list[dict]) -> dict:
