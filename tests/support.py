@@ -8,6 +8,7 @@ import contextlib
 import functools
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -160,6 +161,31 @@ def spawn_worker(
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+
+
+class WorkerProcess:
+    """A worker in its own process (`spawn_worker`) for a `with` block: a test `crash`es it
+    like a host that dies (SIGKILL: no shutdown, its activities abandoned) and `start`s
+    it again with the same arguments; it is killed when the block ends."""
+
+    def __init__(
+        self, address: str, task_queue: str, env_extra: dict[str, str], log: Path, *args: str
+    ) -> None:
+        self.spawn = (address, task_queue, env_extra, log, *args)
+        self.process = spawn_worker(*self.spawn)
+
+    def crash(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def start(self) -> None:
+        self.process = spawn_worker(*self.spawn)
+
+    def __enter__(self) -> WorkerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.crash()
 
 
 def write(path: str, content: str) -> dict[str, Any]:
