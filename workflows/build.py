@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.human import (
         FILE_CONFLICT_OPTIONS,
         FILE_CONFLICTS,
+        RETRY_OR_STOP,
         BudgetInput,
         ChangeInput,
         DecideInput,
@@ -124,7 +125,7 @@ class BuildWorkflow:
             shown=self._changed,
             notify=self._on_hold,
             scope=lambda: "build",
-            step_options=("retry", "stop"),
+            step_options=RETRY_OR_STOP,
         )
         self.holds = self.control.holds
         self.gate_hints = GateHints(
@@ -320,7 +321,7 @@ class BuildWorkflow:
                 continue
             found = self._stalled(tasks, draining or bool(self.children.starting))
             if found:
-                await self.holds.ask(stall_failure(found), ("retry", "stop"), self._on_hold)
+                await self.holds.ask(stall_failure(found), RETRY_OR_STOP, self._on_hold)
                 continue
             idle = not self.children.running and not self.children.starting and not self._ready()
             if idle and self.s.change is None:

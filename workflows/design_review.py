@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.human import (
         DESIGN_STUCK_OPTIONS,
         MAX_SIGNAL_TEXT,
+        RETRY_OR_STOP,
         AnswerInput,
         FeedbackInput,
         PendingDecision,
@@ -98,7 +99,7 @@ class DesignReviewWorkflow:
             shown=self._details,
             notify=self._on_hold,
             scope=lambda: "design",
-            step_options=("retry", "stop"),
+            step_options=RETRY_OR_STOP,
         )
         self.holds = self.control.holds
         self.gate_hints = GateHints(
@@ -474,7 +475,7 @@ class DesignReviewWorkflow:
             instructions="A person requested changes to the design. Apply them.",
             issues=[ReviewIssue(severity=Severity.high, description=f) for f in feedback],
             message=f"design({self.ctx.feature}): apply requested changes",
-            choices=("retry", "stop"),
+            choices=RETRY_OR_STOP,
         )
         self.s.applied_feedback += feedback
         self.s.reviews_cycle += 1

@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from contracts.human import (
         FAILURE_OPTIONS,
+        RETRY_OR_STOP,
         PendingDecision,
     )
     from contracts.integration import INTEGRATION
@@ -127,7 +128,7 @@ class ReleaseWorkflow:
             shown=self._details,
             notify=self._on_hold,
             scope=lambda: "release",
-            step_options=("retry", "stop"),
+            step_options=RETRY_OR_STOP,
         )
         self.holds = self.control.holds
         self.gate_hints = GateHints(
