@@ -144,21 +144,13 @@ class SubtaskWorkflow:
                 inp.dependency_branches,
             )
             if wt.conflict:
-                choice = await self.child.ask(
-                    PendingDecision(
-                        scope=inp.subtask,
-                        kind="conflict",
-                        prompt=(
-                            f"Merging the dependencies of {inp.subtask} conflicts: {wt.conflict}. "
-                            f"Resolve it on branch feat/{inp.subtask} (merge the dependency "
-                            "branches yourself), then continue; or skip this subtask."
-                        ),
-                        options=["continue", "skip"],
-                    )
+                asked = (
+                    f"Merging the dependencies of {inp.subtask} conflicts: {wt.conflict}. "
+                    f"Resolve it on branch feat/{inp.subtask} (merge the dependency "
+                    "branches yourself), then continue; or skip this subtask."
                 )
-                if choice == "skip":
-                    self.child.block(f"skipped: dependency merge conflict ({wt.conflict})")
-                    await self.child.report()
+                why = f"skipped: dependency merge conflict ({wt.conflict})"
+                if await self._skipped_on_conflict(asked, why):
                     return False
                 continue
             self.s.worktree, self.s.branch = wt.path, wt.branch
@@ -288,18 +280,25 @@ class SubtaskWorkflow:
             )
             if not merge.conflict:
                 return True
-            choice = await self.child.ask(
-                PendingDecision(
-                    scope=inp.subtask,
-                    kind="conflict",
-                    prompt=merge.conflict,
-                    options=["continue", "skip"],
-                )
-            )
-            if choice == "skip":
-                self.child.block(f"skipped: {merge.conflict}")
-                await self.child.report()
+            if await self._skipped_on_conflict(merge.conflict, f"skipped: {merge.conflict}"):
                 return False
+
+    async def _skipped_on_conflict(self, prompt: str, why: str) -> bool:
+        """Merging the dependencies conflicts: a person resolves it and continues, or skips
+        the subtask (blocked: `why`). True when skipped."""
+        choice = await self.child.ask(
+            PendingDecision(
+                scope=self._inp.subtask,
+                kind="conflict",
+                prompt=prompt,
+                options=["continue", "skip"],
+            )
+        )
+        if choice != "skip":
+            return False
+        self.child.block(why)
+        await self.child.report()
+        return True
 
     async def _review_round(self) -> RoundVerdict:
         """One round: gates and reviewers in parallel, then evaluate; returns pass/fix/stop."""
