@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from contracts.agents import GateOutcome
 from contracts.change import PendingChange
 from contracts.cleanup import CleanResult
 from contracts.config import OrchestratorConfig, ProjectContext
@@ -116,6 +117,15 @@ class GateResult(BaseModel):
     @property
     def passed(self) -> bool:
         return all(r.passed for r in self.results)
+
+    def outcomes(self) -> list[GateOutcome]:
+        """The gates as a reviewer is told them: the round's verdicts and where each log is."""
+        return [
+            GateOutcome(
+                command=g.command, passed=g.passed, exit_code=g.exit_code, log_path=g.log_path
+            )
+            for g in self.results
+        ]
 
 
 class BuildInput(BaseModel):

@@ -7,6 +7,8 @@ itself is always the person's to send: a hint only names it.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from contracts.build import BuildStatus
 from contracts.design import DesignStatus
 from contracts.gate_phrases import Heard
@@ -205,3 +207,17 @@ def status_text(st: Status) -> str:
         f"{st.waiting_for}. The whole status: the `status` query (orchestrator status <dir>); "
         "!help lists the commands it takes now"
     )
+
+
+class Noticed(Protocol):
+    """The part of a loop's state a person's notice and hint live in."""
+
+    notice: str
+    hint: str
+    hint_waiting_for: str
+
+
+def notice_lines(s: Noticed, waiting_for: str) -> list[str]:
+    """The last lines of a loop's details: its notice, and its hint while it stands."""
+    hint = standing(s.hint, s.hint_waiting_for, waiting_for)
+    return [*([f"note: {s.notice}"] if s.notice else []), *([f"hint: {hint}"] if hint else [])]

@@ -252,6 +252,8 @@ class PendingDecision(BaseModel):
 DESIGN_STUCK_OPTIONS = ["continue", "accept", "review-together"]
 BUILD_STUCK_OPTIONS = ["skip", "simplify", "debug", "continue"]
 FAILURE_OPTIONS = ["retry", "skip", "stop"]
+# A failed step with nothing to skip (a loop's own step, not one scope's): retry or stop.
+RETRY_OR_STOP = ("retry", "stop")
 SKIP_REVIEWER = "skip-reviewer"  # a held reviewer: the round goes on without its score
 FILE_CONFLICTS = "file-conflicts"  # `decide <dir> file-conflicts <choice>`, before a build starts
 FILE_CONFLICT_OPTIONS = ["continue", "serialize", "stop"]

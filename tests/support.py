@@ -8,6 +8,7 @@ import contextlib
 import functools
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -162,9 +163,61 @@ def spawn_worker(
         )
 
 
+class WorkerProcess:
+    """A worker in its own process (`spawn_worker`) for a `with` block: a test `crash`es it
+    like a host that dies (SIGKILL: no shutdown, its activities abandoned) and `start`s
+    it again with the same arguments; it is killed when the block ends."""
+
+    def __init__(
+        self, address: str, task_queue: str, env_extra: dict[str, str], log: Path, *args: str
+    ) -> None:
+        self.spawn = (address, task_queue, env_extra, log, *args)
+        self.process = spawn_worker(*self.spawn)
+
+    def crash(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def start(self) -> None:
+        self.process = spawn_worker(*self.spawn)
+
+    def __enter__(self) -> WorkerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.crash()
+
+
+def rule(
+    role: str | None = None,
+    steps: list[dict[str, Any]] | None = None,
+    submit: dict[str, Any] | None = None,
+    **match: Any,
+) -> dict[str, Any]:
+    """One rule of a scripted model's scenario: the requests it answers (`role`, and any
+    other `match` field: `scope`, `kind`, `round`), the tool calls it makes (`steps`; None:
+    the kind's default ones), then what it submits (None: the kind's default)."""
+    found: dict[str, Any] = {"match": {**({"role": role} if role else {}), **match}}
+    if steps is not None:
+        found["steps"] = steps
+    if submit is not None:
+        found["submit"] = submit
+    return found
+
+
 def write(path: str, content: str) -> dict[str, Any]:
     """A scripted model's step: write_file `path` with `content`."""
     return {"tool": "write_file", "input": {"path": path, "content": content}}
+
+
+def edit_file(path: str, old: str, new: str) -> dict[str, Any]:
+    """A scripted model's step: edit_file `path`, `old` replaced by `new`."""
+    return {"tool": "edit_file", "input": {"path": path, "old_string": old, "new_string": new}}
+
+
+def shell(command: str) -> dict[str, Any]:
+    """A scripted model's step: run_command `command` (in the sandbox)."""
+    return {"tool": "run_command", "input": {"command": command}}
 
 
 @contextlib.contextmanager

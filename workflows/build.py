@@ -8,7 +8,6 @@ from this workflow's state after every change, so it cannot drift from it.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from typing import Any, TypeVar
 
 from temporalio import workflow
@@ -39,16 +38,15 @@ with workflow.unsafe.imports_passed_through():
     from contracts.cleanup import CleanRequest, CleanResult
     from contracts.config import BuildChecks, OrchestratorConfig, ProjectContext
     from contracts.fork import ForkRequest
-    from contracts.gate_hints import standing
     from contracts.git import token_hosts_for
     from contracts.human import (
         FILE_CONFLICT_OPTIONS,
         FILE_CONFLICTS,
+        RETRY_OR_STOP,
         BudgetInput,
         ChangeInput,
         DecideInput,
         PendingDecision,
-        parse_decide,
         signal_input,
     )
     from contracts.integration import INTEGRATION, IntegrationOutcome
@@ -65,19 +63,19 @@ with workflow.unsafe.imports_passed_through():
     from workflows.build_replay import BuildReplay, note_finished
     from workflows.build_reset import BuildReset
     from workflows.build_state import DONE, stall_failure
-    from workflows.commands import run_command
+    from workflows.commands import loop_commands
     from workflows.failures import StepAbandoned
     from workflows.inputs import (
-        absolute_design_dir,
         carried_state,
         checked_signal,
-        run_input,
+        loop_input,
         unknown_names,
     )
     from workflows.loop_control import LoopControl
     from workflows.say import GateHints, say_handler
     from workflows.search_attrs import LoopAttributes
     from workflows.subtask import SubtaskWorkflow
+    from workflows.timestamps import elapsed, start_clock
 
 
 T = TypeVar("T")
@@ -127,10 +125,16 @@ class BuildWorkflow:
             shown=self._changed,
             notify=self._on_hold,
             scope=lambda: "build",
-            step_options=("retry", "stop"),
+            step_options=RETRY_OR_STOP,
         )
         self.holds = self.control.holds
-        self.gate_hints = GateHints(lambda: self.s, self.status, self.control, self._details)
+        self.gate_hints = GateHints(
+            lambda: self.s,
+            self.status,
+            self.control,
+            self._details,
+            lambda: budget_summary(self._ledger(), self.s.max_cost_usd, self.s.max_tokens),
+        )
         # Its children and its spec changes: composed, given what they share with the loop.
         self.children = BuildChildren(
             state=lambda: self.s,
@@ -179,11 +183,9 @@ class BuildWorkflow:
     @workflow.run
     async def run(self, *args: Any) -> BuildResult:
         self.children.main = asyncio.current_task()  # where a workflow cancel lands
-        inp = run_input("BuildWorkflow", args, BuildInput)
-        absolute_design_dir("BuildWorkflow", inp.design_dir)
+        inp: BuildInput = loop_input("BuildWorkflow", args, BuildInput)
         self.inp = inp
-        if self.s.started_at is None:
-            self.s.started_at = workflow.now().isoformat()
+        start_clock(self.s)
         tasks: dict[str, asyncio.Task[None]] = {}
         self.children.begin(tasks)  # children an earlier run left running: followed on
         try:
@@ -319,7 +321,7 @@ class BuildWorkflow:
                 continue
             found = self._stalled(tasks, draining or bool(self.children.starting))
             if found:
-                await self.holds.ask(stall_failure(found), ("retry", "stop"), self._on_hold)
+                await self.holds.ask(stall_failure(found), RETRY_OR_STOP, self._on_hold)
                 continue
             idle = not self.children.running and not self.children.starting and not self._ready()
             if idle and self.s.change is None:
@@ -467,12 +469,10 @@ class BuildWorkflow:
 
     @checked_signal("command", str)
     async def command(self, line: str) -> None:
-        await run_command(
+        await self.gate_hints.run(
             line,
             {
-                "decide": lambda text: self.decide(parse_decide(text)),
-                "!pause": lambda _: self.pause(),
-                "!resume": lambda _: self.resume(),
+                **loop_commands(self.decide, self.pause, self.resume),
                 "!change": self.request_change,
                 "!change-approve": lambda _: self.approve_change(),
                 "!change-cancel": lambda _: self.cancel_change(),
@@ -485,12 +485,7 @@ class BuildWorkflow:
                 "!pattern-list": lambda _: self.list_patterns(),
                 "!fork": self.fork_subtask,
                 "!merge": self.merge_fork,
-                **self.gate_hints.commands(),
-                "!budget": lambda _: self.control.tell(
-                    budget_summary(self._ledger(), self.s.max_cost_usd, self.s.max_tokens)
-                ),
             },
-            self.control.refuse,
         )
 
     say = say_handler()
@@ -504,6 +499,8 @@ class BuildWorkflow:
             phase=self._phase(),
             paused=self.s.paused,
             waiting_for=waiting,
+            notice=self.s.notice,
+            hint=self.gate_hints.standing(waiting),
             subtasks=list(self.s.subtasks.values()),
             running=sorted(self.children.running),
             cost_usd=total.cost_usd,
@@ -514,8 +511,6 @@ class BuildWorkflow:
             change=self.s.change,
             decisions=[*self._own_decisions(), *self.children.failure_decisions()],
             stop_reason=self.s.stop_reason,
-            notice=self.s.notice,
-            hint=standing(self.s.hint, self.s.hint_waiting_for, waiting),
             notes=self.inp.notes if self.inp else "",
             file_conflicts=self.s.file_conflicts,
             conflict_choice=self.s.conflict_choice,
@@ -529,15 +524,10 @@ class BuildWorkflow:
 
     @workflow.query(name="metrics")
     def metrics(self) -> Metrics:
-        return Metrics.of(self._ledger(), self._elapsed())
+        return Metrics.of(self._ledger(), elapsed(self.s))
 
     def _ledger(self) -> Ledger:
         return build_state.ledger(self.s)
-
-    def _elapsed(self) -> float:
-        if not self.s.started_at:
-            return 0.0
-        return (workflow.now() - datetime.fromisoformat(self.s.started_at)).total_seconds()
 
     def _own_decisions(self) -> list[PendingDecision]:
         """What the build itself asks: its failure holds, the file conflicts."""
@@ -692,7 +682,7 @@ class BuildWorkflow:
                     feature=self.ctx.feature,
                     result=outcome,
                     subtasks=results,
-                    metrics=Metrics.of(self._ledger(), self._elapsed()),
+                    metrics=Metrics.of(self._ledger(), elapsed(self.s)),
                     stop_reason=self.s.stop_reason,
                     integration=integration,
                     notes=self.inp.notes if self.inp else "",

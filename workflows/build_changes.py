@@ -35,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
         scope_of,
     )
     from contracts.config import AgentsConfig, ProjectContext
-    from contracts.human import MAX_SIGNAL_TEXT, ChangeInput
+    from contracts.human import MAX_SIGNAL_TEXT, RETRY_OR_STOP, ChangeInput
     from contracts.subtask import SubtaskSpec
     from contracts.telemetry import token_log_path
     from workflows import build_state, options, project_steps
@@ -134,7 +134,7 @@ class SpecChanges:
             ),
             ChangeAnalysisResult,
             f"blast radius of change {c.id}",
-            choices=("retry", "stop"),
+            choices=RETRY_OR_STOP,
         )
         states = {n: v.status for n, v in views.items()}
         touched = {
@@ -193,7 +193,7 @@ class SpecChanges:
                 ),
                 EditResult,
                 f"revise specs for change {c.id}",
-                choices=("retry", "stop"),
+                choices=RETRY_OR_STOP,
             )
             await project_steps.commit_design(
                 self.control.activity,

@@ -25,12 +25,12 @@ from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_
 
 with workflow.unsafe.imports_passed_through():
     from activities.child_workflows import build_gone
-    from contracts.build import SubtaskInput, SubtaskProgress, SubtaskState
+    from contracts.build import SubtaskInput, SubtaskProgress, SubtaskResult, SubtaskState
     from contracts.child_check import BuildProbe
     from contracts.human import DecideInput, PendingDecision
     from workflows import cancel_guard, options, subtask_state
     from workflows.inputs import checked_signal
-    from workflows.loop_control import LoopControl
+    from workflows.loop_control import LoopControl, pause_messages
     from workflows.search_attrs import LoopAttributes
 
 
@@ -94,13 +94,7 @@ class ChildMessages:
     def decide(self, decision: DecideInput | str) -> None:
         self.child.decide(decision.choice if isinstance(decision, DecideInput) else decision)
 
-    @checked_signal("!pause")
-    def pause(self) -> None:
-        self.control.pause()
-
-    @checked_signal("!resume")
-    def resume(self) -> None:
-        self.control.resume()
+    pause, resume = pause_messages()
 
     @checked_signal("budget_hold", bool)
     def set_budget_hold(self, hold: bool) -> None:
@@ -151,6 +145,32 @@ class BuildChild:
     def block(self, reason: str) -> None:
         s = self.state()
         s.status, s.phase, s.notes = "blocked", "blocked", reason
+
+    async def next_round(self, phase: str) -> int:
+        """A review round begins: numbered, shown and reported; its number."""
+        s = self.state()
+        s.round += 1
+        self.phase(phase)
+        await self.report()
+        return s.round
+
+    def result(self, subtask: str, **more: Any) -> SubtaskResult:
+        """The loop's result (`more`: what only this loop returns); its state stays the
+        Web UI's details after the end: status, scores, PR."""
+        s = self.state()
+        self.phase(s.phase)
+        return SubtaskResult(
+            subtask=subtask,
+            status=s.status,
+            pr_url=s.pr_url,
+            pr_number=s.pr_number,
+            rounds=len(s.rounds),
+            scores=dict(s.scores),
+            notes=s.notes,
+            ledger=s.ledger,
+            follow_rounds=list(s.follow.rounds) if s.follow else [],
+            **more,
+        )
 
     async def report(self) -> None:
         """Tell the parent build (it owns the tracker and the status table) what changed."""

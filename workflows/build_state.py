@@ -24,7 +24,7 @@ from contracts.build import (
     SubtaskResult,
     SubtaskView,
 )
-from contracts.gate_hints import standing
+from contracts.gate_hints import notice_lines
 from contracts.human import FAILURE_SCOPE, FailureInfo, PendingDecision
 from contracts.integration import (
     INTEGRATION,
@@ -433,8 +433,4 @@ def details(s: BuildState, feature: str, waiting: str) -> str:
     lines.append(f"tokens {total.total_tokens}, cost ${total.cost_usd:.4f}")
     if s.stop_reason:
         lines.append(f"stopped: {s.stop_reason}")
-    if s.notice:
-        lines.append(f"note: {s.notice}")
-    if hint := standing(s.hint, s.hint_waiting_for, waiting):
-        lines.append(f"hint: {hint}")
-    return "\n".join(lines)
+    return "\n".join([*lines, *notice_lines(s, waiting)])

@@ -8,9 +8,23 @@ from collections.abc import Callable, Mapping
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from contracts.human import parse_command
+    from contracts.human import DecideInput, parse_command, parse_decide
 
 Handler = Callable[[str], object]
+
+
+def loop_commands(
+    decide: Callable[[DecideInput], object],
+    pause: Callable[[], object],
+    resume: Callable[[], object],
+) -> dict[str, Handler]:
+    """The lines every loop a person starts takes for its `decide`, `!pause` and `!resume`
+    signals (`"decide Q1 retry"`)."""
+    return {
+        "decide": lambda text: decide(parse_decide(text)),
+        "!pause": lambda _: pause(),
+        "!resume": lambda _: resume(),
+    }
 
 
 async def run_command(

@@ -11,7 +11,6 @@ refused), and nothing here ever advances past a gate on its own.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
@@ -37,35 +36,34 @@ with workflow.unsafe.imports_passed_through():
         DesignStatus,
         ScopeState,
     )
-    from contracts.gate_hints import standing
     from contracts.human import (
         DESIGN_STUCK_OPTIONS,
         MAX_SIGNAL_TEXT,
+        RETRY_OR_STOP,
         AnswerInput,
         FeedbackInput,
         PendingDecision,
         TrackedQuestion,
         parse_answer,
-        parse_decide,
         signal_input,
     )
     from contracts.metrics import Metrics, budget_summary
     from contracts.plan import SubplanSummary
     from workflows import design_state, project_steps
-    from workflows.commands import run_command
+    from workflows.commands import loop_commands
     from workflows.design_steps import DesignSteps
     from workflows.failures import StepAbandoned, all_or_cancel
     from workflows.inputs import (
-        absolute_design_dir,
         carried_state,
         checked_signal,
-        run_input,
+        loop_input,
         unknown_names,
     )
     from workflows.loop_control import LoopControl
     from workflows.prompts import Prompts, loop_messages
     from workflows.say import GateHints, say_handler
     from workflows.search_attrs import LoopAttributes
+    from workflows.timestamps import elapsed, start_clock
 
 
 @workflow.defn(name="DesignReviewWorkflow")
@@ -101,10 +99,16 @@ class DesignReviewWorkflow:
             shown=self._details,
             notify=self._on_hold,
             scope=lambda: "design",
-            step_options=("retry", "stop"),
+            step_options=RETRY_OR_STOP,
         )
         self.holds = self.control.holds
-        self.gate_hints = GateHints(lambda: self.s, self.status, self.control, self._details)
+        self.gate_hints = GateHints(
+            lambda: self.s,
+            self.status,
+            self.control,
+            self._details,
+            lambda: budget_summary(self.s.ledger),
+        )
         self.prompts = Prompts(
             lambda: self.s.decisions, lambda: self.answers, self.control, self._waiting_for
         )
@@ -123,11 +127,9 @@ class DesignReviewWorkflow:
 
     @workflow.run
     async def run(self, *args: Any) -> DesignResult:
-        inp = run_input("DesignReviewWorkflow", args, DesignInput)
-        absolute_design_dir("DesignReviewWorkflow", inp.design_dir)
+        inp: DesignInput = loop_input("DesignReviewWorkflow", args, DesignInput)
         self.inp = inp
-        if self.s.started_at is None:
-            self.s.started_at = workflow.now().isoformat()
+        start_clock(self.s)
         try:
             return await self._loop(inp)
         except StepAbandoned as abandoned:
@@ -234,25 +236,19 @@ class DesignReviewWorkflow:
         self._details()
         return q
 
-    decide, pause, resume = loop_messages()
-
     @checked_signal("command", str)
     async def command(self, line: str) -> None:
-        await run_command(
+        await self.gate_hints.run(
             line,
             {
                 "approved": lambda _: self.approved(),
                 "request_changes": self.request_changes,
                 "answer": lambda text: self.answer(parse_answer(text)),
-                "decide": lambda text: self.decide(parse_decide(text)),
-                "!pause": lambda _: self.pause(),
-                "!resume": lambda _: self.resume(),
-                **self.gate_hints.commands(),
-                "!budget": lambda _: self.control.tell(budget_summary(self.s.ledger)),
+                **loop_commands(self.decide, self.pause, self.resume),
             },
-            self.control.refuse,
         )
 
+    decide, pause, resume = loop_messages()
     say = say_handler()
 
     @workflow.query(name="status")
@@ -264,6 +260,8 @@ class DesignReviewWorkflow:
             phase=self.s.phase,
             paused=self.s.paused,
             waiting_for=waiting,
+            notice=self.s.notice,
+            hint=self.gate_hints.standing(waiting),
             threshold=self.threshold,
             scopes=list(self.s.scopes.values()),
             open_questions=[q for q in self.s.questions if q.status == "open"],
@@ -271,17 +269,11 @@ class DesignReviewWorkflow:
             decisions=[*self.holds.decisions(), *self.s.decisions],
             cost_usd=total.cost_usd,
             tokens=total.total_tokens,
-            notice=self.s.notice,
-            hint=standing(self.s.hint, self.s.hint_waiting_for, waiting),
         )
 
     @workflow.query(name="metrics")
     def metrics(self) -> Metrics:
-        started = self.s.started_at
-        elapsed = 0.0
-        if started:
-            elapsed = (workflow.now() - datetime.fromisoformat(started)).total_seconds()
-        return Metrics.of(self.s.ledger, elapsed)
+        return Metrics.of(self.s.ledger, elapsed(self.s))
 
     def _waiting_for(self) -> str:
         return design_state.waiting_for(self.s, self.holds.decisions())
@@ -483,7 +475,7 @@ class DesignReviewWorkflow:
             instructions="A person requested changes to the design. Apply them.",
             issues=[ReviewIssue(severity=Severity.high, description=f) for f in feedback],
             message=f"design({self.ctx.feature}): apply requested changes",
-            choices=("retry", "stop"),
+            choices=RETRY_OR_STOP,
         )
         self.s.applied_feedback += feedback
         self.s.reviews_cycle += 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from contracts.agents import AnswerResult, ReviewResult
 from contracts.design import DesignState, ScopeState
-from contracts.gate_hints import standing
+from contracts.gate_hints import notice_lines
 from contracts.human import AnswerInput, PendingDecision, TrackedQuestion
 from contracts.names import with_odd_characters
 from contracts.search_attributes import Waiting
@@ -173,8 +173,4 @@ def details(s: DesignState, feature: str, waiting: str, note: str = "") -> str:
     for q in s.questions:
         if q.status == "open":
             lines.append(f"- {q.id}: {q.text} ({q.options_line()})")
-    if s.notice:
-        lines.append(f"note: {s.notice}")
-    if hint := standing(s.hint, s.hint_waiting_for, waiting):
-        lines.append(f"hint: {hint}")
-    return "\n".join(lines)
+    return "\n".join([*lines, *notice_lines(s, waiting)])

@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.config import OrchestratorConfig, ProjectContext
     from contracts.design import CONSISTENCY, AnswersFile, DesignState
     from contracts.git import CommitResult
-    from contracts.human import FAILURE_OPTIONS, FailureInfo
+    from contracts.human import FAILURE_OPTIONS, RETRY_OR_STOP, FailureInfo
     from contracts.plan import PlanRequest, PlanResult, SubplanSummary
     from contracts.telemetry import token_log_path
     from workflows import options, project_steps
@@ -193,7 +193,7 @@ class DesignSteps:
         """A review scope's steps may be skipped by a person when they fail for good;
         the other steps (split, answers, drafts) can only be retried or stopped."""
         if choices is None:
-            choices = FAILURE_OPTIONS if request.scope in self.state().scopes else ("retry", "stop")
+            choices = FAILURE_OPTIONS if request.scope in self.state().scopes else RETRY_OR_STOP
         return await self.agent(activity, request, result_type, summary, choices)
 
     async def write_answers(self) -> str:
@@ -255,7 +255,7 @@ class DesignSteps:
                         error_type="PlanError",
                         cause="PlanError:no-subplans",
                     ),
-                    ("retry", "stop"),
+                    RETRY_OR_STOP,
                     self.control.notify,
                 )
                 plan = await self._plan()

@@ -93,6 +93,14 @@ def carried_state(args: tuple[Any, ...], shape: Any) -> Any:
     return inp.state
 
 
+def loop_input(workflow_name: str, args: tuple[Any, ...], shape: Any) -> Any:
+    """A loop's start input on a design directory: checked (`run_input`), its
+    `design_dir` absolute (`absolute_design_dir`)."""
+    inp = run_input(workflow_name, args, shape)
+    absolute_design_dir(workflow_name, inp.design_dir)
+    return inp
+
+
 def absolute_design_dir(workflow_name: str, design_dir: str) -> None:
     """Refuse a relative `design_dir`: a worker resolves it against its own working
     directory, so the loop ran on the worker's repository instead of the person's. Only

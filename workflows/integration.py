@@ -13,12 +13,9 @@ build, like a subtask, on a claimed host, and reports the `integration` row.
 
 from __future__ import annotations
 
-import asyncio
-
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.git.activities import ensure_worktree, git_repo_info
     from activities.integration.activities import (
         merge_branches,
         own_work,
@@ -37,7 +34,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from contracts.follow import FollowRound
     from contracts.forge import PullRequestResult
-    from contracts.git import RepoInfo, WorktreeRequest, WorktreeResult
     from contracts.human import PendingDecision
     from contracts.integration import (
         INTEGRATION,
@@ -93,7 +89,7 @@ class IntegrationWorkflow:
         self.pull = PullFollow(
             self.steps,
             self.wake,
-            self._update_pr,
+            lambda: self._pull_request(record=False),
             Fixer(
                 "integrator",
                 lambda: f"the integration of {self._integration.feature}",
@@ -103,10 +99,8 @@ class IntegrationWorkflow:
 
     @workflow.run
     async def run(self, inp: IntegrationInput) -> SubtaskResult:
-        self.child.main = asyncio.current_task()  # where a workflow cancel lands
         self.inp = inp
-        steps = self.steps.run_on_host(self._steps, "integration branch and worktree")
-        await self.child.until_build_gone(steps)  # a build gone ends them cleanly
+        await self.steps.run(self._steps, "integration branch and worktree")
         await self._write_report()
         await self.control.drained()
         return self._result()
@@ -141,24 +135,11 @@ class IntegrationWorkflow:
         return f"{self._integration.ctx.design_rel}/plan/dag.md"
 
     async def _setup_worktree(self) -> None:
-        inp = self._integration
         if self.s.worktree is not None:
             return
         self.child.phase("worktree")
-        wt: WorktreeResult = await self.steps.on_host(
-            ensure_worktree,
-            WorktreeRequest(
-                repo_root=inp.ctx.repo_root,
-                subtask=INTEGRATION,
-                branch=self._branch(),
-                base_branch=inp.base_branch,
-                remote=inp.ctx.config.forge.remote,
-                token_hosts=self.steps.token_hosts(),
-                replaces=inp.replaces,
-            ),
-            WorktreeResult,
-            f"worktree .worktrees/{INTEGRATION} on {self._branch()}",
-            **options.quick(),
+        wt = await self.steps.make_worktree(
+            INTEGRATION, self._branch(), f"worktree .worktrees/{INTEGRATION} on {self._branch()}"
         )
         self.s.worktree, self.s.branch = wt.path, wt.branch
         self.s.status = "in_progress"
@@ -239,23 +220,14 @@ class IntegrationWorkflow:
         """One round: gates, smell checks and (after the integrator's work) reviewers."""
         inp = self._integration
         cfg = inp.ctx.config
-        self.s.round += 1
-        rnd = self.s.round
-        self.child.phase("verifying")
-        await self.child.report()
-        head: RepoInfo = await self.steps.on_host(
-            git_repo_info,
-            self.steps.worktree,
-            RepoInfo,
-            f"head of {self._branch()}",
-            **options.quick(),
-        )
+        rnd = await self.child.next_round("verifying")
+        head = await self.steps.head(self._branch())
         reviewers = self.steps.reviewers() if self.s.integrator_commits else []
         gates, smells = await all_or_cancel(self.steps.gates(rnd), self._smells(rnd))
         checks = GateResult(results=[*gates.results, *smells.results])
-        asked = await all_or_cancel(*(self._review(r, rnd, head.head, checks) for r in reviewers))
+        asked = await all_or_cancel(*(self._review(r, rnd, head, checks) for r in reviewers))
         reviews = [r for r in asked if r is not None]  # a person may skip a held reviewer
-        record, lowest = subtask_state.record_round(self.s, rnd, head.head, checks, reviews)
+        record, lowest = subtask_state.record_round(self.s, rnd, head, checks, reviews)
         self.s.log.append(
             IntegrationRound(
                 round=rnd,
@@ -493,11 +465,6 @@ class IntegrationWorkflow:
             self.s.status, self.s.phase = "pr_created", "pr_created"
         await self.child.report()
 
-    async def _update_pr(self) -> None:
-        """The PR's body again, with its CI and review rounds (the PR itself exists). No
-        record commit: the fix's push is the round's only one, so CI runs once per round."""
-        await self._pull_request(record=False)
-
     async def _pull_request(self, record: bool = True) -> PullRequestResult:
         """Push the branch and open (or find and update) its PR, the body from the state."""
         inp = self._integration
@@ -563,19 +530,10 @@ class IntegrationWorkflow:
         )
 
     def _result(self) -> SubtaskResult:
-        self.child.phase(self.s.phase)  # the Web UI's details after the end: status, scores, PR
-        return SubtaskResult(
-            subtask=INTEGRATION,
-            status=self.s.status,
-            pr_url=self.s.pr_url,
-            pr_number=self.s.pr_number,
-            rounds=len(self.s.rounds),
-            scores=dict(self.s.scores),
-            notes=self.s.notes,
-            ledger=self.s.ledger,
+        return self.child.result(
+            INTEGRATION,
             reopen=self.reopen[0] if self.reopen else None,
             reopen_reason=self.reopen[1] if self.reopen else "",
             reopen_record=self.reopen_record,
             integration_rounds=self.s.log,
-            follow_rounds=self._follow_rounds(),
         )

@@ -19,6 +19,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from contracts.human import FAILURE_OPTIONS, unknown_message
     from workflows.failures import FailureHolds
+    from workflows.inputs import checked_signal
 
 T = TypeVar("T")
 
@@ -223,3 +224,24 @@ class LoopControl:
         """Drain the handlers, then continue as new with the loop's state in its input."""
         await self.drained()
         workflow.continue_as_new(inp.model_copy(update={"state": state}))
+
+
+class _Pause:
+    """Not a base class: the holder of the `!pause` and `!resume` handlers that
+    `pause_messages` hands out."""
+
+    control: LoopControl
+
+    @checked_signal("!pause")
+    def pause(self) -> None:
+        self.control.pause()
+
+    @checked_signal("!resume")
+    def resume(self) -> None:
+        self.control.resume()
+
+
+def pause_messages() -> tuple[Any, Any]:
+    """`pause, resume`, to assign in the class body of a loop (or of a holder of its
+    handlers) whose pause is only its own (`control`); the build's also tells its children."""
+    return _Pause.pause, _Pause.resume

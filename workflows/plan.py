@@ -10,15 +10,14 @@ with workflow.unsafe.imports_passed_through():
     from activities.plan.activities import plan_design
     from contracts.plan import PlanRequest, PlanResult
     from workflows import options
-    from workflows.inputs import absolute_design_dir, run_input
+    from workflows.inputs import loop_input
 
 
 @workflow.defn(name="PlanWorkflow")
 class PlanWorkflow:
     @workflow.run
     async def run(self, *args: Any) -> PlanResult:
-        request = run_input("PlanWorkflow", args, PlanRequest)
-        absolute_design_dir("PlanWorkflow", request.design_dir)
+        request: PlanRequest = loop_input("PlanWorkflow", args, PlanRequest)
         return await workflow.execute_activity(
             plan_design,
             request,

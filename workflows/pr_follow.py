@@ -89,13 +89,14 @@ def subtask_fixer(inp: Callable[[], Any]) -> Fixer:
 class PullFollow:
     """Bound to one child loop's worktree steps (and through them its state, input,
     control and link to the build), its forge wake, `refresh`: brings the PR's body up
-    to date (its CI and review rounds), and its `fixer`."""
+    to date (its CI and review rounds; with no record commit: the fix's push is the
+    round's only one, so CI runs once per round), and its `fixer`."""
 
     def __init__(
         self,
         steps: WorktreeSteps,
         wake: ForgeWake,
-        refresh: Callable[[], Awaitable[None]],
+        refresh: Callable[[], Awaitable[object]],
         fixer: Fixer | None = None,
     ) -> None:
         self.steps, self.wake, self.refresh = steps, wake, refresh
@@ -313,16 +314,8 @@ class PullFollow:
         result = await self._fixer(pull, f"red CI checks: {names}", issues, f"CI round {rnd}")
         if result.commit:
             f.fixed_heads.append(pull.head_sha)
-        self._record(
-            FollowRound(
-                kind="ci",
-                round=rnd,
-                head=pull.head_sha,
-                checks=[f"{c.name}: {c.conclusion}" for c in reds],
-                commit=result.commit,
-                note="" if result.commit else "the fixer committed nothing",
-            )
-        )
+        checks = [f"{c.name}: {c.conclusion}" for c in reds]
+        self._record_fix("ci", rnd, pull, result.commit, checks=checks)
         await self._sync()  # the body is sent with a push of the branch: no stale one
         await self.refresh()
         return False
@@ -356,17 +349,8 @@ class PullFollow:
         body = follow_state.reply_body(result.commit, result.summary)
         f.owed += [PendingReply(comment_id=c.id, body=body) for c in comments]
         f.handled_reviews += [r.id for r in reviews]
-        self._record(
-            FollowRound(
-                kind="review",
-                round=rnd,
-                head=pull.head_sha,
-                reviews=[f"{r.author}: {r.state}" for r in reviews],
-                comments=len(comments),
-                commit=result.commit,
-                note="" if result.commit else "the fixer committed nothing",
-            )
-        )
+        said = [f"{r.author}: {r.state}" for r in reviews]
+        self._record_fix("review", rnd, pull, result.commit, reviews=said, comments=len(comments))
         return False
 
     async def _reply(self) -> None:
@@ -454,16 +438,7 @@ class PullFollow:
         note = f"merge of {pull.base}: {merged.outcome if commit or merged.files else 'lost'}"
         if merged.outcome == "markers_left":
             note += f" ({', '.join(merged.files)})"
-        self._record(
-            FollowRound(
-                kind="conflict",
-                round=rnd,
-                head=pull.head_sha,
-                checks=merged.files,
-                commit=commit,
-                note=note,
-            )
-        )
+        self._record_fix("conflict", rnd, pull, commit, checks=merged.files, note=note)
         await self.refresh()  # pushes the merge commit and updates the body: one push
         return False
 
@@ -674,6 +649,14 @@ class PullFollow:
 
     def _agent_round(self) -> int:
         return self.state().round + len(self.f.rounds) + 1
+
+    def _record_fix(
+        self, kind: RoundKind, rnd: int, pull: PullState, commit: str | None, **what: Any
+    ) -> None:
+        """A fixer's round on the PR: what it answered (`what`), at which head, and its
+        commit, or the note why there is none."""
+        what.setdefault("note", "" if commit else "the fixer committed nothing")
+        self._record(FollowRound(kind=kind, round=rnd, head=pull.head_sha, commit=commit, **what))
 
     def _record(self, record: FollowRound) -> None:
         record.at = stamp(workflow.now(), None)

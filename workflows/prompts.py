@@ -17,7 +17,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from contracts.human import DecideInput, PendingDecision
     from workflows.inputs import checked_signal
-    from workflows.loop_control import LoopControl
+    from workflows.loop_control import LoopControl, pause_messages
 
 
 class Prompts:
@@ -76,13 +76,7 @@ class _LoopMessages:
     def decide(self, decision: DecideInput) -> None:
         self.prompts.decide(decision)
 
-    @checked_signal("!pause")
-    def pause(self) -> None:
-        self.control.pause()
-
-    @checked_signal("!resume")
-    def resume(self) -> None:
-        self.control.resume()
+    pause, resume = pause_messages()
 
 
 def loop_messages() -> tuple[Any, Any, Any]:

@@ -12,19 +12,16 @@ decides (retry / skip / stop). A step that fails for good holds, like every loop
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from activities.agents.activities import agent_edit, agent_review
     from activities.gates import run_gates
-    from activities.git.activities import ensure_worktree, git_repo_info, push_branch
-    from activities.host import HostClaim
+    from activities.git.activities import ensure_worktree, git_repo_info
     from activities.release.activities import (
         acceptance_criteria,
         check_integrated,
@@ -37,14 +34,12 @@ with workflow.unsafe.imports_passed_through():
         AgentCall,
         EditRequest,
         EditResult,
-        GateOutcome,
         ReviewIssue,
         ReviewRequest,
         ReviewResult,
     )
     from contracts.build import GateResult, gate_request
     from contracts.config import ProjectContext
-    from contracts.gate_hints import standing
     from contracts.git import (
         PushRequest,
         RepoInfo,
@@ -54,8 +49,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from contracts.human import (
         FAILURE_OPTIONS,
+        RETRY_OR_STOP,
         PendingDecision,
-        parse_decide,
     )
     from contracts.integration import INTEGRATION
     from contracts.metrics import Metrics, budget_summary
@@ -87,20 +82,20 @@ with workflow.unsafe.imports_passed_through():
     from contracts.telemetry import token_log_path
     from workflows import options, project_steps, release_state
     from workflows.agent_step import AgentStep
-    from workflows.commands import run_command
+    from workflows.commands import loop_commands
     from workflows.failures import StepAbandoned, all_or_cancel
+    from workflows.host_steps import HostSteps
     from workflows.inputs import (
-        absolute_design_dir,
         carried_state,
         checked_signal,
-        run_input,
+        loop_input,
         unknown_names,
     )
     from workflows.loop_control import LoopControl
     from workflows.prompts import Prompts, loop_messages
     from workflows.say import GateHints, say_handler
     from workflows.search_attrs import LoopAttributes
-    from workflows.timestamps import stamp
+    from workflows.timestamps import elapsed, stamp, start_clock
 
 T = TypeVar("T")
 # Built-in roles (activities/agents/builtin_roles); a repository may replace them.
@@ -133,31 +128,36 @@ class ReleaseWorkflow:
             shown=self._details,
             notify=self._on_hold,
             scope=lambda: "release",
-            step_options=("retry", "stop"),
+            step_options=RETRY_OR_STOP,
         )
         self.holds = self.control.holds
-        self.gate_hints = GateHints(lambda: self.s, self.status, self.control, self._details)
+        self.gate_hints = GateHints(
+            lambda: self.s,
+            self.status,
+            self.control,
+            self._details,
+            lambda: budget_summary(self.s.ledger),
+        )
         self.prompts = Prompts(
             lambda: self.s.decisions, lambda: self.s.answers, self.control, self._waiting_for
         )
+        self.host = HostSteps(self.control, lambda: self.s)
         self.agent = AgentStep(
             self.holds,
             ledger=lambda: self.s.ledger,
             may_start=lambda: not self.control.held,
             agents=lambda: self._ctx.config.agents,
             notify=self._on_hold,
-            execute=self._execute_agent,
+            execute=self.host.execute,
         )
 
     # ------------------------------------------------------------------ run
 
     @workflow.run
     async def run(self, *args: Any) -> ReleaseResult:
-        inp = run_input("ReleaseWorkflow", args, ReleaseInput)
-        absolute_design_dir("ReleaseWorkflow", inp.design_dir)
+        inp: ReleaseInput = loop_input("ReleaseWorkflow", args, ReleaseInput)
         self.inp = inp
-        if self.s.started_at is None:
-            self.s.started_at = workflow.now().isoformat()
+        start_clock(self.s)
         try:
             await self._loop(inp)
         except (StepAbandoned, Stopped) as stopped:
@@ -254,26 +254,20 @@ class ReleaseWorkflow:
             self.s.docs, self.s.notice = "requested", ""
             self._details()
 
-    decide, pause, resume = loop_messages()
-
     @checked_signal("command", str)
     async def command(self, line: str) -> None:
-        await run_command(
+        await self.gate_hints.run(
             line,
             {
                 "!critic": lambda _: self.critic(),
                 "!security": lambda _: self.security(),
                 "!verify": lambda _: self.verify(),
                 "!docs": lambda _: self.docs(),
-                "decide": lambda text: self.decide(parse_decide(text)),
-                "!pause": lambda _: self.pause(),
-                "!resume": lambda _: self.resume(),
-                **self.gate_hints.commands(),
-                "!budget": lambda _: self.control.tell(budget_summary(self.s.ledger)),
+                **loop_commands(self.decide, self.pause, self.resume),
             },
-            self.control.refuse,
         )
 
+    decide, pause, resume = loop_messages()
     say = say_handler()
     unknown_signal, unknown_update = unknown_names()
 
@@ -286,6 +280,8 @@ class ReleaseWorkflow:
             phase=self.s.phase,
             paused=self.s.paused,
             waiting_for=waiting,
+            notice=self.s.notice,
+            hint=self.gate_hints.standing(waiting),
             next_gate=self._next_gate(),
             stages=[release_state.view(self.s.stages[s]) for s in STAGES],
             decisions=[*self.holds.decisions(), *self.s.decisions],
@@ -294,17 +290,11 @@ class ReleaseWorkflow:
             result=self.s.result,
             docs=self.s.docs,
             docs_files=self.s.docs_files,
-            notice=self.s.notice,
-            hint=standing(self.s.hint, self.s.hint_waiting_for, waiting),
         )
 
     @workflow.query(name="metrics")
     def metrics(self) -> Metrics:
-        started = self.s.started_at
-        elapsed = 0.0
-        if started:
-            elapsed = (workflow.now() - datetime.fromisoformat(started)).total_seconds()
-        return Metrics.of(self.s.ledger, elapsed)
+        return Metrics.of(self.s.ledger, elapsed(self.s))
 
     # ------------------------------------------------------------ what is shown
 
@@ -340,46 +330,15 @@ class ReleaseWorkflow:
     def _base(self) -> str:
         return self._ctx.config.forge.base_branch or self._ctx.branch
 
-    def _host(self) -> dict[str, Any]:
-        return {"task_queue": self.s.host_queue} if self.s.host_queue else {}
-
-    async def _on_host(
-        self, activity: Any, arg: Any, result_type: type[T] | None, summary: str, **opts: Any
-    ) -> T:
-        """A worktree step, on the host that holds the worktree; holds when it fails."""
-        return await self.control.held_step(
-            summary,
-            lambda: workflow.execute_activity(
-                activity, arg, result_type=result_type, summary=summary, **opts, **self._host()
-            ),
-        )
-
-    async def _execute_agent(
-        self,
-        activity: Any,
-        request: AgentCall,
-        result_type: type,
-        summary: str,
-        opts: dict[str, Any],
-    ) -> Any:
-        return await workflow.execute_activity(
-            activity, request, result_type=result_type, summary=summary, **opts, **self._host()
-        )
-
     async def _worktree(self) -> None:
         """The integration branch's worktree (re-created from the branch if it was removed)."""
         if self.s.worktree is not None:
             return
-        summary = f"claim a host for the release of {self._feature}"
-        if self.s.host_queue is None:
-            self.s.host_queue = await self.control.held_step(
-                summary,
-                lambda: workflow.execute_activity_method(
-                    HostClaim.claim, f"release-{self._feature}", summary=summary, **options.quick()
-                ),
-            )
+        await self.host.claim(
+            f"release-{self._feature}", f"claim a host for the release of {self._feature}"
+        )
         cfg = self._ctx.config
-        wt: WorktreeResult = await self._on_host(
+        wt: WorktreeResult = await self.host.step(
             ensure_worktree,
             WorktreeRequest(
                 repo_root=self._ctx.repo_root,
@@ -482,7 +441,7 @@ class ReleaseWorkflow:
         return choice
 
     async def _assess(self, name: Stage, st: StageState, areas: list[str]) -> None:
-        head: RepoInfo = await self._on_host(
+        head: RepoInfo = await self.host.step(
             git_repo_info, self.s.worktree, RepoInfo, f"head of {self.s.branch}", **options.quick()
         )
         suite, subtasks = GateResult(), []
@@ -529,7 +488,7 @@ class ReleaseWorkflow:
         commands = self._suite_commands()
         if not commands:
             return GateResult()
-        return await self._on_host(
+        return await self.host.step(
             run_gates,
             gate_request(cfg, self.s.worktree or "", commands, f"{self._dir()}/verify/round-{rnd}"),
             GateResult,
@@ -587,12 +546,7 @@ class ReleaseWorkflow:
             threshold=self._ctx.config.threshold,
             head=head,
             diff_base_refs=[self._base()],
-            gates=[
-                GateOutcome(
-                    command=g.command, passed=g.passed, exit_code=g.exit_code, log_path=g.log_path
-                )
-                for g in suite.results
-            ],
+            gates=suite.outcomes(),
         )
         result: ReviewResult = await self.agent(
             agent_review, request, ReviewResult, f"{name} · {title}"
@@ -613,7 +567,7 @@ class ReleaseWorkflow:
 
     async def _scan(self, st: StageState) -> None:
         cfg = self._ctx.config
-        result: ScanResult = await self._on_host(
+        result: ScanResult = await self.host.step(
             scan,
             ScanRequest(
                 workdir=self.s.worktree or "",
@@ -668,26 +622,15 @@ class ReleaseWorkflow:
     async def _push(self) -> None:
         """Best effort: the integration PR shows the fixes once the branch is pushed."""
         cfg = self._ctx.config
-        opts: dict[str, Any] = {
-            **options.quick(retry_policy=RetryPolicy(maximum_attempts=2)),
-            **self._host(),
-        }
-        try:
-            await workflow.execute_activity(
-                push_branch,
-                PushRequest(
-                    path=self.s.worktree or "",
-                    branch=self.s.branch or "",
-                    remote=cfg.forge.remote,
-                    token_hosts=token_hosts_for(cfg.forge.api_url, cfg.forge.token_hosts),
-                ),
-                summary=f"push {self.s.branch}",
-                **opts,
-            )
-        except ActivityError as err:
-            if is_cancelled_exception(err):
-                raise
-            workflow.logger.warning("push of %s failed: %s", self.s.branch, err.cause)
+        await self.host.push(
+            PushRequest(
+                path=self.s.worktree or "",
+                branch=self.s.branch or "",
+                remote=cfg.forge.remote,
+                token_hosts=token_hosts_for(cfg.forge.api_url, cfg.forge.token_hosts),
+            ),
+            attempts=2,
+        )
 
     async def _docs(self) -> None:
         """The docs agent writes <design dir>/docs/ on the integration branch (committed)."""

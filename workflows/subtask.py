@@ -10,15 +10,11 @@ straight to its (idempotent) pull request without running any agent again.
 
 from __future__ import annotations
 
-import asyncio
-
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.forge import render_pr_body
     from activities.git.activities import (
-        ensure_worktree,
-        git_repo_info,
         merge_dependencies,
         push_branch,
     )
@@ -41,9 +37,6 @@ with workflow.unsafe.imports_passed_through():
         MergeResult,
         PushRequest,
         PushResult,
-        RepoInfo,
-        WorktreeRequest,
-        WorktreeResult,
     )
     from contracts.human import BUILD_STUCK_OPTIONS, PendingDecision
     from contracts.migration import (
@@ -83,14 +76,12 @@ class SubtaskWorkflow:
         self.control, self.child, self.steps = worktree_steps.child_loop(
             "subtask", lambda: self.s, lambda: self._inp, self._xml
         )
-        self.pull = PullFollow(self.steps, self.wake, self._update_pr)
+        self.pull = PullFollow(self.steps, self.wake, lambda: self._open_pr(record=False))
 
     @workflow.run
     async def run(self, inp: SubtaskInput) -> SubtaskResult:
-        self.child.main = asyncio.current_task()  # where a workflow cancel lands
         self.inp = inp
-        steps = self.steps.run_on_host(self._steps, "branch and worktree")
-        await self.child.until_build_gone(steps)  # a build gone ends them cleanly
+        await self.steps.run(self._steps, "branch and worktree")
         await self.control.drained()
         return self._result()
 
@@ -150,38 +141,20 @@ class SubtaskWorkflow:
         inp = self._inp
         while self.s.worktree is None:
             self.child.phase("worktree")
-            wt: WorktreeResult = await self.steps.on_host(
-                ensure_worktree,
-                WorktreeRequest(
-                    repo_root=inp.ctx.repo_root,
-                    subtask=inp.fork.worktree_key if inp.fork else inp.subtask,
-                    branch=inp.fork.branch if inp.fork else None,
-                    base_branch=inp.base_branch,
-                    dependency_branches=inp.dependency_branches,
-                    remote=inp.ctx.config.forge.remote,
-                    token_hosts=self.steps.token_hosts(),
-                    replaces=inp.replaces,
-                ),
-                WorktreeResult,
+            wt = await self.steps.make_worktree(
+                inp.fork.worktree_key if inp.fork else inp.subtask,
+                inp.fork.branch if inp.fork else None,
                 f"worktree .worktrees/{inp.subtask}",
-                **options.quick(),
+                inp.dependency_branches,
             )
             if wt.conflict:
-                choice = await self.child.ask(
-                    PendingDecision(
-                        scope=inp.subtask,
-                        kind="conflict",
-                        prompt=(
-                            f"Merging the dependencies of {inp.subtask} conflicts: {wt.conflict}. "
-                            f"Resolve it on branch feat/{inp.subtask} (merge the dependency "
-                            "branches yourself), then continue; or skip this subtask."
-                        ),
-                        options=["continue", "skip"],
-                    )
+                asked = (
+                    f"Merging the dependencies of {inp.subtask} conflicts: {wt.conflict}. "
+                    f"Resolve it on branch feat/{inp.subtask} (merge the dependency "
+                    "branches yourself), then continue; or skip this subtask."
                 )
-                if choice == "skip":
-                    self.child.block(f"skipped: dependency merge conflict ({wt.conflict})")
-                    await self.child.report()
+                why = f"skipped: dependency merge conflict ({wt.conflict})"
+                if await self._skipped_on_conflict(asked, why):
                     return False
                 continue
             self.s.worktree, self.s.branch = wt.path, wt.branch
@@ -311,34 +284,32 @@ class SubtaskWorkflow:
             )
             if not merge.conflict:
                 return True
-            choice = await self.child.ask(
-                PendingDecision(
-                    scope=inp.subtask,
-                    kind="conflict",
-                    prompt=merge.conflict,
-                    options=["continue", "skip"],
-                )
-            )
-            if choice == "skip":
-                self.child.block(f"skipped: {merge.conflict}")
-                await self.child.report()
+            if await self._skipped_on_conflict(merge.conflict, f"skipped: {merge.conflict}"):
                 return False
+
+    async def _skipped_on_conflict(self, prompt: str, why: str) -> bool:
+        """Merging the dependencies conflicts: a person resolves it and continues, or skips
+        the subtask (blocked: `why`). True when skipped."""
+        choice = await self.child.ask(
+            PendingDecision(
+                scope=self._inp.subtask,
+                kind="conflict",
+                prompt=prompt,
+                options=["continue", "skip"],
+            )
+        )
+        if choice != "skip":
+            return False
+        self.child.block(why)
+        await self.child.report()
+        return True
 
     async def _review_round(self) -> RoundVerdict:
         """One round: gates and reviewers in parallel, then evaluate; returns pass/fix/stop."""
         inp = self._inp
         cfg = inp.ctx.config
-        self.s.round += 1
-        rnd = self.s.round
-        self.child.phase("reviewing")
-        await self.child.report()
-        head: RepoInfo = await self.steps.on_host(
-            git_repo_info,
-            self.steps.worktree,
-            RepoInfo,
-            f"head of feat/{inp.subtask}",
-            **options.quick(),
-        )
+        rnd = await self.child.next_round("reviewing")
+        head = await self.steps.head(f"feat/{inp.subtask}")
         reviewers = self.steps.reviewers()
         # Reviewers read the round's gate results instead of running the suite again.
         gates = await self.steps.gates_and_checks(rnd)
@@ -351,14 +322,14 @@ class SubtaskWorkflow:
                     f"{self._xml()}: correctness, tests, and your focus. Verify each finding and "
                     "score by the rubric.",
                     inp.subtask,
-                    head.head,
+                    head,
                     gates,
                 )
                 for r in reviewers
             )
         )
         reviews = [r for r in asked if r is not None]  # a person may skip a held reviewer
-        record, lowest = subtask_state.record_round(self.s, rnd, head.head, gates, reviews)
+        record, lowest = subtask_state.record_round(self.s, rnd, head, gates, reviews)
         if gates.passed and lowest >= inp.threshold:
             if not await self._migration_cleared(rnd):
                 return "fix"  # a person cancelled the schema change: review the rework
@@ -584,11 +555,6 @@ class SubtaskWorkflow:
         if self.s.follow is not None:
             await self.pull.follow()
 
-    async def _update_pr(self) -> None:
-        """The PR's body again, with its CI and review rounds (the PR itself exists). No
-        record commit: the fix's push is the round's only one, so CI runs once per round."""
-        await self._open_pr(record=False)
-
     async def _open_pr(self, record: bool = True) -> PullRequestResult:
         """Push the branch and open (or find and update) its PR, the body from the state."""
         inp = self._inp
@@ -622,16 +588,4 @@ class SubtaskWorkflow:
         )
 
     def _result(self) -> SubtaskResult:
-        self.child.phase(self.s.phase)  # the Web UI's details after the end: status, scores, PR
-        return SubtaskResult(
-            subtask=self._inp.subtask,
-            status=self.s.status,
-            passed_commit=self.s.passed_commit,
-            pr_url=self.s.pr_url,
-            pr_number=self.s.pr_number,
-            rounds=len(self.s.rounds),
-            scores=dict(self.s.scores),
-            notes=self.s.notes,
-            ledger=self.s.ledger,
-            follow_rounds=list(self.s.follow.rounds) if self.s.follow else [],
-        )
+        return self.child.result(self._inp.subtask, passed_commit=self.s.passed_commit)

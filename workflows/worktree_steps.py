@@ -11,17 +11,13 @@ they make is pushed at once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
-    TimeoutError,
-    TimeoutType,
     is_cancelled_exception,
 )
 
@@ -30,13 +26,11 @@ with workflow.unsafe.imports_passed_through():
     from activities.checks import run_checks
     from activities.forge import open_pull_request
     from activities.gates import run_gates
-    from activities.git.activities import push_branch
-    from activities.host import HostClaim
+    from activities.git.activities import ensure_worktree, git_repo_info
     from contracts.agents import (
         AgentCall,
         EditRequest,
         EditResult,
-        GateOutcome,
         ReviewIssue,
         ReviewRequest,
         ReviewResult,
@@ -45,24 +39,27 @@ with workflow.unsafe.imports_passed_through():
     from contracts.checks import ChecksRequest, LintRequest
     from contracts.forge import PullRequestRequest, PullRequestResult
     from contracts.fork import attempt_scope
-    from contracts.git import PushRequest, PushResult, token_hosts_for
+    from contracts.git import (
+        PushRequest,
+        RepoInfo,
+        WorktreeRequest,
+        WorktreeResult,
+        token_hosts_for,
+    )
     from contracts.human import FAILURE_OPTIONS, SKIP_REVIEWER, FailureInfo
     from contracts.integration import SmellRequest
     from contracts.patterns import PatternOffer
     from contracts.telemetry import token_log_path
     from workflows import options, subtask_state
-    from workflows.agent_step import AgentStep, R
+    from workflows.agent_step import AgentStep
     from workflows.build_child import CHILD_SIGNALS, BuildChild
     from workflows.failures import StepAbandoned
+    from workflows.host_steps import HostLost, HostSteps
     from workflows.loop_control import LoopControl
     from workflows.timestamps import stamp
 
 
 T = TypeVar("T")
-
-
-class HostLost(Exception):
-    """The host holding the worktree stopped taking work; the loop moves to another."""
 
 
 # After this many host moves in a row, a person decides.
@@ -89,13 +86,14 @@ class WorktreeSteps:
             child,
             spec,
         )
+        self.host = HostSteps(control, state, lambda: self.inp().ctx.config.host_timeout_s)
         self.agent = AgentStep(
             control.holds,
             ledger=lambda: self.state().ledger,
             may_start=lambda: not control.held,
             agents=lambda: self.inp().ctx.config.agents,
             notify=control.notify,
-            execute=self._execute_on_host,
+            execute=self.host.execute,
         )
 
     # ------------------------------------------------- paths
@@ -123,6 +121,12 @@ class WorktreeSteps:
         return s.last_stamp[reviewer]
 
     # ------------------------------------------------- the host
+
+    async def run(self, steps: Callable[[], Awaitable[None]], kept: str) -> None:
+        """A child loop's run: its steps on a claimed host (`run_on_host`), ended cleanly
+        when its build is gone."""
+        self.child.main = asyncio.current_task()  # where a workflow cancel lands
+        await self.child.until_build_gone(self.run_on_host(steps, kept))
 
     async def run_on_host(self, steps: Callable[[], Awaitable[None]], kept: str) -> None:
         """Run the steps on a claimed host, again on another when that host is lost.
@@ -182,87 +186,68 @@ class WorktreeSteps:
 
     async def _claim_host(self) -> None:
         """Bind the worktree's steps to one host (workers started with a host queue)."""
-        s = self.state()
-        if s.host_queue is not None:
-            return
-        summary = f"claim a host for {self.inp().subtask}"
-        s.host_queue = await self.control.held_step(
-            summary,
-            lambda: workflow.execute_activity_method(
-                HostClaim.claim,
-                self.inp().subtask,
-                summary=summary,
-                **options.quick(),
-            ),
-        )
-        if s.host_queue:
-            s.hosts.append(s.host_queue)
-
-    def _host(self) -> dict[str, Any]:
-        """Activity options that send a worktree step to the claimed host."""
-        s = self.state()
-        if not s.host_queue:
-            return {}
-        timeout = timedelta(seconds=self.inp().ctx.config.host_timeout_s)
-        return {"task_queue": s.host_queue, "schedule_to_start_timeout": timeout}
+        subtask = self.inp().subtask
+        claimed = await self.host.claim(subtask, f"claim a host for {subtask}")
+        if claimed:
+            self.state().hosts.append(claimed)
 
     async def on_host(
         self, activity: Any, arg: Any, result_type: type[T], summary: str, **opts: Any
     ) -> T:
         """A worktree step on the claimed host; a step that fails for good holds for a person."""
-        return await self.control.held_step(
-            summary, lambda: self._once_on_host(activity, arg, result_type, summary, **opts)
-        )
-
-    async def _once_on_host(
-        self, activity: Any, arg: Any, result_type: type[T], summary: str, **opts: Any
-    ) -> T:
-        try:
-            result: T = await workflow.execute_activity(
-                activity, arg, result_type=result_type, summary=summary, **opts, **self._host()
-            )
-            return result
-        except ActivityError as err:
-            cause = err.cause
-            if isinstance(cause, TimeoutError) and cause.type == TimeoutType.SCHEDULE_TO_START:
-                raise HostLost(f"{self.state().host_queue} (no worker took {summary})") from err
-            raise
-
-    async def _execute_on_host(
-        self,
-        activity: Any,
-        request: AgentCall,
-        result_type: type,
-        summary: str,
-        opts: dict[str, Any],
-    ) -> Any:
-        return await self._once_on_host(activity, request, result_type, summary, **opts)
+        return await self.host.step(activity, arg, result_type, summary, **opts)
 
     # ------------------------------------------------- the branch
+
+    async def make_worktree(
+        self,
+        key: str,
+        branch: str | None,
+        summary: str,
+        dependency_branches: list[str] | None = None,
+    ) -> WorktreeResult:
+        """The loop's worktree `.worktrees/<key>` on its branch (None: `feat/<key>`), made
+        or reused, with `dependency_branches` merged into a new branch."""
+        inp = self.inp()
+        return await self.on_host(
+            ensure_worktree,
+            WorktreeRequest(
+                repo_root=inp.ctx.repo_root,
+                subtask=key,
+                branch=branch,
+                base_branch=inp.base_branch,
+                dependency_branches=dependency_branches or [],
+                remote=inp.ctx.config.forge.remote,
+                token_hosts=self.token_hosts(),
+                replaces=inp.replaces,
+            ),
+            WorktreeResult,
+            summary,
+            **options.quick(),
+        )
+
+    async def head(self, branch: str) -> str:
+        """The worktree's head commit: what a round reviews."""
+        info: RepoInfo = await self.on_host(
+            git_repo_info, self.worktree, RepoInfo, f"head of {branch}", **options.quick()
+        )
+        return info.head
 
     async def push(self) -> None:
         """Push each new commit so another host can pick the work up if this one dies."""
         s = self.state()
         if not s.host_queue or not s.branch:
             return
-        try:
-            await self._once_on_host(
-                push_branch,
-                PushRequest(
-                    path=self.worktree,
-                    branch=s.branch,
-                    remote=self.inp().ctx.config.forge.remote,
-                    token_hosts=self.token_hosts(),
-                    replaces=self.inp().replaces,
-                ),
-                PushResult,
-                f"push {s.branch}",
-                **options.quick(retry_policy=RetryPolicy(maximum_attempts=3)),
-            )
-        except ActivityError as err:
-            if is_cancelled_exception(err):
-                raise
-            workflow.logger.warning("push of %s failed: %s", s.branch, err.cause)
+        await self.host.push(
+            PushRequest(
+                path=self.worktree,
+                branch=s.branch,
+                remote=self.inp().ctx.config.forge.remote,
+                token_hosts=self.token_hosts(),
+                replaces=self.inp().replaces,
+            ),
+            attempts=3,
+        )
 
     async def pull_request(
         self,
@@ -410,15 +395,10 @@ class WorktreeSteps:
             threshold=inp.threshold,
             head=head,
             diff_base_refs=[inp.base_branch, *inp.dependency_branches],
-            gates=[
-                GateOutcome(
-                    command=g.command, passed=g.passed, exit_code=g.exit_code, log_path=g.log_path
-                )
-                for g in gates.results
-            ],
+            gates=gates.outcomes(),
         )
         try:
-            return await self._agent(
+            review = await self.agent(
                 agent_review,
                 request,
                 ReviewResult,
@@ -434,6 +414,8 @@ class WorktreeSteps:
             s.notes = subtask_state.with_refusals(s, f"round {rnd}")
             await self.child.report()
             return None
+        await self.child.report()
+        return review
 
     async def edit(
         self,
@@ -459,21 +441,10 @@ class WorktreeSteps:
             patterns_offered=patterns.ids if patterns else [],
             patterns_path=patterns.path if patterns else "",
         )
-        return await self._agent(agent_edit, request, EditResult, f"{role} · {self.inp().subtask}")
-
-    async def _agent(
-        self,
-        activity: Any,
-        request: AgentCall,
-        result_type: type[R],
-        summary: str,
-        choices: Sequence[str] = FAILURE_OPTIONS,
-    ) -> R:
-        """The shared agent step, on the claimed host; a commit is pushed at once."""
-        result = await self.agent(activity, request, result_type, summary, choices)
-        if isinstance(result, EditResult) and result.refused:
+        result = await self.agent(agent_edit, request, EditResult, f"{role} · {self.inp().subtask}")
+        if result.refused:
             subtask_state.refuse(self.state(), result.role, result.refused)
-        if isinstance(result, EditResult) and result.commit:
+        if result.commit:  # pushed at once: another host can take the work up from it
             await self.push()
         await self.child.report()
         return result

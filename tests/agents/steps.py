@@ -16,6 +16,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 from simulators.messages_api import MessagesStandIn
 from tests.agents.conftest import Runner, git, request
+from tests.support import rule
 
 FILES = [f"docs/part{i}.md" for i in range(6)]
 TRANSCRIPT = ".orchestrator/code-correctness-demo-1.transcript.json"
@@ -26,9 +27,8 @@ def review_req(repo: Path, **fields: Any) -> dict:
 
 
 def scenario(*faults: dict, steps: list | None = None) -> dict:
-    rule: dict[str, Any] = {"match": {"role": "code-correctness"}, "faults": list(faults)}
-    rule["steps"] = steps if steps is not None else []
-    return {"rules": [rule]}
+    reviewer = rule("code-correctness", steps if steps is not None else [])
+    return {"rules": [{**reviewer, "faults": list(faults)}]}
 
 
 async def failure(runner: Runner, activity: str, req: dict, **job: Any) -> ApplicationError:
@@ -55,13 +55,9 @@ def worktree(repo: Path) -> Path:
     return path
 
 
-def shell(command: str) -> dict[str, Any]:
-    return {"tool": "run_command", "input": {"command": command}}
-
-
 def script(standin: MessagesStandIn, **steps: list[dict[str, Any]]) -> None:
     """Each role (keyword) plays its steps, then submits."""
-    standin.reset({"rules": [{"match": {"role": role}, "steps": s} for role, s in steps.items()]})
+    standin.reset({"rules": [rule(role, s) for role, s in steps.items()]})
 
 
 async def edit(runner: Runner, wt: Path, role: str, **job: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import pytest
 
 from simulators.messages_api import MessagesStandIn
 from tests.agents.conftest import UNREAD_SCORE, Runner, git, request
+from tests.support import edit_file, rule, shell, write
 
 REVIEW_FORMAT = re.compile(
     r"\A# Review: (?P<title>.+)\n\n## SCORE: (?P<score>[01]\.\d\d)\n(?P<bands>Score bands: .+\n)"
@@ -105,40 +106,13 @@ async def test_reviewer_reads_focus_files_and_writes_a_seed_format_review(
 async def test_builder_writes_files_and_the_activity_commits_them(
     repo: Path, standin: MessagesStandIn, runner: Runner
 ) -> None:
-    standin.reset(
-        {
-            "rules": [
-                {
-                    "match": {"role": "builder"},
-                    "steps": [
-                        {
-                            "tool": "write_file",
-                            "input": {
-                                "path": "src/mul.py",
-                                "content": "def mul(a, b):\n    return a * b\n",
-                            },
-                        },
-                        {
-                            "tool": "edit_file",
-                            "input": {
-                                "path": "src/core.py",
-                                "old_string": "a + b",
-                                "new_string": "b + a",
-                            },
-                        },
-                        {
-                            "tool": "run_command",
-                            "input": {"command": "grep -c 'return a \\* b' src/mul.py"},
-                        },
-                    ],
-                    "submit": {
-                        "summary": "Added mul",
-                        "files_changed": ["src/mul.py", "src/core.py"],
-                    },
-                }
-            ]
-        }
-    )
+    steps = [
+        write("src/mul.py", "def mul(a, b):\n    return a * b\n"),
+        edit_file("src/core.py", "a + b", "b + a"),
+        shell("grep -c 'return a \\* b' src/mul.py"),
+    ]
+    done = {"summary": "Added mul", "files_changed": ["src/mul.py", "src/core.py"]}
+    standin.reset({"rules": [rule("builder", steps, done)]})
     req = request(repo, "builder", scope="01-core", commit_message="01-core: build")
     result = await runner.run("agent.edit", req)
 

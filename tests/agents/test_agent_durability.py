@@ -19,6 +19,7 @@ from runtime.server import DevServer
 from simulators.messages_api import MessagesStandIn
 from tests.agents.agent_workflow import AgentActivityProbe
 from tests.agents.conftest import Runner, ended, git, request, started
+from tests.support import rule, shell
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -130,21 +131,7 @@ async def test_a_worker_killed_mid_agent_resumes_from_its_last_completed_turn(
 async def test_cancelling_the_workflow_kills_the_agents_running_command(
     repo: Path, standin: MessagesStandIn, runner: Runner
 ) -> None:
-    standin.reset(
-        {
-            "rules": [
-                {
-                    "match": {"role": "builder"},
-                    "steps": [
-                        {
-                            "tool": "run_command",
-                            "input": {"command": "sleep 60.4713"},
-                        }
-                    ],
-                }
-            ]
-        }
-    )
+    standin.reset({"rules": [rule("builder", [shell("sleep 60.4713")])]})
     handle = await runner.start(
         "agent.edit",
         request(repo, "builder", commit_message="x"),

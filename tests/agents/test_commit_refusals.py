@@ -20,8 +20,8 @@ from temporalio.exceptions import ApplicationError
 
 from simulators.messages_api import MessagesStandIn
 from tests.agents.conftest import Runner, git, request
-from tests.agents.steps import edit, script, shell, worktree
-from tests.support import write
+from tests.agents.steps import edit, script, worktree
+from tests.support import shell, write
 
 
 def nested_repository_attack(marker: Path) -> str:

@@ -18,8 +18,8 @@ from temporalio.exceptions import ApplicationError
 
 from simulators.messages_api import MessagesStandIn
 from tests.agents.conftest import Runner, git, request
-from tests.agents.steps import cancel_and_wait, edit, script, shell, worktree
-from tests.support import write
+from tests.agents.steps import cancel_and_wait, edit, script, worktree
+from tests.support import shell, write
 
 
 async def test_a_persons_files_in_the_worktree_hold_the_editor_and_are_never_committed(

@@ -27,6 +27,7 @@ from simulators.messages_api import MessagesStandIn
 from simulators.strict_tools import fits
 from tests.agents.conftest import UNREAD_SCORE, Runner, git, request
 from tests.agents.steps import post, review_req, scenario
+from tests.support import edit_file, rule, shell, write
 
 STRICT_MODEL = "claude-sonnet-4-6"
 READ = {"tool": "read_file", "input": {"path": "src/core.py"}}
@@ -217,29 +218,15 @@ def test_strict_schemas_the_api_refuses_are_refused_with_its_message(
 async def test_a_builder_on_a_strict_model_runs_end_to_end(
     repo: Path, standin: MessagesStandIn, runner: Runner
 ) -> None:
-    standin.reset(
-        {
-            "rules": [
-                {
-                    "match": {"role": "builder"},
-                    "steps": [
-                        READ,
-                        {
-                            "tool": "write_file",
-                            "input": {"path": "src/mul.py", "content": "x = 1\n"},
-                        },
-                        {
-                            "tool": "edit_file",
-                            "input": {"path": "src/mul.py", "old_string": "1", "new_string": "2"},
-                        },
-                        {"tool": "search_files", "input": {"pattern": "x = 2", "regex": False}},
-                        {"tool": "run_command", "input": {"command": "cat src/mul.py"}},
-                    ],
-                    "submit": {"summary": "Added mul", "files_changed": ["src/mul.py"]},
-                }
-            ]
-        }
-    )
+    steps = [
+        READ,
+        write("src/mul.py", "x = 1\n"),
+        edit_file("src/mul.py", "1", "2"),
+        {"tool": "search_files", "input": {"pattern": "x = 2", "regex": False}},
+        shell("cat src/mul.py"),
+    ]
+    done = {"summary": "Added mul", "files_changed": ["src/mul.py"]}
+    standin.reset({"rules": [rule("builder", steps, done)]})
     req = request(
         repo,
         "builder",

@@ -25,7 +25,7 @@ from contracts.design import DesignInput, DesignStatus
 from simulators.demo_scenario import QUESTIONS
 from simulators.github_api import GitHubStandIn
 from tests.support import scripted_model, status_of, until
-from tests.workflows.builds import tiny_project, writes_file_rule
+from tests.workflows.builds import passes_review, tiny_project, writes_file_rule
 from worker import build_worker
 from workflows.build import BuildWorkflow
 from workflows.design_review import DesignReviewWorkflow
@@ -39,7 +39,7 @@ SCENARIO = {
         },
         {"match": {"role": "question-answerer"}, "submit": {"answers": UNANSWERED}},
         {"match": {"role": "code-correctness", "scope": "a"}, "submit": {"score": 0.5}},
-        {"match": {"kind": "review"}, "submit": {"score": 0.99}},
+        passes_review(),
         writes_file_rule("a"),
         writes_file_rule("b"),
     ]

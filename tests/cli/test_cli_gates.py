@@ -22,7 +22,7 @@ from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
 from tests.cli.commands import IDS, orchestrator
 from tests.support import make_project, scripted_model, temporal_cli
-from tests.workflows.builds import tiny_project, writes_file_rule
+from tests.workflows.builds import ONE_REVIEWER, passes_review, tiny_project, writes_file_rule
 from worker import build_worker
 from workflows.design_review import DesignReviewWorkflow
 from workflows.plan import PlanWorkflow
@@ -41,11 +41,9 @@ async def test_budget_gate_exit_codes_and_refused_decisions(
     capsys: pytest.CaptureFixture[str],
     no_leftovers: None,
 ) -> None:
-    approve_all = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
-    rules = [writes_file_rule("a"), writes_file_rule("b"), approve_all]
-    config = '\n[reviewers]\ncode = ["code-correctness"]\n'
+    rules = [writes_file_rule("a"), writes_file_rule("b"), passes_review()]
     with GitHubStandIn() as github, scripted_model({"rules": rules}, monkeypatch, github.url):
-        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, config)
+        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, ONE_REVIEWER)
         design = str(repo.design_dir)
         async with build_worker(client, TASK_QUEUE):
             held = await orchestrator(

@@ -44,12 +44,16 @@ from simulators.github_api import GitHubStandIn
 from tests.cli.commands import orchestrator
 from tests.conftest import REPO_ROOT
 from tests.support import make_project, scripted_model, until
-from tests.workflows.builds import git_out, tiny_project, writes_file_rule
+from tests.workflows.builds import (
+    ONE_REVIEWER,
+    git_out,
+    passes_review,
+    tiny_project,
+    writes_file_rule,
+)
 from worker import build_worker
 
 BROKEN_BWRAP = "#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n"
-APPROVE_ALL = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
-ONE_REVIEWER = '\n[reviewers]\ncode = ["code-correctness"]\n'
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -234,7 +238,7 @@ async def test_wait_prints_a_hold_at_once_with_commands_that_work(
 ) -> None:
     """A revoked key holds the build: `--wait` prints the hold, its reason and one pasteable
     command per choice, with elapsed time on its progress and no colour into a pipe."""
-    rules = [writes_file_rule("a"), APPROVE_ALL]
+    rules = [writes_file_rule("a"), passes_review()]
     with (
         GitHubStandIn() as github,
         scripted_model({"rules": rules}, monkeypatch, github.url) as model,

@@ -11,7 +11,13 @@ from cli.loop_cmds import query_status, view
 from contracts.build import BuildResult, BuildStatus
 from simulators.github_api import GitHubStandIn
 from tests.support import scripted_model, until
-from tests.workflows.builds import start_build, tiny_project, writes_file_rule
+from tests.workflows.builds import (
+    ONE_REVIEWER,
+    passes_review,
+    start_build,
+    tiny_project,
+    writes_file_rule,
+)
 from worker import build_worker
 
 
@@ -21,13 +27,11 @@ async def test_status_shows_a_step_being_retried_with_its_last_error(
     overloaded = writes_file_rule("a")
     # One 529 (the API's overload answer), asking for a retry in 5 s: attempt 2 waits.
     overloaded["faults"] = [{"type": 529, "times": 1, "retry_after": 5}]
-    approve_all = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
-    config = '\n[reviewers]\ncode = ["code-correctness"]\n'
     with (
         GitHubStandIn() as github,
-        scripted_model({"rules": [overloaded, approve_all]}, monkeypatch, github.url),
+        scripted_model({"rules": [overloaded, passes_review()]}, monkeypatch, github.url),
     ):
-        repo = tiny_project(tmp_path, github.url, {"a": []}, config)
+        repo = tiny_project(tmp_path, github.url, {"a": []}, ONE_REVIEWER)
         async with build_worker(client, task_queue):
             handle = await start_build(client, repo, task_queue)
 

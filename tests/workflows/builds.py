@@ -20,7 +20,15 @@ from contracts.build import BuildInput, BuildResult, BuildStatus, SubtaskView
 from contracts.human import PendingDecision
 from contracts.tracker import TrackerRow, TrackerUpdate
 from simulators.messages_api import MessagesStandIn
-from tests.support import make_project, scripted_model, served_status, status_of, until, write
+from tests.support import (
+    make_project,
+    rule,
+    scripted_model,
+    served_status,
+    status_of,
+    until,
+    write,
+)
 from worker import build_worker
 from workflows.build import BuildWorkflow
 
@@ -106,32 +114,31 @@ def git_out(cwd: Path, *args: str) -> str:
 
 
 def writes_file_rule(name: str) -> dict:
-    return {
-        "match": {"role": "builder", "scope": name},
-        "steps": [{"tool": "write_file", "input": {"path": f"src/{name}.txt", "content": name}}],
-        "submit": {"summary": f"wrote {name}", "files_changed": [f"src/{name}.txt"]},
-    }
+    """The builder of `name` writes src/<name>.txt."""
+    path = f"src/{name}.txt"
+    return rule(
+        "builder",
+        [write(path, name)],
+        {"summary": f"wrote {name}", "files_changed": [path]},
+        scope=name,
+    )
 
 
 def writes_rule(role: str, scope: str, text: str, path: str = "src/a.txt") -> dict:
     """An agent of `role` on `scope` that writes `text` to `path` (a fixer, an integrator)."""
-    return {
-        "match": {"role": role, "scope": scope},
-        "steps": [{"tool": "write_file", "input": {"path": path, "content": text}}],
-        "submit": {"summary": f"wrote {text!r} to {path}", "files_changed": [path]},
-    }
+    done = {"summary": f"wrote {text!r} to {path}", "files_changed": [path]}
+    return rule(role, [write(path, text)], done, scope=scope)
 
 
-def passes_review(scope: str) -> dict:
-    return {"match": {"kind": "review", "scope": scope}, "submit": {"score": 0.99}}
+def passes_review(scope: str | None = None) -> dict:
+    """Every review of `scope` (None: every review) scores 0.99, above any bar."""
+    at = {"scope": scope} if scope is not None else {}
+    return rule(submit={"score": 0.99}, kind="review", **at)
 
 
 def builder(name: str, steps: list[dict]) -> dict:
-    return {
-        "match": {"role": "builder", "scope": name},
-        "steps": steps,
-        "submit": {"summary": f"built {name}"},
-    }
+    """The builder of `name` takes `steps`, then submits."""
+    return rule("builder", steps, {"summary": f"built {name}"}, scope=name)
 
 
 def sharing_project(tmp_path: Path, github_url: str):  # type: ignore[no-untyped-def]

@@ -20,9 +20,12 @@ from simulators.github_api import GitHubStandIn
 from simulators.messages_api import MessagesStandIn
 from tests.support import make_project, record_history, scripted_model, status_of, until
 from tests.workflows.builds import (
+    ONE_REVIEWER,
     REPO,
     approve_artifacts,
+    build,
     git_out,
+    passes_review,
     start_build,
     tiny_design,
     tiny_project,
@@ -175,7 +178,7 @@ async def test_dag_scheduling_beats_the_batch_barrier(
     scenario = {"rules": [fast, c_done, slow_c, *rules]}
     with scripted_model(scenario, monkeypatch, github.url) as messages:
         repo = make_project(
-            tmp_path / "p", github.url, "\n[reviewers]\ncode = [\"code-correctness\"]\n",
+            tmp_path / "p", github.url, ONE_REVIEWER,
             design_source=design,
         )  # fmt: skip
         approve_artifacts(repo.design_dir, repo.root)
@@ -209,24 +212,15 @@ async def test_failing_gate_gets_a_fix_round(
         "steps": [{"tool": "write_file", "input": {"path": "src/a.txt", "content": "good"}}],
         "submit": {"summary": "fixed the gate", "files_changed": ["src/a.txt"]},
     }
-    approve_all = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
     config = (
         '\n[reviewers]\ncode = ["code-correctness"]\n\n'
         '[gates]\ncommands = ["grep -q good src/a.txt"]\n'
     )
     with scripted_model(
-        {"rules": [builder, fixer, approve_all]}, monkeypatch, github.url
+        {"rules": [builder, fixer, passes_review()]}, monkeypatch, github.url
     ) as messages:
         repo = tiny_project(tmp_path, github.url, {"a": []}, config)
-        async with build_worker(client, task_queue):
-            result = BuildResult.model_validate(
-                await client.execute_workflow(
-                    BuildWorkflow.run,
-                    BuildInput(design_dir=str(repo.design_dir)),
-                    id=wid(),
-                    task_queue=task_queue,
-                )
-            )
+        result = await build(client, task_queue, repo.design_dir)
     assert result.result == "ALL_SUBTASKS_PR_CREATED"
     assert result.subtasks[0].rounds == 2
     fixer_prompt = next(r.prompt for r in messages.requests if r.role == "fixer")
@@ -246,13 +240,12 @@ async def test_stuck_subtask_asks_the_person(
     choice: str,
 ) -> None:
     low = {"match": {"kind": "review", "scope": "a"}, "submit": {"score": 0.5}}
-    rules = [low, {"match": {"kind": "review"}, "submit": {"score": 0.99}}]
-    config = '\n[reviewers]\ncode = ["code-correctness"]\n'
+    rules = [low, passes_review()]
     with scripted_model(
         {"rules": [*(writes_file_rule(n) for n in "ab"), *rules]}, monkeypatch, github.url
     ) as messages:
         repo = tiny_project(
-            tmp_path, github.url, {"a": [], "b": ["a"]}, config, top="stuck_rounds = 2"
+            tmp_path, github.url, {"a": [], "b": ["a"]}, ONE_REVIEWER, top="stuck_rounds = 2"
         )
         async with build_worker(client, task_queue):
             handle = await start_build(client, repo, task_queue)
@@ -306,25 +299,17 @@ async def test_forge_faults_retry_and_existing_pr_is_reused(
     github: GitHubStandIn,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    approve_all = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
-    config = '\n[reviewers]\ncode = ["code-correctness"]\n'
-    with scripted_model({"rules": [writes_file_rule("a"), approve_all]}, monkeypatch, github.url):
-        repo = tiny_project(tmp_path, github.url, {"a": []}, config)
+    with scripted_model(
+        {"rules": [writes_file_rule("a"), passes_review()]}, monkeypatch, github.url
+    ):
+        repo = tiny_project(tmp_path, github.url, {"a": []}, ONE_REVIEWER)
         github.inject("POST", r"/pulls$", 502, count=1)
         github.inject("POST", r"/pulls$", 422, count=1, body={
             "message": "Validation Failed",
             "errors": [{"resource": "PullRequest", "code": "custom",
                         "message": "A pull request already exists for demo:feat/a."}],
         })  # fmt: skip
-        async with build_worker(client, task_queue):
-            result = BuildResult.model_validate(
-                await client.execute_workflow(
-                    BuildWorkflow.run,
-                    BuildInput(design_dir=str(repo.design_dir)),
-                    id=wid(),
-                    task_queue=task_queue,
-                )
-            )
+        result = await build(client, task_queue, repo.design_dir)
     assert result.result == "ALL_SUBTASKS_PR_CREATED"
     heads = sorted(p["head"]["ref"] for p in github.pulls(REPO))
     assert heads == ["feat/a", "integration/link-shortener"]  # feat/a's PR found, not doubled
@@ -339,13 +324,11 @@ async def test_pause_resume_and_cancel(
     github: GitHubStandIn,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    approve_all = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
-    config = '\n[reviewers]\ncode = ["code-correctness"]\n'
     # b's builder hangs on its first request, so the cancellation always finds b mid-build.
     b_hangs = writes_file_rule("b") | {"faults": [{"type": "hang", "seconds": 300}]}
-    rules = [writes_file_rule("a"), b_hangs, approve_all]
+    rules = [writes_file_rule("a"), b_hangs, passes_review()]
     with scripted_model({"rules": rules}, monkeypatch, github.url) as messages:
-        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, config)
+        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, ONE_REVIEWER)
         async with build_worker(client, task_queue):
             handle = await start_build(client, repo, task_queue)
             await handle.signal(BuildWorkflow.pause)
@@ -411,11 +394,9 @@ async def test_dependency_merge_conflict_is_put_to_the_person(
         )
         return rule
 
-    approve_all = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
-    config = '\n[reviewers]\ncode = ["code-correctness"]\n'
-    rules = [clash("a"), clash("b"), writes_file_rule("c"), approve_all]
+    rules = [clash("a"), clash("b"), writes_file_rule("c"), passes_review()]
     with scripted_model({"rules": rules}, monkeypatch, github.url):
-        repo = tiny_project(tmp_path, github.url, {"a": [], "b": [], "c": ["a", "b"]}, config)
+        repo = tiny_project(tmp_path, github.url, {"a": [], "b": [], "c": ["a", "b"]}, ONE_REVIEWER)
         async with build_worker(client, task_queue):
             handle = await start_build(client, repo, task_queue)
 
@@ -448,9 +429,8 @@ async def test_a_subtask_cancelled_mid_agent_says_so_and_keeps_its_work(
 ) -> None:
     """A cancel that lands while an activity runs arrives as an ActivityError: still cancelled."""
     stalled = {**writes_file_rule("a"), "faults": [{"type": "hang", "seconds": 60}]}
-    config = '\n[reviewers]\ncode = ["code-correctness"]\n'
     with scripted_model({"rules": [stalled]}, monkeypatch, github.url) as messages:
-        repo = tiny_project(tmp_path, github.url, {"a": []}, config)
+        repo = tiny_project(tmp_path, github.url, {"a": []}, ONE_REVIEWER)
         async with build_worker(client, task_queue):
             handle = await start_build(client, repo, task_queue)
             await until(lambda: _started(messages, "a"), what="a's builder to be asked")

@@ -7,7 +7,6 @@ A worker killed mid-replay changes nothing of that."""
 from __future__ import annotations
 
 import asyncio
-import signal
 import subprocess
 import sys
 from datetime import timedelta
@@ -23,9 +22,9 @@ from simulators.github_api import GitHubStandIn
 from simulators.messages_api import MessagesStandIn
 from tests.conftest import REPO_ROOT
 from tests.support import (
+    WorkerProcess,
     served_status,
     sim_environ,
-    spawn_worker,
     until,
     write,
 )
@@ -93,8 +92,7 @@ async def test_replay_rebuilds_what_came_after_and_updates_its_prs_through_a_wor
         chain = {"a": [], "b": ["a"], "c": ["b"], "d": []}
         repo = tiny_project(tmp_path, github.url, chain, config)
         log = tmp_path / "worker.log"
-        worker = spawn_worker(temporal_server.address, task_queue, env, log)
-        try:
+        with WorkerProcess(temporal_server.address, task_queue, env, log) as worker:
             handle = await start_build(client, repo, task_queue)
 
             async def all_built() -> bool:
@@ -128,8 +126,7 @@ async def test_replay_rebuilds_what_came_after_and_updates_its_prs_through_a_wor
             )
             st = await handle.query(BuildWorkflow.status)
             # Killed as the rebuild starts; while no worker runs, nothing is pushed.
-            worker.send_signal(signal.SIGKILL)
-            worker.wait()
+            worker.crash()
             messages.release("d")  # its first builder was cancelled with it
             views = {v.name: v for v in st.subtasks}
             assert views["a"].status == "pr_created" and len(st.replays) == 1
@@ -140,13 +137,10 @@ async def test_replay_rebuilds_what_came_after_and_updates_its_prs_through_a_wor
             kept = archives(repo.origin)
             assert not [k for k in kept if k.startswith("archive/feat/a-")], kept
 
-            worker = spawn_worker(temporal_server.address, task_queue, env, log)
+            worker.start()
             result = BuildResult.model_validate(
                 await asyncio.wait_for(handle.result(), timeout=300)
             )
-        finally:
-            worker.send_signal(signal.SIGKILL)
-            worker.wait()
 
     assert result.result == "ALL_SUBTASKS_PR_CREATED", result
     new = heads(repo.origin, "a", "b", "c")

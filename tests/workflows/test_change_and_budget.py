@@ -14,7 +14,13 @@ from contracts.human import DecideInput
 from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
 from tests.support import make_project, record_history, scripted_model, status_of, until
-from tests.workflows.builds import approve_artifacts, tiny_project, writes_file_rule
+from tests.workflows.builds import (
+    ONE_REVIEWER,
+    approve_artifacts,
+    passes_review,
+    tiny_project,
+    writes_file_rule,
+)
 from worker import build_worker
 from workflows.build import BuildWorkflow
 
@@ -120,14 +126,12 @@ async def test_change_cancel_changes_nothing(
         "submit": {"touched": [{"subtask": "b", "reason": "b changes"}], "scope": "Small",
                    "summary": "only b"},
     }  # fmt: skip
-    approve_all = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
-    rules = [analyst, writes_file_rule("a"), writes_file_rule("b"), approve_all]
-    config = '\n[reviewers]\ncode = ["code-correctness"]\n'
+    rules = [analyst, writes_file_rule("a"), writes_file_rule("b"), passes_review()]
     with (
         GitHubStandIn() as github,
         scripted_model({"rules": rules}, monkeypatch, github.url) as messages,
     ):
-        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, config)
+        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, ONE_REVIEWER)
         async with build_worker(client, task_queue):
             handle = await client.start_workflow(
                 BuildWorkflow.run,
@@ -162,14 +166,12 @@ async def test_budget_gate_stops_or_raises(
     monkeypatch: pytest.MonkeyPatch,
     choice: str,
 ) -> None:
-    approve_all = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
-    rules = [writes_file_rule("a"), writes_file_rule("b"), approve_all]
-    config = '\n[reviewers]\ncode = ["code-correctness"]\n'
+    rules = [writes_file_rule("a"), writes_file_rule("b"), passes_review()]
     with (
         GitHubStandIn() as github,
         scripted_model({"rules": rules}, monkeypatch, github.url) as messages,
     ):
-        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, config)
+        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, ONE_REVIEWER)
         async with build_worker(client, task_queue):
             handle = await client.start_workflow(
                 BuildWorkflow.run,

@@ -8,7 +8,6 @@ for as long as CI takes continues as new among its running children.
 
 from __future__ import annotations
 
-import signal
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,12 +23,12 @@ from runtime.server import DevServer, free_port, start_dev_server
 from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
 from tests.support import (
+    WorkerProcess,
     make_project,
     record_history,
     scripted_model,
     served_status,
     sim_environ,
-    spawn_worker,
     until,
 )
 from tests.workflows.builds import (
@@ -203,8 +202,7 @@ async def test_a_build_continues_as_new_while_its_subtask_follows_its_pr(
         repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, SUBTASKS_ONLY, forge=forge)
         github.protect(REPO, "main", contexts=["tests"], strict=False)
         environ, log = sim_environ(messages.url, github.url), tmp_path / "worker.log"
-        worker = spawn_worker(eager_server.address, queue, environ, log)
-        try:
+        with WorkerProcess(eager_server.address, queue, environ, log) as worker:
             build_id = wid()
             await client.start_workflow(
                 BuildWorkflow.run,
@@ -225,9 +223,8 @@ async def test_a_build_continues_as_new_while_its_subtask_follows_its_pr(
                 return await runs_of(client, build_id) > before
 
             await until(continued, limit=180, what="a continue-as-new while a follows")
-            worker.send_signal(signal.SIGKILL)
-            worker.wait()
-            worker = spawn_worker(eager_server.address, queue, environ, log)
+            worker.crash()
+            worker.start()
 
             async def b_opened() -> str | None:
                 return pull_head(github, "feat/b")
@@ -256,9 +253,6 @@ async def test_a_build_continues_as_new_while_its_subtask_follows_its_pr(
             # last run, which took a over and its result.
             await record_history(client.get_workflow_handle(build_id, run_id=a_runs[0][1]))
             await record_history(latest, also="adopted")  # the newest run: the last
-        finally:
-            worker.kill()
-            worker.wait()
 
     assert result.result == "ALL_SUBTASKS_MERGEABLE", result
     assert a_meanwhile == "ci_running"  # b started while a still waited on its CI

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 
 from temporalio.client import Client
@@ -16,11 +15,11 @@ from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
 from simulators.messages_api import MessagesStandIn
 from tests.support import (
+    WorkerProcess,
     make_project,
     review_files,
     served_status,
     sim_environ,
-    spawn_worker,
     until,
 )
 from tests.workflows.builds import approve_artifacts
@@ -37,8 +36,7 @@ async def test_design_loop_survives_a_killed_worker(
         env = sim_environ(messages.url)
         repo = make_project(tmp_path, extra_config=FAST_HEARTBEAT)
         log = tmp_path / "worker.log"
-        worker = spawn_worker(temporal_server.address, task_queue, env, log)
-        try:
+        with WorkerProcess(temporal_server.address, task_queue, env, log) as worker:
             handle = await client.start_workflow(
                 DesignReviewWorkflow.run,
                 DesignInput(design_dir=str(repo.design_dir)),
@@ -51,9 +49,8 @@ async def test_design_loop_survives_a_killed_worker(
                 return len(reviews) >= 25
 
             await until(mid_round, what="reviews in flight")
-            worker.send_signal(signal.SIGKILL)
-            worker.wait()
-            worker = spawn_worker(temporal_server.address, task_queue, env, log)
+            worker.crash()
+            worker.start()
 
             async def gate() -> bool:
                 st = await served_status(handle, DesignStatus)
@@ -69,9 +66,6 @@ async def test_design_loop_survives_a_killed_worker(
             await until(gate, limit=120, what="the approval gate after the restart")
             await handle.signal(DesignReviewWorkflow.approved)
             result = DesignResult.model_validate(await handle.result())
-        finally:
-            worker.kill()
-            worker.wait()
     assert result.result == "DESIGN_DOC_APPROVED"
     files = review_files(repo.design_dir)
     assert len(files) == 36  # each review written exactly once, none lost
@@ -91,8 +85,7 @@ async def test_build_loop_survives_a_killed_worker(
         repo = make_project(tmp_path, github.url, extra_config=FAST_HEARTBEAT)
         approve_artifacts(repo.design_dir, repo.root)
         log = tmp_path / "worker.log"
-        worker = spawn_worker(temporal_server.address, task_queue, env, log)
-        try:
+        with WorkerProcess(temporal_server.address, task_queue, env, log) as worker:
             handle = await client.start_workflow(
                 BuildWorkflow.run,
                 BuildInput(design_dir=str(repo.design_dir)),
@@ -104,13 +97,9 @@ async def test_build_loop_survives_a_killed_worker(
                 return len(github.pulls("demo/link-shortener")) >= 1
 
             await until(first_pr, limit=120, what="the first PR")
-            worker.send_signal(signal.SIGKILL)
-            worker.wait()
-            worker = spawn_worker(temporal_server.address, task_queue, env, log)
+            worker.crash()
+            worker.start()
             result = BuildResult.model_validate(await handle.result())
-        finally:
-            worker.kill()
-            worker.wait()
         pulls = github.pulls("demo/link-shortener")
     assert result.result == "ALL_SUBTASKS_PR_CREATED"
     heads = sorted(p["head"]["ref"] for p in pulls)

@@ -33,8 +33,10 @@ from tests.support import (
     until,
 )
 from tests.workflows.builds import (
+    ONE_REVIEWER,
     approve_artifacts,
     git_out,
+    passes_review,
     start_build,
     tiny_design,
     tiny_project,
@@ -163,12 +165,13 @@ async def test_a_seven_subtask_design_and_build_hold_once_each_and_retry_finishe
     """The issue's bar: the key revoked mid-design and again mid-build of 7 subtasks."""
     dag = {"a": [], "b": ["a"], "c": ["a"], "d": ["a"], "e": ["b", "c"], "f": ["d"]}
     dag["g"] = ["e", "f"]
-    approve_all = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
     config = '\n[reviewers]\ndesign = ["design-requirements"]\ncode = ["code-correctness"]\n'
     with (
         GitHubStandIn() as github,
         scripted_model(
-            {"rules": [*(writes_file_rule(n) for n in dag), approve_all]}, monkeypatch, github.url
+            {"rules": [*(writes_file_rule(n) for n in dag), passes_review()]},
+            monkeypatch,
+            github.url,
         ) as sim,
     ):
         design_src = tiny_design(tmp_path / "src", dag)
@@ -226,8 +229,6 @@ async def test_a_step_in_flight_during_the_outage_is_retried_with_the_others(
 ) -> None:
     """a's request was sent before the key was revoked and fails only after the person
     answered `retry` for b: that answer covers a too, so nobody is asked twice."""
-    approve_all = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
-    config = '\n[reviewers]\ncode = ["code-correctness"]\n'
     slow_a = writes_file_rule("a")
     slow_a["faults"] = [
         {
@@ -240,10 +241,10 @@ async def test_a_step_in_flight_during_the_outage_is_retried_with_the_others(
     with (
         GitHubStandIn() as github,
         scripted_model(
-            {"rules": [slow_a, writes_file_rule("b"), approve_all]}, monkeypatch, github.url
+            {"rules": [slow_a, writes_file_rule("b"), passes_review()]}, monkeypatch, github.url
         ) as sim,
     ):
-        repo = tiny_project(tmp_path, github.url, {"a": [], "b": []}, config)
+        repo = tiny_project(tmp_path, github.url, {"a": [], "b": []}, ONE_REVIEWER)
         async with build_worker(client, task_queue):
             handle = await start_build(client, repo, task_queue)
             await _seen(sim, lambda r: r.scope == "a")  # in flight, held by the stand-in
@@ -304,16 +305,14 @@ async def test_cancel_stops_the_agents_and_a_restart_redoes_nothing(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    approve_all = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
-    config = '\n[reviewers]\ncode = ["code-correctness"]\n'
     slow_b = writes_file_rule("b")
     slow_b["faults"] = [{"type": "hang", "at_turn": 2, "seconds": 120}]
-    rules = [writes_file_rule("a"), slow_b, approve_all]
+    rules = [writes_file_rule("a"), slow_b, passes_review()]
     with (
         GitHubStandIn() as github,
         scripted_model({"rules": rules}, monkeypatch, github.url) as sim,
     ):
-        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, config)
+        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, ONE_REVIEWER)
         async with build_worker(client, task_queue):
             first = await start_build(client, repo, task_queue)
             # b's builder is mid-conversation (its second request hangs) when the cancel lands.
@@ -368,7 +367,7 @@ async def test_a_design_started_again_redoes_no_review(
     revised = subplan.read_text() + "\nInvalid input raises ValueError naming the field.\n"
     rules = [
         {"match": {"kind": "review", "scope": "03-codec", "round": 1}, "submit": {"score": 0.8}},
-        {"match": {"kind": "review"}, "submit": {"score": 0.99}},
+        passes_review(),
         {
             "match": {"role": "design-writer", "scope": "03-codec"},
             "steps": [
@@ -432,13 +431,12 @@ async def test_a_split_that_yields_no_subplans_holds_until_a_person_writes_them(
 async def test_stop_ends_a_held_build_with_its_report(
     client: Client, task_queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = '\n[reviewers]\ncode = ["code-correctness"]\n'
     rules = [writes_file_rule("a"), writes_file_rule("b")]
     with (
         GitHubStandIn() as github,
         scripted_model({"rules": rules}, monkeypatch, github.url) as sim,
     ):
-        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, config)
+        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, ONE_REVIEWER)
         sim.api_key = REVOKED
         async with build_worker(client, task_queue):
             handle = await start_build(client, repo, task_queue)

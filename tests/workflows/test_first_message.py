@@ -19,7 +19,7 @@ from activities.plan.subtask_xml import read_subtask
 from contracts.build import BuildInput, BuildResult
 from simulators.github_api import GitHubStandIn
 from tests.support import scripted_model
-from tests.workflows.builds import tiny_project, wid, writes_file_rule
+from tests.workflows.builds import passes_review, tiny_project, wid, writes_file_rule
 from worker import build_worker
 from workflows.build import BuildWorkflow
 
@@ -43,8 +43,7 @@ async def test_builders_get_the_subtask_and_its_gates_and_reviewers_the_range_an
     github: GitHubStandIn,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    approve = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
-    scenario = {"rules": [writes_file_rule("a"), writes_file_rule("b"), approve]}
+    scenario = {"rules": [writes_file_rule("a"), writes_file_rule("b"), passes_review()]}
     build_id = wid()
     with scripted_model(scenario, monkeypatch, github.url) as messages:
         repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, CONFIG)

@@ -5,7 +5,6 @@ the loser is kept as `archive/fork/...`, and the subtask's dependents wait for i
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 
 import pytest
@@ -19,11 +18,11 @@ from runtime.server import DevServer
 from simulators.github_api import GitHubStandIn
 from simulators.messages_api import MessagesStandIn
 from tests.support import (
+    WorkerProcess,
     record_history,
     scripted_model,
     served_status,
     sim_environ,
-    spawn_worker,
     status_of,
     until,
     write,
@@ -365,17 +364,15 @@ async def test_a_worker_killed_while_both_attempts_run_loses_nothing(
         config = SUBTASKS_ONLY + FAST_HEARTBEAT
         repo = tiny_project(tmp_path, github.url, {"a": []}, config)
         log = tmp_path / "worker.log"
-        worker = spawn_worker(temporal_server.address, task_queue, env, log)
-        try:
+        with WorkerProcess(temporal_server.address, task_queue, env, log) as worker:
             handle = await start_build(client, repo, task_queue)
             await until(lambda: building(messages, "a"), limit=120, what="a building")
             await handle.signal(BuildWorkflow.command, "!fork a")
             await until(lambda: building(messages, "a@A", "a@B"), limit=120, what="both attempts")
-            worker.send_signal(signal.SIGKILL)
-            worker.wait()
+            worker.crash()
             messages.release("a")
             messages.release("attempts")
-            worker = spawn_worker(temporal_server.address, task_queue, env, log)
+            worker.start()
 
             async def asked() -> bool:
                 st = await served_status(handle, BuildStatus)
@@ -386,9 +383,6 @@ async def test_a_worker_killed_while_both_attempts_run_loses_nothing(
             await handle.signal(BuildWorkflow.command, "decide a a")  # as `!merge A`
             result = BuildResult.model_validate(await handle.result())
             st = await status(handle)
-        finally:
-            worker.kill()
-            worker.wait()
         pulls = github.pulls(REPO)
 
     assert result.result == "ALL_SUBTASKS_PR_CREATED", result

@@ -16,7 +16,15 @@ from contracts.build import BuildInput, BuildResult
 from simulators.github_api import GitHubStandIn
 from tests.git.https_server import trusted
 from tests.support import scripted_model
-from tests.workflows.builds import REPO, git_out, tiny_project, wid, writes_file_rule
+from tests.workflows.builds import (
+    ONE_REVIEWER,
+    REPO,
+    git_out,
+    passes_review,
+    tiny_project,
+    wid,
+    writes_file_rule,
+)
 from worker import build_worker
 from workflows.build import BuildWorkflow
 
@@ -49,15 +57,13 @@ async def test_seven_subtasks_push_over_https_and_the_token_is_nowhere(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     token = f"ghp_{uuid.uuid4().hex}"
-    approve_all = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
-    scenario = {"rules": [*(writes_file_rule(n) for n in SUBTASKS), approve_all]}
-    config = '\n[reviewers]\ncode = ["code-correctness"]\n'
+    scenario = {"rules": [*(writes_file_rule(n) for n in SUBTASKS), passes_review()]}
     with (
         GitHubStandIn(token=token) as github,
         scripted_model(scenario, monkeypatch, github.url),
     ):
         monkeypatch.setenv("GITHUB_TOKEN", token)
-        repo = tiny_project(tmp_path, github.url, SUBTASKS, config)
+        repo = tiny_project(tmp_path, github.url, SUBTASKS, ONE_REVIEWER)
         toml = repo.root / "orchestrator.toml"
         toml.write_text(
             toml.read_text().replace("[forge]\n", '[forge]\ntoken_hosts = ["localhost"]\n')

@@ -9,7 +9,6 @@ The build is not MERGEABLE (or MERGED) before the integration PR is."""
 from __future__ import annotations
 
 import asyncio
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +23,10 @@ from runtime.server import DevServer
 from simulators.github_api import GitHubStandIn
 from tests.forge.following import reviewer
 from tests.support import (
+    WorkerProcess,
     record_history,
     scripted_model,
     sim_environ,
-    spawn_worker,
     status_of,
     until,
 )
@@ -137,9 +136,8 @@ async def test_a_review_comment_on_the_integration_pr_gets_one_reply_across_a_ki
         repo = project(tmp_path, github)
         github.protect(REPO, "main", approvals=1, strict=False)
         log = tmp_path / "worker.log"
-        worker = spawn_worker(temporal_server.address, task_queue, environ, log)
         alice = reviewer(github)
-        try:
+        with WorkerProcess(temporal_server.address, task_queue, environ, log) as worker:
             handle = await start_build(client, repo, task_queue)
 
             async def a_opened() -> dict[str, Any] | None:
@@ -167,10 +165,9 @@ async def test_a_review_comment_on_the_integration_pr_gets_one_reply_across_a_ki
                 return any(r.path.endswith("/replies") for r in github.requests)
 
             await until(replying, limit=180, what="a reply attempt")
-            worker.send_signal(signal.SIGKILL)
-            worker.wait()
+            worker.crash()
             github.clear_faults()
-            worker = spawn_worker(temporal_server.address, task_queue, environ, log)
+            worker.start()
 
             async def replied() -> bool:
                 comments = github.reviews.comments_of(REPO, first["number"])
@@ -182,9 +179,6 @@ async def test_a_review_comment_on_the_integration_pr_gets_one_reply_across_a_ki
             result = BuildResult.model_validate(
                 await asyncio.wait_for(handle.result(), timeout=240)
             )
-        finally:
-            worker.kill()
-            worker.wait()
 
     comments = github.reviews.comments_of(REPO, first["number"])
     (top,) = [c for c in comments if not c.get("in_reply_to_id")]

@@ -9,7 +9,6 @@ decides after `[forge] max_ci_rounds`, a branch behind its base takes it in, a w
 from __future__ import annotations
 
 import asyncio
-import signal
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -29,10 +28,10 @@ from simulators.github_api import GitHubStandIn
 from simulators.messages_api import MessagesStandIn
 from tests.forge.following import reviewer
 from tests.support import (
+    WorkerProcess,
     connect,
     scripted_model,
     sim_environ,
-    spawn_worker,
     status_of,
     until,
 )
@@ -256,8 +255,7 @@ async def test_review_comments_get_one_reply_each_across_a_killed_worker(
         repo = project(tmp_path, github)
         github.protect(REPO, "main", approvals=1, strict=False)
         log = tmp_path / "worker.log"
-        worker = spawn_worker(temporal_server.address, task_queue, env, log)
-        try:
+        with WorkerProcess(temporal_server.address, task_queue, env, log) as worker:
             handle = await start_build(client, repo, task_queue)
             head = await head_after(github)
             await status_is(handle, "ci_running")
@@ -278,10 +276,9 @@ async def test_review_comments_get_one_reply_each_across_a_killed_worker(
                 return any(r.path.endswith("/replies") for r in github.requests)
 
             await until(replying, limit=120, what="a reply attempt")
-            worker.send_signal(signal.SIGKILL)
-            worker.wait()
+            worker.crash()
             github.clear_faults()
-            worker = spawn_worker(temporal_server.address, task_queue, env, log)
+            worker.start()
 
             async def replied() -> bool:
                 comments = github.reviews.comments_of(REPO, alice.number)
@@ -291,9 +288,6 @@ async def test_review_comments_get_one_reply_each_across_a_killed_worker(
             await asyncio.sleep(3)  # a second reply, if any, would be posted by now
             alice.create_review(event="APPROVE")
             result = BuildResult.model_validate(await handle.result())
-        finally:
-            worker.kill()
-            worker.wait()
 
     comments = github.reviews.comments_of(REPO, alice.number)
     top = [c for c in comments if not c.get("in_reply_to_id")]
@@ -375,8 +369,7 @@ async def test_a_conflict_round_survives_a_killed_worker(
         repo = project(tmp_path, github, FOLLOW + agents)
         github.protect(REPO, "main", contexts=["tests"], strict=False)
         log = tmp_path / "worker.log"
-        worker = spawn_worker(temporal_server.address, task_queue, environ, log)
-        try:
+        with WorkerProcess(temporal_server.address, task_queue, environ, log) as worker:
             handle = await start_build(client, repo, task_queue)
             head = await head_after(github)
             await status_is(handle, "ci_running", waiting="blocked")
@@ -389,16 +382,12 @@ async def test_a_conflict_round_survives_a_killed_worker(
                 return subprocess.run(probe, capture_output=True).returncode == 0
 
             await until(merging, limit=120, what="the merge in progress")
-            worker.send_signal(signal.SIGKILL)
-            worker.wait()
+            worker.crash()
             messages.latency_s = 0.0
-            worker = spawn_worker(temporal_server.address, task_queue, environ, log)
+            worker.start()
             merged = await head_after(github, head)
             github.check_run(REPO, merged, "tests", conclusion="success")
             result = BuildResult.model_validate(await handle.result())
-        finally:
-            worker.kill()
-            worker.wait()
 
     assert result.result == "ALL_SUBTASKS_MERGEABLE", result
     parents = git_out(repo.root, "show", "-s", "--format=%P", merged).split()
@@ -511,27 +500,22 @@ async def test_a_server_restart_while_waiting_on_ci_loses_nothing(
         environ = sim_environ(messages.url, github.url)
         repo = project(tmp_path, github)
         github.protect(REPO, "main", contexts=["tests"], strict=False)
-        worker = spawn_worker(server.address, task_queue, environ, log)
-        try:
+        with WorkerProcess(server.address, task_queue, environ, log) as worker:
             own = await connect(server.address)
             handle = await start_build(own, repo, task_queue)
             head = await head_after(github)
             await status_is(handle, "ci_running", waiting="blocked")
-            worker.send_signal(signal.SIGKILL)
-            worker.wait()
+            worker.crash()
             server.stop()
             server = start_dev_server(port=port, ui_port=free_port(), db_file=db, detach=False)
             own = await connect(server.address)
             handle = own.get_workflow_handle(handle.id)
-            worker = spawn_worker(server.address, task_queue, environ, log)
+            worker.start()
             github.check_run(REPO, head, "tests", conclusion="failure", log="FAILED x\n")
             fixed = await polled_head(handle, head)
             github.check_run(REPO, fixed, "tests", conclusion="success")
             raw = await asyncio.wait_for(handle.result(), timeout=300)
             result = BuildResult.model_validate(raw)
-        finally:
-            worker.kill()
-            worker.wait()
             server.stop()
     assert result.result == "ALL_SUBTASKS_MERGEABLE", result
     fixes = [r for r in messages.requests if r.role == "fixer" and r.turn == 1]

@@ -9,7 +9,6 @@ looked at again; a killed worker while a PR waits for its turn loses nothing."""
 from __future__ import annotations
 
 import asyncio
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +22,10 @@ from runtime.server import DevServer
 from simulators.github_api import GitHubStandIn
 from tests.forge.following import reviewer
 from tests.support import (
+    WorkerProcess,
     record_history,
     scripted_model,
     sim_environ,
-    spawn_worker,
     until,
 )
 from tests.workflows.builds import (
@@ -294,8 +293,7 @@ async def test_a_killed_worker_while_waiting_to_merge_loses_nothing(
         repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, ONE_REVIEWER, forge=AUTO)
         github.protect(REPO, "main", contexts=["tests"], strict=False)
         log = tmp_path / "worker.log"
-        worker = spawn_worker(temporal_server.address, task_queue, environ, log)
-        try:
+        with WorkerProcess(temporal_server.address, task_queue, environ, log) as worker:
             handle = await start_build(client, repo, task_queue)
 
             async def b_waits() -> SubtaskView | None:
@@ -304,15 +302,11 @@ async def test_a_killed_worker_while_waiting_to_merge_loses_nothing(
 
             waiting = await until(b_waits, limit=180, what="b waiting for a to merge")
             assert (await row(handle, "a")).status == "ci_running"  # type: ignore[union-attr]
-            worker.send_signal(signal.SIGKILL)
-            worker.wait()
-            worker = spawn_worker(temporal_server.address, task_queue, environ, log)
+            worker.crash()
+            worker.start()
             async with ci(github):
                 raw = await asyncio.wait_for(handle.result(), timeout=300)
             result = BuildResult.model_validate(raw)
-        finally:
-            worker.kill()
-            worker.wait()
 
     assert waiting.pull is not None and waiting.pull.mergeable_state == "clean"
     assert result.result == "ALL_SUBTASKS_MERGED", result

@@ -15,7 +15,7 @@ from contracts.build import BuildInput, BuildResult, BuildStatus
 from simulators.github_api import GitHubStandIn
 from tests.conftest import REPO_ROOT
 from tests.support import scripted_model, status_of, until
-from tests.workflows.builds import tiny_project, writes_file_rule
+from tests.workflows.builds import ONE_REVIEWER, passes_review, tiny_project, writes_file_rule
 from worker import build_worker
 from workflows.build import BuildWorkflow
 
@@ -42,12 +42,11 @@ async def test_replay_resets_branch_and_workflow_to_a_round(
 ) -> None:
     low = {"match": {"kind": "review"}, "submit": {"score": 0.5}}
     rules = [writes_file_rule("a"), fixer_rule(1), fixer_rule(2), fixer_rule(3), low]
-    config = '\n[reviewers]\ncode = ["code-correctness"]\n'
     with (
         GitHubStandIn() as github,
         scripted_model({"rules": rules}, monkeypatch, github.url) as messages,
     ):
-        repo = tiny_project(tmp_path, github.url, {"a": []}, config, top="stuck_rounds = 2")
+        repo = tiny_project(tmp_path, github.url, {"a": []}, ONE_REVIEWER, top="stuck_rounds = 2")
         build_wid = f"build-link-shortener-{uuid.uuid4().hex[:6]}"
         async with build_worker(client, task_queue):
             handle = await client.start_workflow(
@@ -65,8 +64,7 @@ async def test_replay_resets_branch_and_workflow_to_a_round(
             worktree = repo.root / ".worktrees/a"
             assert (worktree / "src/r2.txt").exists()
             # From here on the reviewers are satisfied.
-            happy = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
-            messages.reset({"rules": [writes_file_rule("a"), fixer_rule(1), happy]})
+            messages.reset({"rules": [writes_file_rule("a"), fixer_rule(1), passes_review()]})
             env = {**temporal_env, "ORCHESTRATOR_BUILD_ID": build_wid}
             done = await asyncio.to_thread(
                 subprocess.run,

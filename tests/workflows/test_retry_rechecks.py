@@ -19,7 +19,13 @@ from contracts.build import BuildResult, BuildStatus
 from contracts.human import DecideInput
 from simulators.github_api import GitHubStandIn
 from tests.support import break_bubblewrap, scripted_model, status_of, until
-from tests.workflows.builds import start_build, tiny_project, writes_file_rule
+from tests.workflows.builds import (
+    ONE_REVIEWER,
+    passes_review,
+    start_build,
+    tiny_project,
+    writes_file_rule,
+)
 from worker import build_worker
 from workflows.build import BuildWorkflow
 
@@ -38,15 +44,13 @@ async def test_retry_after_fixing_the_sandbox_finishes_the_build(
     client: Client, task_queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     saved = os.environ["PATH"]
-    approve_all = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
-    config = '\n[reviewers]\ncode = ["code-correctness"]\n'
     with (
         GitHubStandIn() as github,
         scripted_model(
-            {"rules": [writes_file_rule("a"), approve_all]}, monkeypatch, github.url
+            {"rules": [writes_file_rule("a"), passes_review()]}, monkeypatch, github.url
         ) as messages,
     ):
-        repo = tiny_project(tmp_path, github.url, {"a": []}, config)
+        repo = tiny_project(tmp_path, github.url, {"a": []}, ONE_REVIEWER)
         break_bubblewrap(tmp_path, monkeypatch)
         async with build_worker(client, task_queue):
             handle = await start_build(client, repo, task_queue)

@@ -13,14 +13,11 @@ from typing import Any
 import pytest
 from temporalio.client import Client
 
-from contracts.build import BuildInput, BuildResult
+from contracts.build import BuildResult
 from simulators.github_api import GitHubStandIn
 from tests.support import scripted_model
-from tests.workflows.builds import tiny_project, wid, writes_file_rule
-from worker import build_worker
-from workflows.build import BuildWorkflow
+from tests.workflows.builds import ONE_REVIEWER, build, tiny_project, writes_file_rule
 
-CONFIG = '\n[reviewers]\ncode = ["code-correctness"]\n'
 READ_A = [{"tool": "read_file", "input": {"path": "src/a.txt"}}]
 
 
@@ -43,7 +40,7 @@ def reviewer(round_: int, score: float, issues: list[dict[str, Any]]) -> dict[st
     }
 
 
-async def build(
+async def reviewed_build(
     client: Client,
     task_queue: str,
     tmp_path: Path,
@@ -58,16 +55,8 @@ async def build(
     }
     scenario = {"rules": [*rules, fixer, writes_file_rule("a")]}
     with scripted_model(scenario, monkeypatch, github.url) as messages:
-        repo = tiny_project(tmp_path, github.url, {"a": []}, CONFIG)
-        async with build_worker(client, task_queue):
-            result = BuildResult.model_validate(
-                await client.execute_workflow(
-                    BuildWorkflow.run,
-                    BuildInput(design_dir=str(repo.design_dir)),
-                    id=wid(),
-                    task_queue=task_queue,
-                )
-            )
+        repo = tiny_project(tmp_path, github.url, {"a": []}, ONE_REVIEWER)
+        result = await build(client, task_queue, repo.design_dir)
     return result, messages, repo.design_dir
 
 
@@ -81,7 +70,7 @@ async def test_a_reviewer_with_only_low_issues_never_holds_the_pull_request(
     """It scores 0.90 for two nits; the score follows from the worst verified issue, which
     is low, so it is 0.96 and the PR opens in round 1 without a fixer."""
     nits = [finding("low", "a", description="name it better"), finding("low", "a")]
-    result, messages, design = await build(
+    result, messages, design = await reviewed_build(
         client, task_queue, tmp_path, github, monkeypatch, [reviewer(1, 0.90, nits)]
     )
     assert result.result == "ALL_SUBTASKS_PR_CREATED"
@@ -106,7 +95,9 @@ async def test_a_verified_high_issue_gets_a_fix_round_and_the_fixer_only_blockin
     issue with its quote and failure case, not the low one."""
     issues = [finding("high", "a"), finding("low", "a", description="a nit about naming")]
     rules = [reviewer(1, 0.90, issues), reviewer(2, 0.97, [])]
-    result, messages, _ = await build(client, task_queue, tmp_path, github, monkeypatch, rules)
+    result, messages, _ = await reviewed_build(
+        client, task_queue, tmp_path, github, monkeypatch, rules
+    )
     assert result.result == "ALL_SUBTASKS_PR_CREATED"
     (a,) = result.subtasks
     assert a.rounds == 2
@@ -128,7 +119,7 @@ async def test_an_unverified_finding_does_not_count(
     """A critical finding whose quote is not in the file it names (a reviewer that did not
     read what it cites) holds nothing: no fix round, and the review file says why."""
     invented = [finding("critical", "def missing_function():")]
-    result, messages, design = await build(
+    result, messages, design = await reviewed_build(
         client, task_queue, tmp_path, github, monkeypatch, [reviewer(1, 0.2, invented)]
     )
     (a,) = result.subtasks

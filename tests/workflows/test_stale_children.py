@@ -21,12 +21,9 @@ from runtime.server import DevServer
 from simulators.github_api import GitHubStandIn
 from simulators.messages_api import MessagesStandIn
 from tests.support import scripted_model, status_of, temporal_cli, until
-from tests.workflows.builds import tiny_project, wid, writes_file_rule
+from tests.workflows.builds import ONE_REVIEWER, passes_review, tiny_project, wid, writes_file_rule
 from worker import build_worker
 from workflows.build import BuildWorkflow
-
-APPROVE_ALL = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
-CONFIG = '\n[reviewers]\ncode = ["code-correctness"]\n'
 
 
 def builder_asked(messages: MessagesStandIn, scope: str) -> bool:
@@ -54,9 +51,9 @@ async def test_rerun_after_an_interrupted_build_replaces_its_stale_child(
 ) -> None:
     # a's builder hangs on its first request: the first build is interrupted mid-build.
     a_hangs = writes_file_rule("a") | {"faults": [{"type": "hang", "seconds": 300}]}
-    rules = [a_hangs, writes_file_rule("b"), APPROVE_ALL]
+    rules = [a_hangs, writes_file_rule("b"), passes_review()]
     with scripted_model({"rules": rules}, monkeypatch, github.url) as messages:
-        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, CONFIG)
+        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, ONE_REVIEWER)
         build_id = wid()
         old = await interrupted_build(client, build_id, repo.design_dir, "dead-queue", messages)
         stale = client.get_workflow_handle(f"{build_id}-a")
@@ -86,9 +83,9 @@ async def test_a_foreign_workflow_under_a_child_id_holds_visibly(
     client: Client, tmp_path: Path, github: GitHubStandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Not started by this build: the build leaves it alone and holds with what it found."""
-    rules = [writes_file_rule("a"), APPROVE_ALL]
+    rules = [writes_file_rule("a"), passes_review()]
     with scripted_model({"rules": rules}, monkeypatch, github.url):
-        repo = tiny_project(tmp_path, github.url, {"a": []}, CONFIG)
+        repo = tiny_project(tmp_path, github.url, {"a": []}, ONE_REVIEWER)
         build_id = wid()
         # Someone started a workflow under the child's id by hand.
         squatter = await client.start_workflow(
@@ -122,8 +119,8 @@ async def test_a_reset_build_adopts_its_healthy_child(
 ) -> None:
     """A build reset to its start finds its running child alive: followed, not restarted."""
     a_slow = writes_file_rule("a") | {"faults": [{"type": "hang", "seconds": 15}]}
-    with scripted_model({"rules": [a_slow, APPROVE_ALL]}, monkeypatch, github.url) as messages:
-        repo = tiny_project(tmp_path, github.url, {"a": []}, CONFIG)
+    with scripted_model({"rules": [a_slow, passes_review()]}, monkeypatch, github.url) as messages:
+        repo = tiny_project(tmp_path, github.url, {"a": []}, ONE_REVIEWER)
         build_id = wid()
         async with build_worker(client, "reset-queue"):
             await start(client, build_id, repo.design_dir, "reset-queue")
@@ -153,9 +150,9 @@ async def test_work_left_with_nothing_running_holds_instead_of_ending(
     for says so and asks, instead of waiting for nothing or ending quietly incomplete."""
     # a's builder takes a few seconds, so the forged report below lands before b starts.
     a_slow = writes_file_rule("a") | {"faults": [{"type": "hang", "seconds": 4}]}
-    rules = [a_slow, writes_file_rule("b"), APPROVE_ALL]
+    rules = [a_slow, writes_file_rule("b"), passes_review()]
     with scripted_model({"rules": rules}, monkeypatch, github.url) as messages:
-        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, CONFIG)
+        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, ONE_REVIEWER)
         build_id = wid()
         async with build_worker(client, "guard-queue"):
             handle = await start(client, build_id, repo.design_dir, "guard-queue")
@@ -189,9 +186,9 @@ async def test_a_report_from_a_terminated_builds_child_is_ignored(
     they report to the build's id: to the next build. What such a child says (here: the
     report it would send, with the run that started it) does not change the new build."""
     a_slow = writes_file_rule("a") | {"faults": [{"type": "hang", "seconds": 4}]}
-    rules = [a_slow, writes_file_rule("b"), APPROVE_ALL]
+    rules = [a_slow, writes_file_rule("b"), passes_review()]
     with scripted_model({"rules": rules}, monkeypatch, github.url) as messages:
-        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, CONFIG)
+        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, ONE_REVIEWER)
         async with build_worker(client, "orphan-queue"):
             handle = await start(client, wid(), repo.design_dir, "orphan-queue")
             await until(lambda: asyncio.sleep(0, builder_asked(messages, "a")), what="a's builder")

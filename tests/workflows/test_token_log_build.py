@@ -13,7 +13,14 @@ from contracts.build import BuildResult
 from contracts.telemetry import token_log_path
 from simulators.github_api import GitHubStandIn
 from tests.support import scripted_model
-from tests.workflows.builds import git_out, start_build, tiny_project, writes_file_rule
+from tests.workflows.builds import (
+    ONE_REVIEWER,
+    git_out,
+    passes_review,
+    start_build,
+    tiny_project,
+    writes_file_rule,
+)
 from worker import build_worker
 from workflows.build import BuildWorkflow
 
@@ -23,15 +30,13 @@ async def test_a_build_logs_one_row_per_answered_request_and_never_commits_the_l
 ) -> None:
     overloaded = writes_file_rule("a")
     overloaded["faults"] = [{"type": 529, "times": 1, "retry_after": 1}]  # answered by no model
-    approve_all = {"match": {"kind": "review"}, "submit": {"score": 0.99}}
-    config = '\n[reviewers]\ncode = ["code-correctness"]\n'
     with (
         GitHubStandIn() as github,
         scripted_model(
-            {"rules": [overloaded, writes_file_rule("b"), approve_all]}, monkeypatch, github.url
+            {"rules": [overloaded, writes_file_rule("b"), passes_review()]}, monkeypatch, github.url
         ) as model,
     ):
-        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, config)
+        repo = tiny_project(tmp_path, github.url, {"a": [], "b": ["a"]}, ONE_REVIEWER)
         async with build_worker(client, task_queue):
             handle = await start_build(client, repo, task_queue)
             result = BuildResult.model_validate(await handle.result())

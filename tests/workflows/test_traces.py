@@ -25,7 +25,13 @@ from simulators.github_api import GitHubStandIn
 from simulators.messages_api import MessagesStandIn
 from simulators.otlp_collector import PROTOBUF, OtlpCollector, ReceivedSpan
 from tests.conftest import REPO_ROOT
-from tests.support import make_project, served_status, sim_environ, spawn_worker, until
+from tests.support import (
+    WorkerProcess,
+    make_project,
+    served_status,
+    sim_environ,
+    until,
+)
 from tests.workflows.builds import approve_artifacts
 from workflows.build import BuildWorkflow
 from workflows.design_review import DesignReviewWorkflow
@@ -65,8 +71,7 @@ async def test_a_build_exports_agent_turns_tools_and_gates_over_otlp_http(
         env["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf"
         repo = make_project(tmp_path, github.url)
         approve_artifacts(repo.design_dir, repo.root)
-        worker = spawn_worker(temporal_server.address, task_queue, env, tmp_path / "worker.log")
-        try:
+        with WorkerProcess(temporal_server.address, task_queue, env, tmp_path / "worker.log"):
             handle = await client.start_workflow(
                 BuildWorkflow.run,
                 BuildInput(design_dir=str(repo.design_dir)),
@@ -81,9 +86,6 @@ async def test_a_build_exports_agent_turns_tools_and_gates_over_otlp_http(
 
             gates = await until(gated, limit=180, what="a gate span of 01-models")
             await handle.terminate("the test has its spans")
-        finally:
-            worker.kill()
-            worker.wait()
         turns = of(collector, child, "chat ")
         tools = of(collector, child, "execute_tool ")
         spans = collector.spans()
@@ -119,8 +121,7 @@ async def test_without_an_endpoint_nothing_is_exported(
         env = {**sim_environ(messages.url), "OTEL_BSP_SCHEDULE_DELAY": "200"}
         repo = make_project(tmp_path)
         log = tmp_path / "worker.log"
-        worker = spawn_worker(temporal_server.address, task_queue, env, log)
-        try:
+        with WorkerProcess(temporal_server.address, task_queue, env, log):
             handle = await client.start_workflow(
                 DesignReviewWorkflow.run,
                 DesignInput(design_dir=str(repo.design_dir)),
@@ -135,9 +136,6 @@ async def test_without_an_endpoint_nothing_is_exported(
 
             await until(reviewed, limit=120, what="the design's first reviews")
             await handle.terminate("done")
-        finally:
-            worker.kill()
-            worker.wait()
         assert collector.requests == 0
 
 
