@@ -47,6 +47,19 @@ def fetch_branch(
     return resolve_commit(path, tracking)
 
 
+def delete_remote_branch(
+    path: str, remote: str, branch: str, tip: str, token_hosts: Iterable[str] | None = None
+) -> None:
+    """Delete `branch` on `remote` only while it is at `tip` (force-with-lease on it): one
+    pushed to since fails, retryably, so the caller looks again; one gone already is done."""
+    auth = remote_auth(path, remote, token_hosts)
+    ref = f"refs/heads/{branch}"
+    lease = f"--force-with-lease={ref}:{tip}"
+    proc = run_remote(path, auth, "push", "--porcelain", "--no-verify", lease, remote, f":{ref}")
+    if proc.returncode != 0 and "remote ref does not exist" not in proc.stderr:
+        raise remote_failure(path, auth, f"push --delete {remote} {branch}", proc)
+
+
 def remote_branch_sha(
     path: str, remote: str, branch: str, token_hosts: Iterable[str] | None = None
 ) -> str | None:

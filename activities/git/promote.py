@@ -16,10 +16,14 @@ import os
 from temporalio import activity
 
 from activities.git.activities import git_errors, heartbeating
-from activities.git.branches import fetch_branch, push_branch, remote_branch_sha
-from activities.git.command import GitError, GitInputError, run_git
+from activities.git.branches import (
+    delete_remote_branch,
+    fetch_branch,
+    push_branch,
+    remote_branch_sha,
+)
+from activities.git.command import GitInputError, run_git
 from activities.git.queries import has_remote, local_branch_sha, repo_root_of
-from activities.git.remote import remote_auth, remote_failure, run_remote
 from activities.git.worktrees import _remove_worktree
 from contracts.fork import PromoteRequest, PromoteResult
 
@@ -39,15 +43,7 @@ def _drop_source(root: str, req: PromoteRequest, remote: str | None, tip: str) -
             f"(not the promoted {tip[:12]})"
         )
     elif remote and theirs is not None:
-        auth = remote_auth(root, remote, req.token_hosts)
-        lease = f"--force-with-lease=refs/heads/{req.source}:{tip}"
-        args = ["push", "--porcelain", "--no-verify", lease, remote, f":refs/heads/{req.source}"]
-        proc = run_remote(root, auth, *args)
-        if proc.returncode != 0 and "stale info" in f"{proc.stdout}\n{proc.stderr}".lower():
-            # Pushed to between the look and the delete: look again on the retry.
-            raise GitError(["git", *args], proc.returncode, proc.stdout, proc.stderr)
-        if proc.returncode != 0:
-            raise remote_failure(root, auth, f"push {remote} :{req.source}", proc)
+        delete_remote_branch(root, remote, req.source, tip, req.token_hosts)
     return "; ".join(kept)
 
 

@@ -13,10 +13,9 @@ Safe to retry: a branch already gone has nothing left to delete.
 
 from __future__ import annotations
 
-from activities.git.branches import fetch_branch, resolve_branch
+from activities.git.branches import delete_remote_branch, fetch_branch, resolve_branch
 from activities.git.command import GitInputError, git_out
 from activities.git.queries import has_remote, head_commit, is_ancestor, repo_root_of
-from activities.git.remote import remote_auth, remote_failure, run_remote
 from contracts.integration import OwnWork, OwnWorkRequest
 
 
@@ -33,7 +32,7 @@ def own_work(req: OwnWorkRequest) -> OwnWork:
         return OwnWork(ahead=0, base=base)
     if not is_ancestor(root, theirs, base):
         return OwnWork(ahead=0, base=base, left=theirs)
-    _delete(root, req, remote, theirs)
+    delete_remote_branch(root, remote, req.branch, theirs, req.token_hosts)
     return OwnWork(ahead=0, base=base, removed=True)
 
 
@@ -52,13 +51,3 @@ def _base(root: str, req: OwnWorkRequest, remote: str | None) -> str:
             "UnknownBaseBranch",
         )
     return sha
-
-
-def _delete(root: str, req: OwnWorkRequest, remote: str, tip: str) -> None:
-    """Delete the remote's branch, only if it still is at `tip`."""
-    auth = remote_auth(root, remote, req.token_hosts)
-    ref = f"refs/heads/{req.branch}"
-    lease = f"--force-with-lease={ref}:{tip}"
-    proc = run_remote(root, auth, "push", "--porcelain", "--no-verify", lease, remote, f":{ref}")
-    if proc.returncode != 0 and "remote ref does not exist" not in proc.stderr:
-        raise remote_failure(root, auth, f"push --delete {remote} {req.branch}", proc)
