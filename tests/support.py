@@ -9,6 +9,7 @@ import functools
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -29,7 +30,7 @@ from cli.demo_repo import (
 )
 from contracts.build import BuildStatus, SubtaskState
 from contracts.design import DesignStatus
-from runtime.server import temporal_binary
+from runtime.server import free_port, temporal_binary
 from simulators.github_api import GitHubStandIn
 from simulators.messages_api import READABLE_CALLERS, MessagesStandIn
 from workflows.build import BuildWorkflow
@@ -283,3 +284,20 @@ def holders_of(path: Path) -> list[int]:
             except OSError:
                 continue
     return found
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def server_port() -> int:
+    """A free port whose Web UI port (the embedded server's port + 1000) is free as well."""
+    while True:
+        port = free_port()
+        if port + 1000 < 65536 and _port_free(port + 1000):
+            return port

@@ -14,39 +14,20 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from runtime.server import free_port, process_alive
+from runtime.server import process_alive
 from tests.conftest import REPO_ROOT
-from tests.support import holders_of
+from tests.support import holders_of, server_port
 
 INSTALL_LIMIT = 900
 DEMO_LIMIT = 900
-UI_OFFSET = 1000  # the embedded server's Web UI listens on its port + 1000
 # What `pip install .` does not need; the rest of the checkout is copied as a build context.
 NOT_BUILT = (".git", ".venv", ".worktrees", ".orchestrator", "tests", "benchmarks", "build")
 NOT_BUILT_ANYWHERE = ("__pycache__", "*.egg-info", "node_modules", ".*_cache")
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _server_port() -> int:
-    """A free port whose Web UI port is free as well."""
-    while True:
-        port = free_port()
-        if port + UI_OFFSET < 65536 and _port_free(port + UI_OFFSET):
-            return port
 
 
 def _run(argv: list[str], limit: float, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
@@ -113,7 +94,7 @@ def test_the_runtime_lock_alone_runs_the_demo(tmp_path: Path) -> None:
     assert where.stdout.startswith(str(venv)), "the product must come from the fresh venv"
 
     home.mkdir()
-    env = _clean_env(venv, home, f"127.0.0.1:{_server_port()}")
+    env = _clean_env(venv, home, f"127.0.0.1:{server_port()}")
     database = home / ".orchestrator" / "temporal.db"
     demo = subprocess.Popen(
         [str(venv / "bin" / "orchestrator"), "demo"],

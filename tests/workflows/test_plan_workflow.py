@@ -16,7 +16,7 @@ from contracts.plan import PlanRequest, PlanResult
 from contracts.version import TASK_QUEUE
 from runtime.server import DevServer, ensure_server, free_port, start_dev_server
 from tests.conftest import EXAMPLE, REPO_ROOT
-from tests.support import temporal_cli
+from tests.support import server_port, temporal_cli
 from worker import build_worker
 from workflows.plan import PlanWorkflow
 
@@ -130,7 +130,7 @@ def test_plan_errors_exit_2_with_the_message(
 
 
 def test_embedded_server_starts_only_where_allowed(tmp_path: Path) -> None:
-    address = f"127.0.0.1:{free_port()}"
+    address = f"127.0.0.1:{server_port()}"  # its UI port, port + 1000, free too
     with pytest.raises(Exception, match="drop --no-embedded"):
         ensure_server(address, "default", embedded=False)
     with pytest.raises(Exception, match="only started for a local address"):
