@@ -7,7 +7,8 @@ they diverged), and the archive is pushed before anything is deleted. For `!repl
 (`keep_remote`) the remote branch stays where it is, so its open PR stays open until the
 rebuilt branch is pushed over it. Safe to retry:
 an archive already made with the same commit is not made again, and a branch already
-gone has nothing left to archive.
+gone has nothing left to archive. The remote branch is deleted with a lease on the tip
+that was archived, so a push landing meanwhile is archived by the retry, not lost.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import os
 from temporalio import activity
 
 from activities.git.activities import git_errors, heartbeating
-from activities.git.branches import fetch_branch, remote_branch_sha
+from activities.git.branches import delete_remote_branch, fetch_branch, remote_branch_sha
 from activities.git.command import run_git
 from activities.git.commits import commit_changes
 from activities.git.queries import has_remote, is_ancestor, local_branch_sha, repo_root_of
@@ -40,7 +41,7 @@ def _push(root: str, req: ArchiveRequest, *refspecs: str) -> None:
     assert req.remote
     auth = remote_auth(root, req.remote, req.token_hosts)
     proc = run_remote(root, auth, "push", "--porcelain", "--no-verify", req.remote, *refspecs)
-    if proc.returncode != 0 and "remote ref does not exist" not in proc.stderr:
+    if proc.returncode != 0:
         raise remote_failure(root, auth, f"push {req.remote} {' '.join(refspecs)}", proc)
 
 
@@ -73,7 +74,9 @@ def _archive_one(root: str, req: ArchiveRequest, branch: str, result: ArchiveRes
     if theirs is not None and remote and req.keep_remote:
         result.left[branch] = theirs
     elif theirs is not None and remote:
-        _push(root, req, f":refs/heads/{branch}")
+        # Only while it is still at the tip just archived: a push since fails the lease,
+        # and the retry archives that push too before deleting.
+        delete_remote_branch(root, remote, branch, theirs, req.token_hosts)
 
 
 @activity.defn(name="git.archive_branches")
