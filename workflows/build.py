@@ -296,14 +296,10 @@ class BuildWorkflow:
             await self.children.hold_on_failure()
             if self.s.stopped:
                 return
-            draining = self._draining()
-            if draining and not self.children.running and self._ready():
-                await self.control.continue_as_new(inp, self.s)
             if self._continue_among_children():
                 await self.control.continue_as_new(inp, self.s)
             for name in self._ready():
-                held = self.control.held or draining
-                if self._busy() >= limit or held or self.holds.holding:
+                if self._busy() >= limit or self.control.held or self.holds.holding:
                     break
                 tasks[name] = asyncio.ensure_future(self.children.run(name))
 
@@ -319,7 +315,7 @@ class BuildWorkflow:
             # stall nor the end.
             if self.changed:
                 continue
-            found = self._stalled(tasks, draining or bool(self.children.starting))
+            found = self._stalled(tasks, bool(self.children.starting))
             if found:
                 await self.holds.ask(stall_failure(found), RETRY_OR_STOP, self._on_hold)
                 continue
@@ -569,16 +565,6 @@ class BuildWorkflow:
         )
         self.specs = {s.id: s for s in specs}
         return plan
-
-    def _draining(self) -> bool:
-        """Before `OUTLIVE` (a run started by older code): a child could not outlive its
-        parent's run, so a long build stopped starting children, let the running ones
-        finish, then continued as new with the state."""
-        return (
-            not self.children.outlive
-            and workflow.info().is_continue_as_new_suggested()
-            and not build_state.all_wait_for_a_person(self.s, self.children.running)
-        )
 
     def _continue_among_children(self) -> bool:
         """A long build continues as new with its children running (they outlive the run;

@@ -26,9 +26,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.build_children import BuildChildren
     from workflows.loop_control import LoopControl
 
-# `!reset` archives the forks' attempt branches too (before it, they were left behind).
-RESET_FORKS = "reset-archives-forks"
-
 
 def branches(s: BuildState, ctx: ProjectContext, names: list[str]) -> dict[str, str]:
     """subtask -> its branch (`feat/<subtask>`, or integration's `integration/<feature>`)."""
@@ -155,9 +152,9 @@ class BuildReset:
         self.children.restarting.clear()
         stamp = workflow.now().strftime("%Y%m%dT%H%M%SZ")
         branch_of = branches(s, self.ctx(), list(s.subtasks))
-        forks = list(s.forks.values()) if workflow.patched(RESET_FORKS) else []
+        # The forks' attempt branches are archived too.
         done = await self.archive(
-            branch_of, stamp, f"of {self.ctx().feature} (!reset)", forks=forks
+            branch_of, stamp, f"of {self.ctx().feature} (!reset)", forks=list(s.forks.values())
         )
         for name, view in list(s.subtasks.items()):
             s.subtasks[name] = pending_again(

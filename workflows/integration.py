@@ -61,11 +61,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.inputs import unknown_names
     from workflows.pr_follow import Fixer, PullFollow
 
-# New on the path after the PR opens: running integrations recorded before it ended there.
-FOLLOW_PATCH = "integration-follows-its-pr"
-# New before the PR: a branch with nothing the base lacks is neither pushed nor proposed.
-NOTHING_PATCH = "integration-nothing-of-its-own"
-
 
 @workflow.defn(name="IntegrationWorkflow")
 class IntegrationWorkflow:
@@ -187,7 +182,7 @@ class IntegrationWorkflow:
             self.s.base = self.s.base or result.base
             self.s.merged += [b for b in result.merged if b not in self.s.merged]
             # Nothing ahead of the base (every subtask's commits on it): nothing to push.
-            if not (result.ahead == 0 and workflow.patched(NOTHING_PATCH)):
+            if result.ahead != 0:
                 await self.steps.push()
             conflict = result.conflict
             if conflict is None:
@@ -424,8 +419,6 @@ class IntegrationWorkflow:
         every subtask's commits to it unchanged): no PR, since GitHub refuses one without
         commits. Integration is done, as merged; the note says why, and what became of a
         copy of the branch an earlier attempt pushed."""
-        if not workflow.patched(NOTHING_PATCH):
-            return False
         inp = self._integration
         base, branch, remote = inp.base_branch, self._branch(), inp.ctx.config.forge.remote
         own: OwnWork = await self.steps.on_host(
@@ -461,7 +454,7 @@ class IntegrationWorkflow:
         self.s.notes = f"passed in {len(self.s.rounds)} round(s)"
         # It follows its PR now, as a subtask does, until GitHub says clean (merge = "auto":
         # merged); not followed, integration is done at its PR.
-        if not self.pull.begin(pr, FOLLOW_PATCH):
+        if not self.pull.begin(pr):
             self.s.status, self.s.phase = "pr_created", "pr_created"
         await self.child.report()
 

@@ -55,9 +55,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.inputs import unknown_names
     from workflows.pr_follow import PullFollow
 
-# A fork's attempt writes its Migration Risk Report in its own reviews' folder.
-FORK_MIGRATION = "fork-attempt-own-migration-report"
-
 
 @workflow.defn(name="SubtaskWorkflow")
 class SubtaskWorkflow:
@@ -409,7 +406,8 @@ class SubtaskWorkflow:
         (`!migration-approve` / `!migration-cancel` on the build). False: it was cancelled,
         taken back and reworked, so the round is reviewed again."""
         inp = self._inp
-        own = inp.fork is not None and workflow.patched(FORK_MIGRATION)
+        # A fork's attempt writes its Migration Risk Report in its own reviews' folder.
+        own = inp.fork is not None
         req = MigrationScanRequest(
             worktree=self.steps.worktree,
             design_dir=inp.ctx.design_dir,

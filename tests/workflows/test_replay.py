@@ -31,10 +31,12 @@ from temporalio.worker import Replayer
 from tests.support import HISTORIES as FOLDER
 from worker import workflows
 
-HISTORIES = sorted(FOLDER.glob("*/*.json"))
+HISTORIES = sorted(FOLDER.rglob("*.json"))
 
 
-@pytest.mark.parametrize("path", HISTORIES, ids=[f"{p.parent.name}/{p.stem}" for p in HISTORIES])
+@pytest.mark.parametrize(
+    "path", HISTORIES, ids=[str(p.relative_to(FOLDER).with_suffix("")) for p in HISTORIES]
+)
 async def test_recorded_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))
     replayer = Replayer(workflows=workflows(), data_converter=pydantic_data_converter)
@@ -56,4 +58,4 @@ def test_histories_are_checked_in() -> None:
         "IntegrationWorkflow",
         "ReleaseWorkflow",
     } <= kinds
-    assert len({p.parent for p in HISTORIES}) >= 1
+    assert len({p.relative_to(FOLDER).parts[0] for p in HISTORIES}) >= 1
