@@ -59,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.build_changes import SpecChanges
     from workflows.build_children import BuildChildren
     from workflows.build_fork import BuildFork
+    from workflows.build_links import BuildLinks
     from workflows.build_patterns import BuildPatterns
     from workflows.build_replay import BuildReplay, note_finished
     from workflows.build_reset import BuildReset
@@ -146,21 +147,11 @@ class BuildWorkflow:
             changed=self._changed,
             cancelled=lambda: self.cancelled,
         )
-        self.reset = BuildReset(
-            state=lambda: self.s,
-            ctx=self._project,
-            children=self.children,
-            control=self.control,
-            changed=self._changed,
+        links = BuildLinks(
+            lambda: self.s, self._project, self.children, self.control, self._changed
         )
+        self.reset, self.fork = BuildReset(links), BuildFork(links)
         self.replay = BuildReplay(self.reset)
-        self.fork = BuildFork(
-            state=lambda: self.s,
-            ctx=self._project,
-            children=self.children,
-            control=self.control,
-            changed=self._changed,
-        )
         self.patterns = BuildPatterns(
             state=lambda: self.s,
             ctx=lambda: self.ctx,

@@ -20,7 +20,6 @@ the subtask goes straight to its pull request), the loser is archived as
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -36,13 +35,11 @@ with workflow.unsafe.imports_passed_through():
     from activities.review_pass import record_review_pass
     from contracts.build import (
         HAS_PR,
-        BuildState,
         ReviewPass,
         ReviewPassRequest,
         SubtaskProgress,
         SubtaskResult,
     )
-    from contracts.config import ProjectContext
     from contracts.fork import (
         ATTEMPTS,
         AdoptRecordsRequest,
@@ -63,9 +60,8 @@ with workflow.unsafe.imports_passed_through():
     from contracts.human import PendingDecision
     from contracts.reset import ArchiveRequest, ArchiveResult
     from workflows import build_state, fork_state, options
-    from workflows.build_children import BuildChildren
+    from workflows.build_links import BuildLinks
     from workflows.failures import StepAbandoned
-    from workflows.loop_control import LoopControl
     from workflows.subtask import SubtaskWorkflow
 
 
@@ -96,20 +92,12 @@ class ForkGroup:
 
 
 class BuildFork:
-    """Bound to the build's state and context (read through callables), its children
-    (whose `running` the fork's group joins), its control and `changed`."""
+    """Bound to the build through its `BuildLinks`: the fork's group joins its children's
+    `running`."""
 
-    def __init__(
-        self,
-        *,
-        state: Callable[[], BuildState],
-        ctx: Callable[[], ProjectContext],
-        children: BuildChildren,
-        control: LoopControl,
-        changed: Callable[[], None],
-    ) -> None:
-        self.state, self.ctx, self.children = state, ctx, children
-        self.control, self.changed = control, changed
+    def __init__(self, links: BuildLinks) -> None:
+        self.state, self.ctx, self.children = links.state, links.ctx, links.children
+        self.control, self.changed = links.control, links.changed
         self.started: set[str] = set()  # forks whose task runs in this run
 
     # ------------------------------------------------------------ messages

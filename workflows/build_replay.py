@@ -84,13 +84,13 @@ def refusal(s: BuildState, subtask: str, now: datetime, applying: bool = False) 
 
 
 class BuildReplay:
-    """The partial form of `BuildReset`: bound to the same state, context, children,
-    control and `changed`, and archiving through it."""
+    """The partial form of `BuildReset`: bound to the same `BuildLinks`, and archiving
+    through it."""
 
     def __init__(self, reset: BuildReset) -> None:
-        self.reset = reset
-        self.state, self.ctx, self.children = reset.state, reset.ctx, reset.children
-        self.control, self.changed = reset.control, reset.changed
+        self.reset, links = reset, reset.links
+        self.state, self.ctx, self.children = links.state, links.ctx, links.children
+        self.control, self.changed = links.control, links.changed
 
     def ask(self, subtask: str) -> None:
         s, name = self.state(), subtask.strip()
