@@ -72,9 +72,8 @@ with workflow.unsafe.imports_passed_through():
         loop_input,
         unknown_names,
     )
-    from workflows.loop_control import LoopControl
-    from workflows.say import GateHints, say_handler
-    from workflows.search_attrs import LoopAttributes
+    from workflows.loop_parts import loop_parts
+    from workflows.say import say_handler
     from workflows.subtask import SubtaskWorkflow
     from workflows.timestamps import elapsed, start_clock
 
@@ -117,25 +116,17 @@ class BuildWorkflow:
         self.conflict_answer: str | None = None
         self.cancelled = False
         self.tracker_revision = 0
-        self.attrs = LoopAttributes(lambda: self.ctx)
-        self.control = LoopControl(
+        # Its children hold it too (budget, failures); a change wakes its scheduling loop.
+        self.control, self.gate_hints, self.attrs = loop_parts(
+            self,
+            "build",
             "build",
             self.SIGNALS,
-            state=lambda: self.s,
             held_by=lambda: self.s,
             shown=self._changed,
-            notify=self._on_hold,
-            scope=lambda: "build",
-            step_options=RETRY_OR_STOP,
+            budget=lambda: budget_summary(self._ledger(), self.s.max_cost_usd, self.s.max_tokens),
         )
         self.holds = self.control.holds
-        self.gate_hints = GateHints(
-            lambda: self.s,
-            self.status,
-            self.control,
-            self._details,
-            lambda: budget_summary(self._ledger(), self.s.max_cost_usd, self.s.max_tokens),
-        )
         # Its children and its spec changes: composed, given what they share with the loop.
         self.children = BuildChildren(
             state=lambda: self.s,
