@@ -191,7 +191,8 @@ class AdoptRecordsRequest(BaseModel):
 
 class PromoteRequest(BaseModel):
     """Make `source`'s tip the subtask's branch `target` (locally and on the remote),
-    then remove `source`'s worktree; `target` had better be archived first."""
+    then remove `source`'s worktree and `source` itself (here and on the remote) where
+    it is still the promoted commit; `target` had better be archived first."""
 
     repo_root: str
     source: str
@@ -199,11 +200,9 @@ class PromoteRequest(BaseModel):
     target: str
     remote: str | None = "origin"
     token_hosts: list[str] = Field(default_factory=list)
-    # Remove `source` too (here and on the remote) where it is still the promoted commit.
-    drop_source: bool = False
 
 
 class PromoteResult(BaseModel):
     target: str
     head: str
-    source_kept: str = Field(default="", description="drop_source: what was kept, and why")
+    source_kept: str = Field(default="", description="what of `source` was kept, and why")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-WORKFLOW_CODE_VERSION: Final = 3
+WORKFLOW_CODE_VERSION: Final = 4
 TASK_QUEUE: Final = f"orchestrator-v{WORKFLOW_CODE_VERSION}"
 HOST_QUEUE_PREFIX: Final = f"{TASK_QUEUE}-host-"
 UPGRADING = "docs/operations.md#upgrading-with-loops-running"

@@ -252,14 +252,14 @@ HISTORIES = Path(__file__).parent / "workflows" / "histories"
 async def record_history(handle: Any, also: str = "") -> None:
     """With RECORD_HISTORIES=<label>, keep this run's history for the replay test.
 
-    Written as `histories/<label>/<workflow id>.json` (`<label>-<also>/` for another
+    Written as `histories/<label>/<workflow id>.json` (`<label>/<also>/` for another
     run of the same id): the id is part of what replays (a build names its children
     after it).
     """
     label = os.environ.get("RECORD_HISTORIES")
     if not label:
         return
-    folder = HISTORIES / (f"{label}-{also}" if also else label)
+    folder = HISTORIES / label / also if also else HISTORIES / label
     folder.mkdir(parents=True, exist_ok=True)
     history = await handle.fetch_history()
     (folder / f"{handle.id}.json").write_text(history.to_json())

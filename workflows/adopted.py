@@ -18,7 +18,7 @@ from typing import Any
 from temporalio import workflow
 from temporalio.exceptions import FailureError
 
-# Before builds continued as new with children running: a look every 30 seconds.
+# The first look without a wake comes after this long; each later one waits twice as long.
 ADOPTED_POLL = timedelta(seconds=30)
 # After a wake (the child's last report, a cancel): looks 1, 2, 4 ... seconds apart.
 SOON = timedelta(seconds=1)
@@ -27,13 +27,13 @@ POLL_MAX = timedelta(minutes=30)
 
 class Adopted:
     """Behind what the build uses of its own children's handles: `signal` and a
-    synchronous `cancel`. `woken`: the look waits for `wake` (else the old fixed poll); its
-    signals then go to the child's newest run (a child continues as new too)."""
+    synchronous `cancel`. The look waits for `wake`; its signals go to the child's newest
+    run (a child continues as new too)."""
 
-    def __init__(self, workflow_id: str, run_id: str, woken: bool = False) -> None:
-        self.handle = workflow.get_external_workflow_handle(workflow_id, run_id=run_id or None)
+    def __init__(self, workflow_id: str) -> None:
+        self.handle = workflow.get_external_workflow_handle(workflow_id)
         self.cancelling: asyncio.Task[None] | None = None
-        self.woken, self.soon, self.interval = woken, False, ADOPTED_POLL
+        self.soon, self.interval = False, ADOPTED_POLL
 
     async def signal(self, name: Any, *args: Any) -> None:
         await self.handle.signal(name, *args)
@@ -54,9 +54,6 @@ class Adopted:
 
     async def wait(self) -> None:
         """Until the next look at the server."""
-        if not self.woken:
-            await workflow.sleep(ADOPTED_POLL)
-            return
         if not self.soon:
             try:
                 await workflow.wait_condition(lambda: self.soon, timeout=self.interval)

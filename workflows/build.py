@@ -59,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.build_changes import SpecChanges
     from workflows.build_children import BuildChildren
     from workflows.build_fork import BuildFork
+    from workflows.build_links import BuildLinks
     from workflows.build_patterns import BuildPatterns
     from workflows.build_replay import BuildReplay, note_finished
     from workflows.build_reset import BuildReset
@@ -71,9 +72,8 @@ with workflow.unsafe.imports_passed_through():
         loop_input,
         unknown_names,
     )
-    from workflows.loop_control import LoopControl
-    from workflows.say import GateHints, say_handler
-    from workflows.search_attrs import LoopAttributes
+    from workflows.loop_parts import loop_parts
+    from workflows.say import say_handler
     from workflows.subtask import SubtaskWorkflow
     from workflows.timestamps import elapsed, start_clock
 
@@ -116,25 +116,17 @@ class BuildWorkflow:
         self.conflict_answer: str | None = None
         self.cancelled = False
         self.tracker_revision = 0
-        self.attrs = LoopAttributes(lambda: self.ctx)
-        self.control = LoopControl(
+        # Its children hold it too (budget, failures); a change wakes its scheduling loop.
+        self.control, self.gate_hints, self.attrs = loop_parts(
+            self,
+            "build",
             "build",
             self.SIGNALS,
-            state=lambda: self.s,
             held_by=lambda: self.s,
             shown=self._changed,
-            notify=self._on_hold,
-            scope=lambda: "build",
-            step_options=RETRY_OR_STOP,
+            budget=lambda: budget_summary(self._ledger(), self.s.max_cost_usd, self.s.max_tokens),
         )
         self.holds = self.control.holds
-        self.gate_hints = GateHints(
-            lambda: self.s,
-            self.status,
-            self.control,
-            self._details,
-            lambda: budget_summary(self._ledger(), self.s.max_cost_usd, self.s.max_tokens),
-        )
         # Its children and its spec changes: composed, given what they share with the loop.
         self.children = BuildChildren(
             state=lambda: self.s,
@@ -146,21 +138,11 @@ class BuildWorkflow:
             changed=self._changed,
             cancelled=lambda: self.cancelled,
         )
-        self.reset = BuildReset(
-            state=lambda: self.s,
-            ctx=self._project,
-            children=self.children,
-            control=self.control,
-            changed=self._changed,
+        links = BuildLinks(
+            lambda: self.s, self._project, self.children, self.control, self._changed
         )
+        self.reset, self.fork = BuildReset(links), BuildFork(links)
         self.replay = BuildReplay(self.reset)
-        self.fork = BuildFork(
-            state=lambda: self.s,
-            ctx=self._project,
-            children=self.children,
-            control=self.control,
-            changed=self._changed,
-        )
         self.patterns = BuildPatterns(
             state=lambda: self.s,
             ctx=lambda: self.ctx,
@@ -296,14 +278,10 @@ class BuildWorkflow:
             await self.children.hold_on_failure()
             if self.s.stopped:
                 return
-            draining = self._draining()
-            if draining and not self.children.running and self._ready():
-                await self.control.continue_as_new(inp, self.s)
             if self._continue_among_children():
                 await self.control.continue_as_new(inp, self.s)
             for name in self._ready():
-                held = self.control.held or draining
-                if self._busy() >= limit or held or self.holds.holding:
+                if self._busy() >= limit or self.control.held or self.holds.holding:
                     break
                 tasks[name] = asyncio.ensure_future(self.children.run(name))
 
@@ -319,7 +297,7 @@ class BuildWorkflow:
             # stall nor the end.
             if self.changed:
                 continue
-            found = self._stalled(tasks, draining or bool(self.children.starting))
+            found = self._stalled(tasks, bool(self.children.starting))
             if found:
                 await self.holds.ask(stall_failure(found), RETRY_OR_STOP, self._on_hold)
                 continue
@@ -569,16 +547,6 @@ class BuildWorkflow:
         )
         self.specs = {s.id: s for s in specs}
         return plan
-
-    def _draining(self) -> bool:
-        """Before `OUTLIVE` (a run started by older code): a child could not outlive its
-        parent's run, so a long build stopped starting children, let the running ones
-        finish, then continued as new with the state."""
-        return (
-            not self.children.outlive
-            and workflow.info().is_continue_as_new_suggested()
-            and not build_state.all_wait_for_a_person(self.s, self.children.running)
-        )
 
     def _continue_among_children(self) -> bool:
         """A long build continues as new with its children running (they outlive the run;

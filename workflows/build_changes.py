@@ -37,9 +37,8 @@ with workflow.unsafe.imports_passed_through():
     from contracts.config import AgentsConfig, ProjectContext
     from contracts.human import MAX_SIGNAL_TEXT, RETRY_OR_STOP, ChangeInput
     from contracts.subtask import SubtaskSpec
-    from contracts.telemetry import token_log_path
     from workflows import build_state, options, project_steps
-    from workflows.agent_step import AgentStep
+    from workflows.agent_step import AgentStep, agent_call
     from workflows.build_children import BuildChildren
     from workflows.loop_control import LoopControl
     from workflows.timestamps import stamp
@@ -67,15 +66,9 @@ class SpecChanges:
         self.state, self.ctx, self.specs, self.reloaded = state, ctx, specs, reloaded
         self.children, self.control = children, control
         self.shown, self.changed = shown, changed
-        self.agent = AgentStep(
-            control.holds,
-            ledger=lambda: self.state().ledger,
-            # The build's own agents analyse and apply a person's change, which is
-            # asked for while the build is paused: only a failure hold stops them.
-            may_start=lambda: True,
-            agents=agents,
-            notify=control.notify,
-        )
+        # The build's own agents analyse and apply a person's change, which is asked for
+        # while the build is paused: only a failure hold stops them.
+        self.agent = AgentStep(control, lambda: self.state().ledger, agents, may_start=lambda: True)
 
     async def handle(self) -> None:
         """The scheduling loop's turn: analyse, apply or log the open change."""
@@ -92,21 +85,8 @@ class SpecChanges:
         self.shown()
 
     def _agent_call(self, role: str, scope: str, focus: list[str], text: str) -> AgentCall:
-        return AgentCall(
-            role=role,
-            scope=scope,
-            round=self.state().changes,
-            workdir=self.ctx().repo_root,
-            focus_paths=focus,
-            instructions=text,
-            transcript_path=(
-                f"{self.ctx().repo_root}/.orchestrator/transcripts/{workflow.info().workflow_id}/"
-                f"{workflow.info().run_id}/"
-                f"change{self.state().changes}-{role}.json"
-            ),
-            settings=self.ctx().config.agent_settings(role, self.ctx().start_commit),
-            token_log=token_log_path(self.ctx().design_dir),
-        )
+        n = self.state().changes
+        return agent_call(self.ctx(), role, scope, n, focus, text, f"change{n}-{role}")
 
     def _spec_files(self, names: list[str]) -> list[str]:
         rel = self.ctx().design_rel

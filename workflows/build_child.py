@@ -52,8 +52,6 @@ class _BuildSide:
 # build's module, which imports the child's.
 subtask_progress: Any = _BuildSide.subtask_progress
 
-# A child ends its work when its build is gone (runs started before this watch without it).
-WATCH_BUILD = "child-ends-when-build-gone"
 # What the SDK raises in workflow code when a signal's target has no open run (sdk-core's
 # signal_external_state_machine.rs: an ApplicationError of this type, "Unable to signal
 # external workflow because it was not found"): a closed workflow is not found, too.
@@ -206,7 +204,7 @@ class BuildChild:
         """Run the loop's steps; when the build is gone, end them (their activities are
         cancelled) and say so in the state. Raised on: anything else."""
         started_by = workflow.info().parent  # None: started by hand, no build to watch
-        if started_by is None or not self.inp().parent_id or not workflow.patched(WATCH_BUILD):
+        if started_by is None or not self.inp().parent_id:
             await steps
             return
         self.watching = True

@@ -16,8 +16,8 @@ A long build continues as new while its children run (a child following its PR w
 for days). Temporal applies a parent-close policy on continue-as-new as well
 (temporalio/temporal#373, #3666: "When a parent calls continue-as-new the child behaves
 according to its ParentClosePolicy ... the only option is to set ParentClosePolicy to
-ABANDON"), so a build run started under the `OUTLIVE` patch starts its children with
-ABANDON and keeps their run ids in its state; the next run adopts each (`begin`). A
+ABANDON"), so a build starts its children with ABANDON and keeps their run ids in its
+state; the next run adopts each (`begin`). A
 cancelled or stopped build still cancels them itself (`stop`); a terminated one leaves
 them, and the next build of the feature finds them stale and replaces them.
 """
@@ -55,10 +55,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.loop_control import LoopControl
     from workflows.subtask import SubtaskWorkflow
 
-# Children outlive the run that starts them (ABANDON), so it may continue as new among them.
-OUTLIVE = "build-children-outlive-runs"
-# A child whose report this run ignores (not its own) is told to look at its build.
-TELL_FOREIGN = "build-tells-foreign-children"
 # Replacing a stale child, or finding the id free yet taken, this often: a person is asked.
 MAX_TRIES = 3
 
@@ -91,20 +87,16 @@ class BuildChildren:
         self.restarting: set[str] = set()
         self.main: asyncio.Task[Any] | None = None  # the run's task, set as it starts
         self.begun = False  # `begin` ran: the children an earlier run left are in `running`
-        self.outlive = False  # this run started under the `OUTLIVE` patch (`begin`)
         self.early: list[SubtaskProgress] = []  # reports that came before the run's state
         self.told: dict[str, asyncio.Task[None]] = {}  # foreign children told to look
 
     def begin(self, tasks: dict[str, asyncio.Task[None]]) -> None:
-        """As a run starts, its state read: under the `OUTLIVE` patch, follow on each child
-        an earlier run left running (continue-as-new) to its result, before anything can
-        look at `running`; then the reports that reached this run before its state."""
+        """As a run starts, its state read: follow on each child an earlier run left
+        running (continue-as-new) to its result, before anything can look at `running`;
+        then the reports that reached this run before its state."""
         self.begun = True
-        self.outlive = workflow.patched(OUTLIVE)
-        if not self.outlive:
-            return
         for name, run_id in self.state().children.items():
-            adopted = Adopted(self._child_id(name), "", woken=True)
+            adopted = Adopted(self._child_id(name))
             self.running[name] = adopted
             if build_state.ended(self.state().subtasks[name]):
                 adopted.wake()  # its last report reached the run before
@@ -121,7 +113,7 @@ class BuildChildren:
 
     def may_continue_as_new(self) -> bool:
         """Every running child outlives this run, and none is being started or replaced."""
-        return self.outlive and not self.starting and not self.restarting
+        return not self.starting and not self.restarting
 
     async def _carry_on(self, name: str, run_id: str, adopted: Adopted) -> None:
         """A child an earlier run of this build started: its result, or a new start of
@@ -163,10 +155,7 @@ class BuildChildren:
                 arg,
                 id=self._child_id(name),
                 static_summary=summary,
-                # Before OUTLIVE: even a terminated build let its subtasks clean up.
-                parent_close_policy=(
-                    ParentClosePolicy.ABANDON if self.outlive else ParentClosePolicy.REQUEST_CANCEL
-                ),
+                parent_close_policy=ParentClosePolicy.ABANDON,
             )
 
         try:
@@ -184,8 +173,7 @@ class BuildChildren:
     async def _await_child(self, name: str, handle: workflow.ChildWorkflowHandle[Any, Any]) -> None:
         view = self.state().subtasks[name]
         self.running[name] = handle
-        if self.outlive:
-            self.state().children[name] = handle.first_execution_run_id or ""
+        self.state().children[name] = handle.first_execution_run_id or ""
         view.status, view.phase = "in_progress", "starting"
         self.changed()
         try:
@@ -412,7 +400,7 @@ class BuildChildren:
     async def _adopt(self, name: str, child_id: str, check: ChildCheck) -> bool:
         """Follow a healthy child of this build to its end (True), or until it turns stale."""
         view = self.state().subtasks[name]
-        adopted = Adopted(child_id, "" if self.outlive else check.run_id, woken=self.outlive)
+        adopted = Adopted(child_id)
         self.running[name] = adopted
         view.status, view.phase = "in_progress", "adopted"
         view.notes = f"adopted {check.found}"
@@ -426,8 +414,8 @@ class BuildChildren:
         """Look at an adopted child until it ends (its result applied) or turns stale."""
         try:
             while check.verdict == "adopt":
-                if self.outlive:  # the newest run seen: a run after this one starts there
-                    self.state().children[name] = check.run_id
+                # The newest run seen: a run after this one starts there.
+                self.state().children[name] = check.run_id
                 await adopted.wait()
                 check = await self._check_child(child_id, check.run_id)
         finally:
@@ -482,12 +470,12 @@ class BuildChildren:
         terminated build left running (ABANDON), to the build that took its id over."""
         name = progress.subtask
         following = name in self.running or name in self.starting
-        return self.outlive and bool(progress.parent_run) and not following
+        return bool(progress.parent_run) and not following
 
     def _tell_foreign(self, name: str) -> None:
         """Once per run: the child a terminated build left running looks at its build now
         (`build_gone`), and ends its work unless this build will take it over."""
-        if name in self.told or not workflow.patched(TELL_FOREIGN):
+        if name in self.told:
             return
         handle = workflow.get_external_workflow_handle(self._child_id(name))
 

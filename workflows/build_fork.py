@@ -20,7 +20,6 @@ the subtask goes straight to its pull request), the loser is archived as
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -36,13 +35,11 @@ with workflow.unsafe.imports_passed_through():
     from activities.review_pass import record_review_pass
     from contracts.build import (
         HAS_PR,
-        BuildState,
         ReviewPass,
         ReviewPassRequest,
         SubtaskProgress,
         SubtaskResult,
     )
-    from contracts.config import ProjectContext
     from contracts.fork import (
         ATTEMPTS,
         AdoptRecordsRequest,
@@ -63,19 +60,9 @@ with workflow.unsafe.imports_passed_through():
     from contracts.human import PendingDecision
     from contracts.reset import ArchiveRequest, ArchiveResult
     from workflows import build_state, fork_state, options
-    from workflows.build_children import BuildChildren
+    from workflows.build_links import BuildLinks
     from workflows.failures import StepAbandoned
-    from workflows.loop_control import LoopControl
     from workflows.subtask import SubtaskWorkflow
-
-# The winner's fork branch is removed once promoted (where it is still the promoted commit).
-DROP_WINNER = "fork-drops-promoted-branch"
-# The winner's own records (its Migration Risk Report) become the subtask's.
-ADOPT_RECORDS = "fork-adopts-winner-records"
-# Each attempt takes a `max_concurrent_subtasks` slot (before it, the fork took one).
-TWO_SLOTS = "fork-attempt-takes-a-slot"
-# A cancelled fork ends wherever it is: an attempt not started yet, or the pick awaited.
-CANCEL_ENDS = "fork-cancel-ends-it"
 
 
 class ForkGroup:
@@ -87,7 +74,7 @@ class ForkGroup:
         self.fork, self.subtask = fork, subtask
         self.handles: dict[str, workflow.ChildWorkflowHandle[Any, Any]] = {}
         self.cancelled = False  # a `!reset` (or the build's end) cancelled the fork
-        self.slots: set[str] = set()  # attempts holding a slot (TWO_SLOTS)
+        self.slots: set[str] = set()  # attempts holding a slot
         self.waiting: set[str] = set()  # attempts waiting for one: reserved against others
 
     async def signal(self, name: Any, *args: Any) -> None:
@@ -105,23 +92,13 @@ class ForkGroup:
 
 
 class BuildFork:
-    """Bound to the build's state and context (read through callables), its children
-    (whose `running` the fork's group joins), its control and `changed`."""
+    """Bound to the build through its `BuildLinks`: the fork's group joins its children's
+    `running`."""
 
-    def __init__(
-        self,
-        *,
-        state: Callable[[], BuildState],
-        ctx: Callable[[], ProjectContext],
-        children: BuildChildren,
-        control: LoopControl,
-        changed: Callable[[], None],
-    ) -> None:
-        self.state, self.ctx, self.children = state, ctx, children
-        self.control, self.changed = control, changed
+    def __init__(self, links: BuildLinks) -> None:
+        self.state, self.ctx, self.children = links.state, links.ctx, links.children
+        self.control, self.changed = links.control, links.changed
         self.started: set[str] = set()  # forks whose task runs in this run
-        self.cancel_ends = False  # CANCEL_ENDS, once a fork starts in this run
-        self.two_slots = False  # TWO_SLOTS, likewise
 
     # ------------------------------------------------------------ messages
 
@@ -212,10 +189,6 @@ class BuildFork:
             for n, f in s.forks.items()
             if f.status != "merged" and n not in self.started and self._may_start(n)
         ]
-        if not waiting or not workflow.patched("build-fork"):
-            return
-        self.cancel_ends = workflow.patched(CANCEL_ENDS)
-        self.two_slots = workflow.patched(TWO_SLOTS)
         for name in waiting:
             await self._take_over(name)
             self.started.add(name)
@@ -415,25 +388,24 @@ class BuildFork:
                 target=BRANCH_PREFIX + name,
                 remote=remote,
                 token_hosts=hosts,
-                drop_source=workflow.patched(DROP_WINNER),
             ),
             result_type=PromoteResult,
             summary=f"make {spec[winner].branch} feat/{name}",
             **options.network(),
         )
-        if workflow.patched(ADOPT_RECORDS):
-            reviews = f"{ctx.design_dir}/build-reviews/{name}"
-            await self.control.activity(
-                adopt_fork_records,
-                AdoptRecordsRequest(
-                    source=f"{reviews}/{spec[winner].reviews_folder}",
-                    target=reviews,
-                    names=[MIGRATION_REPORT],
-                ),
-                result_type=list[str],
-                summary=f"make the records of {spec[winner].branch} {name}'s",
-                **options.quick(),
-            )
+        # The winner's own records (its Migration Risk Report) become the subtask's.
+        reviews = f"{ctx.design_dir}/build-reviews/{name}"
+        await self.control.activity(
+            adopt_fork_records,
+            AdoptRecordsRequest(
+                source=f"{reviews}/{spec[winner].reviews_folder}",
+                target=reviews,
+                names=[MIGRATION_REPORT],
+            ),
+            result_type=list[str],
+            summary=f"make the records of {spec[winner].branch} {name}'s",
+            **options.quick(),
+        )
         won = f.attempts[winner]
         if won.passed and won.passed_commit == promoted.head:
             await self.control.activity(
@@ -471,7 +443,7 @@ class BuildFork:
         """Wait for a free `max_concurrent_subtasks` slot (reserved meanwhile, so no new
         subtask takes it) and take it; False when the fork was cancelled meanwhile. With
         one slot the attempts run one after the other."""
-        if self.two_slots and not self._ended(group) and not self._free(group):
+        if not self._ended(group) and not self._free(group):
             f = self.state().forks[group.subtask]
             f.attempts[attempt].phase = f"waiting for a free slot (of {self.children.limit()})"
             fork_state.show(self.state(), f)
@@ -489,21 +461,22 @@ class BuildFork:
         """A slot is free for one more attempt of `group` (children being started count)."""
         starting = len(self.children.starting - set(self.children.running))
         others = self.busy() - self._weight(group) + starting
-        return not self.two_slots or others + len(group.slots) < self.children.limit()
+        return others + len(group.slots) < self.children.limit()
 
     def _weight(self, group: ForkGroup) -> int:
         """Slots a fork's group holds: each attempt building or waiting to, at least one."""
-        return max(1, len(group.slots | group.waiting)) if self.two_slots else 1
+        return max(1, len(group.slots | group.waiting))
 
     def busy(self) -> int:
         """Children holding a slot: one only following its PR holds none, a fork's group
-        one per attempt building or waiting to (TWO_SLOTS)."""
+        one per attempt building or waiting to."""
         running = self.children.running
         extra = sum(self._weight(c) - 1 for c in running.values() if isinstance(c, ForkGroup))
         return build_state.busy(self.state(), running) + extra
 
     def _ended(self, group: ForkGroup) -> bool:
-        return self.cancel_ends and group.cancelled
+        """A cancelled fork ends wherever it is: an attempt not started yet, the pick."""
+        return group.cancelled
 
     def _report_rel(self, subtask: str, name: str) -> str:
         return f"{self.ctx().design_rel}/build-reviews/{subtask}/{report_name(name)}"

@@ -24,11 +24,6 @@ with workflow.unsafe.imports_passed_through():
     from contracts.reset import RESET_WINDOW_S, ReplayState
     from workflows.build_reset import BuildReset, branches, pending_again
 
-# Before it, a `!replay` signal was refused as unknown: histories that say so replay so.
-PATCH = "build-replay"
-# A fork not yet merged after the checkpoint holds a replay back until it is decided.
-WAITS_FOR_FORKS = "replay-waits-for-forks"
-
 
 def note_finished(s: BuildState) -> None:
     """Keep `s.finished` the order in which subtasks got their PRs (one reopened leaves it)."""
@@ -45,10 +40,8 @@ def after(s: BuildState, subtask: str) -> list[str]:
     return [n for n, v in s.subtasks.items() if n not in before and v.status != "pending"]
 
 
-def refusal(
-    s: BuildState, subtask: str, now: datetime, applying: bool = False, forks: bool = True
-) -> str:
-    """Why `!replay <subtask>` cannot go ahead now ("" when it can). `forks`: a fork still
+def refusal(s: BuildState, subtask: str, now: datetime, applying: bool = False) -> str:
+    """Why `!replay <subtask>` cannot go ahead now ("" when it can). A fork still
     building or waiting for its pick after the checkpoint is decided first (its attempts
     would be cancelled mid-way, with nothing sensible left to pick from)."""
     done = [n for n in s.finished if s.subtasks[n].kind == "subtask"]
@@ -81,7 +74,7 @@ def refusal(
     if not after(s, subtask):
         return f"nothing started or finished after {subtask}: there is nothing to replay"
     undecided = [n for n in after(s, subtask) if n in s.forks and s.forks[n].status != "merged"]
-    if forks and undecided:
+    if undecided:
         f = s.forks[undecided[0]]
         return (
             f"the fork of {f.subtask} ({f.name}) is {f.status}. Fix: let it end and decide it "
@@ -91,20 +84,17 @@ def refusal(
 
 
 class BuildReplay:
-    """The partial form of `BuildReset`: bound to the same state, context, children,
-    control and `changed`, and archiving through it."""
+    """The partial form of `BuildReset`: bound to the same `BuildLinks`, and archiving
+    through it."""
 
     def __init__(self, reset: BuildReset) -> None:
-        self.reset = reset
-        self.state, self.ctx, self.children = reset.state, reset.ctx, reset.children
-        self.control, self.changed = reset.control, reset.changed
+        self.reset, links = reset, reset.links
+        self.state, self.ctx, self.children = links.state, links.ctx, links.children
+        self.control, self.changed = links.control, links.changed
 
     def ask(self, subtask: str) -> None:
-        if not workflow.patched(PATCH):
-            self.control.unknown_signal("!replay")
-            return
         s, name = self.state(), subtask.strip()
-        why = refusal(s, name, workflow.now(), forks=workflow.patched(WAITS_FOR_FORKS))
+        why = refusal(s, name, workflow.now())
         if why:
             self.control.refuse(f"!replay {name}: {why}")
             return
@@ -123,8 +113,7 @@ class BuildReplay:
             return
         replay = s.replay
         if replay.state == "asked":
-            forks = workflow.patched(WAITS_FOR_FORKS)
-            why = refusal(s, replay.subtask, workflow.now(), applying=True, forks=forks)
+            why = refusal(s, replay.subtask, workflow.now(), applying=True)
             if why:  # it changed between the ask and this pass (a spec change reopened it)
                 s.replay = None
                 self.control.refuse(f"!replay {replay.subtask}: {why}")

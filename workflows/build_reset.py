@@ -9,7 +9,6 @@ again, to be built from the base as on the first day. What was spent stays count
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
 from temporalio import workflow
@@ -23,11 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.integration import INTEGRATION, integration_branch
     from contracts.reset import RESET_WINDOW_S, ArchiveRequest, ArchiveResult, ResetState
     from workflows import fork_state, options
-    from workflows.build_children import BuildChildren
-    from workflows.loop_control import LoopControl
-
-# `!reset` archives the forks' attempt branches too (before it, they were left behind).
-RESET_FORKS = "reset-archives-forks"
+    from workflows.build_links import BuildLinks
 
 
 def branches(s: BuildState, ctx: ProjectContext, names: list[str]) -> dict[str, str]:
@@ -55,21 +50,12 @@ def pending_again(view: SubtaskView, why: str, kept: str | None, pr: bool = Fals
 
 
 class BuildReset:
-    """Bound to the build's state and context (read through callables), its children
-    (cancelled and awaited), its control (notices, the activity step) and `changed`
-    (wakes the scheduling loop)."""
+    """Bound to the build through its `BuildLinks`: its children are cancelled and awaited."""
 
-    def __init__(
-        self,
-        *,
-        state: Callable[[], BuildState],
-        ctx: Callable[[], ProjectContext],
-        children: BuildChildren,
-        control: LoopControl,
-        changed: Callable[[], None],
-    ) -> None:
-        self.state, self.ctx, self.children = state, ctx, children
-        self.control, self.changed = control, changed
+    def __init__(self, links: BuildLinks) -> None:
+        self.links = links
+        self.state, self.ctx, self.children = links.state, links.ctx, links.children
+        self.control, self.changed = links.control, links.changed
 
     def ask(self) -> None:
         s = self.state()
@@ -155,9 +141,9 @@ class BuildReset:
         self.children.restarting.clear()
         stamp = workflow.now().strftime("%Y%m%dT%H%M%SZ")
         branch_of = branches(s, self.ctx(), list(s.subtasks))
-        forks = list(s.forks.values()) if workflow.patched(RESET_FORKS) else []
+        # The forks' attempt branches are archived too.
         done = await self.archive(
-            branch_of, stamp, f"of {self.ctx().feature} (!reset)", forks=forks
+            branch_of, stamp, f"of {self.ctx().feature} (!reset)", forks=list(s.forks.values())
         )
         for name, view in list(s.subtasks.items()):
             s.subtasks[name] = pending_again(

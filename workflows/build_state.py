@@ -309,11 +309,6 @@ def held_by_failure(s: BuildState, running: Collection[str], scope: str | None) 
     return list(groups[0].failure.scopes) if groups and groups[0].failure else []
 
 
-def all_wait_for_a_person(s: BuildState, running: Collection[str]) -> bool:
-    """Every running subtask waits for a person: draining for continue-as-new would stall."""
-    return bool(running) and all(s.subtasks[n].decision is not None for n in running)
-
-
 def tracker_rows(s: BuildState) -> list[TrackerRow]:
     return [
         TrackerRow(subtask=v.name, batch=v.batch, status=v.status, pr=v.pr_url, notes=_note(v))

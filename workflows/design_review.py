@@ -47,7 +47,7 @@ with workflow.unsafe.imports_passed_through():
         parse_answer,
         signal_input,
     )
-    from contracts.metrics import Metrics, budget_summary
+    from contracts.metrics import Metrics
     from contracts.plan import SubplanSummary
     from workflows import design_state, project_steps
     from workflows.commands import loop_commands
@@ -59,10 +59,9 @@ with workflow.unsafe.imports_passed_through():
         loop_input,
         unknown_names,
     )
-    from workflows.loop_control import LoopControl
+    from workflows.loop_parts import loop_parts
     from workflows.prompts import Prompts, loop_messages
-    from workflows.say import GateHints, say_handler
-    from workflows.search_attrs import LoopAttributes
+    from workflows.say import say_handler
     from workflows.timestamps import elapsed, start_clock
 
 
@@ -90,25 +89,9 @@ class DesignReviewWorkflow:
         self.subplans: list[SubplanSummary] = []
         self.answers: dict[str, str] = {}  # decision scope -> choice
         self.inp: DesignInput | None = None
-        self.attrs = LoopAttributes(lambda: self.ctx)
-        self.control = LoopControl(
-            "design loop",
-            self.SIGNALS,
-            self.UPDATES,
-            state=lambda: self.s,
-            shown=self._details,
-            notify=self._on_hold,
-            scope=lambda: "design",
-            step_options=RETRY_OR_STOP,
-        )
+        parts = loop_parts(self, "design loop", "design", self.SIGNALS, self.UPDATES)
+        self.control, self.gate_hints, self.attrs = parts
         self.holds = self.control.holds
-        self.gate_hints = GateHints(
-            lambda: self.s,
-            self.status,
-            self.control,
-            self._details,
-            lambda: budget_summary(self.s.ledger),
-        )
         self.prompts = Prompts(
             lambda: self.s.decisions, lambda: self.answers, self.control, self._waiting_for
         )

@@ -36,9 +36,8 @@ with workflow.unsafe.imports_passed_through():
     from contracts.git import CommitResult
     from contracts.human import FAILURE_OPTIONS, RETRY_OR_STOP, FailureInfo
     from contracts.plan import PlanRequest, PlanResult, SubplanSummary
-    from contracts.telemetry import token_log_path
     from workflows import options, project_steps
-    from workflows.agent_step import AgentStep, R
+    from workflows.agent_step import AgentStep, R, agent_call
     from workflows.failures import all_or_cancel
     from workflows.loop_control import LoopControl
     from workflows.timestamps import stamp
@@ -64,13 +63,7 @@ class DesignSteps:
         self.subplans, self.threshold = subplans, threshold
         self.control, self.shown = control, shown
         self.holds = control.holds
-        self.agent = AgentStep(
-            control.holds,
-            ledger=lambda: self.state().ledger,
-            may_start=lambda: not self.state().paused,
-            agents=lambda: self.cfg().agents,
-            notify=control.notify,
-        )
+        self.agent = AgentStep(control, lambda: self.state().ledger, lambda: self.cfg().agents)
 
     def _bar(self, scope: str) -> float:
         """The score a scope must reach: its own (a person set it), else the loop's."""
@@ -92,22 +85,8 @@ class DesignSteps:
     def call(
         self, role: str, scope: str, round_: int, focus: list[str], instructions: str = ""
     ) -> AgentCall:
-        wf = workflow.info().workflow_id
-        transcript = (
-            f"{self.ctx().repo_root}/.orchestrator/transcripts/{wf}/{workflow.info().run_id}/"
-            f"c{self.state().reviews_cycle}-{scope}-{role}-r{round_}.json"
-        )
-        return AgentCall(
-            role=role,
-            scope=scope,
-            round=round_,
-            workdir=self.ctx().repo_root,
-            focus_paths=focus,
-            instructions=instructions,
-            transcript_path=transcript,
-            settings=self.cfg().agent_settings(role, self.ctx().start_commit),
-            token_log=token_log_path(self.ctx().design_dir),
-        )
+        transcript = f"c{self.state().reviews_cycle}-{scope}-{role}-r{round_}"
+        return agent_call(self.ctx(), role, scope, round_, focus, instructions, transcript)
 
     async def review(self, scope: str, reviewer: str, round_: int) -> ReviewResult:
         key = f"{scope}/{reviewer}"

@@ -61,11 +61,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.inputs import unknown_names
     from workflows.pr_follow import Fixer, PullFollow
 
-# New on the path after the PR opens: running integrations recorded before it ended there.
-FOLLOW_PATCH = "integration-follows-its-pr"
-# New before the PR: a branch with nothing the base lacks is neither pushed nor proposed.
-NOTHING_PATCH = "integration-nothing-of-its-own"
-
 
 @workflow.defn(name="IntegrationWorkflow")
 class IntegrationWorkflow:
@@ -73,18 +68,16 @@ class IntegrationWorkflow:
     def __init__(self, inp: IntegrationInput) -> None:
         # The state read as the run is made: a signal with the first task runs its
         # handler before `run` (as in the subtask loop).
-        self.s = inp.state if isinstance(inp.state, IntegrationState) else IntegrationState()
-        if not isinstance(inp.state, IntegrationState):
-            self.s.paused = inp.paused
-            self.s.round_cap = inp.ctx.config.integration.max_rounds
-        self.inp: IntegrationInput | None = inp
+        cap = inp.ctx.config.integration.max_rounds
+        self.s = subtask_state.carried_or_new(inp.state, IntegrationState, inp.paused, cap)
+        self.inp = inp
         self.reopen: tuple[str, str] | None = None
         self.reopen_record: ReopenRecord | None = None
         # Policy, the link to the build, the worktree's steps: composed, shared with the
         # subtask loop.
         self.wake = ForgeWake()  # a webhook delivery ends a wait on the forge early
         self.control, self.child, self.steps = worktree_steps.child_loop(
-            "integration", lambda: self.s, lambda: self._integration, self._xml
+            "integration", lambda: self.s, lambda: self.inp, self._xml
         )
         self.pull = PullFollow(
             self.steps,
@@ -92,14 +85,13 @@ class IntegrationWorkflow:
             lambda: self._pull_request(record=False),
             Fixer(
                 "integrator",
-                lambda: f"the integration of {self._integration.feature}",
-                lambda: f"integration({self._integration.feature})",
+                lambda: f"the integration of {self.inp.feature}",
+                lambda: f"integration({self.inp.feature})",
             ),
         )
 
     @workflow.run
     async def run(self, inp: IntegrationInput) -> SubtaskResult:
-        self.inp = inp
         await self.steps.run(self._steps, "integration branch and worktree")
         await self._write_report()
         await self.control.drained()
@@ -122,17 +114,12 @@ class IntegrationWorkflow:
 
     # ----------------------------------------------------------- the steps
 
-    @property
-    def _integration(self) -> IntegrationInput:
-        assert self.inp is not None
-        return self.inp
-
     def _branch(self) -> str:
-        return integration_branch(self._integration.feature)
+        return integration_branch(self.inp.feature)
 
     def _xml(self) -> str:
         """What reviewers and the integrator read first: the plan of the whole feature."""
-        return f"{self._integration.ctx.design_rel}/plan/dag.md"
+        return f"{self.inp.ctx.design_rel}/plan/dag.md"
 
     async def _setup_worktree(self) -> None:
         if self.s.worktree is not None:
@@ -151,7 +138,7 @@ class IntegrationWorkflow:
             await self.pull.follow()
             return
         while True:
-            await self.control.continue_as_new_if_suggested(self._integration, self.s)
+            await self.control.continue_as_new_if_suggested(self.inp, self.s)
             await self._merge_all()
             verdict = await self._verify()
             if verdict == "pass":
@@ -166,7 +153,7 @@ class IntegrationWorkflow:
 
     async def _merge_all(self) -> None:
         """Merge every branch; each conflict is resolved by the integrator before the next."""
-        inp = self._integration
+        inp = self.inp
         while True:
             self.child.phase("merging")
             await self.child.report()
@@ -187,7 +174,7 @@ class IntegrationWorkflow:
             self.s.base = self.s.base or result.base
             self.s.merged += [b for b in result.merged if b not in self.s.merged]
             # Nothing ahead of the base (every subtask's commits on it): nothing to push.
-            if not (result.ahead == 0 and workflow.patched(NOTHING_PATCH)):
+            if result.ahead != 0:
                 await self.steps.push()
             conflict = result.conflict
             if conflict is None:
@@ -218,7 +205,7 @@ class IntegrationWorkflow:
 
     async def _verify(self) -> RoundVerdict:
         """One round: gates, smell checks and (after the integrator's work) reviewers."""
-        inp = self._integration
+        inp = self.inp
         cfg = inp.ctx.config
         rnd = await self.child.next_round("verifying")
         head = await self.steps.head(self._branch())
@@ -276,7 +263,7 @@ class IntegrationWorkflow:
 
     def _named_by_checks(self, failing: list[GateCommand]) -> tuple[str, str] | None:
         """The first subtask (DAG order) a failing check names, and what it found."""
-        for name in self._integration.merge_order:
+        for name in self.inp.merge_order:
             found = [g for g in failing if name in g.culprits]
             if found:
                 said = "; ".join(f"{g.command}: {g.tail.strip()}" for g in found)
@@ -289,7 +276,7 @@ class IntegrationWorkflow:
         """Reopen `name`, unless a person must decide: the same check failed after it was
         reopened before, or the build has used its `max_reopens`. None: `continue` (no
         reopen; the integrator goes on on the integrated branch)."""
-        inp = self._integration
+        inp = self.inp
         checks = [g.command for g in failing]
         limit = inp.ctx.config.integration.max_reopens
         again = next(
@@ -338,7 +325,7 @@ class IntegrationWorkflow:
         return None
 
     async def _when_integration_stuck(self, rnd: int, why: str, checks: GateResult) -> RoundVerdict:
-        inp = self._integration
+        inp = self.inp
         failing = ", ".join(g.command for g in checks.results if not g.passed) or "reviews"
         choice = await self.child.ask(
             PendingDecision(
@@ -369,7 +356,7 @@ class IntegrationWorkflow:
         return "stop"
 
     async def _smells(self, rnd: int) -> GateResult:
-        inp = self._integration
+        inp = self.inp
         cfg = inp.ctx.config
         return await self.steps.on_host(
             smell_checks,
@@ -397,7 +384,7 @@ class IntegrationWorkflow:
             f"the merges of the subtask branches): do they keep what each subtask meant to "
             f"deliver, and does the feature work as a whole? Verify each finding and score by "
             "the rubric.",
-            f"integration {self._integration.feature}",
+            f"integration {self.inp.feature}",
             head,
             gates,
         )
@@ -411,7 +398,7 @@ class IntegrationWorkflow:
         message: str,
         attribute: bool = True,
     ) -> EditResult:
-        request_culprits = self._integration.merge_order if attribute else []
+        request_culprits = self.inp.merge_order if attribute else []
         result = await self.steps.edit(
             "integrator", rnd, instructions, issues, review_paths, message, request_culprits
         )
@@ -424,9 +411,7 @@ class IntegrationWorkflow:
         every subtask's commits to it unchanged): no PR, since GitHub refuses one without
         commits. Integration is done, as merged; the note says why, and what became of a
         copy of the branch an earlier attempt pushed."""
-        if not workflow.patched(NOTHING_PATCH):
-            return False
-        inp = self._integration
+        inp = self.inp
         base, branch, remote = inp.base_branch, self._branch(), inp.ctx.config.forge.remote
         own: OwnWork = await self.steps.on_host(
             own_work,
@@ -461,13 +446,13 @@ class IntegrationWorkflow:
         self.s.notes = f"passed in {len(self.s.rounds)} round(s)"
         # It follows its PR now, as a subtask does, until GitHub says clean (merge = "auto":
         # merged); not followed, integration is done at its PR.
-        if not self.pull.begin(pr, FOLLOW_PATCH):
+        if not self.pull.begin(pr):
             self.s.status, self.s.phase = "pr_created", "pr_created"
         await self.child.report()
 
     async def _pull_request(self, record: bool = True) -> PullRequestResult:
         """Push the branch and open (or find and update) its PR, the body from the state."""
-        inp = self._integration
+        inp = self.inp
         return await self.steps.pull_request(
             self._branch(),
             f"integration({inp.feature}): every subtask merged and verified",
@@ -489,7 +474,7 @@ class IntegrationWorkflow:
         )
 
     async def _write_report(self) -> None:
-        inp = self._integration
+        inp = self.inp
         summary = "write build-reviews/INTEGRATION.md"
         report = IntegrationReport(
             path=f"{inp.ctx.design_dir}/build-reviews/INTEGRATION.md",

@@ -67,8 +67,6 @@ with workflow.unsafe.imports_passed_through():
 
 
 RoundKind = Literal["ci", "review", "conflict"]
-# New on the path of a clean PR that waits for update-branch: running loops kept waiting.
-UPDATE_BOUND_PATCH = "follow-update-branch-bound"
 _ROUND_LABEL = {"ci": "Red CI", "review": "Review", "conflict": "The conflict with the base"}
 
 
@@ -112,14 +110,11 @@ class PullFollow:
             s.follow = FollowState()
         return s.follow
 
-    def begin(self, pr: PullRequestResult, patch: str | None = None) -> bool:
+    def begin(self, pr: PullRequestResult) -> bool:
         """Start following the just opened `pr` (status `ci_running`: not done, to the
-        build) when `[forge] follow` is on and it is on GitHub; False: not followed.
-        `patch`: the `workflow.patched` id that keeps loops recorded before it as they were."""
+        build) when `[forge] follow` is on and it is on GitHub; False: not followed."""
         on = self.inp().ctx.config.forge.follow is not False and pr.forge == "github"
         if not (on and pr.number is not None and pr.repository is not None):
-            return False
-        if patch is not None and not workflow.patched(patch):
             return False
         s = self.state()
         s.pr_repository, s.follow = pr.repository, FollowState()
@@ -550,7 +545,7 @@ class PullFollow:
             await self.child.report()
         else:
             await self._show(pull, follow_state.held_for(pull, self._base()))
-            if follow_state.update_overdue(f, pull) and workflow.patched(UPDATE_BOUND_PATCH):
+            if follow_state.update_overdue(f, pull):
                 return await self._update_overdue(pull)
         f.stale = True
         return False

@@ -49,11 +49,10 @@ with workflow.unsafe.imports_passed_through():
     )
     from contracts.human import (
         FAILURE_OPTIONS,
-        RETRY_OR_STOP,
         PendingDecision,
     )
     from contracts.integration import INTEGRATION
-    from contracts.metrics import Metrics, budget_summary
+    from contracts.metrics import Metrics
     from contracts.release import (
         DOCS_FILES,
         DOCS_GATE,
@@ -79,9 +78,8 @@ with workflow.unsafe.imports_passed_through():
         StageState,
     )
     from contracts.search_attributes import Waiting
-    from contracts.telemetry import token_log_path
     from workflows import options, project_steps, release_state
-    from workflows.agent_step import AgentStep
+    from workflows.agent_step import AgentStep, agent_call
     from workflows.commands import loop_commands
     from workflows.failures import StepAbandoned, all_or_cancel
     from workflows.host_steps import HostSteps
@@ -91,10 +89,9 @@ with workflow.unsafe.imports_passed_through():
         loop_input,
         unknown_names,
     )
-    from workflows.loop_control import LoopControl
+    from workflows.loop_parts import loop_parts
     from workflows.prompts import Prompts, loop_messages
-    from workflows.say import GateHints, say_handler
-    from workflows.search_attrs import LoopAttributes
+    from workflows.say import say_handler
     from workflows.timestamps import elapsed, stamp, start_clock
 
 T = TypeVar("T")
@@ -120,35 +117,15 @@ class ReleaseWorkflow:
         self.ctx: ProjectContext | None = None
         self.inp: ReleaseInput | None = None
         self.criteria: CriteriaResult | None = None
-        self.attrs = LoopAttributes(lambda: self.ctx)
-        self.control = LoopControl(
-            "release loop",
-            self.SIGNALS,
-            state=lambda: self.s,
-            shown=self._details,
-            notify=self._on_hold,
-            scope=lambda: "release",
-            step_options=RETRY_OR_STOP,
-        )
+        parts = loop_parts(self, "release loop", "release", self.SIGNALS)
+        self.control, self.gate_hints, self.attrs = parts
         self.holds = self.control.holds
-        self.gate_hints = GateHints(
-            lambda: self.s,
-            self.status,
-            self.control,
-            self._details,
-            lambda: budget_summary(self.s.ledger),
-        )
         self.prompts = Prompts(
             lambda: self.s.decisions, lambda: self.s.answers, self.control, self._waiting_for
         )
         self.host = HostSteps(self.control, lambda: self.s)
         self.agent = AgentStep(
-            self.holds,
-            ledger=lambda: self.s.ledger,
-            may_start=lambda: not self.control.held,
-            agents=lambda: self._ctx.config.agents,
-            notify=self._on_hold,
-            execute=self.host.execute,
+            self.control, lambda: self.s.ledger, lambda: self._ctx.config.agents, self.host.execute
         )
 
     # ------------------------------------------------------------------ run
@@ -502,23 +479,17 @@ class ReleaseWorkflow:
         return f"{self._ctx.design_dir}/release"
 
     def _call(self, role: str, scope: str, rnd: int, focus: list[str], text: str) -> AgentCall:
-        ctx = self._ctx
-        info = workflow.info()
-        return AgentCall(
-            role=role,
-            scope=scope,
-            round=rnd,
+        return agent_call(
+            self._ctx,
+            role,
+            scope,
+            rnd,
+            focus,
+            text,
+            f"{role}-{scope}-r{rnd}",
             workdir=self.s.worktree or "",
-            focus_paths=focus,
-            instructions=text,
             spec_path=focus[0],
             gate_commands=self._suite_commands(),
-            transcript_path=(
-                f"{ctx.repo_root}/.orchestrator/transcripts/{info.workflow_id}/{info.run_id}/"
-                f"{role}-{scope}-r{rnd}.json"
-            ),
-            settings=ctx.config.agent_settings(role, ctx.start_commit),
-            token_log=token_log_path(ctx.design_dir),
         )
 
     async def _review(

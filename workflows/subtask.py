@@ -55,9 +55,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.inputs import unknown_names
     from workflows.pr_follow import PullFollow
 
-# A fork's attempt writes its Migration Risk Report in its own reviews' folder.
-FORK_MIGRATION = "fork-attempt-own-migration-report"
-
 
 @workflow.defn(name="SubtaskWorkflow")
 class SubtaskWorkflow:
@@ -65,22 +62,19 @@ class SubtaskWorkflow:
     def __init__(self, inp: SubtaskInput) -> None:
         # The state read as the run is made: a signal with the first task (a pause the
         # build forwards just after a continue-as-new) runs its handler before `run`.
-        self.s = inp.state if inp.state is not None else SubtaskState()
-        if inp.state is None:
-            self.s.paused = inp.paused
-            self.s.round_cap = inp.ctx.config.max_rounds
-        self.inp: SubtaskInput | None = inp
+        cap = inp.ctx.config.max_rounds
+        self.s = subtask_state.carried_or_new(inp.state, SubtaskState, inp.paused, cap)
+        self.inp = inp
         # Policy, the link to the build, the worktree's steps: composed, shared with the
         # integration loop.
         self.wake = ForgeWake()  # a webhook delivery ends a wait on the forge early
         self.control, self.child, self.steps = worktree_steps.child_loop(
-            "subtask", lambda: self.s, lambda: self._inp, self._xml
+            "subtask", lambda: self.s, lambda: self.inp, self._xml
         )
         self.pull = PullFollow(self.steps, self.wake, lambda: self._open_pr(record=False))
 
     @workflow.run
     async def run(self, inp: SubtaskInput) -> SubtaskResult:
-        self.inp = inp
         await self.steps.run(self._steps, "branch and worktree")
         await self.control.drained()
         return self._result()
@@ -103,16 +97,11 @@ class SubtaskWorkflow:
 
     # ----------------------------------------------------------- the steps
 
-    @property
-    def _inp(self) -> SubtaskInput:
-        assert self.inp is not None
-        return self.inp
-
     def _xml(self) -> str:
-        return f"{self._inp.ctx.design_rel}/subtasks/{self._inp.subtask}.xml"
+        return f"{self.inp.ctx.design_rel}/subtasks/{self.inp.subtask}.xml"
 
     async def _steps(self) -> None:
-        inp = self._inp
+        inp = self.inp
         if not await self._setup_worktree():
             return
         if self.s.follow is not None:  # continued as new (or moved hosts) following its PR
@@ -138,7 +127,7 @@ class SubtaskWorkflow:
                 return
 
     async def _setup_worktree(self) -> bool:
-        inp = self._inp
+        inp = self.inp
         while self.s.worktree is None:
             self.child.phase("worktree")
             wt = await self.steps.make_worktree(
@@ -166,7 +155,7 @@ class SubtaskWorkflow:
 
     async def _resume_from_pass(self) -> bool:
         """A restarted build: the head that passed review goes straight to its pull request."""
-        inp = self._inp
+        inp = self.inp
         if self.s.rounds or inp.rebuild:
             return False
         found: ReviewPass | None = await self.steps.on_host(
@@ -196,7 +185,7 @@ class SubtaskWorkflow:
 
     async def _build(self) -> bool:
         """Build (or, after an approved spec change, re-derive); False when skipped."""
-        inp = self._inp
+        inp = self.inp
         if inp.rebuild and self.s.built and inp.dependency_branches:
             if not await self._refresh_dependencies():
                 return False
@@ -242,7 +231,7 @@ class SubtaskWorkflow:
     async def _offer_patterns(self) -> PatternOffer | None:
         """The library's best matches for this subtask, quoted for its builder (seed 004);
         None when none match (or `[patterns] offer = 0`)."""
-        inp = self._inp
+        inp = self.inp
         cfg = inp.ctx.config.patterns
         if cfg.offer == 0:
             return None
@@ -266,7 +255,7 @@ class SubtaskWorkflow:
 
     async def _refresh_dependencies(self) -> bool:
         """A reopened subtask takes in its dependencies' revised work before re-deriving."""
-        inp = self._inp
+        inp = self.inp
         while True:
             self.child.phase("merging updated dependencies")
             merge: MergeResult = await self.steps.on_host(
@@ -292,7 +281,7 @@ class SubtaskWorkflow:
         the subtask (blocked: `why`). True when skipped."""
         choice = await self.child.ask(
             PendingDecision(
-                scope=self._inp.subtask,
+                scope=self.inp.subtask,
                 kind="conflict",
                 prompt=prompt,
                 options=["continue", "skip"],
@@ -306,7 +295,7 @@ class SubtaskWorkflow:
 
     async def _review_round(self) -> RoundVerdict:
         """One round: gates and reviewers in parallel, then evaluate; returns pass/fix/stop."""
-        inp = self._inp
+        inp = self.inp
         cfg = inp.ctx.config
         rnd = await self.child.next_round("reviewing")
         head = await self.steps.head(f"feat/{inp.subtask}")
@@ -364,7 +353,7 @@ class SubtaskWorkflow:
     ) -> RoundVerdict | None:
         """Ask the person (skip / simplify / debug / continue); the round's verdict, or
         None to go on to the fixer (`continue`)."""
-        inp = self._inp
+        inp = self.inp
         cfg = inp.ctx.config
         choice = await self.child.ask(
             PendingDecision(
@@ -408,8 +397,9 @@ class SubtaskWorkflow:
         """Seed 004: a high-risk schema change holds before the PR until a person decides
         (`!migration-approve` / `!migration-cancel` on the build). False: it was cancelled,
         taken back and reworked, so the round is reviewed again."""
-        inp = self._inp
-        own = inp.fork is not None and workflow.patched(FORK_MIGRATION)
+        inp = self.inp
+        # A fork's attempt writes its Migration Risk Report in its own reviews' folder.
+        own = inp.fork is not None
         req = MigrationScanRequest(
             worktree=self.steps.worktree,
             design_dir=inp.ctx.design_dir,
@@ -479,7 +469,7 @@ class SubtaskWorkflow:
         return False
 
     async def _simplify(self, rnd: int) -> None:
-        inp = self._inp
+        inp = self.inp
         self.child.phase("simplifying")
         await self.child.report()
         await self.steps.edit(
@@ -498,7 +488,7 @@ class SubtaskWorkflow:
     async def _attempt_passed(self) -> None:
         """A fork's attempt ends at its review pass: the build compares the two, and the
         winner's pass is recorded for the subtask when it becomes the subtask's branch."""
-        s, inp = self.s, self._inp
+        s, inp = self.s, self.inp
         s.passed_commit = s.rounds[-1].commit if s.rounds else None
         if inp.ctx.config.forge.kind != "none" and s.branch:  # on the remote for the person
             await self.steps.on_host(
@@ -517,7 +507,7 @@ class SubtaskWorkflow:
         await self.child.report()
 
     async def _record_pass(self, record: RoundRecord) -> None:
-        inp = self._inp
+        inp = self.inp
         if not record.commit or inp.fork is not None:
             return
         await self.steps.on_host(
@@ -557,7 +547,7 @@ class SubtaskWorkflow:
 
     async def _open_pr(self, record: bool = True) -> PullRequestResult:
         """Push the branch and open (or find and update) its PR, the body from the state."""
-        inp = self._inp
+        inp = self.inp
         reviews_dir = f"{inp.ctx.design_rel}/build-reviews/{inp.subtask}"
         body = render_pr_body(
             PrBodyInput(
@@ -588,4 +578,4 @@ class SubtaskWorkflow:
         )
 
     def _result(self) -> SubtaskResult:
-        return self.child.result(self._inp.subtask, passed_commit=self.s.passed_commit)
+        return self.child.result(self.inp.subtask, passed_commit=self.s.passed_commit)

@@ -8,10 +8,24 @@ unit-tested without a server.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from contracts.agents import Fixer, ReviewIssue, ReviewResult, Severity
 from contracts.build import PR_FINAL, GateResult, RoundRecord, SubtaskProgress, SubtaskState
 from contracts.search_attributes import Waiting
 from workflows import follow_state
+
+S = TypeVar("S", bound=SubtaskState)
+
+
+def carried_or_new(carried: S | None, new: type[S], paused: bool, round_cap: int) -> S:
+    """A child loop's state: the one it carries (continue-as-new, a host move), else a new
+    one, paused if its build is, bounded by its round cap."""
+    if carried is not None:
+        return carried
+    s = new()
+    s.paused, s.round_cap = paused, round_cap
+    return s
 
 
 def choose_fixer(reviews: list[ReviewResult], gates_passed: bool, bar: float) -> str:

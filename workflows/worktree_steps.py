@@ -49,9 +49,8 @@ with workflow.unsafe.imports_passed_through():
     from contracts.human import FAILURE_OPTIONS, SKIP_REVIEWER, FailureInfo
     from contracts.integration import SmellRequest
     from contracts.patterns import PatternOffer
-    from contracts.telemetry import token_log_path
     from workflows import options, subtask_state
-    from workflows.agent_step import AgentStep
+    from workflows.agent_step import AgentStep, agent_call
     from workflows.build_child import CHILD_SIGNALS, BuildChild
     from workflows.failures import StepAbandoned
     from workflows.host_steps import HostLost, HostSteps
@@ -88,12 +87,10 @@ class WorktreeSteps:
         )
         self.host = HostSteps(control, state, lambda: self.inp().ctx.config.host_timeout_s)
         self.agent = AgentStep(
-            control.holds,
-            ledger=lambda: self.state().ledger,
-            may_start=lambda: not control.held,
-            agents=lambda: self.inp().ctx.config.agents,
-            notify=control.notify,
-            execute=self.host.execute,
+            control,
+            lambda: self.state().ledger,
+            lambda: self.inp().ctx.config.agents,
+            self.host.execute,
         )
 
     # ------------------------------------------------- paths
@@ -353,22 +350,17 @@ class WorktreeSteps:
         spec = self.spec()
         if inp.notes:
             instructions += f"\n\nNotes from the person who started this build:\n{inp.notes}"
-        return AgentCall(
-            role=role,
-            scope=attempt_scope(inp.subtask, inp.fork.attempt) if inp.fork else inp.subtask,
-            round=rnd,
+        return agent_call(
+            inp.ctx,
+            role,
+            attempt_scope(inp.subtask, inp.fork.attempt) if inp.fork else inp.subtask,
+            rnd,
+            [spec, *inp.files],
+            instructions,
+            f"{role}-g{inp.generation}-r{rnd}-{len(self.state().rounds)}",
             workdir=self.worktree,
-            focus_paths=[spec, *inp.files],
-            instructions=instructions,
             spec_path=spec,
             gate_commands=[*inp.commands, *inp.ctx.config.gates.commands],
-            transcript_path=(
-                f"{inp.ctx.repo_root}/.orchestrator/transcripts/{workflow.info().workflow_id}/"
-                f"{workflow.info().run_id}/"
-                f"{role}-g{inp.generation}-r{rnd}-{len(self.state().rounds)}.json"
-            ),
-            settings=inp.ctx.config.agent_settings(role, inp.ctx.start_commit),
-            token_log=token_log_path(inp.ctx.design_dir),
         )
 
     def reviewers(self) -> list[str]:

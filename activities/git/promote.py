@@ -2,10 +2,10 @@
 
 Run after the subtask's old branch (if any) was archived (activities/git/archive.py), so
 nothing is lost: `feat/<subtask>` is set to the winner's tip, here and on the remote, and
-the winner's worktree is removed. With `drop_source`, the winner's `fork/...` branch goes
-too, here and on the remote, but only where it still is the promoted commit (force-with-
-lease on it): its commits live on as `feat/<subtask>`, and a branch someone pushed to
-since is kept and named. Safe to retry: a branch already at the tip is left alone, and a
+the winner's worktree is removed. The winner's `fork/...` branch goes too, here and on
+the remote, but only where it still is the promoted commit (force-with-lease on it): its
+commits live on as `feat/<subtask>`, and a branch someone pushed to since is kept and
+named. Safe to retry: a branch already at the tip is left alone, and a
 source already dropped is found again as the target it became.
 """
 
@@ -55,7 +55,7 @@ def promote_branch(req: PromoteRequest) -> PromoteResult:
         tip = local_branch_sha(root, req.source) or (
             fetch_branch(root, remote, req.source, req.token_hosts) if remote else None
         )
-        if tip is None and req.drop_source:  # a retry after the drop: it became the target
+        if tip is None:  # a retry after the drop: it became the target
             tip = local_branch_sha(root, req.target)
         if tip is None:
             raise GitInputError(
@@ -69,7 +69,7 @@ def promote_branch(req: PromoteRequest) -> PromoteResult:
             push_branch(root, req.target, remote, force=True, token_hosts=req.token_hosts)
         if req.source_worktree and os.path.exists(req.source_worktree):
             _remove_worktree(root, req.source_worktree)
-        kept = _drop_source(root, req, remote, tip) if req.drop_source else ""
+        kept = _drop_source(root, req, remote, tip)
         return PromoteResult(target=req.target, head=tip, source_kept=kept)
 
 

@@ -26,6 +26,9 @@ def test_queues_of_older_releases_are_told_apart() -> None:
     assert older_version("orchestrator-host-alpha") == 1
     assert older_version("orchestrator-v2") == 2
     assert older_version("orchestrator-v2-host-alpha") == 2
+    assert older_version("orchestrator-v3") == 3
+    assert older_version("orchestrator-v3-host-alpha") == 3
+    assert TASK_QUEUE == "orchestrator-v4"
     assert older_version(TASK_QUEUE) is None
     assert older_version(f"{TASK_QUEUE}-host-alpha") is None
     # Queues this project does not name as a release's: a person's own, the demo's.
@@ -38,11 +41,12 @@ def test_the_upgrade_note_exists_where_the_messages_point() -> None:
     text = (REPO_ROOT / page).read_text()
     assert f"\n### {anchor.replace('-', ' ').capitalize()}\n" in text
     assert 'TaskQueue = "orchestrator"' in text
+    assert 'TaskQueue = "orchestrator-v3"' in text
 
 
 def test_a_worker_of_this_release_refuses_an_older_queue() -> None:
     started = subprocess.run(
-        [sys.executable, "-m", "worker", "--task-queue", "orchestrator", "--no-embedded"],
+        [sys.executable, "-m", "worker", "--task-queue", "orchestrator-v3", "--no-embedded"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -50,7 +54,7 @@ def test_a_worker_of_this_release_refuses_an_older_queue() -> None:
         check=False,
     )
     assert started.returncode == 2
-    assert "holds loops of an older release (workflow code version 1)" in started.stderr
+    assert "holds loops of an older release (workflow code version 3)" in started.stderr
     assert f"--task-queue {TASK_QUEUE}" in started.stderr and UPGRADING in started.stderr
 
 
@@ -66,12 +70,12 @@ async def test_verbs_name_a_loop_of_an_older_release_and_the_fix(
         DesignReviewWorkflow.run,
         DesignInput(design_dir=str(design)),
         id=loop_id,
-        task_queue="orchestrator",
+        task_queue="orchestrator-v3",
     )
     try:
         shown = await orchestrator(temporal_env, "status", str(design))
         assert shown.returncode == 0, shown.stderr
-        expected = older_loop(loop_id, "orchestrator")
+        expected = older_loop(loop_id, "orchestrator-v3")
         assert expected is not None and expected in shown.stdout
         assert f"temporal workflow terminate --workflow-id {loop_id}" in expected
 

@@ -23,6 +23,7 @@ from simulators.messages_api import MessagesStandIn
 from tests.conftest import REPO_ROOT
 from tests.support import (
     WorkerProcess,
+    record_history,
     served_status,
     sim_environ,
     until,
@@ -141,6 +142,7 @@ async def test_replay_rebuilds_what_came_after_and_updates_its_prs_through_a_wor
             result = BuildResult.model_validate(
                 await asyncio.wait_for(handle.result(), timeout=300)
             )
+            await record_history(handle)  # a build replayed from a checkpoint
 
     assert result.result == "ALL_SUBTASKS_PR_CREATED", result
     new = heads(repo.origin, "a", "b", "c")

@@ -95,8 +95,6 @@ def test_what_the_build_waits_for_and_the_tracker_carries_the_cause() -> None:
     assert build_state.waiting_for(s, running=["a"], own=[]).startswith("decide budget")
     rows = build_state.tracker_rows(s)
     assert rows[0].notes == "held for a person: builder · a failed: 401"
-    assert build_state.all_wait_for_a_person(s, ["a"])
-    assert not build_state.all_wait_for_a_person(s, ["a", "b"])
 
 
 def test_serialize_chains_the_subtasks_of_each_conflict_in_plan_order() -> None:

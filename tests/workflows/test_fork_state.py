@@ -103,7 +103,6 @@ def test_a_replay_waits_for_a_fork_after_its_checkpoint_to_be_decided() -> None:
         said
         == "the fork of b (b) is deciding. Fix: let it end and decide it (!merge A|B), then replay"
     )
-    assert build_replay.refusal(s, "a", now, forks=False) == "", "as before the patch"
     s.forks["b"].status = "merged"  # decided: b is rebuilt once, from its design
     assert build_replay.refusal(s, "a", now) == ""
     s.forks["c"] = fork("c", "asked")  # a fork of a pending subtask starts from the new base

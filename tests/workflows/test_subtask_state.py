@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from contracts.agents import ReviewIssue, ReviewResult, Severity
-from contracts.build import GateCommand, GateResult, SubtaskState
+from contracts.build import GateCommand, GateResult, IntegrationState, SubtaskState
 from workflows import subtask_state
 
 
@@ -96,3 +96,12 @@ def test_refused_configuration_changes_stay_in_the_notes_to_the_end() -> None:
     final = subtask_state.with_refusals(s, "2 review round(s)")
     assert final.startswith("2 review round(s); refused agent changes to .orchestrator/agents")
     assert subtask_state.with_refusals(SubtaskState(), "2 review round(s)") == "2 review round(s)"
+
+
+def test_a_child_loop_keeps_the_state_it_carries_else_starts_one_as_its_build_is() -> None:
+    fresh = subtask_state.carried_or_new(None, IntegrationState, True, 7)
+    assert isinstance(fresh, IntegrationState)
+    assert fresh.paused and fresh.round_cap == 7
+    carried = SubtaskState(round_cap=3)
+    assert subtask_state.carried_or_new(carried, SubtaskState, True, 7) is carried
+    assert not carried.paused and carried.round_cap == 3
