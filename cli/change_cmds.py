@@ -24,7 +24,6 @@ from cli.loop_cmds import describe_or_none, running
 from contracts.build import HAS_PR
 from contracts.change import PendingChange
 from contracts.gate_hints import pending_decisions
-from contracts.git import token_hosts_for
 from contracts.human import MAX_SIGNAL_TEXT, ChangeInput
 from contracts.reset import RESET_WINDOW_S
 
@@ -211,7 +210,7 @@ async def replay(args: argparse.Namespace) -> int:
         forge = (await asyncio.to_thread(resolve_project, args.design_dir)).config.forge
     except ApplicationError as err:  # a broken orchestrator.toml: its message names the fix
         raise CliError(err.message) from None
-    remote, hosts = forge.remote, token_hosts_for(forge.api_url, forge.token_hosts)
+    remote, hosts = forge.remote, forge.git_token_hosts()
     await asyncio.to_thread(reset_branch, state.worktree, record.commit)
     if await asyncio.to_thread(has_remote, state.worktree, remote):
         pushed = await asyncio.to_thread(

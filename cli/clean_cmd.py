@@ -10,7 +10,7 @@ from pathlib import Path
 
 from cli.common import CliError, add_verb, build_id, check_project, client_for
 from contracts.cleanup import CleanRequest, CleanResult
-from contracts.git import WORKTREES_DIR, branch_for, token_hosts_for
+from contracts.git import WORKTREES_DIR, branch_for
 from contracts.integration import INTEGRATION, integration_branch
 
 
@@ -44,7 +44,7 @@ def request_for(design_dir: str) -> CleanRequest:
         repo_root=str(root),
         names=names,
         remote=config.forge.remote,
-        token_hosts=token_hosts_for(config.forge.api_url, config.forge.token_hosts),
+        token_hosts=config.forge.git_token_hosts(),
         branches=True,
         extra_branches=[
             *(branch_for(n) for n in names if n != INTEGRATION),

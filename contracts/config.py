@@ -16,7 +16,7 @@ from pydantic import (
 )
 
 from contracts.agents import AgentSettings
-from contracts.git import host_name_problem, ref_name_problem
+from contracts.git import host_name_problem, ref_name_problem, token_hosts_for
 from contracts.sandbox import SandboxConfig
 
 DEFAULT_DESIGN_REVIEWERS = ["design-requirements", "design-performance", "design-architecture"]
@@ -307,6 +307,10 @@ class ForgeConfig(_Strict):
     def following(self) -> bool:
         """Whether the loops follow their PRs: only on GitHub, unless turned off."""
         return self.kind == "github" and self.follow is not False
+
+    def git_token_hosts(self) -> list[str]:
+        """The hosts whose HTTPS remotes get GITHUB_TOKEN (`token_hosts_for` of this forge)."""
+        return token_hosts_for(self.api_url, self.token_hosts)
 
     @field_validator("token_hosts")
     @classmethod

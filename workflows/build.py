@@ -38,7 +38,6 @@ with workflow.unsafe.imports_passed_through():
     from contracts.cleanup import CleanRequest, CleanResult
     from contracts.config import BuildChecks, OrchestratorConfig, ProjectContext
     from contracts.fork import ForkRequest
-    from contracts.git import token_hosts_for
     from contracts.human import (
         FILE_CONFLICT_OPTIONS,
         FILE_CONFLICTS,
@@ -703,7 +702,7 @@ class BuildWorkflow:
                     repo_root=self.ctx.repo_root,
                     names=[*names, *([INTEGRATION] if integration is not None else [])],
                     remote=cfg.forge.remote,
-                    token_hosts=token_hosts_for(cfg.forge.api_url, cfg.forge.token_hosts),
+                    token_hosts=cfg.forge.git_token_hosts(),
                 ),
                 result_type=CleanResult,
                 summary=f"remove the finished worktrees of {self.ctx.feature}",

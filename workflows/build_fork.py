@@ -56,7 +56,7 @@ with workflow.unsafe.imports_passed_through():
         parse_fork,
         report_name,
     )
-    from contracts.git import BRANCH_PREFIX, WORKTREES_DIR, token_hosts_for
+    from contracts.git import BRANCH_PREFIX, WORKTREES_DIR
     from contracts.human import PendingDecision
     from contracts.reset import ArchiveRequest, ArchiveResult
     from workflows import build_state, fork_state, options
@@ -360,7 +360,7 @@ class BuildFork:
         view.decision, view.phase = None, f"fork {f.name}: making {winner} its branch"
         self.changed()
         remote = cfg.forge.remote if cfg.forge.kind != "none" else None
-        hosts = token_hosts_for(cfg.forge.api_url, cfg.forge.token_hosts)
+        hosts = cfg.forge.git_token_hosts()
         worktrees = f"{ctx.repo_root}/{WORKTREES_DIR}"
         spec = {a: ForkAttemptSpec(name=f.name, attempt=a) for a in ATTEMPTS}
         archived: ArchiveResult = await self.control.activity(

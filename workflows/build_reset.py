@@ -18,7 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.build import BuildState, SubtaskView
     from contracts.config import ProjectContext
     from contracts.fork import ForkState
-    from contracts.git import BRANCH_PREFIX, WORKTREES_DIR, token_hosts_for
+    from contracts.git import BRANCH_PREFIX, WORKTREES_DIR
     from contracts.integration import INTEGRATION, integration_branch
     from contracts.reset import RESET_WINDOW_S, ArchiveRequest, ArchiveResult, ResetState
     from workflows import fork_state, options
@@ -119,7 +119,7 @@ class BuildReset:
                 },
                 stamp=stamp,
                 remote=cfg.forge.remote if cfg.forge.kind != "none" else None,
-                token_hosts=token_hosts_for(cfg.forge.api_url, cfg.forge.token_hosts),
+                token_hosts=cfg.forge.git_token_hosts(),
                 keep_remote=keep_remote,
             ),
             result_type=ArchiveResult,

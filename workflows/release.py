@@ -45,7 +45,6 @@ with workflow.unsafe.imports_passed_through():
         RepoInfo,
         WorktreeRequest,
         WorktreeResult,
-        token_hosts_for,
     )
     from contracts.human import (
         FAILURE_OPTIONS,
@@ -323,7 +322,7 @@ class ReleaseWorkflow:
                 branch=self.s.branch,
                 base_branch=self._base(),
                 remote=cfg.forge.remote,
-                token_hosts=token_hosts_for(cfg.forge.api_url, cfg.forge.token_hosts),
+                token_hosts=cfg.forge.git_token_hosts(),
             ),
             WorktreeResult,
             f"worktree .worktrees/{INTEGRATION} on {self.s.branch}",
@@ -598,7 +597,7 @@ class ReleaseWorkflow:
                 path=self.s.worktree or "",
                 branch=self.s.branch or "",
                 remote=cfg.forge.remote,
-                token_hosts=token_hosts_for(cfg.forge.api_url, cfg.forge.token_hosts),
+                token_hosts=cfg.forge.git_token_hosts(),
             ),
             attempts=2,
         )

@@ -44,7 +44,6 @@ with workflow.unsafe.imports_passed_through():
         RepoInfo,
         WorktreeRequest,
         WorktreeResult,
-        token_hosts_for,
     )
     from contracts.human import FAILURE_OPTIONS, SKIP_REVIEWER, FailureInfo
     from contracts.integration import SmellRequest
@@ -105,7 +104,7 @@ class WorktreeSteps:
     def token_hosts(self) -> list[str]:
         """HTTPS hosts whose remotes get GITHUB_TOKEN (the token itself never enters history)."""
         forge = self.inp().ctx.config.forge
-        return token_hosts_for(forge.api_url, forge.token_hosts)
+        return forge.git_token_hosts()
 
     def reviews_dir(self) -> str:
         inp = self.inp()
