@@ -3,10 +3,11 @@ in eight (every kind a run must come through on its own, seeded), with the stand
 refusing every request the real API would refuse: approval, then a PR per subtask, and
 no person asked anything but the approval.
 
-Two of the example's subplans, one depending on the other: every kind of agent (design
-reviewers, writer, question answerer, builder, code reviewers, fixer, integrator) still
-meets the chaos, in well over a hundred answers, and the dependent's branch starts from its
-dependency's; the other three subplans would only repeat the same conversations."""
+Two of the example's subplans, the second depending on the first: both loops still run
+every step they run on five (design reviews, the writer, the question answerer, builders,
+gates, code reviews, fixers, integration), in about 150 answers under the same chaos (seed 8:
+21 misbehaved), and the dependent's branch starts from its dependency's; the other three
+subplans only repeated the same conversations."""
 
 from __future__ import annotations
 
