@@ -23,6 +23,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from cli.demo_repo import (
     DEMO_REPOSITORY,
+    EXAMPLES,
+    FEATURE,
     DemoRepo,
     demo_config,
     make_test_venv,
@@ -62,6 +64,19 @@ def make_project(
         # branches must be on its git remote: the bare origin the build pushes to.
         github.add_repo(DEMO_REPOSITORY, git_dir=str(repo.origin))
     return repo
+
+
+def example_design(dest: Path, *names: str) -> Path:
+    """The example's design (`make_project`'s `design_source`) with only the subplans
+    `names`, its overview whole: for a test whose point is not the example's five subtasks,
+    a build of the few it needs (each subplan is built, reviewed, gated and integrated, so
+    each one left out is a tenth of such a test's CPU or more)."""
+    design = dest / "example-design"  # beside what make_project(dest) makes
+    (design / "subplans").mkdir(parents=True)
+    shutil.copy2(EXAMPLES / FEATURE / "overview.md", design / "overview.md")
+    for name in names:
+        shutil.copy2(EXAMPLES / FEATURE / "subplans" / f"{name}.md", design / "subplans")
+    return design
 
 
 @functools.cache

@@ -18,7 +18,7 @@ from contracts.version import TASK_QUEUE
 from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
 from tests.cli.commands import orchestrator
-from tests.support import make_project, scripted_model, until
+from tests.support import example_design, make_project, scripted_model, until
 from worker import build_worker
 from workflows.design_review import DesignReviewWorkflow
 
@@ -53,8 +53,11 @@ async def test_budget_shows_a_held_agents_context_fill_then_every_answered_turn(
         GitHubStandIn() as github,
         scripted_model({"rules": [held, *rules[1:]]}, monkeypatch, github.url) as model,
     ):
-        # A short heartbeat timeout: the worker sends heartbeat details that often.
-        repo = make_project(tmp_path, github.url, "\n[agents]\nheartbeat_timeout_s = 10\n")
+        # A short heartbeat timeout: the worker sends heartbeat details that often. Two of
+        # the example's subplans: every design role still answers turns to be logged.
+        source = example_design(tmp_path, "01-models", "02-storage")
+        config = "\n[agents]\nheartbeat_timeout_s = 10\n"
+        repo = make_project(tmp_path, github.url, config, design_source=source)
         design = str(repo.design_dir)
         async with build_worker(client, TASK_QUEUE):
             started = await orchestrator(temporal_env, "design", design)

@@ -13,7 +13,14 @@ from contracts.build import BuildInput, BuildResult, BuildStatus
 from contracts.human import DecideInput
 from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
-from tests.support import make_project, record_history, scripted_model, status_of, until
+from tests.support import (
+    example_design,
+    make_project,
+    record_history,
+    scripted_model,
+    status_of,
+    until,
+)
 from tests.workflows.builds import (
     ONE_REVIEWER,
     approve_artifacts,
@@ -51,7 +58,11 @@ async def test_change_approve_reruns_exactly_the_affected_subtasks(
 ) -> None:
     scenario = {"rules": [ANALYST, *link_shortener_scenario()["rules"]]}
     with GitHubStandIn() as github, scripted_model(scenario, monkeypatch, github.url) as messages:
-        repo = make_project(tmp_path, github.url)
+        # The example without 05-cli, one code reviewer: the change touches 03-codec, so
+        # 04-service (built on it) is affected too, while 01-models (below it) and 02-storage
+        # (beside it) are not.
+        source = example_design(tmp_path, "01-models", "02-storage", "03-codec", "04-service")
+        repo = make_project(tmp_path, github.url, ONE_REVIEWER, design_source=source)
         approve_artifacts(repo.design_dir, repo.root)
         async with build_worker(client, task_queue):
             handle = await client.start_workflow(
@@ -79,7 +90,7 @@ async def test_change_approve_reruns_exactly_the_affected_subtasks(
             st = await until(reported, what="the blast-radius report")
             assert st.change is not None
             affected = {a.subtask: a for a in st.change.affected}
-            assert set(affected) == {"03-codec", "04-service", "05-cli"}
+            assert set(affected) == {"03-codec", "04-service"}
             assert affected["03-codec"].state == "pr_created"
             assert affected["04-service"].why == "depends on 03-codec"
             assert "!change-approve" in st.waiting_for
@@ -108,10 +119,10 @@ async def test_change_approve_reruns_exactly_the_affected_subtasks(
     after = [
         r for r in messages.requests if r.at > approved_at and r.role == "builder" and r.turn == 1
     ]
-    assert {r.scope for r in after} == {"03-codec", "04-service", "05-cli"}
+    assert {r.scope for r in after} == {"03-codec", "04-service"}
     rebuild_prompts = [r.prompt for r in after if r.scope == "03-codec"]
     assert rebuild_prompts and "approved spec change" in rebuild_prompts[0]
-    assert len(heads) == len(set(heads)) == 6  # reopened PRs updated, not duplicated
+    assert len(heads) == len(set(heads)) == 4 + 1  # reopened PRs updated, not duplicated
     assert "integration/link-shortener" in heads  # integrated after the change
     assert result.integration is not None and result.integration.status == "passed"
     log = (repo.design_dir / "CHANGE_LOG.md").read_text()

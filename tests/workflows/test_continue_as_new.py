@@ -1,9 +1,10 @@
 """Long loops continue as new when Temporal suggests it, and still finish correctly.
 
 A dev server whose history-count threshold is lowered suggests continue-as-new
-after a few dozen events, so the example's build, its subtasks and a design loop
-with a change request all pass through it; and a build whose subtask follows its PR
-for as long as CI takes continues as new among its running children.
+after a few dozen events, so a build of three of the example's subtasks, those
+subtasks and a design loop with a change request all pass through it; and a build
+whose subtask follows its PR for as long as CI takes continues as new among its
+running children.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
 from tests.support import (
     WorkerProcess,
+    example_design,
     make_project,
     record_history,
     scripted_model,
@@ -94,7 +96,10 @@ async def test_build_and_subtasks_continue_as_new(
         GitHubStandIn() as github,
         scripted_model(link_shortener_scenario(), monkeypatch, github.url),
     ):
-        repo = make_project(tmp_path, github.url)
+        # Three of the example's subtasks are events enough for the build to continue as new
+        # between them; a subtask's own rounds, for it to continue as new between them.
+        source = example_design(tmp_path, "01-models", "02-storage", "03-codec")
+        repo = make_project(tmp_path, github.url, design_source=source)
         approve_artifacts(repo.design_dir, repo.root)
         async with build_worker(client, "can-queue"):
             handle = await client.start_workflow(
@@ -107,7 +112,7 @@ async def test_build_and_subtasks_continue_as_new(
             # The first run, which ends by continuing as new with its state.
             await record_history(client.get_workflow_handle("build-can", run_id=handle.run_id))
             build_runs = await runs_of(client, "build-can")
-            subtask_runs = await runs_of(client, "build-can-04-service")
+            subtask_runs = await runs_of(client, "build-can-02-storage")
         pulls = github.pulls("demo/link-shortener")
     assert result.result == "ALL_SUBTASKS_PR_CREATED"
     assert sorted(p["head"]["ref"] for p in pulls) == [
@@ -117,7 +122,12 @@ async def test_build_and_subtasks_continue_as_new(
     assert result.integration is not None and result.integration.status == "passed"
     assert build_runs > 1  # the build continued as new between subtasks
     assert subtask_runs > 1  # and a subtask between review rounds
-    assert all(s.rounds == 2 for s in result.subtasks)  # state carried over intact
+    # State carried over intact: every subtask, each after its two rounds.
+    assert sorted((s.subtask, s.rounds) for s in result.subtasks) == [
+        ("01-models", 2),
+        ("02-storage", 2),
+        ("03-codec", 2),
+    ]
 
 
 async def test_design_loop_continues_as_new_after_a_change_request(

@@ -25,6 +25,7 @@ from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
 from simulators.messages_api import LoggedRequest, MessagesStandIn
 from tests.support import (
+    example_design,
     make_project,
     record_history,
     review_files,
@@ -47,6 +48,7 @@ from workflows.build import BuildWorkflow
 from workflows.design_review import DesignReviewWorkflow
 
 EXAMPLE_SUBPLANS = Path(__file__).resolve().parents[2] / "examples/link-shortener/subplans"
+HELD_BUILD = ("01-models", "02-storage", "03-codec")  # of the example's subplans
 REVOKED = "a-key-nobody-holds"  # the stand-in now accepts only this: every request is a 401
 
 
@@ -123,7 +125,10 @@ async def test_revoked_key_holds_the_build_and_retry_finishes_it(
         GitHubStandIn() as github,
         scripted_model(link_shortener_scenario(), monkeypatch, github.url) as sim,
     ):
-        repo = make_project(tmp_path, github.url)
+        # The example's first three subtasks: 01-models, then 02-storage and 03-codec side by
+        # side, which the revoked key hits both (04 and 05 would only come after the retry).
+        source = example_design(tmp_path, *HELD_BUILD)
+        repo = make_project(tmp_path, github.url, design_source=source)
         approve_artifacts(repo.design_dir, repo.root)
         async with build_worker(client, task_queue):
             handle = await start_build(client, repo, task_queue)
@@ -152,11 +157,12 @@ async def test_revoked_key_holds_the_build_and_retry_finishes_it(
         pulls = github.pulls("demo/link-shortener")
     assert tracker  # read while held
     assert result.result == "ALL_SUBTASKS_PR_CREATED", result
-    for sub in result.subtasks:
+    assert sorted(sub.subtask for sub in result.subtasks) == list(HELD_BUILD)
+    for name in HELD_BUILD:
         # Nothing reviewed twice: the two rounds of an undisturbed run, three reviewers each.
-        reviews = list((repo.design_dir / "build-reviews" / sub.subtask).glob("*_code-*.md"))
-        assert len(reviews) == 6, (sub.subtask, reviews)
-    assert len(pulls) == 5 + 1  # one per subtask, one for the integration
+        reviews = list((repo.design_dir / "build-reviews" / name).glob("*_code-*.md"))
+        assert len(reviews) == 6, (name, reviews)
+    assert len(pulls) == len(HELD_BUILD) + 1  # one per subtask, one for the integration
 
 
 async def test_a_seven_subtask_design_and_build_hold_once_each_and_retry_finishes_them(

@@ -5,6 +5,9 @@ disappears, the subtask is claimed again by another and finishes there, its
 worktree re-created in that host's clone from the pushed branch. The build is
 started from a third checkout (the person's) that no worker touches: workers
 map its paths onto their clones with `--path-map`.
+
+Two of the example's subtasks: 01-models, which moves, and 02-storage, which depends on it
+and so is built after the move, on beta alone, from the moved subtask's branch.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
 from simulators.messages_api import MessagesStandIn
 from tests.support import (
+    example_design,
     example_venv,
     make_project,
     record_history,
@@ -35,6 +39,8 @@ from tests.support import (
 from tests.workflows.builds import approve_artifacts
 from workflows.build import BuildWorkflow
 from workflows.subtask import SubtaskWorkflow
+
+NAMES = ("01-models", "02-storage")
 
 
 async def test_subtask_moves_to_another_host_when_its_host_dies(
@@ -47,6 +53,7 @@ async def test_subtask_moves_to_another_host_when_its_host_dies(
             github.url,
             "\n[agents]\nheartbeat_timeout_s = 3\n",
             top_config="host_timeout_s = 5",
+            design_source=example_design(tmp_path, *NAMES),
         )
         approve_artifacts(repo.design_dir, repo.root)
         # What a team does before starting workers elsewhere: push, then clone per host and
@@ -98,11 +105,12 @@ async def test_subtask_moves_to_another_host_when_its_host_dies(
                     proc.wait()
         heads = sorted(p["head"]["ref"] for p in github.pulls("demo/link-shortener"))
     assert result.result == "ALL_SUBTASKS_PR_CREATED"
-    assert len(heads) == 5 + 1  # one per subtask, one for the integration
+    assert heads == sorted([*(f"feat/{n}" for n in NAMES), "integration/link-shortener"])
     assert moved.hosts == [host_queue("alpha"), host_queue("beta")]
     assert moved.host_queue == host_queue("beta")
     # The builder's commit reached origin before the host died, so beta went on from it.
-    assert "feat/01-models" in heads[0]
+    built = [r for r in messages.requests if r.role == "builder" and r.scope == "01-models"]
+    assert len([r for r in built if r.turn == 1]) == 1
     # History holds the person's paths; the work happened in the hosts' own clones.
     assert moved.worktree == str(repo.root / ".worktrees/01-models")
     assert not (repo.root / ".worktrees").exists()
@@ -112,4 +120,6 @@ async def test_subtask_moves_to_another_host_when_its_host_dies(
     # Beta, alone after alpha died, wrote the last tracker: every subtask has its PR.
     tracker = clones["beta"] / "design-docs/orchestration/pr_tracker.md"
     rows = read_tracker(str(tracker))[repo.design_dir.name]
-    assert {r.status for r in rows} == {"pr_created"} and len(rows) == 5 + 1  # + integration
+    assert {r.subtask: r.status for r in rows} == dict.fromkeys(
+        [*NAMES, "integration"], "pr_created"
+    )

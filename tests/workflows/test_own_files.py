@@ -20,7 +20,7 @@ from temporalio.client import Client
 from contracts.design import DesignInput, DesignResult, DesignStatus
 from contracts.human import DecideInput, PendingDecision
 from simulators.demo_scenario import link_shortener_scenario
-from tests.support import make_project, scripted_model, status_of, until
+from tests.support import example_design, make_project, scripted_model, status_of, until
 from worker import build_worker
 from workflows.design_review import DesignReviewWorkflow
 
@@ -36,7 +36,8 @@ def git(root: Path, *args: str) -> str:
 async def test_the_design_loop_holds_on_a_persons_files_and_never_commits_them(
     client: Client, task_queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    repo = make_project(tmp_path)
+    # Two of the example's subplans: what the loop commits is the same for two as for five.
+    repo = make_project(tmp_path, design_source=example_design(tmp_path, "01-models", "02-storage"))
     scratch = repo.design_dir / "scratch-notes.txt"
     scratch.write_text(SCRATCH)
     overview = repo.design_dir / "overview.md"

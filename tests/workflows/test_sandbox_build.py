@@ -1,9 +1,12 @@
 """A build whose builders, fixers, code reviewers and gates all try the attacks still
 finishes, and nothing leaked, ran, connected or survived.
 
-The example's build (5 subtasks) with the scripted model: every shell-holding
-role runs hostile commands before doing its work, and `[gates] commands` adds a
-hostile gate that exits 0. The worker holds the (fake) secrets in its environment.
+The example's build with the scripted model: every shell-holding role runs hostile
+commands before doing its work, and `[gates] commands` adds a hostile gate that exits 0.
+The worker holds the (fake) secrets in its environment. Two of the example's subtasks, the
+second depending on the first (so its worktree merges a branch the attacks wrote to), with
+the three default code reviewers: every role and gate attacks in each; issue 11's bar, a
+design and a build of 7 subtasks, is the second test.
 """
 
 from __future__ import annotations
@@ -28,7 +31,14 @@ from runtime.server import DevServer
 from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
 from simulators.messages_api import MessagesStandIn
-from tests.support import SIM_ENV, make_project, scripted_model, status_of, until
+from tests.support import (
+    SIM_ENV,
+    example_design,
+    make_project,
+    scripted_model,
+    status_of,
+    until,
+)
 from tests.workflows.builds import approve_artifacts, tiny_design, writes_file_rule
 from worker import build_worker
 from workflows.build import BuildWorkflow
@@ -38,6 +48,7 @@ SHELL_ROLES = ["fixer", "code-correctness", "code-performance", "code-architectu
 READ_README = {"tool": "read_file", "input": {"path": "README.md"}}
 SURVIVOR = "1000.5151"
 INJECTED = "INJECTED-ROLE-PROMPT-2323"
+HOSTILE_BUILD = ("01-models", "02-storage")  # of the example's subplans
 
 
 def hostile(outside: Path, common: Path, ports: list[int]) -> str:
@@ -308,7 +319,8 @@ async def test_a_build_attacked_from_every_shell_finishes_and_nothing_leaks(
     (tmp_path / "home-secret.txt").write_text(home_secret)
     with GitHubStandIn() as github:
         config = '\n[gates]\ncommands = ["true"]\n[sandbox]\ntmp_mb = 16\n'
-        repo = make_project(tmp_path / "p", github.url, config)
+        source = example_design(tmp_path, *HOSTILE_BUILD)
+        repo = make_project(tmp_path / "p", github.url, config, design_source=source)
         approve_artifacts(repo.design_dir, repo.root)
         armed = arm(repo, tmp_path, [port, temporal_port])
         with scripted_model(hostile_scenario(armed.command), monkeypatch, github.url) as messages:
@@ -318,7 +330,11 @@ async def test_a_build_attacked_from_every_shell_finishes_and_nothing_leaks(
         history = await histories(client, "build-hostile")
 
     assert result.result == "ALL_SUBTASKS_PR_CREATED", result
-    assert len(pulls) == 5 + 1  # one per subtask, one for the integration (its gates attacked too)
+    # One per subtask, one for the integration (its gates attacked too).
+    assert sorted(p["head"]["ref"] for p in pulls) == [
+        *(f"feat/{n}" for n in HOSTILE_BUILD),
+        "integration/link-shortener",
+    ]
     ran = {r.role for r in messages.requests for t in r.tool_results if "exit code" in str(t)}
     assert {"builder", *SHELL_ROLES} <= ran  # every shell-holding role attacked
     assert_nothing_leaked_ran_connected_or_survived(

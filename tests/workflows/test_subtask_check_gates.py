@@ -14,7 +14,7 @@ from contracts.build import BuildResult, BuildStatus
 from contracts.human import DecideInput, PendingDecision
 from simulators.demo_scenario import link_shortener_scenario
 from simulators.github_api import GitHubStandIn
-from tests.support import make_project, scripted_model, status_of, until, write
+from tests.support import example_design, make_project, scripted_model, status_of, until, write
 from tests.workflows.builds import (
     ONE_REVIEWER,
     REPO,
@@ -28,6 +28,8 @@ from tests.workflows.builds import (
 )
 from worker import build_worker
 from workflows.build import BuildWorkflow
+
+TWO = ("01-models", "02-storage")  # of the example's subtasks, the second built on the first
 
 
 async def test_a_marker_is_fixed_before_any_pr_and_integration_passes_at_once(
@@ -106,18 +108,22 @@ async def test_the_example_with_a_marker_writing_model_opens_clean_prs_and_clean
 ) -> None:
     """Issue 23's check on the bundled example: every file's first write carries a TODO;
     each is fixed before any PR opens, integration passes at its first run, and no
-    worktree is left behind (every one was pushed)."""
+    worktree is left behind (every one was pushed). Two of its subtasks, the second built
+    on the first: its real code and tests, and a dependent's worktree and integration that
+    would take in a marker its dependency left."""
     scenario = {**link_shortener_scenario(), "quirks": {"first_write_marker": "TODO: finish this"}}
     with scripted_model(scenario, monkeypatch, github.url):
-        repo = make_project(tmp_path, github.url)
+        source = example_design(tmp_path, *TWO)
+        repo = make_project(tmp_path, github.url, design_source=source)
         approve_artifacts(repo.design_dir, repo.root)
         result = await build(client, task_queue, repo.design_dir)
 
     assert result.result == "ALL_SUBTASKS_PR_CREATED", result
     assert result.integration is not None and result.integration.status == "passed"
     assert result.integration.rounds == 1
-    for sub in result.subtasks:
-        source = git_out(repo.root, "grep", "-n", "TODO", f"feat/{sub.subtask}", "--", "shortener")
+    assert sorted(sub.subtask for sub in result.subtasks) == list(TWO)
+    for name in TWO:
+        source = git_out(repo.root, "grep", "-n", "TODO", f"feat/{name}", "--", "shortener")
         assert source == "", source  # the tests may keep theirs; the source may not
     assert result.cleanup is not None and result.cleanup.kept == {}
     assert not any((repo.root / ".worktrees").iterdir())
@@ -133,11 +139,13 @@ async def test_the_example_with_a_promised_file_left_out_asks_a_person_before_an
 ) -> None:
     """Issue 23's first check on the bundled example: the model never writes a file
     02-storage promised and its integrator would blame 01-models. The subtask's own checks
-    stop it before its PR: a person is asked, the file named; nothing is reopened."""
+    stop it before its PR: a person is asked, the file named; nothing is reopened. The
+    example's first two subtasks: what comes after 02-storage plays no part."""
     quirks = {"omit_files": ["tests/test_storage.py"], "blame": "01-models"}
     scenario = {**link_shortener_scenario(), "quirks": quirks}
     with scripted_model(scenario, monkeypatch, github.url) as messages:
-        repo = make_project(tmp_path, github.url)
+        source = example_design(tmp_path, *TWO)
+        repo = make_project(tmp_path, github.url, design_source=source)
         approve_artifacts(repo.design_dir, repo.root)
         async with build_worker(client, task_queue):
             handle = await start_build(client, repo, task_queue)
