@@ -51,7 +51,7 @@ from cli.demo_repo import (
     demo_config,
     prepare_demo_repo,
 )
-from cli.demo_steps import Demo, fresh_start, next_phase, signal_as_a_person
+from cli.demo_steps import POLL_S, Demo, fresh_start, next_phase, signal_as_a_person
 from cli.loop_classes import BuildWorkflow, DesignReviewWorkflow
 from cli.loop_cmds import pending_decisions
 from cli.output import Commands, orchestrator_prog, paint
@@ -321,7 +321,7 @@ async def design_phase(
             say("  every scope cleared the bar; approving at the gate as a person would:")
             await signal_as_a_person(demo, DESIGN_ID, "approved")
         demo.holds(st, pending_decisions(st))
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(POLL_S)
     result = DesignResult.model_validate(await handle.result())
     design_metrics = await handle.query(DesignReviewWorkflow.metrics)
     say(
@@ -359,7 +359,7 @@ async def build_phase(
             # The poll that saw the run closed reported after it closed: the last
             # subtask's PR, set between two polls, is printed too.
             break
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(POLL_S)
     result = BuildResult.model_validate(await handle.result())
     for sub in result.subtasks:
         if sub.pr_url and (sub.subtask, "pr") not in seen:

@@ -15,7 +15,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError
 
 from cli.demo_repo import DemoRepo
-from cli.demo_steps import Demo, next_phase, signal_as_a_person
+from cli.demo_steps import POLL_S, Demo, next_phase, signal_as_a_person
 from cli.holds import release_answers
 from cli.output import paint
 from cli.views import findings_text
@@ -84,7 +84,7 @@ async def until(
             if done(st):
                 return st
             holds(demo, st, seen)
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(POLL_S)
 
 
 def holds(demo: Demo, st: ReleaseStatus, seen: set[str]) -> None:

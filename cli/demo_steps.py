@@ -23,6 +23,10 @@ from contracts.human import PendingDecision
 from runtime.client import settings_from_env
 from runtime.server import temporal_binary
 
+# How often the demo asks its loops (a describe and a status query each) and the forge
+# stand-in what changed. Every query is a workflow task on the server and the worker.
+POLL_S = 1.0
+
 
 class Demo:
     """The demo's voice: progress lines with elapsed time, pasteable commands."""

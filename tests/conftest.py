@@ -27,6 +27,9 @@ from simulators.github_api import RECORD_ENV
 from tests.durations import DURATIONS, DurationStore, longest_first
 from tests.support import connect
 
+# The shared sequence of demos (`interrupted_demos`) and its helpers.
+pytest_plugins = ["tests.demo_runs"]
+
 RECORDING = pytest.StashKey[str]()
 
 
@@ -69,6 +72,8 @@ SHARED_RUNS = {
     "interrupted_demos": (
         "tests/cli/test_first_hour.py::test_ctrl_c_on_the_demo_ends_its_loops_and_a_rerun_finishes",
         "tests/cli/test_first_hour.py::test_a_killed_demo_leaves_nothing_that_stops_the_next_one",
+        "tests/cli/test_first_hour.py::test_a_hold_in_the_demo_is_printed_and_its_command_works",
+        "tests/webui/test_web_ui.py::test_a_person_sees_the_loops_in_the_web_ui",
     ),
 }
 _SHARED_UNIT = {nodeid: name for name, ids in SHARED_RUNS.items() for nodeid in ids}

@@ -17,20 +17,18 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from temporalio.client import (
     Client,
-    WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowHandle,
 )
 from temporalio.service import RPCError
 
 import starter
+from contracts.design import DESIGN_DOC_APPROVED
 from contracts.version import TASK_QUEUE
 from runtime.server import DevServer, free_port, is_listening, process_alive
 from simulators.demo_scenario import (
@@ -43,7 +41,8 @@ from simulators.demo_scenario import (
 from simulators.github_api import GitHubStandIn
 from tests.cli.commands import orchestrator
 from tests.conftest import REPO_ROOT
-from tests.support import make_project, scripted_model, until
+from tests.demo_runs import InterruptedDemos, demo_dir, own_home, processes_of
+from tests.support import make_project, scripted_model
 from tests.workflows.builds import (
     ONE_REVIEWER,
     git_out,
@@ -66,30 +65,8 @@ def broken_path(tmp_path: Path) -> str:
     return f"{bindir}{os.pathsep}{os.environ['PATH']}"
 
 
-def own_home(tmp_path: Path, address: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "ORCHESTRATOR_RUN"}
-    home = str(tmp_path / "home")
-    return {**env, "ORCHESTRATOR_HOME": home, "TEMPORAL_ADDRESS": address, **extra}
-
-
 def dead_address() -> str:
     return f"127.0.0.1:{free_port()}"
-
-
-def processes_of(home: Path) -> list[str]:
-    """Processes that belong to this home: started with it in their environment or arguments."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            blob = (entry / "cmdline").read_bytes() + (entry / "environ").read_bytes()
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if str(home).encode() in blob and stat.rsplit(")", 1)[1].split()[0] != "Z":
-            found.append(f"{entry.name}: {(entry / 'cmdline').read_bytes()[:200]!r}")
-    return found
 
 
 async def latest_run(handle: WorkflowHandle) -> str | None:
@@ -350,94 +327,6 @@ async def test_stop_stops_the_worker_and_the_server_the_cli_started(tmp_path: Pa
 # --------------------------------------------------------------------------- the demo
 
 
-@pytest.fixture
-def demo_env(temporal_server: DevServer, tmp_path: Path) -> Iterator[dict[str, str]]:
-    """The demo as a person runs it, against the suite's server, with a home of its own."""
-    env = own_home(tmp_path, temporal_server.address)
-    yield env
-    for line in processes_of(tmp_path / "home"):
-        os.kill(int(line.split(":")[0]), signal.SIGKILL)
-
-
-def start_demo(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[bytes]:
-    """In its own process group, SIGINT at its default: as a terminal starts it."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "starter", "demo", *args],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-
-
-async def wait_for_text(log: Path, text: str, limit: float = 300) -> str:
-    async def seen() -> str:
-        out = log.read_text(errors="replace")
-        return out if text in out else ""
-
-    return str(await until(seen, limit=limit, interval=0.3, what=f"{text!r} in {log}"))
-
-
-def demo_dir(out: str) -> str:
-    found = re.search(r"scratch repository (\S+) ", out)
-    assert found, out
-    return f"{found.group(1)}/design-docs/active/link-shortener"
-
-
-@dataclass(frozen=True)
-class InterruptedDemos:
-    """What three demos in one home showed, run one after the other."""
-
-    home: Path
-    env: dict[str, str]
-    ctrl_c_code: int  # the first, Ctrl-C once its build started
-    ctrl_c_out: str
-    build_after_ctrl_c: WorkflowExecutionDescription
-    running_after_ctrl_c: list[str]
-    killed_status: subprocess.CompletedProcess[str]  # the second, SIGKILLed once its build started
-    rerun_dir: Path  # the third, with --dir, run to the end
-    rerun: subprocess.CompletedProcess[str]
-
-
-@pytest.fixture(scope="module")
-async def interrupted_demos(
-    temporal_server: DevServer, client: Client, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[InterruptedDemos]:
-    """One sequence for the Ctrl-C and the SIGKILL tests: a whole demo is about 40 s of CPU,
-    and each test's rerun is the demo after an interrupted one (SHARED_RUNS in
-    tests/conftest.py keeps both tests on the worker that runs it)."""
-    tmp_path = tmp_path_factory.mktemp("interrupted-demos")
-    env = own_home(tmp_path, temporal_server.address)
-    home = Path(env["ORCHESTRATOR_HOME"])
-    try:
-        first_log = tmp_path / "ctrl-c.log"
-        first = start_demo(env, first_log)
-        await wait_for_text(first_log, " started (running now:")
-        os.killpg(first.pid, signal.SIGINT)  # Ctrl-C reaches the terminal's foreground group
-        code = await asyncio.to_thread(first.wait, 120)
-        build = await client.get_workflow_handle("build-link-shortener").describe()
-        running = f"TaskQueue = '{build.task_queue}' AND ExecutionStatus = 'Running'"
-        left = [w.id async for w in client.list_workflows(running)]
-
-        killed_log = tmp_path / "killed.log"
-        killed = start_demo(env, killed_log)
-        await wait_for_text(killed_log, " started (running now:")
-        os.killpg(killed.pid, signal.SIGKILL)
-        await asyncio.to_thread(killed.wait, 60)
-        shown = await orchestrator(env, "status", demo_dir(killed_log.read_text()))
-
-        rerun_dir = tmp_path / "demo"
-        rerun = await orchestrator(env, "demo", "--dir", str(rerun_dir), limit=600)
-        yield InterruptedDemos(
-            home, env, code, first_log.read_text(), build, left, shown, rerun_dir, rerun
-        )
-    finally:
-        for line in processes_of(home):
-            os.kill(int(line.split(":")[0]), signal.SIGKILL)
-
-
 async def test_ctrl_c_on_the_demo_ends_its_loops_and_a_rerun_finishes(
     client: Client, interrupted_demos: InterruptedDemos
 ) -> None:
@@ -591,36 +480,18 @@ def demo_forked_and_merged(scratch: Path, out: str, github: GitHubStandIn) -> No
 
 
 async def test_a_hold_in_the_demo_is_printed_and_its_command_works(
-    demo_env: dict[str, str], tmp_path: Path
+    interrupted_demos: InterruptedDemos,
 ) -> None:
     """The model refuses the key: the demo says so at once, with the commands, and keeps
-    its loops alive; the printed `retry`, pasted after the fix, lets it finish."""
-    from simulators.demo_scenario import link_shortener_scenario
-    from simulators.messages_api import READABLE_CALLERS, MessagesStandIn
-
-    with MessagesStandIn(link_shortener_scenario(), api_key="a-key-nobody-holds") as model:
-        env = {
-            **demo_env,
-            **READABLE_CALLERS,
-            "ANTHROPIC_API_KEY": "sim-key",
-            "ANTHROPIC_BASE_URL": model.url,
-        }
-        log = tmp_path / "demo.log"
-        demo = start_demo(env, log, "--real")
-        try:
-            out = await wait_for_text(log, "  retry: ", limit=180)
-            assert "A person must act: the demo waits for this" in out
-            assert "Held (failure: consistency" in out and "401" in out
-            retry = shlex.split(re.findall(r"^ +retry: (.+)$", out, re.M)[0])
-            model.api_key = None  # the person fixed the key
-            sent = await asyncio.to_thread(
-                subprocess.run, retry, env=demo_env, capture_output=True, text=True,
-                timeout=120, check=False,
-            )  # fmt: skip
-            assert sent.returncode == 0, sent.stdout + sent.stderr
-            assert await asyncio.to_thread(demo.wait, 600) == 0, log.read_text()[-3000:]
-        finally:
-            if demo.poll() is None:
-                os.killpg(demo.pid, signal.SIGKILL)
-    assert log.read_text().rstrip().splitlines()[-1] == "SHIPPED"
-    assert "Traceback" not in log.read_text()
+    its loops alive; the printed `retry`, pasted after the fix, lets it go on to its build
+    (where the Ctrl-C test's Ctrl-C ends it; the rerun runs a demo to the end)."""
+    held = interrupted_demos.held_out
+    assert "A person must act: the demo waits for this" in held
+    assert "Held (failure: consistency" in held and "401" in held
+    sent = interrupted_demos.retry_sent
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    assert "sent decide failure retry to design-link-shortener" in sent.stdout
+    out = interrupted_demos.ctrl_c_out
+    after = out[len(held) :]
+    assert DESIGN_DOC_APPROVED in after and " started (running now:" in after, out[-3000:]
+    assert "Traceback" not in out
