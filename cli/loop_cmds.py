@@ -269,11 +269,15 @@ async def foreign_dir(handle: WorkflowHandle, design_dir: str) -> str | None:
     return None if recorded is None or same_dir(recorded, design_dir) else recorded
 
 
+class ForeignLoop(CliError):
+    """A loop under one of this directory's ids that another directory started."""
+
+
 async def check_owner(handle: WorkflowHandle, design_dir: str) -> None:
     """Refuse to signal or attach to a loop another directory with the same name started."""
     recorded = await foreign_dir(handle, design_dir)
     if recorded is not None:
-        raise CliError(
+        raise ForeignLoop(
             f"{not_yours(handle.id, recorded, design_dir)}. Fix: finish or cancel the other "
             f"loop (`orchestrator cancel {recorded}`), or rename this feature directory"
         )
@@ -303,12 +307,20 @@ def loop_ids(design_dir: str) -> list[tuple[str, str]]:
 
 async def running_loops(client: Client, design_dir: str) -> list[tuple[str, WorkflowHandle]]:
     """The design, build and release loops running for `design_dir` (decide, pause, resume
-    and cancel reach each of them)."""
-    found = []
+    and cancel reach each of them). Another directory's loop under one of its ids is left
+    alone, and refused only when none of this directory's own runs: a killed demo's build,
+    still running, must not block the next demo's `decide` on its design."""
+    found, foreign = [], []
     for kind, wid in loop_ids(design_dir):
-        handle = await running(client, wid, design_dir)
+        try:
+            handle = await running(client, wid, design_dir)
+        except ForeignLoop as refused:
+            foreign.append(refused)
+            continue
         if handle:
             found.append((kind, handle))
+    if not found and foreign:
+        raise foreign[0]
     if not found:
         await refuse_ended(
             client, [("build", build_id(design_dir)), ("design", design_id(design_dir))], design_dir

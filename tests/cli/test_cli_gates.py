@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from pathlib import Path
 
 import pytest
@@ -100,6 +101,7 @@ async def test_budget_gate_exit_codes_and_refused_decisions(
 
 async def test_a_loop_of_another_directory_with_the_same_name_is_refused(
     client: Client,
+    temporal_server: DevServer,
     temporal_env: dict[str, str],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -129,6 +131,24 @@ async def test_a_loop_of_another_directory_with_the_same_name_is_refused(
             handle = client.get_workflow_handle(IDS[0])
             assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
             assert (await handle.query(DesignReviewWorkflow.status)).paused is False
+            # A third directory's build under our build's id (a killed demo's, say) does not
+            # stop a verb from reaching our own design, and is not touched itself.
+            elsewhere = str(tmp_path / "elsewhere" / "link-shortener")
+            started = temporal_cli(
+                temporal_server.address,
+                "workflow", "start", "--type", "BuildWorkflow", "--task-queue", "nobody-serves",
+                "--workflow-id", IDS[1], "--input", json.dumps({"design_dir": elsewhere}),
+            )  # fmt: skip
+            assert started.returncode == 0, started.stderr
+            paused = await orchestrator(temporal_env, "pause", mine)
+            assert paused.returncode == 0, paused.stdout + paused.stderr
+            assert (await handle.query(DesignReviewWorkflow.status)).paused is True
+            theirs_build = client.get_workflow_handle(IDS[1])
+            events = [e async for e in theirs_build.fetch_history_events()]
+            assert not [
+                e for e in events if e.HasField("workflow_execution_signaled_event_attributes")
+            ]
+            await theirs_build.terminate("test over")
             cancelled = await orchestrator(temporal_env, "cancel", mine)
             assert cancelled.returncode == 0, cancelled.stderr
 
