@@ -818,7 +818,10 @@ async def decide(args: argparse.Namespace) -> int:
             f"`orchestrator status {args.design_dir}` lists what waits)"
         )
     # A decision resumes the loop, and reading what waits takes a worker: make sure one runs.
-    client = await client_for(embedded=not args.no_embedded)
+    client = await client_for(
+        embedded=not args.no_embedded,
+        need_worker=await starts_something(args.design_dir, unless_all_served=True),
+    )
     waiting: list[tuple[WorkflowHandle, PendingDecision]] = []
     kinds: dict[str, str] = {}
     for kind, handle in await running_loops(client, args.design_dir):
@@ -864,17 +867,21 @@ async def decide(args: argparse.Namespace) -> int:
     return 0
 
 
-async def starts_something(design_dir: str) -> bool:
-    """Whether reading what waits would start a server or a worker (none answers now)."""
+async def starts_something(design_dir: str, *, unless_all_served: bool = False) -> bool:
+    """Whether reading what waits would start a server or a worker: none answers now (with
+    `unless_all_served`: some running loop of the directory has no worker on its queue, or
+    none runs; a demo's loops are served on the demo's own queue, so no other is needed)."""
     if not is_listening(settings_from_env().address):
         return True
     client = await connect(embedded=False)
+    served = []
     for _, wid in loop_ids(design_dir):
         desc = await describe_or_none(client.get_workflow_handle(wid))
-        running = desc is not None and desc.status == WorkflowExecutionStatus.RUNNING
-        if running and desc is not None and await live_pollers(client, desc.task_queue):
-            return False
-    return True
+        if desc is not None and desc.status == WorkflowExecutionStatus.RUNNING:
+            served.append(bool(await live_pollers(client, desc.task_queue)))
+    if unless_all_served:
+        return not served or not all(served)
+    return not any(served)
 
 
 async def _both(args: argparse.Namespace, said: str, handler: Callable[[LoopClass], Any]) -> int:

@@ -16,7 +16,7 @@ from cli import queues
 from cli.bounds import bounded
 from cli.common import CliError, add_verb, client_for
 from cli.loop_classes import LOOP_CLASSES
-from cli.loop_cmds import running_loops
+from cli.loop_cmds import running_loops, starts_something
 from cli.release_cmd import running_release
 from contracts.gate_hints import NO_GATE
 from workflows.release import ReleaseWorkflow
@@ -36,7 +36,10 @@ async def say(args: argparse.Namespace) -> int:
     if not text:
         raise CliError('there is nothing to say. Fix: orchestrator say <dir> "looks good"')
     # The hint is read back with a query, which takes a worker: make sure one runs.
-    client = await client_for(embedded=not args.no_embedded)
+    client = await client_for(
+        embedded=not args.no_embedded,
+        need_worker=await starts_something(args.design_dir, unless_all_served=True),
+    )
     release = await running_release(client, os.path.abspath(args.design_dir))
     try:
         loops = await running_loops(client, args.design_dir)
