@@ -14,7 +14,7 @@ import signal
 import sys
 from collections.abc import Iterable
 
-from cli.common import CliError, fail, root_cause
+from cli.common import CliError, fail, feature_of, root_cause
 from cli.verbs import VERBS
 from runtime.exit import exit_now
 from runtime.startup import imports_without_gc
@@ -51,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     with imports_without_gc():
         args = parser(load=argv[:1]).parse_args(argv)
     try:
+        if getattr(args, "on_design_dir", False):
+            feature_of(args.design_dir)  # a mistyped path starts no server, no worker
         if getattr(args, "sync", False):
             return int(args.run(args))
         return int(asyncio.run(args.run(args)))

@@ -197,4 +197,4 @@ def add_verb(
     for flag, kw in args:
         p.add_argument(flag, **kw)
     p.add_argument("--no-embedded", action="store_true", help=NO_EMBEDDED_HELP)
-    p.set_defaults(run=fn)
+    p.set_defaults(run=fn, on_design_dir=True)

@@ -295,6 +295,18 @@ async def test_decide_refuses_a_typo_before_starting_anything(tmp_path: Path) ->
     assert not (tmp_path / "home" / "worker.pid").exists()  # no worker either
 
 
+async def test_a_mistyped_directory_starts_nothing(tmp_path: Path) -> None:
+    address = dead_address()
+    env = own_home(tmp_path, address)
+    missing = str(tmp_path / "design-docs" / "active" / "link-shortner")
+    for verb in (["status"], ["pause"], ["cancel"], ["decide", "retry"], ["build"]):
+        refused = await orchestrator(env, verb[0], missing, *verb[1:])
+        assert refused.returncode == 2, (verb, refused.stdout, refused.stderr)
+        assert f"{missing}: design directory not found" in refused.stderr, refused.stderr
+    assert not is_listening(address)  # no server started
+    assert not (tmp_path / "home" / "worker.pid").exists()  # no worker either
+
+
 async def test_stop_stops_the_worker_and_the_server_the_cli_started(tmp_path: Path) -> None:
     address = dead_address()
     home = tmp_path / "home"
