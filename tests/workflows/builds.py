@@ -214,10 +214,13 @@ async def held_at_conflicts(
 BRANCH = "integration/link-shortener"
 
 
-def integrated(tmp_path: Path, github_url: str, suite: str, release: str = "") -> DemoRepo:
-    """A project whose build integrated: its integration branch and INTEGRATION.md."""
+def integrated(
+    tmp_path: Path, github_url: str, suite: str, release: str = "", top: str = ""
+) -> DemoRepo:
+    """A project whose build integrated: its integration branch and INTEGRATION.md (`top`:
+    top-level configuration lines)."""
     config = f'{ONE_REVIEWER}\n[gates]\nintegration = ["{suite}"]\n\n[release]\n{release}\n'
-    repo = tiny_project(tmp_path, github_url, {"a": []}, config)
+    repo = tiny_project(tmp_path, github_url, {"a": []}, config, top=top)
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
     subprocess.run([*git, "branch", BRANCH], cwd=repo.root, check=True)
     report = repo.design_dir / "build-reviews" / "INTEGRATION.md"
