@@ -376,11 +376,10 @@ class ReleaseWorkflow:
         moved = len(self.s.hosts) > 1 and self.s.head is not None
         self.s.worktree, self.s.head = wt.path, head
         if moved:
+            old, new = host_name(self.s.hosts[-2]), host_name(self.s.hosts[-1])
             self.s.notice = (
-                f"moved from host {host_name(self.s.hosts[-2])} to host "
-                f"{host_name(self.s.hosts[-1])}: its worktree made again there from {branch} "
-                f"at {head[:10]}"
-            )
+                f"moved from host {old} to host {new}" if old != new else f"back on host {new}"
+            ) + f": its worktree made again there from {branch} at {head[:10]}"
             self._details()
 
     def _forget(self, lost: HostLost) -> None:

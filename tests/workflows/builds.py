@@ -18,6 +18,7 @@ from activities.tracker import update_tracker
 from cli.demo_repo import DemoRepo
 from contracts.build import BuildInput, BuildResult, BuildStatus, SubtaskView
 from contracts.human import PendingDecision
+from contracts.release import ReleaseStatus
 from contracts.tracker import TrackerRow, TrackerUpdate
 from simulators.messages_api import MessagesStandIn
 from tests.support import (
@@ -31,6 +32,7 @@ from tests.support import (
 )
 from worker import build_worker
 from workflows.build import BuildWorkflow
+from workflows.release import ReleaseWorkflow
 
 REPO = "demo/link-shortener"
 ONE_REVIEWER = '\n[reviewers]\ncode = ["code-correctness"]\n'
@@ -265,3 +267,18 @@ def forge_hold(
         return d if d is not None and d.kind == "forge" else None
 
     return probe
+
+
+async def release_status(handle: WorkflowHandle) -> ReleaseStatus:
+    return await handle.query(ReleaseWorkflow.status)
+
+
+async def waits_for(handle: WorkflowHandle, gate: str, limit: float = 120) -> ReleaseStatus:
+    """The release's status once it waits for a person to send `gate`."""
+
+    async def probe() -> ReleaseStatus | None:
+        st = await release_status(handle)
+        return st if st.next_gate == gate else None
+
+    found: ReleaseStatus = await until(probe, limit=limit, what=f"waiting for {gate}")
+    return found

@@ -12,12 +12,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client
 
 from activities.host import host_queue
 from cli.demo_repo import make_test_venv
 from contracts.human import RETRY_OR_STOP, DecideInput, PendingDecision
-from contracts.release import ReleaseInput, ReleaseResult, ReleaseStatus
+from contracts.release import ReleaseInput, ReleaseResult
 from runtime.server import DevServer
 from simulators.github_api import GitHubStandIn
 from simulators.messages_api import MessagesStandIn
@@ -29,7 +29,8 @@ from tests.support import (
     until,
     write,
 )
-from tests.workflows.builds import BRANCH, git_out, integrated
+from tests.workflows.builds import BRANCH, git_out, integrated, waits_for
+from tests.workflows.builds import release_status as status
 from worker import build_host_worker, build_worker
 from workflows.host_steps import HOSTS_LOST, MAX_HOST_MOVES
 from workflows.release import ReleaseWorkflow
@@ -47,19 +48,6 @@ FIXED_BY_THE_FIXER = [
         "submit": {"summary": "Escaped the input."},
     },
 ]
-
-
-async def status(handle: WorkflowHandle) -> ReleaseStatus:
-    return await handle.query(ReleaseWorkflow.status)
-
-
-async def waits_for(handle: WorkflowHandle, gate: str) -> ReleaseStatus:
-    async def probe() -> ReleaseStatus | None:
-        st = await status(handle)
-        return st if st.next_gate == gate else None
-
-    found: ReleaseStatus = await until(probe, limit=180, what=f"waiting for {gate}")
-    return found
 
 
 def start(client: Client, design_dir: Path, task_queue: str):  # type: ignore[no-untyped-def]
@@ -104,11 +92,11 @@ async def test_a_release_moves_to_another_host_when_its_host_dies(
         beta = None
         try:
             handle = await start(client, repo.design_dir, task_queue)
-            await waits_for(handle, "!critic")
+            await waits_for(handle, "!critic", limit=180)
             await handle.signal(ReleaseWorkflow.critic)
-            await waits_for(handle, "!security")
+            await waits_for(handle, "!security", limit=180)
             await handle.signal(ReleaseWorkflow.security)
-            before = await waits_for(handle, "!verify")
+            before = await waits_for(handle, "!verify", limit=180)
             beta = host_worker("beta")
             alpha.send_signal(signal.SIGKILL)
             alpha.wait()
@@ -143,7 +131,7 @@ async def test_a_release_no_host_takes_holds_until_a_worker_serves_its_host(
     then a hold naming the host and the fix; a worker for it, `retry`, and it ships."""
     solo = host_queue("solo")
     with scripted_model({"rules": []}, monkeypatch, github.url):
-        repo = integrated(tmp_path, github.url, "test -f src/app.py", top="host_timeout_s = 1")
+        repo = integrated(tmp_path, github.url, "true", top="host_timeout_s = 1")
         # The shared worker claims every worktree for host solo, whose worker then stops.
         async with build_worker(client, task_queue, host_queue=solo):
             async with build_host_worker(client, solo):
