@@ -121,6 +121,9 @@ class WorktreeRequest(BaseModel):
     token_hosts: list[str] = Field(default_factory=list)
     # A remote head a `!replay` archived: old work, not work to continue from.
     replaces: str | None = None
+    # The branch must exist already, here or on the remote (the release continues the
+    # integration branch, never starts one from the base): refused otherwise.
+    existing_only: bool = False
 
 
 class WorktreeResult(BaseModel):

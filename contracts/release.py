@@ -111,7 +111,13 @@ class ReleaseState(ToPerson):
     stages: dict[str, StageState] = Field(default_factory=lambda: _stages())
     worktree: str | None = None
     branch: str | None = None
-    host_queue: str | None = None
+    host_queue: str | None = Field(default=None, description="the claimed host's task queue")
+    hosts: list[str] = Field(default_factory=list, description="every host queue claimed")
+    host_moves: int = Field(default=0, description="hosts lost since a person last decided")
+    head: str | None = Field(default=None, description="the worktree's head, as the loop made it")
+    unpushed: list[str] = Field(
+        default_factory=list, description="the loop's commits the remote has not confirmed"
+    )
     decisions: list[PendingDecision] = Field(default_factory=list)
     answers: dict[str, str] = Field(default_factory=dict)
     result: ReleaseVerdict | None = None
@@ -158,6 +164,9 @@ class ReleaseStatus(BaseModel):
     docs_files: list[str] = Field(default_factory=list)
     notice: str = ""
     hint: str = ""
+    hosts: list[str] = Field(
+        default_factory=list, description="the host queues it ran on, in order (moves)"
+    )
 
 
 class ReleaseResult(BaseModel):

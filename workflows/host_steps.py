@@ -2,13 +2,16 @@
 
 A worktree lives on one host's disk, so a loop claims a host (`host.claim` answers
 with the claiming worker's own task queue) and sends each step that touches the
-worktree, its agents' included, to that queue. The subtask and integration loops
-(`WorktreeSteps`) and the release loop each own one `HostSteps`.
+worktree, its agents' included, to that queue. A step no worker takes within
+`host_timeout_s` loses the host (`HostLost`): `on_a_host` forgets it and runs the
+loop's steps again on another, and after MAX_HOST_MOVES moves in a row a person
+decides. The subtask and integration loops (`WorktreeSteps`) and the release loop
+each own one `HostSteps`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any, Protocol, TypeVar
 
@@ -26,20 +29,42 @@ with workflow.unsafe.imports_passed_through():
     from activities.host import HostClaim
     from contracts.agents import AgentCall
     from contracts.git import PushRequest, PushResult
+    from contracts.human import FAILURE_OPTIONS, FailureInfo
+    from contracts.version import HOST_QUEUE_PREFIX
     from workflows import options
     from workflows.loop_control import LoopControl
 
 T = TypeVar("T")
 
+# After this many host moves in a row, a person decides.
+MAX_HOST_MOVES = 3
+# The cause (and error type) of that decision.
+HOSTS_LOST = "HostsLost"
+
+
+def host_name(queue: str) -> str:
+    """A host queue's host, as its worker was started (`--host`, ORCHESTRATOR_HOST)."""
+    return queue.removeprefix(HOST_QUEUE_PREFIX)
+
 
 class HostLost(Exception):
     """The host holding the worktree stopped taking work; the loop moves to another."""
+
+    def __init__(self, queue: str, summary: str) -> None:
+        super().__init__(f"{queue} (no worker took {summary})")
+        self.queue = queue
+
+    @property
+    def host(self) -> str:
+        return host_name(self.queue)
 
 
 class HostHeld(Protocol):
     """The part of a loop's state (carried across continue-as-new) that names its host."""
 
     host_queue: str | None
+    hosts: list[str]
+    host_moves: int
 
 
 class HostSteps:
@@ -66,7 +91,56 @@ class HostSteps:
                 HostClaim.claim, key, summary=summary, **options.quick()
             ),
         )
+        if s.host_queue:
+            s.hosts.append(s.host_queue)
         return s.host_queue
+
+    async def on_a_host(
+        self,
+        steps: Callable[[], Awaitable[None]],
+        who: str,
+        forget: Callable[[HostLost], None],
+        choices: Sequence[str] = FAILURE_OPTIONS,
+    ) -> None:
+        """Run `steps` (which claim a host first) until they end; when their host is lost,
+        forget it (`forget`: what the loop kept there, its worktree) and run them again on
+        whichever host claims them next, bounded by `moved`."""
+        while True:
+            try:
+                await steps()
+                return
+            except HostLost as lost:
+                workflow.logger.warning("%s: %s", who, lost)
+                self.state().host_queue = None
+                forget(lost)
+                await self.moved(who, lost, choices)
+
+    async def moved(self, who: str, lost: HostLost, choices: Sequence[str]) -> None:
+        """Moving hosts is a retry: after MAX_HOST_MOVES in a row a person decides (retry
+        once a worker serves the host queue, or the other `choices`) instead of moving
+        forever."""
+        s = self.state()
+        s.host_moves += 1
+        if s.host_moves < MAX_HOST_MOVES:
+            return
+        await self.control.holds.ask(
+            FailureInfo(
+                step=f"claim a host for {who}",
+                scopes=[self.control.scope()],
+                error=(
+                    f"{who} moved hosts {s.host_moves} times: no worker took its worktree steps "
+                    f"within host_timeout_s ({self.timeout_s()} s); host {lost.host} stopped "
+                    f"last ({lost}). Fix: start a worker that serves its host queue "
+                    f"(`orchestrator worker --host {lost.host}`, or ORCHESTRATOR_HOST="
+                    f"{lost.host}), or raise host_timeout_s in orchestrator.toml, then retry"
+                ),
+                error_type=HOSTS_LOST,
+                cause=HOSTS_LOST,
+            ),
+            options=choices,
+            notify=self.control.notify,
+        )
+        s.host_moves = 0
 
     def options(self) -> dict[str, Any]:
         """Activity options that send a step to the claimed host."""
@@ -98,7 +172,7 @@ class HostSteps:
         except ActivityError as err:
             cause = err.cause
             if isinstance(cause, TimeoutError) and cause.type == TimeoutType.SCHEDULE_TO_START:
-                raise HostLost(f"{self.state().host_queue} (no worker took {summary})") from err
+                raise HostLost(self.state().host_queue or "", summary) from err
             raise
 
     async def execute(
@@ -112,17 +186,19 @@ class HostSteps:
         """How `AgentStep` runs an agent of this loop: on the claimed host."""
         return await self.once(activity, request, result_type, summary, **opts)
 
-    async def push(self, request: PushRequest, attempts: int) -> None:
-        """Best effort: a push that fails is logged; the branch's next push carries it."""
+    async def push(self, request: PushRequest, attempts: int) -> PushResult | None:
+        """Best effort: a push that fails is logged (None); the branch's next push carries it."""
         try:
-            await self.once(
+            result: PushResult = await self.once(
                 push_branch,
                 request,
                 PushResult,
                 f"push {request.branch}",
                 **options.quick(retry_policy=RetryPolicy(maximum_attempts=attempts)),
             )
+            return result
         except ActivityError as err:
             if is_cancelled_exception(err):
                 raise
             workflow.logger.warning("push of %s failed: %s", request.branch, err.cause)
+            return None

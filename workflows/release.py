@@ -7,6 +7,9 @@ SHIPPED / NOT_SHIPPED. Each gate is a person's to send, in that order; one sent 
 order is refused in `status`. Findings at or above `[release] fix_severity` go to a
 fixer on the integration branch, `[release] max_fix_rounds` times, then a person
 decides (retry / skip / stop). A step that fails for good holds, like every loop's.
+The integration worktree lives on a claimed host; a host that stops taking work is left
+for another (the worktree made again there from the pushed branch, checked to hold every
+commit the loop made), MAX_HOST_MOVES times in a row, then a person decides.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from temporalio.exceptions import ActivityError, is_cancelled_exception
 with workflow.unsafe.imports_passed_through():
     from activities.agents.activities import agent_edit, agent_review
     from activities.gates import run_gates
-    from activities.git.activities import ensure_worktree, git_repo_info
+    from activities.git.activities import ensure_worktree, fast_forward, git_repo_info
     from activities.release.activities import (
         acceptance_criteria,
         check_integrated,
@@ -41,6 +44,8 @@ with workflow.unsafe.imports_passed_through():
     from contracts.build import GateResult, gate_request
     from contracts.config import ProjectContext
     from contracts.git import (
+        MergeRequest,
+        MergeResult,
         PushRequest,
         RepoInfo,
         WorktreeRequest,
@@ -48,6 +53,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from contracts.human import (
         FAILURE_OPTIONS,
+        RETRY_OR_STOP,
+        FailureInfo,
         PendingDecision,
     )
     from contracts.integration import INTEGRATION
@@ -81,7 +88,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.agent_step import AgentStep, agent_call
     from workflows.commands import loop_commands
     from workflows.failures import StepAbandoned, all_or_cancel
-    from workflows.host_steps import HostSteps
+    from workflows.host_steps import HostLost, HostSteps, host_name
     from workflows.inputs import (
         carried_state,
         checked_signal,
@@ -100,6 +107,10 @@ ROLES: dict[str, str] = {
     "security": "release-security",
     "verify": "release-verifier",
 }
+
+
+# The cause of the hold when a moved worktree lacks commits the loop made.
+COMMITS_LOST = "CommitsLost"
 
 
 class Stopped(Exception):
@@ -122,7 +133,7 @@ class ReleaseWorkflow:
         self.prompts = Prompts(
             lambda: self.s.decisions, lambda: self.s.answers, self.control, self._waiting_for
         )
-        self.host = HostSteps(self.control, lambda: self.s)
+        self.host = HostSteps(self.control, lambda: self.s, lambda: self._ctx.config.host_timeout_s)
         self.agent = AgentStep(
             self.control, lambda: self.s.ledger, lambda: self._ctx.config.agents, self.host.execute
         )
@@ -159,6 +170,17 @@ class ReleaseWorkflow:
             **options.quick(),
         )
         self.s.branch = done.branch
+        await self.host.on_a_host(
+            partial(self._stages, inp),
+            f"the release of {self._feature}",
+            self._forget,
+            RETRY_OR_STOP,
+        )
+        self.s.result = SHIPPED if release_state.shippable(self.s, self._severity) else NOT_SHIPPED
+
+    async def _stages(self, inp: ReleaseInput) -> None:
+        """The gates in order on the claimed host (run again from the stage a lost host
+        interrupted: the stages done stay done)."""
         await self._worktree()
         await self._rows()
         for stage in STAGES:
@@ -177,7 +199,6 @@ class ReleaseWorkflow:
             await self._stage(stage, st)
         if self.s.docs == "requested":  # sent while the last stage ran
             await self._docs()
-        self.s.result = SHIPPED if release_state.shippable(self.s, self._severity) else NOT_SHIPPED
 
     def _opened_or_docs(self, stage: Stage) -> bool:
         return stage in self.s.opened or self.s.docs == "requested"
@@ -266,6 +287,7 @@ class ReleaseWorkflow:
             result=self.s.result,
             docs=self.s.docs,
             docs_files=self.s.docs_files,
+            hosts=self.s.hosts,
         )
 
     @workflow.query(name="metrics")
@@ -307,28 +329,101 @@ class ReleaseWorkflow:
         return self._ctx.config.forge.base_branch or self._ctx.branch
 
     async def _worktree(self) -> None:
-        """The integration branch's worktree (re-created from the branch if it was removed)."""
+        """The integration branch's worktree on the claimed host, made from the branch (here
+        or on the remote; never from the base). After a move it must hold every commit the
+        loop made: a stale local branch is brought up to the remote's, and one that still
+        lacks them holds for a person."""
         if self.s.worktree is not None:
             return
         await self.host.claim(
             f"release-{self._feature}", f"claim a host for the release of {self._feature}"
         )
         cfg = self._ctx.config
-        wt: WorktreeResult = await self.host.step(
-            ensure_worktree,
-            WorktreeRequest(
-                repo_root=self._ctx.repo_root,
-                subtask=INTEGRATION,
-                branch=self.s.branch,
-                base_branch=self._base(),
-                remote=cfg.forge.remote,
-                token_hosts=cfg.forge.git_token_hosts(),
-            ),
-            WorktreeResult,
-            f"worktree .worktrees/{INTEGRATION} on {self.s.branch}",
-            **options.quick(),
+        branch = self.s.branch or ""
+        while True:
+            wt: WorktreeResult = await self.host.step(
+                ensure_worktree,
+                WorktreeRequest(
+                    repo_root=self._ctx.repo_root,
+                    subtask=INTEGRATION,
+                    branch=branch,
+                    base_branch=self._base(),
+                    remote=cfg.forge.remote,
+                    token_hosts=cfg.forge.git_token_hosts(),
+                    existing_only=True,
+                ),
+                WorktreeResult,
+                f"worktree .worktrees/{INTEGRATION} on {branch}",
+                **options.quick(),
+            )
+            head = wt.head
+            if self.s.head not in (None, head):
+                ff: MergeResult = await self.host.step(
+                    fast_forward,
+                    MergeRequest(
+                        worktree=wt.path,
+                        branch=branch,
+                        remote=cfg.forge.remote,
+                        token_hosts=cfg.forge.git_token_hosts(),
+                    ),
+                    MergeResult,
+                    f"fast-forward {branch}",
+                    **options.network(),
+                )
+                head = ff.head
+            if self.s.head in (None, head) or await self._went_on_without(wt.path, head):
+                break
+        moved = len(self.s.hosts) > 1 and self.s.head is not None
+        self.s.worktree, self.s.head = wt.path, head
+        if moved:
+            old, new = host_name(self.s.hosts[-2]), host_name(self.s.hosts[-1])
+            self.s.notice = (
+                f"moved from host {old} to host {new}" if old != new else f"back on host {new}"
+            ) + f": its worktree made again there from {branch} at {head[:10]}"
+            self._details()
+
+    def _forget(self, lost: HostLost) -> None:
+        """The worktree was on the lost host: made again on the next one; the stage (or the
+        docs) it interrupted runs again there."""
+        self.s.worktree = None
+        if self.s.docs == "running":
+            self.s.docs = "requested"
+        self.s.phase = "moving hosts"
+        self.s.notice = f"host {lost.host} stopped taking work ({lost}); moving to another host"
+        self._details()
+
+    async def _went_on_without(self, path: str, head: str) -> bool:
+        """The worktree made on this host lacks the loop's last commit: a person pushes it
+        from the host it was made on and retries (False), or skips, going on from `head`
+        without it (True), or stops."""
+        branch, remote = self.s.branch or "", self._ctx.config.forge.remote or "the remote"
+        old = host_name(self.s.hosts[-2]) if len(self.s.hosts) > 1 else "the lost host"
+        lost = (
+            f"the release's commits {', '.join(self.s.unpushed)} were never pushed"
+            if self.s.unpushed
+            else f"{branch} there does not hold {self.s.head}"
         )
-        self.s.worktree = wt.path
+        failure = FailureInfo(
+            step=f"worktree .worktrees/{INTEGRATION} on {branch}",
+            scopes=[self.control.scope()],
+            error=(
+                f"the release's worktree was at {self.s.head} on host {old}; on host "
+                f"{host_name(self.s.hosts[-1])} {branch} (from {remote}) is at {head}: {lost}. "
+                f"Fix: if host {old}'s disk is still there, push them from it "
+                f"(`git -C {path} push {remote} {branch}`) and retry; or skip to go on from "
+                f"{head[:10]} without them; or stop"
+            ),
+            error_type=COMMITS_LOST,
+            cause=COMMITS_LOST,
+        )
+        try:
+            await self.holds.ask(failure, notify=self.control.notify)
+        except StepAbandoned as abandoned:
+            if abandoned.choice != "skip":
+                raise
+            self.s.unpushed = []
+            return True
+        return False
 
     async def _rows(self, hold: bool = True) -> None:
         """The tracker's critic, security and verify rows."""
@@ -586,13 +681,17 @@ class ReleaseWorkflow:
         edit: EditResult = await self.agent(agent_edit, request, EditResult, f"fixer · {name}")
         st.fixes.append(f"{edit.commit[:10] if edit.commit else 'no commit'}: {edit.summary}")
         if edit.commit:
-            await self._push()
+            await self._committed(edit.commit, f"fixer, {name} round {st.fix_rounds}")
         st.status = "running"
 
-    async def _push(self) -> None:
-        """Best effort: the integration PR shows the fixes once the branch is pushed."""
+    async def _committed(self, commit: str, what: str) -> None:
+        """The loop's own commit, the worktree's new head: pushed (best effort) so the
+        integration PR shows it and another host can go on from it; until the remote has
+        it, it is named in `unpushed`."""
         cfg = self._ctx.config
-        await self.host.push(
+        self.s.head = commit
+        self.s.unpushed.append(f"{commit[:10]} ({what})")
+        pushed = await self.host.push(
             PushRequest(
                 path=self.s.worktree or "",
                 branch=self.s.branch or "",
@@ -601,6 +700,8 @@ class ReleaseWorkflow:
             ),
             attempts=2,
         )
+        if pushed is not None:
+            self.s.unpushed = []
 
     async def _docs(self) -> None:
         """The docs agent writes <design dir>/docs/ on the integration branch (committed)."""
@@ -635,7 +736,7 @@ class ReleaseWorkflow:
             else ""
         )
         if edit.commit:
-            await self._push()
+            await self._committed(edit.commit, "docs")
         self.s.docs, self.s.phase = "done", phase
         self._details()
 

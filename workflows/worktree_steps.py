@@ -45,7 +45,7 @@ with workflow.unsafe.imports_passed_through():
         WorktreeRequest,
         WorktreeResult,
     )
-    from contracts.human import FAILURE_OPTIONS, SKIP_REVIEWER, FailureInfo
+    from contracts.human import FAILURE_OPTIONS, SKIP_REVIEWER
     from contracts.integration import SmellRequest
     from contracts.patterns import PatternOffer
     from workflows import options, subtask_state
@@ -58,10 +58,6 @@ with workflow.unsafe.imports_passed_through():
 
 
 T = TypeVar("T")
-
-
-# After this many host moves in a row, a person decides.
-MAX_HOST_MOVES = 3
 
 
 class WorktreeSteps:
@@ -125,24 +121,23 @@ class WorktreeSteps:
         await self.child.until_build_gone(self.run_on_host(steps, kept))
 
     async def run_on_host(self, steps: Callable[[], Awaitable[None]], kept: str) -> None:
-        """Run the steps on a claimed host, again on another when that host is lost.
+        """Run the steps on a claimed host, again on another when that host is lost
+        (the worktree re-created there from the pushed branch).
 
         A failed step a person skipped (or stopped) blocks, keeping everything done so
         far; a cancel is reported (`kept` says what stays) and goes on up.
         """
         s = self.state()
+
+        async def claimed_steps() -> None:
+            await self.host.claim(self.inp().subtask, f"claim a host for {self.inp().subtask}")
+            await steps()
+
+        def forget(lost: HostLost) -> None:
+            s.worktree, s.notes = None, f"moved off {lost}"
+
         try:
-            while True:
-                try:
-                    await self._claim_host()
-                    await steps()
-                    return
-                except HostLost as lost:
-                    # Re-create the worktree from the pushed branch on whichever host claims it.
-                    workflow.logger.warning("%s: %s", self.inp().subtask, lost)
-                    s.host_queue, s.worktree = None, None
-                    s.notes = f"moved off {lost}"
-                    await self._bound_host_moves(str(lost))
+            await self.host.on_a_host(claimed_steps, self.inp().subtask, forget)
         except StepAbandoned as abandoned:
             self.child.block(abandoned.reason)
             await self.child.report()
@@ -154,38 +149,6 @@ class WorktreeSteps:
             s.notes = f"cancelled; {kept} kept"
             await asyncio.shield(asyncio.ensure_future(self.child.report()))
             raise
-
-    async def _bound_host_moves(self, lost: str) -> None:
-        """Moving hosts is a retry: after MAX_HOST_MOVES in a row a person decides (retry
-        once a worker serves its host queue, skip, stop) instead of moving forever."""
-        s = self.state()
-        s.host_moves += 1
-        if s.host_moves < MAX_HOST_MOVES:
-            return
-        subtask = self.inp().subtask
-        await self.control.holds.ask(
-            FailureInfo(
-                step=f"claim a host for {subtask}",
-                scopes=[subtask],
-                error=(
-                    f"{subtask} moved hosts {s.host_moves} times: no worker took its "
-                    f"worktree steps within host_timeout_s (last: {lost}). Fix: start a worker "
-                    "that serves its host queue (`orchestrator worker`, with ORCHESTRATOR_HOST "
-                    "or --host), or raise host_timeout_s in orchestrator.toml, then retry"
-                ),
-                error_type="HostsLost",
-                cause="HostsLost",
-            ),
-            notify=self.control.notify,
-        )
-        s.host_moves = 0
-
-    async def _claim_host(self) -> None:
-        """Bind the worktree's steps to one host (workers started with a host queue)."""
-        subtask = self.inp().subtask
-        claimed = await self.host.claim(subtask, f"claim a host for {subtask}")
-        if claimed:
-            self.state().hosts.append(claimed)
 
     async def on_host(
         self, activity: Any, arg: Any, result_type: type[T], summary: str, **opts: Any

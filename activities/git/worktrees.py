@@ -143,6 +143,15 @@ def ensure_worktree(req: WorktreeRequest) -> WorktreeResult:
         # Pushed before, from this host or one that is gone: continue from that work (not
         # from a head a `!replay` archived: that is built afresh, then pushed over it).
         _add_worktree(root, "--track", "-b", branch, path, f"refs/remotes/{remote}/{branch}")
+    elif req.existing_only:
+        where = f"{root}" + (
+            f" nor on remote {remote!r}" if remote else " (no remote to fetch it from)"
+        )
+        raise GitInputError(
+            f"branch {branch} does not exist in {where}, so its worktree cannot be made on "
+            f"this host. Fix: push {branch} to the remote from a clone that has it, then retry",
+            "BranchNotFound",
+        )
     else:
         conflict = _new_branch(root, path, branch, req, deps, remote)
         if conflict is not None:

@@ -18,6 +18,7 @@ from activities.tracker import update_tracker
 from cli.demo_repo import DemoRepo
 from contracts.build import BuildInput, BuildResult, BuildStatus, SubtaskView
 from contracts.human import PendingDecision
+from contracts.release import ReleaseStatus
 from contracts.tracker import TrackerRow, TrackerUpdate
 from simulators.messages_api import MessagesStandIn
 from tests.support import (
@@ -31,6 +32,7 @@ from tests.support import (
 )
 from worker import build_worker
 from workflows.build import BuildWorkflow
+from workflows.release import ReleaseWorkflow
 
 REPO = "demo/link-shortener"
 ONE_REVIEWER = '\n[reviewers]\ncode = ["code-correctness"]\n'
@@ -214,10 +216,13 @@ async def held_at_conflicts(
 BRANCH = "integration/link-shortener"
 
 
-def integrated(tmp_path: Path, github_url: str, suite: str, release: str = "") -> DemoRepo:
-    """A project whose build integrated: its integration branch and INTEGRATION.md."""
+def integrated(
+    tmp_path: Path, github_url: str, suite: str, release: str = "", top: str = ""
+) -> DemoRepo:
+    """A project whose build integrated: its integration branch and INTEGRATION.md (`top`:
+    top-level configuration lines)."""
     config = f'{ONE_REVIEWER}\n[gates]\nintegration = ["{suite}"]\n\n[release]\n{release}\n'
-    repo = tiny_project(tmp_path, github_url, {"a": []}, config)
+    repo = tiny_project(tmp_path, github_url, {"a": []}, config, top=top)
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
     subprocess.run([*git, "branch", BRANCH], cwd=repo.root, check=True)
     report = repo.design_dir / "build-reviews" / "INTEGRATION.md"
@@ -262,3 +267,18 @@ def forge_hold(
         return d if d is not None and d.kind == "forge" else None
 
     return probe
+
+
+async def release_status(handle: WorkflowHandle) -> ReleaseStatus:
+    return await handle.query(ReleaseWorkflow.status)
+
+
+async def waits_for(handle: WorkflowHandle, gate: str, limit: float = 120) -> ReleaseStatus:
+    """The release's status once it waits for a person to send `gate`."""
+
+    async def probe() -> ReleaseStatus | None:
+        st = await release_status(handle)
+        return st if st.next_gate == gate else None
+
+    found: ReleaseStatus = await until(probe, limit=limit, what=f"waiting for {gate}")
+    return found

@@ -24,22 +24,17 @@ from contracts.sandbox import SandboxConfig
 from runtime.server import DevServer
 from simulators.github_api import GitHubStandIn
 from tests.support import record_history, scripted_model, temporal_cli, until, write
-from tests.workflows.builds import BRANCH, ONE_REVIEWER, git_out, integrated, tiny_project
+from tests.workflows.builds import (
+    BRANCH,
+    ONE_REVIEWER,
+    git_out,
+    integrated,
+    tiny_project,
+    waits_for,
+)
+from tests.workflows.builds import release_status as status
 from worker import build_worker
 from workflows.release import ReleaseWorkflow
-
-
-async def status(handle: WorkflowHandle) -> ReleaseStatus:
-    return await handle.query(ReleaseWorkflow.status)
-
-
-async def waits_for(handle: WorkflowHandle, gate: str) -> ReleaseStatus:
-    async def probe() -> ReleaseStatus | None:
-        st = await status(handle)
-        return st if st.next_gate == gate else None
-
-    found: ReleaseStatus = await until(probe, limit=120, what=f"waiting for {gate}")
-    return found
 
 
 async def test_gates_in_order_ship_with_three_reports_and_a_fix_round(
