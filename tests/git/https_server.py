@@ -160,3 +160,20 @@ def trusted(root: Path, token: str, tmp_path: Path, monkeypatch: Any) -> Iterato
     with serve(root, token, certs) as srv:
         monkeypatch.setenv("GIT_SSL_CAINFO", str(srv.cert))
         yield srv
+
+
+TOKEN = "ghp_test_token_1234567890abcdef"
+
+
+@contextmanager
+def origin_over_https(
+    root: Path, origin: Path, tmp_path: Path, monkeypatch: Any
+) -> Iterator[GitHttpsServer]:
+    """`root`'s `origin` served over HTTPS (token TOKEN), where the bare repository's own
+    hooks run: a local-path push would carry the orchestrator's `core.hooksPath=/dev/null`."""
+    with trusted(origin.parent, TOKEN, tmp_path, monkeypatch) as srv:
+        monkeypatch.delenv("GITHUB_API_URL", raising=False)
+        subprocess.run(
+            ["git", "remote", "set-url", "origin", srv.url(origin.name)], cwd=root, check=True
+        )
+        yield srv

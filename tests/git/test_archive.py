@@ -11,9 +11,8 @@ import pytest
 from activities.git.archive import archive_branches
 from contracts.reset import ArchiveRequest, ArchiveResult, archive_name
 from tests.git.gitutil import IDENTITY, Repos, commit_file, git, plant
-from tests.git.https_server import GitHttpsServer, trusted
+from tests.git.https_server import TOKEN, GitHttpsServer, origin_over_https
 
-TOKEN = "ghp_archive_test_token_0123456789"
 BRANCH = "feat/01-types"
 STAMP = "20261207T210000Z"
 
@@ -24,11 +23,8 @@ pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs o
 def server(
     repos: Repos, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[GitHttpsServer]:
-    """The origin behind `git http-backend`, where the bare repository's own hooks run (a
-    local-path push would carry the orchestrator's `core.hooksPath=/dev/null` to them)."""
-    with trusted(repos.origin.parent, TOKEN, tmp_path, monkeypatch) as srv:
+    with origin_over_https(repos.root, repos.origin, tmp_path, monkeypatch) as srv:
         monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
-        git(repos.root, "remote", "set-url", "origin", srv.url(repos.origin.name))
         yield srv
 
 

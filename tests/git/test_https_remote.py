@@ -20,9 +20,7 @@ from activities.git import activities as git_activities
 from activities.git.remote import CREDENTIAL_HELPER, remote_auth
 from contracts.git import PushRequest, WorktreeRequest
 from tests.git.gitutil import Repos, commit_file, git
-from tests.git.https_server import GitHttpsServer, trusted
-
-TOKEN = "ghp_test_token_1234567890abcdef"
+from tests.git.https_server import TOKEN, GitHttpsServer, origin_over_https
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
 
@@ -31,9 +29,7 @@ pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs o
 def server(
     repos: Repos, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[GitHttpsServer]:
-    with trusted(repos.origin.parent, TOKEN, tmp_path, monkeypatch) as srv:
-        monkeypatch.delenv("GITHUB_API_URL", raising=False)
-        git(repos.root, "remote", "set-url", "origin", srv.url(repos.origin.name))
+    with origin_over_https(repos.root, repos.origin, tmp_path, monkeypatch) as srv:
         yield srv
 
 
