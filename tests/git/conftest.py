@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.git.gitutil import Repos, make_repos
+from tests.git.https_server import GitHttpsServer, origin_over_https
 
 
 @pytest.fixture(autouse=True)
@@ -20,3 +22,12 @@ def hermetic_git(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def repos(tmp_path: Path) -> Repos:
     return make_repos(tmp_path)
+
+
+@pytest.fixture
+def server(
+    repos: Repos, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[GitHttpsServer]:
+    """`repos`' origin over HTTPS (token `https_server.TOKEN`)."""
+    with origin_over_https(repos.root, repos.origin, tmp_path, monkeypatch) as srv:
+        yield srv

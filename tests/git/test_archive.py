@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,21 +10,12 @@ import pytest
 from activities.git.archive import archive_branches
 from contracts.reset import ArchiveRequest, ArchiveResult, archive_name
 from tests.git.gitutil import IDENTITY, Repos, commit_file, git, plant
-from tests.git.https_server import TOKEN, GitHttpsServer, origin_over_https
+from tests.git.https_server import TOKEN, GitHttpsServer
 
 BRANCH = "feat/01-types"
 STAMP = "20261207T210000Z"
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
-
-
-@pytest.fixture
-def server(
-    repos: Repos, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[GitHttpsServer]:
-    with origin_over_https(repos.root, repos.origin, tmp_path, monkeypatch) as srv:
-        monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
-        yield srv
 
 
 def _someone_pushes_when_the_archive_lands(repos: Repos, markers: Path) -> None:
@@ -56,8 +46,9 @@ def _archive_as_temporal_retries(req: ArchiveRequest, attempts: int = 3) -> Arch
 
 
 def test_a_push_landing_while_the_branch_is_archived_is_archived_not_lost(
-    repos: Repos, server: GitHttpsServer, tmp_path: Path
+    repos: Repos, server: GitHttpsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
     git(repos.root, "switch", "-q", "-c", BRANCH)
     ours = commit_file(repos.root, "src/types.py", "X = 1\n", "types")
     git(repos.root, "push", "-q", str(repos.origin), BRANCH)

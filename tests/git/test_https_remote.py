@@ -10,7 +10,6 @@ import logging
 import os
 import shutil
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,17 +19,9 @@ from activities.git import activities as git_activities
 from activities.git.remote import CREDENTIAL_HELPER, remote_auth
 from contracts.git import PushRequest, WorktreeRequest
 from tests.git.gitutil import Repos, commit_file, git
-from tests.git.https_server import TOKEN, GitHttpsServer, origin_over_https
+from tests.git.https_server import TOKEN, GitHttpsServer
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
-
-
-@pytest.fixture
-def server(
-    repos: Repos, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[GitHttpsServer]:
-    with origin_over_https(repos.root, repos.origin, tmp_path, monkeypatch) as srv:
-        yield srv
 
 
 def _feature_branch(repos: Repos) -> str:
