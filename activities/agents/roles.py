@@ -9,6 +9,7 @@ then the prompt as the body. Repository files come from `settings.agents_dir`
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from activities.agents import models
 from activities.agents.errors import non_retryable
@@ -91,6 +92,9 @@ _FRONT = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)(.*)\Z", re
 
 
 class Role(BaseModel):
+    # Frozen: parsed roles are shared (parse_role_file is cached).
+    model_config = ConfigDict(frozen=True)
+
     name: str
     description: str
     model: str | None = None
@@ -113,6 +117,9 @@ class ResolvedRole:
     effort: str = "high"
 
 
+# Every agent call loads its roles: the same few files, parsed once per process (a failed
+# parse is not cached: it raises again, with the same message).
+@functools.lru_cache(maxsize=256)
 def parse_role_file(text: str, source: str) -> Role:
     """A Role from an agent file; a malformed one is a non-retryable error naming the fix."""
     match = _FRONT.match(text.lstrip("\ufeff"))
@@ -164,12 +171,18 @@ def parse_role_file(text: str, source: str) -> Role:
 
 
 def builtin_roles() -> dict[str, Role]:
+    return dict(_builtin_roles())
+
+
+@functools.cache
+def _builtin_roles() -> tuple[tuple[str, Role], ...]:
+    """The package's own role files: they do not change while the worker runs."""
     roles: dict[str, Role] = {}
     for entry in sorted(resources.files("activities.agents.builtin_roles").iterdir(), key=str):
         if entry.name.endswith(".md"):
             role = parse_role_file(entry.read_text(encoding="utf-8"), f"built-in {entry.name}")
             roles[role.name] = role
-    return roles
+    return tuple(roles.items())
 
 
 def repository_root(workdir: Path) -> Path:

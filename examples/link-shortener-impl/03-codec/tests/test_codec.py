@@ -19,8 +19,8 @@ def test_known_codes(n: int, code: str) -> None:
 
 
 def test_round_trip_over_a_range() -> None:
-    codes = [encode(n) for n in range(100_000)]
-    assert [decode(code) for code in codes] == list(range(100_000))
+    codes = [encode(n) for n in range(10_000)]
+    assert [decode(code) for code in codes] == list(range(10_000))
     assert len(set(codes)) == len(codes)  # distinct ids never share a code
 
 
