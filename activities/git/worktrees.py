@@ -127,7 +127,10 @@ def ensure_worktree(req: WorktreeRequest) -> WorktreeResult:
     # A worktree whose directory vanished (lost disk, rm -rf) must not block re-creating it.
     run_git(root, "worktree", "prune")
 
-    if _reusable(root, path, branch):
+    reusable = _reusable(root, path, branch)
+    if remote and local_branch_sha(root, branch):
+        _catch_up(root, path if reusable else None, branch, remote, req)
+    if reusable:
         return WorktreeResult(
             path=path,
             branch=branch,
@@ -163,6 +166,39 @@ def ensure_worktree(req: WorktreeRequest) -> WorktreeResult:
         created=True,
         has_own_work=_own_work(root, branch, bases, remote),
     )
+
+
+def _catch_up(
+    root: str, worktree: str | None, branch: str, remote: str, req: WorktreeRequest
+) -> None:
+    """A local branch the remote's copy is ahead of: the subtask ran on another host since
+    (it moved, and now comes back). Take that work up, or the next agent would redo it on
+    a stale head and its push would be refused. A local branch ahead of the remote's (a
+    commit not pushed yet) or one that diverged is left as it is, and so is a remote head
+    `!replay` archived (`replaces`)."""
+    local = local_branch_sha(root, branch)
+    try:
+        sha = fetch_branch(root, remote, branch, req.token_hosts)
+    except (GitError, GitInputError):
+        # The remote cannot be read now: go on with what is here, as before; the push
+        # that follows the next commit says what is wrong with the remote.
+        return
+    if not local or sha is None or sha in (local, req.replaces):
+        return
+    if not is_ancestor(root, local, sha):
+        return
+    if worktree is None:
+        run_git(root, "update-ref", f"refs/heads/{branch}", sha, local)
+        return
+    proc = run_git(worktree, "merge", "--ff-only", "--quiet", sha, check=False)
+    if proc.returncode != 0:
+        raise GitInputError(
+            f"{branch} on {remote} is ahead of the worktree {worktree} (work done on another "
+            f"host), and the worktree's uncommitted changes stand in the way of taking it up: "
+            f"{proc.stderr.strip()}. Fix: commit or remove those changes "
+            f"(`git -C {worktree} stash`), then retry",
+            "WorktreeBehindRemote",
+        )
 
 
 def _reusable(root: str, path: str, branch: str) -> bool:

@@ -223,3 +223,65 @@ def test_worktree_switched_to_another_branch_is_not_silently_used(repos: Repos) 
 
     assert err.value.non_retryable and err.value.type == "WorktreeOnOtherBranch"
     assert "git -C" in err.value.message and "switch feat/01-types" in err.value.message
+
+
+def _pushed(root: object, subtask: str, rel: str, text: str) -> str:
+    work = build(root, subtask, rel, text)
+    ActivityEnvironment().run(push_branch, PushRequest(path=str(root), branch=f"feat/{subtask}"))
+    return work
+
+
+def test_a_host_the_subtask_comes_back_to_takes_up_the_work_done_elsewhere(repos: Repos) -> None:
+    """alpha built and pushed, the subtask moved to beta, which pushed more; back on alpha
+    (its worktree still there, with a dead agent's scratch file), the worktree has beta's
+    work instead of starting the next round on alpha's stale head."""
+    _pushed(repos.root, "01-types", "src/types.py", "T = int\n")
+    write(f"{repos.root}/.worktrees/01-types/scratch.txt", "left by the agent alpha lost\n")
+    beta = repos.clone("host-b")
+    later = _pushed(beta, "01-types", "src/more.py", "U = str\n")
+
+    wt = ensure(repos.root, "01-types")
+
+    assert not wt.created and wt.head == later
+    assert (repos.root / ".worktrees/01-types/src/more.py").read_text() == "U = str\n"
+    assert (repos.root / ".worktrees/01-types/scratch.txt").exists()
+    assert git(repos.root, "rev-parse", "feat/01-types") == later
+
+    # Without its worktree (cleaned up since), the local branch is brought up all the same.
+    second = _pushed(repos.root, "02-parser", "src/parser.py", "P = 1\n")
+    shutil.rmtree(repos.root / ".worktrees" / "02-parser")
+    git(repos.root, "worktree", "prune")
+    newer = _pushed(beta, "02-parser", "src/parser.py", "P = 2\n")
+    assert newer != second
+
+    wt = ensure(repos.root, "02-parser")
+
+    assert wt.created and wt.head == newer
+    assert (repos.root / ".worktrees/02-parser/src/parser.py").read_text() == "P = 2\n"
+
+
+def test_work_not_pushed_yet_or_diverged_is_kept_and_a_blocking_change_holds(
+    repos: Repos,
+) -> None:
+    """A local commit the remote lacks stays (its push comes next), and so does a branch that
+    diverged from the remote's (the push then says so); uncommitted changes that
+    the remote's work would overwrite refuse, naming the worktree and the fix."""
+    _pushed(repos.root, "01-types", "src/types.py", "T = int\n")
+    unpushed = build(repos.root, "01-types", "src/local.py", "L = 1\n")
+
+    assert ensure(repos.root, "01-types").head == unpushed
+    beta = repos.clone("host-b")
+    _pushed(beta, "01-types", "src/other.py", "O = 1\n")  # diverged: neither holds the other
+
+    assert ensure(repos.root, "01-types").head == unpushed
+
+    _pushed(repos.root, "02-parser", "src/parser.py", "P = 1\n")
+    _pushed(beta, "02-parser", "src/parser.py", "P = 2\n")
+    write(f"{repos.root}/.worktrees/02-parser/src/parser.py", "P = 'mine'\n")
+
+    with pytest.raises(ApplicationError) as err:
+        ensure(repos.root, "02-parser")
+
+    assert err.value.non_retryable and err.value.type == "WorktreeBehindRemote"
+    assert ".worktrees/02-parser" in err.value.message and "stash" in err.value.message
+    assert (repos.root / ".worktrees/02-parser/src/parser.py").read_text() == "P = 'mine'\n"
