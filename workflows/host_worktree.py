@@ -1,0 +1,204 @@
+"""A loop's worktree on its claimed host: the steps every loop working in one takes alike.
+
+The child loops (through `WorktreeSteps`) and the release loop each own one
+`HostWorktree`: its host (`HostSteps`), its agents sent there (`AgentStep`), and the
+worktree's own steps (make it, read its head, push it, run gates in it, run a reviewer
+or an editor in it), so the forge and gate settings each request takes are read in
+one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.agents.activities import agent_edit, agent_review
+    from activities.gates import run_gates
+    from activities.git.activities import ensure_worktree, git_repo_info
+    from contracts.agents import (
+        AgentCall,
+        EditRequest,
+        EditResult,
+        ReviewIssue,
+        ReviewRequest,
+        ReviewResult,
+    )
+    from contracts.build import GateResult, gate_request
+    from contracts.config import ProjectContext
+    from contracts.git import PushRequest, PushResult, RepoInfo, WorktreeRequest, WorktreeResult
+    from contracts.human import FAILURE_OPTIONS
+    from contracts.metrics import Ledger
+    from contracts.patterns import PatternOffer
+    from workflows import options
+    from workflows.agent_step import AgentStep
+    from workflows.host_steps import HostHeld, HostSteps
+    from workflows.loop_control import LoopControl
+    from workflows.timestamps import stamp
+
+
+class WorktreeHeld(HostHeld, Protocol):
+    """The part of a loop's state that its worktree steps read and write."""
+
+    worktree: str | None
+    ledger: Ledger
+    last_stamp: dict[str, str]
+
+
+class HostWorktree:
+    """Bound to one loop's control, its state and its project (through callables:
+    continue-as-new and a restored state replace them)."""
+
+    def __init__(
+        self,
+        control: LoopControl,
+        state: Callable[[], WorktreeHeld],
+        ctx: Callable[[], ProjectContext],
+    ) -> None:
+        self.state, self.ctx = state, ctx
+        self.host = HostSteps(control, state, lambda: ctx().config.host_timeout_s)
+        self.agent = AgentStep(
+            control, lambda: state().ledger, lambda: ctx().config.agents, self.host.execute
+        )
+
+    @property
+    def path(self) -> str:
+        worktree = self.state().worktree
+        if worktree is None:
+            raise ApplicationError("no worktree yet", non_retryable=True)
+        return worktree
+
+    def token_hosts(self) -> list[str]:
+        """HTTPS hosts whose remotes get GITHUB_TOKEN (the token itself never enters history)."""
+        return self.ctx().config.forge.git_token_hosts()
+
+    def stamp(self, key: str) -> str:
+        """A new review file's timestamp for `key`, later than its last one."""
+        s = self.state()
+        s.last_stamp[key] = stamp(workflow.now(), s.last_stamp.get(key))
+        return s.last_stamp[key]
+
+    async def make(
+        self,
+        key: str,
+        branch: str | None,
+        base_branch: str,
+        summary: str,
+        *,
+        dependency_branches: list[str] | None = None,
+        replaces: str | None = None,
+        existing_only: bool = False,
+    ) -> WorktreeResult:
+        """`.worktrees/<key>` on `branch` (None: `feat/<key>`), made or reused."""
+        ctx = self.ctx()
+        return await self.host.step(
+            ensure_worktree,
+            WorktreeRequest(
+                repo_root=ctx.repo_root,
+                subtask=key,
+                branch=branch,
+                base_branch=base_branch,
+                dependency_branches=dependency_branches or [],
+                remote=ctx.config.forge.remote,
+                token_hosts=self.token_hosts(),
+                replaces=replaces,
+                existing_only=existing_only,
+            ),
+            WorktreeResult,
+            summary,
+            **options.quick(),
+        )
+
+    async def head(self, branch: str) -> str:
+        """The worktree's head commit: what a round reviews."""
+        info: RepoInfo = await self.host.step(
+            git_repo_info, self.path, RepoInfo, f"head of {branch}", **options.quick()
+        )
+        return info.head
+
+    async def push(
+        self, branch: str, attempts: int, replaces: str | None = None
+    ) -> PushResult | None:
+        """Best effort (None: it failed; the branch's next push carries it)."""
+        return await self.host.push(
+            PushRequest(
+                path=self.path,
+                branch=branch,
+                remote=self.ctx().config.forge.remote,
+                token_hosts=self.token_hosts(),
+                replaces=replaces,
+            ),
+            attempts=attempts,
+        )
+
+    async def gates(self, commands: list[str], log_dir: str, summary: str) -> GateResult:
+        """The commands as gates in the worktree, each with its own time."""
+        cfg = self.ctx().config
+        if not commands:
+            return GateResult()
+        return await self.host.step(
+            run_gates,
+            gate_request(cfg, self.path, commands, log_dir),
+            GateResult,
+            summary,
+            **options.commands(
+                cfg.gates.timeout_s * max(1, len(commands)), cfg.gates.heartbeat_timeout_s
+            ),
+        )
+
+    async def review(
+        self,
+        call: AgentCall,
+        summary: str,
+        *,
+        review_path: str,
+        title: str,
+        threshold: float,
+        head: str,
+        diff_base_refs: list[str],
+        gates: GateResult,
+        choices: Sequence[str] = FAILURE_OPTIONS,
+    ) -> ReviewResult:
+        """A reviewer reads the worktree's own work up to `head` and what its gates found."""
+        request = ReviewRequest(
+            **call.model_dump(),
+            review_path=review_path,
+            title=title,
+            threshold=threshold,
+            head=head,
+            diff_base_refs=diff_base_refs,
+            gates=gates.outcomes(),
+        )
+        return await self.agent(agent_review, request, ReviewResult, summary, choices=choices)
+
+    async def edit(
+        self,
+        call: AgentCall,
+        summary: str,
+        *,
+        commit_message: str,
+        commit: bool = True,
+        issues: list[ReviewIssue] | None = None,
+        review_paths: list[str] | None = None,
+        write_scope: list[str] | None = None,
+        culprits: list[str] | None = None,
+        patterns: PatternOffer | None = None,
+    ) -> EditResult:
+        """An agent edits the worktree (`commit` False: the caller commits); it sees the
+        issues and the reviews, never the scores; `patterns`: library patterns quoted in its
+        first message."""
+        request = EditRequest(
+            **call.model_dump(),
+            issues=issues or [],
+            review_paths=review_paths or [],
+            commit_message=commit_message,
+            commit=commit,
+            write_scope=write_scope or [],
+            culprits=culprits or [],
+            patterns_offered=patterns.ids if patterns else [],
+            patterns_path=patterns.path if patterns else "",
+        )
+        return await self.agent(agent_edit, request, EditResult, summary)
