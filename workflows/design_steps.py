@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.config import OrchestratorConfig, ProjectContext
     from contracts.design import CONSISTENCY, AnswersFile, DesignState
     from contracts.git import CommitResult
-    from contracts.human import FAILURE_OPTIONS, RETRY_OR_STOP, FailureInfo
+    from contracts.human import FAILURE_OPTIONS, RETRY_OR_STOP
     from contracts.plan import PlanRequest, PlanResult, SubplanSummary
     from workflows import options, project_steps
     from workflows.agent_step import AgentStep, R, agent_call
@@ -62,7 +62,6 @@ class DesignSteps:
         self.state, self.ctx, self.cfg = state, ctx, cfg
         self.subplans, self.threshold = subplans, threshold
         self.control, self.shown = control, shown
-        self.holds = control.holds
         self.agent = AgentStep(control, lambda: self.state().ledger, lambda: self.cfg().agents)
 
     def _bar(self, scope: str) -> float:
@@ -225,17 +224,14 @@ class DesignSteps:
             plan = await self._plan()
             while not plan.subtasks:
                 # Not a bug: a person can write the subplans, then retry.
-                await self.holds.ask(
-                    FailureInfo(
-                        step="split overview.md into subplans",
-                        scopes=["split"],
-                        error=f"{self.rel('subplans')}: the splitter wrote no subplans. Fix: "
-                        "write subplans/NN-name.md by hand or check the splitter role",
-                        error_type="PlanError",
-                        cause="PlanError:no-subplans",
-                    ),
-                    RETRY_OR_STOP,
-                    self.control.notify,
+                await self.control.hold_found(
+                    "split overview.md into subplans",
+                    f"{self.rel('subplans')}: the splitter wrote no subplans. Fix: "
+                    "write subplans/NN-name.md by hand or check the splitter role",
+                    "PlanError:no-subplans",
+                    error_type="PlanError",
+                    scope="split",
+                    options=RETRY_OR_STOP,
                 )
                 plan = await self._plan()
         oversized = [s for s in plan.subtasks if self._warned(plan, s, "token")]

@@ -38,7 +38,6 @@ with workflow.unsafe.imports_passed_through():
     from contracts.human import (
         FAILURE_OPTIONS,
         RETRY_OR_STOP,
-        FailureInfo,
         PendingDecision,
     )
     from contracts.integration import INTEGRATION
@@ -376,21 +375,16 @@ class ReleaseWorkflow:
             if self.s.unpushed
             else f"{branch} there does not hold {self.s.head}"
         )
-        failure = FailureInfo(
-            step=f"worktree .worktrees/{INTEGRATION} on {branch}",
-            scopes=[self.control.scope()],
-            error=(
+        try:
+            await self.control.hold_found(
+                f"worktree .worktrees/{INTEGRATION} on {branch}",
                 f"the release's worktree was at {self.s.head} on host {old}; on host "
                 f"{host_name(self.s.hosts[-1])} {branch} (from {remote}) is at {head}: {lost}. "
                 f"Fix: if host {old}'s disk is still there, push them from it "
                 f"(`git -C {path} push {remote} {branch}`) and retry; or skip to go on from "
-                f"{head[:10]} without them; or stop"
-            ),
-            error_type=COMMITS_LOST,
-            cause=COMMITS_LOST,
-        )
-        try:
-            await self.holds.ask(failure, notify=self.control.notify)
+                f"{head[:10]} without them; or stop",
+                COMMITS_LOST,
+            )
         except StepAbandoned as abandoned:
             if abandoned.choice != "skip":
                 raise
