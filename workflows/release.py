@@ -76,13 +76,12 @@ with workflow.unsafe.imports_passed_through():
     from workflows.inputs import (
         carried_state,
         checked_signal,
-        loop_input,
         unknown_names,
     )
-    from workflows.loop_parts import loop_parts
+    from workflows.loop_parts import loop_parts, loop_start
     from workflows.prompts import Prompts, loop_messages
     from workflows.say import say_handler
-    from workflows.timestamps import elapsed, start_clock
+    from workflows.timestamps import elapsed
 
 # Built-in roles (activities/agents/builtin_roles); a repository may replace them.
 ROLES: dict[str, str] = {
@@ -123,9 +122,7 @@ class ReleaseWorkflow:
 
     @workflow.run
     async def run(self, *args: Any) -> ReleaseResult:
-        inp: ReleaseInput = loop_input("ReleaseWorkflow", args, ReleaseInput)
-        self.inp = inp
-        start_clock(self.s)
+        inp = self.inp = loop_start("ReleaseWorkflow", args, ReleaseInput, self.s)
         try:
             await self._loop(inp)
         except (StepAbandoned, Stopped) as stopped:
