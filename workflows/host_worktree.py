@@ -2,37 +2,25 @@
 
 The child loops (through `WorktreeSteps`) and the release loop each own one
 `HostWorktree`: its host (`HostSteps`), its agents sent there (`AgentStep`), and the
-worktree's own steps (make it, read its head, push it, run gates in it, run a reviewer
-or an editor in it), so the forge and gate settings each request takes are read in
-one place.
+worktree's own steps (make it, read its head, push it, run gates in it), so the forge
+and gate settings each request takes are read in one place.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Protocol
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.agents.activities import agent_edit, agent_review
     from activities.gates import run_gates
     from activities.git.activities import ensure_worktree, git_repo_info
-    from contracts.agents import (
-        AgentCall,
-        EditRequest,
-        EditResult,
-        ReviewIssue,
-        ReviewRequest,
-        ReviewResult,
-    )
     from contracts.build import GateResult, gate_request
     from contracts.config import ProjectContext
     from contracts.git import PushRequest, PushResult, RepoInfo, WorktreeRequest, WorktreeResult
-    from contracts.human import FAILURE_OPTIONS
     from contracts.metrics import Ledger
-    from contracts.patterns import PatternOffer
     from workflows import options
     from workflows.agent_step import AgentStep
     from workflows.host_steps import HostHeld, HostSteps
@@ -148,57 +136,3 @@ class HostWorktree:
                 cfg.gates.timeout_s * max(1, len(commands)), cfg.gates.heartbeat_timeout_s
             ),
         )
-
-    async def review(
-        self,
-        call: AgentCall,
-        summary: str,
-        *,
-        review_path: str,
-        title: str,
-        threshold: float,
-        head: str,
-        diff_base_refs: list[str],
-        gates: GateResult,
-        choices: Sequence[str] = FAILURE_OPTIONS,
-    ) -> ReviewResult:
-        """A reviewer reads the worktree's own work up to `head` and what its gates found."""
-        request = ReviewRequest(
-            **call.model_dump(),
-            review_path=review_path,
-            title=title,
-            threshold=threshold,
-            head=head,
-            diff_base_refs=diff_base_refs,
-            gates=gates.outcomes(),
-        )
-        return await self.agent(agent_review, request, ReviewResult, summary, choices=choices)
-
-    async def edit(
-        self,
-        call: AgentCall,
-        summary: str,
-        *,
-        commit_message: str,
-        commit: bool = True,
-        issues: list[ReviewIssue] | None = None,
-        review_paths: list[str] | None = None,
-        write_scope: list[str] | None = None,
-        culprits: list[str] | None = None,
-        patterns: PatternOffer | None = None,
-    ) -> EditResult:
-        """An agent edits the worktree (`commit` False: the caller commits); it sees the
-        issues and the reviews, never the scores; `patterns`: library patterns quoted in its
-        first message."""
-        request = EditRequest(
-            **call.model_dump(),
-            issues=issues or [],
-            review_paths=review_paths or [],
-            commit_message=commit_message,
-            commit=commit,
-            write_scope=write_scope or [],
-            culprits=culprits or [],
-            patterns_offered=patterns.ids if patterns else [],
-            patterns_path=patterns.path if patterns else "",
-        )
-        return await self.agent(agent_edit, request, EditResult, summary)

@@ -116,7 +116,7 @@ class ReleaseWorkflow:
             lambda: self.s.decisions, lambda: self.s.answers, self.control, self._waiting_for
         )
         self.tree = HostWorktree(self.control, lambda: self.s, lambda: self._ctx)
-        self.host = self.tree.host
+        self.host, self.agent = self.tree.host, self.tree.agent
 
     # ------------------------------------------------------------------ run
 
@@ -542,7 +542,7 @@ class ReleaseWorkflow:
         self, name: Stage, st: StageState, area: str, title: str, head: str, suite: GateResult
     ) -> None:
         stamped = self.tree.stamp(f"{name}-{area}")
-        result = await self.tree.review(
+        result = await self.agent.review(
             self._call(
                 ROLES[name],
                 area,
@@ -562,7 +562,7 @@ class ReleaseWorkflow:
             threshold=self._ctx.config.threshold,
             head=head,
             diff_base_refs=[self._base()],
-            gates=suite,
+            gates=suite.outcomes(),
         )
         st.scores[area], st.evidence[area] = result.score, result.review_path
         st.findings = [f for f in st.findings if f.area != area]
@@ -600,7 +600,7 @@ class ReleaseWorkflow:
         st.status = "fixing"
         st.fix_rounds += 1
         await self._rows()
-        edit = await self.tree.edit(
+        edit = await self.agent.edit(
             self._call(
                 "fixer",
                 f"release-{name}",
@@ -648,7 +648,7 @@ class ReleaseWorkflow:
         self.s.phase = "docs"
         self._details()
         reports = [st.report for st in self.s.stages.values() if st.report]
-        edit = await self.tree.edit(
+        edit = await self.agent.edit(
             self._call(
                 "release-docs",
                 "release-docs",

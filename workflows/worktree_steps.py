@@ -285,7 +285,7 @@ class WorktreeSteps:
         the round's gates found, which ran before it. None: a person skipped this reviewer."""
         inp = self.inp()
         try:
-            review = await self.tree.review(
+            review = await self.tree.agent.review(
                 self._call(reviewer, rnd, instructions),
                 f"review {inp.subtask} · {reviewer}",
                 review_path=f"{self.reviews_dir()}/{self.tree.stamp(reviewer)}_{reviewer}.md",
@@ -293,7 +293,7 @@ class WorktreeSteps:
                 threshold=inp.threshold,
                 head=head,
                 diff_base_refs=[inp.base_branch, *inp.dependency_branches],
-                gates=gates,
+                gates=gates.outcomes(),
                 choices=[*FAILURE_OPTIONS, SKIP_REVIEWER],
             )
         except StepAbandoned as abandoned:
@@ -322,7 +322,7 @@ class WorktreeSteps:
     ) -> EditResult:
         """An agent edits the worktree; `commit` False: the caller commits (a merge);
         `patterns`: library patterns quoted in its first message."""
-        result = await self.tree.edit(
+        result = await self.tree.agent.edit(
             self._call(role, rnd, instructions),
             f"{role} · {self.inp().subtask}",
             commit_message=message,
