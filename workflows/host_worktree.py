@@ -54,6 +54,7 @@ class HostWorktree:
 
     @property
     def path(self) -> str:
+        """The worktree's path; a step that runs before the worktree is made is a bug."""
         worktree = self.state().worktree
         if worktree is None:
             raise ApplicationError("no worktree yet", non_retryable=True)
