@@ -4,7 +4,8 @@ The design loop, the build, the release and every subtask call their agents thro
 `AgentStep`, so the pause gate, the failure policy (a step that fails for good
 waits for a person) and the ledger booking (failed attempts included) cannot
 drift apart between the loops; and they describe each call with `agent_call`, so
-every transcript, token log and role setting is found in the same place.
+every transcript, token log and role setting is found in the same place. A reviewer
+or an editor (`review`, `edit`) is the call with what that activity takes besides.
 """
 
 from __future__ import annotations
@@ -15,10 +16,21 @@ from typing import Any, Protocol, TypeVar
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from contracts.agents import AgentCall, Usage
+    from activities.agents.activities import agent_edit, agent_review
+    from contracts.agents import (
+        AgentCall,
+        EditRequest,
+        EditResult,
+        GateOutcome,
+        ReviewIssue,
+        ReviewRequest,
+        ReviewResult,
+        Usage,
+    )
     from contracts.config import AgentsConfig, ProjectContext
     from contracts.human import FAILURE_OPTIONS
     from contracts.metrics import Ledger
+    from contracts.patterns import PatternOffer
     from contracts.telemetry import token_log_path
     from workflows import options
     from workflows.loop_control import LoopControl
@@ -126,3 +138,63 @@ class AgentStep:
         )
         self.ledger().add(role, scope, result.usage)
         return result
+
+    async def review(
+        self,
+        call: AgentCall,
+        summary: str,
+        *,
+        review_path: str,
+        title: str,
+        threshold: float,
+        head: str = "",
+        diff_base_refs: list[str] | None = None,
+        gates: list[GateOutcome] | None = None,
+        reuse: bool = False,
+        remember: bool = False,
+        choices: Sequence[str] = FAILURE_OPTIONS,
+    ) -> ReviewResult:
+        """A reviewer writes `review_path`; in a worktree it reads the work since
+        `diff_base_refs` up to `head`, and what the round's gates found."""
+        request = ReviewRequest(
+            **call.model_dump(),
+            review_path=review_path,
+            title=title,
+            threshold=threshold,
+            head=head,
+            diff_base_refs=diff_base_refs or [],
+            gates=gates or [],
+            reuse=reuse,
+            remember=remember,
+        )
+        return await self(agent_review, request, ReviewResult, summary, choices)
+
+    async def edit(
+        self,
+        call: AgentCall,
+        summary: str,
+        *,
+        commit_message: str,
+        commit: bool = True,
+        issues: list[ReviewIssue] | None = None,
+        review_paths: list[str] | None = None,
+        write_scope: list[str] | None = None,
+        culprits: list[str] | None = None,
+        patterns: PatternOffer | None = None,
+        choices: Sequence[str] = FAILURE_OPTIONS,
+    ) -> EditResult:
+        """An editor changes files (`commit` False: the caller commits, `write_scope`: only
+        under these); it sees the issues and the reviews, never the scores; `patterns`:
+        library patterns quoted in its first message."""
+        request = EditRequest(
+            **call.model_dump(),
+            issues=issues or [],
+            review_paths=review_paths or [],
+            commit_message=commit_message,
+            commit=commit,
+            write_scope=write_scope or [],
+            culprits=culprits or [],
+            patterns_offered=patterns.ids if patterns else [],
+            patterns_path=patterns.path if patterns else "",
+        )
+        return await self(agent_edit, request, EditResult, summary, choices)

@@ -68,13 +68,12 @@ with workflow.unsafe.imports_passed_through():
     from workflows.inputs import (
         carried_state,
         checked_signal,
-        loop_input,
         unknown_names,
     )
-    from workflows.loop_parts import loop_parts
+    from workflows.loop_parts import loop_parts, loop_start
     from workflows.say import say_handler
     from workflows.subtask import SubtaskWorkflow
-    from workflows.timestamps import elapsed, start_clock
+    from workflows.timestamps import elapsed
 
 
 T = TypeVar("T")
@@ -164,9 +163,7 @@ class BuildWorkflow:
     @workflow.run
     async def run(self, *args: Any) -> BuildResult:
         self.children.main = asyncio.current_task()  # where a workflow cancel lands
-        inp: BuildInput = loop_input("BuildWorkflow", args, BuildInput)
-        self.inp = inp
-        start_clock(self.s)
+        inp = self.inp = loop_start("BuildWorkflow", args, BuildInput, self.s)
         tasks: dict[str, asyncio.Task[None]] = {}
         self.children.begin(tasks)  # children an earlier run left running: followed on
         try:

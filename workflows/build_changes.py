@@ -13,15 +13,13 @@ from collections.abc import Callable
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.agents.activities import agent_analyze_change, agent_edit
+    from activities.agents.activities import agent_analyze_change
     from activities.change_files import append_change_log, write_change_report
     from activities.plan.activities import load_subtasks
     from contracts.agents import (
         AgentCall,
         ChangeAnalysisResult,
         ChangeRequest,
-        EditRequest,
-        EditResult,
         ReviewIssue,
         Severity,
     )
@@ -162,17 +160,13 @@ class SpecChanges:
                 f"Apply this approved spec change to the affected subplans and their XML "
                 f"subtasks ({', '.join(affected)}): {c.description}",
             )
-            revised: EditResult = await self.agent(
-                agent_edit,
-                EditRequest(
-                    **call.model_dump(),
-                    issues=[ReviewIssue(severity=Severity.high, description=c.description)],
-                    commit_message=f"design({self.ctx().feature}): change {c.id}: {c.description}",
-                    commit=False,
-                    write_scope=[self.ctx().design_rel],
-                ),
-                EditResult,
+            revised = await self.agent.edit(
+                call,
                 f"revise specs for change {c.id}",
+                issues=[ReviewIssue(severity=Severity.high, description=c.description)],
+                commit_message=f"design({self.ctx().feature}): change {c.id}: {c.description}",
+                commit=False,
+                write_scope=[self.ctx().design_rel],
                 choices=RETRY_OR_STOP,
             )
             await project_steps.commit_design(

@@ -45,7 +45,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from contracts.child_check import ChildCheck, ChildEnd, ChildProbe
     from contracts.config import ProjectContext
-    from contracts.human import FAILURE_SCOPE, DecideInput, FailureInfo, PendingDecision
+    from contracts.human import FAILURE_SCOPE, DecideInput, PendingDecision
     from contracts.integration import INTEGRATION
     from contracts.subtask import SubtaskSpec
     from workflows import build_state, cancel_guard, merge_order, options
@@ -433,19 +433,13 @@ class BuildChildren:
     async def _ask(self, name: str, child_id: str, check: ChildCheck) -> None:
         """Neither adoptable nor replaceable: hold with what was found; returns on `retry`."""
         found = check.found or f"{child_id} stayed taken after {MAX_TRIES} tries"
-        await self.holds.ask(
-            FailureInfo(
-                step=f"start {child_id}",
-                scopes=[name],
-                error=(
-                    f"cannot start {child_id}: {found}. Fix: let it finish, or end it with "
-                    f"`temporal workflow terminate --workflow-id {child_id} --reason <why>`, "
-                    f"then retry"
-                ),
-                error_type="ChildIdTaken",
-                cause=f"ChildIdTaken:{child_id}",
-            ),
-            notify=self.control.notify,
+        await self.control.hold_found(
+            f"start {child_id}",
+            f"cannot start {child_id}: {found}. Fix: let it finish, or end it with "
+            f"`temporal workflow terminate --workflow-id {child_id} --reason <why>`, then retry",
+            f"ChildIdTaken:{child_id}",
+            error_type="ChildIdTaken",
+            scope=name,
         )
 
     def progress(self, progress: SubtaskProgress) -> None:

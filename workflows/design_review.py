@@ -56,13 +56,12 @@ with workflow.unsafe.imports_passed_through():
     from workflows.inputs import (
         carried_state,
         checked_signal,
-        loop_input,
         unknown_names,
     )
-    from workflows.loop_parts import loop_parts
+    from workflows.loop_parts import loop_parts, loop_start
     from workflows.prompts import Prompts, loop_messages
     from workflows.say import say_handler
-    from workflows.timestamps import elapsed, start_clock
+    from workflows.timestamps import elapsed
 
 
 @workflow.defn(name="DesignReviewWorkflow")
@@ -110,9 +109,7 @@ class DesignReviewWorkflow:
 
     @workflow.run
     async def run(self, *args: Any) -> DesignResult:
-        inp: DesignInput = loop_input("DesignReviewWorkflow", args, DesignInput)
-        self.inp = inp
-        start_clock(self.s)
+        inp = self.inp = loop_start("DesignReviewWorkflow", args, DesignInput, self.s)
         try:
             return await self._loop(inp)
         except StepAbandoned as abandoned:

@@ -18,15 +18,13 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.agents.activities import agent_draft_subtask, agent_edit, agent_review
+    from activities.agents.activities import agent_draft_subtask
     from activities.design_files import write_answers
     from activities.plan.activities import plan_design
     from contracts.agents import (
         AgentCall,
-        EditRequest,
         EditResult,
         ReviewIssue,
-        ReviewRequest,
         ReviewResult,
         SubtaskDraftRequest,
         SubtaskDraftResult,
@@ -34,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.config import OrchestratorConfig, ProjectContext
     from contracts.design import CONSISTENCY, AnswersFile, DesignState
     from contracts.git import CommitResult
-    from contracts.human import FAILURE_OPTIONS, RETRY_OR_STOP, FailureInfo
+    from contracts.human import FAILURE_OPTIONS, RETRY_OR_STOP
     from contracts.plan import PlanRequest, PlanResult, SubplanSummary
     from workflows import options, project_steps
     from workflows.agent_step import AgentStep, R, agent_call
@@ -62,7 +60,6 @@ class DesignSteps:
         self.state, self.ctx, self.cfg = state, ctx, cfg
         self.subplans, self.threshold = subplans, threshold
         self.control, self.shown = control, shown
-        self.holds = control.holds
         self.agent = AgentStep(control, lambda: self.state().ledger, lambda: self.cfg().agents)
 
     def _bar(self, scope: str) -> float:
@@ -103,8 +100,9 @@ class DesignSteps:
             if scope == CONSISTENCY
             else scope
         )
-        request = ReviewRequest(
-            **call.model_dump(),
+        result = await self.agent.review(
+            call,
+            f"review {scope} · {reviewer}",
             review_path=self.rel(f"design-reviews/{scope}_{ts}_{reviewer}.md"),
             title=title,
             threshold=self._bar(scope),
@@ -112,9 +110,7 @@ class DesignSteps:
             # already written for this exact content; within a run every round is fresh.
             reuse=round_ == 1,
             remember=True,
-        )
-        result = await self.run_agent(
-            agent_review, request, ReviewResult, f"review {scope} · {reviewer}"
+            choices=self._choices(scope),
         )
         self.wrote(result.review_path)
         return result
@@ -132,17 +128,18 @@ class DesignSteps:
         choices: Sequence[str] | None = None,
     ) -> EditResult:
         call = self.call(role, scope, round_, focus, instructions)
-        request = EditRequest(
-            **call.model_dump(),
-            issues=issues or [],
-            review_paths=review_paths or [],
+        result = await self.agent.edit(
+            call,
+            f"{role} · {scope}",
+            issues=issues,
+            review_paths=review_paths,
             commit_message=message,
             # The main checkout may hold the user's own work: commit only the design dir,
             # and the writer writes nowhere else.
             commit=False,
             write_scope=[self.ctx().design_rel],
+            choices=self._choices(scope, choices),
         )
-        result = await self.run_agent(agent_edit, request, EditResult, f"{role} · {scope}", choices)
         if result.files_changed:
             self.wrote(*result.files_changed)
             await self.commit_design(message, f"commit {scope} revision")
@@ -169,11 +166,16 @@ class DesignSteps:
         summary: str,
         choices: Sequence[str] | None = None,
     ) -> R:
+        return await self.agent(
+            activity, request, result_type, summary, self._choices(request.scope, choices)
+        )
+
+    def _choices(self, scope: str, choices: Sequence[str] | None = None) -> Sequence[str]:
         """A review scope's steps may be skipped by a person when they fail for good;
         the other steps (split, answers, drafts) can only be retried or stopped."""
-        if choices is None:
-            choices = FAILURE_OPTIONS if request.scope in self.state().scopes else RETRY_OR_STOP
-        return await self.agent(activity, request, result_type, summary, choices)
+        if choices is not None:
+            return choices
+        return FAILURE_OPTIONS if scope in self.state().scopes else RETRY_OR_STOP
 
     async def write_answers(self) -> str:
         path: str = await self.control.activity(
@@ -225,17 +227,14 @@ class DesignSteps:
             plan = await self._plan()
             while not plan.subtasks:
                 # Not a bug: a person can write the subplans, then retry.
-                await self.holds.ask(
-                    FailureInfo(
-                        step="split overview.md into subplans",
-                        scopes=["split"],
-                        error=f"{self.rel('subplans')}: the splitter wrote no subplans. Fix: "
-                        "write subplans/NN-name.md by hand or check the splitter role",
-                        error_type="PlanError",
-                        cause="PlanError:no-subplans",
-                    ),
-                    RETRY_OR_STOP,
-                    self.control.notify,
+                await self.control.hold_found(
+                    "split overview.md into subplans",
+                    f"{self.rel('subplans')}: the splitter wrote no subplans. Fix: "
+                    "write subplans/NN-name.md by hand or check the splitter role",
+                    "PlanError:no-subplans",
+                    error_type="PlanError",
+                    scope="split",
+                    options=RETRY_OR_STOP,
                 )
                 plan = await self._plan()
         oversized = [s for s in plan.subtasks if self._warned(plan, s, "token")]

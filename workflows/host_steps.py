@@ -29,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.host import HostClaim
     from contracts.agents import AgentCall
     from contracts.git import PushRequest, PushResult
-    from contracts.human import FAILURE_OPTIONS, FailureInfo
+    from contracts.human import FAILURE_OPTIONS
     from contracts.version import HOST_QUEUE_PREFIX
     from workflows import options
     from workflows.loop_control import LoopControl
@@ -123,22 +123,15 @@ class HostSteps:
         s.host_moves += 1
         if s.host_moves < MAX_HOST_MOVES:
             return
-        await self.control.holds.ask(
-            FailureInfo(
-                step=f"claim a host for {who}",
-                scopes=[self.control.scope()],
-                error=(
-                    f"{who} moved hosts {s.host_moves} times: no worker took its worktree steps "
-                    f"within host_timeout_s ({self.timeout_s()} s); host {lost.host} stopped "
-                    f"last ({lost}). Fix: start a worker that serves its host queue "
-                    f"(`orchestrator worker --host {lost.host}`, or ORCHESTRATOR_HOST="
-                    f"{lost.host}), or raise host_timeout_s in orchestrator.toml, then retry"
-                ),
-                error_type=HOSTS_LOST,
-                cause=HOSTS_LOST,
-            ),
+        await self.control.hold_found(
+            f"claim a host for {who}",
+            f"{who} moved hosts {s.host_moves} times: no worker took its worktree steps "
+            f"within host_timeout_s ({self.timeout_s()} s); host {lost.host} stopped "
+            f"last ({lost}). Fix: start a worker that serves its host queue "
+            f"(`orchestrator worker --host {lost.host}`, or ORCHESTRATOR_HOST="
+            f"{lost.host}), or raise host_timeout_s in orchestrator.toml, then retry",
+            HOSTS_LOST,
             options=choices,
-            notify=self.control.notify,
         )
         s.host_moves = 0
 

@@ -17,7 +17,7 @@ from typing import Any, NoReturn, Protocol, TypeVar
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from contracts.human import FAILURE_OPTIONS, unknown_message
+    from contracts.human import FAILURE_OPTIONS, FailureInfo, unknown_message
     from workflows.failures import FailureHolds
     from workflows.inputs import checked_signal
 
@@ -89,6 +89,29 @@ class LoopControl:
             return True
         s = self.held_by() if self.held_by is not None else None
         return s is not None and (s.budget_hold or s.failure_hold)
+
+    async def hold_found(
+        self,
+        step: str,
+        error: str,
+        cause: str,
+        *,
+        error_type: str | None = None,
+        scope: str | None = None,
+        options: Sequence[str] = FAILURE_OPTIONS,
+    ) -> None:
+        """Hold for a person on a failure the loop found itself (no activity raised it),
+        shown like a failed step's: `error` says what and the fix, `cause` shares the hold
+        (and is its error type unless one is given), `scope` defaults to the loop's own.
+        Returns on `retry`; another choice raises `StepAbandoned`."""
+        failure = FailureInfo(
+            step=step,
+            scopes=[scope or self.scope()],
+            error=error,
+            error_type=error_type or cause,
+            cause=cause,
+        )
+        await self.holds.ask(failure, options, self.notify)
 
     def hold_budget(self, hold: bool) -> None:
         """The build's budget gate, as its children hear of it (kept across continue-as-new)."""

@@ -2,7 +2,8 @@
 
 Each of these loops owns a `LoopControl` (pause, holds, refusals, its own steps held
 for `retry` / `stop`), a `GateHints` (`say`, `!help`, `!status`, `!budget`) bound to
-that control, and its search attributes. They are wired alike, so they are built here.
+that control, and its search attributes. They are wired alike, so they are built here;
+and each run begins alike (`loop_start`).
 The factory is given the loop itself, typed by `TopLoop` (what it reads, checked by
 mypy), and hands the objects callables that read the loop when they run: continue-as-new
 and a restored state replace its state.
@@ -11,7 +12,7 @@ and a restored state replace its state.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from temporalio import workflow
 
@@ -20,9 +21,13 @@ with workflow.unsafe.imports_passed_through():
     from contracts.config import ProjectContext
     from contracts.human import RETRY_OR_STOP
     from contracts.metrics import Ledger, budget_summary
+    from workflows.inputs import loop_input
     from workflows.loop_control import Holdable, LoopControl, Pausable
     from workflows.say import GateHints, Hinted
     from workflows.search_attrs import LoopAttributes
+    from workflows.timestamps import Clocked, start_clock
+
+In = TypeVar("In")
 
 
 class LoopState(Pausable, Hinted, Protocol):
@@ -82,3 +87,11 @@ def loop_parts(
     spent = budget or (lambda: budget_summary(loop.s.ledger))
     hints = GateHints(lambda: loop.s, loop.status, control, loop._details, spent)
     return LoopParts(control, hints, LoopAttributes(lambda: loop.ctx))
+
+
+def loop_start(name: str, args: tuple[Any, ...], shape: type[In], state: Clocked) -> In:
+    """A top loop's run begins alike: its start input checked, its `design_dir` absolute
+    (`loop_input`), and its clock started, once across continue-as-new (`start_clock`)."""
+    inp: In = loop_input(name, args, shape)
+    start_clock(state)
+    return inp

@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import asyncio
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
-    from activities.agents.activities import agent_edit, agent_review
-    from activities.gates import run_gates
-    from activities.git.activities import ensure_worktree, fast_forward, git_repo_info
+    from activities.git.activities import fast_forward
     from activities.release.activities import (
         acceptance_criteria,
         check_integrated,
@@ -33,28 +31,13 @@ with workflow.unsafe.imports_passed_through():
         write_rows,
     )
     from activities.release.report import report_path
-    from contracts.agents import (
-        AgentCall,
-        EditRequest,
-        EditResult,
-        ReviewIssue,
-        ReviewRequest,
-        ReviewResult,
-    )
-    from contracts.build import GateResult, gate_request
+    from contracts.agents import AgentCall, ReviewIssue
+    from contracts.build import GateResult
     from contracts.config import ProjectContext
-    from contracts.git import (
-        MergeRequest,
-        MergeResult,
-        PushRequest,
-        RepoInfo,
-        WorktreeRequest,
-        WorktreeResult,
-    )
+    from contracts.git import MergeRequest, MergeResult
     from contracts.human import (
         FAILURE_OPTIONS,
         RETRY_OR_STOP,
-        FailureInfo,
         PendingDecision,
     )
     from contracts.integration import INTEGRATION
@@ -85,22 +68,21 @@ with workflow.unsafe.imports_passed_through():
     )
     from contracts.search_attributes import Waiting
     from workflows import options, project_steps, release_state
-    from workflows.agent_step import AgentStep, agent_call
+    from workflows.agent_step import agent_call
     from workflows.commands import loop_commands
     from workflows.failures import StepAbandoned, all_or_cancel
-    from workflows.host_steps import HostLost, HostSteps, host_name
+    from workflows.host_steps import HostLost, host_name
+    from workflows.host_worktree import HostWorktree
     from workflows.inputs import (
         carried_state,
         checked_signal,
-        loop_input,
         unknown_names,
     )
-    from workflows.loop_parts import loop_parts
+    from workflows.loop_parts import loop_parts, loop_start
     from workflows.prompts import Prompts, loop_messages
     from workflows.say import say_handler
-    from workflows.timestamps import elapsed, stamp, start_clock
+    from workflows.timestamps import elapsed
 
-T = TypeVar("T")
 # Built-in roles (activities/agents/builtin_roles); a repository may replace them.
 ROLES: dict[str, str] = {
     "critic": "release-critic",
@@ -133,18 +115,14 @@ class ReleaseWorkflow:
         self.prompts = Prompts(
             lambda: self.s.decisions, lambda: self.s.answers, self.control, self._waiting_for
         )
-        self.host = HostSteps(self.control, lambda: self.s, lambda: self._ctx.config.host_timeout_s)
-        self.agent = AgentStep(
-            self.control, lambda: self.s.ledger, lambda: self._ctx.config.agents, self.host.execute
-        )
+        self.tree = HostWorktree(self.control, lambda: self.s, lambda: self._ctx)
+        self.host, self.agent = self.tree.host, self.tree.agent
 
     # ------------------------------------------------------------------ run
 
     @workflow.run
     async def run(self, *args: Any) -> ReleaseResult:
-        inp: ReleaseInput = loop_input("ReleaseWorkflow", args, ReleaseInput)
-        self.inp = inp
-        start_clock(self.s)
+        inp = self.inp = loop_start("ReleaseWorkflow", args, ReleaseInput, self.s)
         try:
             await self._loop(inp)
         except (StepAbandoned, Stopped) as stopped:
@@ -338,23 +316,14 @@ class ReleaseWorkflow:
         await self.host.claim(
             f"release-{self._feature}", f"claim a host for the release of {self._feature}"
         )
-        cfg = self._ctx.config
         branch = self.s.branch or ""
         while True:
-            wt: WorktreeResult = await self.host.step(
-                ensure_worktree,
-                WorktreeRequest(
-                    repo_root=self._ctx.repo_root,
-                    subtask=INTEGRATION,
-                    branch=branch,
-                    base_branch=self._base(),
-                    remote=cfg.forge.remote,
-                    token_hosts=cfg.forge.git_token_hosts(),
-                    existing_only=True,
-                ),
-                WorktreeResult,
+            wt = await self.tree.make(
+                INTEGRATION,
+                branch,
+                self._base(),
                 f"worktree .worktrees/{INTEGRATION} on {branch}",
-                **options.quick(),
+                existing_only=True,
             )
             head = wt.head
             if self.s.head not in (None, head):
@@ -363,8 +332,8 @@ class ReleaseWorkflow:
                     MergeRequest(
                         worktree=wt.path,
                         branch=branch,
-                        remote=cfg.forge.remote,
-                        token_hosts=cfg.forge.git_token_hosts(),
+                        remote=self._ctx.config.forge.remote,
+                        token_hosts=self.tree.token_hosts(),
                     ),
                     MergeResult,
                     f"fast-forward {branch}",
@@ -403,21 +372,16 @@ class ReleaseWorkflow:
             if self.s.unpushed
             else f"{branch} there does not hold {self.s.head}"
         )
-        failure = FailureInfo(
-            step=f"worktree .worktrees/{INTEGRATION} on {branch}",
-            scopes=[self.control.scope()],
-            error=(
+        try:
+            await self.control.hold_found(
+                f"worktree .worktrees/{INTEGRATION} on {branch}",
                 f"the release's worktree was at {self.s.head} on host {old}; on host "
                 f"{host_name(self.s.hosts[-1])} {branch} (from {remote}) is at {head}: {lost}. "
                 f"Fix: if host {old}'s disk is still there, push them from it "
                 f"(`git -C {path} push {remote} {branch}`) and retry; or skip to go on from "
-                f"{head[:10]} without them; or stop"
-            ),
-            error_type=COMMITS_LOST,
-            cause=COMMITS_LOST,
-        )
-        try:
-            await self.holds.ask(failure, notify=self.control.notify)
+                f"{head[:10]} without them; or stop",
+                COMMITS_LOST,
+            )
         except StepAbandoned as abandoned:
             if abandoned.choice != "skip":
                 raise
@@ -512,9 +476,7 @@ class ReleaseWorkflow:
         return choice
 
     async def _assess(self, name: Stage, st: StageState, areas: list[str]) -> None:
-        head: RepoInfo = await self.host.step(
-            git_repo_info, self.s.worktree, RepoInfo, f"head of {self.s.branch}", **options.quick()
-        )
+        head = await self.tree.head(self.s.branch or "")
         suite, subtasks = GateResult(), []
         if name == "verify":
             subtasks = (await self._criteria()).subtasks
@@ -523,9 +485,7 @@ class ReleaseWorkflow:
             release_state.suite_findings(st, suite)
             areas = [a for a in areas if a != release_state.SUITE] or subtasks
         titles = release_state.titles(name, subtasks)
-        jobs = [
-            self._review(name, st, a, titles[a], head.head, suite) for a in areas if a in titles
-        ]
+        jobs = [self._review(name, st, a, titles[a], head, suite) for a in areas if a in titles]
         if release_state.SCANNER in areas:
             jobs.append(self._scan(st))
         limit = asyncio.Semaphore(self._ctx.config.max_parallel_reviews)
@@ -555,18 +515,10 @@ class ReleaseWorkflow:
         return list(dict.fromkeys([*cfg.gates.commands, *every]))
 
     async def _suite(self, rnd: int) -> GateResult:
-        cfg = self._ctx.config
-        commands = self._suite_commands()
-        if not commands:
-            return GateResult()
-        return await self.host.step(
-            run_gates,
-            gate_request(cfg, self.s.worktree or "", commands, f"{self._dir()}/verify/round-{rnd}"),
-            GateResult,
+        return await self.tree.gates(
+            self._suite_commands(),
+            f"{self._dir()}/verify/round-{rnd}",
             f"test suite on {self.s.branch} · round {rnd}",
-            **options.commands(
-                cfg.gates.timeout_s * max(1, len(commands)), cfg.gates.heartbeat_timeout_s
-            ),
         )
 
     def _dir(self) -> str:
@@ -589,12 +541,10 @@ class ReleaseWorkflow:
     async def _review(
         self, name: Stage, st: StageState, area: str, title: str, head: str, suite: GateResult
     ) -> None:
-        role = ROLES[name]
-        key = f"{name}-{area}"
-        self.s.last_stamp[key] = stamp(workflow.now(), self.s.last_stamp.get(key))
-        request = ReviewRequest(
-            **self._call(
-                role,
+        stamped = self.tree.stamp(f"{name}-{area}")
+        result = await self.agent.review(
+            self._call(
+                ROLES[name],
                 area,
                 st.round,
                 release_state.focus(name, area, self._ctx.design_rel),
@@ -605,16 +555,14 @@ class ReleaseWorkflow:
                     self.s.branch or "",
                     self.criteria.criteria if self.criteria else [],
                 ),
-            ).model_dump(),
-            review_path=f"{self._dir()}/reviews/{name}/{self.s.last_stamp[key]}_{area}.md",
+            ),
+            f"{name} · {title}",
+            review_path=f"{self._dir()}/reviews/{name}/{stamped}_{area}.md",
             title=f"{name} of {self._feature}: {title}",
             threshold=self._ctx.config.threshold,
             head=head,
             diff_base_refs=[self._base()],
             gates=suite.outcomes(),
-        )
-        result: ReviewResult = await self.agent(
-            agent_review, request, ReviewResult, f"{name} · {title}"
         )
         st.scores[area], st.evidence[area] = result.score, result.review_path
         st.findings = [f for f in st.findings if f.area != area]
@@ -652,8 +600,8 @@ class ReleaseWorkflow:
         st.status = "fixing"
         st.fix_rounds += 1
         await self._rows()
-        request = EditRequest(
-            **self._call(
+        edit = await self.agent.edit(
+            self._call(
                 "fixer",
                 f"release-{name}",
                 st.fix_rounds,
@@ -665,7 +613,8 @@ class ReleaseWorkflow:
                     f"integrated branch {self.s.branch}. Fix their causes; run the test suite "
                     "before you finish."
                 ),
-            ).model_dump(),
+            ),
+            f"fixer · {name}",
             issues=[
                 ReviewIssue(
                     severity=f.severity,
@@ -676,9 +625,7 @@ class ReleaseWorkflow:
             ],
             review_paths=sorted({f.evidence for f in blocking if f.evidence}),
             commit_message=f"release({self._feature}): fix {name} findings, round {st.fix_rounds}",
-            commit=True,
         )
-        edit: EditResult = await self.agent(agent_edit, request, EditResult, f"fixer · {name}")
         st.fixes.append(f"{edit.commit[:10] if edit.commit else 'no commit'}: {edit.summary}")
         if edit.commit:
             await self._committed(edit.commit, f"fixer, {name} round {st.fix_rounds}")
@@ -688,18 +635,9 @@ class ReleaseWorkflow:
         """The loop's own commit, the worktree's new head: pushed (best effort) so the
         integration PR shows it and another host can go on from it; until the remote has
         it, it is named in `unpushed`."""
-        cfg = self._ctx.config
         self.s.head = commit
         self.s.unpushed.append(f"{commit[:10]} ({what})")
-        pushed = await self.host.push(
-            PushRequest(
-                path=self.s.worktree or "",
-                branch=self.s.branch or "",
-                remote=cfg.forge.remote,
-                token_hosts=cfg.forge.git_token_hosts(),
-            ),
-            attempts=2,
-        )
+        pushed = await self.tree.push(self.s.branch or "", attempts=2)
         if pushed is not None:
             self.s.unpushed = []
 
@@ -710,8 +648,8 @@ class ReleaseWorkflow:
         self.s.phase = "docs"
         self._details()
         reports = [st.report for st in self.s.stages.values() if st.report]
-        request = EditRequest(
-            **self._call(
+        edit = await self.agent.edit(
+            self._call(
                 "release-docs",
                 "release-docs",
                 len(self.s.docs_files) + 1,
@@ -721,13 +659,12 @@ class ReleaseWorkflow:
                     f"{', '.join(DOCS_FILES)}, from the integrated code on {self.s.branch}, "
                     "the design and the release reports."
                 ),
-            ).model_dump(),
+            ),
+            "docs",
             review_paths=reports,
             commit_message=f"release({self._feature}): docs",
-            commit=True,
             write_scope=[f"{rel}/docs"],
         )
-        edit: EditResult = await self.agent(agent_edit, request, EditResult, "docs")
         self.s.docs_files = [f for f in edit.files_changed if f.startswith(f"{rel}/docs/")]
         missing = [n for n in DOCS_FILES if f"{rel}/docs/{n}" not in self.s.docs_files]
         self.s.notice = (

@@ -1,6 +1,8 @@
 """A child loop's steps in its worktree: claim a host, run there, push, open the PR.
 
-The subtask and the integration loops both use one `WorktreeSteps`. Every worktree
+The subtask and the integration loops both use one `WorktreeSteps`, built on the
+`HostWorktree` the release loop uses too (the steps any loop takes in a worktree);
+this adds what a child of the build does there. Every worktree
 step runs on the host that holds the worktree (a host that stops taking work is
 left for another, from the pushed branch); one that fails for good waits for a
 person (`retry` / `skip` / `stop`) instead of ending the loop; agents wait while
@@ -17,44 +19,28 @@ from typing import Any, TypeVar
 from temporalio import workflow
 from temporalio.exceptions import (
     ActivityError,
-    ApplicationError,
     is_cancelled_exception,
 )
 
 with workflow.unsafe.imports_passed_through():
-    from activities.agents.activities import agent_edit, agent_review
     from activities.checks import run_checks
     from activities.forge import open_pull_request
-    from activities.gates import run_gates
-    from activities.git.activities import ensure_worktree, git_repo_info
-    from contracts.agents import (
-        AgentCall,
-        EditRequest,
-        EditResult,
-        ReviewIssue,
-        ReviewRequest,
-        ReviewResult,
-    )
-    from contracts.build import GateResult, SubtaskInput, SubtaskState, gate_request
+    from contracts.agents import AgentCall, EditResult, ReviewIssue, ReviewResult
+    from contracts.build import GateResult, SubtaskInput, SubtaskState
     from contracts.checks import ChecksRequest, LintRequest
     from contracts.forge import PullRequestRequest, PullRequestResult
     from contracts.fork import attempt_scope
-    from contracts.git import (
-        PushRequest,
-        RepoInfo,
-        WorktreeRequest,
-        WorktreeResult,
-    )
+    from contracts.git import WorktreeResult
     from contracts.human import FAILURE_OPTIONS, SKIP_REVIEWER
     from contracts.integration import SmellRequest
     from contracts.patterns import PatternOffer
     from workflows import options, subtask_state
-    from workflows.agent_step import AgentStep, agent_call
+    from workflows.agent_step import agent_call
     from workflows.build_child import CHILD_SIGNALS, BuildChild
     from workflows.failures import StepAbandoned
-    from workflows.host_steps import HostLost, HostSteps
+    from workflows.host_steps import HostLost
+    from workflows.host_worktree import HostWorktree
     from workflows.loop_control import LoopControl
-    from workflows.timestamps import stamp
 
 
 T = TypeVar("T")
@@ -80,37 +66,22 @@ class WorktreeSteps:
             child,
             spec,
         )
-        self.host = HostSteps(control, state, lambda: self.inp().ctx.config.host_timeout_s)
-        self.agent = AgentStep(
-            control,
-            lambda: self.state().ledger,
-            lambda: self.inp().ctx.config.agents,
-            self.host.execute,
-        )
+        self.tree = HostWorktree(control, state, lambda: self.inp().ctx)
+        self.host = self.tree.host
 
     # ------------------------------------------------- paths
 
     @property
     def worktree(self) -> str:
-        worktree = self.state().worktree
-        if worktree is None:
-            raise ApplicationError("no worktree yet", non_retryable=True)
-        return worktree
+        return self.tree.path
 
     def token_hosts(self) -> list[str]:
-        """HTTPS hosts whose remotes get GITHUB_TOKEN (the token itself never enters history)."""
-        forge = self.inp().ctx.config.forge
-        return forge.git_token_hosts()
+        return self.tree.token_hosts()
 
     def reviews_dir(self) -> str:
         inp = self.inp()
         folder = f"{inp.ctx.design_dir}/build-reviews/{inp.subtask}"
         return f"{folder}/{inp.fork.reviews_folder}" if inp.fork else folder
-
-    def _stamp(self, reviewer: str) -> str:
-        s = self.state()
-        s.last_stamp[reviewer] = stamp(workflow.now(), s.last_stamp.get(reviewer))
-        return s.last_stamp[reviewer]
 
     # ------------------------------------------------- the host
 
@@ -168,45 +139,24 @@ class WorktreeSteps:
         """The loop's worktree `.worktrees/<key>` on its branch (None: `feat/<key>`), made
         or reused, with `dependency_branches` merged into a new branch."""
         inp = self.inp()
-        return await self.on_host(
-            ensure_worktree,
-            WorktreeRequest(
-                repo_root=inp.ctx.repo_root,
-                subtask=key,
-                branch=branch,
-                base_branch=inp.base_branch,
-                dependency_branches=dependency_branches or [],
-                remote=inp.ctx.config.forge.remote,
-                token_hosts=self.token_hosts(),
-                replaces=inp.replaces,
-            ),
-            WorktreeResult,
+        return await self.tree.make(
+            key,
+            branch,
+            inp.base_branch,
             summary,
-            **options.quick(),
+            dependency_branches=dependency_branches,
+            replaces=inp.replaces,
         )
 
     async def head(self, branch: str) -> str:
-        """The worktree's head commit: what a round reviews."""
-        info: RepoInfo = await self.on_host(
-            git_repo_info, self.worktree, RepoInfo, f"head of {branch}", **options.quick()
-        )
-        return info.head
+        return await self.tree.head(branch)
 
     async def push(self) -> None:
         """Push each new commit so another host can pick the work up if this one dies."""
         s = self.state()
         if not s.host_queue or not s.branch:
             return
-        await self.host.push(
-            PushRequest(
-                path=self.worktree,
-                branch=s.branch,
-                remote=self.inp().ctx.config.forge.remote,
-                token_hosts=self.token_hosts(),
-                replaces=self.inp().replaces,
-            ),
-            attempts=3,
-        )
+        await self.tree.push(s.branch, attempts=3, replaces=self.inp().replaces)
 
     async def pull_request(
         self,
@@ -249,18 +199,10 @@ class WorktreeSteps:
 
     async def gates(self, rnd: int) -> GateResult:
         inp = self.inp()
-        cfg = inp.ctx.config
-        commands = [*inp.commands, *cfg.gates.commands]
-        if not commands:
-            return GateResult()
-        return await self.on_host(
-            run_gates,
-            gate_request(cfg, self.worktree, commands, f"{self.reviews_dir()}/gates/round-{rnd}"),
-            GateResult,
+        return await self.tree.gates(
+            [*inp.commands, *inp.ctx.config.gates.commands],
+            f"{self.reviews_dir()}/gates/round-{rnd}",
             f"gates {inp.subtask} · round {rnd}",
-            **options.commands(
-                cfg.gates.timeout_s * max(1, len(commands)), cfg.gates.heartbeat_timeout_s
-            ),
         )
 
     async def gates_and_checks(self, rnd: int) -> GateResult:
@@ -342,21 +284,16 @@ class WorktreeSteps:
         """A review, told the exact range of the branch's own work (up to `head`) and what
         the round's gates found, which ran before it. None: a person skipped this reviewer."""
         inp = self.inp()
-        request = ReviewRequest(
-            **self._call(reviewer, rnd, instructions).model_dump(),
-            review_path=f"{self.reviews_dir()}/{self._stamp(reviewer)}_{reviewer}.md",
-            title=title,
-            threshold=inp.threshold,
-            head=head,
-            diff_base_refs=[inp.base_branch, *inp.dependency_branches],
-            gates=gates.outcomes(),
-        )
         try:
-            review = await self.agent(
-                agent_review,
-                request,
-                ReviewResult,
+            review = await self.tree.agent.review(
+                self._call(reviewer, rnd, instructions),
                 f"review {inp.subtask} · {reviewer}",
+                review_path=f"{self.reviews_dir()}/{self.tree.stamp(reviewer)}_{reviewer}.md",
+                title=title,
+                threshold=inp.threshold,
+                head=head,
+                diff_base_refs=[inp.base_branch, *inp.dependency_branches],
+                gates=gates.outcomes(),
                 choices=[*FAILURE_OPTIONS, SKIP_REVIEWER],
             )
         except StepAbandoned as abandoned:
@@ -385,17 +322,16 @@ class WorktreeSteps:
     ) -> EditResult:
         """An agent edits the worktree; `commit` False: the caller commits (a merge);
         `patterns`: library patterns quoted in its first message."""
-        request = EditRequest(
-            **self._call(role, rnd, instructions).model_dump(),
-            issues=issues,
-            review_paths=review_paths,
+        result = await self.tree.agent.edit(
+            self._call(role, rnd, instructions),
+            f"{role} · {self.inp().subtask}",
             commit_message=message,
             commit=commit,
-            culprits=culprits or [],
-            patterns_offered=patterns.ids if patterns else [],
-            patterns_path=patterns.path if patterns else "",
+            issues=issues,
+            review_paths=review_paths,
+            culprits=culprits,
+            patterns=patterns,
         )
-        result = await self.agent(agent_edit, request, EditResult, f"{role} · {self.inp().subtask}")
         if result.refused:
             subtask_state.refuse(self.state(), result.role, result.refused)
         if result.commit:  # pushed at once: another host can take the work up from it
