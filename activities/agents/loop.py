@@ -237,8 +237,11 @@ def _user_id(call: AgentCall, kind: str) -> str:
     return prompts.user_id(call, kind, readable=readable)
 
 
+@functools.lru_cache(maxsize=64)
 def submit_tool(kind: str, model: type[BaseModel]) -> dict[str, Any]:
-    """`submit_<kind>`: its input schema is the output model's JSON schema."""
+    """`submit_<kind>`: its input schema is the output model's JSON schema. Made once per
+    process (a schema is milliseconds of pydantic work, asked for on every agent call);
+    shared, so never changed in place (`strict.for_model` copies what it tightens)."""
     return {
         "name": f"submit_{kind}",
         "description": f"Submit your final result. Call exactly once, when you are done. "
