@@ -59,12 +59,34 @@ def unpushed(
         return f"{branch} is not pushed: the repository has no remote {remote!r}"
     try:
         theirs = fetch_branch(root, remote, branch, token_hosts)
+        if theirs is None and local:
+            theirs = _holder(root, remote, local, token_hosts)
     except GitError as err:
         return f"cannot tell whether {remote} has {branch} ({err})"
     if theirs is None:
-        return f"{branch} was never pushed to {remote}"
+        return (
+            f"{remote} has no {branch} (never pushed, or deleted there) and no branch of "
+            f"{remote} holds its commits"
+        )
     if local and not is_ancestor(root, local, theirs):
         return f"{branch} has commits {remote} does not have"
+    return None
+
+
+def _holder(root: str, remote: str, local: str, token_hosts: list[str]) -> str | None:
+    """The tip of a branch of `remote` that holds `local`, as the remote has it now: the
+    work of a branch merged there and then deleted (an integration with nothing of its
+    own, a merged PR's branch) is not lost with it."""
+    refs = run_git(
+        root, "for-each-ref", "--contains", local, "--format=%(refname)", f"refs/remotes/{remote}/"
+    ).stdout.split()
+    for ref in refs:
+        name = ref.removeprefix(f"refs/remotes/{remote}/")
+        if name == "HEAD":
+            continue
+        tip = fetch_branch(root, remote, name, token_hosts)  # as it is there now
+        if tip is not None and is_ancestor(root, local, tip):
+            return tip
     return None
 
 

@@ -11,6 +11,10 @@ from contracts.cleanup import CleanRequest
 from contracts.git import WorktreeRequest
 from tests.git.gitutil import Repos, commit_file, git, write
 
+NOWHERE = (
+    "origin has no {} (never pushed, or deleted there) and no branch of origin holds its commits"
+)
+
 
 def worktree(repos: Repos, name: str, push: bool = True) -> Path:
     path = Path(ensure_worktree(WorktreeRequest(repo_root=str(repos.root), subtask=name)).path)
@@ -31,7 +35,10 @@ def test_only_clean_pushed_worktrees_are_removed_and_nothing_unpushed_is_lost(
     c = worktree(repos, "c", push=False)
     d = worktree(repos, "d")
     commit_file(d, "src/d2.py", "D2 = 1\n", "one more, not pushed")
-    git(repos.root, "branch", "feat/e", "main")  # a branch only; origin never had it
+    # A branch only, with a commit origin never had.
+    tree = git(repos.root, "rev-parse", "main^{tree}")
+    only_e = git(repos.root, "commit-tree", tree, "-p", "main", "-m", "on feat/e only")
+    git(repos.root, "branch", "feat/e", only_e)
     unpushed_c = git(c, "rev-parse", "HEAD")
 
     result = clean(
@@ -46,11 +53,11 @@ def test_only_clean_pushed_worktrees_are_removed_and_nothing_unpushed_is_lost(
     assert result.freed_bytes >= 100_000
     assert result.kept == {
         "b": "uncommitted changes: src/b.py",
-        "c": "feat/c was never pushed to origin",
+        "c": NOWHERE.format("feat/c"),
         "d": "feat/d has commits origin does not have",
     }
     assert result.branches_deleted == ["feat/a"]
-    assert result.branches_kept == {"feat/e": "feat/e was never pushed to origin"}
+    assert result.branches_kept == {"feat/e": NOWHERE.format("feat/e")}
     # Everything that was not on origin is where it was.
     assert b.is_dir() and "edited" in (b / "src/b.py").read_text()
     assert git(repos.root, "rev-parse", "feat/c") == unpushed_c and c.is_dir()
@@ -67,3 +74,18 @@ def test_without_a_remote_nothing_is_removed(repos: Repos) -> None:
     result = clean(CleanRequest(repo_root=str(repos.root), names=["a"], remote="upstream"))
     assert result.removed == [] and a.is_dir()
     assert result.kept == {"a": "feat/a is not pushed: the repository has no remote 'upstream'"}
+
+
+def test_a_branch_merged_then_deleted_on_the_remote_is_not_kept_for_nothing(repos: Repos) -> None:
+    """An integration with nothing of its own (or a merged PR's branch deleted on the forge):
+    its branch is gone from origin but its commits are on origin's main, so nothing is lost."""
+    integration = worktree(repos, "integration")
+    git(repos.root, "fetch", "-q", "origin", "feat/integration")
+    git(repos.origin, "update-ref", "refs/heads/main", git(integration, "rev-parse", "HEAD"))
+    git(repos.origin, "branch", "-D", "feat/integration")
+    git(repos.root, "fetch", "-q", "origin", "main")
+
+    result = clean(CleanRequest(repo_root=str(repos.root), names=["integration"], branches=True))
+
+    assert result.removed == ["integration"] and not integration.exists()
+    assert result.branches_deleted == ["feat/integration"]
