@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 
 from activities.host import host_queue
 from cli.demo_repo import make_test_venv
@@ -166,13 +166,13 @@ async def test_a_release_no_host_takes_holds_until_a_worker_serves_its_host(
     assert [s.status for s in st.stages] == ["done"] * 3
 
 
-def failure_hold(handle, cause: str):  # type: ignore[no-untyped-def]
-    """A probe: the release's failure hold of `cause`, once it holds."""
+def failure_hold(handle, error_type: str):  # type: ignore[no-untyped-def]
+    """A probe: the release's hold on a failure of `error_type`, once it holds."""
 
     async def probe() -> PendingDecision | None:
         st = await status(handle)
-        found = (d for d in st.decisions if d.failure is not None and d.failure.cause == cause)
-        return next(found, None)
+        failures = (d for d in st.decisions if d.failure is not None)
+        return next((d for d in failures if d.failure.error_type == error_type), None)
 
     return probe
 
@@ -246,3 +246,45 @@ async def test_a_release_whose_fix_never_reached_the_remote_holds_naming_it(
     assert st.hosts == [host_queue("alpha"), host_queue("beta")]
     assert git_out(clones["beta"] / ".worktrees/integration", "rev-parse", "HEAD") == fixed
     assert len([r for r in messages.requests if r.role == "fixer" and r.turn == 1]) == 1
+
+
+async def awaiting(handle, gate: str) -> bool:  # type: ignore[no-untyped-def]
+    """The release waits for `gate` with its worktree made (not held before it)."""
+    return (await status(handle)).phase == f"awaiting {gate}"
+
+
+async def test_a_release_whose_branch_is_nowhere_its_host_can_reach_holds_with_the_fix(
+    client: Client,
+    task_queue: str,
+    tmp_path: Path,
+    github: GitHubStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The integration branch is in the person's checkout only (never pushed) and the
+    release's host has its own clone: the worktree is never made from the base there; the
+    release holds (running, not failed) saying to push the branch; pushed and retried, it
+    goes on from that branch and waits for `!critic`."""
+    with scripted_model({"rules": []}, monkeypatch, github.url):
+        repo = integrated(tmp_path, github.url, "true", top="host_timeout_s = 5")
+        git_out(repo.root, "push", "-q", "origin", "main")
+        clone = tmp_path / "beta-clone"
+        subprocess.run(["git", "clone", "-q", str(repo.origin), str(clone)], check=True)
+        beta, mapped = host_queue("beta"), PathMap.parse([f"{repo.root}={clone}"])
+        async with build_worker(client, task_queue, host_queue=beta):
+            async with build_host_worker(client, beta, path_map=mapped):
+                handle = await start(client, repo.design_dir, task_queue)
+                decision = await until(failure_hold(handle, "BranchNotFound"), what="the hold")
+                running = (await handle.describe()).status
+                git_out(repo.root, "push", "-q", "origin", BRANCH)  # the fix it names
+                await handle.signal(ReleaseWorkflow.decide, DecideInput(choice="retry"))
+                await until(lambda: awaiting(handle, "!critic"), what="waiting for !critic")
+                await handle.terminate("the test is done")
+
+    failure = decision.failure
+    assert failure is not None
+    assert f"branch {BRANCH} does not exist in " in failure.error, failure.error
+    assert "nor on remote 'origin', so its worktree cannot be made on this host" in failure.error
+    assert f"Fix: push {BRANCH} to the remote from a clone that has it" in failure.error
+    assert running == WorkflowExecutionStatus.RUNNING
+    integrated_head = git_out(repo.root, "rev-parse", BRANCH)
+    assert git_out(clone / ".worktrees/integration", "rev-parse", "HEAD") == integrated_head
