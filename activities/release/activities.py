@@ -85,7 +85,7 @@ def integrated(req: IntegratedRequest) -> IntegratedResult:
 
 def _integration_head(root: str, branch: str) -> tuple[str | None, str | None]:
     """The branch here, else the remote's copy, fetched (a second host's clone has only
-    `origin/<branch>`); with the remote asked, if there is one."""
+    `origin/<branch>`); and the remote asked (None: the branch is local, or no remote)."""
     head = local_branch_sha(root, branch)
     if head is not None:
         return head, None
