@@ -17,8 +17,10 @@ from temporalio import activity
 
 from activities import files, gates, sandbox
 from activities.agents.errors import non_retryable
+from activities.config import read_config
+from activities.git.branches import fetch_branch
 from activities.git.command import run_git
-from activities.git.queries import local_branch_sha
+from activities.git.queries import has_remote, local_branch_sha
 from activities.plan.subtask_xml import read_subtasks
 from activities.release import report
 from activities.sandbox.paths import project_environment
@@ -53,11 +55,17 @@ def integrated(req: IntegratedRequest) -> IntegratedResult:
         f"{req.design_dir}/build-reviews/INTEGRATION.md says Outcome: passed, then start the "
         "release again (or `decide retry` on this one)"
     )
-    head = local_branch_sha(req.repo_root, branch)
+    head, remote = _integration_head(req.repo_root, branch)
     if head is None:
+        where = f" nor on remote {remote!r}" if remote else ""
+        push = (
+            f" (if it integrated in another clone, push {branch} to {remote} from it)"
+            if remote
+            else ""
+        )
         raise non_retryable(
             f"the build of {req.feature} has not integrated: branch {branch} does not exist in "
-            f"{req.repo_root}. {fix}",
+            f"{req.repo_root}{where}. {fix}{push}",
             "NotIntegrated",
         )
     path = Path(req.design_dir) / "build-reviews" / "INTEGRATION.md"
@@ -73,6 +81,19 @@ def integrated(req: IntegratedRequest) -> IntegratedResult:
             "NotIntegrated",
         )
     return IntegratedResult(branch=branch, head=head)
+
+
+def _integration_head(root: str, branch: str) -> tuple[str | None, str | None]:
+    """The branch here, else the remote's copy, fetched (a second host's clone has only
+    `origin/<branch>`); and the remote asked (None: the branch is local, or no remote)."""
+    head = local_branch_sha(root, branch)
+    if head is not None:
+        return head, None
+    config, _ = read_config(Path(root))
+    remote = config.forge.remote if has_remote(root, config.forge.remote) else None
+    if remote is None:
+        return None, None
+    return fetch_branch(root, remote, branch, config.forge.git_token_hosts()), remote
 
 
 @activity.defn(name="release.check_integrated")

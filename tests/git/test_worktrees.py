@@ -185,6 +185,32 @@ def test_unknown_base_or_dependency_is_refused_for_good(repos: Repos) -> None:
     assert "feat/01-missing" in err.value.message
 
 
+def test_a_branch_that_must_exist_is_never_made_from_the_base(repos: Repos) -> None:
+    """The release's integration branch on a host whose clone lacks it, never pushed: a
+    fresh branch from main would be a release of nothing, so it is refused with the fix."""
+    git(repos.root, "branch", "integration/shop")  # in the person's checkout only
+    other_host = repos.clone("host-b")
+    req = {"branch": "integration/shop", "base_branch": "main", "existing_only": True}
+
+    with pytest.raises(ApplicationError) as err:
+        ensure(other_host, "integration", **req)
+
+    assert err.value.non_retryable and err.value.type == "BranchNotFound"
+    assert (
+        f"branch integration/shop does not exist in {other_host} nor on remote 'origin'"
+        in err.value.message
+    ), err.value.message
+    assert "Fix: push integration/shop to the remote from a clone that has it" in (
+        err.value.message
+    )
+    assert git(other_host, "branch", "--list", "integration/shop") == ""
+    assert not (other_host / ".worktrees/integration").exists()
+
+    git(repos.root, "push", "-q", "origin", "integration/shop")  # the fix
+    wt = ensure(other_host, "integration", **req)
+    assert wt.head == git(repos.root, "rev-parse", "integration/shop")
+
+
 def test_foreign_directory_in_the_worktree_path_is_not_deleted(repos: Repos) -> None:
     write(repos.root / ".worktrees/01-types/notes.txt", "mine\n")
 
