@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import os
 import sys
@@ -50,7 +51,17 @@ def workflows() -> list[type]:
     ]
 
 
+# Packages the activities import lazily (the CLI imports the activity modules too, and
+# never runs them) but that import their own modules in a circle: two activity threads
+# importing one at once (a restarted worker's first PR polls) get a half-made module, and
+# may leave it so for the worker's life (`partially initialized module 'github' has no
+# attribute 'GithubObject'` on every retry). The worker imports them once, before any runs.
+PRELOADED = ("github", "networkx")
+
+
 def activities(host_queue: str = "") -> list[Any]:
+    for name in PRELOADED:
+        importlib.import_module(name)
     from activities import (
         agents,  # its ACTIVITIES load the Messages SDK first (load_sdk)
         change_files,
